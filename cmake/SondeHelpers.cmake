@@ -1,0 +1,39 @@
+# sonde_cc_library(NAME name SRCS ... [HDRS ...] [DEPS ...])
+#   Declares library `sonde_<name>`, aliased `sonde::<name>`.
+# sonde_cc_test(NAME name SRCS ... [DEPS ...] [LABELS ...])
+#   Declares a GoogleTest binary and registers its tests with CTest.
+# sonde_cc_binary(NAME name SRCS ... [DEPS ...])
+
+function(sonde_cc_library)
+  cmake_parse_arguments(A "" "NAME" "SRCS;HDRS;DEPS" ${ARGN})
+  add_library(sonde_${A_NAME} STATIC ${A_SRCS} ${A_HDRS})
+  target_include_directories(sonde_${A_NAME} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/proto)
+  target_link_libraries(sonde_${A_NAME} PUBLIC ${A_DEPS})
+  add_library(sonde::${A_NAME} ALIAS sonde_${A_NAME})
+endfunction()
+
+function(sonde_cc_binary)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+  set_target_properties(${A_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
+endfunction()
+
+function(sonde_cc_test)
+  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
+  target_include_directories(${A_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 120)
+  endif()
+  if(NOT A_LABELS)
+    set(A_LABELS unit)
+  endif()
+  gtest_discover_tests(${A_NAME}
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
+    ENVIRONMENT "SONDE_BIN_DIR=${PROJECT_BINARY_DIR}/bin;SONDE_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    DISCOVERY_TIMEOUT 30)
+endfunction()
+
+include(GoogleTest)
