@@ -4,7 +4,17 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "spdlog/spdlog.h"
+
+// Lets spdlog/fmt format absl::string_view (e.g. Status::message()).
+template <>
+struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
+  template <typename Context>
+  auto format(absl::string_view s, Context& ctx) const {
+    return fmt::formatter<fmt::string_view>::format(fmt::string_view(s.data(), s.size()), ctx);
+  }
+};
 
 namespace sonde::common {
 

@@ -1,0 +1,255 @@
+#include "prober/app.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/config.h"
+#include "common/event_loop.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/net.h"
+#include "common/result_json.h"
+#include "prober/config_client.h"
+#include "prober/curl_multi.h"
+#include "prober/dns_resolver.h"
+#include "prober/probes/registry.h"
+#include "prober/scheduler.h"
+#include "prober/uplink.h"
+#include "common/logging.h"
+
+namespace sonde::prober {
+namespace {
+
+constexpr char kUsage[] = R"(sonde-prober: runs HTTP, TLS, TCP and DNS checks and streams every result to
+the Sonde collector over gRPC.
+
+Usage:
+  sonde-prober --region fra --collector HOST:PORT
+      Daemon, centrally configured: the collector sends the checks of region
+      "fra" and pushes changes.
+  sonde-prober --region fra --collector HOST:PORT --config sonde.yaml
+      Daemon, standalone config: runs the checks of "fra" from the file
+      (SIGHUP re-reads it; a bad file is refused and the old one kept);
+      results still go to the collector.
+  sonde-prober --config sonde.yaml --once [--region fra]
+      Runs every check once (only those of --region when given), prints one
+      JSON object per result on stdout and exits: 0 when all passed, 1 when
+      any failed, 2 on a usage or config error.
+
+SIGTERM or SIGINT stops the daemon; it first tries for up to 3 s to get the
+results it holds acknowledged by the collector.)";
+
+std::string DefaultProberId(const std::string& region) {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return region.empty() ? std::string(host) : absl::StrCat(host, "-", region);
+}
+
+class SignalFd {
+ public:
+  SignalFd() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    // Blocked before any thread starts, so gRPC's threads inherit the mask.
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  }
+  ~SignalFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int fd() const { return fd_; }
+  int Read() {
+    signalfd_siginfo info;
+    if (read(fd_, &info, sizeof info) != sizeof info) return 0;
+    return static_cast<int>(info.ssi_signo);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+int RunProber(int argc, char** argv) {
+  std::string region, prober_id, collector, config_path, source_address, log_level = "info";
+  bool once = false;
+  common::FlagSet flags("sonde-prober", kUsage);
+  flags.String("region", &region, "Region this prober runs in (e.g. fra). Required for the daemon.");
+  flags.String("prober-id", &prober_id,
+               "Stable identity of this prober (default: host name + \"-\" + region).");
+  flags.String("collector", &collector, "Collector address HOST:PORT (gRPC).");
+  flags.String("config", &config_path,
+               "YAML config file. Without it the daemon takes its checks from the collector.");
+  flags.Bool("once", &once, "Run every check once, print JSON lines, exit.");
+  flags.String("source-address", &source_address,
+               "Local IP address probes are sent from (e.g. 127.0.0.2), which lets one host\n"
+               "act as several regions.");
+  flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
+  auto args = flags.Parse(argc, argv);
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return 0;
+  }
+  auto usage_error = [](const std::string& msg) {
+    std::cerr << "sonde-prober: " << msg << "\n";
+    return 2;
+  };
+  if (!args.ok()) return usage_error(std::string(args.status().message()));
+  if (!args->empty()) return usage_error(absl::StrCat("unexpected argument \"", (*args)[0], "\""));
+  if (once && config_path.empty()) return usage_error("--once needs --config FILE");
+  if (!once && region.empty()) return usage_error("--region is required (or use --once)");
+  if (!once && collector.empty()) return usage_error("--collector HOST:PORT is required");
+  if (!collector.empty() && !common::ParseHostPort(collector, 0).ok()) {
+    return usage_error(absl::StrCat("--collector \"", collector, "\" is not HOST:PORT"));
+  }
+  if (!source_address.empty() && !common::IsIpLiteral(source_address)) {
+    return usage_error(absl::StrCat("--source-address \"", source_address, "\" is not an IP address"));
+  }
+  if (prober_id.empty()) prober_id = DefaultProberId(region);
+  common::InitLogging("sonde-prober", once ? (log_level == "info" ? "warn" : log_level) : log_level);
+
+  v1::Config config;
+  if (!config_path.empty()) {
+    auto loaded = common::LoadConfigFile(config_path);
+    if (!loaded.ok()) {
+      std::cerr << loaded.status().message() << "\n";
+      return 2;
+    }
+    config = *std::move(loaded);
+    if (!region.empty() && !config.regions().empty() &&
+        std::find(config.regions().begin(), config.regions().end(), region) ==
+            config.regions().end()) {
+      return usage_error(absl::StrCat("region \"", region, "\" is not in ", config_path,
+                                      " (regions: ", absl::StrJoin(config.regions(), ", "), ")"));
+    }
+  }
+
+  SignalFd signals;
+  common::EventLoop loop;
+  if (auto st = loop.Init(); !st.ok()) {
+    spdlog::error("event loop: {}", st.message());
+    return 1;
+  }
+  auto resolver = DnsResolver::Create(&loop, source_address);
+  auto curl = CurlMulti::Create(&loop);
+  if (!resolver.ok() || !curl.ok()) {
+    spdlog::error("startup failed: {} {}", resolver.status().message(), curl.status().message());
+    return 1;
+  }
+  ProbeEnv env{&loop, resolver->get(), curl->get(), source_address};
+
+  std::unique_ptr<Uplink> uplink;
+  std::shared_ptr<grpc::Channel> channel;
+  if (!once) {
+    grpc::ChannelArguments chargs;
+    chargs.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+    chargs.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+    chargs.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    chargs.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
+    channel = grpc::CreateCustomChannel(collector, grpc::InsecureChannelCredentials(), chargs);
+    uplink = std::make_unique<Uplink>(channel, Uplink::Options{prober_id, region});
+    uplink->Start();
+  }
+
+  std::vector<v1::ProbeResult> once_results;
+  Scheduler::Options sched_opts;
+  sched_opts.prober_id = prober_id;
+  sched_opts.region = region;
+  auto scheduler = std::make_unique<Scheduler>(
+      &loop, common::RealClock(), [&env](const v1::Check& c) { return MakeProbe(c, &env); },
+      [&](v1::ProbeResult r) {
+        if (once) {
+          once_results.push_back(std::move(r));
+        } else {
+          uplink->Add(std::move(r));
+        }
+      },
+      sched_opts);
+
+  auto checks_for = [&](const v1::Config& c) {
+    return region.empty() ? std::vector<v1::Check>(c.checks().begin(), c.checks().end())
+                          : common::ChecksForRegion(c, region);
+  };
+
+  if (once) {
+    std::vector<v1::Check> checks = checks_for(config);
+    scheduler->SetChecks(checks);
+    scheduler->RunOnce([&] { loop.Stop(); });
+    loop.Run();
+    // Config order, then request order: stable output for people and diffs.
+    std::map<std::string, size_t> order;
+    for (size_t i = 0; i < checks.size(); ++i) order[checks[i].name()] = i;
+    std::stable_sort(once_results.begin(), once_results.end(),
+                     [&](const v1::ProbeResult& a, const v1::ProbeResult& b) {
+                       return std::make_pair(order[a.check_id()], a.request_index()) <
+                              std::make_pair(order[b.check_id()], b.request_index());
+                     });
+    bool all_ok = true;
+    for (v1::ProbeResult& r : once_results) {
+      r.set_seq(&r - once_results.data() + 1);
+      std::cout << common::ToJsonLine(r) << "\n";
+      all_ok &= r.ok();
+    }
+    std::cout.flush();
+    return all_ok ? 0 : 1;
+  }
+
+  std::unique_ptr<ConfigClient> config_client;
+  if (!config_path.empty()) {
+    scheduler->SetChecks(checks_for(config));
+    spdlog::info("prober {} region {}: {} checks from {}, results to {}", prober_id, region,
+                 scheduler->stats().checks, config_path, collector);
+  } else {
+    v1::ProberHello hello;
+    hello.set_prober_id(prober_id);
+    hello.set_region(region);
+    hello.set_version("0.1.0");
+    config_client = std::make_unique<ConfigClient>(channel, hello, [&](v1::ProberConfig pc) {
+      loop.Post([&, pc = std::move(pc)] {
+        scheduler->SetChecks(std::vector<v1::Check>(pc.checks().begin(), pc.checks().end()));
+      });
+    });
+    config_client->Start();
+    spdlog::info("prober {} region {}: waiting for checks from collector {}", prober_id, region,
+                 collector);
+  }
+
+  (void)loop.AddFd(signals.fd(), EPOLLIN, [&](uint32_t) {
+    int sig = signals.Read();
+    if (sig == SIGHUP && !config_path.empty()) {
+      auto reloaded = common::LoadConfigFile(config_path);
+      if (!reloaded.ok()) {
+        spdlog::error("SIGHUP: {} refused, keeping the running config:\n{}", config_path,
+                      reloaded.status().message());
+        return;
+      }
+      scheduler->SetChecks(checks_for(*reloaded));
+      spdlog::info("SIGHUP: reloaded {}: {} checks", config_path, scheduler->stats().checks);
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("signal {}: stopping", sig);
+      loop.Stop();
+    }
+  });
+  loop.Run();
+  loop.RemoveFd(signals.fd());
+  if (config_client) config_client->Stop();
+  scheduler.reset();  // aborts running probes
+  size_t backlog = uplink->backlog();
+  uplink->Stop(absl::Seconds(3));
+  auto st = uplink->stats();
+  spdlog::info("stopped: {} results produced, {} acked, {} still unacked at exit", st.added,
+               st.acked_results, uplink->backlog());
+  (void)backlog;
+  return 0;
+}
+
+}  // namespace sonde::prober

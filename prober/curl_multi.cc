@@ -1,0 +1,106 @@
+#include "prober/curl_multi.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace sonde::prober {
+
+using common::EventLoop;
+
+namespace {
+struct GlobalInit {
+  GlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+}  // namespace
+
+CurlMulti::CurlMulti(EventLoop* loop) : loop_(loop) {}
+
+absl::StatusOr<std::unique_ptr<CurlMulti>> CurlMulti::Create(EventLoop* loop) {
+  static GlobalInit init;
+  std::unique_ptr<CurlMulti> m(new CurlMulti(loop));
+  m->multi_ = curl_multi_init();
+  if (m->multi_ == nullptr) return absl::InternalError("curl_multi_init failed");
+  curl_multi_setopt(m->multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::OnSocket);
+  curl_multi_setopt(m->multi_, CURLMOPT_SOCKETDATA, m.get());
+  curl_multi_setopt(m->multi_, CURLMOPT_TIMERFUNCTION, &CurlMulti::OnTimer);
+  curl_multi_setopt(m->multi_, CURLMOPT_TIMERDATA, m.get());
+  return m;
+}
+
+CurlMulti::~CurlMulti() {
+  for (auto& [easy, done] : done_) curl_multi_remove_handle(multi_, easy);
+  for (curl_socket_t fd : fds_) loop_->RemoveFd(fd);
+  loop_->Cancel(timer_);
+  if (multi_ != nullptr) curl_multi_cleanup(multi_);
+}
+
+absl::Status CurlMulti::Add(CURL* easy, Done done) {
+  CURLMcode rc = curl_multi_add_handle(multi_, easy);
+  if (rc != CURLM_OK) {
+    return absl::InternalError(absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(rc)));
+  }
+  done_[easy] = std::move(done);
+  return absl::OkStatus();
+}
+
+void CurlMulti::Remove(CURL* easy) {
+  if (done_.erase(easy) > 0) curl_multi_remove_handle(multi_, easy);
+}
+
+int CurlMulti::OnSocket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp) {
+  auto* self = static_cast<CurlMulti*>(userp);
+  if (what == CURL_POLL_REMOVE) {
+    self->loop_->RemoveFd(fd);
+    self->fds_.erase(fd);
+    return 0;
+  }
+  uint32_t events = ((what & CURL_POLL_IN) ? uint32_t{EPOLLIN} : 0u) | ((what & CURL_POLL_OUT) ? uint32_t{EPOLLOUT} : 0u);
+  if (self->fds_.count(fd) > 0) {
+    (void)self->loop_->ModifyFd(fd, events);
+    return 0;
+  }
+  self->fds_.insert(fd);
+  (void)self->loop_->AddFd(fd, events, [self, fd](uint32_t ev) {
+    int mask = 0;
+    if (ev & EPOLLIN) mask |= CURL_CSELECT_IN;
+    if (ev & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+    if (ev & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+    self->Action(fd, mask);
+  });
+  return 0;
+}
+
+int CurlMulti::OnTimer(CURLM* multi, long timeout_ms, void* userp) {
+  auto* self = static_cast<CurlMulti*>(userp);
+  self->loop_->Cancel(self->timer_);
+  self->timer_ = 0;
+  if (timeout_ms < 0) return 0;
+  // Never act from inside curl's own callback: let the loop call back.
+  self->timer_ = self->loop_->RunAfter(std::chrono::milliseconds(timeout_ms), [self] {
+    self->timer_ = 0;
+    self->Action(CURL_SOCKET_TIMEOUT, 0);
+  });
+  return 0;
+}
+
+void CurlMulti::Action(curl_socket_t fd, int ev_bitmask) {
+  int running = 0;
+  curl_multi_socket_action(multi_, fd, ev_bitmask, &running);
+  CollectDone();
+}
+
+void CurlMulti::CollectDone() {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    CURL* easy = msg->easy_handle;
+    CURLcode code = msg->data.result;
+    curl_multi_remove_handle(multi_, easy);
+    auto it = done_.find(easy);
+    if (it == done_.end()) continue;
+    Done done = std::move(it->second);
+    done_.erase(it);
+    done(code);
+  }
+}
+
+}  // namespace sonde::prober

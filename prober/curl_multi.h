@@ -1,0 +1,54 @@
+// CurlMulti: a curl multi handle driven by the EventLoop (the
+// ephiperfifo pattern: CURLMOPT_SOCKETFUNCTION registers curl's sockets with
+// epoll, CURLMOPT_TIMERFUNCTION arms a loop timer, curl_multi_socket_action
+// runs on readiness). Loop thread only. Callers own their easy handles and
+// keep them alive until the done callback ran or they called Remove().
+#ifndef SONDE_PROBER_CURL_MULTI_H_
+#define SONDE_PROBER_CURL_MULTI_H_
+
+#include <curl/curl.h>
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include "absl/status/statusor.h"
+#include "common/event_loop.h"
+
+namespace sonde::prober {
+
+class CurlMulti {
+ public:
+  using Done = std::function<void(CURLcode)>;
+
+  static absl::StatusOr<std::unique_ptr<CurlMulti>> Create(common::EventLoop* loop);
+  ~CurlMulti();
+  CurlMulti(const CurlMulti&) = delete;
+  CurlMulti& operator=(const CurlMulti&) = delete;
+
+  // Starts the transfer. `done` runs on the loop thread once it finished
+  // (never from inside Add). The handle is removed from the multi before.
+  absl::Status Add(CURL* easy, Done done);
+  // Aborts a running transfer without calling its done callback.
+  void Remove(CURL* easy);
+
+  size_t running() const { return done_.size(); }
+
+ private:
+  explicit CurlMulti(common::EventLoop* loop);
+  static int OnSocket(CURL* easy, curl_socket_t fd, int what, void* self, void* socketp);
+  static int OnTimer(CURLM* multi, long timeout_ms, void* self);
+  void Action(curl_socket_t fd, int ev_bitmask);
+  void CollectDone();
+
+  common::EventLoop* loop_;
+  CURLM* multi_ = nullptr;
+  common::EventLoop::TimerId timer_ = 0;
+  std::set<curl_socket_t> fds_;
+  std::unordered_map<CURL*, Done> done_;
+};
+
+}  // namespace sonde::prober
+
+#endif  // SONDE_PROBER_CURL_MULTI_H_

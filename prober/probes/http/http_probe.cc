@@ -1,0 +1,394 @@
+#include "prober/probes/http/http_probe.h"
+
+#include <errno.h>
+#include <openssl/x509_vfy.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "prober/curl_multi.h"
+#include "prober/dns_resolver.h"
+
+namespace sonde::prober {
+
+using common::EventLoop;
+using FC = v1::FailureClass;
+
+struct HttpProbe::Request {
+  CURL* easy = nullptr;
+  curl_slist* resolve = nullptr;
+  uint32_t index = 0;
+  bool done = false;
+  std::string body;             // at most max_body_bytes kept
+  uint64_t body_bytes = 0;      // all bytes received
+  uint64_t body_cap = 0;
+  std::vector<std::string> headers;  // of the last response
+  char error[CURL_ERROR_SIZE] = {0};
+
+  ~Request() {
+    if (easy != nullptr) curl_easy_cleanup(easy);
+    if (resolve != nullptr) curl_slist_free_all(resolve);
+  }
+};
+
+struct HttpProbe::RunState {
+  Done done;
+  EventLoop::MonoTime deadline;
+  bool finished = false;
+  bool resolving = true;
+  std::string address;
+  uint32_t dns_us = 0;
+  FC::Code dns_class = FC::OK;  // != OK: the name failed, `address` is last known
+  std::string dns_detail;
+  std::string rcode;
+  std::vector<v1::ProbeResult> results;
+  std::vector<std::unique_ptr<Request>> requests;
+  uint32_t pending = 0;
+};
+
+namespace {
+
+size_t OnBody(char* data, size_t size, size_t n, void* userp) {
+  auto* req = static_cast<HttpProbe::Request*>(userp);
+  size_t len = size * n;
+  req->body_bytes += len;
+  if (req->body.size() < req->body_cap) {
+    req->body.append(data, std::min<size_t>(len, req->body_cap - req->body.size()));
+  }
+  return len;  // keep reading: an endless body ends at the deadline
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* userp) {
+  auto* req = static_cast<HttpProbe::Request*>(userp);
+  size_t len = size * n;
+  absl::string_view line(data, len);
+  if (absl::StartsWith(line, "HTTP/")) req->headers.clear();  // a new response
+  if (req->headers.size() < 200) {
+    req->headers.emplace_back(absl::StripTrailingAsciiWhitespace(line));
+  }
+  return len;
+}
+
+uint32_t Micros(curl_off_t v) { return v > 0 ? static_cast<uint32_t>(v) : 0; }
+
+std::chrono::milliseconds Remaining(EventLoop::MonoTime deadline) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - EventLoop::Now());
+  return std::max(ms, std::chrono::milliseconds(1));
+}
+
+std::string Printable(absl::string_view s, size_t max) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    out += (absl::ascii_isprint(static_cast<unsigned char>(c)) ? c : '.');
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {
+  const v1::HttpSpec& h = check_.http();
+  auto url = common::ParseUrl(h.url());
+  if (url.ok()) url_ = *url;  // validated at config load
+  for (const std::string& s : h.expect_status()) {
+    auto r = common::ParseStatusRange(s);
+    if (r.ok()) expect_status_.push_back(*r);
+  }
+  if (expect_status_.empty()) expect_status_.push_back({200, 399});
+  if (!h.expect_body().empty()) expect_body_.emplace(h.expect_body());
+  for (const auto& [name, re] : h.expect_header()) {
+    expect_headers_.emplace_back(absl::AsciiStrToLower(name), std::regex(re));
+  }
+  bool has_ua = false;
+  for (const auto& [name, value] : h.headers()) {
+    headers_ = curl_slist_append(headers_, absl::StrCat(name, ": ", value).c_str());
+    has_ua |= absl::EqualsIgnoreCase(name, "User-Agent");
+  }
+  if (!has_ua) headers_ = curl_slist_append(headers_, "User-Agent: sonde-prober/0.1");
+}
+
+HttpProbe::~HttpProbe() {
+  if (active_ != nullptr) {
+    for (auto& req : active_->requests) {
+      if (!req->done) env_->curl->Remove(req->easy);
+    }
+    active_->finished = true;
+  }
+  curl_slist_free_all(headers_);
+}
+
+void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
+  auto run = std::make_shared<RunState>();
+  run->done = std::move(done);
+  run->deadline = deadline;
+  uint32_t n = std::max<uint32_t>(check_.http().requests_per_run(), 1);
+  run->results.resize(n);
+  active_ = run;
+  std::string servers = absl::StrJoin(check_.http().resolvers(), ",");
+  env_->resolver->ResolveHost(
+      url_.host, servers, Remaining(deadline), [this, run](DnsResolver::HostAnswer a) {
+        if (run->finished) return;
+        run->resolving = false;
+        run->dns_us = static_cast<uint32_t>(a.elapsed.count());
+        run->rcode = a.rcode;
+        if (a.failure_class == FC::OK) {
+          run->address = a.addresses.front();
+        } else {
+          run->dns_class = a.failure_class;
+          run->dns_detail = a.detail;
+          run->address = env_->resolver->LastKnownAddress(url_.host);
+          if (run->address.empty()) {
+            for (auto& r : run->results) {
+              r.set_failure_class(a.failure_class);
+              r.set_detail(a.detail);
+              r.set_dns_us(run->dns_us);
+              r.set_total_us(run->dns_us);
+              r.set_dns_rcode(a.rcode);
+            }
+            Finish(run);
+            return;
+          }
+        }
+        run->pending = static_cast<uint32_t>(run->results.size());
+        for (uint32_t i = 0; i < run->results.size(); ++i) StartRequest(run, i);
+      });
+}
+
+void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
+  const v1::HttpSpec& h = check_.http();
+  auto req = std::make_unique<Request>();
+  req->index = index;
+  req->body_cap = h.max_body_bytes() > 0 ? h.max_body_bytes() : (1 << 20);
+  req->easy = curl_easy_init();
+  CURL* e = req->easy;
+  curl_easy_setopt(e, CURLOPT_URL, h.url().c_str());
+  if (!common::IsIpLiteral(url_.host)) {
+    std::string addr = run->address.find(':') != std::string::npos
+                           ? absl::StrCat("[", run->address, "]")
+                           : run->address;
+    req->resolve = curl_slist_append(nullptr, absl::StrCat(url_.host, ":", url_.port, ":", addr).c_str());
+    curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve);
+  }
+  long timeout_ms = static_cast<long>(Remaining(run->deadline).count());
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (!env_->source_address.empty()) {
+    curl_easy_setopt(e, CURLOPT_INTERFACE, absl::StrCat("host!", env_->source_address).c_str());
+  }
+  if (h.follow_redirects()) {
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(h.max_redirects()));
+  }
+  if (h.method() == "HEAD") {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (h.method() != "GET") {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, h.method().c_str());
+  }
+  if (!h.body().empty()) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(h.body().size()));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, h.body().data());
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_);
+  if (!h.ca_file().empty()) curl_easy_setopt(e, CURLOPT_CAINFO, h.ca_file().c_str());
+  if (h.insecure_skip_verify()) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, req.get());
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, req.get());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
+
+  Request* raw = req.get();
+  run->requests.push_back(std::move(req));
+  absl::Status st = env_->curl->Add(e, [this, run, raw](CURLcode code) {
+    OnRequestDone(run, raw, code);
+  });
+  if (!st.ok()) {
+    raw->done = true;
+    v1::ProbeResult& r = run->results[index];
+    r.set_failure_class(FC::PROBER_ERROR);
+    r.set_detail(std::string(st.message()));
+    if (--run->pending == 0) {
+      env_->loop->Post([this, run] {
+        if (!run->finished) Finish(run);
+      });
+    }
+  }
+}
+
+void HttpProbe::OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLcode code) {
+  if (run->finished) return;
+  req->done = true;
+  Evaluate(*run, req, code, &run->results[req->index]);
+  if (--run->pending == 0) Finish(run);
+}
+
+FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_result,
+                                 bool connected, bool tls_done, bool is_https) {
+  switch (code) {
+    case CURLE_OK:
+      return FC::OK;
+    case CURLE_COULDNT_CONNECT:
+      if (os_errno == ECONNREFUSED) return FC::TCP_REFUSED;
+      if (os_errno == ETIMEDOUT) return FC::TCP_TIMEOUT;
+      if (os_errno == ECONNRESET) return FC::TCP_RESET;
+      return FC::TCP_UNREACHABLE;
+    case CURLE_OPERATION_TIMEDOUT:
+      if (!connected) return FC::TCP_TIMEOUT;
+      if (is_https && !tls_done) return FC::TLS_HANDSHAKE;
+      return FC::HTTP_TIMEOUT;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      switch (verify_result) {
+        case X509_V_OK: return FC::TLS_CERT_HOSTNAME;  // curl checks the name itself
+        case X509_V_ERR_CERT_HAS_EXPIRED: return FC::TLS_CERT_EXPIRED;
+        case X509_V_ERR_CERT_NOT_YET_VALID: return FC::TLS_CERT_NOT_YET_VALID;
+        case X509_V_ERR_HOSTNAME_MISMATCH: return FC::TLS_CERT_HOSTNAME;
+        default: return FC::TLS_CERT_UNTRUSTED;
+      }
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+      return FC::TLS_HANDSHAKE;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+      if (os_errno == ECONNRESET || os_errno == EPIPE) return FC::TCP_RESET;
+      return FC::HTTP_PROTOCOL;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return FC::HTTP_PROTOCOL;
+    case CURLE_TOO_MANY_REDIRECTS:
+      return FC::HTTP_STATUS;
+    default:
+      return FC::PROBER_ERROR;
+  }
+}
+
+void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r) {
+  CURL* e = req->easy;
+  curl_off_t t_dns = 0, t_connect = 0, t_tls = 0, t_pre = 0, t_first = 0, t_total = 0;
+  curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &t_dns);
+  curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &t_connect);
+  curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &t_tls);
+  curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &t_pre);
+  curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
+  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &t_total);
+  long status = 0, os_errno = 0, verify = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+  curl_easy_getinfo(e, CURLINFO_SSL_VERIFYRESULT, &verify);
+  char* ip = nullptr;
+  curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip);
+  long port = 0;
+  curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &port);
+
+  r->set_request_index(req->index);
+  r->set_dns_us(run.dns_us);
+  r->set_dns_rcode(run.rcode);
+  if (t_connect > 0) r->set_connect_us(Micros(t_connect - t_dns));
+  if (t_tls > 0) r->set_tls_us(Micros(t_tls - t_connect));
+  if (t_first > 0) r->set_first_byte_us(Micros(t_first - t_pre));
+  r->set_total_us(run.dns_us + Micros(t_total));
+  r->set_http_status(static_cast<int32_t>(status));
+  if (ip != nullptr && ip[0] != '\0') r->set_resolved_address(ip);
+  r->set_body_bytes(req->body_bytes);
+
+  bool is_https = url_.scheme == "https";
+  FC::Code fc = ClassifyCurl(code, os_errno, verify, t_connect > 0, t_tls > 0, is_https);
+  std::string where = ip != nullptr && ip[0] != '\0' ? common::FormatHostPort(ip, port)
+                                                     : common::FormatHostPort(run.address, url_.port);
+  std::string detail;
+  if (fc != FC::OK) {
+    detail = absl::StrCat(req->error[0] != '\0' ? req->error : curl_easy_strerror(code));
+  } else {
+    const v1::HttpSpec& h = check_.http();
+    bool status_ok = false;
+    for (const auto& range : expect_status_) status_ok |= status >= range.lo && status <= range.hi;
+    if (h.fail_on_redirect() && status >= 300 && status < 400) status_ok = false;
+    if (!status_ok) {
+      fc = FC::HTTP_STATUS;
+      detail = absl::StrCat("HTTP ", status, " from ", where, ", expected ",
+                            absl::StrJoin(h.expect_status().empty()
+                                              ? std::vector<std::string>{"200-399"}
+                                              : std::vector<std::string>(h.expect_status().begin(),
+                                                                         h.expect_status().end()),
+                                          ","));
+    } else if (expect_body_ && !std::regex_search(req->body, *expect_body_)) {
+      fc = FC::HTTP_BODY;
+      detail = absl::StrCat("body does not match /", h.expect_body(), "/ (first bytes: \"",
+                            Printable(req->body, 80), "\")");
+    } else {
+      for (const auto& [name, re] : expect_headers_) {
+        bool matched = false;
+        for (const std::string& line : req->headers) {
+          size_t colon = line.find(':');
+          if (colon == std::string::npos) continue;
+          if (absl::AsciiStrToLower(line.substr(0, colon)) != name) continue;
+          std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+          matched |= std::regex_search(value, re);
+        }
+        if (!matched) {
+          fc = FC::HTTP_HEADER;
+          detail = absl::StrCat("header ", name, " missing or not matching");
+          break;
+        }
+      }
+    }
+    if (fc == FC::OK) detail = absl::StrCat("HTTP ", status, " from ", where);
+  }
+  if (run.dns_class != FC::OK) {
+    // The name failed; what the server at its last known address did is evidence.
+    std::string seen = fc == FC::OK || fc == FC::HTTP_STATUS || fc == FC::HTTP_BODY ||
+                               fc == FC::HTTP_HEADER
+                           ? absl::StrCat("answers ", status)
+                           : absl::StrCat("fails too (", FC::Code_Name(fc), ")");
+    detail = absl::StrCat(run.dns_detail, "; server at last known address ", run.address, " ",
+                          seen);
+    fc = run.dns_class;
+  }
+  r->set_failure_class(fc);
+  r->set_detail(detail);
+}
+
+void HttpProbe::Abort() {
+  std::shared_ptr<RunState> run = active_;
+  if (run == nullptr || run->finished) return;
+  if (run->resolving) {
+    for (auto& r : run->results) {
+      r.set_failure_class(FC::DNS_TIMEOUT);
+      r.set_detail(absl::StrCat("resolving ", url_.host, ": no answer before the check's timeout"));
+    }
+  }
+  for (auto& req : run->requests) {
+    if (req->done) continue;
+    env_->curl->Remove(req->easy);
+    req->done = true;
+    Evaluate(*run, req.get(), CURLE_OPERATION_TIMEDOUT, &run->results[req->index]);
+  }
+  Finish(run);
+}
+
+void HttpProbe::Finish(std::shared_ptr<RunState> run) {
+  run->finished = true;
+  if (active_ == run) active_.reset();
+  for (auto& r : run->results) r.set_target(check_.http().url());
+  Done done = std::move(run->done);
+  std::vector<v1::ProbeResult> results = std::move(run->results);
+  run->requests.clear();
+  done(std::move(results));
+}
+
+}  // namespace sonde::prober

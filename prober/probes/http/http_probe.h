@@ -1,0 +1,57 @@
+// HttpProbe: HTTP(S) checks through the shared curl multi handle. The name is
+// resolved by c-ares (never curl's resolver) and pinned with CURLOPT_RESOLVE,
+// so a DNS failure is classified as DNS; when the name fails but an address
+// was seen before, the server is still tried there and what it answered goes
+// into the detail ("server at 192.0.2.10 answers 200").
+// Loop thread only.
+#ifndef SONDE_PROBER_PROBES_HTTP_HTTP_PROBE_H_
+#define SONDE_PROBER_PROBES_HTTP_HTTP_PROBE_H_
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <optional>
+#include <regex>
+
+#include "common/net.h"
+#include "prober/probes/probe.h"
+
+namespace sonde::prober {
+
+class HttpProbe : public Probe {
+ public:
+  HttpProbe(const v1::Check& check, ProbeEnv* env);
+  ~HttpProbe() override;
+
+  void Run(common::EventLoop::MonoTime deadline, Done done) override;
+  void Abort() override;
+
+  // Maps a finished transfer to a failure class (exposed for tests).
+  static v1::FailureClass::Code ClassifyCurl(CURLcode code, long os_errno, long verify_result,
+                                             bool connected, bool tls_done, bool is_https);
+
+ public:
+  struct Request;  // one transfer; defined in the .cc
+
+ private:
+  struct RunState;
+  void OnResolved(std::shared_ptr<RunState> run, std::string address, std::string dns_failure_detail,
+                  v1::FailureClass::Code dns_class, std::string rcode, uint32_t dns_us);
+  void StartRequest(std::shared_ptr<RunState> run, uint32_t index);
+  void OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLcode code);
+  void Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r);
+  void Finish(std::shared_ptr<RunState> run);
+
+  v1::Check check_;
+  ProbeEnv* env_;
+  common::Url url_;
+  std::vector<common::StatusRange> expect_status_;
+  std::optional<std::regex> expect_body_;
+  std::vector<std::pair<std::string, std::regex>> expect_headers_;
+  curl_slist* headers_ = nullptr;
+  std::shared_ptr<RunState> active_;
+};
+
+}  // namespace sonde::prober
+
+#endif  // SONDE_PROBER_PROBES_HTTP_HTTP_PROBE_H_

@@ -1,0 +1,51 @@
+// Probe: one check's protocol exchange. A Probe object lives as long as its
+// check is configured; each Run() is one probe run that yields one result
+// (or several: an HTTP check with requests_per_run N yields N).
+//
+// Probes are confined to the loop thread and need no locks. Scheduling,
+// deadlines, overlap prevention and bookkeeping (ids, region, seq, start time)
+// live once, in the Scheduler; a probe only fills what it measured.
+#ifndef SONDE_PROBER_PROBES_PROBE_H_
+#define SONDE_PROBER_PROBES_PROBE_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/event_loop.h"
+#include "sonde/v1/check.pb.h"
+#include "sonde/v1/result.pb.h"
+
+namespace sonde::prober {
+
+class CurlMulti;
+class DnsResolver;
+
+// What probes share; owned by the Prober, outlives every probe.
+struct ProbeEnv {
+  common::EventLoop* loop = nullptr;
+  DnsResolver* resolver = nullptr;
+  CurlMulti* curl = nullptr;
+  std::string source_address;  // bind probes here; "" = kernel's choice
+};
+
+class Probe {
+ public:
+  using Done = std::function<void(std::vector<v1::ProbeResult>)>;
+  virtual ~Probe() = default;
+
+  // Starts one run that must finish by `deadline`. `done` is called exactly
+  // once, on the loop thread, never from inside Run(). A failed target is a
+  // result with a failure class, not an error.
+  virtual void Run(common::EventLoop::MonoTime deadline, Done done) = 0;
+
+  // The run's deadline passed: stop all I/O now and call `done` at once with
+  // a timeout class for what did not finish. No-op when no run is active.
+  virtual void Abort() = 0;
+};
+
+}  // namespace sonde::prober
+
+#endif  // SONDE_PROBER_PROBES_PROBE_H_

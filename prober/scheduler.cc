@@ -1,0 +1,210 @@
+#include "prober/scheduler.h"
+
+#include <algorithm>
+
+#include "common/config.h"
+#include "common/logging.h"
+
+namespace sonde::prober {
+
+using common::EventLoop;
+namespace {
+constexpr size_t kLatenessSamples = 8192;
+
+uint64_t Fnv1a(absl::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  // Final avalanche so that names differing in the last byte spread too.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+std::chrono::microseconds ToChrono(absl::Duration d) {
+  return std::chrono::microseconds(absl::ToInt64Microseconds(d));
+}
+}  // namespace
+
+absl::Duration CheckOffset(absl::string_view name, absl::Duration interval) {
+  int64_t us = std::max<int64_t>(absl::ToInt64Microseconds(interval), 1);
+  return absl::Microseconds(static_cast<int64_t>(Fnv1a(name) % static_cast<uint64_t>(us)));
+}
+
+absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time after) {
+  absl::Time base = absl::UnixEpoch() + CheckOffset(name, interval);
+  absl::Duration rem;
+  int64_t k = absl::IDivDuration(after - base, interval, &rem);
+  absl::Time slot = base + k * interval;
+  while (slot <= after) slot += interval;
+  return slot;
+}
+
+Scheduler::Scheduler(EventLoop* loop, common::Clock* clock, ProbeFactory factory, ResultSink sink,
+                     Options options)
+    : loop_(loop),
+      clock_(clock),
+      factory_(std::move(factory)),
+      sink_(std::move(sink)),
+      options_(std::move(options)) {}
+
+Scheduler::~Scheduler() {
+  for (auto& [name, e] : entries_) Drop(e.get());
+}
+
+void Scheduler::Drop(Entry* e) {
+  loop_->Cancel(e->slot_timer);
+  loop_->Cancel(e->deadline_timer);
+  if (e->running) stats_.in_flight--;
+  queue_.erase(std::remove(queue_.begin(), queue_.end(), e), queue_.end());
+  e->probe.reset();  // a probe being destroyed never calls back
+}
+
+void Scheduler::SetChecks(const std::vector<v1::Check>& checks) {
+  std::map<std::string, std::unique_ptr<Entry>> next;
+  for (const v1::Check& c : checks) {
+    std::string fp = c.SerializeAsString();
+    auto it = entries_.find(c.name());
+    if (it != entries_.end() && it->second->fingerprint == fp) {
+      next.emplace(c.name(), std::move(it->second));
+      entries_.erase(it);
+      continue;
+    }
+    auto e = std::make_unique<Entry>();
+    e->check = c;
+    e->fingerprint = std::move(fp);
+    e->probe = factory_(c);
+    if (e->probe == nullptr) {
+      spdlog::error("check {}: no probe for this kind; skipped", c.name());
+      continue;
+    }
+    next.emplace(c.name(), std::move(e));
+  }
+  for (auto& [name, e] : entries_) Drop(e.get());  // removed or changed
+  entries_ = std::move(next);
+  for (auto& [name, e] : entries_) {
+    if (e->slot_timer == 0 && !e->running) ScheduleNext(e.get());
+  }
+  stats_.checks = entries_.size();
+}
+
+void Scheduler::ScheduleNext(Entry* e) {
+  absl::Duration interval = common::ToAbsl(e->check.interval());
+  absl::Time now = clock_->Now();
+  e->next_slot = NextSlot(e->check.name(), interval, now);
+  e->slot_timer = loop_->RunAfter(ToChrono(e->next_slot - now), [this, e] {
+    e->slot_timer = 0;
+    OnSlot(e);
+  });
+}
+
+void Scheduler::OnSlot(Entry* e) {
+  absl::Time slot = e->next_slot;
+  ScheduleNext(e);
+  if (e->running || e->queued) {
+    stats_.skipped_overlap++;
+    spdlog::debug("check {}: previous run still going; this slot skipped", e->check.name());
+    return;
+  }
+  e->planned = slot;
+  Start(e, nullptr);
+}
+
+void Scheduler::Start(Entry* e, std::function<void()> after) {
+  if (after) after_[e] = std::move(after);
+  if (stats_.in_flight >= options_.max_in_flight) {
+    stats_.deferred++;
+    e->queued = true;
+    queue_.push_back(e);
+    return;
+  }
+  e->queued = false;
+  e->running = true;
+  stats_.in_flight++;
+  stats_.runs++;
+  absl::Time start = clock_->Now();
+  if (e->planned != absl::Time()) {
+    lateness_us_.resize(std::min(lateness_us_.size() + 1, kLatenessSamples));
+    lateness_us_[lateness_next_++ % kLatenessSamples] =
+        absl::ToInt64Microseconds(start - e->planned);
+  }
+  auto timeout = ToChrono(common::ToAbsl(e->check.timeout()));
+  EventLoop::MonoTime deadline = EventLoop::Now() + timeout;
+  e->deadline_timer = loop_->RunAt(deadline + ToChrono(options_.abort_grace), [this, e] {
+    e->deadline_timer = 0;
+    stats_.aborted++;
+    e->probe->Abort();
+  });
+  e->probe->Run(deadline, [this, e, start](std::vector<v1::ProbeResult> results) {
+    OnDone(e, start, std::move(results));
+  });
+}
+
+void Scheduler::OnDone(Entry* e, absl::Time start, std::vector<v1::ProbeResult> results) {
+  loop_->Cancel(e->deadline_timer);
+  e->deadline_timer = 0;
+  e->running = false;
+  stats_.in_flight--;
+  const std::string kind = common::CheckKind(e->check);
+  for (v1::ProbeResult& r : results) {
+    r.set_check_id(e->check.name());
+    r.set_service(e->check.service());
+    r.set_kind(kind);
+    r.set_prober_id(options_.prober_id);
+    r.set_region(options_.region);
+    r.mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
+    r.mutable_start_time()->set_nanos(
+        static_cast<int32_t>((start - absl::FromUnixSeconds(absl::ToUnixSeconds(start))) /
+                             absl::Nanoseconds(1)));
+    if (r.failure_class() == v1::FailureClass::UNSPECIFIED) {
+      r.set_failure_class(v1::FailureClass::PROBER_ERROR);
+      r.set_detail("probe reported no failure class");
+    }
+    r.set_ok(r.failure_class() == v1::FailureClass::OK);
+    sink_(std::move(r));
+  }
+  auto it = after_.find(e);
+  if (it != after_.end()) {
+    std::function<void()> after = std::move(it->second);
+    after_.erase(it);
+    after();
+  }
+  StartQueued();
+}
+
+void Scheduler::StartQueued() {
+  while (!queue_.empty() && stats_.in_flight < options_.max_in_flight) {
+    Entry* e = queue_.front();
+    queue_.pop_front();
+    Start(e, nullptr);
+  }
+}
+
+void Scheduler::RunOnce(std::function<void()> all_done) {
+  auto remaining = std::make_shared<size_t>(entries_.size());
+  if (*remaining == 0) {
+    loop_->Post(std::move(all_done));
+    return;
+  }
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(all_done));
+  for (auto& [name, e] : entries_) {
+    loop_->Cancel(e->slot_timer);
+    e->slot_timer = 0;
+    Start(e.get(), [remaining, shared_done] {
+      if (--*remaining == 0) (*shared_done)();
+    });
+  }
+}
+
+absl::Duration Scheduler::LatenessP99() const {
+  if (lateness_us_.empty()) return absl::ZeroDuration();
+  std::vector<int64_t> v = lateness_us_;
+  size_t k = v.size() * 99 / 100;
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return absl::Microseconds(v[k]);
+}
+
+}  // namespace sonde::prober

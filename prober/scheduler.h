@@ -1,0 +1,110 @@
+// Scheduler: runs each configured check every interval, spread evenly over
+// the interval by a stable per-check offset (a hash of the check name), so
+// checks do not fire in bursts and a restart keeps the same slots.
+//
+// A check never overlaps itself (a run still going when the next is due is
+// skipped and counted), a slow check never delays another (every run is
+// asynchronous on the loop), and every run has a deadline the scheduler
+// enforces by aborting the probe. A global in-flight cap defers runs rather
+// than dropping them. Loop thread only.
+#ifndef SONDE_PROBER_SCHEDULER_H_
+#define SONDE_PROBER_SCHEDULER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/event_loop.h"
+#include "prober/probes/probe.h"
+#include "sonde/v1/check.pb.h"
+
+namespace sonde::prober {
+
+// The offset of a check inside its interval, in [0, interval).
+absl::Duration CheckOffset(absl::string_view name, absl::Duration interval);
+// The first slot of the check strictly after `after`: slots are
+// Unix epoch + offset + k * interval, the same on every prober.
+absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time after);
+
+class Scheduler {
+ public:
+  using ResultSink = std::function<void(v1::ProbeResult)>;
+  using ProbeFactory = std::function<std::unique_ptr<Probe>(const v1::Check&)>;
+
+  struct Options {
+    std::string prober_id;
+    std::string region;
+    size_t max_in_flight = 20000;
+    // The probe classifies its own timeout; the scheduler aborts it this much
+    // later if it did not.
+    absl::Duration abort_grace = absl::Milliseconds(50);
+  };
+
+  struct Stats {
+    uint64_t runs = 0;
+    uint64_t skipped_overlap = 0;
+    uint64_t deferred = 0;
+    uint64_t aborted = 0;
+    size_t in_flight = 0;
+    size_t checks = 0;
+  };
+
+  Scheduler(common::EventLoop* loop, common::Clock* clock, ProbeFactory factory, ResultSink sink,
+            Options options);
+  ~Scheduler();
+
+  // Replaces the configured checks. A check whose definition did not change
+  // keeps its probe and schedule; removed checks are aborted silently.
+  void SetChecks(const std::vector<v1::Check>& checks);
+
+  // Runs every configured check once, now, and calls `all_done` after the
+  // last one reported. For --once; do not mix with SetChecks' schedule.
+  void RunOnce(std::function<void()> all_done);
+
+  const Stats& stats() const { return stats_; }
+  // Lateness of recent runs (actual start minus planned slot), 99th percentile.
+  absl::Duration LatenessP99() const;
+
+ private:
+  struct Entry {
+    v1::Check check;
+    std::string fingerprint;  // serialized check: detects changes
+    std::unique_ptr<Probe> probe;
+    bool running = false;
+    bool queued = false;
+    absl::Time next_slot;
+    absl::Time planned;  // the slot the current/queued run belongs to
+    common::EventLoop::TimerId slot_timer = 0;
+    common::EventLoop::TimerId deadline_timer = 0;
+  };
+
+  void ScheduleNext(Entry* e);
+  void OnSlot(Entry* e);
+  void Start(Entry* e, std::function<void()> after);
+  void OnDone(Entry* e, absl::Time start, std::vector<v1::ProbeResult> results);
+  void StartQueued();
+  void Drop(Entry* e);
+
+  common::EventLoop* loop_;
+  common::Clock* clock_;
+  ProbeFactory factory_;
+  ResultSink sink_;
+  Options options_;
+  std::map<std::string, std::unique_ptr<Entry>> entries_;
+  std::deque<Entry*> queue_;  // runs waiting for an in-flight slot
+  std::map<Entry*, std::function<void()>> after_;  // RunOnce completions
+  Stats stats_;
+  std::vector<int64_t> lateness_us_;  // ring buffer
+  size_t lateness_next_ = 0;
+};
+
+}  // namespace sonde::prober
+
+#endif  // SONDE_PROBER_SCHEDULER_H_
