@@ -1,0 +1,156 @@
+// HttpProbe through real loopback sockets against an in-process server.
+#include "prober/probes/http/http_probe.h"
+
+#include <errno.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <openssl/x509_vfy.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "prober/curl_multi.h"
+#include "prober/dns_resolver.h"
+
+namespace sonde::prober {
+namespace {
+
+using FC = v1::FailureClass;
+
+class HttpProbeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.Get("/ok", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("Sign in here", "text/plain");
+    });
+    server_.Get("/fail", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 503;
+      res.set_content("down", "text/plain");
+    });
+    server_.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      res.set_content("late", "text/plain");
+    });
+    server_.Get("/redirect", [](const httplib::Request&, httplib::Response& res) {
+      res.set_redirect("/ok");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_TRUE(loop_.Init().ok());
+    resolver_ = *DnsResolver::Create(&loop_, "");
+    curl_ = *CurlMulti::Create(&loop_);
+    env_ = ProbeEnv{&loop_, resolver_.get(), curl_.get(), ""};
+  }
+  void TearDown() override {
+    server_.stop();
+    thread_.join();
+  }
+
+  std::vector<v1::ProbeResult> RunCheck(const std::string& yaml_http) {
+    auto config = common::ParseConfig(
+        absl::StrCat("checks:\n  - name: c\n    timeout: 1s\n    http: ", yaml_http, "\n"), "t.yaml");
+    EXPECT_TRUE(config.ok()) << config.status();
+    HttpProbe probe(config->checks(0), &env_);
+    std::vector<v1::ProbeResult> out;
+    probe.Run(common::EventLoop::Now() + std::chrono::seconds(1), [&](std::vector<v1::ProbeResult> r) {
+      out = std::move(r);
+      loop_.Stop();
+    });
+    loop_.RunAfter(std::chrono::seconds(5), [&] { loop_.Stop(); });  // safety net
+    loop_.Run();
+    return out;
+  }
+
+  std::string Url(const std::string& path) { return absl::StrCat("http://127.0.0.1:", port_, path); }
+
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  common::EventLoop loop_;
+  std::unique_ptr<DnsResolver> resolver_;
+  std::unique_ptr<CurlMulti> curl_;
+  ProbeEnv env_;
+};
+
+TEST_F(HttpProbeTest, HealthyWithTimings) {
+  auto r = RunCheck(absl::StrCat("{url: '", Url("/ok"), "', expect_body: 'Sign in'}"));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].failure_class(), FC::OK) << r[0].detail();
+  EXPECT_EQ(r[0].http_status(), 200);
+  EXPECT_GT(r[0].connect_us(), 0u);
+  EXPECT_GT(r[0].total_us(), 0u);
+  EXPECT_GE(r[0].total_us(), r[0].connect_us());
+  EXPECT_EQ(r[0].resolved_address(), "127.0.0.1");
+}
+
+TEST_F(HttpProbeTest, StatusBodyAndRedirectFailures) {
+  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/fail"), "'}"))[0].failure_class(), FC::HTTP_STATUS);
+  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/ok"), "', expect_body: 'Welcome'}"))[0].failure_class(),
+            FC::HTTP_BODY);
+  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/redirect"), "', fail_on_redirect: true}"))[0].failure_class(),
+            FC::HTTP_STATUS);
+  auto followed = RunCheck(absl::StrCat("{url: '", Url("/redirect"), "', follow_redirects: true}"));
+  EXPECT_EQ(followed[0].failure_class(), FC::OK);
+  EXPECT_EQ(followed[0].http_status(), 200);
+  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/fail"), "', expect_status: ['500-599']}"))[0].failure_class(),
+            FC::OK);
+}
+
+TEST_F(HttpProbeTest, RefusedAndTimeout) {
+  // A port nobody listens on: bind, read the port, close.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int closed_port = ntohs(addr.sin_port);
+  close(fd);
+  auto refused = RunCheck(absl::StrCat("{url: 'http://127.0.0.1:", closed_port, "/'}"));
+  EXPECT_EQ(refused[0].failure_class(), FC::TCP_REFUSED) << refused[0].detail();
+  auto slow = RunCheck(absl::StrCat("{url: '", Url("/slow"), "'}"));
+  EXPECT_EQ(slow[0].failure_class(), FC::HTTP_TIMEOUT) << slow[0].detail();
+  EXPECT_FALSE(slow[0].ok());
+}
+
+TEST_F(HttpProbeTest, RequestsPerRunGiveOneResultEach) {
+  auto r = RunCheck(absl::StrCat("{url: '", Url("/ok"), "', requests_per_run: 4}"));
+  ASSERT_EQ(r.size(), 4u);
+  for (uint32_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(r[i].request_index(), i);
+    EXPECT_EQ(r[i].failure_class(), FC::OK);
+  }
+}
+
+TEST(HttpClassifyTest, CurlCodesMapToLayers) {
+  struct Case {
+    CURLcode code;
+    long os_errno, verify;
+    bool connected, tls_done, https;
+    FC::Code want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {CURLE_COULDNT_CONNECT, ECONNREFUSED, 0, false, false, false, FC::TCP_REFUSED},
+           {CURLE_COULDNT_CONNECT, ENETUNREACH, 0, false, false, false, FC::TCP_UNREACHABLE},
+           {CURLE_OPERATION_TIMEDOUT, 0, 0, false, false, false, FC::TCP_TIMEOUT},
+           {CURLE_OPERATION_TIMEDOUT, 0, 0, true, false, true, FC::TLS_HANDSHAKE},
+           {CURLE_OPERATION_TIMEDOUT, 0, 0, true, true, true, FC::HTTP_TIMEOUT},
+           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_CERT_HAS_EXPIRED, true, false, true, FC::TLS_CERT_EXPIRED},
+           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_CERT_NOT_YET_VALID, true, false, true, FC::TLS_CERT_NOT_YET_VALID},
+           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, true, false, true, FC::TLS_CERT_UNTRUSTED},
+           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_OK, true, false, true, FC::TLS_CERT_HOSTNAME},
+           {CURLE_RECV_ERROR, ECONNRESET, 0, true, false, false, FC::TCP_RESET},
+           {CURLE_GOT_NOTHING, 0, 0, true, false, false, FC::HTTP_PROTOCOL},
+           {CURLE_WEIRD_SERVER_REPLY, 0, 0, true, false, false, FC::HTTP_PROTOCOL},
+       }) {
+    EXPECT_EQ(HttpProbe::ClassifyCurl(c.code, c.os_errno, c.verify, c.connected, c.tls_done, c.https),
+              c.want)
+        << curl_easy_strerror(c.code);
+  }
+}
+
+}  // namespace
+}  // namespace sonde::prober

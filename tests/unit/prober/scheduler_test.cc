@@ -1,0 +1,216 @@
+#include "prober/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+
+namespace sonde::prober {
+namespace {
+
+using common::EventLoop;
+
+TEST(SchedulerSpreadTest, OffsetsAreStableAndInsideInterval) {
+  absl::Duration interval = absl::Seconds(30);
+  for (int i = 0; i < 1000; ++i) {
+    std::string name = absl::StrCat("check-", i);
+    absl::Duration off = CheckOffset(name, interval);
+    EXPECT_GE(off, absl::ZeroDuration());
+    EXPECT_LT(off, interval);
+    EXPECT_EQ(off, CheckOffset(name, interval));  // stable
+  }
+}
+
+TEST(SchedulerSpreadTest, ThousandChecksSpreadEvenlyOverInterval) {
+  // 1000 checks at 10 s: no 1 s bucket may hold more than 1.5x its share,
+  // and none may be empty (a burst would show as a full bucket).
+  absl::Duration interval = absl::Seconds(10);
+  std::vector<int> buckets(10, 0);
+  for (int i = 0; i < 1000; ++i) {
+    absl::Duration off = CheckOffset(absl::StrCat("svc", i % 7, "-check-", i), interval);
+    buckets[absl::ToInt64Seconds(off)]++;
+  }
+  for (int b : buckets) {
+    EXPECT_LE(b, 150);
+    EXPECT_GE(b, 50);
+  }
+}
+
+TEST(SchedulerSpreadTest, SimilarNamesDoNotCluster) {
+  absl::Duration interval = absl::Seconds(60);
+  absl::Duration a = CheckOffset("host1-ssh", interval);
+  absl::Duration b = CheckOffset("host2-ssh", interval);
+  EXPECT_NE(a, b);
+}
+
+TEST(SchedulerSpreadTest, NextSlotIsStrictlyAfterAndAligned) {
+  absl::Duration interval = absl::Seconds(30);
+  absl::Time now = absl::FromUnixSeconds(1700000000) + absl::Milliseconds(123);
+  absl::Time slot = NextSlot("x", interval, now);
+  EXPECT_GT(slot, now);
+  EXPECT_LE(slot - now, interval);
+  EXPECT_EQ(NextSlot("x", interval, slot), slot + interval);
+  // Aligned to epoch + offset: identical on every prober.
+  absl::Duration since = slot - absl::UnixEpoch() - CheckOffset("x", interval);
+  EXPECT_EQ(since % interval, absl::ZeroDuration());
+}
+
+// A probe whose runs take `duration`; counts starts and concurrency.
+class SlowProbe : public Probe {
+ public:
+  SlowProbe(EventLoop* loop, std::chrono::milliseconds duration, int* concurrent, int* max_concurrent,
+            int* starts)
+      : loop_(loop), duration_(duration), concurrent_(concurrent), max_(max_concurrent), starts_(starts) {}
+  ~SlowProbe() override { loop_->Cancel(timer_); }
+  void Run(EventLoop::MonoTime deadline, Done done) override {
+    ++*starts_;
+    ++running_;
+    ++*concurrent_;
+    *max_ = std::max(*max_, running_);
+    done_ = std::move(done);
+    timer_ = loop_->RunAfter(duration_, [this] { Complete(v1::FailureClass::OK); });
+  }
+  void Abort() override {
+    loop_->Cancel(timer_);
+    Complete(v1::FailureClass::TIMEOUT);
+  }
+
+ private:
+  void Complete(v1::FailureClass::Code fc) {
+    --running_;
+    --*concurrent_;
+    v1::ProbeResult r;
+    r.set_failure_class(fc);
+    auto done = std::move(done_);
+    done({r});
+  }
+  EventLoop* loop_;
+  std::chrono::milliseconds duration_;
+  int* concurrent_;
+  int* max_;
+  int* starts_;
+  int running_ = 0;
+  EventLoop::TimerId timer_ = 0;
+  Done done_;
+};
+
+v1::Check MakeCheck(const std::string& name, absl::Duration interval, absl::Duration timeout) {
+  v1::Check c;
+  c.set_name(name);
+  c.set_service("svc");
+  c.mutable_http()->set_url("http://127.0.0.1/");
+  common::FromAbsl(interval, c.mutable_interval());
+  common::FromAbsl(timeout, c.mutable_timeout());
+  return c;
+}
+
+TEST(SchedulerTest, NeverOverlapsItselfAndAbortsAtDeadline) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.Init().ok());
+  int concurrent = 0, max_concurrent = 0, starts = 0;
+  std::vector<v1::ProbeResult> results;
+  Scheduler::Options opts;
+  opts.prober_id = "p1";
+  opts.region = "fra";
+  Scheduler s(
+      &loop, common::RealClock(),
+      [&](const v1::Check&) {
+        // Runs take 1 s but the interval is 100 ms and the timeout 80 ms.
+        return std::make_unique<SlowProbe>(&loop, std::chrono::milliseconds(1000), &concurrent,
+                                           &max_concurrent, &starts);
+      },
+      [&](v1::ProbeResult r) { results.push_back(std::move(r)); }, opts);
+  s.SetChecks({MakeCheck("slow", absl::Milliseconds(100), absl::Milliseconds(80))});
+  loop.RunAfter(std::chrono::milliseconds(1050), [&] { loop.Stop(); });
+  loop.Run();
+  EXPECT_EQ(max_concurrent, 1);
+  // Each run holds its slot until the abort at 80 ms + grace, so the next
+  // slot is skipped: about one run per 200 ms.
+  EXPECT_GE(results.size(), 4u);
+  EXPECT_LE(results.size(), 6u);
+  EXPECT_GE(s.stats().skipped_overlap, 4u);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.failure_class(), v1::FailureClass::TIMEOUT);
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.check_id(), "slow");
+    EXPECT_EQ(r.prober_id(), "p1");
+    EXPECT_EQ(r.region(), "fra");
+    EXPECT_EQ(r.kind(), "http");
+  }
+  EXPECT_EQ(s.stats().aborted, results.size());
+}
+
+TEST(SchedulerTest, SlowCheckDoesNotDelayOthers) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.Init().ok());
+  int concurrent = 0, max_concurrent = 0, starts = 0;
+  std::map<std::string, int> count;
+  Scheduler s(
+      &loop, common::RealClock(),
+      [&](const v1::Check& c) {
+        auto d = c.name() == "hung" ? std::chrono::milliseconds(100000) : std::chrono::milliseconds(1);
+        return std::make_unique<SlowProbe>(&loop, d, &concurrent, &max_concurrent, &starts);
+      },
+      [&](v1::ProbeResult r) { count[r.check_id()]++; }, Scheduler::Options{});
+  std::vector<v1::Check> checks = {MakeCheck("hung", absl::Milliseconds(500), absl::Milliseconds(400))};
+  for (int i = 0; i < 50; ++i) {
+    checks.push_back(MakeCheck(absl::StrCat("fast", i), absl::Milliseconds(100), absl::Milliseconds(50)));
+  }
+  s.SetChecks(checks);
+  loop.RunAfter(std::chrono::milliseconds(1000), [&] { loop.Stop(); });
+  loop.Run();
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_GE(count[absl::StrCat("fast", i)], 9) << i;
+  }
+  EXPECT_LT(s.LatenessP99(), absl::Milliseconds(50));
+}
+
+TEST(SchedulerTest, ChangedChecksAreReplacedUnchangedKept) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.Init().ok());
+  int concurrent = 0, max_concurrent = 0, starts = 0, created = 0;
+  Scheduler s(
+      &loop, common::RealClock(),
+      [&](const v1::Check&) {
+        created++;
+        return std::make_unique<SlowProbe>(&loop, std::chrono::milliseconds(1), &concurrent,
+                                           &max_concurrent, &starts);
+      },
+      [&](v1::ProbeResult) {}, Scheduler::Options{});
+  v1::Check a = MakeCheck("a", absl::Seconds(10), absl::Seconds(1));
+  v1::Check b = MakeCheck("b", absl::Seconds(10), absl::Seconds(1));
+  s.SetChecks({a, b});
+  EXPECT_EQ(created, 2);
+  common::FromAbsl(absl::Seconds(20), b.mutable_interval());
+  s.SetChecks({a, b});
+  EXPECT_EQ(created, 3);  // only b was rebuilt
+  s.SetChecks({a});
+  EXPECT_EQ(s.stats().checks, 1u);
+}
+
+TEST(SchedulerTest, RunOnceRunsEveryCheckAndCallsBack) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.Init().ok());
+  int concurrent = 0, max_concurrent = 0, starts = 0;
+  int results = 0;
+  Scheduler s(
+      &loop, common::RealClock(),
+      [&](const v1::Check&) {
+        return std::make_unique<SlowProbe>(&loop, std::chrono::milliseconds(5), &concurrent,
+                                           &max_concurrent, &starts);
+      },
+      [&](v1::ProbeResult) { results++; }, Scheduler::Options{});
+  s.SetChecks({MakeCheck("a", absl::Hours(1), absl::Seconds(1)),
+               MakeCheck("b", absl::Hours(1), absl::Seconds(1))});
+  bool done = false;
+  s.RunOnce([&] {
+    done = true;
+    loop.Stop();
+  });
+  loop.Run();
+  EXPECT_TRUE(done);
+  EXPECT_EQ(results, 2);
+}
+
+}  // namespace
+}  // namespace sonde::prober
