@@ -1,7 +1,8 @@
 # sonde_cc_library(NAME name SRCS ... [HDRS ...] [DEPS ...])
 #   Declares library `sonde_<name>`, aliased `sonde::<name>`.
-# sonde_cc_test(NAME name SRCS ... [DEPS ...] [LABELS ...])
-#   Declares a GoogleTest binary and registers its tests with CTest.
+# sonde_cc_test(NAME name SRCS ... [DEPS ...] [LABELS ...] [TIMEOUT s] [SERIAL])
+#   Declares a GoogleTest binary and registers its tests with CTest. SERIAL
+#   tests never run beside others (process- and timing-heavy tests).
 # sonde_cc_binary(NAME name SRCS ... [DEPS ...])
 
 function(sonde_cc_library)
@@ -20,7 +21,7 @@ function(sonde_cc_binary)
 endfunction()
 
 function(sonde_cc_test)
-  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "SERIAL" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${A_NAME} ${A_SRCS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
   target_include_directories(${A_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
@@ -30,8 +31,12 @@ function(sonde_cc_test)
   if(NOT A_LABELS)
     set(A_LABELS unit)
   endif()
+  set(serial FALSE)
+  if(A_SERIAL)
+    set(serial TRUE)
+  endif()
   gtest_discover_tests(${A_NAME}
-    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} RUN_SERIAL ${serial}
     ENVIRONMENT "SONDE_BIN_DIR=${PROJECT_BINARY_DIR}/bin;SONDE_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
     DISCOVERY_TIMEOUT 30)
 endfunction()

@@ -1,0 +1,166 @@
+#include "prober/probes/connector.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/net.h"
+#include "prober/dns_resolver.h"
+
+namespace sonde::prober {
+
+using FC = v1::FailureClass;
+
+FC::Code ClassifyConnectErrno(int err) {
+  switch (err) {
+    case 0: return FC::OK;
+    case ECONNREFUSED: return FC::TCP_REFUSED;
+    case ETIMEDOUT: return FC::TCP_TIMEOUT;
+    case ECONNRESET: return FC::TCP_RESET;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case EHOSTDOWN:
+    case ENETDOWN:
+    case EADDRNOTAVAIL:
+      return FC::TCP_UNREACHABLE;
+    default: return FC::TCP_UNREACHABLE;
+  }
+}
+
+namespace {
+bool FillSockaddr(const std::string& ip, int port, sockaddr_storage* ss, socklen_t* len) {
+  memset(ss, 0, sizeof *ss);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(ss);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    *len = sizeof *v4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    *len = sizeof *v6;
+    return true;
+  }
+  return false;
+}
+
+uint32_t MicrosSince(common::EventLoop::MonoTime t) {
+  return static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - t).count());
+}
+}  // namespace
+
+void Connector::Connect(const std::string& host, int port, const std::string& resolvers,
+                        common::EventLoop::MonoTime deadline, Callback cb) {
+  Cancel();
+  auto s = std::make_shared<State>();
+  s->cb = std::move(cb);
+  s->port = port;
+  state_ = s;
+  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - common::EventLoop::Now());
+  env_->resolver->ResolveHost(
+      host, resolvers, std::max(remaining, std::chrono::milliseconds(1)),
+      [this, s, host](DnsResolver::HostAnswer a) {
+        if (s->cancelled) return;
+        s->resolving = false;
+        s->conn.dns_us = static_cast<uint32_t>(a.elapsed.count());
+        s->conn.rcode = a.rcode;
+        if (a.failure_class == FC::OK) {
+          s->conn.address = a.addresses.front();
+        } else {
+          s->conn.dns_class = a.failure_class;
+          s->conn.dns_detail = a.detail;
+          s->conn.address = env_->resolver->LastKnownAddress(host);
+          if (s->conn.address.empty()) {
+            s->conn.failure_class = a.failure_class;
+            s->conn.detail = a.detail;
+            Finish(s);
+            return;
+          }
+        }
+        StartConnect(s);
+      });
+}
+
+void Connector::StartConnect(std::shared_ptr<State> s) {
+  sockaddr_storage ss;
+  socklen_t len;
+  auto fail = [&](FC::Code fc, std::string detail) {
+    s->conn.failure_class = fc;
+    s->conn.detail = std::move(detail);
+    Finish(s);
+  };
+  if (!FillSockaddr(s->conn.address, s->port, &ss, &len)) {
+    return fail(FC::PROBER_ERROR, absl::StrCat("bad address ", s->conn.address));
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) return fail(FC::PROBER_ERROR, absl::StrCat("socket: ", strerror(errno)));
+  s->fd = fd;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!env_->source_address.empty()) {
+    sockaddr_storage src;
+    socklen_t src_len;
+    if (FillSockaddr(env_->source_address, 0, &src, &src_len) && src.ss_family == ss.ss_family &&
+        bind(fd, reinterpret_cast<sockaddr*>(&src), src_len) != 0) {
+      return fail(FC::PROBER_ERROR,
+                  absl::StrCat("bind to source address ", env_->source_address, ": ", strerror(errno)));
+    }
+  }
+  s->connect_start = common::EventLoop::Now();
+  std::string where = common::FormatHostPort(s->conn.address, s->port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
+    s->conn.connect_us = MicrosSince(s->connect_start);
+    return Finish(s);
+  }
+  if (errno != EINPROGRESS) {
+    int err = errno;
+    return fail(ClassifyConnectErrno(err), absl::StrCat("connect to ", where, ": ", strerror(err)));
+  }
+  (void)env_->loop->AddFd(fd, EPOLLOUT, [this, s, where](uint32_t) {
+    env_->loop->RemoveFd(s->fd);
+    int err = 0;
+    socklen_t elen = sizeof err;
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+    s->conn.connect_us = MicrosSince(s->connect_start);
+    if (err != 0) {
+      s->conn.failure_class = ClassifyConnectErrno(err);
+      s->conn.detail = absl::StrCat("connect to ", where, ": ", strerror(err));
+    }
+    Finish(s);
+  });
+}
+
+void Connector::Finish(std::shared_ptr<State> s) {
+  if (s->conn.failure_class == FC::OK) {
+    s->conn.fd = s->fd;
+  } else if (s->fd >= 0) {
+    close(s->fd);
+  }
+  s->fd = -1;
+  s->cancelled = true;  // no second callback
+  if (state_ == s) state_.reset();
+  Callback cb = std::move(s->cb);
+  cb(std::move(s->conn));
+}
+
+void Connector::Cancel() {
+  if (state_ == nullptr) return;
+  state_->cancelled = true;
+  if (state_->fd >= 0) {
+    env_->loop->RemoveFd(state_->fd);
+    close(state_->fd);
+    state_->fd = -1;
+  }
+  state_.reset();
+}
+
+}  // namespace sonde::prober

@@ -1,0 +1,69 @@
+// Connector: resolves a host with the DnsResolver and opens a non-blocking
+// TCP connection to it on the EventLoop, bound to the prober's source
+// address. Shared by the TCP and TLS probes; the connection is then theirs.
+// When the name fails but resolved before, it connects to the last known
+// address and says so (the caller reports the DNS class with that evidence).
+// Loop thread only; the callback runs on the loop thread, never inside
+// Connect(). Destroying the Connector cancels a pending connect silently.
+#ifndef SONDE_PROBER_PROBES_CONNECTOR_H_
+#define SONDE_PROBER_PROBES_CONNECTOR_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "prober/probes/probe.h"
+
+namespace sonde::prober {
+
+struct Connection {
+  int fd = -1;  // connected socket (owned by the receiver) or -1
+  v1::FailureClass::Code failure_class = v1::FailureClass::OK;
+  std::string detail;
+  std::string address;  // the IP connected (or tried)
+  uint32_t dns_us = 0;
+  uint32_t connect_us = 0;
+  std::string rcode;
+  // The name failed to resolve; `address` is its last known address.
+  v1::FailureClass::Code dns_class = v1::FailureClass::OK;
+  std::string dns_detail;
+};
+
+class Connector {
+ public:
+  using Callback = std::function<void(Connection)>;
+  explicit Connector(ProbeEnv* env) : env_(env) {}
+  ~Connector() { Cancel(); }
+  Connector(const Connector&) = delete;
+  Connector& operator=(const Connector&) = delete;
+
+  void Connect(const std::string& host, int port, const std::string& resolvers,
+               common::EventLoop::MonoTime deadline, Callback cb);
+  // Stops a pending resolve/connect without calling back.
+  void Cancel();
+  // True while resolving (false once connecting).
+  bool resolving() const { return state_ != nullptr && state_->resolving; }
+
+ private:
+  struct State {
+    bool resolving = true;
+    bool cancelled = false;
+    int fd = -1;
+    Connection conn;
+    Callback cb;
+    common::EventLoop::MonoTime connect_start;
+    int port = 0;
+  };
+  void StartConnect(std::shared_ptr<State> s);
+  void Finish(std::shared_ptr<State> s);
+
+  ProbeEnv* env_;
+  std::shared_ptr<State> state_;
+};
+
+// Maps a socket errno from connect() to the TCP failure class.
+v1::FailureClass::Code ClassifyConnectErrno(int err);
+
+}  // namespace sonde::prober
+
+#endif  // SONDE_PROBER_PROBES_CONNECTOR_H_

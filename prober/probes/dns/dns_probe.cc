@@ -1,0 +1,171 @@
+#include "prober/probes/dns/dns_probe.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "prober/probes/dns/dns_packet.h"
+
+namespace sonde::prober {
+
+using FC = v1::FailureClass;
+
+struct DnsProbe::RunState {
+  Done done;
+  bool finished = false;
+  common::EventLoop::MonoTime start;
+  std::vector<v1::DnsResolverResult> per_resolver;
+  std::vector<bool> answered;
+  size_t pending = 0;
+};
+
+namespace {
+
+std::string Normalize(const std::string& s) {
+  return absl::AsciiStrToLower(absl::StripSuffix(absl::StripAsciiWhitespace(s), "."));
+}
+
+FC::Code ClassForRcode(int rcode) {
+  switch (rcode) {
+    case 3: return FC::DNS_NXDOMAIN;
+    case 2: return FC::DNS_SERVFAIL;
+    case 5: return FC::DNS_REFUSED;
+    case 0: return FC::DNS_UNEXPECTED_ANSWER;
+    default: return FC::DNS_SERVFAIL;
+  }
+}
+
+}  // namespace
+
+v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string& resolver,
+                                     const DnsResolver::RawAnswer& answer) {
+  v1::DnsResolverResult out;
+  out.set_resolver(resolver.empty() ? "system" : resolver);
+  out.set_rtt_us(static_cast<uint32_t>(answer.elapsed.count()));
+  if (answer.packet.empty()) {
+    std::string rcode;
+    FC::Code fc = DnsResolver::ClassifyStatus(answer.status, &rcode);
+    out.set_rcode(rcode);
+    out.set_failure_class(fc == FC::OK ? FC::DNS_UNEXPECTED_ANSWER : fc);
+    return out;
+  }
+  auto packet = ParseDnsPacket(answer.packet);
+  if (!packet.ok()) {
+    out.set_rcode("FORMERR");
+    out.set_failure_class(FC::DNS_UNEXPECTED_ANSWER);
+    return out;
+  }
+  out.set_rcode(RcodeName(packet->rcode));
+  uint16_t qtype = TypeNumber(spec.type().empty() ? "A" : spec.type());
+  std::set<std::string> got;
+  for (const DnsRecordData& rec : packet->answers) {
+    v1::DnsRecord* r = out.add_answers();
+    r->set_name(rec.name);
+    r->set_type(TypeName(rec.type));
+    r->set_ttl(rec.ttl);
+    r->set_data(rec.data);
+    if (rec.type == qtype) got.insert(Normalize(rec.data));
+  }
+  std::string expect_rcode = spec.expect_rcode().empty() ? "NOERROR" : spec.expect_rcode();
+  if (out.rcode() != expect_rcode) {
+    out.set_failure_class(ClassForRcode(packet->rcode));
+    return out;
+  }
+  if (packet->rcode != 0) {
+    out.set_failure_class(FC::OK);  // the expected negative answer
+    return out;
+  }
+  if (got.empty()) {
+    out.set_failure_class(FC::DNS_NODATA);
+    return out;
+  }
+  if (!spec.expect_answers().empty()) {
+    std::set<std::string> want;
+    for (const std::string& a : spec.expect_answers()) want.insert(Normalize(a));
+    bool ok = spec.answers_match() == "contains"
+                  ? std::includes(got.begin(), got.end(), want.begin(), want.end())
+                  : got == want;
+    if (!ok) {
+      out.set_failure_class(FC::DNS_UNEXPECTED_ANSWER);
+      return out;
+    }
+  }
+  out.set_failure_class(FC::OK);
+  return out;
+}
+
+DnsProbe::DnsProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {}
+
+DnsProbe::~DnsProbe() {
+  if (active_) active_->finished = true;
+}
+
+void DnsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
+  auto run = std::make_shared<RunState>();
+  run->done = std::move(done);
+  run->start = common::EventLoop::Now();
+  active_ = run;
+  const v1::DnsSpec& d = check_.dns();
+  std::vector<std::string> servers(d.resolvers().begin(), d.resolvers().end());
+  if (servers.empty()) servers.push_back("");
+  run->per_resolver.resize(servers.size());
+  run->answered.assign(servers.size(), false);
+  run->pending = servers.size();
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - run->start);
+  int qtype = TypeNumber(d.type().empty() ? "A" : d.type());
+  for (size_t i = 0; i < servers.size(); ++i) {
+    run->per_resolver[i].set_resolver(servers[i].empty() ? "system" : servers[i]);
+    env_->resolver->Query(d.name(), qtype, servers[i], std::max(timeout, std::chrono::milliseconds(1)),
+                          [this, run, i, server = servers[i]](DnsResolver::RawAnswer a) {
+                            if (run->finished) return;
+                            run->per_resolver[i] = JudgeDnsAnswer(check_.dns(), server, a);
+                            run->answered[i] = true;
+                            if (--run->pending == 0) Finish(run);
+                          });
+  }
+}
+
+void DnsProbe::Abort() {
+  std::shared_ptr<RunState> run = active_;
+  if (run == nullptr || run->finished) return;
+  for (size_t i = 0; i < run->per_resolver.size(); ++i) {
+    if (!run->answered[i]) run->per_resolver[i].set_failure_class(FC::DNS_TIMEOUT);
+  }
+  Finish(run);
+}
+
+void DnsProbe::Finish(std::shared_ptr<RunState> run) {
+  run->finished = true;
+  if (active_ == run) active_.reset();
+  const v1::DnsSpec& d = check_.dns();
+  v1::ProbeResult r;
+  r.set_target(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type()));
+  FC::Code fc = FC::OK;
+  std::vector<std::string> parts;
+  for (const v1::DnsResolverResult& rr : run->per_resolver) {
+    *r.add_dns() = rr;
+    if (fc == FC::OK && rr.failure_class() != FC::OK) fc = rr.failure_class();
+    std::vector<std::string> answers;
+    for (const auto& a : rr.answers()) answers.push_back(absl::StrCat(a.data(), " (ttl ", a.ttl(), ")"));
+    std::string what = rr.failure_class() == FC::DNS_TIMEOUT ? "no answer"
+                       : rr.failure_class() == FC::DNS_NODATA
+                           ? absl::StrCat(rr.rcode(), ", no ", d.type().empty() ? "A" : d.type(), " records")
+                           : absl::StrCat(rr.rcode(), answers.empty() ? "" : " ", absl::StrJoin(answers, ", "));
+    parts.push_back(absl::StrCat(rr.resolver(), ": ", what));
+  }
+  if (!run->per_resolver.empty()) {
+    r.set_dns_rcode(run->per_resolver[0].rcode());
+    r.set_dns_us(run->per_resolver[0].rtt_us());
+  }
+  r.set_total_us(static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - run->start).count()));
+  r.set_failure_class(fc);
+  r.set_detail(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ", absl::StrJoin(parts, "; ")));
+  Done done = std::move(run->done);
+  done({r});
+}
+
+}  // namespace sonde::prober

@@ -1,0 +1,152 @@
+#include "prober/probes/tcp/tcp_probe.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/net.h"
+
+namespace sonde::prober {
+
+using FC = v1::FailureClass;
+
+std::string PrintableBanner(const std::string& raw, size_t max) {
+  std::string out;
+  for (unsigned char c : raw) {
+    if (out.size() >= max) break;
+    if (c == '\r') continue;
+    if (c == '\n') {
+      out += "\\n";
+    } else if (absl::ascii_isprint(c)) {
+      out += static_cast<char>(c);
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  while (absl::EndsWith(out, "\\n")) out.resize(out.size() - 2);
+  return out;
+}
+
+TcpProbe::TcpProbe(const v1::Check& check, ProbeEnv* env)
+    : check_(check), env_(env), connector_(env) {
+  if (!check_.tcp().expect_banner().empty()) expect_.emplace(check_.tcp().expect_banner());
+}
+
+TcpProbe::~TcpProbe() {
+  active_ = false;
+  CloseFd();
+}
+
+void TcpProbe::CloseFd() {
+  if (fd_ >= 0) {
+    env_->loop->RemoveFd(fd_);
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+void TcpProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
+  active_ = true;
+  done_ = std::move(done);
+  banner_.clear();
+  result_.Clear();
+  conn_ = Connection{};
+  start_ = common::EventLoop::Now();
+  const v1::TcpSpec& t = check_.tcp();
+  result_.set_target(common::FormatHostPort(t.host(), t.port()));
+  connector_.Connect(t.host(), t.port(), absl::StrJoin(t.resolvers(), ","), deadline,
+                     [this](Connection c) { OnConnected(std::move(c)); });
+}
+
+void TcpProbe::OnConnected(Connection c) {
+  conn_ = c;
+  result_.set_dns_us(c.dns_us);
+  result_.set_connect_us(c.connect_us);
+  result_.set_resolved_address(c.address);
+  result_.set_dns_rcode(c.rcode);
+  if (c.failure_class != FC::OK) return Finish(c.failure_class, c.detail);
+  fd_ = c.fd;
+  const v1::TcpSpec& t = check_.tcp();
+  if (!t.send().empty()) {
+    ssize_t n = send(fd_, t.send().data(), t.send().size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      int err = errno;
+      return Finish(err == ECONNRESET || err == EPIPE ? FC::TCP_RESET : FC::TCP_UNREACHABLE,
+                    absl::StrCat("send: ", strerror(err)));
+    }
+  }
+  if (!expect_) {
+    return Finish(FC::OK, absl::StrCat("connected to ", common::FormatHostPort(c.address, t.port())));
+  }
+  (void)env_->loop->AddFd(fd_, EPOLLIN | EPOLLRDHUP, [this](uint32_t) { OnReadable(); });
+}
+
+void TcpProbe::OnReadable() {
+  size_t cap = check_.tcp().max_banner_bytes() > 0 ? check_.tcp().max_banner_bytes() : 4096;
+  char buf[4096];
+  while (banner_.size() < cap) {
+    ssize_t n = recv(fd_, buf, std::min(sizeof buf, cap - banner_.size()), 0);
+    if (n > 0) {
+      banner_.append(buf, n);
+      if (std::regex_search(banner_, *expect_)) {
+        return Finish(FC::OK, absl::StrCat("banner matches: ", PrintableBanner(banner_, 120)));
+      }
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // wait for more
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ECONNRESET) {
+      return Finish(FC::TCP_RESET, absl::StrCat("connection reset after ", banner_.size(),
+                                                " banner bytes"));
+    }
+    // EOF (or another error) before the banner matched.
+    return Finish(FC::BANNER_MISMATCH,
+                  absl::StrCat("connection closed; banner \"", PrintableBanner(banner_, 120),
+                               "\" does not match /", check_.tcp().expect_banner(), "/"));
+  }
+  Finish(FC::BANNER_MISMATCH, absl::StrCat("read ", cap, " bytes; banner \"",
+                                           PrintableBanner(banner_, 120), "\" does not match /",
+                                           check_.tcp().expect_banner(), "/"));
+}
+
+void TcpProbe::Abort() {
+  if (!active_) return;
+  if (connector_.resolving()) {
+    connector_.Cancel();
+    return Finish(FC::DNS_TIMEOUT, absl::StrCat("resolving ", check_.tcp().host(),
+                                                ": no answer before the check's timeout"));
+  }
+  if (fd_ < 0) {
+    connector_.Cancel();
+    return Finish(FC::TCP_TIMEOUT, absl::StrCat("connect to ", result_.target(),
+                                                ": no answer before the check's timeout"));
+  }
+  Finish(FC::TIMEOUT, absl::StrCat("connected, but no matching banner before the check's timeout (",
+                                   banner_.size(), " bytes: \"", PrintableBanner(banner_, 120), "\")"));
+}
+
+void TcpProbe::Finish(FC::Code fc, std::string detail) {
+  if (!active_) return;
+  active_ = false;
+  CloseFd();
+  result_.set_banner(PrintableBanner(banner_, 512));
+  result_.set_total_us(static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                 common::EventLoop::Now() - start_)
+                                                 .count()));
+  if (conn_.dns_class != FC::OK) {
+    detail = absl::StrCat(conn_.dns_detail, "; server at last known address ", conn_.address, " ",
+                          fc == FC::OK ? "answers" : absl::StrCat("fails too (", FC::Code_Name(fc), ")"));
+    fc = conn_.dns_class;
+  }
+  result_.set_failure_class(fc);
+  result_.set_detail(std::move(detail));
+  Done done = std::move(done_);
+  done({result_});
+}
+
+}  // namespace sonde::prober

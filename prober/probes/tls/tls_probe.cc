@@ -1,0 +1,348 @@
+#include "prober/probes/tls/tls_probe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/net.h"
+
+namespace sonde::prober {
+
+using FC = v1::FailureClass;
+
+namespace {
+
+int VersionNumber(const std::string& name) {
+  if (name == "TLS1.0") return TLS1_VERSION;
+  if (name == "TLS1.1") return TLS1_1_VERSION;
+  if (name == "TLS1.2") return TLS1_2_VERSION;
+  if (name == "TLS1.3") return TLS1_3_VERSION;
+  return 0;
+}
+
+std::string VersionName(int v) {
+  switch (v) {
+    case TLS1_VERSION: return "TLS1.0";
+    case TLS1_1_VERSION: return "TLS1.1";
+    case TLS1_2_VERSION: return "TLS1.2";
+    case TLS1_3_VERSION: return "TLS1.3";
+    default: return absl::StrCat("0x", absl::Hex(v));
+  }
+}
+
+bool AsnTime(const ASN1_TIME* t, absl::Time* out) {
+  struct tm tm {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return false;
+  *out = absl::FromUnixSeconds(timegm(&tm));
+  return true;
+}
+
+std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()); }
+
+std::string NameText(X509_NAME* name) {
+  if (name == nullptr) return "";
+  BIO* bio = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+  char* data;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string s(data, len);
+  BIO_free(bio);
+  return s;
+}
+
+std::string OpenSslErrors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace
+
+FC::Code ClassifyVerifyResult(long v) {
+  switch (v) {
+    case X509_V_OK: return FC::OK;
+    case X509_V_ERR_CERT_HAS_EXPIRED: return FC::TLS_CERT_EXPIRED;
+    case X509_V_ERR_CERT_NOT_YET_VALID: return FC::TLS_CERT_NOT_YET_VALID;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return FC::TLS_CERT_HOSTNAME;
+    default: return FC::TLS_CERT_UNTRUSTED;
+  }
+}
+
+TlsProbe::TlsProbe(const v1::Check& check, ProbeEnv* env)
+    : check_(check), env_(env), connector_(env) {
+  ctx_ = SSL_CTX_new(TLS_client_method());
+  if (ctx_ == nullptr) {
+    ctx_error_ = "SSL_CTX_new failed";
+    return;
+  }
+  // Allow old versions so they can be observed and reported as TLS_VERSION
+  // instead of failing as an anonymous handshake error.
+  SSL_CTX_set_min_proto_version(ctx_, TLS1_VERSION);
+  SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
+  SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);  // verified after, to describe bad certs
+  const std::string& ca = check_.tls().ca_file();
+  if (!ca.empty() ? SSL_CTX_load_verify_locations(ctx_, ca.c_str(), nullptr) != 1
+                  : SSL_CTX_set_default_verify_paths(ctx_) != 1) {
+    ctx_error_ = absl::StrCat("loading trust anchors ", ca, ": ", OpenSslErrors());
+    return;
+  }
+  ctx_ok_ = true;
+}
+
+TlsProbe::~TlsProbe() {
+  active_ = false;
+  Cleanup();
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+}
+
+void TlsProbe::Cleanup() {
+  connector_.Cancel();
+  if (ssl_ != nullptr) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    env_->loop->RemoveFd(fd_);
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+void TlsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
+  active_ = true;
+  done_ = std::move(done);
+  result_.Clear();
+  conn_ = Connection{};
+  phase_ = Phase::kConnecting;
+  start_ = common::EventLoop::Now();
+  const v1::TlsSpec& t = check_.tls();
+  result_.set_target(common::FormatHostPort(t.host(), t.port()));
+  if (!ctx_ok_) {
+    env_->loop->Post([this] { Finish(FC::PROBER_ERROR, ctx_error_); });
+    return;
+  }
+  connector_.Connect(t.host(), t.port(), absl::StrJoin(t.resolvers(), ","), deadline,
+                     [this](Connection c) { OnConnected(std::move(c)); });
+}
+
+void TlsProbe::OnConnected(Connection c) {
+  conn_ = c;
+  result_.set_dns_us(c.dns_us);
+  result_.set_connect_us(c.connect_us);
+  result_.set_resolved_address(c.address);
+  result_.set_dns_rcode(c.rcode);
+  if (c.failure_class != FC::OK) return Finish(c.failure_class, c.detail);
+  fd_ = c.fd;
+  (void)env_->loop->AddFd(fd_, EPOLLIN, [this](uint32_t ev) { OnSocket(ev); });
+  if (check_.tls().starttls() == "smtp") {
+    phase_ = Phase::kStartTls;
+    starttls_step_ = 0;
+    smtp_buf_.clear();
+    return;  // wait for the server's 220 greeting
+  }
+  phase_ = Phase::kHandshake;
+  tls_start_ = common::EventLoop::Now();
+  StepHandshake();
+}
+
+void TlsProbe::OnSocket(uint32_t) {
+  if (phase_ == Phase::kStartTls) {
+    StepStartTls();
+  } else if (phase_ == Phase::kHandshake) {
+    StepHandshake();
+  }
+}
+
+// SMTP: 220 greeting -> EHLO -> 250 -> STARTTLS -> 220 -> handshake.
+void TlsProbe::StepStartTls() {
+  char buf[1024];
+  while (true) {
+    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      smtp_buf_.append(buf, n);
+      if (smtp_buf_.size() > 16384) return Finish(FC::TLS_HANDSHAKE, "STARTTLS: SMTP reply too long");
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    return Finish(n < 0 && errno == ECONNRESET ? FC::TCP_RESET : FC::TLS_HANDSHAKE,
+                  "STARTTLS: connection closed during the SMTP dialogue");
+  }
+  // Complete replies end with a line "NNN text\r\n" (space after the code).
+  while (true) {
+    size_t eol = smtp_buf_.find("\r\n");
+    if (eol == std::string::npos) return;
+    std::string line = smtp_buf_.substr(0, eol);
+    smtp_buf_.erase(0, eol + 2);
+    if (line.size() < 4 || line[3] == '-') continue;  // continuation line
+    std::string code = line.substr(0, 3);
+    std::string expected = starttls_step_ == 1 ? "250" : "220";
+    if (code != expected) {
+      return Finish(FC::TLS_HANDSHAKE, absl::StrCat("STARTTLS: server answered \"", line.substr(0, 120),
+                                                   "\", expected ", expected));
+    }
+    const char* next = starttls_step_ == 0 ? "EHLO sonde.invalid\r\n"
+                       : starttls_step_ == 1 ? "STARTTLS\r\n"
+                                             : nullptr;
+    starttls_step_++;
+    if (next == nullptr) {
+      phase_ = Phase::kHandshake;
+      tls_start_ = common::EventLoop::Now();
+      return StepHandshake();
+    }
+    send(fd_, next, strlen(next), MSG_NOSIGNAL);
+  }
+}
+
+void TlsProbe::StepHandshake() {
+  const v1::TlsSpec& t = check_.tls();
+  if (ssl_ == nullptr) {
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    std::string name = t.server_name().empty() ? t.host() : t.server_name();
+    if (!common::IsIpLiteral(name)) SSL_set_tlsext_host_name(ssl_, name.c_str());
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    if (common::IsIpLiteral(name)) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+    }
+  }
+  ERR_clear_error();
+  int rc = SSL_connect(ssl_);
+  if (rc == 1) return Evaluate();
+  int err = SSL_get_error(ssl_, rc);
+  if (err == SSL_ERROR_WANT_READ) {
+    (void)env_->loop->ModifyFd(fd_, EPOLLIN);
+    return;
+  }
+  if (err == SSL_ERROR_WANT_WRITE) {
+    (void)env_->loop->ModifyFd(fd_, EPOLLOUT);
+    return;
+  }
+  int sys_errno = errno;
+  std::string why = OpenSslErrors();
+  if (err == SSL_ERROR_SYSCALL && sys_errno == ECONNRESET) {
+    return Finish(FC::TCP_RESET, "connection reset during the TLS handshake");
+  }
+  if (why.empty()) why = err == SSL_ERROR_SYSCALL ? "connection closed by the server" : "handshake failed";
+  bool version = absl::StrContains(why, "version") || absl::StrContains(why, "protocol");
+  Finish(version ? FC::TLS_VERSION : FC::TLS_HANDSHAKE, absl::StrCat("TLS handshake: ", why));
+}
+
+void TlsProbe::Evaluate() {
+  const v1::TlsSpec& t = check_.tls();
+  result_.set_tls_us(static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               common::EventLoop::Now() - tls_start_)
+                                               .count()));
+  int version = SSL_version(ssl_);
+  result_.set_tls_version(VersionName(version));
+  result_.set_tls_cipher(SSL_get_cipher_name(ssl_));
+  absl::Time now = absl::Now();
+  X509* leaf = SSL_get1_peer_certificate(ssl_);
+  if (leaf == nullptr) return Finish(FC::TLS_HANDSHAKE, "server presented no certificate");
+  result_.set_cert_subject(NameText(X509_get_subject_name(leaf)));
+  result_.set_cert_issuer(NameText(X509_get_issuer_name(leaf)));
+  if (auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr))) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans) && i < 100; ++i) {
+      GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+      if (g->type == GEN_DNS) {
+        const unsigned char* d = ASN1_STRING_get0_data(g->d.dNSName);
+        result_.add_cert_sans(std::string(reinterpret_cast<const char*>(d), ASN1_STRING_length(g->d.dNSName)));
+      } else if (g->type == GEN_IPADD) {
+        int len = ASN1_STRING_length(g->d.iPAddress);
+        const unsigned char* d = ASN1_STRING_get0_data(g->d.iPAddress);
+        char buf[INET6_ADDRSTRLEN] = {0};
+        if (len == 4) inet_ntop(AF_INET, d, buf, sizeof buf);
+        if (len == 16) inet_ntop(AF_INET6, d, buf, sizeof buf);
+        result_.add_cert_sans(buf);
+      }
+    }
+    GENERAL_NAMES_free(sans);
+  }
+  absl::Time not_before, not_after;
+  bool have_times = AsnTime(X509_get0_notBefore(leaf), &not_before) &&
+                    AsnTime(X509_get0_notAfter(leaf), &not_after);
+  if (have_times) {
+    result_.set_cert_not_before(Rfc3339(not_before));
+    result_.set_cert_not_after(Rfc3339(not_after));
+    result_.set_cert_days_left(static_cast<int32_t>(absl::ToDoubleHours(not_after - now) / 24 -
+                                                    (not_after < now ? 1 : 0)));
+  }
+  X509_free(leaf);
+  absl::Time earliest = absl::InfiniteFuture();
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_);
+  for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
+    absl::Time na;
+    if (AsnTime(X509_get0_notAfter(sk_X509_value(chain, i)), &na)) earliest = std::min(earliest, na);
+  }
+  if (earliest != absl::InfiniteFuture()) result_.set_chain_not_after(Rfc3339(earliest));
+
+  long verify = SSL_get_verify_result(ssl_);
+  std::string desc = absl::StrCat(result_.tls_version(), " ", result_.tls_cipher(), ", certificate \"",
+                                  result_.cert_subject(), "\" valid until ", result_.cert_not_after(), " (",
+                                  result_.cert_days_left(), " days)");
+  FC::Code fc = ClassifyVerifyResult(verify);
+  if (fc != FC::OK) {
+    return Finish(fc, absl::StrCat("certificate: ", X509_verify_cert_error_string(verify), "; ", desc));
+  }
+  int min_version = VersionNumber(t.min_version());
+  if (min_version != 0 && version < min_version) {
+    return Finish(FC::TLS_VERSION, absl::StrCat("negotiated ", result_.tls_version(), ", below the minimum ",
+                                                t.min_version()));
+  }
+  if (t.min_days_valid() > 0 && result_.cert_days_left() < static_cast<int32_t>(t.min_days_valid())) {
+    return Finish(FC::TLS_CERT_EXPIRING, absl::StrCat("certificate expires in ", result_.cert_days_left(),
+                                                      " days (minimum ", t.min_days_valid(), "); ", desc));
+  }
+  Finish(FC::OK, desc);
+}
+
+void TlsProbe::Abort() {
+  if (!active_) return;
+  if (connector_.resolving()) {
+    return Finish(FC::DNS_TIMEOUT, absl::StrCat("resolving ", check_.tls().host(),
+                                                ": no answer before the check's timeout"));
+  }
+  if (fd_ < 0) {
+    return Finish(FC::TCP_TIMEOUT, absl::StrCat("connect to ", result_.target(),
+                                                ": no answer before the check's timeout"));
+  }
+  Finish(FC::TLS_HANDSHAKE, phase_ == Phase::kStartTls
+                                ? "STARTTLS: no complete SMTP dialogue before the check's timeout"
+                                : "TLS handshake did not finish before the check's timeout");
+}
+
+void TlsProbe::Finish(FC::Code fc, std::string detail) {
+  if (!active_) return;
+  active_ = false;
+  Cleanup();
+  result_.set_total_us(static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - start_).count()));
+  if (conn_.dns_class != FC::OK) {
+    detail = absl::StrCat(conn_.dns_detail, "; server at last known address ", conn_.address, " ",
+                          fc == FC::OK ? "answers" : absl::StrCat("fails too (", FC::Code_Name(fc), ")"));
+    fc = conn_.dns_class;
+  }
+  result_.set_failure_class(fc);
+  result_.set_detail(std::move(detail));
+  Done done = std::move(done_);
+  done({result_});
+}
+
+}  // namespace sonde::prober

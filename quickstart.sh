@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Sonde on this machine, end to end: installs what is missing, builds, starts
+# a private PostgreSQL under ./var/pg, demo targets (sonde-faultd), the
+# collector and three probers acting as regions fra, ams and ber (source
+# addresses 127.0.0.2, .3, .4), then shows the availability report.
+#
+#   ./quickstart.sh                  run until Ctrl-C
+#   ./quickstart.sh --duration 60    run 60 s, print the report, stop everything
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+VAR=$ROOT/var
+DURATION=""
+
+usage() {
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION=${2:?--duration needs SECONDS}; shift 2 ;;
+    --duration=*) DURATION=${1#*=}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "quickstart: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+if [ -n "$DURATION" ] && ! [[ "$DURATION" =~ ^[0-9]+$ ]]; then
+  echo "quickstart: --duration takes whole seconds" >&2
+  exit 2
+fi
+
+log() { echo "quickstart: $*"; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Stops whatever an earlier run (or this one) started; never fails.
+stop_all() {
+  local f pid
+  for f in "$VAR"/run/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for f in "$VAR"/run/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$f"
+  done
+  if [ -e "$VAR/pg" ]; then
+    "$ROOT/deploy/local-postgres.sh" stop "$VAR/pg" >/dev/null 2>&1 || true
+  fi
+}
+
+# start NAME LOGFILE CMD...: runs CMD in the background, records its pid.
+start() {
+  local name=$1 logfile=$2
+  shift 2
+  "$@" >>"$logfile" 2>&1 &
+  echo $! >"$VAR/run/$name.pid"
+}
+
+mkdir -p "$VAR/run" "$VAR/log"
+stop_all
+
+log "installing missing packages (if any)"
+./deploy/install-deps.sh
+log "building (build/)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j2 --target sonde-prober sonde-collector sondectl sonde-faultd >/dev/null
+BIN=$ROOT/build/bin
+
+trap 'stop_all' EXIT
+trap 'echo; log "stopping"; exit 0' INT TERM
+
+PG_PORT=$(free_port)
+log "starting PostgreSQL on 127.0.0.1:$PG_PORT (data in var/pg)"
+PG=$("$ROOT/deploy/local-postgres.sh" start "$VAR/pg" "$PG_PORT")
+
+log "starting demo targets (sonde-faultd)"
+rm -f "$VAR/run/faultd.ports"
+start faultd "$VAR/log/faultd.log" "$BIN/sonde-faultd" --http-listen 127.0.0.1:0 \
+  --rules "$ROOT/deploy/quickstart/faultd-rules.json" --ports-file "$VAR/run/faultd.ports"
+for _ in $(seq 100); do [ -s "$VAR/run/faultd.ports" ] && break; sleep 0.1; done
+HTTP_PORT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$VAR/run/faultd.ports")
+CLOSED_PORT=$(free_port)  # nothing listens here: connection refused
+
+sed -e "s/@HTTP_PORT@/$HTTP_PORT/g" -e "s/@CLOSED_PORT@/$CLOSED_PORT/g" \
+  "$ROOT/deploy/quickstart/sonde.yaml.in" >"$VAR/sonde.yaml"
+"$BIN/sondectl" validate --config "$VAR/sonde.yaml" >/dev/null
+
+GRPC_PORT=$(free_port)
+COLLECTOR=127.0.0.1:$GRPC_PORT
+log "starting sonde-collector on $COLLECTOR"
+start collector "$VAR/log/collector.log" "$BIN/sonde-collector" --listen "$COLLECTOR" \
+  --postgres "$PG" --config "$VAR/sonde.yaml"
+for _ in $(seq 300); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null && break
+  kill -0 "$(cat "$VAR/run/collector.pid")" 2>/dev/null || { cat "$VAR/log/collector.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+n=2
+for region in fra ams ber; do
+  log "starting sonde-prober region $region (source 127.0.0.$n)"
+  start "prober-$region" "$VAR/log/prober-$region.log" "$BIN/sonde-prober" --region "$region" \
+    --prober-id "quickstart-$region" --collector "$COLLECTOR" --source-address "127.0.0.$n"
+  n=$((n + 1))
+done
+
+cat <<MSG
+
+Sonde is running.
+  config      var/sonde.yaml (the collector pushes it to the probers)
+  logs        var/log/
+  report      build/bin/sondectl report --collector $COLLECTOR --window 15m
+MSG
+
+if [ -z "$DURATION" ]; then
+  echo "Press Ctrl-C to stop everything."
+  while true; do sleep 3600; done
+fi
+
+echo "Running for $DURATION s..."
+sleep "$DURATION"
+echo
+"$BIN/sondectl" report --collector "$COLLECTOR" --window "$((DURATION + 60))s"
