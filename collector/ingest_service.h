@@ -1,0 +1,71 @@
+// IngestService: the collector's end of `Ingest.Report`, the stream that
+// carries ResultBatches from a prober and Acks back.
+//
+// Synchronous gRPC API: each stream runs on one gRPC handler thread and takes
+// its own Store from the StorePool (borrowed; the pool must outlive the
+// service). The loop is read -> validate -> InsertBatch -> ack, so a batch is
+// acked only after its transaction committed and a slow PostgreSQL slows the
+// reading (backpressure to the prober's spool). An invalid batch ends the
+// stream with INVALID_ARGUMENT; a store failure ends it with UNAVAILABLE and
+// the prober resends everything unacked (the dedup key makes that safe).
+// StartDraining() (shutdown) ends streams after their current batch.
+// Counters are atomics, readable from any thread.
+#ifndef SONDE_COLLECTOR_INGEST_SERVICE_H_
+#define SONDE_COLLECTOR_INGEST_SERVICE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "collector/store.h"
+#include "sonde/v1/collector.grpc.pb.h"
+
+namespace sonde::collector {
+
+// Most results one batch may carry (probers send <= 500).
+inline constexpr int kMaxResultsPerBatch = 5000;
+// Longest prober_id, region or check_id accepted: they are index keys, and
+// PostgreSQL refuses index entries above ~2.7 kB.
+inline constexpr size_t kMaxIdBytes = 256;
+
+// Checks what the store relies on: prober_id and region set, at most
+// kMaxResultsPerBatch results, each with a check_id, ids at most kMaxIdBytes,
+// batch_seq < 2^63. INVALID_ARGUMENT with a message naming the first problem;
+// a prober must not resend such a batch (it would fail again).
+absl::Status ValidateBatch(const v1::ResultBatch& batch);
+
+struct IngestCounters {
+  std::atomic<uint64_t> streams_opened{0};
+  std::atomic<uint64_t> streams_active{0};
+  std::atomic<uint64_t> batches_stored{0};
+  std::atomic<uint64_t> results_stored{0};
+  std::atomic<uint64_t> batches_duplicate{0};
+  std::atomic<uint64_t> batches_invalid{0};
+  std::atomic<uint64_t> store_errors{0};
+};
+
+class IngestService final : public v1::Ingest::Service {
+ public:
+  explicit IngestService(StorePool* pool);
+
+  grpc::Status Report(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::Ack, v1::ResultBatch>* stream) override;
+
+  // For shutdown: a batch being stored still commits and is acked, but every
+  // stream then ends with UNAVAILABLE instead of reading the next one. Any
+  // thread; idempotent.
+  void StartDraining() { draining_.store(true); }
+
+  const IngestCounters& counters() const { return counters_; }
+
+ private:
+  StorePool* const pool_;
+  std::atomic<bool> draining_{false};
+  IngestCounters counters_;
+};
+
+}  // namespace sonde::collector
+
+#endif  // SONDE_COLLECTOR_INGEST_SERVICE_H_

@@ -1,0 +1,271 @@
+// sonde-collector: receives probe results over gRPC, stores them in
+// PostgreSQL, pushes each prober its checks and answers availability queries.
+// This file is the command line and the process's signal handling; the
+// collector itself is CollectorServer (collector/server.h).
+//
+// Threads: main (start-up, then waits for the stop signal and shuts down),
+// one signal thread (sigwait: SIGHUP reloads the config, SIGTERM/SIGINT
+// stop), gRPC's handler threads, and a watchdog during shutdown. Signals are
+// blocked before any thread starts, so only the signal thread sees them.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "collector/server.h"
+#include "collector/store.h"
+#include "common/config.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/net.h"
+#include "spdlog/spdlog.h"
+
+namespace sonde::collector {
+namespace {
+
+constexpr char kProgram[] = "sonde-collector";
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// In-flight batches get kDrainTime to commit; past kShutdownLimit the
+// process exits anyway (nothing acked is lost: acks follow commits).
+constexpr absl::Duration kDrainTime = absl::Seconds(3);
+constexpr absl::Duration kShutdownLimit = absl::Milliseconds(4500);
+
+constexpr char kUsage[] =
+    R"txt(usage: sonde-collector --postgres CONNINFO [--config sonde.yaml] [--listen HOST:PORT]
+
+The Sonde collector. Probers in every region stream their probe results to it
+(gRPC Ingest.Report); it stores each batch in PostgreSQL in one transaction
+(deduplicated by prober and batch number) and acks it only after the commit.
+It pushes each prober the checks of its region from the config file
+(ConfigService.Watch) and answers availability queries from per-minute
+rollups (Query.Availability, used by `sondectl report`).
+
+At start it applies the database migrations (safe with several collectors
+starting at once). If PostgreSQL is unreachable it keeps retrying with
+backoff and logs every attempt.
+
+Signals: SIGHUP reloads --config (a bad file is logged and the previous config
+stays in force); SIGTERM or SIGINT stop it: in-flight batches get 3 s to
+commit, then it exits 0 (an acked batch is always committed).
+
+Exit status: 0 clean stop, 1 operational failure (cannot listen, database
+schema error), 2 usage error (bad flag, bad config file, bad connection string).
+
+Example:
+  sonde-collector --postgres 'host=127.0.0.1 port=5432 user=sonde dbname=sonde' \
+      --config /etc/sonde/sonde.yaml --listen 0.0.0.0:7600)txt";
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "%s: %s\n", kProgram, message.c_str());
+  if (!absl::StrContains(message, "--help")) {
+    std::fprintf(stderr, "(see %s --help)\n", kProgram);
+  }
+  return kExitUsage;
+}
+
+absl::Status ValidateListen(const std::string& listen) {
+  // Port 0 (any free port) is allowed; the chosen port is logged.
+  std::string text = listen;
+  if (absl::EndsWith(text, ":0")) {
+    text = text.substr(0, text.size() - 2) + ":1";
+  }
+  absl::StatusOr<common::HostPort> hp = common::ParseHostPort(text, -1);
+  if (!hp.ok()) {
+    return hp.status();
+  }
+  if (hp->port < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", listen, "\": needs a port (HOST:PORT)"));
+  }
+  return absl::OkStatus();
+}
+
+// Owns the signal thread: SIGHUP runs `reload`, the first SIGTERM/SIGINT
+// notifies stop_requested(), a second one exits at once. SIGUSR1 is
+// internal: the destructor uses it to end the thread.
+class SignalThread {
+ public:
+  SignalThread(const sigset_t& set, std::function<void()> reload)
+      : set_(set), reload_(std::move(reload)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~SignalThread() {
+    done_.store(true);
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+  SignalThread(const SignalThread&) = delete;
+  SignalThread& operator=(const SignalThread&) = delete;
+
+  absl::Notification* stop_requested() { return &stop_requested_; }
+
+ private:
+  void Run() {
+    while (!done_.load()) {
+      int sig = 0;
+      if (sigwait(&set_, &sig) != 0) {
+        continue;
+      }
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP: reloading the config");
+        reload_();
+      } else if (sig == SIGTERM || sig == SIGINT) {
+        if (stop_requested_.HasBeenNotified()) {
+          spdlog::warn("second {}: exiting immediately", strsignal(sig));
+          std::_Exit(kExitFailure);
+        }
+        spdlog::info("{}: stopping", strsignal(sig));
+        stop_requested_.Notify();
+      }
+    }
+  }
+
+  const sigset_t set_;
+  const std::function<void()> reload_;
+  std::atomic<bool> done_{false};
+  absl::Notification stop_requested_;
+  std::thread thread_;
+};
+
+int Main(int argc, char** argv) {
+  // Before any thread exists (gRPC starts its own): only the signal thread
+  // may receive these.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  CollectorOptions options;
+  std::string log_level = "info";
+  common::FlagSet flags(kProgram, kUsage);
+  flags.String(
+      "listen", &options.listen,
+      "Address for gRPC (ingest, config, query): HOST:PORT. Port 0 picks a "
+      "free port\n(logged). Use 0.0.0.0:7600 to accept probers from other "
+      "hosts.");
+  flags.String("postgres", &options.postgres,
+               "libpq connection string or URI of the PostgreSQL database, "
+               "e.g.\n'host=127.0.0.1 port=5432 user=sonde dbname=sonde'. "
+               "Required; the\nenvironment variable SONDE_POSTGRES is used "
+               "when the flag is absent.");
+  flags.String("config", &options.config_path,
+               "The Sonde YAML config (regions, checks, notifiers). Validated "
+               "at start (an\ninvalid file is an error, nothing starts) and "
+               "reloaded on SIGHUP. Without\nit, probers get no checks from "
+               "this collector.");
+  flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
+  absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
+  if (!args.ok()) {
+    return UsageError(std::string(args.status().message()));
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return kExitOk;
+  }
+  if (!args->empty()) {
+    return UsageError(absl::StrCat("unexpected argument \"", (*args)[0], "\""));
+  }
+  if (absl::Status st = ValidateListen(options.listen); !st.ok()) {
+    return UsageError(absl::StrCat("--listen: ", st.message()));
+  }
+  if (options.postgres.empty()) {
+    if (const char* env = std::getenv("SONDE_POSTGRES"); env != nullptr) {
+      options.postgres = env;
+    }
+  }
+  if (options.postgres.empty()) {
+    return UsageError("--postgres is required (or set SONDE_POSTGRES)");
+  }
+  if (absl::Status st = Store::ValidateConnInfo(options.postgres); !st.ok()) {
+    return UsageError(absl::StrCat("--postgres: ", st.message()));
+  }
+  v1::Config config;
+  if (!options.config_path.empty()) {
+    absl::StatusOr<v1::Config> loaded =
+        common::LoadConfigFile(options.config_path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s: invalid config, not starting:\n%s\n", kProgram,
+                   std::string(loaded.status().message()).c_str());
+      return kExitUsage;
+    }
+    config = *std::move(loaded);
+  }
+
+  common::InitLogging(kProgram, log_level);
+  if (options.config_path.empty()) {
+    spdlog::warn(
+        "no --config: probers that watch this collector get no checks");
+  } else {
+    spdlog::info("config {}: {} checks, {} regions", options.config_path,
+                 config.checks_size(), config.regions_size());
+  }
+  CollectorServer server(options, std::move(config));
+  SignalThread signal_thread(signals, [&server] {
+    server.ReloadConfig().IgnoreError();  // logged; the old config stays
+  });
+
+  if (absl::Status st = server.PrepareDatabase(signal_thread.stop_requested());
+      !st.ok()) {
+    if (absl::IsCancelled(st)) {
+      spdlog::info("{}", std::string(st.message()));
+      return kExitOk;
+    }
+    spdlog::error("cannot prepare the database schema: {}",
+                  std::string(st.message()));
+    return kExitFailure;
+  }
+  if (absl::Status st = server.Start(); !st.ok()) {
+    spdlog::error("{}", std::string(st.message()));
+    return kExitFailure;
+  }
+
+  signal_thread.stop_requested()->WaitForNotification();
+  const absl::Time stop_start = absl::Now();
+  absl::Notification stopped;
+  std::thread watchdog([&stopped] {
+    if (!stopped.WaitForNotificationWithTimeout(kShutdownLimit)) {
+      spdlog::error(
+          "shutdown is taking longer than {}; exiting now (probers resend "
+          "what was not acked)",
+          absl::FormatDuration(kShutdownLimit));
+      std::_Exit(kExitFailure);
+    }
+  });
+  server.Shutdown(kDrainTime);
+  stopped.Notify();
+  watchdog.join();
+  const IngestCounters& c = server.ingest_counters();
+  spdlog::info(
+      "stopped in {} ms: {} streams served, {} batches stored ({} results), "
+      "{} duplicates, {} invalid, {} store errors",
+      absl::ToInt64Milliseconds(absl::Now() - stop_start),
+      c.streams_opened.load(), c.batches_stored.load(), c.results_stored.load(),
+      c.batches_duplicate.load(), c.batches_invalid.load(),
+      c.store_errors.load());
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace sonde::collector
+
+int main(int argc, char** argv) { return sonde::collector::Main(argc, argv); }

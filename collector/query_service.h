@@ -1,0 +1,38 @@
+// QueryService: `Query.Availability` for sondectl and dashboards, answered
+// from the per-minute rollups (never from raw results).
+//
+// Synchronous gRPC API; each request borrows a Store from the StorePool for
+// its duration. The pool and the clock are borrowed and must outlive the
+// service. Thread-safe: handlers share nothing but the pool.
+#ifndef SONDE_COLLECTOR_QUERY_SERVICE_H_
+#define SONDE_COLLECTOR_QUERY_SERVICE_H_
+
+#include "absl/time/time.h"
+#include "collector/store.h"
+#include "common/clock.h"
+#include "sonde/v1/collector.grpc.pb.h"
+
+namespace sonde::collector {
+
+inline constexpr absl::Duration kDefaultAvailabilityWindow = absl::Hours(1);
+inline constexpr absl::Duration kMaxAvailabilityWindow = absl::Hours(24 * 400);
+
+class QueryService final : public v1::Query::Service {
+ public:
+  QueryService(StorePool* pool, const common::Clock* clock);
+
+  // Window [now - window, now); window defaults to 1h, must be positive and
+  // at most 400 days (INVALID_ARGUMENT otherwise). Store errors map to their
+  // gRPC code (UNAVAILABLE when PostgreSQL is unreachable).
+  grpc::Status Availability(grpc::ServerContext* context,
+                            const v1::AvailabilityRequest* request,
+                            v1::AvailabilityReply* reply) override;
+
+ private:
+  StorePool* const pool_;
+  const common::Clock* const clock_;
+};
+
+}  // namespace sonde::collector
+
+#endif  // SONDE_COLLECTOR_QUERY_SERVICE_H_

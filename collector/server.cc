@@ -1,0 +1,124 @@
+#include "collector/server.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "spdlog/spdlog.h"
+
+namespace sonde::collector {
+namespace {
+
+constexpr absl::Duration kFirstBackoff = absl::Seconds(1);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(30);
+constexpr int kMaxMessageBytes = 64 << 20;  // 5000 results with long details
+
+}  // namespace
+
+CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
+    : options_(std::move(options)),
+      holder_(std::move(config)),
+      pool_(options_.postgres),
+      ingest_(&pool_),
+      config_service_(&holder_),
+      query_(&pool_, common::RealClock()) {}
+
+CollectorServer::~CollectorServer() {
+  if (server_ != nullptr) {
+    Shutdown(absl::ZeroDuration());
+  }
+}
+
+absl::Status CollectorServer::PrepareDatabase(absl::Notification* stop) {
+  const std::string where = Store::DescribeConnInfo(options_.postgres);
+  absl::Duration backoff = kFirstBackoff;
+  for (int attempt = 1;; ++attempt) {
+    absl::Status st;
+    {
+      absl::StatusOr<StorePool::Lease> store = pool_.Acquire();
+      st = store.ok() ? (*store)->Migrate() : store.status();
+    }
+    if (st.ok()) {
+      spdlog::info("PostgreSQL ({}): schema at version {}", where,
+                   Store::LatestSchemaVersion());
+      return absl::OkStatus();
+    }
+    if (!absl::IsUnavailable(st)) {
+      return st;
+    }
+    spdlog::warn("PostgreSQL not ready (attempt {}): {}; retrying in {}",
+                 attempt, std::string(st.message()),
+                 absl::FormatDuration(backoff));
+    if (stop->WaitForNotificationWithTimeout(backoff)) {
+      return absl::CancelledError("stopped before the database was ready");
+    }
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+absl::Status CollectorServer::Start() {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
+                           &port_);
+  builder.RegisterService(&ingest_);
+  builder.RegisterService(&config_service_);
+  builder.RegisterService(&query_);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // gRPC sets SO_REUSEPORT by default: a second collector on the same port
+  // would start "fine" and take half the probers. Fail the bind instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Probers send keepalive pings every 30 s, also between batches.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.listen,
+                     " (address in use, or not an address of this host?)"));
+  }
+  const std::string host =
+      options_.listen.substr(0, options_.listen.rfind(':'));
+  spdlog::info("listening on {}:{} (gRPC: Ingest, ConfigService, Query)", host,
+               port_);
+  return absl::OkStatus();
+}
+
+absl::Status CollectorServer::ReloadConfig() {
+  if (options_.config_path.empty()) {
+    spdlog::warn("reload: no --config was given, nothing to reload");
+    return absl::FailedPreconditionError("no config file to reload");
+  }
+  absl::StatusOr<v1::Config> config =
+      common::LoadConfigFile(options_.config_path);
+  if (!config.ok()) {
+    spdlog::error(
+        "reload of {} FAILED, still running on the previous config ({} "
+        "checks):\n{}",
+        options_.config_path, holder_.Get()->checks_size(),
+        std::string(config.status().message()));
+    return config.status();
+  }
+  spdlog::info("reloaded {}: {} checks, {} regions", options_.config_path,
+               config->checks_size(), config->regions_size());
+  holder_.Set(*std::move(config));
+  return absl::OkStatus();
+}
+
+void CollectorServer::Shutdown(absl::Duration drain) {
+  holder_.Shutdown();       // Watch streams end now
+  ingest_.StartDraining();  // ingest streams end after their current batch
+  if (server_ == nullptr) {
+    return;
+  }
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(drain));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace sonde::collector

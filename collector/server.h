@@ -1,0 +1,76 @@
+// CollectorServer: one collector process's parts wired together: the
+// StorePool, the ConfigHolder, the gRPC services and the grpc::Server, with
+// the start-up and shutdown sequences main() runs.
+//
+// Owns everything it creates. Call order, from one thread (main): Prepare...
+// -> Start -> Shutdown; ReloadConfig may be called from any thread at any
+// time (the signal thread does, on SIGHUP). The gRPC handler threads belong
+// to grpc::Server and are gone when Shutdown returns.
+#ifndef SONDE_COLLECTOR_SERVER_H_
+#define SONDE_COLLECTOR_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "collector/config_service.h"
+#include "collector/ingest_service.h"
+#include "collector/query_service.h"
+#include "collector/store.h"
+#include "grpcpp/grpcpp.h"
+
+namespace sonde::collector {
+
+struct CollectorOptions {
+  std::string listen = "127.0.0.1:7600";  // HOST:PORT; port 0 picks one
+  std::string postgres;                   // libpq connection string
+  std::string config_path;                // "" when no config file is used
+};
+
+class CollectorServer {
+ public:
+  // `config` is the already validated content of options.config_path.
+  CollectorServer(CollectorOptions options, v1::Config config);
+  ~CollectorServer();
+  CollectorServer(const CollectorServer&) = delete;
+  CollectorServer& operator=(const CollectorServer&) = delete;
+
+  // Connects to PostgreSQL and applies the migrations, retrying with backoff
+  // (1 s doubling to 30 s, one log line per attempt) while it is unreachable.
+  // Returns OK when the schema is ready, CANCELLED when `stop` was notified
+  // first, or the first error that retrying cannot fix.
+  absl::Status PrepareDatabase(absl::Notification* stop);
+
+  // Binds and starts serving. UNAVAILABLE when the address cannot be bound.
+  absl::Status Start();
+  // The bound port (after Start).
+  int port() const { return port_; }
+
+  // Re-reads options.config_path; a bad file is logged and the current
+  // config stays. Returns the load status. Thread-safe.
+  absl::Status ReloadConfig();
+
+  // Ends Watch streams, lets each ingest stream finish the batch it is
+  // storing (acked batches are committed), and cancels what is left after
+  // `drain`. Blocks until every handler has returned.
+  void Shutdown(absl::Duration drain);
+
+  const ConfigHolder& config() const { return holder_; }
+  const IngestCounters& ingest_counters() const { return ingest_.counters(); }
+
+ private:
+  const CollectorOptions options_;
+  ConfigHolder holder_;
+  StorePool pool_;
+  IngestService ingest_;
+  ConfigService config_service_;
+  QueryService query_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace sonde::collector
+
+#endif  // SONDE_COLLECTOR_SERVER_H_

@@ -1,0 +1,1045 @@
+#include "collector/store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/json_util.h"
+#include "spdlog/spdlog.h"
+
+namespace sonde::collector {
+namespace {
+
+namespace pb = google::protobuf;
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
+
+struct ConnInfoDeleter {
+  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+};
+using ConnInfoPtr = std::unique_ptr<PQconninfoOption, ConnInfoDeleter>;
+
+// Advisory lock keys ("sonde" + a small number); any stable constants do.
+constexpr int64_t kMigrationLockKey = 0x736f6e6465000001;
+constexpr int64_t kPartitionLockKey = 0x736f6e6465000002;
+
+constexpr size_t kCopyChunkBytes = 1 << 20;
+constexpr size_t kRollupRowsPerStatement = 500;
+
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+
+// Append-only: a released migration is never edited, a change is a new one.
+constexpr Migration kMigrations[] = {
+    {1, "results, ingested_batches, rollups", R"sql(
+CREATE TABLE results (
+  prober_id        text        NOT NULL,
+  seq              bigint      NOT NULL,
+  check_id         text        NOT NULL,
+  service          text        NOT NULL,
+  kind             text        NOT NULL,
+  region           text        NOT NULL,
+  started_at       timestamptz NOT NULL,
+  ok               boolean     NOT NULL,
+  failure_class    text        NOT NULL,
+  detail           text        NOT NULL,
+  dns_us           integer     NOT NULL,
+  connect_us       integer     NOT NULL,
+  tls_us           integer     NOT NULL,
+  first_byte_us    integer     NOT NULL,
+  total_us         integer     NOT NULL,
+  target           text        NOT NULL,
+  resolved_address text        NOT NULL,
+  http_status      integer     NOT NULL,
+  request_index    integer     NOT NULL,
+  tls_version      text        NOT NULL,
+  cert_not_after   timestamptz,
+  cert_days_left   integer,
+  dns_rcode        text        NOT NULL,
+  banner           text        NOT NULL,
+  extra            jsonb       NOT NULL,
+  received_at      timestamptz NOT NULL DEFAULT now()
+) PARTITION BY RANGE (started_at);
+COMMENT ON TABLE results IS
+  'One row per probe result; daily partitions results_pYYYYMMDD (UTC) plus results_default.';
+CREATE TABLE results_default PARTITION OF results DEFAULT;
+CREATE INDEX results_check_region_started ON results (check_id, region, started_at);
+
+CREATE TABLE ingested_batches (
+  prober_id   text        NOT NULL,
+  batch_seq   bigint      NOT NULL,
+  results     integer     NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (prober_id, batch_seq)
+);
+
+CREATE TABLE rollup_minute (
+  check_id      text        NOT NULL,
+  service       text        NOT NULL,
+  region        text        NOT NULL,
+  minute        timestamptz NOT NULL,
+  probes        bigint      NOT NULL,
+  failures      bigint      NOT NULL,
+  prober_errors bigint      NOT NULL DEFAULT 0,
+  last_result   timestamptz NOT NULL,
+  PRIMARY KEY (check_id, region, minute)
+);
+COMMENT ON COLUMN rollup_minute.probes IS 'results that measured the target (PROBER_ERROR excluded)';
+CREATE INDEX rollup_minute_minute ON rollup_minute (minute);
+
+CREATE TABLE rollup_minute_class (
+  check_id      text        NOT NULL,
+  region        text        NOT NULL,
+  minute        timestamptz NOT NULL,
+  failure_class text        NOT NULL,
+  n             bigint      NOT NULL,
+  PRIMARY KEY (check_id, region, minute, failure_class)
+);
+CREATE INDEX rollup_minute_class_minute ON rollup_minute_class (minute);
+)sql"},
+};
+
+constexpr char kCopyResults[] =
+    "COPY results (prober_id, seq, check_id, service, kind, region, "
+    "started_at, ok, "
+    "failure_class, detail, dns_us, connect_us, tls_us, first_byte_us, "
+    "total_us, target, "
+    "resolved_address, http_status, request_index, tls_version, "
+    "cert_not_after, "
+    "cert_days_left, dns_rcode, banner, extra) FROM STDIN";
+
+// ---- libpq errors -> absl::Status: the one place. ----
+
+// libpq's messages span lines ("...refused\n\tIs the server running...");
+// logs and gRPC statuses want one.
+std::string OneLine(const char* message) {
+  std::string out;
+  bool space = false;
+  for (const char* p = message; *p != '\0'; ++p) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(*p))) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) {
+      out.push_back(' ');
+    }
+    space = false;
+    out.push_back(*p);
+  }
+  return out;
+}
+
+// SQLSTATE classes that mean the session is gone or going: 08 connection
+// exception, 57P01..57P05 admin/crash shutdown, cannot connect now.
+bool IsConnectionLoss(PGconn* conn, const char* sqlstate) {
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+    return true;
+  }
+  if (sqlstate == nullptr) {
+    return false;
+  }
+  return absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57P");
+}
+
+absl::Status PgError(PGconn* conn, const PGresult* res,
+                     absl::string_view what) {
+  const char* sqlstate =
+      res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message =
+      res != nullptr ? OneLine(PQresultErrorMessage(res)) : "";
+  if (message.empty() && conn != nullptr) {
+    message = OneLine(PQerrorMessage(conn));
+  }
+  if (message.empty()) {
+    message = "unknown libpq error";
+  }
+  std::string text = absl::StrCat(what, ": ", message);
+  if (sqlstate != nullptr) {
+    absl::StrAppend(&text, " (SQLSTATE ", sqlstate, ")");
+  }
+  if (IsConnectionLoss(conn, sqlstate)) {
+    return absl::UnavailableError(
+        absl::StrCat("PostgreSQL connection lost: ", text));
+  }
+  return absl::InternalError(text);
+}
+
+// Takes ownership of `raw`; returns it when its status is one of `ok`.
+absl::StatusOr<PgResultPtr> Checked(PGconn* conn, PGresult* raw,
+                                    absl::string_view what,
+                                    std::initializer_list<ExecStatusType> ok) {
+  PgResultPtr res(raw);
+  if (res != nullptr) {
+    ExecStatusType st = PQresultStatus(res.get());
+    if (std::find(ok.begin(), ok.end(), st) != ok.end()) {
+      return res;
+    }
+  }
+  return PgError(conn, res.get(), what);
+}
+
+absl::StatusOr<PgResultPtr> Exec(PGconn* conn, const std::string& sql,
+                                 absl::string_view what) {
+  return Checked(conn, PQexec(conn, sql.c_str()), what,
+                 {PGRES_COMMAND_OK, PGRES_TUPLES_OK});
+}
+
+absl::StatusOr<PgResultPtr> ExecParams(PGconn* conn, const std::string& sql,
+                                       const std::vector<std::string>& params,
+                                       absl::string_view what) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& p : params) {
+    values.push_back(p.c_str());
+  }
+  return Checked(
+      conn,
+      PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                   values.data(), nullptr, nullptr, /*resultFormat=*/0),
+      what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK});
+}
+
+void LogNotice(void* /*arg*/, const char* message) {
+  spdlog::debug("PostgreSQL: {}", OneLine(message));
+}
+
+// ---- value encoding ----
+
+// Length of the well-formed UTF-8 sequence at p[0..n), or 0 if there is none
+// (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
+size_t Utf8SequenceLength(const unsigned char* p, size_t n) {
+  unsigned char c = p[0];
+  if (c < 0x80) {
+    return 1;
+  }
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c == 0xE0) {
+    len = 3;
+    lo = 0xA0;
+  } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+    len = 3;
+  } else if (c == 0xED) {
+    len = 3;
+    hi = 0x9F;
+  } else if (c == 0xF0) {
+    len = 4;
+    lo = 0x90;
+  } else if (c >= 0xF1 && c <= 0xF3) {
+    len = 4;
+  } else if (c == 0xF4) {
+    len = 4;
+    hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (n < len || p[1] < lo || p[1] > hi) {
+    return 0;
+  }
+  for (size_t i = 2; i < len; ++i) {
+    if ((p[i] & 0xC0) != 0x80) {
+      return 0;
+    }
+  }
+  return len;
+}
+
+bool IsCleanUtf8(absl::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t i = 0;
+  while (i < s.size()) {
+    if (p[i] == 0) {
+      return false;
+    }
+    size_t len = Utf8SequenceLength(p + i, s.size() - i);
+    if (len == 0) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// Makes every string field (recursively) valid UTF-8 without NUL bytes, so
+// that neither COPY nor jsonb can reject the row.
+void SanitizeMessage(pb::Message* m) {
+  const pb::Reflection* r = m->GetReflection();
+  std::vector<const pb::FieldDescriptor*> fields;
+  r->ListFields(*m, &fields);
+  for (const pb::FieldDescriptor* f : fields) {
+    if (f->type() == pb::FieldDescriptor::TYPE_STRING) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(*m, f); ++i) {
+          std::string v = r->GetRepeatedString(*m, f, i);
+          if (!IsCleanUtf8(v)) {
+            r->SetRepeatedString(m, f, i, SanitizeUtf8(v));
+          }
+        }
+      } else {
+        std::string v = r->GetString(*m, f);
+        if (!IsCleanUtf8(v)) {
+          r->SetString(m, f, SanitizeUtf8(v));
+        }
+      }
+    } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(*m, f); ++i) {
+          SanitizeMessage(r->MutableRepeatedMessage(m, f, i));
+        }
+      } else {
+        SanitizeMessage(r->MutableMessage(m, f));
+      }
+    }
+  }
+}
+
+// PostgreSQL's timestamptz covers more, but proto Timestamps are valid in
+// 0001-01-01..9999-12-31; clamping keeps a hostile value from poisoning a
+// batch.
+absl::Time StartTime(const v1::ProbeResult& r) {
+  constexpr int64_t kMinSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+  constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+  int64_t s =
+      std::clamp<int64_t>(r.start_time().seconds(), kMinSeconds, kMaxSeconds);
+  int32_t n = std::clamp<int32_t>(r.start_time().nanos(), 0, 999999999);
+  return absl::FromUnixSeconds(s) + absl::Nanoseconds(n);
+}
+
+int64_t DayOf(absl::Time t) {
+  int64_t s = absl::ToUnixSeconds(t);
+  return s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+}
+
+absl::Time DayStart(int64_t day) { return absl::FromUnixSeconds(day * 86400); }
+
+absl::Time MinuteOf(absl::Time t) {
+  return absl::Floor(t - absl::UnixEpoch(), absl::Minutes(1)) +
+         absl::UnixEpoch();
+}
+
+std::string PgTime(absl::Time t) {
+  return absl::FormatTime("%E4Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+}
+
+std::string PartitionName(int64_t day) {
+  return absl::StrCat("results_p", absl::FormatTime("%Y%m%d", DayStart(day),
+                                                    absl::UTCTimeZone()));
+}
+
+std::string ClassName(v1::FailureClass::Code code) {
+  const std::string& name = v1::FailureClass::Code_Name(code);
+  return name.empty() ? absl::StrCat(static_cast<int>(code)) : name;
+}
+
+// proto uint32 -> SQL integer without overflowing it.
+int64_t ClampInt32(uint64_t v) {
+  return static_cast<int64_t>(
+      std::min<uint64_t>(v, std::numeric_limits<int32_t>::max()));
+}
+
+void AppendField(absl::string_view value, std::string* out) {
+  AppendCopyField(value, out);
+  out->push_back('\t');
+}
+
+void AppendNumber(int64_t value, std::string* out) {
+  absl::StrAppend(out, value, "\t");
+}
+
+// One `results` row in COPY text format; `r` is already sanitized.
+void AppendResultRow(const v1::ResultBatch& batch, const v1::ProbeResult& r,
+                     std::string* out) {
+  AppendField(batch.prober_id(), out);
+  AppendNumber(static_cast<int64_t>(r.seq()), out);
+  AppendField(r.check_id(), out);
+  AppendField(r.service(), out);
+  AppendField(r.kind(), out);
+  AppendField(batch.region(), out);
+  AppendField(PgTime(StartTime(r)), out);
+  AppendField(r.ok() ? "t" : "f", out);
+  AppendField(ClassName(r.failure_class()), out);
+  AppendField(r.detail(), out);
+  AppendNumber(ClampInt32(r.dns_us()), out);
+  AppendNumber(ClampInt32(r.connect_us()), out);
+  AppendNumber(ClampInt32(r.tls_us()), out);
+  AppendNumber(ClampInt32(r.first_byte_us()), out);
+  AppendNumber(ClampInt32(r.total_us()), out);
+  AppendField(r.target(), out);
+  AppendField(r.resolved_address(), out);
+  AppendNumber(r.http_status(), out);
+  AppendNumber(ClampInt32(r.request_index()), out);
+  AppendField(r.tls_version(), out);
+  absl::Time not_after;
+  std::string parse_error;
+  bool has_cert = !r.cert_not_after().empty() &&
+                  absl::ParseTime(absl::RFC3339_full, r.cert_not_after(),
+                                  &not_after, &parse_error) &&
+                  not_after > absl::FromUnixSeconds(-62135596800) &&
+                  not_after < absl::FromUnixSeconds(253402300799);
+  if (has_cert) {
+    AppendField(PgTime(not_after), out);
+    AppendNumber(r.cert_days_left(), out);
+  } else {
+    out->append("\\N\t\\N\t");
+  }
+  AppendField(r.dns_rcode(), out);
+  AppendField(r.banner(), out);
+
+  pb::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  std::string json;
+  if (!pb::util::MessageToJsonString(r, &json, opts).ok()) {
+    json = "{}";
+  }
+  AppendCopyField(json, out);
+  out->push_back('\n');
+}
+
+}  // namespace
+
+std::string SanitizeUtf8(absl::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  size_t i = 0;
+  while (i < in.size()) {
+    if (p[i] == 0) {
+      ++i;
+      continue;
+    }
+    size_t len = Utf8SequenceLength(p + i, in.size() - i);
+    if (len == 0) {
+      out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+      continue;
+    }
+    out.append(in.data() + i, len);
+    i += len;
+  }
+  return out;
+}
+
+void AppendCopyField(absl::string_view value, std::string* out) {
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\0':
+        break;  // COPY cannot carry NUL; SanitizeUtf8 already dropped it.
+      default:
+        out->push_back(c);
+    }
+  }
+}
+
+// ---- Store ----
+
+absl::Status Store::ValidateConnInfo(const std::string& conninfo) {
+  char* err = nullptr;
+  ConnInfoPtr opts(PQconninfoParse(conninfo.c_str(), &err));
+  if (opts == nullptr) {
+    std::string message = err != nullptr ? OneLine(err) : "out of memory";
+    PQfreemem(err);
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad PostgreSQL connection string: ", message));
+  }
+  return absl::OkStatus();
+}
+
+std::string Store::DescribeConnInfo(const std::string& conninfo) {
+  char* err = nullptr;
+  ConnInfoPtr opts(PQconninfoParse(conninfo.c_str(), &err));
+  PQfreemem(err);
+  if (opts == nullptr) {
+    return "(unparsable connection string)";
+  }
+  std::vector<std::string> parts;
+  for (PQconninfoOption* o = opts.get(); o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || o->val[0] == '\0') {
+      continue;
+    }
+    std::string key = o->keyword;
+    if (key == "host" || key == "hostaddr" || key == "port" ||
+        key == "dbname" || key == "user") {
+      parts.push_back(absl::StrCat(key, "=", o->val));
+    }
+  }
+  if (parts.empty()) {
+    return "(libpq defaults)";
+  }
+  return absl::StrJoin(parts, " ");
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Connect(
+    const std::string& conninfo, StoreOptions options) {
+  RETURN_IF_ERROR(ValidateConnInfo(conninfo));
+  // Keywords before "dbname" are defaults the connection string may
+  // override; those after it are forced.
+  const char* keys[] = {"application_name", "connect_timeout",
+                        "keepalives_idle",  "keepalives_interval",
+                        "keepalives_count", "dbname",
+                        "client_encoding",  nullptr};
+  const char* values[] = {"sonde-collector", "10",   "30",   "10", "3",
+                          conninfo.c_str(),  "UTF8", nullptr};
+  PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  if (conn == nullptr) {
+    return absl::ResourceExhaustedError("libpq: out of memory");
+  }
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    std::string message = OneLine(PQerrorMessage(conn.get()));
+    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL (",
+                                               DescribeConnInfo(conninfo),
+                                               "): ", message));
+  }
+  // Server notices ("relation already exists, skipping") are not news.
+  PQsetNoticeProcessor(conn.get(), &LogNotice, nullptr);
+  RETURN_IF_ERROR(
+      Exec(conn.get(), "SET TIME ZONE 'UTC'", "set time zone").status());
+  return std::unique_ptr<Store>(new Store(std::move(conn), options));
+}
+
+Store::Store(PgConnPtr conn, StoreOptions options)
+    : conn_(std::move(conn)), options_(options) {}
+
+Store::~Store() = default;
+
+bool Store::healthy() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+
+bool Store::idle() const {
+  return PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+}
+
+int Store::backend_pid() const { return PQbackendPID(conn_.get()); }
+
+int Store::LatestSchemaVersion() {
+  return kMigrations[sizeof(kMigrations) / sizeof(kMigrations[0]) - 1].version;
+}
+
+absl::Status Store::Execute(const std::string& sql) {
+  return Exec(conn_.get(), sql, "execute").status();
+}
+
+absl::StatusOr<std::vector<std::string>> Store::QueryColumn(
+    const std::string& sql) {
+  ASSIGN_OR_RETURN(PgResultPtr res, Exec(conn_.get(), sql, "query"));
+  std::vector<std::string> out;
+  if (PQnfields(res.get()) < 1) {
+    return out;
+  }
+  for (int i = 0; i < PQntuples(res.get()); ++i) {
+    out.push_back(PQgetisnull(res.get(), i, 0) ? "<null>"
+                                               : PQgetvalue(res.get(), i, 0));
+  }
+  return out;
+}
+
+void Store::RollbackQuietly() {
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    return;
+  }
+  if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) {
+    return;
+  }
+  PgResultPtr res(PQexec(conn_.get(), "ROLLBACK"));
+}
+
+absl::Status Store::Migrate() {
+  PGconn* c = conn_.get();
+  RETURN_IF_ERROR(Exec(c, "BEGIN", "begin migration").status());
+  auto run = [&]() -> absl::Status {
+    RETURN_IF_ERROR(Exec(c,
+                         absl::StrCat("SELECT pg_advisory_xact_lock(",
+                                      kMigrationLockKey, ")"),
+                         "take the migration lock")
+                        .status());
+    RETURN_IF_ERROR(Exec(c,
+                         "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         " version integer PRIMARY KEY,"
+                         " applied_at timestamptz NOT NULL DEFAULT now())",
+                         "create schema_migrations")
+                        .status());
+    ASSIGN_OR_RETURN(PgResultPtr res,
+                     Exec(c, "SELECT version FROM schema_migrations",
+                          "read schema_migrations"));
+    std::set<int> applied;
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+      int v = 0;
+      if (absl::SimpleAtoi(PQgetvalue(res.get(), i, 0), &v)) {
+        applied.insert(v);
+      }
+    }
+    for (const Migration& m : kMigrations) {
+      if (applied.count(m.version) > 0) {
+        continue;
+      }
+      RETURN_IF_ERROR(
+          Exec(c, m.sql,
+               absl::StrCat("migration ", m.version, " (", m.description, ")"))
+              .status());
+      RETURN_IF_ERROR(
+          ExecParams(
+              c, "INSERT INTO schema_migrations (version) VALUES ($1::integer)",
+              {absl::StrCat(m.version)}, "record migration")
+              .status());
+      spdlog::info("applied schema migration {} ({})", m.version,
+                   m.description);
+    }
+    if (!applied.empty() && *applied.rbegin() > LatestSchemaVersion()) {
+      spdlog::warn(
+          "the database schema is at version {}, newer than this binary knows "
+          "({})",
+          *applied.rbegin(), LatestSchemaVersion());
+    }
+    return absl::OkStatus();
+  };
+  absl::Status st = run();
+  if (!st.ok()) {
+    RollbackQuietly();
+    return st;
+  }
+  ASSIGN_OR_RETURN(PgResultPtr commit, Exec(c, "COMMIT", "commit migration"));
+  // Partitions for the coming days, so the first batches find them.
+  int64_t today = DayOf(absl::Now());
+  std::set<int64_t> days;
+  for (int64_t d = today - 1; d <= today + options_.partition_future_days;
+       ++d) {
+    days.insert(d);
+  }
+  return EnsurePartitions(days);
+}
+
+absl::Status Store::EnsurePartitions(const std::set<int64_t>& days) {
+  int64_t today = DayOf(absl::Now());
+  for (int64_t day : days) {
+    if (partitions_known_.count(day) > 0) {
+      continue;
+    }
+    if (day < today - options_.partition_past_days ||
+        day > today + options_.partition_future_days) {
+      continue;  // out of the window: results_default takes these rows
+    }
+    RETURN_IF_ERROR(CreatePartition(day));
+    partitions_known_.insert(day);
+  }
+  return absl::OkStatus();
+}
+
+// Creates the day's partition unless it exists. Rows of that day that went
+// to results_default earlier (when the day was outside the window) move into
+// it, otherwise ATTACH would refuse. Serialized by an advisory lock, so
+// concurrent collectors cannot race on the same name.
+absl::Status Store::CreatePartition(int64_t day) {
+  PGconn* c = conn_.get();
+  const std::string name = PartitionName(day);
+  const std::string lo = PgTime(DayStart(day));
+  const std::string hi = PgTime(DayStart(day + 1));
+  const std::string what = absl::StrCat("create partition ", name);
+  RETURN_IF_ERROR(Exec(c, "BEGIN", what).status());
+  auto run = [&]() -> absl::StatusOr<bool> {
+    RETURN_IF_ERROR(Exec(c,
+                         absl::StrCat("SELECT pg_advisory_xact_lock(",
+                                      kPartitionLockKey, ")"),
+                         what)
+                        .status());
+    ASSIGN_OR_RETURN(PgResultPtr exists,
+                     ExecParams(c, "SELECT to_regclass($1::text) IS NOT NULL",
+                                {name}, what));
+    if (std::strcmp(PQgetvalue(exists.get(), 0, 0), "t") == 0) {
+      return false;
+    }
+    RETURN_IF_ERROR(
+        Exec(c,
+             absl::StrCat(
+                 "CREATE TABLE ", name,
+                 " (LIKE results INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+                 "WITH moved AS (DELETE FROM results_default WHERE started_at "
+                 ">= '",
+                 lo, "' AND started_at < '", hi, "' RETURNING *) INSERT INTO ",
+                 name,
+                 " SELECT * FROM moved;"
+                 "ALTER TABLE results ATTACH PARTITION ",
+                 name, " FOR VALUES FROM ('", lo, "') TO ('", hi, "')"),
+             what)
+            .status());
+    return true;
+  };
+  absl::StatusOr<bool> created = run();
+  if (!created.ok()) {
+    RollbackQuietly();
+    return created.status();
+  }
+  RETURN_IF_ERROR(Exec(c, "COMMIT", what).status());
+  if (*created) {
+    spdlog::info("created partition {} [{}, {})", name, lo, hi);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {
+  if (!healthy()) {
+    return absl::UnavailableError(
+        "PostgreSQL connection lost earlier; reconnect");
+  }
+  std::set<int64_t> days;
+  for (const v1::ProbeResult& r : batch.results()) {
+    days.insert(DayOf(StartTime(r)));
+  }
+  RETURN_IF_ERROR(EnsurePartitions(days));
+
+  RETURN_IF_ERROR(Exec(conn_.get(), "BEGIN", "begin batch").status());
+  bool duplicate = false;
+  absl::Status st = InsertBatchInTransaction(batch, &duplicate);
+  if (!st.ok()) {
+    RollbackQuietly();
+    return st;
+  }
+  if (duplicate) {
+    RETURN_IF_ERROR(
+        Exec(conn_.get(), "ROLLBACK", "roll back duplicate batch").status());
+    return true;
+  }
+  ASSIGN_OR_RETURN(PgResultPtr commit,
+                   Exec(conn_.get(), "COMMIT", "commit batch"));
+  // COMMIT of a transaction that failed earlier reports ROLLBACK, not an error.
+  if (std::strcmp(PQcmdStatus(commit.get()), "COMMIT") != 0) {
+    return absl::InternalError(absl::StrCat(
+        "commit batch: the server answered ", PQcmdStatus(commit.get())));
+  }
+  return false;
+}
+
+absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch,
+                                             bool* duplicate) {
+  std::string prober_id = SanitizeUtf8(batch.prober_id());
+  ASSIGN_OR_RETURN(
+      PgResultPtr res,
+      ExecParams(
+          conn_.get(),
+          "INSERT INTO ingested_batches (prober_id, batch_seq, results)"
+          " VALUES ($1::text, $2::bigint, $3::integer)"
+          " ON CONFLICT (prober_id, batch_seq) DO NOTHING RETURNING 1",
+          {prober_id, absl::StrCat(static_cast<int64_t>(batch.batch_seq())),
+           absl::StrCat(batch.results_size())},
+          "record batch"));
+  if (PQntuples(res.get()) == 0) {
+    *duplicate = true;
+    return absl::OkStatus();
+  }
+  if (batch.results_size() == 0) {
+    return absl::OkStatus();
+  }
+  v1::ResultBatch clean;
+  clean.set_prober_id(prober_id);
+  clean.set_region(SanitizeUtf8(batch.region()));
+  clean.set_batch_seq(batch.batch_seq());
+  *clean.mutable_results() = batch.results();
+  for (v1::ProbeResult& r : *clean.mutable_results()) {
+    SanitizeMessage(&r);
+  }
+  RETURN_IF_ERROR(CopyResults(clean));
+  return UpdateRollups(clean);
+}
+
+absl::Status Store::CopyResults(const v1::ResultBatch& batch) {
+  PGconn* c = conn_.get();
+  RETURN_IF_ERROR(
+      Checked(c, PQexec(c, kCopyResults), "start COPY results", {PGRES_COPY_IN})
+          .status());
+  std::string buf;
+  buf.reserve(kCopyChunkBytes + 64 * 1024);
+  auto flush = [&]() -> absl::Status {
+    if (buf.empty()) {
+      return absl::OkStatus();
+    }
+    if (PQputCopyData(c, buf.data(), static_cast<int>(buf.size())) != 1) {
+      return PgError(c, nullptr, "COPY results");
+    }
+    buf.clear();
+    return absl::OkStatus();
+  };
+  absl::Status st;
+  for (const v1::ProbeResult& r : batch.results()) {
+    AppendResultRow(batch, r, &buf);
+    if (buf.size() >= kCopyChunkBytes) {
+      st = flush();
+      if (!st.ok()) {
+        break;
+      }
+    }
+  }
+  if (st.ok()) {
+    st = flush();
+  }
+  if (PQputCopyEnd(c, st.ok() ? nullptr : "sonde: aborted") != 1 && st.ok()) {
+    st = PgError(c, nullptr, "end COPY results");
+  }
+  // Drain every result so the connection is usable (or known dead) afterwards.
+  while (PGresult* raw = PQgetResult(c)) {
+    absl::Status r =
+        Checked(c, raw, "COPY results", {PGRES_COMMAND_OK}).status();
+    if (st.ok() && !r.ok()) {
+      st = r;
+    }
+  }
+  return st;
+}
+
+absl::Status Store::UpdateRollups(const v1::ResultBatch& batch) {
+  struct Minute {
+    std::string service;
+    int64_t probes = 0;
+    int64_t failures = 0;
+    int64_t prober_errors = 0;
+    absl::Time last = absl::InfinitePast();
+  };
+  // Ordered maps: every transaction touches rollup rows in the same order,
+  // so concurrent streams cannot deadlock on them.
+  using Key =
+      std::tuple<std::string, int64_t>;  // check_id, minute (unix seconds)
+  std::map<Key, Minute> minutes;
+  std::map<std::tuple<std::string, int64_t, std::string>, int64_t> classes;
+  for (const v1::ProbeResult& r : batch.results()) {
+    absl::Time t = StartTime(r);
+    int64_t minute = absl::ToUnixSeconds(MinuteOf(t));
+    Minute& m = minutes[Key(r.check_id(), minute)];
+    m.service = r.service();
+    m.last = std::max(m.last, t);
+    bool prober_error = r.failure_class() == v1::FailureClass::PROBER_ERROR;
+    if (prober_error) {
+      ++m.prober_errors;
+    } else {
+      ++m.probes;
+      if (!r.ok()) {
+        ++m.failures;
+      }
+    }
+    if (!r.ok() || prober_error) {
+      ++classes[std::make_tuple(r.check_id(), minute,
+                                ClassName(r.failure_class()))];
+    }
+  }
+
+  const std::string& region = batch.region();
+  std::string sql;
+  std::vector<std::string> params;
+  auto flush = [&](const char* head, const char* tail,
+                   absl::string_view what) -> absl::Status {
+    if (params.empty()) {
+      return absl::OkStatus();
+    }
+    absl::Status st =
+        ExecParams(conn_.get(), absl::StrCat(head, sql, tail), params, what)
+            .status();
+    sql.clear();
+    params.clear();
+    return st;
+  };
+
+  constexpr char kMinuteHead[] =
+      "INSERT INTO rollup_minute AS r (check_id, service, region, minute, "
+      "probes, failures,"
+      " prober_errors, last_result) VALUES ";
+  constexpr char kMinuteTail[] =
+      " ON CONFLICT (check_id, region, minute) DO UPDATE SET"
+      " service = excluded.service,"
+      " probes = r.probes + excluded.probes,"
+      " failures = r.failures + excluded.failures,"
+      " prober_errors = r.prober_errors + excluded.prober_errors,"
+      " last_result = greatest(r.last_result, excluded.last_result)";
+  size_t rows = 0;
+  for (const auto& [key, m] : minutes) {
+    size_t b = params.size();
+    absl::StrAppend(&sql, sql.empty() ? "" : ",", "($", b + 1, "::text,$",
+                    b + 2, "::text,$", b + 3, "::text,$", b + 4,
+                    "::timestamptz,$", b + 5, "::bigint,$", b + 6, "::bigint,$",
+                    b + 7, "::bigint,$", b + 8, "::timestamptz)");
+    params.push_back(std::get<0>(key));
+    params.push_back(m.service);
+    params.push_back(region);
+    params.push_back(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
+    params.push_back(absl::StrCat(m.probes));
+    params.push_back(absl::StrCat(m.failures));
+    params.push_back(absl::StrCat(m.prober_errors));
+    params.push_back(PgTime(m.last));
+    if (++rows % kRollupRowsPerStatement == 0) {
+      RETURN_IF_ERROR(flush(kMinuteHead, kMinuteTail, "update rollup_minute"));
+    }
+  }
+  RETURN_IF_ERROR(flush(kMinuteHead, kMinuteTail, "update rollup_minute"));
+
+  constexpr char kClassHead[] =
+      "INSERT INTO rollup_minute_class AS r (check_id, region, minute, "
+      "failure_class, n) VALUES ";
+  constexpr char kClassTail[] =
+      " ON CONFLICT (check_id, region, minute, failure_class) DO UPDATE SET n "
+      "= r.n + excluded.n";
+  rows = 0;
+  for (const auto& [key, n] : classes) {
+    size_t b = params.size();
+    absl::StrAppend(&sql, sql.empty() ? "" : ",", "($", b + 1, "::text,$",
+                    b + 2, "::text,$", b + 3, "::timestamptz,$", b + 4,
+                    "::text,$", b + 5, "::bigint)");
+    params.push_back(std::get<0>(key));
+    params.push_back(region);
+    params.push_back(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
+    params.push_back(std::get<2>(key));
+    params.push_back(absl::StrCat(n));
+    if (++rows % kRollupRowsPerStatement == 0) {
+      RETURN_IF_ERROR(
+          flush(kClassHead, kClassTail, "update rollup_minute_class"));
+    }
+  }
+  return flush(kClassHead, kClassTail, "update rollup_minute_class");
+}
+
+absl::StatusOr<std::vector<v1::AvailabilityRow>> Store::Availability(
+    absl::Time from, absl::Time to, const std::string& check_filter,
+    const std::string& region_filter) {
+  // Minute buckets that overlap [from, to).
+  const std::string lo = PgTime(MinuteOf(from));
+  const std::string hi = PgTime(to);
+  static constexpr char kSql[] = R"sql(
+WITH m AS (
+  SELECT check_id, region,
+         (array_agg(service ORDER BY minute DESC))[1] AS service,
+         sum(probes)::bigint AS probes,
+         sum(failures)::bigint AS failures,
+         max(last_result) AS last_result
+  FROM rollup_minute
+  WHERE minute >= $1::timestamptz AND minute < $2::timestamptz
+    AND ($3::text = '' OR check_id = $3::text)
+    AND ($4::text = '' OR region = $4::text)
+  GROUP BY check_id, region
+), c AS (
+  SELECT DISTINCT ON (check_id, region) check_id, region, failure_class
+  FROM (
+    SELECT check_id, region, failure_class, sum(n) AS n
+    FROM rollup_minute_class
+    WHERE minute >= $1::timestamptz AND minute < $2::timestamptz
+      AND ($3::text = '' OR check_id = $3::text)
+      AND ($4::text = '' OR region = $4::text)
+      AND failure_class <> 'OK'
+    GROUP BY check_id, region, failure_class
+  ) per_class
+  ORDER BY check_id, region, (failure_class = 'PROBER_ERROR'), n DESC, failure_class
+)
+SELECT m.check_id, m.service, m.region, m.probes, m.failures,
+       (extract(epoch FROM m.last_result) * 1000000)::bigint,
+       coalesce(c.failure_class, '')
+FROM m LEFT JOIN c USING (check_id, region)
+ORDER BY m.check_id COLLATE "C", m.region COLLATE "C"
+)sql";
+  ASSIGN_OR_RETURN(
+      PgResultPtr res,
+      ExecParams(conn_.get(), kSql, {lo, hi, check_filter, region_filter},
+                 "availability query"));
+  std::vector<v1::AvailabilityRow> rows;
+  rows.reserve(PQntuples(res.get()));
+  for (int i = 0; i < PQntuples(res.get()); ++i) {
+    v1::AvailabilityRow row;
+    row.set_check_id(PQgetvalue(res.get(), i, 0));
+    row.set_service(PQgetvalue(res.get(), i, 1));
+    row.set_region(PQgetvalue(res.get(), i, 2));
+    uint64_t probes = 0, failures = 0;
+    int64_t last_us = 0;
+    if (!absl::SimpleAtoi(PQgetvalue(res.get(), i, 3), &probes) ||
+        !absl::SimpleAtoi(PQgetvalue(res.get(), i, 4), &failures) ||
+        !absl::SimpleAtoi(PQgetvalue(res.get(), i, 5), &last_us)) {
+      return absl::InternalError(
+          "availability query: unexpected number format");
+    }
+    row.set_probes(probes);
+    row.set_failures(failures);
+    row.set_availability(probes == 0
+                             ? 100.0
+                             : 100.0 * static_cast<double>(probes - failures) /
+                                   static_cast<double>(probes));
+    v1::FailureClass::Code code = v1::FailureClass::UNSPECIFIED;
+    v1::FailureClass::Code_Parse(PQgetvalue(res.get(), i, 6), &code);
+    row.set_top_failure_class(code);
+    row.mutable_last_result()->set_seconds(
+        last_us >= 0 ? last_us / 1000000 : -((-last_us + 999999) / 1000000));
+    row.mutable_last_result()->set_nanos(static_cast<int32_t>(
+        (last_us - row.last_result().seconds() * 1000000) * 1000));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// ---- StorePool ----
+
+void StorePool::Returner::operator()(Store* store) const {
+  if (pool != nullptr) {
+    pool->Release(store);
+  } else {
+    delete store;
+  }
+}
+
+StorePool::StorePool(std::string conninfo, StoreOptions options,
+                     size_t max_idle)
+    : conninfo_(std::move(conninfo)), options_(options), max_idle_(max_idle) {}
+
+StorePool::~StorePool() = default;
+
+absl::StatusOr<StorePool::Lease> StorePool::Acquire() {
+  {
+    absl::MutexLock l(&mu_);
+    while (!idle_.empty()) {
+      std::unique_ptr<Store> store = std::move(idle_.back());
+      idle_.pop_back();
+      if (store->healthy()) {
+        return Lease(store.release(), Returner{this});
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                   Store::Connect(conninfo_, options_));
+  return Lease(store.release(), Returner{this});
+}
+
+void StorePool::Release(Store* raw) {
+  std::unique_ptr<Store> store(raw);
+  if (store->healthy() && store->idle()) {
+    absl::MutexLock l(&mu_);
+    if (idle_.size() < max_idle_) {
+      idle_.push_back(std::move(store));
+    }
+  }
+  // A Store not kept closes here, outside the lock.
+}
+
+size_t StorePool::idle_count() const {
+  absl::MutexLock l(&mu_);
+  return idle_.size();
+}
+
+}  // namespace sonde::collector

@@ -1,0 +1,254 @@
+// sondectl: the SRE command line for Sonde. Single-threaded; each subcommand
+// parses its own flags, does one thing and maps the outcome to an exit code:
+// 0 ok, 1 operational error (e.g. the collector is unreachable), 2 usage error.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "common/flags.h"
+#include "common/net.h"
+#include "grpcpp/grpcpp.h"
+#include "sonde/v1/collector.grpc.pb.h"
+#include "sondectl/report.h"
+
+namespace sonde::sondectl {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kDefaultCollectorPort = 7600;
+constexpr auto kRpcDeadline = std::chrono::seconds(10);
+constexpr absl::Duration kMaxWindow = absl::Hours(24 * 400);
+
+constexpr char kMainUsage[] = R"txt(usage: sondectl COMMAND [flags]
+
+sondectl asks a Sonde collector about availability and checks Sonde config
+files. Commands:
+
+  report     availability per check and region over a window, from the
+             collector's per-minute rollups (table or JSON)
+             sondectl report --collector HOST:PORT --window 24h [--format json]
+  validate   load and validate a config file exactly as the collector does
+             sondectl validate --config sonde.yaml
+  help       this text; `sondectl COMMAND --help` explains a command's flags
+
+Exit status: 0 success, 1 operational error (collector unreachable or
+failing), 2 usage error (bad command, flag or config file).
+The environment variable SONDE_COLLECTOR sets the default --collector.
+)txt";
+
+constexpr char kReportUsage[] =
+    R"txt(usage: sondectl report [--collector HOST:PORT] [--window 1h] [--format table|json] [--check NAME] [--region R]
+
+Prints availability per check and region over the last --window, as the
+collector computes it from its per-minute rollups: probes, failed probes,
+availability (truncated to 3 decimals, so any failure shows below 100.000%)
+and the most frequent failure class. Rows below 100% are marked "!".
+PROBER_ERROR results (a fault of the prober) count neither as probes nor as
+failures. --format json prints the stable format of docs/sondectl.md.
+
+Exit status: 0 success, 1 the collector is unreachable or failed (the message
+names the address and gRPC's error), 2 usage error.
+
+Example:
+  sondectl report --collector collector.example.net:7600 --window 7d --region fra)txt";
+
+constexpr char kValidateUsage[] = R"txt(usage: sondectl validate --config FILE
+
+Loads FILE as the collector and probers do (YAML -> schema -> semantic
+checks) and prints "FILE: OK (N checks, M regions)", or every error found
+with the file, line, check and field.
+
+Exit status: 0 valid, 2 invalid (or unreadable, or a usage error).
+
+Example:
+  sondectl validate --config /etc/sonde/sonde.yaml)txt";
+
+int UsageError(const std::string& command, const std::string& message) {
+  std::fprintf(stderr, "sondectl: %s\n", message.c_str());
+  if (!absl::StrContains(message, "--help")) {
+    std::fprintf(stderr, "(see sondectl %s--help)\n",
+                 command.empty() ? "" : (command + " ").c_str());
+  }
+  return kExitUsage;
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    default:
+      return "ERROR";
+  }
+}
+
+int Report(const std::vector<std::string>& args) {
+  const char* env = std::getenv("SONDE_COLLECTOR");
+  std::string collector =
+      env != nullptr && env[0] != '\0'
+          ? env
+          : absl::StrCat("127.0.0.1:", kDefaultCollectorPort);
+  absl::Duration window = absl::Hours(1);
+  std::string format = "table";
+  std::string check;
+  std::string region;
+  common::FlagSet flags("sondectl report", kReportUsage);
+  flags.String(
+      "collector", &collector,
+      "The collector's gRPC address, HOST:PORT (port 7600 when omitted).\n"
+      "Default: $SONDE_COLLECTOR, else 127.0.0.1:7600.");
+  flags.Duration("window", &window,
+                 "How far back to look: 30m, 1h, 24h, 7d, 30d (at most 400d).");
+  flags.String("format", &format, "table (for people) or json (for scripts).");
+  flags.String("check", &check, "Only this check (its name).");
+  flags.String("region", &region, "Only this region.");
+  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
+  if (!rest.ok()) {
+    return UsageError("report", std::string(rest.status().message()));
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return kExitOk;
+  }
+  if (!rest->empty()) {
+    return UsageError("report",
+                      absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
+  }
+  if (format != "table" && format != "json") {
+    return UsageError(
+        "report",
+        absl::StrCat("--format must be table or json, not \"", format, "\""));
+  }
+  if (window <= absl::ZeroDuration() || window > kMaxWindow) {
+    return UsageError("report",
+                      "--window must be more than 0 and at most 400d");
+  }
+  absl::StatusOr<common::HostPort> hp =
+      common::ParseHostPort(collector, kDefaultCollectorPort);
+  if (!hp.ok()) {
+    return UsageError("report",
+                      absl::StrCat("--collector: ", hp.status().message()));
+  }
+  const std::string target = common::FormatHostPort(hp->host, hp->port);
+
+  auto channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto stub = v1::Query::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+  v1::AvailabilityRequest request;
+  common::FromAbsl(window, request.mutable_window());
+  request.set_check_id(check);
+  request.set_region(region);
+  v1::AvailabilityReply reply;
+  grpc::Status status = stub->Availability(&context, request, &reply);
+  if (!status.ok()) {
+    std::string why = status.error_message();
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      why = absl::StrCat("no answer within ", kRpcDeadline.count(), " s (", why,
+                         ")");
+    }
+    std::fprintf(
+        stderr,
+        "sondectl: cannot get availability from the collector at %s: %s: %s\n",
+        target.c_str(), CodeName(status.error_code()), why.c_str());
+    return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT
+               ? kExitUsage
+               : kExitFailure;
+  }
+  std::string text =
+      format == "json" ? FormatReportJson(reply) : FormatReportTable(reply);
+  std::fputs(text.c_str(), stdout);
+  return kExitOk;
+}
+
+int Validate(const std::vector<std::string>& args) {
+  std::string path;
+  common::FlagSet flags("sondectl validate", kValidateUsage);
+  flags.String("config", &path, "The config file to check.");
+  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
+  if (!rest.ok()) {
+    return UsageError("validate", std::string(rest.status().message()));
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return kExitOk;
+  }
+  if (path.empty() && rest->size() == 1) {
+    path = (*rest)[0];  // `sondectl validate FILE` works too
+  } else if (!rest->empty()) {
+    return UsageError("validate",
+                      absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
+  }
+  if (path.empty()) {
+    return UsageError("validate", "--config FILE is required");
+  }
+  absl::StatusOr<v1::Config> config = common::LoadConfigFile(path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n",
+                 std::string(config.status().message()).c_str());
+    std::fprintf(stderr, "%s: INVALID\n", path.c_str());
+    return kExitUsage;
+  }
+  std::printf("%s: OK (%d checks, %d regions)\n", path.c_str(),
+              config->checks_size(), config->regions_size());
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::fputs(kMainUsage, stderr);
+    return kExitUsage;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "help" && !args.empty() &&
+      (args[0] == "report" || args[0] == "validate")) {
+    return args[0] == "report" ? Report({"--help"}) : Validate({"--help"});
+  }
+  if (command == "help" || command == "--help" || command == "-h" ||
+      command == "-help") {
+    std::fputs(kMainUsage, stdout);
+    return kExitOk;
+  }
+  if (command == "report") {
+    return Report(args);
+  }
+  if (command == "validate") {
+    return Validate(args);
+  }
+  return UsageError("", absl::StrCat("unknown command \"", command,
+                                     "\"; commands: report, validate, help"));
+}
+
+}  // namespace
+}  // namespace sonde::sondectl
+
+int main(int argc, char** argv) { return sonde::sondectl::Main(argc, argv); }

@@ -1,0 +1,60 @@
+// CertKit: the certificates faultd serves, generated in memory at start with
+// the OpenSSL 3 API (EC P-256 keys, SHA-256 signatures): one CA and one leaf
+// per CertKind. Every leaf except self_signed is signed by the CA; `valid`,
+// `expired`, `not_yet_valid`, `expiring` and `self_signed` carry
+// SAN = localhost, 127.0.0.1, ::1 and the extra names given; `wrong_host`
+// carries SAN = other.invalid only. Validity windows (relative to `now`):
+//   valid, wrong_host, self_signed: now-1h .. now+90d
+//   expired: now-30d .. now-1d      not_yet_valid: now+1d .. now+30d
+//   expiring: now-1h .. now+5d      CA: now-60d .. now+365d
+// Immutable after Generate(); const methods are thread-safe. The kit owns
+// its keys and certificates; callers borrow the raw pointers.
+#ifndef SONDE_TESTS_FAULTD_CERT_KIT_H_
+#define SONDE_TESTS_FAULTD_CERT_KIT_H_
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tests/faultd/openssl_handles.h"
+#include "tests/faultd/rules.h"
+
+namespace sonde::faultd {
+
+class CertKit {
+ public:
+  struct KeyAndCert {
+    UniqueEvpPkey key;
+    UniqueX509 cert;
+  };
+
+  static absl::StatusOr<std::unique_ptr<CertKit>> Generate(
+      const std::vector<std::string>& extra_names);
+
+  EVP_PKEY* key(CertKind kind) const {
+    return leaves_[static_cast<int>(kind)].key.get();
+  }
+  X509* cert(CertKind kind) const {
+    return leaves_[static_cast<int>(kind)].cert.get();
+  }
+  X509* ca_cert() const { return ca_.cert.get(); }
+  // PEM of the CA certificate (what --ca-out writes, what probes trust).
+  const std::string& ca_pem() const { return ca_pem_; }
+  // PEM of a leaf certificate, for tests and debugging.
+  std::string LeafPem(CertKind kind) const;
+
+ private:
+  CertKit() = default;
+  KeyAndCert ca_;
+  std::array<KeyAndCert, kCertKindCount> leaves_;
+  std::string ca_pem_;
+};
+
+// PEM text of one certificate ("" on failure).
+std::string CertToPem(X509* cert);
+
+}  // namespace sonde::faultd
+
+#endif  // SONDE_TESTS_FAULTD_CERT_KIT_H_

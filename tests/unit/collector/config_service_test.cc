@@ -1,0 +1,197 @@
+// ConfigHolder and ConfigService.Watch over in-process gRPC; no database.
+#include "collector/config_service.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+
+namespace sonde::collector {
+namespace {
+
+v1::Check HttpCheck(const std::string& name, std::vector<std::string> regions,
+                    const std::string& url) {
+  v1::Check c;
+  c.set_name(name);
+  c.set_service("svc");
+  for (auto& r : regions) {
+    c.add_regions(r);
+  }
+  c.mutable_http()->set_url(url);
+  return c;
+}
+
+v1::Config TwoRegions() {
+  v1::Config config;
+  config.add_regions("fra");
+  config.add_regions("ams");
+  *config.add_checks() = HttpCheck("only-fra", {"fra"}, "https://a.test/");
+  *config.add_checks() = HttpCheck("everywhere", {}, "https://b.test/");
+  return config;
+}
+
+std::vector<std::string> Names(const v1::ProberConfig& pc) {
+  std::vector<std::string> out;
+  for (const v1::Check& c : pc.checks()) {
+    out.push_back(c.name());
+  }
+  return out;
+}
+
+class ConfigServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    holder_ = std::make_unique<ConfigHolder>(TwoRegions());
+    service_ =
+        std::make_unique<ConfigService>(holder_.get(), absl::Milliseconds(50));
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::ConfigService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    holder_->Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(1));
+  }
+
+  static void SetDeadline(grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::seconds(10));
+  }
+
+  std::unique_ptr<ConfigHolder> holder_;
+  std::unique_ptr<ConfigService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::ConfigService::Stub> stub_;
+};
+
+TEST_F(ConfigServiceTest,
+       SendsTheRegionsChecksAtOnceAndAgainOnlyWhenTheyChange) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ProberHello hello;
+  hello.set_prober_id("p1");
+  hello.set_region("fra");
+  auto reader = stub_->Watch(&ctx, hello);
+  v1::ProberConfig first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(Names(first), (std::vector<std::string>{"only-fra", "everywhere"}));
+  EXPECT_EQ(first.version().size(), 16u);
+
+  // A change that does not touch fra's checks sends nothing to fra...
+  v1::Config ams_only = TwoRegions();
+  *ams_only.add_checks() = HttpCheck("only-ams", {"ams"}, "https://c.test/");
+  holder_->Set(ams_only);
+  absl::SleepFor(absl::Milliseconds(200));  // the watcher has woken and decided
+  // ...so the next message fra sees is the one for this change.
+  v1::Config changed = ams_only;
+  changed.mutable_checks(1)->mutable_http()->set_url("https://b2.test/");
+  holder_->Set(changed);
+  v1::ProberConfig second;
+  ASSERT_TRUE(reader->Read(&second));
+  EXPECT_NE(second.version(), first.version());
+  ASSERT_EQ(second.checks_size(), 2);
+  EXPECT_EQ(second.checks(1).http().url(), "https://b2.test/");
+
+  ctx.TryCancel();
+  v1::ProberConfig ignored;
+  while (reader->Read(&ignored)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(ConfigServiceTest,
+       AnUnknownRegionIsAFailedPreconditionNamingTheKnownOnes) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ProberHello hello;
+  hello.set_prober_id("p1");
+  hello.set_region("mars");
+  auto reader = stub_->Watch(&ctx, hello);
+  v1::ProberConfig pc;
+  EXPECT_FALSE(reader->Read(&pc));
+  grpc::Status st = reader->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "\"mars\""))
+      << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "fra, ams"))
+      << st.error_message();
+}
+
+TEST_F(ConfigServiceTest, AnEmptyRegionIsInvalid) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto reader = stub_->Watch(&ctx, v1::ProberHello());
+  v1::ProberConfig pc;
+  EXPECT_FALSE(reader->Read(&pc));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ConfigServiceTest, ShutdownEndsWatchersPromptly) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ProberHello hello;
+  hello.set_region("ams");
+  auto reader = stub_->Watch(&ctx, hello);
+  v1::ProberConfig pc;
+  ASSERT_TRUE(reader->Read(&pc));
+  EXPECT_EQ(Names(pc), (std::vector<std::string>{"everywhere"}));
+  const absl::Time start = absl::Now();
+  holder_->Shutdown();
+  EXPECT_FALSE(reader->Read(&pc));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+TEST(ConfigHolderTest, WaitForChangeWakesOnSetAndTimesOut) {
+  ConfigHolder holder;
+  ConfigHolder::Snapshot s0 = holder.Current();
+  ConfigHolder::Snapshot timed_out =
+      holder.WaitForChange(s0.generation, absl::Milliseconds(20));
+  EXPECT_EQ(timed_out.generation, s0.generation);
+  std::thread setter([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    holder.Set(TwoRegions());
+  });
+  ConfigHolder::Snapshot s1 =
+      holder.WaitForChange(s0.generation, absl::Seconds(10));
+  setter.join();
+  EXPECT_NE(s1.generation, s0.generation);
+  EXPECT_EQ(s1.config->checks_size(), 2);
+  EXPECT_FALSE(s1.shutting_down);
+}
+
+TEST(ConfigVersionTest, DependsOnTheChecksOnly) {
+  v1::Config a = TwoRegions();
+  v1::Config b = TwoRegions();
+  EXPECT_EQ(ProberConfigFor(a, "fra").version(),
+            ProberConfigFor(b, "fra").version());
+  EXPECT_NE(ProberConfigFor(a, "fra").version(),
+            ProberConfigFor(a, "ams").version());
+  (*b.mutable_checks(0)->mutable_labels())["team"] = "web";
+  EXPECT_NE(ProberConfigFor(a, "fra").version(),
+            ProberConfigFor(b, "fra").version());
+  // ams does not run check 0, so its version stays.
+  EXPECT_EQ(ProberConfigFor(a, "ams").version(),
+            ProberConfigFor(b, "ams").version());
+  EXPECT_TRUE(CheckRegionKnown(a, "fra").ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(CheckRegionKnown(a, "ber")));
+  EXPECT_TRUE(
+      CheckRegionKnown(v1::Config(), "anywhere").ok());  // no regions listed
+}
+
+}  // namespace
+}  // namespace sonde::collector
