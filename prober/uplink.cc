@@ -170,7 +170,18 @@ bool Uplink::StreamOnce() {
     active_ctx_ = nullptr;
     stats_.connected = false;
   }
-  if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
+  if (st.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    // The collector refused the oldest unacked batch as malformed. Resending
+    // it would block every later result forever: drop it, loudly.
+    absl::MutexLock l(&mu_);
+    if (!unacked_.empty()) {
+      spdlog::error("collector refused batch {} ({} results) as invalid: {}; dropping it",
+                    unacked_.front().batch_seq(), unacked_.front().results_size(),
+                    st.error_message());
+      stats_.dropped += unacked_.front().results_size();
+      unacked_.pop_front();
+    }
+  } else if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
     spdlog::warn("collector stream ended: {} ({})", st.error_message(),
                  static_cast<int>(st.error_code()));
   }
