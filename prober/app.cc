@@ -81,6 +81,8 @@ class SignalFd {
 
 int RunProber(int argc, char** argv) {
   std::string region, prober_id, collector, config_path, source_address, log_level = "info";
+  std::string spool_dir;
+  int64_t spool_max_mib = 512;
   bool once = false;
   common::FlagSet flags("sonde-prober", kUsage);
   flags.String("region", &region, "Region this prober runs in (e.g. fra). Required for the daemon.");
@@ -93,6 +95,13 @@ int RunProber(int argc, char** argv) {
   flags.String("source-address", &source_address,
                "Local IP address probes are sent from (e.g. 127.0.0.2), which lets one host\n"
                "act as several regions.");
+  flags.String("spool-dir", &spool_dir,
+               "Directory where results wait until the collector acknowledges them; they\n"
+               "survive collector outages and prober restarts. Without it unacked results\n"
+               "are kept in memory only and lost if the prober dies.");
+  flags.Int("spool-max-mib", &spool_max_mib,
+            "Spool size cap in MiB; past it the oldest results are dropped and the loss\n"
+            "is reported to the collector as a gap.");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
   auto args = flags.Parse(argc, argv);
   if (flags.help_requested()) {
@@ -114,6 +123,7 @@ int RunProber(int argc, char** argv) {
   if (!source_address.empty() && !common::IsIpLiteral(source_address)) {
     return usage_error(absl::StrCat("--source-address \"", source_address, "\" is not an IP address"));
   }
+  if (spool_max_mib < 1) return usage_error("--spool-max-mib must be at least 1");
   if (prober_id.empty()) prober_id = DefaultProberId(region);
   common::InitLogging("sonde-prober", once ? (log_level == "info" ? "warn" : log_level) : log_level);
 
@@ -156,7 +166,17 @@ int RunProber(int argc, char** argv) {
     chargs.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     chargs.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
     channel = grpc::CreateCustomChannel(collector, grpc::InsecureChannelCredentials(), chargs);
-    uplink = std::make_unique<Uplink>(channel, Uplink::Options{prober_id, region});
+    Uplink::Options uo;
+    uo.prober_id = prober_id;
+    uo.region = region;
+    uo.spool_dir = spool_dir;
+    uo.spool_max_bytes = static_cast<uint64_t>(spool_max_mib) << 20;
+    auto created = Uplink::Create(channel, uo);
+    if (!created.ok()) {
+      std::cerr << "sonde-prober: " << created.status().message() << "\n";
+      return 1;
+    }
+    uplink = *std::move(created);
     uplink->Start();
   }
 

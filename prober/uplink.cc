@@ -9,13 +9,30 @@ namespace sonde::prober {
 Uplink::Uplink(std::shared_ptr<grpc::Channel> channel, Options options)
     : channel_(std::move(channel)),
       stub_(v1::Ingest::NewStub(channel_)),
-      options_(std::move(options)) {
-  // Sequences continue across restarts because they start at the clock
-  // (microseconds); within a run they are contiguous.
+      options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<grpc::Channel> channel,
+                                                       Options options) {
+  std::unique_ptr<Uplink> u(new Uplink(std::move(channel), std::move(options)));
+  // Sequences start at the clock (microseconds) and above anything spooled,
+  // so they keep increasing across restarts; within a run they are contiguous.
   uint64_t base = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
-  absl::MutexLock l(&mu_);
-  next_seq_ = base;
-  next_batch_seq_ = base;
+  absl::MutexLock l(&u->mu_);
+  absl::MutexLock p(&u->pending_mu_);
+  if (!u->options_.spool_dir.empty()) {
+    Spool::Options so;
+    so.dir = u->options_.spool_dir;
+    so.max_bytes = u->options_.spool_max_bytes;
+    auto spool = Spool::Open(so);
+    if (!spool.ok()) return spool.status();
+    u->spool_ = *std::move(spool);
+    u->next_seq_ = std::max(base, u->spool_->max_result_seq() + 1);
+    u->next_batch_seq_ = std::max(base, u->spool_->max_batch_seq() + 1);
+  } else {
+    u->next_seq_ = base;
+    u->next_batch_seq_ = base;
+  }
+  return u;
 }
 
 Uplink::~Uplink() { Stop(absl::ZeroDuration()); }
@@ -23,14 +40,14 @@ Uplink::~Uplink() { Stop(absl::ZeroDuration()); }
 void Uplink::Start() { thread_ = std::thread([this] { Run(); }); }
 
 void Uplink::Add(v1::ProbeResult result) {
-  absl::MutexLock l(&mu_);
+  absl::MutexLock l(&pending_mu_);
   result.set_seq(next_seq_++);
   if (pending_.empty()) oldest_pending_ = absl::Now();
   pending_.push_back(std::move(result));
-  stats_.added++;
+  added_++;
   if (pending_.size() > options_.max_buffered) {
     pending_.pop_front();
-    stats_.dropped++;
+    dropped_pending_++;
   }
 }
 
@@ -42,32 +59,134 @@ void Uplink::Stop(absl::Duration grace) {
     stop_deadline_ = absl::Now() + grace;
   }
   if (thread_.joinable()) thread_.join();
+  absl::MutexLock l(&mu_);
+  FormBatches(true);  // with a spool, nothing produced is left behind
+  if (spool_) spool_->Sync();
 }
 
 Uplink::Stats Uplink::stats() const {
   absl::MutexLock l(&mu_);
-  return stats_;
+  Stats s = stats_;
+  {
+    absl::MutexLock p(&pending_mu_);
+    s.added = added_;
+    s.dropped += dropped_pending_;
+  }
+  if (spool_) {
+    Spool::Stats ss = spool_->stats();
+    s.spool_bytes = ss.bytes;
+    s.spool_write_errors = ss.write_errors;
+    s.dropped += ss.dropped_results;
+    s.oldest_unacked = ss.oldest_unacked;
+  } else if (!memory_.empty() && memory_.front().results_size() > 0) {
+    const auto& t = memory_.front().results(0).start_time();
+    s.oldest_unacked = absl::FromUnixSeconds(t.seconds());
+  }
+  return s;
 }
 
 size_t Uplink::backlog() const {
   absl::MutexLock l(&mu_);
-  size_t n = pending_.size();
-  for (const auto& b : unacked_) n += b.results_size();
-  return n;
+  size_t n;
+  {
+    absl::MutexLock p(&pending_mu_);
+    n = pending_.size();
+  }
+  return n + (spool_ ? spool_->stats().unacked_results : memory_results_);
 }
 
-bool Uplink::NextBatch(v1::ResultBatch* batch) {
-  if (pending_.empty()) return false;
-  batch->set_prober_id(options_.prober_id);
-  batch->set_region(options_.region);
-  batch->set_batch_seq(next_batch_seq_++);
-  size_t n = std::min(pending_.size(), options_.max_batch);
-  for (size_t i = 0; i < n; ++i) {
-    *batch->add_results() = std::move(pending_.front());
-    pending_.pop_front();
+void Uplink::FormBatches(bool force) {
+  while (true) {
+    v1::ResultBatch batch;
+    {
+      absl::MutexLock p(&pending_mu_);
+      if (pending_.empty()) return;
+      bool due = force || pending_.size() >= options_.max_batch ||
+                 absl::Now() - oldest_pending_ >= options_.max_batch_delay;
+      if (!due) return;
+      size_t n = std::min(pending_.size(), options_.max_batch);
+      batch.mutable_results()->Reserve(static_cast<int>(n));
+      for (size_t i = 0; i < n; ++i) {
+        *batch.add_results() = std::move(pending_.front());
+        pending_.pop_front();
+      }
+      if (!pending_.empty()) oldest_pending_ = absl::Now();
+    }
+    batch.set_prober_id(options_.prober_id);
+    batch.set_region(options_.region);
+    batch.set_batch_seq(next_batch_seq_++);
+    if (spool_) {
+      for (v1::Gap& g : spool_->TakeGaps()) *batch.add_gaps() = std::move(g);
+      absl::Status st = spool_->Append(batch);
+      if (!st.ok()) {
+        // A full or failing disk must not stop probing or delivery: keep the
+        // batch in memory (bounded) and say so.
+        spdlog::error("spool: {}; keeping batch {} in memory", st.message(), batch.batch_seq());
+        stats_.spool_write_errors++;
+        memory_results_ += batch.results_size();
+        memory_.push_back(std::move(batch));
+      }
+    } else {
+      for (v1::Gap& g : memory_gaps_) *batch.add_gaps() = std::move(g);
+      memory_gaps_.clear();
+      memory_results_ += batch.results_size();
+      memory_.push_back(std::move(batch));
+    }
+    stats_.spooled_batches++;
+    // The memory store is bounded: drop the oldest batches, remember the gap.
+    while (memory_results_ > options_.max_buffered && !memory_.empty()) {
+      const v1::ResultBatch& old = memory_.front();
+      v1::Gap gap;
+      gap.set_results(old.results_size());
+      gap.set_first_batch_seq(old.batch_seq());
+      gap.set_last_batch_seq(old.batch_seq());
+      memory_gaps_.push_back(gap);
+      stats_.dropped += old.results_size();
+      memory_results_ -= old.results_size();
+      memory_.pop_front();
+    }
   }
-  if (!pending_.empty()) oldest_pending_ = absl::Now();
-  return true;
+}
+
+std::optional<v1::ResultBatch> Uplink::NextToSend() {
+  // Memory-held batches (no spool, or spool write errors) interleave by seq.
+  std::optional<v1::ResultBatch> from_spool;
+  if (spool_) from_spool = spool_->Next(last_sent_);
+  for (const v1::ResultBatch& b : memory_) {
+    if (b.batch_seq() > last_sent_ &&
+        (!from_spool || b.batch_seq() < from_spool->batch_seq())) {
+      return b;
+    }
+  }
+  return from_spool;
+}
+
+void Uplink::AckUpTo(uint64_t batch_seq, bool duplicate) {
+  if (batch_seq <= last_acked_) return;
+  last_acked_ = batch_seq;
+  if (in_flight_ > 0) in_flight_--;
+  stats_.acked_batches++;
+  if (duplicate) stats_.duplicates++;
+  if (spool_) {
+    uint64_t before = spool_->stats().unacked_results;
+    spool_->Ack(batch_seq);
+    stats_.acked_results += before - spool_->stats().unacked_results;
+  }
+  while (!memory_.empty() && memory_.front().batch_seq() <= batch_seq) {
+    stats_.acked_results += memory_.front().results_size();
+    memory_results_ -= memory_.front().results_size();
+    memory_.pop_front();
+  }
+}
+
+bool Uplink::Drained() const {
+  absl::MutexLock p(&pending_mu_);
+  return pending_.empty() && memory_.empty() &&
+         (!spool_ || spool_->stats().unacked_batches == 0);
+}
+
+bool Uplink::StopDue() const {
+  return stopping_ && (absl::Now() >= stop_deadline_ || Drained());
 }
 
 void Uplink::Run() {
@@ -76,18 +195,22 @@ void Uplink::Run() {
   while (true) {
     bool progressed = StreamOnce();
     absl::MutexLock l(&mu_);
-    bool drained = pending_.empty() && unacked_.empty();
-    if (stopping_ && (drained || absl::Now() >= stop_deadline_)) break;
+    if (StopDue()) break;
     if (progressed) backoff = options_.backoff_initial;
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
     absl::Duration wait = backoff * jitter(rng);
     stats_.reconnects++;
-    spdlog::warn("collector stream down; retrying in {} ({} results waiting)",
-                 absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1))),
-                 pending_.size());
-    absl::Time until = std::min(absl::Now() + wait, stop_deadline_);
-    mu_.AwaitWithDeadline(absl::Condition(+[](bool* s) { return *s; }, &stopping_), until);
-    if (stopping_ && absl::Now() >= stop_deadline_) break;
+    spdlog::warn("collector stream down; retrying in {}",
+                 absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1))));
+    // Keep batching and spooling while disconnected.
+    absl::Time until = absl::Now() + wait;
+    while (absl::Now() < until && !StopDue()) {
+      FormBatches(false);
+      if (spool_) spool_->MaybeSync();
+      mu_.AwaitWithTimeout(absl::Condition(+[](bool* s) { return *s; }, &stopping_),
+                           absl::Milliseconds(100));
+    }
+    if (StopDue()) break;
     backoff = std::min(backoff * 1.6, options_.backoff_max);
   }
 }
@@ -96,29 +219,20 @@ bool Uplink::StreamOnce() {
   grpc::ClientContext ctx;
   {
     absl::MutexLock l(&mu_);
-    if (stopping_ && absl::Now() >= stop_deadline_) return false;
-    active_ctx_ = &ctx;
-    unacked_sent_ = 0;
+    if (StopDue()) return false;
+    last_sent_ = last_acked_;  // resend everything unacked, in order
+    in_flight_ = 0;
   }
   std::unique_ptr<grpc::ClientReaderWriter<v1::ResultBatch, v1::Ack>> stream =
       stub_->Report(&ctx);
   std::atomic<bool> got_ack{false};
   std::atomic<bool> reader_done{false};
 
-  // Acks arrive in order; each releases the oldest unacked batch.
   std::thread reader([&] {
     v1::Ack ack;
     while (stream->Read(&ack)) {
       absl::MutexLock l(&mu_);
-      while (!unacked_.empty() && unacked_.front().batch_seq() <= ack.batch_seq()) {
-        if (unacked_.front().batch_seq() == ack.batch_seq()) {
-          stats_.acked_batches++;
-          stats_.acked_results += unacked_.front().results_size();
-          if (ack.duplicate()) stats_.duplicates++;
-        }
-        unacked_.pop_front();
-        if (unacked_sent_ > 0) unacked_sent_--;
-      }
+      AckUpTo(ack.batch_seq(), ack.duplicate());
       got_ack = true;
       stats_.connected = true;
     }
@@ -127,59 +241,46 @@ bool Uplink::StreamOnce() {
 
   bool ok = true;
   while (ok) {
-    v1::ResultBatch to_send;
+    std::optional<v1::ResultBatch> to_send;
     {
       absl::MutexLock l(&mu_);
-      auto ready = [&] {
-        mu_.AssertHeld();
-        if (reader_done) return true;
-        if (stopping_ && (absl::Now() >= stop_deadline_ ||
-                          (pending_.empty() && unacked_.empty()))) {
-          return true;
+      while (true) {
+        if (reader_done || StopDue()) break;
+        FormBatches(stopping_);
+        if (spool_) spool_->MaybeSync();
+        if (in_flight_ < options_.max_unacked_batches) {
+          to_send = NextToSend();
+          if (to_send) break;
         }
-        if (unacked_sent_ < unacked_.size()) return true;  // resend after reconnect
-        if (unacked_.size() >= options_.max_unacked_batches) return false;
-        if (pending_.size() >= options_.max_batch) return true;
-        return !pending_.empty() &&
-               (stopping_ || absl::Now() - oldest_pending_ >= options_.max_batch_delay);
-      };
-      while (!ready()) {
-        mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(100));
+        mu_.AwaitWithTimeout(absl::Condition(+[](bool* s) { return *s; }, &stopping_),
+                             absl::Milliseconds(50));
       }
-      if (reader_done || (stopping_ && (absl::Now() >= stop_deadline_ ||
-                                        (pending_.empty() && unacked_.empty())))) {
-        break;
-      }
-      if (unacked_sent_ < unacked_.size()) {
-        to_send = unacked_[unacked_sent_];
-      } else {
-        NextBatch(&to_send);
-        unacked_.push_back(to_send);
-      }
-      unacked_sent_++;
+      if (!to_send) break;
+      last_sent_ = to_send->batch_seq();
+      in_flight_++;
       stats_.sent_batches++;
     }
-    ok = stream->Write(to_send);
+    ok = stream->Write(*to_send);
   }
   stream->WritesDone();
   ctx.TryCancel();
   reader.join();
   grpc::Status st = stream->Finish();
-  {
-    absl::MutexLock l(&mu_);
-    active_ctx_ = nullptr;
-    stats_.connected = false;
-  }
+  absl::MutexLock l(&mu_);
+  stats_.connected = false;
   if (st.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
     // The collector refused the oldest unacked batch as malformed. Resending
     // it would block every later result forever: drop it, loudly.
-    absl::MutexLock l(&mu_);
-    if (!unacked_.empty()) {
+    std::optional<v1::ResultBatch> bad;
+    uint64_t saved = last_sent_;
+    last_sent_ = last_acked_;
+    bad = NextToSend();
+    last_sent_ = saved;
+    if (bad) {
       spdlog::error("collector refused batch {} ({} results) as invalid: {}; dropping it",
-                    unacked_.front().batch_seq(), unacked_.front().results_size(),
-                    st.error_message());
-      stats_.dropped += unacked_.front().results_size();
-      unacked_.pop_front();
+                    bad->batch_seq(), bad->results_size(), st.error_message());
+      stats_.dropped += bad->results_size();
+      AckUpTo(bad->batch_seq(), false);
     }
   } else if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
     spdlog::warn("collector stream ended: {} ({})", st.error_message(),

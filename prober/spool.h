@@ -1,0 +1,113 @@
+// Spool: the prober's on-disk buffer of result batches that the collector
+// has not acknowledged yet, so that nothing is lost while the collector or
+// the link is down, or when the prober itself is killed.
+//
+// Layout: append-only segment files `seg-<20-digit number>.log` in one
+// directory. Each record is [u32 length][u32 crc32][u8 type][payload];
+// types are a batch (a serialized ResultBatch) and an ack watermark (every
+// batch up to that batch_seq is acknowledged). A segment is deleted once all
+// its batches are acked. Opening the spool replays the segments, cuts a torn
+// or corrupt tail (counted, never fatal) and rebuilds the index of unacked
+// batches. Past `max_bytes` the oldest segments are dropped and the loss is
+// kept as a Gap for the next batch to carry. Data is fsync'ed at most every
+// `fsync_every` (MaybeSync) and when a segment is closed.
+//
+// Not thread-safe: one owner (the Uplink, under its spool mutex).
+#ifndef SONDE_PROBER_SPOOL_H_
+#define SONDE_PROBER_SPOOL_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sonde/v1/collector.pb.h"
+
+namespace sonde::prober {
+
+class Spool {
+ public:
+  struct Options {
+    std::string dir;
+    uint64_t max_bytes = 512ull << 20;
+    uint64_t segment_bytes = 16ull << 20;
+    absl::Duration fsync_every = absl::Milliseconds(500);
+  };
+  struct Stats {
+    uint64_t bytes = 0;                 // on disk, all segments
+    size_t segments = 0;
+    size_t unacked_batches = 0;
+    uint64_t unacked_results = 0;
+    uint64_t appended_batches = 0;
+    uint64_t dropped_batches = 0;       // lost to the size cap
+    uint64_t dropped_results = 0;
+    uint64_t torn_tails = 0;            // corrupt or partial records cut at open
+    uint64_t write_errors = 0;
+    absl::Time oldest_unacked = absl::InfiniteFuture();  // first result's start time
+  };
+
+  static absl::StatusOr<std::unique_ptr<Spool>> Open(Options options);
+  ~Spool();
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  // Appends a batch (batch_seq must increase). On a write error (full disk)
+  // the batch is not spooled and the error is returned; the caller keeps it.
+  absl::Status Append(const v1::ResultBatch& batch);
+  // Everything up to and including `batch_seq` is acknowledged.
+  void Ack(uint64_t batch_seq);
+  // The oldest unacked batch whose batch_seq is greater than `after`.
+  std::optional<v1::ResultBatch> Next(uint64_t after);
+  // Losses not yet reported; the caller attaches them to its next batch.
+  std::vector<v1::Gap> TakeGaps();
+
+  void MaybeSync();
+  void Sync();
+
+  // The largest batch_seq / result seq ever seen in the spool (0 if none).
+  uint64_t max_batch_seq() const { return max_batch_seq_; }
+  uint64_t max_result_seq() const { return max_result_seq_; }
+  Stats stats() const;
+
+ private:
+  struct Entry {
+    uint64_t batch_seq;
+    uint64_t segment;  // segment number
+    uint64_t offset;   // of the record
+    uint32_t length;   // whole record
+    uint32_t results;
+    absl::Time first_start;
+    uint64_t first_seq, last_seq;
+  };
+  struct Segment {
+    uint64_t number;
+    uint64_t bytes;
+  };
+  explicit Spool(Options options);
+  absl::Status Recover();
+  absl::Status OpenActive(uint64_t number);
+  absl::Status WriteRecord(uint8_t type, const std::string& payload);
+  void DropOldestSegment();
+  void DeleteAckedSegments();
+  std::string SegmentPath(uint64_t number) const;
+
+  Options options_;
+  std::deque<Segment> segments_;  // oldest first; back() is active
+  int active_fd_ = -1;
+  bool dirty_ = false;
+  absl::Time last_sync_ = absl::InfinitePast();
+  std::deque<Entry> index_;  // unacked batches, in batch_seq order
+  uint64_t acked_ = 0;       // ack watermark
+  uint64_t max_batch_seq_ = 0;
+  uint64_t max_result_seq_ = 0;
+  std::vector<v1::Gap> gaps_;
+  Stats stats_;
+};
+
+}  // namespace sonde::prober
+
+#endif  // SONDE_PROBER_SPOOL_H_
