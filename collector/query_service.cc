@@ -78,6 +78,15 @@ grpc::Status QueryService::Availability(grpc::ServerContext* context,
                   std::string(rows.status().message()));
     return ToGrpc(rows.status());
   }
+  absl::StatusOr<StorePool::Lease> store = pool_->Acquire();
+  if (store.ok()) {
+    auto gaps = (*store)->Gaps(from, to, request->region());
+    if (gaps.ok()) {
+      for (v1::DataGap& g : *gaps) *reply->add_gaps() = std::move(g);
+    } else {
+      spdlog::warn("query: gaps failed: {}", std::string(gaps.status().message()));
+    }
+  }
   SetTimestamp(from, reply->mutable_from());
   SetTimestamp(to, reply->mutable_to());
   for (v1::AvailabilityRow& row : *rows) {

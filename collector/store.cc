@@ -113,6 +113,21 @@ CREATE TABLE rollup_minute_class (
 );
 CREATE INDEX rollup_minute_class_minute ON rollup_minute_class (minute);
 )sql"},
+    {2, "gaps", R"sql(
+CREATE TABLE gaps (
+  prober_id       text        NOT NULL,
+  region          text        NOT NULL,
+  first_batch_seq bigint      NOT NULL,
+  last_batch_seq  bigint      NOT NULL,
+  results         bigint      NOT NULL,
+  from_time       timestamptz,
+  to_time         timestamptz,
+  received_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (prober_id, first_batch_seq)
+);
+COMMENT ON TABLE gaps IS 'results a prober dropped (spool over its cap): no data, not downtime';
+CREATE INDEX gaps_to_time ON gaps (to_time);
+)sql"},
 };
 
 constexpr char kCopyResults[] =
@@ -753,6 +768,26 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch,
     *duplicate = true;
     return absl::OkStatus();
   }
+  for (const v1::Gap& gap : batch.gaps()) {
+    RETURN_IF_ERROR(
+        ExecParams(conn_.get(),
+                   "INSERT INTO gaps (prober_id, region, first_batch_seq,"
+                   " last_batch_seq, results, from_time, to_time)"
+                   " VALUES ($1::text, $2::text, $3::bigint, $4::bigint,"
+                   " $5::bigint, to_timestamp($6::bigint),"
+                   " to_timestamp($7::bigint))"
+                   " ON CONFLICT (prober_id, first_batch_seq) DO NOTHING",
+                   {prober_id, SanitizeUtf8(batch.region()),
+                    absl::StrCat(static_cast<int64_t>(gap.first_batch_seq())),
+                    absl::StrCat(static_cast<int64_t>(gap.last_batch_seq())),
+                    absl::StrCat(static_cast<int64_t>(gap.results())),
+                    absl::StrCat(gap.from().seconds()),
+                    absl::StrCat(gap.to().seconds())},
+                   "record gap")
+            .status());
+    spdlog::warn("prober {} ({}) reports {} results lost (spool full)",
+                 prober_id, batch.region(), gap.results());
+  }
   if (batch.results_size() == 0) {
     return absl::OkStatus();
   }
@@ -992,6 +1027,37 @@ ORDER BY m.check_id COLLATE "C", m.region COLLATE "C"
     rows.push_back(std::move(row));
   }
   return rows;
+}
+
+absl::StatusOr<std::vector<v1::DataGap>> Store::Gaps(
+    absl::Time from, absl::Time to, const std::string& region_filter) {
+  ASSIGN_OR_RETURN(
+      PgResultPtr res,
+      ExecParams(conn_.get(),
+                 "SELECT prober_id, region, sum(results)::bigint,"
+                 " extract(epoch FROM min(from_time))::bigint,"
+                 " extract(epoch FROM max(to_time))::bigint"
+                 " FROM gaps WHERE to_time >= $1::timestamptz"
+                 " AND from_time < $2::timestamptz"
+                 " AND ($3::text = '' OR region = $3::text)"
+                 " GROUP BY prober_id, region ORDER BY region, prober_id",
+                 {PgTime(from), PgTime(to), region_filter}, "gaps query"));
+  std::vector<v1::DataGap> gaps;
+  for (int i = 0; i < PQntuples(res.get()); ++i) {
+    v1::DataGap g;
+    g.set_prober_id(PQgetvalue(res.get(), i, 0));
+    g.set_region(PQgetvalue(res.get(), i, 1));
+    uint64_t results = 0;
+    int64_t a = 0, b = 0;
+    absl::SimpleAtoi(PQgetvalue(res.get(), i, 2), &results);
+    absl::SimpleAtoi(PQgetvalue(res.get(), i, 3), &a);
+    absl::SimpleAtoi(PQgetvalue(res.get(), i, 4), &b);
+    g.set_results(results);
+    g.mutable_from()->set_seconds(a);
+    g.mutable_to()->set_seconds(b);
+    gaps.push_back(std::move(g));
+  }
+  return gaps;
 }
 
 // ---- StorePool ----

@@ -90,6 +90,11 @@ class Store {
       absl::Time from, absl::Time to, const std::string& check_filter,
       const std::string& region_filter);
 
+  // Losses probers reported (spool overflow) that overlap [from, to), summed
+  // per prober: shown as "no data", never as downtime.
+  absl::StatusOr<std::vector<v1::DataGap>> Gaps(absl::Time from, absl::Time to,
+                                                const std::string& region_filter);
+
   // Runs one SQL command (tests and tooling). Its result rows are discarded.
   absl::Status Execute(const std::string& sql);
   // Runs one query and returns the first column of each row as text (NULL

@@ -155,6 +155,13 @@ std::string FormatReportTable(const v1::AvailabilityReply& reply) {
     absl::StrAppend(&out, below, " of ", reply.rows_size(),
                     " rows below 100% (marked \"!\").\n");
   }
+  for (const v1::DataGap& gap : reply.gaps()) {
+    absl::StrAppend(&out, "No data: region ", gap.region(), " (prober ",
+                    gap.prober_id(), ") lost ", gap.results(),
+                    " results between ", FormatRfc3339(ToTime(gap.from())),
+                    " and ", FormatRfc3339(ToTime(gap.to())),
+                    " (spool full); not counted as downtime.\n");
+  }
   return out;
 }
 
@@ -205,6 +212,19 @@ std::string FormatReportJson(const v1::AvailabilityReply& reply) {
     } else {
       out += "null";
     }
+    out += "}";
+  }
+  out += "],\"gaps\":[";
+  for (int i = 0; i < reply.gaps_size(); ++i) {
+    const v1::DataGap& gap = reply.gaps(i);
+    out += i > 0 ? ",{\"prober_id\":" : "{\"prober_id\":";
+    AppendJsonString(gap.prober_id(), &out);
+    out += ",\"region\":";
+    AppendJsonString(gap.region(), &out);
+    absl::StrAppend(&out, ",\"results\":", gap.results(), ",\"from\":");
+    AppendJsonString(FormatRfc3339(ToTime(gap.from())), &out);
+    out += ",\"to\":";
+    AppendJsonString(FormatRfc3339(ToTime(gap.to())), &out);
     out += "}";
   }
   out += "]}\n";

@@ -1,3 +1,4 @@
+// CertKit: certificate generation with the OpenSSL 3 API (see cert_kit.h).
 #include "tests/faultd/cert_kit.h"
 
 #include <openssl/ec.h>

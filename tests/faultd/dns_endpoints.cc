@@ -1,3 +1,5 @@
+// The DNS listener's UDP endpoint and TCP sessions (see dns_endpoints.h).
+// Loop thread only.
 #include "tests/faultd/dns_endpoints.h"
 
 #include <errno.h>

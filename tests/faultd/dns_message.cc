@@ -1,3 +1,4 @@
+// DNS wire format by hand (see dns_message.h). Pure functions.
 #include "tests/faultd/dns_message.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// AnswerDnsQuery: rules -> DNS answers (see dns_responder.h). Pure.
 #include "tests/faultd/dns_responder.h"
 
 #include <algorithm>

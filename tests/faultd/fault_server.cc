@@ -1,3 +1,5 @@
+// FaultServer: listeners, accept loop, control API, rules and stats
+// (see fault_server.h for threads and ownership).
 #include "tests/faultd/fault_server.h"
 
 #include <errno.h>

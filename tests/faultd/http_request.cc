@@ -1,3 +1,4 @@
+// HTTP/1.x request-head parser (see http_request.h). Pure functions.
 #include "tests/faultd/http_request.h"
 
 #include <algorithm>

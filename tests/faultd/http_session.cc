@@ -1,3 +1,4 @@
+// HttpSession: one HTTP(S) connection on the loop (see http_session.h).
 #include "tests/faultd/http_session.h"
 
 #include <algorithm>

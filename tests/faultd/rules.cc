@@ -1,3 +1,4 @@
+// Rule parsing (JSON -> proto), validation and matching (see rules.h).
 #include "tests/faultd/rules.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// Loopback-only socket helpers (see sockets.h).
 #include "tests/faultd/sockets.h"
 
 #include <arpa/inet.h>

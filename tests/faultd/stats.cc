@@ -1,3 +1,4 @@
+// Counters and the stats JSON (see stats.h). Thread-safe.
 #include "tests/faultd/stats.h"
 
 #include <cmath>

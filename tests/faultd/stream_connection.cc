@@ -1,3 +1,5 @@
+// StreamConnection: socket/TLS I/O, buffers and timers of one session
+// (see stream_connection.h). Loop thread only.
 #include "tests/faultd/stream_connection.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+// TCP banner and TLS-only sessions (see tcp_session.h). Loop thread only.
 #include "tests/faultd/tcp_session.h"
 
 namespace sonde::faultd {

@@ -1,3 +1,4 @@
+// The shared SSL_CTX and its ClientHello hook (see tls_server_context.h).
 #include "tests/faultd/tls_server_context.h"
 
 #include <openssl/tls1.h>

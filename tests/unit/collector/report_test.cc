@@ -126,7 +126,7 @@ TEST(ReportTest, JsonIsTheDocumentedFormat) {
             "\\\"name\\\"\\\\\\n\",\"service\":\"s\",\"region\":\"ber\","
             "\"probes\":0,\"failures\":0,\"availability\":null,"
             "\"top_failure_class\":\"PROBER_ERROR\",\"last_result\":null}"
-            "]}\n");
+            "],\"gaps\":[]}\n");
 }
 
 TEST(ReportTest, EmptyJson) {
@@ -136,7 +136,7 @@ TEST(ReportTest, EmptyJson) {
   EXPECT_EQ(FormatReportJson(reply),
             "{\"window\":\"30m\",\"from\":\"2024-05-01T09:30:00Z\",\"to\":"
             "\"2024-05-01T10:00:00Z\","
-            "\"rows\":[]}\n");
+            "\"rows\":[],\"gaps\":[]}\n");
 }
 
 }  // namespace

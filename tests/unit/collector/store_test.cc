@@ -105,11 +105,14 @@ TEST_F(StoreTest, MigrationsAreIdempotentAndSafeToRunConcurrently) {
   tb.join();
   EXPECT_TRUE(sa.ok()) << sa;
   EXPECT_TRUE(sb.ok()) << sb;
-  EXPECT_EQ(
-      Column("SELECT version FROM schema_migrations ORDER BY version"),
-      std::vector<std::string>{absl::StrCat(Store::LatestSchemaVersion())});
+  std::vector<std::string> all;
+  for (int v = 1; v <= Store::LatestSchemaVersion(); ++v) {
+    all.push_back(absl::StrCat(v));
+  }
+  EXPECT_EQ(Column("SELECT version FROM schema_migrations ORDER BY version"),
+            all);
   for (const char* table : {"results", "results_default", "ingested_batches",
-                            "rollup_minute", "rollup_minute_class"}) {
+                            "rollup_minute", "rollup_minute_class", "gaps"}) {
     EXPECT_EQ(
         One(absl::StrCat("SELECT to_regclass('", table, "') IS NOT NULL")), "t")
         << table;
@@ -179,6 +182,37 @@ TEST_F(StoreTest, DuplicateBatchIsAckedAsDuplicateAndNotStoredTwice) {
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_FALSE(*other);
   EXPECT_EQ(One("SELECT count(*) FROM results WHERE check_id = 'dup-a'"), "4");
+}
+
+TEST_F(StoreTest, GapsAreStoredOnceAndReportedAsNoData) {
+  const absl::Time t = absl::Now() - absl::Minutes(5);
+  v1::ResultBatch batch =
+      Batch("p-gap", "ber", 7, {Result("gap-a", 900, t, true, FC::OK)});
+  v1::Gap* gap = batch.add_gaps();
+  gap->set_results(1200);
+  gap->set_first_batch_seq(3);
+  gap->set_last_batch_seq(5);
+  SetTime(t - absl::Minutes(10), gap->mutable_from());
+  SetTime(t - absl::Minutes(2), gap->mutable_to());
+  ASSERT_TRUE(store_->InsertBatch(batch).ok());
+  auto dup = store_->InsertBatch(batch);  // resent: the gap is not doubled
+  ASSERT_TRUE(dup.ok());
+  EXPECT_TRUE(*dup);
+  auto gaps = store_->Gaps(t - absl::Hours(1), absl::Now(), "ber");
+  ASSERT_TRUE(gaps.ok()) << gaps.status();
+  ASSERT_EQ(gaps->size(), 1u);
+  EXPECT_EQ((*gaps)[0].prober_id(), "p-gap");
+  EXPECT_EQ((*gaps)[0].results(), 1200u);
+  // Lost results are no data: availability counts only what was stored.
+  auto rows = store_->Availability(t - absl::Hours(1), absl::Now(), "gap-a", "");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].probes(), 1u);
+  EXPECT_EQ((*rows)[0].failures(), 0u);
+  // Outside the window: not reported.
+  auto old = store_->Gaps(t - absl::Hours(3), t - absl::Hours(2), "");
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->empty());
 }
 
 TEST_F(StoreTest, HostileStringsRoundTripIntoDetailAndBanner) {

@@ -1,3 +1,4 @@
+// DNS wire format: round trips, compression, hostile input.
 #include "tests/faultd/dns_message.h"
 
 #include <random>

@@ -1,3 +1,4 @@
+// HTTP request-head parser: semantics, errors and caps.
 #include "tests/faultd/http_request.h"
 
 #include "gtest/gtest.h"

@@ -1,3 +1,5 @@
+// Rules: validation errors, matching, JSON round trip; fail_share and
+// generation bookkeeping of Stats.
 #include "tests/faultd/rules.h"
 
 #include "gtest/gtest.h"

@@ -1,3 +1,4 @@
+// Blocking loopback clients for faultd's tests (see test_clients.h).
 #include "tests/unit/faultd/test_clients.h"
 
 #include <arpa/inet.h>

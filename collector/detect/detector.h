@@ -1,0 +1,112 @@
+// Detector: turns the stream of ProbeResults into incidents, in memory, on
+// sliding windows per check x region, driven by an explicit clock.
+//
+// Ingest calls Observe() for every result (cheap: the result is copied into
+// a 48-byte Sample and queued; nothing is evaluated). A clock calls
+// Tick(now): results whose event time (start_time + total_us) is at or
+// before now - reorder_window are applied in event-time order, time-driven
+// rules run at their own instants (staleness deadlines, minute boundaries
+// of the windows, resolve holds), and the incident events that caused are
+// returned in order. Because everything is evaluated at event time, not at
+// Tick time, feeding the same results in big or small steps (replay or
+// real time) gives the same incidents, as long as results are no later than
+// reorder_window. Late ones are applied on arrival and counted.
+//
+// Rules, defaults and tuning: DetectorOptions and docs/detection.md.
+//
+// Thread-safety: none inside; the caller serializes every call (ingest
+// threads and the ticker share one mutex, or post to one thread). No
+// threads, no I/O, no clock reads: time only comes from results and Tick().
+// Memory: a fixed set of ring buffers per check x region (about 9 KiB),
+// allocated by SetConfig(); the per-result path does not allocate once the
+// reorder queue and the detail pool reached their high-water marks.
+#ifndef SONDE_COLLECTOR_DETECT_DETECTOR_H_
+#define SONDE_COLLECTOR_DETECT_DETECTOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "collector/detect/incident.h"
+#include "collector/detect/options.h"
+#include "collector/detect/region_state.h"
+#include "sonde/v1/check.pb.h"
+#include "sonde/v1/result.pb.h"
+
+namespace sonde::detect {
+
+// What the detector thinks of one check in one region right now.
+struct SeriesStatus {
+  RegionState state = RegionState::kUnknown;
+  bool down = false;    // DOWN by the run rule
+  bool outage = false;  // DOWN and confirmed: counts for outage incidents
+  bool voting = false;  // reporting, its prober healthy: takes part in scope votes
+  bool flapping = false;
+  bool latency_degraded = false;
+  double flap_percent = 0;
+  absl::Duration latency_p95;  // current window, OK results; 0 if too few
+  absl::Time last_result = absl::InfinitePast();
+};
+
+// Counters for /metrics; monotonic except `pending`.
+struct DetectorStats {
+  uint64_t results_observed = 0;
+  uint64_t results_applied = 0;
+  uint64_t late_results = 0;       // arrived after their reorder window; applied on arrival
+  uint64_t duplicate_results = 0;  // same run and request index seen before, or an older run
+  uint64_t unknown_check = 0;      // check not in the config: dropped
+  uint64_t unknown_region = 0;     // region not configured for the check: dropped
+  uint64_t prober_errors = 0;      // PROBER_ERROR results (never count against a target)
+  uint64_t pending = 0;            // queued, not yet applied
+};
+
+class Detector {
+ public:
+  // INVALID_ARGUMENT when the options do not validate.
+  static absl::StatusOr<std::unique_ptr<Detector>> Create(DetectorOptions options);
+  ~Detector();
+  Detector(const Detector&) = delete;
+  Detector& operator=(const Detector&) = delete;
+
+  // Sets or replaces the configured checks and regions (a check without
+  // regions runs in all of config.regions()). State of a (check, region)
+  // that exists before and after is kept; results queued for removed ones
+  // are dropped; incidents of removed services resolve after resolve_hold.
+  // `now` starts the staleness clock of checks that never reported.
+  void SetConfig(const v1::Config& config, absl::Time now);
+
+  // Queues one result. Never evaluates, never emits.
+  void Observe(const v1::ProbeResult& result);
+
+  // Advances detection to now - reorder_window; returns the incident events
+  // decided on the way, in order (empty most of the time). `now` going
+  // backwards is ignored.
+  std::vector<IncidentEvent> Tick(absl::Time now);
+
+  // Adopts incidents persisted before a restart (open ones only): each
+  // continues under its id if its condition is detected again within
+  // resolve_hold of `now`, else it resolves then. Call after SetConfig.
+  void RestoreIncidents(const std::vector<Incident>& open, absl::Time now);
+
+  SeriesStatus Status(absl::string_view check, absl::string_view region) const;
+  std::vector<Incident> OpenIncidents() const;
+  DetectorStats stats() const;
+  const DetectorOptions& options() const { return options_; }
+  // Everything at or before this instant has been applied and evaluated.
+  absl::Time processed_until() const;
+
+ private:
+  struct Impl;
+  explicit Detector(DetectorOptions options);
+
+  DetectorOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sonde::detect
+
+#endif  // SONDE_COLLECTOR_DETECT_DETECTOR_H_

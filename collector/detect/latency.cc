@@ -1,0 +1,143 @@
+#include "collector/detect/latency.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sonde::detect {
+
+int LatencyHistogram::Bucket(uint32_t us) {
+  if (us < 256) return 0;
+  const int octave = 31 - __builtin_clz(us);
+  if (octave >= 26) return kBuckets - 1;
+  const int sub = static_cast<int>((us >> (octave - 2)) & 3u);
+  return 1 + (octave - 8) * 4 + sub;
+}
+
+double LatencyHistogram::LowerBound(int bucket) {
+  if (bucket <= 0) return 0;
+  if (bucket >= kBuckets - 1) return static_cast<double>(1u << 26);
+  const int octave = 8 + (bucket - 1) / 4;
+  const int sub = (bucket - 1) % 4;
+  return std::ldexp(1.0 + sub / 4.0, octave);
+}
+
+double LatencyHistogram::UpperBound(int bucket) {
+  if (bucket <= 0) return 256;
+  if (bucket >= kBuckets - 1) return static_cast<double>(1u << 27);
+  const int octave = 8 + (bucket - 1) / 4;
+  const int sub = (bucket - 1) % 4;
+  return std::ldexp(1.0 + (sub + 1) / 4.0, octave);
+}
+
+double LatencyHistogram::Percentile(const uint32_t* hist, uint64_t count, double q) {
+  if (count == 0) return 0;
+  const double rank = q * static_cast<double>(count);
+  double seen = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    if (hist[b] == 0) continue;
+    if (seen + hist[b] >= rank) {
+      const double frac = (rank - seen) / hist[b];
+      return LowerBound(b) + frac * (UpperBound(b) - LowerBound(b));
+    }
+    seen += hist[b];
+  }
+  return UpperBound(kBuckets - 1);
+}
+
+void LatencyTracker::Init(const LatencyParams& params) {
+  minutes_.assign(params.window_minutes, Minute{});
+  blocks_.assign(params.baseline_blocks, Block{});
+}
+
+void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us,
+                         uint32_t tls_us, uint32_t first_byte_us) {
+  uint16_t& c = cur_.hist[LatencyHistogram::Bucket(total_us)];
+  if (c == 0xffff) return;  // > 65535 results a minute: drop the excess
+  ++c;
+  ++cur_.count;
+  cur_.phase[kPhaseDns] += dns_us;
+  cur_.phase[kPhaseConnect] += connect_us;
+  cur_.phase[kPhaseTls] += tls_us;
+  cur_.phase[kPhaseFirstByte] += first_byte_us;
+}
+
+void LatencyTracker::AddTo(Block* b, const Minute& m) {
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) b->hist[i] += m.hist[i];
+  b->count += m.count;
+  for (int i = 0; i < kPhaseCount; ++i) b->phase[i] += m.phase[i];
+}
+
+void LatencyTracker::SubtractFrom(Block* b, const Minute& m) {
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) b->hist[i] -= m.hist[i];
+  b->count -= m.count;
+  for (int i = 0; i < kPhaseCount; ++i) b->phase[i] -= m.phase[i];
+}
+
+void LatencyTracker::AddTo(Block* b, const Block& m) {
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) b->hist[i] += m.hist[i];
+  b->count += m.count;
+  for (int i = 0; i < kPhaseCount; ++i) b->phase[i] += m.phase[i];
+}
+
+void LatencyTracker::SubtractFrom(Block* b, const Block& m) {
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) b->hist[i] -= m.hist[i];
+  b->count -= m.count;
+  for (int i = 0; i < kPhaseCount; ++i) b->phase[i] -= m.phase[i];
+}
+
+bool LatencyTracker::CloseMinute(const LatencyParams& params) {
+  const int w = static_cast<int>(minutes_.size());
+  Minute& slot = minutes_[closed_minutes_ % w];
+  if (closed_minutes_ >= w) {
+    // The minute leaving the window joins the baseline, unless degraded.
+    SubtractFrom(&window_, slot);
+    if (!degraded_) {
+      AddTo(&open_, slot);
+      AddTo(&baseline_, slot);
+    }
+    if (++open_minutes_ == w) {
+      const int nb = static_cast<int>(blocks_.size());
+      Block& old = blocks_[closed_blocks_ % nb];
+      if (closed_blocks_ >= nb) SubtractFrom(&baseline_, old);
+      old = open_;
+      open_ = Block{};
+      open_minutes_ = 0;
+      ++closed_blocks_;
+    }
+  }
+  slot = cur_;
+  AddTo(&window_, cur_);
+  cur_ = Minute{};
+  ++closed_minutes_;
+
+  const bool was = degraded_;
+  if (window_.count < params.min_samples) {
+    degraded_ = false;
+    window_p_ = 0;
+    return was != degraded_;
+  }
+  window_p_ = LatencyHistogram::Percentile(window_.hist.data(), window_.count, params.percentile);
+  if (window_p_ <= params.margin_us || baseline_.count < params.min_baseline_samples) {
+    // The threshold is at least baseline + margin: nothing to compare.
+    degraded_ = false;
+    return was != degraded_;
+  }
+  baseline_p_ =
+      LatencyHistogram::Percentile(baseline_.hist.data(), baseline_.count, params.percentile);
+  const double threshold =
+      std::max(params.factor * baseline_p_, baseline_p_ + params.margin_us);
+  degraded_ = window_p_ > threshold;
+  return was != degraded_;
+}
+
+std::array<double, kPhaseCount> LatencyTracker::PhaseShift() const {
+  std::array<double, kPhaseCount> out{};
+  if (window_.count == 0 || baseline_.count == 0) return out;
+  for (int i = 0; i < kPhaseCount; ++i) {
+    out[i] = static_cast<double>(window_.phase[i]) / window_.count -
+             static_cast<double>(baseline_.phase[i]) / baseline_.count;
+  }
+  return out;
+}
+
+}  // namespace sonde::detect

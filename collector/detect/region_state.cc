@@ -1,0 +1,53 @@
+#include "collector/detect/region_state.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sonde::detect {
+
+const char* RegionStateName(RegionState state) {
+  switch (state) {
+    case RegionState::kUnknown: return "UNKNOWN";
+    case RegionState::kUp: return "UP";
+    case RegionState::kDegraded: return "DEGRADED";
+    case RegionState::kDown: return "DOWN";
+    case RegionState::kFlapping: return "FLAPPING";
+    case RegionState::kStale: return "STALE";
+  }
+  return "UNKNOWN";
+}
+
+int RunStateMachine::ConfirmRuns(double noise, const Params& params) {
+  if (noise <= 0) return params.down_failures;
+  if (noise >= 1) return params.max_confirm_runs;
+  const int k = static_cast<int>(std::ceil(std::log(params.false_rate) / std::log(noise)));
+  return std::clamp(k, std::max(2, params.down_failures), params.max_confirm_runs);
+}
+
+bool RunStateMachine::OnRun(bool failed, double noise, const Params& params) {
+  const bool was_down = down_;
+  const bool was_outage = outage_;
+  history_ = (history_ << 1) | (failed ? 1u : 0u);
+  ++runs_;
+  if (failed) {
+    ++consecutive_failures_;
+    consecutive_ok_ = 0;
+  } else {
+    ++consecutive_ok_;
+    consecutive_failures_ = 0;
+  }
+  if (!down_) {
+    const uint32_t window = history_ & ((1u << params.down_window) - 1);
+    down_ = __builtin_popcount(window) >= params.down_failures;
+  } else if (consecutive_ok_ >= params.up_successes) {
+    down_ = false;
+    outage_ = false;
+  }
+  if (down_ && !outage_ && failed &&
+      (noise <= 0 || consecutive_failures_ >= ConfirmRuns(noise, params))) {
+    outage_ = true;
+  }
+  return was_down != down_ || was_outage != outage_;
+}
+
+}  // namespace sonde::detect

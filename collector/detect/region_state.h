@@ -1,0 +1,62 @@
+// RegionState and RunStateMachine: the UP/DOWN state of one check as seen
+// from one region, fed one completed run at a time.
+//
+// DOWN when >= down_failures of the last down_window runs failed; UP again
+// after up_successes runs in a row that did not fail. `outage()` is DOWN
+// *confirmed* for incidents: at once on a clean series, but on a series that
+// has been failing intermittently (failing-run share p over the recent
+// window, excluding the current streak) only after k consecutive failed runs
+// with p^k < false_rate. This keeps 1% noise, or a 25% partial failure that
+// happens to fail two runs in a row, from becoming an outage. Not
+// thread-safe; plain value type.
+#ifndef SONDE_COLLECTOR_DETECT_REGION_STATE_H_
+#define SONDE_COLLECTOR_DETECT_REGION_STATE_H_
+
+#include <cstdint>
+
+namespace sonde::detect {
+
+// What a check x region looks like to an operator. Precedence when several
+// hold: STALE > FLAPPING > DOWN > DEGRADED > UP.
+enum class RegionState { kUnknown, kUp, kDegraded, kDown, kFlapping, kStale };
+
+// "UNKNOWN", "UP", "DEGRADED", "DOWN", "FLAPPING", "STALE".
+const char* RegionStateName(RegionState state);
+
+class RunStateMachine {
+ public:
+  struct Params {
+    int down_failures = 2;
+    int down_window = 3;
+    int up_successes = 3;
+    double false_rate = 1e-5;
+    int max_confirm_runs = 10;
+  };
+
+  // Feeds one completed run. `noise`: failing-run share of this series in
+  // the recent window before the current streak (0 when clean or unknown).
+  // Returns true when down() or outage() changed.
+  bool OnRun(bool failed, double noise, const Params& params);
+
+  bool down() const { return down_; }
+  bool outage() const { return outage_; }
+  int consecutive_failures() const { return consecutive_failures_; }
+  // Bit 0 is the newest run; 1 = failed.
+  uint32_t history() const { return history_; }
+  uint64_t runs() const { return runs_; }
+
+  // Consecutive failed runs that confirm an outage at noise level `noise`.
+  static int ConfirmRuns(double noise, const Params& params);
+
+ private:
+  uint32_t history_ = 0;
+  uint64_t runs_ = 0;
+  int consecutive_failures_ = 0;
+  int consecutive_ok_ = 0;
+  bool down_ = false;
+  bool outage_ = false;
+};
+
+}  // namespace sonde::detect
+
+#endif  // SONDE_COLLECTOR_DETECT_REGION_STATE_H_

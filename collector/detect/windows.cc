@@ -1,0 +1,162 @@
+#include "collector/detect/windows.h"
+
+#include <algorithm>
+
+namespace sonde::detect {
+namespace {
+
+uint16_t Sat16(uint32_t v) { return static_cast<uint16_t>(std::min<uint32_t>(v, 0xffff)); }
+
+void Subtract(Counts* sum, uint32_t probes, uint32_t fails) {
+  sum->probes -= std::min(sum->probes, probes);
+  sum->fails -= std::min(sum->fails, fails);
+}
+
+}  // namespace
+
+void FastWindow::Advance(int64_t bucket) {
+  if (head_ < 0) {
+    head_ = bucket;
+    return;
+  }
+  if (bucket <= head_) return;
+  if (bucket - head_ >= kFastBuckets) {
+    probes_.fill(0);
+    fails_.fill(0);
+    sum_ = Counts{};
+  } else {
+    for (int64_t b = head_ + 1; b <= bucket; ++b) {
+      int i = static_cast<int>(b % kFastBuckets);
+      Subtract(&sum_, probes_[i], fails_[i]);
+      probes_[i] = 0;
+      fails_[i] = 0;
+    }
+  }
+  head_ = bucket;
+}
+
+void FastWindow::Add(int64_t bucket, uint32_t probes, uint32_t fails) {
+  Advance(bucket);
+  if (bucket <= head_ - kFastBuckets) return;
+  int i = static_cast<int>(bucket % kFastBuckets);
+  uint16_t p = Sat16(probes_[i] + probes);
+  uint16_t f = Sat16(fails_[i] + fails);
+  sum_.probes += p - probes_[i];
+  sum_.fails += f - fails_[i];
+  probes_[i] = p;
+  fails_[i] = f;
+}
+
+Counts FastWindow::Sum(int64_t now_bucket) {
+  Advance(now_bucket);
+  return sum_;
+}
+
+Counts FastWindow::SumFromFirstFailure(int64_t now_bucket) {
+  Advance(now_bucket);
+  Counts out;
+  if (head_ < 0) return out;
+  bool started = false;
+  for (int64_t b = head_ - kFastBuckets + 1; b <= head_; ++b) {
+    if (b < 0) continue;
+    int i = static_cast<int>(b % kFastBuckets);
+    started = started || fails_[i] > 0;
+    if (started) {
+      out.probes += probes_[i];
+      out.fails += fails_[i];
+    }
+  }
+  return out;
+}
+
+void MinuteWindow::Add(uint32_t probes, uint32_t fails, uint32_t runs, uint32_t failed_runs) {
+  cur_.probes += probes;
+  cur_.fails += fails;
+  cur_.runs += runs;
+  cur_.failed_runs += failed_runs;
+}
+
+void MinuteWindow::CloseMinute() {
+  Slot& slot = ring_[closed_ % minutes_];
+  if (closed_ >= minutes_) {
+    sum_.probes -= std::min<uint32_t>(sum_.probes, slot.probes);
+    sum_.fails -= std::min<uint32_t>(sum_.fails, slot.fails);
+    sum_.runs -= std::min<uint32_t>(sum_.runs, slot.runs);
+    sum_.failed_runs -= std::min<uint32_t>(sum_.failed_runs, slot.failed_runs);
+  }
+  slot = Slot{Sat16(cur_.probes), Sat16(cur_.fails), Sat16(cur_.runs), Sat16(cur_.failed_runs)};
+  sum_.probes += slot.probes;
+  sum_.fails += slot.fails;
+  sum_.runs += slot.runs;
+  sum_.failed_runs += slot.failed_runs;
+  cur_ = RunCounts{};
+  ++closed_;
+}
+
+RunCounts MinuteWindow::with_current() const {
+  RunCounts r = sum_;
+  r.probes += cur_.probes;
+  r.fails += cur_.fails;
+  r.runs += cur_.runs;
+  r.failed_runs += cur_.failed_runs;
+  return r;
+}
+
+int BurnLayout::Add(int64_t window_seconds) {
+  for (int i = 0; i < count; ++i) {
+    if (seconds[i] == window_seconds) return i;
+  }
+  int id = count++;
+  seconds[id] = window_seconds;
+  if (window_seconds <= int64_t{kBurnMinuteSlots} * 60 && window_seconds % 60 == 0) {
+    in_hours[id] = false;
+    length[id] = static_cast<int>(window_seconds / 60);
+  } else {
+    in_hours[id] = true;
+    length[id] = static_cast<int>(window_seconds / 3600);
+  }
+  return id;
+}
+
+void BurnCounter::CloseMinute(const BurnLayout& layout) {
+  const int64_t m = closed_minutes_;
+  MinuteSlot& slot = minutes_[m % kBurnMinuteSlots];
+  // Running sums first: for a 6 h window the slot being overwritten is the
+  // minute that leaves it.
+  for (int id = 0; id < layout.count; ++id) {
+    if (layout.in_hours[id]) continue;
+    const int len = layout.length[id];
+    sums_[id] += cur_;
+    if (m >= len) {
+      const MinuteSlot& old = minutes_[(m - len) % kBurnMinuteSlots];
+      Subtract(&sums_[id], old.probes, old.fails);
+    }
+  }
+  slot = MinuteSlot{Sat16(cur_.probes), Sat16(cur_.fails)};
+  hour_acc_ += cur_;
+  cur_ = Counts{};
+  ++closed_minutes_;
+  if (++minutes_in_hour_ < 60) return;
+  const int64_t h = closed_hours_;
+  for (int id = 0; id < layout.count; ++id) {
+    if (!layout.in_hours[id]) continue;
+    const int len = layout.length[id];
+    sums_[id] += hour_acc_;
+    if (h >= len) {
+      const Counts& old = hours_[(h - len) % kBurnHourSlots];
+      Subtract(&sums_[id], old.probes, old.fails);
+    }
+  }
+  hours_[h % kBurnHourSlots] = hour_acc_;
+  hour_acc_ = Counts{};
+  minutes_in_hour_ = 0;
+  ++closed_hours_;
+}
+
+Counts BurnCounter::Window(const BurnLayout& layout, int id) const {
+  Counts c = sums_[id];
+  if (layout.in_hours[id]) c += hour_acc_;
+  return c;
+}
+
+}  // namespace sonde::detect
