@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -233,7 +235,29 @@ int RunProber(int argc, char** argv) {
     hello.set_prober_id(prober_id);
     hello.set_region(region);
     hello.set_version("0.1.0");
-    config_client = std::make_unique<ConfigClient>(channel, hello, [&](v1::ProberConfig pc) {
+    // The last config received is kept beside the spool, so a prober that
+    // starts while the collector is unreachable still probes.
+    std::string stored_path = spool_dir.empty() ? "" : spool_dir + "/config.pb";
+    if (!stored_path.empty()) {
+      std::ifstream in(stored_path, std::ios::binary);
+      v1::ProberConfig stored;
+      if (in && stored.ParseFromIstream(&in)) {
+        scheduler->SetChecks(std::vector<v1::Check>(stored.checks().begin(), stored.checks().end()));
+        spdlog::info("using the stored config {} ({} checks) until the collector answers",
+                     stored.version(), stored.checks_size());
+      }
+    }
+    config_client = std::make_unique<ConfigClient>(channel, hello, [&, stored_path](v1::ProberConfig pc) {
+      if (!stored_path.empty()) {
+        std::string tmp = stored_path + ".tmp";
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (pc.SerializeToOstream(&out) && out.flush()) {
+          out.close();
+          std::rename(tmp.c_str(), stored_path.c_str());
+        } else {
+          spdlog::warn("cannot store the config in {}", stored_path);
+        }
+      }
       loop.Post([&, pc = std::move(pc)] {
         scheduler->SetChecks(std::vector<v1::Check>(pc.checks().begin(), pc.checks().end()));
       });

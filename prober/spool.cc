@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -70,8 +71,10 @@ std::string Spool::SegmentPath(uint64_t number) const {
 }
 
 absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(Options options) {
-  if (mkdir(options.dir.c_str(), 0750) != 0 && errno != EEXIST) {
-    return Errno(absl::StrCat("spool directory ", options.dir));
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("spool directory ", options.dir, ": ", ec.message()));
   }
   std::unique_ptr<Spool> s(new Spool(std::move(options)));
   if (auto st = s->Recover(); !st.ok()) return st;
