@@ -119,6 +119,16 @@ grpc::Status ConfigService::Watch(
         grpc::StatusCode::INVALID_ARGUMENT,
         "ProberHello.region is empty: a prober must say which region it is in");
   }
+  if (auth_ != nullptr) {
+    absl::StatusOr<ProberIdentity> id = auth_->Prober(*context);
+    if (!id.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(id.status().message()));
+    }
+    if (absl::Status ok = Authenticator::Matches(*id, hello->prober_id(), hello->region());
+        !ok.ok()) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(ok.message()));
+    }
+  }
   const std::string who =
       absl::StrCat("prober \"", hello->prober_id(), "\" region \"",
                    hello->region(), "\" (", context->peer(), ")");

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "collector/auth.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -72,11 +73,13 @@ class ConfigService final : public v1::ConfigService::Service {
   // `poll` bounds how long a Watch may take to notice a cancelled stream.
   explicit ConfigService(const ConfigHolder* holder,
                          absl::Duration poll = absl::Seconds(1));
+  void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
   grpc::Status Watch(grpc::ServerContext* context, const v1::ProberHello* hello,
                      grpc::ServerWriter<v1::ProberConfig>* writer) override;
 
  private:
+  const Authenticator* auth_ = nullptr;
   const ConfigHolder* const holder_;
   const absl::Duration poll_;
 };

@@ -101,6 +101,16 @@ grpc::Status IngestService::Report(
     return status;
   };
 
+  ProberIdentity who{"", "", "none"};
+  if (auth_ != nullptr) {
+    absl::StatusOr<ProberIdentity> id = auth_->Prober(*context);
+    if (!id.ok()) {
+      counters_.streams_refused.fetch_add(1);
+      spdlog::warn("ingest: refusing a stream from {}: {}", peer, std::string(id.status().message()));
+      return finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(id.status().message())));
+    }
+    who = *id;
+  }
   StorePool::Lease store;
   v1::ResultBatch batch;
   while (stream->Read(&batch)) {
@@ -117,6 +127,13 @@ grpc::Status IngestService::Report(
                    std::string(valid.message()));
       return finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  std::string(valid.message())));
+    }
+    if (absl::Status allowed = Authenticator::Matches(who, batch.prober_id(), batch.region());
+        !allowed.ok()) {
+      counters_.streams_refused.fetch_add(1);
+      spdlog::warn("ingest: refusing batch {} from {}: {}", batch.batch_seq(), peer,
+                   std::string(allowed.message()));
+      return finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(allowed.message())));
     }
     if (prober_id.empty()) {
       prober_id = batch.prober_id();

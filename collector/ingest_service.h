@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "collector/auth.h"
 #include "collector/store.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
@@ -37,6 +38,7 @@ absl::Status ValidateBatch(const v1::ResultBatch& batch);
 
 struct IngestCounters {
   std::atomic<uint64_t> streams_opened{0};
+  std::atomic<uint64_t> streams_refused{0};  // bad or missing credentials
   std::atomic<uint64_t> streams_active{0};
   std::atomic<uint64_t> batches_stored{0};
   std::atomic<uint64_t> results_stored{0};
@@ -48,6 +50,9 @@ struct IngestCounters {
 class IngestService final : public v1::Ingest::Service {
  public:
   explicit IngestService(StorePool* pool);
+  // Streams must then prove their prober identity (null: open). Set before
+  // the server starts; not owned.
+  void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
   grpc::Status Report(
       grpc::ServerContext* context,
@@ -61,6 +66,7 @@ class IngestService final : public v1::Ingest::Service {
   const IngestCounters& counters() const { return counters_; }
 
  private:
+  const Authenticator* auth_ = nullptr;
   StorePool* const pool_;
   std::atomic<bool> draining_{false};
   IngestCounters counters_;

@@ -173,6 +173,21 @@ int Main(int argc, char** argv) {
                "at start (an\ninvalid file is an error, nothing starts) and "
                "reloaded on SIGHUP. Without\nit, probers get no checks from "
                "this collector.");
+  AuthOptions auth_options;
+  flags.String("tls-cert", &auth_options.tls_cert,
+               "Server certificate (PEM) for gRPC over TLS; with --tls-key.");
+  flags.String("tls-key", &auth_options.tls_key, "Private key of --tls-cert (PEM).");
+  flags.String("tls-client-ca", &auth_options.tls_client_ca,
+               "CA (PEM) that signs prober certificates: enables mTLS. A prober's\n"
+               "certificate names it (CN = prober id, OU = region) and it may only send\n"
+               "results for that region. deploy/certs/make-certs.sh makes them.");
+  flags.String("tokens", &auth_options.tokens_file,
+               "YAML file of bearer tokens: `probers: [{token, prober_id, region}]` (the\n"
+               "weaker alternative to certificates) and `query: [token, ...]` for sondectl\n"
+               "and dashboards. With --tls-* or --tokens, queries need a query token.");
+  flags.Bool("insecure", &auth_options.insecure,
+             "Serve plaintext gRPC without any authentication. Without TLS or tokens\n"
+             "the collector only listens on loopback unless this flag is given.");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
   absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
   if (!args.ok()) {
@@ -199,6 +214,11 @@ int Main(int argc, char** argv) {
   if (absl::Status st = Store::ValidateConnInfo(options.postgres); !st.ok()) {
     return UsageError(absl::StrCat("--postgres: ", st.message()));
   }
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::Create(auth_options, options.listen);
+  if (!auth.ok()) {
+    return UsageError(std::string(auth.status().message()));
+  }
   v1::Config config;
   if (!options.config_path.empty()) {
     absl::StatusOr<v1::Config> loaded =
@@ -219,7 +239,9 @@ int Main(int argc, char** argv) {
     spdlog::info("config {}: {} checks, {} regions", options.config_path,
                  config.checks_size(), config.regions_size());
   }
+  spdlog::info("access: {}", (*auth)->Describe());
   CollectorServer server(options, std::move(config));
+  server.set_authenticator(auth->get());
   SignalThread signal_thread(signals, [&server] {
     server.ReloadConfig().IgnoreError();  // logged; the old config stays
   });

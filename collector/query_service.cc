@@ -40,6 +40,11 @@ QueryService::QueryService(StorePool* pool, const common::Clock* clock)
 grpc::Status QueryService::Availability(grpc::ServerContext* context,
                                         const v1::AvailabilityRequest* request,
                                         v1::AvailabilityReply* reply) {
+  if (auth_ != nullptr) {
+    if (absl::Status ok = auth_->Query(*context); !ok.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(ok.message()));
+    }
+  }
   absl::Duration window = kDefaultAvailabilityWindow;
   if (request->has_window()) {
     window = common::ToAbsl(request->window());

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "collector/store.h"
 #include "common/clock.h"
+#include "collector/auth.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
 namespace sonde::collector {
@@ -20,6 +21,7 @@ inline constexpr absl::Duration kMaxAvailabilityWindow = absl::Hours(24 * 400);
 class QueryService final : public v1::Query::Service {
  public:
   QueryService(StorePool* pool, const common::Clock* clock);
+  void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
   // Window [now - window, now); window defaults to 1h, must be positive and
   // at most 400 days (INVALID_ARGUMENT otherwise). Store errors map to their
@@ -29,6 +31,7 @@ class QueryService final : public v1::Query::Service {
                             v1::AvailabilityReply* reply) override;
 
  private:
+  const Authenticator* auth_ = nullptr;
   StorePool* const pool_;
   const common::Clock* const clock_;
 };

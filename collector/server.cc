@@ -61,8 +61,13 @@ absl::Status CollectorServer::PrepareDatabase(absl::Notification* stop) {
 
 absl::Status CollectorServer::Start() {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(options_.listen,
+                           auth_ != nullptr ? auth_->ServerCredentials()
+                                            : grpc::InsecureServerCredentials(),
                            &port_);
+  ingest_.set_authenticator(auth_);
+  config_service_.set_authenticator(auth_);
+  query_.set_authenticator(auth_);
   builder.RegisterService(&ingest_);
   builder.RegisterService(&config_service_);
   builder.RegisterService(&query_);

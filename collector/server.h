@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "collector/auth.h"
 #include "collector/config_service.h"
 #include "collector/ingest_service.h"
 #include "collector/query_service.h"
@@ -43,6 +44,10 @@ class CollectorServer {
   // first, or the first error that retrying cannot fix.
   absl::Status PrepareDatabase(absl::Notification* stop);
 
+  // Credentials and access rules for every call (null: open, plaintext).
+  // Not owned; must outlive the server. Call before Start().
+  void set_authenticator(const Authenticator* auth) { auth_ = auth; }
+
   // Binds and starts serving. UNAVAILABLE when the address cannot be bound.
   absl::Status Start();
   // The bound port (after Start).
@@ -67,6 +72,7 @@ class CollectorServer {
   IngestService ingest_;
   ConfigService config_service_;
   QueryService query_;
+  const Authenticator* auth_ = nullptr;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

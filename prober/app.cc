@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/config.h"
+#include "common/credentials.h"
 #include "common/event_loop.h"
 #include "common/flags.h"
 #include "common/logging.h"
@@ -85,6 +86,7 @@ int RunProber(int argc, char** argv) {
   std::string region, prober_id, collector, config_path, source_address, log_level = "info";
   std::string spool_dir;
   int64_t spool_max_mib = 512;
+  common::ClientSecurity security;
   bool once = false;
   common::FlagSet flags("sonde-prober", kUsage);
   flags.String("region", &region, "Region this prober runs in (e.g. fra). Required for the daemon.");
@@ -104,6 +106,17 @@ int RunProber(int argc, char** argv) {
   flags.Int("spool-max-mib", &spool_max_mib,
             "Spool size cap in MiB; past it the oldest results are dropped and the loss\n"
             "is reported to the collector as a gap.");
+  flags.String("tls-ca", &security.tls_ca,
+               "CA (PEM) of the collector's certificate: talk to the collector over TLS.");
+  flags.String("tls-cert", &security.tls_cert,
+               "This prober's client certificate (PEM, mTLS). Its CN is the prober id and\n"
+               "its OU the region, which --prober-id and --region then default to.");
+  flags.String("tls-key", &security.tls_key, "Private key of --tls-cert.");
+  flags.String("token-file", &security.token_file,
+               "File holding this prober's bearer token (the weaker alternative to a\n"
+               "client certificate).");
+  flags.Bool("insecure", &security.insecure,
+             "Allow plaintext to a collector that is not on loopback.");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
   auto args = flags.Parse(argc, argv);
   if (flags.help_requested()) {
@@ -117,6 +130,20 @@ int RunProber(int argc, char** argv) {
   if (!args.ok()) return usage_error(std::string(args.status().message()));
   if (!args->empty()) return usage_error(absl::StrCat("unexpected argument \"", (*args)[0], "\""));
   if (once && config_path.empty()) return usage_error("--once needs --config FILE");
+  if (!security.tls_cert.empty()) {
+    // The certificate names the prober: CN = prober id, OU = region.
+    auto pem = common::ReadTextFile("--tls-cert", security.tls_cert);
+    if (!pem.ok()) return usage_error(std::string(pem.status().message()));
+    auto id = common::ReadCertificateIdentity(*pem);
+    if (!id.ok()) return usage_error(absl::StrCat("--tls-cert: ", id.status().message()));
+    if (region.empty()) region = id->organizational_unit;
+    if (prober_id.empty()) prober_id = id->common_name;
+    if (region != id->organizational_unit || prober_id != id->common_name) {
+      return usage_error(absl::StrCat("--tls-cert is for prober \"", id->common_name,
+                                      "\" in region \"", id->organizational_unit,
+                                      "\"; --prober-id/--region say otherwise"));
+    }
+  }
   if (!once && region.empty()) return usage_error("--region is required (or use --once)");
   if (!once && collector.empty()) return usage_error("--collector HOST:PORT is required");
   if (!collector.empty() && !common::ParseHostPort(collector, 0).ok()) {
@@ -160,6 +187,7 @@ int RunProber(int argc, char** argv) {
   ProbeEnv env{&loop, resolver->get(), curl->get(), source_address};
 
   std::unique_ptr<Uplink> uplink;
+  std::string bearer_token;
   std::shared_ptr<grpc::Channel> channel;
   if (!once) {
     grpc::ChannelArguments chargs;
@@ -167,11 +195,15 @@ int RunProber(int argc, char** argv) {
     chargs.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
     chargs.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     chargs.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
-    channel = grpc::CreateCustomChannel(collector, grpc::InsecureChannelCredentials(), chargs);
+    auto creds = common::MakeClientCredentials(security, collector);
+    if (!creds.ok()) return usage_error(std::string(creds.status().message()));
+    bearer_token = creds->bearer_token;
+    channel = grpc::CreateCustomChannel(collector, creds->channel, chargs);
     Uplink::Options uo;
     uo.prober_id = prober_id;
     uo.region = region;
     uo.spool_dir = spool_dir;
+    uo.bearer_token = bearer_token;
     uo.spool_max_bytes = static_cast<uint64_t>(spool_max_mib) << 20;
     auto created = Uplink::Create(channel, uo);
     if (!created.ok()) {
@@ -227,7 +259,9 @@ int RunProber(int argc, char** argv) {
 
   std::unique_ptr<ConfigClient> config_client;
   if (!config_path.empty()) {
-    scheduler->SetChecks(checks_for(config));
+    std::vector<v1::Check> checks = checks_for(config);
+    config = v1::Config();  // the scheduler keeps the checks; SIGHUP reads the file again
+    scheduler->SetChecks(std::move(checks));
     spdlog::info("prober {} region {}: {} checks from {}, results to {}", prober_id, region,
                  scheduler->stats().checks, config_path, collector);
   } else {
@@ -247,7 +281,7 @@ int RunProber(int argc, char** argv) {
                      stored.version(), stored.checks_size());
       }
     }
-    config_client = std::make_unique<ConfigClient>(channel, hello, [&, stored_path](v1::ProberConfig pc) {
+    config_client = std::make_unique<ConfigClient>(channel, hello, bearer_token, [&, stored_path](v1::ProberConfig pc) {
       if (!stored_path.empty()) {
         std::string tmp = stored_path + ".tmp";
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

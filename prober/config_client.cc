@@ -5,9 +5,10 @@
 namespace sonde::prober {
 
 ConfigClient::ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHello hello,
-                           OnConfig on_config)
+                           std::string bearer_token, OnConfig on_config)
     : stub_(v1::ConfigService::NewStub(channel)),
       hello_(std::move(hello)),
+      bearer_token_(std::move(bearer_token)),
       on_config_(std::move(on_config)) {}
 
 ConfigClient::~ConfigClient() { Stop(); }
@@ -27,6 +28,7 @@ void ConfigClient::Run() {
   absl::Duration backoff = absl::Seconds(1);
   while (true) {
     grpc::ClientContext ctx;
+    if (!bearer_token_.empty()) ctx.AddMetadata("authorization", "Bearer " + bearer_token_);
     {
       absl::MutexLock l(&mu_);
       if (stopping_) return;
@@ -42,6 +44,10 @@ void ConfigClient::Run() {
       config.Clear();
     }
     grpc::Status st = reader->Finish();
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      spdlog::error("the collector refuses this prober's credentials: {}", st.error_message());
+    }
     absl::MutexLock l(&mu_);
     ctx_ = nullptr;
     if (stopping_) return;

@@ -18,7 +18,9 @@ namespace sonde::prober {
 class ConfigClient {
  public:
   using OnConfig = std::function<void(v1::ProberConfig)>;
-  ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHello hello, OnConfig on_config);
+  // `bearer_token` ("" for none) is sent as "authorization: Bearer ...".
+  ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHello hello,
+               std::string bearer_token, OnConfig on_config);
   ~ConfigClient();
   void Start();
   void Stop();
@@ -27,6 +29,7 @@ class ConfigClient {
   void Run();
   std::unique_ptr<v1::ConfigService::Stub> stub_;
   v1::ProberHello hello_;
+  std::string bearer_token_;
   OnConfig on_config_;
   std::thread thread_;
   absl::Mutex mu_;

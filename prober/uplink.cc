@@ -217,6 +217,9 @@ void Uplink::Run() {
 
 bool Uplink::StreamOnce() {
   grpc::ClientContext ctx;
+  if (!options_.bearer_token.empty()) {
+    ctx.AddMetadata("authorization", "Bearer " + options_.bearer_token);
+  }
   {
     absl::MutexLock l(&mu_);
     if (StopDue()) return false;

@@ -36,6 +36,7 @@ class Uplink {
     std::string prober_id;
     std::string region;
     std::string spool_dir;  // "" = keep unacked batches in memory only
+    std::string bearer_token;  // sent as "authorization: Bearer ..." when set
     uint64_t spool_max_bytes = 512ull << 20;
     size_t max_batch = 500;
     absl::Duration max_batch_delay = absl::Seconds(1);

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/credentials.h"
 #include "common/flags.h"
 #include "common/net.h"
 #include "grpcpp/grpcpp.h"
@@ -128,6 +129,15 @@ int Report(const std::vector<std::string>& args) {
   flags.String("format", &format, "table (for people) or json (for scripts).");
   flags.String("check", &check, "Only this check (its name).");
   flags.String("region", &region, "Only this region.");
+  common::ClientSecurity security;
+  const char* token_env = std::getenv("SONDE_TOKEN");
+  std::string token = token_env != nullptr ? token_env : "";
+  flags.String("token", &token,
+               "Query token, when the collector requires one. Default: $SONDE_TOKEN.");
+  flags.String("token-file", &security.token_file, "Read the query token from this file.");
+  flags.String("tls-ca", &security.tls_ca, "CA (PEM) of the collector's certificate: use TLS.");
+  flags.Bool("insecure", &security.insecure,
+             "Allow plaintext to a collector that is not on loopback.");
   absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
   if (!rest.ok()) {
     return UsageError("report", std::string(rest.status().message()));
@@ -157,10 +167,16 @@ int Report(const std::vector<std::string>& args) {
   }
   const std::string target = common::FormatHostPort(hp->host, hp->port);
 
-  auto channel =
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  absl::StatusOr<common::ClientCredentials> creds =
+      common::MakeClientCredentials(security, target);
+  if (!creds.ok()) {
+    return UsageError("report", std::string(creds.status().message()));
+  }
+  if (token.empty()) token = creds->bearer_token;
+  auto channel = grpc::CreateChannel(target, creds->channel);
   auto stub = v1::Query::NewStub(channel);
   grpc::ClientContext context;
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
   context.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
   v1::AvailabilityRequest request;
   common::FromAbsl(window, request.mutable_window());
