@@ -30,6 +30,7 @@
 #include "collector/store.h"
 #include "common/config.h"
 #include "common/flags.h"
+#include "common/metrics.h"
 #include "common/logging.h"
 #include "common/net.h"
 #include "spdlog/spdlog.h"
@@ -188,6 +189,9 @@ int Main(int argc, char** argv) {
   flags.Bool("insecure", &auth_options.insecure,
              "Serve plaintext gRPC without any authentication. Without TLS or tokens\n"
              "the collector only listens on loopback unless this flag is given.");
+  std::string metrics_listen;
+  flags.String("metrics-listen", &metrics_listen,
+               "Serve Prometheus metrics at http://HOST:PORT/metrics (ingest counters).");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
   absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
   if (!args.ok()) {
@@ -261,6 +265,37 @@ int Main(int argc, char** argv) {
     return kExitFailure;
   }
 
+  common::MetricsServer metrics;
+  if (!metrics_listen.empty()) {
+    absl::Status st = metrics.Start(metrics_listen, [&server] {
+      const IngestCounters& c = server.ingest_counters();
+      common::MetricsText m;
+      m.Add("sonde_ingest_streams_opened_total", "counter", "Ingest streams opened.",
+            c.streams_opened.load());
+      m.Add("sonde_ingest_streams_refused_total", "counter",
+            "Ingest streams refused for bad or missing credentials.", c.streams_refused.load());
+      m.Add("sonde_ingest_streams_active", "gauge", "Ingest streams open now.",
+            c.streams_active.load());
+      m.Add("sonde_ingest_batches_stored_total", "counter", "Batches committed and acked.",
+            c.batches_stored.load());
+      m.Add("sonde_ingest_results_stored_total", "counter", "Results committed.",
+            c.results_stored.load());
+      m.Add("sonde_ingest_batches_duplicate_total", "counter",
+            "Batches received again and acked without storing them twice.",
+            c.batches_duplicate.load());
+      m.Add("sonde_ingest_batches_invalid_total", "counter", "Batches refused as malformed.",
+            c.batches_invalid.load());
+      m.Add("sonde_ingest_store_errors_total", "counter",
+            "Batches not stored because PostgreSQL failed (the prober resends).",
+            c.store_errors.load());
+      return m.text();
+    });
+    if (!st.ok()) {
+      spdlog::error("{}", std::string(st.message()));
+      return kExitFailure;
+    }
+    spdlog::info("metrics on http://{}/metrics", metrics_listen);
+  }
   signal_thread.stop_requested()->WaitForNotification();
   const absl::Time stop_start = absl::Now();
   absl::Notification stopped;

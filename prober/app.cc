@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -16,6 +18,7 @@
 #include "common/event_loop.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/net.h"
 #include "common/result_json.h"
 #include "prober/config_client.h"
@@ -117,6 +120,10 @@ int RunProber(int argc, char** argv) {
                "client certificate).");
   flags.Bool("insecure", &security.insecure,
              "Allow plaintext to a collector that is not on loopback.");
+  std::string metrics_listen;
+  flags.String("metrics-listen", &metrics_listen,
+               "Serve Prometheus metrics at http://HOST:PORT/metrics: results spooled, sent,\n"
+               "acked, dropped, duplicates, reconnects, spool bytes, oldest unacked age.");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
   auto args = flags.Parse(argc, argv);
   if (flags.help_requested()) {
@@ -301,6 +308,70 @@ int RunProber(int argc, char** argv) {
                  collector);
   }
 
+  // Scheduler stats live on the loop thread; a timer copies them for /metrics.
+  struct LoopStats {
+    std::atomic<uint64_t> runs{0}, skipped{0}, aborted{0}, in_flight{0}, checks{0};
+    std::atomic<int64_t> lateness_p99_us{0};
+  } loop_stats;
+  std::function<void()> snapshot = [&] {
+    const Scheduler::Stats& st = scheduler->stats();
+    loop_stats.runs = st.runs;
+    loop_stats.skipped = st.skipped_overlap;
+    loop_stats.aborted = st.aborted;
+    loop_stats.in_flight = st.in_flight;
+    loop_stats.checks = st.checks;
+    loop_stats.lateness_p99_us = absl::ToInt64Microseconds(scheduler->LatenessP99());
+    loop.RunAfter(std::chrono::seconds(1), snapshot);
+  };
+  common::MetricsServer metrics;
+  if (!metrics_listen.empty()) {
+    snapshot();
+    absl::Status st = metrics.Start(metrics_listen, [&] {
+      Uplink::Stats u = uplink->stats();
+      common::MetricsText m;
+      m.Add("sonde_prober_checks", "gauge", "Checks configured.", loop_stats.checks.load());
+      m.Add("sonde_prober_runs_total", "counter", "Probe runs started.", loop_stats.runs.load());
+      m.Add("sonde_prober_runs_skipped_total", "counter",
+            "Slots skipped because the check's previous run was still going.",
+            loop_stats.skipped.load());
+      m.Add("sonde_prober_runs_aborted_total", "counter",
+            "Runs the scheduler had to abort at their deadline.", loop_stats.aborted.load());
+      m.Add("sonde_prober_in_flight", "gauge", "Probe runs in progress.", loop_stats.in_flight.load());
+      m.Add("sonde_prober_lateness_p99_seconds", "gauge", "99th percentile of run start lateness.",
+            loop_stats.lateness_p99_us.load() / 1e6);
+      m.Add("sonde_prober_results_total", "counter", "Results produced.", u.added);
+      m.Add("sonde_prober_batches_spooled_total", "counter", "Batches formed and stored.",
+            u.spooled_batches);
+      m.Add("sonde_prober_batches_sent_total", "counter", "Batches written to the collector.",
+            u.sent_batches);
+      m.Add("sonde_prober_batches_acked_total", "counter", "Batches the collector acked.",
+            u.acked_batches);
+      m.Add("sonde_prober_results_acked_total", "counter", "Results the collector acked.",
+            u.acked_results);
+      m.Add("sonde_prober_batches_duplicate_total", "counter",
+            "Acks saying the collector already had the batch.", u.duplicates);
+      m.Add("sonde_prober_results_dropped_total", "counter",
+            "Results lost: buffer or spool over its cap, or refused as invalid.", u.dropped);
+      m.Add("sonde_prober_reconnects_total", "counter", "Collector stream reconnects.",
+            u.reconnects);
+      m.Add("sonde_prober_spool_bytes", "gauge", "Bytes in the spool.", u.spool_bytes);
+      m.Add("sonde_prober_spool_write_errors_total", "counter", "Failed spool writes.",
+            u.spool_write_errors);
+      m.Add("sonde_prober_oldest_unacked_age_seconds", "gauge",
+            "Age of the oldest result not yet acked (0 when none).",
+            u.oldest_unacked == absl::InfiniteFuture()
+                ? 0.0
+                : absl::ToDoubleSeconds(absl::Now() - u.oldest_unacked));
+      m.Add("sonde_prober_collector_connected", "gauge", "1 while the stream is up.",
+            u.connected ? 1 : 0);
+      return m.text();
+    });
+    if (!st.ok()) {
+      spdlog::error("{}", st.message());
+      return 1;
+    }
+  }
+
   (void)loop.AddFd(signals.fd(), EPOLLIN, [&](uint32_t) {
     int sig = signals.Read();
     if (sig == SIGHUP && !config_path.empty()) {
@@ -318,6 +389,7 @@ int RunProber(int argc, char** argv) {
     }
   });
   loop.Run();
+  metrics.Stop();
   loop.RemoveFd(signals.fd());
   if (config_client) config_client->Stop();
   scheduler.reset();  // aborts running probes

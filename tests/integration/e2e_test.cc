@@ -108,19 +108,37 @@ TEST_F(EndToEndTest, ResultsFlowFromProbersToReport) {
   std::string config = WriteConfig();
   int grpc_port = FreePort();
   std::string collector_addr = absl::StrCat("127.0.0.1:", grpc_port);
+  int collector_metrics = FreePort(), fra_metrics = FreePort();
   Process collector({BinPath("sonde-collector"), "--listen", collector_addr, "--postgres", conninfo_,
-                     "--config", config},
+                     "--config", config, "--metrics-listen",
+                     absl::StrCat("127.0.0.1:", collector_metrics)},
                     dir_ + "/collector.log");
   ASSERT_TRUE(sonde::testing::WaitForPort(grpc_port, seconds(30))) << collector.Log();
 
   // fra takes its checks from the collector; ams runs standalone from the file.
   Process fra({BinPath("sonde-prober"), "--region", "fra", "--prober-id", "p-fra", "--collector",
-               collector_addr, "--source-address", "127.0.0.2"},
+               collector_addr, "--source-address", "127.0.0.2", "--spool-dir", dir_ + "/spool-fra",
+               "--metrics-listen", absl::StrCat("127.0.0.1:", fra_metrics)},
               dir_ + "/fra.log");
   Process ams({BinPath("sonde-prober"), "--region", "ams", "--prober-id", "p-ams", "--collector",
                collector_addr, "--source-address", "127.0.0.3", "--config", config},
               dir_ + "/ams.log");
   std::this_thread::sleep_for(seconds(6));
+
+  // The pipeline's counters are exposed for Prometheus.
+  auto metric = [](int port, const std::string& name) -> double {
+    httplib::Client c("127.0.0.1", port);
+    auto res = c.Get("/metrics");
+    if (!res || res->status != 200) return -1;
+    size_t at = res->body.find("\n" + name + " ");
+    if (at == std::string::npos) return -2;
+    return std::stod(res->body.substr(at + name.size() + 2));
+  };
+  EXPECT_GT(metric(fra_metrics, "sonde_prober_results_acked_total"), 0);
+  EXPECT_EQ(metric(fra_metrics, "sonde_prober_results_dropped_total"), 0);
+  EXPECT_EQ(metric(fra_metrics, "sonde_prober_collector_connected"), 1);
+  EXPECT_EQ(metric(fra_metrics, "sonde_prober_checks"), 2);
+  EXPECT_GT(metric(collector_metrics, "sonde_ingest_results_stored_total"), 0);
 
   // Probers stop cleanly and quickly on SIGTERM.
   for (Process* p : {&fra, &ams}) {
