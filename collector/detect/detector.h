@@ -44,7 +44,8 @@ struct SeriesStatus {
   RegionState state = RegionState::kUnknown;
   bool down = false;    // DOWN by the run rule
   bool outage = false;  // DOWN and confirmed: counts for outage incidents
-  bool voting = false;  // reporting, its prober healthy: takes part in scope votes
+  // Reporting and its prober healthy: takes part in scope votes.
+  bool voting = false;
   bool flapping = false;
   bool latency_degraded = false;
   double flap_percent = 0;
@@ -56,18 +57,22 @@ struct SeriesStatus {
 struct DetectorStats {
   uint64_t results_observed = 0;
   uint64_t results_applied = 0;
-  uint64_t late_results = 0;       // arrived after their reorder window; applied on arrival
-  uint64_t duplicate_results = 0;  // same run and request index seen before, or an older run
-  uint64_t unknown_check = 0;      // check not in the config: dropped
-  uint64_t unknown_region = 0;     // region not configured for the check: dropped
-  uint64_t prober_errors = 0;      // PROBER_ERROR results (never count against a target)
-  uint64_t pending = 0;            // queued, not yet applied
+  // Arrived after their reorder window; applied on arrival.
+  uint64_t late_results = 0;
+  // Same run and request index seen before, or from an older run: dropped.
+  uint64_t duplicate_results = 0;
+  uint64_t unknown_check = 0;   // check not in the config: dropped
+  uint64_t unknown_region = 0;  // region not configured for the check: dropped
+  // PROBER_ERROR results (never counted against a target).
+  uint64_t prober_errors = 0;
+  uint64_t pending = 0;  // queued, not yet applied
 };
 
 class Detector {
  public:
   // INVALID_ARGUMENT when the options do not validate.
-  static absl::StatusOr<std::unique_ptr<Detector>> Create(DetectorOptions options);
+  static absl::StatusOr<std::unique_ptr<Detector>> Create(
+      DetectorOptions options);
   ~Detector();
   Detector(const Detector&) = delete;
   Detector& operator=(const Detector&) = delete;
@@ -77,7 +82,8 @@ class Detector {
   // that exists before and after is kept; results queued for removed ones
   // are dropped; incidents of removed services resolve after resolve_hold.
   // `now` starts the staleness clock of checks that never reported.
-  void SetConfig(const v1::Config& config, absl::Time now);
+  // INVALID_ARGUMENT (and nothing changed) with more than 64 regions.
+  absl::Status SetConfig(const v1::Config& config, absl::Time now);
 
   // Queues one result. Never evaluates, never emits.
   void Observe(const v1::ProbeResult& result);

@@ -8,14 +8,22 @@ namespace sonde::detect {
 
 const char* IncidentKindName(IncidentKind kind) {
   switch (kind) {
-    case IncidentKind::kGlobalOutage: return "GLOBAL_OUTAGE";
-    case IncidentKind::kRegionalOutage: return "REGIONAL_OUTAGE";
-    case IncidentKind::kPartialFailure: return "PARTIAL_FAILURE";
-    case IncidentKind::kDnsFailure: return "DNS_FAILURE";
-    case IncidentKind::kProtocolOutage: return "PROTOCOL_OUTAGE";
-    case IncidentKind::kLatencyDegradation: return "LATENCY_DEGRADATION";
-    case IncidentKind::kFlapping: return "FLAPPING";
-    case IncidentKind::kProberFault: return "PROBER_FAULT";
+    case IncidentKind::kGlobalOutage:
+      return "GLOBAL_OUTAGE";
+    case IncidentKind::kRegionalOutage:
+      return "REGIONAL_OUTAGE";
+    case IncidentKind::kPartialFailure:
+      return "PARTIAL_FAILURE";
+    case IncidentKind::kDnsFailure:
+      return "DNS_FAILURE";
+    case IncidentKind::kProtocolOutage:
+      return "PROTOCOL_OUTAGE";
+    case IncidentKind::kLatencyDegradation:
+      return "LATENCY_DEGRADATION";
+    case IncidentKind::kFlapping:
+      return "FLAPPING";
+    case IncidentKind::kProberFault:
+      return "PROBER_FAULT";
   }
   return "UNKNOWN";
 }
@@ -26,23 +34,34 @@ const char* SeverityName(Severity severity) {
 
 const char* LatencyPhaseName(LatencyPhase phase) {
   switch (phase) {
-    case LatencyPhase::kNone: return "";
-    case LatencyPhase::kDns: return "dns";
-    case LatencyPhase::kConnect: return "connect";
-    case LatencyPhase::kTls: return "tls";
-    case LatencyPhase::kFirstByte: return "first_byte";
+    case LatencyPhase::kNone:
+      return "";
+    case LatencyPhase::kDns:
+      return "dns";
+    case LatencyPhase::kConnect:
+      return "connect";
+    case LatencyPhase::kTls:
+      return "tls";
+    case LatencyPhase::kFirstByte:
+      return "first_byte";
   }
   return "";
 }
 
 const char* IncidentEventKindName(IncidentEventKind kind) {
   switch (kind) {
-    case IncidentEventKind::kOpened: return "OPENED";
-    case IncidentEventKind::kUpdated: return "UPDATED";
-    case IncidentEventKind::kReclassified: return "RECLASSIFIED";
-    case IncidentEventKind::kRegionsChanged: return "REGIONS_CHANGED";
-    case IncidentEventKind::kProgress: return "PROGRESS";
-    case IncidentEventKind::kResolved: return "RESOLVED";
+    case IncidentEventKind::kOpened:
+      return "OPENED";
+    case IncidentEventKind::kUpdated:
+      return "UPDATED";
+    case IncidentEventKind::kReclassified:
+      return "RECLASSIFIED";
+    case IncidentEventKind::kRegionsChanged:
+      return "REGIONS_CHANGED";
+    case IncidentEventKind::kProgress:
+      return "PROGRESS";
+    case IncidentEventKind::kResolved:
+      return "RESOLVED";
   }
   return "UNKNOWN";
 }
@@ -51,13 +70,15 @@ std::string DebugString(const IncidentEvent& event) {
   const Incident& i = event.incident;
   std::string out = absl::StrCat(
       absl::FormatTime("%H:%M:%E3S", event.at, absl::UTCTimeZone()), " ",
-      IncidentEventKindName(event.kind), " ", event.incident_id, " ", IncidentKindName(i.kind),
-      " ", SeverityName(i.severity), " svc=", i.service, " checks=[", absl::StrJoin(i.checks, ","),
+      IncidentEventKindName(event.kind), " ", event.incident_id, " ",
+      IncidentKindName(i.kind), " ", SeverityName(i.severity),
+      " svc=", i.service, " checks=[", absl::StrJoin(i.checks, ","),
       "] regions=[", absl::StrJoin(i.regions, ","), "]");
   if (!i.hosts.empty()) absl::StrAppend(&out, " hosts=", i.hosts.size());
   if (!i.protocol.empty()) absl::StrAppend(&out, " proto=", i.protocol);
   if (i.dominant_class != v1::FailureClass::UNSPECIFIED) {
-    absl::StrAppend(&out, " class=", v1::FailureClass::Code_Name(i.dominant_class));
+    absl::StrAppend(&out,
+                    " class=", v1::FailureClass::Code_Name(i.dominant_class));
   }
   if (i.kind == IncidentKind::kPartialFailure) {
     absl::StrAppend(&out, absl::StrFormat(" share=%.3f", i.failing_share));
@@ -66,7 +87,8 @@ std::string DebugString(const IncidentEvent& event) {
     absl::StrAppend(&out, " phase=", LatencyPhaseName(i.latency_phase));
   }
   if (i.affected_targets > 1) {
-    absl::StrAppend(&out, " recovered=", i.recovered_targets, "/", i.affected_targets);
+    absl::StrAppend(&out, " recovered=", i.recovered_targets, "/",
+                    i.affected_targets);
   }
   if (event.kind == IncidentEventKind::kReclassified) {
     absl::StrAppend(&out, " from=", IncidentKindName(event.previous_kind));

@@ -5,13 +5,13 @@
 // incidents that *should* be open right now (DesiredIncident, keyed by kind
 // plus a discriminator: the protocol for PROTOCOL_OUTAGE, the region for
 // PROBER_FAULT). Reconcile() makes the book match:
-//   - same key open          -> UPDATED / REGIONS_CHANGED / PROGRESS as fields change
+//   - same key open: UPDATED / REGIONS_CHANGED / PROGRESS as fields change;
 //   - new key, and an open availability incident of the scope (GLOBAL,
-//     REGIONAL, PARTIAL, DNS, PROTOCOL) sharing a check is no longer wanted
-//                            -> RECLASSIFIED (same id; no storm of new incidents)
-//   - new key otherwise      -> OPENED
-//   - open but not wanted    -> held for resolve_hold, then RESOLVED; if it is
-//                               wanted again first, it simply continues
+//     REGIONAL, PARTIAL, DNS, PROTOCOL) sharing a check is no longer
+//     wanted: RECLASSIFIED (same id; no storm of new incidents);
+//   - new key otherwise: OPENED;
+//   - open but not wanted: held for resolve_hold, then RESOLVED; if it is
+//     wanted again first, it simply continues.
 // Incidents hold names (strings), never detector indices, so they survive
 // reconfiguration. Not thread-safe (owned by Detector).
 #ifndef SONDE_COLLECTOR_DETECT_INCIDENT_BOOK_H_
@@ -29,7 +29,8 @@ namespace sonde::detect {
 
 struct DesiredIncident {
   IncidentKind kind = IncidentKind::kGlobalOutage;
-  std::string discriminator;  // protocol (PROTOCOL_OUTAGE), region (PROBER_FAULT), else ""
+  std::string discriminator;  // protocol (PROTOCOL_OUTAGE), region
+                              // (PROBER_FAULT), else ""
   Severity severity = Severity::kPage;
   std::vector<std::string> checks;   // sorted, unique
   std::vector<std::string> regions;  // sorted, unique
@@ -46,7 +47,8 @@ struct DesiredIncident {
 
 class IncidentBook {
  public:
-  IncidentBook(absl::Duration resolve_hold, double share_update_step);
+  IncidentBook(absl::Duration resolve_hold, double share_update_step,
+               int progress_every_target = 20, double progress_step = 0.05);
 
   // Makes the open incidents of `scope` match `desired` at time `t`;
   // appends the events to `out`. `service` names new incidents.
@@ -61,7 +63,13 @@ class IncidentBook {
 
   // Adopts an incident persisted before a restart: it continues if its
   // condition is seen again within resolve_hold of `now`, else resolves.
-  void Restore(const std::string& scope, const Incident& incident, absl::Time now);
+  void Restore(const std::string& scope, const Incident& incident,
+               absl::Time now);
+
+  // The kind of the open (not held) availability incident of `scope` that
+  // names `check`; false when there is none.
+  bool OpenKindFor(const std::string& scope, const std::string& check,
+                   IncidentKind* kind) const;
 
   std::vector<Incident> Open() const;
   // Scopes that have open incidents.
@@ -79,16 +87,24 @@ class IncidentBook {
     absl::Time cleared_at;  // when the condition went away (resolved_at)
   };
 
-  std::string MakeId(const std::string& service, IncidentKind kind, absl::Time t);
-  void Update(Entry* e, const DesiredIncident& d, absl::Time t, bool reclassified,
-              IncidentKind previous, std::vector<IncidentEvent>* out);
+  std::string MakeId(const std::string& service, IncidentKind kind,
+                     absl::Time t);
+  void Update(Entry* e, const DesiredIncident& d, absl::Time t,
+              bool reclassified, IncidentKind previous,
+              std::vector<IncidentEvent>* out);
   void StartHold(Entry* e, absl::Time t, std::vector<IncidentEvent>* out);
   void RecomputeNextHold();
-  static void Emit(IncidentEventKind kind, const Entry& e, absl::Time t, IncidentKind previous,
-                   std::vector<IncidentEvent>* out);
+  static void Emit(IncidentEventKind kind, const Entry& e, absl::Time t,
+                   IncidentKind previous, std::vector<IncidentEvent>* out);
+
+  // Whether a change of the recovered/affected counts is worth an event.
+  bool ProgressWorthReporting(int affected_before, int recovered_before,
+                              int affected, int recovered) const;
 
   absl::Duration resolve_hold_;
   double share_update_step_;
+  int progress_every_target_;
+  double progress_step_;
   std::vector<Entry> open_;
   absl::Time next_hold_end_ = absl::InfiniteFuture();
   // Per "<service>/<kind>": second of the last id issued and how many ids

@@ -29,7 +29,8 @@ double LatencyHistogram::UpperBound(int bucket) {
   return std::ldexp(1.0 + (sub + 1) / 4.0, octave);
 }
 
-double LatencyHistogram::Percentile(const uint32_t* hist, uint64_t count, double q) {
+double LatencyHistogram::Percentile(const uint32_t* hist, uint64_t count,
+                                    double q) {
   if (count == 0) return 0;
   const double rank = q * static_cast<double>(count);
   double seen = 0;
@@ -49,11 +50,14 @@ void LatencyTracker::Init(const LatencyParams& params) {
   blocks_.assign(params.baseline_blocks, Block{});
 }
 
-void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us,
-                         uint32_t tls_us, uint32_t first_byte_us) {
-  uint16_t& c = cur_.hist[LatencyHistogram::Bucket(total_us)];
+void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us,
+                         uint32_t connect_us, uint32_t tls_us,
+                         uint32_t first_byte_us) {
+  const int b = LatencyHistogram::Bucket(total_us);
+  uint16_t& c = cur_.hist[b];
   if (c == 0xffff) return;  // > 65535 results a minute: drop the excess
   ++c;
+  cur_.used[b >> 6] |= uint64_t{1} << (b & 63);
   ++cur_.count;
   cur_.phase[kPhaseDns] += dns_us;
   cur_.phase[kPhaseConnect] += connect_us;
@@ -62,13 +66,25 @@ void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us
 }
 
 void LatencyTracker::AddTo(Block* b, const Minute& m) {
-  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) b->hist[i] += m.hist[i];
+  if (m.count == 0) return;
+  for (int w = 0; w < 2; ++w) {
+    for (uint64_t bits = m.used[w]; bits != 0; bits &= bits - 1) {
+      const int i = w * 64 + __builtin_ctzll(bits);
+      b->hist[i] += m.hist[i];
+    }
+  }
   b->count += m.count;
   for (int i = 0; i < kPhaseCount; ++i) b->phase[i] += m.phase[i];
 }
 
 void LatencyTracker::SubtractFrom(Block* b, const Minute& m) {
-  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) b->hist[i] -= m.hist[i];
+  if (m.count == 0) return;
+  for (int w = 0; w < 2; ++w) {
+    for (uint64_t bits = m.used[w]; bits != 0; bits &= bits - 1) {
+      const int i = w * 64 + __builtin_ctzll(bits);
+      b->hist[i] -= m.hist[i];
+    }
+  }
   b->count -= m.count;
   for (int i = 0; i < kPhaseCount; ++i) b->phase[i] -= m.phase[i];
 }
@@ -116,14 +132,16 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
     window_p_ = 0;
     return was != degraded_;
   }
-  window_p_ = LatencyHistogram::Percentile(window_.hist.data(), window_.count, params.percentile);
-  if (window_p_ <= params.margin_us || baseline_.count < params.min_baseline_samples) {
+  window_p_ = LatencyHistogram::Percentile(window_.hist.data(), window_.count,
+                                           params.percentile);
+  if (window_p_ <= params.margin_us ||
+      baseline_.count < params.min_baseline_samples) {
     // The threshold is at least baseline + margin: nothing to compare.
     degraded_ = false;
     return was != degraded_;
   }
-  baseline_p_ =
-      LatencyHistogram::Percentile(baseline_.hist.data(), baseline_.count, params.percentile);
+  baseline_p_ = LatencyHistogram::Percentile(
+      baseline_.hist.data(), baseline_.count, params.percentile);
   const double threshold =
       std::max(params.factor * baseline_p_, baseline_p_ + params.margin_us);
   degraded_ = window_p_ > threshold;

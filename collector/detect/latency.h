@@ -29,7 +29,13 @@ class LatencyHistogram {
   static double Percentile(const uint32_t* hist, uint64_t count, double q);
 };
 
-enum PhaseIndex { kPhaseDns = 0, kPhaseConnect, kPhaseTls, kPhaseFirstByte, kPhaseCount };
+enum PhaseIndex {
+  kPhaseDns = 0,
+  kPhaseConnect,
+  kPhaseTls,
+  kPhaseFirstByte,
+  kPhaseCount
+};
 
 struct LatencyParams {
   int window_minutes = 10;
@@ -45,8 +51,8 @@ class LatencyTracker {
  public:
   void Init(const LatencyParams& params);
   // One OK result.
-  void Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us, uint32_t tls_us,
-           uint32_t first_byte_us);
+  void Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us,
+           uint32_t tls_us, uint32_t first_byte_us);
   // Closes the current minute and re-evaluates; true when degraded() changed.
   bool CloseMinute(const LatencyParams& params);
 
@@ -59,10 +65,14 @@ class LatencyTracker {
   std::array<double, kPhaseCount> PhaseShift() const;
 
  private:
+  // A minute at 30 s intervals holds two results: `used` marks the buckets
+  // it touched so adding it to (or removing it from) a window costs per
+  // result, not per bucket.
   struct Minute {
-    std::array<uint16_t, LatencyHistogram::kBuckets> hist{};
     uint32_t count = 0;
+    std::array<uint64_t, 2> used{};
     std::array<uint64_t, kPhaseCount> phase{};
+    std::array<uint16_t, LatencyHistogram::kBuckets> hist{};
   };
   struct Block {
     std::array<uint32_t, LatencyHistogram::kBuckets> hist{};
@@ -74,9 +84,9 @@ class LatencyTracker {
   static void AddTo(Block* b, const Block& m);
   static void SubtractFrom(Block* b, const Block& m);
 
+  Minute cur_;  // first: touched by every result
   std::vector<Minute> minutes_;
   int64_t closed_minutes_ = 0;
-  Minute cur_;
   Block window_;
   std::vector<Block> blocks_;
   int64_t closed_blocks_ = 0;

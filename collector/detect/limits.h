@@ -8,17 +8,26 @@
 
 namespace sonde::detect {
 
-inline constexpr int kMaxRegions = 64;          // region sets are 64-bit masks
-inline constexpr int kMaxDownWindow = 16;       // runs in the DOWN rule
-inline constexpr int kFastBuckets = 12;         // buckets of the fast partial window
-inline constexpr int kMaxPartialMinutes = 60;   // minute ring of the slow partial window
-inline constexpr int kMaxLatencyMinutes = 30;   // minute ring of the latency window
-inline constexpr int kMaxBaselineBlocks = 12;   // latency baseline, in latency windows
-inline constexpr int kMaxFlapHistory = 32;      // flapping samples (bits)
+// Region sets are 64-bit masks.
+inline constexpr int kMaxRegions = 64;
+// Runs in the DOWN rule.
+inline constexpr int kMaxDownWindow = 16;
+// Buckets of the fast partial-failure window.
+inline constexpr int kFastBuckets = 12;
+// Minute ring of the slow partial-failure window.
+inline constexpr int kMaxPartialMinutes = 60;
+// Minute ring of the latency window.
+inline constexpr int kMaxLatencyMinutes = 30;
+// Latency baseline, in latency windows.
+inline constexpr int kMaxBaselineBlocks = 12;
+// Flapping samples (bits of a uint32_t).
+inline constexpr int kMaxFlapHistory = 32;
 inline constexpr size_t kMaxBurnRules = 6;
-inline constexpr int kBurnMinuteSlots = 360;    // 6 h of minute buckets
-inline constexpr int kBurnHourSlots = 72;       // 3 d of hour buckets
-inline constexpr int kFailureRing = 16;         // recent failure classes per series
+// 6 h of minute buckets and 3 d of hour buckets for burn rates.
+inline constexpr int kBurnMinuteSlots = 360;
+inline constexpr int kBurnHourSlots = 72;
+// Recent failure classes kept per series.
+inline constexpr int kFailureRing = 16;
 
 }  // namespace sonde::detect
 

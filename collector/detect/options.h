@@ -63,7 +63,8 @@ struct DetectorOptions {
   int prober_min_checks = 5;
   double prober_fault_share = 0.5;
   // It rejoins when that share is <= prober_recover_share; its series still
-  // DOWN from the fault stay out of the vote until UP (at most prober_taint_max).
+  // DOWN from the fault stay out of the vote until UP (at most
+  // prober_taint_max).
   double prober_recover_share = 0.1;
   absl::Duration prober_taint_max = absl::Minutes(5);
   // PROBER_FAULT opens after the region was unhealthy this long (it leaves
@@ -75,10 +76,11 @@ struct DetectorOptions {
   // GLOBAL needs this many voting regions and a strict majority of them DOWN.
   int global_min_regions = 2;
 
-  // --- Partial failure --------------------------------------------------------
-  // Slow rule: >= partial_share of >= partial_min_probes probes (and >=
-  // partial_min_failures failures) failed over partial_window, in >=
-  // partial_min_regions regions (or all voting regions if fewer), no region DOWN.
+  // --- Partial failure
+  // -------------------------------------------------------- Slow rule: >=
+  // partial_share of >= partial_min_probes probes (and >= partial_min_failures
+  // failures) failed over partial_window, in >= partial_min_regions regions (or
+  // all voting regions if fewer), no region DOWN.
   absl::Duration partial_window = absl::Minutes(15);
   double partial_share = 0.05;
   int partial_min_probes = 10;
@@ -97,12 +99,13 @@ struct DetectorOptions {
   double dns_share = 0.8;
   absl::Duration class_window = absl::Minutes(5);
 
-  // --- Latency ----------------------------------------------------------------
-  // Degraded when the rolling p(latency_percentile) of OK results over
-  // latency_window exceeds max(latency_factor x baseline, baseline +
-  // latency_margin); baseline = same percentile over latency_baseline_window
-  // of OK results before the current window (frozen while degraded). Needs
-  // min(latency_min_regions, half of the voting regions) degraded regions.
+  // --- Latency
+  // ---------------------------------------------------------------- Degraded
+  // when the rolling p(latency_percentile) of OK results over latency_window
+  // exceeds max(latency_factor x baseline, baseline + latency_margin); baseline
+  // = same percentile over latency_baseline_window of OK results before the
+  // current window (frozen while degraded). Needs min(latency_min_regions, half
+  // of the voting regions) degraded regions.
   absl::Duration latency_window = absl::Minutes(10);
   absl::Duration latency_baseline_window = absl::Hours(1);
   double latency_percentile = 0.95;
@@ -131,11 +134,21 @@ struct DetectorOptions {
   int burn_min_failures = 2;
 
   // --- Incidents ------------------------------------------------------------
+  // A check inside an open incident changes its kind only after the new
+  // kind held this long (escalating REGIONAL -> GLOBAL is immediate): checks
+  // and regions recover a few runs apart, and for those seconds a global
+  // outage looks regional, or HTTPS-still-down looks like a protocol outage.
+  absl::Duration reclassify_after = absl::Minutes(2);
   // An incident whose condition cleared resolves after this long; if the
   // condition returns first it continues (no resolve/reopen storm).
   absl::Duration resolve_hold = absl::Minutes(3);
   // UPDATED for a failing-share change only when it moved this much.
   double share_update_step = 0.05;
+  // PROGRESS for every recovered target up to progress_every_target
+  // targets; above, when the recovered share crosses a progress_step step
+  // (1,000 checks recovering must not send 1,000 events), and at 100%.
+  int progress_every_target = 20;
+  double progress_step = 0.05;
 
   absl::Status Validate() const;
 };

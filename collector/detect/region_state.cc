@@ -7,12 +7,18 @@ namespace sonde::detect {
 
 const char* RegionStateName(RegionState state) {
   switch (state) {
-    case RegionState::kUnknown: return "UNKNOWN";
-    case RegionState::kUp: return "UP";
-    case RegionState::kDegraded: return "DEGRADED";
-    case RegionState::kDown: return "DOWN";
-    case RegionState::kFlapping: return "FLAPPING";
-    case RegionState::kStale: return "STALE";
+    case RegionState::kUnknown:
+      return "UNKNOWN";
+    case RegionState::kUp:
+      return "UP";
+    case RegionState::kDegraded:
+      return "DEGRADED";
+    case RegionState::kDown:
+      return "DOWN";
+    case RegionState::kFlapping:
+      return "FLAPPING";
+    case RegionState::kStale:
+      return "STALE";
   }
   return "UNKNOWN";
 }
@@ -20,8 +26,10 @@ const char* RegionStateName(RegionState state) {
 int RunStateMachine::ConfirmRuns(double noise, const Params& params) {
   if (noise <= 0) return params.down_failures;
   if (noise >= 1) return params.max_confirm_runs;
-  const int k = static_cast<int>(std::ceil(std::log(params.false_rate) / std::log(noise)));
-  return std::clamp(k, std::max(2, params.down_failures), params.max_confirm_runs);
+  const int k = static_cast<int>(
+      std::ceil(std::log(params.false_rate) / std::log(noise)));
+  return std::clamp(k, std::max(2, params.down_failures),
+                    params.max_confirm_runs);
 }
 
 bool RunStateMachine::OnRun(bool failed, double noise, const Params& params) {

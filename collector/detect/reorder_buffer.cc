@@ -5,8 +5,13 @@
 namespace sonde::detect {
 namespace {
 
-// std::*_heap build max-heaps; invert the order for a min-heap.
-bool HeapLess(const Sample& a, const Sample& b) { return SampleBefore(b, a); }
+// std::*_heap build max-heaps; invert the order for a min-heap. A functor,
+// not a function pointer, so it inlines.
+struct HeapLess {
+  bool operator()(const Sample& a, const Sample& b) const {
+    return SampleBefore(b, a);
+  }
+};
 
 }  // namespace
 
@@ -14,7 +19,8 @@ ReorderBuffer::ReorderBuffer() : ring_(1024) {}
 
 void ReorderBuffer::Grow() {
   std::vector<Sample> bigger(ring_.size() * 2);
-  for (size_t i = 0; i < size_; ++i) bigger[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+  for (size_t i = 0; i < size_; ++i)
+    bigger[i] = ring_[(head_ + i) & (ring_.size() - 1)];
   ring_.swap(bigger);
   head_ = 0;
 }
@@ -27,7 +33,7 @@ void ReorderBuffer::Push(const Sample& s) {
     return;
   }
   heap_.push_back(s);
-  std::push_heap(heap_.begin(), heap_.end(), HeapLess);
+  std::push_heap(heap_.begin(), heap_.end(), HeapLess());
 }
 
 int64_t ReorderBuffer::NextTime() const {
@@ -37,8 +43,9 @@ int64_t ReorderBuffer::NextTime() const {
 }
 
 Sample ReorderBuffer::Pop() {
-  if (!heap_.empty() && (size_ == 0 || SampleBefore(heap_.front(), RingFront()))) {
-    std::pop_heap(heap_.begin(), heap_.end(), HeapLess);
+  if (!heap_.empty() &&
+      (size_ == 0 || SampleBefore(heap_.front(), RingFront()))) {
+    std::pop_heap(heap_.begin(), heap_.end(), HeapLess());
     Sample s = heap_.back();
     heap_.pop_back();
     return s;

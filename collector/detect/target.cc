@@ -49,20 +49,33 @@ void ParseUrl(absl::string_view url, CheckTarget* out) {
 
 std::string TcpProtocolName(int port) {
   switch (port) {
-    case 21: return "ftp";
-    case 22: return "ssh";
-    case 23: return "telnet";
+    case 21:
+      return "ftp";
+    case 22:
+      return "ssh";
+    case 23:
+      return "telnet";
     case 25:
-    case 587: return "smtp";
-    case 110: return "pop3";
-    case 143: return "imap";
-    case 465: return "smtps";
-    case 993: return "imaps";
-    case 995: return "pop3s";
-    case 3306: return "mysql";
-    case 5432: return "postgresql";
-    case 6379: return "redis";
-    default: return absl::StrCat("tcp/", port);
+    case 587:
+      return "smtp";
+    case 110:
+      return "pop3";
+    case 143:
+      return "imap";
+    case 465:
+      return "smtps";
+    case 993:
+      return "imaps";
+    case 995:
+      return "pop3s";
+    case 3306:
+      return "mysql";
+    case 5432:
+      return "postgresql";
+    case 6379:
+      return "redis";
+    default:
+      return absl::StrCat("tcp/", port);
   }
 }
 
@@ -71,25 +84,29 @@ CheckTarget DeriveTarget(const v1::Check& check) {
   switch (check.spec_case()) {
     case v1::Check::kHttp:
       ParseUrl(check.http().url(), &t);
-      t.resolvers.assign(check.http().resolvers().begin(), check.http().resolvers().end());
+      t.resolvers.assign(check.http().resolvers().begin(),
+                         check.http().resolvers().end());
       break;
     case v1::Check::kTls:
       t.host = NormalizeHost(check.tls().host());
       t.port = check.tls().port() > 0 ? check.tls().port() : 443;
       t.protocol = "tls";
-      t.resolvers.assign(check.tls().resolvers().begin(), check.tls().resolvers().end());
+      t.resolvers.assign(check.tls().resolvers().begin(),
+                         check.tls().resolvers().end());
       break;
     case v1::Check::kTcp:
       t.host = NormalizeHost(check.tcp().host());
       t.port = check.tcp().port();
       t.protocol = TcpProtocolName(t.port);
-      t.resolvers.assign(check.tcp().resolvers().begin(), check.tcp().resolvers().end());
+      t.resolvers.assign(check.tcp().resolvers().begin(),
+                         check.tcp().resolvers().end());
       break;
     case v1::Check::kDns:
       t.host = NormalizeHost(check.dns().name());
       t.port = 53;
       t.protocol = "dns";
-      t.resolvers.assign(check.dns().resolvers().begin(), check.dns().resolvers().end());
+      t.resolvers.assign(check.dns().resolvers().begin(),
+                         check.dns().resolvers().end());
       break;
     default:
       break;

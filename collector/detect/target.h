@@ -2,12 +2,13 @@
 // PROTOCOL_OUTAGE compares checks of one host by protocol; incidents name
 // hosts. Pure functions; any thread.
 //
-//   http  url http://h/           -> host h, protocol "http"
-//   http  url https://h:8443/x    -> host h, protocol "https"
-//   tls   host h                  -> host h, protocol "tls"
-//   tcp   host h port 22          -> host h, protocol "ssh" (21 ftp, 25/587 smtp,
-//                                    110 pop3, 143 imap, ...; else "tcp/<port>")
-//   dns   name n                  -> host n, protocol "dns"
+//   http url http://h/         -> host h, protocol "http"
+//   http url https://h:8443/x  -> host h, protocol "https"
+//   tls  host h                -> host h, protocol "tls"
+//   tcp  host h port 22        -> host h, protocol "ssh" (21 ftp, 25/587
+//                                 smtp, 110 pop3, 143 imap, ...; else
+//                                 "tcp/<port>")
+//   dns  name n                -> host n, protocol "dns"
 #ifndef SONDE_COLLECTOR_DETECT_TARGET_H_
 #define SONDE_COLLECTOR_DETECT_TARGET_H_
 
@@ -22,7 +23,8 @@ struct CheckTarget {
   std::string host;      // lower case, no port, no brackets, no trailing dot
   std::string protocol;  // see above; "" when the check has no spec
   int port = 0;
-  std::vector<std::string> resolvers;  // the check's DNS servers ("" list: system)
+  // The check's DNS servers; empty: the system's.
+  std::vector<std::string> resolvers;
 };
 
 CheckTarget DeriveTarget(const v1::Check& check);

@@ -5,7 +5,9 @@
 namespace sonde::detect {
 namespace {
 
-uint16_t Sat16(uint32_t v) { return static_cast<uint16_t>(std::min<uint32_t>(v, 0xffff)); }
+uint16_t Sat16(uint32_t v) {
+  return static_cast<uint16_t>(std::min<uint32_t>(v, 0xffff));
+}
 
 void Subtract(Counts* sum, uint32_t probes, uint32_t fails) {
   sum->probes -= std::min(sum->probes, probes);
@@ -69,14 +71,7 @@ Counts FastWindow::SumFromFirstFailure(int64_t now_bucket) {
   return out;
 }
 
-void MinuteWindow::Add(uint32_t probes, uint32_t fails, uint32_t runs, uint32_t failed_runs) {
-  cur_.probes += probes;
-  cur_.fails += fails;
-  cur_.runs += runs;
-  cur_.failed_runs += failed_runs;
-}
-
-void MinuteWindow::CloseMinute() {
+void MinuteWindow::CloseMinute(const RunCounts& minute) {
   Slot& slot = ring_[closed_ % minutes_];
   if (closed_ >= minutes_) {
     sum_.probes -= std::min<uint32_t>(sum_.probes, slot.probes);
@@ -84,21 +79,34 @@ void MinuteWindow::CloseMinute() {
     sum_.runs -= std::min<uint32_t>(sum_.runs, slot.runs);
     sum_.failed_runs -= std::min<uint32_t>(sum_.failed_runs, slot.failed_runs);
   }
-  slot = Slot{Sat16(cur_.probes), Sat16(cur_.fails), Sat16(cur_.runs), Sat16(cur_.failed_runs)};
+  slot = Slot{Sat16(minute.probes), Sat16(minute.fails), Sat16(minute.runs),
+              Sat16(minute.failed_runs)};
   sum_.probes += slot.probes;
   sum_.fails += slot.fails;
   sum_.runs += slot.runs;
   sum_.failed_runs += slot.failed_runs;
-  cur_ = RunCounts{};
   ++closed_;
 }
 
-RunCounts MinuteWindow::with_current() const {
+RunCounts MinuteWindow::WithCurrent(const RunCounts& current) const {
   RunCounts r = sum_;
-  r.probes += cur_.probes;
-  r.fails += cur_.fails;
-  r.runs += cur_.runs;
-  r.failed_runs += cur_.failed_runs;
+  r.probes += current.probes;
+  r.fails += current.fails;
+  r.runs += current.runs;
+  r.failed_runs += current.failed_runs;
+  return r;
+}
+
+RunCounts MinuteWindow::Recent(int minutes) const {
+  RunCounts r;
+  const int64_t n = std::min<int64_t>({minutes, minutes_, closed_});
+  for (int64_t k = 1; k <= n; ++k) {
+    const Slot& s = ring_[(closed_ - k) % minutes_];
+    r.probes += s.probes;
+    r.fails += s.fails;
+    r.runs += s.runs;
+    r.failed_runs += s.failed_runs;
+  }
   return r;
 }
 
@@ -108,7 +116,8 @@ int BurnLayout::Add(int64_t window_seconds) {
   }
   int id = count++;
   seconds[id] = window_seconds;
-  if (window_seconds <= int64_t{kBurnMinuteSlots} * 60 && window_seconds % 60 == 0) {
+  if (window_seconds <= int64_t{kBurnMinuteSlots} * 60 &&
+      window_seconds % 60 == 0) {
     in_hours[id] = false;
     length[id] = static_cast<int>(window_seconds / 60);
   } else {
@@ -118,7 +127,7 @@ int BurnLayout::Add(int64_t window_seconds) {
   return id;
 }
 
-void BurnCounter::CloseMinute(const BurnLayout& layout) {
+void BurnCounter::CloseMinute(const BurnLayout& layout, const Counts& minute) {
   const int64_t m = closed_minutes_;
   MinuteSlot& slot = minutes_[m % kBurnMinuteSlots];
   // Running sums first: for a 6 h window the slot being overwritten is the
@@ -126,15 +135,14 @@ void BurnCounter::CloseMinute(const BurnLayout& layout) {
   for (int id = 0; id < layout.count; ++id) {
     if (layout.in_hours[id]) continue;
     const int len = layout.length[id];
-    sums_[id] += cur_;
+    sums_[id] += minute;
     if (m >= len) {
       const MinuteSlot& old = minutes_[(m - len) % kBurnMinuteSlots];
       Subtract(&sums_[id], old.probes, old.fails);
     }
   }
-  slot = MinuteSlot{Sat16(cur_.probes), Sat16(cur_.fails)};
-  hour_acc_ += cur_;
-  cur_ = Counts{};
+  slot = MinuteSlot{Sat16(minute.probes), Sat16(minute.fails)};
+  hour_acc_ += minute;
   ++closed_minutes_;
   if (++minutes_in_hour_ < 60) return;
   const int64_t h = closed_hours_;

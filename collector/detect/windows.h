@@ -28,7 +28,9 @@ struct Counts {
     fails += o.fails;
     return *this;
   }
-  double share() const { return probes == 0 ? 0.0 : static_cast<double>(fails) / probes; }
+  double share() const {
+    return probes == 0 ? 0.0 : static_cast<double>(fails) / probes;
+  }
 };
 
 class FastWindow {
@@ -58,15 +60,18 @@ struct RunCounts {
   uint32_t failed_runs = 0;
 };
 
+// The minute in progress is accumulated by the caller (next to its other
+// per-result state, for cache locality) and handed to CloseMinute().
 class MinuteWindow {
  public:
   void set_minutes(int minutes) { minutes_ = minutes; }
-  void Add(uint32_t probes, uint32_t fails, uint32_t runs, uint32_t failed_runs);
-  void CloseMinute();
+  void CloseMinute(const RunCounts& minute);
   // The last `minutes` complete minutes.
   const RunCounts& complete() const { return sum_; }
-  // complete() plus the minute in progress.
-  RunCounts with_current() const;
+  // complete() plus `current`, the minute in progress.
+  RunCounts WithCurrent(const RunCounts& current) const;
+  // The last `minutes` complete minutes (<= the window).
+  RunCounts Recent(int minutes) const;
 
  private:
   struct Slot {
@@ -74,16 +79,15 @@ class MinuteWindow {
   };
   int minutes_ = 15;
   int64_t closed_ = 0;
-  std::array<Slot, kMaxPartialMinutes> ring_{};
-  RunCounts cur_;
   RunCounts sum_;
+  std::array<Slot, kMaxPartialMinutes> ring_{};
 };
 
 // Which windows a BurnCounter keeps sums for; shared by all series.
 struct BurnLayout {
   static constexpr int kMaxWindows = 2 * static_cast<int>(kMaxBurnRules);
   int count = 0;
-  std::array<int, kMaxWindows> length{};      // minutes or hours
+  std::array<int, kMaxWindows> length{};  // minutes or hours
   std::array<bool, kMaxWindows> in_hours{};
   std::array<int64_t, kMaxWindows> seconds{};
   // Registers a window (whole minutes <= 6 h, else whole hours <= 3 d);
@@ -93,11 +97,9 @@ struct BurnLayout {
 
 class BurnCounter {
  public:
-  void Add(uint32_t probes, uint32_t fails) {
-    cur_.probes += probes;
-    cur_.fails += fails;
-  }
-  void CloseMinute(const BurnLayout& layout);
+  // `minute`: the counts of the minute being closed (accumulated by the
+  // caller).
+  void CloseMinute(const BurnLayout& layout, const Counts& minute);
   // Complete minutes (and, for hour windows, complete hours plus the complete
   // minutes of the current hour) in window `id`.
   Counts Window(const BurnLayout& layout, int id) const;
@@ -111,7 +113,6 @@ class BurnCounter {
   int64_t closed_minutes_ = 0;
   int64_t closed_hours_ = 0;
   int minutes_in_hour_ = 0;
-  Counts cur_;
   Counts hour_acc_;
   std::array<MinuteSlot, kBurnMinuteSlots> minutes_{};
   std::array<Counts, kBurnHourSlots> hours_{};

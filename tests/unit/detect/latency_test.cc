@@ -1,0 +1,106 @@
+#include "collector/detect/latency.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace sonde::detect {
+namespace {
+
+TEST(LatencyHistogramTest, EveryValueFallsInsideItsBucket) {
+  for (uint32_t us = 1; us < 200000000u; us = us * 11 / 10 + 1) {
+    const int b = LatencyHistogram::Bucket(us);
+    ASSERT_GE(b, 0);
+    ASSERT_LT(b, LatencyHistogram::kBuckets);
+    if (b < LatencyHistogram::kBuckets - 1) {
+      EXPECT_LE(LatencyHistogram::LowerBound(b), us) << us;
+      EXPECT_GT(LatencyHistogram::UpperBound(b), us) << us;
+    }
+  }
+  EXPECT_EQ(LatencyHistogram::Bucket(255), 0);
+  EXPECT_EQ(LatencyHistogram::Bucket(256), 1);
+  EXPECT_LT(LatencyHistogram::Bucket(1000), LatencyHistogram::Bucket(1300));
+}
+
+TEST(LatencyHistogramTest, PercentileIsWithinABucketOfTheTruth) {
+  std::vector<uint32_t> hist(LatencyHistogram::kBuckets);
+  for (uint32_t ms = 1; ms <= 1000; ++ms)
+    ++hist[LatencyHistogram::Bucket(ms * 1000)];
+  const double p95 = LatencyHistogram::Percentile(hist.data(), 1000, 0.95);
+  EXPECT_NEAR(p95, 950000, 950000 * 0.1);
+  const double p50 = LatencyHistogram::Percentile(hist.data(), 1000, 0.50);
+  EXPECT_NEAR(p50, 500000, 500000 * 0.1);
+}
+
+LatencyParams Params() { return LatencyParams{}; }
+
+void Minute(LatencyTracker* t, uint32_t first_byte_us, int n = 30) {
+  for (int i = 0; i < n; ++i) {
+    t->Add(2000 + 5000 + 10000 + first_byte_us + i * 300, 2000, 5000, 10000,
+           first_byte_us + i * 300);
+  }
+}
+
+TEST(LatencyTrackerTest, DegradedWhenP95LeavesItsBaselineAndNamesThePhase) {
+  LatencyTracker t;
+  t.Init(Params());
+  for (int m = 0; m < 70; ++m) {
+    Minute(&t, 50000);
+    EXPECT_FALSE(t.CloseMinute(Params())) << m;
+  }
+  EXPECT_FALSE(t.degraded());
+  bool changed = false;
+  for (int m = 0; m < 3 && !changed; ++m) {
+    Minute(&t, 400000);
+    changed = t.CloseMinute(Params());
+  }
+  EXPECT_TRUE(changed);
+  EXPECT_TRUE(t.degraded());
+  EXPECT_GT(t.window_percentile_us(), 2 * t.baseline_percentile_us());
+  const auto shift = t.PhaseShift();
+  // One or two slow minutes of ten in the window: the mean moved by a share
+  // of the 350 ms, and only in first_byte.
+  EXPECT_GT(shift[kPhaseFirstByte], 20000);
+  EXPECT_NEAR(shift[kPhaseConnect], 0, 1);
+  EXPECT_NEAR(shift[kPhaseDns], 0, 1);
+  // The baseline is frozen while degraded: 20 slow minutes later it still is.
+  for (int m = 0; m < 20; ++m) {
+    Minute(&t, 400000);
+    t.CloseMinute(Params());
+  }
+  EXPECT_TRUE(t.degraded());
+  // And it recovers once the window is fast again.
+  for (int m = 0; m < 11; ++m) {
+    Minute(&t, 50000);
+    t.CloseMinute(Params());
+  }
+  EXPECT_FALSE(t.degraded());
+}
+
+TEST(LatencyTrackerTest, SmallSlowdownBelowTheMarginIsNotDegraded) {
+  LatencyTracker t;
+  t.Init(Params());
+  for (int m = 0; m < 70; ++m) {
+    Minute(&t, 50000);
+    t.CloseMinute(Params());
+  }
+  // x3 but still under baseline + 250 ms.
+  for (int m = 0; m < 12; ++m) {
+    Minute(&t, 150000);
+    t.CloseMinute(Params());
+    EXPECT_FALSE(t.degraded()) << m;
+  }
+}
+
+TEST(LatencyTrackerTest, NoBaselineNoVerdict) {
+  LatencyTracker t;
+  t.Init(Params());
+  for (int m = 0; m < 5; ++m) {
+    Minute(&t, 2000000);
+    t.CloseMinute(Params());
+    EXPECT_FALSE(t.degraded());
+  }
+}
+
+}  // namespace
+}  // namespace sonde::detect

@@ -1,0 +1,53 @@
+#include "collector/detect/target.h"
+
+#include <gtest/gtest.h>
+
+namespace sonde::detect {
+namespace {
+
+TEST(TargetTest, HostAndProtocolFromTheSpec) {
+  struct Case {
+    v1::Check check;
+    const char* host;
+    const char* protocol;
+    int port;
+  };
+  auto http = [](const char* url) {
+    v1::Check c;
+    c.mutable_http()->set_url(url);
+    return c;
+  };
+  auto tcp = [](const char* host, int port) {
+    v1::Check c;
+    c.mutable_tcp()->set_host(host);
+    c.mutable_tcp()->set_port(port);
+    return c;
+  };
+  v1::Check tls;
+  tls.mutable_tls()->set_host("Mail.Example.COM.");
+  v1::Check dns;
+  dns.mutable_dns()->set_name("app.example.com");
+  const Case cases[] = {
+      {http("http://h1.example.com/"), "h1.example.com", "http", 80},
+      {http("https://H1.example.com/login?x=1"), "h1.example.com", "https",
+       443},
+      {http("https://user:pw@h1.example.com:8443/x"), "h1.example.com", "https",
+       8443},
+      {http("http://[2001:db8::1]:8080/"), "2001:db8::1", "http", 8080},
+      {tls, "mail.example.com", "tls", 443},
+      {tcp("h1.example.com", 22), "h1.example.com", "ssh", 22},
+      {tcp("h1.example.com", 21), "h1.example.com", "ftp", 21},
+      {tcp("h1.example.com", 587), "h1.example.com", "smtp", 587},
+      {tcp("h1.example.com", 9999), "h1.example.com", "tcp/9999", 9999},
+      {dns, "app.example.com", "dns", 53},
+  };
+  for (const Case& c : cases) {
+    const CheckTarget t = DeriveTarget(c.check);
+    EXPECT_EQ(t.host, c.host) << c.check.ShortDebugString();
+    EXPECT_EQ(t.protocol, c.protocol) << c.check.ShortDebugString();
+    EXPECT_EQ(t.port, c.port) << c.check.ShortDebugString();
+  }
+}
+
+}  // namespace
+}  // namespace sonde::detect

@@ -1,0 +1,89 @@
+#include "collector/detect/windows.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+namespace sonde::detect {
+namespace {
+
+TEST(FastWindowTest, SlidesAndForgetsOldBuckets) {
+  FastWindow w;
+  w.Add(100, 10, 1);
+  w.Add(105, 10, 2);
+  EXPECT_EQ(w.Sum(105).probes, 20u);
+  EXPECT_EQ(w.Sum(105).fails, 3u);
+  // Bucket 100 leaves the 12-bucket window at 112.
+  EXPECT_EQ(w.Sum(111).probes, 20u);
+  EXPECT_EQ(w.Sum(112).probes, 10u);
+  EXPECT_EQ(w.Sum(112).fails, 2u);
+  EXPECT_EQ(w.Sum(200).probes, 0u);
+  w.Add(150, 1, 0);  // older than the window: ignored
+  EXPECT_EQ(w.Sum(200).probes, 0u);
+}
+
+TEST(FastWindowTest, ShareSinceTheFirstFailureSkipsTheCleanStart) {
+  FastWindow w;
+  for (int b = 0; b < 12; ++b) w.Add(b, 8, b >= 9 ? 2 : 0);
+  EXPECT_EQ(w.Sum(11).probes, 96u);
+  const Counts since = w.SumFromFirstFailure(11);
+  EXPECT_EQ(since.probes, 24u);
+  EXPECT_EQ(since.fails, 6u);
+  EXPECT_DOUBLE_EQ(since.share(), 0.25);
+}
+
+TEST(MinuteWindowTest, KeepsTheLastNCompleteMinutes) {
+  MinuteWindow w;
+  w.set_minutes(3);
+  for (uint32_t m = 0; m < 5; ++m) w.CloseMinute(RunCounts{10, m, 1, 0});
+  EXPECT_EQ(w.complete().probes, 30u);
+  EXPECT_EQ(w.complete().fails, 2u + 3u + 4u);
+  EXPECT_EQ(w.Recent(1).fails, 4u);
+  EXPECT_EQ(w.Recent(2).fails, 7u);
+  const RunCounts now = w.WithCurrent(RunCounts{5, 5, 1, 1});
+  EXPECT_EQ(now.probes, 35u);
+  EXPECT_EQ(now.failed_runs, 1u);
+}
+
+TEST(BurnCounterTest, WindowsMatchBruteForceOverThreeDays) {
+  BurnLayout layout;
+  const int m5 = layout.Add(5 * 60);
+  const int m60 = layout.Add(60 * 60);
+  const int m360 = layout.Add(6 * 3600);
+  const int h72 = layout.Add(72 * 3600);
+  EXPECT_EQ(layout.Add(60 * 60), m60);  // shared
+  BurnCounter burn;
+  std::mt19937 rng(42);
+  std::vector<uint32_t> probes;
+  std::vector<uint32_t> fails;
+  auto brute = [&](int minutes) {
+    Counts c;
+    for (int k = 0; k < minutes && k < static_cast<int>(probes.size()); ++k) {
+      c.probes += probes[probes.size() - 1 - k];
+      c.fails += fails[fails.size() - 1 - k];
+    }
+    return c;
+  };
+  for (int minute = 0; minute < 5000; ++minute) {
+    const uint32_t p = rng() % 100;
+    const uint32_t f = p == 0 ? 0 : rng() % (p + 1);
+    burn.CloseMinute(layout, Counts{p, f});
+    probes.push_back(p);
+    fails.push_back(f);
+    if (minute % 97 != 0) continue;
+    EXPECT_EQ(burn.Window(layout, m5).probes, brute(5).probes) << minute;
+    EXPECT_EQ(burn.Window(layout, m5).fails, brute(5).fails) << minute;
+    EXPECT_EQ(burn.Window(layout, m60).fails, brute(60).fails) << minute;
+    EXPECT_EQ(burn.Window(layout, m360).probes, brute(360).probes) << minute;
+    // Hour windows: complete hours plus the complete minutes of this hour.
+    const int closed = minute + 1;
+    EXPECT_EQ(burn.Window(layout, h72).probes,
+              brute(72 * 60 + closed % 60).probes)
+        << minute;
+  }
+  EXPECT_EQ(burn.observed_minutes(), 5000);
+}
+
+}  // namespace
+}  // namespace sonde::detect
