@@ -179,6 +179,8 @@ int RunProber(int argc, char** argv) {
     }
   }
 
+  // A peer that closes early must end one probe, never the prober.
+  signal(SIGPIPE, SIG_IGN);
   SignalFd signals;
   common::EventLoop loop;
   if (auto st = loop.Init(); !st.ok()) {
