@@ -1,6 +1,9 @@
 #include "collector/store.h"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -8,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -139,6 +143,55 @@ constexpr char kCopyResults[] =
     "cert_not_after, "
     "cert_days_left, dns_rcode, banner, extra) FROM STDIN";
 
+// Rollup upserts: $1 the batch's region, then one array per column, rows in
+// key order (so concurrent streams lock rollup rows in the same order and
+// cannot deadlock).
+constexpr PreparedStatement kRollupMinute = {
+    "sonde_rollup_minute",
+    "INSERT INTO rollup_minute AS r (check_id, service, region, minute, probes,"
+    " failures, prober_errors, last_result)"
+    " SELECT c, s, $1::text, m, p, f, e, l FROM unnest($2::text[], $3::text[],"
+    " $4::timestamptz[], $5::bigint[], $6::bigint[], $7::bigint[], $8::timestamptz[])"
+    " AS u(c, s, m, p, f, e, l)"
+    " ON CONFLICT (check_id, region, minute) DO UPDATE SET"
+    " service = excluded.service,"
+    " probes = r.probes + excluded.probes,"
+    " failures = r.failures + excluded.failures,"
+    " prober_errors = r.prober_errors + excluded.prober_errors,"
+    " last_result = greatest(r.last_result, excluded.last_result)"};
+constexpr PreparedStatement kRollupMinuteClass = {
+    "sonde_rollup_minute_class",
+    "INSERT INTO rollup_minute_class AS r (check_id, region, minute, failure_class, n)"
+    " SELECT c, $1::text, m, k, n FROM unnest($2::text[], $3::timestamptz[], $4::text[],"
+    " $5::bigint[]) AS u(c, m, k, n)"
+    " ON CONFLICT (check_id, region, minute, failure_class) DO UPDATE SET n = r.n + excluded.n"};
+
+// A PostgreSQL array literal in text form: {"a","b\"c"}. Every element is
+// quoted, so commas, braces, spaces and the word NULL stay data.
+class ArrayLiteral {
+ public:
+  void Add(absl::string_view element) {
+    if (text_.size() > 1) {
+      text_.push_back(',');
+    }
+    text_.push_back('"');
+    for (char c : element) {
+      if (c == '"' || c == '\\') {
+        text_.push_back('\\');
+      }
+      text_.push_back(c);
+    }
+    text_.push_back('"');
+  }
+  const std::string& Done() {
+    text_.push_back('}');
+    return text_;
+  }
+
+ private:
+  std::string text_ = "{";
+};
+
 // ---- libpq errors -> absl::Status: the one place. ----
 
 // libpq's messages span lines ("...refused\n\tIs the server running...");
@@ -230,9 +283,7 @@ absl::StatusOr<PgResultPtr> ExecParams(PGconn* conn, const std::string& sql,
       what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK});
 }
 
-void LogNotice(void* /*arg*/, const char* message) {
-  spdlog::debug("PostgreSQL: {}", OneLine(message));
-}
+
 
 // ---- value encoding ----
 
@@ -281,6 +332,10 @@ bool IsCleanUtf8(absl::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0;
   while (i < s.size()) {
+    if (p[i] != 0 && p[i] < 0x80) {  // ASCII, the common case
+      ++i;
+      continue;
+    }
     if (p[i] == 0) {
       return false;
     }
@@ -289,6 +344,40 @@ bool IsCleanUtf8(absl::string_view s) {
       return false;
     }
     i += len;
+  }
+  return true;
+}
+
+// True when every string field (recursively) is valid UTF-8 without NUL
+// bytes, i.e. SanitizeMessage would change nothing. Reads in place, so the
+// common, clean batch is stored without a copy.
+bool MessageIsClean(const pb::Message& m) {
+  const pb::Reflection* r = m.GetReflection();
+  std::vector<const pb::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  std::string scratch;
+  for (const pb::FieldDescriptor* f : fields) {
+    if (f->type() == pb::FieldDescriptor::TYPE_STRING) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) {
+          if (!IsCleanUtf8(r->GetRepeatedStringReference(m, f, i, &scratch))) {
+            return false;
+          }
+        }
+      } else if (!IsCleanUtf8(r->GetStringReference(m, f, &scratch))) {
+        return false;
+      }
+    } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) {
+          if (!MessageIsClean(r->GetRepeatedMessage(m, f, i))) {
+            return false;
+          }
+        }
+      } else if (!MessageIsClean(r->GetMessage(m, f))) {
+        return false;
+      }
+    }
   }
   return true;
 }
@@ -350,8 +439,89 @@ absl::Time MinuteOf(absl::Time t) {
          absl::UnixEpoch();
 }
 
+// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
+// civil_from_days): plain arithmetic, no time zone lookup. Ingest formats
+// two times per result, so this is on the hot path.
+struct CivilDay {
+  int64_t year;
+  int month, day;
+};
+CivilDay CivilFromDays(int64_t days) {
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return {yoe + era * 400 + (month <= 2 ? 1 : 0), month, day};
+}
+
+// Writes `v` as exactly `digits` decimal digits (zero-padded) at `p`.
+void PutDigits(int64_t v, int digits, char* p) {
+  for (int i = digits - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+}
+
+// "YYYY-MM-DD?HH:MM:SS" for unix seconds in years 1..9999.
+void AppendCivil(int64_t unix_seconds, char date_time_separator, std::string* out) {
+  const int64_t days =
+      unix_seconds >= 0 ? unix_seconds / 86400 : -((-unix_seconds + 86399) / 86400);
+  const int64_t secs = unix_seconds - days * 86400;
+  const CivilDay c = CivilFromDays(days);
+  char buf[19] = {0, 0, 0, 0, '-', 0, 0, '-', 0, 0, date_time_separator, 0, 0, ':', 0, 0, ':', 0, 0};
+  PutDigits(c.year, 4, buf);
+  PutDigits(c.month, 2, buf + 5);
+  PutDigits(c.day, 2, buf + 8);
+  PutDigits(secs / 3600, 2, buf + 11);
+  PutDigits(secs / 60 % 60, 2, buf + 14);
+  PutDigits(secs % 60, 2, buf + 17);
+  out->append(buf, sizeof buf);
+}
+
+constexpr int64_t kMinPgSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+constexpr int64_t kMaxPgSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+
 std::string PgTime(absl::Time t) {
-  return absl::FormatTime("%E4Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+  const int64_t s = absl::ToUnixSeconds(t);  // floor
+  if (s < kMinPgSeconds || s > kMaxPgSeconds) {
+    return absl::FormatTime("%E4Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+  }
+  std::string out;
+  out.reserve(32);
+  AppendCivil(s, ' ', &out);
+  const int64_t micros = absl::ToInt64Microseconds(t - absl::FromUnixSeconds(s));
+  char buf[10] = {'.', 0, 0, 0, 0, 0, 0, '+', '0', '0'};
+  PutDigits(micros, 6, buf + 1);
+  out.append(buf, sizeof buf);
+  return out;
+}
+
+// "YYYY-MM-DDTHH:MM:SSZ", the form probers write cert_not_after in; false
+// for anything else (the caller then uses the general parser).
+bool ParseSimpleRfc3339(absl::string_view text, absl::Time* out) {
+  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
+      text[13] != ':' || text[16] != ':' || text[19] != 'Z') {
+    return false;
+  }
+  int v[6];
+  const size_t at[6] = {0, 5, 8, 11, 14, 17}, len[6] = {4, 2, 2, 2, 2, 2};
+  for (int i = 0; i < 6; ++i) {
+    if (!absl::SimpleAtoi(text.substr(at[i], len[i]), &v[i]) ||
+        !absl::ascii_isdigit(static_cast<unsigned char>(text[at[i]]))) {
+      return false;
+    }
+  }
+  const absl::CivilSecond cs(v[0], v[1], v[2], v[3], v[4], v[5]);
+  if (cs.year() != v[0] || cs.month() != v[1] || cs.day() != v[2] || cs.hour() != v[3] ||
+      cs.minute() != v[4] || cs.second() != v[5]) {
+    return false;  // normalized: not a valid date
+  }
+  *out = absl::FromCivil(cs, absl::UTCTimeZone());
+  return true;
 }
 
 std::string PartitionName(int64_t day) {
@@ -377,6 +547,195 @@ void AppendField(absl::string_view value, std::string* out) {
 
 void AppendNumber(int64_t value, std::string* out) {
   absl::StrAppend(out, value, "\t");
+}
+
+// ---- proto3 JSON of a result (the `extra` column) ----
+//
+// MessageToJsonString builds a type description and an object-writer
+// pipeline per call; ingest prints one JSON per result, and that was most of
+// the collector's CPU. This printer walks the message by reflection and
+// writes what MessageToJsonString writes with preserve_proto_field_names
+// (set fields only; 64-bit integers as strings; enums by name; bytes in
+// base64; google.protobuf.Timestamp in RFC 3339). Message types with
+// anything else (maps, floating point, other well-known types) take the
+// general printer. Tests compare both printers (store_encoding_test.cc).
+
+bool FastJsonSupports(const pb::Descriptor* d, int depth) {
+  if (d->full_name() == "google.protobuf.Timestamp") {
+    return true;
+  }
+  if (depth > 8 || absl::StartsWith(d->file()->name(), "google/protobuf/")) {
+    return false;
+  }
+  for (int i = 0; i < d->field_count(); ++i) {
+    const pb::FieldDescriptor* f = d->field(i);
+    if (f->is_map() || f->cpp_type() == pb::FieldDescriptor::CPPTYPE_FLOAT ||
+        f->cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE) {
+      return false;
+    }
+    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE &&
+        !FastJsonSupports(f->message_type(), depth + 1)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Runs of plain characters are appended whole; only the few that need it
+// are escaped.
+void AppendJsonString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  size_t plain = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      continue;
+    }
+    out->append(s.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default: {
+        char buf[6] = {'\\', 'u', '0', '0', 0, 0};
+        buf[4] = "0123456789abcdef"[c >> 4];
+        buf[5] = "0123456789abcdef"[c & 15];
+        out->append(buf, sizeof buf);
+      }
+    }
+  }
+  out->append(s.data() + plain, s.size() - plain);
+  out->push_back('"');
+}
+
+// RFC 3339 with 0, 3, 6 or 9 fractional digits, as protobuf prints it.
+bool AppendTimestampJson(const pb::Message& m, std::string* out) {
+  const pb::Reflection* r = m.GetReflection();
+  const pb::Descriptor* d = m.GetDescriptor();
+  const int64_t seconds = r->GetInt64(m, d->FindFieldByNumber(1));
+  const int32_t nanos = r->GetInt32(m, d->FindFieldByNumber(2));
+  if (seconds < kMinPgSeconds || seconds > kMaxPgSeconds || nanos < 0 || nanos > 999999999) {
+    return false;
+  }
+  out->push_back('"');
+  AppendCivil(seconds, 'T', out);
+  if (nanos != 0) {
+    const int digits = nanos % 1000000 == 0 ? 3 : nanos % 1000 == 0 ? 6 : 9;
+    char buf[10] = {'.'};
+    PutDigits(digits == 3 ? nanos / 1000000 : digits == 6 ? nanos / 1000 : nanos, digits, buf + 1);
+    out->append(buf, 1 + digits);
+  }
+  out->append("Z\"");
+  return true;
+}
+
+bool AppendMessageJson(const pb::Message& m, std::string* out);
+
+// One value of field `f` (element `i` when repeated).
+bool AppendFieldValueJson(const pb::Message& m, const pb::FieldDescriptor* f, int i,
+                          std::string* out) {
+  const pb::Reflection* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+      absl::StrAppend(out, rep ? r->GetRepeatedInt32(m, f, i) : r->GetInt32(m, f));
+      return true;
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+      absl::StrAppend(out, rep ? r->GetRepeatedUInt32(m, f, i) : r->GetUInt32(m, f));
+      return true;
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+      absl::StrAppend(out, "\"", rep ? r->GetRepeatedInt64(m, f, i) : r->GetInt64(m, f), "\"");
+      return true;
+    case pb::FieldDescriptor::CPPTYPE_UINT64:
+      absl::StrAppend(out, "\"", rep ? r->GetRepeatedUInt64(m, f, i) : r->GetUInt64(m, f), "\"");
+      return true;
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      out->append((rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f)) ? "true" : "false");
+      return true;
+    case pb::FieldDescriptor::CPPTYPE_ENUM: {
+      const int number = rep ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
+      const pb::EnumValueDescriptor* v = f->enum_type()->FindValueByNumber(number);
+      if (v != nullptr) {
+        AppendJsonString(v->name(), out);
+      } else {
+        absl::StrAppend(out, number);
+      }
+      return true;
+    }
+    case pb::FieldDescriptor::CPPTYPE_STRING: {
+      std::string scratch;
+      const std::string& v = rep ? r->GetRepeatedStringReference(m, f, i, &scratch)
+                                 : r->GetStringReference(m, f, &scratch);
+      if (f->type() == pb::FieldDescriptor::TYPE_BYTES) {
+        AppendJsonString(absl::Base64Escape(v), out);
+      } else {
+        AppendJsonString(v, out);
+      }
+      return true;
+    }
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
+      const pb::Message& sub = rep ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f);
+      if (sub.GetDescriptor()->full_name() == "google.protobuf.Timestamp") {
+        return AppendTimestampJson(sub, out);
+      }
+      return AppendMessageJson(sub, out);
+    }
+    default:
+      return false;
+  }
+}
+
+bool AppendMessageJson(const pb::Message& m, std::string* out) {
+  const pb::Reflection* r = m.GetReflection();
+  std::vector<const pb::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  out->push_back('{');
+  bool first = true;
+  for (const pb::FieldDescriptor* f : fields) {
+    if (!first) {
+      out->push_back(',');
+    }
+    first = false;
+    AppendJsonString(f->name(), out);
+    out->push_back(':');
+    if (!f->is_repeated()) {
+      if (!AppendFieldValueJson(m, f, -1, out)) {
+        return false;
+      }
+      continue;
+    }
+    out->push_back('[');
+    for (int i = 0; i < r->FieldSize(m, f); ++i) {
+      if (i > 0) {
+        out->push_back(',');
+      }
+      if (!AppendFieldValueJson(m, f, i, out)) {
+        return false;
+      }
+    }
+    out->push_back(']');
+  }
+  out->push_back('}');
+  return true;
 }
 
 // One `results` row in COPY text format; `r` is already sanitized.
@@ -405,8 +764,9 @@ void AppendResultRow(const v1::ResultBatch& batch, const v1::ProbeResult& r,
   absl::Time not_after;
   std::string parse_error;
   bool has_cert = !r.cert_not_after().empty() &&
-                  absl::ParseTime(absl::RFC3339_full, r.cert_not_after(),
-                                  &not_after, &parse_error) &&
+                  (ParseSimpleRfc3339(r.cert_not_after(), &not_after) ||
+                   absl::ParseTime(absl::RFC3339_full, r.cert_not_after(),
+                                   &not_after, &parse_error)) &&
                   not_after > absl::FromUnixSeconds(-62135596800) &&
                   not_after < absl::FromUnixSeconds(253402300799);
   if (has_cert) {
@@ -418,13 +778,7 @@ void AppendResultRow(const v1::ResultBatch& batch, const v1::ProbeResult& r,
   AppendField(r.dns_rcode(), out);
   AppendField(r.banner(), out);
 
-  pb::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = true;
-  std::string json;
-  if (!pb::util::MessageToJsonString(r, &json, opts).ok()) {
-    json = "{}";
-  }
-  AppendCopyField(json, out);
+  AppendCopyField(ResultJson(r), out);
   out->push_back('\n');
 }
 
@@ -452,27 +806,61 @@ std::string SanitizeUtf8(absl::string_view in) {
   return out;
 }
 
+std::string ResultJson(const v1::ProbeResult& result) {
+  static const bool kFast = FastJsonSupports(v1::ProbeResult::descriptor(), 0);
+  std::string json;
+  if (kFast) {
+    json.reserve(512);
+    if (AppendMessageJson(result, &json)) {
+      return json;
+    }
+    json.clear();
+  }
+  pb::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  if (!pb::util::MessageToJsonString(result, &json, opts).ok()) {
+    json = "{}";
+  }
+  return json;
+}
+
+const char* CopyResultsStatement() { return kCopyResults; }
+
+void AppendCopyRow(const v1::ResultBatch& batch, const v1::ProbeResult& result, std::string* out) {
+  AppendResultRow(batch, result, out);
+}
+
 void AppendCopyField(absl::string_view value, std::string* out) {
-  for (char c : value) {
+  // Runs of plain bytes are appended whole (this runs for every field of
+  // every stored result).
+  size_t plain = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    const char* escaped;
     switch (c) {
       case '\\':
-        out->append("\\\\");
+        escaped = "\\\\";
         break;
       case '\t':
-        out->append("\\t");
+        escaped = "\\t";
         break;
       case '\n':
-        out->append("\\n");
+        escaped = "\\n";
         break;
       case '\r':
-        out->append("\\r");
+        escaped = "\\r";
         break;
       case '\0':
-        break;  // COPY cannot carry NUL; SanitizeUtf8 already dropped it.
+        escaped = "";  // COPY cannot carry NUL; SanitizeUtf8 already dropped it.
+        break;
       default:
-        out->push_back(c);
+        continue;
     }
+    out->append(value.data() + plain, i - plain);
+    out->append(escaped);
+    plain = i + 1;
   }
+  out->append(value.data() + plain, value.size() - plain);
 }
 
 // ---- Store ----
@@ -534,19 +922,52 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Connect(
                                                DescribeConnInfo(conninfo),
                                                "): ", message));
   }
-  // Server notices ("relation already exists, skipping") are not news.
-  PQsetNoticeProcessor(conn.get(), &LogNotice, nullptr);
   RETURN_IF_ERROR(
       Exec(conn.get(), "SET TIME ZONE 'UTC'", "set time zone").status());
   return std::unique_ptr<Store>(new Store(std::move(conn), options));
 }
 
 Store::Store(PgConnPtr conn, StoreOptions options)
-    : conn_(std::move(conn)), options_(options) {}
+    : conn_(std::move(conn)), options_(options) {
+  PQsetNoticeReceiver(conn_.get(), &Store::OnNotice, this);
+}
+
+void Store::OnNotice(void* arg, const PGresult* notice) {
+  // Server notices ("relation already exists, skipping") are not news. A
+  // FATAL one arrives while the connection is idle when the server ends the
+  // session (shutdown, pg_terminate_backend): the connection is done.
+  const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity != nullptr &&
+      (std::strcmp(severity, "FATAL") == 0 || std::strcmp(severity, "PANIC") == 0)) {
+    static_cast<Store*>(arg)->server_ended_session_ = true;
+  }
+  spdlog::debug("PostgreSQL: {}", OneLine(PQresultErrorMessage(notice)));
+}
 
 Store::~Store() = default;
 
-bool Store::healthy() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+bool Store::healthy() const {
+  return PQstatus(conn_.get()) == CONNECTION_OK && !server_ended_session_;
+}
+
+bool Store::CheckIdleConnection() {
+  // A server that ends the session sends a FATAL error, then closes the
+  // socket. Read what is waiting (bounded) and let libpq parse it: the
+  // error reaches OnNotice, an EOF marks the connection bad.
+  for (int i = 0; i < 4 && healthy(); ++i) {
+    pollfd p{PQsocket(conn_.get()), POLLIN, 0};
+    if (poll(&p, 1, /*timeout_ms=*/0) <= 0) {
+      break;  // nothing waiting: the connection looks fine
+    }
+    if (PQconsumeInput(conn_.get()) == 0) {
+      return false;
+    }
+    while (PGnotify* n = PQnotifies(conn_.get())) {
+      PQfreemem(n);
+    }
+  }
+  return healthy();
+}
 
 bool Store::idle() const {
   return PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
@@ -791,16 +1212,26 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch,
   if (batch.results_size() == 0) {
     return absl::OkStatus();
   }
-  v1::ResultBatch clean;
-  clean.set_prober_id(prober_id);
-  clean.set_region(SanitizeUtf8(batch.region()));
-  clean.set_batch_seq(batch.batch_seq());
-  *clean.mutable_results() = batch.results();
-  for (v1::ProbeResult& r : *clean.mutable_results()) {
+  // Almost every batch is clean already: store it as it is. Only a batch
+  // with a bad string pays for a sanitized copy.
+  bool clean = IsCleanUtf8(batch.prober_id()) && IsCleanUtf8(batch.region());
+  for (int i = 0; clean && i < batch.results_size(); ++i) {
+    clean = MessageIsClean(batch.results(i));
+  }
+  if (clean) {
+    RETURN_IF_ERROR(CopyResults(batch));
+    return UpdateRollups(batch);
+  }
+  v1::ResultBatch sanitized;
+  sanitized.set_prober_id(prober_id);
+  sanitized.set_region(SanitizeUtf8(batch.region()));
+  sanitized.set_batch_seq(batch.batch_seq());
+  *sanitized.mutable_results() = batch.results();
+  for (v1::ProbeResult& r : *sanitized.mutable_results()) {
     SanitizeMessage(&r);
   }
-  RETURN_IF_ERROR(CopyResults(clean));
-  return UpdateRollups(clean);
+  RETURN_IF_ERROR(CopyResults(sanitized));
+  return UpdateRollups(sanitized);
 }
 
 absl::Status Store::CopyResults(const v1::ResultBatch& batch) {
@@ -882,77 +1313,60 @@ absl::Status Store::UpdateRollups(const v1::ResultBatch& batch) {
     }
   }
 
-  const std::string& region = batch.region();
-  std::string sql;
-  std::vector<std::string> params;
-  auto flush = [&](const char* head, const char* tail,
-                   absl::string_view what) -> absl::Status {
-    if (params.empty()) {
-      return absl::OkStatus();
-    }
-    absl::Status st =
-        ExecParams(conn_.get(), absl::StrCat(head, sql, tail), params, what)
-            .status();
-    sql.clear();
-    params.clear();
-    return st;
-  };
-
-  constexpr char kMinuteHead[] =
-      "INSERT INTO rollup_minute AS r (check_id, service, region, minute, "
-      "probes, failures,"
-      " prober_errors, last_result) VALUES ";
-  constexpr char kMinuteTail[] =
-      " ON CONFLICT (check_id, region, minute) DO UPDATE SET"
-      " service = excluded.service,"
-      " probes = r.probes + excluded.probes,"
-      " failures = r.failures + excluded.failures,"
-      " prober_errors = r.prober_errors + excluded.prober_errors,"
-      " last_result = greatest(r.last_result, excluded.last_result)";
-  size_t rows = 0;
+  // One prepared statement per table, the rows as arrays: PostgreSQL parses
+  // and plans it once per connection instead of a VALUES list with
+  // thousands of parameters per batch (that was most of its ingest work).
+  ArrayLiteral check_ids, services, minute_starts, probes, failures, prober_errors, lasts;
   for (const auto& [key, m] : minutes) {
-    size_t b = params.size();
-    absl::StrAppend(&sql, sql.empty() ? "" : ",", "($", b + 1, "::text,$",
-                    b + 2, "::text,$", b + 3, "::text,$", b + 4,
-                    "::timestamptz,$", b + 5, "::bigint,$", b + 6, "::bigint,$",
-                    b + 7, "::bigint,$", b + 8, "::timestamptz)");
-    params.push_back(std::get<0>(key));
-    params.push_back(m.service);
-    params.push_back(region);
-    params.push_back(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
-    params.push_back(absl::StrCat(m.probes));
-    params.push_back(absl::StrCat(m.failures));
-    params.push_back(absl::StrCat(m.prober_errors));
-    params.push_back(PgTime(m.last));
-    if (++rows % kRollupRowsPerStatement == 0) {
-      RETURN_IF_ERROR(flush(kMinuteHead, kMinuteTail, "update rollup_minute"));
-    }
+    check_ids.Add(std::get<0>(key));
+    services.Add(m.service);
+    minute_starts.Add(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
+    probes.Add(absl::StrCat(m.probes));
+    failures.Add(absl::StrCat(m.failures));
+    prober_errors.Add(absl::StrCat(m.prober_errors));
+    lasts.Add(PgTime(m.last));
   }
-  RETURN_IF_ERROR(flush(kMinuteHead, kMinuteTail, "update rollup_minute"));
-
-  constexpr char kClassHead[] =
-      "INSERT INTO rollup_minute_class AS r (check_id, region, minute, "
-      "failure_class, n) VALUES ";
-  constexpr char kClassTail[] =
-      " ON CONFLICT (check_id, region, minute, failure_class) DO UPDATE SET n "
-      "= r.n + excluded.n";
-  rows = 0;
+  RETURN_IF_ERROR(ExecPrepared(kRollupMinute,
+                               {batch.region(), check_ids.Done(), services.Done(),
+                                minute_starts.Done(), probes.Done(), failures.Done(),
+                                prober_errors.Done(), lasts.Done()},
+                               "update rollup_minute"));
+  if (classes.empty()) {
+    return absl::OkStatus();
+  }
+  ArrayLiteral class_checks, class_minutes, class_names, counts;
   for (const auto& [key, n] : classes) {
-    size_t b = params.size();
-    absl::StrAppend(&sql, sql.empty() ? "" : ",", "($", b + 1, "::text,$",
-                    b + 2, "::text,$", b + 3, "::timestamptz,$", b + 4,
-                    "::text,$", b + 5, "::bigint)");
-    params.push_back(std::get<0>(key));
-    params.push_back(region);
-    params.push_back(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
-    params.push_back(std::get<2>(key));
-    params.push_back(absl::StrCat(n));
-    if (++rows % kRollupRowsPerStatement == 0) {
-      RETURN_IF_ERROR(
-          flush(kClassHead, kClassTail, "update rollup_minute_class"));
-    }
+    class_checks.Add(std::get<0>(key));
+    class_minutes.Add(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
+    class_names.Add(std::get<2>(key));
+    counts.Add(absl::StrCat(n));
   }
-  return flush(kClassHead, kClassTail, "update rollup_minute_class");
+  return ExecPrepared(kRollupMinuteClass,
+                      {batch.region(), class_checks.Done(), class_minutes.Done(),
+                       class_names.Done(), counts.Done()},
+                      "update rollup_minute_class");
+}
+
+absl::Status Store::ExecPrepared(const PreparedStatement& statement,
+                                 const std::vector<std::string>& params,
+                                 absl::string_view what) {
+  PGconn* c = conn_.get();
+  if (prepared_.count(statement.name) == 0) {
+    RETURN_IF_ERROR(Checked(c, PQprepare(c, statement.name, statement.sql, 0, nullptr),
+                            absl::StrCat("prepare ", what), {PGRES_COMMAND_OK})
+                        .status());
+    prepared_.insert(statement.name);
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& v : params) {
+    values.push_back(v.c_str());
+  }
+  return Checked(c,
+                 PQexecPrepared(c, statement.name, static_cast<int>(values.size()),
+                                values.data(), nullptr, nullptr, /*resultFormat=*/0),
+                 what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK})
+      .status();
 }
 
 absl::StatusOr<std::vector<v1::AvailabilityRow>> Store::Availability(
@@ -1079,10 +1493,12 @@ StorePool::~StorePool() = default;
 absl::StatusOr<StorePool::Lease> StorePool::Acquire() {
   {
     absl::MutexLock l(&mu_);
+    // After a PostgreSQL restart every idle connection is dead; lending one
+    // would fail a batch (and push its prober into backoff) for nothing.
     while (!idle_.empty()) {
       std::unique_ptr<Store> store = std::move(idle_.back());
       idle_.pop_back();
-      if (store->healthy()) {
+      if (store->CheckIdleConnection()) {
         return Lease(store.release(), Returner{this});
       }
     }

@@ -46,6 +46,12 @@ struct StoreOptions {
   int partition_future_days = 3;
 };
 
+// A statement InsertBatch prepares once per connection.
+struct PreparedStatement {
+  const char* name;
+  const char* sql;
+};
+
 class Store {
  public:
   // Connects. A syntactically bad `conninfo` is INVALID_ARGUMENT; a server
@@ -103,6 +109,11 @@ class Store {
 
   // False once the connection is known to be broken.
   bool healthy() const;
+  // Like healthy(), but first reads whatever the server sent while the
+  // connection sat idle, so a connection the server closed meanwhile (it
+  // restarted, or an admin terminated it) is found out here rather than by
+  // failing the next batch. Does not block.
+  bool CheckIdleConnection();
   // True when no transaction is open (the connection can be reused).
   bool idle() const;
   // The server process id of this connection.
@@ -120,14 +131,21 @@ class Store {
   absl::Status CreatePartition(int64_t day);
   absl::Status CopyResults(const v1::ResultBatch& batch);
   absl::Status UpdateRollups(const v1::ResultBatch& batch);
+  // Runs a named statement, preparing it on first use on this connection.
+  absl::Status ExecPrepared(const PreparedStatement& statement,
+                            const std::vector<std::string>& params, absl::string_view what);
   absl::Status InsertBatchInTransaction(const v1::ResultBatch& batch,
                                         bool* duplicate);
   void RollbackQuietly();
+  // libpq notice receiver (arg: the Store): logs, and notes a FATAL one.
+  static void OnNotice(void* arg, const PGresult* notice);
 
   PgConnPtr conn_;
   StoreOptions options_;
   std::set<int64_t>
       partitions_known_;  // days (since 1970-01-01 UTC) known to exist
+  std::set<std::string> prepared_;  // statement names prepared on conn_
+  bool server_ended_session_ = false;  // a FATAL notice arrived (OnNotice)
 };
 
 // Hands out Stores, keeping a few idle ones for reuse. Thread-safe; must
@@ -148,7 +166,8 @@ class StorePool {
   StorePool(const StorePool&) = delete;
   StorePool& operator=(const StorePool&) = delete;
 
-  // An idle Store, or a new connection. Errors as Store::Connect.
+  // An idle Store whose connection is still up, or a new connection.
+  // Errors as Store::Connect.
   absl::StatusOr<Lease> Acquire();
 
   const std::string& conninfo() const { return conninfo_; }
@@ -172,6 +191,14 @@ std::string SanitizeUtf8(absl::string_view in);
 // Appends `value` as one field of COPY's text format: backslash, tab, newline
 // and carriage return escaped. `value` must already be sanitized.
 void AppendCopyField(absl::string_view value, std::string* out);
+// The `extra` column of a result: proto3 JSON with proto field names, as
+// google::protobuf::util::MessageToJsonString prints it, only faster.
+std::string ResultJson(const v1::ProbeResult& result);
+// The COPY statement InsertBatch streams `results` rows with, and one row of
+// it (prober_id and region from `batch`; `result` already sanitized), for
+// the ingest benchmark's raw-COPY baseline.
+const char* CopyResultsStatement();
+void AppendCopyRow(const v1::ResultBatch& batch, const v1::ProbeResult& result, std::string* out);
 
 }  // namespace sonde::collector
 

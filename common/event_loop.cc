@@ -3,25 +3,33 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 
 namespace sonde::common {
 namespace {
-constexpr uint64_t kTimerToken = 1;
-constexpr uint64_t kWakeToken = 2;
 
 absl::Status Errno(const char* what) {
   return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
 }
+
+uint64_t Token(uint32_t generation, int fd) {
+  return (static_cast<uint64_t>(generation) << 32) | static_cast<uint32_t>(fd);
+}
+
+// Cancelled entries may pile up in the timer heap (a curl transfer re-arms
+// its timer many times); past this many dead entries the heap is rebuilt.
+constexpr size_t kMinDeadEntriesToCompact = 4096;
+
 }  // namespace
 
 EventLoop::EventLoop() = default;
 
 EventLoop::~EventLoop() {
-  for (int fd : {epoll_fd_, timer_fd_, wake_fd_}) {
+  for (int fd : {epoll_fd_, wake_fd_}) {
     if (fd >= 0) {
       close(fd);
     }
@@ -31,24 +39,17 @@ EventLoop::~EventLoop() {
 absl::Status EventLoop::Init() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return Errno("epoll_create1");
-  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (timer_fd_ < 0) return Errno("timerfd_create");
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return Errno("eventfd");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kTimerToken;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) {
-    return Errno("epoll_ctl(timerfd)");
-  }
-  ev.data.u64 = kWakeToken;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
-    return Errno("epoll_ctl(eventfd)");
-  }
-  return absl::OkStatus();
+  return AddFd(wake_fd_, EPOLLIN, [this](uint32_t) { DrainPosted(); });
 }
 
 void EventLoop::Post(std::function<void()> fn) {
+  if (OnLoopThread()) {
+    // The loop looks at this queue before it sleeps: no wake-up needed.
+    local_posted_.push_back(std::move(fn));
+    return;
+  }
   {
     absl::MutexLock l(&mu_);
     posted_.push_back(std::move(fn));
@@ -63,26 +64,31 @@ void EventLoop::Stop() {
 }
 
 absl::Status EventLoop::AddFd(int fd, uint32_t events, FdCallback cb) {
-  uint64_t token = next_token_++;
+  if (fd < 0) return absl::InvalidArgumentError(absl::StrCat("bad fd ", fd));
+  if (static_cast<size_t>(fd) >= fds_.size()) {
+    fds_.resize(std::max<size_t>(static_cast<size_t>(fd) + 1, fds_.size() * 2));
+  }
+  FdSlot& slot = fds_[fd];
+  uint32_t generation = slot.generation + 1;
   epoll_event ev{};
   ev.events = events;
-  ev.data.u64 = token;
+  ev.data.u64 = Token(generation, fd);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     return Errno("epoll_ctl(ADD)");
   }
-  by_token_[token] = std::make_shared<FdEntry>(FdEntry{fd, std::move(cb)});
-  token_of_fd_[fd] = token;
+  slot.generation = generation;
+  slot.registered = true;
+  slot.cb = std::move(cb);
   return absl::OkStatus();
 }
 
 absl::Status EventLoop::ModifyFd(int fd, uint32_t events) {
-  auto it = token_of_fd_.find(fd);
-  if (it == token_of_fd_.end()) {
+  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || !fds_[fd].registered) {
     return absl::NotFoundError(absl::StrCat("fd ", fd, " not registered"));
   }
   epoll_event ev{};
   ev.events = events;
-  ev.data.u64 = it->second;
+  ev.data.u64 = Token(fds_[fd].generation, fd);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
     return Errno("epoll_ctl(MOD)");
   }
@@ -90,18 +96,17 @@ absl::Status EventLoop::ModifyFd(int fd, uint32_t events) {
 }
 
 void EventLoop::RemoveFd(int fd) {
-  auto it = token_of_fd_.find(fd);
-  if (it == token_of_fd_.end()) return;
+  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || !fds_[fd].registered) return;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-  by_token_.erase(it->second);
-  token_of_fd_.erase(it);
+  fds_[fd].registered = false;
+  fds_[fd].cb = nullptr;  // empty while its own callback runs (see Run)
 }
 
 EventLoop::TimerId EventLoop::RunAt(MonoTime when, std::function<void()> fn) {
   TimerId id = next_timer_++;
-  auto it = timers_.emplace(when, id);
-  timer_fns_.emplace(id, std::make_pair(it, std::move(fn)));
-  if (when < armed_for_) ArmTimerFd();
+  timers_.emplace(id, Timer{when, std::move(fn)});
+  heap_.push_back(HeapEntry{when, id});
+  std::push_heap(heap_.begin(), heap_.end());
   return id;
 }
 
@@ -111,47 +116,53 @@ EventLoop::TimerId EventLoop::RunAfter(std::chrono::microseconds delay,
 }
 
 void EventLoop::Cancel(TimerId id) {
-  auto it = timer_fns_.find(id);
-  if (it == timer_fns_.end()) return;
-  timers_.erase(it->second.first);
-  timer_fns_.erase(it);
+  timers_.erase(id);
+  if (heap_.size() > kMinDeadEntriesToCompact && heap_.size() > 2 * timers_.size()) {
+    CompactTimerHeap();
+  }
 }
 
-void EventLoop::ArmTimerFd() {
-  itimerspec spec{};
-  if (!timers_.empty()) {
-    MonoTime next = timers_.begin()->first;
-    auto delta = std::chrono::duration_cast<std::chrono::nanoseconds>(next - Now());
-    int64_t ns = std::max<int64_t>(delta.count(), 1);  // 0 would disarm
-    spec.it_value.tv_sec = ns / 1000000000;
-    spec.it_value.tv_nsec = ns % 1000000000;
-    armed_for_ = next;
-  } else {
-    armed_for_ = MonoTime::max();
+void EventLoop::CompactTimerHeap() {
+  heap_.clear();
+  for (const auto& [id, timer] : timers_) heap_.push_back(HeapEntry{timer.when, id});
+  std::make_heap(heap_.begin(), heap_.end());
+}
+
+int EventLoop::WaitTimeoutMs() {
+  if (!local_posted_.empty()) return 0;
+  // Drop cancelled entries from the top so that they cause no wake-up.
+  while (!heap_.empty() && !timers_.contains(heap_.front().id)) {
+    std::pop_heap(heap_.begin(), heap_.end());
+    heap_.pop_back();
   }
-  timerfd_settime(timer_fd_, 0, &spec, nullptr);
+  if (heap_.empty()) return -1;
+  auto wait = heap_.front().when - Now();
+  if (wait <= MonoTime::duration::zero()) return 0;
+  // Round up: waking early would only find nothing due and sleep again.
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+  return static_cast<int>(std::min<int64_t>(ms, 24 * 3600 * 1000));
 }
 
 void EventLoop::RunDueTimers() {
-  uint64_t expirations;
-  ssize_t n = read(timer_fd_, &expirations, sizeof expirations);
-  (void)n;
   MonoTime now = Now();
   // Timers added by callbacks for "now" run in the next iteration, so a
   // callback that re-arms itself with zero delay cannot starve the loop.
   std::vector<TimerId> due;
-  for (auto it = timers_.begin(); it != timers_.end() && it->first <= now; ++it) {
-    due.push_back(it->second);
+  due.swap(due_scratch_);  // reuses its capacity: no allocation per wake-up
+  due.clear();
+  while (!heap_.empty() && heap_.front().when <= now) {
+    due.push_back(heap_.front().id);
+    std::pop_heap(heap_.begin(), heap_.end());
+    heap_.pop_back();
   }
   for (TimerId id : due) {
-    auto it = timer_fns_.find(id);
-    if (it == timer_fns_.end()) continue;  // cancelled by an earlier callback
-    std::function<void()> fn = std::move(it->second.second);
-    timers_.erase(it->second.first);
-    timer_fns_.erase(it);
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;  // cancelled, maybe by an earlier callback
+    std::function<void()> fn = std::move(it->second.fn);
+    timers_.erase(it);
     fn();
   }
-  ArmTimerFd();
+  due_scratch_.swap(due);
 }
 
 void EventLoop::DrainPosted() {
@@ -166,30 +177,44 @@ void EventLoop::DrainPosted() {
   for (auto& fn : batch) fn();
 }
 
+void EventLoop::DrainLocalPosted() {
+  // Work posted by these callbacks runs in the next iteration. The two
+  // vectors trade places, so their capacity is reused.
+  std::vector<std::function<void()>> batch;
+  batch.swap(posted_scratch_);
+  batch.swap(local_posted_);
+  for (auto& fn : batch) fn();
+  batch.clear();
+  posted_scratch_.swap(batch);
+}
+
 void EventLoop::Run() {
   stop_ = false;
+  loop_thread_.store(std::this_thread::get_id());
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
   while (!stop_) {
-    int n = epoll_wait(epoll_fd_, events, kMaxEvents, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
+    int n = epoll_wait(epoll_fd_, events, kMaxEvents, WaitTimeoutMs());
+    if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
       uint64_t token = events[i].data.u64;
-      if (token == kTimerToken) {
-        RunDueTimers();
-      } else if (token == kWakeToken) {
-        DrainPosted();
-      } else {
-        auto it = by_token_.find(token);
-        if (it == by_token_.end()) continue;  // removed earlier in this batch
-        std::shared_ptr<FdEntry> entry = it->second;  // survives RemoveFd in cb
-        entry->cb(events[i].events);
+      int fd = static_cast<int>(token & 0xffffffffu);
+      uint32_t generation = static_cast<uint32_t>(token >> 32);
+      if (static_cast<size_t>(fd) >= fds_.size()) continue;
+      if (!fds_[fd].registered || fds_[fd].generation != generation) {
+        continue;  // removed earlier in this batch
       }
+      // Moved out for the call so that the callback may remove its own fd;
+      // `fds_` may grow meanwhile, so the slot is looked up again after.
+      FdCallback cb = std::move(fds_[fd].cb);
+      cb(events[i].events);
+      FdSlot& slot = fds_[fd];
+      if (slot.registered && slot.generation == generation) slot.cb = std::move(cb);
     }
+    RunDueTimers();
+    DrainLocalPosted();
   }
+  loop_thread_.store(std::thread::id());
 }
 
 }  // namespace sonde::common

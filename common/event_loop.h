@@ -1,22 +1,28 @@
-// EventLoop: one thread, epoll + timerfd + eventfd. It owns nothing but its
-// own descriptors; callers register file descriptors (they keep ownership and
+// EventLoop: one thread, epoll + eventfd. It owns nothing but its own
+// descriptors; callers register file descriptors (they keep ownership and
 // must RemoveFd before closing) and timers. Everything except Post() and
 // Stop() must be called on the loop thread (the thread inside Run()), or
 // before Run() starts. Callbacks run on the loop thread and must not block.
+//
+// Timers live in a binary heap and bound epoll_wait's timeout, with
+// millisecond resolution (a timer never fires early and at most ~1 ms late):
+// no timerfd, so arming a timer costs no system call, and timers due within
+// the same millisecond share one wake-up. Posts from the loop thread itself
+// are queued without waking the loop through the eventfd.
 #ifndef SONDE_COMMON_EVENT_LOOP_H_
 #define SONDE_COMMON_EVENT_LOOP_H_
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <memory>
-#include <unordered_map>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
@@ -40,10 +46,12 @@ class EventLoop {
   void Run();
   // Thread-safe: makes Run() return after the current iteration.
   void Stop();
-  // Thread-safe: runs `fn` on the loop thread soon, in posting order.
+  // Thread-safe: runs `fn` on the loop thread soon (never inside Post), in
+  // posting order per posting thread.
   void Post(std::function<void()> fn);
 
-  // `events` are EPOLLIN/EPOLLOUT/...; the callback gets what fired.
+  // `events` are EPOLLIN/EPOLLOUT/...; the callback gets what fired. A
+  // callback may remove its own fd (or any other) while it runs.
   absl::Status AddFd(int fd, uint32_t events, FdCallback cb);
   absl::Status ModifyFd(int fd, uint32_t events);
   void RemoveFd(int fd);
@@ -57,27 +65,49 @@ class EventLoop {
   size_t timer_count() const { return timers_.size(); }
 
  private:
-  struct FdEntry {
-    int fd;
+  // One per possible fd number. The epoll token is (generation << 32 | fd),
+  // so an event for an fd removed (and maybe re-added) earlier in the same
+  // epoll batch is recognised as stale and dropped.
+  struct FdSlot {
+    uint32_t generation = 0;
+    bool registered = false;
     FdCallback cb;
   };
-  void ArmTimerFd();
+  struct Timer {
+    MonoTime when;
+    std::function<void()> fn;
+  };
+  // Heap entries; a cancelled timer's entry stays until it reaches the top
+  // (or the heap is compacted) and is then skipped.
+  struct HeapEntry {
+    MonoTime when;
+    TimerId id;
+    // std::push_heap builds a max-heap: "less" means "later".
+    bool operator<(const HeapEntry& o) const {
+      return when != o.when ? when > o.when : id > o.id;
+    }
+  };
+
+  bool OnLoopThread() const { return std::this_thread::get_id() == loop_thread_.load(); }
+  // epoll_wait's timeout: 0 when work is ready, -1 when there is no timer.
+  int WaitTimeoutMs();
   void RunDueTimers();
+  void CompactTimerHeap();
   void DrainPosted();
+  void DrainLocalPosted();
 
   int epoll_fd_ = -1;
-  int timer_fd_ = -1;
   int wake_fd_ = -1;
   bool stop_ = false;  // loop thread only; Stop() posts
-  uint64_t next_token_ = 16;  // tokens < 16 are reserved for internal fds
-  std::unordered_map<uint64_t, std::shared_ptr<FdEntry>> by_token_;
-  std::unordered_map<int, uint64_t> token_of_fd_;
+  std::atomic<std::thread::id> loop_thread_{};
+  std::vector<FdSlot> fds_;
   TimerId next_timer_ = 1;
-  std::multimap<MonoTime, TimerId> timers_;
-  std::unordered_map<TimerId, std::pair<std::multimap<MonoTime, TimerId>::iterator,
-                                        std::function<void()>>>
-      timer_fns_;
-  MonoTime armed_for_ = MonoTime::max();
+  std::vector<HeapEntry> heap_;
+  absl::flat_hash_map<TimerId, Timer> timers_;
+  std::vector<std::function<void()>> local_posted_;  // posts from the loop thread
+  // Empty vectors kept for their capacity (see RunDueTimers, DrainLocalPosted).
+  std::vector<TimerId> due_scratch_;
+  std::vector<std::function<void()>> posted_scratch_;
 
   absl::Mutex mu_;
   std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);

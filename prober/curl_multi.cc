@@ -1,5 +1,7 @@
 #include "prober/curl_multi.h"
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 
 namespace sonde::prober {
@@ -10,6 +12,10 @@ namespace {
 struct GlobalInit {
   GlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 };
+
+// Enough for the transfers that run at once on a busy prober; each idle
+// handle holds a few tens of KiB.
+constexpr size_t kMaxIdleEasy = 64;
 }  // namespace
 
 CurlMulti::CurlMulti(EventLoop* loop) : loop_(loop) {}
@@ -31,6 +37,29 @@ CurlMulti::~CurlMulti() {
   for (curl_socket_t fd : fds_) loop_->RemoveFd(fd);
   loop_->Cancel(timer_);
   if (multi_ != nullptr) curl_multi_cleanup(multi_);
+  for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+}
+
+CURL* CurlMulti::AcquireEasy() {
+  if (idle_easy_.empty()) {
+    CURL* easy = curl_easy_init();
+    if (easy == nullptr) std::abort();  // out of memory
+    return easy;
+  }
+  CURL* easy = idle_easy_.back();
+  idle_easy_.pop_back();
+  return easy;
+}
+
+void CurlMulti::ReleaseEasy(CURL* easy) {
+  if (easy == nullptr) return;
+  Remove(easy);
+  if (idle_easy_.size() >= kMaxIdleEasy) {
+    curl_easy_cleanup(easy);
+    return;
+  }
+  curl_easy_reset(easy);
+  idle_easy_.push_back(easy);
 }
 
 absl::Status CurlMulti::Add(CURL* easy, Done done) {

@@ -3,6 +3,13 @@
 // epoll, CURLMOPT_TIMERFUNCTION arms a loop timer, curl_multi_socket_action
 // runs on readiness). Loop thread only. Callers own their easy handles and
 // keep them alive until the done callback ran or they called Remove().
+//
+// Easy handles are costly to create (curl allocates and initialises its
+// per-handle state and buffers), so the multi keeps a small pool: take one
+// with AcquireEasy(), give it back with ReleaseEasy(), which resets every
+// option. A reused handle keeps curl's per-handle TLS session cache, so
+// callers that want a full handshake on every transfer set
+// CURLOPT_SSL_SESSIONID_CACHE to 0.
 #ifndef SONDE_PROBER_CURL_MULTI_H_
 #define SONDE_PROBER_CURL_MULTI_H_
 
@@ -12,6 +19,7 @@
 #include <memory>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/event_loop.h"
@@ -33,6 +41,13 @@ class CurlMulti {
   // Aborts a running transfer without calling its done callback.
   void Remove(CURL* easy);
 
+  // A handle with every option at its default: from the pool, or new.
+  // Never null (curl_easy_init only fails when out of memory, which aborts).
+  CURL* AcquireEasy();
+  // Takes the handle back (removing it first if it is still running):
+  // resets it into the pool, or cleans it up when the pool is full.
+  void ReleaseEasy(CURL* easy);
+
   size_t running() const { return done_.size(); }
 
  private:
@@ -47,6 +62,7 @@ class CurlMulti {
   common::EventLoop::TimerId timer_ = 0;
   std::set<curl_socket_t> fds_;
   std::unordered_map<CURL*, Done> done_;
+  std::vector<CURL*> idle_easy_;  // reset handles, at most kMaxIdleEasy
 };
 
 }  // namespace sonde::prober

@@ -1,13 +1,17 @@
 #include "prober/scheduler.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 
 #include "common/config.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "common/logging.h"
 
 namespace sonde::prober {
 
 using common::EventLoop;
+using google::protobuf::util::MessageDifferencer;
 namespace {
 constexpr size_t kLatenessSamples = 8192;
 
@@ -26,6 +30,14 @@ uint64_t Fnv1a(absl::string_view s) {
 
 std::chrono::microseconds ToChrono(absl::Duration d) {
   return std::chrono::microseconds(absl::ToInt64Microseconds(d));
+}
+
+// The first multiple of `grid` (counted from the Unix epoch) at or after t.
+absl::Time AlignUp(absl::Time t, absl::Duration grid) {
+  if (grid <= absl::ZeroDuration()) return t;
+  absl::Duration rem = (t - absl::UnixEpoch()) % grid;
+  if (rem < absl::ZeroDuration()) rem += grid;
+  return rem == absl::ZeroDuration() ? t : t + (grid - rem);
 }
 }  // namespace
 
@@ -63,25 +75,24 @@ void Scheduler::Drop(Entry* e) {
   e->probe.reset();  // a probe being destroyed never calls back
 }
 
-void Scheduler::SetChecks(const std::vector<v1::Check>& checks) {
+void Scheduler::SetChecks(std::vector<v1::Check> checks) {
   std::map<std::string, std::unique_ptr<Entry>> next;
-  for (const v1::Check& c : checks) {
-    std::string fp = c.SerializeAsString();
+  for (v1::Check& c : checks) {
     auto it = entries_.find(c.name());
-    if (it != entries_.end() && it->second->fingerprint == fp) {
+    if (it != entries_.end() && MessageDifferencer::Equals(it->second->check, c)) {
       next.emplace(c.name(), std::move(it->second));
       entries_.erase(it);
       continue;
     }
     auto e = std::make_unique<Entry>();
-    e->check = c;
-    e->fingerprint = std::move(fp);
-    e->probe = factory_(c);
+    e->check = std::move(c);
+    e->probe = factory_(e->check);
     if (e->probe == nullptr) {
-      spdlog::error("check {}: no probe for this kind; skipped", c.name());
+      spdlog::error("check {}: no probe for this kind; skipped", e->check.name());
       continue;
     }
-    next.emplace(c.name(), std::move(e));
+    std::string name = e->check.name();
+    next.emplace(std::move(name), std::move(e));
   }
   for (auto& [name, e] : entries_) Drop(e.get());  // removed or changed
   entries_ = std::move(next);
@@ -89,13 +100,21 @@ void Scheduler::SetChecks(const std::vector<v1::Check>& checks) {
     if (e->slot_timer == 0 && !e->running) ScheduleNext(e.get());
   }
   stats_.checks = entries_.size();
+  checks.clear();
+  checks.shrink_to_fit();
+  // glibc keeps freed heap pages; a config parse (YAML, or a large gRPC
+  // message) leaves many, interleaved with the new checks. Without this, a
+  // prober's RSS stays at its config-load peak.
+  malloc_trim(0);
 }
 
 void Scheduler::ScheduleNext(Entry* e) {
   absl::Duration interval = common::ToAbsl(e->check.interval());
   absl::Time now = clock_->Now();
-  e->next_slot = NextSlot(e->check.name(), interval, now);
-  e->slot_timer = loop_->RunAfter(ToChrono(e->next_slot - now), [this, e] {
+  // Never the slot that just ran again, even if the wall clock stepped back.
+  e->next_slot = NextSlot(e->check.name(), interval, std::max(now, e->next_slot));
+  absl::Time start = AlignUp(e->next_slot, options_.start_grid);
+  e->slot_timer = loop_->RunAfter(ToChrono(start - now), [this, e] {
     e->slot_timer = 0;
     OnSlot(e);
   });
@@ -125,11 +144,11 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
   e->running = true;
   stats_.in_flight++;
   stats_.runs++;
-  absl::Time start = clock_->Now();
+  e->started = clock_->Now();
   if (e->planned != absl::Time()) {
     lateness_us_.resize(std::min(lateness_us_.size() + 1, kLatenessSamples));
     lateness_us_[lateness_next_++ % kLatenessSamples] =
-        absl::ToInt64Microseconds(start - e->planned);
+        absl::ToInt64Microseconds(e->started - e->planned);
   }
   auto timeout = ToChrono(common::ToAbsl(e->check.timeout()));
   EventLoop::MonoTime deadline = EventLoop::Now() + timeout;
@@ -138,12 +157,14 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
     stats_.aborted++;
     e->probe->Abort();
   });
-  e->probe->Run(deadline, [this, e, start](std::vector<v1::ProbeResult> results) {
-    OnDone(e, start, std::move(results));
+  // Two pointers fit std::function's inline storage: no allocation per run.
+  e->probe->Run(deadline, [this, e](std::vector<v1::ProbeResult> results) {
+    OnDone(e, std::move(results));
   });
 }
 
-void Scheduler::OnDone(Entry* e, absl::Time start, std::vector<v1::ProbeResult> results) {
+void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
+  const absl::Time start = e->started;
   loop_->Cancel(e->deadline_timer);
   e->deadline_timer = 0;
   e->running = false;

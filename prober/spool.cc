@@ -133,8 +133,9 @@ absl::Status Spool::Recover() {
           e.last_seq = batch.results(batch.results_size() - 1).seq();
           max_result_seq_ = std::max(max_result_seq_, e.last_seq);
         }
+        e.gaps.assign(batch.gaps().begin(), batch.gaps().end());
         max_batch_seq_ = std::max(max_batch_seq_, batch.batch_seq());
-        batches.push_back(e);
+        batches.push_back(std::move(e));
       } else if (type == kAck) {
         uint64_t seq = 0;
         memcpy(&seq, payload.data(), 8);
@@ -221,8 +222,9 @@ absl::Status Spool::Append(const v1::ResultBatch& batch) {
     e.last_seq = batch.results(batch.results_size() - 1).seq();
     max_result_seq_ = std::max(max_result_seq_, e.last_seq);
   }
+  e.gaps.assign(batch.gaps().begin(), batch.gaps().end());
   max_batch_seq_ = std::max(max_batch_seq_, batch.batch_seq());
-  index_.push_back(e);
+  index_.push_back(std::move(e));
   stats_.appended_batches++;
   uint64_t total = 0;
   for (const Segment& s : segments_) total += s.bytes;
@@ -236,8 +238,12 @@ absl::Status Spool::Append(const v1::ResultBatch& batch) {
 void Spool::DropOldestSegment() {
   uint64_t number = segments_.front().number;
   v1::Gap gap;
+  // Gaps the dropped batches were carrying are still unreported: they go on
+  // with the next batch, beside the new one.
+  std::vector<v1::Gap> carried;
   while (!index_.empty() && index_.front().segment == number) {
-    const Entry& e = index_.front();
+    Entry& e = index_.front();
+    for (v1::Gap& g : e.gaps) carried.push_back(std::move(g));
     if (gap.results() == 0 && gap.first_batch_seq() == 0) {
       gap.set_first_batch_seq(e.batch_seq);
       gap.mutable_from()->set_seconds(absl::ToUnixSeconds(e.first_start));
@@ -252,8 +258,10 @@ void Spool::DropOldestSegment() {
   if (gap.first_batch_seq() != 0) {
     spdlog::error("spool: over its cap of {} bytes; dropped {} results (batches {}..{})",
                   options_.max_bytes, gap.results(), gap.first_batch_seq(), gap.last_batch_seq());
-    gaps_.push_back(gap);
+    carried.push_back(gap);
   }
+  gaps_.insert(gaps_.end(), std::make_move_iterator(carried.begin()),
+               std::make_move_iterator(carried.end()));
   unlink(SegmentPath(number).c_str());
   segments_.pop_front();
 }

@@ -82,6 +82,9 @@ class Spool {
     uint32_t results;
     absl::Time first_start;
     uint64_t first_seq, last_seq;
+    // Losses this batch reports (rare). Kept so that dropping the batch
+    // hands them on to a later batch instead of losing the report too.
+    std::vector<v1::Gap> gaps = {};
   };
   struct Segment {
     uint64_t number;

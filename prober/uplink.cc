@@ -202,13 +202,25 @@ void Uplink::Run() {
     stats_.reconnects++;
     spdlog::warn("collector stream down; retrying in {}",
                  absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1))));
-    // Keep batching and spooling while disconnected.
+    // Keep batching and spooling while disconnected. The backoff spares a
+    // collector that answers but fails (its database is down); one that was
+    // unreachable is used as soon as the channel connects to it again, so
+    // a long outage is not followed by minutes of backoff.
     absl::Time until = absl::Now() + wait;
+    bool channel_was_down = false;
     while (absl::Now() < until && !StopDue()) {
       FormBatches(false);
       if (spool_) spool_->MaybeSync();
       mu_.AwaitWithTimeout(absl::Condition(+[](bool* s) { return *s; }, &stopping_),
                            absl::Milliseconds(100));
+      // try_to_connect: an IDLE channel starts connecting (gRPC paces the
+      // attempts with its own backoff).
+      if (channel_->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
+        channel_was_down = true;
+      } else if (channel_was_down) {
+        spdlog::info("collector reachable again; resending now");
+        break;
+      }
     }
     if (StopDue()) break;
     backoff = std::min(backoff * 1.6, options_.backoff_max);

@@ -3,7 +3,8 @@
 // when the prober has a spool directory, otherwise in memory (lost if the
 // prober dies). Batches are formed every 500 results or 1 s, even while the
 // collector is unreachable. On a broken stream it reconnects with jittered
-// exponential backoff (1 s x1.6 +-20%, at most 120 s) and resends unacked
+// exponential backoff (1 s x1.6 +-20%, at most 120 s; cut short when the
+// channel reconnects to a collector that was unreachable) and resends unacked
 // batches first, in order, with their original batch_seq, so the collector's
 // dedup makes delivery exactly-once in effect. At most 8 batches are in
 // flight; the collector's flow control pushes back onto the spool.

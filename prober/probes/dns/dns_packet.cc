@@ -41,6 +41,7 @@ class Reader {
     size_t cur = *pos;
     bool jumped = false;
     int hops = 0;
+    size_t wire_octets = 1;  // the root label
     while (true) {
       uint8_t len;
       if (!U8(cur, &len)) return false;
@@ -61,6 +62,8 @@ class Reader {
         return true;
       }
       if (cur + 1 + len > p_.size()) return false;
+      wire_octets += 1 + len;
+      if (wire_octets > kMaxNameLength) return false;  // RFC 1035 2.3.4
       for (size_t i = 0; i < len; ++i) {
         unsigned char c = p_[cur + 1 + i];
         if (c == '.' || c == '\\') {

@@ -165,7 +165,9 @@ void DnsProbe::Finish(std::shared_ptr<RunState> run) {
   r.set_failure_class(fc);
   r.set_detail(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ", absl::StrJoin(parts, "; ")));
   Done done = std::move(run->done);
-  done({r});
+  std::vector<v1::ProbeResult> results;  // moved, not copied: `{r}` would copy
+  results.push_back(std::move(r));
+  done(std::move(results));
 }
 
 }  // namespace sonde::prober

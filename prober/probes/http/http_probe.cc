@@ -16,6 +16,7 @@ using common::EventLoop;
 using FC = v1::FailureClass;
 
 struct HttpProbe::Request {
+  CurlMulti* curl = nullptr;  // the easy handle goes back to its pool
   CURL* easy = nullptr;
   curl_slist* resolve = nullptr;
   uint32_t index = 0;
@@ -27,13 +28,14 @@ struct HttpProbe::Request {
   char error[CURL_ERROR_SIZE] = {0};
 
   ~Request() {
-    if (easy != nullptr) curl_easy_cleanup(easy);
+    if (easy != nullptr) curl->ReleaseEasy(easy);
     if (resolve != nullptr) curl_slist_free_all(resolve);
   }
 };
 
 struct HttpProbe::RunState {
   Done done;
+  EventLoop::MonoTime start;
   EventLoop::MonoTime deadline;
   bool finished = false;
   bool resolving = true;
@@ -121,6 +123,7 @@ HttpProbe::~HttpProbe() {
 void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
   auto run = std::make_shared<RunState>();
   run->done = std::move(done);
+  run->start = EventLoop::Now();
   run->deadline = deadline;
   uint32_t n = std::max<uint32_t>(check_.http().requests_per_run(), 1);
   run->results.resize(n);
@@ -160,7 +163,8 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
   auto req = std::make_unique<Request>();
   req->index = index;
   req->body_cap = h.max_body_bytes() > 0 ? h.max_body_bytes() : (1 << 20);
-  req->easy = curl_easy_init();
+  req->curl = env_->curl;
+  req->easy = env_->curl->AcquireEasy();
   CURL* e = req->easy;
   curl_easy_setopt(e, CURLOPT_URL, h.url().c_str());
   if (!common::IsIpLiteral(url_.host)) {
@@ -176,6 +180,8 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  // A full TLS handshake every time, although the handle may be reused.
+  curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   if (!env_->source_address.empty()) {
@@ -185,9 +191,11 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(h.max_redirects()));
   }
+  // An empty method is GET: checks built without the config loader's
+  // defaults must not send an empty request method.
   if (h.method() == "HEAD") {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (h.method() != "GET") {
+  } else if (!h.method().empty() && h.method() != "GET") {
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, h.method().c_str());
   }
   if (!h.body().empty()) {
@@ -248,13 +256,23 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
       switch (verify_result) {
-        case X509_V_OK: return FC::TLS_CERT_HOSTNAME;  // curl checks the name itself
+        // curl checks the host name itself, before it reads the chain's
+        // verify result, so a name mismatch leaves CURLINFO_SSL_VERIFYRESULT
+        // at curl's initial value (!X509_V_OK, which is
+        // X509_V_ERR_UNSPECIFIED); X509_V_OK is kept for other TLS backends.
+        case X509_V_OK:
+        case X509_V_ERR_UNSPECIFIED:
+          return FC::TLS_CERT_HOSTNAME;
         case X509_V_ERR_CERT_HAS_EXPIRED: return FC::TLS_CERT_EXPIRED;
         case X509_V_ERR_CERT_NOT_YET_VALID: return FC::TLS_CERT_NOT_YET_VALID;
         case X509_V_ERR_HOSTNAME_MISMATCH: return FC::TLS_CERT_HOSTNAME;
         default: return FC::TLS_CERT_UNTRUSTED;
       }
     case CURLE_SSL_CONNECT_ERROR:
+      // A reset while curl writes or reads the handshake: a transport
+      // failure, as the TLS probe reports it, not a TLS disagreement.
+      if (os_errno == ECONNRESET || os_errno == EPIPE) return FC::TCP_RESET;
+      return FC::TLS_HANDSHAKE;
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
       return FC::TLS_HANDSHAKE;
@@ -367,9 +385,15 @@ void HttpProbe::Abort() {
   std::shared_ptr<RunState> run = active_;
   if (run == nullptr || run->finished) return;
   if (run->resolving) {
+    // The whole run was the lookup: its time is the DNS phase and the total.
+    auto spent = static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(EventLoop::Now() - run->start)
+            .count());
     for (auto& r : run->results) {
       r.set_failure_class(FC::DNS_TIMEOUT);
       r.set_detail(absl::StrCat("resolving ", url_.host, ": no answer before the check's timeout"));
+      r.set_dns_us(spent);
+      r.set_total_us(spent);
     }
   }
   for (auto& req : run->requests) {

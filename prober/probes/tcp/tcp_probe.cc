@@ -16,19 +16,24 @@ namespace sonde::prober {
 using FC = v1::FailureClass;
 
 std::string PrintableBanner(const std::string& raw, size_t max) {
+  // Trailing line ends are dropped from the raw bytes (not from the escaped
+  // text, where a literal backslash-n in the banner would look the same).
+  size_t end = raw.size();
+  while (end > 0 && (raw[end - 1] == '\n' || raw[end - 1] == '\r')) --end;
   std::string out;
-  for (unsigned char c : raw) {
-    if (out.size() >= max) break;
+  for (size_t i = 0; i < end && out.size() < max; ++i) {
+    unsigned char c = static_cast<unsigned char>(raw[i]);
     if (c == '\r') continue;
     if (c == '\n') {
       out += "\\n";
+    } else if (c == '\\') {
+      out += "\\\\";  // a literal backslash-n in a banner must not read as a line end
     } else if (absl::ascii_isprint(c)) {
       out += static_cast<char>(c);
     } else {
       absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
     }
   }
-  while (absl::EndsWith(out, "\\n")) out.resize(out.size() - 2);
   return out;
 }
 
@@ -126,8 +131,15 @@ void TcpProbe::Abort() {
     return Finish(FC::TCP_TIMEOUT, absl::StrCat("connect to ", result_.target(),
                                                 ": no answer before the check's timeout"));
   }
-  Finish(FC::TIMEOUT, absl::StrCat("connected, but no matching banner before the check's timeout (",
-                                   banner_.size(), " bytes: \"", PrintableBanner(banner_, 120), "\")"));
+  // The server spoke, but never what was expected: that is a wrong banner,
+  // not a silent server.
+  if (!banner_.empty()) {
+    return Finish(FC::BANNER_MISMATCH,
+                  absl::StrCat("banner \"", PrintableBanner(banner_, 120), "\" does not match /",
+                               check_.tcp().expect_banner(), "/ (", banner_.size(),
+                               " bytes before the check's timeout)"));
+  }
+  Finish(FC::TIMEOUT, "connected, but the server sent nothing before the check's timeout");
 }
 
 void TcpProbe::Finish(FC::Code fc, std::string detail) {
@@ -146,7 +158,9 @@ void TcpProbe::Finish(FC::Code fc, std::string detail) {
   result_.set_failure_class(fc);
   result_.set_detail(std::move(detail));
   Done done = std::move(done_);
-  done({result_});
+  std::vector<v1::ProbeResult> results;  // moved, not copied: Run() clears result_
+  results.push_back(std::move(result_));
+  done(std::move(results));
 }
 
 }  // namespace sonde::prober

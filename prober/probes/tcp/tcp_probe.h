@@ -12,8 +12,10 @@
 
 namespace sonde::prober {
 
-// The banner as shown to people: printable ASCII, control bytes escaped,
-// at most `max` characters. Exposed for tests and fuzzing.
+// The banner as shown to people: printable ASCII; line ends as \n (CRs and
+// trailing line ends dropped), backslashes doubled, other bytes as \xNN, so
+// the text can be read back unambiguously. At most `max` characters plus one
+// escape. Exposed for tests and fuzzing.
 std::string PrintableBanner(const std::string& raw, size_t max);
 
 class TcpProbe : public Probe {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <string.h>
@@ -60,15 +61,61 @@ std::string NameText(X509_NAME* name) {
   return s;
 }
 
-std::string OpenSslErrors() {
+// Drains the thread's OpenSSL error queue into text; `version` (optional)
+// tells whether any of the errors says the peers share no protocol version.
+std::string OpenSslErrors(bool* version = nullptr) {
   std::string out;
   while (unsigned long e = ERR_get_error()) {
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);
     if (!out.empty()) out += "; ";
     out += buf;
+    if (version != nullptr && ERR_GET_LIB(e) == ERR_LIB_SSL) {
+      switch (ERR_GET_REASON(e)) {
+        case SSL_R_UNSUPPORTED_PROTOCOL:
+        case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+        case SSL_R_NO_PROTOCOLS_AVAILABLE:
+        case SSL_R_VERSION_TOO_LOW:
+        case SSL_R_VERSION_TOO_HIGH:
+        case SSL_R_UNSUPPORTED_SSL_VERSION:
+          *version = true;
+          break;
+        default:
+          break;  // e.g. WRONG_VERSION_NUMBER: the peer does not speak TLS
+      }
+    }
   }
   return out;
+}
+
+// OpenSSL's socket BIO writes with write(2), so a peer that is gone when
+// the handshake writes raises SIGPIPE, which kills the prober: a hostile or
+// merely flaky target must not be able to do that. This BIO is the socket
+// BIO with send(MSG_NOSIGNAL) for writes; the failed write then shows up as
+// EPIPE/ECONNRESET like any other socket error.
+int NoSigPipeWrite(BIO* bio, const char* data, int len) {
+  int fd = -1;
+  BIO_get_fd(bio, &fd);
+  errno = 0;
+  int n = static_cast<int>(send(fd, data, static_cast<size_t>(len), MSG_NOSIGNAL));
+  BIO_clear_retry_flags(bio);
+  if (n <= 0 && BIO_sock_should_retry(n)) BIO_set_retry_write(bio);
+  return n;
+}
+
+BIO_METHOD* NoSigPipeSocketMethod() {
+  static BIO_METHOD* method = [] {
+    const BIO_METHOD* socket = BIO_s_socket();
+    BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOCKET, "socket (MSG_NOSIGNAL)");
+    BIO_meth_set_write(m, NoSigPipeWrite);
+    BIO_meth_set_read(m, BIO_meth_get_read(socket));
+    BIO_meth_set_puts(m, BIO_meth_get_puts(socket));
+    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(socket));
+    BIO_meth_set_create(m, BIO_meth_get_create(socket));
+    BIO_meth_set_destroy(m, BIO_meth_get_destroy(socket));
+    return m;
+  }();  // process lifetime, shared by every probe: never freed
+  return method;
 }
 
 }  // namespace
@@ -213,7 +260,9 @@ void TlsProbe::StepHandshake() {
   const v1::TlsSpec& t = check_.tls();
   if (ssl_ == nullptr) {
     ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
+    BIO* bio = BIO_new(NoSigPipeSocketMethod());
+    BIO_set_fd(bio, fd_, BIO_NOCLOSE);  // the probe closes fd_
+    SSL_set_bio(ssl_, bio, bio);
     std::string name = t.server_name().empty() ? t.host() : t.server_name();
     if (!common::IsIpLiteral(name)) SSL_set_tlsext_host_name(ssl_, name.c_str());
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
@@ -236,12 +285,14 @@ void TlsProbe::StepHandshake() {
     return;
   }
   int sys_errno = errno;
-  std::string why = OpenSslErrors();
+  // Classified by OpenSSL's reason codes, not by the text: "wrong version
+  // number" is what a peer that does not speak TLS at all produces.
+  bool version = false;
+  std::string why = OpenSslErrors(&version);
   if (err == SSL_ERROR_SYSCALL && sys_errno == ECONNRESET) {
     return Finish(FC::TCP_RESET, "connection reset during the TLS handshake");
   }
   if (why.empty()) why = err == SSL_ERROR_SYSCALL ? "connection closed by the server" : "handshake failed";
-  bool version = absl::StrContains(why, "version") || absl::StrContains(why, "protocol");
   Finish(version ? FC::TLS_VERSION : FC::TLS_HANDSHAKE, absl::StrCat("TLS handshake: ", why));
 }
 

@@ -5,6 +5,9 @@
 #include <string>
 
 #include "collector/store.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace sonde::collector {
 namespace {
@@ -31,6 +34,67 @@ TEST(CopyTextTest, SanitizeAndEscape) {
   std::string out;
   AppendCopyField("a\\b\tc\nd\re", &out);
   EXPECT_EQ(out, "a\\\\b\\tc\\nd\\re");
+}
+
+// The `extra` column's printer must say what protobuf's JSON printer says:
+// compared as parsed JSON, over results with every kind of field.
+TEST(ResultJsonTest, MatchesProtobufJsonPrinter) {
+  std::vector<v1::ProbeResult> cases;
+  cases.emplace_back();  // nothing set
+  v1::ProbeResult full;
+  full.set_check_id("app-login");
+  full.set_service("app");
+  full.set_kind("http");
+  full.set_prober_id("p-fra");
+  full.set_region("fra");
+  full.set_seq(18446744073709551615ull);  // 64-bit: a JSON string
+  full.mutable_start_time()->set_seconds(1795245906);
+  full.mutable_start_time()->set_nanos(123000000);
+  full.set_ok(false);
+  full.set_failure_class(v1::FailureClass::TLS_CERT_EXPIRED);
+  full.set_detail("quote \" backslash \\ tab \t newline \n bell \x07 del \x7f <&> \xc3\xa9 \xe2\x9c\x93");
+  full.set_dns_us(4294967295u);
+  full.set_total_us(1);
+  full.set_target("https://app.example.test/login?a=1&b=2");
+  full.set_http_status(-1);
+  full.set_request_index(2);
+  full.set_tls_version("TLSv1.3");
+  full.add_cert_sans("a.test");
+  full.add_cert_sans("b.test");
+  full.set_cert_not_after("2026-12-30T00:00:00Z");
+  full.set_cert_days_left(-3);
+  full.set_dns_rcode("NOERROR");
+  v1::DnsResolverResult* dns = full.add_dns();
+  dns->set_resolver("127.0.0.1:5353");
+  dns->set_rcode("NXDOMAIN");
+  dns->set_failure_class(v1::FailureClass::DNS_NXDOMAIN);
+  v1::DnsRecord* rec = dns->add_answers();
+  rec->set_name("x.test");
+  rec->set_type("A");
+  rec->set_ttl(60);
+  rec->set_data("192.0.2.1");
+  full.add_dns()->set_resolver("system");
+  full.set_body_bytes(1ull << 40);
+  cases.push_back(full);
+  for (int32_t nanos : {0, 1, 1000, 999999999}) {  // 0, 9, 6 and 9 digits
+    v1::ProbeResult r;
+    r.mutable_start_time()->set_seconds(-62135596800);  // 0001-01-01
+    r.mutable_start_time()->set_nanos(nanos);
+    r.set_failure_class(static_cast<v1::FailureClass::Code>(999));  // unknown enum value
+    cases.push_back(r);
+  }
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  for (const v1::ProbeResult& r : cases) {
+    std::string want;
+    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(r, &want, opts).ok());
+    const std::string got = ResultJson(r);
+    google::protobuf::Value want_value, got_value;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(want, &want_value).ok()) << want;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(got, &got_value).ok()) << got;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(want_value, got_value))
+        << "protobuf: " << want << "\nours:     " << got;
+  }
 }
 
 }  // namespace

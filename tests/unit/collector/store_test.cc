@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <thread>
@@ -522,6 +523,60 @@ TEST_F(StoreTest, PoolLendsSeparateConnectionsAndReusesHealthyOnes) {
   EXPECT_FALSE((*again)->Execute("SELECT 1").ok());
   again->reset();
   EXPECT_EQ(pool.idle_count(), 1u);
+}
+
+// After a PostgreSQL restart (here: its backends terminated) the pool's
+// idle connections are dead. The pool must find that out itself instead of
+// lending one and failing the next batch with it.
+TEST_F(StoreTest, PoolDoesNotLendIdleConnectionsTheServerClosed) {
+  StorePool pool(sonde::testing::PostgresEnvironment::conninfo());
+  int dead_pid = 0;
+  {
+    auto a = pool.Acquire();
+    ASSERT_TRUE(a.ok()) << a.status();
+    dead_pid = (*a)->backend_pid();
+  }
+  ASSERT_EQ(pool.idle_count(), 1u);
+  ASSERT_TRUE(store_->Execute(absl::StrCat("SELECT pg_terminate_backend(", dead_pid, ")")).ok());
+  // The backend is gone once pg_stat_activity no longer lists it.
+  for (int i = 0; i < 100 && One(absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE pid = ",
+                                              dead_pid)) != "0";
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  auto lease = pool.Acquire();
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_NE((*lease)->backend_pid(), dead_pid);
+  auto dup = (*lease)->InsertBatch(
+      Batch("p-pool", "fra", 1, {Result("pool", 1, absl::Now(), true, FC::OK)}));
+  ASSERT_TRUE(dup.ok()) << dup.status();
+}
+
+// Check ids reach the rollups as array elements: quotes, backslashes,
+// commas, braces and the word NULL must stay data.
+TEST_F(StoreTest, RollupsKeepCheckIdsWithArraySyntaxIntact) {
+  const std::vector<std::string> ids = {"a,b", "q\"uote", "back\\slash", "{braces}",
+                                        "NULL", " spaced ", ""};
+  const absl::Time t = absl::Now() - absl::Minutes(2);
+  std::vector<v1::ProbeResult> results;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    results.push_back(Result(ids[i].empty() ? "x" : ids[i], i + 1, t, i % 2 == 0,
+                             i % 2 == 0 ? FC::OK : FC::HTTP_STATUS));
+  }
+  ASSERT_TRUE(store_->InsertBatch(Batch("p-array", "region-array", 1, std::move(results))).ok());
+  auto rows = store_->Availability(t - absl::Minutes(1), absl::Now(), "", "region-array");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  std::vector<std::string> got;
+  for (const auto& r : *rows) {
+    got.push_back(r.check_id());
+    EXPECT_EQ(r.probes(), 1u) << r.check_id();
+  }
+  std::vector<std::string> want = {"a,b", "q\"uote", "back\\slash", "{braces}", "NULL",
+                                   " spaced ", "x"};
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(One("SELECT sum(n) FROM rollup_minute_class WHERE region = 'region-array'"), "3");
 }
 
 }  // namespace

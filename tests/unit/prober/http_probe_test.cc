@@ -142,7 +142,11 @@ TEST(HttpClassifyTest, CurlCodesMapToLayers) {
            {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_CERT_NOT_YET_VALID, true, false, true, FC::TLS_CERT_NOT_YET_VALID},
            {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, true, false, true, FC::TLS_CERT_UNTRUSTED},
            {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_OK, true, false, true, FC::TLS_CERT_HOSTNAME},
+           // curl 7.88 checks the name before it records the verify result.
+           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_UNSPECIFIED, true, false, true, FC::TLS_CERT_HOSTNAME},
            {CURLE_RECV_ERROR, ECONNRESET, 0, true, false, false, FC::TCP_RESET},
+           {CURLE_SSL_CONNECT_ERROR, ECONNRESET, 0, true, false, true, FC::TCP_RESET},
+           {CURLE_SSL_CONNECT_ERROR, 0, 0, true, false, true, FC::TLS_HANDSHAKE},
            {CURLE_GOT_NOTHING, 0, 0, true, false, false, FC::HTTP_PROTOCOL},
            {CURLE_WEIRD_SERVER_REPLY, 0, 0, true, false, false, FC::HTTP_PROTOCOL},
        }) {

@@ -188,6 +188,75 @@ TEST(SchedulerTest, ChangedChecksAreReplacedUnchangedKept) {
   EXPECT_EQ(s.stats().checks, 1u);
 }
 
+TEST(SchedulerTest, SameCheckWithMapFieldsInAnotherOrderIsKept) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.Init().ok());
+  int concurrent = 0, max_concurrent = 0, starts = 0, created = 0;
+  Scheduler s(
+      &loop, common::RealClock(),
+      [&](const v1::Check&) {
+        created++;
+        return std::make_unique<SlowProbe>(&loop, std::chrono::milliseconds(1), &concurrent,
+                                           &max_concurrent, &starts);
+      },
+      [&](v1::ProbeResult) {}, Scheduler::Options{});
+  v1::Check a = MakeCheck("a", absl::Seconds(10), absl::Seconds(1));
+  v1::Check b = a;
+  for (int i = 0; i < 20; ++i) {
+    (*a.mutable_http()->mutable_headers())[absl::StrCat("X-H", i)] = "v";
+    (*b.mutable_http()->mutable_headers())[absl::StrCat("X-H", 19 - i)] = "v";
+  }
+  s.SetChecks({a});
+  s.SetChecks({b});
+  EXPECT_EQ(created, 1);
+}
+
+TEST(SchedulerTest, RunsStartOnTheGridAndLatenessCountsIt) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.Init().ok());
+  const absl::Duration grid = absl::Milliseconds(100);
+  std::vector<absl::Duration> phase;  // start time modulo the grid
+  int concurrent = 0, max_concurrent = 0, starts = 0;
+  class StampingProbe : public SlowProbe {
+   public:
+    StampingProbe(EventLoop* loop, std::vector<absl::Duration>* phase, absl::Duration grid,
+                  int* c, int* m, int* s)
+        : SlowProbe(loop, std::chrono::milliseconds(1), c, m, s), phase_(phase), grid_(grid) {}
+    void Run(EventLoop::MonoTime deadline, Done done) override {
+      phase_->push_back((absl::Now() - absl::UnixEpoch()) % grid_);
+      SlowProbe::Run(deadline, std::move(done));
+    }
+
+   private:
+    std::vector<absl::Duration>* phase_;
+    absl::Duration grid_;
+  };
+  Scheduler::Options opts;
+  opts.start_grid = grid;
+  Scheduler s(
+      &loop, common::RealClock(),
+      [&](const v1::Check&) {
+        return std::make_unique<StampingProbe>(&loop, &phase, grid, &concurrent, &max_concurrent,
+                                               &starts);
+      },
+      [&](v1::ProbeResult) {}, opts);
+  std::vector<v1::Check> checks;
+  for (int i = 0; i < 20; ++i) {
+    checks.push_back(MakeCheck(absl::StrCat("c", i), absl::Milliseconds(300), absl::Milliseconds(50)));
+  }
+  s.SetChecks(checks);
+  loop.RunAfter(std::chrono::milliseconds(1000), [&] { loop.Stop(); });
+  loop.Run();
+  ASSERT_GE(phase.size(), 40u);
+  for (absl::Duration p : phase) {
+    EXPECT_LT(p, absl::Milliseconds(40)) << "a run started off the grid";
+  }
+  // Slots are spread inside the interval, starts are not: the lateness
+  // people see includes the wait for the grid.
+  EXPECT_GT(s.LatenessP99(), absl::Milliseconds(20));
+  EXPECT_LT(s.LatenessP99(), grid + absl::Milliseconds(40));
+}
+
 TEST(SchedulerTest, RunOnceRunsEveryCheckAndCallsBack) {
   EventLoop loop;
   ASSERT_TRUE(loop.Init().ok());

@@ -1,0 +1,431 @@
+#!/usr/bin/env python3
+"""The Sonde benchmark (see bench/README.md). Run it through bench/run.sh,
+which installs what is missing and builds the binaries first.
+
+For each probe kind (http, tcp, dns), one after the other on the same
+loopback sonde-faultd target and at the same probe rate:
+  floor     sonde-bench-floor: a bare single-threaded loop doing only probes
+  sonde     sonde-prober as in production: a daemon (--region, --collector,
+            --spool-dir) running rate x interval checks, streaming every result
+            to a real sonde-collector that commits it to a throwaway PostgreSQL
+  blackbox  prometheus-blackbox-exporter, driven at the same rate by
+            sonde-bench-blackbox-load (/probe?module=...&target=...)
+Each subject's CPU is utime+stime from /proc/PID/stat over a fixed window;
+its probes are counted in the same window (sonde: rows committed in
+PostgreSQL by start time; floor and blackbox: completions seen by the tool).
+Then the prober's RSS with 1,000 and 100,000 configured checks.
+
+Every process is started here and stopped here (by pid), all traffic stays on
+loopback, and every phase is bounded in time.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(HERE)
+KINDS = ("http", "tcp", "dns")
+DNS_NAME = "bench.test"
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def cpu_seconds(pid):
+    """utime + stime of all threads of pid, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def status_kib(pid, field="VmRSS"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class Processes:
+    """Every process the benchmark started; stopped by pid, newest first."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.procs = []
+
+    def start(self, name, argv, **kw):
+        out = open(os.path.join(self.workdir, f"{name}.log"), "ab")
+        p = subprocess.Popen(argv, stdout=kw.pop("stdout", out), stderr=out,
+                             cwd=self.workdir, **kw)
+        self.procs.append((name, p))
+        return p
+
+    def stop(self, p, grace=5.0):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = [(n, q) for n, q in self.procs if q is not p]
+
+    def stop_all(self):
+        for _, p in reversed(list(self.procs)):
+            self.stop(p)
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.bin = os.path.join(args.build_dir, "bin")
+        self.work = tempfile.mkdtemp(prefix="sonde-bench.")
+        self.procs = Processes(self.work)
+        self.results = {"kinds": {}, "rss": []}
+
+    # ---- setup ---------------------------------------------------------
+
+    def start_faultd(self):
+        rules = os.path.join(self.work, "rules.json")
+        with open(rules, "w") as f:
+            json.dump([{"id": "bench", "listener": "dns", "name": DNS_NAME,
+                        "records": [{"type": "A", "data": "127.0.0.1", "ttl": 60}]}], f)
+        ports = os.path.join(self.work, "faultd.ports")
+        self.faultd = self.procs.start("faultd", [
+            os.path.join(self.bin, "sonde-faultd"), "--http-listen", "127.0.0.1:0",
+            "--tcp-listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0",
+            "--rules", rules, "--ports-file", ports, "--max-connections", "65536",
+            "--log-level", "warn"])
+        wait_for(lambda: os.path.exists(ports), 10, "sonde-faultd's ports file")
+        with open(ports) as f:
+            self.ports = json.load(f)
+        log(f"sonde-faultd pid {self.faultd.pid}, ports {self.ports}")
+
+    def start_postgres_and_collector(self):
+        self.pg_dir = os.path.join(self.work, "pg")
+        pg_port = free_port()
+        script = os.path.join(SOURCE, "deploy", "local-postgres.sh")
+        self.pg_url = subprocess.run([script, "start", self.pg_dir, str(pg_port)], check=True,
+                                     capture_output=True, text=True, timeout=120).stdout.strip()
+        newest = max(os.listdir("/usr/lib/postgresql"), key=int)
+        self.psql_bin = os.path.join("/usr/lib/postgresql", newest, "bin", "psql")
+        self.collector_port = free_port()
+        self.collector = self.procs.start("collector", [
+            os.path.join(self.bin, "sonde-collector"), "--postgres", self.pg_url,
+            "--listen", f"127.0.0.1:{self.collector_port}", "--log-level", "warn"])
+        wait_for(lambda: port_open(self.collector_port), 60, "sonde-collector to listen")
+        log(f"postgres at {self.pg_url}; sonde-collector pid {self.collector.pid} "
+            f"on 127.0.0.1:{self.collector_port}")
+
+    def postgres_pids(self):
+        """The postmaster and its children (their CPU is reported, not compared)."""
+        pid_file = os.path.join(os.path.realpath(self.pg_dir), "postmaster.pid")
+        with open(pid_file) as f:
+            master = int(f.readline())
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True,
+                             text=True).stdout.split()
+        return [master] + [int(p) for p in out]
+
+    def psql(self, sql):
+        out = subprocess.run([self.psql_bin, "-X", "-qtA", "-F", " ", "-d", self.pg_url, "-c", sql],
+                             check=True, capture_output=True, text=True, timeout=60)
+        return out.stdout.strip()
+
+    def start_blackbox(self):
+        self.bb_port = free_port()
+        self.blackbox = self.procs.start("blackbox", [
+            shutil.which("prometheus-blackbox-exporter"),
+            f"--config.file={os.path.join(HERE, 'blackbox.yml')}",
+            f"--web.listen-address=127.0.0.1:{self.bb_port}", "--log.level=warn"])
+        wait_for(lambda: port_open(self.bb_port), 20, "blackbox exporter to listen")
+        log(f"prometheus-blackbox-exporter pid {self.blackbox.pid} on 127.0.0.1:{self.bb_port}")
+
+    # ---- subjects -------------------------------------------------------
+
+    def target(self, kind):
+        return f"127.0.0.1:{self.ports[kind]}"
+
+    def run_tool(self, argv, timeout):
+        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=timeout)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def measure_floor(self, kind):
+        r = self.run_tool([
+            os.path.join(self.bin, "sonde-bench-floor"), "--kind", kind, "--target",
+            self.target(kind), "--name", DNS_NAME, "--rate", str(self.a.rate),
+            "--tick-ms", str(self.a.grid_ms), "--warmup", "2", "--window", str(self.a.window)],
+            timeout=self.a.window + 30)
+        probes = r["ok"] + r["failed"]
+        return {"probes": probes, "ok": r["ok"], "probes_per_s": probes / r["window_s"],
+                "cpu_s": r["cpu_s"]}
+
+    def measure_blackbox(self, kind):
+        module, target = {
+            "http": ("http_2xx", f"http://{self.target('http')}/"),
+            "tcp": ("tcp_connect", self.target("tcp")),
+            "dns": ("dns", self.target("dns")),
+        }[kind]
+        url = f"http://127.0.0.1:{self.bb_port}/probe?module={module}&target={target}"
+        r = self.run_tool([
+            os.path.join(self.bin, "sonde-bench-blackbox-load"), "--kind", kind, "--url", url,
+            "--rate", str(self.a.rate), "--tick-ms", str(self.a.grid_ms), "--warmup", "2",
+            "--window", str(self.a.window), "--measure-pid", str(self.blackbox.pid)],
+            timeout=self.a.window + 30)
+        probes = r["ok"] + r["failed"]
+        return {"probes": probes, "ok": r["ok"], "probes_per_s": probes / r["window_s"],
+                "cpu_s": r["pids_cpu_s"][str(self.blackbox.pid)],
+                "load_generator_cpu_s": r["cpu_s"]}
+
+    def check_yaml(self, kind, i, interval_s):
+        name = f"{kind}-{i:06d}"
+        if kind == "http":
+            spec = f'http: {{url: "http://{self.target("http")}/"}}'
+        elif kind == "tcp":
+            spec = f'tcp: {{host: 127.0.0.1, port: {self.ports["tcp"]}}}'
+        else:
+            spec = (f'dns: {{name: {DNS_NAME}, type: A, '
+                    f'resolvers: ["{self.target("dns")}"]}}')
+        return f"  - {{name: {name}, service: bench, interval: {interval_s}s, {spec}}}\n"
+
+    def write_config(self, path, kind, count, interval_s):
+        with open(path, "w") as f:
+            f.write("regions: [bench]\ndefaults: {timeout: 1s}\nchecks:\n")
+            for i in range(count):
+                f.write(self.check_yaml(kind, i, interval_s))
+
+    def start_prober(self, prober_id, config):
+        # As in production: results are spooled to disk until acked.
+        spool = os.path.join(self.work, f"spool-{prober_id}")
+        os.makedirs(spool, exist_ok=True)
+        return self.procs.start(prober_id, [
+            os.path.join(self.bin, "sonde-prober"), "--region", "bench", "--prober-id", prober_id,
+            "--collector", f"127.0.0.1:{self.collector_port}", "--config", config,
+            "--spool-dir", spool, "--log-level", "warn"])
+
+    def measure_sonde(self, kind):
+        interval = self.a.interval
+        count = int(self.a.rate * interval)
+        config = os.path.join(self.work, f"sonde-{kind}.yaml")
+        self.write_config(config, kind, count, interval)
+        prober_id = f"bench-{kind}"
+        p = self.start_prober(prober_id, config)
+        # One full interval so that every check has reached its slot, then some.
+        time.sleep(interval + 2)
+        if p.poll() is not None:
+            raise RuntimeError(f"sonde-prober exited early (see {self.work}/{prober_id}.log)")
+        others = {"collector": [self.collector.pid], "postgres": self.postgres_pids()}
+
+        def snapshot():
+            cpu = cpu_seconds(p.pid)
+            aux = {k: sum(cpu_seconds(x) for x in pids) for k, pids in others.items()}
+            return time.time(), cpu, aux
+
+        t0, c0, a0 = snapshot()
+        time.sleep(self.a.window)
+        t1, c1, a1 = snapshot()
+        rss = status_kib(p.pid)
+        # Batches go out within 1 s; give the uplink time, then stop it (it
+        # flushes what it holds on SIGTERM).
+        time.sleep(2)
+        self.procs.stop(p, grace=10)
+        where = (f"prober_id = '{prober_id}' AND started_at >= to_timestamp({t0}) "
+                 f"AND started_at < to_timestamp({t1})")
+        total, ok = (int(x) for x in self.psql(
+            f"SELECT count(*), count(*) FILTER (WHERE ok) FROM results WHERE {where}").split())
+        failures = self.psql(f"SELECT failure_class || ': ' || detail, count(*) FROM results "
+                             f"WHERE {where} AND NOT ok GROUP BY 1 ORDER BY 2 DESC LIMIT 3")
+        if failures:
+            log(f"sonde {kind} failures:\n{failures}")
+        window = t1 - t0
+        return {"probes": total, "ok": ok, "probes_per_s": total / window, "cpu_s": c1 - c0,
+                "checks": count, "interval_s": interval, "rss_kib": rss,
+                "collector_cpu_s": a1["collector"] - a0["collector"],
+                "postgres_cpu_s": a1["postgres"] - a0["postgres"]}
+
+    def measure_rss(self, count):
+        # Mostly idle: one-hour interval, so ~count/3600 probes per second
+        # still run (against faultd) and the scheduler is in its steady state.
+        config = os.path.join(self.work, f"rss-{count}.yaml")
+        self.write_config(config, "http", count, 3600)
+        t_start = time.monotonic()
+        p = self.start_prober(f"rss-{count}", config)
+        samples = []
+        # The config is loaded and scheduled once RSS stops growing.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and p.poll() is None:
+            time.sleep(1)
+            samples.append(status_kib(p.pid))
+            if len(samples) >= 5 and max(samples[-4:]) - min(samples[-4:]) <= max(64, samples[-1] // 200):
+                break
+        if p.poll() is not None:
+            raise RuntimeError(f"sonde-prober exited early (see {self.work}/rss-{count}.log)")
+        settled = time.monotonic() - t_start
+        rss, peak = status_kib(p.pid), status_kib(p.pid, "VmHWM")
+        self.procs.stop(p, grace=10)
+        return {"checks": count, "rss_kib": rss, "kib_per_check": rss / count,
+                "peak_rss_kib": peak, "settled_after_s": round(settled, 1)}
+
+    # ---- driver ---------------------------------------------------------
+
+    def run(self):
+        log(f"work dir {self.work}; rate {self.a.rate}/s, window {self.a.window}s")
+        try:
+            self.start_faultd()
+            self.start_postgres_and_collector()
+            self.start_blackbox()
+            runs = {}  # (kind, subject) -> one measurement per round
+            for rnd in range(self.a.rounds):
+                for kind in self.a.kinds:
+                    for subject, fn in (("floor", self.measure_floor), ("sonde", self.measure_sonde),
+                                        ("blackbox", self.measure_blackbox)):
+                        log(f"round {rnd + 1}/{self.a.rounds} {kind}: measuring {subject}")
+                        m = fn(kind)
+                        m["cpu_ms_per_probe"] = 1000 * m["cpu_s"] / max(m["probes"], 1)
+                        log(f"{kind} {subject}: {m['probes_per_s']:.0f} probes/s, "
+                            f"{m['cpu_ms_per_probe']:.4f} CPU-ms/probe, ok {m['ok']}/{m['probes']}")
+                        runs.setdefault((kind, subject), []).append(m)
+            for (kind, subject), ms in runs.items():
+                # The median round (by CPU per probe) stands for the subject.
+                ms = sorted(ms, key=lambda m: m["cpu_ms_per_probe"])
+                row = dict(ms[len(ms) // 2])
+                row["rounds_cpu_ms_per_probe"] = [m["cpu_ms_per_probe"] for m in ms]
+                self.results["kinds"].setdefault(kind, {})[subject] = row
+            for count in self.a.rss_checks:
+                log(f"rss: {count} checks")
+                r = self.measure_rss(count)
+                log(f"rss {count}: {r['rss_kib']} KiB, {r['kib_per_check']:.2f} KiB/check")
+                self.results["rss"].append(r)
+        finally:
+            self.procs.stop_all()
+            if hasattr(self, "pg_dir"):
+                subprocess.run([os.path.join(SOURCE, "deploy", "local-postgres.sh"), "destroy",
+                                self.pg_dir], capture_output=True, timeout=60)
+        self.results["meta"] = self.meta()
+        return self.results
+
+    def meta(self):
+        cpu = ""
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        bb_out = subprocess.run([shutil.which("prometheus-blackbox-exporter"), "--version"],
+                                capture_output=True, text=True)
+        bb = (bb_out.stdout + bb_out.stderr).splitlines()
+        return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
+                "kernel": platform.release(), "rate": self.a.rate, "window_s": self.a.window,
+                "interval_s": self.a.interval, "grid_ms": self.a.grid_ms, "rounds": self.a.rounds,
+                "blackbox": bb[0] if bb else "", "loadavg": os.getloadavg()}
+
+
+def markdown(res):
+    m = res["meta"]
+    out = [f"Measured {m['date']} on {m['host']}: {m['cpu']}, {m['cores']} cores, "
+           f"Linux {m['kernel']}; {m['blackbox']}; load average at the end "
+           f"{m['loadavg'][0]:.2f}. Target rate {m['rate']:.0f} probes/s started on a "
+           f"{m['grid_ms']:g} ms grid, {m['window_s']:.0f} s window per subject, median of "
+           f"{m['rounds']} round(s).", "",
+           "| kind | subject | probes/s | ok | CPU-s / 1000 probes | vs blackbox | vs floor | every round |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for kind, row in res["kinds"].items():
+        bb = row["blackbox"]["cpu_ms_per_probe"]
+        fl = row["floor"]["cpu_ms_per_probe"]
+        for subject in ("sonde", "floor", "blackbox"):
+            r = row[subject]
+            c = r["cpu_ms_per_probe"]
+            name = {"sonde": "sonde-prober", "floor": "floor (bare loop)",
+                    "blackbox": "blackbox_exporter"}[subject]
+            every = ", ".join(f"{x:.3f}" for x in r["rounds_cpu_ms_per_probe"])
+            out.append(f"| {kind} | {name} | {r['probes_per_s']:.0f} | "
+                       f"{100 * r['ok'] / max(r['probes'], 1):.1f}% | {c:.3f} | "
+                       f"{c / bb:.2f} | {c / fl:.2f} | {every} |")
+    out += ["", "Server side of sonde's probes in the same windows (not part of the comparison):", "",
+            "| kind | collector CPU-s / 1000 results | PostgreSQL CPU-s / 1000 results |",
+            "| --- | ---: | ---: |"]
+    for kind, row in res["kinds"].items():
+        s = row["sonde"]
+        n = max(s["probes"], 1)
+        out.append(f"| {kind} | {1000 * s['collector_cpu_s'] / n:.3f} | "
+                   f"{1000 * s['postgres_cpu_s'] / n:.3f} |")
+    if res["rss"]:
+        out += ["", "| configured checks | prober RSS, steady | RSS per check | peak RSS while loading |",
+                "| ---: | ---: | ---: | ---: |"]
+        for r in res["rss"]:
+            out.append(f"| {r['checks']:,} | {r['rss_kib'] / 1024:.1f} MiB | "
+                       f"{r['kib_per_check']:.2f} KiB | {r['peak_rss_kib'] / 1024:.1f} MiB |")
+        if len(res["rss"]) >= 2:
+            a, b = res["rss"][0], res["rss"][-1]
+            marginal = (b["rss_kib"] - a["rss_kib"]) / (b["checks"] - a["checks"])
+            out.append(f"\nMarginal cost between {a['checks']:,} and {b['checks']:,} checks: "
+                       f"{marginal:.2f} KiB per check.")
+    return "\n".join(out)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--build-dir", default=os.path.join(SOURCE, "build-bench"))
+    p.add_argument("--rate", type=float, default=1000, help="probes per second (all subjects)")
+    p.add_argument("--window", type=float, default=10, help="measurement window, seconds")
+    p.add_argument("--interval", type=int, default=5, help="sonde check interval, seconds")
+    p.add_argument("--grid-ms", type=float, default=10,
+                   help="start grid of every subject; must match the prober's "
+                        "Scheduler::Options::start_grid (10 ms)")
+    p.add_argument("--rounds", type=int, default=1, help="repeat every measurement, report the median")
+    p.add_argument("--kinds", default="http,tcp,dns")
+    p.add_argument("--rss-checks", default="1000,100000", help="'' skips the RSS phase")
+    p.add_argument("--json", help="also write the raw results here")
+    a = p.parse_args()
+    a.kinds = [k for k in a.kinds.split(",") if k]
+    a.rss_checks = [int(x) for x in a.rss_checks.split(",") if x]
+    if any(k not in KINDS for k in a.kinds):
+        p.error(f"--kinds: choose from {KINDS}")
+    if (not 1 <= a.rate <= 5000 or not 1 <= a.window <= 60 or not 1 <= a.interval <= 60
+            or not 1 <= a.rounds <= 5 or not 1 <= a.grid_ms <= 100):
+        p.error("bounds: --rate 1..5000, --window 1..60, --interval 1..60, --rounds 1..5, "
+                "--grid-ms 1..100")
+    res = Bench(a).run()
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=2)
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
