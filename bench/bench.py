@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
@@ -228,14 +229,30 @@ class Bench:
             for i in range(count):
                 f.write(self.check_yaml(kind, i, interval_s))
 
-    def start_prober(self, prober_id, config):
+    def start_prober(self, prober_id, config, metrics_port):
         # As in production: results are spooled to disk until acked.
         spool = os.path.join(self.work, f"spool-{prober_id}")
         os.makedirs(spool, exist_ok=True)
         return self.procs.start(prober_id, [
             os.path.join(self.bin, "sonde-prober"), "--region", "bench", "--prober-id", prober_id,
             "--collector", f"127.0.0.1:{self.collector_port}", "--config", config,
-            "--spool-dir", spool, "--log-level", "warn"])
+            "--spool-dir", spool, "--metrics-listen", f"127.0.0.1:{metrics_port}",
+            "--log-level", "warn"])
+
+    @staticmethod
+    def scrape(port):
+        """The prober's own /metrics as {name: value} (no labels used)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#") and " " in line:
+                name, value = line.rsplit(" ", 1)
+                try:
+                    out[name] = float(value)
+                except ValueError:
+                    pass
+        return out
 
     def measure_sonde(self, kind):
         interval = self.a.interval
@@ -243,7 +260,8 @@ class Bench:
         config = os.path.join(self.work, f"sonde-{kind}.yaml")
         self.write_config(config, kind, count, interval)
         prober_id = f"bench-{kind}"
-        p = self.start_prober(prober_id, config)
+        metrics_port = free_port()
+        p = self.start_prober(prober_id, config, metrics_port)
         # One full interval so that every check has reached its slot, then some.
         time.sleep(interval + 2)
         if p.poll() is not None:
@@ -255,9 +273,11 @@ class Bench:
             aux = {k: sum(cpu_seconds(x) for x in pids) for k, pids in others.items()}
             return time.time(), cpu, aux
 
+        m0 = self.scrape(metrics_port)
         t0, c0, a0 = snapshot()
         time.sleep(self.a.window)
         t1, c1, a1 = snapshot()
+        m1 = self.scrape(metrics_port)
         rss = status_kib(p.pid)
         # Batches go out within 1 s; give the uplink time, then stop it (it
         # flushes what it holds on SIGTERM).
@@ -272,7 +292,10 @@ class Bench:
         if failures:
             log(f"sonde {kind} failures:\n{failures}")
         window = t1 - t0
+        runs = m1.get("sonde_prober_runs_total", 0) - m0.get("sonde_prober_runs_total", 0)
         return {"probes": total, "ok": ok, "probes_per_s": total / window, "cpu_s": c1 - c0,
+                "runs_counted_by_prober": int(runs),
+                "lateness_p99_ms": 1000 * m1.get("sonde_prober_lateness_p99_seconds", 0),
                 "checks": count, "interval_s": interval, "rss_kib": rss,
                 "collector_cpu_s": a1["collector"] - a0["collector"],
                 "postgres_cpu_s": a1["postgres"] - a0["postgres"]}
@@ -283,7 +306,7 @@ class Bench:
         config = os.path.join(self.work, f"rss-{count}.yaml")
         self.write_config(config, "http", count, 3600)
         t_start = time.monotonic()
-        p = self.start_prober(f"rss-{count}", config)
+        p = self.start_prober(f"rss-{count}", config, free_port())
         samples = []
         # The config is loaded and scheduled once RSS stops growing.
         deadline = time.monotonic() + 120
@@ -330,11 +353,18 @@ class Bench:
                 r = self.measure_rss(count)
                 log(f"rss {count}: {r['rss_kib']} KiB, {r['kib_per_check']:.2f} KiB/check")
                 self.results["rss"].append(r)
+        except BaseException:
+            self.a.keep_work_dir = True  # the logs say what went wrong
+            raise
         finally:
             self.procs.stop_all()
             if hasattr(self, "pg_dir"):
                 subprocess.run([os.path.join(SOURCE, "deploy", "local-postgres.sh"), "destroy",
                                 self.pg_dir], capture_output=True, timeout=60)
+            if self.a.keep_work_dir:
+                log(f"kept {self.work} (logs, configs, spools)")
+            else:
+                shutil.rmtree(self.work, ignore_errors=True)
         self.results["meta"] = self.meta()
         return self.results
 
@@ -376,13 +406,23 @@ def markdown(res):
             out.append(f"| {kind} | {name} | {r['probes_per_s']:.0f} | "
                        f"{100 * r['ok'] / max(r['probes'], 1):.1f}% | {c:.3f} | "
                        f"{c / bb:.2f} | {c / fl:.2f} | {every} |")
-    out += ["", "Server side of sonde's probes in the same windows (not part of the comparison):", "",
-            "| kind | collector CPU-s / 1000 results | PostgreSQL CPU-s / 1000 results |",
-            "| --- | ---: | ---: |"]
+    slow = [(k, subj, r["probes_per_s"]) for k, row in res["kinds"].items()
+            for subj, r in row.items() if r["probes_per_s"] < 0.95 * m["rate"]]
+    for kind, subj, rate in slow:
+        out.append(f"\n**Warning:** {subj} {kind} ran {rate:.0f} probes/s, short of the "
+                   f"{m['rate']:.0f}/s asked: it did not keep up (or the machine was busy), so "
+                   f"its CPU per probe is not measured at the same rate as the others.")
+    out += ["", "sonde-prober in the same windows: its own run counter next to the rows committed "
+            "in PostgreSQL, its lateness p99 (start minus planned slot, includes the 10 ms start "
+            "grid), and the server side of its results (not part of the comparison):", "",
+            "| kind | runs (prober) | rows (PostgreSQL) | lateness p99 | "
+            "collector CPU-s / 1000 results | PostgreSQL CPU-s / 1000 results |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for kind, row in res["kinds"].items():
         s = row["sonde"]
         n = max(s["probes"], 1)
-        out.append(f"| {kind} | {1000 * s['collector_cpu_s'] / n:.3f} | "
+        out.append(f"| {kind} | {s['runs_counted_by_prober']} | {s['probes']} | "
+                   f"{s['lateness_p99_ms']:.1f} ms | {1000 * s['collector_cpu_s'] / n:.3f} | "
                    f"{1000 * s['postgres_cpu_s'] / n:.3f} |")
     if res["rss"]:
         out += ["", "| configured checks | prober RSS, steady | RSS per check | peak RSS while loading |",
@@ -411,6 +451,8 @@ def main():
     p.add_argument("--kinds", default="http,tcp,dns")
     p.add_argument("--rss-checks", default="1000,100000", help="'' skips the RSS phase")
     p.add_argument("--json", help="also write the raw results here")
+    p.add_argument("--keep-work-dir", action="store_true",
+                   help="keep the temporary directory (logs, configs, spools); kept anyway on errors")
     a = p.parse_args()
     a.kinds = [k for k in a.kinds.split(",") if k]
     a.rss_checks = [int(x) for x in a.rss_checks.split(",") if x]

@@ -74,20 +74,11 @@ absl::Status ValidateBatch(const v1::ResultBatch& batch) {
   return absl::OkStatus();
 }
 
-IngestService::IngestService(StorePool* pool) : pool_(pool) {
-  // Report takes raw messages (see the header): method 0 is Ingest.Report.
-  MarkMethodStreamed(
-      0, new grpc::internal::BidiStreamingHandler<IngestService, grpc::ByteBuffer, v1::Ack>(
-             [](IngestService* service, grpc::ServerContext* context,
-                grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream) {
-               return service->ServeReport(context, stream);
-             },
-             this));
-}
+IngestService::IngestService(StorePool* pool) : pool_(pool) {}
 
-grpc::Status IngestService::ServeReport(
+grpc::Status IngestService::Report(
     grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream) {
+    grpc::ServerReaderWriter<v1::Ack, v1::ResultBatch>* stream) {
   counters_.streams_opened.fetch_add(1);
   ActiveStream active(&counters_.streams_active);
   const std::string peer = context->peer();
@@ -122,16 +113,7 @@ grpc::Status IngestService::ServeReport(
   }
   StorePool::Lease store;
   v1::ResultBatch batch;
-  grpc::ByteBuffer message;
-  for (uint64_t n = 1; stream->Read(&message); ++n) {
-    grpc::Status parsed = grpc::SerializationTraits<v1::ResultBatch>::Deserialize(&message, &batch);
-    if (!parsed.ok()) {
-      counters_.batches_invalid.fetch_add(1);
-      std::string why = absl::StrCat("message ", n, " on this stream is not a ResultBatch (",
-                                     parsed.error_message(), ")");
-      spdlog::warn("ingest: rejecting a message from {}: {}", peer, why);
-      return finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
-    }
+  while (stream->Read(&batch)) {
     if (draining_.load()) {
       return finish(grpc::Status(
           grpc::StatusCode::UNAVAILABLE,

@@ -54,12 +54,9 @@ class IngestService final : public v1::Ingest::Service {
   // the server starts; not owned.
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
-  // Ingest.Report. It is registered with raw messages (grpc::ByteBuffer)
-  // and parses each one itself: with the generated typed handler, bytes
-  // that are no ResultBatch look like the end of the stream and the client
-  // gets OK; here they end it with INVALID_ARGUMENT.
-  grpc::Status ServeReport(grpc::ServerContext* context,
-                           grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream);
+  grpc::Status Report(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::Ack, v1::ResultBatch>* stream) override;
 
   // For shutdown: a batch being stored still commits and is acked, but every
   // stream then ends with UNAVAILABLE instead of reading the next one. Any

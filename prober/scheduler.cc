@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "common/config.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "common/logging.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace sonde::prober {
 

@@ -204,7 +204,9 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
   });
 
   uint64_t next_seq = 1, batch_seq = first_batch_seq;
-  Clock::time_point next_send = Clock::now();
+  // Paced streams start spread over one interval, as independent probers
+  // would, instead of all sending in the same instant.
+  Clock::time_point next_send = Clock::now() + interval * index / o.streams;
   while (Clock::now() < deadline) {
     if (interval.count() > 0) {
       std::this_thread::sleep_until(std::min(next_send, deadline));

@@ -6,6 +6,7 @@
 #   bench/ingest/run.sh                   build, run, print the summary
 #   BUILD_DIR=build-rel bench/ingest/run.sh
 #   bench/ingest/run.sh --duration 20s    extra flags go to sonde-bench-ingest
+#   COLLECTOR=/other/sonde-collector bench/ingest/run.sh   A/B another build
 #
 # Everything runs on loopback in a temporary directory: a private PostgreSQL
 # (deploy/local-postgres.sh), sonde-faultd, sonde-collector, one sonde-prober
@@ -20,6 +21,7 @@ JOBS=${JOBS:-2}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C "$BUILD_DIR" -j"$JOBS" sonde-collector sonde-prober sonde-faultd sonde-bench-ingest >/dev/null
 BIN="$ROOT/$BUILD_DIR/bin"
+COLLECTOR=${COLLECTOR:-$BIN/sonde-collector}
 
 WORK=$(mktemp -d /tmp/sonde-ingest-bench.XXXXXX)
 chmod 755 "$WORK"
@@ -61,7 +63,7 @@ TCP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tcp"])' "
 } >"$WORK/sonde.yaml"
 
 GRPC=$(free_port)
-"$BIN/sonde-collector" --listen "127.0.0.1:$GRPC" --postgres "$PG" --insecure \
+"$COLLECTOR" --listen "127.0.0.1:$GRPC" --postgres "$PG" --insecure \
   >"$WORK/collector.log" 2>&1 &
 PIDS+=($!)
 wait_port "$GRPC"
@@ -77,6 +79,7 @@ kill "$PROBER"
 wait "$PROBER" 2>/dev/null || true
 
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-  "PostgreSQL $(psql --version | awk '{print $3}'), git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  "PostgreSQL $(psql --version | awk '{print $3}'), git $(git rev-parse --short HEAD 2>/dev/null || echo '?'),"\
+  "collector $COLLECTOR"
 "$BIN/sonde-bench-ingest" --collector "127.0.0.1:$GRPC" --postgres "$PG" \
   --prober-like 'bench-real-prober' "$@"
