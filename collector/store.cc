@@ -132,6 +132,66 @@ CREATE TABLE gaps (
 COMMENT ON TABLE gaps IS 'results a prober dropped (spool over its cap): no data, not downtime';
 CREATE INDEX gaps_to_time ON gaps (to_time);
 )sql"},
+    {3, "incidents, incident_events, outbox", R"sql(
+CREATE TABLE incidents (
+  id                 text        PRIMARY KEY,
+  kind               text        NOT NULL,
+  severity           text        NOT NULL,
+  service            text        NOT NULL,
+  checks             text[]      NOT NULL,
+  regions            text[]      NOT NULL,
+  hosts              text[]      NOT NULL,
+  protocol           text        NOT NULL,
+  failure_class      text        NOT NULL,
+  failing_share      double precision NOT NULL,
+  latency_phase      text        NOT NULL,
+  latency_p95_ms     double precision NOT NULL,
+  latency_baseline_p95_ms double precision NOT NULL,
+  affected_targets   integer     NOT NULL,
+  recovered_targets  integer     NOT NULL,
+  evidence           text        NOT NULL,
+  opened_at          timestamptz NOT NULL,
+  updated_at         timestamptz NOT NULL,
+  resolved_at        timestamptz,
+  acknowledged_at    timestamptz,
+  acknowledged_by    text,
+  in_maintenance     boolean     NOT NULL DEFAULT false
+);
+COMMENT ON TABLE incidents IS 'one row per incident, kept current; resolved_at NULL while open';
+CREATE INDEX incidents_open ON incidents (opened_at) WHERE resolved_at IS NULL;
+CREATE INDEX incidents_opened_at ON incidents (opened_at);
+
+CREATE TABLE incident_events (
+  id                 bigserial   PRIMARY KEY,
+  incident_id        text        NOT NULL REFERENCES incidents (id),
+  at                 timestamptz NOT NULL,
+  kind               text        NOT NULL,
+  incident_kind      text        NOT NULL,
+  regions            text[]      NOT NULL,
+  affected_targets   integer     NOT NULL,
+  recovered_targets  integer     NOT NULL,
+  failing_share      double precision NOT NULL,
+  detail             text        NOT NULL
+);
+COMMENT ON TABLE incident_events IS 'incident timeline: detector events, notifications, acknowledgements';
+CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
+
+CREATE TABLE outbox (
+  id                 bigserial   PRIMARY KEY,
+  incident_id        text        REFERENCES incidents (id),
+  notifier           text        NOT NULL,
+  event              text        NOT NULL,
+  payload            jsonb       NOT NULL,
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  next_attempt_at    timestamptz NOT NULL DEFAULT now(),
+  attempts           integer     NOT NULL DEFAULT 0,
+  delivered_at       timestamptz,
+  last_error         text
+);
+COMMENT ON TABLE outbox IS 'notifications to deliver, written in the transaction of the incident change that caused them';
+CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_incident ON outbox (incident_id, notifier, id);
+)sql"},
 };
 
 constexpr char kCopyResults[] =
