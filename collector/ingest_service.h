@@ -16,6 +16,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "collector/auth.h"
@@ -54,6 +56,12 @@ class IngestService final : public v1::Ingest::Service {
   // the server starts; not owned.
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
+  // Called on the stream's thread with every batch newly committed (not for
+  // duplicates), before its ack; prober_id and region of the batch are the
+  // stream's proven identity. Set before the server starts.
+  using CommitHook = std::function<void(const v1::ResultBatch&)>;
+  void set_on_committed(CommitHook hook) { on_committed_ = std::move(hook); }
+
   grpc::Status Report(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::Ack, v1::ResultBatch>* stream) override;
@@ -67,6 +75,7 @@ class IngestService final : public v1::Ingest::Service {
 
  private:
   const Authenticator* auth_ = nullptr;
+  CommitHook on_committed_;
   StorePool* const pool_;
   std::atomic<bool> draining_{false};
   IngestCounters counters_;
