@@ -87,15 +87,21 @@ for _ in $(seq 100); do [ -s "$VAR/run/faultd.ports" ] && break; sleep 0.1; done
 HTTP_PORT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$VAR/run/faultd.ports")
 CLOSED_PORT=$(free_port)  # nothing listens here: connection refused
 
-sed -e "s/@HTTP_PORT@/$HTTP_PORT/g" -e "s/@CLOSED_PORT@/$CLOSED_PORT/g" \
+HOOK_PORT=$(free_port)
+log "starting the demo webhook receiver on 127.0.0.1:$HOOK_PORT (var/log/webhook.log)"
+start webhook "$VAR/log/webhook.log" python3 "$ROOT/deploy/quickstart/webhook-receiver.py" \
+  "$HOOK_PORT" quickstart
+
+sed -e "s/@HTTP_PORT@/$HTTP_PORT/g" -e "s/@CLOSED_PORT@/$CLOSED_PORT/g" -e "s/@HOOK_PORT@/$HOOK_PORT/g" \
   "$ROOT/deploy/quickstart/sonde.yaml.in" >"$VAR/sonde.yaml"
 "$BIN/sondectl" validate --config "$VAR/sonde.yaml" >/dev/null
 
 GRPC_PORT=$(free_port)
+API_PORT=$(free_port)
 COLLECTOR=127.0.0.1:$GRPC_PORT
 log "starting sonde-collector on $COLLECTOR"
 start collector "$VAR/log/collector.log" "$BIN/sonde-collector" --listen "$COLLECTOR" \
-  --postgres "$PG" --config "$VAR/sonde.yaml"
+  --postgres "$PG" --config "$VAR/sonde.yaml" --http-listen "127.0.0.1:$API_PORT"
 for _ in $(seq 300); do
   (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null && break
   kill -0 "$(cat "$VAR/run/collector.pid")" 2>/dev/null || { cat "$VAR/log/collector.log" >&2; exit 1; }
@@ -116,6 +122,10 @@ Sonde is running.
   config      var/sonde.yaml (the collector pushes it to the probers)
   logs        var/log/
   report      build/bin/sondectl report --collector $COLLECTOR --window 15m
+  incidents   build/bin/sondectl incidents --collector $COLLECTOR
+              curl http://127.0.0.1:$API_PORT/api/v1/incidents
+  acknowledge build/bin/sondectl ack INCIDENT_ID --collector $COLLECTOR
+  pages       var/log/webhook.log (repeated every minute until acknowledged)
 MSG
 
 if [ -z "$DURATION" ]; then
@@ -127,3 +137,8 @@ echo "Running for $DURATION s..."
 sleep "$DURATION"
 echo
 "$BIN/sondectl" report --collector "$COLLECTOR" --window "$((DURATION + 60))s"
+echo
+"$BIN/sondectl" incidents --collector "$COLLECTOR"
+echo
+echo "Notifications received (var/log/webhook.log):"
+cat "$VAR/log/webhook.log"

@@ -149,7 +149,11 @@ absl::StatusOr<ProberIdentity> Authenticator::Prober(const grpc::ServerContext& 
 
 absl::Status Authenticator::Query(const grpc::ServerContext& context) const {
   if (open_) return absl::OkStatus();
-  std::string token = BearerToken(context);
+  return QueryToken(BearerToken(context));
+}
+
+absl::Status Authenticator::QueryToken(const std::string& token) const {
+  if (open_) return absl::OkStatus();
   for (const std::string& t : query_tokens_) {
     if (SameSecret(t, token)) return absl::OkStatus();
   }

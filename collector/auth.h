@@ -49,6 +49,8 @@ class Authenticator {
   absl::StatusOr<ProberIdentity> Prober(const grpc::ServerContext& context) const;
   // OK when `context` may query, else UNAUTHENTICATED.
   absl::Status Query(const grpc::ServerContext& context) const;
+  // The same check for a bearer token that came another way (HTTP API).
+  absl::Status QueryToken(const std::string& token) const;
   // Checks a batch's or hello's claimed identity against the proven one.
   static absl::Status Matches(const ProberIdentity& who, const std::string& prober_id,
                               const std::string& region);

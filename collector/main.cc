@@ -26,6 +26,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "collector/detect/options.h"
 #include "collector/server.h"
 #include "collector/store.h"
 #include "common/config.h"
@@ -57,6 +58,12 @@ The Sonde collector. Probers in every region stream their probe results to it
 It pushes each prober the checks of its region from the config file
 (ConfigService.Watch) and answers availability queries from per-minute
 rollups (Query.Availability, used by `sondectl report`).
+
+With --config it also runs detection: every stored result feeds an in-memory
+detector that opens, reclassifies and resolves incidents (docs/detection.md),
+stored with their timeline in PostgreSQL. Notifications (webhook,
+Alertmanager, e-mail; docs/notifications.md) go through an outbox table and
+are repeated until someone acknowledges (`sondectl ack ID` or the HTTP API).
 
 At start it applies the database migrations (safe with several collectors
 starting at once). If PostgreSQL is unreachable it keeps retrying with
@@ -189,6 +196,9 @@ int Main(int argc, char** argv) {
   flags.Bool("insecure", &auth_options.insecure,
              "Serve plaintext gRPC without any authentication. Without TLS or tokens\n"
              "the collector only listens on loopback unless this flag is given.");
+  flags.String("http-listen", &options.http_listen,
+               "Serve the HTTP API on HOST:PORT: GET /api/v1/incidents[/ID],\n"
+               "POST /api/v1/incidents/ID/ack (query token as Bearer when tokens are on).");
   std::string metrics_listen;
   flags.String("metrics-listen", &metrics_listen,
                "Serve Prometheus metrics at http://HOST:PORT/metrics (ingest counters).");
@@ -233,6 +243,11 @@ int Main(int argc, char** argv) {
       return kExitUsage;
     }
     config = *std::move(loaded);
+    if (absl::Status st = detect::WithConfig({}, config.detection()).Validate(); !st.ok()) {
+      std::fprintf(stderr, "%s: invalid config, not starting:\n%s: detection: %s\n", kProgram,
+                   options.config_path.c_str(), std::string(st.message()).c_str());
+      return kExitUsage;
+    }
   }
 
   common::InitLogging(kProgram, log_level);
@@ -288,6 +303,7 @@ int Main(int argc, char** argv) {
       m.Add("sonde_ingest_store_errors_total", "counter",
             "Batches not stored because PostgreSQL failed (the prober resends).",
             c.store_errors.load());
+      server.AppendMetrics(&m);
       return m.text();
     });
     if (!st.ok()) {

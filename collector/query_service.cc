@@ -35,7 +35,74 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
 }  // namespace
 
 QueryService::QueryService(StorePool* pool, const common::Clock* clock)
-    : pool_(pool), clock_(clock) {}
+    : pool_(pool), clock_(clock), incidents_(pool->conninfo()) {}
+
+absl::StatusOr<v1::IncidentsReply> QueryService::ListIncidents(
+    const v1::IncidentsRequest& request) {
+  absl::Duration window = request.has_window() ? common::ToAbsl(request.window()) : absl::Hours(24);
+  if (window <= absl::ZeroDuration() || window > kMaxAvailabilityWindow) {
+    return absl::InvalidArgumentError("window must be positive and at most 400 days");
+  }
+  absl::MutexLock lock(&incidents_mu_);
+  auto list = incidents_.List(request.include_resolved(), clock_->Now() - window,
+                              request.service());
+  if (!list.ok()) return list.status();
+  v1::IncidentsReply reply;
+  for (v1::Incident& i : *list) *reply.add_incidents() = std::move(i);
+  return reply;
+}
+
+absl::StatusOr<v1::TimelineReply> QueryService::GetTimeline(const std::string& id) {
+  if (id.empty()) return absl::InvalidArgumentError("incident_id is required");
+  absl::MutexLock lock(&incidents_mu_);
+  return incidents_.Timeline(id);
+}
+
+absl::StatusOr<v1::AcknowledgeReply> QueryService::Ack(const v1::AcknowledgeRequest& request) {
+  if (request.incident_id().empty()) return absl::InvalidArgumentError("incident_id is required");
+  std::string by = request.by().empty() ? "sondectl" : request.by();
+  absl::MutexLock lock(&incidents_mu_);
+  auto reply = incidents_.Acknowledge(request.incident_id(), by, request.comment(), clock_->Now());
+  if (reply.ok() && !reply->already_acknowledged()) {
+    spdlog::info("incident {} acknowledged by {}", request.incident_id(), by);
+  }
+  return reply;
+}
+
+grpc::Status QueryService::Incidents(grpc::ServerContext* context,
+                                     const v1::IncidentsRequest* request,
+                                     v1::IncidentsReply* reply) {
+  if (auth_ != nullptr) {
+    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpc(ok);
+  }
+  auto r = ListIncidents(*request);
+  if (!r.ok()) return ToGrpc(r.status());
+  *reply = *std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryService::Timeline(grpc::ServerContext* context,
+                                    const v1::TimelineRequest* request, v1::TimelineReply* reply) {
+  if (auth_ != nullptr) {
+    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpc(ok);
+  }
+  auto r = GetTimeline(request->incident_id());
+  if (!r.ok()) return ToGrpc(r.status());
+  *reply = *std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryService::Acknowledge(grpc::ServerContext* context,
+                                       const v1::AcknowledgeRequest* request,
+                                       v1::AcknowledgeReply* reply) {
+  if (auth_ != nullptr) {
+    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpc(ok);
+  }
+  auto r = Ack(*request);
+  if (!r.ok()) return ToGrpc(r.status());
+  *reply = *std::move(r);
+  return grpc::Status::OK;
+}
 
 grpc::Status QueryService::Availability(grpc::ServerContext* context,
                                         const v1::AvailabilityRequest* request,

@@ -8,6 +8,9 @@
 #define SONDE_COLLECTOR_QUERY_SERVICE_H_
 
 #include "absl/time/time.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "collector/incident_store.h"
 #include "collector/store.h"
 #include "common/clock.h"
 #include "collector/auth.h"
@@ -21,6 +24,22 @@ inline constexpr absl::Duration kMaxAvailabilityWindow = absl::Hours(24 * 400);
 class QueryService final : public v1::Query::Service {
  public:
   QueryService(StorePool* pool, const common::Clock* clock);
+
+  // Incidents: open ones (and with include_resolved those opened within
+  // `window`, default 24 h), newest first.
+  grpc::Status Incidents(grpc::ServerContext* context, const v1::IncidentsRequest* request,
+                         v1::IncidentsReply* reply) override;
+  // One incident and its timeline; NOT_FOUND for an unknown id.
+  grpc::Status Timeline(grpc::ServerContext* context, const v1::TimelineRequest* request,
+                        v1::TimelineReply* reply) override;
+  // Acknowledges (repeats and escalations stop); NOT_FOUND for an unknown id.
+  grpc::Status Acknowledge(grpc::ServerContext* context, const v1::AcknowledgeRequest* request,
+                           v1::AcknowledgeReply* reply) override;
+
+  // The same three without gRPC, for the HTTP API (auth is the caller's).
+  absl::StatusOr<v1::IncidentsReply> ListIncidents(const v1::IncidentsRequest& request);
+  absl::StatusOr<v1::TimelineReply> GetTimeline(const std::string& id);
+  absl::StatusOr<v1::AcknowledgeReply> Ack(const v1::AcknowledgeRequest& request);
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
   // Window [now - window, now); window defaults to 1h, must be positive and
@@ -34,6 +53,8 @@ class QueryService final : public v1::Query::Service {
   const Authenticator* auth_ = nullptr;
   StorePool* const pool_;
   const common::Clock* const clock_;
+  absl::Mutex incidents_mu_;
+  IncidentStore incidents_ ABSL_GUARDED_BY(incidents_mu_);
 };
 
 }  // namespace sonde::collector

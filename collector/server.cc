@@ -24,7 +24,11 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
       pool_(options_.postgres),
       ingest_(&pool_),
       config_service_(&holder_),
-      query_(&pool_, common::RealClock()) {}
+      query_(&pool_, common::RealClock()),
+      detection_(options_.postgres, common::RealClock()),
+      dispatcher_(options_.postgres, common::RealClock()) {
+  ingest_.set_on_committed([this](const v1::ResultBatch& batch) { detection_.Observe(batch); });
+}
 
 CollectorServer::~CollectorServer() {
   if (server_ != nullptr) {
@@ -60,6 +64,12 @@ absl::Status CollectorServer::PrepareDatabase(absl::Notification* stop) {
 }
 
 absl::Status CollectorServer::Start() {
+  std::shared_ptr<const v1::Config> config = holder_.Get();
+  if (!options_.config_path.empty()) {
+    if (absl::Status st = detection_.Start(*config); !st.ok()) return st;
+  }
+  dispatcher_.SetConfig(*config);
+  dispatcher_.Start();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen,
                            auth_ != nullptr ? auth_->ServerCredentials()
@@ -90,6 +100,10 @@ absl::Status CollectorServer::Start() {
       options_.listen.substr(0, options_.listen.rfind(':'));
   spdlog::info("listening on {}:{} (gRPC: Ingest, ConfigService, Query)", host,
                port_);
+  if (!options_.http_listen.empty()) {
+    http_ = std::make_unique<HttpApi>(&query_, auth_);
+    if (absl::Status st = http_->Start(options_.http_listen); !st.ok()) return st;
+  }
   return absl::OkStatus();
 }
 
@@ -110,6 +124,8 @@ absl::Status CollectorServer::ReloadConfig() {
   }
   spdlog::info("reloaded {}: {} checks, {} regions", options_.config_path,
                config->checks_size(), config->regions_size());
+  detection_.SetConfig(*config);
+  dispatcher_.SetConfig(*config);
   holder_.Set(*std::move(config));
   return absl::OkStatus();
 }
@@ -117,13 +133,30 @@ absl::Status CollectorServer::ReloadConfig() {
 void CollectorServer::Shutdown(absl::Duration drain) {
   holder_.Shutdown();       // Watch streams end now
   ingest_.StartDraining();  // ingest streams end after their current batch
-  if (server_ == nullptr) {
-    return;
+  if (http_ != nullptr) http_->Stop();
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain));
+    server_->Wait();
+    server_.reset();
   }
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(drain));
-  server_->Wait();
-  server_.reset();
+  detection_.Stop();  // stores incident events still waiting
+  dispatcher_.Stop();
+}
+
+void CollectorServer::AppendMetrics(common::MetricsText* m) const {
+  detect::DetectorStats d = detection_.detector_stats();
+  m->Add("sonde_detector_results_applied_total", "counter", "Results the detector evaluated.",
+         d.results_applied);
+  m->Add("sonde_detector_late_results_total", "counter",
+         "Results that arrived after the reorder window.", d.late_results);
+  m->Add("sonde_detector_unknown_check_total", "counter",
+         "Results for checks not in the config (ignored by detection).", d.unknown_check);
+  const DetectionCounters& c = detection_.counters();
+  m->Add("sonde_incident_events_recorded_total", "counter", "Incident events stored.",
+         c.events_recorded.load());
+  m->Add("sonde_incident_events_waiting", "gauge",
+         "Incident events decided but not yet stored (PostgreSQL down).", c.events_waiting.load());
+  dispatcher_.AppendMetrics(m);
 }
 
 }  // namespace sonde::collector

@@ -17,6 +17,9 @@
 #include "absl/time/time.h"
 #include "collector/auth.h"
 #include "collector/config_service.h"
+#include "collector/detection.h"
+#include "collector/http_api.h"
+#include "collector/notify/dispatcher.h"
 #include "collector/ingest_service.h"
 #include "collector/query_service.h"
 #include "collector/store.h"
@@ -28,6 +31,7 @@ struct CollectorOptions {
   std::string listen = "127.0.0.1:7600";  // HOST:PORT; port 0 picks one
   std::string postgres;                   // libpq connection string
   std::string config_path;                // "" when no config file is used
+  std::string http_listen;                // "" = no HTTP API
 };
 
 class CollectorServer {
@@ -48,7 +52,9 @@ class CollectorServer {
   // Not owned; must outlive the server. Call before Start().
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
-  // Binds and starts serving. UNAVAILABLE when the address cannot be bound.
+  // Starts detection (with a config: restores open incidents) and the
+  // notification dispatcher, binds and starts serving gRPC and the HTTP
+  // API. UNAVAILABLE when an address cannot be bound.
   absl::Status Start();
   // The bound port (after Start).
   int port() const { return port_; }
@@ -64,6 +70,9 @@ class CollectorServer {
 
   const ConfigHolder& config() const { return holder_; }
   const IngestCounters& ingest_counters() const { return ingest_.counters(); }
+  // Detection and notification counters for /metrics.
+  void AppendMetrics(common::MetricsText* out) const;
+  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
 
  private:
   const CollectorOptions options_;
@@ -72,6 +81,9 @@ class CollectorServer {
   IngestService ingest_;
   ConfigService config_service_;
   QueryService query_;
+  DetectionRunner detection_;
+  notify::Dispatcher dispatcher_;
+  std::unique_ptr<HttpApi> http_;
   const Authenticator* auth_ = nullptr;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -1,5 +1,7 @@
 #include "collector/store.h"
 
+#include "collector/pg.h"
+
 #include <poll.h>
 
 #include <algorithm>
@@ -24,12 +26,15 @@
 namespace sonde::collector {
 namespace {
 
-namespace pb = google::protobuf;
+using pg::ArrayLiteral;
+using pg::Checked;
+using pg::OneLine;
+using pg::Exec;
+using pg::ExecParams;
+using pg::PgError;
+using pg::PgResultPtr;
 
-struct PgResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
+namespace pb = google::protobuf;
 
 struct ConnInfoDeleter {
   void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
@@ -181,7 +186,7 @@ CREATE TABLE outbox (
   incident_id        text        REFERENCES incidents (id),
   notifier           text        NOT NULL,
   event              text        NOT NULL,
-  payload            jsonb       NOT NULL,
+  payload            json        NOT NULL,  -- json, not jsonb: sent byte for byte (HMAC)
   created_at         timestamptz NOT NULL DEFAULT now(),
   next_attempt_at    timestamptz NOT NULL DEFAULT now(),
   attempts           integer     NOT NULL DEFAULT 0,
@@ -225,125 +230,6 @@ constexpr PreparedStatement kRollupMinuteClass = {
     " SELECT c, $1::text, m, k, n FROM unnest($2::text[], $3::timestamptz[], $4::text[],"
     " $5::bigint[]) AS u(c, m, k, n)"
     " ON CONFLICT (check_id, region, minute, failure_class) DO UPDATE SET n = r.n + excluded.n"};
-
-// A PostgreSQL array literal in text form: {"a","b\"c"}. Every element is
-// quoted, so commas, braces, spaces and the word NULL stay data.
-class ArrayLiteral {
- public:
-  void Add(absl::string_view element) {
-    if (text_.size() > 1) {
-      text_.push_back(',');
-    }
-    text_.push_back('"');
-    for (char c : element) {
-      if (c == '"' || c == '\\') {
-        text_.push_back('\\');
-      }
-      text_.push_back(c);
-    }
-    text_.push_back('"');
-  }
-  const std::string& Done() {
-    text_.push_back('}');
-    return text_;
-  }
-
- private:
-  std::string text_ = "{";
-};
-
-// ---- libpq errors -> absl::Status: the one place. ----
-
-// libpq's messages span lines ("...refused\n\tIs the server running...");
-// logs and gRPC statuses want one.
-std::string OneLine(const char* message) {
-  std::string out;
-  bool space = false;
-  for (const char* p = message; *p != '\0'; ++p) {
-    if (absl::ascii_isspace(static_cast<unsigned char>(*p))) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) {
-      out.push_back(' ');
-    }
-    space = false;
-    out.push_back(*p);
-  }
-  return out;
-}
-
-// SQLSTATE classes that mean the session is gone or going: 08 connection
-// exception, 57P01..57P05 admin/crash shutdown, cannot connect now.
-bool IsConnectionLoss(PGconn* conn, const char* sqlstate) {
-  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
-    return true;
-  }
-  if (sqlstate == nullptr) {
-    return false;
-  }
-  return absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57P");
-}
-
-absl::Status PgError(PGconn* conn, const PGresult* res,
-                     absl::string_view what) {
-  const char* sqlstate =
-      res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  std::string message =
-      res != nullptr ? OneLine(PQresultErrorMessage(res)) : "";
-  if (message.empty() && conn != nullptr) {
-    message = OneLine(PQerrorMessage(conn));
-  }
-  if (message.empty()) {
-    message = "unknown libpq error";
-  }
-  std::string text = absl::StrCat(what, ": ", message);
-  if (sqlstate != nullptr) {
-    absl::StrAppend(&text, " (SQLSTATE ", sqlstate, ")");
-  }
-  if (IsConnectionLoss(conn, sqlstate)) {
-    return absl::UnavailableError(
-        absl::StrCat("PostgreSQL connection lost: ", text));
-  }
-  return absl::InternalError(text);
-}
-
-// Takes ownership of `raw`; returns it when its status is one of `ok`.
-absl::StatusOr<PgResultPtr> Checked(PGconn* conn, PGresult* raw,
-                                    absl::string_view what,
-                                    std::initializer_list<ExecStatusType> ok) {
-  PgResultPtr res(raw);
-  if (res != nullptr) {
-    ExecStatusType st = PQresultStatus(res.get());
-    if (std::find(ok.begin(), ok.end(), st) != ok.end()) {
-      return res;
-    }
-  }
-  return PgError(conn, res.get(), what);
-}
-
-absl::StatusOr<PgResultPtr> Exec(PGconn* conn, const std::string& sql,
-                                 absl::string_view what) {
-  return Checked(conn, PQexec(conn, sql.c_str()), what,
-                 {PGRES_COMMAND_OK, PGRES_TUPLES_OK});
-}
-
-absl::StatusOr<PgResultPtr> ExecParams(PGconn* conn, const std::string& sql,
-                                       const std::vector<std::string>& params,
-                                       absl::string_view what) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const std::string& p : params) {
-    values.push_back(p.c_str());
-  }
-  return Checked(
-      conn,
-      PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                   values.data(), nullptr, nullptr, /*resultFormat=*/0),
-      what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK});
-}
-
-
 
 // ---- value encoding ----
 

@@ -18,6 +18,8 @@
 #include "common/flags.h"
 #include "common/net.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "absl/time/time.h"
 #include "yaml-cpp/yaml.h"
 
 namespace sonde::common {
@@ -108,6 +110,7 @@ class YamlToJson {
                       const std::string& field) {
     errors_->NoteLine(where, field, node);
     if (d->full_name() == "google.protobuf.Duration") return DurationValue(node, where, field);
+    if (d->full_name() == "google.protobuf.Timestamp") return TimestampValue(node, where, field);
     if (!node.IsMap()) {
       errors_->Add(where, field, "must be a mapping (key: value)");
       return "{}";
@@ -283,6 +286,18 @@ class YamlToJson {
     return absl::StrCat("\"", secs, ".", absl::Dec(nanos, absl::kZeroPad9), "s\"");
   }
 
+  // RFC 3339 ("2026-11-21T22:00:00Z", "2026-11-21T23:00:00+01:00").
+  std::string TimestampValue(const YAML::Node& node, const std::string& where,
+                             const std::string& field) {
+    absl::Time t;
+    std::string err;
+    if (!node.IsScalar() || !absl::ParseTime(absl::RFC3339_full, node.Scalar(), &t, &err)) {
+      errors_->Add(where, field, "must be an RFC 3339 time such as 2026-11-21T22:00:00Z");
+      return "\"1970-01-01T00:00:00Z\"";
+    }
+    return JsonQuote(absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone()));
+  }
+
   ErrorList* errors_;
 };
 
@@ -329,6 +344,8 @@ class Validator {
     std::map<std::string, int> names;
     for (int i = 0; i < config_.checks_size(); ++i) CheckOne(i, &names);
     NotifiersAll();
+    MaintenanceAll(names);
+    Detection();
   }
 
  private:
@@ -520,10 +537,70 @@ class Validator {
     }
     for (int i = 0; i < config_.notifiers_size(); ++i) {
       const v1::Notifier& n = config_.notifiers(i);
+      std::string where = absl::StrCat("notifiers[", i, "] \"", n.name(), "\"");
+      if (n.has_repeat_every()) PositiveDuration(where, "repeat_every", n.repeat_every());
+      if (n.has_escalate_after()) PositiveDuration(where, "escalate_after", n.escalate_after());
+      if (n.has_heartbeat_every()) PositiveDuration(where, "heartbeat_every", n.heartbeat_every());
+      if (n.has_escalate_after() != !n.escalate_to().empty()) {
+        Error(where, n.has_escalate_after() ? "escalate_to" : "escalate_after",
+              "escalate_after and escalate_to go together");
+      }
       if (!n.escalate_to().empty() &&
           (names.count(n.escalate_to()) == 0 || n.escalate_to() == n.name())) {
         Error(absl::StrCat("notifiers[", i, "] \"", n.name(), "\""), "escalate_to",
               absl::StrCat("\"", n.escalate_to(), "\" is not another notifier's name"));
+      }
+    }
+  }
+
+  void MaintenanceAll(const std::map<std::string, int>& checks) {
+    std::set<std::string> services;
+    for (const v1::Check& c : config_.checks()) services.insert(c.service().empty() ? c.name() : c.service());
+    for (int i = 0; i < config_.maintenance_size(); ++i) {
+      const v1::MaintenanceWindow& m = config_.maintenance(i);
+      std::string where = absl::StrCat("maintenance[", i, "]");
+      if (!m.name().empty()) absl::StrAppend(&where, " \"", m.name(), "\"");
+      if (!m.has_start()) Error(where, "start", "is required");
+      if (!m.has_end()) Error(where, "end", "is required");
+      if (m.has_start() && m.has_end() &&
+          google::protobuf::util::TimeUtil::TimestampToNanoseconds(m.end()) <=
+              google::protobuf::util::TimeUtil::TimestampToNanoseconds(m.start())) {
+        Error(where, "end", "must be after start");
+      }
+      for (int j = 0; j < m.services_size(); ++j) {
+        if (services.count(m.services(j)) == 0) {
+          Error(where, absl::StrCat("services[", j, "]"),
+                absl::StrCat("no check has service \"", m.services(j), "\""));
+        }
+      }
+      for (int j = 0; j < m.checks_size(); ++j) {
+        if (checks.count(m.checks(j)) == 0) {
+          Error(where, absl::StrCat("checks[", j, "]"),
+                absl::StrCat("no check is named \"", m.checks(j), "\""));
+        }
+      }
+    }
+  }
+
+  void Detection() {
+    const v1::DetectionConfig& d = config_.detection();
+    const pb::Reflection* r = d.GetReflection();
+    std::vector<const pb::FieldDescriptor*> set;
+    r->ListFields(d, &set);
+    for (const pb::FieldDescriptor* f : set) {
+      std::string field = absl::StrCat("detection.", f->name());
+      if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+        const auto& dur = static_cast<const google::protobuf::Duration&>(r->GetMessage(d, f));
+        PositiveDuration("", field, dur);
+      } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT32) {
+        if (r->GetInt32(d, f) < 1 || r->GetInt32(d, f) > 1000) Error("", field, "must be 1..1000");
+      } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE) {
+        double v = r->GetDouble(d, f);
+        bool percent = absl::EndsWith(f->name(), "_percent");
+        bool factor = absl::EndsWith(f->name(), "_factor");
+        if (percent && !(v > 0 && v <= 100)) Error("", field, "must be in (0, 100]");
+        if (factor && !(v > 1 && v <= 1000)) Error("", field, "must be above 1");
+        if (!percent && !factor && !(v > 0 && v <= 1)) Error("", field, "must be a share in (0, 1]");
       }
     }
   }

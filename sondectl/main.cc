@@ -17,6 +17,7 @@
 #include "common/net.h"
 #include "grpcpp/grpcpp.h"
 #include "sonde/v1/collector.grpc.pb.h"
+#include "sondectl/incidents.h"
 #include "sondectl/report.h"
 
 namespace sonde::sondectl {
@@ -34,6 +35,9 @@ constexpr char kMainUsage[] = R"txt(usage: sondectl COMMAND [flags]
 sondectl asks a Sonde collector about availability and checks Sonde config
 files. Commands:
 
+  incidents  open (and recent) incidents: sondectl incidents [--all] [--format json]
+  incident   one incident with its timeline: sondectl incident ID
+  ack        acknowledge an incident (stops repeats/escalation): sondectl ack ID
   report     availability per check and region over a window, from the
              collector's per-minute rollups (table or JSON)
              sondectl report --collector HOST:PORT --window 24h [--format json]
@@ -73,6 +77,44 @@ Exit status: 0 valid, 2 invalid (or unreadable, or a usage error).
 Example:
   sondectl validate --config /etc/sonde/sonde.yaml)txt";
 
+constexpr char kIncidentsUsage[] =
+    R"txt(usage: sondectl incidents [--collector HOST:PORT] [--all [--window 24h]] [--service S] [--format table|json]
+
+Lists the open incidents (with --all also the resolved ones opened within
+--window), newest first: id, kind, severity, service, regions, failing
+share, dominant failure class, since when, acknowledged by whom. --format
+json prints {"incidents": [...]} with the fields of docs/sondectl.md.
+
+Exit status: 0 success, 1 the collector is unreachable or failed, 2 usage error.
+
+Example:
+  sondectl incidents --collector collector.example.net:7600 --all --window 7d)txt";
+
+constexpr char kIncidentUsage[] =
+    R"txt(usage: sondectl incident INCIDENT [--collector HOST:PORT] [--format table|json]
+
+Shows one incident and its timeline: opened, reclassified, regions added or
+removed, recovered/affected counts ("62 of 80 hosts recovered"), notified,
+acknowledged, resolved.
+
+Exit status: 0 success, 1 unknown incident or collector failure, 2 usage error.
+
+Example:
+  sondectl incident app/PARTIAL_FAILURE/1763715600)txt";
+
+constexpr char kAckUsage[] =
+    R"txt(usage: sondectl ack INCIDENT [--collector HOST:PORT] [--by NAME] [--comment TEXT]
+
+Acknowledges an incident: Sonde stops repeating and escalating its pages
+(a resolved notice is still sent when it ends). The acknowledgement is in
+the incident's timeline. Acknowledging twice is harmless.
+
+Exit status: 0 acknowledged (or already), 1 unknown incident or collector
+failure, 2 usage error.
+
+Example:
+  sondectl ack app/PARTIAL_FAILURE/1763715600 --by alice --comment "LB disk full, on it")txt";
+
 int UsageError(const std::string& command, const std::string& message) {
   std::fprintf(stderr, "sondectl: %s\n", message.c_str());
   if (!absl::StrContains(message, "--help")) {
@@ -109,35 +151,186 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
+// The flags every command that talks to the collector takes, and the
+// channel they describe.
+struct CollectorFlags {
+  std::string collector;
+  std::string token;
+  common::ClientSecurity security;
+
+  void Add(common::FlagSet* flags) {
+    const char* env = std::getenv("SONDE_COLLECTOR");
+    collector = env != nullptr && env[0] != '\0'
+                    ? env
+                    : absl::StrCat("127.0.0.1:", kDefaultCollectorPort);
+    const char* token_env = std::getenv("SONDE_TOKEN");
+    token = token_env != nullptr ? token_env : "";
+    flags->String("collector", &collector,
+                  "The collector's gRPC address, HOST:PORT (port 7600 when omitted).\n"
+                  "Default: $SONDE_COLLECTOR, else 127.0.0.1:7600.");
+    flags->String("token", &token,
+                  "Query token, when the collector requires one. Default: $SONDE_TOKEN.");
+    flags->String("token-file", &security.token_file, "Read the query token from this file.");
+    flags->String("tls-ca", &security.tls_ca,
+                  "CA (PEM) of the collector's certificate: use TLS.");
+    flags->Bool("insecure", &security.insecure,
+                "Allow plaintext to a collector that is not on loopback.");
+  }
+
+  // The Query stub and the target it talks to; a usage error's message.
+  absl::StatusOr<std::unique_ptr<v1::Query::Stub>> Open(std::string* target) {
+    absl::StatusOr<common::HostPort> hp = common::ParseHostPort(collector, kDefaultCollectorPort);
+    if (!hp.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--collector: ", hp.status().message()));
+    }
+    *target = common::FormatHostPort(hp->host, hp->port);
+    absl::StatusOr<common::ClientCredentials> creds =
+        common::MakeClientCredentials(security, *target);
+    if (!creds.ok()) return creds.status();
+    if (token.empty()) token = creds->bearer_token;
+    return v1::Query::NewStub(grpc::CreateChannel(*target, creds->channel));
+  }
+
+  void Prepare(grpc::ClientContext* context) const {
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    context->set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+  }
+};
+
+// Prints why an RPC failed; returns the exit status.
+int RpcError(const char* what, const std::string& target, const grpc::Status& status) {
+  std::string why = status.error_message();
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    why = absl::StrCat("no answer within ", kRpcDeadline.count(), " s (", why, ")");
+  }
+  std::fprintf(stderr, "sondectl: cannot %s from the collector at %s: %s: %s\n", what,
+               target.c_str(), CodeName(status.error_code()), why.c_str());
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return kExitUsage;
+  return kExitFailure;
+}
+
+int Incidents(const std::vector<std::string>& args) {
+  CollectorFlags c;
+  bool all = false;
+  absl::Duration window = absl::Hours(24);
+  std::string service;
+  std::string format = "table";
+  common::FlagSet flags("sondectl incidents", kIncidentsUsage);
+  c.Add(&flags);
+  flags.Bool("all", &all, "Also resolved incidents opened within --window.");
+  flags.Duration("window", &window, "With --all: how far back (default 24h, at most 400d).");
+  flags.String("service", &service, "Only incidents of this service.");
+  flags.String("format", &format, "table (for people) or json (for scripts).");
+  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
+  if (!rest.ok()) return UsageError("incidents", std::string(rest.status().message()));
+  if (flags.help_requested()) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return kExitOk;
+  }
+  if (!rest->empty()) {
+    return UsageError("incidents", absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
+  }
+  if (format != "table" && format != "json") {
+    return UsageError("incidents", "--format must be table or json");
+  }
+  std::string target;
+  auto stub = c.Open(&target);
+  if (!stub.ok()) return UsageError("incidents", std::string(stub.status().message()));
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  v1::IncidentsRequest request;
+  request.set_include_resolved(all);
+  common::FromAbsl(window, request.mutable_window());
+  request.set_service(service);
+  v1::IncidentsReply reply;
+  grpc::Status status = (*stub)->Incidents(&context, request, &reply);
+  if (!status.ok()) return RpcError("list incidents", target, status);
+  std::fputs((format == "json" ? ToJson(reply) : FormatIncidentsTable(reply)).c_str(), stdout);
+  return kExitOk;
+}
+
+int Incident(const std::vector<std::string>& args) {
+  CollectorFlags c;
+  std::string format = "table";
+  common::FlagSet flags("sondectl incident", kIncidentUsage);
+  c.Add(&flags);
+  flags.String("format", &format, "table (for people) or json (for scripts).");
+  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
+  if (!rest.ok()) return UsageError("incident", std::string(rest.status().message()));
+  if (flags.help_requested()) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return kExitOk;
+  }
+  if (rest->size() != 1) return UsageError("incident", "give exactly one INCIDENT id");
+  if (format != "table" && format != "json") {
+    return UsageError("incident", "--format must be table or json");
+  }
+  std::string target;
+  auto stub = c.Open(&target);
+  if (!stub.ok()) return UsageError("incident", std::string(stub.status().message()));
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  v1::TimelineRequest request;
+  request.set_incident_id((*rest)[0]);
+  v1::TimelineReply reply;
+  grpc::Status status = (*stub)->Timeline(&context, request, &reply);
+  if (!status.ok()) return RpcError("read the incident", target, status);
+  std::fputs((format == "json" ? ToJson(reply) : FormatTimeline(reply)).c_str(), stdout);
+  return kExitOk;
+}
+
+int Ack(const std::vector<std::string>& args) {
+  CollectorFlags c;
+  const char* user = std::getenv("USER");
+  std::string by = user != nullptr && user[0] != '\0' ? user : "sondectl";
+  std::string comment;
+  common::FlagSet flags("sondectl ack", kAckUsage);
+  c.Add(&flags);
+  flags.String("by", &by, "Who acknowledges (default: $USER).");
+  flags.String("comment", &comment, "A note for the timeline.");
+  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
+  if (!rest.ok()) return UsageError("ack", std::string(rest.status().message()));
+  if (flags.help_requested()) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return kExitOk;
+  }
+  if (rest->size() != 1) return UsageError("ack", "give exactly one INCIDENT id");
+  std::string target;
+  auto stub = c.Open(&target);
+  if (!stub.ok()) return UsageError("ack", std::string(stub.status().message()));
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  v1::AcknowledgeRequest request;
+  request.set_incident_id((*rest)[0]);
+  request.set_by(by);
+  request.set_comment(comment);
+  v1::AcknowledgeReply reply;
+  grpc::Status status = (*stub)->Acknowledge(&context, request, &reply);
+  if (!status.ok()) return RpcError("acknowledge the incident", target, status);
+  const v1::Incident& i = reply.incident();
+  if (reply.already_acknowledged()) {
+    std::printf("%s was already acknowledged by %s\n", i.id().c_str(),
+                i.acknowledged_by().c_str());
+  } else {
+    std::printf("%s acknowledged by %s (%s, %s)\n", i.id().c_str(), i.acknowledged_by().c_str(),
+                i.kind().c_str(), i.status().c_str());
+  }
+  return kExitOk;
+}
+
 int Report(const std::vector<std::string>& args) {
-  const char* env = std::getenv("SONDE_COLLECTOR");
-  std::string collector =
-      env != nullptr && env[0] != '\0'
-          ? env
-          : absl::StrCat("127.0.0.1:", kDefaultCollectorPort);
+  CollectorFlags c;
   absl::Duration window = absl::Hours(1);
   std::string format = "table";
   std::string check;
   std::string region;
   common::FlagSet flags("sondectl report", kReportUsage);
-  flags.String(
-      "collector", &collector,
-      "The collector's gRPC address, HOST:PORT (port 7600 when omitted).\n"
-      "Default: $SONDE_COLLECTOR, else 127.0.0.1:7600.");
+  c.Add(&flags);
   flags.Duration("window", &window,
                  "How far back to look: 30m, 1h, 24h, 7d, 30d (at most 400d).");
   flags.String("format", &format, "table (for people) or json (for scripts).");
   flags.String("check", &check, "Only this check (its name).");
   flags.String("region", &region, "Only this region.");
-  common::ClientSecurity security;
-  const char* token_env = std::getenv("SONDE_TOKEN");
-  std::string token = token_env != nullptr ? token_env : "";
-  flags.String("token", &token,
-               "Query token, when the collector requires one. Default: $SONDE_TOKEN.");
-  flags.String("token-file", &security.token_file, "Read the query token from this file.");
-  flags.String("tls-ca", &security.tls_ca, "CA (PEM) of the collector's certificate: use TLS.");
-  flags.Bool("insecure", &security.insecure,
-             "Allow plaintext to a collector that is not on loopback.");
   absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
   if (!rest.ok()) {
     return UsageError("report", std::string(rest.status().message()));
@@ -147,59 +340,28 @@ int Report(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (!rest->empty()) {
-    return UsageError("report",
-                      absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
+    return UsageError("report", absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
   }
   if (format != "table" && format != "json") {
-    return UsageError(
-        "report",
-        absl::StrCat("--format must be table or json, not \"", format, "\""));
+    return UsageError("report",
+                      absl::StrCat("--format must be table or json, not \"", format, "\""));
   }
   if (window <= absl::ZeroDuration() || window > kMaxWindow) {
-    return UsageError("report",
-                      "--window must be more than 0 and at most 400d");
+    return UsageError("report", "--window must be more than 0 and at most 400d");
   }
-  absl::StatusOr<common::HostPort> hp =
-      common::ParseHostPort(collector, kDefaultCollectorPort);
-  if (!hp.ok()) {
-    return UsageError("report",
-                      absl::StrCat("--collector: ", hp.status().message()));
-  }
-  const std::string target = common::FormatHostPort(hp->host, hp->port);
-
-  absl::StatusOr<common::ClientCredentials> creds =
-      common::MakeClientCredentials(security, target);
-  if (!creds.ok()) {
-    return UsageError("report", std::string(creds.status().message()));
-  }
-  if (token.empty()) token = creds->bearer_token;
-  auto channel = grpc::CreateChannel(target, creds->channel);
-  auto stub = v1::Query::NewStub(channel);
+  std::string target;
+  auto stub = c.Open(&target);
+  if (!stub.ok()) return UsageError("report", std::string(stub.status().message()));
   grpc::ClientContext context;
-  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
-  context.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+  c.Prepare(&context);
   v1::AvailabilityRequest request;
   common::FromAbsl(window, request.mutable_window());
   request.set_check_id(check);
   request.set_region(region);
   v1::AvailabilityReply reply;
-  grpc::Status status = stub->Availability(&context, request, &reply);
-  if (!status.ok()) {
-    std::string why = status.error_message();
-    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      why = absl::StrCat("no answer within ", kRpcDeadline.count(), " s (", why,
-                         ")");
-    }
-    std::fprintf(
-        stderr,
-        "sondectl: cannot get availability from the collector at %s: %s: %s\n",
-        target.c_str(), CodeName(status.error_code()), why.c_str());
-    return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT
-               ? kExitUsage
-               : kExitFailure;
-  }
-  std::string text =
-      format == "json" ? FormatReportJson(reply) : FormatReportTable(reply);
+  grpc::Status status = (*stub)->Availability(&context, request, &reply);
+  if (!status.ok()) return RpcError("get availability", target, status);
+  std::string text = format == "json" ? FormatReportJson(reply) : FormatReportTable(reply);
   std::fputs(text.c_str(), stdout);
   return kExitOk;
 }
@@ -257,11 +419,20 @@ int Main(int argc, char** argv) {
   if (command == "report") {
     return Report(args);
   }
+  if (command == "incidents") {
+    return Incidents(args);
+  }
+  if (command == "incident") {
+    return Incident(args);
+  }
+  if (command == "ack") {
+    return Ack(args);
+  }
   if (command == "validate") {
     return Validate(args);
   }
   return UsageError("", absl::StrCat("unknown command \"", command,
-                                     "\"; commands: report, validate, help"));
+                                     "\"; commands: incidents, incident, ack, report, validate, help"));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "sonde/v1/check.pb.h"
 
 namespace sonde::detect {
 
@@ -152,6 +153,10 @@ struct DetectorOptions {
 
   absl::Status Validate() const;
 };
+
+// `options` with every field set in the config's `detection:` block replaced
+// (the YAML names are the field names above).
+DetectorOptions WithConfig(DetectorOptions options, const v1::DetectionConfig& config);
 
 }  // namespace sonde::detect
 

@@ -60,6 +60,17 @@ const v1::MaintenanceWindow* ActiveMaintenance(const v1::Config& config,
                                                const v1::Incident& incident,
                                                absl::Time at);
 
+// Helpers the senders and the Dispatcher share (additions to the contract
+// above; pure functions, any thread).
+//
+// "2026-11-21T09:00:00Z" (fractional seconds only when present).
+std::string FormatRfc3339(absl::Time t);
+// Appends `s` as a JSON string literal (quotes, escapes) to `out`.
+void AppendJsonString(absl::string_view s, std::string* out);
+// v1::Incident as proto3 JSON: proto field names, every primitive field
+// printed, enums by name, timestamps RFC 3339 UTC; unset timestamps omitted.
+std::string IncidentJson(const v1::Incident& incident);
+
 }  // namespace sonde::notify
 
 #endif  // SONDE_COLLECTOR_NOTIFY_NOTIFY_H_

@@ -1,0 +1,124 @@
+#include "collector/detection.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace sonde::collector {
+namespace {
+
+constexpr absl::Duration kTickPeriod = absl::Milliseconds(250);
+constexpr absl::Duration kRetryPeriod = absl::Seconds(1);
+// Events kept in memory while PostgreSQL is down; beyond that the oldest
+// UPDATED/PROGRESS lines are dropped first (OPENED/RESOLVED are kept).
+constexpr size_t kMaxWaiting = 100000;
+
+}  // namespace
+
+DetectionRunner::DetectionRunner(std::string conninfo, const common::Clock* clock)
+    : clock_(clock), store_(std::move(conninfo)) {}
+
+DetectionRunner::~DetectionRunner() { Stop(); }
+
+absl::Status DetectionRunner::Start(const v1::Config& config) {
+  detect::DetectorOptions options = detect::WithConfig({}, config.detection());
+  auto detector = detect::Detector::Create(options);
+  if (!detector.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("detection options: ", detector.status().message()));
+  }
+  absl::Time now = clock_->Now();
+  if (absl::Status s = (*detector)->SetConfig(config, now); !s.ok()) return s;
+  auto open = store_.LoadOpen();
+  if (!open.ok()) return open.status();
+  (*detector)->RestoreIncidents(*open, now);
+  spdlog::info("detection: {} checks, {} open incidents continued", config.checks_size(),
+               open->size());
+  {
+    absl::MutexLock lock(&mu_);
+    detector_ = std::move(*detector);
+    config_ = config;
+  }
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+void DetectionRunner::SetConfig(const v1::Config& config) {
+  absl::MutexLock lock(&mu_);
+  if (detector_ == nullptr) return;
+  if (config.detection().SerializeAsString() != config_.detection().SerializeAsString()) {
+    spdlog::warn("detection: the `detection:` block changed; it takes effect at the next restart");
+  }
+  if (absl::Status s = detector_->SetConfig(config, clock_->Now()); !s.ok()) {
+    spdlog::error("detection: new config refused, keeping the old checks: {}", s.ToString());
+    return;
+  }
+  config_ = config;
+}
+
+void DetectionRunner::Observe(const v1::ResultBatch& batch) {
+  absl::MutexLock lock(&mu_);
+  if (detector_ == nullptr) return;
+  for (const v1::ProbeResult& r : batch.results()) {
+    if (r.region() == batch.region() && r.prober_id() == batch.prober_id()) {
+      detector_->Observe(r);
+    } else {
+      v1::ProbeResult copy = r;
+      copy.set_region(batch.region());
+      copy.set_prober_id(batch.prober_id());
+      detector_->Observe(copy);
+    }
+  }
+}
+
+detect::DetectorStats DetectionRunner::detector_stats() const {
+  absl::MutexLock lock(&mu_);
+  return detector_ == nullptr ? detect::DetectorStats{} : detector_->stats();
+}
+
+void DetectionRunner::TickOnce() {
+  v1::Config config;
+  {
+    absl::MutexLock lock(&mu_);
+    for (detect::IncidentEvent& e : detector_->Tick(clock_->Now())) {
+      spdlog::info("incident: {}", detect::DebugString(e));
+      waiting_.push_back(std::move(e));
+    }
+    if (waiting_.empty()) return;
+    config = config_;
+  }
+  while (waiting_.size() > kMaxWaiting) {
+    spdlog::error("detection: PostgreSQL unreachable too long; dropping incident event {}",
+                  detect::DebugString(waiting_.front()));
+    waiting_.pop_front();
+  }
+  std::vector<detect::IncidentEvent> batch(waiting_.begin(), waiting_.end());
+  absl::Status s = store_.Record(batch, config, clock_->Now());
+  if (s.ok()) {
+    counters_.events_recorded.fetch_add(batch.size());
+    waiting_.clear();
+  } else {
+    if (counters_.record_errors.fetch_add(1) % 30 == 0) {
+      spdlog::error("detection: cannot store {} incident events (will retry): {}", batch.size(),
+                    s.ToString());
+    }
+  }
+  counters_.events_waiting.store(waiting_.size());
+}
+
+void DetectionRunner::Loop() {
+  while (!stop_.WaitForNotificationWithTimeout(waiting_.empty() ? kTickPeriod : kRetryPeriod)) {
+    TickOnce();
+  }
+}
+
+void DetectionRunner::Stop() {
+  if (!thread_.joinable()) return;
+  stop_.Notify();
+  thread_.join();
+  if (!waiting_.empty()) TickOnce();
+}
+
+}  // namespace sonde::collector

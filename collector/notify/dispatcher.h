@@ -1,0 +1,151 @@
+// Dispatcher: the collector's notification thread. It drains the `outbox`
+// table (collector/store.cc migration 3) through the senders, with retries
+// and backoff, and schedules REPEAT, ESCALATED and HEARTBEAT rows itself from
+// the database, so that a restart (or another collector replica) picks up
+// where this one stopped. See collector/notify/notify.h for the flow and
+// docs/notifications.md for the rules.
+//
+// Ownership and threads: a Dispatcher owns one libpq connection (opened on
+// first use, reopened after PostgreSQL went away; an outage is logged once,
+// never fatal) and, between Start() and Stop(), one thread that calls
+// RunOnce(clock->Now()) every `options.interval`. RunOnce may also be called
+// directly (tests); calls are serialized. SetConfig, stats and AppendMetrics
+// are thread-safe. `clock` is borrowed and must outlive the Dispatcher. The
+// time a pass works with is always the `now` it is given: it goes into SQL as
+// a parameter, never as the database's now().
+//
+// Until the first SetConfig the Dispatcher does nothing: it must not judge
+// rows against an empty notifier list.
+#ifndef SONDE_COLLECTOR_NOTIFY_DISPATCHER_H_
+#define SONDE_COLLECTOR_NOTIFY_DISPATCHER_H_
+
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "sonde/v1/check.pb.h"
+#include "sonde/v1/collector.pb.h"
+
+namespace sonde::notify {
+
+struct DispatcherOptions {
+  absl::Duration interval = absl::Milliseconds(500);  // between passes (Start)
+  absl::Duration send_timeout = absl::Seconds(10);    // per delivery attempt
+  int batch_size = 20;                                // rows delivered per pass
+  // Retry delay after the n-th failed attempt: backoff_initial * 2^(n-1),
+  // capped at backoff_max, then scaled by a uniform factor in [1-jitter,
+  // 1+jitter].
+  absl::Duration backoff_initial = absl::Seconds(1);
+  absl::Duration backoff_max = absl::Minutes(5);
+  double jitter = 0.2;
+};
+
+// Counters since construction, for /metrics.
+struct DispatcherStats {
+  uint64_t delivered = 0;        // rows a receiver accepted
+  uint64_t failed_attempts = 0;  // attempts that failed (row retried later)
+  uint64_t skipped = 0;          // REPEAT/ESCALATED rows made moot by ack/resolve
+  uint64_t abandoned = 0;        // rows whose notifier is no longer configured
+  uint64_t scheduled = 0;        // REPEAT, ESCALATED and HEARTBEAT rows written
+  int64_t pending = 0;           // rows awaiting delivery after the last pass
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(std::string conninfo, common::Clock* clock,
+             DispatcherOptions options = {});
+  ~Dispatcher();  // Stop()s.
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Replaces the notifier/maintenance configuration used by later passes.
+  void SetConfig(const v1::Config& config);
+
+  // Runs passes on a thread of its own until Stop(). Idempotent.
+  void Start();
+  // Stops the thread, waiting for the pass in progress (at most about one
+  // send timeout per claimed row). Idempotent.
+  void Stop();
+
+  // One pass at time `now`: schedule, deliver up to batch_size due rows,
+  // refresh the pending gauge. UNAVAILABLE while PostgreSQL cannot be
+  // reached (the next pass reconnects); a failed delivery is not an error.
+  absl::Status RunOnce(absl::Time now);
+
+  DispatcherStats stats() const;
+  // sonde_notify_* families: delivered/failed/skipped/abandoned counters and
+  // the pending gauge.
+  void AppendMetrics(common::MetricsText* out) const;
+
+  // The retry delay after `attempts` failed attempts (>= 1); `unit` in
+  // [-1, 1] picks the jitter. Public for tests.
+  static absl::Duration Backoff(int attempts, double unit,
+                                const DispatcherOptions& options);
+
+ private:
+  struct PgConnDeleter {
+    void operator()(PGconn* c) const { PQfinish(c); }
+  };
+  struct PgResultDeleter {
+    void operator()(PGresult* r) const { PQclear(r); }
+  };
+  using PgConnPtr = std::unique_ptr<PGconn, PgConnDeleter>;
+  using PgResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
+  using Params = std::vector<std::optional<std::string>>;
+
+  absl::Status Connect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::StatusOr<PgResultPtr> Exec(const char* sql, const Params& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void RollbackQuietly() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::Status Schedule(const v1::Config& config, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::Status ScheduleInTransaction(const v1::Config& config, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  // Delivers the oldest due row, if any; sets *found.
+  absl::Status DeliverOne(const v1::Config& config, absl::Time now, bool* found)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::Status InsertEvent(const std::string& incident_id, absl::Time at,
+                           const char* kind, const std::string& detail)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void Loop();
+
+  const std::string conninfo_;
+  common::Clock* const clock_;
+  const DispatcherOptions options_;
+
+  absl::Mutex config_mu_;
+  std::shared_ptr<const v1::Config> config_ ABSL_GUARDED_BY(config_mu_);
+
+  absl::Mutex run_mu_;  // one pass at a time; guards the connection
+  PgConnPtr conn_ ABSL_GUARDED_BY(run_mu_);
+  bool in_outage_ ABSL_GUARDED_BY(run_mu_) = false;
+  std::string last_logged_error_ ABSL_GUARDED_BY(run_mu_);
+
+  absl::Mutex thread_mu_;
+  bool stop_ ABSL_GUARDED_BY(thread_mu_) = false;
+  std::thread thread_;  // touched by Start/Stop only
+
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> failed_attempts_{0};
+  std::atomic<uint64_t> skipped_{0};
+  std::atomic<uint64_t> abandoned_{0};
+  std::atomic<uint64_t> scheduled_{0};
+  std::atomic<int64_t> pending_{0};
+};
+
+}  // namespace sonde::notify
+
+#endif  // SONDE_COLLECTOR_NOTIFY_DISPATCHER_H_

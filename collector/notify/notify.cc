@@ -1,0 +1,203 @@
+#include "collector/notify/notify.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "spdlog/spdlog.h"
+
+namespace sonde::notify {
+namespace {
+
+bool Contains(const google::protobuf::RepeatedPtrField<std::string>& list,
+              const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::string FormatShare(double share) {
+  const double percent = share * 100;
+  if (percent > 0 && percent < 1) {
+    return absl::StrFormat("%.1f%%", percent);
+  }
+  return absl::StrFormat("%.0f%%", percent);
+}
+
+}  // namespace
+
+std::string FormatRfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
+}
+
+void AppendJsonString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(out, "\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string IncidentJson(const v1::Incident& incident) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  auto status =
+      google::protobuf::util::MessageToJsonString(incident, &json, options);
+  if (!status.ok()) {
+    // Only invalid UTF-8 in a string field gets here; the document stays
+    // valid JSON and says what went wrong.
+    spdlog::warn("notify: incident {} does not print as JSON: {}",
+                 incident.id(), status.ToString());
+    json.clear();
+    absl::StrAppend(&json, "{\"id\":");
+    AppendJsonString(incident.id(), &json);
+    absl::StrAppend(&json, "}");
+  }
+  return json;
+}
+
+std::string NotificationJson(absl::string_view event, absl::string_view notifier,
+                             const v1::Incident* incident, absl::Time created_at) {
+  std::string out = "{\"version\":1,\"event\":";
+  AppendJsonString(event, &out);
+  out.append(",\"notifier\":");
+  AppendJsonString(notifier, &out);
+  out.append(",\"created_at\":");
+  AppendJsonString(FormatRfc3339(created_at), &out);
+  out.append(",\"summary\":");
+  if (incident != nullptr) {
+    AppendJsonString(Summary(*incident), &out);
+    out.append(",\"incident\":");
+    out.append(IncidentJson(*incident));
+  } else {
+    AppendJsonString(absl::StrCat("Sonde ", event, " for notifier ", notifier),
+                     &out);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string Summary(const v1::Incident& incident) {
+  std::string out = absl::StrCat(incident.kind(), " on ", incident.service());
+  if (incident.checks_size() > 0) {
+    absl::StrAppend(&out, " (", absl::StrJoin(incident.checks(), ", "), ")");
+  }
+  if (incident.regions_size() > 0) {
+    std::vector<std::string> regions(incident.regions().begin(),
+                                     incident.regions().end());
+    std::sort(regions.begin(), regions.end());
+    absl::StrAppend(&out, " in ", absl::StrJoin(regions, ", "));
+  }
+  std::vector<std::string> facts;
+  if (incident.latency_p95_ms() > 0) {
+    std::string latency =
+        absl::StrFormat("p95 %.0f ms vs baseline %.0f ms", incident.latency_p95_ms(),
+                        incident.latency_baseline_p95_ms());
+    if (!incident.latency_phase().empty()) {
+      absl::StrAppend(&latency, ", mostly ", incident.latency_phase());
+    }
+    facts.push_back(std::move(latency));
+  }
+  if (incident.failing_share() > 0) {
+    std::string share =
+        absl::StrCat(FormatShare(incident.failing_share()), " of probes fail");
+    if (incident.failure_class() != v1::FailureClass::UNSPECIFIED &&
+        incident.failure_class() != v1::FailureClass::OK) {
+      absl::StrAppend(&share, ", mostly ",
+                      v1::FailureClass::Code_Name(incident.failure_class()));
+    }
+    facts.push_back(std::move(share));
+  } else if (incident.failure_class() != v1::FailureClass::UNSPECIFIED &&
+             incident.failure_class() != v1::FailureClass::OK) {
+    facts.push_back(absl::StrCat("mostly ",
+                                 v1::FailureClass::Code_Name(incident.failure_class())));
+  }
+  if (incident.affected_targets() > 1) {  // "62 of 80 hosts recovered"
+    facts.push_back(absl::StrFormat(
+        "%d of %d %s recovered", incident.recovered_targets(), incident.affected_targets(),
+        incident.kind() == "PROTOCOL_OUTAGE" ? "hosts" : "checks"));
+  }
+  if (!facts.empty()) {
+    absl::StrAppend(&out, ": ", absl::StrJoin(facts, "; "));
+  }
+  return out;
+}
+
+std::vector<const v1::Notifier*> Routes(const v1::Config& config,
+                                        const v1::Incident& incident) {
+  std::vector<const v1::Notifier*> routes;
+  for (const v1::Notifier& n : config.notifiers()) {
+    if (n.services_size() == 0) {
+      bool escalation_only = false;
+      for (const v1::Notifier& other : config.notifiers()) {
+        if (&other != &n && !other.escalate_to().empty() &&
+            other.escalate_to() == n.name()) {
+          escalation_only = true;
+          break;
+        }
+      }
+      if (!escalation_only) {
+        routes.push_back(&n);
+      }
+    } else if (Contains(n.services(), incident.service())) {
+      routes.push_back(&n);
+    }
+  }
+  return routes;
+}
+
+const v1::MaintenanceWindow* ActiveMaintenance(const v1::Config& config,
+                                               const v1::Incident& incident,
+                                               absl::Time at) {
+  for (const v1::MaintenanceWindow& w : config.maintenance()) {
+    // An unset bound is open: a window without `end` lasts until removed.
+    const absl::Time start =
+        w.has_start() ? ToTime(w.start()) : absl::InfinitePast();
+    const absl::Time end = w.has_end() ? ToTime(w.end()) : absl::InfiniteFuture();
+    if (at < start || at >= end) {
+      continue;
+    }
+    bool matches = w.services_size() == 0 && w.checks_size() == 0;
+    if (!matches && Contains(w.services(), incident.service())) {
+      matches = true;
+    }
+    for (int i = 0; !matches && i < incident.checks_size(); ++i) {
+      matches = Contains(w.checks(), incident.checks(i));
+    }
+    if (matches) {
+      return &w;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace sonde::notify

@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""The quickstart's demo webhook receiver: prints every Sonde notification
+(one line per POST: event, incident id, summary) and checks its HMAC
+signature. Usage: webhook-receiver.py PORT SECRET (listens on 127.0.0.1)."""
+import hashlib
+import hmac
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+PORT, SECRET = int(sys.argv[1]), sys.argv[2].encode()
+
+
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        want = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+        signed = hmac.compare_digest(want, self.headers.get("X-Sonde-Signature", ""))
+        doc = json.loads(body)
+        incident = doc.get("incident", {}).get("id", "-")
+        print(f"{doc['created_at']} {doc['event']:<15} {incident}  {doc.get('summary', '')}"
+              f"{'' if signed else '  [BAD SIGNATURE]'}", flush=True)
+        self.send_response(200 if signed else 401)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+HTTPServer(("127.0.0.1", PORT), Hook).serve_forever()

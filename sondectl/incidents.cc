@@ -1,0 +1,110 @@
+#include "sondectl/incidents.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "sondectl/report.h"
+
+namespace sonde::sondectl {
+namespace {
+
+std::string When(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  return FormatRfc3339(absl::FromUnixSeconds(t.seconds()));
+}
+
+std::string Share(const v1::Incident& i) {
+  return absl::StrFormat("%.1f%%", 100 * i.failing_share());
+}
+
+std::string Class(const v1::Incident& i) {
+  return i.failure_class() == v1::FailureClass::UNSPECIFIED
+             ? "-"
+             : v1::FailureClass::Code_Name(i.failure_class());
+}
+
+std::string Regions(const google::protobuf::RepeatedPtrField<std::string>& r) {
+  return r.empty() ? "-" : absl::StrJoin(r, ",");
+}
+
+}  // namespace
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  o.always_print_primitive_fields = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, o);
+  out.push_back('\n');
+  return out;
+}
+
+std::string FormatIncidentsTable(const v1::IncidentsReply& reply) {
+  if (reply.incidents().empty()) return "no open incidents\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "KIND", "SEVERITY", "SERVICE", "REGIONS", "SHARE", "CLASS", "OPENED", "STATUS",
+       "ACK"}};
+  for (const v1::Incident& i : reply.incidents()) {
+    std::string status = i.status();
+    if (i.in_maintenance()) status += " (maintenance)";
+    rows.push_back({i.id(), i.kind(), i.severity(), i.service(), Regions(i.regions()), Share(i),
+                    Class(i), When(i.opened_at()), status,
+                    i.acknowledged_by().empty() ? "-" : i.acknowledged_by()});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t c = 0; c < rows[r].size(); ++c) {
+      absl::StrAppend(&out, rows[r][c], c + 1 < rows[r].size()
+                                            ? std::string(width[c] - rows[r][c].size() + 2, ' ')
+                                            : "\n");
+    }
+    if (r > 0 && !reply.incidents(r - 1).evidence().empty()) {
+      absl::StrAppend(&out, "    ", reply.incidents(r - 1).evidence(), "\n");
+    }
+  }
+  return out;
+}
+
+std::string FormatTimeline(const v1::TimelineReply& reply) {
+  const v1::Incident& i = reply.incident();
+  std::string out = absl::StrCat(i.id(), "\n");
+  absl::StrAppend(&out, "  kind       ", i.kind(), " (", i.severity(), ")\n");
+  absl::StrAppend(&out, "  service    ", i.service(), "  checks ", Regions(i.checks()), "\n");
+  absl::StrAppend(&out, "  regions    ", Regions(i.regions()), "\n");
+  if (!i.hosts().empty()) absl::StrAppend(&out, "  hosts      ", Regions(i.hosts()), "\n");
+  absl::StrAppend(&out, "  class      ", Class(i), "  share ", Share(i), "\n");
+  if (!i.latency_phase().empty()) {
+    absl::StrAppend(&out, "  latency    ", i.latency_phase(),
+                    absl::StrFormat(" p95 %.0f ms (baseline %.0f ms)", i.latency_p95_ms(),
+                                    i.latency_baseline_p95_ms()),
+                    "\n");
+  }
+  if (i.affected_targets() > 1) {
+    absl::StrAppend(&out, "  recovered  ", i.recovered_targets(), " of ", i.affected_targets(),
+                    "\n");
+  }
+  absl::StrAppend(&out, "  evidence   ", i.evidence(), "\n");
+  absl::StrAppend(&out, "  opened     ", When(i.opened_at()), "  resolved ",
+                  When(i.resolved_at()), "\n");
+  absl::StrAppend(&out, "  ack        ",
+                  i.acknowledged_by().empty()
+                      ? "-"
+                      : absl::StrCat(i.acknowledged_by(), " at ", When(i.acknowledged_at())),
+                  i.in_maintenance() ? "  (in maintenance: not paged)" : "", "\n");
+  absl::StrAppend(&out, "timeline\n");
+  for (const v1::IncidentEvent& e : reply.events()) {
+    absl::StrAppend(&out, absl::StrFormat("  %s  %-15s %-19s %-12s %s\n", When(e.at()), e.kind(),
+                                          e.incident_kind(), Regions(e.regions()), e.detail()));
+  }
+  return out;
+}
+
+}  // namespace sonde::sondectl
