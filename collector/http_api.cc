@@ -9,7 +9,7 @@
 #include "common/flags.h"
 #include "common/config.h"
 #include "common/net.h"
-#include "google/protobuf/struct.pb.h"
+#include "common/result_json.h"
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/spdlog.h"
 
@@ -35,20 +35,13 @@ int HttpCode(const absl::Status& s) {
 
 void Reply(httplib::Response& res, const absl::Status& s, const google::protobuf::Message* m) {
   if (!s.ok()) {
-    google::protobuf::Value v;  // just for JSON quoting of the message
-    v.set_string_value(std::string(s.message()));
-    std::string text;
-    (void)google::protobuf::util::MessageToJsonString(v, &text);
+    std::string text = "{\"error\":";
+    common::AppendJsonString(s.message(), &text);
     res.status = HttpCode(s);
-    res.set_content(absl::StrCat("{\"error\":", text, "}\n"), "application/json");
+    res.set_content(text + "}\n", "application/json");
     return;
   }
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  o.always_print_primitive_fields = true;
-  std::string text;
-  (void)google::protobuf::util::MessageToJsonString(*m, &text, o);
-  res.set_content(text + "\n", "application/json");
+  res.set_content(common::ToJsonLine(*m) + "\n", "application/json");
 }
 
 }  // namespace
@@ -59,7 +52,14 @@ HttpApi::HttpApi(QueryService* query, const Authenticator* auth)
 HttpApi::~HttpApi() { Stop(); }
 
 absl::Status HttpApi::Start(const std::string& listen) {
-  auto hp = common::ParseHostPort(listen, 0);
+  // ParseHostPort refuses port 0, which here means "pick a free one": parse
+  // the host alone then ("127.0.0.1:0", "[::1]:0").
+  std::string spec = listen;
+  if (absl::EndsWith(spec, ":0")) {
+    std::string host = spec.substr(0, spec.size() - 2);
+    if (absl::EndsWith(host, "]") || host.find(':') == std::string::npos) spec = host;
+  }
+  auto hp = common::ParseHostPort(spec, 0);
   if (!hp.ok()) return hp.status();
   auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
     if (auth_ == nullptr) return true;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/support/method_handler.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -74,11 +75,23 @@ absl::Status ValidateBatch(const v1::ResultBatch& batch) {
   return absl::OkStatus();
 }
 
-IngestService::IngestService(StorePool* pool) : pool_(pool) {}
+IngestService::IngestService(StorePool* pool) : pool_(pool) {
+  // Method 0 is Ingest.Report, the service's only method. The handler is the
+  // same synchronous bidi handler the generated code registers, with
+  // ByteBuffer as the request type.
+  MarkMethodStreamed(
+      0, new grpc::internal::BidiStreamingHandler<IngestService,
+                                                  grpc::ByteBuffer, v1::Ack>(
+             [](IngestService* service, grpc::ServerContext* context,
+                grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream) {
+               return service->ServeReport(context, stream);
+             },
+             this));
+}
 
-grpc::Status IngestService::Report(
+grpc::Status IngestService::ServeReport(
     grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::Ack, v1::ResultBatch>* stream) {
+    grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream) {
   counters_.streams_opened.fetch_add(1);
   ActiveStream active(&counters_.streams_active);
   const std::string peer = context->peer();
@@ -113,12 +126,25 @@ grpc::Status IngestService::Report(
   }
   StorePool::Lease store;
   v1::ResultBatch batch;
-  while (stream->Read(&batch)) {
+  grpc::ByteBuffer message;
+  for (uint64_t n = 1; stream->Read(&message); ++n) {
     if (draining_.load()) {
       return finish(grpc::Status(
           grpc::StatusCode::UNAVAILABLE,
           "collector shutting down; resend unacked batches elsewhere "
           "or later"));
+    }
+    const size_t bytes = message.Length();
+    if (grpc::Status parsed =
+            grpc::SerializationTraits<v1::ResultBatch>::Deserialize(&message,
+                                                                    &batch);
+        !parsed.ok()) {
+      counters_.batches_invalid.fetch_add(1);
+      const std::string why =
+          absl::StrCat("message ", n, " on this stream is not a ResultBatch (",
+                       bytes, " bytes that do not parse as one)");
+      spdlog::warn("ingest: refusing a message from {}: {}", peer, why);
+      return finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
     }
     absl::Status valid = ValidateBatch(batch);
     if (!valid.ok()) {

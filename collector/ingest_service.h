@@ -3,11 +3,16 @@
 //
 // Synchronous gRPC API: each stream runs on one gRPC handler thread and takes
 // its own Store from the StorePool (borrowed; the pool must outlive the
-// service). The loop is read -> validate -> InsertBatch -> ack, so a batch is
-// acked only after its transaction committed and a slow PostgreSQL slows the
-// reading (backpressure to the prober's spool). An invalid batch ends the
-// stream with INVALID_ARGUMENT; a store failure ends it with UNAVAILABLE and
-// the prober resends everything unacked (the dedup key makes that safe).
+// service). The loop is read -> parse -> validate -> InsertBatch -> ack, so a
+// batch is acked only after its transaction committed and a slow PostgreSQL
+// slows the reading (backpressure to the prober's spool). Report is served
+// with raw messages (grpc::ByteBuffer) and parsed here: with the generated
+// typed handler, bytes that are not a ResultBatch look like the end of the
+// stream and the client would get OK. A message that does not parse, or an
+// invalid batch, ends the stream with INVALID_ARGUMENT; a store failure ends
+// it with UNAVAILABLE and the prober resends everything unacked (the dedup
+// key makes that safe). Messages over the server's receive limit are refused
+// by gRPC itself (RESOURCE_EXHAUSTED) before they reach the handler.
 // StartDraining() (shutdown) ends streams after their current batch.
 // Counters are atomics, readable from any thread.
 #ifndef SONDE_COLLECTOR_INGEST_SERVICE_H_
@@ -22,6 +27,7 @@
 #include "absl/status/status.h"
 #include "collector/auth.h"
 #include "collector/store.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
 namespace sonde::collector {
@@ -51,6 +57,7 @@ struct IngestCounters {
 
 class IngestService final : public v1::Ingest::Service {
  public:
+  // Registers Report's raw-message handler in place of the generated one.
   explicit IngestService(StorePool* pool);
   // Streams must then prove their prober identity (null: open). Set before
   // the server starts; not owned.
@@ -62,9 +69,11 @@ class IngestService final : public v1::Ingest::Service {
   using CommitHook = std::function<void(const v1::ResultBatch&)>;
   void set_on_committed(CommitHook hook) { on_committed_ = std::move(hook); }
 
-  grpc::Status Report(
+  // Ingest.Report, as registered by the constructor: reads raw messages and
+  // parses each into a ResultBatch itself. Runs on a gRPC handler thread.
+  grpc::Status ServeReport(
       grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::Ack, v1::ResultBatch>* stream) override;
+      grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream);
 
   // For shutdown: a batch being stored still commits and is acked, but every
   // stream then ends with UNAVAILABLE instead of reading the next one. Any

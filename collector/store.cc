@@ -1,6 +1,7 @@
 #include "collector/store.h"
 
 #include "collector/pg.h"
+#include "common/result_json.h"
 
 #include <poll.h>
 
@@ -26,6 +27,7 @@
 namespace sonde::collector {
 namespace {
 
+using common::AppendJsonString;
 using pg::ArrayLiteral;
 using pg::Checked;
 using pg::OneLine;
@@ -527,51 +529,6 @@ bool FastJsonSupports(const pb::Descriptor* d, int depth) {
   return true;
 }
 
-// Runs of plain characters are appended whole; only the few that need it
-// are escaped.
-void AppendJsonString(absl::string_view s, std::string* out) {
-  out->push_back('"');
-  size_t plain = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      continue;
-    }
-    out->append(s.data() + plain, i - plain);
-    plain = i + 1;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default: {
-        char buf[6] = {'\\', 'u', '0', '0', 0, 0};
-        buf[4] = "0123456789abcdef"[c >> 4];
-        buf[5] = "0123456789abcdef"[c & 15];
-        out->append(buf, sizeof buf);
-      }
-    }
-  }
-  out->append(s.data() + plain, s.size() - plain);
-  out->push_back('"');
-}
 
 // RFC 3339 with 0, 3, 6 or 9 fractional digits, as protobuf prints it.
 bool AppendTimestampJson(const pb::Message& m, std::string* out) {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -326,7 +327,11 @@ bool ValidHost(const std::string& h) {
 
 class Validator {
  public:
-  Validator(const v1::Config& c, ErrorList* e) : config_(c), errors_(e) {}
+  // `detection_keys`: the keys the YAML `detection:` block spells out. Proto3
+  // reads an explicit 0 as unset; counted here, it is refused like any other
+  // out-of-range value instead of silently meaning "the default".
+  Validator(const v1::Config& c, ErrorList* e, std::set<std::string> detection_keys = {})
+      : config_(c), errors_(e), detection_keys_(std::move(detection_keys)) {}
 
   void Run() {
     std::set<std::string> seen;
@@ -587,6 +592,14 @@ class Validator {
     const pb::Reflection* r = d.GetReflection();
     std::vector<const pb::FieldDescriptor*> set;
     r->ListFields(d, &set);
+    for (int i = 0; i < d.GetDescriptor()->field_count(); ++i) {
+      const pb::FieldDescriptor* f = d.GetDescriptor()->field(i);
+      if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE &&
+          detection_keys_.count(f->name()) > 0 &&
+          std::find(set.begin(), set.end(), f) == set.end()) {
+        set.push_back(f);  // an explicit 0
+      }
+    }
     for (const pb::FieldDescriptor* f : set) {
       std::string field = absl::StrCat("detection.", f->name());
       if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -618,6 +631,7 @@ class Validator {
 
   const v1::Config& config_;
   ErrorList* errors_;
+  const std::set<std::string> detection_keys_;
 };
 
 void ApplyDefaults(v1::Config* config) {
@@ -695,7 +709,11 @@ absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text,
   if (!st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(filename, ": ", st.ToString()));
   }
-  Validator(config, &errors).Run();
+  std::set<std::string> detection_keys;
+  if (const YAML::Node& r = root; r.IsMap() && r["detection"] && r["detection"].IsMap()) {
+    for (const auto& kv : r["detection"]) detection_keys.insert(kv.first.Scalar());
+  }
+  Validator(config, &errors, std::move(detection_keys)).Run();
   if (!errors.empty()) return errors.ToStatus();
   ApplyDefaults(&config);
   return config;

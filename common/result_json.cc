@@ -1,5 +1,7 @@
 #include "common/result_json.h"
 
+#include <string>
+
 #include "google/protobuf/util/json_util.h"
 
 namespace sonde::common {
@@ -13,6 +15,52 @@ std::string ToJsonLine(const google::protobuf::Message& message) {
   auto st = google::protobuf::util::MessageToJsonString(message, &out, opts);
   if (!st.ok()) return "{}";
   return out;
+}
+
+// Runs of plain characters are appended whole; only the few that need it
+// are escaped.
+void AppendJsonString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  size_t plain = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      continue;
+    }
+    out->append(s.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default: {
+        char buf[6] = {'\\', 'u', '0', '0', 0, 0};
+        buf[4] = "0123456789abcdef"[c >> 4];
+        buf[5] = "0123456789abcdef"[c & 15];
+        out->append(buf, sizeof buf);
+      }
+    }
+  }
+  out->append(s.data() + plain, s.size() - plain);
+  out->push_back('"');
 }
 
 }  // namespace sonde::common

@@ -1,12 +1,15 @@
 #include "prober/config_client.h"
 
+#include <algorithm>
+
 #include "common/logging.h"
 
 namespace sonde::prober {
 
 ConfigClient::ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHello hello,
                            std::string bearer_token, OnConfig on_config)
-    : stub_(v1::ConfigService::NewStub(channel)),
+    : channel_(std::move(channel)),
+      stub_(v1::ConfigService::NewStub(channel_)),
       hello_(std::move(hello)),
       bearer_token_(std::move(bearer_token)),
       on_config_(std::move(on_config)) {}
@@ -24,8 +27,25 @@ void ConfigClient::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool ConfigClient::WaitToRetry(absl::Duration backoff) {
+  const absl::Time until = absl::Now() + backoff;
+  bool channel_was_down = false;
+  while (!stopping_ && absl::Now() < until) {
+    mu_.AwaitWithTimeout(absl::Condition(+[](bool* s) { return *s; }, &stopping_),
+                         std::min(absl::Milliseconds(100), until - absl::Now()));
+    // Without try_to_connect an IDLE channel would stay IDLE; gRPC paces
+    // the connection attempts with its own backoff.
+    if (channel_->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
+      channel_was_down = true;
+    } else if (channel_was_down) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void ConfigClient::Run() {
-  absl::Duration backoff = absl::Seconds(1);
+  absl::Duration backoff = backoff_initial_;
   while (true) {
     grpc::ClientContext ctx;
     if (!bearer_token_.empty()) ctx.AddMetadata("authorization", "Bearer " + bearer_token_);
@@ -37,7 +57,7 @@ void ConfigClient::Run() {
     auto reader = stub_->Watch(&ctx, hello_);
     v1::ProberConfig config;
     while (reader->Read(&config)) {
-      backoff = absl::Seconds(1);
+      backoff = backoff_initial_;
       spdlog::info("config {} from collector: {} checks for region {}", config.version(),
                    config.checks_size(), hello_.region());
       on_config_(std::move(config));
@@ -53,8 +73,10 @@ void ConfigClient::Run() {
     if (stopping_) return;
     spdlog::warn("config stream from collector ended: {}; retrying in {}", st.error_message(),
                  absl::FormatDuration(backoff));
-    mu_.AwaitWithTimeout(absl::Condition(+[](bool* s) { return *s; }, &stopping_), backoff);
-    backoff = std::min(backoff * 1.6, absl::Seconds(60));
+    if (WaitToRetry(backoff)) {
+      spdlog::info("collector reachable again; asking for the config now");
+    }
+    backoff = std::min(backoff * 1.6, backoff_max_);
   }
 }
 

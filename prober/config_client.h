@@ -1,15 +1,24 @@
 // ConfigClient: follows ConfigService.Watch on the collector and hands every
 // ProberConfig it receives to a callback, reconnecting with backoff when the
-// stream breaks. Runs on its own thread; the callback runs on that thread
-// (post to the event loop from it).
+// stream breaks. The backoff spares a collector that answers but refuses;
+// one that was unreachable is asked again as soon as the channel is READY
+// once more (the channel is shared with the Uplink, whose resends connect
+// it), so a config changed during an outage arrives seconds after the
+// collector is back, not one backoff later.
+//
+// Runs on its own thread; the callback runs on that thread (post to the
+// event loop from it). Start/Stop from one thread (main); the channel is
+// shared, not owned exclusively.
 #ifndef SONDE_PROBER_CONFIG_CLIENT_H_
 #define SONDE_PROBER_CONFIG_CLIENT_H_
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
@@ -22,15 +31,30 @@ class ConfigClient {
   ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHello hello,
                std::string bearer_token, OnConfig on_config);
   ~ConfigClient();
+
+  // Reconnect backoff: `initial`, x1.6 per failure up to `max` (defaults 1 s
+  // and 60 s). Call before Start().
+  void set_backoff(absl::Duration initial, absl::Duration max) {
+    backoff_initial_ = initial;
+    backoff_max_ = max;
+  }
+
   void Start();
   void Stop();
 
  private:
   void Run();
+  // Waits up to `backoff` or until Stop(); returns early (true) when the
+  // channel, not READY meanwhile, is READY again.
+  bool WaitToRetry(absl::Duration backoff) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ConfigService::Stub> stub_;
   v1::ProberHello hello_;
   std::string bearer_token_;
   OnConfig on_config_;
+  absl::Duration backoff_initial_ = absl::Seconds(1);
+  absl::Duration backoff_max_ = absl::Seconds(60);
   std::thread thread_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -244,18 +244,19 @@ void Spool::DropOldestSegment() {
   while (!index_.empty() && index_.front().segment == number) {
     Entry& e = index_.front();
     for (v1::Gap& g : e.gaps) carried.push_back(std::move(g));
-    if (gap.results() == 0 && gap.first_batch_seq() == 0) {
-      gap.set_first_batch_seq(e.batch_seq);
-      gap.mutable_from()->set_seconds(absl::ToUnixSeconds(e.first_start));
-    }
+    if (gap.first_batch_seq() == 0) gap.set_first_batch_seq(e.batch_seq);
     gap.set_last_batch_seq(e.batch_seq);
     gap.set_results(gap.results() + e.results);
-    gap.mutable_to()->set_seconds(absl::ToUnixSeconds(e.first_start));
+    // A batch that only carried gaps has no time of its own.
+    if (e.results > 0) {
+      if (!gap.has_from()) gap.mutable_from()->set_seconds(absl::ToUnixSeconds(e.first_start));
+      gap.mutable_to()->set_seconds(absl::ToUnixSeconds(e.first_start));
+    }
     stats_.dropped_batches++;
     stats_.dropped_results += e.results;
     index_.pop_front();
   }
-  if (gap.first_batch_seq() != 0) {
+  if (gap.results() > 0) {
     spdlog::error("spool: over its cap of {} bytes; dropped {} results (batches {}..{})",
                   options_.max_bytes, gap.results(), gap.first_batch_seq(), gap.last_batch_seq());
     carried.push_back(gap);
@@ -324,8 +325,10 @@ Spool::Stats Spool::stats() const {
   for (const Segment& seg : segments_) s.bytes += seg.bytes;
   s.segments = segments_.size();
   s.unacked_batches = index_.size();
-  for (const Entry& e : index_) s.unacked_results += e.results;
-  if (!index_.empty()) s.oldest_unacked = index_.front().first_start;
+  for (const Entry& e : index_) {
+    s.unacked_results += e.results;
+    s.oldest_unacked = std::min(s.oldest_unacked, e.first_start);  // gap-only: infinite
+  }
   return s;
 }
 

@@ -63,7 +63,10 @@ class Spool {
   // The oldest unacked batch whose batch_seq is greater than `after`.
   std::optional<v1::ResultBatch> Next(uint64_t after);
   // Losses not yet reported; the caller attaches them to its next batch.
+  // They live in memory only until then: a caller that stops with
+  // has_gaps() appends a batch (results may be empty) carrying TakeGaps().
   std::vector<v1::Gap> TakeGaps();
+  bool has_gaps() const { return !gaps_.empty(); }
 
   void MaybeSync();
   void Sync();

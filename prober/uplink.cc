@@ -57,6 +57,7 @@ void Uplink::Stop(absl::Duration grace) {
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
     stop_deadline_ = absl::Now() + grace;
+    wake_ = true;
   }
   if (thread_.joinable()) thread_.join();
   absl::MutexLock l(&mu_);
@@ -95,12 +96,16 @@ size_t Uplink::backlog() const {
   return n + (spool_ ? spool_->stats().unacked_results : memory_results_);
 }
 
+bool Uplink::GapsPending() const {
+  return spool_ ? spool_->has_gaps() : !memory_gaps_.empty();
+}
+
 void Uplink::FormBatches(bool force) {
   while (true) {
     v1::ResultBatch batch;
     {
       absl::MutexLock p(&pending_mu_);
-      if (pending_.empty()) return;
+      if (pending_.empty()) break;
       bool due = force || pending_.size() >= options_.max_batch ||
                  absl::Now() - oldest_pending_ >= options_.max_batch_delay;
       if (!due) return;
@@ -112,39 +117,52 @@ void Uplink::FormBatches(bool force) {
       }
       if (!pending_.empty()) oldest_pending_ = absl::Now();
     }
-    batch.set_prober_id(options_.prober_id);
-    batch.set_region(options_.region);
-    batch.set_batch_seq(next_batch_seq_++);
-    if (spool_) {
-      for (v1::Gap& g : spool_->TakeGaps()) *batch.add_gaps() = std::move(g);
-      absl::Status st = spool_->Append(batch);
-      if (!st.ok()) {
-        // A full or failing disk must not stop probing or delivery: keep the
-        // batch in memory (bounded) and say so.
-        spdlog::error("spool: {}; keeping batch {} in memory", st.message(), batch.batch_seq());
-        stats_.spool_write_errors++;
-        memory_results_ += batch.results_size();
-        memory_.push_back(std::move(batch));
-      }
-    } else {
-      for (v1::Gap& g : memory_gaps_) *batch.add_gaps() = std::move(g);
-      memory_gaps_.clear();
+    StoreBatch(std::move(batch));
+  }
+  // Everything is in batches. A loss not yet reported would otherwise wait
+  // for the next result, which a stopping prober never makes: when forced,
+  // it goes into a batch of its own (spooled like any other, so it is sent
+  // before exit or by the next run). Storing that batch can drop a segment
+  // and with it gaps again; the bound keeps a tiny cap from looping.
+  for (int i = 0; force && i < 4 && GapsPending(); ++i) {
+    StoreBatch(v1::ResultBatch());
+  }
+}
+
+void Uplink::StoreBatch(v1::ResultBatch batch) {
+  batch.set_prober_id(options_.prober_id);
+  batch.set_region(options_.region);
+  batch.set_batch_seq(next_batch_seq_++);
+  if (spool_) {
+    for (v1::Gap& g : spool_->TakeGaps()) *batch.add_gaps() = std::move(g);
+    absl::Status st = spool_->Append(batch);
+    if (!st.ok()) {
+      // A full or failing disk must not stop probing or delivery: keep the
+      // batch in memory (bounded) and say so.
+      spdlog::error("spool: {}; keeping batch {} in memory", st.message(), batch.batch_seq());
+      stats_.spool_write_errors++;
       memory_results_ += batch.results_size();
       memory_.push_back(std::move(batch));
     }
-    stats_.spooled_batches++;
-    // The memory store is bounded: drop the oldest batches, remember the gap.
-    while (memory_results_ > options_.max_buffered && !memory_.empty()) {
-      const v1::ResultBatch& old = memory_.front();
-      v1::Gap gap;
-      gap.set_results(old.results_size());
-      gap.set_first_batch_seq(old.batch_seq());
-      gap.set_last_batch_seq(old.batch_seq());
-      memory_gaps_.push_back(gap);
-      stats_.dropped += old.results_size();
-      memory_results_ -= old.results_size();
-      memory_.pop_front();
-    }
+  } else {
+    for (v1::Gap& g : memory_gaps_) *batch.add_gaps() = std::move(g);
+    memory_gaps_.clear();
+    memory_results_ += batch.results_size();
+    memory_.push_back(std::move(batch));
+  }
+  stats_.spooled_batches++;
+  // The memory store is bounded: drop the oldest batches, remember the gap.
+  while (memory_results_ > options_.max_buffered && !memory_.empty()) {
+    const v1::ResultBatch& old = memory_.front();
+    v1::Gap gap;
+    gap.set_results(old.results_size());
+    gap.set_first_batch_seq(old.batch_seq());
+    gap.set_last_batch_seq(old.batch_seq());
+    memory_gaps_.push_back(gap);
+    for (const v1::Gap& carried : old.gaps()) memory_gaps_.push_back(carried);
+    stats_.dropped += old.results_size();
+    memory_results_ -= old.results_size();
+    memory_.pop_front();
   }
 }
 
@@ -181,8 +199,13 @@ void Uplink::AckUpTo(uint64_t batch_seq, bool duplicate) {
 
 bool Uplink::Drained() const {
   absl::MutexLock p(&pending_mu_);
-  return pending_.empty() && memory_.empty() &&
+  return pending_.empty() && memory_.empty() && !GapsPending() &&
          (!spool_ || spool_->stats().unacked_batches == 0);
+}
+
+void Uplink::AwaitWake(absl::Duration timeout) {
+  mu_.AwaitWithTimeout(absl::Condition(&wake_), timeout);
+  wake_ = false;
 }
 
 bool Uplink::StopDue() const {
@@ -211,8 +234,7 @@ void Uplink::Run() {
     while (absl::Now() < until && !StopDue()) {
       FormBatches(false);
       if (spool_) spool_->MaybeSync();
-      mu_.AwaitWithTimeout(absl::Condition(+[](bool* s) { return *s; }, &stopping_),
-                           absl::Milliseconds(100));
+      AwaitWake(absl::Milliseconds(100));
       // try_to_connect: an IDLE channel starts connecting (gRPC paces the
       // attempts with its own backoff).
       if (channel_->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
@@ -250,8 +272,11 @@ bool Uplink::StreamOnce() {
       AckUpTo(ack.batch_seq(), ack.duplicate());
       got_ack = true;
       stats_.connected = true;
+      wake_ = true;  // room for another batch; or, stopping, maybe drained
     }
+    absl::MutexLock l(&mu_);
     reader_done = true;
+    wake_ = true;
   });
 
   bool ok = true;
@@ -267,8 +292,7 @@ bool Uplink::StreamOnce() {
           to_send = NextToSend();
           if (to_send) break;
         }
-        mu_.AwaitWithTimeout(absl::Condition(+[](bool* s) { return *s; }, &stopping_),
-                             absl::Milliseconds(50));
+        AwaitWake(absl::Milliseconds(50));
       }
       if (!to_send) break;
       last_sent_ = to_send->batch_seq();

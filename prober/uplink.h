@@ -70,7 +70,9 @@ class Uplink {
   // Assigns the result's seq and queues it. Never blocks on disk or network.
   void Add(v1::ProbeResult result);
   // Tries for up to `grace` to get everything acked, then stops the threads.
-  // With a spool, whatever is left stays on disk for the next run.
+  // Losses the spool has not reported yet go out in a batch of their own
+  // (no results). With a spool, whatever is left -- that batch included --
+  // stays on disk for the next run.
   void Stop(absl::Duration grace);
 
   Stats stats() const;
@@ -82,11 +84,20 @@ class Uplink {
   void Run();
   bool StreamOnce();  // one connection; returns true if it got any ack
   // Moves pending results into stored batches (all of them when `force`).
+  // When `force`d it also stores a batch without results for losses not yet
+  // reported, so that a stopping prober keeps them.
   void FormBatches(bool force) ABSL_LOCKS_EXCLUDED(pending_mu_) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stamps `batch` (ids, next batch_seq, pending gaps) and stores it.
+  void StoreBatch(v1::ResultBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool GapsPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<v1::ResultBatch> NextToSend() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AckUpTo(uint64_t batch_seq, bool duplicate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool StopDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sleeps up to `timeout` or until wake_ is set (Stop, an ack, the stream's
+  // end), then clears it. Waiting on stopping_ instead would spin once it is
+  // set, and starve the ack reader of mu_ just when acks are awaited.
+  void AwaitWake(absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Ingest::Stub> stub_;
@@ -104,6 +115,7 @@ class Uplink {
   // The uplink threads' side: stored batches and the stream.
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   uint64_t next_batch_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<Spool> spool_ ABSL_GUARDED_BY(mu_);           // disk, or

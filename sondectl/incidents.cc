@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/util/json_util.h"
+#include "common/result_json.h"
 #include "sondectl/report.h"
 
 namespace sonde::sondectl {
@@ -34,13 +34,7 @@ std::string Regions(const google::protobuf::RepeatedPtrField<std::string>& r) {
 }  // namespace
 
 std::string ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  o.always_print_primitive_fields = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, o);
-  out.push_back('\n');
-  return out;
+  return common::ToJsonLine(message) + "\n";
 }
 
 std::string FormatIncidentsTable(const v1::IncidentsReply& reply) {

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "collector/detect/options.h"
 #include "common/config.h"
 #include "common/credentials.h"
 #include "common/flags.h"
@@ -388,6 +389,12 @@ int Validate(const std::vector<std::string>& args) {
     return UsageError("validate", "--config FILE is required");
   }
   absl::StatusOr<v1::Config> config = common::LoadConfigFile(path);
+  if (config.ok()) {
+    // The detector's own limits, as the collector checks them at start.
+    if (absl::Status st = detect::WithConfig({}, config->detection()).Validate(); !st.ok()) {
+      config = absl::InvalidArgumentError(absl::StrCat(path, ": detection: ", st.message()));
+    }
+  }
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n",
                  std::string(config.status().message()).c_str());

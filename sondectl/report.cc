@@ -7,9 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/result_json.h"
 
 namespace sonde::sondectl {
 namespace {
+
+using common::AppendJsonString;
 
 constexpr absl::Duration kDay = absl::Hours(24);
 
@@ -43,35 +46,6 @@ bool BelowFull(const v1::AvailabilityRow& row) {
   return row.probes() > 0 && row.failures() > 0;
 }
 
-void AppendJsonString(absl::string_view s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          absl::StrAppend(out, "\\u", absl::Hex(c, absl::kZeroPad4));
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 }  // namespace
 

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/result_json.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/collector.pb.h"
 
@@ -65,8 +66,8 @@ const v1::MaintenanceWindow* ActiveMaintenance(const v1::Config& config,
 //
 // "2026-11-21T09:00:00Z" (fractional seconds only when present).
 std::string FormatRfc3339(absl::Time t);
-// Appends `s` as a JSON string literal (quotes, escapes) to `out`.
-void AppendJsonString(absl::string_view s, std::string* out);
+// JSON string literals: common::AppendJsonString (common/result_json.h).
+using common::AppendJsonString;
 // v1::Incident as proto3 JSON: proto field names, every primitive field
 // printed, enums by name, timestamps RFC 3339 UTC; unset timestamps omitted.
 std::string IncidentJson(const v1::Incident& incident);

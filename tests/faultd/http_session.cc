@@ -156,7 +156,9 @@ void HttpSession::HandleFaultRequest() {
     return;
   }
 
-  bool failing = s.has_fail_share() && m.NextRequestFails(s.fail_share());
+  std::optional<uint64_t> seed;
+  if (s.has_fail_seed()) seed = s.fail_seed();
+  bool failing = s.has_fail_share() && m.NextRequestFails(s.fail_share(), seed);
   int status = failing ? m->fail_status() : m->status();
   std::string location;
   if (!failing && s.has_redirect()) {

@@ -36,7 +36,7 @@ const std::map<std::string, std::set<std::string>>& FieldListeners() {
   static const auto* table = [] {
     auto* t = new std::map<std::string, std::set<std::string>>();
     for (const char* f :
-         {"status", "body", "headers", "fail_share", "fail_status",
+         {"status", "body", "headers", "fail_share", "fail_status", "fail_seed",
           "delay_headers_ms", "delay_body_ms", "trickle_bps", "endless_body",
           "body_bytes", "redirect", "path_prefix", "host"}) {
       (*t)[f] = {"http", "https"};

@@ -7,7 +7,9 @@
 #ifndef SONDE_TESTS_FAULTD_SESSION_HOST_H_
 #define SONDE_TESTS_FAULTD_SESSION_HOST_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -38,8 +40,8 @@ struct RuleMatch {
   void Count(absl::string_view counter) const {
     stats->Add(listener, rules->generation(), rule->index, counter);
   }
-  bool NextRequestFails(double share) const {
-    return stats->NextRequestFails(rules->generation(), rule->index, share);
+  bool NextRequestFails(double share, std::optional<uint64_t> seed = std::nullopt) const {
+    return stats->NextRequestFails(rules->generation(), rule->index, share, seed);
   }
 };
 

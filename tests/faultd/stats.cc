@@ -119,7 +119,7 @@ void Stats::AddListener(ListenerKind listener, absl::string_view counter,
 }
 
 bool Stats::NextRequestFails(uint64_t generation, int rule_index,
-                             double share) {
+                             double share, std::optional<uint64_t> seed) {
   if (share <= 0) return false;
   absl::MutexLock l(&mu_);
   if (generation != generation_ || rule_index < 0 ||
@@ -127,6 +127,14 @@ bool Stats::NextRequestFails(uint64_t generation, int rule_index,
     return false;  // a request of a replaced rule set
   }
   uint64_t n = ++fail_sequence_[rule_index];
+  if (seed.has_value()) {
+    // splitmix64 of (seed, n): a uniform draw in [0, 1) per request.
+    uint64_t z = *seed + n * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return static_cast<double>(z >> 11) * 0x1.0p-53 < share;
+  }
   return std::llround(static_cast<double>(n) * share) >
          std::llround(static_cast<double>(n - 1) * share);
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,8 +53,12 @@ class Stats {
   void AddListener(ListenerKind listener, absl::string_view counter,
                    uint64_t n = 1);
   // fail_share: true when this request (the rule's next) is one of the
-  // ⌊share·n⌉ of n that must fail. Deterministic; no randomness.
-  bool NextRequestFails(uint64_t generation, int rule_index, double share);
+  // ⌊share·n⌉ of n that must fail. Deterministic; no randomness. With a
+  // `seed` (fail_seed) the n-th request fails independently with
+  // probability `share`, from a hash of (seed, n): random-looking, yet the
+  // same sequence after every restart of the rule set.
+  bool NextRequestFails(uint64_t generation, int rule_index, double share,
+                        std::optional<uint64_t> seed = std::nullopt);
 
   StatsSnapshot Snapshot() const;
 

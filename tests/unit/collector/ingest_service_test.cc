@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -65,6 +66,7 @@ class Server {
   std::unique_ptr<v1::Ingest::Stub> IngestStub() {
     return v1::Ingest::NewStub(channel_);
   }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   std::unique_ptr<v1::Query::Stub> QueryStub() {
     return v1::Query::NewStub(channel_);
   }
@@ -163,6 +165,83 @@ TEST_F(IngestServiceTest, AnInvalidBatchEndsTheStreamWithInvalidArgument) {
   EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-invalid'"),
             "0");
   EXPECT_EQ(server_->counters().batches_invalid.load(), 1u);
+}
+
+// Writes each of `messages` as raw bytes on one Report stream, half-closes
+// and counts the replies.
+grpc::Status ReportRaw(grpc::Channel* channel, const std::vector<std::string>& messages,
+                       int* replies) {
+  const grpc::internal::RpcMethod method("/sonde.v1.Ingest/Report",
+                                         grpc::internal::RpcMethod::BIDI_STREAMING);
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+          channel, method, &ctx));
+  for (const std::string& bytes : messages) {
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer buffer(&slice, 1);
+    if (!stream->Write(buffer)) break;
+  }
+  stream->WritesDone();
+  grpc::ByteBuffer reply;
+  *replies = 0;
+  while (stream->Read(&reply)) ++*replies;
+  return stream->Finish();
+}
+
+TEST_F(IngestServiceTest, BytesThatAreNoResultBatchEndTheStreamWithInvalidArgument) {
+  int replies = 0;
+  grpc::Status st = ReportRaw(server_->channel().get(),
+                              {Batch("p-raw", 1, 2, absl::Now()).SerializeAsString(),
+                               Batch("p-raw", 2, 2, absl::Now()).SerializeAsString(),
+                               std::string("\xff\xff\xff\xff\x0f garbage", 13),
+                               Batch("p-raw", 3, 2, absl::Now()).SerializeAsString()},
+                              &replies);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "message 3 on this stream is not a ResultBatch"))
+      << st.error_message();
+  EXPECT_EQ(replies, 2);  // the two batches before it were stored and acked
+  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-raw'"), "4");
+  EXPECT_EQ(server_->counters().batches_invalid.load(), 1u);
+
+  // The next stream is served as usual.
+  auto stub = server_->IngestStub();
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto stream = stub->Report(&ctx);
+  ASSERT_TRUE(stream->Write(Batch("p-raw", 3, 2, absl::Now())));
+  v1::Ack ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.batch_seq(), 3u);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+// A stopping prober reports a loss its spool has not reported yet in a
+// batch of its own, without results.
+TEST_F(IngestServiceTest, ABatchWithOnlyAGapIsStoredAndAcked) {
+  auto stub = server_->IngestStub();
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto stream = stub->Report(&ctx);
+  v1::ResultBatch b = Batch("p-gap-only", 7, 0, absl::Now());
+  v1::Gap* gap = b.add_gaps();
+  gap->set_results(42);
+  gap->set_first_batch_seq(3);
+  gap->set_last_batch_seq(5);
+  gap->mutable_from()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  gap->mutable_to()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 30);
+  ASSERT_TRUE(stream->Write(b));
+  v1::Ack ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.batch_seq(), 7u);
+  EXPECT_FALSE(ack.duplicate());
+  stream->WritesDone();
+  grpc::Status st = stream->Finish();
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(Count("SELECT sum(results) FROM gaps WHERE prober_id = 'p-gap-only'"), "42");
+  EXPECT_EQ(Count("SELECT count(*) FROM ingested_batches WHERE prober_id = 'p-gap-only'"), "1");
 }
 
 TEST_F(IngestServiceTest, AStreamCannotChangeItsProber) {

@@ -72,6 +72,11 @@ TEST(ConfigTest, ChecksForRegion) {
   EXPECT_EQ(ChecksForRegion(*config, "ber").size(), 3u);  // app-login is fra+ams only
 }
 
+// One check of service "app" (lines 1-4), for maintenance windows to name.
+const std::string kOneCheck =
+    "regions: [fra]\nchecks:\n  - {name: app-login, service: app,\n"
+    "     tcp: {host: h, port: 1}}\n";
+
 struct BadCase {
   std::string name;
   std::string yaml;
@@ -136,10 +141,153 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"EscalateToUnknown",
                 "notifiers:\n  - name: a\n    webhook: {url: 'http://x/'}\n    escalate_to: b\n",
                 {"notifiers[0] \"a\": escalate_to"}},
+        BadCase{"MaintenanceEndBeforeStart",
+                kOneCheck + std::string("maintenance:\n  - name: w\n    services: [app]\n"
+                                        "    start: 2026-11-21T22:00:00Z\n"
+                                        "    end: 2026-11-21T21:00:00Z\n"),
+                {"maintenance[0] \"w\": end: must be after start"}},
+        BadCase{"MaintenanceEndEqualsStart",
+                kOneCheck + std::string("maintenance:\n  - name: w\n"
+                                        "    start: 2026-11-21T22:00:00Z\n"
+                                        "    end: 2026-11-21T23:00:00+01:00\n"),
+                {"maintenance[0] \"w\": end: must be after start"}},
+        BadCase{"MaintenanceWithoutBounds",
+                kOneCheck + std::string("maintenance:\n  - name: w\n    services: [app]\n"),
+                {"maintenance[0] \"w\": start: is required",
+                 "maintenance[0] \"w\": end: is required"}},
+        BadCase{"MaintenanceUnknownService",
+                kOneCheck + std::string("maintenance:\n  - name: w\n    services: [app, nope]\n"
+                                        "    start: 2026-11-21T22:00:00Z\n"
+                                        "    end: 2026-11-21T23:00:00Z\n"),
+                {"maintenance[0] \"w\": services[1]: no check has service \"nope\""}},
+        BadCase{"MaintenanceUnknownCheck",
+                kOneCheck + std::string("maintenance:\n  - name: w\n    checks: [app-logn]\n"
+                                        "    start: 2026-11-21T22:00:00Z\n"
+                                        "    end: 2026-11-21T23:00:00Z\n"),
+                {"maintenance[0] \"w\": checks[0]: no check is named \"app-logn\""}},
+        BadCase{"MaintenanceBadTime",
+                kOneCheck + std::string("maintenance:\n  - name: w\n"
+                                        "    start: tomorrow\n"
+                                        "    end: 2026-11-21 23:00\n"),
+                {"bad.yaml:7:", "start: must be an RFC 3339 time", "bad.yaml:8:",
+                 "end: must be an RFC 3339 time"}},
+        BadCase{"EscalateAfterWithoutEscalateTo",
+                "notifiers:\n  - name: a\n    webhook: {url: 'http://x/'}\n"
+                "    escalate_after: 15m\n",
+                {"notifiers[0] \"a\": escalate_to: escalate_after and escalate_to go together"}},
+        BadCase{"EscalateToWithoutEscalateAfter",
+                "notifiers:\n  - name: a\n    webhook: {url: 'http://x/'}\n    escalate_to: b\n"
+                "  - name: b\n    webhook: {url: 'http://y/'}\n",
+                {"notifiers[0] \"a\": escalate_after: escalate_after and escalate_to go together"}},
+        BadCase{"NegativeRepeatEvery",
+                "notifiers:\n  - name: a\n    webhook: {url: 'http://x/'}\n    repeat_every: -5m\n",
+                {"notifiers[0] \"a\": repeat_every"}},
+        BadCase{"ZeroRepeatEvery",
+                "notifiers:\n  - name: a\n    webhook: {url: 'http://x/'}\n    repeat_every: 0s\n",
+                {"notifiers[0] \"a\": repeat_every: must be at least 100ms"}},
+        BadCase{"ZeroHeartbeatEvery",
+                "notifiers:\n  - name: a\n    webhook: {url: 'http://x/'}\n    heartbeat_every: 0s\n",
+                {"notifiers[0] \"a\": heartbeat_every: must be at least 100ms"}},
+        BadCase{"DetectionShareAboveOne", "detection: {partial_share: 1.5}\n",
+                {"detection.partial_share: must be a share in (0, 1]"}},
+        BadCase{"DetectionShareNegative", "detection: {dns_share: -0.2}\n",
+                {"detection.dns_share: must be a share in (0, 1]"}},
+        BadCase{"DetectionPercentAbove100", "detection: {flap_enter_percent: 150}\n",
+                {"detection.flap_enter_percent: must be in (0, 100]"}},
+        BadCase{"DetectionFactorOne", "detection: {latency_factor: 1}\n",
+                {"detection.latency_factor: must be above 1"}},
+        BadCase{"DetectionIntZero", "detection: {down_failures: 0}\n",
+                {"detection.down_failures: must be 1..1000"}},
+        BadCase{"DetectionShareZero", "detection: {partial_share: 0}\n",
+                {"detection.partial_share: must be a share in (0, 1]"}},
+        BadCase{"DetectionIntNegative", "detection: {up_successes: -3}\n",
+                {"detection.up_successes: must be 1..1000"}},
+        BadCase{"DetectionIntTooLarge", "detection: {partial_min_probes: 1001}\n",
+                {"detection.partial_min_probes: must be 1..1000"}},
+        BadCase{"DetectionZeroDuration", "detection: {resolve_hold: 0s}\n",
+                {"detection.resolve_hold: must be at least 100ms"}},
+        BadCase{"DetectionUnknownField", "detection: {resolve_hlod: 5m}\n",
+                {"detection.resolve_hlod: unknown field"}},
         BadCase{"ManyErrorsAllReported",
                 "checks:\n  - name: a\n    tcp: {host: h, port: 0}\n  - name: b\n    tcp: {host: h, port: 99999}\n",
                 {"checks[0] \"a\": tcp.port", "checks[1] \"b\": tcp.port"}}),
     [](const auto& info) { return info.param.name; });
+
+// The notifier, maintenance and detection parts of a config, as proto values.
+TEST(ConfigTest, NotifiersMaintenanceAndDetectionParse) {
+  constexpr char kYaml[] = R"(
+regions: [fra, ams]
+checks:
+  - {name: app-login, service: app, tcp: {host: h, port: 1}}
+  - {name: db-main, service: db, tcp: {host: h, port: 2}}
+notifiers:
+  - name: oncall
+    webhook: {url: "http://127.0.0.1:9099/hook", secret: s3cret}
+    repeat_every: 5m
+    escalate_after: 15m
+    escalate_to: manager
+    heartbeat_every: 90s
+    services: [app, db]
+  - name: manager
+    email: {smtp_url: "smtp://127.0.0.1:2525", to: ["lead@example.com"]}
+maintenance:
+  - name: db-upgrade
+    services: [db]
+    checks: [app-login]
+    start: 2026-11-21T22:00:00Z
+    end: 2026-11-21T23:30:00+01:00
+    reason: "PostgreSQL 16 upgrade"
+  - name: fractional
+    start: "2026-11-21T22:00:00.25Z"
+    end: "2026-11-22T00:00:00-02:00"
+detection:
+  reorder_window: 3s
+  down_failures: 4
+  partial_share: 0.2
+  flap_enter_percent: 40
+  latency_factor: 2.5
+  latency_min_samples: 20
+  resolve_hold: 5m
+)";
+  auto config = ParseConfig(kYaml, "sonde.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+
+  ASSERT_EQ(config->notifiers_size(), 2);
+  const v1::Notifier& oncall = config->notifiers(0);
+  EXPECT_EQ(oncall.webhook().secret(), "s3cret");
+  EXPECT_EQ(ToAbsl(oncall.repeat_every()), absl::Minutes(5));
+  EXPECT_EQ(ToAbsl(oncall.escalate_after()), absl::Minutes(15));
+  EXPECT_EQ(oncall.escalate_to(), "manager");
+  EXPECT_EQ(ToAbsl(oncall.heartbeat_every()), absl::Seconds(90));
+  EXPECT_THAT(oncall.services(), ::testing::ElementsAre("app", "db"));
+  EXPECT_FALSE(config->notifiers(1).has_repeat_every());
+
+  ASSERT_EQ(config->maintenance_size(), 2);
+  const v1::MaintenanceWindow& w = config->maintenance(0);
+  EXPECT_EQ(w.name(), "db-upgrade");
+  EXPECT_THAT(w.services(), ::testing::ElementsAre("db"));
+  EXPECT_THAT(w.checks(), ::testing::ElementsAre("app-login"));
+  EXPECT_EQ(w.reason(), "PostgreSQL 16 upgrade");
+  // 2026-11-21T22:00:00Z; 23:30+01:00 is 22:30Z.
+  EXPECT_EQ(w.start().seconds(), 1795298400);
+  EXPECT_EQ(w.start().nanos(), 0);
+  EXPECT_EQ(w.end().seconds(), 1795298400 + 1800);
+  const v1::MaintenanceWindow& f = config->maintenance(1);
+  EXPECT_EQ(f.start().seconds(), 1795298400);
+  EXPECT_EQ(f.start().nanos(), 250000000);
+  EXPECT_EQ(f.end().seconds(), 1795298400 + 4 * 3600);  // 00:00-02:00 is 02:00Z
+
+  const v1::DetectionConfig& d = config->detection();
+  EXPECT_EQ(ToAbsl(d.reorder_window()), absl::Seconds(3));
+  EXPECT_EQ(d.down_failures(), 4);
+  EXPECT_DOUBLE_EQ(d.partial_share(), 0.2);
+  EXPECT_DOUBLE_EQ(d.flap_enter_percent(), 40);
+  EXPECT_DOUBLE_EQ(d.latency_factor(), 2.5);
+  EXPECT_EQ(d.latency_min_samples(), 20);
+  EXPECT_EQ(ToAbsl(d.resolve_hold()), absl::Minutes(5));
+  EXPECT_FALSE(d.has_partial_window());
+  EXPECT_EQ(d.up_successes(), 0);  // unset: the detector's default applies
+}
 
 TEST(ConfigTest, MissingFileNamesThePath) {
   auto config = LoadConfigFile("/nonexistent/sonde.yaml");
