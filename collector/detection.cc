@@ -12,7 +12,7 @@ namespace {
 constexpr absl::Duration kTickPeriod = absl::Milliseconds(250);
 constexpr absl::Duration kRetryPeriod = absl::Seconds(1);
 // Events kept in memory while PostgreSQL is down; beyond that the oldest
-// UPDATED/PROGRESS lines are dropped first (OPENED/RESOLVED are kept).
+// are dropped (logged). At a few events per incident change this is hours.
 constexpr size_t kMaxWaiting = 100000;
 
 }  // namespace
@@ -96,6 +96,25 @@ void DetectionRunner::TickOnce() {
   }
   std::vector<detect::IncidentEvent> batch(waiting_.begin(), waiting_.end());
   absl::Status s = store_.Record(batch, config, clock_->Now());
+  if (!s.ok() && !absl::IsUnavailable(s)) {
+    // PostgreSQL refused something (not an outage): store the events one by
+    // one so a single bad one cannot block every later incident.
+    s = absl::OkStatus();
+    for (const detect::IncidentEvent& e : batch) {
+      absl::Status one = store_.Record({e}, config, clock_->Now());
+      if (absl::IsUnavailable(one)) {
+        s = one;
+        break;
+      }
+      if (!one.ok()) {
+        spdlog::error("detection: dropping incident event PostgreSQL refuses: {}: {}",
+                      detect::DebugString(e), one.ToString());
+      }
+      counters_.events_recorded.fetch_add(1);
+      waiting_.pop_front();
+    }
+    batch.clear();
+  }
   if (s.ok()) {
     counters_.events_recorded.fetch_add(batch.size());
     waiting_.clear();

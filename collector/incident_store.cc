@@ -246,18 +246,28 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
       " in_maintenance)"
       " VALUES ($1, $2, $3, $4, $5::text[], $6::text[], $7::text[], $8, $9, $10, $11, $12, $13,"
       " $14, $15, $16, $17::timestamptz, $18::timestamptz, NULLIF($19, '')::timestamptz, $20)"
+      // The row keeps the incident's whole scope (every check, region and
+      // host it ever covered: "10 hosts in 3 regions" after it resolved);
+      // the timeline has the regions of each moment.
       " ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, severity = excluded.severity,"
-      " checks = excluded.checks, regions = excluded.regions, hosts = excluded.hosts,"
+      " checks = ARRAY(SELECT DISTINCT unnest(incidents.checks || excluded.checks) ORDER BY 1),"
+      " regions = ARRAY(SELECT DISTINCT unnest(incidents.regions || excluded.regions) ORDER BY 1),"
+      " hosts = ARRAY(SELECT DISTINCT unnest(incidents.hosts || excluded.hosts) ORDER BY 1),"
       " protocol = excluded.protocol, failure_class = excluded.failure_class,"
       " failing_share = excluded.failing_share, latency_phase = excluded.latency_phase,"
       " latency_p95_ms = excluded.latency_p95_ms,"
       " latency_baseline_p95_ms = excluded.latency_baseline_p95_ms,"
       " affected_targets = excluded.affected_targets,"
-      " recovered_targets = excluded.recovered_targets, evidence = excluded.evidence,"
+      " recovered_targets = excluded.recovered_targets,"
+      // The resolution keeps the evidence of the failure.
+      " evidence = CASE WHEN excluded.resolved_at IS NULL THEN excluded.evidence"
+      "  ELSE incidents.evidence END,"
       " updated_at = excluded.updated_at, resolved_at = excluded.resolved_at,"
-      " in_maintenance = excluded.in_maintenance"
+      // Sticky: the Dispatcher clears it (and pages) when no window covers
+      // the incident any more.
+      " in_maintenance = incidents.in_maintenance OR excluded.in_maintenance"
       " RETURNING (extract(epoch from acknowledged_at) * 1000000)::bigint,"
-      " coalesce(acknowledged_by, '')";
+      " coalesce(acknowledged_by, ''), in_maintenance, checks, regions, hosts, evidence";
   const detect::Incident& d = e.incident;
   ASSIGN_OR_RETURN(
       pg::PgResultPtr res,
@@ -271,9 +281,24 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
            pg::Timestamp(d.opened_at), pg::Timestamp(d.updated_at),
            d.resolved ? pg::Timestamp(d.resolved_at) : "", maintenance != nullptr ? "t" : "f"},
           absl::StrCat("store incident ", i.id())));
-  if (PQntuples(res.get()) == 1 && !PQgetisnull(res.get(), 0, 0)) {
-    SetTime(pg::FromMicrosText(PQgetvalue(res.get(), 0, 0)), i.mutable_acknowledged_at());
-    i.set_acknowledged_by(PQgetvalue(res.get(), 0, 1));
+  bool silenced = maintenance != nullptr;
+  if (PQntuples(res.get()) == 1) {
+    const PGresult* r = res.get();
+    if (!PQgetisnull(r, 0, 0)) {
+      SetTime(pg::FromMicrosText(PQgetvalue(r, 0, 0)), i.mutable_acknowledged_at());
+      i.set_acknowledged_by(PQgetvalue(r, 0, 1));
+    }
+    silenced = PQgetvalue(r, 0, 2)[0] == 't';
+    i.set_in_maintenance(silenced);
+    if (d.resolved) {  // the resolved notice names the whole scope
+      i.clear_checks();
+      i.clear_regions();
+      i.clear_hosts();
+      for (std::string& v : pg::FromArray(PQgetvalue(r, 0, 3))) i.add_checks(std::move(v));
+      for (std::string& v : pg::FromArray(PQgetvalue(r, 0, 4))) i.add_regions(std::move(v));
+      for (std::string& v : pg::FromArray(PQgetvalue(r, 0, 5))) i.add_hosts(std::move(v));
+      i.set_evidence(PQgetvalue(r, 0, 6));
+    }
   }
 
   static const char* const kEvent =
@@ -293,11 +318,13 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
 
   const char* notification = NotificationEvent(e.kind);
   if (notification == nullptr) return absl::OkStatus();
-  if (maintenance != nullptr) {
-    return timeline("SILENCED", absl::StrCat("maintenance \"", maintenance->name(), "\"",
-                                             maintenance->reason().empty() ? "" : ": ",
-                                             maintenance->reason(), "; ", notification,
-                                             " not sent"));
+  if (silenced) {
+    return timeline("SILENCED",
+                    maintenance != nullptr
+                        ? absl::StrCat("maintenance \"", maintenance->name(), "\"",
+                                       maintenance->reason().empty() ? "" : ": ",
+                                       maintenance->reason(), "; ", notification, " not sent")
+                        : absl::StrCat("opened in maintenance; ", notification, " not sent"));
   }
   // One notification per incident and batch of events: REGIONAL -> GLOBAL
   // and the regions joining a second apart are one page, not four. The

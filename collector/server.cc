@@ -122,6 +122,11 @@ absl::Status CollectorServer::ReloadConfig() {
         std::string(config.status().message()));
     return config.status();
   }
+  if (absl::Status st = detect::WithConfig({}, config->detection()).Validate(); !st.ok()) {
+    spdlog::error("reload of {} FAILED, still running on the previous config: detection: {}",
+                  options_.config_path, std::string(st.message()));
+    return st;
+  }
   spdlog::info("reloaded {}: {} checks, {} regions", options_.config_path,
                config->checks_size(), config->regions_size());
   detection_.SetConfig(*config);

@@ -37,8 +37,8 @@ std::string ToJson(const google::protobuf::Message& message) {
   return common::ToJsonLine(message) + "\n";
 }
 
-std::string FormatIncidentsTable(const v1::IncidentsReply& reply) {
-  if (reply.incidents().empty()) return "no open incidents\n";
+std::string FormatIncidentsTable(const v1::IncidentsReply& reply, bool all) {
+  if (reply.incidents().empty()) return all ? "no incidents in the window\n" : "no open incidents\n";
   std::vector<std::vector<std::string>> rows = {
       {"ID", "KIND", "SEVERITY", "SERVICE", "REGIONS", "SHARE", "CLASS", "OPENED", "STATUS",
        "ACK"}};

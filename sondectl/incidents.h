@@ -14,10 +14,10 @@ namespace sonde::sondectl {
 // One line of JSON and a newline; every field printed, names as in the proto.
 std::string ToJson(const google::protobuf::Message& message);
 
-// ID KIND SEVERITY SERVICE REGIONS SHARE CLASS SINCE ACK, one row per
-// incident, then the evidence of each indented below it; "no open
-// incidents" when empty.
-std::string FormatIncidentsTable(const v1::IncidentsReply& reply);
+// ID KIND SEVERITY SERVICE REGIONS SHARE CLASS OPENED STATUS ACK, one row
+// per incident, the evidence of each indented below it; "no open incidents"
+// (with `all`: "no incidents in the window") when empty.
+std::string FormatIncidentsTable(const v1::IncidentsReply& reply, bool all = false);
 
 // The incident's fields, then one line per timeline event:
 // "2026-11-21T09:00:02Z  OPENED           PARTIAL_FAILURE ams,ber,fra  <detail>".

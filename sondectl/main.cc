@@ -101,7 +101,7 @@ acknowledged, resolved.
 Exit status: 0 success, 1 unknown incident or collector failure, 2 usage error.
 
 Example:
-  sondectl incident app/PARTIAL_FAILURE/1763715600)txt";
+  sondectl incident app/partial_failure/1763715600)txt";
 
 constexpr char kAckUsage[] =
     R"txt(usage: sondectl ack INCIDENT [--collector HOST:PORT] [--by NAME] [--comment TEXT]
@@ -114,7 +114,7 @@ Exit status: 0 acknowledged (or already), 1 unknown incident or collector
 failure, 2 usage error.
 
 Example:
-  sondectl ack app/PARTIAL_FAILURE/1763715600 --by alice --comment "LB disk full, on it")txt";
+  sondectl ack app/partial_failure/1763715600 --by alice --comment "LB disk full, on it")txt";
 
 int UsageError(const std::string& command, const std::string& message) {
   std::fprintf(stderr, "sondectl: %s\n", message.c_str());
@@ -246,7 +246,7 @@ int Incidents(const std::vector<std::string>& args) {
   v1::IncidentsReply reply;
   grpc::Status status = (*stub)->Incidents(&context, request, &reply);
   if (!status.ok()) return RpcError("list incidents", target, status);
-  std::fputs((format == "json" ? ToJson(reply) : FormatIncidentsTable(reply)).c_str(), stdout);
+  std::fputs((format == "json" ? ToJson(reply) : FormatIncidentsTable(reply, all)).c_str(), stdout);
   return kExitOk;
 }
 

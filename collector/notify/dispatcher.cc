@@ -364,6 +364,38 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config,
   }
   const std::string now_sql = SqlTime(now);
 
+  // Incidents that opened inside a maintenance window and outlived it were
+  // never paged: page them now (OPENED), as if they had just opened.
+  ASSIGN_OR_RETURN(PgResultPtr silenced,
+                   Exec(absl::StrCat("SELECT ", kIncidentColumns,
+                                     " FROM incidents i WHERE i.resolved_at IS NULL"
+                                     " AND i.in_maintenance ORDER BY i.opened_at, i.id")
+                            .c_str(),
+                        {}));
+  for (int row = 0; row < PQntuples(silenced.get()); ++row) {
+    v1::Incident inc = IncidentFromRow(silenced.get(), row);
+    if (ActiveMaintenance(config, inc, now) != nullptr) {
+      continue;
+    }
+    inc.set_in_maintenance(false);
+    RETURN_IF_ERROR(
+        Exec("UPDATE incidents SET in_maintenance = false WHERE id = $1", {inc.id()}).status());
+    RETURN_IF_ERROR(InsertEvent(inc.id(), now, "MAINTENANCE_ENDED",
+                                "no maintenance window covers the incident any more"));
+    spdlog::info("notify: incident {} outlived its maintenance window", inc.id());
+    if (inc.acknowledged_by().empty()) {
+      for (const v1::Notifier* n : Routes(config, inc)) {
+        RETURN_IF_ERROR(Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
+                             " created_at, next_attempt_at) VALUES ($1, $2, 'OPENED', $3::json,"
+                             " $4, $4)",
+                             {inc.id(), n->name(), NotificationJson(kOpened, n->name(), &inc, now),
+                              now_sql})
+                            .status());
+        scheduled_.fetch_add(1);
+      }
+    }
+  }
+
   ASSIGN_OR_RETURN(
       PgResultPtr open,
       Exec(absl::StrCat("SELECT ", kIncidentColumns,

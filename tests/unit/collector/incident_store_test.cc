@@ -443,6 +443,66 @@ TEST_F(IncidentStoreTest, MaintenanceWindowSilencesInsteadOfPaging) {
   EXPECT_EQ(OutboxCount(db.id), 2) << "only the OPENED pages from before the window";
 }
 
+TEST_F(IncidentStoreTest, SilencedStaysSilencedUntilTheDispatcherLiftsIt) {
+  v1::Config config = TwoNotifiers();
+  AddWindow(&config, "deploy", {"app"}, {}, kT0 - absl::Minutes(1), kT0 + absl::Minutes(1));
+  detect::Incident inc = MakeIncident("app/GLOBAL_OUTAGE/1763715700", "app",
+                                      IncidentKind::kGlobalOutage, {"ams", "fra"});
+  ASSERT_OK(store_->Record({Event(IncidentEventKind::kOpened, inc, kT0)}, config, kT0));
+  // After the window, but before the Dispatcher paged it: a change is still
+  // silent (it was never paged, so a REGIONS_CHANGED or RESOLVED page would
+  // be the first anyone hears of it).
+  const absl::Time after = kT0 + absl::Minutes(2);
+  inc.regions = {"ams", "ber", "fra"};
+  ASSERT_OK(store_->Record({Event(IncidentEventKind::kRegionsChanged, inc, after)}, config,
+                           after));
+  EXPECT_EQ(OutboxCount(inc.id), 0);
+  EXPECT_EQ(Int(absl::StrCat("SELECT in_maintenance::int FROM incidents WHERE id = ",
+                             Q(inc.id))),
+            1);
+  EXPECT_THAT(TimelineKinds(inc.id),
+              ElementsAre("OPENED", "SILENCED", "REGIONS_CHANGED", "SILENCED"));
+}
+
+TEST_F(IncidentStoreTest, TheRowKeepsTheWholeScopeAndTheFailureEvidence) {
+  detect::Incident inc = MakeIncident("web/PROTOCOL_OUTAGE/1763715800", "web",
+                                      IncidentKind::kProtocolOutage, {"ams", "ber", "fra"});
+  inc.checks = {"h1-https", "h2-https"};
+  inc.hosts = {"h1.test", "h2.test"};
+  inc.evidence = "TLS_HANDSHAKE from ams, ber, fra";
+  ASSERT_OK(store_->Record({Event(IncidentEventKind::kOpened, inc, kT0)}, TwoNotifiers(), kT0));
+  // h1 recovered; h2 is still down, seen from ams only by now.
+  inc.checks = {"h2-https"};
+  inc.hosts = {"h2.test"};
+  inc.regions = {"ams"};
+  inc.evidence = "TLS_HANDSHAKE from ams";
+  const absl::Time t1 = kT0 + absl::Minutes(1);
+  ASSERT_OK(store_->Record({Event(IncidentEventKind::kRegionsChanged, inc, t1)}, TwoNotifiers(),
+                           t1));
+  inc.resolved = true;
+  inc.resolved_at = kT0 + absl::Minutes(2);
+  inc.evidence = "";
+  ASSERT_OK(store_->Record({Event(IncidentEventKind::kResolved, inc, inc.resolved_at)},
+                           TwoNotifiers(), inc.resolved_at));
+
+  ASSERT_OK_AND_ASSIGN(v1::TimelineReply t, store_->Timeline(inc.id));
+  EXPECT_THAT(t.incident().checks(), ElementsAre("h1-https", "h2-https"));
+  EXPECT_THAT(t.incident().hosts(), ElementsAre("h1.test", "h2.test"));
+  EXPECT_THAT(t.incident().regions(), ElementsAre("ams", "ber", "fra"));
+  EXPECT_EQ(t.incident().evidence(), "TLS_HANDSHAKE from ams");
+  // The timeline keeps each moment's regions.
+  ASSERT_EQ(t.events_size(), 3);
+  EXPECT_THAT(t.events(1).regions(), ElementsAre("ams"));
+  // The resolved notice names the whole scope too.
+  Rows payload = Query(absl::StrCat("SELECT payload::text FROM outbox WHERE incident_id = ",
+                                    Q(inc.id), " AND event = 'RESOLVED' LIMIT 1"));
+  ASSERT_EQ(payload.size(), 1u);
+  google::protobuf::Struct resolved = ParseJson(payload[0][0]);
+  const auto& i = resolved.fields().at("incident").struct_value();
+  EXPECT_THAT(StrList(i, "hosts"), ElementsAre("h1.test", "h2.test"));
+  EXPECT_EQ(Str(i, "evidence"), "TLS_HANDSHAKE from ams");
+}
+
 TEST_F(IncidentStoreTest, NotifierServicesRouteThePages) {
   v1::Config config = ConfigFromText(R"pb(
     notifiers { name: "everyone" webhook { url: "http://127.0.0.1:9/a" } }

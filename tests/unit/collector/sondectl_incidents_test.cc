@@ -87,6 +87,8 @@ TEST(IncidentsFormatTest, TableHasAlignedColumnsAndEvidenceBelowItsRow) {
 
 TEST(IncidentsFormatTest, EmptyTableSaysSo) {
   EXPECT_EQ(FormatIncidentsTable(v1::IncidentsReply()), "no open incidents\n");
+  EXPECT_EQ(FormatIncidentsTable(v1::IncidentsReply(), /*all=*/true),
+            "no incidents in the window\n");
 }
 
 TEST(IncidentsFormatTest, TimelineShowsTheIncidentThenItsEventsOldestFirst) {

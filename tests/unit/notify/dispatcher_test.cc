@@ -435,6 +435,31 @@ TEST_F(NotifyDispatcherTest, MaintenanceIncidentIsNotRepeated) {
   EXPECT_EQ(receiver.count("REPEAT"), 1);
 }
 
+TEST_F(NotifyDispatcherTest, IncidentThatOutlivesItsMaintenanceWindowIsPagedOnce) {
+  HttpReceiver receiver;
+  v1::Config config;
+  common::FromAbsl(absl::Minutes(5),
+                   AddWebhook(&config, "oncall", receiver)->mutable_repeat_every());
+  auto* window = config.add_maintenance();
+  window->set_name("deploy");
+  window->add_services("app");
+  window->mutable_start()->set_seconds(absl::ToUnixSeconds(kT0 - absl::Minutes(1)));
+  window->mutable_end()->set_seconds(absl::ToUnixSeconds(kT0 + absl::Minutes(10)));
+  InsertIncident(MakeIncident("app/GLOBAL_OUTAGE/12", kT0), /*in_maintenance=*/true);
+  auto d = NewDispatcher(config);
+
+  ASSERT_TRUE(d->RunOnce(kT0 + absl::Minutes(9)).ok());  // still inside: quiet
+  EXPECT_EQ(receiver.requests().size(), 0u);
+  ASSERT_TRUE(d->RunOnce(kT0 + absl::Minutes(11)).ok());  // over: paged as OPENED
+  EXPECT_EQ(receiver.count("OPENED"), 1);
+  EXPECT_EQ(Column("SELECT in_maintenance::text FROM incidents"),
+            (std::vector<std::string>{"false"}));
+  EXPECT_EQ(Column("SELECT kind FROM incident_events WHERE kind = 'MAINTENANCE_ENDED'"),
+            (std::vector<std::string>{"MAINTENANCE_ENDED"}));
+  ASSERT_TRUE(d->RunOnce(kT0 + absl::Minutes(12)).ok());  // once, not every pass
+  EXPECT_EQ(receiver.requests().size(), 1u);
+}
+
 TEST_F(NotifyDispatcherTest, SecondDispatcherDeliversRowsTheFirstLeftPending) {
   HttpReceiver receiver;
   receiver.set_status(502);
