@@ -29,20 +29,34 @@ absl::Status DetectionRunner::Start(const v1::Config& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("detection options: ", detector.status().message()));
   }
-  absl::Time now = clock_->Now();
-  if (absl::Status s = (*detector)->SetConfig(config, now); !s.ok()) return s;
-  auto open = store_.LoadOpen();
-  if (!open.ok()) return open.status();
-  (*detector)->RestoreIncidents(*open, now);
-  spdlog::info("detection: {} checks, {} open incidents continued", config.checks_size(),
-               open->size());
+  if (absl::Status s = (*detector)->SetConfig(config, clock_->Now()); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
     detector_ = std::move(*detector);
     config_ = config;
   }
+  TryRestore();
   thread_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
+}
+
+// Until the open incidents of the previous run are restored, nothing is
+// evaluated (results wait in the reorder queue): evaluating first would open
+// a second incident for an outage that is already open.
+void DetectionRunner::TryRestore() {
+  auto open = store_.LoadOpen();
+  if (!open.ok()) {
+    if (restore_attempts_++ % 30 == 0) {
+      spdlog::warn("detection: cannot read the open incidents yet ({}); detection waits",
+                   open.status().ToString());
+    }
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  detector_->RestoreIncidents(*open, clock_->Now());
+  restored_ = true;
+  spdlog::info("detection: {} checks, {} open incidents continued", config_.checks_size(),
+               open->size());
 }
 
 void DetectionRunner::SetConfig(const v1::Config& config) {
@@ -128,7 +142,12 @@ void DetectionRunner::TickOnce() {
 }
 
 void DetectionRunner::Loop() {
-  while (!stop_.WaitForNotificationWithTimeout(waiting_.empty() ? kTickPeriod : kRetryPeriod)) {
+  while (!stop_.WaitForNotificationWithTimeout(
+      waiting_.empty() && restored_ ? kTickPeriod : kRetryPeriod)) {
+    if (!restored_) {
+      TryRestore();
+      if (!restored_) continue;
+    }
     TickOnce();
   }
 }
@@ -137,7 +156,7 @@ void DetectionRunner::Stop() {
   if (!thread_.joinable()) return;
   stop_.Notify();
   thread_.join();
-  if (!waiting_.empty()) TickOnce();
+  if (restored_ && !waiting_.empty()) TickOnce();
 }
 
 }  // namespace sonde::collector

@@ -45,8 +45,9 @@ class DetectionRunner {
 
   // Builds the detector from config (checks, regions, `detection:`), restores
   // the open incidents and starts ticking. INVALID_ARGUMENT for detection
-  // options that do not validate; UNAVAILABLE when open incidents cannot be
-  // read.
+  // options that do not validate. When the open incidents cannot be read
+  // (PostgreSQL down) the thread retries every second and evaluates nothing
+  // until it could.
   absl::Status Start(const v1::Config& config);
   // New checks/regions/notifiers/maintenance. A changed `detection:` block
   // takes effect at the next restart (logged).
@@ -62,10 +63,13 @@ class DetectionRunner {
  private:
   void Loop();
   void TickOnce();
+  void TryRestore();
 
   const common::Clock* const clock_;
   IncidentStore store_;  // the loop thread's (and Start's)
   std::deque<detect::IncidentEvent> waiting_;  // loop thread only
+  bool restored_ = false;    // loop thread only (and Start, before it)
+  int restore_attempts_ = 0;  // loop thread only
   mutable absl::Mutex mu_;
   std::unique_ptr<detect::Detector> detector_ ABSL_GUARDED_BY(mu_);
   v1::Config config_ ABSL_GUARDED_BY(mu_);

@@ -78,7 +78,8 @@ TEST_F(ServerTest, ReloadReplacesTheConfigAndABadFileKeepsTheOldOne) {
 
 TEST_F(ServerTest, StartBindsAndASecondServerOnThePortFails) {
   CollectorServer first(Options(), v1::Config());
-  ASSERT_TRUE(first.Start().ok());
+  absl::Status started = first.Start();
+  ASSERT_TRUE(started.ok()) << started;
   ASSERT_GT(first.port(), 0);
   CollectorOptions same = Options();
   same.listen = absl::StrCat("127.0.0.1:", first.port());
