@@ -1,8 +1,9 @@
 # sonde_cc_library(NAME name SRCS ... [HDRS ...] [DEPS ...])
 #   Declares library `sonde_<name>`, aliased `sonde::<name>`.
-# sonde_cc_test(NAME name SRCS ... [DEPS ...] [LABELS ...] [TIMEOUT s] [SERIAL])
+# sonde_cc_test(NAME name SRCS ... [DEPS ...] [LABELS ...] [TIMEOUT s] [SERIAL] [COST n])
 #   Declares a GoogleTest binary and registers its tests with CTest. SERIAL
-#   tests never run beside others (process- and timing-heavy tests).
+#   tests never run beside others (process- and timing-heavy tests); a high
+#   COST starts a long test first under ctest -j.
 # sonde_cc_binary(NAME name SRCS ... [DEPS ...])
 
 function(sonde_cc_library)
@@ -21,7 +22,7 @@ function(sonde_cc_binary)
 endfunction()
 
 function(sonde_cc_test)
-  cmake_parse_arguments(A "SERIAL" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "SERIAL" "NAME;TIMEOUT;COST" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${A_NAME} ${A_SRCS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
   target_include_directories(${A_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
@@ -35,8 +36,11 @@ function(sonde_cc_test)
   if(A_SERIAL)
     set(serial TRUE)
   endif()
+  if(NOT A_COST)
+    set(A_COST 0)
+  endif()
   gtest_discover_tests(${A_NAME}
-    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} RUN_SERIAL ${serial}
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} RUN_SERIAL ${serial} COST ${A_COST}
     ENVIRONMENT "SONDE_BIN_DIR=${PROJECT_BINARY_DIR}/bin"
     ENVIRONMENT_MODIFICATION "SONDE_SOURCE_DIR=set:${PROJECT_SOURCE_DIR}"
     DISCOVERY_TIMEOUT 30)
