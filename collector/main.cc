@@ -69,9 +69,10 @@ At start it applies the database migrations (safe with several collectors
 starting at once). If PostgreSQL is unreachable it keeps retrying with
 backoff and logs every attempt.
 
-Signals: SIGHUP reloads --config (a bad file is logged and the previous config
-stays in force); SIGTERM or SIGINT stop it: in-flight batches get 3 s to
-commit, then it exits 0 (an acked batch is always committed).
+The config file is watched: an edit (or SIGHUP) reloads it within 2 s; a bad
+file is logged and the previous config stays in force. SIGTERM or SIGINT
+stop it: in-flight batches get 3 s to commit, then it exits 0 (an acked batch
+is always committed).
 
 Exit status: 0 clean stop, 1 operational failure (cannot listen, database
 schema error), 2 usage error (bad flag, bad config file, bad connection string).
@@ -279,6 +280,8 @@ int Main(int argc, char** argv) {
     spdlog::error("{}", std::string(st.message()));
     return kExitFailure;
   }
+  server.WatchConfigFile(absl::Seconds(2));
+
 
   common::MetricsServer metrics;
   if (!metrics_listen.empty()) {

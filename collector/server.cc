@@ -1,5 +1,7 @@
 #include "collector/server.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -135,7 +137,31 @@ absl::Status CollectorServer::ReloadConfig() {
   return absl::OkStatus();
 }
 
+void CollectorServer::WatchConfigFile(absl::Duration period) {
+  if (options_.config_path.empty() || watch_thread_.joinable()) return;
+  auto fingerprint = [path = options_.config_path]() -> std::string {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return "";
+    return absl::StrCat(st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
+                        st.st_mtim.tv_nsec);
+  };
+  // Taken before the thread runs: an edit right after this call is seen.
+  watch_thread_ = std::thread([this, period, fingerprint, seen = fingerprint()]() mutable {
+    while (!stop_watch_.WaitForNotificationWithTimeout(period)) {
+      std::string now = fingerprint();
+      if (now.empty() || now == seen) continue;  // a missing file keeps the config
+      seen = now;
+      spdlog::info("config file {} changed: reloading", options_.config_path);
+      ReloadConfig().IgnoreError();  // logged; a bad file keeps the old config
+    }
+  });
+}
+
 void CollectorServer::Shutdown(absl::Duration drain) {
+  if (watch_thread_.joinable()) {
+    stop_watch_.Notify();
+    watch_thread_.join();
+  }
   holder_.Shutdown();       // Watch streams end now
   ingest_.StartDraining();  // ingest streams end after their current batch
   if (http_ != nullptr) http_->Stop();

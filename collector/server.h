@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
@@ -62,6 +63,10 @@ class CollectorServer {
   // Re-reads options.config_path; a bad file is logged and the current
   // config stays. Returns the load status. Thread-safe.
   absl::Status ReloadConfig();
+  // Watches options.config_path (size, mtime, inode every `period`) and
+  // reloads when it changed, as SIGHUP does: an edited file is in force
+  // within seconds. Stopped by Shutdown.
+  void WatchConfigFile(absl::Duration period);
 
   // Ends Watch streams, lets each ingest stream finish the batch it is
   // storing (acked batches are committed), and cancels what is left after
@@ -84,6 +89,8 @@ class CollectorServer {
   DetectionRunner detection_;
   notify::Dispatcher dispatcher_;
   std::unique_ptr<HttpApi> http_;
+  absl::Notification stop_watch_;
+  std::thread watch_thread_;
   const Authenticator* auth_ = nullptr;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

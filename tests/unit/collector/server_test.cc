@@ -76,6 +76,25 @@ TEST_F(ServerTest, ReloadReplacesTheConfigAndABadFileKeepsTheOldOne) {
   EXPECT_EQ(server.config().Current().generation, generation);
 }
 
+TEST_F(ServerTest, AnEditedFileIsReloadedWithoutASignalAndABadEditIsIgnored) {
+  Write(kGood);
+  CollectorServer server(Options(), v1::Config());
+  ASSERT_TRUE(server.ReloadConfig().ok());
+  server.WatchConfigFile(absl::Milliseconds(20));
+  Write(kBetter);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (server.config().Get()->checks_size() != 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(server.config().Get()->checks_size(), 2);
+  const uint64_t generation = server.config().Current().generation;
+  Write(kBad);
+  absl::SleepFor(absl::Milliseconds(300));  // many watch periods
+  EXPECT_EQ(server.config().Get()->checks_size(), 2);
+  EXPECT_EQ(server.config().Current().generation, generation);
+  server.Shutdown(absl::Seconds(1));
+}
+
 TEST_F(ServerTest, StartBindsAndASecondServerOnThePortFails) {
   CollectorServer first(Options(), v1::Config());
   absl::Status started = first.Start();
