@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "collector/notify/incident_row.h"
 #include "collector/notify/notify.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
@@ -36,56 +37,6 @@ absl::Time GetTime(const google::protobuf::Timestamp& t) {
 }
 
 std::string Number(double v) { return absl::StrFormat("%.17g", v); }
-
-// The columns every incident read selects, in FromRow's order.
-const std::string& IncidentColumns() {
-  static const std::string* columns = new std::string(absl::StrCat(
-      "id, kind, severity, service, checks, regions, hosts, protocol, failure_class,"
-      " failing_share, latency_phase, latency_p95_ms, latency_baseline_p95_ms,"
-      " affected_targets, recovered_targets, evidence, ",
-      pg::MicrosOf("opened_at"), ", ", pg::MicrosOf("updated_at"), ", ",
-      pg::MicrosOf("resolved_at"), ", ", pg::MicrosOf("acknowledged_at"),
-      ", coalesce(acknowledged_by, ''), in_maintenance"));
-  return *columns;
-}
-
-v1::Incident FromRow(const PGresult* r, int row) {
-  auto text = [&](int col) { return std::string(PQgetvalue(r, row, col)); };
-  auto number = [&](int col) {
-    double v = 0;
-    (void)absl::SimpleAtod(PQgetvalue(r, row, col), &v);
-    return v;
-  };
-  v1::Incident i;
-  i.set_id(text(0));
-  i.set_kind(text(1));
-  i.set_severity(text(2));
-  i.set_service(text(3));
-  for (std::string& s : pg::FromArray(text(4))) i.add_checks(std::move(s));
-  for (std::string& s : pg::FromArray(text(5))) i.add_regions(std::move(s));
-  for (std::string& s : pg::FromArray(text(6))) i.add_hosts(std::move(s));
-  i.set_protocol(text(7));
-  v1::FailureClass::Code code = v1::FailureClass::UNSPECIFIED;
-  (void)v1::FailureClass::Code_Parse(text(8), &code);
-  i.set_failure_class(code);
-  i.set_failing_share(number(9));
-  i.set_latency_phase(text(10));
-  i.set_latency_p95_ms(number(11));
-  i.set_latency_baseline_p95_ms(number(12));
-  i.set_affected_targets(static_cast<int>(number(13)));
-  i.set_recovered_targets(static_cast<int>(number(14)));
-  i.set_evidence(text(15));
-  SetTime(pg::FromMicrosText(text(16)), i.mutable_opened_at());
-  SetTime(pg::FromMicrosText(text(17)), i.mutable_updated_at());
-  if (!PQgetisnull(r, row, 18)) SetTime(pg::FromMicrosText(text(18)), i.mutable_resolved_at());
-  i.set_status(PQgetisnull(r, row, 18) ? "open" : "resolved");
-  if (!PQgetisnull(r, row, 19)) {
-    SetTime(pg::FromMicrosText(text(19)), i.mutable_acknowledged_at());
-  }
-  i.set_acknowledged_by(text(20));
-  i.set_in_maintenance(text(21) == "t");
-  return i;
-}
 
 // The timeline line of a detector event.
 std::string EventDetail(const detect::IncidentEvent& e, const v1::Incident& i) {
@@ -366,32 +317,35 @@ absl::StatusOr<std::vector<v1::Incident>> IncidentStore::List(bool include_resol
                                                               absl::Time since,
                                                               const std::string& service) {
   ASSIGN_OR_RETURN(PGconn * c, Conn());
-  std::string sql = absl::StrCat("SELECT ", IncidentColumns(),
-                                 " FROM incidents WHERE ($1 = '' OR service = $1) AND"
-                                 " (resolved_at IS NULL");
+  std::string sql = absl::StrCat("SELECT ", notify::kIncidentColumns,
+                                 " FROM incidents i WHERE ($1 = '' OR i.service = $1) AND"
+                                 " (i.resolved_at IS NULL");
   std::vector<std::string> params = {service};
   if (include_resolved) {
-    absl::StrAppend(&sql, " OR opened_at >= $2::timestamptz");
+    absl::StrAppend(&sql, " OR i.opened_at >= $2::timestamptz");
     params.push_back(pg::Timestamp(since));
   }
-  absl::StrAppend(&sql, ") ORDER BY opened_at DESC, id LIMIT 1000");
+  absl::StrAppend(&sql, ") ORDER BY i.opened_at DESC, i.id LIMIT 1000");
   auto res = Watch(pg::ExecParams(c, sql, params, "list incidents"));
   if (!res.ok()) return res.status();
   std::vector<v1::Incident> out;
-  for (int row = 0; row < PQntuples(res->get()); ++row) out.push_back(FromRow(res->get(), row));
+  for (int row = 0; row < PQntuples(res->get()); ++row) {
+    out.push_back(notify::IncidentFromRow(res->get(), row));
+  }
   return out;
 }
 
 absl::StatusOr<v1::Incident> IncidentStore::Get(const std::string& id) {
   ASSIGN_OR_RETURN(PGconn * c, Conn());
   auto res = Watch(pg::ExecParams(
-      c, absl::StrCat("SELECT ", IncidentColumns(), " FROM incidents WHERE id = $1"), {id},
+      c, absl::StrCat("SELECT ", notify::kIncidentColumns, " FROM incidents i WHERE i.id = $1"),
+      {id},
       "read incident"));
   if (!res.ok()) return res.status();
   if (PQntuples(res->get()) != 1) {
     return absl::NotFoundError(absl::StrCat("no incident \"", id, "\""));
   }
-  return FromRow(res->get(), 0);
+  return notify::IncidentFromRow(res->get(), 0);
 }
 
 absl::StatusOr<v1::TimelineReply> IncidentStore::Timeline(const std::string& id) {
