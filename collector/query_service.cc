@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -21,15 +22,7 @@ grpc::Status ToGrpc(const absl::Status& s) {
 }
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t us = absl::ToUnixMicros(t);
-  int64_t s = us / 1000000;
-  int64_t rem = us % 1000000;
-  if (rem < 0) {
-    rem += 1000000;
-    --s;
-  }
-  out->set_seconds(s);
-  out->set_nanos(static_cast<int32_t>(rem * 1000));
+  *out = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace sonde::notify {
 
@@ -27,14 +28,7 @@ const char kIncidentColumns[] =
 namespace {
 
 void SetTimestamp(int64_t micros, google::protobuf::Timestamp* out) {
-  int64_t seconds = micros / 1000000;
-  int64_t rest = micros % 1000000;
-  if (rest < 0) {
-    rest += 1000000;
-    --seconds;
-  }
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(rest * 1000));
+  *out = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
 }
 
 void SplitInto(const char* joined, google::protobuf::RepeatedPtrField<std::string>* out) {
