@@ -190,28 +190,13 @@ absl::Status FaultTarget::Start(const Options& options) {
     argv.push_back("--rules");
     argv.push_back(rules_file);
   }
-  {
-    std::ofstream log(dir_ + "/faultd.log", std::ios::app);
-    log << "==== start: " << absl::StrJoin(argv, " ") << "\n";
-  }
-  process_ = std::make_unique<Process>(argv, dir_ + "/faultd.log");
-  std::string json;
-  bool ok = WaitUntil(
-      [&] {
-        json = ReadFile(ports_file);
-        return !json.empty() || !process_->running();
-      },
-      seconds(20), milliseconds(50));
-  if (!ok || json.empty()) {
-    return absl::UnavailableError(absl::StrCat("sonde-faultd did not start:\n", Log()));
-  }
-  google::protobuf::Struct ports;
-  if (!google::protobuf::util::JsonStringToMessage(json, &ports).ok()) {
-    return absl::InternalError(absl::StrCat("bad ports file: ", json));
-  }
-  for (const auto& [name, v] : ports.fields()) ports_[name] = static_cast<int>(v.number_value());
+  absl::StatusOr<std::map<std::string, int>> ports =
+      testing::LaunchFaultd(argv, ports_file, dir_ + "/faultd.log", &process_);
+  if (!ports.ok()) return ports.status();
+  ports_ = *std::move(ports);
   if (port("control") == 0 || port("dns") == 0) {
-    return absl::InternalError(absl::StrCat("ports file lacks listeners: ", json));
+    return absl::InternalError(
+        absl::StrCat("faultd's ports file lacks the control or dns listener:\n", Log()));
   }
   return absl::OkStatus();
 }

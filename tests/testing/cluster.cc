@@ -228,6 +228,31 @@ std::vector<std::string> PlaintextFlags(const std::string& binary) {
 
 // ---- Faultd ----
 
+absl::StatusOr<std::map<std::string, int>> LaunchFaultd(const std::vector<std::string>& argv,
+                                                        const std::string& ports_file,
+                                                        const std::string& log_path,
+                                                        std::unique_ptr<Process>* process) {
+  *process = Launch(argv, log_path);
+  std::string json;
+  bool ok = WaitUntil(
+      [&] {
+        json = ReadFile(ports_file);
+        return !json.empty() || !(*process)->running();
+      },
+      seconds(20), milliseconds(50));
+  if (!ok || json.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("sonde-faultd did not start:\n", ReadFile(log_path)));
+  }
+  google::protobuf::Struct ports;
+  if (!google::protobuf::util::JsonStringToMessage(json, &ports).ok()) {
+    return absl::InternalError(absl::StrCat("bad ports file: ", json));
+  }
+  std::map<std::string, int> out;
+  for (const auto& [name, v] : ports.fields()) out[name] = static_cast<int>(v.number_value());
+  return out;
+}
+
 Faultd::Faultd(std::string dir) : dir_(std::move(dir)) {}
 
 absl::Status Faultd::Start(const std::string& rules_json) {
@@ -243,25 +268,12 @@ absl::Status Faultd::Start(const std::string& rules_json) {
     argv.push_back("--rules");
     argv.push_back(rules_file);
   }
-  process_ = Launch(argv, dir_ + "/faultd.log");
-  std::string json;
-  bool ok = WaitUntil(
-      [&] {
-        json = ReadFile(ports_file);
-        return !json.empty() || !process_->running();
-      },
-      seconds(20), milliseconds(50));
-  if (!ok || json.empty()) {
-    return absl::UnavailableError(absl::StrCat("sonde-faultd did not start:\n", Log()));
-  }
-  google::protobuf::Struct ports;
-  if (!google::protobuf::util::JsonStringToMessage(json, &ports).ok()) {
-    return absl::InternalError(absl::StrCat("bad ports file: ", json));
-  }
-  const auto& f = ports.fields();
+  absl::StatusOr<std::map<std::string, int>> ports =
+      LaunchFaultd(argv, ports_file, dir_ + "/faultd.log", &process_);
+  if (!ports.ok()) return ports.status();
   auto port = [&](const char* name) {
-    auto p = f.find(name);
-    return p == f.end() ? 0 : static_cast<int>(p->second.number_value());
+    auto p = ports->find(name);
+    return p == ports->end() ? 0 : p->second;
   };
   http_port_ = port("http");
   tcp_port_ = port("tcp");

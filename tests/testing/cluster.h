@@ -114,6 +114,14 @@ absl::StatusOr<MetricValues> ScrapeMetrics(int port);
 // {"--insecure"} when its --help lists that flag, else none. Cached.
 std::vector<std::string> PlaintextFlags(const std::string& binary);
 
+// Starts sonde-faultd with `argv` (which passes --ports-file `ports_file`)
+// into *process, logging to `log_path`, and waits (20 s) for its ports:
+// listener name -> port.
+absl::StatusOr<std::map<std::string, int>> LaunchFaultd(const std::vector<std::string>& argv,
+                                                        const std::string& ports_file,
+                                                        const std::string& log_path,
+                                                        std::unique_ptr<Process>* process);
+
 // sonde-faultd with http, tcp and control listeners on 127.0.0.1:0.
 class Faultd {
  public:
