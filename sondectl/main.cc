@@ -33,8 +33,8 @@ constexpr absl::Duration kMaxWindow = absl::Hours(24 * 400);
 
 constexpr char kMainUsage[] = R"txt(usage: sondectl COMMAND [flags]
 
-sondectl asks a Sonde collector about availability and checks Sonde config
-files. Commands:
+sondectl asks a Sonde collector about incidents and availability,
+acknowledges incidents, and checks Sonde config files. Commands:
 
   incidents  open (and recent) incidents: sondectl incidents [--all] [--format json]
   incident   one incident with its timeline: sondectl incident ID
@@ -204,7 +204,7 @@ int RpcError(const char* what, const std::string& target, const grpc::Status& st
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     why = absl::StrCat("no answer within ", kRpcDeadline.count(), " s (", why, ")");
   }
-  std::fprintf(stderr, "sondectl: cannot %s from the collector at %s: %s: %s\n", what,
+  std::fprintf(stderr, "sondectl: cannot %s (collector at %s): %s: %s\n", what,
                target.c_str(), CodeName(status.error_code()), why.c_str());
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return kExitUsage;
   return kExitFailure;
