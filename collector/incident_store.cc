@@ -281,7 +281,13 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
   // and the regions joining a second apart are one page, not four. The
   // strongest event names it, the newest snapshot fills it.
   Pending& p = (*pending)[i.id()];
+  if (p.event == nullptr) {
+    p.kind_before = e.kind == IncidentEventKind::kReclassified
+                        ? detect::IncidentKindName(e.previous_kind)
+                        : i.kind();
+  }
   if (p.event == nullptr || Rank(notification) > Rank(p.event)) p.event = notification;
+  p.regions_changed |= e.kind == IncidentEventKind::kRegionsChanged;
   p.incident = std::move(i);
   return absl::OkStatus();
 }
@@ -292,11 +298,18 @@ absl::Status IncidentStore::QueueNotifications(const std::map<std::string, Pendi
       "INSERT INTO outbox (incident_id, notifier, event, payload, created_at, next_attempt_at)"
       " VALUES ($1, $2, $3, $4::json, $5::timestamptz, $5::timestamptz)";
   for (const auto& [id, p] : pending) {
+    const char* event = p.event;
+    // GLOBAL -> REGIONAL -> GLOBAL within one batch (regions re-confirming
+    // one by one, e.g. after a restart) is no change of kind to page about.
+    if (event == notify::kReclassified && p.incident.kind() == p.kind_before) {
+      if (!p.regions_changed) continue;
+      event = notify::kRegionsChanged;
+    }
     for (const v1::Notifier* n : notify::Routes(config, p.incident)) {
       RETURN_IF_ERROR(
           pg::ExecParams(conn_.get(), kOutbox,
-                         {id, n->name(), p.event,
-                          notify::NotificationJson(p.event, n->name(), &p.incident, now),
+                         {id, n->name(), event,
+                          notify::NotificationJson(event, n->name(), &p.incident, now),
                           pg::Timestamp(now)},
                          "queue notification")
               .status());

@@ -68,6 +68,8 @@ class IncidentStore {
   struct Pending {
     const char* event = nullptr;  // notify::kOpened, ...
     v1::Incident incident;        // newest snapshot
+    std::string kind_before;      // the incident's kind before the batch
+    bool regions_changed = false;
   };
   absl::StatusOr<PGconn*> Conn();
   absl::Status RecordOne(const detect::IncidentEvent& event, const v1::Config& config,

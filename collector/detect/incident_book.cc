@@ -217,7 +217,9 @@ void IncidentBook::Reconcile(const std::string& scope,
     if (best >= 0) {
       Entry& e = open_[mine[best]];
       const IncidentKind previous = e.snap.kind;
-      Update(&e, d, t, true, previous, out);
+      // Same kind, other discriminator (e.g. an incident restored after a
+      // restart): an update, not a reclassification.
+      Update(&e, d, t, previous != d.kind, previous, out);
       used[best] = true;
       continue;
     }

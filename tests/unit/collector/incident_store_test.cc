@@ -264,6 +264,26 @@ TEST_F(IncidentStoreTest, ChangesWithinOneBatchAreOnePagePerNotifierWithTheNewes
   }
 }
 
+TEST_F(IncidentStoreTest, AReclassificationUndoneWithinTheBatchPagesNobody) {
+  detect::Incident inc = MakeIncident("app/global_outage/1763715600", "app",
+                                      IncidentKind::kGlobalOutage, {"ams", "ber", "fra"});
+  ASSERT_OK(store_->Record({Event(IncidentEventKind::kOpened, inc, kT0)}, TwoNotifiers(), kT0));
+  // After a restart the regions re-confirm one by one: GLOBAL -> REGIONAL
+  // [ber] -> GLOBAL [ams,ber] within one tick.
+  std::vector<detect::IncidentEvent> batch;
+  const absl::Time t = kT0 + absl::Minutes(5);
+  inc.kind = IncidentKind::kRegionalOutage;
+  inc.regions = {"ber"};
+  batch.push_back(Event(IncidentEventKind::kReclassified, inc, t, IncidentKind::kGlobalOutage));
+  inc.kind = IncidentKind::kGlobalOutage;
+  inc.regions = {"ams", "ber"};
+  batch.push_back(Event(IncidentEventKind::kReclassified, inc, t + absl::Milliseconds(60),
+                        IncidentKind::kRegionalOutage));
+  ASSERT_OK(store_->Record(batch, TwoNotifiers(), t + absl::Seconds(1)));
+  EXPECT_THAT(TimelineKinds(inc.id), ElementsAre("OPENED", "RECLASSIFIED", "RECLASSIFIED"));
+  EXPECT_EQ(OutboxCount(inc.id), 2) << "only the two OPENED pages";
+}
+
 // OPENED > RESOLVED > RECLASSIFIED > REGIONS_CHANGED, for an incident opened
 // in an earlier batch.
 TEST_F(IncidentStoreTest, TheStrongestEventOfABatchNamesThePage) {
