@@ -85,7 +85,8 @@ inline double ProcCpuSeconds(pid_t pid) {
 // (probes due within one tick start together); never more than `max_probes`.
 class Pacer {
  public:
-  Pacer(double rate, uint64_t max_probes, std::chrono::microseconds tick = std::chrono::milliseconds(1))
+  Pacer(double rate, uint64_t max_probes,
+        std::chrono::microseconds tick = std::chrono::milliseconds(1))
       : start_(SteadyClock::now()), rate_(rate), max_(max_probes), tick_us_(tick.count()) {}
   // True when the next probe is due now (and the budget is not spent).
   bool Due(SteadyClock::time_point now) const { return issued_ < max_ && DueAt() <= now; }

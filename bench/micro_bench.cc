@@ -171,9 +171,9 @@ BENCHMARK(BM_ResultJson);
 void BM_JudgeDnsAnswer(benchmark::State& state) {
   // bench.test. IN A -> 127.0.0.1, TTL 60, as sonde-faultd answers it.
   const unsigned char wire[] = {
-      0x12, 0x34, 0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,                 // header
-      5, 'b', 'e', 'n', 'c', 'h', 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1,  // question
-      0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1};        // answer
+      0x12, 0x34, 0x85, 0x80, 0,   1,   0, 1,   0,   0,   0,   0,                 // header
+      5,    'b',  'e',  'n',  'c', 'h', 4, 't', 'e', 's', 't', 0, 0,   1, 0, 1,   // question
+      0xc0, 0x0c, 0,    1,    0,   1,   0, 0,   0,   60,  0,   4, 127, 0, 0, 1};  // answer
   prober::DnsResolver::RawAnswer answer;
   answer.packet.assign(wire, wire + sizeof wire);
   v1::DnsSpec spec;

@@ -14,8 +14,8 @@
 //
 // Prints one JSON line (see bench_util.h: Window::Report). Bounded: at most
 // rate × (warmup + window) probes, then at most 2 s for the stragglers.
-#include <arpa/inet.h>
 #include <ares.h>
+#include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -120,9 +120,9 @@ int RunHttp(const Config& c) {
     }
     int wait = pacer.MillisToNext(SteadyClock::now(), 100);
     if (loop.timer_armed) {
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(loop.timer_due -
-                                                                      SteadyClock::now())
-                    .count();
+      auto us =
+          std::chrono::duration_cast<std::chrono::microseconds>(loop.timer_due - SteadyClock::now())
+              .count();
       wait = std::min<int>(wait, us <= 0 ? 0 : static_cast<int>((us + 999) / 1000));
     }
     int n = epoll_wait(loop.epoll_fd, events, 256, wait);
@@ -229,7 +229,8 @@ int RunDns(const Config& c) {
   opts.timeout = 2000;
   opts.tries = 1;
   ares_channel channel;
-  if (ares_init_options(&channel, &opts, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES) !=
+  if (ares_init_options(&channel, &opts,
+                        ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES) !=
       ARES_SUCCESS) {
     Args::Die("ares_init_options failed");
   }
@@ -257,7 +258,8 @@ int RunDns(const Config& c) {
     int n = poll(fds.data(), fds.size(), pacer.MillisToNext(SteadyClock::now(), 100));
     for (int i = 0; n > 0 && i < static_cast<int>(fds.size()); ++i) {
       if (fds[i].revents == 0) continue;
-      ares_socket_t r = (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd : ARES_SOCKET_BAD;
+      ares_socket_t r =
+          (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd : ARES_SOCKET_BAD;
       ares_socket_t w = (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD;
       ares_process_fd(channel, r, w);
     }

@@ -47,18 +47,17 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthO
     return absl::InvalidArgumentError("--insecure cannot be combined with --tls-* or --tokens");
   }
   if (!secured && !o.insecure && !common::IsLoopbackHost(listen)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refusing to serve ", listen,
-        " without authentication: give --tls-cert/--tls-key/--tls-client-ca (mTLS, "
-        "recommended), --tokens FILE, or --insecure to accept plaintext from anyone"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("refusing to serve ", listen,
+                     " without authentication: give --tls-cert/--tls-key/--tls-client-ca (mTLS, "
+                     "recommended), --tokens FILE, or --insecure to accept plaintext from anyone"));
   }
   if (!o.tokens_file.empty()) {
     YAML::Node root;
     try {
       root = YAML::LoadFile(o.tokens_file);
     } catch (const YAML::Exception& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--tokens ", o.tokens_file, ": ", e.what()));
+      return absl::InvalidArgumentError(absl::StrCat("--tokens ", o.tokens_file, ": ", e.what()));
     }
     if (root["probers"]) {
       for (const auto& p : root["probers"]) {
@@ -91,9 +90,9 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthO
     if (!cert.ok()) return cert.status();
     auto key = common::ReadTextFile("--tls-key", o.tls_key);
     if (!key.ok()) return key.status();
-    grpc::SslServerCredentialsOptions ssl(
-        o.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                                : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+    grpc::SslServerCredentialsOptions ssl(o.tls_client_ca.empty()
+                                              ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                              : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
     if (!o.tls_client_ca.empty()) {
       auto ca = common::ReadTextFile("--tls-client-ca", o.tls_client_ca);
       if (!ca.ok()) return ca.status();
@@ -112,10 +111,10 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthO
 
 std::string Authenticator::Describe() const {
   if (open_) return "plaintext, no authentication";
-  return absl::StrCat(tls_ ? "TLS" : "plaintext", mtls_ ? ", prober certificates (mTLS)" : "",
-                      prober_tokens_.empty() ? "" : ", prober tokens",
-                      query_tokens_.empty() ? ", no query tokens (queries refused)"
-                                            : ", query tokens");
+  return absl::StrCat(
+      tls_ ? "TLS" : "plaintext", mtls_ ? ", prober certificates (mTLS)" : "",
+      prober_tokens_.empty() ? "" : ", prober tokens",
+      query_tokens_.empty() ? ", no query tokens (queries refused)" : ", query tokens");
 }
 
 std::string Authenticator::BearerToken(const grpc::ServerContext& context) const {
@@ -165,8 +164,9 @@ absl::Status Authenticator::Matches(const ProberIdentity& who, const std::string
                                     const std::string& region) {
   if (who.via == "none") return absl::OkStatus();
   if (who.region != region) {
-    return absl::PermissionDeniedError(absl::StrCat("this ", who.via, " is for region \"", who.region,
-                                                    "\"; the prober claims region \"", region, "\""));
+    return absl::PermissionDeniedError(absl::StrCat("this ", who.via, " is for region \"",
+                                                    who.region, "\"; the prober claims region \"",
+                                                    region, "\""));
   }
   if (who.prober_id != prober_id) {
     return absl::PermissionDeniedError(absl::StrCat("this ", who.via, " is for prober \"",

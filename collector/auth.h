@@ -34,7 +34,7 @@ struct AuthOptions {
 struct ProberIdentity {
   std::string prober_id;  // "" when unauthenticated (open collector)
   std::string region;
-  std::string via;        // "certificate", "token", "none"
+  std::string via;  // "certificate", "token", "none"
 };
 
 class Authenticator {

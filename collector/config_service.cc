@@ -56,8 +56,7 @@ ConfigHolder::Snapshot ConfigHolder::Current() const {
   return Snapshot{config_, generation_, shutting_down_};
 }
 
-ConfigHolder::Snapshot ConfigHolder::WaitForChange(
-    uint64_t seen, absl::Duration timeout) const {
+ConfigHolder::Snapshot ConfigHolder::WaitForChange(uint64_t seen, absl::Duration timeout) const {
   absl::MutexLock l(&mu_);
   auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return generation_ != seen || shutting_down_;
@@ -82,8 +81,7 @@ std::string ConfigVersion(const std::vector<v1::Check>& checks) {
   return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
 }
 
-v1::ProberConfig ProberConfigFor(const v1::Config& config,
-                                 const std::string& region) {
+v1::ProberConfig ProberConfigFor(const v1::Config& config, const std::string& region) {
   std::vector<v1::Check> checks = common::ChecksForRegion(config, region);
   v1::ProberConfig out;
   out.set_version(ConfigVersion(checks));
@@ -93,8 +91,7 @@ v1::ProberConfig ProberConfigFor(const v1::Config& config,
   return out;
 }
 
-absl::Status CheckRegionKnown(const v1::Config& config,
-                              const std::string& region) {
+absl::Status CheckRegionKnown(const v1::Config& config, const std::string& region) {
   if (config.regions().empty()) {
     return absl::OkStatus();
   }
@@ -103,21 +100,18 @@ absl::Status CheckRegionKnown(const v1::Config& config,
     return absl::OkStatus();
   }
   return absl::FailedPreconditionError(
-      absl::StrCat("region \"", region,
-                   "\" is not in the collector's config; known regions: ",
+      absl::StrCat("region \"", region, "\" is not in the collector's config; known regions: ",
                    absl::StrJoin(config.regions(), ", ")));
 }
 
 ConfigService::ConfigService(const ConfigHolder* holder, absl::Duration poll)
     : holder_(holder), poll_(poll) {}
 
-grpc::Status ConfigService::Watch(
-    grpc::ServerContext* context, const v1::ProberHello* hello,
-    grpc::ServerWriter<v1::ProberConfig>* writer) {
+grpc::Status ConfigService::Watch(grpc::ServerContext* context, const v1::ProberHello* hello,
+                                  grpc::ServerWriter<v1::ProberConfig>* writer) {
   if (hello->region().empty()) {
-    return grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        "ProberHello.region is empty: a prober must say which region it is in");
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "ProberHello.region is empty: a prober must say which region it is in");
   }
   if (auth_ != nullptr) {
     absl::StatusOr<ProberIdentity> id = auth_->Prober(*context);
@@ -129,25 +123,20 @@ grpc::Status ConfigService::Watch(
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(ok.message()));
     }
   }
-  const std::string who =
-      absl::StrCat("prober \"", hello->prober_id(), "\" region \"",
-                   hello->region(), "\" (", context->peer(), ")");
-  spdlog::info("config: {} watching (it has version \"{}\")", who,
-               hello->version());
+  const std::string who = absl::StrCat("prober \"", hello->prober_id(), "\" region \"",
+                                       hello->region(), "\" (", context->peer(), ")");
+  spdlog::info("config: {} watching (it has version \"{}\")", who, hello->version());
   std::string sent_version;
   ConfigHolder::Snapshot snap = holder_->Current();
   while (true) {
     if (snap.shutting_down) {
-      spdlog::info(
-          "config: {}: ending the watch, the collector is shutting down", who);
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "collector shutting down; reconnect");
+      spdlog::info("config: {}: ending the watch, the collector is shutting down", who);
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "collector shutting down; reconnect");
     }
     absl::Status known = CheckRegionKnown(*snap.config, hello->region());
     if (!known.ok()) {
       spdlog::warn("config: {}: {}", who, std::string(known.message()));
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          std::string(known.message()));
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(known.message()));
     }
     v1::ProberConfig pc = ProberConfigFor(*snap.config, hello->region());
     if (pc.version() != sent_version) {
@@ -156,8 +145,7 @@ grpc::Status ConfigService::Watch(
         return grpc::Status::CANCELLED;
       }
       sent_version = pc.version();
-      spdlog::info("config: sent {} {} checks, version {}", who,
-                   pc.checks_size(), sent_version);
+      spdlog::info("config: sent {} {} checks, version {}", who, pc.checks_size(), sent_version);
     }
     const uint64_t seen = snap.generation;
     do {

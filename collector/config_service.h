@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "collector/auth.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "collector/auth.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
@@ -60,19 +60,16 @@ class ConfigHolder {
 std::string ConfigVersion(const std::vector<v1::Check>& checks);
 
 // What a prober in `region` runs: ChecksForRegion plus its version.
-v1::ProberConfig ProberConfigFor(const v1::Config& config,
-                                 const std::string& region);
+v1::ProberConfig ProberConfigFor(const v1::Config& config, const std::string& region);
 
 // FAILED_PRECONDITION naming the known regions when `config` lists regions
 // and `region` is not one of them.
-absl::Status CheckRegionKnown(const v1::Config& config,
-                              const std::string& region);
+absl::Status CheckRegionKnown(const v1::Config& config, const std::string& region);
 
 class ConfigService final : public v1::ConfigService::Service {
  public:
   // `poll` bounds how long a Watch may take to notice a cancelled stream.
-  explicit ConfigService(const ConfigHolder* holder,
-                         absl::Duration poll = absl::Seconds(1));
+  explicit ConfigService(const ConfigHolder* holder, absl::Duration poll = absl::Seconds(1));
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
   grpc::Status Watch(grpc::ServerContext* context, const v1::ProberHello* hello,

@@ -142,8 +142,8 @@ void DetectionRunner::TickOnce() {
 }
 
 void DetectionRunner::Loop() {
-  while (!stop_.WaitForNotificationWithTimeout(
-      waiting_.empty() && restored_ ? kTickPeriod : kRetryPeriod)) {
+  while (!stop_.WaitForNotificationWithTimeout(waiting_.empty() && restored_ ? kTickPeriod
+                                                                             : kRetryPeriod)) {
     if (!restored_) {
       TryRestore();
       if (!restored_) continue;

@@ -66,10 +66,10 @@ class DetectionRunner {
   void TryRestore();
 
   const common::Clock* const clock_;
-  IncidentStore store_;  // the loop thread's (and Start's)
+  IncidentStore store_;                        // the loop thread's (and Start's)
   std::deque<detect::IncidentEvent> waiting_;  // loop thread only
-  bool restored_ = false;    // loop thread only (and Start, before it)
-  int restore_attempts_ = 0;  // loop thread only
+  bool restored_ = false;                      // loop thread only (and Start, before it)
+  int restore_attempts_ = 0;                   // loop thread only
   mutable absl::Mutex mu_;
   std::unique_ptr<detect::Detector> detector_ ABSL_GUARDED_BY(mu_);
   v1::Config config_ ABSL_GUARDED_BY(mu_);

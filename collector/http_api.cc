@@ -6,8 +6,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/flags.h"
 #include "common/config.h"
+#include "common/flags.h"
 #include "common/net.h"
 #include "common/result_json.h"
 #include "google/protobuf/util/json_util.h"
@@ -72,23 +72,24 @@ absl::Status HttpApi::Start(const std::string& listen) {
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  server_->Get("/api/v1/incidents", [this, authorized](const httplib::Request& req,
-                                                       httplib::Response& res) {
-    if (!authorized(req, res)) return;
-    v1::IncidentsRequest request;
-    std::string all = req.get_param_value("all");
-    request.set_include_resolved(all == "1" || all == "true");
-    request.set_service(req.get_param_value("service"));
-    if (req.has_param("window")) {
-      auto w = common::ParseDuration(req.get_param_value("window"));
-      if (!w.ok()) return Reply(res, absl::InvalidArgumentError("window: bad duration"), nullptr);
-      common::FromAbsl(*w, request.mutable_window());
-    }
-    auto reply = query_->ListIncidents(request);
-    Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
-  });
+  server_->Get("/api/v1/incidents",
+               [this, authorized](const httplib::Request& req, httplib::Response& res) {
+                 if (!authorized(req, res)) return;
+                 v1::IncidentsRequest request;
+                 std::string all = req.get_param_value("all");
+                 request.set_include_resolved(all == "1" || all == "true");
+                 request.set_service(req.get_param_value("service"));
+                 if (req.has_param("window")) {
+                   auto w = common::ParseDuration(req.get_param_value("window"));
+                   if (!w.ok())
+                     return Reply(res, absl::InvalidArgumentError("window: bad duration"), nullptr);
+                   common::FromAbsl(*w, request.mutable_window());
+                 }
+                 auto reply = query_->ListIncidents(request);
+                 Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
+               });
   server_->Post(R"(/api/v1/incidents/(.+)/ack)", [this, authorized](const httplib::Request& req,
-                                                                   httplib::Response& res) {
+                                                                    httplib::Response& res) {
     if (!authorized(req, res)) return;
     v1::AcknowledgeRequest request;
     if (!req.body.empty()) {
@@ -104,12 +105,12 @@ absl::Status HttpApi::Start(const std::string& listen) {
     auto reply = query_->Ack(request);
     Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
   });
-  server_->Get(R"(/api/v1/incidents/(.+))", [this, authorized](const httplib::Request& req,
-                                                              httplib::Response& res) {
-    if (!authorized(req, res)) return;
-    auto reply = query_->GetTimeline(req.matches[1]);
-    Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
-  });
+  server_->Get(R"(/api/v1/incidents/(.+))",
+               [this, authorized](const httplib::Request& req, httplib::Response& res) {
+                 if (!authorized(req, res)) return;
+                 auto reply = query_->GetTimeline(req.matches[1]);
+                 Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
+               });
   port_ = hp->port == 0 ? server_->bind_to_any_port(hp->host)
                         : (server_->bind_to_port(hp->host, hp->port) ? hp->port : -1);
   if (port_ <= 0) {

@@ -20,14 +20,12 @@ using detect::IncidentKind;
 using detect::LatencyPhase;
 using google::protobuf::util::TimeUtil;
 
-constexpr IncidentKind kKinds[] = {
-    IncidentKind::kGlobalOutage,   IncidentKind::kRegionalOutage,
-    IncidentKind::kPartialFailure, IncidentKind::kDnsFailure,
-    IncidentKind::kProtocolOutage, IncidentKind::kLatencyDegradation,
-    IncidentKind::kFlapping,       IncidentKind::kProberFault};
-constexpr LatencyPhase kPhases[] = {LatencyPhase::kNone, LatencyPhase::kDns,
-                                    LatencyPhase::kConnect, LatencyPhase::kTls,
-                                    LatencyPhase::kFirstByte};
+constexpr IncidentKind kKinds[] = {IncidentKind::kGlobalOutage,   IncidentKind::kRegionalOutage,
+                                   IncidentKind::kPartialFailure, IncidentKind::kDnsFailure,
+                                   IncidentKind::kProtocolOutage, IncidentKind::kLatencyDegradation,
+                                   IncidentKind::kFlapping,       IncidentKind::kProberFault};
+constexpr LatencyPhase kPhases[] = {LatencyPhase::kNone, LatencyPhase::kDns, LatencyPhase::kConnect,
+                                    LatencyPhase::kTls, LatencyPhase::kFirstByte};
 
 void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   *out = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
@@ -48,7 +46,8 @@ std::string EventDetail(const detect::IncidentEvent& e, const v1::Incident& i) {
       return absl::StrCat(detect::IncidentKindName(e.previous_kind), " -> ",
                           detect::IncidentKindName(d.kind), ": ", notify::Summary(i));
     case IncidentEventKind::kRegionsChanged:
-      return absl::StrCat("regions now ", d.regions.empty() ? "none" : absl::StrJoin(d.regions, ", "));
+      return absl::StrCat("regions now ",
+                          d.regions.empty() ? "none" : absl::StrJoin(d.regions, ", "));
     case IncidentEventKind::kProgress:
       return absl::StrCat(d.recovered_targets, " of ", d.affected_targets,
                           d.kind == IncidentKind::kProtocolOutage ? " hosts" : " checks",
@@ -220,18 +219,29 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
       " RETURNING (extract(epoch from acknowledged_at) * 1000000)::bigint,"
       " coalesce(acknowledged_by, ''), in_maintenance, checks, regions, hosts, evidence";
   const detect::Incident& d = e.incident;
-  ASSIGN_OR_RETURN(
-      pg::PgResultPtr res,
-      pg::ExecParams(
-          c, kUpsert,
-          {i.id(), i.kind(), i.severity(), i.service(), pg::ToArray(d.checks),
-           pg::ToArray(d.regions), pg::ToArray(d.hosts), i.protocol(),
-           v1::FailureClass::Code_Name(i.failure_class()), Number(i.failing_share()),
-           i.latency_phase(), Number(i.latency_p95_ms()), Number(i.latency_baseline_p95_ms()),
-           absl::StrCat(i.affected_targets()), absl::StrCat(i.recovered_targets()), i.evidence(),
-           pg::Timestamp(d.opened_at), pg::Timestamp(d.updated_at),
-           d.resolved ? pg::Timestamp(d.resolved_at) : "", maintenance != nullptr ? "t" : "f"},
-          absl::StrCat("store incident ", i.id())));
+  ASSIGN_OR_RETURN(pg::PgResultPtr res,
+                   pg::ExecParams(c, kUpsert,
+                                  {i.id(),
+                                   i.kind(),
+                                   i.severity(),
+                                   i.service(),
+                                   pg::ToArray(d.checks),
+                                   pg::ToArray(d.regions),
+                                   pg::ToArray(d.hosts),
+                                   i.protocol(),
+                                   v1::FailureClass::Code_Name(i.failure_class()),
+                                   Number(i.failing_share()),
+                                   i.latency_phase(),
+                                   Number(i.latency_p95_ms()),
+                                   Number(i.latency_baseline_p95_ms()),
+                                   absl::StrCat(i.affected_targets()),
+                                   absl::StrCat(i.recovered_targets()),
+                                   i.evidence(),
+                                   pg::Timestamp(d.opened_at),
+                                   pg::Timestamp(d.updated_at),
+                                   d.resolved ? pg::Timestamp(d.resolved_at) : "",
+                                   maintenance != nullptr ? "t" : "f"},
+                                  absl::StrCat("store incident ", i.id())));
   bool silenced = maintenance != nullptr;
   if (PQntuples(res.get()) == 1) {
     const PGresult* r = res.get();
@@ -259,9 +269,8 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
   auto timeline = [&](const char* kind, const std::string& detail) {
     return pg::ExecParams(c, kEvent,
                           {i.id(), pg::Timestamp(e.at), kind, i.kind(), pg::ToArray(d.regions),
-                           absl::StrCat(i.affected_targets()),
-                           absl::StrCat(i.recovered_targets()), Number(i.failing_share()),
-                           detail},
+                           absl::StrCat(i.affected_targets()), absl::StrCat(i.recovered_targets()),
+                           Number(i.failing_share()), detail},
                           "store incident event")
         .status();
   };
@@ -306,13 +315,12 @@ absl::Status IncidentStore::QueueNotifications(const std::map<std::string, Pendi
       event = notify::kRegionsChanged;
     }
     for (const v1::Notifier* n : notify::Routes(config, p.incident)) {
-      RETURN_IF_ERROR(
-          pg::ExecParams(conn_.get(), kOutbox,
-                         {id, n->name(), event,
-                          notify::NotificationJson(event, n->name(), &p.incident, now),
-                          pg::Timestamp(now)},
-                         "queue notification")
-              .status());
+      RETURN_IF_ERROR(pg::ExecParams(conn_.get(), kOutbox,
+                                     {id, n->name(), event,
+                                      notify::NotificationJson(event, n->name(), &p.incident, now),
+                                      pg::Timestamp(now)},
+                                     "queue notification")
+                          .status());
     }
   }
   return absl::OkStatus();
@@ -352,8 +360,7 @@ absl::StatusOr<v1::Incident> IncidentStore::Get(const std::string& id) {
   ASSIGN_OR_RETURN(PGconn * c, Conn());
   auto res = Watch(pg::ExecParams(
       c, absl::StrCat("SELECT ", notify::kIncidentColumns, " FROM incidents i WHERE i.id = $1"),
-      {id},
-      "read incident"));
+      {id}, "read incident"));
   if (!res.ok()) return res.status();
   if (PQntuples(res->get()) != 1) {
     return absl::NotFoundError(absl::StrCat("no incident \"", id, "\""));
@@ -409,8 +416,8 @@ absl::StatusOr<v1::AcknowledgeReply> IncidentStore::Acknowledge(const std::strin
       "  recovered_targets, failing_share, $4 FROM acked RETURNING incident_id";
   std::string detail = absl::StrCat("acknowledged by ", by);
   if (!comment.empty()) absl::StrAppend(&detail, ": ", comment);
-  auto res = Watch(pg::ExecParams(c, kAck, {id, pg::Timestamp(now), by, detail},
-                                  "acknowledge incident"));
+  auto res =
+      Watch(pg::ExecParams(c, kAck, {id, pg::Timestamp(now), by, detail}, "acknowledge incident"));
   if (!res.ok()) return res.status();
   v1::AcknowledgeReply reply;
   reply.set_already_acknowledged(PQntuples(res->get()) == 0);

@@ -45,8 +45,8 @@ class IncidentStore {
   // incident at the event's time: then the incident is marked
   // in_maintenance and the timeline says SILENCED instead. On error nothing
   // is written.
-  absl::Status Record(const std::vector<detect::IncidentEvent>& events,
-                      const v1::Config& config, absl::Time now);
+  absl::Status Record(const std::vector<detect::IncidentEvent>& events, const v1::Config& config,
+                      absl::Time now);
 
   // Open incidents, for the detector to continue after a restart.
   absl::StatusOr<std::vector<detect::Incident>> LoadOpen();

@@ -71,9 +71,8 @@ class IngestService final : public v1::Ingest::Service {
 
   // Ingest.Report, as registered by the constructor: reads raw messages and
   // parses each into a ResultBatch itself. Runs on a gRPC handler thread.
-  grpc::Status ServeReport(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream);
+  grpc::Status ServeReport(grpc::ServerContext* context,
+                           grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream);
 
   // For shutdown: a batch being stored still commits and is acked, but every
   // stream then ends with UNAVAILABLE instead of reading the next one. Any

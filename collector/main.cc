@@ -31,8 +31,8 @@
 #include "collector/store.h"
 #include "common/config.h"
 #include "common/flags.h"
-#include "common/metrics.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/net.h"
 #include "spdlog/spdlog.h"
 
@@ -100,8 +100,7 @@ absl::Status ValidateListen(const std::string& listen) {
     return hp.status();
   }
   if (hp->port < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", listen, "\": needs a port (HOST:PORT)"));
+    return absl::InvalidArgumentError(absl::StrCat("\"", listen, "\": needs a port (HOST:PORT)"));
   }
   return absl::OkStatus();
 }
@@ -167,11 +166,10 @@ int Main(int argc, char** argv) {
   CollectorOptions options;
   std::string log_level = "info";
   common::FlagSet flags(kProgram, kUsage);
-  flags.String(
-      "listen", &options.listen,
-      "Address for gRPC (ingest, config, query): HOST:PORT. Port 0 picks a "
-      "free port\n(logged). Use 0.0.0.0:7600 to accept probers from other "
-      "hosts.");
+  flags.String("listen", &options.listen,
+               "Address for gRPC (ingest, config, query): HOST:PORT. Port 0 picks a "
+               "free port\n(logged). Use 0.0.0.0:7600 to accept probers from other "
+               "hosts.");
   flags.String("postgres", &options.postgres,
                "libpq connection string or URI of the PostgreSQL database, "
                "e.g.\n'host=127.0.0.1 port=5432 user=sonde dbname=sonde'. "
@@ -236,8 +234,7 @@ int Main(int argc, char** argv) {
   }
   v1::Config config;
   if (!options.config_path.empty()) {
-    absl::StatusOr<v1::Config> loaded =
-        common::LoadConfigFile(options.config_path);
+    absl::StatusOr<v1::Config> loaded = common::LoadConfigFile(options.config_path);
     if (!loaded.ok()) {
       std::fprintf(stderr, "%s: invalid config, not starting:\n%s\n", kProgram,
                    std::string(loaded.status().message()).c_str());
@@ -253,11 +250,10 @@ int Main(int argc, char** argv) {
 
   common::InitLogging(kProgram, log_level);
   if (options.config_path.empty()) {
-    spdlog::warn(
-        "no --config: probers that watch this collector get no checks");
+    spdlog::warn("no --config: probers that watch this collector get no checks");
   } else {
-    spdlog::info("config {}: {} checks, {} regions", options.config_path,
-                 config.checks_size(), config.regions_size());
+    spdlog::info("config {}: {} checks, {} regions", options.config_path, config.checks_size(),
+                 config.regions_size());
   }
   spdlog::info("access: {}", (*auth)->Describe());
   CollectorServer server(options, std::move(config));
@@ -266,14 +262,12 @@ int Main(int argc, char** argv) {
     server.ReloadConfig().IgnoreError();  // logged; the old config stays
   });
 
-  if (absl::Status st = server.PrepareDatabase(signal_thread.stop_requested());
-      !st.ok()) {
+  if (absl::Status st = server.PrepareDatabase(signal_thread.stop_requested()); !st.ok()) {
     if (absl::IsCancelled(st)) {
       spdlog::info("{}", std::string(st.message()));
       return kExitOk;
     }
-    spdlog::error("cannot prepare the database schema: {}",
-                  std::string(st.message()));
+    spdlog::error("cannot prepare the database schema: {}", std::string(st.message()));
     return kExitFailure;
   }
   if (absl::Status st = server.Start(); !st.ok()) {
@@ -281,7 +275,6 @@ int Main(int argc, char** argv) {
     return kExitFailure;
   }
   server.WatchConfigFile(absl::Seconds(2));
-
 
   common::MetricsServer metrics;
   if (!metrics_listen.empty()) {
@@ -334,10 +327,9 @@ int Main(int argc, char** argv) {
   spdlog::info(
       "stopped in {} ms: {} streams served, {} batches stored ({} results), "
       "{} duplicates, {} invalid, {} store errors",
-      absl::ToInt64Milliseconds(absl::Now() - stop_start),
-      c.streams_opened.load(), c.batches_stored.load(), c.results_stored.load(),
-      c.batches_duplicate.load(), c.batches_invalid.load(),
-      c.store_errors.load());
+      absl::ToInt64Milliseconds(absl::Now() - stop_start), c.streams_opened.load(),
+      c.batches_stored.load(), c.results_stored.load(), c.batches_duplicate.load(),
+      c.batches_invalid.load(), c.store_errors.load());
   return kExitOk;
 }
 

@@ -27,9 +27,9 @@ bool IsConnectionLoss(PGconn* conn, const char* sqlstate) {
 absl::StatusOr<PgConnPtr> Connect(const std::string& conninfo) {
   PgConnPtr conn(PQconnectdb(conninfo.c_str()));
   if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot connect to PostgreSQL: ",
-        conn == nullptr ? "out of memory" : OneLine(PQerrorMessage(conn.get()))));
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to PostgreSQL: ",
+                     conn == nullptr ? "out of memory" : OneLine(PQerrorMessage(conn.get()))));
   }
   auto set = Exec(conn.get(), "SET TIME ZONE 'UTC'", "set time zone");
   if (!set.ok()) {

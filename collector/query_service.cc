@@ -17,8 +17,7 @@ grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) {
     return grpc::Status::OK;
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
@@ -37,8 +36,8 @@ absl::StatusOr<v1::IncidentsReply> QueryService::ListIncidents(
     return absl::InvalidArgumentError("window must be positive and at most 400 days");
   }
   absl::MutexLock lock(&incidents_mu_);
-  auto list = incidents_.List(request.include_resolved(), clock_->Now() - window,
-                              request.service());
+  auto list =
+      incidents_.List(request.include_resolved(), clock_->Now() - window, request.service());
   if (!list.ok()) return list.status();
   v1::IncidentsReply reply;
   for (v1::Incident& i : *list) *reply.add_incidents() = std::move(i);
@@ -110,15 +109,14 @@ grpc::Status QueryService::Availability(grpc::ServerContext* context,
     window = common::ToAbsl(request->window());
   }
   if (window <= absl::ZeroDuration()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("window must be positive, got ",
-                                     absl::FormatDuration(window)));
-  }
-  if (window > kMaxAvailabilityWindow) {
     return grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("window ", absl::FormatDuration(window),
-                     " is longer than the 400 days the collector answers"));
+        absl::StrCat("window must be positive, got ", absl::FormatDuration(window)));
+  }
+  if (window > kMaxAvailabilityWindow) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("window ", absl::FormatDuration(window),
+                                     " is longer than the 400 days the collector answers"));
   }
   const absl::Time to = clock_->Now();
   const absl::Time from = to - window;
@@ -132,15 +130,13 @@ grpc::Status QueryService::Availability(grpc::ServerContext* context,
       rows = store.status();
       break;
     }
-    rows = (*store)->Availability(from, to, request->check_id(),
-                                  request->region());
+    rows = (*store)->Availability(from, to, request->check_id(), request->region());
     if (rows.ok() || !absl::IsUnavailable(rows.status())) {
       break;
     }
   }
   if (!rows.ok()) {
-    spdlog::error("query: availability failed: {}",
-                  std::string(rows.status().message()));
+    spdlog::error("query: availability failed: {}", std::string(rows.status().message()));
     return ToGrpc(rows.status());
   }
   absl::StatusOr<StorePool::Lease> store = pool_->Acquire();

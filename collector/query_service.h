@@ -7,13 +7,13 @@
 #ifndef SONDE_COLLECTOR_QUERY_SERVICE_H_
 #define SONDE_COLLECTOR_QUERY_SERVICE_H_
 
-#include "absl/time/time.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "collector/auth.h"
 #include "collector/incident_store.h"
 #include "collector/store.h"
 #include "common/clock.h"
-#include "collector/auth.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
 namespace sonde::collector {
@@ -45,8 +45,7 @@ class QueryService final : public v1::Query::Service {
   // Window [now - window, now); window defaults to 1h, must be positive and
   // at most 400 days (INVALID_ARGUMENT otherwise). Store errors map to their
   // gRPC code (UNAVAILABLE when PostgreSQL is unreachable).
-  grpc::Status Availability(grpc::ServerContext* context,
-                            const v1::AvailabilityRequest* request,
+  grpc::Status Availability(grpc::ServerContext* context, const v1::AvailabilityRequest* request,
                             v1::AvailabilityReply* reply) override;
 
  private:

@@ -48,16 +48,14 @@ absl::Status CollectorServer::PrepareDatabase(absl::Notification* stop) {
       st = store.ok() ? (*store)->Migrate() : store.status();
     }
     if (st.ok()) {
-      spdlog::info("PostgreSQL ({}): schema at version {}", where,
-                   Store::LatestSchemaVersion());
+      spdlog::info("PostgreSQL ({}): schema at version {}", where, Store::LatestSchemaVersion());
       return absl::OkStatus();
     }
     if (!absl::IsUnavailable(st)) {
       return st;
     }
-    spdlog::warn("PostgreSQL not ready (attempt {}): {}; retrying in {}",
-                 attempt, std::string(st.message()),
-                 absl::FormatDuration(backoff));
+    spdlog::warn("PostgreSQL not ready (attempt {}): {}; retrying in {}", attempt,
+                 std::string(st.message()), absl::FormatDuration(backoff));
     if (stop->WaitForNotificationWithTimeout(backoff)) {
       return absl::CancelledError("stopped before the database was ready");
     }
@@ -73,10 +71,9 @@ absl::Status CollectorServer::Start() {
   dispatcher_.SetConfig(*config);
   dispatcher_.Start();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen,
-                           auth_ != nullptr ? auth_->ServerCredentials()
-                                            : grpc::InsecureServerCredentials(),
-                           &port_);
+  builder.AddListeningPort(
+      options_.listen,
+      auth_ != nullptr ? auth_->ServerCredentials() : grpc::InsecureServerCredentials(), &port_);
   ingest_.set_authenticator(auth_);
   config_service_.set_authenticator(auth_);
   query_.set_authenticator(auth_);
@@ -89,8 +86,7 @@ absl::Status CollectorServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Probers send keepalive pings every 30 s, also between batches.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(
-      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
@@ -98,10 +94,8 @@ absl::Status CollectorServer::Start() {
         absl::StrCat("cannot listen on ", options_.listen,
                      " (address in use, or not an address of this host?)"));
   }
-  const std::string host =
-      options_.listen.substr(0, options_.listen.rfind(':'));
-  spdlog::info("listening on {}:{} (gRPC: Ingest, ConfigService, Query)", host,
-               port_);
+  const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  spdlog::info("listening on {}:{} (gRPC: Ingest, ConfigService, Query)", host, port_);
   if (!options_.http_listen.empty()) {
     http_ = std::make_unique<HttpApi>(&query_, auth_);
     if (absl::Status st = http_->Start(options_.http_listen); !st.ok()) return st;
@@ -114,14 +108,12 @@ absl::Status CollectorServer::ReloadConfig() {
     spdlog::warn("reload: no --config was given, nothing to reload");
     return absl::FailedPreconditionError("no config file to reload");
   }
-  absl::StatusOr<v1::Config> config =
-      common::LoadConfigFile(options_.config_path);
+  absl::StatusOr<v1::Config> config = common::LoadConfigFile(options_.config_path);
   if (!config.ok()) {
     spdlog::error(
         "reload of {} FAILED, still running on the previous config ({} "
         "checks):\n{}",
-        options_.config_path, holder_.Get()->checks_size(),
-        std::string(config.status().message()));
+        options_.config_path, holder_.Get()->checks_size(), std::string(config.status().message()));
     return config.status();
   }
   if (absl::Status st = detect::WithConfig({}, config->detection()).Validate(); !st.ok()) {
@@ -129,8 +121,8 @@ absl::Status CollectorServer::ReloadConfig() {
                   options_.config_path, std::string(st.message()));
     return st;
   }
-  spdlog::info("reloaded {}: {} checks, {} regions", options_.config_path,
-               config->checks_size(), config->regions_size());
+  spdlog::info("reloaded {}: {} checks, {} regions", options_.config_path, config->checks_size(),
+               config->regions_size());
   detection_.SetConfig(*config);
   dispatcher_.SetConfig(*config);
   holder_.Set(*std::move(config));

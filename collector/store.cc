@@ -1,8 +1,5 @@
 #include "collector/store.h"
 
-#include "collector/pg.h"
-#include "common/result_json.h"
-
 #include <poll.h>
 
 #include <algorithm>
@@ -19,6 +16,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "collector/pg.h"
+#include "common/result_json.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
@@ -30,9 +29,9 @@ namespace {
 using common::AppendJsonString;
 using pg::ArrayLiteral;
 using pg::Checked;
-using pg::OneLine;
 using pg::Exec;
 using pg::ExecParams;
+using pg::OneLine;
 using pg::PgError;
 using pg::PgResultPtr;
 
@@ -369,8 +368,7 @@ void SanitizeMessage(pb::Message* m) {
 absl::Time StartTime(const v1::ProbeResult& r) {
   constexpr int64_t kMinSeconds = -62135596800;  // 0001-01-01T00:00:00Z
   constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
-  int64_t s =
-      std::clamp<int64_t>(r.start_time().seconds(), kMinSeconds, kMaxSeconds);
+  int64_t s = std::clamp<int64_t>(r.start_time().seconds(), kMinSeconds, kMaxSeconds);
   int32_t n = std::clamp<int32_t>(r.start_time().nanos(), 0, 999999999);
   return absl::FromUnixSeconds(s) + absl::Nanoseconds(n);
 }
@@ -383,8 +381,7 @@ int64_t DayOf(absl::Time t) {
 absl::Time DayStart(int64_t day) { return absl::FromUnixSeconds(day * 86400); }
 
 absl::Time MinuteOf(absl::Time t) {
-  return absl::Floor(t - absl::UnixEpoch(), absl::Minutes(1)) +
-         absl::UnixEpoch();
+  return absl::Floor(t - absl::UnixEpoch(), absl::Minutes(1)) + absl::UnixEpoch();
 }
 
 // Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
@@ -420,7 +417,8 @@ void AppendCivil(int64_t unix_seconds, char date_time_separator, std::string* ou
       unix_seconds >= 0 ? unix_seconds / 86400 : -((-unix_seconds + 86399) / 86400);
   const int64_t secs = unix_seconds - days * 86400;
   const CivilDay c = CivilFromDays(days);
-  char buf[19] = {0, 0, 0, 0, '-', 0, 0, '-', 0, 0, date_time_separator, 0, 0, ':', 0, 0, ':', 0, 0};
+  char buf[19] = {0, 0, 0,   0, '-', 0,   0, '-', 0, 0, date_time_separator,
+                  0, 0, ':', 0, 0,   ':', 0, 0};
   PutDigits(c.year, 4, buf);
   PutDigits(c.month, 2, buf + 5);
   PutDigits(c.day, 2, buf + 8);
@@ -451,8 +449,8 @@ std::string PgTime(absl::Time t) {
 // "YYYY-MM-DDTHH:MM:SSZ", the form probers write cert_not_after in; false
 // for anything else (the caller then uses the general parser).
 bool ParseSimpleRfc3339(absl::string_view text, absl::Time* out) {
-  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
-      text[13] != ':' || text[16] != ':' || text[19] != 'Z') {
+  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != 'Z') {
     return false;
   }
   int v[6];
@@ -473,8 +471,7 @@ bool ParseSimpleRfc3339(absl::string_view text, absl::Time* out) {
 }
 
 std::string PartitionName(int64_t day) {
-  return absl::StrCat("results_p", absl::FormatTime("%Y%m%d", DayStart(day),
-                                                    absl::UTCTimeZone()));
+  return absl::StrCat("results_p", absl::FormatTime("%Y%m%d", DayStart(day), absl::UTCTimeZone()));
 }
 
 std::string ClassName(v1::FailureClass::Code code) {
@@ -484,8 +481,7 @@ std::string ClassName(v1::FailureClass::Code code) {
 
 // proto uint32 -> SQL integer without overflowing it.
 int64_t ClampInt32(uint64_t v) {
-  return static_cast<int64_t>(
-      std::min<uint64_t>(v, std::numeric_limits<int32_t>::max()));
+  return static_cast<int64_t>(std::min<uint64_t>(v, std::numeric_limits<int32_t>::max()));
 }
 
 void AppendField(absl::string_view value, std::string* out) {
@@ -493,9 +489,7 @@ void AppendField(absl::string_view value, std::string* out) {
   out->push_back('\t');
 }
 
-void AppendNumber(int64_t value, std::string* out) {
-  absl::StrAppend(out, value, "\t");
-}
+void AppendNumber(int64_t value, std::string* out) { absl::StrAppend(out, value, "\t"); }
 
 // ---- proto3 JSON of a result (the `extra` column) ----
 //
@@ -528,7 +522,6 @@ bool FastJsonSupports(const pb::Descriptor* d, int depth) {
   }
   return true;
 }
-
 
 // RFC 3339 with 0, 3, 6 or 9 fractional digits, as protobuf prints it.
 bool AppendTimestampJson(const pb::Message& m, std::string* out) {
@@ -642,8 +635,7 @@ bool AppendMessageJson(const pb::Message& m, std::string* out) {
 }
 
 // One `results` row in COPY text format; `r` is already sanitized.
-void AppendResultRow(const v1::ResultBatch& batch, const v1::ProbeResult& r,
-                     std::string* out) {
+void AppendResultRow(const v1::ResultBatch& batch, const v1::ProbeResult& r, std::string* out) {
   AppendField(batch.prober_id(), out);
   AppendNumber(static_cast<int64_t>(r.seq()), out);
   AppendField(r.check_id(), out);
@@ -666,12 +658,12 @@ void AppendResultRow(const v1::ResultBatch& batch, const v1::ProbeResult& r,
   AppendField(r.tls_version(), out);
   absl::Time not_after;
   std::string parse_error;
-  bool has_cert = !r.cert_not_after().empty() &&
-                  (ParseSimpleRfc3339(r.cert_not_after(), &not_after) ||
-                   absl::ParseTime(absl::RFC3339_full, r.cert_not_after(),
-                                   &not_after, &parse_error)) &&
-                  not_after > absl::FromUnixSeconds(-62135596800) &&
-                  not_after < absl::FromUnixSeconds(253402300799);
+  bool has_cert =
+      !r.cert_not_after().empty() &&
+      (ParseSimpleRfc3339(r.cert_not_after(), &not_after) ||
+       absl::ParseTime(absl::RFC3339_full, r.cert_not_after(), &not_after, &parse_error)) &&
+      not_after > absl::FromUnixSeconds(-62135596800) &&
+      not_after < absl::FromUnixSeconds(253402300799);
   if (has_cert) {
     AppendField(PgTime(not_after), out);
     AppendNumber(r.cert_days_left(), out);
@@ -774,8 +766,7 @@ absl::Status Store::ValidateConnInfo(const std::string& conninfo) {
   if (opts == nullptr) {
     std::string message = err != nullptr ? OneLine(err) : "out of memory";
     PQfreemem(err);
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad PostgreSQL connection string: ", message));
+    return absl::InvalidArgumentError(absl::StrCat("bad PostgreSQL connection string: ", message));
   }
   return absl::OkStatus();
 }
@@ -793,8 +784,7 @@ std::string Store::DescribeConnInfo(const std::string& conninfo) {
       continue;
     }
     std::string key = o->keyword;
-    if (key == "host" || key == "hostaddr" || key == "port" ||
-        key == "dbname" || key == "user") {
+    if (key == "host" || key == "hostaddr" || key == "port" || key == "dbname" || key == "user") {
       parts.push_back(absl::StrCat(key, "=", o->val));
     }
   }
@@ -804,15 +794,14 @@ std::string Store::DescribeConnInfo(const std::string& conninfo) {
   return absl::StrJoin(parts, " ");
 }
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Connect(
-    const std::string& conninfo, StoreOptions options) {
+absl::StatusOr<std::unique_ptr<Store>> Store::Connect(const std::string& conninfo,
+                                                      StoreOptions options) {
   RETURN_IF_ERROR(ValidateConnInfo(conninfo));
   // Keywords before "dbname" are defaults the connection string may
   // override; those after it are forced.
-  const char* keys[] = {"application_name", "connect_timeout",
-                        "keepalives_idle",  "keepalives_interval",
-                        "keepalives_count", "dbname",
-                        "client_encoding",  nullptr};
+  const char* keys[] = {
+      "application_name", "connect_timeout", "keepalives_idle", "keepalives_interval",
+      "keepalives_count", "dbname",          "client_encoding", nullptr};
   const char* values[] = {"sonde-collector", "10",   "30",   "10", "3",
                           conninfo.c_str(),  "UTF8", nullptr};
   PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
@@ -821,17 +810,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Connect(
   }
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     std::string message = OneLine(PQerrorMessage(conn.get()));
-    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL (",
-                                               DescribeConnInfo(conninfo),
-                                               "): ", message));
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to PostgreSQL (", DescribeConnInfo(conninfo), "): ", message));
   }
-  RETURN_IF_ERROR(
-      Exec(conn.get(), "SET TIME ZONE 'UTC'", "set time zone").status());
+  RETURN_IF_ERROR(Exec(conn.get(), "SET TIME ZONE 'UTC'", "set time zone").status());
   return std::unique_ptr<Store>(new Store(std::move(conn), options));
 }
 
-Store::Store(PgConnPtr conn, StoreOptions options)
-    : conn_(std::move(conn)), options_(options) {
+Store::Store(PgConnPtr conn, StoreOptions options) : conn_(std::move(conn)), options_(options) {
   PQsetNoticeReceiver(conn_.get(), &Store::OnNotice, this);
 }
 
@@ -872,9 +858,7 @@ bool Store::CheckIdleConnection() {
   return healthy();
 }
 
-bool Store::idle() const {
-  return PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
-}
+bool Store::idle() const { return PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
 
 int Store::backend_pid() const { return PQbackendPID(conn_.get()); }
 
@@ -886,16 +870,14 @@ absl::Status Store::Execute(const std::string& sql) {
   return Exec(conn_.get(), sql, "execute").status();
 }
 
-absl::StatusOr<std::vector<std::string>> Store::QueryColumn(
-    const std::string& sql) {
+absl::StatusOr<std::vector<std::string>> Store::QueryColumn(const std::string& sql) {
   ASSIGN_OR_RETURN(PgResultPtr res, Exec(conn_.get(), sql, "query"));
   std::vector<std::string> out;
   if (PQnfields(res.get()) < 1) {
     return out;
   }
   for (int i = 0; i < PQntuples(res.get()); ++i) {
-    out.push_back(PQgetisnull(res.get(), i, 0) ? "<null>"
-                                               : PQgetvalue(res.get(), i, 0));
+    out.push_back(PQgetisnull(res.get(), i, 0) ? "<null>" : PQgetvalue(res.get(), i, 0));
   }
   return out;
 }
@@ -914,9 +896,7 @@ absl::Status Store::Migrate() {
   PGconn* c = conn_.get();
   RETURN_IF_ERROR(Exec(c, "BEGIN", "begin migration").status());
   auto run = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Exec(c,
-                         absl::StrCat("SELECT pg_advisory_xact_lock(",
-                                      kMigrationLockKey, ")"),
+    RETURN_IF_ERROR(Exec(c, absl::StrCat("SELECT pg_advisory_xact_lock(", kMigrationLockKey, ")"),
                          "take the migration lock")
                         .status());
     RETURN_IF_ERROR(Exec(c,
@@ -926,8 +906,7 @@ absl::Status Store::Migrate() {
                          "create schema_migrations")
                         .status());
     ASSIGN_OR_RETURN(PgResultPtr res,
-                     Exec(c, "SELECT version FROM schema_migrations",
-                          "read schema_migrations"));
+                     Exec(c, "SELECT version FROM schema_migrations", "read schema_migrations"));
     std::set<int> applied;
     for (int i = 0; i < PQntuples(res.get()); ++i) {
       int v = 0;
@@ -940,16 +919,11 @@ absl::Status Store::Migrate() {
         continue;
       }
       RETURN_IF_ERROR(
-          Exec(c, m.sql,
-               absl::StrCat("migration ", m.version, " (", m.description, ")"))
-              .status());
-      RETURN_IF_ERROR(
-          ExecParams(
-              c, "INSERT INTO schema_migrations (version) VALUES ($1::integer)",
-              {absl::StrCat(m.version)}, "record migration")
-              .status());
-      spdlog::info("applied schema migration {} ({})", m.version,
-                   m.description);
+          Exec(c, m.sql, absl::StrCat("migration ", m.version, " (", m.description, ")")).status());
+      RETURN_IF_ERROR(ExecParams(c, "INSERT INTO schema_migrations (version) VALUES ($1::integer)",
+                                 {absl::StrCat(m.version)}, "record migration")
+                          .status());
+      spdlog::info("applied schema migration {} ({})", m.version, m.description);
     }
     if (!applied.empty() && *applied.rbegin() > LatestSchemaVersion()) {
       spdlog::warn(
@@ -968,8 +942,7 @@ absl::Status Store::Migrate() {
   // Partitions for the coming days, so the first batches find them.
   int64_t today = DayOf(absl::Now());
   std::set<int64_t> days;
-  for (int64_t d = today - 1; d <= today + options_.partition_future_days;
-       ++d) {
+  for (int64_t d = today - 1; d <= today + options_.partition_future_days; ++d) {
     days.insert(d);
   }
   return EnsurePartitions(days);
@@ -1003,29 +976,24 @@ absl::Status Store::CreatePartition(int64_t day) {
   const std::string what = absl::StrCat("create partition ", name);
   RETURN_IF_ERROR(Exec(c, "BEGIN", what).status());
   auto run = [&]() -> absl::StatusOr<bool> {
-    RETURN_IF_ERROR(Exec(c,
-                         absl::StrCat("SELECT pg_advisory_xact_lock(",
-                                      kPartitionLockKey, ")"),
-                         what)
-                        .status());
+    RETURN_IF_ERROR(
+        Exec(c, absl::StrCat("SELECT pg_advisory_xact_lock(", kPartitionLockKey, ")"), what)
+            .status());
     ASSIGN_OR_RETURN(PgResultPtr exists,
-                     ExecParams(c, "SELECT to_regclass($1::text) IS NOT NULL",
-                                {name}, what));
+                     ExecParams(c, "SELECT to_regclass($1::text) IS NOT NULL", {name}, what));
     if (std::strcmp(PQgetvalue(exists.get(), 0, 0), "t") == 0) {
       return false;
     }
     RETURN_IF_ERROR(
         Exec(c,
-             absl::StrCat(
-                 "CREATE TABLE ", name,
-                 " (LIKE results INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
-                 "WITH moved AS (DELETE FROM results_default WHERE started_at "
-                 ">= '",
-                 lo, "' AND started_at < '", hi, "' RETURNING *) INSERT INTO ",
-                 name,
-                 " SELECT * FROM moved;"
-                 "ALTER TABLE results ATTACH PARTITION ",
-                 name, " FOR VALUES FROM ('", lo, "') TO ('", hi, "')"),
+             absl::StrCat("CREATE TABLE ", name,
+                          " (LIKE results INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+                          "WITH moved AS (DELETE FROM results_default WHERE started_at "
+                          ">= '",
+                          lo, "' AND started_at < '", hi, "' RETURNING *) INSERT INTO ", name,
+                          " SELECT * FROM moved;"
+                          "ALTER TABLE results ATTACH PARTITION ",
+                          name, " FOR VALUES FROM ('", lo, "') TO ('", hi, "')"),
              what)
             .status());
     return true;
@@ -1044,8 +1012,7 @@ absl::Status Store::CreatePartition(int64_t day) {
 
 absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {
   if (!healthy()) {
-    return absl::UnavailableError(
-        "PostgreSQL connection lost earlier; reconnect");
+    return absl::UnavailableError("PostgreSQL connection lost earlier; reconnect");
   }
   std::set<int64_t> days;
   for (const v1::ProbeResult& r : batch.results()) {
@@ -1061,33 +1028,28 @@ absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {
     return st;
   }
   if (duplicate) {
-    RETURN_IF_ERROR(
-        Exec(conn_.get(), "ROLLBACK", "roll back duplicate batch").status());
+    RETURN_IF_ERROR(Exec(conn_.get(), "ROLLBACK", "roll back duplicate batch").status());
     return true;
   }
-  ASSIGN_OR_RETURN(PgResultPtr commit,
-                   Exec(conn_.get(), "COMMIT", "commit batch"));
+  ASSIGN_OR_RETURN(PgResultPtr commit, Exec(conn_.get(), "COMMIT", "commit batch"));
   // COMMIT of a transaction that failed earlier reports ROLLBACK, not an error.
   if (std::strcmp(PQcmdStatus(commit.get()), "COMMIT") != 0) {
-    return absl::InternalError(absl::StrCat(
-        "commit batch: the server answered ", PQcmdStatus(commit.get())));
+    return absl::InternalError(
+        absl::StrCat("commit batch: the server answered ", PQcmdStatus(commit.get())));
   }
   return false;
 }
 
-absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch,
-                                             bool* duplicate) {
+absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate) {
   std::string prober_id = SanitizeUtf8(batch.prober_id());
-  ASSIGN_OR_RETURN(
-      PgResultPtr res,
-      ExecParams(
-          conn_.get(),
-          "INSERT INTO ingested_batches (prober_id, batch_seq, results)"
-          " VALUES ($1::text, $2::bigint, $3::integer)"
-          " ON CONFLICT (prober_id, batch_seq) DO NOTHING RETURNING 1",
-          {prober_id, absl::StrCat(static_cast<int64_t>(batch.batch_seq())),
-           absl::StrCat(batch.results_size())},
-          "record batch"));
+  ASSIGN_OR_RETURN(PgResultPtr res,
+                   ExecParams(conn_.get(),
+                              "INSERT INTO ingested_batches (prober_id, batch_seq, results)"
+                              " VALUES ($1::text, $2::bigint, $3::integer)"
+                              " ON CONFLICT (prober_id, batch_seq) DO NOTHING RETURNING 1",
+                              {prober_id, absl::StrCat(static_cast<int64_t>(batch.batch_seq())),
+                               absl::StrCat(batch.results_size())},
+                              "record batch"));
   if (PQntuples(res.get()) == 0) {
     *duplicate = true;
     return absl::OkStatus();
@@ -1105,12 +1067,11 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch,
                     absl::StrCat(static_cast<int64_t>(gap.first_batch_seq())),
                     absl::StrCat(static_cast<int64_t>(gap.last_batch_seq())),
                     absl::StrCat(static_cast<int64_t>(gap.results())),
-                    absl::StrCat(gap.from().seconds()),
-                    absl::StrCat(gap.to().seconds())},
+                    absl::StrCat(gap.from().seconds()), absl::StrCat(gap.to().seconds())},
                    "record gap")
             .status());
-    spdlog::warn("prober {} ({}) reports {} results lost (spool full)",
-                 prober_id, batch.region(), gap.results());
+    spdlog::warn("prober {} ({}) reports {} results lost (spool full)", prober_id, batch.region(),
+                 gap.results());
   }
   if (batch.results_size() == 0) {
     return absl::OkStatus();
@@ -1140,8 +1101,7 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch,
 absl::Status Store::CopyResults(const v1::ResultBatch& batch) {
   PGconn* c = conn_.get();
   RETURN_IF_ERROR(
-      Checked(c, PQexec(c, kCopyResults), "start COPY results", {PGRES_COPY_IN})
-          .status());
+      Checked(c, PQexec(c, kCopyResults), "start COPY results", {PGRES_COPY_IN}).status());
   std::string buf;
   buf.reserve(kCopyChunkBytes + 64 * 1024);
   auto flush = [&]() -> absl::Status {
@@ -1172,8 +1132,7 @@ absl::Status Store::CopyResults(const v1::ResultBatch& batch) {
   }
   // Drain every result so the connection is usable (or known dead) afterwards.
   while (PGresult* raw = PQgetResult(c)) {
-    absl::Status r =
-        Checked(c, raw, "COPY results", {PGRES_COMMAND_OK}).status();
+    absl::Status r = Checked(c, raw, "COPY results", {PGRES_COMMAND_OK}).status();
     if (st.ok() && !r.ok()) {
       st = r;
     }
@@ -1191,8 +1150,7 @@ absl::Status Store::UpdateRollups(const v1::ResultBatch& batch) {
   };
   // Ordered maps: every transaction touches rollup rows in the same order,
   // so concurrent streams cannot deadlock on them.
-  using Key =
-      std::tuple<std::string, int64_t>;  // check_id, minute (unix seconds)
+  using Key = std::tuple<std::string, int64_t>;  // check_id, minute (unix seconds)
   std::map<Key, Minute> minutes;
   std::map<std::tuple<std::string, int64_t, std::string>, int64_t> classes;
   for (const v1::ProbeResult& r : batch.results()) {
@@ -1211,8 +1169,7 @@ absl::Status Store::UpdateRollups(const v1::ResultBatch& batch) {
       }
     }
     if (!r.ok() || prober_error) {
-      ++classes[std::make_tuple(r.check_id(), minute,
-                                ClassName(r.failure_class()))];
+      ++classes[std::make_tuple(r.check_id(), minute, ClassName(r.failure_class()))];
     }
   }
 
@@ -1229,11 +1186,11 @@ absl::Status Store::UpdateRollups(const v1::ResultBatch& batch) {
     prober_errors.Add(absl::StrCat(m.prober_errors));
     lasts.Add(PgTime(m.last));
   }
-  RETURN_IF_ERROR(ExecPrepared(kRollupMinute,
-                               {batch.region(), check_ids.Done(), services.Done(),
-                                minute_starts.Done(), probes.Done(), failures.Done(),
-                                prober_errors.Done(), lasts.Done()},
-                               "update rollup_minute"));
+  RETURN_IF_ERROR(
+      ExecPrepared(kRollupMinute,
+                   {batch.region(), check_ids.Done(), services.Done(), minute_starts.Done(),
+                    probes.Done(), failures.Done(), prober_errors.Done(), lasts.Done()},
+                   "update rollup_minute"));
   if (classes.empty()) {
     return absl::OkStatus();
   }
@@ -1251,8 +1208,7 @@ absl::Status Store::UpdateRollups(const v1::ResultBatch& batch) {
 }
 
 absl::Status Store::ExecPrepared(const PreparedStatement& statement,
-                                 const std::vector<std::string>& params,
-                                 absl::string_view what) {
+                                 const std::vector<std::string>& params, absl::string_view what) {
   PGconn* c = conn_.get();
   if (prepared_.count(statement.name) == 0) {
     RETURN_IF_ERROR(Checked(c, PQprepare(c, statement.name, statement.sql, 0, nullptr),
@@ -1266,8 +1222,8 @@ absl::Status Store::ExecPrepared(const PreparedStatement& statement,
     values.push_back(v.c_str());
   }
   return Checked(c,
-                 PQexecPrepared(c, statement.name, static_cast<int>(values.size()),
-                                values.data(), nullptr, nullptr, /*resultFormat=*/0),
+                 PQexecPrepared(c, statement.name, static_cast<int>(values.size()), values.data(),
+                                nullptr, nullptr, /*resultFormat=*/0),
                  what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK})
       .status();
 }
@@ -1311,8 +1267,7 @@ ORDER BY m.check_id COLLATE "C", m.region COLLATE "C"
 )sql";
   ASSIGN_OR_RETURN(
       PgResultPtr res,
-      ExecParams(conn_.get(), kSql, {lo, hi, check_filter, region_filter},
-                 "availability query"));
+      ExecParams(conn_.get(), kSql, {lo, hi, check_filter, region_filter}, "availability query"));
   std::vector<v1::AvailabilityRow> rows;
   rows.reserve(PQntuples(res.get()));
   for (int i = 0; i < PQntuples(res.get()); ++i) {
@@ -1325,40 +1280,37 @@ ORDER BY m.check_id COLLATE "C", m.region COLLATE "C"
     if (!absl::SimpleAtoi(PQgetvalue(res.get(), i, 3), &probes) ||
         !absl::SimpleAtoi(PQgetvalue(res.get(), i, 4), &failures) ||
         !absl::SimpleAtoi(PQgetvalue(res.get(), i, 5), &last_us)) {
-      return absl::InternalError(
-          "availability query: unexpected number format");
+      return absl::InternalError("availability query: unexpected number format");
     }
     row.set_probes(probes);
     row.set_failures(failures);
-    row.set_availability(probes == 0
-                             ? 100.0
-                             : 100.0 * static_cast<double>(probes - failures) /
-                                   static_cast<double>(probes));
+    row.set_availability(probes == 0 ? 100.0
+                                     : 100.0 * static_cast<double>(probes - failures) /
+                                           static_cast<double>(probes));
     v1::FailureClass::Code code = v1::FailureClass::UNSPECIFIED;
     v1::FailureClass::Code_Parse(PQgetvalue(res.get(), i, 6), &code);
     row.set_top_failure_class(code);
-    row.mutable_last_result()->set_seconds(
-        last_us >= 0 ? last_us / 1000000 : -((-last_us + 999999) / 1000000));
-    row.mutable_last_result()->set_nanos(static_cast<int32_t>(
-        (last_us - row.last_result().seconds() * 1000000) * 1000));
+    row.mutable_last_result()->set_seconds(last_us >= 0 ? last_us / 1000000
+                                                        : -((-last_us + 999999) / 1000000));
+    row.mutable_last_result()->set_nanos(
+        static_cast<int32_t>((last_us - row.last_result().seconds() * 1000000) * 1000));
     rows.push_back(std::move(row));
   }
   return rows;
 }
 
-absl::StatusOr<std::vector<v1::DataGap>> Store::Gaps(
-    absl::Time from, absl::Time to, const std::string& region_filter) {
-  ASSIGN_OR_RETURN(
-      PgResultPtr res,
-      ExecParams(conn_.get(),
-                 "SELECT prober_id, region, sum(results)::bigint,"
-                 " extract(epoch FROM min(from_time))::bigint,"
-                 " extract(epoch FROM max(to_time))::bigint"
-                 " FROM gaps WHERE to_time >= $1::timestamptz"
-                 " AND from_time < $2::timestamptz"
-                 " AND ($3::text = '' OR region = $3::text)"
-                 " GROUP BY prober_id, region ORDER BY region, prober_id",
-                 {PgTime(from), PgTime(to), region_filter}, "gaps query"));
+absl::StatusOr<std::vector<v1::DataGap>> Store::Gaps(absl::Time from, absl::Time to,
+                                                     const std::string& region_filter) {
+  ASSIGN_OR_RETURN(PgResultPtr res,
+                   ExecParams(conn_.get(),
+                              "SELECT prober_id, region, sum(results)::bigint,"
+                              " extract(epoch FROM min(from_time))::bigint,"
+                              " extract(epoch FROM max(to_time))::bigint"
+                              " FROM gaps WHERE to_time >= $1::timestamptz"
+                              " AND from_time < $2::timestamptz"
+                              " AND ($3::text = '' OR region = $3::text)"
+                              " GROUP BY prober_id, region ORDER BY region, prober_id",
+                              {PgTime(from), PgTime(to), region_filter}, "gaps query"));
   std::vector<v1::DataGap> gaps;
   for (int i = 0; i < PQntuples(res.get()); ++i) {
     v1::DataGap g;
@@ -1387,8 +1339,7 @@ void StorePool::Returner::operator()(Store* store) const {
   }
 }
 
-StorePool::StorePool(std::string conninfo, StoreOptions options,
-                     size_t max_idle)
+StorePool::StorePool(std::string conninfo, StoreOptions options, size_t max_idle)
     : conninfo_(std::move(conninfo)), options_(options), max_idle_(max_idle) {}
 
 StorePool::~StorePool() = default;
@@ -1406,8 +1357,7 @@ absl::StatusOr<StorePool::Lease> StorePool::Acquire() {
       }
     }
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
-                   Store::Connect(conninfo_, options_));
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Connect(conninfo_, options_));
   return Lease(store.release(), Returner{this});
 }
 

@@ -57,8 +57,8 @@ class Store {
   // Connects. A syntactically bad `conninfo` is INVALID_ARGUMENT; a server
   // that cannot be reached (or refuses us) is UNAVAILABLE. The session runs
   // in UTC.
-  static absl::StatusOr<std::unique_ptr<Store>> Connect(
-      const std::string& conninfo, StoreOptions options = {});
+  static absl::StatusOr<std::unique_ptr<Store>> Connect(const std::string& conninfo,
+                                                        StoreOptions options = {});
 
   // Checks the syntax of a libpq connection string without connecting.
   static absl::Status ValidateConnInfo(const std::string& conninfo);
@@ -92,9 +92,9 @@ class Store {
   //    (PROBER_ERROR only when nothing else failed), UNSPECIFIED when none;
   //  - availability is 100 when probes is 0.
   // Empty filters match everything.
-  absl::StatusOr<std::vector<v1::AvailabilityRow>> Availability(
-      absl::Time from, absl::Time to, const std::string& check_filter,
-      const std::string& region_filter);
+  absl::StatusOr<std::vector<v1::AvailabilityRow>> Availability(absl::Time from, absl::Time to,
+                                                                const std::string& check_filter,
+                                                                const std::string& region_filter);
 
   // Losses probers reported (spool overflow) that overlap [from, to), summed
   // per prober: shown as "no data", never as downtime.
@@ -134,18 +134,16 @@ class Store {
   // Runs a named statement, preparing it on first use on this connection.
   absl::Status ExecPrepared(const PreparedStatement& statement,
                             const std::vector<std::string>& params, absl::string_view what);
-  absl::Status InsertBatchInTransaction(const v1::ResultBatch& batch,
-                                        bool* duplicate);
+  absl::Status InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate);
   void RollbackQuietly();
   // libpq notice receiver (arg: the Store): logs, and notes a FATAL one.
   static void OnNotice(void* arg, const PGresult* notice);
 
   PgConnPtr conn_;
   StoreOptions options_;
-  std::set<int64_t>
-      partitions_known_;  // days (since 1970-01-01 UTC) known to exist
-  std::set<std::string> prepared_;  // statement names prepared on conn_
-  bool server_ended_session_ = false;  // a FATAL notice arrived (OnNotice)
+  std::set<int64_t> partitions_known_;  // days (since 1970-01-01 UTC) known to exist
+  std::set<std::string> prepared_;      // statement names prepared on conn_
+  bool server_ended_session_ = false;   // a FATAL notice arrived (OnNotice)
 };
 
 // Hands out Stores, keeping a few idle ones for reuse. Thread-safe; must
@@ -160,8 +158,7 @@ class StorePool {
   // broken or mid-transaction).
   using Lease = std::unique_ptr<Store, Returner>;
 
-  explicit StorePool(std::string conninfo, StoreOptions options = {},
-                     size_t max_idle = 8);
+  explicit StorePool(std::string conninfo, StoreOptions options = {}, size_t max_idle = 8);
   ~StorePool();
   StorePool(const StorePool&) = delete;
   StorePool& operator=(const StorePool&) = delete;

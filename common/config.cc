@@ -16,11 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "common/flags.h"
 #include "common/net.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
-#include "absl/time/time.h"
 #include "yaml-cpp/yaml.h"
 
 namespace sonde::common {
@@ -65,11 +65,21 @@ std::string JsonQuote(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20) {
           absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
@@ -132,8 +142,8 @@ class YamlToJson {
         auto [it, inserted] = oneof_set.emplace(o->index(), key);
         if (!inserted) {
           errors_->Add(where, sub,
-                       absl::StrCat("only one of ", OneofNames(o), " may be set (\"",
-                                    it->second, "\" is set too)"));
+                       absl::StrCat("only one of ", OneofNames(o), " may be set (\"", it->second,
+                                    "\" is set too)"));
           continue;
         }
       }
@@ -208,8 +218,8 @@ class YamlToJson {
     return Single(node, f, where, field);
   }
 
-  std::string Single(const YAML::Node& node, const pb::FieldDescriptor* f,
-                     const std::string& where, const std::string& field) {
+  std::string Single(const YAML::Node& node, const pb::FieldDescriptor* f, const std::string& where,
+                     const std::string& field) {
     if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
       return Message(node, f->message_type(), where, field);
     }
@@ -224,9 +234,8 @@ class YamlToJson {
       case pb::FieldDescriptor::CPPTYPE_INT32:
       case pb::FieldDescriptor::CPPTYPE_INT64: {
         int64_t v;
-        if (!absl::SimpleAtoi(s, &v) ||
-            (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT32 &&
-             (v < INT32_MIN || v > INT32_MAX))) {
+        if (!absl::SimpleAtoi(s, &v) || (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT32 &&
+                                         (v < INT32_MIN || v > INT32_MAX))) {
           errors_->Add(where, field, absl::StrCat("\"", s, "\" is not an integer"));
           return "0";
         }
@@ -416,8 +425,8 @@ class Validator {
     } else if (!std::regex_match(c.name(), NameRe())) {
       Error(where, "name", "use letters, digits, '.', '_' and '-' (at most 128)");
     } else if (auto [it, inserted] = names->emplace(c.name(), i); !inserted) {
-      Error(where, "name", absl::StrCat("duplicate check name (first used by checks[",
-                                        it->second, "])"));
+      Error(where, "name",
+            absl::StrCat("duplicate check name (first used by checks[", it->second, "])"));
     }
     if (!c.service().empty() && !std::regex_match(c.service(), NameRe())) {
       Error(where, "service", "use letters, digits, '.', '_' and '-'");
@@ -429,7 +438,8 @@ class Validator {
                                   ? ToAbsl(config_.defaults().interval())
                                   : absl::Seconds(30);
     if (c.has_timeout() && ToAbsl(c.timeout()) > interval) {
-      Error(where, "timeout", absl::StrCat("must not exceed the interval (", absl::FormatDuration(interval), ")"));
+      Error(where, "timeout",
+            absl::StrCat("must not exceed the interval (", absl::FormatDuration(interval), ")"));
     }
     SloTarget(where, "slo_target", c.slo_target());
     std::set<std::string> known(config_.regions().begin(), config_.regions().end());
@@ -441,10 +451,18 @@ class Validator {
       }
     }
     switch (c.spec_case()) {
-      case v1::Check::kHttp: Http(where, c.http()); break;
-      case v1::Check::kTls: Tls(where, c.tls()); break;
-      case v1::Check::kTcp: Tcp(where, c.tcp()); break;
-      case v1::Check::kDns: Dns(where, c.dns()); break;
+      case v1::Check::kHttp:
+        Http(where, c.http());
+        break;
+      case v1::Check::kTls:
+        Tls(where, c.tls());
+        break;
+      case v1::Check::kTcp:
+        Tcp(where, c.tcp());
+        break;
+      case v1::Check::kDns:
+        Dns(where, c.dns());
+        break;
       case v1::Check::SPEC_NOT_SET:
         Error(where, "", "one of http, tls, tcp, dns is required");
     }
@@ -457,15 +475,16 @@ class Validator {
       auto url = ParseUrl(h.url());
       if (!url.ok()) Error(where, "http.url", std::string(url.status().message()));
     }
-    static const std::set<std::string> kMethods = {"", "GET", "HEAD", "POST", "PUT",
-                                                    "DELETE", "OPTIONS", "PATCH"};
+    static const std::set<std::string> kMethods = {"",    "GET",    "HEAD",    "POST",
+                                                   "PUT", "DELETE", "OPTIONS", "PATCH"};
     if (kMethods.count(h.method()) == 0) {
       Error(where, "http.method", absl::StrCat("\"", h.method(), "\" is not an HTTP method"));
     }
     for (int i = 0; i < h.expect_status_size(); ++i) {
       if (!ParseStatusRange(h.expect_status(i)).ok()) {
-        Error(where, absl::StrCat("http.expect_status[", i, "]"),
-              absl::StrCat("\"", h.expect_status(i), "\" is not a status (200) or range (200-399)"));
+        Error(
+            where, absl::StrCat("http.expect_status[", i, "]"),
+            absl::StrCat("\"", h.expect_status(i), "\" is not a status (200) or range (200-399)"));
       }
     }
     Regex(where, "http.expect_body", h.expect_body());
@@ -501,7 +520,8 @@ class Validator {
 
   void Dns(const std::string& where, const v1::DnsSpec& d) {
     if (d.name().empty()) Error(where, "dns.name", "is required");
-    static const std::set<std::string> kTypes = {"", "A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA"};
+    static const std::set<std::string> kTypes = {"",   "A",   "AAAA", "CNAME",
+                                                 "MX", "TXT", "NS",   "SOA"};
     if (kTypes.count(d.type()) == 0) {
       Error(where, "dns.type", "must be one of A, AAAA, CNAME, MX, TXT, NS, SOA");
     }
@@ -524,11 +544,13 @@ class Validator {
       if (!n.name().empty()) absl::StrAppend(&where, " \"", n.name(), "\"");
       if (n.name().empty()) Error(where, "name", "is required");
       if (auto [it, ok] = names.emplace(n.name(), i); !ok && !n.name().empty()) {
-        Error(where, "name", absl::StrCat("duplicate notifier name (first used by notifiers[",
-                                          it->second, "])"));
+        Error(where, "name",
+              absl::StrCat("duplicate notifier name (first used by notifiers[", it->second, "])"));
       }
       switch (n.kind_case()) {
-        case v1::Notifier::kWebhook: Url(where, "webhook.url", n.webhook().url(), {"http", "https"}); break;
+        case v1::Notifier::kWebhook:
+          Url(where, "webhook.url", n.webhook().url(), {"http", "https"});
+          break;
         case v1::Notifier::kAlertmanager:
           Url(where, "alertmanager.url", n.alertmanager().url(), {"http", "https"});
           break;
@@ -560,7 +582,8 @@ class Validator {
 
   void MaintenanceAll(const std::map<std::string, int>& checks) {
     std::set<std::string> services;
-    for (const v1::Check& c : config_.checks()) services.insert(c.service().empty() ? c.name() : c.service());
+    for (const v1::Check& c : config_.checks())
+      services.insert(c.service().empty() ? c.name() : c.service());
     for (int i = 0; i < config_.maintenance_size(); ++i) {
       const v1::MaintenanceWindow& m = config_.maintenance(i);
       std::string where = absl::StrCat("maintenance[", i, "]");
@@ -613,7 +636,8 @@ class Validator {
         bool factor = absl::EndsWith(f->name(), "_factor");
         if (percent && !(v > 0 && v <= 100)) Error("", field, "must be in (0, 100]");
         if (factor && !(v > 1 && v <= 1000)) Error("", field, "must be above 1");
-        if (!percent && !factor && !(v > 0 && v <= 1)) Error("", field, "must be a share in (0, 1]");
+        if (!percent && !factor && !(v > 0 && v <= 1))
+          Error("", field, "must be a share in (0, 1]");
       }
     }
   }
@@ -624,8 +648,8 @@ class Validator {
     if (url.empty()) {
       Error(where, field, "is required");
     } else if (!u.ok() || schemes.count(u->scheme) == 0) {
-      Error(where, field, absl::StrCat("\"", url, "\" must be a ",
-                                       absl::StrJoin(schemes, " or "), " URL"));
+      Error(where, field,
+            absl::StrCat("\"", url, "\" must be a ", absl::StrJoin(schemes, " or "), " URL"));
     }
   }
 
@@ -680,22 +704,26 @@ void FromAbsl(absl::Duration d, google::protobuf::Duration* out) {
 
 std::string CheckKind(const v1::Check& check) {
   switch (check.spec_case()) {
-    case v1::Check::kHttp: return "http";
-    case v1::Check::kTls: return "tls";
-    case v1::Check::kTcp: return "tcp";
-    case v1::Check::kDns: return "dns";
-    default: return "";
+    case v1::Check::kHttp:
+      return "http";
+    case v1::Check::kTls:
+      return "tls";
+    case v1::Check::kTcp:
+      return "tcp";
+    case v1::Check::kDns:
+      return "dns";
+    default:
+      return "";
   }
 }
 
-absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text,
-                                       const std::string& filename) {
+absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::string& filename) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(filename, ":", e.mark.line + 1,
-                                                   ": not valid YAML: ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(filename, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
   }
   if (root.IsNull()) {
     return absl::InvalidArgumentError(absl::StrCat(filename, ": the file is empty"));

@@ -24,8 +24,7 @@ namespace sonde::common {
 absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path);
 
 // As LoadConfigFile, from text; `filename` is used in error messages.
-absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text,
-                                       const std::string& filename);
+absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::string& filename);
 
 // The checks that run in `region` (a check without regions runs everywhere).
 std::vector<v1::Check> ChecksForRegion(const v1::Config& config, const std::string& region);

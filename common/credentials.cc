@@ -73,9 +73,9 @@ absl::StatusOr<ClientCredentials> MakeClientCredentials(const ClientSecurity& s,
   }
   if (!tls) {
     if (!s.insecure && !IsLoopbackHost(target)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "refusing plaintext to ", target,
-          ": give --tls-ca (and --tls-cert/--tls-key for mTLS), or --insecure"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("refusing plaintext to ", target,
+                       ": give --tls-ca (and --tls-cert/--tls-key for mTLS), or --insecure"));
     }
     out.channel = grpc::InsecureChannelCredentials();
     return out;

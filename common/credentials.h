@@ -14,8 +14,8 @@
 namespace sonde::common {
 
 struct ClientSecurity {
-  std::string tls_ca;      // CA that signed the collector's certificate
-  std::string tls_cert;    // client certificate (mTLS)
+  std::string tls_ca;    // CA that signed the collector's certificate
+  std::string tls_cert;  // client certificate (mTLS)
   std::string tls_key;
   std::string token_file;  // file holding a bearer token
   bool insecure = false;   // plaintext to a non-loopback collector

@@ -110,8 +110,7 @@ EventLoop::TimerId EventLoop::RunAt(MonoTime when, std::function<void()> fn) {
   return id;
 }
 
-EventLoop::TimerId EventLoop::RunAfter(std::chrono::microseconds delay,
-                                       std::function<void()> fn) {
+EventLoop::TimerId EventLoop::RunAfter(std::chrono::microseconds delay, std::function<void()> fn) {
   return RunAt(Now() + delay, std::move(fn));
 }
 

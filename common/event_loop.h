@@ -83,9 +83,7 @@ class EventLoop {
     MonoTime when;
     TimerId id;
     // std::push_heap builds a max-heap: "less" means "later".
-    bool operator<(const HeapEntry& o) const {
-      return when != o.when ? when > o.when : id > o.id;
-    }
+    bool operator<(const HeapEntry& o) const { return when != o.when ? when > o.when : id > o.id; }
   };
 
   bool OnLoopThread() const { return std::this_thread::get_id() == loop_thread_.load(); }

@@ -34,7 +34,6 @@ absl::StatusOr<absl::Duration> ParseDuration(const std::string& text) {
   return total + rest;
 }
 
-
 FlagSet::FlagSet(std::string program, std::string usage)
     : program_(std::move(program)), usage_(std::move(usage)) {}
 
@@ -67,8 +66,7 @@ void FlagSet::Bool(const std::string& name, bool* target, const std::string& hel
        }});
 }
 
-void FlagSet::Duration(const std::string& name, absl::Duration* target,
-                       const std::string& help) {
+void FlagSet::Duration(const std::string& name, absl::Duration* target, const std::string& help) {
   Add({name, help, absl::FormatDuration(*target), false, [target, name](const std::string& v) {
          auto d = ParseDuration(v);
          if (!d.ok()) {

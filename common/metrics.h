@@ -21,8 +21,8 @@ namespace sonde::common {
 class MetricsText {
  public:
   // One metric family; `type` is counter or gauge. `labels` like `region="fra"`.
-  void Add(const std::string& name, const std::string& type, const std::string& help,
-           double value, const std::string& labels = "");
+  void Add(const std::string& name, const std::string& type, const std::string& help, double value,
+           const std::string& labels = "");
   const std::string& text() const { return text_; }
 
  private:

@@ -11,8 +11,7 @@ namespace sonde::common {
 
 bool IsIpLiteral(const std::string& host) {
   unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
-         inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 absl::StatusOr<HostPort> ParseHostPort(const std::string& text, int default_port) {
@@ -45,8 +44,7 @@ absl::StatusOr<HostPort> ParseHostPort(const std::string& text, int default_port
   out.port = default_port;
   if (!port_text.empty() || text.back() == ':') {
     if (!absl::SimpleAtoi(port_text, &out.port) || out.port < 1 || out.port > 65535) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", text, "\": port must be 1..65535"));
+      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": port must be 1..65535"));
     }
   }
   return out;

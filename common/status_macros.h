@@ -10,12 +10,12 @@
 #define SONDE_CONCAT_(a, b) SONDE_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when it is not OK.
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status sonde_status_ = (expr);     \
-    if (!sonde_status_.ok()) {                 \
-      return sonde_status_;                    \
-    }                                          \
+#define RETURN_IF_ERROR(expr)              \
+  do {                                     \
+    ::absl::Status sonde_status_ = (expr); \
+    if (!sonde_status_.ok()) {             \
+      return sonde_status_;                \
+    }                                      \
   } while (0)
 
 // ASSIGN_OR_RETURN(auto x, MakeX()); returns the error status on failure.

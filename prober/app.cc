@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <functional>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -27,12 +27,12 @@
 #include "prober/probes/registry.h"
 #include "prober/scheduler.h"
 #include "prober/uplink.h"
-#include "common/logging.h"
 
 namespace sonde::prober {
 namespace {
 
-constexpr char kUsage[] = R"(sonde-prober: runs HTTP, TLS, TCP and DNS checks and streams every result to
+constexpr char kUsage[] =
+    R"(sonde-prober: runs HTTP, TLS, TCP and DNS checks and streams every result to
 the Sonde collector over gRPC.
 
 Usage:
@@ -92,7 +92,8 @@ int RunProber(int argc, char** argv) {
   common::ClientSecurity security;
   bool once = false;
   common::FlagSet flags("sonde-prober", kUsage);
-  flags.String("region", &region, "Region this prober runs in (e.g. fra). Required for the daemon.");
+  flags.String("region", &region,
+               "Region this prober runs in (e.g. fra). Required for the daemon.");
   flags.String("prober-id", &prober_id,
                "Stable identity of this prober (default: host name + \"-\" + region).");
   flags.String("collector", &collector, "Collector address HOST:PORT (gRPC).");
@@ -157,11 +158,13 @@ int RunProber(int argc, char** argv) {
     return usage_error(absl::StrCat("--collector \"", collector, "\" is not HOST:PORT"));
   }
   if (!source_address.empty() && !common::IsIpLiteral(source_address)) {
-    return usage_error(absl::StrCat("--source-address \"", source_address, "\" is not an IP address"));
+    return usage_error(
+        absl::StrCat("--source-address \"", source_address, "\" is not an IP address"));
   }
   if (spool_max_mib < 1) return usage_error("--spool-max-mib must be at least 1");
   if (prober_id.empty()) prober_id = DefaultProberId(region);
-  common::InitLogging("sonde-prober", once ? (log_level == "info" ? "warn" : log_level) : log_level);
+  common::InitLogging("sonde-prober",
+                      once ? (log_level == "info" ? "warn" : log_level) : log_level);
 
   v1::Config config;
   if (!config_path.empty()) {
@@ -285,26 +288,28 @@ int RunProber(int argc, char** argv) {
       std::ifstream in(stored_path, std::ios::binary);
       v1::ProberConfig stored;
       if (in && stored.ParseFromIstream(&in)) {
-        scheduler->SetChecks(std::vector<v1::Check>(stored.checks().begin(), stored.checks().end()));
+        scheduler->SetChecks(
+            std::vector<v1::Check>(stored.checks().begin(), stored.checks().end()));
         spdlog::info("using the stored config {} ({} checks) until the collector answers",
                      stored.version(), stored.checks_size());
       }
     }
-    config_client = std::make_unique<ConfigClient>(channel, hello, bearer_token, [&, stored_path](v1::ProberConfig pc) {
-      if (!stored_path.empty()) {
-        std::string tmp = stored_path + ".tmp";
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (pc.SerializeToOstream(&out) && out.flush()) {
-          out.close();
-          std::rename(tmp.c_str(), stored_path.c_str());
-        } else {
-          spdlog::warn("cannot store the config in {}", stored_path);
-        }
-      }
-      loop.Post([&, pc = std::move(pc)] {
-        scheduler->SetChecks(std::vector<v1::Check>(pc.checks().begin(), pc.checks().end()));
-      });
-    });
+    config_client = std::make_unique<ConfigClient>(
+        channel, hello, bearer_token, [&, stored_path](v1::ProberConfig pc) {
+          if (!stored_path.empty()) {
+            std::string tmp = stored_path + ".tmp";
+            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+            if (pc.SerializeToOstream(&out) && out.flush()) {
+              out.close();
+              std::rename(tmp.c_str(), stored_path.c_str());
+            } else {
+              spdlog::warn("cannot store the config in {}", stored_path);
+            }
+          }
+          loop.Post([&, pc = std::move(pc)] {
+            scheduler->SetChecks(std::vector<v1::Check>(pc.checks().begin(), pc.checks().end()));
+          });
+        });
     config_client->Start();
     spdlog::info("prober {} region {}: waiting for checks from collector {}", prober_id, region,
                  collector);
@@ -338,7 +343,8 @@ int RunProber(int argc, char** argv) {
             loop_stats.skipped.load());
       m.Add("sonde_prober_runs_aborted_total", "counter",
             "Runs the scheduler had to abort at their deadline.", loop_stats.aborted.load());
-      m.Add("sonde_prober_in_flight", "gauge", "Probe runs in progress.", loop_stats.in_flight.load());
+      m.Add("sonde_prober_in_flight", "gauge", "Probe runs in progress.",
+            loop_stats.in_flight.load());
       m.Add("sonde_prober_lateness_p99_seconds", "gauge", "99th percentile of run start lateness.",
             loop_stats.lateness_p99_us.load() / 1e6);
       m.Add("sonde_prober_results_total", "counter", "Results produced.", u.added);

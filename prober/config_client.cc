@@ -16,7 +16,9 @@ ConfigClient::ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHel
 
 ConfigClient::~ConfigClient() { Stop(); }
 
-void ConfigClient::Start() { thread_ = std::thread([this] { Run(); }); }
+void ConfigClient::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void ConfigClient::Stop() {
   {
@@ -31,7 +33,8 @@ bool ConfigClient::WaitToRetry(absl::Duration backoff) {
   const absl::Time until = absl::Now() + backoff;
   bool channel_was_down = false;
   while (!stopping_ && absl::Now() < until) {
-    mu_.AwaitWithTimeout(absl::Condition(+[](bool* s) { return *s; }, &stopping_),
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](bool* s) { return *s; }, &stopping_),
                          std::min(absl::Milliseconds(100), until - absl::Now()));
     // Without try_to_connect an IDLE channel would stay IDLE; gRPC paces
     // the connection attempts with its own backoff.

@@ -82,7 +82,8 @@ int CurlMulti::OnSocket(CURL* easy, curl_socket_t fd, int what, void* userp, voi
     self->fds_.erase(fd);
     return 0;
   }
-  uint32_t events = ((what & CURL_POLL_IN) ? uint32_t{EPOLLIN} : 0u) | ((what & CURL_POLL_OUT) ? uint32_t{EPOLLOUT} : 0u);
+  uint32_t events = ((what & CURL_POLL_IN) ? uint32_t{EPOLLIN} : 0u) |
+                    ((what & CURL_POLL_OUT) ? uint32_t{EPOLLOUT} : 0u);
   if (self->fds_.count(fd) > 0) {
     (void)self->loop_->ModifyFd(fd, events);
     return 0;

@@ -140,19 +140,37 @@ void DnsResolver::Reschedule(Channel* ch) {
 
 v1::FailureClass::Code DnsResolver::ClassifyStatus(int status, std::string* rcode) {
   switch (status) {
-    case ARES_SUCCESS: *rcode = "NOERROR"; return v1::FailureClass::OK;
-    case ARES_ENOTFOUND: *rcode = "NXDOMAIN"; return v1::FailureClass::DNS_NXDOMAIN;
-    case ARES_ENODATA: *rcode = "NOERROR"; return v1::FailureClass::DNS_NODATA;
-    case ARES_ESERVFAIL: *rcode = "SERVFAIL"; return v1::FailureClass::DNS_SERVFAIL;
-    case ARES_EREFUSED: *rcode = "REFUSED"; return v1::FailureClass::DNS_REFUSED;
+    case ARES_SUCCESS:
+      *rcode = "NOERROR";
+      return v1::FailureClass::OK;
+    case ARES_ENOTFOUND:
+      *rcode = "NXDOMAIN";
+      return v1::FailureClass::DNS_NXDOMAIN;
+    case ARES_ENODATA:
+      *rcode = "NOERROR";
+      return v1::FailureClass::DNS_NODATA;
+    case ARES_ESERVFAIL:
+      *rcode = "SERVFAIL";
+      return v1::FailureClass::DNS_SERVFAIL;
+    case ARES_EREFUSED:
+      *rcode = "REFUSED";
+      return v1::FailureClass::DNS_REFUSED;
     case ARES_ETIMEOUT:
     case ARES_ECONNREFUSED:
     case ARES_ECANCELLED:
-    case ARES_EDESTRUCTION: *rcode = ""; return v1::FailureClass::DNS_TIMEOUT;
-    case ARES_EBADNAME: *rcode = ""; return v1::FailureClass::DNS_NXDOMAIN;
+    case ARES_EDESTRUCTION:
+      *rcode = "";
+      return v1::FailureClass::DNS_TIMEOUT;
+    case ARES_EBADNAME:
+      *rcode = "";
+      return v1::FailureClass::DNS_NXDOMAIN;
     case ARES_EFORMERR:
-    case ARES_EBADRESP: *rcode = "FORMERR"; return v1::FailureClass::DNS_SERVFAIL;
-    default: *rcode = ""; return v1::FailureClass::PROBER_ERROR;
+    case ARES_EBADRESP:
+      *rcode = "FORMERR";
+      return v1::FailureClass::DNS_SERVFAIL;
+    default:
+      *rcode = "";
+      return v1::FailureClass::PROBER_ERROR;
   }
 }
 
@@ -241,18 +259,17 @@ void DnsResolver::Query(const std::string& name, int type, const std::string& se
     RawCallback cb;
   };
   auto* p = new Pending{this, Clock::now(), std::move(cb)};
-  ares_query(
-      (*ch)->channel, name.c_str(), ns_c_in, type,
-      [](void* arg, int status, int timeouts, unsigned char* abuf, int alen) {
-        std::unique_ptr<Pending> p(static_cast<Pending*>(arg));
-        RawAnswer a;
-        a.status = status;
-        a.elapsed = Since(p->start);
-        if (abuf != nullptr && alen > 0) a.packet.assign(abuf, abuf + alen);
-        p->self->loop_->Post(
-            [cb = std::move(p->cb), a = std::move(a)]() mutable { cb(std::move(a)); });
-      },
-      p);
+  ares_query((*ch)->channel, name.c_str(), ns_c_in, type,
+             [](void* arg, int status, int timeouts, unsigned char* abuf, int alen) {
+               std::unique_ptr<Pending> p(static_cast<Pending*>(arg));
+               RawAnswer a;
+               a.status = status;
+               a.elapsed = Since(p->start);
+               if (abuf != nullptr && alen > 0) a.packet.assign(abuf, abuf + alen);
+               p->self->loop_->Post(
+                   [cb = std::move(p->cb), a = std::move(a)]() mutable { cb(std::move(a)); });
+             },
+             p);
   Reschedule(*ch);
 }
 

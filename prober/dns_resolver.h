@@ -39,8 +39,8 @@ class DnsResolver {
   using HostCallback = std::function<void(HostAnswer)>;
 
   struct RawAnswer {
-    int status = ARES_SUCCESS;           // ares status
-    std::vector<unsigned char> packet;   // the raw DNS response, may be empty
+    int status = ARES_SUCCESS;          // ares status
+    std::vector<unsigned char> packet;  // the raw DNS response, may be empty
     std::chrono::microseconds elapsed{0};
   };
   using RawCallback = std::function<void(RawAnswer)>;
@@ -72,8 +72,7 @@ class DnsResolver {
  private:
   struct Channel;
   DnsResolver(common::EventLoop* loop, std::string source_address);
-  absl::StatusOr<Channel*> GetChannel(const std::string& server,
-                                      std::chrono::milliseconds timeout);
+  absl::StatusOr<Channel*> GetChannel(const std::string& server, std::chrono::milliseconds timeout);
   void OnSocketState(Channel* ch, int fd, bool readable, bool writable);
   void Reschedule(Channel* ch);
 

@@ -158,9 +158,8 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
     e->probe->Abort();
   });
   // Two pointers fit std::function's inline storage: no allocation per run.
-  e->probe->Run(deadline, [this, e](std::vector<v1::ProbeResult> results) {
-    OnDone(e, std::move(results));
-  });
+  e->probe->Run(deadline,
+                [this, e](std::vector<v1::ProbeResult> results) { OnDone(e, std::move(results)); });
 }
 
 void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
@@ -177,9 +176,8 @@ void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
     r.set_prober_id(options_.prober_id);
     r.set_region(options_.region);
     r.mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
-    r.mutable_start_time()->set_nanos(
-        static_cast<int32_t>((start - absl::FromUnixSeconds(absl::ToUnixSeconds(start))) /
-                             absl::Nanoseconds(1)));
+    r.mutable_start_time()->set_nanos(static_cast<int32_t>(
+        (start - absl::FromUnixSeconds(absl::ToUnixSeconds(start))) / absl::Nanoseconds(1)));
     if (r.failure_class() == v1::FailureClass::UNSPECIFIED) {
       r.set_failure_class(v1::FailureClass::PROBER_ERROR);
       r.set_detail("probe reported no failure class");

@@ -106,7 +106,7 @@ class Scheduler {
   ResultSink sink_;
   Options options_;
   std::map<std::string, std::unique_ptr<Entry>> entries_;
-  std::deque<Entry*> queue_;  // runs waiting for an in-flight slot
+  std::deque<Entry*> queue_;                       // runs waiting for an in-flight slot
   std::map<Entry*, std::function<void()>> after_;  // RunOnce completions
   Stats stats_;
   std::vector<int64_t> lateness_us_;  // ring buffer

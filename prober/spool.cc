@@ -33,7 +33,8 @@ uint32_t GetU32(const unsigned char* p) {
 }
 uint32_t Crc(uint8_t type, const char* data, size_t n) {
   uLong crc = crc32(0L, &type, 1);
-  return static_cast<uint32_t>(crc32(crc, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(n)));
+  return static_cast<uint32_t>(
+      crc32(crc, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(n)));
 }
 absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
@@ -49,14 +50,15 @@ bool ReadAll(int fd, uint64_t offset, size_t n, std::string* out) {
   return true;
 }
 absl::Time StartOf(const v1::ProbeResult& r) {
-  return absl::FromUnixSeconds(r.start_time().seconds()) + absl::Nanoseconds(r.start_time().nanos());
+  return absl::FromUnixSeconds(r.start_time().seconds()) +
+         absl::Nanoseconds(r.start_time().nanos());
 }
 
 }  // namespace
 
 Spool::Spool(Options options) : options_(std::move(options)) {
-  options_.segment_bytes = std::max<uint64_t>(
-      4096, std::min(options_.segment_bytes, options_.max_bytes / 4));
+  options_.segment_bytes =
+      std::max<uint64_t>(4096, std::min(options_.segment_bytes, options_.max_bytes / 4));
 }
 
 Spool::~Spool() {
@@ -120,13 +122,20 @@ absl::Status Spool::Recover() {
         spdlog::warn("spool: {}: torn or corrupt record at offset {}; cutting {} bytes", path, pos,
                      size - pos);
         stats_.torn_tails++;
-        if (ftruncate(fd, pos) != 0) spdlog::error("spool: truncating {}: {}", path, strerror(errno));
+        if (ftruncate(fd, pos) != 0)
+          spdlog::error("spool: truncating {}: {}", path, strerror(errno));
         size = pos;
         break;
       }
       if (type == kBatch) {
-        Entry e{batch.batch_seq(), number, pos, static_cast<uint32_t>(kHeader + len),
-                static_cast<uint32_t>(batch.results_size()), absl::InfiniteFuture(), 0, 0};
+        Entry e{batch.batch_seq(),
+                number,
+                pos,
+                static_cast<uint32_t>(kHeader + len),
+                static_cast<uint32_t>(batch.results_size()),
+                absl::InfiniteFuture(),
+                0,
+                0};
         if (batch.results_size() > 0) {
           e.first_start = StartOf(batch.results(0));
           e.first_seq = batch.results(0).seq();
@@ -208,14 +217,20 @@ absl::Status Spool::WriteRecord(uint8_t type, const std::string& payload) {
 absl::Status Spool::Append(const v1::ResultBatch& batch) {
   std::string payload = batch.SerializeAsString();
   if (payload.size() > kMaxRecord) return absl::InvalidArgumentError("batch too large to spool");
-  if (segments_.back().bytes > 0 && segments_.back().bytes + payload.size() > options_.segment_bytes) {
+  if (segments_.back().bytes > 0 &&
+      segments_.back().bytes + payload.size() > options_.segment_bytes) {
     if (auto st = OpenActive(segments_.back().number + 1); !st.ok()) return st;
   }
   uint64_t offset = segments_.back().bytes;
   if (auto st = WriteRecord(kBatch, payload); !st.ok()) return st;
-  Entry e{batch.batch_seq(), segments_.back().number, offset,
-          static_cast<uint32_t>(kHeader + payload.size()), static_cast<uint32_t>(batch.results_size()),
-          absl::InfiniteFuture(), 0, 0};
+  Entry e{batch.batch_seq(),
+          segments_.back().number,
+          offset,
+          static_cast<uint32_t>(kHeader + payload.size()),
+          static_cast<uint32_t>(batch.results_size()),
+          absl::InfiniteFuture(),
+          0,
+          0};
   if (batch.results_size() > 0) {
     e.first_start = StartOf(batch.results(0));
     e.first_seq = batch.results(0).seq();

@@ -38,14 +38,14 @@ class Spool {
     absl::Duration fsync_every = absl::Milliseconds(500);
   };
   struct Stats {
-    uint64_t bytes = 0;                 // on disk, all segments
+    uint64_t bytes = 0;  // on disk, all segments
     size_t segments = 0;
     size_t unacked_batches = 0;
     uint64_t unacked_results = 0;
     uint64_t appended_batches = 0;
-    uint64_t dropped_batches = 0;       // lost to the size cap
+    uint64_t dropped_batches = 0;  // lost to the size cap
     uint64_t dropped_results = 0;
-    uint64_t torn_tails = 0;            // corrupt or partial records cut at open
+    uint64_t torn_tails = 0;  // corrupt or partial records cut at open
     uint64_t write_errors = 0;
     absl::Time oldest_unacked = absl::InfiniteFuture();  // first result's start time
   };

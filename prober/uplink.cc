@@ -37,7 +37,9 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<grpc::Cha
 
 Uplink::~Uplink() { Stop(absl::ZeroDuration()); }
 
-void Uplink::Start() { thread_ = std::thread([this] { Run(); }); }
+void Uplink::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Uplink::Add(v1::ProbeResult result) {
   absl::MutexLock l(&pending_mu_);
@@ -96,9 +98,7 @@ size_t Uplink::backlog() const {
   return n + (spool_ ? spool_->stats().unacked_results : memory_results_);
 }
 
-bool Uplink::GapsPending() const {
-  return spool_ ? spool_->has_gaps() : !memory_gaps_.empty();
-}
+bool Uplink::GapsPending() const { return spool_ ? spool_->has_gaps() : !memory_gaps_.empty(); }
 
 void Uplink::FormBatches(bool force) {
   while (true) {
@@ -171,8 +171,7 @@ std::optional<v1::ResultBatch> Uplink::NextToSend() {
   std::optional<v1::ResultBatch> from_spool;
   if (spool_) from_spool = spool_->Next(last_sent_);
   for (const v1::ResultBatch& b : memory_) {
-    if (b.batch_seq() > last_sent_ &&
-        (!from_spool || b.batch_seq() < from_spool->batch_seq())) {
+    if (b.batch_seq() > last_sent_ && (!from_spool || b.batch_seq() < from_spool->batch_seq())) {
       return b;
     }
   }
@@ -208,9 +207,7 @@ void Uplink::AwaitWake(absl::Duration timeout) {
   wake_ = false;
 }
 
-bool Uplink::StopDue() const {
-  return stopping_ && (absl::Now() >= stop_deadline_ || Drained());
-}
+bool Uplink::StopDue() const { return stopping_ && (absl::Now() >= stop_deadline_ || Drained()); }
 
 void Uplink::Run() {
   absl::Duration backoff = options_.backoff_initial;
@@ -260,8 +257,7 @@ bool Uplink::StreamOnce() {
     last_sent_ = last_acked_;  // resend everything unacked, in order
     in_flight_ = 0;
   }
-  std::unique_ptr<grpc::ClientReaderWriter<v1::ResultBatch, v1::Ack>> stream =
-      stub_->Report(&ctx);
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ResultBatch, v1::Ack>> stream = stub_->Report(&ctx);
   std::atomic<bool> got_ack{false};
   std::atomic<bool> reader_done{false};
 

@@ -36,7 +36,7 @@ class Uplink {
   struct Options {
     std::string prober_id;
     std::string region;
-    std::string spool_dir;  // "" = keep unacked batches in memory only
+    std::string spool_dir;     // "" = keep unacked batches in memory only
     std::string bearer_token;  // sent as "authorization: Bearer ..." when set
     uint64_t spool_max_bytes = 512ull << 20;
     size_t max_batch = 500;
@@ -118,11 +118,11 @@ class Uplink {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   uint64_t next_batch_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  std::unique_ptr<Spool> spool_ ABSL_GUARDED_BY(mu_);           // disk, or
-  std::deque<v1::ResultBatch> memory_ ABSL_GUARDED_BY(mu_);     // memory store
+  std::unique_ptr<Spool> spool_ ABSL_GUARDED_BY(mu_);        // disk, or
+  std::deque<v1::ResultBatch> memory_ ABSL_GUARDED_BY(mu_);  // memory store
   uint64_t memory_results_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<v1::Gap> memory_gaps_ ABSL_GUARDED_BY(mu_);
-  uint64_t last_sent_ ABSL_GUARDED_BY(mu_) = 0;   // batch_seq written on this stream
+  uint64_t last_sent_ ABSL_GUARDED_BY(mu_) = 0;  // batch_seq written on this stream
   uint64_t last_acked_ ABSL_GUARDED_BY(mu_) = 0;
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   Stats stats_ ABSL_GUARDED_BY(mu_);

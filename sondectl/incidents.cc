@@ -38,10 +38,10 @@ std::string ToJson(const google::protobuf::Message& message) {
 }
 
 std::string FormatIncidentsTable(const v1::IncidentsReply& reply, bool all) {
-  if (reply.incidents().empty()) return all ? "no incidents in the window\n" : "no open incidents\n";
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "KIND", "SEVERITY", "SERVICE", "REGIONS", "SHARE", "CLASS", "OPENED", "STATUS",
-       "ACK"}};
+  if (reply.incidents().empty())
+    return all ? "no incidents in the window\n" : "no open incidents\n";
+  std::vector<std::vector<std::string>> rows = {{"ID", "KIND", "SEVERITY", "SERVICE", "REGIONS",
+                                                 "SHARE", "CLASS", "OPENED", "STATUS", "ACK"}};
   for (const v1::Incident& i : reply.incidents()) {
     std::string status = i.status();
     if (i.in_maintenance()) status += " (maintenance)";
@@ -56,9 +56,9 @@ std::string FormatIncidentsTable(const v1::IncidentsReply& reply, bool all) {
   std::string out;
   for (size_t r = 0; r < rows.size(); ++r) {
     for (size_t c = 0; c < rows[r].size(); ++c) {
-      absl::StrAppend(&out, rows[r][c], c + 1 < rows[r].size()
-                                            ? std::string(width[c] - rows[r][c].size() + 2, ' ')
-                                            : "\n");
+      absl::StrAppend(
+          &out, rows[r][c],
+          c + 1 < rows[r].size() ? std::string(width[c] - rows[r][c].size() + 2, ' ') : "\n");
     }
     if (r > 0 && !reply.incidents(r - 1).evidence().empty()) {
       absl::StrAppend(&out, "    ", reply.incidents(r - 1).evidence(), "\n");
@@ -86,8 +86,8 @@ std::string FormatTimeline(const v1::TimelineReply& reply) {
                     "\n");
   }
   absl::StrAppend(&out, "  evidence   ", i.evidence(), "\n");
-  absl::StrAppend(&out, "  opened     ", When(i.opened_at()), "  resolved ",
-                  When(i.resolved_at()), "\n");
+  absl::StrAppend(&out, "  opened     ", When(i.opened_at()), "  resolved ", When(i.resolved_at()),
+                  "\n");
   absl::StrAppend(&out, "  ack        ",
                   i.acknowledged_by().empty()
                       ? "-"

@@ -161,9 +161,8 @@ struct CollectorFlags {
 
   void Add(common::FlagSet* flags) {
     const char* env = std::getenv("SONDE_COLLECTOR");
-    collector = env != nullptr && env[0] != '\0'
-                    ? env
-                    : absl::StrCat("127.0.0.1:", kDefaultCollectorPort);
+    collector =
+        env != nullptr && env[0] != '\0' ? env : absl::StrCat("127.0.0.1:", kDefaultCollectorPort);
     const char* token_env = std::getenv("SONDE_TOKEN");
     token = token_env != nullptr ? token_env : "";
     flags->String("collector", &collector,
@@ -172,8 +171,7 @@ struct CollectorFlags {
     flags->String("token", &token,
                   "Query token, when the collector requires one. Default: $SONDE_TOKEN.");
     flags->String("token-file", &security.token_file, "Read the query token from this file.");
-    flags->String("tls-ca", &security.tls_ca,
-                  "CA (PEM) of the collector's certificate: use TLS.");
+    flags->String("tls-ca", &security.tls_ca, "CA (PEM) of the collector's certificate: use TLS.");
     flags->Bool("insecure", &security.insecure,
                 "Allow plaintext to a collector that is not on loopback.");
   }
@@ -204,8 +202,8 @@ int RpcError(const char* what, const std::string& target, const grpc::Status& st
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     why = absl::StrCat("no answer within ", kRpcDeadline.count(), " s (", why, ")");
   }
-  std::fprintf(stderr, "sondectl: cannot %s (collector at %s): %s: %s\n", what,
-               target.c_str(), CodeName(status.error_code()), why.c_str());
+  std::fprintf(stderr, "sondectl: cannot %s (collector at %s): %s: %s\n", what, target.c_str(),
+               CodeName(status.error_code()), why.c_str());
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return kExitUsage;
   return kExitFailure;
 }
@@ -310,8 +308,7 @@ int Ack(const std::vector<std::string>& args) {
   if (!status.ok()) return RpcError("acknowledge the incident", target, status);
   const v1::Incident& i = reply.incident();
   if (reply.already_acknowledged()) {
-    std::printf("%s was already acknowledged by %s\n", i.id().c_str(),
-                i.acknowledged_by().c_str());
+    std::printf("%s was already acknowledged by %s\n", i.id().c_str(), i.acknowledged_by().c_str());
   } else {
     std::printf("%s acknowledged by %s (%s, %s)\n", i.id().c_str(), i.acknowledged_by().c_str(),
                 i.kind().c_str(), i.status().c_str());
@@ -327,8 +324,7 @@ int Report(const std::vector<std::string>& args) {
   std::string region;
   common::FlagSet flags("sondectl report", kReportUsage);
   c.Add(&flags);
-  flags.Duration("window", &window,
-                 "How far back to look: 30m, 1h, 24h, 7d, 30d (at most 400d).");
+  flags.Duration("window", &window, "How far back to look: 30m, 1h, 24h, 7d, 30d (at most 400d).");
   flags.String("format", &format, "table (for people) or json (for scripts).");
   flags.String("check", &check, "Only this check (its name).");
   flags.String("region", &region, "Only this region.");
@@ -382,8 +378,7 @@ int Validate(const std::vector<std::string>& args) {
   if (path.empty() && rest->size() == 1) {
     path = (*rest)[0];  // `sondectl validate FILE` works too
   } else if (!rest->empty()) {
-    return UsageError("validate",
-                      absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
+    return UsageError("validate", absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
   }
   if (path.empty()) {
     return UsageError("validate", "--config FILE is required");
@@ -396,13 +391,12 @@ int Validate(const std::vector<std::string>& args) {
     }
   }
   if (!config.ok()) {
-    std::fprintf(stderr, "%s\n",
-                 std::string(config.status().message()).c_str());
+    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
     std::fprintf(stderr, "%s: INVALID\n", path.c_str());
     return kExitUsage;
   }
-  std::printf("%s: OK (%d checks, %d regions)\n", path.c_str(),
-              config->checks_size(), config->regions_size());
+  std::printf("%s: OK (%d checks, %d regions)\n", path.c_str(), config->checks_size(),
+              config->regions_size());
   return kExitOk;
 }
 
@@ -414,12 +408,10 @@ int Main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
-  if (command == "help" && !args.empty() &&
-      (args[0] == "report" || args[0] == "validate")) {
+  if (command == "help" && !args.empty() && (args[0] == "report" || args[0] == "validate")) {
     return args[0] == "report" ? Report({"--help"}) : Validate({"--help"});
   }
-  if (command == "help" || command == "--help" || command == "-h" ||
-      command == "-help") {
+  if (command == "help" || command == "--help" || command == "-h" || command == "-help") {
     std::fputs(kMainUsage, stdout);
     return kExitOk;
   }
@@ -438,8 +430,9 @@ int Main(int argc, char** argv) {
   if (command == "validate") {
     return Validate(args);
   }
-  return UsageError("", absl::StrCat("unknown command \"", command,
-                                     "\"; commands: incidents, incident, ack, report, validate, help"));
+  return UsageError("",
+                    absl::StrCat("unknown command \"", command,
+                                 "\"; commands: incidents, incident, ack, report, validate, help"));
 }
 
 }  // namespace

@@ -20,32 +20,24 @@ absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-bool IsSet(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() != 0 || ts.nanos() != 0;
-}
+bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
 
 // floor(scale * (probes - failures) / probes) without floating point.
 uint64_t ScaledAvailability(const v1::AvailabilityRow& row, uint64_t scale) {
   uint64_t probes = row.probes();
   uint64_t good = probes - std::min(row.failures(), probes);
-  return static_cast<uint64_t>(static_cast<unsigned __int128>(good) * scale /
-                               probes);
+  return static_cast<uint64_t>(static_cast<unsigned __int128>(good) * scale / probes);
 }
 
 std::string TopFailure(const v1::AvailabilityRow& row) {
   if (row.top_failure_class() == v1::FailureClass::UNSPECIFIED) {
     return "";
   }
-  const std::string& name =
-      v1::FailureClass::Code_Name(row.top_failure_class());
-  return name.empty() ? absl::StrCat(static_cast<int>(row.top_failure_class()))
-                      : name;
+  const std::string& name = v1::FailureClass::Code_Name(row.top_failure_class());
+  return name.empty() ? absl::StrCat(static_cast<int>(row.top_failure_class())) : name;
 }
 
-bool BelowFull(const v1::AvailabilityRow& row) {
-  return row.probes() > 0 && row.failures() > 0;
-}
-
+bool BelowFull(const v1::AvailabilityRow& row) { return row.probes() > 0 && row.failures() > 0; }
 
 }  // namespace
 
@@ -75,27 +67,25 @@ std::string FormatRfc3339(absl::Time t) {
 std::string FormatReportTable(const v1::AvailabilityReply& reply) {
   const absl::Time from = ToTime(reply.from());
   const absl::Time to = ToTime(reply.to());
-  std::string out =
-      absl::StrCat("Availability over the last ", FormatWindow(to - from), ": ",
-                   FormatRfc3339(from), " to ", FormatRfc3339(to), " (UTC)\n");
+  std::string out = absl::StrCat("Availability over the last ", FormatWindow(to - from), ": ",
+                                 FormatRfc3339(from), " to ", FormatRfc3339(to), " (UTC)\n");
   if (reply.rows().empty()) {
     absl::StrAppend(&out, "No results in this window.\n");
     return out;
   }
   constexpr size_t kColumns = 7;
   // Numbers (PROBES, FAILED, AVAILABILITY) are right-aligned.
-  constexpr std::array<bool, kColumns> kRight = {false, false, false, true,
-                                                 true,  true,  false};
+  constexpr std::array<bool, kColumns> kRight = {false, false, false, true, true, true, false};
   std::vector<std::array<std::string, kColumns>> cells;
-  cells.push_back({"CHECK", "SERVICE", "REGION", "PROBES", "FAILED",
-                   "AVAILABILITY", "TOP-FAILURE"});
+  cells.push_back(
+      {"CHECK", "SERVICE", "REGION", "PROBES", "FAILED", "AVAILABILITY", "TOP-FAILURE"});
   std::vector<bool> marked = {false};
   size_t below = 0;
   for (const v1::AvailabilityRow& row : reply.rows()) {
     std::string top = TopFailure(row);
-    cells.push_back({row.check_id(), row.service(), row.region(),
-                     absl::StrCat(row.probes()), absl::StrCat(row.failures()),
-                     FormatAvailabilityPercent(row), top.empty() ? "-" : top});
+    cells.push_back({row.check_id(), row.service(), row.region(), absl::StrCat(row.probes()),
+                     absl::StrCat(row.failures()), FormatAvailabilityPercent(row),
+                     top.empty() ? "-" : top});
     marked.push_back(BelowFull(row));
     if (BelowFull(row)) {
       ++below;
@@ -126,15 +116,12 @@ std::string FormatReportTable(const v1::AvailabilityReply& reply) {
   if (below == 0) {
     absl::StrAppend(&out, "All ", reply.rows_size(), " rows at 100%.\n");
   } else {
-    absl::StrAppend(&out, below, " of ", reply.rows_size(),
-                    " rows below 100% (marked \"!\").\n");
+    absl::StrAppend(&out, below, " of ", reply.rows_size(), " rows below 100% (marked \"!\").\n");
   }
   for (const v1::DataGap& gap : reply.gaps()) {
-    absl::StrAppend(&out, "No data: region ", gap.region(), " (prober ",
-                    gap.prober_id(), ") lost ", gap.results(),
-                    " results between ", FormatRfc3339(ToTime(gap.from())),
-                    " and ", FormatRfc3339(ToTime(gap.to())),
-                    " (spool full); not counted as downtime.\n");
+    absl::StrAppend(&out, "No data: region ", gap.region(), " (prober ", gap.prober_id(), ") lost ",
+                    gap.results(), " results between ", FormatRfc3339(ToTime(gap.from())), " and ",
+                    FormatRfc3339(ToTime(gap.to())), " (spool full); not counted as downtime.\n");
   }
   return out;
 }
@@ -160,8 +147,8 @@ std::string FormatReportJson(const v1::AvailabilityReply& reply) {
     AppendJsonString(row.service(), &out);
     out += ",\"region\":";
     AppendJsonString(row.region(), &out);
-    absl::StrAppend(&out, ",\"probes\":", row.probes(),
-                    ",\"failures\":", row.failures(), ",\"availability\":");
+    absl::StrAppend(&out, ",\"probes\":", row.probes(), ",\"failures\":", row.failures(),
+                    ",\"availability\":");
     if (row.probes() == 0) {
       out += "null";
     } else {

@@ -60,7 +60,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr char kUsage[] = R"(usage: sonde-bench-ingest --collector HOST:PORT --postgres CONNINFO [flags]
+constexpr char kUsage[] =
+    R"(usage: sonde-bench-ingest --collector HOST:PORT --postgres CONNINFO [flags]
 
 Measures collector ingest (results/s into PostgreSQL from concurrent prober
 streams, and the time from a probe's end to its commit) next to a raw COPY of
@@ -128,8 +129,8 @@ v1::ProbeResult MakeResult(const std::string& prober_id, const std::string& regi
 }
 
 v1::ResultBatch MakeBatch(const std::string& prober_id, const std::string& region,
-                          uint64_t batch_seq, uint64_t* next_seq, int n, int checks,
-                          absl::Time end, std::mt19937_64* rng) {
+                          uint64_t batch_seq, uint64_t* next_seq, int n, int checks, absl::Time end,
+                          std::mt19937_64* rng) {
   v1::ResultBatch b;
   b.set_prober_id(prober_id);
   b.set_region(region);
@@ -223,9 +224,9 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
       if (!room()) continue;
     }
     // Stamped now: these probes "ended" as their batch leaves.
-    v1::ResultBatch b = MakeBatch(prober_id, region, batch_seq, &next_seq,
-                                  static_cast<int>(o.batch), static_cast<int>(o.checks),
-                                  absl::Now(), &rng);
+    v1::ResultBatch b =
+        MakeBatch(prober_id, region, batch_seq, &next_seq, static_cast<int>(o.batch),
+                  static_cast<int>(o.checks), absl::Now(), &rng);
     {
       absl::MutexLock l(&mu);
       sent.emplace_back(Clock::now(), b.results_size());
@@ -238,7 +239,8 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
   // Let the last acks come in (bounded), then end the stream.
   {
     absl::MutexLock l(&mu);
-    auto drained = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0 || reader_done; };
+    auto drained = [&]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0 || reader_done; };
     mu.AwaitWithTimeout(absl::Condition(&drained), absl::Seconds(30));
   }
   ctx.TryCancel();
@@ -410,9 +412,8 @@ int Main(int argc, char** argv) {
     std::cout << flags.Help();
     return 0;
   }
-  if (!rest.ok() || !rest->empty() || o.collector.empty() || o.postgres.empty() ||
-      o.streams < 1 || o.batch < 1 || o.window < 1 || o.checks < 1 || o.rounds < 1 ||
-      o.paced_rate < 0) {
+  if (!rest.ok() || !rest->empty() || o.collector.empty() || o.postgres.empty() || o.streams < 1 ||
+      o.batch < 1 || o.window < 1 || o.checks < 1 || o.rounds < 1 || o.paced_rate < 0) {
     std::cerr << "sonde-bench-ingest: "
               << (rest.ok() ? "--collector and --postgres are required; counts must be >= 1"
                             : std::string(rest.status().message()))
@@ -443,9 +444,10 @@ int Main(int argc, char** argv) {
         std::cerr << "\nraw COPY failed: " << error << "\n";
         return 1;
       }
-      std::printf(", raw COPY %.0f rows/s (one transaction per connection), %.0f rows/s (COMMIT"
-                  " every %d rows)",
-                  copy_one_rates.back(), copy_each_rates.back(), static_cast<int>(o.batch));
+      std::printf(
+          ", raw COPY %.0f rows/s (one transaction per connection), %.0f rows/s (COMMIT"
+          " every %d rows)",
+          copy_one_rates.back(), copy_each_rates.back(), static_cast<int>(o.batch));
     }
     std::printf("\n");
   }
@@ -454,17 +456,18 @@ int Main(int argc, char** argv) {
   const double copy_per_batch = Percentile(copy_each_rates, 0.5);
   // The baseline is the faster way of COPYing: the ratio never flatters.
   const double copy_best = std::max(copy_one_txn, copy_per_batch);
-  std::printf("collector ingest, %d streams x %d results/batch, <= %d unacked: median %.0f"
-              " results/s\n",
-              static_cast<int>(o.streams), static_cast<int>(o.batch), static_cast<int>(o.window),
-              ingest_rate);
+  std::printf(
+      "collector ingest, %d streams x %d results/batch, <= %d unacked: median %.0f"
+      " results/s\n",
+      static_cast<int>(o.streams), static_cast<int>(o.batch), static_cast<int>(o.window),
+      ingest_rate);
   std::printf("  write -> ack at full load (queueing included): median %.0f ms, p90 %.0f ms\n",
               Percentile(latency, 0.5), Percentile(latency, 0.9));
   if (o.copy) {
-    std::printf("raw COPY of the same rows, %d connections: median %.0f rows/s (one transaction"
-                " each), %.0f rows/s (COMMIT every %d rows)\n",
-                static_cast<int>(o.streams), copy_one_txn, copy_per_batch,
-                static_cast<int>(o.batch));
+    std::printf(
+        "raw COPY of the same rows, %d connections: median %.0f rows/s (one transaction"
+        " each), %.0f rows/s (COMMIT every %d rows)\n",
+        static_cast<int>(o.streams), copy_one_txn, copy_per_batch, static_cast<int>(o.batch));
     std::printf("  collector / raw COPY (the faster of the two): %.0f%%\n",
                 100 * ingest_rate / copy_best);
   }
@@ -479,11 +482,12 @@ int Main(int argc, char** argv) {
         std::chrono::duration<double>(o.batch / per_stream));
     StreamPhase phase = RunStreams(o, "paced", interval);
     paced_latency = phase.latency_ms;
-    std::printf("paced at %lld results/s (%d streams, a %d-result batch every %.2f s each):"
-                " write -> ack median %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
-                static_cast<long long>(o.paced_rate), static_cast<int>(o.streams),
-                static_cast<int>(o.batch), o.batch / per_stream, Percentile(paced_latency, 0.5),
-                Percentile(paced_latency, 0.9), Percentile(paced_latency, 0.99));
+    std::printf(
+        "paced at %lld results/s (%d streams, a %d-result batch every %.2f s each):"
+        " write -> ack median %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
+        static_cast<long long>(o.paced_rate), static_cast<int>(o.streams),
+        static_cast<int>(o.batch), o.batch / per_stream, Percentile(paced_latency, 0.5),
+        Percentile(paced_latency, 0.9), Percentile(paced_latency, 0.99));
   }
 
   // Phase 3.
@@ -503,10 +507,11 @@ int Main(int argc, char** argv) {
       prober_rows = std::strtoull(PQgetvalue(r, 0, 0), nullptr, 10);
       prober_median_ms = std::strtod(PQgetvalue(r, 0, 1), nullptr);
       prober_p90_ms = std::strtod(PQgetvalue(r, 0, 2), nullptr);
-      std::printf("real probers (%s): probe end -> stored, median %.0f ms, p90 %.0f ms over %llu"
-                  " results\n",
-                  o.prober_like.c_str(), prober_median_ms, prober_p90_ms,
-                  static_cast<unsigned long long>(prober_rows));
+      std::printf(
+          "real probers (%s): probe end -> stored, median %.0f ms, p90 %.0f ms over %llu"
+          " results\n",
+          o.prober_like.c_str(), prober_median_ms, prober_p90_ms,
+          static_cast<unsigned long long>(prober_rows));
     } else {
       std::cerr << "prober latency query failed: " << PQerrorMessage(c.get()) << "\n";
     }

@@ -54,9 +54,7 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 }
 int Popcount(uint64_t m) { return __builtin_popcountll(m); }
 
-bool IsDnsClass(int c) {
-  return c >= FC::DNS_NXDOMAIN && c <= FC::DNS_UNEXPECTED_ANSWER;
-}
+bool IsDnsClass(int c) { return c >= FC::DNS_NXDOMAIN && c <= FC::DNS_UNEXPECTED_ANSWER; }
 
 std::string ClassName(int c) {
   if (!FC::Code_IsValid(c)) return absl::StrCat("CLASS_", c);
@@ -100,13 +98,11 @@ struct Finding {
 
   bool any() const { return avail || latency || flapping; }
   bool operator==(const Finding& o) const {
-    return avail == o.avail && kind == o.kind && severity == o.severity &&
-           regions == o.regions && dominant_class == o.dominant_class &&
-           class_count == o.class_count && share_fails == o.share_fails &&
-           share_probes == o.share_probes && share == o.share &&
-           evidence == o.evidence && latency == o.latency &&
-           latency_regions == o.latency_regions && shift == o.shift &&
-           p95_us == o.p95_us && baseline_us == o.baseline_us &&
+    return avail == o.avail && kind == o.kind && severity == o.severity && regions == o.regions &&
+           dominant_class == o.dominant_class && class_count == o.class_count &&
+           share_fails == o.share_fails && share_probes == o.share_probes && share == o.share &&
+           evidence == o.evidence && latency == o.latency && latency_regions == o.latency_regions &&
+           shift == o.shift && p95_us == o.p95_us && baseline_us == o.baseline_us &&
            flapping == o.flapping && flap_regions == o.flap_regions &&
            flap_percent == o.flap_percent;
   }
@@ -186,7 +182,7 @@ struct CheckState {
   int burn_rule = -1;
   Finding finding;
   int64_t kind_since = kNever;  // when finding.kind (availability) last changed
-  bool kind_held = false;  // reported under its open incident's kind for now
+  bool kind_held = false;       // reported under its open incident's kind for now
   bool dirty = false;
 };
 
@@ -265,8 +261,7 @@ struct Detector::Impl {
   void ReconcileProbers(int64_t t);
 
   bool NothingDirty() const {
-    return dirty_checks.empty() && dirty_regions.empty() &&
-           dirty_services.empty() && !prober_dirty;
+    return dirty_checks.empty() && dirty_regions.empty() && dirty_services.empty() && !prober_dirty;
   }
   // Drains the samples at exactly `t`, prefetching the state of the ones
   // a few places further down the queue (3000 series of ~9 KiB do not fit
@@ -274,10 +269,8 @@ struct Detector::Impl {
   void ApplyAt(int64_t t) {
     while (!pending.empty() && pending.NextTime() == t) {
       if (const Sample* ahead = pending.PeekAhead(kPrefetchAhead)) {
-        const char* p =
-            reinterpret_cast<const char*>(series[ahead->series].get());
-        for (int line = 0; line < kPrefetchLines; ++line)
-          __builtin_prefetch(p + 64 * line, 1);
+        const char* p = reinterpret_cast<const char*>(series[ahead->series].get());
+        for (int line = 0; line < kPrefetchLines; ++line) __builtin_prefetch(p + 64 * line, 1);
       }
       Apply(pending.Pop());
     }
@@ -309,8 +302,7 @@ struct Detector::Impl {
   void ScheduleEvaluation() {
     if (eval_period_us > 0 && !eval_scheduled) {
       eval_scheduled = true;
-      eval_due = FloorDiv(current_us, eval_period_us) * eval_period_us +
-                 eval_period_us;
+      eval_due = FloorDiv(current_us, eval_period_us) * eval_period_us + eval_period_us;
     }
   }
   int RegionIndex(absl::string_view name) const {
@@ -386,34 +378,29 @@ struct Detector::Impl {
 
 Detector::Impl::Impl(const DetectorOptions& options)
     : o(options),
-      book(options.resolve_hold, options.share_update_step,
-           options.progress_every_target, options.progress_step) {
+      book(options.resolve_hold, options.share_update_step, options.progress_every_target,
+           options.progress_step) {
   sm_params.down_failures = o.down_failures;
   sm_params.down_window = o.down_window;
   sm_params.up_successes = o.up_successes;
   sm_params.false_rate = o.outage_false_rate;
   sm_params.max_confirm_runs = o.outage_max_confirm_runs;
-  lat_params.window_minutes =
-      static_cast<int>(o.latency_window / absl::Minutes(1));
-  lat_params.baseline_blocks =
-      static_cast<int>(o.latency_baseline_window / o.latency_window);
+  lat_params.window_minutes = static_cast<int>(o.latency_window / absl::Minutes(1));
+  lat_params.baseline_blocks = static_cast<int>(o.latency_baseline_window / o.latency_window);
   lat_params.percentile = o.latency_percentile;
   lat_params.factor = o.latency_factor;
   lat_params.margin_us = static_cast<double>(Us(o.latency_margin));
   lat_params.min_samples = static_cast<uint32_t>(o.latency_min_samples);
-  lat_params.min_baseline_samples =
-      static_cast<uint32_t>(o.latency_min_baseline_samples);
+  lat_params.min_baseline_samples = static_cast<uint32_t>(o.latency_min_baseline_samples);
   for (const BurnRule& rule : o.burn_rules) {
-    rule_ids.push_back(
-        {burn_layout.Add(absl::ToInt64Seconds(rule.long_window)),
-         burn_layout.Add(absl::ToInt64Seconds(rule.short_window))});
+    rule_ids.push_back({burn_layout.Add(absl::ToInt64Seconds(rule.long_window)),
+                        burn_layout.Add(absl::ToInt64Seconds(rule.short_window))});
   }
   reorder_us = Us(o.reorder_window);
   eval_period_us = Us(o.evaluation_period);
   fast_bucket_us = Us(o.partial_fast_window) / kFastBuckets;
   class_window_us = Us(o.class_window);
-  flap_period_minutes =
-      static_cast<int>(o.flap_sample_period / absl::Minutes(1));
+  flap_period_minutes = static_cast<int>(o.flap_sample_period / absl::Minutes(1));
   partial_minutes = static_cast<int>(o.partial_window / absl::Minutes(1));
   reclassify_us = Us(o.reclassify_after);
 }
@@ -423,18 +410,15 @@ Detector::Impl::Impl(const DetectorOptions& options)
 
 absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
   // Regions: the config's plus any a check names; sorted for stable output.
-  std::vector<std::string> region_names(config.regions().begin(),
-                                        config.regions().end());
+  std::vector<std::string> region_names(config.regions().begin(), config.regions().end());
   for (const v1::Check& c : config.checks()) {
-    region_names.insert(region_names.end(), c.regions().begin(),
-                        c.regions().end());
+    region_names.insert(region_names.end(), c.regions().begin(), c.regions().end());
   }
   std::sort(region_names.begin(), region_names.end());
-  region_names.erase(std::unique(region_names.begin(), region_names.end()),
-                     region_names.end());
+  region_names.erase(std::unique(region_names.begin(), region_names.end()), region_names.end());
   if (region_names.size() > static_cast<size_t>(kMaxRegions)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "detector: ", region_names.size(), " regions, at most ", kMaxRegions));
+    return absl::InvalidArgumentError(
+        absl::StrCat("detector: ", region_names.size(), " regions, at most ", kMaxRegions));
   }
   if (!configured) {
     configured = true;
@@ -448,8 +432,7 @@ absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
   absl::flat_hash_map<std::string, uint32_t> old_index;
   for (uint32_t i = 0; i < series.size(); ++i) {
     const Series& s = *series[i];
-    old_index[absl::StrCat(checks[s.check].name, "\x1f",
-                           regions[s.region].name)] = i;
+    old_index[absl::StrCat(checks[s.check].name, "\x1f", regions[s.region].name)] = i;
   }
   std::vector<std::unique_ptr<Series>> old_series = std::move(series);
   series.clear();
@@ -473,17 +456,13 @@ absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
   std::vector<const v1::Check*> sorted;
   for (const v1::Check& c : config.checks()) sorted.push_back(&c);
   std::sort(sorted.begin(), sorted.end(),
-            [](const v1::Check* a, const v1::Check* b) {
-              return a->name() < b->name();
-            });
+            [](const v1::Check* a, const v1::Check* b) { return a->name() < b->name(); });
 
-  const absl::Duration default_interval =
-      config.defaults().has_interval()
-          ? common::ToAbsl(config.defaults().interval())
-          : o.default_interval;
-  const double default_slo = config.defaults().slo_target() > 0
-                                 ? config.defaults().slo_target()
-                                 : o.default_slo_target;
+  const absl::Duration default_interval = config.defaults().has_interval()
+                                              ? common::ToAbsl(config.defaults().interval())
+                                              : o.default_interval;
+  const double default_slo =
+      config.defaults().slo_target() > 0 ? config.defaults().slo_target() : o.default_slo_target;
 
   checks.assign(sorted.size(), CheckState{});
   check_index.clear();
@@ -499,20 +478,15 @@ absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
     CheckState& c = checks[ci];
     c.name = cfg.name();
     check_index[c.name] = ci;
-    const std::string service =
-        cfg.service().empty() ? cfg.name() : cfg.service();
+    const std::string service = cfg.service().empty() ? cfg.name() : cfg.service();
     auto [sit, s_new] = service_index.try_emplace(service, services.size());
-    if (s_new)
-      services.push_back(
-          ServiceState{service, absl::StrCat("s/", service), {}, false});
+    if (s_new) services.push_back(ServiceState{service, absl::StrCat("s/", service), {}, false});
     c.service = sit->second;
     services[c.service].checks.push_back(ci);
     c.target = DeriveTarget(cfg);
-    c.resolvers_text = c.target.resolvers.empty()
-                           ? "system resolvers"
-                           : absl::StrJoin(c.target.resolvers, ", ");
-    auto [hit, h_new] =
-        host_index.try_emplace(c.target.host, host_names.size());
+    c.resolvers_text =
+        c.target.resolvers.empty() ? "system resolvers" : absl::StrJoin(c.target.resolvers, ", ");
+    auto [hit, h_new] = host_index.try_emplace(c.target.host, host_names.size());
     if (h_new) {
       host_names.push_back(c.target.host);
       host_checks.emplace_back();
@@ -524,16 +498,13 @@ absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
     if (interval <= absl::ZeroDuration()) interval = o.default_interval;
     c.interval_us = Us(interval);
     c.requests_per_run =
-        cfg.has_http()
-            ? std::clamp<uint32_t>(cfg.http().requests_per_run(), 1, 64)
-            : 1;
+        cfg.has_http() ? std::clamp<uint32_t>(cfg.http().requests_per_run(), 1, 64) : 1;
     const double slo = cfg.slo_target() > 0 ? cfg.slo_target() : default_slo;
     c.budget = std::max(1e-6, 1.0 - slo / 100.0);
     c.series.assign(regions.size(), -1);
 
     std::vector<std::string> where(cfg.regions().begin(), cfg.regions().end());
-    if (where.empty())
-      where.assign(config.regions().begin(), config.regions().end());
+    if (where.empty()) where.assign(config.regions().begin(), config.regions().end());
     int n_regions = 0;
     for (const std::string& rn : where) {
       const int r = RegionIndex(rn);
@@ -551,8 +522,7 @@ absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
       }
       s->check = ci;
       s->region = static_cast<uint32_t>(r);
-      s->counted_live = s->counted_considered = s->counted_bad =
-          s->counted_stale = false;
+      s->counted_live = s->counted_considered = s->counted_bad = s->counted_stale = false;
       c.series[r] = static_cast<int32_t>(series.size());
       regions[r].series.push_back(static_cast<uint32_t>(series.size()));
       series.push_back(std::move(s));
@@ -579,16 +549,14 @@ absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
     Series& s = *series[i];
     if (!s.stale) {
       const int64_t span = o.stale_intervals * checks[s.check].interval_us;
-      PushTimer(std::max(s.last_result_us, s.stale_base_us) + span, kStaleTimer,
-                i);
+      PushTimer(std::max(s.last_result_us, s.stale_base_us) + span, kStaleTimer, i);
     }
     RefreshMembership(s);
   }
   for (uint32_t r = 0; r < regions.size(); ++r) {
     MarkRegion(r);
     if (regions[r].unhealthy) {
-      PushTimer(regions[r].unhealthy_since + Us(o.prober_fault_hold),
-                kProberHoldTimer, r);
+      PushTimer(regions[r].unhealthy_since + Us(o.prober_fault_hold), kProberHoldTimer, r);
     }
   }
   dirty_checks.clear();
@@ -629,8 +597,7 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
 
   Sample s;
   s.series = static_cast<uint32_t>(c.series[region]);
-  s.start_us =
-      r.start_time().seconds() * 1'000'000 + r.start_time().nanos() / 1000;
+  s.start_us = r.start_time().seconds() * 1'000'000 + r.start_time().nanos() / 1000;
   s.time_us = s.start_us + r.total_us();
   if (s.time_us <= processed_us) {
     ++stats.late_results;
@@ -640,8 +607,7 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
   if (cls == FC::UNSPECIFIED) cls = r.ok() ? FC::OK : FC::PROBER_ERROR;
   s.failure_class = static_cast<uint8_t>(cls);
   s.ok = cls == FC::OK;
-  s.request_index =
-      static_cast<uint16_t>(std::min<uint32_t>(r.request_index(), 0xffff));
+  s.request_index = static_cast<uint16_t>(std::min<uint32_t>(r.request_index(), 0xffff));
   s.dns_us = r.dns_us();
   s.connect_us = r.connect_us();
   s.tls_us = r.tls_us();
@@ -687,8 +653,7 @@ void Detector::Impl::AdvanceTo(int64_t wm) {
       // Fast path: samples that change nothing need no evaluation; apply
       // them back to back up to the next deadline of any other kind.
       const int64_t other = std::min(
-          {next_minute_us, timers.empty() ? kForever : timers.front().at,
-           Us(book.NextHoldEnd())});
+          {next_minute_us, timers.empty() ? kForever : timers.front().at, Us(book.NextHoldEnd())});
       const int64_t limit = std::min(wm, other - 1);
       while (!pending.empty() && pending.NextTime() <= limit) {
         next = pending.NextTime();
@@ -763,8 +728,7 @@ void Detector::Impl::CloseMinute(int64_t m) {
     if (flap_due) {
       const bool failing = s.sm.down() || s.entered_down;
       s.entered_down = false;
-      if (s.flap.AddSample(failing, o.flap_history, o.flap_enter_percent,
-                           o.flap_exit_percent)) {
+      if (s.flap.AddSample(failing, o.flap_history, o.flap_enter_percent, o.flap_exit_percent)) {
         MarkCheck(s.check);
       }
     }
@@ -775,8 +739,8 @@ void Detector::Impl::CloseMinute(int64_t m) {
     bool page = false;
     bool ticket = false;
     Burn(c, m, &page, &ticket);
-    if (slow != c.slow_regions || page != c.burn_page ||
-        ticket != c.burn_ticket || c.finding.any()) {
+    if (slow != c.slow_regions || page != c.burn_page || ticket != c.burn_ticket ||
+        c.finding.any()) {
       c.slow_regions = slow;
       c.burn_page = page;
       c.burn_ticket = ticket;
@@ -817,8 +781,7 @@ void Detector::Impl::Apply(const Sample& smp) {
   s.last_result_us = std::max(s.last_result_us, t);
   if (!s.has_data || s.stale) {
     if (s.stale) {
-      PushTimer(s.last_result_us + o.stale_intervals * c.interval_us,
-                kStaleTimer, smp.series);
+      PushTimer(s.last_result_us + o.stale_intervals * c.interval_us, kStaleTimer, smp.series);
     }
     s.has_data = true;
     s.stale = false;
@@ -831,8 +794,7 @@ void Detector::Impl::Apply(const Sample& smp) {
     ++stats.prober_errors;
   } else if (smp.ok) {
     ++s.run_ok;
-    s.latency.Add(smp.total_us, smp.dns_us, smp.connect_us, smp.tls_us,
-                  smp.first_byte_us);
+    s.latency.Add(smp.total_us, smp.dns_us, smp.connect_us, smp.tls_us, smp.first_byte_us);
   } else {
     ++s.run_fail;
     const uint32_t i = s.fail_pos++ % kFailureRing;
@@ -844,8 +806,7 @@ void Detector::Impl::Apply(const Sample& smp) {
     }
   }
   release();
-  if (static_cast<uint32_t>(s.run_ok + s.run_fail + s.run_prober_error) >=
-      c.requests_per_run) {
+  if (static_cast<uint32_t>(s.run_ok + s.run_fail + s.run_prober_error) >= c.requests_per_run) {
     CompleteRun(s, t);
   }
 }
@@ -879,8 +840,7 @@ void Detector::Impl::CompleteRun(Series& s, int64_t t) {
     if (!s.sm.down()) s.tainted = false;
     if (s.sm.outage()) s.last_outage_us = t;
     (void)was_outage;
-    changed =
-        changed || failed != s.last_run_failed || mixed != s.last_run_mixed;
+    changed = changed || failed != s.last_run_failed || mixed != s.last_run_mixed;
     s.last_run_failed = failed;
     s.last_run_mixed = mixed;
     const RegionHealth& rh = regions[s.region];
@@ -905,8 +865,7 @@ void Detector::Impl::RefreshMembership(Series& s) {
   const CheckState& c = checks[s.check];
   const bool live = s.Live();
   const bool considered = c.multi_region && live;
-  const bool bad = considered && (s.last_run_failed || s.sm.down() ||
-                                  s.last_run_prober_error);
+  const bool bad = considered && (s.last_run_failed || s.sm.down() || s.last_run_prober_error);
   bool changed = false;
   auto adjust = [&](bool now, bool* counted, int* counter) {
     if (now != *counted) {
@@ -927,8 +886,8 @@ void Detector::Impl::RefreshMembership(Series& s) {
     // the regions that are (or may become) unhealthy.
     for (uint32_t r = 0; r < regions.size(); ++r) {
       const RegionHealth& o_r = regions[r];
-      if (o_r.unhealthy || (o_r.considered > 0 &&
-                            o_r.bad >= o.prober_fault_share * o_r.considered)) {
+      if (o_r.unhealthy ||
+          (o_r.considered > 0 && o_r.bad >= o.prober_fault_share * o_r.considered)) {
         MarkRegion(r);
       }
     }
@@ -939,8 +898,7 @@ void Detector::Impl::RefreshMembership(Series& s) {
 // Evaluation
 
 bool Detector::Impl::Voting(const Series& s, int64_t t) const {
-  return s.Live() && !regions[s.region].unhealthy &&
-         !(s.tainted && t < s.taint_until);
+  return s.Live() && !regions[s.region].unhealthy && !(s.tainted && t < s.taint_until);
 }
 
 void Detector::Impl::RecomputeRegion(uint32_t r, int64_t t) {
@@ -950,13 +908,12 @@ void Detector::Impl::RecomputeRegion(uint32_t r, int64_t t) {
   for (uint32_t i = 0; i < regions.size(); ++i) {
     if (i != r && regions[i].live > 0) others_live = true;
   }
-  const bool silent = !rh.series.empty() &&
-                      rh.stale == static_cast<int>(rh.series.size()) &&
-                      others_live;
+  const bool silent =
+      !rh.series.empty() && rh.stale == static_cast<int>(rh.series.size()) && others_live;
   bool faulty = rh.faulty;
   const double considered = rh.considered;
-  const bool suspect = rh.considered >= o.prober_min_checks &&
-                       rh.bad >= o.prober_fault_share * considered;
+  const bool suspect =
+      rh.considered >= o.prober_min_checks && rh.bad >= o.prober_fault_share * considered;
   std::vector<uint32_t> bad_checks;
   if (suspect || rh.faulty) {
     // Count the checks this region fails while another region passes them.
@@ -968,8 +925,8 @@ void Detector::Impl::RecomputeRegion(uint32_t r, int64_t t) {
       for (size_t r2 = 0; r2 < c.series.size() && !passes_elsewhere; ++r2) {
         if (r2 == r || c.series[r2] < 0 || regions[r2].unhealthy) continue;
         const Series& o2 = *series[c.series[r2]];
-        passes_elsewhere = o2.Live() && !o2.last_run_failed && !o2.sm.down() &&
-                           !o2.last_run_prober_error;
+        passes_elsewhere =
+            o2.Live() && !o2.last_run_failed && !o2.sm.down() && !o2.last_run_prober_error;
       }
       if (passes_elsewhere) bad_checks.push_back(s.check);
     }
@@ -977,8 +934,7 @@ void Detector::Impl::RecomputeRegion(uint32_t r, int64_t t) {
     if (!rh.faulty) {
       faulty = suspect && confirmed >= o.prober_fault_share * considered;
     } else {
-      faulty =
-          considered > 0 && confirmed > o.prober_recover_share * considered;
+      faulty = considered > 0 && confirmed > o.prober_recover_share * considered;
     }
   } else {
     faulty = false;
@@ -1054,18 +1010,15 @@ void Detector::Impl::Burn(CheckState& c, int64_t t, bool* page, bool* ticket) {
       lw += s.burn.Window(burn_layout, rule_ids[i].long_id);
       sw += s.burn.Window(burn_layout, rule_ids[i].short_id);
     }
-    if (lw.probes == 0 || sw.probes == 0 ||
-        sw.fails < static_cast<uint32_t>(o.burn_min_failures)) {
+    if (lw.probes == 0 || sw.probes == 0 || sw.fails < static_cast<uint32_t>(o.burn_min_failures)) {
       continue;
     }
     // History shorter than a window counts as within budget: a fresh
     // detector must not page on its first minutes of noise.
     const double long_min = absl::ToDoubleMinutes(rule.long_window);
     const double short_min = absl::ToDoubleMinutes(rule.short_window);
-    const double burn_long =
-        lw.share() * std::min(1.0, observed / long_min) / c.budget;
-    const double burn_short =
-        sw.share() * std::min(1.0, observed / short_min) / c.budget;
+    const double burn_long = lw.share() * std::min(1.0, observed / long_min) / c.budget;
+    const double burn_short = sw.share() * std::min(1.0, observed / short_min) / c.budget;
     if (burn_long <= rule.factor || burn_short <= rule.factor) continue;
     // Failures an outage incident already explains do not open a partial one.
     if (last_outage >= t - Us(rule.short_window)) continue;
@@ -1081,9 +1034,8 @@ void Detector::Impl::Burn(CheckState& c, int64_t t, bool* page, bool* ticket) {
   }
 }
 
-void Detector::Impl::ClassStats(const CheckState& c, uint64_t mask, int64_t t,
-                                int* dominant, uint32_t* dominant_count,
-                                double* dns_share) const {
+void Detector::Impl::ClassStats(const CheckState& c, uint64_t mask, int64_t t, int* dominant,
+                                uint32_t* dominant_count, double* dns_share) const {
   std::array<uint32_t, 128> counts{};
   uint32_t total = 0;
   uint32_t dns = 0;
@@ -1110,35 +1062,29 @@ void Detector::Impl::ClassStats(const CheckState& c, uint64_t mask, int64_t t,
   }
   if (total == 0 && since > kNever) {
     // Nothing recent (an incident winding down): the last failures seen.
-    ClassStats(c, mask, kNever + class_window_us, dominant, dominant_count,
-               dns_share);
+    ClassStats(c, mask, kNever + class_window_us, dominant, dominant_count, dns_share);
     return;
   }
   *dns_share = total == 0 ? 0.0 : static_cast<double>(dns) / total;
 }
 
-const Series* Detector::Impl::EvidenceSeries(const CheckState& c,
-                                             uint64_t mask) const {
+const Series* Detector::Impl::EvidenceSeries(const CheckState& c, uint64_t mask) const {
   const Series* best = nullptr;
   for (size_t r = 0; r < c.series.size(); ++r) {
     if (c.series[r] < 0 || !(mask & (uint64_t{1} << r))) continue;
     const Series* s = series[c.series[r]].get();
-    if (s->detail_us > kNever &&
-        (best == nullptr || s->detail_us > best->detail_us))
-      best = s;
+    if (s->detail_us > kNever && (best == nullptr || s->detail_us > best->detail_us)) best = s;
   }
   return best;
 }
 
-std::string Detector::Impl::AnsweringProtocols(uint32_t ci,
-                                               uint64_t down_regions) const {
+std::string Detector::Impl::AnsweringProtocols(uint32_t ci, uint64_t down_regions) const {
   const CheckState& c = checks[ci];
   std::vector<std::string> answering;
   for (uint32_t other : host_checks[c.host]) {
     const CheckState& c2 = checks[other];
     const std::string& p2 = c2.target.protocol;
-    if (other == ci || p2.empty() || p2 == "dns" || p2 == c.target.protocol)
-      continue;
+    if (other == ci || p2.empty() || p2 == "dns" || p2 == c.target.protocol) continue;
     bool ok = true;
     for (size_t r = 0; r < c2.series.size() && ok; ++r) {
       if (!(down_regions & (uint64_t{1} << r))) continue;
@@ -1152,8 +1098,7 @@ std::string Detector::Impl::AnsweringProtocols(uint32_t ci,
     if (ok) answering.push_back(p2);
   }
   std::sort(answering.begin(), answering.end());
-  answering.erase(std::unique(answering.begin(), answering.end()),
-                  answering.end());
+  answering.erase(std::unique(answering.begin(), answering.end()), answering.end());
   return absl::StrJoin(answering, ", ");
 }
 
@@ -1188,9 +1133,8 @@ Finding Detector::Impl::Classify(uint32_t ci, int64_t t) {
     std::string answering;
     if (f.class_count > 0 && dns_share >= o.dns_share) {
       f.kind = IncidentKind::kDnsFailure;
-      f.evidence = absl::StrCat(Rcode(f.dominant_class), " for ", c.target.host,
-                                " from resolvers ", c.resolvers_text, " in ",
-                                RegionList(outage));
+      f.evidence = absl::StrCat(Rcode(f.dominant_class), " for ", c.target.host, " from resolvers ",
+                                c.resolvers_text, " in ", RegionList(outage));
       const size_t at = detail.find("server at last known address");
       if (at != std::string::npos) {
         absl::StrAppend(&f.evidence, "; ", detail.substr(at));
@@ -1199,14 +1143,12 @@ Finding Detector::Impl::Classify(uint32_t ci, int64_t t) {
       }
     } else if (!(answering = AnsweringProtocols(ci, outage)).empty()) {
       f.kind = IncidentKind::kProtocolOutage;
-      f.evidence =
-          absl::StrCat(c.target.protocol, " of ", c.target.host, " fails (",
-                       ClassName(f.dominant_class), ") in ", RegionList(outage),
-                       " while ", answering, " answers");
+      f.evidence = absl::StrCat(c.target.protocol, " of ", c.target.host, " fails (",
+                                ClassName(f.dominant_class), ") in ", RegionList(outage), " while ",
+                                answering, " answers");
       if (!detail.empty()) absl::StrAppend(&f.evidence, "; ", detail);
     } else {
-      f.evidence = absl::StrCat(ClassName(f.dominant_class), " from ",
-                                RegionList(outage));
+      f.evidence = absl::StrCat(ClassName(f.dominant_class), " from ", RegionList(outage));
       if (!detail.empty()) absl::StrAppend(&f.evidence, ": ", detail);
     }
   } else if (n_voting > 0) {
@@ -1236,16 +1178,14 @@ Finding Detector::Impl::Classify(uint32_t ci, int64_t t) {
     const bool burn = c.burn_page || c.burn_ticket;
     if (fast_rule || slow_rule || burn) {
       f.avail = true;
-      f.severity = fast_rule || slow_rule || c.burn_page ? Severity::kPage
-                                                         : Severity::kTicket;
+      f.severity = fast_rule || slow_rule || c.burn_page ? Severity::kPage : Severity::kTicket;
       // The regions that see failures (not only those over a threshold right
       // now: at 20% the per-region verdicts flicker).
       uint64_t where = 0;
       for (size_t r = 0; r < c.series.size(); ++r) {
         if (!(voting & (uint64_t{1} << r))) continue;
         Series& s = *series[c.series[r]];
-        if (s.partial.WithCurrent(s.minute_partial).fails > 0 ||
-            s.fast.Sum(bucket).fails > 0) {
+        if (s.partial.WithCurrent(s.minute_partial).fails > 0 || s.fast.Sum(bucket).fails > 0) {
           where |= uint64_t{1} << r;
         }
       }
@@ -1265,29 +1205,24 @@ Finding Detector::Impl::Classify(uint32_t ci, int64_t t) {
       f.share_probes = share.probes;
       // Whole percent steps: fewer updates.
       f.share = std::round(share.share() * 100) / 100;
-      f.kind = f.class_count > 0 && dns_share >= o.dns_share
-                   ? IncidentKind::kDnsFailure
-                   : IncidentKind::kPartialFailure;
+      f.kind = f.class_count > 0 && dns_share >= o.dns_share ? IncidentKind::kDnsFailure
+                                                             : IncidentKind::kPartialFailure;
       std::string rule;
       if (fast_rule) {
-        rule = absl::StrFormat("%u of %u probes failed in the last %s",
-                               fast_sum.fails, fast_sum.probes,
-                               absl::FormatDuration(o.partial_fast_window));
+        rule = absl::StrFormat("%u of %u probes failed in the last %s", fast_sum.fails,
+                               fast_sum.probes, absl::FormatDuration(o.partial_fast_window));
       } else if (slow_rule) {
-        rule = absl::StrFormat("%u of %u probes failed in the last %s",
-                               slow_sum.fails, slow_sum.probes,
-                               absl::FormatDuration(o.partial_window));
+        rule = absl::StrFormat("%u of %u probes failed in the last %s", slow_sum.fails,
+                               slow_sum.probes, absl::FormatDuration(o.partial_window));
       } else {
         const BurnRule& br = o.burn_rules[c.burn_rule];
-        rule =
-            absl::StrFormat("error budget burning %.1fx over %s and %s",
-                            c.burn_value, absl::FormatDuration(br.long_window),
-                            absl::FormatDuration(br.short_window));
+        rule = absl::StrFormat("error budget burning %.1fx over %s and %s", c.burn_value,
+                               absl::FormatDuration(br.long_window),
+                               absl::FormatDuration(br.short_window));
       }
       const Series* ev = EvidenceSeries(c, where);
-      f.evidence = absl::StrFormat("%.0f%% of probes failing in %s (%s); %s",
-                                   f.share * 100, RegionList(where), rule,
-                                   ClassName(f.dominant_class));
+      f.evidence = absl::StrFormat("%.0f%% of probes failing in %s (%s); %s", f.share * 100,
+                                   RegionList(where), rule, ClassName(f.dominant_class));
       if (f.kind == IncidentKind::kDnsFailure) {
         absl::StrAppend(&f.evidence, " from resolvers ", c.resolvers_text);
       }
@@ -1299,11 +1234,9 @@ Finding Detector::Impl::Classify(uint32_t ci, int64_t t) {
   uint64_t slow_latency = 0;
   for (size_t r = 0; r < c.series.size(); ++r) {
     if (!(voting & (uint64_t{1} << r))) continue;
-    if (series[c.series[r]]->latency.degraded())
-      slow_latency |= uint64_t{1} << r;
+    if (series[c.series[r]]->latency.degraded()) slow_latency |= uint64_t{1} << r;
   }
-  const int latency_need =
-      std::max(1, std::min(o.latency_min_regions, (n_voting + 1) / 2));
+  const int latency_need = std::max(1, std::min(o.latency_min_regions, (n_voting + 1) / 2));
   if (n_voting > 0 && Popcount(slow_latency) >= latency_need) {
     f.latency = true;
     f.latency_regions = slow_latency;
@@ -1358,8 +1291,7 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
     groups.back().d.severity = Severity::kTicket;
     return groups.back();
   };
-  auto add = [&](Group& g, const CheckState& c, uint64_t regions_mask,
-                 bool use_host_target) {
+  auto add = [&](Group& g, const CheckState& c, uint64_t regions_mask, bool use_host_target) {
     g.d.checks.push_back(c.name);
     g.d.hosts.push_back(c.target.host);
     g.d.targets.push_back(use_host_target ? c.target.host : c.name);
@@ -1382,10 +1314,8 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
       // REGIONAL -> GLOBAL is immediate.
       IncidentKind kind = f.kind;
       IncidentKind open_kind;
-      if (book.OpenKindFor(svc.scope, c.name, &open_kind) &&
-          open_kind != kind &&
-          !(open_kind == IncidentKind::kRegionalOutage &&
-            kind == IncidentKind::kGlobalOutage) &&
+      if (book.OpenKindFor(svc.scope, c.name, &open_kind) && open_kind != kind &&
+          !(open_kind == IncidentKind::kRegionalOutage && kind == IncidentKind::kGlobalOutage) &&
           t - c.kind_since < reclassify_us) {
         kind = open_kind;
         checks[ci].kind_held = true;
@@ -1393,8 +1323,8 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
       const bool protocol = kind == IncidentKind::kProtocolOutage;
       // GLOBAL and REGIONAL are scopes of one outage: one incident per
       // service, GLOBAL when any of its checks is down in a majority.
-      const bool outage = kind == IncidentKind::kGlobalOutage ||
-                          kind == IncidentKind::kRegionalOutage;
+      const bool outage =
+          kind == IncidentKind::kGlobalOutage || kind == IncidentKind::kRegionalOutage;
       Group& g = group_for(outage ? IncidentKind::kRegionalOutage : kind,
                            protocol ? c.target.protocol : std::string());
       if (kind == IncidentKind::kGlobalOutage) g.any_global = true;
@@ -1434,8 +1364,7 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
     if (g.mixed_protocols) d.protocol.clear();
     d.regions = RegionNames(g.regions);
     const std::string more =
-        g.n_checks > 1 ? absl::StrCat(" (+", g.n_checks - 1, " more checks)")
-                       : "";
+        g.n_checks > 1 ? absl::StrCat(" (+", g.n_checks - 1, " more checks)") : "";
     switch (d.kind) {
       case IncidentKind::kLatencyDegradation: {
         // Name the phase whose mean moved most.
@@ -1446,22 +1375,20 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
         static constexpr LatencyPhase kPhases[kPhaseCount] = {
             LatencyPhase::kDns, LatencyPhase::kConnect, LatencyPhase::kTls,
             LatencyPhase::kFirstByte};
-        d.latency_phase =
-            g.shift[best] > 0 ? kPhases[best] : LatencyPhase::kNone;
+        d.latency_phase = g.shift[best] > 0 ? kPhases[best] : LatencyPhase::kNone;
         d.evidence = absl::StrCat(
             "p", static_cast<int>(std::lround(o.latency_percentile * 100)), " ",
             Millis(absl::ToDoubleMicroseconds(d.latency_p95)), " vs baseline ",
             Millis(absl::ToDoubleMicroseconds(d.latency_baseline_p95)), " in ",
-            absl::StrJoin(d.regions, ", "), "; ",
-            LatencyPhaseName(d.latency_phase), " moved most (+",
-            Millis(g.shift[best] / std::max(1, g.n_checks)), " mean)", more);
+            absl::StrJoin(d.regions, ", "), "; ", LatencyPhaseName(d.latency_phase),
+            " moved most (+", Millis(g.shift[best] / std::max(1, g.n_checks)), " mean)", more);
         break;
       }
       case IncidentKind::kFlapping:
         d.failing_share = 0;
-        d.evidence = absl::StrFormat(
-            "state changed %.0f%% over the last %d samples in %s%s",
-            g.max_share, o.flap_history, absl::StrJoin(d.regions, ", "), more);
+        d.evidence =
+            absl::StrFormat("state changed %.0f%% over the last %d samples in %s%s", g.max_share,
+                            o.flap_history, absl::StrJoin(d.regions, ", "), more);
         break;
       default: {
         uint32_t best = 0;
@@ -1471,20 +1398,16 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
             d.dominant_class = static_cast<FC::Code>(k);
           }
         }
-        d.failing_share = g.probes > 0
-                              ? std::round(100.0 * g.fails / g.probes) / 100
-                              : g.max_share;
+        d.failing_share = g.probes > 0 ? std::round(100.0 * g.fails / g.probes) / 100 : g.max_share;
         // The evidence of the first checks (by name), distinct texts only.
         std::vector<std::string> parts;
         for (const std::string* e : g.evidence) {
           if (parts.size() == kEvidenceChecks) break;
-          if (std::find(parts.begin(), parts.end(), *e) == parts.end())
-            parts.push_back(*e);
+          if (std::find(parts.begin(), parts.end(), *e) == parts.end()) parts.push_back(*e);
         }
         const int rest = g.n_checks - static_cast<int>(parts.size());
         d.evidence = absl::StrJoin(parts, " | ");
-        if (rest > 0)
-          absl::StrAppend(&d.evidence, " (+", rest, " more checks)");
+        if (rest > 0) absl::StrAppend(&d.evidence, " (+", rest, " more checks)");
         break;
       }
     }
@@ -1498,8 +1421,7 @@ void Detector::Impl::ReconcileProbers(int64_t t) {
   std::vector<DesiredIncident> desired;
   for (uint32_t r = 0; r < regions.size(); ++r) {
     const RegionHealth& rh = regions[r];
-    if (!rh.unhealthy || t < rh.unhealthy_since + Us(o.prober_fault_hold))
-      continue;
+    if (!rh.unhealthy || t < rh.unhealthy_since + Us(o.prober_fault_hold)) continue;
     DesiredIncident d;
     d.kind = IncidentKind::kProberFault;
     d.discriminator = rh.name;
@@ -1533,23 +1455,20 @@ void Detector::Impl::ReconcileProbers(int64_t t) {
       d.evidence = absl::StrFormat(
           "region %s (prober %s) fails %d of %d checks that pass in other "
           "regions (%s)",
-          rh.name, prober, static_cast<int>(rh.bad_checks.size()),
-          rh.considered, ClassName(d.dominant_class));
+          rh.name, prober, static_cast<int>(rh.bad_checks.size()), rh.considered,
+          ClassName(d.dominant_class));
     }
     desired.push_back(std::move(d));
   }
-  book.Reconcile(kProberScope, o.prober_fault_service, std::move(desired),
-                 TimeOf(t), &events);
+  book.Reconcile(kProberScope, o.prober_fault_service, std::move(desired), TimeOf(t), &events);
 }
 
 void Detector::Impl::Evaluate(int64_t t) {
-  if (dirty_regions.empty() && dirty_checks.empty() && dirty_services.empty() &&
-      !prober_dirty) {
+  if (dirty_regions.empty() && dirty_checks.empty() && dirty_services.empty() && !prober_dirty) {
     return;
   }
   std::sort(dirty_regions.begin(), dirty_regions.end());
-  for (size_t i = 0; i < dirty_regions.size(); ++i)
-    RecomputeRegion(dirty_regions[i], t);
+  for (size_t i = 0; i < dirty_regions.size(); ++i) RecomputeRegion(dirty_regions[i], t);
   dirty_regions.clear();
 
   std::sort(dirty_checks.begin(), dirty_checks.end());
@@ -1557,8 +1476,7 @@ void Detector::Impl::Evaluate(int64_t t) {
     CheckState& c = checks[ci];
     c.dirty = false;
     Finding f = Classify(ci, t);
-    if (f.avail && (!c.finding.avail || c.finding.kind != f.kind))
-      c.kind_since = t;
+    if (f.avail && (!c.finding.avail || c.finding.kind != f.kind)) c.kind_since = t;
     if (!(f == c.finding)) {
       c.finding = std::move(f);
       MarkService(c.service);
@@ -1580,8 +1498,7 @@ void Detector::Impl::Evaluate(int64_t t) {
 // ---------------------------------------------------------------------------
 // Detector
 
-absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(
-    DetectorOptions options) {
+absl::StatusOr<std::unique_ptr<Detector>> Detector::Create(DetectorOptions options) {
   absl::Status st = options.Validate();
   if (!st.ok()) return st;
   return std::unique_ptr<Detector>(new Detector(std::move(options)));
@@ -1596,9 +1513,7 @@ absl::Status Detector::SetConfig(const v1::Config& config, absl::Time now) {
   return impl_->SetConfig(config, Us(now));
 }
 
-void Detector::Observe(const v1::ProbeResult& result) {
-  impl_->Observe(result);
-}
+void Detector::Observe(const v1::ProbeResult& result) { impl_->Observe(result); }
 
 std::vector<IncidentEvent> Detector::Tick(absl::Time now) {
   impl_->AdvanceTo(Us(now) - impl_->reorder_us);
@@ -1607,19 +1522,16 @@ std::vector<IncidentEvent> Detector::Tick(absl::Time now) {
   return out;
 }
 
-void Detector::RestoreIncidents(const std::vector<Incident>& open,
-                                absl::Time now) {
+void Detector::RestoreIncidents(const std::vector<Incident>& open, absl::Time now) {
   for (const Incident& i : open) {
     if (i.resolved) continue;
-    const std::string scope = i.kind == IncidentKind::kProberFault
-                                  ? kProberScope
-                                  : absl::StrCat("s/", i.service);
+    const std::string scope =
+        i.kind == IncidentKind::kProberFault ? kProberScope : absl::StrCat("s/", i.service);
     impl_->book.Restore(scope, i, now);
   }
 }
 
-SeriesStatus Detector::Status(absl::string_view check,
-                              absl::string_view region) const {
+SeriesStatus Detector::Status(absl::string_view check, absl::string_view region) const {
   SeriesStatus st;
   auto it = impl_->check_index.find(check);
   if (it == impl_->check_index.end()) return st;
@@ -1643,8 +1555,7 @@ SeriesStatus Detector::Status(absl::string_view check,
     st.state = RegionState::kFlapping;
   } else if (st.down) {
     st.state = RegionState::kDown;
-  } else if ((s.sm.history() & 7u) != 0 || s.last_run_mixed ||
-             st.latency_degraded) {
+  } else if ((s.sm.history() & 7u) != 0 || s.last_run_mixed || st.latency_degraded) {
     st.state = RegionState::kDegraded;
   } else {
     st.state = RegionState::kUp;
@@ -1652,9 +1563,7 @@ SeriesStatus Detector::Status(absl::string_view check,
   return st;
 }
 
-std::vector<Incident> Detector::OpenIncidents() const {
-  return impl_->book.Open();
-}
+std::vector<Incident> Detector::OpenIncidents() const { return impl_->book.Open(); }
 
 DetectorStats Detector::stats() const {
   DetectorStats s = impl_->stats;
@@ -1662,8 +1571,6 @@ DetectorStats Detector::stats() const {
   return s;
 }
 
-absl::Time Detector::processed_until() const {
-  return TimeOf(impl_->processed_us);
-}
+absl::Time Detector::processed_until() const { return TimeOf(impl_->processed_us); }
 
 }  // namespace sonde::detect

@@ -71,8 +71,7 @@ struct DetectorStats {
 class Detector {
  public:
   // INVALID_ARGUMENT when the options do not validate.
-  static absl::StatusOr<std::unique_ptr<Detector>> Create(
-      DetectorOptions options);
+  static absl::StatusOr<std::unique_ptr<Detector>> Create(DetectorOptions options);
   ~Detector();
   Detector(const Detector&) = delete;
   Detector& operator=(const Detector&) = delete;

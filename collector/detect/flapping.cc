@@ -19,8 +19,7 @@ double FlapDetector::PercentStateChange(uint32_t bits, int n) {
   return weighted * 100.0 / transitions;
 }
 
-bool FlapDetector::AddSample(bool failing, int history, double enter_percent,
-                             double exit_percent) {
+bool FlapDetector::AddSample(bool failing, int history, double enter_percent, double exit_percent) {
   bits_ = (bits_ << 1) | (failing ? 1u : 0u);
   percent_ = PercentStateChange(bits_, history);
   const bool was = flapping_;

@@ -16,8 +16,7 @@ namespace sonde::detect {
 class FlapDetector {
  public:
   // Appends one sample; true when flapping() changed.
-  bool AddSample(bool failing, int history, double enter_percent,
-                 double exit_percent);
+  bool AddSample(bool failing, int history, double enter_percent, double exit_percent);
   bool flapping() const { return flapping_; }
   double percent() const { return percent_; }
 

@@ -68,17 +68,15 @@ const char* IncidentEventKindName(IncidentEventKind kind) {
 
 std::string DebugString(const IncidentEvent& event) {
   const Incident& i = event.incident;
-  std::string out = absl::StrCat(
-      absl::FormatTime("%H:%M:%E3S", event.at, absl::UTCTimeZone()), " ",
-      IncidentEventKindName(event.kind), " ", event.incident_id, " ",
-      IncidentKindName(i.kind), " ", SeverityName(i.severity),
-      " svc=", i.service, " checks=[", absl::StrJoin(i.checks, ","),
-      "] regions=[", absl::StrJoin(i.regions, ","), "]");
+  std::string out = absl::StrCat(absl::FormatTime("%H:%M:%E3S", event.at, absl::UTCTimeZone()), " ",
+                                 IncidentEventKindName(event.kind), " ", event.incident_id, " ",
+                                 IncidentKindName(i.kind), " ", SeverityName(i.severity),
+                                 " svc=", i.service, " checks=[", absl::StrJoin(i.checks, ","),
+                                 "] regions=[", absl::StrJoin(i.regions, ","), "]");
   if (!i.hosts.empty()) absl::StrAppend(&out, " hosts=", i.hosts.size());
   if (!i.protocol.empty()) absl::StrAppend(&out, " proto=", i.protocol);
   if (i.dominant_class != v1::FailureClass::UNSPECIFIED) {
-    absl::StrAppend(&out,
-                    " class=", v1::FailureClass::Code_Name(i.dominant_class));
+    absl::StrAppend(&out, " class=", v1::FailureClass::Code_Name(i.dominant_class));
   }
   if (i.kind == IncidentKind::kPartialFailure) {
     absl::StrAppend(&out, absl::StrFormat(" share=%.3f", i.failing_share));
@@ -87,8 +85,7 @@ std::string DebugString(const IncidentEvent& event) {
     absl::StrAppend(&out, " phase=", LatencyPhaseName(i.latency_phase));
   }
   if (i.affected_targets > 1) {
-    absl::StrAppend(&out, " recovered=", i.recovered_targets, "/",
-                    i.affected_targets);
+    absl::StrAppend(&out, " recovered=", i.recovered_targets, "/", i.affected_targets);
   }
   if (event.kind == IncidentEventKind::kReclassified) {
     absl::StrAppend(&out, " from=", IncidentKindName(event.previous_kind));

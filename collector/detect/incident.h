@@ -17,14 +17,14 @@
 namespace sonde::detect {
 
 enum class IncidentKind {
-  kGlobalOutage,  // DOWN in a majority of the healthy regions (>= 2 reporting)
+  kGlobalOutage,        // DOWN in a majority of the healthy regions (>= 2 reporting)
   kRegionalOutage,      // DOWN in some regions, not a majority
   kPartialFailure,      // no region DOWN, but a share of probes fail
   kDnsFailure,          // >= 80% of the failures are DNS_*
   kProtocolOutage,      // one protocol of a host fails, another answers
   kLatencyDegradation,  // p95 left its own baseline while checks succeed
   kFlapping,            // the state keeps changing
-  kProberFault,  // a prober (region) fails or went silent, not the targets
+  kProberFault,         // a prober (region) fails or went silent, not the targets
 };
 
 enum class Severity { kPage, kTicket };
@@ -34,7 +34,7 @@ enum class LatencyPhase { kNone, kDns, kConnect, kTls, kFirstByte };
 
 enum class IncidentEventKind {
   kOpened,
-  kUpdated,  // checks, hosts, failure class, share, phase or severity changed
+  kUpdated,         // checks, hosts, failure class, share, phase or severity changed
   kReclassified,    // kind changed; same incident id
   kRegionsChanged,  // affected regions added or removed
   kProgress,        // recovered/affected target counts changed (multi-target)
@@ -53,11 +53,11 @@ struct Incident {
   std::string id;
   IncidentKind kind = IncidentKind::kGlobalOutage;
   Severity severity = Severity::kPage;
-  std::string service;  // prober faults: DetectorOptions::prober_fault_service
+  std::string service;               // prober faults: DetectorOptions::prober_fault_service
   std::vector<std::string> checks;   // sorted; the checks affected now
   std::vector<std::string> regions;  // sorted; the regions affected now
   std::vector<std::string> hosts;    // sorted; target hosts of `checks`
-  std::string protocol;  // "https", "ssh", ...; "" when the checks differ
+  std::string protocol;              // "https", "ssh", ...; "" when the checks differ
   v1::FailureClass::Code dominant_class = v1::FailureClass::UNSPECIFIED;
   // PARTIAL_FAILURE (and DNS/protocol failures seen as a share): failing
   // share of the probes, 0..1. Outages report 1.
@@ -83,9 +83,8 @@ struct IncidentEvent {
   // When the detector decided it (event time of the results or the timer
   // that caused it), not when Tick() was called.
   absl::Time at;
-  IncidentKind previous_kind =
-      IncidentKind::kGlobalOutage;  // kReclassified only
-  Incident incident;                // the snapshot after the change
+  IncidentKind previous_kind = IncidentKind::kGlobalOutage;  // kReclassified only
+  Incident incident;                                         // the snapshot after the change
 };
 
 // One line for logs and test failure messages:

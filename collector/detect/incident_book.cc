@@ -12,14 +12,12 @@ namespace sonde::detect {
 namespace {
 
 bool IsAvailability(IncidentKind k) {
-  return k == IncidentKind::kGlobalOutage ||
-         k == IncidentKind::kRegionalOutage ||
+  return k == IncidentKind::kGlobalOutage || k == IncidentKind::kRegionalOutage ||
          k == IncidentKind::kPartialFailure || k == IncidentKind::kDnsFailure ||
          k == IncidentKind::kProtocolOutage;
 }
 
-size_t Overlap(const std::vector<std::string>& a,
-               const std::vector<std::string>& b) {
+size_t Overlap(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   size_t n = 0;
   auto i = a.begin();
   auto j = b.begin();
@@ -41,41 +39,33 @@ std::vector<std::string> Union(const std::vector<std::string>& a,
                                const std::vector<std::string>& b) {
   std::vector<std::string> out;
   out.reserve(a.size() + b.size());
-  std::set_union(a.begin(), a.end(), b.begin(), b.end(),
-                 std::back_inserter(out));
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
   return out;
 }
 
 }  // namespace
 
-IncidentBook::IncidentBook(absl::Duration resolve_hold,
-                           double share_update_step, int progress_every_target,
-                           double progress_step)
+IncidentBook::IncidentBook(absl::Duration resolve_hold, double share_update_step,
+                           int progress_every_target, double progress_step)
     : resolve_hold_(resolve_hold),
       share_update_step_(share_update_step),
       progress_every_target_(progress_every_target),
       progress_step_(progress_step) {}
 
-bool IncidentBook::ProgressWorthReporting(int affected_before,
-                                          int recovered_before, int affected,
+bool IncidentBook::ProgressWorthReporting(int affected_before, int recovered_before, int affected,
                                           int recovered) const {
-  if (affected < 2 ||
-      (affected == affected_before && recovered == recovered_before)) {
+  if (affected < 2 || (affected == affected_before && recovered == recovered_before)) {
     return false;
   }
   if (affected <= progress_every_target_ || recovered == affected) return true;
   auto step = [&](int r, int a) {
-    return a == 0 ? -1
-                  : static_cast<int>(std::floor(static_cast<double>(r) / a /
-                                                progress_step_));
+    return a == 0 ? -1 : static_cast<int>(std::floor(static_cast<double>(r) / a / progress_step_));
   };
   return step(recovered, affected) != step(recovered_before, affected_before);
 }
 
-std::string IncidentBook::MakeId(const std::string& service, IncidentKind kind,
-                                 absl::Time t) {
-  std::string prefix =
-      absl::StrCat(service, "/", absl::AsciiStrToLower(IncidentKindName(kind)));
+std::string IncidentBook::MakeId(const std::string& service, IncidentKind kind, absl::Time t) {
+  std::string prefix = absl::StrCat(service, "/", absl::AsciiStrToLower(IncidentKindName(kind)));
   const int64_t secs = absl::ToUnixSeconds(t);
   std::pair<int64_t, int>& last = last_id_[prefix];
   std::string id = absl::StrCat(prefix, "/", secs);
@@ -87,8 +77,7 @@ std::string IncidentBook::MakeId(const std::string& service, IncidentKind kind,
   return id;
 }
 
-void IncidentBook::Emit(IncidentEventKind kind, const Entry& e, absl::Time t,
-                        IncidentKind previous,
+void IncidentBook::Emit(IncidentEventKind kind, const Entry& e, absl::Time t, IncidentKind previous,
                         std::vector<IncidentEvent>* out) {
   IncidentEvent ev;
   ev.kind = kind;
@@ -99,25 +88,23 @@ void IncidentBook::Emit(IncidentEventKind kind, const Entry& e, absl::Time t,
   out->push_back(std::move(ev));
 }
 
-void IncidentBook::Update(Entry* e, const DesiredIncident& d, absl::Time t,
-                          bool reclassified, IncidentKind previous,
-                          std::vector<IncidentEvent>* out) {
+void IncidentBook::Update(Entry* e, const DesiredIncident& d, absl::Time t, bool reclassified,
+                          IncidentKind previous, std::vector<IncidentEvent>* out) {
   Incident& s = e->snap;
   std::vector<std::string> affected = Union(e->affected, d.targets);
   const int n_affected = static_cast<int>(affected.size());
   const int n_recovered = n_affected - static_cast<int>(d.targets.size());
   const bool regions_changed = !d.regions.empty() && s.regions != d.regions;
-  const bool progress = ProgressWorthReporting(
-      s.affected_targets, s.recovered_targets, n_affected, n_recovered);
+  const bool progress =
+      ProgressWorthReporting(s.affected_targets, s.recovered_targets, n_affected, n_recovered);
   // Which checks/hosts are in it: worth an event for small incidents; for
   // large ones the (throttled) PROGRESS events carry the membership.
-  const bool membership = (s.checks != d.checks || s.hosts != d.hosts) &&
-                          n_affected <= progress_every_target_;
-  const bool other =
-      membership || s.protocol != d.protocol ||
-      s.dominant_class != d.dominant_class || s.severity != d.severity ||
-      s.latency_phase != d.latency_phase ||
-      std::abs(d.failing_share - e->reported_share) >= share_update_step_;
+  const bool membership =
+      (s.checks != d.checks || s.hosts != d.hosts) && n_affected <= progress_every_target_;
+  const bool other = membership || s.protocol != d.protocol ||
+                     s.dominant_class != d.dominant_class || s.severity != d.severity ||
+                     s.latency_phase != d.latency_phase ||
+                     std::abs(d.failing_share - e->reported_share) >= share_update_step_;
   s.kind = d.kind;
   s.severity = d.severity;
   s.checks = d.checks;
@@ -139,27 +126,23 @@ void IncidentBook::Update(Entry* e, const DesiredIncident& d, absl::Time t,
   if (!any) return;
   s.updated_at = t;
   e->reported_share = d.failing_share;
-  if (reclassified)
-    Emit(IncidentEventKind::kReclassified, *e, t, previous, out);
-  if (regions_changed)
-    Emit(IncidentEventKind::kRegionsChanged, *e, t, previous, out);
+  if (reclassified) Emit(IncidentEventKind::kReclassified, *e, t, previous, out);
+  if (regions_changed) Emit(IncidentEventKind::kRegionsChanged, *e, t, previous, out);
   if (progress) Emit(IncidentEventKind::kProgress, *e, t, previous, out);
   if (other && !reclassified && !regions_changed && !progress) {
     Emit(IncidentEventKind::kUpdated, *e, t, previous, out);
   }
 }
 
-void IncidentBook::StartHold(Entry* e, absl::Time t,
-                             std::vector<IncidentEvent>* out) {
+void IncidentBook::StartHold(Entry* e, absl::Time t, std::vector<IncidentEvent>* out) {
   e->holding = true;
   e->hold_end = t + resolve_hold_;
   e->cleared_at = t;
   Incident& s = e->snap;
   // Everything affected has recovered; checks/regions keep their last values.
   if (s.recovered_targets != s.affected_targets) {
-    const bool report =
-        ProgressWorthReporting(s.affected_targets, s.recovered_targets,
-                               s.affected_targets, s.affected_targets);
+    const bool report = ProgressWorthReporting(s.affected_targets, s.recovered_targets,
+                                               s.affected_targets, s.affected_targets);
     s.recovered_targets = s.affected_targets;
     if (report) {
       s.updated_at = t;
@@ -168,15 +151,13 @@ void IncidentBook::StartHold(Entry* e, absl::Time t,
   }
 }
 
-void IncidentBook::Reconcile(const std::string& scope,
-                             const std::string& service,
+void IncidentBook::Reconcile(const std::string& scope, const std::string& service,
                              std::vector<DesiredIncident> desired, absl::Time t,
                              std::vector<IncidentEvent>* out) {
-  std::sort(desired.begin(), desired.end(),
-            [](const DesiredIncident& a, const DesiredIncident& b) {
-              if (a.kind != b.kind) return a.kind < b.kind;
-              return a.discriminator < b.discriminator;
-            });
+  std::sort(desired.begin(), desired.end(), [](const DesiredIncident& a, const DesiredIncident& b) {
+    if (a.kind != b.kind) return a.kind < b.kind;
+    return a.discriminator < b.discriminator;
+  });
   std::vector<size_t> mine;
   for (size_t i = 0; i < open_.size(); ++i) {
     if (open_[i].scope == scope) mine.push_back(i);
@@ -188,8 +169,7 @@ void IncidentBook::Reconcile(const std::string& scope,
     bool found = false;
     for (size_t j = 0; j < mine.size(); ++j) {
       Entry& e = open_[mine[j]];
-      if (!used[j] && e.snap.kind == d.kind &&
-          e.discriminator == d.discriminator) {
+      if (!used[j] && e.snap.kind == d.kind && e.discriminator == d.discriminator) {
         Update(&e, d, t, false, e.snap.kind, out);
         used[j] = true;
         found = true;
@@ -282,30 +262,26 @@ void IncidentBook::RecomputeNextHold() {
   }
 }
 
-void IncidentBook::Restore(const std::string& scope, const Incident& incident,
-                           absl::Time now) {
+void IncidentBook::Restore(const std::string& scope, const Incident& incident, absl::Time now) {
   Entry e;
   e.scope = scope;
   e.snap = incident;
   e.snap.resolved = false;
   e.snap.resolved_at = absl::InfiniteFuture();
-  for (std::vector<std::string>* v :
-       {&e.snap.checks, &e.snap.regions, &e.snap.hosts}) {
+  for (std::vector<std::string>* v : {&e.snap.checks, &e.snap.regions, &e.snap.hosts}) {
     std::sort(v->begin(), v->end());
   }
   if (incident.kind == IncidentKind::kProtocolOutage) {
     e.discriminator = incident.protocol;
     e.affected = incident.hosts;
   } else {
-    if (incident.kind == IncidentKind::kProberFault &&
-        !incident.regions.empty()) {
+    if (incident.kind == IncidentKind::kProberFault && !incident.regions.empty()) {
       e.discriminator = incident.regions.front();
     }
     e.affected = incident.checks;
   }
   std::sort(e.affected.begin(), e.affected.end());
-  e.snap.affected_targets =
-      std::max(e.snap.affected_targets, static_cast<int>(e.affected.size()));
+  e.snap.affected_targets = std::max(e.snap.affected_targets, static_cast<int>(e.affected.size()));
   e.reported_share = incident.failing_share;
   e.holding = true;
   e.hold_end = now + resolve_hold_;
@@ -314,8 +290,7 @@ void IncidentBook::Restore(const std::string& scope, const Incident& incident,
   RecomputeNextHold();
 }
 
-bool IncidentBook::OpenKindFor(const std::string& scope,
-                               const std::string& check,
+bool IncidentBook::OpenKindFor(const std::string& scope, const std::string& check,
                                IncidentKind* kind) const {
   for (const Entry& e : open_) {
     if (e.scope == scope && IsAvailability(e.snap.kind) && !e.holding &&

@@ -63,13 +63,11 @@ class IncidentBook {
 
   // Adopts an incident persisted before a restart: it continues if its
   // condition is seen again within resolve_hold of `now`, else resolves.
-  void Restore(const std::string& scope, const Incident& incident,
-               absl::Time now);
+  void Restore(const std::string& scope, const Incident& incident, absl::Time now);
 
   // The kind of the open (not held) availability incident of `scope` that
   // names `check`; false when there is none.
-  bool OpenKindFor(const std::string& scope, const std::string& check,
-                   IncidentKind* kind) const;
+  bool OpenKindFor(const std::string& scope, const std::string& check, IncidentKind* kind) const;
 
   std::vector<Incident> Open() const;
   // Scopes that have open incidents.
@@ -87,19 +85,17 @@ class IncidentBook {
     absl::Time cleared_at;  // when the condition went away (resolved_at)
   };
 
-  std::string MakeId(const std::string& service, IncidentKind kind,
-                     absl::Time t);
-  void Update(Entry* e, const DesiredIncident& d, absl::Time t,
-              bool reclassified, IncidentKind previous,
-              std::vector<IncidentEvent>* out);
+  std::string MakeId(const std::string& service, IncidentKind kind, absl::Time t);
+  void Update(Entry* e, const DesiredIncident& d, absl::Time t, bool reclassified,
+              IncidentKind previous, std::vector<IncidentEvent>* out);
   void StartHold(Entry* e, absl::Time t, std::vector<IncidentEvent>* out);
   void RecomputeNextHold();
-  static void Emit(IncidentEventKind kind, const Entry& e, absl::Time t,
-                   IncidentKind previous, std::vector<IncidentEvent>* out);
+  static void Emit(IncidentEventKind kind, const Entry& e, absl::Time t, IncidentKind previous,
+                   std::vector<IncidentEvent>* out);
 
   // Whether a change of the recovered/affected counts is worth an event.
-  bool ProgressWorthReporting(int affected_before, int recovered_before,
-                              int affected, int recovered) const;
+  bool ProgressWorthReporting(int affected_before, int recovered_before, int affected,
+                              int recovered) const;
 
   absl::Duration resolve_hold_;
   double share_update_step_;

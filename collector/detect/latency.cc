@@ -29,8 +29,7 @@ double LatencyHistogram::UpperBound(int bucket) {
   return std::ldexp(1.0 + (sub + 1) / 4.0, octave);
 }
 
-double LatencyHistogram::Percentile(const uint32_t* hist, uint64_t count,
-                                    double q) {
+double LatencyHistogram::Percentile(const uint32_t* hist, uint64_t count, double q) {
   if (count == 0) return 0;
   const double rank = q * static_cast<double>(count);
   double seen = 0;
@@ -50,8 +49,7 @@ void LatencyTracker::Init(const LatencyParams& params) {
   blocks_.assign(params.baseline_blocks, Block{});
 }
 
-void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us,
-                         uint32_t connect_us, uint32_t tls_us,
+void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us, uint32_t tls_us,
                          uint32_t first_byte_us) {
   const int b = LatencyHistogram::Bucket(total_us);
   uint16_t& c = cur_.hist[b];
@@ -132,18 +130,15 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
     window_p_ = 0;
     return was != degraded_;
   }
-  window_p_ = LatencyHistogram::Percentile(window_.hist.data(), window_.count,
-                                           params.percentile);
-  if (window_p_ <= params.margin_us ||
-      baseline_.count < params.min_baseline_samples) {
+  window_p_ = LatencyHistogram::Percentile(window_.hist.data(), window_.count, params.percentile);
+  if (window_p_ <= params.margin_us || baseline_.count < params.min_baseline_samples) {
     // The threshold is at least baseline + margin: nothing to compare.
     degraded_ = false;
     return was != degraded_;
   }
-  baseline_p_ = LatencyHistogram::Percentile(
-      baseline_.hist.data(), baseline_.count, params.percentile);
-  const double threshold =
-      std::max(params.factor * baseline_p_, baseline_p_ + params.margin_us);
+  baseline_p_ =
+      LatencyHistogram::Percentile(baseline_.hist.data(), baseline_.count, params.percentile);
+  const double threshold = std::max(params.factor * baseline_p_, baseline_p_ + params.margin_us);
   degraded_ = window_p_ > threshold;
   return was != degraded_;
 }

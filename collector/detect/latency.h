@@ -29,13 +29,7 @@ class LatencyHistogram {
   static double Percentile(const uint32_t* hist, uint64_t count, double q);
 };
 
-enum PhaseIndex {
-  kPhaseDns = 0,
-  kPhaseConnect,
-  kPhaseTls,
-  kPhaseFirstByte,
-  kPhaseCount
-};
+enum PhaseIndex { kPhaseDns = 0, kPhaseConnect, kPhaseTls, kPhaseFirstByte, kPhaseCount };
 
 struct LatencyParams {
   int window_minutes = 10;
@@ -51,8 +45,8 @@ class LatencyTracker {
  public:
   void Init(const LatencyParams& params);
   // One OK result.
-  void Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us,
-           uint32_t tls_us, uint32_t first_byte_us);
+  void Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us, uint32_t tls_us,
+           uint32_t first_byte_us);
   // Closes the current minute and re-evaluates; true when degraded() changed.
   bool CloseMinute(const LatencyParams& params);
 

@@ -8,9 +8,7 @@ namespace {
 // std::*_heap build max-heaps; invert the order for a min-heap. A functor,
 // not a function pointer, so it inlines.
 struct HeapLess {
-  bool operator()(const Sample& a, const Sample& b) const {
-    return SampleBefore(b, a);
-  }
+  bool operator()(const Sample& a, const Sample& b) const { return SampleBefore(b, a); }
 };
 
 }  // namespace
@@ -19,8 +17,7 @@ ReorderBuffer::ReorderBuffer() : ring_(1024) {}
 
 void ReorderBuffer::Grow() {
   std::vector<Sample> bigger(ring_.size() * 2);
-  for (size_t i = 0; i < size_; ++i)
-    bigger[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+  for (size_t i = 0; i < size_; ++i) bigger[i] = ring_[(head_ + i) & (ring_.size() - 1)];
   ring_.swap(bigger);
   head_ = 0;
 }
@@ -43,8 +40,7 @@ int64_t ReorderBuffer::NextTime() const {
 }
 
 Sample ReorderBuffer::Pop() {
-  if (!heap_.empty() &&
-      (size_ == 0 || SampleBefore(heap_.front(), RingFront()))) {
+  if (!heap_.empty() && (size_ == 0 || SampleBefore(heap_.front(), RingFront()))) {
     std::pop_heap(heap_.begin(), heap_.end(), HeapLess());
     Sample s = heap_.back();
     heap_.pop_back();

@@ -20,7 +20,7 @@ namespace sonde::detect {
 inline constexpr uint32_t kNoDetail = 0xffffffffu;
 
 struct Sample {
-  int64_t time_us = 0;  // event time: start + total (when the result was known)
+  int64_t time_us = 0;   // event time: start + total (when the result was known)
   int64_t start_us = 0;  // run start; shared by the requests of one run
   uint32_t series = 0;
   uint32_t detail_slot = kNoDetail;
@@ -56,8 +56,7 @@ class ReorderBuffer {
   // The sample `ahead` positions behind the front of the in-order ring, or
   // nullptr: lets the caller prefetch what it will touch.
   const Sample* PeekAhead(size_t ahead) const {
-    return ahead < size_ ? &ring_[(head_ + ahead) & (ring_.size() - 1)]
-                         : nullptr;
+    return ahead < size_ ? &ring_[(head_ + ahead) & (ring_.size() - 1)] : nullptr;
   }
   // Rewrites every queued sample; `keep` returns false to drop one. Used on
   // reconfiguration (series renumbered). O(n log n).
@@ -65,9 +64,7 @@ class ReorderBuffer {
 
  private:
   const Sample& RingFront() const { return ring_[head_]; }
-  const Sample& RingBack() const {
-    return ring_[(head_ + size_ - 1) & (ring_.size() - 1)];
-  }
+  const Sample& RingBack() const { return ring_[(head_ + size_ - 1) & (ring_.size() - 1)]; }
   void Grow();
 
   std::vector<Sample> ring_;  // capacity is a power of two

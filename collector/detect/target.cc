@@ -34,8 +34,7 @@ void ParseUrl(absl::string_view url, CheckTarget* out) {
   int port = scheme == "https" ? 443 : 80;
   size_t colon = authority.rfind(':');
   size_t bracket = authority.rfind(']');
-  if (colon != absl::string_view::npos &&
-      (bracket == absl::string_view::npos || colon > bracket)) {
+  if (colon != absl::string_view::npos && (bracket == absl::string_view::npos || colon > bracket)) {
     host = authority.substr(0, colon);
     int p = 0;
     if (absl::SimpleAtoi(authority.substr(colon + 1), &p)) port = p;
@@ -84,29 +83,25 @@ CheckTarget DeriveTarget(const v1::Check& check) {
   switch (check.spec_case()) {
     case v1::Check::kHttp:
       ParseUrl(check.http().url(), &t);
-      t.resolvers.assign(check.http().resolvers().begin(),
-                         check.http().resolvers().end());
+      t.resolvers.assign(check.http().resolvers().begin(), check.http().resolvers().end());
       break;
     case v1::Check::kTls:
       t.host = NormalizeHost(check.tls().host());
       t.port = check.tls().port() > 0 ? check.tls().port() : 443;
       t.protocol = "tls";
-      t.resolvers.assign(check.tls().resolvers().begin(),
-                         check.tls().resolvers().end());
+      t.resolvers.assign(check.tls().resolvers().begin(), check.tls().resolvers().end());
       break;
     case v1::Check::kTcp:
       t.host = NormalizeHost(check.tcp().host());
       t.port = check.tcp().port();
       t.protocol = TcpProtocolName(t.port);
-      t.resolvers.assign(check.tcp().resolvers().begin(),
-                         check.tcp().resolvers().end());
+      t.resolvers.assign(check.tcp().resolvers().begin(), check.tcp().resolvers().end());
       break;
     case v1::Check::kDns:
       t.host = NormalizeHost(check.dns().name());
       t.port = 53;
       t.protocol = "dns";
-      t.resolvers.assign(check.dns().resolvers().begin(),
-                         check.dns().resolvers().end());
+      t.resolvers.assign(check.dns().resolvers().begin(), check.dns().resolvers().end());
       break;
     default:
       break;

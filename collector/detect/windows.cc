@@ -5,9 +5,7 @@
 namespace sonde::detect {
 namespace {
 
-uint16_t Sat16(uint32_t v) {
-  return static_cast<uint16_t>(std::min<uint32_t>(v, 0xffff));
-}
+uint16_t Sat16(uint32_t v) { return static_cast<uint16_t>(std::min<uint32_t>(v, 0xffff)); }
 
 void Subtract(Counts* sum, uint32_t probes, uint32_t fails) {
   sum->probes -= std::min(sum->probes, probes);
@@ -116,8 +114,7 @@ int BurnLayout::Add(int64_t window_seconds) {
   }
   int id = count++;
   seconds[id] = window_seconds;
-  if (window_seconds <= int64_t{kBurnMinuteSlots} * 60 &&
-      window_seconds % 60 == 0) {
+  if (window_seconds <= int64_t{kBurnMinuteSlots} * 60 && window_seconds % 60 == 0) {
     in_hours[id] = false;
     length[id] = static_cast<int>(window_seconds / 60);
   } else {

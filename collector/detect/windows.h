@@ -28,9 +28,7 @@ struct Counts {
     fails += o.fails;
     return *this;
   }
-  double share() const {
-    return probes == 0 ? 0.0 : static_cast<double>(fails) / probes;
-  }
+  double share() const { return probes == 0 ? 0.0 : static_cast<double>(fails) / probes; }
 };
 
 class FastWindow {

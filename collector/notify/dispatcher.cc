@@ -1,7 +1,5 @@
 #include "collector/notify/dispatcher.h"
 
-#include "collector/notify/incident_row.h"
-
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -10,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "collector/notify/incident_row.h"
 #include "collector/notify/notify.h"
 #include "collector/notify/senders.h"
 #include "common/config.h"
@@ -41,14 +40,11 @@ const v1::Notifier* FindNotifier(const v1::Config& config, const std::string& na
   return nullptr;
 }
 
-bool IsReminder(const std::string& event) {
-  return event == kRepeat || event == kEscalated;
-}
+bool IsReminder(const std::string& event) { return event == kRepeat || event == kEscalated; }
 
 }  // namespace
 
-Dispatcher::Dispatcher(std::string conninfo, common::Clock* clock,
-                       DispatcherOptions options)
+Dispatcher::Dispatcher(std::string conninfo, common::Clock* clock, DispatcherOptions options)
     : conninfo_(std::move(conninfo)), clock_(clock), options_(options) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
@@ -105,8 +101,8 @@ DispatcherStats Dispatcher::stats() const {
 
 void Dispatcher::AppendMetrics(common::MetricsText* out) const {
   const DispatcherStats s = stats();
-  out->Add("sonde_notify_delivered_total", "counter",
-           "Notifications a receiver accepted.", static_cast<double>(s.delivered));
+  out->Add("sonde_notify_delivered_total", "counter", "Notifications a receiver accepted.",
+           static_cast<double>(s.delivered));
   out->Add("sonde_notify_failed_attempts_total", "counter",
            "Delivery attempts that failed and will be retried.",
            static_cast<double>(s.failed_attempts));
@@ -115,8 +111,7 @@ void Dispatcher::AppendMetrics(common::MetricsText* out) const {
            "acknowledged or resolved.",
            static_cast<double>(s.skipped));
   out->Add("sonde_notify_abandoned_total", "counter",
-           "Notifications for notifiers no longer configured.",
-           static_cast<double>(s.abandoned));
+           "Notifications for notifiers no longer configured.", static_cast<double>(s.abandoned));
   out->Add("sonde_notify_scheduled_total", "counter",
            "REPEAT, ESCALATED and HEARTBEAT notifications scheduled.",
            static_cast<double>(s.scheduled));
@@ -125,8 +120,7 @@ void Dispatcher::AppendMetrics(common::MetricsText* out) const {
            static_cast<double>(s.pending));
 }
 
-absl::Duration Dispatcher::Backoff(int attempts, double unit,
-                                   const DispatcherOptions& options) {
+absl::Duration Dispatcher::Backoff(int attempts, double unit, const DispatcherOptions& options) {
   absl::Duration d = options.backoff_initial;
   for (int i = 1; i < attempts && d < options.backoff_max; ++i) {
     d *= 2;
@@ -146,8 +140,7 @@ absl::Status Dispatcher::Connect() {
   const char* values[] = {"10", "sonde-notify", conninfo_.c_str(), nullptr};
   PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
-    const std::string error =
-        conn == nullptr ? "out of memory" : PQerrorMessage(conn.get());
+    const std::string error = conn == nullptr ? "out of memory" : PQerrorMessage(conn.get());
     if (!in_outage_) {
       spdlog::warn("notify: PostgreSQL unreachable, notifications wait: {}", error);
       in_outage_ = true;
@@ -164,8 +157,7 @@ absl::Status Dispatcher::Connect() {
 }
 
 // The one place a PGresult becomes a Status.
-absl::StatusOr<Dispatcher::PgResultPtr> Dispatcher::Exec(const char* sql,
-                                                         const Params& params) {
+absl::StatusOr<Dispatcher::PgResultPtr> Dispatcher::Exec(const char* sql, const Params& params) {
   if (conn_ == nullptr) {
     return absl::UnavailableError("notify: not connected");
   }
@@ -174,8 +166,8 @@ absl::StatusOr<Dispatcher::PgResultPtr> Dispatcher::Exec(const char* sql,
   for (const auto& p : params) {
     values.push_back(p.has_value() ? p->c_str() : nullptr);
   }
-  PgResultPtr r(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()),
-                             nullptr, values.data(), nullptr, nullptr, 0));
+  PgResultPtr r(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0));
   const ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
     return r;
@@ -185,8 +177,7 @@ absl::StatusOr<Dispatcher::PgResultPtr> Dispatcher::Exec(const char* sql,
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
     conn_.reset();
     if (!in_outage_) {
-      spdlog::warn("notify: lost the PostgreSQL connection, notifications wait: {}",
-                   error);
+      spdlog::warn("notify: lost the PostgreSQL connection, notifications wait: {}", error);
       in_outage_ = true;
     }
     return absl::UnavailableError(absl::StrCat("notify: ", error));
@@ -269,11 +260,9 @@ absl::Status Dispatcher::Schedule(const v1::Config& config, absl::Time now) {
   return st;
 }
 
-absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config,
-                                               absl::Time now) {
-  ASSIGN_OR_RETURN(PgResultPtr lock,
-                   Exec("SELECT pg_try_advisory_xact_lock($1::bigint)",
-                        {absl::StrCat(kScheduleLockKey)}));
+absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::Time now) {
+  ASSIGN_OR_RETURN(PgResultPtr lock, Exec("SELECT pg_try_advisory_xact_lock($1::bigint)",
+                                          {absl::StrCat(kScheduleLockKey)}));
   if (PQgetvalue(lock.get(), 0, 0)[0] != 't') {
     return absl::OkStatus();  // another replica is scheduling right now
   }
@@ -300,25 +289,24 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config,
     spdlog::info("notify: incident {} outlived its maintenance window", inc.id());
     if (inc.acknowledged_by().empty()) {
       for (const v1::Notifier* n : Routes(config, inc)) {
-        RETURN_IF_ERROR(Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
-                             " created_at, next_attempt_at) VALUES ($1, $2, 'OPENED', $3::json,"
-                             " $4, $4)",
-                             {inc.id(), n->name(), NotificationJson(kOpened, n->name(), &inc, now),
-                              now_sql})
-                            .status());
+        RETURN_IF_ERROR(
+            Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
+                 " created_at, next_attempt_at) VALUES ($1, $2, 'OPENED', $3::json,"
+                 " $4, $4)",
+                 {inc.id(), n->name(), NotificationJson(kOpened, n->name(), &inc, now), now_sql})
+                .status());
         scheduled_.fetch_add(1);
       }
     }
   }
 
-  ASSIGN_OR_RETURN(
-      PgResultPtr open,
-      Exec(absl::StrCat("SELECT ", kIncidentColumns,
-                        " FROM incidents i WHERE i.resolved_at IS NULL"
-                        " AND i.acknowledged_at IS NULL AND NOT i.in_maintenance"
-                        " AND i.severity = 'PAGE' ORDER BY i.opened_at, i.id")
-               .c_str(),
-           {}));
+  ASSIGN_OR_RETURN(PgResultPtr open,
+                   Exec(absl::StrCat("SELECT ", kIncidentColumns,
+                                     " FROM incidents i WHERE i.resolved_at IS NULL"
+                                     " AND i.acknowledged_at IS NULL AND NOT i.in_maintenance"
+                                     " AND i.severity = 'PAGE' ORDER BY i.opened_at, i.id")
+                            .c_str(),
+                        {}));
   for (int row = 0; row < PQntuples(open.get()); ++row) {
     const v1::Incident inc = IncidentFromRow(open.get(), row);
     if (ActiveMaintenance(config, inc, now) != nullptr) {
@@ -328,15 +316,14 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config,
     for (const v1::Notifier* n : Routes(config, inc)) {
       const absl::Duration repeat = common::ToAbsl(n->repeat_every());
       if (repeat > absl::ZeroDuration() && opened <= now - repeat) {
-        ASSIGN_OR_RETURN(
-            PgResultPtr r,
-            Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
-                 " created_at, next_attempt_at)"
-                 " SELECT $1, $2, 'REPEAT', $3::json, $4, $4 WHERE NOT EXISTS"
-                 " (SELECT 1 FROM outbox WHERE incident_id = $1 AND notifier = $2"
-                 " AND created_at > $5)",
-                 {inc.id(), n->name(), NotificationJson(kRepeat, n->name(), &inc, now),
-                  now_sql, SqlTime(now - repeat)}));
+        ASSIGN_OR_RETURN(PgResultPtr r,
+                         Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
+                              " created_at, next_attempt_at)"
+                              " SELECT $1, $2, 'REPEAT', $3::json, $4, $4 WHERE NOT EXISTS"
+                              " (SELECT 1 FROM outbox WHERE incident_id = $1 AND notifier = $2"
+                              " AND created_at > $5)",
+                              {inc.id(), n->name(), NotificationJson(kRepeat, n->name(), &inc, now),
+                               now_sql, SqlTime(now - repeat)}));
         if (std::string(PQcmdTuples(r.get())) == "1") {
           scheduled_.fetch_add(1);
         }
@@ -355,11 +342,10 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config,
                  {inc.id(), to, NotificationJson(kEscalated, to, &inc, now), now_sql}));
         if (std::string(PQcmdTuples(r.get())) == "1") {
           scheduled_.fetch_add(1);
-          RETURN_IF_ERROR(InsertEvent(
-              inc.id(), now, kEscalated,
-              absl::StrCat("escalated to \"", to, "\": not acknowledged ",
-                           absl::FormatDuration(escalate), " after opening (by \"",
-                           n->name(), "\")")));
+          RETURN_IF_ERROR(InsertEvent(inc.id(), now, kEscalated,
+                                      absl::StrCat("escalated to \"", to, "\": not acknowledged ",
+                                                   absl::FormatDuration(escalate),
+                                                   " after opening (by \"", n->name(), "\")")));
           spdlog::info("notify: incident {} escalated to \"{}\"", inc.id(), to);
         }
       }
@@ -371,15 +357,14 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config,
     if (every <= absl::ZeroDuration()) {
       continue;
     }
-    ASSIGN_OR_RETURN(
-        PgResultPtr r,
-        Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
-             " created_at, next_attempt_at)"
-             " SELECT NULL, $1, 'HEARTBEAT', $2::json, $3, $3 WHERE NOT EXISTS"
-             " (SELECT 1 FROM outbox WHERE incident_id IS NULL AND notifier = $1"
-             " AND event = 'HEARTBEAT' AND created_at > $4)",
-             {n.name(), NotificationJson(kHeartbeat, n.name(), nullptr, now), now_sql,
-              SqlTime(now - every)}));
+    ASSIGN_OR_RETURN(PgResultPtr r,
+                     Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
+                          " created_at, next_attempt_at)"
+                          " SELECT NULL, $1, 'HEARTBEAT', $2::json, $3, $3 WHERE NOT EXISTS"
+                          " (SELECT 1 FROM outbox WHERE incident_id IS NULL AND notifier = $1"
+                          " AND event = 'HEARTBEAT' AND created_at > $4)",
+                          {n.name(), NotificationJson(kHeartbeat, n.name(), nullptr, now), now_sql,
+                           SqlTime(now - every)}));
     if (std::string(PQcmdTuples(r.get())) == "1") {
       scheduled_.fetch_add(1);
     }
@@ -398,8 +383,7 @@ absl::Status Dispatcher::InsertEvent(const std::string& incident_id, absl::Time 
       .status();
 }
 
-absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now,
-                                    bool* found) {
+absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bool* found) {
   *found = false;
   RETURN_IF_ERROR(Exec("BEGIN", {}).status());
   auto claimed = Exec(
@@ -439,8 +423,8 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now,
       skipped_.fetch_add(1);
     }
   } else if (notifier == nullptr) {
-    const std::string error = absl::StrCat("failed permanently: notifier \"",
-                                           notifier_name, "\" is not configured");
+    const std::string error =
+        absl::StrCat("failed permanently: notifier \"", notifier_name, "\" is not configured");
     spdlog::error("notify: outbox row {} ({}): {}", id, event, error);
     st = Exec(
              "UPDATE outbox SET attempts = attempts + 1, last_error = $2,"
@@ -451,14 +435,15 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now,
       abandoned_.fetch_add(1);
     }
   } else {
-    const std::string what = absl::StrCat(NotifierKind(*notifier), " \"",
-                                          notifier_name, "\": ", event, ", delivery ", id);
+    const std::string what = absl::StrCat(NotifierKind(*notifier), " \"", notifier_name,
+                                          "\": ", event, ", delivery ", id);
     const absl::Status sent =
         Deliver(*notifier, event, payload, delivery_id, now, options_.send_timeout);
     if (sent.ok()) {
-      st = Exec("UPDATE outbox SET delivered_at = $2, attempts = attempts + 1"
-                " WHERE id = $1",
-                {id, SqlTime(now)})
+      st = Exec(
+               "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1"
+               " WHERE id = $1",
+               {id, SqlTime(now)})
                .status();
       if (st.ok() && has_incident) {
         st = InsertEvent(incident_id, now, "NOTIFIED", what);
@@ -470,8 +455,8 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now,
       thread_local absl::BitGen bitgen;
       const absl::Duration delay =
           Backoff(attempts + 1, absl::Uniform(bitgen, -1.0, 1.0), options_);
-      spdlog::warn("notify: {} failed (attempt {}), retry in {}: {}", what,
-                   attempts + 1, absl::FormatDuration(delay), sent.ToString());
+      spdlog::warn("notify: {} failed (attempt {}), retry in {}: {}", what, attempts + 1,
+                   absl::FormatDuration(delay), sent.ToString());
       st = Exec(
                "UPDATE outbox SET attempts = attempts + 1, last_error = $2,"
                " next_attempt_at = $3 WHERE id = $1",

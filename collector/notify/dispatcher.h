@@ -65,8 +65,7 @@ struct DispatcherStats {
 
 class Dispatcher {
  public:
-  Dispatcher(std::string conninfo, common::Clock* clock,
-             DispatcherOptions options = {});
+  Dispatcher(std::string conninfo, common::Clock* clock, DispatcherOptions options = {});
   ~Dispatcher();  // Stop()s.
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -92,8 +91,7 @@ class Dispatcher {
 
   // The retry delay after `attempts` failed attempts (>= 1); `unit` in
   // [-1, 1] picks the jitter. Public for tests.
-  static absl::Duration Backoff(int attempts, double unit,
-                                const DispatcherOptions& options);
+  static absl::Duration Backoff(int attempts, double unit, const DispatcherOptions& options);
 
  private:
   struct PgConnDeleter {
@@ -117,9 +115,8 @@ class Dispatcher {
   // Delivers the oldest due row, if any; sets *found.
   absl::Status DeliverOne(const v1::Config& config, absl::Time now, bool* found)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  absl::Status InsertEvent(const std::string& incident_id, absl::Time at,
-                           const char* kind, const std::string& detail)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::Status InsertEvent(const std::string& incident_id, absl::Time at, const char* kind,
+                           const std::string& detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   void Loop();
 
   const std::string conninfo_;

@@ -35,19 +35,17 @@ std::string FormatRfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
 }
 
-
 std::string IncidentJson(const v1::Incident& incident) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
   std::string json;
-  auto status =
-      google::protobuf::util::MessageToJsonString(incident, &json, options);
+  auto status = google::protobuf::util::MessageToJsonString(incident, &json, options);
   if (!status.ok()) {
     // Only invalid UTF-8 in a string field gets here; the document stays
     // valid JSON and says what went wrong.
-    spdlog::warn("notify: incident {} does not print as JSON: {}",
-                 incident.id(), status.ToString());
+    spdlog::warn("notify: incident {} does not print as JSON: {}", incident.id(),
+                 status.ToString());
     json.clear();
     absl::StrAppend(&json, "{\"id\":");
     AppendJsonString(incident.id(), &json);
@@ -70,8 +68,7 @@ std::string NotificationJson(absl::string_view event, absl::string_view notifier
     out.append(",\"incident\":");
     out.append(IncidentJson(*incident));
   } else {
-    AppendJsonString(absl::StrCat("Sonde ", event, " for notifier ", notifier),
-                     &out);
+    AppendJsonString(absl::StrCat("Sonde ", event, " for notifier ", notifier), &out);
   }
   out.push_back('}');
   return out;
@@ -83,8 +80,7 @@ std::string Summary(const v1::Incident& incident) {
     absl::StrAppend(&out, " (", absl::StrJoin(incident.checks(), ", "), ")");
   }
   if (incident.regions_size() > 0) {
-    std::vector<std::string> regions(incident.regions().begin(),
-                                     incident.regions().end());
+    std::vector<std::string> regions(incident.regions().begin(), incident.regions().end());
     std::sort(regions.begin(), regions.end());
     absl::StrAppend(&out, " in ", absl::StrJoin(regions, ", "));
   }
@@ -99,23 +95,20 @@ std::string Summary(const v1::Incident& incident) {
     facts.push_back(std::move(latency));
   }
   if (incident.failing_share() > 0) {
-    std::string share =
-        absl::StrCat(FormatShare(incident.failing_share()), " of probes fail");
+    std::string share = absl::StrCat(FormatShare(incident.failing_share()), " of probes fail");
     if (incident.failure_class() != v1::FailureClass::UNSPECIFIED &&
         incident.failure_class() != v1::FailureClass::OK) {
-      absl::StrAppend(&share, ", mostly ",
-                      v1::FailureClass::Code_Name(incident.failure_class()));
+      absl::StrAppend(&share, ", mostly ", v1::FailureClass::Code_Name(incident.failure_class()));
     }
     facts.push_back(std::move(share));
   } else if (incident.failure_class() != v1::FailureClass::UNSPECIFIED &&
              incident.failure_class() != v1::FailureClass::OK) {
-    facts.push_back(absl::StrCat("mostly ",
-                                 v1::FailureClass::Code_Name(incident.failure_class())));
+    facts.push_back(absl::StrCat("mostly ", v1::FailureClass::Code_Name(incident.failure_class())));
   }
   if (incident.affected_targets() > 1) {  // "62 of 80 hosts recovered"
-    facts.push_back(absl::StrFormat(
-        "%d of %d %s recovered", incident.recovered_targets(), incident.affected_targets(),
-        incident.kind() == "PROTOCOL_OUTAGE" ? "hosts" : "checks"));
+    facts.push_back(absl::StrFormat("%d of %d %s recovered", incident.recovered_targets(),
+                                    incident.affected_targets(),
+                                    incident.kind() == "PROTOCOL_OUTAGE" ? "hosts" : "checks"));
   }
   if (!facts.empty()) {
     absl::StrAppend(&out, ": ", absl::StrJoin(facts, "; "));
@@ -123,15 +116,13 @@ std::string Summary(const v1::Incident& incident) {
   return out;
 }
 
-std::vector<const v1::Notifier*> Routes(const v1::Config& config,
-                                        const v1::Incident& incident) {
+std::vector<const v1::Notifier*> Routes(const v1::Config& config, const v1::Incident& incident) {
   std::vector<const v1::Notifier*> routes;
   for (const v1::Notifier& n : config.notifiers()) {
     if (n.services_size() == 0) {
       bool escalation_only = false;
       for (const v1::Notifier& other : config.notifiers()) {
-        if (&other != &n && !other.escalate_to().empty() &&
-            other.escalate_to() == n.name()) {
+        if (&other != &n && !other.escalate_to().empty() && other.escalate_to() == n.name()) {
           escalation_only = true;
           break;
         }
@@ -147,12 +138,10 @@ std::vector<const v1::Notifier*> Routes(const v1::Config& config,
 }
 
 const v1::MaintenanceWindow* ActiveMaintenance(const v1::Config& config,
-                                               const v1::Incident& incident,
-                                               absl::Time at) {
+                                               const v1::Incident& incident, absl::Time at) {
   for (const v1::MaintenanceWindow& w : config.maintenance()) {
     // An unset bound is open: a window without `end` lasts until removed.
-    const absl::Time start =
-        w.has_start() ? ToTime(w.start()) : absl::InfinitePast();
+    const absl::Time start = w.has_start() ? ToTime(w.start()) : absl::InfinitePast();
     const absl::Time end = w.has_end() ? ToTime(w.end()) : absl::InfiniteFuture();
     if (at < start || at >= end) {
       continue;

@@ -52,14 +52,12 @@ std::string Summary(const v1::Incident& incident);
 // notifier whose `services` is empty or lists incident.service(), except
 // notifiers that another notifier names in escalate_to and that list no
 // services themselves.
-std::vector<const v1::Notifier*> Routes(const v1::Config& config,
-                                        const v1::Incident& incident);
+std::vector<const v1::Notifier*> Routes(const v1::Config& config, const v1::Incident& incident);
 
 // The maintenance window covering the incident at `at` (service or one of
 // its checks listed, or a window listing neither), or null.
 const v1::MaintenanceWindow* ActiveMaintenance(const v1::Config& config,
-                                               const v1::Incident& incident,
-                                               absl::Time at);
+                                               const v1::Incident& incident, absl::Time at);
 
 // Helpers the senders and the Dispatcher share (additions to the contract
 // above; pure functions, any thread).

@@ -100,9 +100,8 @@ void CommonOptions(CURL* curl, absl::Duration timeout, char* errbuf) {
 }
 
 // POSTs `body`; OK only for a 2xx answer.
-absl::Status PostJson(absl::string_view what, const std::string& url,
-                      absl::string_view body, const std::vector<std::string>& headers,
-                      absl::Duration timeout) {
+absl::Status PostJson(absl::string_view what, const std::string& url, absl::string_view body,
+                      const std::vector<std::string>& headers, absl::Duration timeout) {
   GlobalInitOnce();
   CurlEasy curl(curl_easy_init());
   if (curl == nullptr) {
@@ -120,8 +119,7 @@ absl::Status PostJson(absl::string_view what, const std::string& url,
   curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl.get(), CURLOPT_POST, 1L);
   curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE,
-                   static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, header_list.get());
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, CollectResponse);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
@@ -141,8 +139,7 @@ absl::Status PostJson(absl::string_view what, const std::string& url,
 }
 
 absl::Status SendWebhook(const v1::Notifier& notifier, absl::string_view event,
-                         absl::string_view payload, int64_t delivery_id,
-                         absl::Duration timeout) {
+                         absl::string_view payload, int64_t delivery_id, absl::Duration timeout) {
   const std::string what = absl::StrCat("webhook \"", notifier.name(), "\"");
   if (notifier.webhook().url().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": no url"));
@@ -168,13 +165,11 @@ absl::Status SendAlertmanager(const v1::Notifier& notifier, absl::string_view pa
   }
   auto notification = ParseNotification(payload);
   if (!notification.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": ", notification.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", notification.status().message()));
   }
   return PostJson(what, AlertmanagerAlertsUrl(notifier.alertmanager().url()),
                   AlertmanagerBody(notifier, *notification, now),
-                  {"Content-Type: application/json", "User-Agent: sonde-collector"},
-                  timeout);
+                  {"Content-Type: application/json", "User-Agent: sonde-collector"}, timeout);
 }
 
 std::string Angle(absl::string_view address) {
@@ -184,8 +179,8 @@ std::string Angle(absl::string_view address) {
   return absl::StrCat("<", address, ">");
 }
 
-absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload,
-                       int64_t delivery_id, absl::Time now, absl::Duration timeout) {
+absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, int64_t delivery_id,
+                       absl::Time now, absl::Duration timeout) {
   const std::string what = absl::StrCat("email \"", notifier.name(), "\"");
   const v1::EmailNotifier& email = notifier.email();
   if (email.smtp_url().empty() || email.to_size() == 0) {
@@ -193,8 +188,7 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload,
   }
   auto notification = ParseNotification(payload);
   if (!notification.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": ", notification.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", notification.status().message()));
   }
   const std::string message = EmailMessage(notifier, *notification, delivery_id, now);
   GlobalInitOnce();
@@ -218,8 +212,7 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload,
   curl_easy_setopt(curl.get(), CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(curl.get(), CURLOPT_READFUNCTION, ReadUpload);
   curl_easy_setopt(curl.get(), CURLOPT_READDATA, &source);
-  curl_easy_setopt(curl.get(), CURLOPT_INFILESIZE_LARGE,
-                   static_cast<curl_off_t>(message.size()));
+  curl_easy_setopt(curl.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
   const CURLcode code = curl_easy_perform(curl.get());
   if (code != CURLE_OK) {
     long reply = 0;
@@ -246,9 +239,8 @@ std::string Hostname() {
 std::string HeaderValue(absl::string_view value) {
   std::string v(value);
   absl::StrReplaceAll({{"\r\n", " "}, {"\r", " "}, {"\n", " "}}, &v);
-  const bool ascii = std::all_of(v.begin(), v.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x80;
-  });
+  const bool ascii =
+      std::all_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
   if (ascii) {
     return v;
   }
@@ -261,8 +253,7 @@ absl::Time ToTime(const google::protobuf::Timestamp& ts) {
 
 std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
 
-void AppendLabel(absl::string_view key, absl::string_view value, bool* first,
-                 std::string* out) {
+void AppendLabel(absl::string_view key, absl::string_view value, bool* first, std::string* out) {
   if (!*first) {
     out->push_back(',');
   }
@@ -288,8 +279,8 @@ absl::string_view NotifierKind(const v1::Notifier& notifier) {
 }
 
 absl::Status Deliver(const v1::Notifier& notifier, absl::string_view event,
-                     absl::string_view payload_json, int64_t delivery_id,
-                     absl::Time now, absl::Duration timeout) {
+                     absl::string_view payload_json, int64_t delivery_id, absl::Time now,
+                     absl::Duration timeout) {
   switch (notifier.kind_case()) {
     case v1::Notifier::kWebhook:
       return SendWebhook(notifier, event, payload_json, delivery_id, timeout);
@@ -298,8 +289,8 @@ absl::Status Deliver(const v1::Notifier& notifier, absl::string_view event,
     case v1::Notifier::kEmail:
       return SendEmail(notifier, payload_json, delivery_id, now, timeout);
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "notifier \"", notifier.name(), "\" has no webhook, email or alertmanager"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("notifier \"", notifier.name(), "\" has no webhook, email or alertmanager"));
   }
 }
 
@@ -347,9 +338,8 @@ std::string WebhookSignature(absl::string_view secret, absl::string_view body) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  return absl::StrCat(
-      "sha256=", absl::BytesToHexString(absl::string_view(
-                     reinterpret_cast<const char*>(mac), len)));
+  return absl::StrCat("sha256=", absl::BytesToHexString(
+                                     absl::string_view(reinterpret_cast<const char*>(mac), len)));
 }
 
 std::string AlertmanagerAlertsUrl(absl::string_view url) {
@@ -363,8 +353,7 @@ std::string AlertmanagerAlertsUrl(absl::string_view url) {
   return absl::StrCat(base, kAlertsPath);
 }
 
-std::string AlertmanagerBody(const v1::Notifier& notifier,
-                             const Notification& n, absl::Time now) {
+std::string AlertmanagerBody(const v1::Notifier& notifier, const Notification& n, absl::Time now) {
   std::string out = "[{\"labels\":{";
   bool first = true;
   absl::Time starts = now;
@@ -390,8 +379,7 @@ std::string AlertmanagerBody(const v1::Notifier& notifier,
     AppendLabel("kind", inc.kind(), &first, &out);
     AppendLabel("severity", Lower(inc.severity()), &first, &out);
     AppendLabel("regions", absl::StrJoin(inc.regions(), ","), &first, &out);
-    AppendLabel("failure_class", v1::FailureClass::Code_Name(inc.failure_class()),
-                &first, &out);
+    AppendLabel("failure_class", v1::FailureClass::Code_Name(inc.failure_class()), &first, &out);
     out.append("},\"annotations\":{");
     first = true;
     AppendLabel("summary", n.summary.empty() ? Summary(inc) : n.summary, &first, &out);
@@ -407,8 +395,7 @@ std::string AlertmanagerBody(const v1::Notifier& notifier,
     if (inc.has_resolved_at()) {
       ends = ToTime(inc.resolved_at());
     } else {
-      ends = now + std::max(2 * common::ToAbsl(notifier.repeat_every()),
-                            absl::Minutes(5));
+      ends = now + std::max(2 * common::ToAbsl(notifier.repeat_every()), absl::Minutes(5));
     }
   }
   out.append("},\"startsAt\":");
@@ -428,16 +415,15 @@ std::string EmailFrom(const v1::Notifier& notifier) {
 
 std::string EmailSubject(const Notification& n) {
   if (!n.has_incident) {
-    return HeaderValue(absl::StrCat("[Sonde] ", n.event, " ", n.notifier, ": ",
-                                    n.summary));
+    return HeaderValue(absl::StrCat("[Sonde] ", n.event, " ", n.notifier, ": ", n.summary));
   }
   const std::string summary = n.summary.empty() ? Summary(n.incident) : n.summary;
   return HeaderValue(absl::StrCat("[Sonde] ", n.event, " ", n.incident.kind(), " ",
                                   n.incident.service(), ": ", summary));
 }
 
-std::string EmailMessage(const v1::Notifier& notifier, const Notification& n,
-                         int64_t delivery_id, absl::Time now) {
+std::string EmailMessage(const v1::Notifier& notifier, const Notification& n, int64_t delivery_id,
+                         absl::Time now) {
   const std::string host = Hostname();
   std::vector<std::string> lines;
   lines.push_back(absl::StrCat("From: ", HeaderValue(EmailFrom(notifier))));
@@ -445,8 +431,8 @@ std::string EmailMessage(const v1::Notifier& notifier, const Notification& n,
   lines.push_back(absl::StrCat("Subject: ", EmailSubject(n)));
   lines.push_back(absl::StrCat(
       "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone())));
-  lines.push_back(absl::StrCat("Message-ID: <sonde.", delivery_id, ".",
-                               absl::ToUnixSeconds(now), "@", host, ">"));
+  lines.push_back(absl::StrCat("Message-ID: <sonde.", delivery_id, ".", absl::ToUnixSeconds(now),
+                               "@", host, ">"));
   lines.push_back("MIME-Version: 1.0");
   lines.push_back("Content-Type: text/plain; charset=utf-8");
   lines.push_back("Content-Transfer-Encoding: 8bit");

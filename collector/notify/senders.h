@@ -32,8 +32,8 @@ namespace sonde::notify {
 // to `notifier`. `delivery_id` is the outbox row id (receivers dedup on it);
 // `now` stamps e-mail Date and Alertmanager endsAt.
 absl::Status Deliver(const v1::Notifier& notifier, absl::string_view event,
-                     absl::string_view payload_json, int64_t delivery_id,
-                     absl::Time now, absl::Duration timeout);
+                     absl::string_view payload_json, int64_t delivery_id, absl::Time now,
+                     absl::Duration timeout);
 
 // "webhook", "email", "alertmanager" or "none".
 absl::string_view NotifierKind(const v1::Notifier& notifier);
@@ -55,17 +55,16 @@ std::string WebhookSignature(absl::string_view secret, absl::string_view body);
 // `url` with "/api/v2/alerts" appended unless it already ends with it.
 std::string AlertmanagerAlertsUrl(absl::string_view url);
 // The Alertmanager v2 POST body (a JSON array holding one alert).
-std::string AlertmanagerBody(const v1::Notifier& notifier,
-                             const Notification& notification, absl::Time now);
+std::string AlertmanagerBody(const v1::Notifier& notifier, const Notification& notification,
+                             absl::Time now);
 
 // The envelope sender: email.from, or "sonde@<hostname>".
 std::string EmailFrom(const v1::Notifier& notifier);
 // "[Sonde] OPENED PARTIAL_FAILURE app: <summary>" (one line, no CR/LF).
 std::string EmailSubject(const Notification& notification);
 // The whole RFC 5322 message (headers, blank line, plain-text body), CRLF.
-std::string EmailMessage(const v1::Notifier& notifier,
-                         const Notification& notification, int64_t delivery_id,
-                         absl::Time now);
+std::string EmailMessage(const v1::Notifier& notifier, const Notification& notification,
+                         int64_t delivery_id, absl::Time now);
 
 }  // namespace sonde::notify
 

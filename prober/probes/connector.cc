@@ -18,17 +18,22 @@ using FC = v1::FailureClass;
 
 FC::Code ClassifyConnectErrno(int err) {
   switch (err) {
-    case 0: return FC::OK;
-    case ECONNREFUSED: return FC::TCP_REFUSED;
-    case ETIMEDOUT: return FC::TCP_TIMEOUT;
-    case ECONNRESET: return FC::TCP_RESET;
+    case 0:
+      return FC::OK;
+    case ECONNREFUSED:
+      return FC::TCP_REFUSED;
+    case ETIMEDOUT:
+      return FC::TCP_TIMEOUT;
+    case ECONNRESET:
+      return FC::TCP_RESET;
     case ENETUNREACH:
     case EHOSTUNREACH:
     case EHOSTDOWN:
     case ENETDOWN:
     case EADDRNOTAVAIL:
       return FC::TCP_UNREACHABLE;
-    default: return FC::TCP_UNREACHABLE;
+    default:
+      return FC::TCP_UNREACHABLE;
   }
 }
 
@@ -65,29 +70,29 @@ void Connector::Connect(const std::string& host, int port, const std::string& re
   s->cb = std::move(cb);
   s->port = port;
   state_ = s;
-  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - common::EventLoop::Now());
-  env_->resolver->ResolveHost(
-      host, resolvers, std::max(remaining, std::chrono::milliseconds(1)),
-      [this, s, host](DnsResolver::HostAnswer a) {
-        if (s->cancelled) return;
-        s->resolving = false;
-        s->conn.dns_us = static_cast<uint32_t>(a.elapsed.count());
-        s->conn.rcode = a.rcode;
-        if (a.failure_class == FC::OK) {
-          s->conn.address = a.addresses.front();
-        } else {
-          s->conn.dns_class = a.failure_class;
-          s->conn.dns_detail = a.detail;
-          s->conn.address = env_->resolver->LastKnownAddress(host);
-          if (s->conn.address.empty()) {
-            s->conn.failure_class = a.failure_class;
-            s->conn.detail = a.detail;
-            Finish(s);
-            return;
-          }
-        }
-        StartConnect(s);
-      });
+  auto remaining =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - common::EventLoop::Now());
+  env_->resolver->ResolveHost(host, resolvers, std::max(remaining, std::chrono::milliseconds(1)),
+                              [this, s, host](DnsResolver::HostAnswer a) {
+                                if (s->cancelled) return;
+                                s->resolving = false;
+                                s->conn.dns_us = static_cast<uint32_t>(a.elapsed.count());
+                                s->conn.rcode = a.rcode;
+                                if (a.failure_class == FC::OK) {
+                                  s->conn.address = a.addresses.front();
+                                } else {
+                                  s->conn.dns_class = a.failure_class;
+                                  s->conn.dns_detail = a.detail;
+                                  s->conn.address = env_->resolver->LastKnownAddress(host);
+                                  if (s->conn.address.empty()) {
+                                    s->conn.failure_class = a.failure_class;
+                                    s->conn.detail = a.detail;
+                                    Finish(s);
+                                    return;
+                                  }
+                                }
+                                StartConnect(s);
+                              });
 }
 
 void Connector::StartConnect(std::shared_ptr<State> s) {
@@ -111,8 +116,8 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     socklen_t src_len;
     if (FillSockaddr(env_->source_address, 0, &src, &src_len) && src.ss_family == ss.ss_family &&
         bind(fd, reinterpret_cast<sockaddr*>(&src), src_len) != 0) {
-      return fail(FC::PROBER_ERROR,
-                  absl::StrCat("bind to source address ", env_->source_address, ": ", strerror(errno)));
+      return fail(FC::PROBER_ERROR, absl::StrCat("bind to source address ", env_->source_address,
+                                                 ": ", strerror(errno)));
     }
   }
   s->connect_start = common::EventLoop::Now();

@@ -22,8 +22,7 @@ absl::StatusOr<UniqueEvpPkey> NewEcKey() {
   return key;
 }
 
-absl::Status AddExtension(X509* cert, X509* issuer, int nid,
-                          const std::string& value) {
+absl::Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
@@ -45,8 +44,8 @@ struct CertSpec {
 
 // Builds a certificate for `key`, signed by `issuer_key` as `issuer` (or
 // self-signed when issuer is null).
-absl::StatusOr<UniqueX509> MakeCert(const CertSpec& spec, EVP_PKEY* key,
-                                    X509* issuer, EVP_PKEY* issuer_key) {
+absl::StatusOr<UniqueX509> MakeCert(const CertSpec& spec, EVP_PKEY* key, X509* issuer,
+                                    EVP_PKEY* issuer_key) {
   UniqueX509 cert(X509_new());
   if (!cert) return OpenSslError("X509_new");
   X509* x = cert.get();
@@ -61,39 +60,28 @@ absl::StatusOr<UniqueX509> MakeCert(const CertSpec& spec, EVP_PKEY* key,
   X509_gmtime_adj(X509_getm_notBefore(x), spec.not_before);
   X509_gmtime_adj(X509_getm_notAfter(x), spec.not_after);
   X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(
-      name, "O", MBSTRING_ASC,
-      reinterpret_cast<const unsigned char*>("Sonde faultd"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(
-      name, "CN", MBSTRING_ASC,
-      reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1, -1,
-      0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("Sonde faultd"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1,
+                             -1, 0);
   X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
   if (X509_set_pubkey(x, key) != 1) return OpenSslError("X509_set_pubkey");
   X509* ext_issuer = issuer ? issuer : x;
-  RETURN_IF_ERROR(
-      AddExtension(x, ext_issuer, NID_subject_key_identifier, "hash"));
-  RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_authority_key_identifier,
-                               "keyid:always"));
+  RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_subject_key_identifier, "hash"));
+  RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_authority_key_identifier, "keyid:always"));
   if (spec.is_ca) {
-    RETURN_IF_ERROR(
-        AddExtension(x, ext_issuer, NID_basic_constraints, "critical,CA:TRUE"));
-    RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_key_usage,
-                                 "critical,keyCertSign,cRLSign"));
+    RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_basic_constraints, "critical,CA:TRUE"));
+    RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_key_usage, "critical,keyCertSign,cRLSign"));
   } else {
-    RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_basic_constraints,
-                                 "critical,CA:FALSE"));
-    RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_key_usage,
-                                 "critical,digitalSignature"));
-    RETURN_IF_ERROR(
-        AddExtension(x, ext_issuer, NID_ext_key_usage, "serverAuth"));
+    RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_basic_constraints, "critical,CA:FALSE"));
+    RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_key_usage, "critical,digitalSignature"));
+    RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_ext_key_usage, "serverAuth"));
   }
   if (!spec.san.empty()) {
-    RETURN_IF_ERROR(
-        AddExtension(x, ext_issuer, NID_subject_alt_name, spec.san));
+    RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_subject_alt_name, spec.san));
   }
-  if (X509_sign(x, issuer_key, EVP_sha256()) == 0)
-    return OpenSslError("X509_sign");
+  if (X509_sign(x, issuer_key, EVP_sha256()) == 0) return OpenSslError("X509_sign");
   return cert;
 }
 
@@ -107,31 +95,26 @@ std::string CertToPem(X509* cert) {
   return std::string(data, n);
 }
 
-std::string CertKit::LeafPem(CertKind kind) const {
-  return CertToPem(cert(kind));
-}
+std::string CertKit::LeafPem(CertKind kind) const { return CertToPem(cert(kind)); }
 
 absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(
     const std::vector<std::string>& extra_names) {
   std::unique_ptr<CertKit> kit(new CertKit());
   ASSIGN_OR_RETURN(kit->ca_.key, NewEcKey());
-  ASSIGN_OR_RETURN(
-      kit->ca_.cert,
-      MakeCert({"Sonde faultd test CA", -60 * kDay, 365 * kDay, "", true},
-               kit->ca_.key.get(), nullptr, kit->ca_.key.get()));
+  ASSIGN_OR_RETURN(kit->ca_.cert,
+                   MakeCert({"Sonde faultd test CA", -60 * kDay, 365 * kDay, "", true},
+                            kit->ca_.key.get(), nullptr, kit->ca_.key.get()));
   std::vector<std::string> sans = {"DNS:localhost", "IP:127.0.0.1", "IP:::1"};
   for (const std::string& n : extra_names) {
     if (n.empty() || n.find_first_of(",\r\n") != std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cert name \"", n, "\" is not a host name"));
+      return absl::InvalidArgumentError(absl::StrCat("cert name \"", n, "\" is not a host name"));
     }
     sans.push_back(absl::StrCat("DNS:", n));
   }
   std::string good_san = absl::StrJoin(sans, ",");
   for (int i = 0; i < kCertKindCount; ++i) {
     CertKind kind = static_cast<CertKind>(i);
-    CertSpec spec{absl::StrCat("faultd ", CertKindName(kind)), -kHour,
-                  90 * kDay, good_san};
+    CertSpec spec{absl::StrCat("faultd ", CertKindName(kind)), -kHour, 90 * kDay, good_san};
     switch (kind) {
       case CertKind::kValid:
         spec.common_name = "localhost";
@@ -156,12 +139,10 @@ absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(
     KeyAndCert& leaf = kit->leaves_[i];
     ASSIGN_OR_RETURN(leaf.key, NewEcKey());
     if (kind == CertKind::kSelfSigned) {
-      ASSIGN_OR_RETURN(leaf.cert,
-                       MakeCert(spec, leaf.key.get(), nullptr, leaf.key.get()));
+      ASSIGN_OR_RETURN(leaf.cert, MakeCert(spec, leaf.key.get(), nullptr, leaf.key.get()));
     } else {
       ASSIGN_OR_RETURN(leaf.cert,
-                       MakeCert(spec, leaf.key.get(), kit->ca_.cert.get(),
-                                kit->ca_.key.get()));
+                       MakeCert(spec, leaf.key.get(), kit->ca_.cert.get(), kit->ca_.key.get()));
     }
   }
   kit->ca_pem_ = CertToPem(kit->ca_.cert.get());

@@ -33,12 +33,8 @@ class CertKit {
   static absl::StatusOr<std::unique_ptr<CertKit>> Generate(
       const std::vector<std::string>& extra_names);
 
-  EVP_PKEY* key(CertKind kind) const {
-    return leaves_[static_cast<int>(kind)].key.get();
-  }
-  X509* cert(CertKind kind) const {
-    return leaves_[static_cast<int>(kind)].cert.get();
-  }
+  EVP_PKEY* key(CertKind kind) const { return leaves_[static_cast<int>(kind)].key.get(); }
+  X509* cert(CertKind kind) const { return leaves_[static_cast<int>(kind)].cert.get(); }
   X509* ca_cert() const { return ca_.cert.get(); }
   // PEM of the CA certificate (what --ca-out writes, what probes trust).
   const std::string& ca_pem() const { return ca_pem_; }

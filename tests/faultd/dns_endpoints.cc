@@ -14,16 +14,13 @@ namespace {
 constexpr int kMaxDatagramsPerEvent = 64;
 }  // namespace
 
-void CountDnsReply(SessionHost* host, const RuleSet& rules,
-                   const DnsReply& reply) {
+void CountDnsReply(SessionHost* host, const RuleSet& rules, const DnsReply& reply) {
   for (const std::string& c : reply.counters) {
-    host->counters().Add(ListenerKind::kDns, rules.generation(),
-                         reply.rule->index, c);
+    host->counters().Add(ListenerKind::kDns, rules.generation(), reply.rule->index, c);
   }
 }
 
-DnsUdpEndpoint::DnsUdpEndpoint(SessionHost* host, UniqueFd fd,
-                               size_t max_pending)
+DnsUdpEndpoint::DnsUdpEndpoint(SessionHost* host, UniqueFd fd, size_t max_pending)
     : host_(host), fd_(std::move(fd)), max_pending_(max_pending) {}
 
 DnsUdpEndpoint::~DnsUdpEndpoint() {
@@ -32,8 +29,7 @@ DnsUdpEndpoint::~DnsUdpEndpoint() {
 }
 
 absl::Status DnsUdpEndpoint::Start() {
-  absl::Status s = host_->loop().AddFd(fd_.get(), EPOLLIN,
-                                       [this](uint32_t) { OnReadable(); });
+  absl::Status s = host_->loop().AddFd(fd_.get(), EPOLLIN, [this](uint32_t) { OnReadable(); });
   if (s.ok()) registered_ = true;
   return s;
 }
@@ -50,8 +46,7 @@ void DnsUdpEndpoint::OnReadable() {
       return;  // EAGAIN, or an ICMP error from an earlier reply: nothing to do
     }
     std::shared_ptr<const RuleSet> rules = host_->CurrentRules();
-    DnsReply reply =
-        AnswerDnsQuery(absl::string_view(buf, n), false, &from, *rules);
+    DnsReply reply = AnswerDnsQuery(absl::string_view(buf, n), false, &from, *rules);
     if (reply.send && reply.delay_ms > 0 && pending_ >= max_pending_) {
       reply.send = false;
       reply.counters.push_back("overload_dropped");
@@ -59,18 +54,16 @@ void DnsUdpEndpoint::OnReadable() {
     CountDnsReply(host_, *rules, reply);
     if (!reply.send) continue;
     if (reply.delay_ms == 0) {
-      sendto(fd_.get(), reply.wire.data(), reply.wire.size(), 0, from.sa(),
-             from.len);
+      sendto(fd_.get(), reply.wire.data(), reply.wire.size(), 0, from.sa(), from.len);
       continue;
     }
     ++pending_;
-    host_->loop().RunAfter(
-        std::chrono::milliseconds(reply.delay_ms),
-        [this, alive = alive_, from, wire = std::move(reply.wire)] {
-          if (!*alive) return;
-          --pending_;
-          sendto(fd_.get(), wire.data(), wire.size(), 0, from.sa(), from.len);
-        });
+    host_->loop().RunAfter(std::chrono::milliseconds(reply.delay_ms),
+                           [this, alive = alive_, from, wire = std::move(reply.wire)] {
+                             if (!*alive) return;
+                             --pending_;
+                             sendto(fd_.get(), wire.data(), wire.size(), 0, from.sa(), from.len);
+                           });
   }
 }
 
@@ -83,8 +76,8 @@ void DnsTcpSession::OnInput() {
   ArmIdleTimer();
   std::string& in = input();
   while (!closed() && in.size() >= 2) {
-    size_t len = (static_cast<size_t>(static_cast<uint8_t>(in[0])) << 8) |
-                 static_cast<uint8_t>(in[1]);
+    size_t len =
+        (static_cast<size_t>(static_cast<uint8_t>(in[0])) << 8) | static_cast<uint8_t>(in[1]);
     if (len == 0) {
       CountListener("malformed_dropped");
       Abort(false);

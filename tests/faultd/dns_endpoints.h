@@ -59,8 +59,7 @@ class DnsTcpSession : public StreamConnection {
 };
 
 // Counts a DNS reply's outcome counters against its rule.
-void CountDnsReply(SessionHost* host, const RuleSet& rules,
-                   const DnsReply& reply);
+void CountDnsReply(SessionHost* host, const RuleSet& rules, const DnsReply& reply);
 
 }  // namespace sonde::faultd
 

@@ -19,8 +19,7 @@ constexpr int kMaxPointerHops = 64;
 constexpr size_t kMaxRecords = 1024;
 
 absl::Status Malformed(absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("malformed DNS message: ", what));
+  return absl::InvalidArgumentError(absl::StrCat("malformed DNS message: ", what));
 }
 
 bool IsPlainLabelChar(unsigned char c) {
@@ -87,8 +86,7 @@ class Reader {
       uint8_t len = static_cast<uint8_t>(w[p]);
       if ((len & 0xC0) == 0xC0) {
         if (p + 1 >= w.size()) return false;
-        size_t target = (static_cast<size_t>(len & 0x3F) << 8) |
-                        static_cast<uint8_t>(w[p + 1]);
+        size_t target = (static_cast<size_t>(len & 0x3F) << 8) | static_cast<uint8_t>(w[p + 1]);
         if (!jumped) *pos = p + 2;
         jumped = true;
         if (target >= p || ++hops > kMaxPointerHops) return false;
@@ -128,8 +126,7 @@ void PutName(std::string* out, absl::string_view name) {
 }
 
 // RDATA with embedded names is re-encoded without compression pointers.
-bool ReadRdata(const Reader& r, uint16_t type, size_t start, size_t len,
-               std::string* out) {
+bool ReadRdata(const Reader& r, uint16_t type, size_t start, size_t len, std::string* out) {
   absl::string_view w = r.wire();
   size_t end = start + len;
   auto name_at = [&](size_t* p) -> bool {
@@ -162,8 +159,8 @@ bool ReadRdata(const Reader& r, uint16_t type, size_t start, size_t len,
 
 bool ReadRecord(Reader* r, ResourceRecord* rr) {
   uint16_t rdlen;
-  if (!r->Name(&rr->name) || !r->U16(&rr->type) || !r->U16(&rr->klass) ||
-      !r->U32(&rr->ttl) || !r->U16(&rdlen)) {
+  if (!r->Name(&rr->name) || !r->U16(&rr->type) || !r->U16(&rr->klass) || !r->U32(&rr->ttl) ||
+      !r->U16(&rdlen)) {
     return false;
   }
   size_t start = r->pos();
@@ -194,8 +191,7 @@ std::string NameText(absl::string_view rdata, size_t* p) {
 }  // namespace
 
 absl::StatusOr<std::string> EncodeName(absl::string_view name) {
-  if (!name.empty() && name.back() == '.' &&
-      !(name.size() >= 2 && name[name.size() - 2] == '\\')) {
+  if (!name.empty() && name.back() == '.' && !(name.size() >= 2 && name[name.size() - 2] == '\\')) {
     name.remove_suffix(1);
   }
   std::string out;
@@ -203,8 +199,7 @@ absl::StatusOr<std::string> EncodeName(absl::string_view name) {
   std::string label;
   auto flush = [&]() -> absl::Status {
     if (label.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("empty label in name \"", name, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("empty label in name \"", name, "\""));
     }
     if (label.size() > 63) {
       return absl::InvalidArgumentError(
@@ -222,21 +217,17 @@ absl::StatusOr<std::string> EncodeName(absl::string_view name) {
       if (!s.ok()) return s;
     } else if (c == '\\') {
       if (i + 3 < name.size() && absl::ascii_isdigit(name[i + 1]) &&
-          absl::ascii_isdigit(name[i + 2]) &&
-          absl::ascii_isdigit(name[i + 3])) {
-        int v = (name[i + 1] - '0') * 100 + (name[i + 2] - '0') * 10 +
-                (name[i + 3] - '0');
+          absl::ascii_isdigit(name[i + 2]) && absl::ascii_isdigit(name[i + 3])) {
+        int v = (name[i + 1] - '0') * 100 + (name[i + 2] - '0') * 10 + (name[i + 3] - '0');
         if (v > 255) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("bad escape in \"", name, "\""));
+          return absl::InvalidArgumentError(absl::StrCat("bad escape in \"", name, "\""));
         }
         label.push_back(static_cast<char>(v));
         i += 3;
       } else if (i + 1 < name.size()) {
         label.push_back(name[++i]);
       } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("dangling '\\' in \"", name, "\""));
+        return absl::InvalidArgumentError(absl::StrCat("dangling '\\' in \"", name, "\""));
       }
     } else {
       label.push_back(c);
@@ -246,16 +237,14 @@ absl::StatusOr<std::string> EncodeName(absl::string_view name) {
   if (!s.ok()) return s;
   out.push_back('\0');
   if (out.size() > kMaxNameOctets) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("name longer than 255 octets: \"", name, "\""));
+    return absl::InvalidArgumentError(absl::StrCat("name longer than 255 octets: \"", name, "\""));
   }
   return out;
 }
 
 absl::StatusOr<Message> Parse(absl::string_view wire) {
   if (wire.size() < kHeaderSize) return Malformed("shorter than a header");
-  if (wire.size() > kMaxMessageSize)
-    return Malformed("longer than 65535 octets");
+  if (wire.size() > kMaxMessageSize) return Malformed("longer than 65535 octets");
   Reader r(wire);
   Message m;
   uint16_t flags, qd, an, ns, ar;
@@ -272,8 +261,7 @@ absl::StatusOr<Message> Parse(absl::string_view wire) {
   m.rd = flags & 0x0100;
   m.ra = flags & 0x0080;
   m.rcode = flags & 0xF;
-  if (static_cast<size_t>(qd) + an + ns + ar > kMaxRecords)
-    return Malformed("too many records");
+  if (static_cast<size_t>(qd) + an + ns + ar > kMaxRecords) return Malformed("too many records");
   for (int i = 0; i < qd; ++i) {
     Question q;
     if (!r.Name(&q.name) || !r.U16(&q.type) || !r.U16(&q.klass)) {
@@ -281,14 +269,12 @@ absl::StatusOr<Message> Parse(absl::string_view wire) {
     }
     m.questions.push_back(std::move(q));
   }
-  std::vector<ResourceRecord>* sections[] = {&m.answers, &m.authority,
-                                             &m.additional};
+  std::vector<ResourceRecord>* sections[] = {&m.answers, &m.authority, &m.additional};
   uint16_t counts[] = {an, ns, ar};
   for (int s = 0; s < 3; ++s) {
     for (int i = 0; i < counts[s]; ++i) {
       ResourceRecord rr;
-      if (!ReadRecord(&r, &rr))
-        return Malformed("truncated or bad resource record");
+      if (!ReadRecord(&r, &rr)) return Malformed("truncated or bad resource record");
       if (s == 2 && rr.type == kTypeOPT && rr.name.empty()) {
         m.edns_udp_size = rr.klass;
         continue;
@@ -302,15 +288,14 @@ absl::StatusOr<Message> Parse(absl::string_view wire) {
 std::string Serialize(const Message& m) {
   std::string out;
   PutU16(&out, m.id);
-  uint16_t flags = (m.qr ? 0x8000 : 0) | ((m.opcode & 0xF) << 11) |
-                   (m.aa ? 0x0400 : 0) | (m.tc ? 0x0200 : 0) |
-                   (m.rd ? 0x0100 : 0) | (m.ra ? 0x0080 : 0) | (m.rcode & 0xF);
+  uint16_t flags = (m.qr ? 0x8000 : 0) | ((m.opcode & 0xF) << 11) | (m.aa ? 0x0400 : 0) |
+                   (m.tc ? 0x0200 : 0) | (m.rd ? 0x0100 : 0) | (m.ra ? 0x0080 : 0) |
+                   (m.rcode & 0xF);
   PutU16(&out, flags);
   PutU16(&out, static_cast<uint16_t>(m.questions.size()));
   PutU16(&out, static_cast<uint16_t>(m.answers.size()));
   PutU16(&out, static_cast<uint16_t>(m.authority.size()));
-  PutU16(&out, static_cast<uint16_t>(m.additional.size() +
-                                     (m.edns_udp_size ? 1 : 0)));
+  PutU16(&out, static_cast<uint16_t>(m.additional.size() + (m.edns_udp_size ? 1 : 0)));
   for (const Question& q : m.questions) {
     PutName(&out, q.name);
     PutU16(&out, q.type);
@@ -334,14 +319,13 @@ absl::StatusOr<uint16_t> TypeFromName(absl::string_view name) {
   static const struct {
     const char* name;
     uint16_t type;
-  } kTypes[] = {{"A", kTypeA},       {"NS", kTypeNS},  {"CNAME", kTypeCNAME},
-                {"SOA", kTypeSOA},   {"MX", kTypeMX},  {"TXT", kTypeTXT},
-                {"AAAA", kTypeAAAA}, {"ANY", kTypeANY}};
+  } kTypes[] = {{"A", kTypeA},   {"NS", kTypeNS},   {"CNAME", kTypeCNAME}, {"SOA", kTypeSOA},
+                {"MX", kTypeMX}, {"TXT", kTypeTXT}, {"AAAA", kTypeAAAA},   {"ANY", kTypeANY}};
   for (const auto& t : kTypes) {
     if (n == t.name) return t.type;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown DNS type \"", name, "\" (A AAAA CNAME MX TXT NS SOA)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown DNS type \"", name, "\" (A AAAA CNAME MX TXT NS SOA)"));
 }
 
 std::string TypeName(uint16_t type) {
@@ -374,8 +358,8 @@ absl::StatusOr<int> RcodeFromName(absl::string_view name) {
   for (int rc = 0; rc <= kRefused; ++rc) {
     if (n == RcodeName(rc)) return rc;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown rcode \"", name, "\" (NOERROR NXDOMAIN SERVFAIL REFUSED)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown rcode \"", name, "\" (NOERROR NXDOMAIN SERVFAIL REFUSED)"));
 }
 
 std::string RcodeName(int rcode) {
@@ -399,23 +383,19 @@ std::string RcodeName(int rcode) {
 
 absl::StatusOr<std::string> EncodeRdata(uint16_t type, absl::string_view text) {
   std::string t(absl::StripAsciiWhitespace(text));
-  std::vector<std::string> parts =
-      absl::StrSplit(t, ' ', absl::SkipWhitespace());
+  std::vector<std::string> parts = absl::StrSplit(t, ' ', absl::SkipWhitespace());
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(TypeName(type), " data \"", text, "\": ", why));
+    return absl::InvalidArgumentError(absl::StrCat(TypeName(type), " data \"", text, "\": ", why));
   };
   switch (type) {
     case kTypeA: {
       unsigned char b[4];
-      if (inet_pton(AF_INET, t.c_str(), b) != 1)
-        return bad("not an IPv4 address");
+      if (inet_pton(AF_INET, t.c_str(), b) != 1) return bad("not an IPv4 address");
       return std::string(reinterpret_cast<char*>(b), 4);
     }
     case kTypeAAAA: {
       unsigned char b[16];
-      if (inet_pton(AF_INET6, t.c_str(), b) != 1)
-        return bad("not an IPv6 address");
+      if (inet_pton(AF_INET6, t.c_str(), b) != 1) return bad("not an IPv6 address");
       return std::string(reinterpret_cast<char*>(b), 16);
     }
     case kTypeCNAME:
@@ -427,8 +407,7 @@ absl::StatusOr<std::string> EncodeRdata(uint16_t type, absl::string_view text) {
     }
     case kTypeMX: {
       uint32_t pref;
-      if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &pref) ||
-          pref > 0xFFFF) {
+      if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &pref) || pref > 0xFFFF) {
         return bad("expected \"PREFERENCE NAME\"");
       }
       auto n = EncodeName(parts[1]);
@@ -451,8 +430,7 @@ absl::StatusOr<std::string> EncodeRdata(uint16_t type, absl::string_view text) {
     }
     case kTypeSOA: {
       if (parts.size() != 7) {
-        return bad(
-            "expected \"MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM\"");
+        return bad("expected \"MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM\"");
       }
       std::string out;
       for (int i = 0; i < 2; ++i) {
@@ -462,8 +440,7 @@ absl::StatusOr<std::string> EncodeRdata(uint16_t type, absl::string_view text) {
       }
       for (int i = 2; i < 7; ++i) {
         uint32_t v;
-        if (!absl::SimpleAtoi(parts[i], &v))
-          return bad("numbers must be 0..4294967295");
+        if (!absl::SimpleAtoi(parts[i], &v)) return bad("numbers must be 0..4294967295");
         PutU32(&out, v);
       }
       return out;
@@ -484,22 +461,17 @@ std::string RdataToText(uint16_t type, absl::string_view rdata) {
   };
   switch (type) {
     case kTypeA:
-      if (rdata.size() == 4 &&
-          inet_ntop(AF_INET, rdata.data(), buf, sizeof buf))
-        return buf;
+      if (rdata.size() == 4 && inet_ntop(AF_INET, rdata.data(), buf, sizeof buf)) return buf;
       break;
     case kTypeAAAA:
-      if (rdata.size() == 16 &&
-          inet_ntop(AF_INET6, rdata.data(), buf, sizeof buf))
-        return buf;
+      if (rdata.size() == 16 && inet_ntop(AF_INET6, rdata.data(), buf, sizeof buf)) return buf;
       break;
     case kTypeCNAME:
     case kTypeNS:
       return NameText(rdata, &p);
     case kTypeMX:
       if (rdata.size() >= 3) {
-        int pref = (static_cast<uint8_t>(rdata[0]) << 8) |
-                   static_cast<uint8_t>(rdata[1]);
+        int pref = (static_cast<uint8_t>(rdata[0]) << 8) | static_cast<uint8_t>(rdata[1]);
         p = 2;
         return absl::StrCat(pref, " ", NameText(rdata, &p));
       }
@@ -508,8 +480,7 @@ std::string RdataToText(uint16_t type, absl::string_view rdata) {
       std::string out;
       while (p < rdata.size()) {
         size_t n = static_cast<uint8_t>(rdata[p]);
-        absl::string_view piece =
-            rdata.substr(std::min(p + 1, rdata.size()), n);
+        absl::string_view piece = rdata.substr(std::min(p + 1, rdata.size()), n);
         out.append(piece.data(), piece.size());
         p += 1 + n;
       }
@@ -519,8 +490,8 @@ std::string RdataToText(uint16_t type, absl::string_view rdata) {
       std::string mname = NameText(rdata, &p);
       std::string rname = NameText(rdata, &p);
       if (p + 20 > rdata.size()) break;
-      return absl::StrCat(mname, " ", rname, " ", u32(p), " ", u32(p + 4), " ",
-                          u32(p + 8), " ", u32(p + 12), " ", u32(p + 16));
+      return absl::StrCat(mname, " ", rname, " ", u32(p), " ", u32(p + 4), " ", u32(p + 8), " ",
+                          u32(p + 12), " ", u32(p + 16));
     }
     default:
       break;

@@ -12,8 +12,7 @@ namespace {
 constexpr int kMaxCnameHops = 8;
 constexpr uint16_t kServerUdpSize = 1232;  // what faultd advertises in EDNS
 
-const Rule& MatchName(const RuleSet& rules, const SocketAddress* source,
-                      absl::string_view name) {
+const Rule& MatchName(const RuleSet& rules, const SocketAddress* source, absl::string_view name) {
   MatchContext ctx;
   ctx.listener = ListenerKind::kDns;
   ctx.phase = Phase::kRequest;
@@ -24,9 +23,9 @@ const Rule& MatchName(const RuleSet& rules, const SocketAddress* source,
 
 // Records of `rule` answering `qtype` at `owner`; follows a CNAME to the
 // rule of its target when the rule has no record of the type.
-void Collect(const RuleSet& rules, const SocketAddress* source,
-             const Rule& rule, const std::string& owner, uint16_t qtype,
-             int depth, std::vector<dns::ResourceRecord>* out) {
+void Collect(const RuleSet& rules, const SocketAddress* source, const Rule& rule,
+             const std::string& owner, uint16_t qtype, int depth,
+             std::vector<dns::ResourceRecord>* out) {
   bool any = false;
   for (const DnsRecordData& r : rule.records) {
     if (r.type == qtype || qtype == dns::kTypeANY) {
@@ -41,8 +40,7 @@ void Collect(const RuleSet& rules, const SocketAddress* source,
     std::string target = dns::RdataToText(dns::kTypeCNAME, r.rdata);
     if (depth >= kMaxCnameHops) return;
     const Rule& next = MatchName(rules, source, target);
-    if (!next.is_default())
-      Collect(rules, source, next, target, qtype, depth + 1, out);
+    if (!next.is_default()) Collect(rules, source, next, target, qtype, depth + 1, out);
     return;
   }
 }
@@ -51,22 +49,18 @@ void Collect(const RuleSet& rules, const SocketAddress* source,
 dns::ResourceRecord NegativeSoa(const Rule& rule, const std::string& qname) {
   std::string owner = rule.spec.zone().empty() ? qname : rule.spec.zone();
   for (const DnsRecordData& r : rule.records) {
-    if (r.type == dns::kTypeSOA)
-      return {owner, r.type, dns::kClassIN, r.ttl, r.rdata};
+    if (r.type == dns::kTypeSOA) return {owner, r.type, dns::kClassIN, r.ttl, r.rdata};
   }
   uint32_t ttl = rule.negative_ttl();
   auto rdata = dns::EncodeRdata(
-      dns::kTypeSOA,
-      absl::StrCat("ns1.faultd.test hostmaster.faultd.test 1 3600 600 86400 ",
-                   ttl));
-  return {owner, dns::kTypeSOA, dns::kClassIN, ttl,
-          rdata.ok() ? *rdata : std::string()};
+      dns::kTypeSOA, absl::StrCat("ns1.faultd.test hostmaster.faultd.test 1 3600 600 86400 ", ttl));
+  return {owner, dns::kTypeSOA, dns::kClassIN, ttl, rdata.ok() ? *rdata : std::string()};
 }
 
 }  // namespace
 
-DnsReply AnswerDnsQuery(absl::string_view query, bool over_tcp,
-                        const SocketAddress* source, const RuleSet& rules) {
+DnsReply AnswerDnsQuery(absl::string_view query, bool over_tcp, const SocketAddress* source,
+                        const RuleSet& rules) {
   DnsReply reply;
   reply.rule = &rules.defaults();
   reply.counters.push_back("queries");
@@ -75,8 +69,7 @@ DnsReply AnswerDnsQuery(absl::string_view query, bool over_tcp,
   auto parsed = dns::Parse(query);
   if (!parsed.ok()) {
     // Answer FORMERR when the header is readable and is a query.
-    if (query.size() >= dns::kHeaderSize &&
-        !(static_cast<uint8_t>(query[2]) & 0x80)) {
+    if (query.size() >= dns::kHeaderSize && !(static_cast<uint8_t>(query[2]) & 0x80)) {
       dns::Message m;
       m.id = static_cast<uint16_t>((static_cast<uint8_t>(query[0]) << 8) |
                                    static_cast<uint8_t>(query[1]));
@@ -144,19 +137,16 @@ DnsReply AnswerDnsQuery(absl::string_view query, bool over_tcp,
   if (rcode == dns::kNoError && !s.nodata()) {
     Collect(rules, source, rule, question.name, question.type, 0, &r.answers);
   }
-  if (rcode == dns::kNxDomain ||
-      (rcode == dns::kNoError && r.answers.empty())) {
+  if (rcode == dns::kNxDomain || (rcode == dns::kNoError && r.answers.empty())) {
     r.authority.push_back(NegativeSoa(rule, question.name));
     if (rcode == dns::kNoError) reply.counters.push_back("nodata");
   }
 
   size_t limit = dns::kClassicUdpSize;
   if (q.edns_udp_size) {
-    limit = std::clamp<size_t>(*q.edns_udp_size, dns::kClassicUdpSize,
-                               kServerUdpSize);
+    limit = std::clamp<size_t>(*q.edns_udp_size, dns::kClassicUdpSize, kServerUdpSize);
   }
-  bool truncate =
-      !over_tcp && (s.truncate() || dns::Serialize(r).size() > limit);
+  bool truncate = !over_tcp && (s.truncate() || dns::Serialize(r).size() > limit);
   if (truncate) {
     r.tc = true;
     r.answers.clear();

@@ -22,14 +22,13 @@ struct DnsReply {
   bool send = false;  // false: the query is dropped
   std::string wire;   // the response (without the TCP length prefix)
   uint32_t delay_ms = 0;
-  const Rule* rule = nullptr;  // the rule that decided (never null)
-  std::vector<std::string>
-      counters;  // outcome counters to add ("rcode_NXDOMAIN", ...)
+  const Rule* rule = nullptr;         // the rule that decided (never null)
+  std::vector<std::string> counters;  // outcome counters to add ("rcode_NXDOMAIN", ...)
 };
 
 // `source` is the client's address (borrowed). The reply borrows `rules`.
-DnsReply AnswerDnsQuery(absl::string_view query, bool over_tcp,
-                        const SocketAddress* source, const RuleSet& rules);
+DnsReply AnswerDnsQuery(absl::string_view query, bool over_tcp, const SocketAddress* source,
+                        const RuleSet& rules);
 
 }  // namespace sonde::faultd
 

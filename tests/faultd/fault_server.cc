@@ -41,19 +41,16 @@ absl::Status Prefixed(absl::string_view flag, const absl::Status& s) {
 }
 
 ControlResponse JsonError(int status, absl::string_view message) {
-  return ControlResponse{
-      status, "application/json",
-      absl::StrCat("{\"error\": ", JsonQuote(message), "}\n")};
+  return ControlResponse{status, "application/json",
+                         absl::StrCat("{\"error\": ", JsonQuote(message), "}\n")};
 }
 
 // Connects to `addr` and waits up to `ms` for the handshake. True when it
 // completed (the connection is handed back in *out).
 bool ConnectWithin(const SocketAddress& addr, int ms, UniqueFd* out) {
-  UniqueFd fd(
-      socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return false;
-  if (connect(fd.get(), addr.sa(), addr.len) != 0 && errno != EINPROGRESS)
-    return false;
+  if (connect(fd.get(), addr.sa(), addr.len) != 0 && errno != EINPROGRESS) return false;
   pollfd p{fd.get(), POLLOUT, 0};
   if (poll(&p, 1, ms) != 1) return false;
   int err = 0;
@@ -68,13 +65,9 @@ bool ConnectWithin(const SocketAddress& addr, int ms, UniqueFd* out) {
 
 std::map<std::string, int> ListenerPorts::ByName() const {
   std::map<std::string, int> out;
-  const std::pair<const char*, int> all[] = {{"http", http},
-                                             {"https", https},
-                                             {"tls", tls},
-                                             {"tcp", tcp},
-                                             {"dns", dns},
-                                             {"control", control},
-                                             {"blackhole", blackhole}};
+  const std::pair<const char*, int> all[] = {
+      {"http", http},       {"https", https},        {"tls", tls}, {"tcp", tcp}, {"dns", dns},
+      {"control", control}, {"blackhole", blackhole}};
   for (const auto& [name, port] : all) {
     if (port != 0) out[name] = port;
   }
@@ -83,13 +76,9 @@ std::map<std::string, int> ListenerPorts::ByName() const {
 
 std::string ListenerPorts::ToJson() const {
   std::string out = "{";
-  const std::pair<const char*, int> all[] = {{"http", http},
-                                             {"https", https},
-                                             {"tls", tls},
-                                             {"tcp", tcp},
-                                             {"dns", dns},
-                                             {"control", control},
-                                             {"blackhole", blackhole}};
+  const std::pair<const char*, int> all[] = {
+      {"http", http},       {"https", https},        {"tls", tls}, {"tcp", tcp}, {"dns", dns},
+      {"control", control}, {"blackhole", blackhole}};
   bool first = true;
   for (const auto& [name, port] : all) {
     if (port == 0) continue;
@@ -99,8 +88,7 @@ std::string ListenerPorts::ToJson() const {
   return out + "}";
 }
 
-FaultServer::FaultServer(FaultServerOptions options)
-    : options_(std::move(options)) {
+FaultServer::FaultServer(FaultServerOptions options) : options_(std::move(options)) {
   absl::MutexLock l(&mu_);
   rules_ = RuleSet::Empty();
 }
@@ -108,15 +96,13 @@ FaultServer::FaultServer(FaultServerOptions options)
 FaultServer::~FaultServer() { Stop(); }
 
 absl::Status FaultServer::Start() {
-  if (started_)
-    return absl::FailedPreconditionError("FaultServer::Start called twice");
+  if (started_) return absl::FailedPreconditionError("FaultServer::Start called twice");
   started_ = true;
   signal(SIGPIPE, SIG_IGN);
   RETURN_IF_ERROR(loop_.Init());
   ASSIGN_OR_RETURN(certs_, CertKit::Generate(options_.cert_names));
   ASSIGN_OR_RETURN(tls_, TlsServerContext::Create(certs_.get()));
-  if (!options_.rules_json.empty())
-    RETURN_IF_ERROR(SetRulesJson(options_.rules_json));
+  if (!options_.rules_json.empty()) RETURN_IF_ERROR(SetRulesJson(options_.rules_json));
   RETURN_IF_ERROR(BindStream(ListenerKind::kHttp, options_.http_listen));
   RETURN_IF_ERROR(BindStream(ListenerKind::kHttps, options_.https_listen));
   RETURN_IF_ERROR(BindStream(ListenerKind::kTls, options_.tls_listen));
@@ -141,8 +127,7 @@ void FaultServer::Stop() {
   blackhole_fillers_.clear();
 }
 
-absl::Status FaultServer::BindStream(ListenerKind kind,
-                                     const std::string& listen) {
+absl::Status FaultServer::BindStream(ListenerKind kind, const std::string& listen) {
   if (listen.empty()) return absl::OkStatus();
   std::string flag = absl::StrCat("--", ListenerName(kind), "-listen");
   auto addr = ParseListenAddress(listen);
@@ -171,8 +156,8 @@ absl::Status FaultServer::BindStream(ListenerKind kind,
       break;
   }
   int raw = fd->get();
-  RETURN_IF_ERROR(loop_.AddFd(
-      raw, EPOLLIN, [this, kind, raw](uint32_t) { OnAcceptable(kind, raw); }));
+  RETURN_IF_ERROR(
+      loop_.AddFd(raw, EPOLLIN, [this, kind, raw](uint32_t) { OnAcceptable(kind, raw); }));
   listeners_.push_back(std::move(*fd));
   return absl::OkStatus();
 }
@@ -197,13 +182,11 @@ absl::Status FaultServer::BindDns(const std::string& listen) {
     addresses_[static_cast<int>(ListenerKind::kDns)] = bound;
     ports_.dns = bound.port();
     SessionHost* host = this;
-    dns_udp_ = std::make_unique<DnsUdpEndpoint>(host, std::move(*udp),
-                                                options_.max_pending_dns);
+    dns_udp_ = std::make_unique<DnsUdpEndpoint>(host, std::move(*udp), options_.max_pending_dns);
     RETURN_IF_ERROR(dns_udp_->Start());
     int raw = tcp->get();
-    RETURN_IF_ERROR(loop_.AddFd(raw, EPOLLIN, [this, raw](uint32_t) {
-      OnAcceptable(ListenerKind::kDns, raw);
-    }));
+    RETURN_IF_ERROR(loop_.AddFd(raw, EPOLLIN,
+                                [this, raw](uint32_t) { OnAcceptable(ListenerKind::kDns, raw); }));
     listeners_.push_back(std::move(*tcp));
     return absl::OkStatus();
   }
@@ -232,9 +215,8 @@ absl::Status FaultServer::BindBlackhole(const std::string& listen) {
     }
     blackhole_fillers_.push_back(std::move(filler));
   }
-  stats_.AddListener(ListenerKind::kBlackhole, verified
-                                                   ? "queue_full_verified"
-                                                   : "queue_full_unverified");
+  stats_.AddListener(ListenerKind::kBlackhole,
+                     verified ? "queue_full_verified" : "queue_full_unverified");
   if (!verified) {
     spdlog::warn(
         "blackhole listener {}: connects still complete after {} fillers; "
@@ -248,8 +230,7 @@ void FaultServer::OnAcceptable(ListenerKind kind, int listen_fd) {
   for (int i = 0; i < kMaxAcceptsPerEvent; ++i) {
     SocketAddress peer;
     peer.len = sizeof peer.storage;
-    int c =
-        accept4(listen_fd, peer.sa(), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int c = accept4(listen_fd, peer.sa(), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -257,9 +238,8 @@ void FaultServer::OnAcceptable(ListenerKind kind, int listen_fd) {
         // than spin on a readable socket we cannot accept from.
         stats_.AddListener(kind, "accept_errors");
         (void)loop_.ModifyFd(listen_fd, 0);
-        loop_.RunAfter(std::chrono::milliseconds(100), [this, listen_fd] {
-          (void)loop_.ModifyFd(listen_fd, EPOLLIN);
-        });
+        loop_.RunAfter(std::chrono::milliseconds(100),
+                       [this, listen_fd] { (void)loop_.ModifyFd(listen_fd, EPOLLIN); });
       }
       return;
     }
@@ -279,12 +259,10 @@ void FaultServer::OnAcceptable(ListenerKind kind, int listen_fd) {
         conn = std::make_shared<HttpSession>(host, kind, std::move(fd), peer);
         break;
       case ListenerKind::kTls:
-        conn =
-            std::make_shared<TlsOnlySession>(host, kind, std::move(fd), peer);
+        conn = std::make_shared<TlsOnlySession>(host, kind, std::move(fd), peer);
         break;
       case ListenerKind::kTcp:
-        conn =
-            std::make_shared<TcpBannerSession>(host, kind, std::move(fd), peer);
+        conn = std::make_shared<TcpBannerSession>(host, kind, std::move(fd), peer);
         break;
       case ListenerKind::kDns:
         conn = std::make_shared<DnsTcpSession>(host, kind, std::move(fd), peer);
@@ -295,25 +273,21 @@ void FaultServer::OnAcceptable(ListenerKind kind, int listen_fd) {
     connections_[conn.get()] = conn;
     absl::Status s = conn->Start();
     if (!s.ok()) {
-      spdlog::error("{} connection from {}: {}",
-                    std::string(ListenerName(kind)), peer.ToString(),
+      spdlog::error("{} connection from {}: {}", std::string(ListenerName(kind)), peer.ToString(),
                     s.ToString());
       conn->Abort(false);
     }
   }
 }
 
-void FaultServer::ConnectionClosed(StreamConnection* conn) {
-  connections_.erase(conn);
-}
+void FaultServer::ConnectionClosed(StreamConnection* conn) { connections_.erase(conn); }
 
 std::shared_ptr<const RuleSet> FaultServer::CurrentRules() {
   absl::MutexLock l(&mu_);
   return rules_;
 }
 
-absl::StatusOr<UniqueSsl> FaultServer::NewTlsSession(
-    int fd, ClientHelloHandler* handler) {
+absl::StatusOr<UniqueSsl> FaultServer::NewTlsSession(int fd, ClientHelloHandler* handler) {
   return tls_->NewSsl(fd, handler);
 }
 
@@ -321,8 +295,7 @@ void FaultServer::InstallRules(std::unique_ptr<RuleSet> rules) {
   absl::MutexLock l(&mu_);
   rules->set_generation(++generation_);
   stats_.BeginGeneration(generation_, rules->rules().size());
-  spdlog::info("rules: {} installed (generation {})", rules->rules().size(),
-               generation_);
+  spdlog::info("rules: {} installed (generation {})", rules->rules().size(), generation_);
   rules_ = std::move(rules);
 }
 
@@ -379,16 +352,11 @@ ControlResponse FaultServer::HandleControl(const HttpRequest& request) {
     }
     return JsonError(405, "use POST on /reset-stats");
   }
-  if (get && path == "/ports")
-    return {200, "application/json", ports_.ToJson() + "\n"};
-  if (get && path == "/ca.pem")
-    return {200, "application/x-pem-file", ca_pem()};
-  if (get && path == "/healthz")
-    return {200, "text/plain; charset=utf-8", "ok\n"};
-  if (get && path == "/")
-    return {200, "text/plain; charset=utf-8", std::string(kControlIndex)};
-  return JsonError(
-      404, absl::StrCat("no such control endpoint: ", method, " ", path));
+  if (get && path == "/ports") return {200, "application/json", ports_.ToJson() + "\n"};
+  if (get && path == "/ca.pem") return {200, "application/x-pem-file", ca_pem()};
+  if (get && path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+  if (get && path == "/") return {200, "text/plain; charset=utf-8", std::string(kControlIndex)};
+  return JsonError(404, absl::StrCat("no such control endpoint: ", method, " ", path));
 }
 
 }  // namespace sonde::faultd

@@ -56,8 +56,7 @@ struct FaultServerOptions {
   // Initial rules (JSON as for PUT /rules); "" = none.
   std::string rules_json;
   // Caps.
-  int max_connections =
-      4096;  // stream connections at once; more are closed at accept
+  int max_connections = 4096;     // stream connections at once; more are closed at accept
   size_t max_pending_dns = 4096;  // delayed UDP answers waiting
   SessionLimits limits;
 };
@@ -112,8 +111,7 @@ class FaultServer : private SessionHost {
   const SessionLimits& limits() const override { return options_.limits; }
   faultd::Stats& counters() override { return stats_; }
   std::shared_ptr<const RuleSet> CurrentRules() override;
-  absl::StatusOr<UniqueSsl> NewTlsSession(int fd,
-                                          ClientHelloHandler* handler) override;
+  absl::StatusOr<UniqueSsl> NewTlsSession(int fd, ClientHelloHandler* handler) override;
   ControlResponse HandleControl(const HttpRequest& request) override;
   void ConnectionClosed(StreamConnection* conn) override;
 
@@ -133,15 +131,12 @@ class FaultServer : private SessionHost {
   std::unique_ptr<TlsServerContext> tls_;
   ListenerPorts ports_;
   SocketAddress addresses_[kListenerKindCount];
-  std::vector<UniqueFd>
-      listeners_;  // stream listeners (loop thread after Start)
-  std::vector<UniqueFd>
-      blackhole_fillers_;  // connections that keep the queue full
+  std::vector<UniqueFd> listeners_;          // stream listeners (loop thread after Start)
+  std::vector<UniqueFd> blackhole_fillers_;  // connections that keep the queue full
   std::unique_ptr<DnsUdpEndpoint> dns_udp_;
 
   // Loop thread only.
-  absl::flat_hash_map<StreamConnection*, std::shared_ptr<StreamConnection>>
-      connections_;
+  absl::flat_hash_map<StreamConnection*, std::shared_ptr<StreamConnection>> connections_;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const RuleSet> rules_ ABSL_GUARDED_BY(mu_);

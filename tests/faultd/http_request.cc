@@ -53,12 +53,10 @@ const std::string* HttpRequest::Header(absl::string_view name) const {
   return nullptr;
 }
 
-HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits,
-                           size_t* scanned) {
+HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits, size_t* scanned) {
   // RFC 9112 2.2: ignore empty lines before the request line.
   size_t start = 0;
-  while (start < buffer.size() &&
-         (buffer[start] == '\r' || buffer[start] == '\n') && start < 8) {
+  while (start < buffer.size() && (buffer[start] == '\r' || buffer[start] == '\n') && start < 8) {
     ++start;
   }
   size_t from = std::max(*scanned, start);
@@ -69,8 +67,7 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits,
       end = i + 2;
       break;
     }
-    if (i + 2 < buffer.size() && buffer[i + 1] == '\r' &&
-        buffer[i + 2] == '\n') {
+    if (i + 2 < buffer.size() && buffer[i + 1] == '\r' && buffer[i + 2] == '\n') {
       end = i + 3;
       break;
     }
@@ -122,18 +119,15 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits,
       req.path = PathOf(req.target);
       continue;
     }
-    if (line[0] == ' ' || line[0] == '\t')
-      return Error(400, "obsolete line folding");
+    if (line[0] == ' ' || line[0] == '\t') return Error(400, "obsolete line folding");
     size_t colon = line.find(':');
     if (colon == absl::string_view::npos || !IsToken(line.substr(0, colon))) {
       return Error(400, "malformed header line");
     }
-    if (req.headers.size() >= limits.max_headers)
-      return Error(431, "too many headers");
+    if (req.headers.size() >= limits.max_headers) return Error(431, "too many headers");
     absl::string_view value = line.substr(colon + 1);
     value = absl::StripAsciiWhitespace(value);
-    req.headers.emplace_back(std::string(line.substr(0, colon)),
-                             std::string(value));
+    req.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
   }
   if (first) return Error(400, "no request line");
 
@@ -147,13 +141,11 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits,
           !absl::SimpleAtoi(value, &n)) {
         return Error(400, "bad Content-Length");
       }
-      if (saw_length && n != req.content_length)
-        return Error(400, "conflicting Content-Length");
+      if (saw_length && n != req.content_length) return Error(400, "conflicting Content-Length");
       saw_length = true;
       req.content_length = n;
     } else if (absl::EqualsIgnoreCase(name, "transfer-encoding")) {
-      return Error(501,
-                   "request bodies with Transfer-Encoding are not supported");
+      return Error(501, "request bodies with Transfer-Encoding are not supported");
     } else if (absl::EqualsIgnoreCase(name, "connection")) {
       for (absl::string_view tok : absl::StrSplit(value, ',')) {
         tok = absl::StripAsciiWhitespace(tok);
@@ -168,8 +160,7 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits,
     }
   }
   if (saw_close) req.keep_alive = false;  // "close" wins over keep-alive
-  if (req.content_length > limits.max_body_bytes)
-    return Error(413, "request body too large");
+  if (req.content_length > limits.max_body_bytes) return Error(413, "request body too large");
   out.state = HeadParse::State::kComplete;
   out.head_bytes = end;
   return out;

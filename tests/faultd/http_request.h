@@ -24,8 +24,7 @@ struct HttpLimits {
 struct HttpRequest {
   std::string method;
   std::string target;  // as sent
-  std::string
-      path;  // target without query/fragment; for absolute-form, its path
+  std::string path;    // target without query/fragment; for absolute-form, its path
   int minor_version = 1;
   std::vector<std::pair<std::string, std::string>> headers;
   size_t content_length = 0;
@@ -50,8 +49,7 @@ struct HeadParse {
 // far the search for the blank line got between calls on a growing buffer
 // (start it at 0; reset it after consuming a request), so a client sending
 // one byte at a time costs linear time.
-HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits,
-                           size_t* scanned);
+HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits, size_t* scanned);
 
 // "200" -> "OK", ...; "Unknown" for codes it does not know.
 absl::string_view ReasonPhrase(int status);

@@ -15,8 +15,7 @@ constexpr size_t kBodyChunk = 16 * 1024;
 constexpr uint64_t kBodyBudgetPerPump = 1024 * 1024;
 constexpr size_t kMaxQueuedOutput = 256 * 1024;
 constexpr std::chrono::milliseconds kTrickleTick(50);
-constexpr absl::string_view kInjectedFailureBody =
-    "sonde-faultd: injected failure\n";
+constexpr absl::string_view kInjectedFailureBody = "sonde-faultd: injected failure\n";
 
 bool HasHeader(const pb::Rule& spec, absl::string_view name) {
   for (const auto& [n, v] : spec.headers()) {
@@ -30,8 +29,7 @@ bool HasHeader(const pb::Rule& spec, absl::string_view name) {
 void HttpSession::OnOpen() {
   // Room for one whole request (head + body) plus a pipelined head.
   const HttpLimits& http = host()->limits().http;
-  set_max_input(std::max<size_t>(
-      256 * 1024, http.max_body_bytes + 2 * http.max_head_bytes));
+  set_max_input(std::max<size_t>(256 * 1024, http.max_body_bytes + 2 * http.max_head_bytes));
   if (listener() == ListenerKind::kControl) {
     CountListener("connections");
     ArmIdleTimer();
@@ -64,8 +62,7 @@ void HttpSession::OnInput() {
 
 void HttpSession::OnPeerClosed() {
   if (state_ == State::kResponding) {
-    keep_alive_ =
-        false;  // half-closed client: finish this response, then close
+    keep_alive_ = false;  // half-closed client: finish this response, then close
     return;
   }
   Abort(false);
@@ -78,8 +75,7 @@ void HttpSession::OnOutputDrained() {
 void HttpSession::ProcessInput() {
   if (processing_) return;
   processing_ = true;
-  while (!closed() &&
-         (state_ == State::kReadingHead || state_ == State::kReadingBody)) {
+  while (!closed() && (state_ == State::kReadingHead || state_ == State::kReadingBody)) {
     if (state_ == State::kReadingHead) {
       if (input().empty()) break;
       HeadParse p = ParseRequestHead(input(), host()->limits().http, &scanned_);
@@ -194,25 +190,23 @@ void HttpSession::HandleFaultRequest() {
     }
   }
 
-  std::string head =
-      absl::StrCat("HTTP/1.", request_.minor_version, " ", status, " ",
-                   ReasonPhrase(status), "\r\nServer: sonde-faultd\r\n");
+  std::string head = absl::StrCat("HTTP/1.", request_.minor_version, " ", status, " ",
+                                  ReasonPhrase(status), "\r\nServer: sonde-faultd\r\n");
   if (!HasHeader(s, "content-type")) {
     absl::StrAppend(&head, "Content-Type: text/plain; charset=utf-8\r\n");
   }
   if (!location.empty()) absl::StrAppend(&head, "Location: ", location, "\r\n");
   // A rule may set Content-Length or Transfer-Encoding itself (to produce a
   // broken response on purpose); then faultd adds neither.
-  if (!HasHeader(s, "content-length") && !HasHeader(s, "transfer-encoding") &&
-      status != 204 && status != 304) {
+  if (!HasHeader(s, "content-length") && !HasHeader(s, "transfer-encoding") && status != 204 &&
+      status != 304) {
     if (body_.chunked) {
       absl::StrAppend(&head, "Transfer-Encoding: chunked\r\n");
     } else if (!body_.endless) {
       absl::StrAppend(&head, "Content-Length: ", body_.total, "\r\n");
     }
   }
-  absl::StrAppend(&head, "Connection: ", keep_alive_ ? "keep-alive" : "close",
-                  "\r\n");
+  absl::StrAppend(&head, "Connection: ", keep_alive_ ? "keep-alive" : "close", "\r\n");
   for (const auto& [name, value] : s.headers()) {
     absl::StrAppend(&head, name, ": ", value, "\r\n");
   }
@@ -228,8 +222,7 @@ void HttpSession::HandleFaultRequest() {
     StartBody();
   };
   if (s.delay_headers_ms() > 0) {
-    After(std::chrono::milliseconds(s.delay_headers_ms()),
-          std::move(send_head));
+    After(std::chrono::milliseconds(s.delay_headers_ms()), std::move(send_head));
   } else {
     send_head();
   }
@@ -257,8 +250,7 @@ void HttpSession::PumpBody() {
   if (closed() || !body_active_) return;
   uint64_t budget = kBodyBudgetPerPump;
   if (body_.bytes_per_second > 0) {
-    double elapsed =
-        std::chrono::duration<double>(Clock::now() - body_.started).count();
+    double elapsed = std::chrono::duration<double>(Clock::now() - body_.started).count();
     uint64_t allowed = static_cast<uint64_t>(elapsed * body_.bytes_per_second);
     budget = allowed > body_.sent ? std::min(budget, allowed - body_.sent) : 0;
   }
@@ -322,15 +314,13 @@ void HttpSession::SendError(int status, const std::string& why) {
   FinishResponse();
 }
 
-void HttpSession::SendSimple(int status, const std::string& content_type,
-                             const std::string& body,
+void HttpSession::SendSimple(int status, const std::string& content_type, const std::string& body,
                              const std::string& extra_headers) {
   std::string out = absl::StrCat(
       "HTTP/1.", request_.minor_version, " ", status, " ", ReasonPhrase(status),
       "\r\nServer: sonde-faultd\r\nContent-Type: ", content_type,
-      "\r\nContent-Length: ", body.size(),
-      "\r\nConnection: ", keep_alive_ ? "keep-alive" : "close", "\r\n",
-      extra_headers, "\r\n");
+      "\r\nContent-Length: ", body.size(), "\r\nConnection: ", keep_alive_ ? "keep-alive" : "close",
+      "\r\n", extra_headers, "\r\n");
   if (request_.method != "HEAD") out += body;
   Send(out);
 }

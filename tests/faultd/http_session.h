@@ -50,8 +50,8 @@ class HttpSession : public StreamConnection {
   void Dispatch();
   void HandleFaultRequest();
   void SendError(int status, const std::string& why);
-  void SendSimple(int status, const std::string& content_type,
-                  const std::string& body, const std::string& extra_headers);
+  void SendSimple(int status, const std::string& content_type, const std::string& body,
+                  const std::string& extra_headers);
   void StartBody();
   void PumpBody();
   void FinishResponse();

@@ -98,42 +98,33 @@ int main(int argc, char** argv) {
   absl::Duration idle_timeout = opt.limits.idle_timeout;
 
   sonde::common::FlagSet flags("sonde-faultd", kUsage);
-  flags.String("http-listen", &opt.http_listen,
-               "HTTP/1.1 listener, e.g. 127.0.0.1:0.");
-  flags.String(
-      "https-listen", &opt.https_listen,
-      "HTTP/1.1 over TLS; the certificate is chosen per rule at ClientHello.");
-  flags.String(
-      "tls-listen", &opt.tls_listen,
-      "TLS-only listener: handshake (certificate/version/failure per rule),\n"
-      "then silence. For TLS checks.");
+  flags.String("http-listen", &opt.http_listen, "HTTP/1.1 listener, e.g. 127.0.0.1:0.");
+  flags.String("https-listen", &opt.https_listen,
+               "HTTP/1.1 over TLS; the certificate is chosen per rule at ClientHello.");
+  flags.String("tls-listen", &opt.tls_listen,
+               "TLS-only listener: handshake (certificate/version/failure per rule),\n"
+               "then silence. For TLS checks.");
   flags.String("tcp-listen", &opt.tcp_listen,
                "Raw TCP listener: banner, optional respond/echo per line.");
-  flags.String("dns-listen", &opt.dns_listen,
-               "DNS over UDP and TCP on the same port.");
-  flags.String(
-      "control-listen", &opt.control_listen,
-      "Control HTTP endpoint: GET/PUT /rules, GET /stats, POST /reset-stats.");
-  flags.String(
-      "blackhole-listen", &opt.blackhole_listen,
-      "A TCP port whose accept queue faultd keeps full, so new connects\n"
-      "time out (TCP_TIMEOUT) instead of being refused.");
+  flags.String("dns-listen", &opt.dns_listen, "DNS over UDP and TCP on the same port.");
+  flags.String("control-listen", &opt.control_listen,
+               "Control HTTP endpoint: GET/PUT /rules, GET /stats, POST /reset-stats.");
+  flags.String("blackhole-listen", &opt.blackhole_listen,
+               "A TCP port whose accept queue faultd keeps full, so new connects\n"
+               "time out (TCP_TIMEOUT) instead of being refused.");
   flags.String("rules", &rules_file,
                "JSON rules file loaded at start (same format as PUT /rules).");
-  flags.String(
-      "ports-file", &ports_file,
-      "After binding, write {\"http\":PORT,...} here (temp file + rename).");
-  flags.String("ca-out", &ca_out,
-               "Write the PEM of the CA that signed the served certificates.");
+  flags.String("ports-file", &ports_file,
+               "After binding, write {\"http\":PORT,...} here (temp file + rename).");
+  flags.String("ca-out", &ca_out, "Write the PEM of the CA that signed the served certificates.");
   flags.List("cert-names", &cert_names,
              "Extra DNS names (comma-separated, repeatable) in the SAN of the\n"
              "valid, expiring and self_signed certificates.");
   flags.Int("max-connections", &max_connections,
             "Stream connections at once; more are closed right after accept.");
-  flags.Duration(
-      "idle-timeout", &idle_timeout,
-      "Close connections that send no complete request for this long\n"
-      "(blackholed connections are exempt).");
+  flags.Duration("idle-timeout", &idle_timeout,
+                 "Close connections that send no complete request for this long\n"
+                 "(blackholed connections are exempt).");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
 
   auto positional = flags.Parse(argc, argv);
@@ -142,8 +133,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!positional.ok()) {
-    fprintf(stderr, "sonde-faultd: %s\n",
-            std::string(positional.status().message()).c_str());
+    fprintf(stderr, "sonde-faultd: %s\n", std::string(positional.status().message()).c_str());
     return 2;
   }
   if (!positional->empty()) {
@@ -162,24 +152,21 @@ int main(int argc, char** argv) {
   opt.max_connections = static_cast<int>(max_connections);
   opt.limits.idle_timeout = idle_timeout;
   for (const std::string& list : cert_names) {
-    for (absl::string_view n :
-         absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+    for (absl::string_view n : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
       opt.cert_names.emplace_back(n);
     }
   }
-  if (opt.http_listen.empty() && opt.https_listen.empty() &&
-      opt.tls_listen.empty() && opt.tcp_listen.empty() &&
-      opt.dns_listen.empty() && opt.control_listen.empty() &&
+  if (opt.http_listen.empty() && opt.https_listen.empty() && opt.tls_listen.empty() &&
+      opt.tcp_listen.empty() && opt.dns_listen.empty() && opt.control_listen.empty() &&
       opt.blackhole_listen.empty()) {
-    opt.http_listen = opt.https_listen = opt.tcp_listen = opt.dns_listen =
-        opt.control_listen = "127.0.0.1:0";
+    opt.http_listen = opt.https_listen = opt.tcp_listen = opt.dns_listen = opt.control_listen =
+        "127.0.0.1:0";
   }
   sonde::common::InitLogging("sonde-faultd", log_level);
   if (!rules_file.empty()) {
     std::ifstream in(rules_file);
     if (!in) {
-      fprintf(stderr, "sonde-faultd: --rules: cannot read %s\n",
-              rules_file.c_str());
+      fprintf(stderr, "sonde-faultd: --rules: cannot read %s\n", rules_file.c_str());
       return 2;
     }
     std::stringstream ss;
@@ -211,8 +198,7 @@ int main(int argc, char** argv) {
     spdlog::error("--ca-out: cannot write {}", ca_out);
     return 1;
   }
-  if (!ports_file.empty() &&
-      !WriteFileAtomically(ports_file, server.ports().ToJson() + "\n")) {
+  if (!ports_file.empty() && !WriteFileAtomically(ports_file, server.ports().ToJson() + "\n")) {
     spdlog::error("--ports-file: cannot write {}", ports_file);
     return 1;
   }

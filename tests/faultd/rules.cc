@@ -35,10 +35,9 @@ const std::string& DefaultBanner() {
 const std::map<std::string, std::set<std::string>>& FieldListeners() {
   static const auto* table = [] {
     auto* t = new std::map<std::string, std::set<std::string>>();
-    for (const char* f :
-         {"status", "body", "headers", "fail_share", "fail_status", "fail_seed",
-          "delay_headers_ms", "delay_body_ms", "trickle_bps", "endless_body",
-          "body_bytes", "redirect", "path_prefix", "host"}) {
+    for (const char* f : {"status", "body", "headers", "fail_share", "fail_status", "fail_seed",
+                          "delay_headers_ms", "delay_body_ms", "trickle_bps", "endless_body",
+                          "body_bytes", "redirect", "path_prefix", "host"}) {
       (*t)[f] = {"http", "https"};
     }
     (*t)["reset"] = {"http", "https", "tcp"};
@@ -48,10 +47,9 @@ const std::map<std::string, std::set<std::string>>& FieldListeners() {
     for (const char* f : {"cert", "handshake_fail", "max_version", "sni"}) {
       (*t)[f] = {"https", "tls"};
     }
-    for (const char* f : {"banner", "banner_delay_ms", "respond", "echo"})
-      (*t)[f] = {"tcp"};
-    for (const char* f : {"rcode", "drop", "records", "nodata", "truncate",
-                          "delay_ms", "negative_ttl", "zone", "name"}) {
+    for (const char* f : {"banner", "banner_delay_ms", "respond", "echo"}) (*t)[f] = {"tcp"};
+    for (const char* f : {"rcode", "drop", "records", "nodata", "truncate", "delay_ms",
+                          "negative_ttl", "zone", "name"}) {
       (*t)[f] = {"dns"};
     }
     return t;
@@ -65,15 +63,14 @@ absl::StatusOr<int> ParseTlsVersion(absl::string_view v) {
   if (s == "TLS1.1") return kTls11;
   if (s == "TLS1.2") return kTls12;
   if (s == "TLS1.3") return kTls13;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "max_version: \"", v, "\" is not one of TLS1 TLS1.1 TLS1.2 TLS1.3"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("max_version: \"", v, "\" is not one of TLS1 TLS1.1 TLS1.2 TLS1.3"));
 }
 
 bool ValidHeaderName(absl::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
-    if (!(absl::ascii_isalnum(c) || absl::StrContains("!#$%&'*+-.^_`|~", c)))
-      return false;
+    if (!(absl::ascii_isalnum(c) || absl::StrContains("!#$%&'*+-.^_`|~", c))) return false;
   }
   return true;
 }
@@ -81,12 +78,10 @@ bool ValidHeaderName(absl::string_view name) {
 // Validates one rule and fills the parsed fields.
 absl::Status Compile(Rule* rule) {
   const pb::Rule& s = rule->spec;
-  static const std::set<std::string> kListeners = {"",    "http", "https",
-                                                   "tls", "tcp",  "dns"};
+  static const std::set<std::string> kListeners = {"", "http", "https", "tls", "tcp", "dns"};
   if (!kListeners.count(s.listener())) {
     return absl::InvalidArgumentError(
-        absl::StrCat("listener: \"", s.listener(),
-                     "\" is not one of http https tls tcp dns"));
+        absl::StrCat("listener: \"", s.listener(), "\" is not one of http https tls tcp dns"));
   }
   // Fields that do not apply to the rule's listener are errors, so a typo in
   // `listener` or a misplaced field does not silently do nothing.
@@ -96,15 +91,14 @@ absl::Status Compile(Rule* rule) {
     for (const gpb::FieldDescriptor* f : set_fields) {
       auto it = FieldListeners().find(f->name());
       if (it != FieldListeners().end() && !it->second.count(s.listener())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            f->name(), ": does not apply to listener \"", s.listener(),
-            "\" (applies to ", absl::StrJoin(it->second, ", "), ")"));
+        return absl::InvalidArgumentError(absl::StrCat(f->name(), ": does not apply to listener \"",
+                                                       s.listener(), "\" (applies to ",
+                                                       absl::StrJoin(it->second, ", "), ")"));
       }
     }
   }
-  int actions = (s.reset() ? 1 : 0) + (s.reset_on_accept() ? 1 : 0) +
-                (s.close() ? 1 : 0) + (s.blackhole() ? 1 : 0) +
-                (s.drop() ? 1 : 0);
+  int actions = (s.reset() ? 1 : 0) + (s.reset_on_accept() ? 1 : 0) + (s.close() ? 1 : 0) +
+                (s.blackhole() ? 1 : 0) + (s.drop() ? 1 : 0);
   if (actions > 1) {
     return absl::InvalidArgumentError(
         "at most one of reset, reset_on_accept, close, blackhole, drop may be "
@@ -112,9 +106,7 @@ absl::Status Compile(Rule* rule) {
   }
   if (!s.source().empty()) {
     auto p = IpPrefix::Parse(s.source());
-    if (!p.ok())
-      return absl::InvalidArgumentError(
-          absl::StrCat("source: ", p.status().message()));
+    if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat("source: ", p.status().message()));
     rule->source = *p;
   }
   if (s.has_status() && (s.status() < 200 || s.status() > 599)) {
@@ -127,22 +119,18 @@ absl::Status Compile(Rule* rule) {
     return absl::InvalidArgumentError("fail_share: must be 0..1");
   }
   if (s.endless_body() && s.has_body_bytes()) {
-    return absl::InvalidArgumentError(
-        "endless_body and body_bytes exclude each other");
+    return absl::InvalidArgumentError("endless_body and body_bytes exclude each other");
   }
-  if (s.has_redirect() &&
-      (s.redirect().empty() || absl::StrContains(s.redirect(), '\r') ||
-       absl::StrContains(s.redirect(), '\n'))) {
-    return absl::InvalidArgumentError(
-        "redirect: must be a non-empty URL on one line");
+  if (s.has_redirect() && (s.redirect().empty() || absl::StrContains(s.redirect(), '\r') ||
+                           absl::StrContains(s.redirect(), '\n'))) {
+    return absl::InvalidArgumentError("redirect: must be a non-empty URL on one line");
   }
   if (!s.path_prefix().empty() && s.path_prefix()[0] != '/') {
     return absl::InvalidArgumentError("path_prefix: must start with '/'");
   }
   for (const auto& [name, value] : s.headers()) {
     if (!ValidHeaderName(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("headers: bad header name \"", name, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("headers: bad header name \"", name, "\""));
     }
     if (absl::StrContains(value, '\r') || absl::StrContains(value, '\n')) {
       return absl::InvalidArgumentError(
@@ -162,9 +150,8 @@ absl::Status Compile(Rule* rule) {
     } else if (s.handshake_fail() == "garbage") {
       rule->handshake_fail = HandshakeFail::kGarbage;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("handshake_fail: \"", s.handshake_fail(),
-                       "\" is not one of alert close garbage"));
+      return absl::InvalidArgumentError(absl::StrCat("handshake_fail: \"", s.handshake_fail(),
+                                                     "\" is not one of alert close garbage"));
     }
   }
   if (s.has_max_version()) {
@@ -174,38 +161,32 @@ absl::Status Compile(Rule* rule) {
   }
   if (s.has_rcode()) {
     auto rc = dns::RcodeFromName(s.rcode());
-    if (!rc.ok())
-      return absl::InvalidArgumentError(
-          absl::StrCat("rcode: ", rc.status().message()));
+    if (!rc.ok()) return absl::InvalidArgumentError(absl::StrCat("rcode: ", rc.status().message()));
     rule->dns_rcode = *rc;
   }
   if (!s.name().empty()) {
     absl::string_view n = s.name();
     absl::ConsumePrefix(&n, "*.");
     if (!dns::EncodeName(n).ok() || NormalizeName(n).empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("name: \"", s.name(), "\" is not a DNS name"));
+      return absl::InvalidArgumentError(absl::StrCat("name: \"", s.name(), "\" is not a DNS name"));
     }
   }
   if (!s.zone().empty() && !dns::EncodeName(s.zone()).ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("zone: \"", s.zone(), "\" is not a DNS name"));
+    return absl::InvalidArgumentError(absl::StrCat("zone: \"", s.zone(), "\" is not a DNS name"));
   }
   for (int i = 0; i < s.records_size(); ++i) {
     const pb::DnsRecord& r = s.records(i);
     auto type = dns::TypeFromName(r.type());
     if (!type.ok() || *type == dns::kTypeANY) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("records[", i, "].type: \"", r.type(),
-                       "\" is not one of A AAAA CNAME MX TXT NS SOA"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "records[", i, "].type: \"", r.type(), "\" is not one of A AAAA CNAME MX TXT NS SOA"));
     }
     auto rdata = dns::EncodeRdata(*type, r.data());
     if (!rdata.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("records[", i, "].data: ", rdata.status().message()));
     }
-    rule->records.push_back(
-        DnsRecordData{*type, r.has_ttl() ? r.ttl() : 60, *rdata});
+    rule->records.push_back(DnsRecordData{*type, r.has_ttl() ? r.ttl() : 60, *rdata});
   }
   return absl::OkStatus();
 }
@@ -232,8 +213,8 @@ bool ListenerMatches(absl::string_view want, const MatchContext& ctx) {
 std::string HostWithoutPort(absl::string_view host) {
   if (!host.empty() && host[0] == '[') {
     size_t close = host.find(']');
-    return NormalizeName(host.substr(
-        1, close == absl::string_view::npos ? host.size() - 1 : close - 1));
+    return NormalizeName(
+        host.substr(1, close == absl::string_view::npos ? host.size() - 1 : close - 1));
   }
   size_t colon = host.find(':');
   return NormalizeName(host.substr(0, colon));
@@ -290,8 +271,7 @@ absl::string_view CertKindName(CertKind kind) {
 
 absl::StatusOr<CertKind> ParseCertKind(absl::string_view name) {
   for (int i = 0; i < kCertKindCount; ++i) {
-    if (CertKindName(static_cast<CertKind>(i)) == name)
-      return static_cast<CertKind>(i);
+    if (CertKindName(static_cast<CertKind>(i)) == name) return static_cast<CertKind>(i);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("cert: \"", name,
@@ -311,25 +291,19 @@ absl::StatusOr<IpPrefix> IpPrefix::Parse(absl::string_view text) {
   if (size_t slash = text.find('/'); slash != absl::string_view::npos) {
     addr = std::string(text.substr(0, slash));
     if (!absl::SimpleAtoi(text.substr(slash + 1), &bits) || bits < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", text, "\": bad prefix length"));
+      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": bad prefix length"));
     }
   }
   if (inet_pton(AF_INET, addr.c_str(), p.bytes_) == 1) {
     p.family_ = AF_INET;
     p.bits_ = bits < 0 ? 32 : bits;
-    if (p.bits_ > 32)
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", text, "\": /0../32"));
+    if (p.bits_ > 32) return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": /0../32"));
   } else if (inet_pton(AF_INET6, addr.c_str(), p.bytes_) == 1) {
     p.family_ = AF_INET6;
     p.bits_ = bits < 0 ? 128 : bits;
-    if (p.bits_ > 128)
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", text, "\": /0../128"));
+    if (p.bits_ > 128) return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": /0../128"));
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\" is not an IP address"));
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not an IP address"));
   }
   return p;
 }
@@ -341,8 +315,7 @@ bool IpPrefix::Contains(const SocketAddress& addr) const {
     a = reinterpret_cast<const uint8_t*>(
         &reinterpret_cast<const sockaddr_in*>(&addr.storage)->sin_addr);
   } else if (family == AF_INET6) {
-    const in6_addr& a6 =
-        reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_addr;
+    const in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_addr;
     a = a6.s6_addr;
     if (IN6_IS_ADDR_V4MAPPED(&a6)) {
       family = AF_INET;
@@ -366,9 +339,7 @@ std::string Rule::label() const {
   return absl::StrCat("#", index);
 }
 
-const std::string& Rule::body() const {
-  return spec.has_body() ? spec.body() : DefaultBody();
-}
+const std::string& Rule::body() const { return spec.has_body() ? spec.body() : DefaultBody(); }
 
 const std::string& Rule::banner() const {
   return spec.has_banner() ? spec.banner() : DefaultBanner();
@@ -376,8 +347,7 @@ const std::string& Rule::banner() const {
 
 bool Rule::Matches(const MatchContext& ctx) const {
   if (!ListenerMatches(spec.listener(), ctx)) return false;
-  if (source && (ctx.source == nullptr || !source->Contains(*ctx.source)))
-    return false;
+  if (source && (ctx.source == nullptr || !source->Contains(*ctx.source))) return false;
   if (!spec.path_prefix().empty() &&
       (!ctx.path || !absl::StartsWith(*ctx.path, spec.path_prefix()))) {
     return false;
@@ -386,33 +356,28 @@ bool Rule::Matches(const MatchContext& ctx) const {
       (!ctx.host || HostWithoutPort(*ctx.host) != NormalizeName(spec.host()))) {
     return false;
   }
-  if (!spec.sni().empty() &&
-      (!ctx.sni || NormalizeName(*ctx.sni) != NormalizeName(spec.sni()))) {
+  if (!spec.sni().empty() && (!ctx.sni || NormalizeName(*ctx.sni) != NormalizeName(spec.sni()))) {
     return false;
   }
-  if (!spec.name().empty() &&
-      (!ctx.name || !NameMatches(spec.name(), *ctx.name))) {
+  if (!spec.name().empty() && (!ctx.name || !NameMatches(spec.name(), *ctx.name))) {
     return false;
   }
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<RuleSet>> RuleSet::FromJson(
-    absl::string_view json) {
+absl::StatusOr<std::unique_ptr<RuleSet>> RuleSet::FromJson(absl::string_view json) {
   std::unique_ptr<RuleSet> set(new RuleSet());
   absl::string_view trimmed = absl::StripAsciiWhitespace(json);
   if (trimmed.empty()) return set;
   gpb::Value root;
   auto st = gpb::util::JsonStringToMessage(std::string(trimmed), &root);
   if (!st.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rules: not valid JSON: ", st.ToString()));
+    return absl::InvalidArgumentError(absl::StrCat("rules: not valid JSON: ", st.ToString()));
   }
   const gpb::ListValue* list = nullptr;
   if (root.has_list_value()) {
     list = &root.list_value();
-  } else if (root.has_struct_value() &&
-             root.struct_value().fields_size() == 1 &&
+  } else if (root.has_struct_value() && root.struct_value().fields_size() == 1 &&
              root.struct_value().fields().count("rules") &&
              root.struct_value().fields().at("rules").has_list_value()) {
     list = &root.struct_value().fields().at("rules").list_value();
@@ -424,38 +389,30 @@ absl::StatusOr<std::unique_ptr<RuleSet>> RuleSet::FromJson(
     const gpb::Value& v = list->values(i);
     std::string where = absl::StrCat("rules[", i, "]");
     if (!v.has_struct_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": must be a JSON object"));
+      return absl::InvalidArgumentError(absl::StrCat(where, ": must be a JSON object"));
     }
     if (auto it = v.struct_value().fields().find("id");
-        it != v.struct_value().fields().end() &&
-        it->second.has_string_value()) {
+        it != v.struct_value().fields().end() && it->second.has_string_value()) {
       absl::StrAppend(&where, " (\"", it->second.string_value(), "\")");
     }
     std::string element;
     if (!gpb::util::MessageToJsonString(v, &element).ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": cannot re-encode"));
+      return absl::InvalidArgumentError(absl::StrCat(where, ": cannot re-encode"));
     }
     Rule rule;
     rule.index = i;
     st = gpb::util::JsonStringToMessage(element, &rule.spec);
     if (!st.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": ", st.message().ToString()));
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", st.message().ToString()));
     }
     absl::Status cs = Compile(&rule);
-    if (!cs.ok())
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": ", cs.message()));
+    if (!cs.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", cs.message()));
     set->rules_.push_back(std::move(rule));
   }
   return set;
 }
 
-std::unique_ptr<RuleSet> RuleSet::Empty() {
-  return std::unique_ptr<RuleSet>(new RuleSet());
-}
+std::unique_ptr<RuleSet> RuleSet::Empty() { return std::unique_ptr<RuleSet>(new RuleSet()); }
 
 const Rule& RuleSet::Match(const MatchContext& ctx) const {
   for (const Rule& r : rules_) {

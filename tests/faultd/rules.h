@@ -22,26 +22,11 @@
 
 namespace sonde::faultd {
 
-enum class ListenerKind {
-  kHttp,
-  kHttps,
-  kTls,
-  kTcp,
-  kDns,
-  kControl,
-  kBlackhole
-};
+enum class ListenerKind { kHttp, kHttps, kTls, kTcp, kDns, kControl, kBlackhole };
 inline constexpr int kListenerKindCount = 7;
 absl::string_view ListenerName(ListenerKind kind);
 
-enum class CertKind {
-  kValid,
-  kExpired,
-  kNotYetValid,
-  kWrongHost,
-  kSelfSigned,
-  kExpiring
-};
+enum class CertKind { kValid, kExpired, kNotYetValid, kWrongHost, kSelfSigned, kExpiring };
 inline constexpr int kCertKindCount = 6;
 absl::string_view CertKindName(CertKind kind);
 absl::StatusOr<CertKind> ParseCertKind(absl::string_view name);
@@ -59,10 +44,8 @@ enum class Phase {
 struct MatchContext {
   ListenerKind listener = ListenerKind::kHttp;
   Phase phase = Phase::kAccept;
-  const SocketAddress* source =
-      nullptr;  // borrowed; null never matches `source`
-  std::optional<absl::string_view>
-      sni;  // https/tls once the ClientHello is seen
+  const SocketAddress* source = nullptr;  // borrowed; null never matches `source`
+  std::optional<absl::string_view> sni;   // https/tls once the ClientHello is seen
   std::optional<absl::string_view> path;  // http: path without the query
   std::optional<absl::string_view> host;  // http: Host header without port
   std::optional<absl::string_view> name;  // dns: query name
@@ -110,22 +93,17 @@ struct Rule {
   bool Matches(const MatchContext& ctx) const;
 
   int status() const { return spec.has_status() ? spec.status() : 200; }
-  int fail_status() const {
-    return spec.has_fail_status() ? spec.fail_status() : 503;
-  }
+  int fail_status() const { return spec.has_fail_status() ? spec.fail_status() : 503; }
   const std::string& body() const;
   const std::string& banner() const;
-  uint32_t negative_ttl() const {
-    return spec.has_negative_ttl() ? spec.negative_ttl() : 60;
-  }
+  uint32_t negative_ttl() const { return spec.has_negative_ttl() ? spec.negative_ttl() : 60; }
 };
 
 class RuleSet {
  public:
   // `json` is a list of rules or {"rules": [...]}; "" and "[]" are empty.
   // Errors name the rule: `rules[2] ("login"): cert: unknown kind "old"`.
-  static absl::StatusOr<std::unique_ptr<RuleSet>> FromJson(
-      absl::string_view json);
+  static absl::StatusOr<std::unique_ptr<RuleSet>> FromJson(absl::string_view json);
   static std::unique_ptr<RuleSet> Empty();
 
   // First rule matching `ctx`, or defaults(). The reference lives as long as

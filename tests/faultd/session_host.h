@@ -54,8 +54,7 @@ struct ControlResponse {
 struct SessionLimits {
   HttpLimits http;
   absl::Duration idle_timeout = absl::Seconds(60);
-  absl::Duration linger =
-      absl::Seconds(2);  // wait for the client's FIN after ours
+  absl::Duration linger = absl::Seconds(2);  // wait for the client's FIN after ours
 };
 
 class SessionHost {
@@ -76,8 +75,7 @@ class SessionHost {
     return m;
   }
   // A server-side TLS session on `fd`; `handler` is asked at ClientHello.
-  virtual absl::StatusOr<UniqueSsl> NewTlsSession(
-      int fd, ClientHelloHandler* handler) = 0;
+  virtual absl::StatusOr<UniqueSsl> NewTlsSession(int fd, ClientHelloHandler* handler) = 0;
   // Requests on the control listener.
   virtual ControlResponse HandleControl(const HttpRequest& request) = 0;
   // `conn` closed: the host drops its reference (the connection may be

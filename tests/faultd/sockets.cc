@@ -41,12 +41,9 @@ void SocketAddress::set_port(int port) {
 std::string SocketAddress::ip() const {
   char buf[INET6_ADDRSTRLEN] = {0};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET,
-              &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buf,
-              sizeof buf);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buf, sizeof buf);
   } else if (family() == AF_INET6) {
-    const in6_addr& a6 =
-        reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr;
+    const in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr;
     if (IN6_IS_ADDR_V4MAPPED(&a6)) {
       inet_ntop(AF_INET, &a6.s6_addr[12], buf, sizeof buf);
     } else {
@@ -63,13 +60,11 @@ std::string SocketAddress::ToString() const {
 
 bool IsLoopback(const SocketAddress& addr) {
   if (addr.family() == AF_INET) {
-    uint32_t a = ntohl(
-        reinterpret_cast<const sockaddr_in*>(&addr.storage)->sin_addr.s_addr);
+    uint32_t a = ntohl(reinterpret_cast<const sockaddr_in*>(&addr.storage)->sin_addr.s_addr);
     return (a >> 24) == 127;
   }
   if (addr.family() == AF_INET6) {
-    const in6_addr& a6 =
-        reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_addr;
+    const in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_addr;
     if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;
     return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
   }
@@ -81,17 +76,15 @@ absl::StatusOr<SocketAddress> ParseListenAddress(absl::string_view text) {
   std::string port_text;
   if (!text.empty() && text[0] == '[') {
     size_t close = text.find(']');
-    if (close == absl::string_view::npos || close + 1 >= text.size() ||
-        text[close + 1] != ':') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", text, "\": expected [IPv6]:PORT"));
+    if (close == absl::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": expected [IPv6]:PORT"));
     }
     host = std::string(text.substr(1, close - 1));
     port_text = std::string(text.substr(close + 2));
   } else if (size_t colon = text.rfind(':'); colon != absl::string_view::npos) {
     if (text.find(':') != colon) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "\"", text, "\": put IPv6 addresses in brackets: [::1]:PORT"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", text, "\": put IPv6 addresses in brackets: [::1]:PORT"));
     }
     host = std::string(text.substr(0, colon));
     port_text = std::string(text.substr(colon + 1));
@@ -101,8 +94,8 @@ absl::StatusOr<SocketAddress> ParseListenAddress(absl::string_view text) {
   if (host == "localhost") host = "127.0.0.1";
   int port = -1;
   if (!absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", text, "\": port must be 0..65535 (0 picks a free port)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": port must be 0..65535 (0 picks a free port)"));
   }
   SocketAddress addr;
   auto* in4 = reinterpret_cast<sockaddr_in*>(&addr.storage);
@@ -116,13 +109,12 @@ absl::StatusOr<SocketAddress> ParseListenAddress(absl::string_view text) {
     in6->sin6_port = htons(port);
     addr.len = sizeof(sockaddr_in6);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", text, "\": host must be an IP literal or localhost"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": host must be an IP literal or localhost"));
   }
   if (!IsLoopback(addr)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", text,
-        "\": faultd listens on loopback only (127.0.0.0/8 or [::1])"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": faultd listens on loopback only (127.0.0.0/8 or [::1])"));
   }
   return addr;
 }
@@ -168,8 +160,7 @@ absl::StatusOr<UniqueFd> BindUdp(const SocketAddress& addr) {
 absl::StatusOr<SocketAddress> LocalAddress(int fd) {
   SocketAddress addr;
   addr.len = sizeof addr.storage;
-  if (getsockname(fd, addr.sa(), &addr.len) != 0)
-    return ErrnoStatus("getsockname");
+  if (getsockname(fd, addr.sa(), &addr.len) != 0) return ErrnoStatus("getsockname");
   return addr;
 }
 

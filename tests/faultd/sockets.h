@@ -50,9 +50,7 @@ struct SocketAddress {
   socklen_t len = 0;
 
   int family() const { return storage.ss_family; }
-  const sockaddr* sa() const {
-    return reinterpret_cast<const sockaddr*>(&storage);
-  }
+  const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage); }
   sockaddr* sa() { return reinterpret_cast<sockaddr*>(&storage); }
   int port() const;
   void set_port(int port);

@@ -65,14 +65,12 @@ std::string JsonQuote(absl::string_view s) {
   return out + "\"";
 }
 
-uint64_t StatsSnapshot::Listener(ListenerKind kind,
-                                 absl::string_view counter) const {
+uint64_t StatsSnapshot::Listener(ListenerKind kind, absl::string_view counter) const {
   auto it = listeners.find(ListenerName(kind));
   return it == listeners.end() ? 0 : Lookup(it->second, counter);
 }
 
-uint64_t StatsSnapshot::Unmatched(ListenerKind kind,
-                                  absl::string_view counter) const {
+uint64_t StatsSnapshot::Unmatched(ListenerKind kind, absl::string_view counter) const {
   auto it = unmatched.find(ListenerName(kind));
   return it == unmatched.end() ? 0 : Lookup(it->second, counter);
 }
@@ -106,20 +104,18 @@ void Stats::Add(ListenerKind listener, uint64_t generation, int rule_index,
   Bump(&listeners_[li], counter, n);
   if (rule_index < 0) {
     Bump(&unmatched_[li], counter, n);
-  } else if (generation == generation_ &&
-             static_cast<size_t>(rule_index) < rules_.size()) {
+  } else if (generation == generation_ && static_cast<size_t>(rule_index) < rules_.size()) {
     Bump(&rules_[rule_index], counter, n);
   }
 }
 
-void Stats::AddListener(ListenerKind listener, absl::string_view counter,
-                        uint64_t n) {
+void Stats::AddListener(ListenerKind listener, absl::string_view counter, uint64_t n) {
   absl::MutexLock l(&mu_);
   Bump(&listeners_[static_cast<int>(listener)], counter, n);
 }
 
-bool Stats::NextRequestFails(uint64_t generation, int rule_index,
-                             double share, std::optional<uint64_t> seed) {
+bool Stats::NextRequestFails(uint64_t generation, int rule_index, double share,
+                             std::optional<uint64_t> seed) {
   if (share <= 0) return false;
   absl::MutexLock l(&mu_);
   if (generation != generation_ || rule_index < 0 ||
@@ -154,21 +150,18 @@ StatsSnapshot Stats::Snapshot() const {
 
 std::string StatsToJson(const StatsSnapshot& snapshot, const RuleSet& rules,
                         const std::map<std::string, int>& ports) {
-  std::string out = absl::StrCat("{\n  \"generation\": ", snapshot.generation,
-                                 ",\n  \"listeners\": {");
+  std::string out =
+      absl::StrCat("{\n  \"generation\": ", snapshot.generation, ",\n  \"listeners\": {");
   bool first = true;
   for (const auto& [name, port] : ports) {
     auto counters = snapshot.listeners.find(name);
     auto unmatched = snapshot.unmatched.find(name);
     absl::StrAppend(
-        &out, first ? "\n" : ",\n", "    ", JsonQuote(name),
-        ": {\"port\": ", port, ", \"counters\": ",
-        CountersJson(counters == snapshot.listeners.end() ? Counters()
-                                                          : counters->second),
+        &out, first ? "\n" : ",\n", "    ", JsonQuote(name), ": {\"port\": ", port,
+        ", \"counters\": ",
+        CountersJson(counters == snapshot.listeners.end() ? Counters() : counters->second),
         ", \"unmatched\": ",
-        CountersJson(unmatched == snapshot.unmatched.end() ? Counters()
-                                                           : unmatched->second),
-        "}");
+        CountersJson(unmatched == snapshot.unmatched.end() ? Counters() : unmatched->second), "}");
     first = false;
   }
   absl::StrAppend(&out, "\n  },\n  \"rules\": [");
@@ -176,11 +169,8 @@ std::string StatsToJson(const StatsSnapshot& snapshot, const RuleSet& rules,
     const faultd::Rule& r = rules.rules()[i];
     absl::StrAppend(&out, i == 0 ? "\n" : ",\n", "    {\"index\": ", i,
                     ", \"id\": ", JsonQuote(r.label()),
-                    ", \"listener\": ", JsonQuote(r.spec.listener()),
-                    ", \"counters\": ",
-                    CountersJson(i < snapshot.rules.size() ? snapshot.rules[i]
-                                                           : Counters()),
-                    "}");
+                    ", \"listener\": ", JsonQuote(r.spec.listener()), ", \"counters\": ",
+                    CountersJson(i < snapshot.rules.size() ? snapshot.rules[i] : Counters()), "}");
   }
   absl::StrAppend(&out, rules.rules().empty() ? "" : "\n  ", "]\n}\n");
   return out;

@@ -47,11 +47,10 @@ class Stats {
 
   // Adds `n` to `counter` of the listener and of the rule (index -1: the
   // listener's "unmatched" counters).
-  void Add(ListenerKind listener, uint64_t generation, int rule_index,
-           absl::string_view counter, uint64_t n = 1);
+  void Add(ListenerKind listener, uint64_t generation, int rule_index, absl::string_view counter,
+           uint64_t n = 1);
   // Adds to the listener's counter only (events no rule is involved in).
-  void AddListener(ListenerKind listener, absl::string_view counter,
-                   uint64_t n = 1);
+  void AddListener(ListenerKind listener, absl::string_view counter, uint64_t n = 1);
   // fail_share: true when this request (the rule's next) is one of the
   // ⌊share·n⌉ of n that must fail. Deterministic; no randomness. With a
   // `seed` (fail_seed) the n-th request fails independently with

@@ -39,8 +39,8 @@ absl::string_view HandshakeFailName(HandshakeFail f) {
 
 }  // namespace
 
-StreamConnection::StreamConnection(SessionHost* host, ListenerKind listener,
-                                   UniqueFd fd, SocketAddress peer)
+StreamConnection::StreamConnection(SessionHost* host, ListenerKind listener, UniqueFd fd,
+                                   SocketAddress peer)
     : host_(host), listener_(listener), fd_(std::move(fd)), peer_(peer) {}
 
 StreamConnection::~StreamConnection() {
@@ -54,10 +54,9 @@ StreamConnection::~StreamConnection() {
 absl::Status StreamConnection::Start() {
   std::weak_ptr<StreamConnection> weak = weak_from_this();
   interest_ = EPOLLIN | EPOLLRDHUP;
-  absl::Status s =
-      host_->loop().AddFd(fd_.get(), interest_, [weak](uint32_t events) {
-        if (auto self = weak.lock()) self->HandleEvents(events);
-      });
+  absl::Status s = host_->loop().AddFd(fd_.get(), interest_, [weak](uint32_t events) {
+    if (auto self = weak.lock()) self->HandleEvents(events);
+  });
   if (!s.ok()) return s;
   registered_ = true;
   auto self = shared_from_this();  // OnOpen may close the connection
@@ -93,8 +92,7 @@ TlsPlan StreamConnection::OnClientHello(std::optional<absl::string_view> sni) {
   tls_plan_ = TlsPlan{rule.cert, rule.max_tls_version, rule.handshake_fail};
   handshake_match_.Count("handshakes");
   if (tls_plan_.fail != HandshakeFail::kNone) {
-    handshake_match_.Count(
-        absl::StrCat("handshake_fail_", HandshakeFailName(tls_plan_.fail)));
+    handshake_match_.Count(absl::StrCat("handshake_fail_", HandshakeFailName(tls_plan_.fail)));
   } else {
     handshake_match_.Count(absl::StrCat("cert_", CertKindName(tls_plan_.cert)));
   }
@@ -104,8 +102,7 @@ TlsPlan StreamConnection::OnClientHello(std::optional<absl::string_view> sni) {
 void StreamConnection::StartTls() {
   auto ssl = host_->NewTlsSession(fd_.get(), this);
   if (!ssl.ok()) {
-    spdlog::error("TLS session for {}: {}", peer_.ToString(),
-                  ssl.status().ToString());
+    spdlog::error("TLS session for {}: {}", peer_.ToString(), ssl.status().ToString());
     CountListener("internal_errors");
     Abort(false);
     return;
@@ -140,8 +137,7 @@ void StreamConnection::DriveHandshake() {
       // handshake_fail close/garbage: the ClientHello callback suspended
       // the handshake so the connection can misbehave on its own terms.
       if (tls_plan_.fail == HandshakeFail::kGarbage) {
-        ssize_t n =
-            send(fd_.get(), kGarbage.data(), kGarbage.size(), MSG_NOSIGNAL);
+        ssize_t n = send(fd_.get(), kGarbage.data(), kGarbage.size(), MSG_NOSIGNAL);
         (void)n;
       }
       Abort(false);
@@ -170,8 +166,7 @@ void StreamConnection::HandleEvents(uint32_t events) {
     for (int i = 0; i < kMaxReadsPerEvent; ++i) {
       ssize_t n = recv(fd_.get(), buf, sizeof buf, 0);
       if (n > 0) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
       Abort(false);  // the client's FIN (or an error): done
       return;
     }
@@ -272,8 +267,7 @@ void StreamConnection::Flush() {
     size_t n = output_pending();
     if (ssl_) {
       ERR_clear_error();
-      int r = SSL_write(ssl_.get(), p,
-                        static_cast<int>(std::min<size_t>(n, INT_MAX)));
+      int r = SSL_write(ssl_.get(), p, static_cast<int>(std::min<size_t>(n, INT_MAX)));
       if (r > 0) {
         output_sent_ += r;
         continue;
@@ -342,18 +336,17 @@ void StreamConnection::FinishLinger() {
   UpdateInterest();
 }
 
-common::EventLoop::TimerId StreamConnection::After(
-    std::chrono::milliseconds delay, std::function<void()> fn) {
+common::EventLoop::TimerId StreamConnection::After(std::chrono::milliseconds delay,
+                                                   std::function<void()> fn) {
   std::weak_ptr<StreamConnection> weak = weak_from_this();
   auto id_holder = std::make_shared<common::EventLoop::TimerId>(0);
-  *id_holder =
-      host_->loop().RunAfter(delay, [weak, id_holder, fn = std::move(fn)] {
-        auto self = weak.lock();
-        if (!self || self->closed_) return;
-        self->timers_.erase(*id_holder);
-        fn();
-        if (!self->closed_) self->UpdateInterest();
-      });
+  *id_holder = host_->loop().RunAfter(delay, [weak, id_holder, fn = std::move(fn)] {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    self->timers_.erase(*id_holder);
+    fn();
+    if (!self->closed_) self->UpdateInterest();
+  });
   timers_.insert(*id_holder);
   return *id_holder;
 }
@@ -366,14 +359,13 @@ void StreamConnection::CancelTimer(common::EventLoop::TimerId id) {
 
 void StreamConnection::ArmIdleTimer() {
   CancelTimer(idle_timer_);
-  idle_timer_ =
-      After(std::chrono::duration_cast<std::chrono::milliseconds>(
-                absl::ToChronoMilliseconds(host_->limits().idle_timeout)),
-            [this] {
-              idle_timer_ = 0;
-              CountListener("idle_timeouts");
-              Abort(false);
-            });
+  idle_timer_ = After(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          absl::ToChronoMilliseconds(host_->limits().idle_timeout)),
+                      [this] {
+                        idle_timer_ = 0;
+                        CountListener("idle_timeouts");
+                        Abort(false);
+                      });
 }
 
 void StreamConnection::DisarmIdleTimer() {
@@ -388,10 +380,8 @@ void StreamConnection::UpdateInterest() {
     want = EPOLLIN | EPOLLRDHUP;
   } else {
     bool handshaking = ssl_ && !handshake_done_;
-    if (!read_eof_ && (handshaking || input_.size() < max_input_))
-      want |= EPOLLIN | EPOLLRDHUP;
-    if (output_pending() > 0 || tls_wants_write_ ||
-        (output_hungry_ && !handshaking)) {
+    if (!read_eof_ && (handshaking || input_.size() < max_input_)) want |= EPOLLIN | EPOLLRDHUP;
+    if (output_pending() > 0 || tls_wants_write_ || (output_hungry_ && !handshaking)) {
       want |= EPOLLOUT;
     }
   }

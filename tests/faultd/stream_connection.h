@@ -31,8 +31,7 @@ namespace sonde::faultd {
 class StreamConnection : public std::enable_shared_from_this<StreamConnection>,
                          public ClientHelloHandler {
  public:
-  StreamConnection(SessionHost* host, ListenerKind listener, UniqueFd fd,
-                   SocketAddress peer);
+  StreamConnection(SessionHost* host, ListenerKind listener, UniqueFd fd, SocketAddress peer);
   ~StreamConnection() override;
   StreamConnection(const StreamConnection&) = delete;
   StreamConnection& operator=(const StreamConnection&) = delete;
@@ -79,8 +78,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection>,
   void CloseAfterFlush();
 
   // Runs `fn` after `delay` unless the connection closed before.
-  common::EventLoop::TimerId After(std::chrono::milliseconds delay,
-                                   std::function<void()> fn);
+  common::EventLoop::TimerId After(std::chrono::milliseconds delay, std::function<void()> fn);
   void CancelTimer(common::EventLoop::TimerId id);
   // (Re)arms the idle timer: the connection is aborted (counter
   // "idle_timeouts") if nothing re-arms or disarms it within

@@ -12,9 +12,7 @@ namespace {
 std::optional<std::string> SniFromHello(SSL* ssl) {
   const unsigned char* ext = nullptr;
   size_t len = 0;
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) !=
-          1 ||
-      len < 2) {
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) != 1 || len < 2) {
     return std::nullopt;
   }
   size_t list_len = (static_cast<size_t>(ext[0]) << 8) | ext[1];
@@ -35,8 +33,7 @@ std::optional<std::string> SniFromHello(SSL* ssl) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(
-    const CertKit* certs) {
+absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(const CertKit* certs) {
   std::unique_ptr<TlsServerContext> c(new TlsServerContext(certs));
   c->ctx_.reset(SSL_CTX_new(TLS_server_method()));
   if (!c->ctx_) return OpenSslError("SSL_CTX_new");
@@ -44,11 +41,9 @@ absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(
   // Old versions stay possible for rules that cap max_version below 1.2; the
   // security level is lowered per connection only when a rule asks for it.
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
-                               SSL_OP_NO_RENEGOTIATION |
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_mode(
-      ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // No session tickets or cache: every probe does a full handshake.
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -56,13 +51,11 @@ absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(
       SSL_CTX_use_PrivateKey(ctx, certs->key(CertKind::kValid)) != 1) {
     return OpenSslError("SSL_CTX_use_certificate");
   }
-  SSL_CTX_set_client_hello_cb(ctx, &TlsServerContext::ClientHelloCallback,
-                              c.get());
+  SSL_CTX_set_client_hello_cb(ctx, &TlsServerContext::ClientHelloCallback, c.get());
   return c;
 }
 
-absl::StatusOr<UniqueSsl> TlsServerContext::NewSsl(
-    int fd, ClientHelloHandler* handler) const {
+absl::StatusOr<UniqueSsl> TlsServerContext::NewSsl(int fd, ClientHelloHandler* handler) const {
   UniqueSsl ssl(SSL_new(ctx_.get()));
   if (!ssl) return OpenSslError("SSL_new");
   if (SSL_set_fd(ssl.get(), fd) != 1) return OpenSslError("SSL_set_fd");
@@ -76,8 +69,8 @@ int TlsServerContext::ClientHelloCallback(SSL* ssl, int* alert, void* arg) {
   auto* handler = static_cast<ClientHelloHandler*>(SSL_get_app_data(ssl));
   if (handler == nullptr) return SSL_CLIENT_HELLO_SUCCESS;
   std::optional<std::string> sni = SniFromHello(ssl);
-  TlsPlan plan = handler->OnClientHello(
-      sni ? std::optional<absl::string_view>(*sni) : std::nullopt);
+  TlsPlan plan =
+      handler->OnClientHello(sni ? std::optional<absl::string_view>(*sni) : std::nullopt);
   switch (plan.fail) {
     case HandshakeFail::kAlert:
       *alert = SSL_AD_HANDSHAKE_FAILURE;

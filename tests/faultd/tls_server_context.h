@@ -38,8 +38,7 @@ class ClientHelloHandler {
 
 class TlsServerContext {
  public:
-  static absl::StatusOr<std::unique_ptr<TlsServerContext>> Create(
-      const CertKit* certs);
+  static absl::StatusOr<std::unique_ptr<TlsServerContext>> Create(const CertKit* certs);
 
   // A server-side SSL on `fd` (borrowed) that asks `handler` (borrowed; must
   // outlive the SSL) at ClientHello time.

@@ -61,12 +61,12 @@ class AuthTest : public ::testing::Test {
                                         << "checks:\n  - name: local\n    interval: 1s\n"
                                         << "    tcp: {host: 127.0.0.1, port: 9}\n";
     port_ = FreePort();
-    collector_ = new Process(
-        {BinPath("sonde-collector"), "--listen", absl::StrCat("127.0.0.1:", port_), "--postgres",
-         conninfo_, "--config", dir_ + "/sonde.yaml", "--tls-cert", dir_ + "/certs/collector.pem",
-         "--tls-key", dir_ + "/certs/collector.key", "--tls-client-ca", dir_ + "/certs/ca.pem",
-         "--tokens", dir_ + "/tokens.yaml"},
-        dir_ + "/collector.log");
+    collector_ =
+        new Process({BinPath("sonde-collector"), "--listen", absl::StrCat("127.0.0.1:", port_),
+                     "--postgres", conninfo_, "--config", dir_ + "/sonde.yaml", "--tls-cert",
+                     dir_ + "/certs/collector.pem", "--tls-key", dir_ + "/certs/collector.key",
+                     "--tls-client-ca", dir_ + "/certs/ca.pem", "--tokens", dir_ + "/tokens.yaml"},
+                    dir_ + "/collector.log");
     ASSERT_TRUE(sonde::testing::WaitForPort(port_, seconds(30))) << collector_->Log();
   }
 
@@ -170,7 +170,8 @@ TEST_F(AuthTest, NoCredentialsIsRefused) {
   st = Send(Channel(""), Batch("p-ber", "ber", 11), "not-a-valid-token-at-all", &acked);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
   // Plaintext to the TLS port gets nowhere.
-  auto plain = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
+  auto plain =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
   st = Send(plain, Batch("p-ber", "ber", 12), kProberToken, &acked);
   EXPECT_FALSE(acked);
   EXPECT_EQ(Rows("region = 'ber'"), 0);
@@ -190,12 +191,14 @@ TEST_F(AuthTest, QueriesNeedAQueryToken) {
   v1::AvailabilityReply reply;
   {
     grpc::ClientContext ctx;
-    EXPECT_EQ(stub->Availability(&ctx, req, &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(stub->Availability(&ctx, req, &reply).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
   }
   {
     grpc::ClientContext ctx;
     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kProberToken));  // not a query token
-    EXPECT_EQ(stub->Availability(&ctx, req, &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(stub->Availability(&ctx, req, &reply).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
   }
   grpc::ClientContext ctx;
   ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kQueryToken));
@@ -232,9 +235,10 @@ TEST(AuthFlagsTest, OpenCollectorOnlyOnLoopbackOrWithInsecure) {
                        &out, seconds(10)),
             2);
   EXPECT_NE(out.find("--insecure"), std::string::npos) << out;
-  EXPECT_EQ(RunCommand({BinPath("sonde-prober"), "--region", "fra", "--collector", "192.0.2.1:7600"},
-                       &out, seconds(10)),
-            2);
+  EXPECT_EQ(
+      RunCommand({BinPath("sonde-prober"), "--region", "fra", "--collector", "192.0.2.1:7600"},
+                 &out, seconds(10)),
+      2);
   EXPECT_NE(out.find("refusing plaintext"), std::string::npos) << out;
 }
 

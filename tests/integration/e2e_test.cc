@@ -70,13 +70,14 @@ class EndToEndTest : public ::testing::Test {
 
   std::string WriteConfig() {
     std::string path = dir_ + "/sonde.yaml";
-    std::ofstream(path) << "regions: [fra, ams]\n"
-                        << "defaults: {interval: 1s, timeout: 800ms}\n"
-                        << "checks:\n"
-                        << "  - name: web-healthy\n    service: web\n    http: {url: 'http://127.0.0.1:"
-                        << target_port_ << "/healthy', expect_body: 'good'}\n"
-                        << "  - name: web-broken\n    service: web\n    http: {url: 'http://127.0.0.1:"
-                        << target_port_ << "/broken'}\n";
+    std::ofstream(path)
+        << "regions: [fra, ams]\n"
+        << "defaults: {interval: 1s, timeout: 800ms}\n"
+        << "checks:\n"
+        << "  - name: web-healthy\n    service: web\n    http: {url: 'http://127.0.0.1:"
+        << target_port_ << "/healthy', expect_body: 'good'}\n"
+        << "  - name: web-broken\n    service: web\n    http: {url: 'http://127.0.0.1:"
+        << target_port_ << "/broken'}\n";
     return path;
   }
 
@@ -88,7 +89,8 @@ class EndToEndTest : public ::testing::Test {
     EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(c);
     for (int i = 0; i < PQntuples(r); ++i) {
       std::string row;
-      for (int j = 0; j < PQnfields(r); ++j) absl::StrAppend(&row, j ? "\t" : "", PQgetvalue(r, i, j));
+      for (int j = 0; j < PQnfields(r); ++j)
+        absl::StrAppend(&row, j ? "\t" : "", PQgetvalue(r, i, j));
       rows.push_back(row);
     }
     PQclear(r);
@@ -109,10 +111,10 @@ TEST_F(EndToEndTest, ResultsFlowFromProbersToReport) {
   int grpc_port = FreePort();
   std::string collector_addr = absl::StrCat("127.0.0.1:", grpc_port);
   int collector_metrics = FreePort(), fra_metrics = FreePort();
-  Process collector({BinPath("sonde-collector"), "--listen", collector_addr, "--postgres", conninfo_,
-                     "--config", config, "--metrics-listen",
-                     absl::StrCat("127.0.0.1:", collector_metrics)},
-                    dir_ + "/collector.log");
+  Process collector(
+      {BinPath("sonde-collector"), "--listen", collector_addr, "--postgres", conninfo_, "--config",
+       config, "--metrics-listen", absl::StrCat("127.0.0.1:", collector_metrics)},
+      dir_ + "/collector.log");
   ASSERT_TRUE(sonde::testing::WaitForPort(grpc_port, seconds(30))) << collector.Log();
 
   // fra takes its checks from the collector; ams runs standalone from the file.
@@ -175,8 +177,9 @@ TEST_F(EndToEndTest, ResultsFlowFromProbersToReport) {
     EXPECT_EQ(broken[8], "HTTP_STATUS");
   }
   // Every seq of a prober is stored exactly once across both checks.
-  auto seqs = Query("SELECT prober_id, count(*), count(DISTINCT seq), max(seq) - min(seq) + 1"
-                    " FROM results GROUP BY 1");
+  auto seqs = Query(
+      "SELECT prober_id, count(*), count(DISTINCT seq), max(seq) - min(seq) + 1"
+      " FROM results GROUP BY 1");
   for (const std::string& row : seqs) {
     std::vector<std::string> f = absl::StrSplit(row, '\t');
     EXPECT_EQ(f[1], f[2]) << row;
@@ -185,8 +188,8 @@ TEST_F(EndToEndTest, ResultsFlowFromProbersToReport) {
 
   // The report says the same.
   std::string out;
-  int rc = RunCommand({BinPath("sondectl"), "report", "--collector", collector_addr, "--window", "1h",
-                       "--format", "json"},
+  int rc = RunCommand({BinPath("sondectl"), "report", "--collector", collector_addr, "--window",
+                       "1h", "--format", "json"},
                       &out);
   ASSERT_EQ(rc, 0) << out;
   google::protobuf::Struct report;
@@ -207,9 +210,10 @@ TEST_F(EndToEndTest, ResultsFlowFromProbersToReport) {
     }
   }
   std::string table;
-  ASSERT_EQ(RunCommand({BinPath("sondectl"), "report", "--collector", collector_addr, "--window", "1h"},
-                       &table),
-            0);
+  ASSERT_EQ(
+      RunCommand({BinPath("sondectl"), "report", "--collector", collector_addr, "--window", "1h"},
+                 &table),
+      0);
   EXPECT_NE(table.find("100.000%"), std::string::npos) << table;
   EXPECT_NE(table.find("HTTP_STATUS"), std::string::npos) << table;
 
@@ -225,7 +229,8 @@ TEST_F(EndToEndTest, BadConfigIsRefusedAndNothingStarts) {
   std::ofstream(bad) << "checks:\n  - name: a\n    tcp: {host: h, port: 70000}\n";
   std::string out;
   EXPECT_EQ(RunCommand({BinPath("sonde-prober"), "--config", bad, "--once"}, &out), 2);
-  EXPECT_NE(out.find("bad.yaml:3: checks[0] \"a\": tcp.port: must be 1..65535"), std::string::npos) << out;
+  EXPECT_NE(out.find("bad.yaml:3: checks[0] \"a\": tcp.port: must be 1..65535"), std::string::npos)
+      << out;
   int port = FreePort();
   EXPECT_EQ(RunCommand({BinPath("sonde-collector"), "--listen", absl::StrCat("127.0.0.1:", port),
                         "--postgres", conninfo_, "--config", bad},

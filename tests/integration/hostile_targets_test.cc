@@ -80,11 +80,12 @@ TEST(HostileTargetsTest, EndAtTheirTimeoutWhileOthersKeepSchedule) {
     return checks.back();
   };
   add_hostile("never-answers", FC::HTTP_TIMEOUT)
-      .mutable_http()->set_url(absl::StrCat(http, "/never"));
+      .mutable_http()
+      ->set_url(absl::StrCat(http, "/never"));
   add_hostile("endless-body", FC::HTTP_TIMEOUT)
-      .mutable_http()->set_url(absl::StrCat(http, "/endless"));
-  add_hostile("trickle", FC::HTTP_TIMEOUT)
-      .mutable_http()->set_url(absl::StrCat(http, "/trickle"));
+      .mutable_http()
+      ->set_url(absl::StrCat(http, "/endless"));
+  add_hostile("trickle", FC::HTTP_TIMEOUT).mutable_http()->set_url(absl::StrCat(http, "/trickle"));
   {
     v1::TcpSpec* t = add_hostile("never-accepts", FC::TCP_TIMEOUT).mutable_tcp();
     t->set_host("127.0.0.1");
@@ -139,7 +140,8 @@ TEST(HostileTargetsTest, EndAtTheirTimeoutWhileOthersKeepSchedule) {
   scheduler->SetChecks(checks);
   ASSERT_EQ(scheduler->stats().checks, checks.size());
   absl::Time start = absl::Now();
-  loop.RunAfter(std::chrono::microseconds(absl::ToInt64Microseconds(kRunFor)), [&] { loop.Stop(); });
+  loop.RunAfter(std::chrono::microseconds(absl::ToInt64Microseconds(kRunFor)),
+                [&] { loop.Stop(); });
   loop.Run();
   absl::Duration ran = absl::Now() - start;
   absl::Duration p99 = scheduler->LatenessP99();

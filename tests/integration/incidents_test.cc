@@ -4,6 +4,7 @@
 // signed), repeats until `sondectl ack`, lists it in `sondectl incidents`,
 // and continues the same incident after a SIGTERM and restart.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -14,8 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -197,8 +196,8 @@ TEST_F(IncidentsTest, OutageIsPagedRepeatedAcknowledgedAndSurvivesARestart) {
   const int http_port = FreePort();
   collector_ = std::make_unique<Collector>(
       scratch_->Path("collector.log"),
-      Collector::Options{pg_->conninfo(), config,
-                         {"--http-listen", absl::StrCat("127.0.0.1:", http_port)}});
+      Collector::Options{
+          pg_->conninfo(), config, {"--http-listen", absl::StrCat("127.0.0.1:", http_port)}});
   ASSERT_OK(collector_->Start());
   for (const char* region : {"fra", "ams"}) {
     Prober::Options o;
@@ -206,8 +205,8 @@ TEST_F(IncidentsTest, OutageIsPagedRepeatedAcknowledgedAndSurvivesARestart) {
     o.region = region;
     o.config_path = config;
     o.spool_dir = scratch_->Path(absl::StrCat("spool-", region));
-    probers_.push_back(std::make_unique<Prober>(scratch_->Path(o.id + ".log"),
-                                                collector_->address(), o));
+    probers_.push_back(
+        std::make_unique<Prober>(scratch_->Path(o.id + ".log"), collector_->address(), o));
     ASSERT_OK(probers_.back()->Start());
   }
 
@@ -220,9 +219,9 @@ TEST_F(IncidentsTest, OutageIsPagedRepeatedAcknowledgedAndSurvivesARestart) {
       },
       seconds(40)))
       << "no GLOBAL_OUTAGE incident";
-  absl::StatusOr<Db::Rows> rows =
-      db_->Query("SELECT id, failure_class, array_to_string(regions, ',') FROM incidents"
-                 " WHERE service = 'dead'");
+  absl::StatusOr<Db::Rows> rows = db_->Query(
+      "SELECT id, failure_class, array_to_string(regions, ',') FROM incidents"
+      " WHERE service = 'dead'");
   ASSERT_OK(rows);
   ASSERT_EQ(rows->size(), 1u);
   const std::string id = (*rows)[0][0];
@@ -308,8 +307,9 @@ TEST_F(IncidentsTest, OutageIsPagedRepeatedAcknowledgedAndSurvivesARestart) {
       << "not enough results from both regions after the restart";
   std::this_thread::sleep_for(seconds(2));
 
-  rows = db_->Query("SELECT id, resolved_at IS NULL, acknowledged_by FROM incidents"
-                    " WHERE service = 'dead'");
+  rows = db_->Query(
+      "SELECT id, resolved_at IS NULL, acknowledged_by FROM incidents"
+      " WHERE service = 'dead'");
   ASSERT_OK(rows);
   ASSERT_EQ(rows->size(), 1u) << "a second incident was opened after the restart";
   EXPECT_EQ((*rows)[0][0], id);

@@ -93,22 +93,28 @@ TEST_F(ProberOnceTest, EveryTypePrintsWhatItSaw) {
   std::string yaml = absl::StrCat(
       "  - name: web\n"
       "    timeout: 3s\n"
-      "    http: {url: 'http://app.example.test:", p.http, "/', resolvers: ['", Dns(), "'],",
+      "    http: {url: 'http://app.example.test:",
+      p.http, "/', resolvers: ['", Dns(), "'],",
       " expect_body: '^ok'}\n"
       "  - name: web-tls\n"
       "    timeout: 3s\n"
-      "    http: {url: 'https://app.example.test:", p.https, "/', resolvers: ['", Dns(), "'],",
-      " ca_file: '", ca_file_, "'}\n"
+      "    http: {url: 'https://app.example.test:",
+      p.https, "/', resolvers: ['", Dns(), "'],", " ca_file: '", ca_file_,
+      "'}\n"
       "  - name: cert\n"
       "    timeout: 3s\n"
-      "    tls: {host: app.example.test, port: ", p.tls, ", resolvers: ['", Dns(), "'],",
-      " ca_file: '", ca_file_, "', min_days_valid: 14}\n"
+      "    tls: {host: app.example.test, port: ",
+      p.tls, ", resolvers: ['", Dns(), "'],", " ca_file: '", ca_file_,
+      "', min_days_valid: 14}\n"
       "  - name: smtp\n"
       "    timeout: 3s\n"
-      "    tcp: {host: 127.0.0.1, port: ", p.tcp, ", expect_banner: '^220 '}\n"
+      "    tcp: {host: 127.0.0.1, port: ",
+      p.tcp,
+      ", expect_banner: '^220 '}\n"
       "  - name: zone\n"
       "    timeout: 3s\n"
-      "    dns: {name: app.example.test, type: A, resolvers: ['", Dns(), "', '", Dns2(), "']}\n");
+      "    dns: {name: app.example.test, type: A, resolvers: ['",
+      Dns(), "', '", Dns2(), "']}\n");
   std::vector<v1::ProbeResult> results;
   std::string output;
   int rc = RunOnce(yaml, &results, &output);
@@ -183,13 +189,19 @@ TEST_F(ProberOnceTest, FailuresAreNamedAndExitStatusIsOne) {
   std::string yaml = absl::StrCat(
       "  - name: broken\n"
       "    timeout: 3s\n"
-      "    http: {url: 'http://127.0.0.1:", p.http, "/broken'}\n"
+      "    http: {url: 'http://127.0.0.1:",
+      p.http,
+      "/broken'}\n"
       "  - name: wrong-banner\n"
       "    timeout: 1s\n"
-      "    tcp: {host: 127.0.0.1, port: ", p.tcp, ", expect_banner: '^SSH-'}\n"
+      "    tcp: {host: 127.0.0.1, port: ",
+      p.tcp,
+      ", expect_banner: '^SSH-'}\n"
       "  - name: mx\n"
       "    timeout: 3s\n"
-      "    dns: {name: app.example.test, type: MX, resolvers: ['", Dns(), "'],"
+      "    dns: {name: app.example.test, type: MX, resolvers: ['",
+      Dns(),
+      "'],"
       " expect_answers: ['20 other.example.test']}\n");
   std::vector<v1::ProbeResult> results;
   std::string output;

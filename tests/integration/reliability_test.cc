@@ -172,7 +172,8 @@ class ReliabilityTest : public ::testing::Test {
     db_.reset();
     pg_.reset();
     scratch_.reset();
-    std::cerr << "test took " << absl::FormatDuration(absl::Trunc(absl::Now() - test_start_, absl::Seconds(1)))
+    std::cerr << "test took "
+              << absl::FormatDuration(absl::Trunc(absl::Now() - test_start_, absl::Seconds(1)))
               << " after setup\n";
   }
 
@@ -192,8 +193,8 @@ class ReliabilityTest : public ::testing::Test {
   }
 
   Collector* StartCollector(const std::string& config_path) {
-    collector_ = std::make_unique<Collector>(
-        scratch_->Path("collector.log"), Collector::Options{pg_->conninfo(), config_path, {}});
+    collector_ = std::make_unique<Collector>(scratch_->Path("collector.log"),
+                                             Collector::Options{pg_->conninfo(), config_path, {}});
     absl::Status st = collector_->Start();
     EXPECT_OK(st);
     return st.ok() ? collector_.get() : nullptr;
@@ -232,7 +233,8 @@ class ReliabilityTest : public ::testing::Test {
   bool WaitForCatchUp(std::chrono::milliseconds timeout, double max_backlog = 500) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     if (!WaitForLiveResults(*db_, ProberIds(), absl::Seconds(4), timeout)) return false;
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     return WaitUntil(
         [&] {
           for (const auto& p : probers_) {
@@ -360,9 +362,9 @@ TEST_F(ReliabilityTest, CollectorSigkilledFiveTimesLosesAndDoublesNothing) {
     ASSERT_OK(collector_->Start()) << "restart " << kill + 1 << " (seed " << seed << ")";
   }
   const absl::Time last_restart = absl::Now();
-  ASSERT_TRUE(WaitForCatchUp(seconds(90)))
-      << "probers did not catch up after the last restart";
-  RecordProperty("catch_up_ms", absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - last_restart)));
+  ASSERT_TRUE(WaitForCatchUp(seconds(90))) << "probers did not catch up after the last restart";
+  RecordProperty("catch_up_ms",
+                 absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - last_restart)));
   for (const auto& p : probers_) StopProber(p.get());
 
   std::map<std::string, int64_t> rows = ExpectAllDeliveredExactlyOnce();
@@ -557,8 +559,8 @@ TEST_F(ReliabilityTest, CollectorDownForMinutesProbersKeepProbingOnStoredConfig)
   // The restarted p-ber ran every check from its stored config before the
   // collector was back.
   EXPECT_EQ(Int(absl::StrCat("SELECT count(DISTINCT check_id) FROM results WHERE prober_id ="
-                             " 'p-ber' AND seq >= ", ber_run2_from, " AND started_at < ",
-                             PgTime(up_at))),
+                             " 'p-ber' AND seq >= ",
+                             ber_run2_from, " AND started_at < ", PgTime(up_at))),
             kChecks);
   EXPECT_GE(Int(absl::StrCat("SELECT count(*) FROM results WHERE prober_id = 'p-ber' AND seq >= ",
                              ber_run2_from, " AND started_at < ", PgTime(up_at))),
@@ -647,7 +649,7 @@ TEST_F(ReliabilityTest, SpoolCapDropsOldestCountsTheLossAndReportsItAsNoData) {
       },
       seconds(120), milliseconds(100));
   ASSERT_TRUE(overflowed) << "the spool did not overflow; segments " << SegmentRange(spool).first
-                       << ".." << SegmentRange(spool).second;
+                          << ".." << SegmentRange(spool).second;
   // The cap holds (one 256 KiB segment of slack, config.pb, an ack record).
   EXPECT_LE(max_bytes, (1u << 20) + (256u << 10) + (64u << 10));
   ASSERT_TRUE(prober->running()) << "probing must not stop when the spool is full";
@@ -658,7 +660,8 @@ TEST_F(ReliabilityTest, SpoolCapDropsOldestCountsTheLossAndReportsItAsNoData) {
   ASSERT_OK_AND_ASSIGN(SpoolSnapshot end, InspectSpool(spool));
   EXPECT_EQ(end.unacked_batches, 0u);
 
-  const int64_t lost = Int(absl::StrCat("SELECT sum(results) FROM gaps WHERE prober_id = '", id, "'"));
+  const int64_t lost =
+      Int(absl::StrCat("SELECT sum(results) FROM gaps WHERE prober_id = '", id, "'"));
   // The prober counts the loss, and reports every result of it.
   EXPECT_EQ(static_cast<int64_t>(dropped), lost);
   EXPECT_GE(Int("SELECT count(*) FROM gaps"), 1);
@@ -667,8 +670,9 @@ TEST_F(ReliabilityTest, SpoolCapDropsOldestCountsTheLossAndReportsItAsNoData) {
   ExpectExactlyOnce(id, 0, kNoUpperBound, end.max_result_seq, lost);
 
   std::string out;
-  std::vector<std::string> argv = {BinPath("sondectl"), "report", "--collector",
-                                   collector_->address(), "--window", "1h", "--format", "json"};
+  std::vector<std::string> argv = {
+      BinPath("sondectl"), "report", "--collector", collector_->address(),
+      "--window",          "1h",     "--format",    "json"};
   for (const std::string& f : PlaintextFlags(BinPath("sondectl"))) argv.push_back(f);
   ASSERT_EQ(RunCommand(argv, &out), 0) << out;
   google::protobuf::Struct report;
@@ -734,13 +738,15 @@ TEST_F(ReliabilityTest, ConfigChangeRunsWithinFiveSecondsAndBadChangeIsRefused) 
     ASSERT_TRUE(absl::SimpleAtoi(row[2], &ms));
     int64_t after = ms - absl::ToUnixMillis(t0);
     slowest_ms = std::max(slowest_ms, after);
-    EXPECT_LE(after, 5000) << row[0] << " ran " << row[1] << " only " << after << " ms after SIGHUP";
+    EXPECT_LE(after, 5000) << row[0] << " ran " << row[1] << " only " << after
+                           << " ms after SIGHUP";
   }
   RecordProperty("new_checks_first_run_ms", absl::StrCat(slowest_ms));
   absl::SleepFor(t0 + absl::Seconds(8) - absl::Now());
-  EXPECT_EQ(Int(absl::StrCat("SELECT count(*) FROM results WHERE check_id = 'ssh-9' AND started_at > ",
-                             PgTime(t0 + absl::Seconds(5)))),
-            0)
+  EXPECT_EQ(
+      Int(absl::StrCat("SELECT count(*) FROM results WHERE check_id = 'ssh-9' AND started_at > ",
+                       PgTime(t0 + absl::Seconds(5)))),
+      0)
       << "the removed check still runs";
   std::map<std::string, std::string> v2_version;
   for (const auto& p : probers_) {
@@ -756,12 +762,15 @@ TEST_F(ReliabilityTest, ConfigChangeRunsWithinFiveSecondsAndBadChangeIsRefused) 
   const absl::Time t1 = absl::Now();
   collector_->Reload();
   ASSERT_TRUE(WaitUntil(
-      [&] { return absl::StrContains(collector_->Log(), "\"bad-port\": tcp.port: must be 1..65535"); },
+      [&] {
+        return absl::StrContains(collector_->Log(), "\"bad-port\": tcp.port: must be 1..65535");
+      },
       seconds(10)))
       << "no error naming the check and field";
   const std::string log = collector_->Log();
   EXPECT_TRUE(absl::StrContains(log, "sonde.yaml")) << "the error does not name the file";
-  EXPECT_TRUE(absl::StrContains(log, "previous config")) << "the log does not say the old config stays";
+  EXPECT_TRUE(absl::StrContains(log, "previous config"))
+      << "the log does not say the old config stays";
   absl::SleepFor(absl::Seconds(5));
   ASSERT_TRUE(collector_->running());
   for (const auto& p : probers_) {
@@ -869,7 +878,8 @@ TEST_F(ReliabilityTest, MalformedAndOversizedBatchesAreRefusedWithoutDisturbingO
   // A well-formed batch is stored and acked, its resend acked as a duplicate:
   // the client itself is sound, so the refusals below mean something.
   {
-    StreamOutcome ok = Report(stub.get(), {RawBatch("raw-good", 1, 500), RawBatch("raw-good", 1, 500)});
+    StreamOutcome ok =
+        Report(stub.get(), {RawBatch("raw-good", 1, 500), RawBatch("raw-good", 1, 500)});
     ASSERT_TRUE(ok.status.ok()) << ok.status.error_message();
     ASSERT_EQ(ok.acks.size(), 2u);
     EXPECT_FALSE(ok.acks[0].duplicate());
@@ -922,10 +932,10 @@ TEST_F(ReliabilityTest, MalformedAndOversizedBatchesAreRefusedWithoutDisturbingO
     // Two good batches, then bytes that are no ResultBatch at all: the good
     // ones are stored and acked, the third message ends the stream with a
     // status that names it.
-    RawOutcome raw = ReportRawBytes(
-        channel.get(), {RawBatch("raw-bytes", 2 * rounds + 1, 5).SerializeAsString(),
-                        RawBatch("raw-bytes", 2 * rounds + 2, 5).SerializeAsString(),
-                        std::string("\xff\xff\xff\xff\x0f garbage", 13)});
+    RawOutcome raw =
+        ReportRawBytes(channel.get(), {RawBatch("raw-bytes", 2 * rounds + 1, 5).SerializeAsString(),
+                                       RawBatch("raw-bytes", 2 * rounds + 2, 5).SerializeAsString(),
+                                       std::string("\xff\xff\xff\xff\x0f garbage", 13)});
     EXPECT_EQ(raw.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << raw.status.error_message();
     EXPECT_TRUE(absl::StrContains(raw.status.error_message(),
@@ -945,9 +955,9 @@ TEST_F(ReliabilityTest, MalformedAndOversizedBatchesAreRefusedWithoutDisturbingO
       db_->Query(absl::StrCat(
           "SELECT coalesce(max(gap_ms), 0), count(*) FROM (SELECT (extract(epoch FROM received_at -"
           " lag(received_at) OVER (ORDER BY batch_seq)) * 1000)::bigint AS gap_ms"
-          " FROM ingested_batches WHERE prober_id = '", id, "' AND received_at BETWEEN ",
-          PgTime(abuse_from - absl::Seconds(1)), " AND ", PgTime(abuse_to + absl::Seconds(1)),
-          ") g")));
+          " FROM ingested_batches WHERE prober_id = '",
+          id, "' AND received_at BETWEEN ", PgTime(abuse_from - absl::Seconds(1)), " AND ",
+          PgTime(abuse_to + absl::Seconds(1)), ") g")));
   int64_t max_gap_ms = 0, batches = 0;
   ASSERT_TRUE(absl::SimpleAtoi(holes[0][0], &max_gap_ms));
   ASSERT_TRUE(absl::SimpleAtoi(holes[0][1], &batches));

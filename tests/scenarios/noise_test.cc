@@ -31,9 +31,7 @@ int NoiseMinutes() {
 
 class NoiseTest : public ::testing::Test {
  protected:
-  void TearDown() override {
-    scenario_.DumpOnFailure();
-  }
+  void TearDown() override { scenario_.DumpOnFailure(); }
   Scenario scenario_{"noise"};
 };
 
@@ -52,10 +50,9 @@ TEST_F(NoiseTest, OnePercentRandomFailuresEverywhereOpenNothingAndPageNobody) {
   // an outage).
   for (const char* service : {"shop", "api", "auth", "cdn"}) {
     for (const char* path : {"", "login", "health"}) {
-      c.Check(absl::StrCat("{name: ", service, "-", path[0] == '\0' ? "home" : path,
-                           ", service: ", service, ", http: {url: 'http://", service,
-                           ".noise.test:", http, "/", path, "', resolvers: ['", dns,
-                           "'], requests_per_run: 3}}"));
+      c.Check(absl::StrCat("{name: ", service, "-", path[0] == '\0' ? "home" : path, ", service: ",
+                           service, ", http: {url: 'http://", service, ".noise.test:", http, "/",
+                           path, "', resolvers: ['", dns, "'], requests_per_run: 3}}"));
     }
   }
   c.Notifier(absl::StrCat("{name: oncall, webhook: {url: '", s.webhook().Url("/hook"),
@@ -64,30 +61,31 @@ TEST_F(NoiseTest, OnePercentRandomFailuresEverywhereOpenNothingAndPageNobody) {
 
   ASSERT_OK_AND_ASSIGN(
       const absl::Time noise_on,
-      s.faultd().PutRules(absl::StrCat(
-          "[", R"({"id":"noise","listener":"http","fail_share":0.01,"fail_seed":1})", ",", zone,
-          "]")));
+      s.faultd().PutRules(
+          absl::StrCat("[", R"({"id":"noise","listener":"http","fail_share":0.01,"fail_seed":1})",
+                       ",", zone, "]")));
   const absl::Time end = noise_on + absl::Minutes(NoiseMinutes());
   // Watch all along, so a transient incident is reported when it happens.
   while (absl::Now() < end) {
     absl::SleepFor(std::min(absl::Seconds(15), end - absl::Now()));
     std::vector<IncidentRow> incidents = s.Incidents();
-    ASSERT_TRUE(incidents.empty()) << "after " << Secs(absl::Now() - noise_on)
-                                   << " s of 1% noise:\n"
-                                   << s.DescribeIncidents();
+    ASSERT_TRUE(incidents.empty())
+        << "after " << Secs(absl::Now() - noise_on) << " s of 1% noise:\n"
+        << s.DescribeIncidents();
   }
   // Let the last results through the reorder window and the dispatcher.
   absl::SleepFor(absl::Seconds(5));
 
   // The world: about 1% of the probes failed (HTTP 503), in every region.
   const std::string since = PgTime(noise_on + absl::Seconds(1));
-  const int64_t all = s.Int(absl::StrCat("SELECT count(*) FROM results WHERE started_at > ", since));
-  const int64_t failed = s.Int(
-      absl::StrCat("SELECT count(*) FROM results WHERE NOT ok AND started_at > ", since));
+  const int64_t all =
+      s.Int(absl::StrCat("SELECT count(*) FROM results WHERE started_at > ", since));
+  const int64_t failed =
+      s.Int(absl::StrCat("SELECT count(*) FROM results WHERE NOT ok AND started_at > ", since));
   ASSERT_GT(all, 1000);
   const double share = static_cast<double>(failed) / all;
-  std::cout << "[ noise ] " << failed << " of " << all << " probes failed ("
-            << 100 * share << "%) over " << NoiseMinutes() << " min" << std::endl;
+  std::cout << "[ noise ] " << failed << " of " << all << " probes failed (" << 100 * share
+            << "%) over " << NoiseMinutes() << " min" << std::endl;
   EXPECT_GT(share, 0.004);
   EXPECT_LT(share, 0.02);
   EXPECT_EQ(s.Int(absl::StrCat("SELECT count(DISTINCT region) FROM results WHERE NOT ok AND"

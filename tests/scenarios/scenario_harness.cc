@@ -48,8 +48,7 @@ std::string HexHmacSha256(const std::string& key, const std::string& data) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(mac), len));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 const google::protobuf::Value* Field(const google::protobuf::Struct& s, const std::string& name) {
@@ -163,9 +162,9 @@ std::string IncidentRow::ToString() const {
 }
 
 std::string EventRow::ToString() const {
-  return absl::StrFormat("  %s %-15s %-20s regions=[%s] targets=%d/%d share=%.3f %s",
-                         Clock(at), kind, incident_kind, Join(regions), recovered_targets,
-                         affected_targets, failing_share, detail);
+  return absl::StrFormat("  %s %-15s %-20s regions=[%s] targets=%d/%d share=%.3f %s", Clock(at),
+                         kind, incident_kind, Join(regions), recovered_targets, affected_targets,
+                         failing_share, detail);
 }
 
 // ---- FaultTarget ----
@@ -175,11 +174,25 @@ FaultTarget::FaultTarget(std::string dir) : dir_(std::move(dir)) {}
 absl::Status FaultTarget::Start(const Options& options) {
   const std::string ports_file = dir_ + "/faultd.ports";
   ca_file_ = dir_ + "/faultd-ca.pem";
-  std::vector<std::string> argv = {
-      BinPath("sonde-faultd"), "--http-listen", "127.0.0.1:0", "--https-listen", "127.0.0.1:0",
-      "--tcp-listen",          "127.0.0.1:0",   "--dns-listen", "127.0.0.1:0",  "--control-listen",
-      "127.0.0.1:0",           "--ports-file",  ports_file,    "--ca-out",     ca_file_,
-      "--max-connections",     "65536",         "--log-level", "warn"};
+  std::vector<std::string> argv = {BinPath("sonde-faultd"),
+                                   "--http-listen",
+                                   "127.0.0.1:0",
+                                   "--https-listen",
+                                   "127.0.0.1:0",
+                                   "--tcp-listen",
+                                   "127.0.0.1:0",
+                                   "--dns-listen",
+                                   "127.0.0.1:0",
+                                   "--control-listen",
+                                   "127.0.0.1:0",
+                                   "--ports-file",
+                                   ports_file,
+                                   "--ca-out",
+                                   ca_file_,
+                                   "--max-connections",
+                                   "65536",
+                                   "--log-level",
+                                   "warn"};
   if (!options.cert_names.empty()) {
     argv.push_back("--cert-names");
     argv.push_back(absl::StrJoin(options.cert_names, ","));
@@ -318,8 +331,8 @@ std::optional<Delivery> WebhookReceiver::WaitFor(const std::function<bool(const 
 std::string WebhookReceiver::Describe() const {
   std::string out;
   for (const Delivery& d : deliveries()) {
-    absl::StrAppend(&out, "  ", Clock(d.received_at), " ", d.path, " -> ", d.answered, " ",
-                    d.event, " delivery=", d.delivery_id, " sig=", d.signature_ok ? "ok" : "BAD",
+    absl::StrAppend(&out, "  ", Clock(d.received_at), " ", d.path, " -> ", d.answered, " ", d.event,
+                    " delivery=", d.delivery_id, " sig=", d.signature_ok ? "ok" : "BAD",
                     " incident=", d.incident_id, " kind=", d.incident_kind,
                     " status=", d.incident_status, " created=", Clock(d.created_at), "\n");
   }
@@ -354,9 +367,9 @@ ScenarioConfig& ScenarioConfig::Detection(const std::string& field, const std::s
 std::string ScenarioConfig::Yaml() const {
   std::vector<std::string> regions;
   for (const Site& s : kSites) regions.push_back(s.region);
-  std::string out = absl::StrCat("regions: [", absl::StrJoin(regions, ", "), "]\n",
-                                 "defaults: {interval: ", interval_, ", timeout: ", timeout_,
-                                 "}\n", "checks:\n");
+  std::string out =
+      absl::StrCat("regions: [", absl::StrJoin(regions, ", "), "]\n",
+                   "defaults: {interval: ", interval_, ", timeout: ", timeout_, "}\n", "checks:\n");
   for (const std::string& c : checks_) absl::StrAppend(&out, "  - ", c, "\n");
   if (!notifiers_.empty()) {
     absl::StrAppend(&out, "notifiers:\n");
@@ -387,8 +400,7 @@ Scenario::~Scenario() {
   db_.reset();
   pg_.reset();
   std::cerr << "[ scenario ] " << name_ << " took "
-            << absl::FormatDuration(absl::Trunc(absl::Now() - started_, absl::Seconds(1)))
-            << "\n";
+            << absl::FormatDuration(absl::Trunc(absl::Now() - started_, absl::Seconds(1))) << "\n";
 }
 
 absl::Status Scenario::StartTargets(const FaultTarget::Options& faultd) {
@@ -425,8 +437,7 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config) {
     extra = {"--http-listen", http_api_};
   }
   collector_ = std::make_unique<testing::Collector>(
-      scratch_->Path("collector.log"),
-      testing::Collector::Options{pg_->conninfo(), path, extra});
+      scratch_->Path("collector.log"), testing::Collector::Options{pg_->conninfo(), path, extra});
   if (absl::Status st = collector_->Start(); !st.ok()) return st;
   for (const Site& site : kSites) {
     testing::Prober::Options o;
@@ -434,8 +445,8 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config) {
     o.id = absl::StrCat("p-", site.region);
     o.source_address = site.source_address;
     o.spool_dir = scratch_->Path(absl::StrCat("spool-", site.region));
-    probers_.push_back(std::make_unique<testing::Prober>(
-        scratch_->Path(absl::StrCat(o.id, ".log")), collector_->address(), o));
+    probers_.push_back(std::make_unique<testing::Prober>(scratch_->Path(absl::StrCat(o.id, ".log")),
+                                                         collector_->address(), o));
     if (absl::Status st = probers_.back()->Start(); !st.ok()) return st;
   }
   if (!testing::WaitForLiveResults(*db_, prober_ids(), absl::Seconds(5), seconds(60))) {
@@ -581,8 +592,8 @@ int64_t Scenario::Int(const std::string& sql) {
 }
 
 bool Scenario::WaitForResultsAfter(absl::Time t, milliseconds timeout) {
-  const std::string sql = absl::StrCat(
-      "SELECT count(DISTINCT prober_id) FROM results WHERE started_at > ", PgTime(t));
+  const std::string sql =
+      absl::StrCat("SELECT count(DISTINCT prober_id) FROM results WHERE started_at > ", PgTime(t));
   return WaitUntil(
       [&] {
         absl::StatusOr<int64_t> n = db_->Int(sql);
@@ -603,11 +614,10 @@ int Scenario::Sondectl(std::vector<std::string> args, std::string* output) {
 double Scenario::ReportTime(const std::string& what, const std::string& scenario,
                             absl::Time fault_on, absl::Time detected) {
   const double s = Secs(detected - fault_on);
-  std::cout << "[ " << what << " ] " << scenario << " " << absl::StrFormat("%.1f", s)
-            << std::endl;
-  ::testing::Test::RecordProperty(absl::StrCat(absl::StrReplaceAll(what, {{" ", "_"}}), ".",
-                                               scenario),
-                                  absl::StrFormat("%.1f", s));
+  std::cout << "[ " << what << " ] " << scenario << " " << absl::StrFormat("%.1f", s) << std::endl;
+  ::testing::Test::RecordProperty(
+      absl::StrCat(absl::StrReplaceAll(what, {{" ", "_"}}), ".", scenario),
+      absl::StrFormat("%.1f", s));
   return s;
 }
 
@@ -617,7 +627,8 @@ void Scenario::DumpOnFailure() {
   std::cerr << "logs kept in " << scratch_->path() << "\n";
   if (db_ != nullptr) std::cerr << "--- incidents\n" << DescribeIncidents();
   if (webhook_ != nullptr) std::cerr << "--- webhook deliveries\n" << webhook_->Describe();
-  if (collector_ != nullptr) std::cerr << "--- collector\n" << Tail(collector_->Log(), 6000) << "\n";
+  if (collector_ != nullptr)
+    std::cerr << "--- collector\n" << Tail(collector_->Log(), 6000) << "\n";
   for (const auto& p : probers_) {
     std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 1500) << "\n";
   }

@@ -46,8 +46,7 @@ struct Site {
   const char* region;
   const char* source_address;
 };
-inline constexpr Site kSites[] = {
-    {"fra", "127.0.0.2"}, {"ams", "127.0.0.3"}, {"ber", "127.0.0.4"}};
+inline constexpr Site kSites[] = {{"fra", "127.0.0.2"}, {"ams", "127.0.0.3"}, {"ber", "127.0.0.4"}};
 
 // sonde-faultd with http, https, tcp, dns and control listeners on
 // 127.0.0.1:0, its CA written for the probes' ca_file.
@@ -84,19 +83,19 @@ class FaultTarget {
 // One notification as the receiver saw it.
 struct Delivery {
   absl::Time received_at;
-  std::string path;          // "/hook", "/escalate", ...
-  int answered = 0;          // the status the receiver answered
-  std::string event;         // X-Sonde-Event header
-  std::string delivery_id;   // X-Sonde-Delivery header
-  bool signature_ok = false; // X-Sonde-Signature = sha256=HMAC(secret, body)
+  std::string path;           // "/hook", "/escalate", ...
+  int answered = 0;           // the status the receiver answered
+  std::string event;          // X-Sonde-Event header
+  std::string delivery_id;    // X-Sonde-Delivery header
+  bool signature_ok = false;  // X-Sonde-Signature = sha256=HMAC(secret, body)
   std::string body;
-  bool json_ok = false;      // body parsed as the version-1 document
+  bool json_ok = false;  // body parsed as the version-1 document
   // From the body:
   int version = 0;
-  std::string body_event;    // "event"
+  std::string body_event;  // "event"
   std::string notifier;
   absl::Time created_at = absl::InfinitePast();
-  std::string incident_id;   // incident.id ("" for HEARTBEAT)
+  std::string incident_id;  // incident.id ("" for HEARTBEAT)
   std::string incident_kind;
   std::string incident_service;
   std::string incident_status;
@@ -152,8 +151,7 @@ struct IncidentRow {
   double latency_p95_ms = 0, latency_baseline_p95_ms = 0;
   int affected_targets = 0, recovered_targets = 0;
   std::string evidence;
-  absl::Time opened_at, resolved_at = absl::InfinitePast(),
-                        acknowledged_at = absl::InfinitePast();
+  absl::Time opened_at, resolved_at = absl::InfinitePast(), acknowledged_at = absl::InfinitePast();
   bool in_maintenance = false;
   bool open() const { return resolved_at == absl::InfinitePast(); }
   std::string ToString() const;

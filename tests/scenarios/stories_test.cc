@@ -64,9 +64,8 @@ std::string Rules(const std::vector<std::string>& rules) {
 
 // ---- config -------------------------------------------------------------------
 
-std::string HttpCheck(const std::string& name, const std::string& service,
-                      const std::string& url, const std::string& resolver,
-                      const std::string& extra = "") {
+std::string HttpCheck(const std::string& name, const std::string& service, const std::string& url,
+                      const std::string& resolver, const std::string& extra = "") {
   return absl::StrCat("{name: ", name, ", service: ", service, ", http: {url: '", url,
                       "', resolvers: ['", resolver, "']", extra, "}}");
 }
@@ -143,9 +142,8 @@ class StoryTest : public ::testing::Test {
   // Waits until results of the checks `where` selects, started after `t`,
   // are stored from every region: the world can then be inspected.
   void WaitForWorld(const std::string& where, absl::Time t) {
-    const std::string sql =
-        absl::StrCat("SELECT count(DISTINCT region) FROM results WHERE (", where,
-                     ") AND started_at > ", PgTime(t));
+    const std::string sql = absl::StrCat("SELECT count(DISTINCT region) FROM results WHERE (",
+                                         where, ") AND started_at > ", PgTime(t));
     EXPECT_TRUE(WaitUntil([&] { return scenario_->Int(sql) == 3; }, seconds(30)))
         << "no results from every region for " << where;
   }
@@ -196,10 +194,10 @@ TEST_F(StoryTest, BoxcryptorQuarterOfLoginFailsPagesRepeatsEscalatesUntilAcked) 
   const std::string since = PgTime(fault_on + absl::Seconds(1));
   const int64_t login_all = s.Int(absl::StrCat(
       "SELECT count(*) FROM results WHERE check_id = 'api-login' AND started_at > ", since));
-  const int64_t login_failed = s.Int(
-      absl::StrCat("SELECT count(*) FROM results WHERE check_id = 'api-login' AND NOT ok"
-                   " AND failure_class = 'HTTP_STATUS' AND started_at > ",
-                   since));
+  const int64_t login_failed =
+      s.Int(absl::StrCat("SELECT count(*) FROM results WHERE check_id = 'api-login' AND NOT ok"
+                         " AND failure_class = 'HTTP_STATUS' AND started_at > ",
+                         since));
   ASSERT_GT(login_all, 30);
   const double world_share = static_cast<double>(login_failed) / login_all;
   EXPECT_GT(world_share, 0.12) << login_failed << " of " << login_all;
@@ -224,22 +222,27 @@ TEST_F(StoryTest, BoxcryptorQuarterOfLoginFailsPagesRepeatsEscalatesUntilAcked) 
   auto is_inc = [&](const std::string& event) {
     return [&, event](const Delivery& d) { return d.event == event && d.incident_id == inc->id; };
   };
-  std::optional<Delivery> escalated =
-      s.webhook().WaitFor([&](const Delivery& d) { return is_inc("ESCALATED")(d) && d.path == "/escalate"; },
-                          seconds(60));
+  std::optional<Delivery> escalated = s.webhook().WaitFor(
+      [&](const Delivery& d) { return is_inc("ESCALATED")(d) && d.path == "/escalate"; },
+      seconds(60));
   EXPECT_TRUE(escalated.has_value()) << "no ESCALATED to the duty notifier:\n"
                                      << s.webhook().Describe();
   if (escalated) ExpectWellFormed(*escalated, "duty");
-  ASSERT_TRUE(WaitUntil([&] { return s.webhook().Accepted(is_inc("REPEAT")).size() >= 2; },
-                        seconds(40)))
+  ASSERT_TRUE(
+      WaitUntil([&] { return s.webhook().Accepted(is_inc("REPEAT")).size() >= 2; }, seconds(40)))
       << "fewer than 2 REPEATs while unacknowledged:\n"
       << s.webhook().Describe();
   for (const Delivery& d : s.webhook().Accepted(is_inc("REPEAT"))) {
     ExpectWellFormed(d, "oncall");
     EXPECT_EQ(d.path, "/hook");
   }
-  EXPECT_TRUE(s.webhook().Accepted([&](const Delivery& d) { return d.path == "/escalate" && d.event != "ESCALATED"; }).empty())
-      << "the escalation notifier got more than escalations:\n" << s.webhook().Describe();
+  EXPECT_TRUE(s.webhook()
+                  .Accepted([&](const Delivery& d) {
+                    return d.path == "/escalate" && d.event != "ESCALATED";
+                  })
+                  .empty())
+      << "the escalation notifier got more than escalations:\n"
+      << s.webhook().Describe();
 
   // Acknowledged: no repeat, no escalation made after the ack.
   std::string out;
@@ -253,8 +256,8 @@ TEST_F(StoryTest, BoxcryptorQuarterOfLoginFailsPagesRepeatsEscalatesUntilAcked) 
       seconds(10));
   ASSERT_TRUE(after_ack.has_value()) << "acknowledged_at not set after sondectl ack:\n"
                                      << s.DescribeIncidents();
-  EXPECT_TRUE(s.WaitForEvent(inc->id, [](const EventRow& e) { return e.kind == "ACKNOWLEDGED"; },
-                             seconds(10))
+  EXPECT_TRUE(s.WaitForEvent(
+                   inc->id, [](const EventRow& e) { return e.kind == "ACKNOWLEDGED"; }, seconds(10))
                   .has_value())
       << s.DescribeIncidents();
   EXPECT_EQ(s.Int(absl::StrCat("SELECT count(*) FROM incidents WHERE id = ", SqlQuote(inc->id),
@@ -263,9 +266,9 @@ TEST_F(StoryTest, BoxcryptorQuarterOfLoginFailsPagesRepeatsEscalatesUntilAcked) 
   absl::SleepFor(absl::Seconds(25));  // 2.5 repeat periods
   for (const Delivery& d : s.webhook().deliveries()) {
     if (d.incident_id != inc->id || (d.event != "REPEAT" && d.event != "ESCALATED")) continue;
-    EXPECT_LE(d.created_at, acked) << d.event << " created after the ack (sent at "
-                                   << absl::FormatTime(ack_sent) << "):\n"
-                                   << s.webhook().Describe();
+    EXPECT_LE(d.created_at, acked)
+        << d.event << " created after the ack (sent at " << absl::FormatTime(ack_sent) << "):\n"
+        << s.webhook().Describe();
   }
   std::cerr << s.webhook().Describe();
 }
@@ -283,18 +286,21 @@ TEST_F(StoryTest, VelorentAppNxdomainIsDnsFailureOnTheAppServiceOnly) {
   c.Check(HttpCheck("app-web", "app", absl::StrCat("http://app.velorent.test:", http, "/booking"),
                     dns))
       .Check(absl::StrCat("{name: app-dns, service: app, dns: {name: app.velorent.test,"
-                          " resolvers: ['", dns, "']}}"))
+                          " resolvers: ['",
+                          dns, "']}}"))
       .Check(HttpCheck("www-web", "www", absl::StrCat("http://www.velorent.test:", http, "/"), dns))
       .Check(absl::StrCat("{name: www-dns, service: www, dns: {name: www.velorent.test,"
-                          " resolvers: ['", dns, "']}}"))
+                          " resolvers: ['",
+                          dns, "']}}"))
       .Notifier(Webhook(s, "oncall", "/hook"));
   ASSERT_OK(s.StartSonde(c));
   // The app resolved and answered from every region: the probers know its
   // address.
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return s.Int("SELECT count(DISTINCT region) FROM results WHERE check_id = 'app-web' AND ok"
-                     " AND resolved_address = '127.0.0.1'") == 3;
+        return s.Int(
+                   "SELECT count(DISTINCT region) FROM results WHERE check_id = 'app-web' AND ok"
+                   " AND resolved_address = '127.0.0.1'") == 3;
       },
       seconds(20)));
   absl::SleepFor(absl::Seconds(3));
@@ -314,9 +320,10 @@ TEST_F(StoryTest, VelorentAppNxdomainIsDnsFailureOnTheAppServiceOnly) {
   // says the server at the last known address answers; www is fine.
   WaitForWorld("check_id = 'app-web'", fault_on + absl::Seconds(2));
   const std::string since = PgTime(fault_on + absl::Seconds(2));
-  testing::Db::Rows classes = s.Query(absl::StrCat(
-      "SELECT region, failure_class, count(*) FROM results WHERE check_id = 'app-web'"
-      " AND started_at > ", since, " GROUP BY 1, 2 ORDER BY 1, 2"));
+  testing::Db::Rows classes = s.Query(
+      absl::StrCat("SELECT region, failure_class, count(*) FROM results WHERE check_id = 'app-web'"
+                   " AND started_at > ",
+                   since, " GROUP BY 1, 2 ORDER BY 1, 2"));
   std::set<std::string> nx_regions;
   for (const auto& r : classes) {
     EXPECT_EQ(r[1], "DNS_NXDOMAIN") << "app-web in " << r[0] << ": " << r[2] << " x " << r[1];
@@ -324,11 +331,13 @@ TEST_F(StoryTest, VelorentAppNxdomainIsDnsFailureOnTheAppServiceOnly) {
   }
   EXPECT_EQ(nx_regions.size(), 3u);
   EXPECT_EQ(s.Int(absl::StrCat("SELECT count(*) FROM results WHERE check_id = 'app-web' AND"
-                               " started_at > ", since,
+                               " started_at > ",
+                               since,
                                " AND detail LIKE '%server at last known address 127.0.0.1"
                                " answers 200%'")),
             s.Int(absl::StrCat("SELECT count(*) FROM results WHERE check_id = 'app-web' AND"
-                               " started_at > ", since)));
+                               " started_at > ",
+                               since)));
   EXPECT_EQ(s.Int("SELECT count(*) FROM results WHERE service = 'www' AND NOT ok"), 0);
   ASSERT_TRUE(inc.has_value());
 
@@ -345,8 +354,8 @@ TEST_F(StoryTest, VelorentAppNxdomainIsDnsFailureOnTheAppServiceOnly) {
   EXPECT_TRUE(absl::StrContains(inc->evidence, "app.velorent.test")) << inc->ToString();
   EXPECT_TRUE(absl::StrContains(inc->evidence, "last known address")) << inc->ToString();
   EXPECT_TRUE(absl::StrContains(inc->evidence, "answers 200")) << inc->ToString();
-  EXPECT_TRUE(absl::StrContains(inc->evidence, dns)) << "evidence should name the resolver: "
-                                                     << inc->ToString();
+  EXPECT_TRUE(absl::StrContains(inc->evidence, dns))
+      << "evidence should name the resolver: " << inc->ToString();
   EXPECT_TRUE(absl::StartsWith(inc->failure_class, "DNS_")) << inc->ToString();
 
   // Stays a DNS incident on app only: give it a few more intervals.
@@ -358,8 +367,8 @@ TEST_F(StoryTest, VelorentAppNxdomainIsDnsFailureOnTheAppServiceOnly) {
   }
   ExpectNoOtherIncidents([&](const IncidentRow& i) { return i.id == inc->id; },
                          "only app's DNS is broken");
-  EXPECT_TRUE(s.webhook().Accepted([](const Delivery& d) { return d.incident_service != "app"; })
-                  .empty())
+  EXPECT_TRUE(
+      s.webhook().Accepted([](const Delivery& d) { return d.incident_service != "app"; }).empty())
       << s.webhook().Describe();
 }
 
@@ -373,7 +382,8 @@ TEST_F(StoryTest, LemniscusOneRegionIntermittentIsRegionalAndFlappingNeverGlobal
   const int http = s.faultd().port("http");
   const std::string dns = s.faultd().resolver();
   ScenarioConfig c;
-  c.Check(HttpCheck("shop-web", "shop", absl::StrCat("http://shop.lemniscus.test:", http, "/"), dns))
+  c.Check(
+       HttpCheck("shop-web", "shop", absl::StrCat("http://shop.lemniscus.test:", http, "/"), dns))
       .Check(HttpCheck("shop-cart", "shop",
                        absl::StrCat("http://shop.lemniscus.test:", http, "/cart"), dns))
       .Check(HttpCheck("status-web", "status",
@@ -395,11 +405,12 @@ TEST_F(StoryTest, LemniscusOneRegionIntermittentIsRegionalAndFlappingNeverGlobal
        Zone("lemniscus.test")});
   // The first cycle must turn DOWN well inside a minute, so the sample at
   // the next boundary is DOWN and the one after UP.
-  if (absl::ToUnixSeconds(absl::Now()) % 60 > 40) SleepUntil(NextMinute(absl::Now()) + absl::Seconds(1));
+  if (absl::ToUnixSeconds(absl::Now()) % 60 > 40)
+    SleepUntil(NextMinute(absl::Now()) + absl::Seconds(1));
   ASSERT_OK_AND_ASSIGN(const absl::Time on1, s.faultd().PutRules(ber_cut));
   absl::Time detected;
-  std::optional<IncidentRow> inc = ExpectOpened(
-      "lemniscus", "shop", "REGIONAL_OUTAGE", on1, seconds(30), &detected);
+  std::optional<IncidentRow> inc =
+      ExpectOpened("lemniscus", "shop", "REGIONAL_OUTAGE", on1, seconds(30), &detected);
   ASSERT_TRUE(inc.has_value());
   EXPECT_LE(Secs(detected - on1), kOutageBudgetS);
   EXPECT_EQ(inc->regions, std::vector<std::string>{"ber"}) << inc->ToString();
@@ -408,12 +419,11 @@ TEST_F(StoryTest, LemniscusOneRegionIntermittentIsRegionalAndFlappingNeverGlobal
 
   // The world during the cut: ber timed out on both shop checks, the
   // other regions and the status service never failed.
-  const std::string during =
-      absl::StrCat(" started_at > ", PgTime(on1 + absl::Seconds(2)), " AND started_at < ",
-                   PgTime(off1 - absl::Seconds(2)));
-  testing::Db::Rows classes = s.Query(absl::StrCat(
-      "SELECT region, failure_class, count(*) FROM results WHERE service = 'shop' AND", during,
-      " GROUP BY 1, 2 ORDER BY 1, 2"));
+  const std::string during = absl::StrCat(" started_at > ", PgTime(on1 + absl::Seconds(2)),
+                                          " AND started_at < ", PgTime(off1 - absl::Seconds(2)));
+  testing::Db::Rows classes = s.Query(
+      absl::StrCat("SELECT region, failure_class, count(*) FROM results WHERE service = 'shop' AND",
+                   during, " GROUP BY 1, 2 ORDER BY 1, 2"));
   for (const auto& r : classes) {
     if (r[0] == "ber") {
       EXPECT_TRUE(r[1] == "HTTP_TIMEOUT" || r[1] == "TIMEOUT") << r[0] << " " << r[1];
@@ -463,7 +473,9 @@ TEST_F(StoryTest, LemniscusOneRegionIntermittentIsRegionalAndFlappingNeverGlobal
     }
   }
   ExpectNoOtherIncidents(
-      [&](const IncidentRow& i) { return i.service == "shop" && (i.id == inc->id || i.kind == "FLAPPING"); },
+      [&](const IncidentRow& i) {
+        return i.service == "shop" && (i.id == inc->id || i.kind == "FLAPPING");
+      },
       "only shop from ber is broken");
   for (const Delivery& d : s.webhook().deliveries()) {
     EXPECT_NE(d.incident_kind, "GLOBAL_OUTAGE") << s.webhook().Describe();
@@ -492,8 +504,10 @@ TEST_F(StoryTest, MittwaldHttpsOfTenHostsDownIsProtocolOutageRecoveringHostByHos
                       absl::StrCat("https://", h, ":", s.faultd().port("https"), "/"), dns,
                       absl::StrCat(", ca_file: '", s.faultd().ca_file(), "'")));
     c.Check(absl::StrCat("{name: h", i, "-ssh, service: hosting, tcp: {host: ", h,
-                         ", port: ", s.faultd().port("tcp"), ", expect_banner: '^SSH-2',"
-                         " resolvers: ['", dns, "']}}"));
+                         ", port: ", s.faultd().port("tcp"),
+                         ", expect_banner: '^SSH-2',"
+                         " resolvers: ['",
+                         dns, "']}}"));
   }
   c.Notifier(Webhook(s, "oncall", "/hook")).Detection("resolve_hold", "20s");
   ASSERT_OK(s.StartSonde(c));
@@ -506,8 +520,8 @@ TEST_F(StoryTest, MittwaldHttpsOfTenHostsDownIsProtocolOutageRecoveringHostByHos
   auto rules_with_down = [&](int first_down) {
     std::vector<std::string> r;
     for (int i = first_down; i < kHosts; ++i) {
-      r.push_back(absl::StrCat(R"({"id":"tls-lost-)", i, R"(","listener":"tls","sni":")",
-                               hosts[i], R"(","handshake_fail":"close"})"));
+      r.push_back(absl::StrCat(R"({"id":"tls-lost-)", i, R"(","listener":"tls","sni":")", hosts[i],
+                               R"(","handshake_fail":"close"})"));
     }
     r.push_back(Zone("mittwald.test"));
     return Rules(r);
@@ -579,8 +593,8 @@ TEST_F(StoryTest, MittwaldHttpsOfTenHostsDownIsProtocolOutageRecoveringHostByHos
     last_affected = std::max(last_affected, e.affected_targets);
     if (e.kind == "PROGRESS" && e.recovered_targets > 0) {
       recovered_steps.insert(e.recovered_targets);
-      EXPECT_EQ(e.affected_targets, kHosts) << "recovery began before all hosts were counted: "
-                                            << e.ToString();
+      EXPECT_EQ(e.affected_targets, kHosts)
+          << "recovery began before all hosts were counted: " << e.ToString();
       saw_full |= e.recovered_targets == kHosts;
     }
   }
@@ -592,11 +606,12 @@ TEST_F(StoryTest, MittwaldHttpsOfTenHostsDownIsProtocolOutageRecoveringHostByHos
   EXPECT_EQ(last_detector_event->kind, "RESOLVED") << s.DescribeIncidents();
   ExpectNoOtherIncidents([&](const IncidentRow& i) { return i.id == inc->id; },
                          "only HTTPS was down");
-  EXPECT_TRUE(s.webhook()
-                  .WaitFor([&](const Delivery& d) {
-                    return d.event == "RESOLVED" && d.incident_id == inc->id;
-                  }, kNotifyTimeout)
-                  .has_value())
+  EXPECT_TRUE(
+      s.webhook()
+          .WaitFor(
+              [&](const Delivery& d) { return d.event == "RESOLVED" && d.incident_id == inc->id; },
+              kNotifyTimeout)
+          .has_value())
       << s.webhook().Describe();
 }
 
@@ -607,9 +622,11 @@ TEST_F(StoryTest, LexofficeLatencyTimesEightIsLatencyDegradationNamingFirstByte)
   // The books service answers in 50 ms; under the firewall bottleneck in
   // 400 ms, still 200.
   auto rules = [&](int books_delay_ms) {
-    return Rules({absl::StrCat(R"({"id":"books","listener":"http","host":"books.lexoffice.test","delay_headers_ms":)",
-                               books_delay_ms, "}"),
-                  Zone("lexoffice.test")});
+    return Rules(
+        {absl::StrCat(
+             R"({"id":"books","listener":"http","host":"books.lexoffice.test","delay_headers_ms":)",
+             books_delay_ms, "}"),
+         Zone("lexoffice.test")});
   };
   FaultTarget::Options fo;
   fo.rules_json = rules(50);
@@ -640,15 +657,15 @@ TEST_F(StoryTest, LexofficeLatencyTimesEightIsLatencyDegradationNamingFirstByte)
 
   ASSERT_OK_AND_ASSIGN(const absl::Time fault_on, s.faultd().PutRules(rules(400)));
   absl::Time detected;
-  std::optional<IncidentRow> inc = ExpectOpened("lexoffice", "books", "LATENCY_DEGRADATION",
-                                                fault_on, seconds(150), &detected);
+  std::optional<IncidentRow> inc =
+      ExpectOpened("lexoffice", "books", "LATENCY_DEGRADATION", fault_on, seconds(150), &detected);
 
   // The world: every probe still succeeds; first byte took ~8x longer.
   EXPECT_EQ(s.Int("SELECT count(*) FROM results WHERE NOT ok"), 0);
-  testing::Db::Rows fb = s.Query(absl::StrCat(
-      "SELECT avg(first_byte_us) FILTER (WHERE started_at < ", PgTime(fault_on),
-      "), avg(first_byte_us) FILTER (WHERE started_at > ", PgTime(fault_on + absl::Seconds(2)),
-      ") FROM results WHERE service = 'books'"));
+  testing::Db::Rows fb = s.Query(
+      absl::StrCat("SELECT avg(first_byte_us) FILTER (WHERE started_at < ", PgTime(fault_on),
+                   "), avg(first_byte_us) FILTER (WHERE started_at > ",
+                   PgTime(fault_on + absl::Seconds(2)), ") FROM results WHERE service = 'books'"));
   ASSERT_EQ(fb.size(), 1u);
   double before = 0, after = 0;
   ASSERT_TRUE(absl::SimpleAtod(fb[0][0], &before) && absl::SimpleAtod(fb[0][1], &after));
@@ -678,17 +695,19 @@ TEST_F(StoryTest, ProberBlackholedForEveryTargetIsProberFaultAndNoTargetIncident
   const std::string dns = s.faultd().resolver();
   ScenarioConfig c;
   c.Check(HttpCheck("web-home", "web", absl::StrCat("http://www.acme.test:", http, "/"), dns))
-      .Check(HttpCheck("web-login", "web", absl::StrCat("http://www.acme.test:", http, "/login"),
+      .Check(
+          HttpCheck("web-login", "web", absl::StrCat("http://www.acme.test:", http, "/login"), dns))
+      .Check(HttpCheck("api-health", "api", absl::StrCat("http://api.acme.test:", http, "/health"),
                        dns))
-      .Check(HttpCheck("api-health", "api",
-                       absl::StrCat("http://api.acme.test:", http, "/health"), dns))
-      .Check(absl::StrCat("{name: ssh, service: infra, tcp: {host: ssh.acme.test, port: ",
-                          s.faultd().port("tcp"), ", expect_banner: '^SSH-2', resolvers: ['", dns,
-                          "']}}"))
+      .Check(absl::StrCat(
+          "{name: ssh, service: infra, tcp: {host: ssh.acme.test, port: ", s.faultd().port("tcp"),
+          ", expect_banner: '^SSH-2', resolvers: ['", dns, "']}}"))
       .Check(absl::StrCat("{name: dns-www, service: web, dns: {name: www.acme.test,"
-                          " resolvers: ['", dns, "']}}"))
+                          " resolvers: ['",
+                          dns, "']}}"))
       .Check(absl::StrCat("{name: dns-api, service: api, dns: {name: api.acme.test,"
-                          " resolvers: ['", dns, "']}}"))
+                          " resolvers: ['",
+                          dns, "']}}"))
       .Notifier(Webhook(s, "oncall", "/hook"));
   ASSERT_OK(s.StartSonde(c));
   absl::SleepFor(absl::Seconds(4));
@@ -697,11 +716,11 @@ TEST_F(StoryTest, ProberBlackholedForEveryTargetIsProberFaultAndNoTargetIncident
   // are accepted and never answered, DNS queries dropped.
   ASSERT_OK_AND_ASSIGN(
       const absl::Time fault_on,
-      s.faultd().PutRules(Rules(
-          {R"({"id":"ams-http","listener":"http","source":"127.0.0.3","blackhole":true})",
-           R"({"id":"ams-tcp","listener":"tcp","source":"127.0.0.3","blackhole":true})",
-           R"({"id":"ams-dns","listener":"dns","source":"127.0.0.3","drop":true})",
-           Zone("acme.test")})));
+      s.faultd().PutRules(
+          Rules({R"({"id":"ams-http","listener":"http","source":"127.0.0.3","blackhole":true})",
+                 R"({"id":"ams-tcp","listener":"tcp","source":"127.0.0.3","blackhole":true})",
+                 R"({"id":"ams-dns","listener":"dns","source":"127.0.0.3","drop":true})",
+                 Zone("acme.test")})));
   absl::Time detected;
   std::optional<IncidentRow> inc = s.WaitForIncident(
       [](const IncidentRow& i) { return i.kind == "PROBER_FAULT"; }, seconds(90), &detected);
@@ -754,8 +773,9 @@ TEST_F(StoryTest, NotificationSurvivesCollectorSigkillBetweenDetectionAndDeliver
   s.webhook().SetAnswerStatus(500);
   ASSERT_OK_AND_ASSIGN(
       const absl::Time fault_on,
-      s.faultd().PutRules(Rules({R"({"id":"shop-down","listener":"http","host":"www.shop.test","status":503})",
-                                 Zone("shop.test")})));
+      s.faultd().PutRules(
+          Rules({R"({"id":"shop-down","listener":"http","host":"www.shop.test","status":503})",
+                 Zone("shop.test")})));
   absl::Time detected;
   std::optional<IncidentRow> inc = s.WaitForIncident(
       [](const IncidentRow& i) { return i.service == "shop" && i.kind == "GLOBAL_OUTAGE"; },
@@ -786,18 +806,17 @@ TEST_F(StoryTest, NotificationSurvivesCollectorSigkillBetweenDetectionAndDeliver
   std::optional<Delivery> delivered = s.webhook().WaitFor(
       [&](const Delivery& d) { return d.event == "OPENED" && d.incident_id == inc->id; },
       seconds(90), /*accepted_only=*/true, killed);
-  ASSERT_TRUE(delivered.has_value())
-      << "the restarted collector never delivered the owed OPENED:\n"
-      << s.webhook().Describe() << s.DescribeIncidents();
+  ASSERT_TRUE(delivered.has_value()) << "the restarted collector never delivered the owed OPENED:\n"
+                                     << s.webhook().Describe() << s.DescribeIncidents();
   s.ReportTime("time to notify", "after-sigkill", killed, delivered->received_at);
   ExpectWellFormed(*delivered, "oncall");
   EXPECT_EQ(delivered->delivery_id, refused->delivery_id)
       << "a retried notification should keep its X-Sonde-Delivery id (receivers dedupe on it)";
   EXPECT_TRUE(WaitUntil(
       [&] {
-        return s.Int(absl::StrCat("SELECT count(*) FROM outbox WHERE incident_id = ",
-                                  SqlQuote(inc->id),
-                                  " AND event = 'OPENED' AND delivered_at IS NOT NULL")) == 1;
+        return s.Int(absl::StrCat(
+                   "SELECT count(*) FROM outbox WHERE incident_id = ", SqlQuote(inc->id),
+                   " AND event = 'OPENED' AND delivered_at IS NOT NULL")) == 1;
       },
       seconds(10)))
       << s.DescribeIncidents();

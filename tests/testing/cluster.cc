@@ -178,12 +178,14 @@ absl::StatusOr<int64_t> Db::Int(const std::string& sql) {
   absl::StatusOr<Rows> rows = Query(sql);
   if (!rows.ok()) return rows.status();
   if (rows->size() != 1 || (*rows)[0].size() != 1) {
-    return absl::InternalError(absl::StrCat(sql, ": expected one value, got ", rows->size(), " rows"));
+    return absl::InternalError(
+        absl::StrCat(sql, ": expected one value, got ", rows->size(), " rows"));
   }
   const std::string& v = (*rows)[0][0];
   if (v.empty()) return 0;
   int64_t out = 0;
-  if (!absl::SimpleAtoi(v, &out)) return absl::InternalError(absl::StrCat(sql, ": not an integer: ", v));
+  if (!absl::SimpleAtoi(v, &out))
+    return absl::InternalError(absl::StrCat(sql, ": not an integer: ", v));
   return out;
 }
 
@@ -257,10 +259,18 @@ Faultd::Faultd(std::string dir) : dir_(std::move(dir)) {}
 
 absl::Status Faultd::Start(const std::string& rules_json) {
   std::string ports_file = dir_ + "/faultd.ports";
-  std::vector<std::string> argv = {BinPath("sonde-faultd"),   "--http-listen",    "127.0.0.1:0",
-                                   "--tcp-listen",            "127.0.0.1:0",      "--control-listen",
-                                   "127.0.0.1:0",             "--ports-file",     ports_file,
-                                   "--max-connections",       "65536",            "--log-level",
+  std::vector<std::string> argv = {BinPath("sonde-faultd"),
+                                   "--http-listen",
+                                   "127.0.0.1:0",
+                                   "--tcp-listen",
+                                   "127.0.0.1:0",
+                                   "--control-listen",
+                                   "127.0.0.1:0",
+                                   "--ports-file",
+                                   ports_file,
+                                   "--max-connections",
+                                   "65536",
+                                   "--log-level",
                                    "warn"};
   if (!rules_json.empty()) {
     std::string rules_file = dir_ + "/faultd-rules.json";
@@ -296,8 +306,12 @@ absl::Status Collector::Start() {
   }
   if (port_ == 0) port_ = FreePort();
   if (metrics_port_ == 0) metrics_port_ = FreePort();
-  std::vector<std::string> argv = {BinPath("sonde-collector"), "--listen", address(),
-                                   "--postgres", options_.conninfo, "--metrics-listen",
+  std::vector<std::string> argv = {BinPath("sonde-collector"),
+                                   "--listen",
+                                   address(),
+                                   "--postgres",
+                                   options_.conninfo,
+                                   "--metrics-listen",
                                    absl::StrCat("127.0.0.1:", metrics_port_)};
   if (!options_.config_path.empty()) {
     argv.push_back("--config");
@@ -353,10 +367,10 @@ absl::Status Prober::Start() {
     return absl::FailedPreconditionError("prober already running");
   }
   if (metrics_port_ == 0) metrics_port_ = FreePort();
-  std::vector<std::string> argv = {BinPath("sonde-prober"), "--region",   options_.region,
-                                   "--prober-id",           options_.id, "--collector",
-                                   collector_address_, "--metrics-listen",
-                                   absl::StrCat("127.0.0.1:", metrics_port_)};
+  std::vector<std::string> argv = {
+      BinPath("sonde-prober"), "--region",         options_.region,
+      "--prober-id",           options_.id,        "--collector",
+      collector_address_,      "--metrics-listen", absl::StrCat("127.0.0.1:", metrics_port_)};
   if (!options_.source_address.empty()) {
     argv.push_back("--source-address");
     argv.push_back(options_.source_address);
@@ -468,7 +482,8 @@ absl::Status ConfigBuilder::WriteTo(const std::string& path) const {
 absl::StatusOr<SpoolSnapshot> InspectSpool(const std::string& spool_dir) {
   ScratchDir copy("spool-copy");
   std::error_code ec;
-  std::filesystem::copy(spool_dir, copy.Path("spool"), std::filesystem::copy_options::recursive, ec);
+  std::filesystem::copy(spool_dir, copy.Path("spool"), std::filesystem::copy_options::recursive,
+                        ec);
   if (ec) return absl::InternalError(absl::StrCat("copying ", spool_dir, ": ", ec.message()));
   prober::Spool::Options options;
   options.dir = copy.Path("spool");
@@ -513,15 +528,16 @@ absl::StatusOr<SpoolSnapshot> InspectSpool(const std::string& spool_dir) {
 
 std::string SeqSummary::ToString() const {
   return absl::StrCat("rows=", rows, " distinct=", distinct, " min=", min, " max=", max,
-                      " span=", rows == 0 ? 0 : max - min + 1, " first_batch_seq=", first_batch_seq);
+                      " span=", rows == 0 ? 0 : max - min + 1,
+                      " first_batch_seq=", first_batch_seq);
 }
 
 absl::StatusOr<SeqSummary> SummarizeRun(Db& db, const std::string& prober_id, int64_t seq_from,
                                         int64_t seq_below) {
   absl::StatusOr<Db::Rows> rows = db.Query(absl::StrCat(
       "SELECT count(*), count(DISTINCT seq), coalesce(min(seq), 0), coalesce(max(seq), 0)"
-      " FROM results WHERE prober_id = ", Quote(prober_id), " AND seq >= ", seq_from,
-      " AND seq < ", seq_below));
+      " FROM results WHERE prober_id = ",
+      Quote(prober_id), " AND seq >= ", seq_from, " AND seq < ", seq_below));
   if (!rows.ok()) return rows.status();
   SeqSummary s;
   const auto& r = (*rows)[0];
@@ -543,7 +559,8 @@ bool WaitForLiveResults(Db& db, const std::vector<std::string>& prober_ids, absl
   for (const std::string& id : prober_ids) quoted.push_back(Quote(id));
   const std::string sql = absl::StrCat(
       "SELECT prober_id, (extract(epoch FROM now() - max(started_at)) * 1000)::bigint"
-      " FROM results WHERE prober_id IN (", absl::StrJoin(quoted, ", "), ") GROUP BY 1");
+      " FROM results WHERE prober_id IN (",
+      absl::StrJoin(quoted, ", "), ") GROUP BY 1");
   return WaitUntil(
       [&] {
         absl::StatusOr<Db::Rows> rows = db.Query(sql);

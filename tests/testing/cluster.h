@@ -154,9 +154,9 @@ class Collector {
   // Starts the process and waits (up to 60 s) until it accepts gRPC
   // connections, i.e. its schema is migrated.
   absl::Status Start();
-  void Kill();                                          // SIGKILL, reaped
+  void Kill();                                                 // SIGKILL, reaped
   std::optional<int> Stop(std::chrono::milliseconds timeout);  // SIGTERM
-  void Reload();                                        // SIGHUP
+  void Reload();                                               // SIGHUP
   bool running();
   std::string address() const;
   std::string Log() const;
@@ -255,14 +255,13 @@ struct SeqSummary {
   int64_t first_batch_seq = 0;  // smallest batch_seq of the run in ingested_batches
   std::string ToString() const;
 };
-absl::StatusOr<SeqSummary> SummarizeRun(Db& db, const std::string& prober_id,
-                                        int64_t seq_from = 0,
+absl::StatusOr<SeqSummary> SummarizeRun(Db& db, const std::string& prober_id, int64_t seq_from = 0,
                                         int64_t seq_below = std::numeric_limits<int64_t>::max());
 
 // Waits until, for every prober, the newest stored result started at most
 // `max_lag` ago: its backlog has arrived (batches arrive in order).
-bool WaitForLiveResults(Db& db, const std::vector<std::string>& prober_ids,
-                        absl::Duration max_lag, std::chrono::milliseconds timeout);
+bool WaitForLiveResults(Db& db, const std::vector<std::string>& prober_ids, absl::Duration max_lag,
+                        std::chrono::milliseconds timeout);
 
 }  // namespace sonde::testing
 

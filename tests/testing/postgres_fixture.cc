@@ -41,9 +41,8 @@ const std::string& PostgresEnvironment::conninfo() { return ConnInfoStorage(); }
 void PostgresEnvironment::SetUp() {
   const std::string script = Script();
   if (script.empty()) {
-    ADD_FAILURE()
-        << "SONDE_SOURCE_DIR is not set (ctest sets it; when running the test "
-           "binary by hand, export SONDE_SOURCE_DIR=/path/to/checkout)";
+    ADD_FAILURE() << "SONDE_SOURCE_DIR is not set (ctest sets it; when running the test "
+                     "binary by hand, export SONDE_SOURCE_DIR=/path/to/checkout)";
     return;
   }
   char tmpl[] = "/tmp/sonde-pgtest.XXXXXX";
@@ -59,17 +58,15 @@ void PostgresEnvironment::SetUp() {
   // A free port can be taken between FreePort() and the server's bind.
   for (int attempt = 0; attempt < 3; ++attempt) {
     const int port = FreePort();
-    int rc = RunCommand(
-        {"/bin/bash", script, "start", dir_ + "/pg", std::to_string(port)},
-        &output, std::chrono::seconds(120));
+    int rc = RunCommand({"/bin/bash", script, "start", dir_ + "/pg", std::to_string(port)}, &output,
+                        std::chrono::seconds(120));
     if (rc == 0) {
-      ConnInfoStorage() = "host=127.0.0.1 port=" + std::to_string(port) +
-                          " user=sonde dbname=sonde";
+      ConnInfoStorage() =
+          "host=127.0.0.1 port=" + std::to_string(port) + " user=sonde dbname=sonde";
       return;
     }
   }
-  ADD_FAILURE() << "could not start PostgreSQL with " << script << ":\n"
-                << output;
+  ADD_FAILURE() << "could not start PostgreSQL with " << script << ":\n" << output;
 }
 
 void PostgresEnvironment::TearDown() {

@@ -115,8 +115,8 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
       inet_ntop(AF_INET6, r.at(start), buf, sizeof buf);
       *out = buf;
       return true;
-    case 2:   // NS
-    case 5:   // CNAME
+    case 2:     // NS
+    case 5:     // CNAME
     case 12: {  // PTR
       size_t pos = start;
       return r.Name(&pos, out) && pos <= end;
@@ -152,7 +152,8 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
     }
     default: {
       *out = absl::StrCat("\\# ", len, " ");
-      for (size_t i = 0; i < len && i < 64; ++i) absl::StrAppend(out, absl::Hex(*r.at(start + i), absl::kZeroPad2));
+      for (size_t i = 0; i < len && i < 64; ++i)
+        absl::StrAppend(out, absl::Hex(*r.at(start + i), absl::kZeroPad2));
       return true;
     }
   }
@@ -162,27 +163,43 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
 
 std::string RcodeName(int rcode) {
   switch (rcode) {
-    case 0: return "NOERROR";
-    case 1: return "FORMERR";
-    case 2: return "SERVFAIL";
-    case 3: return "NXDOMAIN";
-    case 4: return "NOTIMP";
-    case 5: return "REFUSED";
-    default: return absl::StrCat("RCODE", rcode);
+    case 0:
+      return "NOERROR";
+    case 1:
+      return "FORMERR";
+    case 2:
+      return "SERVFAIL";
+    case 3:
+      return "NXDOMAIN";
+    case 4:
+      return "NOTIMP";
+    case 5:
+      return "REFUSED";
+    default:
+      return absl::StrCat("RCODE", rcode);
   }
 }
 
 std::string TypeName(uint16_t type) {
   switch (type) {
-    case 1: return "A";
-    case 2: return "NS";
-    case 5: return "CNAME";
-    case 6: return "SOA";
-    case 12: return "PTR";
-    case 15: return "MX";
-    case 16: return "TXT";
-    case 28: return "AAAA";
-    default: return absl::StrCat("TYPE", type);
+    case 1:
+      return "A";
+    case 2:
+      return "NS";
+    case 5:
+      return "CNAME";
+    case 6:
+      return "SOA";
+    case 12:
+      return "PTR";
+    case 15:
+      return "MX";
+    case 16:
+      return "TXT";
+    case 28:
+      return "AAAA";
+    default:
+      return absl::StrCat("TYPE", type);
   }
 }
 

@@ -30,11 +30,16 @@ std::string Normalize(const std::string& s) {
 
 FC::Code ClassForRcode(int rcode) {
   switch (rcode) {
-    case 3: return FC::DNS_NXDOMAIN;
-    case 2: return FC::DNS_SERVFAIL;
-    case 5: return FC::DNS_REFUSED;
-    case 0: return FC::DNS_UNEXPECTED_ANSWER;
-    default: return FC::DNS_SERVFAIL;
+    case 3:
+      return FC::DNS_NXDOMAIN;
+    case 2:
+      return FC::DNS_SERVFAIL;
+    case 5:
+      return FC::DNS_REFUSED;
+    case 0:
+      return FC::DNS_UNEXPECTED_ANSWER;
+    default:
+      return FC::DNS_SERVFAIL;
   }
 }
 
@@ -118,7 +123,8 @@ void DnsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   int qtype = TypeNumber(d.type().empty() ? "A" : d.type());
   for (size_t i = 0; i < servers.size(); ++i) {
     run->per_resolver[i].set_resolver(servers[i].empty() ? "system" : servers[i]);
-    env_->resolver->Query(d.name(), qtype, servers[i], std::max(timeout, std::chrono::milliseconds(1)),
+    env_->resolver->Query(d.name(), qtype, servers[i],
+                          std::max(timeout, std::chrono::milliseconds(1)),
                           [this, run, i, server = servers[i]](DnsResolver::RawAnswer a) {
                             if (run->finished) return;
                             run->per_resolver[i] = JudgeDnsAnswer(check_.dns(), server, a);
@@ -149,11 +155,13 @@ void DnsProbe::Finish(std::shared_ptr<RunState> run) {
     *r.add_dns() = rr;
     if (fc == FC::OK && rr.failure_class() != FC::OK) fc = rr.failure_class();
     std::vector<std::string> answers;
-    for (const auto& a : rr.answers()) answers.push_back(absl::StrCat(a.data(), " (ttl ", a.ttl(), ")"));
-    std::string what = rr.failure_class() == FC::DNS_TIMEOUT ? "no answer"
-                       : rr.failure_class() == FC::DNS_NODATA
-                           ? absl::StrCat(rr.rcode(), ", no ", d.type().empty() ? "A" : d.type(), " records")
-                           : absl::StrCat(rr.rcode(), answers.empty() ? "" : " ", absl::StrJoin(answers, ", "));
+    for (const auto& a : rr.answers())
+      answers.push_back(absl::StrCat(a.data(), " (ttl ", a.ttl(), ")"));
+    std::string what =
+        rr.failure_class() == FC::DNS_TIMEOUT ? "no answer"
+        : rr.failure_class() == FC::DNS_NODATA
+            ? absl::StrCat(rr.rcode(), ", no ", d.type().empty() ? "A" : d.type(), " records")
+            : absl::StrCat(rr.rcode(), answers.empty() ? "" : " ", absl::StrJoin(answers, ", "));
     parts.push_back(absl::StrCat(rr.resolver(), ": ", what));
   }
   if (!run->per_resolver.empty()) {
@@ -161,9 +169,11 @@ void DnsProbe::Finish(std::shared_ptr<RunState> run) {
     r.set_dns_us(run->per_resolver[0].rtt_us());
   }
   r.set_total_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - run->start).count()));
+      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - run->start)
+          .count()));
   r.set_failure_class(fc);
-  r.set_detail(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ", absl::StrJoin(parts, "; ")));
+  r.set_detail(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ",
+                            absl::StrJoin(parts, "; ")));
   Done done = std::move(run->done);
   std::vector<v1::ProbeResult> results;  // moved, not copied: `{r}` would copy
   results.push_back(std::move(r));

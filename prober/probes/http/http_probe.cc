@@ -21,8 +21,8 @@ struct HttpProbe::Request {
   curl_slist* resolve = nullptr;
   uint32_t index = 0;
   bool done = false;
-  std::string body;             // at most max_body_bytes kept
-  uint64_t body_bytes = 0;      // all bytes received
+  std::string body;         // at most max_body_bytes kept
+  uint64_t body_bytes = 0;  // all bytes received
   uint64_t body_cap = 0;
   std::vector<std::string> headers;  // of the last response
   char error[CURL_ERROR_SIZE] = {0};
@@ -129,33 +129,34 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
   run->results.resize(n);
   active_ = run;
   std::string servers = absl::StrJoin(check_.http().resolvers(), ",");
-  env_->resolver->ResolveHost(
-      url_.host, servers, Remaining(deadline), [this, run](DnsResolver::HostAnswer a) {
-        if (run->finished) return;
-        run->resolving = false;
-        run->dns_us = static_cast<uint32_t>(a.elapsed.count());
-        run->rcode = a.rcode;
-        if (a.failure_class == FC::OK) {
-          run->address = a.addresses.front();
-        } else {
-          run->dns_class = a.failure_class;
-          run->dns_detail = a.detail;
-          run->address = env_->resolver->LastKnownAddress(url_.host);
-          if (run->address.empty()) {
-            for (auto& r : run->results) {
-              r.set_failure_class(a.failure_class);
-              r.set_detail(a.detail);
-              r.set_dns_us(run->dns_us);
-              r.set_total_us(run->dns_us);
-              r.set_dns_rcode(a.rcode);
-            }
-            Finish(run);
-            return;
-          }
-        }
-        run->pending = static_cast<uint32_t>(run->results.size());
-        for (uint32_t i = 0; i < run->results.size(); ++i) StartRequest(run, i);
-      });
+  env_->resolver->ResolveHost(url_.host, servers, Remaining(deadline),
+                              [this, run](DnsResolver::HostAnswer a) {
+                                if (run->finished) return;
+                                run->resolving = false;
+                                run->dns_us = static_cast<uint32_t>(a.elapsed.count());
+                                run->rcode = a.rcode;
+                                if (a.failure_class == FC::OK) {
+                                  run->address = a.addresses.front();
+                                } else {
+                                  run->dns_class = a.failure_class;
+                                  run->dns_detail = a.detail;
+                                  run->address = env_->resolver->LastKnownAddress(url_.host);
+                                  if (run->address.empty()) {
+                                    for (auto& r : run->results) {
+                                      r.set_failure_class(a.failure_class);
+                                      r.set_detail(a.detail);
+                                      r.set_dns_us(run->dns_us);
+                                      r.set_total_us(run->dns_us);
+                                      r.set_dns_rcode(a.rcode);
+                                    }
+                                    Finish(run);
+                                    return;
+                                  }
+                                }
+                                run->pending = static_cast<uint32_t>(run->results.size());
+                                for (uint32_t i = 0; i < run->results.size(); ++i)
+                                  StartRequest(run, i);
+                              });
 }
 
 void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
@@ -171,7 +172,8 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
     std::string addr = run->address.find(':') != std::string::npos
                            ? absl::StrCat("[", run->address, "]")
                            : run->address;
-    req->resolve = curl_slist_append(nullptr, absl::StrCat(url_.host, ":", url_.port, ":", addr).c_str());
+    req->resolve =
+        curl_slist_append(nullptr, absl::StrCat(url_.host, ":", url_.port, ":", addr).c_str());
     curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve);
   }
   long timeout_ms = static_cast<long>(Remaining(run->deadline).count());
@@ -216,9 +218,8 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
 
   Request* raw = req.get();
   run->requests.push_back(std::move(req));
-  absl::Status st = env_->curl->Add(e, [this, run, raw](CURLcode code) {
-    OnRequestDone(run, raw, code);
-  });
+  absl::Status st =
+      env_->curl->Add(e, [this, run, raw](CURLcode code) { OnRequestDone(run, raw, code); });
   if (!st.ok()) {
     raw->done = true;
     v1::ProbeResult& r = run->results[index];
@@ -239,8 +240,8 @@ void HttpProbe::OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLc
   if (--run->pending == 0) Finish(run);
 }
 
-FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_result,
-                                 bool connected, bool tls_done, bool is_https) {
+FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_result, bool connected,
+                                 bool tls_done, bool is_https) {
   switch (code) {
     case CURLE_OK:
       return FC::OK;
@@ -263,10 +264,14 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
         case X509_V_OK:
         case X509_V_ERR_UNSPECIFIED:
           return FC::TLS_CERT_HOSTNAME;
-        case X509_V_ERR_CERT_HAS_EXPIRED: return FC::TLS_CERT_EXPIRED;
-        case X509_V_ERR_CERT_NOT_YET_VALID: return FC::TLS_CERT_NOT_YET_VALID;
-        case X509_V_ERR_HOSTNAME_MISMATCH: return FC::TLS_CERT_HOSTNAME;
-        default: return FC::TLS_CERT_UNTRUSTED;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+          return FC::TLS_CERT_EXPIRED;
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+          return FC::TLS_CERT_NOT_YET_VALID;
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+          return FC::TLS_CERT_HOSTNAME;
+        default:
+          return FC::TLS_CERT_UNTRUSTED;
       }
     case CURLE_SSL_CONNECT_ERROR:
       // A reset while curl writes or reads the handshake: a transport
@@ -326,8 +331,9 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
 
   bool is_https = url_.scheme == "https";
   FC::Code fc = ClassifyCurl(code, os_errno, verify, t_connect > 0, t_tls > 0, is_https);
-  std::string where = ip != nullptr && ip[0] != '\0' ? common::FormatHostPort(ip, port)
-                                                     : common::FormatHostPort(run.address, url_.port);
+  std::string where = ip != nullptr && ip[0] != '\0'
+                          ? common::FormatHostPort(ip, port)
+                          : common::FormatHostPort(run.address, url_.port);
   std::string detail;
   if (fc != FC::OK) {
     detail = absl::StrCat(req->error[0] != '\0' ? req->error : curl_easy_strerror(code));
@@ -369,12 +375,12 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
   }
   if (run.dns_class != FC::OK) {
     // The name failed; what the server at its last known address did is evidence.
-    std::string seen = fc == FC::OK || fc == FC::HTTP_STATUS || fc == FC::HTTP_BODY ||
-                               fc == FC::HTTP_HEADER
-                           ? absl::StrCat("answers ", status)
-                           : absl::StrCat("fails too (", FC::Code_Name(fc), ")");
-    detail = absl::StrCat(run.dns_detail, "; server at last known address ", run.address, " ",
-                          seen);
+    std::string seen =
+        fc == FC::OK || fc == FC::HTTP_STATUS || fc == FC::HTTP_BODY || fc == FC::HTTP_HEADER
+            ? absl::StrCat("answers ", status)
+            : absl::StrCat("fails too (", FC::Code_Name(fc), ")");
+    detail =
+        absl::StrCat(run.dns_detail, "; server at last known address ", run.address, " ", seen);
     fc = run.dns_class;
   }
   r->set_failure_class(fc);

@@ -86,7 +86,8 @@ void TcpProbe::OnConnected(Connection c) {
     }
   }
   if (!expect_) {
-    return Finish(FC::OK, absl::StrCat("connected to ", common::FormatHostPort(c.address, t.port())));
+    return Finish(FC::OK,
+                  absl::StrCat("connected to ", common::FormatHostPort(c.address, t.port())));
   }
   (void)env_->loop->AddFd(fd_, EPOLLIN | EPOLLRDHUP, [this](uint32_t) { OnReadable(); });
 }
@@ -106,17 +107,17 @@ void TcpProbe::OnReadable() {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // wait for more
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == ECONNRESET) {
-      return Finish(FC::TCP_RESET, absl::StrCat("connection reset after ", banner_.size(),
-                                                " banner bytes"));
+      return Finish(FC::TCP_RESET,
+                    absl::StrCat("connection reset after ", banner_.size(), " banner bytes"));
     }
     // EOF (or another error) before the banner matched.
     return Finish(FC::BANNER_MISMATCH,
                   absl::StrCat("connection closed; banner \"", PrintableBanner(banner_, 120),
                                "\" does not match /", check_.tcp().expect_banner(), "/"));
   }
-  Finish(FC::BANNER_MISMATCH, absl::StrCat("read ", cap, " bytes; banner \"",
-                                           PrintableBanner(banner_, 120), "\" does not match /",
-                                           check_.tcp().expect_banner(), "/"));
+  Finish(FC::BANNER_MISMATCH,
+         absl::StrCat("read ", cap, " bytes; banner \"", PrintableBanner(banner_, 120),
+                      "\" does not match /", check_.tcp().expect_banner(), "/"));
 }
 
 void TcpProbe::Abort() {
@@ -147,12 +148,13 @@ void TcpProbe::Finish(FC::Code fc, std::string detail) {
   active_ = false;
   CloseFd();
   result_.set_banner(PrintableBanner(banner_, 512));
-  result_.set_total_us(static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                 common::EventLoop::Now() - start_)
-                                                 .count()));
+  result_.set_total_us(static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - start_)
+          .count()));
   if (conn_.dns_class != FC::OK) {
-    detail = absl::StrCat(conn_.dns_detail, "; server at last known address ", conn_.address, " ",
-                          fc == FC::OK ? "answers" : absl::StrCat("fails too (", FC::Code_Name(fc), ")"));
+    detail = absl::StrCat(
+        conn_.dns_detail, "; server at last known address ", conn_.address, " ",
+        fc == FC::OK ? "answers" : absl::StrCat("fails too (", FC::Code_Name(fc), ")"));
     fc = conn_.dns_class;
   }
   result_.set_failure_class(fc);

@@ -33,11 +33,16 @@ int VersionNumber(const std::string& name) {
 
 std::string VersionName(int v) {
   switch (v) {
-    case TLS1_VERSION: return "TLS1.0";
-    case TLS1_1_VERSION: return "TLS1.1";
-    case TLS1_2_VERSION: return "TLS1.2";
-    case TLS1_3_VERSION: return "TLS1.3";
-    default: return absl::StrCat("0x", absl::Hex(v));
+    case TLS1_VERSION:
+      return "TLS1.0";
+    case TLS1_1_VERSION:
+      return "TLS1.1";
+    case TLS1_2_VERSION:
+      return "TLS1.2";
+    case TLS1_3_VERSION:
+      return "TLS1.3";
+    default:
+      return absl::StrCat("0x", absl::Hex(v));
   }
 }
 
@@ -48,7 +53,9 @@ bool AsnTime(const ASN1_TIME* t, absl::Time* out) {
   return true;
 }
 
-std::string Rfc3339(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()); }
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
 
 std::string NameText(X509_NAME* name) {
   if (name == nullptr) return "";
@@ -122,12 +129,17 @@ BIO_METHOD* NoSigPipeSocketMethod() {
 
 FC::Code ClassifyVerifyResult(long v) {
   switch (v) {
-    case X509_V_OK: return FC::OK;
-    case X509_V_ERR_CERT_HAS_EXPIRED: return FC::TLS_CERT_EXPIRED;
-    case X509_V_ERR_CERT_NOT_YET_VALID: return FC::TLS_CERT_NOT_YET_VALID;
+    case X509_V_OK:
+      return FC::OK;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return FC::TLS_CERT_EXPIRED;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return FC::TLS_CERT_NOT_YET_VALID;
     case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_IP_ADDRESS_MISMATCH: return FC::TLS_CERT_HOSTNAME;
-    default: return FC::TLS_CERT_UNTRUSTED;
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return FC::TLS_CERT_HOSTNAME;
+    default:
+      return FC::TLS_CERT_UNTRUSTED;
   }
 }
 
@@ -223,7 +235,8 @@ void TlsProbe::StepStartTls() {
     ssize_t n = recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
       smtp_buf_.append(buf, n);
-      if (smtp_buf_.size() > 16384) return Finish(FC::TLS_HANDSHAKE, "STARTTLS: SMTP reply too long");
+      if (smtp_buf_.size() > 16384)
+        return Finish(FC::TLS_HANDSHAKE, "STARTTLS: SMTP reply too long");
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
@@ -240,10 +253,11 @@ void TlsProbe::StepStartTls() {
     std::string code = line.substr(0, 3);
     std::string expected = starttls_step_ == 1 ? "250" : "220";
     if (code != expected) {
-      return Finish(FC::TLS_HANDSHAKE, absl::StrCat("STARTTLS: server answered \"", line.substr(0, 120),
-                                                   "\", expected ", expected));
+      return Finish(FC::TLS_HANDSHAKE,
+                    absl::StrCat("STARTTLS: server answered \"", line.substr(0, 120),
+                                 "\", expected ", expected));
     }
-    const char* next = starttls_step_ == 0 ? "EHLO sonde.invalid\r\n"
+    const char* next = starttls_step_ == 0   ? "EHLO sonde.invalid\r\n"
                        : starttls_step_ == 1 ? "STARTTLS\r\n"
                                              : nullptr;
     starttls_step_++;
@@ -292,15 +306,16 @@ void TlsProbe::StepHandshake() {
   if (err == SSL_ERROR_SYSCALL && sys_errno == ECONNRESET) {
     return Finish(FC::TCP_RESET, "connection reset during the TLS handshake");
   }
-  if (why.empty()) why = err == SSL_ERROR_SYSCALL ? "connection closed by the server" : "handshake failed";
+  if (why.empty())
+    why = err == SSL_ERROR_SYSCALL ? "connection closed by the server" : "handshake failed";
   Finish(version ? FC::TLS_VERSION : FC::TLS_HANDSHAKE, absl::StrCat("TLS handshake: ", why));
 }
 
 void TlsProbe::Evaluate() {
   const v1::TlsSpec& t = check_.tls();
-  result_.set_tls_us(static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                               common::EventLoop::Now() - tls_start_)
-                                               .count()));
+  result_.set_tls_us(static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - tls_start_)
+          .count()));
   int version = SSL_version(ssl_);
   result_.set_tls_version(VersionName(version));
   result_.set_tls_cipher(SSL_get_cipher_name(ssl_));
@@ -309,12 +324,14 @@ void TlsProbe::Evaluate() {
   if (leaf == nullptr) return Finish(FC::TLS_HANDSHAKE, "server presented no certificate");
   result_.set_cert_subject(NameText(X509_get_subject_name(leaf)));
   result_.set_cert_issuer(NameText(X509_get_issuer_name(leaf)));
-  if (auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr))) {
+  if (auto* sans = static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr))) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans) && i < 100; ++i) {
       GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
       if (g->type == GEN_DNS) {
         const unsigned char* d = ASN1_STRING_get0_data(g->d.dNSName);
-        result_.add_cert_sans(std::string(reinterpret_cast<const char*>(d), ASN1_STRING_length(g->d.dNSName)));
+        result_.add_cert_sans(
+            std::string(reinterpret_cast<const char*>(d), ASN1_STRING_length(g->d.dNSName)));
       } else if (g->type == GEN_IPADD) {
         int len = ASN1_STRING_length(g->d.iPAddress);
         const unsigned char* d = ASN1_STRING_get0_data(g->d.iPAddress);
@@ -340,26 +357,30 @@ void TlsProbe::Evaluate() {
   STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_);
   for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
     absl::Time na;
-    if (AsnTime(X509_get0_notAfter(sk_X509_value(chain, i)), &na)) earliest = std::min(earliest, na);
+    if (AsnTime(X509_get0_notAfter(sk_X509_value(chain, i)), &na))
+      earliest = std::min(earliest, na);
   }
   if (earliest != absl::InfiniteFuture()) result_.set_chain_not_after(Rfc3339(earliest));
 
   long verify = SSL_get_verify_result(ssl_);
-  std::string desc = absl::StrCat(result_.tls_version(), " ", result_.tls_cipher(), ", certificate \"",
-                                  result_.cert_subject(), "\" valid until ", result_.cert_not_after(), " (",
-                                  result_.cert_days_left(), " days)");
+  std::string desc = absl::StrCat(
+      result_.tls_version(), " ", result_.tls_cipher(), ", certificate \"", result_.cert_subject(),
+      "\" valid until ", result_.cert_not_after(), " (", result_.cert_days_left(), " days)");
   FC::Code fc = ClassifyVerifyResult(verify);
   if (fc != FC::OK) {
-    return Finish(fc, absl::StrCat("certificate: ", X509_verify_cert_error_string(verify), "; ", desc));
+    return Finish(fc,
+                  absl::StrCat("certificate: ", X509_verify_cert_error_string(verify), "; ", desc));
   }
   int min_version = VersionNumber(t.min_version());
   if (min_version != 0 && version < min_version) {
-    return Finish(FC::TLS_VERSION, absl::StrCat("negotiated ", result_.tls_version(), ", below the minimum ",
-                                                t.min_version()));
+    return Finish(FC::TLS_VERSION, absl::StrCat("negotiated ", result_.tls_version(),
+                                                ", below the minimum ", t.min_version()));
   }
-  if (t.min_days_valid() > 0 && result_.cert_days_left() < static_cast<int32_t>(t.min_days_valid())) {
-    return Finish(FC::TLS_CERT_EXPIRING, absl::StrCat("certificate expires in ", result_.cert_days_left(),
-                                                      " days (minimum ", t.min_days_valid(), "); ", desc));
+  if (t.min_days_valid() > 0 &&
+      result_.cert_days_left() < static_cast<int32_t>(t.min_days_valid())) {
+    return Finish(FC::TLS_CERT_EXPIRING,
+                  absl::StrCat("certificate expires in ", result_.cert_days_left(),
+                               " days (minimum ", t.min_days_valid(), "); ", desc));
   }
   Finish(FC::OK, desc);
 }
@@ -384,10 +405,12 @@ void TlsProbe::Finish(FC::Code fc, std::string detail) {
   active_ = false;
   Cleanup();
   result_.set_total_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - start_).count()));
+      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - start_)
+          .count()));
   if (conn_.dns_class != FC::OK) {
-    detail = absl::StrCat(conn_.dns_detail, "; server at last known address ", conn_.address, " ",
-                          fc == FC::OK ? "answers" : absl::StrCat("fails too (", FC::Code_Name(fc), ")"));
+    detail = absl::StrCat(
+        conn_.dns_detail, "; server at last known address ", conn_.address, " ",
+        fc == FC::OK ? "answers" : absl::StrCat("fails too (", FC::Code_Name(fc), ")"));
     fc = conn_.dns_class;
   }
   result_.set_failure_class(fc);

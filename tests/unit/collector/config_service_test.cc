@@ -49,27 +49,23 @@ class ConfigServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     holder_ = std::make_unique<ConfigHolder>(TwoRegions());
-    service_ =
-        std::make_unique<ConfigService>(holder_.get(), absl::Milliseconds(50));
+    service_ = std::make_unique<ConfigService>(holder_.get(), absl::Milliseconds(50));
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = v1::ConfigService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = v1::ConfigService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     holder_->Shutdown();
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::seconds(1));
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
 
   static void SetDeadline(grpc::ClientContext* ctx) {
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::seconds(10));
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   }
 
   std::unique_ptr<ConfigHolder> holder_;
@@ -78,8 +74,7 @@ class ConfigServiceTest : public ::testing::Test {
   std::unique_ptr<v1::ConfigService::Stub> stub_;
 };
 
-TEST_F(ConfigServiceTest,
-       SendsTheRegionsChecksAtOnceAndAgainOnlyWhenTheyChange) {
+TEST_F(ConfigServiceTest, SendsTheRegionsChecksAtOnceAndAgainOnlyWhenTheyChange) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
   v1::ProberHello hello;
@@ -113,8 +108,7 @@ TEST_F(ConfigServiceTest,
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
-TEST_F(ConfigServiceTest,
-       AnUnknownRegionIsAFailedPreconditionNamingTheKnownOnes) {
+TEST_F(ConfigServiceTest, AnUnknownRegionIsAFailedPreconditionNamingTheKnownOnes) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
   v1::ProberHello hello;
@@ -125,10 +119,8 @@ TEST_F(ConfigServiceTest,
   EXPECT_FALSE(reader->Read(&pc));
   grpc::Status st = reader->Finish();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_TRUE(absl::StrContains(st.error_message(), "\"mars\""))
-      << st.error_message();
-  EXPECT_TRUE(absl::StrContains(st.error_message(), "fra, ams"))
-      << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "\"mars\"")) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "fra, ams")) << st.error_message();
 }
 
 TEST_F(ConfigServiceTest, AnEmptyRegionIsInvalid) {
@@ -159,15 +151,13 @@ TEST_F(ConfigServiceTest, ShutdownEndsWatchersPromptly) {
 TEST(ConfigHolderTest, WaitForChangeWakesOnSetAndTimesOut) {
   ConfigHolder holder;
   ConfigHolder::Snapshot s0 = holder.Current();
-  ConfigHolder::Snapshot timed_out =
-      holder.WaitForChange(s0.generation, absl::Milliseconds(20));
+  ConfigHolder::Snapshot timed_out = holder.WaitForChange(s0.generation, absl::Milliseconds(20));
   EXPECT_EQ(timed_out.generation, s0.generation);
   std::thread setter([&] {
     absl::SleepFor(absl::Milliseconds(50));
     holder.Set(TwoRegions());
   });
-  ConfigHolder::Snapshot s1 =
-      holder.WaitForChange(s0.generation, absl::Seconds(10));
+  ConfigHolder::Snapshot s1 = holder.WaitForChange(s0.generation, absl::Seconds(10));
   setter.join();
   EXPECT_NE(s1.generation, s0.generation);
   EXPECT_EQ(s1.config->checks_size(), 2);
@@ -177,20 +167,15 @@ TEST(ConfigHolderTest, WaitForChangeWakesOnSetAndTimesOut) {
 TEST(ConfigVersionTest, DependsOnTheChecksOnly) {
   v1::Config a = TwoRegions();
   v1::Config b = TwoRegions();
-  EXPECT_EQ(ProberConfigFor(a, "fra").version(),
-            ProberConfigFor(b, "fra").version());
-  EXPECT_NE(ProberConfigFor(a, "fra").version(),
-            ProberConfigFor(a, "ams").version());
+  EXPECT_EQ(ProberConfigFor(a, "fra").version(), ProberConfigFor(b, "fra").version());
+  EXPECT_NE(ProberConfigFor(a, "fra").version(), ProberConfigFor(a, "ams").version());
   (*b.mutable_checks(0)->mutable_labels())["team"] = "web";
-  EXPECT_NE(ProberConfigFor(a, "fra").version(),
-            ProberConfigFor(b, "fra").version());
+  EXPECT_NE(ProberConfigFor(a, "fra").version(), ProberConfigFor(b, "fra").version());
   // ams does not run check 0, so its version stays.
-  EXPECT_EQ(ProberConfigFor(a, "ams").version(),
-            ProberConfigFor(b, "ams").version());
+  EXPECT_EQ(ProberConfigFor(a, "ams").version(), ProberConfigFor(b, "ams").version());
   EXPECT_TRUE(CheckRegionKnown(a, "fra").ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(CheckRegionKnown(a, "ber")));
-  EXPECT_TRUE(
-      CheckRegionKnown(v1::Config(), "anywhere").ok());  // no regions listed
+  EXPECT_TRUE(CheckRegionKnown(v1::Config(), "anywhere").ok());  // no regions listed
 }
 
 }  // namespace

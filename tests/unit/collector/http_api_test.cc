@@ -104,10 +104,10 @@ class HttpApiTest : public ::testing::Test {
     open_id_ = absl::StrCat("web-", suffix, "/GLOBAL_OUTAGE/1763715600");
     resolved_id_ = absl::StrCat("db-", suffix, "/REGIONAL_OUTAGE/1763715600");
     IncidentStore store(conninfo_);
-    detect::Incident open = MakeIncident(open_id_, "web-" + suffix,
-                                         detect::IncidentKind::kGlobalOutage, kT0);
-    detect::Incident resolved = MakeIncident(resolved_id_, "db-" + suffix,
-                                             detect::IncidentKind::kRegionalOutage, kT0);
+    detect::Incident open =
+        MakeIncident(open_id_, "web-" + suffix, detect::IncidentKind::kGlobalOutage, kT0);
+    detect::Incident resolved =
+        MakeIncident(resolved_id_, "db-" + suffix, detect::IncidentKind::kRegionalOutage, kT0);
     ASSERT_OK(store.Record({Event(detect::IncidentEventKind::kOpened, open),
                             Event(detect::IncidentEventKind::kOpened, resolved)},
                            v1::Config(), kT0));
@@ -165,8 +165,8 @@ TEST_F(HttpApiTest, ListsIncidentsAsJson) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   EXPECT_THAT(Ids(ParseJson(res->body)), ElementsAre());
-  res = client_->Get(
-      absl::StrCat("/api/v1/incidents?all=1&service=", Service(resolved_id_)).c_str());
+  res =
+      client_->Get(absl::StrCat("/api/v1/incidents?all=1&service=", Service(resolved_id_)).c_str());
   ASSERT_TRUE(res);
   EXPECT_THAT(Ids(ParseJson(res->body)), ElementsAre(resolved_id_));
   // Opened 1 h before the clock: outside a 30m window.
@@ -201,8 +201,8 @@ TEST_F(HttpApiTest, OneIncidentWithItsTimeline) {
 TEST_F(HttpApiTest, PostAckAcknowledgesOnce) {
   ASSERT_NO_FATAL_FAILURE(StartApi(nullptr));
   const std::string path = absl::StrCat("/api/v1/incidents/", open_id_, "/ack");
-  auto res = client_->Post(path.c_str(), R"({"by": "alice", "comment": "on it"})",
-                           "application/json");
+  auto res =
+      client_->Post(path.c_str(), R"({"by": "alice", "comment": "on it"})", "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   google::protobuf::Struct reply = ParseJson(res->body);
@@ -210,9 +210,10 @@ TEST_F(HttpApiTest, PostAckAcknowledgesOnce) {
   EXPECT_EQ(Str(Obj(reply, "incident"), "acknowledged_by"), "alice");
   EXPECT_EQ(Str(Obj(reply, "incident"), "acknowledged_at"), "2025-11-21T10:00:00Z");
 
-  absl::StatusOr<sonde::testing::Db::Rows> rows = db_->Query(absl::StrCat(
-      "SELECT acknowledged_by, acknowledged_at = '2025-11-21T10:00:00Z' FROM incidents WHERE id = '",
-      open_id_, "'"));
+  absl::StatusOr<sonde::testing::Db::Rows> rows =
+      db_->Query(absl::StrCat("SELECT acknowledged_by, acknowledged_at = '2025-11-21T10:00:00Z' "
+                              "FROM incidents WHERE id = '",
+                              open_id_, "'"));
   ASSERT_OK(rows);
   EXPECT_THAT(*rows, ElementsAre(ElementsAre("alice", "t")));
   rows = db_->Query(absl::StrCat("SELECT detail FROM incident_events WHERE incident_id = '",
@@ -283,9 +284,9 @@ TEST_F(HttpApiTest, QueryTokenRequiredWhenTheCollectorIsNotOpen) {
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 401) << res->body;
   }
-  absl::StatusOr<int64_t> acked = db_->Int(absl::StrCat(
-      "SELECT count(*) FROM incidents WHERE acknowledged_at IS NOT NULL AND id = '", open_id_,
-      "'"));
+  absl::StatusOr<int64_t> acked = db_->Int(
+      absl::StrCat("SELECT count(*) FROM incidents WHERE acknowledged_at IS NOT NULL AND id = '",
+                   open_id_, "'"));
   ASSERT_OK(acked);
   EXPECT_EQ(*acked, 0) << "an unauthenticated POST acknowledged the incident";
 

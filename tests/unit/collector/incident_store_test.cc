@@ -39,8 +39,8 @@ using Rows = sonde::testing::Db::Rows;
 // 2025-11-21T09:00:00Z, plus microseconds the store must keep.
 const absl::Time kT0 = absl::FromUnixSeconds(1763715600) + absl::Microseconds(123456);
 
-detect::Incident MakeIncident(const std::string& id, const std::string& service,
-                              IncidentKind kind, std::vector<std::string> regions) {
+detect::Incident MakeIncident(const std::string& id, const std::string& service, IncidentKind kind,
+                              std::vector<std::string> regions) {
   detect::Incident i;
   i.id = id;
   i.kind = kind;
@@ -59,8 +59,7 @@ detect::Incident MakeIncident(const std::string& id, const std::string& service,
   return i;
 }
 
-detect::IncidentEvent Event(IncidentEventKind kind, const detect::Incident& incident,
-                            absl::Time at,
+detect::IncidentEvent Event(IncidentEventKind kind, const detect::Incident& incident, absl::Time at,
                             IncidentKind previous_kind = IncidentKind::kGlobalOutage) {
   detect::IncidentEvent e;
   e.kind = kind;
@@ -81,8 +80,14 @@ v1::Config ConfigFromText(const std::string& text) {
 // Two notifiers that take every service.
 v1::Config TwoNotifiers() {
   return ConfigFromText(R"pb(
-    notifiers { name: "oncall" webhook { url: "http://127.0.0.1:9/hook" } }
-    notifiers { name: "chat" webhook { url: "http://127.0.0.1:9/chat" } }
+    notifiers {
+      name: "oncall"
+      webhook { url: "http://127.0.0.1:9/hook" }
+    }
+    notifiers {
+      name: "chat"
+      webhook { url: "http://127.0.0.1:9/chat" }
+    }
   )pb");
 }
 
@@ -164,9 +169,8 @@ class IncidentStoreTest : public ::testing::Test {
 };
 
 TEST_F(IncidentStoreTest, OpenedWritesRowTimelineAndOneOutboxRowPerNotifier) {
-  detect::Incident inc =
-      MakeIncident("app/GLOBAL_OUTAGE/1763715600", "app", IncidentKind::kGlobalOutage,
-                   {"ams", "fra"});
+  detect::Incident inc = MakeIncident("app/GLOBAL_OUTAGE/1763715600", "app",
+                                      IncidentKind::kGlobalOutage, {"ams", "fra"});
   inc.checks = {"app-api", "app-login"};
   inc.failing_share = 0.75;
   inc.latency_phase = detect::LatencyPhase::kConnect;
@@ -186,28 +190,27 @@ TEST_F(IncidentStoreTest, OpenedWritesRowTimelineAndOneOutboxRowPerNotifier) {
       " FROM incidents WHERE id = ",
       Q(inc.id)));
   ASSERT_EQ(r.size(), 1u);
-  EXPECT_THAT(r[0], ElementsAre("GLOBAL_OUTAGE", "PAGE", "app", "{app-api,app-login}",
-                                "{ams,fra}", "{app.example.com}", "tcp", "TCP_REFUSED", "0.75",
-                                "connect", "812.5", "40", "2", "0",
-                                "connect: connection refused",
-                                absl::StrCat(Micros(kT0)), absl::StrCat(Micros(kT0)), "t", "t",
-                                "t", "f"));
+  EXPECT_THAT(
+      r[0], ElementsAre("GLOBAL_OUTAGE", "PAGE", "app", "{app-api,app-login}", "{ams,fra}",
+                        "{app.example.com}", "tcp", "TCP_REFUSED", "0.75", "connect", "812.5", "40",
+                        "2", "0", "connect: connection refused", absl::StrCat(Micros(kT0)),
+                        absl::StrCat(Micros(kT0)), "t", "t", "t", "f"));
 
-  Rows ev = Query(absl::StrCat(
-      "SELECT kind, incident_kind, regions, affected_targets, failing_share,"
-      " (extract(epoch from at) * 1000000)::bigint, detail <> ''"
-      " FROM incident_events WHERE incident_id = ",
-      Q(inc.id)));
+  Rows ev =
+      Query(absl::StrCat("SELECT kind, incident_kind, regions, affected_targets, failing_share,"
+                         " (extract(epoch from at) * 1000000)::bigint, detail <> ''"
+                         " FROM incident_events WHERE incident_id = ",
+                         Q(inc.id)));
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_THAT(ev[0], ElementsAre("OPENED", "GLOBAL_OUTAGE", "{ams,fra}", "2", "0.75",
                                  absl::StrCat(Micros(kT0)), "t"));
 
   // One row per notifier, due now, each addressed to its notifier.
-  EXPECT_EQ(Int(absl::StrCat("SELECT count(*) FROM outbox WHERE incident_id = ", Q(inc.id),
-                             " AND delivered_at IS NULL AND attempts = 0 AND",
-                             " (extract(epoch from next_attempt_at) * 1000000)::bigint = ",
-                             Micros(now))),
-            2);
+  EXPECT_EQ(
+      Int(absl::StrCat("SELECT count(*) FROM outbox WHERE incident_id = ", Q(inc.id),
+                       " AND delivered_at IS NULL AND attempts = 0 AND",
+                       " (extract(epoch from next_attempt_at) * 1000000)::bigint = ", Micros(now))),
+      2);
   auto outbox = Outbox(inc.id);
   ASSERT_EQ(outbox.size(), 2u);
   for (const std::string notifier : {"oncall", "chat"}) {
@@ -234,8 +237,8 @@ TEST_F(IncidentStoreTest, OpenedWritesRowTimelineAndOneOutboxRowPerNotifier) {
 }
 
 TEST_F(IncidentStoreTest, ChangesWithinOneBatchAreOnePagePerNotifierWithTheNewestSnapshot) {
-  detect::Incident inc = MakeIncident("app/REGIONAL_OUTAGE/1763715600", "app",
-                                      IncidentKind::kRegionalOutage, {"ams"});
+  detect::Incident inc =
+      MakeIncident("app/REGIONAL_OUTAGE/1763715600", "app", IncidentKind::kRegionalOutage, {"ams"});
   std::vector<detect::IncidentEvent> batch;
   batch.push_back(Event(IncidentEventKind::kOpened, inc, kT0));
   inc.kind = IncidentKind::kGlobalOutage;
@@ -309,8 +312,8 @@ TEST_F(IncidentStoreTest, TheStrongestEventOfABatchNamesThePage) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    detect::Incident inc = MakeIncident(absl::StrCat("rank-", c.name, "/REGIONAL_OUTAGE/1"),
-                                        "app", IncidentKind::kRegionalOutage, {"ams"});
+    detect::Incident inc = MakeIncident(absl::StrCat("rank-", c.name, "/REGIONAL_OUTAGE/1"), "app",
+                                        IncidentKind::kRegionalOutage, {"ams"});
     ASSERT_OK(store_->Record({Event(IncidentEventKind::kOpened, inc, kT0)}, TwoNotifiers(), kT0));
     std::vector<detect::IncidentEvent> batch;
     absl::Time at = kT0;
@@ -325,8 +328,9 @@ TEST_F(IncidentStoreTest, TheStrongestEventOfABatchNamesThePage) {
       batch.push_back(Event(k, inc, at, IncidentKind::kRegionalOutage));
     }
     ASSERT_OK(store_->Record(batch, TwoNotifiers(), at));
-    Rows rows = Query(absl::StrCat("SELECT notifier, event FROM outbox WHERE incident_id = ",
-                                   Q(inc.id), " AND event <> 'OPENED' ORDER BY notifier"));
+    Rows rows =
+        Query(absl::StrCat("SELECT notifier, event FROM outbox WHERE incident_id = ", Q(inc.id),
+                           " AND event <> 'OPENED' ORDER BY notifier"));
     EXPECT_THAT(rows, ElementsAre(ElementsAre("chat", c.want), ElementsAre("oncall", c.want)));
   }
 }
@@ -342,8 +346,7 @@ TEST_F(IncidentStoreTest, UpdatedAndProgressAreTimelineOnly) {
   inc.failing_share = 0.4;
   detect::IncidentEvent updated = Event(IncidentEventKind::kUpdated, inc, kT0 + absl::Seconds(5));
   inc.recovered_targets = 3;
-  detect::IncidentEvent progress =
-      Event(IncidentEventKind::kProgress, inc, kT0 + absl::Seconds(6));
+  detect::IncidentEvent progress = Event(IncidentEventKind::kProgress, inc, kT0 + absl::Seconds(6));
   ASSERT_OK(store_->Record({updated, progress}, TwoNotifiers(), kT0 + absl::Seconds(7)));
 
   EXPECT_EQ(OutboxCount(inc.id), 2) << "UPDATED/PROGRESS must not page";
@@ -360,15 +363,14 @@ TEST_F(IncidentStoreTest, UpdatedAndProgressAreTimelineOnly) {
 }
 
 TEST_F(IncidentStoreTest, ResolvedSetsResolvedAtStatusAndPages) {
-  detect::Incident inc =
-      MakeIncident("app/GLOBAL_OUTAGE/1763715601", "app", IncidentKind::kGlobalOutage,
-                   {"ams", "fra"});
+  detect::Incident inc = MakeIncident("app/GLOBAL_OUTAGE/1763715601", "app",
+                                      IncidentKind::kGlobalOutage, {"ams", "fra"});
   ASSERT_OK(store_->Record({Event(IncidentEventKind::kOpened, inc, kT0)}, TwoNotifiers(), kT0));
   const absl::Time resolved_at = kT0 + absl::Minutes(4) + absl::Seconds(2);
   inc.resolved = true;
   inc.resolved_at = resolved_at;
-  ASSERT_OK(store_->Record({Event(IncidentEventKind::kResolved, inc, resolved_at)},
-                           TwoNotifiers(), resolved_at));
+  ASSERT_OK(store_->Record({Event(IncidentEventKind::kResolved, inc, resolved_at)}, TwoNotifiers(),
+                           resolved_at));
 
   EXPECT_EQ(Int(absl::StrCat("SELECT (extract(epoch from resolved_at) * 1000000)::bigint"
                              " FROM incidents WHERE id = ",
@@ -427,8 +429,8 @@ TEST_F(IncidentStoreTest, MaintenanceWindowSilencesInsteadOfPaging) {
   };
   // app: its service is listed; web: its check (web-login) is; api: the
   // window ended exactly at the event; db: its window has not begun.
-  for (const Case& c : {Case{"app", true}, Case{"web", true}, Case{"api", false},
-                        Case{"db", false}}) {
+  for (const Case& c :
+       {Case{"app", true}, Case{"web", true}, Case{"api", false}, Case{"db", false}}) {
     SCOPED_TRACE(c.service);
     detect::Incident inc = MakeIncident(absl::StrCat(c.service, "/GLOBAL_OUTAGE/1763715600"),
                                         c.service, IncidentKind::kGlobalOutage, {"ams", "fra"});
@@ -445,10 +447,10 @@ TEST_F(IncidentStoreTest, MaintenanceWindowSilencesInsteadOfPaging) {
       EXPECT_EQ(Int(in_maintenance), 0);
     }
   }
-  EXPECT_THAT(Query("SELECT detail FROM incident_events WHERE incident_id ="
-                    " 'app/GLOBAL_OUTAGE/1763715600' AND kind = 'SILENCED'"),
-              ElementsAre(ElementsAre(
-                  "maintenance \"db-upgrade\": PostgreSQL 16; OPENED not sent")));
+  EXPECT_THAT(
+      Query("SELECT detail FROM incident_events WHERE incident_id ="
+            " 'app/GLOBAL_OUTAGE/1763715600' AND kind = 'SILENCED'"),
+      ElementsAre(ElementsAre("maintenance \"db-upgrade\": PostgreSQL 16; OPENED not sent")));
   ASSERT_OK_AND_ASSIGN(v1::TimelineReply t, store_->Timeline("app/GLOBAL_OUTAGE/1763715600"));
   EXPECT_TRUE(t.incident().in_maintenance());
 
@@ -457,8 +459,8 @@ TEST_F(IncidentStoreTest, MaintenanceWindowSilencesInsteadOfPaging) {
   detect::Incident db = MakeIncident("db/GLOBAL_OUTAGE/1763715600", "db",
                                      IncidentKind::kGlobalOutage, {"ams", "ber", "fra"});
   const absl::Time inside = kT0 + absl::Minutes(2);
-  ASSERT_OK(store_->Record({Event(IncidentEventKind::kRegionsChanged, db, inside)}, config,
-                           inside));
+  ASSERT_OK(
+      store_->Record({Event(IncidentEventKind::kRegionsChanged, db, inside)}, config, inside));
   EXPECT_THAT(TimelineKinds(db.id), ElementsAre("OPENED", "REGIONS_CHANGED", "SILENCED"));
   EXPECT_EQ(OutboxCount(db.id), 2) << "only the OPENED pages from before the window";
 }
@@ -474,11 +476,9 @@ TEST_F(IncidentStoreTest, SilencedStaysSilencedUntilTheDispatcherLiftsIt) {
   // be the first anyone hears of it).
   const absl::Time after = kT0 + absl::Minutes(2);
   inc.regions = {"ams", "ber", "fra"};
-  ASSERT_OK(store_->Record({Event(IncidentEventKind::kRegionsChanged, inc, after)}, config,
-                           after));
+  ASSERT_OK(store_->Record({Event(IncidentEventKind::kRegionsChanged, inc, after)}, config, after));
   EXPECT_EQ(OutboxCount(inc.id), 0);
-  EXPECT_EQ(Int(absl::StrCat("SELECT in_maintenance::int FROM incidents WHERE id = ",
-                             Q(inc.id))),
+  EXPECT_EQ(Int(absl::StrCat("SELECT in_maintenance::int FROM incidents WHERE id = ", Q(inc.id))),
             1);
   EXPECT_THAT(TimelineKinds(inc.id),
               ElementsAre("OPENED", "SILENCED", "REGIONS_CHANGED", "SILENCED"));
@@ -497,8 +497,8 @@ TEST_F(IncidentStoreTest, TheRowKeepsTheWholeScopeAndTheFailureEvidence) {
   inc.regions = {"ams"};
   inc.evidence = "TLS_HANDSHAKE from ams";
   const absl::Time t1 = kT0 + absl::Minutes(1);
-  ASSERT_OK(store_->Record({Event(IncidentEventKind::kRegionsChanged, inc, t1)}, TwoNotifiers(),
-                           t1));
+  ASSERT_OK(
+      store_->Record({Event(IncidentEventKind::kRegionsChanged, inc, t1)}, TwoNotifiers(), t1));
   inc.resolved = true;
   inc.resolved_at = kT0 + absl::Minutes(2);
   inc.evidence = "";
@@ -514,8 +514,9 @@ TEST_F(IncidentStoreTest, TheRowKeepsTheWholeScopeAndTheFailureEvidence) {
   ASSERT_EQ(t.events_size(), 3);
   EXPECT_THAT(t.events(1).regions(), ElementsAre("ams"));
   // The resolved notice names the whole scope too.
-  Rows payload = Query(absl::StrCat("SELECT payload::text FROM outbox WHERE incident_id = ",
-                                    Q(inc.id), " AND event = 'RESOLVED' LIMIT 1"));
+  Rows payload =
+      Query(absl::StrCat("SELECT payload::text FROM outbox WHERE incident_id = ", Q(inc.id),
+                         " AND event = 'RESOLVED' LIMIT 1"));
   ASSERT_EQ(payload.size(), 1u);
   google::protobuf::Struct resolved = ParseJson(payload[0][0]);
   const auto& i = resolved.fields().at("incident").struct_value();
@@ -525,7 +526,10 @@ TEST_F(IncidentStoreTest, TheRowKeepsTheWholeScopeAndTheFailureEvidence) {
 
 TEST_F(IncidentStoreTest, NotifierServicesRouteThePages) {
   v1::Config config = ConfigFromText(R"pb(
-    notifiers { name: "everyone" webhook { url: "http://127.0.0.1:9/a" } }
+    notifiers {
+      name: "everyone"
+      webhook { url: "http://127.0.0.1:9/a" }
+    }
     notifiers {
       name: "app-team"
       webhook { url: "http://127.0.0.1:9/b" }
@@ -533,8 +537,15 @@ TEST_F(IncidentStoreTest, NotifierServicesRouteThePages) {
       escalate_after { seconds: 900 }
       escalate_to: "manager"
     }
-    notifiers { name: "db-team" webhook { url: "http://127.0.0.1:9/c" } services: "db" }
-    notifiers { name: "manager" webhook { url: "http://127.0.0.1:9/d" } }
+    notifiers {
+      name: "db-team"
+      webhook { url: "http://127.0.0.1:9/c" }
+      services: "db"
+    }
+    notifiers {
+      name: "manager"
+      webhook { url: "http://127.0.0.1:9/d" }
+    }
   )pb");
   struct Case {
     std::string service;
@@ -554,9 +565,8 @@ TEST_F(IncidentStoreTest, NotifierServicesRouteThePages) {
 }
 
 TEST_F(IncidentStoreTest, AcknowledgeOnceThenAlreadyAcknowledged) {
-  detect::Incident inc =
-      MakeIncident("app/GLOBAL_OUTAGE/1763715602", "app", IncidentKind::kGlobalOutage,
-                   {"ams", "fra"});
+  detect::Incident inc = MakeIncident("app/GLOBAL_OUTAGE/1763715602", "app",
+                                      IncidentKind::kGlobalOutage, {"ams", "fra"});
   ASSERT_OK(store_->Record({Event(IncidentEventKind::kOpened, inc, kT0)}, TwoNotifiers(), kT0));
 
   const absl::Time ack_at = kT0 + absl::Minutes(2);
@@ -592,8 +602,9 @@ TEST_F(IncidentStoreTest, AcknowledgeOnceThenAlreadyAcknowledged) {
                            TwoNotifiers(), inc.resolved_at));
   EXPECT_THAT(Query(absl::StrCat("SELECT acknowledged_by FROM incidents WHERE id = ", Q(inc.id))),
               ElementsAre(ElementsAre("alice")));
-  Rows resolved = Query(absl::StrCat("SELECT payload::text FROM outbox WHERE incident_id = ",
-                                     Q(inc.id), " AND event = 'RESOLVED'"));
+  Rows resolved =
+      Query(absl::StrCat("SELECT payload::text FROM outbox WHERE incident_id = ", Q(inc.id),
+                         " AND event = 'RESOLVED'"));
   ASSERT_EQ(resolved.size(), 2u);
   google::protobuf::Struct payload = ParseJson(resolved[0][0]);
   EXPECT_EQ(Str(payload.fields().at("incident").struct_value(), "acknowledged_by"), "alice");
@@ -609,8 +620,8 @@ TEST_F(IncidentStoreTest, UnknownIncidentIsNotFound) {
 }
 
 TEST_F(IncidentStoreTest, TimelineIsOldestFirstWithTheEventFields) {
-  detect::Incident inc = MakeIncident("app/REGIONAL_OUTAGE/1763715603", "app",
-                                      IncidentKind::kRegionalOutage, {"ams"});
+  detect::Incident inc =
+      MakeIncident("app/REGIONAL_OUTAGE/1763715603", "app", IncidentKind::kRegionalOutage, {"ams"});
   std::vector<detect::IncidentEvent> batch = {Event(IncidentEventKind::kOpened, inc, kT0)};
   inc.kind = IncidentKind::kGlobalOutage;
   inc.regions = {"ams", "fra"};
@@ -658,14 +669,12 @@ void ExpectSameIncident(const detect::Incident& got, const detect::Incident& wan
 
 // Every kind, phase and severity survives ToProto -> FromProto.
 TEST(IncidentProtoTest, FromProtoInvertsToProto) {
-  const IncidentKind kinds[] = {
-      IncidentKind::kGlobalOutage,   IncidentKind::kRegionalOutage,
-      IncidentKind::kPartialFailure, IncidentKind::kDnsFailure,
-      IncidentKind::kProtocolOutage, IncidentKind::kLatencyDegradation,
-      IncidentKind::kFlapping,       IncidentKind::kProberFault};
+  const IncidentKind kinds[] = {IncidentKind::kGlobalOutage,   IncidentKind::kRegionalOutage,
+                                IncidentKind::kPartialFailure, IncidentKind::kDnsFailure,
+                                IncidentKind::kProtocolOutage, IncidentKind::kLatencyDegradation,
+                                IncidentKind::kFlapping,       IncidentKind::kProberFault};
   const detect::LatencyPhase phases[] = {detect::LatencyPhase::kNone, detect::LatencyPhase::kDns,
-                                         detect::LatencyPhase::kConnect,
-                                         detect::LatencyPhase::kTls,
+                                         detect::LatencyPhase::kConnect, detect::LatencyPhase::kTls,
                                          detect::LatencyPhase::kFirstByte};
   int n = 0;
   for (IncidentKind kind : kinds) {
@@ -683,8 +692,8 @@ TEST(IncidentProtoTest, FromProtoInvertsToProto) {
         d.resolved = true;
         d.resolved_at = kT0 + absl::Minutes(n);
       }
-      SCOPED_TRACE(absl::StrCat(detect::IncidentKindName(kind), " ",
-                                detect::LatencyPhaseName(phase)));
+      SCOPED_TRACE(
+          absl::StrCat(detect::IncidentKindName(kind), " ", detect::LatencyPhaseName(phase)));
       v1::Incident p = ToProto(d);
       EXPECT_EQ(p.status(), d.resolved ? "resolved" : "open");
       EXPECT_EQ(p.has_resolved_at(), d.resolved);
@@ -717,8 +726,8 @@ TEST_F(IncidentStoreTest, LoadOpenReturnsTheOpenIncidentsAsTheDetectorWroteThem)
                                          IncidentKind::kGlobalOutage, {"ams", "fra"});
   closed.resolved = true;
   closed.resolved_at = kT0;
-  ASSERT_OK(store_->Record({e, Event(IncidentEventKind::kResolved, closed, kT0)},
-                           TwoNotifiers(), kT0));
+  ASSERT_OK(
+      store_->Record({e, Event(IncidentEventKind::kResolved, closed, kT0)}, TwoNotifiers(), kT0));
 
   ASSERT_OK_AND_ASSIGN(std::vector<detect::Incident> loaded, store_->LoadOpen());
   const detect::Incident* got = nullptr;
@@ -735,8 +744,8 @@ TEST_F(IncidentStoreTest, LoadOpenReturnsTheOpenIncidentsAsTheDetectorWroteThem)
 TEST_F(IncidentStoreTest, AFailedBatchWritesNothing) {
   detect::Incident good = MakeIncident("tx/GLOBAL_OUTAGE/1763715600", "tx",
                                        IncidentKind::kGlobalOutage, {"ams", "fra"});
-  detect::Incident bad = MakeIncident("tx/REGIONAL_OUTAGE/1763715600", "tx",
-                                      IncidentKind::kRegionalOutage, {"ams"});
+  detect::Incident bad =
+      MakeIncident("tx/REGIONAL_OUTAGE/1763715600", "tx", IncidentKind::kRegionalOutage, {"ams"});
   // Not UTF-8: PostgreSQL refuses the text, after the first event's rows
   // went in.
   bad.evidence = "banner \xff\xfe";
@@ -746,9 +755,9 @@ TEST_F(IncidentStoreTest, AFailedBatchWritesNothing) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_EQ(Int("SELECT count(*) FROM incidents WHERE service = 'tx'"), 0);
-  EXPECT_EQ(Int(absl::StrCat("SELECT count(*) FROM incident_events WHERE incident_id = ",
-                             Q(good.id))),
-            0);
+  EXPECT_EQ(
+      Int(absl::StrCat("SELECT count(*) FROM incident_events WHERE incident_id = ", Q(good.id))),
+      0);
   EXPECT_EQ(OutboxCount(good.id), 0);
 
   // The connection is usable afterwards.
@@ -769,13 +778,13 @@ TEST(IncidentStoreRestartTest, UnavailableWhilePostgresIsDownThenRecovers) {
     ASSERT_OK(s->Migrate());
   }
   IncidentStore store(pg.conninfo());
-  detect::Incident a = MakeIncident("a/GLOBAL_OUTAGE/1763715600", "a",
-                                    IncidentKind::kGlobalOutage, {"ams", "fra"});
+  detect::Incident a =
+      MakeIncident("a/GLOBAL_OUTAGE/1763715600", "a", IncidentKind::kGlobalOutage, {"ams", "fra"});
   ASSERT_OK(store.Record({Event(IncidentEventKind::kOpened, a, kT0)}, TwoNotifiers(), kT0));
 
   ASSERT_OK(pg.Stop());
-  detect::Incident b = MakeIncident("b/GLOBAL_OUTAGE/1763715600", "b",
-                                    IncidentKind::kGlobalOutage, {"ams", "fra"});
+  detect::Incident b =
+      MakeIncident("b/GLOBAL_OUTAGE/1763715600", "b", IncidentKind::kGlobalOutage, {"ams", "fra"});
   a.recovered_targets = 1;
   const std::vector<detect::IncidentEvent> batch = {
       Event(IncidentEventKind::kUpdated, a, kT0 + absl::Seconds(1)),

@@ -20,13 +20,12 @@
 namespace sonde::collector {
 namespace {
 
-const auto* const kPostgres = ::testing::AddGlobalTestEnvironment(
-    new sonde::testing::PostgresEnvironment);
+const auto* const kPostgres =
+    ::testing::AddGlobalTestEnvironment(new sonde::testing::PostgresEnvironment);
 
 using FC = v1::FailureClass;
 
-v1::ResultBatch Batch(const std::string& prober, uint64_t batch_seq, int n,
-                      absl::Time t) {
+v1::ResultBatch Batch(const std::string& prober, uint64_t batch_seq, int n, absl::Time t) {
   v1::ResultBatch b;
   b.set_prober_id(prober);
   b.set_region("fra");
@@ -49,27 +48,19 @@ class Server {
   Server(const std::string& conninfo, const common::Clock* clock)
       : pool_(conninfo), ingest_(&pool_), query_(&pool_, clock) {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&ingest_);
     builder.RegisterService(&query_);
     server_ = builder.BuildAndStart();
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
-                                   grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
   }
-  ~Server() {
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::seconds(1));
-  }
+  ~Server() { server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1)); }
 
   bool started() const { return server_ != nullptr && port_ != 0; }
-  std::unique_ptr<v1::Ingest::Stub> IngestStub() {
-    return v1::Ingest::NewStub(channel_);
-  }
+  std::unique_ptr<v1::Ingest::Stub> IngestStub() { return v1::Ingest::NewStub(channel_); }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
-  std::unique_ptr<v1::Query::Stub> QueryStub() {
-    return v1::Query::NewStub(channel_);
-  }
+  std::unique_ptr<v1::Query::Stub> QueryStub() { return v1::Query::NewStub(channel_); }
   const IngestCounters& counters() const { return ingest_.counters(); }
   StorePool& pool() { return pool_; }
 
@@ -83,15 +74,13 @@ class Server {
 };
 
 void SetDeadline(grpc::ClientContext* ctx) {
-  ctx->set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::seconds(20));
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
 }
 
 class IngestServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string& conninfo =
-        sonde::testing::PostgresEnvironment::conninfo();
+    const std::string& conninfo = sonde::testing::PostgresEnvironment::conninfo();
     ASSERT_FALSE(conninfo.empty()) << "no PostgreSQL";
     auto store = Store::Connect(conninfo);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -125,8 +114,7 @@ TEST_F(IngestServiceTest, AcksAfterStoringAndAcksDuplicatesWithoutStoring) {
   EXPECT_EQ(ack.batch_seq(), 1u);
   EXPECT_FALSE(ack.duplicate());
   // Acked means committed: visible from another connection right away.
-  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-ingest'"),
-            "3");
+  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-ingest'"), "3");
 
   ASSERT_TRUE(stream->Write(Batch("p-ingest", 1, 3, t)));  // resent
   ASSERT_TRUE(stream->Read(&ack));
@@ -140,8 +128,7 @@ TEST_F(IngestServiceTest, AcksAfterStoringAndAcksDuplicatesWithoutStoring) {
   grpc::Status st = stream->Finish();
   EXPECT_TRUE(st.ok()) << st.error_message();
 
-  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-ingest'"),
-            "5");
+  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-ingest'"), "5");
   EXPECT_EQ(server_->counters().batches_stored.load(), 2u);
   EXPECT_EQ(server_->counters().results_stored.load(), 5u);
   EXPECT_EQ(server_->counters().batches_duplicate.load(), 1u);
@@ -159,11 +146,9 @@ TEST_F(IngestServiceTest, AnInvalidBatchEndsTheStreamWithInvalidArgument) {
   EXPECT_FALSE(stream->Read(&ack));
   grpc::Status st = stream->Finish();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(
-      absl::StrContains(st.error_message(), "results[1] has no check_id"))
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "results[1] has no check_id"))
       << st.error_message();
-  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-invalid'"),
-            "0");
+  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-invalid'"), "0");
   EXPECT_EQ(server_->counters().batches_invalid.load(), 1u);
 }
 
@@ -199,7 +184,8 @@ TEST_F(IngestServiceTest, BytesThatAreNoResultBatchEndTheStreamWithInvalidArgume
                                Batch("p-raw", 3, 2, absl::Now()).SerializeAsString()},
                               &replies);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
-  EXPECT_TRUE(absl::StrContains(st.error_message(), "message 3 on this stream is not a ResultBatch"))
+  EXPECT_TRUE(
+      absl::StrContains(st.error_message(), "message 3 on this stream is not a ResultBatch"))
       << st.error_message();
   EXPECT_EQ(replies, 2);  // the two batches before it were stored and acked
   EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-raw'"), "4");
@@ -256,14 +242,12 @@ TEST_F(IngestServiceTest, AStreamCannotChangeItsProber) {
   EXPECT_FALSE(stream->Read(&ack));
   grpc::Status st = stream->Finish();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-two'"),
-            "0");
+  EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-two'"), "0");
 }
 
 TEST_F(IngestServiceTest, ADatabaseFailureEndsTheStreamUnavailableWithoutAck) {
   // A collector whose database is down (nothing listens on port 1).
-  Server down("host=127.0.0.1 port=1 user=sonde dbname=sonde connect_timeout=2",
-              &clock_);
+  Server down("host=127.0.0.1 port=1 user=sonde dbname=sonde connect_timeout=2", &clock_);
   ASSERT_TRUE(down.started());
   auto stub = down.IngestStub();
   grpc::ClientContext ctx;
@@ -273,8 +257,7 @@ TEST_F(IngestServiceTest, ADatabaseFailureEndsTheStreamUnavailableWithoutAck) {
   v1::Ack ack;
   EXPECT_FALSE(stream->Read(&ack));
   grpc::Status st = stream->Finish();
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE)
-      << st.error_message();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
   EXPECT_EQ(down.counters().store_errors.load(), 1u);
   EXPECT_EQ(down.counters().batches_stored.load(), 0u);
 }

@@ -17,8 +17,8 @@ using FC = v1::FailureClass;
 constexpr int64_t kTo = 1714557600;
 
 v1::AvailabilityRow Row(const std::string& check, const std::string& service,
-                        const std::string& region, uint64_t probes,
-                        uint64_t failures, FC::Code top, int64_t last) {
+                        const std::string& region, uint64_t probes, uint64_t failures, FC::Code top,
+                        int64_t last) {
   v1::AvailabilityRow r;
   r.set_check_id(check);
   r.set_service(service);
@@ -35,12 +35,9 @@ v1::AvailabilityReply Reply() {
   v1::AvailabilityReply reply;
   reply.mutable_from()->set_seconds(kTo - 3600);
   reply.mutable_to()->set_seconds(kTo);
-  *reply.add_rows() =
-      Row("app-login", "app", "fra", 360, 12, FC::HTTP_STATUS, kTo - 5);
-  *reply.add_rows() =
-      Row("app-tls", "app", "ams", 120, 0, FC::UNSPECIFIED, kTo - 20);
-  *reply.add_rows() =
-      Row("host1-ssh", "hosting", "fra", 200000, 1, FC::TCP_TIMEOUT, kTo - 1);
+  *reply.add_rows() = Row("app-login", "app", "fra", 360, 12, FC::HTTP_STATUS, kTo - 5);
+  *reply.add_rows() = Row("app-tls", "app", "ams", 120, 0, FC::UNSPECIFIED, kTo - 20);
+  *reply.add_rows() = Row("host1-ssh", "hosting", "fra", 200000, 1, FC::TCP_TIMEOUT, kTo - 1);
   return reply;
 }
 
@@ -49,12 +46,10 @@ TEST(ReportTest, PercentIsTruncatedToThreeDecimals) {
     uint64_t probes, failures;
     std::string want;
   };
-  for (const Case& c :
-       {Case{10, 0, "100.000%"}, Case{360, 12, "96.666%"},
-        Case{200000, 1, "99.999%"},  // 99.9995 must not read 100.000
-        Case{3, 3, "0.000%"}, Case{2, 1, "50.000%"}, Case{0, 0, "n/a"}}) {
-    EXPECT_EQ(FormatAvailabilityPercent(
-                  Row("c", "s", "r", c.probes, c.failures, FC::OK, 0)),
+  for (const Case& c : {Case{10, 0, "100.000%"}, Case{360, 12, "96.666%"},
+                        Case{200000, 1, "99.999%"},  // 99.9995 must not read 100.000
+                        Case{3, 3, "0.000%"}, Case{2, 1, "50.000%"}, Case{0, 0, "n/a"}}) {
+    EXPECT_EQ(FormatAvailabilityPercent(Row("c", "s", "r", c.probes, c.failures, FC::OK, 0)),
               c.want)
         << c.probes << "/" << c.failures;
   }
@@ -81,8 +76,7 @@ TEST(ReportTest, TableHasAHeaderAlignedColumnsAndMarksRowsBelow100) {
   EXPECT_EQ(lines[2],
             "!  app-login  app      fra        360      12       96.666%  "
             "HTTP_STATUS");
-  EXPECT_EQ(lines[3],
-            "   app-tls    app      ams        120       0      100.000%  -");
+  EXPECT_EQ(lines[3], "   app-tls    app      ams        120       0      100.000%  -");
   EXPECT_EQ(lines[4],
             "!  host1-ssh  hosting  fra     200000       1       99.999%  "
             "TCP_TIMEOUT");
@@ -102,8 +96,7 @@ TEST(ReportTest, EmptyTableSaysSo) {
 
 TEST(ReportTest, JsonIsTheDocumentedFormat) {
   v1::AvailabilityReply reply = Reply();
-  *reply.add_rows() =
-      Row("odd \"name\"\\\n", "s", "ber", 0, 0, FC::PROBER_ERROR, 0);
+  *reply.add_rows() = Row("odd \"name\"\\\n", "s", "ber", 0, 0, FC::PROBER_ERROR, 0);
   EXPECT_EQ(FormatReportJson(reply),
             "{\"window\":\"1h\",\"from\":\"2024-05-01T09:00:00Z\",\"to\":"
             "\"2024-05-01T10:00:00Z\","

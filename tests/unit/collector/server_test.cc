@@ -51,8 +51,7 @@ class ServerTest : public ::testing::Test {
   CollectorOptions Options() {
     CollectorOptions o;
     o.listen = "127.0.0.1:0";
-    o.postgres =
-        "host=127.0.0.1 port=1 user=sonde dbname=sonde connect_timeout=1";
+    o.postgres = "host=127.0.0.1 port=1 user=sonde dbname=sonde connect_timeout=1";
     o.config_path = path_;
     return o;
   }

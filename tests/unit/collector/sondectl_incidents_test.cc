@@ -1,7 +1,5 @@
 // sondectl's incident rendering: `sondectl incidents` (table, JSON) and
 // `sondectl incident ID` (timeline). Pure functions over Query replies.
-#include "sondectl/incidents.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "sondectl/incidents.h"
 
 namespace sonde::sondectl {
 namespace {
@@ -62,9 +61,7 @@ v1::Incident ResolvedPartialFailure() {
   return i;
 }
 
-std::vector<std::string> Lines(const std::string& text) {
-  return absl::StrSplit(text, '\n');
-}
+std::vector<std::string> Lines(const std::string& text) { return absl::StrSplit(text, '\n'); }
 
 TEST(IncidentsFormatTest, TableHasAlignedColumnsAndEvidenceBelowItsRow) {
   v1::IncidentsReply reply;
@@ -109,16 +106,12 @@ TEST(IncidentsFormatTest, TimelineShowsTheIncidentThenItsEventsOldestFirst) {
   const std::string text = FormatTimeline(reply);
   EXPECT_THAT(
       Lines(text),
-      ElementsAre("app/GLOBAL_OUTAGE/1763715600",
-                  "  kind       GLOBAL_OUTAGE (PAGE)",
-                  "  service    app  checks app-login",
-                  "  regions    ams,fra",
-                  "  hosts      app.example.com",
-                  "  class      TCP_REFUSED  share 100.0%",
+      ElementsAre("app/GLOBAL_OUTAGE/1763715600", "  kind       GLOBAL_OUTAGE (PAGE)",
+                  "  service    app  checks app-login", "  regions    ams,fra",
+                  "  hosts      app.example.com", "  class      TCP_REFUSED  share 100.0%",
                   "  evidence   connect 127.0.0.1:9: connection refused",
                   "  opened     2025-11-21T09:00:00Z  resolved -",
-                  "  ack        alice at 2025-11-21T09:03:00Z",
-                  "timeline",
+                  "  ack        alice at 2025-11-21T09:03:00Z", "timeline",
                   "  2025-11-21T09:00:00Z  OPENED          REGIONAL_OUTAGE     ams          "
                   "REGIONAL_OUTAGE on app (app-login) in ams",
                   "  2025-11-21T09:00:02Z  RECLASSIFIED    GLOBAL_OUTAGE       ams,fra      "
@@ -134,7 +127,8 @@ TEST(IncidentsFormatTest, TimelineOptionalLines) {
   *reply.mutable_incident() = ResolvedPartialFailure();
   std::string text = FormatTimeline(reply);
   EXPECT_THAT(text, HasSubstr("  recovered  6 of 8\n"));
-  EXPECT_THAT(text, HasSubstr("  opened     2025-11-21T08:50:00Z  resolved 2025-11-21T08:59:00Z\n"));
+  EXPECT_THAT(text,
+              HasSubstr("  opened     2025-11-21T08:50:00Z  resolved 2025-11-21T08:59:00Z\n"));
   EXPECT_THAT(text, HasSubstr("  ack        -  (in maintenance: not paged)\n"));
   EXPECT_THAT(text, HasSubstr("  class      -  share 25.0%\n"));
   EXPECT_THAT(text, Not(HasSubstr("hosts")));

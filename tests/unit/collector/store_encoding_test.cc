@@ -16,12 +16,10 @@ TEST(StoreConnectTest, BadSyntaxIsInvalidArgumentAndNoServerIsUnavailable) {
   auto bad = Store::Connect("host=127.0.0.1 port");
   EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
   // Port 1 on loopback: nothing listens there.
-  auto down = Store::Connect(
-      "host=127.0.0.1 port=1 user=sonde dbname=sonde connect_timeout=2");
+  auto down = Store::Connect("host=127.0.0.1 port=1 user=sonde dbname=sonde connect_timeout=2");
   EXPECT_TRUE(absl::IsUnavailable(down.status())) << down.status();
-  EXPECT_EQ(
-      Store::DescribeConnInfo("host=db port=5 user=u password=secret dbname=d"),
-      "user=u dbname=d host=db port=5");
+  EXPECT_EQ(Store::DescribeConnInfo("host=db port=5 user=u password=secret dbname=d"),
+            "user=u dbname=d host=db port=5");
 }
 
 TEST(CopyTextTest, SanitizeAndEscape) {
@@ -52,7 +50,8 @@ TEST(ResultJsonTest, MatchesProtobufJsonPrinter) {
   full.mutable_start_time()->set_nanos(123000000);
   full.set_ok(false);
   full.set_failure_class(v1::FailureClass::TLS_CERT_EXPIRED);
-  full.set_detail("quote \" backslash \\ tab \t newline \n bell \x07 del \x7f <&> \xc3\xa9 \xe2\x9c\x93");
+  full.set_detail(
+      "quote \" backslash \\ tab \t newline \n bell \x07 del \x7f <&> \xc3\xa9 \xe2\x9c\x93");
   full.set_dns_us(4294967295u);
   full.set_total_us(1);
   full.set_target("https://app.example.test/login?a=1&b=2");

@@ -17,8 +17,8 @@
 namespace sonde::collector {
 namespace {
 
-const auto* const kPostgres = ::testing::AddGlobalTestEnvironment(
-    new sonde::testing::PostgresEnvironment);
+const auto* const kPostgres =
+    ::testing::AddGlobalTestEnvironment(new sonde::testing::PostgresEnvironment);
 
 using FC = v1::FailureClass;
 
@@ -28,9 +28,8 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
 }
 
-v1::ProbeResult Result(const std::string& check, uint64_t seq, absl::Time start,
-                       bool ok, FC::Code failure_class,
-                       const std::string& detail = "") {
+v1::ProbeResult Result(const std::string& check, uint64_t seq, absl::Time start, bool ok,
+                       FC::Code failure_class, const std::string& detail = "") {
   v1::ProbeResult r;
   r.set_check_id(check);
   r.set_service("svc-" + check);
@@ -48,8 +47,7 @@ v1::ProbeResult Result(const std::string& check, uint64_t seq, absl::Time start,
   return r;
 }
 
-v1::ResultBatch Batch(const std::string& prober, const std::string& region,
-                      uint64_t batch_seq,
+v1::ResultBatch Batch(const std::string& prober, const std::string& region, uint64_t batch_seq,
                       std::vector<v1::ProbeResult> results) {
   v1::ResultBatch b;
   b.set_prober_id(prober);
@@ -73,8 +71,7 @@ class StoreTest : public ::testing::Test {
   }
 
   static std::unique_ptr<Store> Connect(StoreOptions options = {}) {
-    auto store = Store::Connect(sonde::testing::PostgresEnvironment::conninfo(),
-                                options);
+    auto store = Store::Connect(sonde::testing::PostgresEnvironment::conninfo(), options);
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
   }
@@ -110,40 +107,34 @@ TEST_F(StoreTest, MigrationsAreIdempotentAndSafeToRunConcurrently) {
   for (int v = 1; v <= Store::LatestSchemaVersion(); ++v) {
     all.push_back(absl::StrCat(v));
   }
-  EXPECT_EQ(Column("SELECT version FROM schema_migrations ORDER BY version"),
-            all);
-  for (const char* table : {"results", "results_default", "ingested_batches",
-                            "rollup_minute", "rollup_minute_class", "gaps"}) {
-    EXPECT_EQ(
-        One(absl::StrCat("SELECT to_regclass('", table, "') IS NOT NULL")), "t")
-        << table;
+  EXPECT_EQ(Column("SELECT version FROM schema_migrations ORDER BY version"), all);
+  for (const char* table : {"results", "results_default", "ingested_batches", "rollup_minute",
+                            "rollup_minute_class", "gaps"}) {
+    EXPECT_EQ(One(absl::StrCat("SELECT to_regclass('", table, "') IS NOT NULL")), "t") << table;
   }
   // Today's partition exists ahead of the first batch.
-  EXPECT_EQ(One(absl::StrCat(
-                "SELECT to_regclass('results_p",
-                absl::FormatTime("%Y%m%d", absl::Now(), absl::UTCTimeZone()),
-                "') IS NOT NULL")),
+  EXPECT_EQ(One(absl::StrCat("SELECT to_regclass('results_p",
+                             absl::FormatTime("%Y%m%d", absl::Now(), absl::UTCTimeZone()),
+                             "') IS NOT NULL")),
             "t");
 }
 
 TEST_F(StoreTest, InsertBatchStoresOneRowPerResultWithTheBatchIdentity) {
   const absl::Time t = absl::Now() - absl::Minutes(5);
-  auto dup = store_->InsertBatch(
-      Batch("p-rows", "fra", 7,
-            {Result("rows-a", 100, t, true, FC::OK),
-             Result("rows-a", 101, t + absl::Seconds(10), false,
-                    FC::HTTP_STATUS, "503 from upstream"),
-             Result("rows-b", 102, t + absl::Seconds(20), true, FC::OK)}));
+  auto dup = store_->InsertBatch(Batch(
+      "p-rows", "fra", 7,
+      {Result("rows-a", 100, t, true, FC::OK),
+       Result("rows-a", 101, t + absl::Seconds(10), false, FC::HTTP_STATUS, "503 from upstream"),
+       Result("rows-b", 102, t + absl::Seconds(20), true, FC::OK)}));
   ASSERT_TRUE(dup.ok()) << dup.status();
   EXPECT_FALSE(*dup);
-  EXPECT_EQ(
-      Column("SELECT concat_ws('|', prober_id, region, seq, check_id, ok, "
-             "failure_class,"
-             " http_status, total_us) FROM results WHERE prober_id = 'p-rows' "
-             "ORDER BY seq"),
-      (std::vector<std::string>{"p-rows|fra|100|rows-a|t|OK|200|1234",
-                                "p-rows|fra|101|rows-a|f|HTTP_STATUS|503|1234",
-                                "p-rows|fra|102|rows-b|t|OK|200|1234"}));
+  EXPECT_EQ(Column("SELECT concat_ws('|', prober_id, region, seq, check_id, ok, "
+                   "failure_class,"
+                   " http_status, total_us) FROM results WHERE prober_id = 'p-rows' "
+                   "ORDER BY seq"),
+            (std::vector<std::string>{"p-rows|fra|100|rows-a|t|OK|200|1234",
+                                      "p-rows|fra|101|rows-a|f|HTTP_STATUS|503|1234",
+                                      "p-rows|fra|102|rows-b|t|OK|200|1234"}));
   EXPECT_EQ(One("SELECT results FROM ingested_batches WHERE prober_id = "
                 "'p-rows' AND batch_seq = 7"),
             "3");
@@ -163,10 +154,9 @@ TEST_F(StoreTest, InsertBatchStoresOneRowPerResultWithTheBatchIdentity) {
 
 TEST_F(StoreTest, DuplicateBatchIsAckedAsDuplicateAndNotStoredTwice) {
   const absl::Time t = absl::Now() - absl::Minutes(3);
-  v1::ResultBatch batch =
-      Batch("p-dup", "ams", 42,
-            {Result("dup-a", 1, t, true, FC::OK),
-             Result("dup-a", 2, t + absl::Seconds(1), false, FC::TCP_REFUSED)});
+  v1::ResultBatch batch = Batch("p-dup", "ams", 42,
+                                {Result("dup-a", 1, t, true, FC::OK),
+                                 Result("dup-a", 2, t + absl::Seconds(1), false, FC::TCP_REFUSED)});
   auto first = store_->InsertBatch(batch);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_FALSE(*first);
@@ -187,8 +177,7 @@ TEST_F(StoreTest, DuplicateBatchIsAckedAsDuplicateAndNotStoredTwice) {
 
 TEST_F(StoreTest, GapsAreStoredOnceAndReportedAsNoData) {
   const absl::Time t = absl::Now() - absl::Minutes(5);
-  v1::ResultBatch batch =
-      Batch("p-gap", "ber", 7, {Result("gap-a", 900, t, true, FC::OK)});
+  v1::ResultBatch batch = Batch("p-gap", "ber", 7, {Result("gap-a", 900, t, true, FC::OK)});
   v1::Gap* gap = batch.add_gaps();
   gap->set_results(1200);
   gap->set_first_batch_seq(3);
@@ -229,32 +218,28 @@ TEST_F(StoreTest, HostileStringsRoundTripIntoDetailAndBanner) {
       {"\\.\n", "\\.\n"},
       {"quotes ' \" ` $1 %s {}", "quotes ' \" ` $1 %s {}"},
       {std::string("nul\0inside", 10), "nulinside"},
-      {"bad \xff\xfe utf8 \xc3(",
-       "bad \xEF\xBF\xBD\xEF\xBF\xBD utf8 \xEF\xBF\xBD("},
+      {"bad \xff\xfe utf8 \xc3(", "bad \xEF\xBF\xBD\xEF\xBF\xBD utf8 \xEF\xBF\xBD("},
       {"overlong \xc0\xaf surrogate \xed\xa0\x80",
        "overlong \xEF\xBF\xBD\xEF\xBF\xBD surrogate "
        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
       {"fine: \xc3\xbc \xe2\x9c\x93 \xf0\x9f\x94\xa5",
        "fine: \xc3\xbc \xe2\x9c\x93 \xf0\x9f\x94\xa5"},
       {"", ""},
-      {std::string(1, '\x01') + "\x1b[31mred",
-       std::string(1, '\x01') + "\x1b[31mred"},
+      {std::string(1, '\x01') + "\x1b[31mred", std::string(1, '\x01') + "\x1b[31mred"},
   };
   std::vector<v1::ProbeResult> results;
   const absl::Time t = absl::Now() - absl::Minutes(1);
   for (size_t i = 0; i < cases.size(); ++i) {
-    v1::ProbeResult r =
-        Result("hostile", i, t, false, FC::BANNER_MISMATCH, cases[i].input);
+    v1::ProbeResult r = Result("hostile", i, t, false, FC::BANNER_MISMATCH, cases[i].input);
     r.set_banner(cases[i].input);
     results.push_back(std::move(r));
   }
-  auto dup =
-      store_->InsertBatch(Batch("p-hostile", "fra", 1, std::move(results)));
+  auto dup = store_->InsertBatch(Batch("p-hostile", "fra", 1, std::move(results)));
   ASSERT_TRUE(dup.ok()) << dup.status();
-  std::vector<std::string> detail = Column(
-      "SELECT detail FROM results WHERE prober_id = 'p-hostile' ORDER BY seq");
-  std::vector<std::string> banner = Column(
-      "SELECT banner FROM results WHERE prober_id = 'p-hostile' ORDER BY seq");
+  std::vector<std::string> detail =
+      Column("SELECT detail FROM results WHERE prober_id = 'p-hostile' ORDER BY seq");
+  std::vector<std::string> banner =
+      Column("SELECT banner FROM results WHERE prober_id = 'p-hostile' ORDER BY seq");
   std::vector<std::string> json = Column(
       "SELECT coalesce(extra->>'detail', '') FROM results WHERE prober_id = "
       "'p-hostile'"
@@ -271,12 +256,9 @@ TEST_F(StoreTest, HostileStringsRoundTripIntoDetailAndBanner) {
 
 TEST_F(StoreTest, AvailabilityComesFromTheRollups) {
   const absl::Time now = absl::Now();
-  const absl::Time base =
-      absl::Floor(now - absl::UnixEpoch(), absl::Minutes(1)) +
-      absl::UnixEpoch() - absl::Minutes(30);
-  auto at = [&](int i) {
-    return base + absl::Seconds(20 * i);
-  };  // 3 per minute
+  const absl::Time base = absl::Floor(now - absl::UnixEpoch(), absl::Minutes(1)) +
+                          absl::UnixEpoch() - absl::Minutes(30);
+  auto at = [&](int i) { return base + absl::Seconds(20 * i); };  // 3 per minute
   // av-a/fra: 10 probes, 3 failures (2 HTTP_STATUS, 1 HTTP_TIMEOUT), in two
   // batches whose minutes overlap (exercises the ON CONFLICT path).
   std::vector<v1::ProbeResult> a1, a2;
@@ -295,16 +277,14 @@ TEST_F(StoreTest, AvailabilityComesFromTheRollups) {
     a_ams.push_back(Result("av-a", 20 + i, at(i), true, FC::OK));
   }
   // av-b/fra: 3 ok, 1 DNS_NXDOMAIN, 2 PROBER_ERROR (not counted against it).
-  std::vector<v1::ProbeResult> b_fra = {
-      Result("av-b", 30, at(0), true, FC::OK),
-      Result("av-b", 31, at(1), true, FC::OK),
-      Result("av-b", 32, at(2), true, FC::OK),
-      Result("av-b", 33, at(3), false, FC::DNS_NXDOMAIN),
-      Result("av-b", 34, at(4), false, FC::PROBER_ERROR),
-      Result("av-b", 35, at(11), false, FC::PROBER_ERROR)};
+  std::vector<v1::ProbeResult> b_fra = {Result("av-b", 30, at(0), true, FC::OK),
+                                        Result("av-b", 31, at(1), true, FC::OK),
+                                        Result("av-b", 32, at(2), true, FC::OK),
+                                        Result("av-b", 33, at(3), false, FC::DNS_NXDOMAIN),
+                                        Result("av-b", 34, at(4), false, FC::PROBER_ERROR),
+                                        Result("av-b", 35, at(11), false, FC::PROBER_ERROR)};
   // av-b/ams: only prober errors.
-  std::vector<v1::ProbeResult> b_ams = {
-      Result("av-b", 40, at(0), false, FC::PROBER_ERROR)};
+  std::vector<v1::ProbeResult> b_ams = {Result("av-b", 40, at(0), false, FC::PROBER_ERROR)};
 
   const std::vector<v1::ResultBatch> batches = {
       Batch("p-av-fra", "fra", 1, a1), Batch("p-av-fra", "fra", 2, a2),
@@ -323,9 +303,8 @@ TEST_F(StoreTest, AvailabilityComesFromTheRollups) {
     if (r.check_id().rfind("av-", 0) != 0) {
       continue;  // other tests' data
     }
-    got.push_back(absl::StrCat(r.check_id(), " ", r.service(), " ", r.region(),
-                               " ", r.probes(), " ", r.failures(), " ",
-                               r.availability(), " ",
+    got.push_back(absl::StrCat(r.check_id(), " ", r.service(), " ", r.region(), " ", r.probes(),
+                               " ", r.failures(), " ", r.availability(), " ",
                                FC::Code_Name(r.top_failure_class())));
   }
   EXPECT_EQ(got, (std::vector<std::string>{
@@ -350,8 +329,7 @@ TEST_F(StoreTest, AvailabilityComesFromTheRollups) {
   EXPECT_EQ((*only_a)[0].region(), "ams");
   EXPECT_EQ((*only_a)[1].region(), "fra");
 
-  auto only_ams =
-      store_->Availability(now - absl::Hours(1), now, "av-b", "ams");
+  auto only_ams = store_->Availability(now - absl::Hours(1), now, "av-b", "ams");
   ASSERT_TRUE(only_ams.ok()) << only_ams.status();
   ASSERT_EQ(only_ams->size(), 1u);
   EXPECT_EQ((*only_ams)[0].top_failure_class(), FC::PROBER_ERROR);
@@ -362,8 +340,7 @@ TEST_F(StoreTest, AvailabilityComesFromTheRollups) {
   EXPECT_TRUE(before->empty());
   // Minutes 0 and 1 only: av-a/fra has at(0..5) and the second at(2) there:
   // 7 probes, 2 failures.
-  auto early =
-      store_->Availability(base, base + absl::Minutes(2), "av-a", "fra");
+  auto early = store_->Availability(base, base + absl::Minutes(2), "av-a", "fra");
   ASSERT_TRUE(early.ok()) << early.status();
   ASSERT_EQ(early->size(), 1u);
   EXPECT_EQ((*early)[0].probes(), 7u);
@@ -371,16 +348,15 @@ TEST_F(StoreTest, AvailabilityComesFromTheRollups) {
 }
 
 TEST_F(StoreTest, ResultsFarInThePastOrFutureLand) {
-  const absl::Time past = absl::FromCivil(
-      absl::CivilSecond(1999, 6, 1, 12, 0, 0), absl::UTCTimeZone());
-  const absl::Time future = absl::FromCivil(
-      absl::CivilSecond(2100, 1, 1, 0, 0, 1), absl::UTCTimeZone());
+  const absl::Time past =
+      absl::FromCivil(absl::CivilSecond(1999, 6, 1, 12, 0, 0), absl::UTCTimeZone());
+  const absl::Time future =
+      absl::FromCivil(absl::CivilSecond(2100, 1, 1, 0, 0, 1), absl::UTCTimeZone());
   const absl::Time now = absl::Now();
-  auto dup =
-      store_->InsertBatch(Batch("p-far", "fra", 1,
-                                {Result("far", 1, past, true, FC::OK),
-                                 Result("far", 2, future, false, FC::TIMEOUT),
-                                 Result("far", 3, now, true, FC::OK)}));
+  auto dup = store_->InsertBatch(
+      Batch("p-far", "fra", 1,
+            {Result("far", 1, past, true, FC::OK), Result("far", 2, future, false, FC::TIMEOUT),
+             Result("far", 3, now, true, FC::OK)}));
   ASSERT_TRUE(dup.ok()) << dup.status();
   EXPECT_EQ(
       Column("SELECT seq || ' ' || tableoid::regclass FROM results WHERE "
@@ -388,10 +364,8 @@ TEST_F(StoreTest, ResultsFarInThePastOrFutureLand) {
              " ORDER BY seq"),
       (std::vector<std::string>{
           "1 results_default", "2 results_default",
-          absl::StrCat("3 results_p",
-                       absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone()))}));
-  auto rows = store_->Availability(future - absl::Hours(1),
-                                   future + absl::Hours(1), "far", "");
+          absl::StrCat("3 results_p", absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone()))}));
+  auto rows = store_->Availability(future - absl::Hours(1), future + absl::Hours(1), "far", "");
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].failures(), 1u);
@@ -408,29 +382,27 @@ TEST_F(StoreTest, NonsenseTimestampsAreClampedNotFatal) {
   hi.set_total_us(std::numeric_limits<uint32_t>::max());
   auto dup = store_->InsertBatch(Batch("p-clamp", "fra", 1, {lo, hi}));
   ASSERT_TRUE(dup.ok()) << dup.status();
-  EXPECT_EQ(
-      Column("SELECT to_char(started_at, 'YYYY-MM-DD') || ' ' || total_us"
-             " FROM results WHERE prober_id = 'p-clamp' ORDER BY seq"),
-      (std::vector<std::string>{"0001-01-01 1234", "9999-12-31 2147483647"}));
+  EXPECT_EQ(Column("SELECT to_char(started_at, 'YYYY-MM-DD') || ' ' || total_us"
+                   " FROM results WHERE prober_id = 'p-clamp' ORDER BY seq"),
+            (std::vector<std::string>{"0001-01-01 1234", "9999-12-31 2147483647"}));
 }
 
 TEST_F(StoreTest, RowsInTheDefaultPartitionMoveWhenTheirDayGetsOne) {
   const absl::Time later = absl::Now() + absl::Hours(24 * 10);
-  const std::string partition = absl::StrCat(
-      "results_p", absl::FormatTime("%Y%m%d", later, absl::UTCTimeZone()));
-  auto first = store_->InsertBatch(
-      Batch("p-move", "fra", 1, {Result("move", 1, later, true, FC::OK)}));
+  const std::string partition =
+      absl::StrCat("results_p", absl::FormatTime("%Y%m%d", later, absl::UTCTimeZone()));
+  auto first =
+      store_->InsertBatch(Batch("p-move", "fra", 1, {Result("move", 1, later, true, FC::OK)}));
   ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(
-      One("SELECT tableoid::regclass FROM results WHERE prober_id = 'p-move'"),
-      "results_default");
+  EXPECT_EQ(One("SELECT tableoid::regclass FROM results WHERE prober_id = 'p-move'"),
+            "results_default");
 
   StoreOptions wider;
   wider.partition_future_days = 12;
   std::unique_ptr<Store> other = Connect(wider);
   ASSERT_NE(other, nullptr);
-  auto second = other->InsertBatch(
-      Batch("p-move", "fra", 2, {Result("move", 2, later, true, FC::OK)}));
+  auto second =
+      other->InsertBatch(Batch("p-move", "fra", 2, {Result("move", 2, later, true, FC::OK)}));
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(Column("SELECT seq || ' ' || tableoid::regclass FROM results WHERE "
                    "prober_id = 'p-move'"
@@ -439,33 +411,27 @@ TEST_F(StoreTest, RowsInTheDefaultPartitionMoveWhenTheirDayGetsOne) {
 }
 
 TEST_F(StoreTest, AFailedBatchLeavesNothingBehind) {
-  ASSERT_TRUE(
-      store_
-          ->Execute("CREATE FUNCTION sonde_test_boom() RETURNS trigger "
-                    "LANGUAGE plpgsql AS"
-                    " $$BEGIN IF NEW.detail = 'boom' THEN RAISE EXCEPTION "
-                    "'boom'; END IF;"
-                    " RETURN NEW; END$$;"
-                    "CREATE TRIGGER sonde_test_boom BEFORE INSERT ON results"
-                    " FOR EACH ROW EXECUTE FUNCTION sonde_test_boom()")
-          .ok());
+  ASSERT_TRUE(store_
+                  ->Execute("CREATE FUNCTION sonde_test_boom() RETURNS trigger "
+                            "LANGUAGE plpgsql AS"
+                            " $$BEGIN IF NEW.detail = 'boom' THEN RAISE EXCEPTION "
+                            "'boom'; END IF;"
+                            " RETURN NEW; END$$;"
+                            "CREATE TRIGGER sonde_test_boom BEFORE INSERT ON results"
+                            " FOR EACH ROW EXECUTE FUNCTION sonde_test_boom()")
+                  .ok());
   const absl::Time t = absl::Now() - absl::Minutes(2);
-  v1::ResultBatch batch =
-      Batch("p-fail", "fra", 9,
-            {Result("fail", 1, t, false, FC::HTTP_BODY, "fine"),
-             Result("fail", 2, t, false, FC::HTTP_BODY, "boom")});
+  v1::ResultBatch batch = Batch("p-fail", "fra", 9,
+                                {Result("fail", 1, t, false, FC::HTTP_BODY, "fine"),
+                                 Result("fail", 2, t, false, FC::HTTP_BODY, "boom")});
   auto dup = store_->InsertBatch(batch);
   ASSERT_FALSE(dup.ok());
   EXPECT_TRUE(absl::IsInternal(dup.status())) << dup.status();
   EXPECT_TRUE(store_->healthy());
   EXPECT_TRUE(store_->idle());
-  EXPECT_EQ(
-      One("SELECT count(*) FROM ingested_batches WHERE prober_id = 'p-fail'"),
-      "0");
-  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-fail'"),
-            "0");
-  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE check_id = 'fail'"),
-            "0");
+  EXPECT_EQ(One("SELECT count(*) FROM ingested_batches WHERE prober_id = 'p-fail'"), "0");
+  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-fail'"), "0");
+  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE check_id = 'fail'"), "0");
 
   ASSERT_TRUE(store_
                   ->Execute("DROP TRIGGER sonde_test_boom ON results;"
@@ -474,8 +440,7 @@ TEST_F(StoreTest, AFailedBatchLeavesNothingBehind) {
   auto retry = store_->InsertBatch(batch);
   ASSERT_TRUE(retry.ok()) << retry.status();
   EXPECT_FALSE(*retry) << "the failed attempt must not have recorded the batch";
-  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-fail'"),
-            "2");
+  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-fail'"), "2");
   EXPECT_EQ(One("SELECT sum(n) FROM rollup_minute_class WHERE check_id = 'fail'"
                 " AND failure_class = 'HTTP_BODY'"),
             "2");
@@ -484,17 +449,15 @@ TEST_F(StoreTest, AFailedBatchLeavesNothingBehind) {
 TEST_F(StoreTest, ALostConnectionIsUnavailable) {
   std::unique_ptr<Store> victim = Connect();
   ASSERT_NE(victim, nullptr);
-  ASSERT_TRUE(store_
-                  ->Execute(absl::StrCat("SELECT pg_terminate_backend(",
-                                         victim->backend_pid(), ")"))
-                  .ok());
-  auto dup = victim->InsertBatch(Batch(
-      "p-lost", "fra", 1, {Result("lost", 1, absl::Now(), true, FC::OK)}));
+  ASSERT_TRUE(
+      store_->Execute(absl::StrCat("SELECT pg_terminate_backend(", victim->backend_pid(), ")"))
+          .ok());
+  auto dup = victim->InsertBatch(
+      Batch("p-lost", "fra", 1, {Result("lost", 1, absl::Now(), true, FC::OK)}));
   ASSERT_FALSE(dup.ok());
   EXPECT_TRUE(absl::IsUnavailable(dup.status())) << dup.status();
   EXPECT_FALSE(victim->healthy());
-  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-lost'"),
-            "0");
+  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-lost'"), "0");
 }
 
 TEST_F(StoreTest, PoolLendsSeparateConnectionsAndReusesHealthyOnes) {
@@ -513,13 +476,11 @@ TEST_F(StoreTest, PoolLendsSeparateConnectionsAndReusesHealthyOnes) {
   EXPECT_EQ(pool.idle_count(), 2u);
   auto again = pool.Acquire();
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_TRUE((*again)->backend_pid() == pid_a ||
-              (*again)->backend_pid() == pid_b);
+  EXPECT_TRUE((*again)->backend_pid() == pid_a || (*again)->backend_pid() == pid_b);
   // A broken connection is not given back.
-  ASSERT_TRUE(store_
-                  ->Execute(absl::StrCat("SELECT pg_terminate_backend(",
-                                         (*again)->backend_pid(), ")"))
-                  .ok());
+  ASSERT_TRUE(
+      store_->Execute(absl::StrCat("SELECT pg_terminate_backend(", (*again)->backend_pid(), ")"))
+          .ok());
   EXPECT_FALSE((*again)->Execute("SELECT 1").ok());
   again->reset();
   EXPECT_EQ(pool.idle_count(), 1u);
@@ -555,8 +516,8 @@ TEST_F(StoreTest, PoolDoesNotLendIdleConnectionsTheServerClosed) {
 // Check ids reach the rollups as array elements: quotes, backslashes,
 // commas, braces and the word NULL must stay data.
 TEST_F(StoreTest, RollupsKeepCheckIdsWithArraySyntaxIntact) {
-  const std::vector<std::string> ids = {"a,b", "q\"uote", "back\\slash", "{braces}",
-                                        "NULL", " spaced ", ""};
+  const std::vector<std::string> ids = {"a,b",      "q\"uote", "back\\slash", "{braces}", "NULL",
+                                        " spaced ", ""};
   const absl::Time t = absl::Now() - absl::Minutes(2);
   std::vector<v1::ProbeResult> results;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -571,7 +532,7 @@ TEST_F(StoreTest, RollupsKeepCheckIdsWithArraySyntaxIntact) {
     got.push_back(r.check_id());
     EXPECT_EQ(r.probes(), 1u) << r.check_id();
   }
-  std::vector<std::string> want = {"a,b", "q\"uote", "back\\slash", "{braces}", "NULL",
+  std::vector<std::string> want = {"a,b",      "q\"uote", "back\\slash", "{braces}", "NULL",
                                    " spaced ", "x"};
   std::sort(want.begin(), want.end());
   std::sort(got.begin(), got.end());

@@ -33,10 +33,9 @@ TEST(QueryServiceTest, RejectsBadWindowsBeforeTouchingTheDatabase) {
     absl::Duration window;
     grpc::StatusCode want;
   };
-  for (const Case& c :
-       {Case{absl::Hours(24 * 401), grpc::StatusCode::INVALID_ARGUMENT},
-        Case{-absl::Seconds(1), grpc::StatusCode::INVALID_ARGUMENT},
-        Case{absl::Hours(1), grpc::StatusCode::UNAVAILABLE}}) {
+  for (const Case& c : {Case{absl::Hours(24 * 401), grpc::StatusCode::INVALID_ARGUMENT},
+                        Case{-absl::Seconds(1), grpc::StatusCode::INVALID_ARGUMENT},
+                        Case{absl::Hours(1), grpc::StatusCode::UNAVAILABLE}}) {
     v1::AvailabilityRequest req;
     common::FromAbsl(c.window, req.mutable_window());
     v1::AvailabilityReply reply;
@@ -56,12 +55,9 @@ TEST(ValidateBatchTest, NamesTheProblem) {
     std::string message;
   };
   const Case cases[] = {
-      {"no prober", [](v1::ResultBatch* b) { b->clear_prober_id(); },
-       "prober_id is empty"},
-      {"no region", [](v1::ResultBatch* b) { b->clear_region(); },
-       "region is empty"},
-      {"no check",
-       [](v1::ResultBatch* b) { b->mutable_results(0)->clear_check_id(); },
+      {"no prober", [](v1::ResultBatch* b) { b->clear_prober_id(); }, "prober_id is empty"},
+      {"no region", [](v1::ResultBatch* b) { b->clear_region(); }, "region is empty"},
+      {"no check", [](v1::ResultBatch* b) { b->mutable_results(0)->clear_check_id(); },
        "results[0] has no check_id"},
       {"too many",
        [](v1::ResultBatch* b) {
@@ -70,15 +66,11 @@ TEST(ValidateBatchTest, NamesTheProblem) {
          }
        },
        "at most 5000"},
-      {"seq overflow", [](v1::ResultBatch* b) { b->set_batch_seq(~0ull); },
-       "batch_seq"},
+      {"seq overflow", [](v1::ResultBatch* b) { b->set_batch_seq(~0ull); }, "batch_seq"},
       {"long check",
-       [](v1::ResultBatch* b) {
-         b->mutable_results(1)->set_check_id(std::string(257, 'c'));
-       },
+       [](v1::ResultBatch* b) { b->mutable_results(1)->set_check_id(std::string(257, 'c')); },
        "results[1].check_id has 257 bytes"},
-      {"long prober",
-       [](v1::ResultBatch* b) { b->set_prober_id(std::string(300, 'p')); },
+      {"long prober", [](v1::ResultBatch* b) { b->set_prober_id(std::string(300, 'p')); },
        "at most 256 bytes"},
   };
   for (const Case& c : cases) {
@@ -86,8 +78,7 @@ TEST(ValidateBatchTest, NamesTheProblem) {
     c.mutate(&b);
     absl::Status st = ValidateBatch(b);
     EXPECT_TRUE(absl::IsInvalidArgument(st)) << c.name << ": " << st;
-    EXPECT_TRUE(absl::StrContains(st.message(), c.message))
-        << c.name << ": " << st;
+    EXPECT_TRUE(absl::StrContains(st.message(), c.message)) << c.name << ": " << st;
   }
 }
 

@@ -14,7 +14,10 @@ TEST(EventLoopTest, TimersRunInOrderAndCancelWorks) {
   EventLoop loop;
   ASSERT_TRUE(loop.Init().ok());
   std::vector<int> order;
-  loop.RunAfter(milliseconds(30), [&] { order.push_back(3); loop.Stop(); });
+  loop.RunAfter(milliseconds(30), [&] {
+    order.push_back(3);
+    loop.Stop();
+  });
   loop.RunAfter(milliseconds(10), [&] { order.push_back(1); });
   auto cancelled = loop.RunAfter(milliseconds(15), [&] { order.push_back(99); });
   loop.RunAfter(milliseconds(20), [&] { order.push_back(2); });
@@ -51,12 +54,14 @@ TEST(EventLoopTest, FdReadinessAndRemoveInsideCallback) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
   int fired = 0;
-  ASSERT_TRUE(loop.AddFd(p[0], EPOLLIN, [&](uint32_t ev) {
-                    EXPECT_TRUE(ev & EPOLLIN);
-                    fired++;
-                    loop.RemoveFd(p[0]);
-                    loop.RunAfter(milliseconds(20), [&] { loop.Stop(); });
-                  }).ok());
+  ASSERT_TRUE(loop.AddFd(p[0], EPOLLIN,
+                         [&](uint32_t ev) {
+                           EXPECT_TRUE(ev & EPOLLIN);
+                           fired++;
+                           loop.RemoveFd(p[0]);
+                           loop.RunAfter(milliseconds(20), [&] { loop.Stop(); });
+                         })
+                  .ok());
   ASSERT_EQ(write(p[1], "x", 1), 1);
   loop.Run();
   EXPECT_EQ(fired, 1);  // level-triggered, but removed: fires once
@@ -82,7 +87,8 @@ TEST(EventLoopTest, ManyCancelledTimersLeaveNothingBehind) {
   // Far-away timers cancelled at once (what a curl transfer does with its
   // timer all the time) must not pile up.
   for (int i = 0; i < 20000; ++i) {
-    loop.Cancel(loop.RunAfter(std::chrono::hours(1), [] { ADD_FAILURE() << "cancelled timer ran"; }));
+    loop.Cancel(
+        loop.RunAfter(std::chrono::hours(1), [] { ADD_FAILURE() << "cancelled timer ran"; }));
   }
   EXPECT_EQ(loop.timer_count(), 0u);
   bool fired = false;
@@ -105,7 +111,8 @@ TEST(EventLoopTest, TimerNeverFiresEarly) {
     auto when = EventLoop::Now() + std::chrono::microseconds(300 * i + 150);
     loop.RunAt(when, [&, when] {
       auto now = EventLoop::Now();
-      if (now < when) early.push_back(std::chrono::duration_cast<std::chrono::microseconds>(when - now));
+      if (now < when)
+        early.push_back(std::chrono::duration_cast<std::chrono::microseconds>(when - now));
       if (--left == 0) loop.Stop();
     });
   }

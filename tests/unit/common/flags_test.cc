@@ -17,7 +17,8 @@ TEST(FlagsTest, ParsesAllForms) {
   f.Bool("b", &b, "");
   f.Duration("d", &d, "");
   f.List("l", &l, "");
-  auto pos = f.Parse({"--name=x", "-n", "42", "--b", "--d", "1m30s", "--l=a", "--l", "b", "pos", "--", "--raw"});
+  auto pos = f.Parse(
+      {"--name=x", "-n", "42", "--b", "--d", "1m30s", "--l=a", "--l", "b", "pos", "--", "--raw"});
   ASSERT_TRUE(pos.ok()) << pos.status();
   EXPECT_EQ(s, "x");
   EXPECT_EQ(n, 42);

@@ -17,9 +17,9 @@ TEST(ResultJsonTest, PrintsEveryFieldWithProtoNames) {
   std::string line = ToJsonLine(r);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   // Proto field names, enum names, defaults present.
-  for (const char* s : {"\"check_id\":\"app-login\"", "\"failure_class\":\"OK\"",
-                        "\"connect_us\":1234", "\"http_status\":0", "\"detail\":\"\"",
-                        "\"cert_sans\":[]", "\"dns\":[]", "\"tls_us\":0"}) {
+  for (const char* s :
+       {"\"check_id\":\"app-login\"", "\"failure_class\":\"OK\"", "\"connect_us\":1234",
+        "\"http_status\":0", "\"detail\":\"\"", "\"cert_sans\":[]", "\"dns\":[]", "\"tls_us\":0"}) {
     EXPECT_NE(line.find(s), std::string::npos) << s << " missing in " << line;
   }
   // Every field of the message is present.

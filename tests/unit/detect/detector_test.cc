@@ -36,21 +36,17 @@ TEST(DetectorOptionsTest, DefaultsValidateAndBadValuesAreNamed) {
     const char* field;
   } cases[] = {
       {[](DetectorOptions* o) { o->down_failures = 4; }, "down_failures"},
-      {[](DetectorOptions* o) { o->partial_window = absl::Seconds(90); },
-       "partial_window"},
+      {[](DetectorOptions* o) { o->partial_window = absl::Seconds(90); }, "partial_window"},
       {[](DetectorOptions* o) { o->partial_fast_window = absl::Seconds(50); },
        "partial_fast_window"},
-      {[](DetectorOptions* o) {
-         o->latency_baseline_window = absl::Minutes(15);
-       },
+      {[](DetectorOptions* o) { o->latency_baseline_window = absl::Minutes(15); },
        "latency_baseline_window"},
       {[](DetectorOptions* o) { o->flap_history = 40; }, "flap_history"},
       {[](DetectorOptions* o) {
          o->burn_rules.push_back({absl::Hours(100), absl::Hours(1), 1});
        },
        "burn_rules"},
-      {[](DetectorOptions* o) { o->prober_recover_share = 0.6; },
-       "prober_recover_share"},
+      {[](DetectorOptions* o) { o->prober_recover_share = 0.6; }, "prober_recover_share"},
   };
   for (const Case& c : cases) {
     DetectorOptions o;
@@ -86,10 +82,9 @@ TEST(DetectorTest, UnknownChecksAndRegionsAreCountedAndDropped) {
 }
 
 TEST(DetectorTest, ProberErrorsNeverCountAgainstTheTarget) {
-  StreamDriver d(
-      Fleet({HttpCheck("a", "a", "https://a.example.com/", kInterval),
-             HttpCheck("b", "b", "https://b.example.com/", kInterval)}),
-      DetectorOptions{});
+  StreamDriver d(Fleet({HttpCheck("a", "a", "https://a.example.com/", kInterval),
+                        HttpCheck("b", "b", "https://b.example.com/", kInterval)}),
+                 DetectorOptions{});
   const absl::Time from = T0() + absl::Minutes(5);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.start < from) return;
@@ -107,10 +102,9 @@ TEST(DetectorTest, RestoredIncidentContinuesUnderItsIdOrResolves) {
   const absl::Time fault = T0() + absl::Minutes(5);
   std::vector<Incident> persisted;
   {
-    StreamDriver d(
-        Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval),
-               HttpCheck("b", "blog", "https://b.example.com/", kInterval)}),
-        DetectorOptions{});
+    StreamDriver d(Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval),
+                          HttpCheck("b", "blog", "https://b.example.com/", kInterval)}),
+                   DetectorOptions{});
     d.set_behavior(FailWhile("a", fault, fault + absl::Hours(1)));
     d.RunUntil(fault + absl::Minutes(1));
     persisted = d.detector().OpenIncidents();
@@ -123,25 +117,22 @@ TEST(DetectorTest, RestoredIncidentContinuesUnderItsIdOrResolves) {
     persisted.push_back(gone);
   }
   // Second life, on the same stream.
-  StreamDriver d(
-      Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval),
-             HttpCheck("b", "blog", "https://b.example.com/", kInterval)}),
-      DetectorOptions{}, DriverOptions{}, fault + absl::Minutes(1));
+  StreamDriver d(Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval),
+                        HttpCheck("b", "blog", "https://b.example.com/", kInterval)}),
+                 DetectorOptions{}, DriverOptions{}, fault + absl::Minutes(1));
   d.detector().RestoreIncidents(persisted, fault + absl::Minutes(1));
   d.set_behavior(FailWhile("a", fault, fault + absl::Hours(1)));
   d.RunUntil(fault + absl::Minutes(10));
   std::set<std::string> opened;
   bool blog_resolved = false;
   for (const TimedEvent& e : d.events()) {
-    if (e.event.kind == IncidentEventKind::kOpened)
-      opened.insert(e.event.incident_id);
+    if (e.event.kind == IncidentEventKind::kOpened) opened.insert(e.event.incident_id);
     if (e.event.incident_id == "blog/global_outage/1" &&
         e.event.kind == IncidentEventKind::kResolved) {
       blog_resolved = true;
     }
   }
-  EXPECT_TRUE(opened.empty())
-      << d.Dump();  // no second incident for the same outage
+  EXPECT_TRUE(opened.empty()) << d.Dump();  // no second incident for the same outage
   EXPECT_TRUE(blog_resolved) << d.Dump();
   const std::vector<Incident> open = d.detector().OpenIncidents();
   ASSERT_EQ(open.size(), 1u);
@@ -150,10 +141,9 @@ TEST(DetectorTest, RestoredIncidentContinuesUnderItsIdOrResolves) {
 }
 
 TEST(DetectorTest, ReconfigurationKeepsStateAndResolvesRemovedServices) {
-  StreamDriver d(
-      Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval),
-             HttpCheck("b", "blog", "https://b.example.com/", kInterval)}),
-      DetectorOptions{});
+  StreamDriver d(Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval),
+                        HttpCheck("b", "blog", "https://b.example.com/", kInterval)}),
+                 DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(5);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.start < fault) return;
@@ -166,14 +156,11 @@ TEST(DetectorTest, ReconfigurationKeepsStateAndResolvesRemovedServices) {
   // "blog" goes away; "a" stays (and stays down: no new incident for it).
   ASSERT_TRUE(
       d.detector()
-          .SetConfig(Fleet({HttpCheck("a", "shop", "https://a.example.com/",
-                                      kInterval)}),
-                     d.now())
+          .SetConfig(Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval)}), d.now())
           .ok());
   EXPECT_TRUE(d.detector().Status("a", "fra").outage);
   EXPECT_EQ(d.detector().Status("b", "fra").state, RegionState::kUnknown);
-  d.RunUntil(fault +
-             absl::Minutes(6));  // the driver still sends b: dropped as unknown
+  d.RunUntil(fault + absl::Minutes(6));  // the driver still sends b: dropped as unknown
   std::vector<IncidentEventKind> later;
   for (size_t i = events_before; i < d.events().size(); ++i) {
     const IncidentEvent& e = d.events()[i].event;
@@ -185,13 +172,11 @@ TEST(DetectorTest, ReconfigurationKeepsStateAndResolvesRemovedServices) {
 
   // Fewer regions: "ams" goes away; its results become unknown, the rest goes
   // on.
-  ASSERT_TRUE(
-      d.detector()
-          .SetConfig(Fleet({HttpCheck("a", "shop", "https://a.example.com/",
-                                      kInterval)},
-                           {"ber", "fra"}),
-                     d.now())
-          .ok());
+  ASSERT_TRUE(d.detector()
+                  .SetConfig(Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval)},
+                                   {"ber", "fra"}),
+                             d.now())
+                  .ok());
   const uint64_t unknown_before = d.detector().stats().unknown_region;
   d.RunUntil(fault + absl::Minutes(8));
   EXPECT_GT(d.detector().stats().unknown_region, unknown_before);
@@ -205,16 +190,13 @@ TEST(DetectorTest, ReconfigurationKeepsStateAndResolvesRemovedServices) {
 TEST(DetectorTest, EvaluationPeriodCoalescesDecisionsToItsGrid) {
   DetectorOptions options;
   options.evaluation_period = absl::Seconds(1);
-  StreamDriver d(
-      Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval)}),
-      options);
+  StreamDriver d(Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval)}), options);
   const absl::Time fault = T0() + absl::Minutes(5);
   d.set_behavior(FailWhile("a", fault, fault + absl::Minutes(2)));
   d.RunUntil(fault + absl::Minutes(8));
   ASSERT_FALSE(d.events().empty());
   for (const TimedEvent& e : d.events()) {
-    EXPECT_EQ(e.event.at,
-              absl::FromUnixSeconds(absl::ToUnixSeconds(e.event.at)))
+    EXPECT_EQ(e.event.at, absl::FromUnixSeconds(absl::ToUnixSeconds(e.event.at)))
         << DebugString(e.event);
   }
   EXPECT_LE(d.FirstOpened(d.events()[0].event.incident.kind) - fault,
@@ -223,9 +205,8 @@ TEST(DetectorTest, EvaluationPeriodCoalescesDecisionsToItsGrid) {
 }
 
 TEST(DetectorTest, StatusReportsDegradedAndDown) {
-  StreamDriver d(
-      Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval, 3)}),
-      DetectorOptions{});
+  StreamDriver d(Fleet({HttpCheck("a", "shop", "https://a.example.com/", kInterval, 3)}),
+                 DetectorOptions{});
   const absl::Time from = T0() + absl::Minutes(2);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.start < from) return;

@@ -31,30 +31,26 @@ TEST(IncidentBookTest, OpenReclassifyHoldContinueResolve) {
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   std::vector<IncidentEvent> ev;
 
-  book.Reconcile("s/shop", "shop",
-                 {Want(IncidentKind::kRegionalOutage, {"a"}, {"ber"})}, t0,
-                 &ev);
+  book.Reconcile("s/shop", "shop", {Want(IncidentKind::kRegionalOutage, {"a"}, {"ber"})}, t0, &ev);
   ASSERT_THAT(Kinds(ev), ElementsAre(IncidentEventKind::kOpened));
   const std::string id = ev[0].incident_id;
   EXPECT_EQ(id, "shop/regional_outage/1700000000");
 
   ev.clear();
-  book.Reconcile(
-      "s/shop", "shop",
-      {Want(IncidentKind::kGlobalOutage, {"a"}, {"ams", "ber", "fra"})},
-      t0 + absl::Seconds(1), &ev);
-  ASSERT_THAT(Kinds(ev), ElementsAre(IncidentEventKind::kReclassified,
-                                     IncidentEventKind::kRegionsChanged));
+  book.Reconcile("s/shop", "shop",
+                 {Want(IncidentKind::kGlobalOutage, {"a"}, {"ams", "ber", "fra"})},
+                 t0 + absl::Seconds(1), &ev);
+  ASSERT_THAT(Kinds(ev),
+              ElementsAre(IncidentEventKind::kReclassified, IncidentEventKind::kRegionsChanged));
   EXPECT_EQ(ev[0].incident_id, id);
   EXPECT_EQ(ev[0].previous_kind, IncidentKind::kRegionalOutage);
   EXPECT_EQ(ev[0].incident.kind, IncidentKind::kGlobalOutage);
 
   // A second check joins: two targets, none recovered.
   ev.clear();
-  book.Reconcile(
-      "s/shop", "shop",
-      {Want(IncidentKind::kGlobalOutage, {"a", "b"}, {"ams", "ber", "fra"})},
-      t0 + absl::Seconds(2), &ev);
+  book.Reconcile("s/shop", "shop",
+                 {Want(IncidentKind::kGlobalOutage, {"a", "b"}, {"ams", "ber", "fra"})},
+                 t0 + absl::Seconds(2), &ev);
   ASSERT_THAT(Kinds(ev), ElementsAre(IncidentEventKind::kProgress));
   EXPECT_EQ(ev[0].incident.affected_targets, 2);
   EXPECT_EQ(ev[0].incident.recovered_targets, 0);
@@ -70,10 +66,9 @@ TEST(IncidentBookTest, OpenReclassifyHoldContinueResolve) {
   EXPECT_TRUE(ev.empty());
 
   // Back within the hold: same incident continues.
-  book.Reconcile(
-      "s/shop", "shop",
-      {Want(IncidentKind::kGlobalOutage, {"a"}, {"ams", "ber", "fra"})},
-      t0 + absl::Minutes(2), &ev);
+  book.Reconcile("s/shop", "shop",
+                 {Want(IncidentKind::kGlobalOutage, {"a"}, {"ams", "ber", "fra"})},
+                 t0 + absl::Minutes(2), &ev);
   ASSERT_THAT(Kinds(ev), ElementsAre(IncidentEventKind::kProgress));
   EXPECT_EQ(ev[0].incident_id, id);
   EXPECT_EQ(ev[0].incident.recovered_targets, 1);
@@ -94,28 +89,23 @@ TEST(IncidentBookTest, KindsOfOtherFamiliesAndScopesStaySeparate) {
   IncidentBook book(absl::Minutes(3), 0.05);
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   std::vector<IncidentEvent> ev;
-  book.Reconcile(
-      "s/a", "a",
-      {Want(IncidentKind::kPartialFailure, {"x"}, {"ams", "fra"}),
-       Want(IncidentKind::kLatencyDegradation, {"x"}, {"ams", "fra"})},
-      t0, &ev);
-  book.Reconcile("s/b", "b",
-                 {Want(IncidentKind::kPartialFailure, {"y"}, {"ams", "fra"})},
+  book.Reconcile("s/a", "a",
+                 {Want(IncidentKind::kPartialFailure, {"x"}, {"ams", "fra"}),
+                  Want(IncidentKind::kLatencyDegradation, {"x"}, {"ams", "fra"})},
                  t0, &ev);
+  book.Reconcile("s/b", "b", {Want(IncidentKind::kPartialFailure, {"y"}, {"ams", "fra"})}, t0, &ev);
   ASSERT_EQ(ev.size(), 3u);
   EXPECT_EQ(book.Open().size(), 3u);
   ev.clear();
   // Latency goes away, partial becomes DNS: reclassified, not reopened;
   // latency is not a reclassification candidate.
-  book.Reconcile("s/a", "a",
-                 {Want(IncidentKind::kDnsFailure, {"x"}, {"ams", "fra"})},
+  book.Reconcile("s/a", "a", {Want(IncidentKind::kDnsFailure, {"x"}, {"ams", "fra"})},
                  t0 + absl::Seconds(5), &ev);
   ASSERT_THAT(Kinds(ev), ElementsAre(IncidentEventKind::kReclassified));
   EXPECT_EQ(ev[0].incident.kind, IncidentKind::kDnsFailure);
   // Share changes below the step are silent, above it UPDATED.
   ev.clear();
-  DesiredIncident d =
-      Want(IncidentKind::kPartialFailure, {"y"}, {"ams", "fra"});
+  DesiredIncident d = Want(IncidentKind::kPartialFailure, {"y"}, {"ams", "fra"});
   d.failing_share = 0.03;
   book.Reconcile("s/b", "b", {d}, t0 + absl::Seconds(6), &ev);
   EXPECT_TRUE(ev.empty());

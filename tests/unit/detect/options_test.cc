@@ -18,23 +18,23 @@ v1::DetectionConfig Parse(const char* text) {
 TEST(WithConfigTest, SetFieldsReplaceTheDefaults) {
   const DetectorOptions defaults;
   DetectorOptions o = WithConfig(defaults, Parse(R"pb(
-    reorder_window { seconds: 3 }
-    down_failures: 4
-    down_window: 6
-    up_successes: 5
-    prober_fault_share: 0.6
-    partial_window { seconds: 600 }
-    partial_share: 0.2
-    partial_min_probes: 12
-    dns_share: 0.9
-    latency_factor: 2.5
-    latency_margin { nanos: 400000000 }
-    latency_min_samples: 20
-    flap_enter_percent: 40
-    flap_exit_percent: 25
-    reclassify_after { seconds: 60 }
-    resolve_hold { seconds: 300 }
-  )pb"));
+                                   reorder_window { seconds: 3 }
+                                   down_failures: 4
+                                   down_window: 6
+                                   up_successes: 5
+                                   prober_fault_share: 0.6
+                                   partial_window { seconds: 600 }
+                                   partial_share: 0.2
+                                   partial_min_probes: 12
+                                   dns_share: 0.9
+                                   latency_factor: 2.5
+                                   latency_margin { nanos: 400000000 }
+                                   latency_min_samples: 20
+                                   flap_enter_percent: 40
+                                   flap_exit_percent: 25
+                                   reclassify_after { seconds: 60 }
+                                   resolve_hold { seconds: 300 }
+                                 )pb"));
   EXPECT_EQ(o.reorder_window, absl::Seconds(3));
   EXPECT_EQ(o.down_failures, 4);
   EXPECT_EQ(o.down_window, 6);

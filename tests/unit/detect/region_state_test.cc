@@ -23,8 +23,7 @@ TEST(RunStateMachineTest, DownAfterTwoOfThreeUpAfterThreeSuccesses) {
       {"two of four", "FSSF", 0, false, false},
       {"still down after two successes", "FFSS", 0, true, true},
       {"up after three successes", "FFSSS", 0, false, false},
-      {"noisy series: two in a row is not yet an outage", "SSFF", 0.01, true,
-       false},
+      {"noisy series: two in a row is not yet an outage", "SSFF", 0.01, true, false},
       {"noisy series: three in a row is", "SSFFF", 0.01, true, true},
       {"very noisy: needs ten", "SFFFFFFFFF", 0.3, true, false},
       {"very noisy: ten", "SFFFFFFFFFF", 0.3, true, true},
@@ -32,8 +31,7 @@ TEST(RunStateMachineTest, DownAfterTwoOfThreeUpAfterThreeSuccesses) {
   for (const Case& c : cases) {
     RunStateMachine sm;
     RunStateMachine::Params p;
-    for (const char* r = c.runs; *r != '\0'; ++r)
-      sm.OnRun(*r == 'F', c.noise, p);
+    for (const char* r = c.runs; *r != '\0'; ++r) sm.OnRun(*r == 'F', c.noise, p);
     EXPECT_EQ(sm.down(), c.down) << c.name;
     EXPECT_EQ(sm.outage(), c.outage) << c.name;
   }

@@ -23,8 +23,7 @@ TEST(ReorderBufferTest, PopsInEventTimeOrderWhateverThePushOrder) {
   std::vector<Sample> all;
   for (int i = 0; i < 5000; ++i) {
     // Mostly in order, with local reordering up to ~50 steps.
-    all.push_back(At(i * 100 + static_cast<int64_t>(rng() % 5000), rng() % 30,
-                     rng() % 3));
+    all.push_back(At(i * 100 + static_cast<int64_t>(rng() % 5000), rng() % 30, rng() % 3));
   }
   ReorderBuffer buf;
   for (const Sample& s : all) buf.Push(s);

@@ -43,10 +43,9 @@ v1::Config ReplayFleet() {
   for (int i = 0; i < kChecks; ++i) {
     // Two checks per host: even http, odd https; ten checks per service.
     const std::string host = absl::StrFormat("h%03d.example.net", i / 2);
-    checks.push_back(HttpCheck(
-        absl::StrFormat("c%04d", i), absl::StrFormat("svc-%03d", i / 10),
-        absl::StrCat(i % 2 == 0 ? "http://" : "https://", host, "/"),
-        kInterval));
+    checks.push_back(HttpCheck(absl::StrFormat("c%04d", i), absl::StrFormat("svc-%03d", i / 10),
+                               absl::StrCat(i % 2 == 0 ? "http://" : "https://", host, "/"),
+                               kInterval));
   }
   return Fleet(std::move(checks));
 }
@@ -56,9 +55,7 @@ void Behave(const RunContext& c, Outcome* o) {
   constexpr int64_t kH = 3600;
   constexpr int64_t kM = 60;
   const int64_t at = absl::ToInt64Seconds(c.start - T0());
-  auto between = [at](int64_t from, int64_t to) {
-    return at >= from && at < to;
-  };
+  auto between = [at](int64_t from, int64_t to) { return at >= from && at < to; };
   const int i = c.check;
   if (between(3 * kH, 3 * kH + 10 * kM) && i / 10 == 3) {  // global: svc-003
     o->cls = FC::HTTP_STATUS;
@@ -74,28 +71,23 @@ void Behave(const RunContext& c, Outcome* o) {
     o->cls = FC::HTTP_STATUS;
     o->http_status = 502;
     o->detail = "HTTP 502 from 192.0.2.30:443, expected 200-399";
-  } else if (between(12 * kH, 12 * kH + 20 * kM) && i >= 500 &&
-             i < 506) {  // DNS: svc-050
+  } else if (between(12 * kH, 12 * kH + 20 * kM) && i >= 500 && i < 506) {  // DNS: svc-050
     o->cls = FC::DNS_NXDOMAIN;
     o->detail =
         "resolving h250.example.net via system resolvers: NXDOMAIN; server at "
         "last "
         "known address 192.0.2.50 answers 200";
-  } else if (between(15 * kH, 15 * kH + 10 * kM) &&
-             c.region_name == "ams") {  // prober ams
+  } else if (between(15 * kH, 15 * kH + 10 * kM) && c.region_name == "ams") {  // prober ams
     o->cls = FC::TCP_TIMEOUT;
     o->total_us = 5000000;
     o->detail = "connect: timed out after 5s";
-  } else if (between(18 * kH, 18 * kH + 30 * kM) &&
-             i / 10 == 20) {  // latency: svc-020
+  } else if (between(18 * kH, 18 * kH + 30 * kM) && i / 10 == 20) {  // latency: svc-020
     o->first_byte_us *= 10;
   } else if (i >= 800 && i < 820 && i % 2 == 1 &&
-             between(20 * kH, 20 * kH + 5 * kM +
-                                  ((i - 800) / 2) * kM)) {  // https of 10 hosts
+             between(20 * kH, 20 * kH + 5 * kM + ((i - 800) / 2) * kM)) {  // https of 10 hosts
     o->cls = FC::TCP_REFUSED;
     o->detail = "connect to 192.0.2.80:443: Connection refused";
-  } else if (between(21 * kH + 30 * kM, 21 * kH + 35 * kM) &&
-             c.region_name == "fra") {
+  } else if (between(21 * kH + 30 * kM, 21 * kH + 35 * kM) && c.region_name == "fra") {
     o->skip = true;  // prober fra silent
   }
 }
@@ -150,20 +142,17 @@ TEST(DetectorReplayTest, TwentyFourHoursOfAThousandChecksInUnderTwentySeconds) {
       "[ replay ] %llu results (24 h, %d checks x 3 regions, 30 s) in %.2f s "
       "wall, %.2f s CPU "
       "= %.0f results/s (wall), %.0f results/s (CPU); %zu incident events\n",
-      static_cast<unsigned long long>(replay.results), kChecks,
-      replay.wall_seconds, replay.cpu_seconds,
-      replay.results / replay.wall_seconds, replay.results / replay.cpu_seconds,
+      static_cast<unsigned long long>(replay.results), kChecks, replay.wall_seconds,
+      replay.cpu_seconds, replay.results / replay.wall_seconds, replay.results / replay.cpu_seconds,
       replay.events.size());
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   std::printf("[ replay ] peak RSS %.0f MiB\n", ru.ru_maxrss / 1024.0);
-  EXPECT_EQ(replay.results,
-            uint64_t{kChecks} * 3 * 2880 - 1000 * 10);  // fra silent 5 min
+  EXPECT_EQ(replay.results, uint64_t{kChecks} * 3 * 2880 - 1000 * 10);  // fra silent 5 min
   EXPECT_EQ(replay.stats.late_results, 0u);
 #ifdef NDEBUG
   // CPU time: wall time on this shared 2-core machine depends on the load.
-  EXPECT_LT(replay.cpu_seconds, 20.0)
-      << "acceptance 4: 24 h must replay in < 20 s";
+  EXPECT_LT(replay.cpu_seconds, 20.0) << "acceptance 4: 24 h must replay in < 20 s";
 #endif
 
   // The incidents are the injected ones, one per service and kind.
@@ -171,21 +160,16 @@ TEST(DetectorReplayTest, TwentyFourHoursOfAThousandChecksInUnderTwentySeconds) {
   std::map<std::string, int> opened_by_service;
   std::map<std::string, int> events_by_kind;
   for (const IncidentEvent& e : replay.raw) {
-    kinds_by_service[e.incident.service].insert(
-        IncidentKindName(e.incident.kind));
-    ++events_by_kind[absl::StrCat(e.incident.service, " ",
-                                  IncidentEventKindName(e.kind))];
+    kinds_by_service[e.incident.service].insert(IncidentKindName(e.incident.kind));
+    ++events_by_kind[absl::StrCat(e.incident.service, " ", IncidentEventKindName(e.kind))];
     if (e.kind == IncidentEventKind::kOpened) {
       ++opened_by_service[e.incident.service];
       std::printf("  %s\n", DebugString(e).substr(0, 200).c_str());
     }
   }
-  for (const auto& [what, n] : events_by_kind)
-    std::printf("  %5d %s\n", n, what.c_str());
+  for (const auto& [what, n] : events_by_kind) std::printf("  %5d %s\n", n, what.c_str());
   const std::map<std::string, std::set<std::string>> want_kinds = {
-      {"svc-003",
-       {"GLOBAL_OUTAGE",
-        "REGIONAL_OUTAGE"}},  // opens REGIONAL, then reclassified
+      {"svc-003", {"GLOBAL_OUTAGE", "REGIONAL_OUTAGE"}},  // opens REGIONAL, then reclassified
       {"svc-010", {"REGIONAL_OUTAGE"}},
       {"svc-011", {"REGIONAL_OUTAGE"}},
       {"svc-030", {"PARTIAL_FAILURE"}},
@@ -197,9 +181,8 @@ TEST(DetectorReplayTest, TwentyFourHoursOfAThousandChecksInUnderTwentySeconds) {
   };
   EXPECT_EQ(kinds_by_service, want_kinds);
   const std::map<std::string, int> want_opened = {
-      {"svc-003", 1}, {"svc-010", 1}, {"svc-011", 1},
-      {"svc-030", 1}, {"svc-050", 1}, {"svc-020", 1},
-      {"svc-080", 1}, {"svc-081", 1}, {"sonde", 2},  // ams fault, fra silent
+      {"svc-003", 1}, {"svc-010", 1}, {"svc-011", 1}, {"svc-030", 1}, {"svc-050", 1},
+      {"svc-020", 1}, {"svc-080", 1}, {"svc-081", 1}, {"sonde", 2},  // ams fault, fra silent
   };
   EXPECT_EQ(opened_by_service, want_opened);
   // Every incident resolved by the end of the day.
@@ -223,8 +206,7 @@ TEST(DetectorReplayTest, SameIncidentsAsInRealTime) {
       "[ real time ] %llu results (incl. duplicates) in %.2f s wall; late "
       "%llu, "
       "duplicates dropped %llu\n",
-      static_cast<unsigned long long>(real_time.results),
-      real_time.wall_seconds,
+      static_cast<unsigned long long>(real_time.results), real_time.wall_seconds,
       static_cast<unsigned long long>(real_time.stats.late_results),
       static_cast<unsigned long long>(real_time.stats.duplicate_results));
   EXPECT_EQ(real_time.stats.late_results, 0u);

@@ -38,14 +38,11 @@ uint64_t Mix(uint64_t x) {
 
 // Uniform in [0, 1), independent per request and per `salt`.
 double Uniform(const RunContext& c, uint64_t salt) {
-  return static_cast<double>(Mix(c.hash ^ (salt * 0x9e3779b97f4a7c15ULL)) >>
-                             11) *
-         0x1.0p-53;
+  return static_cast<double>(Mix(c.hash ^ (salt * 0x9e3779b97f4a7c15ULL)) >> 11) * 0x1.0p-53;
 }
 
 bool IsAvailability(IncidentKind k) {
-  return k == IncidentKind::kGlobalOutage ||
-         k == IncidentKind::kRegionalOutage ||
+  return k == IncidentKind::kGlobalOutage || k == IncidentKind::kRegionalOutage ||
          k == IncidentKind::kPartialFailure || k == IncidentKind::kDnsFailure ||
          k == IncidentKind::kProtocolOutage;
 }
@@ -65,13 +62,11 @@ std::vector<TimedEvent> Availability(const StreamDriver& d) {
 }
 
 void PrintTtd(const char* what, absl::Duration ttd) {
-  std::printf("[ time to detect ] %-28s %s\n", what,
-              absl::FormatDuration(ttd).c_str());
+  std::printf("[ time to detect ] %-28s %s\n", what, absl::FormatDuration(ttd).c_str());
 }
 
 // Tick time of the first event (OPENED or RECLASSIFIED) that shows `kind`.
-absl::Time FirstShowing(const StreamDriver& d, IncidentKind kind,
-                        absl::Time since) {
+absl::Time FirstShowing(const StreamDriver& d, IncidentKind kind, absl::Time since) {
   for (const TimedEvent& e : d.events()) {
     if (e.tick >= since && e.event.incident.kind == kind &&
         (e.event.kind == IncidentEventKind::kOpened ||
@@ -84,8 +79,7 @@ absl::Time FirstShowing(const StreamDriver& d, IncidentKind kind,
 
 // The last event decided before `t` (the incident at its worst, before
 // recovery).
-const TimedEvent& LastBefore(const std::vector<TimedEvent>& events,
-                             absl::Time t) {
+const TimedEvent& LastBefore(const std::vector<TimedEvent>& events, absl::Time t) {
   const TimedEvent* last = &events.front();
   for (const TimedEvent& e : events) {
     if (e.event.at < t) last = &e;
@@ -94,13 +88,10 @@ const TimedEvent& LastBefore(const std::vector<TimedEvent>& events,
 }
 
 // Boxcryptor 2016: the balancer fails 25% of /login; / is fine.
-TEST(DetectorScenarioTest,
-     BoxcryptorQuarterOfLoginFailsIsPartialFailureWithinAMinute) {
+TEST(DetectorScenarioTest, BoxcryptorQuarterOfLoginFailsIsPartialFailureWithinAMinute) {
   StreamDriver d(
-      Fleet({HttpCheck("api-login", "api", "https://api.example.com/login",
-                       kInterval, 3),
-             HttpCheck("api-root", "api", "https://api.example.com/", kInterval,
-                       3)}),
+      Fleet({HttpCheck("api-login", "api", "https://api.example.com/login", kInterval, 3),
+             HttpCheck("api-root", "api", "https://api.example.com/", kInterval, 3)}),
       DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(10);
   const absl::Time fixed = fault + absl::Minutes(5);
@@ -114,35 +105,28 @@ TEST(DetectorScenarioTest,
   });
   d.RunUntil(fixed + absl::Minutes(12));
 
-  const std::vector<TimedEvent> partial =
-      d.EventsOf(IncidentKind::kPartialFailure);
+  const std::vector<TimedEvent> partial = d.EventsOf(IncidentKind::kPartialFailure);
   ASSERT_FALSE(partial.empty()) << d.Dump();
-  const absl::Duration ttd =
-      d.FirstOpened(IncidentKind::kPartialFailure, fault) - fault;
+  const absl::Duration ttd = d.FirstOpened(IncidentKind::kPartialFailure, fault) - fault;
   PrintTtd("partial failure at 25%", ttd);
   EXPECT_LE(ttd, absl::Seconds(60)) << d.Dump();
   EXPECT_EQ(IdsOf(partial).size(), 1u) << d.Dump();
   const TimedEvent* last_during = nullptr;
   for (const TimedEvent& e : partial) {
-    EXPECT_THAT(e.event.incident.checks, ElementsAre("api-login"))
-        << DebugString(e.event);
+    EXPECT_THAT(e.event.incident.checks, ElementsAre("api-login")) << DebugString(e.event);
     EXPECT_EQ(e.event.incident.service, "api");
     EXPECT_EQ(e.event.incident.severity, Severity::kPage);
     EXPECT_EQ(e.event.incident.dominant_class, FC::HTTP_STATUS);
     if (e.tick < fixed) last_during = &e;
   }
   ASSERT_NE(last_during, nullptr);
-  EXPECT_NEAR(partial.front().event.incident.failing_share, 0.25, 0.10)
-      << d.Dump();
-  EXPECT_NEAR(last_during->event.incident.failing_share, 0.25, 0.06)
-      << d.Dump();
+  EXPECT_NEAR(partial.front().event.incident.failing_share, 0.25, 0.10) << d.Dump();
+  EXPECT_NEAR(last_during->event.incident.failing_share, 0.25, 0.06) << d.Dump();
   EXPECT_THAT(last_during->event.incident.evidence, HasSubstr("HTTP 503"));
-  EXPECT_EQ(partial.back().event.kind, IncidentEventKind::kResolved)
-      << d.Dump();
+  EXPECT_EQ(partial.back().event.kind, IncidentEventKind::kResolved) << d.Dump();
   // Never an outage: no region is fully down.
   for (const TimedEvent& e : d.events()) {
-    EXPECT_EQ(e.event.incident.kind, IncidentKind::kPartialFailure)
-        << DebugString(e.event);
+    EXPECT_EQ(e.event.incident.kind, IncidentKind::kPartialFailure) << DebugString(e.event);
   }
 }
 
@@ -151,34 +135,27 @@ TEST(DetectorScenarioTest,
 TEST(DetectorScenarioTest, VelorentNxdomainIsDnsFailureOnTheAppServiceOnly) {
   const std::vector<std::string> resolvers = {"127.0.0.1:5353"};
   StreamDriver d(
-      Fleet(
-          {HttpCheck("app-dashboard", "app", "https://app.example.com/",
-                     kInterval, 1, resolvers),
-           DnsCheck("app-dns", "app", "app.example.com", kInterval, resolvers),
-           HttpCheck("www-home", "www", "https://www.example.com/", kInterval,
-                     1, resolvers)}),
+      Fleet({HttpCheck("app-dashboard", "app", "https://app.example.com/", kInterval, 1, resolvers),
+             DnsCheck("app-dns", "app", "app.example.com", kInterval, resolvers),
+             HttpCheck("www-home", "www", "https://www.example.com/", kInterval, 1, resolvers)}),
       DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(10);
   const absl::Time fixed = fault + absl::Minutes(10);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault || c.start >= fixed ||
-        c.check_name.rfind("app-", 0) != 0)
-      return;
+    if (c.start < fault || c.start >= fixed || c.check_name.rfind("app-", 0) != 0) return;
     o->cls = FC::DNS_NXDOMAIN;
     o->connect_us = o->tls_us = o->first_byte_us = 0;
-    o->detail =
-        c.check_name == "app-dns"
-            ? "app.example.com A via 127.0.0.1:5353: NXDOMAIN, expected NOERROR"
-            : "resolving app.example.com via 127.0.0.1:5353: NXDOMAIN; server "
-              "at last "
-              "known address 192.0.2.10 answers 200";
+    o->detail = c.check_name == "app-dns"
+                    ? "app.example.com A via 127.0.0.1:5353: NXDOMAIN, expected NOERROR"
+                    : "resolving app.example.com via 127.0.0.1:5353: NXDOMAIN; server "
+                      "at last "
+                      "known address 192.0.2.10 answers 200";
   });
   d.RunUntil(fixed + absl::Minutes(6));
 
   const std::vector<TimedEvent> dns = d.EventsOf(IncidentKind::kDnsFailure);
   ASSERT_FALSE(dns.empty()) << d.Dump();
-  const absl::Duration ttd =
-      d.FirstOpened(IncidentKind::kDnsFailure, fault) - fault;
+  const absl::Duration ttd = d.FirstOpened(IncidentKind::kDnsFailure, fault) - fault;
   PrintTtd("DNS failure", ttd);
   EXPECT_LE(ttd, kOutageBudget) << d.Dump();
   EXPECT_EQ(IdsOf(dns).size(), 1u) << d.Dump();
@@ -187,27 +164,22 @@ TEST(DetectorScenarioTest, VelorentNxdomainIsDnsFailureOnTheAppServiceOnly) {
   EXPECT_THAT(peak.checks, ElementsAre("app-dashboard", "app-dns"));
   EXPECT_THAT(peak.regions, ElementsAre("ams", "ber", "fra"));
   EXPECT_EQ(peak.dominant_class, FC::DNS_NXDOMAIN);
-  EXPECT_THAT(
-      peak.evidence,
-      HasSubstr("NXDOMAIN for app.example.com from resolvers 127.0.0.1:5353"));
   EXPECT_THAT(peak.evidence,
-              HasSubstr("server at last known address 192.0.2.10 answers 200"));
+              HasSubstr("NXDOMAIN for app.example.com from resolvers 127.0.0.1:5353"));
+  EXPECT_THAT(peak.evidence, HasSubstr("server at last known address 192.0.2.10 answers 200"));
   EXPECT_EQ(dns.back().event.kind, IncidentEventKind::kResolved);
   for (const TimedEvent& e : d.events()) {
     EXPECT_EQ(e.event.incident.service, "app") << DebugString(e.event);
-    EXPECT_EQ(e.event.incident.kind, IncidentKind::kDnsFailure)
-        << DebugString(e.event);
+    EXPECT_EQ(e.event.incident.kind, IncidentKind::kDnsFailure) << DebugString(e.event);
   }
 }
 
 // lemniscus 2020: one data centre cannot reach a dependency, minutes at a time.
-TEST(DetectorScenarioTest,
-     LemniscusIntermittentRegionIsRegionalAndFlappingNeverGlobal) {
-  StreamDriver d(Fleet({HttpCheck("shop-home", "shop",
-                                  "https://shop.example.com/", kInterval),
-                        HttpCheck("shop-cart", "shop",
-                                  "https://shop.example.com/cart", kInterval)}),
-                 DetectorOptions{});
+TEST(DetectorScenarioTest, LemniscusIntermittentRegionIsRegionalAndFlappingNeverGlobal) {
+  StreamDriver d(
+      Fleet({HttpCheck("shop-home", "shop", "https://shop.example.com/", kInterval),
+             HttpCheck("shop-cart", "shop", "https://shop.example.com/cart", kInterval)}),
+      DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(10);
   const absl::Time fixed = fault + absl::Minutes(20);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
@@ -221,16 +193,13 @@ TEST(DetectorScenarioTest,
   });
   d.RunUntil(fixed + absl::Minutes(30));
 
-  const std::vector<TimedEvent> regional =
-      d.EventsOf(IncidentKind::kRegionalOutage);
+  const std::vector<TimedEvent> regional = d.EventsOf(IncidentKind::kRegionalOutage);
   ASSERT_FALSE(regional.empty()) << d.Dump();
-  const absl::Duration ttd =
-      d.FirstOpened(IncidentKind::kRegionalOutage, fault) - fault;
+  const absl::Duration ttd = d.FirstOpened(IncidentKind::kRegionalOutage, fault) - fault;
   PrintTtd("regional outage", ttd);
   EXPECT_LE(ttd, kOutageBudget) << d.Dump();
   for (const TimedEvent& e : regional) {
-    EXPECT_THAT(e.event.incident.regions, ElementsAre("ber"))
-        << DebugString(e.event);
+    EXPECT_THAT(e.event.incident.regions, ElementsAre("ber")) << DebugString(e.event);
     EXPECT_EQ(e.event.incident.severity, Severity::kPage);
   }
   // One incident across the on/off cycles, not a storm of them.
@@ -243,16 +212,13 @@ TEST(DetectorScenarioTest,
   EXPECT_LT(flapping.front().tick, fixed);
   EXPECT_THAT(flapping.front().event.incident.regions, ElementsAre("ber"));
   EXPECT_EQ(flapping.front().event.incident.severity, Severity::kTicket);
-  EXPECT_EQ(flapping.back().event.kind, IncidentEventKind::kResolved)
-      << d.Dump();
-  EXPECT_EQ(regional.back().event.kind, IncidentEventKind::kResolved)
-      << d.Dump();
+  EXPECT_EQ(flapping.back().event.kind, IncidentEventKind::kResolved) << d.Dump();
+  EXPECT_EQ(regional.back().event.kind, IncidentEventKind::kResolved) << d.Dump();
 }
 
 // mittwald 2018: HTTPS of every host down while HTTP answers; hosts come
 // back one by one.
-TEST(DetectorScenarioTest,
-     MittwaldHttpsDownHttpUpIsProtocolOutageWithProgress) {
+TEST(DetectorScenarioTest, MittwaldHttpsDownHttpUpIsProtocolOutageWithProgress) {
   std::vector<v1::Check> checks;
   for (int h = 0; h < 10; ++h) {
     const std::string host = absl::StrCat("h", h, ".example.net");
@@ -263,12 +229,9 @@ TEST(DetectorScenarioTest,
   }
   StreamDriver d(Fleet(std::move(checks)), DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(10);
-  auto back_at = [&](int host) {
-    return fault + absl::Minutes(2) + host * absl::Seconds(30);
-  };
+  auto back_at = [&](int host) { return fault + absl::Minutes(2) + host * absl::Seconds(30); };
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault || c.check_name.find("-https") == std::string::npos)
-      return;
+    if (c.start < fault || c.check_name.find("-https") == std::string::npos) return;
     const int host = c.check_name[1] - '0';
     if (c.start >= back_at(host)) return;
     o->cls = FC::TCP_REFUSED;
@@ -277,11 +240,9 @@ TEST(DetectorScenarioTest,
   });
   d.RunUntil(back_at(9) + absl::Minutes(6));
 
-  const std::vector<TimedEvent> protocol =
-      d.EventsOf(IncidentKind::kProtocolOutage);
+  const std::vector<TimedEvent> protocol = d.EventsOf(IncidentKind::kProtocolOutage);
   ASSERT_FALSE(protocol.empty()) << d.Dump();
-  const absl::Duration ttd =
-      d.FirstOpened(IncidentKind::kProtocolOutage, fault) - fault;
+  const absl::Duration ttd = d.FirstOpened(IncidentKind::kProtocolOutage, fault) - fault;
   PrintTtd("protocol outage", ttd);
   EXPECT_LE(ttd, kOutageBudget) << d.Dump();
   EXPECT_EQ(IdsOf(Availability(d)).size(), 1u) << d.Dump();
@@ -291,8 +252,7 @@ TEST(DetectorScenarioTest,
     const Incident& i = e.event.incident;
     EXPECT_EQ(i.protocol, "https") << DebugString(e.event);
     max_affected = std::max(max_affected, i.affected_targets);
-    if (e.event.kind == IncidentEventKind::kProgress &&
-        i.recovered_targets > 0) {
+    if (e.event.kind == IncidentEventKind::kProgress && i.recovered_targets > 0) {
       recovered.push_back(i.recovered_targets);
     }
     if (i.affected_targets == 10 && i.recovered_targets == 0) {
@@ -306,24 +266,20 @@ TEST(DetectorScenarioTest,
   EXPECT_EQ(std::set<int>(recovered.begin(), recovered.end()),
             (std::set<int>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}))
       << d.Dump();
-  EXPECT_EQ(protocol.back().event.kind, IncidentEventKind::kResolved)
-      << d.Dump();
+  EXPECT_EQ(protocol.back().event.kind, IncidentEventKind::kResolved) << d.Dump();
   EXPECT_TRUE(d.EventsOf(IncidentKind::kGlobalOutage).empty()) << d.Dump();
 }
 
 // mittwald, the whole story: everything down, HTTP back first, HTTPS much
 // later. A few seconds of staggered recovery are not a protocol outage; ten
 // minutes are, on the same incident.
-TEST(DetectorScenarioTest,
-     MittwaldHttpBackLongBeforeHttpsIsReclassifiedOnlyWhenItLasts) {
+TEST(DetectorScenarioTest, MittwaldHttpBackLongBeforeHttpsIsReclassifiedOnlyWhenItLasts) {
   std::vector<v1::Check> checks;
   for (const char* host : {"h1", "h2"}) {
     checks.push_back(HttpCheck(absl::StrCat(host, "-http"), "hosting",
-                               absl::StrCat("http://", host, ".example.net/"),
-                               kInterval));
+                               absl::StrCat("http://", host, ".example.net/"), kInterval));
     checks.push_back(HttpCheck(absl::StrCat(host, "-https"), "hosting",
-                               absl::StrCat("https://", host, ".example.net/"),
-                               kInterval));
+                               absl::StrCat("https://", host, ".example.net/"), kInterval));
   }
   StreamDriver d(Fleet(std::move(checks)), DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(10);
@@ -346,10 +302,9 @@ TEST(DetectorScenarioTest,
   const std::vector<TimedEvent> events = Availability(d);
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(IdsOf(events).size(), 1u) << d.Dump();
-  EXPECT_EQ(
-      events.front().event.incident.kind == IncidentKind::kGlobalOutage ||
-          events.front().event.incident.kind == IncidentKind::kRegionalOutage,
-      true);
+  EXPECT_EQ(events.front().event.incident.kind == IncidentKind::kGlobalOutage ||
+                events.front().event.incident.kind == IncidentKind::kRegionalOutage,
+            true);
   const TimedEvent* to_protocol = nullptr;
   for (const TimedEvent& e : events) {
     if (e.event.kind == IncidentEventKind::kReclassified &&
@@ -369,28 +324,21 @@ TEST(DetectorScenarioTest,
 }
 
 // lexoffice: latency x8 behind a saturated firewall; every check still 200.
-TEST(DetectorScenarioTest,
-     LexofficeLatencyTimesEightIsLatencyDegradationNamingThePhase) {
-  StreamDriver d(Fleet({HttpCheck("books-web", "books",
-                                  "https://books.example.com/", kInterval),
-                        HttpCheck("books-api", "books",
-                                  "https://books.example.com/api", kInterval),
-                        HttpCheck("other-web", "other",
-                                  "https://other.example.com/", kInterval)}),
+TEST(DetectorScenarioTest, LexofficeLatencyTimesEightIsLatencyDegradationNamingThePhase) {
+  StreamDriver d(Fleet({HttpCheck("books-web", "books", "https://books.example.com/", kInterval),
+                        HttpCheck("books-api", "books", "https://books.example.com/api", kInterval),
+                        HttpCheck("other-web", "other", "https://other.example.com/", kInterval)}),
                  DetectorOptions{});
-  const absl::Time fault =
-      T0() + absl::Minutes(70);  // after an hour of baseline
+  const absl::Time fault = T0() + absl::Minutes(70);  // after an hour of baseline
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.start < fault || c.check_name.rfind("books-", 0) != 0) return;
     o->first_byte_us *= 8;
   });
   d.RunUntil(fault + absl::Minutes(15));
 
-  const std::vector<TimedEvent> latency =
-      d.EventsOf(IncidentKind::kLatencyDegradation);
+  const std::vector<TimedEvent> latency = d.EventsOf(IncidentKind::kLatencyDegradation);
   ASSERT_FALSE(latency.empty()) << d.Dump();
-  const absl::Duration ttd =
-      d.FirstOpened(IncidentKind::kLatencyDegradation, fault) - fault;
+  const absl::Duration ttd = d.FirstOpened(IncidentKind::kLatencyDegradation, fault) - fault;
   PrintTtd("latency degradation", ttd);
   EXPECT_LE(ttd, absl::Minutes(3));
   const Incident& i = latency.back().event.incident;
@@ -401,21 +349,18 @@ TEST(DetectorScenarioTest,
   EXPECT_GT(i.latency_p95, 2 * i.latency_baseline_p95);
   EXPECT_THAT(i.evidence, HasSubstr("first_byte moved most"));
   EXPECT_TRUE(Availability(d).empty()) << d.Dump();
-  for (const TimedEvent& e : d.events())
-    EXPECT_EQ(e.event.incident.service, "books");
+  for (const TimedEvent& e : d.events()) EXPECT_EQ(e.event.incident.service, "books");
 }
 
 // lemniscus's other half: one prober's own network is black-holed.
-TEST(DetectorScenarioTest,
-     ProberFailingEveryTargetIsProberFaultAndNoTargetIncident) {
-  StreamDriver d(
-      Fleet({HttpCheck("a-web", "a", "http://a.example.com/", kInterval),
-             HttpCheck("a-api", "a", "https://a.example.com/api", kInterval),
-             HttpCheck("b-web", "b", "https://b.example.com/", kInterval),
-             TcpCheck("b-ssh", "b", "b.example.com", 22, kInterval),
-             HttpCheck("c-web", "c", "https://c.example.com/", kInterval),
-             DnsCheck("c-dns", "c", "c.example.com", kInterval)}),
-      DetectorOptions{});
+TEST(DetectorScenarioTest, ProberFailingEveryTargetIsProberFaultAndNoTargetIncident) {
+  StreamDriver d(Fleet({HttpCheck("a-web", "a", "http://a.example.com/", kInterval),
+                        HttpCheck("a-api", "a", "https://a.example.com/api", kInterval),
+                        HttpCheck("b-web", "b", "https://b.example.com/", kInterval),
+                        TcpCheck("b-ssh", "b", "b.example.com", 22, kInterval),
+                        HttpCheck("c-web", "c", "https://c.example.com/", kInterval),
+                        DnsCheck("c-dns", "c", "c.example.com", kInterval)}),
+                 DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(10);
   const absl::Time fixed = fault + absl::Minutes(10);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
@@ -426,36 +371,31 @@ TEST(DetectorScenarioTest,
   });
   d.RunUntil(fixed + absl::Minutes(10));
 
-  const std::vector<TimedEvent> fault_events =
-      d.EventsOf(IncidentKind::kProberFault);
+  const std::vector<TimedEvent> fault_events = d.EventsOf(IncidentKind::kProberFault);
   ASSERT_FALSE(fault_events.empty()) << d.Dump();
   const Incident& i = fault_events.front().event.incident;
   EXPECT_EQ(fault_events.front().event.kind, IncidentEventKind::kOpened);
   EXPECT_THAT(i.regions, ElementsAre("ams"));
   EXPECT_EQ(i.service, "sonde");
   EXPECT_EQ(i.checks.size(), 6u);
-  EXPECT_THAT(i.evidence,
-              HasSubstr("region ams (prober ams) fails 6 of 6 checks"));
+  EXPECT_THAT(i.evidence, HasSubstr("region ams (prober ams) fails 6 of 6 checks"));
   PrintTtd("prober fault (incl. 30s hold)", fault_events.front().tick - fault);
   EXPECT_LE(fault_events.front().tick - fault, absl::Seconds(45));
-  EXPECT_EQ(fault_events.back().event.kind, IncidentEventKind::kResolved)
-      << d.Dump();
+  EXPECT_EQ(fault_events.back().event.kind, IncidentEventKind::kResolved) << d.Dump();
   for (const TimedEvent& e : d.events()) {
-    EXPECT_EQ(e.event.incident.kind, IncidentKind::kProberFault)
-        << DebugString(e.event);
+    EXPECT_EQ(e.event.incident.kind, IncidentKind::kProberFault) << DebugString(e.event);
   }
 }
 
 // Healthy but noisy: 1% of requests fail everywhere, at random.
 TEST(DetectorScenarioTest, OnePercentRandomFailuresEverywhereOpenNothing) {
-  StreamDriver d(
-      Fleet({HttpCheck("n-web", "n", "https://n.example.com/", kInterval, 3),
-             HttpCheck("n-api", "n", "https://n.example.com/api", kInterval, 3),
-             HttpCheck("m-web", "m", "https://m.example.com/", kInterval, 3),
-             HttpCheck("m-api", "m", "https://m.example.com/api", kInterval, 3),
-             TcpCheck("m-ssh", "m", "m.example.com", 22, kInterval),
-             TcpCheck("n-ssh", "n", "n.example.com", 22, kInterval)}),
-      DetectorOptions{});
+  StreamDriver d(Fleet({HttpCheck("n-web", "n", "https://n.example.com/", kInterval, 3),
+                        HttpCheck("n-api", "n", "https://n.example.com/api", kInterval, 3),
+                        HttpCheck("m-web", "m", "https://m.example.com/", kInterval, 3),
+                        HttpCheck("m-api", "m", "https://m.example.com/api", kInterval, 3),
+                        TcpCheck("m-ssh", "m", "m.example.com", 22, kInterval),
+                        TcpCheck("n-ssh", "n", "n.example.com", 22, kInterval)}),
+                 DetectorOptions{});
   const absl::Time noisy = T0() + absl::Minutes(10);
   const absl::Time quiet = noisy + absl::Minutes(10);
   uint64_t failures = 0;
@@ -473,16 +413,14 @@ TEST(DetectorScenarioTest, OnePercentRandomFailuresEverywhereOpenNothing) {
 
 // A prober that stops sending: its region goes STALE, never "down".
 TEST(DetectorScenarioTest, SilentProberMakesItsRegionStaleNotAnOutage) {
-  StreamDriver d(
-      Fleet({HttpCheck("s-web", "s", "https://s.example.com/", kInterval),
-             HttpCheck("s-api", "s", "https://s.example.com/api", kInterval),
-             TcpCheck("s-ssh", "s", "s.example.com", 22, kInterval)}),
-      DetectorOptions{});
+  StreamDriver d(Fleet({HttpCheck("s-web", "s", "https://s.example.com/", kInterval),
+                        HttpCheck("s-api", "s", "https://s.example.com/api", kInterval),
+                        TcpCheck("s-ssh", "s", "s.example.com", 22, kInterval)}),
+                 DetectorOptions{});
   const absl::Time silent = T0() + absl::Minutes(10);
   const absl::Time back = silent + absl::Minutes(5);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.region_name == "ber" && c.start >= silent && c.start < back)
-      o->skip = true;
+    if (c.region_name == "ber" && c.start >= silent && c.start < back) o->skip = true;
   });
   d.RunUntil(silent + absl::Minutes(2));
   for (const char* check : {"s-web", "s-api", "s-ssh"}) {
@@ -498,23 +436,19 @@ TEST(DetectorScenarioTest, SilentProberMakesItsRegionStaleNotAnOutage) {
   const std::vector<TimedEvent> fault = d.EventsOf(IncidentKind::kProberFault);
   ASSERT_FALSE(fault.empty()) << d.Dump();
   EXPECT_THAT(fault.front().event.incident.regions, ElementsAre("ber"));
-  EXPECT_THAT(fault.front().event.incident.evidence,
-              HasSubstr("no results from region ber"));
+  EXPECT_THAT(fault.front().event.incident.evidence, HasSubstr("no results from region ber"));
   EXPECT_EQ(fault.back().event.kind, IncidentEventKind::kResolved) << d.Dump();
 }
 
 // Down from everywhere.
 TEST(DetectorScenarioTest, DownInAllThreeRegionsIsGlobalOutage) {
-  StreamDriver d(Fleet({HttpCheck("shop-home", "shop",
-                                  "https://shop.example.com/", kInterval),
-                        HttpCheck("blog-home", "blog",
-                                  "https://blog.example.com/", kInterval)}),
+  StreamDriver d(Fleet({HttpCheck("shop-home", "shop", "https://shop.example.com/", kInterval),
+                        HttpCheck("blog-home", "blog", "https://blog.example.com/", kInterval)}),
                  DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(10);
   const absl::Time fixed = fault + absl::Minutes(5);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.check_name != "shop-home" || c.start < fault || c.start >= fixed)
-      return;
+    if (c.check_name != "shop-home" || c.start < fault || c.start >= fixed) return;
     o->cls = FC::HTTP_STATUS;
     o->http_status = 503;
     o->detail = "HTTP 503 from 192.0.2.30:443, expected 200-399";
@@ -532,22 +466,17 @@ TEST(DetectorScenarioTest, DownInAllThreeRegionsIsGlobalOutage) {
   EXPECT_THAT(peak.regions, ElementsAre("ams", "ber", "fra"));
   EXPECT_THAT(peak.checks, ElementsAre("shop-home"));
   EXPECT_EQ(peak.dominant_class, FC::HTTP_STATUS);
-  EXPECT_THAT(peak.evidence,
-              HasSubstr("HTTP_STATUS from ams, ber, fra: HTTP 503"));
+  EXPECT_THAT(peak.evidence, HasSubstr("HTTP_STATUS from ams, ber, fra: HTTP 503"));
   EXPECT_EQ(events.back().event.kind, IncidentEventKind::kResolved);
-  EXPECT_EQ(
-      events.back().event.incident.resolved_at - fixed < absl::Seconds(10),
-      true)
+  EXPECT_EQ(events.back().event.incident.resolved_at - fixed < absl::Seconds(10), true)
       << DebugString(events.back().event);
-  for (const TimedEvent& e : d.events())
-    EXPECT_EQ(e.event.incident.service, "shop");
+  for (const TimedEvent& e : d.events()) EXPECT_EQ(e.event.incident.service, "shop");
 }
 
 // SLO burn: 0.5% of requests fail for hours against a 99.9% SLO (burn 5x):
 // no page, a ticket once the 3 d and 6 h windows both burn > 1.
 TEST(DetectorScenarioTest, SlowBudgetBurnOpensATicketNotAPage) {
-  StreamDriver d(Fleet({HttpCheck("pay-api", "pay", "https://pay.example.com/",
-                                  kInterval, 3)}),
+  StreamDriver d(Fleet({HttpCheck("pay-api", "pay", "https://pay.example.com/", kInterval, 3)}),
                  DetectorOptions{}, DriverOptions{absl::Seconds(1)});
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (Uniform(c, 3) >= 0.005) return;
@@ -559,16 +488,13 @@ TEST(DetectorScenarioTest, SlowBudgetBurnOpensATicketNotAPage) {
   const std::vector<TimedEvent> events = d.events();
   ASSERT_FALSE(events.empty()) << "no ticket";
   for (const TimedEvent& e : events) {
-    EXPECT_EQ(e.event.incident.kind, IncidentKind::kPartialFailure)
-        << DebugString(e.event);
-    EXPECT_EQ(e.event.incident.severity, Severity::kTicket)
-        << DebugString(e.event);
+    EXPECT_EQ(e.event.incident.kind, IncidentKind::kPartialFailure) << DebugString(e.event);
+    EXPECT_EQ(e.event.incident.severity, Severity::kTicket) << DebugString(e.event);
   }
   // History shorter than the 3 d window counts as within budget: at 5x the
   // ticket needs about 1/5 of 3 d = 14.4 h of history (less with noise).
   EXPECT_GE(events.front().tick - T0(), absl::Hours(12));
-  EXPECT_THAT(events.front().event.incident.evidence,
-              HasSubstr("error budget burning"));
+  EXPECT_THAT(events.front().event.incident.evidence, HasSubstr("error budget burning"));
 }
 
 }  // namespace

@@ -31,9 +31,8 @@ struct StreamDriver::Pending {
   Outcome outcome;
 };
 
-v1::Check HttpCheck(const std::string& name, const std::string& service,
-                    const std::string& url, absl::Duration interval,
-                    uint32_t requests_per_run,
+v1::Check HttpCheck(const std::string& name, const std::string& service, const std::string& url,
+                    absl::Duration interval, uint32_t requests_per_run,
                     std::vector<std::string> resolvers) {
   v1::Check c;
   c.set_name(name);
@@ -45,8 +44,8 @@ v1::Check HttpCheck(const std::string& name, const std::string& service,
   return c;
 }
 
-v1::Check TcpCheck(const std::string& name, const std::string& service,
-                   const std::string& host, int port, absl::Duration interval) {
+v1::Check TcpCheck(const std::string& name, const std::string& service, const std::string& host,
+                   int port, absl::Duration interval) {
   v1::Check c;
   c.set_name(name);
   c.set_service(service);
@@ -56,9 +55,8 @@ v1::Check TcpCheck(const std::string& name, const std::string& service,
   return c;
 }
 
-v1::Check DnsCheck(const std::string& name, const std::string& service,
-                   const std::string& host, absl::Duration interval,
-                   std::vector<std::string> resolvers) {
+v1::Check DnsCheck(const std::string& name, const std::string& service, const std::string& host,
+                   absl::Duration interval, std::vector<std::string> resolvers) {
   v1::Check c;
   c.set_name(name);
   c.set_service(service);
@@ -68,16 +66,15 @@ v1::Check DnsCheck(const std::string& name, const std::string& service,
   return c;
 }
 
-v1::Config Fleet(std::vector<v1::Check> checks,
-                 std::vector<std::string> regions) {
+v1::Config Fleet(std::vector<v1::Check> checks, std::vector<std::string> regions) {
   v1::Config config;
   for (const std::string& r : regions) config.add_regions(r);
   for (v1::Check& c : checks) *config.add_checks() = std::move(c);
   return config;
 }
 
-StreamDriver::StreamDriver(v1::Config config, DetectorOptions options,
-                           DriverOptions driver, absl::Time start)
+StreamDriver::StreamDriver(v1::Config config, DetectorOptions options, DriverOptions driver,
+                           absl::Time start)
     : config_(std::move(config)), driver_(driver), clock_(start) {
   auto d = Detector::Create(std::move(options));
   if (!d.ok()) abort();
@@ -86,19 +83,15 @@ StreamDriver::StreamDriver(v1::Config config, DetectorOptions options,
   const int n_regions = config_.regions_size();
   for (int ci = 0; ci < config_.checks_size(); ++ci) {
     const v1::Check& check = config_.checks(ci);
-    const int64_t interval =
-        absl::ToInt64Microseconds(common::ToAbsl(check.interval()));
+    const int64_t interval = absl::ToInt64Microseconds(common::ToAbsl(check.interval()));
     interval_us_.push_back(interval);
     requests_per_run_.push_back(
-        check.has_http()
-            ? std::max<uint32_t>(1, check.http().requests_per_run())
-            : 1);
+        check.has_http() ? std::max<uint32_t>(1, check.http().requests_per_run()) : 1);
     for (int r = 0; r < n_regions; ++r) {
       const uint32_t series = static_cast<uint32_t>(ci * n_regions + r);
       // Stable offset inside the interval, like the scheduler's, in ms.
       const int64_t offset =
-          static_cast<int64_t>(Mix(series * 7919 + 17) % (interval / 1000)) *
-          1000;
+          static_cast<int64_t>(Mix(series * 7919 + 17) % (interval / 1000)) * 1000;
       schedule_.push_back({Us(start) + offset, series});
     }
   }
@@ -110,10 +103,8 @@ StreamDriver::~StreamDriver() = default;
 
 void StreamDriver::Send(const Pending& p) {
   const int n_regions = config_.regions_size();
-  const v1::Check& check =
-      config_.checks(static_cast<int>(p.series) / n_regions);
-  const std::string& region =
-      config_.regions(static_cast<int>(p.series) % n_regions);
+  const v1::Check& check = config_.checks(static_cast<int>(p.series) / n_regions);
+  const std::string& region = config_.regions(static_cast<int>(p.series) % n_regions);
   const Outcome& o = p.outcome;
   v1::ProbeResult& r = scratch_;
   r.set_check_id(check.name());
@@ -122,8 +113,7 @@ void StreamDriver::Send(const Pending& p) {
   r.set_prober_id(region);  // one prober per region, named after it
   r.set_seq(++seq_);
   r.mutable_start_time()->set_seconds(p.start_us / 1'000'000);
-  r.mutable_start_time()->set_nanos(
-      static_cast<int32_t>(p.start_us % 1'000'000) * 1000);
+  r.mutable_start_time()->set_nanos(static_cast<int32_t>(p.start_us % 1'000'000) * 1000);
   r.set_ok(o.cls == v1::FailureClass::OK);
   r.set_failure_class(o.cls);
   r.set_detail(o.detail.data(), o.detail.size());
@@ -147,8 +137,7 @@ void StreamDriver::Generate(absl::Time until) {
     const v1::Check& check = config_.checks(ci);
     // Reschedule in place: replace the top and sift it down.
     {
-      const std::pair<int64_t, uint32_t> moved{start_us + interval_us_[ci],
-                                               series};
+      const std::pair<int64_t, uint32_t> moved{start_us + interval_us_[ci], series};
       size_t i = 0;
       const size_t n = schedule_.size();
       while (true) {
@@ -167,8 +156,7 @@ void StreamDriver::Generate(absl::Time until) {
       p.series = series;
       p.start_us = start_us;
       p.request = req;
-      const uint64_t h =
-          Mix(Mix(series + 0x9e3779b97f4a7c15ULL * (start_us + 1)) + req);
+      const uint64_t h = Mix(Mix(series + 0x9e3779b97f4a7c15ULL * (start_us + 1)) + req);
       // Some jitter on the server's answer time.
       p.outcome.first_byte_us += static_cast<uint32_t>(h % 20000);
       if (behavior_) {
@@ -183,21 +171,18 @@ void StreamDriver::Generate(absl::Time until) {
       }
       if (p.outcome.skip) continue;
       Outcome& o = p.outcome;
-      if (o.total_us == 0)
-        o.total_us = o.dns_us + o.connect_us + o.tls_us + o.first_byte_us;
+      if (o.total_us == 0) o.total_us = o.dns_us + o.connect_us + o.tls_us + o.first_byte_us;
       if (!driver_.real_time) {
         Send(p);
         continue;
       }
       const int64_t delay = static_cast<int64_t>(
           (h >> 20) %
-          static_cast<uint64_t>(
-              absl::ToInt64Microseconds(driver_.max_delivery_delay) + 1));
+          static_cast<uint64_t>(absl::ToInt64Microseconds(driver_.max_delivery_delay) + 1));
       p.deliver_us = start_us + o.total_us + delay;
       p.order = Mix(h);
       auto later = [](const Pending& a, const Pending& b) {
-        return a.deliver_us != b.deliver_us ? a.deliver_us > b.deliver_us
-                                            : a.order > b.order;
+        return a.deliver_us != b.deliver_us ? a.deliver_us > b.deliver_us : a.order > b.order;
       };
       in_flight_.push_back(p);
       std::push_heap(in_flight_.begin(), in_flight_.end(), later);
@@ -214,8 +199,7 @@ void StreamDriver::Generate(absl::Time until) {
 void StreamDriver::Deliver(absl::Time until) {
   const int64_t end = Us(until);
   auto later = [](const Pending& a, const Pending& b) {
-    return a.deliver_us != b.deliver_us ? a.deliver_us > b.deliver_us
-                                        : a.order > b.order;
+    return a.deliver_us != b.deliver_us ? a.deliver_us > b.deliver_us : a.order > b.order;
   };
   // Everything delivered during this tick, in shuffled order.
   std::vector<Pending> batch;
@@ -224,9 +208,8 @@ void StreamDriver::Deliver(absl::Time until) {
     batch.push_back(in_flight_.back());
     in_flight_.pop_back();
   }
-  std::sort(batch.begin(), batch.end(), [](const Pending& a, const Pending& b) {
-    return a.order < b.order;
-  });
+  std::sort(batch.begin(), batch.end(),
+            [](const Pending& a, const Pending& b) { return a.order < b.order; });
   for (const Pending& p : batch) Send(p);
 }
 
@@ -250,8 +233,7 @@ std::vector<TimedEvent> StreamDriver::EventsOf(IncidentKind kind) const {
   return out;
 }
 
-absl::Time StreamDriver::FirstOpened(IncidentKind kind,
-                                     absl::Time since) const {
+absl::Time StreamDriver::FirstOpened(IncidentKind kind, absl::Time since) const {
   for (const TimedEvent& e : events_) {
     if (e.tick >= since && e.event.kind == IncidentEventKind::kOpened &&
         e.event.incident.kind == kind) {
@@ -263,8 +245,7 @@ absl::Time StreamDriver::FirstOpened(IncidentKind kind,
 
 std::string StreamDriver::Dump() const {
   std::string out;
-  for (const TimedEvent& e : events_)
-    absl::StrAppend(&out, DebugString(e.event), "\n");
+  for (const TimedEvent& e : events_) absl::StrAppend(&out, DebugString(e.event), "\n");
   return out;
 }
 

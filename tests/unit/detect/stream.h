@@ -27,15 +27,13 @@ namespace sonde::detect::testing {
 // A minute-aligned start for scenarios.
 inline absl::Time T0() { return absl::FromUnixSeconds(1700000040); }
 
-v1::Check HttpCheck(const std::string& name, const std::string& service,
-                    const std::string& url, absl::Duration interval,
-                    uint32_t requests_per_run = 1,
+v1::Check HttpCheck(const std::string& name, const std::string& service, const std::string& url,
+                    absl::Duration interval, uint32_t requests_per_run = 1,
                     std::vector<std::string> resolvers = {});
-v1::Check TcpCheck(const std::string& name, const std::string& service,
-                   const std::string& host, int port, absl::Duration interval);
-v1::Check DnsCheck(const std::string& name, const std::string& service,
-                   const std::string& host, absl::Duration interval,
-                   std::vector<std::string> resolvers = {});
+v1::Check TcpCheck(const std::string& name, const std::string& service, const std::string& host,
+                   int port, absl::Duration interval);
+v1::Check DnsCheck(const std::string& name, const std::string& service, const std::string& host,
+                   absl::Duration interval, std::vector<std::string> resolvers = {});
 v1::Config Fleet(std::vector<v1::Check> checks,
                  std::vector<std::string> regions = {"ams", "ber", "fra"});
 
@@ -66,8 +64,7 @@ struct RunContext {
 using Behavior = std::function<void(const RunContext&, Outcome*)>;
 
 struct DriverOptions {
-  absl::Duration tick =
-      absl::Milliseconds(100);  // fake clock step between Tick()s
+  absl::Duration tick = absl::Milliseconds(100);  // fake clock step between Tick()s
   // Real-time mode: each result is delivered after start + total + a delay
   // in [0, max_delivery_delay), results of one tick in shuffled order, and
   // duplicate_every-th result sent twice (0: never).
@@ -83,8 +80,8 @@ struct TimedEvent {
 
 class StreamDriver {
  public:
-  StreamDriver(v1::Config config, DetectorOptions options,
-               DriverOptions driver = {}, absl::Time start = T0());
+  StreamDriver(v1::Config config, DetectorOptions options, DriverOptions driver = {},
+               absl::Time start = T0());
   ~StreamDriver();
 
   void set_behavior(Behavior behavior) { behavior_ = std::move(behavior); }
@@ -101,8 +98,7 @@ class StreamDriver {
   std::vector<TimedEvent> EventsOf(IncidentKind kind) const;
   // Tick time of the first OPENED event of `kind` at or after `since`;
   // InfiniteFuture when none.
-  absl::Time FirstOpened(IncidentKind kind,
-                         absl::Time since = absl::InfinitePast()) const;
+  absl::Time FirstOpened(IncidentKind kind, absl::Time since = absl::InfinitePast()) const;
   // Every event, one per line (test failure messages).
   std::string Dump() const;
 

@@ -29,10 +29,8 @@ TEST(TargetTest, HostAndProtocolFromTheSpec) {
   dns.mutable_dns()->set_name("app.example.com");
   const Case cases[] = {
       {http("http://h1.example.com/"), "h1.example.com", "http", 80},
-      {http("https://H1.example.com/login?x=1"), "h1.example.com", "https",
-       443},
-      {http("https://user:pw@h1.example.com:8443/x"), "h1.example.com", "https",
-       8443},
+      {http("https://H1.example.com/login?x=1"), "h1.example.com", "https", 443},
+      {http("https://user:pw@h1.example.com:8443/x"), "h1.example.com", "https", 8443},
       {http("http://[2001:db8::1]:8080/"), "2001:db8::1", "http", 8080},
       {tls, "mail.example.com", "tls", 443},
       {tcp("h1.example.com", 22), "h1.example.com", "ssh", 22},

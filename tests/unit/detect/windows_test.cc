@@ -78,9 +78,7 @@ TEST(BurnCounterTest, WindowsMatchBruteForceOverThreeDays) {
     EXPECT_EQ(burn.Window(layout, m360).probes, brute(360).probes) << minute;
     // Hour windows: complete hours plus the complete minutes of this hour.
     const int closed = minute + 1;
-    EXPECT_EQ(burn.Window(layout, h72).probes,
-              brute(72 * 60 + closed % 60).probes)
-        << minute;
+    EXPECT_EQ(burn.Window(layout, h72).probes, brute(72 * 60 + closed % 60).probes) << minute;
   }
   EXPECT_EQ(burn.observed_minutes(), 5000);
 }

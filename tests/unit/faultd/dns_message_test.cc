@@ -38,8 +38,7 @@ TEST(DnsMessageTest, RdataTextRoundTrip) {
       {kTypeNS, "ns1.example.test"},
       {kTypeMX, "10 mail.example.test"},
       {kTypeTXT, "v=spf1 -all"},
-      {kTypeSOA,
-       "ns1.example.test hostmaster.example.test 7 3600 600 86400 60"},
+      {kTypeSOA, "ns1.example.test hostmaster.example.test 7 3600 600 86400 60"},
   };
   for (const Case& c : cases) {
     auto rdata = EncodeRdata(c.type, c.text);
@@ -100,8 +99,7 @@ TEST(DnsMessageTest, CompressedResponseIsDecompressed) {
   ASSERT_EQ(parsed->answers.size(), 1u);
   EXPECT_EQ(parsed->answers[0].name, "www.example.test");
   EXPECT_EQ(parsed->answers[0].ttl, 300u);
-  EXPECT_EQ(RdataToText(kTypeCNAME, parsed->answers[0].rdata),
-            "cdn.example.test");
+  EXPECT_EQ(RdataToText(kTypeCNAME, parsed->answers[0].rdata), "cdn.example.test");
 }
 
 TEST(DnsMessageTest, PointerLoopsAndForwardPointersAreRejected) {
@@ -132,8 +130,7 @@ TEST(DnsMessageTest, RandomBytesNeverCrash) {
   for (int i = 0; i < 20000; ++i) {
     std::string junk(rng() % 120, '\0');
     for (char& c : junk) c = static_cast<char>(rng());
-    if (junk.size() >= 6)
-      junk[5] = static_cast<char>(junk[5] & 3);  // small qdcount
+    if (junk.size() >= 6) junk[5] = static_cast<char>(junk[5] & 3);  // small qdcount
     (void)Parse(junk);
   }
   SUCCEED();

@@ -51,27 +51,23 @@ TEST_F(DnsTest, AnswersRecordsWithTtl) {
     EXPECT_TRUE(m->qr);
     EXPECT_TRUE(m->aa);
     EXPECT_EQ(m->rcode, dns::kNoError);
-    EXPECT_EQ(Answers(*m, dns::kTypeA),
-              (std::vector<std::string>{"127.0.0.1", "127.0.0.5"}));
+    EXPECT_EQ(Answers(*m, dns::kTypeA), (std::vector<std::string>{"127.0.0.1", "127.0.0.5"}));
     EXPECT_EQ(m->answers[0].ttl, 30u);
     EXPECT_EQ(m->answers[0].name,
               "APP.example.test");  // the question's spelling
   }
   auto mx = DnsQuery(addr(kDns), "app.example.test", dns::kTypeMX, false);
   ASSERT_TRUE(mx.ok());
-  EXPECT_EQ(Answers(*mx, dns::kTypeMX),
-            std::vector<std::string>{"10 mail.example.test"});
+  EXPECT_EQ(Answers(*mx, dns::kTypeMX), std::vector<std::string>{"10 mail.example.test"});
   auto txt = DnsQuery(addr(kDns), "app.example.test", dns::kTypeTXT, false);
   ASSERT_TRUE(txt.ok());
-  EXPECT_EQ(Answers(*txt, dns::kTypeTXT),
-            std::vector<std::string>{"v=spf1 -all"});
+  EXPECT_EQ(Answers(*txt, dns::kTypeTXT), std::vector<std::string>{"v=spf1 -all"});
 }
 
 TEST_F(DnsTest, CnameIsFollowedThroughOtherRules) {
   auto m = DnsQuery(addr(kDns), "www.example.test", dns::kTypeA, false);
   ASSERT_TRUE(m.ok());
-  EXPECT_EQ(Answers(*m, dns::kTypeCNAME),
-            std::vector<std::string>{"app.example.test"});
+  EXPECT_EQ(Answers(*m, dns::kTypeCNAME), std::vector<std::string>{"app.example.test"});
   EXPECT_EQ(Answers(*m, dns::kTypeA).size(), 2u);
 }
 
@@ -89,15 +85,13 @@ TEST_F(DnsTest, NodataHasSoaInAuthority) {
 }
 
 TEST_F(DnsTest, NxdomainOnlyForOneSource) {
-  auto nx =
-      DnsQuery(addr(kDns), "app.example.test", dns::kTypeA, false, "127.0.0.2");
+  auto nx = DnsQuery(addr(kDns), "app.example.test", dns::kTypeA, false, "127.0.0.2");
   ASSERT_TRUE(nx.ok());
   EXPECT_EQ(nx->rcode, dns::kNxDomain);
   EXPECT_TRUE(nx->answers.empty());
   ASSERT_EQ(nx->authority.size(), 1u);
   EXPECT_EQ(nx->authority[0].ttl, 900u);
-  auto ok =
-      DnsQuery(addr(kDns), "app.example.test", dns::kTypeA, false, "127.0.0.3");
+  auto ok = DnsQuery(addr(kDns), "app.example.test", dns::kTypeA, false, "127.0.0.3");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->rcode, dns::kNoError);
   StatsSnapshot s = server_->stats();
@@ -119,14 +113,13 @@ TEST_F(DnsTest, ServfailRefusedAndUnknownNames) {
 }
 
 TEST_F(DnsTest, DropAndDelay) {
-  auto dropped = DnsQuery(addr(kDns), "gone.example.test", dns::kTypeA, false,
-                          "127.0.0.1", std::chrono::milliseconds(300));
+  auto dropped = DnsQuery(addr(kDns), "gone.example.test", dns::kTypeA, false, "127.0.0.1",
+                          std::chrono::milliseconds(300));
   EXPECT_EQ(dropped.status().code(), absl::StatusCode::kDeadlineExceeded);
   auto start = std::chrono::steady_clock::now();
   auto slow = DnsQuery(addr(kDns), "slow.example.test", dns::kTypeA, false);
   ASSERT_TRUE(slow.ok());
-  EXPECT_GE(std::chrono::steady_clock::now() - start,
-            std::chrono::milliseconds(280));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(280));
   EXPECT_EQ(server_->stats().Rule(6, "dropped"), 1u);
 }
 
@@ -137,9 +130,8 @@ TEST_F(DnsTest, HalfClosedTcpClientStillGetsDelayedAnswer) {
   std::string wire = dns::Serialize(q);
   auto fd = ConnectFrom("127.0.0.1", addr(kDns));
   ASSERT_TRUE(fd.ok());
-  ASSERT_TRUE(SendAll(fd->get(), std::string(1, '\0') +
-                                     std::string(1, static_cast<char>(wire.size())) +
-                                     wire));
+  ASSERT_TRUE(SendAll(
+      fd->get(), std::string(1, '\0') + std::string(1, static_cast<char>(wire.size())) + wire));
   shutdown(fd->get(), SHUT_WR);
   ReadResult r = ReadAll(fd->get());
   EXPECT_EQ(r.end, ReadEnd::kEof);  // answered, then closed
@@ -164,18 +156,15 @@ TEST_F(DnsTest, TruncatedOverUdpCompleteOverTcp) {
 TEST_F(DnsTest, OversizedAnswersTruncateNaturallyAndEdnsIsEchoed) {
   std::string records;
   for (int i = 0; i < 40; ++i) {
-    records += (i ? "," : "") +
-               std::string(R"({"type": "A", "data": "127.0.1.)") +
+    records += (i ? "," : "") + std::string(R"({"type": "A", "data": "127.0.1.)") +
                std::to_string(i) + "\"}";
   }
-  SetRules(R"([{"listener": "dns", "name": "many.test", "records": [)" +
-           records + "]}]");
-  auto plain =
-      DnsQuery(addr(kDns), "many.test", dns::kTypeA, false);  // 40*25 > 512
+  SetRules(R"([{"listener": "dns", "name": "many.test", "records": [)" + records + "]}]");
+  auto plain = DnsQuery(addr(kDns), "many.test", dns::kTypeA, false);  // 40*25 > 512
   ASSERT_TRUE(plain.ok());
   EXPECT_TRUE(plain->tc);
-  auto edns = DnsQuery(addr(kDns), "many.test", dns::kTypeA, false, "127.0.0.1",
-                       kClientTimeout, /*edns=*/true);  // fits in 1232
+  auto edns = DnsQuery(addr(kDns), "many.test", dns::kTypeA, false, "127.0.0.1", kClientTimeout,
+                       /*edns=*/true);  // fits in 1232
   ASSERT_TRUE(edns.ok());
   EXPECT_FALSE(edns->tc);
   EXPECT_EQ(edns->answers.size(), 40u);
@@ -196,12 +185,10 @@ TEST_F(DnsTest, MalformedQueriesGetFormerrOrAreDroppedAndNeverCrash) {
   EXPECT_EQ(parsed->id, 0xABCD);
   EXPECT_EQ(parsed->rcode, dns::kFormErr);
   // Too short for a header: dropped.
-  EXPECT_FALSE(
-      DnsRawUdp(server, "\x01\x02", std::chrono::milliseconds(150)).ok());
+  EXPECT_FALSE(DnsRawUdp(server, "\x01\x02", std::chrono::milliseconds(150)).ok());
   // Two questions: FORMERR.
   dns::Message two;
-  two.questions = {{"a.test", dns::kTypeA, dns::kClassIN},
-                   {"b.test", dns::kTypeA, dns::kClassIN}};
+  two.questions = {{"a.test", dns::kTypeA, dns::kClassIN}, {"b.test", dns::kTypeA, dns::kClassIN}};
   auto r2 = DnsRawUdp(server, dns::Serialize(two), kClientTimeout);
   ASSERT_TRUE(r2.ok());
   EXPECT_EQ(dns::Parse(*r2)->rcode, dns::kFormErr);

@@ -80,8 +80,7 @@ TEST_F(FaultServerTest, DelayHeaders) {
 }
 
 TEST_F(FaultServerTest, DelayBodySendsHeadersFirst) {
-  StartServer(
-      R"([{"listener": "http", "delay_body_ms": 400, "body": "late"}])");
+  StartServer(R"([{"listener": "http", "delay_body_ms": 400, "body": "late"}])");
   HttpResult r = HttpGet(addr(kHttp), "/");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "late");
@@ -90,8 +89,7 @@ TEST_F(FaultServerTest, DelayBodySendsHeadersFirst) {
 }
 
 TEST_F(FaultServerTest, TrickledBodyIsPaced) {
-  StartServer(
-      R"([{"listener": "http", "body_bytes": 50, "trickle_bps": 200, "body": "ab"}])");
+  StartServer(R"([{"listener": "http", "body_bytes": 50, "trickle_bps": 200, "body": "ab"}])");
   HttpResult r = HttpGet(addr(kHttp), "/");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.size(), 50u);
@@ -118,8 +116,7 @@ TEST_F(FaultServerTest, EndlessBodyStreamsUntilTheClientLeaves) {
   EXPECT_GE(r.data.size(), 2u * 1024 * 1024);
   EXPECT_TRUE(absl::StrContains(r.data, "Transfer-Encoding: chunked"));
   fd->Reset();  // go away mid-body: the server notices and drops the stream
-  EXPECT_TRUE(Eventually(
-      [&] { return server_->stats().Listener(kHttp, "client_gone") == 1; }));
+  EXPECT_TRUE(Eventually([&] { return server_->stats().Listener(kHttp, "client_gone") == 1; }));
   SetRules("[]");
   EXPECT_EQ(HttpGet(addr(kHttp), "/").status, 200);
 }
@@ -133,8 +130,7 @@ TEST_F(FaultServerTest, ResetAfterRequest) {
 }
 
 TEST_F(FaultServerTest, ResetOnAcceptOnlyForOneSource) {
-  StartServer(
-      R"([{"listener": "http", "source": "127.0.0.2", "reset_on_accept": true}])");
+  StartServer(R"([{"listener": "http", "source": "127.0.0.2", "reset_on_accept": true}])");
   auto fd = ConnectFrom("127.0.0.2", addr(kHttp));
   ASSERT_TRUE(fd.ok());
   ReadResult r = ReadAll(fd->get());  // nothing sent: the RST comes by itself
@@ -151,10 +147,8 @@ TEST_F(FaultServerTest, CloseWithoutResponse) {
 }
 
 TEST_F(FaultServerTest, BlackholeNeverAnswers) {
-  StartServer(
-      R"([{"listener": "http", "path_prefix": "/hole", "blackhole": true}])");
-  auto fd =
-      ConnectFrom("127.0.0.1", addr(kHttp), std::chrono::milliseconds(300));
+  StartServer(R"([{"listener": "http", "path_prefix": "/hole", "blackhole": true}])");
+  auto fd = ConnectFrom("127.0.0.1", addr(kHttp), std::chrono::milliseconds(300));
   ASSERT_TRUE(fd.ok());
   ASSERT_TRUE(SendAll(fd->get(), "GET /hole HTTP/1.1\r\nHost: x\r\n\r\n"));
   ReadResult r = ReadAll(fd->get());
@@ -164,8 +158,7 @@ TEST_F(FaultServerTest, BlackholeNeverAnswers) {
 }
 
 TEST_F(FaultServerTest, Redirect) {
-  StartServer(
-      R"([{"listener": "http", "path_prefix": "/old", "redirect": "/new"}])");
+  StartServer(R"([{"listener": "http", "path_prefix": "/old", "redirect": "/new"}])");
   HttpResult r = HttpGet(addr(kHttp), "/old");
   EXPECT_EQ(r.status, 302);
   EXPECT_TRUE(absl::StrContains(r.head, "Location: /new"));
@@ -175,11 +168,10 @@ TEST_F(FaultServerTest, KeepAlivePipeliningAndHead) {
   StartServer(R"([{"listener": "http", "path_prefix": "/a", "body": "AAA"}])");
   auto fd = ConnectFrom("127.0.0.1", addr(kHttp));
   ASSERT_TRUE(fd.ok());
-  HttpResult r =
-      HttpExchange(fd->get(),
-                   "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
-                   "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n"
-                   "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  HttpResult r = HttpExchange(fd->get(),
+                              "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   std::string all = r.head + "\r\n\r\n" + r.body;
   // Three responses in order, the HEAD without a body, then close.
   size_t first = all.find("HTTP/1.1 200");
@@ -200,24 +192,18 @@ TEST_F(FaultServerTest, MalformedAndOversizedRequestsAreAnsweredAndSurvived) {
   EXPECT_EQ(HttpExchange(bad->get(), "BLAH\r\n\r\n").status, 400);
   auto big = ConnectFrom("127.0.0.1", addr(kHttp));
   ASSERT_TRUE(big.ok());
-  EXPECT_EQ(HttpExchange(big->get(),
-                         "GET / HTTP/1.1\r\nX: " + std::string(64 * 1024, 'a'))
-                .status,
+  EXPECT_EQ(HttpExchange(big->get(), "GET / HTTP/1.1\r\nX: " + std::string(64 * 1024, 'a')).status,
             431);
   auto binary = ConnectFrom("127.0.0.1", addr(kHttp));
   ASSERT_TRUE(binary.ok());
-  EXPECT_EQ(HttpExchange(binary->get(),
-                         std::string("\x16\x03\x01\x00\x00\r\n\r\n", 9))
-                .status,
+  EXPECT_EQ(HttpExchange(binary->get(), std::string("\x16\x03\x01\x00\x00\r\n\r\n", 9)).status,
             400);
   EXPECT_EQ(server_->stats().Listener(kHttp, "bad_requests"), 3u);
   EXPECT_EQ(HttpGet(addr(kHttp), "/").status, 200);
 }
 
 TEST_F(FaultServerTest, IdleConnectionsAreClosed) {
-  StartServer("", [](FaultServerOptions& o) {
-    o.limits.idle_timeout = absl::Milliseconds(200);
-  });
+  StartServer("", [](FaultServerOptions& o) { o.limits.idle_timeout = absl::Milliseconds(200); });
   auto fd = ConnectFrom("127.0.0.1", addr(kHttp));
   ASSERT_TRUE(fd.ok());
   ASSERT_TRUE(SendAll(fd->get(), "GET / HTTP/1.1\r\n"));  // never finished
@@ -234,8 +220,7 @@ TEST_F(FaultServerTest, ConnectionCapClosesExtraConnections) {
   auto a = ConnectFrom("127.0.0.1", addr(kHttp));
   auto b = ConnectFrom("127.0.0.1", addr(kHttp));
   ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_TRUE(Eventually(
-      [&] { return server_->stats().Listener(kHttp, "connections") == 2; }));
+  ASSERT_TRUE(Eventually([&] { return server_->stats().Listener(kHttp, "connections") == 2; }));
   auto c = ConnectFrom("127.0.0.1", addr(kHttp));
   ASSERT_TRUE(c.ok());
   ReadResult r = ReadAll(c->get());
@@ -301,8 +286,7 @@ TEST_F(FaultServerTest, TcpBannerDelayAndBlackhole) {
   auto start = std::chrono::steady_clock::now();
   char buf[64];
   ASSERT_GT(recv(slow->get(), buf, sizeof buf, 0), 0);
-  EXPECT_GE(std::chrono::steady_clock::now() - start,
-            std::chrono::milliseconds(280));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(280));
   auto hole = ConnectFrom("127.0.0.3", tcp, std::chrono::milliseconds(300));
   ASSERT_TRUE(hole.ok());
   EXPECT_EQ(ReadAll(hole->get()).end, ReadEnd::kTimeout);
@@ -312,8 +296,7 @@ TEST_F(FaultServerTest, ControlEndpoint) {
   StartServer();
   const SocketAddress& ctl = addr(ListenerKind::kControl);
   HttpResult put =
-      HttpRequestTo(ctl, "PUT", "/rules",
-                    R"([{"id": "x", "listener": "http", "status": 418}])");
+      HttpRequestTo(ctl, "PUT", "/rules", R"([{"id": "x", "listener": "http", "status": 418}])");
   EXPECT_EQ(put.status, 200) << put.body;
   EXPECT_TRUE(absl::StrContains(put.body, "\"rules\": 1"));
   EXPECT_EQ(HttpGet(addr(kHttp), "/").status, 418);
@@ -324,8 +307,7 @@ TEST_F(FaultServerTest, ControlEndpoint) {
   EXPECT_EQ(stats.status, 200);
   EXPECT_TRUE(absl::StrContains(stats.body, "\"status_418\": 1")) << stats.body;
   EXPECT_TRUE(absl::StrContains(stats.body, "\"id\": \"x\"")) << stats.body;
-  HttpResult bad = HttpRequestTo(ctl, "PUT", "/rules",
-                                 R"([{"listener": "http", "cert": 3}])");
+  HttpResult bad = HttpRequestTo(ctl, "PUT", "/rules", R"([{"listener": "http", "cert": 3}])");
   EXPECT_EQ(bad.status, 400);
   EXPECT_TRUE(absl::StrContains(bad.body, "rules[0]")) << bad.body;
   EXPECT_EQ(HttpGet(addr(kHttp), "/").status,
@@ -333,10 +315,8 @@ TEST_F(FaultServerTest, ControlEndpoint) {
   EXPECT_EQ(HttpRequestTo(ctl, "POST", "/reset-stats", "").status, 200);
   EXPECT_EQ(server_->stats().Rule(0, "status_418"), 0u);
   HttpResult ports = HttpGet(ctl, "/ports");
-  EXPECT_TRUE(absl::StrContains(
-      ports.body, absl::StrCat("\"http\": ", server_->ports().http)));
-  EXPECT_TRUE(absl::StartsWith(HttpGet(ctl, "/ca.pem").body,
-                               "-----BEGIN CERTIFICATE-----"));
+  EXPECT_TRUE(absl::StrContains(ports.body, absl::StrCat("\"http\": ", server_->ports().http)));
+  EXPECT_TRUE(absl::StartsWith(HttpGet(ctl, "/ca.pem").body, "-----BEGIN CERTIFICATE-----"));
   EXPECT_EQ(HttpGet(ctl, "/nope").status, 404);
   EXPECT_EQ(HttpRequestTo(ctl, "DELETE", "/rules", "").status, 405);
 }
@@ -345,14 +325,12 @@ TEST_F(FaultServerTest, LargeRuleSetsFitInOneRequest) {
   StartServer();
   std::string rules = "[";
   for (int i = 0; i < 3000; ++i) {
-    rules +=
-        absl::StrCat(i ? "," : "", R"({"listener": "http", "path_prefix": "/p)",
-                     i, "/", R"(", "status": 201, "body": "rule )", i, R"("})");
+    rules += absl::StrCat(i ? "," : "", R"({"listener": "http", "path_prefix": "/p)", i, "/",
+                          R"(", "status": 201, "body": "rule )", i, R"("})");
   }
   rules += "]";
   ASSERT_GT(rules.size(), 200u * 1024);  // more than one read buffer's worth
-  HttpResult put =
-      HttpRequestTo(addr(ListenerKind::kControl), "PUT", "/rules", rules);
+  HttpResult put = HttpRequestTo(addr(ListenerKind::kControl), "PUT", "/rules", rules);
   EXPECT_EQ(put.status, 200) << put.body;
   EXPECT_EQ(HttpGet(addr(kHttp), "/p2999/").body, "rule 2999");
 }
@@ -363,11 +341,9 @@ TEST_F(FaultServerTest, ControlPutWithExpectContinue) {
   ASSERT_TRUE(fd.ok());
   std::string body = R"([{"listener": "http", "status": 201}])";
   ASSERT_TRUE(SendAll(
-      fd->get(),
-      absl::StrCat(
-          "PUT /rules HTTP/1.1\r\nHost: x\r\nContent-Length: ", body.size(),
-          "\r\nExpect: 100-continue\r\nConnection: close"
-          "\r\n\r\n")));
+      fd->get(), absl::StrCat("PUT /rules HTTP/1.1\r\nHost: x\r\nContent-Length: ", body.size(),
+                              "\r\nExpect: 100-continue\r\nConnection: close"
+                              "\r\n\r\n")));
   char buf[128] = {0};
   ASSERT_GT(recv(fd->get(), buf, sizeof buf - 1, 0), 0);
   EXPECT_TRUE(absl::StartsWith(buf, "HTTP/1.1 100 Continue")) << buf;
@@ -377,12 +353,9 @@ TEST_F(FaultServerTest, ControlPutWithExpectContinue) {
 }
 
 TEST_F(FaultServerTest, BlackholeListenerMakesConnectsTimeOut) {
-  StartServer(
-      "", [](FaultServerOptions& o) { o.blackhole_listen = "127.0.0.1:0"; });
+  StartServer("", [](FaultServerOptions& o) { o.blackhole_listen = "127.0.0.1:0"; });
   ASSERT_NE(server_->ports().blackhole, 0);
-  EXPECT_EQ(server_->stats().Listener(ListenerKind::kBlackhole,
-                                      "queue_full_verified"),
-            1u);
+  EXPECT_EQ(server_->stats().Listener(ListenerKind::kBlackhole, "queue_full_verified"), 1u);
   const SocketAddress& hole = addr(ListenerKind::kBlackhole);
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   int rc = connect(fd.get(), hole.sa(), hole.len);

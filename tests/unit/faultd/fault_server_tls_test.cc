@@ -20,8 +20,8 @@ std::string RulesPerKind() {
   std::string json = "[";
   for (int i = 0; i < kCertKindCount; ++i) {
     std::string kind(CertKindName(static_cast<CertKind>(i)));
-    absl::StrAppend(&json, i ? "," : "", R"({"listener": "tls", "sni": ")",
-                    kind, R"(.test", "cert": ")", kind, R"("})");
+    absl::StrAppend(&json, i ? "," : "", R"({"listener": "tls", "sni": ")", kind,
+                    R"(.test", "cert": ")", kind, R"("})");
   }
   return json + "]";
 }
@@ -47,12 +47,10 @@ TEST_F(FaultServerTest, EveryCertificateKindVerifiesAsExpected) {
       TlsResult r = TlsConnect(addr(listener), o);
       ASSERT_TRUE(r.handshake_ok) << CertKindName(c.kind) << ": " << r.error;
       EXPECT_EQ(r.verify_result, c.verify)
-          << CertKindName(c.kind) << ": "
-          << X509_verify_cert_error_string(r.verify_result);
+          << CertKindName(c.kind) << ": " << X509_verify_cert_error_string(r.verify_result);
       if (c.kind == CertKind::kExpiring) {
         int days = 0, secs = 0;
-        ASN1_TIME_diff(&days, &secs, nullptr,
-                       X509_get0_notAfter(r.peer_cert.get()));
+        ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(r.peer_cert.get()));
         EXPECT_GE(days, 4);
         EXPECT_LE(days, 5);
       }
@@ -82,15 +80,13 @@ TEST_F(FaultServerTest, ValidCertificateCoversLocalhostIpsAndExtraNames) {
 }
 
 TEST_F(FaultServerTest, CertificatePerSourceAddress) {
-  StartServer(
-      R"([{"listener": "tls", "source": "127.0.0.3", "cert": "expired"}])");
+  StartServer(R"([{"listener": "tls", "source": "127.0.0.3", "cert": "expired"}])");
   TlsClientOptions o;
   o.ca_pem = server_->ca_pem();
   o.source = "127.0.0.2";
   EXPECT_EQ(TlsConnect(addr(kTls), o).verify_result, X509_V_OK);
   o.source = "127.0.0.3";
-  EXPECT_EQ(TlsConnect(addr(kTls), o).verify_result,
-            X509_V_ERR_CERT_HAS_EXPIRED);
+  EXPECT_EQ(TlsConnect(addr(kTls), o).verify_result, X509_V_ERR_CERT_HAS_EXPIRED);
 }
 
 TEST_F(FaultServerTest, MaxVersionCapsTheProtocol) {
@@ -131,33 +127,27 @@ TEST_F(FaultServerTest, HttpsServesRulesOverTls) {
   TlsClientOptions o;
   o.ca_pem = server_->ca_pem();
   o.source = "127.0.0.3";
-  o.http_request =
-      "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  o.http_request = "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   TlsResult login = TlsConnect(addr(kHttps), o);
   ASSERT_TRUE(login.handshake_ok) << login.error;
   EXPECT_EQ(login.verify_result,
             X509_V_ERR_HOSTNAME_MISMATCH);  // rule 1 at the handshake
-  EXPECT_TRUE(absl::StartsWith(login.http_response, "HTTP/1.1 503"))
-      << login.http_response;
+  EXPECT_TRUE(absl::StartsWith(login.http_response, "HTTP/1.1 503")) << login.http_response;
   o.source = "127.0.0.2";
-  o.http_request =
-      "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  o.http_request = "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   TlsResult other = TlsConnect(addr(kHttps), o);
   EXPECT_EQ(other.verify_result, X509_V_OK);
-  EXPECT_TRUE(absl::StartsWith(other.http_response, "HTTP/1.1 200"))
-      << other.http_response;
+  EXPECT_TRUE(absl::StartsWith(other.http_response, "HTTP/1.1 200")) << other.http_response;
   EXPECT_TRUE(absl::StrContains(other.http_response, "\r\n\r\nok\n"));
-  EXPECT_TRUE(Eventually(
-      [&] { return server_->stats().Listener(kHttps, "handshake_ok") == 2; }));
+  EXPECT_TRUE(Eventually([&] { return server_->stats().Listener(kHttps, "handshake_ok") == 2; }));
 }
 
 TEST_F(FaultServerTest, PlainTextOnTlsListenerIsAHandshakeError) {
   StartServer();
   HttpResult r = HttpGet(addr(kHttps), "/");
   EXPECT_EQ(r.status, 0);
-  EXPECT_TRUE(Eventually([&] {
-    return server_->stats().Listener(kHttps, "handshake_errors") == 1;
-  }));
+  EXPECT_TRUE(
+      Eventually([&] { return server_->stats().Listener(kHttps, "handshake_errors") == 1; }));
 }
 
 }  // namespace

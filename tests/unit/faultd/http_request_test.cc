@@ -31,13 +31,10 @@ TEST(HttpRequestTest, ParsesRequestLineAndHeaders) {
 
 TEST(HttpRequestTest, ConnectionSemantics) {
   EXPECT_FALSE(ParseAll("GET / HTTP/1.0\r\n\r\n").request.keep_alive);
-  EXPECT_TRUE(ParseAll("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-                  .request.keep_alive);
-  EXPECT_FALSE(ParseAll("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n")
-                   .request.keep_alive);
+  EXPECT_TRUE(ParseAll("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").request.keep_alive);
+  EXPECT_FALSE(ParseAll("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n").request.keep_alive);
   EXPECT_FALSE(
-      ParseAll("GET / HTTP/1.1\r\nConnection: close, keep-alive\r\n\r\n")
-          .request.keep_alive);
+      ParseAll("GET / HTTP/1.1\r\nConnection: close, keep-alive\r\n\r\n").request.keep_alive);
 }
 
 TEST(HttpRequestTest, AcceptsBareLfAndAbsoluteForm) {
@@ -55,8 +52,7 @@ TEST(HttpRequestTest, IncompleteUntilBlankLine) {
     HeadParse p = ParseRequestHead(text.substr(0, n), limits, &scanned);
     ASSERT_EQ(p.state, HeadParse::State::kIncomplete) << n;
   }
-  EXPECT_EQ(ParseRequestHead(text, limits, &scanned).state,
-            HeadParse::State::kComplete);
+  EXPECT_EQ(ParseRequestHead(text, limits, &scanned).state, HeadParse::State::kComplete);
 }
 
 TEST(HttpRequestTest, ContentLengthAndExpect) {
@@ -101,9 +97,7 @@ TEST(HttpRequestTest, HeadSizeAndCountCaps) {
   limits.max_head_bytes = 1024;
   limits.max_headers = 10;
   // No blank line and over the cap: 431 without waiting for more.
-  EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\nX: " + std::string(2000, 'a'), limits)
-                .error_status,
-            431);
+  EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\nX: " + std::string(2000, 'a'), limits).error_status, 431);
   std::string many = "GET / HTTP/1.1\r\n";
   for (int i = 0; i < 11; ++i) many += "H" + std::to_string(i) + ": v\r\n";
   EXPECT_EQ(ParseAll(many + "\r\n", limits).error_status, 431);

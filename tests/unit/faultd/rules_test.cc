@@ -38,8 +38,7 @@ TEST(RulesTest, ErrorsNameTheRuleAndField) {
       {R"({"other": []})", "expected a JSON list"},
       {R"([{}, {"id": "x", "stauts": 500}])", "rules[1] (\"x\")"},
       {R"([{"listener": "smtp"}])", "listener"},
-      {R"([{"listener": "dns", "status": 500}])",
-       "status: does not apply to listener \"dns\""},
+      {R"([{"listener": "dns", "status": 500}])", "status: does not apply to listener \"dns\""},
       {R"([{"listener": "http", "cert": "expired"}])", "cert: does not apply"},
       {R"([{"cert": "old"}])", "cert: \"old\""},
       {R"([{"status": 42}])", "status: must be 200..599"},
@@ -85,10 +84,8 @@ TEST(RulesTest, FirstMatchWinsAndFieldsMustAllMatch) {
     {"id": "b", "listener": "http", "source": "127.0.0.0/30"},
     {"id": "c", "listener": "http", "host": "App.Example.Test"},
     {"id": "d"}])");
-  SocketAddress s2 = Addr("127.0.0.2:1"), s3 = Addr("127.0.0.3:1"),
-                s9 = Addr("127.0.0.9:1");
-  auto match = [&](const SocketAddress& src,
-                   std::optional<absl::string_view> path,
+  SocketAddress s2 = Addr("127.0.0.2:1"), s3 = Addr("127.0.0.3:1"), s9 = Addr("127.0.0.9:1");
+  auto match = [&](const SocketAddress& src, std::optional<absl::string_view> path,
                    std::optional<absl::string_view> host) {
     MatchContext ctx;
     ctx.listener = ListenerKind::kHttp;
@@ -179,8 +176,7 @@ TEST(StatsTest, FailShareIsExactOverTime) {
     int fails = 0;
     for (int n = 1; n <= 200; ++n) {
       if (stats.NextRequestFails(1, 0, share)) ++fails;
-      EXPECT_EQ(fails, static_cast<int>(std::llround(n * share)))
-          << share << " at " << n;
+      EXPECT_EQ(fails, static_cast<int>(std::llround(n * share))) << share << " at " << n;
     }
   }
 }

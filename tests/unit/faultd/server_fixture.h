@@ -17,12 +17,11 @@ namespace sonde::faultd::testing {
 class FaultServerTest : public ::testing::Test {
  protected:
   // Starts the server with every listener but blackhole on 127.0.0.1:0.
-  void StartServer(
-      const std::string& rules_json = "",
-      const std::function<void(FaultServerOptions&)>& tweak = nullptr) {
+  void StartServer(const std::string& rules_json = "",
+                   const std::function<void(FaultServerOptions&)>& tweak = nullptr) {
     FaultServerOptions o;
-    o.http_listen = o.https_listen = o.tls_listen = o.tcp_listen =
-        o.dns_listen = o.control_listen = "127.0.0.1:0";
+    o.http_listen = o.https_listen = o.tls_listen = o.tcp_listen = o.dns_listen = o.control_listen =
+        "127.0.0.1:0";
     o.cert_names = {"app.example.test"};
     o.rules_json = rules_json;
     if (tweak) tweak(o);
@@ -40,15 +39,12 @@ class FaultServerTest : public ::testing::Test {
     if (server_) server_->Stop();
   }
 
-  const SocketAddress& addr(ListenerKind kind) const {
-    return server_->address(kind);
-  }
+  const SocketAddress& addr(ListenerKind kind) const { return server_->address(kind); }
 
   // Polls `pred` until it holds or `timeout` passes (for counters the server
   // updates after the client already saw the effect, such as handshake_ok).
-  static bool Eventually(
-      const std::function<bool()>& pred,
-      std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+  static bool Eventually(const std::function<bool()>& pred,
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       if (pred()) return true;

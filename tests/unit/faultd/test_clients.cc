@@ -47,15 +47,13 @@ absl::Status BindSource(int fd, const std::string& source, int family) {
     }
     a.len = sizeof(sockaddr_in);
   }
-  if (bind(fd, a.sa(), a.len) != 0)
-    return ErrnoStatus(absl::StrCat("bind ", source));
+  if (bind(fd, a.sa(), a.len) != 0) return ErrnoStatus(absl::StrCat("bind ", source));
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<UniqueFd> ConnectFrom(const std::string& source,
-                                     const SocketAddress& to,
+absl::StatusOr<UniqueFd> ConnectFrom(const std::string& source, const SocketAddress& to,
                                      std::chrono::milliseconds timeout) {
   UniqueFd fd(socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoStatus("socket");
@@ -123,14 +121,12 @@ HttpResult HttpExchange(int fd, const std::string& request) {
   return h;
 }
 
-HttpResult HttpGet(const SocketAddress& server, const std::string& path,
-                   const std::string& source,
+HttpResult HttpGet(const SocketAddress& server, const std::string& path, const std::string& source,
                    const std::string& extra_headers) {
   auto fd = ConnectFrom(source, server);
   if (!fd.ok()) return HttpResult{0, "", "", ReadEnd::kError};
-  return HttpExchange(
-      fd->get(), absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\n",
-                              extra_headers, "Connection: close\r\n\r\n"));
+  return HttpExchange(fd->get(), absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\n",
+                                              extra_headers, "Connection: close\r\n\r\n"));
 }
 
 HttpResult HttpRequestTo(const SocketAddress& server, const std::string& method,
@@ -138,11 +134,9 @@ HttpResult HttpRequestTo(const SocketAddress& server, const std::string& method,
                          const std::string& source) {
   auto fd = ConnectFrom(source, server);
   if (!fd.ok()) return HttpResult{0, "", "", ReadEnd::kError};
-  return HttpExchange(
-      fd->get(),
-      absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: localhost\r\n",
-                   "Content-Length: ", body.size(),
-                   "\r\nConnection: close\r\n\r\n", body));
+  return HttpExchange(fd->get(), absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: localhost\r\n",
+                                              "Content-Length: ", body.size(),
+                                              "\r\nConnection: close\r\n\r\n", body));
 }
 
 TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& o) {
@@ -156,8 +150,7 @@ TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& o) {
     SSL_CTX_set_cipher_list(ctx.get(), "DEFAULT:@SECLEVEL=0");
   }
   if (!o.ca_pem.empty()) {
-    UniqueBio bio(
-        BIO_new_mem_buf(o.ca_pem.data(), static_cast<int>(o.ca_pem.size())));
+    UniqueBio bio(BIO_new_mem_buf(o.ca_pem.data(), static_cast<int>(o.ca_pem.size())));
     UniqueX509 ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), ca.get());
   }
@@ -180,28 +173,24 @@ TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& o) {
   r.version = SSL_version(ssl.get());
   r.peer_cert.reset(SSL_get1_peer_certificate(ssl.get()));
   if (!o.http_request.empty()) {
-    SSL_write(ssl.get(), o.http_request.data(),
-              static_cast<int>(o.http_request.size()));
+    SSL_write(ssl.get(), o.http_request.data(), static_cast<int>(o.http_request.size()));
     char buf[4096];
     int n;
-    while ((n = SSL_read(ssl.get(), buf, sizeof buf)) > 0)
-      r.http_response.append(buf, n);
+    while ((n = SSL_read(ssl.get(), buf, sizeof buf)) > 0) r.http_response.append(buf, n);
   }
   return r;
 }
 
 namespace {
 
-absl::StatusOr<std::string> UdpExchange(const SocketAddress& server,
-                                        const std::string& payload,
+absl::StatusOr<std::string> UdpExchange(const SocketAddress& server, const std::string& payload,
                                         const std::string& source,
                                         std::chrono::milliseconds timeout) {
   UniqueFd fd(socket(server.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoStatus("socket");
   absl::Status s = BindSource(fd.get(), source, server.family());
   if (!s.ok()) return s;
-  if (sendto(fd.get(), payload.data(), payload.size(), 0, server.sa(),
-             server.len) < 0) {
+  if (sendto(fd.get(), payload.data(), payload.size(), 0, server.sa(), server.len) < 0) {
     return ErrnoStatus("sendto");
   }
   pollfd p{fd.get(), POLLIN, 0};
@@ -216,17 +205,14 @@ absl::StatusOr<std::string> UdpExchange(const SocketAddress& server,
 
 }  // namespace
 
-absl::StatusOr<std::string> DnsRawUdp(const SocketAddress& server,
-                                      const std::string& payload,
+absl::StatusOr<std::string> DnsRawUdp(const SocketAddress& server, const std::string& payload,
                                       std::chrono::milliseconds timeout) {
   return UdpExchange(server, payload, "127.0.0.1", timeout);
 }
 
-absl::StatusOr<dns::Message> DnsQuery(const SocketAddress& server,
-                                      const std::string& name, uint16_t type,
-                                      bool over_tcp, const std::string& source,
-                                      std::chrono::milliseconds timeout,
-                                      bool edns) {
+absl::StatusOr<dns::Message> DnsQuery(const SocketAddress& server, const std::string& name,
+                                      uint16_t type, bool over_tcp, const std::string& source,
+                                      std::chrono::milliseconds timeout, bool edns) {
   static uint16_t next_id = 0x1234;
   dns::Message q;
   q.id = next_id++;
@@ -251,8 +237,7 @@ absl::StatusOr<dns::Message> DnsQuery(const SocketAddress& server,
     char buf[4096];
     while (true) {
       if (in.size() >= 2) {
-        size_t len =
-            (static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1]);
+        size_t len = (static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1]);
         if (in.size() >= 2 + len) {
           answer = in.substr(2, len);
           break;

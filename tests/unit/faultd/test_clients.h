@@ -20,9 +20,8 @@ inline constexpr std::chrono::milliseconds kClientTimeout(5000);
 
 // A blocking TCP socket bound to `source` (an IP literal, "" = any) and
 // connected to `to`, with send/receive timeouts of `timeout`.
-absl::StatusOr<UniqueFd> ConnectFrom(
-    const std::string& source, const SocketAddress& to,
-    std::chrono::milliseconds timeout = kClientTimeout);
+absl::StatusOr<UniqueFd> ConnectFrom(const std::string& source, const SocketAddress& to,
+                                     std::chrono::milliseconds timeout = kClientTimeout);
 
 // How a read until EOF ended.
 enum class ReadEnd { kEof, kReset, kTimeout, kError };
@@ -51,8 +50,7 @@ struct HttpResult {
 HttpResult HttpExchange(int fd, const std::string& request);
 // GET `path` with Connection: close from `source`.
 HttpResult HttpGet(const SocketAddress& server, const std::string& path,
-                   const std::string& source = "127.0.0.1",
-                   const std::string& extra_headers = "");
+                   const std::string& source = "127.0.0.1", const std::string& extra_headers = "");
 // A whole request: method, path, body (Content-Length set), Connection: close.
 HttpResult HttpRequestTo(const SocketAddress& server, const std::string& method,
                          const std::string& path, const std::string& body,
@@ -79,18 +77,17 @@ struct TlsClientOptions {
 
 // Handshakes with verification results recorded but not enforced, so the
 // verify result of any certificate can be inspected.
-TlsResult TlsConnect(const SocketAddress& server,
-                     const TlsClientOptions& options);
+TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& options);
 
 // One DNS query. Over UDP, waits `timeout` for the answer (DeadlineExceeded
 // when none came); over TCP, uses the length prefix.
-absl::StatusOr<dns::Message> DnsQuery(
-    const SocketAddress& server, const std::string& name, uint16_t type,
-    bool over_tcp, const std::string& source = "127.0.0.1",
-    std::chrono::milliseconds timeout = kClientTimeout, bool edns = false);
+absl::StatusOr<dns::Message> DnsQuery(const SocketAddress& server, const std::string& name,
+                                      uint16_t type, bool over_tcp,
+                                      const std::string& source = "127.0.0.1",
+                                      std::chrono::milliseconds timeout = kClientTimeout,
+                                      bool edns = false);
 // Sends raw bytes as one UDP datagram and returns the raw reply, if any.
-absl::StatusOr<std::string> DnsRawUdp(const SocketAddress& server,
-                                      const std::string& payload,
+absl::StatusOr<std::string> DnsRawUdp(const SocketAddress& server, const std::string& payload,
                                       std::chrono::milliseconds timeout);
 
 }  // namespace sonde::faultd::testing

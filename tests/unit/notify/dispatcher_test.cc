@@ -22,16 +22,15 @@
 namespace sonde::notify {
 namespace {
 
-const auto* const kPostgres = ::testing::AddGlobalTestEnvironment(
-    new sonde::testing::PostgresEnvironment);
+const auto* const kPostgres =
+    ::testing::AddGlobalTestEnvironment(new sonde::testing::PostgresEnvironment);
 
 using testing::HttpReceiver;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
 
 std::string SqlTime(absl::Time t) {
-  return absl::StrCat("'", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone()),
-                      "'");
+  return absl::StrCat("'", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone()), "'");
 }
 
 std::string Quote(const std::string& s) {
@@ -57,9 +56,7 @@ class NotifyDispatcherTest : public ::testing::Test {
     ASSERT_TRUE(store_->Execute("TRUNCATE outbox, incident_events, incidents").ok());
   }
 
-  static const std::string& conninfo() {
-    return sonde::testing::PostgresEnvironment::conninfo();
-  }
+  static const std::string& conninfo() { return sonde::testing::PostgresEnvironment::conninfo(); }
 
   std::unique_ptr<Dispatcher> NewDispatcher(const v1::Config& config) {
     auto d = std::make_unique<Dispatcher>(conninfo(), &clock_);
@@ -94,35 +91,33 @@ class NotifyDispatcherTest : public ::testing::Test {
 
   void InsertIncident(const v1::Incident& inc, bool in_maintenance = false) {
     const absl::Time opened = absl::FromUnixSeconds(inc.opened_at().seconds());
-    ASSERT_TRUE(store_
-                    ->Execute(absl::StrCat(
-                        "INSERT INTO incidents (id, kind, severity, service, checks,"
-                        " regions, hosts, protocol, failure_class, failing_share,"
-                        " latency_phase, latency_p95_ms, latency_baseline_p95_ms,"
-                        " affected_targets, recovered_targets, evidence, opened_at,"
-                        " updated_at, in_maintenance) VALUES (",
-                        Quote(inc.id()), ", ", Quote(inc.kind()), ", ",
-                        Quote(inc.severity()), ", ", Quote(inc.service()),
-                        ", '{app-login}', '{ams,fra}', '{}', '', 'HTTP_STATUS', 1, '',"
-                        " 0, 0, 0, 0, ", Quote(inc.evidence()), ", ", SqlTime(opened),
-                        ", ", SqlTime(opened), ", ", in_maintenance ? "true" : "false",
-                        ")"))
-                    .ok());
+    ASSERT_TRUE(
+        store_
+            ->Execute(absl::StrCat("INSERT INTO incidents (id, kind, severity, service, checks,"
+                                   " regions, hosts, protocol, failure_class, failing_share,"
+                                   " latency_phase, latency_p95_ms, latency_baseline_p95_ms,"
+                                   " affected_targets, recovered_targets, evidence, opened_at,"
+                                   " updated_at, in_maintenance) VALUES (",
+                                   Quote(inc.id()), ", ", Quote(inc.kind()), ", ",
+                                   Quote(inc.severity()), ", ", Quote(inc.service()),
+                                   ", '{app-login}', '{ams,fra}', '{}', '', 'HTTP_STATUS', 1, '',"
+                                   " 0, 0, 0, 0, ",
+                                   Quote(inc.evidence()), ", ", SqlTime(opened), ", ",
+                                   SqlTime(opened), ", ", in_maintenance ? "true" : "false", ")"))
+            .ok());
   }
 
   // The OPENED row the incident writer would have committed.
-  int64_t InsertOpened(const v1::Incident& inc, const std::string& notifier,
-                       absl::Time at) {
-    EXPECT_TRUE(store_
-                    ->Execute(absl::StrCat(
-                        "INSERT INTO outbox (incident_id, notifier, event, payload,"
-                        " created_at, next_attempt_at) VALUES (",
-                        Quote(inc.id()), ", ", Quote(notifier), ", 'OPENED', ",
-                        Quote(NotificationJson(kOpened, notifier, &inc, at)), ", ",
-                        SqlTime(at), ", ", SqlTime(at), ")"))
-                    .ok());
-    return Int(absl::StrCat("SELECT max(id) FROM outbox WHERE notifier = ",
-                            Quote(notifier)));
+  int64_t InsertOpened(const v1::Incident& inc, const std::string& notifier, absl::Time at) {
+    EXPECT_TRUE(
+        store_
+            ->Execute(absl::StrCat("INSERT INTO outbox (incident_id, notifier, event, payload,"
+                                   " created_at, next_attempt_at) VALUES (",
+                                   Quote(inc.id()), ", ", Quote(notifier), ", 'OPENED', ",
+                                   Quote(NotificationJson(kOpened, notifier, &inc, at)), ", ",
+                                   SqlTime(at), ", ", SqlTime(at), ")"))
+            .ok());
+    return Int(absl::StrCat("SELECT max(id) FROM outbox WHERE notifier = ", Quote(notifier)));
   }
 
   std::vector<std::string> Column(const std::string& sql) {
@@ -143,8 +138,7 @@ class NotifyDispatcherTest : public ::testing::Test {
     return Int(absl::StrCat("SELECT count(*) FROM outbox WHERE ", where));
   }
   int64_t Events(const std::string& kind) {
-    return Int(absl::StrCat("SELECT count(*) FROM incident_events WHERE kind = ",
-                            Quote(kind)));
+    return Int(absl::StrCat("SELECT count(*) FROM incident_events WHERE kind = ", Quote(kind)));
   }
 
   common::FakeClock clock_{kT0};
@@ -173,8 +167,7 @@ TEST_F(NotifyDispatcherTest, DeliversPendingRowAndRecordsNotified) {
                                " AND attempts = 1 FROM outbox WHERE id = ", id)),
             "t");
   EXPECT_EQ(Column("SELECT detail FROM incident_events WHERE kind = 'NOTIFIED'"),
-            (std::vector<std::string>{
-                absl::StrCat("webhook \"oncall\": OPENED, delivery ", id)}));
+            (std::vector<std::string>{absl::StrCat("webhook \"oncall\": OPENED, delivery ", id)}));
   EXPECT_EQ(Value("SELECT incident_kind || ' ' || array_to_string(regions, ',') FROM "
                   "incident_events WHERE kind = 'NOTIFIED'"),
             "GLOBAL_OUTAGE ams,fra");
@@ -202,8 +195,8 @@ TEST_F(NotifyDispatcherTest, FailingReceiverIsRetriedWithBackoffThenSucceeds) {
   auto d = NewDispatcher(config);
   const std::string row = absl::StrCat(" FROM outbox WHERE id = ", id);
   auto retry_in = [&](absl::Time now) {
-    return Int(absl::StrCat("SELECT floor(extract(epoch FROM next_attempt_at - ",
-                            SqlTime(now), ") * 1000)::bigint", row));
+    return Int(absl::StrCat("SELECT floor(extract(epoch FROM next_attempt_at - ", SqlTime(now),
+                            ") * 1000)::bigint", row));
   };
 
   ASSERT_TRUE(d->RunOnce(kT0).ok());
@@ -273,16 +266,15 @@ TEST_F(NotifyDispatcherTest, RepeatsEveryRepeatEveryUntilAcknowledged) {
   ASSERT_TRUE(d->RunOnce(kT0 + absl::Minutes(10)).ok());
   EXPECT_EQ(receiver.count("REPEAT"), 2);
   EXPECT_EQ(Rows("event = 'REPEAT' AND delivered_at IS NOT NULL"), 2);
-  EXPECT_EQ(Value("SELECT payload->>'event' FROM outbox WHERE event = 'REPEAT' LIMIT 1"),
-            "REPEAT");
+  EXPECT_EQ(Value("SELECT payload->>'event' FROM outbox WHERE event = 'REPEAT' LIMIT 1"), "REPEAT");
   EXPECT_EQ(Value("SELECT payload->'incident'->>'id' FROM outbox WHERE event = 'REPEAT'"
                   " LIMIT 1"),
             inc.id());
 
   ASSERT_TRUE(store_
-                  ->Execute(absl::StrCat("UPDATE incidents SET acknowledged_at = ",
-                                         SqlTime(kT0 + absl::Minutes(11)),
-                                         ", acknowledged_by = 'alice'"))
+                  ->Execute(absl::StrCat(
+                      "UPDATE incidents SET acknowledged_at = ", SqlTime(kT0 + absl::Minutes(11)),
+                      ", acknowledged_by = 'alice'"))
                   .ok());
   ASSERT_TRUE(d->RunOnce(kT0 + absl::Minutes(15)).ok());
   ASSERT_TRUE(d->RunOnce(kT0 + absl::Minutes(30)).ok());
@@ -317,15 +309,13 @@ TEST_F(NotifyDispatcherTest, PendingReminderForAcknowledgedIncidentIsSkipped) {
                       " created_at, next_attempt_at) VALUES (",
                       Quote(inc.id()), ", 'oncall', 'RESOLVED', ",
                       Quote(NotificationJson(kResolved, "oncall", &inc, kT0)), ", ",
-                      SqlTime(kT0 + absl::Minutes(7)), ", ",
-                      SqlTime(kT0 + absl::Minutes(7)), ")"))
+                      SqlTime(kT0 + absl::Minutes(7)), ", ", SqlTime(kT0 + absl::Minutes(7)), ")"))
                   .ok());
   receiver.set_status(200);
   ASSERT_TRUE(d->RunOnce(kT0 + absl::Minutes(8)).ok());
   EXPECT_EQ(receiver.count("REPEAT"), 1);  // not sent again
   EXPECT_EQ(receiver.count("RESOLVED"), 1);
-  EXPECT_EQ(Value("SELECT last_error FROM outbox WHERE event = 'REPEAT'"),
-            "skipped: acknowledged");
+  EXPECT_EQ(Value("SELECT last_error FROM outbox WHERE event = 'REPEAT'"), "skipped: acknowledged");
   EXPECT_EQ(Rows("delivered_at IS NULL"), 0);
   EXPECT_EQ(d->stats().skipped, 1u);
 }
@@ -520,8 +510,8 @@ TEST_F(NotifyDispatcherTest, RowForUnconfiguredNotifierFailsPermanently) {
   InsertOpened(inc, "retired", kT0);
   auto d = NewDispatcher(config);
   ASSERT_TRUE(d->RunOnce(kT0).ok());
-  EXPECT_TRUE(absl::StrContains(
-      Value("SELECT last_error FROM outbox WHERE notifier = 'retired'"), "not configured"));
+  EXPECT_TRUE(absl::StrContains(Value("SELECT last_error FROM outbox WHERE notifier = 'retired'"),
+                                "not configured"));
   EXPECT_EQ(Value("SELECT next_attempt_at = 'infinity' FROM outbox"), "t");
   EXPECT_EQ(d->stats().abandoned, 1u);
   EXPECT_EQ(d->stats().pending, 0);

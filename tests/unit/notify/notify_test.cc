@@ -88,8 +88,7 @@ TEST(NotifyJsonTest, EscapesStringsAndRoundTrips) {
 }
 
 TEST(NotifyJsonTest, FractionalCreatedAt) {
-  EXPECT_EQ(FormatRfc3339(absl::FromUnixMillis(1700000000250)),
-            "2023-11-14T22:13:20.25Z");
+  EXPECT_EQ(FormatRfc3339(absl::FromUnixMillis(1700000000250)), "2023-11-14T22:13:20.25Z");
 }
 
 TEST(NotifySummaryTest, PartialFailureLine) {
@@ -115,8 +114,7 @@ TEST(NotifySummaryTest, LatencyAndTargets) {
   proto.set_failing_share(0.004);
   proto.set_affected_targets(4);
   proto.set_recovered_targets(1);
-  EXPECT_EQ(Summary(proto),
-            "PROTOCOL_OUTAGE on web: 0.4% of probes fail; 1 of 4 hosts recovered");
+  EXPECT_EQ(Summary(proto), "PROTOCOL_OUTAGE on web: 0.4% of probes fail; 1 of 4 hosts recovered");
 }
 
 v1::Config RoutingConfig() {

@@ -44,8 +44,7 @@ v1::Incident Incident(bool resolved = false) {
   return inc;
 }
 
-std::string Payload(const char* event, const std::string& notifier,
-                    bool resolved = false) {
+std::string Payload(const char* event, const std::string& notifier, bool resolved = false) {
   const v1::Incident inc = Incident(resolved);
   return NotificationJson(event, notifier, &inc, kNow);
 }
@@ -56,8 +55,8 @@ std::string IndependentSignature(const std::string& key, const std::string& body
   unsigned char out[64];
   size_t len = 0;
   EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
-            reinterpret_cast<const unsigned char*>(body.data()), body.size(), out,
-            sizeof(out), &len);
+            reinterpret_cast<const unsigned char*>(body.data()), body.size(), out, sizeof(out),
+            &len);
   std::string hex = "sha256=";
   for (size_t i = 0; i < len; ++i) {
     char b[3];
@@ -98,9 +97,8 @@ TEST(NotifySendersTest, WebhookWithoutSecretSendsNoSignature) {
   v1::Notifier n;
   n.set_name("plain");
   n.mutable_webhook()->set_url(receiver.url());
-  ASSERT_TRUE(Deliver(n, kResolved, Payload(kResolved, "plain", true), 3, kNow,
-                      absl::Seconds(5))
-                  .ok());
+  ASSERT_TRUE(
+      Deliver(n, kResolved, Payload(kResolved, "plain", true), 3, kNow, absl::Seconds(5)).ok());
   ASSERT_EQ(receiver.requests().size(), 1u);
   EXPECT_EQ(receiver.requests()[0].headers.count("x-sonde-signature"), 0u);
 }
@@ -140,8 +138,7 @@ TEST(NotifySendersTest, ConnectionRefusedIsUnavailable) {
   v1::Notifier n;
   n.set_name("gone");
   n.mutable_webhook()->set_url(absl::StrCat("http://127.0.0.1:", port, "/hook"));
-  const absl::Status st =
-      Deliver(n, kOpened, Payload(kOpened, "gone"), 1, kNow, absl::Seconds(2));
+  const absl::Status st = Deliver(n, kOpened, Payload(kOpened, "gone"), 1, kNow, absl::Seconds(2));
   EXPECT_TRUE(absl::IsUnavailable(st)) << st;
 }
 
@@ -153,10 +150,8 @@ google::protobuf::ListValue ParseList(const std::string& json) {
 }
 
 TEST(NotifySendersTest, AlertmanagerUrl) {
-  EXPECT_EQ(AlertmanagerAlertsUrl("http://127.0.0.1:9093"),
-            "http://127.0.0.1:9093/api/v2/alerts");
-  EXPECT_EQ(AlertmanagerAlertsUrl("http://127.0.0.1:9093/"),
-            "http://127.0.0.1:9093/api/v2/alerts");
+  EXPECT_EQ(AlertmanagerAlertsUrl("http://127.0.0.1:9093"), "http://127.0.0.1:9093/api/v2/alerts");
+  EXPECT_EQ(AlertmanagerAlertsUrl("http://127.0.0.1:9093/"), "http://127.0.0.1:9093/api/v2/alerts");
   EXPECT_EQ(AlertmanagerAlertsUrl("http://127.0.0.1:9093/api/v2/alerts"),
             "http://127.0.0.1:9093/api/v2/alerts");
 }
@@ -206,8 +201,7 @@ TEST(NotifySendersTest, AlertmanagerResolvedAndHeartbeat) {
   auto open = ParseNotification(Payload(kOpened, "am"));
   ASSERT_TRUE(open.ok());
   alert = ParseList(AlertmanagerBody(n, *open, kNow)).values(0).struct_value();
-  EXPECT_EQ(alert.fields().at("endsAt").string_value(),
-            FormatRfc3339(kNow + absl::Minutes(5)));
+  EXPECT_EQ(alert.fields().at("endsAt").string_value(), FormatRfc3339(kNow + absl::Minutes(5)));
 
   common::FromAbsl(absl::Minutes(1), n.mutable_heartbeat_every());
   auto hb = ParseNotification(NotificationJson(kHeartbeat, "am", nullptr, kNow));
@@ -216,8 +210,7 @@ TEST(NotifySendersTest, AlertmanagerResolvedAndHeartbeat) {
   const auto& labels = alert.fields().at("labels").struct_value().fields();
   EXPECT_EQ(labels.at("alertname").string_value(), "SondeHeartbeat");
   EXPECT_EQ(labels.at("severity").string_value(), "none");
-  EXPECT_EQ(alert.fields().at("endsAt").string_value(),
-            FormatRfc3339(kNow + absl::Minutes(2)));
+  EXPECT_EQ(alert.fields().at("endsAt").string_value(), FormatRfc3339(kNow + absl::Minutes(2)));
 }
 
 TEST(NotifySendersTest, EmailOverSmtp) {
@@ -228,8 +221,7 @@ TEST(NotifySendersTest, EmailOverSmtp) {
   n.mutable_email()->add_to("lead@example.com");
   n.mutable_email()->add_to("ops@example.com");
   n.mutable_email()->set_from("sonde@example.com");
-  ASSERT_TRUE(
-      Deliver(n, kOpened, Payload(kOpened, "mail"), 42, kNow, absl::Seconds(5)).ok());
+  ASSERT_TRUE(Deliver(n, kOpened, Payload(kOpened, "mail"), 42, kNow, absl::Seconds(5)).ok());
   const auto mails = smtp.mails();
   ASSERT_EQ(mails.size(), 1u);
   EXPECT_EQ(mails[0].mail_from, "<sonde@example.com>");
@@ -238,19 +230,17 @@ TEST(NotifySendersTest, EmailOverSmtp) {
   const std::string& data = mails[0].data;
   EXPECT_TRUE(absl::StrContains(data, "From: sonde@example.com\r\n")) << data;
   EXPECT_TRUE(absl::StrContains(data, "To: lead@example.com, ops@example.com\r\n"));
-  EXPECT_TRUE(absl::StrContains(
-      data, absl::StrCat("Subject: [Sonde] OPENED REGIONAL_OUTAGE app: ",
-                         Summary(Incident()), "\r\n")))
+  EXPECT_TRUE(absl::StrContains(data, absl::StrCat("Subject: [Sonde] OPENED REGIONAL_OUTAGE app: ",
+                                                   Summary(Incident()), "\r\n")))
       << data;
-  EXPECT_TRUE(absl::StrContains(data, "Date: Tue, 14 Nov 2023 22:23:20 +0000\r\n"))
-      << data;
+  EXPECT_TRUE(absl::StrContains(data, "Date: Tue, 14 Nov 2023 22:23:20 +0000\r\n")) << data;
   EXPECT_TRUE(absl::StrContains(data, "Message-ID: <sonde.42."));
   EXPECT_TRUE(absl::StrContains(data, "Evidence:  fra, ams: connection refused\r\n"));
   EXPECT_TRUE(absl::StrContains(data, "Regions:   ams, fra\r\n"));
   EXPECT_TRUE(absl::StrContains(data, "Checks:    app-login, app-tls\r\n"));
   EXPECT_TRUE(absl::StrContains(data, "Opened:    2023-11-14T22:13:20Z\r\n"));
-  EXPECT_TRUE(absl::StrContains(
-      data, "Acknowledge: sondectl ack app/REGIONAL_OUTAGE/1700000000\r\n"));
+  EXPECT_TRUE(
+      absl::StrContains(data, "Acknowledge: sondectl ack app/REGIONAL_OUTAGE/1700000000\r\n"));
 }
 
 TEST(NotifySendersTest, EmailDefaultsFromToHostname) {
@@ -259,9 +249,8 @@ TEST(NotifySendersTest, EmailDefaultsFromToHostname) {
   n.set_name("mail");
   n.mutable_email()->set_smtp_url(smtp.url());
   n.mutable_email()->add_to("lead@example.com");
-  ASSERT_TRUE(Deliver(n, kResolved, Payload(kResolved, "mail", true), 1, kNow,
-                      absl::Seconds(5))
-                  .ok());
+  ASSERT_TRUE(
+      Deliver(n, kResolved, Payload(kResolved, "mail", true), 1, kNow, absl::Seconds(5)).ok());
   const auto mails = smtp.mails();
   ASSERT_EQ(mails.size(), 1u);
   EXPECT_TRUE(absl::StartsWith(mails[0].mail_from, "<sonde@")) << mails[0].mail_from;

@@ -6,6 +6,7 @@
 #define SONDE_TESTS_UNIT_NOTIFY_TEST_RECEIVERS_H_
 
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,8 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -55,8 +54,7 @@ class HttpReceiver {
         absl::SleepFor(delay);
       }
       res.status = status;
-      res.set_content(status >= 300 ? "receiver says no\nsecond line" : "ok",
-                      "text/plain");
+      res.set_content(status >= 300 ? "receiver says no\nsecond line" : "ok", "text/plain");
     };
     server_.Post(".*", handler);
     port_ = server_.bind_to_any_port("127.0.0.1");

@@ -99,8 +99,7 @@ TEST(ConfigClientTest, AsksAgainAsSoonAsTheCollectorIsBackNotOneBackoffLater) {
   hello.set_prober_id("p-test");
   hello.set_region("fra");
   Received received;
-  ConfigClient client(channel, hello, "",
-                      [&](v1::ProberConfig c) { received.Add(c); });
+  ConfigClient client(channel, hello, "", [&](v1::ProberConfig c) { received.Add(c); });
   // A backoff far longer than the test may take: only an early retry passes.
   client.set_backoff(absl::Seconds(60), absl::Seconds(60));
   client.Start();

@@ -32,9 +32,8 @@ class HttpProbeTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(1500));
       res.set_content("late", "text/plain");
     });
-    server_.Get("/redirect", [](const httplib::Request&, httplib::Response& res) {
-      res.set_redirect("/ok");
-    });
+    server_.Get("/redirect",
+                [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ok"); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -50,20 +49,24 @@ class HttpProbeTest : public ::testing::Test {
 
   std::vector<v1::ProbeResult> RunCheck(const std::string& yaml_http) {
     auto config = common::ParseConfig(
-        absl::StrCat("checks:\n  - name: c\n    timeout: 1s\n    http: ", yaml_http, "\n"), "t.yaml");
+        absl::StrCat("checks:\n  - name: c\n    timeout: 1s\n    http: ", yaml_http, "\n"),
+        "t.yaml");
     EXPECT_TRUE(config.ok()) << config.status();
     HttpProbe probe(config->checks(0), &env_);
     std::vector<v1::ProbeResult> out;
-    probe.Run(common::EventLoop::Now() + std::chrono::seconds(1), [&](std::vector<v1::ProbeResult> r) {
-      out = std::move(r);
-      loop_.Stop();
-    });
+    probe.Run(common::EventLoop::Now() + std::chrono::seconds(1),
+              [&](std::vector<v1::ProbeResult> r) {
+                out = std::move(r);
+                loop_.Stop();
+              });
     loop_.RunAfter(std::chrono::seconds(5), [&] { loop_.Stop(); });  // safety net
     loop_.Run();
     return out;
   }
 
-  std::string Url(const std::string& path) { return absl::StrCat("http://127.0.0.1:", port_, path); }
+  std::string Url(const std::string& path) {
+    return absl::StrCat("http://127.0.0.1:", port_, path);
+  }
 
   httplib::Server server_;
   int port_ = 0;
@@ -86,15 +89,19 @@ TEST_F(HttpProbeTest, HealthyWithTimings) {
 }
 
 TEST_F(HttpProbeTest, StatusBodyAndRedirectFailures) {
-  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/fail"), "'}"))[0].failure_class(), FC::HTTP_STATUS);
-  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/ok"), "', expect_body: 'Welcome'}"))[0].failure_class(),
+  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/fail"), "'}"))[0].failure_class(),
+            FC::HTTP_STATUS);
+  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/ok"), "', expect_body: 'Welcome'}"))[0]
+                .failure_class(),
             FC::HTTP_BODY);
-  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/redirect"), "', fail_on_redirect: true}"))[0].failure_class(),
+  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/redirect"), "', fail_on_redirect: true}"))[0]
+                .failure_class(),
             FC::HTTP_STATUS);
   auto followed = RunCheck(absl::StrCat("{url: '", Url("/redirect"), "', follow_redirects: true}"));
   EXPECT_EQ(followed[0].failure_class(), FC::OK);
   EXPECT_EQ(followed[0].http_status(), 200);
-  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/fail"), "', expect_status: ['500-599']}"))[0].failure_class(),
+  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/fail"), "', expect_status: ['500-599']}"))[0]
+                .failure_class(),
             FC::OK);
 }
 
@@ -138,20 +145,25 @@ TEST(HttpClassifyTest, CurlCodesMapToLayers) {
            {CURLE_OPERATION_TIMEDOUT, 0, 0, false, false, false, FC::TCP_TIMEOUT},
            {CURLE_OPERATION_TIMEDOUT, 0, 0, true, false, true, FC::TLS_HANDSHAKE},
            {CURLE_OPERATION_TIMEDOUT, 0, 0, true, true, true, FC::HTTP_TIMEOUT},
-           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_CERT_HAS_EXPIRED, true, false, true, FC::TLS_CERT_EXPIRED},
-           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_CERT_NOT_YET_VALID, true, false, true, FC::TLS_CERT_NOT_YET_VALID},
-           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, true, false, true, FC::TLS_CERT_UNTRUSTED},
+           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_CERT_HAS_EXPIRED, true, false, true,
+            FC::TLS_CERT_EXPIRED},
+           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_CERT_NOT_YET_VALID, true, false, true,
+            FC::TLS_CERT_NOT_YET_VALID},
+           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, true, false,
+            true, FC::TLS_CERT_UNTRUSTED},
            {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_OK, true, false, true, FC::TLS_CERT_HOSTNAME},
            // curl 7.88 checks the name before it records the verify result.
-           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_UNSPECIFIED, true, false, true, FC::TLS_CERT_HOSTNAME},
+           {CURLE_PEER_FAILED_VERIFICATION, 0, X509_V_ERR_UNSPECIFIED, true, false, true,
+            FC::TLS_CERT_HOSTNAME},
            {CURLE_RECV_ERROR, ECONNRESET, 0, true, false, false, FC::TCP_RESET},
            {CURLE_SSL_CONNECT_ERROR, ECONNRESET, 0, true, false, true, FC::TCP_RESET},
            {CURLE_SSL_CONNECT_ERROR, 0, 0, true, false, true, FC::TLS_HANDSHAKE},
            {CURLE_GOT_NOTHING, 0, 0, true, false, false, FC::HTTP_PROTOCOL},
            {CURLE_WEIRD_SERVER_REPLY, 0, 0, true, false, false, FC::HTTP_PROTOCOL},
        }) {
-    EXPECT_EQ(HttpProbe::ClassifyCurl(c.code, c.os_errno, c.verify, c.connected, c.tls_done, c.https),
-              c.want)
+    EXPECT_EQ(
+        HttpProbe::ClassifyCurl(c.code, c.os_errno, c.verify, c.connected, c.tls_done, c.https),
+        c.want)
         << curl_easy_strerror(c.code);
   }
 }

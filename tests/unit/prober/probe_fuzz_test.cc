@@ -5,8 +5,9 @@
 // and SMTP STARTTLS reading paths against a loopback server that sends
 // random bytes. Seeds are fixed, so iteration i always sees the same input;
 // the in-memory fuzzers stop after their iteration or time budget, whichever
-// comes first; the socket ones run a fixed number of connections. Asserts: no crash or hang, outputs bounded, classes sane.
-// tests/fuzz/dns_packet_fuzz.cc is the libFuzzer counterpart (clang only).
+// comes first; the socket ones run a fixed number of connections. Asserts: no crash or hang,
+// outputs bounded, classes sane. tests/fuzz/dns_packet_fuzz.cc is the libFuzzer counterpart (clang
+// only).
 #include <ares.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -308,7 +309,8 @@ Bytes Mutate(std::mt19937& rng, const std::vector<Bytes>& seeds) {
   for (int k = 0; k < rounds; ++k) {
     switch (rng() % 8) {
       case 0:  // flip bytes
-        for (int i = 0, n = 1 + rng() % 8; i < n && !b.empty(); ++i) b[pick(b.size())] ^= 1 << (rng() % 8);
+        for (int i = 0, n = 1 + rng() % 8; i < n && !b.empty(); ++i)
+          b[pick(b.size())] ^= 1 << (rng() % 8);
         break;
       case 1:  // random bytes
         for (int i = 0, n = 1 + rng() % 8; i < n && !b.empty(); ++i) b[pick(b.size())] = rng();
@@ -400,9 +402,9 @@ TEST(DnsPacketFuzzTest, JudgeDnsAnswerStaysInItsClasses) {
   std::vector<Bytes> seeds = Seeds();
   const std::vector<std::string> types = {"", "A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA"};
   const std::vector<std::string> rcodes = {"", "NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED"};
-  const std::vector<int> statuses = {ARES_SUCCESS, ARES_ENODATA,  ARES_EFORMERR, ARES_ESERVFAIL,
-                                     ARES_ENOTFOUND, ARES_EREFUSED, ARES_EBADRESP, ARES_ETIMEOUT,
-                                     ARES_ECONNREFUSED, ARES_ECANCELLED};
+  const std::vector<int> statuses = {
+      ARES_SUCCESS,  ARES_ENODATA,  ARES_EFORMERR, ARES_ESERVFAIL,    ARES_ENOTFOUND,
+      ARES_EREFUSED, ARES_EBADRESP, ARES_ETIMEOUT, ARES_ECONNREFUSED, ARES_ECANCELLED};
   int n = FuzzFor(std::chrono::milliseconds(1500), 200000, [&](int) {
     v1::DnsSpec spec;
     spec.set_type(types[rng() % types.size()]);
@@ -416,7 +418,8 @@ TEST(DnsPacketFuzzTest, JudgeDnsAnswerStaysInItsClasses) {
     if (rng() % 4 != 0) a.packet = Mutate(rng, seeds);
     v1::DnsResolverResult r = JudgeDnsAnswer(spec, "127.0.0.1:53", a);
     ASSERT_NE(r.failure_class(), FC::UNSPECIFIED);
-    ASSERT_NE(r.failure_class(), FC::PROBER_ERROR) << "a server's answer is never the prober's fault";
+    ASSERT_NE(r.failure_class(), FC::PROBER_ERROR)
+        << "a server's answer is never the prober's fault";
     std::string name = FC::Code_Name(r.failure_class());
     ASSERT_TRUE(name == "OK" || name.rfind("DNS_", 0) == 0) << name;
     ASSERT_LE(r.answers_size(), 512);
@@ -565,17 +568,21 @@ std::string RandomBanner(std::mt19937& rng) {
       "", "SSH-2.0-", "220 ", "220-mail\r\n", "250 ", "SSH-1.99-", "\r\n", std::string(1, '\0')};
   std::string s = prefixes[rng() % prefixes.size()];
   size_t n = rng() % 5 == 0 ? 4096 + rng() % 8192 : rng() % 200;
-  for (size_t i = 0; i < n; ++i) s.push_back(static_cast<char>(rng() % 3 == 0 ? 'a' + rng() % 26 : rng()));
+  for (size_t i = 0; i < n; ++i)
+    s.push_back(static_cast<char>(rng() % 3 == 0 ? 'a' + rng() % 26 : rng()));
   if (rng() % 2) s += "\r\n";
   return s;
 }
 
 RandomBytesServer::End RandomEnd(std::mt19937& rng) {
   switch (rng() % 10) {
-    case 0: return RandomBytesServer::End::kHold;
+    case 0:
+      return RandomBytesServer::End::kHold;
     case 1:
-    case 2: return RandomBytesServer::End::kReset;
-    default: return RandomBytesServer::End::kClose;
+    case 2:
+      return RandomBytesServer::End::kReset;
+    default:
+      return RandomBytesServer::End::kClose;
   }
 }
 
@@ -659,7 +666,8 @@ TEST(TlsSigPipeTest, ServerGoneBeforeClientHello) {
     // Runs after the probe's connect() (posted earlier): hold the loop until
     // the server has closed, so the ClientHello goes to a closed peer.
     prober.loop().Post([&] {
-      for (int i = 0; i < 500 && !closed; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      for (int i = 0; i < 500 && !closed; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the FIN lands
     });
   });

@@ -56,9 +56,9 @@ class ProberUnderTest {
       loop_.Stop();
     });
     if (started) started();
-    auto limit = std::chrono::microseconds(absl::ToInt64Microseconds(
-                     common::ToAbsl(check.timeout()))) +
-                 std::chrono::seconds(10);
+    auto limit =
+        std::chrono::microseconds(absl::ToInt64Microseconds(common::ToAbsl(check.timeout()))) +
+        std::chrono::seconds(10);
     auto safety = loop_.RunAfter(limit, [&] { loop_.Stop(); });
     loop_.Run();
     loop_.Cancel(safety);

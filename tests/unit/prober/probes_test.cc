@@ -93,8 +93,8 @@ class ProbesTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s;
     // Per process: ctest runs the tests of this binary in parallel, each
     // with its own faultd and so its own CA.
-    ca_file_ = new std::string(
-        absl::StrCat(::testing::TempDir(), "/probes_test_ca.", getpid(), ".pem"));
+    ca_file_ =
+        new std::string(absl::StrCat(::testing::TempDir(), "/probes_test_ca.", getpid(), ".pem"));
     std::ofstream(*ca_file_) << server_->ca_pem();
     closed_port_ = ClosedPort();
     // faultd checks at start that connects to its blackhole port hang (they
@@ -111,16 +111,15 @@ class ProbesTest : public ::testing::Test {
 
   static std::string Expand(const std::string& text) {
     const faultd::ListenerPorts& p = server_->ports();
-    return absl::StrReplaceAll(
-        text, {{"${HTTP}", absl::StrCat("http://127.0.0.1:", p.http)},
-               {"${HTTP_PORT}", absl::StrCat(p.http)},
-               {"${HTTPS_PORT}", absl::StrCat(p.https)},
-               {"${TLS_PORT}", absl::StrCat(p.tls)},
-               {"${TCP_PORT}", absl::StrCat(p.tcp)},
-               {"${DNS}", absl::StrCat("127.0.0.1:", p.dns)},
-               {"${BLACKHOLE_PORT}", absl::StrCat(p.blackhole)},
-               {"${CLOSED_PORT}", absl::StrCat(closed_port_)},
-               {"${CA}", *ca_file_}});
+    return absl::StrReplaceAll(text, {{"${HTTP}", absl::StrCat("http://127.0.0.1:", p.http)},
+                                      {"${HTTP_PORT}", absl::StrCat(p.http)},
+                                      {"${HTTPS_PORT}", absl::StrCat(p.https)},
+                                      {"${TLS_PORT}", absl::StrCat(p.tls)},
+                                      {"${TCP_PORT}", absl::StrCat(p.tcp)},
+                                      {"${DNS}", absl::StrCat("127.0.0.1:", p.dns)},
+                                      {"${BLACKHOLE_PORT}", absl::StrCat(p.blackhole)},
+                                      {"${CLOSED_PORT}", absl::StrCat(closed_port_)},
+                                      {"${CA}", *ca_file_}});
   }
 
   static v1::Check MakeCheck(const std::string& spec, const std::string& timeout) {
@@ -243,8 +242,7 @@ TEST_F(ProbesTest, HttpClasses) {
       {"trickle", R"({"listener": "http", "trickle_bps": 1, "body_bytes": 100})",
        "http: {url: '${HTTP}/'}", FC::HTTP_TIMEOUT,
        [](const v1::ProbeResult& r) { EXPECT_LT(r.body_bytes(), 100u); }, "700ms"},
-      {"redirect-loop",
-       R"({"listener": "http", "path_prefix": "/loop", "redirect": "/loop"})",
+      {"redirect-loop", R"({"listener": "http", "path_prefix": "/loop", "redirect": "/loop"})",
        "http: {url: '${HTTP}/loop', follow_redirects: true, max_redirects: 3}", FC::HTTP_STATUS},
       {"reset-at-accept", R"({"listener": "http", "reset_on_accept": true})",
        "http: {url: '${HTTP}/'}", FC::TCP_RESET},
@@ -256,11 +254,10 @@ TEST_F(ProbesTest, HttpClasses) {
        R"({"listener": "http", "headers": {"Content-Length": "100"}})",
        "http: {url: '${HTTP}/', headers: {Connection: close}}", FC::HTTP_PROTOCOL},
       {"refused", "", "http: {url: 'http://127.0.0.1:${CLOSED_PORT}/'}", FC::TCP_REFUSED},
-      {"reset-after-request", R"({"listener": "http", "reset": true})",
-       "http: {url: '${HTTP}/'}", FC::TCP_RESET},
+      {"reset-after-request", R"({"listener": "http", "reset": true})", "http: {url: '${HTTP}/'}",
+       FC::TCP_RESET},
       {"connect-times-out", "", "http: {url: 'http://127.0.0.1:${BLACKHOLE_PORT}/'}",
-       FC::TCP_TIMEOUT, [](const v1::ProbeResult& r) { EXPECT_EQ(r.connect_us(), 0u); },
-       "700ms"},
+       FC::TCP_TIMEOUT, [](const v1::ProbeResult& r) { EXPECT_EQ(r.connect_us(), 0u); }, "700ms"},
       {"unreachable", "", "http: {url: 'http://255.255.255.255:${HTTP_PORT}/'}",
        FC::TCP_UNREACHABLE},
       {"name-via-resolvers", "",
@@ -284,11 +281,11 @@ TEST_F(ProbesTest, HttpClasses) {
        "http: {url: 'http://gone.example.test:${HTTP_PORT}/', resolvers: ['${DNS}']}",
        FC::DNS_TIMEOUT, nullptr, "700ms"},
       {"per-source: 127.0.0.3 sees 503",
-       R"({"listener": "http", "source": "127.0.0.3", "status": 503})",
-       "http: {url: '${HTTP}/'}", FC::HTTP_STATUS, nullptr, "3s", "127.0.0.3"},
+       R"({"listener": "http", "source": "127.0.0.3", "status": 503})", "http: {url: '${HTTP}/'}",
+       FC::HTTP_STATUS, nullptr, "3s", "127.0.0.3"},
       {"per-source: 127.0.0.2 sees 200",
-       R"({"listener": "http", "source": "127.0.0.3", "status": 503})",
-       "http: {url: '${HTTP}/'}", FC::OK, nullptr, "3s", "127.0.0.2"},
+       R"({"listener": "http", "source": "127.0.0.3", "status": 503})", "http: {url: '${HTTP}/'}",
+       FC::OK, nullptr, "3s", "127.0.0.2"},
   });
 }
 
@@ -310,8 +307,8 @@ TEST_F(ProbesTest, HttpsCertificateClasses) {
        FC::TLS_CERT_EXPIRED},
       {"not yet valid", R"({"listener": "https", "cert": "not_yet_valid"})",
        spec(", ca_file: '${CA}'"), FC::TLS_CERT_NOT_YET_VALID},
-      {"self-signed", R"({"listener": "https", "cert": "self_signed"})",
-       spec(", ca_file: '${CA}'"), FC::TLS_CERT_UNTRUSTED},
+      {"self-signed", R"({"listener": "https", "cert": "self_signed"})", spec(", ca_file: '${CA}'"),
+       FC::TLS_CERT_UNTRUSTED},
       {"CA not trusted (system store only)", "", spec(""), FC::TLS_CERT_UNTRUSTED},
       {"wrong host", R"({"listener": "https", "cert": "wrong_host"})", spec(", ca_file: '${CA}'"),
        FC::TLS_CERT_HOSTNAME},
@@ -324,8 +321,7 @@ TEST_F(ProbesTest, HttpsCertificateClasses) {
       {"status over https", R"({"listener": "https", "status": 500})", spec(", ca_file: '${CA}'"),
        FC::HTTP_STATUS, [](const v1::ProbeResult& r) { EXPECT_EQ(r.http_status(), 500); }},
       {"insecure_skip_verify accepts the expired cert",
-       R"({"listener": "https", "cert": "expired"})", spec(", insecure_skip_verify: true"),
-       FC::OK},
+       R"({"listener": "https", "cert": "expired"})", spec(", insecure_skip_verify: true"), FC::OK},
   });
 }
 
@@ -367,11 +363,13 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
   for (const Case& c : std::vector<Case>{
            {"http", "http: {url: 'http://app.example.test:${HTTP_PORT}/', resolvers: ['${DNS}']}",
             "server at last known address 127.0.0.1 answers 200"},
-           {"tls", "tls: {host: app.example.test, port: ${TLS_PORT}, ca_file: '${CA}', "
-                   "resolvers: ['${DNS}']}",
+           {"tls",
+            "tls: {host: app.example.test, port: ${TLS_PORT}, ca_file: '${CA}', "
+            "resolvers: ['${DNS}']}",
             "server at last known address 127.0.0.1 answers"},
-           {"tcp", "tcp: {host: app.example.test, port: ${TCP_PORT}, expect_banner: '^SSH-', "
-                   "resolvers: ['${DNS}']}",
+           {"tcp",
+            "tcp: {host: app.example.test, port: ${TCP_PORT}, expect_banner: '^SSH-', "
+            "resolvers: ['${DNS}']}",
             "server at last known address 127.0.0.1 answers"},
        }) {
     SCOPED_TRACE(c.name);
@@ -430,8 +428,8 @@ TEST_F(ProbesTest, TlsClasses) {
          std::string err;
          ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, r.cert_not_after(), &not_after, &err))
              << r.cert_not_after();
-         ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, r.chain_not_after(), &chain_not_after,
-                                     &err))
+         ASSERT_TRUE(
+             absl::ParseTime(absl::RFC3339_full, r.chain_not_after(), &chain_not_after, &err))
              << r.chain_not_after();
          EXPECT_LT(absl::AbsDuration(not_after - (absl::Now() + absl::Hours(24 * 90))),
                    absl::Minutes(5));
@@ -455,8 +453,9 @@ TEST_F(ProbesTest, TlsClasses) {
       {"CA not trusted (system store)", "", spec(""), FC::TLS_CERT_UNTRUSTED},
       {"wrong host", R"({"listener": "tls", "cert": "wrong_host"})", spec(ca),
        FC::TLS_CERT_HOSTNAME},
-      {"wrong IP", "", "tls: {host: 127.0.0.1, port: ${TLS_PORT}, server_name: 127.0.0.9, "
-                       "ca_file: '${CA}'}",
+      {"wrong IP", "",
+       "tls: {host: 127.0.0.1, port: ${TLS_PORT}, server_name: 127.0.0.9, "
+       "ca_file: '${CA}'}",
        FC::TLS_CERT_HOSTNAME},
       {"expiring, not configured", R"({"listener": "tls", "cert": "expiring"})", spec(ca), FC::OK,
        [](const v1::ProbeResult& r) { EXPECT_EQ(r.cert_days_left(), 4); }},
@@ -482,16 +481,16 @@ TEST_F(ProbesTest, TlsClasses) {
        FC::TLS_HANDSHAKE},
       {"handshake garbage", R"({"listener": "tls", "handshake_fail": "garbage"})", spec(ca),
        FC::TLS_HANDSHAKE},
-      {"not TLS (ssh banner)", "",
-       "tls: {host: 127.0.0.1, port: ${TCP_PORT}, ca_file: '${CA}'}", FC::TLS_HANDSHAKE},
+      {"not TLS (ssh banner)", "", "tls: {host: 127.0.0.1, port: ${TCP_PORT}, ca_file: '${CA}'}",
+       FC::TLS_HANDSHAKE},
       {"silent server", R"({"listener": "tcp", "blackhole": true})",
        "tls: {host: 127.0.0.1, port: ${TCP_PORT}, ca_file: '${CA}'}", FC::TLS_HANDSHAKE, nullptr,
        "700ms"},
       {"reset at accept", R"({"listener": "tls", "reset_on_accept": true})", spec(ca),
        FC::TCP_RESET},
       {"refused", "", "tls: {host: 127.0.0.1, port: ${CLOSED_PORT}}", FC::TCP_REFUSED},
-      {"connect times out", "", "tls: {host: 127.0.0.1, port: ${BLACKHOLE_PORT}}",
-       FC::TCP_TIMEOUT, nullptr, "700ms"},
+      {"connect times out", "", "tls: {host: 127.0.0.1, port: ${BLACKHOLE_PORT}}", FC::TCP_TIMEOUT,
+       nullptr, "700ms"},
       {"unreachable", "", "tls: {host: 255.255.255.255, port: 443}", FC::TCP_UNREACHABLE},
       {"nxdomain", R"({"listener": "dns", "name": "tls.example.test", "rcode": "NXDOMAIN"})",
        spec(ca), FC::DNS_NXDOMAIN},
@@ -587,10 +586,10 @@ class StartTlsSmtpServer {
 TEST_F(ProbesTest, TlsStartTlsSmtp) {
   StartTlsSmtpServer smtp(server_->certs());
   ProberUnderTest prober;
-  std::vector<v1::ProbeResult> r = prober.Run(MakeCheck(
-      absl::StrCat("tls: {host: 127.0.0.1, port: ", smtp.port(),
-                   ", starttls: smtp, ca_file: '${CA}', min_days_valid: 14}"),
-      "3s"));
+  std::vector<v1::ProbeResult> r =
+      prober.Run(MakeCheck(absl::StrCat("tls: {host: 127.0.0.1, port: ", smtp.port(),
+                                        ", starttls: smtp, ca_file: '${CA}', min_days_valid: 14}"),
+                           "3s"));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].failure_class(), FC::OK) << r[0].detail();
   EXPECT_EQ(r[0].cert_days_left(), 89);
@@ -642,8 +641,8 @@ TEST_F(ProbesTest, TcpClasses) {
       {"reset at accept", R"({"listener": "tcp", "reset_on_accept": true})",
        spec(", expect_banner: '^SSH-'"), FC::TCP_RESET},
       {"refused", "", "tcp: {host: 127.0.0.1, port: ${CLOSED_PORT}}", FC::TCP_REFUSED},
-      {"connect times out", "", "tcp: {host: 127.0.0.1, port: ${BLACKHOLE_PORT}}",
-       FC::TCP_TIMEOUT, nullptr, "700ms"},
+      {"connect times out", "", "tcp: {host: 127.0.0.1, port: ${BLACKHOLE_PORT}}", FC::TCP_TIMEOUT,
+       nullptr, "700ms"},
       {"unreachable", "", "tcp: {host: 255.255.255.255, port: 22}", FC::TCP_UNREACHABLE},
       {"nxdomain", R"({"listener": "dns", "name": "tcp.example.test", "rcode": "NXDOMAIN"})",
        spec(""), FC::DNS_NXDOMAIN},
@@ -686,15 +685,18 @@ constexpr char kDnsZone[] = R"(
    "records": [{"type": "A", "data": "192.0.2.1"}, {"type": "A", "data": "192.0.2.2"},
                {"type": "A", "data": "192.0.2.3"}]})";
 
-std::string DnsSpec(const std::string& name, const std::string& type, const std::string& extra = "") {
-  return absl::StrCat("dns: {name: ", name, ", type: ", type, ", resolvers: ['${DNS}']", extra, "}");
+std::string DnsSpec(const std::string& name, const std::string& type,
+                    const std::string& extra = "") {
+  return absl::StrCat("dns: {name: ", name, ", type: ", type, ", resolvers: ['${DNS}']", extra,
+                      "}");
 }
 
 // Answers of the first resolver as "data/ttl".
 std::vector<std::string> AnswerList(const v1::ProbeResult& r) {
   std::vector<std::string> out;
   if (r.dns_size() == 0) return out;
-  for (const v1::DnsRecord& a : r.dns(0).answers()) out.push_back(absl::StrCat(a.type(), " ", a.data(), "/", a.ttl()));
+  for (const v1::DnsRecord& a : r.dns(0).answers())
+    out.push_back(absl::StrCat(a.type(), " ", a.data(), "/", a.ttl()));
   return out;
 }
 
@@ -739,8 +741,7 @@ TEST_F(ProbesTest, DnsClasses) {
       {"exact set matches", kDnsZone,
        DnsSpec("a.example.test", "A", ", expect_answers: [192.0.2.11, 192.0.2.10]"), FC::OK},
       {"exact set differs", kDnsZone,
-       DnsSpec("a.example.test", "A", ", expect_answers: [192.0.2.10]"),
-       FC::DNS_UNEXPECTED_ANSWER,
+       DnsSpec("a.example.test", "A", ", expect_answers: [192.0.2.10]"), FC::DNS_UNEXPECTED_ANSWER,
        [](const v1::ProbeResult& r) { EXPECT_EQ(r.dns(0).answers_size(), 2); }},
       {"contains matches", kDnsZone,
        DnsSpec("a.example.test", "A", ", expect_answers: [192.0.2.10], answers_match: contains"),
@@ -759,8 +760,7 @@ TEST_F(ProbesTest, DnsClasses) {
        FC::DNS_NODATA},
       {"servfail", kDnsZone, DnsSpec("broken.example.test", "A"), FC::DNS_SERVFAIL,
        rcode("SERVFAIL")},
-      {"refused", kDnsZone, DnsSpec("closed.example.test", "A"), FC::DNS_REFUSED,
-       rcode("REFUSED")},
+      {"refused", kDnsZone, DnsSpec("closed.example.test", "A"), FC::DNS_REFUSED, rcode("REFUSED")},
       {"no answer", kDnsZone, DnsSpec("gone.example.test", "A"), FC::DNS_TIMEOUT,
        [](const v1::ProbeResult& r) {
          ASSERT_EQ(r.dns_size(), 1);
@@ -786,8 +786,8 @@ TEST_F(ProbesTest, DnsTruncatedAnswerIsRetriedOverTcp) {
       "3s"));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].failure_class(), FC::OK) << r[0].detail();
-  EXPECT_EQ(AnswerList(r[0]), (std::vector<std::string>{"A 192.0.2.1/60", "A 192.0.2.2/60",
-                                                         "A 192.0.2.3/60"}));
+  EXPECT_EQ(AnswerList(r[0]),
+            (std::vector<std::string>{"A 192.0.2.1/60", "A 192.0.2.2/60", "A 192.0.2.3/60"}));
   faultd::StatsSnapshot s = server_->stats();
   EXPECT_GE(s.Listener(ListenerKind::kDns, "truncated"), 1u);
   EXPECT_GE(s.Listener(ListenerKind::kDns, "tcp_queries"), 1u);
@@ -812,10 +812,10 @@ TEST_F(ProbesTest, DnsEveryResolverIsRecordedSeparately) {
            {", expect_answers: [192.0.2.10, 192.0.2.11]", FC::DNS_UNEXPECTED_ANSWER},
        }) {
     ProberUnderTest prober;
-    std::vector<v1::ProbeResult> r = prober.Run(MakeCheck(
-        absl::StrCat("dns: {name: a.example.test, type: A, resolvers: ['${DNS}', '", second_addr,
-                     "']", c.extra, "}"),
-        "3s"));
+    std::vector<v1::ProbeResult> r = prober.Run(
+        MakeCheck(absl::StrCat("dns: {name: a.example.test, type: A, resolvers: ['${DNS}', '",
+                               second_addr, "']", c.extra, "}"),
+                  "3s"));
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].failure_class(), c.want) << r[0].detail();
     ASSERT_EQ(r[0].dns_size(), 2);

@@ -58,9 +58,13 @@ TEST(SchedulerSpreadTest, NextSlotIsStrictlyAfterAndAligned) {
 // A probe whose runs take `duration`; counts starts and concurrency.
 class SlowProbe : public Probe {
  public:
-  SlowProbe(EventLoop* loop, std::chrono::milliseconds duration, int* concurrent, int* max_concurrent,
-            int* starts)
-      : loop_(loop), duration_(duration), concurrent_(concurrent), max_(max_concurrent), starts_(starts) {}
+  SlowProbe(EventLoop* loop, std::chrono::milliseconds duration, int* concurrent,
+            int* max_concurrent, int* starts)
+      : loop_(loop),
+        duration_(duration),
+        concurrent_(concurrent),
+        max_(max_concurrent),
+        starts_(starts) {}
   ~SlowProbe() override { loop_->Cancel(timer_); }
   void Run(EventLoop::MonoTime deadline, Done done) override {
     ++*starts_;
@@ -148,13 +152,16 @@ TEST(SchedulerTest, SlowCheckDoesNotDelayOthers) {
   Scheduler s(
       &loop, common::RealClock(),
       [&](const v1::Check& c) {
-        auto d = c.name() == "hung" ? std::chrono::milliseconds(100000) : std::chrono::milliseconds(1);
+        auto d =
+            c.name() == "hung" ? std::chrono::milliseconds(100000) : std::chrono::milliseconds(1);
         return std::make_unique<SlowProbe>(&loop, d, &concurrent, &max_concurrent, &starts);
       },
       [&](v1::ProbeResult r) { count[r.check_id()]++; }, Scheduler::Options{});
-  std::vector<v1::Check> checks = {MakeCheck("hung", absl::Milliseconds(500), absl::Milliseconds(400))};
+  std::vector<v1::Check> checks = {
+      MakeCheck("hung", absl::Milliseconds(500), absl::Milliseconds(400))};
   for (int i = 0; i < 50; ++i) {
-    checks.push_back(MakeCheck(absl::StrCat("fast", i), absl::Milliseconds(100), absl::Milliseconds(50)));
+    checks.push_back(
+        MakeCheck(absl::StrCat("fast", i), absl::Milliseconds(100), absl::Milliseconds(50)));
   }
   s.SetChecks(checks);
   loop.RunAfter(std::chrono::milliseconds(1000), [&] { loop.Stop(); });
@@ -219,8 +226,8 @@ TEST(SchedulerTest, RunsStartOnTheGridAndLatenessCountsIt) {
   int concurrent = 0, max_concurrent = 0, starts = 0;
   class StampingProbe : public SlowProbe {
    public:
-    StampingProbe(EventLoop* loop, std::vector<absl::Duration>* phase, absl::Duration grid,
-                  int* c, int* m, int* s)
+    StampingProbe(EventLoop* loop, std::vector<absl::Duration>* phase, absl::Duration grid, int* c,
+                  int* m, int* s)
         : SlowProbe(loop, std::chrono::milliseconds(1), c, m, s), phase_(phase), grid_(grid) {}
     void Run(EventLoop::MonoTime deadline, Done done) override {
       phase_->push_back((absl::Now() - absl::UnixEpoch()) % grid_);
@@ -242,7 +249,8 @@ TEST(SchedulerTest, RunsStartOnTheGridAndLatenessCountsIt) {
       [&](v1::ProbeResult) {}, opts);
   std::vector<v1::Check> checks;
   for (int i = 0; i < 20; ++i) {
-    checks.push_back(MakeCheck(absl::StrCat("c", i), absl::Milliseconds(300), absl::Milliseconds(50)));
+    checks.push_back(
+        MakeCheck(absl::StrCat("c", i), absl::Milliseconds(300), absl::Milliseconds(50)));
   }
   s.SetChecks(checks);
   loop.RunAfter(std::chrono::milliseconds(1000), [&] { loop.Stop(); });

@@ -135,8 +135,8 @@ TEST_F(UplinkTest, ALossNotYetReportedAtStopIsSpooledAndSentByTheNextRun) {
   builder.RegisterService(&ingest);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
   auto uplink = Uplink::Create(channel, SmallSpool());
   ASSERT_TRUE(uplink.ok()) << uplink.status();
   (*uplink)->Start();
@@ -171,8 +171,8 @@ TEST_F(UplinkTest, ALossPendingAtStopIsSentBeforeExitWhenTheCollectorIsUp) {
     ASSERT_NE(probe, nullptr);
     probe->Shutdown();
   }
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
   auto uplink = Uplink::Create(channel, SmallSpool());
   ASSERT_TRUE(uplink.ok()) << uplink.status();
   (*uplink)->Start();
