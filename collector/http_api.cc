@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/flags.h"
-#include "common/net.h"
+#include "common/metrics.h"
 #include "common/result_json.h"
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/spdlog.h"
@@ -52,15 +52,6 @@ HttpApi::HttpApi(QueryService* query, const Authenticator* auth)
 HttpApi::~HttpApi() { Stop(); }
 
 absl::Status HttpApi::Start(const std::string& listen) {
-  // ParseHostPort refuses port 0, which here means "pick a free one": parse
-  // the host alone then ("127.0.0.1:0", "[::1]:0").
-  std::string spec = listen;
-  if (absl::EndsWith(spec, ":0")) {
-    std::string host = spec.substr(0, spec.size() - 2);
-    if (absl::EndsWith(host, "]") || host.find(':') == std::string::npos) spec = host;
-  }
-  auto hp = common::ParseHostPort(spec, 0);
-  if (!hp.ok()) return hp.status();
   auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
     if (auth_ == nullptr) return true;
     std::string header = req.get_header_value("Authorization");
@@ -111,13 +102,13 @@ absl::Status HttpApi::Start(const std::string& listen) {
                  auto reply = query_->GetTimeline(req.matches[1]);
                  Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
                });
-  port_ = hp->port == 0 ? server_->bind_to_any_port(hp->host)
-                        : (server_->bind_to_port(hp->host, hp->port) ? hp->port : -1);
-  if (port_ <= 0) {
-    return absl::UnavailableError(absl::StrCat("HTTP API: cannot listen on ", listen));
+  absl::StatusOr<int> port = common::BindHttpServer(server_.get(), listen);
+  if (!port.ok()) {
+    return absl::Status(port.status().code(), absl::StrCat("HTTP API: ", port.status().message()));
   }
+  port_ = *port;
   thread_ = std::thread([this] { server_->listen_after_bind(); });
-  spdlog::info("HTTP API on {}:{} (/api/v1/incidents)", hp->host, port_);
+  spdlog::info("HTTP API on {} port {} (/api/v1/incidents)", listen, port_);
   return absl::OkStatus();
 }
 

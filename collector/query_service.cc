@@ -64,33 +64,26 @@ absl::StatusOr<v1::AcknowledgeReply> QueryService::Ack(const v1::AcknowledgeRequ
 grpc::Status QueryService::Incidents(grpc::ServerContext* context,
                                      const v1::IncidentsRequest* request,
                                      v1::IncidentsReply* reply) {
-  if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpc(ok);
-  }
-  auto r = ListIncidents(*request);
-  if (!r.ok()) return ToGrpc(r.status());
-  *reply = *std::move(r);
-  return grpc::Status::OK;
+  return Answer(*context, reply, [&] { return ListIncidents(*request); });
 }
 
 grpc::Status QueryService::Timeline(grpc::ServerContext* context,
                                     const v1::TimelineRequest* request, v1::TimelineReply* reply) {
-  if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpc(ok);
-  }
-  auto r = GetTimeline(request->incident_id());
-  if (!r.ok()) return ToGrpc(r.status());
-  *reply = *std::move(r);
-  return grpc::Status::OK;
+  return Answer(*context, reply, [&] { return GetTimeline(request->incident_id()); });
 }
 
 grpc::Status QueryService::Acknowledge(grpc::ServerContext* context,
                                        const v1::AcknowledgeRequest* request,
                                        v1::AcknowledgeReply* reply) {
+  return Answer(*context, reply, [&] { return Ack(*request); });
+}
+
+template <typename Reply, typename Fn>
+grpc::Status QueryService::Answer(const grpc::ServerContext& context, Reply* reply, Fn fn) {
   if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpc(ok);
+    if (absl::Status ok = auth_->Query(context); !ok.ok()) return ToGrpc(ok);
   }
-  auto r = Ack(*request);
+  absl::StatusOr<Reply> r = fn();
   if (!r.ok()) return ToGrpc(r.status());
   *reply = *std::move(r);
   return grpc::Status::OK;
@@ -100,9 +93,7 @@ grpc::Status QueryService::Availability(grpc::ServerContext* context,
                                         const v1::AvailabilityRequest* request,
                                         v1::AvailabilityReply* reply) {
   if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(*context); !ok.ok()) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(ok.message()));
-    }
+    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpc(ok);
   }
   absl::Duration window = kDefaultAvailabilityWindow;
   if (request->has_window()) {

@@ -49,6 +49,10 @@ class QueryService final : public v1::Query::Service {
                             v1::AvailabilityReply* reply) override;
 
  private:
+  // Checks the query token, then answers with fn()'s reply or its status.
+  template <typename Reply, typename Fn>
+  grpc::Status Answer(const grpc::ServerContext& context, Reply* reply, Fn fn);
+
   const Authenticator* auth_ = nullptr;
   StorePool* const pool_;
   const common::Clock* const clock_;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace httplib {
 class Server;
@@ -28,6 +29,11 @@ class MetricsText {
  private:
   std::string text_;
 };
+
+// Binds `server` to `listen` (HOST:PORT; port 0 picks a free one) and
+// returns the port. UNAVAILABLE when it cannot bind, INVALID_ARGUMENT for a
+// malformed address. The caller then runs server->listen_after_bind().
+absl::StatusOr<int> BindHttpServer(httplib::Server* server, const std::string& listen);
 
 class MetricsServer {
  public:

@@ -22,10 +22,6 @@ namespace {
 // store.cc uses ...01 and ...02).
 constexpr int64_t kScheduleLockKey = 0x736f6e6465000010;
 
-std::string SqlTime(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
-}
-
 absl::Time OpenedAt(const v1::Incident& inc) {
   return absl::FromUnixSeconds(inc.opened_at().seconds()) +
          absl::Nanoseconds(inc.opened_at().nanos());
@@ -266,7 +262,7 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
   if (PQgetvalue(lock.get(), 0, 0)[0] != 't') {
     return absl::OkStatus();  // another replica is scheduling right now
   }
-  const std::string now_sql = SqlTime(now);
+  const std::string now_sql = collector::pg::Timestamp(now);
 
   // Incidents that opened inside a maintenance window and outlived it were
   // never paged: page them now (OPENED), as if they had just opened.
@@ -323,7 +319,7 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
                               " (SELECT 1 FROM outbox WHERE incident_id = $1 AND notifier = $2"
                               " AND created_at > $5)",
                               {inc.id(), n->name(), NotificationJson(kRepeat, n->name(), &inc, now),
-                               now_sql, SqlTime(now - repeat)}));
+                               now_sql, collector::pg::Timestamp(now - repeat)}));
         if (std::string(PQcmdTuples(r.get())) == "1") {
           scheduled_.fetch_add(1);
         }
@@ -364,7 +360,7 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
                           " (SELECT 1 FROM outbox WHERE incident_id IS NULL AND notifier = $1"
                           " AND event = 'HEARTBEAT' AND created_at > $4)",
                           {n.name(), NotificationJson(kHeartbeat, n.name(), nullptr, now), now_sql,
-                           SqlTime(now - every)}));
+                           collector::pg::Timestamp(now - every)}));
     if (std::string(PQcmdTuples(r.get())) == "1") {
       scheduled_.fetch_add(1);
     }
@@ -379,7 +375,7 @@ absl::Status Dispatcher::InsertEvent(const std::string& incident_id, absl::Time 
              " regions, affected_targets, recovered_targets, failing_share, detail)"
              " SELECT id, $2, $3, kind, regions, affected_targets,"
              " recovered_targets, failing_share, $4 FROM incidents WHERE id = $1",
-             {incident_id, SqlTime(at), std::string(kind), detail})
+             {incident_id, collector::pg::Timestamp(at), std::string(kind), detail})
       .status();
 }
 
@@ -392,7 +388,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
       " FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id"
       " WHERE o.delivered_at IS NULL AND o.next_attempt_at <= $1"
       " ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED",
-      {SqlTime(now)});
+      {collector::pg::Timestamp(now)});
   if (!claimed.ok() || PQntuples(claimed->get()) == 0) {
     RollbackQuietly();
     return claimed.status();
@@ -416,7 +412,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
   const v1::Notifier* notifier = FindNotifier(config, notifier_name);
   if (has_incident && IsReminder(event) && (acknowledged || resolved)) {
     st = Exec("UPDATE outbox SET delivered_at = $2, last_error = $3 WHERE id = $1",
-              {id, SqlTime(now),
+              {id, collector::pg::Timestamp(now),
                std::string(acknowledged ? "skipped: acknowledged" : "skipped: resolved")})
              .status();
     if (st.ok()) {
@@ -443,7 +439,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
       st = Exec(
                "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1"
                " WHERE id = $1",
-               {id, SqlTime(now)})
+               {id, collector::pg::Timestamp(now)})
                .status();
       if (st.ok() && has_incident) {
         st = InsertEvent(incident_id, now, "NOTIFIED", what);
@@ -460,7 +456,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
       st = Exec(
                "UPDATE outbox SET attempts = attempts + 1, last_error = $2,"
                " next_attempt_at = $3 WHERE id = $1",
-               {id, std::string(sent.message()), SqlTime(now + delay)})
+               {id, std::string(sent.message()), collector::pg::Timestamp(now + delay)})
                .status();
       if (st.ok() && has_incident && attempts == 0) {
         st = InsertEvent(incident_id, now, "DELIVERY_FAILED",

@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "collector/pg.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "sonde/v1/check.pb.h"
@@ -94,14 +95,8 @@ class Dispatcher {
   static absl::Duration Backoff(int attempts, double unit, const DispatcherOptions& options);
 
  private:
-  struct PgConnDeleter {
-    void operator()(PGconn* c) const { PQfinish(c); }
-  };
-  struct PgResultDeleter {
-    void operator()(PGresult* r) const { PQclear(r); }
-  };
-  using PgConnPtr = std::unique_ptr<PGconn, PgConnDeleter>;
-  using PgResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
+  using PgConnPtr = collector::pg::PgConnPtr;
+  using PgResultPtr = collector::pg::PgResultPtr;
   using Params = std::vector<std::optional<std::string>>;
 
   absl::Status Connect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);

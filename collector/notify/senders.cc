@@ -19,6 +19,7 @@
 #include "absl/strings/str_replace.h"
 #include "collector/notify/notify.h"
 #include "common/config.h"
+#include "common/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -99,16 +100,22 @@ void CommonOptions(CURL* curl, absl::Duration timeout, char* errbuf) {
   curl_easy_setopt(curl, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
 }
 
-// POSTs `body`; OK only for a 2xx answer.
-absl::Status PostJson(absl::string_view what, const std::string& url, absl::string_view body,
-                      const std::vector<std::string>& headers, absl::Duration timeout) {
+// A fresh easy handle with CommonOptions (errors into `errbuf`).
+absl::StatusOr<CurlEasy> NewTransfer(absl::string_view what, absl::Duration timeout, char* errbuf) {
   GlobalInitOnce();
   CurlEasy curl(curl_easy_init());
   if (curl == nullptr) {
     return absl::ResourceExhaustedError(absl::StrCat(what, ": curl_easy_init failed"));
   }
-  char errbuf[CURL_ERROR_SIZE] = {0};
   CommonOptions(curl.get(), timeout, errbuf);
+  return curl;
+}
+
+// POSTs `body`; OK only for a 2xx answer.
+absl::Status PostJson(absl::string_view what, const std::string& url, absl::string_view body,
+                      const std::vector<std::string>& headers, absl::Duration timeout) {
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  ASSIGN_OR_RETURN(CurlEasy curl, NewTransfer(what, timeout, errbuf));
   CurlList header_list;
   for (const std::string& h : headers) {
     header_list.Append(h);
@@ -191,13 +198,8 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, 
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", notification.status().message()));
   }
   const std::string message = EmailMessage(notifier, *notification, delivery_id, now);
-  GlobalInitOnce();
-  CurlEasy curl(curl_easy_init());
-  if (curl == nullptr) {
-    return absl::ResourceExhaustedError(absl::StrCat(what, ": curl_easy_init failed"));
-  }
   char errbuf[CURL_ERROR_SIZE] = {0};
-  CommonOptions(curl.get(), timeout, errbuf);
+  ASSIGN_OR_RETURN(CurlEasy curl, NewTransfer(what, timeout, errbuf));
   CurlList rcpt;
   for (const std::string& to : email.to()) {
     rcpt.Append(Angle(to));
