@@ -1,0 +1,57 @@
+// The one place where protobuf's Timestamp and Duration meet absl::Time and
+// absl::Duration. Everything that reads or writes a proto time goes through
+// these; an unset Timestamp (0 s, 0 ns) reads as the Unix epoch, so callers
+// that must tell "unset" apart use IsSet(). Header-only, pure, thread-safe.
+#ifndef SONDE_COMMON_PROTO_TIME_H_
+#define SONDE_COMMON_PROTO_TIME_H_
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+
+namespace sonde::common {
+
+inline absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// Microseconds since the Unix epoch, truncated toward negative infinity.
+inline int64_t ToUnixMicros(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * 1'000'000 + ts.nanos() / 1000;
+}
+
+inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t us = absl::ToUnixMicros(t);
+  int64_t s = us / 1'000'000;
+  int64_t rem = us % 1'000'000;
+  if (rem < 0) {
+    rem += 1'000'000;
+    --s;
+  }
+  out->set_seconds(s);
+  out->set_nanos(static_cast<int32_t>(rem * 1000));
+}
+
+inline void SetTimestampMicros(int64_t us, google::protobuf::Timestamp* out) {
+  SetTimestamp(absl::FromUnixMicros(us), out);
+}
+
+inline bool IsSet(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() != 0 || ts.nanos() != 0;
+}
+
+inline absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+inline void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t ns = absl::ToInt64Nanoseconds(d);
+  out->set_seconds(ns / 1'000'000'000);
+  out->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+}
+
+}  // namespace sonde::common
+
+#endif  // SONDE_COMMON_PROTO_TIME_H_
