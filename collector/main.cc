@@ -28,7 +28,7 @@
 #include "absl/time/time.h"
 #include "collector/detect/options.h"
 #include "collector/server.h"
-#include "collector/store.h"
+#include "collector/storage/store.h"
 #include "common/config.h"
 #include "common/flags.h"
 #include "common/logging.h"

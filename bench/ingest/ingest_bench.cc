@@ -50,7 +50,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "collector/store.h"
+#include "collector/storage/store.h"
 #include "common/flags.h"
 #include "grpcpp/grpcpp.h"
 #include "sonde/v1/collector.grpc.pb.h"

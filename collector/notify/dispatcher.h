@@ -34,7 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "collector/pg.h"
+#include "collector/storage/pg/pg.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "sonde/v1/check.pb.h"

@@ -1,5 +1,5 @@
 // ConfigHolder and ConfigService.Watch over in-process gRPC; no database.
-#include "collector/config_service.h"
+#include "collector/api/config_service.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // registered in incident_store_test.cc, same binary): listing, one
 // incident with its timeline, acknowledgement, errors, and the query token
 // when an Authenticator requires one. Loopback, port 0.
-#include "collector/http_api.h"
+#include "collector/api/http_api.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "collector/auth.h"
-#include "collector/incident_store.h"
-#include "collector/query_service.h"
-#include "collector/store.h"
+#include "collector/auth/auth.h"
+#include "collector/incidents/incident_store.h"
+#include "collector/api/query_service.h"
+#include "collector/storage/store.h"
 #include "common/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"

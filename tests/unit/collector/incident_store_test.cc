@@ -2,7 +2,7 @@
 // (incident row + timeline + one outbox row per routed notifier and batch),
 // maintenance silencing, acknowledgement, reading back, and what a batch
 // does when PostgreSQL fails under it. Detector events are built by hand.
-#include "collector/incident_store.h"
+#include "collector/incidents/incident_store.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "collector/store.h"
+#include "collector/storage/store.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"

@@ -1,6 +1,6 @@
 // IngestService and QueryService over real gRPC (in-process server on a
 // loopback port) and a real PostgreSQL.
-#include "collector/ingest_service.h"
+#include "collector/api/ingest_service.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "collector/query_service.h"
+#include "collector/api/query_service.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "grpcpp/grpcpp.h"

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "collector/store.h"
+#include "collector/storage/store.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"

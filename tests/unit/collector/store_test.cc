@@ -1,5 +1,5 @@
 // Store against a real PostgreSQL (tests/testing/postgres_fixture.h).
-#include "collector/store.h"
+#include "collector/storage/store.h"
 
 #include <gtest/gtest.h>
 

@@ -5,8 +5,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
-#include "collector/ingest_service.h"
-#include "collector/query_service.h"
+#include "collector/api/ingest_service.h"
+#include "collector/api/query_service.h"
 #include "common/clock.h"
 #include "common/config.h"
 

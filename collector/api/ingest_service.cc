@@ -1,0 +1,211 @@
+#include "collector/api/ingest_service.h"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/support/method_handler.h"
+#include "spdlog/spdlog.h"
+
+namespace sonde::collector {
+namespace {
+
+// Per-stream tallies for the close log line.
+struct StreamTally {
+  uint64_t batches = 0;
+  uint64_t results = 0;
+  uint64_t duplicates = 0;
+};
+
+// Decrements a gauge when the stream ends, whichever way.
+class ActiveStream {
+ public:
+  explicit ActiveStream(std::atomic<uint64_t>* gauge) : gauge_(gauge) { gauge_->fetch_add(1); }
+  ~ActiveStream() { gauge_->fetch_sub(1); }
+  ActiveStream(const ActiveStream&) = delete;
+  ActiveStream& operator=(const ActiveStream&) = delete;
+
+ private:
+  std::atomic<uint64_t>* gauge_;
+};
+
+}  // namespace
+
+absl::Status ValidateBatch(const v1::ResultBatch& batch) {
+  if (batch.prober_id().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch ", batch.batch_seq(), ": prober_id is empty"));
+  }
+  const std::string who =
+      absl::StrCat("batch ", batch.batch_seq(), " from prober \"", batch.prober_id(), "\"");
+  if (batch.region().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": region is empty"));
+  }
+  if (batch.prober_id().size() > kMaxIdBytes || batch.region().size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(who, ": prober_id and region may have at most ", kMaxIdBytes, " bytes"));
+  }
+  if (batch.batch_seq() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": batch_seq is above 2^63-1"));
+  }
+  if (batch.results_size() > kMaxResultsPerBatch) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": ", batch.results_size(),
+                                                   " results, at most ", kMaxResultsPerBatch,
+                                                   " are accepted per batch"));
+  }
+  for (int i = 0; i < batch.results_size(); ++i) {
+    const std::string& check_id = batch.results(i).check_id();
+    if (check_id.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(who, ": results[", i, "] has no check_id"));
+    }
+    if (check_id.size() > kMaxIdBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(who, ": results[", i, "].check_id has ",
+                                                     check_id.size(), " bytes, at most ",
+                                                     kMaxIdBytes, " are accepted"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+IngestService::IngestService(StorePool* pool) : pool_(pool) {
+  // Method 0 is Ingest.Report, the service's only method. The handler is the
+  // same synchronous bidi handler the generated code registers, with
+  // ByteBuffer as the request type.
+  MarkMethodStreamed(
+      0, new grpc::internal::BidiStreamingHandler<IngestService, grpc::ByteBuffer, v1::Ack>(
+             [](IngestService* service, grpc::ServerContext* context,
+                grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream) {
+               return service->ServeReport(context, stream);
+             },
+             this));
+}
+
+grpc::Status IngestService::ServeReport(
+    grpc::ServerContext* context, grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream) {
+  counters_.streams_opened.fetch_add(1);
+  ActiveStream active(&counters_.streams_active);
+  const std::string peer = context->peer();
+  std::string prober_id, region;
+  StreamTally tally;
+  spdlog::info("ingest: stream opened from {}", peer);
+
+  auto finish = [&](grpc::Status status) {
+    std::string how = status.ok() ? "OK"
+                      : status.error_code() == grpc::StatusCode::CANCELLED
+                          ? "cancelled"
+                          : absl::StrCat("error ", static_cast<int>(status.error_code()), ": ",
+                                         status.error_message());
+    spdlog::info(
+        "ingest: stream closed: prober \"{}\" region \"{}\" from {}: "
+        "{} batches stored ({} results), {} duplicates; {}",
+        prober_id, region, peer, tally.batches, tally.results, tally.duplicates, how);
+    return status;
+  };
+
+  ProberIdentity who{"", "", "none"};
+  if (auth_ != nullptr) {
+    absl::StatusOr<ProberIdentity> id = auth_->Prober(*context);
+    if (!id.ok()) {
+      counters_.streams_refused.fetch_add(1);
+      spdlog::warn("ingest: refusing a stream from {}: {}", peer,
+                   std::string(id.status().message()));
+      return finish(
+          grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(id.status().message())));
+    }
+    who = *id;
+  }
+  StorePool::Lease store;
+  v1::ResultBatch batch;
+  grpc::ByteBuffer message;
+  for (uint64_t n = 1; stream->Read(&message); ++n) {
+    if (draining_.load()) {
+      return finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "collector shutting down; resend unacked batches elsewhere "
+                                 "or later"));
+    }
+    const size_t bytes = message.Length();
+    if (grpc::Status parsed =
+            grpc::SerializationTraits<v1::ResultBatch>::Deserialize(&message, &batch);
+        !parsed.ok()) {
+      counters_.batches_invalid.fetch_add(1);
+      const std::string why = absl::StrCat("message ", n, " on this stream is not a ResultBatch (",
+                                           bytes, " bytes that do not parse as one)");
+      spdlog::warn("ingest: refusing a message from {}: {}", peer, why);
+      return finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
+    }
+    absl::Status valid = ValidateBatch(batch);
+    if (!valid.ok()) {
+      counters_.batches_invalid.fetch_add(1);
+      spdlog::warn("ingest: rejecting a batch from {}: {}", peer, std::string(valid.message()));
+      return finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(valid.message())));
+    }
+    if (absl::Status allowed = Authenticator::Matches(who, batch.prober_id(), batch.region());
+        !allowed.ok()) {
+      counters_.streams_refused.fetch_add(1);
+      spdlog::warn("ingest: refusing batch {} from {}: {}", batch.batch_seq(), peer,
+                   std::string(allowed.message()));
+      return finish(
+          grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(allowed.message())));
+    }
+    if (prober_id.empty()) {
+      prober_id = batch.prober_id();
+      region = batch.region();
+      spdlog::info("ingest: stream from {} is prober \"{}\" in region \"{}\"", peer, prober_id,
+                   region);
+    } else if (batch.prober_id() != prober_id || batch.region() != region) {
+      counters_.batches_invalid.fetch_add(1);
+      return finish(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("a stream carries one prober's batches: it began as prober \"", prober_id,
+                       "\" region \"", region, "\", batch ", batch.batch_seq(), " says prober \"",
+                       batch.prober_id(), "\" region \"", batch.region(), "\"")));
+    }
+    if (store == nullptr) {
+      absl::StatusOr<StorePool::Lease> lease = pool_->Acquire();
+      if (!lease.ok()) {
+        counters_.store_errors.fetch_add(1);
+        spdlog::error("ingest: prober \"{}\": no database connection: {}", prober_id,
+                      std::string(lease.status().message()));
+        return finish(
+            grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                         absl::StrCat("collector cannot reach its database; resend later: ",
+                                      lease.status().message())));
+      }
+      store = std::move(*lease);
+    }
+    absl::StatusOr<bool> duplicate = store->InsertBatch(batch);
+    if (!duplicate.ok()) {
+      counters_.store_errors.fetch_add(1);
+      spdlog::error("ingest: prober \"{}\": storing batch {} failed: {}", prober_id,
+                    batch.batch_seq(), std::string(duplicate.status().message()));
+      return finish(grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("batch ", batch.batch_seq(),
+                       " was not stored (resend it): ", duplicate.status().message())));
+    }
+    if (*duplicate) {
+      ++tally.duplicates;
+      counters_.batches_duplicate.fetch_add(1);
+    } else {
+      ++tally.batches;
+      tally.results += batch.results_size();
+      counters_.batches_stored.fetch_add(1);
+      counters_.results_stored.fetch_add(batch.results_size());
+      if (on_committed_) on_committed_(batch);
+    }
+    spdlog::debug("ingest: prober \"{}\": batch {} ({} results) {}", prober_id, batch.batch_seq(),
+                  batch.results_size(), *duplicate ? "was a duplicate" : "stored");
+    v1::Ack ack;
+    ack.set_batch_seq(batch.batch_seq());
+    ack.set_duplicate(*duplicate);
+    if (!stream->Write(ack)) {
+      // The prober is gone. The batch is committed; a resend is acked as a
+      // duplicate.
+      break;
+    }
+  }
+  return finish(context->IsCancelled() ? grpc::Status::CANCELLED : grpc::Status::OK);
+}
+
+}  // namespace sonde::collector

@@ -1,0 +1,94 @@
+// IngestService: the collector's end of `Ingest.Report`, the stream that
+// carries ResultBatches from a prober and Acks back.
+//
+// Synchronous gRPC API: each stream runs on one gRPC handler thread and takes
+// its own Store from the StorePool (borrowed; the pool must outlive the
+// service). The loop is read -> parse -> validate -> InsertBatch -> ack, so a
+// batch is acked only after its transaction committed and a slow PostgreSQL
+// slows the reading (backpressure to the prober's spool). Report is served
+// with raw messages (grpc::ByteBuffer) and parsed here: with the generated
+// typed handler, bytes that are not a ResultBatch look like the end of the
+// stream and the client would get OK. A message that does not parse, or an
+// invalid batch, ends the stream with INVALID_ARGUMENT; a store failure ends
+// it with UNAVAILABLE and the prober resends everything unacked (the dedup
+// key makes that safe). Messages over the server's receive limit are refused
+// by gRPC itself (RESOURCE_EXHAUSTED) before they reach the handler.
+// StartDraining() (shutdown) ends streams after their current batch.
+// Counters are atomics, readable from any thread.
+#ifndef SONDE_COLLECTOR_API_INGEST_SERVICE_H_
+#define SONDE_COLLECTOR_API_INGEST_SERVICE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "collector/auth/auth.h"
+#include "collector/storage/store.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "sonde/v1/collector.grpc.pb.h"
+
+namespace sonde::collector {
+
+// Most results one batch may carry (probers send <= 500).
+inline constexpr int kMaxResultsPerBatch = 5000;
+// Longest prober_id, region or check_id accepted: they are index keys, and
+// PostgreSQL refuses index entries above ~2.7 kB.
+inline constexpr size_t kMaxIdBytes = 256;
+
+// Checks what the store relies on: prober_id and region set, at most
+// kMaxResultsPerBatch results, each with a check_id, ids at most kMaxIdBytes,
+// batch_seq < 2^63. INVALID_ARGUMENT with a message naming the first problem;
+// a prober must not resend such a batch (it would fail again).
+absl::Status ValidateBatch(const v1::ResultBatch& batch);
+
+struct IngestCounters {
+  std::atomic<uint64_t> streams_opened{0};
+  std::atomic<uint64_t> streams_refused{0};  // bad or missing credentials
+  std::atomic<uint64_t> streams_active{0};
+  std::atomic<uint64_t> batches_stored{0};
+  std::atomic<uint64_t> results_stored{0};
+  std::atomic<uint64_t> batches_duplicate{0};
+  std::atomic<uint64_t> batches_invalid{0};
+  std::atomic<uint64_t> store_errors{0};
+};
+
+class IngestService final : public v1::Ingest::Service {
+ public:
+  // Registers Report's raw-message handler in place of the generated one.
+  explicit IngestService(StorePool* pool);
+  // Streams must then prove their prober identity (null: open). Set before
+  // the server starts; not owned.
+  void set_authenticator(const Authenticator* auth) { auth_ = auth; }
+
+  // Called on the stream's thread with every batch newly committed (not for
+  // duplicates), before its ack; prober_id and region of the batch are the
+  // stream's proven identity. Set before the server starts.
+  using CommitHook = std::function<void(const v1::ResultBatch&)>;
+  void set_on_committed(CommitHook hook) { on_committed_ = std::move(hook); }
+
+  // Ingest.Report, as registered by the constructor: reads raw messages and
+  // parses each into a ResultBatch itself. Runs on a gRPC handler thread.
+  grpc::Status ServeReport(grpc::ServerContext* context,
+                           grpc::ServerReaderWriter<v1::Ack, grpc::ByteBuffer>* stream);
+
+  // For shutdown: a batch being stored still commits and is acked, but every
+  // stream then ends with UNAVAILABLE instead of reading the next one. Any
+  // thread; idempotent.
+  void StartDraining() { draining_.store(true); }
+
+  const IngestCounters& counters() const { return counters_; }
+
+ private:
+  const Authenticator* auth_ = nullptr;
+  CommitHook on_committed_;
+  StorePool* const pool_;
+  std::atomic<bool> draining_{false};
+  IngestCounters counters_;
+};
+
+}  // namespace sonde::collector
+
+#endif  // SONDE_COLLECTOR_API_INGEST_SERVICE_H_

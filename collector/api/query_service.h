@@ -1,0 +1,65 @@
+// QueryService: `Query.Availability` for sondectl and dashboards, answered
+// from the per-minute rollups (never from raw results).
+//
+// Synchronous gRPC API; each request borrows a Store from the StorePool for
+// its duration. The pool and the clock are borrowed and must outlive the
+// service. Thread-safe: handlers share nothing but the pool.
+#ifndef SONDE_COLLECTOR_API_QUERY_SERVICE_H_
+#define SONDE_COLLECTOR_API_QUERY_SERVICE_H_
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "collector/auth/auth.h"
+#include "collector/incidents/incident_store.h"
+#include "collector/storage/store.h"
+#include "common/clock.h"
+#include "sonde/v1/collector.grpc.pb.h"
+
+namespace sonde::collector {
+
+inline constexpr absl::Duration kDefaultAvailabilityWindow = absl::Hours(1);
+inline constexpr absl::Duration kMaxAvailabilityWindow = absl::Hours(24 * 400);
+
+class QueryService final : public v1::Query::Service {
+ public:
+  QueryService(StorePool* pool, const common::Clock* clock);
+
+  // Incidents: open ones (and with include_resolved those opened within
+  // `window`, default 24 h), newest first.
+  grpc::Status Incidents(grpc::ServerContext* context, const v1::IncidentsRequest* request,
+                         v1::IncidentsReply* reply) override;
+  // One incident and its timeline; NOT_FOUND for an unknown id.
+  grpc::Status Timeline(grpc::ServerContext* context, const v1::TimelineRequest* request,
+                        v1::TimelineReply* reply) override;
+  // Acknowledges (repeats and escalations stop); NOT_FOUND for an unknown id.
+  grpc::Status Acknowledge(grpc::ServerContext* context, const v1::AcknowledgeRequest* request,
+                           v1::AcknowledgeReply* reply) override;
+
+  // The same three without gRPC, for the HTTP API (auth is the caller's).
+  absl::StatusOr<v1::IncidentsReply> ListIncidents(const v1::IncidentsRequest& request);
+  absl::StatusOr<v1::TimelineReply> GetTimeline(const std::string& id);
+  absl::StatusOr<v1::AcknowledgeReply> Ack(const v1::AcknowledgeRequest& request);
+  void set_authenticator(const Authenticator* auth) { auth_ = auth; }
+
+  // Window [now - window, now); window defaults to 1h, must be positive and
+  // at most 400 days (INVALID_ARGUMENT otherwise). Store errors map to their
+  // gRPC code (UNAVAILABLE when PostgreSQL is unreachable).
+  grpc::Status Availability(grpc::ServerContext* context, const v1::AvailabilityRequest* request,
+                            v1::AvailabilityReply* reply) override;
+
+ private:
+  // Checks the query token, then answers with fn()'s reply or its status.
+  template <typename Reply, typename Fn>
+  grpc::Status Answer(const grpc::ServerContext& context, Reply* reply, Fn fn);
+
+  const Authenticator* auth_ = nullptr;
+  StorePool* const pool_;
+  const common::Clock* const clock_;
+  absl::Mutex incidents_mu_;
+  IncidentStore incidents_ ABSL_GUARDED_BY(incidents_mu_);
+};
+
+}  // namespace sonde::collector
+
+#endif  // SONDE_COLLECTOR_API_QUERY_SERVICE_H_

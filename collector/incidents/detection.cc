@@ -1,0 +1,162 @@
+#include "collector/incidents/detection.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace sonde::collector {
+namespace {
+
+constexpr absl::Duration kTickPeriod = absl::Milliseconds(250);
+constexpr absl::Duration kRetryPeriod = absl::Seconds(1);
+// Events kept in memory while PostgreSQL is down; beyond that the oldest
+// are dropped (logged). At a few events per incident change this is hours.
+constexpr size_t kMaxWaiting = 100000;
+
+}  // namespace
+
+DetectionRunner::DetectionRunner(std::string conninfo, const common::Clock* clock)
+    : clock_(clock), store_(std::move(conninfo)) {}
+
+DetectionRunner::~DetectionRunner() { Stop(); }
+
+absl::Status DetectionRunner::Start(const v1::Config& config) {
+  detect::DetectorOptions options = detect::WithConfig({}, config.detection());
+  auto detector = detect::Detector::Create(options);
+  if (!detector.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("detection options: ", detector.status().message()));
+  }
+  if (absl::Status s = (*detector)->SetConfig(config, clock_->Now()); !s.ok()) return s;
+  {
+    absl::MutexLock lock(&mu_);
+    detector_ = std::move(*detector);
+    config_ = config;
+  }
+  TryRestore();
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+// Until the open incidents of the previous run are restored, nothing is
+// evaluated (results wait in the reorder queue): evaluating first would open
+// a second incident for an outage that is already open.
+void DetectionRunner::TryRestore() {
+  auto open = store_.LoadOpen();
+  if (!open.ok()) {
+    if (restore_attempts_++ % 30 == 0) {
+      spdlog::warn("detection: cannot read the open incidents yet ({}); detection waits",
+                   open.status().ToString());
+    }
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  detector_->RestoreIncidents(*open, clock_->Now());
+  restored_ = true;
+  spdlog::info("detection: {} checks, {} open incidents continued", config_.checks_size(),
+               open->size());
+}
+
+void DetectionRunner::SetConfig(const v1::Config& config) {
+  absl::MutexLock lock(&mu_);
+  if (detector_ == nullptr) return;
+  if (config.detection().SerializeAsString() != config_.detection().SerializeAsString()) {
+    spdlog::warn("detection: the `detection:` block changed; it takes effect at the next restart");
+  }
+  if (absl::Status s = detector_->SetConfig(config, clock_->Now()); !s.ok()) {
+    spdlog::error("detection: new config refused, keeping the old checks: {}", s.ToString());
+    return;
+  }
+  config_ = config;
+}
+
+void DetectionRunner::Observe(const v1::ResultBatch& batch) {
+  absl::MutexLock lock(&mu_);
+  if (detector_ == nullptr) return;
+  for (const v1::ProbeResult& r : batch.results()) {
+    if (r.region() == batch.region() && r.prober_id() == batch.prober_id()) {
+      detector_->Observe(r);
+    } else {
+      v1::ProbeResult copy = r;
+      copy.set_region(batch.region());
+      copy.set_prober_id(batch.prober_id());
+      detector_->Observe(copy);
+    }
+  }
+}
+
+detect::DetectorStats DetectionRunner::detector_stats() const {
+  absl::MutexLock lock(&mu_);
+  return detector_ == nullptr ? detect::DetectorStats{} : detector_->stats();
+}
+
+void DetectionRunner::TickOnce() {
+  v1::Config config;
+  {
+    absl::MutexLock lock(&mu_);
+    for (detect::IncidentEvent& e : detector_->Tick(clock_->Now())) {
+      spdlog::info("incident: {}", detect::DebugString(e));
+      waiting_.push_back(std::move(e));
+    }
+    if (waiting_.empty()) return;
+    config = config_;
+  }
+  while (waiting_.size() > kMaxWaiting) {
+    spdlog::error("detection: PostgreSQL unreachable too long; dropping incident event {}",
+                  detect::DebugString(waiting_.front()));
+    waiting_.pop_front();
+  }
+  std::vector<detect::IncidentEvent> batch(waiting_.begin(), waiting_.end());
+  absl::Status s = store_.Record(batch, config, clock_->Now());
+  if (!s.ok() && !absl::IsUnavailable(s)) {
+    // PostgreSQL refused something (not an outage): store the events one by
+    // one so a single bad one cannot block every later incident.
+    s = absl::OkStatus();
+    for (const detect::IncidentEvent& e : batch) {
+      absl::Status one = store_.Record({e}, config, clock_->Now());
+      if (absl::IsUnavailable(one)) {
+        s = one;
+        break;
+      }
+      if (!one.ok()) {
+        spdlog::error("detection: dropping incident event PostgreSQL refuses: {}: {}",
+                      detect::DebugString(e), one.ToString());
+      }
+      counters_.events_recorded.fetch_add(1);
+      waiting_.pop_front();
+    }
+    batch.clear();
+  }
+  if (s.ok()) {
+    counters_.events_recorded.fetch_add(batch.size());
+    waiting_.clear();
+  } else {
+    if (counters_.record_errors.fetch_add(1) % 30 == 0) {
+      spdlog::error("detection: cannot store {} incident events (will retry): {}", batch.size(),
+                    s.ToString());
+    }
+  }
+  counters_.events_waiting.store(waiting_.size());
+}
+
+void DetectionRunner::Loop() {
+  while (!stop_.WaitForNotificationWithTimeout(waiting_.empty() && restored_ ? kTickPeriod
+                                                                             : kRetryPeriod)) {
+    if (!restored_) {
+      TryRestore();
+      if (!restored_) continue;
+    }
+    TickOnce();
+  }
+}
+
+void DetectionRunner::Stop() {
+  if (!thread_.joinable()) return;
+  stop_.Notify();
+  thread_.join();
+  if (restored_ && !waiting_.empty()) TickOnce();
+}
+
+}  // namespace sonde::collector

@@ -1,0 +1,83 @@
+// DetectionRunner: the collector's detection loop. Ingest hands it every
+// committed batch (Observe); its own thread ticks the Detector every 250 ms
+// on the wall clock and records what the detector decides through
+// IncidentStore (incident rows, timeline and outbox in one transaction).
+//
+// When PostgreSQL is down the decided events wait in memory, in order, and
+// are recorded when it is back (detection keeps running). On Start the open
+// incidents of the previous run are restored, so a restart continues them
+// instead of opening duplicates.
+//
+// Thread-safety: Observe and SetConfig from any thread (one mutex guards
+// the detector); Start/Stop from the owner's thread.
+#ifndef SONDE_COLLECTOR_INCIDENTS_DETECTION_H_
+#define SONDE_COLLECTOR_INCIDENTS_DETECTION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "collector/detect/detector.h"
+#include "collector/incidents/incident_store.h"
+#include "common/clock.h"
+#include "sonde/v1/check.pb.h"
+#include "sonde/v1/result.pb.h"
+
+namespace sonde::collector {
+
+struct DetectionCounters {
+  std::atomic<uint64_t> events_recorded{0};
+  std::atomic<uint64_t> record_errors{0};
+  std::atomic<uint64_t> events_waiting{0};  // decided, not yet stored (gauge)
+};
+
+class DetectionRunner {
+ public:
+  DetectionRunner(std::string conninfo, const common::Clock* clock);
+  ~DetectionRunner();  // Stop()s
+
+  // Builds the detector from config (checks, regions, `detection:`), restores
+  // the open incidents and starts ticking. INVALID_ARGUMENT for detection
+  // options that do not validate. When the open incidents cannot be read
+  // (PostgreSQL down) the thread retries every second and evaluates nothing
+  // until it could.
+  absl::Status Start(const v1::Config& config);
+  // New checks/regions/notifiers/maintenance. A changed `detection:` block
+  // takes effect at the next restart (logged).
+  void SetConfig(const v1::Config& config);
+  // One committed batch; results take prober_id/region from the batch.
+  void Observe(const v1::ResultBatch& batch);
+  // Stores what is still waiting (one attempt) and stops the thread.
+  void Stop();
+
+  detect::DetectorStats detector_stats() const;
+  const DetectionCounters& counters() const { return counters_; }
+
+ private:
+  void Loop();
+  void TickOnce();
+  void TryRestore();
+
+  const common::Clock* const clock_;
+  IncidentStore store_;                        // the loop thread's (and Start's)
+  std::deque<detect::IncidentEvent> waiting_;  // loop thread only
+  bool restored_ = false;                      // loop thread only (and Start, before it)
+  int restore_attempts_ = 0;                   // loop thread only
+  mutable absl::Mutex mu_;
+  std::unique_ptr<detect::Detector> detector_ ABSL_GUARDED_BY(mu_);
+  v1::Config config_ ABSL_GUARDED_BY(mu_);
+  absl::Notification stop_;
+  std::thread thread_;
+  DetectionCounters counters_;
+};
+
+}  // namespace sonde::collector
+
+#endif  // SONDE_COLLECTOR_INCIDENTS_DETECTION_H_

@@ -1,0 +1,42 @@
+#include "collector/notify/senders/webhook.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "collector/notify/senders/transfer.h"
+
+namespace sonde::notify {
+
+absl::Status SendWebhook(const v1::Notifier& notifier, absl::string_view event,
+                         absl::string_view payload, int64_t delivery_id, absl::Duration timeout) {
+  const std::string what = absl::StrCat("webhook \"", notifier.name(), "\"");
+  if (notifier.webhook().url().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": no url"));
+  }
+  std::vector<std::string> headers = {
+      "Content-Type: application/json",
+      absl::StrCat("X-Sonde-Event: ", event),
+      absl::StrCat("X-Sonde-Delivery: ", delivery_id),
+      "User-Agent: sonde-collector",
+  };
+  if (!notifier.webhook().secret().empty()) {
+    headers.push_back(absl::StrCat("X-Sonde-Signature: ",
+                                   WebhookSignature(notifier.webhook().secret(), payload)));
+  }
+  return PostJson(what, notifier.webhook().url(), payload, headers, timeout);
+}
+
+std::string WebhookSignature(absl::string_view secret, absl::string_view body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  return absl::StrCat("sha256=", absl::BytesToHexString(
+                                     absl::string_view(reinterpret_cast<const char*>(mac), len)));
+}
+
+}  // namespace sonde::notify

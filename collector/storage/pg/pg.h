@@ -1,0 +1,76 @@
+// Small libpq helpers shared by the collector's stores: owned result and
+// connection handles, libpq errors converted to absl::Status in one place,
+// array literals and timestamps in PostgreSQL's text forms. No state; any
+// thread (a PGconn itself is used by one thread at a time).
+#ifndef SONDE_COLLECTOR_STORAGE_PG_PG_H_
+#define SONDE_COLLECTOR_STORAGE_PG_PG_H_
+
+#include <libpq-fe.h>
+
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace sonde::collector::pg {
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
+
+struct PgConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using PgConnPtr = std::unique_ptr<PGconn, PgConnDeleter>;
+
+// Connects (session in UTC). UNAVAILABLE when the server cannot be reached.
+absl::StatusOr<PgConnPtr> Connect(const std::string& conninfo);
+
+// libpq's multi-line messages as one line.
+std::string OneLine(const char* message);
+
+// UNAVAILABLE when the connection is lost (or the server is going away),
+// INTERNAL otherwise; the text says `what` failed and why (with SQLSTATE).
+absl::Status PgError(PGconn* conn, const PGresult* res, absl::string_view what);
+
+// Takes ownership of `raw`; returns it when its status is one of `ok`.
+absl::StatusOr<PgResultPtr> Checked(PGconn* conn, PGresult* raw, absl::string_view what,
+                                    std::initializer_list<ExecStatusType> ok);
+absl::StatusOr<PgResultPtr> Exec(PGconn* conn, const std::string& sql, absl::string_view what);
+// Text parameters $1..$n; an empty optional-like value must be passed as
+// SQL NULL by the caller's SQL (NULLIF($n, '')).
+absl::StatusOr<PgResultPtr> ExecParams(PGconn* conn, const std::string& sql,
+                                       const std::vector<std::string>& params,
+                                       absl::string_view what);
+
+// A PostgreSQL array literal in text form: {"a","b\"c"}. Every element is
+// quoted, so commas, braces, spaces and the word NULL stay data.
+class ArrayLiteral {
+ public:
+  void Add(absl::string_view element);
+  const std::string& Done();
+
+ private:
+  std::string text_ = "{";
+};
+std::string ToArray(const std::vector<std::string>& elements);
+// Parses a text[] value as PostgreSQL prints it ({a,"b c"}).
+std::vector<std::string> FromArray(absl::string_view text);
+
+// "2026-11-21 09:00:00.000000+00" (timestamptz input); "" for InfinitePast
+// or InfiniteFuture (use NULLIF($n,'')::timestamptz).
+std::string Timestamp(absl::Time t);
+// The SQL expression that reads timestamptz `column` as microseconds since
+// the epoch, and the reading of that text ("" = NULL -> InfiniteFuture).
+std::string MicrosOf(absl::string_view column);
+absl::Time FromMicrosText(absl::string_view text);
+
+}  // namespace sonde::collector::pg
+
+#endif  // SONDE_COLLECTOR_STORAGE_PG_PG_H_
