@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
 #include "common/result_json.h"
 #include "sondectl/report.h"
 
@@ -13,8 +14,11 @@ namespace sonde::sondectl {
 namespace {
 
 std::string When(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0 && t.nanos() == 0) return "-";
-  return FormatRfc3339(absl::FromUnixSeconds(t.seconds()));
+  if (!common::IsSet(t)) {
+    return "-";
+  }
+  // Whole seconds: the table has no room for fractions.
+  return FormatRfc3339(absl::FromUnixSeconds(absl::ToUnixSeconds(common::ToTime(t))));
 }
 
 std::string Share(const v1::Incident& i) {

@@ -14,6 +14,7 @@
 #include "collector/detect/options.h"
 #include "common/config.h"
 #include "common/credentials.h"
+#include "common/grpc_status.h"
 #include "common/flags.h"
 #include "common/net.h"
 #include "grpcpp/grpcpp.h"
@@ -125,33 +126,6 @@ int UsageError(const std::string& command, const std::string& message) {
   return kExitUsage;
 }
 
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    default:
-      return "ERROR";
-  }
-}
-
 // The flags every command that talks to the collector takes, and the
 // channel they describe.
 struct CollectorFlags {
@@ -197,14 +171,17 @@ struct CollectorFlags {
 };
 
 // Prints why an RPC failed; returns the exit status.
-int RpcError(const char* what, const std::string& target, const grpc::Status& status) {
-  std::string why = status.error_message();
-  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+int RpcError(const char* what, const std::string& target, const grpc::Status& rpc_status) {
+  const absl::Status status = common::FromGrpcStatus(rpc_status);
+  std::string why(status.message());
+  if (absl::IsDeadlineExceeded(status)) {
     why = absl::StrCat("no answer within ", kRpcDeadline.count(), " s (", why, ")");
   }
   std::fprintf(stderr, "sondectl: cannot %s (collector at %s): %s: %s\n", what, target.c_str(),
-               CodeName(status.error_code()), why.c_str());
-  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return kExitUsage;
+               absl::StatusCodeToString(status.code()).c_str(), why.c_str());
+  if (absl::IsInvalidArgument(status)) {
+    return kExitUsage;
+  }
   return kExitFailure;
 }
 

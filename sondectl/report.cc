@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/proto_time.h"
 #include "common/result_json.h"
 
 namespace sonde::sondectl {
@@ -16,11 +17,8 @@ using common::AppendJsonString;
 
 constexpr absl::Duration kDay = absl::Hours(24);
 
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
+using common::IsSet;
+using common::ToTime;
 
 // floor(scale * (probes - failures) / probes) without floating point.
 uint64_t ScaledAvailability(const v1::AvailabilityRow& row, uint64_t scale) {

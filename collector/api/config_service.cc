@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "absl/strings/str_join.h"
 #include "common/config.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -116,11 +117,11 @@ grpc::Status ConfigService::Watch(grpc::ServerContext* context, const v1::Prober
   if (auth_ != nullptr) {
     absl::StatusOr<ProberIdentity> id = auth_->Prober(*context);
     if (!id.ok()) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(id.status().message()));
+      return common::ToGrpcStatus(grpc::StatusCode::UNAUTHENTICATED, id.status());
     }
     if (absl::Status ok = Authenticator::Matches(*id, hello->prober_id(), hello->region());
         !ok.ok()) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(ok.message()));
+      return common::ToGrpcStatus(grpc::StatusCode::PERMISSION_DENIED, ok);
     }
   }
   const std::string who = absl::StrCat("prober \"", hello->prober_id(), "\" region \"",
@@ -136,7 +137,7 @@ grpc::Status ConfigService::Watch(grpc::ServerContext* context, const v1::Prober
     absl::Status known = CheckRegionKnown(*snap.config, hello->region());
     if (!known.ok()) {
       spdlog::warn("config: {}: {}", who, std::string(known.message()));
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(known.message()));
+      return common::ToGrpcStatus(grpc::StatusCode::FAILED_PRECONDITION, known);
     }
     v1::ProberConfig pc = ProberConfigFor(*snap.config, hello->region());
     if (pc.version() != sent_version) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "grpcpp/support/method_handler.h"
 #include "spdlog/spdlog.h"
 
@@ -111,7 +112,7 @@ grpc::Status IngestService::ServeReport(
       spdlog::warn("ingest: refusing a stream from {}: {}", peer,
                    std::string(id.status().message()));
       return finish(
-          grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(id.status().message())));
+          common::ToGrpcStatus(grpc::StatusCode::UNAUTHENTICATED, id.status()));
     }
     who = *id;
   }
@@ -138,7 +139,7 @@ grpc::Status IngestService::ServeReport(
     if (!valid.ok()) {
       counters_.batches_invalid.fetch_add(1);
       spdlog::warn("ingest: rejecting a batch from {}: {}", peer, std::string(valid.message()));
-      return finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(valid.message())));
+      return finish(common::ToGrpcStatus(grpc::StatusCode::INVALID_ARGUMENT, valid));
     }
     if (absl::Status allowed = Authenticator::Matches(who, batch.prober_id(), batch.region());
         !allowed.ok()) {
@@ -146,7 +147,7 @@ grpc::Status IngestService::ServeReport(
       spdlog::warn("ingest: refusing batch {} from {}: {}", batch.batch_seq(), peer,
                    std::string(allowed.message()));
       return finish(
-          grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(allowed.message())));
+          common::ToGrpcStatus(grpc::StatusCode::PERMISSION_DENIED, allowed));
     }
     if (prober_id.empty()) {
       prober_id = batch.prober_id();

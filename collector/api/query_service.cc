@@ -6,25 +6,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/grpc_status.h"
+#include "common/proto_time.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
-namespace {
 
-// absl and gRPC share the canonical code numbering.
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) {
-    return grpc::Status::OK;
-  }
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  *out = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
-}
-
-}  // namespace
+using common::SetTimestamp;
+using common::ToGrpcStatus;
 
 QueryService::QueryService(StorePool* pool, const common::Clock* clock)
     : pool_(pool), clock_(clock), incidents_(pool->conninfo()) {}
@@ -81,10 +70,10 @@ grpc::Status QueryService::Acknowledge(grpc::ServerContext* context,
 template <typename Reply, typename Fn>
 grpc::Status QueryService::Answer(const grpc::ServerContext& context, Reply* reply, Fn fn) {
   if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(context); !ok.ok()) return ToGrpc(ok);
+    if (absl::Status ok = auth_->Query(context); !ok.ok()) return ToGrpcStatus(ok);
   }
   absl::StatusOr<Reply> r = fn();
-  if (!r.ok()) return ToGrpc(r.status());
+  if (!r.ok()) return ToGrpcStatus(r.status());
   *reply = *std::move(r);
   return grpc::Status::OK;
 }
@@ -93,7 +82,7 @@ grpc::Status QueryService::Availability(grpc::ServerContext* context,
                                         const v1::AvailabilityRequest* request,
                                         v1::AvailabilityReply* reply) {
   if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpc(ok);
+    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpcStatus(ok);
   }
   absl::Duration window = kDefaultAvailabilityWindow;
   if (request->has_window()) {
@@ -128,7 +117,7 @@ grpc::Status QueryService::Availability(grpc::ServerContext* context,
   }
   if (!rows.ok()) {
     spdlog::error("query: availability failed: {}", std::string(rows.status().message()));
-    return ToGrpc(rows.status());
+    return ToGrpcStatus(rows.status());
   }
   absl::StatusOr<StorePool::Lease> store = pool_->Acquire();
   if (store.ok()) {

@@ -8,18 +8,20 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "collector/notify/incident_row.h"
+#include "collector/notify/outbox.h"
 #include "collector/notify/routing.h"
 #include "collector/notify/senders/notification.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace sonde::collector {
 namespace {
 
+using notify::OutboxWriter;
+
 using detect::IncidentEventKind;
 using detect::IncidentKind;
 using detect::LatencyPhase;
-using google::protobuf::util::TimeUtil;
 
 constexpr IncidentKind kKinds[] = {IncidentKind::kGlobalOutage,   IncidentKind::kRegionalOutage,
                                    IncidentKind::kPartialFailure, IncidentKind::kDnsFailure,
@@ -27,13 +29,6 @@ constexpr IncidentKind kKinds[] = {IncidentKind::kGlobalOutage,   IncidentKind::
                                    IncidentKind::kFlapping,       IncidentKind::kProberFault};
 constexpr LatencyPhase kPhases[] = {LatencyPhase::kNone, LatencyPhase::kDns, LatencyPhase::kConnect,
                                     LatencyPhase::kTls, LatencyPhase::kFirstByte};
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
-  *out = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
-}
-absl::Time GetTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
-}
 
 std::string Number(double v) { return absl::StrFormat("%.17g", v); }
 
@@ -105,9 +100,9 @@ v1::Incident ToProto(const detect::Incident& d) {
   i.set_affected_targets(d.affected_targets);
   i.set_recovered_targets(d.recovered_targets);
   i.set_evidence(d.evidence);
-  SetTime(d.opened_at, i.mutable_opened_at());
-  SetTime(d.updated_at, i.mutable_updated_at());
-  if (d.resolved) SetTime(d.resolved_at, i.mutable_resolved_at());
+  common::SetTimestamp(d.opened_at, i.mutable_opened_at());
+  common::SetTimestamp(d.updated_at, i.mutable_updated_at());
+  if (d.resolved) common::SetTimestamp(d.resolved_at, i.mutable_resolved_at());
   i.set_status(d.resolved ? "resolved" : "open");
   return i;
 }
@@ -134,10 +129,10 @@ detect::Incident FromProto(const v1::Incident& i) {
   d.affected_targets = i.affected_targets();
   d.recovered_targets = i.recovered_targets();
   d.evidence = i.evidence();
-  d.opened_at = GetTime(i.opened_at());
-  d.updated_at = GetTime(i.updated_at());
+  d.opened_at = common::ToTime(i.opened_at());
+  d.updated_at = common::ToTime(i.updated_at());
   d.resolved = i.has_resolved_at();
-  d.resolved_at = d.resolved ? GetTime(i.resolved_at()) : absl::InfiniteFuture();
+  d.resolved_at = d.resolved ? common::ToTime(i.resolved_at()) : absl::InfiniteFuture();
   return d;
 }
 
@@ -168,20 +163,13 @@ absl::Status IncidentStore::Record(const std::vector<detect::IncidentEvent>& eve
   if (events.empty()) return absl::OkStatus();
   auto conn = Conn();
   if (!conn.ok()) return conn.status();
-  auto run = [&]() -> absl::Status {
-    RETURN_IF_ERROR(pg::Exec(*conn, "BEGIN", "begin incident transaction").status());
+  return Watch(pg::InTransaction(*conn, "incident transaction", [&]() -> absl::Status {
     std::map<std::string, Pending> pending;
     for (const detect::IncidentEvent& e : events) {
       RETURN_IF_ERROR(RecordOne(e, config, &pending));
     }
-    RETURN_IF_ERROR(QueueNotifications(pending, config, now));
-    return pg::Exec(*conn, "COMMIT", "commit incident transaction").status();
-  };
-  absl::Status s = run();
-  if (!s.ok() && conn_ != nullptr && PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
-    (void)pg::Exec(conn_.get(), "ROLLBACK", "rollback");
-  }
-  return Watch(s);
+    return QueueNotifications(pending, config, now);
+  }));
 }
 
 absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::Config& config,
@@ -247,7 +235,7 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
   if (PQntuples(res.get()) == 1) {
     const PGresult* r = res.get();
     if (!PQgetisnull(r, 0, 0)) {
-      SetTime(pg::FromMicrosText(PQgetvalue(r, 0, 0)), i.mutable_acknowledged_at());
+      common::SetTimestamp(pg::FromMicrosText(PQgetvalue(r, 0, 0)), i.mutable_acknowledged_at());
       i.set_acknowledged_by(PQgetvalue(r, 0, 1));
     }
     silenced = PQgetvalue(r, 0, 2)[0] == 't';
@@ -263,29 +251,14 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
     }
   }
 
-  static const char* const kEvent =
-      "INSERT INTO incident_events (incident_id, at, kind, incident_kind, regions,"
-      " affected_targets, recovered_targets, failing_share, detail)"
-      " VALUES ($1, $2::timestamptz, $3, $4, $5::text[], $6, $7, $8, $9)";
-  auto timeline = [&](const char* kind, const std::string& detail) {
-    return pg::ExecParams(c, kEvent,
-                          {i.id(), pg::Timestamp(e.at), kind, i.kind(), pg::ToArray(d.regions),
-                           absl::StrCat(i.affected_targets()), absl::StrCat(i.recovered_targets()),
-                           Number(i.failing_share()), detail},
-                          "store incident event")
-        .status();
-  };
-  RETURN_IF_ERROR(timeline(detect::IncidentEventKindName(e.kind), EventDetail(e, i)));
+  OutboxWriter outbox(c);
+  RETURN_IF_ERROR(
+      outbox.AddEvent(i, d.regions, e.at, detect::IncidentEventKindName(e.kind), EventDetail(e, i)));
 
   const char* notification = NotificationEvent(e.kind);
   if (notification == nullptr) return absl::OkStatus();
   if (silenced) {
-    return timeline("SILENCED",
-                    maintenance != nullptr
-                        ? absl::StrCat("maintenance \"", maintenance->name(), "\"",
-                                       maintenance->reason().empty() ? "" : ": ",
-                                       maintenance->reason(), "; ", notification, " not sent")
-                        : absl::StrCat("opened in maintenance; ", notification, " not sent"));
+    return outbox.AddSilenced(i, d.regions, e.at, maintenance, notification);
   }
   // One notification per incident and batch of events: REGIONAL -> GLOBAL
   // and the regions joining a second apart are one page, not four. The
@@ -304,9 +277,7 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
 
 absl::Status IncidentStore::QueueNotifications(const std::map<std::string, Pending>& pending,
                                                const v1::Config& config, absl::Time now) {
-  static const char* const kOutbox =
-      "INSERT INTO outbox (incident_id, notifier, event, payload, created_at, next_attempt_at)"
-      " VALUES ($1, $2, $3, $4::json, $5::timestamptz, $5::timestamptz)";
+  OutboxWriter outbox(conn_.get());
   for (const auto& [id, p] : pending) {
     const char* event = p.event;
     // GLOBAL -> REGIONAL -> GLOBAL within one batch (regions re-confirming
@@ -315,14 +286,7 @@ absl::Status IncidentStore::QueueNotifications(const std::map<std::string, Pendi
       if (!p.regions_changed) continue;
       event = notify::kRegionsChanged;
     }
-    for (const v1::Notifier* n : notify::Routes(config, p.incident)) {
-      RETURN_IF_ERROR(pg::ExecParams(conn_.get(), kOutbox,
-                                     {id, n->name(), event,
-                                      notify::NotificationJson(event, n->name(), &p.incident, now),
-                                      pg::Timestamp(now)},
-                                     "queue notification")
-                          .status());
-    }
+    RETURN_IF_ERROR(outbox.Page(config, p.incident, event, now).status());
   }
   return absl::OkStatus();
 }
@@ -383,7 +347,7 @@ absl::StatusOr<v1::TimelineReply> IncidentStore::Timeline(const std::string& id)
   const PGresult* r = res->get();
   for (int row = 0; row < PQntuples(r); ++row) {
     v1::IncidentEvent* e = reply.add_events();
-    SetTime(pg::FromMicrosText(PQgetvalue(r, row, 0)), e->mutable_at());
+    common::SetTimestamp(pg::FromMicrosText(PQgetvalue(r, row, 0)), e->mutable_at());
     e->set_kind(PQgetvalue(r, row, 1));
     e->set_incident_kind(PQgetvalue(r, row, 2));
     for (std::string& s : pg::FromArray(PQgetvalue(r, row, 3))) e->add_regions(std::move(s));
@@ -405,23 +369,26 @@ absl::StatusOr<v1::AcknowledgeReply> IncidentStore::Acknowledge(const std::strin
                                                                 const std::string& comment,
                                                                 absl::Time now) {
   ASSIGN_OR_RETURN(PGconn * c, Conn());
-  // One statement: the row update and its timeline line commit together.
-  static const char* const kAck =
-      "WITH acked AS ("
-      "  UPDATE incidents SET acknowledged_at = $2::timestamptz, acknowledged_by = $3"
-      "  WHERE id = $1 AND acknowledged_at IS NULL"
-      "  RETURNING id, kind, regions, affected_targets, recovered_targets, failing_share)"
-      " INSERT INTO incident_events (incident_id, at, kind, incident_kind, regions,"
-      "  affected_targets, recovered_targets, failing_share, detail)"
-      " SELECT id, $2::timestamptz, 'ACKNOWLEDGED', kind, regions, affected_targets,"
-      "  recovered_targets, failing_share, $4 FROM acked RETURNING incident_id";
   std::string detail = absl::StrCat("acknowledged by ", by);
   if (!comment.empty()) absl::StrAppend(&detail, ": ", comment);
-  auto res =
-      Watch(pg::ExecParams(c, kAck, {id, pg::Timestamp(now), by, detail}, "acknowledge incident"));
-  if (!res.ok()) return res.status();
+  // The row update and its timeline line commit together.
+  bool acknowledged = false;
+  RETURN_IF_ERROR(Watch(pg::InTransaction(c, "acknowledgement", [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(
+        pg::PgResultPtr res,
+        pg::ExecParams(c,
+                       "UPDATE incidents SET acknowledged_at = $2::timestamptz,"
+                       " acknowledged_by = $3 WHERE id = $1 AND acknowledged_at IS NULL"
+                       " RETURNING id",
+                       {id, pg::Timestamp(now), by}, "acknowledge incident"));
+    acknowledged = PQntuples(res.get()) == 1;
+    if (!acknowledged) {
+      return absl::OkStatus();
+    }
+    return OutboxWriter(c).AddEventFromRow(id, now, "ACKNOWLEDGED", detail);
+  })));
   v1::AcknowledgeReply reply;
-  reply.set_already_acknowledged(PQntuples(res->get()) == 0);
+  reply.set_already_acknowledged(!acknowledged);
   ASSIGN_OR_RETURN(*reply.mutable_incident(), Get(id));
   return reply;
 }

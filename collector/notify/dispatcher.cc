@@ -9,10 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "collector/notify/incident_row.h"
+#include "collector/notify/outbox.h"
 #include "collector/notify/routing.h"
 #include "collector/notify/senders/notification.h"
 #include "collector/notify/senders/sender.h"
 #include "common/config.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -22,11 +24,6 @@ namespace {
 // Only one collector replica schedules at a time ("sonde" + a small number;
 // store.cc uses ...01 and ...02).
 constexpr int64_t kScheduleLockKey = 0x736f6e6465000010;
-
-absl::Time OpenedAt(const v1::Incident& inc) {
-  return absl::FromUnixSeconds(inc.opened_at().seconds()) +
-         absl::Nanoseconds(inc.opened_at().nanos());
-}
 
 const v1::Notifier* FindNotifier(const v1::Config& config, const std::string& name) {
   for (const v1::Notifier& n : config.notifiers()) {
@@ -132,20 +129,11 @@ absl::Status Dispatcher::Connect() {
     return absl::OkStatus();
   }
   conn_.reset();
-  // connect_timeout first: a value in conninfo (expanded from "dbname") wins.
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"10", "sonde-notify", conninfo_.c_str(), nullptr};
-  PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
-  if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
-    const std::string error = conn == nullptr ? "out of memory" : PQerrorMessage(conn.get());
-    if (!in_outage_) {
-      spdlog::warn("notify: PostgreSQL unreachable, notifications wait: {}", error);
-      in_outage_ = true;
-    }
-    return absl::UnavailableError(absl::StrCat("notify: connect: ", error));
+  auto conn = collector::pg::Connect(conninfo_, "sonde-notify");
+  if (!conn.ok()) {
+    return Watch(conn.status());
   }
-  conn_ = std::move(conn);
-  PgResultPtr r(PQexec(conn_.get(), "SET TimeZone = 'UTC'"));
+  conn_ = *std::move(conn);
   if (in_outage_) {
     spdlog::info("notify: PostgreSQL reachable again");
     in_outage_ = false;
@@ -153,39 +141,28 @@ absl::Status Dispatcher::Connect() {
   return absl::OkStatus();
 }
 
-// The one place a PGresult becomes a Status.
-absl::StatusOr<Dispatcher::PgResultPtr> Dispatcher::Exec(const char* sql, const Params& params) {
+absl::Status Dispatcher::Watch(absl::Status status) {
+  if (absl::IsUnavailable(status)) {
+    conn_.reset();
+    if (!in_outage_) {
+      spdlog::warn("notify: PostgreSQL unreachable, notifications wait: {}",
+                   std::string(status.message()));
+      in_outage_ = true;
+    }
+  }
+  return status;
+}
+
+absl::StatusOr<Dispatcher::PgResultPtr> Dispatcher::Exec(const std::string& sql,
+                                                         const std::vector<std::string>& params) {
   if (conn_ == nullptr) {
     return absl::UnavailableError("notify: not connected");
   }
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) {
-    values.push_back(p.has_value() ? p->c_str() : nullptr);
+  auto r = collector::pg::ExecParams(conn_.get(), sql, params, "notify");
+  if (!r.ok()) {
+    return Watch(r.status());
   }
-  PgResultPtr r(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0));
-  const ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-    return r;
-  }
-  const std::string error =
-      r != nullptr ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_.get());
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
-    conn_.reset();
-    if (!in_outage_) {
-      spdlog::warn("notify: lost the PostgreSQL connection, notifications wait: {}", error);
-      in_outage_ = true;
-    }
-    return absl::UnavailableError(absl::StrCat("notify: ", error));
-  }
-  return absl::InternalError(absl::StrCat("notify: ", error));
-}
-
-void Dispatcher::RollbackQuietly() {
-  if (conn_ != nullptr && PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
-    PgResultPtr r(PQexec(conn_.get(), "ROLLBACK"));
-  }
+  return r;
 }
 
 absl::Status Dispatcher::RunOnce(absl::Time now) {
@@ -223,7 +200,7 @@ absl::Status Dispatcher::RunOnce(absl::Time now) {
     }
   }
   if (!st.ok()) {
-    RollbackQuietly();
+    collector::pg::RollbackQuietly(conn_.get());
     // Connection trouble is logged once per outage (Connect/Exec); other
     // errors once until they change.
     if (!absl::IsUnavailable(st) && st.ToString() != last_logged_error_) {
@@ -246,15 +223,10 @@ absl::Status Dispatcher::Schedule(const v1::Config& config, absl::Time now) {
   if (!wanted) {
     return absl::OkStatus();
   }
-  RETURN_IF_ERROR(Exec("BEGIN", {}).status());
-  absl::Status st = ScheduleInTransaction(config, now);
-  if (st.ok()) {
-    st = Exec("COMMIT", {}).status();
-  }
-  if (!st.ok()) {
-    RollbackQuietly();
-  }
-  return st;
+  return Watch(collector::pg::InTransaction(conn_.get(), "notify schedule", [&] {
+    run_mu_.AssertHeld();
+    return ScheduleInTransaction(config, now);
+  }));
 }
 
 absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::Time now) {
@@ -263,37 +235,21 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
   if (PQgetvalue(lock.get(), 0, 0)[0] != 't') {
     return absl::OkStatus();  // another replica is scheduling right now
   }
-  const std::string now_sql = collector::pg::Timestamp(now);
+  OutboxWriter outbox(conn_.get());
 
   // Incidents that opened inside a maintenance window and outlived it were
   // never paged: page them now (OPENED), as if they had just opened.
   ASSIGN_OR_RETURN(PgResultPtr silenced,
                    Exec(absl::StrCat("SELECT ", kIncidentColumns,
                                      " FROM incidents i WHERE i.resolved_at IS NULL"
-                                     " AND i.in_maintenance ORDER BY i.opened_at, i.id")
-                            .c_str(),
+                                     " AND i.in_maintenance ORDER BY i.opened_at, i.id"),
                         {}));
   for (int row = 0; row < PQntuples(silenced.get()); ++row) {
     v1::Incident inc = IncidentFromRow(silenced.get(), row);
-    if (ActiveMaintenance(config, inc, now) != nullptr) {
-      continue;
-    }
-    inc.set_in_maintenance(false);
-    RETURN_IF_ERROR(
-        Exec("UPDATE incidents SET in_maintenance = false WHERE id = $1", {inc.id()}).status());
-    RETURN_IF_ERROR(InsertEvent(inc.id(), now, "MAINTENANCE_ENDED",
-                                "no maintenance window covers the incident any more"));
-    spdlog::info("notify: incident {} outlived its maintenance window", inc.id());
-    if (inc.acknowledged_by().empty()) {
-      for (const v1::Notifier* n : Routes(config, inc)) {
-        RETURN_IF_ERROR(
-            Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
-                 " created_at, next_attempt_at) VALUES ($1, $2, 'OPENED', $3::json,"
-                 " $4, $4)",
-                 {inc.id(), n->name(), NotificationJson(kOpened, n->name(), &inc, now), now_sql})
-                .status());
-        scheduled_.fetch_add(1);
-      }
+    ASSIGN_OR_RETURN(int paged, Watch(outbox.EndMaintenance(config, inc, now)));
+    if (paged >= 0) {
+      spdlog::info("notify: incident {} outlived its maintenance window", inc.id());
+      scheduled_.fetch_add(paged);
     }
   }
 
@@ -301,27 +257,19 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
                    Exec(absl::StrCat("SELECT ", kIncidentColumns,
                                      " FROM incidents i WHERE i.resolved_at IS NULL"
                                      " AND i.acknowledged_at IS NULL AND NOT i.in_maintenance"
-                                     " AND i.severity = 'PAGE' ORDER BY i.opened_at, i.id")
-                            .c_str(),
+                                     " AND i.severity = 'PAGE' ORDER BY i.opened_at, i.id"),
                         {}));
   for (int row = 0; row < PQntuples(open.get()); ++row) {
     const v1::Incident inc = IncidentFromRow(open.get(), row);
     if (ActiveMaintenance(config, inc, now) != nullptr) {
       continue;  // a window began after the incident opened: stay quiet
     }
-    const absl::Time opened = OpenedAt(inc);
+    const absl::Time opened = common::ToTime(inc.opened_at());
     for (const v1::Notifier* n : Routes(config, inc)) {
       const absl::Duration repeat = common::ToAbsl(n->repeat_every());
       if (repeat > absl::ZeroDuration() && opened <= now - repeat) {
-        ASSIGN_OR_RETURN(PgResultPtr r,
-                         Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
-                              " created_at, next_attempt_at)"
-                              " SELECT $1, $2, 'REPEAT', $3::json, $4, $4 WHERE NOT EXISTS"
-                              " (SELECT 1 FROM outbox WHERE incident_id = $1 AND notifier = $2"
-                              " AND created_at > $5)",
-                              {inc.id(), n->name(), NotificationJson(kRepeat, n->name(), &inc, now),
-                               now_sql, collector::pg::Timestamp(now - repeat)}));
-        if (std::string(PQcmdTuples(r.get())) == "1") {
+        ASSIGN_OR_RETURN(bool queued, Watch(outbox.Repeat(*n, inc, now, repeat)));
+        if (queued) {
           scheduled_.fetch_add(1);
         }
       }
@@ -329,20 +277,9 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
       if (escalate > absl::ZeroDuration() && !n->escalate_to().empty() &&
           opened <= now - escalate) {
         const std::string& to = n->escalate_to();
-        ASSIGN_OR_RETURN(
-            PgResultPtr r,
-            Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
-                 " created_at, next_attempt_at)"
-                 " SELECT $1, $2, 'ESCALATED', $3::json, $4, $4 WHERE NOT EXISTS"
-                 " (SELECT 1 FROM outbox WHERE incident_id = $1 AND notifier = $2"
-                 " AND event = 'ESCALATED')",
-                 {inc.id(), to, NotificationJson(kEscalated, to, &inc, now), now_sql}));
-        if (std::string(PQcmdTuples(r.get())) == "1") {
+        ASSIGN_OR_RETURN(bool queued, Watch(outbox.Escalate(to, n->name(), inc, now, escalate)));
+        if (queued) {
           scheduled_.fetch_add(1);
-          RETURN_IF_ERROR(InsertEvent(inc.id(), now, kEscalated,
-                                      absl::StrCat("escalated to \"", to, "\": not acknowledged ",
-                                                   absl::FormatDuration(escalate),
-                                                   " after opening (by \"", n->name(), "\")")));
           spdlog::info("notify: incident {} escalated to \"{}\"", inc.id(), to);
         }
       }
@@ -354,30 +291,12 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
     if (every <= absl::ZeroDuration()) {
       continue;
     }
-    ASSIGN_OR_RETURN(PgResultPtr r,
-                     Exec("INSERT INTO outbox (incident_id, notifier, event, payload,"
-                          " created_at, next_attempt_at)"
-                          " SELECT NULL, $1, 'HEARTBEAT', $2::json, $3, $3 WHERE NOT EXISTS"
-                          " (SELECT 1 FROM outbox WHERE incident_id IS NULL AND notifier = $1"
-                          " AND event = 'HEARTBEAT' AND created_at > $4)",
-                          {n.name(), NotificationJson(kHeartbeat, n.name(), nullptr, now), now_sql,
-                           collector::pg::Timestamp(now - every)}));
-    if (std::string(PQcmdTuples(r.get())) == "1") {
+    ASSIGN_OR_RETURN(bool queued, Watch(outbox.Heartbeat(n, now, every)));
+    if (queued) {
       scheduled_.fetch_add(1);
     }
   }
   return absl::OkStatus();
-}
-
-absl::Status Dispatcher::InsertEvent(const std::string& incident_id, absl::Time at,
-                                     const char* kind, const std::string& detail) {
-  return Exec(
-             "INSERT INTO incident_events (incident_id, at, kind, incident_kind,"
-             " regions, affected_targets, recovered_targets, failing_share, detail)"
-             " SELECT id, $2, $3, kind, regions, affected_targets,"
-             " recovered_targets, failing_share, $4 FROM incidents WHERE id = $1",
-             {incident_id, collector::pg::Timestamp(at), std::string(kind), detail})
-      .status();
 }
 
 absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bool* found) {
@@ -391,7 +310,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
       " ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED",
       {collector::pg::Timestamp(now)});
   if (!claimed.ok() || PQntuples(claimed->get()) == 0) {
-    RollbackQuietly();
+    collector::pg::RollbackQuietly(conn_.get());
     return claimed.status();
   }
   *found = true;
@@ -443,7 +362,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
                {id, collector::pg::Timestamp(now)})
                .status();
       if (st.ok() && has_incident) {
-        st = InsertEvent(incident_id, now, "NOTIFIED", what);
+        st = Watch(OutboxWriter(conn_.get()).AddEventFromRow(incident_id, now, "NOTIFIED", what));
       }
       if (st.ok()) {
         delivered_.fetch_add(1);
@@ -460,8 +379,9 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
                {id, std::string(sent.message()), collector::pg::Timestamp(now + delay)})
                .status();
       if (st.ok() && has_incident && attempts == 0) {
-        st = InsertEvent(incident_id, now, "DELIVERY_FAILED",
-                         absl::StrCat(what, ": ", sent.message(), " (retrying)"));
+        st = Watch(OutboxWriter(conn_.get())
+                       .AddEventFromRow(incident_id, now, "DELIVERY_FAILED",
+                                        absl::StrCat(what, ": ", sent.message(), " (retrying)")));
       }
       if (st.ok()) {
         failed_attempts_.fetch_add(1);
@@ -472,7 +392,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
     st = Exec("COMMIT", {}).status();
   }
   if (!st.ok()) {
-    RollbackQuietly();
+    collector::pg::RollbackQuietly(conn_.get());
   }
   return st;
 }

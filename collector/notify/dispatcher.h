@@ -1,8 +1,9 @@
 // Dispatcher: the collector's notification thread. It drains the `outbox`
-// table (collector/store.cc migration 3) through the senders, with retries
+// table (collector/storage migration 3) through the senders, with retries
 // and backoff, and schedules REPEAT, ESCALATED and HEARTBEAT rows itself from
 // the database, so that a restart (or another collector replica) picks up
-// where this one stopped. See collector/notify/notify.h for the flow and
+// where this one stopped; every row and timeline line it adds goes through
+// the OutboxWriter (outbox.h). See senders/notification.h for the flow and
 // docs/notifications.md for the rules.
 //
 // Ownership and threads: a Dispatcher owns one libpq connection (opened on
@@ -24,7 +25,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -97,12 +97,20 @@ class Dispatcher {
  private:
   using PgConnPtr = collector::pg::PgConnPtr;
   using PgResultPtr = collector::pg::PgResultPtr;
-  using Params = std::vector<std::optional<std::string>>;
 
   absl::Status Connect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  absl::StatusOr<PgResultPtr> Exec(const char* sql, const Params& params)
+  // Drops the connection after UNAVAILABLE (logged once per outage) so the
+  // next pass reconnects; returns `result` unchanged.
+  absl::Status Watch(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  template <typename T>
+  absl::StatusOr<T> Watch(absl::StatusOr<T> result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_) {
+    if (!result.ok()) {
+      (void)Watch(result.status());
+    }
+    return result;
+  }
+  absl::StatusOr<PgResultPtr> Exec(const std::string& sql, const std::vector<std::string>& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  void RollbackQuietly() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status Schedule(const v1::Config& config, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status ScheduleInTransaction(const v1::Config& config, absl::Time now)
@@ -110,8 +118,6 @@ class Dispatcher {
   // Delivers the oldest due row, if any; sets *found.
   absl::Status DeliverOne(const v1::Config& config, absl::Time now, bool* found)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  absl::Status InsertEvent(const std::string& incident_id, absl::Time at, const char* kind,
-                           const std::string& detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   void Loop();
 
   const std::string conninfo_;

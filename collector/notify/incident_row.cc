@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/proto_time.h"
 
 namespace sonde::notify {
 
@@ -26,10 +26,6 @@ const char kIncidentColumns[] =
     " coalesce(i.acknowledged_by, ''), i.in_maintenance";
 
 namespace {
-
-void SetTimestamp(int64_t micros, google::protobuf::Timestamp* out) {
-  *out = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(micros);
-}
 
 void SplitInto(const char* joined, google::protobuf::RepeatedPtrField<std::string>* out) {
   if (joined == nullptr || joined[0] == '\0') {
@@ -80,14 +76,14 @@ v1::Incident IncidentFromRow(const PGresult* r, int row) {
   inc.set_affected_targets(i32(13));
   inc.set_recovered_targets(i32(14));
   inc.set_evidence(text(15));
-  SetTimestamp(micros(16), inc.mutable_opened_at());
-  SetTimestamp(micros(17), inc.mutable_updated_at());
+  common::SetTimestampMicros(micros(16), inc.mutable_opened_at());
+  common::SetTimestampMicros(micros(17), inc.mutable_updated_at());
   if (!null(18)) {
-    SetTimestamp(micros(18), inc.mutable_resolved_at());
+    common::SetTimestampMicros(micros(18), inc.mutable_resolved_at());
   }
   inc.set_status(null(18) ? "open" : "resolved");
   if (!null(19)) {
-    SetTimestamp(micros(19), inc.mutable_acknowledged_at());
+    common::SetTimestampMicros(micros(19), inc.mutable_acknowledged_at());
   }
   inc.set_acknowledged_by(text(20));
   inc.set_in_maintenance(text(21)[0] == 't');

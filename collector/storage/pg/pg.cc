@@ -24,8 +24,13 @@ bool IsConnectionLoss(PGconn* conn, const char* sqlstate) {
 
 }  // namespace
 
-absl::StatusOr<PgConnPtr> Connect(const std::string& conninfo) {
-  PgConnPtr conn(PQconnectdb(conninfo.c_str()));
+absl::StatusOr<PgConnPtr> Connect(const std::string& conninfo,
+                                  const std::string& application_name) {
+  // Defaults first: a value in conninfo (expanded from "dbname") wins; libpq
+  // ignores an empty value.
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {"10", application_name.c_str(), conninfo.c_str(), nullptr};
+  PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
     return absl::UnavailableError(
         absl::StrCat("cannot connect to PostgreSQL: ",
@@ -104,6 +109,52 @@ absl::StatusOr<PgResultPtr> ExecParams(PGconn* conn, const std::string& sql,
                  PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
                               values.data(), nullptr, nullptr, /*resultFormat=*/0),
                  what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK});
+}
+
+absl::Status InTransaction(PGconn* conn, absl::string_view what,
+                           const std::function<absl::Status()>& body) {
+  absl::Status status = Exec(conn, "BEGIN", absl::StrCat("begin ", what)).status();
+  if (status.ok()) {
+    status = body();
+  }
+  if (status.ok()) {
+    status = Exec(conn, "COMMIT", absl::StrCat("commit ", what)).status();
+  }
+  if (!status.ok()) {
+    RollbackQuietly(conn);
+  }
+  return status;
+}
+
+void RollbackQuietly(PGconn* conn) {
+  if (conn != nullptr && PQstatus(conn) == CONNECTION_OK &&
+      PQtransactionStatus(conn) != PQTRANS_IDLE) {
+    PgResultPtr res(PQexec(conn, "ROLLBACK"));
+  }
+}
+
+absl::Status PreparedStatements::Exec(PGconn* conn, const PreparedStatement& statement,
+                                      const std::vector<std::string>& params,
+                                      absl::string_view what) {
+  if (prepared_.count(statement.name) == 0) {
+    absl::Status prepared = Checked(conn, PQprepare(conn, statement.name, statement.sql, 0, nullptr),
+                                    absl::StrCat("prepare ", what), {PGRES_COMMAND_OK})
+                                .status();
+    if (!prepared.ok()) {
+      return prepared;
+    }
+    prepared_.insert(statement.name);
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& v : params) {
+    values.push_back(v.c_str());
+  }
+  return Checked(conn,
+                 PQexecPrepared(conn, statement.name, static_cast<int>(values.size()),
+                                values.data(), nullptr, nullptr, /*resultFormat=*/0),
+                 what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK})
+      .status();
 }
 
 void ArrayLiteral::Add(absl::string_view element) {

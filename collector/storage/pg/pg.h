@@ -1,5 +1,7 @@
-// Small libpq helpers shared by the collector's stores: owned result and
-// connection handles, libpq errors converted to absl::Status in one place,
+// Small libpq helpers shared by the collector's stores and the notification
+// Dispatcher: owned result and connection handles, libpq errors converted to
+// absl::Status in one place (PgError: every PGresult and PGconn failure of
+// the collector goes through it),
 // array literals and timestamps in PostgreSQL's text forms. No state; any
 // thread (a PGconn itself is used by one thread at a time).
 #ifndef SONDE_COLLECTOR_STORAGE_PG_PG_H_
@@ -7,8 +9,10 @@
 
 #include <libpq-fe.h>
 
+#include <functional>
 #include <initializer_list>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,8 +33,11 @@ struct PgConnDeleter {
 };
 using PgConnPtr = std::unique_ptr<PGconn, PgConnDeleter>;
 
-// Connects (session in UTC). UNAVAILABLE when the server cannot be reached.
-absl::StatusOr<PgConnPtr> Connect(const std::string& conninfo);
+// Connects (session in UTC, 10 s connect timeout unless `conninfo` sets
+// one, `application_name` when not empty). UNAVAILABLE when the server
+// cannot be reached.
+absl::StatusOr<PgConnPtr> Connect(const std::string& conninfo,
+                                  const std::string& application_name = "");
 
 // libpq's multi-line messages as one line.
 std::string OneLine(const char* message);
@@ -48,6 +55,31 @@ absl::StatusOr<PgResultPtr> Exec(PGconn* conn, const std::string& sql, absl::str
 absl::StatusOr<PgResultPtr> ExecParams(PGconn* conn, const std::string& sql,
                                        const std::vector<std::string>& params,
                                        absl::string_view what);
+
+// Rolls back the open transaction, if any, ignoring errors (the connection
+// may be gone).
+void RollbackQuietly(PGconn* conn);
+
+// Runs `body` between BEGIN and COMMIT on `conn`; when `body` (or the
+// COMMIT) fails the transaction is rolled back and the error returned.
+absl::Status InTransaction(PGconn* conn, absl::string_view what,
+                           const std::function<absl::Status()>& body);
+
+// A statement prepared once per connection and run by name afterwards.
+struct PreparedStatement {
+  const char* name;
+  const char* sql;
+};
+// The statements prepared on one connection; owned beside it, same thread.
+class PreparedStatements {
+ public:
+  // Runs `statement` with text `params`, preparing it on first use.
+  absl::Status Exec(PGconn* conn, const PreparedStatement& statement,
+                    const std::vector<std::string>& params, absl::string_view what);
+
+ private:
+  std::set<std::string> prepared_;
+};
 
 // A PostgreSQL array literal in text form: {"a","b\"c"}. Every element is
 // quoted, so commas, braces, spaces and the word NULL stay data.
