@@ -16,14 +16,15 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "collector/auth/auth.h"
 #include "collector/api/config_service.h"
-#include "collector/incidents/detection.h"
 #include "collector/api/http_api.h"
 #include "collector/api/ingest_service.h"
-#include "collector/notify/dispatcher.h"
 #include "collector/api/query_service.h"
+#include "collector/auth/auth.h"
+#include "collector/incidents/detection.h"
+#include "collector/notify/dispatcher.h"
 #include "collector/storage/store.h"
+#include "collector/storage/store_pool.h"
 #include "grpcpp/grpcpp.h"
 
 namespace sonde::collector {

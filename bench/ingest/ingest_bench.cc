@@ -50,6 +50,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "collector/storage/copy_rows.h"
 #include "collector/storage/store.h"
 #include "common/flags.h"
 #include "grpcpp/grpcpp.h"

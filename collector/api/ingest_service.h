@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "collector/auth/auth.h"
 #include "collector/storage/store.h"
+#include "collector/storage/store_pool.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "sonde/v1/collector.grpc.pb.h"
 

@@ -13,6 +13,7 @@
 #include "collector/auth/auth.h"
 #include "collector/incidents/incident_store.h"
 #include "collector/storage/store.h"
+#include "collector/storage/store_pool.h"
 #include "common/clock.h"
 #include "sonde/v1/collector.grpc.pb.h"
 

@@ -1,38 +1,41 @@
 // Store: the collector's PostgreSQL storage, through libpq.
 //
 // A Store owns one PGconn (closed by its destructor) and is not thread-safe:
-// one Store per thread or per stream. StorePool hands out Stores so that each
-// ingest stream and each query runs on its own connection; the pool is
-// thread-safe and must outlive every Store it lent.
+// one Store per thread or per stream. StorePool (store_pool.h) hands out
+// Stores so that each ingest stream and each query runs on its own
+// connection.
 //
-// Schema (see kMigrations in store.cc): `results` holds one row per probe
+// The Store is the connection and the batch transaction; each concern it
+// runs lives in its own file of this folder: migrations.h (schema),
+// partitions.h, copy_rows.h (COPY of the rows), rollups.h, availability.h
+// (reporting queries), utf8.h (cleaning), civil_time.h, extra_json.h.
+//
+// Schema (see migrations.cc): `results` holds one row per probe
 // result, range-partitioned by day on `started_at` (UTC) plus a DEFAULT
 // partition, so an insert never fails on range; `ingested_batches` is the
 // dedup key (prober_id, batch_seq); `rollup_minute` and `rollup_minute_class`
 // are per check x region x minute counters kept in the same transaction as the
 // raw rows, so availability queries never scan `results`.
 //
-// Errors: every libpq failure becomes an absl::Status in one place:
-// UNAVAILABLE when the connection is lost (or the server is going away),
+// Errors: every libpq failure becomes an absl::Status in one place
+// (pg::PgError): UNAVAILABLE when the connection is lost (or the server is going away),
 // INTERNAL otherwise. After UNAVAILABLE the Store is dead; get a new one.
 #ifndef SONDE_COLLECTOR_STORAGE_STORE_H_
 #define SONDE_COLLECTOR_STORAGE_STORE_H_
 
 #include <libpq-fe.h>
 
-#include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "collector/storage/partitions.h"
+#include "collector/storage/pg/pg.h"
 #include "sonde/v1/collector.pb.h"
 
 namespace sonde::collector {
@@ -44,12 +47,6 @@ struct StoreOptions {
   // thousands of partitions.
   int partition_past_days = 35;
   int partition_future_days = 3;
-};
-
-// A statement InsertBatch prepares once per connection.
-struct PreparedStatement {
-  const char* name;
-  const char* sql;
 };
 
 class Store {
@@ -77,10 +74,11 @@ class Store {
   static int LatestSchemaVersion();
 
   // Stores a batch in one transaction: the dedup row, one `results` row per
-  // result (COPY), the rollups. Returns true when (prober_id, batch_seq) was
-  // already stored: then nothing is written. On error nothing is written.
-  // Rows take prober_id and region from the batch (the stream's identity),
-  // not from each result.
+  // result (COPY), the rollups. The results must be normalised (ingest's
+  // NormalizeResult): rows and rollups read `ok` and the class as given. Returns true when
+  // (prober_id, batch_seq) was already stored: then nothing is written. On error nothing is
+  // written. Rows take prober_id and region from the batch (the stream's identity), not from each
+  // result.
   absl::StatusOr<bool> InsertBatch(const v1::ResultBatch& batch);
 
   // Availability per check x region over the rollup minutes that overlap
@@ -120,82 +118,19 @@ class Store {
   int backend_pid() const;
 
  private:
-  struct PgConnDeleter {
-    void operator()(PGconn* c) const { PQfinish(c); }
-  };
-  using PgConnPtr = std::unique_ptr<PGconn, PgConnDeleter>;
+  using PgConnPtr = pg::PgConnPtr;
 
   Store(PgConnPtr conn, StoreOptions options);
 
-  absl::Status EnsurePartitions(const std::set<int64_t>& days);
-  absl::Status CreatePartition(int64_t day);
-  absl::Status CopyResults(const v1::ResultBatch& batch);
-  absl::Status UpdateRollups(const v1::ResultBatch& batch);
-  // Runs a named statement, preparing it on first use on this connection.
-  absl::Status ExecPrepared(const PreparedStatement& statement,
-                            const std::vector<std::string>& params, absl::string_view what);
   absl::Status InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate);
-  void RollbackQuietly();
   // libpq notice receiver (arg: the Store): logs, and notes a FATAL one.
   static void OnNotice(void* arg, const PGresult* notice);
 
   PgConnPtr conn_;
-  StoreOptions options_;
-  std::set<int64_t> partitions_known_;  // days (since 1970-01-01 UTC) known to exist
-  std::set<std::string> prepared_;      // statement names prepared on conn_
-  bool server_ended_session_ = false;   // a FATAL notice arrived (OnNotice)
+  Partitions partitions_;
+  pg::PreparedStatements prepared_;
+  bool server_ended_session_ = false;  // a FATAL notice arrived (OnNotice)
 };
-
-// Hands out Stores, keeping a few idle ones for reuse. Thread-safe; must
-// outlive every Store it lent.
-class StorePool {
- public:
-  struct Returner {
-    StorePool* pool = nullptr;
-    void operator()(Store* store) const;
-  };
-  // A Store lent by the pool; destroying it gives it back (or closes it when
-  // broken or mid-transaction).
-  using Lease = std::unique_ptr<Store, Returner>;
-
-  explicit StorePool(std::string conninfo, StoreOptions options = {}, size_t max_idle = 8);
-  ~StorePool();
-  StorePool(const StorePool&) = delete;
-  StorePool& operator=(const StorePool&) = delete;
-
-  // An idle Store whose connection is still up, or a new connection.
-  // Errors as Store::Connect.
-  absl::StatusOr<Lease> Acquire();
-
-  const std::string& conninfo() const { return conninfo_; }
-  size_t idle_count() const;
-
- private:
-  void Release(Store* store);
-
-  const std::string conninfo_;
-  const StoreOptions options_;
-  const size_t max_idle_;
-  mutable absl::Mutex mu_;
-  std::vector<std::unique_ptr<Store>> idle_ ABSL_GUARDED_BY(mu_);
-};
-
-// Helpers of the COPY text encoding, public for tests.
-//
-// Returns `in` as valid UTF-8 without NUL bytes: each byte that does not start
-// a well-formed sequence becomes U+FFFD, NUL bytes are dropped.
-std::string SanitizeUtf8(absl::string_view in);
-// Appends `value` as one field of COPY's text format: backslash, tab, newline
-// and carriage return escaped. `value` must already be sanitized.
-void AppendCopyField(absl::string_view value, std::string* out);
-// The `extra` column of a result: proto3 JSON with proto field names, as
-// google::protobuf::util::MessageToJsonString prints it, only faster.
-std::string ResultJson(const v1::ProbeResult& result);
-// The COPY statement InsertBatch streams `results` rows with, and one row of
-// it (prober_id and region from `batch`; `result` already sanitized), for
-// the ingest benchmark's raw-COPY baseline.
-const char* CopyResultsStatement();
-void AppendCopyRow(const v1::ResultBatch& batch, const v1::ProbeResult& result, std::string* out);
 
 }  // namespace sonde::collector
 

@@ -14,10 +14,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "collector/api/query_service.h"
 #include "collector/auth/auth.h"
 #include "collector/incidents/incident_store.h"
-#include "collector/api/query_service.h"
 #include "collector/storage/store.h"
+#include "collector/storage/store_pool.h"
 #include "common/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"

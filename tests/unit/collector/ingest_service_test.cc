@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "collector/api/query_service.h"
+#include "collector/storage/store_pool.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "grpcpp/grpcpp.h"

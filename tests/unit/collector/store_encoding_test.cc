@@ -4,7 +4,10 @@
 
 #include <string>
 
+#include "collector/storage/copy_rows.h"
+#include "collector/storage/extra_json.h"
 #include "collector/storage/store.h"
+#include "collector/storage/utf8.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "collector/storage/store_pool.h"
 #include "tests/testing/postgres_fixture.h"
 
 namespace sonde::collector {

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "collector/api/ingest_service.h"
 #include "collector/api/query_service.h"
+#include "collector/storage/store_pool.h"
 #include "common/clock.h"
 #include "common/config.h"
 

@@ -1,0 +1,218 @@
+#include "collector/storage/migrations.h"
+
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "collector/storage/pg/pg.h"
+#include "common/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace sonde::collector {
+namespace {
+
+using pg::Exec;
+using pg::ExecParams;
+using pg::PgResultPtr;
+
+// Advisory lock key ("sonde" + a small number); any stable constant does.
+constexpr int64_t kMigrationLockKey = 0x736f6e6465000001;
+
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+
+// Append-only: a released migration is never edited, a change is a new one.
+constexpr Migration kMigrations[] = {
+    {1, "results, ingested_batches, rollups", R"sql(
+CREATE TABLE results (
+  prober_id        text        NOT NULL,
+  seq              bigint      NOT NULL,
+  check_id         text        NOT NULL,
+  service          text        NOT NULL,
+  kind             text        NOT NULL,
+  region           text        NOT NULL,
+  started_at       timestamptz NOT NULL,
+  ok               boolean     NOT NULL,
+  failure_class    text        NOT NULL,
+  detail           text        NOT NULL,
+  dns_us           integer     NOT NULL,
+  connect_us       integer     NOT NULL,
+  tls_us           integer     NOT NULL,
+  first_byte_us    integer     NOT NULL,
+  total_us         integer     NOT NULL,
+  target           text        NOT NULL,
+  resolved_address text        NOT NULL,
+  http_status      integer     NOT NULL,
+  request_index    integer     NOT NULL,
+  tls_version      text        NOT NULL,
+  cert_not_after   timestamptz,
+  cert_days_left   integer,
+  dns_rcode        text        NOT NULL,
+  banner           text        NOT NULL,
+  extra            jsonb       NOT NULL,
+  received_at      timestamptz NOT NULL DEFAULT now()
+) PARTITION BY RANGE (started_at);
+COMMENT ON TABLE results IS
+  'One row per probe result; daily partitions results_pYYYYMMDD (UTC) plus results_default.';
+CREATE TABLE results_default PARTITION OF results DEFAULT;
+CREATE INDEX results_check_region_started ON results (check_id, region, started_at);
+
+CREATE TABLE ingested_batches (
+  prober_id   text        NOT NULL,
+  batch_seq   bigint      NOT NULL,
+  results     integer     NOT NULL,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (prober_id, batch_seq)
+);
+
+CREATE TABLE rollup_minute (
+  check_id      text        NOT NULL,
+  service       text        NOT NULL,
+  region        text        NOT NULL,
+  minute        timestamptz NOT NULL,
+  probes        bigint      NOT NULL,
+  failures      bigint      NOT NULL,
+  prober_errors bigint      NOT NULL DEFAULT 0,
+  last_result   timestamptz NOT NULL,
+  PRIMARY KEY (check_id, region, minute)
+);
+COMMENT ON COLUMN rollup_minute.probes IS 'results that measured the target (PROBER_ERROR excluded)';
+CREATE INDEX rollup_minute_minute ON rollup_minute (minute);
+
+CREATE TABLE rollup_minute_class (
+  check_id      text        NOT NULL,
+  region        text        NOT NULL,
+  minute        timestamptz NOT NULL,
+  failure_class text        NOT NULL,
+  n             bigint      NOT NULL,
+  PRIMARY KEY (check_id, region, minute, failure_class)
+);
+CREATE INDEX rollup_minute_class_minute ON rollup_minute_class (minute);
+)sql"},
+    {2, "gaps", R"sql(
+CREATE TABLE gaps (
+  prober_id       text        NOT NULL,
+  region          text        NOT NULL,
+  first_batch_seq bigint      NOT NULL,
+  last_batch_seq  bigint      NOT NULL,
+  results         bigint      NOT NULL,
+  from_time       timestamptz,
+  to_time         timestamptz,
+  received_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (prober_id, first_batch_seq)
+);
+COMMENT ON TABLE gaps IS 'results a prober dropped (spool over its cap): no data, not downtime';
+CREATE INDEX gaps_to_time ON gaps (to_time);
+)sql"},
+    {3, "incidents, incident_events, outbox", R"sql(
+CREATE TABLE incidents (
+  id                 text        PRIMARY KEY,
+  kind               text        NOT NULL,
+  severity           text        NOT NULL,
+  service            text        NOT NULL,
+  checks             text[]      NOT NULL,
+  regions            text[]      NOT NULL,
+  hosts              text[]      NOT NULL,
+  protocol           text        NOT NULL,
+  failure_class      text        NOT NULL,
+  failing_share      double precision NOT NULL,
+  latency_phase      text        NOT NULL,
+  latency_p95_ms     double precision NOT NULL,
+  latency_baseline_p95_ms double precision NOT NULL,
+  affected_targets   integer     NOT NULL,
+  recovered_targets  integer     NOT NULL,
+  evidence           text        NOT NULL,
+  opened_at          timestamptz NOT NULL,
+  updated_at         timestamptz NOT NULL,
+  resolved_at        timestamptz,
+  acknowledged_at    timestamptz,
+  acknowledged_by    text,
+  in_maintenance     boolean     NOT NULL DEFAULT false
+);
+COMMENT ON TABLE incidents IS 'one row per incident, kept current; resolved_at NULL while open';
+CREATE INDEX incidents_open ON incidents (opened_at) WHERE resolved_at IS NULL;
+CREATE INDEX incidents_opened_at ON incidents (opened_at);
+
+CREATE TABLE incident_events (
+  id                 bigserial   PRIMARY KEY,
+  incident_id        text        NOT NULL REFERENCES incidents (id),
+  at                 timestamptz NOT NULL,
+  kind               text        NOT NULL,
+  incident_kind      text        NOT NULL,
+  regions            text[]      NOT NULL,
+  affected_targets   integer     NOT NULL,
+  recovered_targets  integer     NOT NULL,
+  failing_share      double precision NOT NULL,
+  detail             text        NOT NULL
+);
+COMMENT ON TABLE incident_events IS 'incident timeline: detector events, notifications, acknowledgements';
+CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
+
+CREATE TABLE outbox (
+  id                 bigserial   PRIMARY KEY,
+  incident_id        text        REFERENCES incidents (id),
+  notifier           text        NOT NULL,
+  event              text        NOT NULL,
+  payload            json        NOT NULL,  -- json, not jsonb: sent byte for byte (HMAC)
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  next_attempt_at    timestamptz NOT NULL DEFAULT now(),
+  attempts           integer     NOT NULL DEFAULT 0,
+  delivered_at       timestamptz,
+  last_error         text
+);
+COMMENT ON TABLE outbox IS 'notifications to deliver, written in the transaction of the incident change that caused them';
+CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_incident ON outbox (incident_id, notifier, id);
+)sql"},
+};
+
+}  // namespace
+
+int LatestSchemaVersion() {
+  return kMigrations[sizeof(kMigrations) / sizeof(kMigrations[0]) - 1].version;
+}
+
+absl::Status ApplyMigrations(PGconn* c) {
+  return pg::InTransaction(c, "migration", [&]() -> absl::Status {
+    RETURN_IF_ERROR(Exec(c, absl::StrCat("SELECT pg_advisory_xact_lock(", kMigrationLockKey, ")"),
+                         "take the migration lock")
+                        .status());
+    RETURN_IF_ERROR(Exec(c,
+                         "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         " version integer PRIMARY KEY,"
+                         " applied_at timestamptz NOT NULL DEFAULT now())",
+                         "create schema_migrations")
+                        .status());
+    ASSIGN_OR_RETURN(PgResultPtr res,
+                     Exec(c, "SELECT version FROM schema_migrations", "read schema_migrations"));
+    std::set<int> applied;
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+      int v = 0;
+      if (absl::SimpleAtoi(PQgetvalue(res.get(), i, 0), &v)) {
+        applied.insert(v);
+      }
+    }
+    for (const Migration& m : kMigrations) {
+      if (applied.count(m.version) > 0) {
+        continue;
+      }
+      RETURN_IF_ERROR(
+          Exec(c, m.sql, absl::StrCat("migration ", m.version, " (", m.description, ")")).status());
+      RETURN_IF_ERROR(ExecParams(c, "INSERT INTO schema_migrations (version) VALUES ($1::integer)",
+                                 {absl::StrCat(m.version)}, "record migration")
+                          .status());
+      spdlog::info("applied schema migration {} ({})", m.version, m.description);
+    }
+    if (!applied.empty() && *applied.rbegin() > LatestSchemaVersion()) {
+      spdlog::warn(
+          "the database schema is at version {}, newer than this binary knows "
+          "({})",
+          *applied.rbegin(), LatestSchemaVersion());
+    }
+    return absl::OkStatus();
+  });
+}
+}  // namespace sonde::collector
