@@ -296,6 +296,10 @@ int Main(int argc, char** argv) {
             c.batches_duplicate.load());
       m.Add("sonde_ingest_batches_invalid_total", "counter", "Batches refused as malformed.",
             c.batches_invalid.load());
+      m.Add("sonde_ingest_results_normalized_total", "counter",
+            "Results whose failure class or ok ingest corrected (unset class, or ok "
+            "disagreeing with the class).",
+            c.results_normalized.load());
       m.Add("sonde_ingest_store_errors_total", "counter",
             "Batches not stored because PostgreSQL failed (the prober resends).",
             c.store_errors.load());

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "collector/api/normalize.h"
 #include "common/grpc_status.h"
 #include "grpcpp/support/method_handler.h"
 #include "spdlog/spdlog.h"
@@ -111,8 +112,7 @@ grpc::Status IngestService::ServeReport(
       counters_.streams_refused.fetch_add(1);
       spdlog::warn("ingest: refusing a stream from {}: {}", peer,
                    std::string(id.status().message()));
-      return finish(
-          common::ToGrpcStatus(grpc::StatusCode::UNAUTHENTICATED, id.status()));
+      return finish(common::ToGrpcStatus(grpc::StatusCode::UNAUTHENTICATED, id.status()));
     }
     who = *id;
   }
@@ -146,8 +146,7 @@ grpc::Status IngestService::ServeReport(
       counters_.streams_refused.fetch_add(1);
       spdlog::warn("ingest: refusing batch {} from {}: {}", batch.batch_seq(), peer,
                    std::string(allowed.message()));
-      return finish(
-          common::ToGrpcStatus(grpc::StatusCode::PERMISSION_DENIED, allowed));
+      return finish(common::ToGrpcStatus(grpc::StatusCode::PERMISSION_DENIED, allowed));
     }
     if (prober_id.empty()) {
       prober_id = batch.prober_id();
@@ -161,6 +160,11 @@ grpc::Status IngestService::ServeReport(
           absl::StrCat("a stream carries one prober's batches: it began as prober \"", prober_id,
                        "\" region \"", region, "\", batch ", batch.batch_seq(), " says prober \"",
                        batch.prober_id(), "\" region \"", batch.region(), "\"")));
+    }
+    // From here on every reader (store, rollups, detector) sees the one
+    // normalised result.
+    if (const int changed = NormalizeBatch(&batch); changed > 0) {
+      counters_.results_normalized.fetch_add(changed);
     }
     if (store == nullptr) {
       absl::StatusOr<StorePool::Lease> lease = pool_->Acquire();

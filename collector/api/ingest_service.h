@@ -3,7 +3,8 @@
 //
 // Synchronous gRPC API: each stream runs on one gRPC handler thread and takes
 // its own Store from the StorePool (borrowed; the pool must outlive the
-// service). The loop is read -> parse -> validate -> InsertBatch -> ack, so a
+// service). The loop is read -> parse -> validate -> normalise (normalize.h)
+// -> InsertBatch -> commit hook -> ack, so a
 // batch is acked only after its transaction committed and a slow PostgreSQL
 // slows the reading (backpressure to the prober's spool). Report is served
 // with raw messages (grpc::ByteBuffer) and parsed here: with the generated
@@ -53,6 +54,8 @@ struct IngestCounters {
   std::atomic<uint64_t> results_stored{0};
   std::atomic<uint64_t> batches_duplicate{0};
   std::atomic<uint64_t> batches_invalid{0};
+  // Results whose class or `ok` ingest corrected (NormalizeBatch).
+  std::atomic<uint64_t> results_normalized{0};
   std::atomic<uint64_t> store_errors{0};
 };
 
@@ -65,8 +68,9 @@ class IngestService final : public v1::Ingest::Service {
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
   // Called on the stream's thread with every batch newly committed (not for
-  // duplicates), before its ack; prober_id and region of the batch are the
-  // stream's proven identity. Set before the server starts.
+  // duplicates), before its ack: the normalised batch the store wrote, with
+  // the stream's proven identity on every result. Set before the server
+  // starts.
   using CommitHook = std::function<void(const v1::ResultBatch&)>;
   void set_on_committed(CommitHook hook) { on_committed_ = std::move(hook); }
 

@@ -10,8 +10,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "collector/api/query_service.h"
+#include "collector/detect/detector.h"
 #include "collector/storage/store_pool.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -46,8 +48,10 @@ v1::ResultBatch Batch(const std::string& prober, uint64_t batch_seq, int n, absl
 // A collector's gRPC surface on 127.0.0.1:<free port>, with `conninfo`.
 class Server {
  public:
-  Server(const std::string& conninfo, const common::Clock* clock)
+  Server(const std::string& conninfo, const common::Clock* clock,
+         IngestService::CommitHook on_committed = nullptr)
       : pool_(conninfo), ingest_(&pool_), query_(&pool_, clock) {
+    ingest_.set_on_committed(std::move(on_committed));
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&ingest_);
@@ -293,6 +297,124 @@ TEST_F(IngestServiceTest, QueryAvailabilityAnswersFromTheStoredData) {
   EXPECT_GE(reply.rows(0).probes(), 4u);
   EXPECT_GE(reply.rows(0).failures(), 1u);
   EXPECT_EQ(reply.rows(0).top_failure_class(), FC::HTTP_STATUS);
+}
+
+// One batch with every shape a prober may send goes through ingest once; the
+// stored rows, the rollups and what the detection hook (and a Detector fed
+// from it) receive agree, because ingest normalised the batch before any of
+// them read it.
+TEST_F(IngestServiceTest, StoreRollupAndDetectorReadOneNormalisedResult) {
+  absl::Mutex mu;
+  std::vector<v1::ResultBatch> hooked;
+  Server server(sonde::testing::PostgresEnvironment::conninfo(), &clock_,
+                [&](const v1::ResultBatch& b) {
+                  absl::MutexLock l(&mu);
+                  hooked.push_back(b);
+                });
+  ASSERT_TRUE(server.started());
+
+  const absl::Time t =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 60 * 60) - absl::Minutes(2);
+  struct Sent {
+    bool ok;
+    FC::Code cls;
+    bool want_ok;
+    const char* want_class;
+  };
+  const Sent sent[] = {
+      {true, FC::HTTP_STATUS, false, "HTTP_STATUS"},   // ok=true, failing class
+      {true, FC::UNSPECIFIED, false, "PROBER_ERROR"},  // unset class, ok=true
+      {false, FC::UNSPECIFIED, false, "PROBER_ERROR"},
+      {false, FC::OK, true, "OK"},  // ok=false with class OK
+      {true, FC::OK, true, "OK"},
+  };
+  v1::ResultBatch batch;
+  batch.set_prober_id("p-norm");
+  batch.set_region("fra");
+  batch.set_batch_seq(1);
+  for (size_t i = 0; i < sizeof(sent) / sizeof(sent[0]); ++i) {
+    v1::ProbeResult* r = batch.add_results();
+    r->set_check_id("norm-check");
+    r->set_service("svc");
+    r->set_seq(i);
+    r->set_prober_id("someone-else");  // the stream's identity wins
+    r->set_region("ams");
+    r->mutable_start_time()->set_seconds(absl::ToUnixSeconds(t) + static_cast<int64_t>(i));
+    r->set_ok(sent[i].ok);
+    r->set_failure_class(sent[i].cls);
+  }
+  {
+    auto stub = server.IngestStub();
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->Report(&ctx);
+    ASSERT_TRUE(stream->Write(batch));
+    v1::Ack ack;
+    ASSERT_TRUE(stream->Read(&ack));
+    ASSERT_TRUE(stream->WritesDone());
+    ASSERT_TRUE(stream->Finish().ok());
+  }
+  EXPECT_EQ(server.counters().results_normalized.load(), 4u);
+
+  // The stored rows.
+  auto rows = store_->QueryColumn(
+      "SELECT seq || ' ' || ok || ' ' || failure_class || ' ' || prober_id || ' ' || region"
+      " || ' ' || (extra->>'prober_id') || ' ' || coalesce(extra->>'ok', 'false')"
+      " FROM results WHERE prober_id = 'p-norm' ORDER BY seq");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ((*rows)[i],
+              absl::StrCat(i, " ", sent[i].want_ok ? "true" : "false", " ", sent[i].want_class,
+                           " p-norm fra p-norm ", sent[i].want_ok ? "true" : "false"))
+        << "result " << i;
+  }
+
+  // The rollups: PROBER_ERROR is neither probe nor failure.
+  EXPECT_EQ(Count("SELECT probes || ' ' || failures || ' ' || prober_errors FROM rollup_minute"
+                  " WHERE check_id = 'norm-check' AND region = 'fra'"),
+            "3 1 2");
+  auto classes = store_->QueryColumn(
+      "SELECT failure_class || '=' || n FROM rollup_minute_class"
+      " WHERE check_id = 'norm-check' AND region = 'fra' ORDER BY failure_class");
+  ASSERT_TRUE(classes.ok()) << classes.status();
+  EXPECT_EQ(*classes, (std::vector<std::string>{"HTTP_STATUS=1", "PROBER_ERROR=2"}));
+
+  // What detection receives: the same results, field for field.
+  std::vector<v1::ResultBatch> got;
+  {
+    absl::MutexLock l(&mu);
+    got = hooked;
+  }
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].results_size(), 5);
+  for (int i = 0; i < 5; ++i) {
+    const v1::ProbeResult& r = got[0].results(i);
+    EXPECT_EQ(r.ok(), sent[i].want_ok) << "result " << i;
+    EXPECT_EQ(FC::Code_Name(r.failure_class()), sent[i].want_class) << "result " << i;
+    EXPECT_EQ(r.prober_id(), "p-norm");
+    EXPECT_EQ(r.region(), "fra");
+  }
+
+  // And a Detector fed from the hook counts the same prober errors as the
+  // rollup, and applies every result.
+  auto detector = detect::Detector::Create(detect::DetectorOptions{});
+  ASSERT_TRUE(detector.ok()) << detector.status();
+  v1::Config config;
+  config.add_regions("fra");
+  v1::Check* check = config.add_checks();
+  check->set_name("norm-check");
+  check->set_service("svc");
+  check->mutable_interval()->set_seconds(10);
+  check->mutable_http()->set_url("http://127.0.0.1/");
+  ASSERT_TRUE((*detector)->SetConfig(config, t - absl::Minutes(1)).ok());
+  for (const v1::ProbeResult& r : got[0].results()) {
+    (*detector)->Observe(r);
+  }
+  (void)(*detector)->Tick(t + absl::Minutes(1));
+  const detect::DetectorStats stats = (*detector)->stats();
+  EXPECT_EQ(stats.results_applied, 5u);
+  EXPECT_EQ(stats.prober_errors, 2u);
 }
 
 }  // namespace
