@@ -10,8 +10,8 @@
 // results acked inside the window.
 //
 // Phase 2 (raw COPY): the same number of rows, encoded exactly as the
-// collector encodes them (collector/store.h), is COPYed into `results` by
-// --streams connections in parallel: each its share in one COPY and one
+// collector encodes them (collector/storage/copy_rows.h), is COPYed into
+// `results` by --streams connections in parallel: each its share in one COPY and one
 // transaction, and again as one COPY + COMMIT per --batch rows. Encoding
 // happens before the clock starts. The faster of the two is the baseline.
 // Phases 1 and 2 alternate for --rounds rounds (medians reported), so that

@@ -4,9 +4,9 @@
 // Synchronous gRPC API: each stream runs on one gRPC handler thread and takes
 // its own Store from the StorePool (borrowed; the pool must outlive the
 // service). The loop is read -> parse -> validate -> normalise (normalize.h)
-// -> InsertBatch -> commit hook -> ack, so a
-// batch is acked only after its transaction committed and a slow PostgreSQL
-// slows the reading (backpressure to the prober's spool). Report is served
+// -> InsertBatch -> commit hook -> ack, so a batch is acked only after its
+// transaction committed and a slow PostgreSQL slows the reading
+// (backpressure to the prober's spool). Report is served
 // with raw messages (grpc::ByteBuffer) and parsed here: with the generated
 // typed handler, bytes that are not a ResultBatch look like the end of the
 // stream and the client would get OK. A message that does not parse, or an

@@ -1,9 +1,13 @@
-// QueryService: `Query.Availability` for sondectl and dashboards, answered
-// from the per-minute rollups (never from raw results).
+// QueryService: the `Query` service for sondectl, dashboards and the HTTP
+// API. Availability is answered from the per-minute rollups (never from raw
+// results); incidents, timelines and acknowledgements from the
+// IncidentStore. Errors are absl::Status values converted once
+// (common/grpc_status.h).
 //
-// Synchronous gRPC API; each request borrows a Store from the StorePool for
-// its duration. The pool and the clock are borrowed and must outlive the
-// service. Thread-safe: handlers share nothing but the pool.
+// Synchronous gRPC API; an availability request borrows a Store from the
+// StorePool for its duration; the incident calls share one IncidentStore
+// (one connection) behind a mutex. The pool and the clock are borrowed and
+// must outlive the service. Thread-safe.
 #ifndef SONDE_COLLECTOR_API_QUERY_SERVICE_H_
 #define SONDE_COLLECTOR_API_QUERY_SERVICE_H_
 

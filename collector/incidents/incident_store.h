@@ -1,11 +1,12 @@
-// IncidentStore: incidents, their timelines and the notification outbox in
-// PostgreSQL (tables `incidents`, `incident_events`, `outbox`; migration 3
-// in store.cc).
+// IncidentStore: incidents in PostgreSQL (table `incidents`; migration 3 in
+// collector/storage/migrations.cc), and the reads the Query API needs
+// (list, timeline, acknowledge).
 //
-// Record() is the transactional-outbox write: the incident rows, one
-// timeline row per detector event and one outbox row per notification the
-// events cause commit together, so a notification is never lost nor sent
-// for a change that was not stored. notify::Dispatcher delivers the outbox.
+// Record() is the transactional-outbox write: the incident rows, and
+// through notify::OutboxWriter one timeline row per detector event and one
+// outbox row per notification the events cause, commit together, so a
+// notification is never lost nor sent for a change that was not stored.
+// notify::Dispatcher delivers the outbox.
 //
 // Owns one libpq connection, opened lazily and reopened after a failure (a
 // call that finds PostgreSQL down returns UNAVAILABLE; the next one tries

@@ -22,7 +22,7 @@ namespace sonde::notify {
 namespace {
 
 // Only one collector replica schedules at a time ("sonde" + a small number;
-// store.cc uses ...01 and ...02).
+// storage/migrations.cc and storage/partitions.cc use ...01 and ...02).
 constexpr int64_t kScheduleLockKey = 0x736f6e6465000010;
 
 const v1::Notifier* FindNotifier(const v1::Config& config, const std::string& name) {

@@ -1,9 +1,10 @@
-// Small libpq helpers shared by the collector's stores and the notification
-// Dispatcher: owned result and connection handles, libpq errors converted to
-// absl::Status in one place (PgError: every PGresult and PGconn failure of
-// the collector goes through it),
-// array literals and timestamps in PostgreSQL's text forms. No state; any
-// thread (a PGconn itself is used by one thread at a time).
+// The collector's lowest PostgreSQL layer, shared by storage/, incidents/
+// and notify/: owned result and connection handles, libpq errors converted
+// to absl::Status in one place (PgError: every PGresult and PGconn failure
+// of the collector goes through it), transactions (InTransaction), prepared
+// statements per connection, array literals and timestamps in PostgreSQL's
+// text forms. Free functions keep no state; a PreparedStatements belongs to
+// one connection. Any thread, but a PGconn is used by one thread at a time.
 #ifndef SONDE_COLLECTOR_STORAGE_PG_PG_H_
 #define SONDE_COLLECTOR_STORAGE_PG_PG_H_
 
