@@ -18,8 +18,7 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) {
     return grpc::Status::OK;
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 // `code` with the message of `status` (an absl error a handler maps to the
@@ -32,8 +31,7 @@ inline absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) {
     return absl::OkStatus();
   }
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 }  // namespace sonde::common

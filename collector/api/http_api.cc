@@ -53,11 +53,15 @@ HttpApi::~HttpApi() { Stop(); }
 
 absl::Status HttpApi::Start(const std::string& listen) {
   auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
-    if (auth_ == nullptr) return true;
+    if (auth_ == nullptr) {
+      return true;
+    }
     std::string header = req.get_header_value("Authorization");
     std::string token = absl::StartsWith(header, "Bearer ") ? header.substr(7) : "";
     absl::Status ok = auth_->QueryToken(token);
-    if (!ok.ok()) Reply(res, ok, nullptr);
+    if (!ok.ok()) {
+      Reply(res, ok, nullptr);
+    }
     return ok.ok();
   };
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
@@ -65,15 +69,18 @@ absl::Status HttpApi::Start(const std::string& listen) {
   });
   server_->Get("/api/v1/incidents",
                [this, authorized](const httplib::Request& req, httplib::Response& res) {
-                 if (!authorized(req, res)) return;
+                 if (!authorized(req, res)) {
+                   return;
+                 }
                  v1::IncidentsRequest request;
                  std::string all = req.get_param_value("all");
                  request.set_include_resolved(all == "1" || all == "true");
                  request.set_service(req.get_param_value("service"));
                  if (req.has_param("window")) {
                    auto w = common::ParseDuration(req.get_param_value("window"));
-                   if (!w.ok())
+                   if (!w.ok()) {
                      return Reply(res, absl::InvalidArgumentError("window: bad duration"), nullptr);
+                   }
                    common::FromAbsl(*w, request.mutable_window());
                  }
                  auto reply = query_->ListIncidents(request);
@@ -81,7 +88,9 @@ absl::Status HttpApi::Start(const std::string& listen) {
                });
   server_->Post(R"(/api/v1/incidents/(.+)/ack)", [this, authorized](const httplib::Request& req,
                                                                     httplib::Response& res) {
-    if (!authorized(req, res)) return;
+    if (!authorized(req, res)) {
+      return;
+    }
     v1::AcknowledgeRequest request;
     if (!req.body.empty()) {
       google::protobuf::util::JsonParseOptions o;
@@ -92,13 +101,17 @@ absl::Status HttpApi::Start(const std::string& listen) {
       }
     }
     request.set_incident_id(req.matches[1]);
-    if (request.by().empty()) request.set_by(absl::StrCat("http ", req.remote_addr));
+    if (request.by().empty()) {
+      request.set_by(absl::StrCat("http ", req.remote_addr));
+    }
     auto reply = query_->Ack(request);
     Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
   });
   server_->Get(R"(/api/v1/incidents/(.+))",
                [this, authorized](const httplib::Request& req, httplib::Response& res) {
-                 if (!authorized(req, res)) return;
+                 if (!authorized(req, res)) {
+                   return;
+                 }
                  auto reply = query_->GetTimeline(req.matches[1]);
                  Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
                });

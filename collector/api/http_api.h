@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "absl/status/status.h"
-#include "collector/auth/auth.h"
 #include "collector/api/query_service.h"
+#include "collector/auth/auth.h"
 
 namespace httplib {
 class Server;

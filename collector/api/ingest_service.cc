@@ -197,7 +197,9 @@ grpc::Status IngestService::ServeReport(
       tally.results += batch.results_size();
       counters_.batches_stored.fetch_add(1);
       counters_.results_stored.fetch_add(batch.results_size());
-      if (on_committed_) on_committed_(batch);
+      if (on_committed_) {
+        on_committed_(batch);
+      }
     }
     spdlog::debug("ingest: prober \"{}\": batch {} ({} results) {}", prober_id, batch.batch_seq(),
                   batch.results_size(), *duplicate ? "was a duplicate" : "stored");

@@ -27,20 +27,28 @@ absl::StatusOr<v1::IncidentsReply> QueryService::ListIncidents(
   absl::MutexLock lock(&incidents_mu_);
   auto list =
       incidents_.List(request.include_resolved(), clock_->Now() - window, request.service());
-  if (!list.ok()) return list.status();
+  if (!list.ok()) {
+    return list.status();
+  }
   v1::IncidentsReply reply;
-  for (v1::Incident& i : *list) *reply.add_incidents() = std::move(i);
+  for (v1::Incident& i : *list) {
+    *reply.add_incidents() = std::move(i);
+  }
   return reply;
 }
 
 absl::StatusOr<v1::TimelineReply> QueryService::GetTimeline(const std::string& id) {
-  if (id.empty()) return absl::InvalidArgumentError("incident_id is required");
+  if (id.empty()) {
+    return absl::InvalidArgumentError("incident_id is required");
+  }
   absl::MutexLock lock(&incidents_mu_);
   return incidents_.Timeline(id);
 }
 
 absl::StatusOr<v1::AcknowledgeReply> QueryService::Ack(const v1::AcknowledgeRequest& request) {
-  if (request.incident_id().empty()) return absl::InvalidArgumentError("incident_id is required");
+  if (request.incident_id().empty()) {
+    return absl::InvalidArgumentError("incident_id is required");
+  }
   std::string by = request.by().empty() ? "sondectl" : request.by();
   absl::MutexLock lock(&incidents_mu_);
   auto reply = incidents_.Acknowledge(request.incident_id(), by, request.comment(), clock_->Now());
@@ -70,10 +78,14 @@ grpc::Status QueryService::Acknowledge(grpc::ServerContext* context,
 template <typename Reply, typename Fn>
 grpc::Status QueryService::Answer(const grpc::ServerContext& context, Reply* reply, Fn fn) {
   if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(context); !ok.ok()) return ToGrpcStatus(ok);
+    if (absl::Status ok = auth_->Query(context); !ok.ok()) {
+      return ToGrpcStatus(ok);
+    }
   }
   absl::StatusOr<Reply> r = fn();
-  if (!r.ok()) return ToGrpcStatus(r.status());
+  if (!r.ok()) {
+    return ToGrpcStatus(r.status());
+  }
   *reply = *std::move(r);
   return grpc::Status::OK;
 }
@@ -82,7 +94,9 @@ grpc::Status QueryService::Availability(grpc::ServerContext* context,
                                         const v1::AvailabilityRequest* request,
                                         v1::AvailabilityReply* reply) {
   if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(*context); !ok.ok()) return ToGrpcStatus(ok);
+    if (absl::Status ok = auth_->Query(*context); !ok.ok()) {
+      return ToGrpcStatus(ok);
+    }
   }
   absl::Duration window = kDefaultAvailabilityWindow;
   if (request->has_window()) {
@@ -123,7 +137,9 @@ grpc::Status QueryService::Availability(grpc::ServerContext* context,
   if (store.ok()) {
     auto gaps = (*store)->Gaps(from, to, request->region());
     if (gaps.ok()) {
-      for (v1::DataGap& g : *gaps) *reply->add_gaps() = std::move(g);
+      for (v1::DataGap& g : *gaps) {
+        *reply->add_gaps() = std::move(g);
+      }
     } else {
       spdlog::warn("query: gaps failed: {}", std::string(gaps.status().message()));
     }

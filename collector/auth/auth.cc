@@ -23,7 +23,9 @@ bool SameSecret(const std::string& a, const std::string& b) {
 
 absl::StatusOr<ProberIdentity> IdentityFromCertificate(const std::string& pem) {
   auto cert = common::ReadCertificateIdentity(pem);
-  if (!cert.ok()) return absl::UnauthenticatedError("unreadable client certificate");
+  if (!cert.ok()) {
+    return absl::UnauthenticatedError("unreadable client certificate");
+  }
   ProberIdentity id{cert->common_name, cert->organizational_unit, "certificate"};
   if (id.prober_id.empty() || id.region.empty()) {
     return absl::UnauthenticatedError(
@@ -87,15 +89,21 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthO
   }
   if (!o.tls_cert.empty()) {
     auto cert = common::ReadTextFile("--tls-cert", o.tls_cert);
-    if (!cert.ok()) return cert.status();
+    if (!cert.ok()) {
+      return cert.status();
+    }
     auto key = common::ReadTextFile("--tls-key", o.tls_key);
-    if (!key.ok()) return key.status();
+    if (!key.ok()) {
+      return key.status();
+    }
     grpc::SslServerCredentialsOptions ssl(o.tls_client_ca.empty()
                                               ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                                               : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
     if (!o.tls_client_ca.empty()) {
       auto ca = common::ReadTextFile("--tls-client-ca", o.tls_client_ca);
-      if (!ca.ok()) return ca.status();
+      if (!ca.ok()) {
+        return ca.status();
+      }
       ssl.pem_root_certs = *ca;
       a->mtls_ = true;
     }
@@ -110,7 +118,9 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthO
 }
 
 std::string Authenticator::Describe() const {
-  if (open_) return "plaintext, no authentication";
+  if (open_) {
+    return "plaintext, no authentication";
+  }
   return absl::StrCat(
       tls_ ? "TLS" : "plaintext", mtls_ ? ", prober certificates (mTLS)" : "",
       prober_tokens_.empty() ? "" : ", prober tokens",
@@ -121,24 +131,32 @@ std::string Authenticator::BearerToken(const grpc::ServerContext& context) const
   auto range = context.client_metadata().equal_range("authorization");
   for (auto it = range.first; it != range.second; ++it) {
     std::string v(it->second.data(), it->second.size());
-    if (absl::StartsWith(v, "Bearer ")) return v.substr(7);
+    if (absl::StartsWith(v, "Bearer ")) {
+      return v.substr(7);
+    }
   }
   return "";
 }
 
 absl::StatusOr<ProberIdentity> Authenticator::Prober(const grpc::ServerContext& context) const {
-  if (open_) return ProberIdentity{"", "", "none"};
+  if (open_) {
+    return ProberIdentity{"", "", "none"};
+  }
   if (mtls_) {
     auto auth = context.auth_context();
     if (auth != nullptr) {
       auto pem = auth->FindPropertyValues("x509_pem_cert");
-      if (!pem.empty()) return IdentityFromCertificate(std::string(pem[0].data(), pem[0].size()));
+      if (!pem.empty()) {
+        return IdentityFromCertificate(std::string(pem[0].data(), pem[0].size()));
+      }
     }
   }
   std::string token = BearerToken(context);
   if (!token.empty()) {
     for (const auto& [t, id] : prober_tokens_) {
-      if (SameSecret(t, token)) return id;
+      if (SameSecret(t, token)) {
+        return id;
+      }
     }
     return absl::UnauthenticatedError("unknown prober token");
   }
@@ -147,14 +165,20 @@ absl::StatusOr<ProberIdentity> Authenticator::Prober(const grpc::ServerContext& 
 }
 
 absl::Status Authenticator::Query(const grpc::ServerContext& context) const {
-  if (open_) return absl::OkStatus();
+  if (open_) {
+    return absl::OkStatus();
+  }
   return QueryToken(BearerToken(context));
 }
 
 absl::Status Authenticator::QueryToken(const std::string& token) const {
-  if (open_) return absl::OkStatus();
+  if (open_) {
+    return absl::OkStatus();
+  }
   for (const std::string& t : query_tokens_) {
-    if (SameSecret(t, token)) return absl::OkStatus();
+    if (SameSecret(t, token)) {
+      return absl::OkStatus();
+    }
   }
   return absl::UnauthenticatedError(token.empty() ? "a query token is required (sondectl --token)"
                                                   : "unknown query token");
@@ -162,7 +186,9 @@ absl::Status Authenticator::QueryToken(const std::string& token) const {
 
 absl::Status Authenticator::Matches(const ProberIdentity& who, const std::string& prober_id,
                                     const std::string& region) {
-  if (who.via == "none") return absl::OkStatus();
+  if (who.via == "none") {
+    return absl::OkStatus();
+  }
   if (who.region != region) {
     return absl::PermissionDeniedError(absl::StrCat("this ", who.via, " is for region \"",
                                                     who.region, "\"; the prober claims region \"",

@@ -29,7 +29,9 @@ absl::Status DetectionRunner::Start(const v1::Config& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("detection options: ", detector.status().message()));
   }
-  if (absl::Status s = (*detector)->SetConfig(config, clock_->Now()); !s.ok()) return s;
+  if (absl::Status s = (*detector)->SetConfig(config, clock_->Now()); !s.ok()) {
+    return s;
+  }
   {
     absl::MutexLock lock(&mu_);
     detector_ = std::move(*detector);
@@ -61,7 +63,9 @@ void DetectionRunner::TryRestore() {
 
 void DetectionRunner::SetConfig(const v1::Config& config) {
   absl::MutexLock lock(&mu_);
-  if (detector_ == nullptr) return;
+  if (detector_ == nullptr) {
+    return;
+  }
   if (config.detection().SerializeAsString() != config_.detection().SerializeAsString()) {
     spdlog::warn("detection: the `detection:` block changed; it takes effect at the next restart");
   }
@@ -74,7 +78,9 @@ void DetectionRunner::SetConfig(const v1::Config& config) {
 
 void DetectionRunner::Observe(const v1::ResultBatch& batch) {
   absl::MutexLock lock(&mu_);
-  if (detector_ == nullptr) return;
+  if (detector_ == nullptr) {
+    return;
+  }
   for (const v1::ProbeResult& r : batch.results()) {
     if (r.region() == batch.region() && r.prober_id() == batch.prober_id()) {
       detector_->Observe(r);
@@ -100,7 +106,9 @@ void DetectionRunner::TickOnce() {
       spdlog::info("incident: {}", detect::DebugString(e));
       waiting_.push_back(std::move(e));
     }
-    if (waiting_.empty()) return;
+    if (waiting_.empty()) {
+      return;
+    }
     config = config_;
   }
   while (waiting_.size() > kMaxWaiting) {
@@ -146,17 +154,23 @@ void DetectionRunner::Loop() {
                                                                              : kRetryPeriod)) {
     if (!restored_) {
       TryRestore();
-      if (!restored_) continue;
+      if (!restored_) {
+        continue;
+      }
     }
     TickOnce();
   }
 }
 
 void DetectionRunner::Stop() {
-  if (!thread_.joinable()) return;
+  if (!thread_.joinable()) {
+    return;
+  }
   stop_.Notify();
   thread_.join();
-  if (restored_ && !waiting_.empty()) TickOnce();
+  if (restored_ && !waiting_.empty()) {
+    TickOnce();
+  }
 }
 
 }  // namespace sonde::collector

@@ -74,9 +74,15 @@ const char* NotificationEvent(IncidentEventKind kind) {
 
 // Which notification wins when one batch holds several for an incident.
 int Rank(const char* event) {
-  if (event == notify::kOpened) return 3;
-  if (event == notify::kResolved) return 2;
-  if (event == notify::kReclassified) return 1;
+  if (event == notify::kOpened) {
+    return 3;
+  }
+  if (event == notify::kResolved) {
+    return 2;
+  }
+  if (event == notify::kReclassified) {
+    return 1;
+  }
   return 0;
 }
 
@@ -88,9 +94,15 @@ v1::Incident ToProto(const detect::Incident& d) {
   i.set_kind(detect::IncidentKindName(d.kind));
   i.set_severity(detect::SeverityName(d.severity));
   i.set_service(d.service);
-  for (const std::string& s : d.checks) i.add_checks(s);
-  for (const std::string& s : d.regions) i.add_regions(s);
-  for (const std::string& s : d.hosts) i.add_hosts(s);
+  for (const std::string& s : d.checks) {
+    i.add_checks(s);
+  }
+  for (const std::string& s : d.regions) {
+    i.add_regions(s);
+  }
+  for (const std::string& s : d.hosts) {
+    i.add_hosts(s);
+  }
   i.set_protocol(d.protocol);
   i.set_failure_class(d.dominant_class);
   i.set_failing_share(d.failing_share);
@@ -102,7 +114,9 @@ v1::Incident ToProto(const detect::Incident& d) {
   i.set_evidence(d.evidence);
   common::SetTimestamp(d.opened_at, i.mutable_opened_at());
   common::SetTimestamp(d.updated_at, i.mutable_updated_at());
-  if (d.resolved) common::SetTimestamp(d.resolved_at, i.mutable_resolved_at());
+  if (d.resolved) {
+    common::SetTimestamp(d.resolved_at, i.mutable_resolved_at());
+  }
   i.set_status(d.resolved ? "resolved" : "open");
   return i;
 }
@@ -111,7 +125,9 @@ detect::Incident FromProto(const v1::Incident& i) {
   detect::Incident d;
   d.id = i.id();
   for (IncidentKind k : kKinds) {
-    if (i.kind() == detect::IncidentKindName(k)) d.kind = k;
+    if (i.kind() == detect::IncidentKindName(k)) {
+      d.kind = k;
+    }
   }
   d.severity = i.severity() == "TICKET" ? detect::Severity::kTicket : detect::Severity::kPage;
   d.service = i.service();
@@ -122,7 +138,9 @@ detect::Incident FromProto(const v1::Incident& i) {
   d.dominant_class = i.failure_class();
   d.failing_share = i.failing_share();
   for (LatencyPhase p : kPhases) {
-    if (i.latency_phase() == detect::LatencyPhaseName(p)) d.latency_phase = p;
+    if (i.latency_phase() == detect::LatencyPhaseName(p)) {
+      d.latency_phase = p;
+    }
   }
   d.latency_p95 = absl::Milliseconds(i.latency_p95_ms());
   d.latency_baseline_p95 = absl::Milliseconds(i.latency_baseline_p95_ms());
@@ -139,7 +157,9 @@ detect::Incident FromProto(const v1::Incident& i) {
 IncidentStore::IncidentStore(std::string conninfo) : conninfo_(std::move(conninfo)) {}
 
 absl::StatusOr<PGconn*> IncidentStore::Conn() {
-  if (conn_ != nullptr && PQstatus(conn_.get()) != CONNECTION_OK) conn_.reset();
+  if (conn_ != nullptr && PQstatus(conn_.get()) != CONNECTION_OK) {
+    conn_.reset();
+  }
   if (conn_ == nullptr) {
     ASSIGN_OR_RETURN(conn_, pg::Connect(conninfo_));
   }
@@ -154,15 +174,21 @@ T IncidentStore::Watch(T result) {
   } else {
     s = result.status();
   }
-  if (absl::IsUnavailable(s)) conn_.reset();
+  if (absl::IsUnavailable(s)) {
+    conn_.reset();
+  }
   return result;
 }
 
 absl::Status IncidentStore::Record(const std::vector<detect::IncidentEvent>& events,
                                    const v1::Config& config, absl::Time now) {
-  if (events.empty()) return absl::OkStatus();
+  if (events.empty()) {
+    return absl::OkStatus();
+  }
   auto conn = Conn();
-  if (!conn.ok()) return conn.status();
+  if (!conn.ok()) {
+    return conn.status();
+  }
   return Watch(pg::InTransaction(*conn, "incident transaction", [&]() -> absl::Status {
     std::map<std::string, Pending> pending;
     for (const detect::IncidentEvent& e : events) {
@@ -244,19 +270,27 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
       i.clear_checks();
       i.clear_regions();
       i.clear_hosts();
-      for (std::string& v : pg::FromArray(PQgetvalue(r, 0, 3))) i.add_checks(std::move(v));
-      for (std::string& v : pg::FromArray(PQgetvalue(r, 0, 4))) i.add_regions(std::move(v));
-      for (std::string& v : pg::FromArray(PQgetvalue(r, 0, 5))) i.add_hosts(std::move(v));
+      for (std::string& v : pg::FromArray(PQgetvalue(r, 0, 3))) {
+        i.add_checks(std::move(v));
+      }
+      for (std::string& v : pg::FromArray(PQgetvalue(r, 0, 4))) {
+        i.add_regions(std::move(v));
+      }
+      for (std::string& v : pg::FromArray(PQgetvalue(r, 0, 5))) {
+        i.add_hosts(std::move(v));
+      }
       i.set_evidence(PQgetvalue(r, 0, 6));
     }
   }
 
   OutboxWriter outbox(c);
-  RETURN_IF_ERROR(
-      outbox.AddEvent(i, d.regions, e.at, detect::IncidentEventKindName(e.kind), EventDetail(e, i)));
+  RETURN_IF_ERROR(outbox.AddEvent(i, d.regions, e.at, detect::IncidentEventKindName(e.kind),
+                                  EventDetail(e, i)));
 
   const char* notification = NotificationEvent(e.kind);
-  if (notification == nullptr) return absl::OkStatus();
+  if (notification == nullptr) {
+    return absl::OkStatus();
+  }
   if (silenced) {
     return outbox.AddSilenced(i, d.regions, e.at, maintenance, notification);
   }
@@ -269,7 +303,9 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
                         ? detect::IncidentKindName(e.previous_kind)
                         : i.kind();
   }
-  if (p.event == nullptr || Rank(notification) > Rank(p.event)) p.event = notification;
+  if (p.event == nullptr || Rank(notification) > Rank(p.event)) {
+    p.event = notification;
+  }
   p.regions_changed |= e.kind == IncidentEventKind::kRegionsChanged;
   p.incident = std::move(i);
   return absl::OkStatus();
@@ -283,7 +319,9 @@ absl::Status IncidentStore::QueueNotifications(const std::map<std::string, Pendi
     // GLOBAL -> REGIONAL -> GLOBAL within one batch (regions re-confirming
     // one by one, e.g. after a restart) is no change of kind to page about.
     if (event == notify::kReclassified && p.incident.kind() == p.kind_before) {
-      if (!p.regions_changed) continue;
+      if (!p.regions_changed) {
+        continue;
+      }
       event = notify::kRegionsChanged;
     }
     RETURN_IF_ERROR(outbox.Page(config, p.incident, event, now).status());
@@ -295,7 +333,9 @@ absl::StatusOr<std::vector<detect::Incident>> IncidentStore::LoadOpen() {
   ASSIGN_OR_RETURN(std::vector<v1::Incident> open, List(false, absl::InfiniteFuture(), ""));
   std::vector<detect::Incident> out;
   out.reserve(open.size());
-  for (const v1::Incident& i : open) out.push_back(FromProto(i));
+  for (const v1::Incident& i : open) {
+    out.push_back(FromProto(i));
+  }
   return out;
 }
 
@@ -313,7 +353,9 @@ absl::StatusOr<std::vector<v1::Incident>> IncidentStore::List(bool include_resol
   }
   absl::StrAppend(&sql, ") ORDER BY i.opened_at DESC, i.id LIMIT 1000");
   auto res = Watch(pg::ExecParams(c, sql, params, "list incidents"));
-  if (!res.ok()) return res.status();
+  if (!res.ok()) {
+    return res.status();
+  }
   std::vector<v1::Incident> out;
   for (int row = 0; row < PQntuples(res->get()); ++row) {
     out.push_back(notify::IncidentFromRow(res->get(), row));
@@ -326,7 +368,9 @@ absl::StatusOr<v1::Incident> IncidentStore::Get(const std::string& id) {
   auto res = Watch(pg::ExecParams(
       c, absl::StrCat("SELECT ", notify::kIncidentColumns, " FROM incidents i WHERE i.id = $1"),
       {id}, "read incident"));
-  if (!res.ok()) return res.status();
+  if (!res.ok()) {
+    return res.status();
+  }
   if (PQntuples(res->get()) != 1) {
     return absl::NotFoundError(absl::StrCat("no incident \"", id, "\""));
   }
@@ -343,14 +387,18 @@ absl::StatusOr<v1::TimelineReply> IncidentStore::Timeline(const std::string& id)
                    " failing_share, detail FROM incident_events WHERE incident_id = $1"
                    " ORDER BY at, id"),
       {id}, "read incident timeline"));
-  if (!res.ok()) return res.status();
+  if (!res.ok()) {
+    return res.status();
+  }
   const PGresult* r = res->get();
   for (int row = 0; row < PQntuples(r); ++row) {
     v1::IncidentEvent* e = reply.add_events();
     common::SetTimestamp(pg::FromMicrosText(PQgetvalue(r, row, 0)), e->mutable_at());
     e->set_kind(PQgetvalue(r, row, 1));
     e->set_incident_kind(PQgetvalue(r, row, 2));
-    for (std::string& s : pg::FromArray(PQgetvalue(r, row, 3))) e->add_regions(std::move(s));
+    for (std::string& s : pg::FromArray(PQgetvalue(r, row, 3))) {
+      e->add_regions(std::move(s));
+    }
     int n = 0;
     double share = 0;
     (void)absl::SimpleAtoi(PQgetvalue(r, row, 4), &n);
@@ -370,7 +418,9 @@ absl::StatusOr<v1::AcknowledgeReply> IncidentStore::Acknowledge(const std::strin
                                                                 absl::Time now) {
   ASSIGN_OR_RETURN(PGconn * c, Conn());
   std::string detail = absl::StrCat("acknowledged by ", by);
-  if (!comment.empty()) absl::StrAppend(&detail, ": ", comment);
+  if (!comment.empty()) {
+    absl::StrAppend(&detail, ": ", comment);
+  }
   // The row update and its timeline line commit together.
   bool acknowledged = false;
   RETURN_IF_ERROR(Watch(pg::InTransaction(c, "acknowledgement", [&]() -> absl::Status {

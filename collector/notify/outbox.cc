@@ -51,11 +51,11 @@ absl::Status OutboxWriter::AddSilenced(const v1::Incident& incident,
                                        const std::vector<std::string>& regions, absl::Time at,
                                        const v1::MaintenanceWindow* window,
                                        absl::string_view event) {
-  const std::string detail =
-      window != nullptr
-          ? absl::StrCat("maintenance \"", window->name(), "\"", window->reason().empty() ? "" : ": ",
-                         window->reason(), "; ", event, " not sent")
-          : absl::StrCat("opened in maintenance; ", event, " not sent");
+  const std::string detail = window != nullptr
+                                 ? absl::StrCat("maintenance \"", window->name(), "\"",
+                                                window->reason().empty() ? "" : ": ",
+                                                window->reason(), "; ", event, " not sent")
+                                 : absl::StrCat("opened in maintenance; ", event, " not sent");
   return AddEvent(incident, regions, at, "SILENCED", detail);
 }
 
@@ -87,10 +87,10 @@ absl::StatusOr<int> OutboxWriter::EndMaintenance(const v1::Config& config, v1::I
     return -1;
   }
   incident.set_in_maintenance(false);
-  RETURN_IF_ERROR(collector::pg::ExecParams(
-                      conn_, "UPDATE incidents SET in_maintenance = false WHERE id = $1",
-                      {incident.id()}, "end maintenance")
-                      .status());
+  RETURN_IF_ERROR(
+      collector::pg::ExecParams(conn_, "UPDATE incidents SET in_maintenance = false WHERE id = $1",
+                                {incident.id()}, "end maintenance")
+          .status());
   RETURN_IF_ERROR(AddEventFromRow(incident.id(), now, "MAINTENANCE_ENDED",
                                   "no maintenance window covers the incident any more"));
   if (!incident.acknowledged_by().empty()) {
@@ -102,13 +102,13 @@ absl::StatusOr<int> OutboxWriter::EndMaintenance(const v1::Config& config, v1::I
 absl::StatusOr<bool> OutboxWriter::Repeat(const v1::Notifier& notifier,
                                           const v1::Incident& incident, absl::Time now,
                                           absl::Duration every) {
-  return Queue(absl::StrCat(kInsertOutbox,
-                            " SELECT $1, $2, 'REPEAT', $3::json, $4::timestamptz, $4::timestamptz"
-                            " WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE incident_id = $1"
-                            " AND notifier = $2 AND created_at > $5::timestamptz)"),
-               {incident.id(), notifier.name(),
-                NotificationJson(kRepeat, notifier.name(), &incident, now),
-                collector::pg::Timestamp(now), collector::pg::Timestamp(now - every)});
+  return Queue(
+      absl::StrCat(kInsertOutbox,
+                   " SELECT $1, $2, 'REPEAT', $3::json, $4::timestamptz, $4::timestamptz"
+                   " WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE incident_id = $1"
+                   " AND notifier = $2 AND created_at > $5::timestamptz)"),
+      {incident.id(), notifier.name(), NotificationJson(kRepeat, notifier.name(), &incident, now),
+       collector::pg::Timestamp(now), collector::pg::Timestamp(now - every)});
 }
 
 absl::StatusOr<bool> OutboxWriter::Escalate(const std::string& to, const std::string& from,

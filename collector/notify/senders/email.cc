@@ -141,12 +141,13 @@ std::string EmailMessage(const v1::Notifier& notifier, const Notification& n, in
     lines.push_back(absl::StrCat(
         "Opened:    ", inc.has_opened_at() ? FormatRfc3339(common::ToTime(inc.opened_at())) : "-"));
     if (inc.has_resolved_at()) {
-      lines.push_back(absl::StrCat("Resolved:  ", FormatRfc3339(common::ToTime(inc.resolved_at()))));
+      lines.push_back(
+          absl::StrCat("Resolved:  ", FormatRfc3339(common::ToTime(inc.resolved_at()))));
     }
     if (inc.has_acknowledged_at()) {
-      lines.push_back(absl::StrCat("Acked:     ", FormatRfc3339(common::ToTime(inc.acknowledged_at())),
-                                   inc.acknowledged_by().empty() ? "" : " by ",
-                                   inc.acknowledged_by()));
+      lines.push_back(
+          absl::StrCat("Acked:     ", FormatRfc3339(common::ToTime(inc.acknowledged_at())),
+                       inc.acknowledged_by().empty() ? "" : " by ", inc.acknowledged_by()));
     }
     lines.push_back(absl::StrCat("Evidence:  ", inc.evidence()));
     lines.push_back("");

@@ -137,9 +137,10 @@ absl::Status PreparedStatements::Exec(PGconn* conn, const PreparedStatement& sta
                                       const std::vector<std::string>& params,
                                       absl::string_view what) {
   if (prepared_.count(statement.name) == 0) {
-    absl::Status prepared = Checked(conn, PQprepare(conn, statement.name, statement.sql, 0, nullptr),
-                                    absl::StrCat("prepare ", what), {PGRES_COMMAND_OK})
-                                .status();
+    absl::Status prepared =
+        Checked(conn, PQprepare(conn, statement.name, statement.sql, 0, nullptr),
+                absl::StrCat("prepare ", what), {PGRES_COMMAND_OK})
+            .status();
     if (!prepared.ok()) {
       return prepared;
     }

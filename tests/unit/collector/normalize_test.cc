@@ -47,16 +47,13 @@ TEST_P(NormalizeBatchTest, TheClassDecidesOkAndAnUnsetClassIsAProberError) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, NormalizeBatchTest,
-    ::testing::Values(Case{"OkAndOk", true, FC::OK, true, FC::OK, false},
-                      Case{"FailingClassClaimsOk", true, FC::HTTP_STATUS, false, FC::HTTP_STATUS,
-                           true},
-                      Case{"FailingClassNotOk", false, FC::TCP_REFUSED, false, FC::TCP_REFUSED,
-                           false},
-                      Case{"OkClassClaimsFailure", false, FC::OK, true, FC::OK, true},
-                      Case{"UnsetClassClaimsOk", true, FC::UNSPECIFIED, false, FC::PROBER_ERROR,
-                           true},
-                      Case{"UnsetClassNotOk", false, FC::UNSPECIFIED, false, FC::PROBER_ERROR,
-                           true}),
+    ::testing::Values(
+        Case{"OkAndOk", true, FC::OK, true, FC::OK, false},
+        Case{"FailingClassClaimsOk", true, FC::HTTP_STATUS, false, FC::HTTP_STATUS, true},
+        Case{"FailingClassNotOk", false, FC::TCP_REFUSED, false, FC::TCP_REFUSED, false},
+        Case{"OkClassClaimsFailure", false, FC::OK, true, FC::OK, true},
+        Case{"UnsetClassClaimsOk", true, FC::UNSPECIFIED, false, FC::PROBER_ERROR, true},
+        Case{"UnsetClassNotOk", false, FC::UNSPECIFIED, false, FC::PROBER_ERROR, true}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 }  // namespace

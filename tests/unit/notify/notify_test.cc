@@ -1,9 +1,8 @@
 // Payload rendering, summary, routing and maintenance matching.
-#include "collector/notify/routing.h"
-#include "collector/notify/senders/notification.h"
-
 #include <gtest/gtest.h>
 
+#include "collector/notify/routing.h"
+#include "collector/notify/senders/notification.h"
 #include "collector/notify/senders/sender.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"

@@ -1,9 +1,4 @@
 // Senders against loopback receivers (tests/unit/notify/test_receivers.h).
-#include "collector/notify/senders/alertmanager.h"
-#include "collector/notify/senders/email.h"
-#include "collector/notify/senders/sender.h"
-#include "collector/notify/senders/webhook.h"
-
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -12,7 +7,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "collector/notify/senders/alertmanager.h"
+#include "collector/notify/senders/email.h"
 #include "collector/notify/senders/notification.h"
+#include "collector/notify/senders/sender.h"
+#include "collector/notify/senders/webhook.h"
 #include "common/config.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
