@@ -223,10 +223,17 @@ absl::Status Dispatcher::Schedule(const v1::Config& config, absl::Time now) {
   if (!wanted) {
     return absl::OkStatus();
   }
-  return Watch(collector::pg::InTransaction(conn_.get(), "notify schedule", [&] {
-    run_mu_.AssertHeld();
-    return ScheduleInTransaction(config, now);
-  }));
+  // Not pg::InTransaction: Exec and Watch drop the connection when it is
+  // lost, so the rollback must look at conn_ again, not at a saved pointer.
+  RETURN_IF_ERROR(Exec("BEGIN", {}).status());
+  absl::Status st = ScheduleInTransaction(config, now);
+  if (st.ok()) {
+    st = Exec("COMMIT", {}).status();
+  }
+  if (!st.ok()) {
+    collector::pg::RollbackQuietly(conn_.get());
+  }
+  return st;
 }
 
 absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::Time now) {

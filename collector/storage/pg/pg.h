@@ -63,6 +63,7 @@ void RollbackQuietly(PGconn* conn);
 
 // Runs `body` between BEGIN and COMMIT on `conn`; when `body` (or the
 // COMMIT) fails the transaction is rolled back and the error returned.
+// `body` must not close `conn` (drop a lost connection after this returns).
 absl::Status InTransaction(PGconn* conn, absl::string_view what,
                            const std::function<absl::Status()>& body);
 
