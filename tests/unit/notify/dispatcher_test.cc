@@ -12,12 +12,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "collector/notify/outbox.h"
 #include "collector/notify/routing.h"
 #include "collector/notify/senders/notification.h"
 #include "collector/notify/senders/sender.h"
 #include "collector/notify/senders/webhook.h"
+#include "collector/storage/pg/pg.h"
 #include "collector/storage/store.h"
 #include "common/config.h"
+#include "common/proto_time.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/unit/notify/test_receivers.h"
 
@@ -548,6 +551,86 @@ TEST_F(NotifyDispatcherTest, StartedThreadDeliversAndStops) {
   d->Stop();
   EXPECT_EQ(receiver.count("OPENED"), 1);
   EXPECT_EQ(Rows("delivered_at IS NOT NULL"), 1);
+}
+
+// The OutboxWriter on its own: who gets a page, and which reminders are
+// queued only once.
+TEST_F(NotifyDispatcherTest, OutboxWriterRoutesPagesAndQueuesEachReminderOnce) {
+  v1::Config config;
+  v1::Notifier* oncall = config.add_notifiers();
+  oncall->set_name("oncall");
+  oncall->set_escalate_to("lead");
+  config.add_notifiers()->set_name("lead");  // escalation only
+  v1::Notifier* db = config.add_notifiers();
+  db->set_name("db");
+  db->add_services("db");
+  const v1::Incident inc = MakeIncident("app/GLOBAL_OUTAGE/40", kT0);
+  InsertIncident(inc);
+  auto conn = collector::pg::Connect(conninfo());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  OutboxWriter outbox(conn->get());
+
+  auto paged = outbox.Page(config, inc, kOpened, kT0);
+  ASSERT_TRUE(paged.ok()) << paged.status();
+  EXPECT_EQ(*paged, 1);
+  EXPECT_EQ(Column("SELECT notifier || ' ' || event FROM outbox ORDER BY id"),
+            (std::vector<std::string>{"oncall OPENED"}));
+
+  // A repeat is due when the notifier's newest row is older than `every`.
+  auto repeat = outbox.Repeat(*oncall, inc, kT0 + absl::Minutes(5), absl::Minutes(5));
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_TRUE(*repeat);
+  repeat = outbox.Repeat(*oncall, inc, kT0 + absl::Minutes(6), absl::Minutes(5));
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_FALSE(*repeat);
+
+  // One escalation per incident and target, with its timeline line.
+  for (int i = 0; i < 2; ++i) {
+    auto escalated =
+        outbox.Escalate("lead", "oncall", inc, kT0 + absl::Minutes(15 + i), absl::Minutes(15));
+    ASSERT_TRUE(escalated.ok()) << escalated.status();
+    EXPECT_EQ(*escalated, i == 0);
+  }
+  EXPECT_EQ(Rows("event = 'ESCALATED' AND notifier = 'lead'"), 1);
+  EXPECT_EQ(Events("ESCALATED"), 1);
+
+  // Heartbeats: at most one per `every`.
+  const absl::Time beats[] = {kT0, kT0 + absl::Seconds(30), kT0 + absl::Seconds(61)};
+  const bool queued[] = {true, false, true};
+  for (int i = 0; i < 3; ++i) {
+    auto beat = outbox.Heartbeat(*oncall, beats[i], absl::Minutes(1));
+    ASSERT_TRUE(beat.ok()) << beat.status();
+    EXPECT_EQ(*beat, queued[i]) << "heartbeat " << i;
+  }
+  EXPECT_EQ(Rows("event = 'HEARTBEAT' AND incident_id IS NULL"), 2);
+}
+
+TEST_F(NotifyDispatcherTest, OutboxWriterEndsMaintenanceOnlyWhenNoWindowCoversTheIncident) {
+  v1::Config config;
+  config.add_notifiers()->set_name("oncall");
+  v1::MaintenanceWindow* window = config.add_maintenance();
+  window->set_name("upgrade");
+  window->add_services("app");
+  common::SetTimestamp(kT0, window->mutable_start());
+  common::SetTimestamp(kT0 + absl::Hours(1), window->mutable_end());
+  const v1::Incident inc = MakeIncident("app/GLOBAL_OUTAGE/41", kT0);
+  InsertIncident(inc, /*in_maintenance=*/true);
+  auto conn = collector::pg::Connect(conninfo());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  OutboxWriter outbox(conn->get());
+
+  auto ended = outbox.EndMaintenance(config, inc, kT0 + absl::Minutes(10));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(*ended, -1);
+  EXPECT_EQ(Rows("true"), 0);
+  EXPECT_EQ(Value("SELECT in_maintenance FROM incidents"), "t");
+
+  ended = outbox.EndMaintenance(config, inc, kT0 + absl::Hours(2));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(*ended, 1);
+  EXPECT_EQ(Rows("event = 'OPENED' AND notifier = 'oncall'"), 1);
+  EXPECT_EQ(Value("SELECT in_maintenance FROM incidents"), "f");
+  EXPECT_EQ(Events("MAINTENANCE_ENDED"), 1);
 }
 
 }  // namespace
