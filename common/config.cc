@@ -17,8 +17,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/checks/registry.h"
 #include "common/flags.h"
 #include "common/net.h"
+#include "common/proto_time.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "yaml-cpp/yaml.h"
@@ -36,19 +38,31 @@ class ErrorList {
   void Add(const std::string& where, const std::string& field, const std::string& msg) {
     std::string out = filename_;
     auto line = lines_.find(Key(where, field));
-    if (line == lines_.end()) line = lines_.find(Key(where, ""));
-    if (line != lines_.end()) absl::StrAppend(&out, ":", line->second);
-    if (!where.empty()) absl::StrAppend(&out, ": ", where);
-    if (!field.empty()) absl::StrAppend(&out, ": ", field);
+    if (line == lines_.end()) {
+      line = lines_.find(Key(where, ""));
+    }
+    if (line != lines_.end()) {
+      absl::StrAppend(&out, ":", line->second);
+    }
+    if (!where.empty()) {
+      absl::StrAppend(&out, ": ", where);
+    }
+    if (!field.empty()) {
+      absl::StrAppend(&out, ": ", field);
+    }
     absl::StrAppend(&out, ": ", msg);
     errors_.push_back(std::move(out));
   }
   void NoteLine(const std::string& where, const std::string& field, const YAML::Node& node) {
-    if (node.Mark().line >= 0) lines_.emplace(Key(where, field), node.Mark().line + 1);
+    if (node.Mark().line >= 0) {
+      lines_.emplace(Key(where, field), node.Mark().line + 1);
+    }
   }
   bool empty() const { return errors_.empty(); }
   absl::Status ToStatus() const {
-    if (errors_.empty()) return absl::OkStatus();
+    if (errors_.empty()) {
+      return absl::OkStatus();
+    }
     return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
   }
 
@@ -93,7 +107,9 @@ std::string JsonQuote(absl::string_view s) {
 
 size_t EditDistance(absl::string_view a, absl::string_view b) {
   std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
   for (size_t i = 1; i <= a.size(); ++i) {
     size_t diag = row[0];
     row[0] = i;
@@ -120,8 +136,12 @@ class YamlToJson {
   std::string Message(const YAML::Node& node, const pb::Descriptor* d, const std::string& where,
                       const std::string& field) {
     errors_->NoteLine(where, field, node);
-    if (d->full_name() == "google.protobuf.Duration") return DurationValue(node, where, field);
-    if (d->full_name() == "google.protobuf.Timestamp") return TimestampValue(node, where, field);
+    if (d->full_name() == "google.protobuf.Duration") {
+      return DurationValue(node, where, field);
+    }
+    if (d->full_name() == "google.protobuf.Timestamp") {
+      return TimestampValue(node, where, field);
+    }
     if (!node.IsMap()) {
       errors_->Add(where, field, "must be a mapping (key: value)");
       return "{}";
@@ -137,7 +157,9 @@ class YamlToJson {
         errors_->Add(where, sub, absl::StrCat("unknown field \"", key, "\"", Suggest(d, key)));
         continue;
       }
-      if (kv.second.IsNull()) continue;  // "key:" with no value means unset
+      if (kv.second.IsNull()) {
+        continue;  // "key:" with no value means unset
+      }
       if (const pb::OneofDescriptor* o = f->containing_oneof(); o != nullptr) {
         auto [it, inserted] = oneof_set.emplace(o->index(), key);
         if (!inserted) {
@@ -148,7 +170,9 @@ class YamlToJson {
         }
       }
       errors_->NoteLine(where, sub, kv.second);
-      if (out.size() > 1) out += ",";
+      if (out.size() > 1) {
+        out += ",";
+      }
       absl::StrAppend(&out, JsonQuote(key), ":", Field(kv.second, f, where, sub));
     }
     return out + "}";
@@ -157,7 +181,9 @@ class YamlToJson {
  private:
   static std::string OneofNames(const pb::OneofDescriptor* o) {
     std::vector<std::string> names;
-    for (int i = 0; i < o->field_count(); ++i) names.push_back(o->field(i)->name());
+    for (int i = 0; i < o->field_count(); ++i) {
+      names.push_back(o->field(i)->name());
+    }
     return absl::StrJoin(names, ", ");
   }
 
@@ -174,7 +200,9 @@ class YamlToJson {
         best = name;
       }
     }
-    if (!best.empty()) return absl::StrCat(" (did you mean \"", best, "\"?)");
+    if (!best.empty()) {
+      return absl::StrCat(" (did you mean \"", best, "\"?)");
+    }
     return absl::StrCat(" (known fields: ", absl::StrJoin(all, ", "), ")");
   }
 
@@ -188,7 +216,9 @@ class YamlToJson {
       const pb::FieldDescriptor* value_field = f->message_type()->FindFieldByNumber(2);
       std::string out = "{";
       for (const auto& kv : node) {
-        if (out.size() > 1) out += ",";
+        if (out.size() > 1) {
+          out += ",";
+        }
         absl::StrAppend(&out, JsonQuote(kv.first.Scalar()), ":",
                         Single(kv.second, value_field, where, Join(field, kv.first.Scalar())));
       }
@@ -201,7 +231,9 @@ class YamlToJson {
       }
       std::string out = "[";
       for (size_t i = 0; i < node.size(); ++i) {
-        if (i > 0) out += ",";
+        if (i > 0) {
+          out += ",";
+        }
         std::string elem_where = where, elem_field = absl::StrCat(field, "[", i, "]");
         // Top-level lists of named things get labels: checks[3] "app-tls".
         if (where.empty() && f->message_type() != nullptr) {
@@ -262,8 +294,12 @@ class YamlToJson {
       }
       case pb::FieldDescriptor::CPPTYPE_BOOL: {
         std::string l = absl::AsciiStrToLower(s);
-        if (l == "true" || l == "yes" || l == "on") return "true";
-        if (l == "false" || l == "no" || l == "off") return "false";
+        if (l == "true" || l == "yes" || l == "on") {
+          return "true";
+        }
+        if (l == "false" || l == "no" || l == "off") {
+          return "false";
+        }
         errors_->Add(where, field, absl::StrCat("\"", s, "\" is not true or false"));
         return "false";
       }
@@ -292,7 +328,9 @@ class YamlToJson {
     }
     int64_t secs = absl::IDivDuration(*d, absl::Seconds(1), &*d);
     int64_t nanos = absl::ToInt64Nanoseconds(*d);
-    if (nanos == 0) return absl::StrCat("\"", secs, "s\"");
+    if (nanos == 0) {
+      return absl::StrCat("\"", secs, "s\"");
+    }
     return absl::StrCat("\"", secs, ".", absl::Dec(nanos, absl::kZeroPad9), "s\"");
   }
 
@@ -316,23 +354,21 @@ const std::regex& NameRe() {
   return re;
 }
 
-bool ValidRegex(const std::string& pattern, std::string* why) {
-  try {
-    std::regex re(pattern, std::regex::ECMAScript);
-    return true;
-  } catch (const std::regex_error& e) {
-    *why = e.what();
-    return false;
+// Hands a check type's spec errors to the list, under the check's label and
+// the kind prefix ("http.url").
+class SpecErrorsAt : public checks::SpecErrors {
+ public:
+  SpecErrorsAt(ErrorList* errors, std::string where, std::string kind)
+      : errors_(errors), where_(std::move(where)), kind_(std::move(kind)) {}
+  void Add(const std::string& field, const std::string& message) override {
+    errors_->Add(where_, absl::StrCat(kind_, ".", field), message);
   }
-}
 
-bool ValidHost(const std::string& h) {
-  if (h.empty() || h.size() > 253) return false;
-  for (char c : h) {
-    if (absl::ascii_isspace(static_cast<unsigned char>(c)) || c == '/' || c == '@') return false;
-  }
-  return true;
-}
+ private:
+  ErrorList* errors_;
+  std::string where_;
+  std::string kind_;
+};
 
 class Validator {
  public:
@@ -347,16 +383,26 @@ class Validator {
     for (int i = 0; i < config_.regions_size(); ++i) {
       const std::string& r = config_.regions(i);
       std::string f = absl::StrCat("regions[", i, "]");
-      if (!std::regex_match(r, NameRe())) Error("", f, absl::StrCat("bad region name \"", r, "\""));
-      if (!seen.insert(r).second) Error("", f, absl::StrCat("duplicate region \"", r, "\""));
+      if (!std::regex_match(r, NameRe())) {
+        Error("", f, absl::StrCat("bad region name \"", r, "\""));
+      }
+      if (!seen.insert(r).second) {
+        Error("", f, absl::StrCat("duplicate region \"", r, "\""));
+      }
     }
     const auto& defs = config_.defaults();
-    if (defs.has_interval()) PositiveDuration("", "defaults.interval", defs.interval());
-    if (defs.has_timeout()) PositiveDuration("", "defaults.timeout", defs.timeout());
+    if (defs.has_interval()) {
+      PositiveDuration("", "defaults.interval", defs.interval());
+    }
+    if (defs.has_timeout()) {
+      PositiveDuration("", "defaults.timeout", defs.timeout());
+    }
     SloTarget("", "defaults.slo_target", defs.slo_target());
 
     std::map<std::string, int> names;
-    for (int i = 0; i < config_.checks_size(); ++i) CheckOne(i, &names);
+    for (int i = 0; i < config_.checks_size(); ++i) {
+      CheckOne(i, &names);
+    }
     NotifiersAll();
     MaintenanceAll(names);
     Detection();
@@ -369,7 +415,9 @@ class Validator {
 
   void PositiveDuration(const std::string& where, const std::string& field,
                         const google::protobuf::Duration& d) {
-    if (ToAbsl(d) < absl::Milliseconds(100)) Error(where, field, "must be at least 100ms");
+    if (ToDuration(d) < absl::Milliseconds(100)) {
+      Error(where, field, "must be at least 100ms");
+    }
   }
 
   void SloTarget(const std::string& where, const std::string& field, double v) {
@@ -378,48 +426,12 @@ class Validator {
     }
   }
 
-  void Port(const std::string& where, const std::string& field, int64_t port, bool required) {
-    if ((required || port != 0) && (port < 1 || port > 65535)) {
-      Error(where, field, "must be 1..65535");
-    }
-  }
-
-  void Resolvers(const std::string& where, const std::string& field,
-                 const google::protobuf::RepeatedPtrField<std::string>& rs) {
-    for (int i = 0; i < rs.size(); ++i) {
-      auto ep = ParseHostPort(rs[i], 53);
-      if (!ep.ok() || !IsIpLiteral(ep->host)) {
-        Error(where, absl::StrCat(field, "[", i, "]"),
-              absl::StrCat("\"", rs[i], "\" is not IP[:port], e.g. 127.0.0.1:5353 or [::1]:53"));
-      }
-    }
-  }
-
-  void Regex(const std::string& where, const std::string& field, const std::string& pattern) {
-    std::string why;
-    if (!pattern.empty() && !ValidRegex(pattern, &why)) {
-      Error(where, field, absl::StrCat("bad regular expression: ", why));
-    }
-  }
-
-  void CaFile(const std::string& where, const std::string& field, const std::string& path) {
-    if (!path.empty() && access(path.c_str(), R_OK) != 0) {
-      Error(where, field, absl::StrCat("cannot read \"", path, "\""));
-    }
-  }
-
-  void Host(const std::string& where, const std::string& field, const std::string& host) {
-    if (host.empty()) {
-      Error(where, field, "is required");
-    } else if (!ValidHost(host)) {
-      Error(where, field, absl::StrCat("\"", host, "\" is not a host name or address"));
-    }
-  }
-
   void CheckOne(int i, std::map<std::string, int>* names) {
     const v1::Check& c = config_.checks(i);
     std::string where = absl::StrCat("checks[", i, "]");
-    if (!c.name().empty()) absl::StrAppend(&where, " \"", c.name(), "\"");
+    if (!c.name().empty()) {
+      absl::StrAppend(&where, " \"", c.name(), "\"");
+    }
     if (c.name().empty()) {
       Error(where, "name", "is required");
     } else if (!std::regex_match(c.name(), NameRe())) {
@@ -431,13 +443,17 @@ class Validator {
     if (!c.service().empty() && !std::regex_match(c.service(), NameRe())) {
       Error(where, "service", "use letters, digits, '.', '_' and '-'");
     }
-    if (c.has_interval()) PositiveDuration(where, "interval", c.interval());
-    if (c.has_timeout()) PositiveDuration(where, "timeout", c.timeout());
-    absl::Duration interval = c.has_interval() ? ToAbsl(c.interval())
+    if (c.has_interval()) {
+      PositiveDuration(where, "interval", c.interval());
+    }
+    if (c.has_timeout()) {
+      PositiveDuration(where, "timeout", c.timeout());
+    }
+    absl::Duration interval = c.has_interval() ? ToDuration(c.interval())
                               : config_.defaults().has_interval()
-                                  ? ToAbsl(config_.defaults().interval())
+                                  ? ToDuration(config_.defaults().interval())
                                   : absl::Seconds(30);
-    if (c.has_timeout() && ToAbsl(c.timeout()) > interval) {
+    if (c.has_timeout() && ToDuration(c.timeout()) > interval) {
       Error(where, "timeout",
             absl::StrCat("must not exceed the interval (", absl::FormatDuration(interval), ")"));
     }
@@ -450,90 +466,17 @@ class Validator {
                            absl::StrJoin(config_.regions(), ", "), "]"));
       }
     }
-    switch (c.spec_case()) {
-      case v1::Check::kHttp:
-        Http(where, c.http());
-        break;
-      case v1::Check::kTls:
-        Tls(where, c.tls());
-        break;
-      case v1::Check::kTcp:
-        Tcp(where, c.tcp());
-        break;
-      case v1::Check::kDns:
-        Dns(where, c.dns());
-        break;
-      case v1::Check::SPEC_NOT_SET:
-        Error(where, "", "one of http, tls, tcp, dns is required");
-    }
-  }
-
-  void Http(const std::string& where, const v1::HttpSpec& h) {
-    if (h.url().empty()) {
-      Error(where, "http.url", "is required");
-    } else {
-      auto url = ParseUrl(h.url());
-      if (!url.ok()) Error(where, "http.url", std::string(url.status().message()));
-    }
-    static const std::set<std::string> kMethods = {"",    "GET",    "HEAD",    "POST",
-                                                   "PUT", "DELETE", "OPTIONS", "PATCH"};
-    if (kMethods.count(h.method()) == 0) {
-      Error(where, "http.method", absl::StrCat("\"", h.method(), "\" is not an HTTP method"));
-    }
-    for (int i = 0; i < h.expect_status_size(); ++i) {
-      if (!ParseStatusRange(h.expect_status(i)).ok()) {
-        Error(
-            where, absl::StrCat("http.expect_status[", i, "]"),
-            absl::StrCat("\"", h.expect_status(i), "\" is not a status (200) or range (200-399)"));
+    const checks::CheckType* type = checks::FindCheckType(c);
+    if (type == nullptr) {
+      std::vector<std::string> kinds;
+      for (const checks::CheckType* t : checks::AllCheckTypes()) {
+        kinds.push_back(t->kind);
       }
+      Error(where, "", absl::StrCat("one of ", absl::StrJoin(kinds, ", "), " is required"));
+      return;
     }
-    Regex(where, "http.expect_body", h.expect_body());
-    for (const auto& [name, re] : h.expect_header()) {
-      Regex(where, absl::StrCat("http.expect_header.", name), re);
-    }
-    if (h.requests_per_run() > 100) Error(where, "http.requests_per_run", "must be 0..100");
-    if (h.max_redirects() > 50) Error(where, "http.max_redirects", "must be 0..50");
-    Resolvers(where, "http.resolvers", h.resolvers());
-    CaFile(where, "http.ca_file", h.ca_file());
-  }
-
-  void Tls(const std::string& where, const v1::TlsSpec& t) {
-    Host(where, "tls.host", t.host());
-    Port(where, "tls.port", t.port(), false);
-    static const std::set<std::string> kVersions = {"", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3"};
-    if (kVersions.count(t.min_version()) == 0) {
-      Error(where, "tls.min_version", "must be TLS1.0, TLS1.1, TLS1.2 or TLS1.3");
-    }
-    if (!t.starttls().empty() && t.starttls() != "smtp") {
-      Error(where, "tls.starttls", "only \"smtp\" is supported");
-    }
-    Resolvers(where, "tls.resolvers", t.resolvers());
-    CaFile(where, "tls.ca_file", t.ca_file());
-  }
-
-  void Tcp(const std::string& where, const v1::TcpSpec& t) {
-    Host(where, "tcp.host", t.host());
-    Port(where, "tcp.port", t.port(), true);
-    Regex(where, "tcp.expect_banner", t.expect_banner());
-    Resolvers(where, "tcp.resolvers", t.resolvers());
-  }
-
-  void Dns(const std::string& where, const v1::DnsSpec& d) {
-    if (d.name().empty()) Error(where, "dns.name", "is required");
-    static const std::set<std::string> kTypes = {"",   "A",   "AAAA", "CNAME",
-                                                 "MX", "TXT", "NS",   "SOA"};
-    if (kTypes.count(d.type()) == 0) {
-      Error(where, "dns.type", "must be one of A, AAAA, CNAME, MX, TXT, NS, SOA");
-    }
-    static const std::set<std::string> kRcodes = {"", "NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED"};
-    if (kRcodes.count(d.expect_rcode()) == 0) {
-      Error(where, "dns.expect_rcode", "must be NOERROR, NXDOMAIN, SERVFAIL or REFUSED");
-    }
-    if (!d.answers_match().empty() && d.answers_match() != "exact" &&
-        d.answers_match() != "contains") {
-      Error(where, "dns.answers_match", "must be \"exact\" or \"contains\"");
-    }
-    Resolvers(where, "dns.resolvers", d.resolvers());
+    SpecErrorsAt spec_errors(errors_, where, type->kind);
+    type->validate(c, &spec_errors);
   }
 
   void NotifiersAll() {
@@ -541,8 +484,12 @@ class Validator {
     for (int i = 0; i < config_.notifiers_size(); ++i) {
       const v1::Notifier& n = config_.notifiers(i);
       std::string where = absl::StrCat("notifiers[", i, "]");
-      if (!n.name().empty()) absl::StrAppend(&where, " \"", n.name(), "\"");
-      if (n.name().empty()) Error(where, "name", "is required");
+      if (!n.name().empty()) {
+        absl::StrAppend(&where, " \"", n.name(), "\"");
+      }
+      if (n.name().empty()) {
+        Error(where, "name", "is required");
+      }
       if (auto [it, ok] = names.emplace(n.name(), i); !ok && !n.name().empty()) {
         Error(where, "name",
               absl::StrCat("duplicate notifier name (first used by notifiers[", it->second, "])"));
@@ -556,7 +503,9 @@ class Validator {
           break;
         case v1::Notifier::kEmail:
           Url(where, "email.smtp_url", n.email().smtp_url(), {"smtp", "smtps"});
-          if (n.email().to().empty()) Error(where, "email.to", "needs at least one address");
+          if (n.email().to().empty()) {
+            Error(where, "email.to", "needs at least one address");
+          }
           break;
         case v1::Notifier::KIND_NOT_SET:
           Error(where, "", "one of webhook, email, alertmanager is required");
@@ -565,9 +514,15 @@ class Validator {
     for (int i = 0; i < config_.notifiers_size(); ++i) {
       const v1::Notifier& n = config_.notifiers(i);
       std::string where = absl::StrCat("notifiers[", i, "] \"", n.name(), "\"");
-      if (n.has_repeat_every()) PositiveDuration(where, "repeat_every", n.repeat_every());
-      if (n.has_escalate_after()) PositiveDuration(where, "escalate_after", n.escalate_after());
-      if (n.has_heartbeat_every()) PositiveDuration(where, "heartbeat_every", n.heartbeat_every());
+      if (n.has_repeat_every()) {
+        PositiveDuration(where, "repeat_every", n.repeat_every());
+      }
+      if (n.has_escalate_after()) {
+        PositiveDuration(where, "escalate_after", n.escalate_after());
+      }
+      if (n.has_heartbeat_every()) {
+        PositiveDuration(where, "heartbeat_every", n.heartbeat_every());
+      }
       if (n.has_escalate_after() != !n.escalate_to().empty()) {
         Error(where, n.has_escalate_after() ? "escalate_to" : "escalate_after",
               "escalate_after and escalate_to go together");
@@ -582,14 +537,21 @@ class Validator {
 
   void MaintenanceAll(const std::map<std::string, int>& checks) {
     std::set<std::string> services;
-    for (const v1::Check& c : config_.checks())
+    for (const v1::Check& c : config_.checks()) {
       services.insert(c.service().empty() ? c.name() : c.service());
+    }
     for (int i = 0; i < config_.maintenance_size(); ++i) {
       const v1::MaintenanceWindow& m = config_.maintenance(i);
       std::string where = absl::StrCat("maintenance[", i, "]");
-      if (!m.name().empty()) absl::StrAppend(&where, " \"", m.name(), "\"");
-      if (!m.has_start()) Error(where, "start", "is required");
-      if (!m.has_end()) Error(where, "end", "is required");
+      if (!m.name().empty()) {
+        absl::StrAppend(&where, " \"", m.name(), "\"");
+      }
+      if (!m.has_start()) {
+        Error(where, "start", "is required");
+      }
+      if (!m.has_end()) {
+        Error(where, "end", "is required");
+      }
       if (m.has_start() && m.has_end() &&
           google::protobuf::util::TimeUtil::TimestampToNanoseconds(m.end()) <=
               google::protobuf::util::TimeUtil::TimestampToNanoseconds(m.start())) {
@@ -629,15 +591,22 @@ class Validator {
         const auto& dur = static_cast<const google::protobuf::Duration&>(r->GetMessage(d, f));
         PositiveDuration("", field, dur);
       } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT32) {
-        if (r->GetInt32(d, f) < 1 || r->GetInt32(d, f) > 1000) Error("", field, "must be 1..1000");
+        if (r->GetInt32(d, f) < 1 || r->GetInt32(d, f) > 1000) {
+          Error("", field, "must be 1..1000");
+        }
       } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE) {
         double v = r->GetDouble(d, f);
         bool percent = absl::EndsWith(f->name(), "_percent");
         bool factor = absl::EndsWith(f->name(), "_factor");
-        if (percent && !(v > 0 && v <= 100)) Error("", field, "must be in (0, 100]");
-        if (factor && !(v > 1 && v <= 1000)) Error("", field, "must be above 1");
-        if (!percent && !factor && !(v > 0 && v <= 1))
+        if (percent && !(v > 0 && v <= 100)) {
+          Error("", field, "must be in (0, 100]");
+        }
+        if (factor && !(v > 1 && v <= 1000)) {
+          Error("", field, "must be above 1");
+        }
+        if (!percent && !factor && !(v > 0 && v <= 1)) {
           Error("", field, "must be a share in (0, 1]");
+        }
       }
     }
   }
@@ -660,62 +629,39 @@ class Validator {
 
 void ApplyDefaults(v1::Config* config) {
   v1::Defaults* defs = config->mutable_defaults();
-  if (!defs->has_interval()) FromAbsl(absl::Seconds(30), defs->mutable_interval());
-  if (!defs->has_timeout()) FromAbsl(absl::Seconds(5), defs->mutable_timeout());
-  if (defs->slo_target() == 0) defs->set_slo_target(99.9);
+  if (!defs->has_interval()) {
+    SetDuration(absl::Seconds(30), defs->mutable_interval());
+  }
+  if (!defs->has_timeout()) {
+    SetDuration(absl::Seconds(5), defs->mutable_timeout());
+  }
+  if (defs->slo_target() == 0) {
+    defs->set_slo_target(99.9);
+  }
   for (v1::Check& c : *config->mutable_checks()) {
-    if (!c.has_interval()) *c.mutable_interval() = defs->interval();
-    if (!c.has_timeout()) {
-      FromAbsl(std::min(ToAbsl(defs->timeout()), ToAbsl(c.interval())), c.mutable_timeout());
+    if (!c.has_interval()) {
+      *c.mutable_interval() = defs->interval();
     }
-    if (c.service().empty()) c.set_service(c.name());
-    if (c.regions().empty()) *c.mutable_regions() = config->regions();
-    if (c.slo_target() == 0) c.set_slo_target(defs->slo_target());
-    if (c.has_http()) {
-      v1::HttpSpec* h = c.mutable_http();
-      if (h->method().empty()) h->set_method("GET");
-      if (h->requests_per_run() == 0) h->set_requests_per_run(1);
-      if (h->max_redirects() == 0) h->set_max_redirects(10);
-      if (h->max_body_bytes() == 0) h->set_max_body_bytes(1 << 20);
-    } else if (c.has_tls()) {
-      if (c.tls().port() == 0) c.mutable_tls()->set_port(443);
-    } else if (c.has_tcp()) {
-      if (c.tcp().max_banner_bytes() == 0) c.mutable_tcp()->set_max_banner_bytes(4096);
-    } else if (c.has_dns()) {
-      v1::DnsSpec* d = c.mutable_dns();
-      if (d->type().empty()) d->set_type("A");
-      if (d->expect_rcode().empty()) d->set_expect_rcode("NOERROR");
-      if (d->answers_match().empty()) d->set_answers_match("exact");
+    if (!c.has_timeout()) {
+      SetDuration(std::min(ToDuration(defs->timeout()), ToDuration(c.interval())),
+                  c.mutable_timeout());
+    }
+    if (c.service().empty()) {
+      c.set_service(c.name());
+    }
+    if (c.regions().empty()) {
+      *c.mutable_regions() = config->regions();
+    }
+    if (c.slo_target() == 0) {
+      c.set_slo_target(defs->slo_target());
+    }
+    if (const checks::CheckType* type = checks::FindCheckType(c); type != nullptr) {
+      type->apply_defaults(&c);
     }
   }
 }
 
 }  // namespace
-
-absl::Duration ToAbsl(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
-void FromAbsl(absl::Duration d, google::protobuf::Duration* out) {
-  int64_t secs = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(secs);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
-}
-
-std::string CheckKind(const v1::Check& check) {
-  switch (check.spec_case()) {
-    case v1::Check::kHttp:
-      return "http";
-    case v1::Check::kTls:
-      return "tls";
-    case v1::Check::kTcp:
-      return "tcp";
-    case v1::Check::kDns:
-      return "dns";
-    default:
-      return "";
-  }
-}
 
 absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::string& filename) {
   YAML::Node root;
@@ -730,7 +676,9 @@ absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::
   }
   ErrorList errors(filename);
   std::string json = YamlToJson(&errors).Message(root, v1::Config::descriptor(), "", "");
-  if (!errors.empty()) return errors.ToStatus();
+  if (!errors.empty()) {
+    return errors.ToStatus();
+  }
   v1::Config config;
   google::protobuf::util::JsonParseOptions opts;
   auto st = google::protobuf::util::JsonStringToMessage(json, &config, opts);
@@ -739,10 +687,14 @@ absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::
   }
   std::set<std::string> detection_keys;
   if (const YAML::Node& r = root; r.IsMap() && r["detection"] && r["detection"].IsMap()) {
-    for (const auto& kv : r["detection"]) detection_keys.insert(kv.first.Scalar());
+    for (const auto& kv : r["detection"]) {
+      detection_keys.insert(kv.first.Scalar());
+    }
   }
   Validator(config, &errors, std::move(detection_keys)).Run();
-  if (!errors.empty()) return errors.ToStatus();
+  if (!errors.empty()) {
+    return errors.ToStatus();
+  }
   ApplyDefaults(&config);
   return config;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/checks/registry.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -34,9 +35,13 @@ std::chrono::microseconds ToChrono(absl::Duration d) {
 
 // The first multiple of `grid` (counted from the Unix epoch) at or after t.
 absl::Time AlignUp(absl::Time t, absl::Duration grid) {
-  if (grid <= absl::ZeroDuration()) return t;
+  if (grid <= absl::ZeroDuration()) {
+    return t;
+  }
   absl::Duration rem = (t - absl::UnixEpoch()) % grid;
-  if (rem < absl::ZeroDuration()) rem += grid;
+  if (rem < absl::ZeroDuration()) {
+    rem += grid;
+  }
   return rem == absl::ZeroDuration() ? t : t + (grid - rem);
 }
 }  // namespace
@@ -51,7 +56,9 @@ absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time 
   absl::Duration rem;
   int64_t k = absl::IDivDuration(after - base, interval, &rem);
   absl::Time slot = base + k * interval;
-  while (slot <= after) slot += interval;
+  while (slot <= after) {
+    slot += interval;
+  }
   return slot;
 }
 
@@ -64,13 +71,17 @@ Scheduler::Scheduler(EventLoop* loop, common::Clock* clock, ProbeFactory factory
       options_(std::move(options)) {}
 
 Scheduler::~Scheduler() {
-  for (auto& [name, e] : entries_) Drop(e.get());
+  for (auto& [name, e] : entries_) {
+    Drop(e.get());
+  }
 }
 
 void Scheduler::Drop(Entry* e) {
   loop_->Cancel(e->slot_timer);
   loop_->Cancel(e->deadline_timer);
-  if (e->running) stats_.in_flight--;
+  if (e->running) {
+    stats_.in_flight--;
+  }
   queue_.erase(std::remove(queue_.begin(), queue_.end(), e), queue_.end());
   e->probe.reset();  // a probe being destroyed never calls back
 }
@@ -94,10 +105,14 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
     std::string name = e->check.name();
     next.emplace(std::move(name), std::move(e));
   }
-  for (auto& [name, e] : entries_) Drop(e.get());  // removed or changed
+  for (auto& [name, e] : entries_) {
+    Drop(e.get());  // removed or changed
+  }
   entries_ = std::move(next);
   for (auto& [name, e] : entries_) {
-    if (e->slot_timer == 0 && !e->running) ScheduleNext(e.get());
+    if (e->slot_timer == 0 && !e->running) {
+      ScheduleNext(e.get());
+    }
   }
   stats_.checks = entries_.size();
   checks.clear();
@@ -133,7 +148,9 @@ void Scheduler::OnSlot(Entry* e) {
 }
 
 void Scheduler::Start(Entry* e, std::function<void()> after) {
-  if (after) after_[e] = std::move(after);
+  if (after) {
+    after_[e] = std::move(after);
+  }
   if (stats_.in_flight >= options_.max_in_flight) {
     stats_.deferred++;
     e->queued = true;
@@ -168,7 +185,7 @@ void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
   e->deadline_timer = 0;
   e->running = false;
   stats_.in_flight--;
-  const std::string kind = common::CheckKind(e->check);
+  const std::string kind = checks::KindOf(e->check);
   for (v1::ProbeResult& r : results) {
     r.set_check_id(e->check.name());
     r.set_service(e->check.service());
@@ -213,13 +230,17 @@ void Scheduler::RunOnce(std::function<void()> all_done) {
     loop_->Cancel(e->slot_timer);
     e->slot_timer = 0;
     Start(e.get(), [remaining, shared_done] {
-      if (--*remaining == 0) (*shared_done)();
+      if (--*remaining == 0) {
+        (*shared_done)();
+      }
     });
   }
 }
 
 absl::Duration Scheduler::LatenessP99() const {
-  if (lateness_us_.empty()) return absl::ZeroDuration();
+  if (lateness_us_.empty()) {
+    return absl::ZeroDuration();
+  }
   std::vector<int64_t> v = lateness_us_;
   size_t k = v.size() * 99 / 100;
   std::nth_element(v.begin(), v.begin() + k, v.end());

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/checks/registry.h"
 #include "prober/curl_multi.h"
 #include "prober/dns_resolver.h"
 
@@ -28,8 +29,12 @@ struct HttpProbe::Request {
   char error[CURL_ERROR_SIZE] = {0};
 
   ~Request() {
-    if (easy != nullptr) curl->ReleaseEasy(easy);
-    if (resolve != nullptr) curl_slist_free_all(resolve);
+    if (easy != nullptr) {
+      curl->ReleaseEasy(easy);
+    }
+    if (resolve != nullptr) {
+      curl_slist_free_all(resolve);
+    }
   }
 };
 
@@ -65,7 +70,9 @@ size_t OnHeader(char* data, size_t size, size_t n, void* userp) {
   auto* req = static_cast<HttpProbe::Request*>(userp);
   size_t len = size * n;
   absl::string_view line(data, len);
-  if (absl::StartsWith(line, "HTTP/")) req->headers.clear();  // a new response
+  if (absl::StartsWith(line, "HTTP/")) {
+    req->headers.clear();  // a new response
+  }
   if (req->headers.size() < 200) {
     req->headers.emplace_back(absl::StripTrailingAsciiWhitespace(line));
   }
@@ -92,13 +99,21 @@ std::string Printable(absl::string_view s, size_t max) {
 HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {
   const v1::HttpSpec& h = check_.http();
   auto url = common::ParseUrl(h.url());
-  if (url.ok()) url_ = *url;  // validated at config load
+  if (url.ok()) {
+    url_ = *url;  // validated at config load
+  }
   for (const std::string& s : h.expect_status()) {
     auto r = common::ParseStatusRange(s);
-    if (r.ok()) expect_status_.push_back(*r);
+    if (r.ok()) {
+      expect_status_.push_back(*r);
+    }
   }
-  if (expect_status_.empty()) expect_status_.push_back({200, 399});
-  if (!h.expect_body().empty()) expect_body_.emplace(h.expect_body());
+  if (expect_status_.empty()) {
+    expect_status_.push_back({200, 399});
+  }
+  if (!h.expect_body().empty()) {
+    expect_body_.emplace(h.expect_body());
+  }
   for (const auto& [name, re] : h.expect_header()) {
     expect_headers_.emplace_back(absl::AsciiStrToLower(name), std::regex(re));
   }
@@ -107,13 +122,17 @@ HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env
     headers_ = curl_slist_append(headers_, absl::StrCat(name, ": ", value).c_str());
     has_ua |= absl::EqualsIgnoreCase(name, "User-Agent");
   }
-  if (!has_ua) headers_ = curl_slist_append(headers_, "User-Agent: sonde-prober/0.1");
+  if (!has_ua) {
+    headers_ = curl_slist_append(headers_, "User-Agent: sonde-prober/0.1");
+  }
 }
 
 HttpProbe::~HttpProbe() {
   if (active_ != nullptr) {
     for (auto& req : active_->requests) {
-      if (!req->done) env_->curl->Remove(req->easy);
+      if (!req->done) {
+        env_->curl->Remove(req->easy);
+      }
     }
     active_->finished = true;
   }
@@ -131,7 +150,9 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
   std::string servers = absl::StrJoin(check_.http().resolvers(), ",");
   env_->resolver->ResolveHost(url_.host, servers, Remaining(deadline),
                               [this, run](DnsResolver::HostAnswer a) {
-                                if (run->finished) return;
+                                if (run->finished) {
+                                  return;
+                                }
                                 run->resolving = false;
                                 run->dns_us = static_cast<uint32_t>(a.elapsed.count());
                                 run->rcode = a.rcode;
@@ -154,8 +175,9 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
                                   }
                                 }
                                 run->pending = static_cast<uint32_t>(run->results.size());
-                                for (uint32_t i = 0; i < run->results.size(); ++i)
+                                for (uint32_t i = 0; i < run->results.size(); ++i) {
                                   StartRequest(run, i);
+                                }
                               });
 }
 
@@ -205,7 +227,9 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, h.body().data());
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_);
-  if (!h.ca_file().empty()) curl_easy_setopt(e, CURLOPT_CAINFO, h.ca_file().c_str());
+  if (!h.ca_file().empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, h.ca_file().c_str());
+  }
   if (h.insecure_skip_verify()) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -227,17 +251,23 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
     r.set_detail(std::string(st.message()));
     if (--run->pending == 0) {
       env_->loop->Post([this, run] {
-        if (!run->finished) Finish(run);
+        if (!run->finished) {
+          Finish(run);
+        }
       });
     }
   }
 }
 
 void HttpProbe::OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLcode code) {
-  if (run->finished) return;
+  if (run->finished) {
+    return;
+  }
   req->done = true;
   Evaluate(*run, req, code, &run->results[req->index]);
-  if (--run->pending == 0) Finish(run);
+  if (--run->pending == 0) {
+    Finish(run);
+  }
 }
 
 FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_result, bool connected,
@@ -246,13 +276,23 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
     case CURLE_OK:
       return FC::OK;
     case CURLE_COULDNT_CONNECT:
-      if (os_errno == ECONNREFUSED) return FC::TCP_REFUSED;
-      if (os_errno == ETIMEDOUT) return FC::TCP_TIMEOUT;
-      if (os_errno == ECONNRESET) return FC::TCP_RESET;
+      if (os_errno == ECONNREFUSED) {
+        return FC::TCP_REFUSED;
+      }
+      if (os_errno == ETIMEDOUT) {
+        return FC::TCP_TIMEOUT;
+      }
+      if (os_errno == ECONNRESET) {
+        return FC::TCP_RESET;
+      }
       return FC::TCP_UNREACHABLE;
     case CURLE_OPERATION_TIMEDOUT:
-      if (!connected) return FC::TCP_TIMEOUT;
-      if (is_https && !tls_done) return FC::TLS_HANDSHAKE;
+      if (!connected) {
+        return FC::TCP_TIMEOUT;
+      }
+      if (is_https && !tls_done) {
+        return FC::TLS_HANDSHAKE;
+      }
       return FC::HTTP_TIMEOUT;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
@@ -276,7 +316,9 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
     case CURLE_SSL_CONNECT_ERROR:
       // A reset while curl writes or reads the handshake: a transport
       // failure, as the TLS probe reports it, not a TLS disagreement.
-      if (os_errno == ECONNRESET || os_errno == EPIPE) return FC::TCP_RESET;
+      if (os_errno == ECONNRESET || os_errno == EPIPE) {
+        return FC::TCP_RESET;
+      }
       return FC::TLS_HANDSHAKE;
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
@@ -285,7 +327,9 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-      if (os_errno == ECONNRESET || os_errno == EPIPE) return FC::TCP_RESET;
+      if (os_errno == ECONNRESET || os_errno == EPIPE) {
+        return FC::TCP_RESET;
+      }
       return FC::HTTP_PROTOCOL;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_HTTP2:
@@ -321,12 +365,20 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
   r->set_request_index(req->index);
   r->set_dns_us(run.dns_us);
   r->set_dns_rcode(run.rcode);
-  if (t_connect > 0) r->set_connect_us(Micros(t_connect - t_dns));
-  if (t_tls > 0) r->set_tls_us(Micros(t_tls - t_connect));
-  if (t_first > 0) r->set_first_byte_us(Micros(t_first - t_pre));
+  if (t_connect > 0) {
+    r->set_connect_us(Micros(t_connect - t_dns));
+  }
+  if (t_tls > 0) {
+    r->set_tls_us(Micros(t_tls - t_connect));
+  }
+  if (t_first > 0) {
+    r->set_first_byte_us(Micros(t_first - t_pre));
+  }
   r->set_total_us(run.dns_us + Micros(t_total));
   r->set_http_status(static_cast<int32_t>(status));
-  if (ip != nullptr && ip[0] != '\0') r->set_resolved_address(ip);
+  if (ip != nullptr && ip[0] != '\0') {
+    r->set_resolved_address(ip);
+  }
   r->set_body_bytes(req->body_bytes);
 
   bool is_https = url_.scheme == "https";
@@ -340,8 +392,12 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
   } else {
     const v1::HttpSpec& h = check_.http();
     bool status_ok = false;
-    for (const auto& range : expect_status_) status_ok |= status >= range.lo && status <= range.hi;
-    if (h.fail_on_redirect() && status >= 300 && status < 400) status_ok = false;
+    for (const auto& range : expect_status_) {
+      status_ok |= status >= range.lo && status <= range.hi;
+    }
+    if (h.fail_on_redirect() && status >= 300 && status < 400) {
+      status_ok = false;
+    }
     if (!status_ok) {
       fc = FC::HTTP_STATUS;
       detail = absl::StrCat("HTTP ", status, " from ", where, ", expected ",
@@ -359,8 +415,12 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
         bool matched = false;
         for (const std::string& line : req->headers) {
           size_t colon = line.find(':');
-          if (colon == std::string::npos) continue;
-          if (absl::AsciiStrToLower(line.substr(0, colon)) != name) continue;
+          if (colon == std::string::npos) {
+            continue;
+          }
+          if (absl::AsciiStrToLower(line.substr(0, colon)) != name) {
+            continue;
+          }
           std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
           matched |= std::regex_search(value, re);
         }
@@ -371,7 +431,9 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
         }
       }
     }
-    if (fc == FC::OK) detail = absl::StrCat("HTTP ", status, " from ", where);
+    if (fc == FC::OK) {
+      detail = absl::StrCat("HTTP ", status, " from ", where);
+    }
   }
   if (run.dns_class != FC::OK) {
     // The name failed; what the server at its last known address did is evidence.
@@ -389,7 +451,9 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
 
 void HttpProbe::Abort() {
   std::shared_ptr<RunState> run = active_;
-  if (run == nullptr || run->finished) return;
+  if (run == nullptr || run->finished) {
+    return;
+  }
   if (run->resolving) {
     // The whole run was the lookup: its time is the DNS phase and the total.
     auto spent = static_cast<uint32_t>(
@@ -403,7 +467,9 @@ void HttpProbe::Abort() {
     }
   }
   for (auto& req : run->requests) {
-    if (req->done) continue;
+    if (req->done) {
+      continue;
+    }
     env_->curl->Remove(req->easy);
     req->done = true;
     Evaluate(*run, req.get(), CURLE_OPERATION_TIMEDOUT, &run->results[req->index]);
@@ -413,8 +479,13 @@ void HttpProbe::Abort() {
 
 void HttpProbe::Finish(std::shared_ptr<RunState> run) {
   run->finished = true;
-  if (active_ == run) active_.reset();
-  for (auto& r : run->results) r.set_target(check_.http().url());
+  if (active_ == run) {
+    active_.reset();
+  }
+  const std::string target = checks::TargetOf(check_);
+  for (auto& r : run->results) {
+    r.set_target(target);
+  }
   Done done = std::move(run->done);
   std::vector<v1::ProbeResult> results = std::move(run->results);
   run->requests.clear();

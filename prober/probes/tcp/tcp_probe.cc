@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/checks/registry.h"
 #include "common/net.h"
 
 namespace sonde::prober {
@@ -19,11 +20,15 @@ std::string PrintableBanner(const std::string& raw, size_t max) {
   // Trailing line ends are dropped from the raw bytes (not from the escaped
   // text, where a literal backslash-n in the banner would look the same).
   size_t end = raw.size();
-  while (end > 0 && (raw[end - 1] == '\n' || raw[end - 1] == '\r')) --end;
+  while (end > 0 && (raw[end - 1] == '\n' || raw[end - 1] == '\r')) {
+    --end;
+  }
   std::string out;
   for (size_t i = 0; i < end && out.size() < max; ++i) {
     unsigned char c = static_cast<unsigned char>(raw[i]);
-    if (c == '\r') continue;
+    if (c == '\r') {
+      continue;
+    }
     if (c == '\n') {
       out += "\\n";
     } else if (c == '\\') {
@@ -39,7 +44,9 @@ std::string PrintableBanner(const std::string& raw, size_t max) {
 
 TcpProbe::TcpProbe(const v1::Check& check, ProbeEnv* env)
     : check_(check), env_(env), connector_(env) {
-  if (!check_.tcp().expect_banner().empty()) expect_.emplace(check_.tcp().expect_banner());
+  if (!check_.tcp().expect_banner().empty()) {
+    expect_.emplace(check_.tcp().expect_banner());
+  }
 }
 
 TcpProbe::~TcpProbe() {
@@ -63,7 +70,7 @@ void TcpProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   conn_ = Connection{};
   start_ = common::EventLoop::Now();
   const v1::TcpSpec& t = check_.tcp();
-  result_.set_target(common::FormatHostPort(t.host(), t.port()));
+  result_.set_target(checks::TargetOf(check_));
   connector_.Connect(t.host(), t.port(), absl::StrJoin(t.resolvers(), ","), deadline,
                      [this](Connection c) { OnConnected(std::move(c)); });
 }
@@ -74,7 +81,9 @@ void TcpProbe::OnConnected(Connection c) {
   result_.set_connect_us(c.connect_us);
   result_.set_resolved_address(c.address);
   result_.set_dns_rcode(c.rcode);
-  if (c.failure_class != FC::OK) return Finish(c.failure_class, c.detail);
+  if (c.failure_class != FC::OK) {
+    return Finish(c.failure_class, c.detail);
+  }
   fd_ = c.fd;
   const v1::TcpSpec& t = check_.tcp();
   if (!t.send().empty()) {
@@ -104,8 +113,12 @@ void TcpProbe::OnReadable() {
       }
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // wait for more
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;  // wait for more
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n < 0 && errno == ECONNRESET) {
       return Finish(FC::TCP_RESET,
                     absl::StrCat("connection reset after ", banner_.size(), " banner bytes"));
@@ -121,7 +134,9 @@ void TcpProbe::OnReadable() {
 }
 
 void TcpProbe::Abort() {
-  if (!active_) return;
+  if (!active_) {
+    return;
+  }
   if (connector_.resolving()) {
     connector_.Cancel();
     return Finish(FC::DNS_TIMEOUT, absl::StrCat("resolving ", check_.tcp().host(),
@@ -144,7 +159,9 @@ void TcpProbe::Abort() {
 }
 
 void TcpProbe::Finish(FC::Code fc, std::string detail) {
-  if (!active_) return;
+  if (!active_) {
+    return;
+  }
   active_ = false;
   CloseFd();
   result_.set_banner(PrintableBanner(banner_, 512));

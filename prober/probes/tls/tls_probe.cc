@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/checks/registry.h"
 #include "common/net.h"
 
 namespace sonde::prober {
@@ -24,10 +25,18 @@ using FC = v1::FailureClass;
 namespace {
 
 int VersionNumber(const std::string& name) {
-  if (name == "TLS1.0") return TLS1_VERSION;
-  if (name == "TLS1.1") return TLS1_1_VERSION;
-  if (name == "TLS1.2") return TLS1_2_VERSION;
-  if (name == "TLS1.3") return TLS1_3_VERSION;
+  if (name == "TLS1.0") {
+    return TLS1_VERSION;
+  }
+  if (name == "TLS1.1") {
+    return TLS1_1_VERSION;
+  }
+  if (name == "TLS1.2") {
+    return TLS1_2_VERSION;
+  }
+  if (name == "TLS1.3") {
+    return TLS1_3_VERSION;
+  }
   return 0;
 }
 
@@ -48,7 +57,9 @@ std::string VersionName(int v) {
 
 bool AsnTime(const ASN1_TIME* t, absl::Time* out) {
   struct tm tm {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return false;
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    return false;
+  }
   *out = absl::FromUnixSeconds(timegm(&tm));
   return true;
 }
@@ -58,7 +69,9 @@ std::string Rfc3339(absl::Time t) {
 }
 
 std::string NameText(X509_NAME* name) {
-  if (name == nullptr) return "";
+  if (name == nullptr) {
+    return "";
+  }
   BIO* bio = BIO_new(BIO_s_mem());
   X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
   char* data;
@@ -75,7 +88,9 @@ std::string OpenSslErrors(bool* version = nullptr) {
   while (unsigned long e = ERR_get_error()) {
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
+    if (!out.empty()) {
+      out += "; ";
+    }
     out += buf;
     if (version != nullptr && ERR_GET_LIB(e) == ERR_LIB_SSL) {
       switch (ERR_GET_REASON(e)) {
@@ -106,7 +121,9 @@ int NoSigPipeWrite(BIO* bio, const char* data, int len) {
   errno = 0;
   int n = static_cast<int>(send(fd, data, static_cast<size_t>(len), MSG_NOSIGNAL));
   BIO_clear_retry_flags(bio);
-  if (n <= 0 && BIO_sock_should_retry(n)) BIO_set_retry_write(bio);
+  if (n <= 0 && BIO_sock_should_retry(n)) {
+    BIO_set_retry_write(bio);
+  }
   return n;
 }
 
@@ -167,7 +184,9 @@ TlsProbe::TlsProbe(const v1::Check& check, ProbeEnv* env)
 TlsProbe::~TlsProbe() {
   active_ = false;
   Cleanup();
-  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+  if (ctx_ != nullptr) {
+    SSL_CTX_free(ctx_);
+  }
 }
 
 void TlsProbe::Cleanup() {
@@ -191,7 +210,7 @@ void TlsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   phase_ = Phase::kConnecting;
   start_ = common::EventLoop::Now();
   const v1::TlsSpec& t = check_.tls();
-  result_.set_target(common::FormatHostPort(t.host(), t.port()));
+  result_.set_target(checks::TargetOf(check_));
   if (!ctx_ok_) {
     env_->loop->Post([this] { Finish(FC::PROBER_ERROR, ctx_error_); });
     return;
@@ -206,7 +225,9 @@ void TlsProbe::OnConnected(Connection c) {
   result_.set_connect_us(c.connect_us);
   result_.set_resolved_address(c.address);
   result_.set_dns_rcode(c.rcode);
-  if (c.failure_class != FC::OK) return Finish(c.failure_class, c.detail);
+  if (c.failure_class != FC::OK) {
+    return Finish(c.failure_class, c.detail);
+  }
   fd_ = c.fd;
   (void)env_->loop->AddFd(fd_, EPOLLIN, [this](uint32_t ev) { OnSocket(ev); });
   if (check_.tls().starttls() == "smtp") {
@@ -235,21 +256,28 @@ void TlsProbe::StepStartTls() {
     ssize_t n = recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
       smtp_buf_.append(buf, n);
-      if (smtp_buf_.size() > 16384)
+      if (smtp_buf_.size() > 16384) {
         return Finish(FC::TLS_HANDSHAKE, "STARTTLS: SMTP reply too long");
+      }
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    }
     return Finish(n < 0 && errno == ECONNRESET ? FC::TCP_RESET : FC::TLS_HANDSHAKE,
                   "STARTTLS: connection closed during the SMTP dialogue");
   }
   // Complete replies end with a line "NNN text\r\n" (space after the code).
   while (true) {
     size_t eol = smtp_buf_.find("\r\n");
-    if (eol == std::string::npos) return;
+    if (eol == std::string::npos) {
+      return;
+    }
     std::string line = smtp_buf_.substr(0, eol);
     smtp_buf_.erase(0, eol + 2);
-    if (line.size() < 4 || line[3] == '-') continue;  // continuation line
+    if (line.size() < 4 || line[3] == '-') {
+      continue;  // continuation line
+    }
     std::string code = line.substr(0, 3);
     std::string expected = starttls_step_ == 1 ? "250" : "220";
     if (code != expected) {
@@ -278,7 +306,9 @@ void TlsProbe::StepHandshake() {
     BIO_set_fd(bio, fd_, BIO_NOCLOSE);  // the probe closes fd_
     SSL_set_bio(ssl_, bio, bio);
     std::string name = t.server_name().empty() ? t.host() : t.server_name();
-    if (!common::IsIpLiteral(name)) SSL_set_tlsext_host_name(ssl_, name.c_str());
+    if (!common::IsIpLiteral(name)) {
+      SSL_set_tlsext_host_name(ssl_, name.c_str());
+    }
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
     if (common::IsIpLiteral(name)) {
       X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
@@ -288,7 +318,9 @@ void TlsProbe::StepHandshake() {
   }
   ERR_clear_error();
   int rc = SSL_connect(ssl_);
-  if (rc == 1) return Evaluate();
+  if (rc == 1) {
+    return Evaluate();
+  }
   int err = SSL_get_error(ssl_, rc);
   if (err == SSL_ERROR_WANT_READ) {
     (void)env_->loop->ModifyFd(fd_, EPOLLIN);
@@ -306,8 +338,9 @@ void TlsProbe::StepHandshake() {
   if (err == SSL_ERROR_SYSCALL && sys_errno == ECONNRESET) {
     return Finish(FC::TCP_RESET, "connection reset during the TLS handshake");
   }
-  if (why.empty())
+  if (why.empty()) {
     why = err == SSL_ERROR_SYSCALL ? "connection closed by the server" : "handshake failed";
+  }
   Finish(version ? FC::TLS_VERSION : FC::TLS_HANDSHAKE, absl::StrCat("TLS handshake: ", why));
 }
 
@@ -321,7 +354,9 @@ void TlsProbe::Evaluate() {
   result_.set_tls_cipher(SSL_get_cipher_name(ssl_));
   absl::Time now = absl::Now();
   X509* leaf = SSL_get1_peer_certificate(ssl_);
-  if (leaf == nullptr) return Finish(FC::TLS_HANDSHAKE, "server presented no certificate");
+  if (leaf == nullptr) {
+    return Finish(FC::TLS_HANDSHAKE, "server presented no certificate");
+  }
   result_.set_cert_subject(NameText(X509_get_subject_name(leaf)));
   result_.set_cert_issuer(NameText(X509_get_issuer_name(leaf)));
   if (auto* sans = static_cast<GENERAL_NAMES*>(
@@ -336,8 +371,12 @@ void TlsProbe::Evaluate() {
         int len = ASN1_STRING_length(g->d.iPAddress);
         const unsigned char* d = ASN1_STRING_get0_data(g->d.iPAddress);
         char buf[INET6_ADDRSTRLEN] = {0};
-        if (len == 4) inet_ntop(AF_INET, d, buf, sizeof buf);
-        if (len == 16) inet_ntop(AF_INET6, d, buf, sizeof buf);
+        if (len == 4) {
+          inet_ntop(AF_INET, d, buf, sizeof buf);
+        }
+        if (len == 16) {
+          inet_ntop(AF_INET6, d, buf, sizeof buf);
+        }
         result_.add_cert_sans(buf);
       }
     }
@@ -357,10 +396,13 @@ void TlsProbe::Evaluate() {
   STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_);
   for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
     absl::Time na;
-    if (AsnTime(X509_get0_notAfter(sk_X509_value(chain, i)), &na))
+    if (AsnTime(X509_get0_notAfter(sk_X509_value(chain, i)), &na)) {
       earliest = std::min(earliest, na);
+    }
   }
-  if (earliest != absl::InfiniteFuture()) result_.set_chain_not_after(Rfc3339(earliest));
+  if (earliest != absl::InfiniteFuture()) {
+    result_.set_chain_not_after(Rfc3339(earliest));
+  }
 
   long verify = SSL_get_verify_result(ssl_);
   std::string desc = absl::StrCat(
@@ -386,7 +428,9 @@ void TlsProbe::Evaluate() {
 }
 
 void TlsProbe::Abort() {
-  if (!active_) return;
+  if (!active_) {
+    return;
+  }
   if (connector_.resolving()) {
     return Finish(FC::DNS_TIMEOUT, absl::StrCat("resolving ", check_.tls().host(),
                                                 ": no answer before the check's timeout"));
@@ -401,7 +445,9 @@ void TlsProbe::Abort() {
 }
 
 void TlsProbe::Finish(FC::Code fc, std::string detail) {
-  if (!active_) return;
+  if (!active_) {
+    return;
+  }
   active_ = false;
   Cleanup();
   result_.set_total_us(static_cast<uint32_t>(
