@@ -74,15 +74,15 @@ void Connector::Connect(const std::string& host, int port, const std::string& re
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - common::EventLoop::Now());
   env_->resolver->ResolveHost(host, resolvers, std::max(remaining, std::chrono::milliseconds(1)),
                               [this, s, host](DnsResolver::HostAnswer a) {
-                                if (s->cancelled) return;
+                                if (s->cancelled) {
+                                  return;
+                                }
                                 s->resolving = false;
                                 s->conn.dns_us = static_cast<uint32_t>(a.elapsed.count());
                                 s->conn.rcode = a.rcode;
                                 if (a.failure_class == FC::OK) {
                                   s->conn.address = a.addresses.front();
                                 } else {
-                                  s->conn.dns_class = a.failure_class;
-                                  s->conn.dns_detail = a.detail;
                                   s->conn.address = env_->resolver->LastKnownAddress(host);
                                   if (s->conn.address.empty()) {
                                     s->conn.failure_class = a.failure_class;
@@ -90,6 +90,7 @@ void Connector::Connect(const std::string& host, int port, const std::string& re
                                     Finish(s);
                                     return;
                                   }
+                                  s->conn.fallback = {a.failure_class, a.detail, s->conn.address};
                                 }
                                 StartConnect(s);
                               });
@@ -107,7 +108,9 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     return fail(FC::PROBER_ERROR, absl::StrCat("bad address ", s->conn.address));
   }
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (fd < 0) return fail(FC::PROBER_ERROR, absl::StrCat("socket: ", strerror(errno)));
+  if (fd < 0) {
+    return fail(FC::PROBER_ERROR, absl::StrCat("socket: ", strerror(errno)));
+  }
   s->fd = fd;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -152,13 +155,17 @@ void Connector::Finish(std::shared_ptr<State> s) {
   }
   s->fd = -1;
   s->cancelled = true;  // no second callback
-  if (state_ == s) state_.reset();
+  if (state_ == s) {
+    state_.reset();
+  }
   Callback cb = std::move(s->cb);
   cb(std::move(s->conn));
 }
 
 void Connector::Cancel() {
-  if (state_ == nullptr) return;
+  if (state_ == nullptr) {
+    return;
+  }
   state_->cancelled = true;
   if (state_->fd >= 0) {
     env_->loop->RemoveFd(state_->fd);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "prober/probes/dns_fallback.h"
 #include "prober/probes/probe.h"
 
 namespace sonde::prober {
@@ -24,9 +25,9 @@ struct Connection {
   uint32_t dns_us = 0;
   uint32_t connect_us = 0;
   std::string rcode;
-  // The name failed to resolve; `address` is its last known address.
-  v1::FailureClass::Code dns_class = v1::FailureClass::OK;
-  std::string dns_detail;
+  // Used when the name failed to resolve; `address` is then its last known
+  // address (fallback.address too).
+  DnsFallback fallback;
 };
 
 class Connector {

@@ -10,6 +10,7 @@
 #include "common/checks/registry.h"
 #include "prober/curl_multi.h"
 #include "prober/dns_resolver.h"
+#include "prober/probes/dns_fallback.h"
 
 namespace sonde::prober {
 
@@ -46,8 +47,7 @@ struct HttpProbe::RunState {
   bool resolving = true;
   std::string address;
   uint32_t dns_us = 0;
-  FC::Code dns_class = FC::OK;  // != OK: the name failed, `address` is last known
-  std::string dns_detail;
+  DnsFallback fallback;  // used: the name failed, `address` is its last known
   std::string rcode;
   std::vector<v1::ProbeResult> results;
   std::vector<std::unique_ptr<Request>> requests;
@@ -159,8 +159,6 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
                                 if (a.failure_class == FC::OK) {
                                   run->address = a.addresses.front();
                                 } else {
-                                  run->dns_class = a.failure_class;
-                                  run->dns_detail = a.detail;
                                   run->address = env_->resolver->LastKnownAddress(url_.host);
                                   if (run->address.empty()) {
                                     for (auto& r : run->results) {
@@ -173,6 +171,7 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
                                     Finish(run);
                                     return;
                                   }
+                                  run->fallback = {a.failure_class, a.detail, run->address};
                                 }
                                 run->pending = static_cast<uint32_t>(run->results.size());
                                 for (uint32_t i = 0; i < run->results.size(); ++i) {
@@ -435,18 +434,8 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
       detail = absl::StrCat("HTTP ", status, " from ", where);
     }
   }
-  if (run.dns_class != FC::OK) {
-    // The name failed; what the server at its last known address did is evidence.
-    std::string seen =
-        fc == FC::OK || fc == FC::HTTP_STATUS || fc == FC::HTTP_BODY || fc == FC::HTTP_HEADER
-            ? absl::StrCat("answers ", status)
-            : absl::StrCat("fails too (", FC::Code_Name(fc), ")");
-    detail =
-        absl::StrCat(run.dns_detail, "; server at last known address ", run.address, " ", seen);
-    fc = run.dns_class;
-  }
-  r->set_failure_class(fc);
-  r->set_detail(detail);
+  // When the name failed, what the server at its last known address did is evidence.
+  SetOutcome(run.fallback, fc, std::move(detail), static_cast<int>(status), r);
 }
 
 void HttpProbe::Abort() {

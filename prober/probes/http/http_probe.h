@@ -35,9 +35,6 @@ class HttpProbe : public Probe {
 
  private:
   struct RunState;
-  void OnResolved(std::shared_ptr<RunState> run, std::string address,
-                  std::string dns_failure_detail, v1::FailureClass::Code dns_class,
-                  std::string rcode, uint32_t dns_us);
   void StartRequest(std::shared_ptr<RunState> run, uint32_t index);
   void OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLcode code);
   void Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r);

@@ -453,14 +453,7 @@ void TlsProbe::Finish(FC::Code fc, std::string detail) {
   result_.set_total_us(static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - start_)
           .count()));
-  if (conn_.dns_class != FC::OK) {
-    detail = absl::StrCat(
-        conn_.dns_detail, "; server at last known address ", conn_.address, " ",
-        fc == FC::OK ? "answers" : absl::StrCat("fails too (", FC::Code_Name(fc), ")"));
-    fc = conn_.dns_class;
-  }
-  result_.set_failure_class(fc);
-  result_.set_detail(std::move(detail));
+  SetOutcome(conn_.fallback, fc, std::move(detail), /*http_status=*/0, &result_);
   Done done = std::move(done_);
   done({result_});
 }

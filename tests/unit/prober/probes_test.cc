@@ -359,18 +359,21 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
     std::string name;
     std::string spec;
     std::string evidence;
+    int status_answered;     // fallback_http_status while the server is fine
+    FC::Code class_down;     // fallback_class when the server fails too
+    int status_down;
   };
   for (const Case& c : std::vector<Case>{
            {"http", "http: {url: 'http://app.example.test:${HTTP_PORT}/', resolvers: ['${DNS}']}",
-            "server at last known address 127.0.0.1 answers 200"},
+            "server at last known address 127.0.0.1 answers 200", 200, FC::HTTP_STATUS, 503},
            {"tls",
             "tls: {host: app.example.test, port: ${TLS_PORT}, ca_file: '${CA}', "
             "resolvers: ['${DNS}']}",
-            "server at last known address 127.0.0.1 answers"},
+            "server at last known address 127.0.0.1 answers", 0, FC::TLS_CERT_EXPIRED, 0},
            {"tcp",
             "tcp: {host: app.example.test, port: ${TCP_PORT}, expect_banner: '^SSH-', "
             "resolvers: ['${DNS}']}",
-            "server at last known address 127.0.0.1 answers"},
+            "server at last known address 127.0.0.1 answers", 0, FC::BANNER_MISMATCH, 0},
        }) {
     SCOPED_TRACE(c.name);
     SetRules("");
@@ -379,6 +382,7 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
     std::vector<v1::ProbeResult> first = prober.Run(check);
     ASSERT_EQ(first.size(), 1u);
     EXPECT_EQ(first[0].failure_class(), FC::OK) << first[0].detail();
+    EXPECT_EQ(first[0].fallback_address(), "");
     SetRules(R"({"listener": "dns", "name": "app.example.test", "rcode": "NXDOMAIN"})");
     std::vector<v1::ProbeResult> second = prober.Run(check);
     ASSERT_EQ(second.size(), 1u);
@@ -391,6 +395,9 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
     if (c.name == "http") {
       EXPECT_EQ(second[0].http_status(), 200);
     }
+    EXPECT_EQ(second[0].fallback_address(), "127.0.0.1");
+    EXPECT_EQ(second[0].fallback_class(), FC::OK);
+    EXPECT_EQ(second[0].fallback_http_status(), c.status_answered);
     // The server being down at the last known address is evidence too.
     SetRules(R"({"listener": "dns", "name": "app.example.test", "rcode": "NXDOMAIN"},
                 {"listener": "http", "status": 503},
@@ -402,6 +409,29 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
     EXPECT_TRUE(absl::StrContains(third[0].detail(), "server at last known address 127.0.0.1"))
         << third[0].detail();
     EXPECT_FALSE(absl::StrContains(third[0].detail(), "answers 200")) << third[0].detail();
+    EXPECT_EQ(third[0].fallback_address(), "127.0.0.1");
+    EXPECT_EQ(third[0].fallback_class(), c.class_down) << third[0].detail();
+    EXPECT_EQ(third[0].fallback_http_status(), c.status_down);
+  }
+}
+
+// A name that never resolved has no last known address: the DNS failure is
+// all there is, with no fallback fields and no fallback sentence.
+TEST_F(ProbesTest, NxdomainWithoutHistoryHasNoFallback) {
+  for (const std::string spec : {
+           "http: {url: 'http://never.example.test:${HTTP_PORT}/', resolvers: ['${DNS}']}",
+           "tls: {host: never.example.test, port: ${TLS_PORT}, resolvers: ['${DNS}']}",
+           "tcp: {host: never.example.test, port: ${TCP_PORT}, resolvers: ['${DNS}']}",
+       }) {
+    SCOPED_TRACE(spec);
+    SetRules(R"({"listener": "dns", "name": "never.example.test", "rcode": "NXDOMAIN"})");
+    ProberUnderTest prober;
+    std::vector<v1::ProbeResult> results = prober.Run(MakeCheck(spec, "2s"));
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].failure_class(), FC::DNS_NXDOMAIN) << results[0].detail();
+    EXPECT_EQ(results[0].fallback_address(), "");
+    EXPECT_EQ(results[0].fallback_class(), FC::UNSPECIFIED);
+    EXPECT_FALSE(absl::StrContains(results[0].detail(), "last known")) << results[0].detail();
   }
 }
 

@@ -1,0 +1,32 @@
+// The DNS last-known-address fallback, recorded once for every probe type.
+// When a check's name fails to resolve but resolved before, the probe still
+// tries the last known address; the result keeps the DNS failure class and
+// records, as structured fields and in the detail text, what the server there
+// did. The collector reads the fields, never the text. Pure; any thread.
+#ifndef SONDE_PROBER_PROBES_DNS_FALLBACK_H_
+#define SONDE_PROBER_PROBES_DNS_FALLBACK_H_
+
+#include <string>
+
+#include "sonde/v1/result.pb.h"
+
+namespace sonde::prober {
+
+// What the resolver said when the name failed and which address was tried.
+struct DnsFallback {
+  v1::FailureClass::Code dns_class = v1::FailureClass::OK;  // OK: the name resolved
+  std::string dns_detail;                                   // the resolver's words
+  std::string address;                                      // the last known address
+  bool used() const { return dns_class != v1::FailureClass::OK; }
+};
+
+// Sets `r`'s class, detail and fallback fields when `fallback` was used:
+// `seen` is the class the run at the last known address earned, `detail` its
+// text, `http_status` the HTTP status it answered (0: none). Without a
+// fallback, sets class `seen` and `detail` as they are.
+void SetOutcome(const DnsFallback& fallback, v1::FailureClass::Code seen, std::string detail,
+                int http_status, v1::ProbeResult* r);
+
+}  // namespace sonde::prober
+
+#endif  // SONDE_PROBER_PROBES_DNS_FALLBACK_H_
