@@ -20,10 +20,11 @@ struct DnsFallback {
   bool used() const { return dns_class != v1::FailureClass::OK; }
 };
 
-// Sets `r`'s class, detail and fallback fields when `fallback` was used:
-// `seen` is the class the run at the last known address earned, `detail` its
-// text, `http_status` the HTTP status it answered (0: none). Without a
-// fallback, sets class `seen` and `detail` as they are.
+// Sets `r`'s class and detail from what the run saw: class `seen` and text
+// `detail`. When `fallback` was used, `seen` and `http_status` (0: no HTTP
+// answer) go to the fallback fields instead, the class stays the DNS class,
+// and the detail becomes the resolver's words plus what the server at the
+// last known address did ("answers 200", "fails too (TCP_REFUSED)").
 void SetOutcome(const DnsFallback& fallback, v1::FailureClass::Code seen, std::string detail,
                 int http_status, v1::ProbeResult* r);
 

@@ -161,7 +161,9 @@ FC::Code ClassifyVerifyResult(long v) {
 }
 
 TlsProbe::TlsProbe(const v1::Check& check, ProbeEnv* env)
-    : check_(check), env_(env), connector_(env) {
+    : ConnectedProbe(check, env,
+                     {check.tls().host(), static_cast<int>(check.tls().port()),
+                      absl::StrJoin(check.tls().resolvers(), ",")}) {
   ctx_ = SSL_CTX_new(TLS_client_method());
   if (ctx_ == nullptr) {
     ctx_error_ = "SSL_CTX_new failed";
@@ -172,7 +174,7 @@ TlsProbe::TlsProbe(const v1::Check& check, ProbeEnv* env)
   SSL_CTX_set_min_proto_version(ctx_, TLS1_VERSION);
   SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
   SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);  // verified after, to describe bad certs
-  const std::string& ca = check_.tls().ca_file();
+  const std::string& ca = check.tls().ca_file();
   if (!ca.empty() ? SSL_CTX_load_verify_locations(ctx_, ca.c_str(), nullptr) != 1
                   : SSL_CTX_set_default_verify_paths(ctx_) != 1) {
     ctx_error_ = absl::StrCat("loading trust anchors ", ca, ": ", OpenSslErrors());
@@ -182,55 +184,32 @@ TlsProbe::TlsProbe(const v1::Check& check, ProbeEnv* env)
 }
 
 TlsProbe::~TlsProbe() {
-  active_ = false;
-  Cleanup();
+  ReleaseExchange();
   if (ctx_ != nullptr) {
     SSL_CTX_free(ctx_);
   }
 }
 
-void TlsProbe::Cleanup() {
-  connector_.Cancel();
+void TlsProbe::ReleaseExchange() {
   if (ssl_ != nullptr) {
     SSL_free(ssl_);
     ssl_ = nullptr;
   }
-  if (fd_ >= 0) {
-    env_->loop->RemoveFd(fd_);
-    close(fd_);
-    fd_ = -1;
-  }
 }
 
-void TlsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
-  active_ = true;
-  done_ = std::move(done);
-  result_.Clear();
-  conn_ = Connection{};
-  phase_ = Phase::kConnecting;
-  start_ = common::EventLoop::Now();
-  const v1::TlsSpec& t = check_.tls();
-  result_.set_target(checks::TargetOf(check_));
+bool TlsProbe::BeginExchange(FC::Code* fc, std::string* detail) {
+  phase_ = Phase::kHandshake;
   if (!ctx_ok_) {
-    env_->loop->Post([this] { Finish(FC::PROBER_ERROR, ctx_error_); });
-    return;
+    *fc = FC::PROBER_ERROR;
+    *detail = ctx_error_;
+    return false;
   }
-  connector_.Connect(t.host(), t.port(), absl::StrJoin(t.resolvers(), ","), deadline,
-                     [this](Connection c) { OnConnected(std::move(c)); });
+  return true;
 }
 
-void TlsProbe::OnConnected(Connection c) {
-  conn_ = c;
-  result_.set_dns_us(c.dns_us);
-  result_.set_connect_us(c.connect_us);
-  result_.set_resolved_address(c.address);
-  result_.set_dns_rcode(c.rcode);
-  if (c.failure_class != FC::OK) {
-    return Finish(c.failure_class, c.detail);
-  }
-  fd_ = c.fd;
-  (void)env_->loop->AddFd(fd_, EPOLLIN, [this](uint32_t ev) { OnSocket(ev); });
-  if (check_.tls().starttls() == "smtp") {
+void TlsProbe::OnConnected() {
+  (void)env()->loop->AddFd(fd(), EPOLLIN, [this](uint32_t ev) { OnSocket(ev); });
+  if (check().tls().starttls() == "smtp") {
     phase_ = Phase::kStartTls;
     starttls_step_ = 0;
     smtp_buf_.clear();
@@ -244,7 +223,7 @@ void TlsProbe::OnConnected(Connection c) {
 void TlsProbe::OnSocket(uint32_t) {
   if (phase_ == Phase::kStartTls) {
     StepStartTls();
-  } else if (phase_ == Phase::kHandshake) {
+  } else {
     StepHandshake();
   }
 }
@@ -253,7 +232,7 @@ void TlsProbe::OnSocket(uint32_t) {
 void TlsProbe::StepStartTls() {
   char buf[1024];
   while (true) {
-    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    ssize_t n = recv(fd(), buf, sizeof buf, 0);
     if (n > 0) {
       smtp_buf_.append(buf, n);
       if (smtp_buf_.size() > 16384) {
@@ -294,16 +273,16 @@ void TlsProbe::StepStartTls() {
       tls_start_ = common::EventLoop::Now();
       return StepHandshake();
     }
-    send(fd_, next, strlen(next), MSG_NOSIGNAL);
+    send(fd(), next, strlen(next), MSG_NOSIGNAL);
   }
 }
 
 void TlsProbe::StepHandshake() {
-  const v1::TlsSpec& t = check_.tls();
+  const v1::TlsSpec& t = check().tls();
   if (ssl_ == nullptr) {
     ssl_ = SSL_new(ctx_);
     BIO* bio = BIO_new(NoSigPipeSocketMethod());
-    BIO_set_fd(bio, fd_, BIO_NOCLOSE);  // the probe closes fd_
+    BIO_set_fd(bio, fd(), BIO_NOCLOSE);  // the probe closes fd()
     SSL_set_bio(ssl_, bio, bio);
     std::string name = t.server_name().empty() ? t.host() : t.server_name();
     if (!common::IsIpLiteral(name)) {
@@ -323,11 +302,11 @@ void TlsProbe::StepHandshake() {
   }
   int err = SSL_get_error(ssl_, rc);
   if (err == SSL_ERROR_WANT_READ) {
-    (void)env_->loop->ModifyFd(fd_, EPOLLIN);
+    (void)env()->loop->ModifyFd(fd(), EPOLLIN);
     return;
   }
   if (err == SSL_ERROR_WANT_WRITE) {
-    (void)env_->loop->ModifyFd(fd_, EPOLLOUT);
+    (void)env()->loop->ModifyFd(fd(), EPOLLOUT);
     return;
   }
   int sys_errno = errno;
@@ -345,27 +324,27 @@ void TlsProbe::StepHandshake() {
 }
 
 void TlsProbe::Evaluate() {
-  const v1::TlsSpec& t = check_.tls();
-  result_.set_tls_us(static_cast<uint32_t>(
+  const v1::TlsSpec& t = check().tls();
+  result().set_tls_us(static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - tls_start_)
           .count()));
   int version = SSL_version(ssl_);
-  result_.set_tls_version(VersionName(version));
-  result_.set_tls_cipher(SSL_get_cipher_name(ssl_));
+  result().set_tls_version(VersionName(version));
+  result().set_tls_cipher(SSL_get_cipher_name(ssl_));
   absl::Time now = absl::Now();
   X509* leaf = SSL_get1_peer_certificate(ssl_);
   if (leaf == nullptr) {
     return Finish(FC::TLS_HANDSHAKE, "server presented no certificate");
   }
-  result_.set_cert_subject(NameText(X509_get_subject_name(leaf)));
-  result_.set_cert_issuer(NameText(X509_get_issuer_name(leaf)));
+  result().set_cert_subject(NameText(X509_get_subject_name(leaf)));
+  result().set_cert_issuer(NameText(X509_get_issuer_name(leaf)));
   if (auto* sans = static_cast<GENERAL_NAMES*>(
           X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr))) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans) && i < 100; ++i) {
       GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
       if (g->type == GEN_DNS) {
         const unsigned char* d = ASN1_STRING_get0_data(g->d.dNSName);
-        result_.add_cert_sans(
+        result().add_cert_sans(
             std::string(reinterpret_cast<const char*>(d), ASN1_STRING_length(g->d.dNSName)));
       } else if (g->type == GEN_IPADD) {
         int len = ASN1_STRING_length(g->d.iPAddress);
@@ -377,7 +356,7 @@ void TlsProbe::Evaluate() {
         if (len == 16) {
           inet_ntop(AF_INET6, d, buf, sizeof buf);
         }
-        result_.add_cert_sans(buf);
+        result().add_cert_sans(buf);
       }
     }
     GENERAL_NAMES_free(sans);
@@ -386,10 +365,10 @@ void TlsProbe::Evaluate() {
   bool have_times = AsnTime(X509_get0_notBefore(leaf), &not_before) &&
                     AsnTime(X509_get0_notAfter(leaf), &not_after);
   if (have_times) {
-    result_.set_cert_not_before(Rfc3339(not_before));
-    result_.set_cert_not_after(Rfc3339(not_after));
-    result_.set_cert_days_left(static_cast<int32_t>(absl::ToDoubleHours(not_after - now) / 24 -
-                                                    (not_after < now ? 1 : 0)));
+    result().set_cert_not_before(Rfc3339(not_before));
+    result().set_cert_not_after(Rfc3339(not_after));
+    result().set_cert_days_left(static_cast<int32_t>(absl::ToDoubleHours(not_after - now) / 24 -
+                                                     (not_after < now ? 1 : 0)));
   }
   X509_free(leaf);
   absl::Time earliest = absl::InfiniteFuture();
@@ -401,13 +380,14 @@ void TlsProbe::Evaluate() {
     }
   }
   if (earliest != absl::InfiniteFuture()) {
-    result_.set_chain_not_after(Rfc3339(earliest));
+    result().set_chain_not_after(Rfc3339(earliest));
   }
 
   long verify = SSL_get_verify_result(ssl_);
-  std::string desc = absl::StrCat(
-      result_.tls_version(), " ", result_.tls_cipher(), ", certificate \"", result_.cert_subject(),
-      "\" valid until ", result_.cert_not_after(), " (", result_.cert_days_left(), " days)");
+  std::string desc =
+      absl::StrCat(result().tls_version(), " ", result().tls_cipher(), ", certificate \"",
+                   result().cert_subject(), "\" valid until ", result().cert_not_after(), " (",
+                   result().cert_days_left(), " days)");
   FC::Code fc = ClassifyVerifyResult(verify);
   if (fc != FC::OK) {
     return Finish(fc,
@@ -415,47 +395,23 @@ void TlsProbe::Evaluate() {
   }
   int min_version = VersionNumber(t.min_version());
   if (min_version != 0 && version < min_version) {
-    return Finish(FC::TLS_VERSION, absl::StrCat("negotiated ", result_.tls_version(),
+    return Finish(FC::TLS_VERSION, absl::StrCat("negotiated ", result().tls_version(),
                                                 ", below the minimum ", t.min_version()));
   }
   if (t.min_days_valid() > 0 &&
-      result_.cert_days_left() < static_cast<int32_t>(t.min_days_valid())) {
+      result().cert_days_left() < static_cast<int32_t>(t.min_days_valid())) {
     return Finish(FC::TLS_CERT_EXPIRING,
-                  absl::StrCat("certificate expires in ", result_.cert_days_left(),
+                  absl::StrCat("certificate expires in ", result().cert_days_left(),
                                " days (minimum ", t.min_days_valid(), "); ", desc));
   }
   Finish(FC::OK, desc);
 }
 
-void TlsProbe::Abort() {
-  if (!active_) {
-    return;
-  }
-  if (connector_.resolving()) {
-    return Finish(FC::DNS_TIMEOUT, absl::StrCat("resolving ", check_.tls().host(),
-                                                ": no answer before the check's timeout"));
-  }
-  if (fd_ < 0) {
-    return Finish(FC::TCP_TIMEOUT, absl::StrCat("connect to ", result_.target(),
-                                                ": no answer before the check's timeout"));
-  }
-  Finish(FC::TLS_HANDSHAKE, phase_ == Phase::kStartTls
-                                ? "STARTTLS: no complete SMTP dialogue before the check's timeout"
-                                : "TLS handshake did not finish before the check's timeout");
-}
-
-void TlsProbe::Finish(FC::Code fc, std::string detail) {
-  if (!active_) {
-    return;
-  }
-  active_ = false;
-  Cleanup();
-  result_.set_total_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - start_)
-          .count()));
-  SetOutcome(conn_.fallback, fc, std::move(detail), /*http_status=*/0, &result_);
-  Done done = std::move(done_);
-  done({result_});
+void TlsProbe::AbortExchange(FC::Code* fc, std::string* detail) {
+  *fc = FC::TLS_HANDSHAKE;
+  *detail = phase_ == Phase::kStartTls
+                ? "STARTTLS: no complete SMTP dialogue before the check's timeout"
+                : "TLS handshake did not finish before the check's timeout";
 }
 
 }  // namespace sonde::prober
