@@ -19,6 +19,7 @@
 #include "absl/strings/str_replace.h"
 #include "collector/notify/notify.h"
 #include "common/config.h"
+#include "common/curl_handles.h"
 #include "common/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -35,24 +36,8 @@ void GlobalInitOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-struct CurlEasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-
-// A curl_slist owned for the duration of one transfer.
-class CurlList {
- public:
-  CurlList() = default;
-  ~CurlList() { curl_slist_free_all(list_); }
-  CurlList(const CurlList&) = delete;
-  CurlList& operator=(const CurlList&) = delete;
-  void Append(const std::string& s) { list_ = curl_slist_append(list_, s.c_str()); }
-  curl_slist* get() const { return list_; }
-
- private:
-  curl_slist* list_ = nullptr;
-};
+using CurlEasy = common::UniqueCurlEasy;
+using common::AppendCurlSlist;
 
 size_t CollectResponse(char* data, size_t size, size_t n, void* user) {
   auto* out = static_cast<std::string*>(user);
@@ -116,11 +101,11 @@ absl::Status PostJson(absl::string_view what, const std::string& url, absl::stri
                       const std::vector<std::string>& headers, absl::Duration timeout) {
   char errbuf[CURL_ERROR_SIZE] = {0};
   ASSIGN_OR_RETURN(CurlEasy curl, NewTransfer(what, timeout, errbuf));
-  CurlList header_list;
+  common::UniqueCurlSlist header_list;
   for (const std::string& h : headers) {
-    header_list.Append(h);
+    AppendCurlSlist(&header_list, h);
   }
-  header_list.Append("Expect:");  // no 100-continue round trip
+  AppendCurlSlist(&header_list, "Expect:");  // no 100-continue round trip
   std::string response;
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
@@ -200,9 +185,9 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, 
   const std::string message = EmailMessage(notifier, *notification, delivery_id, now);
   char errbuf[CURL_ERROR_SIZE] = {0};
   ASSIGN_OR_RETURN(CurlEasy curl, NewTransfer(what, timeout, errbuf));
-  CurlList rcpt;
+  common::UniqueCurlSlist rcpt;
   for (const std::string& to : email.to()) {
-    rcpt.Append(Angle(to));
+    AppendCurlSlist(&rcpt, Angle(to));
   }
   const std::string from = Angle(EmailFrom(notifier));
   UploadSource source{message};

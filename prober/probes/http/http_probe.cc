@@ -18,9 +18,9 @@ using common::EventLoop;
 using FC = v1::FailureClass;
 
 struct HttpProbe::Request {
-  CurlMulti* curl = nullptr;  // the easy handle goes back to its pool
-  CURL* easy = nullptr;
-  curl_slist* resolve = nullptr;
+  CurlMulti* curl = nullptr;        // the easy handle goes back to its pool
+  common::UniqueCurlSlist resolve;  // CURLOPT_RESOLVE of `easy`
+  common::UniqueCurlEasy easy;
   uint32_t index = 0;
   bool done = false;
   std::string body;         // at most max_body_bytes kept
@@ -31,10 +31,7 @@ struct HttpProbe::Request {
 
   ~Request() {
     if (easy != nullptr) {
-      curl->ReleaseEasy(easy);
-    }
-    if (resolve != nullptr) {
-      curl_slist_free_all(resolve);
+      curl->ReleaseEasy(std::move(easy));
     }
   }
 };
@@ -119,11 +116,11 @@ HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env
   }
   bool has_ua = false;
   for (const auto& [name, value] : h.headers()) {
-    headers_ = curl_slist_append(headers_, absl::StrCat(name, ": ", value).c_str());
+    common::AppendCurlSlist(&headers_, absl::StrCat(name, ": ", value));
     has_ua |= absl::EqualsIgnoreCase(name, "User-Agent");
   }
   if (!has_ua) {
-    headers_ = curl_slist_append(headers_, "User-Agent: sonde-prober/0.1");
+    common::AppendCurlSlist(&headers_, "User-Agent: sonde-prober/0.1");
   }
 }
 
@@ -131,12 +128,11 @@ HttpProbe::~HttpProbe() {
   if (active_ != nullptr) {
     for (auto& req : active_->requests) {
       if (!req->done) {
-        env_->curl->Remove(req->easy);
+        env_->curl->Remove(req->easy.get());
       }
     }
     active_->finished = true;
   }
-  curl_slist_free_all(headers_);
 }
 
 void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
@@ -187,15 +183,14 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
   req->body_cap = h.max_body_bytes() > 0 ? h.max_body_bytes() : (1 << 20);
   req->curl = env_->curl;
   req->easy = env_->curl->AcquireEasy();
-  CURL* e = req->easy;
+  CURL* e = req->easy.get();
   curl_easy_setopt(e, CURLOPT_URL, h.url().c_str());
   if (!common::IsIpLiteral(url_.host)) {
     std::string addr = run->address.find(':') != std::string::npos
                            ? absl::StrCat("[", run->address, "]")
                            : run->address;
-    req->resolve =
-        curl_slist_append(nullptr, absl::StrCat(url_.host, ":", url_.port, ":", addr).c_str());
-    curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve);
+    common::AppendCurlSlist(&req->resolve, absl::StrCat(url_.host, ":", url_.port, ":", addr));
+    curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve.get());
   }
   long timeout_ms = static_cast<long>(Remaining(run->deadline).count());
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -225,7 +220,7 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(h.body().size()));
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, h.body().data());
   }
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get());
   if (!h.ca_file().empty()) {
     curl_easy_setopt(e, CURLOPT_CAINFO, h.ca_file().c_str());
   }
@@ -344,7 +339,7 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
 }
 
 void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r) {
-  CURL* e = req->easy;
+  CURL* e = req->easy.get();
   curl_off_t t_dns = 0, t_connect = 0, t_tls = 0, t_pre = 0, t_first = 0, t_total = 0;
   curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &t_dns);
   curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &t_connect);
@@ -459,7 +454,7 @@ void HttpProbe::Abort() {
     if (req->done) {
       continue;
     }
-    env_->curl->Remove(req->easy);
+    env_->curl->Remove(req->easy.get());
     req->done = true;
     Evaluate(*run, req.get(), CURLE_OPERATION_TIMEDOUT, &run->results[req->index]);
   }

@@ -13,6 +13,7 @@
 #include <optional>
 #include <regex>
 
+#include "common/curl_handles.h"
 #include "common/net.h"
 #include "prober/probes/probe.h"
 
@@ -46,7 +47,7 @@ class HttpProbe : public Probe {
   std::vector<common::StatusRange> expect_status_;
   std::optional<std::regex> expect_body_;
   std::vector<std::pair<std::string, std::regex>> expect_headers_;
-  curl_slist* headers_ = nullptr;
+  common::UniqueCurlSlist headers_;
   std::shared_ptr<RunState> active_;
 };
 

@@ -2,9 +2,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/checks/registry.h"
 #include "common/net.h"
+#include "common/tls/openssl_handles.h"
 
 namespace sonde::prober {
 
@@ -72,42 +70,35 @@ std::string NameText(X509_NAME* name) {
   if (name == nullptr) {
     return "";
   }
-  BIO* bio = BIO_new(BIO_s_mem());
-  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+  common::UniqueBio bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr) {
+    return "";
+  }
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
   char* data;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string s(data, len);
-  BIO_free(bio);
-  return s;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, len);
 }
 
-// Drains the thread's OpenSSL error queue into text; `version` (optional)
-// tells whether any of the errors says the peers share no protocol version.
-std::string OpenSslErrors(bool* version = nullptr) {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) {
-      out += "; ";
+// Whether any of the errors says the peers share no protocol version.
+bool AnyVersionError(const std::vector<unsigned long>& codes) {
+  for (unsigned long e : codes) {
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL) {
+      continue;
     }
-    out += buf;
-    if (version != nullptr && ERR_GET_LIB(e) == ERR_LIB_SSL) {
-      switch (ERR_GET_REASON(e)) {
-        case SSL_R_UNSUPPORTED_PROTOCOL:
-        case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
-        case SSL_R_NO_PROTOCOLS_AVAILABLE:
-        case SSL_R_VERSION_TOO_LOW:
-        case SSL_R_VERSION_TOO_HIGH:
-        case SSL_R_UNSUPPORTED_SSL_VERSION:
-          *version = true;
-          break;
-        default:
-          break;  // e.g. WRONG_VERSION_NUMBER: the peer does not speak TLS
-      }
+    switch (ERR_GET_REASON(e)) {
+      case SSL_R_UNSUPPORTED_PROTOCOL:
+      case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+      case SSL_R_NO_PROTOCOLS_AVAILABLE:
+      case SSL_R_VERSION_TOO_LOW:
+      case SSL_R_VERSION_TOO_HIGH:
+      case SSL_R_UNSUPPORTED_SSL_VERSION:
+        return true;
+      default:
+        break;  // e.g. WRONG_VERSION_NUMBER: the peer does not speak TLS
     }
   }
-  return out;
+  return false;
 }
 
 // OpenSSL's socket BIO writes with write(2), so a peer that is gone when
@@ -164,38 +155,29 @@ TlsProbe::TlsProbe(const v1::Check& check, ProbeEnv* env)
     : ConnectedProbe(check, env,
                      {check.tls().host(), static_cast<int>(check.tls().port()),
                       absl::StrJoin(check.tls().resolvers(), ",")}) {
-  ctx_ = SSL_CTX_new(TLS_client_method());
+  ctx_.reset(SSL_CTX_new(TLS_client_method()));
   if (ctx_ == nullptr) {
     ctx_error_ = "SSL_CTX_new failed";
     return;
   }
   // Allow old versions so they can be observed and reported as TLS_VERSION
   // instead of failing as an anonymous handshake error.
-  SSL_CTX_set_min_proto_version(ctx_, TLS1_VERSION);
-  SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
-  SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);  // verified after, to describe bad certs
+  SSL_CTX_set_min_proto_version(ctx_.get(), TLS1_VERSION);
+  SSL_CTX_set_cipher_list(ctx_.get(), "DEFAULT:@SECLEVEL=0");
+  SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_NONE,
+                     nullptr);  // verified after, to describe bad certs
   const std::string& ca = check.tls().ca_file();
-  if (!ca.empty() ? SSL_CTX_load_verify_locations(ctx_, ca.c_str(), nullptr) != 1
-                  : SSL_CTX_set_default_verify_paths(ctx_) != 1) {
-    ctx_error_ = absl::StrCat("loading trust anchors ", ca, ": ", OpenSslErrors());
+  if (!ca.empty() ? SSL_CTX_load_verify_locations(ctx_.get(), ca.c_str(), nullptr) != 1
+                  : SSL_CTX_set_default_verify_paths(ctx_.get()) != 1) {
+    ctx_error_ = absl::StrCat("loading trust anchors ", ca, ": ", common::OpenSslErrors());
     return;
   }
   ctx_ok_ = true;
 }
 
-TlsProbe::~TlsProbe() {
-  ReleaseExchange();
-  if (ctx_ != nullptr) {
-    SSL_CTX_free(ctx_);
-  }
-}
+TlsProbe::~TlsProbe() = default;
 
-void TlsProbe::ReleaseExchange() {
-  if (ssl_ != nullptr) {
-    SSL_free(ssl_);
-    ssl_ = nullptr;
-  }
-}
+void TlsProbe::ReleaseExchange() { ssl_.reset(); }
 
 bool TlsProbe::BeginExchange(FC::Code* fc, std::string* detail) {
   phase_ = Phase::kHandshake;
@@ -280,15 +262,19 @@ void TlsProbe::StepStartTls() {
 void TlsProbe::StepHandshake() {
   const v1::TlsSpec& t = check().tls();
   if (ssl_ == nullptr) {
-    ssl_ = SSL_new(ctx_);
-    BIO* bio = BIO_new(NoSigPipeSocketMethod());
-    BIO_set_fd(bio, fd(), BIO_NOCLOSE);  // the probe closes fd()
-    SSL_set_bio(ssl_, bio, bio);
+    ssl_.reset(SSL_new(ctx_.get()));
+    common::UniqueBio bio(BIO_new(NoSigPipeSocketMethod()));
+    if (ssl_ == nullptr || bio == nullptr) {
+      return Finish(FC::PROBER_ERROR, absl::StrCat("TLS setup: ", common::OpenSslErrors()));
+    }
+    BIO_set_fd(bio.get(), fd(), BIO_NOCLOSE);  // the probe closes fd()
+    BIO* raw = bio.release();                  // the SSL owns it from here
+    SSL_set_bio(ssl_.get(), raw, raw);
     std::string name = t.server_name().empty() ? t.host() : t.server_name();
     if (!common::IsIpLiteral(name)) {
-      SSL_set_tlsext_host_name(ssl_, name.c_str());
+      SSL_set_tlsext_host_name(ssl_.get(), name.c_str());
     }
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_.get());
     if (common::IsIpLiteral(name)) {
       X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
     } else {
@@ -296,11 +282,11 @@ void TlsProbe::StepHandshake() {
     }
   }
   ERR_clear_error();
-  int rc = SSL_connect(ssl_);
+  int rc = SSL_connect(ssl_.get());
   if (rc == 1) {
     return Evaluate();
   }
-  int err = SSL_get_error(ssl_, rc);
+  int err = SSL_get_error(ssl_.get(), rc);
   if (err == SSL_ERROR_WANT_READ) {
     (void)env()->loop->ModifyFd(fd(), EPOLLIN);
     return;
@@ -312,8 +298,9 @@ void TlsProbe::StepHandshake() {
   int sys_errno = errno;
   // Classified by OpenSSL's reason codes, not by the text: "wrong version
   // number" is what a peer that does not speak TLS at all produces.
-  bool version = false;
-  std::string why = OpenSslErrors(&version);
+  std::vector<unsigned long> codes;
+  std::string why = common::OpenSslErrors(&codes);
+  const bool version = AnyVersionError(codes);
   if (err == SSL_ERROR_SYSCALL && sys_errno == ECONNRESET) {
     return Finish(FC::TCP_RESET, "connection reset during the TLS handshake");
   }
@@ -328,20 +315,21 @@ void TlsProbe::Evaluate() {
   result().set_tls_us(static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - tls_start_)
           .count()));
-  int version = SSL_version(ssl_);
+  int version = SSL_version(ssl_.get());
   result().set_tls_version(VersionName(version));
-  result().set_tls_cipher(SSL_get_cipher_name(ssl_));
+  result().set_tls_cipher(SSL_get_cipher_name(ssl_.get()));
   absl::Time now = absl::Now();
-  X509* leaf = SSL_get1_peer_certificate(ssl_);
+  common::UniqueX509 leaf(SSL_get1_peer_certificate(ssl_.get()));
   if (leaf == nullptr) {
     return Finish(FC::TLS_HANDSHAKE, "server presented no certificate");
   }
-  result().set_cert_subject(NameText(X509_get_subject_name(leaf)));
-  result().set_cert_issuer(NameText(X509_get_issuer_name(leaf)));
-  if (auto* sans = static_cast<GENERAL_NAMES*>(
-          X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr))) {
-    for (int i = 0; i < sk_GENERAL_NAME_num(sans) && i < 100; ++i) {
-      GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+  result().set_cert_subject(NameText(X509_get_subject_name(leaf.get())));
+  result().set_cert_issuer(NameText(X509_get_issuer_name(leaf.get())));
+  if (common::UniqueGeneralNames sans(static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(leaf.get(), NID_subject_alt_name, nullptr, nullptr)));
+      sans != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()) && i < 100; ++i) {
+      GENERAL_NAME* g = sk_GENERAL_NAME_value(sans.get(), i);
       if (g->type == GEN_DNS) {
         const unsigned char* d = ASN1_STRING_get0_data(g->d.dNSName);
         result().add_cert_sans(
@@ -359,20 +347,18 @@ void TlsProbe::Evaluate() {
         result().add_cert_sans(buf);
       }
     }
-    GENERAL_NAMES_free(sans);
   }
   absl::Time not_before, not_after;
-  bool have_times = AsnTime(X509_get0_notBefore(leaf), &not_before) &&
-                    AsnTime(X509_get0_notAfter(leaf), &not_after);
+  bool have_times = AsnTime(X509_get0_notBefore(leaf.get()), &not_before) &&
+                    AsnTime(X509_get0_notAfter(leaf.get()), &not_after);
   if (have_times) {
     result().set_cert_not_before(Rfc3339(not_before));
     result().set_cert_not_after(Rfc3339(not_after));
     result().set_cert_days_left(static_cast<int32_t>(absl::ToDoubleHours(not_after - now) / 24 -
                                                      (not_after < now ? 1 : 0)));
   }
-  X509_free(leaf);
   absl::Time earliest = absl::InfiniteFuture();
-  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_);
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_.get());
   for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
     absl::Time na;
     if (AsnTime(X509_get0_notAfter(sk_X509_value(chain, i)), &na)) {
@@ -383,7 +369,7 @@ void TlsProbe::Evaluate() {
     result().set_chain_not_after(Rfc3339(earliest));
   }
 
-  long verify = SSL_get_verify_result(ssl_);
+  long verify = SSL_get_verify_result(ssl_.get());
   std::string desc =
       absl::StrCat(result().tls_version(), " ", result().tls_cipher(), ", certificate \"",
                    result().cert_subject(), "\" valid until ", result().cert_not_after(), " (",

@@ -9,8 +9,7 @@
 #ifndef SONDE_PROBER_PROBES_TLS_TLS_PROBE_H_
 #define SONDE_PROBER_PROBES_TLS_TLS_PROBE_H_
 
-#include <openssl/ssl.h>
-
+#include "common/tls/openssl_handles.h"
 #include "prober/probes/connected_probe.h"
 
 namespace sonde::prober {
@@ -34,13 +33,13 @@ class TlsProbe : public ConnectedProbe {
   void StepHandshake();
   void Evaluate();
 
-  SSL_CTX* ctx_ = nullptr;
+  common::UniqueSslCtx ctx_;
   bool ctx_ok_ = false;
   std::string ctx_error_;
 
   // The active run.
   Phase phase_ = Phase::kHandshake;
-  SSL* ssl_ = nullptr;
+  common::UniqueSsl ssl_;
   int starttls_step_ = 0;
   std::string smtp_buf_;
   common::EventLoop::MonoTime tls_start_;
