@@ -168,7 +168,7 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
         absl::ToInt64Microseconds(e->started - e->planned);
   }
   auto timeout = ToChrono(common::ToAbsl(e->check.timeout()));
-  EventLoop::MonoTime deadline = EventLoop::Now() + timeout;
+  EventLoop::MonoTime deadline = loop_->Now() + timeout;
   e->deadline_timer = loop_->RunAt(deadline + ToChrono(options_.abort_grace), [this, e] {
     e->deadline_timer = 0;
     stats_.aborted++;

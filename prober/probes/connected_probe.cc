@@ -30,7 +30,7 @@ void ConnectedProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   done_ = std::move(done);
   result_.Clear();
   conn_ = Connection{};
-  start_ = common::EventLoop::Now();
+  start_ = env_->loop->Now();
   result_.set_target(checks::TargetOf(check_));
   FC::Code fc = FC::OK;
   std::string detail;
@@ -88,8 +88,7 @@ void ConnectedProbe::Finish(FC::Code fc, std::string detail) {
   ReleaseExchange();
   CloseFd();
   result_.set_total_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - start_)
-          .count()));
+      std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - start_).count()));
   SetOutcome(conn_.fallback, fc, std::move(detail), /*http_status=*/0, &result_);
   Done done = std::move(done_);
   std::vector<v1::ProbeResult> results;  // moved, not copied: Run() clears result_

@@ -57,9 +57,9 @@ bool FillSockaddr(const std::string& ip, int port, sockaddr_storage* ss, socklen
   return false;
 }
 
-uint32_t MicrosSince(common::EventLoop::MonoTime t) {
+uint32_t MicrosSince(const common::EventLoop& loop, common::EventLoop::MonoTime t) {
   return static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - t).count());
+      std::chrono::duration_cast<std::chrono::microseconds>(loop.Now() - t).count());
 }
 }  // namespace
 
@@ -71,7 +71,7 @@ void Connector::Connect(const std::string& host, int port, const std::string& re
   s->port = port;
   state_ = s;
   auto remaining =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - common::EventLoop::Now());
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - env_->loop->Now());
   env_->resolver->ResolveHost(host, resolvers, std::max(remaining, std::chrono::milliseconds(1)),
                               [this, s, host](DnsResolver::HostAnswer a) {
                                 if (s->cancelled) {
@@ -123,10 +123,10 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
                                                  ": ", strerror(errno)));
     }
   }
-  s->connect_start = common::EventLoop::Now();
+  s->connect_start = env_->loop->Now();
   std::string where = common::FormatHostPort(s->conn.address, s->port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
-    s->conn.connect_us = MicrosSince(s->connect_start);
+    s->conn.connect_us = MicrosSince(*env_->loop, s->connect_start);
     return Finish(s);
   }
   if (errno != EINPROGRESS) {
@@ -138,7 +138,7 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     int err = 0;
     socklen_t elen = sizeof err;
     getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-    s->conn.connect_us = MicrosSince(s->connect_start);
+    s->conn.connect_us = MicrosSince(*env_->loop, s->connect_start);
     if (err != 0) {
       s->conn.failure_class = ClassifyConnectErrno(err);
       s->conn.detail = absl::StrCat("connect to ", where, ": ", strerror(err));

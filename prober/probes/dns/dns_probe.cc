@@ -118,7 +118,7 @@ DnsProbe::~DnsProbe() {
 void DnsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   auto run = std::make_shared<RunState>();
   run->done = std::move(done);
-  run->start = common::EventLoop::Now();
+  run->start = env_->loop->Now();
   active_ = run;
   const v1::DnsSpec& d = check_.dns();
   std::vector<std::string> servers(d.resolvers().begin(), d.resolvers().end());
@@ -191,7 +191,7 @@ void DnsProbe::Finish(std::shared_ptr<RunState> run) {
     r.set_dns_us(run->per_resolver[0].rtt_us());
   }
   r.set_total_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - run->start)
+      std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
           .count()));
   r.set_failure_class(fc);
   r.set_detail(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ",

@@ -78,8 +78,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* userp) {
 
 uint32_t Micros(curl_off_t v) { return v > 0 ? static_cast<uint32_t>(v) : 0; }
 
-std::chrono::milliseconds Remaining(EventLoop::MonoTime deadline) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - EventLoop::Now());
+std::chrono::milliseconds Remaining(const EventLoop& loop, EventLoop::MonoTime deadline) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - loop.Now());
   return std::max(ms, std::chrono::milliseconds(1));
 }
 
@@ -138,13 +138,13 @@ HttpProbe::~HttpProbe() {
 void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
   auto run = std::make_shared<RunState>();
   run->done = std::move(done);
-  run->start = EventLoop::Now();
+  run->start = env_->loop->Now();
   run->deadline = deadline;
   uint32_t n = std::max<uint32_t>(check_.http().requests_per_run(), 1);
   run->results.resize(n);
   active_ = run;
   std::string servers = absl::StrJoin(check_.http().resolvers(), ",");
-  env_->resolver->ResolveHost(url_.host, servers, Remaining(deadline),
+  env_->resolver->ResolveHost(url_.host, servers, Remaining(*env_->loop, deadline),
                               [this, run](DnsResolver::HostAnswer a) {
                                 if (run->finished) {
                                   return;
@@ -192,7 +192,7 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
     common::AppendCurlSlist(&req->resolve, absl::StrCat(url_.host, ":", url_.port, ":", addr));
     curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve.get());
   }
-  long timeout_ms = static_cast<long>(Remaining(run->deadline).count());
+  long timeout_ms = static_cast<long>(Remaining(*env_->loop, run->deadline).count());
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -441,7 +441,7 @@ void HttpProbe::Abort() {
   if (run->resolving) {
     // The whole run was the lookup: its time is the DNS phase and the total.
     auto spent = static_cast<uint32_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(EventLoop::Now() - run->start)
+        std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
             .count());
     for (auto& r : run->results) {
       r.set_failure_class(FC::DNS_TIMEOUT);

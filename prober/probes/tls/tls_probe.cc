@@ -198,7 +198,7 @@ void TlsProbe::OnConnected() {
     return;  // wait for the server's 220 greeting
   }
   phase_ = Phase::kHandshake;
-  tls_start_ = common::EventLoop::Now();
+  tls_start_ = env()->loop->Now();
   StepHandshake();
 }
 
@@ -252,7 +252,7 @@ void TlsProbe::StepStartTls() {
     starttls_step_++;
     if (next == nullptr) {
       phase_ = Phase::kHandshake;
-      tls_start_ = common::EventLoop::Now();
+      tls_start_ = env()->loop->Now();
       return StepHandshake();
     }
     send(fd(), next, strlen(next), MSG_NOSIGNAL);
@@ -313,7 +313,7 @@ void TlsProbe::StepHandshake() {
 void TlsProbe::Evaluate() {
   const v1::TlsSpec& t = check().tls();
   result().set_tls_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - tls_start_)
+      std::chrono::duration_cast<std::chrono::microseconds>(env()->loop->Now() - tls_start_)
           .count()));
   int version = SSL_version(ssl_.get());
   result().set_tls_version(VersionName(version));
