@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 

@@ -13,20 +13,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/config.h"
-#include "common/credentials.h"
+#include "common/config/config.h"
+#include "common/tls/credentials.h"
 #include "common/event_loop.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/net.h"
 #include "common/result_json.h"
-#include "prober/config_client.h"
-#include "prober/curl_multi.h"
-#include "prober/dns_resolver.h"
+#include "prober/uplink/config_client.h"
+#include "prober/io/curl_multi.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/registry.h"
-#include "prober/scheduler.h"
-#include "prober/uplink.h"
+#include "prober/sched/scheduler.h"
+#include "prober/uplink/uplink.h"
 
 namespace sonde::prober {
 namespace {

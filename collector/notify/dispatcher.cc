@@ -11,7 +11,7 @@
 #include "collector/notify/incident_row.h"
 #include "collector/notify/notify.h"
 #include "collector/notify/senders.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 

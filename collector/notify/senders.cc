@@ -18,7 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "collector/notify/notify.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/curl_handles.h"
 #include "common/status_macros.h"
 #include "google/protobuf/struct.pb.h"

@@ -14,7 +14,7 @@
 
 #include <string>
 
-#include "prober/probes/connector.h"
+#include "prober/io/connector.h"
 #include "prober/probes/probe.h"
 
 namespace sonde::prober {

@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/checks/registry.h"
-#include "prober/curl_multi.h"
-#include "prober/dns_resolver.h"
+#include "prober/io/curl_multi.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/dns_fallback.h"
 
 namespace sonde::prober {

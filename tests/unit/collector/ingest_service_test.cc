@@ -13,7 +13,7 @@
 #include "absl/time/clock.h"
 #include "collector/query_service.h"
 #include "common/clock.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/testing/postgres_fixture.h"
 

@@ -8,7 +8,7 @@
 #include "collector/ingest_service.h"
 #include "collector/query_service.h"
 #include "common/clock.h"
-#include "common/config.h"
+#include "common/config/config.h"
 
 namespace sonde::collector {
 namespace {

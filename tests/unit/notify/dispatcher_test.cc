@@ -15,7 +15,7 @@
 #include "collector/notify/notify.h"
 #include "collector/notify/senders.h"
 #include "collector/store.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/unit/notify/test_receivers.h"
 

@@ -10,7 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "collector/notify/notify.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/unit/notify/test_receivers.h"

@@ -1,6 +1,6 @@
 // ConfigClient against an in-process ConfigService on a loopback port that
 // goes away and comes back on the same port.
-#include "prober/config_client.h"
+#include "prober/uplink/config_client.h"
 
 #include <gtest/gtest.h>
 

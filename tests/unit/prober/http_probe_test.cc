@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "common/config.h"
-#include "prober/curl_multi.h"
-#include "prober/dns_resolver.h"
+#include "common/config/config.h"
+#include "prober/io/curl_multi.h"
+#include "prober/io/dns_resolver.h"
 
 namespace sonde::prober {
 namespace {

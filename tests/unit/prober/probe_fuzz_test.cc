@@ -28,7 +28,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "prober/dns_resolver.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/dns/dns_packet.h"
 #include "prober/probes/dns/dns_probe.h"
 #include "prober/probes/tcp/tcp_probe.h"

@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/event_loop.h"
 #include "gtest/gtest.h"
-#include "prober/curl_multi.h"
-#include "prober/dns_resolver.h"
+#include "prober/io/curl_multi.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/registry.h"
-#include "prober/scheduler.h"
+#include "prober/sched/scheduler.h"
 
 namespace sonde::prober {
 

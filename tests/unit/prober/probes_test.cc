@@ -32,7 +32,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/event_loop.h"
 #include "common/logging.h"
 #include "gtest/gtest.h"

@@ -1,4 +1,4 @@
-#include "prober/scheduler.h"
+#include "prober/sched/scheduler.h"
 
 #include <gtest/gtest.h>
 

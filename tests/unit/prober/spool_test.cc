@@ -1,4 +1,4 @@
-#include "prober/spool.h"
+#include "prober/uplink/spool.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // Uplink against an in-process Ingest server on a loopback port: losses the
 // spool has not reported yet survive a stop (issue 4: a prober stopped right
 // after its spool dropped data must not lose the gap marker).
-#include "prober/uplink.h"
+#include "prober/uplink/uplink.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
-#include "prober/spool.h"
+#include "prober/uplink/spool.h"
 
 namespace sonde::prober {
 namespace {

@@ -1,11 +1,11 @@
-#include "prober/scheduler.h"
+#include "prober/sched/scheduler.h"
 
 #include <malloc.h>
 
 #include <algorithm>
 
 #include "common/checks/registry.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 

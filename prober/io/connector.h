@@ -5,8 +5,8 @@
 // address and says so (the caller reports the DNS class with that evidence).
 // Loop thread only; the callback runs on the loop thread, never inside
 // Connect(). Destroying the Connector cancels a pending connect silently.
-#ifndef SONDE_PROBER_PROBES_CONNECTOR_H_
-#define SONDE_PROBER_PROBES_CONNECTOR_H_
+#ifndef SONDE_PROBER_IO_CONNECTOR_H_
+#define SONDE_PROBER_IO_CONNECTOR_H_
 
 #include <functional>
 #include <memory>
@@ -67,4 +67,4 @@ v1::FailureClass::Code ClassifyConnectErrno(int err);
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_PROBES_CONNECTOR_H_
+#endif  // SONDE_PROBER_IO_CONNECTOR_H_

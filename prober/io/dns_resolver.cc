@@ -1,4 +1,4 @@
-#include "prober/dns_resolver.h"
+#include "prober/io/dns_resolver.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -20,7 +20,9 @@ struct DnsResolver::Channel {
   std::set<int> fds;
   EventLoop::TimerId timer = 0;
   ~Channel() {
-    if (channel != nullptr) ares_destroy(channel);
+    if (channel != nullptr) {
+      ares_destroy(channel);
+    }
   }
 };
 
@@ -39,7 +41,9 @@ DnsResolver::DnsResolver(EventLoop* loop, std::string source_address)
 
 DnsResolver::~DnsResolver() {
   for (auto& [key, ch] : channels_) {
-    for (int fd : ch->fds) loop_->RemoveFd(fd);
+    for (int fd : ch->fds) {
+      loop_->RemoveFd(fd);
+    }
     loop_->Cancel(ch->timer);
   }
 }
@@ -58,7 +62,9 @@ absl::StatusOr<DnsResolver::Channel*> DnsResolver::GetChannel(const std::string&
                                                               std::chrono::milliseconds timeout) {
   std::string key = absl::StrCat(server, "|", timeout.count());
   auto it = channels_.find(key);
-  if (it != channels_.end()) return it->second.get();
+  if (it != channels_.end()) {
+    return it->second.get();
+  }
 
   auto ch = std::make_unique<Channel>();
   ch->owner = this;
@@ -81,7 +87,9 @@ absl::StatusOr<DnsResolver::Channel*> DnsResolver::GetChannel(const std::string&
     std::vector<std::string> parts;
     for (absl::string_view s : absl::StrSplit(server, ',', absl::SkipEmpty())) {
       auto hp = common::ParseHostPort(std::string(s), 53);
-      if (!hp.ok()) return hp.status();
+      if (!hp.ok()) {
+        return hp.status();
+      }
       parts.push_back(common::FormatHostPort(hp->host, hp->port));
     }
     std::string csv = absl::StrJoin(parts, ",");
@@ -129,7 +137,9 @@ void DnsResolver::Reschedule(Channel* ch) {
   loop_->Cancel(ch->timer);
   ch->timer = 0;
   timeval tv;
-  if (ares_timeout(ch->channel, nullptr, &tv) == nullptr) return;
+  if (ares_timeout(ch->channel, nullptr, &tv) == nullptr) {
+    return;
+  }
   auto delay = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
   ch->timer = loop_->RunAfter(delay, [this, ch] {
     ch->timer = 0;
@@ -227,7 +237,9 @@ void DnsResolver::ResolveHost(const std::string& host, const std::string& server
             a.failure_class = v1::FailureClass::DNS_NODATA;
           }
         }
-        if (res != nullptr) ares_freeaddrinfo(res);
+        if (res != nullptr) {
+          ares_freeaddrinfo(res);
+        }
         if (a.failure_class != v1::FailureClass::OK) {
           a.detail = absl::StrCat("resolving ", p->host, " via ",
                                   p->server.empty() ? "system resolvers" : p->server, ": ",
@@ -265,7 +277,9 @@ void DnsResolver::Query(const std::string& name, int type, const std::string& se
                RawAnswer a;
                a.status = status;
                a.elapsed = Since(p->start);
-               if (abuf != nullptr && alen > 0) a.packet.assign(abuf, abuf + alen);
+               if (abuf != nullptr && alen > 0) {
+                 a.packet.assign(abuf, abuf + alen);
+               }
                p->self->loop_->Post(
                    [cb = std::move(p->cb), a = std::move(a)]() mutable { cb(std::move(a)); });
              },

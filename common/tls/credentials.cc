@@ -1,4 +1,4 @@
-#include "common/credentials.h"
+#include "common/tls/credentials.h"
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>

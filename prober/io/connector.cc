@@ -1,4 +1,4 @@
-#include "prober/probes/connector.h"
+#include "prober/io/connector.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/net.h"
-#include "prober/dns_resolver.h"
+#include "prober/io/dns_resolver.h"
 
 namespace sonde::prober {
 

@@ -10,8 +10,8 @@
 // option. A reused handle keeps curl's per-handle TLS session cache, so
 // callers that want a full handshake on every transfer set
 // CURLOPT_SSL_SESSIONID_CACHE to 0.
-#ifndef SONDE_PROBER_CURL_MULTI_H_
-#define SONDE_PROBER_CURL_MULTI_H_
+#ifndef SONDE_PROBER_IO_CURL_MULTI_H_
+#define SONDE_PROBER_IO_CURL_MULTI_H_
 
 #include <curl/curl.h>
 
@@ -68,4 +68,4 @@ class CurlMulti {
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_CURL_MULTI_H_
+#endif  // SONDE_PROBER_IO_CURL_MULTI_H_

@@ -1,4 +1,4 @@
-#include "prober/curl_multi.h"
+#include "prober/io/curl_multi.h"
 
 #include <cstdlib>
 

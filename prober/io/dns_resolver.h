@@ -8,8 +8,8 @@
 // call that started the lookup. Also remembers the last address each host
 // resolved to, so a probe can still reach a server whose name stopped
 // resolving.
-#ifndef SONDE_PROBER_DNS_RESOLVER_H_
-#define SONDE_PROBER_DNS_RESOLVER_H_
+#ifndef SONDE_PROBER_IO_DNS_RESOLVER_H_
+#define SONDE_PROBER_IO_DNS_RESOLVER_H_
 
 #include <ares.h>
 
@@ -85,4 +85,4 @@ class DnsResolver {
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_DNS_RESOLVER_H_
+#endif  // SONDE_PROBER_IO_DNS_RESOLVER_H_

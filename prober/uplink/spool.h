@@ -13,8 +13,8 @@
 // `fsync_every` (MaybeSync) and when a segment is closed.
 //
 // Not thread-safe: one owner (the Uplink, under its spool mutex).
-#ifndef SONDE_PROBER_SPOOL_H_
-#define SONDE_PROBER_SPOOL_H_
+#ifndef SONDE_PROBER_UPLINK_SPOOL_H_
+#define SONDE_PROBER_UPLINK_SPOOL_H_
 
 #include <cstdint>
 #include <deque>
@@ -116,4 +116,4 @@ class Spool {
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_SPOOL_H_
+#endif  // SONDE_PROBER_UPLINK_SPOOL_H_

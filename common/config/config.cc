@@ -1,6 +1,5 @@
-#include "common/config.h"
+#include "common/config/config.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,18 +9,15 @@
 #include <set>
 #include <sstream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/checks/registry.h"
-#include "common/flags.h"
+#include "common/config/config_errors.h"
+#include "common/config/yaml_to_proto.h"
 #include "common/net.h"
 #include "common/proto_time.h"
-#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "yaml-cpp/yaml.h"
 
@@ -29,325 +25,6 @@ namespace sonde::common {
 namespace {
 
 namespace pb = google::protobuf;
-
-// Collects errors as "file:line: where: field: message".
-class ErrorList {
- public:
-  explicit ErrorList(std::string filename) : filename_(std::move(filename)) {}
-
-  void Add(const std::string& where, const std::string& field, const std::string& msg) {
-    std::string out = filename_;
-    auto line = lines_.find(Key(where, field));
-    if (line == lines_.end()) {
-      line = lines_.find(Key(where, ""));
-    }
-    if (line != lines_.end()) {
-      absl::StrAppend(&out, ":", line->second);
-    }
-    if (!where.empty()) {
-      absl::StrAppend(&out, ": ", where);
-    }
-    if (!field.empty()) {
-      absl::StrAppend(&out, ": ", field);
-    }
-    absl::StrAppend(&out, ": ", msg);
-    errors_.push_back(std::move(out));
-  }
-  void NoteLine(const std::string& where, const std::string& field, const YAML::Node& node) {
-    if (node.Mark().line >= 0) {
-      lines_.emplace(Key(where, field), node.Mark().line + 1);
-    }
-  }
-  bool empty() const { return errors_.empty(); }
-  absl::Status ToStatus() const {
-    if (errors_.empty()) {
-      return absl::OkStatus();
-    }
-    return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
-  }
-
- private:
-  static std::string Key(const std::string& where, const std::string& field) {
-    return absl::StrCat(where, "|", field);
-  }
-  std::string filename_;
-  std::map<std::string, int> lines_;
-  std::vector<std::string> errors_;
-};
-
-std::string JsonQuote(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-size_t EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string Join(const std::string& field, const std::string& sub) {
-  return field.empty() ? sub : absl::StrCat(field, ".", sub);
-}
-
-// Walks YAML alongside a message descriptor and writes proto3 JSON.
-class YamlToJson {
- public:
-  explicit YamlToJson(ErrorList* errors) : errors_(errors) {}
-
-  // `where` labels a list element ("checks[3] \"app-tls\""); `field` is the
-  // dotted path below it.
-  std::string Message(const YAML::Node& node, const pb::Descriptor* d, const std::string& where,
-                      const std::string& field) {
-    errors_->NoteLine(where, field, node);
-    if (d->full_name() == "google.protobuf.Duration") {
-      return DurationValue(node, where, field);
-    }
-    if (d->full_name() == "google.protobuf.Timestamp") {
-      return TimestampValue(node, where, field);
-    }
-    if (!node.IsMap()) {
-      errors_->Add(where, field, "must be a mapping (key: value)");
-      return "{}";
-    }
-    std::string out = "{";
-    std::map<int, std::string> oneof_set;  // oneof index -> member name
-    for (const auto& kv : node) {
-      std::string key = kv.first.Scalar();
-      const pb::FieldDescriptor* f = d->FindFieldByName(key);
-      std::string sub = Join(field, key);
-      if (f == nullptr) {
-        errors_->NoteLine(where, sub, kv.first);
-        errors_->Add(where, sub, absl::StrCat("unknown field \"", key, "\"", Suggest(d, key)));
-        continue;
-      }
-      if (kv.second.IsNull()) {
-        continue;  // "key:" with no value means unset
-      }
-      if (const pb::OneofDescriptor* o = f->containing_oneof(); o != nullptr) {
-        auto [it, inserted] = oneof_set.emplace(o->index(), key);
-        if (!inserted) {
-          errors_->Add(where, sub,
-                       absl::StrCat("only one of ", OneofNames(o), " may be set (\"", it->second,
-                                    "\" is set too)"));
-          continue;
-        }
-      }
-      errors_->NoteLine(where, sub, kv.second);
-      if (out.size() > 1) {
-        out += ",";
-      }
-      absl::StrAppend(&out, JsonQuote(key), ":", Field(kv.second, f, where, sub));
-    }
-    return out + "}";
-  }
-
- private:
-  static std::string OneofNames(const pb::OneofDescriptor* o) {
-    std::vector<std::string> names;
-    for (int i = 0; i < o->field_count(); ++i) {
-      names.push_back(o->field(i)->name());
-    }
-    return absl::StrJoin(names, ", ");
-  }
-
-  static std::string Suggest(const pb::Descriptor* d, const std::string& key) {
-    std::string best;
-    size_t best_dist = 3;
-    std::vector<std::string> all;
-    for (int i = 0; i < d->field_count(); ++i) {
-      const std::string& name = d->field(i)->name();
-      all.push_back(name);
-      size_t dist = EditDistance(key, name);
-      if (dist < best_dist) {
-        best_dist = dist;
-        best = name;
-      }
-    }
-    if (!best.empty()) {
-      return absl::StrCat(" (did you mean \"", best, "\"?)");
-    }
-    return absl::StrCat(" (known fields: ", absl::StrJoin(all, ", "), ")");
-  }
-
-  std::string Field(const YAML::Node& node, const pb::FieldDescriptor* f, const std::string& where,
-                    const std::string& field) {
-    if (f->is_map()) {
-      if (!node.IsMap()) {
-        errors_->Add(where, field, "must be a mapping (key: value)");
-        return "{}";
-      }
-      const pb::FieldDescriptor* value_field = f->message_type()->FindFieldByNumber(2);
-      std::string out = "{";
-      for (const auto& kv : node) {
-        if (out.size() > 1) {
-          out += ",";
-        }
-        absl::StrAppend(&out, JsonQuote(kv.first.Scalar()), ":",
-                        Single(kv.second, value_field, where, Join(field, kv.first.Scalar())));
-      }
-      return out + "}";
-    }
-    if (f->is_repeated()) {
-      if (!node.IsSequence()) {
-        errors_->Add(where, field, "must be a list, e.g. [a, b]");
-        return "[]";
-      }
-      std::string out = "[";
-      for (size_t i = 0; i < node.size(); ++i) {
-        if (i > 0) {
-          out += ",";
-        }
-        std::string elem_where = where, elem_field = absl::StrCat(field, "[", i, "]");
-        // Top-level lists of named things get labels: checks[3] "app-tls".
-        if (where.empty() && f->message_type() != nullptr) {
-          elem_where = absl::StrCat(field, "[", i, "]");
-          if (node[i].IsMap() && node[i]["name"] && node[i]["name"].IsScalar()) {
-            absl::StrAppend(&elem_where, " \"", node[i]["name"].Scalar(), "\"");
-          }
-          elem_field = "";
-        }
-        out += Single(node[i], f, elem_where, elem_field);
-      }
-      return out + "]";
-    }
-    return Single(node, f, where, field);
-  }
-
-  std::string Single(const YAML::Node& node, const pb::FieldDescriptor* f, const std::string& where,
-                     const std::string& field) {
-    if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
-      return Message(node, f->message_type(), where, field);
-    }
-    if (!node.IsScalar()) {
-      errors_->Add(where, field, "must be a single value, not a list or mapping");
-      return "null";
-    }
-    const std::string& s = node.Scalar();
-    switch (f->cpp_type()) {
-      case pb::FieldDescriptor::CPPTYPE_STRING:
-        return JsonQuote(s);
-      case pb::FieldDescriptor::CPPTYPE_INT32:
-      case pb::FieldDescriptor::CPPTYPE_INT64: {
-        int64_t v;
-        if (!absl::SimpleAtoi(s, &v) || (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT32 &&
-                                         (v < INT32_MIN || v > INT32_MAX))) {
-          errors_->Add(where, field, absl::StrCat("\"", s, "\" is not an integer"));
-          return "0";
-        }
-        return absl::StrCat(v);
-      }
-      case pb::FieldDescriptor::CPPTYPE_UINT32:
-      case pb::FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t v;
-        if (!absl::SimpleAtoi(s, &v) ||
-            (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_UINT32 && v > UINT32_MAX)) {
-          errors_->Add(where, field, absl::StrCat("\"", s, "\" is not a non-negative integer"));
-          return "0";
-        }
-        return absl::StrCat(v);
-      }
-      case pb::FieldDescriptor::CPPTYPE_DOUBLE:
-      case pb::FieldDescriptor::CPPTYPE_FLOAT: {
-        double v;
-        if (!absl::SimpleAtod(s, &v)) {
-          errors_->Add(where, field, absl::StrCat("\"", s, "\" is not a number"));
-          return "0";
-        }
-        return absl::StrCat(v);
-      }
-      case pb::FieldDescriptor::CPPTYPE_BOOL: {
-        std::string l = absl::AsciiStrToLower(s);
-        if (l == "true" || l == "yes" || l == "on") {
-          return "true";
-        }
-        if (l == "false" || l == "no" || l == "off") {
-          return "false";
-        }
-        errors_->Add(where, field, absl::StrCat("\"", s, "\" is not true or false"));
-        return "false";
-      }
-      case pb::FieldDescriptor::CPPTYPE_ENUM:
-        if (f->enum_type()->FindValueByName(s) == nullptr) {
-          errors_->Add(where, field, absl::StrCat("\"", s, "\" is not a known value"));
-          return "0";
-        }
-        return JsonQuote(s);
-      default:
-        errors_->Add(where, field, "unsupported field type");
-        return "null";
-    }
-  }
-
-  std::string DurationValue(const YAML::Node& node, const std::string& where,
-                            const std::string& field) {
-    if (!node.IsScalar()) {
-      errors_->Add(where, field, "must be a duration such as 10s, 5m, 1h");
-      return "\"0s\"";
-    }
-    auto d = ParseDuration(node.Scalar());
-    if (!d.ok()) {
-      errors_->Add(where, field, std::string(d.status().message()));
-      return "\"0s\"";
-    }
-    int64_t secs = absl::IDivDuration(*d, absl::Seconds(1), &*d);
-    int64_t nanos = absl::ToInt64Nanoseconds(*d);
-    if (nanos == 0) {
-      return absl::StrCat("\"", secs, "s\"");
-    }
-    return absl::StrCat("\"", secs, ".", absl::Dec(nanos, absl::kZeroPad9), "s\"");
-  }
-
-  // RFC 3339 ("2026-11-21T22:00:00Z", "2026-11-21T23:00:00+01:00").
-  std::string TimestampValue(const YAML::Node& node, const std::string& where,
-                             const std::string& field) {
-    absl::Time t;
-    std::string err;
-    if (!node.IsScalar() || !absl::ParseTime(absl::RFC3339_full, node.Scalar(), &t, &err)) {
-      errors_->Add(where, field, "must be an RFC 3339 time such as 2026-11-21T22:00:00Z");
-      return "\"1970-01-01T00:00:00Z\"";
-    }
-    return JsonQuote(absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone()));
-  }
-
-  ErrorList* errors_;
-};
 
 const std::regex& NameRe() {
   static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
@@ -358,14 +35,14 @@ const std::regex& NameRe() {
 // the kind prefix ("http.url").
 class SpecErrorsAt : public checks::SpecErrors {
  public:
-  SpecErrorsAt(ErrorList* errors, std::string where, std::string kind)
+  SpecErrorsAt(ConfigErrors* errors, std::string where, std::string kind)
       : errors_(errors), where_(std::move(where)), kind_(std::move(kind)) {}
   void Add(const std::string& field, const std::string& message) override {
     errors_->Add(where_, absl::StrCat(kind_, ".", field), message);
   }
 
  private:
-  ErrorList* errors_;
+  ConfigErrors* errors_;
   std::string where_;
   std::string kind_;
 };
@@ -375,7 +52,7 @@ class Validator {
   // `detection_keys`: the keys the YAML `detection:` block spells out. Proto3
   // reads an explicit 0 as unset; counted here, it is refused like any other
   // out-of-range value instead of silently meaning "the default".
-  Validator(const v1::Config& c, ErrorList* e, std::set<std::string> detection_keys = {})
+  Validator(const v1::Config& c, ConfigErrors* e, std::set<std::string> detection_keys = {})
       : config_(c), errors_(e), detection_keys_(std::move(detection_keys)) {}
 
   void Run() {
@@ -623,7 +300,7 @@ class Validator {
   }
 
   const v1::Config& config_;
-  ErrorList* errors_;
+  ConfigErrors* errors_;
   const std::set<std::string> detection_keys_;
 };
 
@@ -674,16 +351,14 @@ absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::
   if (root.IsNull()) {
     return absl::InvalidArgumentError(absl::StrCat(filename, ": the file is empty"));
   }
-  ErrorList errors(filename);
-  std::string json = YamlToJson(&errors).Message(root, v1::Config::descriptor(), "", "");
+  ConfigErrors errors(filename);
+  v1::Config config;
+  absl::Status walked = YamlToProto(root, &config, &errors);
   if (!errors.empty()) {
     return errors.ToStatus();
   }
-  v1::Config config;
-  google::protobuf::util::JsonParseOptions opts;
-  auto st = google::protobuf::util::JsonStringToMessage(json, &config, opts);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(filename, ": ", st.ToString()));
+  if (!walked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(filename, ": ", walked.message()));
   }
   std::set<std::string> detection_keys;
   if (const YAML::Node& r = root; r.IsMap() && r["detection"] && r["detection"].IsMap()) {

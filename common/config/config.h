@@ -5,12 +5,13 @@
 // so an unknown field, a wrong type or a bad duration is reported with the
 // file, the line, the check and the field:
 //   sonde.yaml:12: checks[3] "app-tls": tls.port: must be 1..65535
-// Every error found is reported, not just the first. The generic walk and the
-// cross-check rules (unique names, known regions, notifiers, maintenance,
-// detection) live here; each probe type's own spec rules and defaults live in
-// its descriptor (common/checks/). Pure functions; any thread.
-#ifndef SONDE_COMMON_CONFIG_H_
-#define SONDE_COMMON_CONFIG_H_
+// Every error found is reported, not just the first. The generic walk lives
+// in yaml_to_proto.h; this file adds the cross-check rules (unique names,
+// known regions, notifiers, maintenance, detection) and the generic
+// defaults. Each probe type's own spec rules and defaults live in its
+// descriptor (common/checks/). Pure functions; any thread.
+#ifndef SONDE_COMMON_CONFIG_CONFIG_H_
+#define SONDE_COMMON_CONFIG_CONFIG_H_
 
 #include <string>
 #include <vector>
@@ -39,4 +40,4 @@ inline void FromAbsl(absl::Duration d, google::protobuf::Duration* out) { SetDur
 
 }  // namespace sonde::common
 
-#endif  // SONDE_COMMON_CONFIG_H_
+#endif  // SONDE_COMMON_CONFIG_CONFIG_H_
