@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "common/checks/registry.h"
-#include "common/config/config.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace sonde::prober {
@@ -124,7 +124,7 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
 }
 
 void Scheduler::ScheduleNext(Entry* e) {
-  absl::Duration interval = common::ToAbsl(e->check.interval());
+  absl::Duration interval = common::ToDuration(e->check.interval());
   absl::Time now = clock_->Now();
   // Never the slot that just ran again, even if the wall clock stepped back.
   e->next_slot = NextSlot(e->check.name(), interval, std::max(now, e->next_slot));
@@ -167,7 +167,7 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
     lateness_us_[lateness_next_++ % kLatenessSamples] =
         absl::ToInt64Microseconds(e->started - e->planned);
   }
-  auto timeout = ToChrono(common::ToAbsl(e->check.timeout()));
+  auto timeout = ToChrono(common::ToDuration(e->check.timeout()));
   EventLoop::MonoTime deadline = loop_->Now() + timeout;
   e->deadline_timer = loop_->RunAt(deadline + ToChrono(options_.abort_grace), [this, e] {
     e->deadline_timer = 0;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 
 namespace sonde::prober {
 namespace {
@@ -53,10 +54,7 @@ bool ReadAll(int fd, uint64_t offset, size_t n, std::string* out) {
   }
   return true;
 }
-absl::Time StartOf(const v1::ProbeResult& r) {
-  return absl::FromUnixSeconds(r.start_time().seconds()) +
-         absl::Nanoseconds(r.start_time().nanos());
-}
+absl::Time StartOf(const v1::ProbeResult& r) { return common::ToTime(r.start_time()); }
 
 }  // namespace
 

@@ -27,6 +27,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "prober/io/dns_resolver.h"
 #include "prober/probes/dns/dns_packet.h"
@@ -604,8 +605,8 @@ TEST(TcpBannerFuzzTest, RandomBytesFromTheServer) {
     server.Next(RandomBanner(rng), RandomEnd(rng));
     v1::Check c;
     c.set_name(absl::StrCat("banner-", i));
-    common::FromAbsl(absl::Seconds(30), c.mutable_interval());
-    common::FromAbsl(absl::Milliseconds(300), c.mutable_timeout());
+    common::SetDuration(absl::Seconds(30), c.mutable_interval());
+    common::SetDuration(absl::Milliseconds(300), c.mutable_timeout());
     v1::TcpSpec* t = c.mutable_tcp();
     t->set_host("127.0.0.1");
     t->set_port(server.port());
@@ -658,8 +659,8 @@ TEST(TlsSigPipeTest, ServerGoneBeforeClientHello) {
   ProberUnderTest prober;
   v1::Check c;
   c.set_name("tls-peer-gone");
-  common::FromAbsl(absl::Seconds(30), c.mutable_interval());
-  common::FromAbsl(absl::Seconds(2), c.mutable_timeout());
+  common::SetDuration(absl::Seconds(30), c.mutable_interval());
+  common::SetDuration(absl::Seconds(2), c.mutable_timeout());
   c.mutable_tls()->set_host("127.0.0.1");
   c.mutable_tls()->set_port(ntohs(addr.sin_port));
   std::vector<v1::ProbeResult> r = prober.Run(c, [&] {
@@ -692,8 +693,8 @@ TEST(TcpBannerFuzzTest, RandomSmtpRepliesDuringStartTls) {
     server.Next(bytes, RandomEnd(rng));
     v1::Check c;
     c.set_name(absl::StrCat("starttls-", i));
-    common::FromAbsl(absl::Seconds(30), c.mutable_interval());
-    common::FromAbsl(absl::Milliseconds(300), c.mutable_timeout());
+    common::SetDuration(absl::Seconds(30), c.mutable_interval());
+    common::SetDuration(absl::Milliseconds(300), c.mutable_timeout());
     v1::TlsSpec* t = c.mutable_tls();
     t->set_host("127.0.0.1");
     t->set_port(server.port());

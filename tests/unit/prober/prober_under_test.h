@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/config/config.h"
 #include "common/event_loop.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "prober/io/curl_multi.h"
 #include "prober/io/dns_resolver.h"
@@ -57,7 +58,7 @@ class ProberUnderTest {
     });
     if (started) started();
     auto limit =
-        std::chrono::microseconds(absl::ToInt64Microseconds(common::ToAbsl(check.timeout()))) +
+        std::chrono::microseconds(absl::ToInt64Microseconds(common::ToDuration(check.timeout()))) +
         std::chrono::seconds(10);
     auto safety = loop_.RunAfter(limit, [&] { loop_.Stop(); });
     loop_.Run();

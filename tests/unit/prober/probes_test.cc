@@ -35,6 +35,7 @@
 #include "common/config/config.h"
 #include "common/event_loop.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "tests/faultd/fault_server.h"
 #include "tests/unit/prober/prober_under_test.h"
@@ -159,7 +160,7 @@ class ProbesTest : public ::testing::Test {
       EXPECT_FALSE(r.detail().empty());
       EXPECT_GT(r.total_us(), 0u);
       // Every run ends by its deadline (plus the scheduler's abort grace).
-      EXPECT_LT(took, common::ToAbsl(MakeCheck(row.spec, row.timeout).timeout()) +
+      EXPECT_LT(took, common::ToDuration(MakeCheck(row.spec, row.timeout).timeout()) +
                           absl::Milliseconds(500));
       if (row.also) row.also(r);
     }
