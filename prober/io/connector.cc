@@ -80,17 +80,13 @@ void Connector::Connect(const std::string& host, int port, const std::string& re
                                 s->resolving = false;
                                 s->conn.dns_us = static_cast<uint32_t>(a.elapsed.count());
                                 s->conn.rcode = a.rcode;
-                                if (a.failure_class == FC::OK) {
-                                  s->conn.address = a.addresses.front();
-                                } else {
-                                  s->conn.address = env_->resolver->LastKnownAddress(host);
-                                  if (s->conn.address.empty()) {
-                                    s->conn.failure_class = a.failure_class;
-                                    s->conn.detail = a.detail;
-                                    Finish(s);
-                                    return;
-                                  }
-                                  s->conn.fallback = {a.failure_class, a.detail, s->conn.address};
+                                s->conn.address =
+                                    env_->resolver->AddressToTry(host, a, &s->conn.fallback);
+                                if (s->conn.address.empty()) {
+                                  s->conn.failure_class = a.failure_class;
+                                  s->conn.detail = a.detail;
+                                  Finish(s);
+                                  return;
                                 }
                                 StartConnect(s);
                               });

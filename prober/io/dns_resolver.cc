@@ -292,4 +292,16 @@ std::string DnsResolver::LastKnownAddress(const std::string& host) const {
   return it == last_known_.end() ? "" : it->second;
 }
 
+std::string DnsResolver::AddressToTry(const std::string& host, const HostAnswer& answer,
+                                      DnsFallback* fallback) const {
+  if (answer.failure_class == v1::FailureClass::OK) {
+    return answer.addresses.front();
+  }
+  std::string address = LastKnownAddress(host);
+  if (!address.empty()) {
+    *fallback = {answer.failure_class, answer.detail, address};
+  }
+  return address;
+}
+
 }  // namespace sonde::prober

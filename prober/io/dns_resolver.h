@@ -27,6 +27,15 @@
 
 namespace sonde::prober {
 
+// A probe's way round a name that failed but had resolved before: what the
+// resolver said and the last known address tried instead.
+struct DnsFallback {
+  v1::FailureClass::Code dns_class = v1::FailureClass::OK;  // OK: not used
+  std::string dns_detail;                                   // the resolver's words
+  std::string address;                                      // the last known address
+  bool used() const { return dns_class != v1::FailureClass::OK; }
+};
+
 class DnsResolver {
  public:
   struct HostAnswer {
@@ -65,6 +74,13 @@ class DnsResolver {
 
   // The last address `host` resolved to, or "" if never.
   std::string LastKnownAddress(const std::string& host) const;
+
+  // Where a probe of `host` goes after `answer`: its first address; when the
+  // name failed but resolved before, the last known address, with the
+  // failure in `fallback`; "" when the name failed and never resolved (the
+  // lookup's failure is then the result).
+  std::string AddressToTry(const std::string& host, const HostAnswer& answer,
+                           DnsFallback* fallback) const;
 
   // Maps an ares status to the failure class and rcode name users see.
   static v1::FailureClass::Code ClassifyStatus(int ares_status, std::string* rcode);

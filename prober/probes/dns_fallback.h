@@ -2,23 +2,17 @@
 // When a check's name fails to resolve but resolved before, the probe still
 // tries the last known address; the result keeps the DNS failure class and
 // records, as structured fields and in the detail text, what the server there
-// did. The collector reads the fields, never the text. Pure; any thread.
+// did. The collector reads the fields, never the text. The address to try
+// comes from DnsResolver::AddressToTry. Pure; any thread.
 #ifndef SONDE_PROBER_PROBES_DNS_FALLBACK_H_
 #define SONDE_PROBER_PROBES_DNS_FALLBACK_H_
 
 #include <string>
 
+#include "prober/io/dns_resolver.h"
 #include "sonde/v1/result.pb.h"
 
 namespace sonde::prober {
-
-// What the resolver said when the name failed and which address was tried.
-struct DnsFallback {
-  v1::FailureClass::Code dns_class = v1::FailureClass::OK;  // OK: the name resolved
-  std::string dns_detail;                                   // the resolver's words
-  std::string address;                                      // the last known address
-  bool used() const { return dns_class != v1::FailureClass::OK; }
-};
 
 // Sets `r`'s class and detail from what the run saw: class `seen` and text
 // `detail`. When `fallback` was used, `seen` and `http_status` (0: no HTTP

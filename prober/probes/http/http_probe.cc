@@ -144,36 +144,31 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
   run->results.resize(n);
   active_ = run;
   std::string servers = absl::StrJoin(check_.http().resolvers(), ",");
-  env_->resolver->ResolveHost(url_.host, servers, Remaining(*env_->loop, deadline),
-                              [this, run](DnsResolver::HostAnswer a) {
-                                if (run->finished) {
-                                  return;
-                                }
-                                run->resolving = false;
-                                run->dns_us = static_cast<uint32_t>(a.elapsed.count());
-                                run->rcode = a.rcode;
-                                if (a.failure_class == FC::OK) {
-                                  run->address = a.addresses.front();
-                                } else {
-                                  run->address = env_->resolver->LastKnownAddress(url_.host);
-                                  if (run->address.empty()) {
-                                    for (auto& r : run->results) {
-                                      r.set_failure_class(a.failure_class);
-                                      r.set_detail(a.detail);
-                                      r.set_dns_us(run->dns_us);
-                                      r.set_total_us(run->dns_us);
-                                      r.set_dns_rcode(a.rcode);
-                                    }
-                                    Finish(run);
-                                    return;
-                                  }
-                                  run->fallback = {a.failure_class, a.detail, run->address};
-                                }
-                                run->pending = static_cast<uint32_t>(run->results.size());
-                                for (uint32_t i = 0; i < run->results.size(); ++i) {
-                                  StartRequest(run, i);
-                                }
-                              });
+  env_->resolver->ResolveHost(
+      url_.host, servers, Remaining(*env_->loop, deadline), [this, run](DnsResolver::HostAnswer a) {
+        if (run->finished) {
+          return;
+        }
+        run->resolving = false;
+        run->dns_us = static_cast<uint32_t>(a.elapsed.count());
+        run->rcode = a.rcode;
+        run->address = env_->resolver->AddressToTry(url_.host, a, &run->fallback);
+        if (run->address.empty()) {
+          for (auto& r : run->results) {
+            r.set_failure_class(a.failure_class);
+            r.set_detail(a.detail);
+            r.set_dns_us(run->dns_us);
+            r.set_total_us(run->dns_us);
+            r.set_dns_rcode(a.rcode);
+          }
+          Finish(run);
+          return;
+        }
+        run->pending = static_cast<uint32_t>(run->results.size());
+        for (uint32_t i = 0; i < run->results.size(); ++i) {
+          StartRequest(run, i);
+        }
+      });
 }
 
 void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
