@@ -141,23 +141,7 @@ absl::Status Spool::Recover() {
         break;
       }
       if (type == kBatch) {
-        Entry e{batch.batch_seq(),
-                number,
-                pos,
-                static_cast<uint32_t>(kHeader + len),
-                static_cast<uint32_t>(batch.results_size()),
-                absl::InfiniteFuture(),
-                0,
-                0};
-        if (batch.results_size() > 0) {
-          e.first_start = StartOf(batch.results(0));
-          e.first_seq = batch.results(0).seq();
-          e.last_seq = batch.results(batch.results_size() - 1).seq();
-          max_result_seq_ = std::max(max_result_seq_, e.last_seq);
-        }
-        e.gaps.assign(batch.gaps().begin(), batch.gaps().end());
-        max_batch_seq_ = std::max(max_batch_seq_, batch.batch_seq());
-        batches.push_back(std::move(e));
+        batches.push_back(IndexBatch(batch, number, pos, static_cast<uint32_t>(kHeader + len)));
       } else if (type == kAck) {
         uint64_t seq = 0;
         memcpy(&seq, payload.data(), 8);
@@ -248,23 +232,8 @@ absl::Status Spool::Append(const v1::ResultBatch& batch) {
   if (auto st = WriteRecord(kBatch, payload); !st.ok()) {
     return st;
   }
-  Entry e{batch.batch_seq(),
-          segments_.back().number,
-          offset,
-          static_cast<uint32_t>(kHeader + payload.size()),
-          static_cast<uint32_t>(batch.results_size()),
-          absl::InfiniteFuture(),
-          0,
-          0};
-  if (batch.results_size() > 0) {
-    e.first_start = StartOf(batch.results(0));
-    e.first_seq = batch.results(0).seq();
-    e.last_seq = batch.results(batch.results_size() - 1).seq();
-    max_result_seq_ = std::max(max_result_seq_, e.last_seq);
-  }
-  e.gaps.assign(batch.gaps().begin(), batch.gaps().end());
-  max_batch_seq_ = std::max(max_batch_seq_, batch.batch_seq());
-  index_.push_back(std::move(e));
+  index_.push_back(IndexBatch(batch, segments_.back().number, offset,
+                              static_cast<uint32_t>(kHeader + payload.size())));
   stats_.appended_batches++;
   uint64_t total = 0;
   for (const Segment& s : segments_) {
@@ -275,6 +244,22 @@ absl::Status Spool::Append(const v1::ResultBatch& batch) {
     DropOldestSegment();
   }
   return absl::OkStatus();
+}
+
+Spool::Entry Spool::IndexBatch(const v1::ResultBatch& batch, uint64_t segment, uint64_t offset,
+                               uint32_t length) {
+  Entry e{
+      batch.batch_seq(),      segment, offset, length, static_cast<uint32_t>(batch.results_size()),
+      absl::InfiniteFuture(), 0,       0};
+  if (batch.results_size() > 0) {
+    e.first_start = StartOf(batch.results(0));
+    e.first_seq = batch.results(0).seq();
+    e.last_seq = batch.results(batch.results_size() - 1).seq();
+    max_result_seq_ = std::max(max_result_seq_, e.last_seq);
+  }
+  e.gaps.assign(batch.gaps().begin(), batch.gaps().end());
+  max_batch_seq_ = std::max(max_batch_seq_, batch.batch_seq());
+  return e;
 }
 
 void Spool::DropOldestSegment() {

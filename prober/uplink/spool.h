@@ -97,6 +97,11 @@ class Spool {
   absl::Status Recover();
   absl::Status OpenActive(uint64_t number);
   absl::Status WriteRecord(uint8_t type, const std::string& payload);
+  // The index entry of `batch`, stored as a record of `length` bytes at
+  // `offset` in segment `segment`; raises the highest batch and result
+  // sequence numbers seen.
+  Entry IndexBatch(const v1::ResultBatch& batch, uint64_t segment, uint64_t offset,
+                   uint32_t length);
   void DropOldestSegment();
   void DeleteAckedSegments();
   std::string SegmentPath(uint64_t number) const;
