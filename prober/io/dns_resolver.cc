@@ -12,7 +12,6 @@
 namespace sonde::prober {
 
 using common::EventLoop;
-using Clock = std::chrono::steady_clock;
 
 struct DnsResolver::Channel {
   DnsResolver* owner = nullptr;
@@ -27,8 +26,8 @@ struct DnsResolver::Channel {
 };
 
 namespace {
-std::chrono::microseconds Since(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+std::chrono::microseconds Since(const common::EventLoop& loop, common::EventLoop::MonoTime start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(loop.Now() - start);
 }
 
 struct LibraryInit {
@@ -204,10 +203,10 @@ void DnsResolver::ResolveHost(const std::string& host, const std::string& server
     DnsResolver* self;
     std::string host;
     std::string server;
-    Clock::time_point start;
+    common::EventLoop::MonoTime start;
     HostCallback cb;
   };
-  auto* p = new Pending{this, host, server, Clock::now(), std::move(cb)};
+  auto* p = new Pending{this, host, server, loop_->Now(), std::move(cb)};
   ares_addrinfo_hints hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_flags = ARES_AI_NOSORT;
@@ -216,7 +215,7 @@ void DnsResolver::ResolveHost(const std::string& host, const std::string& server
       [](void* arg, int status, int timeouts, ares_addrinfo* res) {
         std::unique_ptr<Pending> p(static_cast<Pending*>(arg));
         HostAnswer a;
-        a.elapsed = Since(p->start);
+        a.elapsed = Since(*p->self->loop_, p->start);
         a.failure_class = ClassifyStatus(status, &a.rcode);
         if (status == ARES_SUCCESS && res != nullptr) {
           std::vector<std::string> v6;
@@ -267,16 +266,16 @@ void DnsResolver::Query(const std::string& name, int type, const std::string& se
   }
   struct Pending {
     DnsResolver* self;
-    Clock::time_point start;
+    common::EventLoop::MonoTime start;
     RawCallback cb;
   };
-  auto* p = new Pending{this, Clock::now(), std::move(cb)};
+  auto* p = new Pending{this, loop_->Now(), std::move(cb)};
   ares_query((*ch)->channel, name.c_str(), ns_c_in, type,
              [](void* arg, int status, int timeouts, unsigned char* abuf, int alen) {
                std::unique_ptr<Pending> p(static_cast<Pending*>(arg));
                RawAnswer a;
                a.status = status;
-               a.elapsed = Since(p->start);
+               a.elapsed = Since(*p->self->loop_, p->start);
                if (abuf != nullptr && alen > 0) {
                  a.packet.assign(abuf, abuf + alen);
                }
