@@ -56,7 +56,9 @@ class ProberUnderTest {
       done = true;
       loop_.Stop();
     });
-    if (started) started();
+    if (started) {
+      started();
+    }
     auto limit =
         std::chrono::microseconds(absl::ToInt64Microseconds(common::ToDuration(check.timeout()))) +
         std::chrono::seconds(10);

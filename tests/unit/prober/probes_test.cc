@@ -162,7 +162,9 @@ class ProbesTest : public ::testing::Test {
       // Every run ends by its deadline (plus the scheduler's abort grace).
       EXPECT_LT(took, common::ToDuration(MakeCheck(row.spec, row.timeout).timeout()) +
                           absl::Milliseconds(500));
-      if (row.also) row.also(r);
+      if (row.also) {
+        row.also(r);
+      }
     }
   }
 
@@ -360,8 +362,8 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
     std::string name;
     std::string spec;
     std::string evidence;
-    int status_answered;     // fallback_http_status while the server is fine
-    FC::Code class_down;     // fallback_class when the server fails too
+    int status_answered;  // fallback_http_status while the server is fine
+    FC::Code class_down;  // fallback_class when the server fails too
     int status_down;
   };
   for (const Case& c : std::vector<Case>{
@@ -576,9 +578,13 @@ class StartTlsSmtpServer {
     char c;
     while (line.size() < 1024) {
       pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 3000) != 1 || recv(fd, &c, 1, 0) != 1) break;
+      if (poll(&p, 1, 3000) != 1 || recv(fd, &c, 1, 0) != 1) {
+        break;
+      }
       line.push_back(c);
-      if (c == '\n') break;
+      if (c == '\n') {
+        break;
+      }
     }
     return line;
   }
@@ -586,9 +592,13 @@ class StartTlsSmtpServer {
 
   void Serve() {
     pollfd p{listen_fd_, POLLIN, 0};
-    if (poll(&p, 1, 5000) != 1) return;
+    if (poll(&p, 1, 5000) != 1) {
+      return;
+    }
     int fd = accept(listen_fd_, nullptr, nullptr);
-    if (fd < 0) return;
+    if (fd < 0) {
+      return;
+    }
     timeval tv{3, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -600,7 +610,9 @@ class StartTlsSmtpServer {
         SSL* ssl = SSL_new(ctx_);
         SSL_set_fd(ssl, fd);
         handshake_done_ = SSL_accept(ssl) == 1;
-        if (handshake_done_) SSL_shutdown(ssl);
+        if (handshake_done_) {
+          SSL_shutdown(ssl);
+        }
         SSL_free(ssl);
       }
     }
@@ -725,9 +737,12 @@ std::string DnsSpec(const std::string& name, const std::string& type,
 // Answers of the first resolver as "data/ttl".
 std::vector<std::string> AnswerList(const v1::ProbeResult& r) {
   std::vector<std::string> out;
-  if (r.dns_size() == 0) return out;
-  for (const v1::DnsRecord& a : r.dns(0).answers())
+  if (r.dns_size() == 0) {
+    return out;
+  }
+  for (const v1::DnsRecord& a : r.dns(0).answers()) {
     out.push_back(absl::StrCat(a.type(), " ", a.data(), "/", a.ttl()));
+  }
   return out;
 }
 
