@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/event_loop.h"
 #include "common/result_json.h"
-#include "prober/dns_resolver.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/dns/dns_probe.h"
-#include "prober/scheduler.h"
+#include "prober/sched/scheduler.h"
 #include "sonde/v1/collector.pb.h"
 
 namespace sonde::bench {

@@ -29,7 +29,7 @@
 #include "collector/detect/options.h"
 #include "collector/server.h"
 #include "collector/storage/store.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/metrics.h"

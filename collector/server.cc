@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {

@@ -26,7 +26,7 @@ constexpr size_t kMinDeadEntriesToCompact = 4096;
 
 }  // namespace
 
-EventLoop::EventLoop() = default;
+EventLoop::EventLoop(Clock* clock) : clock_(clock) {}
 
 EventLoop::~EventLoop() {
   for (int fd : {epoll_fd_, wake_fd_}) {
@@ -38,9 +38,13 @@ EventLoop::~EventLoop() {
 
 absl::Status EventLoop::Init() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) return Errno("epoll_create1");
+  if (epoll_fd_ < 0) {
+    return Errno("epoll_create1");
+  }
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0) return Errno("eventfd");
+  if (wake_fd_ < 0) {
+    return Errno("eventfd");
+  }
   return AddFd(wake_fd_, EPOLLIN, [this](uint32_t) { DrainPosted(); });
 }
 
@@ -64,7 +68,9 @@ void EventLoop::Stop() {
 }
 
 absl::Status EventLoop::AddFd(int fd, uint32_t events, FdCallback cb) {
-  if (fd < 0) return absl::InvalidArgumentError(absl::StrCat("bad fd ", fd));
+  if (fd < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad fd ", fd));
+  }
   if (static_cast<size_t>(fd) >= fds_.size()) {
     fds_.resize(std::max<size_t>(static_cast<size_t>(fd) + 1, fds_.size() * 2));
   }
@@ -96,7 +102,9 @@ absl::Status EventLoop::ModifyFd(int fd, uint32_t events) {
 }
 
 void EventLoop::RemoveFd(int fd) {
-  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || !fds_[fd].registered) return;
+  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || !fds_[fd].registered) {
+    return;
+  }
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   fds_[fd].registered = false;
   fds_[fd].cb = nullptr;  // empty while its own callback runs (see Run)
@@ -123,20 +131,33 @@ void EventLoop::Cancel(TimerId id) {
 
 void EventLoop::CompactTimerHeap() {
   heap_.clear();
-  for (const auto& [id, timer] : timers_) heap_.push_back(HeapEntry{timer.when, id});
+  for (const auto& [id, timer] : timers_) {
+    heap_.push_back(HeapEntry{timer.when, id});
+  }
   std::make_heap(heap_.begin(), heap_.end());
 }
 
-int EventLoop::WaitTimeoutMs() {
-  if (!local_posted_.empty()) return 0;
-  // Drop cancelled entries from the top so that they cause no wake-up.
+const EventLoop::HeapEntry* EventLoop::EarliestTimer() {
+  // Cancelled entries at the top would cause wake-ups for nothing.
   while (!heap_.empty() && !timers_.contains(heap_.front().id)) {
     std::pop_heap(heap_.begin(), heap_.end());
     heap_.pop_back();
   }
-  if (heap_.empty()) return -1;
-  auto wait = heap_.front().when - Now();
-  if (wait <= MonoTime::duration::zero()) return 0;
+  return heap_.empty() ? nullptr : &heap_.front();
+}
+
+int EventLoop::WaitTimeoutMs() {
+  if (!local_posted_.empty()) {
+    return 0;
+  }
+  const HeapEntry* next = EarliestTimer();
+  if (next == nullptr) {
+    return -1;
+  }
+  auto wait = next->when - Now();
+  if (wait <= MonoTime::duration::zero()) {
+    return 0;
+  }
   // Round up: waking early would only find nothing due and sleep again.
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
   return static_cast<int>(std::min<int64_t>(ms, 24 * 3600 * 1000));
@@ -156,7 +177,9 @@ void EventLoop::RunDueTimers() {
   }
   for (TimerId id : due) {
     auto it = timers_.find(id);
-    if (it == timers_.end()) continue;  // cancelled, maybe by an earlier callback
+    if (it == timers_.end()) {
+      continue;  // cancelled, maybe by an earlier callback
+    }
     std::function<void()> fn = std::move(it->second.fn);
     timers_.erase(it);
     fn();
@@ -173,7 +196,9 @@ void EventLoop::DrainPosted() {
     absl::MutexLock l(&mu_);
     batch.swap(posted_);
   }
-  for (auto& fn : batch) fn();
+  for (auto& fn : batch) {
+    fn();
+  }
 }
 
 void EventLoop::DrainLocalPosted() {
@@ -182,36 +207,69 @@ void EventLoop::DrainLocalPosted() {
   std::vector<std::function<void()>> batch;
   batch.swap(posted_scratch_);
   batch.swap(local_posted_);
-  for (auto& fn : batch) fn();
+  for (auto& fn : batch) {
+    fn();
+  }
   batch.clear();
   posted_scratch_.swap(batch);
+}
+
+bool EventLoop::Iterate(int timeout_ms) {
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+  if (n < 0 && errno != EINTR) {
+    return false;
+  }
+  for (int i = 0; i < n; ++i) {
+    uint64_t token = events[i].data.u64;
+    int fd = static_cast<int>(token & 0xffffffffu);
+    uint32_t generation = static_cast<uint32_t>(token >> 32);
+    if (static_cast<size_t>(fd) >= fds_.size()) {
+      continue;
+    }
+    if (!fds_[fd].registered || fds_[fd].generation != generation) {
+      continue;  // removed earlier in this batch
+    }
+    // Moved out for the call so that the callback may remove its own fd;
+    // `fds_` may grow meanwhile, so the slot is looked up again after.
+    FdCallback cb = std::move(fds_[fd].cb);
+    cb(events[i].events);
+    FdSlot& slot = fds_[fd];
+    if (slot.registered && slot.generation == generation) {
+      slot.cb = std::move(cb);
+    }
+  }
+  RunDueTimers();
+  DrainLocalPosted();
+  return true;
 }
 
 void EventLoop::Run() {
   stop_ = false;
   loop_thread_.store(std::this_thread::get_id());
-  constexpr int kMaxEvents = 256;
-  epoll_event events[kMaxEvents];
-  while (!stop_) {
-    int n = epoll_wait(epoll_fd_, events, kMaxEvents, WaitTimeoutMs());
-    if (n < 0 && errno != EINTR) break;
-    for (int i = 0; i < n; ++i) {
-      uint64_t token = events[i].data.u64;
-      int fd = static_cast<int>(token & 0xffffffffu);
-      uint32_t generation = static_cast<uint32_t>(token >> 32);
-      if (static_cast<size_t>(fd) >= fds_.size()) continue;
-      if (!fds_[fd].registered || fds_[fd].generation != generation) {
-        continue;  // removed earlier in this batch
-      }
-      // Moved out for the call so that the callback may remove its own fd;
-      // `fds_` may grow meanwhile, so the slot is looked up again after.
-      FdCallback cb = std::move(fds_[fd].cb);
-      cb(events[i].events);
-      FdSlot& slot = fds_[fd];
-      if (slot.registered && slot.generation == generation) slot.cb = std::move(cb);
+  while (!stop_ && Iterate(WaitTimeoutMs())) {
+  }
+  loop_thread_.store(std::thread::id());
+}
+
+void EventLoop::RunUntil(FakeClock* clock, MonoTime until) {
+  stop_ = false;
+  loop_thread_.store(std::this_thread::get_id());
+  while (!stop_ && Iterate(/*timeout_ms=*/0)) {
+    if (stop_ || !local_posted_.empty()) {
+      continue;
     }
-    RunDueTimers();
-    DrainLocalPosted();
+    const HeapEntry* next = EarliestTimer();
+    if (next == nullptr || next->when > until) {
+      break;
+    }
+    if (next->when > Now()) {
+      clock->Advance(absl::FromChrono(next->when - Now()));
+    }
+  }
+  if (!stop_ && Now() < until) {
+    clock->Advance(absl::FromChrono(until - Now()));
   }
   loop_thread_.store(std::thread::id());
 }

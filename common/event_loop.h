@@ -9,6 +9,10 @@
 // no timerfd, so arming a timer costs no system call, and timers due within
 // the same millisecond share one wake-up. Posts from the loop thread itself
 // are queued without waking the loop through the eventfd.
+//
+// Time comes from an injected Clock (its monotonic SteadyNow). On a
+// FakeClock, tests drive the loop with RunUntil(), which jumps the clock from
+// timer to timer instead of sleeping.
 #ifndef SONDE_COMMON_EVENT_LOOP_H_
 #define SONDE_COMMON_EVENT_LOOP_H_
 
@@ -25,16 +29,18 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 
 namespace sonde::common {
 
 class EventLoop {
  public:
-  using MonoTime = std::chrono::steady_clock::time_point;
+  using MonoTime = Clock::SteadyTime;
   using TimerId = uint64_t;
   using FdCallback = std::function<void(uint32_t epoll_events)>;
 
-  EventLoop();
+  // `clock` (not owned) must outlive the loop.
+  explicit EventLoop(Clock* clock = RealClock());
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -44,6 +50,12 @@ class EventLoop {
 
   // Runs until Stop(). Returns on the calling thread.
   void Run();
+  // For tests on a FakeClock (the loop's clock): runs like Run() but never
+  // sleeps: whenever nothing is ready it advances `clock` to the next timer,
+  // until Stop() or until no timer is due by `until`; without a Stop() the
+  // clock then reads at least `until`. Descriptors are polled without waiting, so real I/O
+  // only makes progress between timers.
+  void RunUntil(FakeClock* clock, MonoTime until);
   // Thread-safe: makes Run() return after the current iteration.
   void Stop();
   // Thread-safe: runs `fn` on the loop thread soon (never inside Post), in
@@ -61,7 +73,8 @@ class EventLoop {
   // Cancelling a timer that already ran (or 0) is a no-op.
   void Cancel(TimerId id);
 
-  static MonoTime Now() { return std::chrono::steady_clock::now(); }
+  // The loop's monotonic time (its clock's SteadyNow).
+  MonoTime Now() const { return clock_->SteadyNow(); }
   size_t timer_count() const { return timers_.size(); }
 
  private:
@@ -89,11 +102,17 @@ class EventLoop {
   bool OnLoopThread() const { return std::this_thread::get_id() == loop_thread_.load(); }
   // epoll_wait's timeout: 0 when work is ready, -1 when there is no timer.
   int WaitTimeoutMs();
+  // One iteration: waits up to `timeout_ms` for descriptors, runs their
+  // callbacks, the due timers and the local posts. False on an epoll error.
+  bool Iterate(int timeout_ms);
+  // Drops cancelled entries from the heap's top; the earliest live timer.
+  const HeapEntry* EarliestTimer();
   void RunDueTimers();
   void CompactTimerHeap();
   void DrainPosted();
   void DrainLocalPosted();
 
+  Clock* const clock_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool stop_ = false;  // loop thread only; Stop() posts

@@ -13,20 +13,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/config.h"
-#include "common/credentials.h"
+#include "common/config/config.h"
 #include "common/event_loop.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/net.h"
 #include "common/result_json.h"
-#include "prober/config_client.h"
-#include "prober/curl_multi.h"
-#include "prober/dns_resolver.h"
+#include "common/tls/credentials.h"
+#include "prober/io/curl_multi.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/registry.h"
-#include "prober/scheduler.h"
-#include "prober/uplink.h"
+#include "prober/sched/scheduler.h"
+#include "prober/uplink/config_client.h"
+#include "prober/uplink/uplink.h"
 
 namespace sonde::prober {
 namespace {
@@ -70,12 +70,16 @@ class SignalFd {
     fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   }
   ~SignalFd() {
-    if (fd_ >= 0) close(fd_);
+    if (fd_ >= 0) {
+      close(fd_);
+    }
   }
   int fd() const { return fd_; }
   int Read() {
     signalfd_siginfo info;
-    if (read(fd_, &info, sizeof info) != sizeof info) return 0;
+    if (read(fd_, &info, sizeof info) != sizeof info) {
+      return 0;
+    }
     return static_cast<int>(info.ssi_signo);
   }
 
@@ -135,25 +139,43 @@ int RunProber(int argc, char** argv) {
     std::cerr << "sonde-prober: " << msg << "\n";
     return 2;
   };
-  if (!args.ok()) return usage_error(std::string(args.status().message()));
-  if (!args->empty()) return usage_error(absl::StrCat("unexpected argument \"", (*args)[0], "\""));
-  if (once && config_path.empty()) return usage_error("--once needs --config FILE");
+  if (!args.ok()) {
+    return usage_error(std::string(args.status().message()));
+  }
+  if (!args->empty()) {
+    return usage_error(absl::StrCat("unexpected argument \"", (*args)[0], "\""));
+  }
+  if (once && config_path.empty()) {
+    return usage_error("--once needs --config FILE");
+  }
   if (!security.tls_cert.empty()) {
     // The certificate names the prober: CN = prober id, OU = region.
     auto pem = common::ReadTextFile("--tls-cert", security.tls_cert);
-    if (!pem.ok()) return usage_error(std::string(pem.status().message()));
+    if (!pem.ok()) {
+      return usage_error(std::string(pem.status().message()));
+    }
     auto id = common::ReadCertificateIdentity(*pem);
-    if (!id.ok()) return usage_error(absl::StrCat("--tls-cert: ", id.status().message()));
-    if (region.empty()) region = id->organizational_unit;
-    if (prober_id.empty()) prober_id = id->common_name;
+    if (!id.ok()) {
+      return usage_error(absl::StrCat("--tls-cert: ", id.status().message()));
+    }
+    if (region.empty()) {
+      region = id->organizational_unit;
+    }
+    if (prober_id.empty()) {
+      prober_id = id->common_name;
+    }
     if (region != id->organizational_unit || prober_id != id->common_name) {
       return usage_error(absl::StrCat("--tls-cert is for prober \"", id->common_name,
                                       "\" in region \"", id->organizational_unit,
                                       "\"; --prober-id/--region say otherwise"));
     }
   }
-  if (!once && region.empty()) return usage_error("--region is required (or use --once)");
-  if (!once && collector.empty()) return usage_error("--collector HOST:PORT is required");
+  if (!once && region.empty()) {
+    return usage_error("--region is required (or use --once)");
+  }
+  if (!once && collector.empty()) {
+    return usage_error("--collector HOST:PORT is required");
+  }
   if (!collector.empty() && !common::ParseHostPort(collector, 0).ok()) {
     return usage_error(absl::StrCat("--collector \"", collector, "\" is not HOST:PORT"));
   }
@@ -161,8 +183,12 @@ int RunProber(int argc, char** argv) {
     return usage_error(
         absl::StrCat("--source-address \"", source_address, "\" is not an IP address"));
   }
-  if (spool_max_mib < 1) return usage_error("--spool-max-mib must be at least 1");
-  if (prober_id.empty()) prober_id = DefaultProberId(region);
+  if (spool_max_mib < 1) {
+    return usage_error("--spool-max-mib must be at least 1");
+  }
+  if (prober_id.empty()) {
+    prober_id = DefaultProberId(region);
+  }
   common::InitLogging("sonde-prober",
                       once ? (log_level == "info" ? "warn" : log_level) : log_level);
 
@@ -208,7 +234,9 @@ int RunProber(int argc, char** argv) {
     chargs.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     chargs.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
     auto creds = common::MakeClientCredentials(security, collector);
-    if (!creds.ok()) return usage_error(std::string(creds.status().message()));
+    if (!creds.ok()) {
+      return usage_error(std::string(creds.status().message()));
+    }
     bearer_token = creds->bearer_token;
     channel = grpc::CreateCustomChannel(collector, creds->channel, chargs);
     Uplink::Options uo;
@@ -253,7 +281,9 @@ int RunProber(int argc, char** argv) {
     loop.Run();
     // Config order, then request order: stable output for people and diffs.
     std::map<std::string, size_t> order;
-    for (size_t i = 0; i < checks.size(); ++i) order[checks[i].name()] = i;
+    for (size_t i = 0; i < checks.size(); ++i) {
+      order[checks[i].name()] = i;
+    }
     std::stable_sort(once_results.begin(), once_results.end(),
                      [&](const v1::ProbeResult& a, const v1::ProbeResult& b) {
                        return std::make_pair(order[a.check_id()], a.request_index()) <
@@ -399,7 +429,9 @@ int RunProber(int argc, char** argv) {
   loop.Run();
   metrics.Stop();
   loop.RemoveFd(signals.fd());
-  if (config_client) config_client->Stop();
+  if (config_client) {
+    config_client->Stop();
+  }
   scheduler.reset();  // aborts running probes
   size_t backlog = uplink->backlog();
   uplink->Stop(absl::Seconds(3));

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/grpc_status.h"
 #include "common/proto_time.h"
 #include "spdlog/spdlog.h"

@@ -9,7 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/credentials.h"
+#include "common/tls/credentials.h"
 #include "yaml-cpp/yaml.h"
 
 namespace sonde::collector {

@@ -19,7 +19,7 @@
 #include "collector/detect/reorder_buffer.h"
 #include "collector/detect/target.h"
 #include "collector/detect/windows.h"
-#include "common/config.h"
+#include "common/config/config.h"
 
 namespace sonde::detect {
 namespace {

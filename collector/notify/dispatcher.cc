@@ -13,7 +13,7 @@
 #include "collector/notify/routing.h"
 #include "collector/notify/senders/notification.h"
 #include "collector/notify/senders/sender.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tests/faultd/openssl_handles.h"
+#include "common/tls/openssl_handles.h"
 #include "tests/faultd/rules.h"
 
 namespace sonde::faultd {
@@ -26,8 +26,8 @@ namespace sonde::faultd {
 class CertKit {
  public:
   struct KeyAndCert {
-    UniqueEvpPkey key;
-    UniqueX509 cert;
+    common::UniqueEvpPkey key;
+    common::UniqueX509 cert;
   };
 
   static absl::StatusOr<std::unique_ptr<CertKit>> Generate(

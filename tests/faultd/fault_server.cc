@@ -287,7 +287,7 @@ std::shared_ptr<const RuleSet> FaultServer::CurrentRules() {
   return rules_;
 }
 
-absl::StatusOr<UniqueSsl> FaultServer::NewTlsSession(int fd, ClientHelloHandler* handler) {
+absl::StatusOr<common::UniqueSsl> FaultServer::NewTlsSession(int fd, ClientHelloHandler* handler) {
   return tls_->NewSsl(fd, handler);
 }
 

@@ -111,7 +111,7 @@ class FaultServer : private SessionHost {
   const SessionLimits& limits() const override { return options_.limits; }
   faultd::Stats& counters() override { return stats_; }
   std::shared_ptr<const RuleSet> CurrentRules() override;
-  absl::StatusOr<UniqueSsl> NewTlsSession(int fd, ClientHelloHandler* handler) override;
+  absl::StatusOr<common::UniqueSsl> NewTlsSession(int fd, ClientHelloHandler* handler) override;
   ControlResponse HandleControl(const HttpRequest& request) override;
   void ConnectionClosed(StreamConnection* conn) override;
 

@@ -17,7 +17,7 @@
 #include "absl/time/time.h"
 #include "common/event_loop.h"
 #include "tests/faultd/http_request.h"
-#include "tests/faultd/openssl_handles.h"
+#include "common/tls/openssl_handles.h"
 #include "tests/faultd/rules.h"
 #include "tests/faultd/stats.h"
 
@@ -75,7 +75,7 @@ class SessionHost {
     return m;
   }
   // A server-side TLS session on `fd`; `handler` is asked at ClientHello.
-  virtual absl::StatusOr<UniqueSsl> NewTlsSession(int fd, ClientHelloHandler* handler) = 0;
+  virtual absl::StatusOr<common::UniqueSsl> NewTlsSession(int fd, ClientHelloHandler* handler) = 0;
   // Requests on the control listener.
   virtual ControlResponse HandleControl(const HttpRequest& request) = 0;
   // `conn` closed: the host drops its reference (the connection may be

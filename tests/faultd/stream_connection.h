@@ -110,7 +110,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection>,
   ListenerKind listener_;
   UniqueFd fd_;
   SocketAddress peer_;
-  UniqueSsl ssl_;
+  common::UniqueSsl ssl_;
   bool registered_ = false;
   bool closed_ = false;
   bool handshake_done_ = false;

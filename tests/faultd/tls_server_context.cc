@@ -36,7 +36,7 @@ std::optional<std::string> SniFromHello(SSL* ssl) {
 absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(const CertKit* certs) {
   std::unique_ptr<TlsServerContext> c(new TlsServerContext(certs));
   c->ctx_.reset(SSL_CTX_new(TLS_server_method()));
-  if (!c->ctx_) return OpenSslError("SSL_CTX_new");
+  if (!c->ctx_) return common::OpenSslError("SSL_CTX_new");
   SSL_CTX* ctx = c->ctx_.get();
   // Old versions stay possible for rules that cap max_version below 1.2; the
   // security level is lowered per connection only when a rule asks for it.
@@ -49,16 +49,16 @@ absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(const
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   if (SSL_CTX_use_certificate(ctx, certs->cert(CertKind::kValid)) != 1 ||
       SSL_CTX_use_PrivateKey(ctx, certs->key(CertKind::kValid)) != 1) {
-    return OpenSslError("SSL_CTX_use_certificate");
+    return common::OpenSslError("SSL_CTX_use_certificate");
   }
   SSL_CTX_set_client_hello_cb(ctx, &TlsServerContext::ClientHelloCallback, c.get());
   return c;
 }
 
-absl::StatusOr<UniqueSsl> TlsServerContext::NewSsl(int fd, ClientHelloHandler* handler) const {
-  UniqueSsl ssl(SSL_new(ctx_.get()));
-  if (!ssl) return OpenSslError("SSL_new");
-  if (SSL_set_fd(ssl.get(), fd) != 1) return OpenSslError("SSL_set_fd");
+absl::StatusOr<common::UniqueSsl> TlsServerContext::NewSsl(int fd, ClientHelloHandler* handler) const {
+  common::UniqueSsl ssl(SSL_new(ctx_.get()));
+  if (!ssl) return common::OpenSslError("SSL_new");
+  if (SSL_set_fd(ssl.get(), fd) != 1) return common::OpenSslError("SSL_set_fd");
   SSL_set_app_data(ssl.get(), handler);
   SSL_set_accept_state(ssl.get());
   return ssl;

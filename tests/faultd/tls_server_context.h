@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "tests/faultd/cert_kit.h"
-#include "tests/faultd/openssl_handles.h"
+#include "common/tls/openssl_handles.h"
 #include "tests/faultd/rules.h"
 
 namespace sonde::faultd {
@@ -42,14 +42,14 @@ class TlsServerContext {
 
   // A server-side SSL on `fd` (borrowed) that asks `handler` (borrowed; must
   // outlive the SSL) at ClientHello time.
-  absl::StatusOr<UniqueSsl> NewSsl(int fd, ClientHelloHandler* handler) const;
+  absl::StatusOr<common::UniqueSsl> NewSsl(int fd, ClientHelloHandler* handler) const;
 
  private:
   explicit TlsServerContext(const CertKit* certs) : certs_(certs) {}
   static int ClientHelloCallback(SSL* ssl, int* alert, void* arg);
 
   const CertKit* certs_;
-  UniqueSslCtx ctx_;
+  common::UniqueSslCtx ctx_;
 };
 
 }  // namespace sonde::faultd

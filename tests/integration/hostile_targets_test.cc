@@ -16,13 +16,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/event_loop.h"
 #include "common/logging.h"
-#include "prober/curl_multi.h"
-#include "prober/dns_resolver.h"
+#include "prober/io/curl_multi.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/registry.h"
-#include "prober/scheduler.h"
+#include "prober/sched/scheduler.h"
 #include "tests/faultd/fault_server.h"
 
 namespace sonde::prober {

@@ -21,7 +21,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "prober/spool.h"
+#include "prober/uplink/spool.h"
 #include "sonde/v1/collector.pb.h"
 #include "spdlog/spdlog.h"
 

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "collector/notify/senders/transfer.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/proto_time.h"
 
 namespace sonde::notify {

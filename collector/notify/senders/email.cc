@@ -61,9 +61,9 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, 
   const std::string message = EmailMessage(notifier, *notification, delivery_id, now);
   char errbuf[CURL_ERROR_SIZE] = {0};
   ASSIGN_OR_RETURN(CurlEasy curl, NewTransfer(what, timeout, errbuf));
-  CurlList rcpt;
+  common::UniqueCurlSlist rcpt;
   for (const std::string& to : email.to()) {
-    rcpt.Append(Angle(to));
+    common::AppendCurlSlist(&rcpt, Angle(to));
   }
   const std::string from = Angle(EmailFrom(notifier));
   UploadSource source{message};

@@ -76,11 +76,11 @@ absl::Status PostJson(absl::string_view what, const std::string& url, absl::stri
                       const std::vector<std::string>& headers, absl::Duration timeout) {
   char errbuf[CURL_ERROR_SIZE] = {0};
   ASSIGN_OR_RETURN(CurlEasy curl, NewTransfer(what, timeout, errbuf));
-  CurlList header_list;
+  common::UniqueCurlSlist header_list;
   for (const std::string& h : headers) {
-    header_list.Append(h);
+    common::AppendCurlSlist(&header_list, h);
   }
-  header_list.Append("Expect:");  // no 100-continue round trip
+  common::AppendCurlSlist(&header_list, "Expect:");  // no 100-continue round trip
   std::string response;
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");

@@ -17,27 +17,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/curl_handles.h"
 
 namespace sonde::notify {
 
-struct CurlEasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-
-// A curl_slist owned for the duration of one transfer.
-class CurlList {
- public:
-  CurlList() = default;
-  ~CurlList() { curl_slist_free_all(list_); }
-  CurlList(const CurlList&) = delete;
-  CurlList& operator=(const CurlList&) = delete;
-  void Append(const std::string& s) { list_ = curl_slist_append(list_, s.c_str()); }
-  curl_slist* get() const { return list_; }
-
- private:
-  curl_slist* list_ = nullptr;
-};
+using CurlEasy = common::UniqueCurlEasy;
 
 // The bytes an upload (SMTP DATA) reads from; borrowed for one transfer.
 struct UploadSource {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/checks/registry.h"
 #include "prober/probes/dns/dns_packet.h"
 
 namespace sonde::prober {
@@ -72,7 +73,9 @@ v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string&
     r->set_type(TypeName(rec.type));
     r->set_ttl(rec.ttl);
     r->set_data(rec.data);
-    if (rec.type == qtype) got.insert(Normalize(rec.data));
+    if (rec.type == qtype) {
+      got.insert(Normalize(rec.data));
+    }
   }
   std::string expect_rcode = spec.expect_rcode().empty() ? "NOERROR" : spec.expect_rcode();
   if (out.rcode() != expect_rcode) {
@@ -89,7 +92,9 @@ v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string&
   }
   if (!spec.expect_answers().empty()) {
     std::set<std::string> want;
-    for (const std::string& a : spec.expect_answers()) want.insert(Normalize(a));
+    for (const std::string& a : spec.expect_answers()) {
+      want.insert(Normalize(a));
+    }
     bool ok = spec.answers_match() == "contains"
                   ? std::includes(got.begin(), got.end(), want.begin(), want.end())
                   : got == want;
@@ -105,17 +110,21 @@ v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string&
 DnsProbe::DnsProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {}
 
 DnsProbe::~DnsProbe() {
-  if (active_) active_->finished = true;
+  if (active_) {
+    active_->finished = true;
+  }
 }
 
 void DnsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   auto run = std::make_shared<RunState>();
   run->done = std::move(done);
-  run->start = common::EventLoop::Now();
+  run->start = env_->loop->Now();
   active_ = run;
   const v1::DnsSpec& d = check_.dns();
   std::vector<std::string> servers(d.resolvers().begin(), d.resolvers().end());
-  if (servers.empty()) servers.push_back("");
+  if (servers.empty()) {
+    servers.push_back("");
+  }
   run->per_resolver.resize(servers.size());
   run->answered.assign(servers.size(), false);
   run->pending = servers.size();
@@ -126,37 +135,50 @@ void DnsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
     env_->resolver->Query(d.name(), qtype, servers[i],
                           std::max(timeout, std::chrono::milliseconds(1)),
                           [this, run, i, server = servers[i]](DnsResolver::RawAnswer a) {
-                            if (run->finished) return;
+                            if (run->finished) {
+                              return;
+                            }
                             run->per_resolver[i] = JudgeDnsAnswer(check_.dns(), server, a);
                             run->answered[i] = true;
-                            if (--run->pending == 0) Finish(run);
+                            if (--run->pending == 0) {
+                              Finish(run);
+                            }
                           });
   }
 }
 
 void DnsProbe::Abort() {
   std::shared_ptr<RunState> run = active_;
-  if (run == nullptr || run->finished) return;
+  if (run == nullptr || run->finished) {
+    return;
+  }
   for (size_t i = 0; i < run->per_resolver.size(); ++i) {
-    if (!run->answered[i]) run->per_resolver[i].set_failure_class(FC::DNS_TIMEOUT);
+    if (!run->answered[i]) {
+      run->per_resolver[i].set_failure_class(FC::DNS_TIMEOUT);
+    }
   }
   Finish(run);
 }
 
 void DnsProbe::Finish(std::shared_ptr<RunState> run) {
   run->finished = true;
-  if (active_ == run) active_.reset();
+  if (active_ == run) {
+    active_.reset();
+  }
   const v1::DnsSpec& d = check_.dns();
   v1::ProbeResult r;
-  r.set_target(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type()));
+  r.set_target(checks::TargetOf(check_));
   FC::Code fc = FC::OK;
   std::vector<std::string> parts;
   for (const v1::DnsResolverResult& rr : run->per_resolver) {
     *r.add_dns() = rr;
-    if (fc == FC::OK && rr.failure_class() != FC::OK) fc = rr.failure_class();
+    if (fc == FC::OK && rr.failure_class() != FC::OK) {
+      fc = rr.failure_class();
+    }
     std::vector<std::string> answers;
-    for (const auto& a : rr.answers())
+    for (const auto& a : rr.answers()) {
       answers.push_back(absl::StrCat(a.data(), " (ttl ", a.ttl(), ")"));
+    }
     std::string what =
         rr.failure_class() == FC::DNS_TIMEOUT ? "no answer"
         : rr.failure_class() == FC::DNS_NODATA
@@ -169,7 +191,7 @@ void DnsProbe::Finish(std::shared_ptr<RunState> run) {
     r.set_dns_us(run->per_resolver[0].rtt_us());
   }
   r.set_total_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - run->start)
+      std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
           .count()));
   r.set_failure_class(fc);
   r.set_detail(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ",

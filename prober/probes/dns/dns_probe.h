@@ -9,7 +9,7 @@
 
 #include <memory>
 
-#include "prober/dns_resolver.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/probe.h"
 
 namespace sonde::prober {

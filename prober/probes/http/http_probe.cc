@@ -7,8 +7,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "prober/curl_multi.h"
-#include "prober/dns_resolver.h"
+#include "common/checks/registry.h"
+#include "prober/io/curl_multi.h"
+#include "prober/io/dns_resolver.h"
+#include "prober/probes/dns_fallback.h"
 
 namespace sonde::prober {
 
@@ -16,9 +18,9 @@ using common::EventLoop;
 using FC = v1::FailureClass;
 
 struct HttpProbe::Request {
-  CurlMulti* curl = nullptr;  // the easy handle goes back to its pool
-  CURL* easy = nullptr;
-  curl_slist* resolve = nullptr;
+  CurlMulti* curl = nullptr;        // the easy handle goes back to its pool
+  common::UniqueCurlSlist resolve;  // CURLOPT_RESOLVE of `easy`
+  common::UniqueCurlEasy easy;
   uint32_t index = 0;
   bool done = false;
   std::string body;         // at most max_body_bytes kept
@@ -28,8 +30,9 @@ struct HttpProbe::Request {
   char error[CURL_ERROR_SIZE] = {0};
 
   ~Request() {
-    if (easy != nullptr) curl->ReleaseEasy(easy);
-    if (resolve != nullptr) curl_slist_free_all(resolve);
+    if (easy != nullptr) {
+      curl->ReleaseEasy(std::move(easy));
+    }
   }
 };
 
@@ -41,8 +44,7 @@ struct HttpProbe::RunState {
   bool resolving = true;
   std::string address;
   uint32_t dns_us = 0;
-  FC::Code dns_class = FC::OK;  // != OK: the name failed, `address` is last known
-  std::string dns_detail;
+  DnsFallback fallback;  // used: the name failed, `address` is its last known
   std::string rcode;
   std::vector<v1::ProbeResult> results;
   std::vector<std::unique_ptr<Request>> requests;
@@ -65,7 +67,9 @@ size_t OnHeader(char* data, size_t size, size_t n, void* userp) {
   auto* req = static_cast<HttpProbe::Request*>(userp);
   size_t len = size * n;
   absl::string_view line(data, len);
-  if (absl::StartsWith(line, "HTTP/")) req->headers.clear();  // a new response
+  if (absl::StartsWith(line, "HTTP/")) {
+    req->headers.clear();  // a new response
+  }
   if (req->headers.size() < 200) {
     req->headers.emplace_back(absl::StripTrailingAsciiWhitespace(line));
   }
@@ -74,8 +78,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* userp) {
 
 uint32_t Micros(curl_off_t v) { return v > 0 ? static_cast<uint32_t>(v) : 0; }
 
-std::chrono::milliseconds Remaining(EventLoop::MonoTime deadline) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - EventLoop::Now());
+std::chrono::milliseconds Remaining(const EventLoop& loop, EventLoop::MonoTime deadline) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - loop.Now());
   return std::max(ms, std::chrono::milliseconds(1));
 }
 
@@ -92,71 +96,79 @@ std::string Printable(absl::string_view s, size_t max) {
 HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {
   const v1::HttpSpec& h = check_.http();
   auto url = common::ParseUrl(h.url());
-  if (url.ok()) url_ = *url;  // validated at config load
+  if (url.ok()) {
+    url_ = *url;  // validated at config load
+  }
   for (const std::string& s : h.expect_status()) {
     auto r = common::ParseStatusRange(s);
-    if (r.ok()) expect_status_.push_back(*r);
+    if (r.ok()) {
+      expect_status_.push_back(*r);
+    }
   }
-  if (expect_status_.empty()) expect_status_.push_back({200, 399});
-  if (!h.expect_body().empty()) expect_body_.emplace(h.expect_body());
+  if (expect_status_.empty()) {
+    expect_status_.push_back({200, 399});
+  }
+  if (!h.expect_body().empty()) {
+    expect_body_.emplace(h.expect_body());
+  }
   for (const auto& [name, re] : h.expect_header()) {
     expect_headers_.emplace_back(absl::AsciiStrToLower(name), std::regex(re));
   }
   bool has_ua = false;
   for (const auto& [name, value] : h.headers()) {
-    headers_ = curl_slist_append(headers_, absl::StrCat(name, ": ", value).c_str());
+    common::AppendCurlSlist(&headers_, absl::StrCat(name, ": ", value));
     has_ua |= absl::EqualsIgnoreCase(name, "User-Agent");
   }
-  if (!has_ua) headers_ = curl_slist_append(headers_, "User-Agent: sonde-prober/0.1");
+  if (!has_ua) {
+    common::AppendCurlSlist(&headers_, "User-Agent: sonde-prober/0.1");
+  }
 }
 
 HttpProbe::~HttpProbe() {
   if (active_ != nullptr) {
     for (auto& req : active_->requests) {
-      if (!req->done) env_->curl->Remove(req->easy);
+      if (!req->done) {
+        env_->curl->Remove(req->easy.get());
+      }
     }
     active_->finished = true;
   }
-  curl_slist_free_all(headers_);
 }
 
 void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
   auto run = std::make_shared<RunState>();
   run->done = std::move(done);
-  run->start = EventLoop::Now();
+  run->start = env_->loop->Now();
   run->deadline = deadline;
   uint32_t n = std::max<uint32_t>(check_.http().requests_per_run(), 1);
   run->results.resize(n);
   active_ = run;
   std::string servers = absl::StrJoin(check_.http().resolvers(), ",");
-  env_->resolver->ResolveHost(url_.host, servers, Remaining(deadline),
-                              [this, run](DnsResolver::HostAnswer a) {
-                                if (run->finished) return;
-                                run->resolving = false;
-                                run->dns_us = static_cast<uint32_t>(a.elapsed.count());
-                                run->rcode = a.rcode;
-                                if (a.failure_class == FC::OK) {
-                                  run->address = a.addresses.front();
-                                } else {
-                                  run->dns_class = a.failure_class;
-                                  run->dns_detail = a.detail;
-                                  run->address = env_->resolver->LastKnownAddress(url_.host);
-                                  if (run->address.empty()) {
-                                    for (auto& r : run->results) {
-                                      r.set_failure_class(a.failure_class);
-                                      r.set_detail(a.detail);
-                                      r.set_dns_us(run->dns_us);
-                                      r.set_total_us(run->dns_us);
-                                      r.set_dns_rcode(a.rcode);
-                                    }
-                                    Finish(run);
-                                    return;
-                                  }
-                                }
-                                run->pending = static_cast<uint32_t>(run->results.size());
-                                for (uint32_t i = 0; i < run->results.size(); ++i)
-                                  StartRequest(run, i);
-                              });
+  env_->resolver->ResolveHost(
+      url_.host, servers, Remaining(*env_->loop, deadline), [this, run](DnsResolver::HostAnswer a) {
+        if (run->finished) {
+          return;
+        }
+        run->resolving = false;
+        run->dns_us = static_cast<uint32_t>(a.elapsed.count());
+        run->rcode = a.rcode;
+        run->address = env_->resolver->AddressToTry(url_.host, a, &run->fallback);
+        if (run->address.empty()) {
+          for (auto& r : run->results) {
+            r.set_failure_class(a.failure_class);
+            r.set_detail(a.detail);
+            r.set_dns_us(run->dns_us);
+            r.set_total_us(run->dns_us);
+            r.set_dns_rcode(a.rcode);
+          }
+          Finish(run);
+          return;
+        }
+        run->pending = static_cast<uint32_t>(run->results.size());
+        for (uint32_t i = 0; i < run->results.size(); ++i) {
+          StartRequest(run, i);
+        }
+      });
 }
 
 void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
@@ -166,17 +178,16 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
   req->body_cap = h.max_body_bytes() > 0 ? h.max_body_bytes() : (1 << 20);
   req->curl = env_->curl;
   req->easy = env_->curl->AcquireEasy();
-  CURL* e = req->easy;
+  CURL* e = req->easy.get();
   curl_easy_setopt(e, CURLOPT_URL, h.url().c_str());
   if (!common::IsIpLiteral(url_.host)) {
     std::string addr = run->address.find(':') != std::string::npos
                            ? absl::StrCat("[", run->address, "]")
                            : run->address;
-    req->resolve =
-        curl_slist_append(nullptr, absl::StrCat(url_.host, ":", url_.port, ":", addr).c_str());
-    curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve);
+    common::AppendCurlSlist(&req->resolve, absl::StrCat(url_.host, ":", url_.port, ":", addr));
+    curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve.get());
   }
-  long timeout_ms = static_cast<long>(Remaining(run->deadline).count());
+  long timeout_ms = static_cast<long>(Remaining(*env_->loop, run->deadline).count());
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -204,8 +215,10 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(h.body().size()));
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, h.body().data());
   }
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_);
-  if (!h.ca_file().empty()) curl_easy_setopt(e, CURLOPT_CAINFO, h.ca_file().c_str());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get());
+  if (!h.ca_file().empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, h.ca_file().c_str());
+  }
   if (h.insecure_skip_verify()) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -227,17 +240,23 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
     r.set_detail(std::string(st.message()));
     if (--run->pending == 0) {
       env_->loop->Post([this, run] {
-        if (!run->finished) Finish(run);
+        if (!run->finished) {
+          Finish(run);
+        }
       });
     }
   }
 }
 
 void HttpProbe::OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLcode code) {
-  if (run->finished) return;
+  if (run->finished) {
+    return;
+  }
   req->done = true;
   Evaluate(*run, req, code, &run->results[req->index]);
-  if (--run->pending == 0) Finish(run);
+  if (--run->pending == 0) {
+    Finish(run);
+  }
 }
 
 FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_result, bool connected,
@@ -246,13 +265,23 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
     case CURLE_OK:
       return FC::OK;
     case CURLE_COULDNT_CONNECT:
-      if (os_errno == ECONNREFUSED) return FC::TCP_REFUSED;
-      if (os_errno == ETIMEDOUT) return FC::TCP_TIMEOUT;
-      if (os_errno == ECONNRESET) return FC::TCP_RESET;
+      if (os_errno == ECONNREFUSED) {
+        return FC::TCP_REFUSED;
+      }
+      if (os_errno == ETIMEDOUT) {
+        return FC::TCP_TIMEOUT;
+      }
+      if (os_errno == ECONNRESET) {
+        return FC::TCP_RESET;
+      }
       return FC::TCP_UNREACHABLE;
     case CURLE_OPERATION_TIMEDOUT:
-      if (!connected) return FC::TCP_TIMEOUT;
-      if (is_https && !tls_done) return FC::TLS_HANDSHAKE;
+      if (!connected) {
+        return FC::TCP_TIMEOUT;
+      }
+      if (is_https && !tls_done) {
+        return FC::TLS_HANDSHAKE;
+      }
       return FC::HTTP_TIMEOUT;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
@@ -276,7 +305,9 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
     case CURLE_SSL_CONNECT_ERROR:
       // A reset while curl writes or reads the handshake: a transport
       // failure, as the TLS probe reports it, not a TLS disagreement.
-      if (os_errno == ECONNRESET || os_errno == EPIPE) return FC::TCP_RESET;
+      if (os_errno == ECONNRESET || os_errno == EPIPE) {
+        return FC::TCP_RESET;
+      }
       return FC::TLS_HANDSHAKE;
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
@@ -285,7 +316,9 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-      if (os_errno == ECONNRESET || os_errno == EPIPE) return FC::TCP_RESET;
+      if (os_errno == ECONNRESET || os_errno == EPIPE) {
+        return FC::TCP_RESET;
+      }
       return FC::HTTP_PROTOCOL;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_HTTP2:
@@ -301,7 +334,7 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
 }
 
 void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r) {
-  CURL* e = req->easy;
+  CURL* e = req->easy.get();
   curl_off_t t_dns = 0, t_connect = 0, t_tls = 0, t_pre = 0, t_first = 0, t_total = 0;
   curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &t_dns);
   curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &t_connect);
@@ -321,12 +354,20 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
   r->set_request_index(req->index);
   r->set_dns_us(run.dns_us);
   r->set_dns_rcode(run.rcode);
-  if (t_connect > 0) r->set_connect_us(Micros(t_connect - t_dns));
-  if (t_tls > 0) r->set_tls_us(Micros(t_tls - t_connect));
-  if (t_first > 0) r->set_first_byte_us(Micros(t_first - t_pre));
+  if (t_connect > 0) {
+    r->set_connect_us(Micros(t_connect - t_dns));
+  }
+  if (t_tls > 0) {
+    r->set_tls_us(Micros(t_tls - t_connect));
+  }
+  if (t_first > 0) {
+    r->set_first_byte_us(Micros(t_first - t_pre));
+  }
   r->set_total_us(run.dns_us + Micros(t_total));
   r->set_http_status(static_cast<int32_t>(status));
-  if (ip != nullptr && ip[0] != '\0') r->set_resolved_address(ip);
+  if (ip != nullptr && ip[0] != '\0') {
+    r->set_resolved_address(ip);
+  }
   r->set_body_bytes(req->body_bytes);
 
   bool is_https = url_.scheme == "https";
@@ -340,8 +381,12 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
   } else {
     const v1::HttpSpec& h = check_.http();
     bool status_ok = false;
-    for (const auto& range : expect_status_) status_ok |= status >= range.lo && status <= range.hi;
-    if (h.fail_on_redirect() && status >= 300 && status < 400) status_ok = false;
+    for (const auto& range : expect_status_) {
+      status_ok |= status >= range.lo && status <= range.hi;
+    }
+    if (h.fail_on_redirect() && status >= 300 && status < 400) {
+      status_ok = false;
+    }
     if (!status_ok) {
       fc = FC::HTTP_STATUS;
       detail = absl::StrCat("HTTP ", status, " from ", where, ", expected ",
@@ -359,8 +404,12 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
         bool matched = false;
         for (const std::string& line : req->headers) {
           size_t colon = line.find(':');
-          if (colon == std::string::npos) continue;
-          if (absl::AsciiStrToLower(line.substr(0, colon)) != name) continue;
+          if (colon == std::string::npos) {
+            continue;
+          }
+          if (absl::AsciiStrToLower(line.substr(0, colon)) != name) {
+            continue;
+          }
           std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
           matched |= std::regex_search(value, re);
         }
@@ -371,29 +420,23 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
         }
       }
     }
-    if (fc == FC::OK) detail = absl::StrCat("HTTP ", status, " from ", where);
+    if (fc == FC::OK) {
+      detail = absl::StrCat("HTTP ", status, " from ", where);
+    }
   }
-  if (run.dns_class != FC::OK) {
-    // The name failed; what the server at its last known address did is evidence.
-    std::string seen =
-        fc == FC::OK || fc == FC::HTTP_STATUS || fc == FC::HTTP_BODY || fc == FC::HTTP_HEADER
-            ? absl::StrCat("answers ", status)
-            : absl::StrCat("fails too (", FC::Code_Name(fc), ")");
-    detail =
-        absl::StrCat(run.dns_detail, "; server at last known address ", run.address, " ", seen);
-    fc = run.dns_class;
-  }
-  r->set_failure_class(fc);
-  r->set_detail(detail);
+  // When the name failed, what the server at its last known address did is evidence.
+  SetOutcome(run.fallback, fc, std::move(detail), static_cast<int>(status), r);
 }
 
 void HttpProbe::Abort() {
   std::shared_ptr<RunState> run = active_;
-  if (run == nullptr || run->finished) return;
+  if (run == nullptr || run->finished) {
+    return;
+  }
   if (run->resolving) {
     // The whole run was the lookup: its time is the DNS phase and the total.
     auto spent = static_cast<uint32_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(EventLoop::Now() - run->start)
+        std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
             .count());
     for (auto& r : run->results) {
       r.set_failure_class(FC::DNS_TIMEOUT);
@@ -403,8 +446,10 @@ void HttpProbe::Abort() {
     }
   }
   for (auto& req : run->requests) {
-    if (req->done) continue;
-    env_->curl->Remove(req->easy);
+    if (req->done) {
+      continue;
+    }
+    env_->curl->Remove(req->easy.get());
     req->done = true;
     Evaluate(*run, req.get(), CURLE_OPERATION_TIMEDOUT, &run->results[req->index]);
   }
@@ -413,8 +458,13 @@ void HttpProbe::Abort() {
 
 void HttpProbe::Finish(std::shared_ptr<RunState> run) {
   run->finished = true;
-  if (active_ == run) active_.reset();
-  for (auto& r : run->results) r.set_target(check_.http().url());
+  if (active_ == run) {
+    active_.reset();
+  }
+  const std::string target = checks::TargetOf(check_);
+  for (auto& r : run->results) {
+    r.set_target(target);
+  }
   Done done = std::move(run->done);
   std::vector<v1::ProbeResult> results = std::move(run->results);
   run->requests.clear();

@@ -13,6 +13,7 @@
 #include <optional>
 #include <regex>
 
+#include "common/curl_handles.h"
 #include "common/net.h"
 #include "prober/probes/probe.h"
 
@@ -35,9 +36,6 @@ class HttpProbe : public Probe {
 
  private:
   struct RunState;
-  void OnResolved(std::shared_ptr<RunState> run, std::string address,
-                  std::string dns_failure_detail, v1::FailureClass::Code dns_class,
-                  std::string rcode, uint32_t dns_us);
   void StartRequest(std::shared_ptr<RunState> run, uint32_t index);
   void OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLcode code);
   void Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r);
@@ -49,7 +47,7 @@ class HttpProbe : public Probe {
   std::vector<common::StatusRange> expect_status_;
   std::optional<std::regex> expect_body_;
   std::vector<std::pair<std::string, std::regex>> expect_headers_;
-  curl_slist* headers_ = nullptr;
+  common::UniqueCurlSlist headers_;
   std::shared_ptr<RunState> active_;
 };
 

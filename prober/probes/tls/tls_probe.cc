@@ -2,9 +2,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,7 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/checks/registry.h"
 #include "common/net.h"
+#include "common/tls/openssl_handles.h"
 
 namespace sonde::prober {
 
@@ -24,10 +23,18 @@ using FC = v1::FailureClass;
 namespace {
 
 int VersionNumber(const std::string& name) {
-  if (name == "TLS1.0") return TLS1_VERSION;
-  if (name == "TLS1.1") return TLS1_1_VERSION;
-  if (name == "TLS1.2") return TLS1_2_VERSION;
-  if (name == "TLS1.3") return TLS1_3_VERSION;
+  if (name == "TLS1.0") {
+    return TLS1_VERSION;
+  }
+  if (name == "TLS1.1") {
+    return TLS1_1_VERSION;
+  }
+  if (name == "TLS1.2") {
+    return TLS1_2_VERSION;
+  }
+  if (name == "TLS1.3") {
+    return TLS1_3_VERSION;
+  }
   return 0;
 }
 
@@ -48,7 +55,9 @@ std::string VersionName(int v) {
 
 bool AsnTime(const ASN1_TIME* t, absl::Time* out) {
   struct tm tm {};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return false;
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    return false;
+  }
   *out = absl::FromUnixSeconds(timegm(&tm));
   return true;
 }
@@ -58,41 +67,38 @@ std::string Rfc3339(absl::Time t) {
 }
 
 std::string NameText(X509_NAME* name) {
-  if (name == nullptr) return "";
-  BIO* bio = BIO_new(BIO_s_mem());
-  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+  if (name == nullptr) {
+    return "";
+  }
+  common::UniqueBio bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr) {
+    return "";
+  }
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
   char* data;
-  long len = BIO_get_mem_data(bio, &data);
-  std::string s(data, len);
-  BIO_free(bio);
-  return s;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, len);
 }
 
-// Drains the thread's OpenSSL error queue into text; `version` (optional)
-// tells whether any of the errors says the peers share no protocol version.
-std::string OpenSslErrors(bool* version = nullptr) {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-    if (version != nullptr && ERR_GET_LIB(e) == ERR_LIB_SSL) {
-      switch (ERR_GET_REASON(e)) {
-        case SSL_R_UNSUPPORTED_PROTOCOL:
-        case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
-        case SSL_R_NO_PROTOCOLS_AVAILABLE:
-        case SSL_R_VERSION_TOO_LOW:
-        case SSL_R_VERSION_TOO_HIGH:
-        case SSL_R_UNSUPPORTED_SSL_VERSION:
-          *version = true;
-          break;
-        default:
-          break;  // e.g. WRONG_VERSION_NUMBER: the peer does not speak TLS
-      }
+// Whether any of the errors says the peers share no protocol version.
+bool AnyVersionError(const std::vector<unsigned long>& codes) {
+  for (unsigned long e : codes) {
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL) {
+      continue;
+    }
+    switch (ERR_GET_REASON(e)) {
+      case SSL_R_UNSUPPORTED_PROTOCOL:
+      case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+      case SSL_R_NO_PROTOCOLS_AVAILABLE:
+      case SSL_R_VERSION_TOO_LOW:
+      case SSL_R_VERSION_TOO_HIGH:
+      case SSL_R_UNSUPPORTED_SSL_VERSION:
+        return true;
+      default:
+        break;  // e.g. WRONG_VERSION_NUMBER: the peer does not speak TLS
     }
   }
-  return out;
+  return false;
 }
 
 // OpenSSL's socket BIO writes with write(2), so a peer that is gone when
@@ -106,7 +112,9 @@ int NoSigPipeWrite(BIO* bio, const char* data, int len) {
   errno = 0;
   int n = static_cast<int>(send(fd, data, static_cast<size_t>(len), MSG_NOSIGNAL));
   BIO_clear_retry_flags(bio);
-  if (n <= 0 && BIO_sock_should_retry(n)) BIO_set_retry_write(bio);
+  if (n <= 0 && BIO_sock_should_retry(n)) {
+    BIO_set_retry_write(bio);
+  }
   return n;
 }
 
@@ -144,86 +152,60 @@ FC::Code ClassifyVerifyResult(long v) {
 }
 
 TlsProbe::TlsProbe(const v1::Check& check, ProbeEnv* env)
-    : check_(check), env_(env), connector_(env) {
-  ctx_ = SSL_CTX_new(TLS_client_method());
+    : ConnectedProbe(check, env,
+                     {check.tls().host(), static_cast<int>(check.tls().port()),
+                      absl::StrJoin(check.tls().resolvers(), ",")}) {
+  ctx_.reset(SSL_CTX_new(TLS_client_method()));
   if (ctx_ == nullptr) {
     ctx_error_ = "SSL_CTX_new failed";
     return;
   }
   // Allow old versions so they can be observed and reported as TLS_VERSION
   // instead of failing as an anonymous handshake error.
-  SSL_CTX_set_min_proto_version(ctx_, TLS1_VERSION);
-  SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
-  SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);  // verified after, to describe bad certs
-  const std::string& ca = check_.tls().ca_file();
-  if (!ca.empty() ? SSL_CTX_load_verify_locations(ctx_, ca.c_str(), nullptr) != 1
-                  : SSL_CTX_set_default_verify_paths(ctx_) != 1) {
-    ctx_error_ = absl::StrCat("loading trust anchors ", ca, ": ", OpenSslErrors());
+  SSL_CTX_set_min_proto_version(ctx_.get(), TLS1_VERSION);
+  SSL_CTX_set_cipher_list(ctx_.get(), "DEFAULT:@SECLEVEL=0");
+  SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_NONE,
+                     nullptr);  // verified after, to describe bad certs
+  const std::string& ca = check.tls().ca_file();
+  if (!ca.empty() ? SSL_CTX_load_verify_locations(ctx_.get(), ca.c_str(), nullptr) != 1
+                  : SSL_CTX_set_default_verify_paths(ctx_.get()) != 1) {
+    ctx_error_ = absl::StrCat("loading trust anchors ", ca, ": ", common::OpenSslErrors());
     return;
   }
   ctx_ok_ = true;
 }
 
-TlsProbe::~TlsProbe() {
-  active_ = false;
-  Cleanup();
-  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
-}
+TlsProbe::~TlsProbe() = default;
 
-void TlsProbe::Cleanup() {
-  connector_.Cancel();
-  if (ssl_ != nullptr) {
-    SSL_free(ssl_);
-    ssl_ = nullptr;
-  }
-  if (fd_ >= 0) {
-    env_->loop->RemoveFd(fd_);
-    close(fd_);
-    fd_ = -1;
-  }
-}
+void TlsProbe::ReleaseExchange() { ssl_.reset(); }
 
-void TlsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
-  active_ = true;
-  done_ = std::move(done);
-  result_.Clear();
-  conn_ = Connection{};
-  phase_ = Phase::kConnecting;
-  start_ = common::EventLoop::Now();
-  const v1::TlsSpec& t = check_.tls();
-  result_.set_target(common::FormatHostPort(t.host(), t.port()));
+bool TlsProbe::BeginExchange(FC::Code* fc, std::string* detail) {
+  phase_ = Phase::kHandshake;
   if (!ctx_ok_) {
-    env_->loop->Post([this] { Finish(FC::PROBER_ERROR, ctx_error_); });
-    return;
+    *fc = FC::PROBER_ERROR;
+    *detail = ctx_error_;
+    return false;
   }
-  connector_.Connect(t.host(), t.port(), absl::StrJoin(t.resolvers(), ","), deadline,
-                     [this](Connection c) { OnConnected(std::move(c)); });
+  return true;
 }
 
-void TlsProbe::OnConnected(Connection c) {
-  conn_ = c;
-  result_.set_dns_us(c.dns_us);
-  result_.set_connect_us(c.connect_us);
-  result_.set_resolved_address(c.address);
-  result_.set_dns_rcode(c.rcode);
-  if (c.failure_class != FC::OK) return Finish(c.failure_class, c.detail);
-  fd_ = c.fd;
-  (void)env_->loop->AddFd(fd_, EPOLLIN, [this](uint32_t ev) { OnSocket(ev); });
-  if (check_.tls().starttls() == "smtp") {
+void TlsProbe::OnConnected() {
+  (void)env()->loop->AddFd(fd(), EPOLLIN, [this](uint32_t ev) { OnSocket(ev); });
+  if (check().tls().starttls() == "smtp") {
     phase_ = Phase::kStartTls;
     starttls_step_ = 0;
     smtp_buf_.clear();
     return;  // wait for the server's 220 greeting
   }
   phase_ = Phase::kHandshake;
-  tls_start_ = common::EventLoop::Now();
+  tls_start_ = env()->loop->Now();
   StepHandshake();
 }
 
 void TlsProbe::OnSocket(uint32_t) {
   if (phase_ == Phase::kStartTls) {
     StepStartTls();
-  } else if (phase_ == Phase::kHandshake) {
+  } else {
     StepHandshake();
   }
 }
@@ -232,24 +214,31 @@ void TlsProbe::OnSocket(uint32_t) {
 void TlsProbe::StepStartTls() {
   char buf[1024];
   while (true) {
-    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    ssize_t n = recv(fd(), buf, sizeof buf, 0);
     if (n > 0) {
       smtp_buf_.append(buf, n);
-      if (smtp_buf_.size() > 16384)
+      if (smtp_buf_.size() > 16384) {
         return Finish(FC::TLS_HANDSHAKE, "STARTTLS: SMTP reply too long");
+      }
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    }
     return Finish(n < 0 && errno == ECONNRESET ? FC::TCP_RESET : FC::TLS_HANDSHAKE,
                   "STARTTLS: connection closed during the SMTP dialogue");
   }
   // Complete replies end with a line "NNN text\r\n" (space after the code).
   while (true) {
     size_t eol = smtp_buf_.find("\r\n");
-    if (eol == std::string::npos) return;
+    if (eol == std::string::npos) {
+      return;
+    }
     std::string line = smtp_buf_.substr(0, eol);
     smtp_buf_.erase(0, eol + 2);
-    if (line.size() < 4 || line[3] == '-') continue;  // continuation line
+    if (line.size() < 4 || line[3] == '-') {
+      continue;  // continuation line
+    }
     std::string code = line.substr(0, 3);
     std::string expected = starttls_step_ == 1 ? "250" : "220";
     if (code != expected) {
@@ -263,23 +252,29 @@ void TlsProbe::StepStartTls() {
     starttls_step_++;
     if (next == nullptr) {
       phase_ = Phase::kHandshake;
-      tls_start_ = common::EventLoop::Now();
+      tls_start_ = env()->loop->Now();
       return StepHandshake();
     }
-    send(fd_, next, strlen(next), MSG_NOSIGNAL);
+    send(fd(), next, strlen(next), MSG_NOSIGNAL);
   }
 }
 
 void TlsProbe::StepHandshake() {
-  const v1::TlsSpec& t = check_.tls();
+  const v1::TlsSpec& t = check().tls();
   if (ssl_ == nullptr) {
-    ssl_ = SSL_new(ctx_);
-    BIO* bio = BIO_new(NoSigPipeSocketMethod());
-    BIO_set_fd(bio, fd_, BIO_NOCLOSE);  // the probe closes fd_
-    SSL_set_bio(ssl_, bio, bio);
+    ssl_.reset(SSL_new(ctx_.get()));
+    common::UniqueBio bio(BIO_new(NoSigPipeSocketMethod()));
+    if (ssl_ == nullptr || bio == nullptr) {
+      return Finish(FC::PROBER_ERROR, absl::StrCat("TLS setup: ", common::OpenSslErrors()));
+    }
+    BIO_set_fd(bio.get(), fd(), BIO_NOCLOSE);  // the probe closes fd()
+    BIO* raw = bio.release();                  // the SSL owns it from here
+    SSL_set_bio(ssl_.get(), raw, raw);
     std::string name = t.server_name().empty() ? t.host() : t.server_name();
-    if (!common::IsIpLiteral(name)) SSL_set_tlsext_host_name(ssl_, name.c_str());
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    if (!common::IsIpLiteral(name)) {
+      SSL_set_tlsext_host_name(ssl_.get(), name.c_str());
+    }
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_.get());
     if (common::IsIpLiteral(name)) {
       X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
     } else {
@@ -287,85 +282,98 @@ void TlsProbe::StepHandshake() {
     }
   }
   ERR_clear_error();
-  int rc = SSL_connect(ssl_);
-  if (rc == 1) return Evaluate();
-  int err = SSL_get_error(ssl_, rc);
+  int rc = SSL_connect(ssl_.get());
+  if (rc == 1) {
+    return Evaluate();
+  }
+  int err = SSL_get_error(ssl_.get(), rc);
   if (err == SSL_ERROR_WANT_READ) {
-    (void)env_->loop->ModifyFd(fd_, EPOLLIN);
+    (void)env()->loop->ModifyFd(fd(), EPOLLIN);
     return;
   }
   if (err == SSL_ERROR_WANT_WRITE) {
-    (void)env_->loop->ModifyFd(fd_, EPOLLOUT);
+    (void)env()->loop->ModifyFd(fd(), EPOLLOUT);
     return;
   }
   int sys_errno = errno;
   // Classified by OpenSSL's reason codes, not by the text: "wrong version
   // number" is what a peer that does not speak TLS at all produces.
-  bool version = false;
-  std::string why = OpenSslErrors(&version);
+  std::vector<unsigned long> codes;
+  std::string why = common::OpenSslErrors(&codes);
+  const bool version = AnyVersionError(codes);
   if (err == SSL_ERROR_SYSCALL && sys_errno == ECONNRESET) {
     return Finish(FC::TCP_RESET, "connection reset during the TLS handshake");
   }
-  if (why.empty())
+  if (why.empty()) {
     why = err == SSL_ERROR_SYSCALL ? "connection closed by the server" : "handshake failed";
+  }
   Finish(version ? FC::TLS_VERSION : FC::TLS_HANDSHAKE, absl::StrCat("TLS handshake: ", why));
 }
 
 void TlsProbe::Evaluate() {
-  const v1::TlsSpec& t = check_.tls();
-  result_.set_tls_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - tls_start_)
+  const v1::TlsSpec& t = check().tls();
+  result().set_tls_us(static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(env()->loop->Now() - tls_start_)
           .count()));
-  int version = SSL_version(ssl_);
-  result_.set_tls_version(VersionName(version));
-  result_.set_tls_cipher(SSL_get_cipher_name(ssl_));
+  int version = SSL_version(ssl_.get());
+  result().set_tls_version(VersionName(version));
+  result().set_tls_cipher(SSL_get_cipher_name(ssl_.get()));
   absl::Time now = absl::Now();
-  X509* leaf = SSL_get1_peer_certificate(ssl_);
-  if (leaf == nullptr) return Finish(FC::TLS_HANDSHAKE, "server presented no certificate");
-  result_.set_cert_subject(NameText(X509_get_subject_name(leaf)));
-  result_.set_cert_issuer(NameText(X509_get_issuer_name(leaf)));
-  if (auto* sans = static_cast<GENERAL_NAMES*>(
-          X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr))) {
-    for (int i = 0; i < sk_GENERAL_NAME_num(sans) && i < 100; ++i) {
-      GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+  common::UniqueX509 leaf(SSL_get1_peer_certificate(ssl_.get()));
+  if (leaf == nullptr) {
+    return Finish(FC::TLS_HANDSHAKE, "server presented no certificate");
+  }
+  result().set_cert_subject(NameText(X509_get_subject_name(leaf.get())));
+  result().set_cert_issuer(NameText(X509_get_issuer_name(leaf.get())));
+  if (common::UniqueGeneralNames sans(static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(leaf.get(), NID_subject_alt_name, nullptr, nullptr)));
+      sans != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()) && i < 100; ++i) {
+      GENERAL_NAME* g = sk_GENERAL_NAME_value(sans.get(), i);
       if (g->type == GEN_DNS) {
         const unsigned char* d = ASN1_STRING_get0_data(g->d.dNSName);
-        result_.add_cert_sans(
+        result().add_cert_sans(
             std::string(reinterpret_cast<const char*>(d), ASN1_STRING_length(g->d.dNSName)));
       } else if (g->type == GEN_IPADD) {
         int len = ASN1_STRING_length(g->d.iPAddress);
         const unsigned char* d = ASN1_STRING_get0_data(g->d.iPAddress);
         char buf[INET6_ADDRSTRLEN] = {0};
-        if (len == 4) inet_ntop(AF_INET, d, buf, sizeof buf);
-        if (len == 16) inet_ntop(AF_INET6, d, buf, sizeof buf);
-        result_.add_cert_sans(buf);
+        if (len == 4) {
+          inet_ntop(AF_INET, d, buf, sizeof buf);
+        }
+        if (len == 16) {
+          inet_ntop(AF_INET6, d, buf, sizeof buf);
+        }
+        result().add_cert_sans(buf);
       }
     }
-    GENERAL_NAMES_free(sans);
   }
   absl::Time not_before, not_after;
-  bool have_times = AsnTime(X509_get0_notBefore(leaf), &not_before) &&
-                    AsnTime(X509_get0_notAfter(leaf), &not_after);
+  bool have_times = AsnTime(X509_get0_notBefore(leaf.get()), &not_before) &&
+                    AsnTime(X509_get0_notAfter(leaf.get()), &not_after);
   if (have_times) {
-    result_.set_cert_not_before(Rfc3339(not_before));
-    result_.set_cert_not_after(Rfc3339(not_after));
-    result_.set_cert_days_left(static_cast<int32_t>(absl::ToDoubleHours(not_after - now) / 24 -
-                                                    (not_after < now ? 1 : 0)));
+    result().set_cert_not_before(Rfc3339(not_before));
+    result().set_cert_not_after(Rfc3339(not_after));
+    result().set_cert_days_left(static_cast<int32_t>(absl::ToDoubleHours(not_after - now) / 24 -
+                                                     (not_after < now ? 1 : 0)));
   }
-  X509_free(leaf);
   absl::Time earliest = absl::InfiniteFuture();
-  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_);
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_.get());
   for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
     absl::Time na;
-    if (AsnTime(X509_get0_notAfter(sk_X509_value(chain, i)), &na))
+    if (AsnTime(X509_get0_notAfter(sk_X509_value(chain, i)), &na)) {
       earliest = std::min(earliest, na);
+    }
   }
-  if (earliest != absl::InfiniteFuture()) result_.set_chain_not_after(Rfc3339(earliest));
+  if (earliest != absl::InfiniteFuture()) {
+    result().set_chain_not_after(Rfc3339(earliest));
+  }
 
-  long verify = SSL_get_verify_result(ssl_);
-  std::string desc = absl::StrCat(
-      result_.tls_version(), " ", result_.tls_cipher(), ", certificate \"", result_.cert_subject(),
-      "\" valid until ", result_.cert_not_after(), " (", result_.cert_days_left(), " days)");
+  long verify = SSL_get_verify_result(ssl_.get());
+  std::string desc =
+      absl::StrCat(result().tls_version(), " ", result().tls_cipher(), ", certificate \"",
+                   result().cert_subject(), "\" valid until ", result().cert_not_after(), " (",
+                   result().cert_days_left(), " days)");
   FC::Code fc = ClassifyVerifyResult(verify);
   if (fc != FC::OK) {
     return Finish(fc,
@@ -373,50 +381,23 @@ void TlsProbe::Evaluate() {
   }
   int min_version = VersionNumber(t.min_version());
   if (min_version != 0 && version < min_version) {
-    return Finish(FC::TLS_VERSION, absl::StrCat("negotiated ", result_.tls_version(),
+    return Finish(FC::TLS_VERSION, absl::StrCat("negotiated ", result().tls_version(),
                                                 ", below the minimum ", t.min_version()));
   }
   if (t.min_days_valid() > 0 &&
-      result_.cert_days_left() < static_cast<int32_t>(t.min_days_valid())) {
+      result().cert_days_left() < static_cast<int32_t>(t.min_days_valid())) {
     return Finish(FC::TLS_CERT_EXPIRING,
-                  absl::StrCat("certificate expires in ", result_.cert_days_left(),
+                  absl::StrCat("certificate expires in ", result().cert_days_left(),
                                " days (minimum ", t.min_days_valid(), "); ", desc));
   }
   Finish(FC::OK, desc);
 }
 
-void TlsProbe::Abort() {
-  if (!active_) return;
-  if (connector_.resolving()) {
-    return Finish(FC::DNS_TIMEOUT, absl::StrCat("resolving ", check_.tls().host(),
-                                                ": no answer before the check's timeout"));
-  }
-  if (fd_ < 0) {
-    return Finish(FC::TCP_TIMEOUT, absl::StrCat("connect to ", result_.target(),
-                                                ": no answer before the check's timeout"));
-  }
-  Finish(FC::TLS_HANDSHAKE, phase_ == Phase::kStartTls
-                                ? "STARTTLS: no complete SMTP dialogue before the check's timeout"
-                                : "TLS handshake did not finish before the check's timeout");
-}
-
-void TlsProbe::Finish(FC::Code fc, std::string detail) {
-  if (!active_) return;
-  active_ = false;
-  Cleanup();
-  result_.set_total_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - start_)
-          .count()));
-  if (conn_.dns_class != FC::OK) {
-    detail = absl::StrCat(
-        conn_.dns_detail, "; server at last known address ", conn_.address, " ",
-        fc == FC::OK ? "answers" : absl::StrCat("fails too (", FC::Code_Name(fc), ")"));
-    fc = conn_.dns_class;
-  }
-  result_.set_failure_class(fc);
-  result_.set_detail(std::move(detail));
-  Done done = std::move(done_);
-  done({result_});
+void TlsProbe::AbortExchange(FC::Code* fc, std::string* detail) {
+  *fc = FC::TLS_HANDSHAKE;
+  *detail = phase_ == Phase::kStartTls
+                ? "STARTTLS: no complete SMTP dialogue before the check's timeout"
+                : "TLS handshake did not finish before the check's timeout";
 }
 
 }  // namespace sonde::prober

@@ -16,7 +16,7 @@
 #include "collector/detect/detector.h"
 #include "collector/storage/store_pool.h"
 #include "common/clock.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/testing/postgres_fixture.h"
 

@@ -9,7 +9,7 @@
 #include "collector/api/query_service.h"
 #include "collector/storage/store_pool.h"
 #include "common/clock.h"
-#include "common/config.h"
+#include "common/config/config.h"
 
 namespace sonde::collector {
 namespace {

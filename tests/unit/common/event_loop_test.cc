@@ -10,6 +10,40 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// On a fake clock the loop jumps from timer to timer: each runs when the
+// clock reads its time, none past `until` runs, and nothing sleeps.
+TEST(EventLoopTest, RunUntilDrivesTimersOnAFakeClock) {
+  FakeClock clock;
+  EventLoop loop(&clock);
+  ASSERT_TRUE(loop.Init().ok());
+  const EventLoop::MonoTime start = loop.Now();
+  const absl::Time wall_start = clock.Now();
+  std::vector<std::pair<int, EventLoop::MonoTime>> fired;
+  loop.RunAfter(std::chrono::hours(2), [&] { fired.push_back({3, loop.Now()}); });
+  loop.RunAfter(milliseconds(250), [&] {
+    fired.push_back({2, loop.Now()});
+    // Re-arming from a callback works on fake time too.
+    loop.RunAfter(milliseconds(100), [&] { fired.push_back({4, loop.Now()}); });
+  });
+  auto cancelled = loop.RunAfter(milliseconds(20), [&] { fired.push_back({99, loop.Now()}); });
+  loop.RunAfter(milliseconds(10), [&] { fired.push_back({1, loop.Now()}); });
+  loop.Cancel(cancelled);
+  const auto real_start = std::chrono::steady_clock::now();
+  loop.RunUntil(&clock, start + std::chrono::hours(1));
+  EXPECT_LT(std::chrono::steady_clock::now() - real_start, std::chrono::seconds(1));
+  ASSERT_EQ(fired.size(), 3u);
+  EXPECT_EQ(fired[0], std::make_pair(1, start + milliseconds(10)));
+  EXPECT_EQ(fired[1], std::make_pair(2, start + milliseconds(250)));
+  EXPECT_EQ(fired[2], std::make_pair(4, start + milliseconds(350)));
+  EXPECT_EQ(loop.Now(), start + std::chrono::hours(1));
+  EXPECT_EQ(clock.Now(), wall_start + absl::Hours(1));  // wall time moved along
+  // The two-hour timer is still pending; Stop() ends a run before `until`.
+  loop.RunAfter(milliseconds(1), [&] { loop.Stop(); });
+  loop.RunUntil(&clock, start + std::chrono::hours(3));
+  EXPECT_EQ(fired.size(), 3u);
+  EXPECT_EQ(loop.Now(), start + std::chrono::hours(1) + milliseconds(1));
+}
+
 TEST(EventLoopTest, TimersRunInOrderAndCancelWorks) {
   EventLoop loop;
   ASSERT_TRUE(loop.Init().ok());
@@ -22,10 +56,10 @@ TEST(EventLoopTest, TimersRunInOrderAndCancelWorks) {
   auto cancelled = loop.RunAfter(milliseconds(15), [&] { order.push_back(99); });
   loop.RunAfter(milliseconds(20), [&] { order.push_back(2); });
   loop.Cancel(cancelled);
-  auto start = EventLoop::Now();
+  auto start = loop.Now();
   loop.Run();
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
-  EXPECT_GE(EventLoop::Now() - start, milliseconds(30));
+  EXPECT_GE(loop.Now() - start, milliseconds(30));
 }
 
 TEST(EventLoopTest, PostFromOtherThreadsRunsOnLoop) {
@@ -38,7 +72,9 @@ TEST(EventLoopTest, PostFromOtherThreadsRunsOnLoop) {
       loop.Post([&] {
         count++;
         loop_thread = std::this_thread::get_id();
-        if (count == 1000) loop.Stop();
+        if (count == 1000) {
+          loop.Stop();
+        }
       });
     }
   });
@@ -73,12 +109,16 @@ TEST(EventLoopTest, TimersWithTheSameDeadlineRunInCreationOrder) {
   EventLoop loop;
   ASSERT_TRUE(loop.Init().ok());
   std::vector<int> order;
-  auto when = EventLoop::Now() + milliseconds(5);
-  for (int i = 0; i < 50; ++i) loop.RunAt(when, [&, i] { order.push_back(i); });
+  auto when = loop.Now() + milliseconds(5);
+  for (int i = 0; i < 50; ++i) {
+    loop.RunAt(when, [&, i] { order.push_back(i); });
+  }
   loop.RunAt(when + milliseconds(1), [&] { loop.Stop(); });
   loop.Run();
   ASSERT_EQ(order.size(), 50u);
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(order[i], i);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(order[i], i);
+  }
 }
 
 TEST(EventLoopTest, ManyCancelledTimersLeaveNothingBehind) {
@@ -108,12 +148,15 @@ TEST(EventLoopTest, TimerNeverFiresEarly) {
   std::vector<std::chrono::microseconds> early;
   int left = 20;
   for (int i = 0; i < 20; ++i) {
-    auto when = EventLoop::Now() + std::chrono::microseconds(300 * i + 150);
+    auto when = loop.Now() + std::chrono::microseconds(300 * i + 150);
     loop.RunAt(when, [&, when] {
-      auto now = EventLoop::Now();
-      if (now < when)
+      auto now = loop.Now();
+      if (now < when) {
         early.push_back(std::chrono::duration_cast<std::chrono::microseconds>(when - now));
-      if (--left == 0) loop.Stop();
+      }
+      if (--left == 0) {
+        loop.Stop();
+      }
     });
   }
   loop.Run();
@@ -153,7 +196,9 @@ TEST(EventLoopTest, FdRemovedAndReusedInTheSameBatchGetsNoStaleEvent) {
     (*mine)++;
     char byte;
     ASSERT_EQ(read(my_read, &byte, 1), 1);
-    if (a_fired + b_fired > 1) return;
+    if (a_fired + b_fired > 1) {
+      return;
+    }
     loop.RemoveFd(other_read);
     close(other_read);
     int c[2];

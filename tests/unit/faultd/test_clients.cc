@@ -141,7 +141,7 @@ HttpResult HttpRequestTo(const SocketAddress& server, const std::string& method,
 
 TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& o) {
   TlsResult r;
-  UniqueSslCtx ctx(SSL_CTX_new(TLS_client_method()));
+  common::UniqueSslCtx ctx(SSL_CTX_new(TLS_client_method()));
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   if (o.min_version) SSL_CTX_set_min_proto_version(ctx.get(), o.min_version);
   if (o.max_version) SSL_CTX_set_max_proto_version(ctx.get(), o.max_version);
@@ -150,8 +150,8 @@ TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& o) {
     SSL_CTX_set_cipher_list(ctx.get(), "DEFAULT:@SECLEVEL=0");
   }
   if (!o.ca_pem.empty()) {
-    UniqueBio bio(BIO_new_mem_buf(o.ca_pem.data(), static_cast<int>(o.ca_pem.size())));
-    UniqueX509 ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    common::UniqueBio bio(BIO_new_mem_buf(o.ca_pem.data(), static_cast<int>(o.ca_pem.size())));
+    common::UniqueX509 ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), ca.get());
   }
   auto fd = ConnectFrom(o.source, server);
@@ -159,13 +159,13 @@ TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& o) {
     r.error = std::string(fd.status().message());
     return r;
   }
-  UniqueSsl ssl(SSL_new(ctx.get()));
+  common::UniqueSsl ssl(SSL_new(ctx.get()));
   SSL_set_fd(ssl.get(), fd->get());
   if (!o.sni.empty()) SSL_set_tlsext_host_name(ssl.get(), o.sni.c_str());
   if (!o.verify_host.empty()) SSL_set1_host(ssl.get(), o.verify_host.c_str());
   ERR_clear_error();
   if (SSL_connect(ssl.get()) != 1) {
-    r.error = OpenSslErrors();
+    r.error = common::OpenSslErrors();
     return r;
   }
   r.handshake_ok = true;

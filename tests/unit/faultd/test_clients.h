@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "tests/faultd/dns_message.h"
-#include "tests/faultd/openssl_handles.h"
+#include "common/tls/openssl_handles.h"
 #include "tests/faultd/sockets.h"
 
 namespace sonde::faultd::testing {
@@ -61,7 +61,7 @@ struct TlsResult {
   long verify_result = -1;  // X509_V_OK, X509_V_ERR_CERT_HAS_EXPIRED, ...
   int version = 0;          // TLS1_2_VERSION, ...
   std::string error;
-  UniqueX509 peer_cert;
+  common::UniqueX509 peer_cert;
   std::string http_response;  // when a request was given
 };
 

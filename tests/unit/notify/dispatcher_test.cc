@@ -19,7 +19,7 @@
 #include "collector/notify/senders/webhook.h"
 #include "collector/storage/pg/pg.h"
 #include "collector/storage/store.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/proto_time.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/unit/notify/test_receivers.h"

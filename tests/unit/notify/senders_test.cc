@@ -12,7 +12,7 @@
 #include "collector/notify/senders/notification.h"
 #include "collector/notify/senders/sender.h"
 #include "collector/notify/senders/webhook.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/unit/notify/test_receivers.h"

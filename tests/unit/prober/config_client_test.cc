@@ -1,6 +1,6 @@
 // ConfigClient against an in-process ConfigService on a loopback port that
 // goes away and comes back on the same port.
-#include "prober/config_client.h"
+#include "prober/uplink/config_client.h"
 
 #include <gtest/gtest.h>
 
@@ -26,7 +26,9 @@ class FixedConfigService final : public v1::ConfigService::Service {
     v1::ProberConfig config;
     config.set_version(version_);
     writer->Write(config);
-    while (!context->IsCancelled()) absl::SleepFor(absl::Milliseconds(10));
+    while (!context->IsCancelled()) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
     return grpc::Status::CANCELLED;
   }
 
@@ -75,7 +77,9 @@ class Received {
     const std::string* version;
     static bool Arrived(Wanted* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
       for (const std::string& v : w->self->versions_) {
-        if (v == *w->version) return true;
+        if (v == *w->version) {
+          return true;
+        }
       }
       return false;
     }

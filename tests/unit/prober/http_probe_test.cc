@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "common/config.h"
-#include "prober/curl_multi.h"
-#include "prober/dns_resolver.h"
+#include "common/config/config.h"
+#include "prober/io/curl_multi.h"
+#include "prober/io/dns_resolver.h"
 
 namespace sonde::prober {
 namespace {
@@ -36,7 +36,9 @@ class HttpProbeTest : public ::testing::Test {
                 [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ok"); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!server_.is_running()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     ASSERT_TRUE(loop_.Init().ok());
     resolver_ = *DnsResolver::Create(&loop_, "");
     curl_ = *CurlMulti::Create(&loop_);
@@ -54,11 +56,10 @@ class HttpProbeTest : public ::testing::Test {
     EXPECT_TRUE(config.ok()) << config.status();
     HttpProbe probe(config->checks(0), &env_);
     std::vector<v1::ProbeResult> out;
-    probe.Run(common::EventLoop::Now() + std::chrono::seconds(1),
-              [&](std::vector<v1::ProbeResult> r) {
-                out = std::move(r);
-                loop_.Stop();
-              });
+    probe.Run(loop_.Now() + std::chrono::seconds(1), [&](std::vector<v1::ProbeResult> r) {
+      out = std::move(r);
+      loop_.Stop();
+    });
     loop_.RunAfter(std::chrono::seconds(5), [&] { loop_.Stop(); });  // safety net
     loop_.Run();
     return out;

@@ -27,8 +27,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
-#include "prober/dns_resolver.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/dns/dns_packet.h"
 #include "prober/probes/dns/dns_probe.h"
 #include "prober/probes/tcp/tcp_probe.h"
@@ -48,7 +49,9 @@ int FuzzFor(std::chrono::milliseconds budget, int max_iterations, Fn body) {
   int i = 0;
   for (; i < max_iterations && Clock::now() < end; ++i) {
     body(i);
-    if (::testing::Test::HasFatalFailure()) break;
+    if (::testing::Test::HasFatalFailure()) {
+      break;
+    }
   }
   return i;
 }
@@ -73,7 +76,9 @@ class PacketBuilder {
     size_t start = 0;
     while (start < dotted.size()) {
       size_t dot = dotted.find('.', start);
-      if (dot == std::string::npos) dot = dotted.size();
+      if (dot == std::string::npos) {
+        dot = dotted.size();
+      }
       U8(static_cast<uint8_t>(dot - start)).Raw(dotted.substr(start, dot - start));
       start = dot + 1;
     }
@@ -133,7 +138,9 @@ Bytes EveryTypeAnswer() {
   p.Name("ptr", 14);
   p.EndRecord(r);
   r = p.Record(12, 99, 1);
-  for (int i = 0; i < 70; ++i) p.U8(static_cast<uint8_t>(i));
+  for (int i = 0; i < 70; ++i) {
+    p.U8(static_cast<uint8_t>(i));
+  }
   p.EndRecord(r);
   r = p.Record(12, 1, 300);
   p.U8(192).U8(0).U8(2).U8(11);
@@ -164,7 +171,9 @@ TEST(DnsPacketTest, DecodesEveryTypeWithCompression) {
     got.push_back(absl::StrCat(r.name, " ", TypeName(r.type), " ", r.ttl, " ", r.data));
   }
   std::string hex;
-  for (int i = 0; i < 64; ++i) absl::StrAppend(&hex, absl::Hex(i, absl::kZeroPad2));
+  for (int i = 0; i < 64; ++i) {
+    absl::StrAppend(&hex, absl::Hex(i, absl::kZeroPad2));
+  }
   EXPECT_EQ(got, (std::vector<std::string>{
                      "a.example.test. A 300 192.0.2.10",
                      "a.example.test. AAAA 600 2001:db8::10",
@@ -267,7 +276,9 @@ TEST(DnsPacketTest, RejectsHostileStructures) {
   {
     PacketBuilder p = header(1, 0);
     std::string long_name;
-    for (int i = 0; i < 5; ++i) long_name += std::string(63, 'x') + ".";
+    for (int i = 0; i < 5; ++i) {
+      long_name += std::string(63, 'x') + ".";
+    }
     long_name.pop_back();
     p.Name(long_name).U16(1).U16(1);
     cases.push_back({"name of 321 octets (limit 255)", p.bytes()});
@@ -309,11 +320,14 @@ Bytes Mutate(std::mt19937& rng, const std::vector<Bytes>& seeds) {
   for (int k = 0; k < rounds; ++k) {
     switch (rng() % 8) {
       case 0:  // flip bytes
-        for (int i = 0, n = 1 + rng() % 8; i < n && !b.empty(); ++i)
+        for (int i = 0, n = 1 + rng() % 8; i < n && !b.empty(); ++i) {
           b[pick(b.size())] ^= 1 << (rng() % 8);
+        }
         break;
       case 1:  // random bytes
-        for (int i = 0, n = 1 + rng() % 8; i < n && !b.empty(); ++i) b[pick(b.size())] = rng();
+        for (int i = 0, n = 1 + rng() % 8; i < n && !b.empty(); ++i) {
+          b[pick(b.size())] = rng();
+        }
         break;
       case 2:  // truncate
         b.resize(pick(b.size() + 1));
@@ -342,14 +356,20 @@ Bytes Mutate(std::mt19937& rng, const std::vector<Bytes>& seeds) {
         break;
       }
       case 6:  // random tail
-        for (int i = 0, n = rng() % 64; i < n; ++i) b.push_back(rng());
+        for (int i = 0, n = rng() % 64; i < n; ++i) {
+          b.push_back(rng());
+        }
         break;
       case 7:  // big RDLENGTH / label length somewhere
-        if (!b.empty()) b[pick(b.size())] = rng() % 2 ? 0xFF : 0x3F;
+        if (!b.empty()) {
+          b[pick(b.size())] = rng() % 2 ? 0xFF : 0x3F;
+        }
         break;
     }
   }
-  if (b.size() > 65535) b.resize(65535);
+  if (b.size() > 65535) {
+    b.resize(65535);
+  }
   return b;
 }
 
@@ -365,10 +385,16 @@ TEST(DnsPacketFuzzTest, RandomBytes) {
   int parsed = 0;
   int n = FuzzFor(std::chrono::milliseconds(1500), 300000, [&](int) {
     Bytes b(rng() % 700);
-    for (auto& c : b) c = rng();
-    if (b.size() > 3 && rng() % 2) b[2] |= 0x80;  // a response, so parsing goes on
+    for (auto& c : b) {
+      c = rng();
+    }
+    if (b.size() > 3 && rng() % 2) {
+      b[2] |= 0x80;  // a response, so parsing goes on
+    }
     if (b.size() > 11 && rng() % 2) {
-      for (int at : {4, 6, 8, 10}) b[at] = 0, b[at + 1] = rng() % 4;  // small counts
+      for (int at : {4, 6, 8, 10}) {
+        b[at] = 0, b[at + 1] = rng() % 4;  // small counts
+      }
     }
     auto p = ParseDnsPacket(b);
     if (p.ok()) {
@@ -409,13 +435,17 @@ TEST(DnsPacketFuzzTest, JudgeDnsAnswerStaysInItsClasses) {
     v1::DnsSpec spec;
     spec.set_type(types[rng() % types.size()]);
     spec.set_expect_rcode(rcodes[rng() % rcodes.size()]);
-    if (rng() % 2) spec.set_answers_match("contains");
+    if (rng() % 2) {
+      spec.set_answers_match("contains");
+    }
     for (int i = 0, k = rng() % 3; i < k; ++i) {
       spec.add_expect_answers(rng() % 2 ? "192.0.2.10" : "10 mail.example.test");
     }
     DnsResolver::RawAnswer a;
     a.status = statuses[rng() % statuses.size()];
-    if (rng() % 4 != 0) a.packet = Mutate(rng, seeds);
+    if (rng() % 4 != 0) {
+      a.packet = Mutate(rng, seeds);
+    }
     v1::DnsResolverResult r = JudgeDnsAnswer(spec, "127.0.0.1:53", a);
     ASSERT_NE(r.failure_class(), FC::UNSPECIFIED);
     ASSERT_NE(r.failure_class(), FC::PROBER_ERROR)
@@ -468,16 +498,22 @@ TEST(PrintableBannerFuzzTest, BoundedPrintableAndFaithful) {
   int n = FuzzFor(std::chrono::milliseconds(1000), 200000, [&](int) {
     std::string raw(rng() % 300, '\0');
     const char alphabet[] = "\\nx\r\n0aZ";
-    for (char& c : raw) c = rng() % 2 ? alphabet[rng() % 8] : static_cast<char>(rng());
+    for (char& c : raw) {
+      c = rng() % 2 ? alphabet[rng() % 8] : static_cast<char>(rng());
+    }
     size_t max = rng() % 200;
     std::string out = PrintableBanner(raw, max);
     ASSERT_LE(out.size(), max + 3);  // one escape may straddle the cap
-    for (unsigned char c : out) ASSERT_TRUE(absl::ascii_isprint(c)) << static_cast<int>(c);
+    for (unsigned char c : out) {
+      ASSERT_TRUE(absl::ascii_isprint(c)) << static_cast<int>(c);
+    }
     // What people see is the banner: unescaping gives back its beginning
     // (minus CRs, and minus trailing line ends).
     std::string want;
     for (char c : raw) {
-      if (c != '\r') want.push_back(c);
+      if (c != '\r') {
+        want.push_back(c);
+      }
     }
     std::string back = Unescape(out);
     ASSERT_LE(back.size(), want.size());
@@ -521,9 +557,13 @@ class RandomBytesServer {
   void Serve() {
     while (!stop_) {
       pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) != 1) continue;
+      if (poll(&p, 1, 50) != 1) {
+        continue;
+      }
       int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
+      if (c < 0) {
+        continue;
+      }
       std::string bytes;
       End end;
       {
@@ -536,7 +576,9 @@ class RandomBytesServer {
       // In a few pieces, so the reader sees partial banners.
       for (size_t at = 0; at < bytes.size();) {
         size_t n = std::min<size_t>(bytes.size() - at, 1 + bytes.size() / 3);
-        if (send(c, bytes.data() + at, n, MSG_NOSIGNAL) <= 0) break;
+        if (send(c, bytes.data() + at, n, MSG_NOSIGNAL) <= 0) {
+          break;
+        }
         at += n;
       }
       if (end == End::kReset) {
@@ -547,7 +589,9 @@ class RandomBytesServer {
         char buf[512];
         for (int i = 0; i < 40 && !stop_; ++i) {
           pollfd q{c, POLLIN, 0};
-          if (poll(&q, 1, 50) == 1 && recv(c, buf, sizeof buf, 0) <= 0) break;
+          if (poll(&q, 1, 50) == 1 && recv(c, buf, sizeof buf, 0) <= 0) {
+            break;
+          }
         }
       }
       close(c);
@@ -568,9 +612,12 @@ std::string RandomBanner(std::mt19937& rng) {
       "", "SSH-2.0-", "220 ", "220-mail\r\n", "250 ", "SSH-1.99-", "\r\n", std::string(1, '\0')};
   std::string s = prefixes[rng() % prefixes.size()];
   size_t n = rng() % 5 == 0 ? 4096 + rng() % 8192 : rng() % 200;
-  for (size_t i = 0; i < n; ++i)
+  for (size_t i = 0; i < n; ++i) {
     s.push_back(static_cast<char>(rng() % 3 == 0 ? 'a' + rng() % 26 : rng()));
-  if (rng() % 2) s += "\r\n";
+  }
+  if (rng() % 2) {
+    s += "\r\n";
+  }
   return s;
 }
 
@@ -604,14 +651,16 @@ TEST(TcpBannerFuzzTest, RandomBytesFromTheServer) {
     server.Next(RandomBanner(rng), RandomEnd(rng));
     v1::Check c;
     c.set_name(absl::StrCat("banner-", i));
-    common::FromAbsl(absl::Seconds(30), c.mutable_interval());
-    common::FromAbsl(absl::Milliseconds(300), c.mutable_timeout());
+    common::SetDuration(absl::Seconds(30), c.mutable_interval());
+    common::SetDuration(absl::Milliseconds(300), c.mutable_timeout());
     v1::TcpSpec* t = c.mutable_tcp();
     t->set_host("127.0.0.1");
     t->set_port(server.port());
     t->set_expect_banner(regexes[rng() % regexes.size()]);
     t->set_max_banner_bytes(rng() % 3 == 0 ? 0 : 1 + rng() % 600);
-    if (rng() % 4 == 0) t->set_send("EHLO sonde\r\n");
+    if (rng() % 4 == 0) {
+      t->set_send("EHLO sonde\r\n");
+    }
     auto start = Clock::now();
     std::vector<v1::ProbeResult> r = prober.Run(c);
     auto took = Clock::now() - start;
@@ -623,11 +672,15 @@ TEST(TcpBannerFuzzTest, RandomBytesFromTheServer) {
         << FC::Code_Name(fc) << ": " << r[0].detail();
     ASSERT_LE(r[0].banner().size(), 512u + 3);
     ASSERT_LE(r[0].detail().size(), 1024u);
-    for (unsigned char ch : r[0].banner()) ASSERT_TRUE(absl::ascii_isprint(ch));
+    for (unsigned char ch : r[0].banner()) {
+      ASSERT_TRUE(absl::ascii_isprint(ch));
+    }
     ASSERT_LT(took, std::chrono::milliseconds(300 + 1000));
   });
   std::cout << "TCP banner reads: " << n << " connections;";
-  for (const auto& [name, count] : classes) std::cout << " " << name << "=" << count;
+  for (const auto& [name, count] : classes) {
+    std::cout << " " << name << "=" << count;
+  }
   std::cout << "\n";
   EXPECT_EQ(n, kConnections);
 }
@@ -651,23 +704,26 @@ TEST(TlsSigPipeTest, ServerGoneBeforeClientHello) {
     pollfd p{listen_fd, POLLIN, 0};
     if (poll(&p, 1, 5000) == 1) {
       int c = accept(listen_fd, nullptr, nullptr);
-      if (c >= 0) close(c);  // FIN, before the client wrote anything
+      if (c >= 0) {
+        close(c);  // FIN, before the client wrote anything
+      }
     }
     closed = true;
   });
   ProberUnderTest prober;
   v1::Check c;
   c.set_name("tls-peer-gone");
-  common::FromAbsl(absl::Seconds(30), c.mutable_interval());
-  common::FromAbsl(absl::Seconds(2), c.mutable_timeout());
+  common::SetDuration(absl::Seconds(30), c.mutable_interval());
+  common::SetDuration(absl::Seconds(2), c.mutable_timeout());
   c.mutable_tls()->set_host("127.0.0.1");
   c.mutable_tls()->set_port(ntohs(addr.sin_port));
   std::vector<v1::ProbeResult> r = prober.Run(c, [&] {
     // Runs after the probe's connect() (posted earlier): hold the loop until
     // the server has closed, so the ClientHello goes to a closed peer.
     prober.loop().Post([&] {
-      for (int i = 0; i < 500 && !closed; ++i)
+      for (int i = 0; i < 500 && !closed; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the FIN lands
     });
   });
@@ -686,14 +742,18 @@ TEST(TcpBannerFuzzTest, RandomSmtpRepliesDuringStartTls) {
   constexpr int kConnections = 40;
   int n = FuzzFor(std::chrono::milliseconds(20000), kConnections, [&](int i) {
     std::string bytes = rng() % 2 ? "220 mail.test ESMTP\r\n" : "";
-    if (rng() % 2) bytes += "250-mail.test\r\n250 STARTTLS\r\n";
-    if (rng() % 2) bytes += "220 go ahead\r\n";
+    if (rng() % 2) {
+      bytes += "250-mail.test\r\n250 STARTTLS\r\n";
+    }
+    if (rng() % 2) {
+      bytes += "220 go ahead\r\n";
+    }
     bytes += RandomBanner(rng);
     server.Next(bytes, RandomEnd(rng));
     v1::Check c;
     c.set_name(absl::StrCat("starttls-", i));
-    common::FromAbsl(absl::Seconds(30), c.mutable_interval());
-    common::FromAbsl(absl::Milliseconds(300), c.mutable_timeout());
+    common::SetDuration(absl::Seconds(30), c.mutable_interval());
+    common::SetDuration(absl::Milliseconds(300), c.mutable_timeout());
     v1::TlsSpec* t = c.mutable_tls();
     t->set_host("127.0.0.1");
     t->set_port(server.port());

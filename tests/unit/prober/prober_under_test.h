@@ -12,13 +12,14 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/event_loop.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
-#include "prober/curl_multi.h"
-#include "prober/dns_resolver.h"
+#include "prober/io/curl_multi.h"
+#include "prober/io/dns_resolver.h"
 #include "prober/probes/registry.h"
-#include "prober/scheduler.h"
+#include "prober/sched/scheduler.h"
 
 namespace sonde::prober {
 
@@ -55,9 +56,11 @@ class ProberUnderTest {
       done = true;
       loop_.Stop();
     });
-    if (started) started();
+    if (started) {
+      started();
+    }
     auto limit =
-        std::chrono::microseconds(absl::ToInt64Microseconds(common::ToAbsl(check.timeout()))) +
+        std::chrono::microseconds(absl::ToInt64Microseconds(common::ToDuration(check.timeout()))) +
         std::chrono::seconds(10);
     auto safety = loop_.RunAfter(limit, [&] { loop_.Stop(); });
     loop_.Run();

@@ -32,9 +32,10 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/event_loop.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "tests/faultd/fault_server.h"
 #include "tests/unit/prober/prober_under_test.h"
@@ -159,9 +160,11 @@ class ProbesTest : public ::testing::Test {
       EXPECT_FALSE(r.detail().empty());
       EXPECT_GT(r.total_us(), 0u);
       // Every run ends by its deadline (plus the scheduler's abort grace).
-      EXPECT_LT(took, common::ToAbsl(MakeCheck(row.spec, row.timeout).timeout()) +
+      EXPECT_LT(took, common::ToDuration(MakeCheck(row.spec, row.timeout).timeout()) +
                           absl::Milliseconds(500));
-      if (row.also) row.also(r);
+      if (row.also) {
+        row.also(r);
+      }
     }
   }
 
@@ -359,18 +362,21 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
     std::string name;
     std::string spec;
     std::string evidence;
+    int status_answered;  // fallback_http_status while the server is fine
+    FC::Code class_down;  // fallback_class when the server fails too
+    int status_down;
   };
   for (const Case& c : std::vector<Case>{
            {"http", "http: {url: 'http://app.example.test:${HTTP_PORT}/', resolvers: ['${DNS}']}",
-            "server at last known address 127.0.0.1 answers 200"},
+            "server at last known address 127.0.0.1 answers 200", 200, FC::HTTP_STATUS, 503},
            {"tls",
             "tls: {host: app.example.test, port: ${TLS_PORT}, ca_file: '${CA}', "
             "resolvers: ['${DNS}']}",
-            "server at last known address 127.0.0.1 answers"},
+            "server at last known address 127.0.0.1 answers", 0, FC::TLS_CERT_EXPIRED, 0},
            {"tcp",
             "tcp: {host: app.example.test, port: ${TCP_PORT}, expect_banner: '^SSH-', "
             "resolvers: ['${DNS}']}",
-            "server at last known address 127.0.0.1 answers"},
+            "server at last known address 127.0.0.1 answers", 0, FC::BANNER_MISMATCH, 0},
        }) {
     SCOPED_TRACE(c.name);
     SetRules("");
@@ -379,6 +385,7 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
     std::vector<v1::ProbeResult> first = prober.Run(check);
     ASSERT_EQ(first.size(), 1u);
     EXPECT_EQ(first[0].failure_class(), FC::OK) << first[0].detail();
+    EXPECT_EQ(first[0].fallback_address(), "");
     SetRules(R"({"listener": "dns", "name": "app.example.test", "rcode": "NXDOMAIN"})");
     std::vector<v1::ProbeResult> second = prober.Run(check);
     ASSERT_EQ(second.size(), 1u);
@@ -391,6 +398,9 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
     if (c.name == "http") {
       EXPECT_EQ(second[0].http_status(), 200);
     }
+    EXPECT_EQ(second[0].fallback_address(), "127.0.0.1");
+    EXPECT_EQ(second[0].fallback_class(), FC::OK);
+    EXPECT_EQ(second[0].fallback_http_status(), c.status_answered);
     // The server being down at the last known address is evidence too.
     SetRules(R"({"listener": "dns", "name": "app.example.test", "rcode": "NXDOMAIN"},
                 {"listener": "http", "status": 503},
@@ -402,6 +412,29 @@ TEST_F(ProbesTest, NxdomainAfterSuccessTriesLastKnownAddress) {
     EXPECT_TRUE(absl::StrContains(third[0].detail(), "server at last known address 127.0.0.1"))
         << third[0].detail();
     EXPECT_FALSE(absl::StrContains(third[0].detail(), "answers 200")) << third[0].detail();
+    EXPECT_EQ(third[0].fallback_address(), "127.0.0.1");
+    EXPECT_EQ(third[0].fallback_class(), c.class_down) << third[0].detail();
+    EXPECT_EQ(third[0].fallback_http_status(), c.status_down);
+  }
+}
+
+// A name that never resolved has no last known address: the DNS failure is
+// all there is, with no fallback fields and no fallback sentence.
+TEST_F(ProbesTest, NxdomainWithoutHistoryHasNoFallback) {
+  for (const std::string spec : {
+           "http: {url: 'http://never.example.test:${HTTP_PORT}/', resolvers: ['${DNS}']}",
+           "tls: {host: never.example.test, port: ${TLS_PORT}, resolvers: ['${DNS}']}",
+           "tcp: {host: never.example.test, port: ${TCP_PORT}, resolvers: ['${DNS}']}",
+       }) {
+    SCOPED_TRACE(spec);
+    SetRules(R"({"listener": "dns", "name": "never.example.test", "rcode": "NXDOMAIN"})");
+    ProberUnderTest prober;
+    std::vector<v1::ProbeResult> results = prober.Run(MakeCheck(spec, "2s"));
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].failure_class(), FC::DNS_NXDOMAIN) << results[0].detail();
+    EXPECT_EQ(results[0].fallback_address(), "");
+    EXPECT_EQ(results[0].fallback_class(), FC::UNSPECIFIED);
+    EXPECT_FALSE(absl::StrContains(results[0].detail(), "last known")) << results[0].detail();
   }
 }
 
@@ -545,9 +578,13 @@ class StartTlsSmtpServer {
     char c;
     while (line.size() < 1024) {
       pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 3000) != 1 || recv(fd, &c, 1, 0) != 1) break;
+      if (poll(&p, 1, 3000) != 1 || recv(fd, &c, 1, 0) != 1) {
+        break;
+      }
       line.push_back(c);
-      if (c == '\n') break;
+      if (c == '\n') {
+        break;
+      }
     }
     return line;
   }
@@ -555,9 +592,13 @@ class StartTlsSmtpServer {
 
   void Serve() {
     pollfd p{listen_fd_, POLLIN, 0};
-    if (poll(&p, 1, 5000) != 1) return;
+    if (poll(&p, 1, 5000) != 1) {
+      return;
+    }
     int fd = accept(listen_fd_, nullptr, nullptr);
-    if (fd < 0) return;
+    if (fd < 0) {
+      return;
+    }
     timeval tv{3, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -569,7 +610,9 @@ class StartTlsSmtpServer {
         SSL* ssl = SSL_new(ctx_);
         SSL_set_fd(ssl, fd);
         handshake_done_ = SSL_accept(ssl) == 1;
-        if (handshake_done_) SSL_shutdown(ssl);
+        if (handshake_done_) {
+          SSL_shutdown(ssl);
+        }
         SSL_free(ssl);
       }
     }
@@ -694,9 +737,12 @@ std::string DnsSpec(const std::string& name, const std::string& type,
 // Answers of the first resolver as "data/ttl".
 std::vector<std::string> AnswerList(const v1::ProbeResult& r) {
   std::vector<std::string> out;
-  if (r.dns_size() == 0) return out;
-  for (const v1::DnsRecord& a : r.dns(0).answers())
+  if (r.dns_size() == 0) {
+    return out;
+  }
+  for (const v1::DnsRecord& a : r.dns(0).answers()) {
     out.push_back(absl::StrCat(a.type(), " ", a.data(), "/", a.ttl()));
+  }
   return out;
 }
 

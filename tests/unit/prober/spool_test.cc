@@ -1,4 +1,4 @@
-#include "prober/spool.h"
+#include "prober/uplink/spool.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -63,7 +63,9 @@ class SpoolTest : public ::testing::Test {
 TEST_F(SpoolTest, AppendAckAndRecoverAcrossReopen) {
   {
     auto s = Open();
-    for (uint64_t i = 1; i <= 5; ++i) ASSERT_TRUE(s->Append(Batch(i, 3)).ok());
+    for (uint64_t i = 1; i <= 5; ++i) {
+      ASSERT_TRUE(s->Append(Batch(i, 3)).ok());
+    }
     s->Ack(2);
     EXPECT_EQ(Unacked(s.get()), (std::vector<uint64_t>{3, 4, 5}));
     EXPECT_EQ(s->stats().unacked_results, 9u);
@@ -82,11 +84,15 @@ TEST_F(SpoolTest, AppendAckAndRecoverAcrossReopen) {
 TEST_F(SpoolTest, TornTailIsCutNotFatal) {
   {
     auto s = Open();
-    for (uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(s->Append(Batch(i, 2)).ok());
+    for (uint64_t i = 1; i <= 3; ++i) {
+      ASSERT_TRUE(s->Append(Batch(i, 2)).ok());
+    }
   }
   // Simulate a crash mid-write: half a record at the end of the last segment.
   std::string last;
-  for (const auto& e : fs::directory_iterator(dir_)) last = std::max(last, e.path().string());
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    last = std::max(last, e.path().string());
+  }
   auto size = fs::file_size(last);
   // Remove the tail of batch 3 and append garbage.
   fs::resize_file(last, size - 7);
@@ -107,10 +113,14 @@ TEST_F(SpoolTest, TornTailIsCutNotFatal) {
 TEST_F(SpoolTest, CorruptChecksumIsDetected) {
   {
     auto s = Open();
-    for (uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(s->Append(Batch(i, 2)).ok());
+    for (uint64_t i = 1; i <= 3; ++i) {
+      ASSERT_TRUE(s->Append(Batch(i, 2)).ok());
+    }
   }
   std::string seg;
-  for (const auto& e : fs::directory_iterator(dir_)) seg = e.path().string();
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    seg = e.path().string();
+  }
   auto size = fs::file_size(seg);
   int fd = open(seg.c_str(), O_WRONLY);
   ASSERT_EQ(pwrite(fd, "Z", 1, size - 3), 1);  // flip a byte inside batch 3
@@ -123,7 +133,9 @@ TEST_F(SpoolTest, CorruptChecksumIsDetected) {
 TEST_F(SpoolTest, CapDropsOldestAndReportsGap) {
   // Segments of 4 KiB, cap 16 KiB; each batch ~1.1 KiB.
   auto s = Open(16 << 10, 4 << 10);
-  for (uint64_t i = 1; i <= 40; ++i) ASSERT_TRUE(s->Append(Batch(i, 10, 100)).ok());
+  for (uint64_t i = 1; i <= 40; ++i) {
+    ASSERT_TRUE(s->Append(Batch(i, 10, 100)).ok());
+  }
   Spool::Stats st = s->stats();
   EXPECT_LE(st.bytes, 16u << 10);
   EXPECT_GT(st.dropped_batches, 0u);
@@ -131,7 +143,9 @@ TEST_F(SpoolTest, CapDropsOldestAndReportsGap) {
   auto gaps = s->TakeGaps();
   ASSERT_FALSE(gaps.empty());
   uint64_t gap_results = 0;
-  for (const auto& g : gaps) gap_results += g.results();
+  for (const auto& g : gaps) {
+    gap_results += g.results();
+  }
   EXPECT_EQ(gap_results, st.dropped_results);
   EXPECT_EQ(gaps.front().first_batch_seq(), 1u);
   // What is left is the newest, contiguous, ending at 40.
@@ -144,7 +158,9 @@ TEST_F(SpoolTest, CapDropsOldestAndReportsGap) {
 
 TEST_F(SpoolTest, AckedSegmentsAreDeleted) {
   auto s = Open(1 << 20, 4 << 10);
-  for (uint64_t i = 1; i <= 30; ++i) ASSERT_TRUE(s->Append(Batch(i, 10, 100)).ok());
+  for (uint64_t i = 1; i <= 30; ++i) {
+    ASSERT_TRUE(s->Append(Batch(i, 10, 100)).ok());
+  }
   EXPECT_GT(s->stats().segments, 3u);
   s->Ack(30);
   EXPECT_EQ(s->stats().segments, 1u);

@@ -1,7 +1,7 @@
 // Uplink against an in-process Ingest server on a loopback port: losses the
 // spool has not reported yet survive a stop (issue 4: a prober stopped right
 // after its spool dropped data must not lose the gap marker).
-#include "prober/uplink.h"
+#include "prober/uplink/uplink.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
-#include "prober/spool.h"
+#include "prober/uplink/spool.h"
 
 namespace sonde::prober {
 namespace {
@@ -36,7 +36,9 @@ class RecordingIngest final : public v1::Ingest::Service {
       }
       v1::Ack ack;
       ack.set_batch_seq(batch.batch_seq());
-      if (!stream->Write(ack)) break;
+      if (!stream->Write(ack)) {
+        break;
+      }
     }
     return grpc::Status::OK;
   }
@@ -61,7 +63,9 @@ v1::ProbeResult Result(int i, size_t detail_bytes) {
 
 uint64_t GapResults(const v1::ResultBatch& b) {
   uint64_t n = 0;
-  for (const v1::Gap& g : b.gaps()) n += g.results();
+  for (const v1::Gap& g : b.gaps()) {
+    n += g.results();
+  }
   return n;
 }
 
@@ -99,7 +103,9 @@ TEST_F(UplinkTest, ALossNotYetReportedAtStopIsSpooledAndSentByTheNextRun) {
     auto channel = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
     auto uplink = Uplink::Create(channel, SmallSpool());
     ASSERT_TRUE(uplink.ok()) << uplink.status();
-    for (int i = 0; i < kSmall; ++i) (*uplink)->Add(Result(i, 500));
+    for (int i = 0; i < kSmall; ++i) {
+      (*uplink)->Add(Result(i, 500));
+    }
     (*uplink)->Add(Result(kSmall, 40 << 10));
     (*uplink)->Stop(absl::ZeroDuration());  // never started: stores and returns
     Uplink::Stats st = (*uplink)->stats();
@@ -177,7 +183,9 @@ TEST_F(UplinkTest, ALossPendingAtStopIsSentBeforeExitWhenTheCollectorIsUp) {
   ASSERT_TRUE(uplink.ok()) << uplink.status();
   (*uplink)->Start();
   constexpr int kSmall = 200;
-  for (int i = 0; i < kSmall; ++i) (*uplink)->Add(Result(i, 500));
+  for (int i = 0; i < kSmall; ++i) {
+    (*uplink)->Add(Result(i, 500));
+  }
   (*uplink)->Add(Result(kSmall, 40 << 10));
   // The big result's batch is formed after the 1 s batch delay; spooling it
   // drops older segments, and no later result will carry that loss.
@@ -201,7 +209,9 @@ TEST_F(UplinkTest, ALossPendingAtStopIsSentBeforeExitWhenTheCollectorIsUp) {
   for (const v1::ResultBatch& b : ingest.batches()) {
     lost += GapResults(b);
     results += b.results_size();
-    if (b.results_size() == 0 && b.gaps_size() > 0) ++gap_only;
+    if (b.results_size() == 0 && b.gaps_size() > 0) {
+      ++gap_only;
+    }
   }
   EXPECT_GE(gap_only, 1);
   EXPECT_GT(lost, 0u);

@@ -1,4 +1,4 @@
-#include "prober/dns_resolver.h"
+#include "prober/io/dns_resolver.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -12,7 +12,6 @@
 namespace sonde::prober {
 
 using common::EventLoop;
-using Clock = std::chrono::steady_clock;
 
 struct DnsResolver::Channel {
   DnsResolver* owner = nullptr;
@@ -20,13 +19,15 @@ struct DnsResolver::Channel {
   std::set<int> fds;
   EventLoop::TimerId timer = 0;
   ~Channel() {
-    if (channel != nullptr) ares_destroy(channel);
+    if (channel != nullptr) {
+      ares_destroy(channel);
+    }
   }
 };
 
 namespace {
-std::chrono::microseconds Since(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+std::chrono::microseconds Since(const common::EventLoop& loop, common::EventLoop::MonoTime start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(loop.Now() - start);
 }
 
 struct LibraryInit {
@@ -39,7 +40,9 @@ DnsResolver::DnsResolver(EventLoop* loop, std::string source_address)
 
 DnsResolver::~DnsResolver() {
   for (auto& [key, ch] : channels_) {
-    for (int fd : ch->fds) loop_->RemoveFd(fd);
+    for (int fd : ch->fds) {
+      loop_->RemoveFd(fd);
+    }
     loop_->Cancel(ch->timer);
   }
 }
@@ -58,7 +61,9 @@ absl::StatusOr<DnsResolver::Channel*> DnsResolver::GetChannel(const std::string&
                                                               std::chrono::milliseconds timeout) {
   std::string key = absl::StrCat(server, "|", timeout.count());
   auto it = channels_.find(key);
-  if (it != channels_.end()) return it->second.get();
+  if (it != channels_.end()) {
+    return it->second.get();
+  }
 
   auto ch = std::make_unique<Channel>();
   ch->owner = this;
@@ -81,7 +86,9 @@ absl::StatusOr<DnsResolver::Channel*> DnsResolver::GetChannel(const std::string&
     std::vector<std::string> parts;
     for (absl::string_view s : absl::StrSplit(server, ',', absl::SkipEmpty())) {
       auto hp = common::ParseHostPort(std::string(s), 53);
-      if (!hp.ok()) return hp.status();
+      if (!hp.ok()) {
+        return hp.status();
+      }
       parts.push_back(common::FormatHostPort(hp->host, hp->port));
     }
     std::string csv = absl::StrJoin(parts, ",");
@@ -129,7 +136,9 @@ void DnsResolver::Reschedule(Channel* ch) {
   loop_->Cancel(ch->timer);
   ch->timer = 0;
   timeval tv;
-  if (ares_timeout(ch->channel, nullptr, &tv) == nullptr) return;
+  if (ares_timeout(ch->channel, nullptr, &tv) == nullptr) {
+    return;
+  }
   auto delay = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
   ch->timer = loop_->RunAfter(delay, [this, ch] {
     ch->timer = 0;
@@ -194,10 +203,10 @@ void DnsResolver::ResolveHost(const std::string& host, const std::string& server
     DnsResolver* self;
     std::string host;
     std::string server;
-    Clock::time_point start;
+    common::EventLoop::MonoTime start;
     HostCallback cb;
   };
-  auto* p = new Pending{this, host, server, Clock::now(), std::move(cb)};
+  auto* p = new Pending{this, host, server, loop_->Now(), std::move(cb)};
   ares_addrinfo_hints hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_flags = ARES_AI_NOSORT;
@@ -206,7 +215,7 @@ void DnsResolver::ResolveHost(const std::string& host, const std::string& server
       [](void* arg, int status, int timeouts, ares_addrinfo* res) {
         std::unique_ptr<Pending> p(static_cast<Pending*>(arg));
         HostAnswer a;
-        a.elapsed = Since(p->start);
+        a.elapsed = Since(*p->self->loop_, p->start);
         a.failure_class = ClassifyStatus(status, &a.rcode);
         if (status == ARES_SUCCESS && res != nullptr) {
           std::vector<std::string> v6;
@@ -227,7 +236,9 @@ void DnsResolver::ResolveHost(const std::string& host, const std::string& server
             a.failure_class = v1::FailureClass::DNS_NODATA;
           }
         }
-        if (res != nullptr) ares_freeaddrinfo(res);
+        if (res != nullptr) {
+          ares_freeaddrinfo(res);
+        }
         if (a.failure_class != v1::FailureClass::OK) {
           a.detail = absl::StrCat("resolving ", p->host, " via ",
                                   p->server.empty() ? "system resolvers" : p->server, ": ",
@@ -255,17 +266,19 @@ void DnsResolver::Query(const std::string& name, int type, const std::string& se
   }
   struct Pending {
     DnsResolver* self;
-    Clock::time_point start;
+    common::EventLoop::MonoTime start;
     RawCallback cb;
   };
-  auto* p = new Pending{this, Clock::now(), std::move(cb)};
+  auto* p = new Pending{this, loop_->Now(), std::move(cb)};
   ares_query((*ch)->channel, name.c_str(), ns_c_in, type,
              [](void* arg, int status, int timeouts, unsigned char* abuf, int alen) {
                std::unique_ptr<Pending> p(static_cast<Pending*>(arg));
                RawAnswer a;
                a.status = status;
-               a.elapsed = Since(p->start);
-               if (abuf != nullptr && alen > 0) a.packet.assign(abuf, abuf + alen);
+               a.elapsed = Since(*p->self->loop_, p->start);
+               if (abuf != nullptr && alen > 0) {
+                 a.packet.assign(abuf, abuf + alen);
+               }
                p->self->loop_->Post(
                    [cb = std::move(p->cb), a = std::move(a)]() mutable { cb(std::move(a)); });
              },
@@ -276,6 +289,18 @@ void DnsResolver::Query(const std::string& name, int type, const std::string& se
 std::string DnsResolver::LastKnownAddress(const std::string& host) const {
   auto it = last_known_.find(host);
   return it == last_known_.end() ? "" : it->second;
+}
+
+std::string DnsResolver::AddressToTry(const std::string& host, const HostAnswer& answer,
+                                      DnsFallback* fallback) const {
+  if (answer.failure_class == v1::FailureClass::OK) {
+    return answer.addresses.front();
+  }
+  std::string address = LastKnownAddress(host);
+  if (!address.empty()) {
+    *fallback = {answer.failure_class, answer.detail, address};
+  }
+  return address;
 }
 
 }  // namespace sonde::prober

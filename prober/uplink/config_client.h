@@ -9,8 +9,8 @@
 // Runs on its own thread; the callback runs on that thread (post to the
 // event loop from it). Start/Stop from one thread (main); the channel is
 // shared, not owned exclusively.
-#ifndef SONDE_PROBER_CONFIG_CLIENT_H_
-#define SONDE_PROBER_CONFIG_CLIENT_H_
+#ifndef SONDE_PROBER_UPLINK_CONFIG_CLIENT_H_
+#define SONDE_PROBER_UPLINK_CONFIG_CLIENT_H_
 
 #include <functional>
 #include <memory>
@@ -63,4 +63,4 @@ class ConfigClient {
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_CONFIG_CLIENT_H_
+#endif  // SONDE_PROBER_UPLINK_CONFIG_CLIENT_H_

@@ -12,8 +12,8 @@
 // Thread-safe. Add() is called from the event loop and only takes a short
 // lock on the pending queue; disk and network work happen on the Uplink's
 // own threads.
-#ifndef SONDE_PROBER_UPLINK_H_
-#define SONDE_PROBER_UPLINK_H_
+#ifndef SONDE_PROBER_UPLINK_UPLINK_H_
+#define SONDE_PROBER_UPLINK_UPLINK_H_
 
 #include <atomic>
 #include <cstdint>
@@ -26,7 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
-#include "prober/spool.h"
+#include "prober/uplink/spool.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
 namespace sonde::prober {
@@ -130,4 +130,4 @@ class Uplink {
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_UPLINK_H_
+#endif  // SONDE_PROBER_UPLINK_UPLINK_H_

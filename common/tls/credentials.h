@@ -2,8 +2,8 @@
 // sonde-prober and sondectl: TLS with a CA (and a client certificate for
 // mTLS), a bearer token, or plaintext. Also reads the prober identity out of
 // a certificate (CN = prober id, OU = region). Pure functions; any thread.
-#ifndef SONDE_COMMON_CREDENTIALS_H_
-#define SONDE_COMMON_CREDENTIALS_H_
+#ifndef SONDE_COMMON_TLS_CREDENTIALS_H_
+#define SONDE_COMMON_TLS_CREDENTIALS_H_
 
 #include <memory>
 #include <string>
@@ -41,4 +41,4 @@ bool IsLoopbackHost(const std::string& host_port);
 
 }  // namespace sonde::common
 
-#endif  // SONDE_COMMON_CREDENTIALS_H_
+#endif  // SONDE_COMMON_TLS_CREDENTIALS_H_

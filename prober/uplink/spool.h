@@ -13,8 +13,8 @@
 // `fsync_every` (MaybeSync) and when a segment is closed.
 //
 // Not thread-safe: one owner (the Uplink, under its spool mutex).
-#ifndef SONDE_PROBER_SPOOL_H_
-#define SONDE_PROBER_SPOOL_H_
+#ifndef SONDE_PROBER_UPLINK_SPOOL_H_
+#define SONDE_PROBER_UPLINK_SPOOL_H_
 
 #include <cstdint>
 #include <deque>
@@ -97,6 +97,11 @@ class Spool {
   absl::Status Recover();
   absl::Status OpenActive(uint64_t number);
   absl::Status WriteRecord(uint8_t type, const std::string& payload);
+  // The index entry of `batch`, stored as a record of `length` bytes at
+  // `offset` in segment `segment`; raises the highest batch and result
+  // sequence numbers seen.
+  Entry IndexBatch(const v1::ResultBatch& batch, uint64_t segment, uint64_t offset,
+                   uint32_t length);
   void DropOldestSegment();
   void DeleteAckedSegments();
   std::string SegmentPath(uint64_t number) const;
@@ -116,4 +121,4 @@ class Spool {
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_SPOOL_H_
+#endif  // SONDE_PROBER_UPLINK_SPOOL_H_

@@ -1,11 +1,12 @@
-#include "prober/scheduler.h"
+#include "prober/sched/scheduler.h"
 
 #include <malloc.h>
 
 #include <algorithm>
 
-#include "common/config.h"
+#include "common/checks/registry.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace sonde::prober {
@@ -34,9 +35,13 @@ std::chrono::microseconds ToChrono(absl::Duration d) {
 
 // The first multiple of `grid` (counted from the Unix epoch) at or after t.
 absl::Time AlignUp(absl::Time t, absl::Duration grid) {
-  if (grid <= absl::ZeroDuration()) return t;
+  if (grid <= absl::ZeroDuration()) {
+    return t;
+  }
   absl::Duration rem = (t - absl::UnixEpoch()) % grid;
-  if (rem < absl::ZeroDuration()) rem += grid;
+  if (rem < absl::ZeroDuration()) {
+    rem += grid;
+  }
   return rem == absl::ZeroDuration() ? t : t + (grid - rem);
 }
 }  // namespace
@@ -51,7 +56,9 @@ absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time 
   absl::Duration rem;
   int64_t k = absl::IDivDuration(after - base, interval, &rem);
   absl::Time slot = base + k * interval;
-  while (slot <= after) slot += interval;
+  while (slot <= after) {
+    slot += interval;
+  }
   return slot;
 }
 
@@ -64,13 +71,17 @@ Scheduler::Scheduler(EventLoop* loop, common::Clock* clock, ProbeFactory factory
       options_(std::move(options)) {}
 
 Scheduler::~Scheduler() {
-  for (auto& [name, e] : entries_) Drop(e.get());
+  for (auto& [name, e] : entries_) {
+    Drop(e.get());
+  }
 }
 
 void Scheduler::Drop(Entry* e) {
   loop_->Cancel(e->slot_timer);
   loop_->Cancel(e->deadline_timer);
-  if (e->running) stats_.in_flight--;
+  if (e->running) {
+    stats_.in_flight--;
+  }
   queue_.erase(std::remove(queue_.begin(), queue_.end(), e), queue_.end());
   e->probe.reset();  // a probe being destroyed never calls back
 }
@@ -94,10 +105,14 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
     std::string name = e->check.name();
     next.emplace(std::move(name), std::move(e));
   }
-  for (auto& [name, e] : entries_) Drop(e.get());  // removed or changed
+  for (auto& [name, e] : entries_) {
+    Drop(e.get());  // removed or changed
+  }
   entries_ = std::move(next);
   for (auto& [name, e] : entries_) {
-    if (e->slot_timer == 0 && !e->running) ScheduleNext(e.get());
+    if (e->slot_timer == 0 && !e->running) {
+      ScheduleNext(e.get());
+    }
   }
   stats_.checks = entries_.size();
   checks.clear();
@@ -109,7 +124,7 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
 }
 
 void Scheduler::ScheduleNext(Entry* e) {
-  absl::Duration interval = common::ToAbsl(e->check.interval());
+  absl::Duration interval = common::ToDuration(e->check.interval());
   absl::Time now = clock_->Now();
   // Never the slot that just ran again, even if the wall clock stepped back.
   e->next_slot = NextSlot(e->check.name(), interval, std::max(now, e->next_slot));
@@ -133,7 +148,9 @@ void Scheduler::OnSlot(Entry* e) {
 }
 
 void Scheduler::Start(Entry* e, std::function<void()> after) {
-  if (after) after_[e] = std::move(after);
+  if (after) {
+    after_[e] = std::move(after);
+  }
   if (stats_.in_flight >= options_.max_in_flight) {
     stats_.deferred++;
     e->queued = true;
@@ -150,8 +167,8 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
     lateness_us_[lateness_next_++ % kLatenessSamples] =
         absl::ToInt64Microseconds(e->started - e->planned);
   }
-  auto timeout = ToChrono(common::ToAbsl(e->check.timeout()));
-  EventLoop::MonoTime deadline = EventLoop::Now() + timeout;
+  auto timeout = ToChrono(common::ToDuration(e->check.timeout()));
+  EventLoop::MonoTime deadline = loop_->Now() + timeout;
   e->deadline_timer = loop_->RunAt(deadline + ToChrono(options_.abort_grace), [this, e] {
     e->deadline_timer = 0;
     stats_.aborted++;
@@ -168,7 +185,7 @@ void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
   e->deadline_timer = 0;
   e->running = false;
   stats_.in_flight--;
-  const std::string kind = common::CheckKind(e->check);
+  const std::string kind = checks::KindOf(e->check);
   for (v1::ProbeResult& r : results) {
     r.set_check_id(e->check.name());
     r.set_service(e->check.service());
@@ -213,13 +230,17 @@ void Scheduler::RunOnce(std::function<void()> all_done) {
     loop_->Cancel(e->slot_timer);
     e->slot_timer = 0;
     Start(e.get(), [remaining, shared_done] {
-      if (--*remaining == 0) (*shared_done)();
+      if (--*remaining == 0) {
+        (*shared_done)();
+      }
     });
   }
 }
 
 absl::Duration Scheduler::LatenessP99() const {
-  if (lateness_us_.empty()) return absl::ZeroDuration();
+  if (lateness_us_.empty()) {
+    return absl::ZeroDuration();
+  }
   std::vector<int64_t> v = lateness_us_;
   size_t k = v.size() * 99 / 100;
   std::nth_element(v.begin(), v.begin() + k, v.end());

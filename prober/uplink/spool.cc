@@ -1,4 +1,4 @@
-#include "prober/spool.h"
+#include "prober/uplink/spool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 
 namespace sonde::prober {
 namespace {
@@ -26,7 +27,9 @@ constexpr size_t kHeader = 9;  // u32 length, u32 crc, u8 type
 constexpr uint32_t kMaxRecord = 256u << 20;
 
 void PutU32(std::string* s, uint32_t v) {
-  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>(v >> (8 * i)));
+  for (int i = 0; i < 4; ++i) {
+    s->push_back(static_cast<char>(v >> (8 * i)));
+  }
 }
 uint32_t GetU32(const unsigned char* p) {
   return p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24;
@@ -44,15 +47,14 @@ bool ReadAll(int fd, uint64_t offset, size_t n, std::string* out) {
   size_t done = 0;
   while (done < n) {
     ssize_t r = pread(fd, out->data() + done, n - done, offset + done);
-    if (r <= 0) return false;
+    if (r <= 0) {
+      return false;
+    }
     done += r;
   }
   return true;
 }
-absl::Time StartOf(const v1::ProbeResult& r) {
-  return absl::FromUnixSeconds(r.start_time().seconds()) +
-         absl::Nanoseconds(r.start_time().nanos());
-}
+absl::Time StartOf(const v1::ProbeResult& r) { return common::ToTime(r.start_time()); }
 
 }  // namespace
 
@@ -79,13 +81,17 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(Options options) {
     return absl::InternalError(absl::StrCat("spool directory ", options.dir, ": ", ec.message()));
   }
   std::unique_ptr<Spool> s(new Spool(std::move(options)));
-  if (auto st = s->Recover(); !st.ok()) return st;
+  if (auto st = s->Recover(); !st.ok()) {
+    return st;
+  }
   return s;
 }
 
 absl::Status Spool::Recover() {
   DIR* d = opendir(options_.dir.c_str());
-  if (d == nullptr) return Errno(absl::StrCat("spool directory ", options_.dir));
+  if (d == nullptr) {
+    return Errno(absl::StrCat("spool directory ", options_.dir));
+  }
   std::vector<uint64_t> numbers;
   while (dirent* e = readdir(d)) {
     absl::string_view name(e->d_name);
@@ -102,7 +108,9 @@ absl::Status Spool::Recover() {
   for (uint64_t number : numbers) {
     std::string path = SegmentPath(number);
     int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return Errno(absl::StrCat("opening ", path));
+    if (fd < 0) {
+      return Errno(absl::StrCat("opening ", path));
+    }
     struct stat st;
     fstat(fd, &st);
     uint64_t size = st.st_size, pos = 0;
@@ -116,35 +124,24 @@ absl::Status Spool::Recover() {
       ok = ok && GetU32(reinterpret_cast<const unsigned char*>(header.data() + 4)) ==
                      Crc(type, payload.data(), payload.size());
       v1::ResultBatch batch;
-      if (ok && type == kBatch) ok = batch.ParseFromString(payload);
-      if (ok && type == kAck) ok = payload.size() == 8;
+      if (ok && type == kBatch) {
+        ok = batch.ParseFromString(payload);
+      }
+      if (ok && type == kAck) {
+        ok = payload.size() == 8;
+      }
       if (!ok) {
         spdlog::warn("spool: {}: torn or corrupt record at offset {}; cutting {} bytes", path, pos,
                      size - pos);
         stats_.torn_tails++;
-        if (ftruncate(fd, pos) != 0)
+        if (ftruncate(fd, pos) != 0) {
           spdlog::error("spool: truncating {}: {}", path, strerror(errno));
+        }
         size = pos;
         break;
       }
       if (type == kBatch) {
-        Entry e{batch.batch_seq(),
-                number,
-                pos,
-                static_cast<uint32_t>(kHeader + len),
-                static_cast<uint32_t>(batch.results_size()),
-                absl::InfiniteFuture(),
-                0,
-                0};
-        if (batch.results_size() > 0) {
-          e.first_start = StartOf(batch.results(0));
-          e.first_seq = batch.results(0).seq();
-          e.last_seq = batch.results(batch.results_size() - 1).seq();
-          max_result_seq_ = std::max(max_result_seq_, e.last_seq);
-        }
-        e.gaps.assign(batch.gaps().begin(), batch.gaps().end());
-        max_batch_seq_ = std::max(max_batch_seq_, batch.batch_seq());
-        batches.push_back(std::move(e));
+        batches.push_back(IndexBatch(batch, number, pos, static_cast<uint32_t>(kHeader + len)));
       } else if (type == kAck) {
         uint64_t seq = 0;
         memcpy(&seq, payload.data(), 8);
@@ -156,7 +153,9 @@ absl::Status Spool::Recover() {
     segments_.push_back({number, size});
   }
   for (const Entry& e : batches) {
-    if (e.batch_seq > acked_) index_.push_back(e);
+    if (e.batch_seq > acked_) {
+      index_.push_back(e);
+    }
   }
   if (!index_.empty()) {
     spdlog::info("spool: {} unacked batches ({} segments) recovered from {}", index_.size(),
@@ -175,7 +174,9 @@ absl::Status Spool::OpenActive(uint64_t number) {
   }
   std::string path = SegmentPath(number);
   active_fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (active_fd_ < 0) return Errno(absl::StrCat("creating ", path));
+  if (active_fd_ < 0) {
+    return Errno(absl::StrCat("creating ", path));
+  }
   segments_.push_back({number, 0});
   // Each segment starts with the watermark, so deleting older ones loses nothing.
   if (acked_ > 0) {
@@ -196,7 +197,9 @@ absl::Status Spool::WriteRecord(uint8_t type, const std::string& payload) {
   size_t done = 0;
   while (done < rec.size()) {
     ssize_t n = write(active_fd_, rec.data() + done, rec.size() - done);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n <= 0) {
       int err = errno;
       // Do not leave half a record behind: cut back to where it started.
@@ -216,21 +219,38 @@ absl::Status Spool::WriteRecord(uint8_t type, const std::string& payload) {
 
 absl::Status Spool::Append(const v1::ResultBatch& batch) {
   std::string payload = batch.SerializeAsString();
-  if (payload.size() > kMaxRecord) return absl::InvalidArgumentError("batch too large to spool");
+  if (payload.size() > kMaxRecord) {
+    return absl::InvalidArgumentError("batch too large to spool");
+  }
   if (segments_.back().bytes > 0 &&
       segments_.back().bytes + payload.size() > options_.segment_bytes) {
-    if (auto st = OpenActive(segments_.back().number + 1); !st.ok()) return st;
+    if (auto st = OpenActive(segments_.back().number + 1); !st.ok()) {
+      return st;
+    }
   }
   uint64_t offset = segments_.back().bytes;
-  if (auto st = WriteRecord(kBatch, payload); !st.ok()) return st;
-  Entry e{batch.batch_seq(),
-          segments_.back().number,
-          offset,
-          static_cast<uint32_t>(kHeader + payload.size()),
-          static_cast<uint32_t>(batch.results_size()),
-          absl::InfiniteFuture(),
-          0,
-          0};
+  if (auto st = WriteRecord(kBatch, payload); !st.ok()) {
+    return st;
+  }
+  index_.push_back(IndexBatch(batch, segments_.back().number, offset,
+                              static_cast<uint32_t>(kHeader + payload.size())));
+  stats_.appended_batches++;
+  uint64_t total = 0;
+  for (const Segment& s : segments_) {
+    total += s.bytes;
+  }
+  while (total > options_.max_bytes && segments_.size() > 1) {
+    total -= segments_.front().bytes;
+    DropOldestSegment();
+  }
+  return absl::OkStatus();
+}
+
+Spool::Entry Spool::IndexBatch(const v1::ResultBatch& batch, uint64_t segment, uint64_t offset,
+                               uint32_t length) {
+  Entry e{
+      batch.batch_seq(),      segment, offset, length, static_cast<uint32_t>(batch.results_size()),
+      absl::InfiniteFuture(), 0,       0};
   if (batch.results_size() > 0) {
     e.first_start = StartOf(batch.results(0));
     e.first_seq = batch.results(0).seq();
@@ -239,15 +259,7 @@ absl::Status Spool::Append(const v1::ResultBatch& batch) {
   }
   e.gaps.assign(batch.gaps().begin(), batch.gaps().end());
   max_batch_seq_ = std::max(max_batch_seq_, batch.batch_seq());
-  index_.push_back(std::move(e));
-  stats_.appended_batches++;
-  uint64_t total = 0;
-  for (const Segment& s : segments_) total += s.bytes;
-  while (total > options_.max_bytes && segments_.size() > 1) {
-    total -= segments_.front().bytes;
-    DropOldestSegment();
-  }
-  return absl::OkStatus();
+  return e;
 }
 
 void Spool::DropOldestSegment() {
@@ -258,13 +270,19 @@ void Spool::DropOldestSegment() {
   std::vector<v1::Gap> carried;
   while (!index_.empty() && index_.front().segment == number) {
     Entry& e = index_.front();
-    for (v1::Gap& g : e.gaps) carried.push_back(std::move(g));
-    if (gap.first_batch_seq() == 0) gap.set_first_batch_seq(e.batch_seq);
+    for (v1::Gap& g : e.gaps) {
+      carried.push_back(std::move(g));
+    }
+    if (gap.first_batch_seq() == 0) {
+      gap.set_first_batch_seq(e.batch_seq);
+    }
     gap.set_last_batch_seq(e.batch_seq);
     gap.set_results(gap.results() + e.results);
     // A batch that only carried gaps has no time of its own.
     if (e.results > 0) {
-      if (!gap.has_from()) gap.mutable_from()->set_seconds(absl::ToUnixSeconds(e.first_start));
+      if (!gap.has_from()) {
+        gap.mutable_from()->set_seconds(absl::ToUnixSeconds(e.first_start));
+      }
       gap.mutable_to()->set_seconds(absl::ToUnixSeconds(e.first_start));
     }
     stats_.dropped_batches++;
@@ -283,9 +301,13 @@ void Spool::DropOldestSegment() {
 }
 
 void Spool::Ack(uint64_t batch_seq) {
-  if (batch_seq <= acked_) return;
+  if (batch_seq <= acked_) {
+    return;
+  }
   acked_ = batch_seq;
-  while (!index_.empty() && index_.front().batch_seq <= acked_) index_.pop_front();
+  while (!index_.empty() && index_.front().batch_seq <= acked_) {
+    index_.pop_front();
+  }
   std::string p(8, '\0');
   memcpy(p.data(), &acked_, 8);
   (void)WriteRecord(kAck, p);
@@ -309,7 +331,9 @@ std::optional<v1::ResultBatch> Spool::Next(uint64_t after) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     std::string rec;
     bool ok = fd >= 0 && ReadAll(fd, it->offset, it->length, &rec);
-    if (fd >= 0) close(fd);
+    if (fd >= 0) {
+      close(fd);
+    }
     v1::ResultBatch batch;
     if (ok && batch.ParseFromArray(rec.data() + kHeader, static_cast<int>(rec.size() - kHeader))) {
       return batch;
@@ -326,18 +350,24 @@ std::vector<v1::Gap> Spool::TakeGaps() {
 }
 
 void Spool::MaybeSync() {
-  if (dirty_ && absl::Now() - last_sync_ >= options_.fsync_every) Sync();
+  if (dirty_ && absl::Now() - last_sync_ >= options_.fsync_every) {
+    Sync();
+  }
 }
 
 void Spool::Sync() {
-  if (active_fd_ >= 0 && dirty_) fdatasync(active_fd_);
+  if (active_fd_ >= 0 && dirty_) {
+    fdatasync(active_fd_);
+  }
   dirty_ = false;
   last_sync_ = absl::Now();
 }
 
 Spool::Stats Spool::stats() const {
   Stats s = stats_;
-  for (const Segment& seg : segments_) s.bytes += seg.bytes;
+  for (const Segment& seg : segments_) {
+    s.bytes += seg.bytes;
+  }
   s.segments = segments_.size();
   s.unacked_batches = index_.size();
   for (const Entry& e : index_) {

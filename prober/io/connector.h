@@ -5,13 +5,14 @@
 // address and says so (the caller reports the DNS class with that evidence).
 // Loop thread only; the callback runs on the loop thread, never inside
 // Connect(). Destroying the Connector cancels a pending connect silently.
-#ifndef SONDE_PROBER_PROBES_CONNECTOR_H_
-#define SONDE_PROBER_PROBES_CONNECTOR_H_
+#ifndef SONDE_PROBER_IO_CONNECTOR_H_
+#define SONDE_PROBER_IO_CONNECTOR_H_
 
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "prober/probes/dns_fallback.h"
 #include "prober/probes/probe.h"
 
 namespace sonde::prober {
@@ -24,9 +25,9 @@ struct Connection {
   uint32_t dns_us = 0;
   uint32_t connect_us = 0;
   std::string rcode;
-  // The name failed to resolve; `address` is its last known address.
-  v1::FailureClass::Code dns_class = v1::FailureClass::OK;
-  std::string dns_detail;
+  // Used when the name failed to resolve; `address` is then its last known
+  // address (fallback.address too).
+  DnsFallback fallback;
 };
 
 class Connector {
@@ -66,4 +67,4 @@ v1::FailureClass::Code ClassifyConnectErrno(int err);
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_PROBES_CONNECTOR_H_
+#endif  // SONDE_PROBER_IO_CONNECTOR_H_

@@ -1,4 +1,4 @@
-#include "common/credentials.h"
+#include "common/tls/credentials.h"
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -10,16 +10,21 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/net.h"
+#include "common/tls/openssl_handles.h"
 
 namespace sonde::common {
 namespace {
 
 std::string NameEntry(X509_NAME* name, int nid) {
   int i = X509_NAME_get_index_by_NID(name, nid, -1);
-  if (i < 0) return "";
+  if (i < 0) {
+    return "";
+  }
   unsigned char* utf8 = nullptr;
   int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
-  if (n < 0) return "";
+  if (n < 0) {
+    return "";
+  }
   std::string out(reinterpret_cast<char*>(utf8), n);
   OPENSSL_free(utf8);
   return out;
@@ -29,7 +34,9 @@ std::string NameEntry(X509_NAME* name, int nid) {
 
 absl::StatusOr<std::string> ReadTextFile(const std::string& flag, const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read \"", path, "\""));
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read \"", path, "\""));
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -37,19 +44,25 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& flag, const std::str
 
 bool IsLoopbackHost(const std::string& host_port) {
   auto hp = ParseHostPort(host_port, 0);
-  if (!hp.ok()) return false;
+  if (!hp.ok()) {
+    return false;
+  }
   return hp->host == "localhost" || hp->host == "::1" || absl::StartsWith(hp->host, "127.");
 }
 
 absl::StatusOr<CertificateIdentity> ReadCertificateIdentity(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (cert == nullptr) return absl::InvalidArgumentError("not a PEM certificate");
+  UniqueBio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (bio == nullptr) {
+    return OpenSslError("reading a PEM certificate");
+  }
+  UniqueX509 cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    ERR_clear_error();  // the reason is always the same: not PEM
+    return absl::InvalidArgumentError("not a PEM certificate");
+  }
   CertificateIdentity id;
-  id.common_name = NameEntry(X509_get_subject_name(cert), NID_commonName);
-  id.organizational_unit = NameEntry(X509_get_subject_name(cert), NID_organizationalUnitName);
-  X509_free(cert);
+  id.common_name = NameEntry(X509_get_subject_name(cert.get()), NID_commonName);
+  id.organizational_unit = NameEntry(X509_get_subject_name(cert.get()), NID_organizationalUnitName);
   return id;
 }
 
@@ -65,7 +78,9 @@ absl::StatusOr<ClientCredentials> MakeClientCredentials(const ClientSecurity& s,
   }
   if (!s.token_file.empty()) {
     auto token = ReadTextFile("--token-file", s.token_file);
-    if (!token.ok()) return token.status();
+    if (!token.ok()) {
+      return token.status();
+    }
     out.bearer_token = std::string(absl::StripAsciiWhitespace(*token));
     if (out.bearer_token.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("--token-file ", s.token_file, ": empty"));
@@ -83,14 +98,20 @@ absl::StatusOr<ClientCredentials> MakeClientCredentials(const ClientSecurity& s,
   grpc::SslCredentialsOptions ssl;
   if (!s.tls_ca.empty()) {
     auto ca = ReadTextFile("--tls-ca", s.tls_ca);
-    if (!ca.ok()) return ca.status();
+    if (!ca.ok()) {
+      return ca.status();
+    }
     ssl.pem_root_certs = *ca;
   }
   if (!s.tls_cert.empty()) {
     auto cert = ReadTextFile("--tls-cert", s.tls_cert);
-    if (!cert.ok()) return cert.status();
+    if (!cert.ok()) {
+      return cert.status();
+    }
     auto key = ReadTextFile("--tls-key", s.tls_key);
-    if (!key.ok()) return key.status();
+    if (!key.ok()) {
+      return key.status();
+    }
     ssl.pem_cert_chain = *cert;
     ssl.pem_private_key = *key;
   }

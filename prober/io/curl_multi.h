@@ -10,8 +10,8 @@
 // option. A reused handle keeps curl's per-handle TLS session cache, so
 // callers that want a full handshake on every transfer set
 // CURLOPT_SSL_SESSIONID_CACHE to 0.
-#ifndef SONDE_PROBER_CURL_MULTI_H_
-#define SONDE_PROBER_CURL_MULTI_H_
+#ifndef SONDE_PROBER_IO_CURL_MULTI_H_
+#define SONDE_PROBER_IO_CURL_MULTI_H_
 
 #include <curl/curl.h>
 
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/curl_handles.h"
 #include "common/event_loop.h"
 
 namespace sonde::prober {
@@ -43,10 +44,10 @@ class CurlMulti {
 
   // A handle with every option at its default: from the pool, or new.
   // Never null (curl_easy_init only fails when out of memory, which aborts).
-  CURL* AcquireEasy();
+  common::UniqueCurlEasy AcquireEasy();
   // Takes the handle back (removing it first if it is still running):
   // resets it into the pool, or cleans it up when the pool is full.
-  void ReleaseEasy(CURL* easy);
+  void ReleaseEasy(common::UniqueCurlEasy easy);
 
   size_t running() const { return done_.size(); }
 
@@ -58,13 +59,13 @@ class CurlMulti {
   void CollectDone();
 
   common::EventLoop* loop_;
-  CURLM* multi_ = nullptr;
+  common::UniqueCurlMulti multi_;
   common::EventLoop::TimerId timer_ = 0;
   std::set<curl_socket_t> fds_;
   std::unordered_map<CURL*, Done> done_;
-  std::vector<CURL*> idle_easy_;  // reset handles, at most kMaxIdleEasy
+  std::vector<common::UniqueCurlEasy> idle_easy_;  // reset handles, at most kMaxIdleEasy
 };
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_CURL_MULTI_H_
+#endif  // SONDE_PROBER_IO_CURL_MULTI_H_

@@ -1,4 +1,4 @@
-#include "prober/curl_multi.h"
+#include "prober/io/curl_multi.h"
 
 #include <cstdlib>
 
@@ -23,47 +23,55 @@ CurlMulti::CurlMulti(EventLoop* loop) : loop_(loop) {}
 absl::StatusOr<std::unique_ptr<CurlMulti>> CurlMulti::Create(EventLoop* loop) {
   static GlobalInit init;
   std::unique_ptr<CurlMulti> m(new CurlMulti(loop));
-  m->multi_ = curl_multi_init();
-  if (m->multi_ == nullptr) return absl::InternalError("curl_multi_init failed");
-  curl_multi_setopt(m->multi_, CURLMOPT_SOCKETFUNCTION, &CurlMulti::OnSocket);
-  curl_multi_setopt(m->multi_, CURLMOPT_SOCKETDATA, m.get());
-  curl_multi_setopt(m->multi_, CURLMOPT_TIMERFUNCTION, &CurlMulti::OnTimer);
-  curl_multi_setopt(m->multi_, CURLMOPT_TIMERDATA, m.get());
+  m->multi_.reset(curl_multi_init());
+  if (m->multi_ == nullptr) {
+    return absl::InternalError("curl_multi_init failed");
+  }
+  CURLM* multi = m->multi_.get();
+  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &CurlMulti::OnSocket);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, m.get());
+  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &CurlMulti::OnTimer);
+  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, m.get());
   return m;
 }
 
 CurlMulti::~CurlMulti() {
-  for (auto& [easy, done] : done_) curl_multi_remove_handle(multi_, easy);
-  for (curl_socket_t fd : fds_) loop_->RemoveFd(fd);
+  for (auto& [easy, done] : done_) {
+    curl_multi_remove_handle(multi_.get(), easy);
+  }
+  for (curl_socket_t fd : fds_) {
+    loop_->RemoveFd(fd);
+  }
   loop_->Cancel(timer_);
-  if (multi_ != nullptr) curl_multi_cleanup(multi_);
-  for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
 }
 
-CURL* CurlMulti::AcquireEasy() {
+common::UniqueCurlEasy CurlMulti::AcquireEasy() {
   if (idle_easy_.empty()) {
-    CURL* easy = curl_easy_init();
-    if (easy == nullptr) std::abort();  // out of memory
+    common::UniqueCurlEasy easy(curl_easy_init());
+    if (easy == nullptr) {
+      std::abort();  // out of memory
+    }
     return easy;
   }
-  CURL* easy = idle_easy_.back();
+  common::UniqueCurlEasy easy = std::move(idle_easy_.back());
   idle_easy_.pop_back();
   return easy;
 }
 
-void CurlMulti::ReleaseEasy(CURL* easy) {
-  if (easy == nullptr) return;
-  Remove(easy);
-  if (idle_easy_.size() >= kMaxIdleEasy) {
-    curl_easy_cleanup(easy);
+void CurlMulti::ReleaseEasy(common::UniqueCurlEasy easy) {
+  if (easy == nullptr) {
     return;
   }
-  curl_easy_reset(easy);
-  idle_easy_.push_back(easy);
+  Remove(easy.get());
+  if (idle_easy_.size() >= kMaxIdleEasy) {
+    return;  // `easy` is cleaned up here
+  }
+  curl_easy_reset(easy.get());
+  idle_easy_.push_back(std::move(easy));
 }
 
 absl::Status CurlMulti::Add(CURL* easy, Done done) {
-  CURLMcode rc = curl_multi_add_handle(multi_, easy);
+  CURLMcode rc = curl_multi_add_handle(multi_.get(), easy);
   if (rc != CURLM_OK) {
     return absl::InternalError(absl::StrCat("curl_multi_add_handle: ", curl_multi_strerror(rc)));
   }
@@ -72,7 +80,9 @@ absl::Status CurlMulti::Add(CURL* easy, Done done) {
 }
 
 void CurlMulti::Remove(CURL* easy) {
-  if (done_.erase(easy) > 0) curl_multi_remove_handle(multi_, easy);
+  if (done_.erase(easy) > 0) {
+    curl_multi_remove_handle(multi_.get(), easy);
+  }
 }
 
 int CurlMulti::OnSocket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp) {
@@ -91,9 +101,15 @@ int CurlMulti::OnSocket(CURL* easy, curl_socket_t fd, int what, void* userp, voi
   self->fds_.insert(fd);
   (void)self->loop_->AddFd(fd, events, [self, fd](uint32_t ev) {
     int mask = 0;
-    if (ev & EPOLLIN) mask |= CURL_CSELECT_IN;
-    if (ev & EPOLLOUT) mask |= CURL_CSELECT_OUT;
-    if (ev & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+    if (ev & EPOLLIN) {
+      mask |= CURL_CSELECT_IN;
+    }
+    if (ev & EPOLLOUT) {
+      mask |= CURL_CSELECT_OUT;
+    }
+    if (ev & (EPOLLERR | EPOLLHUP)) {
+      mask |= CURL_CSELECT_ERR;
+    }
     self->Action(fd, mask);
   });
   return 0;
@@ -103,7 +119,9 @@ int CurlMulti::OnTimer(CURLM* multi, long timeout_ms, void* userp) {
   auto* self = static_cast<CurlMulti*>(userp);
   self->loop_->Cancel(self->timer_);
   self->timer_ = 0;
-  if (timeout_ms < 0) return 0;
+  if (timeout_ms < 0) {
+    return 0;
+  }
   // Never act from inside curl's own callback: let the loop call back.
   self->timer_ = self->loop_->RunAfter(std::chrono::milliseconds(timeout_ms), [self] {
     self->timer_ = 0;
@@ -114,19 +132,23 @@ int CurlMulti::OnTimer(CURLM* multi, long timeout_ms, void* userp) {
 
 void CurlMulti::Action(curl_socket_t fd, int ev_bitmask) {
   int running = 0;
-  curl_multi_socket_action(multi_, fd, ev_bitmask, &running);
+  curl_multi_socket_action(multi_.get(), fd, ev_bitmask, &running);
   CollectDone();
 }
 
 void CurlMulti::CollectDone() {
   int left = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
-    if (msg->msg != CURLMSG_DONE) continue;
+  while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+    if (msg->msg != CURLMSG_DONE) {
+      continue;
+    }
     CURL* easy = msg->easy_handle;
     CURLcode code = msg->data.result;
-    curl_multi_remove_handle(multi_, easy);
+    curl_multi_remove_handle(multi_.get(), easy);
     auto it = done_.find(easy);
-    if (it == done_.end()) continue;
+    if (it == done_.end()) {
+      continue;
+    }
     Done done = std::move(it->second);
     done_.erase(it);
     done(code);

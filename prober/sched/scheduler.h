@@ -7,8 +7,8 @@
 // asynchronous on the loop), and every run has a deadline the scheduler
 // enforces by aborting the probe. A global in-flight cap defers runs rather
 // than dropping them. Loop thread only.
-#ifndef SONDE_PROBER_SCHEDULER_H_
-#define SONDE_PROBER_SCHEDULER_H_
+#ifndef SONDE_PROBER_SCHED_SCHEDULER_H_
+#define SONDE_PROBER_SCHED_SCHEDULER_H_
 
 #include <cstdint>
 #include <deque>
@@ -115,4 +115,4 @@ class Scheduler {
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_SCHEDULER_H_
+#endif  // SONDE_PROBER_SCHED_SCHEDULER_H_

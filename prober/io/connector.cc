@@ -1,4 +1,4 @@
-#include "prober/probes/connector.h"
+#include "prober/io/connector.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/net.h"
-#include "prober/dns_resolver.h"
+#include "prober/io/dns_resolver.h"
 
 namespace sonde::prober {
 
@@ -57,9 +57,9 @@ bool FillSockaddr(const std::string& ip, int port, sockaddr_storage* ss, socklen
   return false;
 }
 
-uint32_t MicrosSince(common::EventLoop::MonoTime t) {
+uint32_t MicrosSince(const common::EventLoop& loop, common::EventLoop::MonoTime t) {
   return static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(common::EventLoop::Now() - t).count());
+      std::chrono::duration_cast<std::chrono::microseconds>(loop.Now() - t).count());
 }
 }  // namespace
 
@@ -71,25 +71,22 @@ void Connector::Connect(const std::string& host, int port, const std::string& re
   s->port = port;
   state_ = s;
   auto remaining =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - common::EventLoop::Now());
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - env_->loop->Now());
   env_->resolver->ResolveHost(host, resolvers, std::max(remaining, std::chrono::milliseconds(1)),
                               [this, s, host](DnsResolver::HostAnswer a) {
-                                if (s->cancelled) return;
+                                if (s->cancelled) {
+                                  return;
+                                }
                                 s->resolving = false;
                                 s->conn.dns_us = static_cast<uint32_t>(a.elapsed.count());
                                 s->conn.rcode = a.rcode;
-                                if (a.failure_class == FC::OK) {
-                                  s->conn.address = a.addresses.front();
-                                } else {
-                                  s->conn.dns_class = a.failure_class;
-                                  s->conn.dns_detail = a.detail;
-                                  s->conn.address = env_->resolver->LastKnownAddress(host);
-                                  if (s->conn.address.empty()) {
-                                    s->conn.failure_class = a.failure_class;
-                                    s->conn.detail = a.detail;
-                                    Finish(s);
-                                    return;
-                                  }
+                                s->conn.address =
+                                    env_->resolver->AddressToTry(host, a, &s->conn.fallback);
+                                if (s->conn.address.empty()) {
+                                  s->conn.failure_class = a.failure_class;
+                                  s->conn.detail = a.detail;
+                                  Finish(s);
+                                  return;
                                 }
                                 StartConnect(s);
                               });
@@ -107,7 +104,9 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     return fail(FC::PROBER_ERROR, absl::StrCat("bad address ", s->conn.address));
   }
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (fd < 0) return fail(FC::PROBER_ERROR, absl::StrCat("socket: ", strerror(errno)));
+  if (fd < 0) {
+    return fail(FC::PROBER_ERROR, absl::StrCat("socket: ", strerror(errno)));
+  }
   s->fd = fd;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -120,10 +119,10 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
                                                  ": ", strerror(errno)));
     }
   }
-  s->connect_start = common::EventLoop::Now();
+  s->connect_start = env_->loop->Now();
   std::string where = common::FormatHostPort(s->conn.address, s->port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
-    s->conn.connect_us = MicrosSince(s->connect_start);
+    s->conn.connect_us = MicrosSince(*env_->loop, s->connect_start);
     return Finish(s);
   }
   if (errno != EINPROGRESS) {
@@ -135,7 +134,7 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     int err = 0;
     socklen_t elen = sizeof err;
     getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-    s->conn.connect_us = MicrosSince(s->connect_start);
+    s->conn.connect_us = MicrosSince(*env_->loop, s->connect_start);
     if (err != 0) {
       s->conn.failure_class = ClassifyConnectErrno(err);
       s->conn.detail = absl::StrCat("connect to ", where, ": ", strerror(err));
@@ -152,13 +151,17 @@ void Connector::Finish(std::shared_ptr<State> s) {
   }
   s->fd = -1;
   s->cancelled = true;  // no second callback
-  if (state_ == s) state_.reset();
+  if (state_ == s) {
+    state_.reset();
+  }
   Callback cb = std::move(s->cb);
   cb(std::move(s->conn));
 }
 
 void Connector::Cancel() {
-  if (state_ == nullptr) return;
+  if (state_ == nullptr) {
+    return;
+  }
   state_->cancelled = true;
   if (state_->fd >= 0) {
     env_->loop->RemoveFd(state_->fd);

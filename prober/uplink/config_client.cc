@@ -1,4 +1,4 @@
-#include "prober/config_client.h"
+#include "prober/uplink/config_client.h"
 
 #include <algorithm>
 
@@ -24,9 +24,13 @@ void ConfigClient::Stop() {
   {
     absl::MutexLock l(&mu_);
     stopping_ = true;
-    if (ctx_ != nullptr) ctx_->TryCancel();
+    if (ctx_ != nullptr) {
+      ctx_->TryCancel();
+    }
   }
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
 }
 
 bool ConfigClient::WaitToRetry(absl::Duration backoff) {
@@ -51,10 +55,14 @@ void ConfigClient::Run() {
   absl::Duration backoff = backoff_initial_;
   while (true) {
     grpc::ClientContext ctx;
-    if (!bearer_token_.empty()) ctx.AddMetadata("authorization", "Bearer " + bearer_token_);
+    if (!bearer_token_.empty()) {
+      ctx.AddMetadata("authorization", "Bearer " + bearer_token_);
+    }
     {
       absl::MutexLock l(&mu_);
-      if (stopping_) return;
+      if (stopping_) {
+        return;
+      }
       ctx_ = &ctx;
     }
     auto reader = stub_->Watch(&ctx, hello_);
@@ -73,7 +81,9 @@ void ConfigClient::Run() {
     }
     absl::MutexLock l(&mu_);
     ctx_ = nullptr;
-    if (stopping_) return;
+    if (stopping_) {
+      return;
+    }
     spdlog::warn("config stream from collector ended: {}; retrying in {}", st.error_message(),
                  absl::FormatDuration(backoff));
     if (WaitToRetry(backoff)) {

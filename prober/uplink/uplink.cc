@@ -1,4 +1,4 @@
-#include "prober/uplink.h"
+#include "prober/uplink/uplink.h"
 
 #include <random>
 
@@ -24,7 +24,9 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<grpc::Cha
     so.dir = u->options_.spool_dir;
     so.max_bytes = u->options_.spool_max_bytes;
     auto spool = Spool::Open(so);
-    if (!spool.ok()) return spool.status();
+    if (!spool.ok()) {
+      return spool.status();
+    }
     u->spool_ = *std::move(spool);
     u->next_seq_ = std::max(base, u->spool_->max_result_seq() + 1);
     u->next_batch_seq_ = std::max(base, u->spool_->max_batch_seq() + 1);
@@ -44,7 +46,9 @@ void Uplink::Start() {
 void Uplink::Add(v1::ProbeResult result) {
   absl::MutexLock l(&pending_mu_);
   result.set_seq(next_seq_++);
-  if (pending_.empty()) oldest_pending_ = absl::Now();
+  if (pending_.empty()) {
+    oldest_pending_ = absl::Now();
+  }
   pending_.push_back(std::move(result));
   added_++;
   if (pending_.size() > options_.max_buffered) {
@@ -56,15 +60,21 @@ void Uplink::Add(v1::ProbeResult result) {
 void Uplink::Stop(absl::Duration grace) {
   {
     absl::MutexLock l(&mu_);
-    if (stopping_ && !thread_.joinable()) return;
+    if (stopping_ && !thread_.joinable()) {
+      return;
+    }
     stopping_ = true;
     stop_deadline_ = absl::Now() + grace;
     wake_ = true;
   }
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
   absl::MutexLock l(&mu_);
   FormBatches(true);  // with a spool, nothing produced is left behind
-  if (spool_) spool_->Sync();
+  if (spool_) {
+    spool_->Sync();
+  }
 }
 
 Uplink::Stats Uplink::stats() const {
@@ -105,17 +115,23 @@ void Uplink::FormBatches(bool force) {
     v1::ResultBatch batch;
     {
       absl::MutexLock p(&pending_mu_);
-      if (pending_.empty()) break;
+      if (pending_.empty()) {
+        break;
+      }
       bool due = force || pending_.size() >= options_.max_batch ||
                  absl::Now() - oldest_pending_ >= options_.max_batch_delay;
-      if (!due) return;
+      if (!due) {
+        return;
+      }
       size_t n = std::min(pending_.size(), options_.max_batch);
       batch.mutable_results()->Reserve(static_cast<int>(n));
       for (size_t i = 0; i < n; ++i) {
         *batch.add_results() = std::move(pending_.front());
         pending_.pop_front();
       }
-      if (!pending_.empty()) oldest_pending_ = absl::Now();
+      if (!pending_.empty()) {
+        oldest_pending_ = absl::Now();
+      }
     }
     StoreBatch(std::move(batch));
   }
@@ -134,7 +150,9 @@ void Uplink::StoreBatch(v1::ResultBatch batch) {
   batch.set_region(options_.region);
   batch.set_batch_seq(next_batch_seq_++);
   if (spool_) {
-    for (v1::Gap& g : spool_->TakeGaps()) *batch.add_gaps() = std::move(g);
+    for (v1::Gap& g : spool_->TakeGaps()) {
+      *batch.add_gaps() = std::move(g);
+    }
     absl::Status st = spool_->Append(batch);
     if (!st.ok()) {
       // A full or failing disk must not stop probing or delivery: keep the
@@ -145,7 +163,9 @@ void Uplink::StoreBatch(v1::ResultBatch batch) {
       memory_.push_back(std::move(batch));
     }
   } else {
-    for (v1::Gap& g : memory_gaps_) *batch.add_gaps() = std::move(g);
+    for (v1::Gap& g : memory_gaps_) {
+      *batch.add_gaps() = std::move(g);
+    }
     memory_gaps_.clear();
     memory_results_ += batch.results_size();
     memory_.push_back(std::move(batch));
@@ -159,7 +179,9 @@ void Uplink::StoreBatch(v1::ResultBatch batch) {
     gap.set_first_batch_seq(old.batch_seq());
     gap.set_last_batch_seq(old.batch_seq());
     memory_gaps_.push_back(gap);
-    for (const v1::Gap& carried : old.gaps()) memory_gaps_.push_back(carried);
+    for (const v1::Gap& carried : old.gaps()) {
+      memory_gaps_.push_back(carried);
+    }
     stats_.dropped += old.results_size();
     memory_results_ -= old.results_size();
     memory_.pop_front();
@@ -169,7 +191,9 @@ void Uplink::StoreBatch(v1::ResultBatch batch) {
 std::optional<v1::ResultBatch> Uplink::NextToSend() {
   // Memory-held batches (no spool, or spool write errors) interleave by seq.
   std::optional<v1::ResultBatch> from_spool;
-  if (spool_) from_spool = spool_->Next(last_sent_);
+  if (spool_) {
+    from_spool = spool_->Next(last_sent_);
+  }
   for (const v1::ResultBatch& b : memory_) {
     if (b.batch_seq() > last_sent_ && (!from_spool || b.batch_seq() < from_spool->batch_seq())) {
       return b;
@@ -179,11 +203,17 @@ std::optional<v1::ResultBatch> Uplink::NextToSend() {
 }
 
 void Uplink::AckUpTo(uint64_t batch_seq, bool duplicate) {
-  if (batch_seq <= last_acked_) return;
+  if (batch_seq <= last_acked_) {
+    return;
+  }
   last_acked_ = batch_seq;
-  if (in_flight_ > 0) in_flight_--;
+  if (in_flight_ > 0) {
+    in_flight_--;
+  }
   stats_.acked_batches++;
-  if (duplicate) stats_.duplicates++;
+  if (duplicate) {
+    stats_.duplicates++;
+  }
   if (spool_) {
     uint64_t before = spool_->stats().unacked_results;
     spool_->Ack(batch_seq);
@@ -215,8 +245,12 @@ void Uplink::Run() {
   while (true) {
     bool progressed = StreamOnce();
     absl::MutexLock l(&mu_);
-    if (StopDue()) break;
-    if (progressed) backoff = options_.backoff_initial;
+    if (StopDue()) {
+      break;
+    }
+    if (progressed) {
+      backoff = options_.backoff_initial;
+    }
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
     absl::Duration wait = backoff * jitter(rng);
     stats_.reconnects++;
@@ -230,7 +264,9 @@ void Uplink::Run() {
     bool channel_was_down = false;
     while (absl::Now() < until && !StopDue()) {
       FormBatches(false);
-      if (spool_) spool_->MaybeSync();
+      if (spool_) {
+        spool_->MaybeSync();
+      }
       AwaitWake(absl::Milliseconds(100));
       // try_to_connect: an IDLE channel starts connecting (gRPC paces the
       // attempts with its own backoff).
@@ -241,7 +277,9 @@ void Uplink::Run() {
         break;
       }
     }
-    if (StopDue()) break;
+    if (StopDue()) {
+      break;
+    }
     backoff = std::min(backoff * 1.6, options_.backoff_max);
   }
 }
@@ -253,7 +291,9 @@ bool Uplink::StreamOnce() {
   }
   {
     absl::MutexLock l(&mu_);
-    if (StopDue()) return false;
+    if (StopDue()) {
+      return false;
+    }
     last_sent_ = last_acked_;  // resend everything unacked, in order
     in_flight_ = 0;
   }
@@ -281,16 +321,24 @@ bool Uplink::StreamOnce() {
     {
       absl::MutexLock l(&mu_);
       while (true) {
-        if (reader_done || StopDue()) break;
+        if (reader_done || StopDue()) {
+          break;
+        }
         FormBatches(stopping_);
-        if (spool_) spool_->MaybeSync();
+        if (spool_) {
+          spool_->MaybeSync();
+        }
         if (in_flight_ < options_.max_unacked_batches) {
           to_send = NextToSend();
-          if (to_send) break;
+          if (to_send) {
+            break;
+          }
         }
         AwaitWake(absl::Milliseconds(50));
       }
-      if (!to_send) break;
+      if (!to_send) {
+        break;
+      }
       last_sent_ = to_send->batch_seq();
       in_flight_++;
       stats_.sent_batches++;

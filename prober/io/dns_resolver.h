@@ -8,8 +8,8 @@
 // call that started the lookup. Also remembers the last address each host
 // resolved to, so a probe can still reach a server whose name stopped
 // resolving.
-#ifndef SONDE_PROBER_DNS_RESOLVER_H_
-#define SONDE_PROBER_DNS_RESOLVER_H_
+#ifndef SONDE_PROBER_IO_DNS_RESOLVER_H_
+#define SONDE_PROBER_IO_DNS_RESOLVER_H_
 
 #include <ares.h>
 
@@ -26,6 +26,15 @@
 #include "sonde/v1/result.pb.h"
 
 namespace sonde::prober {
+
+// A probe's way round a name that failed but had resolved before: what the
+// resolver said and the last known address tried instead.
+struct DnsFallback {
+  v1::FailureClass::Code dns_class = v1::FailureClass::OK;  // OK: not used
+  std::string dns_detail;                                   // the resolver's words
+  std::string address;                                      // the last known address
+  bool used() const { return dns_class != v1::FailureClass::OK; }
+};
 
 class DnsResolver {
  public:
@@ -66,6 +75,13 @@ class DnsResolver {
   // The last address `host` resolved to, or "" if never.
   std::string LastKnownAddress(const std::string& host) const;
 
+  // Where a probe of `host` goes after `answer`: its first address; when the
+  // name failed but resolved before, the last known address, with the
+  // failure in `fallback`; "" when the name failed and never resolved (the
+  // lookup's failure is then the result).
+  std::string AddressToTry(const std::string& host, const HostAnswer& answer,
+                           DnsFallback* fallback) const;
+
   // Maps an ares status to the failure class and rcode name users see.
   static v1::FailureClass::Code ClassifyStatus(int ares_status, std::string* rcode);
 
@@ -85,4 +101,4 @@ class DnsResolver {
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_PROBER_DNS_RESOLVER_H_
+#endif  // SONDE_PROBER_IO_DNS_RESOLVER_H_

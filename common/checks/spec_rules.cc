@@ -1,0 +1,72 @@
+#include "common/checks/spec_rules.h"
+
+#include <unistd.h>
+
+#include <regex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/net.h"
+
+namespace sonde::checks {
+namespace {
+
+bool ValidHost(const std::string& h) {
+  if (h.empty() || h.size() > 253) {
+    return false;
+  }
+  for (char c : h) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c)) || c == '/' || c == '@') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void CheckHost(const std::string& field, const std::string& host, SpecErrors* errors) {
+  if (host.empty()) {
+    errors->Add(field, "is required");
+  } else if (!ValidHost(host)) {
+    errors->Add(field, absl::StrCat("\"", host, "\" is not a host name or address"));
+  }
+}
+
+void CheckPort(const std::string& field, int64_t port, bool required, SpecErrors* errors) {
+  if ((required || port != 0) && (port < 1 || port > 65535)) {
+    errors->Add(field, "must be 1..65535");
+  }
+}
+
+void CheckRegex(const std::string& field, const std::string& pattern, SpecErrors* errors) {
+  if (pattern.empty()) {
+    return;
+  }
+  try {
+    std::regex re(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    errors->Add(field, absl::StrCat("bad regular expression: ", e.what()));
+  }
+}
+
+void CheckResolvers(const std::string& field,
+                    const google::protobuf::RepeatedPtrField<std::string>& resolvers,
+                    SpecErrors* errors) {
+  for (int i = 0; i < resolvers.size(); ++i) {
+    auto ep = common::ParseHostPort(resolvers[i], 53);
+    if (!ep.ok() || !common::IsIpLiteral(ep->host)) {
+      errors->Add(
+          absl::StrCat(field, "[", i, "]"),
+          absl::StrCat("\"", resolvers[i], "\" is not IP[:port], e.g. 127.0.0.1:5353 or [::1]:53"));
+    }
+  }
+}
+
+void CheckCaFile(const std::string& field, const std::string& path, SpecErrors* errors) {
+  if (!path.empty() && access(path.c_str(), R_OK) != 0) {
+    errors->Add(field, absl::StrCat("cannot read \"", path, "\""));
+  }
+}
+
+}  // namespace sonde::checks

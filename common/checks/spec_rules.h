@@ -1,0 +1,31 @@
+// Field rules several check types share: host names, ports, regular
+// expressions, resolver lists and CA files. Each reports into a SpecErrors
+// under the given field name and stays silent when the value is fine. Pure
+// functions (CaFile reads the file system); any thread.
+#ifndef SONDE_COMMON_CHECKS_SPEC_RULES_H_
+#define SONDE_COMMON_CHECKS_SPEC_RULES_H_
+
+#include <cstdint>
+#include <string>
+
+#include "common/checks/check_type.h"
+#include "google/protobuf/repeated_ptr_field.h"
+
+namespace sonde::checks {
+
+// Required; a name or an address, no spaces, '/' or '@'.
+void CheckHost(const std::string& field, const std::string& host, SpecErrors* errors);
+// 1..65535; 0 passes when the port is optional (it has a default).
+void CheckPort(const std::string& field, int64_t port, bool required, SpecErrors* errors);
+// Empty, or an ECMAScript regular expression that compiles.
+void CheckRegex(const std::string& field, const std::string& pattern, SpecErrors* errors);
+// Each entry IP[:port]; reported per index ("resolvers[1]").
+void CheckResolvers(const std::string& field,
+                    const google::protobuf::RepeatedPtrField<std::string>& resolvers,
+                    SpecErrors* errors);
+// Empty, or a file this process can read.
+void CheckCaFile(const std::string& field, const std::string& path, SpecErrors* errors);
+
+}  // namespace sonde::checks
+
+#endif  // SONDE_COMMON_CHECKS_SPEC_RULES_H_

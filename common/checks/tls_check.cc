@@ -1,0 +1,41 @@
+#include "common/checks/tls_check.h"
+
+#include <set>
+
+#include "common/checks/spec_rules.h"
+#include "common/net.h"
+
+namespace sonde::checks {
+namespace {
+
+void Validate(const v1::Check& check, SpecErrors* errors) {
+  const v1::TlsSpec& t = check.tls();
+  CheckHost("host", t.host(), errors);
+  CheckPort("port", t.port(), /*required=*/false, errors);
+  static const auto* const kVersions =
+      new std::set<std::string>{"", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3"};
+  if (kVersions->count(t.min_version()) == 0) {
+    errors->Add("min_version", "must be TLS1.0, TLS1.1, TLS1.2 or TLS1.3");
+  }
+  if (!t.starttls().empty() && t.starttls() != "smtp") {
+    errors->Add("starttls", "only \"smtp\" is supported");
+  }
+  CheckResolvers("resolvers", t.resolvers(), errors);
+  CheckCaFile("ca_file", t.ca_file(), errors);
+}
+
+void ApplyDefaults(v1::Check* check) {
+  if (check->tls().port() == 0) {
+    check->mutable_tls()->set_port(443);
+  }
+}
+
+std::string Target(const v1::Check& check) {
+  return common::FormatHostPort(check.tls().host(), check.tls().port());
+}
+
+}  // namespace
+
+const CheckType kTlsCheck = {v1::Check::kTls, "tls", Validate, ApplyDefaults, Target};
+
+}  // namespace sonde::checks

@@ -1,0 +1,398 @@
+#include "common/config/config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/checks/registry.h"
+#include "common/config/config_errors.h"
+#include "common/config/yaml_to_proto.h"
+#include "common/net.h"
+#include "common/proto_time.h"
+#include "google/protobuf/util/time_util.h"
+#include "yaml-cpp/yaml.h"
+
+namespace sonde::common {
+namespace {
+
+namespace pb = google::protobuf;
+
+const std::regex& NameRe() {
+  static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
+  return re;
+}
+
+// Hands a check type's spec errors to the list, under the check's label and
+// the kind prefix ("http.url").
+class SpecErrorsAt : public checks::SpecErrors {
+ public:
+  SpecErrorsAt(ConfigErrors* errors, std::string where, std::string kind)
+      : errors_(errors), where_(std::move(where)), kind_(std::move(kind)) {}
+  void Add(const std::string& field, const std::string& message) override {
+    errors_->Add(where_, absl::StrCat(kind_, ".", field), message);
+  }
+
+ private:
+  ConfigErrors* errors_;
+  std::string where_;
+  std::string kind_;
+};
+
+class Validator {
+ public:
+  // `detection_keys`: the keys the YAML `detection:` block spells out. Proto3
+  // reads an explicit 0 as unset; counted here, it is refused like any other
+  // out-of-range value instead of silently meaning "the default".
+  Validator(const v1::Config& c, ConfigErrors* e, std::set<std::string> detection_keys = {})
+      : config_(c), errors_(e), detection_keys_(std::move(detection_keys)) {}
+
+  void Run() {
+    std::set<std::string> seen;
+    for (int i = 0; i < config_.regions_size(); ++i) {
+      const std::string& r = config_.regions(i);
+      std::string f = absl::StrCat("regions[", i, "]");
+      if (!std::regex_match(r, NameRe())) {
+        Error("", f, absl::StrCat("bad region name \"", r, "\""));
+      }
+      if (!seen.insert(r).second) {
+        Error("", f, absl::StrCat("duplicate region \"", r, "\""));
+      }
+    }
+    const auto& defs = config_.defaults();
+    if (defs.has_interval()) {
+      PositiveDuration("", "defaults.interval", defs.interval());
+    }
+    if (defs.has_timeout()) {
+      PositiveDuration("", "defaults.timeout", defs.timeout());
+    }
+    SloTarget("", "defaults.slo_target", defs.slo_target());
+
+    std::map<std::string, int> names;
+    for (int i = 0; i < config_.checks_size(); ++i) {
+      CheckOne(i, &names);
+    }
+    NotifiersAll();
+    MaintenanceAll(names);
+    Detection();
+  }
+
+ private:
+  void Error(const std::string& where, const std::string& field, const std::string& msg) {
+    errors_->Add(where, field, msg);
+  }
+
+  void PositiveDuration(const std::string& where, const std::string& field,
+                        const google::protobuf::Duration& d) {
+    if (ToDuration(d) < absl::Milliseconds(100)) {
+      Error(where, field, "must be at least 100ms");
+    }
+  }
+
+  void SloTarget(const std::string& where, const std::string& field, double v) {
+    if (v != 0 && (v <= 0 || v >= 100)) {
+      Error(where, field, "must be a percentage between 0 and 100, e.g. 99.9");
+    }
+  }
+
+  void CheckOne(int i, std::map<std::string, int>* names) {
+    const v1::Check& c = config_.checks(i);
+    std::string where = absl::StrCat("checks[", i, "]");
+    if (!c.name().empty()) {
+      absl::StrAppend(&where, " \"", c.name(), "\"");
+    }
+    if (c.name().empty()) {
+      Error(where, "name", "is required");
+    } else if (!std::regex_match(c.name(), NameRe())) {
+      Error(where, "name", "use letters, digits, '.', '_' and '-' (at most 128)");
+    } else if (auto [it, inserted] = names->emplace(c.name(), i); !inserted) {
+      Error(where, "name",
+            absl::StrCat("duplicate check name (first used by checks[", it->second, "])"));
+    }
+    if (!c.service().empty() && !std::regex_match(c.service(), NameRe())) {
+      Error(where, "service", "use letters, digits, '.', '_' and '-'");
+    }
+    if (c.has_interval()) {
+      PositiveDuration(where, "interval", c.interval());
+    }
+    if (c.has_timeout()) {
+      PositiveDuration(where, "timeout", c.timeout());
+    }
+    absl::Duration interval = c.has_interval() ? ToDuration(c.interval())
+                              : config_.defaults().has_interval()
+                                  ? ToDuration(config_.defaults().interval())
+                                  : absl::Seconds(30);
+    if (c.has_timeout() && ToDuration(c.timeout()) > interval) {
+      Error(where, "timeout",
+            absl::StrCat("must not exceed the interval (", absl::FormatDuration(interval), ")"));
+    }
+    SloTarget(where, "slo_target", c.slo_target());
+    std::set<std::string> known(config_.regions().begin(), config_.regions().end());
+    for (int r = 0; r < c.regions_size(); ++r) {
+      if (!known.empty() && known.count(c.regions(r)) == 0) {
+        Error(where, absl::StrCat("regions[", r, "]"),
+              absl::StrCat("\"", c.regions(r), "\" is not one of the regions [",
+                           absl::StrJoin(config_.regions(), ", "), "]"));
+      }
+    }
+    const checks::CheckType* type = checks::FindCheckType(c);
+    if (type == nullptr) {
+      std::vector<std::string> kinds;
+      for (const checks::CheckType* t : checks::AllCheckTypes()) {
+        kinds.push_back(t->kind);
+      }
+      Error(where, "", absl::StrCat("one of ", absl::StrJoin(kinds, ", "), " is required"));
+      return;
+    }
+    SpecErrorsAt spec_errors(errors_, where, type->kind);
+    type->validate(c, &spec_errors);
+  }
+
+  void NotifiersAll() {
+    std::map<std::string, int> names;
+    for (int i = 0; i < config_.notifiers_size(); ++i) {
+      const v1::Notifier& n = config_.notifiers(i);
+      std::string where = absl::StrCat("notifiers[", i, "]");
+      if (!n.name().empty()) {
+        absl::StrAppend(&where, " \"", n.name(), "\"");
+      }
+      if (n.name().empty()) {
+        Error(where, "name", "is required");
+      }
+      if (auto [it, ok] = names.emplace(n.name(), i); !ok && !n.name().empty()) {
+        Error(where, "name",
+              absl::StrCat("duplicate notifier name (first used by notifiers[", it->second, "])"));
+      }
+      switch (n.kind_case()) {
+        case v1::Notifier::kWebhook:
+          Url(where, "webhook.url", n.webhook().url(), {"http", "https"});
+          break;
+        case v1::Notifier::kAlertmanager:
+          Url(where, "alertmanager.url", n.alertmanager().url(), {"http", "https"});
+          break;
+        case v1::Notifier::kEmail:
+          Url(where, "email.smtp_url", n.email().smtp_url(), {"smtp", "smtps"});
+          if (n.email().to().empty()) {
+            Error(where, "email.to", "needs at least one address");
+          }
+          break;
+        case v1::Notifier::KIND_NOT_SET:
+          Error(where, "", "one of webhook, email, alertmanager is required");
+      }
+    }
+    for (int i = 0; i < config_.notifiers_size(); ++i) {
+      const v1::Notifier& n = config_.notifiers(i);
+      std::string where = absl::StrCat("notifiers[", i, "] \"", n.name(), "\"");
+      if (n.has_repeat_every()) {
+        PositiveDuration(where, "repeat_every", n.repeat_every());
+      }
+      if (n.has_escalate_after()) {
+        PositiveDuration(where, "escalate_after", n.escalate_after());
+      }
+      if (n.has_heartbeat_every()) {
+        PositiveDuration(where, "heartbeat_every", n.heartbeat_every());
+      }
+      if (n.has_escalate_after() != !n.escalate_to().empty()) {
+        Error(where, n.has_escalate_after() ? "escalate_to" : "escalate_after",
+              "escalate_after and escalate_to go together");
+      }
+      if (!n.escalate_to().empty() &&
+          (names.count(n.escalate_to()) == 0 || n.escalate_to() == n.name())) {
+        Error(absl::StrCat("notifiers[", i, "] \"", n.name(), "\""), "escalate_to",
+              absl::StrCat("\"", n.escalate_to(), "\" is not another notifier's name"));
+      }
+    }
+  }
+
+  void MaintenanceAll(const std::map<std::string, int>& checks) {
+    std::set<std::string> services;
+    for (const v1::Check& c : config_.checks()) {
+      services.insert(c.service().empty() ? c.name() : c.service());
+    }
+    for (int i = 0; i < config_.maintenance_size(); ++i) {
+      const v1::MaintenanceWindow& m = config_.maintenance(i);
+      std::string where = absl::StrCat("maintenance[", i, "]");
+      if (!m.name().empty()) {
+        absl::StrAppend(&where, " \"", m.name(), "\"");
+      }
+      if (!m.has_start()) {
+        Error(where, "start", "is required");
+      }
+      if (!m.has_end()) {
+        Error(where, "end", "is required");
+      }
+      if (m.has_start() && m.has_end() &&
+          google::protobuf::util::TimeUtil::TimestampToNanoseconds(m.end()) <=
+              google::protobuf::util::TimeUtil::TimestampToNanoseconds(m.start())) {
+        Error(where, "end", "must be after start");
+      }
+      for (int j = 0; j < m.services_size(); ++j) {
+        if (services.count(m.services(j)) == 0) {
+          Error(where, absl::StrCat("services[", j, "]"),
+                absl::StrCat("no check has service \"", m.services(j), "\""));
+        }
+      }
+      for (int j = 0; j < m.checks_size(); ++j) {
+        if (checks.count(m.checks(j)) == 0) {
+          Error(where, absl::StrCat("checks[", j, "]"),
+                absl::StrCat("no check is named \"", m.checks(j), "\""));
+        }
+      }
+    }
+  }
+
+  void Detection() {
+    const v1::DetectionConfig& d = config_.detection();
+    const pb::Reflection* r = d.GetReflection();
+    std::vector<const pb::FieldDescriptor*> set;
+    r->ListFields(d, &set);
+    for (int i = 0; i < d.GetDescriptor()->field_count(); ++i) {
+      const pb::FieldDescriptor* f = d.GetDescriptor()->field(i);
+      if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE &&
+          detection_keys_.count(f->name()) > 0 &&
+          std::find(set.begin(), set.end(), f) == set.end()) {
+        set.push_back(f);  // an explicit 0
+      }
+    }
+    for (const pb::FieldDescriptor* f : set) {
+      std::string field = absl::StrCat("detection.", f->name());
+      if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+        const auto& dur = static_cast<const google::protobuf::Duration&>(r->GetMessage(d, f));
+        PositiveDuration("", field, dur);
+      } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT32) {
+        if (r->GetInt32(d, f) < 1 || r->GetInt32(d, f) > 1000) {
+          Error("", field, "must be 1..1000");
+        }
+      } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE) {
+        double v = r->GetDouble(d, f);
+        bool percent = absl::EndsWith(f->name(), "_percent");
+        bool factor = absl::EndsWith(f->name(), "_factor");
+        if (percent && !(v > 0 && v <= 100)) {
+          Error("", field, "must be in (0, 100]");
+        }
+        if (factor && !(v > 1 && v <= 1000)) {
+          Error("", field, "must be above 1");
+        }
+        if (!percent && !factor && !(v > 0 && v <= 1)) {
+          Error("", field, "must be a share in (0, 1]");
+        }
+      }
+    }
+  }
+
+  void Url(const std::string& where, const std::string& field, const std::string& url,
+           std::set<std::string> schemes) {
+    auto u = ParseUrl(url);
+    if (url.empty()) {
+      Error(where, field, "is required");
+    } else if (!u.ok() || schemes.count(u->scheme) == 0) {
+      Error(where, field,
+            absl::StrCat("\"", url, "\" must be a ", absl::StrJoin(schemes, " or "), " URL"));
+    }
+  }
+
+  const v1::Config& config_;
+  ConfigErrors* errors_;
+  const std::set<std::string> detection_keys_;
+};
+
+void ApplyDefaults(v1::Config* config) {
+  v1::Defaults* defs = config->mutable_defaults();
+  if (!defs->has_interval()) {
+    SetDuration(absl::Seconds(30), defs->mutable_interval());
+  }
+  if (!defs->has_timeout()) {
+    SetDuration(absl::Seconds(5), defs->mutable_timeout());
+  }
+  if (defs->slo_target() == 0) {
+    defs->set_slo_target(99.9);
+  }
+  for (v1::Check& c : *config->mutable_checks()) {
+    if (!c.has_interval()) {
+      *c.mutable_interval() = defs->interval();
+    }
+    if (!c.has_timeout()) {
+      SetDuration(std::min(ToDuration(defs->timeout()), ToDuration(c.interval())),
+                  c.mutable_timeout());
+    }
+    if (c.service().empty()) {
+      c.set_service(c.name());
+    }
+    if (c.regions().empty()) {
+      *c.mutable_regions() = config->regions();
+    }
+    if (c.slo_target() == 0) {
+      c.set_slo_target(defs->slo_target());
+    }
+    if (const checks::CheckType* type = checks::FindCheckType(c); type != nullptr) {
+      type->apply_defaults(&c);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::string& filename) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(filename, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
+  }
+  if (root.IsNull()) {
+    return absl::InvalidArgumentError(absl::StrCat(filename, ": the file is empty"));
+  }
+  ConfigErrors errors(filename);
+  v1::Config config;
+  absl::Status walked = YamlToProto(root, &config, &errors);
+  if (!errors.empty()) {
+    return errors.ToStatus();
+  }
+  if (!walked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(filename, ": ", walked.message()));
+  }
+  std::set<std::string> detection_keys;
+  if (const YAML::Node& r = root; r.IsMap() && r["detection"] && r["detection"].IsMap()) {
+    for (const auto& kv : r["detection"]) {
+      detection_keys.insert(kv.first.Scalar());
+    }
+  }
+  Validator(config, &errors, std::move(detection_keys)).Run();
+  if (!errors.empty()) {
+    return errors.ToStatus();
+  }
+  ApplyDefaults(&config);
+  return config;
+}
+
+absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+std::vector<v1::Check> ChecksForRegion(const v1::Config& config, const std::string& region) {
+  std::vector<v1::Check> out;
+  for (const v1::Check& c : config.checks()) {
+    if (c.regions().empty() ||
+        std::find(c.regions().begin(), c.regions().end(), region) != c.regions().end()) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace sonde::common
