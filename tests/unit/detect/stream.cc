@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/config.h"
+#include "common/proto_time.h"
 
 namespace sonde::detect::testing {
 namespace {
@@ -37,7 +37,7 @@ v1::Check HttpCheck(const std::string& name, const std::string& service, const s
   v1::Check c;
   c.set_name(name);
   c.set_service(service);
-  common::FromAbsl(interval, c.mutable_interval());
+  common::SetDuration(interval, c.mutable_interval());
   c.mutable_http()->set_url(url);
   c.mutable_http()->set_requests_per_run(requests_per_run);
   for (const std::string& r : resolvers) c.mutable_http()->add_resolvers(r);
@@ -49,7 +49,7 @@ v1::Check TcpCheck(const std::string& name, const std::string& service, const st
   v1::Check c;
   c.set_name(name);
   c.set_service(service);
-  common::FromAbsl(interval, c.mutable_interval());
+  common::SetDuration(interval, c.mutable_interval());
   c.mutable_tcp()->set_host(host);
   c.mutable_tcp()->set_port(port);
   return c;
@@ -60,7 +60,7 @@ v1::Check DnsCheck(const std::string& name, const std::string& service, const st
   v1::Check c;
   c.set_name(name);
   c.set_service(service);
-  common::FromAbsl(interval, c.mutable_interval());
+  common::SetDuration(interval, c.mutable_interval());
   c.mutable_dns()->set_name(host);
   for (const std::string& r : resolvers) c.mutable_dns()->add_resolvers(r);
   return c;
@@ -83,7 +83,7 @@ StreamDriver::StreamDriver(v1::Config config, DetectorOptions options, DriverOpt
   const int n_regions = config_.regions_size();
   for (int ci = 0; ci < config_.checks_size(); ++ci) {
     const v1::Check& check = config_.checks(ci);
-    const int64_t interval = absl::ToInt64Microseconds(common::ToAbsl(check.interval()));
+    const int64_t interval = absl::ToInt64Microseconds(common::ToDuration(check.interval()));
     interval_us_.push_back(interval);
     requests_per_run_.push_back(
         check.has_http() ? std::max<uint32_t>(1, check.http().requests_per_run()) : 1);

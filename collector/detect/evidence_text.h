@@ -1,0 +1,21 @@
+// Small text helpers for incident evidence: failure class names, DNS rcodes,
+// durations in ms or s. Pure functions; any thread.
+#ifndef SONDE_COLLECTOR_DETECT_EVIDENCE_TEXT_H_
+#define SONDE_COLLECTOR_DETECT_EVIDENCE_TEXT_H_
+
+#include <string>
+
+namespace sonde::detect {
+
+// DNS_NXDOMAIN .. DNS_UNEXPECTED_ANSWER.
+bool IsDnsClass(int failure_class);
+// "HTTP_STATUS"; "CLASS_<n>" for a value the enum does not know.
+std::string ClassName(int failure_class);
+// "NXDOMAIN" for DNS_NXDOMAIN; other classes by name.
+std::string Rcode(int failure_class);
+// "850ms", "1.25s".
+std::string Millis(double us);
+
+}  // namespace sonde::detect
+
+#endif  // SONDE_COLLECTOR_DETECT_EVIDENCE_TEXT_H_
