@@ -1,6 +1,7 @@
 #include "collector/incident_store.h"
 
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -20,10 +21,6 @@ using detect::IncidentKind;
 using detect::LatencyPhase;
 using google::protobuf::util::TimeUtil;
 
-constexpr IncidentKind kKinds[] = {IncidentKind::kGlobalOutage,   IncidentKind::kRegionalOutage,
-                                   IncidentKind::kPartialFailure, IncidentKind::kDnsFailure,
-                                   IncidentKind::kProtocolOutage, IncidentKind::kLatencyDegradation,
-                                   IncidentKind::kFlapping,       IncidentKind::kProberFault};
 constexpr LatencyPhase kPhases[] = {LatencyPhase::kNone, LatencyPhase::kDns, LatencyPhase::kConnect,
                                     LatencyPhase::kTls, LatencyPhase::kFirstByte};
 
@@ -114,8 +111,8 @@ v1::Incident ToProto(const detect::Incident& d) {
 detect::Incident FromProto(const v1::Incident& i) {
   detect::Incident d;
   d.id = i.id();
-  for (IncidentKind k : kKinds) {
-    if (i.kind() == detect::IncidentKindName(k)) d.kind = k;
+  if (std::optional<IncidentKind> k = detect::IncidentKindNamed(i.kind())) {
+    d.kind = *k;
   }
   d.severity = i.severity() == "TICKET" ? detect::Severity::kTicket : detect::Severity::kPage;
   d.service = i.service();

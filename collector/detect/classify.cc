@@ -1,11 +1,9 @@
 #include <algorithm>
-#include <cmath>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "collector/detect/detector_impl.h"
 #include "collector/detect/evidence_text.h"
+#include "collector/detect/rules/registry.h"
 
 namespace sonde::detect {
 
@@ -177,9 +175,36 @@ std::string Detector::Impl::AnsweringProtocols(uint32_t ci, uint64_t down_region
   return absl::StrJoin(answering, ", ");
 }
 
-Finding Detector::Impl::Classify(uint32_t ci, int64_t t) {
-  CheckState& c = checks[ci];
-  Finding f;
+// The rules' view of one check: the detector's state behind CheckView.
+class Detector::Impl::View : public CheckView {
+ public:
+  View(const Detector::Impl& impl, uint32_t ci, int64_t t, uint64_t voting, uint64_t outage)
+      : CheckView(impl.checks[ci], impl.o, t, voting, outage), impl_(impl), ci_(ci) {}
+
+  Series* series(size_t r) const override {
+    const int32_t i = check().series[r];
+    return i < 0 ? nullptr : impl_.series[i].get();
+  }
+  std::string RegionList(uint64_t mask) const override { return impl_.RegionList(mask); }
+  void ClassStats(uint64_t mask, int* dominant, uint32_t* dominant_count,
+                  double* dns_share) const override {
+    impl_.ClassStats(check(), mask, now(), dominant, dominant_count, dns_share);
+  }
+  const Series* EvidenceSeries(uint64_t mask) const override {
+    return impl_.EvidenceSeries(check(), mask);
+  }
+  std::string AnsweringProtocols(uint64_t mask) const override {
+    return impl_.AnsweringProtocols(ci_, mask);
+  }
+  int64_t fast_bucket() const override { return FloorDiv(now(), impl_.fast_bucket_us); }
+
+ private:
+  const Detector::Impl& impl_;
+  uint32_t ci_;
+};
+
+std::vector<Finding> Detector::Impl::Classify(uint32_t ci, int64_t t) {
+  const CheckState& c = checks[ci];
   uint64_t voting = 0;
   uint64_t outage = 0;
   for (size_t r = 0; r < c.series.size(); ++r) {
@@ -195,177 +220,12 @@ Finding Detector::Impl::Classify(uint32_t ci, int64_t t) {
       outage |= uint64_t{1} << r;
     }
   }
-  const int n_voting = Popcount(voting);
-  const int n_outage = Popcount(outage);
-
-  // Availability: outage scope x layer, else partial failure.
-  if (n_outage > 0) {
-    f.avail = true;
-    f.severity = Severity::kPage;
-    f.regions = outage;
-    f.kind = n_voting >= o.global_min_regions && 2 * n_outage > n_voting
-                 ? IncidentKind::kGlobalOutage
-                 : IncidentKind::kRegionalOutage;
-    double dns_share = 0;
-    ClassStats(c, outage, t, &f.dominant_class, &f.class_count, &dns_share);
-    f.share = 1.0;
-    const Series* ev = EvidenceSeries(c, outage);
-    const std::string detail = ev != nullptr ? ev->detail : std::string();
-    std::string answering;
-    if (f.class_count > 0 && dns_share >= o.dns_share) {
-      f.kind = IncidentKind::kDnsFailure;
-      f.evidence = absl::StrCat(Rcode(f.dominant_class), " for ", c.target.host, " from resolvers ",
-                                c.resolvers_text, " in ", RegionList(outage));
-      const size_t at = detail.find("server at last known address");
-      if (at != std::string::npos) {
-        absl::StrAppend(&f.evidence, "; ", detail.substr(at));
-      } else if (!detail.empty()) {
-        absl::StrAppend(&f.evidence, "; ", detail);
-      }
-    } else if (!(answering = AnsweringProtocols(ci, outage)).empty()) {
-      f.kind = IncidentKind::kProtocolOutage;
-      f.evidence = absl::StrCat(c.target.protocol, " of ", c.target.host, " fails (",
-                                ClassName(f.dominant_class), ") in ", RegionList(outage), " while ",
-                                answering, " answers");
-      if (!detail.empty()) {
-        absl::StrAppend(&f.evidence, "; ", detail);
-      }
-    } else {
-      f.evidence = absl::StrCat(ClassName(f.dominant_class), " from ", RegionList(outage));
-      if (!detail.empty()) {
-        absl::StrAppend(&f.evidence, ": ", detail);
-      }
-    }
-  } else if (n_voting > 0) {
-    const int need = std::min(o.partial_min_regions, n_voting);
-    const int64_t bucket = FloorDiv(t, fast_bucket_us);
-    uint64_t fast = 0;
-    Counts fast_sum;
-    Counts trimmed;
-    Counts slow_sum;
-    for (size_t r = 0; r < c.series.size(); ++r) {
-      if (!(voting & (uint64_t{1} << r))) {
-        continue;
-      }
-      Series& s = *series[c.series[r]];
-      const Counts w = s.fast.Sum(bucket);
-      fast_sum += w;
-      trimmed += s.fast.SumFromFirstFailure(bucket);
-      const RunCounts& sw = s.partial.complete();
-      slow_sum += Counts{sw.probes, sw.fails};
-      if (w.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) &&
-          w.fails >= static_cast<uint32_t>(o.partial_fast_min_failures) &&
-          w.fails >= o.partial_fast_share * w.probes) {
-        fast |= uint64_t{1} << r;
-      }
-    }
-    const uint64_t slow = c.slow_regions & voting;
-    const bool fast_rule = Popcount(fast) >= need;
-    const bool slow_rule = Popcount(slow) >= need;
-    const bool burn = c.burn_page || c.burn_ticket;
-    if (fast_rule || slow_rule || burn) {
-      f.avail = true;
-      f.severity = fast_rule || slow_rule || c.burn_page ? Severity::kPage : Severity::kTicket;
-      // The regions that see failures (not only those over a threshold right
-      // now: at 20% the per-region verdicts flicker).
-      uint64_t where = 0;
-      for (size_t r = 0; r < c.series.size(); ++r) {
-        if (!(voting & (uint64_t{1} << r))) {
-          continue;
-        }
-        Series& s = *series[c.series[r]];
-        if (s.partial.WithCurrent(s.minute_partial).fails > 0 || s.fast.Sum(bucket).fails > 0) {
-          where |= uint64_t{1} << r;
-        }
-      }
-      if (where == 0) {
-        where = voting;
-      }
-      f.regions = where;
-      double dns_share = 0;
-      ClassStats(c, where, t, &f.dominant_class, &f.class_count, &dns_share);
-      // The larger of the share "since it started failing" in the short
-      // window (when it has enough probes) and the slow window's: right
-      // from the first minute, and decaying smoothly after a fix.
-      Counts share = slow_sum;
-      if (trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) &&
-          trimmed.share() > slow_sum.share()) {
-        share = trimmed;
-      }
-      f.share_fails = share.fails;
-      f.share_probes = share.probes;
-      // Whole percent steps: fewer updates.
-      f.share = std::round(share.share() * 100) / 100;
-      f.kind = f.class_count > 0 && dns_share >= o.dns_share ? IncidentKind::kDnsFailure
-                                                             : IncidentKind::kPartialFailure;
-      std::string rule;
-      if (fast_rule) {
-        rule = absl::StrFormat("%u of %u probes failed in the last %s", fast_sum.fails,
-                               fast_sum.probes, absl::FormatDuration(o.partial_fast_window));
-      } else if (slow_rule) {
-        rule = absl::StrFormat("%u of %u probes failed in the last %s", slow_sum.fails,
-                               slow_sum.probes, absl::FormatDuration(o.partial_window));
-      } else {
-        const BurnRule& br = o.burn_rules[c.burn_rule];
-        rule = absl::StrFormat("error budget burning %.1fx over %s and %s", c.burn_value,
-                               absl::FormatDuration(br.long_window),
-                               absl::FormatDuration(br.short_window));
-      }
-      const Series* ev = EvidenceSeries(c, where);
-      f.evidence = absl::StrFormat("%.0f%% of probes failing in %s (%s); %s", f.share * 100,
-                                   RegionList(where), rule, ClassName(f.dominant_class));
-      if (f.kind == IncidentKind::kDnsFailure) {
-        absl::StrAppend(&f.evidence, " from resolvers ", c.resolvers_text);
-      }
-      if (ev != nullptr) {
-        absl::StrAppend(&f.evidence, ": ", ev->detail);
-      }
-    }
+  const View view(*this, ci, t, voting, outage);
+  std::vector<Finding> findings;
+  for (const std::unique_ptr<Rule>& rule : rules::Registry()) {
+    rule->Evaluate(view, &findings);
   }
-
-  // Latency: degraded in min(latency_min_regions, half of the voting regions).
-  uint64_t slow_latency = 0;
-  for (size_t r = 0; r < c.series.size(); ++r) {
-    if (!(voting & (uint64_t{1} << r))) {
-      continue;
-    }
-    if (series[c.series[r]]->latency.degraded()) {
-      slow_latency |= uint64_t{1} << r;
-    }
-  }
-  const int latency_need = std::max(1, std::min(o.latency_min_regions, (n_voting + 1) / 2));
-  if (n_voting > 0 && Popcount(slow_latency) >= latency_need) {
-    f.latency = true;
-    f.latency_regions = slow_latency;
-    for (size_t r = 0; r < c.series.size(); ++r) {
-      if (!(slow_latency & (uint64_t{1} << r))) {
-        continue;
-      }
-      const LatencyTracker& lt = series[c.series[r]]->latency;
-      const std::array<double, kPhaseCount> shift = lt.PhaseShift();
-      for (int p = 0; p < kPhaseCount; ++p) {
-        f.shift[p] += shift[p];
-      }
-      if (lt.window_percentile_us() > f.p95_us) {
-        f.p95_us = lt.window_percentile_us();
-        f.baseline_us = lt.baseline_percentile_us();
-      }
-    }
-  }
-
-  // Flapping: any reporting region.
-  for (size_t r = 0; r < c.series.size(); ++r) {
-    if (c.series[r] < 0) {
-      continue;
-    }
-    const Series& s = *series[c.series[r]];
-    if (s.Live() && s.flap.flapping()) {
-      f.flap_regions |= uint64_t{1} << r;
-      f.flap_percent = std::max(f.flap_percent, s.flap.percent());
-    }
-  }
-  f.flapping = f.flap_regions != 0;
-  return f;
+  return findings;
 }
 
 }  // namespace sonde::detect

@@ -52,12 +52,14 @@ void Detector::Impl::Evaluate(int64_t t) {
   for (uint32_t ci : dirty_checks) {
     CheckState& c = checks[ci];
     c.dirty = false;
-    Finding f = Classify(ci, t);
-    if (f.avail && (!c.finding.avail || c.finding.kind != f.kind)) {
+    std::vector<Finding> f = Classify(ci, t);
+    const Finding* avail = AvailabilityFinding(f);
+    const Finding* was = AvailabilityFinding(c.findings);
+    if (avail != nullptr && (was == nullptr || was->kind != avail->kind)) {
       c.kind_since = t;
     }
-    if (!(f == c.finding)) {
-      c.finding = std::move(f);
+    if (f != c.findings) {
+      c.findings = std::move(f);
       MarkService(c.service);
     } else if (c.kind_held) {
       MarkService(c.service);  // its reclassify_after may have passed

@@ -6,8 +6,10 @@
 //   engine.cc           the per-result path (Observe, Apply, CompleteRun) and
 //                       the clock (AdvanceTo, timers, minute boundaries)
 //   prober_health.cc    which regions (probers) vote; PROBER_FAULT incidents
-//   classify.cc         what one check looks like now (Finding)
-//   service_incidents.cc  findings of a service's checks -> desired incidents
+//   classify.cc         what one check looks like now: the rules
+//                       (rules/registry.cc) run on a CheckView of it
+//   service_incidents.cc  findings of a service's checks -> desired
+//                       incidents (grouping; each rule writes its evidence)
 //   detector.cc         the public Detector and the evaluation pass
 //
 // Everything is indices into vectors (series, checks, regions, services) and
@@ -25,6 +27,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "collector/detect/check_state.h"
 #include "collector/detect/detector.h"
 #include "collector/detect/incident_book.h"
 #include "collector/detect/reorder_buffer.h"
@@ -34,71 +37,10 @@
 namespace sonde::detect {
 
 inline constexpr char kProberScope[] = "p/";
-// Checks quoted in a grouped incident's evidence.
-inline constexpr size_t kEvidenceChecks = 3;
 // Prefetch the state of the sample this many places down the queue: this
 // many cache lines at the head of its Series.
 inline constexpr size_t kPrefetchAhead = 8;
 inline constexpr int kPrefetchLines = 6;
-
-struct Finding {
-  bool avail = false;
-  IncidentKind kind = IncidentKind::kGlobalOutage;
-  Severity severity = Severity::kPage;
-  uint64_t regions = 0;
-  int dominant_class = 0;
-  uint32_t class_count = 0;
-  uint32_t share_fails = 0;
-  uint32_t share_probes = 0;
-  double share = 0;
-  std::string evidence;
-
-  bool latency = false;
-  uint64_t latency_regions = 0;
-  std::array<double, kPhaseCount> shift{};
-  double p95_us = 0;
-  double baseline_us = 0;
-
-  bool flapping = false;
-  uint64_t flap_regions = 0;
-  double flap_percent = 0;
-
-  bool any() const { return avail || latency || flapping; }
-  bool operator==(const Finding& o) const {
-    return avail == o.avail && kind == o.kind && severity == o.severity && regions == o.regions &&
-           dominant_class == o.dominant_class && class_count == o.class_count &&
-           share_fails == o.share_fails && share_probes == o.share_probes && share == o.share &&
-           evidence == o.evidence && latency == o.latency && latency_regions == o.latency_regions &&
-           shift == o.shift && p95_us == o.p95_us && baseline_us == o.baseline_us &&
-           flapping == o.flapping && flap_regions == o.flap_regions &&
-           flap_percent == o.flap_percent;
-  }
-};
-
-// One check as seen from one region.
-
-struct CheckState {
-  std::string name;
-  uint32_t service = 0;
-  uint32_t host = 0;
-  CheckTarget target;
-  std::string resolvers_text;
-  int64_t interval_us = 0;
-  uint32_t requests_per_run = 1;
-  double budget = 0.001;        // 1 - SLO
-  std::vector<int32_t> series;  // per region index; -1: not configured there
-  bool multi_region = false;
-  // Cached at minute boundaries.
-  uint64_t slow_regions = 0;
-  bool burn_page = false;
-  bool burn_ticket = false;
-  double burn_value = 0;
-  int burn_rule = -1;
-  Finding finding;
-  int64_t kind_since = kNever;  // when finding.kind (availability) last changed
-  bool kind_held = false;       // reported under its open incident's kind for now
-  bool dirty = false;
-};
 
 struct RegionHealth {
   std::string name;
@@ -164,7 +106,8 @@ struct Detector::Impl {
   // Evaluation.
   void Evaluate(int64_t t);
   void RecomputeRegion(uint32_t r, int64_t t);
-  Finding Classify(uint32_t ci, int64_t t);
+  class View;  // CheckView for the rules (classify.cc)
+  std::vector<Finding> Classify(uint32_t ci, int64_t t);
   bool Voting(const Series& s, int64_t t) const;
   uint64_t SlowRegions(const CheckState& c, int64_t t) const;
   void Burn(CheckState& c, int64_t t, bool* page, bool* ticket);

@@ -194,7 +194,7 @@ void Detector::Impl::CloseMinute(int64_t m) {
     bool ticket = false;
     Burn(c, m, &page, &ticket);
     if (slow != c.slow_regions || page != c.burn_page || ticket != c.burn_ticket ||
-        c.finding.any()) {
+        !c.findings.empty()) {
       c.slow_regions = slow;
       c.burn_page = page;
       c.burn_ticket = ticket;
@@ -312,7 +312,7 @@ void Detector::Impl::CompleteRun(Series& s, int64_t t) {
     }
   }
   RefreshMembership(s);
-  if (changed || s.run_fail > 0 || checks[ci].finding.any()) {
+  if (changed || s.run_fail > 0 || !checks[ci].findings.empty()) {
     MarkCheck(ci);
   }
 }
