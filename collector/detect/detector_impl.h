@@ -42,6 +42,16 @@ inline constexpr char kProberScope[] = "p/";
 inline constexpr size_t kPrefetchAhead = 8;
 inline constexpr int kPrefetchLines = 6;
 
+// What a failed result said beyond its class: its detail text and, when
+// its name failed to resolve, what the last known address did (pooled, so
+// a Sample stays 48 bytes; slots are reused).
+struct ResultDetail {
+  std::string text;
+  std::string fallback_address;
+  uint8_t fallback_class = 0;
+  int32_t fallback_http_status = 0;
+};
+
 struct RegionHealth {
   std::string name;
   std::string prober_id;
@@ -223,7 +233,7 @@ struct Detector::Impl {
   std::vector<std::vector<uint32_t>> host_checks;
 
   ReorderBuffer pending;
-  std::vector<std::string> detail_pool;
+  std::vector<ResultDetail> detail_pool;  // Sample::detail_slot
   std::vector<uint32_t> free_details;
   std::vector<Timer> timers;  // min-heap by TimerAfter
 

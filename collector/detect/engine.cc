@@ -45,7 +45,7 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
   s.tls_us = r.tls_us();
   s.first_byte_us = r.first_byte_us();
   s.total_us = r.total_us();
-  if (!s.ok && cls != FC::PROBER_ERROR && !r.detail().empty()) {
+  if (!s.ok && cls != FC::PROBER_ERROR && (!r.detail().empty() || !r.fallback_address().empty())) {
     if (free_details.empty()) {
       s.detail_slot = static_cast<uint32_t>(detail_pool.size());
       detail_pool.emplace_back();
@@ -53,7 +53,11 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
       s.detail_slot = free_details.back();
       free_details.pop_back();
     }
-    detail_pool[s.detail_slot].assign(r.detail());
+    ResultDetail& d = detail_pool[s.detail_slot];
+    d.text.assign(r.detail());
+    d.fallback_address.assign(r.fallback_address());
+    d.fallback_class = static_cast<uint8_t>(r.fallback_class() & 127);
+    d.fallback_http_status = r.fallback_http_status();
   }
   pending.Push(s);
 }
@@ -259,7 +263,11 @@ void Detector::Impl::Apply(const Sample& smp) {
     s.fail_us[i] = t;
     s.fail_class[i] = smp.failure_class;
     if (smp.detail_slot != kNoDetail) {
-      s.detail.assign(detail_pool[smp.detail_slot]);
+      const ResultDetail& d = detail_pool[smp.detail_slot];
+      s.detail.assign(d.text);
+      s.fallback_address.assign(d.fallback_address);
+      s.fallback_class = d.fallback_class;
+      s.fallback_http_status = d.fallback_http_status;
       s.detail_us = t;
     }
   }

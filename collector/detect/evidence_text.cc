@@ -23,6 +23,18 @@ std::string Rcode(int c) {
   return absl::StartsWith(name, "DNS_") ? name.substr(4) : name;
 }
 
+std::string FallbackText(const std::string& address, int failure_class, int http_status) {
+  std::string out = absl::StrCat("server at last known address ", address);
+  if (http_status > 0) {
+    absl::StrAppend(&out, " answers ", http_status);
+  } else if (failure_class == FC::OK) {
+    absl::StrAppend(&out, " answers");
+  } else {
+    absl::StrAppend(&out, " fails too (", ClassName(failure_class), ")");
+  }
+  return out;
+}
+
 std::string Millis(double us) {
   if (us >= 1e6) {
     return absl::StrFormat("%.2fs", us / 1e6);

@@ -13,6 +13,10 @@ bool IsDnsClass(int failure_class);
 std::string ClassName(int failure_class);
 // "NXDOMAIN" for DNS_NXDOMAIN; other classes by name.
 std::string Rcode(int failure_class);
+// What the server at the last known address of a name that failed to
+// resolve did: "server at last known address 192.0.2.10 answers 200"
+// (`http_status` > 0), "... answers" (class OK), "... fails too (TCP_REFUSED)".
+std::string FallbackText(const std::string& address, int failure_class, int http_status);
 // "850ms", "1.25s".
 std::string Millis(double us);
 

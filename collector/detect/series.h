@@ -100,6 +100,11 @@ struct Series {
   std::array<uint8_t, kFailureRing> fail_class{};
   uint32_t fail_pos = 0;
   std::string detail;  // last failure's detail (capacity reused)
+  // The same failure's DNS fallback: the last known address tried after the
+  // name failed ("" when not), its class and HTTP status.
+  std::string fallback_address;
+  uint8_t fallback_class = 0;
+  int32_t fallback_http_status = 0;
   int64_t detail_us = kNever;
 
   MinuteWindow partial;

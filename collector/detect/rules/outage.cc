@@ -58,9 +58,10 @@ class OutageRule : public Rule {
       f.kind = IncidentKind::kDnsFailure;
       f.evidence = absl::StrCat(Rcode(f.dominant_class), " for ", c.target.host, " from resolvers ",
                                 c.resolvers_text, " in ", v.RegionList(outage));
-      const size_t at = detail.find("server at last known address");
-      if (at != std::string::npos) {
-        absl::StrAppend(&f.evidence, "; ", detail.substr(at));
+      if (ev != nullptr && !ev->fallback_address.empty()) {
+        absl::StrAppend(
+            &f.evidence, "; ",
+            FallbackText(ev->fallback_address, ev->fallback_class, ev->fallback_http_status));
       } else if (!detail.empty()) {
         absl::StrAppend(&f.evidence, "; ", detail);
       }

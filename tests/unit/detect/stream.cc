@@ -124,6 +124,9 @@ void StreamDriver::Send(const Pending& p) {
   r.set_total_us(o.total_us);
   r.set_http_status(o.http_status);
   r.set_request_index(p.request);
+  r.set_fallback_address(o.fallback_address.data(), o.fallback_address.size());
+  r.set_fallback_class(o.fallback_class);
+  r.set_fallback_http_status(o.fallback_http_status);
   detector_->Observe(r);
   ++results_sent_;
 }

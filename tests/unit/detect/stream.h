@@ -48,6 +48,10 @@ struct Outcome {
   uint32_t first_byte_us = 40000;
   uint32_t total_us = 0;  // 0: sum of the phases
   int http_status = 200;
+  // The name failed and the last known address was tried (static text).
+  absl::string_view fallback_address;
+  v1::FailureClass::Code fallback_class = v1::FailureClass::UNSPECIFIED;
+  int fallback_http_status = 0;
   bool skip = false;  // the prober sends nothing
 };
 
