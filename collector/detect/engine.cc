@@ -33,9 +33,12 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
     ++stats.late_results;
     s.time_us = processed_us;
   }
+  // The class is the truth; `ok` is never read. A result without a class
+  // (or with one outside the detector's 7-bit class tables) says nothing
+  // about the target: PROBER_ERROR, never OK.
   int cls = r.failure_class();
-  if (cls == FC::UNSPECIFIED) {
-    cls = r.ok() ? FC::OK : FC::PROBER_ERROR;
+  if (cls <= FC::UNSPECIFIED || cls > 127) {
+    cls = FC::PROBER_ERROR;
   }
   s.failure_class = static_cast<uint8_t>(cls);
   s.ok = cls == FC::OK;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,8 @@ struct Outcome {
   absl::string_view fallback_address;
   v1::FailureClass::Code fallback_class = v1::FailureClass::UNSPECIFIED;
   int fallback_http_status = 0;
+  // ProbeResult.ok as sent; unset: cls == OK. The detector must ignore it.
+  std::optional<bool> ok;
   bool skip = false;  // the prober sends nothing
 };
 
