@@ -1,9 +1,32 @@
 #include <algorithm>
+#include <string>
 
+#include "absl/time/time.h"
 #include "collector/detect/detector_impl.h"
 #include "common/proto_time.h"
 
 namespace sonde::detect {
+namespace {
+
+// The leaf's and the chain's expiry as the probe saw them (RFC 3339).
+Certificate ReadCertificate(const v1::ProbeResult& r) {
+  Certificate c;
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, r.cert_not_after(), &t, &err)) {
+    return c;
+  }
+  c.not_after_us = Us(t);
+  c.chain_not_after_us = c.not_after_us;
+  if (absl::ParseTime(absl::RFC3339_full, r.chain_not_after(), &t, &err)) {
+    c.chain_not_after_us = Us(t);
+  }
+  c.days_left = r.cert_days_left();
+  c.seen_us = 0;  // set when applied
+  return c;
+}
+
+}  // namespace
 
 using FC = v1::FailureClass;
 
@@ -48,7 +71,10 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
   s.tls_us = r.tls_us();
   s.first_byte_us = r.first_byte_us();
   s.total_us = r.total_us();
-  if (!s.ok && cls != FC::PROBER_ERROR && (!r.detail().empty() || !r.fallback_address().empty())) {
+  const bool failure_detail =
+      !s.ok && cls != FC::PROBER_ERROR && (!r.detail().empty() || !r.fallback_address().empty());
+  const bool certificate = cls != FC::PROBER_ERROR && !r.cert_not_after().empty();
+  if (failure_detail || certificate) {
     if (free_details.empty()) {
       s.detail_slot = static_cast<uint32_t>(detail_pool.size());
       detail_pool.emplace_back();
@@ -61,6 +87,7 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
     d.fallback_address.assign(r.fallback_address());
     d.fallback_class = static_cast<uint8_t>(r.fallback_class() & 127);
     d.fallback_http_status = r.fallback_http_status();
+    d.certificate = certificate ? ReadCertificate(r) : Certificate{};
   }
   pending.Push(s);
 }
@@ -254,6 +281,18 @@ void Detector::Impl::Apply(const Sample& smp) {
     MarkCheck(s.check);
   }
 
+  if (smp.detail_slot != kNoDetail) {
+    const Certificate& cert = detail_pool[smp.detail_slot].certificate;
+    if (cert.seen() && (cert.not_after_us != s.cert.not_after_us ||
+                        cert.chain_not_after_us != s.cert.chain_not_after_us ||
+                        cert.days_left != s.cert.days_left || !s.cert.seen())) {
+      MarkCheck(s.check);  // a new certificate, or a day less: rules look again
+    }
+    if (cert.seen()) {
+      s.cert = cert;
+      s.cert.seen_us = t;
+    }
+  }
   if (smp.failure_class == FC::PROBER_ERROR) {
     ++s.run_prober_error;
     ++stats.prober_errors;

@@ -54,6 +54,15 @@ inline int64_t FloorDiv(int64_t a, int64_t b) {
 }
 inline int Popcount(uint64_t m) { return __builtin_popcountll(m); }
 
+// The server certificate a TLS or HTTPS probe saw last.
+struct Certificate {
+  int64_t not_after_us = kNever;        // leaf
+  int64_t chain_not_after_us = kNever;  // earliest in the chain (<= leaf)
+  int32_t days_left = 0;                // leaf, as the probe counted them
+  int64_t seen_us = kNever;             // event time of that result
+  bool seen() const { return seen_us != kNever; }
+};
+
 // One check as seen from one region.
 struct Series {
   uint32_t check = 0;
@@ -106,6 +115,7 @@ struct Series {
   uint8_t fallback_class = 0;
   int32_t fallback_http_status = 0;
   int64_t detail_us = kNever;
+  Certificate cert;  // the last one seen (any class but PROBER_ERROR)
 
   MinuteWindow partial;
   BurnCounter burn;
