@@ -83,6 +83,7 @@ absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
     const v1::Check& cfg = *sorted[ci];
     CheckState& c = checks[ci];
     c.name = cfg.name();
+    c.config = cfg;
     check_index[c.name] = ci;
     const std::string service = cfg.service().empty() ? cfg.name() : cfg.service();
     auto [sit, s_new] = service_index.try_emplace(service, services.size());
