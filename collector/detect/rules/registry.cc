@@ -7,6 +7,7 @@ std::unique_ptr<Rule> NewOutageRule();
 std::unique_ptr<Rule> NewPartialFailureRule();
 std::unique_ptr<Rule> NewLatencyRule();
 std::unique_ptr<Rule> NewFlappingRule();
+std::unique_ptr<Rule> NewCertExpiringRule();
 
 const std::vector<std::unique_ptr<Rule>>& Registry() {
   static const auto* const rules = [] {
@@ -16,6 +17,7 @@ const std::vector<std::unique_ptr<Rule>>& Registry() {
     r->push_back(NewPartialFailureRule());
     r->push_back(NewLatencyRule());
     r->push_back(NewFlappingRule());
+    r->push_back(NewCertExpiringRule());
     return r;
   }();
   return *rules;

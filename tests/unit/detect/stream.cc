@@ -55,6 +55,18 @@ v1::Check TcpCheck(const std::string& name, const std::string& service, const st
   return c;
 }
 
+v1::Check TlsCheck(const std::string& name, const std::string& service, const std::string& host,
+                   absl::Duration interval, uint32_t min_days_valid) {
+  v1::Check c;
+  c.set_name(name);
+  c.set_service(service);
+  common::SetDuration(interval, c.mutable_interval());
+  c.mutable_tls()->set_host(host);
+  c.mutable_tls()->set_port(443);
+  c.mutable_tls()->set_min_days_valid(min_days_valid);
+  return c;
+}
+
 v1::Check DnsCheck(const std::string& name, const std::string& service, const std::string& host,
                    absl::Duration interval, std::vector<std::string> resolvers) {
   v1::Check c;
@@ -127,6 +139,9 @@ void StreamDriver::Send(const Pending& p) {
   r.set_fallback_address(o.fallback_address.data(), o.fallback_address.size());
   r.set_fallback_class(o.fallback_class);
   r.set_fallback_http_status(o.fallback_http_status);
+  r.set_cert_not_after(o.cert_not_after.data(), o.cert_not_after.size());
+  r.set_chain_not_after(o.chain_not_after.data(), o.chain_not_after.size());
+  r.set_cert_days_left(o.cert_days_left);
   detector_->Observe(r);
   ++results_sent_;
 }

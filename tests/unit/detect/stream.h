@@ -33,6 +33,8 @@ v1::Check HttpCheck(const std::string& name, const std::string& service, const s
                     std::vector<std::string> resolvers = {});
 v1::Check TcpCheck(const std::string& name, const std::string& service, const std::string& host,
                    int port, absl::Duration interval);
+v1::Check TlsCheck(const std::string& name, const std::string& service, const std::string& host,
+                   absl::Duration interval, uint32_t min_days_valid = 0);
 v1::Check DnsCheck(const std::string& name, const std::string& service, const std::string& host,
                    absl::Duration interval, std::vector<std::string> resolvers = {});
 v1::Config Fleet(std::vector<v1::Check> checks,
@@ -53,6 +55,10 @@ struct Outcome {
   absl::string_view fallback_address;
   v1::FailureClass::Code fallback_class = v1::FailureClass::UNSPECIFIED;
   int fallback_http_status = 0;
+  // The server certificate (RFC 3339 text that outlives the run; "" none).
+  absl::string_view cert_not_after;
+  absl::string_view chain_not_after;
+  int cert_days_left = 0;
   // ProbeResult.ok as sent; unset: cls == OK. The detector must ignore it.
   std::optional<bool> ok;
   bool skip = false;  // the prober sends nothing
