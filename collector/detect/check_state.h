@@ -56,7 +56,6 @@ inline const Finding* AvailabilityFinding(const std::vector<Finding>& findings) 
 
 struct CheckState {
   std::string name;
-  v1::Check config;  // as configured: rules read their options here
   uint32_t service = 0;
   uint32_t host = 0;
   CheckTarget target;
@@ -78,6 +77,7 @@ struct CheckState {
   int64_t kind_since = kNever;  // when the availability kind last changed
   bool kind_held = false;       // reported under its open incident's kind for now
   bool dirty = false;
+  v1::Check config;  // as configured: rules read their options here (cold)
 };
 
 }  // namespace sonde::detect

@@ -33,19 +33,20 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
 }
 
-// A certificate as a probe reports it: not_after and the days left from
-// the run's start.
+// A certificate as a probe reports it: not_after and the days left (the
+// tests span minutes, so the days left are those at T0).
 struct Cert {
-  std::string not_after;
-  std::string chain_not_after;
   absl::Time expiry;
+  OutcomeExtras reported;
 };
-Cert CertExpiringAt(absl::Time expiry) { return {Rfc3339(expiry), Rfc3339(expiry), expiry}; }
-void Serve(const Cert& cert, const RunContext& c, Outcome* o) {
-  o->cert_not_after = cert.not_after;
-  o->chain_not_after = cert.chain_not_after;
-  o->cert_days_left = static_cast<int>((cert.expiry - c.start) / absl::Hours(24));
+Cert CertExpiringAt(absl::Time expiry) {
+  Cert c{expiry, {}};
+  c.reported.cert_not_after = Rfc3339(expiry);
+  c.reported.chain_not_after = c.reported.cert_not_after;
+  c.reported.cert_days_left = static_cast<int>((expiry - T0()) / absl::Hours(24));
+  return c;
 }
+void Serve(const Cert& cert, const RunContext&, Outcome* o) { o->extras = &cert.reported; }
 
 TEST(CertExpiringTest, OneTicketPerServiceWithTheEarliestExpiryResolvedByARenewal) {
   const IncidentKind kind = CertExpiring();
@@ -105,7 +106,7 @@ TEST(CertExpiringTest, OneTicketPerServiceWithTheEarliestExpiryResolvedByARenewa
   ASSERT_NE(last, nullptr);
   EXPECT_THAT(last->checks, ElementsAre("shop-tls", "shop-web"));
   EXPECT_THAT(last->regions, ElementsAre("ams", "ber", "fra"));
-  EXPECT_THAT(last->evidence, HasSubstr(tls_old.not_after)) << last->evidence;
+  EXPECT_THAT(last->evidence, HasSubstr(tls_old.reported.cert_not_after)) << last->evidence;
   EXPECT_THAT(last->evidence, HasSubstr("(5 days left, minimum 14)")) << last->evidence;
   EXPECT_THAT(last->evidence, HasSubstr("(+1 more checks)")) << last->evidence;
   // Renewed everywhere: resolved after the hold, not before the renewal.

@@ -151,9 +151,8 @@ TEST(DetectorScenarioTest, VelorentNxdomainIsDnsFailureOnTheAppServiceOnly) {
     }
     // The probe tried the last known address: the server there answers.
     o->detail = "resolving app.example.com via 127.0.0.1:5353: NXDOMAIN";
-    o->fallback_address = "192.0.2.10";
-    o->fallback_class = FC::OK;
-    o->fallback_http_status = 200;
+    static const OutcomeExtras kFallback{"192.0.2.10", FC::OK, 200};
+    o->extras = &kFallback;
   });
   d.RunUntil(fixed + absl::Minutes(6));
 

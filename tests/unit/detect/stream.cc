@@ -136,12 +136,17 @@ void StreamDriver::Send(const Pending& p) {
   r.set_total_us(o.total_us);
   r.set_http_status(o.http_status);
   r.set_request_index(p.request);
-  r.set_fallback_address(o.fallback_address.data(), o.fallback_address.size());
-  r.set_fallback_class(o.fallback_class);
-  r.set_fallback_http_status(o.fallback_http_status);
-  r.set_cert_not_after(o.cert_not_after.data(), o.cert_not_after.size());
-  r.set_chain_not_after(o.chain_not_after.data(), o.chain_not_after.size());
-  r.set_cert_days_left(o.cert_days_left);
+  // Rare fields: set only when used (the replay measures this loop too).
+  static const OutcomeExtras kNone;
+  const OutcomeExtras& x = o.extras != nullptr ? *o.extras : kNone;
+  if (o.extras != nullptr || !r.fallback_address().empty() || !r.cert_not_after().empty()) {
+    r.set_fallback_address(x.fallback_address);
+    r.set_fallback_class(x.fallback_class);
+    r.set_fallback_http_status(x.fallback_http_status);
+    r.set_cert_not_after(x.cert_not_after);
+    r.set_chain_not_after(x.chain_not_after);
+    r.set_cert_days_left(x.cert_days_left);
+  }
   detector_->Observe(r);
   ++results_sent_;
 }

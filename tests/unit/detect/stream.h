@@ -40,6 +40,18 @@ v1::Check DnsCheck(const std::string& name, const std::string& service, const st
 v1::Config Fleet(std::vector<v1::Check> checks,
                  std::vector<std::string> regions = {"ams", "ber", "fra"});
 
+// What a probe reports beyond class and timings, when it does.
+struct OutcomeExtras {
+  // The name failed and the last known address was tried.
+  std::string fallback_address;
+  v1::FailureClass::Code fallback_class = v1::FailureClass::UNSPECIFIED;
+  int fallback_http_status = 0;
+  // The server certificate (RFC 3339; "" none).
+  std::string cert_not_after;
+  std::string chain_not_after;
+  int cert_days_left = 0;
+};
+
 // What one request returns. Defaults: OK with ~60-80 ms of phases.
 struct Outcome {
   v1::FailureClass::Code cls = v1::FailureClass::OK;
@@ -51,14 +63,9 @@ struct Outcome {
   uint32_t first_byte_us = 40000;
   uint32_t total_us = 0;  // 0: sum of the phases
   int http_status = 200;
-  // The name failed and the last known address was tried (static text).
-  absl::string_view fallback_address;
-  v1::FailureClass::Code fallback_class = v1::FailureClass::UNSPECIFIED;
-  int fallback_http_status = 0;
-  // The server certificate (RFC 3339 text that outlives the run; "" none).
-  absl::string_view cert_not_after;
-  absl::string_view chain_not_after;
-  int cert_days_left = 0;
+  // Rarely set fields (DNS fallback, certificate); must outlive the run.
+  // A pointer keeps Outcome small: the replay moves millions of them.
+  const struct OutcomeExtras* extras = nullptr;
   // ProbeResult.ok as sent; unset: cls == OK. The detector must ignore it.
   std::optional<bool> ok;
   bool skip = false;  // the prober sends nothing
