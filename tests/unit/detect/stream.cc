@@ -126,7 +126,8 @@ void StreamDriver::Send(const Pending& p) {
   r.set_seq(++seq_);
   r.mutable_start_time()->set_seconds(p.start_us / 1'000'000);
   r.mutable_start_time()->set_nanos(static_cast<int32_t>(p.start_us % 1'000'000) * 1000);
-  r.set_ok(o.ok.value_or(o.cls == v1::FailureClass::OK));
+  r.set_ok(o.extras != nullptr && o.extras->ok.has_value() ? *o.extras->ok
+                                                           : o.cls == v1::FailureClass::OK);
   r.set_failure_class(o.cls);
   r.set_detail(o.detail.data(), o.detail.size());
   r.set_dns_us(o.dns_us);

@@ -50,6 +50,8 @@ struct OutcomeExtras {
   std::string cert_not_after;
   std::string chain_not_after;
   int cert_days_left = 0;
+  // ProbeResult.ok as sent; unset: cls == OK. The detector must ignore it.
+  std::optional<bool> ok;
 };
 
 // What one request returns. Defaults: OK with ~60-80 ms of phases.
@@ -66,8 +68,6 @@ struct Outcome {
   // Rarely set fields (DNS fallback, certificate); must outlive the run.
   // A pointer keeps Outcome small: the replay moves millions of them.
   const struct OutcomeExtras* extras = nullptr;
-  // ProbeResult.ok as sent; unset: cls == OK. The detector must ignore it.
-  std::optional<bool> ok;
   bool skip = false;  // the prober sends nothing
 };
 
