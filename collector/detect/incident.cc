@@ -6,27 +6,7 @@
 
 namespace sonde::detect {
 
-const char* IncidentKindName(IncidentKind kind) {
-  switch (kind) {
-    case IncidentKind::kGlobalOutage:
-      return "GLOBAL_OUTAGE";
-    case IncidentKind::kRegionalOutage:
-      return "REGIONAL_OUTAGE";
-    case IncidentKind::kPartialFailure:
-      return "PARTIAL_FAILURE";
-    case IncidentKind::kDnsFailure:
-      return "DNS_FAILURE";
-    case IncidentKind::kProtocolOutage:
-      return "PROTOCOL_OUTAGE";
-    case IncidentKind::kLatencyDegradation:
-      return "LATENCY_DEGRADATION";
-    case IncidentKind::kFlapping:
-      return "FLAPPING";
-    case IncidentKind::kProberFault:
-      return "PROBER_FAULT";
-  }
-  return "UNKNOWN";
-}
+const char* IncidentKindName(IncidentKind kind) { return InfoOf(kind).name; }
 
 const char* SeverityName(Severity severity) {
   return severity == Severity::kPage ? "PAGE" : "TICKET";

@@ -12,22 +12,10 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "collector/detect/kinds.h"
 #include "sonde/v1/result.pb.h"
 
 namespace sonde::detect {
-
-enum class IncidentKind {
-  kGlobalOutage,        // DOWN in a majority of the healthy regions (>= 2 reporting)
-  kRegionalOutage,      // DOWN in some regions, not a majority
-  kPartialFailure,      // no region DOWN, but a share of probes fail
-  kDnsFailure,          // >= 80% of the failures are DNS_*
-  kProtocolOutage,      // one protocol of a host fails, another answers
-  kLatencyDegradation,  // p95 left its own baseline while checks succeed
-  kFlapping,            // the state keeps changing
-  kProberFault,         // a prober (region) fails or went silent, not the targets
-};
-
-enum class Severity { kPage, kTicket };
 
 // The latency phase that moved most (LATENCY_DEGRADATION only).
 enum class LatencyPhase { kNone, kDns, kConnect, kTls, kFirstByte };
@@ -41,7 +29,7 @@ enum class IncidentEventKind {
   kResolved,
 };
 
-// "GLOBAL_OUTAGE", "PAGE", "first_byte", "OPENED", ...
+// "GLOBAL_OUTAGE" (the kinds table, kinds.h), "PAGE", "first_byte", "OPENED", ...
 const char* IncidentKindName(IncidentKind kind);
 const char* SeverityName(Severity severity);
 const char* LatencyPhaseName(LatencyPhase phase);

@@ -11,11 +11,7 @@
 namespace sonde::detect {
 namespace {
 
-bool IsAvailability(IncidentKind k) {
-  return k == IncidentKind::kGlobalOutage || k == IncidentKind::kRegionalOutage ||
-         k == IncidentKind::kPartialFailure || k == IncidentKind::kDnsFailure ||
-         k == IncidentKind::kProtocolOutage;
-}
+bool IsAvailability(IncidentKind k) { return InfoOf(k).availability; }
 
 size_t Overlap(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   size_t n = 0;

@@ -1,11 +1,12 @@
 #include "collector/detect/target.h"
 
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/net.h"
 
 namespace sonde::detect {
 namespace {
@@ -16,32 +17,6 @@ std::string NormalizeHost(absl::string_view host) {
   }
   absl::ConsumeSuffix(&host, ".");
   return absl::AsciiStrToLower(host);
-}
-
-// scheme://[userinfo@]host[:port][/...]; tolerant: a URL the config
-// validator accepted is well formed.
-void ParseUrl(absl::string_view url, CheckTarget* out) {
-  std::string scheme = "http";
-  size_t sep = url.find("://");
-  if (sep != absl::string_view::npos) {
-    scheme = absl::AsciiStrToLower(url.substr(0, sep));
-    url.remove_prefix(sep + 3);
-  }
-  absl::string_view authority = url.substr(0, url.find_first_of("/?#"));
-  size_t at = authority.rfind('@');
-  if (at != absl::string_view::npos) authority.remove_prefix(at + 1);
-  absl::string_view host = authority;
-  int port = scheme == "https" ? 443 : 80;
-  size_t colon = authority.rfind(':');
-  size_t bracket = authority.rfind(']');
-  if (colon != absl::string_view::npos && (bracket == absl::string_view::npos || colon > bracket)) {
-    host = authority.substr(0, colon);
-    int p = 0;
-    if (absl::SimpleAtoi(authority.substr(colon + 1), &p)) port = p;
-  }
-  out->host = NormalizeHost(host);
-  out->protocol = scheme;
-  out->port = port;
 }
 
 }  // namespace
@@ -82,7 +57,13 @@ CheckTarget DeriveTarget(const v1::Check& check) {
   CheckTarget t;
   switch (check.spec_case()) {
     case v1::Check::kHttp:
-      ParseUrl(check.http().url(), &t);
+      // The config validator accepted the URL; one it refuses (tests that
+      // skip validation) leaves the target unknown.
+      if (absl::StatusOr<common::Url> url = common::ParseUrl(check.http().url()); url.ok()) {
+        t.host = NormalizeHost(url->host);
+        t.protocol = url->scheme;
+        t.port = url->port;
+      }
       t.resolvers.assign(check.http().resolvers().begin(), check.http().resolvers().end());
       break;
     case v1::Check::kTls:

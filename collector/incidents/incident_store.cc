@@ -1,6 +1,7 @@
 #include "collector/incidents/incident_store.h"
 
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -23,10 +24,6 @@ using detect::IncidentEventKind;
 using detect::IncidentKind;
 using detect::LatencyPhase;
 
-constexpr IncidentKind kKinds[] = {IncidentKind::kGlobalOutage,   IncidentKind::kRegionalOutage,
-                                   IncidentKind::kPartialFailure, IncidentKind::kDnsFailure,
-                                   IncidentKind::kProtocolOutage, IncidentKind::kLatencyDegradation,
-                                   IncidentKind::kFlapping,       IncidentKind::kProberFault};
 constexpr LatencyPhase kPhases[] = {LatencyPhase::kNone, LatencyPhase::kDns, LatencyPhase::kConnect,
                                     LatencyPhase::kTls, LatencyPhase::kFirstByte};
 
@@ -124,10 +121,8 @@ v1::Incident ToProto(const detect::Incident& d) {
 detect::Incident FromProto(const v1::Incident& i) {
   detect::Incident d;
   d.id = i.id();
-  for (IncidentKind k : kKinds) {
-    if (i.kind() == detect::IncidentKindName(k)) {
-      d.kind = k;
-    }
+  if (std::optional<IncidentKind> k = detect::IncidentKindNamed(i.kind())) {
+    d.kind = *k;
   }
   d.severity = i.severity() == "TICKET" ? detect::Severity::kTicket : detect::Severity::kPage;
   d.service = i.service();

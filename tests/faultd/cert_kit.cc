@@ -97,6 +97,28 @@ std::string CertToPem(X509* cert) {
 
 std::string CertKit::LeafPem(CertKind kind) const { return CertToPem(cert(kind)); }
 
+const CertKit::KeyAndCert* CertKit::LeafExpiringIn(int days) const {
+  absl::MutexLock lock(&mu_);
+  auto it = expiring_in_.find(days);
+  if (it != expiring_in_.end()) {
+    return &it->second;
+  }
+  KeyAndCert leaf;
+  absl::StatusOr<common::UniqueEvpPkey> key = NewEcKey();
+  if (!key.ok()) {
+    return nullptr;
+  }
+  leaf.key = *std::move(key);
+  const CertSpec spec{absl::StrCat("faultd expires in ", days, " days"), -kHour,
+                      days * kDay + kHour, good_san_};
+  absl::StatusOr<common::UniqueX509> cert = MakeCert(spec, leaf.key.get(), ca_.cert.get(), ca_.key.get());
+  if (!cert.ok()) {
+    return nullptr;
+  }
+  leaf.cert = *std::move(cert);
+  return &expiring_in_.emplace(days, std::move(leaf)).first->second;
+}
+
 absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(
     const std::vector<std::string>& extra_names) {
   std::unique_ptr<CertKit> kit(new CertKit());
@@ -112,6 +134,7 @@ absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(
     sans.push_back(absl::StrCat("DNS:", n));
   }
   std::string good_san = absl::StrJoin(sans, ",");
+  kit->good_san_ = good_san;
   for (int i = 0; i < kCertKindCount; ++i) {
     CertKind kind = static_cast<CertKind>(i);
     CertSpec spec{absl::StrCat("faultd ", CertKindName(kind)), -kHour, 90 * kDay, good_san};

@@ -7,17 +7,23 @@
 //   valid, wrong_host, self_signed: now-1h .. now+90d
 //   expired: now-30d .. now-1d      not_yet_valid: now+1d .. now+30d
 //   expiring: now-1h .. now+5d      CA: now-60d .. now+365d
-// Immutable after Generate(); const methods are thread-safe. The kit owns
-// its keys and certificates; callers borrow the raw pointers.
+// LeafExpiringIn(n) makes (once per n, on first use) a CA-signed leaf with
+// the good names valid from now-1h to now+n days+1h, so a client reads n
+// days left. Immutable after Generate() except that cache; every method is
+// thread-safe. The kit owns its keys and certificates; callers borrow the
+// raw pointers (stable for the kit's life).
 #ifndef SONDE_TESTS_FAULTD_CERT_KIT_H_
 #define SONDE_TESTS_FAULTD_CERT_KIT_H_
 
 #include <array>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/tls/openssl_handles.h"
 #include "tests/faultd/rules.h"
 
@@ -40,10 +46,16 @@ class CertKit {
   const std::string& ca_pem() const { return ca_pem_; }
   // PEM of a leaf certificate, for tests and debugging.
   std::string LeafPem(CertKind kind) const;
+  // The leaf that expires `days` days from its first use; nullptr when it
+  // cannot be made (logged by the caller as a failed handshake).
+  const KeyAndCert* LeafExpiringIn(int days) const;
 
  private:
   CertKit() = default;
   KeyAndCert ca_;
+  std::string good_san_;
+  mutable absl::Mutex mu_;
+  mutable std::map<int, KeyAndCert> expiring_in_ ABSL_GUARDED_BY(mu_);
   std::array<KeyAndCert, kCertKindCount> leaves_;
   std::string ca_pem_;
 };

@@ -44,7 +44,7 @@ const std::map<std::string, std::set<std::string>>& FieldListeners() {
     (*t)["close"] = {"http", "https", "tcp"};
     (*t)["reset_on_accept"] = {"http", "https", "tls", "tcp"};
     (*t)["blackhole"] = {"http", "https", "tls", "tcp"};
-    for (const char* f : {"cert", "handshake_fail", "max_version", "sni"}) {
+    for (const char* f : {"cert", "cert_days", "handshake_fail", "max_version", "sni"}) {
       (*t)[f] = {"https", "tls"};
     }
     for (const char* f : {"banner", "banner_delay_ms", "respond", "echo"}) (*t)[f] = {"tcp"};
@@ -141,6 +141,16 @@ absl::Status Compile(Rule* rule) {
     auto kind = ParseCertKind(s.cert());
     if (!kind.ok()) return kind.status();
     rule->cert = *kind;
+  }
+  if (s.has_cert_days()) {
+    if (s.has_cert()) {
+      return absl::InvalidArgumentError("cert_days: give either cert or cert_days");
+    }
+    if (s.cert_days() < 1 || s.cert_days() > 3650) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cert_days: ", s.cert_days(), " is not in 1..3650"));
+    }
+    rule->cert_days = static_cast<int>(s.cert_days());
   }
   if (s.has_handshake_fail()) {
     if (s.handshake_fail() == "alert") {

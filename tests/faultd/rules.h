@@ -82,6 +82,7 @@ struct Rule {
   pb::Rule spec;
   std::optional<IpPrefix> source;
   CertKind cert = CertKind::kValid;
+  int cert_days = 0;  // > 0: a leaf expiring in this many days instead of `cert`
   HandshakeFail handshake_fail = HandshakeFail::kNone;
   int max_tls_version = 0;  // 0: no cap
   int dns_rcode = 0;        // from spec.rcode; NOERROR by default

@@ -89,10 +89,12 @@ TlsPlan StreamConnection::OnClientHello(std::optional<absl::string_view> sni) {
   ctx.sni = sni_ ? absl::string_view(*sni_) : absl::string_view();
   handshake_match_ = host_->Decide(ctx);
   const Rule& rule = *handshake_match_;
-  tls_plan_ = TlsPlan{rule.cert, rule.max_tls_version, rule.handshake_fail};
+  tls_plan_ = TlsPlan{rule.cert, rule.cert_days, rule.max_tls_version, rule.handshake_fail};
   handshake_match_.Count("handshakes");
   if (tls_plan_.fail != HandshakeFail::kNone) {
     handshake_match_.Count(absl::StrCat("handshake_fail_", HandshakeFailName(tls_plan_.fail)));
+  } else if (tls_plan_.cert_days > 0) {
+    handshake_match_.Count(absl::StrCat("cert_days_", tls_plan_.cert_days));
   } else {
     handshake_match_.Count(absl::StrCat("cert_", CertKindName(tls_plan_.cert)));
   }

@@ -81,8 +81,18 @@ int TlsServerContext::ClientHelloCallback(SSL* ssl, int* alert, void* arg) {
     case HandshakeFail::kNone:
       break;
   }
-  if (SSL_use_certificate(ssl, self->certs_->cert(plan.cert)) != 1 ||
-      SSL_use_PrivateKey(ssl, self->certs_->key(plan.cert)) != 1) {
+  X509* cert = self->certs_->cert(plan.cert);
+  EVP_PKEY* key = self->certs_->key(plan.cert);
+  if (plan.cert_days > 0) {
+    const CertKit::KeyAndCert* leaf = self->certs_->LeafExpiringIn(plan.cert_days);
+    if (leaf == nullptr) {
+      *alert = SSL_AD_INTERNAL_ERROR;
+      return SSL_CLIENT_HELLO_ERROR;
+    }
+    cert = leaf->cert.get();
+    key = leaf->key.get();
+  }
+  if (SSL_use_certificate(ssl, cert) != 1 || SSL_use_PrivateKey(ssl, key) != 1) {
     *alert = SSL_AD_INTERNAL_ERROR;
     return SSL_CLIENT_HELLO_ERROR;
   }

@@ -21,6 +21,7 @@ namespace sonde::faultd {
 // What to do with one handshake.
 struct TlsPlan {
   CertKind cert = CertKind::kValid;
+  int cert_days = 0;    // > 0: CertKit::LeafExpiringIn(cert_days) instead of `cert`
   int max_version = 0;  // 0: no cap; else kTls10..kTls13
   HandshakeFail fail = HandshakeFail::kNone;
 };

@@ -753,6 +753,118 @@ TEST_F(StoryTest, ProberBlackholedForEveryTargetIsProberFaultAndNoTargetIncident
   }
 }
 
+// ---- 6b. a certificate about to expire is a ticket, not an outage page -----
+
+// At the shipped defaults (30 s interval, 5 s timeout, no detection tuning,
+// min_days_valid unset = 14 days): faultd's TLS listener switches to a
+// certificate that expires in 5 days. Each service gets exactly one
+// CERT_EXPIRING ticket (notified once, never repeated or escalated like a
+// page), no outage opens; a renewed certificate resolves it.
+TEST_F(StoryTest, CertificateExpiringInFiveDaysIsOneTicketPerServiceResolvedByRenewal) {
+  Scenario& s = *scenario_;
+  FaultTarget::Options fo;
+  fo.rules_json = Rules({Zone("cert.test")});
+  fo.cert_names = {"shop.cert.test", "mail.cert.test"};
+  ASSERT_OK(s.StartTargets(fo));
+  const std::string dns = s.faultd().resolver();
+  const std::string ca = absl::StrCat("ca_file: '", s.faultd().ca_file(), "'");
+  // TLS checks shake hands with the HTTPS listener (faultd's "tls" rules
+  // choose its certificates too).
+  auto tls_check = [&](const std::string& name, const std::string& service,
+                       const std::string& host) {
+    return absl::StrCat("{name: ", name, ", service: ", service, ", tls: {host: ", host,
+                        ", port: ", s.faultd().port("https"), ", ", ca, ", resolvers: ['", dns,
+                        "']}}");
+  };
+  ScenarioConfig c;
+  c.Defaults("30s", "5s")  // the shipped defaults
+      .Check(tls_check("shop-tls", "shop", "shop.cert.test"))
+      .Check(HttpCheck("shop-web", "shop",
+                       absl::StrCat("https://shop.cert.test:", s.faultd().port("https"), "/"), dns,
+                       absl::StrCat(", ", ca)))
+      .Check(tls_check("mail-tls", "mail", "mail.cert.test"))
+      .Notifier(Webhook(s, "oncall", "/hook",
+                        ", repeat_every: 10s, escalate_after: 20s, escalate_to: duty"))
+      .Notifier(Webhook(s, "duty", "/escalate"));
+  ASSERT_OK(s.StartSonde(c));
+  ASSERT_EQ(s.Int("SELECT count(*) FROM results WHERE NOT ok"), 0)
+      << "the healthy world has failures";
+  ASSERT_TRUE(s.Incidents().empty()) << "incident before any fault:\n" << s.DescribeIncidents();
+
+  // The certificate in use expires in 5 days (nobody renewed it).
+  ASSERT_OK_AND_ASSIGN(
+      const absl::Time fault_on,
+      s.faultd().PutRules(
+          Rules({Zone("cert.test"), R"({"id":"old-cert","listener":"tls","cert_days":5})"})));
+  std::map<std::string, IncidentRow> opened;
+  absl::Time detected;
+  for (const char* service : {"shop", "mail"}) {
+    std::optional<IncidentRow> inc = s.WaitForIncident(
+        [&](const IncidentRow& i) { return i.service == service && i.kind == "CERT_EXPIRING"; },
+        seconds(120), &detected);
+    ASSERT_TRUE(inc.has_value()) << "no CERT_EXPIRING for " << service << ":\n"
+                                 << s.DescribeIncidents();
+    opened[service] = *inc;
+  }
+  s.ReportTime("time to detect", "cert-expiring", fault_on, detected);
+
+  // The world: every TLS probe since succeeded and saw 5 days left.
+  WaitForWorld("check_id LIKE '%-tls'", fault_on + absl::Seconds(1));
+  const std::string since = PgTime(fault_on + absl::Seconds(1));
+  EXPECT_EQ(s.Int(absl::StrCat("SELECT count(*) FROM results WHERE check_id LIKE '%-tls' AND"
+                               " (NOT ok OR cert_days_left <> 5) AND started_at > ",
+                               since)),
+            0);
+
+  for (const auto& [service, inc] : opened) {
+    EXPECT_EQ(inc.severity, "TICKET") << inc.ToString();
+    EXPECT_TRUE(absl::StrContains(inc.evidence, "5 days left, minimum 14")) << inc.ToString();
+    EXPECT_TRUE(absl::StrContains(inc.evidence, "expires 20")) << inc.ToString();
+  }
+  EXPECT_TRUE(Contains(opened["shop"].checks, "shop-tls")) << opened["shop"].ToString();
+  EXPECT_EQ(opened["mail"].checks, std::vector<std::string>{"mail-tls"});
+  // The OPENED notification is sent once, as a ticket.
+  for (const auto& [service, inc] : opened) {
+    std::optional<Delivery> d = s.webhook().WaitFor(
+        [&](const Delivery& d) { return d.event == "OPENED" && d.incident_id == inc.id; },
+        kNotifyTimeout);
+    ASSERT_TRUE(d.has_value()) << s.webhook().Describe();
+    ExpectWellFormed(*d, "oncall");
+    EXPECT_EQ(d->incident_kind, "CERT_EXPIRING");
+  }
+  // Long enough for a page to repeat (10 s) and escalate (20 s): a ticket
+  // does neither.
+  absl::SleepFor(absl::Seconds(35));
+
+  // Renewed: faultd serves its fresh 90-day certificate again.
+  ASSERT_OK_AND_ASSIGN(const absl::Time renewed, s.faultd().PutRules(Rules({Zone("cert.test")})));
+  // Next run (<= 30 s) + resolve_hold (3 min).
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return s.Int(
+                   "SELECT count(*) FROM incidents WHERE kind = 'CERT_EXPIRING' AND"
+                   " resolved_at IS NULL") == 0;
+      },
+      seconds(300), milliseconds(500)))
+      << "not resolved after the renewal:\n"
+      << s.DescribeIncidents();
+
+  EXPECT_EQ(s.Int("SELECT count(*) FROM incidents WHERE kind = 'CERT_EXPIRING'"), 2)
+      << "exactly one per service:\n"
+      << s.DescribeIncidents();
+  ExpectNoOtherIncidents([](const IncidentRow& i) { return i.kind == "CERT_EXPIRING"; },
+                         "an expiring certificate is not an outage");
+  for (const IncidentRow& i : s.Incidents()) {
+    EXPECT_GT(i.resolved_at, renewed) << i.ToString();
+  }
+  for (const Delivery& d : s.webhook().deliveries()) {
+    EXPECT_EQ(d.incident_kind, "CERT_EXPIRING") << s.webhook().Describe();
+    EXPECT_NE(d.event, "REPEAT") << "a ticket is never repeated:\n" << s.webhook().Describe();
+    EXPECT_NE(d.event, "ESCALATED") << "nor escalated:\n" << s.webhook().Describe();
+    EXPECT_NE(d.path, "/escalate") << s.webhook().Describe();
+  }
+}
+
 // ---- 7. a page survives a collector SIGKILL between detection and send ------
 
 TEST_F(StoryTest, NotificationSurvivesCollectorSigkillBetweenDetectionAndDelivery) {

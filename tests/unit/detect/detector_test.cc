@@ -97,6 +97,37 @@ TEST(DetectorTest, ProberErrorsNeverCountAgainstTheTarget) {
   EXPECT_GT(d.detector().stats().prober_errors, 1000u);
 }
 
+// The failure class decides, whatever `ok` says: an unset class is a
+// PROBER_ERROR (never OK), a failing class with ok=true is a failure.
+TEST(DetectorTest, TheClassIsTheTruthNotOk) {
+  StreamDriver d(Fleet({HttpCheck("unset", "a", "https://a.example.com/", kInterval),
+                        HttpCheck("refused", "b", "https://b.example.com/", kInterval)}),
+                 DetectorOptions{});
+  const absl::Time from = T0() + absl::Minutes(5);
+  d.set_behavior([&](const RunContext& c, Outcome* o) {
+    if (c.start < from) return;
+    static const OutcomeExtras kOkSet = [] {
+      OutcomeExtras x;
+      x.ok = true;  // whatever the class says
+      return x;
+    }();
+    o->extras = &kOkSet;
+    o->cls = c.check_name == "unset" ? FC::UNSPECIFIED : FC::TCP_REFUSED;
+  });
+  d.RunUntil(from + absl::Minutes(2));
+  // Every "unset" result since `from` is a prober error: 3 regions, 2 s.
+  EXPECT_GE(d.detector().stats().prober_errors, 3u * 55);
+  EXPECT_FALSE(d.detector().Status("unset", "fra").down);
+  EXPECT_TRUE(d.detector().Status("refused", "fra").down);
+  std::set<std::string> services;
+  for (const Incident& i : d.detector().OpenIncidents()) {
+    services.insert(i.service);
+    EXPECT_EQ(i.kind, IncidentKind::kGlobalOutage) << i.id;
+    EXPECT_EQ(i.dominant_class, FC::TCP_REFUSED) << i.id;
+  }
+  EXPECT_EQ(services, std::set<std::string>{"b"}) << d.Dump();
+}
+
 TEST(DetectorTest, RestoredIncidentContinuesUnderItsIdOrResolves) {
   // First life: a global outage is open when the collector dies.
   const absl::Time fault = T0() + absl::Minutes(5);

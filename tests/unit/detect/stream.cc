@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
+#include "common/proto_time.h"
 
 namespace sonde::detect::testing {
 namespace {
@@ -37,7 +38,7 @@ v1::Check HttpCheck(const std::string& name, const std::string& service, const s
   v1::Check c;
   c.set_name(name);
   c.set_service(service);
-  common::FromAbsl(interval, c.mutable_interval());
+  common::SetDuration(interval, c.mutable_interval());
   c.mutable_http()->set_url(url);
   c.mutable_http()->set_requests_per_run(requests_per_run);
   for (const std::string& r : resolvers) c.mutable_http()->add_resolvers(r);
@@ -49,9 +50,21 @@ v1::Check TcpCheck(const std::string& name, const std::string& service, const st
   v1::Check c;
   c.set_name(name);
   c.set_service(service);
-  common::FromAbsl(interval, c.mutable_interval());
+  common::SetDuration(interval, c.mutable_interval());
   c.mutable_tcp()->set_host(host);
   c.mutable_tcp()->set_port(port);
+  return c;
+}
+
+v1::Check TlsCheck(const std::string& name, const std::string& service, const std::string& host,
+                   absl::Duration interval, uint32_t min_days_valid) {
+  v1::Check c;
+  c.set_name(name);
+  c.set_service(service);
+  common::SetDuration(interval, c.mutable_interval());
+  c.mutable_tls()->set_host(host);
+  c.mutable_tls()->set_port(443);
+  c.mutable_tls()->set_min_days_valid(min_days_valid);
   return c;
 }
 
@@ -60,7 +73,7 @@ v1::Check DnsCheck(const std::string& name, const std::string& service, const st
   v1::Check c;
   c.set_name(name);
   c.set_service(service);
-  common::FromAbsl(interval, c.mutable_interval());
+  common::SetDuration(interval, c.mutable_interval());
   c.mutable_dns()->set_name(host);
   for (const std::string& r : resolvers) c.mutable_dns()->add_resolvers(r);
   return c;
@@ -83,7 +96,7 @@ StreamDriver::StreamDriver(v1::Config config, DetectorOptions options, DriverOpt
   const int n_regions = config_.regions_size();
   for (int ci = 0; ci < config_.checks_size(); ++ci) {
     const v1::Check& check = config_.checks(ci);
-    const int64_t interval = absl::ToInt64Microseconds(common::ToAbsl(check.interval()));
+    const int64_t interval = absl::ToInt64Microseconds(common::ToDuration(check.interval()));
     interval_us_.push_back(interval);
     requests_per_run_.push_back(
         check.has_http() ? std::max<uint32_t>(1, check.http().requests_per_run()) : 1);
@@ -114,7 +127,8 @@ void StreamDriver::Send(const Pending& p) {
   r.set_seq(++seq_);
   r.mutable_start_time()->set_seconds(p.start_us / 1'000'000);
   r.mutable_start_time()->set_nanos(static_cast<int32_t>(p.start_us % 1'000'000) * 1000);
-  r.set_ok(o.cls == v1::FailureClass::OK);
+  r.set_ok(o.extras != nullptr && o.extras->ok.has_value() ? *o.extras->ok
+                                                           : o.cls == v1::FailureClass::OK);
   r.set_failure_class(o.cls);
   r.set_detail(o.detail.data(), o.detail.size());
   r.set_dns_us(o.dns_us);
@@ -124,6 +138,17 @@ void StreamDriver::Send(const Pending& p) {
   r.set_total_us(o.total_us);
   r.set_http_status(o.http_status);
   r.set_request_index(p.request);
+  // Rare fields: set only when used (the replay measures this loop too).
+  static const OutcomeExtras kNone;
+  const OutcomeExtras& x = o.extras != nullptr ? *o.extras : kNone;
+  if (o.extras != nullptr || !r.fallback_address().empty() || !r.cert_not_after().empty()) {
+    r.set_fallback_address(x.fallback_address);
+    r.set_fallback_class(x.fallback_class);
+    r.set_fallback_http_status(x.fallback_http_status);
+    r.set_cert_not_after(x.cert_not_after);
+    r.set_chain_not_after(x.chain_not_after);
+    r.set_cert_days_left(x.cert_days_left);
+  }
   detector_->Observe(r);
   ++results_sent_;
 }

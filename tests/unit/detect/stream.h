@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,26 @@ v1::Check HttpCheck(const std::string& name, const std::string& service, const s
                     std::vector<std::string> resolvers = {});
 v1::Check TcpCheck(const std::string& name, const std::string& service, const std::string& host,
                    int port, absl::Duration interval);
+v1::Check TlsCheck(const std::string& name, const std::string& service, const std::string& host,
+                   absl::Duration interval, uint32_t min_days_valid = 0);
 v1::Check DnsCheck(const std::string& name, const std::string& service, const std::string& host,
                    absl::Duration interval, std::vector<std::string> resolvers = {});
 v1::Config Fleet(std::vector<v1::Check> checks,
                  std::vector<std::string> regions = {"ams", "ber", "fra"});
+
+// What a probe reports beyond class and timings, when it does.
+struct OutcomeExtras {
+  // The name failed and the last known address was tried.
+  std::string fallback_address;
+  v1::FailureClass::Code fallback_class = v1::FailureClass::UNSPECIFIED;
+  int fallback_http_status = 0;
+  // The server certificate (RFC 3339; "" none).
+  std::string cert_not_after;
+  std::string chain_not_after;
+  int cert_days_left = 0;
+  // ProbeResult.ok as sent; unset: cls == OK. The detector must ignore it.
+  std::optional<bool> ok;
+};
 
 // What one request returns. Defaults: OK with ~60-80 ms of phases.
 struct Outcome {
@@ -48,6 +65,9 @@ struct Outcome {
   uint32_t first_byte_us = 40000;
   uint32_t total_us = 0;  // 0: sum of the phases
   int http_status = 200;
+  // Rarely set fields (DNS fallback, certificate); must outlive the run.
+  // A pointer keeps Outcome small: the replay moves millions of them.
+  const struct OutcomeExtras* extras = nullptr;
   bool skip = false;  // the prober sends nothing
 };
 

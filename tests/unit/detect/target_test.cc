@@ -30,7 +30,11 @@ TEST(TargetTest, HostAndProtocolFromTheSpec) {
   const Case cases[] = {
       {http("http://h1.example.com/"), "h1.example.com", "http", 80},
       {http("https://H1.example.com/login?x=1"), "h1.example.com", "https", 443},
-      {http("https://user:pw@h1.example.com:8443/x"), "h1.example.com", "https", 8443},
+      {http("https://h1.example.com:8443/x"), "h1.example.com", "https", 8443},
+      {http("HTTPS://h1.example.com./"), "h1.example.com", "https", 443},
+      // Refused by the config validator (credentials, no scheme): unknown.
+      {http("https://user:pw@h1.example.com:8443/x"), "", "", 0},
+      {http("h1.example.com/"), "", "", 0},
       {http("http://[2001:db8::1]:8080/"), "2001:db8::1", "http", 8080},
       {tls, "mail.example.com", "tls", 443},
       {tcp("h1.example.com", 22), "h1.example.com", "ssh", 22},

@@ -79,6 +79,35 @@ TEST_F(FaultServerTest, ValidCertificateCoversLocalhostIpsAndExtraNames) {
   }
 }
 
+// A rule switches the served certificate at runtime to one that expires in
+// N days (still trusted, good names) and back to the fresh one: a renewal.
+TEST_F(FaultServerTest, CertDaysServesALeafExpiringInNDaysUntilTheRuleGoes) {
+  StartServer();
+  auto days_left = [&] {
+    TlsClientOptions o;
+    o.ca_pem = server_->ca_pem();
+    o.verify_host = "localhost";
+    TlsResult r = TlsConnect(addr(kTls), o);
+    EXPECT_TRUE(r.handshake_ok) << r.error;
+    EXPECT_EQ(r.verify_result, X509_V_OK) << X509_verify_cert_error_string(r.verify_result);
+    int days = -1;
+    int secs = 0;
+    if (r.peer_cert != nullptr) {
+      ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(r.peer_cert.get()));
+    }
+    return days;
+  };
+  EXPECT_GE(days_left(), 89);
+  SetRules(R"([{"listener": "tls", "cert_days": 5}])");
+  EXPECT_EQ(days_left(), 5);
+  EXPECT_EQ(days_left(), 5);  // the same leaf again
+  SetRules(R"([{"listener": "tls", "cert_days": 30}])");
+  EXPECT_EQ(days_left(), 30);
+  EXPECT_EQ(server_->stats().Rule(0, "cert_days_30"), 1u);
+  SetRules("[]");
+  EXPECT_GE(days_left(), 89);
+}
+
 TEST_F(FaultServerTest, CertificatePerSourceAddress) {
   StartServer(R"([{"listener": "tls", "source": "127.0.0.3", "cert": "expired"}])");
   TlsClientOptions o;

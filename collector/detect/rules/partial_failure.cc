@@ -1,0 +1,139 @@
+// PARTIAL_FAILURE: no voting region is DOWN, but a share of the probes
+// fail -- the Boxcryptor case. Any of:
+//   fast rule  >= partial_fast_share of >= partial_fast_min_probes probes in
+//              the last partial_fast_window, in min(partial_min_regions,
+//              voting regions) regions (page)
+//   slow rule  the same over partial_window, still failing in its last third
+//              (CheckState::slow_regions, decided at minute boundaries; page)
+//   burn rate  the SLO burn-rate rules (CheckState::burn_page/burn_ticket,
+//              decided at minute boundaries; page or ticket)
+// When >= dns_share of the failures are DNS_*, the kind is DNS_FAILURE.
+// The reported share is the larger of the share since the failures began
+// (short window) and the slow window's, in whole percent.
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "collector/detect/evidence_text.h"
+#include "collector/detect/rules/rule.h"
+
+namespace sonde::detect::rules {
+namespace {
+
+class PartialFailureRule : public Rule {
+ public:
+  std::vector<KindInfo> Kinds() const override {
+    return {{IncidentKind::kPartialFailure, "PARTIAL_FAILURE", Severity::kPage, true}};
+  }
+
+  void Evaluate(const CheckView& v, std::vector<Finding>* out) const override {
+    const uint64_t voting = v.voting();
+    const int n_voting = Popcount(voting);
+    if (v.outage() != 0 || n_voting == 0) {
+      return;
+    }
+    const DetectorOptions& o = v.options();
+    const CheckState& c = v.check();
+    const int need = std::min(o.partial_min_regions, n_voting);
+    const int64_t bucket = v.fast_bucket();
+    uint64_t fast = 0;
+    Counts fast_sum;
+    Counts trimmed;
+    Counts slow_sum;
+    for (size_t r = 0; r < v.region_count(); ++r) {
+      if (!(voting & (uint64_t{1} << r))) {
+        continue;
+      }
+      Series& s = *v.series(r);
+      const Counts w = s.fast.Sum(bucket);
+      fast_sum += w;
+      trimmed += s.fast.SumFromFirstFailure(bucket);
+      const RunCounts& sw = s.partial.complete();
+      slow_sum += Counts{sw.probes, sw.fails};
+      if (w.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) &&
+          w.fails >= static_cast<uint32_t>(o.partial_fast_min_failures) &&
+          w.fails >= o.partial_fast_share * w.probes) {
+        fast |= uint64_t{1} << r;
+      }
+    }
+    const uint64_t slow = c.slow_regions & voting;
+    const bool fast_rule = Popcount(fast) >= need;
+    const bool slow_rule = Popcount(slow) >= need;
+    const bool burn = c.burn_page || c.burn_ticket;
+    if (!fast_rule && !slow_rule && !burn) {
+      return;
+    }
+    Finding f;
+    f.kind = IncidentKind::kPartialFailure;
+    f.severity = fast_rule || slow_rule || c.burn_page ? Severity::kPage : Severity::kTicket;
+    // The regions that see failures (not only those over a threshold right
+    // now: at 20% the per-region verdicts flicker).
+    uint64_t where = 0;
+    for (size_t r = 0; r < v.region_count(); ++r) {
+      if (!(voting & (uint64_t{1} << r))) {
+        continue;
+      }
+      Series& s = *v.series(r);
+      if (s.partial.WithCurrent(s.minute_partial).fails > 0 || s.fast.Sum(bucket).fails > 0) {
+        where |= uint64_t{1} << r;
+      }
+    }
+    if (where == 0) {
+      where = voting;
+    }
+    f.regions = where;
+    double dns_share = 0;
+    v.ClassStats(where, &f.dominant_class, &f.class_count, &dns_share);
+    // The larger of the share "since it started failing" in the short
+    // window (when it has enough probes) and the slow window's: right
+    // from the first minute, and decaying smoothly after a fix.
+    Counts share = slow_sum;
+    if (trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) &&
+        trimmed.share() > slow_sum.share()) {
+      share = trimmed;
+    }
+    f.share_fails = share.fails;
+    f.share_probes = share.probes;
+    // Whole percent steps: fewer updates.
+    f.share = std::round(share.share() * 100) / 100;
+    f.kind = f.class_count > 0 && dns_share >= o.dns_share ? IncidentKind::kDnsFailure
+                                                           : IncidentKind::kPartialFailure;
+    std::string rule;
+    if (fast_rule) {
+      rule = absl::StrFormat("%u of %u probes failed in the last %s", fast_sum.fails,
+                             fast_sum.probes, absl::FormatDuration(o.partial_fast_window));
+    } else if (slow_rule) {
+      rule = absl::StrFormat("%u of %u probes failed in the last %s", slow_sum.fails,
+                             slow_sum.probes, absl::FormatDuration(o.partial_window));
+    } else {
+      const BurnRule& br = o.burn_rules[c.burn_rule];
+      rule = absl::StrFormat("error budget burning %.1fx over %s and %s", c.burn_value,
+                             absl::FormatDuration(br.long_window),
+                             absl::FormatDuration(br.short_window));
+    }
+    const Series* ev = v.EvidenceSeries(where);
+    f.evidence = absl::StrFormat("%.0f%% of probes failing in %s (%s); %s", f.share * 100,
+                                 v.RegionList(where), rule, ClassName(f.dominant_class));
+    if (f.kind == IncidentKind::kDnsFailure) {
+      absl::StrAppend(&f.evidence, " from resolvers ", c.resolvers_text);
+    }
+    if (ev != nullptr) {
+      absl::StrAppend(&f.evidence, ": ", ev->detail);
+    }
+    out->push_back(std::move(f));
+  }
+
+  void Summarize(const FindingGroup& group, const DetectorOptions&,
+                 DesiredIncident* incident) const override {
+    SummarizeFailures(group, incident);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Rule> NewPartialFailureRule() { return std::make_unique<PartialFailureRule>(); }
+
+}  // namespace sonde::detect::rules
