@@ -11,14 +11,7 @@ using FC = v1::FailureClass;
 
 uint64_t Detector::Impl::SlowRegions(const CheckState& c, int64_t t) const {
   uint64_t mask = 0;
-  for (size_t r = 0; r < c.series.size(); ++r) {
-    if (c.series[r] < 0) {
-      continue;
-    }
-    const Series& s = *series[c.series[r]];
-    if (!Voting(s, t)) {
-      continue;
-    }
+  ForEachVoting(c, t, [&](size_t r, const Series& s) {
     const RunCounts& w = s.partial.complete();
     // Like a burn-rate pair: the long window says "a share fails", the last
     // third of it says "and it still does", so the incident ends in minutes.
@@ -28,7 +21,7 @@ uint64_t Detector::Impl::SlowRegions(const CheckState& c, int64_t t) const {
         s.partial.Recent(std::max(1, partial_minutes / 3)).fails > 0) {
       mask |= uint64_t{1} << r;
     }
-  }
+  });
   return mask;
 }
 
@@ -207,19 +200,12 @@ std::vector<Finding> Detector::Impl::Classify(uint32_t ci, int64_t t) {
   const CheckState& c = checks[ci];
   uint64_t voting = 0;
   uint64_t outage = 0;
-  for (size_t r = 0; r < c.series.size(); ++r) {
-    if (c.series[r] < 0) {
-      continue;
-    }
-    const Series& s = *series[c.series[r]];
-    if (!Voting(s, t)) {
-      continue;
-    }
+  ForEachVoting(c, t, [&](size_t r, const Series& s) {
     voting |= uint64_t{1} << r;
     if (s.sm.outage()) {
       outage |= uint64_t{1} << r;
     }
-  }
+  });
   const View view(*this, ci, t, voting, outage);
   std::vector<Finding> findings;
   for (const std::unique_ptr<Rule>& rule : rules::Registry()) {

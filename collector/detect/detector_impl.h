@@ -121,6 +121,15 @@ struct Detector::Impl {
   class View;  // CheckView for the rules (classify.cc)
   std::vector<Finding> Classify(uint32_t ci, int64_t t);
   bool Voting(const Series& s, int64_t t) const;
+  // Calls fn(region, series) for each region whose series of `c` votes at t.
+  template <typename Fn>
+  void ForEachVoting(const CheckState& c, int64_t t, Fn fn) const {
+    for (size_t r = 0; r < c.series.size(); ++r) {
+      if (c.series[r] >= 0 && Voting(*series[c.series[r]], t)) {
+        fn(r, *series[c.series[r]]);
+      }
+    }
+  }
   uint64_t SlowRegions(const CheckState& c, int64_t t) const;
   void Burn(CheckState& c, int64_t t, bool* page, bool* ticket);
   std::string AnsweringProtocols(uint32_t ci, uint64_t down_regions) const;
