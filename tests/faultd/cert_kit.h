@@ -40,6 +40,9 @@ class CertKit {
   const std::string& ca_pem() const { return ca_pem_; }
   // PEM of a leaf certificate, for tests and debugging.
   std::string LeafPem(CertKind kind) const;
+  // PEM (PKCS#8, unencrypted) of a leaf's private key, for servers that take
+  // PEM rather than an SSL_CTX (the gRPC health listener).
+  std::string LeafKeyPem(CertKind kind) const;
 
  private:
   CertKit() = default;
