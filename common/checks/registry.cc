@@ -2,6 +2,7 @@
 
 #include "common/checks/dns_check.h"
 #include "common/checks/http_check.h"
+#include "common/checks/icmp_check.h"
 #include "common/checks/tcp_check.h"
 #include "common/checks/tls_check.h"
 
@@ -13,6 +14,7 @@ const std::vector<const CheckType*>& AllCheckTypes() {
       &kTlsCheck,
       &kTcpCheck,
       &kDnsCheck,
+      &kIcmpCheck,
   };
   return *kTypes;
 }

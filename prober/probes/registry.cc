@@ -2,6 +2,7 @@
 
 #include "prober/probes/dns/dns_probe.h"
 #include "prober/probes/http/http_probe.h"
+#include "prober/probes/icmp/icmp_probe.h"
 #include "prober/probes/tcp/tcp_probe.h"
 #include "prober/probes/tls/tls_probe.h"
 
@@ -17,6 +18,8 @@ std::unique_ptr<Probe> MakeProbe(const v1::Check& check, ProbeEnv* env) {
       return std::make_unique<TcpProbe>(check, env);
     case v1::Check::kDns:
       return std::make_unique<DnsProbe>(check, env);
+    case v1::Check::kIcmp:
+      return std::make_unique<IcmpProbe>(check, env);
     default:
       return nullptr;
   }

@@ -102,5 +102,27 @@ TEST(CheckTypesTest, ValidateReportsFieldsRelativeToTheSpec) {
   EXPECT_TRUE(none.fields.empty());
 }
 
+TEST(CheckTypesTest, IcmpDefaultsAndTarget) {
+  v1::Check icmp;
+  icmp.mutable_icmp()->set_host("db.example.com");
+  icmp.mutable_icmp()->set_count(5);
+  RecordedErrors none;
+  FindCheckType(icmp)->validate(icmp, &none);
+  EXPECT_TRUE(none.fields.empty());
+  FindCheckType(icmp)->apply_defaults(&icmp);
+  EXPECT_EQ(icmp.icmp().count(), 5u);
+  EXPECT_EQ(icmp.icmp().interval_between().nanos(), 200000000);
+  EXPECT_EQ(icmp.icmp().payload_bytes(), 56u);
+  EXPECT_EQ(icmp.icmp().ip_version(), "auto");
+  EXPECT_EQ(TargetOf(icmp), "db.example.com");
+
+  v1::Check bad;
+  bad.mutable_icmp()->set_count(1000);
+  bad.mutable_icmp()->set_ip_version("ipv7");
+  RecordedErrors errors;
+  FindCheckType(bad)->validate(bad, &errors);
+  EXPECT_EQ(errors.fields, (std::set<std::string>{"host", "count", "ip_version"}));
+}
+
 }  // namespace
 }  // namespace sonde::checks
