@@ -1,6 +1,7 @@
 #include "common/checks/registry.h"
 
 #include "common/checks/dns_check.h"
+#include "common/checks/grpc_check.h"
 #include "common/checks/http_check.h"
 #include "common/checks/icmp_check.h"
 #include "common/checks/tcp_check.h"
@@ -15,6 +16,7 @@ const std::vector<const CheckType*>& AllCheckTypes() {
       &kTcpCheck,
       &kDnsCheck,
       &kIcmpCheck,
+      &kGrpcCheck,
   };
   return *kTypes;
 }

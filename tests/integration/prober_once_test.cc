@@ -3,8 +3,8 @@
 // type carries what an SRE needs (acceptance 2 of issue 3): HTTP status and
 // phase timings; TLS version, leaf not-after and days left; the TCP banner;
 // DNS rcode, answers and TTLs per resolver; ICMP echo counts and RTTs
-// against 127.0.0.1. Names resolve only through faultd's DNS listener
-// (`resolvers:`).
+// against 127.0.0.1; the gRPC health answer as faultd switches it. Names
+// resolve only through faultd's DNS listener (`resolvers:`).
 //
 // ICMP failures need echo requests that go unanswered, which loopback never
 // does: IcmpClassesInsideANetworkNamespace creates a network namespace, drops
@@ -45,7 +45,8 @@ class ProberOnceTest : public ::testing::Test {
     char tmpl[] = "/tmp/sonde-once.XXXXXX";
     dir_ = mkdtemp(tmpl);
     faultd::FaultServerOptions o;
-    o.http_listen = o.https_listen = o.tls_listen = o.tcp_listen = o.dns_listen = "127.0.0.1:0";
+    o.http_listen = o.https_listen = o.tls_listen = o.tcp_listen = o.dns_listen = o.grpc_listen =
+        "127.0.0.1:0";
     o.cert_names = {"app.example.test"};
     o.rules_json = R"([
       {"listener": "dns", "name": "app.example.test",
@@ -265,6 +266,39 @@ TEST_F(ProberOnceTest, IcmpAgainstTheLoopback) {
   EXPECT_EQ(results[0].resolved_address(), "127.0.0.1");
   EXPECT_EQ(results[0].target(), "127.0.0.1");
   EXPECT_GE(results[0].total_us(), 100000u) << "three echoes 50 ms apart";
+}
+
+TEST_F(ProberOnceTest, GrpcHealthSwitchedByFaultd) {
+  std::string yaml = absl::StrCat(
+      "  - name: health\n"
+      "    timeout: 2s\n"
+      "    grpc: {target: '127.0.0.1:",
+      server_->ports().grpc, "', service: shop.Orders}\n");
+  auto run = [&](int want_exit) {
+    std::vector<v1::ProbeResult> results;
+    std::string output;
+    EXPECT_EQ(RunOnce(yaml, &results, &output), want_exit) << output;
+    EXPECT_EQ(results.size(), 1u) << output;
+    return results.empty() ? v1::ProbeResult() : results[0];
+  };
+  v1::ProbeResult serving = run(0);
+  EXPECT_EQ(serving.kind(), "grpc");
+  EXPECT_EQ(FC::Code_Name(serving.failure_class()), "OK") << serving.detail();
+  EXPECT_EQ(serving.grpc_serving_status(), "SERVING");
+
+  // faultd switches the service to NOT_SERVING, then back.
+  ASSERT_TRUE(server_
+                  ->SetRulesJson(R"([{"listener": "grpc", "service": "shop.Orders",
+                                       "serving_status": "NOT_SERVING"}])")
+                  .ok());
+  v1::ProbeResult not_serving = run(1);
+  EXPECT_EQ(FC::Code_Name(not_serving.failure_class()), "GRPC_NOT_SERVING") << not_serving.detail();
+  EXPECT_EQ(not_serving.grpc_serving_status(), "NOT_SERVING");
+  EXPECT_FALSE(not_serving.ok());
+
+  ASSERT_TRUE(server_->SetRulesJson("[]").ok());
+  v1::ProbeResult again = run(0);
+  EXPECT_EQ(FC::Code_Name(again.failure_class()), "OK") << again.detail();
 }
 
 // The path of the `ip` tool (RunCommand does not search PATH), or "".

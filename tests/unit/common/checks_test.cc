@@ -124,5 +124,23 @@ TEST(CheckTypesTest, IcmpDefaultsAndTarget) {
   EXPECT_EQ(errors.fields, (std::set<std::string>{"host", "count", "ip_version"}));
 }
 
+TEST(CheckTypesTest, GrpcRulesAndTarget) {
+  v1::Check grpc;
+  grpc.mutable_grpc()->set_target("[::1]:50051");
+  RecordedErrors none;
+  FindCheckType(grpc)->validate(grpc, &none);
+  EXPECT_TRUE(none.fields.empty());
+  FindCheckType(grpc)->apply_defaults(&grpc);
+  EXPECT_FALSE(grpc.grpc().tls());
+  EXPECT_EQ(TargetOf(grpc), "[::1]:50051");
+
+  v1::Check bad;
+  bad.mutable_grpc()->set_target("api.example.com");
+  bad.mutable_grpc()->set_server_name("api.example.com");
+  RecordedErrors errors;
+  FindCheckType(bad)->validate(bad, &errors);
+  EXPECT_EQ(errors.fields, (std::set<std::string>{"target", "server_name"}));
+}
+
 }  // namespace
 }  // namespace sonde::checks
