@@ -10,7 +10,7 @@ PACKAGES=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev postgresql postgresql-client
-  python3 curl procps iproute2
+  python3 curl procps iproute2 nftables
 )
 
 missing=()

@@ -1,7 +1,9 @@
 #include "common/checks/registry.h"
 
 #include "common/checks/dns_check.h"
+#include "common/checks/grpc_check.h"
 #include "common/checks/http_check.h"
+#include "common/checks/icmp_check.h"
 #include "common/checks/tcp_check.h"
 #include "common/checks/tls_check.h"
 
@@ -13,6 +15,8 @@ const std::vector<const CheckType*>& AllCheckTypes() {
       &kTlsCheck,
       &kTcpCheck,
       &kDnsCheck,
+      &kIcmpCheck,
+      &kGrpcCheck,
   };
   return *kTypes;
 }

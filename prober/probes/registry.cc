@@ -1,7 +1,9 @@
 #include "prober/probes/registry.h"
 
 #include "prober/probes/dns/dns_probe.h"
+#include "prober/probes/grpc/grpc_health_probe.h"
 #include "prober/probes/http/http_probe.h"
+#include "prober/probes/icmp/icmp_probe.h"
 #include "prober/probes/tcp/tcp_probe.h"
 #include "prober/probes/tls/tls_probe.h"
 
@@ -17,6 +19,10 @@ std::unique_ptr<Probe> MakeProbe(const v1::Check& check, ProbeEnv* env) {
       return std::make_unique<TcpProbe>(check, env);
     case v1::Check::kDns:
       return std::make_unique<DnsProbe>(check, env);
+    case v1::Check::kIcmp:
+      return std::make_unique<IcmpProbe>(check, env);
+    case v1::Check::kGrpc:
+      return std::make_unique<GrpcHealthProbe>(check, env);
     default:
       return nullptr;
   }

@@ -85,14 +85,22 @@ absl::StatusOr<common::UniqueX509> MakeCert(const CertSpec& spec, EVP_PKEY* key,
   return cert;
 }
 
-}  // namespace
-
-std::string CertToPem(X509* cert) {
+// What `write` put into a memory BIO, or "" when it failed.
+template <typename Write>
+std::string PemText(Write write) {
   common::UniqueBio bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return "";
+  if (!bio || write(bio.get()) != 1) {
+    return "";
+  }
   char* data = nullptr;
   long n = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, n);
+}
+
+}  // namespace
+
+std::string CertToPem(X509* cert) {
+  return PemText([cert](BIO* bio) { return PEM_write_bio_X509(bio, cert); });
 }
 
 std::string CertKit::LeafPem(CertKind kind) const { return CertToPem(cert(kind)); }
@@ -117,6 +125,13 @@ const CertKit::KeyAndCert* CertKit::LeafExpiringIn(int days) const {
   }
   leaf.cert = *std::move(cert);
   return &expiring_in_.emplace(days, std::move(leaf)).first->second;
+}
+
+std::string CertKit::LeafKeyPem(CertKind kind) const {
+  EVP_PKEY* k = key(kind);
+  return PemText([k](BIO* bio) {
+    return PEM_write_bio_PrivateKey(bio, k, nullptr, nullptr, 0, nullptr, nullptr);
+  });
 }
 
 absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(

@@ -50,6 +50,10 @@ class CertKit {
   // cannot be made (logged by the caller as a failed handshake).
   const KeyAndCert* LeafExpiringIn(int days) const;
 
+  // PEM (PKCS#8, unencrypted) of a leaf's private key, for servers that take
+  // PEM rather than an SSL_CTX (the gRPC health listener).
+  std::string LeafKeyPem(CertKind kind) const;
+
  private:
   CertKit() = default;
   KeyAndCert ca_;

@@ -66,8 +66,8 @@ bool ConnectWithin(const SocketAddress& addr, int ms, UniqueFd* out) {
 std::map<std::string, int> ListenerPorts::ByName() const {
   std::map<std::string, int> out;
   const std::pair<const char*, int> all[] = {
-      {"http", http},       {"https", https},        {"tls", tls}, {"tcp", tcp}, {"dns", dns},
-      {"control", control}, {"blackhole", blackhole}};
+      {"http", http},       {"https", https},         {"tls", tls},   {"tcp", tcp},    {"dns", dns},
+      {"control", control}, {"blackhole", blackhole}, {"grpc", grpc}, {"grpcs", grpcs}};
   for (const auto& [name, port] : all) {
     if (port != 0) out[name] = port;
   }
@@ -77,8 +77,8 @@ std::map<std::string, int> ListenerPorts::ByName() const {
 std::string ListenerPorts::ToJson() const {
   std::string out = "{";
   const std::pair<const char*, int> all[] = {
-      {"http", http},       {"https", https},        {"tls", tls}, {"tcp", tcp}, {"dns", dns},
-      {"control", control}, {"blackhole", blackhole}};
+      {"http", http},       {"https", https},         {"tls", tls},   {"tcp", tcp},    {"dns", dns},
+      {"control", control}, {"blackhole", blackhole}, {"grpc", grpc}, {"grpcs", grpcs}};
   bool first = true;
   for (const auto& [name, port] : all) {
     if (port == 0) continue;
@@ -112,12 +112,16 @@ absl::Status FaultServer::Start() {
   RETURN_IF_ERROR(BindBlackhole(options_.blackhole_listen));
   thread_ = std::thread([this] { loop_.Run(); });
   running_ = true;
-  return absl::OkStatus();
+  return BindGrpc();
 }
 
 void FaultServer::Stop() {
   if (!running_) return;
   running_ = false;
+  // Before the loop stops: delayed gRPC answers are finished on it.
+  if (grpc_ != nullptr) {
+    grpc_->Stop();
+  }
   loop_.Stop();
   thread_.join();
   // The loop is stopped: sessions and endpoints can go on this thread.
@@ -226,6 +230,42 @@ absl::Status FaultServer::BindBlackhole(const std::string& listen) {
   return absl::OkStatus();
 }
 
+absl::Status FaultServer::BindGrpc() {
+  std::optional<SocketAddress> plain;
+  std::optional<SocketAddress> tls;
+  if (!options_.grpc_listen.empty()) {
+    auto addr = ParseListenAddress(options_.grpc_listen);
+    if (!addr.ok()) {
+      return Prefixed("--grpc-listen", addr.status());
+    }
+    plain = *addr;
+  }
+  if (!options_.grpcs_listen.empty()) {
+    auto addr = ParseListenAddress(options_.grpcs_listen);
+    if (!addr.ok()) {
+      return Prefixed("--grpcs-listen", addr.status());
+    }
+    tls = *addr;
+  }
+  if (!plain && !tls) {
+    return absl::OkStatus();
+  }
+  // Decide() only reads the rules under mu_ and counts into the
+  // thread-safe stats, so gRPC's threads may call it.
+  grpc_ = std::make_unique<GrpcHealthListener>(
+      &loop_, [this](const MatchContext& ctx) { return Decide(ctx); });
+  GrpcHealthListener::TlsIdentity identity{certs_->LeafPem(CertKind::kValid),
+                                           certs_->LeafKeyPem(CertKind::kValid)};
+  RETURN_IF_ERROR(grpc_->Start(plain ? &*plain : nullptr, tls ? &*tls : nullptr, identity));
+  ports_.grpc = grpc_->plain_port();
+  ports_.grpcs = grpc_->tls_port();
+  if (plain) {
+    plain->set_port(ports_.grpc);
+    addresses_[static_cast<int>(ListenerKind::kGrpc)] = *plain;
+  }
+  return absl::OkStatus();
+}
+
 void FaultServer::OnAcceptable(ListenerKind kind, int listen_fd) {
   for (int i = 0; i < kMaxAcceptsPerEvent; ++i) {
     SocketAddress peer;
@@ -268,6 +308,7 @@ void FaultServer::OnAcceptable(ListenerKind kind, int listen_fd) {
         conn = std::make_shared<DnsTcpSession>(host, kind, std::move(fd), peer);
         break;
       case ListenerKind::kBlackhole:
+      case ListenerKind::kGrpc:
         return;
     }
     connections_[conn.get()] = conn;

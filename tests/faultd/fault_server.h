@@ -1,11 +1,12 @@
 // FaultServer: sonde-faultd as a library. A fault target server on loopback
-// whose HTTP, HTTPS, TLS-only, TCP-banner and DNS (UDP + TCP) listeners
-// misbehave as the current rules say, plus a small HTTP control listener
+// whose HTTP, HTTPS, TLS-only, TCP-banner, DNS (UDP + TCP) and gRPC health
+// listeners misbehave as the current rules say, plus a small HTTP control listener
 // (PUT/GET /rules, GET /stats, POST /reset-stats) and an optional
 // "never accepts" listener for connect timeouts. See README.md.
 //
 // Threads: Start() spawns one loop thread (common::EventLoop, epoll) that
-// owns every socket, session and timer. SetRulesJson(), RulesJson(),
+// owns every socket, session and timer, except the gRPC health listener's,
+// which gRPC's own threads serve (grpc_health.h). SetRulesJson(), RulesJson(),
 // stats(), StatsJson() and ResetStats() are thread-safe and may be called
 // from any thread while the server runs; Start() and Stop() from the owning
 // thread only. Start() ignores SIGPIPE process-wide (writes to vanished
@@ -30,6 +31,7 @@
 #include "absl/time/time.h"
 #include "common/event_loop.h"
 #include "tests/faultd/cert_kit.h"
+#include "tests/faultd/grpc_health.h"
 #include "tests/faultd/rules.h"
 #include "tests/faultd/session_host.h"
 #include "tests/faultd/sockets.h"
@@ -51,6 +53,8 @@ struct FaultServerOptions {
   std::string dns_listen;  // UDP and TCP on the same port
   std::string control_listen;
   std::string blackhole_listen;  // accept queue kept full: connects time out
+  std::string grpc_listen;       // grpc.health.v1.Health, plain text
+  std::string grpcs_listen;      // the same over TLS with the `valid` certificate
   // Extra DNS names in the SAN of the valid/expiring/self_signed certs.
   std::vector<std::string> cert_names;
   // Initial rules (JSON as for PUT /rules); "" = none.
@@ -70,6 +74,8 @@ struct ListenerPorts {
   int dns = 0;
   int control = 0;
   int blackhole = 0;
+  int grpc = 0;
+  int grpcs = 0;
 
   // {"http": 8080, ...} with only the listeners that are on.
   std::string ToJson() const;
@@ -118,6 +124,7 @@ class FaultServer : private SessionHost {
   absl::Status BindStream(ListenerKind kind, const std::string& listen);
   absl::Status BindDns(const std::string& listen);
   absl::Status BindBlackhole(const std::string& listen);
+  absl::Status BindGrpc();
   void OnAcceptable(ListenerKind kind, int listen_fd);
   void InstallRules(std::unique_ptr<RuleSet> rules);
 
@@ -134,6 +141,7 @@ class FaultServer : private SessionHost {
   std::vector<UniqueFd> listeners_;          // stream listeners (loop thread after Start)
   std::vector<UniqueFd> blackhole_fillers_;  // connections that keep the queue full
   std::unique_ptr<DnsUdpEndpoint> dns_udp_;
+  std::unique_ptr<GrpcHealthListener> grpc_;
 
   // Loop thread only.
   absl::flat_hash_map<StreamConnection*, std::shared_ptr<StreamConnection>> connections_;

@@ -20,7 +20,7 @@ namespace {
 constexpr char kUsage[] = R"(sonde-faultd [flags]
 
 A fault target server for Sonde's tests, on loopback only. Its listeners
-(HTTP, HTTPS, TLS-only, TCP banner, DNS over UDP+TCP) misbehave as the current
+(HTTP, HTTPS, TLS-only, TCP banner, DNS over UDP+TCP, gRPC health) misbehave as the current
 rules say, per client source address, so probers bound to 127.0.0.2/.3/.4 see
 different worlds. Rules come from --rules FILE and can be replaced at any time
 with PUT /rules on the control listener; GET /stats tells what happened.
@@ -30,9 +30,10 @@ Listeners take ADDR:PORT on loopback (127.0.0.0/8 or [::1]; a bare PORT means
 at all, http, https, tcp, dns and control start on 127.0.0.1:0.
 
 Rules: a JSON list, first match wins. Match fields (all optional):
-  listener   http | https | tls | tcp | dns
+  listener   http | https | tls | tcp | dns | grpc
   source     client address or prefix: "127.0.0.3", "127.0.0.0/30"
   path_prefix, host   (http/https)      sni  (https/tls)      name  (dns)
+  service    (grpc: the service a Health/Check names; "" = the server)
 Behaviour fields:
   http/https status, body, headers{}, fail_share (0..1, deterministic),
              fail_status, delay_headers_ms, delay_body_ms, trickle_bps,
@@ -46,6 +47,9 @@ Behaviour fields:
   dns        rcode (NOERROR NXDOMAIN SERVFAIL REFUSED), records
              [{"type","data","ttl"}], nodata, truncate, drop, delay_ms,
              negative_ttl, zone   (names no rule matches are REFUSED)
+  grpc       serving_status (SERVING NOT_SERVING UNKNOWN SERVICE_UNKNOWN),
+             grpc_status (UNAVAILABLE, INTERNAL, ... instead of an answer),
+             grpc_message, delay_ms
 Examples:
   [{"listener":"http","source":"127.0.0.3","path_prefix":"/login",
     "fail_share":0.3},
@@ -112,6 +116,10 @@ int main(int argc, char** argv) {
   flags.String("blackhole-listen", &opt.blackhole_listen,
                "A TCP port whose accept queue faultd keeps full, so new connects\n"
                "time out (TCP_TIMEOUT) instead of being refused.");
+  flags.String("grpc-listen", &opt.grpc_listen,
+               "gRPC health listener (grpc.health.v1.Health/Check), plain text.");
+  flags.String("grpcs-listen", &opt.grpcs_listen,
+               "The same gRPC health service over TLS (the `valid` certificate).");
   flags.String("rules", &rules_file,
                "JSON rules file loaded at start (same format as PUT /rules).");
   flags.String("ports-file", &ports_file,
@@ -158,7 +166,7 @@ int main(int argc, char** argv) {
   }
   if (opt.http_listen.empty() && opt.https_listen.empty() && opt.tls_listen.empty() &&
       opt.tcp_listen.empty() && opt.dns_listen.empty() && opt.control_listen.empty() &&
-      opt.blackhole_listen.empty()) {
+      opt.blackhole_listen.empty() && opt.grpc_listen.empty() && opt.grpcs_listen.empty()) {
     opt.http_listen = opt.https_listen = opt.tcp_listen = opt.dns_listen = opt.control_listen =
         "127.0.0.1:0";
   }

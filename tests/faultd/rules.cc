@@ -3,8 +3,10 @@
 
 #include <arpa/inet.h>
 
+#include <iterator>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -48,9 +50,13 @@ const std::map<std::string, std::set<std::string>>& FieldListeners() {
       (*t)[f] = {"https", "tls"};
     }
     for (const char* f : {"banner", "banner_delay_ms", "respond", "echo"}) (*t)[f] = {"tcp"};
-    for (const char* f : {"rcode", "drop", "records", "nodata", "truncate", "delay_ms",
-                          "negative_ttl", "zone", "name"}) {
+    for (const char* f :
+         {"rcode", "drop", "records", "nodata", "truncate", "negative_ttl", "zone", "name"}) {
       (*t)[f] = {"dns"};
+    }
+    (*t)["delay_ms"] = {"dns", "grpc"};
+    for (const char* f : {"service", "serving_status", "grpc_status", "grpc_message"}) {
+      (*t)[f] = {"grpc"};
     }
     return t;
   }();
@@ -75,13 +81,58 @@ bool ValidHeaderName(absl::string_view name) {
   return true;
 }
 
+absl::StatusOr<int> ParseServingStatus(absl::string_view v) {
+  static constexpr std::pair<const char*, int> kNames[] = {{"UNKNOWN", kServingUnknown},
+                                                           {"SERVING", kServing},
+                                                           {"NOT_SERVING", kNotServing},
+                                                           {"SERVICE_UNKNOWN", kServiceUnknown}};
+  for (const auto& [name, value] : kNames) {
+    if (v == name) {
+      return value;
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "serving_status: \"", v, "\" is not one of SERVING NOT_SERVING UNKNOWN SERVICE_UNKNOWN"));
+}
+
+// gRPC status codes by their canonical names (the numbers are the same in
+// every gRPC implementation and in absl::StatusCode).
+absl::StatusOr<int> ParseGrpcCode(absl::string_view v) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
+  for (int code = 1; code < static_cast<int>(std::size(kNames)); ++code) {
+    if (v == kNames[code]) {
+      return code;
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("grpc_status: \"", v,
+                   "\" is not a non-OK gRPC status code name (UNAVAILABLE, INTERNAL, ...)"));
+}
+
 // Validates one rule and fills the parsed fields.
 absl::Status Compile(Rule* rule) {
   const pb::Rule& s = rule->spec;
-  static const std::set<std::string> kListeners = {"", "http", "https", "tls", "tcp", "dns"};
+  static const std::set<std::string> kListeners = {"",    "http", "https", "tls",
+                                                   "tcp", "dns",  "grpc"};
   if (!kListeners.count(s.listener())) {
     return absl::InvalidArgumentError(
-        absl::StrCat("listener: \"", s.listener(), "\" is not one of http https tls tcp dns"));
+        absl::StrCat("listener: \"", s.listener(), "\" is not one of http https tls tcp dns grpc"));
   }
   // Fields that do not apply to the rule's listener are errors, so a typo in
   // `listener` or a misplaced field does not silently do nothing.
@@ -181,6 +232,23 @@ absl::Status Compile(Rule* rule) {
       return absl::InvalidArgumentError(absl::StrCat("name: \"", s.name(), "\" is not a DNS name"));
     }
   }
+  if (s.has_serving_status()) {
+    auto st = ParseServingStatus(s.serving_status());
+    if (!st.ok()) {
+      return st.status();
+    }
+    rule->serving_status = *st;
+  }
+  if (s.has_grpc_status()) {
+    auto code = ParseGrpcCode(s.grpc_status());
+    if (!code.ok()) {
+      return code.status();
+    }
+    rule->grpc_code = *code;
+  }
+  if (s.has_grpc_message() && !s.has_grpc_status()) {
+    return absl::InvalidArgumentError("grpc_message: needs grpc_status");
+  }
   if (!s.zone().empty() && !dns::EncodeName(s.zone()).ok()) {
     return absl::InvalidArgumentError(absl::StrCat("zone: \"", s.zone(), "\" is not a DNS name"));
   }
@@ -215,6 +283,8 @@ bool ListenerMatches(absl::string_view want, const MatchContext& ctx) {
       return want == "tcp";
     case ListenerKind::kDns:
       return want == "dns";
+    case ListenerKind::kGrpc:
+      return want == "grpc";
     default:
       return false;
   }
@@ -257,6 +327,8 @@ absl::string_view ListenerName(ListenerKind kind) {
       return "control";
     case ListenerKind::kBlackhole:
       return "blackhole";
+    case ListenerKind::kGrpc:
+      return "grpc";
   }
   return "?";
 }
@@ -370,6 +442,9 @@ bool Rule::Matches(const MatchContext& ctx) const {
     return false;
   }
   if (!spec.name().empty() && (!ctx.name || !NameMatches(spec.name(), *ctx.name))) {
+    return false;
+  }
+  if (spec.has_service() && (!ctx.service || *ctx.service != spec.service())) {
     return false;
   }
   return true;

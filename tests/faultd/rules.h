@@ -22,8 +22,8 @@
 
 namespace sonde::faultd {
 
-enum class ListenerKind { kHttp, kHttps, kTls, kTcp, kDns, kControl, kBlackhole };
-inline constexpr int kListenerKindCount = 7;
+enum class ListenerKind { kHttp, kHttps, kTls, kTcp, kDns, kControl, kBlackhole, kGrpc };
+inline constexpr int kListenerKindCount = 8;
 absl::string_view ListenerName(ListenerKind kind);
 
 enum class CertKind { kValid, kExpired, kNotYetValid, kWrongHost, kSelfSigned, kExpiring };
@@ -38,7 +38,7 @@ enum class HandshakeFail { kNone, kAlert, kClose, kGarbage };
 enum class Phase {
   kAccept,     // a TCP connection was accepted (source known)
   kHandshake,  // a TLS ClientHello arrived (source and SNI known)
-  kRequest,    // an HTTP request, a TCP line or a DNS query
+  kRequest,    // an HTTP request, a TCP line, a DNS query or a gRPC health check
 };
 
 struct MatchContext {
@@ -49,6 +49,7 @@ struct MatchContext {
   std::optional<absl::string_view> path;  // http: path without the query
   std::optional<absl::string_view> host;  // http: Host header without port
   std::optional<absl::string_view> name;  // dns: query name
+  std::optional<absl::string_view> service;  // grpc: the health check's service
 };
 
 // An address prefix: "127.0.0.3" (/32 implied), "127.0.0.0/30", "::1".
@@ -76,6 +77,12 @@ inline constexpr int kTls11 = 0x0302;
 inline constexpr int kTls12 = 0x0303;
 inline constexpr int kTls13 = 0x0304;
 
+// grpc.health.v1.HealthCheckResponse.ServingStatus numbers.
+inline constexpr int kServingUnknown = 0;
+inline constexpr int kServing = 1;
+inline constexpr int kNotServing = 2;
+inline constexpr int kServiceUnknown = 3;
+
 // One validated rule. Accessors return the behaviour with defaults applied.
 struct Rule {
   int index = -1;  // position in the list; -1 for the built-in defaults
@@ -86,6 +93,10 @@ struct Rule {
   HandshakeFail handshake_fail = HandshakeFail::kNone;
   int max_tls_version = 0;  // 0: no cap
   int dns_rcode = 0;        // from spec.rcode; NOERROR by default
+  // grpc: the HealthCheckResponse.ServingStatus number (SERVING by default)
+  // and the gRPC status code answered instead (0 = OK: answer the status).
+  int serving_status = kServing;
+  int grpc_code = 0;
   std::vector<DnsRecordData> records;
 
   bool is_default() const { return index < 0; }

@@ -2,9 +2,18 @@
 // sonde-faultd servers on loopback: one JSON line per result, and each probe
 // type carries what an SRE needs (acceptance 2 of issue 3): HTTP status and
 // phase timings; TLS version, leaf not-after and days left; the TCP banner;
-// DNS rcode, answers and TTLs per resolver. Names resolve only through
-// faultd's DNS listener (`resolvers:`).
+// DNS rcode, answers and TTLs per resolver; ICMP echo counts and RTTs
+// against 127.0.0.1; the gRPC health answer as faultd switches it. Names
+// resolve only through faultd's DNS listener (`resolvers:`).
+//
+// ICMP failures need echo requests that go unanswered, which loopback never
+// does: IcmpClassesInsideANetworkNamespace creates a network namespace, drops
+// or rejects echo requests to some of its loopback addresses with nft (or
+// iptables) there and runs the prober inside it with `ip netns exec`. It
+// needs root and `ip netns` (skipped otherwise) and nft or iptables
+// (deploy/install-deps.sh installs nftables); the namespace is deleted after.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -36,7 +45,8 @@ class ProberOnceTest : public ::testing::Test {
     char tmpl[] = "/tmp/sonde-once.XXXXXX";
     dir_ = mkdtemp(tmpl);
     faultd::FaultServerOptions o;
-    o.http_listen = o.https_listen = o.tls_listen = o.tcp_listen = o.dns_listen = "127.0.0.1:0";
+    o.http_listen = o.https_listen = o.tls_listen = o.tcp_listen = o.dns_listen = o.grpc_listen =
+        "127.0.0.1:0";
     o.cert_names = {"app.example.test"};
     o.rules_json = R"([
       {"listener": "dns", "name": "app.example.test",
@@ -66,12 +76,14 @@ class ProberOnceTest : public ::testing::Test {
   std::string Dns2() const { return absl::StrCat("127.0.0.1:", second_dns_->ports().dns); }
 
   // Runs the prober on `checks_yaml`; returns the exit status and the results.
+  // `prefix` runs the prober under another command (`ip netns exec NS`).
   int RunOnce(const std::string& checks_yaml, std::vector<v1::ProbeResult>* results,
-              std::string* output) {
+              std::string* output, std::vector<std::string> prefix = {}) {
     std::string path = dir_ + "/sonde.yaml";
     std::ofstream(path) << "checks:\n" << checks_yaml;
-    int rc = RunCommand({BinPath("sonde-prober"), "--config", path, "--once"}, output,
-                        std::chrono::seconds(30));
+    std::vector<std::string> argv = std::move(prefix);
+    argv.insert(argv.end(), {BinPath("sonde-prober"), "--config", path, "--once"});
+    int rc = RunCommand(argv, output, std::chrono::seconds(30));
     for (absl::string_view line : absl::StrSplit(*output, '\n', absl::SkipWhitespace())) {
       if (!absl::StartsWith(line, "{")) continue;  // warnings on stderr
       v1::ProbeResult r;
@@ -219,6 +231,221 @@ TEST_F(ProberOnceTest, FailuresAreNamedAndExitStatusIsOne) {
   EXPECT_EQ(results[2].dns(0).answers(0).ttl(), 3600u);
   // The JSON shows the class by name, as users see it.
   EXPECT_TRUE(absl::StrContains(output, "\"failure_class\":\"HTTP_STATUS\"")) << output;
+}
+
+// By check name; every name once.
+std::map<std::string, v1::ProbeResult> ByName(const std::vector<v1::ProbeResult>& results) {
+  std::map<std::string, v1::ProbeResult> by;
+  for (const v1::ProbeResult& r : results) {
+    EXPECT_TRUE(by.emplace(r.check_id(), r).second) << r.check_id();
+  }
+  return by;
+}
+
+void ExpectEchoesAnswered(const v1::ProbeResult& r, uint32_t count) {
+  EXPECT_EQ(FC::Code_Name(r.failure_class()), "OK") << r.detail();
+  EXPECT_EQ(r.kind(), "icmp");
+  EXPECT_EQ(r.icmp_sent(), count);
+  EXPECT_EQ(r.icmp_received(), count);
+  EXPECT_EQ(r.icmp_loss(), 0.0);
+  EXPECT_GT(r.rtt_min_us(), 0u);
+  EXPECT_LE(r.rtt_min_us(), r.rtt_avg_us());
+  EXPECT_LE(r.rtt_avg_us(), r.rtt_max_us());
+}
+
+TEST_F(ProberOnceTest, IcmpAgainstTheLoopback) {
+  std::string yaml =
+      "  - name: ping\n"
+      "    timeout: 2s\n"
+      "    icmp: {host: 127.0.0.1, count: 3, interval_between: 50ms}\n";
+  std::vector<v1::ProbeResult> results;
+  std::string output;
+  EXPECT_EQ(RunOnce(yaml, &results, &output), 0) << output;
+  ASSERT_EQ(results.size(), 1u) << output;
+  ExpectEchoesAnswered(results[0], 3);
+  EXPECT_EQ(results[0].resolved_address(), "127.0.0.1");
+  EXPECT_EQ(results[0].target(), "127.0.0.1");
+  EXPECT_GE(results[0].total_us(), 100000u) << "three echoes 50 ms apart";
+}
+
+TEST_F(ProberOnceTest, GrpcHealthSwitchedByFaultd) {
+  std::string yaml = absl::StrCat(
+      "  - name: health\n"
+      "    timeout: 2s\n"
+      "    grpc: {target: '127.0.0.1:",
+      server_->ports().grpc, "', service: shop.Orders}\n");
+  auto run = [&](int want_exit) {
+    std::vector<v1::ProbeResult> results;
+    std::string output;
+    EXPECT_EQ(RunOnce(yaml, &results, &output), want_exit) << output;
+    EXPECT_EQ(results.size(), 1u) << output;
+    return results.empty() ? v1::ProbeResult() : results[0];
+  };
+  v1::ProbeResult serving = run(0);
+  EXPECT_EQ(serving.kind(), "grpc");
+  EXPECT_EQ(FC::Code_Name(serving.failure_class()), "OK") << serving.detail();
+  EXPECT_EQ(serving.grpc_serving_status(), "SERVING");
+
+  // faultd switches the service to NOT_SERVING, then back.
+  ASSERT_TRUE(server_
+                  ->SetRulesJson(R"([{"listener": "grpc", "service": "shop.Orders",
+                                       "serving_status": "NOT_SERVING"}])")
+                  .ok());
+  v1::ProbeResult not_serving = run(1);
+  EXPECT_EQ(FC::Code_Name(not_serving.failure_class()), "GRPC_NOT_SERVING") << not_serving.detail();
+  EXPECT_EQ(not_serving.grpc_serving_status(), "NOT_SERVING");
+  EXPECT_FALSE(not_serving.ok());
+
+  ASSERT_TRUE(server_->SetRulesJson("[]").ok());
+  v1::ProbeResult again = run(0);
+  EXPECT_EQ(FC::Code_Name(again.failure_class()), "OK") << again.detail();
+}
+
+// The path of the `ip` tool (RunCommand does not search PATH), or "".
+std::string IpTool() {
+  std::vector<std::string> dirs = absl::StrSplit(getenv("PATH") ? getenv("PATH") : "", ':');
+  dirs.insert(dirs.end(), {"/usr/sbin", "/sbin", "/usr/bin", "/bin"});
+  for (const std::string& dir : dirs) {
+    std::string path = absl::StrCat(dir, "/ip");
+    if (!dir.empty() && access(path.c_str(), X_OK) == 0) {
+      return path;
+    }
+  }
+  return "";
+}
+
+// A network namespace of its own, deleted on destruction. Commands inside
+// it run through `ip netns exec`, which finds them on PATH.
+class NetworkNamespace {
+ public:
+  NetworkNamespace(std::string ip, std::string name) : ip_(std::move(ip)), name_(std::move(name)) {}
+  ~NetworkNamespace() {
+    if (created_) {
+      std::string out;
+      RunCommand({ip_, "netns", "del", name_}, &out, std::chrono::seconds(10));
+    }
+  }
+  // Creates it with its loopback up; false (with why) when that fails.
+  bool Create(std::string* why) {
+    if (RunCommand({ip_, "netns", "add", name_}, why, std::chrono::seconds(10)) != 0) {
+      return false;
+    }
+    created_ = true;
+    return Exec({"ip", "link", "set", "lo", "up"}, why) == 0;
+  }
+  // Runs `argv` inside; the exit status.
+  int Exec(const std::vector<std::string>& argv, std::string* output) const {
+    std::vector<std::string> full = Prefix();
+    full.insert(full.end(), argv.begin(), argv.end());
+    return RunCommand(full, output, std::chrono::seconds(20));
+  }
+  std::vector<std::string> Prefix() const { return {ip_, "netns", "exec", name_}; }
+
+ private:
+  std::string ip_;
+  std::string name_;
+  bool created_ = false;
+};
+
+// Inside the namespace: 127.0.0.2 drops echo requests (ICMP_TIMEOUT),
+// 127.0.0.3 rejects them with host-unreachable (ICMP_UNREACHABLE from the
+// reply), 127.0.0.4 drops every second one (ICMP_LOSS), 192.0.2.1 has an
+// unreachable route (ICMP_UNREACHABLE from EHOSTUNREACH); 127.0.0.1
+// answers. Run with raw sockets (a new namespace's ping_group_range admits
+// no group), then with ping sockets once the namespace's sysctl allows them.
+TEST_F(ProberOnceTest, IcmpClassesInsideANetworkNamespace) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root to create a network namespace";
+  }
+  std::string ip = IpTool();
+  std::string out;
+  if (ip.empty() || RunCommand({ip, "netns", "list"}, &out, std::chrono::seconds(10)) != 0) {
+    GTEST_SKIP() << "`ip netns` is not available (iproute2): " << out;
+  }
+  NetworkNamespace ns(ip, absl::StrCat("sonde-icmp-", getpid()));
+  std::string why;
+  ASSERT_TRUE(ns.Create(&why)) << why;
+  const std::string rules = R"(table inet sonde_test {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    ip daddr 127.0.0.2 icmp type echo-request drop
+    ip daddr 127.0.0.3 icmp type echo-request reject with icmp type host-unreachable
+    ip daddr 127.0.0.4 icmp type echo-request numgen inc mod 2 == 0 drop
+  }
+})";
+  std::string rules_file = dir_ + "/drop.nft";
+  std::ofstream(rules_file) << rules;
+  if (ns.Exec({"nft", "-f", rules_file}, &out) != 0) {
+    // No nft: the same with iptables.
+    std::vector<std::vector<std::string>> iptables = {
+        {"iptables", "-A", "INPUT", "-d", "127.0.0.2", "-p", "icmp", "--icmp-type", "echo-request",
+         "-j", "DROP"},
+        {"iptables", "-A", "INPUT", "-d", "127.0.0.3", "-p", "icmp", "--icmp-type", "echo-request",
+         "-j", "REJECT", "--reject-with", "icmp-host-unreachable"},
+        {"iptables", "-A", "INPUT", "-d", "127.0.0.4", "-p", "icmp", "--icmp-type", "echo-request",
+         "-m", "statistic", "--mode", "nth", "--every", "2", "-j", "DROP"}};
+    for (const auto& argv : iptables) {
+      ASSERT_EQ(ns.Exec(argv, &out), 0)
+          << "neither nft nor iptables works here (deploy/install-deps.sh installs nftables): "
+          << out;
+    }
+  }
+  ASSERT_EQ(ns.Exec({"ip", "route", "add", "unreachable", "192.0.2.1"}, &out), 0) << out;
+
+  std::string yaml =
+      "  - name: alive\n"
+      "    timeout: 1s\n"
+      "    icmp: {host: 127.0.0.1, count: 2, interval_between: 20ms}\n"
+      "  - name: dropped\n"
+      "    timeout: 1s\n"
+      "    icmp: {host: 127.0.0.2, count: 2, interval_between: 20ms}\n"
+      "  - name: rejected\n"
+      "    timeout: 1s\n"
+      "    icmp: {host: 127.0.0.3, count: 2, interval_between: 20ms}\n"
+      "  - name: lossy\n"
+      "    timeout: 1s\n"
+      "    icmp: {host: 127.0.0.4, count: 4, interval_between: 20ms}\n"
+      "  - name: no-route\n"
+      "    timeout: 1s\n"
+      "    icmp: {host: 192.0.2.1, count: 2, interval_between: 20ms}\n";
+  for (const char* sockets : {"raw", "ping"}) {
+    SCOPED_TRACE(sockets);
+    if (std::string(sockets) == "ping") {
+      ASSERT_EQ(ns.Exec({"sysctl", "-w", "net.ipv4.ping_group_range=0 2147483647"}, &out), 0)
+          << out;
+    }
+    std::vector<v1::ProbeResult> results;
+    std::string output;
+    EXPECT_EQ(RunOnce(yaml, &results, &output, ns.Prefix()), 1) << output;
+    std::map<std::string, v1::ProbeResult> by = ByName(results);
+    ASSERT_EQ(by.size(), 5u) << output;
+    ExpectEchoesAnswered(by["alive"], 2);
+
+    const v1::ProbeResult& dropped = by["dropped"];
+    EXPECT_EQ(FC::Code_Name(dropped.failure_class()), "ICMP_TIMEOUT") << dropped.detail();
+    EXPECT_EQ(dropped.icmp_sent(), 2u);
+    EXPECT_EQ(dropped.icmp_received(), 0u);
+    EXPECT_EQ(dropped.icmp_loss(), 1.0);
+    EXPECT_EQ(dropped.rtt_avg_us(), 0u);
+    EXPECT_GE(dropped.total_us(), 900000u) << "waits for replies until the timeout";
+
+    const v1::ProbeResult& rejected = by["rejected"];
+    EXPECT_EQ(FC::Code_Name(rejected.failure_class()), "ICMP_UNREACHABLE") << rejected.detail();
+    EXPECT_EQ(rejected.icmp_received(), 0u);
+    EXPECT_TRUE(absl::StrContains(rejected.detail(), "host unreachable")) << rejected.detail();
+    EXPECT_LT(rejected.total_us(), 900000u) << "an answered run ends early";
+
+    const v1::ProbeResult& lossy = by["lossy"];
+    EXPECT_EQ(FC::Code_Name(lossy.failure_class()), "ICMP_LOSS") << lossy.detail();
+    EXPECT_EQ(lossy.icmp_sent(), 4u);
+    EXPECT_EQ(lossy.icmp_received(), 2u);
+    EXPECT_EQ(lossy.icmp_loss(), 0.5);
+    EXPECT_GT(lossy.rtt_min_us(), 0u);
+
+    const v1::ProbeResult& no_route = by["no-route"];
+    EXPECT_EQ(FC::Code_Name(no_route.failure_class()), "ICMP_UNREACHABLE") << no_route.detail();
+    EXPECT_TRUE(absl::StrContains(no_route.detail(), "No route to host")) << no_route.detail();
+  }
 }
 
 }  // namespace

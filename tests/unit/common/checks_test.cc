@@ -102,5 +102,45 @@ TEST(CheckTypesTest, ValidateReportsFieldsRelativeToTheSpec) {
   EXPECT_TRUE(none.fields.empty());
 }
 
+TEST(CheckTypesTest, IcmpDefaultsAndTarget) {
+  v1::Check icmp;
+  icmp.mutable_icmp()->set_host("db.example.com");
+  icmp.mutable_icmp()->set_count(5);
+  RecordedErrors none;
+  FindCheckType(icmp)->validate(icmp, &none);
+  EXPECT_TRUE(none.fields.empty());
+  FindCheckType(icmp)->apply_defaults(&icmp);
+  EXPECT_EQ(icmp.icmp().count(), 5u);
+  EXPECT_EQ(icmp.icmp().interval_between().nanos(), 200000000);
+  EXPECT_EQ(icmp.icmp().payload_bytes(), 56u);
+  EXPECT_EQ(icmp.icmp().ip_version(), "auto");
+  EXPECT_EQ(TargetOf(icmp), "db.example.com");
+
+  v1::Check bad;
+  bad.mutable_icmp()->set_count(1000);
+  bad.mutable_icmp()->set_ip_version("ipv7");
+  RecordedErrors errors;
+  FindCheckType(bad)->validate(bad, &errors);
+  EXPECT_EQ(errors.fields, (std::set<std::string>{"host", "count", "ip_version"}));
+}
+
+TEST(CheckTypesTest, GrpcRulesAndTarget) {
+  v1::Check grpc;
+  grpc.mutable_grpc()->set_target("[::1]:50051");
+  RecordedErrors none;
+  FindCheckType(grpc)->validate(grpc, &none);
+  EXPECT_TRUE(none.fields.empty());
+  FindCheckType(grpc)->apply_defaults(&grpc);
+  EXPECT_FALSE(grpc.grpc().tls());
+  EXPECT_EQ(TargetOf(grpc), "[::1]:50051");
+
+  v1::Check bad;
+  bad.mutable_grpc()->set_target("api.example.com");
+  bad.mutable_grpc()->set_server_name("api.example.com");
+  RecordedErrors errors;
+  FindCheckType(bad)->validate(bad, &errors);
+  EXPECT_EQ(errors.fields, (std::set<std::string>{"target", "server_name"}));
+}
+
 }  // namespace
 }  // namespace sonde::checks

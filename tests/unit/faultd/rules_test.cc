@@ -58,6 +58,12 @@ TEST(RulesTest, ErrorsNameTheRuleAndField) {
       {R"([{"headers": {"X": "a\r\nInjected: 1"}}])", "headers"},
       {R"([{"path_prefix": "login"}])", "path_prefix"},
       {R"([{"endless_body": true, "body_bytes": 10}])", "exclude"},
+      {R"([{"serving_status": "MAYBE"}])", "serving_status: \"MAYBE\""},
+      {R"([{"grpc_status": "OK"}])", "grpc_status"},
+      {R"([{"grpc_status": "BROKEN"}])", "grpc_status"},
+      {R"([{"grpc_message": "x"}])", "grpc_message: needs grpc_status"},
+      {R"([{"listener": "http", "serving_status": "SERVING"}])", "serving_status: does not apply"},
+      {R"([{"listener": "grpc", "status": 500}])", "status: does not apply to listener \"grpc\""},
   };
   for (const Case& c : cases) {
     auto r = RuleSet::FromJson(c.json);

@@ -1,0 +1,133 @@
+// gRPC health probe (see grpc_health_probe.h).
+#include "prober/probes/grpc/grpc_health_probe.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/checks/registry.h"
+
+namespace sonde::prober {
+namespace {
+
+using FC = v1::FailureClass;
+using Serving = grpc::health::v1::HealthCheckResponse;
+
+uint32_t MicrosBetween(common::EventLoop::MonoTime from, common::EventLoop::MonoTime to) {
+  return static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(to - from).count());
+}
+
+}  // namespace
+
+FC::Code ClassifyHealthAnswer(const GrpcCheckAnswer& answer, std::string* detail) {
+  const grpc::Status& s = answer.status;
+  if (s.ok()) {
+    const std::string& name = Serving::ServingStatus_Name(answer.serving);
+    *detail = absl::StrCat("health: ", name);
+    return answer.serving == Serving::SERVING ? FC::OK : FC::GRPC_NOT_SERVING;
+  }
+  // gRPC's status codes are absl's, number for number.
+  *detail = absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())),
+                         ": ", s.error_message());
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return FC::GRPC_UNAVAILABLE;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return FC::GRPC_DEADLINE;
+    default:
+      return FC::GRPC_STATUS;
+  }
+}
+
+GrpcHealthProbe::GrpcHealthProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {
+  const v1::GrpcSpec& g = check_.grpc();
+  endpoint_ = GrpcEndpoint{g.target(), g.tls(), g.ca_file(), g.server_name()};
+}
+
+GrpcHealthProbe::~GrpcHealthProbe() {
+  if (token_ != nullptr) {
+    token_->cancelled = true;
+  }
+  if (active_ && call_ != 0) {
+    client_->Cancel(call_);
+  }
+}
+
+void GrpcHealthProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
+  active_ = true;
+  done_ = std::move(done);
+  result_.Clear();
+  result_.set_target(checks::TargetOf(check_));
+  start_ = env_->loop->Now();
+  if (client_ == nullptr) {
+    client_ = GrpcHealthClient::Shared(env_->loop);
+  }
+  token_ = std::make_shared<RunToken>();
+  auto system_deadline =
+      std::chrono::system_clock::now() +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(deadline - start_);
+  auto call = client_->Check(endpoint_, check_.grpc().service(), system_deadline,
+                             [this, token = token_](GrpcCheckAnswer answer) {
+                               if (!token->cancelled) {
+                                 OnAnswer(std::move(answer));
+                               }
+                             });
+  if (!call.ok()) {
+    // done must not run inside Run().
+    env_->loop->Post([this, token = token_, message = std::string(call.status().message())] {
+      if (!token->cancelled) {
+        Finish(FC::PROBER_ERROR, message);
+      }
+    });
+    return;
+  }
+  call_ = *call;
+}
+
+void GrpcHealthProbe::OnAnswer(GrpcCheckAnswer answer) {
+  call_ = 0;
+  result_.set_grpc_status_code(static_cast<int32_t>(answer.status.error_code()));
+  if (answer.status.ok()) {
+    result_.set_grpc_serving_status(Serving::ServingStatus_Name(answer.serving));
+  }
+  std::string detail;
+  FC::Code fc = ClassifyHealthAnswer(answer, &detail);
+  Finish(fc, absl::StrCat(check_.grpc().target(),
+                          check_.grpc().service().empty()
+                              ? ""
+                              : absl::StrCat(" service \"", check_.grpc().service(), "\""),
+                          ": ", detail));
+}
+
+void GrpcHealthProbe::Abort() {
+  if (!active_) {
+    return;
+  }
+  if (call_ != 0) {
+    client_->Cancel(call_);
+    call_ = 0;
+  }
+  result_.set_grpc_status_code(static_cast<int32_t>(grpc::StatusCode::DEADLINE_EXCEEDED));
+  Finish(FC::GRPC_DEADLINE,
+         absl::StrCat(check_.grpc().target(), ": no answer before the check's timeout"));
+}
+
+void GrpcHealthProbe::Finish(FC::Code fc, std::string detail) {
+  if (!active_) {
+    return;
+  }
+  active_ = false;
+  token_->cancelled = true;  // a late answer of this run is dropped
+  token_.reset();
+  result_.set_total_us(MicrosBetween(start_, env_->loop->Now()));
+  result_.set_failure_class(fc);
+  result_.set_detail(std::move(detail));
+  Done done = std::move(done_);
+  std::vector<v1::ProbeResult> results;
+  results.push_back(std::move(result_));
+  done(std::move(results));
+}
+
+}  // namespace sonde::prober
