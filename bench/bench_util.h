@@ -34,7 +34,9 @@ class Args {
   Args(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
-      if (a.rfind("--", 0) != 0) Die("unexpected argument " + a);
+      if (a.rfind("--", 0) != 0) {
+        Die("unexpected argument " + a);
+      }
       size_t eq = a.find('=');
       if (eq != std::string::npos) {
         values_[a.substr(2, eq - 2)] = a.substr(eq + 1);
@@ -67,16 +69,24 @@ class Args {
 inline double ProcCpuSeconds(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(f, line)) return -1;
+  if (!std::getline(f, line)) {
+    return -1;
+  }
   // The command name (field 2) may contain spaces: parse after the last ')'.
   size_t close = line.rfind(')');
-  if (close == std::string::npos) return -1;
+  if (close == std::string::npos) {
+    return -1;
+  }
   std::istringstream rest(line.substr(close + 2));
   std::string field;
   uint64_t utime = 0, stime = 0;
   for (int i = 3; i <= 15 && (rest >> field); ++i) {
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 14) {
+      utime = std::strtoull(field.c_str(), nullptr, 10);
+    }
+    if (i == 15) {
+      stime = std::strtoull(field.c_str(), nullptr, 10);
+    }
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
@@ -96,9 +106,13 @@ class Pacer {
   // Milliseconds until the next probe is due, rounded up so that a caller
   // waiting this long never spins (0 only when overdue), capped.
   int MillisToNext(SteadyClock::time_point now, int cap_ms) const {
-    if (exhausted()) return cap_ms;
+    if (exhausted()) {
+      return cap_ms;
+    }
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(DueAt() - now).count();
-    if (us <= 0) return 0;
+    if (us <= 0) {
+      return 0;
+    }
     int64_t ms = (us + 999) / 1000;
     return ms > cap_ms ? cap_ms : static_cast<int>(ms);
   }
@@ -132,15 +146,21 @@ class Window {
   void Tick(SteadyClock::time_point now) {
     if (!started_ && now >= begin_) {
       started_ = true;
-      for (pid_t p : pids_) cpu_begin_[p] = ProcCpuSeconds(p);
+      for (pid_t p : pids_) {
+        cpu_begin_[p] = ProcCpuSeconds(p);
+      }
     }
     if (started_ && !ended_ && now >= end_) {
       ended_ = true;
-      for (pid_t p : pids_) cpu_end_[p] = ProcCpuSeconds(p);
+      for (pid_t p : pids_) {
+        cpu_end_[p] = ProcCpuSeconds(p);
+      }
     }
   }
   void Completed(bool ok) {
-    if (!started_ || ended_) return;
+    if (!started_ || ended_) {
+      return;
+    }
     (ok ? ok_ : failed_)++;
   }
   bool ended() const { return ended_; }
@@ -181,9 +201,13 @@ class Window {
 // the machine.
 inline void SplitLoopbackHostPort(const std::string& hp, std::string* host, int* port) {
   size_t colon = hp.rfind(':');
-  if (colon == std::string::npos) Args::Die("target must be IP:PORT, got " + hp);
+  if (colon == std::string::npos) {
+    Args::Die("target must be IP:PORT, got " + hp);
+  }
   *host = hp.substr(0, colon);
-  if (!host->empty() && host->front() == '[') *host = host->substr(1, host->size() - 2);
+  if (!host->empty() && host->front() == '[') {
+    *host = host->substr(1, host->size() - 2);
+  }
   *port = std::atoi(hp.c_str() + colon + 1);
   if (host->rfind("127.", 0) != 0 && *host != "::1") {
     Args::Die("loopback targets only (127.0.0.0/8 or ::1), got " + hp);

@@ -29,7 +29,9 @@ struct Transfer {
 
 size_t OnBody(char* data, size_t size, size_t n, void* userp) {
   auto* t = static_cast<Transfer*>(userp);
-  if (t->body.size() < (1 << 20)) t->body.append(data, size * n);
+  if (t->body.size() < (1 << 20)) {
+    t->body.append(data, size * n);
+  }
   return size * n;
 }
 
@@ -45,12 +47,18 @@ int Run(const Args& args) {
   double window_s = args.Num("window", 10);
   long connections = static_cast<long>(args.Num("connections", 64));
   pid_t pid = static_cast<pid_t>(args.Num("measure-pid", 0));
-  if (url.rfind("http://127.", 0) != 0) Args::Die("--url must be http://127.x.y.z:PORT/...");
-  if (rate <= 0 || rate > 100000) Args::Die("--rate must be in (0, 100000]");
+  if (url.rfind("http://127.", 0) != 0) {
+    Args::Die("--url must be http://127.x.y.z:PORT/...");
+  }
+  if (rate <= 0 || rate > 100000) {
+    Args::Die("--rate must be in (0, 100000]");
+  }
   if (warmup < 0 || window_s <= 0 || warmup + window_s > 600) {
     Args::Die("--warmup + --window must be within 600 s");
   }
-  if (pid <= 0) Args::Die("--measure-pid PID (the exporter) is required");
+  if (pid <= 0) {
+    Args::Die("--measure-pid PID (the exporter) is required");
+  }
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CURLM* multi = curl_multi_init();
@@ -65,7 +73,9 @@ int Run(const Args& args) {
   while (true) {
     auto now = SteadyClock::now();
     window.Tick(now);
-    if (window.ended() && (in_flight == 0 || now > window.end() + kDrain)) break;
+    if (window.ended() && (in_flight == 0 || now > window.end() + kDrain)) {
+      break;
+    }
     while (!window.ended() && pacer.Due(now) && in_flight < 4096) {
       if (idle.empty()) {
         pool.emplace_back();
@@ -90,7 +100,9 @@ int Run(const Args& args) {
     curl_multi_perform(multi, &running);
     int left = 0;
     while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
-      if (m->msg != CURLMSG_DONE) continue;
+      if (m->msg != CURLMSG_DONE) {
+        continue;
+      }
       Transfer* t = nullptr;
       curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
       long status = 0;

@@ -29,7 +29,9 @@ using common::EventLoop;
 // timer several times per transfer.
 void BM_TimerArmCancel(benchmark::State& state) {
   EventLoop loop;
-  if (!loop.Init().ok()) state.SkipWithError("EventLoop::Init failed");
+  if (!loop.Init().ok()) {
+    state.SkipWithError("EventLoop::Init failed");
+  }
   for (auto _ : state) {
     EventLoop::TimerId id = loop.RunAfter(std::chrono::seconds(1), [] {});
     loop.Cancel(id);
@@ -40,13 +42,17 @@ BENCHMARK(BM_TimerArmCancel);
 // Timers that fire: arm a batch due now, run the loop until all ran.
 void BM_TimerFire(benchmark::State& state) {
   EventLoop loop;
-  if (!loop.Init().ok()) state.SkipWithError("EventLoop::Init failed");
+  if (!loop.Init().ok()) {
+    state.SkipWithError("EventLoop::Init failed");
+  }
   const int batch = static_cast<int>(state.range(0));
   for (auto _ : state) {
     int left = batch;
     for (int i = 0; i < batch; ++i) {
       loop.RunAfter(std::chrono::microseconds(0), [&] {
-        if (--left == 0) loop.Stop();
+        if (--left == 0) {
+          loop.Stop();
+        }
       });
     }
     loop.Run();
@@ -79,7 +85,9 @@ class InstantProbe : public prober::Probe {
 // (ids, region, start time, class) and hand-off to the sink.
 void BM_SchedulerRun(benchmark::State& state) {
   EventLoop loop;
-  if (!loop.Init().ok()) state.SkipWithError("EventLoop::Init failed");
+  if (!loop.Init().ok()) {
+    state.SkipWithError("EventLoop::Init failed");
+  }
   const int checks = static_cast<int>(state.range(0));
   size_t results = 0;
   prober::Scheduler::Options opts;
@@ -138,7 +146,9 @@ void BM_ResultBatchSerialize(benchmark::State& state) {
   v1::ResultBatch batch;
   batch.set_prober_id("prober-fra-1");
   batch.set_region("fra");
-  for (int i = 0; i < 500; ++i) *batch.add_results() = TypicalHttpResult(i);
+  for (int i = 0; i < 500; ++i) {
+    *batch.add_results() = TypicalHttpResult(i);
+  }
   std::string out;
   for (auto _ : state) {
     out.clear();
@@ -163,7 +173,9 @@ BENCHMARK(BM_ResultCopy);
 // The --once output line.
 void BM_ResultJson(benchmark::State& state) {
   v1::ProbeResult r = TypicalHttpResult(1);
-  for (auto _ : state) benchmark::DoNotOptimize(common::ToJsonLine(r));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(common::ToJsonLine(r));
+  }
 }
 BENCHMARK(BM_ResultJson);
 
@@ -182,7 +194,9 @@ void BM_JudgeDnsAnswer(benchmark::State& state) {
   spec.add_expect_answers("127.0.0.1");
   for (auto _ : state) {
     v1::DnsResolverResult r = prober::JudgeDnsAnswer(spec, "127.0.0.1:53", answer);
-    if (r.failure_class() != v1::FailureClass::OK) state.SkipWithError("unexpected verdict");
+    if (r.failure_class() != v1::FailureClass::OK) {
+      state.SkipWithError("unexpected verdict");
+    }
     benchmark::DoNotOptimize(&r);
   }
 }

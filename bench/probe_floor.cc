@@ -100,7 +100,9 @@ int RunHttp(const Config& c) {
   while (true) {
     auto now = SteadyClock::now();
     window.Tick(now);
-    if (window.ended() && (in_flight == 0 || now > window.end() + kDrain)) break;
+    if (window.ended() && (in_flight == 0 || now > window.end() + kDrain)) {
+      break;
+    }
     while (!window.ended() && pacer.Due(now) && in_flight < kMaxInFlight) {
       CURL* e;
       if (!idle.empty()) {
@@ -138,7 +140,9 @@ int RunHttp(const Config& c) {
     }
     int left = 0;
     while (CURLMsg* m = curl_multi_info_read(loop.multi, &left)) {
-      if (m->msg != CURLMSG_DONE) continue;
+      if (m->msg != CURLMSG_DONE) {
+        continue;
+      }
       CURL* e = m->easy_handle;
       long status = 0;
       curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -159,7 +163,9 @@ int RunTcp(const Config& c) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) Args::Die("IPv4 target expected");
+  if (inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) {
+    Args::Die("IPv4 target expected");
+  }
   int ep = epoll_create1(EPOLL_CLOEXEC);
   Pacer pacer(c.rate, static_cast<uint64_t>(c.rate * (c.warmup + c.window)), c.tick);
   Window window(c.warmup, c.window, {});
@@ -168,7 +174,9 @@ int RunTcp(const Config& c) {
   while (true) {
     auto now = SteadyClock::now();
     window.Tick(now);
-    if (window.ended() && (in_flight == 0 || now > window.end() + kDrain)) break;
+    if (window.ended() && (in_flight == 0 || now > window.end() + kDrain)) {
+      break;
+    }
     while (!window.ended() && pacer.Due(now) && in_flight < kMaxInFlight) {
       pacer.Issued();
       int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -223,7 +231,9 @@ int RunDns(const Config& c) {
       }
     }
     short events = (readable ? POLLIN : 0) | (writable ? POLLOUT : 0);
-    if (events != 0) l->fds.push_back(pollfd{fd, events, 0});
+    if (events != 0) {
+      l->fds.push_back(pollfd{fd, events, 0});
+    }
   };
   opts.sock_state_cb_data = &loop;
   opts.timeout = 2000;
@@ -241,7 +251,9 @@ int RunDns(const Config& c) {
   while (true) {
     auto now = SteadyClock::now();
     window.Tick(now);
-    if (window.ended() && (loop.in_flight == 0 || now > window.end() + kDrain)) break;
+    if (window.ended() && (loop.in_flight == 0 || now > window.end() + kDrain)) {
+      break;
+    }
     while (!window.ended() && pacer.Due(now) && loop.in_flight < kMaxInFlight) {
       pacer.Issued();
       ++loop.in_flight;
@@ -257,7 +269,9 @@ int RunDns(const Config& c) {
     std::vector<pollfd> fds = loop.fds;
     int n = poll(fds.data(), fds.size(), pacer.MillisToNext(SteadyClock::now(), 100));
     for (int i = 0; n > 0 && i < static_cast<int>(fds.size()); ++i) {
-      if (fds[i].revents == 0) continue;
+      if (fds[i].revents == 0) {
+        continue;
+      }
       ares_socket_t r =
           (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd : ARES_SOCKET_BAD;
       ares_socket_t w = (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD;
@@ -283,13 +297,23 @@ int main(int argc, char** argv) {
   c.warmup = args.Num("warmup", 3);
   c.window = args.Num("window", 10);
   c.tick = std::chrono::microseconds(static_cast<int64_t>(1000 * args.Num("tick-ms", 1)));
-  if (c.target.empty()) Args::Die("--target IP:PORT is required");
-  if (c.rate <= 0 || c.rate > 100000) Args::Die("--rate must be in (0, 100000]");
+  if (c.target.empty()) {
+    Args::Die("--target IP:PORT is required");
+  }
+  if (c.rate <= 0 || c.rate > 100000) {
+    Args::Die("--rate must be in (0, 100000]");
+  }
   if (c.warmup < 0 || c.window <= 0 || c.warmup + c.window > 600) {
     Args::Die("--warmup + --window must be within 600 s");
   }
-  if (c.kind == "http") return RunHttp(c);
-  if (c.kind == "tcp") return RunTcp(c);
-  if (c.kind == "dns") return RunDns(c);
+  if (c.kind == "http") {
+    return RunHttp(c);
+  }
+  if (c.kind == "tcp") {
+    return RunTcp(c);
+  }
+  if (c.kind == "dns") {
+    return RunDns(c);
+  }
   Args::Die("--kind must be http, tcp or dns");
 }

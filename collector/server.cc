@@ -66,7 +66,9 @@ absl::Status CollectorServer::PrepareDatabase(absl::Notification* stop) {
 absl::Status CollectorServer::Start() {
   std::shared_ptr<const v1::Config> config = holder_.Get();
   if (!options_.config_path.empty()) {
-    if (absl::Status st = detection_.Start(*config); !st.ok()) return st;
+    if (absl::Status st = detection_.Start(*config); !st.ok()) {
+      return st;
+    }
   }
   dispatcher_.SetConfig(*config);
   dispatcher_.Start();
@@ -98,7 +100,9 @@ absl::Status CollectorServer::Start() {
   spdlog::info("listening on {}:{} (gRPC: Ingest, ConfigService, Query)", host, port_);
   if (!options_.http_listen.empty()) {
     http_ = std::make_unique<HttpApi>(&query_, auth_);
-    if (absl::Status st = http_->Start(options_.http_listen); !st.ok()) return st;
+    if (absl::Status st = http_->Start(options_.http_listen); !st.ok()) {
+      return st;
+    }
   }
   return absl::OkStatus();
 }
@@ -130,10 +134,14 @@ absl::Status CollectorServer::ReloadConfig() {
 }
 
 void CollectorServer::WatchConfigFile(absl::Duration period) {
-  if (options_.config_path.empty() || watch_thread_.joinable()) return;
+  if (options_.config_path.empty() || watch_thread_.joinable()) {
+    return;
+  }
   auto fingerprint = [path = options_.config_path]() -> std::string {
     struct stat st;
-    if (stat(path.c_str(), &st) != 0) return "";
+    if (stat(path.c_str(), &st) != 0) {
+      return "";
+    }
     return absl::StrCat(st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
                         st.st_mtim.tv_nsec);
   };
@@ -141,7 +149,9 @@ void CollectorServer::WatchConfigFile(absl::Duration period) {
   watch_thread_ = std::thread([this, period, fingerprint, seen = fingerprint()]() mutable {
     while (!stop_watch_.WaitForNotificationWithTimeout(period)) {
       std::string now = fingerprint();
-      if (now.empty() || now == seen) continue;  // a missing file keeps the config
+      if (now.empty() || now == seen) {
+        continue;  // a missing file keeps the config
+      }
       seen = now;
       spdlog::info("config file {} changed: reloading", options_.config_path);
       ReloadConfig().IgnoreError();  // logged; a bad file keeps the old config
@@ -156,7 +166,9 @@ void CollectorServer::Shutdown(absl::Duration drain) {
   }
   holder_.Shutdown();       // Watch streams end now
   ingest_.StartDraining();  // ingest streams end after their current batch
-  if (http_ != nullptr) http_->Stop();
+  if (http_ != nullptr) {
+    http_->Stop();
+  }
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain));
     server_->Wait();

@@ -20,9 +20,13 @@ absl::StatusOr<absl::Duration> ParseDuration(const std::string& text) {
     }
     total += absl::Hours(24 * days);
     s = s.substr(d + 1);
-    if (s.empty()) return total;
+    if (s.empty()) {
+      return total;
+    }
   }
-  if (s == "0") return total;
+  if (s == "0") {
+    return total;
+  }
   absl::Duration rest;
   if (s.empty() || !absl::ParseDuration(s, &rest) || rest == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -115,7 +119,9 @@ absl::StatusOr<std::vector<std::string>> FlagSet::Parse(const std::vector<std::s
     }
     const Flag* flag = nullptr;
     for (const Flag& f : flags_) {
-      if (f.name == name) flag = &f;
+      if (f.name == name) {
+        flag = &f;
+      }
     }
     if (flag == nullptr) {
       return absl::InvalidArgumentError(
@@ -131,7 +137,9 @@ absl::StatusOr<std::vector<std::string>> FlagSet::Parse(const std::vector<std::s
       }
     }
     absl::Status s = flag->set(value);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      return s;
+    }
   }
   return positional;
 }

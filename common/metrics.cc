@@ -24,13 +24,19 @@ absl::StatusOr<int> BindHttpServer(httplib::Server* server, const std::string& l
   std::string spec = listen;
   if (absl::EndsWith(spec, ":0")) {
     std::string host = spec.substr(0, spec.size() - 2);
-    if (absl::EndsWith(host, "]") || host.find(':') == std::string::npos) spec = host;
+    if (absl::EndsWith(host, "]") || host.find(':') == std::string::npos) {
+      spec = host;
+    }
   }
   auto hp = ParseHostPort(spec, 0);
-  if (!hp.ok()) return hp.status();
+  if (!hp.ok()) {
+    return hp.status();
+  }
   int port = hp->port == 0 ? server->bind_to_any_port(hp->host)
                            : (server->bind_to_port(hp->host, hp->port) ? hp->port : -1);
-  if (port <= 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  if (port <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
   return port;
 }
 
@@ -39,8 +45,9 @@ absl::Status MetricsServer::Start(const std::string& listen, Render render) {
     res.set_content(render(), "text/plain; version=0.0.4");
   });
   absl::StatusOr<int> port = BindHttpServer(server_.get(), listen);
-  if (!port.ok())
+  if (!port.ok()) {
     return absl::Status(port.status().code(), absl::StrCat("metrics: ", port.status().message()));
+  }
   port_ = *port;
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return absl::OkStatus();

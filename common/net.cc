@@ -51,7 +51,9 @@ absl::StatusOr<HostPort> ParseHostPort(const std::string& text, int default_port
 }
 
 std::string FormatHostPort(const std::string& host, int port) {
-  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
+  if (host.find(':') != std::string::npos) {
+    return absl::StrCat("[", host, "]:", port);
+  }
   return absl::StrCat(host, ":", port);
 }
 
@@ -67,17 +69,29 @@ absl::StatusOr<Url> ParseUrl(const std::string& text) {
   size_t path_at = rest.find_first_of("/?#");
   std::string authority = rest.substr(0, path_at);
   url.path = path_at == std::string::npos ? "/" : rest.substr(path_at);
-  if (!url.path.empty() && url.path[0] != '/') url.path = "/" + url.path;
-  if (size_t hash = url.path.find('#'); hash != std::string::npos) url.path.resize(hash);
+  if (!url.path.empty() && url.path[0] != '/') {
+    url.path = "/" + url.path;
+  }
+  if (size_t hash = url.path.find('#'); hash != std::string::npos) {
+    url.path.resize(hash);
+  }
   if (authority.find('@') != std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", text, "\": credentials in URLs are not supported; use headers"));
   }
   int default_port = 0;
-  if (url.scheme == "http") default_port = 80;
-  if (url.scheme == "https") default_port = 443;
-  if (url.scheme == "smtp") default_port = 25;
-  if (url.scheme == "smtps") default_port = 465;
+  if (url.scheme == "http") {
+    default_port = 80;
+  }
+  if (url.scheme == "https") {
+    default_port = 443;
+  }
+  if (url.scheme == "smtp") {
+    default_port = 25;
+  }
+  if (url.scheme == "smtps") {
+    default_port = 465;
+  }
   if (default_port == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", text, "\": unsupported scheme \"", url.scheme, "\""));
@@ -96,7 +110,9 @@ absl::StatusOr<StatusRange> ParseStatusRange(const std::string& text) {
   std::vector<std::string> parts = absl::StrSplit(text, '-');
   bool ok = parts.size() <= 2 && absl::SimpleAtoi(parts[0], &r.lo);
   r.hi = r.lo;
-  if (ok && parts.size() == 2) ok = absl::SimpleAtoi(parts[1], &r.hi);
+  if (ok && parts.size() == 2) {
+    ok = absl::SimpleAtoi(parts[1], &r.hi);
+  }
   if (!ok || r.lo < 100 || r.hi > 599 || r.lo > r.hi) {
     return absl::InvalidArgumentError(absl::StrCat("bad status \"", text, "\""));
   }

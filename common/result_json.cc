@@ -13,7 +13,9 @@ std::string ToJsonLine(const google::protobuf::Message& message) {
   opts.add_whitespace = false;
   std::string out;
   auto st = google::protobuf::util::MessageToJsonString(message, &out, opts);
-  if (!st.ok()) return "{}";
+  if (!st.ok()) {
+    return "{}";
+  }
   return out;
 }
 

@@ -42,20 +42,25 @@ std::string ToJson(const google::protobuf::Message& message) {
 }
 
 std::string FormatIncidentsTable(const v1::IncidentsReply& reply, bool all) {
-  if (reply.incidents().empty())
+  if (reply.incidents().empty()) {
     return all ? "no incidents in the window\n" : "no open incidents\n";
+  }
   std::vector<std::vector<std::string>> rows = {{"ID", "KIND", "SEVERITY", "SERVICE", "REGIONS",
                                                  "SHARE", "CLASS", "OPENED", "STATUS", "ACK"}};
   for (const v1::Incident& i : reply.incidents()) {
     std::string status = i.status();
-    if (i.in_maintenance()) status += " (maintenance)";
+    if (i.in_maintenance()) {
+      status += " (maintenance)";
+    }
     rows.push_back({i.id(), i.kind(), i.severity(), i.service(), Regions(i.regions()), Share(i),
                     Class(i), When(i.opened_at()), status,
                     i.acknowledged_by().empty() ? "-" : i.acknowledged_by()});
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    for (size_t c = 0; c < row.size(); ++c) {
+      width[c] = std::max(width[c], row[c].size());
+    }
   }
   std::string out;
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -77,7 +82,9 @@ std::string FormatTimeline(const v1::TimelineReply& reply) {
   absl::StrAppend(&out, "  kind       ", i.kind(), " (", i.severity(), ")\n");
   absl::StrAppend(&out, "  service    ", i.service(), "  checks ", Regions(i.checks()), "\n");
   absl::StrAppend(&out, "  regions    ", Regions(i.regions()), "\n");
-  if (!i.hosts().empty()) absl::StrAppend(&out, "  hosts      ", Regions(i.hosts()), "\n");
+  if (!i.hosts().empty()) {
+    absl::StrAppend(&out, "  hosts      ", Regions(i.hosts()), "\n");
+  }
   absl::StrAppend(&out, "  class      ", Class(i), "  share ", Share(i), "\n");
   if (!i.latency_phase().empty()) {
     absl::StrAppend(&out, "  latency    ", i.latency_phase(),

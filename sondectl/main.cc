@@ -13,10 +13,10 @@
 #include "absl/time/time.h"
 #include "collector/detect/options.h"
 #include "common/config/config.h"
-#include "common/tls/credentials.h"
 #include "common/flags.h"
 #include "common/grpc_status.h"
 #include "common/net.h"
+#include "common/tls/credentials.h"
 #include "grpcpp/grpcpp.h"
 #include "sonde/v1/collector.grpc.pb.h"
 #include "sondectl/incidents.h"
@@ -159,13 +159,19 @@ struct CollectorFlags {
     *target = common::FormatHostPort(hp->host, hp->port);
     absl::StatusOr<common::ClientCredentials> creds =
         common::MakeClientCredentials(security, *target);
-    if (!creds.ok()) return creds.status();
-    if (token.empty()) token = creds->bearer_token;
+    if (!creds.ok()) {
+      return creds.status();
+    }
+    if (token.empty()) {
+      token = creds->bearer_token;
+    }
     return v1::Query::NewStub(grpc::CreateChannel(*target, creds->channel));
   }
 
   void Prepare(grpc::ClientContext* context) const {
-    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    if (!token.empty()) {
+      context->AddMetadata("authorization", "Bearer " + token);
+    }
     context->set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
   }
 };
@@ -198,7 +204,9 @@ int Incidents(const std::vector<std::string>& args) {
   flags.String("service", &service, "Only incidents of this service.");
   flags.String("format", &format, "table (for people) or json (for scripts).");
   absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
-  if (!rest.ok()) return UsageError("incidents", std::string(rest.status().message()));
+  if (!rest.ok()) {
+    return UsageError("incidents", std::string(rest.status().message()));
+  }
   if (flags.help_requested()) {
     std::fputs(flags.Help().c_str(), stdout);
     return kExitOk;
@@ -211,7 +219,9 @@ int Incidents(const std::vector<std::string>& args) {
   }
   std::string target;
   auto stub = c.Open(&target);
-  if (!stub.ok()) return UsageError("incidents", std::string(stub.status().message()));
+  if (!stub.ok()) {
+    return UsageError("incidents", std::string(stub.status().message()));
+  }
   grpc::ClientContext context;
   c.Prepare(&context);
   v1::IncidentsRequest request;
@@ -220,7 +230,9 @@ int Incidents(const std::vector<std::string>& args) {
   request.set_service(service);
   v1::IncidentsReply reply;
   grpc::Status status = (*stub)->Incidents(&context, request, &reply);
-  if (!status.ok()) return RpcError("list incidents", target, status);
+  if (!status.ok()) {
+    return RpcError("list incidents", target, status);
+  }
   std::fputs((format == "json" ? ToJson(reply) : FormatIncidentsTable(reply, all)).c_str(), stdout);
   return kExitOk;
 }
@@ -232,25 +244,33 @@ int Incident(const std::vector<std::string>& args) {
   c.Add(&flags);
   flags.String("format", &format, "table (for people) or json (for scripts).");
   absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
-  if (!rest.ok()) return UsageError("incident", std::string(rest.status().message()));
+  if (!rest.ok()) {
+    return UsageError("incident", std::string(rest.status().message()));
+  }
   if (flags.help_requested()) {
     std::fputs(flags.Help().c_str(), stdout);
     return kExitOk;
   }
-  if (rest->size() != 1) return UsageError("incident", "give exactly one INCIDENT id");
+  if (rest->size() != 1) {
+    return UsageError("incident", "give exactly one INCIDENT id");
+  }
   if (format != "table" && format != "json") {
     return UsageError("incident", "--format must be table or json");
   }
   std::string target;
   auto stub = c.Open(&target);
-  if (!stub.ok()) return UsageError("incident", std::string(stub.status().message()));
+  if (!stub.ok()) {
+    return UsageError("incident", std::string(stub.status().message()));
+  }
   grpc::ClientContext context;
   c.Prepare(&context);
   v1::TimelineRequest request;
   request.set_incident_id((*rest)[0]);
   v1::TimelineReply reply;
   grpc::Status status = (*stub)->Timeline(&context, request, &reply);
-  if (!status.ok()) return RpcError("read the incident", target, status);
+  if (!status.ok()) {
+    return RpcError("read the incident", target, status);
+  }
   std::fputs((format == "json" ? ToJson(reply) : FormatTimeline(reply)).c_str(), stdout);
   return kExitOk;
 }
@@ -265,15 +285,21 @@ int Ack(const std::vector<std::string>& args) {
   flags.String("by", &by, "Who acknowledges (default: $USER).");
   flags.String("comment", &comment, "A note for the timeline.");
   absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
-  if (!rest.ok()) return UsageError("ack", std::string(rest.status().message()));
+  if (!rest.ok()) {
+    return UsageError("ack", std::string(rest.status().message()));
+  }
   if (flags.help_requested()) {
     std::fputs(flags.Help().c_str(), stdout);
     return kExitOk;
   }
-  if (rest->size() != 1) return UsageError("ack", "give exactly one INCIDENT id");
+  if (rest->size() != 1) {
+    return UsageError("ack", "give exactly one INCIDENT id");
+  }
   std::string target;
   auto stub = c.Open(&target);
-  if (!stub.ok()) return UsageError("ack", std::string(stub.status().message()));
+  if (!stub.ok()) {
+    return UsageError("ack", std::string(stub.status().message()));
+  }
   grpc::ClientContext context;
   c.Prepare(&context);
   v1::AcknowledgeRequest request;
@@ -282,7 +308,9 @@ int Ack(const std::vector<std::string>& args) {
   request.set_comment(comment);
   v1::AcknowledgeReply reply;
   grpc::Status status = (*stub)->Acknowledge(&context, request, &reply);
-  if (!status.ok()) return RpcError("acknowledge the incident", target, status);
+  if (!status.ok()) {
+    return RpcError("acknowledge the incident", target, status);
+  }
   const v1::Incident& i = reply.incident();
   if (reply.already_acknowledged()) {
     std::printf("%s was already acknowledged by %s\n", i.id().c_str(), i.acknowledged_by().c_str());
@@ -325,7 +353,9 @@ int Report(const std::vector<std::string>& args) {
   }
   std::string target;
   auto stub = c.Open(&target);
-  if (!stub.ok()) return UsageError("report", std::string(stub.status().message()));
+  if (!stub.ok()) {
+    return UsageError("report", std::string(stub.status().message()));
+  }
   grpc::ClientContext context;
   c.Prepare(&context);
   v1::AvailabilityRequest request;
@@ -334,7 +364,9 @@ int Report(const std::vector<std::string>& args) {
   request.set_region(region);
   v1::AvailabilityReply reply;
   grpc::Status status = (*stub)->Availability(&context, request, &reply);
-  if (!status.ok()) return RpcError("get availability", target, status);
+  if (!status.ok()) {
+    return RpcError("get availability", target, status);
+  }
   std::string text = format == "json" ? FormatReportJson(reply) : FormatReportTable(reply);
   std::fputs(text.c_str(), stdout);
   return kExitOk;

@@ -145,7 +145,9 @@ v1::ResultBatch MakeBatch(const std::string& prober_id, const std::string& regio
 }
 
 double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
+  if (v.empty()) {
+    return 0;
+  }
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
@@ -199,7 +201,9 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
               std::chrono::duration<double, std::milli>(now - sent[i].first).count());
         }
       }
-      if (in_flight > 0) in_flight--;
+      if (in_flight > 0) {
+        in_flight--;
+      }
     }
     absl::MutexLock l(&mu);
     reader_done = true;
@@ -213,7 +217,9 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
     if (interval.count() > 0) {
       std::this_thread::sleep_until(std::min(next_send, deadline));
       next_send += interval;
-      if (Clock::now() >= deadline) break;
+      if (Clock::now() >= deadline) {
+        break;
+      }
     }
     {
       absl::MutexLock l(&mu);
@@ -221,8 +227,12 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
         return in_flight < static_cast<size_t>(o.window) || reader_done;
       };
       mu.AwaitWithTimeout(absl::Condition(&room), absl::Milliseconds(100));
-      if (reader_done) break;
-      if (!room()) continue;
+      if (reader_done) {
+        break;
+      }
+      if (!room()) {
+        continue;
+      }
     }
     // Stamped now: these probes "ended" as their batch leaves.
     v1::ResultBatch b =
@@ -233,7 +243,9 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
       sent.emplace_back(Clock::now(), b.results_size());
       in_flight++;
     }
-    if (!stream->Write(b)) break;
+    if (!stream->Write(b)) {
+      break;
+    }
     batch_seq++;
   }
   stream->WritesDone();
@@ -271,10 +283,14 @@ StreamPhase RunStreams(const Options& o, const std::string& tag, Clock::duration
     threads.emplace_back(
         [&, i] { results[i] = RunStream(o, tag, i, window_start, deadline, interval); });
   }
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : threads) {
+    t.join();
+  }
   StreamPhase phase;
   for (const StreamResult& r : results) {
-    if (!r.error.empty()) phase.error = r.error;
+    if (!r.error.empty()) {
+      phase.error = r.error;
+    }
     phase.acked_in_window += r.acked_in_window;
     phase.latency_ms.insert(phase.latency_ms.end(), r.latency_ms.begin(), r.latency_ms.end());
   }
@@ -292,7 +308,9 @@ using PgConn = std::unique_ptr<PGconn, PgConnDeleter>;
 bool Exec(PGconn* c, const char* sql, std::string* error) {
   PGresult* r = PQexec(c, sql);
   bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-  if (!ok) *error = PQresultErrorMessage(r);
+  if (!ok) {
+    *error = PQresultErrorMessage(r);
+  }
   PQclear(r);
   return ok;
 }
@@ -335,11 +353,19 @@ bool CopyChunks(const std::string& conninfo, const std::vector<std::string>& chu
     }
     return ok;
   };
-  if (!commit_each && !Exec(c.get(), "BEGIN", error)) return false;
+  if (!commit_each && !Exec(c.get(), "BEGIN", error)) {
+    return false;
+  }
   for (const std::string& chunk : chunks) {
-    if (commit_each && !Exec(c.get(), "BEGIN", error)) return false;
-    if (!copy(chunk)) return false;
-    if (commit_each && !Exec(c.get(), "COMMIT", error)) return false;
+    if (commit_each && !Exec(c.get(), "BEGIN", error)) {
+      return false;
+    }
+    if (!copy(chunk)) {
+      return false;
+    }
+    if (commit_each && !Exec(c.get(), "COMMIT", error)) {
+      return false;
+    }
   }
   return commit_each || Exec(c.get(), "COMMIT", error);
 }
@@ -360,7 +386,9 @@ std::vector<std::vector<std::string>> EncodeRows(const Options& o, uint64_t rows
       v1::ResultBatch b = MakeBatch(prober_id, region, seq, &next_seq, n,
                                     static_cast<int>(o.checks), absl::Now(), &rng);
       std::string chunk;
-      for (const v1::ProbeResult& r : b.results()) collector::AppendCopyRow(b, r, &chunk);
+      for (const v1::ProbeResult& r : b.results()) {
+        collector::AppendCopyRow(b, r, &chunk);
+      }
       per_conn[i].push_back(std::move(chunk));
     }
   }
@@ -376,14 +404,20 @@ double TimeCopy(const Options& o, const std::vector<std::vector<std::string>>& p
   auto start = Clock::now();
   for (size_t i = 0; i < per_conn.size(); ++i) {
     threads.emplace_back([&, i] {
-      if (!CopyChunks(o.postgres, per_conn[i], commit_each, &errors[i])) ok = false;
+      if (!CopyChunks(o.postgres, per_conn[i], commit_each, &errors[i])) {
+        ok = false;
+      }
     });
   }
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : threads) {
+    t.join();
+  }
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   if (!ok) {
     for (const std::string& e : errors) {
-      if (!e.empty()) *error = e;
+      if (!e.empty()) {
+        *error = e;
+      }
     }
     return 0;
   }
@@ -428,7 +462,9 @@ int Main(int argc, char** argv) {
   std::vector<double> ingest_rates, copy_one_rates, copy_each_rates, latency;
   for (int round = 0; round < o.rounds; ++round) {
     StreamPhase phase = RunStreams(o, absl::StrCat("r", round), Clock::duration::zero());
-    if (!phase.error.empty()) std::cerr << "warning: " << phase.error << "\n";
+    if (!phase.error.empty()) {
+      std::cerr << "warning: " << phase.error << "\n";
+    }
     ingest_rates.push_back(phase.rate);
     latency.insert(latency.end(), phase.latency_ms.begin(), phase.latency_ms.end());
     std::printf("round %d: collector %.0f results/s", round + 1, phase.rate);

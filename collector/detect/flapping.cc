@@ -7,7 +7,9 @@ double FlapDetector::PercentStateChange(uint32_t bits, int n) {
   bits &= mask;
   // Bit i set: samples i and i+1 differ (i = 0 is the newest transition).
   uint32_t changes = (bits ^ (bits >> 1)) & (mask >> 1);
-  if (changes == 0) return 0;
+  if (changes == 0) {
+    return 0;
+  }
   const int transitions = n - 1;
   double weighted = 0;
   while (changes != 0) {
@@ -23,8 +25,12 @@ bool FlapDetector::AddSample(bool failing, int history, double enter_percent, do
   bits_ = (bits_ << 1) | (failing ? 1u : 0u);
   percent_ = PercentStateChange(bits_, history);
   const bool was = flapping_;
-  if (!flapping_ && percent_ >= enter_percent) flapping_ = true;
-  if (flapping_ && percent_ <= exit_percent) flapping_ = false;
+  if (!flapping_ && percent_ >= enter_percent) {
+    flapping_ = true;
+  }
+  if (flapping_ && percent_ <= exit_percent) {
+    flapping_ = false;
+  }
   return was != flapping_;
 }
 

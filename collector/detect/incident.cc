@@ -53,8 +53,12 @@ std::string DebugString(const IncidentEvent& event) {
                                  IncidentKindName(i.kind), " ", SeverityName(i.severity),
                                  " svc=", i.service, " checks=[", absl::StrJoin(i.checks, ","),
                                  "] regions=[", absl::StrJoin(i.regions, ","), "]");
-  if (!i.hosts.empty()) absl::StrAppend(&out, " hosts=", i.hosts.size());
-  if (!i.protocol.empty()) absl::StrAppend(&out, " proto=", i.protocol);
+  if (!i.hosts.empty()) {
+    absl::StrAppend(&out, " hosts=", i.hosts.size());
+  }
+  if (!i.protocol.empty()) {
+    absl::StrAppend(&out, " proto=", i.protocol);
+  }
   if (i.dominant_class != v1::FailureClass::UNSPECIFIED) {
     absl::StrAppend(&out, " class=", v1::FailureClass::Code_Name(i.dominant_class));
   }

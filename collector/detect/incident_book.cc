@@ -53,7 +53,9 @@ bool IncidentBook::ProgressWorthReporting(int affected_before, int recovered_bef
   if (affected < 2 || (affected == affected_before && recovered == recovered_before)) {
     return false;
   }
-  if (affected <= progress_every_target_ || recovered == affected) return true;
+  if (affected <= progress_every_target_ || recovered == affected) {
+    return true;
+  }
   auto step = [&](int r, int a) {
     return a == 0 ? -1 : static_cast<int>(std::floor(static_cast<double>(r) / a / progress_step_));
   };
@@ -104,7 +106,9 @@ void IncidentBook::Update(Entry* e, const DesiredIncident& d, absl::Time t, bool
   s.kind = d.kind;
   s.severity = d.severity;
   s.checks = d.checks;
-  if (!d.regions.empty()) s.regions = d.regions;
+  if (!d.regions.empty()) {
+    s.regions = d.regions;
+  }
   s.hosts = d.hosts;
   s.protocol = d.protocol;
   s.dominant_class = d.dominant_class;
@@ -119,12 +123,20 @@ void IncidentBook::Update(Entry* e, const DesiredIncident& d, absl::Time t, bool
   e->discriminator = d.discriminator;
   e->holding = false;
   const bool any = reclassified || regions_changed || progress || other;
-  if (!any) return;
+  if (!any) {
+    return;
+  }
   s.updated_at = t;
   e->reported_share = d.failing_share;
-  if (reclassified) Emit(IncidentEventKind::kReclassified, *e, t, previous, out);
-  if (regions_changed) Emit(IncidentEventKind::kRegionsChanged, *e, t, previous, out);
-  if (progress) Emit(IncidentEventKind::kProgress, *e, t, previous, out);
+  if (reclassified) {
+    Emit(IncidentEventKind::kReclassified, *e, t, previous, out);
+  }
+  if (regions_changed) {
+    Emit(IncidentEventKind::kRegionsChanged, *e, t, previous, out);
+  }
+  if (progress) {
+    Emit(IncidentEventKind::kProgress, *e, t, previous, out);
+  }
   if (other && !reclassified && !regions_changed && !progress) {
     Emit(IncidentEventKind::kUpdated, *e, t, previous, out);
   }
@@ -151,12 +163,16 @@ void IncidentBook::Reconcile(const std::string& scope, const std::string& servic
                              std::vector<DesiredIncident> desired, absl::Time t,
                              std::vector<IncidentEvent>* out) {
   std::sort(desired.begin(), desired.end(), [](const DesiredIncident& a, const DesiredIncident& b) {
-    if (a.kind != b.kind) return a.kind < b.kind;
+    if (a.kind != b.kind) {
+      return a.kind < b.kind;
+    }
     return a.discriminator < b.discriminator;
   });
   std::vector<size_t> mine;
   for (size_t i = 0; i < open_.size(); ++i) {
-    if (open_[i].scope == scope) mine.push_back(i);
+    if (open_[i].scope == scope) {
+      mine.push_back(i);
+    }
   }
   std::vector<bool> used(mine.size(), false);
   std::vector<size_t> unmatched;
@@ -172,7 +188,9 @@ void IncidentBook::Reconcile(const std::string& scope, const std::string& servic
         break;
       }
     }
-    if (!found) unmatched.push_back(i);
+    if (!found) {
+      unmatched.push_back(i);
+    }
   }
   std::vector<Entry> added;
   for (size_t i : unmatched) {
@@ -182,7 +200,9 @@ void IncidentBook::Reconcile(const std::string& scope, const std::string& servic
     if (IsAvailability(d.kind)) {
       for (size_t j = 0; j < mine.size(); ++j) {
         const Entry& e = open_[mine[j]];
-        if (used[j] || !IsAvailability(e.snap.kind)) continue;
+        if (used[j] || !IsAvailability(e.snap.kind)) {
+          continue;
+        }
         const size_t overlap = Overlap(e.snap.checks, d.checks);
         if (overlap > best_overlap) {
           best_overlap = overlap;
@@ -228,14 +248,20 @@ void IncidentBook::Reconcile(const std::string& scope, const std::string& servic
   }
   for (size_t j = 0; j < mine.size(); ++j) {
     Entry& e = open_[mine[j]];
-    if (!used[j] && !e.holding) StartHold(&e, t, out);
+    if (!used[j] && !e.holding) {
+      StartHold(&e, t, out);
+    }
   }
-  for (Entry& e : added) open_.push_back(std::move(e));
+  for (Entry& e : added) {
+    open_.push_back(std::move(e));
+  }
   RecomputeNextHold();
 }
 
 void IncidentBook::ExpireHolds(absl::Time t, std::vector<IncidentEvent>* out) {
-  if (next_hold_end_ > t) return;
+  if (next_hold_end_ > t) {
+    return;
+  }
   for (size_t i = 0; i < open_.size();) {
     Entry& e = open_[i];
     if (e.holding && e.hold_end <= t) {
@@ -254,7 +280,9 @@ void IncidentBook::ExpireHolds(absl::Time t, std::vector<IncidentEvent>* out) {
 void IncidentBook::RecomputeNextHold() {
   next_hold_end_ = absl::InfiniteFuture();
   for (const Entry& e : open_) {
-    if (e.holding) next_hold_end_ = std::min(next_hold_end_, e.hold_end);
+    if (e.holding) {
+      next_hold_end_ = std::min(next_hold_end_, e.hold_end);
+    }
   }
 }
 
@@ -301,13 +329,17 @@ bool IncidentBook::OpenKindFor(const std::string& scope, const std::string& chec
 std::vector<Incident> IncidentBook::Open() const {
   std::vector<Incident> out;
   out.reserve(open_.size());
-  for (const Entry& e : open_) out.push_back(e.snap);
+  for (const Entry& e : open_) {
+    out.push_back(e.snap);
+  }
   return out;
 }
 
 std::vector<std::string> IncidentBook::Scopes() const {
   std::vector<std::string> out;
-  for (const Entry& e : open_) out.push_back(e.scope);
+  for (const Entry& e : open_) {
+    out.push_back(e.scope);
+  }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -6,35 +6,51 @@
 namespace sonde::detect {
 
 int LatencyHistogram::Bucket(uint32_t us) {
-  if (us < 256) return 0;
+  if (us < 256) {
+    return 0;
+  }
   const int octave = 31 - __builtin_clz(us);
-  if (octave >= 26) return kBuckets - 1;
+  if (octave >= 26) {
+    return kBuckets - 1;
+  }
   const int sub = static_cast<int>((us >> (octave - 2)) & 3u);
   return 1 + (octave - 8) * 4 + sub;
 }
 
 double LatencyHistogram::LowerBound(int bucket) {
-  if (bucket <= 0) return 0;
-  if (bucket >= kBuckets - 1) return static_cast<double>(1u << 26);
+  if (bucket <= 0) {
+    return 0;
+  }
+  if (bucket >= kBuckets - 1) {
+    return static_cast<double>(1u << 26);
+  }
   const int octave = 8 + (bucket - 1) / 4;
   const int sub = (bucket - 1) % 4;
   return std::ldexp(1.0 + sub / 4.0, octave);
 }
 
 double LatencyHistogram::UpperBound(int bucket) {
-  if (bucket <= 0) return 256;
-  if (bucket >= kBuckets - 1) return static_cast<double>(1u << 27);
+  if (bucket <= 0) {
+    return 256;
+  }
+  if (bucket >= kBuckets - 1) {
+    return static_cast<double>(1u << 27);
+  }
   const int octave = 8 + (bucket - 1) / 4;
   const int sub = (bucket - 1) % 4;
   return std::ldexp(1.0 + (sub + 1) / 4.0, octave);
 }
 
 double LatencyHistogram::Percentile(const uint32_t* hist, uint64_t count, double q) {
-  if (count == 0) return 0;
+  if (count == 0) {
+    return 0;
+  }
   const double rank = q * static_cast<double>(count);
   double seen = 0;
   for (int b = 0; b < kBuckets; ++b) {
-    if (hist[b] == 0) continue;
+    if (hist[b] == 0) {
+      continue;
+    }
     if (seen + hist[b] >= rank) {
       const double frac = (rank - seen) / hist[b];
       return LowerBound(b) + frac * (UpperBound(b) - LowerBound(b));
@@ -53,7 +69,9 @@ void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us
                          uint32_t first_byte_us) {
   const int b = LatencyHistogram::Bucket(total_us);
   uint16_t& c = cur_.hist[b];
-  if (c == 0xffff) return;  // > 65535 results a minute: drop the excess
+  if (c == 0xffff) {
+    return;  // > 65535 results a minute: drop the excess
+  }
   ++c;
   cur_.used[b >> 6] |= uint64_t{1} << (b & 63);
   ++cur_.count;
@@ -64,7 +82,9 @@ void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us
 }
 
 void LatencyTracker::AddTo(Block* b, const Minute& m) {
-  if (m.count == 0) return;
+  if (m.count == 0) {
+    return;
+  }
   for (int w = 0; w < 2; ++w) {
     for (uint64_t bits = m.used[w]; bits != 0; bits &= bits - 1) {
       const int i = w * 64 + __builtin_ctzll(bits);
@@ -72,11 +92,15 @@ void LatencyTracker::AddTo(Block* b, const Minute& m) {
     }
   }
   b->count += m.count;
-  for (int i = 0; i < kPhaseCount; ++i) b->phase[i] += m.phase[i];
+  for (int i = 0; i < kPhaseCount; ++i) {
+    b->phase[i] += m.phase[i];
+  }
 }
 
 void LatencyTracker::SubtractFrom(Block* b, const Minute& m) {
-  if (m.count == 0) return;
+  if (m.count == 0) {
+    return;
+  }
   for (int w = 0; w < 2; ++w) {
     for (uint64_t bits = m.used[w]; bits != 0; bits &= bits - 1) {
       const int i = w * 64 + __builtin_ctzll(bits);
@@ -84,19 +108,29 @@ void LatencyTracker::SubtractFrom(Block* b, const Minute& m) {
     }
   }
   b->count -= m.count;
-  for (int i = 0; i < kPhaseCount; ++i) b->phase[i] -= m.phase[i];
+  for (int i = 0; i < kPhaseCount; ++i) {
+    b->phase[i] -= m.phase[i];
+  }
 }
 
 void LatencyTracker::AddTo(Block* b, const Block& m) {
-  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) b->hist[i] += m.hist[i];
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) {
+    b->hist[i] += m.hist[i];
+  }
   b->count += m.count;
-  for (int i = 0; i < kPhaseCount; ++i) b->phase[i] += m.phase[i];
+  for (int i = 0; i < kPhaseCount; ++i) {
+    b->phase[i] += m.phase[i];
+  }
 }
 
 void LatencyTracker::SubtractFrom(Block* b, const Block& m) {
-  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) b->hist[i] -= m.hist[i];
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) {
+    b->hist[i] -= m.hist[i];
+  }
   b->count -= m.count;
-  for (int i = 0; i < kPhaseCount; ++i) b->phase[i] -= m.phase[i];
+  for (int i = 0; i < kPhaseCount; ++i) {
+    b->phase[i] -= m.phase[i];
+  }
 }
 
 bool LatencyTracker::CloseMinute(const LatencyParams& params) {
@@ -112,7 +146,9 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
     if (++open_minutes_ == w) {
       const int nb = static_cast<int>(blocks_.size());
       Block& old = blocks_[closed_blocks_ % nb];
-      if (closed_blocks_ >= nb) SubtractFrom(&baseline_, old);
+      if (closed_blocks_ >= nb) {
+        SubtractFrom(&baseline_, old);
+      }
       old = open_;
       open_ = Block{};
       open_minutes_ = 0;
@@ -145,7 +181,9 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
 
 std::array<double, kPhaseCount> LatencyTracker::PhaseShift() const {
   std::array<double, kPhaseCount> out{};
-  if (window_.count == 0 || baseline_.count == 0) return out;
+  if (window_.count == 0 || baseline_.count == 0) {
+    return out;
+  }
   for (int i = 0; i < kPhaseCount; ++i) {
     out[i] = static_cast<double>(window_.phase[i]) / window_.count -
              static_cast<double>(baseline_.phase[i]) / baseline_.count;

@@ -18,31 +18,45 @@ absl::Status DetectorOptions::Validate() const {
   auto bad = [](absl::string_view field, absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("detector option ", field, ": ", why));
   };
-  if (reorder_window < absl::ZeroDuration()) return bad("reorder_window", "must be >= 0");
-  if (evaluation_period < absl::ZeroDuration()) return bad("evaluation_period", "must be >= 0");
+  if (reorder_window < absl::ZeroDuration()) {
+    return bad("reorder_window", "must be >= 0");
+  }
+  if (evaluation_period < absl::ZeroDuration()) {
+    return bad("evaluation_period", "must be >= 0");
+  }
   if (down_window < 1 || down_window > kMaxDownWindow) {
     return bad("down_window", absl::StrCat("must be 1..", kMaxDownWindow));
   }
   if (down_failures < 1 || down_failures > down_window) {
     return bad("down_failures", "must be 1..down_window");
   }
-  if (up_successes < 1) return bad("up_successes", "must be >= 1");
-  if (stale_intervals < 1) return bad("stale_intervals", "must be >= 1");
-  if (default_interval <= absl::ZeroDuration()) return bad("default_interval", "must be > 0");
+  if (up_successes < 1) {
+    return bad("up_successes", "must be >= 1");
+  }
+  if (stale_intervals < 1) {
+    return bad("stale_intervals", "must be >= 1");
+  }
+  if (default_interval <= absl::ZeroDuration()) {
+    return bad("default_interval", "must be > 0");
+  }
   if (!(outage_false_rate > 0 && outage_false_rate < 1)) {
     return bad("outage_false_rate", "must be in (0, 1)");
   }
   if (outage_max_confirm_runs < 2 || outage_max_confirm_runs > 60) {
     return bad("outage_max_confirm_runs", "must be 2..60");
   }
-  if (prober_min_checks < 1) return bad("prober_min_checks", "must be >= 1");
+  if (prober_min_checks < 1) {
+    return bad("prober_min_checks", "must be >= 1");
+  }
   if (!Share(prober_fault_share) || prober_fault_share == 0) {
     return bad("prober_fault_share", "must be in (0, 1]");
   }
   if (!Share(prober_recover_share) || prober_recover_share >= prober_fault_share) {
     return bad("prober_recover_share", "must be in [0, prober_fault_share)");
   }
-  if (global_min_regions < 1) return bad("global_min_regions", "must be >= 1");
+  if (global_min_regions < 1) {
+    return bad("global_min_regions", "must be >= 1");
+  }
   if (!WholeMinutes(partial_window) || partial_window > absl::Minutes(kMaxPartialMinutes)) {
     return bad("partial_window",
                absl::StrCat("must be whole minutes, at most ", kMaxPartialMinutes, "m"));
@@ -55,9 +69,15 @@ absl::Status DetectorOptions::Validate() const {
     return bad("partial_fast_window", absl::StrCat("must be a multiple of ", kFastBuckets, "s (",
                                                    kFastBuckets, " buckets of whole seconds)"));
   }
-  if (partial_min_regions < 1) return bad("partial_min_regions", "must be >= 1");
-  if (!Share(dns_share)) return bad("dns_share", "must be in [0, 1]");
-  if (class_window <= absl::ZeroDuration()) return bad("class_window", "must be > 0");
+  if (partial_min_regions < 1) {
+    return bad("partial_min_regions", "must be >= 1");
+  }
+  if (!Share(dns_share)) {
+    return bad("dns_share", "must be in [0, 1]");
+  }
+  if (class_window <= absl::ZeroDuration()) {
+    return bad("class_window", "must be > 0");
+  }
   if (!WholeMinutes(latency_window) || latency_window > absl::Minutes(kMaxLatencyMinutes)) {
     return bad("latency_window",
                absl::StrCat("must be whole minutes, at most ", kMaxLatencyMinutes, "m"));
@@ -71,13 +91,21 @@ absl::Status DetectorOptions::Validate() const {
   if (!(latency_percentile > 0 && latency_percentile < 1)) {
     return bad("latency_percentile", "must be in (0, 1)");
   }
-  if (latency_factor < 1) return bad("latency_factor", "must be >= 1");
-  if (latency_margin < absl::ZeroDuration()) return bad("latency_margin", "must be >= 0");
-  if (latency_min_regions < 1) return bad("latency_min_regions", "must be >= 1");
+  if (latency_factor < 1) {
+    return bad("latency_factor", "must be >= 1");
+  }
+  if (latency_margin < absl::ZeroDuration()) {
+    return bad("latency_margin", "must be >= 0");
+  }
+  if (latency_min_regions < 1) {
+    return bad("latency_min_regions", "must be >= 1");
+  }
   if (flap_history < 3 || flap_history > kMaxFlapHistory) {
     return bad("flap_history", absl::StrCat("must be 3..", kMaxFlapHistory));
   }
-  if (!WholeMinutes(flap_sample_period)) return bad("flap_sample_period", "must be whole minutes");
+  if (!WholeMinutes(flap_sample_period)) {
+    return bad("flap_sample_period", "must be whole minutes");
+  }
   if (flap_exit_percent > flap_enter_percent) {
     return bad("flap_exit_percent", "must be <= flap_enter_percent");
   }
@@ -101,14 +129,28 @@ absl::Status DetectorOptions::Validate() const {
     if (r.short_window >= r.long_window) {
       return bad("burn_rules", "short_window must be shorter than long_window");
     }
-    if (r.factor <= 0) return bad("burn_rules", "factor must be > 0");
+    if (r.factor <= 0) {
+      return bad("burn_rules", "factor must be > 0");
+    }
   }
-  if (burn_min_failures < 0) return bad("burn_min_failures", "must be >= 0");
-  if (resolve_hold < absl::ZeroDuration()) return bad("resolve_hold", "must be >= 0");
-  if (reclassify_after < absl::ZeroDuration()) return bad("reclassify_after", "must be >= 0");
-  if (share_update_step < 0) return bad("share_update_step", "must be >= 0");
-  if (progress_every_target < 0) return bad("progress_every_target", "must be >= 0");
-  if (!(progress_step > 0 && progress_step <= 1)) return bad("progress_step", "must be in (0, 1]");
+  if (burn_min_failures < 0) {
+    return bad("burn_min_failures", "must be >= 0");
+  }
+  if (resolve_hold < absl::ZeroDuration()) {
+    return bad("resolve_hold", "must be >= 0");
+  }
+  if (reclassify_after < absl::ZeroDuration()) {
+    return bad("reclassify_after", "must be >= 0");
+  }
+  if (share_update_step < 0) {
+    return bad("share_update_step", "must be >= 0");
+  }
+  if (progress_every_target < 0) {
+    return bad("progress_every_target", "must be >= 0");
+  }
+  if (!(progress_step > 0 && progress_step <= 1)) {
+    return bad("progress_step", "must be in (0, 1]");
+  }
   return absl::OkStatus();
 }
 
@@ -120,10 +162,14 @@ absl::Duration Dur(const google::protobuf::Duration& d) {
 
 DetectorOptions WithConfig(DetectorOptions o, const v1::DetectionConfig& c) {
   auto dur = [](bool has, const google::protobuf::Duration& d, absl::Duration* out) {
-    if (has) *out = Dur(d);
+    if (has) {
+      *out = Dur(d);
+    }
   };
   auto num = [](auto v, auto* out) {
-    if (v != 0) *out = v;
+    if (v != 0) {
+      *out = v;
+    }
   };
   dur(c.has_reorder_window(), c.reorder_window(), &o.reorder_window);
   num(c.down_failures(), &o.down_failures);

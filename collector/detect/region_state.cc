@@ -24,8 +24,12 @@ const char* RegionStateName(RegionState state) {
 }
 
 int RunStateMachine::ConfirmRuns(double noise, const Params& params) {
-  if (noise <= 0) return params.down_failures;
-  if (noise >= 1) return params.max_confirm_runs;
+  if (noise <= 0) {
+    return params.down_failures;
+  }
+  if (noise >= 1) {
+    return params.max_confirm_runs;
+  }
   const int k = static_cast<int>(std::ceil(std::log(params.false_rate) / std::log(noise)));
   return std::clamp(k, std::max(2, params.down_failures), params.max_confirm_runs);
 }

@@ -17,14 +17,18 @@ ReorderBuffer::ReorderBuffer() : ring_(1024) {}
 
 void ReorderBuffer::Grow() {
   std::vector<Sample> bigger(ring_.size() * 2);
-  for (size_t i = 0; i < size_; ++i) bigger[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+  for (size_t i = 0; i < size_; ++i) {
+    bigger[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+  }
   ring_.swap(bigger);
   head_ = 0;
 }
 
 void ReorderBuffer::Push(const Sample& s) {
   if (size_ == 0 || !SampleBefore(s, RingBack())) {
-    if (size_ == ring_.size()) Grow();
+    if (size_ == ring_.size()) {
+      Grow();
+    }
     ring_[(head_ + size_) & (ring_.size() - 1)] = s;
     ++size_;
     return;
@@ -34,8 +38,12 @@ void ReorderBuffer::Push(const Sample& s) {
 }
 
 int64_t ReorderBuffer::NextTime() const {
-  if (heap_.empty()) return RingFront().time_us;
-  if (size_ == 0) return heap_.front().time_us;
+  if (heap_.empty()) {
+    return RingFront().time_us;
+  }
+  if (size_ == 0) {
+    return heap_.front().time_us;
+  }
   return std::min(RingFront().time_us, heap_.front().time_us);
 }
 
@@ -57,10 +65,14 @@ void ReorderBuffer::Rewrite(const std::function<bool(Sample*)>& keep) {
   all.reserve(size());
   while (!empty()) {
     Sample s = Pop();
-    if (keep(&s)) all.push_back(s);
+    if (keep(&s)) {
+      all.push_back(s);
+    }
   }
   std::sort(all.begin(), all.end(), SampleBefore);
-  for (const Sample& s : all) Push(s);
+  for (const Sample& s : all) {
+    Push(s);
+  }
 }
 
 }  // namespace sonde::detect

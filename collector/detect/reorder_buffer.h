@@ -36,9 +36,15 @@ struct Sample {
 
 // Strict weak order used everywhere samples are ordered.
 inline bool SampleBefore(const Sample& a, const Sample& b) {
-  if (a.time_us != b.time_us) return a.time_us < b.time_us;
-  if (a.series != b.series) return a.series < b.series;
-  if (a.start_us != b.start_us) return a.start_us < b.start_us;
+  if (a.time_us != b.time_us) {
+    return a.time_us < b.time_us;
+  }
+  if (a.series != b.series) {
+    return a.series < b.series;
+  }
+  if (a.start_us != b.start_us) {
+    return a.start_us < b.start_us;
+  }
   return a.request_index < b.request_index;
 }
 

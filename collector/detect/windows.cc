@@ -19,7 +19,9 @@ void FastWindow::Advance(int64_t bucket) {
     head_ = bucket;
     return;
   }
-  if (bucket <= head_) return;
+  if (bucket <= head_) {
+    return;
+  }
   if (bucket - head_ >= kFastBuckets) {
     probes_.fill(0);
     fails_.fill(0);
@@ -37,7 +39,9 @@ void FastWindow::Advance(int64_t bucket) {
 
 void FastWindow::Add(int64_t bucket, uint32_t probes, uint32_t fails) {
   Advance(bucket);
-  if (bucket <= head_ - kFastBuckets) return;
+  if (bucket <= head_ - kFastBuckets) {
+    return;
+  }
   int i = static_cast<int>(bucket % kFastBuckets);
   uint16_t p = Sat16(probes_[i] + probes);
   uint16_t f = Sat16(fails_[i] + fails);
@@ -55,10 +59,14 @@ Counts FastWindow::Sum(int64_t now_bucket) {
 Counts FastWindow::SumFromFirstFailure(int64_t now_bucket) {
   Advance(now_bucket);
   Counts out;
-  if (head_ < 0) return out;
+  if (head_ < 0) {
+    return out;
+  }
   bool started = false;
   for (int64_t b = head_ - kFastBuckets + 1; b <= head_; ++b) {
-    if (b < 0) continue;
+    if (b < 0) {
+      continue;
+    }
     int i = static_cast<int>(b % kFastBuckets);
     started = started || fails_[i] > 0;
     if (started) {
@@ -110,7 +118,9 @@ RunCounts MinuteWindow::Recent(int minutes) const {
 
 int BurnLayout::Add(int64_t window_seconds) {
   for (int i = 0; i < count; ++i) {
-    if (seconds[i] == window_seconds) return i;
+    if (seconds[i] == window_seconds) {
+      return i;
+    }
   }
   int id = count++;
   seconds[id] = window_seconds;
@@ -130,7 +140,9 @@ void BurnCounter::CloseMinute(const BurnLayout& layout, const Counts& minute) {
   // Running sums first: for a 6 h window the slot being overwritten is the
   // minute that leaves it.
   for (int id = 0; id < layout.count; ++id) {
-    if (layout.in_hours[id]) continue;
+    if (layout.in_hours[id]) {
+      continue;
+    }
     const int len = layout.length[id];
     sums_[id] += minute;
     if (m >= len) {
@@ -141,10 +153,14 @@ void BurnCounter::CloseMinute(const BurnLayout& layout, const Counts& minute) {
   slot = MinuteSlot{Sat16(minute.probes), Sat16(minute.fails)};
   hour_acc_ += minute;
   ++closed_minutes_;
-  if (++minutes_in_hour_ < 60) return;
+  if (++minutes_in_hour_ < 60) {
+    return;
+  }
   const int64_t h = closed_hours_;
   for (int id = 0; id < layout.count; ++id) {
-    if (!layout.in_hours[id]) continue;
+    if (!layout.in_hours[id]) {
+      continue;
+    }
     const int len = layout.length[id];
     sums_[id] += hour_acc_;
     if (h >= len) {
@@ -160,7 +176,9 @@ void BurnCounter::CloseMinute(const BurnLayout& layout, const Counts& minute) {
 
 Counts BurnCounter::Window(const BurnLayout& layout, int id) const {
   Counts c = sums_[id];
-  if (layout.in_hours[id]) c += hour_acc_;
+  if (layout.in_hours[id]) {
+    c += hour_acc_;
+  }
   return c;
 }
 

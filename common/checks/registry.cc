@@ -11,12 +11,7 @@ namespace sonde::checks {
 
 const std::vector<const CheckType*>& AllCheckTypes() {
   static const auto* const kTypes = new std::vector<const CheckType*>{
-      &kHttpCheck,
-      &kTlsCheck,
-      &kTcpCheck,
-      &kDnsCheck,
-      &kIcmpCheck,
-      &kGrpcCheck,
+      &kHttpCheck, &kTlsCheck, &kTcpCheck, &kDnsCheck, &kIcmpCheck, &kGrpcCheck,
   };
   return *kTypes;
 }

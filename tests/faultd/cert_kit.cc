@@ -18,7 +18,9 @@ constexpr long kDay = 24 * kHour;
 
 absl::StatusOr<common::UniqueEvpPkey> NewEcKey() {
   common::UniqueEvpPkey key(EVP_EC_gen("P-256"));
-  if (!key) return common::OpenSslError("EVP_EC_gen");
+  if (!key) {
+    return common::OpenSslError("EVP_EC_gen");
+  }
   return key;
 }
 
@@ -27,10 +29,14 @@ absl::Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& 
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-  if (ext == nullptr) return common::OpenSslError(OBJ_nid2sn(nid));
+  if (ext == nullptr) {
+    return common::OpenSslError(OBJ_nid2sn(nid));
+  }
   int ok = X509_add_ext(cert, ext, -1);
   X509_EXTENSION_free(ext);
-  if (!ok) return common::OpenSslError("X509_add_ext");
+  if (!ok) {
+    return common::OpenSslError("X509_add_ext");
+  }
   return absl::OkStatus();
 }
 
@@ -45,18 +51,24 @@ struct CertSpec {
 // Builds a certificate for `key`, signed by `issuer_key` as `issuer` (or
 // self-signed when issuer is null).
 absl::StatusOr<common::UniqueX509> MakeCert(const CertSpec& spec, EVP_PKEY* key, X509* issuer,
-                                    EVP_PKEY* issuer_key) {
+                                            EVP_PKEY* issuer_key) {
   common::UniqueX509 cert(X509_new());
-  if (!cert) return common::OpenSslError("X509_new");
+  if (!cert) {
+    return common::OpenSslError("X509_new");
+  }
   X509* x = cert.get();
   X509_set_version(x, 2);
   unsigned char serial[16];
-  if (RAND_bytes(serial, sizeof serial) != 1) return common::OpenSslError("RAND_bytes");
+  if (RAND_bytes(serial, sizeof serial) != 1) {
+    return common::OpenSslError("RAND_bytes");
+  }
   serial[0] &= 0x7F;  // positive
   BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
   ASN1_INTEGER* sn = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
   BN_free(bn);
-  if (sn == nullptr) return common::OpenSslError("serial");
+  if (sn == nullptr) {
+    return common::OpenSslError("serial");
+  }
   X509_gmtime_adj(X509_getm_notBefore(x), spec.not_before);
   X509_gmtime_adj(X509_getm_notAfter(x), spec.not_after);
   X509_NAME* name = X509_get_subject_name(x);
@@ -66,7 +78,9 @@ absl::StatusOr<common::UniqueX509> MakeCert(const CertSpec& spec, EVP_PKEY* key,
                              reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1,
                              -1, 0);
   X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
-  if (X509_set_pubkey(x, key) != 1) return common::OpenSslError("X509_set_pubkey");
+  if (X509_set_pubkey(x, key) != 1) {
+    return common::OpenSslError("X509_set_pubkey");
+  }
   X509* ext_issuer = issuer ? issuer : x;
   RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_subject_key_identifier, "hash"));
   RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_authority_key_identifier, "keyid:always"));
@@ -81,7 +95,9 @@ absl::StatusOr<common::UniqueX509> MakeCert(const CertSpec& spec, EVP_PKEY* key,
   if (!spec.san.empty()) {
     RETURN_IF_ERROR(AddExtension(x, ext_issuer, NID_subject_alt_name, spec.san));
   }
-  if (X509_sign(x, issuer_key, EVP_sha256()) == 0) return common::OpenSslError("X509_sign");
+  if (X509_sign(x, issuer_key, EVP_sha256()) == 0) {
+    return common::OpenSslError("X509_sign");
+  }
   return cert;
 }
 
@@ -119,7 +135,8 @@ const CertKit::KeyAndCert* CertKit::LeafExpiringIn(int days) const {
   leaf.key = *std::move(key);
   const CertSpec spec{absl::StrCat("faultd expires in ", days, " days"), -kHour,
                       days * kDay + kHour, good_san_};
-  absl::StatusOr<common::UniqueX509> cert = MakeCert(spec, leaf.key.get(), ca_.cert.get(), ca_.key.get());
+  absl::StatusOr<common::UniqueX509> cert =
+      MakeCert(spec, leaf.key.get(), ca_.cert.get(), ca_.key.get());
   if (!cert.ok()) {
     return nullptr;
   }
@@ -173,7 +190,9 @@ absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(
       case CertKind::kExpiring:
         break;
     }
-    if (kind == CertKind::kExpiring) spec.not_after = 5 * kDay;
+    if (kind == CertKind::kExpiring) {
+      spec.not_after = 5 * kDay;
+    }
     KeyAndCert& leaf = kit->leaves_[i];
     ASSIGN_OR_RETURN(leaf.key, NewEcKey());
     if (kind == CertKind::kSelfSigned) {
@@ -184,7 +203,9 @@ absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(
     }
   }
   kit->ca_pem_ = CertToPem(kit->ca_.cert.get());
-  if (kit->ca_pem_.empty()) return common::OpenSslError("PEM_write_bio_X509");
+  if (kit->ca_pem_.empty()) {
+    return common::OpenSslError("PEM_write_bio_X509");
+  }
   return kit;
 }
 

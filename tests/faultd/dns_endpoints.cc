@@ -25,12 +25,16 @@ DnsUdpEndpoint::DnsUdpEndpoint(SessionHost* host, UniqueFd fd, size_t max_pendin
 
 DnsUdpEndpoint::~DnsUdpEndpoint() {
   *alive_ = false;
-  if (registered_) host_->loop().RemoveFd(fd_.get());
+  if (registered_) {
+    host_->loop().RemoveFd(fd_.get());
+  }
 }
 
 absl::Status DnsUdpEndpoint::Start() {
   absl::Status s = host_->loop().AddFd(fd_.get(), EPOLLIN, [this](uint32_t) { OnReadable(); });
-  if (s.ok()) registered_ = true;
+  if (s.ok()) {
+    registered_ = true;
+  }
   return s;
 }
 
@@ -42,7 +46,9 @@ void DnsUdpEndpoint::OnReadable() {
     from.len = sizeof from.storage;
     ssize_t n = recvfrom(fd_.get(), buf, sizeof buf, 0, from.sa(), &from.len);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        continue;
+      }
       return;  // EAGAIN, or an ICMP error from an earlier reply: nothing to do
     }
     std::shared_ptr<const RuleSet> rules = host_->CurrentRules();
@@ -52,7 +58,9 @@ void DnsUdpEndpoint::OnReadable() {
       reply.counters.push_back("overload_dropped");
     }
     CountDnsReply(host_, *rules, reply);
-    if (!reply.send) continue;
+    if (!reply.send) {
+      continue;
+    }
     if (reply.delay_ms == 0) {
       sendto(fd_.get(), reply.wire.data(), reply.wire.size(), 0, from.sa(), from.len);
       continue;
@@ -60,7 +68,9 @@ void DnsUdpEndpoint::OnReadable() {
     ++pending_;
     host_->loop().RunAfter(std::chrono::milliseconds(reply.delay_ms),
                            [this, alive = alive_, from, wire = std::move(reply.wire)] {
-                             if (!*alive) return;
+                             if (!*alive) {
+                               return;
+                             }
                              --pending_;
                              sendto(fd_.get(), wire.data(), wire.size(), 0, from.sa(), from.len);
                            });
@@ -83,13 +93,17 @@ void DnsTcpSession::OnInput() {
       Abort(false);
       return;
     }
-    if (in.size() < 2 + len) break;
+    if (in.size() < 2 + len) {
+      break;
+    }
     std::string query = in.substr(2, len);
     in.erase(0, 2 + len);
     std::shared_ptr<const RuleSet> rules = host()->CurrentRules();
     DnsReply reply = AnswerDnsQuery(query, true, &peer(), *rules);
     CountDnsReply(host(), *rules, reply);
-    if (!reply.send) continue;
+    if (!reply.send) {
+      continue;
+    }
     std::string framed;
     framed.push_back(static_cast<char>(reply.wire.size() >> 8));
     framed.push_back(static_cast<char>(reply.wire.size() & 0xFF));
@@ -101,7 +115,9 @@ void DnsTcpSession::OnInput() {
       After(std::chrono::milliseconds(reply.delay_ms), [this, framed] {
         --delayed_replies_;
         Send(framed);
-        if (peer_closed_) CloseWhenAnswered();
+        if (peer_closed_) {
+          CloseWhenAnswered();
+        }
       });
     }
   }
@@ -113,7 +129,9 @@ void DnsTcpSession::OnPeerClosed() {
 }
 
 void DnsTcpSession::CloseWhenAnswered() {
-  if (delayed_replies_ == 0) CloseAfterFlush();
+  if (delayed_replies_ == 0) {
+    CloseAfterFlush();
+  }
 }
 
 }  // namespace sonde::faultd

@@ -51,7 +51,9 @@ class Reader {
   absl::string_view wire() const { return w_; }
 
   bool U16(uint16_t* v) {
-    if (remaining() < 2) return false;
+    if (remaining() < 2) {
+      return false;
+    }
     *v = static_cast<uint16_t>((static_cast<uint8_t>(w_[pos_]) << 8) |
                                static_cast<uint8_t>(w_[pos_ + 1]));
     pos_ += 2;
@@ -59,12 +61,16 @@ class Reader {
   }
   bool U32(uint32_t* v) {
     uint16_t hi, lo;
-    if (!U16(&hi) || !U16(&lo)) return false;
+    if (!U16(&hi) || !U16(&lo)) {
+      return false;
+    }
     *v = (static_cast<uint32_t>(hi) << 16) | lo;
     return true;
   }
   bool Bytes(size_t n, absl::string_view* out) {
-    if (remaining() < n) return false;
+    if (remaining() < n) {
+      return false;
+    }
     *out = w_.substr(pos_, n);
     pos_ += n;
     return true;
@@ -82,26 +88,44 @@ class Reader {
     int hops = 0;
     size_t octets = 0;
     while (true) {
-      if (p >= w.size()) return false;
+      if (p >= w.size()) {
+        return false;
+      }
       uint8_t len = static_cast<uint8_t>(w[p]);
       if ((len & 0xC0) == 0xC0) {
-        if (p + 1 >= w.size()) return false;
+        if (p + 1 >= w.size()) {
+          return false;
+        }
         size_t target = (static_cast<size_t>(len & 0x3F) << 8) | static_cast<uint8_t>(w[p + 1]);
-        if (!jumped) *pos = p + 2;
+        if (!jumped) {
+          *pos = p + 2;
+        }
         jumped = true;
-        if (target >= p || ++hops > kMaxPointerHops) return false;
+        if (target >= p || ++hops > kMaxPointerHops) {
+          return false;
+        }
         p = target;
         continue;
       }
-      if ((len & 0xC0) != 0) return false;  // 0x40/0x80: reserved label types
+      if ((len & 0xC0) != 0) {
+        return false;  // 0x40/0x80: reserved label types
+      }
       if (len == 0) {
-        if (!jumped) *pos = p + 1;
+        if (!jumped) {
+          *pos = p + 1;
+        }
         return octets + 1 <= kMaxNameOctets;
       }
-      if (p + 1 + len > w.size()) return false;
+      if (p + 1 + len > w.size()) {
+        return false;
+      }
       octets += len + 1;
-      if (octets + 1 > kMaxNameOctets) return false;
-      if (!text->empty()) text->push_back('.');
+      if (octets + 1 > kMaxNameOctets) {
+        return false;
+      }
+      if (!text->empty()) {
+        text->push_back('.');
+      }
       AppendLabelText(w.substr(p + 1, len), text);
       p += 1 + len;
     }
@@ -131,9 +155,13 @@ bool ReadRdata(const Reader& r, uint16_t type, size_t start, size_t len, std::st
   size_t end = start + len;
   auto name_at = [&](size_t* p) -> bool {
     std::string text;
-    if (!Reader::ReadName(w, p, &text) || *p > end) return false;
+    if (!Reader::ReadName(w, p, &text) || *p > end) {
+      return false;
+    }
     auto enc = EncodeName(text);
-    if (!enc.ok()) return false;
+    if (!enc.ok()) {
+      return false;
+    }
     out->append(*enc);
     return true;
   };
@@ -143,12 +171,16 @@ bool ReadRdata(const Reader& r, uint16_t type, size_t start, size_t len, std::st
     case kTypeNS:
       return name_at(&p);
     case kTypeMX:
-      if (len < 3) return false;
+      if (len < 3) {
+        return false;
+      }
       out->append(w.data() + p, 2);
       p += 2;
       return name_at(&p);
     case kTypeSOA:
-      if (!name_at(&p) || !name_at(&p) || p + 20 > end) return false;
+      if (!name_at(&p) || !name_at(&p) || p + 20 > end) {
+        return false;
+      }
       out->append(w.data() + p, 20);
       return true;
     default:
@@ -165,7 +197,9 @@ bool ReadRecord(Reader* r, ResourceRecord* rr) {
   }
   size_t start = r->pos();
   absl::string_view raw;
-  if (!r->Bytes(rdlen, &raw)) return false;
+  if (!r->Bytes(rdlen, &raw)) {
+    return false;
+  }
   return ReadRdata(*r, rr->type, start, rdlen, &rr->rdata);
 }
 
@@ -195,7 +229,9 @@ absl::StatusOr<std::string> EncodeName(absl::string_view name) {
     name.remove_suffix(1);
   }
   std::string out;
-  if (name.empty()) return std::string(1, '\0');
+  if (name.empty()) {
+    return std::string(1, '\0');
+  }
   std::string label;
   auto flush = [&]() -> absl::Status {
     if (label.empty()) {
@@ -214,7 +250,9 @@ absl::StatusOr<std::string> EncodeName(absl::string_view name) {
     char c = name[i];
     if (c == '.') {
       absl::Status s = flush();
-      if (!s.ok()) return s;
+      if (!s.ok()) {
+        return s;
+      }
     } else if (c == '\\') {
       if (i + 3 < name.size() && absl::ascii_isdigit(name[i + 1]) &&
           absl::ascii_isdigit(name[i + 2]) && absl::ascii_isdigit(name[i + 3])) {
@@ -234,7 +272,9 @@ absl::StatusOr<std::string> EncodeName(absl::string_view name) {
     }
   }
   absl::Status s = flush();
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    return s;
+  }
   out.push_back('\0');
   if (out.size() > kMaxNameOctets) {
     return absl::InvalidArgumentError(absl::StrCat("name longer than 255 octets: \"", name, "\""));
@@ -243,8 +283,12 @@ absl::StatusOr<std::string> EncodeName(absl::string_view name) {
 }
 
 absl::StatusOr<Message> Parse(absl::string_view wire) {
-  if (wire.size() < kHeaderSize) return Malformed("shorter than a header");
-  if (wire.size() > kMaxMessageSize) return Malformed("longer than 65535 octets");
+  if (wire.size() < kHeaderSize) {
+    return Malformed("shorter than a header");
+  }
+  if (wire.size() > kMaxMessageSize) {
+    return Malformed("longer than 65535 octets");
+  }
   Reader r(wire);
   Message m;
   uint16_t flags, qd, an, ns, ar;
@@ -261,7 +305,9 @@ absl::StatusOr<Message> Parse(absl::string_view wire) {
   m.rd = flags & 0x0100;
   m.ra = flags & 0x0080;
   m.rcode = flags & 0xF;
-  if (static_cast<size_t>(qd) + an + ns + ar > kMaxRecords) return Malformed("too many records");
+  if (static_cast<size_t>(qd) + an + ns + ar > kMaxRecords) {
+    return Malformed("too many records");
+  }
   for (int i = 0; i < qd; ++i) {
     Question q;
     if (!r.Name(&q.name) || !r.U16(&q.type) || !r.U16(&q.klass)) {
@@ -274,7 +320,9 @@ absl::StatusOr<Message> Parse(absl::string_view wire) {
   for (int s = 0; s < 3; ++s) {
     for (int i = 0; i < counts[s]; ++i) {
       ResourceRecord rr;
-      if (!ReadRecord(&r, &rr)) return Malformed("truncated or bad resource record");
+      if (!ReadRecord(&r, &rr)) {
+        return Malformed("truncated or bad resource record");
+      }
       if (s == 2 && rr.type == kTypeOPT && rr.name.empty()) {
         m.edns_udp_size = rr.klass;
         continue;
@@ -302,7 +350,9 @@ std::string Serialize(const Message& m) {
     PutU16(&out, q.klass);
   }
   for (const auto* section : {&m.answers, &m.authority, &m.additional}) {
-    for (const ResourceRecord& rr : *section) PutRecord(&out, rr);
+    for (const ResourceRecord& rr : *section) {
+      PutRecord(&out, rr);
+    }
   }
   if (m.edns_udp_size) {
     out.push_back('\0');
@@ -322,7 +372,9 @@ absl::StatusOr<uint16_t> TypeFromName(absl::string_view name) {
   } kTypes[] = {{"A", kTypeA},   {"NS", kTypeNS},   {"CNAME", kTypeCNAME}, {"SOA", kTypeSOA},
                 {"MX", kTypeMX}, {"TXT", kTypeTXT}, {"AAAA", kTypeAAAA},   {"ANY", kTypeANY}};
   for (const auto& t : kTypes) {
-    if (n == t.name) return t.type;
+    if (n == t.name) {
+      return t.type;
+    }
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown DNS type \"", name, "\" (A AAAA CNAME MX TXT NS SOA)"));
@@ -356,7 +408,9 @@ std::string TypeName(uint16_t type) {
 absl::StatusOr<int> RcodeFromName(absl::string_view name) {
   std::string n = absl::AsciiStrToUpper(name);
   for (int rc = 0; rc <= kRefused; ++rc) {
-    if (n == RcodeName(rc)) return rc;
+    if (n == RcodeName(rc)) {
+      return rc;
+    }
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown rcode \"", name, "\" (NOERROR NXDOMAIN SERVFAIL REFUSED)"));
@@ -390,19 +444,27 @@ absl::StatusOr<std::string> EncodeRdata(uint16_t type, absl::string_view text) {
   switch (type) {
     case kTypeA: {
       unsigned char b[4];
-      if (inet_pton(AF_INET, t.c_str(), b) != 1) return bad("not an IPv4 address");
+      if (inet_pton(AF_INET, t.c_str(), b) != 1) {
+        return bad("not an IPv4 address");
+      }
       return std::string(reinterpret_cast<char*>(b), 4);
     }
     case kTypeAAAA: {
       unsigned char b[16];
-      if (inet_pton(AF_INET6, t.c_str(), b) != 1) return bad("not an IPv6 address");
+      if (inet_pton(AF_INET6, t.c_str(), b) != 1) {
+        return bad("not an IPv6 address");
+      }
       return std::string(reinterpret_cast<char*>(b), 16);
     }
     case kTypeCNAME:
     case kTypeNS: {
-      if (parts.size() != 1) return bad("expected one name");
+      if (parts.size() != 1) {
+        return bad("expected one name");
+      }
       auto n = EncodeName(parts[0]);
-      if (!n.ok()) return bad(n.status().message());
+      if (!n.ok()) {
+        return bad(n.status().message());
+      }
       return *n;
     }
     case kTypeMX: {
@@ -411,7 +473,9 @@ absl::StatusOr<std::string> EncodeRdata(uint16_t type, absl::string_view text) {
         return bad("expected \"PREFERENCE NAME\"");
       }
       auto n = EncodeName(parts[1]);
-      if (!n.ok()) return bad(n.status().message());
+      if (!n.ok()) {
+        return bad(n.status().message());
+      }
       std::string out;
       PutU16(&out, static_cast<uint16_t>(pref));
       return out + *n;
@@ -425,7 +489,9 @@ absl::StatusOr<std::string> EncodeRdata(uint16_t type, absl::string_view text) {
         out.append(chunk.data(), chunk.size());
         rest.remove_prefix(chunk.size());
       } while (!rest.empty());
-      if (out.size() > 0xFFFF) return bad("too long");
+      if (out.size() > 0xFFFF) {
+        return bad("too long");
+      }
       return out;
     }
     case kTypeSOA: {
@@ -435,12 +501,16 @@ absl::StatusOr<std::string> EncodeRdata(uint16_t type, absl::string_view text) {
       std::string out;
       for (int i = 0; i < 2; ++i) {
         auto n = EncodeName(parts[i]);
-        if (!n.ok()) return bad(n.status().message());
+        if (!n.ok()) {
+          return bad(n.status().message());
+        }
         out += *n;
       }
       for (int i = 2; i < 7; ++i) {
         uint32_t v;
-        if (!absl::SimpleAtoi(parts[i], &v)) return bad("numbers must be 0..4294967295");
+        if (!absl::SimpleAtoi(parts[i], &v)) {
+          return bad("numbers must be 0..4294967295");
+        }
         PutU32(&out, v);
       }
       return out;
@@ -461,10 +531,14 @@ std::string RdataToText(uint16_t type, absl::string_view rdata) {
   };
   switch (type) {
     case kTypeA:
-      if (rdata.size() == 4 && inet_ntop(AF_INET, rdata.data(), buf, sizeof buf)) return buf;
+      if (rdata.size() == 4 && inet_ntop(AF_INET, rdata.data(), buf, sizeof buf)) {
+        return buf;
+      }
       break;
     case kTypeAAAA:
-      if (rdata.size() == 16 && inet_ntop(AF_INET6, rdata.data(), buf, sizeof buf)) return buf;
+      if (rdata.size() == 16 && inet_ntop(AF_INET6, rdata.data(), buf, sizeof buf)) {
+        return buf;
+      }
       break;
     case kTypeCNAME:
     case kTypeNS:
@@ -489,7 +563,9 @@ std::string RdataToText(uint16_t type, absl::string_view rdata) {
     case kTypeSOA: {
       std::string mname = NameText(rdata, &p);
       std::string rname = NameText(rdata, &p);
-      if (p + 20 > rdata.size()) break;
+      if (p + 20 > rdata.size()) {
+        break;
+      }
       return absl::StrCat(mname, " ", rname, " ", u32(p), " ", u32(p + 4), " ", u32(p + 8), " ",
                           u32(p + 12), " ", u32(p + 16));
     }
@@ -497,7 +573,9 @@ std::string RdataToText(uint16_t type, absl::string_view rdata) {
       break;
   }
   std::string hex;
-  for (unsigned char c : rdata) absl::StrAppendFormat(&hex, "%02x", c);
+  for (unsigned char c : rdata) {
+    absl::StrAppendFormat(&hex, "%02x", c);
+  }
   return absl::StrCat("\\# ", rdata.size(), " ", hex);
 }
 

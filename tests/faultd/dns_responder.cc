@@ -33,14 +33,22 @@ void Collect(const RuleSet& rules, const SocketAddress* source, const Rule& rule
       any = true;
     }
   }
-  if (any || qtype == dns::kTypeCNAME) return;
+  if (any || qtype == dns::kTypeCNAME) {
+    return;
+  }
   for (const DnsRecordData& r : rule.records) {
-    if (r.type != dns::kTypeCNAME) continue;
+    if (r.type != dns::kTypeCNAME) {
+      continue;
+    }
     out->push_back({owner, r.type, dns::kClassIN, r.ttl, r.rdata});
     std::string target = dns::RdataToText(dns::kTypeCNAME, r.rdata);
-    if (depth >= kMaxCnameHops) return;
+    if (depth >= kMaxCnameHops) {
+      return;
+    }
     const Rule& next = MatchName(rules, source, target);
-    if (!next.is_default()) Collect(rules, source, next, target, qtype, depth + 1, out);
+    if (!next.is_default()) {
+      Collect(rules, source, next, target, qtype, depth + 1, out);
+    }
     return;
   }
 }
@@ -49,7 +57,9 @@ void Collect(const RuleSet& rules, const SocketAddress* source, const Rule& rule
 dns::ResourceRecord NegativeSoa(const Rule& rule, const std::string& qname) {
   std::string owner = rule.spec.zone().empty() ? qname : rule.spec.zone();
   for (const DnsRecordData& r : rule.records) {
-    if (r.type == dns::kTypeSOA) return {owner, r.type, dns::kClassIN, r.ttl, r.rdata};
+    if (r.type == dns::kTypeSOA) {
+      return {owner, r.type, dns::kClassIN, r.ttl, r.rdata};
+    }
   }
   uint32_t ttl = rule.negative_ttl();
   auto rdata = dns::EncodeRdata(
@@ -95,7 +105,9 @@ DnsReply AnswerDnsQuery(absl::string_view query, bool over_tcp, const SocketAddr
   r.opcode = q.opcode;
   r.rd = q.rd;
   r.ra = true;
-  if (q.edns_udp_size) r.edns_udp_size = kServerUdpSize;
+  if (q.edns_udp_size) {
+    r.edns_udp_size = kServerUdpSize;
+  }
   reply.send = true;
   auto finish = [&](int rcode) {
     r.rcode = rcode;
@@ -139,7 +151,9 @@ DnsReply AnswerDnsQuery(absl::string_view query, bool over_tcp, const SocketAddr
   }
   if (rcode == dns::kNxDomain || (rcode == dns::kNoError && r.answers.empty())) {
     r.authority.push_back(NegativeSoa(rule, question.name));
-    if (rcode == dns::kNoError) reply.counters.push_back("nodata");
+    if (rcode == dns::kNoError) {
+      reply.counters.push_back("nodata");
+    }
   }
 
   size_t limit = dns::kClassicUdpSize;

@@ -49,14 +49,22 @@ ControlResponse JsonError(int status, absl::string_view message) {
 // completed (the connection is handed back in *out).
 bool ConnectWithin(const SocketAddress& addr, int ms, UniqueFd* out) {
   UniqueFd fd(socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return false;
-  if (connect(fd.get(), addr.sa(), addr.len) != 0 && errno != EINPROGRESS) return false;
+  if (!fd.valid()) {
+    return false;
+  }
+  if (connect(fd.get(), addr.sa(), addr.len) != 0 && errno != EINPROGRESS) {
+    return false;
+  }
   pollfd p{fd.get(), POLLOUT, 0};
-  if (poll(&p, 1, ms) != 1) return false;
+  if (poll(&p, 1, ms) != 1) {
+    return false;
+  }
   int err = 0;
   socklen_t len = sizeof err;
   getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) return false;
+  if (err != 0) {
+    return false;
+  }
   *out = std::move(fd);
   return true;
 }
@@ -69,7 +77,9 @@ std::map<std::string, int> ListenerPorts::ByName() const {
       {"http", http},       {"https", https},         {"tls", tls},   {"tcp", tcp},    {"dns", dns},
       {"control", control}, {"blackhole", blackhole}, {"grpc", grpc}, {"grpcs", grpcs}};
   for (const auto& [name, port] : all) {
-    if (port != 0) out[name] = port;
+    if (port != 0) {
+      out[name] = port;
+    }
   }
   return out;
 }
@@ -81,7 +91,9 @@ std::string ListenerPorts::ToJson() const {
       {"control", control}, {"blackhole", blackhole}, {"grpc", grpc}, {"grpcs", grpcs}};
   bool first = true;
   for (const auto& [name, port] : all) {
-    if (port == 0) continue;
+    if (port == 0) {
+      continue;
+    }
     absl::StrAppend(&out, first ? "" : ", ", "\"", name, "\": ", port);
     first = false;
   }
@@ -96,13 +108,17 @@ FaultServer::FaultServer(FaultServerOptions options) : options_(std::move(option
 FaultServer::~FaultServer() { Stop(); }
 
 absl::Status FaultServer::Start() {
-  if (started_) return absl::FailedPreconditionError("FaultServer::Start called twice");
+  if (started_) {
+    return absl::FailedPreconditionError("FaultServer::Start called twice");
+  }
   started_ = true;
   signal(SIGPIPE, SIG_IGN);
   RETURN_IF_ERROR(loop_.Init());
   ASSIGN_OR_RETURN(certs_, CertKit::Generate(options_.cert_names));
   ASSIGN_OR_RETURN(tls_, TlsServerContext::Create(certs_.get()));
-  if (!options_.rules_json.empty()) RETURN_IF_ERROR(SetRulesJson(options_.rules_json));
+  if (!options_.rules_json.empty()) {
+    RETURN_IF_ERROR(SetRulesJson(options_.rules_json));
+  }
   RETURN_IF_ERROR(BindStream(ListenerKind::kHttp, options_.http_listen));
   RETURN_IF_ERROR(BindStream(ListenerKind::kHttps, options_.https_listen));
   RETURN_IF_ERROR(BindStream(ListenerKind::kTls, options_.tls_listen));
@@ -116,7 +132,9 @@ absl::Status FaultServer::Start() {
 }
 
 void FaultServer::Stop() {
-  if (!running_) return;
+  if (!running_) {
+    return;
+  }
   running_ = false;
   // Before the loop stops: delayed gRPC answers are finished on it.
   if (grpc_ != nullptr) {
@@ -132,12 +150,18 @@ void FaultServer::Stop() {
 }
 
 absl::Status FaultServer::BindStream(ListenerKind kind, const std::string& listen) {
-  if (listen.empty()) return absl::OkStatus();
+  if (listen.empty()) {
+    return absl::OkStatus();
+  }
   std::string flag = absl::StrCat("--", ListenerName(kind), "-listen");
   auto addr = ParseListenAddress(listen);
-  if (!addr.ok()) return Prefixed(flag, addr.status());
+  if (!addr.ok()) {
+    return Prefixed(flag, addr.status());
+  }
   auto fd = ListenTcp(*addr, kListenBacklog);
-  if (!fd.ok()) return Prefixed(flag, fd.status());
+  if (!fd.ok()) {
+    return Prefixed(flag, fd.status());
+  }
   ASSIGN_OR_RETURN(SocketAddress bound, LocalAddress(fd->get()));
   addresses_[static_cast<int>(kind)] = bound;
   switch (kind) {
@@ -167,20 +191,28 @@ absl::Status FaultServer::BindStream(ListenerKind kind, const std::string& liste
 }
 
 absl::Status FaultServer::BindDns(const std::string& listen) {
-  if (listen.empty()) return absl::OkStatus();
+  if (listen.empty()) {
+    return absl::OkStatus();
+  }
   auto addr = ParseListenAddress(listen);
-  if (!addr.ok()) return Prefixed("--dns-listen", addr.status());
+  if (!addr.ok()) {
+    return Prefixed("--dns-listen", addr.status());
+  }
   // UDP first; then TCP on the port UDP got. With port 0 the TCP port may
   // be taken already, so try again with a new UDP port (bounded).
   absl::Status last;
   for (int attempt = 0; attempt < kDnsBindAttempts; ++attempt) {
     auto udp = BindUdp(*addr);
-    if (!udp.ok()) return Prefixed("--dns-listen", udp.status());
+    if (!udp.ok()) {
+      return Prefixed("--dns-listen", udp.status());
+    }
     ASSIGN_OR_RETURN(SocketAddress bound, LocalAddress(udp->get()));
     auto tcp = ListenTcp(bound, kListenBacklog);
     if (!tcp.ok()) {
       last = tcp.status();
-      if (addr->port() != 0) break;
+      if (addr->port() != 0) {
+        break;
+      }
       continue;
     }
     addresses_[static_cast<int>(ListenerKind::kDns)] = bound;
@@ -198,14 +230,20 @@ absl::Status FaultServer::BindDns(const std::string& listen) {
 }
 
 absl::Status FaultServer::BindBlackhole(const std::string& listen) {
-  if (listen.empty()) return absl::OkStatus();
+  if (listen.empty()) {
+    return absl::OkStatus();
+  }
   auto addr = ParseListenAddress(listen);
-  if (!addr.ok()) return Prefixed("--blackhole-listen", addr.status());
+  if (!addr.ok()) {
+    return Prefixed("--blackhole-listen", addr.status());
+  }
   // Backlog 0 and never accept(): once the accept queue holds one
   // connection, Linux drops further SYNs (tcp_abort_on_overflow=0), so
   // clients see their connect time out. faultd fills the queue itself.
   auto fd = ListenTcp(*addr, 0);
-  if (!fd.ok()) return Prefixed("--blackhole-listen", fd.status());
+  if (!fd.ok()) {
+    return Prefixed("--blackhole-listen", fd.status());
+  }
   ASSIGN_OR_RETURN(SocketAddress bound, LocalAddress(fd->get()));
   addresses_[static_cast<int>(ListenerKind::kBlackhole)] = bound;
   ports_.blackhole = bound.port();
@@ -272,7 +310,9 @@ void FaultServer::OnAcceptable(ListenerKind kind, int listen_fd) {
     peer.len = sizeof peer.storage;
     int c = accept4(listen_fd, peer.sa(), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EINTR || errno == ECONNABORTED) {
+        continue;
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         // Out of descriptors or memory: pause this listener briefly rather
         // than spin on a readable socket we cannot accept from.
@@ -371,10 +411,14 @@ ControlResponse FaultServer::HandleControl(const HttpRequest& request) {
   const std::string& method = request.method;
   bool get = method == "GET" || method == "HEAD";
   if (path == "/rules") {
-    if (get) return {200, "application/json", RulesJson() + "\n"};
+    if (get) {
+      return {200, "application/json", RulesJson() + "\n"};
+    }
     if (method == "PUT" || method == "POST") {
       absl::Status s = SetRulesJson(request.body);
-      if (!s.ok()) return JsonError(400, s.message());
+      if (!s.ok()) {
+        return JsonError(400, s.message());
+      }
       absl::MutexLock l(&mu_);
       return {200, "application/json",
               absl::StrCat("{\"ok\": true, \"rules\": ", rules_->rules().size(),
@@ -383,7 +427,9 @@ ControlResponse FaultServer::HandleControl(const HttpRequest& request) {
     return JsonError(405, "use GET or PUT on /rules");
   }
   if (path == "/stats") {
-    if (get) return {200, "application/json", StatsJson()};
+    if (get) {
+      return {200, "application/json", StatsJson()};
+    }
     return JsonError(405, "use GET on /stats");
   }
   if (path == "/reset-stats") {
@@ -393,10 +439,18 @@ ControlResponse FaultServer::HandleControl(const HttpRequest& request) {
     }
     return JsonError(405, "use POST on /reset-stats");
   }
-  if (get && path == "/ports") return {200, "application/json", ports_.ToJson() + "\n"};
-  if (get && path == "/ca.pem") return {200, "application/x-pem-file", ca_pem()};
-  if (get && path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
-  if (get && path == "/") return {200, "text/plain; charset=utf-8", std::string(kControlIndex)};
+  if (get && path == "/ports") {
+    return {200, "application/json", ports_.ToJson() + "\n"};
+  }
+  if (get && path == "/ca.pem") {
+    return {200, "application/x-pem-file", ca_pem()};
+  }
+  if (get && path == "/healthz") {
+    return {200, "text/plain; charset=utf-8", "ok\n"};
+  }
+  if (get && path == "/") {
+    return {200, "text/plain; charset=utf-8", std::string(kControlIndex)};
+  }
   return JsonError(404, absl::StrCat("no such control endpoint: ", method, " ", path));
 }
 

@@ -18,9 +18,13 @@ bool IsTokenChar(char c) {
 }
 
 bool IsToken(absl::string_view s) {
-  if (s.empty()) return false;
+  if (s.empty()) {
+    return false;
+  }
   for (char c : s) {
-    if (!IsTokenChar(c)) return false;
+    if (!IsTokenChar(c)) {
+      return false;
+    }
   }
   return true;
 }
@@ -48,7 +52,9 @@ std::string PathOf(absl::string_view target) {
 
 const std::string* HttpRequest::Header(absl::string_view name) const {
   for (const auto& [n, v] : headers) {
-    if (absl::EqualsIgnoreCase(n, name)) return &v;
+    if (absl::EqualsIgnoreCase(n, name)) {
+      return &v;
+    }
   }
   return nullptr;
 }
@@ -62,7 +68,9 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits, s
   size_t from = std::max(*scanned, start);
   size_t end = absl::string_view::npos;  // index just past the blank line
   for (size_t i = from; i < buffer.size(); ++i) {
-    if (buffer[i] != '\n') continue;
+    if (buffer[i] != '\n') {
+      continue;
+    }
     if (i + 1 < buffer.size() && buffer[i + 1] == '\n') {
       end = i + 2;
       break;
@@ -80,7 +88,9 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits, s
     }
     return HeadParse();
   }
-  if (end > limits.max_head_bytes) return Error(431, "request head too large");
+  if (end > limits.max_head_bytes) {
+    return Error(431, "request head too large");
+  }
 
   absl::string_view head = buffer.substr(start, end - start);
   std::vector<absl::string_view> lines = absl::StrSplit(head, '\n');
@@ -90,16 +100,24 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits, s
   bool saw_length = false;
   for (absl::string_view line : lines) {
     absl::ConsumeSuffix(&line, "\r");
-    if (line.empty()) continue;  // the final blank line(s)
+    if (line.empty()) {
+      continue;  // the final blank line(s)
+    }
     if (absl::StrContains(line, '\r') || absl::StrContains(line, '\0')) {
       return Error(400, "stray CR or NUL in request head");
     }
     if (first) {
       first = false;
       std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
-      if (parts.size() != 3) return Error(400, "malformed request line");
-      if (!IsToken(parts[0])) return Error(400, "malformed method");
-      if (parts[1].empty()) return Error(400, "empty request target");
+      if (parts.size() != 3) {
+        return Error(400, "malformed request line");
+      }
+      if (!IsToken(parts[0])) {
+        return Error(400, "malformed method");
+      }
+      if (parts[1].empty()) {
+        return Error(400, "empty request target");
+      }
       for (char c : parts[1]) {
         if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
           return Error(400, "control character in request target");
@@ -119,17 +137,23 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits, s
       req.path = PathOf(req.target);
       continue;
     }
-    if (line[0] == ' ' || line[0] == '\t') return Error(400, "obsolete line folding");
+    if (line[0] == ' ' || line[0] == '\t') {
+      return Error(400, "obsolete line folding");
+    }
     size_t colon = line.find(':');
     if (colon == absl::string_view::npos || !IsToken(line.substr(0, colon))) {
       return Error(400, "malformed header line");
     }
-    if (req.headers.size() >= limits.max_headers) return Error(431, "too many headers");
+    if (req.headers.size() >= limits.max_headers) {
+      return Error(431, "too many headers");
+    }
     absl::string_view value = line.substr(colon + 1);
     value = absl::StripAsciiWhitespace(value);
     req.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
   }
-  if (first) return Error(400, "no request line");
+  if (first) {
+    return Error(400, "no request line");
+  }
 
   req.keep_alive = req.minor_version >= 1;
   bool saw_close = false;
@@ -141,7 +165,9 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits, s
           !absl::SimpleAtoi(value, &n)) {
         return Error(400, "bad Content-Length");
       }
-      if (saw_length && n != req.content_length) return Error(400, "conflicting Content-Length");
+      if (saw_length && n != req.content_length) {
+        return Error(400, "conflicting Content-Length");
+      }
       saw_length = true;
       req.content_length = n;
     } else if (absl::EqualsIgnoreCase(name, "transfer-encoding")) {
@@ -149,8 +175,12 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits, s
     } else if (absl::EqualsIgnoreCase(name, "connection")) {
       for (absl::string_view tok : absl::StrSplit(value, ',')) {
         tok = absl::StripAsciiWhitespace(tok);
-        if (absl::EqualsIgnoreCase(tok, "close")) saw_close = true;
-        if (absl::EqualsIgnoreCase(tok, "keep-alive")) req.keep_alive = true;
+        if (absl::EqualsIgnoreCase(tok, "close")) {
+          saw_close = true;
+        }
+        if (absl::EqualsIgnoreCase(tok, "keep-alive")) {
+          req.keep_alive = true;
+        }
       }
     } else if (absl::EqualsIgnoreCase(name, "expect")) {
       if (!absl::EqualsIgnoreCase(value, "100-continue")) {
@@ -159,8 +189,12 @@ HeadParse ParseRequestHead(absl::string_view buffer, const HttpLimits& limits, s
       req.expect_continue = true;
     }
   }
-  if (saw_close) req.keep_alive = false;  // "close" wins over keep-alive
-  if (req.content_length > limits.max_body_bytes) return Error(413, "request body too large");
+  if (saw_close) {
+    req.keep_alive = false;  // "close" wins over keep-alive
+  }
+  if (req.content_length > limits.max_body_bytes) {
+    return Error(413, "request body too large");
+  }
   out.state = HeadParse::State::kComplete;
   out.head_bytes = end;
   return out;

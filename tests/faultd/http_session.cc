@@ -19,7 +19,9 @@ constexpr absl::string_view kInjectedFailureBody = "sonde-faultd: injected failu
 
 bool HasHeader(const pb::Rule& spec, absl::string_view name) {
   for (const auto& [n, v] : spec.headers()) {
-    if (absl::EqualsIgnoreCase(n, name)) return true;
+    if (absl::EqualsIgnoreCase(n, name)) {
+      return true;
+    }
   }
   return false;
 }
@@ -47,7 +49,9 @@ void HttpSession::OnOpen() {
     return;
   }
   ArmIdleTimer();
-  if (listener() == ListenerKind::kHttps) StartTls();
+  if (listener() == ListenerKind::kHttps) {
+    StartTls();
+  }
 }
 
 void HttpSession::OnSecure() { ArmIdleTimer(); }
@@ -69,17 +73,25 @@ void HttpSession::OnPeerClosed() {
 }
 
 void HttpSession::OnOutputDrained() {
-  if (body_active_ && body_.bytes_per_second == 0) PumpBody();
+  if (body_active_ && body_.bytes_per_second == 0) {
+    PumpBody();
+  }
 }
 
 void HttpSession::ProcessInput() {
-  if (processing_) return;
+  if (processing_) {
+    return;
+  }
   processing_ = true;
   while (!closed() && (state_ == State::kReadingHead || state_ == State::kReadingBody)) {
     if (state_ == State::kReadingHead) {
-      if (input().empty()) break;
+      if (input().empty()) {
+        break;
+      }
       HeadParse p = ParseRequestHead(input(), host()->limits().http, &scanned_);
-      if (p.state == HeadParse::State::kIncomplete) break;
+      if (p.state == HeadParse::State::kIncomplete) {
+        break;
+      }
       if (p.state == HeadParse::State::kError) {
         CountListener("bad_requests");
         SendError(p.error_status, p.error);
@@ -130,8 +142,12 @@ void HttpSession::HandleFaultRequest() {
   ctx.phase = Phase::kRequest;
   ctx.source = &peer();
   ctx.path = request_.path;
-  if (const std::string* h = request_.Header("host")) ctx.host = *h;
-  if (tls()) ctx.sni = sni() ? absl::string_view(*sni()) : absl::string_view();
+  if (const std::string* h = request_.Header("host")) {
+    ctx.host = *h;
+  }
+  if (tls()) {
+    ctx.sni = sni() ? absl::string_view(*sni()) : absl::string_view();
+  }
   RuleMatch m = host()->Decide(ctx);
   const pb::Rule& s = m->spec;
   m.Count("requests");
@@ -153,16 +169,22 @@ void HttpSession::HandleFaultRequest() {
   }
 
   std::optional<uint64_t> seed;
-  if (s.has_fail_seed()) seed = s.fail_seed();
+  if (s.has_fail_seed()) {
+    seed = s.fail_seed();
+  }
   bool failing = s.has_fail_share() && m.NextRequestFails(s.fail_share(), seed);
   int status = failing ? m->fail_status() : m->status();
   std::string location;
   if (!failing && s.has_redirect()) {
     location = s.redirect();
-    if (!(s.has_status() && status >= 300 && status < 400)) status = 302;
+    if (!(s.has_status() && status >= 300 && status < 400)) {
+      status = 302;
+    }
   }
   m.Count(absl::StrCat("status_", status));
-  if (failing) m.Count("injected_failures");
+  if (failing) {
+    m.Count("injected_failures");
+  }
 
   body_ = BodyPlan();
   if (failing) {
@@ -177,7 +199,9 @@ void HttpSession::HandleFaultRequest() {
     } else {
       body_.total = body_.pattern.size();
     }
-    if (body_.pattern.empty()) body_.pattern = "x";
+    if (body_.pattern.empty()) {
+      body_.pattern = "x";
+    }
   }
   body_.bytes_per_second = s.trickle_bps();
   body_.delay_ms = s.delay_body_ms();
@@ -195,7 +219,9 @@ void HttpSession::HandleFaultRequest() {
   if (!HasHeader(s, "content-type")) {
     absl::StrAppend(&head, "Content-Type: text/plain; charset=utf-8\r\n");
   }
-  if (!location.empty()) absl::StrAppend(&head, "Location: ", location, "\r\n");
+  if (!location.empty()) {
+    absl::StrAppend(&head, "Location: ", location, "\r\n");
+  }
   // A rule may set Content-Length or Transfer-Encoding itself (to produce a
   // broken response on purpose); then faultd adds neither.
   if (!HasHeader(s, "content-length") && !HasHeader(s, "transfer-encoding") && status != 204 &&
@@ -229,7 +255,9 @@ void HttpSession::HandleFaultRequest() {
 }
 
 void HttpSession::StartBody() {
-  if (closed()) return;
+  if (closed()) {
+    return;
+  }
   if (body_.total == 0 && !body_.endless) {
     FinishResponse();
     return;
@@ -247,7 +275,9 @@ void HttpSession::StartBody() {
 }
 
 void HttpSession::PumpBody() {
-  if (closed() || !body_active_) return;
+  if (closed() || !body_active_) {
+    return;
+  }
   uint64_t budget = kBodyBudgetPerPump;
   if (body_.bytes_per_second > 0) {
     double elapsed = std::chrono::duration<double>(Clock::now() - body_.started).count();
@@ -260,9 +290,13 @@ void HttpSession::PumpBody() {
   while (budget > 0 && (body_.endless || body_.sent < body_.total) &&
          output_pending() < kMaxQueuedOutput) {
     uint64_t n = std::min<uint64_t>(kBodyChunk, budget);
-    if (!body_.endless) n = std::min<uint64_t>(n, body_.total - body_.sent);
+    if (!body_.endless) {
+      n = std::min<uint64_t>(n, body_.total - body_.sent);
+    }
     if (tile.empty()) {
-      while (tile.size() < kBodyChunk + pattern.size()) tile += pattern;
+      while (tile.size() < kBodyChunk + pattern.size()) {
+        tile += pattern;
+      }
     }
     absl::string_view chunk(tile.data() + body_.sent % pattern.size(), n);
     if (body_.chunked) {
@@ -270,7 +304,9 @@ void HttpSession::PumpBody() {
     } else {
       Send(chunk);
     }
-    if (closed()) return;
+    if (closed()) {
+      return;
+    }
     body_.sent += n;
     budget -= n;
   }
@@ -296,7 +332,9 @@ void HttpSession::PumpBody() {
 void HttpSession::FinishResponse() {
   body_active_ = false;
   SetOutputHungry(false);
-  if (closed()) return;
+  if (closed()) {
+    return;
+  }
   if (!keep_alive_) {
     CloseAfterFlush();
     return;
@@ -304,7 +342,9 @@ void HttpSession::FinishResponse() {
   state_ = State::kReadingHead;
   request_ = HttpRequest();
   ArmIdleTimer();
-  if (!processing_) ProcessInput();
+  if (!processing_) {
+    ProcessInput();
+  }
 }
 
 void HttpSession::SendError(int status, const std::string& why) {
@@ -321,7 +361,9 @@ void HttpSession::SendSimple(int status, const std::string& content_type, const 
       "\r\nServer: sonde-faultd\r\nContent-Type: ", content_type,
       "\r\nContent-Length: ", body.size(), "\r\nConnection: ", keep_alive_ ? "keep-alive" : "close",
       "\r\n", extra_headers, "\r\n");
-  if (request_.method != "HEAD") out += body;
+  if (request_.method != "HEAD") {
+    out += body;
+  }
   Send(out);
 }
 

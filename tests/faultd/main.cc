@@ -72,7 +72,9 @@ server cannot start, 2 on a usage error.)";
 bool WriteFileAtomically(const std::string& path, const std::string& content) {
   std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   FILE* f = fopen(tmp.c_str(), "w");
-  if (f == nullptr) return false;
+  if (f == nullptr) {
+    return false;
+  }
   bool ok = fwrite(content.data(), 1, content.size(), f) == content.size();
   ok = fflush(f) == 0 && ok;
   ok = fsync(fileno(f)) == 0 && ok;

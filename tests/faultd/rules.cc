@@ -49,7 +49,9 @@ const std::map<std::string, std::set<std::string>>& FieldListeners() {
     for (const char* f : {"cert", "cert_days", "handshake_fail", "max_version", "sni"}) {
       (*t)[f] = {"https", "tls"};
     }
-    for (const char* f : {"banner", "banner_delay_ms", "respond", "echo"}) (*t)[f] = {"tcp"};
+    for (const char* f : {"banner", "banner_delay_ms", "respond", "echo"}) {
+      (*t)[f] = {"tcp"};
+    }
     for (const char* f :
          {"rcode", "drop", "records", "nodata", "truncate", "negative_ttl", "zone", "name"}) {
       (*t)[f] = {"dns"};
@@ -65,18 +67,30 @@ const std::map<std::string, std::set<std::string>>& FieldListeners() {
 
 absl::StatusOr<int> ParseTlsVersion(absl::string_view v) {
   std::string s = absl::AsciiStrToUpper(v);
-  if (s == "TLS1" || s == "TLS1.0") return kTls10;
-  if (s == "TLS1.1") return kTls11;
-  if (s == "TLS1.2") return kTls12;
-  if (s == "TLS1.3") return kTls13;
+  if (s == "TLS1" || s == "TLS1.0") {
+    return kTls10;
+  }
+  if (s == "TLS1.1") {
+    return kTls11;
+  }
+  if (s == "TLS1.2") {
+    return kTls12;
+  }
+  if (s == "TLS1.3") {
+    return kTls13;
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("max_version: \"", v, "\" is not one of TLS1 TLS1.1 TLS1.2 TLS1.3"));
 }
 
 bool ValidHeaderName(absl::string_view name) {
-  if (name.empty()) return false;
+  if (name.empty()) {
+    return false;
+  }
   for (char c : name) {
-    if (!(absl::ascii_isalnum(c) || absl::StrContains("!#$%&'*+-.^_`|~", c))) return false;
+    if (!(absl::ascii_isalnum(c) || absl::StrContains("!#$%&'*+-.^_`|~", c))) {
+      return false;
+    }
   }
   return true;
 }
@@ -157,7 +171,9 @@ absl::Status Compile(Rule* rule) {
   }
   if (!s.source().empty()) {
     auto p = IpPrefix::Parse(s.source());
-    if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat("source: ", p.status().message()));
+    if (!p.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("source: ", p.status().message()));
+    }
     rule->source = *p;
   }
   if (s.has_status() && (s.status() < 200 || s.status() > 599)) {
@@ -190,7 +206,9 @@ absl::Status Compile(Rule* rule) {
   }
   if (s.has_cert()) {
     auto kind = ParseCertKind(s.cert());
-    if (!kind.ok()) return kind.status();
+    if (!kind.ok()) {
+      return kind.status();
+    }
     rule->cert = *kind;
   }
   if (s.has_cert_days()) {
@@ -217,12 +235,16 @@ absl::Status Compile(Rule* rule) {
   }
   if (s.has_max_version()) {
     auto v = ParseTlsVersion(s.max_version());
-    if (!v.ok()) return v.status();
+    if (!v.ok()) {
+      return v.status();
+    }
     rule->max_tls_version = *v;
   }
   if (s.has_rcode()) {
     auto rc = dns::RcodeFromName(s.rcode());
-    if (!rc.ok()) return absl::InvalidArgumentError(absl::StrCat("rcode: ", rc.status().message()));
+    if (!rc.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("rcode: ", rc.status().message()));
+    }
     rule->dns_rcode = *rc;
   }
   if (!s.name().empty()) {
@@ -270,7 +292,9 @@ absl::Status Compile(Rule* rule) {
 }
 
 bool ListenerMatches(absl::string_view want, const MatchContext& ctx) {
-  if (want.empty()) return true;
+  if (want.empty()) {
+    return true;
+  }
   switch (ctx.listener) {
     case ListenerKind::kHttp:
       return want == "http";
@@ -353,7 +377,9 @@ absl::string_view CertKindName(CertKind kind) {
 
 absl::StatusOr<CertKind> ParseCertKind(absl::string_view name) {
   for (int i = 0; i < kCertKindCount; ++i) {
-    if (CertKindName(static_cast<CertKind>(i)) == name) return static_cast<CertKind>(i);
+    if (CertKindName(static_cast<CertKind>(i)) == name) {
+      return static_cast<CertKind>(i);
+    }
   }
   return absl::InvalidArgumentError(
       absl::StrCat("cert: \"", name,
@@ -379,11 +405,15 @@ absl::StatusOr<IpPrefix> IpPrefix::Parse(absl::string_view text) {
   if (inet_pton(AF_INET, addr.c_str(), p.bytes_) == 1) {
     p.family_ = AF_INET;
     p.bits_ = bits < 0 ? 32 : bits;
-    if (p.bits_ > 32) return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": /0../32"));
+    if (p.bits_ > 32) {
+      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": /0../32"));
+    }
   } else if (inet_pton(AF_INET6, addr.c_str(), p.bytes_) == 1) {
     p.family_ = AF_INET6;
     p.bits_ = bits < 0 ? 128 : bits;
-    if (p.bits_ > 128) return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": /0../128"));
+    if (p.bits_ > 128) {
+      return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": /0../128"));
+    }
   } else {
     return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not an IP address"));
   }
@@ -404,20 +434,30 @@ bool IpPrefix::Contains(const SocketAddress& addr) const {
       a = a6.s6_addr + 12;
     }
   }
-  if (a == nullptr || family != family_) return false;
+  if (a == nullptr || family != family_) {
+    return false;
+  }
   int full = bits_ / 8;
   for (int i = 0; i < full; ++i) {
-    if (a[i] != bytes_[i]) return false;
+    if (a[i] != bytes_[i]) {
+      return false;
+    }
   }
   int rest = bits_ % 8;
-  if (rest == 0) return true;
+  if (rest == 0) {
+    return true;
+  }
   uint8_t mask = static_cast<uint8_t>(0xFF << (8 - rest));
   return (a[full] & mask) == (bytes_[full] & mask);
 }
 
 std::string Rule::label() const {
-  if (index < 0) return "default";
-  if (!spec.id().empty()) return spec.id();
+  if (index < 0) {
+    return "default";
+  }
+  if (!spec.id().empty()) {
+    return spec.id();
+  }
   return absl::StrCat("#", index);
 }
 
@@ -428,8 +468,12 @@ const std::string& Rule::banner() const {
 }
 
 bool Rule::Matches(const MatchContext& ctx) const {
-  if (!ListenerMatches(spec.listener(), ctx)) return false;
-  if (source && (ctx.source == nullptr || !source->Contains(*ctx.source))) return false;
+  if (!ListenerMatches(spec.listener(), ctx)) {
+    return false;
+  }
+  if (source && (ctx.source == nullptr || !source->Contains(*ctx.source))) {
+    return false;
+  }
   if (!spec.path_prefix().empty() &&
       (!ctx.path || !absl::StartsWith(*ctx.path, spec.path_prefix()))) {
     return false;
@@ -453,7 +497,9 @@ bool Rule::Matches(const MatchContext& ctx) const {
 absl::StatusOr<std::unique_ptr<RuleSet>> RuleSet::FromJson(absl::string_view json) {
   std::unique_ptr<RuleSet> set(new RuleSet());
   absl::string_view trimmed = absl::StripAsciiWhitespace(json);
-  if (trimmed.empty()) return set;
+  if (trimmed.empty()) {
+    return set;
+  }
   gpb::Value root;
   auto st = gpb::util::JsonStringToMessage(std::string(trimmed), &root);
   if (!st.ok()) {
@@ -491,7 +537,9 @@ absl::StatusOr<std::unique_ptr<RuleSet>> RuleSet::FromJson(absl::string_view jso
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", st.message().ToString()));
     }
     absl::Status cs = Compile(&rule);
-    if (!cs.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", cs.message()));
+    if (!cs.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", cs.message()));
+    }
     set->rules_.push_back(std::move(rule));
   }
   return set;
@@ -501,7 +549,9 @@ std::unique_ptr<RuleSet> RuleSet::Empty() { return std::unique_ptr<RuleSet>(new 
 
 const Rule& RuleSet::Match(const MatchContext& ctx) const {
   for (const Rule& r : rules_) {
-    if (r.Matches(ctx)) return r;
+    if (r.Matches(ctx)) {
+      return r;
+    }
   }
   return defaults_;
 }
@@ -515,7 +565,9 @@ std::string RuleSet::ToJson() const {
     (void)gpb::util::MessageToJsonString(r.spec, &one, opts);
     parts.push_back(std::move(one));
   }
-  if (parts.empty()) return "[]";
+  if (parts.empty()) {
+    return "[]";
+  }
   return absl::StrCat("[\n  ", absl::StrJoin(parts, ",\n  "), "\n]");
 }
 

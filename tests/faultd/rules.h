@@ -44,11 +44,11 @@ enum class Phase {
 struct MatchContext {
   ListenerKind listener = ListenerKind::kHttp;
   Phase phase = Phase::kAccept;
-  const SocketAddress* source = nullptr;  // borrowed; null never matches `source`
-  std::optional<absl::string_view> sni;   // https/tls once the ClientHello is seen
-  std::optional<absl::string_view> path;  // http: path without the query
-  std::optional<absl::string_view> host;  // http: Host header without port
-  std::optional<absl::string_view> name;  // dns: query name
+  const SocketAddress* source = nullptr;     // borrowed; null never matches `source`
+  std::optional<absl::string_view> sni;      // https/tls once the ClientHello is seen
+  std::optional<absl::string_view> path;     // http: path without the query
+  std::optional<absl::string_view> host;     // http: Host header without port
+  std::optional<absl::string_view> name;     // dns: query name
   std::optional<absl::string_view> service;  // grpc: the health check's service
 };
 

@@ -16,8 +16,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/event_loop.h"
-#include "tests/faultd/http_request.h"
 #include "common/tls/openssl_handles.h"
+#include "tests/faultd/http_request.h"
 #include "tests/faultd/rules.h"
 #include "tests/faultd/stats.h"
 

@@ -12,7 +12,9 @@
 namespace sonde::faultd {
 
 void UniqueFd::Reset(int fd) {
-  if (fd_ >= 0) close(fd_);
+  if (fd_ >= 0) {
+    close(fd_);
+  }
   fd_ = fd;
 }
 
@@ -54,7 +56,9 @@ std::string SocketAddress::ip() const {
 }
 
 std::string SocketAddress::ToString() const {
-  if (family() == AF_INET6) return absl::StrCat("[", ip(), "]:", port());
+  if (family() == AF_INET6) {
+    return absl::StrCat("[", ip(), "]:", port());
+  }
   return absl::StrCat(ip(), ":", port());
 }
 
@@ -65,7 +69,9 @@ bool IsLoopback(const SocketAddress& addr) {
   }
   if (addr.family() == AF_INET6) {
     const in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_addr;
-    if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;
+    if (IN6_IS_ADDR_LOOPBACK(&a6)) {
+      return true;
+    }
     return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
   }
   return false;
@@ -91,7 +97,9 @@ absl::StatusOr<SocketAddress> ParseListenAddress(absl::string_view text) {
   } else {
     port_text = std::string(text);
   }
-  if (host == "localhost") host = "127.0.0.1";
+  if (host == "localhost") {
+    host = "127.0.0.1";
+  }
   int port = -1;
   if (!absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
     return absl::InvalidArgumentError(
@@ -122,14 +130,18 @@ absl::StatusOr<SocketAddress> ParseListenAddress(absl::string_view text) {
 namespace {
 absl::StatusOr<UniqueFd> NewSocket(int family, int type) {
   UniqueFd fd(socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoStatus("socket");
+  if (!fd.valid()) {
+    return ErrnoStatus("socket");
+  }
   return fd;
 }
 }  // namespace
 
 absl::StatusOr<UniqueFd> ListenTcp(const SocketAddress& addr, int backlog) {
   auto fd = NewSocket(addr.family(), SOCK_STREAM);
-  if (!fd.ok()) return fd.status();
+  if (!fd.ok()) {
+    return fd.status();
+  }
   int one = 1;
   setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (addr.family() == AF_INET6) {
@@ -146,7 +158,9 @@ absl::StatusOr<UniqueFd> ListenTcp(const SocketAddress& addr, int backlog) {
 
 absl::StatusOr<UniqueFd> BindUdp(const SocketAddress& addr) {
   auto fd = NewSocket(addr.family(), SOCK_DGRAM);
-  if (!fd.ok()) return fd.status();
+  if (!fd.ok()) {
+    return fd.status();
+  }
   if (addr.family() == AF_INET6) {
     int one = 1;
     setsockopt(fd->get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
@@ -160,7 +174,9 @@ absl::StatusOr<UniqueFd> BindUdp(const SocketAddress& addr) {
 absl::StatusOr<SocketAddress> LocalAddress(int fd) {
   SocketAddress addr;
   addr.len = sizeof addr.storage;
-  if (getsockname(fd, addr.sa(), &addr.len) != 0) return ErrnoStatus("getsockname");
+  if (getsockname(fd, addr.sa(), &addr.len) != 0) {
+    return ErrnoStatus("getsockname");
+  }
   return addr;
 }
 

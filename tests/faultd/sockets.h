@@ -25,7 +25,9 @@ class UniqueFd {
   ~UniqueFd() { Reset(); }
   UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
   UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) Reset(other.Release());
+    if (this != &other) {
+      Reset(other.Release());
+    }
     return *this;
   }
   UniqueFd(const UniqueFd&) = delete;

@@ -76,7 +76,9 @@ uint64_t StatsSnapshot::Unmatched(ListenerKind kind, absl::string_view counter) 
 }
 
 uint64_t StatsSnapshot::Rule(int index, absl::string_view counter) const {
-  if (index < 0 || static_cast<size_t>(index) >= rules.size()) return 0;
+  if (index < 0 || static_cast<size_t>(index) >= rules.size()) {
+    return 0;
+  }
   return Lookup(rules[index], counter);
 }
 
@@ -93,8 +95,12 @@ void Stats::Reset() {
     listeners_[i].clear();
     unmatched_[i].clear();
   }
-  for (Counters& c : rules_) c.clear();
-  for (uint64_t& s : fail_sequence_) s = 0;
+  for (Counters& c : rules_) {
+    c.clear();
+  }
+  for (uint64_t& s : fail_sequence_) {
+    s = 0;
+  }
 }
 
 void Stats::Add(ListenerKind listener, uint64_t generation, int rule_index,
@@ -116,7 +122,9 @@ void Stats::AddListener(ListenerKind listener, absl::string_view counter, uint64
 
 bool Stats::NextRequestFails(uint64_t generation, int rule_index, double share,
                              std::optional<uint64_t> seed) {
-  if (share <= 0) return false;
+  if (share <= 0) {
+    return false;
+  }
   absl::MutexLock l(&mu_);
   if (generation != generation_ || rule_index < 0 ||
       static_cast<size_t>(rule_index) >= fail_sequence_.size()) {

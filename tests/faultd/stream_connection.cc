@@ -46,8 +46,12 @@ StreamConnection::StreamConnection(SessionHost* host, ListenerKind listener, Uni
 StreamConnection::~StreamConnection() {
   if (!closed_) {
     // Only when the server shuts down with the loop stopped.
-    for (auto id : timers_) host_->loop().Cancel(id);
-    if (registered_) host_->loop().RemoveFd(fd_.get());
+    for (auto id : timers_) {
+      host_->loop().Cancel(id);
+    }
+    if (registered_) {
+      host_->loop().RemoveFd(fd_.get());
+    }
   }
 }
 
@@ -55,23 +59,37 @@ absl::Status StreamConnection::Start() {
   std::weak_ptr<StreamConnection> weak = weak_from_this();
   interest_ = EPOLLIN | EPOLLRDHUP;
   absl::Status s = host_->loop().AddFd(fd_.get(), interest_, [weak](uint32_t events) {
-    if (auto self = weak.lock()) self->HandleEvents(events);
+    if (auto self = weak.lock()) {
+      self->HandleEvents(events);
+    }
   });
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    return s;
+  }
   registered_ = true;
   auto self = shared_from_this();  // OnOpen may close the connection
   OnOpen();
-  if (!closed_) UpdateInterest();
+  if (!closed_) {
+    UpdateInterest();
+  }
   return absl::OkStatus();
 }
 
 void StreamConnection::Abort(bool reset) {
-  if (closed_) return;
+  if (closed_) {
+    return;
+  }
   closed_ = true;
-  for (auto id : timers_) host_->loop().Cancel(id);
+  for (auto id : timers_) {
+    host_->loop().Cancel(id);
+  }
   timers_.clear();
-  if (registered_) host_->loop().RemoveFd(fd_.get());
-  if (reset) SetLingerZero(fd_.get());
+  if (registered_) {
+    host_->loop().RemoveFd(fd_.get());
+  }
+  if (reset) {
+    SetLingerZero(fd_.get());
+  }
   fd_.Reset();
   host_->ConnectionClosed(this);
 }
@@ -81,7 +99,9 @@ void StreamConnection::CountListener(absl::string_view counter) {
 }
 
 TlsPlan StreamConnection::OnClientHello(std::optional<absl::string_view> sni) {
-  if (sni) sni_ = std::string(*sni);
+  if (sni) {
+    sni_ = std::string(*sni);
+  }
   MatchContext ctx;
   ctx.listener = listener_;
   ctx.phase = Phase::kHandshake;
@@ -111,7 +131,9 @@ void StreamConnection::StartTls() {
   }
   ssl_ = std::move(*ssl);
   DriveHandshake();
-  if (!closed_) UpdateInterest();
+  if (!closed_) {
+    UpdateInterest();
+  }
 }
 
 void StreamConnection::DriveHandshake() {
@@ -157,7 +179,9 @@ void StreamConnection::DriveHandshake() {
 }
 
 void StreamConnection::HandleEvents(uint32_t events) {
-  if (closed_) return;
+  if (closed_) {
+    return;
+  }
   if (events & EPOLLERR) {
     CountListener("client_gone");
     Abort(false);
@@ -167,8 +191,12 @@ void StreamConnection::HandleEvents(uint32_t events) {
     char buf[kReadChunk];
     for (int i = 0; i < kMaxReadsPerEvent; ++i) {
       ssize_t n = recv(fd_.get(), buf, sizeof buf, 0);
-      if (n > 0) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+      if (n > 0) {
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+      }
       Abort(false);  // the client's FIN (or an error): done
       return;
     }
@@ -176,28 +204,40 @@ void StreamConnection::HandleEvents(uint32_t events) {
   }
   if (ssl_ && !handshake_done_) {
     DriveHandshake();
-    if (closed_) return;
+    if (closed_) {
+      return;
+    }
     if (!handshake_done_) {
       UpdateInterest();
       return;
     }
     events |= EPOLLIN;  // application data may follow the handshake
   }
-  if (output_pending() > 0 || tls_wants_write_) Flush();
-  if (closed_) return;
+  if (output_pending() > 0 || tls_wants_write_) {
+    Flush();
+  }
+  if (closed_) {
+    return;
+  }
   if (output_hungry_ && output_pending() < kLowWater && (events & EPOLLOUT)) {
     OnOutputDrained();
-    if (closed_) return;
+    if (closed_) {
+      return;
+    }
   }
   if (read_eof_) {
-    if (events & EPOLLHUP) Abort(false);  // both directions gone
+    if (events & EPOLLHUP) {
+      Abort(false);  // both directions gone
+    }
   } else if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) {
     if (input_.size() >= max_input_ && (events & EPOLLHUP)) {
       Abort(false);  // cannot read the EOF behind the backlog; the peer is gone
       return;
     }
     ReadAvailable();
-    if (closed_) return;
+    if (closed_) {
+      return;
+    }
   }
   UpdateInterest();
 }
@@ -216,7 +256,9 @@ void StreamConnection::ReadAvailable() {
         continue;
       }
       int err = SSL_get_error(ssl_.get(), n);
-      if (err == SSL_ERROR_WANT_READ) break;
+      if (err == SSL_ERROR_WANT_READ) {
+        break;
+      }
       if (err == SSL_ERROR_WANT_WRITE) {
         tls_wants_write_ = true;
         break;
@@ -240,14 +282,22 @@ void StreamConnection::ReadAvailable() {
       eof = true;
       break;
     }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      break;
+    }
     CountListener("client_gone");
     Abort(false);
     return;
   }
-  if (got) OnInput();
-  if (closed_) return;
+  if (got) {
+    OnInput();
+  }
+  if (closed_) {
+    return;
+  }
   if (eof) {
     read_eof_ = true;
     OnPeerClosed();
@@ -255,11 +305,17 @@ void StreamConnection::ReadAvailable() {
 }
 
 void StreamConnection::Send(absl::string_view data) {
-  if (closed_ || closing_ || data.empty()) return;
+  if (closed_ || closing_ || data.empty()) {
+    return;
+  }
   output_.append(data.data(), data.size());
-  if (ssl_ && !handshake_done_) return;
+  if (ssl_ && !handshake_done_) {
+    return;
+  }
   Flush();
-  if (!closed_) UpdateInterest();
+  if (!closed_) {
+    UpdateInterest();
+  }
 }
 
 void StreamConnection::Flush() {
@@ -279,7 +335,9 @@ void StreamConnection::Flush() {
         tls_wants_write_ = true;
         break;
       }
-      if (err == SSL_ERROR_WANT_READ) break;
+      if (err == SSL_ERROR_WANT_READ) {
+        break;
+      }
       ERR_clear_error();
       CountListener("client_gone");
       Abort(false);
@@ -290,8 +348,12 @@ void StreamConnection::Flush() {
       output_sent_ += r;
       continue;
     }
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    }
     CountListener("client_gone");
     Abort(false);
     return;
@@ -303,16 +365,22 @@ void StreamConnection::Flush() {
     output_.erase(0, output_sent_);
     output_sent_ = 0;
   }
-  if (closing_ && !lingering_ && output_pending() == 0) FinishLinger();
+  if (closing_ && !lingering_ && output_pending() == 0) {
+    FinishLinger();
+  }
 }
 
 void StreamConnection::SetOutputHungry(bool hungry) {
   output_hungry_ = hungry;
-  if (!closed_) UpdateInterest();
+  if (!closed_) {
+    UpdateInterest();
+  }
 }
 
 void StreamConnection::CloseAfterFlush() {
-  if (closed_ || closing_) return;
+  if (closed_ || closing_) {
+    return;
+  }
   closing_ = true;
   output_hungry_ = false;
   DisarmIdleTimer();
@@ -344,17 +412,23 @@ common::EventLoop::TimerId StreamConnection::After(std::chrono::milliseconds del
   auto id_holder = std::make_shared<common::EventLoop::TimerId>(0);
   *id_holder = host_->loop().RunAfter(delay, [weak, id_holder, fn = std::move(fn)] {
     auto self = weak.lock();
-    if (!self || self->closed_) return;
+    if (!self || self->closed_) {
+      return;
+    }
     self->timers_.erase(*id_holder);
     fn();
-    if (!self->closed_) self->UpdateInterest();
+    if (!self->closed_) {
+      self->UpdateInterest();
+    }
   });
   timers_.insert(*id_holder);
   return *id_holder;
 }
 
 void StreamConnection::CancelTimer(common::EventLoop::TimerId id) {
-  if (id == 0) return;
+  if (id == 0) {
+    return;
+  }
   host_->loop().Cancel(id);
   timers_.erase(id);
 }
@@ -376,13 +450,17 @@ void StreamConnection::DisarmIdleTimer() {
 }
 
 void StreamConnection::UpdateInterest() {
-  if (closed_ || !registered_) return;
+  if (closed_ || !registered_) {
+    return;
+  }
   uint32_t want = 0;
   if (lingering_) {
     want = EPOLLIN | EPOLLRDHUP;
   } else {
     bool handshaking = ssl_ && !handshake_done_;
-    if (!read_eof_ && (handshaking || input_.size() < max_input_)) want |= EPOLLIN | EPOLLRDHUP;
+    if (!read_eof_ && (handshaking || input_.size() < max_input_)) {
+      want |= EPOLLIN | EPOLLRDHUP;
+    }
     if (output_pending() > 0 || tls_wants_write_ || (output_hungry_ && !handshaking)) {
       want |= EPOLLOUT;
     }

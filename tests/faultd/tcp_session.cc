@@ -54,7 +54,9 @@ void TcpBannerSession::OnInput() {
   std::string& in = input();
   while (!closed()) {
     size_t nl = in.find('\n');
-    if (nl == std::string::npos && in.size() < kMaxLine) break;
+    if (nl == std::string::npos && in.size() < kMaxLine) {
+      break;
+    }
     size_t len = nl == std::string::npos ? kMaxLine : nl + 1;
     std::string line = in.substr(0, len);
     in.erase(0, len);
@@ -63,7 +65,9 @@ void TcpBannerSession::OnInput() {
       match_.Count("responses");
       Send(s.respond());
     }
-    if (s.echo()) Send(line);
+    if (s.echo()) {
+      Send(line);
+    }
   }
 }
 

@@ -16,13 +16,17 @@ std::optional<std::string> SniFromHello(SSL* ssl) {
     return std::nullopt;
   }
   size_t list_len = (static_cast<size_t>(ext[0]) << 8) | ext[1];
-  if (list_len + 2 > len) return std::nullopt;
+  if (list_len + 2 > len) {
+    return std::nullopt;
+  }
   size_t p = 2;
   while (p + 3 <= 2 + list_len) {
     uint8_t type = ext[p];
     size_t n = (static_cast<size_t>(ext[p + 1]) << 8) | ext[p + 2];
     p += 3;
-    if (p + n > 2 + list_len) return std::nullopt;
+    if (p + n > 2 + list_len) {
+      return std::nullopt;
+    }
     if (type == TLSEXT_NAMETYPE_host_name) {
       return std::string(reinterpret_cast<const char*>(ext + p), n);
     }
@@ -36,7 +40,9 @@ std::optional<std::string> SniFromHello(SSL* ssl) {
 absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(const CertKit* certs) {
   std::unique_ptr<TlsServerContext> c(new TlsServerContext(certs));
   c->ctx_.reset(SSL_CTX_new(TLS_server_method()));
-  if (!c->ctx_) return common::OpenSslError("SSL_CTX_new");
+  if (!c->ctx_) {
+    return common::OpenSslError("SSL_CTX_new");
+  }
   SSL_CTX* ctx = c->ctx_.get();
   // Old versions stay possible for rules that cap max_version below 1.2; the
   // security level is lowered per connection only when a rule asks for it.
@@ -55,10 +61,15 @@ absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(const
   return c;
 }
 
-absl::StatusOr<common::UniqueSsl> TlsServerContext::NewSsl(int fd, ClientHelloHandler* handler) const {
+absl::StatusOr<common::UniqueSsl> TlsServerContext::NewSsl(int fd,
+                                                           ClientHelloHandler* handler) const {
   common::UniqueSsl ssl(SSL_new(ctx_.get()));
-  if (!ssl) return common::OpenSslError("SSL_new");
-  if (SSL_set_fd(ssl.get(), fd) != 1) return common::OpenSslError("SSL_set_fd");
+  if (!ssl) {
+    return common::OpenSslError("SSL_new");
+  }
+  if (SSL_set_fd(ssl.get(), fd) != 1) {
+    return common::OpenSslError("SSL_set_fd");
+  }
   SSL_set_app_data(ssl.get(), handler);
   SSL_set_accept_state(ssl.get());
   return ssl;
@@ -67,7 +78,9 @@ absl::StatusOr<common::UniqueSsl> TlsServerContext::NewSsl(int fd, ClientHelloHa
 int TlsServerContext::ClientHelloCallback(SSL* ssl, int* alert, void* arg) {
   auto* self = static_cast<TlsServerContext*>(arg);
   auto* handler = static_cast<ClientHelloHandler*>(SSL_get_app_data(ssl));
-  if (handler == nullptr) return SSL_CLIENT_HELLO_SUCCESS;
+  if (handler == nullptr) {
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
   std::optional<std::string> sni = SniFromHello(ssl);
   TlsPlan plan =
       handler->OnClientHello(sni ? std::optional<absl::string_view>(*sni) : std::nullopt);

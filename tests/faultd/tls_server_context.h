@@ -12,8 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "tests/faultd/cert_kit.h"
 #include "common/tls/openssl_handles.h"
+#include "tests/faultd/cert_kit.h"
 #include "tests/faultd/rules.h"
 
 namespace sonde::faultd {

@@ -10,12 +10,18 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto packet = sonde::prober::ParseDnsPacket(absl::MakeConstSpan(data, size));
-  if (!packet.ok()) return 0;
+  if (!packet.ok()) {
+    return 0;
+  }
   // The parser's promises: bounded record lists, bounded names and data.
-  if (packet->answers.size() > 512 || packet->authority.size() > 512) std::abort();
+  if (packet->answers.size() > 512 || packet->authority.size() > 512) {
+    std::abort();
+  }
   for (const auto* section : {&packet->answers, &packet->authority}) {
     for (const auto& r : *section) {
-      if (r.name.size() > 1020 || r.data.size() > 4 * size + 2 * 1020 + 64) std::abort();
+      if (r.name.size() > 1020 || r.data.size() > 4 * size + 2 * 1020 + 64) {
+        std::abort();
+      }
     }
   }
   (void)sonde::prober::RcodeName(packet->rcode);

@@ -114,7 +114,9 @@ class AuthTest : public ::testing::Test {
     auto stub = v1::Ingest::NewStub(channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
-    if (!token.empty()) ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    if (!token.empty()) {
+      ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    }
     auto stream = stub->Report(&ctx);
     *acked = false;
     if (stream->Write(batch)) {
@@ -122,7 +124,9 @@ class AuthTest : public ::testing::Test {
       *acked = stream->Read(&ack) && ack.batch_seq() == batch.batch_seq();
     }
     stream->WritesDone();
-    if (*acked) ctx.TryCancel();
+    if (*acked) {
+      ctx.TryCancel();
+    }
     grpc::Status st = stream->Finish();
     return *acked ? grpc::Status::OK : st;
   }

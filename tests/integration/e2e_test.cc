@@ -65,7 +65,9 @@ class EndToEndTest : public ::testing::Test {
     std::string out;
     RunCommand({"/bin/bash", SourceDir() + "/deploy/local-postgres.sh", "destroy", dir_ + "/pg"},
                &out, seconds(60));
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
+    if (!HasFailure()) {
+      std::filesystem::remove_all(dir_);
+    }
   }
 
   std::string WriteConfig() {
@@ -89,8 +91,9 @@ class EndToEndTest : public ::testing::Test {
     EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(c);
     for (int i = 0; i < PQntuples(r); ++i) {
       std::string row;
-      for (int j = 0; j < PQnfields(r); ++j)
+      for (int j = 0; j < PQnfields(r); ++j) {
         absl::StrAppend(&row, j ? "\t" : "", PQgetvalue(r, i, j));
+      }
       rows.push_back(row);
     }
     PQclear(r);
@@ -131,9 +134,13 @@ TEST_F(EndToEndTest, ResultsFlowFromProbersToReport) {
   auto metric = [](int port, const std::string& name) -> double {
     httplib::Client c("127.0.0.1", port);
     auto res = c.Get("/metrics");
-    if (!res || res->status != 200) return -1;
+    if (!res || res->status != 200) {
+      return -1;
+    }
     size_t at = res->body.find("\n" + name + " ");
-    if (at == std::string::npos) return -2;
+    if (at == std::string::npos) {
+      return -2;
+    }
     return std::stod(res->body.substr(at + name.size() + 2));
   };
   EXPECT_GT(metric(fra_metrics, "sonde_prober_results_acked_total"), 0);

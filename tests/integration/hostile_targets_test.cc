@@ -177,7 +177,9 @@ TEST(HostileTargetsTest, EndAtTheirTimeoutWhileOthersKeepSchedule) {
 
   int healthy_checks = 0;
   for (const v1::Check& c : checks) {
-    if (hostile.count(c.name()) > 0) continue;
+    if (hostile.count(c.name()) > 0) {
+      continue;
+    }
     ++healthy_checks;
     SCOPED_TRACE(c.name());
     const auto& rs = results[c.name()];

@@ -94,7 +94,9 @@ class WebhookReceiver {
   }
   ~WebhookReceiver() {
     server_.stop();
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
   }
 
   int port() const { return port_; }
@@ -106,7 +108,9 @@ class WebhookReceiver {
   std::vector<Delivery> Of(const std::string& event, const std::string& id) {
     std::vector<Delivery> out;
     for (Delivery& d : deliveries()) {
-      if (d.event != event) continue;
+      if (d.event != event) {
+        continue;
+      }
       google::protobuf::Struct body = ParseJson(d.body);
       auto it = body.fields().find("incident");
       if (it != body.fields().end() && Str(it->second.struct_value(), "id") == id) {
@@ -140,7 +144,9 @@ class IncidentsTest : public ::testing::Test {
     if (HasFailure()) {
       scratch_->Keep();
       std::cerr << "logs kept in " << scratch_->path() << "\n";
-      if (collector_ != nullptr) std::cerr << "--- collector\n" << Tail(collector_->Log()) << "\n";
+      if (collector_ != nullptr) {
+        std::cerr << "--- collector\n" << Tail(collector_->Log()) << "\n";
+      }
       for (const auto& p : probers_) {
         std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 2000) << "\n";
       }
@@ -161,7 +167,9 @@ class IncidentsTest : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back("--collector");
     argv.push_back(collector_->address());
-    for (const std::string& f : PlaintextFlags(BinPath("sondectl"))) argv.push_back(f);
+    for (const std::string& f : PlaintextFlags(BinPath("sondectl"))) {
+      argv.push_back(f);
+    }
     std::string out;
     *rc = RunCommand(argv, &out);
     return out;
@@ -279,7 +287,9 @@ TEST_F(IncidentsTest, OutageIsPagedRepeatedAcknowledgedAndSurvivesARestart) {
   bool listed = false;
   for (const auto& v : list.fields().at("incidents").list_value().values()) {
     const google::protobuf::Struct& i = v.struct_value();
-    if (Str(i, "id") != id) continue;
+    if (Str(i, "id") != id) {
+      continue;
+    }
     listed = true;
     EXPECT_EQ(Str(i, "acknowledged_by"), "itest");
     EXPECT_EQ(Str(i, "kind"), "GLOBAL_OUTAGE");

@@ -85,7 +85,9 @@ class ProberOnceTest : public ::testing::Test {
     argv.insert(argv.end(), {BinPath("sonde-prober"), "--config", path, "--once"});
     int rc = RunCommand(argv, output, std::chrono::seconds(30));
     for (absl::string_view line : absl::StrSplit(*output, '\n', absl::SkipWhitespace())) {
-      if (!absl::StartsWith(line, "{")) continue;  // warnings on stderr
+      if (!absl::StartsWith(line, "{")) {
+        continue;  // warnings on stderr
+      }
       v1::ProbeResult r;
       auto st = google::protobuf::util::JsonStringToMessage(std::string(line), &r);
       EXPECT_TRUE(st.ok()) << st << ": " << line;

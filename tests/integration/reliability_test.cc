@@ -88,7 +88,9 @@ constexpr Site kSites[] = {{"fra", "127.0.0.2"}, {"ams", "127.0.0.3"}, {"ber", "
 absl::Duration CollectorOutage() {
   if (const char* s = std::getenv("SONDE_COLLECTOR_OUTAGE_S"); s != nullptr) {
     int seconds = 0;
-    if (absl::SimpleAtoi(s, &seconds) && seconds > 0) return absl::Seconds(seconds);
+    if (absl::SimpleAtoi(s, &seconds) && seconds > 0) {
+      return absl::Seconds(seconds);
+    }
   }
   return absl::Seconds(300);
 }
@@ -120,7 +122,9 @@ uint64_t DirBytes(const std::string& dir) {
   uint64_t total = 0;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    if (e.is_regular_file(ec)) total += e.file_size(ec);
+    if (e.is_regular_file(ec)) {
+      total += e.file_size(ec);
+    }
   }
   return total;
 }
@@ -161,7 +165,9 @@ class ReliabilityTest : public ::testing::Test {
     if (HasFailure()) {
       scratch_->Keep();
       std::cerr << "logs kept in " << scratch_->path() << "\n";
-      if (collector_ != nullptr) std::cerr << "--- collector\n" << Tail(collector_->Log()) << "\n";
+      if (collector_ != nullptr) {
+        std::cerr << "--- collector\n" << Tail(collector_->Log()) << "\n";
+      }
       for (const auto& p : probers_) {
         std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 2500) << "\n";
       }
@@ -221,7 +227,9 @@ class ReliabilityTest : public ::testing::Test {
   // A metric of a prober's /metrics page; -1 when it cannot be read.
   static double Metric(const Prober& p, const std::string& name) {
     absl::StatusOr<sonde::testing::MetricValues> m = p.Metrics();
-    if (!m.ok() || m->count(name) == 0) return -1;
+    if (!m.ok() || m->count(name) == 0) {
+      return -1;
+    }
     return m->at(name);
   }
 
@@ -232,14 +240,18 @@ class ReliabilityTest : public ::testing::Test {
   // rest acked) then leaves nothing behind.
   bool WaitForCatchUp(std::chrono::milliseconds timeout, double max_backlog = 500) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    if (!WaitForLiveResults(*db_, ProberIds(), absl::Seconds(4), timeout)) return false;
+    if (!WaitForLiveResults(*db_, ProberIds(), absl::Seconds(4), timeout)) {
+      return false;
+    }
     auto left =
         std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     return WaitUntil(
         [&] {
           for (const auto& p : probers_) {
             absl::StatusOr<sonde::testing::MetricValues> m = p->Metrics();
-            if (!m.ok()) return false;
+            if (!m.ok()) {
+              return false;
+            }
             auto get = [&](const char* name) { return m->count(name) ? m->at(name) : -1.0; };
             double backlog = get("sonde_prober_results_total") -
                              get("sonde_prober_results_acked_total") -
@@ -261,7 +273,9 @@ class ReliabilityTest : public ::testing::Test {
   bool ExpectAckedNotAheadOfStored(const Prober& p) {
     double acked = Metric(p, "sonde_prober_results_acked_total");
     absl::StatusOr<SeqSummary> s = SummarizeRun(*db_, p.options().id);
-    if (acked < 0 || !s.ok()) return false;
+    if (acked < 0 || !s.ok()) {
+      return false;
+    }
     EXPECT_LE(static_cast<int64_t>(acked), s->rows)
         << p.options().id << " had results acked that were not stored";
     return true;
@@ -269,7 +283,9 @@ class ReliabilityTest : public ::testing::Test {
 
   std::vector<std::string> ProberIds() const {
     std::vector<std::string> ids;
-    for (const auto& p : probers_) ids.push_back(p->options().id);
+    for (const auto& p : probers_) {
+      ids.push_back(p->options().id);
+    }
     return ids;
   }
 
@@ -304,11 +320,15 @@ class ReliabilityTest : public ::testing::Test {
     for (const auto& p : probers_) {
       absl::StatusOr<SpoolSnapshot> snap = InspectSpool(p->options().spool_dir);
       EXPECT_OK(snap);
-      if (!snap.ok()) continue;
+      if (!snap.ok()) {
+        continue;
+      }
       EXPECT_EQ(snap->unacked_batches, 0u) << p->options().id << " left results unacked";
       ExpectExactlyOnce(p->options().id, 0, kNoUpperBound, snap->max_result_seq);
       absl::StatusOr<SeqSummary> s = SummarizeRun(*db_, p->options().id);
-      if (s.ok()) rows[p->options().id] = s->rows;
+      if (s.ok()) {
+        rows[p->options().id] = s->rows;
+      }
     }
     return rows;
   }
@@ -348,7 +368,9 @@ class ReliabilityTest : public ::testing::Test {
 TEST_F(ReliabilityTest, CollectorSigkilledFiveTimesLosesAndDoublesNothing) {
   const std::string config = WriteConfig(BaseConfig(100, 100));
   ASSERT_NE(StartCollector(config), nullptr);
-  for (int site = 0; site < 3; ++site) ASSERT_NE(StartProber(site, config), nullptr);
+  for (int site = 0; site < 3; ++site) {
+    ASSERT_NE(StartProber(site, config), nullptr);
+  }
   ASSERT_TRUE(WaitForLiveResults(*db_, ProberIds(), absl::Seconds(4), seconds(30)));
 
   const uint32_t seed = static_cast<uint32_t>(NowMicros());
@@ -365,7 +387,9 @@ TEST_F(ReliabilityTest, CollectorSigkilledFiveTimesLosesAndDoublesNothing) {
   ASSERT_TRUE(WaitForCatchUp(seconds(90))) << "probers did not catch up after the last restart";
   RecordProperty("catch_up_ms",
                  absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - last_restart)));
-  for (const auto& p : probers_) StopProber(p.get());
+  for (const auto& p : probers_) {
+    StopProber(p.get());
+  }
 
   std::map<std::string, int64_t> rows = ExpectAllDeliveredExactlyOnce();
   for (const auto& [id, n] : rows) {
@@ -383,14 +407,18 @@ TEST_F(ReliabilityTest, CollectorSigkilledFiveTimesLosesAndDoublesNothing) {
 TEST_F(ReliabilityTest, PostgresDownSixtySecondsLosesNothingAndAcksOnlyCommits) {
   const std::string config = WriteConfig(BaseConfig(100, 100));
   ASSERT_NE(StartCollector(config), nullptr);
-  for (int site = 0; site < 3; ++site) ASSERT_NE(StartProber(site, config), nullptr);
+  for (int site = 0; site < 3; ++site) {
+    ASSERT_NE(StartProber(site, config), nullptr);
+  }
   ASSERT_TRUE(WaitForLiveResults(*db_, ProberIds(), absl::Seconds(4), seconds(30)));
   absl::SleepFor(absl::Seconds(2));
 
   // Sampled before, during and after the outage: acked <= stored, always.
   int samples = 0;
   auto sample = [&] {
-    for (const auto& p : probers_) samples += ExpectAckedNotAheadOfStored(*p) ? 1 : 0;
+    for (const auto& p : probers_) {
+      samples += ExpectAckedNotAheadOfStored(*p) ? 1 : 0;
+    }
   };
   sample();
   const absl::Time down_at = absl::Now();
@@ -400,7 +428,9 @@ TEST_F(ReliabilityTest, PostgresDownSixtySecondsLosesNothingAndAcksOnlyCommits) 
   while (absl::Now() < down_at + absl::Seconds(60)) {
     absl::SleepFor(absl::Seconds(5));
     ASSERT_TRUE(collector_->running()) << "the collector died without its database";
-    for (const auto& p : probers_) ASSERT_TRUE(p->running()) << p->options().id;
+    for (const auto& p : probers_) {
+      ASSERT_TRUE(p->running()) << p->options().id;
+    }
   }
   ASSERT_OK(pg_->Start());
   for (int i = 0; i < 10; ++i) {  // while the backlog drains
@@ -420,7 +450,9 @@ TEST_F(ReliabilityTest, PostgresDownSixtySecondsLosesNothingAndAcksOnlyCommits) 
                              PgTime(down_at + absl::Seconds(1)), " AND received_at < ",
                              PgTime(up_at - absl::Seconds(1)))),
             0);
-  for (const auto& p : probers_) StopProber(p.get());
+  for (const auto& p : probers_) {
+    StopProber(p.get());
+  }
 
   std::map<std::string, int64_t> rows = ExpectAllDeliveredExactlyOnce();
   for (const auto& p : probers_) {
@@ -460,7 +492,9 @@ TEST_F(ReliabilityTest, CollectorDownForMinutesProbersKeepProbingOnStoredConfig)
   ConfigBuilder changed = BaseConfig(60, 40);
   changed.TcpChecks("late", kLateChecks, faultd_->tcp_port());
   ASSERT_NE(StartCollector(config), nullptr);
-  for (int site = 0; site < 3; ++site) ASSERT_NE(StartProber(site, /*central*/ ""), nullptr);
+  for (int site = 0; site < 3; ++site) {
+    ASSERT_NE(StartProber(site, /*central*/ ""), nullptr);
+  }
   ASSERT_TRUE(WaitForLiveResults(*db_, ProberIds(), absl::Seconds(4), seconds(30)));
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -534,7 +568,9 @@ TEST_F(ReliabilityTest, CollectorDownForMinutesProbersKeepProbingOnStoredConfig)
                             << " ms after the collector was back";
   }
   RecordProperty("new_check_first_run_after_restart_ms", absl::StrCat(slowest_ms));
-  for (const auto& p : probers_) StopProber(p.get());
+  for (const auto& p : probers_) {
+    StopProber(p.get());
+  }
 
   for (const auto& p : probers_) {
     const std::string& id = p->options().id;
@@ -673,7 +709,9 @@ TEST_F(ReliabilityTest, SpoolCapDropsOldestCountsTheLossAndReportsItAsNoData) {
   std::vector<std::string> argv = {
       BinPath("sondectl"), "report", "--collector", collector_->address(),
       "--window",          "1h",     "--format",    "json"};
-  for (const std::string& f : PlaintextFlags(BinPath("sondectl"))) argv.push_back(f);
+  for (const std::string& f : PlaintextFlags(BinPath("sondectl"))) {
+    argv.push_back(f);
+  }
   ASSERT_EQ(RunCommand(argv, &out), 0) << out;
   google::protobuf::Struct report;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &report).ok()) << out;
@@ -699,7 +737,9 @@ TEST_F(ReliabilityTest, ConfigChangeRunsWithinFiveSecondsAndBadChangeIsRefused) 
   ConfigBuilder v1 = BaseConfig(10, 10);
   const std::string config = WriteConfig(v1);
   ASSERT_NE(StartCollector(config), nullptr);
-  for (int site = 0; site < 2; ++site) ASSERT_NE(StartProber(site, /*central*/ ""), nullptr);
+  for (int site = 0; site < 2; ++site) {
+    ASSERT_NE(StartProber(site, /*central*/ ""), nullptr);
+  }
   ASSERT_TRUE(WaitUntil(
       [&] {
         return Int("SELECT count(*) FROM (SELECT prober_id FROM results GROUP BY 1"
@@ -808,7 +848,9 @@ v1::ResultBatch RawBatch(const std::string& prober_id, uint64_t batch_seq, int r
   b.set_prober_id(prober_id);
   b.set_region("fra");
   b.set_batch_seq(batch_seq);
-  for (int i = 0; i < results; ++i) *b.add_results() = RawResult(i);
+  for (int i = 0; i < results; ++i) {
+    *b.add_results() = RawResult(i);
+  }
   return b;
 }
 
@@ -823,12 +865,16 @@ StreamOutcome Report(v1::Ingest::Stub* stub, const std::vector<v1::ResultBatch>&
   ctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
   auto stream = stub->Report(&ctx);
   for (const v1::ResultBatch& b : batches) {
-    if (!stream->Write(b)) break;
+    if (!stream->Write(b)) {
+      break;
+    }
   }
   stream->WritesDone();
   StreamOutcome out;
   v1::Ack ack;
-  while (stream->Read(&ack)) out.acks.push_back(ack);
+  while (stream->Read(&ack)) {
+    out.acks.push_back(ack);
+  }
   out.status = stream->Finish();
   return out;
 }
@@ -851,12 +897,16 @@ RawOutcome ReportRawBytes(grpc::Channel* channel, const std::vector<std::string>
   for (const std::string& bytes : messages) {
     grpc::Slice slice(bytes);
     grpc::ByteBuffer buffer(&slice, 1);
-    if (!stream->Write(buffer)) break;
+    if (!stream->Write(buffer)) {
+      break;
+    }
   }
   stream->WritesDone();
   RawOutcome out;
   grpc::ByteBuffer reply;
-  while (stream->Read(&reply)) ++out.replies;
+  while (stream->Read(&reply)) {
+    ++out.replies;
+  }
   out.status = stream->Finish();
   return out;
 }
@@ -942,7 +992,9 @@ TEST_F(ReliabilityTest, MalformedAndOversizedBatchesAreRefusedWithoutDisturbingO
                                   "message 3 on this stream is not a ResultBatch"))
         << raw.status.error_message();
     EXPECT_EQ(raw.replies, 2);
-    if (HasFailure()) break;
+    if (HasFailure()) {
+      break;
+    }
   }
   const absl::Time abuse_to = absl::Now();
   RecordProperty("abuse_rounds", std::to_string(rounds));

@@ -24,7 +24,9 @@ int NoiseMinutes() {
   int minutes = 10;
   if (const char* s = std::getenv("SONDE_NOISE_MINUTES"); s != nullptr) {
     int v = 0;
-    if (absl::SimpleAtoi(s, &v) && v > 0) minutes = v;
+    if (absl::SimpleAtoi(s, &v) && v > 0) {
+      minutes = v;
+    }
   }
   return minutes;
 }

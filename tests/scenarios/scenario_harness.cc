@@ -64,7 +64,9 @@ std::string StringField(const google::protobuf::Struct& s, const std::string& na
 // Fills the body fields of a delivery from its JSON document.
 void ParseBody(Delivery* d) {
   google::protobuf::Struct doc;
-  if (!google::protobuf::util::JsonStringToMessage(d->body, &doc).ok()) return;
+  if (!google::protobuf::util::JsonStringToMessage(d->body, &doc).ok()) {
+    return;
+  }
   d->json_ok = true;
   if (const auto* v = Field(doc, "version"); v != nullptr && v->has_number_value()) {
     d->version = static_cast<int>(v->number_value());
@@ -77,25 +79,33 @@ void ParseBody(Delivery* d) {
     d->created_at = t;
   }
   const google::protobuf::Value* inc = Field(doc, "incident");
-  if (inc == nullptr || !inc->has_struct_value()) return;
+  if (inc == nullptr || !inc->has_struct_value()) {
+    return;
+  }
   const google::protobuf::Struct& i = inc->struct_value();
   d->incident_id = StringField(i, "id");
   d->incident_kind = StringField(i, "kind");
   d->incident_service = StringField(i, "service");
   d->incident_status = StringField(i, "status");
   if (const auto* r = Field(i, "regions"); r != nullptr && r->has_list_value()) {
-    for (const auto& v : r->list_value().values()) d->incident_regions.push_back(v.string_value());
+    for (const auto& v : r->list_value().values()) {
+      d->incident_regions.push_back(v.string_value());
+    }
   }
 }
 
 std::vector<std::string> PgArray(const std::string& joined) {
-  if (joined.empty()) return {};
+  if (joined.empty()) {
+    return {};
+  }
   return absl::StrSplit(joined, '\x1f');
 }
 
 absl::Time MicrosToTime(const std::string& s) {
   int64_t us = 0;
-  if (s.empty() || !absl::SimpleAtoi(s, &us)) return absl::InfinitePast();
+  if (s.empty() || !absl::SimpleAtoi(s, &us)) {
+    return absl::InfinitePast();
+  }
   return absl::FromUnixMicros(us);
 }
 
@@ -112,7 +122,9 @@ int ToInt(const std::string& s) {
 }
 
 std::string Clock(absl::Time t) {
-  if (t == absl::InfinitePast()) return "-";
+  if (t == absl::InfinitePast()) {
+    return "-";
+  }
   return absl::FormatTime("%H:%M:%E3S", t, absl::UTCTimeZone());
 }
 
@@ -147,7 +159,9 @@ double Secs(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
 void SleepUntil(absl::Time t) {
   absl::Duration left = t - absl::Now();
-  if (left > absl::ZeroDuration()) absl::SleepFor(left);
+  if (left > absl::ZeroDuration()) {
+    absl::SleepFor(left);
+  }
 }
 
 std::string IncidentRow::ToString() const {
@@ -205,7 +219,9 @@ absl::Status FaultTarget::Start(const Options& options) {
   }
   absl::StatusOr<std::map<std::string, int>> ports =
       testing::LaunchFaultd(argv, ports_file, dir_ + "/faultd.log", &process_);
-  if (!ports.ok()) return ports.status();
+  if (!ports.ok()) {
+    return ports.status();
+  }
   ports_ = *std::move(ports);
   if (port("control") == 0 || port("dns") == 0) {
     return absl::InternalError(
@@ -227,7 +243,9 @@ absl::StatusOr<absl::Time> FaultTarget::PutRules(const std::string& rules_json) 
   client.set_read_timeout(5);
   const absl::Time sent = absl::Now();
   auto res = client.Put("/rules", rules_json, "application/json");
-  if (!res) return absl::UnavailableError("PUT /rules: no answer from faultd");
+  if (!res) {
+    return absl::UnavailableError("PUT /rules: no answer from faultd");
+  }
   if (res->status != 200) {
     return absl::InvalidArgumentError(absl::StrCat("PUT /rules: ", res->status, " ", res->body));
   }
@@ -239,7 +257,9 @@ absl::StatusOr<std::string> FaultTarget::Stats() {
   client.set_connection_timeout(2);
   client.set_read_timeout(5);
   auto res = client.Get("/stats");
-  if (!res || res->status != 200) return absl::UnavailableError("GET /stats failed");
+  if (!res || res->status != 200) {
+    return absl::UnavailableError("GET /stats failed");
+  }
   return res->body;
 }
 
@@ -272,7 +292,9 @@ absl::Status WebhookReceiver::Start() {
     res.set_content(d.answered / 100 == 2 ? "ok\n" : "refused by the scenario\n", "text/plain");
   });
   port_ = server_->bind_to_any_port("127.0.0.1");
-  if (port_ <= 0) return absl::UnavailableError("webhook receiver: cannot bind 127.0.0.1");
+  if (port_ <= 0) {
+    return absl::UnavailableError("webhook receiver: cannot bind 127.0.0.1");
+  }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   if (!testing::WaitForPort(port_, seconds(5))) {
     return absl::UnavailableError("webhook receiver does not accept connections");
@@ -281,8 +303,12 @@ absl::Status WebhookReceiver::Start() {
 }
 
 void WebhookReceiver::Stop() {
-  if (server_ != nullptr) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (server_ != nullptr) {
+    server_->stop();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
 }
 
 std::string WebhookReceiver::Url(const std::string& path) const {
@@ -303,7 +329,9 @@ std::vector<Delivery> WebhookReceiver::Accepted(
     const std::function<bool(const Delivery&)>& match) const {
   std::vector<Delivery> out;
   for (const Delivery& d : deliveries()) {
-    if (d.answered / 100 == 2 && (match == nullptr || match(d))) out.push_back(d);
+    if (d.answered / 100 == 2 && (match == nullptr || match(d))) {
+      out.push_back(d);
+    }
   }
   return out;
 }
@@ -315,8 +343,12 @@ std::optional<Delivery> WebhookReceiver::WaitFor(const std::function<bool(const 
   WaitUntil(
       [&] {
         for (const Delivery& d : deliveries()) {
-          if (accepted_only && d.answered / 100 != 2) continue;
-          if (d.received_at < since) continue;
+          if (accepted_only && d.answered / 100 != 2) {
+            continue;
+          }
+          if (d.received_at < since) {
+            continue;
+          }
           if (match(d)) {
             found = d;
             return true;
@@ -366,18 +398,26 @@ ScenarioConfig& ScenarioConfig::Detection(const std::string& field, const std::s
 
 std::string ScenarioConfig::Yaml() const {
   std::vector<std::string> regions;
-  for (const Site& s : kSites) regions.push_back(s.region);
+  for (const Site& s : kSites) {
+    regions.push_back(s.region);
+  }
   std::string out =
       absl::StrCat("regions: [", absl::StrJoin(regions, ", "), "]\n",
                    "defaults: {interval: ", interval_, ", timeout: ", timeout_, "}\n", "checks:\n");
-  for (const std::string& c : checks_) absl::StrAppend(&out, "  - ", c, "\n");
+  for (const std::string& c : checks_) {
+    absl::StrAppend(&out, "  - ", c, "\n");
+  }
   if (!notifiers_.empty()) {
     absl::StrAppend(&out, "notifiers:\n");
-    for (const std::string& n : notifiers_) absl::StrAppend(&out, "  - ", n, "\n");
+    for (const std::string& n : notifiers_) {
+      absl::StrAppend(&out, "  - ", n, "\n");
+    }
   }
   if (!detection_.empty()) {
     absl::StrAppend(&out, "detection:\n");
-    for (const auto& [k, v] : detection_) absl::StrAppend(&out, "  ", k, ": ", v, "\n");
+    for (const auto& [k, v] : detection_) {
+      absl::StrAppend(&out, "  ", k, ": ", v, "\n");
+    }
   }
   return out;
 }
@@ -394,7 +434,9 @@ Scenario::~Scenario() {
   // collector, the targets and PostgreSQL last.
   probers_.clear();
   collector_.reset();
-  if (webhook_ != nullptr) webhook_->Stop();
+  if (webhook_ != nullptr) {
+    webhook_->Stop();
+  }
   webhook_.reset();
   faultd_.reset();
   db_.reset();
@@ -404,12 +446,18 @@ Scenario::~Scenario() {
 }
 
 absl::Status Scenario::StartTargets(const FaultTarget::Options& faultd) {
-  if (scratch_->path().empty()) return absl::InternalError("no scratch directory");
+  if (scratch_->path().empty()) {
+    return absl::InternalError("no scratch directory");
+  }
   pg_ = std::make_unique<testing::Postgres>(scratch_->Path("pg"));
-  if (absl::Status st = pg_->Start(); !st.ok()) return st;
+  if (absl::Status st = pg_->Start(); !st.ok()) {
+    return st;
+  }
   db_ = std::make_unique<Db>(pg_->conninfo());
   faultd_ = std::make_unique<FaultTarget>(scratch_->path());
-  if (absl::Status st = faultd_->Start(faultd); !st.ok()) return st;
+  if (absl::Status st = faultd_->Start(faultd); !st.ok()) {
+    return st;
+  }
   webhook_ = std::make_unique<WebhookReceiver>(kWebhookSecret);
   return webhook_->Start();
 }
@@ -419,7 +467,9 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config) {
   {
     std::ofstream out(path, std::ios::trunc);
     out << config.Yaml();
-    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", path));
+    if (!out.flush()) {
+      return absl::InternalError(absl::StrCat("cannot write ", path));
+    }
   }
   // The config must be valid before anything runs: a typo would otherwise
   // surface as a scenario that "detects nothing".
@@ -438,7 +488,9 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config) {
   }
   collector_ = std::make_unique<testing::Collector>(
       scratch_->Path("collector.log"), testing::Collector::Options{pg_->conninfo(), path, extra});
-  if (absl::Status st = collector_->Start(); !st.ok()) return st;
+  if (absl::Status st = collector_->Start(); !st.ok()) {
+    return st;
+  }
   for (const Site& site : kSites) {
     testing::Prober::Options o;
     o.region = site.region;
@@ -447,7 +499,9 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config) {
     o.spool_dir = scratch_->Path(absl::StrCat("spool-", site.region));
     probers_.push_back(std::make_unique<testing::Prober>(scratch_->Path(absl::StrCat(o.id, ".log")),
                                                          collector_->address(), o));
-    if (absl::Status st = probers_.back()->Start(); !st.ok()) return st;
+    if (absl::Status st = probers_.back()->Start(); !st.ok()) {
+      return st;
+    }
   }
   if (!testing::WaitForLiveResults(*db_, prober_ids(), absl::Seconds(5), seconds(60))) {
     return absl::DeadlineExceededError("the probers' results did not arrive within 60 s");
@@ -457,7 +511,9 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config) {
 
 std::vector<std::string> Scenario::prober_ids() const {
   std::vector<std::string> ids;
-  for (const auto& p : probers_) ids.push_back(p->options().id);
+  for (const auto& p : probers_) {
+    ids.push_back(p->options().id);
+  }
   return ids;
 }
 
@@ -470,7 +526,9 @@ std::vector<IncidentRow> Scenario::Incidents(const std::string& where) {
       MicrosCol("opened_at"), ", ", MicrosCol("resolved_at"), ", ", MicrosCol("acknowledged_at"),
       ", in_maintenance FROM incidents WHERE ", where, " ORDER BY opened_at, id"));
   std::vector<IncidentRow> out;
-  if (!rows.ok()) return out;  // before migration 3 or while PostgreSQL restarts
+  if (!rows.ok()) {
+    return out;  // before migration 3 or while PostgreSQL restarts
+  }
   for (const auto& r : *rows) {
     IncidentRow i;
     i.id = r[0];
@@ -505,7 +563,9 @@ std::vector<EventRow> Scenario::Events(const std::string& incident_id) {
       " WHERE incident_id = ",
       SqlQuote(incident_id), " ORDER BY id"));
   std::vector<EventRow> out;
-  if (!rows.ok()) return out;
+  if (!rows.ok()) {
+    return out;
+  }
   for (const auto& r : *rows) {
     EventRow e;
     (void)absl::SimpleAtoi(r[0], &e.id);
@@ -532,7 +592,9 @@ std::optional<IncidentRow> Scenario::WaitForIncident(
         for (const IncidentRow& i : Incidents()) {
           if (match(i)) {
             found = i;
-            if (seen_at != nullptr) *seen_at = absl::Now();
+            if (seen_at != nullptr) {
+              *seen_at = absl::Now();
+            }
             return true;
           }
         }
@@ -564,7 +626,9 @@ std::string Scenario::DescribeIncidents() {
   std::string out;
   for (const IncidentRow& i : Incidents()) {
     absl::StrAppend(&out, i.ToString(), "\n");
-    for (const EventRow& e : Events(i.id)) absl::StrAppend(&out, e.ToString(), "\n");
+    for (const EventRow& e : Events(i.id)) {
+      absl::StrAppend(&out, e.ToString(), "\n");
+    }
   }
   absl::StatusOr<Db::Rows> outbox = db_->Query(
       "SELECT id, coalesce(incident_id, ''), notifier, event, attempts,"
@@ -607,7 +671,9 @@ int Scenario::Sondectl(std::vector<std::string> args, std::string* output) {
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--collector");
   argv.push_back(collector_->address());
-  for (const std::string& f : testing::PlaintextFlags(BinPath("sondectl"))) argv.push_back(f);
+  for (const std::string& f : testing::PlaintextFlags(BinPath("sondectl"))) {
+    argv.push_back(f);
+  }
   return testing::RunCommand(argv, output, seconds(30));
 }
 
@@ -622,17 +688,26 @@ double Scenario::ReportTime(const std::string& what, const std::string& scenario
 }
 
 void Scenario::DumpOnFailure() {
-  if (!::testing::Test::HasFailure()) return;
+  if (!::testing::Test::HasFailure()) {
+    return;
+  }
   scratch_->Keep();
   std::cerr << "logs kept in " << scratch_->path() << "\n";
-  if (db_ != nullptr) std::cerr << "--- incidents\n" << DescribeIncidents();
-  if (webhook_ != nullptr) std::cerr << "--- webhook deliveries\n" << webhook_->Describe();
-  if (collector_ != nullptr)
+  if (db_ != nullptr) {
+    std::cerr << "--- incidents\n" << DescribeIncidents();
+  }
+  if (webhook_ != nullptr) {
+    std::cerr << "--- webhook deliveries\n" << webhook_->Describe();
+  }
+  if (collector_ != nullptr) {
     std::cerr << "--- collector\n" << Tail(collector_->Log(), 6000) << "\n";
+  }
   for (const auto& p : probers_) {
     std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 1500) << "\n";
   }
-  if (faultd_ != nullptr) std::cerr << "--- faultd\n" << Tail(faultd_->Log(), 1500) << "\n";
+  if (faultd_ != nullptr) {
+    std::cerr << "--- faultd\n" << Tail(faultd_->Log(), 1500) << "\n";
+  }
 }
 
 }  // namespace sonde::scenarios

@@ -108,7 +108,9 @@ class StoryTest : public ::testing::Test {
     EXPECT_TRUE(inc.has_value()) << "no " << kind << " incident on service " << service
                                  << " within " << timeout.count() / 1000 << " s of the fault:\n"
                                  << s.DescribeIncidents();
-    if (!inc) return inc;
+    if (!inc) {
+      return inc;
+    }
     s.ReportTime("time to detect", label, fault_on, *detected);
     std::optional<Delivery> page = s.webhook().WaitFor(
         [&](const Delivery& d) { return d.event == "OPENED" && d.incident_id == inc->id; },
@@ -227,7 +229,9 @@ TEST_F(StoryTest, BoxcryptorQuarterOfLoginFailsPagesRepeatsEscalatesUntilAcked) 
       seconds(60));
   EXPECT_TRUE(escalated.has_value()) << "no ESCALATED to the duty notifier:\n"
                                      << s.webhook().Describe();
-  if (escalated) ExpectWellFormed(*escalated, "duty");
+  if (escalated) {
+    ExpectWellFormed(*escalated, "duty");
+  }
   ASSERT_TRUE(
       WaitUntil([&] { return s.webhook().Accepted(is_inc("REPEAT")).size() >= 2; }, seconds(40)))
       << "fewer than 2 REPEATs while unacknowledged:\n"
@@ -265,7 +269,9 @@ TEST_F(StoryTest, BoxcryptorQuarterOfLoginFailsPagesRepeatsEscalatesUntilAcked) 
             1);
   absl::SleepFor(absl::Seconds(25));  // 2.5 repeat periods
   for (const Delivery& d : s.webhook().deliveries()) {
-    if (d.incident_id != inc->id || (d.event != "REPEAT" && d.event != "ESCALATED")) continue;
+    if (d.incident_id != inc->id || (d.event != "REPEAT" && d.event != "ESCALATED")) {
+      continue;
+    }
     EXPECT_LE(d.created_at, acked)
         << d.event << " created after the ack (sent at " << absl::FormatTime(ack_sent) << "):\n"
         << s.webhook().Describe();
@@ -327,7 +333,9 @@ TEST_F(StoryTest, VelorentAppNxdomainIsDnsFailureOnTheAppServiceOnly) {
   std::set<std::string> nx_regions;
   for (const auto& r : classes) {
     EXPECT_EQ(r[1], "DNS_NXDOMAIN") << "app-web in " << r[0] << ": " << r[2] << " x " << r[1];
-    if (r[1] == "DNS_NXDOMAIN") nx_regions.insert(r[0]);
+    if (r[1] == "DNS_NXDOMAIN") {
+      nx_regions.insert(r[0]);
+    }
   }
   EXPECT_EQ(nx_regions.size(), 3u);
   EXPECT_EQ(s.Int(absl::StrCat("SELECT count(*) FROM results WHERE check_id = 'app-web' AND"
@@ -348,7 +356,9 @@ TEST_F(StoryTest, VelorentAppNxdomainIsDnsFailureOnTheAppServiceOnly) {
         return i.id == inc->id && absl::StrContains(i.evidence, "last known address");
       },
       seconds(20));
-  if (full) inc = full;
+  if (full) {
+    inc = full;
+  }
   EXPECT_TRUE(Contains(inc->checks, "app-web")) << inc->ToString();
   EXPECT_TRUE(absl::StrContains(inc->evidence, "NXDOMAIN")) << inc->ToString();
   EXPECT_TRUE(absl::StrContains(inc->evidence, "app.velorent.test")) << inc->ToString();
@@ -405,8 +415,9 @@ TEST_F(StoryTest, LemniscusOneRegionIntermittentIsRegionalAndFlappingNeverGlobal
        Zone("lemniscus.test")});
   // The first cycle must turn DOWN well inside a minute, so the sample at
   // the next boundary is DOWN and the one after UP.
-  if (absl::ToUnixSeconds(absl::Now()) % 60 > 40)
+  if (absl::ToUnixSeconds(absl::Now()) % 60 > 40) {
     SleepUntil(NextMinute(absl::Now()) + absl::Seconds(1));
+  }
   ASSERT_OK_AND_ASSIGN(const absl::Time on1, s.faultd().PutRules(ber_cut));
   absl::Time detected;
   std::optional<IncidentRow> inc =
@@ -489,7 +500,9 @@ TEST_F(StoryTest, MittwaldHttpsOfTenHostsDownIsProtocolOutageRecoveringHostByHos
   Scenario& s = *scenario_;
   constexpr int kHosts = 10;
   std::vector<std::string> hosts;
-  for (int i = 0; i < kHosts; ++i) hosts.push_back(absl::StrCat("h", i, ".mittwald.test"));
+  for (int i = 0; i < kHosts; ++i) {
+    hosts.push_back(absl::StrCat("h", i, ".mittwald.test"));
+  }
   FaultTarget::Options fo;
   fo.rules_json = Rules({Zone("mittwald.test")});
   fo.cert_names = hosts;

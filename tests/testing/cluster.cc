@@ -66,14 +66,20 @@ int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
 bool WaitUntil(const std::function<bool()>& done, milliseconds timeout, milliseconds poll) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (done()) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
     std::this_thread::sleep_for(poll);
   }
 }
 
 std::string Tail(const std::string& text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
+  if (text.size() <= max_bytes) {
+    return text;
+  }
   return "[...]\n" + text.substr(text.size() - max_bytes);
 }
 
@@ -89,7 +95,9 @@ ScratchDir::ScratchDir(const std::string& name) {
 
 ScratchDir::~ScratchDir() {
   const char* keep = std::getenv("SONDE_KEEP_TEST_DIRS");
-  if (keep != nullptr && std::string(keep) == "1") keep_ = true;
+  if (keep != nullptr && std::string(keep) == "1") {
+    keep_ = true;
+  }
   if (!keep_ && !path_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
@@ -127,7 +135,9 @@ absl::Status Postgres::Start() {
 absl::Status Postgres::Stop() {
   std::string out;
   int rc = RunCommand({"/bin/bash", PostgresScript(), "stop", data_dir_}, &out, seconds(60));
-  if (rc != 0) return absl::InternalError(absl::StrCat("local-postgres.sh stop failed:\n", out));
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("local-postgres.sh stop failed:\n", out));
+  }
   return absl::OkStatus();
 }
 
@@ -140,7 +150,9 @@ std::string Postgres::conninfo() const {
 Db::Db(std::string conninfo) : conninfo_(std::move(conninfo)) {}
 
 Db::~Db() {
-  if (conn_ != nullptr) PQfinish(conn_);
+  if (conn_ != nullptr) {
+    PQfinish(conn_);
+  }
 }
 
 absl::StatusOr<Db::Rows> Db::Query(const std::string& sql) {
@@ -167,7 +179,9 @@ absl::StatusOr<Db::Rows> Db::Query(const std::string& sql) {
   Rows rows;
   for (int i = 0; i < PQntuples(res); ++i) {
     std::vector<std::string> row;
-    for (int j = 0; j < PQnfields(res); ++j) row.emplace_back(PQgetvalue(res, i, j));
+    for (int j = 0; j < PQnfields(res); ++j) {
+      row.emplace_back(PQgetvalue(res, i, j));
+    }
     rows.push_back(std::move(row));
   }
   PQclear(res);
@@ -176,23 +190,30 @@ absl::StatusOr<Db::Rows> Db::Query(const std::string& sql) {
 
 absl::StatusOr<int64_t> Db::Int(const std::string& sql) {
   absl::StatusOr<Rows> rows = Query(sql);
-  if (!rows.ok()) return rows.status();
+  if (!rows.ok()) {
+    return rows.status();
+  }
   if (rows->size() != 1 || (*rows)[0].size() != 1) {
     return absl::InternalError(
         absl::StrCat(sql, ": expected one value, got ", rows->size(), " rows"));
   }
   const std::string& v = (*rows)[0][0];
-  if (v.empty()) return 0;
+  if (v.empty()) {
+    return 0;
+  }
   int64_t out = 0;
-  if (!absl::SimpleAtoi(v, &out))
+  if (!absl::SimpleAtoi(v, &out)) {
     return absl::InternalError(absl::StrCat(sql, ": not an integer: ", v));
+  }
   return out;
 }
 
 // ---- ScrapeMetrics ----
 
 absl::StatusOr<MetricValues> ScrapeMetrics(int port) {
-  if (port <= 0) return absl::FailedPreconditionError("no metrics port");
+  if (port <= 0) {
+    return absl::FailedPreconditionError("no metrics port");
+  }
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2);
   client.set_read_timeout(5);
@@ -204,12 +225,18 @@ absl::StatusOr<MetricValues> ScrapeMetrics(int port) {
   std::istringstream in(res->body);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
     size_t space = line.rfind(' ');
-    if (space == std::string::npos) continue;
+    if (space == std::string::npos) {
+      continue;
+    }
     std::string name = line.substr(0, std::min(space, line.find('{')));
     double v = 0;
-    if (absl::SimpleAtod(line.substr(space + 1), &v)) values[name] += v;
+    if (absl::SimpleAtod(line.substr(space + 1), &v)) {
+      values[name] += v;
+    }
   }
   return values;
 }
@@ -219,11 +246,15 @@ absl::StatusOr<MetricValues> ScrapeMetrics(int port) {
 std::vector<std::string> PlaintextFlags(const std::string& binary) {
   static auto* cache = new std::map<std::string, std::vector<std::string>>;
   auto it = cache->find(binary);
-  if (it != cache->end()) return it->second;
+  if (it != cache->end()) {
+    return it->second;
+  }
   std::string help;
   RunCommand({binary, "--help"}, &help, seconds(10));
   std::vector<std::string> flags;
-  if (absl::StrContains(help, "--insecure")) flags.push_back("--insecure");
+  if (absl::StrContains(help, "--insecure")) {
+    flags.push_back("--insecure");
+  }
   (*cache)[binary] = flags;
   return flags;
 }
@@ -251,7 +282,9 @@ absl::StatusOr<std::map<std::string, int>> LaunchFaultd(const std::vector<std::s
     return absl::InternalError(absl::StrCat("bad ports file: ", json));
   }
   std::map<std::string, int> out;
-  for (const auto& [name, v] : ports.fields()) out[name] = static_cast<int>(v.number_value());
+  for (const auto& [name, v] : ports.fields()) {
+    out[name] = static_cast<int>(v.number_value());
+  }
   return out;
 }
 
@@ -280,7 +313,9 @@ absl::Status Faultd::Start(const std::string& rules_json) {
   }
   absl::StatusOr<std::map<std::string, int>> ports =
       LaunchFaultd(argv, ports_file, dir_ + "/faultd.log", &process_);
-  if (!ports.ok()) return ports.status();
+  if (!ports.ok()) {
+    return ports.status();
+  }
   auto port = [&](const char* name) {
     auto p = ports->find(name);
     return p == ports->end() ? 0 : p->second;
@@ -304,8 +339,12 @@ absl::Status Collector::Start() {
   if (process_ != nullptr && process_->running()) {
     return absl::FailedPreconditionError("collector already running");
   }
-  if (port_ == 0) port_ = FreePort();
-  if (metrics_port_ == 0) metrics_port_ = FreePort();
+  if (port_ == 0) {
+    port_ = FreePort();
+  }
+  if (metrics_port_ == 0) {
+    metrics_port_ = FreePort();
+  }
   std::vector<std::string> argv = {BinPath("sonde-collector"),
                                    "--listen",
                                    address(),
@@ -317,34 +356,46 @@ absl::Status Collector::Start() {
     argv.push_back("--config");
     argv.push_back(options_.config_path);
   }
-  for (const std::string& f : PlaintextFlags(BinPath("sonde-collector"))) argv.push_back(f);
-  for (const std::string& a : options_.extra_args) argv.push_back(a);
+  for (const std::string& f : PlaintextFlags(BinPath("sonde-collector"))) {
+    argv.push_back(f);
+  }
+  for (const std::string& a : options_.extra_args) {
+    argv.push_back(a);
+  }
   process_ = Launch(argv, log_path_);
   auto deadline = std::chrono::steady_clock::now() + seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->running()) {
       return absl::UnavailableError(absl::StrCat("sonde-collector exited:\n", Tail(Log())));
     }
-    if (WaitForPort(port_, milliseconds(200))) return absl::OkStatus();
+    if (WaitForPort(port_, milliseconds(200))) {
+      return absl::OkStatus();
+    }
   }
   return absl::DeadlineExceededError(
       absl::StrCat("sonde-collector not listening on ", address(), " after 60 s:\n", Tail(Log())));
 }
 
 void Collector::Kill() {
-  if (process_ == nullptr) return;
+  if (process_ == nullptr) {
+    return;
+  }
   process_->Signal(SIGKILL);
   process_->Wait(seconds(10));
 }
 
 std::optional<int> Collector::Stop(milliseconds timeout) {
-  if (process_ == nullptr) return std::nullopt;
+  if (process_ == nullptr) {
+    return std::nullopt;
+  }
   process_->Signal(SIGTERM);
   return process_->Wait(timeout);
 }
 
 void Collector::Reload() {
-  if (process_ != nullptr) process_->Signal(SIGHUP);
+  if (process_ != nullptr) {
+    process_->Signal(SIGHUP);
+  }
 }
 
 bool Collector::running() { return process_ != nullptr && process_->running(); }
@@ -366,7 +417,9 @@ absl::Status Prober::Start() {
   if (process_ != nullptr && process_->running()) {
     return absl::FailedPreconditionError("prober already running");
   }
-  if (metrics_port_ == 0) metrics_port_ = FreePort();
+  if (metrics_port_ == 0) {
+    metrics_port_ = FreePort();
+  }
   std::vector<std::string> argv = {
       BinPath("sonde-prober"), "--region",         options_.region,
       "--prober-id",           options_.id,        "--collector",
@@ -387,8 +440,12 @@ absl::Status Prober::Start() {
     argv.push_back("--spool-max-mib");
     argv.push_back(std::to_string(options_.spool_max_mib));
   }
-  for (const std::string& f : PlaintextFlags(BinPath("sonde-prober"))) argv.push_back(f);
-  for (const std::string& a : options_.extra_args) argv.push_back(a);
+  for (const std::string& f : PlaintextFlags(BinPath("sonde-prober"))) {
+    argv.push_back(f);
+  }
+  for (const std::string& a : options_.extra_args) {
+    argv.push_back(a);
+  }
   started_micros_ = NowMicros();
   process_ = Launch(argv, log_path_);
   // A usage error ends it at once; say so here rather than as missing rows.
@@ -400,13 +457,17 @@ absl::Status Prober::Start() {
 }
 
 void Prober::Kill() {
-  if (process_ == nullptr) return;
+  if (process_ == nullptr) {
+    return;
+  }
   process_->Signal(SIGKILL);
   process_->Wait(seconds(10));
 }
 
 std::optional<int> Prober::Stop(milliseconds timeout) {
-  if (process_ == nullptr) return std::nullopt;
+  if (process_ == nullptr) {
+    return std::nullopt;
+  }
   process_->Signal(SIGTERM);
   return process_->Wait(timeout);
 }
@@ -453,13 +514,17 @@ ConfigBuilder& ConfigBuilder::Check(const std::string& flow_mapping) {
 
 std::string ConfigBuilder::Yaml() const {
   std::string out;
-  if (!regions_.empty()) absl::StrAppend(&out, "regions: [", absl::StrJoin(regions_, ", "), "]\n");
+  if (!regions_.empty()) {
+    absl::StrAppend(&out, "regions: [", absl::StrJoin(regions_, ", "), "]\n");
+  }
   absl::StrAppend(&out, "defaults: {interval: ", interval_, ", timeout: ", timeout_, "}\n");
   if (checks_.empty()) {
     absl::StrAppend(&out, "checks: []\n");
   } else {
     absl::StrAppend(&out, "checks:\n");
-    for (const std::string& c : checks_) absl::StrAppend(&out, "  - ", c, "\n");
+    for (const std::string& c : checks_) {
+      absl::StrAppend(&out, "  - ", c, "\n");
+    }
   }
   return out;
 }
@@ -469,7 +534,9 @@ absl::Status ConfigBuilder::WriteTo(const std::string& path) const {
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << Yaml();
-    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+    if (!out.flush()) {
+      return absl::InternalError(absl::StrCat("cannot write ", tmp));
+    }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
@@ -484,14 +551,18 @@ absl::StatusOr<SpoolSnapshot> InspectSpool(const std::string& spool_dir) {
   std::error_code ec;
   std::filesystem::copy(spool_dir, copy.Path("spool"), std::filesystem::copy_options::recursive,
                         ec);
-  if (ec) return absl::InternalError(absl::StrCat("copying ", spool_dir, ": ", ec.message()));
+  if (ec) {
+    return absl::InternalError(absl::StrCat("copying ", spool_dir, ": ", ec.message()));
+  }
   prober::Spool::Options options;
   options.dir = copy.Path("spool");
   options.max_bytes = std::numeric_limits<uint64_t>::max() / 2;  // never drop while reading
   // The copy's recovery would log at info level in the test's output.
   spdlog::set_level(spdlog::level::warn);
   absl::StatusOr<std::unique_ptr<prober::Spool>> spool = prober::Spool::Open(options);
-  if (!spool.ok()) return spool.status();
+  if (!spool.ok()) {
+    return spool.status();
+  }
   SpoolSnapshot snap;
   prober::Spool::Stats stats = (*spool)->stats();
   snap.unacked_batches = stats.unacked_batches;
@@ -503,7 +574,9 @@ absl::StatusOr<SpoolSnapshot> InspectSpool(const std::string& spool_dir) {
   uint64_t expected_next = 0;
   for (size_t i = 0; i <= stats.unacked_batches; ++i) {  // bounded: one pass
     std::optional<v1::ResultBatch> batch = (*spool)->Next(after);
-    if (!batch) break;
+    if (!batch) {
+      break;
+    }
     after = batch->batch_seq();
     for (const v1::ProbeResult& r : batch->results()) {
       if (snap.first_unacked_seq == 0) {
@@ -520,7 +593,9 @@ absl::StatusOr<SpoolSnapshot> InspectSpool(const std::string& spool_dir) {
   }
   std::ifstream in(spool_dir + "/config.pb", std::ios::binary);
   v1::ProberConfig stored;
-  if (in && stored.ParseFromIstream(&in)) snap.stored_config_version = stored.version();
+  if (in && stored.ParseFromIstream(&in)) {
+    snap.stored_config_version = stored.version();
+  }
   return snap;
 }
 
@@ -538,7 +613,9 @@ absl::StatusOr<SeqSummary> SummarizeRun(Db& db, const std::string& prober_id, in
       "SELECT count(*), count(DISTINCT seq), coalesce(min(seq), 0), coalesce(max(seq), 0)"
       " FROM results WHERE prober_id = ",
       Quote(prober_id), " AND seq >= ", seq_from, " AND seq < ", seq_below));
-  if (!rows.ok()) return rows.status();
+  if (!rows.ok()) {
+    return rows.status();
+  }
   SeqSummary s;
   const auto& r = (*rows)[0];
   if (!absl::SimpleAtoi(r[0], &s.rows) || !absl::SimpleAtoi(r[1], &s.distinct) ||
@@ -548,7 +625,9 @@ absl::StatusOr<SeqSummary> SummarizeRun(Db& db, const std::string& prober_id, in
   absl::StatusOr<int64_t> first = db.Int(absl::StrCat(
       "SELECT min(batch_seq) FROM ingested_batches WHERE prober_id = ", Quote(prober_id),
       " AND batch_seq >= ", seq_from, " AND batch_seq < ", seq_below));
-  if (!first.ok()) return first.status();
+  if (!first.ok()) {
+    return first.status();
+  }
   s.first_batch_seq = *first;
   return s;
 }
@@ -556,7 +635,9 @@ absl::StatusOr<SeqSummary> SummarizeRun(Db& db, const std::string& prober_id, in
 bool WaitForLiveResults(Db& db, const std::vector<std::string>& prober_ids, absl::Duration max_lag,
                         milliseconds timeout) {
   std::vector<std::string> quoted;
-  for (const std::string& id : prober_ids) quoted.push_back(Quote(id));
+  for (const std::string& id : prober_ids) {
+    quoted.push_back(Quote(id));
+  }
   const std::string sql = absl::StrCat(
       "SELECT prober_id, (extract(epoch FROM now() - max(started_at)) * 1000)::bigint"
       " FROM results WHERE prober_id IN (",
@@ -564,7 +645,9 @@ bool WaitForLiveResults(Db& db, const std::vector<std::string>& prober_ids, absl
   return WaitUntil(
       [&] {
         absl::StatusOr<Db::Rows> rows = db.Query(sql);
-        if (!rows.ok() || rows->size() != prober_ids.size()) return false;
+        if (!rows.ok() || rows->size() != prober_ids.size()) {
+          return false;
+        }
         for (const auto& row : *rows) {
           int64_t lag_ms = 0;
           if (!absl::SimpleAtoi(row[1], &lag_ms) || lag_ms > absl::ToInt64Milliseconds(max_lag)) {

@@ -29,7 +29,9 @@ Process::Process(std::vector<std::string> argv, std::string log_path)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : argv) {
+      args.push_back(a.data());
+    }
     args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
@@ -44,16 +46,22 @@ Process::~Process() {
 }
 
 bool Process::running() {
-  if (status_.has_value() || pid_ <= 0) return false;
+  if (status_.has_value() || pid_ <= 0) {
+    return false;
+  }
   return !Wait(std::chrono::milliseconds(0)).has_value();
 }
 
 void Process::Signal(int sig) {
-  if (!status_.has_value() && pid_ > 0) kill(pid_, sig);
+  if (!status_.has_value() && pid_ > 0) {
+    kill(pid_, sig);
+  }
 }
 
 std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
-  if (status_.has_value()) return status_;
+  if (status_.has_value()) {
+    return status_;
+  }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     int st = 0;
@@ -62,7 +70,9 @@ std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
       status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
       return status_;
     }
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return std::nullopt;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
@@ -101,7 +111,9 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output,
     Process p(argv, tmpl);
     auto st = p.Wait(timeout);
     status = st.has_value() ? *st : -1;
-    if (output != nullptr) *output = p.Log();
+    if (output != nullptr) {
+      *output = p.Log();
+    }
   }
   unlink(tmpl);
   return status;
@@ -117,7 +129,9 @@ bool WaitForPort(int port, std::chrono::milliseconds timeout) {
     addr.sin_port = htons(port);
     bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     close(fd);
-    if (ok) return true;
+    if (ok) {
+      return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;

@@ -14,7 +14,9 @@
 namespace sonde::testing {
 
 inline ::testing::AssertionResult IsOk(const absl::Status& status) {
-  if (status.ok()) return ::testing::AssertionSuccess();
+  if (status.ok()) {
+    return ::testing::AssertionSuccess();
+  }
   return ::testing::AssertionFailure() << status;
 }
 

@@ -17,17 +17,23 @@ class Reader {
   explicit Reader(absl::Span<const uint8_t> p) : p_(p) {}
 
   bool U8(size_t at, uint8_t* v) const {
-    if (at >= p_.size()) return false;
+    if (at >= p_.size()) {
+      return false;
+    }
     *v = p_[at];
     return true;
   }
   bool U16(size_t at, uint16_t* v) const {
-    if (at + 2 > p_.size()) return false;
+    if (at + 2 > p_.size()) {
+      return false;
+    }
     *v = static_cast<uint16_t>(p_[at] << 8 | p_[at + 1]);
     return true;
   }
   bool U32(size_t at, uint32_t* v) const {
-    if (at + 4 > p_.size()) return false;
+    if (at + 4 > p_.size()) {
+      return false;
+    }
     *v = static_cast<uint32_t>(p_[at]) << 24 | static_cast<uint32_t>(p_[at + 1]) << 16 |
          static_cast<uint32_t>(p_[at + 2]) << 8 | p_[at + 3];
     return true;
@@ -44,26 +50,44 @@ class Reader {
     size_t wire_octets = 1;  // the root label
     while (true) {
       uint8_t len;
-      if (!U8(cur, &len)) return false;
+      if (!U8(cur, &len)) {
+        return false;
+      }
       if ((len & 0xC0) == 0xC0) {
         uint8_t lo;
-        if (!U8(cur + 1, &lo)) return false;
+        if (!U8(cur + 1, &lo)) {
+          return false;
+        }
         size_t target = static_cast<size_t>(len & 0x3F) << 8 | lo;
-        if (target >= cur || ++hops > kMaxPointerHops) return false;  // only backwards
-        if (!jumped) *pos = cur + 2;
+        if (target >= cur || ++hops > kMaxPointerHops) {
+          return false;  // only backwards
+        }
+        if (!jumped) {
+          *pos = cur + 2;
+        }
         jumped = true;
         cur = target;
         continue;
       }
-      if ((len & 0xC0) != 0) return false;  // reserved label types
+      if ((len & 0xC0) != 0) {
+        return false;  // reserved label types
+      }
       if (len == 0) {
-        if (!jumped) *pos = cur + 1;
-        if (out->empty()) *out = ".";
+        if (!jumped) {
+          *pos = cur + 1;
+        }
+        if (out->empty()) {
+          *out = ".";
+        }
         return true;
       }
-      if (cur + 1 + len > p_.size()) return false;
+      if (cur + 1 + len > p_.size()) {
+        return false;
+      }
       wire_octets += 1 + len;
-      if (wire_octets > kMaxNameLength) return false;  // RFC 1035 2.3.4
+      if (wire_octets > kMaxNameLength) {
+        return false;  // RFC 1035 2.3.4
+      }
       for (size_t i = 0; i < len; ++i) {
         unsigned char c = p_[cur + 1 + i];
         if (c == '.' || c == '\\') {
@@ -76,7 +100,9 @@ class Reader {
         }
       }
       out->push_back('.');
-      if (out->size() > kMaxNameLength * 4) return false;
+      if (out->size() > kMaxNameLength * 4) {
+        return false;
+      }
       cur += 1 + len;
     }
   }
@@ -106,12 +132,16 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
   char buf[INET6_ADDRSTRLEN];
   switch (type) {
     case 1:  // A
-      if (len != 4) return false;
+      if (len != 4) {
+        return false;
+      }
       inet_ntop(AF_INET, r.at(start), buf, sizeof buf);
       *out = buf;
       return true;
     case 28:  // AAAA
-      if (len != 16) return false;
+      if (len != 16) {
+        return false;
+      }
       inet_ntop(AF_INET6, r.at(start), buf, sizeof buf);
       *out = buf;
       return true;
@@ -125,7 +155,9 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
       uint16_t pref;
       size_t pos = start + 2;
       std::string host;
-      if (len < 3 || !r.U16(start, &pref) || !r.Name(&pos, &host) || pos > end) return false;
+      if (len < 3 || !r.U16(start, &pref) || !r.Name(&pos, &host) || pos > end) {
+        return false;
+      }
       *out = absl::StrCat(pref, " ", host);
       return true;
     }
@@ -134,8 +166,12 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
       out->clear();
       while (pos < end) {
         uint8_t n;
-        if (!r.U8(pos, &n) || pos + 1 + n > end) return false;
-        if (!out->empty()) out->push_back(' ');
+        if (!r.U8(pos, &n) || pos + 1 + n > end) {
+          return false;
+        }
+        if (!out->empty()) {
+          out->push_back(' ');
+        }
         *out += Quoted(r.at(pos + 1), n);
         pos += 1 + n;
       }
@@ -144,16 +180,21 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
     case 6: {  // SOA
       size_t pos = start;
       std::string mname, rname;
-      if (!r.Name(&pos, &mname) || !r.Name(&pos, &rname) || pos + 20 > end) return false;
+      if (!r.Name(&pos, &mname) || !r.Name(&pos, &rname) || pos + 20 > end) {
+        return false;
+      }
       uint32_t v[5];
-      for (int i = 0; i < 5; ++i) r.U32(pos + 4 * i, &v[i]);
+      for (int i = 0; i < 5; ++i) {
+        r.U32(pos + 4 * i, &v[i]);
+      }
       *out = absl::StrCat(mname, " ", rname, " ", v[0], " ", v[1], " ", v[2], " ", v[3], " ", v[4]);
       return true;
     }
     default: {
       *out = absl::StrCat("\\# ", len, " ");
-      for (size_t i = 0; i < len && i < 64; ++i)
+      for (size_t i = 0; i < len && i < 64; ++i) {
         absl::StrAppend(out, absl::Hex(*r.at(start + i), absl::kZeroPad2));
+      }
       return true;
     }
   }
@@ -205,7 +246,9 @@ std::string TypeName(uint16_t type) {
 
 uint16_t TypeNumber(const std::string& name) {
   for (uint16_t t : {1, 2, 5, 6, 12, 15, 16, 28}) {
-    if (TypeName(t) == name) return t;
+    if (TypeName(t) == name) {
+      return t;
+    }
   }
   return 0;
 }
@@ -218,7 +261,9 @@ absl::StatusOr<DnsPacket> ParseDnsPacket(absl::Span<const uint8_t> packet) {
       !r.U16(8, &ns) || !r.U16(10, &ar)) {
     return absl::InvalidArgumentError("DNS response shorter than its header");
   }
-  if ((flags & 0x8000) == 0) return absl::InvalidArgumentError("DNS packet is not a response");
+  if ((flags & 0x8000) == 0) {
+    return absl::InvalidArgumentError("DNS packet is not a response");
+  }
   out.truncated = (flags & 0x0200) != 0;
   out.rcode = flags & 0x000F;
   size_t pos = 12;
@@ -242,12 +287,18 @@ absl::StatusOr<DnsPacket> ParseDnsPacket(absl::Span<const uint8_t> packet) {
             absl::StrCat("malformed ", TypeName(rec.type), " data in record ", i + 1));
       }
       pos += 10 + rdlen;
-      if (into->size() < kMaxRecords) into->push_back(std::move(rec));
+      if (into->size() < kMaxRecords) {
+        into->push_back(std::move(rec));
+      }
     }
     return absl::OkStatus();
   };
-  if (auto st = section(an, &out.answers); !st.ok()) return st;
-  if (auto st = section(ns, &out.authority); !st.ok()) return st;
+  if (auto st = section(an, &out.answers); !st.ok()) {
+    return st;
+  }
+  if (auto st = section(ns, &out.authority); !st.ok()) {
+    return st;
+  }
   return out;
 }
 

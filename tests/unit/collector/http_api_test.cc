@@ -57,8 +57,12 @@ std::string Str(const google::protobuf::Struct& s, const std::string& key) {
 std::vector<std::string> Ids(const google::protobuf::Struct& reply) {
   std::vector<std::string> ids;
   auto it = reply.fields().find("incidents");
-  if (it == reply.fields().end()) return ids;
-  for (const auto& v : it->second.list_value().values()) ids.push_back(Str(v.struct_value(), "id"));
+  if (it == reply.fields().end()) {
+    return ids;
+  }
+  for (const auto& v : it->second.list_value().values()) {
+    ids.push_back(Str(v.struct_value(), "id"));
+  }
   return ids;
 }
 
@@ -119,7 +123,9 @@ class HttpApiTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (api_ != nullptr) api_->Stop();
+    if (api_ != nullptr) {
+      api_->Stop();
+    }
   }
 
   // Starts the API on 127.0.0.1:0 with `auth` (null: no authentication).

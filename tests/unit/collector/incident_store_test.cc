@@ -105,8 +105,12 @@ std::string Str(const google::protobuf::Struct& s, const std::string& key) {
 std::vector<std::string> StrList(const google::protobuf::Struct& s, const std::string& key) {
   std::vector<std::string> out;
   auto it = s.fields().find(key);
-  if (it == s.fields().end()) return out;
-  for (const auto& v : it->second.list_value().values()) out.push_back(v.string_value());
+  if (it == s.fields().end()) {
+    return out;
+  }
+  for (const auto& v : it->second.list_value().values()) {
+    out.push_back(v.string_value());
+  }
   return out;
 }
 
@@ -319,8 +323,12 @@ TEST_F(IncidentStoreTest, TheStrongestEventOfABatchNamesThePage) {
     absl::Time at = kT0;
     for (IncidentEventKind k : c.kinds) {
       at += absl::Seconds(10);
-      if (k == IncidentEventKind::kReclassified) inc.kind = IncidentKind::kGlobalOutage;
-      if (k == IncidentEventKind::kRegionsChanged) inc.regions = {"ams", "fra"};
+      if (k == IncidentEventKind::kReclassified) {
+        inc.kind = IncidentKind::kGlobalOutage;
+      }
+      if (k == IncidentEventKind::kRegionsChanged) {
+        inc.regions = {"ams", "fra"};
+      }
       if (k == IncidentEventKind::kResolved) {
         inc.resolved = true;
         inc.resolved_at = at;
@@ -390,25 +398,37 @@ TEST_F(IncidentStoreTest, ResolvedSetsResolvedAtStatusAndPages) {
   EXPECT_EQ(FromTs(t.incident().resolved_at()), resolved_at);
 
   ASSERT_OK_AND_ASSIGN(std::vector<v1::Incident> open, store_->List(false, kT0, ""));
-  for (const v1::Incident& i : open) EXPECT_NE(i.id(), inc.id);
+  for (const v1::Incident& i : open) {
+    EXPECT_NE(i.id(), inc.id);
+  }
   ASSERT_OK_AND_ASSIGN(std::vector<v1::Incident> all,
                        store_->List(true, kT0 - absl::Hours(1), "app"));
   bool listed = false;
-  for (const v1::Incident& i : all) listed |= i.id() == inc.id;
+  for (const v1::Incident& i : all) {
+    listed |= i.id() == inc.id;
+  }
   EXPECT_TRUE(listed) << "a resolved incident opened within the window is listed with --all";
   ASSERT_OK_AND_ASSIGN(std::vector<v1::Incident> later,
                        store_->List(true, kT0 + absl::Hours(1), "app"));
-  for (const v1::Incident& i : later) EXPECT_NE(i.id(), inc.id);
+  for (const v1::Incident& i : later) {
+    EXPECT_NE(i.id(), inc.id);
+  }
   ASSERT_OK_AND_ASSIGN(std::vector<detect::Incident> loaded, store_->LoadOpen());
-  for (const detect::Incident& i : loaded) EXPECT_NE(i.id, inc.id);
+  for (const detect::Incident& i : loaded) {
+    EXPECT_NE(i.id, inc.id);
+  }
 }
 
 void AddWindow(v1::Config* config, const std::string& name, std::vector<std::string> services,
                std::vector<std::string> checks, absl::Time start, absl::Time end) {
   v1::MaintenanceWindow* w = config->add_maintenance();
   w->set_name(name);
-  for (std::string& s : services) w->add_services(std::move(s));
-  for (std::string& c : checks) w->add_checks(std::move(c));
+  for (std::string& s : services) {
+    w->add_services(std::move(s));
+  }
+  for (std::string& c : checks) {
+    w->add_checks(std::move(c));
+  }
   using google::protobuf::util::TimeUtil;
   *w->mutable_start() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(start));
   *w->mutable_end() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(end));
@@ -559,7 +579,9 @@ TEST_F(IncidentStoreTest, NotifierServicesRouteThePages) {
                                         c.service, IncidentKind::kRegionalOutage, {"ams"});
     ASSERT_OK(store_->Record({Event(IncidentEventKind::kOpened, inc, kT0)}, config, kT0));
     std::set<std::string> got;
-    for (const auto& [notifier, row] : Outbox(inc.id)) got.insert(notifier);
+    for (const auto& [notifier, row] : Outbox(inc.id)) {
+      got.insert(notifier);
+    }
     EXPECT_EQ(got, c.notifiers);
   }
 }
@@ -733,7 +755,9 @@ TEST_F(IncidentStoreTest, LoadOpenReturnsTheOpenIncidentsAsTheDetectorWroteThem)
   const detect::Incident* got = nullptr;
   for (const detect::Incident& i : loaded) {
     EXPECT_NE(i.id, closed.id) << "a resolved incident is not open";
-    if (i.id == open.id) got = &i;
+    if (i.id == open.id) {
+      got = &i;
+    }
   }
   ASSERT_NE(got, nullptr);
   ExpectSameIncident(*got, open);

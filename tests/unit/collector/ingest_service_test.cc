@@ -171,12 +171,16 @@ grpc::Status ReportRaw(grpc::Channel* channel, const std::vector<std::string>& m
   for (const std::string& bytes : messages) {
     grpc::Slice slice(bytes);
     grpc::ByteBuffer buffer(&slice, 1);
-    if (!stream->Write(buffer)) break;
+    if (!stream->Write(buffer)) {
+      break;
+    }
   }
   stream->WritesDone();
   grpc::ByteBuffer reply;
   *replies = 0;
-  while (stream->Read(&reply)) ++*replies;
+  while (stream->Read(&reply)) {
+    ++*replies;
+  }
   return stream->Finish();
 }
 

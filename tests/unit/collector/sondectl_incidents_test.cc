@@ -97,7 +97,9 @@ TEST(IncidentsFormatTest, TimelineShowsTheIncidentThenItsEventsOldestFirst) {
     e->mutable_at()->set_seconds(at);
     e->set_kind(kind);
     e->set_incident_kind(incident_kind);
-    for (const std::string& r : regions) e->add_regions(r);
+    for (const std::string& r : regions) {
+      e->add_regions(r);
+    }
     e->set_detail(detail);
   };
   add(kT0, "OPENED", "REGIONAL_OUTAGE", {"ams"}, "REGIONAL_OUTAGE on app (app-login) in ams");

@@ -2,21 +2,22 @@
 // the page is what the render callback returns, a malformed address is refused.
 #include "common/metrics.h"
 
-#include <httplib.h>
-
 #include <gtest/gtest.h>
-
+#include <httplib.h>
 
 namespace sonde::common {
 namespace {
 
 TEST(MetricsServerTest, PortZeroPicksAFreePortAndServesTheRenderedPage) {
   MetricsServer server;
-  ASSERT_TRUE(server.Start("127.0.0.1:0", [] {
-                MetricsText m;
-                m.Add("sonde_test_total", "counter", "A test counter.", 7);
-                return m.text();
-              }).ok());
+  ASSERT_TRUE(server
+                  .Start("127.0.0.1:0",
+                         [] {
+                           MetricsText m;
+                           m.Add("sonde_test_total", "counter", "A test counter.", 7);
+                           return m.text();
+                         })
+                  .ok());
   ASSERT_GT(server.port(), 0);
   httplib::Client client("127.0.0.1", server.port());
   auto res = client.Get("/metrics");

@@ -25,7 +25,9 @@ TEST(ResultJsonTest, PrintsEveryFieldWithProtoNames) {
   // Every field of the message is present.
   const auto* d = v1::ProbeResult::descriptor();
   for (int i = 0; i < d->field_count(); ++i) {
-    if (d->field(i)->message_type() != nullptr && !d->field(i)->is_repeated()) continue;
+    if (d->field(i)->message_type() != nullptr && !d->field(i)->is_repeated()) {
+      continue;
+    }
     EXPECT_NE(line.find("\"" + d->field(i)->name() + "\""), std::string::npos)
         << d->field(i)->name();
   }

@@ -23,7 +23,9 @@ constexpr absl::Duration kInterval = absl::Seconds(2);
 Behavior FailWhile(const std::string& check, absl::Time from, absl::Time to,
                    FC::Code cls = FC::HTTP_STATUS) {
   return [=](const RunContext& c, Outcome* o) {
-    if (c.check_name != check || c.start < from || c.start >= to) return;
+    if (c.check_name != check || c.start < from || c.start >= to) {
+      return;
+    }
     o->cls = cls;
     o->detail = "HTTP 503 from 192.0.2.1:443, expected 200-399";
   };
@@ -87,7 +89,9 @@ TEST(DetectorTest, ProberErrorsNeverCountAgainstTheTarget) {
                  DetectorOptions{});
   const absl::Time from = T0() + absl::Minutes(5);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < from) return;
+    if (c.start < from) {
+      return;
+    }
     o->cls = FC::PROBER_ERROR;  // everywhere: the prober itself is broken
     o->detail = "curl_multi_add_handle: out of memory";
   });
@@ -105,7 +109,9 @@ TEST(DetectorTest, TheClassIsTheTruthNotOk) {
                  DetectorOptions{});
   const absl::Time from = T0() + absl::Minutes(5);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < from) return;
+    if (c.start < from) {
+      return;
+    }
     static const OutcomeExtras kOkSet = [] {
       OutcomeExtras x;
       x.ok = true;  // whatever the class says
@@ -157,7 +163,9 @@ TEST(DetectorTest, RestoredIncidentContinuesUnderItsIdOrResolves) {
   std::set<std::string> opened;
   bool blog_resolved = false;
   for (const TimedEvent& e : d.events()) {
-    if (e.event.kind == IncidentEventKind::kOpened) opened.insert(e.event.incident_id);
+    if (e.event.kind == IncidentEventKind::kOpened) {
+      opened.insert(e.event.incident_id);
+    }
     if (e.event.incident_id == "blog/global_outage/1" &&
         e.event.kind == IncidentEventKind::kResolved) {
       blog_resolved = true;
@@ -177,7 +185,9 @@ TEST(DetectorTest, ReconfigurationKeepsStateAndResolvesRemovedServices) {
                  DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(5);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault) return;
+    if (c.start < fault) {
+      return;
+    }
     o->cls = FC::HTTP_STATUS;
     o->detail = "HTTP 503";
   });
@@ -240,7 +250,9 @@ TEST(DetectorTest, StatusReportsDegradedAndDown) {
                  DetectorOptions{});
   const absl::Time from = T0() + absl::Minutes(2);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < from) return;
+    if (c.start < from) {
+      return;
+    }
     // fra: one request of three fails (mixed runs); ber: all fail.
     if ((c.region_name == "fra" && c.request == 0) || c.region_name == "ber") {
       o->cls = FC::HTTP_STATUS;

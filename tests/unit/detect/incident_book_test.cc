@@ -22,7 +22,9 @@ DesiredIncident Want(IncidentKind kind, std::vector<std::string> checks,
 
 std::vector<IncidentEventKind> Kinds(const std::vector<IncidentEvent>& events) {
   std::vector<IncidentEventKind> out;
-  for (const IncidentEvent& e : events) out.push_back(e.kind);
+  for (const IncidentEvent& e : events) {
+    out.push_back(e.kind);
+  }
   return out;
 }
 

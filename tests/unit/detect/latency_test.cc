@@ -24,7 +24,9 @@ TEST(LatencyHistogramTest, EveryValueFallsInsideItsBucket) {
 
 TEST(LatencyHistogramTest, PercentileIsWithinABucketOfTheTruth) {
   std::vector<uint32_t> hist(LatencyHistogram::kBuckets);
-  for (uint32_t ms = 1; ms <= 1000; ++ms) ++hist[LatencyHistogram::Bucket(ms * 1000)];
+  for (uint32_t ms = 1; ms <= 1000; ++ms) {
+    ++hist[LatencyHistogram::Bucket(ms * 1000)];
+  }
   const double p95 = LatencyHistogram::Percentile(hist.data(), 1000, 0.95);
   EXPECT_NEAR(p95, 950000, 950000 * 0.1);
   const double p50 = LatencyHistogram::Percentile(hist.data(), 1000, 0.50);

@@ -31,7 +31,9 @@ TEST(RunStateMachineTest, DownAfterTwoOfThreeUpAfterThreeSuccesses) {
   for (const Case& c : cases) {
     RunStateMachine sm;
     RunStateMachine::Params p;
-    for (const char* r = c.runs; *r != '\0'; ++r) sm.OnRun(*r == 'F', c.noise, p);
+    for (const char* r = c.runs; *r != '\0'; ++r) {
+      sm.OnRun(*r == 'F', c.noise, p);
+    }
     EXPECT_EQ(sm.down(), c.down) << c.name;
     EXPECT_EQ(sm.outage(), c.outage) << c.name;
   }

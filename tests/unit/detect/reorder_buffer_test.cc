@@ -26,7 +26,9 @@ TEST(ReorderBufferTest, PopsInEventTimeOrderWhateverThePushOrder) {
     all.push_back(At(i * 100 + static_cast<int64_t>(rng() % 5000), rng() % 30, rng() % 3));
   }
   ReorderBuffer buf;
-  for (const Sample& s : all) buf.Push(s);
+  for (const Sample& s : all) {
+    buf.Push(s);
+  }
   EXPECT_EQ(buf.size(), all.size());
   std::sort(all.begin(), all.end(), SampleBefore);
   for (const Sample& want : all) {
@@ -48,7 +50,9 @@ TEST(ReorderBufferTest, InterleavedPushAndPopAndRewrite) {
   EXPECT_EQ(buf.Pop().time_us, 10);
   buf.Push(At(15, 3));
   buf.Rewrite([](Sample* s) {
-    if (s->series == 2) return false;
+    if (s->series == 2) {
+      return false;
+    }
     s->series += 100;
     return true;
   });

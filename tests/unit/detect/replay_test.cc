@@ -166,7 +166,9 @@ TEST(DetectorReplayTest, TwentyFourHoursOfAThousandChecksInUnderTwentySeconds) {
       std::printf("  %s\n", DebugString(e).substr(0, 200).c_str());
     }
   }
-  for (const auto& [what, n] : events_by_kind) std::printf("  %5d %s\n", n, what.c_str());
+  for (const auto& [what, n] : events_by_kind) {
+    std::printf("  %5d %s\n", n, what.c_str());
+  }
   const std::map<std::string, std::set<std::string>> want_kinds = {
       {"svc-003", {"GLOBAL_OUTAGE", "REGIONAL_OUTAGE"}},  // opens REGIONAL, then reclassified
       {"svc-010", {"REGIONAL_OUTAGE"}},
@@ -187,8 +189,12 @@ TEST(DetectorReplayTest, TwentyFourHoursOfAThousandChecksInUnderTwentySeconds) {
   // Every incident resolved by the end of the day.
   std::set<std::string> open;
   for (const IncidentEvent& e : replay.raw) {
-    if (e.kind == IncidentEventKind::kOpened) open.insert(e.incident_id);
-    if (e.kind == IncidentEventKind::kResolved) open.erase(e.incident_id);
+    if (e.kind == IncidentEventKind::kOpened) {
+      open.insert(e.incident_id);
+    }
+    if (e.kind == IncidentEventKind::kResolved) {
+      open.erase(e.incident_id);
+    }
   }
   EXPECT_TRUE(open.empty());
 }

@@ -49,14 +49,18 @@ bool IsAvailability(IncidentKind k) {
 
 std::set<std::string> IdsOf(const std::vector<TimedEvent>& events) {
   std::set<std::string> ids;
-  for (const TimedEvent& e : events) ids.insert(e.event.incident_id);
+  for (const TimedEvent& e : events) {
+    ids.insert(e.event.incident_id);
+  }
   return ids;
 }
 
 std::vector<TimedEvent> Availability(const StreamDriver& d) {
   std::vector<TimedEvent> out;
   for (const TimedEvent& e : d.events()) {
-    if (IsAvailability(e.event.incident.kind)) out.push_back(e);
+    if (IsAvailability(e.event.incident.kind)) {
+      out.push_back(e);
+    }
   }
   return out;
 }
@@ -82,7 +86,9 @@ absl::Time FirstShowing(const StreamDriver& d, IncidentKind kind, absl::Time sin
 const TimedEvent& LastBefore(const std::vector<TimedEvent>& events, absl::Time t) {
   const TimedEvent* last = &events.front();
   for (const TimedEvent& e : events) {
-    if (e.event.at < t) last = &e;
+    if (e.event.at < t) {
+      last = &e;
+    }
   }
   return *last;
 }
@@ -117,7 +123,9 @@ TEST(DetectorScenarioTest, BoxcryptorQuarterOfLoginFailsIsPartialFailureWithinAM
     EXPECT_EQ(e.event.incident.service, "api");
     EXPECT_EQ(e.event.incident.severity, Severity::kPage);
     EXPECT_EQ(e.event.incident.dominant_class, FC::HTTP_STATUS);
-    if (e.tick < fixed) last_during = &e;
+    if (e.tick < fixed) {
+      last_during = &e;
+    }
   }
   ASSERT_NE(last_during, nullptr);
   EXPECT_NEAR(partial.front().event.incident.failing_share, 0.25, 0.10) << d.Dump();
@@ -142,7 +150,9 @@ TEST(DetectorScenarioTest, VelorentNxdomainIsDnsFailureOnTheAppServiceOnly) {
   const absl::Time fault = T0() + absl::Minutes(10);
   const absl::Time fixed = fault + absl::Minutes(10);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault || c.start >= fixed || c.check_name.rfind("app-", 0) != 0) return;
+    if (c.start < fault || c.start >= fixed || c.check_name.rfind("app-", 0) != 0) {
+      return;
+    }
     o->cls = FC::DNS_NXDOMAIN;
     o->connect_us = o->tls_us = o->first_byte_us = 0;
     if (c.check_name == "app-dns") {
@@ -186,9 +196,13 @@ TEST(DetectorScenarioTest, LemniscusIntermittentRegionIsRegionalAndFlappingNever
   const absl::Time fault = T0() + absl::Minutes(10);
   const absl::Time fixed = fault + absl::Minutes(20);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.region_name != "ber" || c.start < fault || c.start >= fixed) return;
+    if (c.region_name != "ber" || c.start < fault || c.start >= fixed) {
+      return;
+    }
     // 2 min on, 2 min off.
-    if (((c.start - fault) / absl::Minutes(2)) % 2 != 0) return;
+    if (((c.start - fault) / absl::Minutes(2)) % 2 != 0) {
+      return;
+    }
     o->cls = FC::HTTP_TIMEOUT;
     o->first_byte_us = 0;
     o->total_us = 1000000;
@@ -234,9 +248,13 @@ TEST(DetectorScenarioTest, MittwaldHttpsDownHttpUpIsProtocolOutageWithProgress) 
   const absl::Time fault = T0() + absl::Minutes(10);
   auto back_at = [&](int host) { return fault + absl::Minutes(2) + host * absl::Seconds(30); };
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault || c.check_name.find("-https") == std::string::npos) return;
+    if (c.start < fault || c.check_name.find("-https") == std::string::npos) {
+      return;
+    }
     const int host = c.check_name[1] - '0';
-    if (c.start >= back_at(host)) return;
+    if (c.start >= back_at(host)) {
+      return;
+    }
     o->cls = FC::TCP_REFUSED;
     o->tls_us = o->first_byte_us = 0;
     o->detail = "connect to 192.0.2.7:443: Connection refused";
@@ -295,7 +313,9 @@ TEST(DetectorScenarioTest, MittwaldHttpBackLongBeforeHttpsIsReclassifiedOnlyWhen
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     const bool https = c.check_name.find("-https") != std::string::npos;
     const absl::Time back = https ? https_back(c.check_name) : http_back;
-    if (c.start < fault || c.start >= back) return;
+    if (c.start < fault || c.start >= back) {
+      return;
+    }
     o->cls = FC::TCP_TIMEOUT;
     o->total_us = 1000000;
     o->detail = "connect to 192.0.2.9: timed out";
@@ -334,7 +354,9 @@ TEST(DetectorScenarioTest, LexofficeLatencyTimesEightIsLatencyDegradationNamingT
                  DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(70);  // after an hour of baseline
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault || c.check_name.rfind("books-", 0) != 0) return;
+    if (c.start < fault || c.check_name.rfind("books-", 0) != 0) {
+      return;
+    }
     o->first_byte_us *= 8;
   });
   d.RunUntil(fault + absl::Minutes(15));
@@ -352,7 +374,9 @@ TEST(DetectorScenarioTest, LexofficeLatencyTimesEightIsLatencyDegradationNamingT
   EXPECT_GT(i.latency_p95, 2 * i.latency_baseline_p95);
   EXPECT_THAT(i.evidence, HasSubstr("first_byte moved most"));
   EXPECT_TRUE(Availability(d).empty()) << d.Dump();
-  for (const TimedEvent& e : d.events()) EXPECT_EQ(e.event.incident.service, "books");
+  for (const TimedEvent& e : d.events()) {
+    EXPECT_EQ(e.event.incident.service, "books");
+  }
 }
 
 // lemniscus's other half: one prober's own network is black-holed.
@@ -367,7 +391,9 @@ TEST(DetectorScenarioTest, ProberFailingEveryTargetIsProberFaultAndNoTargetIncid
   const absl::Time fault = T0() + absl::Minutes(10);
   const absl::Time fixed = fault + absl::Minutes(10);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.region_name != "ams" || c.start < fault || c.start >= fixed) return;
+    if (c.region_name != "ams" || c.start < fault || c.start >= fixed) {
+      return;
+    }
     o->cls = c.check_name == "c-dns" ? FC::DNS_TIMEOUT : FC::TCP_TIMEOUT;
     o->total_us = 1000000;
     o->detail = "no answer within 1s";
@@ -403,7 +429,9 @@ TEST(DetectorScenarioTest, OnePercentRandomFailuresEverywhereOpenNothing) {
   const absl::Time quiet = noisy + absl::Minutes(10);
   uint64_t failures = 0;
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < noisy || c.start >= quiet || Uniform(c, 7) >= 0.01) return;
+    if (c.start < noisy || c.start >= quiet || Uniform(c, 7) >= 0.01) {
+      return;
+    }
     ++failures;
     o->cls = FC::HTTP_STATUS;
     o->http_status = 502;
@@ -423,7 +451,9 @@ TEST(DetectorScenarioTest, SilentProberMakesItsRegionStaleNotAnOutage) {
   const absl::Time silent = T0() + absl::Minutes(10);
   const absl::Time back = silent + absl::Minutes(5);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.region_name == "ber" && c.start >= silent && c.start < back) o->skip = true;
+    if (c.region_name == "ber" && c.start >= silent && c.start < back) {
+      o->skip = true;
+    }
   });
   d.RunUntil(silent + absl::Minutes(2));
   for (const char* check : {"s-web", "s-api", "s-ssh"}) {
@@ -451,7 +481,9 @@ TEST(DetectorScenarioTest, DownInAllThreeRegionsIsGlobalOutage) {
   const absl::Time fault = T0() + absl::Minutes(10);
   const absl::Time fixed = fault + absl::Minutes(5);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.check_name != "shop-home" || c.start < fault || c.start >= fixed) return;
+    if (c.check_name != "shop-home" || c.start < fault || c.start >= fixed) {
+      return;
+    }
     o->cls = FC::HTTP_STATUS;
     o->http_status = 503;
     o->detail = "HTTP 503 from 192.0.2.30:443, expected 200-399";
@@ -473,7 +505,9 @@ TEST(DetectorScenarioTest, DownInAllThreeRegionsIsGlobalOutage) {
   EXPECT_EQ(events.back().event.kind, IncidentEventKind::kResolved);
   EXPECT_EQ(events.back().event.incident.resolved_at - fixed < absl::Seconds(10), true)
       << DebugString(events.back().event);
-  for (const TimedEvent& e : d.events()) EXPECT_EQ(e.event.incident.service, "shop");
+  for (const TimedEvent& e : d.events()) {
+    EXPECT_EQ(e.event.incident.service, "shop");
+  }
 }
 
 // SLO burn: 0.5% of requests fail for hours against a 99.9% SLO (burn 5x):
@@ -482,7 +516,9 @@ TEST(DetectorScenarioTest, SlowBudgetBurnOpensATicketNotAPage) {
   StreamDriver d(Fleet({HttpCheck("pay-api", "pay", "https://pay.example.com/", kInterval, 3)}),
                  DetectorOptions{}, DriverOptions{absl::Seconds(1)});
   d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (Uniform(c, 3) >= 0.005) return;
+    if (Uniform(c, 3) >= 0.005) {
+      return;
+    }
     o->cls = FC::HTTP_STATUS;
     o->http_status = 500;
     o->detail = "HTTP 500 from 192.0.2.40:443, expected 200-399";

@@ -41,7 +41,9 @@ v1::Check HttpCheck(const std::string& name, const std::string& service, const s
   common::SetDuration(interval, c.mutable_interval());
   c.mutable_http()->set_url(url);
   c.mutable_http()->set_requests_per_run(requests_per_run);
-  for (const std::string& r : resolvers) c.mutable_http()->add_resolvers(r);
+  for (const std::string& r : resolvers) {
+    c.mutable_http()->add_resolvers(r);
+  }
   return c;
 }
 
@@ -75,14 +77,20 @@ v1::Check DnsCheck(const std::string& name, const std::string& service, const st
   c.set_service(service);
   common::SetDuration(interval, c.mutable_interval());
   c.mutable_dns()->set_name(host);
-  for (const std::string& r : resolvers) c.mutable_dns()->add_resolvers(r);
+  for (const std::string& r : resolvers) {
+    c.mutable_dns()->add_resolvers(r);
+  }
   return c;
 }
 
 v1::Config Fleet(std::vector<v1::Check> checks, std::vector<std::string> regions) {
   v1::Config config;
-  for (const std::string& r : regions) config.add_regions(r);
-  for (v1::Check& c : checks) *config.add_checks() = std::move(c);
+  for (const std::string& r : regions) {
+    config.add_regions(r);
+  }
+  for (v1::Check& c : checks) {
+    *config.add_checks() = std::move(c);
+  }
   return config;
 }
 
@@ -90,9 +98,13 @@ StreamDriver::StreamDriver(v1::Config config, DetectorOptions options, DriverOpt
                            absl::Time start)
     : config_(std::move(config)), driver_(driver), clock_(start) {
   auto d = Detector::Create(std::move(options));
-  if (!d.ok()) abort();
+  if (!d.ok()) {
+    abort();
+  }
   detector_ = std::move(d).value();
-  if (!detector_->SetConfig(config_, start).ok()) abort();
+  if (!detector_->SetConfig(config_, start).ok()) {
+    abort();
+  }
   const int n_regions = config_.regions_size();
   for (int ci = 0; ci < config_.checks_size(); ++ci) {
     const v1::Check& check = config_.checks(ci);
@@ -167,9 +179,15 @@ void StreamDriver::Generate(absl::Time until) {
       const size_t n = schedule_.size();
       while (true) {
         size_t child = 2 * i + 1;
-        if (child >= n) break;
-        if (child + 1 < n && schedule_[child + 1] < schedule_[child]) ++child;
-        if (!(schedule_[child] < moved)) break;
+        if (child >= n) {
+          break;
+        }
+        if (child + 1 < n && schedule_[child + 1] < schedule_[child]) {
+          ++child;
+        }
+        if (!(schedule_[child] < moved)) {
+          break;
+        }
         schedule_[i] = schedule_[child];
         i = child;
       }
@@ -194,9 +212,13 @@ void StreamDriver::Generate(absl::Time until) {
                        h};
         behavior_(ctx, &p.outcome);
       }
-      if (p.outcome.skip) continue;
+      if (p.outcome.skip) {
+        continue;
+      }
       Outcome& o = p.outcome;
-      if (o.total_us == 0) o.total_us = o.dns_us + o.connect_us + o.tls_us + o.first_byte_us;
+      if (o.total_us == 0) {
+        o.total_us = o.dns_us + o.connect_us + o.tls_us + o.first_byte_us;
+      }
       if (!driver_.real_time) {
         Send(p);
         continue;
@@ -235,14 +257,18 @@ void StreamDriver::Deliver(absl::Time until) {
   }
   std::sort(batch.begin(), batch.end(),
             [](const Pending& a, const Pending& b) { return a.order < b.order; });
-  for (const Pending& p : batch) Send(p);
+  for (const Pending& p : batch) {
+    Send(p);
+  }
 }
 
 void StreamDriver::RunUntil(absl::Time end) {
   while (clock_.Now() < end) {
     const absl::Time next = std::min(end, clock_.Now() + driver_.tick);
     Generate(next);
-    if (driver_.real_time) Deliver(next);
+    if (driver_.real_time) {
+      Deliver(next);
+    }
     clock_.Set(next);
     for (IncidentEvent& e : detector_->Tick(next)) {
       events_.push_back(TimedEvent{next, std::move(e)});
@@ -253,7 +279,9 @@ void StreamDriver::RunUntil(absl::Time end) {
 std::vector<TimedEvent> StreamDriver::EventsOf(IncidentKind kind) const {
   std::vector<TimedEvent> out;
   for (const TimedEvent& e : events_) {
-    if (e.event.incident.kind == kind) out.push_back(e);
+    if (e.event.incident.kind == kind) {
+      out.push_back(e);
+    }
   }
   return out;
 }
@@ -270,7 +298,9 @@ absl::Time StreamDriver::FirstOpened(IncidentKind kind, absl::Time since) const 
 
 std::string StreamDriver::Dump() const {
   std::string out;
-  for (const TimedEvent& e : events_) absl::StrAppend(&out, DebugString(e.event), "\n");
+  for (const TimedEvent& e : events_) {
+    absl::StrAppend(&out, DebugString(e.event), "\n");
+  }
   return out;
 }
 

@@ -25,7 +25,9 @@ TEST(FastWindowTest, SlidesAndForgetsOldBuckets) {
 
 TEST(FastWindowTest, ShareSinceTheFirstFailureSkipsTheCleanStart) {
   FastWindow w;
-  for (int b = 0; b < 12; ++b) w.Add(b, 8, b >= 9 ? 2 : 0);
+  for (int b = 0; b < 12; ++b) {
+    w.Add(b, 8, b >= 9 ? 2 : 0);
+  }
   EXPECT_EQ(w.Sum(11).probes, 96u);
   const Counts since = w.SumFromFirstFailure(11);
   EXPECT_EQ(since.probes, 24u);
@@ -36,7 +38,9 @@ TEST(FastWindowTest, ShareSinceTheFirstFailureSkipsTheCleanStart) {
 TEST(MinuteWindowTest, KeepsTheLastNCompleteMinutes) {
   MinuteWindow w;
   w.set_minutes(3);
-  for (uint32_t m = 0; m < 5; ++m) w.CloseMinute(RunCounts{10, m, 1, 0});
+  for (uint32_t m = 0; m < 5; ++m) {
+    w.CloseMinute(RunCounts{10, m, 1, 0});
+  }
   EXPECT_EQ(w.complete().probes, 30u);
   EXPECT_EQ(w.complete().fails, 2u + 3u + 4u);
   EXPECT_EQ(w.Recent(1).fails, 4u);
@@ -71,7 +75,9 @@ TEST(BurnCounterTest, WindowsMatchBruteForceOverThreeDays) {
     burn.CloseMinute(layout, Counts{p, f});
     probes.push_back(p);
     fails.push_back(f);
-    if (minute % 97 != 0) continue;
+    if (minute % 97 != 0) {
+      continue;
+    }
     EXPECT_EQ(burn.Window(layout, m5).probes, brute(5).probes) << minute;
     EXPECT_EQ(burn.Window(layout, m5).fails, brute(5).fails) << minute;
     EXPECT_EQ(burn.Window(layout, m60).fails, brute(60).fails) << minute;

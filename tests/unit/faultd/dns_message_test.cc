@@ -68,7 +68,9 @@ TEST(DnsMessageTest, NamesAreValidated) {
   EXPECT_EQ(*EncodeName(""), std::string(1, '\0'));
   EXPECT_FALSE(EncodeName(std::string(64, 'a') + ".test").ok());
   std::string long_name;
-  for (int i = 0; i < 30; ++i) long_name += "abcdefghi.";
+  for (int i = 0; i < 30; ++i) {
+    long_name += "abcdefghi.";
+  }
   EXPECT_FALSE(EncodeName(long_name).ok());  // > 255 octets
   // Escapes survive a round trip through the wire.
   auto wire = EncodeName("a\\.b.c");
@@ -129,8 +131,12 @@ TEST(DnsMessageTest, RandomBytesNeverCrash) {
   std::mt19937 rng(42);
   for (int i = 0; i < 20000; ++i) {
     std::string junk(rng() % 120, '\0');
-    for (char& c : junk) c = static_cast<char>(rng());
-    if (junk.size() >= 6) junk[5] = static_cast<char>(junk[5] & 3);  // small qdcount
+    for (char& c : junk) {
+      c = static_cast<char>(rng());
+    }
+    if (junk.size() >= 6) {
+      junk[5] = static_cast<char>(junk[5] & 3);  // small qdcount
+    }
     (void)Parse(junk);
   }
   SUCCEED();

@@ -34,7 +34,9 @@ constexpr char kZone[] = R"([
 std::vector<std::string> Answers(const dns::Message& m, uint16_t type) {
   std::vector<std::string> out;
   for (const auto& rr : m.answers) {
-    if (rr.type == type) out.push_back(dns::RdataToText(rr.type, rr.rdata));
+    if (rr.type == type) {
+      out.push_back(dns::RdataToText(rr.type, rr.rdata));
+    }
   }
   return out;
 }
@@ -197,7 +199,9 @@ TEST_F(DnsTest, MalformedQueriesGetFormerrOrAreDroppedAndNeverCrash) {
   UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   for (int i = 0; i < 2000; ++i) {
     std::string junk(rng() % 600, '\0');
-    for (char& c : junk) c = static_cast<char>(rng());
+    for (char& c : junk) {
+      c = static_cast<char>(rng());
+    }
     sendto(fd.get(), junk.data(), junk.size(), 0, server.sa(), server.len);
   }
   // Junk over TCP: a bogus length prefix and garbage.
@@ -210,7 +214,9 @@ TEST_F(DnsTest, MalformedQueriesGetFormerrOrAreDroppedAndNeverCrash) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     m = DnsQuery(server, "app.example.test", dns::kTypeA, false, "127.0.0.1",
                  std::chrono::milliseconds(300));
-    if (m.ok()) break;
+    if (m.ok()) {
+      break;
+    }
   }
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->rcode, dns::kNoError);

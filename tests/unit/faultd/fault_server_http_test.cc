@@ -43,7 +43,9 @@ TEST_F(FaultServerTest, FailShareFailsExactlyThatShare) {
   for (int i = 0; i < 20; ++i) {
     HttpResult r = HttpGet(addr(kHttp), "/");
     ASSERT_TRUE(r.status == 200 || r.status == 503) << r.status;
-    if (r.status == 503) ++failures;
+    if (r.status == 503) {
+      ++failures;
+    }
   }
   EXPECT_EQ(failures, 6);
   StatsSnapshot s = server_->stats();

@@ -99,7 +99,9 @@ TEST(HttpRequestTest, HeadSizeAndCountCaps) {
   // No blank line and over the cap: 431 without waiting for more.
   EXPECT_EQ(ParseAll("GET / HTTP/1.1\r\nX: " + std::string(2000, 'a'), limits).error_status, 431);
   std::string many = "GET / HTTP/1.1\r\n";
-  for (int i = 0; i < 11; ++i) many += "H" + std::to_string(i) + ": v\r\n";
+  for (int i = 0; i < 11; ++i) {
+    many += "H" + std::to_string(i) + ": v\r\n";
+  }
   EXPECT_EQ(ParseAll(many + "\r\n", limits).error_status, 431);
 }
 

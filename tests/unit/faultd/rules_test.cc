@@ -184,7 +184,9 @@ TEST(StatsTest, FailShareIsExactOverTime) {
     stats.BeginGeneration(1, 1);
     int fails = 0;
     for (int n = 1; n <= 200; ++n) {
-      if (stats.NextRequestFails(1, 0, share)) ++fails;
+      if (stats.NextRequestFails(1, 0, share)) {
+        ++fails;
+      }
       EXPECT_EQ(fails, static_cast<int>(std::llround(n * share))) << share << " at " << n;
     }
   }

@@ -24,7 +24,9 @@ class FaultServerTest : public ::testing::Test {
         "127.0.0.1:0";
     o.cert_names = {"app.example.test"};
     o.rules_json = rules_json;
-    if (tweak) tweak(o);
+    if (tweak) {
+      tweak(o);
+    }
     server_ = std::make_unique<FaultServer>(std::move(o));
     absl::Status s = server_->Start();
     ASSERT_TRUE(s.ok()) << s;
@@ -36,7 +38,9 @@ class FaultServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_) server_->Stop();
+    if (server_) {
+      server_->Stop();
+    }
   }
 
   const SocketAddress& addr(ListenerKind kind) const { return server_->address(kind); }
@@ -47,7 +51,9 @@ class FaultServerTest : public ::testing::Test {
                          std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (pred()) return true;
+      if (pred()) {
+        return true;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return pred();

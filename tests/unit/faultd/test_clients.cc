@@ -30,7 +30,9 @@ void SetTimeouts(int fd, std::chrono::milliseconds timeout) {
 }
 
 absl::Status BindSource(int fd, const std::string& source, int family) {
-  if (source.empty()) return absl::OkStatus();
+  if (source.empty()) {
+    return absl::OkStatus();
+  }
   SocketAddress a;
   if (family == AF_INET6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
@@ -47,7 +49,9 @@ absl::Status BindSource(int fd, const std::string& source, int family) {
     }
     a.len = sizeof(sockaddr_in);
   }
-  if (bind(fd, a.sa(), a.len) != 0) return ErrnoStatus(absl::StrCat("bind ", source));
+  if (bind(fd, a.sa(), a.len) != 0) {
+    return ErrnoStatus(absl::StrCat("bind ", source));
+  }
   return absl::OkStatus();
 }
 
@@ -56,9 +60,13 @@ absl::Status BindSource(int fd, const std::string& source, int family) {
 absl::StatusOr<UniqueFd> ConnectFrom(const std::string& source, const SocketAddress& to,
                                      std::chrono::milliseconds timeout) {
   UniqueFd fd(socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoStatus("socket");
+  if (!fd.valid()) {
+    return ErrnoStatus("socket");
+  }
   absl::Status s = BindSource(fd.get(), source, to.family());
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    return s;
+  }
   SetTimeouts(fd.get(), timeout);
   if (connect(fd.get(), to.sa(), to.len) != 0) {
     return ErrnoStatus(absl::StrCat("connect ", to.ToString()));
@@ -70,8 +78,12 @@ bool SendAll(int fd, const std::string& data) {
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
     off += n;
   }
   return true;
@@ -84,7 +96,9 @@ ReadResult ReadAll(int fd, size_t max_bytes) {
   while (r.data.size() < max_bytes) {
     ssize_t n = recv(fd, buf, sizeof buf, 0);
     if (n > 0) {
-      if (r.first_byte_seconds < 0) r.first_byte_seconds = SecondsSince(start);
+      if (r.first_byte_seconds < 0) {
+        r.first_byte_seconds = SecondsSince(start);
+      }
       r.data.append(buf, n);
       continue;
     }
@@ -92,7 +106,9 @@ ReadResult ReadAll(int fd, size_t max_bytes) {
       r.end = ReadEnd::kEof;
       break;
     }
-    if (errno == EINTR) continue;
+    if (errno == EINTR) {
+      continue;
+    }
     r.end = errno == ECONNRESET                         ? ReadEnd::kReset
             : (errno == EAGAIN || errno == EWOULDBLOCK) ? ReadEnd::kTimeout
                                                         : ReadEnd::kError;
@@ -114,7 +130,9 @@ HttpResult HttpExchange(int fd, const std::string& request) {
   h.seconds = r.seconds;
   size_t head_end = r.data.find("\r\n\r\n");
   h.head = r.data.substr(0, head_end);
-  if (head_end != std::string::npos) h.body = r.data.substr(head_end + 4);
+  if (head_end != std::string::npos) {
+    h.body = r.data.substr(head_end + 4);
+  }
   if (h.head.size() >= 12 && h.head.compare(0, 5, "HTTP/") == 0) {
     (void)absl::SimpleAtoi(h.head.substr(9, 3), &h.status);
   }
@@ -124,7 +142,9 @@ HttpResult HttpExchange(int fd, const std::string& request) {
 HttpResult HttpGet(const SocketAddress& server, const std::string& path, const std::string& source,
                    const std::string& extra_headers) {
   auto fd = ConnectFrom(source, server);
-  if (!fd.ok()) return HttpResult{0, "", "", ReadEnd::kError};
+  if (!fd.ok()) {
+    return HttpResult{0, "", "", ReadEnd::kError};
+  }
   return HttpExchange(fd->get(), absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\n",
                                               extra_headers, "Connection: close\r\n\r\n"));
 }
@@ -133,7 +153,9 @@ HttpResult HttpRequestTo(const SocketAddress& server, const std::string& method,
                          const std::string& path, const std::string& body,
                          const std::string& source) {
   auto fd = ConnectFrom(source, server);
-  if (!fd.ok()) return HttpResult{0, "", "", ReadEnd::kError};
+  if (!fd.ok()) {
+    return HttpResult{0, "", "", ReadEnd::kError};
+  }
   return HttpExchange(fd->get(), absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: localhost\r\n",
                                               "Content-Length: ", body.size(),
                                               "\r\nConnection: close\r\n\r\n", body));
@@ -143,8 +165,12 @@ TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& o) {
   TlsResult r;
   common::UniqueSslCtx ctx(SSL_CTX_new(TLS_client_method()));
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  if (o.min_version) SSL_CTX_set_min_proto_version(ctx.get(), o.min_version);
-  if (o.max_version) SSL_CTX_set_max_proto_version(ctx.get(), o.max_version);
+  if (o.min_version) {
+    SSL_CTX_set_min_proto_version(ctx.get(), o.min_version);
+  }
+  if (o.max_version) {
+    SSL_CTX_set_max_proto_version(ctx.get(), o.max_version);
+  }
   if (o.min_version && o.min_version < TLS1_2_VERSION) {
     SSL_CTX_set_security_level(ctx.get(), 0);
     SSL_CTX_set_cipher_list(ctx.get(), "DEFAULT:@SECLEVEL=0");
@@ -161,8 +187,12 @@ TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& o) {
   }
   common::UniqueSsl ssl(SSL_new(ctx.get()));
   SSL_set_fd(ssl.get(), fd->get());
-  if (!o.sni.empty()) SSL_set_tlsext_host_name(ssl.get(), o.sni.c_str());
-  if (!o.verify_host.empty()) SSL_set1_host(ssl.get(), o.verify_host.c_str());
+  if (!o.sni.empty()) {
+    SSL_set_tlsext_host_name(ssl.get(), o.sni.c_str());
+  }
+  if (!o.verify_host.empty()) {
+    SSL_set1_host(ssl.get(), o.verify_host.c_str());
+  }
   ERR_clear_error();
   if (SSL_connect(ssl.get()) != 1) {
     r.error = common::OpenSslErrors();
@@ -176,7 +206,9 @@ TlsResult TlsConnect(const SocketAddress& server, const TlsClientOptions& o) {
     SSL_write(ssl.get(), o.http_request.data(), static_cast<int>(o.http_request.size()));
     char buf[4096];
     int n;
-    while ((n = SSL_read(ssl.get(), buf, sizeof buf)) > 0) r.http_response.append(buf, n);
+    while ((n = SSL_read(ssl.get(), buf, sizeof buf)) > 0) {
+      r.http_response.append(buf, n);
+    }
   }
   return r;
 }
@@ -187,9 +219,13 @@ absl::StatusOr<std::string> UdpExchange(const SocketAddress& server, const std::
                                         const std::string& source,
                                         std::chrono::milliseconds timeout) {
   UniqueFd fd(socket(server.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoStatus("socket");
+  if (!fd.valid()) {
+    return ErrnoStatus("socket");
+  }
   absl::Status s = BindSource(fd.get(), source, server.family());
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    return s;
+  }
   if (sendto(fd.get(), payload.data(), payload.size(), 0, server.sa(), server.len) < 0) {
     return ErrnoStatus("sendto");
   }
@@ -199,7 +235,9 @@ absl::StatusOr<std::string> UdpExchange(const SocketAddress& server, const std::
   }
   char buf[65536];
   ssize_t n = recv(fd.get(), buf, sizeof buf, 0);
-  if (n < 0) return ErrnoStatus("recv");
+  if (n < 0) {
+    return ErrnoStatus("recv");
+  }
   return std::string(buf, n);
 }
 
@@ -218,21 +256,29 @@ absl::StatusOr<dns::Message> DnsQuery(const SocketAddress& server, const std::st
   q.id = next_id++;
   q.rd = true;
   q.questions.push_back({name, type, dns::kClassIN});
-  if (edns) q.edns_udp_size = 1232;
+  if (edns) {
+    q.edns_udp_size = 1232;
+  }
   std::string wire = dns::Serialize(q);
   std::string answer;
   if (!over_tcp) {
     auto a = UdpExchange(server, wire, source, timeout);
-    if (!a.ok()) return a.status();
+    if (!a.ok()) {
+      return a.status();
+    }
     answer = *a;
   } else {
     auto fd = ConnectFrom(source, server, timeout);
-    if (!fd.ok()) return fd.status();
+    if (!fd.ok()) {
+      return fd.status();
+    }
     std::string framed;
     framed.push_back(static_cast<char>(wire.size() >> 8));
     framed.push_back(static_cast<char>(wire.size() & 0xFF));
     framed += wire;
-    if (!SendAll(fd->get(), framed)) return absl::InternalError("send");
+    if (!SendAll(fd->get(), framed)) {
+      return absl::InternalError("send");
+    }
     std::string in;
     char buf[4096];
     while (true) {
@@ -244,13 +290,19 @@ absl::StatusOr<dns::Message> DnsQuery(const SocketAddress& server, const std::st
         }
       }
       ssize_t n = recv(fd->get(), buf, sizeof buf, 0);
-      if (n <= 0) return absl::DeadlineExceededError("no DNS answer over TCP");
+      if (n <= 0) {
+        return absl::DeadlineExceededError("no DNS answer over TCP");
+      }
       in.append(buf, n);
     }
   }
   auto m = dns::Parse(answer);
-  if (!m.ok()) return m.status();
-  if (m->id != q.id) return absl::InternalError("DNS id mismatch");
+  if (!m.ok()) {
+    return m.status();
+  }
+  if (m->id != q.id) {
+    return absl::InternalError("DNS id mismatch");
+  }
   return m;
 }
 

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "tests/faultd/dns_message.h"
 #include "common/tls/openssl_handles.h"
+#include "tests/faultd/dns_message.h"
 #include "tests/faultd/sockets.h"
 
 namespace sonde::faultd::testing {
