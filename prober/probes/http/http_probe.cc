@@ -10,6 +10,7 @@
 #include "common/checks/registry.h"
 #include "prober/io/curl_multi.h"
 #include "prober/io/dns_resolver.h"
+#include "prober/probes/cert_fields.h"
 #include "prober/probes/dns_fallback.h"
 
 namespace sonde::prober {
@@ -228,6 +229,8 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &OnHeader);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, req.get());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
+  // The certificate's dates, for CERT_EXPIRING (only https gathers any).
+  curl_easy_setopt(e, CURLOPT_CERTINFO, url_.scheme == "https" ? 1L : 0L);
 
   Request* raw = req.get();
   run->requests.push_back(std::move(req));
@@ -369,6 +372,10 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
     r->set_resolved_address(ip);
   }
   r->set_body_bytes(req->body_bytes);
+  curl_certinfo* certs = nullptr;
+  if (curl_easy_getinfo(e, CURLINFO_CERTINFO, &certs) == CURLE_OK) {
+    SetCertificateFromCurl(certs, absl::Now(), r);
+  }
 
   bool is_https = url_.scheme == "https";
   FC::Code fc = ClassifyCurl(code, os_errno, verify, t_connect > 0, t_tls > 0, is_https);

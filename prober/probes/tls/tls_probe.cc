@@ -15,6 +15,7 @@
 #include "common/checks/registry.h"
 #include "common/net.h"
 #include "common/tls/openssl_handles.h"
+#include "prober/probes/cert_fields.h"
 
 namespace sonde::prober {
 
@@ -60,10 +61,6 @@ bool AsnTime(const ASN1_TIME* t, absl::Time* out) {
   }
   *out = absl::FromUnixSeconds(timegm(&tm));
   return true;
-}
-
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
 std::string NameText(X509_NAME* name) {
@@ -351,12 +348,6 @@ void TlsProbe::Evaluate() {
   absl::Time not_before, not_after;
   bool have_times = AsnTime(X509_get0_notBefore(leaf.get()), &not_before) &&
                     AsnTime(X509_get0_notAfter(leaf.get()), &not_after);
-  if (have_times) {
-    result().set_cert_not_before(Rfc3339(not_before));
-    result().set_cert_not_after(Rfc3339(not_after));
-    result().set_cert_days_left(static_cast<int32_t>(absl::ToDoubleHours(not_after - now) / 24 -
-                                                     (not_after < now ? 1 : 0)));
-  }
   absl::Time earliest = absl::InfiniteFuture();
   STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_.get());
   for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
@@ -365,8 +356,8 @@ void TlsProbe::Evaluate() {
       earliest = std::min(earliest, na);
     }
   }
-  if (earliest != absl::InfiniteFuture()) {
-    result().set_chain_not_after(Rfc3339(earliest));
+  if (have_times) {
+    SetCertificateTimes(not_before, not_after, earliest, now, &result());
   }
 
   long verify = SSL_get_verify_result(ssl_.get());

@@ -179,6 +179,19 @@ std::string* ProbesTest::ca_file_ = nullptr;
 int ProbesTest::closed_port_ = 0;
 bool ProbesTest::blackhole_hangs_ = false;
 
+// faultd's valid leaf: not_before now-1h, not_after now+90d, under its CA.
+void ExpectFreshCertificate(const v1::ProbeResult& r) {
+  absl::Time not_after, chain_not_after;
+  std::string err;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, r.cert_not_after(), &not_after, &err))
+      << r.cert_not_after();
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, r.chain_not_after(), &chain_not_after, &err))
+      << r.chain_not_after();
+  EXPECT_LT(absl::AbsDuration(not_after - (absl::Now() + absl::Hours(24 * 90))), absl::Minutes(5));
+  EXPECT_LE(chain_not_after, not_after);
+  EXPECT_FALSE(r.cert_not_before().empty());
+}
+
 // ---------------------------------------------------------------- HTTP ---
 
 TEST_F(ProbesTest, HttpClasses) {
@@ -303,6 +316,17 @@ TEST_F(ProbesTest, HttpsCertificateClasses) {
          EXPECT_EQ(r.http_status(), 200);
          EXPECT_GT(r.tls_us(), 0u);
          EXPECT_GT(r.connect_us(), 0u);
+         // The certificate's dates, as the TLS probe reports them (CERT_EXPIRING reads them).
+         EXPECT_EQ(r.cert_days_left(), 89);
+         ExpectFreshCertificate(r);
+       }},
+      {"expiring certificate is reported, not failed",
+       R"({"listener": "https", "cert": "expiring"})", spec(", ca_file: '${CA}'"), FC::OK,
+       [](const v1::ProbeResult& r) { EXPECT_EQ(r.cert_days_left(), 4); }},
+      {"plain http has no certificate", "", "http: {url: 'http://127.0.0.1:${HTTP_PORT}/'}", FC::OK,
+       [](const v1::ProbeResult& r) {
+         EXPECT_TRUE(r.cert_not_after().empty());
+         EXPECT_EQ(r.cert_days_left(), 0);
        }},
       {"valid by IP SAN", "", "http: {url: 'https://127.0.0.1:${HTTPS_PORT}/', ca_file: '${CA}'}",
        FC::OK},
@@ -457,17 +481,7 @@ TEST_F(ProbesTest, TlsClasses) {
          EXPECT_EQ(r.resolved_address(), "127.0.0.1");
          // valid: now-1h .. now+90d
          EXPECT_EQ(r.cert_days_left(), 89);
-         absl::Time not_after, chain_not_after;
-         std::string err;
-         ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, r.cert_not_after(), &not_after, &err))
-             << r.cert_not_after();
-         ASSERT_TRUE(
-             absl::ParseTime(absl::RFC3339_full, r.chain_not_after(), &chain_not_after, &err))
-             << r.chain_not_after();
-         EXPECT_LT(absl::AbsDuration(not_after - (absl::Now() + absl::Hours(24 * 90))),
-                   absl::Minutes(5));
-         EXPECT_LE(chain_not_after, not_after);
-         EXPECT_FALSE(r.cert_not_before().empty());
+         ExpectFreshCertificate(r);
          EXPECT_FALSE(r.cert_issuer().empty());
          EXPECT_NE(std::find(r.cert_sans().begin(), r.cert_sans().end(), "tls.example.test"),
                    r.cert_sans().end());
