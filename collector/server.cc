@@ -112,6 +112,12 @@ absl::Status CollectorServer::ReloadConfig() {
     spdlog::warn("reload: no --config was given, nothing to reload");
     return absl::FailedPreconditionError("no config file to reload");
   }
+  absl::Status st = LoadAndApplyConfig();
+  (st.ok() ? reloads_ : reload_failures_).fetch_add(1, std::memory_order_relaxed);
+  return st;
+}
+
+absl::Status CollectorServer::LoadAndApplyConfig() {
   absl::StatusOr<v1::Config> config = common::LoadConfigFile(options_.config_path);
   if (!config.ok()) {
     spdlog::error(
@@ -179,6 +185,14 @@ void CollectorServer::Shutdown(absl::Duration drain) {
 }
 
 void CollectorServer::AppendMetrics(common::MetricsText* m) const {
+  m->Add("sonde_config_reloads_total", "counter", "Config reloads that took effect.",
+         reloads_.load(std::memory_order_relaxed));
+  m->Add("sonde_config_reload_failures_total", "counter",
+         "Config reloads refused (the previous config stays in force).",
+         reload_failures_.load(std::memory_order_relaxed));
+  std::shared_ptr<const v1::Config> config = holder_.Get();
+  m->Add("sonde_config_checks", "gauge", "Checks in the config in force.",
+         config != nullptr ? config->checks_size() : 0);
   detect::DetectorStats d = detection_.detector_stats();
   m->Add("sonde_detector_results_applied_total", "counter", "Results the detector evaluated.",
          d.results_applied);

@@ -9,6 +9,8 @@
 #ifndef SONDE_COLLECTOR_SERVER_H_
 #define SONDE_COLLECTOR_SERVER_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -61,8 +63,9 @@ class CollectorServer {
   // The bound port (after Start).
   int port() const { return port_; }
 
-  // Re-reads options.config_path; a bad file is logged and the current
-  // config stays. Returns the load status. Thread-safe.
+  // Re-reads options.config_path; a bad file is logged, counted
+  // (sonde_config_reload_failures_total) and the current config stays.
+  // Returns the load status. Thread-safe.
   absl::Status ReloadConfig();
   // Watches options.config_path (size, mtime, inode every `period`) and
   // reloads when it changed, as SIGHUP does: an edited file is in force
@@ -76,11 +79,14 @@ class CollectorServer {
 
   const ConfigHolder& config() const { return holder_; }
   const IngestCounters& ingest_counters() const { return ingest_.counters(); }
-  // Detection and notification counters for /metrics.
+  // Config reload, detection and notification counters for /metrics.
   void AppendMetrics(common::MetricsText* out) const;
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }
 
  private:
+  // ReloadConfig after its precondition: load, validate, hand to the users.
+  absl::Status LoadAndApplyConfig();
+
   const CollectorOptions options_;
   ConfigHolder holder_;
   StorePool pool_;
@@ -95,6 +101,8 @@ class CollectorServer {
   const Authenticator* auth_ = nullptr;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::atomic<int64_t> reloads_{0};  // ReloadConfig outcomes, for /metrics
+  std::atomic<int64_t> reload_failures_{0};
 };
 
 }  // namespace sonde::collector

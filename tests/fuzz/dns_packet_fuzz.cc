@@ -1,7 +1,7 @@
 // libFuzzer target for the prober's DNS response parser (ParseDnsPacket),
 // the code that reads bytes an untrusted DNS server chose. Built only with
 // clang and -DSONDE_FUZZ=ON; see README.md. The bounded, always-on variant
-// runs in tests/unit/prober/probe_fuzz_test.cc.
+// runs in tests/unit/prober/probes/probe_fuzz_test.cc.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

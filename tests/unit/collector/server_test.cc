@@ -11,8 +11,10 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/metrics.h"
 
 namespace sonde::collector {
 namespace {
@@ -73,6 +75,23 @@ TEST_F(ServerTest, ReloadReplacesTheConfigAndABadFileKeepsTheOldOne) {
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
   EXPECT_EQ(server.config().Get()->checks_size(), 2);
   EXPECT_EQ(server.config().Current().generation, generation);
+}
+
+// What an operator sees of reloads: /metrics counts them and shows the
+// checks in force.
+TEST_F(ServerTest, ReloadsAndRefusedReloadsAreCountedInMetrics) {
+  Write(kGood);
+  CollectorServer server(Options(), v1::Config());
+  ASSERT_TRUE(server.ReloadConfig().ok());
+  Write(kBetter);
+  ASSERT_TRUE(server.ReloadConfig().ok());
+  Write(kBad);
+  EXPECT_FALSE(server.ReloadConfig().ok());
+  common::MetricsText m;
+  server.AppendMetrics(&m);
+  EXPECT_TRUE(absl::StrContains(m.text(), "\nsonde_config_reloads_total 2\n")) << m.text();
+  EXPECT_TRUE(absl::StrContains(m.text(), "\nsonde_config_reload_failures_total 1\n")) << m.text();
+  EXPECT_TRUE(absl::StrContains(m.text(), "\nsonde_config_checks 2\n")) << m.text();
 }
 
 TEST_F(ServerTest, AnEditedFileIsReloadedWithoutASignalAndABadEditIsIgnored) {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "tests/unit/detect/stream.h"
+#include "tests/unit/collector/detect/stream.h"
 
 namespace sonde::detect::testing {
 namespace {

@@ -6,8 +6,8 @@
 // the detector's job) or, for "real time" runs, after a per-result delay,
 // shuffled within each tick and with occasional duplicates, the way batches
 // arrive from several probers. Single-threaded.
-#ifndef SONDE_TESTS_UNIT_DETECT_STREAM_H_
-#define SONDE_TESTS_UNIT_DETECT_STREAM_H_
+#ifndef SONDE_TESTS_UNIT_COLLECTOR_DETECT_STREAM_H_
+#define SONDE_TESTS_UNIT_COLLECTOR_DETECT_STREAM_H_
 
 #include <cstdint>
 #include <functional>
@@ -146,4 +146,4 @@ class StreamDriver {
 
 }  // namespace sonde::detect::testing
 
-#endif  // SONDE_TESTS_UNIT_DETECT_STREAM_H_
+#endif  // SONDE_TESTS_UNIT_COLLECTOR_DETECT_STREAM_H_

@@ -22,7 +22,7 @@
 #include "common/config/config.h"
 #include "common/proto_time.h"
 #include "tests/testing/postgres_fixture.h"
-#include "tests/unit/notify/test_receivers.h"
+#include "tests/testing/test_receivers.h"
 
 namespace sonde::notify {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "collector/detect/kinds.h"
-#include "tests/unit/detect/stream.h"
+#include "tests/unit/collector/detect/stream.h"
 
 namespace sonde::detect::testing {
 namespace {

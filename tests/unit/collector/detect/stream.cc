@@ -1,4 +1,4 @@
-#include "tests/unit/detect/stream.h"
+#include "tests/unit/collector/detect/stream.h"
 
 #include <algorithm>
 #include <utility>

@@ -33,7 +33,7 @@
 #include "prober/probes/dns/dns_packet.h"
 #include "prober/probes/dns/dns_probe.h"
 #include "prober/probes/tcp/tcp_probe.h"
-#include "tests/unit/prober/prober_under_test.h"
+#include "tests/unit/prober/probes/prober_under_test.h"
 
 namespace sonde::prober {
 namespace {

@@ -3,8 +3,8 @@
 // check once through the production path: deadlines, aborts and `ok` come
 // from the Scheduler. Test thread only; Run() runs the loop on the caller's
 // thread until the check reported (bounded by its timeout + 10 s).
-#ifndef SONDE_TESTS_UNIT_PROBER_PROBER_UNDER_TEST_H_
-#define SONDE_TESTS_UNIT_PROBER_PROBER_UNDER_TEST_H_
+#ifndef SONDE_TESTS_UNIT_PROBER_PROBES_PROBER_UNDER_TEST_H_
+#define SONDE_TESTS_UNIT_PROBER_PROBES_PROBER_UNDER_TEST_H_
 
 #include <functional>
 #include <memory>
@@ -83,4 +83,4 @@ class ProberUnderTest {
 
 }  // namespace sonde::prober
 
-#endif  // SONDE_TESTS_UNIT_PROBER_PROBER_UNDER_TEST_H_
+#endif  // SONDE_TESTS_UNIT_PROBER_PROBES_PROBER_UNDER_TEST_H_

@@ -1,4 +1,4 @@
-// Senders against loopback receivers (tests/unit/notify/test_receivers.h).
+// Senders against loopback receivers (tests/testing/test_receivers.h).
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -15,7 +15,7 @@
 #include "common/config/config.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "tests/unit/notify/test_receivers.h"
+#include "tests/testing/test_receivers.h"
 
 namespace sonde::notify {
 namespace {

@@ -24,7 +24,7 @@
 #include "prober/probes/grpc/health_client.h"
 #include "tests/faultd/fault_server.h"
 #include "tests/testing/process.h"
-#include "tests/unit/prober/prober_under_test.h"
+#include "tests/unit/prober/probes/prober_under_test.h"
 
 namespace sonde::prober {
 namespace {

@@ -2,8 +2,8 @@
 // Alertmanager) and a minimal SMTP server, both on 127.0.0.1 port 0, each
 // with a thread of its own, recording what they received. Thread-safe
 // accessors; destructors stop and join.
-#ifndef SONDE_TESTS_UNIT_NOTIFY_TEST_RECEIVERS_H_
-#define SONDE_TESTS_UNIT_NOTIFY_TEST_RECEIVERS_H_
+#ifndef SONDE_TESTS_TESTING_TEST_RECEIVERS_H_
+#define SONDE_TESTS_TESTING_TEST_RECEIVERS_H_
 
 #include <arpa/inet.h>
 #include <httplib.h>
@@ -219,4 +219,4 @@ class SmtpReceiver {
 
 }  // namespace sonde::notify::testing
 
-#endif  // SONDE_TESTS_UNIT_NOTIFY_TEST_RECEIVERS_H_
+#endif  // SONDE_TESTS_TESTING_TEST_RECEIVERS_H_

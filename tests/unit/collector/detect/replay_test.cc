@@ -19,7 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "tests/unit/detect/stream.h"
+#include "tests/unit/collector/detect/stream.h"
 
 namespace sonde::detect::testing {
 namespace {

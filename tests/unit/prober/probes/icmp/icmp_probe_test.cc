@@ -26,7 +26,7 @@
 #include "prober/probes/icmp/echo_packet.h"
 #include "prober/probes/icmp/echo_socket.h"
 #include "tests/faultd/fault_server.h"
-#include "tests/unit/prober/prober_under_test.h"
+#include "tests/unit/prober/probes/prober_under_test.h"
 
 namespace sonde::prober {
 namespace {

@@ -38,7 +38,7 @@
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "tests/faultd/fault_server.h"
-#include "tests/unit/prober/prober_under_test.h"
+#include "tests/unit/prober/probes/prober_under_test.h"
 
 namespace sonde::prober {
 namespace {

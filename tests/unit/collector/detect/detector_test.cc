@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/detect/stream.h"
+#include "tests/unit/collector/detect/stream.h"
 
 namespace sonde::detect::testing {
 namespace {
