@@ -84,6 +84,21 @@ CheckTarget DeriveTarget(const v1::Check& check) {
       t.protocol = "dns";
       t.resolvers.assign(check.dns().resolvers().begin(), check.dns().resolvers().end());
       break;
+    case v1::Check::kIcmp:
+      t.host = NormalizeHost(check.icmp().host());
+      t.protocol = "icmp";
+      t.resolvers.assign(check.icmp().resolvers().begin(), check.icmp().resolvers().end());
+      break;
+    case v1::Check::kGrpc:
+      // The config validator accepted "host:port"; an unparsable target
+      // leaves the host unknown.
+      if (absl::StatusOr<common::HostPort> hp = common::ParseHostPort(check.grpc().target(), 0);
+          hp.ok()) {
+        t.host = NormalizeHost(hp->host);
+        t.port = hp->port;
+      }
+      t.protocol = "grpc";
+      break;
     default:
       break;
   }
