@@ -148,39 +148,33 @@ void DnsResolver::Reschedule(Channel* ch) {
 }
 
 v1::FailureClass::Code DnsResolver::ClassifyStatus(int status, std::string* rcode) {
-  switch (status) {
-    case ARES_SUCCESS:
-      *rcode = "NOERROR";
-      return v1::FailureClass::OK;
-    case ARES_ENOTFOUND:
-      *rcode = "NXDOMAIN";
-      return v1::FailureClass::DNS_NXDOMAIN;
-    case ARES_ENODATA:
-      *rcode = "NOERROR";
-      return v1::FailureClass::DNS_NODATA;
-    case ARES_ESERVFAIL:
-      *rcode = "SERVFAIL";
-      return v1::FailureClass::DNS_SERVFAIL;
-    case ARES_EREFUSED:
-      *rcode = "REFUSED";
-      return v1::FailureClass::DNS_REFUSED;
-    case ARES_ETIMEOUT:
-    case ARES_ECONNREFUSED:
-    case ARES_ECANCELLED:
-    case ARES_EDESTRUCTION:
-      *rcode = "";
-      return v1::FailureClass::DNS_TIMEOUT;
-    case ARES_EBADNAME:
-      *rcode = "";
-      return v1::FailureClass::DNS_NXDOMAIN;
-    case ARES_EFORMERR:
-    case ARES_EBADRESP:
-      *rcode = "FORMERR";
-      return v1::FailureClass::DNS_SERVFAIL;
-    default:
-      *rcode = "";
-      return v1::FailureClass::PROBER_ERROR;
+  struct Row {
+    int status;
+    const char* rcode;  // what the answer's header said; "" when there was none
+    v1::FailureClass::Code fc;
+  };
+  static constexpr Row kRows[] = {
+      {ARES_SUCCESS, "NOERROR", v1::FailureClass::OK},
+      {ARES_ENOTFOUND, "NXDOMAIN", v1::FailureClass::DNS_NXDOMAIN},
+      {ARES_ENODATA, "NOERROR", v1::FailureClass::DNS_NODATA},
+      {ARES_ESERVFAIL, "SERVFAIL", v1::FailureClass::DNS_SERVFAIL},
+      {ARES_EREFUSED, "REFUSED", v1::FailureClass::DNS_REFUSED},
+      {ARES_ETIMEOUT, "", v1::FailureClass::DNS_TIMEOUT},
+      {ARES_ECONNREFUSED, "", v1::FailureClass::DNS_TIMEOUT},
+      {ARES_ECANCELLED, "", v1::FailureClass::DNS_TIMEOUT},
+      {ARES_EDESTRUCTION, "", v1::FailureClass::DNS_TIMEOUT},
+      {ARES_EBADNAME, "", v1::FailureClass::DNS_NXDOMAIN},
+      {ARES_EFORMERR, "FORMERR", v1::FailureClass::DNS_SERVFAIL},
+      {ARES_EBADRESP, "FORMERR", v1::FailureClass::DNS_SERVFAIL},
+  };
+  for (const Row& row : kRows) {
+    if (row.status == status) {
+      *rcode = row.rcode;
+      return row.fc;
+    }
   }
+  *rcode = "";
+  return v1::FailureClass::PROBER_ERROR;
 }
 
 void DnsResolver::ResolveHost(const std::string& host, const std::string& server,
