@@ -26,13 +26,9 @@ FC::Code ClassifyConnectErrno(int err) {
       return FC::TCP_TIMEOUT;
     case ECONNRESET:
       return FC::TCP_RESET;
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case EHOSTDOWN:
-    case ENETDOWN:
-    case EADDRNOTAVAIL:
-      return FC::TCP_UNREACHABLE;
     default:
+      // ENETUNREACH, EHOSTUNREACH, EHOSTDOWN, ENETDOWN, EADDRNOTAVAIL and
+      // whatever else kept the connection from being made.
       return FC::TCP_UNREACHABLE;
   }
 }
