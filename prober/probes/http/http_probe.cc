@@ -263,6 +263,9 @@ void HttpProbe::OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLc
 
 FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_result, bool connected,
                                  bool tls_done, bool is_https) {
+  // A reset while curl writes or reads (the handshake too) is a transport
+  // failure, as the TLS probe reports it, not a TLS or HTTP disagreement.
+  const bool reset = os_errno == ECONNRESET || os_errno == EPIPE;
   switch (code) {
     case CURLE_OK:
       return FC::OK;
@@ -289,12 +292,7 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
       }
       return ClassifyVerifyResult(verify_result);
     case CURLE_SSL_CONNECT_ERROR:
-      // A reset while curl writes or reads the handshake: a transport
-      // failure, as the TLS probe reports it, not a TLS disagreement.
-      if (os_errno == ECONNRESET || os_errno == EPIPE) {
-        return FC::TCP_RESET;
-      }
-      return FC::TLS_HANDSHAKE;
+      return reset ? FC::TCP_RESET : FC::TLS_HANDSHAKE;
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
       return FC::TLS_HANDSHAKE;
@@ -302,10 +300,7 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-      if (os_errno == ECONNRESET || os_errno == EPIPE) {
-        return FC::TCP_RESET;
-      }
-      return FC::HTTP_PROTOCOL;
+      return reset ? FC::TCP_RESET : FC::HTTP_PROTOCOL;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
