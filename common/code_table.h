@@ -1,13 +1,14 @@
-// Names of enum values and protocol codes from tables instead of switches
-// of `case kX: return "X";` lines. EnumName reads a table indexed by the
-// value (enums whose values run 0, 1, 2... in declaration order); NameOfCode
-// and CodeOfName read a table of {code, name} rows (sparse codes: DNS types,
-// well-known ports). Header-only, pure, any thread.
-#ifndef SONDE_COMMON_ENUM_NAMES_H_
-#define SONDE_COMMON_ENUM_NAMES_H_
+// Lookups in small constant tables instead of switches of `case X: return
+// Y;` lines. EnumName reads a table of names indexed by the value (enums
+// whose values run 0, 1, 2... in declaration order); ValueOfCode, NameOfCode
+// and CodeOfName read a table of {code, value} rows (sparse codes: errno
+// values, DNS types, well-known ports). Header-only, pure, any thread.
+#ifndef SONDE_COMMON_CODE_TABLE_H_
+#define SONDE_COMMON_CODE_TABLE_H_
 
 #include <cstddef>
 #include <string_view>
+#include <type_traits>
 
 namespace sonde::common {
 
@@ -17,27 +18,35 @@ const char* EnumName(Enum value, const char* const (&names)[N], const char* unkn
   return i < N ? names[i] : unknown;
 }
 
-struct CodeName {
+template <typename V>
+struct CodeRow {
   int code;
-  const char* name;
+  V value;
 };
+using CodeName = CodeRow<const char*>;
+
+// The value of the first row with `code`; `missing` when there is none.
+template <typename V, size_t N>
+V ValueOfCode(long code, const CodeRow<V> (&table)[N], std::common_type_t<V> missing) {
+  for (const CodeRow<V>& row : table) {
+    if (row.code == code) {
+      return row.value;
+    }
+  }
+  return missing;
+}
 
 // The name of the first row with `code`; nullptr when there is none.
 template <size_t N>
-const char* NameOfCode(int code, const CodeName (&table)[N]) {
-  for (const CodeName& row : table) {
-    if (row.code == code) {
-      return row.name;
-    }
-  }
-  return nullptr;
+const char* NameOfCode(long code, const CodeName (&table)[N]) {
+  return ValueOfCode(code, table, nullptr);
 }
 
 // The code of the first row named `name`; `missing` when there is none.
 template <size_t N>
 int CodeOfName(std::string_view name, const CodeName (&table)[N], int missing) {
   for (const CodeName& row : table) {
-    if (name == row.name) {
+    if (name == row.value) {
       return row.code;
     }
   }
@@ -46,4 +55,4 @@ int CodeOfName(std::string_view name, const CodeName (&table)[N], int missing) {
 
 }  // namespace sonde::common
 
-#endif  // SONDE_COMMON_ENUM_NAMES_H_
+#endif  // SONDE_COMMON_CODE_TABLE_H_

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "common/enum_names.h"
+#include "common/code_table.h"
 
 namespace sonde::detect {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "common/enum_names.h"
+#include "common/code_table.h"
 
 namespace sonde::detect {
 

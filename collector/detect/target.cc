@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "common/enum_names.h"
+#include "common/code_table.h"
 #include "common/net.h"
 
 namespace sonde::detect {

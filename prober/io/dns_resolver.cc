@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/code_table.h"
 #include "common/net.h"
 
 namespace sonde::prober {
@@ -148,33 +149,29 @@ void DnsResolver::Reschedule(Channel* ch) {
 }
 
 v1::FailureClass::Code DnsResolver::ClassifyStatus(int status, std::string* rcode) {
-  struct Row {
-    int status;
-    const char* rcode;  // what the answer's header said; "" when there was none
-    v1::FailureClass::Code fc;
-  };
-  static constexpr Row kRows[] = {
-      {ARES_SUCCESS, "NOERROR", v1::FailureClass::OK},
-      {ARES_ENOTFOUND, "NXDOMAIN", v1::FailureClass::DNS_NXDOMAIN},
-      {ARES_ENODATA, "NOERROR", v1::FailureClass::DNS_NODATA},
-      {ARES_ESERVFAIL, "SERVFAIL", v1::FailureClass::DNS_SERVFAIL},
-      {ARES_EREFUSED, "REFUSED", v1::FailureClass::DNS_REFUSED},
-      {ARES_ETIMEOUT, "", v1::FailureClass::DNS_TIMEOUT},
-      {ARES_ECONNREFUSED, "", v1::FailureClass::DNS_TIMEOUT},
-      {ARES_ECANCELLED, "", v1::FailureClass::DNS_TIMEOUT},
-      {ARES_EDESTRUCTION, "", v1::FailureClass::DNS_TIMEOUT},
-      {ARES_EBADNAME, "", v1::FailureClass::DNS_NXDOMAIN},
-      {ARES_EFORMERR, "FORMERR", v1::FailureClass::DNS_SERVFAIL},
-      {ARES_EBADRESP, "FORMERR", v1::FailureClass::DNS_SERVFAIL},
-  };
-  for (const Row& row : kRows) {
-    if (row.status == status) {
-      *rcode = row.rcode;
-      return row.fc;
-    }
-  }
-  *rcode = "";
-  return v1::FailureClass::PROBER_ERROR;
+  using FC = v1::FailureClass;
+  // The RCODE the answer carried; "" when there was no answer to read.
+  static constexpr common::CodeName kRcodes[] = {
+      {ARES_SUCCESS, "NOERROR"},    {ARES_ENODATA, "NOERROR"},  {ARES_ENOTFOUND, "NXDOMAIN"},
+      {ARES_ESERVFAIL, "SERVFAIL"}, {ARES_EREFUSED, "REFUSED"}, {ARES_EFORMERR, "FORMERR"},
+      {ARES_EBADRESP, "FORMERR"}};
+  // No answer in time, or none will come (cancelled, channel destroyed):
+  // DNS_TIMEOUT; other c-ares failures are the prober's.
+  static constexpr common::CodeRow<FC::Code> kClasses[] = {{ARES_SUCCESS, FC::OK},
+                                                           {ARES_ENOTFOUND, FC::DNS_NXDOMAIN},
+                                                           {ARES_EBADNAME, FC::DNS_NXDOMAIN},
+                                                           {ARES_ENODATA, FC::DNS_NODATA},
+                                                           {ARES_ESERVFAIL, FC::DNS_SERVFAIL},
+                                                           {ARES_EFORMERR, FC::DNS_SERVFAIL},
+                                                           {ARES_EBADRESP, FC::DNS_SERVFAIL},
+                                                           {ARES_EREFUSED, FC::DNS_REFUSED},
+                                                           {ARES_ETIMEOUT, FC::DNS_TIMEOUT},
+                                                           {ARES_ECONNREFUSED, FC::DNS_TIMEOUT},
+                                                           {ARES_ECANCELLED, FC::DNS_TIMEOUT},
+                                                           {ARES_EDESTRUCTION, FC::DNS_TIMEOUT}};
+  const char* name = common::NameOfCode(status, kRcodes);
+  *rcode = name != nullptr ? name : "";
+  return common::ValueOfCode(status, kClasses, FC::PROBER_ERROR);
 }
 
 void DnsResolver::ResolveHost(const std::string& host, const std::string& server,

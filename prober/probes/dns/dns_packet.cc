@@ -4,7 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/enum_names.h"
+#include "common/code_table.h"
 
 namespace sonde::prober {
 namespace {
