@@ -192,11 +192,13 @@ int RpcError(const char* what, const std::string& target, const grpc::Status& rp
   return kExitFailure;
 }
 
-// Parses a command's flags. On a usage error or --help, prints it and returns
+// Parses a command's flags; `format`, when given, is its --format value and
+// must be table or json. On a usage error or --help, prints it and returns
 // the exit status in `*code`; otherwise the positional arguments.
 std::optional<std::vector<std::string>> ParseArgs(const std::string& command,
                                                   common::FlagSet* flags,
-                                                  const std::vector<std::string>& args, int* code) {
+                                                  const std::vector<std::string>& args, int* code,
+                                                  const std::string* format = nullptr) {
   absl::StatusOr<std::vector<std::string>> rest = flags->Parse(args);
   if (!rest.ok()) {
     *code = UsageError(command, std::string(rest.status().message()));
@@ -205,6 +207,11 @@ std::optional<std::vector<std::string>> ParseArgs(const std::string& command,
   if (flags->help_requested()) {
     std::fputs(flags->Help().c_str(), stdout);
     *code = kExitOk;
+    return std::nullopt;
+  }
+  if (format != nullptr && *format != "table" && *format != "json") {
+    *code =
+        UsageError(command, absl::StrCat("--format must be table or json, not \"", *format, "\""));
     return std::nullopt;
   }
   return *std::move(rest);
@@ -247,15 +254,13 @@ int Incidents(const std::vector<std::string>& args) {
   flags.String("service", &service, "Only incidents of this service.");
   flags.String("format", &format, "table (for people) or json (for scripts).");
   int code = kExitOk;
-  std::optional<std::vector<std::string>> rest = ParseArgs("incidents", &flags, args, &code);
+  std::optional<std::vector<std::string>> rest =
+      ParseArgs("incidents", &flags, args, &code, &format);
   if (!rest) {
     return code;
   }
   if (!rest->empty()) {
     return UnexpectedArgument("incidents", (*rest)[0]);
-  }
-  if (format != "table" && format != "json") {
-    return UsageError("incidents", "--format must be table or json");
   }
   v1::IncidentsRequest request;
   request.set_include_resolved(all);
@@ -278,15 +283,13 @@ int Incident(const std::vector<std::string>& args) {
   c.Add(&flags);
   flags.String("format", &format, "table (for people) or json (for scripts).");
   int code = kExitOk;
-  std::optional<std::vector<std::string>> rest = ParseArgs("incident", &flags, args, &code);
+  std::optional<std::vector<std::string>> rest =
+      ParseArgs("incident", &flags, args, &code, &format);
   if (!rest) {
     return code;
   }
   if (rest->size() != 1) {
     return UsageError("incident", "give exactly one INCIDENT id");
-  }
-  if (format != "table" && format != "json") {
-    return UsageError("incident", "--format must be table or json");
   }
   v1::TimelineRequest request;
   request.set_incident_id((*rest)[0]);
@@ -350,16 +353,12 @@ int Report(const std::vector<std::string>& args) {
   flags.String("check", &check, "Only this check (its name).");
   flags.String("region", &region, "Only this region.");
   int code = kExitOk;
-  std::optional<std::vector<std::string>> rest = ParseArgs("report", &flags, args, &code);
+  std::optional<std::vector<std::string>> rest = ParseArgs("report", &flags, args, &code, &format);
   if (!rest) {
     return code;
   }
   if (!rest->empty()) {
     return UnexpectedArgument("report", (*rest)[0]);
-  }
-  if (format != "table" && format != "json") {
-    return UsageError("report",
-                      absl::StrCat("--format must be table or json, not \"", format, "\""));
   }
   if (window <= absl::ZeroDuration() || window > kMaxWindow) {
     return UsageError("report", "--window must be more than 0 and at most 400d");
