@@ -7,24 +7,15 @@
 
 #include <curl/curl.h>
 
-#include <memory>
 #include <string>
+
+#include "common/unique_handle.h"
 
 namespace sonde::common {
 
-struct CurlEasyDeleter {
-  void operator()(CURL* p) const { curl_easy_cleanup(p); }
-};
-struct CurlMultiDeleter {
-  void operator()(CURLM* p) const { curl_multi_cleanup(p); }
-};
-struct CurlSlistDeleter {
-  void operator()(curl_slist* p) const { curl_slist_free_all(p); }
-};
-
-using UniqueCurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
-using UniqueCurlMulti = std::unique_ptr<CURLM, CurlMultiDeleter>;
-using UniqueCurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+using UniqueCurlEasy = UniqueHandle<CURL, curl_easy_cleanup>;
+using UniqueCurlMulti = UniqueHandle<CURLM, curl_multi_cleanup>;
+using UniqueCurlSlist = UniqueHandle<curl_slist, curl_slist_free_all>;
 
 // Appends a copy of `line` to `list`. Returns false (the list unchanged) when
 // curl could not allocate.

@@ -6,16 +6,10 @@
 #define SONDE_COMMON_METRICS_H_
 
 #include <functional>
-#include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
-
-namespace httplib {
-class Server;
-}
+#include "common/http_server.h"
 
 namespace sonde::common {
 
@@ -30,25 +24,16 @@ class MetricsText {
   std::string text_;
 };
 
-// Binds `server` to `listen` (HOST:PORT; port 0 picks a free one) and
-// returns the port. UNAVAILABLE when it cannot bind, INVALID_ARGUMENT for a
-// malformed address. The caller then runs server->listen_after_bind().
-absl::StatusOr<int> BindHttpServer(httplib::Server* server, const std::string& listen);
-
 class MetricsServer {
  public:
   using Render = std::function<std::string()>;
-  MetricsServer();
-  ~MetricsServer();
   // Serves GET /metrics on `listen` (HOST:PORT). Returns once bound.
   absl::Status Start(const std::string& listen, Render render);
-  void Stop();
-  int port() const { return port_; }
+  void Stop() { server_.Stop(); }
+  int port() const { return server_.port(); }
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = 0;
+  HttpServer server_;
 };
 
 }  // namespace sonde::common

@@ -1,5 +1,6 @@
 #include "common/result_json.h"
 
+#include <cstring>
 #include <string>
 
 #include "google/protobuf/util/json_util.h"
@@ -31,34 +32,17 @@ void AppendJsonString(absl::string_view s, std::string* out) {
     }
     out->append(s.data() + plain, i - plain);
     plain = i + 1;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default: {
-        char buf[6] = {'\\', 'u', '0', '0', 0, 0};
-        buf[4] = "0123456789abcdef"[c >> 4];
-        buf[5] = "0123456789abcdef"[c & 15];
-        out->append(buf, sizeof buf);
-      }
+    // The characters JSON spells with a short escape, and their letters.
+    static constexpr char kShort[] = "\"\\\b\f\n\r\t";
+    static constexpr char kLetter[] = "\"\\bfnrt";
+    if (const char* at = std::strchr(kShort, c); at != nullptr && c != 0) {
+      out->push_back('\\');
+      out->push_back(kLetter[at - kShort]);
+    } else {
+      char buf[6] = {'\\', 'u', '0', '0', 0, 0};
+      buf[4] = "0123456789abcdef"[c >> 4];
+      buf[5] = "0123456789abcdef"[c & 15];
+      out->append(buf, sizeof buf);
     }
   }
   out->append(s.data() + plain, s.size() - plain);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,55 @@ int RpcError(const char* what, const std::string& target, const grpc::Status& rp
   return kExitFailure;
 }
 
+// Parses a command's flags; `format`, when given, is its --format value and
+// must be table or json. On a usage error or --help, prints it and returns
+// the exit status in `*code`; otherwise the positional arguments.
+std::optional<std::vector<std::string>> ParseArgs(const std::string& command,
+                                                  common::FlagSet* flags,
+                                                  const std::vector<std::string>& args, int* code,
+                                                  const std::string* format = nullptr) {
+  absl::StatusOr<std::vector<std::string>> rest = flags->Parse(args);
+  if (!rest.ok()) {
+    *code = UsageError(command, std::string(rest.status().message()));
+    return std::nullopt;
+  }
+  if (flags->help_requested()) {
+    std::fputs(flags->Help().c_str(), stdout);
+    *code = kExitOk;
+    return std::nullopt;
+  }
+  if (format != nullptr && *format != "table" && *format != "json") {
+    *code =
+        UsageError(command, absl::StrCat("--format must be table or json, not \"", *format, "\""));
+    return std::nullopt;
+  }
+  return *std::move(rest);
+}
+
+int UnexpectedArgument(const std::string& command, const std::string& arg) {
+  return UsageError(command, absl::StrCat("unexpected argument \"", arg, "\""));
+}
+
+// Calls one Query RPC on the collector `c` names; reports a bad --collector
+// as `command`'s usage error and a failed call as failing to do `what`.
+template <typename Request, typename Reply>
+int CallQuery(const std::string& command, const char* what, CollectorFlags* c,
+              grpc::Status (v1::Query::Stub::*rpc)(grpc::ClientContext*, const Request&, Reply*),
+              const Request& request, Reply* reply) {
+  std::string target;
+  auto stub = c->Open(&target);
+  if (!stub.ok()) {
+    return UsageError(command, std::string(stub.status().message()));
+  }
+  grpc::ClientContext context;
+  c->Prepare(&context);
+  grpc::Status status = ((**stub).*rpc)(&context, request, reply);
+  if (!status.ok()) {
+    return RpcError(what, target, status);
+  }
+  return kExitOk;
+}
+
 int Incidents(const std::vector<std::string>& args) {
   CollectorFlags c;
   bool all = false;
@@ -203,35 +253,24 @@ int Incidents(const std::vector<std::string>& args) {
   flags.Duration("window", &window, "With --all: how far back (default 24h, at most 400d).");
   flags.String("service", &service, "Only incidents of this service.");
   flags.String("format", &format, "table (for people) or json (for scripts).");
-  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
-  if (!rest.ok()) {
-    return UsageError("incidents", std::string(rest.status().message()));
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return kExitOk;
+  int code = kExitOk;
+  std::optional<std::vector<std::string>> rest =
+      ParseArgs("incidents", &flags, args, &code, &format);
+  if (!rest) {
+    return code;
   }
   if (!rest->empty()) {
-    return UsageError("incidents", absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
+    return UnexpectedArgument("incidents", (*rest)[0]);
   }
-  if (format != "table" && format != "json") {
-    return UsageError("incidents", "--format must be table or json");
-  }
-  std::string target;
-  auto stub = c.Open(&target);
-  if (!stub.ok()) {
-    return UsageError("incidents", std::string(stub.status().message()));
-  }
-  grpc::ClientContext context;
-  c.Prepare(&context);
   v1::IncidentsRequest request;
   request.set_include_resolved(all);
   common::FromAbsl(window, request.mutable_window());
   request.set_service(service);
   v1::IncidentsReply reply;
-  grpc::Status status = (*stub)->Incidents(&context, request, &reply);
-  if (!status.ok()) {
-    return RpcError("list incidents", target, status);
+  if (int rc = CallQuery("incidents", "list incidents", &c, &v1::Query::Stub::Incidents, request,
+                         &reply);
+      rc != kExitOk) {
+    return rc;
   }
   std::fputs((format == "json" ? ToJson(reply) : FormatIncidentsTable(reply, all)).c_str(), stdout);
   return kExitOk;
@@ -243,33 +282,22 @@ int Incident(const std::vector<std::string>& args) {
   common::FlagSet flags("sondectl incident", kIncidentUsage);
   c.Add(&flags);
   flags.String("format", &format, "table (for people) or json (for scripts).");
-  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
-  if (!rest.ok()) {
-    return UsageError("incident", std::string(rest.status().message()));
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return kExitOk;
+  int code = kExitOk;
+  std::optional<std::vector<std::string>> rest =
+      ParseArgs("incident", &flags, args, &code, &format);
+  if (!rest) {
+    return code;
   }
   if (rest->size() != 1) {
     return UsageError("incident", "give exactly one INCIDENT id");
   }
-  if (format != "table" && format != "json") {
-    return UsageError("incident", "--format must be table or json");
-  }
-  std::string target;
-  auto stub = c.Open(&target);
-  if (!stub.ok()) {
-    return UsageError("incident", std::string(stub.status().message()));
-  }
-  grpc::ClientContext context;
-  c.Prepare(&context);
   v1::TimelineRequest request;
   request.set_incident_id((*rest)[0]);
   v1::TimelineReply reply;
-  grpc::Status status = (*stub)->Timeline(&context, request, &reply);
-  if (!status.ok()) {
-    return RpcError("read the incident", target, status);
+  if (int rc = CallQuery("incident", "read the incident", &c, &v1::Query::Stub::Timeline, request,
+                         &reply);
+      rc != kExitOk) {
+    return rc;
   }
   std::fputs((format == "json" ? ToJson(reply) : FormatTimeline(reply)).c_str(), stdout);
   return kExitOk;
@@ -284,32 +312,23 @@ int Ack(const std::vector<std::string>& args) {
   c.Add(&flags);
   flags.String("by", &by, "Who acknowledges (default: $USER).");
   flags.String("comment", &comment, "A note for the timeline.");
-  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
-  if (!rest.ok()) {
-    return UsageError("ack", std::string(rest.status().message()));
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return kExitOk;
+  int code = kExitOk;
+  std::optional<std::vector<std::string>> rest = ParseArgs("ack", &flags, args, &code);
+  if (!rest) {
+    return code;
   }
   if (rest->size() != 1) {
     return UsageError("ack", "give exactly one INCIDENT id");
   }
-  std::string target;
-  auto stub = c.Open(&target);
-  if (!stub.ok()) {
-    return UsageError("ack", std::string(stub.status().message()));
-  }
-  grpc::ClientContext context;
-  c.Prepare(&context);
   v1::AcknowledgeRequest request;
   request.set_incident_id((*rest)[0]);
   request.set_by(by);
   request.set_comment(comment);
   v1::AcknowledgeReply reply;
-  grpc::Status status = (*stub)->Acknowledge(&context, request, &reply);
-  if (!status.ok()) {
-    return RpcError("acknowledge the incident", target, status);
+  if (int rc = CallQuery("ack", "acknowledge the incident", &c, &v1::Query::Stub::Acknowledge,
+                         request, &reply);
+      rc != kExitOk) {
+    return rc;
   }
   const v1::Incident& i = reply.incident();
   if (reply.already_acknowledged()) {
@@ -333,39 +352,26 @@ int Report(const std::vector<std::string>& args) {
   flags.String("format", &format, "table (for people) or json (for scripts).");
   flags.String("check", &check, "Only this check (its name).");
   flags.String("region", &region, "Only this region.");
-  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
-  if (!rest.ok()) {
-    return UsageError("report", std::string(rest.status().message()));
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return kExitOk;
+  int code = kExitOk;
+  std::optional<std::vector<std::string>> rest = ParseArgs("report", &flags, args, &code, &format);
+  if (!rest) {
+    return code;
   }
   if (!rest->empty()) {
-    return UsageError("report", absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
-  }
-  if (format != "table" && format != "json") {
-    return UsageError("report",
-                      absl::StrCat("--format must be table or json, not \"", format, "\""));
+    return UnexpectedArgument("report", (*rest)[0]);
   }
   if (window <= absl::ZeroDuration() || window > kMaxWindow) {
     return UsageError("report", "--window must be more than 0 and at most 400d");
   }
-  std::string target;
-  auto stub = c.Open(&target);
-  if (!stub.ok()) {
-    return UsageError("report", std::string(stub.status().message()));
-  }
-  grpc::ClientContext context;
-  c.Prepare(&context);
   v1::AvailabilityRequest request;
   common::FromAbsl(window, request.mutable_window());
   request.set_check_id(check);
   request.set_region(region);
   v1::AvailabilityReply reply;
-  grpc::Status status = (*stub)->Availability(&context, request, &reply);
-  if (!status.ok()) {
-    return RpcError("get availability", target, status);
+  if (int rc = CallQuery("report", "get availability", &c, &v1::Query::Stub::Availability, request,
+                         &reply);
+      rc != kExitOk) {
+    return rc;
   }
   std::string text = format == "json" ? FormatReportJson(reply) : FormatReportTable(reply);
   std::fputs(text.c_str(), stdout);
@@ -376,18 +382,15 @@ int Validate(const std::vector<std::string>& args) {
   std::string path;
   common::FlagSet flags("sondectl validate", kValidateUsage);
   flags.String("config", &path, "The config file to check.");
-  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(args);
-  if (!rest.ok()) {
-    return UsageError("validate", std::string(rest.status().message()));
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return kExitOk;
+  int code = kExitOk;
+  std::optional<std::vector<std::string>> rest = ParseArgs("validate", &flags, args, &code);
+  if (!rest) {
+    return code;
   }
   if (path.empty() && rest->size() == 1) {
     path = (*rest)[0];  // `sondectl validate FILE` works too
   } else if (!rest->empty()) {
-    return UsageError("validate", absl::StrCat("unexpected argument \"", (*rest)[0], "\""));
+    return UnexpectedArgument("validate", (*rest)[0]);
   }
   if (path.empty()) {
     return UsageError("validate", "--config FILE is required");
@@ -424,20 +427,19 @@ int Main(int argc, char** argv) {
     std::fputs(kMainUsage, stdout);
     return kExitOk;
   }
-  if (command == "report") {
-    return Report(args);
-  }
-  if (command == "incidents") {
-    return Incidents(args);
-  }
-  if (command == "incident") {
-    return Incident(args);
-  }
-  if (command == "ack") {
-    return Ack(args);
-  }
-  if (command == "validate") {
-    return Validate(args);
+  struct Command {
+    const char* name;
+    int (*run)(const std::vector<std::string>& args);
+  };
+  static constexpr Command kCommands[] = {{"incidents", Incidents},
+                                          {"incident", Incident},
+                                          {"ack", Ack},
+                                          {"report", Report},
+                                          {"validate", Validate}};
+  for (const Command& c : kCommands) {
+    if (command == c.name) {
+      return c.run(args);
+    }
   }
   return UsageError("",
                     absl::StrCat("unknown command \"", command,

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
 #include "common/flags.h"
-#include "common/metrics.h"
+#include "common/http_server.h"
 #include "common/result_json.h"
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/spdlog.h"
@@ -46,8 +46,7 @@ void Reply(httplib::Response& res, const absl::Status& s, const google::protobuf
 
 }  // namespace
 
-HttpApi::HttpApi(QueryService* query, const Authenticator* auth)
-    : query_(query), auth_(auth), server_(std::make_unique<httplib::Server>()) {}
+HttpApi::HttpApi(QueryService* query, const Authenticator* auth) : query_(query), auth_(auth) {}
 
 HttpApi::~HttpApi() { Stop(); }
 
@@ -64,30 +63,31 @@ absl::Status HttpApi::Start(const std::string& listen) {
     }
     return ok.ok();
   };
-  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  server_.routes().Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  server_->Get("/api/v1/incidents",
-               [this, authorized](const httplib::Request& req, httplib::Response& res) {
-                 if (!authorized(req, res)) {
-                   return;
-                 }
-                 v1::IncidentsRequest request;
-                 std::string all = req.get_param_value("all");
-                 request.set_include_resolved(all == "1" || all == "true");
-                 request.set_service(req.get_param_value("service"));
-                 if (req.has_param("window")) {
-                   auto w = common::ParseDuration(req.get_param_value("window"));
-                   if (!w.ok()) {
-                     return Reply(res, absl::InvalidArgumentError("window: bad duration"), nullptr);
-                   }
-                   common::FromAbsl(*w, request.mutable_window());
-                 }
-                 auto reply = query_->ListIncidents(request);
-                 Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
-               });
-  server_->Post(R"(/api/v1/incidents/(.+)/ack)", [this, authorized](const httplib::Request& req,
-                                                                    httplib::Response& res) {
+  server_.routes().Get(
+      "/api/v1/incidents", [this, authorized](const httplib::Request& req, httplib::Response& res) {
+        if (!authorized(req, res)) {
+          return;
+        }
+        v1::IncidentsRequest request;
+        std::string all = req.get_param_value("all");
+        request.set_include_resolved(all == "1" || all == "true");
+        request.set_service(req.get_param_value("service"));
+        if (req.has_param("window")) {
+          auto w = common::ParseDuration(req.get_param_value("window"));
+          if (!w.ok()) {
+            return Reply(res, absl::InvalidArgumentError("window: bad duration"), nullptr);
+          }
+          common::FromAbsl(*w, request.mutable_window());
+        }
+        auto reply = query_->ListIncidents(request);
+        Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
+      });
+  server_.routes().Post(R"(/api/v1/incidents/(.+)/ack)", [this, authorized](
+                                                             const httplib::Request& req,
+                                                             httplib::Response& res) {
     if (!authorized(req, res)) {
       return;
     }
@@ -107,29 +107,21 @@ absl::Status HttpApi::Start(const std::string& listen) {
     auto reply = query_->Ack(request);
     Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
   });
-  server_->Get(R"(/api/v1/incidents/(.+))",
-               [this, authorized](const httplib::Request& req, httplib::Response& res) {
-                 if (!authorized(req, res)) {
-                   return;
-                 }
-                 auto reply = query_->GetTimeline(req.matches[1]);
-                 Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
-               });
-  absl::StatusOr<int> port = common::BindHttpServer(server_.get(), listen);
-  if (!port.ok()) {
-    return absl::Status(port.status().code(), absl::StrCat("HTTP API: ", port.status().message()));
+  server_.routes().Get(R"(/api/v1/incidents/(.+))",
+                       [this, authorized](const httplib::Request& req, httplib::Response& res) {
+                         if (!authorized(req, res)) {
+                           return;
+                         }
+                         auto reply = query_->GetTimeline(req.matches[1]);
+                         Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
+                       });
+  if (absl::Status st = server_.Start(listen, "HTTP API"); !st.ok()) {
+    return st;
   }
-  port_ = *port;
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  spdlog::info("HTTP API on {} port {} (/api/v1/incidents)", listen, port_);
+  spdlog::info("HTTP API on {} port {} (/api/v1/incidents)", listen, server_.port());
   return absl::OkStatus();
 }
 
-void HttpApi::Stop() {
-  if (thread_.joinable()) {
-    server_->stop();
-    thread_.join();
-  }
-}
+void HttpApi::Stop() { server_.Stop(); }
 
 }  // namespace sonde::collector

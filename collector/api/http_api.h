@@ -11,17 +11,12 @@
 #ifndef SONDE_COLLECTOR_API_HTTP_API_H_
 #define SONDE_COLLECTOR_API_HTTP_API_H_
 
-#include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/auth.h"
-
-namespace httplib {
-class Server;
-}
+#include "common/http_server.h"
 
 namespace sonde::collector {
 
@@ -36,14 +31,12 @@ class HttpApi {
   // when it cannot bind.
   absl::Status Start(const std::string& listen);
   void Stop();
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
 
  private:
   QueryService* const query_;
   const Authenticator* const auth_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = 0;
+  common::HttpServer server_;
 };
 
 }  // namespace sonde::collector

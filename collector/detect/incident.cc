@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/code_table.h"
 
 namespace sonde::detect {
 
@@ -13,37 +14,16 @@ const char* SeverityName(Severity severity) {
 }
 
 const char* LatencyPhaseName(LatencyPhase phase) {
-  switch (phase) {
-    case LatencyPhase::kNone:
-      return "";
-    case LatencyPhase::kDns:
-      return "dns";
-    case LatencyPhase::kConnect:
-      return "connect";
-    case LatencyPhase::kTls:
-      return "tls";
-    case LatencyPhase::kFirstByte:
-      return "first_byte";
-  }
-  return "";
+  // Indexed by LatencyPhase, in declaration order.
+  static constexpr const char* kNames[] = {"", "dns", "connect", "tls", "first_byte"};
+  return common::EnumName(phase, kNames, "");
 }
 
 const char* IncidentEventKindName(IncidentEventKind kind) {
-  switch (kind) {
-    case IncidentEventKind::kOpened:
-      return "OPENED";
-    case IncidentEventKind::kUpdated:
-      return "UPDATED";
-    case IncidentEventKind::kReclassified:
-      return "RECLASSIFIED";
-    case IncidentEventKind::kRegionsChanged:
-      return "REGIONS_CHANGED";
-    case IncidentEventKind::kProgress:
-      return "PROGRESS";
-    case IncidentEventKind::kResolved:
-      return "RESOLVED";
-  }
-  return "UNKNOWN";
+  // Indexed by IncidentEventKind, in declaration order.
+  static constexpr const char* kNames[] = {"OPENED",          "UPDATED",  "RECLASSIFIED",
+                                           "REGIONS_CHANGED", "PROGRESS", "RESOLVED"};
+  return common::EnumName(kind, kNames, "UNKNOWN");
 }
 
 std::string DebugString(const IncidentEvent& event) {

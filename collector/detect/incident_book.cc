@@ -39,6 +39,22 @@ std::vector<std::string> Union(const std::vector<std::string>& a,
   return out;
 }
 
+// Copies what the detector decided about an incident (everything but its
+// identity, regions and target counts) into its snapshot.
+void CopyFindings(const DesiredIncident& d, Incident* s) {
+  s->kind = d.kind;
+  s->severity = d.severity;
+  s->checks = d.checks;
+  s->hosts = d.hosts;
+  s->protocol = d.protocol;
+  s->dominant_class = d.dominant_class;
+  s->failing_share = d.failing_share;
+  s->latency_phase = d.latency_phase;
+  s->latency_p95 = d.latency_p95;
+  s->latency_baseline_p95 = d.latency_baseline_p95;
+  s->evidence = d.evidence;
+}
+
 }  // namespace
 
 IncidentBook::IncidentBook(absl::Duration resolve_hold, double share_update_step,
@@ -103,20 +119,10 @@ void IncidentBook::Update(Entry* e, const DesiredIncident& d, absl::Time t, bool
                      s.dominant_class != d.dominant_class || s.severity != d.severity ||
                      s.latency_phase != d.latency_phase ||
                      std::abs(d.failing_share - e->reported_share) >= share_update_step_;
-  s.kind = d.kind;
-  s.severity = d.severity;
-  s.checks = d.checks;
+  CopyFindings(d, &s);
   if (!d.regions.empty()) {
     s.regions = d.regions;
   }
-  s.hosts = d.hosts;
-  s.protocol = d.protocol;
-  s.dominant_class = d.dominant_class;
-  s.failing_share = d.failing_share;
-  s.latency_phase = d.latency_phase;
-  s.latency_p95 = d.latency_p95;
-  s.latency_baseline_p95 = d.latency_baseline_p95;
-  s.evidence = d.evidence;
   s.affected_targets = n_affected;
   s.recovered_targets = n_recovered;
   e->affected = std::move(affected);
@@ -224,19 +230,9 @@ void IncidentBook::Reconcile(const std::string& scope, const std::string& servic
     e.discriminator = d.discriminator;
     Incident& s = e.snap;
     s.id = MakeId(service, d.kind, t);
-    s.kind = d.kind;
-    s.severity = d.severity;
     s.service = service;
-    s.checks = d.checks;
+    CopyFindings(d, &s);
     s.regions = d.regions;
-    s.hosts = d.hosts;
-    s.protocol = d.protocol;
-    s.dominant_class = d.dominant_class;
-    s.failing_share = d.failing_share;
-    s.latency_phase = d.latency_phase;
-    s.latency_p95 = d.latency_p95;
-    s.latency_baseline_p95 = d.latency_baseline_p95;
-    s.evidence = d.evidence;
     e.affected = d.targets;
     s.affected_targets = static_cast<int>(d.targets.size());
     s.recovered_targets = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 namespace sonde::detect {
 
@@ -30,15 +31,12 @@ double LatencyHistogram::LowerBound(int bucket) {
 }
 
 double LatencyHistogram::UpperBound(int bucket) {
-  if (bucket <= 0) {
-    return 256;
-  }
+  // Buckets are contiguous: each ends where the next begins; the overflow
+  // bucket ends at 2^27 us.
   if (bucket >= kBuckets - 1) {
     return static_cast<double>(1u << 27);
   }
-  const int octave = 8 + (bucket - 1) / 4;
-  const int sub = (bucket - 1) % 4;
-  return std::ldexp(1.0 + (sub + 1) / 4.0, octave);
+  return LowerBound(std::max(bucket, 0) + 1);
 }
 
 double LatencyHistogram::Percentile(const uint32_t* hist, uint64_t count, double q) {
@@ -81,57 +79,43 @@ void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us
   cur_.phase[kPhaseFirstByte] += first_byte_us;
 }
 
-void LatencyTracker::AddTo(Block* b, const Minute& m) {
-  if (m.count == 0) {
-    return;
-  }
-  for (int w = 0; w < 2; ++w) {
-    for (uint64_t bits = m.used[w]; bits != 0; bits &= bits - 1) {
-      const int i = w * 64 + __builtin_ctzll(bits);
-      b->hist[i] += m.hist[i];
+namespace {
+
+constexpr auto kAdd = [](auto& sum, auto term) { sum += term; };
+constexpr auto kSubtract = [](auto& sum, auto term) { sum -= term; };
+
+// Applies `op` (kAdd or kSubtract) to `b`'s bucket counts, count and phase
+// sums with the terms of `part`: a block (every bucket) or a minute (only the
+// buckets it used, nothing when it is empty).
+template <typename Block, typename Part, typename Op>
+void Combine(Block* b, const Part& part, Op op) {
+  if constexpr (std::is_same_v<Part, Block>) {
+    for (size_t i = 0; i < b->hist.size(); ++i) {
+      op(b->hist[i], part.hist[i]);
+    }
+  } else {
+    if (part.count == 0) {
+      return;
+    }
+    for (int w = 0; w < 2; ++w) {
+      for (uint64_t bits = part.used[w]; bits != 0; bits &= bits - 1) {
+        const int i = w * 64 + __builtin_ctzll(bits);
+        op(b->hist[i], part.hist[i]);
+      }
     }
   }
-  b->count += m.count;
-  for (int i = 0; i < kPhaseCount; ++i) {
-    b->phase[i] += m.phase[i];
+  op(b->count, part.count);
+  for (size_t i = 0; i < b->phase.size(); ++i) {
+    op(b->phase[i], part.phase[i]);
   }
 }
 
-void LatencyTracker::SubtractFrom(Block* b, const Minute& m) {
-  if (m.count == 0) {
-    return;
-  }
-  for (int w = 0; w < 2; ++w) {
-    for (uint64_t bits = m.used[w]; bits != 0; bits &= bits - 1) {
-      const int i = w * 64 + __builtin_ctzll(bits);
-      b->hist[i] -= m.hist[i];
-    }
-  }
-  b->count -= m.count;
-  for (int i = 0; i < kPhaseCount; ++i) {
-    b->phase[i] -= m.phase[i];
-  }
-}
+}  // namespace
 
-void LatencyTracker::AddTo(Block* b, const Block& m) {
-  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) {
-    b->hist[i] += m.hist[i];
-  }
-  b->count += m.count;
-  for (int i = 0; i < kPhaseCount; ++i) {
-    b->phase[i] += m.phase[i];
-  }
-}
-
-void LatencyTracker::SubtractFrom(Block* b, const Block& m) {
-  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) {
-    b->hist[i] -= m.hist[i];
-  }
-  b->count -= m.count;
-  for (int i = 0; i < kPhaseCount; ++i) {
-    b->phase[i] -= m.phase[i];
-  }
-}
+void LatencyTracker::AddTo(Block* b, const Minute& m) { Combine(b, m, kAdd); }
+void LatencyTracker::SubtractFrom(Block* b, const Minute& m) { Combine(b, m, kSubtract); }
+void LatencyTracker::AddTo(Block* b, const Block& m) { Combine(b, m, kAdd); }
+void LatencyTracker::SubtractFrom(Block* b, const Block& m) { Combine(b, m, kSubtract); }
 
 bool LatencyTracker::CloseMinute(const LatencyParams& params) {
   const int w = static_cast<int>(minutes_.size());

@@ -3,24 +3,15 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/code_table.h"
+
 namespace sonde::detect {
 
 const char* RegionStateName(RegionState state) {
-  switch (state) {
-    case RegionState::kUnknown:
-      return "UNKNOWN";
-    case RegionState::kUp:
-      return "UP";
-    case RegionState::kDegraded:
-      return "DEGRADED";
-    case RegionState::kDown:
-      return "DOWN";
-    case RegionState::kFlapping:
-      return "FLAPPING";
-    case RegionState::kStale:
-      return "STALE";
-  }
-  return "UNKNOWN";
+  // Indexed by RegionState, in declaration order.
+  static constexpr const char* kNames[] = {"UNKNOWN", "UP",       "DEGRADED",
+                                           "DOWN",    "FLAPPING", "STALE"};
+  return common::EnumName(state, kNames, "UNKNOWN");
 }
 
 int RunStateMachine::ConfirmRuns(double noise, const Params& params) {

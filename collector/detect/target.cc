@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/code_table.h"
 #include "common/net.h"
 
 namespace sonde::detect {
@@ -22,35 +23,13 @@ std::string NormalizeHost(absl::string_view host) {
 }  // namespace
 
 std::string TcpProtocolName(int port) {
-  switch (port) {
-    case 21:
-      return "ftp";
-    case 22:
-      return "ssh";
-    case 23:
-      return "telnet";
-    case 25:
-    case 587:
-      return "smtp";
-    case 110:
-      return "pop3";
-    case 143:
-      return "imap";
-    case 465:
-      return "smtps";
-    case 993:
-      return "imaps";
-    case 995:
-      return "pop3s";
-    case 3306:
-      return "mysql";
-    case 5432:
-      return "postgresql";
-    case 6379:
-      return "redis";
-    default:
-      return absl::StrCat("tcp/", port);
-  }
+  // Well-known ports and the protocol incidents name for them.
+  static constexpr common::CodeName kPorts[] = {
+      {21, "ftp"},     {22, "ssh"},          {23, "telnet"}, {25, "smtp"},   {587, "smtp"},
+      {110, "pop3"},   {143, "imap"},        {465, "smtps"}, {993, "imaps"}, {995, "pop3s"},
+      {3306, "mysql"}, {5432, "postgresql"}, {6379, "redis"}};
+  const char* name = common::NameOfCode(port, kPorts);
+  return name != nullptr ? name : absl::StrCat("tcp/", port);
 }
 
 CheckTarget DeriveTarget(const v1::Check& check) {
@@ -83,6 +62,21 @@ CheckTarget DeriveTarget(const v1::Check& check) {
       t.port = 53;
       t.protocol = "dns";
       t.resolvers.assign(check.dns().resolvers().begin(), check.dns().resolvers().end());
+      break;
+    case v1::Check::kIcmp:
+      t.host = NormalizeHost(check.icmp().host());
+      t.protocol = "icmp";
+      t.resolvers.assign(check.icmp().resolvers().begin(), check.icmp().resolvers().end());
+      break;
+    case v1::Check::kGrpc:
+      // The config validator accepted "host:port"; an unparsable target
+      // leaves the host unknown.
+      if (absl::StatusOr<common::HostPort> hp = common::ParseHostPort(check.grpc().target(), 0);
+          hp.ok()) {
+        t.host = NormalizeHost(hp->host);
+        t.port = hp->port;
+      }
+      t.protocol = "grpc";
       break;
     default:
       break;

@@ -137,19 +137,24 @@ int BurnLayout::Add(int64_t window_seconds) {
 void BurnCounter::CloseMinute(const BurnLayout& layout, const Counts& minute) {
   const int64_t m = closed_minutes_;
   MinuteSlot& slot = minutes_[m % kBurnMinuteSlots];
+  // Adds the slot just closed (number `at` of its ring) to every window kept
+  // in that ring and subtracts the slot that leaves each window.
+  auto slide = [&](bool hours, const Counts& closed, int64_t at, const auto& ring) {
+    for (int id = 0; id < layout.count; ++id) {
+      if (layout.in_hours[id] != hours) {
+        continue;
+      }
+      const int len = layout.length[id];
+      sums_[id] += closed;
+      if (at >= len) {
+        const auto& old = ring[(at - len) % static_cast<int64_t>(ring.size())];
+        Subtract(&sums_[id], old.probes, old.fails);
+      }
+    }
+  };
   // Running sums first: for a 6 h window the slot being overwritten is the
   // minute that leaves it.
-  for (int id = 0; id < layout.count; ++id) {
-    if (layout.in_hours[id]) {
-      continue;
-    }
-    const int len = layout.length[id];
-    sums_[id] += minute;
-    if (m >= len) {
-      const MinuteSlot& old = minutes_[(m - len) % kBurnMinuteSlots];
-      Subtract(&sums_[id], old.probes, old.fails);
-    }
-  }
+  slide(/*hours=*/false, minute, m, minutes_);
   slot = MinuteSlot{Sat16(minute.probes), Sat16(minute.fails)};
   hour_acc_ += minute;
   ++closed_minutes_;
@@ -157,17 +162,7 @@ void BurnCounter::CloseMinute(const BurnLayout& layout, const Counts& minute) {
     return;
   }
   const int64_t h = closed_hours_;
-  for (int id = 0; id < layout.count; ++id) {
-    if (!layout.in_hours[id]) {
-      continue;
-    }
-    const int len = layout.length[id];
-    sums_[id] += hour_acc_;
-    if (h >= len) {
-      const Counts& old = hours_[(h - len) % kBurnHourSlots];
-      Subtract(&sums_[id], old.probes, old.fails);
-    }
-  }
+  slide(/*hours=*/true, hour_acc_, h, hours_);
   hours_[h % kBurnHourSlots] = hour_acc_;
   hour_acc_ = Counts{};
   minutes_in_hour_ = 0;

@@ -14,6 +14,7 @@
 #include "collector/storage/rollups.h"
 #include "collector/storage/utf8.h"
 #include "common/status_macros.h"
+#include "common/unique_handle.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -24,10 +25,7 @@ using pg::ExecParams;
 using pg::OneLine;
 using pg::PgResultPtr;
 
-struct ConnInfoDeleter {
-  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
-};
-using ConnInfoPtr = std::unique_ptr<PQconninfoOption, ConnInfoDeleter>;
+using ConnInfoPtr = common::UniqueHandle<PQconninfoOption, PQconninfoFree>;
 
 }  // namespace
 

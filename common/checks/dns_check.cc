@@ -10,9 +10,7 @@ namespace {
 
 void Validate(const v1::Check& check, SpecErrors* errors) {
   const v1::DnsSpec& d = check.dns();
-  if (d.name().empty()) {
-    errors->Add("name", "is required");
-  }
+  CheckRequired("name", d.name(), errors);
   static const auto* const kTypes =
       new std::set<std::string>{"", "A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA"};
   if (kTypes->count(d.type()) == 0) {

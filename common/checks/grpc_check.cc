@@ -8,9 +8,7 @@ namespace {
 
 void Validate(const v1::Check& check, SpecErrors* errors) {
   const v1::GrpcSpec& g = check.grpc();
-  if (g.target().empty()) {
-    errors->Add("target", "is required (host:port)");
-  } else {
+  if (CheckRequired("target", g.target(), errors, "host:port")) {
     auto hp = common::ParseHostPort(g.target(), 0);
     if (!hp.ok()) {
       errors->Add("target", std::string(hp.status().message()));

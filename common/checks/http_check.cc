@@ -11,10 +11,10 @@ namespace {
 
 void Validate(const v1::Check& check, SpecErrors* errors) {
   const v1::HttpSpec& h = check.http();
-  if (h.url().empty()) {
-    errors->Add("url", "is required");
-  } else if (auto url = common::ParseUrl(h.url()); !url.ok()) {
-    errors->Add("url", std::string(url.status().message()));
+  if (CheckRequired("url", h.url(), errors)) {
+    if (auto url = common::ParseUrl(h.url()); !url.ok()) {
+      errors->Add("url", std::string(url.status().message()));
+    }
   }
   static const auto* const kMethods =
       new std::set<std::string>{"", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};

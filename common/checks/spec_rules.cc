@@ -25,10 +25,17 @@ bool ValidHost(const std::string& h) {
 
 }  // namespace
 
+bool CheckRequired(const std::string& field, const std::string& value, SpecErrors* errors,
+                   const std::string& hint) {
+  if (!value.empty()) {
+    return true;
+  }
+  errors->Add(field, hint.empty() ? "is required" : absl::StrCat("is required (", hint, ")"));
+  return false;
+}
+
 void CheckHost(const std::string& field, const std::string& host, SpecErrors* errors) {
-  if (host.empty()) {
-    errors->Add(field, "is required");
-  } else if (!ValidHost(host)) {
+  if (CheckRequired(field, host, errors) && !ValidHost(host)) {
     errors->Add(field, absl::StrCat("\"", host, "\" is not a host name or address"));
   }
 }

@@ -13,6 +13,10 @@
 
 namespace sonde::checks {
 
+// Reports "is required" (with `hint` after it, when given) for an empty
+// value; true when the value is present.
+bool CheckRequired(const std::string& field, const std::string& value, SpecErrors* errors,
+                   const std::string& hint = "");
 // Required; a name or an address, no spaces, '/' or '@'.
 void CheckHost(const std::string& field, const std::string& host, SpecErrors* errors);
 // 1..65535; 0 passes when the port is optional (it has a default).

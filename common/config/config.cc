@@ -31,6 +31,16 @@ const std::regex& NameRe() {
   return re;
 }
 
+// Where an entry of a list is: `checks[2] "api"` (without the name when it
+// has none).
+std::string EntryLabel(const char* list, int i, const std::string& name) {
+  std::string where = absl::StrCat(list, "[", i, "]");
+  if (!name.empty()) {
+    absl::StrAppend(&where, " \"", name, "\"");
+  }
+  return where;
+}
+
 // Hands a check type's spec errors to the list, under the check's label and
 // the kind prefix ("http.url").
 class SpecErrorsAt : public checks::SpecErrors {
@@ -105,10 +115,7 @@ class Validator {
 
   void CheckOne(int i, std::map<std::string, int>* names) {
     const v1::Check& c = config_.checks(i);
-    std::string where = absl::StrCat("checks[", i, "]");
-    if (!c.name().empty()) {
-      absl::StrAppend(&where, " \"", c.name(), "\"");
-    }
+    const std::string where = EntryLabel("checks", i, c.name());
     if (c.name().empty()) {
       Error(where, "name", "is required");
     } else if (!std::regex_match(c.name(), NameRe())) {
@@ -160,10 +167,7 @@ class Validator {
     std::map<std::string, int> names;
     for (int i = 0; i < config_.notifiers_size(); ++i) {
       const v1::Notifier& n = config_.notifiers(i);
-      std::string where = absl::StrCat("notifiers[", i, "]");
-      if (!n.name().empty()) {
-        absl::StrAppend(&where, " \"", n.name(), "\"");
-      }
+      const std::string where = EntryLabel("notifiers", i, n.name());
       if (n.name().empty()) {
         Error(where, "name", "is required");
       }
@@ -219,10 +223,7 @@ class Validator {
     }
     for (int i = 0; i < config_.maintenance_size(); ++i) {
       const v1::MaintenanceWindow& m = config_.maintenance(i);
-      std::string where = absl::StrCat("maintenance[", i, "]");
-      if (!m.name().empty()) {
-        absl::StrAppend(&where, " \"", m.name(), "\"");
-      }
+      const std::string where = EntryLabel("maintenance", i, m.name());
       if (!m.has_start()) {
         Error(where, "start", "is required");
       }

@@ -185,37 +185,37 @@ class YamlToJson {
       return "null";
     }
     const std::string& s = node.Scalar();
+    // A parsed number as JSON, or "0" after reporting that `s` is not `what`.
+    auto number = [&](bool ok, auto v, const char* what) -> std::string {
+      if (!ok) {
+        errors_->Add(where, field, absl::StrCat("\"", s, "\" is not ", what));
+        return "0";
+      }
+      return absl::StrCat(v);
+    };
     switch (f->cpp_type()) {
       case pb::FieldDescriptor::CPPTYPE_STRING:
         return Quoted(s);
       case pb::FieldDescriptor::CPPTYPE_INT32:
       case pb::FieldDescriptor::CPPTYPE_INT64: {
-        int64_t v;
-        if (!absl::SimpleAtoi(s, &v) || (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT32 &&
-                                         (v < INT32_MIN || v > INT32_MAX))) {
-          errors_->Add(where, field, absl::StrCat("\"", s, "\" is not an integer"));
-          return "0";
-        }
-        return absl::StrCat(v);
+        int64_t v = 0;
+        const bool ok =
+            absl::SimpleAtoi(s, &v) && (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_INT32 ||
+                                        (v >= INT32_MIN && v <= INT32_MAX));
+        return number(ok, v, "an integer");
       }
       case pb::FieldDescriptor::CPPTYPE_UINT32:
       case pb::FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t v;
-        if (!absl::SimpleAtoi(s, &v) ||
-            (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_UINT32 && v > UINT32_MAX)) {
-          errors_->Add(where, field, absl::StrCat("\"", s, "\" is not a non-negative integer"));
-          return "0";
-        }
-        return absl::StrCat(v);
+        uint64_t v = 0;
+        const bool ok = absl::SimpleAtoi(s, &v) &&
+                        (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_UINT32 || v <= UINT32_MAX);
+        return number(ok, v, "a non-negative integer");
       }
       case pb::FieldDescriptor::CPPTYPE_DOUBLE:
       case pb::FieldDescriptor::CPPTYPE_FLOAT: {
-        double v;
-        if (!absl::SimpleAtod(s, &v)) {
-          errors_->Add(where, field, absl::StrCat("\"", s, "\" is not a number"));
-          return "0";
-        }
-        return absl::StrCat(v);
+        double v = 0;
+        const bool ok = absl::SimpleAtod(s, &v);
+        return number(ok, v, "a number");
       }
       case pb::FieldDescriptor::CPPTYPE_BOOL: {
         std::string l = absl::AsciiStrToLower(s);

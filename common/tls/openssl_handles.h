@@ -21,34 +21,16 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/unique_handle.h"
 
 namespace sonde::common {
 
-struct X509Deleter {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct EvpPkeyDeleter {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct SslCtxDeleter {
-  void operator()(SSL_CTX* p) const { SSL_CTX_free(p); }
-};
-struct SslDeleter {
-  void operator()(SSL* p) const { SSL_free(p); }
-};
-struct BioDeleter {
-  void operator()(BIO* p) const { BIO_free_all(p); }
-};
-struct GeneralNamesDeleter {
-  void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
-};
-
-using UniqueX509 = std::unique_ptr<X509, X509Deleter>;
-using UniqueEvpPkey = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
-using UniqueSslCtx = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
-using UniqueSsl = std::unique_ptr<SSL, SslDeleter>;
-using UniqueBio = std::unique_ptr<BIO, BioDeleter>;
-using UniqueGeneralNames = std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter>;
+using UniqueX509 = UniqueHandle<X509, X509_free>;
+using UniqueEvpPkey = UniqueHandle<EVP_PKEY, EVP_PKEY_free>;
+using UniqueSslCtx = UniqueHandle<SSL_CTX, SSL_CTX_free>;
+using UniqueSsl = UniqueHandle<SSL, SSL_free>;
+using UniqueBio = UniqueHandle<BIO, BIO_free_all>;
+using UniqueGeneralNames = UniqueHandle<GENERAL_NAMES, GENERAL_NAMES_free>;
 
 // Drains this thread's OpenSSL error queue into "error:...; error:..." text
 // ("" when it was empty). `codes`, when given, receives the packed error

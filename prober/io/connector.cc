@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/code_table.h"
 #include "common/net.h"
 #include "prober/io/dns_resolver.h"
 
@@ -17,24 +18,13 @@ namespace sonde::prober {
 using FC = v1::FailureClass;
 
 FC::Code ClassifyConnectErrno(int err) {
-  switch (err) {
-    case 0:
-      return FC::OK;
-    case ECONNREFUSED:
-      return FC::TCP_REFUSED;
-    case ETIMEDOUT:
-      return FC::TCP_TIMEOUT;
-    case ECONNRESET:
-      return FC::TCP_RESET;
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case EHOSTDOWN:
-    case ENETDOWN:
-    case EADDRNOTAVAIL:
-      return FC::TCP_UNREACHABLE;
-    default:
-      return FC::TCP_UNREACHABLE;
-  }
+  static constexpr common::CodeRow<FC::Code> kClasses[] = {{0, FC::OK},
+                                                           {ECONNREFUSED, FC::TCP_REFUSED},
+                                                           {ETIMEDOUT, FC::TCP_TIMEOUT},
+                                                           {ECONNRESET, FC::TCP_RESET}};
+  // ENETUNREACH, EHOSTUNREACH, EHOSTDOWN, ENETDOWN, EADDRNOTAVAIL and
+  // whatever else kept the connection from being made.
+  return common::ValueOfCode(err, kClasses, FC::TCP_UNREACHABLE);
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/code_table.h"
 #include "common/net.h"
 
 namespace sonde::prober {
@@ -148,39 +149,29 @@ void DnsResolver::Reschedule(Channel* ch) {
 }
 
 v1::FailureClass::Code DnsResolver::ClassifyStatus(int status, std::string* rcode) {
-  switch (status) {
-    case ARES_SUCCESS:
-      *rcode = "NOERROR";
-      return v1::FailureClass::OK;
-    case ARES_ENOTFOUND:
-      *rcode = "NXDOMAIN";
-      return v1::FailureClass::DNS_NXDOMAIN;
-    case ARES_ENODATA:
-      *rcode = "NOERROR";
-      return v1::FailureClass::DNS_NODATA;
-    case ARES_ESERVFAIL:
-      *rcode = "SERVFAIL";
-      return v1::FailureClass::DNS_SERVFAIL;
-    case ARES_EREFUSED:
-      *rcode = "REFUSED";
-      return v1::FailureClass::DNS_REFUSED;
-    case ARES_ETIMEOUT:
-    case ARES_ECONNREFUSED:
-    case ARES_ECANCELLED:
-    case ARES_EDESTRUCTION:
-      *rcode = "";
-      return v1::FailureClass::DNS_TIMEOUT;
-    case ARES_EBADNAME:
-      *rcode = "";
-      return v1::FailureClass::DNS_NXDOMAIN;
-    case ARES_EFORMERR:
-    case ARES_EBADRESP:
-      *rcode = "FORMERR";
-      return v1::FailureClass::DNS_SERVFAIL;
-    default:
-      *rcode = "";
-      return v1::FailureClass::PROBER_ERROR;
-  }
+  using FC = v1::FailureClass;
+  // The RCODE the answer carried; "" when there was no answer to read.
+  static constexpr common::CodeName kRcodes[] = {
+      {ARES_SUCCESS, "NOERROR"},    {ARES_ENODATA, "NOERROR"},  {ARES_ENOTFOUND, "NXDOMAIN"},
+      {ARES_ESERVFAIL, "SERVFAIL"}, {ARES_EREFUSED, "REFUSED"}, {ARES_EFORMERR, "FORMERR"},
+      {ARES_EBADRESP, "FORMERR"}};
+  // No answer in time, or none will come (cancelled, channel destroyed):
+  // DNS_TIMEOUT; other c-ares failures are the prober's.
+  static constexpr common::CodeRow<FC::Code> kClasses[] = {{ARES_SUCCESS, FC::OK},
+                                                           {ARES_ENOTFOUND, FC::DNS_NXDOMAIN},
+                                                           {ARES_EBADNAME, FC::DNS_NXDOMAIN},
+                                                           {ARES_ENODATA, FC::DNS_NODATA},
+                                                           {ARES_ESERVFAIL, FC::DNS_SERVFAIL},
+                                                           {ARES_EFORMERR, FC::DNS_SERVFAIL},
+                                                           {ARES_EBADRESP, FC::DNS_SERVFAIL},
+                                                           {ARES_EREFUSED, FC::DNS_REFUSED},
+                                                           {ARES_ETIMEOUT, FC::DNS_TIMEOUT},
+                                                           {ARES_ECONNREFUSED, FC::DNS_TIMEOUT},
+                                                           {ARES_ECANCELLED, FC::DNS_TIMEOUT},
+                                                           {ARES_EDESTRUCTION, FC::DNS_TIMEOUT}};
+  const char* name = common::NameOfCode(status, kRcodes);
+  *rcode = name != nullptr ? name : "";
+  return common::ValueOfCode(status, kClasses, FC::PROBER_ERROR);
 }
 
 void DnsResolver::ResolveHost(const std::string& host, const std::string& server,

@@ -90,10 +90,7 @@ void ConnectedProbe::Finish(FC::Code fc, std::string detail) {
   result_.set_total_us(static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - start_).count()));
   SetOutcome(conn_.fallback, fc, std::move(detail), /*http_status=*/0, &result_);
-  Done done = std::move(done_);
-  std::vector<v1::ProbeResult> results;  // moved, not copied: Run() clears result_
-  results.push_back(std::move(result_));
-  done(std::move(results));
+  DeliverResult(&done_, &result_);
 }
 
 }  // namespace sonde::prober

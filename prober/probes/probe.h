@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/event_loop.h"
@@ -45,6 +46,16 @@ class Probe {
   // a timeout class for what did not finish. No-op when no run is active.
   virtual void Abort() = 0;
 };
+
+// The tail of a probe run that produced one result: moves `*done` out first
+// (the callback may start the next run) and hands it `*result`, moved, not
+// copied (Run() clears it).
+inline void DeliverResult(Probe::Done* done, v1::ProbeResult* result) {
+  Probe::Done call = std::move(*done);
+  std::vector<v1::ProbeResult> results;
+  results.push_back(std::move(*result));
+  call(std::move(results));
+}
 
 }  // namespace sonde::prober
 

@@ -9,23 +9,34 @@
 
 namespace sonde::prober {
 
+namespace {
+
+template <typename P>
+std::unique_ptr<Probe> Make(const v1::Check& check, ProbeEnv* env) {
+  return std::make_unique<P>(check, env);
+}
+
+struct ProbeType {
+  v1::Check::SpecCase spec_case;
+  std::unique_ptr<Probe> (*make)(const v1::Check& check, ProbeEnv* env);
+};
+
+// Every runtime probe type, by the oneof member of v1::Check that selects it.
+constexpr ProbeType kProbeTypes[] = {
+    {v1::Check::kHttp, Make<HttpProbe>}, {v1::Check::kTls, Make<TlsProbe>},
+    {v1::Check::kTcp, Make<TcpProbe>},   {v1::Check::kDns, Make<DnsProbe>},
+    {v1::Check::kIcmp, Make<IcmpProbe>}, {v1::Check::kGrpc, Make<GrpcHealthProbe>},
+};
+
+}  // namespace
+
 std::unique_ptr<Probe> MakeProbe(const v1::Check& check, ProbeEnv* env) {
-  switch (check.spec_case()) {
-    case v1::Check::kHttp:
-      return std::make_unique<HttpProbe>(check, env);
-    case v1::Check::kTls:
-      return std::make_unique<TlsProbe>(check, env);
-    case v1::Check::kTcp:
-      return std::make_unique<TcpProbe>(check, env);
-    case v1::Check::kDns:
-      return std::make_unique<DnsProbe>(check, env);
-    case v1::Check::kIcmp:
-      return std::make_unique<IcmpProbe>(check, env);
-    case v1::Check::kGrpc:
-      return std::make_unique<GrpcHealthProbe>(check, env);
-    default:
-      return nullptr;
+  for (const ProbeType& type : kProbeTypes) {
+    if (type.spec_case == check.spec_case()) {
+      return type.make(check, env);
+    }
   }
+  return nullptr;
 }
 
 }  // namespace sonde::prober

@@ -7,6 +7,7 @@
 #include "common/checks/registry.h"
 #include "common/logging.h"
 #include "common/proto_time.h"
+#include "common/result_class.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace sonde::prober {
@@ -195,11 +196,7 @@ void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
     r.mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
     r.mutable_start_time()->set_nanos(static_cast<int32_t>(
         (start - absl::FromUnixSeconds(absl::ToUnixSeconds(start))) / absl::Nanoseconds(1)));
-    if (r.failure_class() == v1::FailureClass::UNSPECIFIED) {
-      r.set_failure_class(v1::FailureClass::PROBER_ERROR);
-      r.set_detail("probe reported no failure class");
-    }
-    r.set_ok(r.failure_class() == v1::FailureClass::OK);
+    common::NormalizeResultClass(&r);
     sink_(std::move(r));
   }
   auto it = after_.find(e);

@@ -21,18 +21,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/unique_handle.h"
 
 namespace sonde::collector::pg {
 
-struct PgResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
-
-struct PgConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using PgConnPtr = std::unique_ptr<PGconn, PgConnDeleter>;
+using PgResultPtr = common::UniqueHandle<PGresult, PQclear>;
+using PgConnPtr = common::UniqueHandle<PGconn, PQfinish>;
 
 // Connects (session in UTC, 10 s connect timeout unless `conninfo` sets
 // one, `application_name` when not empty). UNAVAILABLE when the server

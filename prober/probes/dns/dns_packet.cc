@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/code_table.h"
 
 namespace sonde::prober {
 namespace {
@@ -203,54 +204,28 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
 }  // namespace
 
 std::string RcodeName(int rcode) {
-  switch (rcode) {
-    case 0:
-      return "NOERROR";
-    case 1:
-      return "FORMERR";
-    case 2:
-      return "SERVFAIL";
-    case 3:
-      return "NXDOMAIN";
-    case 4:
-      return "NOTIMP";
-    case 5:
-      return "REFUSED";
-    default:
-      return absl::StrCat("RCODE", rcode);
-  }
+  // Indexed by the RCODE.
+  static constexpr const char* kNames[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+                                           "NXDOMAIN", "NOTIMP",  "REFUSED"};
+  const char* name = common::EnumName(rcode, kNames, nullptr);
+  return name != nullptr ? name : absl::StrCat("RCODE", rcode);
 }
 
+namespace {
+
+// The record types Sonde names; others read "TYPE<n>".
+constexpr common::CodeName kTypes[] = {{1, "A"},    {2, "NS"},  {5, "CNAME"}, {6, "SOA"},
+                                       {12, "PTR"}, {15, "MX"}, {16, "TXT"},  {28, "AAAA"}};
+
+}  // namespace
+
 std::string TypeName(uint16_t type) {
-  switch (type) {
-    case 1:
-      return "A";
-    case 2:
-      return "NS";
-    case 5:
-      return "CNAME";
-    case 6:
-      return "SOA";
-    case 12:
-      return "PTR";
-    case 15:
-      return "MX";
-    case 16:
-      return "TXT";
-    case 28:
-      return "AAAA";
-    default:
-      return absl::StrCat("TYPE", type);
-  }
+  const char* name = common::NameOfCode(type, kTypes);
+  return name != nullptr ? name : absl::StrCat("TYPE", type);
 }
 
 uint16_t TypeNumber(const std::string& name) {
-  for (uint16_t t : {1, 2, 5, 6, 12, 15, 16, 28}) {
-    if (TypeName(t) == name) {
-      return t;
-    }
-  }
-  return 0;
+  return static_cast<uint16_t>(common::CodeOfName(name, kTypes, 0));
 }
 
 absl::StatusOr<DnsPacket> ParseDnsPacket(absl::Span<const uint8_t> packet) {

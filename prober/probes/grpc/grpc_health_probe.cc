@@ -124,10 +124,7 @@ void GrpcHealthProbe::Finish(FC::Code fc, std::string detail) {
   result_.set_total_us(MicrosBetween(start_, env_->loop->Now()));
   result_.set_failure_class(fc);
   result_.set_detail(std::move(detail));
-  Done done = std::move(done_);
-  std::vector<v1::ProbeResult> results;
-  results.push_back(std::move(result_));
-  done(std::move(results));
+  DeliverResult(&done_, &result_);
 }
 
 }  // namespace sonde::prober

@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/checks/registry.h"
+#include "prober/io/connector.h"
 #include "prober/io/curl_multi.h"
 #include "prober/io/dns_resolver.h"
 #include "prober/probes/cert_fields.h"
 #include "prober/probes/dns_fallback.h"
+#include "prober/probes/verify_result.h"
 
 namespace sonde::prober {
 
@@ -264,20 +266,16 @@ void HttpProbe::OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLc
 
 FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_result, bool connected,
                                  bool tls_done, bool is_https) {
+  // A reset while curl writes or reads (the handshake too) is a transport
+  // failure, as the TLS probe reports it, not a TLS or HTTP disagreement.
+  const bool reset = os_errno == ECONNRESET || os_errno == EPIPE;
   switch (code) {
     case CURLE_OK:
       return FC::OK;
     case CURLE_COULDNT_CONNECT:
-      if (os_errno == ECONNREFUSED) {
-        return FC::TCP_REFUSED;
-      }
-      if (os_errno == ETIMEDOUT) {
-        return FC::TCP_TIMEOUT;
-      }
-      if (os_errno == ECONNRESET) {
-        return FC::TCP_RESET;
-      }
-      return FC::TCP_UNREACHABLE;
+      // ClassifyConnectErrno reads errno 0 as success; here it means curl
+      // did not say why the connect failed.
+      return os_errno == 0 ? FC::TCP_UNREACHABLE : ClassifyConnectErrno(static_cast<int>(os_errno));
     case CURLE_OPERATION_TIMEDOUT:
       if (!connected) {
         return FC::TCP_TIMEOUT;
@@ -288,30 +286,16 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
       return FC::HTTP_TIMEOUT;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
-      switch (verify_result) {
-        // curl checks the host name itself, before it reads the chain's
-        // verify result, so a name mismatch leaves CURLINFO_SSL_VERIFYRESULT
-        // at curl's initial value (!X509_V_OK, which is
-        // X509_V_ERR_UNSPECIFIED); X509_V_OK is kept for other TLS backends.
-        case X509_V_OK:
-        case X509_V_ERR_UNSPECIFIED:
-          return FC::TLS_CERT_HOSTNAME;
-        case X509_V_ERR_CERT_HAS_EXPIRED:
-          return FC::TLS_CERT_EXPIRED;
-        case X509_V_ERR_CERT_NOT_YET_VALID:
-          return FC::TLS_CERT_NOT_YET_VALID;
-        case X509_V_ERR_HOSTNAME_MISMATCH:
-          return FC::TLS_CERT_HOSTNAME;
-        default:
-          return FC::TLS_CERT_UNTRUSTED;
+      // curl checks the host name itself, before it reads the chain's verify
+      // result, so a name mismatch leaves CURLINFO_SSL_VERIFYRESULT at curl's
+      // initial value (!X509_V_OK, which is X509_V_ERR_UNSPECIFIED);
+      // X509_V_OK is kept for other TLS backends.
+      if (verify_result == X509_V_OK || verify_result == X509_V_ERR_UNSPECIFIED) {
+        return FC::TLS_CERT_HOSTNAME;
       }
+      return ClassifyVerifyResult(verify_result);
     case CURLE_SSL_CONNECT_ERROR:
-      // A reset while curl writes or reads the handshake: a transport
-      // failure, as the TLS probe reports it, not a TLS disagreement.
-      if (os_errno == ECONNRESET || os_errno == EPIPE) {
-        return FC::TCP_RESET;
-      }
-      return FC::TLS_HANDSHAKE;
+      return reset ? FC::TCP_RESET : FC::TLS_HANDSHAKE;
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
       return FC::TLS_HANDSHAKE;
@@ -319,10 +303,7 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-      if (os_errno == ECONNRESET || os_errno == EPIPE) {
-        return FC::TCP_RESET;
-      }
-      return FC::HTTP_PROTOCOL;
+      return reset ? FC::TCP_RESET : FC::HTTP_PROTOCOL;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:

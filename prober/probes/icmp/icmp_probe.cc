@@ -355,10 +355,7 @@ void IcmpProbe::Finish(FC::Code fc, std::string detail) {
   StopIo();
   result_.set_total_us(static_cast<uint32_t>(MicrosBetween(start_, env_->loop->Now())));
   SetOutcome(fallback_, fc, std::move(detail), /*http_status=*/0, &result_);
-  Done done = std::move(done_);
-  std::vector<v1::ProbeResult> results;
-  results.push_back(std::move(result_));
-  done(std::move(results));
+  DeliverResult(&done_, &result_);
 }
 
 }  // namespace sonde::prober

@@ -16,6 +16,7 @@
 #include "common/net.h"
 #include "common/tls/openssl_handles.h"
 #include "prober/probes/cert_fields.h"
+#include "prober/probes/verify_result.h"
 
 namespace sonde::prober {
 
@@ -131,22 +132,6 @@ BIO_METHOD* NoSigPipeSocketMethod() {
 }
 
 }  // namespace
-
-FC::Code ClassifyVerifyResult(long v) {
-  switch (v) {
-    case X509_V_OK:
-      return FC::OK;
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-      return FC::TLS_CERT_EXPIRED;
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-      return FC::TLS_CERT_NOT_YET_VALID;
-    case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_IP_ADDRESS_MISMATCH:
-      return FC::TLS_CERT_HOSTNAME;
-    default:
-      return FC::TLS_CERT_UNTRUSTED;
-  }
-}
 
 TlsProbe::TlsProbe(const v1::Check& check, ProbeEnv* env)
     : ConnectedProbe(check, env,

@@ -14,9 +14,6 @@
 
 namespace sonde::prober {
 
-// Maps an X509 verification result to the failure class (OK for X509_V_OK).
-v1::FailureClass::Code ClassifyVerifyResult(long verify_result);
-
 class TlsProbe : public ConnectedProbe {
  public:
   TlsProbe(const v1::Check& check, ProbeEnv* env);

@@ -27,6 +27,13 @@ TEST(TargetTest, HostAndProtocolFromTheSpec) {
   tls.mutable_tls()->set_host("Mail.Example.COM.");
   v1::Check dns;
   dns.mutable_dns()->set_name("app.example.com");
+  v1::Check icmp;
+  icmp.mutable_icmp()->set_host("Gw.Example.COM");
+  auto grpc = [](const char* target) {
+    v1::Check c;
+    c.mutable_grpc()->set_target(target);
+    return c;
+  };
   const Case cases[] = {
       {http("http://h1.example.com/"), "h1.example.com", "http", 80},
       {http("https://H1.example.com/login?x=1"), "h1.example.com", "https", 443},
@@ -42,6 +49,11 @@ TEST(TargetTest, HostAndProtocolFromTheSpec) {
       {tcp("h1.example.com", 587), "h1.example.com", "smtp", 587},
       {tcp("h1.example.com", 9999), "h1.example.com", "tcp/9999", 9999},
       {dns, "app.example.com", "dns", 53},
+      {icmp, "gw.example.com", "icmp", 0},
+      {grpc("api.example.com:50051"), "api.example.com", "grpc", 50051},
+      {grpc("[2001:db8::2]:443"), "2001:db8::2", "grpc", 443},
+      // Refused by the config validator (no port): host unknown.
+      {grpc(""), "", "grpc", 0},
   };
   for (const Case& c : cases) {
     const CheckTarget t = DeriveTarget(c.check);
