@@ -29,7 +29,6 @@
 #include <map>
 #include <memory>
 #include <random>
-#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -44,6 +43,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
+#include "re2/re2.h"
 #include "sonde/v1/collector.grpc.pb.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/process.h"
@@ -135,14 +135,11 @@ struct StopCounters {
   int64_t produced = -1, acked = -1, unacked = -1;
 };
 StopCounters ParseStopLine(const std::string& log) {
-  static const std::regex re(
+  static const RE2 re(
       R"(stopped: (\d+) results produced, (\d+) acked, (\d+) still unacked at exit)");
   StopCounters c;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator();
-       ++it) {
-    c.produced = std::stoll((*it)[1]);
-    c.acked = std::stoll((*it)[2]);
-    c.unacked = std::stoll((*it)[3]);
+  re2::StringPiece rest(log);
+  while (RE2::FindAndConsume(&rest, re, &c.produced, &c.acked, &c.unacked)) {
   }
   return c;
 }
