@@ -2,11 +2,10 @@
 
 #include <unistd.h>
 
-#include <regex>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/net.h"
+#include "common/user_regex.h"
 
 namespace sonde::checks {
 namespace {
@@ -50,10 +49,10 @@ void CheckRegex(const std::string& field, const std::string& pattern, SpecErrors
   if (pattern.empty()) {
     return;
   }
-  try {
-    std::regex re(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    errors->Add(field, absl::StrCat("bad regular expression: ", e.what()));
+  // The probe compiles the same way (common/user_regex.h): what passes here runs there.
+  auto re = common::UserRegex::Compile(pattern);
+  if (!re.ok()) {
+    errors->Add(field, std::string(re.status().message()));
   }
 }
 

@@ -21,7 +21,7 @@ bool CheckRequired(const std::string& field, const std::string& value, SpecError
 void CheckHost(const std::string& field, const std::string& host, SpecErrors* errors);
 // 1..65535; 0 passes when the port is optional (it has a default).
 void CheckPort(const std::string& field, int64_t port, bool required, SpecErrors* errors);
-// Empty, or an ECMAScript regular expression that compiles.
+// Empty, or an RE2 pattern that common::UserRegex compiles.
 void CheckRegex(const std::string& field, const std::string& pattern, SpecErrors* errors);
 // Each entry IP[:port]; reported per index ("resolvers[1]").
 void CheckResolvers(const std::string& field,

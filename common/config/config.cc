@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -26,9 +26,18 @@ namespace {
 
 namespace pb = google::protobuf;
 
-const std::regex& NameRe() {
-  static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
-  return re;
+// A region, check or service name: 1..128 ASCII letters, digits, '.', '_'
+// and '-', starting with a letter or digit.
+bool IsName(const std::string& s) {
+  if (s.empty() || s.size() > 128 || !absl::ascii_isalnum(static_cast<unsigned char>(s[0]))) {
+    return false;
+  }
+  for (char c : s) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Where an entry of a list is: `checks[2] "api"` (without the name when it
@@ -70,7 +79,7 @@ class Validator {
     for (int i = 0; i < config_.regions_size(); ++i) {
       const std::string& r = config_.regions(i);
       std::string f = absl::StrCat("regions[", i, "]");
-      if (!std::regex_match(r, NameRe())) {
+      if (!IsName(r)) {
         Error("", f, absl::StrCat("bad region name \"", r, "\""));
       }
       if (!seen.insert(r).second) {
@@ -118,13 +127,13 @@ class Validator {
     const std::string where = EntryLabel("checks", i, c.name());
     if (c.name().empty()) {
       Error(where, "name", "is required");
-    } else if (!std::regex_match(c.name(), NameRe())) {
+    } else if (!IsName(c.name())) {
       Error(where, "name", "use letters, digits, '.', '_' and '-' (at most 128)");
     } else if (auto [it, inserted] = names->emplace(c.name(), i); !inserted) {
       Error(where, "name",
             absl::StrCat("duplicate check name (first used by checks[", it->second, "])"));
     }
-    if (!c.service().empty() && !std::regex_match(c.service(), NameRe())) {
+    if (!c.service().empty() && !IsName(c.service())) {
       Error(where, "service", "use letters, digits, '.', '_' and '-'");
     }
     if (c.has_interval()) {

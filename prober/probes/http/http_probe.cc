@@ -111,11 +111,13 @@ HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env
   if (expect_status_.empty()) {
     expect_status_.push_back({200, 399});
   }
-  if (!h.expect_body().empty()) {
-    expect_body_.emplace(h.expect_body());
-  }
-  for (const auto& [name, re] : h.expect_header()) {
-    expect_headers_.emplace_back(absl::AsciiStrToLower(name), std::regex(re));
+  expect_body_ = common::CompileCheckPattern("http.expect_body", h.expect_body(), &pattern_error_);
+  for (const auto& [name, pattern] : h.expect_header()) {
+    auto re = common::CompileCheckPattern(absl::StrCat("http.expect_header.", name), pattern,
+                                          &pattern_error_);
+    if (re) {
+      expect_headers_.emplace_back(absl::AsciiStrToLower(name), *std::move(re));
+    }
   }
   bool has_ua = false;
   for (const auto& [name, value] : h.headers()) {
@@ -383,7 +385,10 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
                                               : std::vector<std::string>(h.expect_status().begin(),
                                                                          h.expect_status().end()),
                                           ","));
-    } else if (expect_body_ && !std::regex_search(req->body, *expect_body_)) {
+    } else if (!pattern_error_.empty()) {
+      fc = FC::PROBER_ERROR;
+      detail = pattern_error_;
+    } else if (expect_body_ && !expect_body_->Search(req->body)) {
       fc = FC::HTTP_BODY;
       detail = absl::StrCat("body does not match /", h.expect_body(), "/ (first bytes: \"",
                             Printable(req->body, 80), "\")");
@@ -398,8 +403,8 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
           if (absl::AsciiStrToLower(line.substr(0, colon)) != name) {
             continue;
           }
-          std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
-          matched |= std::regex_search(value, re);
+          matched |=
+              re.Search(absl::StripAsciiWhitespace(absl::string_view(line).substr(colon + 1)));
         }
         if (!matched) {
           fc = FC::HTTP_HEADER;

@@ -11,10 +11,13 @@
 
 #include <memory>
 #include <optional>
-#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/curl_handles.h"
 #include "common/net.h"
+#include "common/user_regex.h"
 #include "prober/probes/probe.h"
 
 namespace sonde::prober {
@@ -45,8 +48,12 @@ class HttpProbe : public Probe {
   ProbeEnv* env_;
   common::Url url_;
   std::vector<common::StatusRange> expect_status_;
-  std::optional<std::regex> expect_body_;
-  std::vector<std::pair<std::string, std::regex>> expect_headers_;
+  // Compiled once, here: the patterns are matched on every run.
+  std::optional<common::UserRegex> expect_body_;
+  std::vector<std::pair<std::string, common::UserRegex>> expect_headers_;
+  // A pattern RE2 refused (a config this version did not validate, e.g. from
+  // an older collector): each response is then PROBER_ERROR with this text.
+  std::string pattern_error_;
   common::UniqueCurlSlist headers_;
   std::shared_ptr<RunState> active_;
 };

@@ -46,13 +46,17 @@ TcpProbe::TcpProbe(const v1::Check& check, ProbeEnv* env)
     : ConnectedProbe(check, env,
                      {check.tcp().host(), static_cast<int>(check.tcp().port()),
                       absl::StrJoin(check.tcp().resolvers(), ",")}) {
-  if (!check.tcp().expect_banner().empty()) {
-    expect_.emplace(check.tcp().expect_banner());
-  }
+  expect_ = common::CompileCheckPattern("tcp.expect_banner", check.tcp().expect_banner(),
+                                        &pattern_error_);
 }
 
-bool TcpProbe::BeginExchange(FC::Code*, std::string*) {
+bool TcpProbe::BeginExchange(FC::Code* fc, std::string* detail) {
   banner_.clear();
+  if (!pattern_error_.empty()) {
+    *fc = FC::PROBER_ERROR;
+    *detail = pattern_error_;
+    return false;
+  }
   return true;
 }
 
@@ -81,7 +85,7 @@ void TcpProbe::OnReadable() {
     ssize_t n = recv(fd(), buf, std::min(sizeof buf, cap - banner_.size()), 0);
     if (n > 0) {
       banner_.append(buf, n);
-      if (std::regex_search(banner_, *expect_)) {
+      if (expect_->Search(banner_)) {
         return Finish(FC::OK, absl::StrCat("banner matches: ", PrintableBanner(banner_, 120)));
       }
       continue;

@@ -6,8 +6,9 @@
 #define SONDE_PROBER_PROBES_TCP_TCP_PROBE_H_
 
 #include <optional>
-#include <regex>
+#include <string>
 
+#include "common/user_regex.h"
 #include "prober/probes/connected_probe.h"
 
 namespace sonde::prober {
@@ -29,7 +30,10 @@ class TcpProbe : public ConnectedProbe {
   void ReleaseExchange() override;
   void OnReadable();
 
-  std::optional<std::regex> expect_;
+  std::optional<common::UserRegex> expect_;  // compiled once, matched on every read
+  // A pattern RE2 refused (a config this version did not validate): each run
+  // is then PROBER_ERROR with this text, without connecting.
+  std::string pattern_error_;
   std::string banner_;  // the active run's bytes so far
 };
 

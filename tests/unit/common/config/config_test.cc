@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 
 namespace sonde::common {
@@ -142,7 +143,37 @@ INSTANTIATE_TEST_SUITE_P(
                 {"http.url", "unsupported scheme"}},
         BadCase{"BadRegex",
                 "checks:\n  - name: t\n    http: {url: 'http://x/', expect_body: '(('}\n",
-                {"http.expect_body: bad regular expression"}},
+                {"checks[0] \"t\": http.expect_body: not a valid RE2 pattern: missing )"}},
+        // ECMAScript accepts these; RE2 (linear time) does not.
+        BadCase{"Backreference",
+                "checks:\n  - name: t\n    http: {url: 'http://x/', expect_body: '(a)\\1'}\n",
+                {"checks[0] \"t\": http.expect_body: not a valid RE2 pattern: invalid escape"}},
+        BadCase{"LookaheadInHeader",
+                "checks:\n  - name: t\n    http: {url: 'http://x/', expect_header: {X-V: "
+                "'^(?=2)'}}\n",
+                {"checks[0] \"t\": http.expect_header.X-V: not a valid RE2 pattern:"}},
+        BadCase{"BackreferenceInBanner",
+                "checks:\n  - name: t\n    tcp: {host: h, port: 22, expect_banner: '(S)\\1H'}\n",
+                {"checks[0] \"t\": tcp.expect_banner: not a valid RE2 pattern: invalid escape"}},
+        // Compiles in principle, but not within UserRegex::kMaxMemBytes.
+        BadCase{"RegexTooLarge",
+                "checks:\n  - name: t\n    http: {url: 'http://x/', expect_body: "
+                "'\\pL{1000}'}\n",
+                {"checks[0] \"t\": http.expect_body: not a valid RE2 pattern: pattern too large"}},
+        BadCase{"CheckNameWithSpace",
+                "checks:\n  - name: a b\n    http: {url: 'http://x/'}\n",
+                {"checks[0] \"a b\": name: use letters, digits"}},
+        BadCase{"CheckNameStartsWithDash",
+                "checks:\n  - name: -a\n    http: {url: 'http://x/'}\n",
+                {"checks[0] \"-a\": name: use letters, digits"}},
+        BadCase{"CheckNameTooLong",
+                "checks:\n  - name: " + std::string(129, 'a') + "\n    http: {url: 'http://x/'}\n",
+                {"name: use letters, digits, '.', '_' and '-' (at most 128)"}},
+        BadCase{"NonAsciiServiceName",
+                "checks:\n  - name: a\n    service: caf\u00e9\n    http: {url: 'http://x/'}\n",
+                {"checks[0] \"a\": service: use letters, digits"}},
+        BadCase{
+            "BadRegionName", "regions: [fra, 'a/b']\n", {"regions[1]: bad region name \"a/b\""}},
         BadCase{"BadStatus",
                 "checks:\n  - name: t\n    http: {url: 'http://x/', expect_status: [abc]}\n",
                 {"http.expect_status[0]"}},
@@ -316,6 +347,20 @@ detection:
   EXPECT_EQ(ToDuration(d.resolve_hold()), absl::Minutes(5));
   EXPECT_FALSE(d.has_partial_window());
   EXPECT_EQ(d.up_successes(), 0);  // unset: the detector's default applies
+}
+
+TEST(ConfigTest, NamesAndRe2PatternsAccepted) {
+  std::string name(128, 'a');
+  name[1] = '.';
+  name[2] = '_';
+  name[3] = '-';
+  std::string yaml = absl::StrCat("regions: [eu-west.1_b]\nchecks:\n  - name: ", name,
+                                  "\n    service: 9svc\n    http: {url: 'http://x/', expect_body: "
+                                  "'\"status\":\\s*\"up\"', expect_header: {X-V: '^\\d+$'}}\n");
+  auto config = ParseConfig(yaml, "ok.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->checks(0).name(), name);
+  EXPECT_EQ(config->checks(0).http().expect_body(), "\"status\":\\s*\"up\"");
 }
 
 TEST(ConfigTest, MissingFileNamesThePath) {

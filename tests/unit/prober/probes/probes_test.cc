@@ -179,6 +179,15 @@ std::string* ProbesTest::ca_file_ = nullptr;
 int ProbesTest::closed_port_ = 0;
 bool ProbesTest::blackhole_hangs_ = false;
 
+// A faultd rule for `listener` whose `field` (an HTTP body, a TCP banner) is
+// `head`, then kLargeAnswerSpaces spaces, then `tail` (JSON-escaped text).
+constexpr size_t kLargeAnswerSpaces = 500 * 1000;
+std::string LargeAnswerRule(const std::string& listener, const std::string& field,
+                            const std::string& head, const std::string& tail) {
+  return absl::StrCat(R"({"listener": ")", listener, R"(", ")", field, R"(": ")", head,
+                      std::string(kLargeAnswerSpaces, ' '), tail, R"("})");
+}
+
 // faultd's valid leaf: not_before now-1h, not_after now+90d, under its CA.
 void ExpectFreshCertificate(const v1::ProbeResult& r) {
   absl::Time not_after, chain_not_after;
@@ -226,6 +235,14 @@ TEST_F(ProbesTest, HttpClasses) {
        "http: {url: '${HTTP}/', expect_header: {X-Version: '^3$'}}", FC::HTTP_HEADER},
       {"header-missing", "", "http: {url: '${HTTP}/', expect_header: {X-Version: '.'}}",
        FC::HTTP_HEADER},
+      // A pattern whose search backtracks over a huge run of spaces is a
+      // class, not a crash of the prober (RE2 matches without recursion).
+      {"huge body, no match", LargeAnswerRule("http", "body", "\\\"status\\\":", ""),
+       R"(http: {url: '${HTTP}/', expect_body: '"status":\s*"up"'})", FC::HTTP_BODY,
+       [](const v1::ProbeResult& r) { EXPECT_EQ(r.body_bytes(), 9u + kLargeAnswerSpaces); }},
+      {"huge body, match at the end",
+       LargeAnswerRule("http", "body", "\\\"status\\\":", "\\\"up\\\""),
+       R"(http: {url: '${HTTP}/', expect_body: '"status":\s*"up"'})", FC::OK},
       {"redirect-refused", R"({"listener": "http", "path_prefix": "/old", "redirect": "/new"})",
        "http: {url: '${HTTP}/old', fail_on_redirect: true}", FC::HTTP_STATUS,
        [](const v1::ProbeResult& r) { EXPECT_EQ(r.http_status(), 302); }},
@@ -692,6 +709,12 @@ TEST_F(ProbesTest, TcpClasses) {
        "700ms"},
       {"closed before a banner", R"({"listener": "tcp", "close": true})",
        spec(", expect_banner: '^SSH-'"), FC::BANNER_MISMATCH},
+      {"huge banner, no match", LargeAnswerRule("tcp", "banner", "\\\"status\\\":", ""),
+       spec(R"(, expect_banner: '"status":\s*"up"', max_banner_bytes: 400000)"),
+       FC::BANNER_MISMATCH,
+       [](const v1::ProbeResult& r) {
+         EXPECT_TRUE(absl::StrContains(r.detail(), "read 400000 bytes")) << r.detail();
+       }},
       {"silent server", R"({"listener": "tcp", "blackhole": true})",
        spec(", expect_banner: '^SSH-'"), FC::TIMEOUT,
        [](const v1::ProbeResult& r) { EXPECT_EQ(r.banner(), ""); }, "700ms"},
@@ -904,6 +927,34 @@ TEST_F(ProbesTest, ProberErrorIsNeverTheTargetsFault) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].failure_class(), FC::PROBER_ERROR) << r[0].detail();
   EXPECT_FALSE(r[0].ok());
+}
+
+TEST_F(ProbesTest, PatternRe2RefusesIsAProberErrorNamingTheField) {
+  // A config this version did not validate (one an older collector accepted
+  // as ECMAScript) may hold a pattern RE2 refuses: every run says so instead
+  // of matching nothing or everything.
+  SetRules("");
+  struct Case {
+    v1::Check check;
+    std::string field;
+  };
+  std::vector<Case> cases;
+  cases.push_back({MakeCheck("http: {url: '${HTTP}/'}", "1s"), "http.expect_body: "});
+  cases.back().check.mutable_http()->set_expect_body("(a)\\1");
+  cases.push_back({MakeCheck("http: {url: '${HTTP}/'}", "1s"), "http.expect_header.X-Version: "});
+  (*cases.back().check.mutable_http()->mutable_expect_header())["X-Version"] = "^(?=2)";
+  cases.push_back(
+      {MakeCheck("tcp: {host: 127.0.0.1, port: ${TCP_PORT}}", "1s"), "tcp.expect_banner: "});
+  cases.back().check.mutable_tcp()->set_expect_banner("^SSH-(?!1)");
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.field);
+    ProberUnderTest prober;
+    std::vector<v1::ProbeResult> r = prober.Run(c.check);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].failure_class(), FC::PROBER_ERROR) << r[0].detail();
+    EXPECT_TRUE(absl::StartsWith(r[0].detail(), c.field + "not a valid RE2 pattern: "))
+        << r[0].detail();
+  }
 }
 
 }  // namespace
