@@ -32,8 +32,8 @@ namespace sonde::prober {
 namespace {
 
 constexpr char kUsage[] =
-    R"(sonde-prober: runs HTTP, TLS, TCP and DNS checks and streams every result to
-the Sonde collector over gRPC.
+    R"(sonde-prober: runs HTTP, TLS, TCP, DNS, ICMP echo and gRPC health checks and
+streams every result to the Sonde collector over gRPC.
 
 Usage:
   sonde-prober --region fra --collector HOST:PORT
