@@ -14,6 +14,26 @@ namespace sonde::prober {
 
 using FC = v1::FailureClass;
 
+namespace {
+
+class DnsProbe : public Probe {
+ public:
+  DnsProbe(const v1::Check& check, ProbeEnv* env);
+  ~DnsProbe() override;
+  void Run(common::EventLoop::MonoTime deadline, Done done) override;
+  void Abort() override;
+
+ private:
+  struct RunState;
+  void Finish(std::shared_ptr<RunState> run);
+
+  v1::Check check_;
+  ProbeEnv* env_;
+  std::shared_ptr<RunState> active_;
+};
+
+}  // namespace
+
 struct DnsProbe::RunState {
   Done done;
   bool finished = false;
@@ -200,6 +220,10 @@ void DnsProbe::Finish(std::shared_ptr<RunState> run) {
   std::vector<v1::ProbeResult> results;  // moved, not copied: `{r}` would copy
   results.push_back(std::move(r));
   done(std::move(results));
+}
+
+std::unique_ptr<Probe> NewDnsProbe(const v1::Check& check, ProbeEnv* env) {
+  return std::make_unique<DnsProbe>(check, env);
 }
 
 }  // namespace sonde::prober

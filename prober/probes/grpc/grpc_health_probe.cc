@@ -19,6 +19,34 @@ uint32_t MicrosBetween(common::EventLoop::MonoTime from, common::EventLoop::Mono
       std::chrono::duration_cast<std::chrono::microseconds>(to - from).count());
 }
 
+class GrpcHealthProbe : public Probe {
+ public:
+  GrpcHealthProbe(const v1::Check& check, ProbeEnv* env);
+  ~GrpcHealthProbe() override;
+  void Run(common::EventLoop::MonoTime deadline, Done done) override;
+  void Abort() override;
+
+ private:
+  // Outlives the probe in the posted answer.
+  struct RunToken {
+    bool cancelled = false;
+  };
+  void OnAnswer(GrpcCheckAnswer answer);
+  void Finish(v1::FailureClass::Code fc, std::string detail);
+
+  v1::Check check_;
+  ProbeEnv* env_;
+  GrpcEndpoint endpoint_;
+  std::shared_ptr<GrpcHealthClient> client_;
+  // The active run.
+  bool active_ = false;
+  Done done_;
+  std::shared_ptr<RunToken> token_;
+  GrpcHealthClient::CallId call_ = 0;
+  common::EventLoop::MonoTime start_;
+  v1::ProbeResult result_;
+};
+
 }  // namespace
 
 FC::Code ClassifyHealthAnswer(const GrpcCheckAnswer& answer, std::string* detail) {
@@ -125,6 +153,10 @@ void GrpcHealthProbe::Finish(FC::Code fc, std::string detail) {
   result_.set_failure_class(fc);
   result_.set_detail(std::move(detail));
   DeliverResult(&done_, &result_);
+}
+
+std::unique_ptr<Probe> NewGrpcHealthProbe(const v1::Check& check, ProbeEnv* env) {
+  return std::make_unique<GrpcHealthProbe>(check, env);
 }
 
 }  // namespace sonde::prober
