@@ -221,6 +221,22 @@ int UnexpectedArgument(const std::string& command, const std::string& arg) {
   return UsageError(command, absl::StrCat("unexpected argument \"", arg, "\""));
 }
 
+// ParseArgs for a command that takes exactly one INCIDENT id: returns it, or
+// nullopt with the exit status in `*code`.
+std::optional<std::string> ParseIncidentId(const std::string& command, common::FlagSet* flags,
+                                           const std::vector<std::string>& args, int* code,
+                                           const std::string* format = nullptr) {
+  std::optional<std::vector<std::string>> rest = ParseArgs(command, flags, args, code, format);
+  if (!rest) {
+    return std::nullopt;
+  }
+  if (rest->size() != 1) {
+    *code = UsageError(command, "give exactly one INCIDENT id");
+    return std::nullopt;
+  }
+  return (*rest)[0];
+}
+
 // Calls one Query RPC on the collector `c` names; reports a bad --collector
 // as `command`'s usage error and a failed call as failing to do `what`.
 template <typename Request, typename Reply>
@@ -283,16 +299,12 @@ int Incident(const std::vector<std::string>& args) {
   c.Add(&flags);
   flags.String("format", &format, "table (for people) or json (for scripts).");
   int code = kExitOk;
-  std::optional<std::vector<std::string>> rest =
-      ParseArgs("incident", &flags, args, &code, &format);
-  if (!rest) {
+  std::optional<std::string> id = ParseIncidentId("incident", &flags, args, &code, &format);
+  if (!id) {
     return code;
   }
-  if (rest->size() != 1) {
-    return UsageError("incident", "give exactly one INCIDENT id");
-  }
   v1::TimelineRequest request;
-  request.set_incident_id((*rest)[0]);
+  request.set_incident_id(*id);
   v1::TimelineReply reply;
   if (int rc = CallQuery("incident", "read the incident", &c, &v1::Query::Stub::Timeline, request,
                          &reply);
@@ -313,15 +325,12 @@ int Ack(const std::vector<std::string>& args) {
   flags.String("by", &by, "Who acknowledges (default: $USER).");
   flags.String("comment", &comment, "A note for the timeline.");
   int code = kExitOk;
-  std::optional<std::vector<std::string>> rest = ParseArgs("ack", &flags, args, &code);
-  if (!rest) {
+  std::optional<std::string> id = ParseIncidentId("ack", &flags, args, &code);
+  if (!id) {
     return code;
   }
-  if (rest->size() != 1) {
-    return UsageError("ack", "give exactly one INCIDENT id");
-  }
   v1::AcknowledgeRequest request;
-  request.set_incident_id((*rest)[0]);
+  request.set_incident_id(*id);
   request.set_by(by);
   request.set_comment(comment);
   v1::AcknowledgeReply reply;
