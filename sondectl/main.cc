@@ -192,6 +192,11 @@ int RpcError(const char* what, const std::string& target, const grpc::Status& rp
   return kExitFailure;
 }
 
+// --format: table (the default) or json; ParseArgs checks the value.
+void AddFormatFlag(common::FlagSet* flags, std::string* format) {
+  flags->String("format", format, "table (for people) or json (for scripts).");
+}
+
 // Parses a command's flags; `format`, when given, is its --format value and
 // must be table or json. On a usage error or --help, prints it and returns
 // the exit status in `*code`; otherwise the positional arguments.
@@ -221,12 +226,45 @@ int UnexpectedArgument(const std::string& command, const std::string& arg) {
   return UsageError(command, absl::StrCat("unexpected argument \"", arg, "\""));
 }
 
-// Calls one Query RPC on the collector `c` names; reports a bad --collector
-// as `command`'s usage error and a failed call as failing to do `what`.
-template <typename Request, typename Reply>
+// ParseArgs for a command that takes no positional argument: false, with the
+// exit status in `*code`, on a usage error or --help.
+bool ParseFlagsOnly(const std::string& command, common::FlagSet* flags,
+                    const std::vector<std::string>& args, int* code,
+                    const std::string* format = nullptr) {
+  std::optional<std::vector<std::string>> rest = ParseArgs(command, flags, args, code, format);
+  if (!rest) {
+    return false;
+  }
+  if (!rest->empty()) {
+    *code = UnexpectedArgument(command, (*rest)[0]);
+    return false;
+  }
+  return true;
+}
+
+// ParseArgs for a command that takes exactly one INCIDENT id: returns it, or
+// nullopt with the exit status in `*code`.
+std::optional<std::string> ParseIncidentId(const std::string& command, common::FlagSet* flags,
+                                           const std::vector<std::string>& args, int* code,
+                                           const std::string* format = nullptr) {
+  std::optional<std::vector<std::string>> rest = ParseArgs(command, flags, args, code, format);
+  if (!rest) {
+    return std::nullopt;
+  }
+  if (rest->size() != 1) {
+    *code = UsageError(command, "give exactly one INCIDENT id");
+    return std::nullopt;
+  }
+  return (*rest)[0];
+}
+
+// Calls one Query RPC on the collector `c` names and hands the reply to
+// `print`; reports a bad --collector as `command`'s usage error and a failed
+// call as failing to do `what`. Returns the exit status.
+template <typename Request, typename Reply, typename Print>
 int CallQuery(const std::string& command, const char* what, CollectorFlags* c,
               grpc::Status (v1::Query::Stub::*rpc)(grpc::ClientContext*, const Request&, Reply*),
-              const Request& request, Reply* reply) {
+              const Request& request, Print print) {
   std::string target;
   auto stub = c->Open(&target);
   if (!stub.ok()) {
@@ -234,10 +272,12 @@ int CallQuery(const std::string& command, const char* what, CollectorFlags* c,
   }
   grpc::ClientContext context;
   c->Prepare(&context);
-  grpc::Status status = ((**stub).*rpc)(&context, request, reply);
+  Reply reply;
+  grpc::Status status = ((**stub).*rpc)(&context, request, &reply);
   if (!status.ok()) {
     return RpcError(what, target, status);
   }
+  print(reply);
   return kExitOk;
 }
 
@@ -252,28 +292,21 @@ int Incidents(const std::vector<std::string>& args) {
   flags.Bool("all", &all, "Also resolved incidents opened within --window.");
   flags.Duration("window", &window, "With --all: how far back (default 24h, at most 400d).");
   flags.String("service", &service, "Only incidents of this service.");
-  flags.String("format", &format, "table (for people) or json (for scripts).");
+  AddFormatFlag(&flags, &format);
   int code = kExitOk;
-  std::optional<std::vector<std::string>> rest =
-      ParseArgs("incidents", &flags, args, &code, &format);
-  if (!rest) {
+  if (!ParseFlagsOnly("incidents", &flags, args, &code, &format)) {
     return code;
-  }
-  if (!rest->empty()) {
-    return UnexpectedArgument("incidents", (*rest)[0]);
   }
   v1::IncidentsRequest request;
   request.set_include_resolved(all);
   common::FromAbsl(window, request.mutable_window());
   request.set_service(service);
-  v1::IncidentsReply reply;
-  if (int rc = CallQuery("incidents", "list incidents", &c, &v1::Query::Stub::Incidents, request,
-                         &reply);
-      rc != kExitOk) {
-    return rc;
-  }
-  std::fputs((format == "json" ? ToJson(reply) : FormatIncidentsTable(reply, all)).c_str(), stdout);
-  return kExitOk;
+  return CallQuery(
+      "incidents", "list incidents", &c, &v1::Query::Stub::Incidents, request,
+      [&](const v1::IncidentsReply& reply) {
+        std::fputs((format == "json" ? ToJson(reply) : FormatIncidentsTable(reply, all)).c_str(),
+                   stdout);
+      });
 }
 
 int Incident(const std::vector<std::string>& args) {
@@ -281,26 +314,19 @@ int Incident(const std::vector<std::string>& args) {
   std::string format = "table";
   common::FlagSet flags("sondectl incident", kIncidentUsage);
   c.Add(&flags);
-  flags.String("format", &format, "table (for people) or json (for scripts).");
+  AddFormatFlag(&flags, &format);
   int code = kExitOk;
-  std::optional<std::vector<std::string>> rest =
-      ParseArgs("incident", &flags, args, &code, &format);
-  if (!rest) {
+  std::optional<std::string> id = ParseIncidentId("incident", &flags, args, &code, &format);
+  if (!id) {
     return code;
   }
-  if (rest->size() != 1) {
-    return UsageError("incident", "give exactly one INCIDENT id");
-  }
   v1::TimelineRequest request;
-  request.set_incident_id((*rest)[0]);
-  v1::TimelineReply reply;
-  if (int rc = CallQuery("incident", "read the incident", &c, &v1::Query::Stub::Timeline, request,
-                         &reply);
-      rc != kExitOk) {
-    return rc;
-  }
-  std::fputs((format == "json" ? ToJson(reply) : FormatTimeline(reply)).c_str(), stdout);
-  return kExitOk;
+  request.set_incident_id(*id);
+  return CallQuery("incident", "read the incident", &c, &v1::Query::Stub::Timeline, request,
+                   [&](const v1::TimelineReply& reply) {
+                     std::fputs((format == "json" ? ToJson(reply) : FormatTimeline(reply)).c_str(),
+                                stdout);
+                   });
 }
 
 int Ack(const std::vector<std::string>& args) {
@@ -313,31 +339,26 @@ int Ack(const std::vector<std::string>& args) {
   flags.String("by", &by, "Who acknowledges (default: $USER).");
   flags.String("comment", &comment, "A note for the timeline.");
   int code = kExitOk;
-  std::optional<std::vector<std::string>> rest = ParseArgs("ack", &flags, args, &code);
-  if (!rest) {
+  std::optional<std::string> id = ParseIncidentId("ack", &flags, args, &code);
+  if (!id) {
     return code;
   }
-  if (rest->size() != 1) {
-    return UsageError("ack", "give exactly one INCIDENT id");
-  }
   v1::AcknowledgeRequest request;
-  request.set_incident_id((*rest)[0]);
+  request.set_incident_id(*id);
   request.set_by(by);
   request.set_comment(comment);
-  v1::AcknowledgeReply reply;
-  if (int rc = CallQuery("ack", "acknowledge the incident", &c, &v1::Query::Stub::Acknowledge,
-                         request, &reply);
-      rc != kExitOk) {
-    return rc;
-  }
-  const v1::Incident& i = reply.incident();
-  if (reply.already_acknowledged()) {
-    std::printf("%s was already acknowledged by %s\n", i.id().c_str(), i.acknowledged_by().c_str());
-  } else {
-    std::printf("%s acknowledged by %s (%s, %s)\n", i.id().c_str(), i.acknowledged_by().c_str(),
-                i.kind().c_str(), i.status().c_str());
-  }
-  return kExitOk;
+  return CallQuery("ack", "acknowledge the incident", &c, &v1::Query::Stub::Acknowledge, request,
+                   [](const v1::AcknowledgeReply& reply) {
+                     const v1::Incident& i = reply.incident();
+                     if (reply.already_acknowledged()) {
+                       std::printf("%s was already acknowledged by %s\n", i.id().c_str(),
+                                   i.acknowledged_by().c_str());
+                     } else {
+                       std::printf("%s acknowledged by %s (%s, %s)\n", i.id().c_str(),
+                                   i.acknowledged_by().c_str(), i.kind().c_str(),
+                                   i.status().c_str());
+                     }
+                   });
 }
 
 int Report(const std::vector<std::string>& args) {
@@ -349,16 +370,12 @@ int Report(const std::vector<std::string>& args) {
   common::FlagSet flags("sondectl report", kReportUsage);
   c.Add(&flags);
   flags.Duration("window", &window, "How far back to look: 30m, 1h, 24h, 7d, 30d (at most 400d).");
-  flags.String("format", &format, "table (for people) or json (for scripts).");
+  AddFormatFlag(&flags, &format);
   flags.String("check", &check, "Only this check (its name).");
   flags.String("region", &region, "Only this region.");
   int code = kExitOk;
-  std::optional<std::vector<std::string>> rest = ParseArgs("report", &flags, args, &code, &format);
-  if (!rest) {
+  if (!ParseFlagsOnly("report", &flags, args, &code, &format)) {
     return code;
-  }
-  if (!rest->empty()) {
-    return UnexpectedArgument("report", (*rest)[0]);
   }
   if (window <= absl::ZeroDuration() || window > kMaxWindow) {
     return UsageError("report", "--window must be more than 0 and at most 400d");
@@ -367,15 +384,12 @@ int Report(const std::vector<std::string>& args) {
   common::FromAbsl(window, request.mutable_window());
   request.set_check_id(check);
   request.set_region(region);
-  v1::AvailabilityReply reply;
-  if (int rc = CallQuery("report", "get availability", &c, &v1::Query::Stub::Availability, request,
-                         &reply);
-      rc != kExitOk) {
-    return rc;
-  }
-  std::string text = format == "json" ? FormatReportJson(reply) : FormatReportTable(reply);
-  std::fputs(text.c_str(), stdout);
-  return kExitOk;
+  return CallQuery("report", "get availability", &c, &v1::Query::Stub::Availability, request,
+                   [&](const v1::AvailabilityReply& reply) {
+                     std::string text =
+                         format == "json" ? FormatReportJson(reply) : FormatReportTable(reply);
+                     std::fputs(text.c_str(), stdout);
+                   });
 }
 
 int Validate(const std::vector<std::string>& args) {

@@ -1,7 +1,8 @@
 // Field rules several check types share: host names, ports, regular
-// expressions, resolver lists and CA files. Each reports into a SpecErrors
-// under the given field name and stays silent when the value is fine. Pure
-// functions (CaFile reads the file system); any thread.
+// expressions, resolver lists, CA files, and endpoints (host, port,
+// resolvers). Each reports into a SpecErrors under the given field name and
+// stays silent when the value is fine. Pure functions (CaFile reads the file
+// system); any thread.
 #ifndef SONDE_COMMON_CHECKS_SPEC_RULES_H_
 #define SONDE_COMMON_CHECKS_SPEC_RULES_H_
 
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "common/checks/check_type.h"
+#include "common/net.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
 namespace sonde::checks {
@@ -29,6 +31,21 @@ void CheckResolvers(const std::string& field,
                     SpecErrors* errors);
 // Empty, or a file this process can read.
 void CheckCaFile(const std::string& field, const std::string& path, SpecErrors* errors);
+
+// An endpoint spec (TcpSpec, TlsSpec): host, port (optional when the type
+// has a default) and resolvers.
+template <typename EndpointSpec>
+void CheckEndpoint(const EndpointSpec& spec, bool port_required, SpecErrors* errors) {
+  CheckHost("host", spec.host(), errors);
+  CheckPort("port", spec.port(), port_required, errors);
+  CheckResolvers("resolvers", spec.resolvers(), errors);
+}
+
+// The target of an endpoint spec: "host:port".
+template <typename EndpointSpec>
+std::string EndpointTarget(const EndpointSpec& spec) {
+  return common::FormatHostPort(spec.host(), spec.port());
+}
 
 }  // namespace sonde::checks
 

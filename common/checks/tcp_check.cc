@@ -1,17 +1,14 @@
 #include "common/checks/tcp_check.h"
 
 #include "common/checks/spec_rules.h"
-#include "common/net.h"
 
 namespace sonde::checks {
 namespace {
 
 void Validate(const v1::Check& check, SpecErrors* errors) {
   const v1::TcpSpec& t = check.tcp();
-  CheckHost("host", t.host(), errors);
-  CheckPort("port", t.port(), /*required=*/true, errors);
+  CheckEndpoint(t, /*port_required=*/true, errors);
   CheckRegex("expect_banner", t.expect_banner(), errors);
-  CheckResolvers("resolvers", t.resolvers(), errors);
 }
 
 void ApplyDefaults(v1::Check* check) {
@@ -20,9 +17,7 @@ void ApplyDefaults(v1::Check* check) {
   }
 }
 
-std::string Target(const v1::Check& check) {
-  return common::FormatHostPort(check.tcp().host(), check.tcp().port());
-}
+std::string Target(const v1::Check& check) { return EndpointTarget(check.tcp()); }
 
 }  // namespace
 

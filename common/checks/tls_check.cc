@@ -3,15 +3,13 @@
 #include <set>
 
 #include "common/checks/spec_rules.h"
-#include "common/net.h"
 
 namespace sonde::checks {
 namespace {
 
 void Validate(const v1::Check& check, SpecErrors* errors) {
   const v1::TlsSpec& t = check.tls();
-  CheckHost("host", t.host(), errors);
-  CheckPort("port", t.port(), /*required=*/false, errors);
+  CheckEndpoint(t, /*port_required=*/false, errors);
   static const auto* const kVersions =
       new std::set<std::string>{"", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3"};
   if (kVersions->count(t.min_version()) == 0) {
@@ -20,7 +18,6 @@ void Validate(const v1::Check& check, SpecErrors* errors) {
   if (!t.starttls().empty() && t.starttls() != "smtp") {
     errors->Add("starttls", "only \"smtp\" is supported");
   }
-  CheckResolvers("resolvers", t.resolvers(), errors);
   CheckCaFile("ca_file", t.ca_file(), errors);
 }
 
@@ -30,9 +27,7 @@ void ApplyDefaults(v1::Check* check) {
   }
 }
 
-std::string Target(const v1::Check& check) {
-  return common::FormatHostPort(check.tls().host(), check.tls().port());
-}
+std::string Target(const v1::Check& check) { return EndpointTarget(check.tls()); }
 
 }  // namespace
 

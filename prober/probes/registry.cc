@@ -24,8 +24,8 @@ struct ProbeType {
 // Every runtime probe type, by the oneof member of v1::Check that selects it.
 constexpr ProbeType kProbeTypes[] = {
     {v1::Check::kHttp, Make<HttpProbe>}, {v1::Check::kTls, Make<TlsProbe>},
-    {v1::Check::kTcp, Make<TcpProbe>},   {v1::Check::kDns, Make<DnsProbe>},
-    {v1::Check::kIcmp, Make<IcmpProbe>}, {v1::Check::kGrpc, Make<GrpcHealthProbe>},
+    {v1::Check::kTcp, Make<TcpProbe>},   {v1::Check::kDns, NewDnsProbe},
+    {v1::Check::kIcmp, Make<IcmpProbe>}, {v1::Check::kGrpc, NewGrpcHealthProbe},
 };
 
 }  // namespace

@@ -14,15 +14,6 @@ namespace sonde::prober {
 
 using FC = v1::FailureClass;
 
-struct DnsProbe::RunState {
-  Done done;
-  bool finished = false;
-  common::EventLoop::MonoTime start;
-  std::vector<v1::DnsResolverResult> per_resolver;
-  std::vector<bool> answered;
-  size_t pending = 0;
-};
-
 namespace {
 
 std::string Normalize(const std::string& s) {
@@ -107,99 +98,124 @@ v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string&
   return out;
 }
 
-DnsProbe::DnsProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {}
+namespace {
 
-DnsProbe::~DnsProbe() {
-  if (active_) {
-    active_->finished = true;
-  }
-}
+class DnsProbe : public Probe {
+ public:
+  DnsProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {}
 
-void DnsProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
-  auto run = std::make_shared<RunState>();
-  run->done = std::move(done);
-  run->start = env_->loop->Now();
-  active_ = run;
-  const v1::DnsSpec& d = check_.dns();
-  std::vector<std::string> servers(d.resolvers().begin(), d.resolvers().end());
-  if (servers.empty()) {
-    servers.push_back("");
-  }
-  run->per_resolver.resize(servers.size());
-  run->answered.assign(servers.size(), false);
-  run->pending = servers.size();
-  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - run->start);
-  int qtype = TypeNumber(d.type().empty() ? "A" : d.type());
-  for (size_t i = 0; i < servers.size(); ++i) {
-    run->per_resolver[i].set_resolver(servers[i].empty() ? "system" : servers[i]);
-    env_->resolver->Query(d.name(), qtype, servers[i],
-                          std::max(timeout, std::chrono::milliseconds(1)),
-                          [this, run, i, server = servers[i]](DnsResolver::RawAnswer a) {
-                            if (run->finished) {
-                              return;
-                            }
-                            run->per_resolver[i] = JudgeDnsAnswer(check_.dns(), server, a);
-                            run->answered[i] = true;
-                            if (--run->pending == 0) {
-                              Finish(run);
-                            }
-                          });
-  }
-}
-
-void DnsProbe::Abort() {
-  std::shared_ptr<RunState> run = active_;
-  if (run == nullptr || run->finished) {
-    return;
-  }
-  for (size_t i = 0; i < run->per_resolver.size(); ++i) {
-    if (!run->answered[i]) {
-      run->per_resolver[i].set_failure_class(FC::DNS_TIMEOUT);
+  ~DnsProbe() override {
+    if (active_) {
+      active_->finished = true;
     }
   }
-  Finish(run);
-}
 
-void DnsProbe::Finish(std::shared_ptr<RunState> run) {
-  run->finished = true;
-  if (active_ == run) {
-    active_.reset();
-  }
-  const v1::DnsSpec& d = check_.dns();
-  v1::ProbeResult r;
-  r.set_target(checks::TargetOf(check_));
-  FC::Code fc = FC::OK;
-  std::vector<std::string> parts;
-  for (const v1::DnsResolverResult& rr : run->per_resolver) {
-    *r.add_dns() = rr;
-    if (fc == FC::OK && rr.failure_class() != FC::OK) {
-      fc = rr.failure_class();
+  void Run(common::EventLoop::MonoTime deadline, Done done) override {
+    auto run = std::make_shared<RunState>();
+    run->done = std::move(done);
+    run->start = env_->loop->Now();
+    active_ = run;
+    const v1::DnsSpec& d = check_.dns();
+    std::vector<std::string> servers(d.resolvers().begin(), d.resolvers().end());
+    if (servers.empty()) {
+      servers.push_back("");
     }
-    std::vector<std::string> answers;
-    for (const auto& a : rr.answers()) {
-      answers.push_back(absl::StrCat(a.data(), " (ttl ", a.ttl(), ")"));
+    run->per_resolver.resize(servers.size());
+    run->answered.assign(servers.size(), false);
+    run->pending = servers.size();
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - run->start);
+    int qtype = TypeNumber(d.type().empty() ? "A" : d.type());
+    for (size_t i = 0; i < servers.size(); ++i) {
+      run->per_resolver[i].set_resolver(servers[i].empty() ? "system" : servers[i]);
+      env_->resolver->Query(d.name(), qtype, servers[i],
+                            std::max(timeout, std::chrono::milliseconds(1)),
+                            [this, run, i, server = servers[i]](DnsResolver::RawAnswer a) {
+                              if (run->finished) {
+                                return;
+                              }
+                              run->per_resolver[i] = JudgeDnsAnswer(check_.dns(), server, a);
+                              run->answered[i] = true;
+                              if (--run->pending == 0) {
+                                Finish(run);
+                              }
+                            });
     }
-    std::string what =
-        rr.failure_class() == FC::DNS_TIMEOUT ? "no answer"
-        : rr.failure_class() == FC::DNS_NODATA
-            ? absl::StrCat(rr.rcode(), ", no ", d.type().empty() ? "A" : d.type(), " records")
-            : absl::StrCat(rr.rcode(), answers.empty() ? "" : " ", absl::StrJoin(answers, ", "));
-    parts.push_back(absl::StrCat(rr.resolver(), ": ", what));
   }
-  if (!run->per_resolver.empty()) {
-    r.set_dns_rcode(run->per_resolver[0].rcode());
-    r.set_dns_us(run->per_resolver[0].rtt_us());
+
+  void Abort() override {
+    std::shared_ptr<RunState> run = active_;
+    if (run == nullptr || run->finished) {
+      return;
+    }
+    for (size_t i = 0; i < run->per_resolver.size(); ++i) {
+      if (!run->answered[i]) {
+        run->per_resolver[i].set_failure_class(FC::DNS_TIMEOUT);
+      }
+    }
+    Finish(run);
   }
-  r.set_total_us(static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
-          .count()));
-  r.set_failure_class(fc);
-  r.set_detail(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ",
-                            absl::StrJoin(parts, "; ")));
-  Done done = std::move(run->done);
-  std::vector<v1::ProbeResult> results;  // moved, not copied: `{r}` would copy
-  results.push_back(std::move(r));
-  done(std::move(results));
+
+ private:
+  struct RunState {
+    Done done;
+    bool finished = false;
+    common::EventLoop::MonoTime start;
+    std::vector<v1::DnsResolverResult> per_resolver;
+    std::vector<bool> answered;
+    size_t pending = 0;
+  };
+
+  void Finish(std::shared_ptr<RunState> run) {
+    run->finished = true;
+    if (active_ == run) {
+      active_.reset();
+    }
+    const v1::DnsSpec& d = check_.dns();
+    v1::ProbeResult r;
+    r.set_target(checks::TargetOf(check_));
+    FC::Code fc = FC::OK;
+    std::vector<std::string> parts;
+    for (const v1::DnsResolverResult& rr : run->per_resolver) {
+      *r.add_dns() = rr;
+      if (fc == FC::OK && rr.failure_class() != FC::OK) {
+        fc = rr.failure_class();
+      }
+      std::vector<std::string> answers;
+      for (const auto& a : rr.answers()) {
+        answers.push_back(absl::StrCat(a.data(), " (ttl ", a.ttl(), ")"));
+      }
+      std::string what =
+          rr.failure_class() == FC::DNS_TIMEOUT ? "no answer"
+          : rr.failure_class() == FC::DNS_NODATA
+              ? absl::StrCat(rr.rcode(), ", no ", d.type().empty() ? "A" : d.type(), " records")
+              : absl::StrCat(rr.rcode(), answers.empty() ? "" : " ", absl::StrJoin(answers, ", "));
+      parts.push_back(absl::StrCat(rr.resolver(), ": ", what));
+    }
+    if (!run->per_resolver.empty()) {
+      r.set_dns_rcode(run->per_resolver[0].rcode());
+      r.set_dns_us(run->per_resolver[0].rtt_us());
+    }
+    r.set_total_us(static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
+            .count()));
+    r.set_failure_class(fc);
+    r.set_detail(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ",
+                              absl::StrJoin(parts, "; ")));
+    Done done = std::move(run->done);
+    std::vector<v1::ProbeResult> results;  // moved, not copied: `{r}` would copy
+    results.push_back(std::move(r));
+    done(std::move(results));
+  }
+
+  v1::Check check_;
+  ProbeEnv* env_;
+  std::shared_ptr<RunState> active_;
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> NewDnsProbe(const v1::Check& check, ProbeEnv* env) {
+  return std::make_unique<DnsProbe>(check, env);
 }
 
 }  // namespace sonde::prober

@@ -18,21 +18,8 @@ namespace sonde::prober {
 v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string& resolver,
                                      const DnsResolver::RawAnswer& answer);
 
-class DnsProbe : public Probe {
- public:
-  DnsProbe(const v1::Check& check, ProbeEnv* env);
-  ~DnsProbe() override;
-  void Run(common::EventLoop::MonoTime deadline, Done done) override;
-  void Abort() override;
-
- private:
-  struct RunState;
-  void Finish(std::shared_ptr<RunState> run);
-
-  v1::Check check_;
-  ProbeEnv* env_;
-  std::shared_ptr<RunState> active_;
-};
+// A probe that runs `check` (whose spec is dns) on the loop thread of `env`.
+std::unique_ptr<Probe> NewDnsProbe(const v1::Check& check, ProbeEnv* env);
 
 }  // namespace sonde::prober
 

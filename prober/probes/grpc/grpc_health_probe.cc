@@ -41,90 +41,119 @@ FC::Code ClassifyHealthAnswer(const GrpcCheckAnswer& answer, std::string* detail
   }
 }
 
-GrpcHealthProbe::GrpcHealthProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {
-  const v1::GrpcSpec& g = check_.grpc();
-  endpoint_ = GrpcEndpoint{g.target(), g.tls(), g.ca_file(), g.server_name()};
-}
+namespace {
 
-GrpcHealthProbe::~GrpcHealthProbe() {
-  if (token_ != nullptr) {
-    token_->cancelled = true;
+class GrpcHealthProbe : public Probe {
+ public:
+  GrpcHealthProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {
+    const v1::GrpcSpec& g = check_.grpc();
+    endpoint_ = GrpcEndpoint{g.target(), g.tls(), g.ca_file(), g.server_name()};
   }
-  if (active_ && call_ != 0) {
-    client_->Cancel(call_);
-  }
-}
 
-void GrpcHealthProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
-  active_ = true;
-  done_ = std::move(done);
-  result_.Clear();
-  result_.set_target(checks::TargetOf(check_));
-  start_ = env_->loop->Now();
-  if (client_ == nullptr) {
-    client_ = GrpcHealthClient::Shared(env_->loop);
+  ~GrpcHealthProbe() override {
+    if (token_ != nullptr) {
+      token_->cancelled = true;
+    }
+    if (active_ && call_ != 0) {
+      client_->Cancel(call_);
+    }
   }
-  token_ = std::make_shared<RunToken>();
-  auto system_deadline =
-      std::chrono::system_clock::now() +
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(deadline - start_);
-  auto call = client_->Check(endpoint_, check_.grpc().service(), system_deadline,
-                             [this, token = token_](GrpcCheckAnswer answer) {
-                               if (!token->cancelled) {
-                                 OnAnswer(std::move(answer));
-                               }
-                             });
-  if (!call.ok()) {
-    // done must not run inside Run().
-    env_->loop->Post([this, token = token_, message = std::string(call.status().message())] {
-      if (!token->cancelled) {
-        Finish(FC::PROBER_ERROR, message);
-      }
-    });
-    return;
-  }
-  call_ = *call;
-}
 
-void GrpcHealthProbe::OnAnswer(GrpcCheckAnswer answer) {
-  call_ = 0;
-  result_.set_grpc_status_code(static_cast<int32_t>(answer.status.error_code()));
-  if (answer.status.ok()) {
-    result_.set_grpc_serving_status(Serving::ServingStatus_Name(answer.serving));
+  void Run(common::EventLoop::MonoTime deadline, Done done) override {
+    active_ = true;
+    done_ = std::move(done);
+    result_.Clear();
+    result_.set_target(checks::TargetOf(check_));
+    start_ = env_->loop->Now();
+    if (client_ == nullptr) {
+      client_ = GrpcHealthClient::Shared(env_->loop);
+    }
+    token_ = std::make_shared<RunToken>();
+    auto system_deadline =
+        std::chrono::system_clock::now() +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(deadline - start_);
+    auto call = client_->Check(endpoint_, check_.grpc().service(), system_deadline,
+                               [this, token = token_](GrpcCheckAnswer answer) {
+                                 if (!token->cancelled) {
+                                   OnAnswer(std::move(answer));
+                                 }
+                               });
+    if (!call.ok()) {
+      // done must not run inside Run().
+      env_->loop->Post([this, token = token_, message = std::string(call.status().message())] {
+        if (!token->cancelled) {
+          Finish(FC::PROBER_ERROR, message);
+        }
+      });
+      return;
+    }
+    call_ = *call;
   }
-  std::string detail;
-  FC::Code fc = ClassifyHealthAnswer(answer, &detail);
-  Finish(fc, absl::StrCat(check_.grpc().target(),
-                          check_.grpc().service().empty()
-                              ? ""
-                              : absl::StrCat(" service \"", check_.grpc().service(), "\""),
-                          ": ", detail));
-}
 
-void GrpcHealthProbe::Abort() {
-  if (!active_) {
-    return;
+  void Abort() override {
+    if (!active_) {
+      return;
+    }
+    if (call_ != 0) {
+      client_->Cancel(call_);
+      call_ = 0;
+    }
+    result_.set_grpc_status_code(static_cast<int32_t>(grpc::StatusCode::DEADLINE_EXCEEDED));
+    Finish(FC::GRPC_DEADLINE,
+           absl::StrCat(check_.grpc().target(), ": no answer before the check's timeout"));
   }
-  if (call_ != 0) {
-    client_->Cancel(call_);
+
+ private:
+  void OnAnswer(GrpcCheckAnswer answer) {
     call_ = 0;
+    result_.set_grpc_status_code(static_cast<int32_t>(answer.status.error_code()));
+    if (answer.status.ok()) {
+      result_.set_grpc_serving_status(Serving::ServingStatus_Name(answer.serving));
+    }
+    std::string detail;
+    FC::Code fc = ClassifyHealthAnswer(answer, &detail);
+    Finish(fc, absl::StrCat(check_.grpc().target(),
+                            check_.grpc().service().empty()
+                                ? ""
+                                : absl::StrCat(" service \"", check_.grpc().service(), "\""),
+                            ": ", detail));
   }
-  result_.set_grpc_status_code(static_cast<int32_t>(grpc::StatusCode::DEADLINE_EXCEEDED));
-  Finish(FC::GRPC_DEADLINE,
-         absl::StrCat(check_.grpc().target(), ": no answer before the check's timeout"));
-}
 
-void GrpcHealthProbe::Finish(FC::Code fc, std::string detail) {
-  if (!active_) {
-    return;
+  void Finish(FC::Code fc, std::string detail) {
+    if (!active_) {
+      return;
+    }
+    active_ = false;
+    token_->cancelled = true;  // a late answer of this run is dropped
+    token_.reset();
+    result_.set_total_us(MicrosBetween(start_, env_->loop->Now()));
+    result_.set_failure_class(fc);
+    result_.set_detail(std::move(detail));
+    DeliverResult(&done_, &result_);
   }
-  active_ = false;
-  token_->cancelled = true;  // a late answer of this run is dropped
-  token_.reset();
-  result_.set_total_us(MicrosBetween(start_, env_->loop->Now()));
-  result_.set_failure_class(fc);
-  result_.set_detail(std::move(detail));
-  DeliverResult(&done_, &result_);
+
+  // Outlives the probe in the posted answer.
+  struct RunToken {
+    bool cancelled = false;
+  };
+
+  v1::Check check_;
+  ProbeEnv* env_;
+  GrpcEndpoint endpoint_;
+  std::shared_ptr<GrpcHealthClient> client_;
+  // The active run.
+  bool active_ = false;
+  Done done_;
+  std::shared_ptr<RunToken> token_;
+  GrpcHealthClient::CallId call_ = 0;
+  common::EventLoop::MonoTime start_;
+  v1::ProbeResult result_;
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> NewGrpcHealthProbe(const v1::Check& check, ProbeEnv* env) {
+  return std::make_unique<GrpcHealthProbe>(check, env);
 }
 
 }  // namespace sonde::prober

@@ -23,33 +23,8 @@ namespace sonde::prober {
 // The class and detail of a finished call. Exposed for tests.
 v1::FailureClass::Code ClassifyHealthAnswer(const GrpcCheckAnswer& answer, std::string* detail);
 
-class GrpcHealthProbe : public Probe {
- public:
-  GrpcHealthProbe(const v1::Check& check, ProbeEnv* env);
-  ~GrpcHealthProbe() override;
-  void Run(common::EventLoop::MonoTime deadline, Done done) override;
-  void Abort() override;
-
- private:
-  // Outlives the probe in the posted answer.
-  struct RunToken {
-    bool cancelled = false;
-  };
-  void OnAnswer(GrpcCheckAnswer answer);
-  void Finish(v1::FailureClass::Code fc, std::string detail);
-
-  v1::Check check_;
-  ProbeEnv* env_;
-  GrpcEndpoint endpoint_;
-  std::shared_ptr<GrpcHealthClient> client_;
-  // The active run.
-  bool active_ = false;
-  Done done_;
-  std::shared_ptr<RunToken> token_;
-  GrpcHealthClient::CallId call_ = 0;
-  common::EventLoop::MonoTime start_;
-  v1::ProbeResult result_;
-};
+// A probe that runs `check` (whose spec is grpc) on the loop thread of `env`.
+std::unique_ptr<Probe> NewGrpcHealthProbe(const v1::Check& check, ProbeEnv* env);
 
 }  // namespace sonde::prober
 
