@@ -14,14 +14,14 @@ cmake --build "$BUILD_DIR" -j2
 if [ $# -gt 0 ]; then
   exec ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 "$@"
 fi
-# The scenario suite (label "scenario": whole clusters that mostly wait on
-# the clock, light on CPU) runs beside the rest, whose integration tests
+# The scenario suite (label "scenario") and the long runs (label "longrun":
+# whole clusters that mostly wait on the clock, light on CPU) run beside the rest, whose integration tests
 # each need the machine to themselves (RUN_SERIAL): ~25 min become ~13.
 SCENARIO_LOG=$BUILD_DIR/scenario-tests.log
-ctest --test-dir "$BUILD_DIR" -V -j2 -L scenario >"$SCENARIO_LOG" 2>&1 &
+ctest --test-dir "$BUILD_DIR" -V -j2 -L 'scenario|longrun' >"$SCENARIO_LOG" 2>&1 &
 scenario_pid=$!
 status=0
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 -LE scenario || status=$?
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 -LE 'scenario|longrun' || status=$?
 scenario_status=0
 wait "$scenario_pid" || scenario_status=$?
 echo
