@@ -1,6 +1,6 @@
-// UTF-8 cleaning of what probers send: PostgreSQL's COPY and jsonb refuse
-// invalid UTF-8 and NUL bytes, and one bad string must not cost a whole
-// batch. Checks read in place (the common, clean batch is stored without a
+// UTF-8 cleaning of the messages probers send: PostgreSQL's COPY and jsonb
+// refuse invalid UTF-8 and NUL bytes, and one bad string must not cost a whole
+// batch (the per-string functions live in common/text/safe_text.h). Checks read in place (the common, clean batch is stored without a
 // copy); only a batch with a bad string pays for a sanitized copy. Pure
 // functions; any thread.
 #ifndef SONDE_COLLECTOR_STORAGE_UTF8_H_
@@ -8,17 +8,13 @@
 
 #include <string>
 
-#include "absl/strings/string_view.h"
+#include "common/text/safe_text.h"
 #include "google/protobuf/message.h"
 
 namespace sonde::collector {
 
-// Returns `in` as valid UTF-8 without NUL bytes: each byte that does not start
-// a well-formed sequence becomes U+FFFD, NUL bytes are dropped.
-std::string SanitizeUtf8(absl::string_view in);
-
-// True when `s` is valid UTF-8 without NUL bytes (SanitizeUtf8 would keep it).
-bool IsCleanUtf8(absl::string_view s);
+using ::sonde::IsCleanUtf8;
+using ::sonde::SanitizeUtf8;
 
 // True when every string field (recursively) is clean, i.e. SanitizeMessage
 // would change nothing.

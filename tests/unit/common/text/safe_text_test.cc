@@ -1,0 +1,64 @@
+#include "common/text/safe_text.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace sonde {
+namespace {
+
+TEST(SafeTextTest, PrintableUtf8IsUnchanged) {
+  EXPECT_EQ(SafeText("GET / 200 — grüß dich"), "GET / 200 — grüß dich");
+  EXPECT_EQ(SafeText(""), "");
+}
+
+TEST(SafeTextTest, InvalidBytesAreShownAsHex) {
+  EXPECT_EQ(SafeText("caf\xe9 ok"), "caf\\xe9 ok");              // Latin-1
+  EXPECT_EQ(SafeText("\xe2\x9c"), "\\xe2\\x9c");                 // cut sequence
+  EXPECT_EQ(SafeText("\xed\xa0\x80"), "\\xed\\xa0\\x80");        // surrogate
+  EXPECT_EQ(SafeText("\xc0\xaf"), "\\xc0\\xaf");                 // overlong '/'
+}
+
+TEST(SafeTextTest, ControlCharactersAreEscaped) {
+  EXPECT_EQ(SafeText("a\nb\r\tc"), "a\\nb\\r\\tc");
+  EXPECT_EQ(SafeText(std::string("x\0y", 3)), "x\\x00y");
+  EXPECT_EQ(SafeText("\x1b[2J"), "\\x1b[2J");  // terminal escape
+  EXPECT_EQ(SafeText("\x7f"), "\\x7f");
+  EXPECT_EQ(SafeText("\xc2\x9b" "31m"), "\\u009b31m");  // C1 CSI
+}
+
+TEST(SafeTextTest, CapCutsAtACharacterAndMarksTheCut) {
+  std::string out = SafeText(std::string(5000, 'a'), 100);
+  EXPECT_LE(out.size(), 100u);
+  EXPECT_EQ(out.substr(out.size() - 3), "\xE2\x80\xA6");
+  // Never splits a multi-byte character or an escape.
+  std::string umlauts;
+  for (int i = 0; i < 100; ++i) {
+    umlauts += "\xc3\xbc";
+  }
+  out = SafeText(umlauts, 10);
+  EXPECT_TRUE(IsCleanUtf8(out));
+  EXPECT_EQ(out, "\xc3\xbc\xc3\xbc\xc3\xbc\xE2\x80\xA6");
+  EXPECT_EQ(SafeText("\n\n\n\n", 5), "\\n\xE2\x80\xA6");
+  EXPECT_EQ(SafeText("abcde", 5), "abcde");
+  EXPECT_EQ(SafeText("abcd\n", 5), "ab\xE2\x80\xA6");
+}
+
+TEST(SafeTextTest, ResultIsAlwaysCleanUtf8) {
+  std::string bytes;
+  for (int b = 0; b < 256; ++b) {
+    bytes.push_back(static_cast<char>(b));
+  }
+  EXPECT_TRUE(IsCleanUtf8(SafeText(bytes)));
+  EXPECT_TRUE(IsCleanUtf8(SafeText(bytes, 37)));
+}
+
+TEST(Utf8Test, SanitizeReplacesInvalidAndDropsNul) {
+  EXPECT_EQ(SanitizeUtf8(std::string("a\0b", 3)), "ab");
+  EXPECT_EQ(SanitizeUtf8("\xff"), "\xEF\xBF\xBD");
+  EXPECT_TRUE(IsCleanUtf8("grüß\n"));
+  EXPECT_FALSE(IsCleanUtf8("\xff"));
+}
+
+}  // namespace
+}  // namespace sonde
