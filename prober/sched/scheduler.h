@@ -54,12 +54,16 @@ class Scheduler {
   };
 
   struct Stats {
-    uint64_t runs = 0;
+    uint64_t runs = 0;  // probes started
+    // Slots that found the check's previous run still going (or queued):
+    // skipped, never run late and doubled.
     uint64_t skipped_overlap = 0;
+    // Runs that waited in the queue because max_in_flight were running.
     uint64_t deferred = 0;
+    // Probes that overran their timeout by abort_grace and were aborted.
     uint64_t aborted = 0;
-    size_t in_flight = 0;
-    size_t checks = 0;
+    size_t in_flight = 0;  // probes running now
+    size_t checks = 0;     // checks scheduled
   };
 
   Scheduler(common::EventLoop* loop, common::Clock* clock, ProbeFactory factory, ResultSink sink,
