@@ -116,6 +116,15 @@ struct Series {
   int32_t fallback_http_status = 0;
   int64_t detail_us = kNever;
   Certificate cert;  // the last one seen (any class but PROBER_ERROR)
+  // Observe()'s side: the certificate text of the last result queued for
+  // this series and what it parsed to (seen_us 0; not seen() when it did
+  // not parse). Parsed only when the text changes: certificates change a
+  // few times a year. Apply() adopts it for a Sample::certificate (a
+  // result reordered across a certificate change adopts the newer one).
+  std::string observed_not_after;
+  std::string observed_chain_not_after;
+  int32_t observed_days_left = 0;
+  Certificate observed_certificate;
 
   MinuteWindow partial;
   BurnCounter burn;
