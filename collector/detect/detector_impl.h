@@ -132,9 +132,9 @@ struct Detector::Impl {
   uint64_t SlowRegions(const CheckState& c, int64_t t) const;
   void Burn(CheckState& c, int64_t t, bool* page, bool* ticket);
   std::string AnsweringProtocols(uint32_t ci, uint64_t down_regions) const;
-  void ClassStats(const CheckState& c, uint64_t mask, int64_t t, int* dominant,
+  void ClassStats(const CheckState& c, uint64_t mask, int64_t t, bool episode, int* dominant,
                   uint32_t* dominant_count, double* dns_share) const;
-  const Series* EvidenceSeries(const CheckState& c, uint64_t mask) const;
+  const Series* EvidenceSeries(const CheckState& c, uint64_t mask, int failure_class) const;
   void ReconcileService(uint32_t si, int64_t t);
   void ReconcileProbers(int64_t t);
 

@@ -313,6 +313,7 @@ void Detector::Impl::Apply(const Sample& smp) {
     if (smp.detail_slot != kNoDetail) {
       const ResultDetail& d = detail_pool[smp.detail_slot];
       s.detail.assign(d.text);
+      s.detail_class = smp.failure_class;
       s.fallback_address.assign(d.fallback_address);
       s.fallback_class = d.fallback_class;
       s.fallback_http_status = d.fallback_http_status;
@@ -337,6 +338,9 @@ void Detector::Impl::CompleteRun(Series& s, int64_t t) {
   if (!prober_error_only) {
     const bool was_down = s.sm.down();
     const bool was_outage = s.sm.outage();
+    if (failed && !was_down && !s.last_run_failed) {
+      s.episode_start_us = s.run_start_us;
+    }
     if (s.sm.OnRun(failed, s.Noise(), sm_params)) {
       changed = true;
       MarkHostMates(ci);

@@ -93,6 +93,11 @@ struct Series {
   int64_t stale_base_us = kNever;
   int64_t last_result_us = kNever;
   int64_t last_outage_us = kNever;
+  // Start of the run that began the current failing episode: the first
+  // failed run after the series was up with a passing last run. Outage
+  // classes and evidence count failures from here only, so a new fault is
+  // never described by the failures of an older one.
+  int64_t episode_start_us = kNever;
 
   // What this series contributes to its region's counters.
   bool counted_live = false;
@@ -109,6 +114,7 @@ struct Series {
   std::array<uint8_t, kFailureRing> fail_class{};
   uint32_t fail_pos = 0;
   std::string detail;  // last failure's detail (capacity reused)
+  uint8_t detail_class = 0;  // that failure's class
   // The same failure's DNS fallback: the last known address tried after the
   // name failed ("" when not), its class and HTTP status.
   std::string fallback_address;
