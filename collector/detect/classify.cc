@@ -84,8 +84,8 @@ void Detector::Impl::Burn(CheckState& c, int64_t t, bool* page, bool* ticket) {
   }
 }
 
-void Detector::Impl::ClassStats(const CheckState& c, uint64_t mask, int64_t t, int* dominant,
-                                uint32_t* dominant_count, double* dns_share) const {
+void Detector::Impl::ClassStats(const CheckState& c, uint64_t mask, int64_t t, bool episode,
+                                int* dominant, uint32_t* dominant_count, double* dns_share) const {
   std::array<uint32_t, 128> counts{};
   uint32_t total = 0;
   uint32_t dns = 0;
@@ -95,9 +95,10 @@ void Detector::Impl::ClassStats(const CheckState& c, uint64_t mask, int64_t t, i
       continue;
     }
     const Series& s = *series[c.series[r]];
+    const int64_t from = episode ? std::max(since, s.episode_start_us) : since;
     const uint32_t n = std::min<uint32_t>(s.fail_pos, kFailureRing);
     for (uint32_t k = 0; k < n; ++k) {
-      if (s.fail_us[k] < since) {
+      if (s.fail_us[k] < from) {
         continue;
       }
       const uint8_t cls = s.fail_class[k];
@@ -118,20 +119,22 @@ void Detector::Impl::ClassStats(const CheckState& c, uint64_t mask, int64_t t, i
   }
   if (total == 0 && since > kNever) {
     // Nothing recent (an incident winding down): the last failures seen.
-    ClassStats(c, mask, kNever + class_window_us, dominant, dominant_count, dns_share);
+    ClassStats(c, mask, kNever + class_window_us, episode, dominant, dominant_count, dns_share);
     return;
   }
   *dns_share = total == 0 ? 0.0 : static_cast<double>(dns) / total;
 }
 
-const Series* Detector::Impl::EvidenceSeries(const CheckState& c, uint64_t mask) const {
+const Series* Detector::Impl::EvidenceSeries(const CheckState& c, uint64_t mask,
+                                             int failure_class) const {
   const Series* best = nullptr;
   for (size_t r = 0; r < c.series.size(); ++r) {
     if (c.series[r] < 0 || !(mask & (uint64_t{1} << r))) {
       continue;
     }
     const Series* s = series[c.series[r]].get();
-    if (s->detail_us > kNever && (best == nullptr || s->detail_us > best->detail_us)) {
+    if (s->detail_us > kNever && s->detail_class == failure_class &&
+        (best == nullptr || s->detail_us > best->detail_us)) {
       best = s;
     }
   }
@@ -179,12 +182,12 @@ class Detector::Impl::View : public CheckView {
     return i < 0 ? nullptr : impl_.series[i].get();
   }
   std::string RegionList(uint64_t mask) const override { return impl_.RegionList(mask); }
-  void ClassStats(uint64_t mask, int* dominant, uint32_t* dominant_count,
+  void ClassStats(uint64_t mask, bool episode, int* dominant, uint32_t* dominant_count,
                   double* dns_share) const override {
-    impl_.ClassStats(check(), mask, now(), dominant, dominant_count, dns_share);
+    impl_.ClassStats(check(), mask, now(), episode, dominant, dominant_count, dns_share);
   }
-  const Series* EvidenceSeries(uint64_t mask) const override {
-    return impl_.EvidenceSeries(check(), mask);
+  const Series* EvidenceSeries(uint64_t mask, int failure_class) const override {
+    return impl_.EvidenceSeries(check(), mask, failure_class);
   }
   std::string AnsweringProtocols(uint64_t mask) const override {
     return impl_.AnsweringProtocols(ci_, mask);

@@ -42,16 +42,15 @@ inline constexpr char kProberScope[] = "p/";
 inline constexpr size_t kPrefetchAhead = 8;
 inline constexpr int kPrefetchLines = 6;
 
-// What a result said beyond its class and timings, kept only when there is
-// something: a failure's detail text and, when its name failed to resolve,
-// what the last known address did; the certificate a TLS or HTTPS probe
-// saw (pooled, so a Sample stays 48 bytes; slots are reused).
+// What a failed result said beyond its class and timings, kept only when
+// there is something: its detail text and, when its name failed to
+// resolve, what the last known address did (pooled, so a Sample stays 48
+// bytes; slots are reused). Certificates go to Series::observed_certificate.
 struct ResultDetail {
   std::string text;
   std::string fallback_address;
   uint8_t fallback_class = 0;
   int32_t fallback_http_status = 0;
-  Certificate certificate;  // !seen(): the result carried none
 };
 
 struct RegionHealth {
@@ -133,9 +132,9 @@ struct Detector::Impl {
   uint64_t SlowRegions(const CheckState& c, int64_t t) const;
   void Burn(CheckState& c, int64_t t, bool* page, bool* ticket);
   std::string AnsweringProtocols(uint32_t ci, uint64_t down_regions) const;
-  void ClassStats(const CheckState& c, uint64_t mask, int64_t t, int* dominant,
+  void ClassStats(const CheckState& c, uint64_t mask, int64_t t, bool episode, int* dominant,
                   uint32_t* dominant_count, double* dns_share) const;
-  const Series* EvidenceSeries(const CheckState& c, uint64_t mask) const;
+  const Series* EvidenceSeries(const CheckState& c, uint64_t mask, int failure_class) const;
   void ReconcileService(uint32_t si, int64_t t);
   void ReconcileProbers(int64_t t);
 

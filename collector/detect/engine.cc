@@ -64,7 +64,6 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
     cls = FC::PROBER_ERROR;
   }
   s.failure_class = static_cast<uint8_t>(cls);
-  s.ok = cls == FC::OK;
   s.request_index = static_cast<uint16_t>(std::min<uint32_t>(r.request_index(), 0xffff));
   s.dns_us = r.dns_us();
   s.connect_us = r.connect_us();
@@ -72,9 +71,20 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
   s.first_byte_us = r.first_byte_us();
   s.total_us = r.total_us();
   const bool failure_detail =
-      !s.ok && cls != FC::PROBER_ERROR && (!r.detail().empty() || !r.fallback_address().empty());
-  const bool certificate = cls != FC::PROBER_ERROR && !r.cert_not_after().empty();
-  if (failure_detail || certificate) {
+      cls != FC::OK && cls != FC::PROBER_ERROR && (!r.detail().empty() || !r.fallback_address().empty());
+  if (cls != FC::PROBER_ERROR && !r.cert_not_after().empty()) {
+    s.certificate = true;
+    Series& ser = *series[s.series];
+    if (r.cert_not_after() != ser.observed_not_after ||
+        r.chain_not_after() != ser.observed_chain_not_after ||
+        r.cert_days_left() != ser.observed_days_left) {
+      ser.observed_not_after.assign(r.cert_not_after());
+      ser.observed_chain_not_after.assign(r.chain_not_after());
+      ser.observed_days_left = r.cert_days_left();
+      ser.observed_certificate = ReadCertificate(r);
+    }
+  }
+  if (failure_detail) {
     if (free_details.empty()) {
       s.detail_slot = static_cast<uint32_t>(detail_pool.size());
       detail_pool.emplace_back();
@@ -87,7 +97,6 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
     d.fallback_address.assign(r.fallback_address());
     d.fallback_class = static_cast<uint8_t>(r.fallback_class() & 127);
     d.fallback_http_status = r.fallback_http_status();
-    d.certificate = certificate ? ReadCertificate(r) : Certificate{};
   }
   pending.Push(s);
 }
@@ -281,22 +290,19 @@ void Detector::Impl::Apply(const Sample& smp) {
     MarkCheck(s.check);
   }
 
-  if (smp.detail_slot != kNoDetail) {
-    const Certificate& cert = detail_pool[smp.detail_slot].certificate;
-    if (cert.seen() && (cert.not_after_us != s.cert.not_after_us ||
-                        cert.chain_not_after_us != s.cert.chain_not_after_us ||
-                        cert.days_left != s.cert.days_left || !s.cert.seen())) {
+  if (smp.certificate && s.observed_certificate.seen()) {
+    const Certificate& cert = s.observed_certificate;
+    if (!s.cert.seen() || cert.not_after_us != s.cert.not_after_us ||
+        cert.chain_not_after_us != s.cert.chain_not_after_us || cert.days_left != s.cert.days_left) {
       MarkCheck(s.check);  // a new certificate, or a day less: rules look again
     }
-    if (cert.seen()) {
-      s.cert = cert;
-      s.cert.seen_us = t;
-    }
+    s.cert = cert;
+    s.cert.seen_us = t;
   }
   if (smp.failure_class == FC::PROBER_ERROR) {
     ++s.run_prober_error;
     ++stats.prober_errors;
-  } else if (smp.ok) {
+  } else if (smp.failure_class == FC::OK) {
     ++s.run_ok;
     s.latency.Add(smp.total_us, smp.dns_us, smp.connect_us, smp.tls_us, smp.first_byte_us);
   } else {
@@ -307,6 +313,7 @@ void Detector::Impl::Apply(const Sample& smp) {
     if (smp.detail_slot != kNoDetail) {
       const ResultDetail& d = detail_pool[smp.detail_slot];
       s.detail.assign(d.text);
+      s.detail_class = smp.failure_class;
       s.fallback_address.assign(d.fallback_address);
       s.fallback_class = d.fallback_class;
       s.fallback_http_status = d.fallback_http_status;
@@ -331,6 +338,9 @@ void Detector::Impl::CompleteRun(Series& s, int64_t t) {
   if (!prober_error_only) {
     const bool was_down = s.sm.down();
     const bool was_outage = s.sm.outage();
+    if (failed && !was_down && !s.last_run_failed) {
+      s.episode_start_us = s.run_start_us;
+    }
     if (s.sm.OnRun(failed, s.Noise(), sm_params)) {
       changed = true;
       MarkHostMates(ci);

@@ -39,6 +39,23 @@ std::vector<std::string> Union(const std::vector<std::string>& a,
   return out;
 }
 
+// Whether `d` is the fault a recovering (held) incident was about, so the
+// incident continues: same kind (or one grouped with it), same dominant
+// class, and regions in common. Anything else is a new fault and a new
+// incident: a recovering incident never absorbs it (its kind, class and
+// evidence would disagree). An unknown class or region list (an incident
+// restored from an older row) does not disqualify.
+bool SameFault(const Incident& held, const DesiredIncident& d) {
+  if (InfoOf(held.kind).group_with != InfoOf(d.kind).group_with) {
+    return false;
+  }
+  if (held.dominant_class != v1::FailureClass::UNSPECIFIED &&
+      d.dominant_class != v1::FailureClass::UNSPECIFIED && held.dominant_class != d.dominant_class) {
+    return false;
+  }
+  return held.regions.empty() || d.regions.empty() || Overlap(held.regions, d.regions) > 0;
+}
+
 // Copies what the detector decided about an incident (everything but its
 // identity, regions and target counts) into its snapshot.
 void CopyFindings(const DesiredIncident& d, Incident* s) {
@@ -187,7 +204,8 @@ void IncidentBook::Reconcile(const std::string& scope, const std::string& servic
     bool found = false;
     for (size_t j = 0; j < mine.size(); ++j) {
       Entry& e = open_[mine[j]];
-      if (!used[j] && e.snap.kind == d.kind && e.discriminator == d.discriminator) {
+      if (!used[j] && e.snap.kind == d.kind && e.discriminator == d.discriminator &&
+          (!e.holding || SameFault(e.snap, d))) {
         Update(&e, d, t, false, e.snap.kind, out);
         used[j] = true;
         found = true;
@@ -206,7 +224,7 @@ void IncidentBook::Reconcile(const std::string& scope, const std::string& servic
     if (IsAvailability(d.kind)) {
       for (size_t j = 0; j < mine.size(); ++j) {
         const Entry& e = open_[mine[j]];
-        if (used[j] || !IsAvailability(e.snap.kind)) {
+        if (used[j] || !IsAvailability(e.snap.kind) || (e.holding && !SameFault(e.snap, d))) {
           continue;
         }
         const size_t overlap = Overlap(e.snap.checks, d.checks);

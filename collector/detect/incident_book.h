@@ -10,8 +10,10 @@
 //     REGIONAL, PARTIAL, DNS, PROTOCOL) sharing a check is no longer
 //     wanted: RECLASSIFIED (same id; no storm of new incidents);
 //   - new key otherwise: OPENED;
-//   - open but not wanted: held for resolve_hold, then RESOLVED; if it is
-//     wanted again first, it simply continues.
+//   - open but not wanted: held for resolve_hold, then RESOLVED; if the
+//     same fault (kind group, dominant class, a region in common) is wanted
+//     again first, it simply continues; another fault on the same service
+//     opens a new incident while the held one resolves on its own.
 // Incidents hold names (strings), never detector indices, so they survive
 // reconfiguration. Not thread-safe (owned by Detector).
 #ifndef SONDE_COLLECTOR_DETECT_INCIDENT_BOOK_H_

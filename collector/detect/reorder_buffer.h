@@ -31,7 +31,9 @@ struct Sample {
   uint32_t total_us = 0;
   uint16_t request_index = 0;
   uint8_t failure_class = 0;  // v1::FailureClass::Code (all values < 256)
-  bool ok = false;
+  // The result carried a certificate: the one Observe() parsed last for
+  // the series (Series::observed_certificate).
+  bool certificate = false;
 };
 
 // Strict weak order used everywhere samples are ordered.

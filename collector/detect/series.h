@@ -93,6 +93,11 @@ struct Series {
   int64_t stale_base_us = kNever;
   int64_t last_result_us = kNever;
   int64_t last_outage_us = kNever;
+  // Start of the run that began the current failing episode: the first
+  // failed run after the series was up with a passing last run. Outage
+  // classes and evidence count failures from here only, so a new fault is
+  // never described by the failures of an older one.
+  int64_t episode_start_us = kNever;
 
   // What this series contributes to its region's counters.
   bool counted_live = false;
@@ -109,6 +114,7 @@ struct Series {
   std::array<uint8_t, kFailureRing> fail_class{};
   uint32_t fail_pos = 0;
   std::string detail;  // last failure's detail (capacity reused)
+  uint8_t detail_class = 0;  // that failure's class
   // The same failure's DNS fallback: the last known address tried after the
   // name failed ("" when not), its class and HTTP status.
   std::string fallback_address;
@@ -116,6 +122,15 @@ struct Series {
   int32_t fallback_http_status = 0;
   int64_t detail_us = kNever;
   Certificate cert;  // the last one seen (any class but PROBER_ERROR)
+  // Observe()'s side: the certificate text of the last result queued for
+  // this series and what it parsed to (seen_us 0; not seen() when it did
+  // not parse). Parsed only when the text changes: certificates change a
+  // few times a year. Apply() adopts it for a Sample::certificate (a
+  // result reordered across a certificate change adopts the newer one).
+  std::string observed_not_after;
+  std::string observed_chain_not_after;
+  int32_t observed_days_left = 0;
+  Certificate observed_certificate;
 
   MinuteWindow partial;
   BurnCounter burn;

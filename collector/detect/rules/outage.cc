@@ -49,9 +49,9 @@ class OutageRule : public Rule {
                  ? IncidentKind::kGlobalOutage
                  : IncidentKind::kRegionalOutage;
     double dns_share = 0;
-    v.ClassStats(outage, &f.dominant_class, &f.class_count, &dns_share);
+    v.ClassStats(outage, /*episode=*/true, &f.dominant_class, &f.class_count, &dns_share);
     f.share = 1.0;
-    const Series* ev = v.EvidenceSeries(outage);
+    const Series* ev = v.EvidenceSeries(outage, f.dominant_class);
     const std::string detail = ev != nullptr ? ev->detail : std::string();
     std::string answering;
     if (f.class_count > 0 && dns_share >= o.dns_share) {

@@ -86,7 +86,7 @@ class PartialFailureRule : public Rule {
     }
     f.regions = where;
     double dns_share = 0;
-    v.ClassStats(where, &f.dominant_class, &f.class_count, &dns_share);
+    v.ClassStats(where, /*episode=*/false, &f.dominant_class, &f.class_count, &dns_share);
     // The larger of the share "since it started failing" in the short
     // window (when it has enough probes) and the slow window's: right
     // from the first minute, and decaying smoothly after a fix.
@@ -114,7 +114,7 @@ class PartialFailureRule : public Rule {
                              absl::FormatDuration(br.long_window),
                              absl::FormatDuration(br.short_window));
     }
-    const Series* ev = v.EvidenceSeries(where);
+    const Series* ev = v.EvidenceSeries(where, f.dominant_class);
     f.evidence = absl::StrFormat("%.0f%% of probes failing in %s (%s); %s", f.share * 100,
                                  v.RegionList(where), rule, ClassName(f.dominant_class));
     if (f.kind == IncidentKind::kDnsFailure) {

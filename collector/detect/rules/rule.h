@@ -56,11 +56,15 @@ class CheckView {
   virtual std::string RegionList(uint64_t mask) const = 0;
   // The most frequent failure class (and its count) of the regions in
   // `mask` over class_window (or, with nothing recent, the last failures
-  // seen), and the share of those failures that are DNS_*.
-  virtual void ClassStats(uint64_t mask, int* dominant, uint32_t* dominant_count,
+  // seen), and the share of those failures that are DNS_*. `episode`: only
+  // failures of each series' current failing episode (outages: a new fault
+  // is never classified by an older one's failures).
+  virtual void ClassStats(uint64_t mask, bool episode, int* dominant, uint32_t* dominant_count,
                           double* dns_share) const = 0;
-  // The series in `mask` whose failure detail is the newest; nullptr if none.
-  virtual const Series* EvidenceSeries(uint64_t mask) const = 0;
+  // The series in `mask` whose newest failure detail is of `failure_class`
+  // and newest among those; nullptr if none (evidence never quotes a
+  // failure of another class).
+  virtual const Series* EvidenceSeries(uint64_t mask, int failure_class) const = 0;
   // Other protocols of the same host that answer in every region of
   // `mask` ("http, ssh"); "" when none.
   virtual std::string AnsweringProtocols(uint64_t mask) const = 0;
