@@ -24,6 +24,7 @@
 #include "prober/io/curl_multi.h"
 #include "prober/io/dns_resolver.h"
 #include "prober/probes/registry.h"
+#include "prober/probes/result_text.h"
 #include "prober/sched/scheduler.h"
 #include "prober/uplink/config_client.h"
 #include "prober/uplink/uplink.h"
@@ -378,6 +379,9 @@ int RunProber(int argc, char** argv) {
       m.Add("sonde_prober_lateness_p99_seconds", "gauge", "99th percentile of run start lateness.",
             loop_stats.lateness_p99_us.load() / 1e6);
       m.Add("sonde_prober_results_total", "counter", "Results produced.", u.added);
+      m.Add("sonde_prober_result_text_repaired_total", "counter",
+            "Result text fields a probe left invalid UTF-8, repaired on delivery.",
+            RepairedTextFields());
       m.Add("sonde_prober_batches_spooled_total", "counter", "Batches formed and stored.",
             u.spooled_batches);
       m.Add("sonde_prober_batches_sent_total", "counter", "Batches written to the collector.",

@@ -1,6 +1,8 @@
 #include "prober/probes/dns_fallback.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/text/safe_text.h"
+#include "prober/probes/result_text.h"
 
 namespace sonde::prober {
 
@@ -8,6 +10,9 @@ using FC = v1::FailureClass;
 
 void SetOutcome(const DnsFallback& fallback, FC::Code seen, std::string detail, int http_status,
                 v1::ProbeResult* r) {
+  // The detail quotes target text (each piece made safe where it was
+  // read); the whole stays under its cap.
+  detail = SafeText(detail, kDetailMaxBytes);
   if (!fallback.used()) {
     r->set_failure_class(seen);
     r->set_detail(std::move(detail));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/event_loop.h"
+#include "prober/probes/result_text.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/result.pb.h"
 
@@ -47,14 +48,24 @@ class Probe {
   virtual void Abort() = 0;
 };
 
-// The tail of a probe run that produced one result: moves `*done` out first
-// (the callback may start the next run) and hands it `*result`, moved, not
+// The tail of every probe run: moves `*done` out first (the callback may
+// start the next run) and hands it `results`. The last line of defence
+// against target bytes a probe did not make safe: every string field is
+// checked and, if need be, repaired and counted (result_text.h).
+inline void DeliverResults(Probe::Done* done, std::vector<v1::ProbeResult> results) {
+  for (v1::ProbeResult& r : results) {
+    RepairResultText(&r);
+  }
+  Probe::Done call = std::move(*done);
+  call(std::move(results));
+}
+
+// DeliverResults for a run that produced one result: `*result` is moved, not
 // copied (Run() clears it).
 inline void DeliverResult(Probe::Done* done, v1::ProbeResult* result) {
-  Probe::Done call = std::move(*done);
   std::vector<v1::ProbeResult> results;
   results.push_back(std::move(*result));
-  call(std::move(results));
+  DeliverResults(done, std::move(results));
 }
 
 }  // namespace sonde::prober

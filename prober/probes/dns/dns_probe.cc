@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/checks/registry.h"
+#include "common/text/safe_text.h"
 #include "prober/probes/dns/dns_packet.h"
 
 namespace sonde::prober {
@@ -59,11 +60,15 @@ v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string&
   uint16_t qtype = TypeNumber(spec.type().empty() ? "A" : spec.type());
   std::set<std::string> got;
   for (const DnsRecordData& rec : packet->answers) {
-    v1::DnsRecord* r = out.add_answers();
-    r->set_name(rec.name);
-    r->set_type(TypeName(rec.type));
-    r->set_ttl(rec.ttl);
-    r->set_data(rec.data);
+    // Every record is judged; the result keeps the first few, each capped
+    // (a TXT answer over TCP can be 64 KiB).
+    if (out.answers_size() < static_cast<int>(kDnsAnswersKept)) {
+      v1::DnsRecord* r = out.add_answers();
+      r->set_name(SafeText(rec.name, kTargetTextMaxBytes));
+      r->set_type(TypeName(rec.type));
+      r->set_ttl(rec.ttl);
+      r->set_data(SafeText(rec.data, kTargetTextMaxBytes));
+    }
     if (rec.type == qtype) {
       got.insert(Normalize(rec.data));
     }
@@ -199,12 +204,10 @@ class DnsProbe : public Probe {
         std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
             .count()));
     r.set_failure_class(fc);
-    r.set_detail(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ",
-                              absl::StrJoin(parts, "; ")));
-    Done done = std::move(run->done);
-    std::vector<v1::ProbeResult> results;  // moved, not copied: `{r}` would copy
-    results.push_back(std::move(r));
-    done(std::move(results));
+    r.set_detail(SafeText(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ",
+                                       absl::StrJoin(parts, "; ")),
+                          kDetailMaxBytes));
+    DeliverResult(&run->done, &r);
   }
 
   v1::Check check_;

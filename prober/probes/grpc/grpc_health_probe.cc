@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/checks/registry.h"
+#include "common/text/safe_text.h"
 
 namespace sonde::prober {
 namespace {
@@ -29,8 +30,9 @@ FC::Code ClassifyHealthAnswer(const GrpcCheckAnswer& answer, std::string* detail
     return answer.serving == Serving::SERVING ? FC::OK : FC::GRPC_NOT_SERVING;
   }
   // gRPC's status codes are absl's, number for number.
+  // The message is the server's words.
   *detail = absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())),
-                         ": ", s.error_message());
+                         ": ", SafeText(s.error_message(), kTargetTextMaxBytes));
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       return FC::GRPC_UNAVAILABLE;
@@ -128,7 +130,7 @@ class GrpcHealthProbe : public Probe {
     token_.reset();
     result_.set_total_us(MicrosBetween(start_, env_->loop->Now()));
     result_.set_failure_class(fc);
-    result_.set_detail(std::move(detail));
+    result_.set_detail(SafeText(detail, kDetailMaxBytes));
     DeliverResult(&done_, &result_);
   }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/checks/registry.h"
+#include "common/text/safe_text.h"
 #include "prober/io/connector.h"
 #include "prober/io/curl_multi.h"
 #include "prober/io/dns_resolver.h"
@@ -84,14 +85,6 @@ uint32_t Micros(curl_off_t v) { return v > 0 ? static_cast<uint32_t>(v) : 0; }
 std::chrono::milliseconds Remaining(const EventLoop& loop, EventLoop::MonoTime deadline) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - loop.Now());
   return std::max(ms, std::chrono::milliseconds(1));
-}
-
-std::string Printable(absl::string_view s, size_t max) {
-  std::string out;
-  for (char c : s.substr(0, max)) {
-    out += (absl::ascii_isprint(static_cast<unsigned char>(c)) ? c : '.');
-  }
-  return out;
 }
 
 }  // namespace
@@ -367,7 +360,9 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
                           : common::FormatHostPort(run.address, url_.port);
   std::string detail;
   if (fc != FC::OK) {
-    detail = absl::StrCat(req->error[0] != '\0' ? req->error : curl_easy_strerror(code));
+    // curl's text may quote what the server sent.
+    detail = SafeText(req->error[0] != '\0' ? req->error : curl_easy_strerror(code),
+                      kTargetTextMaxBytes);
   } else {
     const v1::HttpSpec& h = check_.http();
     bool status_ok = false;
@@ -390,11 +385,14 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
       detail = pattern_error_;
     } else if (expect_body_ && !expect_body_->Search(req->body)) {
       fc = FC::HTTP_BODY;
-      detail = absl::StrCat("body does not match /", h.expect_body(), "/ (first bytes: \"",
-                            Printable(req->body, 80), "\")");
+      detail = absl::StrCat(
+          "body does not match /", h.expect_body(), "/ (first bytes: \"",
+          SafeText(absl::string_view(req->body).substr(0, kExcerptMaxBytes), kExcerptMaxBytes),
+          "\")");
     } else {
       for (const auto& [name, re] : expect_headers_) {
         bool matched = false;
+        absl::string_view seen;  // the last value of that header, for the detail
         for (const std::string& line : req->headers) {
           size_t colon = line.find(':');
           if (colon == std::string::npos) {
@@ -403,12 +401,15 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
           if (absl::AsciiStrToLower(line.substr(0, colon)) != name) {
             continue;
           }
-          matched |=
-              re.Search(absl::StripAsciiWhitespace(absl::string_view(line).substr(colon + 1)));
+          seen = absl::StripAsciiWhitespace(absl::string_view(line).substr(colon + 1));
+          matched |= re.Search(seen);
         }
         if (!matched) {
           fc = FC::HTTP_HEADER;
           detail = absl::StrCat("header ", name, " missing or not matching");
+          if (!seen.empty()) {
+            absl::StrAppend(&detail, " (\"", SafeText(seen, kExcerptMaxBytes), "\")");
+          }
           break;
         }
       }
@@ -458,10 +459,9 @@ void HttpProbe::Finish(std::shared_ptr<RunState> run) {
   for (auto& r : run->results) {
     r.set_target(target);
   }
-  Done done = std::move(run->done);
   std::vector<v1::ProbeResult> results = std::move(run->results);
   run->requests.clear();
-  done(std::move(results));
+  DeliverResults(&run->done, std::move(results));
 }
 
 }  // namespace sonde::prober

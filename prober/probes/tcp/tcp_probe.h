@@ -8,16 +8,16 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "common/user_regex.h"
 #include "prober/probes/connected_probe.h"
 
 namespace sonde::prober {
 
-// The banner as shown to people: printable ASCII; line ends as \n (CRs and
-// trailing line ends dropped), backslashes doubled, other bytes as \xNN, so
-// the text can be read back unambiguously. At most `max` characters plus one
-// escape. Exposed for tests and fuzzing.
-std::string PrintableBanner(const std::string& raw, size_t max);
+// The banner as shown to people and stored: trailing line ends dropped, then
+// SafeText (valid UTF-8, control characters escaped, at most `max` bytes).
+// Exposed for tests and fuzzing.
+std::string ShownBanner(absl::string_view raw, size_t max);
 
 class TcpProbe : public ConnectedProbe {
  public:
@@ -29,12 +29,17 @@ class TcpProbe : public ConnectedProbe {
   void AbortExchange(v1::FailureClass::Code* fc, std::string* detail) override;
   void ReleaseExchange() override;
   void OnReadable();
+  // Whether the banner read so far matches. Skips the search (false) while
+  // the banner grew too little since the last one, unless `final`.
+  bool BannerMatches(bool final);
+  std::string MatchedDetail() const;
 
   std::optional<common::UserRegex> expect_;  // compiled once, matched on every read
   // A pattern RE2 refused (a config this version did not validate): each run
   // is then PROBER_ERROR with this text, without connecting.
   std::string pattern_error_;
-  std::string banner_;  // the active run's bytes so far
+  std::string banner_;   // the active run's bytes so far
+  size_t searched_ = 0;  // banner_.size() at the last search
 };
 
 }  // namespace sonde::prober

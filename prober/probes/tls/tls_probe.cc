@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/checks/registry.h"
 #include "common/net.h"
+#include "common/text/safe_text.h"
 #include "common/tls/openssl_handles.h"
 #include "prober/probes/cert_fields.h"
 #include "prober/probes/verify_result.h"
@@ -225,7 +226,9 @@ void TlsProbe::StepStartTls() {
     std::string expected = starttls_step_ == 1 ? "250" : "220";
     if (code != expected) {
       return Finish(FC::TLS_HANDSHAKE,
-                    absl::StrCat("STARTTLS: server answered \"", line.substr(0, 120),
+                    absl::StrCat("STARTTLS: server answered \"",
+                                 SafeText(absl::string_view(line).substr(0, kExcerptMaxBytes),
+                                          kExcerptMaxBytes),
                                  "\", expected ", expected));
     }
     const char* next = starttls_step_ == 0   ? "EHLO sonde.invalid\r\n"
@@ -305,8 +308,10 @@ void TlsProbe::Evaluate() {
   if (leaf == nullptr) {
     return Finish(FC::TLS_HANDSHAKE, "server presented no certificate");
   }
-  result().set_cert_subject(NameText(X509_get_subject_name(leaf.get())));
-  result().set_cert_issuer(NameText(X509_get_issuer_name(leaf.get())));
+  result().set_cert_subject(
+      SafeText(NameText(X509_get_subject_name(leaf.get())), kTargetTextMaxBytes));
+  result().set_cert_issuer(
+      SafeText(NameText(X509_get_issuer_name(leaf.get())), kTargetTextMaxBytes));
   if (common::UniqueGeneralNames sans(static_cast<GENERAL_NAMES*>(
           X509_get_ext_d2i(leaf.get(), NID_subject_alt_name, nullptr, nullptr)));
       sans != nullptr) {
@@ -314,8 +319,11 @@ void TlsProbe::Evaluate() {
       GENERAL_NAME* g = sk_GENERAL_NAME_value(sans.get(), i);
       if (g->type == GEN_DNS) {
         const unsigned char* d = ASN1_STRING_get0_data(g->d.dNSName);
-        result().add_cert_sans(
-            std::string(reinterpret_cast<const char*>(d), ASN1_STRING_length(g->d.dNSName)));
+        // The certificate's bytes, whatever they are: an IA5String is
+        // ASCII only by the standard's word.
+        result().add_cert_sans(SafeText(
+            absl::string_view(reinterpret_cast<const char*>(d), ASN1_STRING_length(g->d.dNSName)),
+            kSanMaxBytes));
       } else if (g->type == GEN_IPADD) {
         int len = ASN1_STRING_length(g->d.iPAddress);
         const unsigned char* d = ASN1_STRING_get0_data(g->d.iPAddress);

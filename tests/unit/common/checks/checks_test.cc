@@ -89,14 +89,16 @@ TEST(CheckTypesTest, ValidateReportsFieldsRelativeToTheSpec) {
   tcp.mutable_tcp()->set_expect_banner("(");
   tcp.mutable_tcp()->add_resolvers("127.0.0.1");
   tcp.mutable_tcp()->add_resolvers("resolver.example");
+  tcp.mutable_tcp()->set_max_banner_bytes(65537);  // kept and searched in memory: capped
   RecordedErrors errors;
   FindCheckType(tcp)->validate(tcp, &errors);
-  EXPECT_EQ(errors.fields,
-            (std::set<std::string>{"host", "port", "expect_banner", "resolvers[1]"}));
+  EXPECT_EQ(errors.fields, (std::set<std::string>{"host", "port", "expect_banner", "resolvers[1]",
+                                                  "max_banner_bytes"}));
 
   v1::Check good;
   good.mutable_tcp()->set_host("example.com");
   good.mutable_tcp()->set_port(22);
+  good.mutable_tcp()->set_max_banner_bytes(65536);
   RecordedErrors none;
   FindCheckType(good)->validate(good, &none);
   EXPECT_TRUE(none.fields.empty());

@@ -1,0 +1,56 @@
+// The last line of defence in DeliverResults: a string field a probe let
+// through unmade is repaired (valid UTF-8, escaped, capped) and counted.
+#include "prober/probes/result_text.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "prober/probes/probe.h"
+
+namespace sonde::prober {
+namespace {
+
+TEST(ResultTextTest, RepairsEveryStringFieldNestedOnesIncludedAndCountsThem) {
+  v1::ProbeResult r;
+  r.set_check_id("clean");
+  r.set_detail("554 \xff\xfe not UTF-8");
+  r.add_cert_sans("ok.example");
+  r.add_cert_sans(std::string("nul\0inside", 10));
+  v1::DnsResolverResult* dns = r.add_dns();
+  dns->set_resolver("127.0.0.1:53");
+  dns->add_answers()->set_data("caf\xe9");  // Latin-1
+  r.set_banner(std::string(5000, '\xff'));
+  const uint64_t before = RepairedTextFields();
+
+  EXPECT_EQ(RepairResultText(&r), 4u);
+  EXPECT_EQ(RepairedTextFields() - before, 4u);
+  EXPECT_EQ(r.check_id(), "clean");
+  EXPECT_EQ(r.detail(), "554 \\xff\\xfe not UTF-8");
+  EXPECT_EQ(r.cert_sans(0), "ok.example");
+  EXPECT_EQ(r.cert_sans(1), "nul\\x00inside");
+  EXPECT_EQ(r.dns(0).answers(0).data(), "caf\\xe9");
+  EXPECT_LE(r.banner().size(), kDetailMaxBytes);
+  EXPECT_TRUE(IsCleanUtf8(r.banner()));
+  // The result now serializes and parses back: the batch it joins survives.
+  v1::ProbeResult back;
+  ASSERT_TRUE(back.ParseFromString(r.SerializeAsString()));
+  EXPECT_EQ(RepairResultText(&back), 0u);
+}
+
+TEST(ResultTextTest, DeliverResultsRepairsBeforeTheCallbackSeesTheResults) {
+  std::vector<v1::ProbeResult> got;
+  Probe::Done done = [&](std::vector<v1::ProbeResult> rs) { got = std::move(rs); };
+  std::vector<v1::ProbeResult> results(2);
+  results[0].set_detail("fine");
+  results[1].set_detail("bad \xc3");  // a cut sequence
+  DeliverResults(&done, std::move(results));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].detail(), "fine");
+  EXPECT_EQ(got[1].detail(), "bad \\xc3");
+  EXPECT_FALSE(done);  // moved out: called exactly once
+}
+
+}  // namespace
+}  // namespace sonde::prober
