@@ -50,6 +50,14 @@ void FlagSet::String(const std::string& name, std::string* target, const std::st
        }});
 }
 
+void FlagSet::Secret(const std::string& name, std::string* target, const std::string& help) {
+  Add({name, help, target->empty() ? "" : "set, not shown", false,
+       [target](const std::string& v) {
+         *target = v;
+         return absl::OkStatus();
+       }});
+}
+
 void FlagSet::Int(const std::string& name, int64_t* target, const std::string& help) {
   Add({name, help, absl::StrCat(*target), false, [target, name](const std::string& v) {
          if (!absl::SimpleAtoi(v, target)) {

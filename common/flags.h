@@ -1,7 +1,9 @@
 // FlagSet: the command-line parser of Sonde's binaries. Small on purpose:
 // absl::ParseCommandLine exits with status 1 on a bad flag, while Sonde's
 // contract is exit status 2 for usage errors, and --help must explain the
-// binary rather than list Abseil's internals. Not thread-safe; use from main.
+// binary rather than list Abseil's internals. A secret flag (Secret: a token,
+// a password) never shows its value: --help says only whether one is set,
+// and no error message repeats it. Not thread-safe; use from main.
 #ifndef SONDE_COMMON_FLAGS_H_
 #define SONDE_COMMON_FLAGS_H_
 
@@ -21,6 +23,10 @@ class FlagSet {
   FlagSet(std::string program, std::string usage);
 
   void String(const std::string& name, std::string* target, const std::string& help);
+  // A string whose value is a secret: --help prints "(default: set, not
+  // shown)" instead of a default taken from the environment, and nothing
+  // FlagSet prints or returns contains the value.
+  void Secret(const std::string& name, std::string* target, const std::string& help);
   void Int(const std::string& name, int64_t* target, const std::string& help);
   void Bool(const std::string& name, bool* target, const std::string& help);
   void Duration(const std::string& name, absl::Duration* target, const std::string& help);

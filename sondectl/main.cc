@@ -143,7 +143,7 @@ struct CollectorFlags {
     flags->String("collector", &collector,
                   "The collector's gRPC address, HOST:PORT (port 7600 when omitted).\n"
                   "Default: $SONDE_COLLECTOR, else 127.0.0.1:7600.");
-    flags->String("token", &token,
+    flags->Secret("token", &token,
                   "Query token, when the collector requires one. Default: $SONDE_TOKEN.");
     flags->String("token-file", &security.token_file, "Read the query token from this file.");
     flags->String("tls-ca", &security.tls_ca, "CA (PEM) of the collector's certificate: use TLS.");

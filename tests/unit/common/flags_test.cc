@@ -49,6 +49,24 @@ TEST(FlagsTest, HelpListsFlags) {
   EXPECT_NE(help.find("(default: dflt)"), std::string::npos);
 }
 
+TEST(FlagsTest, SecretValueNeverInHelp) {
+  std::string token = "tok-from-environment-123";
+  FlagSet f("p", "usage");
+  f.Secret("token", &token, "query token");
+  ASSERT_TRUE(f.Parse({"--help"}).ok());
+  const std::string help = f.Help();
+  EXPECT_EQ(help.find("tok-from-environment-123"), std::string::npos) << help;
+  EXPECT_NE(help.find("--token"), std::string::npos);
+  EXPECT_NE(help.find("(default: set, not shown)"), std::string::npos) << help;
+  ASSERT_TRUE(f.Parse({"--token", "given"}).ok());
+  EXPECT_EQ(token, "given");
+
+  std::string unset;
+  FlagSet g("p", "usage");
+  g.Secret("token", &unset, "query token");
+  EXPECT_EQ(g.Help().find("default"), std::string::npos);
+}
+
 TEST(DurationTest, Parse) {
   EXPECT_EQ(*ParseDuration("10s"), absl::Seconds(10));
   EXPECT_EQ(*ParseDuration("5m"), absl::Minutes(5));
