@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "collector/detect/options.h"
+#include "collector/migrate_command.h"
 #include "collector/server.h"
 #include "collector/storage/store.h"
 #include "common/config/config.h"
@@ -34,6 +36,8 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/net.h"
+#include "common/systemd/notify.h"
+#include "common/version/version.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -51,6 +55,7 @@ constexpr absl::Duration kShutdownLimit = absl::Milliseconds(4500);
 
 constexpr char kUsage[] =
     R"txt(usage: sonde-collector --postgres CONNINFO [--config sonde.yaml] [--listen HOST:PORT]
+       sonde-collector migrate [--dry-run] --postgres CONNINFO
 
 The Sonde collector. Probers in every region stream their probe results to it
 (gRPC Ingest.Report); it stores each batch in PostgreSQL in one transaction
@@ -73,6 +78,13 @@ The config file is watched: an edit (or SIGHUP) reloads it within 2 s; a bad
 file is logged and the previous config stays in force. SIGTERM or SIGINT
 stop it: in-flight batches get 3 s to commit, then it exits 0 (an acked batch
 is always committed).
+
+`sonde-collector migrate` applies the pending migrations and exits (with
+--dry-run it only lists them): the upgrade step to run before restarting the
+collectors. A collector refuses to start on a schema newer than it knows.
+
+Under systemd (Type=notify) it reports READY=1 once migrated and listening,
+WATCHDOG=1 at half of WatchdogSec and STOPPING=1 when it begins to stop.
 
 Exit status: 0 clean stop, 1 operational failure (cannot listen, database
 schema error), 2 usage error (bad flag, bad config file, bad connection string).
@@ -202,6 +214,12 @@ int Main(int argc, char** argv) {
   flags.String("metrics-listen", &metrics_listen,
                "Serve Prometheus metrics at http://HOST:PORT/metrics (ingest counters).");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
+  std::string log_format = "auto";
+  flags.String("log-format", &log_format, common::kLogFormatHelp);
+  bool dry_run = false;
+  flags.Bool("dry-run", &dry_run, "With `migrate`: list the pending migrations, apply nothing.");
+  bool version = false;
+  flags.Bool("version", &version, "Print the version and git revision, then exit.");
   absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
   if (!args.ok()) {
     return UsageError(std::string(args.status().message()));
@@ -210,8 +228,20 @@ int Main(int argc, char** argv) {
     std::fputs(flags.Help().c_str(), stdout);
     return kExitOk;
   }
-  if (!args->empty()) {
-    return UsageError(absl::StrCat("unexpected argument \"", (*args)[0], "\""));
+  if (version) {
+    std::printf("%s\n", common::VersionLine(kProgram).c_str());
+    return kExitOk;
+  }
+  const bool migrate = !args->empty() && (*args)[0] == "migrate";
+  if (args->size() > (migrate ? 1u : 0u)) {
+    return UsageError(absl::StrCat("unexpected argument \"", args->back(), "\""));
+  }
+  if (dry_run && !migrate) {
+    return UsageError("--dry-run goes with `migrate`");
+  }
+  absl::StatusOr<common::LogFormat> format = common::ParseLogFormat(log_format);
+  if (!format.ok()) {
+    return UsageError(absl::StrCat("--log-format: ", format.status().message()));
   }
   if (absl::Status st = ValidateListen(options.listen); !st.ok()) {
     return UsageError(absl::StrCat("--listen: ", st.message()));
@@ -226,6 +256,9 @@ int Main(int argc, char** argv) {
   }
   if (absl::Status st = Store::ValidateConnInfo(options.postgres); !st.ok()) {
     return UsageError(absl::StrCat("--postgres: ", st.message()));
+  }
+  if (migrate) {
+    return RunMigrateCommand(options.postgres, dry_run);
   }
   absl::StatusOr<std::unique_ptr<Authenticator>> auth =
       Authenticator::Create(auth_options, options.listen);
@@ -248,7 +281,8 @@ int Main(int argc, char** argv) {
     }
   }
 
-  common::InitLogging(kProgram, log_level);
+  common::InitLogging(kProgram, log_level, *format);
+  spdlog::info("{}", common::VersionLine(kProgram));
   if (options.config_path.empty()) {
     spdlog::warn("no --config: probers that watch this collector get no checks");
   } else {
@@ -312,7 +346,14 @@ int Main(int argc, char** argv) {
     }
     spdlog::info("metrics on http://{}/metrics", metrics_listen);
   }
-  signal_thread.stop_requested()->WaitForNotification();
+  common::NotifyReady(absl::StrCat("serving gRPC on port ", server.port()));
+  // The main thread is otherwise idle: it tells the watchdog we are alive
+  // (a wedged process stops answering the signal thread too).
+  while (!signal_thread.stop_requested()->WaitForNotificationWithTimeout(
+      std::min(common::WatchdogInterval(), absl::Seconds(60)))) {
+    common::NotifyWatchdog();
+  }
+  common::NotifyStopping();
   const absl::Time stop_start = absl::Now();
   absl::Notification stopped;
   std::thread watchdog([&stopped] {

@@ -11,6 +11,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev postgresql postgresql-client
   python3 curl procps iproute2 nftables
+  # Packaging (packaging.sh, tests/package): systemd units, man pages, checks.
+  libsystemd-dev systemd help2man lintian man-db bash-completion file fakeroot dpkg-dev
 )
 
 missing=()

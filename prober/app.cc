@@ -20,7 +20,9 @@
 #include "common/metrics.h"
 #include "common/net.h"
 #include "common/result_json.h"
+#include "common/systemd/notify.h"
 #include "common/tls/credentials.h"
+#include "common/version/version.h"
 #include "prober/io/curl_multi.h"
 #include "prober/io/dns_resolver.h"
 #include "prober/probes/registry.h"
@@ -50,7 +52,9 @@ Usage:
       any failed, 2 on a usage or config error.
 
 SIGTERM or SIGINT stops the daemon; it first tries for up to 3 s to get the
-results it holds acknowledged by the collector.)";
+results it holds acknowledged by the collector. Under systemd (Type=notify)
+it reports READY=1 once its config is loaded, WATCHDOG=1 from its event loop
+at half of WatchdogSec and STOPPING=1 when it begins to stop.)";
 
 std::string DefaultProberId(const std::string& region) {
   char host[256] = {0};
@@ -131,6 +135,10 @@ int RunProber(int argc, char** argv) {
                "Serve Prometheus metrics at http://HOST:PORT/metrics: results spooled, sent,\n"
                "acked, dropped, duplicates, reconnects, spool bytes, oldest unacked age.");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
+  std::string log_format = "auto";
+  flags.String("log-format", &log_format, common::kLogFormatHelp);
+  bool version = false;
+  flags.Bool("version", &version, "Print the version and git revision, then exit.");
   auto args = flags.Parse(argc, argv);
   if (flags.help_requested()) {
     std::cout << flags.Help();
@@ -142,6 +150,14 @@ int RunProber(int argc, char** argv) {
   };
   if (!args.ok()) {
     return usage_error(std::string(args.status().message()));
+  }
+  if (version) {
+    std::cout << common::VersionLine("sonde-prober") << "\n";
+    return 0;
+  }
+  absl::StatusOr<common::LogFormat> format = common::ParseLogFormat(log_format);
+  if (!format.ok()) {
+    return usage_error(absl::StrCat("--log-format: ", format.status().message()));
   }
   if (!args->empty()) {
     return usage_error(absl::StrCat("unexpected argument \"", (*args)[0], "\""));
@@ -190,8 +206,8 @@ int RunProber(int argc, char** argv) {
   if (prober_id.empty()) {
     prober_id = DefaultProberId(region);
   }
-  common::InitLogging("sonde-prober",
-                      once ? (log_level == "info" ? "warn" : log_level) : log_level);
+  common::InitLogging("sonde-prober", once ? (log_level == "info" ? "warn" : log_level) : log_level,
+                      *format);
 
   v1::Config config;
   if (!config_path.empty()) {
@@ -427,9 +443,21 @@ int RunProber(int argc, char** argv) {
       spdlog::info("SIGHUP: reloaded {}: {} checks", config_path, scheduler->stats().checks);
     } else if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("signal {}: stopping", sig);
+      common::NotifyStopping();
       loop.Stop();
     }
   });
+  // The watchdog is fed from the event loop, so a wedged loop gets the
+  // prober restarted.
+  std::function<void()> watchdog = [&] {
+    common::NotifyWatchdog();
+    loop.RunAfter(absl::ToChronoMicroseconds(common::WatchdogInterval()), watchdog);
+  };
+  if (common::WatchdogInterval() != absl::InfiniteDuration()) {
+    watchdog();
+  }
+  spdlog::info("{} running", common::VersionLine("sonde-prober"));
+  common::NotifyReady(absl::StrCat("prober ", prober_id, " region ", region));
   loop.Run();
   metrics.Stop();
   loop.RemoveFd(signals.fd());

@@ -18,6 +18,7 @@
 #include "common/grpc_status.h"
 #include "common/net.h"
 #include "common/tls/credentials.h"
+#include "common/version/version.h"
 #include "grpcpp/grpcpp.h"
 #include "sonde/v1/collector.grpc.pb.h"
 #include "sondectl/incidents.h"
@@ -47,6 +48,7 @@ acknowledges incidents, and checks Sonde config files. Commands:
   validate   load and validate a config file exactly as the collector does
              sondectl validate --config sonde.yaml
   help       this text; `sondectl COMMAND --help` explains a command's flags
+  version    the version and git revision (also --version)
 
 Exit status: 0 success, 1 operational error (collector unreachable or
 failing), 2 usage error (bad command, flag or config file).
@@ -436,6 +438,10 @@ int Main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "help" && !args.empty() && (args[0] == "report" || args[0] == "validate")) {
     return args[0] == "report" ? Report({"--help"}) : Validate({"--help"});
+  }
+  if (command == "--version" || command == "version") {
+    std::printf("%s\n", common::VersionLine("sondectl").c_str());
+    return kExitOk;
   }
   if (command == "help" || command == "--help" || command == "-h" || command == "-help") {
     std::fputs(kMainUsage, stdout);

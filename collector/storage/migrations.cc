@@ -195,6 +195,7 @@ absl::Status ApplyMigrations(PGconn* c) {
         applied.insert(v);
       }
     }
+    RETURN_IF_ERROR(CheckSchemaNotNewer(applied.empty() ? 0 : *applied.rbegin()));
     for (const Migration& m : kMigrations) {
       if (applied.count(m.version) > 0) {
         continue;
@@ -206,13 +207,26 @@ absl::Status ApplyMigrations(PGconn* c) {
                           .status());
       spdlog::info("applied schema migration {} ({})", m.version, m.description);
     }
-    if (!applied.empty() && *applied.rbegin() > LatestSchemaVersion()) {
-      spdlog::warn(
-          "the database schema is at version {}, newer than this binary knows "
-          "({})",
-          *applied.rbegin(), LatestSchemaVersion());
-    }
     return absl::OkStatus();
   });
+}
+
+std::vector<MigrationInfo> KnownMigrations() {
+  std::vector<MigrationInfo> out;
+  for (const Migration& m : kMigrations) {
+    out.push_back({m.version, m.description});
+  }
+  return out;
+}
+
+absl::Status CheckSchemaNotNewer(int applied_max) {
+  if (applied_max <= LatestSchemaVersion()) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the database schema is at version ", applied_max,
+      ", newer than this sonde-collector knows (", LatestSchemaVersion(),
+      "): a newer collector migrated it. Run the newer sonde-collector (migrations are "
+      "forward-only; going back needs the pg_dump taken before the upgrade)"));
 }
 }  // namespace sonde::collector

@@ -8,13 +8,31 @@
 
 #include <libpq-fe.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 
 namespace sonde::collector {
 
 // Applies the migrations the database lacks (call outside a transaction).
-// Idempotent.
+// Idempotent. A database whose schema is newer than this binary knows (a
+// newer collector migrated it) is FAILED_PRECONDITION and nothing changes:
+// an older collector must not write to a schema it does not understand.
 absl::Status ApplyMigrations(PGconn* conn);
+
+struct MigrationInfo {
+  int version;
+  std::string description;
+};
+// Every migration this binary knows, oldest first (`sonde-collector migrate
+// --dry-run` lists those the database lacks).
+std::vector<MigrationInfo> KnownMigrations();
+
+// OK when a database whose newest applied migration is `applied_max` (0:
+// none) may be used by this binary; FAILED_PRECONDITION naming both
+// versions otherwise.
+absl::Status CheckSchemaNotNewer(int applied_max);
 
 // The newest schema version this binary knows.
 int LatestSchemaVersion();
