@@ -184,8 +184,8 @@ absl::Time LastNaming(const StreamDriver& d, const std::string& region) {
   absl::Time last = absl::InfinitePast();
   for (const TimedEvent& e : d.events()) {
     const Incident& i = e.event.incident;
-    if (IsAvailability(i.kind) && e.event.kind != IncidentEventKind::kResolved &&
-        !i.resolved && std::find(i.regions.begin(), i.regions.end(), region) != i.regions.end()) {
+    if (IsAvailability(i.kind) && e.event.kind != IncidentEventKind::kResolved && !i.resolved &&
+        std::find(i.regions.begin(), i.regions.end(), region) != i.regions.end()) {
       last = e.tick;
     }
   }
@@ -214,11 +214,11 @@ TEST_P(RegionRecoveryTest, ARegionLeavesAfterThreeSuccessfulRuns) {
                         rc.requests_per_run, resolvers),
               DnsCheck("app-dns", "app", "app.example.com", rc.interval, resolvers)};
   } else {
-    checks = {HttpCheck("h1-http", "hosting", "http://h1.example.net/", rc.interval,
-                        rc.requests_per_run),
-              HttpCheck("h1-https", "hosting", "https://h1.example.net/", rc.interval,
-                        rc.requests_per_run),
-              TlsCheck("h1-tls", "hosting", "h1.example.net", rc.interval)};
+    checks = {
+        HttpCheck("h1-http", "hosting", "http://h1.example.net/", rc.interval, rc.requests_per_run),
+        HttpCheck("h1-https", "hosting", "https://h1.example.net/", rc.interval,
+                  rc.requests_per_run),
+        TlsCheck("h1-tls", "hosting", "h1.example.net", rc.interval)};
   }
   StreamDriver d(Fleet(std::move(checks)), DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(20);
@@ -264,17 +264,15 @@ TEST_P(RegionRecoveryTest, ARegionLeavesAfterThreeSuccessfulRuns) {
 
 INSTANTIATE_TEST_SUITE_P(
     Defaults, RegionRecoveryTest,
-    ::testing::Values(RecoveryCase{"Dns2s", absl::Seconds(2), 1, true},
-                      RecoveryCase{"Dns30s", absl::Seconds(30), 1, true},
-                      RecoveryCase{"Dns60sThreeRequests", absl::Seconds(60), 3, true},
-                      RecoveryCase{"Dns60sThreeRequestsShort", absl::Seconds(60), 3, true,
-                                   absl::Minutes(2)},
-                      RecoveryCase{"Dns30sThreeRequestsShort", absl::Seconds(30), 3, true,
-                                   absl::Minutes(2)},
-                      RecoveryCase{"Dns10sThreeRequestsShort", absl::Seconds(10), 3, true,
-                                   absl::Minutes(1)},
-                      RecoveryCase{"Protocol2s", absl::Seconds(2), 1, false},
-                      RecoveryCase{"Protocol30s", absl::Seconds(30), 1, false}),
+    ::testing::Values(
+        RecoveryCase{"Dns2s", absl::Seconds(2), 1, true},
+        RecoveryCase{"Dns30s", absl::Seconds(30), 1, true},
+        RecoveryCase{"Dns60sThreeRequests", absl::Seconds(60), 3, true},
+        RecoveryCase{"Dns60sThreeRequestsShort", absl::Seconds(60), 3, true, absl::Minutes(2)},
+        RecoveryCase{"Dns30sThreeRequestsShort", absl::Seconds(30), 3, true, absl::Minutes(2)},
+        RecoveryCase{"Dns10sThreeRequestsShort", absl::Seconds(10), 3, true, absl::Minutes(1)},
+        RecoveryCase{"Protocol2s", absl::Seconds(2), 1, false},
+        RecoveryCase{"Protocol30s", absl::Seconds(30), 1, false}),
     [](const ::testing::TestParamInfo<RecoveryCase>& info) { return info.param.name; });
 
 }  // namespace
