@@ -47,6 +47,19 @@ std::vector<TimedEvent> EventsOfId(const StreamDriver& d, const std::string& id)
   return out;
 }
 
+// From `fault` on, port 443 refuses connections: every check but the
+// plain-HTTP ones in `answering` fails with TCP_REFUSED.
+Behavior PortRefusedFrom(absl::Time fault, std::set<std::string> answering) {
+  return [fault, answering](const RunContext& c, Outcome* o) {
+    if (c.start < fault || answering.count(c.check_name) > 0) {
+      return;
+    }
+    o->cls = FC::TCP_REFUSED;
+    o->tls_us = o->first_byte_us = 0;
+    o->detail = "connect to 192.0.2.5:443: Connection refused";
+  };
+}
+
 // The TLS listener of web.example.com:443 stops; its plain HTTP port answers.
 TEST(IncidentIdentityTest, TlsAndHttpsOfOneEndpointFailingTogetherAreOneProtocolOutage) {
   constexpr absl::Duration kInterval = absl::Seconds(2);
@@ -55,14 +68,7 @@ TEST(IncidentIdentityTest, TlsAndHttpsOfOneEndpointFailingTogetherAreOneProtocol
                         TlsCheck("web-tls", "web", "web.example.com", kInterval)}),
                  DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(5);
-  d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault || c.check_name == "web-http") {
-      return;
-    }
-    o->cls = FC::TCP_REFUSED;
-    o->tls_us = o->first_byte_us = 0;
-    o->detail = "connect to 192.0.2.5:443: Connection refused";
-  });
+  d.set_behavior(PortRefusedFrom(fault, {"web-http"}));
   d.RunUntil(fault + absl::Minutes(2));
 
   const std::set<std::string> ids = AvailabilityIds(d);
@@ -92,14 +98,7 @@ TEST(IncidentIdentityTest, ChecksSharingAFailingEndpointJoinItsProtocolOutage) {
                         HttpCheck("b-https", "hosting", "https://b.example.net/", kInterval)}),
                  DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(5);
-  d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault || c.check_name == "a-http" || c.check_name == "b-http") {
-      return;
-    }
-    o->cls = FC::TCP_REFUSED;
-    o->tls_us = o->first_byte_us = 0;
-    o->detail = "connect to 192.0.2.7:443: Connection refused";
-  });
+  d.set_behavior(PortRefusedFrom(fault, {"a-http", "b-http"}));
   d.RunUntil(fault + absl::Minutes(2));
 
   const std::set<std::string> ids = AvailabilityIds(d);
