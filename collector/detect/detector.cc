@@ -25,6 +25,8 @@ Detector::Impl::Impl(const DetectorOptions& options)
   lat_params.margin_us = static_cast<double>(Us(o.latency_margin));
   lat_params.min_samples = static_cast<uint32_t>(o.latency_min_samples);
   lat_params.min_baseline_samples = static_cast<uint32_t>(o.latency_min_baseline_samples);
+  lat_params.fast_minutes = static_cast<int>(o.latency_fast_window / absl::Minutes(1));
+  lat_params.fast_share = o.latency_fast_share;
   for (const BurnRule& rule : o.burn_rules) {
     rule_ids.push_back({burn_layout.Add(absl::ToInt64Seconds(rule.long_window)),
                         burn_layout.Add(absl::ToInt64Seconds(rule.short_window))});

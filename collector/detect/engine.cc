@@ -70,8 +70,8 @@ void Detector::Impl::Observe(const v1::ProbeResult& r) {
   s.tls_us = r.tls_us();
   s.first_byte_us = r.first_byte_us();
   s.total_us = r.total_us();
-  const bool failure_detail =
-      cls != FC::OK && cls != FC::PROBER_ERROR && (!r.detail().empty() || !r.fallback_address().empty());
+  const bool failure_detail = cls != FC::OK && cls != FC::PROBER_ERROR &&
+                              (!r.detail().empty() || !r.fallback_address().empty());
   if (cls != FC::PROBER_ERROR && !r.cert_not_after().empty()) {
     s.certificate = true;
     Series& ser = *series[s.series];
@@ -293,7 +293,8 @@ void Detector::Impl::Apply(const Sample& smp) {
   if (smp.certificate && s.observed_certificate.seen()) {
     const Certificate& cert = s.observed_certificate;
     if (!s.cert.seen() || cert.not_after_us != s.cert.not_after_us ||
-        cert.chain_not_after_us != s.cert.chain_not_after_us || cert.days_left != s.cert.days_left) {
+        cert.chain_not_after_us != s.cert.chain_not_after_us ||
+        cert.days_left != s.cert.days_left) {
       MarkCheck(s.check);  // a new certificate, or a day less: rules look again
     }
     s.cert = cert;
@@ -304,7 +305,9 @@ void Detector::Impl::Apply(const Sample& smp) {
     ++stats.prober_errors;
   } else if (smp.failure_class == FC::OK) {
     ++s.run_ok;
-    s.latency.Add(smp.total_us, smp.dns_us, smp.connect_us, smp.tls_us, smp.first_byte_us);
+    if (s.latency.Add(smp.total_us, smp.dns_us, smp.connect_us, smp.tls_us, smp.first_byte_us)) {
+      MarkCheck(s.check);  // the fast latency window changed its verdict
+    }
   } else {
     ++s.run_fail;
     const uint32_t i = s.fail_pos++ % kFailureRing;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "collector/detect/evidence_text.h"
 
 namespace sonde::detect {
 namespace {
@@ -39,9 +40,29 @@ std::vector<std::string> Union(const std::vector<std::string>& a,
   return out;
 }
 
+// Failure classes that describe one cause for this purpose: every DNS_*
+// class, every timeout (a black hole reads as TIMEOUT or HTTP_TIMEOUT
+// depending on where the deadline struck), else the class itself.
+int ClassFamily(int c) {
+  using FC = v1::FailureClass;
+  if (IsDnsClass(c)) {
+    return FC::DNS_NXDOMAIN;
+  }
+  switch (c) {
+    case FC::TIMEOUT:
+    case FC::HTTP_TIMEOUT:
+    case FC::TCP_TIMEOUT:
+    case FC::ICMP_TIMEOUT:
+    case FC::GRPC_DEADLINE:
+      return FC::TIMEOUT;
+    default:
+      return c;
+  }
+}
+
 // Whether `d` is the fault a recovering (held) incident was about, so the
-// incident continues: same kind (or one grouped with it), same dominant
-// class, and regions in common. Anything else is a new fault and a new
+// incident continues: same kind (or one grouped with it), a dominant class
+// of the same family, and regions in common. Anything else is a new fault and a new
 // incident: a recovering incident never absorbs it (its kind, class and
 // evidence would disagree). An unknown class or region list (an incident
 // restored from an older row) does not disqualify.
@@ -50,7 +71,8 @@ bool SameFault(const Incident& held, const DesiredIncident& d) {
     return false;
   }
   if (held.dominant_class != v1::FailureClass::UNSPECIFIED &&
-      d.dominant_class != v1::FailureClass::UNSPECIFIED && held.dominant_class != d.dominant_class) {
+      d.dominant_class != v1::FailureClass::UNSPECIFIED &&
+      ClassFamily(held.dominant_class) != ClassFamily(d.dominant_class)) {
     return false;
   }
   return held.regions.empty() || d.regions.empty() || Overlap(held.regions, d.regions) > 0;

@@ -61,10 +61,13 @@ double LatencyHistogram::Percentile(const uint32_t* hist, uint64_t count, double
 void LatencyTracker::Init(const LatencyParams& params) {
   minutes_.assign(params.window_minutes, Minute{});
   blocks_.assign(params.baseline_blocks, Block{});
+  fast_minutes_ = std::clamp(params.fast_minutes, 1, params.window_minutes - 1);
+  fast_share_ = params.fast_share;
+  fast_min_samples_ = std::max<uint32_t>(1, params.min_samples);
 }
 
-void LatencyTracker::Add(uint32_t total_us, uint32_t dns_us, uint32_t connect_us, uint32_t tls_us,
-                         uint32_t first_byte_us) {
+void LatencyTracker::AddToMinute(uint32_t total_us, uint32_t dns_us, uint32_t connect_us,
+                                 uint32_t tls_us, uint32_t first_byte_us) {
   const int b = LatencyHistogram::Bucket(total_us);
   uint16_t& c = cur_.hist[b];
   if (c == 0xffff) {
@@ -118,12 +121,25 @@ void LatencyTracker::AddTo(Block* b, const Block& m) { Combine(b, m, kAdd); }
 void LatencyTracker::SubtractFrom(Block* b, const Block& m) { Combine(b, m, kSubtract); }
 
 bool LatencyTracker::CloseMinute(const LatencyParams& params) {
+  const bool was = degraded();
   const int w = static_cast<int>(minutes_.size());
+  if (closed_minutes_ >= fast_minutes_) {
+    // The oldest minute of the fast window leaves it: into the fast
+    // baseline, unless it left while degraded.
+    Minute& leaving = minutes_[(closed_minutes_ - fast_minutes_) % w];
+    leaving.tainted = leaving.tainted || was;
+    if (!leaving.tainted) {
+      AddTo(&older_, leaving);
+    }
+  }
   Minute& slot = minutes_[closed_minutes_ % w];
   if (closed_minutes_ >= w) {
     // The minute leaving the window joins the baseline, unless degraded.
     SubtractFrom(&window_, slot);
-    if (!degraded_) {
+    if (!slot.tainted) {
+      SubtractFrom(&older_, slot);
+    }
+    if (!degraded_ && !slot.tainted) {
       AddTo(&open_, slot);
       AddTo(&baseline_, slot);
     }
@@ -141,36 +157,85 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
   }
   slot = cur_;
   AddTo(&window_, cur_);
+  const uint32_t last_count = cur_.count;
   cur_ = Minute{};
   ++closed_minutes_;
 
-  const bool was = degraded_;
+  // The fast window's closed part, and its threshold for the next minute:
+  // only when it can hold min_samples (a check every 30 s never does).
+  fast_count_ = 0;
+  fast_slow_ = 0;
+  for (int k = 1; k <= fast_minutes_ && k <= closed_minutes_; ++k) {
+    const Minute& m = minutes_[(closed_minutes_ - k) % w];
+    fast_count_ += m.count;
+    fast_slow_ += m.slow;
+  }
+  fast_threshold_us_ = kNoThreshold;
+  fast_degraded_ = false;
+  if (static_cast<uint64_t>(last_count) * (fast_minutes_ + 1) >= fast_min_samples_ &&
+      older_.count + baseline_.count >= params.min_baseline_samples) {
+    Block base = older_;
+    AddTo(&base, baseline_);
+    // Like with like: "share of the window above x" is the window's
+    // (1 - share)-quantile above x, compared with the baseline's (the
+    // median by default: a few spikes before a change do not move it).
+    fast_baseline_p_ = LatencyHistogram::Percentile(base.hist.data(), base.count, 1 - fast_share_);
+    const double threshold =
+        std::max(params.factor * fast_baseline_p_, fast_baseline_p_ + params.margin_us);
+    fast_threshold_us_ = static_cast<uint32_t>(std::min<double>(threshold, kNoThreshold - 1));
+    fast_degraded_ = FastVerdict();
+  }
+
   if (window_.count < params.min_samples) {
     degraded_ = false;
     window_p_ = 0;
-    return was != degraded_;
+    return was != degraded();
   }
   window_p_ = LatencyHistogram::Percentile(window_.hist.data(), window_.count, params.percentile);
   if (window_p_ <= params.margin_us || baseline_.count < params.min_baseline_samples) {
     // The threshold is at least baseline + margin: nothing to compare.
     degraded_ = false;
-    return was != degraded_;
+    return was != degraded();
   }
   baseline_p_ =
       LatencyHistogram::Percentile(baseline_.hist.data(), baseline_.count, params.percentile);
   const double threshold = std::max(params.factor * baseline_p_, baseline_p_ + params.margin_us);
   degraded_ = window_p_ > threshold;
-  return was != degraded_;
+  return was != degraded();
+}
+
+double LatencyTracker::ReportedPercentileUs(double q) const {
+  if (degraded_ || !fast_degraded_) {
+    return window_p_;
+  }
+  Block fast;
+  AddTo(&fast, cur_);
+  const int w = static_cast<int>(minutes_.size());
+  for (int k = 1; k <= fast_minutes_ && k <= closed_minutes_; ++k) {
+    AddTo(&fast, minutes_[(closed_minutes_ - k) % w]);
+  }
+  return LatencyHistogram::Percentile(fast.hist.data(), fast.count, q);
 }
 
 std::array<double, kPhaseCount> LatencyTracker::PhaseShift() const {
+  Block now = window_;
+  Block before = baseline_;
+  if (!degraded_ && fast_degraded_) {
+    now = Block{};
+    AddTo(&now, cur_);
+    const int w = static_cast<int>(minutes_.size());
+    for (int k = 1; k <= fast_minutes_ && k <= closed_minutes_; ++k) {
+      AddTo(&now, minutes_[(closed_minutes_ - k) % w]);
+    }
+    AddTo(&before, older_);
+  }
   std::array<double, kPhaseCount> out{};
-  if (window_.count == 0 || baseline_.count == 0) {
+  if (now.count == 0 || before.count == 0) {
     return out;
   }
   for (int i = 0; i < kPhaseCount; ++i) {
-    out[i] = static_cast<double>(window_.phase[i]) / window_.count -
-             static_cast<double>(baseline_.phase[i]) / baseline_.count;
+    out[i] = static_cast<double>(now.phase[i]) / now.count -
+             static_cast<double>(before.phase[i]) / before.count;
   }
   return out;
 }

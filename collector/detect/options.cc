@@ -97,6 +97,12 @@ absl::Status DetectorOptions::Validate() const {
   if (latency_margin < absl::ZeroDuration()) {
     return bad("latency_margin", "must be >= 0");
   }
+  if (!WholeMinutes(latency_fast_window) || latency_fast_window >= latency_window) {
+    return bad("latency_fast_window", "must be whole minutes, shorter than latency_window");
+  }
+  if (!(latency_fast_share > 0 && latency_fast_share <= 1)) {
+    return bad("latency_fast_share", "must be in (0, 1]");
+  }
   if (latency_min_regions < 1) {
     return bad("latency_min_regions", "must be >= 1");
   }

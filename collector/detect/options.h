@@ -115,6 +115,15 @@ struct DetectorOptions {
   int latency_min_samples = 10;
   int latency_min_baseline_samples = 30;
   int latency_min_regions = 2;
+  // Fast rule, for a sustained change within minutes: the last
+  // latency_fast_window of closed minutes plus the minute in progress
+  // (1-2 min), degraded when >= latency_fast_share of its OK results (>=
+  // latency_min_samples) exceed max(latency_factor x q, q + latency_margin),
+  // q the (1 - latency_fast_share)-quantile (the median) of every minute
+  // before the fast window (baseline blocks and the rest of the window).
+  // Evaluated on every result, not at minute boundaries.
+  absl::Duration latency_fast_window = absl::Minutes(1);
+  double latency_fast_share = 0.5;
 
   // --- Flapping -----------------------------------------------------------
   // Nagios-style weighted percent state change (weights 0.75 oldest .. 1.25

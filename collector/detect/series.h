@@ -113,7 +113,7 @@ struct Series {
   std::array<int64_t, kFailureRing> fail_us{};
   std::array<uint8_t, kFailureRing> fail_class{};
   uint32_t fail_pos = 0;
-  std::string detail;  // last failure's detail (capacity reused)
+  std::string detail;        // last failure's detail (capacity reused)
   uint8_t detail_class = 0;  // that failure's class
   // The same failure's DNS fallback: the last known address tried after the
   // name failed ("" when not), its class and HTTP status.

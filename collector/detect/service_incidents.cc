@@ -42,7 +42,8 @@ void ProtocolDiscriminators(const std::vector<CheckState>& checks, std::vector<E
       continue;
     }
     const CheckTarget& t = checks[e.check].target;
-    for (std::string key : {absl::StrCat("p:", t.protocol), absl::StrCat("e:", t.host, ":", t.port)}) {
+    for (std::string key :
+         {absl::StrCat("p:", t.protocol), absl::StrCat("e:", t.host, ":", t.port)}) {
       auto [it, inserted] = first.emplace(std::move(key), i);
       if (!inserted) {
         parent[find(i)] = find(it->second);

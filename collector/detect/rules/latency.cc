@@ -57,9 +57,10 @@ class LatencyRule : public Rule {
       for (int p = 0; p < kPhaseCount; ++p) {
         f.values[p] += shift[p];
       }
-      if (lt.window_percentile_us() > f.values[kP95]) {
-        f.values[kP95] = lt.window_percentile_us();
-        f.values[kBaseline] = lt.baseline_percentile_us();
+      const double p = lt.ReportedPercentileUs(o.latency_percentile);
+      if (p > f.values[kP95]) {
+        f.values[kP95] = p;
+        f.values[kBaseline] = lt.ReportedBaselineUs();
       }
     }
     out->push_back(std::move(f));

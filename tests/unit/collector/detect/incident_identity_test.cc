@@ -47,6 +47,19 @@ std::vector<TimedEvent> EventsOfId(const StreamDriver& d, const std::string& id)
   return out;
 }
 
+// From `fault` on, port 443 refuses connections: every check but the
+// plain-HTTP ones in `answering` fails with TCP_REFUSED.
+Behavior PortRefusedFrom(absl::Time fault, std::set<std::string> answering) {
+  return [fault, answering](const RunContext& c, Outcome* o) {
+    if (c.start < fault || answering.count(c.check_name) > 0) {
+      return;
+    }
+    o->cls = FC::TCP_REFUSED;
+    o->tls_us = o->first_byte_us = 0;
+    o->detail = "connect to 192.0.2.5:443: Connection refused";
+  };
+}
+
 // The TLS listener of web.example.com:443 stops; its plain HTTP port answers.
 TEST(IncidentIdentityTest, TlsAndHttpsOfOneEndpointFailingTogetherAreOneProtocolOutage) {
   constexpr absl::Duration kInterval = absl::Seconds(2);
@@ -55,14 +68,7 @@ TEST(IncidentIdentityTest, TlsAndHttpsOfOneEndpointFailingTogetherAreOneProtocol
                         TlsCheck("web-tls", "web", "web.example.com", kInterval)}),
                  DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(5);
-  d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault || c.check_name == "web-http") {
-      return;
-    }
-    o->cls = FC::TCP_REFUSED;
-    o->tls_us = o->first_byte_us = 0;
-    o->detail = "connect to 192.0.2.5:443: Connection refused";
-  });
+  d.set_behavior(PortRefusedFrom(fault, {"web-http"}));
   d.RunUntil(fault + absl::Minutes(2));
 
   const std::set<std::string> ids = AvailabilityIds(d);
@@ -92,14 +98,7 @@ TEST(IncidentIdentityTest, ChecksSharingAFailingEndpointJoinItsProtocolOutage) {
                         HttpCheck("b-https", "hosting", "https://b.example.net/", kInterval)}),
                  DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(5);
-  d.set_behavior([&](const RunContext& c, Outcome* o) {
-    if (c.start < fault || c.check_name == "a-http" || c.check_name == "b-http") {
-      return;
-    }
-    o->cls = FC::TCP_REFUSED;
-    o->tls_us = o->first_byte_us = 0;
-    o->detail = "connect to 192.0.2.7:443: Connection refused";
-  });
+  d.set_behavior(PortRefusedFrom(fault, {"a-http", "b-http"}));
   d.RunUntil(fault + absl::Minutes(2));
 
   const std::set<std::string> ids = AvailabilityIds(d);
@@ -184,8 +183,8 @@ absl::Time LastNaming(const StreamDriver& d, const std::string& region) {
   absl::Time last = absl::InfinitePast();
   for (const TimedEvent& e : d.events()) {
     const Incident& i = e.event.incident;
-    if (IsAvailability(i.kind) && e.event.kind != IncidentEventKind::kResolved &&
-        !i.resolved && std::find(i.regions.begin(), i.regions.end(), region) != i.regions.end()) {
+    if (IsAvailability(i.kind) && e.event.kind != IncidentEventKind::kResolved && !i.resolved &&
+        std::find(i.regions.begin(), i.regions.end(), region) != i.regions.end()) {
       last = e.tick;
     }
   }
@@ -214,11 +213,11 @@ TEST_P(RegionRecoveryTest, ARegionLeavesAfterThreeSuccessfulRuns) {
                         rc.requests_per_run, resolvers),
               DnsCheck("app-dns", "app", "app.example.com", rc.interval, resolvers)};
   } else {
-    checks = {HttpCheck("h1-http", "hosting", "http://h1.example.net/", rc.interval,
-                        rc.requests_per_run),
-              HttpCheck("h1-https", "hosting", "https://h1.example.net/", rc.interval,
-                        rc.requests_per_run),
-              TlsCheck("h1-tls", "hosting", "h1.example.net", rc.interval)};
+    checks = {
+        HttpCheck("h1-http", "hosting", "http://h1.example.net/", rc.interval, rc.requests_per_run),
+        HttpCheck("h1-https", "hosting", "https://h1.example.net/", rc.interval,
+                  rc.requests_per_run),
+        TlsCheck("h1-tls", "hosting", "h1.example.net", rc.interval)};
   }
   StreamDriver d(Fleet(std::move(checks)), DetectorOptions{});
   const absl::Time fault = T0() + absl::Minutes(20);
@@ -264,17 +263,15 @@ TEST_P(RegionRecoveryTest, ARegionLeavesAfterThreeSuccessfulRuns) {
 
 INSTANTIATE_TEST_SUITE_P(
     Defaults, RegionRecoveryTest,
-    ::testing::Values(RecoveryCase{"Dns2s", absl::Seconds(2), 1, true},
-                      RecoveryCase{"Dns30s", absl::Seconds(30), 1, true},
-                      RecoveryCase{"Dns60sThreeRequests", absl::Seconds(60), 3, true},
-                      RecoveryCase{"Dns60sThreeRequestsShort", absl::Seconds(60), 3, true,
-                                   absl::Minutes(2)},
-                      RecoveryCase{"Dns30sThreeRequestsShort", absl::Seconds(30), 3, true,
-                                   absl::Minutes(2)},
-                      RecoveryCase{"Dns10sThreeRequestsShort", absl::Seconds(10), 3, true,
-                                   absl::Minutes(1)},
-                      RecoveryCase{"Protocol2s", absl::Seconds(2), 1, false},
-                      RecoveryCase{"Protocol30s", absl::Seconds(30), 1, false}),
+    ::testing::Values(
+        RecoveryCase{"Dns2s", absl::Seconds(2), 1, true},
+        RecoveryCase{"Dns30s", absl::Seconds(30), 1, true},
+        RecoveryCase{"Dns60sThreeRequests", absl::Seconds(60), 3, true},
+        RecoveryCase{"Dns60sThreeRequestsShort", absl::Seconds(60), 3, true, absl::Minutes(2)},
+        RecoveryCase{"Dns30sThreeRequestsShort", absl::Seconds(30), 3, true, absl::Minutes(2)},
+        RecoveryCase{"Dns10sThreeRequestsShort", absl::Seconds(10), 3, true, absl::Minutes(1)},
+        RecoveryCase{"Protocol2s", absl::Seconds(2), 1, false},
+        RecoveryCase{"Protocol30s", absl::Seconds(30), 1, false}),
     [](const ::testing::TestParamInfo<RecoveryCase>& info) { return info.param.name; });
 
 }  // namespace

@@ -35,11 +35,17 @@ TEST(LatencyHistogramTest, PercentileIsWithinABucketOfTheTruth) {
 
 LatencyParams Params() { return LatencyParams{}; }
 
-void Minute(LatencyTracker* t, uint32_t first_byte_us, int n = 30) {
+// Returns the index of the result that changed degraded(), or -1.
+int Minute(LatencyTracker* t, uint32_t first_byte_us, int n = 30) {
+  int changed = -1;
   for (int i = 0; i < n; ++i) {
-    t->Add(2000 + 5000 + 10000 + first_byte_us + i * 300, 2000, 5000, 10000,
-           first_byte_us + i * 300);
+    if (t->Add(2000 + 5000 + 10000 + first_byte_us + i * 300, 2000, 5000, 10000,
+               first_byte_us + i * 300) &&
+        changed < 0) {
+      changed = i;
+    }
   }
+  return changed;
 }
 
 TEST(LatencyTrackerTest, DegradedWhenP95LeavesItsBaselineAndNamesThePhase) {
@@ -52,11 +58,12 @@ TEST(LatencyTrackerTest, DegradedWhenP95LeavesItsBaselineAndNamesThePhase) {
   EXPECT_FALSE(t.degraded());
   bool changed = false;
   for (int m = 0; m < 3 && !changed; ++m) {
-    Minute(&t, 400000);
-    changed = t.CloseMinute(Params());
+    changed = Minute(&t, 400000) >= 0;
+    changed = t.CloseMinute(Params()) || changed;
   }
   EXPECT_TRUE(changed);
   EXPECT_TRUE(t.degraded());
+  t.CloseMinute(Params());  // an empty minute: the slow window decides now
   EXPECT_GT(t.window_percentile_us(), 2 * t.baseline_percentile_us());
   const auto shift = t.PhaseShift();
   // One or two slow minutes of ten in the window: the mean moved by a share
@@ -101,6 +108,47 @@ TEST(LatencyTrackerTest, NoBaselineNoVerdict) {
     t.CloseMinute(Params());
     EXPECT_FALSE(t.degraded());
   }
+}
+
+// The fast window: a sustained change is seen within the minute it starts
+// in (half of the fast window's results slow), against a baseline of the
+// few minutes before it; a few slow results are not.
+TEST(LatencyTrackerTest, FastWindowSeesASustainedChangeWithinAMinuteAndIgnoresSpikes) {
+  LatencyTracker t;
+  t.Init(LatencyParams{});
+  for (int m = 0; m < 3; ++m) {
+    EXPECT_EQ(Minute(&t, 50000), -1);
+    EXPECT_FALSE(t.CloseMinute(LatencyParams{})) << m;
+  }
+  // Spikes: 5 of 30 results slow in each of two minutes.
+  for (int m = 0; m < 2; ++m) {
+    EXPECT_EQ(Minute(&t, 50000, 25), -1);
+    EXPECT_EQ(Minute(&t, 900000, 5), -1);
+    t.CloseMinute(LatencyParams{});
+  }
+  EXPECT_FALSE(t.degraded());
+  Minute(&t, 50000);
+  t.CloseMinute(LatencyParams{});
+  // Sustained: the previous minute (30 fast) plus 30 slow results of this
+  // one: the 30th makes half of 60.
+  EXPECT_EQ(Minute(&t, 400000), 29);
+  EXPECT_TRUE(t.fast_degraded());
+  EXPECT_TRUE(t.degraded());
+  EXPECT_GT(t.ReportedPercentileUs(0.95), 400000);
+  EXPECT_LT(t.ReportedBaselineUs(), 100000);
+  EXPECT_GT(t.PhaseShift()[kPhaseFirstByte], 100000);
+  // The slow minutes never become the fast window's baseline: still
+  // degraded ten minutes on, and fast again once the results are.
+  for (int m = 0; m < 10; ++m) {
+    Minute(&t, 400000);
+    t.CloseMinute(LatencyParams{});
+    EXPECT_TRUE(t.degraded()) << m;
+  }
+  for (int m = 0; m < 12; ++m) {
+    Minute(&t, 50000);
+    t.CloseMinute(LatencyParams{});
+  }
+  EXPECT_FALSE(t.degraded());
 }
 
 }  // namespace

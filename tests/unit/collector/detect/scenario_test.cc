@@ -379,6 +379,42 @@ TEST(DetectorScenarioTest, LexofficeLatencyTimesEightIsLatencyDegradationNamingT
   }
 }
 
+// The acceptance run of issue 11: a collector up for five minutes (no
+// hour of baseline yet), then +500 ms first byte on one service in every
+// region at a second that is no minute boundary. The fast window reports it
+// within 3 minutes at the shipped defaults, before the slow window could.
+TEST(DetectorScenarioTest, LatencyPlusHalfASecondFiveMinutesAfterStartIsSeenWithinThreeMinutes) {
+  StreamDriver d(Fleet({HttpCheck("books-web", "books", "https://books.example.com/", kInterval),
+                        HttpCheck("other-web", "other", "https://other.example.com/", kInterval)}),
+                 DetectorOptions{});
+  const absl::Time fault = T0() + absl::Minutes(5) + absl::Seconds(37);
+  const absl::Time fixed = fault + absl::Minutes(4);
+  d.set_behavior([&](const RunContext& c, Outcome* o) {
+    if (c.start >= fault && c.start < fixed && c.check_name == "books-web") {
+      o->first_byte_us += 500000;
+    }
+  });
+  d.RunUntil(fixed + absl::Minutes(15));
+
+  const absl::Duration ttd = d.FirstOpened(IncidentKind::kLatencyDegradation, fault) - fault;
+  PrintTtd("latency +500ms, 5 min of history", ttd);
+  EXPECT_LE(ttd, absl::Minutes(3)) << d.Dump();
+  const std::vector<TimedEvent> latency = d.EventsOf(IncidentKind::kLatencyDegradation);
+  ASSERT_FALSE(latency.empty()) << d.Dump();
+  EXPECT_EQ(IdsOf(latency).size(), 1u) << d.Dump();
+  const Incident& i = latency.front().event.incident;
+  EXPECT_EQ(i.service, "books");
+  EXPECT_EQ(i.latency_phase, LatencyPhase::kFirstByte);
+  EXPECT_GT(i.latency_p95, absl::Milliseconds(500));
+  EXPECT_LT(i.latency_baseline_p95, absl::Milliseconds(100));
+  // It ends once the slow minutes left the 10-minute window too.
+  EXPECT_EQ(latency.back().event.kind, IncidentEventKind::kResolved) << d.Dump();
+  EXPECT_LE(latency.back().event.incident.resolved_at, fixed + absl::Minutes(11)) << d.Dump();
+  for (const TimedEvent& e : d.events()) {
+    EXPECT_EQ(e.event.incident.service, "books") << DebugString(e.event);
+  }
+}
+
 // lemniscus's other half: one prober's own network is black-holed.
 TEST(DetectorScenarioTest, ProberFailingEveryTargetIsProberFaultAndNoTargetIncident) {
   StreamDriver d(Fleet({HttpCheck("a-web", "a", "http://a.example.com/", kInterval),
