@@ -40,6 +40,7 @@ using sonde::testing::ConfigBuilder;
 using sonde::testing::Db;
 using sonde::testing::Faultd;
 using sonde::testing::InspectSpool;
+using sonde::testing::KeepEvidence;
 using sonde::testing::MetricValues;
 using sonde::testing::Postgres;
 using sonde::testing::Prober;
@@ -47,7 +48,6 @@ using sonde::testing::ScratchDir;
 using sonde::testing::SeqSummary;
 using sonde::testing::SpoolSnapshot;
 using sonde::testing::SummarizeRun;
-using sonde::testing::Tail;
 using sonde::testing::WaitForLiveResults;
 using sonde::testing::WaitUntil;
 using std::chrono::milliseconds;
@@ -85,14 +85,7 @@ class GarbledTargetTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
-      scratch_->Keep();
-      std::cerr << "logs kept in " << scratch_->path() << "\n";
-      if (collector_ != nullptr) {
-        std::cerr << "--- collector\n" << Tail(collector_->Log()) << "\n";
-      }
-      for (const auto& p : probers_) {
-        std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 2500) << "\n";
-      }
+      KeepEvidence(scratch_.get(), collector_.get(), probers_);
     }
     probers_.clear();
     collector_.reset();
