@@ -1,7 +1,11 @@
 #include "prober/app.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -91,6 +95,36 @@ class SignalFd {
  private:
   int fd_ = -1;
 };
+
+// Keeps the last central config beside the spool, owner only (its checks
+// may carry header secrets): written to a temporary file, then renamed.
+absl::Status StoreConfig(const v1::ProberConfig& pc, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::InternalError(strerror(errno));
+  }
+  (void)fchmod(fd, 0600);  // a .tmp left by an older version
+  const std::string data = pc.SerializeAsString();
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      absl::Status st = absl::InternalError(strerror(errno));
+      close(fd);
+      return st;
+    }
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(strerror(errno));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -332,6 +366,7 @@ int RunProber(int argc, char** argv) {
     // starts while the collector is unreachable still probes.
     std::string stored_path = spool_dir.empty() ? "" : spool_dir + "/config.pb";
     if (!stored_path.empty()) {
+      (void)chmod(stored_path.c_str(), 0600);  // one an older version wrote 0644
       std::ifstream in(stored_path, std::ios::binary);
       v1::ProberConfig stored;
       if (in && stored.ParseFromIstream(&in)) {
@@ -344,13 +379,8 @@ int RunProber(int argc, char** argv) {
     config_client = std::make_unique<ConfigClient>(
         channel, hello, bearer_token, [&, stored_path](v1::ProberConfig pc) {
           if (!stored_path.empty()) {
-            std::string tmp = stored_path + ".tmp";
-            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-            if (pc.SerializeToOstream(&out) && out.flush()) {
-              out.close();
-              std::rename(tmp.c_str(), stored_path.c_str());
-            } else {
-              spdlog::warn("cannot store the config in {}", stored_path);
+            if (absl::Status st = StoreConfig(pc, stored_path); !st.ok()) {
+              spdlog::warn("cannot store the config in {}: {}", stored_path, st.message());
             }
           }
           loop.Post([&, pc = std::move(pc)] {
@@ -415,6 +445,12 @@ int RunProber(int argc, char** argv) {
       m.Add("sonde_prober_spool_bytes", "gauge", "Bytes in the spool.", u.spool_bytes);
       m.Add("sonde_prober_spool_write_errors_total", "counter", "Failed spool writes.",
             u.spool_write_errors);
+      m.Add("sonde_prober_spool_unreadable_records_total", "counter",
+            "Spool records that could not be read back; each loss is reported as a gap.",
+            u.spool_unreadable);
+      m.Add("sonde_prober_spool_sync_errors_total", "counter",
+            "Failed fdatasync of a spool segment or fsync of the spool directory.",
+            u.spool_sync_errors);
       m.Add("sonde_prober_oldest_unacked_age_seconds", "gauge",
             "Age of the oldest result not yet acked (0 when none).",
             u.oldest_unacked == absl::InfiniteFuture()

@@ -17,6 +17,8 @@
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
 #include "common/proto_time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace sonde::prober {
 namespace {
@@ -25,6 +27,9 @@ constexpr uint8_t kBatch = 1;
 constexpr uint8_t kAck = 2;
 constexpr size_t kHeader = 9;  // u32 length, u32 crc, u8 type
 constexpr uint32_t kMaxRecord = 256u << 20;
+// Segments may hold header secrets of checks (and config.pb beside them
+// does): owner only.
+constexpr mode_t kFileMode = 0600;
 
 void PutU32(std::string* s, uint32_t v) {
   for (int i = 0; i < 4; ++i) {
@@ -55,6 +60,98 @@ bool ReadAll(int fd, uint64_t offset, size_t n, std::string* out) {
   return true;
 }
 absl::Time StartOf(const v1::ProbeResult& r) { return common::ToTime(r.start_time()); }
+
+// A record whose header and checksum hold: its type and payload.
+bool ReadRecord(int fd, uint64_t pos, uint64_t size, std::string* header, std::string* payload) {
+  if (pos + kHeader > size || !ReadAll(fd, pos, kHeader, header)) {
+    return false;
+  }
+  const auto* h = reinterpret_cast<const unsigned char*>(header->data());
+  uint32_t len = GetU32(h);
+  uint8_t type = h[8];
+  if ((type != kBatch && type != kAck) || len > kMaxRecord || pos + kHeader + len > size) {
+    return false;
+  }
+  if (type == kAck ? len != 8 : len == 0) {
+    return false;
+  }
+  return ReadAll(fd, pos + kHeader, len, payload) &&
+         GetU32(h + 4) == Crc(type, payload->data(), len);
+}
+
+// The offset of the first intact record after a bad one at `bad` (`size`
+// when there is none). The bad record's own length is tried first (a
+// flipped bit in its payload); then every offset, cheaply filtered: a batch
+// record's payload starts with field 1 (prober_id), an ack's is 8 bytes.
+// The checksums computed are bounded, so a damaged file cannot stall start.
+uint64_t Resync(int fd, uint64_t bad, uint64_t size) {
+  std::string header, payload;
+  if (ReadAll(fd, bad, kHeader, &header)) {
+    uint64_t next = bad + kHeader + GetU32(reinterpret_cast<const unsigned char*>(header.data()));
+    if (next < size && ReadRecord(fd, next, size, &header, &payload)) {
+      return next;
+    }
+  }
+  uint64_t budget = 256ull << 20;  // bytes checksummed while searching
+  std::string window;
+  constexpr uint64_t kWindow = 1 << 20;
+  for (uint64_t base = bad + 1; base + kHeader < size; base += kWindow) {
+    uint64_t n = std::min<uint64_t>(kWindow + kHeader + 1, size - base);
+    if (!ReadAll(fd, base, n, &window)) {
+      return size;
+    }
+    const auto* w = reinterpret_cast<const unsigned char*>(window.data());
+    for (uint64_t i = 0; i < std::min<uint64_t>(kWindow, n) && i + kHeader < n; ++i) {
+      uint32_t len = GetU32(w + i);
+      uint8_t type = w[i + 8];
+      uint64_t at = base + i;
+      bool plausible = type == kAck ? len == 8
+                                    : type == kBatch && len > 0 && len <= kMaxRecord &&
+                                          (i + kHeader >= n || w[i + kHeader] == 0x0A);
+      if (!plausible || at + kHeader + len > size || len > budget) {
+        continue;
+      }
+      budget -= len;
+      if (ReadRecord(fd, at, size, &header, &payload)) {
+        return at;
+      }
+    }
+  }
+  return size;
+}
+
+// The batch_seq a (possibly cut or damaged) batch payload names, from its
+// first fields (prober_id, region, batch_seq are written first); 0 when it
+// cannot be read.
+uint64_t BatchSeqFromPrefix(const std::string& prefix) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(prefix.data()),
+                                            static_cast<int>(prefix.size()));
+  using WireFormat = google::protobuf::internal::WireFormatLite;
+  while (uint32_t tag = in.ReadTag()) {
+    int field = WireFormat::GetTagFieldNumber(tag);
+    uint64_t v = 0;
+    switch (WireFormat::GetTagWireType(tag)) {
+      case WireFormat::WIRETYPE_VARINT:
+        if (!in.ReadVarint64(&v)) {
+          return 0;
+        }
+        if (field == 3) {
+          return v;
+        }
+        break;
+      case WireFormat::WIRETYPE_LENGTH_DELIMITED: {
+        uint32_t n = 0;
+        if (field > 2 || !in.ReadVarint32(&n) || !in.Skip(static_cast<int>(n))) {
+          return 0;
+        }
+        break;
+      }
+      default:
+        return 0;
+    }
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -105,52 +202,85 @@ absl::Status Spool::Recover() {
   std::sort(numbers.begin(), numbers.end());
 
   std::vector<Entry> batches;
+  std::vector<Unreadable> unreadable;
+  uint64_t seq_before = 0;  // the highest batch_seq (or ack watermark) read so far
   for (uint64_t number : numbers) {
     std::string path = SegmentPath(number);
     int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
       return Errno(absl::StrCat("opening ", path));
     }
+    (void)fchmod(fd, kFileMode);  // segments of older versions were 0640
     struct stat st;
     fstat(fd, &st);
     uint64_t size = st.st_size, pos = 0;
     std::string header, payload;
     while (pos < size) {
-      bool ok = pos + kHeader <= size && ReadAll(fd, pos, kHeader, &header);
-      uint32_t len = ok ? GetU32(reinterpret_cast<const unsigned char*>(header.data())) : 0;
-      ok = ok && len <= kMaxRecord && pos + kHeader + len <= size &&
-           ReadAll(fd, pos + kHeader, len, &payload);
-      uint8_t type = ok ? static_cast<uint8_t>(header[8]) : 0;
-      ok = ok && GetU32(reinterpret_cast<const unsigned char*>(header.data() + 4)) ==
-                     Crc(type, payload.data(), payload.size());
       v1::ResultBatch batch;
+      bool ok = ReadRecord(fd, pos, size, &header, &payload);
+      uint8_t type = ok ? static_cast<uint8_t>(header[8]) : 0;
       if (ok && type == kBatch) {
         ok = batch.ParseFromString(payload);
       }
-      if (ok && type == kAck) {
-        ok = payload.size() == 8;
+      if (ok) {
+        uint32_t len = static_cast<uint32_t>(payload.size());
+        if (type == kBatch) {
+          batches.push_back(IndexBatch(batch, number, pos, static_cast<uint32_t>(kHeader + len)));
+          seq_before = std::max(seq_before, batch.batch_seq());
+          if (!unreadable.empty() && unreadable.back().next_batch_seq == 0) {
+            unreadable.back().next_batch_seq = batch.batch_seq();
+            unreadable.back().next_start = batches.back().first_start;
+          }
+        } else {
+          uint64_t seq = 0;
+          memcpy(&seq, payload.data(), 8);
+          acked_ = std::max(acked_, seq);
+          seq_before = std::max(seq_before, seq);
+        }
+        pos += kHeader + len;
+        continue;
       }
-      if (!ok) {
-        spdlog::warn("spool: {}: torn or corrupt record at offset {}; cutting {} bytes", path, pos,
+      // What can still be told about the bad record: an ack loses nothing;
+      // a batch may name itself in its first bytes.
+      Unreadable u;
+      u.seq_before = seq_before;
+      u.prev_start = batches.empty() ? absl::InfiniteFuture() : batches.back().first_start;
+      if (pos + kHeader <= size && ReadAll(fd, pos, kHeader, &header)) {
+        uint32_t len = GetU32(reinterpret_cast<const unsigned char*>(header.data()));
+        u.ack = static_cast<uint8_t>(header[8]) == kAck && len == 8;
+        std::string prefix;
+        if (static_cast<uint8_t>(header[8]) == kBatch &&
+            ReadAll(fd, pos + kHeader, std::min<uint64_t>({len, size - pos - kHeader, 4096}),
+                    &prefix)) {
+          u.named_seq = BatchSeqFromPrefix(prefix);
+        }
+      }
+      uint64_t next = Resync(fd, pos, size);
+      if (next >= size) {
+        // Nothing readable follows: a record torn by a crash mid-write (the
+        // segment then ends; the next run writes a new one). Cut it.
+        spdlog::warn("spool: {}: torn record at offset {}; cutting {} bytes", path, pos,
                      size - pos);
         stats_.torn_tails++;
+        stats_.unreadable_records++;
         if (ftruncate(fd, pos) != 0) {
           spdlog::error("spool: truncating {}: {}", path, strerror(errno));
         }
         size = pos;
-        break;
+      } else {
+        // Damaged in the middle: the records after it are still good.
+        spdlog::error("spool: {}: unreadable record at offset {} ({} bytes); reading on from {}",
+                      path, pos, next - pos, next);
+        stats_.unreadable_records++;
+        pos = next;
       }
-      if (type == kBatch) {
-        batches.push_back(IndexBatch(batch, number, pos, static_cast<uint32_t>(kHeader + len)));
-      } else if (type == kAck) {
-        uint64_t seq = 0;
-        memcpy(&seq, payload.data(), 8);
-        acked_ = std::max(acked_, seq);
-      }
-      pos += kHeader + len;
+      unreadable.push_back(u);
     }
     close(fd);
     segments_.push_back({number, size});
+  }
+  for (const Unreadable& u : unreadable) {
+    ReportUnreadable(u);
   }
   for (const Entry& e : batches) {
     if (e.batch_seq > acked_) {
@@ -173,10 +303,12 @@ absl::Status Spool::OpenActive(uint64_t number) {
     active_fd_ = -1;
   }
   std::string path = SegmentPath(number);
-  active_fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  active_fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, kFileMode);
   if (active_fd_ < 0) {
     return Errno(absl::StrCat("creating ", path));
   }
+  // The new name must survive a crash as well as the data written under it.
+  SyncDirectory();
   segments_.push_back({number, 0});
   // Each segment starts with the watermark, so deleting older ones loses nothing.
   if (acked_ > 0) {
@@ -262,6 +394,60 @@ Spool::Entry Spool::IndexBatch(const v1::ResultBatch& batch, uint64_t segment, u
   return e;
 }
 
+void Spool::AddToGap(const Entry& e, v1::Gap* gap) {
+  if (gap->first_batch_seq() == 0) {
+    gap->set_first_batch_seq(e.batch_seq);
+  }
+  gap->set_last_batch_seq(e.batch_seq);
+  gap->set_results(gap->results() + e.results);
+  // A batch that only carried gaps has no time of its own.
+  if (e.results > 0) {
+    if (!gap->has_from()) {
+      gap->mutable_from()->set_seconds(absl::ToUnixSeconds(e.first_start));
+    }
+    gap->mutable_to()->set_seconds(absl::ToUnixSeconds(e.first_start));
+  }
+}
+
+void Spool::ReportUnreadable(const Unreadable& u) {
+  if (u.ack) {
+    return;  // an ack watermark: the next one says it again
+  }
+  const uint64_t prev = u.seq_before, next = u.next_batch_seq;
+  uint64_t first = 0, last = 0;
+  if (u.named_seq > prev && (next == 0 || u.named_seq < next)) {
+    first = last = u.named_seq;  // the record's own words, between its neighbours
+  } else if (next != 0) {
+    if (prev != 0 && next <= prev + 1) {
+      return;  // the neighbours are consecutive: no batch is missing
+    }
+    first = prev != 0 ? prev + 1 : next - 1;
+    last = next - 1;
+  } else if (prev != 0) {
+    first = last = prev + 1;  // torn at the end of a run: its last batch
+  } else {
+    spdlog::error("spool: an unreadable record names no batch and has no neighbours");
+    return;
+  }
+  if (last <= acked_) {
+    return;  // acknowledged before it was damaged: nothing is lost
+  }
+  v1::Gap gap;
+  gap.set_first_batch_seq(std::max(first, acked_ + 1));
+  gap.set_last_batch_seq(last);
+  // How many results it held is unknown (0); its time lies between the
+  // neighbours'.
+  const absl::Time from = u.prev_start != absl::InfiniteFuture() ? u.prev_start : u.next_start;
+  const absl::Time to = u.next_start != absl::InfiniteFuture() ? u.next_start : u.prev_start;
+  if (from != absl::InfiniteFuture()) {
+    gap.mutable_from()->set_seconds(absl::ToUnixSeconds(from));
+    gap.mutable_to()->set_seconds(absl::ToUnixSeconds(to));
+  }
+  spdlog::error("spool: batches {}..{} unreadable; reported to the collector as a gap",
+                gap.first_batch_seq(), gap.last_batch_seq());
+  gaps_.push_back(std::move(gap));
+}
+
 void Spool::DropOldestSegment() {
   uint64_t number = segments_.front().number;
   v1::Gap gap;
@@ -273,18 +459,7 @@ void Spool::DropOldestSegment() {
     for (v1::Gap& g : e.gaps) {
       carried.push_back(std::move(g));
     }
-    if (gap.first_batch_seq() == 0) {
-      gap.set_first_batch_seq(e.batch_seq);
-    }
-    gap.set_last_batch_seq(e.batch_seq);
-    gap.set_results(gap.results() + e.results);
-    // A batch that only carried gaps has no time of its own.
-    if (e.results > 0) {
-      if (!gap.has_from()) {
-        gap.mutable_from()->set_seconds(absl::ToUnixSeconds(e.first_start));
-      }
-      gap.mutable_to()->set_seconds(absl::ToUnixSeconds(e.first_start));
-    }
+    AddToGap(e, &gap);
     stats_.dropped_batches++;
     stats_.dropped_results += e.results;
     index_.pop_front();
@@ -326,19 +501,33 @@ void Spool::DeleteAckedSegments() {
 std::optional<v1::ResultBatch> Spool::Next(uint64_t after) {
   auto it = std::upper_bound(index_.begin(), index_.end(), after,
                              [](uint64_t v, const Entry& e) { return v < e.batch_seq; });
-  for (; it != index_.end(); ++it) {
+  while (it != index_.end()) {
     std::string path = SegmentPath(it->segment);
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    std::string rec;
-    bool ok = fd >= 0 && ReadAll(fd, it->offset, it->length, &rec);
+    std::string header, payload;
+    bool ok = fd >= 0 && ReadRecord(fd, it->offset, it->offset + it->length, &header, &payload);
     if (fd >= 0) {
       close(fd);
     }
     v1::ResultBatch batch;
-    if (ok && batch.ParseFromArray(rec.data() + kHeader, static_cast<int>(rec.size() - kHeader))) {
+    if (ok && batch.ParseFromString(payload)) {
       return batch;
     }
-    spdlog::error("spool: cannot read back batch {} from {}; skipping it", it->batch_seq, path);
+    // Damaged since it was written (or the disk fails): the loss is known
+    // exactly, and reported as a gap with the next batch, with the gaps
+    // this one carried.
+    spdlog::error("spool: cannot read back batch {} ({} results) from {}; reporting it as a gap",
+                  it->batch_seq, it->results, path);
+    v1::Gap gap;
+    AddToGap(*it, &gap);
+    gaps_.push_back(std::move(gap));
+    for (v1::Gap& g : it->gaps) {
+      gaps_.push_back(std::move(g));
+    }
+    stats_.unreadable_records++;
+    stats_.dropped_batches++;
+    stats_.dropped_results += it->results;
+    it = index_.erase(it);
   }
   return std::nullopt;
 }
@@ -356,11 +545,24 @@ void Spool::MaybeSync() {
 }
 
 void Spool::Sync() {
-  if (active_fd_ >= 0 && dirty_) {
-    fdatasync(active_fd_);
+  if (active_fd_ >= 0 && dirty_ && fdatasync(active_fd_) != 0) {
+    // The kernel may have dropped the pages it could not write: say so.
+    stats_.sync_errors++;
+    spdlog::error("spool: fdatasync {}: {}", SegmentPath(segments_.back().number), strerror(errno));
   }
   dirty_ = false;
   last_sync_ = absl::Now();
+}
+
+void Spool::SyncDirectory() {
+  int fd = open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    stats_.sync_errors++;
+    spdlog::error("spool: fsync of directory {}: {}", options_.dir, strerror(errno));
+  }
+  if (fd >= 0) {
+    close(fd);
+  }
 }
 
 Spool::Stats Spool::stats() const {

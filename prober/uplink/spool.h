@@ -7,10 +7,16 @@
 // types are a batch (a serialized ResultBatch) and an ack watermark (every
 // batch up to that batch_seq is acknowledged). A segment is deleted once all
 // its batches are acked. Opening the spool replays the segments, cuts a torn
-// or corrupt tail (counted, never fatal) and rebuilds the index of unacked
-// batches. Past `max_bytes` the oldest segments are dropped and the loss is
-// kept as a Gap for the next batch to carry. Data is fsync'ed at most every
-// `fsync_every` (MaybeSync) and when a segment is closed.
+// record at a segment's end (a crash mid-write), reads on past a damaged
+// record in the middle, and rebuilds the index of unacked batches. Nothing
+// is dropped silently: past `max_bytes` the oldest segments are dropped, and
+// a batch that cannot be read (at open, or when read back to be sent) is
+// given up; each loss is counted and kept as a Gap for the next batch to
+// carry (an unreadable record's range is its own batch_seq when its first
+// bytes name one, else the room between its neighbours). Files are 0600; the
+// directory is fsync'ed after a segment is created; data at most every
+// `fsync_every` (MaybeSync) and when a segment is closed; sync errors are
+// counted and logged.
 //
 // Not thread-safe: one owner (the Uplink, under its spool mutex).
 #ifndef SONDE_PROBER_UPLINK_SPOOL_H_
@@ -45,8 +51,10 @@ class Spool {
     uint64_t appended_batches = 0;
     uint64_t dropped_batches = 0;  // lost to the size cap
     uint64_t dropped_results = 0;
-    uint64_t torn_tails = 0;  // corrupt or partial records cut at open
+    uint64_t torn_tails = 0;          // partial records at a segment's end, cut at open
+    uint64_t unreadable_records = 0;  // records that could not be read (torn ones too)
     uint64_t write_errors = 0;
+    uint64_t sync_errors = 0;                            // fdatasync or directory fsync failed
     absl::Time oldest_unacked = absl::InfiniteFuture();  // first result's start time
   };
 
@@ -93,6 +101,15 @@ class Spool {
     uint64_t number;
     uint64_t bytes;
   };
+  // A record recovery could not read, and what its neighbours tell about it.
+  struct Unreadable {
+    bool ack = false;             // its header says: an ack watermark
+    uint64_t named_seq = 0;       // the batch_seq its first bytes name (0: none)
+    uint64_t seq_before = 0;      // the highest batch_seq or watermark before it
+    uint64_t next_batch_seq = 0;  // the next good batch's (0: none)
+    absl::Time prev_start = absl::InfiniteFuture();
+    absl::Time next_start = absl::InfiniteFuture();
+  };
   explicit Spool(Options options);
   absl::Status Recover();
   absl::Status OpenActive(uint64_t number);
@@ -102,6 +119,12 @@ class Spool {
   // sequence numbers seen.
   Entry IndexBatch(const v1::ResultBatch& batch, uint64_t segment, uint64_t offset,
                    uint32_t length);
+  // Reports the batches an unreadable record may have held as a gap (none
+  // when it was an ack, or its neighbours leave no room for a batch).
+  void ReportUnreadable(const Unreadable& u);
+  // Adds `e`'s batch to `gap` (range, results, time).
+  static void AddToGap(const Entry& e, v1::Gap* gap);
+  void SyncDirectory();
   void DropOldestSegment();
   void DeleteAckedSegments();
   std::string SegmentPath(uint64_t number) const;

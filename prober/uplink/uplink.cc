@@ -89,6 +89,8 @@ Uplink::Stats Uplink::stats() const {
     Spool::Stats ss = spool_->stats();
     s.spool_bytes = ss.bytes;
     s.spool_write_errors = ss.write_errors;
+    s.spool_unreadable = ss.unreadable_records;
+    s.spool_sync_errors = ss.sync_errors;
     s.dropped += ss.dropped_results;
     s.oldest_unacked = ss.oldest_unacked;
   } else if (!memory_.empty() && memory_.front().results_size() > 0) {

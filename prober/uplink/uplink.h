@@ -57,6 +57,8 @@ class Uplink {
     uint64_t reconnects = 0;
     uint64_t spool_bytes = 0;
     uint64_t spool_write_errors = 0;
+    uint64_t spool_unreadable = 0;   // records the spool could not read (each a gap)
+    uint64_t spool_sync_errors = 0;  // fdatasync / directory fsync failures
     absl::Time oldest_unacked = absl::InfiniteFuture();
     bool connected = false;
   };

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/faultd/dns_message.h"
@@ -139,8 +140,51 @@ absl::StatusOr<int> ParseGrpcCode(absl::string_view v) {
                    "\" is not a non-OK gRPC status code name (UNAVAILABLE, INTERNAL, ...)"));
 }
 
+// `text` (UTF-8) as Latin-1 bytes: each character U+0000..U+00FF becomes
+// one byte.
+absl::Status ToLatin1(const std::string& field, std::string* text) {
+  std::string out;
+  const auto* p = reinterpret_cast<const unsigned char*>(text->data());
+  for (size_t i = 0; i < text->size(); ++i) {
+    if (p[i] < 0x80) {
+      out.push_back(static_cast<char>(p[i]));
+    } else if ((p[i] == 0xC2 || p[i] == 0xC3) && i + 1 < text->size()) {
+      out.push_back(static_cast<char>(((p[i] & 0x03) << 6) | (p[i + 1] & 0x3F)));
+      ++i;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": with latin1, only characters up to U+00FF"));
+    }
+  }
+  *text = std::move(out);
+  return absl::OkStatus();
+}
+
+// With `latin1`, the rule's text fields become the bytes they name.
+absl::Status ApplyLatin1(pb::Rule* s) {
+  for (auto [name, field] : std::initializer_list<std::pair<const char*, std::string*>>{
+           {"body", s->has_body() ? s->mutable_body() : nullptr},
+           {"banner", s->has_banner() ? s->mutable_banner() : nullptr},
+           {"respond", s->has_respond() ? s->mutable_respond() : nullptr},
+           {"grpc_message", s->has_grpc_message() ? s->mutable_grpc_message() : nullptr}}) {
+    if (field != nullptr) {
+      RETURN_IF_ERROR(ToLatin1(name, field));
+    }
+  }
+  for (auto& [name, value] : *s->mutable_headers()) {
+    RETURN_IF_ERROR(ToLatin1(absl::StrCat("headers.", name), &value));
+  }
+  for (pb::DnsRecord& r : *s->mutable_records()) {
+    RETURN_IF_ERROR(ToLatin1("records.data", r.mutable_data()));
+  }
+  return absl::OkStatus();
+}
+
 // Validates one rule and fills the parsed fields.
 absl::Status Compile(Rule* rule) {
+  if (rule->spec.latin1()) {
+    RETURN_IF_ERROR(ApplyLatin1(&rule->spec));
+  }
   const pb::Rule& s = rule->spec;
   static const std::set<std::string> kListeners = {"",    "http", "https", "tls",
                                                    "tcp", "dns",  "grpc"};

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -657,6 +658,18 @@ bool WaitForLiveResults(Db& db, const std::vector<std::string>& prober_ids, absl
         return true;
       },
       timeout, milliseconds(250));
+}
+
+void KeepEvidence(ScratchDir* scratch, const Collector* collector,
+                  const std::vector<std::unique_ptr<Prober>>& probers) {
+  scratch->Keep();
+  std::cerr << "logs kept in " << scratch->path() << "\n";
+  if (collector != nullptr) {
+    std::cerr << "--- collector\n" << Tail(collector->Log()) << "\n";
+  }
+  for (const auto& p : probers) {
+    std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 2500) << "\n";
+  }
 }
 
 }  // namespace sonde::testing

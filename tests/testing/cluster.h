@@ -230,6 +230,11 @@ class ConfigBuilder {
   std::vector<std::string> checks_;
 };
 
+// A failed test's evidence: keeps `scratch` and prints the tail of the
+// collector's log (when there is one) and of each prober's to stderr.
+void KeepEvidence(ScratchDir* scratch, const Collector* collector,
+                  const std::vector<std::unique_ptr<Prober>>& probers);
+
 // What a prober's spool directory holds, read from a copy of it with the
 // prober's own Spool class (opening a spool recovers it, which writes).
 struct SpoolSnapshot {
