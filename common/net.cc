@@ -57,6 +57,15 @@ std::string FormatHostPort(const std::string& host, int port) {
   return absl::StrCat(host, ":", port);
 }
 
+bool UrlHasUserinfo(absl::string_view url) {
+  const size_t sep = url.find("://");
+  if (sep == absl::string_view::npos) {
+    return false;
+  }
+  absl::string_view rest = url.substr(sep + 3);
+  return rest.substr(0, rest.find_first_of("/?#")).find('@') != absl::string_view::npos;
+}
+
 absl::StatusOr<Url> ParseUrl(const std::string& text) {
   size_t sep = text.find("://");
   if (sep == std::string::npos || sep == 0) {
@@ -75,9 +84,9 @@ absl::StatusOr<Url> ParseUrl(const std::string& text) {
   if (size_t hash = url.path.find('#'); hash != std::string::npos) {
     url.path.resize(hash);
   }
-  if (authority.find('@') != std::string::npos) {
+  if (UrlHasUserinfo(text)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("\"", text, "\": credentials in URLs are not supported; use headers"));
+        absl::StrCat(url.scheme, " URL with credentials (not repeated here): not supported"));
   }
   int default_port = 0;
   if (url.scheme == "http") {

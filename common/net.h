@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace sonde::common {
 
@@ -27,7 +28,11 @@ struct Url {
   int port = 0;        // explicit or the scheme's default
   std::string path;    // path and query, at least "/"
 };
+// Refuses credentials in the authority ("user:pass@host") without
+// repeating the URL in the error, so a secret never reaches a log.
 absl::StatusOr<Url> ParseUrl(const std::string& text);
+// True when `url`'s authority holds userinfo ("scheme://user:pass@host").
+bool UrlHasUserinfo(absl::string_view url);
 
 struct StatusRange {
   int lo = 0;

@@ -3,6 +3,9 @@
 // class (UNSPECIFIED) proved nothing about its target and becomes
 // PROBER_ERROR, never OK. The prober's scheduler and the collector's ingest
 // apply it, so the store, the rollups and the detector read one answer.
+// PROBER_POLICY (the probe policy refused the address the target led to,
+// common/probe_policy.h) is a failure of the check like any target class;
+// only PROBER_ERROR is the prober's own fault and never counts against it.
 // Header-only, pure, any thread.
 #ifndef SONDE_COMMON_RESULT_CLASS_H_
 #define SONDE_COMMON_RESULT_CLASS_H_

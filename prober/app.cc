@@ -23,6 +23,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/net.h"
+#include "common/probe_policy.h"
 #include "common/result_json.h"
 #include "common/systemd/notify.h"
 #include "common/tls/credentials.h"
@@ -273,7 +274,21 @@ int RunProber(int argc, char** argv) {
     spdlog::error("startup failed: {} {}", resolver.status().message(), curl.status().message());
     return 1;
   }
-  ProbeEnv env{&loop, resolver->get(), curl->get(), source_address};
+  // The probe policy of the running config, replaced on the loop thread.
+  common::ProbePolicy policy;
+  ProbeEnv env{&loop, resolver->get(), curl->get(), source_address, &policy};
+  auto set_policy = [&policy](const v1::ProbePolicy& spec) {
+    absl::StatusOr<common::ProbePolicy> made = common::ProbePolicy::Create(spec);
+    if (made.ok()) {
+      policy = *std::move(made);
+      return;
+    }
+    // Fail closed: a policy this prober cannot read must not mean "off".
+    spdlog::error("probe_policy: {}; every probe is refused until a readable one arrives",
+                  made.status().message());
+    policy = common::ProbePolicy::DenyAll("the configured probe_policy is unreadable");
+  };
+  set_policy(config.probe_policy());
 
   std::unique_ptr<Uplink> uplink;
   std::string bearer_token;
@@ -370,6 +385,7 @@ int RunProber(int argc, char** argv) {
       std::ifstream in(stored_path, std::ios::binary);
       v1::ProberConfig stored;
       if (in && stored.ParseFromIstream(&in)) {
+        set_policy(stored.probe_policy());
         scheduler->SetChecks(
             std::vector<v1::Check>(stored.checks().begin(), stored.checks().end()));
         spdlog::info("using the stored config {} ({} checks) until the collector answers",
@@ -384,6 +400,7 @@ int RunProber(int argc, char** argv) {
             }
           }
           loop.Post([&, pc = std::move(pc)] {
+            set_policy(pc.probe_policy());
             scheduler->SetChecks(std::vector<v1::Check>(pc.checks().begin(), pc.checks().end()));
           });
         });
@@ -475,6 +492,7 @@ int RunProber(int argc, char** argv) {
                       reloaded.status().message());
         return;
       }
+      set_policy(reloaded->probe_policy());
       scheduler->SetChecks(checks_for(*reloaded));
       spdlog::info("SIGHUP: reloaded {}: {} checks", config_path, scheduler->stats().checks);
     } else if (sig == SIGTERM || sig == SIGINT) {

@@ -71,12 +71,17 @@ void ConfigHolder::Shutdown() {
   shutting_down_ = true;
 }
 
-std::string ConfigVersion(const std::vector<v1::Check>& checks) {
+std::string ConfigVersion(const std::vector<v1::Check>& checks, const v1::ProbePolicy& policy) {
   uint64_t hash = kFnvOffset;
   for (const v1::Check& c : checks) {
     std::string bytes = DeterministicBytes(c);
     // Length-prefixed, so that moving bytes between checks changes the hash.
     Fnv1a(absl::StrCat(bytes.size(), ":"), &hash);
+    Fnv1a(bytes, &hash);
+  }
+  if (policy.ByteSizeLong() > 0) {
+    std::string bytes = DeterministicBytes(policy);
+    Fnv1a(absl::StrCat("policy ", bytes.size(), ":"), &hash);
     Fnv1a(bytes, &hash);
   }
   return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
@@ -85,7 +90,10 @@ std::string ConfigVersion(const std::vector<v1::Check>& checks) {
 v1::ProberConfig ProberConfigFor(const v1::Config& config, const std::string& region) {
   std::vector<v1::Check> checks = common::ChecksForRegion(config, region);
   v1::ProberConfig out;
-  out.set_version(ConfigVersion(checks));
+  out.set_version(ConfigVersion(checks, config.probe_policy()));
+  if (config.probe_policy().ByteSizeLong() > 0) {
+    *out.mutable_probe_policy() = config.probe_policy();
+  }
   for (v1::Check& c : checks) {
     *out.add_checks() = std::move(c);
   }

@@ -54,12 +54,15 @@ class ConfigHolder {
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// The version of a set of checks: 16 hex digits of FNV-1a 64 over their
-// deterministic serialization. Equal checks give equal versions in every
-// collector replica.
-std::string ConfigVersion(const std::vector<v1::Check>& checks);
+// The version of a set of checks and the probe policy: 16 hex digits of
+// FNV-1a 64 over their deterministic serialization (an empty policy adds
+// nothing, so configs without one keep their versions). Equal inputs give
+// equal versions in every collector replica.
+std::string ConfigVersion(const std::vector<v1::Check>& checks,
+                          const v1::ProbePolicy& policy = v1::ProbePolicy());
 
-// What a prober in `region` runs: ChecksForRegion plus its version.
+// What a prober in `region` runs: ChecksForRegion, the probe policy and
+// their version.
 v1::ProberConfig ProberConfigFor(const v1::Config& config, const std::string& region);
 
 // FAILED_PRECONDITION naming the known regions when `config` lists regions

@@ -7,6 +7,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "collector/notify/incident_row.h"
 #include "collector/notify/outbox.h"
@@ -179,9 +180,10 @@ absl::Status Dispatcher::RunOnce(absl::Time now) {
   if (st.ok()) {
     st = Schedule(*config, now);
   }
+  std::set<std::string> failed;  // notifiers that failed in this pass
   for (int i = 0; st.ok() && i < options_.batch_size; ++i) {
     bool found = false;
-    st = DeliverOne(*config, now, &found);
+    st = DeliverOne(*config, now, &found, &failed);
     if (!found) {
       break;
     }
@@ -306,16 +308,25 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
   return absl::OkStatus();
 }
 
-absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bool* found) {
+absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bool* found,
+                                    std::set<std::string>* failed) {
   *found = false;
   RETURN_IF_ERROR(Exec("BEGIN", {}).status());
+  // A PostgreSQL text[] literal of the notifiers to pass over.
+  std::string skip = "{";
+  for (const std::string& name : *failed) {
+    absl::StrAppend(&skip, skip.size() > 1 ? "," : "", "\"",
+                    absl::StrReplaceAll(name, {{"\\", "\\\\"}, {"\"", "\\\""}}), "\"");
+  }
+  skip += "}";
   auto claimed = Exec(
       "SELECT o.id, o.incident_id, o.notifier, o.event, o.payload::text,"
       " o.attempts, i.acknowledged_at IS NOT NULL, i.resolved_at IS NOT NULL"
       " FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id"
       " WHERE o.delivered_at IS NULL AND o.next_attempt_at <= $1"
+      " AND o.notifier <> ALL ($2::text[])"
       " ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED",
-      {collector::pg::Timestamp(now)});
+      {collector::pg::Timestamp(now), skip});
   if (!claimed.ok() || PQntuples(claimed->get()) == 0) {
     collector::pg::RollbackQuietly(conn_.get());
     return claimed.status();
@@ -380,6 +391,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
           Backoff(attempts + 1, absl::Uniform(bitgen, -1.0, 1.0), options_);
       spdlog::warn("notify: {} failed (attempt {}), retry in {}: {}", what, attempts + 1,
                    absl::FormatDuration(delay), sent.ToString());
+      failed->insert(notifier_name);
       st = Exec(
                "UPDATE outbox SET attempts = attempts + 1, last_error = $2,"
                " next_attempt_at = $3 WHERE id = $1",

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,9 +116,12 @@ class Dispatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status ScheduleInTransaction(const v1::Config& config, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  // Delivers the oldest due row, if any; sets *found.
-  absl::Status DeliverOne(const v1::Config& config, absl::Time now, bool* found)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  // Delivers the oldest due row, if any, of a notifier not in `*failed`;
+  // sets *found. A notifier whose attempt failed joins `*failed`, so a
+  // receiver that hangs costs one send timeout per pass, not one per row,
+  // and the other notifiers' rows go out in the same pass.
+  absl::Status DeliverOne(const v1::Config& config, absl::Time now, bool* found,
+                          std::set<std::string>* failed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   void Loop();
 
   const std::string conninfo_;

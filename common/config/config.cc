@@ -17,6 +17,7 @@
 #include "common/config/config_errors.h"
 #include "common/config/yaml_to_proto.h"
 #include "common/net.h"
+#include "common/probe_policy.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 #include "yaml-cpp/yaml.h"
@@ -102,6 +103,7 @@ class Validator {
     NotifiersAll();
     MaintenanceAll(names);
     Detection();
+    Policy();
   }
 
  private:
@@ -192,10 +194,7 @@ class Validator {
           Url(where, "alertmanager.url", n.alertmanager().url(), {"http", "https"});
           break;
         case v1::Notifier::kEmail:
-          Url(where, "email.smtp_url", n.email().smtp_url(), {"smtp", "smtps"});
-          if (n.email().to().empty()) {
-            Error(where, "email.to", "needs at least one address");
-          }
+          Email(where, n.email());
           break;
         case v1::Notifier::KIND_NOT_SET:
           Error(where, "", "one of webhook, email, alertmanager is required");
@@ -223,6 +222,54 @@ class Validator {
               absl::StrCat("\"", n.escalate_to(), "\" is not another notifier's name"));
       }
     }
+  }
+
+  // Transport and credentials of an e-mail notifier: TLS unless said
+  // otherwise, credentials never in the URL nor over optional TLS.
+  void Email(const std::string& where, const v1::EmailNotifier& e) {
+    Url(where, "email.smtp_url", e.smtp_url(), {"smtp", "smtps"});
+    if (e.to().empty()) {
+      Error(where, "email.to", "needs at least one address");
+    }
+    if (!e.tls().empty() && e.tls() != "required" && e.tls() != "optional") {
+      Error(where, "email.tls", "must be required (the default) or optional");
+    }
+    const bool has_password = !e.password().empty() || !e.password_file().empty();
+    if (!e.password().empty() && !e.password_file().empty()) {
+      Error(where, "email.password", "give password or password_file, not both");
+    }
+    if (has_password != !e.username().empty()) {
+      Error(where, e.username().empty() ? "email.username" : "email.password_file",
+            "username and password (or password_file) go together");
+    }
+    if (!e.username().empty() && e.tls() == "optional") {
+      Error(where, "email.tls",
+            "optional TLS would send the credentials in clear text when STARTTLS is stripped;"
+            " remove tls: optional");
+    }
+    ReadableFile(where, "email.password_file", e.password_file());
+    ReadableFile(where, "email.ca_file", e.ca_file());
+  }
+
+  void ReadableFile(const std::string& where, const std::string& field, const std::string& path) {
+    if (!path.empty() && access(path.c_str(), R_OK) != 0) {
+      Error(where, field, absl::StrCat("cannot read \"", path, "\""));
+    }
+  }
+
+  void Policy() {
+    const v1::ProbePolicy& p = config_.probe_policy();
+    auto networks = [this](const google::protobuf::RepeatedPtrField<std::string>& list,
+                           const char* field) {
+      for (int i = 0; i < list.size(); ++i) {
+        if (absl::StatusOr<IpNetwork> n = ParseNetwork(list[i]); !n.ok()) {
+          Error("", absl::StrCat("probe_policy.", field, "[", i, "]"),
+                std::string(n.status().message()));
+        }
+      }
+    };
+    networks(p.deny_networks(), "deny_networks");
+    networks(p.allow_networks(), "allow_networks");
   }
 
   void MaintenanceAll(const std::map<std::string, int>& checks) {
@@ -303,6 +350,13 @@ class Validator {
     auto u = ParseUrl(url);
     if (url.empty()) {
       Error(where, field, "is required");
+    } else if (UrlHasUserinfo(url)) {
+      // Not repeated: the error would put the password into logs.
+      Error(where, field,
+            field == "email.smtp_url"
+                ? "credentials in the URL are refused: use email.username and "
+                  "email.password_file"
+                : "credentials in the URL are refused");
     } else if (!u.ok() || schemes.count(u->scheme) == 0) {
       Error(where, field,
             absl::StrCat("\"", url, "\" must be a ", absl::StrJoin(schemes, " or "), " URL"));

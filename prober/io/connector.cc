@@ -90,6 +90,9 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     s->conn.detail = std::move(detail);
     Finish(s);
   };
+  if (absl::Status allowed = CheckProbePolicy(*env_, s->conn.address); !allowed.ok()) {
+    return fail(FC::PROBER_POLICY, std::string(allowed.message()));
+  }
   if (!FillSockaddr(s->conn.address, s->port, &ss, &len)) {
     return fail(FC::PROBER_ERROR, absl::StrCat("bad address ", s->conn.address));
   }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/event_loop.h"
+#include "common/probe_policy.h"
 #include "prober/probes/result_text.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/result.pb.h"
@@ -31,7 +32,16 @@ struct ProbeEnv {
   DnsResolver* resolver = nullptr;
   CurlMulti* curl = nullptr;
   std::string source_address;  // bind probes here; "" = kernel's choice
+  // Addresses probes may connect to; null or disabled = any. Every probe
+  // asks it with the address it is about to connect to (after resolution,
+  // on every redirect hop) and reports a refusal as PROBER_POLICY.
+  const common::ProbePolicy* policy = nullptr;
 };
+
+// The policy's verdict on `ip` (OK when `env` has no policy).
+inline absl::Status CheckProbePolicy(const ProbeEnv& env, absl::string_view ip) {
+  return env.policy == nullptr ? absl::OkStatus() : env.policy->Check(ip);
+}
 
 class Probe {
  public:

@@ -1,8 +1,6 @@
 #include "tests/scenarios/scenario_harness.h"
 
 #include <httplib.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -12,7 +10,6 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +21,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/test_receivers.h"
 
 namespace sonde::scenarios {
 namespace {
@@ -41,14 +39,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string HexHmacSha256(const std::string& key, const std::string& data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 const google::protobuf::Value* Field(const google::protobuf::Struct& s, const std::string& name) {
@@ -281,7 +271,7 @@ absl::Status WebhookReceiver::Start() {
     d.delivery_id = req.get_header_value("X-Sonde-Delivery");
     d.body = req.body;
     const std::string sig = req.get_header_value("X-Sonde-Signature");
-    d.signature_ok = sig == absl::StrCat("sha256=", HexHmacSha256(secret_, req.body));
+    d.signature_ok = notify::testing::SignatureValid(secret_, sig, req.body);
     ParseBody(&d);
     {
       absl::MutexLock l(&mu_);

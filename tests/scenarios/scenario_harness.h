@@ -87,7 +87,7 @@ struct Delivery {
   int answered = 0;           // the status the receiver answered
   std::string event;          // X-Sonde-Event header
   std::string delivery_id;    // X-Sonde-Delivery header
-  bool signature_ok = false;  // X-Sonde-Signature = sha256=HMAC(secret, body)
+  bool signature_ok = false;  // X-Sonde-Signature t=<unix>,v1=HMAC(secret, "<t>.<body>")
   std::string body;
   bool json_ok = false;  // body parsed as the version-1 document
   // From the body:

@@ -129,7 +129,8 @@ class StoryTest : public ::testing::Test {
   // The contract of docs/notifications.md every delivery must meet.
   static void ExpectWellFormed(const Delivery& d, const std::string& notifier) {
     SCOPED_TRACE(absl::StrCat("delivery ", d.delivery_id, " ", d.event, ": ", d.body));
-    EXPECT_TRUE(d.signature_ok) << "X-Sonde-Signature is not sha256=HMAC(secret, body)";
+    EXPECT_TRUE(d.signature_ok)
+        << "X-Sonde-Signature is not t=<unix>,v1=HMAC(secret, \"<t>.<body>\")";
     EXPECT_TRUE(d.json_ok) << "body is not JSON";
     EXPECT_EQ(d.version, 1);
     EXPECT_EQ(d.body_event, d.event) << "X-Sonde-Event and the body's event differ";

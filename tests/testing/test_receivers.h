@@ -1,13 +1,15 @@
 // Loopback receivers for the notification tests: an HTTP server (webhook,
 // Alertmanager) and a minimal SMTP server, both on 127.0.0.1 port 0, each
-// with a thread of its own, recording what they received. Thread-safe
-// accessors; destructors stop and join.
+// with a thread of its own, recording what they received, and the webhook
+// signature check a receiver runs (computed here independently of the
+// sender's code). Thread-safe accessors; destructors stop and join.
 #ifndef SONDE_TESTS_TESTING_TEST_RECEIVERS_H_
 #define SONDE_TESTS_TESTING_TEST_RECEIVERS_H_
 
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,12 +21,50 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace sonde::notify::testing {
+
+// What a webhook receiver does with `X-Sonde-Signature: t=<unix>,v1=<hex>`:
+// true when v1 is HMAC-SHA256(secret, "<t>.<body>"); `*t` gets the
+// timestamp (so the caller can refuse old ones). Uses OpenSSL's EVP_Q_mac,
+// not the sender's code.
+inline bool SignatureValid(const std::string& secret, const std::string& header,
+                           const std::string& body, int64_t* t = nullptr) {
+  std::string ts, v1;
+  for (absl::string_view part : absl::StrSplit(header, ',')) {
+    if (absl::StartsWith(part, "t=")) {
+      ts = std::string(part.substr(2));
+    } else if (absl::StartsWith(part, "v1=")) {
+      v1 = std::string(part.substr(3));
+    }
+  }
+  int64_t seconds = 0;
+  if (ts.empty() || v1.empty() || !absl::SimpleAtoi(ts, &seconds)) {
+    return false;
+  }
+  const std::string signed_bytes = absl::StrCat(ts, ".", body);
+  unsigned char mac[64];
+  size_t len = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(),
+                reinterpret_cast<const unsigned char*>(signed_bytes.data()), signed_bytes.size(),
+                mac, sizeof(mac), &len) == nullptr) {
+    return false;
+  }
+  std::string hex;
+  for (size_t i = 0; i < len; ++i) {
+    absl::StrAppend(&hex, absl::Hex(mac[i], absl::kZeroPad2));
+  }
+  if (t != nullptr) {
+    *t = seconds;
+  }
+  return hex == v1;
+}
 
 struct HttpRequest {
   std::string path;
@@ -107,7 +147,8 @@ class HttpReceiver {
 };
 
 // Speaks just enough ESMTP for libcurl: greeting, EHLO, MAIL, RCPT, DATA,
-// QUIT. One connection at a time.
+// QUIT; it offers no STARTTLS (a server a man in the middle stripped). One
+// connection at a time; every command line it read is kept.
 class SmtpReceiver {
  public:
   struct Mail {
@@ -139,6 +180,11 @@ class SmtpReceiver {
   std::vector<Mail> mails() const {
     absl::MutexLock l(&mu_);
     return mails_;
+  }
+  // Command lines received (outside DATA), in order, e.g. "EHLO host".
+  std::vector<std::string> commands() const {
+    absl::MutexLock l(&mu_);
+    return commands_;
   }
 
  private:
@@ -178,6 +224,10 @@ class SmtpReceiver {
     Mail mail;
     Send(fd, "220 test-smtp ESMTP\r\n");
     while (ReadLine(fd, &buffer, &line)) {
+      {
+        absl::MutexLock l(&mu_);
+        commands_.push_back(line);
+      }
       const std::string upper = absl::AsciiStrToUpper(line);
       if (absl::StartsWith(upper, "EHLO") || absl::StartsWith(upper, "HELO")) {
         Send(fd, "250-test-smtp\r\n250 8BITMIME\r\n");
@@ -215,6 +265,7 @@ class SmtpReceiver {
   std::thread thread_;
   mutable absl::Mutex mu_;
   std::vector<Mail> mails_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> commands_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sonde::notify::testing

@@ -2,15 +2,18 @@
 
 #include <unistd.h>
 
-#include <algorithm>
+#include <fstream>
 #include <vector>
 
-#include "absl/strings/escaping.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "collector/notify/senders/mime.h"
 #include "collector/notify/senders/transfer.h"
+#include "common/net.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 
@@ -32,17 +35,19 @@ std::string Hostname() {
   return buf;
 }
 
-// One header line's value: no CR/LF (header injection), RFC 2047 encoded
-// when it is not plain ASCII.
-std::string HeaderValue(absl::string_view value) {
-  std::string v(value);
-  absl::StrReplaceAll({{"\r\n", " "}, {"\r", " "}, {"\n", " "}}, &v);
-  const bool ascii =
-      std::all_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  if (ascii) {
-    return v;
+// The password: the `password` field, or the first line of `password_file`
+// (read at every delivery, so a rotated file takes effect at once).
+absl::StatusOr<std::string> Password(const v1::EmailNotifier& email, absl::string_view what) {
+  if (email.password_file().empty()) {
+    return email.password();
   }
-  return absl::StrCat("=?UTF-8?B?", absl::Base64Escape(v), "?=");
+  std::ifstream in(email.password_file());
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": cannot read password_file \"", email.password_file(), "\""));
+  }
+  return std::string(absl::StripTrailingAsciiWhitespace(line));
 }
 
 }  // namespace
@@ -58,6 +63,11 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, 
   if (!notification.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", notification.status().message()));
   }
+  if (common::UrlHasUserinfo(email.smtp_url())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": credentials in smtp_url are refused; use email.username and password_file"));
+  }
+  ASSIGN_OR_RETURN(const std::string password, Password(email, what));
   const std::string message = EmailMessage(notifier, *notification, delivery_id, now);
   char errbuf[CURL_ERROR_SIZE] = {0};
   ASSIGN_OR_RETURN(CurlEasy curl, NewTransfer(what, timeout, errbuf));
@@ -69,7 +79,18 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, 
   UploadSource source{message};
   curl_easy_setopt(curl.get(), CURLOPT_URL, email.smtp_url().c_str());
   curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-  curl_easy_setopt(curl.get(), CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+  // TLS is required unless the config says `tls: optional` (opportunistic
+  // STARTTLS, which a man in the middle can strip). smtps:// is TLS anyway.
+  const bool optional = email.tls() == "optional";
+  curl_easy_setopt(curl.get(), CURLOPT_USE_SSL,
+                   static_cast<long>(optional ? CURLUSESSL_TRY : CURLUSESSL_ALL));
+  if (!email.ca_file().empty()) {
+    curl_easy_setopt(curl.get(), CURLOPT_CAINFO, email.ca_file().c_str());
+  }
+  if (!email.username().empty()) {
+    curl_easy_setopt(curl.get(), CURLOPT_USERNAME, email.username().c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_PASSWORD, password.c_str());
+  }
   curl_easy_setopt(curl.get(), CURLOPT_MAIL_FROM, from.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_MAIL_RCPT, rcpt.get());
   curl_easy_setopt(curl.get(), CURLOPT_UPLOAD, 1L);
@@ -77,6 +98,11 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, 
   curl_easy_setopt(curl.get(), CURLOPT_READDATA, &source);
   curl_easy_setopt(curl.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
   const CURLcode code = curl_easy_perform(curl.get());
+  if (code == CURLE_USE_SSL_FAILED) {
+    return absl::UnavailableError(
+        absl::StrCat(what, ": the server offers no STARTTLS; not sending in clear text (",
+                     errbuf[0] != '\0' ? errbuf : curl_easy_strerror(code), ")"));
+  }
   if (code != CURLE_OK) {
     long reply = 0;
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &reply);
@@ -97,31 +123,38 @@ std::string EmailFrom(const v1::Notifier& notifier) {
 }
 
 std::string EmailSubject(const Notification& n) {
+  // One line: CR/LF in outside text must not start a header of its own.
+  std::string subject;
   if (!n.has_incident) {
-    return HeaderValue(absl::StrCat("[Sonde] ", n.event, " ", n.notifier, ": ", n.summary));
+    subject = absl::StrCat("[Sonde] ", n.event, " ", n.notifier, ": ", n.summary);
+  } else {
+    const std::string summary = n.summary.empty() ? Summary(n.incident) : n.summary;
+    subject = absl::StrCat("[Sonde] ", n.event, " ", n.incident.kind(), " ", n.incident.service(),
+                           ": ", summary);
   }
-  const std::string summary = n.summary.empty() ? Summary(n.incident) : n.summary;
-  return HeaderValue(absl::StrCat("[Sonde] ", n.event, " ", n.incident.kind(), " ",
-                                  n.incident.service(), ": ", summary));
+  absl::StrReplaceAll({{"\r\n", " "}, {"\r", " "}, {"\n", " "}}, &subject);
+  return subject;
 }
 
 std::string EmailMessage(const v1::Notifier& notifier, const Notification& n, int64_t delivery_id,
                          absl::Time now) {
   const std::string host = Hostname();
+  std::string out;
+  absl::StrAppend(&out, HeaderField("From", EmailFrom(notifier)),
+                  HeaderField("To", absl::StrJoin(notifier.email().to(), ", ")),
+                  HeaderField("Subject", EmailSubject(n)));
+  absl::StrAppend(
+      &out, "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone()),
+      "\r\n");
+  absl::StrAppend(&out, "Message-ID: <sonde.", delivery_id, ".", absl::ToUnixSeconds(now), "@",
+                  host, ">\r\n");
+  absl::StrAppend(&out,
+                  "MIME-Version: 1.0\r\n"
+                  "Content-Type: text/plain; charset=utf-8\r\n"
+                  "Content-Transfer-Encoding: quoted-printable\r\n");
+  absl::StrAppend(&out, HeaderField("X-Sonde-Event", n.event), "X-Sonde-Delivery: ", delivery_id,
+                  "\r\n\r\n");
   std::vector<std::string> lines;
-  lines.push_back(absl::StrCat("From: ", HeaderValue(EmailFrom(notifier))));
-  lines.push_back(absl::StrCat("To: ", HeaderValue(absl::StrJoin(notifier.email().to(), ", "))));
-  lines.push_back(absl::StrCat("Subject: ", EmailSubject(n)));
-  lines.push_back(absl::StrCat(
-      "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone())));
-  lines.push_back(absl::StrCat("Message-ID: <sonde.", delivery_id, ".", absl::ToUnixSeconds(now),
-                               "@", host, ">"));
-  lines.push_back("MIME-Version: 1.0");
-  lines.push_back("Content-Type: text/plain; charset=utf-8");
-  lines.push_back("Content-Transfer-Encoding: 8bit");
-  lines.push_back(absl::StrCat("X-Sonde-Event: ", HeaderValue(n.event)));
-  lines.push_back(absl::StrCat("X-Sonde-Delivery: ", delivery_id));
-  lines.push_back("");
   if (!n.has_incident) {
     lines.push_back(n.summary);
     lines.push_back("");
@@ -153,12 +186,8 @@ std::string EmailMessage(const v1::Notifier& notifier, const Notification& n, in
     lines.push_back("");
     lines.push_back(absl::StrCat("Acknowledge: sondectl ack ", inc.id()));
   }
-  // Body lines: CR/LF normalised to CRLF.
-  std::string out;
-  for (const std::string& line : lines) {
-    std::string l = absl::StrReplaceAll(line, {{"\r\n", "\n"}, {"\r", "\n"}});
-    absl::StrAppend(&out, absl::StrReplaceAll(l, {{"\n", "\r\n"}}), "\r\n");
-  }
+  // Quoted-printable: every line at most 76 characters, 7-bit clean.
+  absl::StrAppend(&out, QuotedPrintable(absl::StrJoin(lines, "\n")));
   return out;
 }
 

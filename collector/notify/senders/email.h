@@ -1,7 +1,9 @@
 // The e-mail sender: a plain-text RFC 5322 message built from the
-// notification document, sent over SMTP by libcurl (STARTTLS when offered).
-// Header values are kept free of CR/LF and RFC 2047-encoded when not ASCII.
-// Stateless; any thread; blocks for at most about `timeout`.
+// notification document (quoted-printable body, folded and RFC 2047-encoded
+// headers: mime.h), sent over SMTP by libcurl. TLS is required (smtps://,
+// or STARTTLS that must succeed) unless the notifier says `tls: optional`;
+// credentials come from `username` and `password` / `password_file`, never
+// from the URL. Stateless; any thread; blocks for at most about `timeout`.
 #ifndef SONDE_COLLECTOR_NOTIFY_SENDERS_EMAIL_H_
 #define SONDE_COLLECTOR_NOTIFY_SENDERS_EMAIL_H_
 
@@ -21,9 +23,11 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, 
 
 // The envelope sender: email.from, or "sonde@<hostname>".
 std::string EmailFrom(const v1::Notifier& notifier);
-// "[Sonde] OPENED PARTIAL_FAILURE app: <summary>" (one line, no CR/LF).
+// "[Sonde] OPENED PARTIAL_FAILURE app: <summary>" (one line, no CR/LF;
+// unencoded: EmailMessage folds and encodes it).
 std::string EmailSubject(const Notification& notification);
-// The whole RFC 5322 message (headers, blank line, plain-text body), CRLF.
+// The whole RFC 5322 message (headers, blank line, quoted-printable body),
+// CRLF line ends, no line over 100 characters.
 std::string EmailMessage(const v1::Notifier& notifier, const Notification& notification,
                          int64_t delivery_id, absl::Time now);
 

@@ -25,7 +25,7 @@ absl::Status Deliver(const v1::Notifier& notifier, absl::string_view event,
                      absl::Duration timeout) {
   switch (notifier.kind_case()) {
     case v1::Notifier::kWebhook:
-      return SendWebhook(notifier, event, payload_json, delivery_id, timeout);
+      return SendWebhook(notifier, event, payload_json, delivery_id, now, timeout);
     case v1::Notifier::kAlertmanager:
       return SendAlertmanager(notifier, payload_json, now, timeout);
     case v1::Notifier::kEmail:

@@ -29,7 +29,7 @@ namespace sonde::notify {
 
 // Delivers `payload_json` (a version 1 notification document) for `event`
 // to `notifier`. `delivery_id` is the outbox row id (receivers dedup on it);
-// `now` stamps e-mail Date and Alertmanager endsAt.
+// `now` stamps e-mail Date, the webhook signature and Alertmanager endsAt.
 absl::Status Deliver(const v1::Notifier& notifier, absl::string_view event,
                      absl::string_view payload_json, int64_t delivery_id, absl::Time now,
                      absl::Duration timeout);

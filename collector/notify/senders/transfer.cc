@@ -20,12 +20,22 @@ void GlobalInitOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+struct Response {
+  std::string head;  // the first kMaxResponseBytes of the body
+  bool cut = false;  // the body went on past them; the transfer was stopped
+};
+
+// Keeps the start of the answer and stops the transfer past it: a receiver
+// answering megabytes costs neither memory nor the time to read them.
 size_t CollectResponse(char* data, size_t size, size_t n, void* user) {
-  auto* out = static_cast<std::string*>(user);
+  auto* out = static_cast<Response*>(user);
   const size_t bytes = size * n;
-  if (out->size() < kMaxResponseBytes) {
-    out->append(data, std::min(bytes, kMaxResponseBytes - out->size()));
+  if (out->head.size() + bytes > kMaxResponseBytes) {
+    out->head.append(data, kMaxResponseBytes - out->head.size());
+    out->cut = true;
+    return 0;  // CURLE_WRITE_ERROR: the status line has been read already
   }
+  out->head.append(data, bytes);
   return bytes;
 }
 
@@ -81,7 +91,7 @@ absl::Status PostJson(absl::string_view what, const std::string& url, absl::stri
     common::AppendCurlSlist(&header_list, h);
   }
   common::AppendCurlSlist(&header_list, "Expect:");  // no 100-continue round trip
-  std::string response;
+  Response response;
   curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl.get(), CURLOPT_POST, 1L);
@@ -91,13 +101,13 @@ absl::Status PostJson(absl::string_view what, const std::string& url, absl::stri
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, CollectResponse);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
   const CURLcode code = curl_easy_perform(curl.get());
-  if (code != CURLE_OK) {
+  if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && response.cut)) {
     return CurlStatus(code, errbuf, what);
   }
   long status = 0;
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
   if (status < 200 || status > 299) {
-    std::string snippet = response.substr(0, kErrorBodyBytes);
+    std::string snippet = response.head.substr(0, kErrorBodyBytes);
     absl::StrReplaceAll({{"\r", " "}, {"\n", " "}}, &snippet);
     return absl::UnavailableError(
         absl::StrCat(what, ": HTTP ", status, ": ", absl::StripAsciiWhitespace(snippet)));

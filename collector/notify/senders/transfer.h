@@ -42,7 +42,9 @@ absl::Status CurlStatus(CURLcode code, const char* errbuf, absl::string_view wha
 absl::StatusOr<CurlEasy> NewTransfer(absl::string_view what, absl::Duration timeout, char* errbuf);
 
 // POSTs `body` to `url` with `headers`; OK only for a 2xx answer (otherwise
-// UNAVAILABLE naming the status and the start of the answer).
+// UNAVAILABLE naming the status and the start of the answer). At most 4 KiB
+// of the answer's body is read: past that the transfer stops and the status
+// alone decides.
 absl::Status PostJson(absl::string_view what, const std::string& url, absl::string_view body,
                       const std::vector<std::string>& headers, absl::Duration timeout);
 

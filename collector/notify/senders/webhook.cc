@@ -12,7 +12,8 @@
 namespace sonde::notify {
 
 absl::Status SendWebhook(const v1::Notifier& notifier, absl::string_view event,
-                         absl::string_view payload, int64_t delivery_id, absl::Duration timeout) {
+                         absl::string_view payload, int64_t delivery_id, absl::Time now,
+                         absl::Duration timeout) {
   const std::string what = absl::StrCat("webhook \"", notifier.name(), "\"");
   if (notifier.webhook().url().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": no url"));
@@ -24,19 +25,25 @@ absl::Status SendWebhook(const v1::Notifier& notifier, absl::string_view event,
       "User-Agent: sonde-collector",
   };
   if (!notifier.webhook().secret().empty()) {
-    headers.push_back(absl::StrCat("X-Sonde-Signature: ",
-                                   WebhookSignature(notifier.webhook().secret(), payload)));
+    headers.push_back(absl::StrCat(
+        "X-Sonde-Signature: ",
+        WebhookSignature(notifier.webhook().secret(), absl::ToUnixSeconds(now), payload)));
   }
   return PostJson(what, notifier.webhook().url(), payload, headers, timeout);
 }
 
-std::string WebhookSignature(absl::string_view secret, absl::string_view body) {
+std::string WebhookSignature(absl::string_view secret, int64_t unix_seconds,
+                             absl::string_view body) {
+  // The timestamp is inside the signed bytes, so it cannot be changed
+  // without the secret: an old request cannot be replayed as a new one.
+  const std::string signed_bytes = absl::StrCat(unix_seconds, ".", body);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  return absl::StrCat("sha256=", absl::BytesToHexString(
-                                     absl::string_view(reinterpret_cast<const char*>(mac), len)));
+       reinterpret_cast<const unsigned char*>(signed_bytes.data()), signed_bytes.size(), mac, &len);
+  return absl::StrCat(
+      "t=", unix_seconds,
+      ",v1=", absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), len)));
 }
 
 }  // namespace sonde::notify

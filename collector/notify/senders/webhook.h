@@ -1,7 +1,8 @@
 // The webhook sender: POSTs the notification document as-is, with
-// X-Sonde-Event, X-Sonde-Delivery and (when the notifier has a secret) an
-// HMAC-SHA256 X-Sonde-Signature. Stateless; any thread; blocks for at most
-// about `timeout`.
+// X-Sonde-Event, X-Sonde-Delivery and (when the notifier has a secret) a
+// timestamped HMAC-SHA256 X-Sonde-Signature, so a receiver can refuse a
+// replayed old request. Stateless; any thread; blocks for at most about
+// `timeout`.
 #ifndef SONDE_COLLECTOR_NOTIFY_SENDERS_WEBHOOK_H_
 #define SONDE_COLLECTOR_NOTIFY_SENDERS_WEBHOOK_H_
 
@@ -15,11 +16,15 @@
 
 namespace sonde::notify {
 
+// `now` stamps the signature (each attempt signs anew).
 absl::Status SendWebhook(const v1::Notifier& notifier, absl::string_view event,
-                         absl::string_view payload, int64_t delivery_id, absl::Duration timeout);
+                         absl::string_view payload, int64_t delivery_id, absl::Time now,
+                         absl::Duration timeout);
 
-// "sha256=" + lowercase hex HMAC-SHA256(secret, body).
-std::string WebhookSignature(absl::string_view secret, absl::string_view body);
+// "t=<unix seconds>,v1=<lowercase hex HMAC-SHA256(secret, "<t>.<body>")>"
+// (signature scheme v1, docs/notifications.md).
+std::string WebhookSignature(absl::string_view secret, int64_t unix_seconds,
+                             absl::string_view body);
 
 }  // namespace sonde::notify
 

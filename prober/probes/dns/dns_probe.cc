@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "common/checks/registry.h"
 #include "common/text/safe_text.h"
+#include "common/net.h"
 #include "prober/probes/dns/dns_packet.h"
 
 namespace sonde::prober {
@@ -132,6 +133,19 @@ class DnsProbe : public Probe {
     int qtype = TypeNumber(d.type().empty() ? "A" : d.type());
     for (size_t i = 0; i < servers.size(); ++i) {
       run->per_resolver[i].set_resolver(servers[i].empty() ? "system" : servers[i]);
+      if (!PolicyAllows(servers[i])) {
+        // Refused before any packet is sent; judged like an answer.
+        run->per_resolver[i].set_failure_class(FC::PROBER_POLICY);
+        run->answered[i] = true;
+        if (--run->pending == 0) {
+          env_->loop->Post([this, run] {
+            if (!run->finished) {
+              Finish(run);
+            }
+          });
+        }
+        continue;
+      }
       env_->resolver->Query(d.name(), qtype, servers[i],
                             std::max(timeout, std::chrono::milliseconds(1)),
                             [this, run, i, server = servers[i]](DnsResolver::RawAnswer a) {
@@ -161,6 +175,16 @@ class DnsProbe : public Probe {
   }
 
  private:
+  // The probe policy judges the DNS servers a check names; the system's
+  // resolvers are the prober host's own and not a target.
+  bool PolicyAllows(const std::string& server) const {
+    if (server.empty() || env_->policy == nullptr || !env_->policy->enabled()) {
+      return true;
+    }
+    absl::StatusOr<common::HostPort> hp = common::ParseHostPort(server, 53);
+    return hp.ok() && CheckProbePolicy(*env_, hp->host).ok();
+  }
+
   struct RunState {
     Done done;
     bool finished = false;
@@ -190,7 +214,8 @@ class DnsProbe : public Probe {
         answers.push_back(absl::StrCat(a.data(), " (ttl ", a.ttl(), ")"));
       }
       std::string what =
-          rr.failure_class() == FC::DNS_TIMEOUT ? "no answer"
+          rr.failure_class() == FC::PROBER_POLICY ? "refused by the probe policy"
+          : rr.failure_class() == FC::DNS_TIMEOUT ? "no answer"
           : rr.failure_class() == FC::DNS_NODATA
               ? absl::StrCat(rr.rcode(), ", no ", d.type().empty() ? "A" : d.type(), " records")
               : absl::StrCat(rr.rcode(), answers.empty() ? "" : " ", absl::StrJoin(answers, ", "));

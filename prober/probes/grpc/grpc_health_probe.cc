@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/checks/registry.h"
 #include "common/text/safe_text.h"
+#include "common/net.h"
+#include "prober/io/dns_resolver.h"
 
 namespace sonde::prober {
 namespace {
@@ -71,10 +73,74 @@ class GrpcHealthProbe : public Probe {
       client_ = GrpcHealthClient::Shared(env_->loop);
     }
     token_ = std::make_shared<RunToken>();
-    auto system_deadline =
-        std::chrono::system_clock::now() +
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(deadline - start_);
-    auto call = client_->Check(endpoint_, check_.grpc().service(), system_deadline,
+    if (env_->policy != nullptr && env_->policy->enabled()) {
+      ResolveThenCall(deadline);
+      return;
+    }
+    StartCall(endpoint_, deadline);
+  }
+
+  void Abort() override {
+    if (!active_) {
+      return;
+    }
+    if (call_ != 0) {
+      client_->Cancel(call_);
+      call_ = 0;
+    }
+    result_.set_grpc_status_code(static_cast<int32_t>(grpc::StatusCode::DEADLINE_EXCEEDED));
+    Finish(FC::GRPC_DEADLINE,
+           absl::StrCat(check_.grpc().target(), ": no answer before the check's timeout"));
+  }
+
+ private:
+  // With a probe policy, gRPC must not pick the address itself: the name is
+  // resolved here (c-ares), the address judged, and the call pinned to it
+  // (the TLS name stays the host's).
+  void ResolveThenCall(common::EventLoop::MonoTime deadline) {
+    absl::StatusOr<common::HostPort> hp = common::ParseHostPort(check_.grpc().target(), 0);
+    if (!hp.ok()) {
+      env_->loop->Post([this, token = token_, message = std::string(hp.status().message())] {
+        if (!token->cancelled) {
+          Finish(FC::PROBER_ERROR, message);
+        }
+      });
+      return;
+    }
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - start_);
+    env_->resolver->ResolveHost(
+        hp->host, "", std::max(remaining, std::chrono::milliseconds(1)),
+        [this, token = token_, host = hp->host, port = hp->port,
+         deadline](DnsResolver::HostAnswer a) {
+          if (token->cancelled) {
+            return;
+          }
+          result_.set_dns_us(static_cast<uint32_t>(a.elapsed.count()));
+          if (a.failure_class != FC::OK) {
+            Finish(a.failure_class, a.detail);
+            return;
+          }
+          const std::string& ip = a.addresses.front();
+          result_.set_resolved_address(ip);
+          if (absl::Status allowed = CheckProbePolicy(*env_, ip); !allowed.ok()) {
+            Finish(FC::PROBER_POLICY, std::string(allowed.message()));
+            return;
+          }
+          GrpcEndpoint pinned = endpoint_;
+          pinned.target = ip.find(':') != std::string::npos ? absl::StrCat("ipv6:[", ip, "]:", port)
+                                                            : absl::StrCat("ipv4:", ip, ":", port);
+          if (pinned.tls && pinned.server_name.empty()) {
+            pinned.server_name = host;
+          }
+          StartCall(pinned, deadline);
+        });
+  }
+
+  void StartCall(const GrpcEndpoint& endpoint, common::EventLoop::MonoTime deadline) {
+    auto system_deadline = std::chrono::system_clock::now() +
+                           std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                               deadline - env_->loop->Now());
+    auto call = client_->Check(endpoint, check_.grpc().service(), system_deadline,
                                [this, token = token_](GrpcCheckAnswer answer) {
                                  if (!token->cancelled) {
                                    OnAnswer(std::move(answer));
@@ -92,20 +158,6 @@ class GrpcHealthProbe : public Probe {
     call_ = *call;
   }
 
-  void Abort() override {
-    if (!active_) {
-      return;
-    }
-    if (call_ != 0) {
-      client_->Cancel(call_);
-      call_ = 0;
-    }
-    result_.set_grpc_status_code(static_cast<int32_t>(grpc::StatusCode::DEADLINE_EXCEEDED));
-    Finish(FC::GRPC_DEADLINE,
-           absl::StrCat(check_.grpc().target(), ": no answer before the check's timeout"));
-  }
-
- private:
   void OnAnswer(GrpcCheckAnswer answer) {
     call_ = 0;
     result_.set_grpc_status_code(static_cast<int32_t>(answer.status.error_code()));

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <openssl/x509_vfy.h>
+#include <sys/socket.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -32,6 +33,8 @@ struct HttpProbe::Request {
   uint64_t body_cap = 0;
   std::vector<std::string> headers;  // of the last response
   char error[CURL_ERROR_SIZE] = {0};
+  const common::ProbePolicy* policy = nullptr;  // set when a policy is on
+  std::string policy_refusal;                   // the first address it refused
 
   ~Request() {
     if (easy != nullptr) {
@@ -78,6 +81,21 @@ size_t OnHeader(char* data, size_t size, size_t n, void* userp) {
     req->headers.emplace_back(absl::StripTrailingAsciiWhitespace(line));
   }
   return len;
+}
+
+// CURLOPT_OPENSOCKETFUNCTION: curl asks before every connection it opens,
+// the pinned first address and every redirect hop alike, so the policy sees
+// each address curl is about to connect to. A refused one fails the
+// connect (CURLE_COULDNT_CONNECT) and is remembered for the result.
+curl_socket_t OnOpenSocket(void* userp, curlsocktype, curl_sockaddr* address) {
+  auto* req = static_cast<HttpProbe::Request*>(userp);
+  if (absl::Status allowed = req->policy->Check(&address->addr); !allowed.ok()) {
+    if (req->policy_refusal.empty()) {
+      req->policy_refusal = std::string(allowed.message());
+    }
+    return CURL_SOCKET_BAD;
+  }
+  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
 uint32_t Micros(curl_off_t v) { return v > 0 ? static_cast<uint32_t>(v) : 0; }
@@ -195,6 +213,13 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
   curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (env_->policy != nullptr && env_->policy->enabled()) {
+    req->policy = env_->policy;
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &OnOpenSocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, req.get());
+    // A proxy would connect to the target for us, out of the policy's sight.
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+  }
   if (!env_->source_address.empty()) {
     curl_easy_setopt(e, CURLOPT_INTERFACE, absl::StrCat("host!", env_->source_address).c_str());
   }
@@ -359,7 +384,16 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
                           ? common::FormatHostPort(ip, port)
                           : common::FormatHostPort(run.address, url_.port);
   std::string detail;
-  if (fc != FC::OK) {
+  if (fc != FC::OK && !req->policy_refusal.empty()) {
+    fc = FC::PROBER_POLICY;
+    long redirects = 0;
+    curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirects);
+    char* next = nullptr;
+    curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &next);
+    detail = redirects == 0 ? req->policy_refusal
+                            : absl::StrCat(req->policy_refusal, " (redirect ", redirects, " to ",
+                                           SafeText(next != nullptr ? next : "?", kTargetTextMaxBytes), ")");
+  } else if (fc != FC::OK) {
     // curl's text may quote what the server sent.
     detail = SafeText(req->error[0] != '\0' ? req->error : curl_easy_strerror(code),
                       kTargetTextMaxBytes);

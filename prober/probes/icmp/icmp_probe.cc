@@ -127,6 +127,9 @@ void IcmpProbe::OnResolved(DnsResolver::HostAnswer answer) {
                                                " address (", absl::StrJoin(addresses, ", "), ")"));
   }
   result_.set_resolved_address(address);
+  if (absl::Status allowed = CheckProbePolicy(*env_, address); !allowed.ok()) {
+    return Finish(FC::PROBER_POLICY, std::string(allowed.message()));
+  }
   auto ip = icmp::ParseIpAddress(address);
   if (!ip.ok()) {
     return Finish(FC::PROBER_ERROR, std::string(ip.status().message()));

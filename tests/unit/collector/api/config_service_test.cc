@@ -178,5 +178,16 @@ TEST(ConfigVersionTest, DependsOnTheChecksOnly) {
   EXPECT_TRUE(CheckRegionKnown(v1::Config(), "anywhere").ok());  // no regions listed
 }
 
+TEST(ConfigVersionTest, ProbePolicyTravelsWithTheChecksAndChangesTheVersion) {
+  v1::Config a = TwoRegions();
+  v1::Config b = TwoRegions();
+  b.mutable_probe_policy()->add_deny_networks("169.254.0.0/16");
+  const v1::ProberConfig pc = ProberConfigFor(b, "fra");
+  ASSERT_EQ(pc.probe_policy().deny_networks_size(), 1);
+  EXPECT_EQ(pc.probe_policy().deny_networks(0), "169.254.0.0/16");
+  EXPECT_NE(ProberConfigFor(a, "fra").version(), pc.version());
+  EXPECT_FALSE(ProberConfigFor(a, "fra").has_probe_policy());
+}
+
 }  // namespace
 }  // namespace sonde::collector

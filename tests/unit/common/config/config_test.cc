@@ -10,6 +10,7 @@ namespace sonde::common {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kGood[] = R"(
 regions: [fra, ams, ber]
@@ -267,6 +268,40 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"DetectionUnknownField",
                 "detection: {resolve_hlod: 5m}\n",
                 {"detection.resolve_hlod: unknown field"}},
+        BadCase{"SmtpCredentialsInUrl",
+                "notifiers:\n  - name: m\n    email: {smtp_url: 'smtp://u:hunter2@mail:587', "
+                "to: [a@b]}\n",
+                {"notifiers[0] \"m\": email.smtp_url: credentials in the URL are refused: use "
+                 "email.username and email.password_file"}},
+        BadCase{"WebhookCredentialsInUrl",
+                "notifiers:\n  - name: w\n    webhook: {url: 'https://u:hunter2@hooks/x'}\n",
+                {"notifiers[0] \"w\": webhook.url: credentials in the URL are refused"}},
+        BadCase{"SmtpTlsValue",
+                "notifiers:\n  - name: m\n    email: {smtp_url: 'smtp://mail', to: [a@b], tls: "
+                "maybe}\n",
+                {"email.tls: must be required (the default) or optional"}},
+        BadCase{"SmtpCredentialsOverOptionalTls",
+                "notifiers:\n  - name: m\n    email: {smtp_url: 'smtp://mail', to: [a@b], tls: "
+                "optional, username: u, password: p}\n",
+                {"notifiers[0] \"m\": email.tls: optional TLS would send the credentials"}},
+        BadCase{"SmtpPasswordWithoutUser",
+                "notifiers:\n  - name: m\n    email: {smtp_url: 'smtp://mail', to: [a@b], "
+                "password: p}\n",
+                {"email.username: username and password (or password_file) go together"}},
+        BadCase{"SmtpPasswordFileUnreadable",
+                "notifiers:\n  - name: m\n    email: {smtp_url: 'smtp://mail', to: [a@b], "
+                "username: u, password_file: /nonexistent/pw}\n",
+                {"email.password_file: cannot read \"/nonexistent/pw\""}},
+        BadCase{"ProbePolicyNotACidr",
+                "probe_policy: {deny_networks: [169.254.0.0/16, 'metadata']}\n",
+                {"probe_policy.deny_networks[1]: \"metadata\" is not an IP network"}},
+        BadCase{"ProbePolicyHostBits",
+                "probe_policy: {allow_networks: [10.1.2.3/8]}\n",
+                {"probe_policy.allow_networks[0]: \"10.1.2.3/8\" has bits set past its /8"}},
+        BadCase{"ProbePolicyPrefix",
+                "probe_policy: {deny_networks: ['fd00::/129']}\n",
+                {"probe_policy.deny_networks[0]: \"fd00::/129\": the prefix length must be "
+                 "0..128"}},
         BadCase{"ManyErrorsAllReported",
                 "checks:\n  - name: a\n    tcp: {host: h, port: 0}\n  - name: b\n    tcp: {host: "
                 "h, port: 99999}\n",
@@ -361,6 +396,32 @@ TEST(ConfigTest, NamesAndRe2PatternsAccepted) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->checks(0).name(), name);
   EXPECT_EQ(config->checks(0).http().expect_body(), "\"status\":\\s*\"up\"");
+}
+
+TEST(ConfigTest, SecretsAreNotRepeatedInErrors) {
+  auto config = ParseConfig(
+      "notifiers:\n  - name: m\n    email: {smtp_url: 'smtps://u:hunter2@mail', to: [a@b]}\n",
+      "bad.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(), Not(HasSubstr("hunter2")));
+}
+
+TEST(ConfigTest, EmailTransportAndProbePolicyParse) {
+  auto config = ParseConfig(R"(
+probe_policy:
+  deny_networks: [169.254.0.0/16, 10.0.0.0/8, "fd00::/8"]
+  allow_networks: [10.1.2.0/24]
+notifiers:
+  - name: m
+    email: {smtp_url: "smtp://mail:587", to: [a@b], username: sonde, password: p}
+  - name: o
+    email: {smtp_url: "smtp://relay:25", to: [a@b], tls: optional}
+)",
+                            "ok.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->probe_policy().deny_networks_size(), 3);
+  EXPECT_EQ(config->notifiers(0).email().username(), "sonde");
+  EXPECT_EQ(config->notifiers(1).email().tls(), "optional");
 }
 
 TEST(ConfigTest, MissingFileNamesThePath) {

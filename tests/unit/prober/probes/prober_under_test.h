@@ -69,6 +69,12 @@ class ProberUnderTest {
     return std::move(results_);
   }
 
+  // Probes from now on judge their addresses by `policy` (probe.h).
+  void set_policy(common::ProbePolicy policy) {
+    policy_ = std::move(policy);
+    env_.policy = &policy_;
+  }
+
   Scheduler& scheduler() { return *scheduler_; }
   common::EventLoop& loop() { return loop_; }
 
@@ -76,6 +82,7 @@ class ProberUnderTest {
   common::EventLoop loop_;
   std::unique_ptr<DnsResolver> resolver_;
   std::unique_ptr<CurlMulti> curl_;
+  common::ProbePolicy policy_;
   ProbeEnv env_;
   std::unique_ptr<Scheduler> scheduler_;
   std::vector<v1::ProbeResult> results_;

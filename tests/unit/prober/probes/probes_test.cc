@@ -918,6 +918,44 @@ TEST_F(ProbesTest, DnsEveryResolverIsRecordedSeparately) {
 
 // --------------------------------------------- classes not reachable here ---
 
+// The probe policy judges the address each probe type is about to use —
+// after resolution through faultd's DNS, the DNS server itself for DNS
+// checks — and refuses it as PROBER_POLICY without connecting; a policy
+// that does not cover the address changes nothing.
+TEST_F(ProbesTest, ProbePolicyRefusesBeforeConnecting) {
+  SetRules("");
+  const std::vector<std::string> specs = {
+      "http: {url: 'http://app.example.test:${HTTP_PORT}/', resolvers: ['${DNS}']}",
+      "tcp: {host: tcp.example.test, port: ${TCP_PORT}, resolvers: ['${DNS}']}",
+      "tls: {host: tls.example.test, port: ${TLS_PORT}, resolvers: ['${DNS}'], ca_file: '${CA}'}",
+      "dns: {name: a.example.test, type: A, resolvers: ['${DNS}']}",
+  };
+  v1::ProbePolicy deny_loopback;
+  deny_loopback.add_deny_networks("127.0.0.0/8");
+  v1::ProbePolicy deny_other;
+  deny_other.add_deny_networks("127.0.0.2/32");
+  for (const std::string& spec : specs) {
+    SCOPED_TRACE(spec);
+    ProberUnderTest refused;
+    refused.set_policy(*common::ProbePolicy::Create(deny_loopback));
+    std::vector<v1::ProbeResult> r = refused.Run(MakeCheck(spec, "2s"));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(FC::Code_Name(r[0].failure_class()), "PROBER_POLICY") << r[0].detail();
+    EXPECT_FALSE(r[0].ok());
+    EXPECT_EQ(r[0].connect_us(), 0u);
+    if (!absl::StartsWith(spec, "dns")) {
+      EXPECT_TRUE(absl::StrContains(r[0].detail(), "in deny_networks 127.0.0.0/8"))
+          << r[0].detail();
+    }
+
+    ProberUnderTest allowed;
+    allowed.set_policy(*common::ProbePolicy::Create(deny_other));
+    r = allowed.Run(MakeCheck(spec, "2s"));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_NE(FC::Code_Name(r[0].failure_class()), "PROBER_POLICY") << r[0].detail();
+  }
+}
+
 TEST_F(ProbesTest, ProberErrorIsNeverTheTargetsFault) {
   // A source address the host does not have: binding fails, which is the
   // prober's own fault, not the target's.
