@@ -13,9 +13,9 @@
 
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
 
 namespace sonde::common {
 namespace {
@@ -40,8 +40,8 @@ std::string CaptureStderr(F log) {
 TEST(LogFormatTest, JournalIsDetectedOnlyWhenJournalStreamNamesStderr) {
   struct stat st;
   ASSERT_EQ(fstat(2, &st), 0);
-  setenv("JOURNAL_STREAM",
-         (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(), 1);
+  setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(),
+         1);
   EXPECT_TRUE(StderrIsJournal());
   setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":1").c_str(), 1);
   EXPECT_FALSE(StderrIsJournal());

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "sonde/v1/collector.grpc.pb.h"
+#include "tests/deploy/wire_fixtures.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/testing/process.h"
 
@@ -36,9 +37,8 @@ const auto* const kPostgres =
 std::string QueryOne(const std::string& conninfo, const std::string& sql) {
   PGconn* c = PQconnectdb(conninfo.c_str());
   PGresult* r = PQexec(c, sql.c_str());
-  std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0
-                      ? PQgetvalue(r, 0, 0)
-                      : "<error>";
+  std::string v =
+      PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "<error>";
   PQclear(r);
   PQfinish(c);
   return v;
@@ -90,22 +90,10 @@ TEST(UpgradeTest, ASchemaNewerThanTheBinaryIsRefused) {
             "1");
 }
 
-std::string FixtureDir() {
-  const char* src = std::getenv("SONDE_SOURCE_DIR");
-  return std::string(src != nullptr ? src : ".") + "/tests/fixtures/upgrade-0.1.0";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // "table rows" lines of counts.txt.
 std::map<std::string, std::string> ExpectedCounts() {
   std::map<std::string, std::string> out;
-  std::istringstream in(ReadFile(FixtureDir() + "/counts.txt"));
+  std::istringstream in(testing::ReadFixture("counts.txt"));
   std::string table, rows;
   while (in >> table >> rows) {
     out[table] = rows;
@@ -118,7 +106,8 @@ TEST(UpgradeTest, ADatabaseMadeBy010IsMigratedIntactAndServesOldWireBytes) {
   ASSERT_FALSE(conninfo.empty());
   std::string out;
   ASSERT_EQ(RunCommand({"/usr/bin/psql", "-v", "ON_ERROR_STOP=1", "-q", "-d", conninfo, "-f",
-                        FixtureDir() + "/sonde.sql"},
+                        std::string(std::getenv("SONDE_SOURCE_DIR")) +
+                            "/tests/fixtures/upgrade-0.1.0/sonde.sql"},
                        &out, std::chrono::seconds(60)),
             0)
       << out;
@@ -146,8 +135,8 @@ TEST(UpgradeTest, ADatabaseMadeBy010IsMigratedIntactAndServesOldWireBytes) {
                                      "--postgres", conninfo, "--config", config},
                                     ::testing::TempDir() + "/upgrade-collector.log");
   ASSERT_TRUE(sonde::testing::WaitForPort(port, std::chrono::seconds(60))) << collector.Log();
-  ASSERT_EQ(RunCommand({BinPath("sondectl"), "incident", incident, "--collector", addr,
-                        "--format", "json"},
+  ASSERT_EQ(RunCommand({BinPath("sondectl"), "incident", incident, "--collector", addr, "--format",
+                        "json"},
                        &out),
             0)
       << out;
@@ -161,7 +150,7 @@ TEST(UpgradeTest, ADatabaseMadeBy010IsMigratedIntactAndServesOldWireBytes) {
 
   auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
   v1::ResultBatch batch;
-  ASSERT_TRUE(batch.ParseFromString(ReadFile(FixtureDir() + "/result_batch.pb")));
+  ASSERT_TRUE(batch.ParseFromString(testing::ReadFixture("result_batch.pb")));
   {
     auto stub = v1::Ingest::NewStub(channel);
     grpc::ClientContext ctx;
@@ -178,7 +167,7 @@ TEST(UpgradeTest, ADatabaseMadeBy010IsMigratedIntactAndServesOldWireBytes) {
             std::to_string(batch.results_size()));
   {
     v1::ProberHello hello;
-    ASSERT_TRUE(hello.ParseFromString(ReadFile(FixtureDir() + "/prober_hello.pb")));
+    ASSERT_TRUE(hello.ParseFromString(testing::ReadFixture("prober_hello.pb")));
     auto stub = v1::ConfigService::NewStub(channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));

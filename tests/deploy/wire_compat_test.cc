@@ -15,7 +15,6 @@
 // (done once per release; see tests/fixtures/upgrade-0.1.0/README.md).
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "google/protobuf/descriptor.h"
@@ -33,18 +32,6 @@ using google::protobuf::EnumDescriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::FileDescriptor;
 using google::protobuf::Message;
-
-std::string FixtureDir() {
-  const char* src = std::getenv("SONDE_SOURCE_DIR");
-  return std::string(src != nullptr ? src : ".") + "/tests/fixtures/upgrade-0.1.0";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The message of today's schema with the old one's name.
 const Descriptor* Current(const Descriptor* old) {
@@ -109,7 +96,7 @@ TEST(WireCompatTest, Every010FieldKeepsItsNumberNameAndType) {
 // Bytes written by 0.1.0 read the same under both schemas, nothing unknown.
 template <typename Old, typename Now>
 void ExpectOldBytesReadAlike(const std::string& file) {
-  const std::string bytes = ReadFile(FixtureDir() + "/" + file);
+  const std::string bytes = testing::ReadFixture(file);
   ASSERT_FALSE(bytes.empty()) << file;
   Old old;
   Now now;

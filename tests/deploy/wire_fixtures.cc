@@ -1,5 +1,8 @@
 #include "tests/deploy/wire_fixtures.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "google/protobuf/reflection.h"
@@ -67,6 +70,16 @@ void Fill(Message* m, int depth) {
 }
 
 }  // namespace
+
+std::string ReadFixture(const std::string& name) {
+  const char* src = std::getenv("SONDE_SOURCE_DIR");
+  std::ifstream in(
+      std::string(src != nullptr ? src : ".") + "/tests/fixtures/upgrade-0.1.0/" + name,
+      std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 v1::ResultBatch RealisticBatch() {
   v1::ResultBatch b;
