@@ -1,4 +1,7 @@
-// Logging setup: spdlog to stderr, one format for every Sonde binary.
+// Logging setup: spdlog to stderr, one format for every Sonde binary. Every
+// message passes through SafeText (common/text/safe_text.h) on its way out:
+// control characters in logged values are escaped, so a log line stays one
+// line whatever a prober, a target or a browser sent.
 #ifndef SONDE_COMMON_LOGGING_H_
 #define SONDE_COMMON_LOGGING_H_
 
