@@ -202,17 +202,24 @@ int Main(int argc, char** argv) {
                "results for that region. deploy/certs/make-certs.sh makes them.");
   flags.String("tokens", &auth_options.tokens_file,
                "YAML file of bearer tokens: `probers: [{token, prober_id, region}]` (the\n"
-               "weaker alternative to certificates) and `query: [token, ...]` for sondectl\n"
-               "and dashboards. With --tls-* or --tokens, queries need a query token.");
+               "weaker alternative to certificates) and `query: [{name, token, scopes}]`\n"
+               "for sondectl, dashboards and /metrics (scopes read, ack, admin; a plain\n"
+               "TOKEN string means read+ack). With --tls-* or --tokens, queries need a\n"
+               "query token. Reloaded on SIGHUP and when edited; a bad file keeps the old.");
   flags.Bool("insecure", &auth_options.insecure,
              "Serve plaintext gRPC without any authentication. Without TLS or tokens\n"
-             "the collector only listens on loopback unless this flag is given.");
+             "every listener (--listen, --http-listen, --metrics-listen) must be a\n"
+             "loopback address unless this flag is given.");
   flags.String("http-listen", &options.http_listen,
                "Serve the HTTP API on HOST:PORT: GET /api/v1/incidents[/ID],\n"
-               "POST /api/v1/incidents/ID/ack (query token as Bearer when tokens are on).");
+               "POST /api/v1/incidents/ID/ack (query token as Bearer when tokens are on:\n"
+               "read scope to read, ack scope to acknowledge). Not loopback: needs --tokens\n"
+               "or --insecure.");
   std::string metrics_listen;
   flags.String("metrics-listen", &metrics_listen,
-               "Serve Prometheus metrics at http://HOST:PORT/metrics (ingest counters).");
+               "Serve Prometheus metrics at http://HOST:PORT/metrics (ingest counters). With\n"
+               "--tokens a read-scope token is required. Not loopback: needs --tokens or\n"
+               "--insecure.");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
   std::string log_format = "auto";
   flags.String("log-format", &log_format, common::kLogFormatHelp);
@@ -265,6 +272,14 @@ int Main(int argc, char** argv) {
   if (!auth.ok()) {
     return UsageError(std::string(auth.status().message()));
   }
+  // Every listener follows the loopback-only rule, not only --listen.
+  if (absl::Status st = (*auth)->CheckListener("--http-listen", options.http_listen); !st.ok()) {
+    return UsageError(std::string(st.message()));
+  }
+  if (absl::Status st = (*auth)->CheckListener("--metrics-listen", metrics_listen); !st.ok()) {
+    return UsageError(std::string(st.message()));
+  }
+  Authenticator* const authenticator = auth->get();
   v1::Config config;
   if (!options.config_path.empty()) {
     absl::StatusOr<v1::Config> loaded = common::LoadConfigFile(options.config_path);
@@ -291,9 +306,10 @@ int Main(int argc, char** argv) {
   }
   spdlog::info("access: {}", (*auth)->Describe());
   CollectorServer server(options, std::move(config));
-  server.set_authenticator(auth->get());
-  SignalThread signal_thread(signals, [&server] {
-    server.ReloadConfig().IgnoreError();  // logged; the old config stays
+  server.set_authenticator(authenticator);
+  SignalThread signal_thread(signals, [&server, authenticator] {
+    server.ReloadConfig().IgnoreError();          // logged; the old config stays
+    authenticator->ReloadTokens().IgnoreError();  // logged; the old tokens stay
   });
 
   if (absl::Status st = server.PrepareDatabase(signal_thread.stop_requested()); !st.ok()) {
@@ -309,10 +325,17 @@ int Main(int argc, char** argv) {
     return kExitFailure;
   }
   server.WatchConfigFile(absl::Seconds(2));
+  authenticator->WatchTokensFile(absl::Seconds(2));
 
   common::MetricsServer metrics;
+  if (authenticator->has_tokens()) {
+    metrics.set_gate([authenticator](const std::string& authorization) {
+      return authenticator->Authorize(Authenticator::BearerToken(authorization), Scope::kRead)
+          .status();
+    });
+  }
   if (!metrics_listen.empty()) {
-    absl::Status st = metrics.Start(metrics_listen, [&server] {
+    absl::Status st = metrics.Start(metrics_listen, [&server, authenticator] {
       const IngestCounters& c = server.ingest_counters();
       common::MetricsText m;
       m.Add("sonde_ingest_streams_opened_total", "counter", "Ingest streams opened.",
@@ -337,6 +360,11 @@ int Main(int argc, char** argv) {
       m.Add("sonde_ingest_store_errors_total", "counter",
             "Batches not stored because PostgreSQL failed (the prober resends).",
             c.store_errors.load());
+      m.Add("sonde_auth_token_reloads_total", "counter", "Tokens file reloads that took effect.",
+            authenticator->token_reloads());
+      m.Add("sonde_auth_token_reload_failures_total", "counter",
+            "Tokens file reloads refused (the previous tokens stay in force).",
+            authenticator->token_reload_failures());
       server.AppendMetrics(&m);
       return m.text();
     });

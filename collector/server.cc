@@ -1,7 +1,5 @@
 #include "collector/server.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -9,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/config/config.h"
+#include "common/file_watch.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -143,14 +142,7 @@ void CollectorServer::WatchConfigFile(absl::Duration period) {
   if (options_.config_path.empty() || watch_thread_.joinable()) {
     return;
   }
-  auto fingerprint = [path = options_.config_path]() -> std::string {
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) {
-      return "";
-    }
-    return absl::StrCat(st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
-                        st.st_mtim.tv_nsec);
-  };
+  auto fingerprint = [path = options_.config_path] { return common::FileFingerprint(path); };
   // Taken before the thread runs: an edit right after this call is seen.
   watch_thread_ = std::thread([this, period, fingerprint, seen = fingerprint()]() mutable {
     while (!stop_watch_.WaitForNotificationWithTimeout(period)) {

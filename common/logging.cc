@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,11 +12,27 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/result_json.h"
+#include "common/text/safe_text.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 
 namespace sonde::common {
 namespace {
+
+// The message of a log line through SafeText: a value that came from
+// outside (a prober id, a check name, a posted `by`) cannot forge a line
+// with a newline or drive the operator's terminal with escape sequences.
+class SafeMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string safe = SafeText(absl::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(safe.data(), safe.data() + safe.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<SafeMessage>();
+  }
+};
 
 // sd-daemon.h's SD_ERR..SD_DEBUG, without including it for six numbers.
 int SyslogPriority(spdlog::level::level_enum level) {
@@ -41,7 +58,8 @@ class LineFormatter : public spdlog::formatter {
       : format_(format), program_(std::move(program)) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    absl::string_view text(msg.payload.data(), msg.payload.size());
+    const std::string text =
+        SafeText(absl::string_view(msg.payload.data(), msg.payload.size()));
     std::string out;
     if (format_ == LogFormat::kJson) {
       out = "{\"time\":";
@@ -121,7 +139,9 @@ void InitLogging(const std::string& program, const std::string& level, LogFormat
     format = StderrIsJournal() ? LogFormat::kJournal : LogFormat::kText;
   }
   if (format == LogFormat::kText) {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %n: %v");
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<SafeMessage>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %n: %*");
+    logger->set_formatter(std::move(formatter));
   } else {
     logger->set_formatter(std::make_unique<LineFormatter>(format, program));
   }

@@ -2,8 +2,11 @@
 // Three line formats: text (a timestamp, the level, the program), journal
 // (when stderr is systemd's journal: no timestamp, since the journal adds
 // its own, and a syslog priority prefix "<3>" on every line so each keeps
-// its level) and json (one object per line for log shippers). Call
-// InitLogging once from main before other threads log.
+// its level) and json (one object per line for log shippers). Every message
+// passes through SafeText (common/text/safe_text.h) on its way out: control
+// characters in logged values are escaped, so a log line stays one line
+// whatever a prober, a target or a browser sent. Call InitLogging once from
+// main before other threads log.
 #ifndef SONDE_COMMON_LOGGING_H_
 #define SONDE_COMMON_LOGGING_H_
 

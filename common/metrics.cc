@@ -13,9 +13,18 @@ void MetricsText::Add(const std::string& name, const std::string& type, const st
 }
 
 absl::Status MetricsServer::Start(const std::string& listen, Render render) {
-  server_.routes().Get("/metrics", [render](const httplib::Request&, httplib::Response& res) {
-    res.set_content(render(), "text/plain; version=0.0.4");
-  });
+  server_.routes().Get("/metrics",
+                       [render, gate = gate_](const httplib::Request& req, httplib::Response& res) {
+                         if (gate != nullptr) {
+                           absl::Status st = gate(req.get_header_value("Authorization"));
+                           if (!st.ok()) {
+                             res.status = absl::IsPermissionDenied(st) ? 403 : 401;
+                             res.set_content(std::string(st.message()) + "\n", "text/plain");
+                             return;
+                           }
+                         }
+                         res.set_content(render(), "text/plain; version=0.0.4");
+                       });
   return server_.Start(listen, "metrics");
 }
 

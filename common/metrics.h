@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "common/http_server.h"
@@ -27,6 +28,11 @@ class MetricsText {
 class MetricsServer {
  public:
   using Render = std::function<std::string()>;
+  // Decides from a request's Authorization header whether it may read the
+  // page: UNAUTHENTICATED answers 401, PERMISSION_DENIED 403.
+  using Gate = std::function<absl::Status(const std::string& authorization)>;
+  // Requests must pass `gate` (default: everyone may read). Before Start().
+  void set_gate(Gate gate) { gate_ = std::move(gate); }
   // Serves GET /metrics on `listen` (HOST:PORT). Returns once bound.
   absl::Status Start(const std::string& listen, Render render);
   void Stop() { server_.Stop(); }
@@ -34,6 +40,7 @@ class MetricsServer {
 
  private:
   HttpServer server_;
+  Gate gate_;
 };
 
 }  // namespace sonde::common

@@ -15,6 +15,7 @@
 #include <functional>
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/config/config.h"
@@ -127,6 +128,36 @@ absl::Status StoreConfig(const v1::ProberConfig& pc, const std::string& path) {
   return absl::OkStatus();
 }
 
+// The loopback-only rule for --metrics-listen: another host may read the
+// page only with a bearer token (--metrics-token-file), which `metrics` then
+// requires, or with --insecure.
+absl::Status GateMetrics(const std::string& listen, const std::string& token_file, bool insecure,
+                         common::MetricsServer* metrics) {
+  std::string token;
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> text = common::ReadTextFile("--metrics-token-file", token_file);
+    if (!text.ok()) {
+      return text.status();
+    }
+    token = std::string(absl::StripAsciiWhitespace(*text));
+    if (token.size() < 16) {
+      return absl::InvalidArgumentError("--metrics-token-file: the token needs 16+ characters");
+    }
+    metrics->set_gate([expected = "Bearer " + token](const std::string& authorization) {
+      return common::SameSecret(authorization, expected)
+                 ? absl::OkStatus()
+                 : absl::UnauthenticatedError("a bearer token is required");
+    });
+  }
+  if (!listen.empty() && !common::IsLoopbackHost(listen) && token.empty() && !insecure) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-listen: refusing to serve ", listen,
+                     " to other hosts without a token: give --metrics-token-file FILE, or "
+                     "--insecure, or listen on a loopback address"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunProber(int argc, char** argv) {
@@ -169,6 +200,11 @@ int RunProber(int argc, char** argv) {
   flags.String("metrics-listen", &metrics_listen,
                "Serve Prometheus metrics at http://HOST:PORT/metrics: results spooled, sent,\n"
                "acked, dropped, duplicates, reconnects, spool bytes, oldest unacked age.");
+  std::string metrics_token_file;
+  flags.String("metrics-token-file", &metrics_token_file,
+               "File holding a bearer token that /metrics then requires (Prometheus:\n"
+               "authorization.credentials_file). --metrics-listen on an address that is\n"
+               "not loopback needs it, or --insecure.");
   flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
   std::string log_format = "auto";
   flags.String("log-format", &log_format, common::kLogFormatHelp);
@@ -234,6 +270,12 @@ int RunProber(int argc, char** argv) {
   if (!source_address.empty() && !common::IsIpLiteral(source_address)) {
     return usage_error(
         absl::StrCat("--source-address \"", source_address, "\" is not an IP address"));
+  }
+  common::MetricsServer metrics;
+  if (absl::Status st =
+          GateMetrics(metrics_listen, metrics_token_file, security.insecure, &metrics);
+      !st.ok()) {
+    return usage_error(std::string(st.message()));
   }
   if (spool_max_mib < 1) {
     return usage_error("--spool-max-mib must be at least 1");
@@ -424,7 +466,6 @@ int RunProber(int argc, char** argv) {
     loop_stats.lateness_p99_us = absl::ToInt64Microseconds(scheduler->LatenessP99());
     loop.RunAfter(std::chrono::seconds(1), snapshot);
   };
-  common::MetricsServer metrics;
   if (!metrics_listen.empty()) {
     snapshot();
     absl::Status st = metrics.Start(metrics_listen, [&] {

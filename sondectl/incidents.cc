@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
 #include "common/result_json.h"
+#include "common/text/safe_text.h"
 #include "sondectl/report.h"
 
 namespace sonde::sondectl {
@@ -32,7 +33,7 @@ std::string Class(const v1::Incident& i) {
 }
 
 std::string Regions(const google::protobuf::RepeatedPtrField<std::string>& r) {
-  return r.empty() ? "-" : absl::StrJoin(r, ",");
+  return r.empty() ? "-" : SafeText(absl::StrJoin(r, ","));
 }
 
 }  // namespace
@@ -52,9 +53,10 @@ std::string FormatIncidentsTable(const v1::IncidentsReply& reply, bool all) {
     if (i.in_maintenance()) {
       status += " (maintenance)";
     }
-    rows.push_back({i.id(), i.kind(), i.severity(), i.service(), Regions(i.regions()), Share(i),
-                    Class(i), When(i.opened_at()), status,
-                    i.acknowledged_by().empty() ? "-" : i.acknowledged_by()});
+    rows.push_back({SafeText(i.id()), SafeText(i.kind()), SafeText(i.severity()),
+                    SafeText(i.service()), Regions(i.regions()), Share(i), Class(i),
+                    When(i.opened_at()), SafeText(status),
+                    i.acknowledged_by().empty() ? "-" : SafeText(i.acknowledged_by())});
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& row : rows) {
@@ -70,7 +72,7 @@ std::string FormatIncidentsTable(const v1::IncidentsReply& reply, bool all) {
           c + 1 < rows[r].size() ? std::string(width[c] - rows[r][c].size() + 2, ' ') : "\n");
     }
     if (r > 0 && !reply.incidents(r - 1).evidence().empty()) {
-      absl::StrAppend(&out, "    ", reply.incidents(r - 1).evidence(), "\n");
+      absl::StrAppend(&out, "    ", SafeText(reply.incidents(r - 1).evidence()), "\n");
     }
   }
   return out;
@@ -78,16 +80,17 @@ std::string FormatIncidentsTable(const v1::IncidentsReply& reply, bool all) {
 
 std::string FormatTimeline(const v1::TimelineReply& reply) {
   const v1::Incident& i = reply.incident();
-  std::string out = absl::StrCat(i.id(), "\n");
-  absl::StrAppend(&out, "  kind       ", i.kind(), " (", i.severity(), ")\n");
-  absl::StrAppend(&out, "  service    ", i.service(), "  checks ", Regions(i.checks()), "\n");
+  std::string out = absl::StrCat(SafeText(i.id()), "\n");
+  absl::StrAppend(&out, "  kind       ", SafeText(i.kind()), " (", SafeText(i.severity()), ")\n");
+  absl::StrAppend(&out, "  service    ", SafeText(i.service()), "  checks ", Regions(i.checks()),
+                  "\n");
   absl::StrAppend(&out, "  regions    ", Regions(i.regions()), "\n");
   if (!i.hosts().empty()) {
     absl::StrAppend(&out, "  hosts      ", Regions(i.hosts()), "\n");
   }
   absl::StrAppend(&out, "  class      ", Class(i), "  share ", Share(i), "\n");
   if (!i.latency_phase().empty()) {
-    absl::StrAppend(&out, "  latency    ", i.latency_phase(),
+    absl::StrAppend(&out, "  latency    ", SafeText(i.latency_phase()),
                     absl::StrFormat(" p95 %.0f ms (baseline %.0f ms)", i.latency_p95_ms(),
                                     i.latency_baseline_p95_ms()),
                     "\n");
@@ -96,18 +99,19 @@ std::string FormatTimeline(const v1::TimelineReply& reply) {
     absl::StrAppend(&out, "  recovered  ", i.recovered_targets(), " of ", i.affected_targets(),
                     "\n");
   }
-  absl::StrAppend(&out, "  evidence   ", i.evidence(), "\n");
+  absl::StrAppend(&out, "  evidence   ", SafeText(i.evidence()), "\n");
   absl::StrAppend(&out, "  opened     ", When(i.opened_at()), "  resolved ", When(i.resolved_at()),
                   "\n");
   absl::StrAppend(&out, "  ack        ",
-                  i.acknowledged_by().empty()
-                      ? "-"
-                      : absl::StrCat(i.acknowledged_by(), " at ", When(i.acknowledged_at())),
+                  i.acknowledged_by().empty() ? "-"
+                                              : absl::StrCat(SafeText(i.acknowledged_by()), " at ",
+                                                             When(i.acknowledged_at())),
                   i.in_maintenance() ? "  (in maintenance: not paged)" : "", "\n");
   absl::StrAppend(&out, "timeline\n");
   for (const v1::IncidentEvent& e : reply.events()) {
-    absl::StrAppend(&out, absl::StrFormat("  %s  %-15s %-19s %-12s %s\n", When(e.at()), e.kind(),
-                                          e.incident_kind(), Regions(e.regions()), e.detail()));
+    absl::StrAppend(&out, absl::StrFormat("  %s  %-15s %-19s %-12s %s\n", When(e.at()),
+                                          SafeText(e.kind()), SafeText(e.incident_kind()),
+                                          Regions(e.regions()), SafeText(e.detail())));
   }
   return out;
 }

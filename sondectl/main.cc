@@ -17,6 +17,7 @@
 #include "common/flags.h"
 #include "common/grpc_status.h"
 #include "common/net.h"
+#include "common/text/safe_text.h"
 #include "common/tls/credentials.h"
 #include "common/version/version.h"
 #include "grpcpp/grpcpp.h"
@@ -182,7 +183,7 @@ struct CollectorFlags {
 // Prints why an RPC failed; returns the exit status.
 int RpcError(const char* what, const std::string& target, const grpc::Status& rpc_status) {
   const absl::Status status = common::FromGrpcStatus(rpc_status);
-  std::string why(status.message());
+  std::string why = SafeText(status.message());  // the collector's text may quote outside input
   if (absl::IsDeadlineExceeded(status)) {
     why = absl::StrCat("no answer within ", kRpcDeadline.count(), " s (", why, ")");
   }
@@ -353,12 +354,12 @@ int Ack(const std::vector<std::string>& args) {
                    [](const v1::AcknowledgeReply& reply) {
                      const v1::Incident& i = reply.incident();
                      if (reply.already_acknowledged()) {
-                       std::printf("%s was already acknowledged by %s\n", i.id().c_str(),
-                                   i.acknowledged_by().c_str());
+                       std::printf("%s was already acknowledged by %s\n", SafeText(i.id()).c_str(),
+                                   SafeText(i.acknowledged_by()).c_str());
                      } else {
-                       std::printf("%s acknowledged by %s (%s, %s)\n", i.id().c_str(),
-                                   i.acknowledged_by().c_str(), i.kind().c_str(),
-                                   i.status().c_str());
+                       std::printf("%s acknowledged by %s (%s, %s)\n", SafeText(i.id()).c_str(),
+                                   SafeText(i.acknowledged_by()).c_str(),
+                                   SafeText(i.kind()).c_str(), SafeText(i.status()).c_str());
                      }
                    });
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/proto_time.h"
 #include "common/result_json.h"
+#include "common/text/safe_text.h"
 
 namespace sonde::sondectl {
 namespace {
@@ -81,9 +82,9 @@ std::string FormatReportTable(const v1::AvailabilityReply& reply) {
   size_t below = 0;
   for (const v1::AvailabilityRow& row : reply.rows()) {
     std::string top = TopFailure(row);
-    cells.push_back({row.check_id(), row.service(), row.region(), absl::StrCat(row.probes()),
-                     absl::StrCat(row.failures()), FormatAvailabilityPercent(row),
-                     top.empty() ? "-" : top});
+    cells.push_back({SafeText(row.check_id()), SafeText(row.service()), SafeText(row.region()),
+                     absl::StrCat(row.probes()), absl::StrCat(row.failures()),
+                     FormatAvailabilityPercent(row), top.empty() ? "-" : top});
     marked.push_back(BelowFull(row));
     if (BelowFull(row)) {
       ++below;
@@ -117,9 +118,10 @@ std::string FormatReportTable(const v1::AvailabilityReply& reply) {
     absl::StrAppend(&out, below, " of ", reply.rows_size(), " rows below 100% (marked \"!\").\n");
   }
   for (const v1::DataGap& gap : reply.gaps()) {
-    absl::StrAppend(&out, "No data: region ", gap.region(), " (prober ", gap.prober_id(), ") lost ",
-                    gap.results(), " results between ", FormatRfc3339(ToTime(gap.from())), " and ",
-                    FormatRfc3339(ToTime(gap.to())), " (spool full); not counted as downtime.\n");
+    absl::StrAppend(&out, "No data: region ", SafeText(gap.region()), " (prober ",
+                    SafeText(gap.prober_id()), ") lost ", gap.results(), " results between ",
+                    FormatRfc3339(ToTime(gap.from())), " and ", FormatRfc3339(ToTime(gap.to())),
+                    " (spool full); not counted as downtime.\n");
   }
   return out;
 }

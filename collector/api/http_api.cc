@@ -2,8 +2,10 @@
 
 #include <httplib.h>
 
+#include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
@@ -44,6 +46,39 @@ void Reply(httplib::Response& res, const absl::Status& s, const google::protobuf
   res.set_content(common::ToJsonLine(*m) + "\n", "application/json");
 }
 
+void ReplyError(httplib::Response& res, int code, absl::string_view message) {
+  Reply(res, absl::UnknownError(message), nullptr);
+  res.status = code;
+}
+
+// A browser can be made to POST anywhere with a simple form or fetch(); two
+// things it cannot forge: a JSON content type without a CORS preflight
+// (which this server never answers), and its Origin / Sec-Fetch-Site
+// headers. Returns false, with the reply made, when `req` must not act.
+bool SameOriginJson(const httplib::Request& req, httplib::Response& res) {
+  const std::string site = absl::AsciiStrToLower(req.get_header_value("Sec-Fetch-Site"));
+  const std::string host = req.get_header_value("Host");
+  if (req.has_header("Origin")) {
+    const std::string origin = req.get_header_value("Origin");
+    if (host.empty() ||
+        (origin != absl::StrCat("http://", host) && origin != absl::StrCat("https://", host))) {
+      ReplyError(res, 403, "cross-origin request refused");
+      return false;
+    }
+  }
+  if (!site.empty() && site != "same-origin" && site != "none") {
+    ReplyError(res, 403, "cross-site request refused");
+    return false;
+  }
+  std::string type = req.get_header_value("Content-Type");
+  type = std::string(absl::StripAsciiWhitespace(type.substr(0, type.find(';'))));
+  if (!absl::EqualsIgnoreCase(type, "application/json")) {
+    ReplyError(res, 415, "POST needs Content-Type: application/json");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 HttpApi::HttpApi(QueryService* query, const Authenticator* auth) : query_(query), auth_(auth) {}
@@ -51,24 +86,27 @@ HttpApi::HttpApi(QueryService* query, const Authenticator* auth) : query_(query)
 HttpApi::~HttpApi() { Stop(); }
 
 absl::Status HttpApi::Start(const std::string& listen) {
-  auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
+  // The caller when the request's token has `scope`; otherwise the reply
+  // (401 or 403) is made and nullopt returned.
+  auto authorized = [this](const httplib::Request& req, httplib::Response& res,
+                           Scope scope) -> std::optional<Caller> {
     if (auth_ == nullptr) {
-      return true;
+      return Caller{};
     }
-    std::string header = req.get_header_value("Authorization");
-    std::string token = absl::StartsWith(header, "Bearer ") ? header.substr(7) : "";
-    absl::Status ok = auth_->QueryToken(token);
-    if (!ok.ok()) {
-      Reply(res, ok, nullptr);
+    absl::StatusOr<Caller> who =
+        auth_->Authorize(Authenticator::BearerToken(req.get_header_value("Authorization")), scope);
+    if (!who.ok()) {
+      Reply(res, who.status(), nullptr);
+      return std::nullopt;
     }
-    return ok.ok();
+    return *std::move(who);
   };
   server_.routes().Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
   server_.routes().Get(
       "/api/v1/incidents", [this, authorized](const httplib::Request& req, httplib::Response& res) {
-        if (!authorized(req, res)) {
+        if (!authorized(req, res, Scope::kRead)) {
           return;
         }
         v1::IncidentsRequest request;
@@ -88,7 +126,11 @@ absl::Status HttpApi::Start(const std::string& listen) {
   server_.routes().Post(R"(/api/v1/incidents/(.+)/ack)", [this, authorized](
                                                              const httplib::Request& req,
                                                              httplib::Response& res) {
-    if (!authorized(req, res)) {
+    if (!SameOriginJson(req, res)) {
+      return;
+    }
+    std::optional<Caller> caller = authorized(req, res, Scope::kAck);
+    if (!caller) {
       return;
     }
     v1::AcknowledgeRequest request;
@@ -101,15 +143,15 @@ absl::Status HttpApi::Start(const std::string& listen) {
       }
     }
     request.set_incident_id(req.matches[1]);
-    if (request.by().empty()) {
+    if (request.by().empty() && caller->token_name.empty()) {
       request.set_by(absl::StrCat("http ", req.remote_addr));
     }
-    auto reply = query_->Ack(request);
+    auto reply = query_->Ack(request, *caller);
     Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
   });
   server_.routes().Get(R"(/api/v1/incidents/(.+))",
                        [this, authorized](const httplib::Request& req, httplib::Response& res) {
-                         if (!authorized(req, res)) {
+                         if (!authorized(req, res, Scope::kRead)) {
                            return;
                          }
                          auto reply = query_->GetTimeline(req.matches[1]);

@@ -5,9 +5,15 @@
 //   GET  /api/v1/incidents/{id}            -> incident and timeline
 //   POST /api/v1/incidents/{id}/ack        body (optional) {"by":"alice","comment":"..."}
 // Replies are proto3 JSON (proto field names); errors {"error": "..."} with
-// 400/401/404/503. With an Authenticator that is not open, every /api call
-// needs "Authorization: Bearer <query token>". Borrowed QueryService and
-// Authenticator must outlive it.
+// 400 (bad request), 401 (no or unknown token), 403 (token without the
+// scope, or a cross-origin POST), 404, 411/413 (body without a length or
+// over 64 KiB, common/http_server.h), 415 (POST without Content-Type:
+// application/json), 503 (PostgreSQL down, or the server is full). With an
+// Authenticator that is not open, every /api call needs "Authorization:
+// Bearer <query token>": scope read for GETs, ack to acknowledge. A POST
+// is refused when its Origin is not this server's own or Sec-Fetch-Site
+// says another site sent it. Borrowed QueryService and Authenticator must
+// outlive it; handlers run on the HttpServer's threads.
 #ifndef SONDE_COLLECTOR_API_HTTP_API_H_
 #define SONDE_COLLECTOR_API_HTTP_API_H_
 

@@ -8,12 +8,21 @@
 #include "common/config/config.h"
 #include "common/grpc_status.h"
 #include "common/proto_time.h"
+#include "common/text/safe_text.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
 
 using common::SetTimestamp;
 using common::ToGrpcStatus;
+
+namespace {
+
+// Caps for the free text of an acknowledgement.
+constexpr size_t kMaxByBytes = 200;
+constexpr size_t kMaxCommentBytes = 2000;
+
+}  // namespace
 
 QueryService::QueryService(StorePool* pool, const common::Clock* clock)
     : pool_(pool), clock_(clock), incidents_(pool->conninfo()) {}
@@ -45,15 +54,28 @@ absl::StatusOr<v1::TimelineReply> QueryService::GetTimeline(const std::string& i
   return incidents_.Timeline(id);
 }
 
-absl::StatusOr<v1::AcknowledgeReply> QueryService::Ack(const v1::AcknowledgeRequest& request) {
+std::string AcknowledgedBy(const std::string& by, const Caller& caller) {
+  std::string who = SafeText(by, kMaxByBytes);
+  if (caller.token_name.empty()) {
+    return who.empty() ? "sondectl" : who;
+  }
+  if (who.empty()) {
+    return absl::StrCat("token ", caller.token_name);
+  }
+  return absl::StrCat(who, " (token ", caller.token_name, ")");
+}
+
+absl::StatusOr<v1::AcknowledgeReply> QueryService::Ack(const v1::AcknowledgeRequest& request,
+                                                       const Caller& caller) {
   if (request.incident_id().empty()) {
     return absl::InvalidArgumentError("incident_id is required");
   }
-  std::string by = request.by().empty() ? "sondectl" : request.by();
+  const std::string by = AcknowledgedBy(request.by(), caller);
+  const std::string comment = SafeText(request.comment(), kMaxCommentBytes);
   absl::MutexLock lock(&incidents_mu_);
-  auto reply = incidents_.Acknowledge(request.incident_id(), by, request.comment(), clock_->Now());
+  auto reply = incidents_.Acknowledge(request.incident_id(), by, comment, clock_->Now());
   if (reply.ok() && !reply->already_acknowledged()) {
-    spdlog::info("incident {} acknowledged by {}", request.incident_id(), by);
+    spdlog::info("incident {} acknowledged by {}", SafeText(request.incident_id()), by);
   }
   return reply;
 }
@@ -61,28 +83,35 @@ absl::StatusOr<v1::AcknowledgeReply> QueryService::Ack(const v1::AcknowledgeRequ
 grpc::Status QueryService::Incidents(grpc::ServerContext* context,
                                      const v1::IncidentsRequest* request,
                                      v1::IncidentsReply* reply) {
-  return Answer(*context, reply, [&] { return ListIncidents(*request); });
+  return Answer(*context, Scope::kRead, reply,
+                [&](const Caller&) { return ListIncidents(*request); });
 }
 
 grpc::Status QueryService::Timeline(grpc::ServerContext* context,
                                     const v1::TimelineRequest* request, v1::TimelineReply* reply) {
-  return Answer(*context, reply, [&] { return GetTimeline(request->incident_id()); });
+  return Answer(*context, Scope::kRead, reply,
+                [&](const Caller&) { return GetTimeline(request->incident_id()); });
 }
 
 grpc::Status QueryService::Acknowledge(grpc::ServerContext* context,
                                        const v1::AcknowledgeRequest* request,
                                        v1::AcknowledgeReply* reply) {
-  return Answer(*context, reply, [&] { return Ack(*request); });
+  return Answer(*context, Scope::kAck, reply,
+                [&](const Caller& caller) { return Ack(*request, caller); });
 }
 
 template <typename Reply, typename Fn>
-grpc::Status QueryService::Answer(const grpc::ServerContext& context, Reply* reply, Fn fn) {
+grpc::Status QueryService::Answer(const grpc::ServerContext& context, Scope scope, Reply* reply,
+                                  Fn fn) {
+  Caller caller;
   if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(context); !ok.ok()) {
-      return ToGrpcStatus(ok);
+    absl::StatusOr<Caller> who = auth_->Authorize(context, scope);
+    if (!who.ok()) {
+      return ToGrpcStatus(who.status());
     }
+    caller = *std::move(who);
   }
-  absl::StatusOr<Reply> r = fn();
+  absl::StatusOr<Reply> r = fn(caller);
   if (!r.ok()) {
     return ToGrpcStatus(r.status());
   }
@@ -94,8 +123,8 @@ grpc::Status QueryService::Availability(grpc::ServerContext* context,
                                         const v1::AvailabilityRequest* request,
                                         v1::AvailabilityReply* reply) {
   if (auth_ != nullptr) {
-    if (absl::Status ok = auth_->Query(*context); !ok.ok()) {
-      return ToGrpcStatus(ok);
+    if (absl::StatusOr<Caller> who = auth_->Authorize(*context, Scope::kRead); !who.ok()) {
+      return ToGrpcStatus(who.status());
     }
   }
   absl::Duration window = kDefaultAvailabilityWindow;

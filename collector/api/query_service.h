@@ -26,6 +26,11 @@ namespace sonde::collector {
 inline constexpr absl::Duration kDefaultAvailabilityWindow = absl::Hours(1);
 inline constexpr absl::Duration kMaxAvailabilityWindow = absl::Hours(24 * 400);
 
+// The acknowledger as stored and shown: the claimed `by` (free text, made
+// safe and capped) and the name of the token that proved it, "alice (token
+// oncall)"; either alone when the other is empty; "sondectl" when both are.
+std::string AcknowledgedBy(const std::string& by, const Caller& caller);
+
 class QueryService final : public v1::Query::Service {
  public:
   QueryService(StorePool* pool, const common::Clock* clock);
@@ -42,9 +47,11 @@ class QueryService final : public v1::Query::Service {
                            v1::AcknowledgeReply* reply) override;
 
   // The same three without gRPC, for the HTTP API (auth is the caller's).
+  // Ack stores who acknowledged as AcknowledgedBy(request.by, caller).
   absl::StatusOr<v1::IncidentsReply> ListIncidents(const v1::IncidentsRequest& request);
   absl::StatusOr<v1::TimelineReply> GetTimeline(const std::string& id);
-  absl::StatusOr<v1::AcknowledgeReply> Ack(const v1::AcknowledgeRequest& request);
+  absl::StatusOr<v1::AcknowledgeReply> Ack(const v1::AcknowledgeRequest& request,
+                                           const Caller& caller);
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
 
   // Window [now - window, now); window defaults to 1h, must be positive and
@@ -54,9 +61,10 @@ class QueryService final : public v1::Query::Service {
                             v1::AvailabilityReply* reply) override;
 
  private:
-  // Checks the query token, then answers with fn()'s reply or its status.
+  // Checks the query token's `scope`, then answers with fn(caller)'s reply
+  // or its status.
   template <typename Reply, typename Fn>
-  grpc::Status Answer(const grpc::ServerContext& context, Reply* reply, Fn fn);
+  grpc::Status Answer(const grpc::ServerContext& context, Scope scope, Reply* reply, Fn fn);
 
   const Authenticator* auth_ = nullptr;
   StorePool* const pool_;

@@ -1,25 +1,13 @@
 #include "collector/auth/auth.h"
 
-#include <openssl/crypto.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
-#include <fstream>
-#include <sstream>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/tls/credentials.h"
-#include "yaml-cpp/yaml.h"
+#include "spdlog/spdlog.h"
 
 namespace sonde::collector {
-namespace {
-
-bool SameSecret(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-}  // namespace
 
 absl::StatusOr<ProberIdentity> IdentityFromCertificate(const std::string& pem) {
   auto cert = common::ReadCertificateIdentity(pem);
@@ -50,42 +38,19 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthO
   }
   if (!secured && !o.insecure && !common::IsLoopbackHost(listen)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("refusing to serve ", listen,
+        absl::StrCat("--listen: refusing to serve ", listen,
                      " without authentication: give --tls-cert/--tls-key/--tls-client-ca (mTLS, "
                      "recommended), --tokens FILE, or --insecure to accept plaintext from anyone"));
   }
+  a->insecure_ = o.insecure;
+  a->tokens_file_ = o.tokens_file;
+  a->tokens_ = std::make_shared<const TokenSet>();
   if (!o.tokens_file.empty()) {
-    YAML::Node root;
-    try {
-      root = YAML::LoadFile(o.tokens_file);
-    } catch (const YAML::Exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat("--tokens ", o.tokens_file, ": ", e.what()));
+    absl::StatusOr<TokenSet> tokens = TokenSet::Load(o.tokens_file);
+    if (!tokens.ok()) {
+      return tokens.status();
     }
-    if (root["probers"]) {
-      for (const auto& p : root["probers"]) {
-        ProberIdentity id;
-        std::string token = p["token"] ? p["token"].as<std::string>() : "";
-        id.prober_id = p["prober_id"] ? p["prober_id"].as<std::string>() : "";
-        id.region = p["region"] ? p["region"].as<std::string>() : "";
-        id.via = "token";
-        if (token.size() < 16 || id.prober_id.empty() || id.region.empty()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "--tokens ", o.tokens_file,
-              ": each prober entry needs token (16+ characters), prober_id and region"));
-        }
-        a->prober_tokens_[token] = id;
-      }
-    }
-    if (root["query"]) {
-      for (const auto& q : root["query"]) {
-        std::string token = q.as<std::string>();
-        if (token.size() < 16) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("--tokens ", o.tokens_file, ": query tokens need 16+ characters"));
-        }
-        a->query_tokens_.insert(token);
-      }
-    }
+    a->tokens_ = std::make_shared<const TokenSet>(*std::move(tokens));
   }
   if (!o.tls_cert.empty()) {
     auto cert = common::ReadTextFile("--tls-cert", o.tls_cert);
@@ -117,25 +82,71 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthO
   return a;
 }
 
+Authenticator::~Authenticator() { watcher_.reset(); }
+
+absl::Status Authenticator::CheckListener(absl::string_view flag,
+                                          const std::string& address) const {
+  if (address.empty() || common::IsLoopbackHost(address) || has_tokens() || insecure_) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      flag, ": refusing to serve ", address,
+      " to other hosts without tokens: give --tokens FILE (requests then need a token), or "
+      "--insecure to let anyone in, or listen on a loopback address"));
+}
+
+std::shared_ptr<const TokenSet> Authenticator::tokens() const {
+  absl::MutexLock lock(&mu_);
+  return tokens_;
+}
+
+absl::Status Authenticator::ReloadTokens() {
+  if (tokens_file_.empty()) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<TokenSet> loaded = TokenSet::Load(tokens_file_);
+  if (!loaded.ok()) {
+    reload_failures_.fetch_add(1);
+    spdlog::error("reload of the tokens FAILED, the previous tokens stay in force: {}",
+                  std::string(loaded.status().message()));
+    return loaded.status();
+  }
+  spdlog::info("reloaded {}: {} prober tokens, {} query tokens", tokens_file_,
+               loaded->prober_count(), loaded->query_count());
+  auto fresh = std::make_shared<const TokenSet>(*std::move(loaded));
+  {
+    absl::MutexLock lock(&mu_);
+    tokens_ = std::move(fresh);
+  }
+  reloads_.fetch_add(1);
+  return absl::OkStatus();
+}
+
+void Authenticator::WatchTokensFile(absl::Duration period) {
+  if (tokens_file_.empty() || watcher_ != nullptr) {
+    return;
+  }
+  watcher_ = std::make_unique<common::FileWatcher>(tokens_file_, period, [this] {
+    ReloadTokens().IgnoreError();  // logged; the old tokens stay
+  });
+}
+
 std::string Authenticator::Describe() const {
   if (open_) {
     return "plaintext, no authentication";
   }
+  std::shared_ptr<const TokenSet> t = tokens();
   return absl::StrCat(
       tls_ ? "TLS" : "plaintext", mtls_ ? ", prober certificates (mTLS)" : "",
-      prober_tokens_.empty() ? "" : ", prober tokens",
-      query_tokens_.empty() ? ", no query tokens (queries refused)" : ", query tokens");
+      t->prober_count() == 0 ? "" : ", prober tokens",
+      t->query_count() == 0 ? ", no query tokens (queries refused)" : ", query tokens");
 }
 
-std::string Authenticator::BearerToken(const grpc::ServerContext& context) const {
-  auto range = context.client_metadata().equal_range("authorization");
-  for (auto it = range.first; it != range.second; ++it) {
-    std::string v(it->second.data(), it->second.size());
-    if (absl::StartsWith(v, "Bearer ")) {
-      return v.substr(7);
-    }
+std::string Authenticator::BearerToken(absl::string_view authorization) {
+  if (!absl::StartsWith(authorization, "Bearer ")) {
+    return "";
   }
-  return "";
+  return std::string(authorization.substr(7));
 }
 
 absl::StatusOr<ProberIdentity> Authenticator::Prober(const grpc::ServerContext& context) const {
@@ -151,12 +162,15 @@ absl::StatusOr<ProberIdentity> Authenticator::Prober(const grpc::ServerContext& 
       }
     }
   }
-  std::string token = BearerToken(context);
+  std::string token;
+  auto range = context.client_metadata().equal_range("authorization");
+  for (auto it = range.first; it != range.second && token.empty(); ++it) {
+    token = BearerToken(absl::string_view(it->second.data(), it->second.size()));
+  }
   if (!token.empty()) {
-    for (const auto& [t, id] : prober_tokens_) {
-      if (SameSecret(t, token)) {
-        return id;
-      }
+    std::shared_ptr<const TokenSet> t = tokens();
+    if (const ProberIdentity* id = t->FindProber(token); id != nullptr) {
+      return *id;
     }
     return absl::UnauthenticatedError("unknown prober token");
   }
@@ -164,24 +178,32 @@ absl::StatusOr<ProberIdentity> Authenticator::Prober(const grpc::ServerContext& 
       "no client certificate and no bearer token: this collector requires prober credentials");
 }
 
-absl::Status Authenticator::Query(const grpc::ServerContext& context) const {
+absl::StatusOr<Caller> Authenticator::Authorize(absl::string_view token, Scope scope) const {
   if (open_) {
-    return absl::OkStatus();
+    return Caller{};
   }
-  return QueryToken(BearerToken(context));
+  std::shared_ptr<const TokenSet> t = tokens();
+  const QueryTokenInfo* info = t->FindQuery(token);
+  if (info == nullptr) {
+    return absl::UnauthenticatedError(token.empty() ? "a query token is required (sondectl --token)"
+                                                    : "unknown query token");
+  }
+  if (info->scope < scope) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(info->name.empty() ? "this token" : absl::StrCat("token \"", info->name, "\""),
+                     " has scope ", ScopeName(info->scope), "; this needs ", ScopeName(scope)));
+  }
+  return Caller{info->name};
 }
 
-absl::Status Authenticator::QueryToken(const std::string& token) const {
-  if (open_) {
-    return absl::OkStatus();
+absl::StatusOr<Caller> Authenticator::Authorize(const grpc::ServerContext& context,
+                                                Scope scope) const {
+  std::string token;
+  auto range = context.client_metadata().equal_range("authorization");
+  for (auto it = range.first; it != range.second && token.empty(); ++it) {
+    token = BearerToken(absl::string_view(it->second.data(), it->second.size()));
   }
-  for (const std::string& t : query_tokens_) {
-    if (SameSecret(t, token)) {
-      return absl::OkStatus();
-    }
-  }
-  return absl::UnauthenticatedError(token.empty() ? "a query token is required (sondectl --token)"
-                                                  : "unknown query token");
+  return Authorize(token, scope);
 }
 
 absl::Status Authenticator::Matches(const ProberIdentity& who, const std::string& prober_id,

@@ -1,6 +1,10 @@
 #include "common/tls/credentials.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include <fstream>
@@ -47,7 +51,32 @@ bool IsLoopbackHost(const std::string& host_port) {
   if (!hp.ok()) {
     return false;
   }
-  return hp->host == "localhost" || hp->host == "::1" || absl::StartsWith(hp->host, "127.");
+  // An IP literal decides, never a prefix of a name ("127.corp.example"
+  // resolves wherever its owner wants). "localhost" is the one name: RFC
+  // 6761 reserves it for loopback.
+  if (absl::EqualsIgnoreCase(hp->host, "localhost")) {
+    return true;
+  }
+  in_addr v4;
+  if (inet_pton(AF_INET, hp->host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, hp->host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {  // ::ffff:127.0.0.1
+      return v6.s6_addr[12] == 127;
+    }
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;
+}
+
+bool SameSecret(absl::string_view a, absl::string_view b) {
+  unsigned char da[SHA256_DIGEST_LENGTH];
+  unsigned char db[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
+  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
+  return CRYPTO_memcmp(da, db, sizeof(da)) == 0;
 }
 
 absl::StatusOr<CertificateIdentity> ReadCertificateIdentity(const std::string& pem) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
 
 namespace sonde::common {
@@ -37,7 +38,13 @@ struct CertificateIdentity {
 };
 absl::StatusOr<CertificateIdentity> ReadCertificateIdentity(const std::string& pem);
 absl::StatusOr<std::string> ReadTextFile(const std::string& flag, const std::string& path);
+// True when `host_port`'s host is an IP literal of the loopback network
+// (127.0.0.0/8, ::1, ::ffff:127.x.y.z) or "localhost"; a name that merely
+// starts with "127." is not.
 bool IsLoopbackHost(const std::string& host_port);
+// Whether two secrets are equal, in time independent of where they differ
+// and of their lengths (both are hashed first).
+bool SameSecret(absl::string_view a, absl::string_view b);
 
 }  // namespace sonde::common
 

@@ -147,6 +147,31 @@ TEST(IncidentsFormatTest, TimelineOptionalLines) {
 
 // One line of JSON, proto field names, every field printed (also empty and
 // zero ones), enums by name, timestamps in RFC 3339.
+TEST(IncidentsFormatTest, OutsideTextIsEscapedForTheTerminal) {
+  v1::Incident i = GlobalOutage();
+  i.set_evidence("refused\x1b[2J\nFAKE LINE");
+  i.set_regions(0, "ams\x1b]0;pwned\x07");
+  i.set_acknowledged_by("eve\r\nok");
+  v1::IncidentsReply list;
+  *list.add_incidents() = i;
+  v1::TimelineReply timeline;
+  *timeline.mutable_incident() = i;
+  v1::IncidentEvent* e = timeline.add_events();
+  e->set_kind("ACKNOWLEDGED");
+  e->set_detail("acknowledged by eve\nOPENED forged");
+  for (const std::string& out : {FormatIncidentsTable(list), FormatTimeline(timeline)}) {
+    EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+    EXPECT_EQ(out.find('\x07'), std::string::npos) << out;
+    EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+    EXPECT_THAT(out, HasSubstr("refused\\x1b[2J\\nFAKE LINE")) << out;
+    for (const std::string& line : Lines(out)) {
+      EXPECT_THAT(line, Not(::testing::StartsWith("FAKE"))) << out;
+      EXPECT_THAT(line, Not(::testing::StartsWith("OPENED"))) << out;
+    }
+  }
+  EXPECT_THAT(FormatTimeline(timeline), HasSubstr("acknowledged by eve\\nOPENED forged"));
+}
+
 TEST(IncidentsFormatTest, JsonIsOneLineWithEveryField) {
   v1::IncidentsReply reply;
   *reply.add_incidents() = GlobalOutage();

@@ -236,9 +236,12 @@ TEST_F(HttpApiTest, PostAckAcknowledgesOnce) {
   EXPECT_TRUE(reply.fields().at("already_acknowledged").bool_value());
   EXPECT_EQ(Str(Obj(reply, "incident"), "acknowledged_by"), "alice");
 
-  res = client_->Post(path.c_str(), "by=alice", "application/x-www-form-urlencoded");
+  res = client_->Post(path.c_str(), "{by: alice", "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400) << res->body;
+  res = client_->Post(path.c_str(), "by=alice", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 415) << res->body;
 }
 
 TEST_F(HttpApiTest, PostAckWithoutBodyNamesTheClient) {
@@ -312,6 +315,62 @@ TEST_F(HttpApiTest, QueryTokenRequiredWhenTheCollectorIsNotOpen) {
   res = client_->Get("/healthz");  // liveness needs no token
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(HttpApiTest, ScopesOriginAndContentTypeGuardTheAck) {
+  sonde::testing::ScratchDir dir("http-api-scopes");
+  ASSERT_FALSE(dir.path().empty());
+  std::ofstream(dir.Path("tokens.yaml"))
+      << "query:\n  - {name: grafana, token: read-token-0123456789, scopes: [read]}\n"
+      << "  - {name: oncall, token: ack-token-0123456789, scopes: [ack]}\n";
+  AuthOptions options;
+  options.tokens_file = dir.Path("tokens.yaml");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Authenticator> auth,
+                       Authenticator::Create(options, "127.0.0.1:0"));
+  ASSERT_NO_FATAL_FAILURE(StartApi(auth.get()));
+  const std::string ack = absl::StrCat("/api/v1/incidents/", open_id_, "/ack");
+  const std::string self = absl::StrCat("http://127.0.0.1:", api_->port());
+  const httplib::Headers read = {{"Authorization", "Bearer read-token-0123456789"}};
+  const httplib::Headers oncall = {{"Authorization", "Bearer ack-token-0123456789"}};
+  httplib::Headers evil = oncall;
+  evil.emplace("Origin", "http://evil.example");
+  httplib::Headers cross_site = oncall;
+  cross_site.emplace("Sec-Fetch-Site", "cross-site");
+  httplib::Headers same = oncall;
+  same.emplace("Origin", self);
+  same.emplace("Sec-Fetch-Site", "same-origin");
+
+  auto res = client_->Get(absl::StrCat("/api/v1/incidents/", open_id_).c_str(), read);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  struct Refused {
+    const httplib::Headers* headers;
+    const char* content_type;
+    int status;
+  };
+  for (const Refused& r :
+       {Refused{&read, "application/json", 403},  // read scope only
+        Refused{&evil, "application/json", 403}, Refused{&cross_site, "application/json", 403},
+        Refused{&oncall, "text/plain", 415}}) {
+    res = client_->Post(ack.c_str(), *r.headers, R"({"by": "mallory"})", r.content_type);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, r.status) << res->body;
+  }
+  absl::StatusOr<int64_t> acked = db_->Int(
+      absl::StrCat("SELECT count(*) FROM incidents WHERE acknowledged_at IS NOT NULL AND id = '",
+                   open_id_, "'"));
+  ASSERT_OK(acked);
+  EXPECT_EQ(*acked, 0) << "a refused POST acknowledged the incident";
+
+  res = client_->Post(ack.c_str(), same, R"({"by": "alice"})", "application/json; charset=utf-8");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(Str(Obj(ParseJson(res->body), "incident"), "acknowledged_by"), "alice (token oncall)");
+  absl::StatusOr<sonde::testing::Db::Rows> rows =
+      db_->Query(absl::StrCat("SELECT detail FROM incident_events WHERE incident_id = '", open_id_,
+                              "' AND kind = 'ACKNOWLEDGED'"));
+  ASSERT_OK(rows);
+  EXPECT_THAT(*rows, ElementsAre(ElementsAre("acknowledged by alice (token oncall)")));
 }
 
 }  // namespace
