@@ -30,7 +30,9 @@
 #include "collector/detect/options.h"
 #include "collector/migrate_command.h"
 #include "collector/server.h"
+#include "collector/storage/pg/pg.h"
 #include "collector/storage/store.h"
+#include "collector/storage/store_pool.h"
 #include "common/config/config.h"
 #include "common/flags.h"
 #include "common/logging.h"
@@ -215,6 +217,25 @@ int Main(int argc, char** argv) {
                "POST /api/v1/incidents/ID/ack (query token as Bearer when tokens are on:\n"
                "read scope to read, ack scope to acknowledge). Not loopback: needs --tokens\n"
                "or --insecure.");
+  int64_t pg_max_connections = static_cast<int64_t>(options.pool.max_open);
+  flags.Int("pg-max-connections", &pg_max_connections,
+            "Most PostgreSQL connections ingest and queries hold at once (1..1000); a\n"
+            "stream waits for a free one rather than opening another. Detection,\n"
+            "notifications and the incident API use one more each.");
+  pg::SessionLimits pg_limits;
+  flags.Duration("pg-statement-timeout", &pg_limits.statement_timeout,
+                 "PostgreSQL's statement_timeout on every collector connection (>= 1s). The\n"
+                 "collector waits 5 s longer for an answer, then drops the connection and\n"
+                 "answers UNAVAILABLE (HTTP 503): a PostgreSQL that stops answering blocks\n"
+                 "nothing for longer.");
+  flags.Duration("max-future-skew", &options.ingest.max_future_skew,
+                 "Results dated more than this after the collector's clock are refused (one\n"
+                 "by one; the rest of the batch is stored) and counted in\n"
+                 "sonde_ingest_results_refused_total{reason=\"future\"}.");
+  int64_t max_streams = options.ingest.max_streams_per_prober;
+  flags.Int("max-streams-per-prober", &max_streams,
+            "Ingest streams one prober identity (certificate, token, or claimed id when\n"
+            "open) may hold at once (1..1000); another gets RESOURCE_EXHAUSTED.");
   std::string metrics_listen;
   flags.String("metrics-listen", &metrics_listen,
                "Serve Prometheus metrics at http://HOST:PORT/metrics (ingest counters). With\n"
@@ -253,6 +274,21 @@ int Main(int argc, char** argv) {
   if (absl::Status st = ValidateListen(options.listen); !st.ok()) {
     return UsageError(absl::StrCat("--listen: ", st.message()));
   }
+  if (pg_max_connections < 1 || pg_max_connections > 1000) {
+    return UsageError("--pg-max-connections: must be 1..1000");
+  }
+  options.pool.max_open = static_cast<size_t>(pg_max_connections);
+  if (pg_limits.statement_timeout < absl::Seconds(1)) {
+    return UsageError("--pg-statement-timeout: must be at least 1s");
+  }
+  pg::SetSessionLimits(pg_limits);
+  if (options.ingest.max_future_skew < absl::ZeroDuration()) {
+    return UsageError("--max-future-skew: must not be negative");
+  }
+  if (max_streams < 1 || max_streams > 1000) {
+    return UsageError("--max-streams-per-prober: must be 1..1000");
+  }
+  options.ingest.max_streams_per_prober = static_cast<int>(max_streams);
   if (options.postgres.empty()) {
     if (const char* env = std::getenv("SONDE_POSTGRES"); env != nullptr) {
       options.postgres = env;
@@ -365,6 +401,24 @@ int Main(int argc, char** argv) {
       m.Add("sonde_auth_token_reload_failures_total", "counter",
             "Tokens file reloads refused (the previous tokens stay in force).",
             authenticator->token_reload_failures());
+      m.Add("sonde_ingest_streams_over_cap_total", "counter",
+            "Ingest streams refused because their prober held --max-streams-per-prober.",
+            c.streams_over_cap.load());
+      m.Add("sonde_ingest_results_refused_total", "counter",
+            "Results dropped from their batch: dated after now + --max-future-skew "
+            "(future) or outside 0001..9999 (time_range).",
+            {{"reason=\"future\"", c.results_refused_future.load()},
+             {"reason=\"time_range\"", c.results_refused_time_range.load()}});
+      m.Add("sonde_ingest_results_truncated_total", "counter",
+            "Results whose text ingest cut to its caps (detail 4 KiB, other fields 1 KiB).",
+            c.results_truncated.load());
+      const StorePool& pool = server.pool();
+      m.Add("sonde_pg_pool_connections", "gauge",
+            "PostgreSQL connections the ingest/query pool holds open.", pool.open_count());
+      m.Add("sonde_pg_pool_waiting", "gauge", "Callers waiting for a pooled PostgreSQL connection.",
+            pool.waiting_count());
+      m.Add("sonde_pg_pool_max_connections", "gauge", "--pg-max-connections.",
+            pool.limits().max_open);
       server.AppendMetrics(&m);
       return m.text();
     });

@@ -16,14 +16,26 @@ namespace {
 constexpr absl::Duration kFirstBackoff = absl::Seconds(1);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(30);
 constexpr int kMaxMessageBytes = 64 << 20;  // 5000 results with long details
+// Bounds of the gRPC server (docs/operations.md, "Bounds"). Streams per
+// HTTP/2 connection: a prober needs two (Watch, Report) and a few calls.
+constexpr int kMaxStreamsPerConnection = 100;
+// Handler threads: every open stream holds one (synchronous API); calls
+// beyond this are answered RESOURCE_EXHAUSTED. 1,024 serve 500 probers.
+constexpr int kMaxHandlerThreads = 1024;
+// Memory gRPC may use for its buffers (received messages included).
+constexpr size_t kGrpcMemoryBytes = size_t{1} << 30;
+// The server pings an idle client every minute and drops one that does not
+// answer within 20 s, so a vanished prober's stream frees its slot.
+constexpr int kKeepaliveTimeMs = 60'000;
+constexpr int kKeepaliveTimeoutMs = 20'000;
 
 }  // namespace
 
 CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
     : options_(std::move(options)),
       holder_(std::move(config)),
-      pool_(options_.postgres),
-      ingest_(&pool_),
+      pool_(options_.postgres, StoreOptions{}, options_.pool),
+      ingest_(&pool_, options_.ingest),
       config_service_(&holder_),
       query_(&pool_, common::RealClock()),
       detection_(options_.postgres, common::RealClock()),
@@ -82,6 +94,13 @@ absl::Status CollectorServer::Start() {
   builder.RegisterService(&config_service_);
   builder.RegisterService(&query_);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  grpc::ResourceQuota quota("sonde-collector");
+  quota.SetMaxThreads(kMaxHandlerThreads);
+  quota.Resize(kGrpcMemoryBytes);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   // gRPC sets SO_REUSEPORT by default: a second collector on the same port
   // would start "fine" and take half the probers. Fail the bind instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

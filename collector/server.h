@@ -36,6 +36,8 @@ struct CollectorOptions {
   std::string postgres;                   // libpq connection string
   std::string config_path;                // "" when no config file is used
   std::string http_listen;                // "" = no HTTP API
+  PoolLimits pool;                        // --pg-max-connections
+  IngestLimits ingest;                    // --max-future-skew, --max-streams-per-prober
 };
 
 class CollectorServer {
@@ -79,6 +81,7 @@ class CollectorServer {
 
   const ConfigHolder& config() const { return holder_; }
   const IngestCounters& ingest_counters() const { return ingest_.counters(); }
+  const StorePool& pool() const { return pool_; }
   // Config reload, detection and notification counters for /metrics.
   void AppendMetrics(common::MetricsText* out) const;
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }

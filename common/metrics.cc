@@ -12,6 +12,14 @@ void MetricsText::Add(const std::string& name, const std::string& type, const st
                   labels.empty() ? "" : absl::StrCat("{", labels, "}"), " ", value, "\n");
 }
 
+void MetricsText::Add(const std::string& name, const std::string& type, const std::string& help,
+                      const std::vector<std::pair<std::string, double>>& samples) {
+  absl::StrAppend(&text_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+  for (const auto& [labels, value] : samples) {
+    absl::StrAppend(&text_, name, "{", labels, "} ", value, "\n");
+  }
+}
+
 absl::Status MetricsServer::Start(const std::string& listen, Render render) {
   server_.routes().Get("/metrics",
                        [render, gate = gate_](const httplib::Request& req, httplib::Response& res) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/http_server.h"
@@ -19,6 +20,9 @@ class MetricsText {
   // One metric family; `type` is counter or gauge. `labels` like `region="fra"`.
   void Add(const std::string& name, const std::string& type, const std::string& help, double value,
            const std::string& labels = "");
+  // One family with one sample per label set, e.g. {{"reason=\"future\"", 3}, ...}.
+  void Add(const std::string& name, const std::string& type, const std::string& help,
+           const std::vector<std::pair<std::string, double>>& samples);
   const std::string& text() const { return text_; }
 
  private:

@@ -1,10 +1,14 @@
 // The one place where protobuf's Timestamp and Duration meet absl::Time and
 // absl::Duration. Everything that reads or writes a proto time goes through
 // these; an unset Timestamp (0 s, 0 ns) reads as the Unix epoch, so callers
-// that must tell "unset" apart use IsSet(). Header-only, pure, thread-safe.
+// that must tell "unset" apart use IsSet(). A Timestamp from outside may hold
+// any int64 seconds: IsValidTimestamp() says whether it lies in the range
+// protobuf defines (0001-01-01..9999-12-31), and ToUnixMicros clamps into
+// that range, so INT64_MAX never overflows. Header-only, pure, thread-safe.
 #ifndef SONDE_COMMON_PROTO_TIME_H_
 #define SONDE_COMMON_PROTO_TIME_H_
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/time/time.h"
@@ -13,13 +17,26 @@
 
 namespace sonde::common {
 
+// The range protobuf defines for a Timestamp (PostgreSQL's timestamptz
+// covers it too).
+inline constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+inline constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+
+inline bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() >= kMinTimestampSeconds && ts.seconds() <= kMaxTimestampSeconds &&
+         ts.nanos() >= 0 && ts.nanos() <= 999'999'999;
+}
+
 inline absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-// Microseconds since the Unix epoch, truncated toward negative infinity.
+// Microseconds since the Unix epoch, truncated toward negative infinity; a
+// Timestamp outside the valid range is clamped into it first.
 inline int64_t ToUnixMicros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1'000'000 + ts.nanos() / 1000;
+  const int64_t s = std::clamp(ts.seconds(), kMinTimestampSeconds, kMaxTimestampSeconds);
+  const int32_t n = std::clamp(ts.nanos(), 0, 999'999'999);
+  return s * 1'000'000 + n / 1000;
 }
 
 inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {

@@ -1,5 +1,6 @@
 #include "collector/api/ingest_service.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -12,6 +13,10 @@
 
 namespace sonde::collector {
 namespace {
+
+// A stream reuses its batch object; one that held a larger message is
+// freed instead, so an idle stream keeps no huge buffers.
+constexpr size_t kKeepBatchBytes = 1 << 20;
 
 // Per-stream tallies for the close log line.
 struct StreamTally {
@@ -67,10 +72,14 @@ absl::Status ValidateBatch(const v1::ResultBatch& batch) {
                                                      kMaxIdBytes, " are accepted"));
     }
   }
-  return absl::OkStatus();
+  return ValidateGaps(batch);
 }
 
-IngestService::IngestService(StorePool* pool) : pool_(pool) {
+IngestService::IngestService(StorePool* pool, IngestLimits limits, const common::Clock* clock)
+    : pool_(pool),
+      limits_(limits),
+      clock_(clock != nullptr ? clock : common::RealClock()),
+      stream_cap_(std::max(limits.max_streams_per_prober, 1)) {
   // Method 0 is Ingest.Report, the service's only method. The handler is the
   // same synchronous bidi handler the generated code registers, with
   // ByteBuffer as the request type.
@@ -116,7 +125,24 @@ grpc::Status IngestService::ServeReport(
     }
     who = *id;
   }
-  StorePool::Lease store;
+  // A stream holds one of its prober's slots while it runs: an authenticated
+  // identity before anything is read, an open collector's claimed prober id
+  // at the first batch.
+  StreamCap::Slot slot;
+  auto over_cap = [&](const std::string& identity) {
+    counters_.streams_over_cap.fetch_add(1);
+    const std::string why =
+        absl::StrCat("prober \"", identity, "\" already has ", stream_cap_.max(),
+                     " ingest streams open (--max-streams-per-prober); end the old ones first");
+    spdlog::warn("ingest: refusing a stream from {}: {}", peer, why);
+    return finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why));
+  };
+  if (!who.prober_id.empty()) {
+    slot = stream_cap_.Take(who.prober_id);
+    if (!slot.held()) {
+      return over_cap(who.prober_id);
+    }
+  }
   v1::ResultBatch batch;
   grpc::ByteBuffer message;
   for (uint64_t n = 1; stream->Read(&message); ++n) {
@@ -149,6 +175,12 @@ grpc::Status IngestService::ServeReport(
       return finish(common::ToGrpcStatus(grpc::StatusCode::PERMISSION_DENIED, allowed));
     }
     if (prober_id.empty()) {
+      if (!slot.held()) {
+        slot = stream_cap_.Take(batch.prober_id());
+        if (!slot.held()) {
+          return over_cap(batch.prober_id());
+        }
+      }
       prober_id = batch.prober_id();
       region = batch.region();
       spdlog::info("ingest: stream from {} is prober \"{}\" in region \"{}\"", peer, prober_id,
@@ -166,20 +198,39 @@ grpc::Status IngestService::ServeReport(
     if (const int changed = NormalizeBatch(&batch); changed > 0) {
       counters_.results_normalized.fetch_add(changed);
     }
-    if (store == nullptr) {
-      absl::StatusOr<StorePool::Lease> lease = pool_->Acquire();
-      if (!lease.ok()) {
-        counters_.store_errors.fetch_add(1);
-        spdlog::error("ingest: prober \"{}\": no database connection: {}", prober_id,
-                      std::string(lease.status().message()));
-        return finish(
-            grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                         absl::StrCat("collector cannot reach its database; resend later: ",
-                                      lease.status().message())));
-      }
-      store = std::move(*lease);
+    if (const Refusals refused = RefuseResults(&batch, clock_->Now(), limits_.max_future_skew);
+        refused.total() > 0) {
+      counters_.results_refused_future.fetch_add(refused.future);
+      counters_.results_refused_time_range.fetch_add(refused.time_range);
+      spdlog::warn(
+          "ingest: prober \"{}\": batch {}: refused {} results dated more than {} ahead and {} "
+          "outside the Timestamp range; storing the other {}",
+          prober_id, batch.batch_seq(), refused.future,
+          absl::FormatDuration(limits_.max_future_skew), refused.time_range, batch.results_size());
     }
-    absl::StatusOr<bool> duplicate = store->InsertBatch(batch);
+    if (const int cut = CapResultText(&batch); cut > 0) {
+      counters_.results_truncated.fetch_add(cut);
+    }
+    // One pooled connection per batch, not per stream: the pool's cap holds
+    // however many streams are open, and a stream waits for a connection.
+    absl::StatusOr<StorePool::Lease> store = pool_->Acquire();
+    if (!store.ok()) {
+      counters_.store_errors.fetch_add(1);
+      spdlog::error("ingest: prober \"{}\": no database connection: {}", prober_id,
+                    std::string(store.status().message()));
+      return finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 absl::StrCat("collector cannot reach its database; resend later: ",
+                                              store.status().message())));
+    }
+    absl::StatusOr<bool> duplicate = (*store)->InsertBatch(batch);
+    store->reset();
+    if (!duplicate.ok() && absl::IsInvalidArgument(duplicate.status())) {
+      // The same data would fail again: resending it forever helps no one.
+      counters_.batches_invalid.fetch_add(1);
+      spdlog::warn("ingest: prober \"{}\": PostgreSQL refused batch {}: {}", prober_id,
+                   batch.batch_seq(), std::string(duplicate.status().message()));
+      return finish(common::ToGrpcStatus(grpc::StatusCode::INVALID_ARGUMENT, duplicate.status()));
+    }
     if (!duplicate.ok()) {
       counters_.store_errors.fetch_add(1);
       spdlog::error("ingest: prober \"{}\": storing batch {} failed: {}", prober_id,
@@ -205,6 +256,9 @@ grpc::Status IngestService::ServeReport(
                   batch.results_size(), *duplicate ? "was a duplicate" : "stored");
     v1::Ack ack;
     ack.set_batch_seq(batch.batch_seq());
+    if (bytes > kKeepBatchBytes) {
+      batch = v1::ResultBatch();  // a huge batch's buffers are not kept for the next
+    }
     ack.set_duplicate(*duplicate);
     if (!stream->Write(ack)) {
       // The prober is gone. The batch is committed; a resend is acked as a

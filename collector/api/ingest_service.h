@@ -1,21 +1,26 @@
 // IngestService: the collector's end of `Ingest.Report`, the stream that
 // carries ResultBatches from a prober and Acks back.
 //
-// Synchronous gRPC API: each stream runs on one gRPC handler thread and takes
-// its own Store from the StorePool (borrowed; the pool must outlive the
-// service). The loop is read -> parse -> validate -> normalise (normalize.h)
-// -> InsertBatch -> commit hook -> ack, so a batch is acked only after its
-// transaction committed and a slow PostgreSQL slows the reading
-// (backpressure to the prober's spool). Report is served
-// with raw messages (grpc::ByteBuffer) and parsed here: with the generated
-// typed handler, bytes that are not a ResultBatch look like the end of the
-// stream and the client would get OK. A message that does not parse, or an
-// invalid batch, ends the stream with INVALID_ARGUMENT; a store failure ends
-// it with UNAVAILABLE and the prober resends everything unacked (the dedup
-// key makes that safe). Messages over the server's receive limit are refused
-// by gRPC itself (RESOURCE_EXHAUSTED) before they reach the handler.
-// StartDraining() (shutdown) ends streams after their current batch.
-// Counters are atomics, readable from any thread.
+// Synchronous gRPC API: each stream runs on one gRPC handler thread and
+// borrows a Store from the StorePool for each batch (the pool is borrowed
+// and must outlive the service; its cap bounds PostgreSQL connections
+// however many streams are open). The loop is read -> parse -> validate ->
+// normalise (normalize.h) -> InsertBatch -> commit hook -> ack, so a batch
+// is acked only after its transaction committed and a slow PostgreSQL slows
+// the reading (backpressure to the prober's spool). Report is served with
+// raw messages (grpc::ByteBuffer) and parsed here: with the generated typed
+// handler, bytes that are not a ResultBatch look like the end of the stream
+// and the client would get OK. A message that does not parse, or an
+// invalid batch, ends the stream with INVALID_ARGUMENT, and so does data
+// PostgreSQL itself refuses (it would fail again); another store failure
+// ends it with UNAVAILABLE and the prober resends everything unacked (the
+// dedup key makes that safe). Results dated too far ahead or outside the
+// Timestamp range are dropped from their batch and counted, oversized text
+// is cut, and a prober identity holding max_streams_per_prober streams gets
+// RESOURCE_EXHAUSTED for another (ingest_limits.h). Messages over the
+// server's receive limit are refused by gRPC itself (RESOURCE_EXHAUSTED)
+// before they reach the handler. StartDraining() (shutdown) ends streams
+// after their current batch. Counters are atomics, readable from any thread.
 #ifndef SONDE_COLLECTOR_API_INGEST_SERVICE_H_
 #define SONDE_COLLECTOR_API_INGEST_SERVICE_H_
 
@@ -26,9 +31,11 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "collector/api/ingest_limits.h"
 #include "collector/auth/auth.h"
 #include "collector/storage/store.h"
 #include "collector/storage/store_pool.h"
+#include "common/clock.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
@@ -42,8 +49,9 @@ inline constexpr size_t kMaxIdBytes = 256;
 
 // Checks what the store relies on: prober_id and region set, at most
 // kMaxResultsPerBatch results, each with a check_id, ids at most kMaxIdBytes,
-// batch_seq < 2^63. INVALID_ARGUMENT with a message naming the first problem;
-// a prober must not resend such a batch (it would fail again).
+// batch_seq < 2^63, gaps as ValidateGaps (ingest_limits.h).
+// INVALID_ARGUMENT with a message naming the first problem; a prober must
+// not resend such a batch (it would fail again).
 absl::Status ValidateBatch(const v1::ResultBatch& batch);
 
 struct IngestCounters {
@@ -57,12 +65,21 @@ struct IngestCounters {
   // Results whose class or `ok` ingest corrected (NormalizeBatch).
   std::atomic<uint64_t> results_normalized{0};
   std::atomic<uint64_t> store_errors{0};
+  // Streams refused because their prober already held max_streams_per_prober.
+  std::atomic<uint64_t> streams_over_cap{0};
+  // Results dropped from their batch (RefuseResults), per reason.
+  std::atomic<uint64_t> results_refused_future{0};
+  std::atomic<uint64_t> results_refused_time_range{0};
+  // Results whose text ingest cut to its caps (CapResultText).
+  std::atomic<uint64_t> results_truncated{0};
 };
 
 class IngestService final : public v1::Ingest::Service {
  public:
   // Registers Report's raw-message handler in place of the generated one.
-  explicit IngestService(StorePool* pool);
+  // `clock` (borrowed; null: the real one) dates the future-skew check.
+  explicit IngestService(StorePool* pool, IngestLimits limits = {},
+                         const common::Clock* clock = nullptr);
   // Streams must then prove their prober identity (null: open). Set before
   // the server starts; not owned.
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
@@ -90,6 +107,9 @@ class IngestService final : public v1::Ingest::Service {
   const Authenticator* auth_ = nullptr;
   CommitHook on_committed_;
   StorePool* const pool_;
+  const IngestLimits limits_;
+  const common::Clock* const clock_;
+  StreamCap stream_cap_;
   std::atomic<bool> draining_{false};
   IngestCounters counters_;
 };

@@ -27,15 +27,37 @@ constexpr size_t kMaxCommentBytes = 2000;
 QueryService::QueryService(StorePool* pool, const common::Clock* clock)
     : pool_(pool), clock_(clock), incidents_(pool->conninfo()) {}
 
+template <typename Fn>
+auto QueryService::WithIncidents(Fn fn) -> decltype(fn(std::declval<IncidentStore&>())) {
+  const absl::Duration wait = pg::GetSessionLimits().statement_timeout + pg::kAnswerGrace;
+  {
+    absl::MutexLock lock(&incidents_mu_);
+    const bool free =
+        incidents_mu_.AwaitWithTimeout(absl::Condition(
+                                           +[](bool* busy) { return !*busy; }, &incidents_busy_),
+                                       wait);
+    if (!free) {
+      return absl::UnavailableError(absl::StrCat("the incident database stayed busy for ",
+                                                 absl::FormatDuration(wait),
+                                                 " (PostgreSQL slow or not answering); try again"));
+    }
+    incidents_busy_ = true;
+  }
+  auto result = fn(incidents_);
+  absl::MutexLock lock(&incidents_mu_);
+  incidents_busy_ = false;
+  return result;
+}
+
 absl::StatusOr<v1::IncidentsReply> QueryService::ListIncidents(
     const v1::IncidentsRequest& request) {
   absl::Duration window = request.has_window() ? common::ToAbsl(request.window()) : absl::Hours(24);
   if (window <= absl::ZeroDuration() || window > kMaxAvailabilityWindow) {
     return absl::InvalidArgumentError("window must be positive and at most 400 days");
   }
-  absl::MutexLock lock(&incidents_mu_);
-  auto list =
-      incidents_.List(request.include_resolved(), clock_->Now() - window, request.service());
+  auto list = WithIncidents([&](IncidentStore& incidents) {
+    return incidents.List(request.include_resolved(), clock_->Now() - window, request.service());
+  });
   if (!list.ok()) {
     return list.status();
   }
@@ -50,8 +72,7 @@ absl::StatusOr<v1::TimelineReply> QueryService::GetTimeline(const std::string& i
   if (id.empty()) {
     return absl::InvalidArgumentError("incident_id is required");
   }
-  absl::MutexLock lock(&incidents_mu_);
-  return incidents_.Timeline(id);
+  return WithIncidents([&](IncidentStore& incidents) { return incidents.Timeline(id); });
 }
 
 std::string AcknowledgedBy(const std::string& by, const Caller& caller) {
@@ -72,8 +93,9 @@ absl::StatusOr<v1::AcknowledgeReply> QueryService::Ack(const v1::AcknowledgeRequ
   }
   const std::string by = AcknowledgedBy(request.by(), caller);
   const std::string comment = SafeText(request.comment(), kMaxCommentBytes);
-  absl::MutexLock lock(&incidents_mu_);
-  auto reply = incidents_.Acknowledge(request.incident_id(), by, comment, clock_->Now());
+  auto reply = WithIncidents([&](IncidentStore& incidents) {
+    return incidents.Acknowledge(request.incident_id(), by, comment, clock_->Now());
+  });
   if (reply.ok() && !reply->already_acknowledged()) {
     spdlog::info("incident {} acknowledged by {}", SafeText(request.incident_id()), by);
   }

@@ -6,10 +6,15 @@
 //
 // Synchronous gRPC API; an availability request borrows a Store from the
 // StorePool for its duration; the incident calls share one IncidentStore
-// (one connection) behind a mutex. The pool and the clock are borrowed and
-// must outlive the service. Thread-safe.
+// (one connection), one call at a time: a caller waits for its turn at most
+// as long as one statement may take (pg::SessionLimits), then answers
+// UNAVAILABLE, so a PostgreSQL that stopped answering costs each request a
+// bounded time. The pool and the clock are borrowed and must outlive the
+// service. Thread-safe.
 #ifndef SONDE_COLLECTOR_API_QUERY_SERVICE_H_
 #define SONDE_COLLECTOR_API_QUERY_SERVICE_H_
+
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -65,12 +70,17 @@ class QueryService final : public v1::Query::Service {
   // or its status.
   template <typename Reply, typename Fn>
   grpc::Status Answer(const grpc::ServerContext& context, Scope scope, Reply* reply, Fn fn);
+  // Runs fn(incidents_) in this caller's turn, or UNAVAILABLE when the turn
+  // did not come in time.
+  template <typename Fn>
+  auto WithIncidents(Fn fn) -> decltype(fn(std::declval<IncidentStore&>()));
 
   const Authenticator* auth_ = nullptr;
   StorePool* const pool_;
   const common::Clock* const clock_;
   absl::Mutex incidents_mu_;
-  IncidentStore incidents_ ABSL_GUARDED_BY(incidents_mu_);
+  bool incidents_busy_ ABSL_GUARDED_BY(incidents_mu_) = false;
+  IncidentStore incidents_;  // used only by the caller whose turn it is
 };
 
 }  // namespace sonde::collector

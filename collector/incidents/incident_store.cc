@@ -156,7 +156,7 @@ absl::StatusOr<PGconn*> IncidentStore::Conn() {
     conn_.reset();
   }
   if (conn_ == nullptr) {
-    ASSIGN_OR_RETURN(conn_, pg::Connect(conninfo_));
+    ASSIGN_OR_RETURN(conn_, pg::Connect(conninfo_, "sonde-incidents"));
   }
   return conn_.get();
 }

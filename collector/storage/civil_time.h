@@ -12,13 +12,14 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "sonde/v1/result.pb.h"
 
 namespace sonde::collector {
 
 // The range PostgreSQL and proto Timestamps share.
-inline constexpr int64_t kMinPgSeconds = -62135596800;  // 0001-01-01T00:00:00Z
-inline constexpr int64_t kMaxPgSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+inline constexpr int64_t kMinPgSeconds = common::kMinTimestampSeconds;
+inline constexpr int64_t kMaxPgSeconds = common::kMaxTimestampSeconds;
 
 // The result's start_time clamped into [kMinPgSeconds, kMaxPgSeconds]: a
 // hostile value must not poison a batch.

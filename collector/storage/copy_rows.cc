@@ -14,9 +14,6 @@
 namespace sonde::collector {
 namespace {
 
-using pg::Checked;
-using pg::PgError;
-
 constexpr size_t kCopyChunkBytes = 1 << 20;
 
 constexpr char kCopyResults[] =
@@ -130,44 +127,27 @@ void AppendCopyField(absl::string_view value, std::string* out) {
 }
 
 absl::Status CopyResults(PGconn* c, const v1::ResultBatch& batch) {
-  RETURN_IF_ERROR(
-      Checked(c, PQexec(c, kCopyResults), "start COPY results", {PGRES_COPY_IN}).status());
+  RETURN_IF_ERROR(pg::StartCopyIn(c, kCopyResults, "start COPY results"));
   std::string buf;
   buf.reserve(kCopyChunkBytes + 64 * 1024);
-  auto flush = [&]() -> absl::Status {
-    if (buf.empty()) {
-      return absl::OkStatus();
-    }
-    if (PQputCopyData(c, buf.data(), static_cast<int>(buf.size())) != 1) {
-      return PgError(c, nullptr, "COPY results");
-    }
-    buf.clear();
-    return absl::OkStatus();
-  };
   absl::Status st;
   for (const v1::ProbeResult& r : batch.results()) {
     AppendResultRow(batch, r, &buf);
     if (buf.size() >= kCopyChunkBytes) {
-      st = flush();
+      st = pg::PutCopyData(c, buf, "COPY results");
+      buf.clear();
       if (!st.ok()) {
         break;
       }
     }
   }
-  if (st.ok()) {
-    st = flush();
+  if (st.ok() && !buf.empty()) {
+    st = pg::PutCopyData(c, buf, "COPY results");
   }
-  if (PQputCopyEnd(c, st.ok() ? nullptr : "sonde: aborted") != 1 && st.ok()) {
-    st = PgError(c, nullptr, "end COPY results");
-  }
-  // Drain every result so the connection is usable (or known dead) afterwards.
-  while (PGresult* raw = PQgetResult(c)) {
-    absl::Status r = Checked(c, raw, "COPY results", {PGRES_COMMAND_OK}).status();
-    if (st.ok() && !r.ok()) {
-      st = r;
-    }
-  }
-  return st;
+  // Ends the COPY either way and reads its outcome, so the connection is
+  // usable (or known dead) afterwards.
+  absl::Status ended = pg::EndCopyIn(c, st.ok() ? nullptr : "sonde: aborted", "COPY results");
+  return st.ok() ? ended : st;
 }
 
 }  // namespace sonde::collector

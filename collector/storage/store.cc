@@ -25,64 +25,19 @@ using pg::ExecParams;
 using pg::OneLine;
 using pg::PgResultPtr;
 
-using ConnInfoPtr = common::UniqueHandle<PQconninfoOption, PQconninfoFree>;
-
 }  // namespace
 
 absl::Status Store::ValidateConnInfo(const std::string& conninfo) {
-  char* err = nullptr;
-  ConnInfoPtr opts(PQconninfoParse(conninfo.c_str(), &err));
-  if (opts == nullptr) {
-    std::string message = err != nullptr ? OneLine(err) : "out of memory";
-    PQfreemem(err);
-    return absl::InvalidArgumentError(absl::StrCat("bad PostgreSQL connection string: ", message));
-  }
-  return absl::OkStatus();
+  return pg::ValidateConnInfo(conninfo);
 }
 
 std::string Store::DescribeConnInfo(const std::string& conninfo) {
-  char* err = nullptr;
-  ConnInfoPtr opts(PQconninfoParse(conninfo.c_str(), &err));
-  PQfreemem(err);
-  if (opts == nullptr) {
-    return "(unparsable connection string)";
-  }
-  std::vector<std::string> parts;
-  for (PQconninfoOption* o = opts.get(); o->keyword != nullptr; ++o) {
-    if (o->val == nullptr || o->val[0] == '\0') {
-      continue;
-    }
-    std::string key = o->keyword;
-    if (key == "host" || key == "hostaddr" || key == "port" || key == "dbname" || key == "user") {
-      parts.push_back(absl::StrCat(key, "=", o->val));
-    }
-  }
-  if (parts.empty()) {
-    return "(libpq defaults)";
-  }
-  return absl::StrJoin(parts, " ");
+  return pg::DescribeConnInfo(conninfo);
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Connect(const std::string& conninfo,
                                                       StoreOptions options) {
-  RETURN_IF_ERROR(ValidateConnInfo(conninfo));
-  // Keywords before "dbname" are defaults the connection string may
-  // override; those after it are forced.
-  const char* keys[] = {
-      "application_name", "connect_timeout", "keepalives_idle", "keepalives_interval",
-      "keepalives_count", "dbname",          "client_encoding", nullptr};
-  const char* values[] = {"sonde-collector", "10",   "30",   "10", "3",
-                          conninfo.c_str(),  "UTF8", nullptr};
-  PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
-  if (conn == nullptr) {
-    return absl::ResourceExhaustedError("libpq: out of memory");
-  }
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    std::string message = OneLine(PQerrorMessage(conn.get()));
-    return absl::UnavailableError(
-        absl::StrCat("cannot connect to PostgreSQL (", DescribeConnInfo(conninfo), "): ", message));
-  }
-  RETURN_IF_ERROR(Exec(conn.get(), "SET TIME ZONE 'UTC'", "set time zone").status());
+  ASSIGN_OR_RETURN(PgConnPtr conn, pg::Connect(conninfo, "sonde-collector"));
   return std::unique_ptr<Store>(new Store(std::move(conn), options));
 }
 

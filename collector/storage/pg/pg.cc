@@ -1,14 +1,26 @@
 #include "collector/storage/pg/pg.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 
 namespace sonde::collector::pg {
 namespace {
+
+using ConnInfoPtr = common::UniqueHandle<PQconninfoOption, PQconninfoFree>;
+
+std::atomic<int64_t> statement_timeout_ms{30'000};
 
 // SQLSTATE classes that mean the session is gone or going: 08 connection
 // exception, 57P01..57P05 admin/crash shutdown, cannot connect now.
@@ -22,22 +34,210 @@ bool IsConnectionLoss(PGconn* conn, const char* sqlstate) {
   return absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57P");
 }
 
+absl::Duration AnswerWait() { return GetSessionLimits().statement_timeout + kAnswerGrace; }
+
+// Waits until `conn`'s socket is ready for `events`; false when `deadline`
+// passed first. A broken socket counts as ready: libpq then reports it.
+bool WaitSocket(PGconn* conn, short events, absl::Time deadline) {
+  const int fd = PQsocket(conn);
+  if (fd < 0) {
+    return true;
+  }
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return false;
+    }
+    pollfd p{fd, events, 0};
+    const int64_t ms = std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, INT_MAX);
+    const int rc = poll(&p, 1, static_cast<int>(ms));
+    if (rc > 0 || (rc < 0 && errno != EINTR)) {
+      return true;
+    }
+  }
+}
+
+// The server did not answer in time: shut the socket so that libpq marks
+// the connection bad (the owner drops it) and say so.
+absl::Status Abandon(PGconn* conn, absl::string_view what) {
+  shutdown(PQsocket(conn), SHUT_RDWR);
+  PQconsumeInput(conn);
+  return absl::UnavailableError(absl::StrCat(
+      "PostgreSQL did not answer (", what, ") within ", absl::FormatDuration(AnswerWait()),
+      " (statement timeout ", absl::FormatDuration(GetSessionLimits().statement_timeout), " + ",
+      absl::FormatDuration(kAnswerGrace), "); the connection was dropped"));
+}
+
+// Sends what libpq still buffers (non-blocking connection).
+absl::Status FlushOut(PGconn* conn, absl::Time deadline, absl::string_view what) {
+  while (true) {
+    const int f = PQflush(conn);
+    if (f == 0) {
+      return absl::OkStatus();
+    }
+    if (f < 0) {
+      return PgError(conn, nullptr, what);
+    }
+    if (!WaitSocket(conn, POLLOUT | POLLIN, deadline)) {
+      return Abandon(conn, what);
+    }
+    if (PQconsumeInput(conn) == 0) {
+      return PgError(conn, nullptr, what);
+    }
+  }
+}
+
+// Waits for the outcome of the command sent last: every result is read (so
+// the connection is usable afterwards); the first failure, else the last
+// result, is returned. A COPY result is returned at once (the command then
+// waits for data).
+absl::StatusOr<PgResultPtr> Collect(PGconn* conn, absl::Time deadline, absl::string_view what,
+                                    std::initializer_list<ExecStatusType> ok) {
+  if (absl::Status flushed = FlushOut(conn, deadline, what); !flushed.ok()) {
+    return flushed;
+  }
+  absl::Status error;
+  PgResultPtr last;
+  while (true) {
+    while (PQisBusy(conn) != 0) {
+      if (!WaitSocket(conn, POLLIN, deadline)) {
+        return Abandon(conn, what);
+      }
+      if (PQconsumeInput(conn) == 0) {
+        return PgError(conn, nullptr, what);
+      }
+    }
+    PGresult* raw = PQgetResult(conn);
+    if (raw == nullptr) {
+      break;
+    }
+    const ExecStatusType st = PQresultStatus(raw);
+    if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+      return Checked(conn, raw, what, ok);
+    }
+    absl::StatusOr<PgResultPtr> checked = Checked(conn, raw, what, ok);
+    if (!checked.ok()) {
+      if (error.ok()) {
+        error = checked.status();
+      }
+    } else {
+      last = *std::move(checked);
+    }
+  }
+  if (!error.ok()) {
+    return error;
+  }
+  if (last == nullptr) {
+    return PgError(conn, nullptr, what);
+  }
+  return last;
+}
+
+// Sends one command with `send` (a PQsend* call) and awaits its outcome.
+template <typename Send>
+absl::StatusOr<PgResultPtr> Run(PGconn* conn, absl::string_view what,
+                                std::initializer_list<ExecStatusType> ok, Send send) {
+  if (send() != 1) {
+    return PgError(conn, nullptr, what);
+  }
+  return Collect(conn, absl::Now() + AnswerWait(), what, ok);
+}
+
+std::vector<const char*> CStrings(const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& p : params) {
+    values.push_back(p.c_str());
+  }
+  return values;
+}
+
 }  // namespace
+
+void SetSessionLimits(const SessionLimits& limits) {
+  statement_timeout_ms.store(absl::ToInt64Milliseconds(limits.statement_timeout));
+}
+
+SessionLimits GetSessionLimits() {
+  return SessionLimits{absl::Milliseconds(statement_timeout_ms.load())};
+}
+
+absl::Status ValidateConnInfo(const std::string& conninfo) {
+  char* err = nullptr;
+  ConnInfoPtr opts(PQconninfoParse(conninfo.c_str(), &err));
+  if (opts == nullptr) {
+    std::string message = err != nullptr ? OneLine(err) : "out of memory";
+    PQfreemem(err);
+    return absl::InvalidArgumentError(absl::StrCat("bad PostgreSQL connection string: ", message));
+  }
+  return absl::OkStatus();
+}
+
+std::string DescribeConnInfo(const std::string& conninfo) {
+  char* err = nullptr;
+  ConnInfoPtr opts(PQconninfoParse(conninfo.c_str(), &err));
+  PQfreemem(err);
+  if (opts == nullptr) {
+    return "(unparsable connection string)";
+  }
+  std::vector<std::string> parts;
+  for (PQconninfoOption* o = opts.get(); o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || o->val[0] == '\0') {
+      continue;
+    }
+    std::string key = o->keyword;
+    if (key == "host" || key == "hostaddr" || key == "port" || key == "dbname" || key == "user") {
+      parts.push_back(absl::StrCat(key, "=", o->val));
+    }
+  }
+  if (parts.empty()) {
+    return "(libpq defaults)";
+  }
+  return absl::StrJoin(parts, " ");
+}
 
 absl::StatusOr<PgConnPtr> Connect(const std::string& conninfo,
                                   const std::string& application_name) {
-  // Defaults first: a value in conninfo (expanded from "dbname") wins; libpq
-  // ignores an empty value.
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"10", application_name.c_str(), conninfo.c_str(), nullptr};
-  PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
-  if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot connect to PostgreSQL: ",
-                     conn == nullptr ? "out of memory" : OneLine(PQerrorMessage(conn.get()))));
+  if (absl::Status valid = ValidateConnInfo(conninfo); !valid.ok()) {
+    return valid;
   }
-  auto set = Exec(conn.get(), "SET TIME ZONE 'UTC'", "set time zone");
-  if (!set.ok()) {
+  // The one set of libpq keywords of the collector. Those before "dbname"
+  // are defaults the connection string may override (libpq ignores an empty
+  // value); those after it are forced. Keepalives find a peer that vanished
+  // (idle 30 s, then 3 probes 10 s apart); tcp_user_timeout bounds how long
+  // sent data may stay unacknowledged.
+  const std::string connect_timeout = absl::StrCat(kConnectTimeoutSeconds);
+  const char* keys[] = {"application_name",    "connect_timeout",
+                        "keepalives",          "keepalives_idle",
+                        "keepalives_interval", "keepalives_count",
+                        "tcp_user_timeout",    "dbname",
+                        "client_encoding",     nullptr};
+  const char* values[] = {application_name.c_str(),
+                          connect_timeout.c_str(),
+                          "1",
+                          "30",
+                          "10",
+                          "3",
+                          "30000",
+                          conninfo.c_str(),
+                          "UTF8",
+                          nullptr};
+  PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  if (conn == nullptr) {
+    return absl::ResourceExhaustedError("libpq: out of memory");
+  }
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL (",
+                                               DescribeConnInfo(conninfo),
+                                               "): ", OneLine(PQerrorMessage(conn.get()))));
+  }
+  if (PQsetnonblocking(conn.get(), 1) != 0) {
+    return PgError(conn.get(), nullptr, "switch to non-blocking sends");
+  }
+  const std::string session =
+      absl::StrCat("SET TIME ZONE 'UTC'; SET statement_timeout = ",
+                   absl::ToInt64Milliseconds(GetSessionLimits().statement_timeout));
+  if (auto set = Exec(conn.get(), session, "set up the session"); !set.ok()) {
     return set.status();
   }
   return conn;
@@ -78,6 +278,12 @@ absl::Status PgError(PGconn* conn, const PGresult* res, absl::string_view what) 
   if (IsConnectionLoss(conn, sqlstate)) {
     return absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ", text));
   }
+  if (sqlstate != nullptr && absl::string_view(sqlstate) == "57014") {
+    return absl::UnavailableError(absl::StrCat("PostgreSQL statement timeout: ", text));
+  }
+  if (sqlstate != nullptr && absl::StartsWith(sqlstate, "22")) {
+    return absl::InvalidArgumentError(absl::StrCat("PostgreSQL refused the data: ", text));
+  }
   return absl::InternalError(text);
 }
 
@@ -94,21 +300,18 @@ absl::StatusOr<PgResultPtr> Checked(PGconn* conn, PGresult* raw, absl::string_vi
 }
 
 absl::StatusOr<PgResultPtr> Exec(PGconn* conn, const std::string& sql, absl::string_view what) {
-  return Checked(conn, PQexec(conn, sql.c_str()), what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK});
+  return Run(conn, what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK},
+             [&] { return PQsendQuery(conn, sql.c_str()); });
 }
 
 absl::StatusOr<PgResultPtr> ExecParams(PGconn* conn, const std::string& sql,
                                        const std::vector<std::string>& params,
                                        absl::string_view what) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const std::string& p : params) {
-    values.push_back(p.c_str());
-  }
-  return Checked(conn,
-                 PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                              values.data(), nullptr, nullptr, /*resultFormat=*/0),
-                 what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK});
+  const std::vector<const char*> values = CStrings(params);
+  return Run(conn, what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK}, [&] {
+    return PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, /*resultFormat=*/0);
+  });
 }
 
 absl::Status InTransaction(PGconn* conn, absl::string_view what,
@@ -129,32 +332,66 @@ absl::Status InTransaction(PGconn* conn, absl::string_view what,
 void RollbackQuietly(PGconn* conn) {
   if (conn != nullptr && PQstatus(conn) == CONNECTION_OK &&
       PQtransactionStatus(conn) != PQTRANS_IDLE) {
-    PgResultPtr res(PQexec(conn, "ROLLBACK"));
+    Exec(conn, "ROLLBACK", "roll back").IgnoreError();
   }
+}
+
+absl::Status StartCopyIn(PGconn* conn, const std::string& sql, absl::string_view what) {
+  return Run(conn, what, {PGRES_COPY_IN}, [&] { return PQsendQuery(conn, sql.c_str()); }).status();
+}
+
+absl::Status PutCopyData(PGconn* conn, absl::string_view data, absl::string_view what) {
+  const absl::Time deadline = absl::Now() + AnswerWait();
+  while (true) {
+    const int put = PQputCopyData(conn, data.data(), static_cast<int>(data.size()));
+    if (put == 1) {
+      return absl::OkStatus();
+    }
+    if (put < 0) {
+      return PgError(conn, nullptr, what);
+    }
+    // Non-blocking and libpq's buffer is full: send it, then retry.
+    if (absl::Status flushed = FlushOut(conn, deadline, what); !flushed.ok()) {
+      return flushed;
+    }
+  }
+}
+
+absl::Status EndCopyIn(PGconn* conn, const char* error, absl::string_view what) {
+  const absl::Time deadline = absl::Now() + AnswerWait();
+  while (true) {
+    const int end = PQputCopyEnd(conn, error);
+    if (end == 1) {
+      break;
+    }
+    if (end < 0) {
+      return PgError(conn, nullptr, what);
+    }
+    if (absl::Status flushed = FlushOut(conn, deadline, what); !flushed.ok()) {
+      return flushed;
+    }
+  }
+  return Collect(conn, deadline, what, {PGRES_COMMAND_OK}).status();
 }
 
 absl::Status PreparedStatements::Exec(PGconn* conn, const PreparedStatement& statement,
                                       const std::vector<std::string>& params,
                                       absl::string_view what) {
   if (prepared_.count(statement.name) == 0) {
-    absl::Status prepared =
-        Checked(conn, PQprepare(conn, statement.name, statement.sql, 0, nullptr),
-                absl::StrCat("prepare ", what), {PGRES_COMMAND_OK})
-            .status();
+    absl::Status prepared = Run(conn, absl::StrCat("prepare ", what), {PGRES_COMMAND_OK}, [&] {
+                              return PQsendPrepare(conn, statement.name, statement.sql, 0, nullptr);
+                            }).status();
     if (!prepared.ok()) {
       return prepared;
     }
     prepared_.insert(statement.name);
   }
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const std::string& v : params) {
-    values.push_back(v.c_str());
-  }
-  return Checked(conn,
-                 PQexecPrepared(conn, statement.name, static_cast<int>(values.size()),
-                                values.data(), nullptr, nullptr, /*resultFormat=*/0),
-                 what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK})
+  const std::vector<const char*> values = CStrings(params);
+  return Run(conn, what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK},
+             [&] {
+               return PQsendQueryPrepared(conn, statement.name, static_cast<int>(values.size()),
+                                          values.data(), nullptr, nullptr, /*resultFormat=*/0);
+             })
       .status();
 }
 

@@ -5,6 +5,14 @@
 // statements per connection, array literals and timestamps in PostgreSQL's
 // text forms. Free functions keep no state; a PreparedStatements belongs to
 // one connection. Any thread, but a PGconn is used by one thread at a time.
+//
+// Bounds (docs/operations.md, "Bounds"): Connect is the one place that sets
+// libpq's keywords (connect timeout, TCP keepalives, TCP user timeout) and
+// the session's statement_timeout; every statement is sent asynchronously
+// and its answer awaited for at most the statement timeout plus
+// kAnswerGrace, so a PostgreSQL that stops answering (SIGSTOPped, or a
+// network that swallows packets) costs a caller that long, never forever:
+// the connection is then dropped and the call answers UNAVAILABLE.
 #ifndef SONDE_COLLECTOR_STORAGE_PG_PG_H_
 #define SONDE_COLLECTOR_STORAGE_PG_PG_H_
 
@@ -28,17 +36,39 @@ namespace sonde::collector::pg {
 using PgResultPtr = common::UniqueHandle<PGresult, PQclear>;
 using PgConnPtr = common::UniqueHandle<PGconn, PQfinish>;
 
-// Connects (session in UTC, 10 s connect timeout unless `conninfo` sets
-// one, `application_name` when not empty). UNAVAILABLE when the server
-// cannot be reached.
+// Limits of every collector session, process-wide: main sets them once
+// from its flags before the first Connect; tests keep the defaults.
+struct SessionLimits {
+  // The server cancels a statement running longer (SQLSTATE 57014, read as
+  // UNAVAILABLE: try again); the client gives up kAnswerGrace later.
+  absl::Duration statement_timeout = absl::Seconds(30);
+};
+inline constexpr absl::Duration kAnswerGrace = absl::Seconds(5);
+inline constexpr int kConnectTimeoutSeconds = 5;
+void SetSessionLimits(const SessionLimits& limits);
+SessionLimits GetSessionLimits();
+
+// Connects with the collector's libpq keywords (connect_timeout,
+// keepalives, tcp_user_timeout, `application_name`; a value `conninfo`
+// sets wins; client_encoding is always UTF8), then sets the session to UTC
+// and the statement timeout, and switches the connection to non-blocking
+// sends. A syntactically bad `conninfo` is INVALID_ARGUMENT; a server that
+// cannot be reached within the connect timeout is UNAVAILABLE.
 absl::StatusOr<PgConnPtr> Connect(const std::string& conninfo,
-                                  const std::string& application_name = "");
+                                  const std::string& application_name = "sonde-collector");
+// Checks the syntax of a libpq connection string without connecting.
+absl::Status ValidateConnInfo(const std::string& conninfo);
+// "host=... port=... dbname=... user=..." without the password, for logs.
+std::string DescribeConnInfo(const std::string& conninfo);
 
 // libpq's multi-line messages as one line.
 std::string OneLine(const char* message);
 
-// UNAVAILABLE when the connection is lost (or the server is going away),
-// INTERNAL otherwise; the text says `what` failed and why (with SQLSTATE).
+// UNAVAILABLE when the connection is lost (or the server is going away) or
+// the statement timed out, INVALID_ARGUMENT when the server refused the
+// data itself (SQLSTATE class 22: a value out of range, bad encoding; the
+// same data fails again), INTERNAL otherwise; the text says `what` failed
+// and why (with SQLSTATE).
 absl::Status PgError(PGconn* conn, const PGresult* res, absl::string_view what);
 
 // Takes ownership of `raw`; returns it when its status is one of `ok`.
@@ -54,6 +84,13 @@ absl::StatusOr<PgResultPtr> ExecParams(PGconn* conn, const std::string& sql,
 // Rolls back the open transaction, if any, ignoring errors (the connection
 // may be gone).
 void RollbackQuietly(PGconn* conn);
+
+// COPY ... FROM STDIN: starts it, sends data (any number of calls), ends it
+// (`error` non-null aborts the COPY) and reads its outcome. Each waits at
+// most the answer deadline (see above).
+absl::Status StartCopyIn(PGconn* conn, const std::string& sql, absl::string_view what);
+absl::Status PutCopyData(PGconn* conn, absl::string_view data, absl::string_view what);
+absl::Status EndCopyIn(PGconn* conn, const char* error, absl::string_view what);
 
 // Runs `body` between BEGIN and COMMIT on `conn`; when `body` (or the
 // COMMIT) fails the transaction is rolled back and the error returned.
