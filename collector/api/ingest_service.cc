@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -166,28 +167,9 @@ grpc::Status IngestService::ServeReport(
     if (const int changed = NormalizeBatch(&batch); changed > 0) {
       counters_.results_normalized.fetch_add(changed);
     }
-    if (store == nullptr) {
-      absl::StatusOr<StorePool::Lease> lease = pool_->Acquire();
-      if (!lease.ok()) {
-        counters_.store_errors.fetch_add(1);
-        spdlog::error("ingest: prober \"{}\": no database connection: {}", prober_id,
-                      std::string(lease.status().message()));
-        return finish(
-            grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                         absl::StrCat("collector cannot reach its database; resend later: ",
-                                      lease.status().message())));
-      }
-      store = std::move(*lease);
-    }
-    absl::StatusOr<bool> duplicate = store->InsertBatch(batch);
+    absl::StatusOr<bool> duplicate = Commit(context, prober_id, batch, &store);
     if (!duplicate.ok()) {
-      counters_.store_errors.fetch_add(1);
-      spdlog::error("ingest: prober \"{}\": storing batch {} failed: {}", prober_id,
-                    batch.batch_seq(), std::string(duplicate.status().message()));
-      return finish(grpc::Status(
-          grpc::StatusCode::UNAVAILABLE,
-          absl::StrCat("batch ", batch.batch_seq(),
-                       " was not stored (resend it): ", duplicate.status().message())));
+      return finish(common::ToGrpcStatus(duplicate.status()));
     }
     if (*duplicate) {
       ++tally.duplicates;
@@ -213,6 +195,55 @@ grpc::Status IngestService::ServeReport(
     }
   }
   return finish(context->IsCancelled() ? grpc::Status::CANCELLED : grpc::Status::OK);
+}
+
+absl::StatusOr<bool> IngestService::Commit(grpc::ServerContext* context,
+                                           const std::string& prober_id,
+                                           const v1::ResultBatch& batch, StorePool::Lease* store) {
+  std::optional<DatabaseWait::Hold> held;  // set while the database is away
+  while (true) {
+    absl::Status failed;
+    if (*store == nullptr) {
+      absl::StatusOr<StorePool::Lease> lease = pool_->Acquire();
+      if (lease.ok()) {
+        *store = std::move(*lease);
+      } else {
+        failed = lease.status();
+      }
+    }
+    if (*store != nullptr) {
+      absl::StatusOr<bool> duplicate = (*store)->InsertBatch(batch);
+      if (duplicate.ok()) {
+        if (held) {
+          held->Committed();
+        }
+        return duplicate;
+      }
+      failed = duplicate.status();
+      if (absl::IsUnavailable(failed)) {
+        store->reset();  // a lost connection is dead; the next try takes a new one
+      }
+    }
+    counters_.store_errors.fetch_add(1);
+    if (!absl::IsUnavailable(failed)) {
+      spdlog::error("ingest: prober \"{}\": storing batch {} failed: {}", prober_id,
+                    batch.batch_seq(), std::string(failed.message()));
+      return absl::UnavailableError(absl::StrCat(
+          "batch ", batch.batch_seq(), " was not stored (resend it): ", failed.message()));
+    }
+    // The database is away: hold the stream (unread) and try again, so the
+    // prober neither backs off nor resends what it already sent.
+    if (!held) {
+      held.emplace(&database_wait_, failed.message());
+    }
+    if (!held->Pause() || draining_.load()) {
+      return absl::UnavailableError(
+          "collector shutting down while waiting for its database; resend unacked batches");
+    }
+    if (context->IsCancelled()) {
+      return absl::CancelledError("the prober went away while its batch waited for the database");
+    }
+  }
 }
 
 }  // namespace sonde::collector
