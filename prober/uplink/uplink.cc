@@ -467,8 +467,11 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
     ok = stream->Write(*to_send);
   }
   stream->WritesDone();
-  if (!reader_done) {
-    ctx.TryCancel();  // stopping; a finished call keeps its own status
+  if (ok && !reader_done) {
+    // Stopping. A failed write or a finished read means the call is over:
+    // cancelling it then would replace the collector's status (say, the
+    // INVALID_ARGUMENT that names a refused batch) with CANCELLED.
+    ctx.TryCancel();
   }
   reader.join();
   grpc::Status st = stream->Finish();

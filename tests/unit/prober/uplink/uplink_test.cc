@@ -28,13 +28,21 @@ namespace fs = std::filesystem;
 
 // Stores every batch it reads and acks it, like a collector whose database
 // always commits -- except a batch holding a result of check `refused_check`
-// (when set), which ends the stream with INVALID_ARGUMENT.
+// (when set), which ends the stream with INVALID_ARGUMENT, and the first
+// `refused_streams` streams, which it ends at once with UNAVAILABLE.
 class RecordingIngest final : public v1::Ingest::Service {
  public:
-  explicit RecordingIngest(std::string refused_check = "")
-      : refused_check_(std::move(refused_check)) {}
+  explicit RecordingIngest(std::string refused_check = "", int refused_streams = 0)
+      : refused_check_(std::move(refused_check)), refused_streams_(refused_streams) {}
   grpc::Status Report(grpc::ServerContext*,
                       grpc::ServerReaderWriter<v1::Ack, v1::ResultBatch>* stream) override {
+    {
+      absl::MutexLock l(&mu_);
+      stream_starts_.push_back(absl::Now());
+      if (static_cast<int>(stream_starts_.size()) <= refused_streams_) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "not now");
+      }
+    }
     v1::ResultBatch batch;
     while (stream->Read(&batch)) {
       for (const v1::ProbeResult& r : batch.results()) {
@@ -58,9 +66,15 @@ class RecordingIngest final : public v1::Ingest::Service {
     absl::MutexLock l(&mu_);
     return batches_;
   }
+  std::vector<absl::Time> stream_starts() {
+    absl::MutexLock l(&mu_);
+    return stream_starts_;
+  }
 
  private:
   const std::string refused_check_;
+  const int refused_streams_;
+  std::vector<absl::Time> stream_starts_ ABSL_GUARDED_BY(mu_);
   absl::Mutex mu_;
   std::vector<v1::ResultBatch> batches_ ABSL_GUARDED_BY(mu_);
 };
@@ -289,6 +303,43 @@ TEST_F(UplinkTest, RefusedBatchesAreSplitAndTheRefusedResultBecomesACountedGap) 
     EXPECT_EQ((*uplink)->backlog(), 0u);
     server->Shutdown(std::chrono::system_clock::now());
   }
+}
+
+// A collector that is reachable but keeps ending streams is retried with
+// the backoff capped at refused_backoff_max, not grown towards backoff_max
+// (which is for a collector that cannot be reached).
+TEST_F(UplinkTest, AReachableCollectorThatRefusesIsRetriedAtTheRefusedCap) {
+  constexpr int kRefused = 8;
+  RecordingIngest ingest("", kRefused);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&ingest);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  Uplink::Options o = SmallSpool();
+  o.backoff_initial = absl::Milliseconds(100);
+  o.refused_backoff_max = absl::Milliseconds(300);  // 100 ms x 1.6^7 would be 2.7 s
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                grpc::InsecureChannelCredentials(), Uplink::ChannelArguments(o));
+  auto uplink = Uplink::Create(channel, o);
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  (*uplink)->Add(Result(1, 100));
+  (*uplink)->Start();
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (ingest.batches().empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  (*uplink)->Stop(absl::Seconds(1));
+  ASSERT_FALSE(ingest.batches().empty());
+  std::vector<absl::Time> starts = ingest.stream_starts();
+  ASSERT_GT(starts.size(), static_cast<size_t>(kRefused));
+  for (size_t i = 1; i < starts.size(); ++i) {
+    // 300 ms +20 % jitter, plus scheduling slack.
+    EXPECT_LT(starts[i] - starts[i - 1], absl::Milliseconds(600)) << "attempt " << i;
+  }
+  server->Shutdown(std::chrono::system_clock::now());
 }
 
 // A collector that goes away and listens again on the same port (3 times,
