@@ -394,7 +394,7 @@ int Main(int argc, char** argv) {
             "disagreeing with the class).",
             c.results_normalized.load());
       m.Add("sonde_ingest_store_errors_total", "counter",
-            "Batches not stored because PostgreSQL failed (the prober resends).",
+            "Failed attempts to store a batch (a batch waiting for PostgreSQL counts each retry).",
             c.store_errors.load());
       m.Add("sonde_auth_token_reloads_total", "counter", "Tokens file reloads that took effect.",
             authenticator->token_reloads());
@@ -419,6 +419,9 @@ int Main(int argc, char** argv) {
             pool.waiting_count());
       m.Add("sonde_pg_pool_max_connections", "gauge", "--pg-max-connections.",
             pool.limits().max_open);
+      m.Add("sonde_ingest_waiting_for_database", "gauge",
+            "1 while ingest streams are held unread because PostgreSQL cannot commit.",
+            c.streams_waiting_for_database.load() > 0 ? 1 : 0);
       server.AppendMetrics(&m);
       return m.text();
     });

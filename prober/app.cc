@@ -336,23 +336,19 @@ int RunProber(int argc, char** argv) {
   std::string bearer_token;
   std::shared_ptr<grpc::Channel> channel;
   if (!once) {
-    grpc::ChannelArguments chargs;
-    chargs.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-    chargs.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-    chargs.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    chargs.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
     auto creds = common::MakeClientCredentials(security, collector);
     if (!creds.ok()) {
       return usage_error(std::string(creds.status().message()));
     }
     bearer_token = creds->bearer_token;
-    channel = grpc::CreateCustomChannel(collector, creds->channel, chargs);
     Uplink::Options uo;
     uo.prober_id = prober_id;
     uo.region = region;
     uo.spool_dir = spool_dir;
     uo.bearer_token = bearer_token;
     uo.spool_max_bytes = static_cast<uint64_t>(spool_max_mib) << 20;
+    // The channel reconnects on the Uplink's schedule (uplink.h).
+    channel = grpc::CreateCustomChannel(collector, creds->channel, Uplink::ChannelArguments(uo));
     auto created = Uplink::Create(channel, uo);
     if (!created.ok()) {
       std::cerr << "sonde-prober: " << created.status().message() << "\n";
@@ -500,6 +496,12 @@ int RunProber(int argc, char** argv) {
             "Results lost: buffer or spool over its cap, or refused as invalid.", u.dropped);
       m.Add("sonde_prober_reconnects_total", "counter", "Collector stream reconnects.",
             u.reconnects);
+      m.Add("sonde_prober_batches_refused_total", "counter",
+            "Batches the collector refused (invalid, or too large as one result), dropped "
+            "and reported as a gap.",
+            u.refused_batches);
+      m.Add("sonde_prober_batches_split_total", "counter",
+            "Batches the collector refused that were resent as two halves.", u.split_batches);
       m.Add("sonde_prober_spool_bytes", "gauge", "Bytes in the spool.", u.spool_bytes);
       m.Add("sonde_prober_spool_write_errors_total", "counter", "Failed spool writes.",
             u.spool_write_errors);

@@ -23,30 +23,11 @@ ninja -C "$BUILD_DIR" -j"$JOBS" sonde-collector sonde-prober sonde-faultd sonde-
 BIN="$ROOT/$BUILD_DIR/bin"
 COLLECTOR=${COLLECTOR:-$BIN/sonde-collector}
 
-WORK=$(mktemp -d /tmp/sonde-ingest-bench.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  "$ROOT/deploy/local-postgres.sh" destroy "$WORK/pg" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+NAME=ingest
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() {
-  for _ in $(seq 1 300); do
-    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
-
-PG=$("$ROOT/deploy/local-postgres.sh" start "$WORK/pg" "$(free_port)" 2>/dev/null)
+PG=$(start_pg)
 
 "$BIN/sonde-faultd" --http-listen 127.0.0.1:0 --tcp-listen 127.0.0.1:0 \
   --ports-file "$WORK/faultd.ports" --log-level warn >"$WORK/faultd.log" 2>&1 &

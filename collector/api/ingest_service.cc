@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -213,32 +214,9 @@ grpc::Status IngestService::ServeReport(
     }
     // One pooled connection per batch, not per stream: the pool's cap holds
     // however many streams are open, and a stream waits for a connection.
-    absl::StatusOr<StorePool::Lease> store = pool_->Acquire();
-    if (!store.ok()) {
-      counters_.store_errors.fetch_add(1);
-      spdlog::error("ingest: prober \"{}\": no database connection: {}", prober_id,
-                    std::string(store.status().message()));
-      return finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 absl::StrCat("collector cannot reach its database; resend later: ",
-                                              store.status().message())));
-    }
-    absl::StatusOr<bool> duplicate = (*store)->InsertBatch(batch);
-    store->reset();
-    if (!duplicate.ok() && absl::IsInvalidArgument(duplicate.status())) {
-      // The same data would fail again: resending it forever helps no one.
-      counters_.batches_invalid.fetch_add(1);
-      spdlog::warn("ingest: prober \"{}\": PostgreSQL refused batch {}: {}", prober_id,
-                   batch.batch_seq(), std::string(duplicate.status().message()));
-      return finish(common::ToGrpcStatus(grpc::StatusCode::INVALID_ARGUMENT, duplicate.status()));
-    }
+    absl::StatusOr<bool> duplicate = Commit(context, prober_id, batch);
     if (!duplicate.ok()) {
-      counters_.store_errors.fetch_add(1);
-      spdlog::error("ingest: prober \"{}\": storing batch {} failed: {}", prober_id,
-                    batch.batch_seq(), std::string(duplicate.status().message()));
-      return finish(grpc::Status(
-          grpc::StatusCode::UNAVAILABLE,
-          absl::StrCat("batch ", batch.batch_seq(),
-                       " was not stored (resend it): ", duplicate.status().message())));
+      return finish(common::ToGrpcStatus(duplicate.status()));
     }
     if (*duplicate) {
       ++tally.duplicates;
@@ -267,6 +245,65 @@ grpc::Status IngestService::ServeReport(
     }
   }
   return finish(context->IsCancelled() ? grpc::Status::CANCELLED : grpc::Status::OK);
+}
+
+absl::StatusOr<bool> IngestService::Commit(grpc::ServerContext* context,
+                                           const std::string& prober_id,
+                                           const v1::ResultBatch& batch) {
+  std::optional<DatabaseWait::Hold> held;  // set while the database is away
+  StorePool::Lease lease;
+  StorePool::Lease* store = &lease;
+  while (true) {
+    absl::Status failed;
+    if (*store == nullptr) {
+      absl::StatusOr<StorePool::Lease> lease = pool_->Acquire();
+      if (lease.ok()) {
+        *store = std::move(*lease);
+      } else {
+        failed = lease.status();
+      }
+    }
+    if (*store != nullptr) {
+      absl::StatusOr<bool> duplicate = (*store)->InsertBatch(batch);
+      if (duplicate.ok()) {
+        if (held) {
+          held->Committed();
+        }
+        return duplicate;
+      }
+      failed = duplicate.status();
+      if (absl::IsUnavailable(failed)) {
+        store->reset();  // a lost connection is dead; the next try takes a new one
+      }
+    }
+    if (absl::IsInvalidArgument(failed)) {
+      // PostgreSQL refused the data itself: it would fail again, so resending
+      // it forever helps no one.
+      counters_.batches_invalid.fetch_add(1);
+      spdlog::warn("ingest: prober \"{}\": PostgreSQL refused batch {}: {}", prober_id,
+                   batch.batch_seq(), std::string(failed.message()));
+      return failed;
+    }
+    counters_.store_errors.fetch_add(1);
+    if (!absl::IsUnavailable(failed)) {
+      spdlog::error("ingest: prober \"{}\": storing batch {} failed: {}", prober_id,
+                    batch.batch_seq(), std::string(failed.message()));
+      return absl::UnavailableError(absl::StrCat(
+          "batch ", batch.batch_seq(), " was not stored (resend it): ", failed.message()));
+    }
+    // The database is away: hold the stream (unread) and try again, so the
+    // prober neither backs off nor resends what it already sent.
+    if (!held) {
+      held.emplace(&database_wait_, failed.message());
+    }
+    if (!held->Pause() || draining_.load()) {
+      return absl::UnavailableError(
+          "collector shutting down while waiting for its database; resend unacked batches");
+    }
+    if (context->IsCancelled()) {
+      return absl::CancelledError("the prober went away while its batch waited for the database");
+    }
+  }
 }
 
 }  // namespace sonde::collector

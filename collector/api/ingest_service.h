@@ -12,15 +12,20 @@
 // handler, bytes that are not a ResultBatch look like the end of the stream
 // and the client would get OK. A message that does not parse, or an
 // invalid batch, ends the stream with INVALID_ARGUMENT, and so does data
-// PostgreSQL itself refuses (it would fail again); another store failure
-// ends it with UNAVAILABLE and the prober resends everything unacked (the
-// dedup key makes that safe). Results dated too far ahead or outside the
-// Timestamp range are dropped from their batch and counted, oversized text
-// is cut, and a prober identity holding max_streams_per_prober streams gets
-// RESOURCE_EXHAUSTED for another (ingest_limits.h). Messages over the
-// server's receive limit are refused by gRPC itself (RESOURCE_EXHAUSTED)
-// before they reach the handler. StartDraining() (shutdown) ends streams
-// after their current batch. Counters are atomics, readable from any thread.
+// PostgreSQL itself refuses (it would fail again). While the database is
+// away (a lost or refused connection) the stream is not ended: it keeps its
+// batch, stops reading (flow control holds the prober to its spool) and
+// retries the database (database_wait.h) until the batch commits; other
+// store errors end it with UNAVAILABLE and the prober resends everything
+// unacked (the dedup key makes that safe). Results dated too far ahead or
+// outside the Timestamp range are dropped from their batch and counted,
+// oversized text is cut, and a prober identity holding
+// max_streams_per_prober streams gets RESOURCE_EXHAUSTED for another
+// (ingest_limits.h). Messages over the server's receive limit are refused by
+// gRPC itself (RESOURCE_EXHAUSTED) before they reach the handler.
+// StartDraining() (shutdown) ends streams after their current batch, and
+// streams waiting for the database at once. Counters are atomics, readable
+// from any thread.
 #ifndef SONDE_COLLECTOR_API_INGEST_SERVICE_H_
 #define SONDE_COLLECTOR_API_INGEST_SERVICE_H_
 
@@ -32,6 +37,7 @@
 
 #include "absl/status/status.h"
 #include "collector/api/ingest_limits.h"
+#include "collector/api/database_wait.h"
 #include "collector/auth/auth.h"
 #include "collector/storage/store.h"
 #include "collector/storage/store_pool.h"
@@ -72,6 +78,8 @@ struct IngestCounters {
   std::atomic<uint64_t> results_refused_time_range{0};
   // Results whose text ingest cut to its caps (CapResultText).
   std::atomic<uint64_t> results_truncated{0};
+  // Streams held unread now because the database cannot commit (gauge).
+  std::atomic<uint64_t> streams_waiting_for_database{0};
 };
 
 class IngestService final : public v1::Ingest::Service {
@@ -99,11 +107,21 @@ class IngestService final : public v1::Ingest::Service {
   // For shutdown: a batch being stored still commits and is acked, but every
   // stream then ends with UNAVAILABLE instead of reading the next one. Any
   // thread; idempotent.
-  void StartDraining() { draining_.store(true); }
+  void StartDraining() {
+    draining_.store(true);
+    database_wait_.Stop();
+  }
 
   const IngestCounters& counters() const { return counters_; }
 
  private:
+  // Stores `batch` on a connection leased from the pool for this batch,
+  // waiting out a database that is away: returns whether it was a duplicate,
+  // or the error that ends the stream (INVALID_ARGUMENT for data PostgreSQL
+  // refuses, UNAVAILABLE for another store error or a stop).
+  absl::StatusOr<bool> Commit(grpc::ServerContext* context, const std::string& prober_id,
+                              const v1::ResultBatch& batch);
+
   const Authenticator* auth_ = nullptr;
   CommitHook on_committed_;
   StorePool* const pool_;
@@ -112,6 +130,7 @@ class IngestService final : public v1::Ingest::Service {
   StreamCap stream_cap_;
   std::atomic<bool> draining_{false};
   IngestCounters counters_;
+  DatabaseWait database_wait_{&counters_.streams_waiting_for_database};
 };
 
 }  // namespace sonde::collector

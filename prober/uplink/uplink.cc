@@ -1,7 +1,11 @@
 #include "prober/uplink/uplink.h"
 
+#include <algorithm>
+#include <chrono>
 #include <random>
+#include <utility>
 
+#include "absl/strings/match.h"
 #include "common/logging.h"
 
 namespace sonde::prober {
@@ -37,10 +41,53 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<grpc::Cha
   return u;
 }
 
+grpc::ChannelArguments Uplink::ChannelArguments(const Options& options) {
+  grpc::ChannelArguments args;
+  // gRPC reconnects a channel on its own schedule and, until its next
+  // attempt, fails every call with the error it cached. Pinning its backoff
+  // to connect_retry (initial = max: no growth) makes every attempt a real
+  // one at most connect_retry apart, so a collector listening again is seen
+  // within that, however long it was away.
+  const int retry_ms = static_cast<int>(absl::ToInt64Milliseconds(options.connect_retry));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, retry_ms);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, retry_ms);
+  // A connection that closes makes gRPC resolve the target again before it
+  // reconnects, and it resolves at most every 30 s by default: that, not
+  // the backoff, kept probers away from a restarted collector for up to
+  // 30 s. Resolving (an IP literal costs nothing; a name goes to the
+  // system's cache) is allowed as often as a connect attempt.
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, retry_ms);
+  // What gRPC calls the minimum reconnect backoff is the time one connect
+  // attempt (TCP, TLS, HTTP/2 settings) is given.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.connect_timeout)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  return args;
+}
+
 Uplink::~Uplink() { Stop(absl::ZeroDuration()); }
 
 void Uplink::Start() {
   thread_ = std::thread([this] { Run(); });
+  keeper_ = std::thread([this] { Keep(); });
+}
+
+void Uplink::Keep() {
+  absl::MutexLock l(&mu_);
+  while (!keeper_stop_) {
+    mu_.AwaitWithTimeout(absl::Condition(&keeper_stop_), absl::Milliseconds(100));
+    FormBatches(false);
+    if (spool_) {
+      spool_->MaybeSync();
+    }
+    // A stream the collector holds (flow control) keeps the writer in
+    // Write(); a due stop must not wait for it.
+    if (StopDue() && stream_ctx_ != nullptr) {
+      stream_ctx_->TryCancel();
+    }
+  }
 }
 
 void Uplink::Add(v1::ProbeResult result) {
@@ -49,9 +96,11 @@ void Uplink::Add(v1::ProbeResult result) {
   if (pending_.empty()) {
     oldest_pending_ = absl::Now();
   }
+  pending_bytes_ += result.ByteSizeLong();
   pending_.push_back(std::move(result));
   added_++;
   if (pending_.size() > options_.max_buffered) {
+    pending_bytes_ -= pending_.front().ByteSizeLong();
     pending_.pop_front();
     dropped_pending_++;
   }
@@ -69,6 +118,13 @@ void Uplink::Stop(absl::Duration grace) {
   }
   if (thread_.joinable()) {
     thread_.join();
+  }
+  {
+    absl::MutexLock l(&mu_);
+    keeper_stop_ = true;
+  }
+  if (keeper_.joinable()) {
+    keeper_.join();
   }
   absl::MutexLock l(&mu_);
   FormBatches(true);  // with a spool, nothing produced is left behind
@@ -121,11 +177,24 @@ void Uplink::FormBatches(bool force) {
         break;
       }
       bool due = force || pending_.size() >= options_.max_batch ||
+                 pending_bytes_ >= options_.max_batch_bytes ||
                  absl::Now() - oldest_pending_ >= options_.max_batch_delay;
       if (!due) {
         return;
       }
-      size_t n = std::min(pending_.size(), options_.max_batch);
+      // Up to max_batch results and max_batch_bytes, but at least one: a
+      // result larger than the cap travels alone.
+      size_t n = 0;
+      size_t bytes = 0;
+      while (n < std::min(pending_.size(), options_.max_batch)) {
+        const size_t b = pending_[n].ByteSizeLong();
+        if (n > 0 && bytes + b > options_.max_batch_bytes) {
+          break;
+        }
+        bytes += b;
+        ++n;
+      }
+      pending_bytes_ -= bytes;
       batch.mutable_results()->Reserve(static_cast<int>(n));
       for (size_t i = 0; i < n; ++i) {
         *batch.add_results() = std::move(pending_.front());
@@ -204,7 +273,7 @@ std::optional<v1::ResultBatch> Uplink::NextToSend() {
   return from_spool;
 }
 
-void Uplink::AckUpTo(uint64_t batch_seq, bool duplicate) {
+void Uplink::AckUpTo(uint64_t batch_seq, bool duplicate, bool acked) {
   if (batch_seq <= last_acked_) {
     return;
   }
@@ -212,19 +281,21 @@ void Uplink::AckUpTo(uint64_t batch_seq, bool duplicate) {
   if (in_flight_ > 0) {
     in_flight_--;
   }
-  stats_.acked_batches++;
-  if (duplicate) {
-    stats_.duplicates++;
-  }
+  uint64_t results = 0;
   if (spool_) {
     uint64_t before = spool_->stats().unacked_results;
     spool_->Ack(batch_seq);
-    stats_.acked_results += before - spool_->stats().unacked_results;
+    results += before - spool_->stats().unacked_results;
   }
   while (!memory_.empty() && memory_.front().batch_seq() <= batch_seq) {
-    stats_.acked_results += memory_.front().results_size();
+    results += memory_.front().results_size();
     memory_results_ -= memory_.front().results_size();
     memory_.pop_front();
+  }
+  if (acked) {
+    stats_.acked_batches++;
+    stats_.duplicates += duplicate ? 1 : 0;
+    stats_.acked_results += results;
   }
 }
 
@@ -245,7 +316,8 @@ void Uplink::Run() {
   absl::Duration backoff = options_.backoff_initial;
   std::mt19937_64 rng(std::random_device{}());
   while (true) {
-    bool progressed = StreamOnce();
+    bool progressed = false;
+    const grpc::Status st = StreamOnce(&progressed);
     absl::MutexLock l(&mu_);
     if (StopDue()) {
       break;
@@ -253,32 +325,29 @@ void Uplink::Run() {
     if (progressed) {
       backoff = options_.backoff_initial;
     }
-    std::uniform_real_distribution<double> jitter(0.8, 1.2);
-    absl::Duration wait = backoff * jitter(rng);
     stats_.reconnects++;
-    spdlog::warn("collector stream down; retrying in {}",
-                 absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1))));
-    // Keep batching and spooling while disconnected. The backoff spares a
-    // collector that answers but fails (its database is down); one that was
-    // unreachable is used as soon as the channel connects to it again, so
-    // a long outage is not followed by minutes of backoff.
-    absl::Time until = absl::Now() + wait;
-    bool channel_was_down = false;
-    while (absl::Now() < until && !StopDue()) {
-      FormBatches(false);
-      if (spool_) {
-        spool_->MaybeSync();
-      }
-      AwaitWake(absl::Milliseconds(100));
-      // try_to_connect: an IDLE channel starts connecting (gRPC paces the
-      // attempts with its own backoff).
-      if (channel_->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
-        channel_was_down = true;
-      } else if (channel_was_down) {
-        spdlog::info("collector reachable again; resending now");
-        break;
-      }
+    if (Refused(st)) {
+      continue;  // the refused batch is out of the way: go on at once
     }
+    // A collector that is reachable but ended the stream (shutting down,
+    // refusing credentials, failing) can change its mind at any moment and
+    // a retry costs it one call: a few seconds at most. One that cannot be
+    // reached is watched through the channel instead (AwaitRetry).
+    const bool reachable = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    const absl::Duration wait =
+        (reachable ? std::min(backoff, options_.refused_backoff_max) : backoff) * jitter(rng);
+    if (reachable) {
+      spdlog::warn("collector stream ended ({}: {}); retrying in {}",
+                   static_cast<int>(st.error_code()), st.error_message(),
+                   absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(1))));
+    } else {
+      spdlog::warn(
+          "collector unreachable ({}); streaming again as soon as it accepts a connection "
+          "(tried every {})",
+          st.error_message(), absl::FormatDuration(options_.connect_retry));
+    }
+    AwaitRetry(wait);
     if (StopDue()) {
       break;
     }
@@ -286,7 +355,54 @@ void Uplink::Run() {
   }
 }
 
-bool Uplink::StreamOnce() {
+void Uplink::AwaitRetry(absl::Duration wait) {
+  absl::Time until = absl::Now() + wait;
+  absl::Duration period = wait;
+  bool was_down = false;
+  while (!StopDue()) {
+    FormBatches(false);
+    if (spool_) {
+      spool_->MaybeSync();
+    }
+    // try_to_connect: an IDLE channel starts connecting; gRPC then retries
+    // every connect_retry (ChannelArguments).
+    grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+    if (state != GRPC_CHANNEL_READY) {
+      // Waiting *in gRPC* is what drives the connection attempt: with no
+      // call in flight nothing else polls its socket, and gRPC's backup
+      // poller looks only every 5 s -- a connect to a collector that
+      // listens again would finish seconds late.
+      mu_.Unlock();
+      channel_->WaitForStateChange(
+          state, std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+      mu_.Lock();
+      state = channel_->GetState(/*try_to_connect=*/true);
+    }
+    const absl::Time now = absl::Now();
+    if (state == GRPC_CHANNEL_READY) {
+      if (was_down) {
+        spdlog::info("collector reachable again; resending now");
+        return;
+      }
+      if (now >= until) {
+        return;
+      }
+    } else {
+      was_down = true;
+      if (now >= until) {
+        // Sonde's own retry is due while the channel is still down: make
+        // gRPC attempt now rather than trust a failure it cached.
+        grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
+        period = std::min(period * 1.6, options_.backoff_max);
+        until = now + period;
+      }
+      continue;  // waited in gRPC already
+    }
+    AwaitWake(absl::Milliseconds(100));
+  }
+}
+
+grpc::Status Uplink::StreamOnce(bool* progressed) {
   grpc::ClientContext ctx;
   if (!options_.bearer_token.empty()) {
     ctx.AddMetadata("authorization", "Bearer " + options_.bearer_token);
@@ -294,10 +410,11 @@ bool Uplink::StreamOnce() {
   {
     absl::MutexLock l(&mu_);
     if (StopDue()) {
-      return false;
+      return grpc::Status::CANCELLED;
     }
     last_sent_ = last_acked_;  // resend everything unacked, in order
     in_flight_ = 0;
+    stream_ctx_ = &ctx;
   }
   std::unique_ptr<grpc::ClientReaderWriter<v1::ResultBatch, v1::Ack>> stream = stub_->Report(&ctx);
   std::atomic<bool> got_ack{false};
@@ -309,6 +426,7 @@ bool Uplink::StreamOnce() {
       absl::MutexLock l(&mu_);
       AckUpTo(ack.batch_seq(), ack.duplicate());
       got_ack = true;
+      one_in_flight_ = false;
       stats_.connected = true;
       wake_ = true;  // room for another batch; or, stopping, maybe drained
     }
@@ -330,7 +448,8 @@ bool Uplink::StreamOnce() {
         if (spool_) {
           spool_->MaybeSync();
         }
-        if (in_flight_ < options_.max_unacked_batches) {
+        const size_t window = one_in_flight_ ? 1 : options_.max_unacked_batches;
+        if (in_flight_ < window) {
           to_send = NextToSend();
           if (to_send) {
             break;
@@ -345,33 +464,97 @@ bool Uplink::StreamOnce() {
       in_flight_++;
       stats_.sent_batches++;
     }
+    // May block while the collector holds the stream unread (flow control);
+    // the keeper thread goes on batching and cancels it for a due stop.
     ok = stream->Write(*to_send);
   }
   stream->WritesDone();
-  ctx.TryCancel();
+  if (ok && !reader_done) {
+    // Stopping. A failed write or a finished read means the call is over:
+    // cancelling it then would replace the collector's status (say, the
+    // INVALID_ARGUMENT that names a refused batch) with CANCELLED.
+    ctx.TryCancel();
+  }
   reader.join();
   grpc::Status st = stream->Finish();
   absl::MutexLock l(&mu_);
+  stream_ctx_ = nullptr;
   stats_.connected = false;
-  if (st.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-    // The collector refused the oldest unacked batch as malformed. Resending
-    // it would block every later result forever: drop it, loudly.
-    std::optional<v1::ResultBatch> bad;
-    uint64_t saved = last_sent_;
-    last_sent_ = last_acked_;
-    bad = NextToSend();
-    last_sent_ = saved;
-    if (bad) {
-      spdlog::error("collector refused batch {} ({} results) as invalid: {}; dropping it",
-                    bad->batch_seq(), bad->results_size(), st.error_message());
-      stats_.dropped += bad->results_size();
-      AckUpTo(bad->batch_seq(), false);
+  *progressed = got_ack;
+  return st;
+}
+
+bool Uplink::Refused(const grpc::Status& st) {
+  const bool invalid = st.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
+  // gRPC's own refusal of a message over the receiver's limit.
+  const bool too_large = st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+                         absl::StrContains(st.error_message(), "larger than max");
+  if (!invalid && !too_large) {
+    if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
+      spdlog::warn("collector stream ended: {} ({})", st.error_message(),
+                   static_cast<int>(st.error_code()));
     }
-  } else if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
-    spdlog::warn("collector stream ended: {} ({})", st.error_message(),
-                 static_cast<int>(st.error_code()));
+    return false;
   }
-  return got_ack;
+  if (too_large && !one_in_flight_) {
+    // Several batches were in flight and gRPC does not say which one was
+    // too large: send one at a time until the collector takes one.
+    spdlog::warn("collector refused a batch as too large ({}); sending one batch at a time",
+                 st.error_message());
+    one_in_flight_ = true;
+    return true;
+  }
+  // The collector handles a stream's batches in order and acks each before
+  // reading the next (and, for a size refusal, only one was in flight): the
+  // oldest unacked batch is the one it refused.
+  const uint64_t saved = last_sent_;
+  last_sent_ = last_acked_;
+  std::optional<v1::ResultBatch> bad = NextToSend();
+  last_sent_ = saved;
+  if (!bad) {
+    return false;
+  }
+  AckUpTo(bad->batch_seq(), false, /*acked=*/false);
+  const int n = bad->results_size();
+  if (n > 1) {
+    // Resent as two new batches (new batch_seqs, after those already
+    // stored): the half without the culprit arrives, the other is split
+    // again, down to the one result that cannot be sent.
+    spdlog::warn("collector refused batch {} ({} results): {}; splitting it", bad->batch_seq(), n,
+                 st.error_message());
+    stats_.split_batches++;
+    v1::ResultBatch first, second;
+    *first.mutable_gaps() = bad->gaps();
+    for (int i = 0; i < n; ++i) {
+      *(i < n / 2 ? first : second).add_results() = std::move(*bad->mutable_results(i));
+    }
+    StoreBatch(std::move(first));
+    StoreBatch(std::move(second));
+    return true;
+  }
+  // One result (or none: a batch of gaps only) that the collector will not
+  // take: drop it and report the loss as a gap of its own, so "no data"
+  // shows in reports. Gaps it carried go on only if it had a result (they
+  // may have been the refused part).
+  spdlog::error("collector refused batch {} ({} results) as {}: {}; dropping it as a gap",
+                bad->batch_seq(), n, invalid ? "invalid" : "too large", st.error_message());
+  stats_.refused_batches++;
+  stats_.dropped += n;
+  if (n == 0) {
+    return true;
+  }
+  v1::ResultBatch report;
+  v1::Gap* gap = report.add_gaps();
+  gap->set_results(n);
+  gap->set_first_batch_seq(bad->batch_seq());
+  gap->set_last_batch_seq(bad->batch_seq());
+  *gap->mutable_from() = bad->results(0).start_time();
+  *gap->mutable_to() = bad->results(0).start_time();
+  for (const v1::Gap& carried : bad->gaps()) {
+    *report.add_gaps() = carried;
+  }
+  StoreBatch(std::move(report));
+  return true;
 }
 
 }  // namespace sonde::prober

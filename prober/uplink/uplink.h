@@ -1,17 +1,30 @@
 // Uplink: streams results to the collector over Ingest.Report (batches up,
 // acks down) and keeps every batch until it is acked: in the on-disk Spool
 // when the prober has a spool directory, otherwise in memory (lost if the
-// prober dies). Batches are formed every 500 results or 1 s, even while the
-// collector is unreachable. On a broken stream it reconnects with jittered
-// exponential backoff (1 s x1.6 +-20%, at most 120 s; cut short when the
-// channel reconnects to a collector that was unreachable) and resends unacked
-// batches first, in order, with their original batch_seq, so the collector's
-// dedup makes delivery exactly-once in effect. At most 8 batches are in
-// flight; the collector's flow control pushes back onto the spool.
+// prober dies). Batches are formed every 500 results, 4 MiB or 1 s, even
+// while the collector is unreachable (a keeper thread forms and syncs them
+// while the stream writer waits on flow control). At most 8 batches are in
+// flight: that is the window, not a rate -- a backlog goes out as fast as
+// the collector acks, and a collector that holds the stream unread (its
+// database is away) pushes back onto the spool without ending anything.
+//
+// Reconnecting is the Uplink's decision (docs/operations.md, "Reconnect"):
+// ChannelArguments() pins gRPC's own connect backoff to `connect_retry`
+// (1 s, no growth), so a collector that cannot be reached is tried for real
+// every second and the stream reopens the moment the channel is READY
+// again; Sonde's backoff (1 s x1.6 +-20 %) meanwhile grows to
+// `backoff_max` and only paces forced resets of gRPC's connect backoff.
+// A collector that is reachable but ends or refuses streams is retried with
+// the same backoff capped at `refused_backoff_max` (5 s). Unacked batches are
+// resent first, in order, with their original batch_seq, so the collector's
+// dedup makes delivery exactly-once in effect. A batch the collector refuses
+// as INVALID_ARGUMENT, or as too large (RESOURCE_EXHAUSTED) once it is the
+// only one in flight, is split in two when it holds several results, else
+// dropped and reported to the collector as a Gap (counted).
 //
 // Thread-safe. Add() is called from the event loop and only takes a short
 // lock on the pending queue; disk and network work happen on the Uplink's
-// own threads.
+// own threads (uplink, keeper, and one ack reader per stream).
 #ifndef SONDE_PROBER_UPLINK_UPLINK_H_
 #define SONDE_PROBER_UPLINK_UPLINK_H_
 
@@ -40,11 +53,15 @@ class Uplink {
     std::string bearer_token;  // sent as "authorization: Bearer ..." when set
     uint64_t spool_max_bytes = 512ull << 20;
     size_t max_batch = 500;
+    size_t max_batch_bytes = 4u << 20;  // serialized results per batch
     absl::Duration max_batch_delay = absl::Seconds(1);
     size_t max_unacked_batches = 8;
     size_t max_buffered = 1'000'000;  // results in memory (pending + memory store)
     absl::Duration backoff_initial = absl::Seconds(1);
-    absl::Duration backoff_max = absl::Seconds(120);
+    absl::Duration backoff_max = absl::Seconds(120);        // collector unreachable
+    absl::Duration refused_backoff_max = absl::Seconds(5);  // reachable, ends streams
+    absl::Duration connect_retry = absl::Seconds(1);        // gRPC's connect attempts
+    absl::Duration connect_timeout = absl::Seconds(5);      // one connect attempt
   };
   struct Stats {
     uint64_t added = 0;
@@ -53,7 +70,9 @@ class Uplink {
     uint64_t acked_batches = 0;
     uint64_t acked_results = 0;
     uint64_t duplicates = 0;
-    uint64_t dropped = 0;  // results lost: buffer or spool cap, refused batches
+    uint64_t dropped = 0;          // results lost: buffer or spool cap, refused batches
+    uint64_t refused_batches = 0;  // refused by the collector, dropped as a gap
+    uint64_t split_batches = 0;    // refused by the collector, resent in two halves
     uint64_t reconnects = 0;
     uint64_t spool_bytes = 0;
     uint64_t spool_write_errors = 0;
@@ -62,6 +81,11 @@ class Uplink {
     absl::Time oldest_unacked = absl::InfiniteFuture();
     bool connected = false;
   };
+
+  // The channel arguments that make gRPC's reconnects agree with the
+  // Uplink's: connect attempts every `connect_retry`, each given
+  // `connect_timeout`, and keepalive pings. Build the channel with them.
+  static grpc::ChannelArguments ChannelArguments(const Options& options);
 
   // Opens the spool (recovering what an earlier run left) when configured.
   static absl::StatusOr<std::unique_ptr<Uplink>> Create(std::shared_ptr<grpc::Channel> channel,
@@ -84,7 +108,19 @@ class Uplink {
  private:
   Uplink(std::shared_ptr<grpc::Channel> channel, Options options);
   void Run();
-  bool StreamOnce();  // one connection; returns true if it got any ack
+  // Forms and syncs batches every 100 ms, whatever the stream does, and
+  // cancels a stream that blocks a due stop.
+  void Keep();
+  // One stream; returns its final status, and in *progressed whether it got
+  // any ack.
+  grpc::Status StreamOnce(bool* progressed);
+  // Waits between streams: until `wait` has passed with the channel READY,
+  // or at once when the channel becomes READY after being down (the
+  // collector is back). Keeps batching meanwhile.
+  void AwaitRetry(absl::Duration wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The collector refused the oldest unacked batch (`status`): split it or
+  // drop it as a gap. Returns false if nothing was unacked.
+  bool Refused(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves pending results into stored batches (all of them when `force`).
   // When `force`d it also stores a batch without results for losses not yet
   // reported, so that a stopping prober keeps them.
@@ -93,7 +129,10 @@ class Uplink {
   void StoreBatch(v1::ResultBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool GapsPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<v1::ResultBatch> NextToSend() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AckUpTo(uint64_t batch_seq, bool duplicate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes batches up to `batch_seq`; `acked`: the collector stored them
+  // (counted as acked), else they were refused and are dropped.
+  void AckUpTo(uint64_t batch_seq, bool duplicate, bool acked = true)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool StopDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sleeps up to `timeout` or until wake_ is set (Stop, an ack, the stream's
@@ -105,18 +144,21 @@ class Uplink {
   std::unique_ptr<v1::Ingest::Stub> stub_;
   Options options_;
   std::thread thread_;
+  std::thread keeper_;
 
   // The event loop's side: results not yet in a batch.
   mutable absl::Mutex pending_mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
   std::deque<v1::ProbeResult> pending_ ABSL_GUARDED_BY(pending_mu_);
   absl::Time oldest_pending_ ABSL_GUARDED_BY(pending_mu_);
+  size_t pending_bytes_ ABSL_GUARDED_BY(pending_mu_) = 0;  // serialized
   uint64_t added_ ABSL_GUARDED_BY(pending_mu_) = 0;
   uint64_t dropped_pending_ ABSL_GUARDED_BY(pending_mu_) = 0;
 
   // The uplink threads' side: stored batches and the stream.
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool keeper_stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   uint64_t next_batch_seq_ ABSL_GUARDED_BY(mu_) = 0;
@@ -127,6 +169,10 @@ class Uplink {
   uint64_t last_sent_ ABSL_GUARDED_BY(mu_) = 0;  // batch_seq written on this stream
   uint64_t last_acked_ ABSL_GUARDED_BY(mu_) = 0;
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // A batch was refused as too large: the next stream sends one batch at a
+  // time until an ack, so that a second refusal names the culprit.
+  bool one_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* stream_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;  // the open stream's
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -68,6 +68,7 @@ class Server {
   std::unique_ptr<v1::Query::Stub> QueryStub() { return v1::Query::NewStub(channel_); }
   const IngestCounters& counters() const { return ingest_.counters(); }
   StorePool& pool() { return pool_; }
+  void StartDraining() { ingest_.StartDraining(); }
 
  private:
   StorePool pool_;
@@ -254,7 +255,10 @@ TEST_F(IngestServiceTest, AStreamCannotChangeItsProber) {
   EXPECT_EQ(Count("SELECT count(*) FROM results WHERE prober_id = 'p-two'"), "0");
 }
 
-TEST_F(IngestServiceTest, ADatabaseFailureEndsTheStreamUnavailableWithoutAck) {
+// Issue 11: a database that is away holds the stream (no ack, no end, the
+// wait shown by the gauge) instead of ending it; only a shutdown ends it,
+// with UNAVAILABLE.
+TEST_F(IngestServiceTest, ADatabaseThatIsAwayHoldsTheStreamUntilShutdownWithoutAck) {
   // A collector whose database is down (nothing listens on port 1).
   Server down("host=127.0.0.1 port=1 user=sonde dbname=sonde connect_timeout=2", &clock_);
   ASSERT_TRUE(down.started());
@@ -263,12 +267,25 @@ TEST_F(IngestServiceTest, ADatabaseFailureEndsTheStreamUnavailableWithoutAck) {
   SetDeadline(&ctx);
   auto stream = stub->Report(&ctx);
   ASSERT_TRUE(stream->Write(Batch("p-down", 1, 1, absl::Now())));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (down.counters().streams_waiting_for_database.load() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(down.counters().streams_waiting_for_database.load(), 1u);
+  // Still held a second later: retried, not ended.
+  const uint64_t errors_then = down.counters().store_errors.load();
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(down.counters().streams_waiting_for_database.load(), 1u);
+  EXPECT_GT(down.counters().store_errors.load(), errors_then) << "the database was not retried";
+  EXPECT_EQ(down.counters().streams_active.load(), 1u);
+
+  down.StartDraining();
   v1::Ack ack;
   EXPECT_FALSE(stream->Read(&ack));
   grpc::Status st = stream->Finish();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
-  EXPECT_EQ(down.counters().store_errors.load(), 1u);
   EXPECT_EQ(down.counters().batches_stored.load(), 0u);
+  EXPECT_EQ(down.counters().streams_waiting_for_database.load(), 0u);
 }
 
 TEST_F(IngestServiceTest, QueryAvailabilityAnswersFromTheStoredData) {

@@ -6,9 +6,13 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,13 +27,29 @@ namespace {
 namespace fs = std::filesystem;
 
 // Stores every batch it reads and acks it, like a collector whose database
-// always commits.
+// always commits -- except a batch holding a result of check `refused_check`
+// (when set), which ends the stream with INVALID_ARGUMENT, and the first
+// `refused_streams` streams, which it ends at once with UNAVAILABLE.
 class RecordingIngest final : public v1::Ingest::Service {
  public:
+  explicit RecordingIngest(std::string refused_check = "", int refused_streams = 0)
+      : refused_check_(std::move(refused_check)), refused_streams_(refused_streams) {}
   grpc::Status Report(grpc::ServerContext*,
                       grpc::ServerReaderWriter<v1::Ack, v1::ResultBatch>* stream) override {
+    {
+      absl::MutexLock l(&mu_);
+      stream_starts_.push_back(absl::Now());
+      if (static_cast<int>(stream_starts_.size()) <= refused_streams_) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "not now");
+      }
+    }
     v1::ResultBatch batch;
     while (stream->Read(&batch)) {
+      for (const v1::ProbeResult& r : batch.results()) {
+        if (!refused_check_.empty() && r.check_id() == refused_check_) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "results: a bad one");
+        }
+      }
       {
         absl::MutexLock l(&mu_);
         batches_.push_back(batch);
@@ -46,8 +66,15 @@ class RecordingIngest final : public v1::Ingest::Service {
     absl::MutexLock l(&mu_);
     return batches_;
   }
+  std::vector<absl::Time> stream_starts() {
+    absl::MutexLock l(&mu_);
+    return stream_starts_;
+  }
 
  private:
+  const std::string refused_check_;
+  const int refused_streams_;
+  std::vector<absl::Time> stream_starts_ ABSL_GUARDED_BY(mu_);
   absl::Mutex mu_;
   std::vector<v1::ResultBatch> batches_ ABSL_GUARDED_BY(mu_);
 };
@@ -218,6 +245,162 @@ TEST_F(UplinkTest, ALossPendingAtStopIsSentBeforeExitWhenTheCollectorIsUp) {
   EXPECT_EQ(lost, (*uplink)->stats().dropped) << "a loss was not reported before exit";
   EXPECT_EQ(results + lost, static_cast<uint64_t>(kSmall + 1));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+}
+
+// Issue 10: a batch the collector refuses is never resent as is. Refused as
+// invalid: split until the one bad result is alone, which becomes a gap;
+// over the collector's receive limit (RESOURCE_EXHAUSTED from gRPC): the
+// same, after finding the culprit one batch at a time. Every other result
+// arrives, and delivery goes on.
+TEST_F(UplinkTest, RefusedBatchesAreSplitAndTheRefusedResultBecomesACountedGap) {
+  for (const bool too_large : {false, true}) {
+    SCOPED_TRACE(too_large ? "too large" : "invalid");
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    RecordingIngest ingest("bad");
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&ingest);
+    builder.SetMaxReceiveMessageSize(64 << 10);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    ASSERT_NE(server, nullptr);
+    Uplink::Options o = SmallSpool();
+    o.spool_max_bytes = 64 << 20;
+    o.max_batch = 40;
+    o.max_batch_bytes = 1 << 20;  // above the server's limit: the big result goes
+    auto channel =
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                  grpc::InsecureChannelCredentials(), Uplink::ChannelArguments(o));
+    auto uplink = Uplink::Create(channel, o);
+    ASSERT_TRUE(uplink.ok()) << uplink.status();
+    constexpr int kResults = 120;
+    for (int i = 0; i < kResults; ++i) {
+      v1::ProbeResult r = Result(i, i == 57 && too_large ? 100 << 10 : 100);
+      if (i == 57 && !too_large) {
+        r.set_check_id("bad");
+      }
+      (*uplink)->Add(std::move(r));
+    }
+    (*uplink)->Start();
+    uint64_t results = 0, lost = 0;
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (results + lost < kResults && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+      results = lost = 0;
+      for (const v1::ResultBatch& b : ingest.batches()) {
+        results += b.results_size();
+        lost += GapResults(b);
+      }
+    }
+    (*uplink)->Stop(absl::Seconds(2));
+    EXPECT_EQ(results, static_cast<uint64_t>(kResults - 1));
+    EXPECT_EQ(lost, 1u) << "the refused result was not reported as a gap";
+    Uplink::Stats st = (*uplink)->stats();
+    EXPECT_EQ(st.refused_batches, 1u);
+    EXPECT_GE(st.split_batches, 1u);
+    EXPECT_EQ(st.dropped, 1u);
+    EXPECT_EQ((*uplink)->backlog(), 0u);
+    server->Shutdown(std::chrono::system_clock::now());
+  }
+}
+
+// A collector that is reachable but keeps ending streams is retried with
+// the backoff capped at refused_backoff_max, not grown towards backoff_max
+// (which is for a collector that cannot be reached).
+TEST_F(UplinkTest, AReachableCollectorThatRefusesIsRetriedAtTheRefusedCap) {
+  constexpr int kRefused = 8;
+  RecordingIngest ingest("", kRefused);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&ingest);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  Uplink::Options o = SmallSpool();
+  o.backoff_initial = absl::Milliseconds(100);
+  o.refused_backoff_max = absl::Milliseconds(300);  // 100 ms x 1.6^7 would be 2.7 s
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                grpc::InsecureChannelCredentials(), Uplink::ChannelArguments(o));
+  auto uplink = Uplink::Create(channel, o);
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  (*uplink)->Add(Result(1, 100));
+  (*uplink)->Start();
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (ingest.batches().empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  (*uplink)->Stop(absl::Seconds(1));
+  ASSERT_FALSE(ingest.batches().empty());
+  std::vector<absl::Time> starts = ingest.stream_starts();
+  ASSERT_GT(starts.size(), static_cast<size_t>(kRefused));
+  for (size_t i = 1; i < starts.size(); ++i) {
+    // 300 ms +20 % jitter, plus scheduling slack.
+    EXPECT_LT(starts[i] - starts[i - 1], absl::Milliseconds(600)) << "attempt " << i;
+  }
+  server->Shutdown(std::chrono::system_clock::now());
+}
+
+// A collector that goes away and listens again on the same port (3 times,
+// 3 s away each): the uplink streams again within 2 s of it listening, not
+// when gRPC's cached connection failure or its re-resolution timer says so.
+TEST_F(UplinkTest, StreamsAgainWithinTwoSecondsOfTheCollectorListeningAgain) {
+  int port = 0;
+  auto serve = [&port](RecordingIngest* ingest) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(absl::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(ingest);
+    return builder.BuildAndStart();
+  };
+  auto first = std::make_unique<RecordingIngest>();
+  std::unique_ptr<grpc::Server> server = serve(first.get());
+  ASSERT_NE(server, nullptr);
+  Uplink::Options o = SmallSpool();
+  o.max_batch_delay = absl::Milliseconds(100);
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                grpc::InsecureChannelCredentials(), Uplink::ChannelArguments(o));
+  auto uplink = Uplink::Create(channel, o);
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  (*uplink)->Start();
+  std::atomic<bool> feeding{true};
+  std::thread feeder([&] {
+    for (int i = 0; feeding && i < 100000; ++i) {
+      (*uplink)->Add(Result(i, 100));
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  auto await_batch = [](RecordingIngest* ingest, absl::Duration limit) {
+    const absl::Time deadline = absl::Now() + limit;
+    while (ingest->batches().empty() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return !ingest->batches().empty();
+  };
+  ASSERT_TRUE(await_batch(first.get(), absl::Seconds(10)));
+  std::vector<std::unique_ptr<RecordingIngest>> ingests;
+  for (int restart = 1; restart <= 3; ++restart) {
+    server->Shutdown(std::chrono::system_clock::now());  // streams cut, port closed
+    server->Wait();
+    server.reset();
+    absl::SleepFor(absl::Seconds(3));
+    ingests.push_back(std::make_unique<RecordingIngest>());
+    server = serve(ingests.back().get());
+    ASSERT_NE(server, nullptr);
+    const absl::Time listening = absl::Now();
+    const bool got = await_batch(ingests.back().get(), absl::Seconds(10));
+    const absl::Duration took = absl::Now() - listening;
+    std::cout << "restart " << restart << ": listening -> first batch received "
+              << absl::ToInt64Milliseconds(took) << " ms\n";
+    EXPECT_TRUE(got);
+    EXPECT_LT(took, absl::Seconds(2)) << "restart " << restart;
+  }
+  feeding = false;
+  feeder.join();
+  (*uplink)->Stop(absl::Seconds(2));
+  server->Shutdown(std::chrono::system_clock::now());
 }
 
 }  // namespace
