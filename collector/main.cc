@@ -404,7 +404,7 @@ int Main(int argc, char** argv) {
       m.Add("sonde_ingest_streams_over_cap_total", "counter",
             "Ingest streams refused because their prober held --max-streams-per-prober.",
             c.streams_over_cap.load());
-      m.Add("sonde_ingest_results_refused_total", "counter",
+      m.AddSamples("sonde_ingest_results_refused_total", "counter",
             "Results dropped from their batch: dated after now + --max-future-skew "
             "(future) or outside 0001..9999 (time_range).",
             {{"reason=\"future\"", c.results_refused_future.load()},

@@ -12,11 +12,13 @@ void MetricsText::Add(const std::string& name, const std::string& type, const st
                   labels.empty() ? "" : absl::StrCat("{", labels, "}"), " ", value, "\n");
 }
 
-void MetricsText::Add(const std::string& name, const std::string& type, const std::string& help,
-                      const std::vector<std::pair<std::string, double>>& samples) {
+void MetricsText::AddSamples(const std::string& name, const std::string& type,
+                             const std::string& help,
+                             const std::vector<std::pair<std::string, double>>& labelled_values) {
   absl::StrAppend(&text_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
-  for (const auto& [labels, value] : samples) {
-    absl::StrAppend(&text_, name, "{", labels, "} ", value, "\n");
+  for (const auto& [labels, value] : labelled_values) {
+    absl::StrAppend(&text_, name, labels.empty() ? "" : absl::StrCat("{", labels, "}"), " ",
+                    value, "\n");
   }
 }
 

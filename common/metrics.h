@@ -20,9 +20,10 @@ class MetricsText {
   // One metric family; `type` is counter or gauge. `labels` like `region="fra"`.
   void Add(const std::string& name, const std::string& type, const std::string& help, double value,
            const std::string& labels = "");
-  // One family with one sample per label set, e.g. {{"reason=\"future\"", 3}, ...}.
-  void Add(const std::string& name, const std::string& type, const std::string& help,
-           const std::vector<std::pair<std::string, double>>& samples);
+  // One metric family with a sample per label set (none: the family is
+  // still described, so a scraper sees it exists).
+  void AddSamples(const std::string& name, const std::string& type, const std::string& help,
+                  const std::vector<std::pair<std::string, double>>& labelled_values);
   const std::string& text() const { return text_; }
 
  private:

@@ -418,16 +418,18 @@ int RunProber(int argc, char** argv) {
     // The last config received is kept beside the spool, so a prober that
     // starts while the collector is unreachable still probes.
     std::string stored_path = spool_dir.empty() ? "" : spool_dir + "/config.pb";
+    v1::ProberConfig stored;
     if (!stored_path.empty()) {
       (void)chmod(stored_path.c_str(), 0600);  // one an older version wrote 0644
       std::ifstream in(stored_path, std::ios::binary);
-      v1::ProberConfig stored;
       if (in && stored.ParseFromIstream(&in)) {
         set_policy(stored.probe_policy());
         scheduler->SetChecks(
             std::vector<v1::Check>(stored.checks().begin(), stored.checks().end()));
         spdlog::info("using the stored config {} ({} checks) until the collector answers",
                      stored.version(), stored.checks_size());
+      } else {
+        stored.Clear();
       }
     }
     config_client = std::make_unique<ConfigClient>(
@@ -442,6 +444,8 @@ int RunProber(int argc, char** argv) {
             scheduler->SetChecks(std::vector<v1::Check>(pc.checks().begin(), pc.checks().end()));
           });
         });
+    config_client->set_running(stored);
+    stored.Clear();
     config_client->Start();
     spdlog::info("prober {} region {}: waiting for checks from collector {}", prober_id, region,
                  collector);
@@ -518,6 +522,19 @@ int RunProber(int argc, char** argv) {
                 : absl::ToDoubleSeconds(absl::Now() - u.oldest_unacked));
       m.Add("sonde_prober_collector_connected", "gauge", "1 while the stream is up.",
             u.connected ? 1 : 0);
+      if (config_client != nullptr) {
+        ConfigClient::Stats c = config_client->stats();
+        m.Add("sonde_prober_config_full_applied_total", "counter",
+              "Complete config versions received and applied.", c.full_applied);
+        m.Add("sonde_prober_config_delta_applied_total", "counter",
+              "Config deltas received and applied.", c.delta_applied);
+        m.Add("sonde_prober_config_refused_total", "counter",
+              "Config transfers dropped as broken (the running version stays).", c.refused);
+        m.Add("sonde_prober_config_bytes_received_total", "counter",
+              "Config bytes received from the collector.", c.bytes_received);
+        m.Add("sonde_prober_config_version_info", "gauge", "The config version in force.", 1,
+              absl::StrCat("version=\"", c.version, "\""));
+      }
       return m.text();
     });
     if (!st.ok()) {

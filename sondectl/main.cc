@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "collector/detect/options.h"
 #include "common/config/config.h"
+#include "common/config/config_transfer.h"
 #include "common/flags.h"
 #include "common/grpc_status.h"
 #include "common/net.h"
@@ -76,7 +77,9 @@ constexpr char kValidateUsage[] = R"txt(usage: sondectl validate --config FILE
 
 Loads FILE as the collector and probers do (YAML -> schema -> semantic
 checks) and prints "FILE: OK (N checks, M regions)", or every error found
-with the file, line, check and field.
+with the file, line, check and field. A region whose checks come to 80 % or
+more of the largest config a region may have (docs/configuration.md) is
+named in a warning on stderr; above the limit the file is invalid.
 
 Exit status: 0 valid, 2 invalid (or unreadable, or a usage error).
 
@@ -423,6 +426,12 @@ int Validate(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
     std::fprintf(stderr, "%s: INVALID\n", path.c_str());
     return kExitUsage;
+  }
+  // A region close to the largest config the collector can send it.
+  std::vector<std::string> warnings;
+  common::CheckConfigLimits(*config, &warnings).IgnoreError();  // refused above when over
+  for (const std::string& w : warnings) {
+    std::fprintf(stderr, "%s: %s\n", path.c_str(), w.c_str());
   }
   std::printf("%s: OK (%d checks, %d regions)\n", path.c_str(), config->checks_size(),
               config->regions_size());

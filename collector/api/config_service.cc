@@ -1,41 +1,18 @@
 #include "collector/api/config_service.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/config/config.h"
+#include "common/config/config_transfer.h"
 #include "common/grpc_status.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
-namespace {
-
-constexpr uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
-
-void Fnv1a(absl::string_view bytes, uint64_t* hash) {
-  for (unsigned char c : bytes) {
-    *hash ^= c;
-    *hash *= kFnvPrime;
-  }
-}
-
-std::string DeterministicBytes(const google::protobuf::Message& m) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream sos(&out);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&cos);
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 ConfigHolder::ConfigHolder(v1::Config config)
     : config_(std::make_shared<const v1::Config>(std::move(config))) {}
@@ -72,19 +49,11 @@ void ConfigHolder::Shutdown() {
 }
 
 std::string ConfigVersion(const std::vector<v1::Check>& checks, const v1::ProbePolicy& policy) {
-  uint64_t hash = kFnvOffset;
+  std::map<std::string, uint64_t> hashes;
   for (const v1::Check& c : checks) {
-    std::string bytes = DeterministicBytes(c);
-    // Length-prefixed, so that moving bytes between checks changes the hash.
-    Fnv1a(absl::StrCat(bytes.size(), ":"), &hash);
-    Fnv1a(bytes, &hash);
+    hashes[c.name()] = common::CheckHash(common::CheckBytes(c));
   }
-  if (policy.ByteSizeLong() > 0) {
-    std::string bytes = DeterministicBytes(policy);
-    Fnv1a(absl::StrCat("policy ", bytes.size(), ":"), &hash);
-    Fnv1a(bytes, &hash);
-  }
-  return absl::StrCat(absl::Hex(hash, absl::kZeroPad16));
+  return common::VersionOf(hashes, common::PolicyBytes(policy));
 }
 
 v1::ProberConfig ProberConfigFor(const v1::Config& config, const std::string& region) {
@@ -134,8 +103,11 @@ grpc::Status ConfigService::Watch(grpc::ServerContext* context, const v1::Prober
   }
   const std::string who = absl::StrCat("prober \"", hello->prober_id(), "\" region \"",
                                        hello->region(), "\" (", context->peer(), ")");
-  spdlog::info("config: {} watching (it has version \"{}\")", who, hello->version());
-  std::string sent_version;
+  const bool parts = hello->config_protocol() >= common::kConfigProtocol;
+  spdlog::info("config: {} watching (config contract {}, runs version \"{}\")", who,
+               parts ? common::kConfigProtocol : 1, hello->applied_config_version());
+  // The version the prober runs, or will once what was written is applied.
+  std::string have = hello->applied_config_version();
   ConfigHolder::Snapshot snap = holder_->Current();
   while (true) {
     if (snap.shutting_down) {
@@ -147,14 +119,10 @@ grpc::Status ConfigService::Watch(grpc::ServerContext* context, const v1::Prober
       spdlog::warn("config: {}: {}", who, std::string(known.message()));
       return common::ToGrpcStatus(grpc::StatusCode::FAILED_PRECONDITION, known);
     }
-    v1::ProberConfig pc = ProberConfigFor(*snap.config, hello->region());
-    if (pc.version() != sent_version) {
-      if (!writer->Write(pc)) {
-        spdlog::info("config: {}: stream gone", who);
-        return grpc::Status::CANCELLED;
-      }
-      sent_version = pc.version();
-      spdlog::info("config: sent {} {} checks, version {}", who, pc.checks_size(), sent_version);
+    if (absl::Status st = parts ? SendParts(snap, *hello, who, &have, context, writer)
+                                : SendWhole(*snap.config, *hello, who, &have, writer);
+        !st.ok()) {
+      return common::ToGrpcStatus(grpc::StatusCode::CANCELLED, st);
     }
     const uint64_t seen = snap.generation;
     do {
@@ -165,6 +133,53 @@ grpc::Status ConfigService::Watch(grpc::ServerContext* context, const v1::Prober
       snap = holder_->WaitForChange(seen, poll_);
     } while (snap.generation == seen && !snap.shutting_down);
   }
+}
+
+absl::Status ConfigService::SendParts(const ConfigHolder::Snapshot& snap,
+                                      const v1::ProberHello& hello, const std::string& who,
+                                      std::string* have, grpc::ServerContext* context,
+                                      grpc::ServerWriter<v1::ProberConfig>* writer) {
+  std::shared_ptr<const RegionVersion> rv =
+      versions_.For(*snap.config, snap.generation, hello.region());
+  if (rv->version == *have) {
+    return absl::OkStatus();
+  }
+  const char* kind = "";
+  uint64_t bytes = 0;
+  const std::vector<v1::ProberConfig>& messages = rv->TransferFrom(*have, &kind, &bytes);
+  const absl::Time start = absl::Now();
+  uint64_t written = 0;
+  for (const v1::ProberConfig& m : messages) {
+    if (context->IsCancelled() || !writer->Write(m)) {
+      spdlog::warn("config: {}: stream gone after {} of {} bytes of version {} ({})", who, written,
+                   bytes, rv->version, kind);
+      return absl::CancelledError(absl::StrCat("stream gone after ", written, " of ", bytes,
+                                               " bytes of config version ", rv->version));
+    }
+    written += m.ByteSizeLong() + 5;
+  }
+  spdlog::info("config: sent {} version {} ({}, {} checks, {} bytes in {} messages, {})", who,
+               rv->version, kind, rv->checks, bytes, messages.size(),
+               absl::FormatDuration(absl::Now() - start));
+  *have = rv->version;
+  return absl::OkStatus();
+}
+
+absl::Status ConfigService::SendWhole(const v1::Config& config, const v1::ProberHello& hello,
+                                      const std::string& who, std::string* have,
+                                      grpc::ServerWriter<v1::ProberConfig>* writer) {
+  v1::ProberConfig pc = ProberConfigFor(config, hello.region());
+  if (pc.version() == *have) {
+    return absl::OkStatus();
+  }
+  if (!writer->Write(pc)) {
+    spdlog::info("config: {}: stream gone", who);
+    return absl::CancelledError("stream gone");
+  }
+  *have = pc.version();
+  spdlog::info("config: sent {} {} checks, version {} (contract 1, one message of {} bytes)", who,
+               pc.checks_size(), *have, pc.ByteSizeLong());
+  return absl::OkStatus();
 }
 
 }  // namespace sonde::collector

@@ -1,5 +1,8 @@
 // The collector's side of `ConfigService.Watch`: each prober gets the checks
-// of its region now and again whenever the collector's config changes.
+// of its region now and again whenever the collector's config changes. A
+// prober speaking config contract 2 (ProberHello.config_protocol) gets
+// bounded parts, shared per region (region_versions.h), and deltas against
+// the version it runs; an older one gets the whole version in one message.
 //
 // ConfigHolder owns the current config (thread-safe: Set from the reload
 // thread, Get/WaitForChange from gRPC handler threads). ConfigService borrows
@@ -19,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "collector/api/region_versions.h"
 #include "collector/auth/auth.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/collector.grpc.pb.h"
@@ -54,10 +58,9 @@ class ConfigHolder {
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// The version of a set of checks and the probe policy: 16 hex digits of
-// FNV-1a 64 over their deterministic serialization (an empty policy adds
-// nothing, so configs without one keep their versions). Equal inputs give
-// equal versions in every collector replica.
+// The version of a set of checks and the probe policy (common::VersionOf):
+// 16 hex digits, the same for the same checks in any order and in every
+// collector replica; an empty policy adds nothing.
 std::string ConfigVersion(const std::vector<v1::Check>& checks,
                           const v1::ProbePolicy& policy = v1::ProbePolicy());
 
@@ -79,6 +82,17 @@ class ConfigService final : public v1::ConfigService::Service {
                      grpc::ServerWriter<v1::ProberConfig>* writer) override;
 
  private:
+  // Contract 2: writes the transfer from *have to the region's version in
+  // `snap` (nothing when the prober has it) and moves *have there.
+  absl::Status SendParts(const ConfigHolder::Snapshot& snap, const v1::ProberHello& hello,
+                         const std::string& who, std::string* have, grpc::ServerContext* context,
+                         grpc::ServerWriter<v1::ProberConfig>* writer);
+  // Contract 1: the whole version as one message, when it changed.
+  absl::Status SendWhole(const v1::Config& config, const v1::ProberHello& hello,
+                         const std::string& who, std::string* have,
+                         grpc::ServerWriter<v1::ProberConfig>* writer);
+
+  RegionVersions versions_;
   const Authenticator* auth_ = nullptr;
   const ConfigHolder* const holder_;
   const absl::Duration poll_;

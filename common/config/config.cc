@@ -15,6 +15,8 @@
 #include "absl/time/time.h"
 #include "common/checks/registry.h"
 #include "common/config/config_errors.h"
+#include "common/config/config_transfer.h"
+#include "common/config/config_transfer.h"
 #include "common/config/yaml_to_proto.h"
 #include "common/net.h"
 #include "common/probe_policy.h"
@@ -435,6 +437,10 @@ absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::
     return errors.ToStatus();
   }
   ApplyDefaults(&config);
+  // What the collector can send a region (docs/configuration.md, limits).
+  if (absl::Status st = CheckConfigLimits(config, nullptr); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(filename, ": ", st.message()));
+  }
   return config;
 }
 

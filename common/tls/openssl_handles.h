@@ -1,5 +1,5 @@
 // RAII owners for the OpenSSL handles Sonde uses (SSL_CTX, SSL, BIO, X509,
-// EVP_PKEY, GENERAL_NAMES), and the one place where OpenSSL's thread-local
+// EVP_PKEY, GENERAL_NAMES, EVP_MD_CTX), and the one place where OpenSSL's thread-local
 // error queue becomes text or an absl::Status. A handle whose ownership
 // passes to OpenSSL (SSL_set_bio, SSL_CTX_use_certificate...) is release()d
 // at that call. Header-only; the users link OpenSSL. Any thread; each handle
@@ -31,6 +31,7 @@ using UniqueSslCtx = UniqueHandle<SSL_CTX, SSL_CTX_free>;
 using UniqueSsl = UniqueHandle<SSL, SSL_free>;
 using UniqueBio = UniqueHandle<BIO, BIO_free_all>;
 using UniqueGeneralNames = UniqueHandle<GENERAL_NAMES, GENERAL_NAMES_free>;
+using UniqueEvpMdCtx = UniqueHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
 
 // Drains this thread's OpenSSL error queue into "error:...; error:..." text
 // ("" when it was empty). `codes`, when given, receives the packed error

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "common/logging.h"
 
 namespace sonde::prober {
@@ -15,6 +16,67 @@ ConfigClient::ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHel
       on_config_(std::move(on_config)) {}
 
 ConfigClient::~ConfigClient() { Stop(); }
+
+void ConfigClient::set_running(const v1::ProberConfig& config) {
+  running_ = common::CheckSet::FromChecks(config.checks(), config.probe_policy());
+  absl::MutexLock l(&stats_mu_);
+  stats_.version = running_.version();
+}
+
+ConfigClient::Stats ConfigClient::stats() const {
+  absl::MutexLock l(&stats_mu_);
+  return stats_;
+}
+
+bool ConfigClient::Take(v1::ProberConfig message, common::TransferAssembler* assembler) {
+  {
+    absl::MutexLock l(&stats_mu_);
+    stats_.bytes_received += message.ByteSizeLong() + 5;
+  }
+  if (message.part_case() == v1::ProberConfig::PART_NOT_SET) {
+    // Contract 1: the whole version in one message.
+    spdlog::info("config {} from collector: {} checks for region {} (one message)",
+                 message.version(), message.checks_size(), hello_.region());
+    running_ = common::CheckSet::FromChecks(message.checks(), message.probe_policy());
+    {
+      absl::MutexLock l(&stats_mu_);
+      ++stats_.full_applied;
+      stats_.version = message.version();
+    }
+    on_config_(std::move(message));
+    return true;
+  }
+  absl::StatusOr<bool> complete = assembler->Feed(message);
+  absl::StatusOr<common::CheckSet> next = absl::UnknownError("");
+  if (complete.ok() && !*complete) {
+    return true;
+  }
+  if (complete.ok()) {
+    common::Transfer transfer = assembler->Take();
+    next = running_.Apply(transfer);
+    if (next.ok()) {
+      const bool delta = !transfer.base_version.empty();
+      spdlog::info("config {} from collector: {} checks for region {} ({}, {} bytes)",
+                   next->version(), next->size(), hello_.region(),
+                   delta ? absl::StrCat("delta from ", transfer.base_version) : "full",
+                   transfer.payload_bytes);
+      running_ = *std::move(next);
+      {
+        absl::MutexLock l(&stats_mu_);
+        ++(delta ? stats_.delta_applied : stats_.full_applied);
+        stats_.version = running_.version();
+      }
+      on_config_(running_.ToProberConfig());
+      return true;
+    }
+  }
+  const absl::Status& why = complete.ok() ? next.status() : complete.status();
+  spdlog::error("config from collector refused, still running version {}: {}", running_.version(),
+                why.message());
+  absl::MutexLock l(&stats_mu_);
+  ++stats_.refused;
+  return false;
+}
 
 void ConfigClient::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -55,6 +117,8 @@ void ConfigClient::Run() {
   absl::Duration backoff = backoff_initial_;
   while (true) {
     grpc::ClientContext ctx;
+    hello_.set_config_protocol(common::kConfigProtocol);
+    hello_.set_applied_config_version(running_.version());
     if (!bearer_token_.empty()) {
       ctx.AddMetadata("authorization", "Bearer " + bearer_token_);
     }
@@ -66,13 +130,21 @@ void ConfigClient::Run() {
       ctx_ = &ctx;
     }
     auto reader = stub_->Watch(&ctx, hello_);
-    v1::ProberConfig config;
-    while (reader->Read(&config)) {
+    common::TransferAssembler assembler;
+    v1::ProberConfig message;
+    while (reader->Read(&message)) {
       backoff = backoff_initial_;
-      spdlog::info("config {} from collector: {} checks for region {}", config.version(),
-                   config.checks_size(), hello_.region());
-      on_config_(std::move(config));
-      config.Clear();
+      if (!Take(std::move(message), &assembler)) {
+        ctx.TryCancel();  // reconnecting makes the collector send the version anew
+        while (reader->Read(&message)) {
+        }
+        break;
+      }
+      message.Clear();
+    }
+    if (assembler.in_progress()) {
+      spdlog::warn("config version {} arrived in part only; still running version {}",
+                   assembler.receiving(), running_.version());
     }
     grpc::Status st = reader->Finish();
     if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||

@@ -1,6 +1,13 @@
 // ConfigClient: follows ConfigService.Watch on the collector and hands every
-// ProberConfig it receives to a callback, reconnecting with backoff when the
-// stream breaks. The backoff spares a collector that answers but refuses;
+// complete, verified config version to a callback, reconnecting with backoff
+// when the stream breaks. It speaks config contract 2
+// (common/config/config_transfer.h): it says which version it runs, gets a
+// full version or a delta as bounded parts, and hands on a version only
+// when every part arrived and its digest and resulting version match; a
+// broken transfer is dropped (the prober keeps running what it had) and the
+// stream reopened, which makes the collector send the version anew. A
+// collector speaking contract 1 sends whole versions in one message, which
+// are taken as they are. The backoff spares a collector that answers but refuses;
 // one that was unreachable is asked again as soon as the channel is READY
 // once more (the channel is shared with the Uplink, whose resends connect
 // it), so a config changed during an outage arrives seconds after the
@@ -19,6 +26,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/config/config_transfer.h"
 #include "grpcpp/grpcpp.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
@@ -39,6 +47,19 @@ class ConfigClient {
     backoff_max_ = max;
   }
 
+  // The version the prober runs before the collector answers (its stored
+  // config.pb). Call before Start().
+  void set_running(const v1::ProberConfig& config);
+
+  struct Stats {
+    uint64_t full_applied = 0;    // complete versions handed on
+    uint64_t delta_applied = 0;   // deltas handed on
+    uint64_t refused = 0;         // transfers dropped as broken
+    uint64_t bytes_received = 0;  // config messages, as on the wire
+    std::string version;          // the version handed on last (or set_running's)
+  };
+  Stats stats() const;
+
   void Start();
   void Stop();
 
@@ -55,7 +76,13 @@ class ConfigClient {
   OnConfig on_config_;
   absl::Duration backoff_initial_ = absl::Seconds(1);
   absl::Duration backoff_max_ = absl::Seconds(60);
+  // Feeds one message; false (after logging) when the transfer is broken.
+  bool Take(v1::ProberConfig message, common::TransferAssembler* assembler);
+
   std::thread thread_;
+  common::CheckSet running_;  // the Run thread's (set_running before Start)
+  mutable absl::Mutex stats_mu_;
+  Stats stats_ ABSL_GUARDED_BY(stats_mu_);
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/config/config_transfer.h"
 #include "grpcpp/grpcpp.h"
 
 namespace sonde::collector {
@@ -106,6 +107,85 @@ TEST_F(ConfigServiceTest, SendsTheRegionsChecksAtOnceAndAgainOnlyWhenTheyChange)
   while (reader->Read(&ignored)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// Reads one contract-2 transfer (header .. end) into `running`.
+void ReadTransfer(grpc::ClientReader<v1::ProberConfig>* reader, common::CheckSet* running,
+                  v1::ConfigHeader* header) {
+  common::TransferAssembler assembler;
+  v1::ProberConfig m;
+  while (reader->Read(&m)) {
+    if (m.has_header()) {
+      *header = m.header();
+    }
+    absl::StatusOr<bool> done = assembler.Feed(m);
+    ASSERT_TRUE(done.ok()) << done.status();
+    if (*done) {
+      absl::StatusOr<common::CheckSet> next = running->Apply(assembler.Take());
+      ASSERT_TRUE(next.ok()) << next.status();
+      *running = *std::move(next);
+      return;
+    }
+  }
+  FAIL() << "the stream ended inside a transfer";
+}
+
+TEST_F(ConfigServiceTest, ContractTwoSendsPartsThenADeltaAgainstTheRunningVersion) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ProberHello hello;
+  hello.set_prober_id("p1");
+  hello.set_region("fra");
+  hello.set_config_protocol(common::kConfigProtocol);
+  auto reader = stub_->Watch(&ctx, hello);
+  common::CheckSet running;
+  v1::ConfigHeader header;
+  ReadTransfer(reader.get(), &running, &header);
+  EXPECT_TRUE(header.base_version().empty());
+  EXPECT_EQ(running.size(), 2u);
+  EXPECT_EQ(running.version(), ProberConfigFor(*holder_->Get(), "fra").version());
+
+  v1::Config changed = TwoRegions();
+  changed.mutable_checks(1)->mutable_http()->set_url("https://b2.test/");
+  holder_->Set(changed);
+  const std::string base = running.version();
+  ReadTransfer(reader.get(), &running, &header);
+  EXPECT_EQ(header.base_version(), base);
+  EXPECT_EQ(header.checks(), 2u);
+  EXPECT_EQ(running.ToProberConfig().checks(0).http().url(), "https://b2.test/");
+  ctx.TryCancel();
+}
+
+TEST_F(ConfigServiceTest, AProberOnTheCurrentVersionIsSentNothingAndAnOldOneAFullVersion) {
+  const std::string current = ProberConfigFor(*holder_->Get(), "fra").version();
+  for (const std::string& runs : {current, std::string("0123456789abcdef")}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    v1::ProberHello hello;
+    hello.set_region("fra");
+    hello.set_config_protocol(common::kConfigProtocol);
+    hello.set_applied_config_version(runs);
+    auto reader = stub_->Watch(&ctx, hello);
+    v1::ProberConfig m;
+    const bool got = reader->Read(&m);
+    EXPECT_EQ(got, runs != current) << runs;
+    if (got) {
+      EXPECT_TRUE(m.has_header());
+      EXPECT_TRUE(m.header().base_version().empty());
+    }
+    ctx.TryCancel();
+  }
+}
+
+TEST(RegionVersionsTest, AVersionIsBuiltOncePerGenerationAndShared) {
+  RegionVersions versions;
+  v1::Config config = TwoRegions();
+  auto a = versions.For(config, 1, "fra");
+  auto b = versions.For(config, 1, "fra");
+  EXPECT_EQ(a.get(), b.get());
+  // A new generation that leaves fra's checks alone keeps fra's version.
+  EXPECT_EQ(versions.For(config, 2, "fra").get(), a.get());
+  EXPECT_NE(versions.For(config, 2, "ams").get(), a.get());
 }
 
 TEST_F(ConfigServiceTest, AnUnknownRegionIsAFailedPreconditionNamingTheKnownOnes) {

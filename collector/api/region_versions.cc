@@ -1,0 +1,96 @@
+#include "collector/api/region_versions.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/config/config_transfer.h"
+
+namespace sonde::collector {
+
+const std::vector<v1::ProberConfig>& RegionVersion::TransferFrom(const std::string& applied,
+                                                                 const char** kind,
+                                                                 uint64_t* bytes) const {
+  if (!delta_base.empty() && applied == delta_base) {
+    *kind = "delta";
+    *bytes = delta_bytes;
+    return delta;
+  }
+  *kind = "full";
+  *bytes = full_bytes;
+  return full;
+}
+
+std::shared_ptr<const RegionVersion> BuildRegionVersion(std::string region,
+                                                        const v1::Config& config,
+                                                        const RegionVersion* previous) {
+  auto out = std::make_shared<RegionVersion>();
+  out->region = std::move(region);
+  // Serialised once, in name order; the config's checks are not copied.
+  std::map<std::string, std::string> bytes;
+  for (const v1::Check& c : config.checks()) {
+    if (!c.regions().empty() &&
+        std::find(c.regions().begin(), c.regions().end(), out->region) == c.regions().end()) {
+      continue;
+    }
+    std::string b = common::CheckBytes(c);
+    out->hashes[c.name()] = common::CheckHash(b);
+    bytes[c.name()] = std::move(b);
+  }
+  out->version = common::VersionOf(out->hashes, common::PolicyBytes(config.probe_policy()));
+  out->checks = bytes.size();
+  common::TransferContent full;
+  full.version = out->version;
+  full.checks = out->checks;
+  full.policy = config.probe_policy();
+  for (const auto& [name, b] : bytes) {
+    full.check_bytes.push_back(b);
+  }
+  out->full = common::BuildTransfer(full);
+  out->full_bytes = common::WireBytes(out->full);
+  if (previous != nullptr && previous->version != out->version) {
+    common::TransferContent delta;
+    delta.version = out->version;
+    delta.base_version = previous->version;
+    delta.checks = out->checks;
+    delta.policy = config.probe_policy();
+    for (const auto& [name, h] : out->hashes) {
+      auto it = previous->hashes.find(name);
+      if (it == previous->hashes.end() || it->second != h) {
+        delta.check_bytes.push_back(bytes[name]);
+      }
+    }
+    for (const auto& [name, h] : previous->hashes) {
+      if (out->hashes.count(name) == 0) {
+        delta.removed.push_back(name);
+      }
+    }
+    out->delta = common::BuildTransfer(delta);
+    out->delta_bytes = common::WireBytes(out->delta);
+    if (out->delta_bytes < out->full_bytes) {
+      out->delta_base = previous->version;
+    } else {
+      out->delta.clear();  // no smaller than the full version: send that
+      out->delta_bytes = 0;
+    }
+  }
+  return out;
+}
+
+std::shared_ptr<const RegionVersion> RegionVersions::For(const v1::Config& config,
+                                                         uint64_t generation,
+                                                         const std::string& region) {
+  absl::MutexLock l(&mu_);
+  Entry& e = regions_[region];
+  if (e.version != nullptr && e.generation == generation) {
+    return e.version;
+  }
+  std::shared_ptr<const RegionVersion> next = BuildRegionVersion(region, config, e.version.get());
+  // An unchanged region keeps its version (and the delta that led to it).
+  if (e.version == nullptr || e.version->version != next->version) {
+    e.version = std::move(next);
+  }
+  e.generation = generation;
+  return e.version;
+}
+
+}  // namespace sonde::collector
