@@ -186,6 +186,12 @@ absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(
         spec.common_name = "other.invalid";
         spec.san = "DNS:other.invalid";
         break;
+      case CertKind::kGarbledNames:
+        // Bytes no certificate should carry: Latin-1, a control character,
+        // an escape sequence -- in the subject and in a SAN.
+        spec.common_name = "faultd caf\xe9 \x1b[31mred";
+        spec.san = absl::StrCat(good_san, ",DNS:caf\xe9\xff\x01.invalid");
+        break;
       case CertKind::kSelfSigned:
       case CertKind::kExpiring:
         break;
