@@ -2,6 +2,7 @@
 #include "tests/faultd/cert_kit.h"
 
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -186,6 +187,12 @@ absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(
         spec.common_name = "other.invalid";
         spec.san = "DNS:other.invalid";
         break;
+      case CertKind::kGarbledNames:
+        // Bytes no certificate should carry: Latin-1, a control character,
+        // an escape sequence -- in the subject and in a SAN.
+        spec.common_name = "faultd caf\xe9 \x1b[31mred";
+        spec.san = absl::StrCat(good_san, ",DNS:caf\xe9\xff\x01.invalid");
+        break;
       case CertKind::kSelfSigned:
       case CertKind::kExpiring:
         break;
@@ -202,6 +209,10 @@ absl::StatusOr<std::unique_ptr<CertKit>> CertKit::Generate(
                        MakeCert(spec, leaf.key.get(), kit->ca_.cert.get(), kit->ca_.key.get()));
     }
   }
+  // OpenSSL leaves a note on this thread's error queue for the garbled SAN
+  // although it made the certificate; a later reader of the queue on this
+  // thread (gRPC loading a CA file) must not take it for its own error.
+  ERR_clear_error();
   kit->ca_pem_ = CertToPem(kit->ca_.cert.get());
   if (kit->ca_pem_.empty()) {
     return common::OpenSslError("PEM_write_bio_X509");

@@ -3,7 +3,8 @@
 // per CertKind. Every leaf except self_signed is signed by the CA; `valid`,
 // `expired`, `not_yet_valid`, `expiring` and `self_signed` carry
 // SAN = localhost, 127.0.0.1, ::1 and the extra names given; `wrong_host`
-// carries SAN = other.invalid only. Validity windows (relative to `now`):
+// carries SAN = other.invalid only; `garbled_names` the good SAN plus a DNS
+// name of Latin-1 and control bytes, and such a subject CN. Validity windows (relative to `now`):
 //   valid, wrong_host, self_signed: now-1h .. now+90d
 //   expired: now-30d .. now-1d      not_yet_valid: now+1d .. now+30d
 //   expiring: now-1h .. now+5d      CA: now-60d .. now+365d

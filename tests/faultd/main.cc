@@ -39,7 +39,7 @@ Behaviour fields:
              fail_status, delay_headers_ms, delay_body_ms, trickle_bps,
              endless_body, body_bytes, reset, reset_on_accept, close,
              blackhole, redirect
-  https/tls  cert (valid expired not_yet_valid wrong_host self_signed
+  https/tls  cert (valid expired not_yet_valid wrong_host self_signed garbled_names
              expiring), handshake_fail (alert close garbage), max_version
              (TLS1 TLS1.1 TLS1.2 TLS1.3)
   tcp        banner (default "SSH-2.0-OpenSSH_9.2\r\n"), banner_delay_ms,

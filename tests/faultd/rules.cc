@@ -415,6 +415,8 @@ absl::string_view CertKindName(CertKind kind) {
       return "self_signed";
     case CertKind::kExpiring:
       return "expiring";
+    case CertKind::kGarbledNames:
+      return "garbled_names";
   }
   return "?";
 }
@@ -427,7 +429,7 @@ absl::StatusOr<CertKind> ParseCertKind(absl::string_view name) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("cert: \"", name,
-                   "\" is not one of valid expired not_yet_valid wrong_host "
+                   "\" is not one of valid expired not_yet_valid wrong_host garbled_names "
                    "self_signed expiring"));
 }
 

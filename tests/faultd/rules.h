@@ -26,8 +26,16 @@ enum class ListenerKind { kHttp, kHttps, kTls, kTcp, kDns, kControl, kBlackhole,
 inline constexpr int kListenerKindCount = 8;
 absl::string_view ListenerName(ListenerKind kind);
 
-enum class CertKind { kValid, kExpired, kNotYetValid, kWrongHost, kSelfSigned, kExpiring };
-inline constexpr int kCertKindCount = 6;
+enum class CertKind {
+  kValid,
+  kExpired,
+  kNotYetValid,
+  kWrongHost,
+  kSelfSigned,
+  kExpiring,
+  kGarbledNames
+};
+inline constexpr int kCertKindCount = 7;
 absl::string_view CertKindName(CertKind kind);
 absl::StatusOr<CertKind> ParseCertKind(absl::string_view name);
 

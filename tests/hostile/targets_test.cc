@@ -14,6 +14,7 @@
 // in-process sonde-faultd servers on loopback. SERIAL: timing-sensitive.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <string>
@@ -49,6 +50,7 @@ constexpr absl::Duration kHostileTimeout = absl::Seconds(2);
 // control characters (what SafeText makes of target text).
 void ExpectCleanText(const v1::ProbeResult& r) {
   std::vector<std::string> texts = {r.detail(), r.banner(), r.cert_subject(), r.cert_issuer()};
+  texts.insert(texts.end(), r.cert_sans().begin(), r.cert_sans().end());
   for (const v1::DnsResolverResult& d : r.dns()) {
     for (const v1::DnsRecord& a : d.answers()) {
       texts.push_back(a.name());
@@ -75,7 +77,7 @@ v1::Check MakeCheck(const std::string& name, absl::Duration interval, absl::Dura
 TEST(HostileTargetsTest, EndAtTheirTimeoutWhileOthersKeepSchedule) {
   spdlog::set_level(spdlog::level::warn);
   faultd::FaultServerOptions o;
-  o.http_listen = o.tcp_listen = o.dns_listen = o.blackhole_listen = "127.0.0.1:0";
+  o.http_listen = o.tcp_listen = o.dns_listen = o.blackhole_listen = o.tls_listen = "127.0.0.1:0";
   const std::string bomb = absl::StrCat("\\\"status\\\":", std::string(1000, ' '));
   const std::string big_txt(64000, 't');
   o.rules_json = absl::StrCat(R"([
@@ -88,6 +90,7 @@ TEST(HostileTargetsTest, EndAtTheirTimeoutWhileOthersKeepSchedule) {
     {"listener": "dns", "name": "big.example.test",
      "records": [{"type": "TXT", "data": ")",
                               big_txt, R"("}]},
+    {"listener": "tls", "cert": "garbled_names"},
     {"listener": "http", "path_prefix": "/never", "blackhole": true},
     {"listener": "http", "path_prefix": "/endless", "endless_body": true,
      "body": "0123456789abcdef0123456789abcdef"},
@@ -179,6 +182,12 @@ TEST(HostileTargetsTest, EndAtTheirTimeoutWhileOthersKeepSchedule) {
     t->set_host("127.0.0.1");
     t->set_port(garbled.ports().tcp);
     t->set_starttls("smtp");
+  }
+  {
+    // No ca_file: the faultd CA is not trusted, and the names are shown.
+    v1::TlsSpec* t = add_garbage("garbled-cert-names", FC::TLS_CERT_UNTRUSTED).mutable_tls();
+    t->set_host("127.0.0.1");
+    t->set_port(p.tls);
   }
   {
     v1::DnsSpec* d = add_garbage("latin1-txt", FC::OK).mutable_dns();
@@ -283,6 +292,13 @@ TEST(HostileTargetsTest, EndAtTheirTimeoutWhileOthersKeepSchedule) {
   EXPECT_EQ(results["latin1-banner"][0].banner(), "554 caf\\xe9 \\xff\\x01");
   EXPECT_TRUE(absl::StrContains(results["latin1-starttls"][0].detail(), "554 caf\\xe9 \\xff"))
       << results["latin1-starttls"][0].detail();
+  const v1::ProbeResult& cert = results["garbled-cert-names"][0];
+  EXPECT_TRUE(absl::StrContains(cert.cert_subject(), "caf")) << cert.cert_subject();
+  EXPECT_FALSE(absl::StrContains(cert.cert_subject(), "\x1b")) << cert.cert_subject();
+  EXPECT_NE(
+      std::find(cert.cert_sans().begin(), cert.cert_sans().end(), "caf\\xe9\\xff\\x01.invalid"),
+      cert.cert_sans().end())
+      << cert.detail();
   ASSERT_EQ(results["latin1-txt"][0].dns_size(), 1);
   ASSERT_EQ(results["latin1-txt"][0].dns(0).answers_size(), 1);
   EXPECT_EQ(results["latin1-txt"][0].dns(0).answers(0).data(), "\"v=caf\\233 \\255\\001\"");
