@@ -6,8 +6,8 @@
 //   POST /api/v1/incidents/{id}/ack        body (optional) {"by":"alice","comment":"..."}
 // Replies are proto3 JSON (proto field names); errors {"error": "..."} with
 // 400 (bad request), 401 (no or unknown token), 403 (token without the
-// scope, or a cross-origin POST), 404, 411/413 (body without a length or
-// over 64 KiB, common/http_server.h), 415 (POST without Content-Type:
+// scope, or a cross-origin POST), 404, 413/431 (body over 64 KiB, headers
+// over 16 KiB: common/http_server.h), 415 (POST without Content-Type:
 // application/json), 503 (PostgreSQL down, or the server is full). With an
 // Authenticator that is not open, every /api call needs "Authorization:
 // Bearer <query token>": scope read for GETs, ack to acknowledge. A POST
