@@ -119,7 +119,8 @@ TEST_F(HttpServerTest, BodiesOverTheCapAre413) {
   for (int i = 0; i < 8; ++i) {
     Send(fd, absl::StrCat("200\r\n", std::string(512, 'y'), "\r\n"));
   }
-  EXPECT_NE(ReadAll(fd, absl::Seconds(3)).find("HTTP/1.1 413"), std::string::npos);
+  std::string chunked = ReadAll(fd, absl::Seconds(3));
+  EXPECT_NE(chunked.find("HTTP/1.1 413"), std::string::npos) << chunked;
   close(fd);
 
   // Headers over their cap: 431.
@@ -166,7 +167,8 @@ TEST_F(HttpServerTest, AFullQueueIsRefusedNotQueued) {
   HttpServerLimits l = Small();
   l.read_timeout = absl::Seconds(3);
   ASSERT_NO_FATAL_FAILURE(StartServer(l));
-  // 2 served + 2 queued; the rest are refused at once.
+  // 2 served + 2 queued; the rest are refused at once (up to 2 more when
+  // the accept thread outruns the workers taking their first jobs).
   std::vector<int> idle;
   for (int i = 0; i < 8; ++i) {
     idle.push_back(Connect(server_->port()));
@@ -177,8 +179,9 @@ TEST_F(HttpServerTest, AFullQueueIsRefusedNotQueued) {
       ++refused;
     }
   }
-  EXPECT_EQ(refused, 4);
-  EXPECT_EQ(server_->stats().connections_refused.load(), 4);
+  EXPECT_GE(refused, 4);
+  EXPECT_LE(refused, 6);
+  EXPECT_EQ(server_->stats().connections_refused.load(), refused);
   for (int fd : idle) {
     close(fd);
   }
