@@ -38,6 +38,9 @@ class HttpApi {
   absl::Status Start(const std::string& listen);
   void Stop();
   int port() const { return server_.port(); }
+  // What the server's bounds refused (connections, oversized requests,
+  // timeouts), for /metrics.
+  const common::HttpServerStats& stats() const { return server_.stats(); }
 
  private:
   QueryService* const query_;

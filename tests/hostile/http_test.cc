@@ -99,10 +99,12 @@ class HostileHttpTest : public ::testing::Test {
     WriteFile(dir_->Path("tokens.yaml"), TokensYaml());
     port_ = FreePort();
     http_port_ = FreePort();
+    metrics_port_ = FreePort();
     collector_ =
         new Process({BinPath("sonde-collector"), "--listen", absl::StrCat("127.0.0.1:", port_),
                      "--postgres", pg_->conninfo(), "--tokens", dir_->Path("tokens.yaml"),
-                     "--http-listen", absl::StrCat("127.0.0.1:", http_port_)},
+                     "--http-listen", absl::StrCat("127.0.0.1:", http_port_), "--metrics-listen",
+                     absl::StrCat("127.0.0.1:", metrics_port_)},
                     dir_->Path("collector.log"));
     ASSERT_TRUE(WaitForPort(port_, seconds(60))) << collector_->Log();
     ASSERT_TRUE(WaitForPort(http_port_, seconds(10))) << collector_->Log();
@@ -138,6 +140,23 @@ class HostileHttpTest : public ::testing::Test {
                              absl::StrCat(R"({"by": ")", by, R"("})"), type.c_str());
     return res ? res->status : -1;
   }
+  // A counter of the collector's /metrics page (read with the read token);
+  // -1 when absent.
+  static double Metric(const std::string& name) {
+    httplib::Client c("127.0.0.1", metrics_port_);
+    c.set_read_timeout(10);
+    auto res = c.Get("/metrics", Bearer(kReadToken));
+    if (!res || res->status != 200) {
+      return -1;
+    }
+    for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
+      double v = 0;
+      if (absl::ConsumePrefix(&line, name + " ") && absl::SimpleAtod(line, &v)) {
+        return v;
+      }
+    }
+    return -1;
+  }
   static int64_t Acked() {
     absl::StatusOr<int64_t> n = db_->Int(
         absl::StrCat("SELECT count(*) FROM incidents WHERE acknowledged_at IS NOT NULL AND id = '",
@@ -149,7 +168,7 @@ class HostileHttpTest : public ::testing::Test {
   static Postgres* pg_;
   static Process* collector_;
   static Db* db_;
-  static int port_, http_port_;
+  static int port_, http_port_, metrics_port_;
 };
 
 ScratchDir* HostileHttpTest::dir_ = nullptr;
@@ -158,6 +177,7 @@ Process* HostileHttpTest::collector_ = nullptr;
 Db* HostileHttpTest::db_ = nullptr;
 int HostileHttpTest::port_ = 0;
 int HostileHttpTest::http_port_ = 0;
+int HostileHttpTest::metrics_port_ = 0;
 
 TEST_F(HostileHttpTest, TwoGigabytePostStopsAt413WithoutBuffering) {
   const pid_t pid = collector_->pid();
@@ -224,6 +244,7 @@ TEST_F(HostileHttpTest, TwoGigabytePostStopsAt413WithoutBuffering) {
   }
   EXPECT_EQ(Acked(), 0);
   EXPECT_TRUE(collector_->running());
+  EXPECT_EQ(Metric("sonde_http_api_requests_too_large_total"), 2);
 }
 
 TEST_F(HostileHttpTest, SlowlorisIsCutOffWhileOthersAreServed) {
@@ -272,6 +293,7 @@ TEST_F(HostileHttpTest, SlowlorisIsCutOffWhileOthersAreServed) {
   std::cout << gets << " GET /healthz meanwhile, slowest " << absl::FormatDuration(slowest_get)
             << "\n";
   EXPECT_LT(slowest_get, absl::Seconds(2));
+  EXPECT_EQ(Metric("sonde_http_api_connections_timed_out_total"), kSlow);
 }
 
 TEST_F(HostileHttpTest, OnlyASameOriginJsonAckWithAnAckTokenActs) {
@@ -327,6 +349,14 @@ TEST_F(HostileHttpTest, MalformedTokensAtReloadKeepTheOldOnes) {
             TokensYaml(absl::StrCat("  - {name: new, token: ", kNewToken, ", scopes: [read]}\n")));
   EXPECT_TRUE(sonde::testing::WaitUntil([&] { return status(kNewToken) == 200; }, seconds(10)));
   EXPECT_EQ(status(kReadToken), 200);
+}
+
+TEST_F(HostileHttpTest, MetricsNeedAReadToken) {
+  httplib::Client c("127.0.0.1", metrics_port_);
+  auto res = c.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_GE(Metric("sonde_ingest_streams_opened_total"), 0);
 }
 
 TEST(HostileListenTest, OpenHttpListenerIsRefusedAtStart) {
