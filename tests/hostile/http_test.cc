@@ -36,6 +36,7 @@ namespace sonde {
 namespace {
 
 using sonde::testing::BinPath;
+using sonde::testing::ConnectLoopback;
 using sonde::testing::Db;
 using sonde::testing::FreePort;
 using sonde::testing::Postgres;
@@ -75,19 +76,6 @@ int64_t StatusKib(pid_t pid, const std::string& field) {
     }
   }
   return -1;
-}
-
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 class HostileHttpTest : public ::testing::Test {
@@ -184,7 +172,7 @@ TEST_F(HostileHttpTest, TwoGigabytePostStopsAt413WithoutBuffering) {
   const int64_t rss_before = StatusKib(pid, "VmRSS");
   constexpr uint64_t kAnnounced = uint64_t{2} << 30;
   for (bool chunked : {false, true}) {
-    int fd = Connect(http_port_);
+    int fd = ConnectLoopback(http_port_);
     ASSERT_GE(fd, 0);
     std::string head = absl::StrCat("POST /api/v1/incidents/", kIncident,
                                     "/ack HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ",
@@ -256,7 +244,7 @@ TEST_F(HostileHttpTest, SlowlorisIsCutOffWhileOthersAreServed) {
       "POST /api/v1/incidents/x/ack HTTP/1.1\r\nHost: 127.0.0.1\r\n", "Authorization: Bearer ",
       kAckToken, "\r\nContent-Type: application/json\r\n\r\n");
   for (int i = 0; i < kSlow; ++i) {
-    slow.push_back(Connect(http_port_));
+    slow.push_back(ConnectLoopback(http_port_));
     ASSERT_GE(slow.back(), 0);
   }
   const absl::Time start = absl::Now();
