@@ -217,6 +217,18 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   m->Add("sonde_incident_events_waiting", "gauge",
          "Incident events decided but not yet stored (PostgreSQL down).", c.events_waiting.load());
   dispatcher_.AppendMetrics(m);
+  if (http_ != nullptr) {
+    const common::HttpServerStats& h = http_->stats();
+    m->Add("sonde_http_api_connections_refused_total", "counter",
+           "HTTP API connections answered 503 at once: every thread busy, the queue full.",
+           h.connections_refused.load());
+    m->Add("sonde_http_api_requests_too_large_total", "counter",
+           "HTTP API requests refused for a body over 64 KiB (413) or headers over 16 KiB (431).",
+           h.requests_too_large.load());
+    m->Add("sonde_http_api_connections_timed_out_total", "counter",
+           "HTTP API connections closed because a request or response missed its deadline.",
+           h.connections_timed_out.load());
+  }
 }
 
 }  // namespace sonde::collector

@@ -53,13 +53,15 @@ class BoundedStream final : public httplib::Stream {
   // Starts a request: its headers may use max_header_bytes and must have
   // arrived, with the body, by request_timeout.
   void BeginRequest() {
-    budget_ = limits_.max_header_bytes;
+    limit_ = limits_.max_header_bytes;
+    delivered_ = 0;
     read_deadline_ = absl::Now() + limits_.request_timeout;
     write_deadline_ = absl::InfiniteFuture();
     connection_->in_body = false;
   }
   void BeginBody() {
-    budget_ = limits_.max_body_bytes;
+    limit_ = limits_.max_body_bytes;
+    delivered_ = 0;
     connection_->in_body = true;
   }
   // Waits up to `idle` for the first byte of a request.
@@ -70,24 +72,26 @@ class BoundedStream final : public httplib::Stream {
   bool is_readable() const override { return buffered() > 0 || Wait(POLLIN, ReadDeadline()); }
   bool is_writable() const override { return Wait(POLLOUT, WriteDeadline()); }
 
+  // The cap counts what is handed to the parser, so bytes that arrived
+  // together with the headers count against the body.
   ssize_t read(char* ptr, size_t size) override {
+    if (delivered_ >= limit_) {
+      connection_->over_limit = true;
+      return -1;
+    }
     if (buffered() == 0) {
-      if (budget_ == 0) {
-        connection_->over_limit = true;
-        return -1;
-      }
       if (!Wait(POLLIN, ReadDeadline())) {
         return -1;
       }
-      ssize_t n = recv(sock_, buf_, std::min(sizeof(buf_), budget_), 0);
+      ssize_t n = recv(sock_, buf_, sizeof(buf_), 0);
       if (n <= 0) {
         return n;
       }
-      budget_ -= static_cast<size_t>(n);
       begin_ = 0;
       end_ = static_cast<size_t>(n);
     }
-    size_t n = std::min(size, buffered());
+    size_t n = std::min({size, buffered(), limit_ - delivered_});
+    delivered_ += n;
     std::copy(buf_ + begin_, buf_ + begin_ + n, ptr);
     begin_ += n;
     return static_cast<ssize_t>(n);
@@ -166,7 +170,8 @@ class BoundedStream final : public httplib::Stream {
   const HttpServerLimits& limits_;
   const std::atomic<int>* const listening_;
   Connection* const connection_;
-  size_t budget_ = 0;
+  size_t limit_ = 0;  // bytes this phase (headers, body) may deliver
+  size_t delivered_ = 0;
   absl::Time read_deadline_ = absl::InfiniteFuture();
   mutable absl::Time write_deadline_ = absl::InfiniteFuture();
   char buf_[4096];

@@ -6,8 +6,8 @@
 //   POST /api/v1/incidents/{id}/ack        body (optional) {"by":"alice","comment":"..."}
 // Replies are proto3 JSON (proto field names); errors {"error": "..."} with
 // 400 (bad request), 401 (no or unknown token), 403 (token without the
-// scope, or a cross-origin POST), 404, 411/413 (body without a length or
-// over 64 KiB, common/http_server.h), 415 (POST without Content-Type:
+// scope, or a cross-origin POST), 404, 413/431 (body over 64 KiB, headers
+// over 16 KiB: common/http_server.h), 415 (POST without Content-Type:
 // application/json), 503 (PostgreSQL down, or the server is full). With an
 // Authenticator that is not open, every /api call needs "Authorization:
 // Bearer <query token>": scope read for GETs, ack to acknowledge. A POST
@@ -38,6 +38,9 @@ class HttpApi {
   absl::Status Start(const std::string& listen);
   void Stop();
   int port() const { return server_.port(); }
+  // What the server's bounds refused (connections, oversized requests,
+  // timeouts), for /metrics.
+  const common::HttpServerStats& stats() const { return server_.stats(); }
 
  private:
   QueryService* const query_;

@@ -47,7 +47,12 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& flag, const std::str
 }
 
 bool IsLoopbackHost(const std::string& host_port) {
-  auto hp = ParseHostPort(host_port, 0);
+  // Port 0 ("pick a free one") is a listener's, and ParseHostPort refuses it.
+  std::string text = host_port;
+  if (absl::EndsWith(text, ":0")) {
+    text.back() = '1';
+  }
+  auto hp = ParseHostPort(text, 0);
   if (!hp.ok()) {
     return false;
   }

@@ -41,6 +41,8 @@ std::string BinPath(const std::string& name);
 // Runs a command to completion; returns exit status and fills `output`.
 int RunCommand(const std::vector<std::string>& argv, std::string* output,
                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+// A TCP connection to 127.0.0.1:port (the caller closes it), or -1.
+int ConnectLoopback(int port);
 // Waits until something accepts TCP connections on 127.0.0.1:port.
 bool WaitForPort(int port, std::chrono::milliseconds timeout);
 

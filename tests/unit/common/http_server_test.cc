@@ -20,19 +20,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/testing/process.h"
 
 namespace sonde::common {
 namespace {
 
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  return fd;
-}
+using sonde::testing::ConnectLoopback;
 
 // Everything the server sends until it closes or `timeout` passes.
 std::string ReadAll(int fd, absl::Duration timeout) {
@@ -108,22 +101,23 @@ TEST_F(HttpServerTest, BodiesOverTheCapAre413) {
   EXPECT_EQ(res->body, "1000");
 
   // Announced 2 GB: answered before the body is sent.
-  int fd = Connect(server_->port());
+  int fd = ConnectLoopback(server_->port());
   Send(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2147483648\r\n\r\n");
   EXPECT_NE(ReadAll(fd, absl::Seconds(3)).find("HTTP/1.1 413"), std::string::npos);
   close(fd);
 
   // Chunked, unannounced: cut at the cap.
-  fd = Connect(server_->port());
+  fd = ConnectLoopback(server_->port());
   Send(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
   for (int i = 0; i < 8; ++i) {
     Send(fd, absl::StrCat("200\r\n", std::string(512, 'y'), "\r\n"));
   }
-  EXPECT_NE(ReadAll(fd, absl::Seconds(3)).find("HTTP/1.1 413"), std::string::npos);
+  std::string chunked = ReadAll(fd, absl::Seconds(3));
+  EXPECT_NE(chunked.find("HTTP/1.1 413"), std::string::npos) << chunked;
   close(fd);
 
   // Headers over their cap: 431.
-  fd = Connect(server_->port());
+  fd = ConnectLoopback(server_->port());
   std::string headers = "GET /hello HTTP/1.1\r\n";
   for (int i = 0; i < 40; ++i) {
     absl::StrAppend(&headers, "X-H", i, ": ", std::string(1000, 'h'), "\r\n");
@@ -138,11 +132,11 @@ TEST_F(HttpServerTest, BodiesOverTheCapAre413) {
 TEST_F(HttpServerTest, SilentAndTricklingClientsAreCutOff) {
   ASSERT_NO_FATAL_FAILURE(StartServer(Small()));
   // Silent after part of the headers: the read timeout.
-  int silent = Connect(server_->port());
+  int silent = ConnectLoopback(server_->port());
   Send(silent, "GET /hello HTTP/1.1\r\n");
   // One byte every 200 ms never trips the read timeout, only the request
   // deadline.
-  int trickle = Connect(server_->port());
+  int trickle = ConnectLoopback(server_->port());
   const absl::Time start = absl::Now();
   bool closed = false;
   const std::string request =
@@ -166,10 +160,11 @@ TEST_F(HttpServerTest, AFullQueueIsRefusedNotQueued) {
   HttpServerLimits l = Small();
   l.read_timeout = absl::Seconds(3);
   ASSERT_NO_FATAL_FAILURE(StartServer(l));
-  // 2 served + 2 queued; the rest are refused at once.
+  // 2 served + 2 queued; the rest are refused at once (up to 2 more when
+  // the accept thread outruns the workers taking their first jobs).
   std::vector<int> idle;
   for (int i = 0; i < 8; ++i) {
-    idle.push_back(Connect(server_->port()));
+    idle.push_back(ConnectLoopback(server_->port()));
   }
   int refused = 0;
   for (int fd : idle) {
@@ -177,8 +172,9 @@ TEST_F(HttpServerTest, AFullQueueIsRefusedNotQueued) {
       ++refused;
     }
   }
-  EXPECT_EQ(refused, 4);
-  EXPECT_EQ(server_->stats().connections_refused.load(), 4);
+  EXPECT_GE(refused, 4);
+  EXPECT_LE(refused, 6);
+  EXPECT_EQ(server_->stats().connections_refused.load(), refused);
   for (int fd : idle) {
     close(fd);
   }

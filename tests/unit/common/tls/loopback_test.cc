@@ -14,6 +14,8 @@ TEST(LoopbackTest, IpLiteralsOfTheLoopbackNetworkOnly) {
   };
   const Case cases[] = {
       {"127.0.0.1:7600", true},
+      {"127.0.0.1:0", true},
+      {"0.0.0.0:0", false},
       {"127.5.6.7:1", true},
       {"[::1]:7680", true},
       {"::1", true},
