@@ -199,19 +199,26 @@ class HostileNotifiersTest : public ::testing::Test {
     return d;
   }
 
+  // One e-mail notifier "mail" at `url` with credentials and the default
+  // (required) TLS.
+  static v1::Config MailConfig(const std::string& url) {
+    v1::Config config;
+    v1::Notifier* n = config.add_notifiers();
+    n->set_name("mail");
+    n->mutable_email()->set_smtp_url(url);
+    n->mutable_email()->add_to("oncall@example.com");
+    n->mutable_email()->set_username("sonde");
+    n->mutable_email()->set_password("hunter2");
+    return config;
+  }
+
   common::FakeClock clock_{kT0};
   std::unique_ptr<collector::Store> store_;
 };
 
 TEST_F(HostileNotifiersTest, SmtpWithoutStarttlsGetsNoMailAndTheFailureIsCounted) {
   testing::SmtpReceiver stripped;  // answers EHLO without STARTTLS
-  v1::Config config;
-  v1::Notifier* n = config.add_notifiers();
-  n->set_name("mail");
-  n->mutable_email()->set_smtp_url(stripped.url());  // tls: required by default
-  n->mutable_email()->add_to("oncall@example.com");
-  n->mutable_email()->set_username("sonde");
-  n->mutable_email()->set_password("hunter2");
+  const v1::Config config = MailConfig(stripped.url());
   const int64_t id = QueueHeartbeat("mail");
   auto d = NewDispatcher(config);
 
@@ -245,14 +252,8 @@ TEST_F(HostileNotifiersTest, SmtpWithStarttlsDeliversInsideTls) {
   const std::string ca = absl::StrCat(::testing::TempDir(), "/smtp_ca.", getpid(), ".pem");
   std::ofstream(ca) << (*kit)->ca_pem();
   StarttlsSmtp relay(**kit);
-  v1::Config config;
-  v1::Notifier* n = config.add_notifiers();
-  n->set_name("mail");
-  n->mutable_email()->set_smtp_url(relay.url());  // tls: required by default
-  n->mutable_email()->set_ca_file(ca);
-  n->mutable_email()->add_to("oncall@example.com");
-  n->mutable_email()->set_username("sonde");
-  n->mutable_email()->set_password("hunter2");
+  v1::Config config = MailConfig(relay.url());
+  config.mutable_notifiers(0)->mutable_email()->set_ca_file(ca);
   const int64_t id = QueueHeartbeat("mail");
   auto d = NewDispatcher(config);
 
