@@ -168,6 +168,33 @@ TEST_F(GrpcHealthProbeTest, TlsTrustsTheConfiguredCa) {
   EXPECT_EQ(FC::Code_Name(untrusted.failure_class()), "GRPC_UNAVAILABLE") << untrusted.detail();
 }
 
+// With a probe policy the probe resolves the target itself, judges the
+// address and pins the call to it: refused as PROBER_POLICY without a call,
+// or, when allowed, the same answers as without a policy (TLS keeps the
+// configured name).
+TEST_F(GrpcHealthProbeTest, ProbePolicyJudgesThePinnedAddress) {
+  SetRules(R"([{"listener": "grpc", "serving_status": "SERVING"}])");
+  v1::ProbePolicy deny;
+  deny.add_deny_networks("127.0.0.0/8");
+  ProberUnderTest refused;
+  refused.set_policy(*common::ProbePolicy::Create(deny));
+  v1::ProbeResult r = RunOnce(refused, MakeCheck(absl::StrCat("grpc: {target: '", Plain(), "'}")));
+  EXPECT_EQ(FC::Code_Name(r.failure_class()), "PROBER_POLICY") << r.detail();
+  EXPECT_TRUE(absl::StrContains(r.detail(), "in deny_networks 127.0.0.0/8")) << r.detail();
+
+  v1::ProbePolicy other;
+  other.add_deny_networks("169.254.0.0/16");
+  ProberUnderTest allowed;
+  allowed.set_policy(*common::ProbePolicy::Create(other));
+  r = RunOnce(allowed, MakeCheck(absl::StrCat("grpc: {target: '", Plain(), "'}")));
+  EXPECT_EQ(FC::Code_Name(r.failure_class()), "OK") << r.detail();
+  EXPECT_EQ(r.resolved_address(), "127.0.0.1");
+  const std::string tls = absl::StrCat("127.0.0.1:", server_->ports().grpcs);
+  r = RunOnce(allowed, MakeCheck(absl::StrCat("grpc: {target: '", tls, "', tls: true, ca_file: '",
+                                              ca_file_, "', server_name: localhost}")));
+  EXPECT_EQ(FC::Code_Name(r.failure_class()), "OK") << r.detail();
+}
+
 TEST_F(GrpcHealthProbeTest, ConfigErrorsNameTheField) {
   struct Case {
     std::string spec;

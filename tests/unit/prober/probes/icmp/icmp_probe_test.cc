@@ -360,6 +360,20 @@ TEST(IcmpCheckTest, DefaultsAndTheSchedulerPath) {
   EXPECT_EQ(r.icmp_received(), 3u);
 }
 
+TEST(IcmpCheckTest, ProbePolicyRefusesBeforeTheFirstEcho) {
+  auto config =
+      common::ParseConfig("checks:\n  - name: ping\n    icmp: {host: 127.0.0.1}\n", "icmp.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  v1::ProbePolicy deny;
+  deny.add_deny_networks("127.0.0.1");
+  ProberUnderTest prober;
+  prober.set_policy(*common::ProbePolicy::Create(deny));
+  std::vector<v1::ProbeResult> results = prober.Run(config->checks(0));
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(FC::Code_Name(results[0].failure_class()), "PROBER_POLICY") << results[0].detail();
+  EXPECT_EQ(results[0].icmp_sent(), 0u);
+}
+
 TEST(IcmpCheckTest, ConfigErrorsNameTheField) {
   struct Case {
     std::string spec;
