@@ -162,6 +162,8 @@ class Collector {
   std::string Log() const;
   // Its /metrics page (--metrics-listen on a port picked at the first Start).
   absl::StatusOr<MetricValues> Metrics() const { return ScrapeMetrics(metrics_port_); }
+  // The running process's id (-1 before Start).
+  int pid() const { return process_ != nullptr ? process_->pid() : -1; }
 
  private:
   std::string log_path_;
