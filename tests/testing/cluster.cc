@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -357,8 +358,13 @@ absl::Status Collector::Start() {
     argv.push_back("--config");
     argv.push_back(options_.config_path);
   }
+  // Tokens without TLS are allowed on loopback; --insecure would refuse them.
+  const bool tokens = std::find(options_.extra_args.begin(), options_.extra_args.end(),
+                                "--tokens") != options_.extra_args.end();
   for (const std::string& f : PlaintextFlags(BinPath("sonde-collector"))) {
-    argv.push_back(f);
+    if (!tokens) {
+      argv.push_back(f);
+    }
   }
   for (const std::string& a : options_.extra_args) {
     argv.push_back(a);
