@@ -79,6 +79,7 @@ absl::Status CollectorServer::Start() {
   ingest_.set_authenticator(auth_);
   config_service_.set_authenticator(auth_);
   query_.set_authenticator(auth_);
+  query_.set_config_deliveries(&config_service_.deliveries());
   builder.RegisterService(&ingest_);
   builder.RegisterService(&config_service_);
   builder.RegisterService(&query_);
@@ -193,6 +194,7 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   std::shared_ptr<const v1::Config> config = holder_.Get();
   m->Add("sonde_config_checks", "gauge", "Checks in the config in force.",
          config != nullptr ? config->checks_size() : 0);
+  config_service_.deliveries().AppendMetrics(m);
   detect::DetectorStats d = detection_.detector_stats();
   m->Add("sonde_detector_results_applied_total", "counter", "Results the detector evaluated.",
          d.results_applied);

@@ -177,6 +177,41 @@ TEST_F(ConfigServiceTest, AProberOnTheCurrentVersionIsSentNothingAndAnOldOneAFul
   }
 }
 
+TEST(ConfigDeliveriesTest, PendingUntilReportedFailuresCountedAndExported) {
+  ConfigDeliveries d;
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  d.Connected("p1", "fra", "", t0);
+  d.Sent("p1", "v2", "full", 1234, t0);
+  d.Failed("p1", "stream gone after 10 of 1234 bytes", t0 + absl::Seconds(1));
+  ASSERT_EQ(d.Snapshot().size(), 1u);
+  EXPECT_EQ(d.Snapshot()[0].delivery_failures(), 1u);
+  EXPECT_TRUE(d.Snapshot()[0].has_pending_since());
+  EXPECT_TRUE(d.Overdue(t0 + absl::Seconds(30), absl::Minutes(1)).empty());
+  EXPECT_EQ(d.Overdue(t0 + absl::Seconds(61), absl::Minutes(1)).size(), 1u);
+
+  v1::ConfigReport applied;
+  applied.set_prober_id("p1");
+  applied.set_region("fra");
+  applied.set_applied_version("v2");
+  d.Reported(applied, t0 + absl::Seconds(2));
+  v1::ProberConfigStatus s = d.Snapshot()[0];
+  EXPECT_EQ(s.applied_version(), "v2");
+  EXPECT_FALSE(s.has_pending_since());
+  EXPECT_TRUE(d.Overdue(t0 + absl::Hours(1), absl::Minutes(1)).empty());
+
+  common::MetricsText m;
+  d.AppendMetrics(&m);
+  EXPECT_NE(m.text().find("sonde_config_applied_version_info{prober=\"p1\",region=\"fra\","
+                          "version=\"v2\"} 1"),
+            std::string::npos)
+      << m.text();
+  EXPECT_NE(m.text().find("sonde_config_delivery_failures_total{prober=\"p1\",region=\"fra\"} 1"),
+            std::string::npos)
+      << m.text();
+  d.Disconnected("p1");
+  EXPECT_FALSE(d.Snapshot()[0].connected());
+}
+
 TEST(RegionVersionsTest, AVersionIsBuiltOncePerGenerationAndShared) {
   RegionVersions versions;
   v1::Config config = TwoRegions();
