@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/config/config.h"
+#include "common/proto_time.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -30,6 +31,17 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
       detection_(options_.postgres, common::RealClock()),
       dispatcher_(options_.postgres, common::RealClock()) {
   ingest_.set_on_committed([this](const v1::ResultBatch& batch) { detection_.Observe(batch); });
+  // A version a prober has not applied within kConfigApplyDeadline is a
+  // PROBER_FAULT ticket for the monitoring owners.
+  detection_.set_config_fault_source([this](absl::Time now) {
+    std::vector<detect::ConfigFault> out;
+    for (const v1::ProberConfigStatus& s :
+         config_service_.deliveries().Overdue(now, kConfigApplyDeadline)) {
+      out.push_back({s.region(), s.prober_id(), s.region_version(), s.applied_version(),
+                     common::ToTime(s.pending_since()), s.last_error()});
+    }
+    return out;
+  });
 }
 
 CollectorServer::~CollectorServer() {

@@ -23,6 +23,10 @@
 
 namespace sonde::collector {
 
+// A prober that has not applied its region's version this long after it was
+// first sent to it is reported (a PROBER_FAULT ticket; docs/detection.md).
+inline constexpr absl::Duration kConfigApplyDeadline = absl::Minutes(1);
+
 class ConfigDeliveries {
  public:
   // A Watch stream opened; `applied` is the version its hello names.
