@@ -215,6 +215,13 @@ absl::Status ConfigService::SendWhole(const v1::Config& config, const v1::Prober
     return absl::CancelledError("stream gone");
   }
   deliveries_.Sent(hello.prober_id(), pc.version(), "legacy", pc.ByteSizeLong(), absl::Now());
+  // A contract-1 prober cannot report: a version written counts as applied,
+  // or every such prober would be a ticket during a rolling upgrade.
+  v1::ConfigReport assumed;
+  assumed.set_prober_id(hello.prober_id());
+  assumed.set_region(hello.region());
+  assumed.set_applied_version(pc.version());
+  deliveries_.Reported(assumed, absl::Now());
   *have = pc.version();
   spdlog::info("config: sent {} {} checks, version {} (contract 1, one message of {} bytes)", who,
                pc.checks_size(), *have, pc.ByteSizeLong());

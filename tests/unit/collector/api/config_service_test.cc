@@ -109,6 +109,23 @@ TEST_F(ConfigServiceTest, SendsTheRegionsChecksAtOnceAndAgainOnlyWhenTheyChange)
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
+TEST_F(ConfigServiceTest, AContractOneProberCountsAsApplyingWhatItIsSent) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ProberHello hello;
+  hello.set_prober_id("old");
+  hello.set_region("fra");
+  auto reader = stub_->Watch(&ctx, hello);
+  v1::ProberConfig pc;
+  ASSERT_TRUE(reader->Read(&pc));
+  ASSERT_EQ(service_->deliveries().Snapshot().size(), 1u);
+  v1::ProberConfigStatus s = service_->deliveries().Snapshot()[0];
+  EXPECT_EQ(s.last_transfer(), "legacy");
+  EXPECT_EQ(s.applied_version(), pc.version());
+  EXPECT_FALSE(s.has_pending_since());
+  ctx.TryCancel();
+}
+
 // Reads one contract-2 transfer (header .. end) into `running`.
 void ReadTransfer(grpc::ClientReader<v1::ProberConfig>* reader, common::CheckSet* running,
                   v1::ConfigHeader* header) {
