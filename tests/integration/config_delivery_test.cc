@@ -50,7 +50,6 @@ using testing::Faultd;
 using testing::Postgres;
 using testing::Prober;
 using testing::ScratchDir;
-using testing::Tail;
 using testing::WaitUntil;
 
 constexpr int kChecks = 100000;
@@ -199,14 +198,7 @@ class ConfigDeliveryTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
-      scratch_->Keep();
-      std::cerr << "logs kept in " << scratch_->path() << "\n";
-      if (collector_ != nullptr) {
-        std::cerr << "--- collector\n" << Tail(collector_->Log()) << "\n";
-      }
-      for (const auto& p : probers_) {
-        std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 2500) << "\n";
-      }
+      testing::KeepAndPrintLogs(scratch_.get(), collector_.get(), probers_);
     }
     probers_.clear();
     collector_.reset();

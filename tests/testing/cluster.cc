@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -487,6 +488,18 @@ ConfigBuilder& ConfigBuilder::Defaults(const std::string& interval, const std::s
   interval_ = interval;
   timeout_ = timeout;
   return *this;
+}
+
+void KeepAndPrintLogs(ScratchDir* scratch, const Collector* collector,
+                      const std::vector<std::unique_ptr<Prober>>& probers) {
+  scratch->Keep();
+  std::cerr << "logs kept in " << scratch->path() << "\n";
+  if (collector != nullptr) {
+    std::cerr << "--- collector\n" << Tail(collector->Log()) << "\n";
+  }
+  for (const auto& p : probers) {
+    std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 2500) << "\n";
+  }
 }
 
 ConfigBuilder& ConfigBuilder::HttpChecks(const std::string& prefix, int n, int port) {
