@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/config/config.h"
 #include "common/file_watch.h"
+#include "common/proto_time.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -41,6 +42,17 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
       detection_(options_.postgres, common::RealClock()),
       dispatcher_(options_.postgres, common::RealClock()) {
   ingest_.set_on_committed([this](const v1::ResultBatch& batch) { detection_.Observe(batch); });
+  // A version a prober has not applied within kConfigApplyDeadline is a
+  // PROBER_FAULT ticket for the monitoring owners.
+  detection_.set_config_fault_source([this](absl::Time now) {
+    std::vector<detect::ConfigFault> out;
+    for (const v1::ProberConfigStatus& s :
+         config_service_.deliveries().Overdue(now, kConfigApplyDeadline)) {
+      out.push_back({s.region(), s.prober_id(), s.region_version(), s.applied_version(),
+                     common::ToTime(s.pending_since()), s.last_error()});
+    }
+    return out;
+  });
 }
 
 CollectorServer::~CollectorServer() {
@@ -90,6 +102,7 @@ absl::Status CollectorServer::Start() {
   ingest_.set_authenticator(auth_);
   config_service_.set_authenticator(auth_);
   query_.set_authenticator(auth_);
+  query_.set_config_deliveries(&config_service_.deliveries());
   builder.RegisterService(&ingest_);
   builder.RegisterService(&config_service_);
   builder.RegisterService(&query_);
@@ -204,6 +217,7 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   std::shared_ptr<const v1::Config> config = holder_.Get();
   m->Add("sonde_config_checks", "gauge", "Checks in the config in force.",
          config != nullptr ? config->checks_size() : 0);
+  config_service_.deliveries().AppendMetrics(m);
   detect::DetectorStats d = detection_.detector_stats();
   m->Add("sonde_detector_results_applied_total", "counter", "Results the detector evaluated.",
          d.results_applied);

@@ -25,6 +25,7 @@
 #include "sonde/v1/collector.grpc.pb.h"
 #include "sondectl/incidents.h"
 #include "sondectl/report.h"
+#include "sondectl/status.h"
 
 namespace sonde::sondectl {
 namespace {
@@ -47,6 +48,8 @@ acknowledges incidents, and checks Sonde config files. Commands:
   report     availability per check and region over a window, from the
              collector's per-minute rollups (table or JSON)
              sondectl report --collector HOST:PORT --window 24h [--format json]
+  status     what the collector knows about each prober's config delivery:
+             sondectl status --probers [--format json]
   validate   load and validate a config file exactly as the collector does
              sondectl validate --config sonde.yaml
   help       this text; `sondectl COMMAND --help` explains a command's flags
@@ -85,6 +88,20 @@ Exit status: 0 valid, 2 invalid (or unreadable, or a usage error).
 
 Example:
   sondectl validate --config /etc/sonde/sonde.yaml)txt";
+
+constexpr char kStatusUsage[] =
+    R"txt(usage: sondectl status --probers [--collector HOST:PORT] [--format table|json]
+
+--probers lists every prober the collector has seen: whether its config
+stream is up, the config version it says it runs, the version its region has
+now, how long that one has been waiting to be applied, the last transfer
+(full, delta or legacy, and its bytes), how many deliveries failed and the
+last failure. --format json prints {"probers": [...]} (docs/sondectl.md).
+
+Exit status: 0 success, 1 the collector is unreachable or failed, 2 usage error.
+
+Example:
+  sondectl status --probers --collector collector.example.net:7600)txt";
 
 constexpr char kIncidentsUsage[] =
     R"txt(usage: sondectl incidents [--collector HOST:PORT] [--all [--window 24h]] [--service S] [--format table|json]
@@ -398,6 +415,30 @@ int Report(const std::vector<std::string>& args) {
                    });
 }
 
+int Status(const std::vector<std::string>& args) {
+  CollectorFlags c;
+  bool probers = false;
+  std::string format = "table";
+  common::FlagSet flags("sondectl status", kStatusUsage);
+  c.Add(&flags);
+  flags.Bool("probers", &probers, "Config delivery per prober.");
+  AddFormatFlag(&flags, &format);
+  int code = kExitOk;
+  if (!ParseFlagsOnly("status", &flags, args, &code, &format)) {
+    return code;
+  }
+  if (!probers) {
+    return UsageError("status", "say what to show: --probers");
+  }
+  return CallQuery(
+      "status", "list probers", &c, &v1::Query::Stub::Probers, v1::ProbersRequest(),
+      [&](const v1::ProbersReply& reply) {
+        std::fputs(
+            (format == "json" ? ToJson(reply) : FormatProbersTable(reply, absl::Now())).c_str(),
+            stdout);
+      });
+}
+
 int Validate(const std::vector<std::string>& args) {
   std::string path;
   common::FlagSet flags("sondectl validate", kValidateUsage);
@@ -461,19 +502,17 @@ int Main(int argc, char** argv) {
     const char* name;
     int (*run)(const std::vector<std::string>& args);
   };
-  static constexpr Command kCommands[] = {{"incidents", Incidents},
-                                          {"incident", Incident},
-                                          {"ack", Ack},
-                                          {"report", Report},
-                                          {"validate", Validate}};
+  static constexpr Command kCommands[] = {
+      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},
+      {"report", Report},       {"status", Status},     {"validate", Validate}};
   for (const Command& c : kCommands) {
     if (command == c.name) {
       return c.run(args);
     }
   }
-  return UsageError("",
-                    absl::StrCat("unknown command \"", command,
-                                 "\"; commands: incidents, incident, ack, report, validate, help"));
+  return UsageError(
+      "", absl::StrCat("unknown command \"", command,
+                       "\"; commands: incidents, incident, ack, report, status, validate, help"));
 }
 
 }  // namespace

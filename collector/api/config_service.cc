@@ -85,27 +85,60 @@ absl::Status CheckRegionKnown(const v1::Config& config, const std::string& regio
 ConfigService::ConfigService(const ConfigHolder* holder, absl::Duration poll)
     : holder_(holder), poll_(poll) {}
 
+grpc::Status ConfigService::Authorize(const grpc::ServerContext& context,
+                                      const std::string& prober_id,
+                                      const std::string& region) const {
+  if (auth_ == nullptr) {
+    return grpc::Status::OK;
+  }
+  absl::StatusOr<ProberIdentity> id = auth_->Prober(context);
+  if (!id.ok()) {
+    return common::ToGrpcStatus(grpc::StatusCode::UNAUTHENTICATED, id.status());
+  }
+  if (absl::Status ok = Authenticator::Matches(*id, prober_id, region); !ok.ok()) {
+    return common::ToGrpcStatus(grpc::StatusCode::PERMISSION_DENIED, ok);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ConfigService::Report(grpc::ServerContext* context, const v1::ConfigReport* report,
+                                   v1::ConfigReportReply*) {
+  if (grpc::Status ok = Authorize(*context, report->prober_id(), report->region()); !ok.ok()) {
+    return ok;
+  }
+  if (report->error().empty()) {
+    spdlog::info("config: prober \"{}\" region \"{}\" applied version {}", report->prober_id(),
+                 report->region(), report->applied_version());
+  } else {
+    spdlog::warn("config: prober \"{}\" region \"{}\" refused version {} ({}); it runs {}",
+                 report->prober_id(), report->region(), report->refused_version(), report->error(),
+                 report->applied_version());
+  }
+  deliveries_.Reported(*report, absl::Now());
+  return grpc::Status::OK;
+}
+
 grpc::Status ConfigService::Watch(grpc::ServerContext* context, const v1::ProberHello* hello,
                                   grpc::ServerWriter<v1::ProberConfig>* writer) {
   if (hello->region().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "ProberHello.region is empty: a prober must say which region it is in");
   }
-  if (auth_ != nullptr) {
-    absl::StatusOr<ProberIdentity> id = auth_->Prober(*context);
-    if (!id.ok()) {
-      return common::ToGrpcStatus(grpc::StatusCode::UNAUTHENTICATED, id.status());
-    }
-    if (absl::Status ok = Authenticator::Matches(*id, hello->prober_id(), hello->region());
-        !ok.ok()) {
-      return common::ToGrpcStatus(grpc::StatusCode::PERMISSION_DENIED, ok);
-    }
+  if (grpc::Status ok = Authorize(*context, hello->prober_id(), hello->region()); !ok.ok()) {
+    return ok;
   }
   const std::string who = absl::StrCat("prober \"", hello->prober_id(), "\" region \"",
                                        hello->region(), "\" (", context->peer(), ")");
   const bool parts = hello->config_protocol() >= common::kConfigProtocol;
   spdlog::info("config: {} watching (config contract {}, runs version \"{}\")", who,
                parts ? common::kConfigProtocol : 1, hello->applied_config_version());
+  deliveries_.Connected(hello->prober_id(), hello->region(), hello->applied_config_version(),
+                        absl::Now());
+  struct Gone {
+    ConfigDeliveries* d;
+    const std::string& id;
+    ~Gone() { d->Disconnected(id); }
+  } gone{&deliveries_, hello->prober_id()};
   // The version the prober runs, or will once what was written is applied.
   std::string have = hello->applied_config_version();
   ConfigHolder::Snapshot snap = holder_->Current();
@@ -142,19 +175,23 @@ absl::Status ConfigService::SendParts(const ConfigHolder::Snapshot& snap,
   std::shared_ptr<const RegionVersion> rv =
       versions_.For(*snap.config, snap.generation, hello.region());
   if (rv->version == *have) {
+    deliveries_.Current(hello.prober_id(), rv->version);
     return absl::OkStatus();
   }
   const char* kind = "";
   uint64_t bytes = 0;
   const std::vector<v1::ProberConfig>& messages = rv->TransferFrom(*have, &kind, &bytes);
   const absl::Time start = absl::Now();
+  deliveries_.Sent(hello.prober_id(), rv->version, kind, bytes, start);
   uint64_t written = 0;
   for (const v1::ProberConfig& m : messages) {
     if (context->IsCancelled() || !writer->Write(m)) {
       spdlog::warn("config: {}: stream gone after {} of {} bytes of version {} ({})", who, written,
                    bytes, rv->version, kind);
-      return absl::CancelledError(absl::StrCat("stream gone after ", written, " of ", bytes,
-                                               " bytes of config version ", rv->version));
+      absl::Status gone = absl::CancelledError(absl::StrCat(
+          "stream gone after ", written, " of ", bytes, " bytes of config version ", rv->version));
+      deliveries_.Failed(hello.prober_id(), std::string(gone.message()), absl::Now());
+      return gone;
     }
     written += m.ByteSizeLong() + 5;
   }
@@ -174,8 +211,20 @@ absl::Status ConfigService::SendWhole(const v1::Config& config, const v1::Prober
   }
   if (!writer->Write(pc)) {
     spdlog::info("config: {}: stream gone", who);
+    deliveries_.Failed(hello.prober_id(),
+                       absl::StrCat("stream gone while sending version ", pc.version(),
+                                    " in one message of ", pc.ByteSizeLong(), " bytes"),
+                       absl::Now());
     return absl::CancelledError("stream gone");
   }
+  deliveries_.Sent(hello.prober_id(), pc.version(), "legacy", pc.ByteSizeLong(), absl::Now());
+  // A contract-1 prober cannot report: a version written counts as applied,
+  // or every such prober would be a ticket during a rolling upgrade.
+  v1::ConfigReport assumed;
+  assumed.set_prober_id(hello.prober_id());
+  assumed.set_region(hello.region());
+  assumed.set_applied_version(pc.version());
+  deliveries_.Reported(assumed, absl::Now());
   *have = pc.version();
   spdlog::info("config: sent {} {} checks, version {} (contract 1, one message of {} bytes)", who,
                pc.checks_size(), *have, pc.ByteSizeLong());

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "collector/api/config_deliveries.h"
 #include "collector/api/region_versions.h"
 #include "collector/auth/auth.h"
 #include "sonde/v1/check.pb.h"
@@ -80,8 +81,18 @@ class ConfigService final : public v1::ConfigService::Service {
 
   grpc::Status Watch(grpc::ServerContext* context, const v1::ProberHello* hello,
                      grpc::ServerWriter<v1::ProberConfig>* writer) override;
+  // The prober says which version it applied, or why it refused one.
+  grpc::Status Report(grpc::ServerContext* context, const v1::ConfigReport* report,
+                      v1::ConfigReportReply* reply) override;
+
+  const ConfigDeliveries& deliveries() const { return deliveries_; }
 
  private:
+  // The stream's credentials name this prober in this region (always, when
+  // no authenticator is set).
+  grpc::Status Authorize(const grpc::ServerContext& context, const std::string& prober_id,
+                         const std::string& region) const;
+
   // Contract 2: writes the transfer from *have to the region's version in
   // `snap` (nothing when the prober has it) and moves *have there.
   absl::Status SendParts(const ConfigHolder::Snapshot& snap, const v1::ProberHello& hello,
@@ -93,6 +104,7 @@ class ConfigService final : public v1::ConfigService::Service {
                          grpc::ServerWriter<v1::ProberConfig>* writer);
 
   RegionVersions versions_;
+  ConfigDeliveries deliveries_;
   const Authenticator* auth_ = nullptr;
   const ConfigHolder* const holder_;
   const absl::Duration poll_;

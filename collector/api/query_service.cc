@@ -122,6 +122,19 @@ grpc::Status QueryService::Acknowledge(grpc::ServerContext* context,
                 [&](const Caller& caller) { return Ack(*request, caller); });
 }
 
+grpc::Status QueryService::Probers(grpc::ServerContext* context, const v1::ProbersRequest*,
+                                   v1::ProbersReply* reply) {
+  return Answer(*context, reply, [&]() -> absl::StatusOr<v1::ProbersReply> {
+    v1::ProbersReply out;
+    if (deliveries_ != nullptr) {
+      for (v1::ProberConfigStatus& s : deliveries_->Snapshot()) {
+        *out.add_probers() = std::move(s);
+      }
+    }
+    return out;
+  });
+}
+
 template <typename Reply, typename Fn>
 grpc::Status QueryService::Answer(const grpc::ServerContext& context, Scope scope, Reply* reply,
                                   Fn fn) {

@@ -19,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "collector/api/config_deliveries.h"
 #include "collector/auth/auth.h"
 #include "collector/incidents/incident_store.h"
 #include "collector/storage/store.h"
@@ -58,6 +59,12 @@ class QueryService final : public v1::Query::Service {
   absl::StatusOr<v1::AcknowledgeReply> Ack(const v1::AcknowledgeRequest& request,
                                            const Caller& caller);
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
+  // Where Probers reads config delivery (not owned; null: no probers).
+  void set_config_deliveries(const ConfigDeliveries* d) { deliveries_ = d; }
+
+  // Config delivery per prober (sondectl status --probers).
+  grpc::Status Probers(grpc::ServerContext* context, const v1::ProbersRequest* request,
+                       v1::ProbersReply* reply) override;
 
   // Window [now - window, now); window defaults to 1h, must be positive and
   // at most 400 days (INVALID_ARGUMENT otherwise). Store errors map to their
@@ -76,6 +83,7 @@ class QueryService final : public v1::Query::Service {
   auto WithIncidents(Fn fn) -> decltype(fn(std::declval<IncidentStore&>()));
 
   const Authenticator* auth_ = nullptr;
+  const ConfigDeliveries* deliveries_ = nullptr;
   StorePool* const pool_;
   const common::Clock* const clock_;
   absl::Mutex incidents_mu_;

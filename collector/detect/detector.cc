@@ -106,6 +106,15 @@ std::vector<IncidentEvent> Detector::Tick(absl::Time now) {
   return out;
 }
 
+void Detector::SetConfigFaults(std::vector<ConfigFault> faults) {
+  if (faults == impl_->config_faults) {
+    return;
+  }
+  impl_->config_faults = std::move(faults);
+  impl_->prober_dirty = true;
+  impl_->ScheduleEvaluation();
+}
+
 void Detector::RestoreIncidents(const std::vector<Incident>& open, absl::Time now) {
   for (const Incident& i : open) {
     if (i.resolved) {

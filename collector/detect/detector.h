@@ -68,6 +68,22 @@ struct DetectorStats {
   uint64_t pending = 0;  // queued, not yet applied
 };
 
+// A prober that has not applied its region's config version for longer
+// than the collector allows (the collector's config delivery decides; see
+// docs/detection.md, PROBER_FAULT).
+struct ConfigFault {
+  std::string region;
+  std::string prober_id;
+  std::string version;       // the region's version, not applied
+  std::string applied;       // what the prober says it runs ("" none)
+  absl::Time pending_since;  // when the version was first sent
+  std::string last_error;    // the last delivery failure ("" none)
+  bool operator==(const ConfigFault& o) const {
+    return region == o.region && prober_id == o.prober_id && version == o.version &&
+           applied == o.applied && pending_since == o.pending_since && last_error == o.last_error;
+  }
+};
+
 class Detector {
  public:
   // INVALID_ARGUMENT when the options do not validate.
@@ -96,6 +112,11 @@ class Detector {
   // continues under its id if its condition is detected again within
   // resolve_hold of `now`, else it resolves then. Call after SetConfig.
   void RestoreIncidents(const std::vector<Incident>& open, absl::Time now);
+
+  // Replaces the probers whose config is overdue. Each is a PROBER_FAULT
+  // ticket of its region (one per prober, beside the region's own) until it
+  // leaves the set; it resolves after resolve_hold.
+  void SetConfigFaults(std::vector<ConfigFault> faults);
 
   SeriesStatus Status(absl::string_view check, absl::string_view region) const;
   std::vector<Incident> OpenIncidents() const;

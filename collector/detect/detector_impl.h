@@ -259,6 +259,7 @@ struct Detector::Impl {
   std::vector<uint32_t> dirty_regions;
   std::vector<uint32_t> dirty_services;
   bool prober_dirty = false;
+  std::vector<ConfigFault> config_faults;  // SetConfigFaults
 
   DetectorStats stats;
   std::vector<IncidentEvent> events;

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "collector/detect/detector_impl.h"
 #include "collector/detect/evidence_text.h"
@@ -139,6 +140,23 @@ void Detector::Impl::ReconcileProbers(int64_t t) {
           rh.name, prober, static_cast<int>(rh.bad_checks.size()), rh.considered,
           ClassName(d.dominant_class));
     }
+    desired.push_back(std::move(d));
+  }
+  // A prober that never applied its region's config probes an old one, or
+  // nothing: a ticket for the monitoring owners, not silence.
+  for (const ConfigFault& f : config_faults) {
+    DesiredIncident d;
+    d.kind = IncidentKind::kProberFault;
+    d.discriminator = absl::StrCat("config:", f.prober_id);
+    d.severity = Severity::kTicket;
+    d.regions = {f.region};
+    d.dominant_class = FC::PROBER_ERROR;
+    d.evidence = absl::StrFormat(
+        "prober %s (region %s) has not applied config version %s, sent since %s; it runs %s%s",
+        f.prober_id, f.region, f.version,
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", f.pending_since, absl::UTCTimeZone()),
+        f.applied.empty() ? "none" : f.applied,
+        f.last_error.empty() ? "" : absl::StrCat("; last delivery error: ", f.last_error));
     desired.push_back(std::move(d));
   }
   book.Reconcile(kProberScope, o.prober_fault_service, std::move(desired), TimeOf(t), &events);

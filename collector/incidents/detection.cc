@@ -100,8 +100,13 @@ detect::DetectorStats DetectionRunner::detector_stats() const {
 
 void DetectionRunner::TickOnce() {
   v1::Config config;
+  std::vector<detect::ConfigFault> faults;
+  if (config_faults_) {
+    faults = config_faults_(clock_->Now());
+  }
   {
     absl::MutexLock lock(&mu_);
+    detector_->SetConfigFaults(std::move(faults));
     for (detect::IncidentEvent& e : detector_->Tick(clock_->Now())) {
       spdlog::info("incident: {}", detect::DebugString(e));
       waiting_.push_back(std::move(e));

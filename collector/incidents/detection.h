@@ -16,9 +16,12 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -57,6 +60,11 @@ class DetectionRunner {
   // Stores what is still waiting (one attempt) and stops the thread.
   void Stop();
 
+  // Asked before every tick (on the detection thread) for the probers whose
+  // config is overdue; each becomes a PROBER_FAULT ticket. Call before Start.
+  using ConfigFaultSource = std::function<std::vector<detect::ConfigFault>(absl::Time now)>;
+  void set_config_fault_source(ConfigFaultSource source) { config_faults_ = std::move(source); }
+
   detect::DetectorStats detector_stats() const;
   const DetectionCounters& counters() const { return counters_; }
 
@@ -66,6 +74,7 @@ class DetectionRunner {
   void TryRestore();
 
   const common::Clock* const clock_;
+  ConfigFaultSource config_faults_;            // may be empty
   IncidentStore store_;                        // the loop thread's (and Start's)
   std::deque<detect::IncidentEvent> waiting_;  // loop thread only
   bool restored_ = false;                      // loop thread only (and Start, before it)

@@ -1,6 +1,7 @@
 #include "prober/uplink/config_client.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -44,8 +45,11 @@ bool ConfigClient::Take(v1::ProberConfig message, common::TransferAssembler* ass
       stats_.version = message.version();
     }
     on_config_(std::move(message));
+    Report("", "");
     return true;
   }
+  const std::string refused =
+      message.has_header() ? message.header().version() : assembler->receiving();
   absl::StatusOr<bool> complete = assembler->Feed(message);
   absl::StatusOr<common::CheckSet> next = absl::UnknownError("");
   if (complete.ok() && !*complete) {
@@ -67,15 +71,38 @@ bool ConfigClient::Take(v1::ProberConfig message, common::TransferAssembler* ass
         stats_.version = running_.version();
       }
       on_config_(running_.ToProberConfig());
+      Report("", "");
       return true;
     }
   }
   const absl::Status& why = complete.ok() ? next.status() : complete.status();
   spdlog::error("config from collector refused, still running version {}: {}", running_.version(),
                 why.message());
-  absl::MutexLock l(&stats_mu_);
-  ++stats_.refused;
+  {
+    absl::MutexLock l(&stats_mu_);
+    ++stats_.refused;
+  }
+  Report(refused, std::string(why.message()));
   return false;
+}
+
+void ConfigClient::Report(const std::string& refused_version, const std::string& error) {
+  grpc::ClientContext ctx;
+  if (!bearer_token_.empty()) {
+    ctx.AddMetadata("authorization", "Bearer " + bearer_token_);
+  }
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ConfigReport report;
+  report.set_prober_id(hello_.prober_id());
+  report.set_region(hello_.region());
+  report.set_applied_version(running_.version());
+  report.set_refused_version(refused_version);
+  report.set_error(error);
+  v1::ConfigReportReply reply;
+  grpc::Status st = stub_->Report(&ctx, report, &reply);
+  if (!st.ok()) {
+    spdlog::warn("cannot tell the collector which config runs: {}", st.error_message());
+  }
 }
 
 void ConfigClient::Start() {

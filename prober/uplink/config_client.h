@@ -78,6 +78,9 @@ class ConfigClient {
   absl::Duration backoff_max_ = absl::Seconds(60);
   // Feeds one message; false (after logging) when the transfer is broken.
   bool Take(v1::ProberConfig message, common::TransferAssembler* assembler);
+  // Tells the collector (ConfigService.Report) which version runs and, with
+  // an error, which one was refused and why. Best effort: logged on failure.
+  void Report(const std::string& refused_version, const std::string& error);
 
   std::thread thread_;
   common::CheckSet running_;  // the Run thread's (set_running before Start)

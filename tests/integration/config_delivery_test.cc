@@ -32,9 +32,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/config/config_transfer.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "sonde/v1/collector.grpc.pb.h"
 #include "tests/testing/cluster.h"
+#include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 
 namespace sonde {
@@ -48,7 +50,6 @@ using testing::Faultd;
 using testing::Postgres;
 using testing::Prober;
 using testing::ScratchDir;
-using testing::Tail;
 using testing::WaitUntil;
 
 constexpr int kChecks = 100000;
@@ -197,14 +198,7 @@ class ConfigDeliveryTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
-      scratch_->Keep();
-      std::cerr << "logs kept in " << scratch_->path() << "\n";
-      if (collector_ != nullptr) {
-        std::cerr << "--- collector\n" << Tail(collector_->Log()) << "\n";
-      }
-      for (const auto& p : probers_) {
-        std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 2500) << "\n";
-      }
+      testing::KeepAndPrintLogs(scratch_.get(), collector_.get(), probers_);
     }
     probers_.clear();
     collector_.reset();
@@ -259,6 +253,29 @@ class ConfigDeliveryTest : public ::testing::Test {
     return n.ok() ? *n : -1;
   }
 
+  // The collector's view of `prober` (sondectl status --probers --format
+  // json); an empty message when it is not listed.
+  v1::ProberConfigStatus Status(const std::string& prober) {
+    std::vector<std::string> argv = {
+        testing::BinPath("sondectl"), "status", "--probers", "--format", "json", "--collector",
+        collector_->address()};
+    for (const std::string& f : testing::PlaintextFlags(testing::BinPath("sondectl"))) {
+      argv.push_back(f);
+    }
+    std::string out;
+    v1::ProbersReply reply;
+    if (testing::RunCommand(argv, &out) != 0 ||
+        !google::protobuf::util::JsonStringToMessage(out, &reply).ok()) {
+      ADD_FAILURE() << "sondectl status --probers: " << out;
+    }
+    for (const v1::ProberConfigStatus& p : reply.probers()) {
+      if (p.prober_id() == prober) {
+        return p;
+      }
+    }
+    return v1::ProberConfigStatus();
+  }
+
   // The rows of `sql` as text, for failure messages.
   std::string Rows(const std::string& sql) {
     absl::StatusOr<Db::Rows> rows = db_->Query(sql);
@@ -310,6 +327,21 @@ TEST_F(ConfigDeliveryTest, HundredThousandChecksInBoundedPartsAndDeltas) {
       },
       milliseconds(30000)))
       << "the big region's checks do not run";
+
+  // The prober said so: the collector shows the version applied.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        v1::ProberConfigStatus st = Status("p1");
+        return !st.applied_version().empty() && st.applied_version() == st.region_version();
+      },
+      milliseconds(10000)))
+      << Status("p1").DebugString();
+  EXPECT_EQ(Status("p1").last_transfer(), "full");
+  EXPECT_FALSE(Status("p1").has_pending_since());
+  absl::StatusOr<testing::MetricValues> cm = collector_->Metrics();
+  ASSERT_TRUE(cm.ok());
+  EXPECT_EQ(cm->count("sonde_config_applied_version_info"), 1u);
+  EXPECT_EQ(cm->at("sonde_config_delivery_failures_total"), 0);
 
   // 2. One URL changes: a delta, and the new URL runs.
   const double before = Metric(*p1, "sonde_prober_config_bytes_received_total");
@@ -382,11 +414,23 @@ TEST_F(ConfigDeliveryTest, HundredThousandChecksInBoundedPartsAndDeltas) {
   EXPECT_EQ(Metric(*p3, "sonde_prober_checks"), 1) << "p3 no longer runs its stored version";
   EXPECT_EQ(Metric(*p3, "sonde_prober_config_full_applied_total"), 0);
   EXPECT_GE(Metric(*p3, "sonde_prober_config_bytes_received_total"), cut_after / 2);
+  // The collector saw the transfer break off.
+  ASSERT_TRUE(WaitUntil([&] { return Status("p3").delivery_failures() >= 1; }, milliseconds(10000)))
+      << Status("p3").DebugString();
+  EXPECT_NE(Status("p3").last_error(), "");
+  EXPECT_TRUE(Status("p3").has_pending_since());
   proxy.Open();
   ASSERT_TRUE(WaitUntil([&] { return Metric(*p3, "sonde_prober_checks") == kChecks; },
                         milliseconds(30000), milliseconds(100)))
       << "p3 did not complete the version after reconnecting";
   EXPECT_EQ(Metric(*p3, "sonde_prober_config_full_applied_total"), 1);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        v1::ProberConfigStatus st = Status("p3");
+        return st.applied_version() == st.region_version() && !st.has_pending_since();
+      },
+      milliseconds(10000)))
+      << Status("p3").DebugString();
 
   // 4. Collector RSS with 10 probers of the region: p1..p3 and 7 streams
   // that take the full version like a prober that runs nothing yet.

@@ -496,6 +496,18 @@ ConfigBuilder& ConfigBuilder::Defaults(const std::string& interval, const std::s
   return *this;
 }
 
+void KeepAndPrintLogs(ScratchDir* scratch, const Collector* collector,
+                      const std::vector<std::unique_ptr<Prober>>& probers) {
+  scratch->Keep();
+  std::cerr << "logs kept in " << scratch->path() << "\n";
+  if (collector != nullptr) {
+    std::cerr << "--- collector\n" << Tail(collector->Log()) << "\n";
+  }
+  for (const auto& p : probers) {
+    std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 2500) << "\n";
+  }
+}
+
 ConfigBuilder& ConfigBuilder::HttpChecks(const std::string& prefix, int n, int port) {
   for (int i = 0; i < n; ++i) {
     checks_.push_back(absl::StrCat("{name: ", prefix, "-", i, ", service: ", prefix,

@@ -210,6 +210,11 @@ class Prober {
   std::unique_ptr<Process> process_;
 };
 
+// For a failed test: keeps `scratch` and prints where, then the tail of
+// the collector's log (may be null) and of each prober's.
+void KeepAndPrintLogs(ScratchDir* scratch, const Collector* collector,
+                      const std::vector<std::unique_ptr<Prober>>& probers);
+
 // A Sonde config file. Checks are generated in bulk against faultd.
 class ConfigBuilder {
  public:

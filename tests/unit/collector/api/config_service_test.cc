@@ -109,6 +109,23 @@ TEST_F(ConfigServiceTest, SendsTheRegionsChecksAtOnceAndAgainOnlyWhenTheyChange)
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
+TEST_F(ConfigServiceTest, AContractOneProberCountsAsApplyingWhatItIsSent) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  v1::ProberHello hello;
+  hello.set_prober_id("old");
+  hello.set_region("fra");
+  auto reader = stub_->Watch(&ctx, hello);
+  v1::ProberConfig pc;
+  ASSERT_TRUE(reader->Read(&pc));
+  ASSERT_EQ(service_->deliveries().Snapshot().size(), 1u);
+  v1::ProberConfigStatus s = service_->deliveries().Snapshot()[0];
+  EXPECT_EQ(s.last_transfer(), "legacy");
+  EXPECT_EQ(s.applied_version(), pc.version());
+  EXPECT_FALSE(s.has_pending_since());
+  ctx.TryCancel();
+}
+
 // Reads one contract-2 transfer (header .. end) into `running`.
 void ReadTransfer(grpc::ClientReader<v1::ProberConfig>* reader, common::CheckSet* running,
                   v1::ConfigHeader* header) {
@@ -175,6 +192,41 @@ TEST_F(ConfigServiceTest, AProberOnTheCurrentVersionIsSentNothingAndAnOldOneAFul
     }
     ctx.TryCancel();
   }
+}
+
+TEST(ConfigDeliveriesTest, PendingUntilReportedFailuresCountedAndExported) {
+  ConfigDeliveries d;
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  d.Connected("p1", "fra", "", t0);
+  d.Sent("p1", "v2", "full", 1234, t0);
+  d.Failed("p1", "stream gone after 10 of 1234 bytes", t0 + absl::Seconds(1));
+  ASSERT_EQ(d.Snapshot().size(), 1u);
+  EXPECT_EQ(d.Snapshot()[0].delivery_failures(), 1u);
+  EXPECT_TRUE(d.Snapshot()[0].has_pending_since());
+  EXPECT_TRUE(d.Overdue(t0 + absl::Seconds(30), absl::Minutes(1)).empty());
+  EXPECT_EQ(d.Overdue(t0 + absl::Seconds(61), absl::Minutes(1)).size(), 1u);
+
+  v1::ConfigReport applied;
+  applied.set_prober_id("p1");
+  applied.set_region("fra");
+  applied.set_applied_version("v2");
+  d.Reported(applied, t0 + absl::Seconds(2));
+  v1::ProberConfigStatus s = d.Snapshot()[0];
+  EXPECT_EQ(s.applied_version(), "v2");
+  EXPECT_FALSE(s.has_pending_since());
+  EXPECT_TRUE(d.Overdue(t0 + absl::Hours(1), absl::Minutes(1)).empty());
+
+  common::MetricsText m;
+  d.AppendMetrics(&m);
+  EXPECT_NE(m.text().find("sonde_config_applied_version_info{prober=\"p1\",region=\"fra\","
+                          "version=\"v2\"} 1"),
+            std::string::npos)
+      << m.text();
+  EXPECT_NE(m.text().find("sonde_config_delivery_failures_total{prober=\"p1\",region=\"fra\"} 1"),
+            std::string::npos)
+      << m.text();
+  d.Disconnected("p1");
+  EXPECT_FALSE(d.Snapshot()[0].connected());
 }
 
 TEST(RegionVersionsTest, AVersionIsBuiltOncePerGenerationAndShared) {

@@ -60,6 +60,39 @@ TEST(DetectorOptionsTest, DefaultsValidateAndBadValuesAreNamed) {
   }
 }
 
+TEST(DetectorTest, AConfigNeverAppliedIsAProberFaultTicketUntilItIs) {
+  auto d = Detector::Create(DetectorOptions{});
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(
+      (*d)->SetConfig(Fleet({HttpCheck("a", "a", "https://a.example.com/", kInterval)}), T0())
+          .ok());
+  ConfigFault f;
+  f.region = "fra";
+  f.prober_id = "vm-fra";
+  f.version = "4f573197bc2a5886";
+  f.applied = "a613651f5273198b";
+  f.pending_since = T0();
+  f.last_error = "stream gone after 1048576 of 8978100 bytes";
+  (*d)->SetConfigFaults({f});
+  std::vector<IncidentEvent> events = (*d)->Tick(T0() + absl::Seconds(10));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, IncidentEventKind::kOpened);
+  EXPECT_EQ(events[0].incident.kind, IncidentKind::kProberFault);
+  EXPECT_EQ(events[0].incident.severity, Severity::kTicket);
+  EXPECT_THAT(events[0].incident.regions, ElementsAre("fra"));
+  EXPECT_THAT(events[0].incident.evidence, HasSubstr("4f573197bc2a5886"));
+  EXPECT_THAT(events[0].incident.evidence, HasSubstr("stream gone"));
+
+  (*d)->SetConfigFaults({});
+  bool resolved = false;
+  for (int s = 20; s < 3600 && !resolved; s += 10) {
+    for (const IncidentEvent& e : (*d)->Tick(T0() + absl::Seconds(s))) {
+      resolved |= e.kind == IncidentEventKind::kResolved;
+    }
+  }
+  EXPECT_TRUE(resolved);
+}
+
 TEST(DetectorTest, UnknownChecksAndRegionsAreCountedAndDropped) {
   auto d = Detector::Create(DetectorOptions{});
   ASSERT_TRUE(d.ok());

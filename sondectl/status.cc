@@ -1,0 +1,57 @@
+#include "sondectl/status.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+
+namespace sonde::sondectl {
+namespace {
+
+std::string Or(const std::string& s, const char* none) { return s.empty() ? none : s; }
+
+}  // namespace
+
+std::string FormatProbersTable(const v1::ProbersReply& reply, absl::Time now) {
+  if (reply.probers().empty()) {
+    return "no probers\n";
+  }
+  std::vector<std::vector<std::string>> rows = {{"PROBER", "REGION", "STREAM", "APPLIED",
+                                                 "REGION-VERSION", "PENDING", "LAST-TRANSFER",
+                                                 "FAILURES", "LAST-ERROR"}};
+  for (const v1::ProberConfigStatus& p : reply.probers()) {
+    std::string pending = "-";
+    if (common::IsSet(p.pending_since())) {
+      pending = absl::FormatDuration(
+          absl::Trunc(now - common::ToTime(p.pending_since()), absl::Seconds(1)));
+    }
+    std::string transfer = Or(p.last_transfer(), "-");
+    if (!p.last_transfer().empty()) {
+      absl::StrAppend(&transfer, " ", p.last_transfer_bytes(), " B");
+    }
+    rows.push_back({p.prober_id(), p.region(), p.connected() ? "up" : "down",
+                    Or(p.applied_version(), "-"), Or(p.region_version(), "-"), pending, transfer,
+                    absl::StrCat(p.delivery_failures()), Or(p.last_error(), "-")});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&line, row[i]);
+      if (i + 1 < row.size()) {
+        line.append(width[i] - row[i].size() + 2, ' ');
+      }
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+}  // namespace sonde::sondectl

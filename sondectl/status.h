@@ -1,0 +1,22 @@
+// Rendering of `sondectl status --probers`: each prober's config delivery as
+// the collector sees it (Query.Probers), as a table for people; JSON is
+// sondectl's usual proto3 JSON (incidents.h ToJson). Pure functions; any
+// thread.
+#ifndef SONDE_SONDECTL_STATUS_H_
+#define SONDE_SONDECTL_STATUS_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "sonde/v1/collector.pb.h"
+
+namespace sonde::sondectl {
+
+// PROBER REGION STREAM APPLIED REGION-VERSION PENDING LAST-TRANSFER FAILURES
+// LAST-ERROR, one row per prober; a prober whose region's version is not
+// applied shows for how long ("pending 1m5s"). "no probers" when empty.
+std::string FormatProbersTable(const v1::ProbersReply& reply, absl::Time now);
+
+}  // namespace sonde::sondectl
+
+#endif  // SONDE_SONDECTL_STATUS_H_
