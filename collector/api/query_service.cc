@@ -124,7 +124,7 @@ grpc::Status QueryService::Acknowledge(grpc::ServerContext* context,
 
 grpc::Status QueryService::Probers(grpc::ServerContext* context, const v1::ProbersRequest*,
                                    v1::ProbersReply* reply) {
-  return Answer(*context, reply, [&]() -> absl::StatusOr<v1::ProbersReply> {
+  return Answer(*context, Scope::kRead, reply, [&](const Caller&) -> absl::StatusOr<v1::ProbersReply> {
     v1::ProbersReply out;
     if (deliveries_ != nullptr) {
       for (v1::ProberConfigStatus& s : deliveries_->Snapshot()) {
