@@ -124,7 +124,10 @@ class LatencyTracker {
   static void AddTo(Block* b, const Block& m);
   static void SubtractFrom(Block* b, const Block& m);
 
-  Minute cur_;  // first: touched by every result
+  // First: touched by every result (the threshold beside the minute, on
+  // its cache line).
+  uint32_t fast_threshold_us_ = kNoThreshold;
+  Minute cur_;
   std::vector<Minute> minutes_;
   int64_t closed_minutes_ = 0;
   Block window_;
@@ -140,7 +143,6 @@ class LatencyTracker {
   int fast_minutes_ = 1;
   double fast_share_ = 0.5;
   uint32_t fast_min_samples_ = 10;
-  uint32_t fast_threshold_us_ = kNoThreshold;
   uint64_t fast_count_ = 0;  // closed minutes of the fast window
   uint64_t fast_slow_ = 0;
   bool fast_degraded_ = false;
