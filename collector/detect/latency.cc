@@ -126,20 +126,18 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
   if (closed_minutes_ >= fast_minutes_) {
     // The oldest minute of the fast window leaves it: into the fast
     // baseline, unless it left while degraded.
-    Minute& leaving = minutes_[(closed_minutes_ - fast_minutes_) % w];
-    leaving.tainted = leaving.tainted || was;
-    if (!leaving.tainted) {
-      AddTo(&older_, leaving);
+    // (A bit per slot: no touch of that minute's cache lines.)
+    if (was) {
+      tainted_ |= uint32_t{1} << ((closed_minutes_ - fast_minutes_) % w);
     }
   }
-  Minute& slot = minutes_[closed_minutes_ % w];
+  const int slot_index = static_cast<int>(closed_minutes_ % w);
+  const uint32_t slot_bit = uint32_t{1} << slot_index;
+  Minute& slot = minutes_[slot_index];
   if (closed_minutes_ >= w) {
     // The minute leaving the window joins the baseline, unless degraded.
     SubtractFrom(&window_, slot);
-    if (!slot.tainted) {
-      SubtractFrom(&older_, slot);
-    }
-    if (!degraded_ && !slot.tainted) {
+    if (!degraded_ && (tainted_ & slot_bit) == 0) {
       AddTo(&open_, slot);
       AddTo(&baseline_, slot);
     }
@@ -156,6 +154,7 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
     }
   }
   slot = cur_;
+  tainted_ &= ~slot_bit;
   AddTo(&window_, cur_);
   const uint32_t last_count = cur_.count;
   cur_ = Minute{};
@@ -172,18 +171,19 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
   }
   fast_threshold_us_ = kNoThreshold;
   fast_degraded_ = false;
-  if (static_cast<uint64_t>(last_count) * (fast_minutes_ + 1) >= fast_min_samples_ &&
-      older_.count + baseline_.count >= params.min_baseline_samples) {
-    Block base = older_;
-    AddTo(&base, baseline_);
-    // Like with like: "share of the window above x" is the window's
-    // (1 - share)-quantile above x, compared with the baseline's (the
-    // median by default: a few spikes before a change do not move it).
-    fast_baseline_p_ = LatencyHistogram::Percentile(base.hist.data(), base.count, 1 - fast_share_);
-    const double threshold =
-        std::max(params.factor * fast_baseline_p_, fast_baseline_p_ + params.margin_us);
-    fast_threshold_us_ = static_cast<uint32_t>(std::min<double>(threshold, kNoThreshold - 1));
-    fast_degraded_ = FastVerdict();
+  if (static_cast<uint64_t>(last_count) * (fast_minutes_ + 1) >= fast_min_samples_) {
+    const Block base = FastBaseline();
+    if (base.count >= params.min_baseline_samples) {
+      // Like with like: "share of the window above x" is the window's
+      // (1 - share)-quantile above x, compared with the baseline's (the
+      // median by default: a few spikes before a change do not move it).
+      fast_baseline_p_ =
+          LatencyHistogram::Percentile(base.hist.data(), base.count, 1 - fast_share_);
+      const double threshold =
+          std::max(params.factor * fast_baseline_p_, fast_baseline_p_ + params.margin_us);
+      fast_threshold_us_ = static_cast<uint32_t>(std::min<double>(threshold, kNoThreshold - 1));
+      fast_degraded_ = FastVerdict();
+    }
   }
 
   if (window_.count < params.min_samples) {
@@ -202,6 +202,20 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
   const double threshold = std::max(params.factor * baseline_p_, baseline_p_ + params.margin_us);
   degraded_ = window_p_ > threshold;
   return was != degraded();
+}
+
+LatencyTracker::Block LatencyTracker::FastBaseline() const {
+  // Summed when needed (at most once a minute, only for checks frequent
+  // enough for the fast window): no per-minute upkeep for the others.
+  Block base = baseline_;
+  const int w = static_cast<int>(minutes_.size());
+  for (int k = fast_minutes_ + 1; k <= w && k <= closed_minutes_; ++k) {
+    const int i = static_cast<int>((closed_minutes_ - k) % w);
+    if ((tainted_ & (uint32_t{1} << i)) == 0) {
+      AddTo(&base, minutes_[i]);
+    }
+  }
+  return base;
 }
 
 double LatencyTracker::ReportedPercentileUs(double q) const {
@@ -227,7 +241,7 @@ std::array<double, kPhaseCount> LatencyTracker::PhaseShift() const {
     for (int k = 1; k <= fast_minutes_ && k <= closed_minutes_; ++k) {
       AddTo(&now, minutes_[(closed_minutes_ - k) % w]);
     }
-    AddTo(&before, older_);
+    before = FastBaseline();
   }
   std::array<double, kPhaseCount> out{};
   if (now.count == 0 || before.count == 0) {

@@ -31,6 +31,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "collector/detect/limits.h"
+
 namespace sonde::detect {
 
 class LatencyHistogram {
@@ -104,8 +106,7 @@ class LatencyTracker {
   // result, not per bucket.
   struct Minute {
     uint32_t count = 0;
-    uint32_t slow = 0;     // above the fast threshold of its time
-    bool tainted = false;  // left the fast window while degraded
+    uint32_t slow = 0;  // above the fast threshold of its time
     std::array<uint64_t, 2> used{};
     std::array<uint64_t, kPhaseCount> phase{};
     std::array<uint16_t, LatencyHistogram::kBuckets> hist{};
@@ -115,12 +116,18 @@ class LatencyTracker {
     uint32_t count = 0;
     std::array<uint64_t, kPhaseCount> phase{};
   };
+  // The fast window's baseline: baseline_ plus the untainted window minutes
+  // before the fast window.
+  Block FastBaseline() const;
   static void AddTo(Block* b, const Minute& m);
   static void SubtractFrom(Block* b, const Minute& m);
   static void AddTo(Block* b, const Block& m);
   static void SubtractFrom(Block* b, const Block& m);
 
-  Minute cur_;  // first: touched by every result
+  // First: touched by every result (the threshold beside the minute, on
+  // its cache line).
+  uint32_t fast_threshold_us_ = kNoThreshold;
+  Minute cur_;
   std::vector<Minute> minutes_;
   int64_t closed_minutes_ = 0;
   Block window_;
@@ -129,11 +136,13 @@ class LatencyTracker {
   Block open_;
   int open_minutes_ = 0;
   Block baseline_;  // closed blocks + open_
-  Block older_;     // window minutes before the fast window, untainted
+  // Bit i: minutes_[i] left the fast window while degraded (never joins a
+  // baseline). The window is at most kMaxLatencyMinutes (30) minutes.
+  uint32_t tainted_ = 0;
+  static_assert(kMaxLatencyMinutes <= 32, "tainted_ holds a bit per window minute");
   int fast_minutes_ = 1;
   double fast_share_ = 0.5;
   uint32_t fast_min_samples_ = 10;
-  uint32_t fast_threshold_us_ = kNoThreshold;
   uint64_t fast_count_ = 0;  // closed minutes of the fast window
   uint64_t fast_slow_ = 0;
   bool fast_degraded_ = false;

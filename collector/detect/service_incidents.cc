@@ -20,6 +20,7 @@ struct Entry {
   const Finding* finding;
   IncidentKind kind;
   std::string discriminator;  // per-protocol kinds: the group's protocols
+  bool changing = false;      // its kind differs from its open incident's
 };
 
 // One fault, one incident: per-protocol findings (PROTOCOL_OUTAGE) of one
@@ -27,6 +28,10 @@ struct Entry {
 // check of one listener), form one group, named by its protocols ("https",
 // "https+tls"). Union-find over the entries; a service has few.
 void ProtocolDiscriminators(const std::vector<CheckState>& checks, std::vector<Entry>* entries) {
+  if (std::none_of(entries->begin(), entries->end(),
+                   [](const Entry& e) { return InfoOf(e.kind).per_protocol; })) {
+    return;
+  }
   std::vector<size_t> parent(entries->size());
   std::iota(parent.begin(), parent.end(), 0);
   auto find = [&](size_t i) {
@@ -98,7 +103,6 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
   // checks of one open incident change kind together, when the last of
   // them has held its new kind that long: one check changing early would
   // split one fault into two incidents.
-  std::vector<bool> changing;
   std::array<bool, 256> blocked{};
   for (uint32_t ci : svc.checks) {
     CheckState& c = checks[ci];
@@ -111,13 +115,11 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
       if (change && t - c.kind_since < reclassify_us) {
         blocked[open_kind.value()] = true;
       }
-      entries.push_back(Entry{ci, &f, change ? open_kind : f.kind, ""});
-      changing.push_back(change);
+      entries.push_back(Entry{ci, &f, change ? open_kind : f.kind, "", change});
     }
   }
-  for (size_t i = 0; i < entries.size(); ++i) {
-    Entry& e = entries[i];
-    if (changing[i]) {
+  for (Entry& e : entries) {
+    if (e.changing) {
       if (blocked[e.kind.value()]) {
         checks[e.check].kind_held = true;
       } else {

@@ -381,11 +381,6 @@ ScenarioConfig& ScenarioConfig::Notifier(const std::string& flow_mapping) {
   return *this;
 }
 
-ScenarioConfig& ScenarioConfig::Detection(const std::string& field, const std::string& value) {
-  detection_.emplace_back(field, value);
-  return *this;
-}
-
 std::string ScenarioConfig::Yaml() const {
   std::vector<std::string> regions;
   for (const Site& s : kSites) {
@@ -401,12 +396,6 @@ std::string ScenarioConfig::Yaml() const {
     absl::StrAppend(&out, "notifiers:\n");
     for (const std::string& n : notifiers_) {
       absl::StrAppend(&out, "  - ", n, "\n");
-    }
-  }
-  if (!detection_.empty()) {
-    absl::StrAppend(&out, "detection:\n");
-    for (const auto& [k, v] : detection_) {
-      absl::StrAppend(&out, "  ", k, ": ", v, "\n");
     }
   }
   return out;

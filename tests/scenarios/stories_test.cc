@@ -10,9 +10,10 @@
 // Intervals are 2 s and timeouts 1 s; budgets: outages (global, regional,
 // DNS, protocol) 3 intervals + 2 s = 8 s, a 25% partial failure 60 s.
 //
-// The detector's windows are whole minutes (flap samples, latency windows;
-// collector/detect/options.cc refuses anything else), so the flapping and
-// latency stories take 2-3 minutes; the others take about one.
+// Every story runs with the shipped `detection:` defaults (no detection
+// block in any config here); only check intervals and timeouts differ from
+// production. The latency story takes 2-3 minutes, the mittwald story
+// waits out the 3-minute resolve hold; the others take about one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -385,7 +386,7 @@ TEST_F(StoryTest, VelorentAppNxdomainIsDnsFailureOnTheAppServiceOnly) {
 
 // ---- 3. lemniscus: one region cannot reach the service, on and off -------
 
-TEST_F(StoryTest, LemniscusOneRegionIntermittentIsRegionalAndFlappingNeverGlobal) {
+TEST_F(StoryTest, LemniscusOneRegionIntermittentIsOneRegionalOutageNeverGlobal) {
   Scenario& s = *scenario_;
   FaultTarget::Options fo;
   fo.rules_json = Rules({Zone("lemniscus.test")});
@@ -399,13 +400,7 @@ TEST_F(StoryTest, LemniscusOneRegionIntermittentIsRegionalAndFlappingNeverGlobal
                        absl::StrCat("http://shop.lemniscus.test:", http, "/cart"), dns))
       .Check(HttpCheck("status-web", "status",
                        absl::StrCat("http://status.lemniscus.test:", http, "/"), dns))
-      .Notifier(Webhook(s, "oncall", "/hook"))
-      // Flap samples are taken once a minute (the shortest period the
-      // detector accepts): each on/off cycle gives two state changes, and
-      // two changes in the newest samples weigh 12.4%.
-      .Detection("flap_sample_period", "1m")
-      .Detection("flap_enter_percent", "12")
-      .Detection("flap_exit_percent", "5");
+      .Notifier(Webhook(s, "oncall", "/hook"));
   ASSERT_OK(s.StartSonde(c));
   absl::SleepFor(absl::Seconds(4));
 
@@ -414,11 +409,6 @@ TEST_F(StoryTest, LemniscusOneRegionIntermittentIsRegionalAndFlappingNeverGlobal
   const std::string ber_cut = Rules(
       {R"({"id":"ber-cut","listener":"http","source":"127.0.0.4","host":"shop.lemniscus.test","blackhole":true})",
        Zone("lemniscus.test")});
-  // The first cycle must turn DOWN well inside a minute, so the sample at
-  // the next boundary is DOWN and the one after UP.
-  if (absl::ToUnixSeconds(absl::Now()) % 60 > 40) {
-    SleepUntil(NextMinute(absl::Now()) + absl::Seconds(1));
-  }
   ASSERT_OK_AND_ASSIGN(const absl::Time on1, s.faultd().PutRules(ber_cut));
   absl::Time detected;
   std::optional<IncidentRow> inc =
@@ -445,25 +435,11 @@ TEST_F(StoryTest, LemniscusOneRegionIntermittentIsRegionalAndFlappingNeverGlobal
   }
   EXPECT_EQ(s.Int("SELECT count(*) FROM results WHERE service = 'status' AND NOT ok"), 0);
 
-  // Flapping: DOWN at the first minute sample after the cut, UP at the
-  // next one.
-  const absl::Time second_sample = NextMinute(on1 + absl::Seconds(8)) + absl::Minutes(1);
-  absl::Time flap_seen;
-  std::optional<IncidentRow> flap = s.WaitForIncident(
-      [](const IncidentRow& i) { return i.kind == "FLAPPING"; },
-      milliseconds(absl::ToInt64Milliseconds(second_sample + absl::Seconds(40) - absl::Now())),
-      &flap_seen);
-  EXPECT_TRUE(flap.has_value()) << "no FLAPPING after a DOWN and an UP minute sample (the second"
-                                   " at "
-                                << absl::FormatTime("%H:%M:%S", second_sample, absl::UTCTimeZone())
-                                << "):\n"
-                                << s.DescribeIncidents();
-  if (flap) {
-    s.ReportTime("time to detect", "lemniscus-flapping", on1, flap_seen);
-    EXPECT_EQ(flap->service, "shop") << flap->ToString();
-    EXPECT_EQ(flap->regions, std::vector<std::string>{"ber"}) << flap->ToString();
-    EXPECT_EQ(Lower(flap->severity), "ticket") << flap->ToString();
-  }
+  // Up again for a minute: ber recovers (3 runs), the incident waits out
+  // its resolve hold. FLAPPING at the shipped defaults needs about ten
+  // minutes of such cycles; the detector's scenario test
+  // (LemniscusIntermittentRegionIsRegionalAndFlappingNeverGlobal) shows it.
+  absl::SleepFor(absl::Seconds(60));
 
   // It happens again: the same regional incident continues (the up phase
   // is shorter than the resolve hold), still ber only.
@@ -523,7 +499,7 @@ TEST_F(StoryTest, MittwaldHttpsOfTenHostsDownIsProtocolOutageRecoveringHostByHos
                          " resolvers: ['",
                          dns, "']}}"));
   }
-  c.Notifier(Webhook(s, "oncall", "/hook")).Detection("resolve_hold", "20s");
+  c.Notifier(Webhook(s, "oncall", "/hook"));
   ASSERT_OK(s.StartSonde(c));
   absl::SleepFor(absl::Seconds(4));
   ASSERT_EQ(s.Int("SELECT count(*) FROM results WHERE NOT ok"), 0)
@@ -577,9 +553,10 @@ TEST_F(StoryTest, MittwaldHttpsOfTenHostsDownIsProtocolOutageRecoveringHostByHos
     ASSERT_OK(s.faultd().PutRules(rules_with_down(i)).status());
     absl::SleepFor(absl::Seconds(3));
   }
+  // The shipped resolve hold (3 min) plus the last host's recovery.
   std::optional<IncidentRow> resolved = s.WaitForIncident(
-      [&](const IncidentRow& i) { return i.id == inc->id && !i.open(); }, seconds(90));
-  ASSERT_TRUE(resolved.has_value()) << "not RESOLVED 90 s after the last host recovered:\n"
+      [&](const IncidentRow& i) { return i.id == inc->id && !i.open(); }, seconds(240));
+  ASSERT_TRUE(resolved.has_value()) << "not RESOLVED 240 s after the last host recovered:\n"
                                     << s.DescribeIncidents();
   EXPECT_EQ(resolved->recovered_targets, kHosts) << resolved->ToString();
   EXPECT_EQ(resolved->affected_targets, kHosts) << resolved->ToString();
@@ -655,16 +632,10 @@ TEST_F(StoryTest, LexofficeLatencyTimesEightIsLatencyDegradationNamingFirstByte)
                        absl::StrCat("http://books.lexoffice.test:", http, "/api/v1/invoices"), dns))
       .Check(HttpCheck("auth-web", "auth", absl::StrCat("http://auth.lexoffice.test:", http, "/"),
                        dns))
-      .Notifier(Webhook(s, "oncall", "/hook"))
-      // The shortest windows the detector accepts: a 1-minute window
-      // against the 2 minutes before it.
-      .Detection("latency_window", "1m")
-      .Detection("latency_baseline_window", "2m")
-      .Detection("latency_min_samples", "10")
-      .Detection("latency_min_baseline_samples", "30");
+      .Notifier(Webhook(s, "oncall", "/hook"));
   ASSERT_OK(s.StartSonde(c));
-  // A baseline of one full minute (plus the partial one before it) must
-  // have left the window before the slow minute closes.
+  // The fast latency window's baseline is every minute before it: one full
+  // minute (plus the partial one before it) of history is enough.
   const absl::Time first = absl::Now();
   SleepUntil(NextMinute(first + absl::Seconds(58)) + absl::Seconds(1));
   ASSERT_TRUE(s.Incidents().empty()) << s.DescribeIncidents();
@@ -672,7 +643,7 @@ TEST_F(StoryTest, LexofficeLatencyTimesEightIsLatencyDegradationNamingFirstByte)
   ASSERT_OK_AND_ASSIGN(const absl::Time fault_on, s.faultd().PutRules(rules(400)));
   absl::Time detected;
   std::optional<IncidentRow> inc =
-      ExpectOpened("lexoffice", "books", "LATENCY_DEGRADATION", fault_on, seconds(150), &detected);
+      ExpectOpened("lexoffice", "books", "LATENCY_DEGRADATION", fault_on, seconds(190), &detected);
 
   // The world: every probe still succeeds; first byte took ~8x longer.
   EXPECT_EQ(s.Int("SELECT count(*) FROM results WHERE NOT ok"), 0);
@@ -686,8 +657,8 @@ TEST_F(StoryTest, LexofficeLatencyTimesEightIsLatencyDegradationNamingFirstByte)
   EXPECT_GT(after / before, 6) << "first byte " << before << " us -> " << after << " us";
   ASSERT_TRUE(inc.has_value());
 
-  // Up to two latency windows plus the reorder window.
-  EXPECT_LE(Secs(detected - fault_on), 2 * 60 + 10);
+  // Issue 11: a sustained x8 within 3 minutes at the shipped defaults.
+  EXPECT_LE(Secs(detected - fault_on), 180);
   EXPECT_EQ(inc->latency_phase, "first_byte") << inc->ToString();
   EXPECT_GE(inc->latency_p95_ms, 300) << inc->ToString();
   EXPECT_GT(inc->latency_baseline_p95_ms, 0) << inc->ToString();
