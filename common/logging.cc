@@ -75,14 +75,9 @@ class LineFormatter : public spdlog::formatter {
       AppendJsonString(text, &out);
       out += "}\n";
     } else {
-      // The journal splits on newlines: every line carries the priority. It
-      // records the time and the unit's SyslogIdentifier itself.
-      const std::string prefix = "<" + std::to_string(SyslogPriority(msg.level)) + ">";
-      for (absl::string_view line : absl::StrSplit(text, '\n')) {
-        out += prefix;
-        out.append(line.data(), line.size());
-        out += '\n';
-      }
+      // The journal records the time and the unit's SyslogIdentifier itself;
+      // the priority prefix keeps the level. SafeText made the record one line.
+      out = absl::StrCat("<", SyslogPriority(msg.level), ">", text, "\n");
     }
     dest.append(out.data(), out.data() + out.size());
   }
