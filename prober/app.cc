@@ -414,7 +414,7 @@ int RunProber(int argc, char** argv) {
     v1::ProberHello hello;
     hello.set_prober_id(prober_id);
     hello.set_region(region);
-    hello.set_version("0.1.0");
+    hello.set_version(common::kVersion);
     // The last config received is kept beside the spool, so a prober that
     // starts while the collector is unreachable still probes.
     std::string stored_path = spool_dir.empty() ? "" : spool_dir + "/config.pb";

@@ -47,15 +47,20 @@ class LatencyHistogram {
 
 enum PhaseIndex { kPhaseDns = 0, kPhaseConnect, kPhaseTls, kPhaseFirstByte, kPhaseCount };
 
+// The rule's knobs (detection options latency_*; docs/detection.md).
 struct LatencyParams {
-  int window_minutes = 10;
-  int baseline_blocks = 6;
+  int window_minutes = 10;  // the slow window, and the size of a baseline block
+  int baseline_blocks = 6;  // closed blocks in the baseline: the hour before
+  // The slow rule compares this quantile of window and baseline.
   double percentile = 0.95;
+  // Degraded above max(factor x baseline, baseline + margin): the margin
+  // keeps fast checks from alarming on a few milliseconds.
   double factor = 2.0;
   double margin_us = 250000;
-  uint32_t min_samples = 10;
-  uint32_t min_baseline_samples = 30;
-  int fast_minutes = 1;
+  uint32_t min_samples = 10;           // OK results a window needs to judge
+  uint32_t min_baseline_samples = 30;  // and its baseline
+  int fast_minutes = 1;  // closed minutes in the fast window (+ the current)
+  // Share of the fast window's results above the threshold that degrades.
   double fast_share = 0.5;
 };
 

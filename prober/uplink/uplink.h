@@ -64,18 +64,18 @@ class Uplink {
     absl::Duration connect_timeout = absl::Seconds(5);      // one connect attempt
   };
   struct Stats {
-    uint64_t added = 0;
-    uint64_t spooled_batches = 0;
-    uint64_t sent_batches = 0;
-    uint64_t acked_batches = 0;
-    uint64_t acked_results = 0;
-    uint64_t duplicates = 0;
+    uint64_t added = 0;            // results handed to Add()
+    uint64_t spooled_batches = 0;  // batches written to the spool (or memory)
+    uint64_t sent_batches = 0;     // batches written to a stream (resends count)
+    uint64_t acked_batches = 0;    // batches the collector acknowledged
+    uint64_t acked_results = 0;    // and their results
+    uint64_t duplicates = 0;       // acks saying the collector had the batch already
     uint64_t dropped = 0;          // results lost: buffer or spool cap, refused batches
     uint64_t refused_batches = 0;  // refused by the collector, dropped as a gap
     uint64_t split_batches = 0;    // refused by the collector, resent in two halves
-    uint64_t reconnects = 0;
-    uint64_t spool_bytes = 0;
-    uint64_t spool_write_errors = 0;
+    uint64_t reconnects = 0;          // streams that ended (each is reopened)
+    uint64_t spool_bytes = 0;         // on disk now
+    uint64_t spool_write_errors = 0;  // appends that failed (the batch stays in memory)
     uint64_t spool_unreadable = 0;   // records the spool could not read (each a gap)
     uint64_t spool_sync_errors = 0;  // fdatasync / directory fsync failures
     absl::Time oldest_unacked = absl::InfiniteFuture();
