@@ -118,8 +118,18 @@ TEST_F(ConfigServiceTest, AContractOneProberCountsAsApplyingWhatItIsSent) {
   auto reader = stub_->Watch(&ctx, hello);
   v1::ProberConfig pc;
   ASSERT_TRUE(reader->Read(&pc));
-  ASSERT_EQ(service_->deliveries().Snapshot().size(), 1u);
-  v1::ProberConfigStatus s = service_->deliveries().Snapshot()[0];
+  // The service records the delivery once its write returned, which may be
+  // just after the message reached us.
+  v1::ProberConfigStatus s;
+  for (absl::Time until = absl::Now() + absl::Seconds(5); absl::Now() < until;
+       absl::SleepFor(absl::Milliseconds(5))) {
+    std::vector<v1::ProberConfigStatus> all = service_->deliveries().Snapshot();
+    ASSERT_LE(all.size(), 1u);
+    if (!all.empty() && !all[0].last_transfer().empty()) {
+      s = all[0];
+      break;
+    }
+  }
   EXPECT_EQ(s.last_transfer(), "legacy");
   EXPECT_EQ(s.applied_version(), pc.version());
   EXPECT_FALSE(s.has_pending_since());
