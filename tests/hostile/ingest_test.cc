@@ -3,6 +3,8 @@
 // client keeps reporting on its own token. Each case asserts no crash,
 // bounded memory (the collector's peak RSS, VmHWM, is printed), the healthy
 // results all stored, the refusal counted and the clear error returned.
+// An open collector (--insecure) given 150 streams over one HTTP/2
+// connection must serve at most 100 at once and the rest later.
 // A PostgreSQL stopped with SIGSTOP (it accepts TCP but never answers) must
 // cost an HTTP ack a bounded time and a clear 503.
 #include <gtest/gtest.h>
@@ -151,7 +153,7 @@ class HostileIngestTest : public ::testing::Test {
   }
 
   double Metric(const std::string& name) {
-    auto m = collector_->Metrics();
+    auto m = collector_->Metrics(kQueryToken);  // ignored by an open collector
     return m.ok() && m->count(name) > 0 ? m->at(name) : -1;
   }
 
@@ -404,6 +406,75 @@ TEST_F(HostileIngestTest, ThousandStreamsHostileBatchesAndHugeDetailsLeaveHealth
   EXPECT_GT(healthy.acked_results.load(), 0);
   EXPECT_EQ(Int("SELECT count(*) FROM results WHERE prober_id = 'p-good'"),
             healthy.acked_results.load());
+}
+
+// GRPC_ARG_MAX_CONCURRENT_STREAMS (100 per HTTP/2 connection): an open
+// collector (--insecure, loopback) gets 150 Report streams over one
+// connection, each claiming its own prober id so the per-prober cap refuses
+// none. At most 100 are served at once; the rest wait at the HTTP/2 level and
+// are served, their batches stored, once earlier streams end.
+TEST_F(HostileIngestTest, OneConnectionGetsAtMostAHundredStreamsServedAtOnce) {
+  collector_ = std::make_unique<Collector>(scratch_->Path("collector.log"),
+                                           Collector::Options{pg_->conninfo(), "", {}});
+  ASSERT_OK(collector_->Start());
+  constexpr int kStreams = 150;
+  constexpr int kStreamBound = 100;  // collector/server.cc
+  constexpr int kResults = 5;
+  std::shared_ptr<grpc::Channel> channel = Channel(1);  // one connection
+  std::atomic<int> served{0}, failures{0};
+  absl::Notification release;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kStreams; ++i) {
+    clients.emplace_back([&, i] {
+      auto stub = v1::Ingest::NewStub(channel);
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + seconds(60));
+      auto stream = stub->Report(&ctx);
+      v1::Ack ack;
+      if (!stream->Write(Batch(absl::StrCat("p-open-", i), 1, kResults)) || !stream->Read(&ack) ||
+          ack.batch_seq() != 1) {
+        failures.fetch_add(1);
+      } else {
+        served.fetch_add(1);
+        // Holds its slot until released, as a prober's long-lived stream.
+        release.WaitForNotificationWithTimeout(absl::Seconds(40));
+      }
+      stream->WritesDone();
+      if (!stream->Finish().ok()) {
+        failures.fetch_add(1);
+      }
+    });
+  }
+  // While every served stream stays open: no more than the bound served.
+  const bool filled =
+      WaitUntil([&] { return served.load() >= kStreamBound; }, seconds(20), milliseconds(50));
+  double max_active = -1;
+  for (int i = 0; i < 10; ++i) {  // 1 s more: none of the waiting 50 gets in
+    max_active = std::max(max_active, Metric("sonde_ingest_streams_active"));
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  const int served_while_held = served.load();
+  release.Notify();
+  for (std::thread& t : clients) {
+    t.join();
+  }
+  const double rss = PeakRssMib(collector_->pid());
+  std::cout << kStreams << " streams on one connection: served while held " << served_while_held
+            << " (sonde_ingest_streams_active max " << max_active << "), served in all "
+            << served.load() << ", failures " << failures.load() << "; collector peak RSS " << rss
+            << " MiB\n";
+  EXPECT_TRUE(filled);
+  EXPECT_EQ(served_while_held, kStreamBound);
+  EXPECT_GE(max_active, 1);  // the metric was read
+  EXPECT_LE(max_active, kStreamBound);
+  EXPECT_EQ(served.load(), kStreams);  // the waiting ones were served later
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Int("SELECT count(*) FROM results WHERE prober_id LIKE 'p-open-%'"),
+            kStreams * kResults);
+  EXPECT_EQ(Int("SELECT count(DISTINCT prober_id) FROM results WHERE prober_id LIKE 'p-open-%'"),
+            kStreams);
+  EXPECT_TRUE(collector_->running());
+  EXPECT_LT(rss, 1024);
 }
 
 // The pids of the PostgreSQL server: the postmaster (parent of a backend)

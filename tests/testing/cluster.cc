@@ -212,14 +212,18 @@ absl::StatusOr<int64_t> Db::Int(const std::string& sql) {
 
 // ---- ScrapeMetrics ----
 
-absl::StatusOr<MetricValues> ScrapeMetrics(int port) {
+absl::StatusOr<MetricValues> ScrapeMetrics(int port, const std::string& token) {
   if (port <= 0) {
     return absl::FailedPreconditionError("no metrics port");
   }
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2);
   client.set_read_timeout(5);
-  auto res = client.Get("/metrics");
+  httplib::Headers headers;
+  if (!token.empty()) {
+    headers.emplace("Authorization", absl::StrCat("Bearer ", token));
+  }
+  auto res = client.Get("/metrics", headers);
   if (!res || res->status != 200) {
     return absl::UnavailableError(absl::StrCat("GET 127.0.0.1:", port, "/metrics failed"));
   }

@@ -107,8 +107,9 @@ class Db {
 
 // A Prometheus text page as name -> value (labels ignored, samples summed).
 using MetricValues = std::map<std::string, double>;
-// GET http://127.0.0.1:port/metrics.
-absl::StatusOr<MetricValues> ScrapeMetrics(int port);
+// GET http://127.0.0.1:port/metrics, with `Authorization: Bearer <token>`
+// unless `token` is empty (a daemon with tokens wants a read-scope one).
+absl::StatusOr<MetricValues> ScrapeMetrics(int port, const std::string& token = "");
 
 // Flags a Sonde binary needs to talk plaintext gRPC on loopback:
 // {"--insecure"} when its --help lists that flag, else none. Cached.
@@ -160,8 +161,11 @@ class Collector {
   bool running();
   std::string address() const;
   std::string Log() const;
-  // Its /metrics page (--metrics-listen on a port picked at the first Start).
-  absl::StatusOr<MetricValues> Metrics() const { return ScrapeMetrics(metrics_port_); }
+  // Its /metrics page (--metrics-listen on a port picked at the first Start);
+  // with --tokens, `token` is a read-scope one.
+  absl::StatusOr<MetricValues> Metrics(const std::string& token = "") const {
+    return ScrapeMetrics(metrics_port_, token);
+  }
   // The running process's id (-1 before Start).
   int pid() const { return process_ != nullptr ? process_->pid() : -1; }
 
