@@ -165,7 +165,8 @@ absl::Time Uplink::MemoryOldestUnacked() const {
 
 const v1::ProberStatus& Uplink::CurrentStatus() {
   const absl::Time now = absl::Now();
-  if (common::IsSet(status_.as_of()) && now - common::ToTime(status_.as_of()) < absl::Seconds(1)) {
+  if (common::IsSet(status_.as_of()) &&
+      now - common::ToTime(status_.as_of()) < options_.status_every) {
     return status_;
   }
   status_.set_version(options_.version);

@@ -49,9 +49,10 @@ class Uplink {
   struct Options {
     std::string prober_id;
     std::string region;
-    std::string spool_dir;     // "" = keep unacked batches in memory only
-    std::string bearer_token;  // sent as "authorization: Bearer ..." when set
-    std::string version;       // the prober's, in every batch's ProberStatus
+    std::string spool_dir;                           // "" = keep unacked batches in memory only
+    std::string bearer_token;                        // sent as "authorization: Bearer ..." when set
+    std::string version;                             // the prober's, in every batch's ProberStatus
+    absl::Duration status_every = absl::Seconds(1);  // ProberStatus recomputed at most this often
     uint64_t spool_max_bytes = 512ull << 20;
     size_t max_batch = 500;
     size_t max_batch_bytes = 4u << 20;  // serialized results per batch
@@ -137,8 +138,8 @@ class Uplink {
   bool GapsPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The memory store's oldest unacked result start (infinite: none).
   absl::Time MemoryOldestUnacked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The ProberStatus stamped into every batch, recomputed at most once a
-  // second (the spool's stats walk its index).
+  // The ProberStatus stamped into every batch, recomputed at most every
+  // options_.status_every (the spool's stats walk its index).
   const v1::ProberStatus& CurrentStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<v1::ResultBatch> NextToSend() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes batches up to `batch_seq`; `acked`: the collector stored them
