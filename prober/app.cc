@@ -346,6 +346,7 @@ int RunProber(int argc, char** argv) {
     uo.region = region;
     uo.spool_dir = spool_dir;
     uo.bearer_token = bearer_token;
+    uo.version = common::kVersion;
     uo.spool_max_bytes = static_cast<uint64_t>(spool_max_mib) << 20;
     // The channel reconnects on the Uplink's schedule (uplink.h).
     channel = grpc::CreateCustomChannel(collector, creds->channel, Uplink::ChannelArguments(uo));
@@ -464,10 +465,13 @@ int RunProber(int argc, char** argv) {
     loop_stats.in_flight = st.in_flight;
     loop_stats.checks = st.checks;
     loop_stats.lateness_p99_us = absl::ToInt64Microseconds(scheduler->LatenessP99());
+    if (uplink) {
+      uplink->set_lateness_p99(scheduler->LatenessP99());  // for its batches' ProberStatus
+    }
     loop.RunAfter(std::chrono::seconds(1), snapshot);
   };
+  snapshot();
   if (!metrics_listen.empty()) {
-    snapshot();
     absl::Status st = metrics.Start(metrics_listen, [&] {
       Uplink::Stats u = uplink->stats();
       common::MetricsText m;

@@ -92,7 +92,9 @@ Example:
 constexpr char kStatusUsage[] =
     R"txt(usage: sondectl status --probers [--collector HOST:PORT] [--format table|json]
 
---probers lists every prober the collector has seen: whether its config
+--probers lists every prober the collector has seen: its software version,
+when its last result batch arrived, its scheduler lateness (p99) and spool
+depth (bytes, unacked results, the oldest one's age), whether its config
 stream is up, the config version it says it runs, the version its region has
 now, how long that one has been waiting to be applied, the last transfer
 (full, delta or legacy, and its bytes), how many deliveries failed and the
@@ -421,7 +423,7 @@ int Status(const std::vector<std::string>& args) {
   std::string format = "table";
   common::FlagSet flags("sondectl status", kStatusUsage);
   c.Add(&flags);
-  flags.Bool("probers", &probers, "Config delivery per prober.");
+  flags.Bool("probers", &probers, "Status and config delivery per prober.");
   AddFormatFlag(&flags, &format);
   int code = kExitOk;
   if (!ParseFlagsOnly("status", &flags, args, &code, &format)) {

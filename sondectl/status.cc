@@ -11,15 +11,31 @@ namespace {
 
 std::string Or(const std::string& s, const char* none) { return s.empty() ? none : s; }
 
+// A duration for the table: whole seconds from 1 s on, milliseconds below.
+std::string Short(absl::Duration d) {
+  return absl::FormatDuration(
+      absl::Trunc(d, d >= absl::Seconds(1) ? absl::Seconds(1) : absl::Milliseconds(1)));
+}
+
+// "<bytes> B <n> unacked" and, when any is unacked, the oldest one's age
+// when the prober sent the status.
+std::string Spool(const v1::ProberStatus& s) {
+  std::string out = absl::StrCat(s.spool_bytes(), " B ", s.unacked_results(), " unacked");
+  if (s.unacked_results() > 0) {
+    absl::StrAppend(&out, " oldest ", Short(common::ToDuration(s.oldest_unacked_age())));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string FormatProbersTable(const v1::ProbersReply& reply, absl::Time now) {
   if (reply.probers().empty()) {
     return "no probers\n";
   }
-  std::vector<std::vector<std::string>> rows = {{"PROBER", "REGION", "STREAM", "APPLIED",
-                                                 "REGION-VERSION", "PENDING", "LAST-TRANSFER",
-                                                 "FAILURES", "LAST-ERROR"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"PROBER", "REGION", "VERSION", "LAST-SEEN", "LATENESS", "SPOOL", "STREAM", "APPLIED",
+       "REGION-VERSION", "PENDING", "LAST-TRANSFER", "FAILURES", "LAST-ERROR"}};
   for (const v1::ProberConfigStatus& p : reply.probers()) {
     std::string pending = "-";
     if (common::IsSet(p.pending_since())) {
@@ -30,8 +46,18 @@ std::string FormatProbersTable(const v1::ProbersReply& reply, absl::Time now) {
     if (!p.last_transfer().empty()) {
       absl::StrAppend(&transfer, " ", p.last_transfer_bytes(), " B");
     }
-    rows.push_back({p.prober_id(), p.region(), p.connected() ? "up" : "down",
-                    Or(p.applied_version(), "-"), Or(p.region_version(), "-"), pending, transfer,
+    // From its result batches; "-" until the collector has one.
+    std::string last_seen = "-", lateness = "-", spool = "-";
+    if (common::IsSet(p.last_seen())) {
+      last_seen = absl::StrCat(Short(now - common::ToTime(p.last_seen())), " ago");
+    }
+    if (p.has_status()) {
+      lateness = Short(common::ToDuration(p.status().lateness_p99()));
+      spool = Spool(p.status());
+    }
+    rows.push_back({p.prober_id(), p.region(), Or(p.status().version(), "-"), last_seen, lateness,
+                    spool, p.connected() ? "up" : "down", Or(p.applied_version(), "-"),
+                    Or(p.region_version(), "-"), pending, transfer,
                     absl::StrCat(p.delivery_failures()), Or(p.last_error(), "-")});
   }
   std::vector<size_t> width(rows[0].size(), 0);

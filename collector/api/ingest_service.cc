@@ -194,6 +194,7 @@ grpc::Status IngestService::ServeReport(
                        "\" region \"", region, "\", batch ", batch.batch_seq(), " says prober \"",
                        batch.prober_id(), "\" region \"", batch.region(), "\"")));
     }
+    vitals_.Seen(batch, clock_->Now());
     // From here on every reader (store, rollups, detector) sees the one
     // normalised result.
     if (const int changed = NormalizeBatch(&batch); changed > 0) {

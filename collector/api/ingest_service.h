@@ -36,8 +36,9 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "collector/api/ingest_limits.h"
 #include "collector/api/database_wait.h"
+#include "collector/api/ingest_limits.h"
+#include "collector/api/prober_vitals.h"
 #include "collector/auth/auth.h"
 #include "collector/storage/store.h"
 #include "collector/storage/store_pool.h"
@@ -113,6 +114,8 @@ class IngestService final : public v1::Ingest::Service {
   }
 
   const IngestCounters& counters() const { return counters_; }
+  // The latest ProberStatus and last-seen time per prober (Query.Probers).
+  const ProberVitals& vitals() const { return vitals_; }
 
  private:
   // Stores `batch` on a connection leased from the pool for this batch,
@@ -123,6 +126,7 @@ class IngestService final : public v1::Ingest::Service {
                               const v1::ResultBatch& batch);
 
   const Authenticator* auth_ = nullptr;
+  ProberVitals vitals_;
   CommitHook on_committed_;
   StorePool* const pool_;
   const IngestLimits limits_;

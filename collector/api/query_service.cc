@@ -124,15 +124,21 @@ grpc::Status QueryService::Acknowledge(grpc::ServerContext* context,
 
 grpc::Status QueryService::Probers(grpc::ServerContext* context, const v1::ProbersRequest*,
                                    v1::ProbersReply* reply) {
-  return Answer(*context, Scope::kRead, reply, [&](const Caller&) -> absl::StatusOr<v1::ProbersReply> {
-    v1::ProbersReply out;
-    if (deliveries_ != nullptr) {
-      for (v1::ProberConfigStatus& s : deliveries_->Snapshot()) {
-        *out.add_probers() = std::move(s);
-      }
-    }
-    return out;
-  });
+  return Answer(*context, Scope::kRead, reply,
+                [&](const Caller&) -> absl::StatusOr<v1::ProbersReply> {
+                  std::vector<v1::ProberConfigStatus> probers;
+                  if (deliveries_ != nullptr) {
+                    probers = deliveries_->Snapshot();
+                  }
+                  if (vitals_ != nullptr) {
+                    vitals_->MergeInto(&probers);
+                  }
+                  v1::ProbersReply out;
+                  for (v1::ProberConfigStatus& s : probers) {
+                    *out.add_probers() = std::move(s);
+                  }
+                  return out;
+                });
 }
 
 template <typename Reply, typename Fn>

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "collector/api/config_deliveries.h"
+#include "collector/api/prober_vitals.h"
 #include "collector/auth/auth.h"
 #include "collector/incidents/incident_store.h"
 #include "collector/storage/store.h"
@@ -61,6 +62,7 @@ class QueryService final : public v1::Query::Service {
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
   // Where Probers reads config delivery (not owned; null: no probers).
   void set_config_deliveries(const ConfigDeliveries* d) { deliveries_ = d; }
+  void set_prober_vitals(const ProberVitals* v) { vitals_ = v; }
 
   // Config delivery per prober (sondectl status --probers).
   grpc::Status Probers(grpc::ServerContext* context, const v1::ProbersRequest* request,
@@ -84,6 +86,7 @@ class QueryService final : public v1::Query::Service {
 
   const Authenticator* auth_ = nullptr;
   const ConfigDeliveries* deliveries_ = nullptr;
+  const ProberVitals* vitals_ = nullptr;
   StorePool* const pool_;
   const common::Clock* const clock_;
   absl::Mutex incidents_mu_;

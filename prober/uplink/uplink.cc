@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "common/logging.h"
+#include "common/proto_time.h"
 
 namespace sonde::prober {
 
@@ -149,11 +150,42 @@ Uplink::Stats Uplink::stats() const {
     s.spool_sync_errors = ss.sync_errors;
     s.dropped += ss.dropped_results;
     s.oldest_unacked = ss.oldest_unacked;
-  } else if (!memory_.empty() && memory_.front().results_size() > 0) {
-    const auto& t = memory_.front().results(0).start_time();
-    s.oldest_unacked = absl::FromUnixSeconds(t.seconds());
+  } else {
+    s.oldest_unacked = MemoryOldestUnacked();
   }
   return s;
+}
+
+absl::Time Uplink::MemoryOldestUnacked() const {
+  if (!memory_.empty() && memory_.front().results_size() > 0) {
+    return absl::FromUnixSeconds(memory_.front().results(0).start_time().seconds());
+  }
+  return absl::InfiniteFuture();
+}
+
+const v1::ProberStatus& Uplink::CurrentStatus() {
+  const absl::Time now = absl::Now();
+  if (common::IsSet(status_.as_of()) &&
+      now - common::ToTime(status_.as_of()) < options_.status_every) {
+    return status_;
+  }
+  status_.set_version(options_.version);
+  common::SetDuration(absl::Microseconds(lateness_p99_us_.load(std::memory_order_relaxed)),
+                      status_.mutable_lateness_p99());
+  absl::Time oldest = absl::InfiniteFuture();
+  if (spool_) {
+    const Spool::Stats ss = spool_->stats();
+    status_.set_spool_bytes(ss.bytes);
+    status_.set_unacked_results(ss.unacked_results);
+    oldest = ss.oldest_unacked;
+  } else {
+    status_.set_unacked_results(memory_results_);
+    oldest = MemoryOldestUnacked();
+  }
+  common::SetDuration(oldest < now ? now - oldest : absl::ZeroDuration(),
+                      status_.mutable_oldest_unacked_age());
+  common::SetTimestamp(now, status_.mutable_as_of());
+  return status_;
 }
 
 size_t Uplink::backlog() const {
@@ -220,6 +252,7 @@ void Uplink::StoreBatch(v1::ResultBatch batch) {
   batch.set_prober_id(options_.prober_id);
   batch.set_region(options_.region);
   batch.set_batch_seq(next_batch_seq_++);
+  *batch.mutable_prober_status() = CurrentStatus();
   if (spool_) {
     for (v1::Gap& g : spool_->TakeGaps()) {
       *batch.add_gaps() = std::move(g);

@@ -49,8 +49,10 @@ class Uplink {
   struct Options {
     std::string prober_id;
     std::string region;
-    std::string spool_dir;     // "" = keep unacked batches in memory only
-    std::string bearer_token;  // sent as "authorization: Bearer ..." when set
+    std::string spool_dir;                           // "" = keep unacked batches in memory only
+    std::string bearer_token;                        // sent as "authorization: Bearer ..." when set
+    std::string version;                             // the prober's, in every batch's ProberStatus
+    absl::Duration status_every = absl::Seconds(1);  // ProberStatus recomputed at most this often
     uint64_t spool_max_bytes = 512ull << 20;
     size_t max_batch = 500;
     size_t max_batch_bytes = 4u << 20;  // serialized results per batch
@@ -64,20 +66,20 @@ class Uplink {
     absl::Duration connect_timeout = absl::Seconds(5);      // one connect attempt
   };
   struct Stats {
-    uint64_t added = 0;            // results handed to Add()
-    uint64_t spooled_batches = 0;  // batches written to the spool (or memory)
-    uint64_t sent_batches = 0;     // batches written to a stream (resends count)
-    uint64_t acked_batches = 0;    // batches the collector acknowledged
-    uint64_t acked_results = 0;    // and their results
-    uint64_t duplicates = 0;       // acks saying the collector had the batch already
-    uint64_t dropped = 0;          // results lost: buffer or spool cap, refused batches
-    uint64_t refused_batches = 0;  // refused by the collector, dropped as a gap
-    uint64_t split_batches = 0;    // refused by the collector, resent in two halves
+    uint64_t added = 0;               // results handed to Add()
+    uint64_t spooled_batches = 0;     // batches written to the spool (or memory)
+    uint64_t sent_batches = 0;        // batches written to a stream (resends count)
+    uint64_t acked_batches = 0;       // batches the collector acknowledged
+    uint64_t acked_results = 0;       // and their results
+    uint64_t duplicates = 0;          // acks saying the collector had the batch already
+    uint64_t dropped = 0;             // results lost: buffer or spool cap, refused batches
+    uint64_t refused_batches = 0;     // refused by the collector, dropped as a gap
+    uint64_t split_batches = 0;       // refused by the collector, resent in two halves
     uint64_t reconnects = 0;          // streams that ended (each is reopened)
     uint64_t spool_bytes = 0;         // on disk now
     uint64_t spool_write_errors = 0;  // appends that failed (the batch stays in memory)
-    uint64_t spool_unreadable = 0;   // records the spool could not read (each a gap)
-    uint64_t spool_sync_errors = 0;  // fdatasync / directory fsync failures
+    uint64_t spool_unreadable = 0;    // records the spool could not read (each a gap)
+    uint64_t spool_sync_errors = 0;   // fdatasync / directory fsync failures
     absl::Time oldest_unacked = absl::InfiniteFuture();
     bool connected = false;
   };
@@ -102,6 +104,11 @@ class Uplink {
   void Stop(absl::Duration grace);
 
   Stats stats() const;
+  // The scheduler's lateness p99, carried in the ProberStatus of the batches
+  // formed from now on. Any thread (the prober's loop sets it every second).
+  void set_lateness_p99(absl::Duration d) {
+    lateness_p99_us_.store(absl::ToInt64Microseconds(d), std::memory_order_relaxed);
+  }
   // Results not yet acked (pending + stored).
   size_t backlog() const;
 
@@ -125,9 +132,15 @@ class Uplink {
   // When `force`d it also stores a batch without results for losses not yet
   // reported, so that a stopping prober keeps them.
   void FormBatches(bool force) ABSL_LOCKS_EXCLUDED(pending_mu_) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Stamps `batch` (ids, next batch_seq, pending gaps) and stores it.
+  // Stamps `batch` (ids, next batch_seq, pending gaps, ProberStatus) and
+  // stores it.
   void StoreBatch(v1::ResultBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool GapsPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The memory store's oldest unacked result start (infinite: none).
+  absl::Time MemoryOldestUnacked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The ProberStatus stamped into every batch, recomputed at most every
+  // options_.status_every (the spool's stats walk its index).
+  const v1::ProberStatus& CurrentStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<v1::ResultBatch> NextToSend() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes batches up to `batch_seq`; `acked`: the collector stored them
   // (counted as acked), else they were refused and are dropped.
@@ -164,6 +177,8 @@ class Uplink {
   uint64_t next_batch_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<Spool> spool_ ABSL_GUARDED_BY(mu_);        // disk, or
   std::deque<v1::ResultBatch> memory_ ABSL_GUARDED_BY(mu_);  // memory store
+  std::atomic<int64_t> lateness_p99_us_{0};
+  v1::ProberStatus status_ ABSL_GUARDED_BY(mu_);  // CurrentStatus()'s cache
   uint64_t memory_results_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<v1::Gap> memory_gaps_ ABSL_GUARDED_BY(mu_);
   uint64_t last_sent_ ABSL_GUARDED_BY(mu_) = 0;  // batch_seq written on this stream

@@ -32,6 +32,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/config/config_transfer.h"
+#include "common/proto_time.h"
+#include "common/version/version.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "sonde/v1/collector.grpc.pb.h"
@@ -338,6 +340,18 @@ TEST_F(ConfigDeliveryTest, HundredThousandChecksInBoundedPartsAndDeltas) {
       << Status("p1").DebugString();
   EXPECT_EQ(Status("p1").last_transfer(), "full");
   EXPECT_FALSE(Status("p1").has_pending_since());
+  // Its result batches carry its status (issue 13): its version, a recent
+  // last-seen, its lateness and spool depth.
+  {
+    const v1::ProberConfigStatus st = Status("p1");
+    EXPECT_EQ(st.status().version(), common::kVersion) << st.DebugString();
+    ASSERT_TRUE(common::IsSet(st.last_seen())) << st.DebugString();
+    EXPECT_LE(absl::Now() - common::ToTime(st.last_seen()), absl::Seconds(30))
+        << st.DebugString();
+    EXPECT_TRUE(st.status().has_lateness_p99()) << st.DebugString();
+    EXPECT_TRUE(st.status().has_oldest_unacked_age()) << st.DebugString();
+    EXPECT_TRUE(st.status().has_as_of()) << st.DebugString();
+  }
   absl::StatusOr<testing::MetricValues> cm = collector_->Metrics();
   ASSERT_TRUE(cm.ok());
   EXPECT_EQ(cm->count("sonde_config_applied_version_info"), 1u);

@@ -1,5 +1,6 @@
-// sondectl status --probers: the table shows applied and pending versions,
-// the last transfer and the failures.
+// sondectl status --probers: the table shows each prober's version, last
+// seen, lateness and spool, its applied and pending versions, the last
+// transfer and the failures.
 #include "sondectl/status.h"
 
 #include <gtest/gtest.h>
@@ -29,12 +30,24 @@ TEST(StatusTest, ProbersTableShowsWhatIsAppliedAndWhatIsPending) {
   stuck->set_delivery_failures(3);
   stuck->set_last_error("stream gone after 1048576 of 8978100 bytes");
   common::SetTimestamp(now - absl::Seconds(65), stuck->mutable_pending_since());
+  common::SetTimestamp(now - absl::Seconds(3), ok->mutable_last_seen());
+  ok->mutable_status()->set_version("0.9.1");
+  common::SetDuration(absl::Milliseconds(12), ok->mutable_status()->mutable_lateness_p99());
+  ok->mutable_status()->set_spool_bytes(40960);
+  ok->mutable_status()->set_unacked_results(17);
+  common::SetDuration(absl::Seconds(4), ok->mutable_status()->mutable_oldest_unacked_age());
   const std::string table = FormatProbersTable(reply, now);
   EXPECT_NE(table.find("PROBER"), std::string::npos) << table;
   EXPECT_NE(table.find("full 8978100 B"), std::string::npos) << table;
   EXPECT_NE(table.find("1m5s"), std::string::npos) << table;
   EXPECT_NE(table.find("stream gone after 1048576"), std::string::npos) << table;
   EXPECT_NE(table.find("down"), std::string::npos) << table;
+  // Its batches' status: version, last seen, lateness p99, spool depth.
+  EXPECT_NE(table.find("VERSION  LAST-SEEN"), std::string::npos) << table;
+  EXPECT_NE(table.find("0.9.1"), std::string::npos) << table;
+  EXPECT_NE(table.find("3s ago"), std::string::npos) << table;
+  EXPECT_NE(table.find("12ms"), std::string::npos) << table;
+  EXPECT_NE(table.find("40960 B 17 unacked oldest 4s"), std::string::npos) << table;
 }
 
 }  // namespace

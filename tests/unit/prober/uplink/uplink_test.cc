@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/proto_time.h"
 #include "grpcpp/grpcpp.h"
 #include "prober/uplink/spool.h"
 
@@ -190,6 +191,42 @@ TEST_F(UplinkTest, ALossNotYetReportedAtStopIsSpooledAndSentByTheNextRun) {
   EXPECT_EQ(lost, dropped);
   EXPECT_EQ(results + lost, static_cast<uint64_t>(kSmall + 1));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+}
+
+// Issue 13: every batch carries the prober's status as it was formed:
+// version, lateness p99, and the spool depth before the batch was added.
+TEST_F(UplinkTest, EveryBatchCarriesTheProberStatusAsItWasFormed) {
+  Uplink::Options o = SmallSpool();
+  o.version = "0.0-test";
+  o.status_every = absl::ZeroDuration();  // fresh for every batch, for the test
+  {
+    auto channel = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+    auto uplink = Uplink::Create(channel, o);
+    ASSERT_TRUE(uplink.ok()) << uplink.status();
+    (*uplink)->set_lateness_p99(absl::Milliseconds(3));
+    for (int i = 0; i < 30; ++i) {
+      (*uplink)->Add(Result(i, 100));
+    }
+    (*uplink)->Stop(absl::ZeroDuration());  // never started: stores 3 batches of 10
+  }
+  Spool::Options so;
+  so.dir = dir_;
+  auto spool = Spool::Open(so);
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  std::vector<v1::ProberStatus> statuses;
+  for (auto b = (*spool)->Next(0); b; b = (*spool)->Next(b->batch_seq())) {
+    ASSERT_TRUE(b->has_prober_status()) << b->batch_seq();
+    statuses.push_back(b->prober_status());
+  }
+  ASSERT_EQ(statuses.size(), 3u);
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    const v1::ProberStatus& s = statuses[i];
+    EXPECT_EQ(s.version(), "0.0-test");
+    EXPECT_EQ(common::ToDuration(s.lateness_p99()), absl::Milliseconds(3));
+    EXPECT_TRUE(common::IsSet(s.as_of()));
+    EXPECT_EQ(s.unacked_results(), 10 * i) << "batch " << i;  // the ones spooled before it
+    EXPECT_EQ(s.spool_bytes() > 0, i > 0) << "batch " << i;
+  }
 }
 
 TEST_F(UplinkTest, ALossPendingAtStopIsSentBeforeExitWhenTheCollectorIsUp) {

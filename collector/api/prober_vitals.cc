@@ -1,0 +1,67 @@
+#include "collector/api/prober_vitals.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "common/proto_time.h"
+
+namespace sonde::collector {
+namespace {
+
+// Printable ASCII only (anything else becomes '?'), at most
+// kMaxProberVersionBytes: the version is prober-supplied text shown in a
+// terminal table.
+std::string CleanVersion(const std::string& v) {
+  std::string out = v.substr(0, kMaxProberVersionBytes);
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) {
+      c = '?';
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void ProberVitals::Seen(const v1::ResultBatch& batch, absl::Time now) {
+  absl::MutexLock l(&mu_);
+  Entry& e = probers_[batch.prober_id()];
+  e.region = batch.region();
+  e.last_seen = now;
+  if (batch.has_prober_status()) {
+    e.status = batch.prober_status();
+    e.status.set_version(CleanVersion(e.status.version()));
+  }
+}
+
+void ProberVitals::MergeInto(std::vector<v1::ProberConfigStatus>* probers) const {
+  absl::MutexLock l(&mu_);
+  std::map<std::string, v1::ProberConfigStatus*> by_id;
+  for (v1::ProberConfigStatus& p : *probers) {
+    by_id[p.prober_id()] = &p;
+  }
+  std::vector<v1::ProberConfigStatus> extra;
+  for (const auto& [id, e] : probers_) {
+    v1::ProberConfigStatus* p;
+    if (auto it = by_id.find(id); it != by_id.end()) {
+      p = it->second;
+    } else {
+      p = &extra.emplace_back();
+      p->set_prober_id(id);
+      p->set_region(e.region);
+    }
+    *p->mutable_status() = e.status;
+    common::SetTimestamp(e.last_seen, p->mutable_last_seen());
+  }
+  if (extra.empty()) {
+    return;
+  }
+  for (v1::ProberConfigStatus& p : extra) {
+    probers->push_back(std::move(p));
+  }
+  std::stable_sort(probers->begin(), probers->end(), [](const auto& a, const auto& b) {
+    return std::tie(a.region(), a.prober_id()) < std::tie(b.region(), b.prober_id());
+  });
+}
+
+}  // namespace sonde::collector
