@@ -4,24 +4,9 @@
 #include <tuple>
 
 #include "common/proto_time.h"
+#include "common/text/safe_text.h"
 
 namespace sonde::collector {
-namespace {
-
-// Printable ASCII only (anything else becomes '?'), at most
-// kMaxProberVersionBytes: the version is prober-supplied text shown in a
-// terminal table.
-std::string CleanVersion(const std::string& v) {
-  std::string out = v.substr(0, kMaxProberVersionBytes);
-  for (char& c : out) {
-    if (c < 0x20 || c > 0x7e) {
-      c = '?';
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 void ProberVitals::Seen(const v1::ResultBatch& batch, absl::Time now) {
   absl::MutexLock l(&mu_);
@@ -30,7 +15,8 @@ void ProberVitals::Seen(const v1::ResultBatch& batch, absl::Time now) {
   e.last_seen = now;
   if (batch.has_prober_status()) {
     e.status = batch.prober_status();
-    e.status.set_version(CleanVersion(e.status.version()));
+    // Prober-supplied text shown in a terminal table: made safe and capped.
+    e.status.set_version(SafeText(e.status.version(), kMaxProberVersionBytes));
   }
 }
 
