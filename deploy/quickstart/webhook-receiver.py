@@ -6,16 +6,27 @@ import hashlib
 import hmac
 import json
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 PORT, SECRET = int(sys.argv[1]), sys.argv[2].encode()
 
 
+def signature_valid(header: str, body: bytes, tolerance=300) -> bool:
+    """X-Sonde-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">
+    (docs/notifications.md); an old t is refused as a replay."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    t, sig = parts.get("t", ""), parts.get("v1", "")
+    if not t.isdigit() or abs(time.time() - int(t)) > tolerance:
+        return False
+    want = hmac.new(SECRET, t.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(want, sig)
+
+
 class Hook(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        want = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
-        signed = hmac.compare_digest(want, self.headers.get("X-Sonde-Signature", ""))
+        signed = signature_valid(self.headers.get("X-Sonde-Signature", ""), body)
         doc = json.loads(body)
         incident = doc.get("incident", {}).get("id", "-")
         print(f"{doc['created_at']} {doc['event']:<15} {incident}  {doc.get('summary', '')}"
