@@ -35,6 +35,7 @@
 #include "prober/probes/result_text.h"
 #include "prober/sched/scheduler.h"
 #include "prober/uplink/config_client.h"
+#include "prober/uplink/spool.h"
 #include "prober/uplink/uplink.h"
 
 namespace sonde::prober {
@@ -107,21 +108,11 @@ absl::Status StoreConfig(const v1::ProberConfig& pc, const std::string& path) {
     return absl::InternalError(strerror(errno));
   }
   (void)fchmod(fd, 0600);  // a .tmp left by an older version
-  const std::string data = pc.SerializeAsString();
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      absl::Status st = absl::InternalError(strerror(errno));
-      close(fd);
-      return st;
-    }
-    done += static_cast<size_t>(n);
-  }
+  absl::Status written = WriteAll(fd, pc.SerializeAsString(), tmp);
   close(fd);
+  if (!written.ok()) {
+    return written;
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     return absl::InternalError(strerror(errno));
   }

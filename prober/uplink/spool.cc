@@ -155,6 +155,21 @@ uint64_t BatchSeqFromPrefix(const std::string& prefix) {
 
 }  // namespace
 
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& what) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return Errno(what);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 Spool::Spool(Options options) : options_(std::move(options)) {
   options_.segment_bytes =
       std::max<uint64_t>(4096, std::min(options_.segment_bytes, options_.max_bytes / 4));
@@ -326,23 +341,13 @@ absl::Status Spool::WriteRecord(uint8_t type, const std::string& payload) {
   PutU32(&rec, Crc(type, payload.data(), payload.size()));
   rec.push_back(static_cast<char>(type));
   rec += payload;
-  size_t done = 0;
-  while (done < rec.size()) {
-    ssize_t n = write(active_fd_, rec.data() + done, rec.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
+  if (absl::Status st = WriteAll(active_fd_, rec, "spool write"); !st.ok()) {
+    // Do not leave half a record behind: cut back to where it started.
+    if (ftruncate(active_fd_, segments_.back().bytes) != 0) {
+      spdlog::error("spool: cannot cut a partial record: {}", strerror(errno));
     }
-    if (n <= 0) {
-      int err = errno;
-      // Do not leave half a record behind: cut back to where it started.
-      if (ftruncate(active_fd_, segments_.back().bytes) != 0) {
-        spdlog::error("spool: cannot cut a partial record: {}", strerror(errno));
-      }
-      stats_.write_errors++;
-      errno = err;
-      return Errno("spool write");
-    }
-    done += n;
+    stats_.write_errors++;
+    return st;
   }
   segments_.back().bytes += rec.size();
   dirty_ = true;

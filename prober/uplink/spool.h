@@ -35,6 +35,11 @@
 
 namespace sonde::prober {
 
+// Writes all of `data` to `fd` (retrying short writes and EINTR); on error
+// the errno text, prefixed by `what`. The spool's records and the stored
+// config.pb both go through it.
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& what);
+
 class Spool {
  public:
   struct Options {

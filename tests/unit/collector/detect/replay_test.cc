@@ -29,15 +29,6 @@ using FC = v1::FailureClass;
 constexpr int kChecks = 1000;
 constexpr absl::Duration kInterval = absl::Seconds(30);
 
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 v1::Config ReplayFleet() {
   std::vector<v1::Check> checks;
   for (int i = 0; i < kChecks; ++i) {

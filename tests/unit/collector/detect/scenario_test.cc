@@ -27,15 +27,6 @@ constexpr absl::Duration kInterval = absl::Seconds(2);
 // s.
 const absl::Duration kOutageBudget = 3 * kInterval + absl::Seconds(2);
 
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 // Uniform in [0, 1), independent per request and per `salt`.
 double Uniform(const RunContext& c, uint64_t salt) {
   return static_cast<double>(Mix(c.hash ^ (salt * 0x9e3779b97f4a7c15ULL)) >> 11) * 0x1.0p-53;

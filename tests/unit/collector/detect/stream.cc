@@ -8,7 +8,6 @@
 #include "common/proto_time.h"
 
 namespace sonde::detect::testing {
-namespace {
 
 uint64_t Mix(uint64_t x) {
   x ^= x >> 33;
@@ -18,6 +17,8 @@ uint64_t Mix(uint64_t x) {
   x ^= x >> 33;
   return x;
 }
+
+namespace {
 
 int64_t Us(absl::Time t) { return absl::ToUnixMicros(t); }
 

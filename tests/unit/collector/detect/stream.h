@@ -26,6 +26,10 @@
 namespace sonde::detect::testing {
 
 // A minute-aligned start for scenarios.
+// A 64-bit mixer (murmur3's finaliser): deterministic pseudo-randomness from
+// a seed, so streams and their tests repeat exactly.
+uint64_t Mix(uint64_t x);
+
 inline absl::Time T0() { return absl::FromUnixSeconds(1700000040); }
 
 v1::Check HttpCheck(const std::string& name, const std::string& service, const std::string& url,
