@@ -518,6 +518,8 @@ TEST_F(HostileIngestTest, BlackHoledPostgresAnswersAnAckWithAClearErrorInTime) {
   // A short statement timeout keeps the test short; the bound is the same.
   ASSERT_NO_FATAL_FAILURE(StartCollector(
       {"--http-listen", absl::StrCat("127.0.0.1:", http_port), "--pg-statement-timeout", "3s"}));
+  // The HTTP API starts after the gRPC port the fixture waited for.
+  ASSERT_TRUE(sonde::testing::WaitForPort(http_port, std::chrono::seconds(10)));
   httplib::Client http("127.0.0.1", http_port);
   http.set_read_timeout(60);
   httplib::Headers auth = {{"Authorization", absl::StrCat("Bearer ", kQueryToken)}};
