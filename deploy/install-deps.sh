@@ -13,6 +13,9 @@ PACKAGES=(
   python3 curl procps iproute2 nftables
   # Packaging (packaging.sh, tests/package): systemd units, man pages, checks.
   libsystemd-dev systemd help2man lintian man-db bash-completion file fakeroot dpkg-dev
+  # Faces (issue 12): status page templates (mustache), promtool for /metrics and
+  # alert rules, headless Chromium for the status page and HTML report tests.
+  libmstch-dev libboost-dev prometheus chromium fonts-dejavu-core
 )
 
 missing=()
