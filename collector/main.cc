@@ -178,7 +178,6 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   CollectorOptions options;
-  std::string log_level = "info";
   common::FlagSet flags(kProgram, kUsage);
   flags.String("listen", &options.listen,
                "Address for gRPC (ingest, config, query): HOST:PORT. Port 0 picks a "
@@ -241,13 +240,10 @@ int Main(int argc, char** argv) {
                "Serve Prometheus metrics at http://HOST:PORT/metrics (ingest counters). With\n"
                "--tokens a read-scope token is required. Not loopback: needs --tokens or\n"
                "--insecure.");
-  flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
-  std::string log_format = "auto";
-  flags.String("log-format", &log_format, common::kLogFormatHelp);
   bool dry_run = false;
   flags.Bool("dry-run", &dry_run, "With `migrate`: list the pending migrations, apply nothing.");
-  bool version = false;
-  flags.Bool("version", &version, "Print the version and git revision, then exit.");
+  common::DaemonFlags daemon;
+  daemon.Register(&flags);
   absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
   if (!args.ok()) {
     return UsageError(std::string(args.status().message()));
@@ -256,7 +252,7 @@ int Main(int argc, char** argv) {
     std::fputs(flags.Help().c_str(), stdout);
     return kExitOk;
   }
-  if (version) {
+  if (daemon.version) {
     std::printf("%s\n", common::VersionLine(kProgram).c_str());
     return kExitOk;
   }
@@ -267,7 +263,7 @@ int Main(int argc, char** argv) {
   if (dry_run && !migrate) {
     return UsageError("--dry-run goes with `migrate`");
   }
-  absl::StatusOr<common::LogFormat> format = common::ParseLogFormat(log_format);
+  absl::StatusOr<common::LogFormat> format = common::ParseLogFormat(daemon.log_format);
   if (!format.ok()) {
     return UsageError(absl::StrCat("--log-format: ", format.status().message()));
   }
@@ -332,7 +328,7 @@ int Main(int argc, char** argv) {
     }
   }
 
-  common::InitLogging(kProgram, log_level, *format);
+  common::InitLogging(kProgram, daemon.log_level, *format);
   spdlog::info("{}", common::VersionLine(kProgram));
   if (options.config_path.empty()) {
     spdlog::warn("no --config: probers that watch this collector get no checks");
