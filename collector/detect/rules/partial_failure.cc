@@ -98,8 +98,11 @@ class PartialFailureRule : public Rule {
     // The larger of the share "since it started failing" in the short
     // window (when it has enough probes) and the slow window's: right
     // from the first minute, and decaying smoothly after a fix.
+    // When the fast rule fired, the window holds enough evidence (all of
+    // its failures are in `trimmed`) even if fewer probes followed the first
+    // failure than partial_fast_min_probes.
     Counts share = slow_sum;
-    if (trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) &&
+    if ((fast_rule || trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes)) &&
         trimmed.share() > slow_sum.share()) {
       share = trimmed;
     }
