@@ -18,7 +18,8 @@ Grafana has no Debian package, so this test checks the files, not a server:
    macros) and run as the read-only role of deploy/grafana/grafana-reader.sql,
    for two time ranges (15 minutes: `$__interval` = 1m; 7 days: 10m). Every
    query must succeed and return rows; time series and annotations must
-   return a `time` column, time series ordered by it. An unknown `$__` macro
+   return a `time` column, time series ordered by it and numeric apart from
+   `metric`. An unknown `$__` macro
    or a `$variable` left unexpanded fails the test.
 
 Usage: grafana_test.py SOURCE_DIR BIN_DIR   (ctest passes both)
@@ -602,6 +603,12 @@ def run_query(db, where, sql, needs_time, time_series, require_rows):
         i = columns.index("time")
         times = [float(r[i]) for r in rows]
         check(times == sorted(times), "%s: rows not ordered by time" % where)
+        # Grafana plots numeric columns; `metric` names the series.
+        for j, name in enumerate(columns):
+            if j != i and name != "metric":
+                for r in rows:
+                    check(r[j] == "" or re.fullmatch(r"-?[0-9.eE+-]+|NaN", r[j]),
+                          "%s: column %s is not numeric (%r)" % (where, name, r[j]))
     return columns, rows
 
 
