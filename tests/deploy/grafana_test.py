@@ -401,10 +401,18 @@ def load_dashboards(grafana_dir):
         with open(os.path.join(directory, name), encoding="utf-8") as f:
             board = json.load(f)
         check(board.get("uid") and board.get("title"), "%s: uid and title" % name)
-        ids = [p["id"] for p in board["panels"]]
-        check(len(ids) == len(set(ids)), "%s: panel ids not unique" % name)
+        for key in ("id", "title"):
+            values = [p[key] for p in board["panels"]]
+            check(len(values) == len(set(values)), "%s: panel %ss not unique" % (name, key))
+        cells = set()
         for p in board["panels"]:
-            check(set(p.get("gridPos", {})) >= {"h", "w", "x", "y"}, "%s: gridPos" % name)
+            g = p.get("gridPos", {})
+            check(set(g) >= {"h", "w", "x", "y"} and g["x"] + g["w"] <= 24,
+                  "%s: panel %r: gridPos" % (name, p["title"]))
+            mine = {(x, y) for x in range(g["x"], g["x"] + g["w"])
+                    for y in range(g["y"], g["y"] + g["h"])}
+            check(not cells & mine, "%s: panel %r overlaps another" % (name, p["title"]))
+            cells |= mine
         for v in board.get("templating", {}).get("list", []):
             check(v.get("type") == "query" and v["datasource"]["uid"] == DATASOURCE_UID,
                   "%s: variable %s" % (name, v.get("name")))
