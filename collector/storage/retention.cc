@@ -76,10 +76,9 @@ absl::Status Retention::DropPartitions(absl::Time now, const common::StorageSett
       if (!start.has_value() || NextPartitionStart(t.span, *start) > cutoff) {
         continue;
       }
-      absl::Status st =
-          Exec(c, absl::StrCat("ALTER TABLE ", t.table, " DETACH PARTITION ", name),
-               absl::StrCat("detach ", name))
-              .status();
+      absl::Status st = Exec(c, absl::StrCat("ALTER TABLE ", t.table, " DETACH PARTITION ", name),
+                             absl::StrCat("detach ", name))
+                            .status();
       if (st.ok()) {
         st = Exec(c, absl::StrCat("DROP TABLE ", name), absl::StrCat("drop ", name)).status();
       }
@@ -92,11 +91,11 @@ absl::Status Retention::DropPartitions(absl::Time now, const common::StorageSett
       spdlog::info("retention: dropped partition {} (older than {})", name,
                    absl::FormatDuration(keep));
     }
-    RETURN_IF_ERROR(Prune(absl::StrCat(t.table, "_default"),
-                          absl::StrCat("DELETE FROM ", t.table, "_default WHERE ctid IN (SELECT ctid FROM ",
-                                       t.table, "_default WHERE ", t.column,
-                                       " < $1::timestamptz LIMIT ", kChunk, ")"),
-                          cutoff));
+    RETURN_IF_ERROR(Prune(
+        absl::StrCat(t.table, "_default"),
+        absl::StrCat("DELETE FROM ", t.table, "_default WHERE ctid IN (SELECT ctid FROM ", t.table,
+                     "_default WHERE ", t.column, " < $1::timestamptz LIMIT ", kChunk, ")"),
+        cutoff));
   }
   return absl::OkStatus();
 }

@@ -81,10 +81,10 @@ TEST_F(RetentionTest, OldPartitionsGoReportsStillAnswerFromHoursAndDays) {
   retention.SetSettings(settings_);
   ASSERT_TRUE(retention.RunOnce(now).ok());
   EXPECT_EQ(One(absl::StrCat("SELECT to_regclass('", old_results, "') IS NULL")), "t");
-  EXPECT_EQ(One(absl::StrCat("SELECT to_regclass('rollup_minute_p",
-                             absl::FormatTime("%Y%m%d", old_day, absl::UTCTimeZone()),
-                             "') IS NULL")),
-            "t");
+  EXPECT_EQ(
+      One(absl::StrCat("SELECT to_regclass('rollup_minute_p",
+                       absl::FormatTime("%Y%m%d", old_day, absl::UTCTimeZone()), "') IS NULL")),
+      "t");
   EXPECT_GE(retention.counters().partitions_dropped.load(), 3);  // results, minute, minute_class
   EXPECT_EQ(One("SELECT count(*) FROM results"), "5");
   EXPECT_EQ(One("SELECT count(*) FROM rollup_minute"), "5");
@@ -143,14 +143,13 @@ TEST_F(RetentionTest, IngestDoesNotWaitWhileRetentionWantsALock) {
   t.join();
   EXPECT_TRUE(pass.ok()) << pass;
   EXPECT_GE(retention.counters().failures.load(), 1);  // the busy partition
-  EXPECT_EQ(One(absl::StrCat("SELECT to_regclass('", PartitionName(DayOf(old_day)),
-                             "') IS NOT NULL")),
-            "t");
+  EXPECT_EQ(
+      One(absl::StrCat("SELECT to_regclass('", PartitionName(DayOf(old_day)), "') IS NOT NULL")),
+      "t");
   // Once the report is done, the next pass drops it.
   ASSERT_TRUE(pg::Exec(reader->get(), "COMMIT", "commit").ok());
   ASSERT_TRUE(retention.RunOnce(now).ok());
-  EXPECT_EQ(One(absl::StrCat("SELECT to_regclass('", PartitionName(DayOf(old_day)),
-                             "') IS NULL")),
+  EXPECT_EQ(One(absl::StrCat("SELECT to_regclass('", PartitionName(DayOf(old_day)), "') IS NULL")),
             "t");
   EXPECT_EQ(One("SELECT count(*) FROM results"), "20");
 }
