@@ -40,7 +40,8 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
       config_service_(&holder_),
       query_(&pool_, common::RealClock()),
       detection_(options_.postgres, common::RealClock()),
-      dispatcher_(options_.postgres, common::RealClock()) {
+      dispatcher_(options_.postgres, common::RealClock()),
+      retention_(options_.postgres) {
   ingest_.set_on_committed([this](const v1::ResultBatch& batch) { detection_.Observe(batch); });
   // A version a prober has not applied within kConfigApplyDeadline is a
   // PROBER_FAULT ticket for the monitoring owners.
@@ -95,6 +96,8 @@ absl::Status CollectorServer::Start() {
   }
   dispatcher_.SetConfig(*config);
   dispatcher_.Start();
+  retention_.SetSettings(common::EffectiveStorage(config->storage()));
+  retention_.Start();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(
       options_.listen,
@@ -167,6 +170,7 @@ absl::Status CollectorServer::LoadAndApplyConfig() {
                config->regions_size());
   detection_.SetConfig(*config);
   dispatcher_.SetConfig(*config);
+  retention_.SetSettings(common::EffectiveStorage(config->storage()));
   holder_.Set(*std::move(config));
   return absl::OkStatus();
 }
@@ -207,6 +211,7 @@ void CollectorServer::Shutdown(absl::Duration drain) {
   }
   detection_.Stop();  // stores incident events still waiting
   dispatcher_.Stop();
+  retention_.Stop();
 }
 
 void CollectorServer::AppendMetrics(common::MetricsText* m) const {
@@ -232,6 +237,7 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   m->Add("sonde_incident_events_waiting", "gauge",
          "Incident events decided but not yet stored (PostgreSQL down).", c.events_waiting.load());
   dispatcher_.AppendMetrics(m);
+  retention_.AppendMetrics(m);
   if (http_ != nullptr) {
     const common::HttpServerStats& h = http_->stats();
     m->Add("sonde_http_api_connections_refused_total", "counter",

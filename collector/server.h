@@ -25,6 +25,7 @@
 #include "collector/auth/auth.h"
 #include "collector/incidents/detection.h"
 #include "collector/notify/dispatcher.h"
+#include "collector/storage/retention.h"
 #include "collector/storage/store.h"
 #include "collector/storage/store_pool.h"
 #include "grpcpp/grpcpp.h"
@@ -98,6 +99,7 @@ class CollectorServer {
   QueryService query_;
   DetectionRunner detection_;
   notify::Dispatcher dispatcher_;
+  Retention retention_;  // its own thread and connection (storage/retention.h)
   std::unique_ptr<HttpApi> http_;
   absl::Notification stop_watch_;
   std::thread watch_thread_;

@@ -50,8 +50,7 @@ absl::Time NextPartitionStart(PartitionSpan span, absl::Time start);
 std::string PartitionName(const PartitionedTable& table, absl::Time start);
 // "results_p20261121" -> the start of its range; nullopt for any other name
 // (the DEFAULT partition, or a table someone else attached).
-std::optional<absl::Time> ParsePartitionName(const PartitionedTable& table,
-                                             absl::string_view name);
+std::optional<absl::Time> ParsePartitionName(const PartitionedTable& table, absl::string_view name);
 
 // "results_p20261121" (the results table's partition of `day`, days since
 // 1970-01-01 UTC).

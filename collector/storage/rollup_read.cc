@@ -69,10 +69,10 @@ std::string UnionSql(const RollupWindow& w, const std::string& columns, const ch
     if (range.empty()) {
       continue;
     }
-    selects.push_back(absl::StrCat("SELECT ", columns, " FROM ", kTable[l], suffix, " WHERE (",
-                                   range,
-                                   ") AND (cardinality($1::text[]) = 0 OR check_id = ANY($1::text[]))"
-                                   " AND (cardinality($2::text[]) = 0 OR region = ANY($2::text[]))"));
+    selects.push_back(
+        absl::StrCat("SELECT ", columns, " FROM ", kTable[l], suffix, " WHERE (", range,
+                     ") AND (cardinality($1::text[]) = 0 OR check_id = ANY($1::text[]))"
+                     " AND (cardinality($2::text[]) = 0 OR region = ANY($2::text[]))"));
   }
   return absl::StrJoin(selects, " UNION ALL ");
 }
@@ -192,10 +192,10 @@ absl::StatusOr<RollupWindow> ReadRollups(PGconn* c, const RollupQuery& q) {
     w.rows.push_back(std::move(row));
   }
 
-  const std::string class_sql = absl::StrCat(
-      "SELECT check_id, region, failure_class, sum(n)::bigint FROM (",
-      UnionSql(w, "check_id, region, failure_class, n", "_class"),
-      ") x GROUP BY check_id, region, failure_class");
+  const std::string class_sql =
+      absl::StrCat("SELECT check_id, region, failure_class, sum(n)::bigint FROM (",
+                   UnionSql(w, "check_id, region, failure_class, n", "_class"),
+                   ") x GROUP BY check_id, region, failure_class");
   ASSIGN_OR_RETURN(PgResultPtr classes, ExecParams(c, class_sql, params, "rollup classes"));
   for (int i = 0; i < PQntuples(classes.get()); ++i) {
     auto it = index.find({PQgetvalue(classes.get(), i, 0), PQgetvalue(classes.get(), i, 1)});

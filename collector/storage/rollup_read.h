@@ -48,7 +48,7 @@ struct RollupRetention {
 
 struct RollupQuery {
   absl::Time from;
-  absl::Time to;                     // exclusive
+  absl::Time to;                       // exclusive
   std::vector<std::string> check_ids;  // empty: every check
   std::vector<std::string> regions;    // empty: every region
   bool with_latency = false;           // also merge the latency histograms

@@ -61,8 +61,8 @@ std::string UpsertSql(const char* table, const char* column) {
       " last_result = greatest(r.last_result, excluded.last_result)");
   for (const char* h : kHistColumns) {
     const std::string i = absl::StrCat("greatest(cardinality(excluded.", h, "), 1)");
-    absl::StrAppend(&sql, ", ", h, "[", i, "] = coalesce(r.", h, "[", i, "], 0) + coalesce(excluded.",
-                    h, "[cardinality(excluded.", h, ")], 0)");
+    absl::StrAppend(&sql, ", ", h, "[", i, "] = coalesce(r.", h, "[", i,
+                    "], 0) + coalesce(excluded.", h, "[cardinality(excluded.", h, ")], 0)");
   }
   return sql;
 }
@@ -188,12 +188,12 @@ absl::Status UpsertLevel(PGconn* c, pg::PreparedStatements* prepared, const Leve
     if (!any) {
       return absl::OkStatus();
     }
-    RETURN_IF_ERROR(prepared->Exec(
-        c, statement,
-        {region, check_ids.Done(), services.Done(), starts.Done(), probes.Done(), failures.Done(),
-         prober_errors.Done(), lasts.Done(), hists[0].Done(), hists[1].Done(), hists[2].Done(),
-         hists[3].Done(), hists[4].Done()},
-        absl::StrCat("update ", level.table)));
+    RETURN_IF_ERROR(
+        prepared->Exec(c, statement,
+                       {region, check_ids.Done(), services.Done(), starts.Done(), probes.Done(),
+                        failures.Done(), prober_errors.Done(), lasts.Done(), hists[0].Done(),
+                        hists[1].Done(), hists[2].Done(), hists[3].Done(), hists[4].Done()},
+                       absl::StrCat("update ", level.table)));
   }
 }
 
@@ -210,10 +210,10 @@ absl::Status UpsertClasses(PGconn* c, pg::PreparedStatements* prepared, const Le
     counts.Add(absl::StrCat(n));
   }
   const pg::PreparedStatement statement = {level.class_name.c_str(), level.class_sql.c_str()};
-  return prepared->Exec(c, statement,
-                        {region, class_checks.Done(), class_starts.Done(), class_names.Done(),
-                         counts.Done()},
-                        absl::StrCat("update ", level.table, "_class"));
+  return prepared->Exec(
+      c, statement,
+      {region, class_checks.Done(), class_starts.Done(), class_names.Done(), counts.Done()},
+      absl::StrCat("update ", level.table, "_class"));
 }
 
 }  // namespace

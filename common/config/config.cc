@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/checks/registry.h"
 #include "common/config/config_errors.h"
+#include "common/config/storage_config.h"
 #include "common/config/config_transfer.h"
 #include "common/config/config_transfer.h"
 #include "common/config/yaml_to_proto.h"
@@ -103,6 +104,7 @@ class Validator {
       CheckOne(i, &names);
     }
     NotifiersAll();
+    ValidateStorage(config_.storage(), errors_);
     MaintenanceAll(names);
     Detection();
     Policy();

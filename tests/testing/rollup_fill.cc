@@ -14,8 +14,8 @@ namespace {
 // operand is >= 0.
 std::string FailedMinutesSql(const std::string& a, const std::string& b, const std::string& k,
                              int n) {
-  return absl::StrCat("((", b, " - 1 + ", k, " + ", n, ") / ", n, " - (", a, " - 1 + ", k, " + ",
-                      n, ") / ", n, ")");
+  return absl::StrCat("((", b, " - 1 + ", k, " + ", n, ") / ", n, " - (", a, " - 1 + ", k, " + ", n,
+                      ") / ", n, ")");
 }
 
 absl::Status FillLevel(PGconn* c, const RollupFill& f, absl::Time from, const char* table,
@@ -32,10 +32,10 @@ absl::Status FillLevel(PGconn* c, const RollupFill& f, absl::Time from, const ch
       ", probes, failures, prober_errors, last_result, total_hist)"
       " SELECT 'check-' || lpad(c::text, 5, '0'), 'svc-' || (c % 100), 'region-' || r, ",
       from_sql, " + b * interval '", w, " minutes', ", per_row, ", ", f.probes_per_minute, " * ",
-      FailedMinutesSql(first, end, "c + r", f.fail_every), ", 0, ", from_sql, " + (b + 1) * interval '",
-      w, " minutes' - interval '1 second', array_fill(0::bigint, ARRAY[", total_bucket, "]) || (",
-      per_row, ")::bigint FROM generate_series(0, ", f.checks - 1, ") c, generate_series(0, ",
-      f.regions - 1, ") r, generate_series(0, ", buckets - 1, ") b");
+      FailedMinutesSql(first, end, "c + r", f.fail_every), ", 0, ", from_sql,
+      " + (b + 1) * interval '", w, " minutes' - interval '1 second', array_fill(0::bigint, ARRAY[",
+      total_bucket, "]) || (", per_row, ")::bigint FROM generate_series(0, ", f.checks - 1,
+      ") c, generate_series(0, ", f.regions - 1, ") r, generate_series(0, ", buckets - 1, ") b");
   RETURN_IF_ERROR(collector::pg::Exec(c, sql, absl::StrCat("fill ", table)).status());
   return collector::pg::Exec(
              c,

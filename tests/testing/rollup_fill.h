@@ -18,10 +18,10 @@
 namespace sonde::testing {
 
 struct RollupFill {
-  int checks = 100;   // check ids "check-00000" ... (5 digits), services "svc-<check % 100>"
-  int regions = 3;    // regions "region-0" ...
-  absl::Time from;    // the first UTC day (rounded down to a day)
-  int days = 30;      // [from, from + days)
+  int checks = 100;     // check ids "check-00000" ... (5 digits), services "svc-<check % 100>"
+  int regions = 3;      // regions "region-0" ...
+  absl::Time from;      // the first UTC day (rounded down to a day)
+  int days = 30;        // [from, from + days)
   bool minute = false;  // rollup_minute rows (checks x regions x 1440 per day: keep it small)
   bool hour = true;     // rollup_hour rows
   bool day = true;      // rollup_day rows

@@ -77,8 +77,8 @@ class RollupReadTest : public ::testing::Test {
 };
 
 TEST_F(RollupReadTest, EveryLevelCountsEveryResultOnceLateOnesIncluded) {
-  const absl::Time hour = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 3600 * 3600) -
-                          absl::Hours(3);
+  const absl::Time hour =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 3600 * 3600) - absl::Hours(3);
   Insert("fra", 1,
          {Result("web", 1, hour + absl::Minutes(1), FC::OK, 42'000),
           Result("web", 2, hour + absl::Minutes(1) + absl::Seconds(20), FC::TCP_REFUSED, 900),
@@ -146,7 +146,7 @@ TEST_F(RollupReadTest, FilledRollupsReadBackAsTheFillRuleSays) {
   ASSERT_TRUE(sonde::testing::FillRollups(conn_.get(), fill).ok());
 
   RollupQuery q;
-  q.from = fill.from + absl::Hours(5) + absl::Minutes(7);   // minutes, hours, day, hours, minutes
+  q.from = fill.from + absl::Hours(5) + absl::Minutes(7);  // minutes, hours, day, hours, minutes
   q.to = fill.from + absl::Hours(24 * 2 + 3) + absl::Minutes(30);
   q.check_ids = {"check-00007", "check-00013"};
   q.regions = {"region-2"};

@@ -130,7 +130,8 @@ TEST(PlanRollupSpans, DroppedMinutesAndHoursFallBackToCoarserLevelsRoundedOutwar
 }
 
 TEST(PlanRollupSpans, EmptyWindowHasNoSpans) {
-  EXPECT_TRUE(PlanRollupSpans(At(2, 0, 0), At(2, 0, 0), RollupRetention{}, At(3, 0, 0)).spans.empty());
+  EXPECT_TRUE(
+      PlanRollupSpans(At(2, 0, 0), At(2, 0, 0), RollupRetention{}, At(3, 0, 0)).spans.empty());
 }
 
 }  // namespace

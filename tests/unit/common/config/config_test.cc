@@ -1,4 +1,5 @@
 #include "common/config/config.h"
+#include "common/config/storage_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -431,6 +432,31 @@ TEST(ConfigTest, MissingFileNamesThePath) {
 }
 
 TEST(ConfigTest, EmptyFileIsAnError) { EXPECT_FALSE(ParseConfig("", "e.yaml").ok()); }
+
+TEST(ConfigTest, StorageBlockParsesAndIsValidated) {
+  auto ok = ParseConfig(
+      "regions: [fra]\nstorage:\n  raw_retention: 7d\n  minute_retention: 3d\n", "s.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  const StorageSettings s = EffectiveStorage(ok->storage());
+  EXPECT_EQ(s.raw, absl::Hours(24 * 7));
+  EXPECT_EQ(s.minute, absl::Hours(24 * 3));
+  EXPECT_EQ(s.hour, absl::Hours(24 * 400));  // default
+
+  auto bad = ParseConfig(
+      "regions: [fra]\nstorage:\n  minute_retention: 1h\n  hour_retention: 30m\n", "s.yaml");
+  ASSERT_FALSE(bad.ok());
+  const std::string msg(bad.status().message());
+  EXPECT_NE(msg.find("s.yaml:3: storage.minute_retention: must be at least 2h"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("storage.hour_retention: must be at least 2h"), std::string::npos) << msg;
+
+  auto order = ParseConfig("regions: [fra]\nstorage:\n  hour_retention: 10d\n", "s.yaml");
+  ASSERT_FALSE(order.ok());
+  EXPECT_NE(std::string(order.status().message())
+                .find("storage.hour_retention: must not be shorter than storage.minute_retention"),
+            std::string::npos)
+      << order.status();
+}
 
 }  // namespace
 }  // namespace sonde::common
