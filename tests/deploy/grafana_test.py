@@ -17,7 +17,9 @@ Grafana has no Debian package, so this test checks the files, not a server:
    variable, panel and annotation query is expanded the way Grafana does it
    (the frontend's variable interpolation, then the PostgreSQL data source's
    macros) and run as the read-only role of deploy/grafana/grafana-reader.sql,
-   for two time ranges (15 minutes: `$__interval` = 1m; 7 days: 10m). Every
+   for three time ranges (15 minutes, 7 days, 90 days: each rollup level,
+   `$__interval` 1m, 10m and 2h); the latency percentile SQL's bucket bounds
+   must equal collector/storage/latency_buckets.h. Every
    query must succeed and return rows; time series and annotations must
    return a `time` column, time series ordered by it and numeric apart from
    `metric`. An unknown `$__` macro
@@ -393,6 +395,57 @@ def queries_of(board):
     return out
 
 
+def latency_bounds(source_dir):
+    """kLatencyBoundsUs of collector/storage/latency_buckets.h: the storage
+    contract the dashboards' percentile SQL repeats."""
+    with open(os.path.join(source_dir, "collector/storage/latency_buckets.h")) as f:
+        m = re.search(r"kLatencyBoundsUs = \{([^}]*)\}", f.read())
+    check(m, "kLatencyBoundsUs not found in latency_buckets.h")
+    return [int(x.replace("'", "")) for x in m.group(1).split(",")]
+
+
+def check_bounds(boards, bounds):
+    """Every bucket-bounds literal in a query equals the collector's."""
+    seen = 0
+    for name, board in boards:
+        for where, sql, _, _ in queries_of(board):
+            for literal in re.findall(r"'\{([0-9,]*)\}'::float8\[\]", sql):
+                check([int(x) for x in literal.split(",")] == bounds,
+                      "%s %s: latency bounds differ from latency_buckets.h" % (name, where))
+                seen += 1
+    check(seen > 0, "no latency percentile query found")
+
+
+def check_percentile_sql(db, boards, bounds):
+    """The dashboards' percentile SQL gives what the collector's Percentile
+    (latency_buckets.cc) gives: linear inside the bucket holding the rank
+    max(1, q * n), the overflow bucket reports the largest bound, an empty
+    histogram none."""
+    board = dict(boards)["sonde-check.json"]
+    sql = next(t["targets"][0]["rawSql"] for t in board["panels"]
+               if t["title"] == "Latency p95 by phase")
+    start = sql.index("(SELECT coalesce(z.lo")
+    end = sql.index("LIMIT 1)", start) + len("LIMIT 1)")
+    expr = sql[start:end]
+    check("h.dns" in expr, "percentile expression not found")
+    b = [float(x) for x in bounds]
+    cases = [([0, 0, 10], b[1] + (b[2] - b[1]) * 0.95),          # rank 9.5 of 10 in (500, 750]
+             ([1], b[0]),                                        # rank max(1, 0.95) = the 1st
+             ([0] * len(bounds) + [5], b[-1]),                    # overflow: the largest bound
+             ([10, 0, 0, 0, 10], b[3] + (b[4] - b[3]) * 0.9),     # rank 19 of 20
+             ([0], None)]                                         # no sample
+    for counts, want_us in cases:
+        literal = "'{%s}'::bigint[]" % ",".join(str(c) for c in counts)
+        query = "WITH bounds AS (SELECT '{%s}'::float8[] AS b) SELECT %s" % (
+            ",".join(str(x) for x in bounds), expr.replace("h.dns", literal))
+        got = db.run(query)[1][0][0]
+        if want_us is None:
+            check(got == "", "percentile of an empty histogram: %r" % got)
+        else:
+            check(abs(float(got) - want_us / 1000.0) < 1e-9,
+                  "p95 of %s: %s ms, want %s" % (counts, got, want_us / 1000.0))
+
+
 def load_dashboards(grafana_dir):
     boards = []
     directory = os.path.join(grafana_dir, "dashboards")
@@ -446,11 +499,12 @@ class Psql:
                            capture_output=True, text=True, timeout=60)
         if p.returncode != 0:
             raise Failure("query failed: %s\n%s" % (p.stderr.strip(), sql))
-        records = p.stdout.rstrip("\n").split(RECORD_SEP) if p.stdout.strip() else []
-        if not records:
+        # "header RS row RS row\n"; a row of one NULL is an empty record.
+        out = p.stdout[:-1] if p.stdout.endswith("\n") else p.stdout
+        if out == "":
             return [], []
-        columns = records[0].split(FIELD_SEP)
-        return columns, [r.lstrip("\n").split(FIELD_SEP) for r in records[1:] if r.strip("\n")]
+        records = out.split(RECORD_SEP)
+        return records[0].split(FIELD_SEP), [r.split(FIELD_SEP) for r in records[1:]]
 
     def script(self, path):
         p = subprocess.run(self.args + ["-f", path], capture_output=True, text=True, timeout=60)
@@ -606,6 +660,8 @@ def run_query(db, where, sql, needs_time, time_series, require_rows):
     columns, rows = db.run(sql)
     if require_rows:
         check(rows, "%s returned no rows:\n%s" % (where, sql))
+        check(any(v != "" for r in rows for c, v in zip(columns, r) if c != "time"),
+              "%s returned only NULLs:\n%s" % (where, sql))
     if needs_time and columns:
         check("time" in columns, "%s: no column named time (got %s)" % (where, columns))
     if time_series and rows:
@@ -655,6 +711,7 @@ def main():
     self_test()
     min_interval = check_provisioning(grafana_dir)
     boards = load_dashboards(grafana_dir)
+    check_bounds(boards, latency_bounds(source_dir))
 
     tmp = tempfile.mkdtemp(prefix="sonde-grafana.")
     os.chmod(tmp, 0o711)
@@ -674,11 +731,16 @@ def main():
         add_prober_fault_and_gap(owner)
         owner.script(os.path.join(grafana_dir, "grafana-reader.sql"))
         reader = Psql(port, "sonde_grafana")
+        check_percentile_sql(reader, boards, latency_bounds(source_dir))
 
         now = datetime.datetime.now(datetime.timezone.utc)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000) + datetime.timedelta(seconds=5)
         total = 0
-        for span in (datetime.timedelta(minutes=15), datetime.timedelta(days=7)):
+        # 15 minutes: minute rollups, $__interval 1m; 7 days: hourly rollups
+        # for range totals, minutes in 10m buckets; 90 days: daily totals,
+        # hourly rollups in 2h buckets.
+        for span in (datetime.timedelta(minutes=15), datetime.timedelta(days=7),
+                     datetime.timedelta(days=90)):
             t_from = now - span
             for name, board in boards:
                 n, variables = run_board(reader, board, t_from, now, min_interval, True)
