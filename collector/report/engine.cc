@@ -148,9 +148,8 @@ CheckRows ComputeCheck(const CheckInput& input, Interval window) {
     if (s.last_result != absl::InfinitePast()) {
       common::SetTimestamp(s.last_result, row.mutable_last_result());
     }
-    Fill(&row, Length(counted),
-         WeightedDown(input.outages, s.region, counted_regions, counted), Length(maintenance),
-         Length(no_data));
+    Fill(&row, Length(counted), WeightedDown(input.outages, s.region, counted_regions, counted),
+         Length(maintenance), Length(no_data));
     out.regions.push_back(std::move(row));
     probes += s.probes;
     failures += s.failures;

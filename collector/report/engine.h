@@ -48,9 +48,9 @@ struct SeriesInput {
 struct CheckInput {
   std::string check;
   std::string service;
-  std::vector<SeriesInput> regions;     // the regions counted: those with results in the window
-  std::vector<OutageSegment> outages;   // segments of incidents that name this check
-  IntervalSet maintenance;              // windows that cover this check
+  std::vector<SeriesInput> regions;    // the regions counted: those with results in the window
+  std::vector<OutageSegment> outages;  // segments of incidents that name this check
+  IntervalSet maintenance;             // windows that cover this check
 };
 
 // The incident kinds that count as downtime; others (latency, flapping,

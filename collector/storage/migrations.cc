@@ -167,6 +167,12 @@ COMMENT ON TABLE outbox IS 'notifications to deliver, written in the transaction
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_incident ON outbox (incident_id, notifier, id);
 )sql"},
+    {5, "incidents.failing_since for availability", R"sql(
+ALTER TABLE incidents ADD COLUMN failing_since timestamptz;
+COMMENT ON COLUMN incidents.failing_since IS
+  'first failing result of the incident (its checks in its regions, after their last passing result, at most 1 h before opened_at): availability counts the outage from here to resolved_at (when the condition cleared); NULL = opened_at';
+CREATE INDEX incidents_resolved_at ON incidents (resolved_at);
+)sql"},
 };
 
 }  // namespace

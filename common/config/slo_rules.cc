@@ -69,8 +69,7 @@ void ValidateSlos(const v1::Config& config, ConfigErrors* errors) {
       errors->Add(where, "service", absl::StrCat("no check has service \"", slo.service(), "\""));
     }
     if (!(slo.target_percent() > 0 && slo.target_percent() < 100)) {
-      errors->Add(where, "target_percent",
-                  "must be a percentage above 0 and below 100, e.g. 99.9");
+      errors->Add(where, "target_percent", "must be a percentage above 0 and below 100, e.g. 99.9");
     }
     if (absl::StatusOr<SloWindow> w = ParseSloWindow(slo.window()); !w.ok()) {
       errors->Add(where, "window", std::string(w.status().message()));

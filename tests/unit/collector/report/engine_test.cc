@@ -34,7 +34,8 @@ CheckInput ThreeRegions() {
 const Interval kDay{At(0), At(24 * 60)};
 
 TEST(IntervalsTest, SetOperations) {
-  const IntervalSet a = Normalize({{At(10), At(20)}, {At(0), At(5)}, {At(4), At(6)}, {At(30), At(30)}});
+  const IntervalSet a =
+      Normalize({{At(10), At(20)}, {At(0), At(5)}, {At(4), At(6)}, {At(30), At(30)}});
   ASSERT_EQ(a.size(), 2u);
   EXPECT_EQ(a[0].from, At(0));
   EXPECT_EQ(a[0].to, At(6));
@@ -93,7 +94,7 @@ TEST(EngineTest, MaintenanceAndNoDataAreExcludedAndShown) {
   CheckInput in = ThreeRegions();
   in.maintenance = {{At(0), At(120)}};
   in.outages.push_back({{At(60), At(180)}, "GLOBAL_OUTAGE", {}, 1});  // half inside maintenance
-  in.regions[0].no_data = {{At(600), At(660)}};                      // ams silent 1 h
+  in.regions[0].no_data = {{At(600), At(660)}};                       // ams silent 1 h
   for (auto& s : in.regions) {
     s.no_data.push_back({At(1380), At(1440)});  // everyone silent the last hour
   }
@@ -132,7 +133,8 @@ TEST(EngineTest, ServiceSumsItsChecks) {
 TEST(SloTest, CalendarMonthInBerlinAcrossTheDstChangeIs745Hours) {
   absl::StatusOr<Interval> m = CalendarMonth("2026-10", "Europe/Berlin");
   ASSERT_TRUE(m.ok()) << m.status();
-  EXPECT_EQ(m->from, absl::FromCivil(absl::CivilSecond(2026, 9, 30, 22, 0, 0), absl::UTCTimeZone()));
+  EXPECT_EQ(m->from,
+            absl::FromCivil(absl::CivilSecond(2026, 9, 30, 22, 0, 0), absl::UTCTimeZone()));
   EXPECT_EQ(m->to, absl::FromCivil(absl::CivilSecond(2026, 10, 31, 23, 0, 0), absl::UTCTimeZone()));
   EXPECT_EQ(m->to - m->from, absl::Hours(745));
   EXPECT_FALSE(CalendarMonth("2026-13", "UTC").ok());
@@ -147,7 +149,8 @@ TEST(SloTest, WindowsRollingAndCalendar) {
   slo.set_time_zone("Europe/Berlin");
   absl::StatusOr<Interval> w = SloWindowAt(slo, now);
   ASSERT_TRUE(w.ok());
-  EXPECT_EQ(w->from, absl::FromCivil(absl::CivilSecond(2026, 9, 30, 22, 0, 0), absl::UTCTimeZone()));
+  EXPECT_EQ(w->from,
+            absl::FromCivil(absl::CivilSecond(2026, 9, 30, 22, 0, 0), absl::UTCTimeZone()));
   EXPECT_EQ(w->to, now);
   slo.set_window("7d");
   w = SloWindowAt(slo, now);
