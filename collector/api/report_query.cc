@@ -63,6 +63,7 @@ absl::StatusOr<v1::AvailabilityReply> ReportQuery::Availability(
   scope.check = request.check_id();
   scope.region = request.region();
   scope.service = request.service();
+  scope.now = clock_->Now();
   report::WindowLabel label;
   label.time_zone = request.time_zone().empty() ? "UTC" : request.time_zone();
   const absl::Time now = clock_->Now();
@@ -116,6 +117,7 @@ absl::StatusOr<v1::SloReply> ReportQuery::Slo(const v1::SloRequest& request) {
     if (it == reports.end()) {
       report::ReportScope scope;
       scope.window = w;
+      scope.now = now;
       absl::StatusOr<v1::AvailabilityReply> r = Report(scope, {label, tz}, *config);
       if (!r.ok()) {
         return r.status();

@@ -7,9 +7,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "collector/storage/availability.h"
 #include "collector/storage/civil_time.h"
 #include "collector/storage/pg/pg.h"
+#include "collector/storage/rollup_read.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 
@@ -51,9 +51,58 @@ IntervalSet MaintenanceOf(const v1::Config& config, const std::string& check,
   return Normalize(std::move(out));
 }
 
+// The most frequent failure class; PROBER_ERROR only when nothing else
+// failed (as the per-minute availability query always did).
+v1::FailureClass::Code TopClass(const std::map<std::string, int64_t>& by_class) {
+  std::string best;
+  int64_t best_n = 0;
+  bool best_prober = true;
+  for (const auto& [name, n] : by_class) {
+    const bool prober = name == "PROBER_ERROR";
+    if (name == "OK" || n <= 0) {
+      continue;
+    }
+    if (best.empty() || (best_prober && !prober) || (prober == best_prober && n > best_n)) {
+      best = name;
+      best_n = n;
+      best_prober = prober;
+    }
+  }
+  v1::FailureClass::Code code = v1::FailureClass::UNSPECIFIED;
+  v1::FailureClass::Code_Parse(best, &code);
+  return code;
+}
+
+// "rollup_day 2026-10-04T00:00:00Z - ..., rollup_hour ...": which level
+// answered which part of the window.
+std::string Source(const collector::RollupWindow& w) {
+  std::vector<std::string> parts;
+  for (const collector::RollupSpan& s : w.spans) {
+    parts.push_back(
+        absl::StrCat("rollup_", collector::RollupLevelName(s.level), " ",
+                     absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", s.from, absl::UTCTimeZone()), " - ",
+                     absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", s.to, absl::UTCTimeZone())));
+  }
+  std::string out = absl::StrJoin(parts, ", ");
+  if (w.approximate) {
+    absl::StrAppend(&out, " (approximate: a finer level was dropped by retention)");
+  }
+  return out;
+}
+
 // Stretches without results per check x region, from the rollup minutes.
 absl::Status ReadSilences(PGconn* conn, const ReportScope& scope, const v1::Config& config,
                           std::map<std::pair<std::string, std::string>, SeriesInput*>* series) {
+  // Only minute rollups show a silence; they are kept for
+  // retention.minute, and before that nothing is judged no data.
+  absl::Time scan_from = scope.window.from;
+  if (scope.retention.minute > absl::ZeroDuration()) {
+    scan_from = std::max(
+        scan_from, collector::MinuteOf(scope.now - scope.retention.minute) + absl::Minutes(1));
+  }
+  if (scan_from >= scope.window.to) {
+    return absl::OkStatus();
+  }
   const std::map<std::string, absl::Duration> intervals = Intervals(config);
   std::vector<std::string> names;
   std::vector<std::string> limits;
@@ -83,7 +132,7 @@ WHERE s.prev IS NULL OR s.next IS NULL
 )sql";
   ASSIGN_OR_RETURN(PgResultPtr res,
                    ExecParams(conn, kSql,
-                              {collector::PgTime(collector::MinuteOf(scope.window.from)),
+                              {collector::PgTime(collector::MinuteOf(scan_from)),
                                collector::PgTime(scope.window.to), scope.check, scope.region,
                                ToArray(names), absl::StrCat("{", absl::StrJoin(limits, ","), "}"),
                                absl::StrCat(absl::ToInt64Microseconds(
@@ -104,8 +153,8 @@ WHERE s.prev IS NULL OR s.next IS NULL
     const bool last = PQgetvalue(res.get(), i, 4)[0] == 't';
     IntervalSet& no_data = it->second->no_data;
     if (prev_text.empty()) {
-      if (minute - scope.window.from > limit) {
-        no_data.push_back({scope.window.from, minute});
+      if (minute - scan_from > limit) {
+        no_data.push_back({scan_from, minute});
       }
     } else {
       int64_t prev_us = 0;
@@ -222,26 +271,33 @@ absl::StatusOr<std::vector<v1::DataGap>> ReadGaps(PGconn* conn, const ReportScop
 absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
                                         const v1::Config& config) {
   ReportInputs out;
-  out.source = "rollup_minute";
-  ASSIGN_OR_RETURN(std::vector<v1::AvailabilityRow> rows,
-                   collector::QueryAvailability(conn, scope.window.from, scope.window.to,
-                                                scope.check, scope.region));
+  collector::RollupQuery q;
+  q.from = scope.window.from;
+  q.to = scope.window.to;
+  if (!scope.check.empty()) {
+    q.check_ids = {scope.check};
+  }
+  if (!scope.region.empty()) {
+    q.regions = {scope.region};
+  }
+  q.retention = scope.retention;
+  q.now = scope.now;
+  ASSIGN_OR_RETURN(collector::RollupWindow counts, collector::ReadRollups(conn, q));
+  out.source = Source(counts);
   std::map<std::string, CheckInput> checks;
-  for (v1::AvailabilityRow& row : rows) {
-    if (!scope.service.empty() && row.service() != scope.service) {
+  for (const collector::RollupTotals& row : counts.rows) {
+    if (!scope.service.empty() && row.service != scope.service) {
       continue;
     }
-    CheckInput& c = checks[row.check_id()];
-    c.check = row.check_id();
-    c.service = row.service();
+    CheckInput& c = checks[row.check_id];
+    c.check = row.check_id;
+    c.service = row.service;
     SeriesInput s;
-    s.region = row.region();
-    s.probes = row.probes();
-    s.failures = row.failures();
-    s.top_failure_class = row.top_failure_class();
-    if (row.has_last_result()) {
-      s.last_result = common::ToTime(row.last_result());
-    }
+    s.region = row.region;
+    s.probes = static_cast<uint64_t>(row.probes);
+    s.failures = static_cast<uint64_t>(row.failures);
+    s.top_failure_class = TopClass(row.failures_by_class);
+    s.last_result = row.last_result;
     c.regions.push_back(std::move(s));
   }
   // Configured checks without a single result in the window: all no data.

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "collector/report/engine.h"
+#include "collector/storage/rollup_read.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/collector.pb.h"
 
@@ -27,6 +28,9 @@ struct ReportScope {
   std::string check;    // "" = every check
   std::string region;   // "" = every region
   std::string service;  // "" = every service
+  // Which rollup level still holds which part of the window.
+  collector::RollupRetention retention;
+  absl::Time now = absl::Now();
 };
 
 struct ReportInputs {
