@@ -157,6 +157,40 @@ absl::Status HttpApi::Start(const std::string& listen) {
                          auto reply = query_->GetTimeline(req.matches[1]);
                          Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
                        });
+  // Reports (docs/api.md, "Availability and SLOs"): the JSON of
+  // AvailabilityReply and SloReply with proto field names.
+  server_.routes().Get("/api/v1/availability", [this, authorized](const httplib::Request& req,
+                                                                  httplib::Response& res) {
+    if (!authorized(req, res, Scope::kRead)) {
+      return;
+    }
+    v1::AvailabilityRequest request;
+    if (req.has_param("window")) {
+      auto w = common::ParseDuration(req.get_param_value("window"));
+      if (!w.ok()) {
+        return Reply(res, absl::InvalidArgumentError("window: bad duration, e.g. 30d"), nullptr);
+      }
+      common::FromAbsl(*w, request.mutable_window());
+    }
+    request.set_month(req.get_param_value("month"));
+    request.set_time_zone(req.get_param_value("time_zone"));
+    request.set_check_id(req.get_param_value("check"));
+    request.set_region(req.get_param_value("region"));
+    request.set_service(req.get_param_value("service"));
+    auto reply = query_->reports().Availability(request);
+    Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
+  });
+  server_.routes().Get("/api/v1/slos",
+                       [this, authorized](const httplib::Request& req, httplib::Response& res) {
+                         if (!authorized(req, res, Scope::kRead)) {
+                           return;
+                         }
+                         v1::SloRequest request;
+                         request.set_name(req.get_param_value("name"));
+                         request.set_service(req.get_param_value("service"));
+                         auto reply = query_->reports().Slo(request);
+                         Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
+                       });
   if (absl::Status st = server_.Start(listen, "HTTP API"); !st.ok()) {
     return st;
   }

@@ -25,7 +25,7 @@ constexpr size_t kMaxCommentBytes = 2000;
 }  // namespace
 
 QueryService::QueryService(StorePool* pool, const common::Clock* clock)
-    : pool_(pool), clock_(clock), incidents_(pool->conninfo()) {}
+    : pool_(pool), clock_(clock), incidents_(pool->conninfo()), reports_(pool, clock) {}
 
 template <typename Fn>
 auto QueryService::WithIncidents(Fn fn) -> decltype(fn(std::declval<IncidentStore&>())) {
@@ -163,63 +163,14 @@ grpc::Status QueryService::Answer(const grpc::ServerContext& context, Scope scop
 grpc::Status QueryService::Availability(grpc::ServerContext* context,
                                         const v1::AvailabilityRequest* request,
                                         v1::AvailabilityReply* reply) {
-  if (auth_ != nullptr) {
-    if (absl::StatusOr<Caller> who = auth_->Authorize(*context, Scope::kRead); !who.ok()) {
-      return ToGrpcStatus(who.status());
-    }
-  }
-  absl::Duration window = kDefaultAvailabilityWindow;
-  if (request->has_window()) {
-    window = common::ToAbsl(request->window());
-  }
-  if (window <= absl::ZeroDuration()) {
-    return grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("window must be positive, got ", absl::FormatDuration(window)));
-  }
-  if (window > kMaxAvailabilityWindow) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("window ", absl::FormatDuration(window),
-                                     " is longer than the 400 days the collector answers"));
-  }
-  const absl::Time to = clock_->Now();
-  const absl::Time from = to - window;
+  return Answer(*context, Scope::kRead, reply,
+                [&](const Caller&) { return reports_.Availability(*request); });
+}
 
-  // An idle pooled connection may have died since its last use; a read is
-  // safe to retry once on a fresh one.
-  absl::StatusOr<std::vector<v1::AvailabilityRow>> rows;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    absl::StatusOr<StorePool::Lease> store = pool_->Acquire();
-    if (!store.ok()) {
-      rows = store.status();
-      break;
-    }
-    rows = (*store)->Availability(from, to, request->check_id(), request->region());
-    if (rows.ok() || !absl::IsUnavailable(rows.status())) {
-      break;
-    }
-  }
-  if (!rows.ok()) {
-    spdlog::error("query: availability failed: {}", std::string(rows.status().message()));
-    return ToGrpcStatus(rows.status());
-  }
-  absl::StatusOr<StorePool::Lease> store = pool_->Acquire();
-  if (store.ok()) {
-    auto gaps = (*store)->Gaps(from, to, request->region());
-    if (gaps.ok()) {
-      for (v1::DataGap& g : *gaps) {
-        *reply->add_gaps() = std::move(g);
-      }
-    } else {
-      spdlog::warn("query: gaps failed: {}", std::string(gaps.status().message()));
-    }
-  }
-  SetTimestamp(from, reply->mutable_from());
-  SetTimestamp(to, reply->mutable_to());
-  for (v1::AvailabilityRow& row : *rows) {
-    *reply->add_rows() = std::move(row);
-  }
-  return grpc::Status::OK;
+grpc::Status QueryService::Slo(grpc::ServerContext* context, const v1::SloRequest* request,
+                               v1::SloReply* reply) {
+  return Answer(*context, Scope::kRead, reply,
+                [&](const Caller&) { return reports_.Slo(*request); });
 }
 
 }  // namespace sonde::collector

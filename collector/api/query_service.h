@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "collector/api/config_deliveries.h"
 #include "collector/api/prober_vitals.h"
+#include "collector/api/report_query.h"
 #include "collector/auth/auth.h"
 #include "collector/incidents/incident_store.h"
 #include "collector/storage/store.h"
@@ -29,9 +30,6 @@
 #include "sonde/v1/collector.grpc.pb.h"
 
 namespace sonde::collector {
-
-inline constexpr absl::Duration kDefaultAvailabilityWindow = absl::Hours(1);
-inline constexpr absl::Duration kMaxAvailabilityWindow = absl::Hours(24 * 400);
 
 // The acknowledger as stored and shown: the claimed `by` (free text, made
 // safe and capped) and the name of the token that proved it, "alice (token
@@ -69,10 +67,18 @@ class QueryService final : public v1::Query::Service {
                        v1::ProbersReply* reply) override;
 
   // Window [now - window, now); window defaults to 1h, must be positive and
-  // at most 400 days (INVALID_ARGUMENT otherwise). Store errors map to their
-  // gRPC code (UNAVAILABLE when PostgreSQL is unreachable).
+  // at most 400 days (INVALID_ARGUMENT otherwise); or a calendar `month`
+  // (ReportQuery). Store errors map to their gRPC code (UNAVAILABLE when
+  // PostgreSQL is unreachable).
   grpc::Status Availability(grpc::ServerContext* context, const v1::AvailabilityRequest* request,
                             v1::AvailabilityReply* reply) override;
+  // The config's SLOs: budget left and burn rates (docs/availability.md).
+  grpc::Status Slo(grpc::ServerContext* context, const v1::SloRequest* request,
+                   v1::SloReply* reply) override;
+  // The report answers without gRPC, for the HTTP API (auth is the caller's).
+  ReportQuery& reports() { return reports_; }
+  // Where reports read checks, maintenance and SLOs (not owned; null: none).
+  void set_config(const ConfigHolder* config) { reports_.set_config(config); }
 
  private:
   // Checks the query token's `scope`, then answers with fn(caller)'s reply
@@ -92,6 +98,7 @@ class QueryService final : public v1::Query::Service {
   absl::Mutex incidents_mu_;
   bool incidents_busy_ ABSL_GUARDED_BY(incidents_mu_) = false;
   IncidentStore incidents_;  // used only by the caller whose turn it is
+  ReportQuery reports_;
 };
 
 }  // namespace sonde::collector

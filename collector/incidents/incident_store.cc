@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "collector/incidents/failing_since.h"
 #include "collector/notify/incident_row.h"
 #include "collector/notify/outbox.h"
 #include "collector/notify/routing.h"
@@ -276,6 +277,10 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
       }
       i.set_evidence(PQgetvalue(r, 0, 6));
     }
+  }
+
+  if (e.kind == IncidentEventKind::kOpened) {
+    RETURN_IF_ERROR(RecordFailingSince(c, i.id(), d.checks, d.regions, d.opened_at));
   }
 
   OutboxWriter outbox(c);

@@ -289,6 +289,12 @@ INSERT INTO rollup_day_class (check_id, region, day, failure_class, n)
   SELECT check_id, region, date_trunc('day', minute, 'UTC'), failure_class, sum(n)
   FROM rollup_minute_class GROUP BY check_id, region, date_trunc('day', minute, 'UTC'), failure_class;
 )sql"},
+    {5, "incidents.failing_since for availability", R"sql(
+ALTER TABLE incidents ADD COLUMN failing_since timestamptz;
+COMMENT ON COLUMN incidents.failing_since IS
+  'first failing result of the incident (its checks in its regions, after their last passing result, at most 1 h before opened_at): availability counts the outage from here to resolved_at (when the condition cleared); NULL = opened_at';
+CREATE INDEX incidents_resolved_at ON incidents (resolved_at);
+)sql"},
 };
 
 }  // namespace

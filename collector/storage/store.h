@@ -99,6 +99,10 @@ class Store {
   absl::StatusOr<std::vector<v1::DataGap>> Gaps(absl::Time from, absl::Time to,
                                                 const std::string& region_filter);
 
+  // The connection, for read-only report queries (collector/report) by the
+  // thread that leased this Store.
+  PGconn* connection() { return conn_.get(); }
+
   // Runs one SQL command (tests and tooling). Its result rows are discarded.
   absl::Status Execute(const std::string& sql);
   // Runs one query and returns the first column of each row as text (NULL

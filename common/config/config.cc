@@ -15,8 +15,8 @@
 #include "absl/time/time.h"
 #include "common/checks/registry.h"
 #include "common/config/config_errors.h"
+#include "common/config/slo_rules.h"
 #include "common/config/storage_config.h"
-#include "common/config/config_transfer.h"
 #include "common/config/config_transfer.h"
 #include "common/config/yaml_to_proto.h"
 #include "common/net.h"
@@ -108,6 +108,7 @@ class Validator {
     MaintenanceAll(names);
     Detection();
     Policy();
+    ValidateSlos(config_, errors_);
   }
 
  private:

@@ -1,0 +1,153 @@
+// The availability report benchmark (issue 12, acceptance 1): the answer of
+// `sondectl report --window 30d` — Query.Availability's handler, without
+// the gRPC hop — over synthetic rollups of N checks x R regions x D days
+// (tests/testing/rollup_fill.h: hourly and daily rows made by PostgreSQL),
+// with one regional incident per 100 checks and a maintenance window, on a
+// throwaway PostgreSQL. Prints the fill time and the report's wall time per
+// run (median of --runs), and the engine's share (no I/O) separately.
+//
+//   sonde-bench-report --postgres CONNINFO [--checks 10000] [--regions 3]
+//                      [--days 30] [--runs 5]
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "collector/api/config_service.h"
+#include "collector/api/report_query.h"
+#include "collector/report/engine.h"
+#include "collector/storage/pg/pg.h"
+#include "collector/storage/store.h"
+#include "collector/storage/store_pool.h"
+#include "common/clock.h"
+#include "common/proto_time.h"
+#include "tests/testing/rollup_fill.h"
+
+namespace {
+
+using sonde::collector::Store;
+
+int Fail(const std::string& what) {
+  std::fprintf(stderr, "sonde-bench-report: %s\n", what.c_str());
+  return 1;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string conninfo;
+  int checks = 10000;
+  int regions = 3;
+  int days = 30;
+  int runs = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string value = argv[i + 1];
+    bool ok = true;
+    if (flag == "--postgres") {
+      conninfo = value;
+    } else if (flag == "--checks") {
+      ok = absl::SimpleAtoi(value, &checks);
+    } else if (flag == "--regions") {
+      ok = absl::SimpleAtoi(value, &regions);
+    } else if (flag == "--days") {
+      ok = absl::SimpleAtoi(value, &days);
+    } else if (flag == "--runs") {
+      ok = absl::SimpleAtoi(value, &runs);
+    } else {
+      return Fail(absl::StrCat("unknown flag ", flag));
+    }
+    if (!ok) {
+      return Fail(absl::StrCat("bad value for ", flag));
+    }
+  }
+  if (conninfo.empty() || checks < 1 || regions < 1 || days < 1 || runs < 1) {
+    return Fail("usage: --postgres CONNINFO [--checks N] [--regions N] [--days N] [--runs N]");
+  }
+  auto store = Store::Connect(conninfo);
+  if (!store.ok()) {
+    return Fail(std::string(store.status().message()));
+  }
+  if (absl::Status st = (*store)->Migrate(); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
+  // The window ends at a whole day: the 30 days are read from rollup_day.
+  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 86400 * 86400);
+  sonde::testing::RollupFill fill;
+  fill.checks = checks;
+  fill.regions = regions;
+  fill.from = now - absl::Hours(24) * days;
+  fill.days = days;
+  const absl::Time fill_start = absl::Now();
+  if (absl::Status st = sonde::testing::FillRollups((*store)->connection(), fill); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
+  // One regional incident per 100 checks, an hour long, with its timeline.
+  const std::string t0 =
+      absl::StrCat("'", sonde::collector::pg::Timestamp(fill.from), "'::timestamptz");
+  const std::string incidents = absl::StrCat(
+      "INSERT INTO incidents (id, kind, severity, service, checks, regions, hosts, protocol,"
+      " failure_class, failing_share, latency_phase, latency_p95_ms, latency_baseline_p95_ms,"
+      " affected_targets, recovered_targets, evidence, opened_at, updated_at, resolved_at,"
+      " failing_since)"
+      " SELECT 'bench/' || g, 'REGIONAL_OUTAGE', 'PAGE', 'svc-' || (g % 100),"
+      " ARRAY['check-' || lpad(g::text, 5, '0')], ARRAY['region-0'], '{}', 'https',"
+      " 'TCP_REFUSED', 1, '', 0, 0, 1, 0, '', ",
+      t0, " + g * interval '1 minute', ", t0, " + g * interval '1 minute', ", t0,
+      " + g * interval '1 minute' + interval '1 hour', ", t0,
+      " + g * interval '1 minute' - interval '3 minutes'"
+      " FROM generate_series(0, ",
+      checks - 1,
+      ", 100) AS g;"
+      " INSERT INTO incident_events (incident_id, at, kind, incident_kind, regions,"
+      " affected_targets, recovered_targets, failing_share, detail)"
+      " SELECT id, opened_at, 'OPENED', kind, regions, 1, 0, 1, '' FROM incidents"
+      " WHERE id LIKE 'bench/%'; ANALYZE;");
+  if (absl::Status st = (*store)->Execute(incidents); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
+  const double fill_s = absl::ToDoubleSeconds(absl::Now() - fill_start);
+
+  sonde::v1::Config config;
+  sonde::v1::MaintenanceWindow* m = config.add_maintenance();
+  m->set_name("bench");
+  sonde::common::SetTimestamp(now - absl::Hours(50), m->mutable_start());
+  sonde::common::SetTimestamp(now - absl::Hours(49), m->mutable_end());
+  sonde::collector::ConfigHolder holder(config);
+  sonde::collector::StorePool pool(conninfo);
+  sonde::common::FakeClock clock(now);
+  sonde::collector::ReportQuery query(&pool, &clock);
+  query.set_config(&holder);
+  sonde::v1::AvailabilityRequest request;
+  sonde::common::SetDuration(absl::Hours(24) * days, request.mutable_window());
+
+  std::vector<double> wall;
+  size_t rows = 0;
+  size_t overall = 0;
+  for (int r = 0; r < runs; ++r) {
+    const absl::Time start = absl::Now();
+    auto reply = query.Availability(request);
+    wall.push_back(absl::ToDoubleSeconds(absl::Now() - start));
+    if (!reply.ok()) {
+      return Fail(std::string(reply.status().message()));
+    }
+    rows = reply->rows_size();
+    overall = reply->overall_size();
+  }
+  std::printf(
+      "report --window %dd over %d checks x %d regions x %d days of rollups: %zu rows, %zu "
+      "overall rows; fill %.1f s; report median %.3f s (min %.3f, max %.3f, %d runs)\n",
+      days, checks, regions, days, rows, overall, fill_s, Median(wall),
+      *std::min_element(wall.begin(), wall.end()), *std::max_element(wall.begin(), wall.end()),
+      runs);
+  return 0;
+}
