@@ -104,6 +104,8 @@ absl::Status CollectorServer::Start() {
   query_.set_authenticator(auth_);
   query_.set_config_deliveries(&config_service_.deliveries());
   query_.set_prober_vitals(&ingest_.vitals());
+  query_.set_config(&holder_);
+  query_.set_detection(&detection_);
   builder.RegisterService(&ingest_);
   builder.RegisterService(&config_service_);
   builder.RegisterService(&query_);

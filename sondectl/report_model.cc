@@ -1,0 +1,108 @@
+#include "sondectl/report_model.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/proto_time.h"
+#include "sondectl/report.h"
+
+namespace sonde::sondectl {
+namespace {
+
+std::string ClassName(v1::FailureClass::Code code) {
+  if (code == v1::FailureClass::UNSPECIFIED) {
+    return "";
+  }
+  const std::string& name = v1::FailureClass::Code_Name(code);
+  return name.empty() ? absl::StrCat(static_cast<int>(code)) : name;
+}
+
+std::vector<AccountingLine> Accounting(const ReportModel& m) {
+  std::set<std::string> regions;
+  for (const ReportRow& r : m.rows) {
+    regions.insert(r.region);
+  }
+  std::vector<AccountingLine> out;
+  out.push_back({"definition", "Definition",
+                 "availability = (probes - failed) / probes per check and region, truncated, "
+                 "never rounded up; from the collector's per-minute rollups"});
+  out.push_back(
+      {"window", "Window",
+       absl::StrCat("last ", m.window, ", ", FormatRfc3339(m.from), " to ", FormatRfc3339(m.to),
+                    ", rounded out to whole minutes (rolling window)")});
+  out.push_back({"time_zone", "Time zone", "UTC"});
+  out.push_back({"exclusions", "Exclusions",
+                 "PROBER_ERROR results (a fault of the prober) count neither as probes nor as "
+                 "failures; results probers lost (spool full) are no data, not downtime"});
+  out.push_back({"regions", "Regions counted",
+                 regions.empty()
+                     ? std::string("none (no results)")
+                     : absl::StrCat(absl::StrJoin(regions, ", "), "; each region is its own row")});
+  return out;
+}
+
+}  // namespace
+
+ReportModel ModelFromAvailability(const v1::AvailabilityReply& reply, const std::string& service) {
+  ReportModel m;
+  m.from = common::ToTime(reply.from());
+  m.to = common::ToTime(reply.to());
+  m.window = FormatWindow(m.to - m.from);
+  m.service = service;
+  for (const v1::AvailabilityRow& r : reply.rows()) {
+    if (!service.empty() && r.service() != service) {
+      continue;
+    }
+    ReportRow row;
+    row.check = r.check_id();
+    row.service = r.service();
+    row.region = r.region();
+    row.probes = r.probes();
+    row.failures = std::min(r.failures(), r.probes());
+    row.top_failure_class = ClassName(r.top_failure_class());
+    if (common::IsSet(r.last_result())) {
+      row.last_result = common::ToTime(r.last_result());
+    }
+    m.rows.push_back(std::move(row));
+  }
+  for (const v1::DataGap& g : reply.gaps()) {
+    m.gaps.push_back(
+        {g.prober_id(), g.region(), g.results(), common::ToTime(g.from()), common::ToTime(g.to())});
+  }
+  m.accounting = Accounting(m);
+  return m;
+}
+
+uint64_t ScaledAvailability(const ReportRow& row, uint64_t scale) {
+  if (row.probes == 0) {
+    return 0;
+  }
+  const uint64_t good = row.probes - std::min(row.failures, row.probes);
+  return static_cast<uint64_t>(static_cast<unsigned __int128>(good) * scale / row.probes);
+}
+
+std::string AvailabilityPercent(const ReportRow& row) {
+  if (!row.has_probes()) {
+    return "n/a";
+  }
+  const uint64_t milli = ScaledAvailability(row, 100000);  // thousandths of a percent
+  return absl::StrFormat("%d.%03d%%", milli / 1000, milli % 1000);
+}
+
+std::string AvailabilityNumber(const ReportRow& row) {
+  if (!row.has_probes()) {
+    return "";
+  }
+  const uint64_t micro = ScaledAvailability(row, 100000000);  // millionths of a percent
+  std::string frac = absl::StrFormat("%06d", micro % 1000000);
+  while (!frac.empty() && frac.back() == '0') {
+    frac.pop_back();
+  }
+  return absl::StrCat(micro / 1000000, frac.empty() ? "" : ".", frac);
+}
+
+}  // namespace sonde::sondectl
