@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/checks/registry.h"
 #include "common/config/config_errors.h"
+#include "common/config/slo_rules.h"
 #include "common/config/config_transfer.h"
 #include "common/config/config_transfer.h"
 #include "common/config/yaml_to_proto.h"
@@ -106,6 +107,7 @@ class Validator {
     MaintenanceAll(names);
     Detection();
     Policy();
+    ValidateSlos(config_, errors_);
   }
 
  private:
