@@ -31,6 +31,7 @@
 #include "sondectl/report.h"
 #include "sondectl/report_formats.h"
 #include "sondectl/report_model.h"
+#include "sondectl/slo.h"
 #include "sondectl/state.h"
 #include "sondectl/status.h"
 
@@ -58,6 +59,8 @@ acknowledges incidents, and checks Sonde config files. Commands:
   status     the current state per service, check and region, what is
              broken first: sondectl status [--service S] [--broken]
              each prober's status and config delivery: sondectl status --probers
+  slo        the SLOs: target, achieved, error budget left, burn rates,
+             worst first: sondectl slo [--service S] [--format json]
   validate   load and validate a config file exactly as the collector does
              sondectl validate --config sonde.yaml
   help       this text; `sondectl COMMAND --help` explains a command's flags
@@ -127,6 +130,21 @@ Exit status: 0 success, 1 the collector is unreachable or failed, 2 usage error.
 Examples:
   sondectl status --broken
   sondectl status --probers --collector collector.example.net:7600)txt";
+
+constexpr char kSloUsage[] =
+    R"txt(usage: sondectl slo [--collector HOST:PORT] [--name NAME] [--service S] [--format table|json]
+
+Prints every SLO of the config (docs/availability.md): its target, window
+and budgeting method, what it achieved (SLI), the error budget left (100%
+untouched, 0% spent, negative overspent; spent ones marked "!") and the burn
+rates (1 spends the budget exactly over the window), the lowest budget
+first; below the table each SLO's accounting method (window, time zone,
+exclusions). --format json prints Query.Slo's reply ({"slos": [...]}).
+
+Exit status: 0 success, 1 the collector is unreachable or failed, 2 usage error.
+
+Example:
+  sondectl slo --service app)txt";
 
 constexpr char kIncidentsUsage[] =
     R"txt(usage: sondectl incidents [--collector HOST:PORT] [--all [--window 24h]] [--service S] [--format table|json]
@@ -435,9 +453,18 @@ absl::StatusOr<absl::Duration> ParseReportWindow(const std::string& text) {
   return window;
 }
 
+// --month of `report`: "2026-11" (a calendar month, 1970..9999).
+bool ValidMonth(const std::string& month) {
+  absl::Time t;
+  std::string err;
+  return month.size() == 7 && absl::ParseTime("%Y-%m", month, &t, &err);
+}
+
 int Report(const std::vector<std::string>& args) {
   CollectorFlags c;
-  std::string window_text = "1h";
+  std::string window_text;
+  std::string month;
+  std::string time_zone;
   std::string format = "table";
   std::string service;
   std::string check;
@@ -445,7 +472,11 @@ int Report(const std::vector<std::string>& args) {
   common::FlagSet flags("sondectl report", kReportUsage);
   c.Add(&flags);
   flags.String("window", &window_text,
-               "How far back to look: 24h, 30d, 90d, 1y, or any duration up to 400d.");
+               "How far back to look: 24h, 30d, 90d, 1y, or any duration up to 400d\n"
+               "(default 1h).");
+  flags.String("month", &month, "A calendar month instead of --window: 2026-11 (in --time-zone).");
+  flags.String("time-zone", &time_zone,
+               "With --month: the IANA time zone of its boundaries (default UTC).");
   std::string format_help = "One of:";
   for (const std::string& name : ReportFormatNames()) {
     absl::StrAppend(&format_help, "\n  ", name, ": ", FindReportFormat(name)->description);
@@ -458,24 +489,53 @@ int Report(const std::vector<std::string>& args) {
   if (!ParseFlagsOnly("report", &flags, args, &code, &format, ReportFormatNames())) {
     return code;
   }
-  absl::StatusOr<absl::Duration> window = ParseReportWindow(window_text);
+  if (!month.empty() && !window_text.empty()) {
+    return UsageError("report", "give --window or --month, not both");
+  }
+  if (!month.empty() && !ValidMonth(month)) {
+    return UsageError(
+        "report", absl::StrCat("--month must look like 2026-11, not \"", SafeText(month), "\""));
+  }
+  if (!time_zone.empty() && month.empty()) {
+    return UsageError("report", "--time-zone goes with --month");
+  }
+  absl::StatusOr<absl::Duration> window =
+      ParseReportWindow(window_text.empty() ? "1h" : window_text);
   if (!window.ok()) {
     return UsageError("report", std::string(window.status().message()));
   }
   v1::AvailabilityRequest request;
-  common::FromAbsl(*window, request.mutable_window());
+  if (month.empty()) {
+    common::FromAbsl(*window, request.mutable_window());
+  } else {
+    request.set_month(month);
+    request.set_time_zone(time_zone);
+  }
   request.set_check_id(check);
   request.set_region(region);
+  request.set_service(service);
   const ReportFormat* renderer = FindReportFormat(format);
-  Progress progress(
-      absl::StrCat("report over ", FormatWindow(*window), ": waiting for the collector"),
-      IsTerminal(stderr));
-  return CallQuery("report", "get availability", &c, &v1::Query::Stub::Availability, request,
-                   [&](const v1::AvailabilityReply& reply) {
-                     std::string text = renderer->render(ModelFromAvailability(reply, service));
-                     progress.Stop();
-                     std::fputs(text.c_str(), stdout);
-                   });
+  Progress progress(absl::StrCat("report over ", month.empty() ? FormatWindow(*window) : month,
+                                 ": waiting for the collector"),
+                    IsTerminal(stderr));
+  int print_code = kExitOk;
+  const int rpc_code = CallQuery(
+      "report", "get availability", &c, &v1::Query::Stub::Availability, request,
+      [&](const v1::AvailabilityReply& reply) {
+        progress.Stop();
+        if (!month.empty() && !reply.has_method()) {
+          // An older collector ignores `month` and answers the last hour.
+          std::fprintf(stderr,
+                       "sondectl: the collector does not answer calendar months (--month); "
+                       "upgrade it or use --window\n");
+          print_code = kExitFailure;
+          return;
+        }
+        ReportModel model = ModelFromAvailability(reply, service);
+        model.month = month;
+        std::fputs(renderer->render(model).c_str(), stdout);
+      });
+  return rpc_code != kExitOk ? rpc_code : print_code;
 }
 
 int Status(const std::vector<std::string>& args) {
@@ -511,6 +571,25 @@ int Status(const std::vector<std::string>& args) {
         std::fputs(
             (format == "json" ? ToJson(reply) : FormatProbersTable(reply, absl::Now())).c_str(),
             stdout);
+      });
+}
+
+int Slo(const std::vector<std::string>& args) {
+  CollectorFlags c;
+  std::string format = "table";
+  v1::SloRequest request;
+  common::FlagSet flags("sondectl slo", kSloUsage);
+  c.Add(&flags);
+  flags.String("name", request.mutable_name(), "Only the SLO with this name.");
+  flags.String("service", request.mutable_service(), "Only the SLOs of this service.");
+  AddFormatFlag(&flags, &format);
+  int code = kExitOk;
+  if (!ParseFlagsOnly("slo", &flags, args, &code, &format)) {
+    return code;
+  }
+  return CallQuery(
+      "slo", "read the SLOs", &c, &v1::Query::Stub::Slo, request, [&](const v1::SloReply& reply) {
+        std::fputs((format == "json" ? ToJson(reply) : FormatSloTable(reply)).c_str(), stdout);
       });
 }
 
@@ -567,8 +646,8 @@ int Main(int argc, char** argv) {
     int (*run)(const std::vector<std::string>& args);
   };
   static constexpr Command kCommands[] = {
-      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},
-      {"report", Report},       {"status", Status},     {"validate", Validate}};
+      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},          {"report", Report},
+      {"status", Status},       {"slo", Slo},           {"validate", Validate}};
   if (command == "help" && !args.empty()) {
     for (const Command& c : kCommands) {
       if (args[0] == c.name) {
@@ -590,8 +669,9 @@ int Main(int argc, char** argv) {
     }
   }
   return UsageError(
-      "", absl::StrCat("unknown command \"", command,
-                       "\"; commands: incidents, incident, ack, report, status, validate, help"));
+      "",
+      absl::StrCat("unknown command \"", command,
+                   "\"; commands: incidents, incident, ack, report, status, slo, validate, help"));
 }
 
 }  // namespace

@@ -51,13 +51,13 @@ std::string CsvCell(absl::string_view text) {
 std::string RenderReportCsv(const ReportModel& m) {
   std::string out;
   AppendRecord({"check", "service", "region", "probes", "failures", "availability",
-                "top_failure_class", "last_result", "window_from", "window_to"},
+                "top_failure_class", "last_result", "window_from", "window_to", "reachability"},
                &out);
   for (const ReportRow& row : m.rows) {
     AppendRecord({row.check, row.service, row.region, absl::StrCat(row.probes),
                   absl::StrCat(row.failures), AvailabilityNumber(row), row.top_failure_class,
                   row.last_result.has_value() ? FormatRfc3339(*row.last_result) : "",
-                  FormatRfc3339(m.from), FormatRfc3339(m.to)},
+                  FormatRfc3339(m.from), FormatRfc3339(m.to), ReachabilityNumber(row)},
                  &out);
   }
   // The trailer: comment lines a reader skips (pandas comment='#').

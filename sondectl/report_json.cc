@@ -19,7 +19,7 @@ void AppendKey(const char* key, const std::string& value, std::string* out) {
 
 std::string RenderReportJson(const ReportModel& m) {
   std::string out = "{";
-  AppendKey("window", m.window, &out);
+  AppendKey("window", m.month.empty() ? m.window : m.month, &out);
   out += ",";
   AppendKey("from", FormatRfc3339(m.from), &out);
   out += ",";
@@ -33,8 +33,9 @@ std::string RenderReportJson(const ReportModel& m) {
     AppendKey("service", row.service, &out);
     out += ",";
     AppendKey("region", row.region, &out);
+    const std::string availability = AvailabilityNumber(row);
     absl::StrAppend(&out, ",\"probes\":", row.probes, ",\"failures\":", row.failures,
-                    ",\"availability\":", row.has_probes() ? AvailabilityNumber(row) : "null",
+                    ",\"availability\":", availability.empty() ? "null" : availability,
                     ",\"top_failure_class\":");
     if (row.top_failure_class.empty()) {
       out += "null";
@@ -47,6 +48,8 @@ std::string RenderReportJson(const ReportModel& m) {
     } else {
       out += "null";
     }
+    out += ",\"reachability\":";
+    out += row.has_probes() ? ReachabilityNumber(row) : "null";
     out += "}";
   }
   out += "],\"gaps\":[";

@@ -27,6 +27,12 @@ struct ReportRow {
   uint64_t failures = 0;                  // <= probes
   std::string top_failure_class;          // "" when nothing failed
   std::optional<absl::Time> last_result;  // none: no result in the window
+  // The collector's time-based availability (docs/availability.md), when
+  // it computes one (its reply carries an AccountingMethod); otherwise the
+  // report shows the probe share as availability.
+  std::optional<double> availability_percent;
+  int64_t maintenance_seconds = 0;  // excluded from the counted time
+  int64_t no_data_seconds = 0;      // excluded from the counted time
 
   bool has_probes() const { return probes > 0; }
   bool below_full() const { return probes > 0 && failures > 0; }
@@ -50,10 +56,11 @@ struct AccountingLine {
 };
 
 struct ReportModel {
-  std::string window;  // "1h", "30d" (FormatWindow of to - from)
+  std::string window;  // "1h", "30d" (FormatWindow of to - from), or the month "2026-11"
   absl::Time from;
   absl::Time to;
-  std::string service;          // the --service filter ("" all)
+  std::string month;    // the --month asked for ("2026-11"); "" for a rolling window
+  std::string service;  // the --service filter ("" all)
   std::vector<ReportRow> rows;  // sorted by check, then region
   std::vector<ReportGap> gaps;
   std::vector<AccountingLine> accounting;  // always present, in this order
@@ -61,7 +68,8 @@ struct ReportModel {
 
 // The report for `reply` (rows kept in the collector's order, check then
 // region); rows of other services dropped when `service` is set. The
-// accounting footer states how the numbers were made.
+// accounting footer states how the numbers were made: the collector's
+// AccountingMethod when the reply has one, else the rollup definition.
 ReportModel ModelFromAvailability(const v1::AvailabilityReply& reply, const std::string& service);
 
 // floor(scale * (probes - failures) / probes) without floating point;
@@ -69,12 +77,17 @@ ReportModel ModelFromAvailability(const v1::AvailabilityReply& reply, const std:
 uint64_t ScaledAvailability(const ReportRow& row, uint64_t scale);
 
 // "99.500%" (3 decimals, truncated: any failure shows below 100.000%), or
-// "n/a" when the row has no probes.
+// "n/a" when the row has no probes; of the availability (as above) or the
+// reachability.
 std::string AvailabilityPercent(const ReportRow& row);
+std::string ReachabilityPercent(const ReportRow& row);
 
 // Percent with at most 6 decimals, truncated, trailing zeros dropped: "100",
-// "99.5", "96.666666"; "" when the row has no probes.
+// "99.5", "96.666666"; "" when the row has no probes. The collector's
+// availability when the row has one, else the probe share.
 std::string AvailabilityNumber(const ReportRow& row);
+// The same for the reachability: always the probe share.
+std::string ReachabilityNumber(const ReportRow& row);
 
 }  // namespace sonde::sondectl
 

@@ -11,24 +11,27 @@
 namespace sonde::sondectl {
 
 std::string RenderReportTable(const ReportModel& m) {
-  std::string out = absl::StrCat("Availability over the last ", m.window, ": ",
-                                 FormatRfc3339(m.from), " to ", FormatRfc3339(m.to), " (UTC)",
-                                 m.service.empty() ? "" : ", service ", SafeText(m.service), "\n");
+  std::string out = absl::StrCat(
+      "Availability ",
+      m.month.empty() ? absl::StrCat("over the last ", m.window) : absl::StrCat("in ", m.month),
+      ": ", FormatRfc3339(m.from), " to ", FormatRfc3339(m.to), " (UTC)",
+      m.service.empty() ? "" : ", service ", SafeText(m.service), "\n");
   if (m.rows.empty()) {
     absl::StrAppend(&out, "No results in this window.\n");
   } else {
-    constexpr size_t kColumns = 7;
-    // Numbers (PROBES, FAILED, AVAILABILITY) are right-aligned.
-    constexpr std::array<bool, kColumns> kRight = {false, false, false, true, true, true, false};
+    constexpr size_t kColumns = 8;
+    // Numbers (PROBES, FAILED, AVAILABILITY, REACHABILITY) are right-aligned.
+    constexpr std::array<bool, kColumns> kRight = {false, false, false, true,
+                                                   true,  true,  true,  false};
     std::vector<std::array<std::string, kColumns>> cells;
-    cells.push_back(
-        {"CHECK", "SERVICE", "REGION", "PROBES", "FAILED", "AVAILABILITY", "TOP-FAILURE"});
+    cells.push_back({"CHECK", "SERVICE", "REGION", "PROBES", "FAILED", "AVAILABILITY",
+                     "REACHABILITY", "TOP-FAILURE"});
     std::vector<bool> marked = {false};
     size_t below = 0;
     for (const ReportRow& row : m.rows) {
       cells.push_back({SafeText(row.check), SafeText(row.service), SafeText(row.region),
                        absl::StrCat(row.probes), absl::StrCat(row.failures),
-                       AvailabilityPercent(row),
+                       AvailabilityPercent(row), ReachabilityPercent(row),
                        row.top_failure_class.empty() ? "-" : SafeText(row.top_failure_class)});
       marked.push_back(row.below_full());
       below += row.below_full() ? 1 : 0;

@@ -82,11 +82,11 @@ TEST(ReportFormatsTest, CsvIsRfc4180WithATrailer) {
   ASSERT_GE(lines.size(), 5u) << csv;
   EXPECT_EQ(lines[0],
             "check,service,region,probes,failures,availability,top_failure_class,last_result,"
-            "window_from,window_to");
+            "window_from,window_to,reachability");
   EXPECT_EQ(lines[1],
             "web,app,fra,1000,1,99.9,HTTP_STATUS,2024-05-01T09:59:50Z,2024-04-01T10:00:00Z,"
-            "2024-05-01T10:00:00Z");
-  EXPECT_EQ(lines[2], "db,data,ams,10,0,100,,,2024-04-01T10:00:00Z,2024-05-01T10:00:00Z");
+            "2024-05-01T10:00:00Z,99.9");
+  EXPECT_EQ(lines[2], "db,data,ams,10,0,100,,,2024-04-01T10:00:00Z,2024-05-01T10:00:00Z,100");
   EXPECT_EQ(lines[3],
             "# no data: region ams prober p1 lost 12 results between 2024-05-01T09:50:00Z and "
             "2024-05-01T09:55:00Z (spool full; not downtime)");
@@ -146,6 +146,40 @@ TEST(ReportFormatsTest, ServiceFilterKeepsOnlyThatServiceAndSaysSo) {
   EXPECT_EQ(model.rows[0].check, "db");
   EXPECT_TRUE(absl::StrContains(RenderReportTable(model), "(UTC), service data\n"));
   EXPECT_EQ(model.accounting.back().text, "ams; each region is its own row");
+}
+
+// A collector that computes availability (docs/availability.md) sends its
+// accounting method: the footer is the collector's, availability its
+// time-based number, reachability the probe share.
+TEST(ReportFormatsTest, TheCollectorsAccountingMethodAndAvailabilityWin) {
+  v1::AvailabilityReply reply = Reply("web");
+  reply.mutable_rows(0)->set_availability(98.25);
+  v1::AccountingMethod* m = reply.mutable_method();
+  m->set_definition("availability: time not in an outage incident");
+  m->set_window("calendar month 2026-11");
+  m->set_time_zone("Europe/Berlin");
+  *m->mutable_from() = reply.from();
+  *m->mutable_to() = reply.to();
+  m->add_exclusions("maintenance: db 2026-11-03T01:00:00Z - 02:00");
+  m->add_regions("ams");
+  m->add_regions("fra");
+  m->set_source("rollup_minute");
+  ReportModel model = ModelFromAvailability(reply, "");
+  model.month = "2026-11";
+  ASSERT_EQ(model.accounting.size(), 6u);
+  EXPECT_EQ(model.accounting[1].text,
+            "calendar month 2026-11, 2024-04-01T10:00:00Z to 2024-05-01T10:00:00Z");
+  EXPECT_EQ(model.accounting[2].text, "Europe/Berlin");
+  EXPECT_EQ(model.accounting[4].text, "ams, fra");
+  const std::string json = RenderReportJson(model);
+  EXPECT_TRUE(absl::StartsWith(json, "{\"window\":\"2026-11\",")) << json;
+  EXPECT_TRUE(absl::StrContains(json, "\"availability\":98.25,")) << json;
+  EXPECT_TRUE(absl::StrContains(json, "\"reachability\":99.9}")) << json;
+  EXPECT_TRUE(absl::StrContains(json, "\"source\":\"rollup_minute\"}}")) << json;
+  const std::string table = RenderReportTable(model);
+  EXPECT_TRUE(absl::StartsWith(table, "Availability in 2026-11: ")) << table;
+  EXPECT_TRUE(absl::StrContains(table, "98.250%       99.900%")) << table;
+  EXPECT_TRUE(absl::StrContains(table, "\nTime zone: Europe/Berlin\n")) << table;
 }
 
 }  // namespace

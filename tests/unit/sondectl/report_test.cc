@@ -72,14 +72,15 @@ TEST(ReportTest, TableHasAHeaderAlignedColumnsAndMarksRowsBelow100) {
             "Availability over the last 1h: 2024-05-01T09:00:00Z to "
             "2024-05-01T10:00:00Z (UTC)");
   EXPECT_EQ(lines[1],
-            "   CHECK      SERVICE  REGION  PROBES  FAILED  AVAILABILITY  "
+            "   CHECK      SERVICE  REGION  PROBES  FAILED  AVAILABILITY  REACHABILITY  "
             "TOP-FAILURE");
   EXPECT_EQ(lines[2],
-            "!  app-login  app      fra        360      12       96.666%  "
+            "!  app-login  app      fra        360      12       96.666%       96.666%  "
             "HTTP_STATUS");
-  EXPECT_EQ(lines[3], "   app-tls    app      ams        120       0      100.000%  -");
+  EXPECT_EQ(lines[3],
+            "   app-tls    app      ams        120       0      100.000%      100.000%  -");
   EXPECT_EQ(lines[4],
-            "!  host1-ssh  hosting  fra     200000       1       99.999%  "
+            "!  host1-ssh  hosting  fra     200000       1       99.999%       99.999%  "
             "TCP_TIMEOUT");
   EXPECT_EQ(lines[5], "2 of 3 rows below 100% (marked \"!\").");
   EXPECT_EQ(lines[6], "--");
@@ -110,20 +111,20 @@ TEST(ReportTest, JsonIsTheDocumentedFormat) {
             "\"probes\":360,"
             "\"failures\":12,\"availability\":96.666666,\"top_failure_class\":"
             "\"HTTP_STATUS\","
-            "\"last_result\":\"2024-05-01T09:59:55Z\"},"
+            "\"last_result\":\"2024-05-01T09:59:55Z\",\"reachability\":96.666666},"
             "{\"check\":\"app-tls\",\"service\":\"app\",\"region\":\"ams\","
             "\"probes\":120,"
             "\"failures\":0,\"availability\":100,\"top_failure_class\":null,"
-            "\"last_result\":\"2024-05-01T09:59:40Z\"},"
+            "\"last_result\":\"2024-05-01T09:59:40Z\",\"reachability\":100},"
             "{\"check\":\"host1-ssh\",\"service\":\"hosting\",\"region\":"
             "\"fra\",\"probes\":200000,"
             "\"failures\":1,\"availability\":99.9995,\"top_failure_class\":"
             "\"TCP_TIMEOUT\","
-            "\"last_result\":\"2024-05-01T09:59:59Z\"},"
+            "\"last_result\":\"2024-05-01T09:59:59Z\",\"reachability\":99.9995},"
             "{\"check\":\"odd "
             "\\\"name\\\"\\\\\\n\",\"service\":\"s\",\"region\":\"ber\","
             "\"probes\":0,\"failures\":0,\"availability\":null,"
-            "\"top_failure_class\":\"PROBER_ERROR\",\"last_result\":null}"
+            "\"top_failure_class\":\"PROBER_ERROR\",\"last_result\":null,\"reachability\":null}"
             "],\"gaps\":[],\"accounting\":{\"definition\":"
             "\"availability = (probes - failed) / probes per check and region, truncated, "
             "never rounded up; from the collector's per-minute rollups\","
