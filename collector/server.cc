@@ -108,6 +108,7 @@ absl::Status CollectorServer::Start() {
   query_.set_config_deliveries(&config_service_.deliveries());
   query_.set_prober_vitals(&ingest_.vitals());
   query_.set_config(&holder_);
+  query_.set_detection(&detection_);
   builder.RegisterService(&ingest_);
   builder.RegisterService(&config_service_);
   builder.RegisterService(&query_);

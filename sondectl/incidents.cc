@@ -9,6 +9,7 @@
 #include "common/proto_time.h"
 #include "common/result_json.h"
 #include "common/text/safe_text.h"
+#include "sondectl/columns.h"
 #include "sondectl/report.h"
 
 namespace sonde::sondectl {
@@ -58,24 +59,11 @@ std::string FormatIncidentsTable(const v1::IncidentsReply& reply, bool all) {
                     When(i.opened_at()), SafeText(status),
                     i.acknowledged_by().empty() ? "-" : SafeText(i.acknowledged_by())});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) {
-      width[c] = std::max(width[c], row[c].size());
-    }
+  std::vector<std::string> notes = {""};
+  for (const v1::Incident& i : reply.incidents()) {
+    notes.push_back(SafeText(i.evidence()));
   }
-  std::string out;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    for (size_t c = 0; c < rows[r].size(); ++c) {
-      absl::StrAppend(
-          &out, rows[r][c],
-          c + 1 < rows[r].size() ? std::string(width[c] - rows[r][c].size() + 2, ' ') : "\n");
-    }
-    if (r > 0 && !reply.incidents(r - 1).evidence().empty()) {
-      absl::StrAppend(&out, "    ", SafeText(reply.incidents(r - 1).evidence()), "\n");
-    }
-  }
-  return out;
+  return AlignColumns(rows, notes);
 }
 
 std::string FormatTimeline(const v1::TimelineReply& reply) {

@@ -1,6 +1,7 @@
 // sondectl: the SRE command line for Sonde. Single-threaded; each subcommand
 // parses its own flags, does one thing and maps the outcome to an exit code:
 // 0 ok, 1 operational error (e.g. the collector is unreachable), 2 usage error.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "collector/detect/options.h"
 #include "common/config/config.h"
@@ -24,7 +27,12 @@
 #include "grpcpp/grpcpp.h"
 #include "sonde/v1/collector.grpc.pb.h"
 #include "sondectl/incidents.h"
+#include "sondectl/progress.h"
 #include "sondectl/report.h"
+#include "sondectl/report_formats.h"
+#include "sondectl/report_model.h"
+#include "sondectl/slo.h"
+#include "sondectl/state.h"
 #include "sondectl/status.h"
 
 namespace sonde::sondectl {
@@ -46,10 +54,13 @@ acknowledges incidents, and checks Sonde config files. Commands:
   incident   one incident with its timeline: sondectl incident ID
   ack        acknowledge an incident (stops repeats/escalation): sondectl ack ID
   report     availability per check and region over a window, from the
-             collector's per-minute rollups (table or JSON)
-             sondectl report --collector HOST:PORT --window 24h [--format json]
-  status     what the collector knows about each prober's config delivery:
-             sondectl status --probers [--format json]
+             collector's per-minute rollups, with its accounting footer
+             sondectl report --window 30d [--service S] [--format table|json|csv]
+  status     the current state per service, check and region, what is
+             broken first: sondectl status [--service S] [--broken]
+             each prober's status and config delivery: sondectl status --probers
+  slo        the SLOs: target, achieved, error budget left, burn rates,
+             worst first: sondectl slo [--service S] [--format json]
   validate   load and validate a config file exactly as the collector does
              sondectl validate --config sonde.yaml
   help       this text; `sondectl COMMAND --help` explains a command's flags
@@ -61,14 +72,19 @@ The environment variable SONDE_COLLECTOR sets the default --collector.
 )txt";
 
 constexpr char kReportUsage[] =
-    R"txt(usage: sondectl report [--collector HOST:PORT] [--window 1h] [--format table|json] [--check NAME] [--region R]
+    R"txt(usage: sondectl report [--collector HOST:PORT] [--window 1h] [--service S] [--check NAME] [--region R] [--format table|json|csv]
 
-Prints availability per check and region over the last --window, as the
-collector computes it from its per-minute rollups: probes, failed probes,
-availability (truncated to 3 decimals, so any failure shows below 100.000%)
-and the most frequent failure class. Rows below 100% are marked "!".
-PROBER_ERROR results (a fault of the prober) count neither as probes nor as
-failures. --format json prints the stable format of docs/sondectl.md.
+Prints availability per check and region over the last --window (24h, 30d,
+90d, 1y, or any duration up to 400d), as the collector computes it from its
+per-minute rollups: probes, failed probes, availability (truncated to 3
+decimals, so any failure shows below 100.000%) and the most frequent
+failure class. Rows below 100% are marked "!". PROBER_ERROR results (a fault
+of the prober) count neither as probes nor as failures. Every format ends
+with the accounting method (definition, window, time zone, exclusions,
+regions counted). --format json and csv are the stable formats of
+docs/sondectl.md; CSV cells that start with = + - @ get a leading ' so a
+spreadsheet does not run them. While a long report is being made, a
+progress line is shown on standard error when it is a terminal.
 
 Exit status: 0 success, 1 the collector is unreachable or failed (the message
 names the address and gRPC's error), 2 usage error.
@@ -90,7 +106,16 @@ Example:
   sondectl validate --config /etc/sonde/sonde.yaml)txt";
 
 constexpr char kStatusUsage[] =
-    R"txt(usage: sondectl status --probers [--collector HOST:PORT] [--format table|json]
+    R"txt(usage: sondectl status [--service S] [--check NAME] [--region R] [--broken] [--format table|json]
+       sondectl status --probers [--collector HOST:PORT] [--format table|json]
+
+Without --probers: the current state of every check in every region as the
+collector's detector sees it (DOWN, FLAPPING, DEGRADED, STALE, NO_DATA, UP),
+what is broken first: one line per service (its worst state), then one per
+check x region with the last result, its class and the open incidents that
+cover it; a broken row's last failure is shown below it. --broken leaves
+out the rows that are UP. --format json prints Query.Status's reply
+({"as_of", "statuses": [...], "open_incidents": [...]}, docs/api.md).
 
 --probers lists every prober the collector has seen: its software version,
 when its last result batch arrived, its scheduler lateness (p99) and spool
@@ -102,8 +127,24 @@ last failure. --format json prints {"probers": [...]} (docs/sondectl.md).
 
 Exit status: 0 success, 1 the collector is unreachable or failed, 2 usage error.
 
-Example:
+Examples:
+  sondectl status --broken
   sondectl status --probers --collector collector.example.net:7600)txt";
+
+constexpr char kSloUsage[] =
+    R"txt(usage: sondectl slo [--collector HOST:PORT] [--name NAME] [--service S] [--format table|json]
+
+Prints every SLO of the config (docs/availability.md): its target, window
+and budgeting method, what it achieved (SLI), the error budget left (100%
+untouched, 0% spent, negative overspent; spent ones marked "!") and the burn
+rates (1 spends the budget exactly over the window), the lowest budget
+first; below the table each SLO's accounting method (window, time zone,
+exclusions). --format json prints Query.Slo's reply ({"slos": [...]}).
+
+Exit status: 0 success, 1 the collector is unreachable or failed, 2 usage error.
+
+Example:
+  sondectl slo --service app)txt";
 
 constexpr char kIncidentsUsage[] =
     R"txt(usage: sondectl incidents [--collector HOST:PORT] [--all [--window 24h]] [--service S] [--format table|json]
@@ -222,13 +263,15 @@ void AddFormatFlag(common::FlagSet* flags, std::string* format) {
   flags->String("format", format, "table (for people) or json (for scripts).");
 }
 
+const std::vector<std::string> kTableOrJson = {"table", "json"};
+
 // Parses a command's flags; `format`, when given, is its --format value and
-// must be table or json. On a usage error or --help, prints it and returns
-// the exit status in `*code`; otherwise the positional arguments.
-std::optional<std::vector<std::string>> ParseArgs(const std::string& command,
-                                                  common::FlagSet* flags,
-                                                  const std::vector<std::string>& args, int* code,
-                                                  const std::string* format = nullptr) {
+// must be one of `formats`. On a usage error or --help, prints it and
+// returns the exit status in `*code`; otherwise the positional arguments.
+std::optional<std::vector<std::string>> ParseArgs(
+    const std::string& command, common::FlagSet* flags, const std::vector<std::string>& args,
+    int* code, const std::string* format = nullptr,
+    const std::vector<std::string>& formats = kTableOrJson) {
   absl::StatusOr<std::vector<std::string>> rest = flags->Parse(args);
   if (!rest.ok()) {
     *code = UsageError(command, std::string(rest.status().message()));
@@ -239,9 +282,9 @@ std::optional<std::vector<std::string>> ParseArgs(const std::string& command,
     *code = kExitOk;
     return std::nullopt;
   }
-  if (format != nullptr && *format != "table" && *format != "json") {
-    *code =
-        UsageError(command, absl::StrCat("--format must be table or json, not \"", *format, "\""));
+  if (format != nullptr && std::find(formats.begin(), formats.end(), *format) == formats.end()) {
+    *code = UsageError(command, absl::StrCat("--format must be ", absl::StrJoin(formats, ", "),
+                                             "; not \"", SafeText(*format), "\""));
     return std::nullopt;
   }
   return *std::move(rest);
@@ -255,8 +298,10 @@ int UnexpectedArgument(const std::string& command, const std::string& arg) {
 // exit status in `*code`, on a usage error or --help.
 bool ParseFlagsOnly(const std::string& command, common::FlagSet* flags,
                     const std::vector<std::string>& args, int* code,
-                    const std::string* format = nullptr) {
-  std::optional<std::vector<std::string>> rest = ParseArgs(command, flags, args, code, format);
+                    const std::string* format = nullptr,
+                    const std::vector<std::string>& formats = kTableOrJson) {
+  std::optional<std::vector<std::string>> rest =
+      ParseArgs(command, flags, args, code, format, formats);
   if (!rest) {
     return false;
   }
@@ -386,51 +431,139 @@ int Ack(const std::vector<std::string>& args) {
                    });
 }
 
+// --window of `report`: a duration ("24h", "30d") or whole years ("1y" =
+// 365 days), more than 0 and at most 400 days.
+absl::StatusOr<absl::Duration> ParseReportWindow(const std::string& text) {
+  absl::string_view years = text;
+  int64_t n = 0;
+  if (absl::ConsumeSuffix(&years, "y")) {
+    if (!absl::SimpleAtoi(years, &n) || n <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--window: bad duration \"", text, "\""));
+    }
+  }
+  absl::StatusOr<absl::Duration> window =
+      n > 0 ? absl::StatusOr<absl::Duration>(absl::Hours(24 * 365 * n))
+            : common::ParseDuration(text);
+  if (!window.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--window: ", window.status().message()));
+  }
+  if (*window <= absl::ZeroDuration() || *window > kMaxWindow) {
+    return absl::InvalidArgumentError("--window must be more than 0 and at most 400d");
+  }
+  return window;
+}
+
+// --month of `report`: "2026-11" (a calendar month, 1970..9999).
+bool ValidMonth(const std::string& month) {
+  absl::Time t;
+  std::string err;
+  return month.size() == 7 && absl::ParseTime("%Y-%m", month, &t, &err);
+}
+
 int Report(const std::vector<std::string>& args) {
   CollectorFlags c;
-  absl::Duration window = absl::Hours(1);
+  std::string window_text;
+  std::string month;
+  std::string time_zone;
   std::string format = "table";
+  std::string service;
   std::string check;
   std::string region;
   common::FlagSet flags("sondectl report", kReportUsage);
   c.Add(&flags);
-  flags.Duration("window", &window, "How far back to look: 30m, 1h, 24h, 7d, 30d (at most 400d).");
-  AddFormatFlag(&flags, &format);
+  flags.String("window", &window_text,
+               "How far back to look: 24h, 30d, 90d, 1y, or any duration up to 400d\n"
+               "(default 1h).");
+  flags.String("month", &month, "A calendar month instead of --window: 2026-11 (in --time-zone).");
+  flags.String("time-zone", &time_zone,
+               "With --month: the IANA time zone of its boundaries (default UTC).");
+  std::string format_help = "One of:";
+  for (const std::string& name : ReportFormatNames()) {
+    absl::StrAppend(&format_help, "\n  ", name, ": ", FindReportFormat(name)->description);
+  }
+  flags.String("format", &format, format_help);
+  flags.String("service", &service, "Only the checks of this service.");
   flags.String("check", &check, "Only this check (its name).");
   flags.String("region", &region, "Only this region.");
   int code = kExitOk;
-  if (!ParseFlagsOnly("report", &flags, args, &code, &format)) {
+  if (!ParseFlagsOnly("report", &flags, args, &code, &format, ReportFormatNames())) {
     return code;
   }
-  if (window <= absl::ZeroDuration() || window > kMaxWindow) {
-    return UsageError("report", "--window must be more than 0 and at most 400d");
+  if (!month.empty() && !window_text.empty()) {
+    return UsageError("report", "give --window or --month, not both");
+  }
+  if (!month.empty() && !ValidMonth(month)) {
+    return UsageError(
+        "report", absl::StrCat("--month must look like 2026-11, not \"", SafeText(month), "\""));
+  }
+  if (!time_zone.empty() && month.empty()) {
+    return UsageError("report", "--time-zone goes with --month");
+  }
+  absl::StatusOr<absl::Duration> window =
+      ParseReportWindow(window_text.empty() ? "1h" : window_text);
+  if (!window.ok()) {
+    return UsageError("report", std::string(window.status().message()));
   }
   v1::AvailabilityRequest request;
-  common::FromAbsl(window, request.mutable_window());
+  if (month.empty()) {
+    common::FromAbsl(*window, request.mutable_window());
+  } else {
+    request.set_month(month);
+    request.set_time_zone(time_zone);
+  }
   request.set_check_id(check);
   request.set_region(region);
-  return CallQuery("report", "get availability", &c, &v1::Query::Stub::Availability, request,
-                   [&](const v1::AvailabilityReply& reply) {
-                     std::string text =
-                         format == "json" ? FormatReportJson(reply) : FormatReportTable(reply);
-                     std::fputs(text.c_str(), stdout);
-                   });
+  request.set_service(service);
+  const ReportFormat* renderer = FindReportFormat(format);
+  Progress progress(absl::StrCat("report over ", month.empty() ? FormatWindow(*window) : month,
+                                 ": waiting for the collector"),
+                    IsTerminal(stderr));
+  int print_code = kExitOk;
+  const int rpc_code = CallQuery(
+      "report", "get availability", &c, &v1::Query::Stub::Availability, request,
+      [&](const v1::AvailabilityReply& reply) {
+        progress.Stop();
+        if (!month.empty() && !reply.has_method()) {
+          // An older collector ignores `month` and answers the last hour.
+          std::fprintf(stderr,
+                       "sondectl: the collector does not answer calendar months (--month); "
+                       "upgrade it or use --window\n");
+          print_code = kExitFailure;
+          return;
+        }
+        ReportModel model = ModelFromAvailability(reply, service);
+        model.month = month;
+        std::fputs(renderer->render(model).c_str(), stdout);
+      });
+  return rpc_code != kExitOk ? rpc_code : print_code;
 }
 
 int Status(const std::vector<std::string>& args) {
   CollectorFlags c;
   bool probers = false;
+  bool broken = false;
   std::string format = "table";
+  v1::StatusRequest request;
   common::FlagSet flags("sondectl status", kStatusUsage);
   c.Add(&flags);
   flags.Bool("probers", &probers, "Status and config delivery per prober.");
+  flags.String("service", request.mutable_service(), "Only the checks of this service.");
+  flags.String("check", request.mutable_check(), "Only this check (its name).");
+  flags.String("region", request.mutable_region(), "Only this region.");
+  flags.Bool("broken", &broken, "Leave out the check x region rows that are UP.");
   AddFormatFlag(&flags, &format);
   int code = kExitOk;
   if (!ParseFlagsOnly("status", &flags, args, &code, &format)) {
     return code;
   }
   if (!probers) {
-    return UsageError("status", "say what to show: --probers");
+    return CallQuery("status", "read the current status", &c, &v1::Query::Stub::Status, request,
+                     [&](const v1::StatusReply& reply) {
+                       std::fputs((format == "json" ? ToJson(reply)
+                                                    : FormatStatusTable(reply, absl::Now(), broken))
+                                      .c_str(),
+                                  stdout);
+                     });
   }
   return CallQuery(
       "status", "list probers", &c, &v1::Query::Stub::Probers, v1::ProbersRequest(),
@@ -438,6 +571,25 @@ int Status(const std::vector<std::string>& args) {
         std::fputs(
             (format == "json" ? ToJson(reply) : FormatProbersTable(reply, absl::Now())).c_str(),
             stdout);
+      });
+}
+
+int Slo(const std::vector<std::string>& args) {
+  CollectorFlags c;
+  std::string format = "table";
+  v1::SloRequest request;
+  common::FlagSet flags("sondectl slo", kSloUsage);
+  c.Add(&flags);
+  flags.String("name", request.mutable_name(), "Only the SLO with this name.");
+  flags.String("service", request.mutable_service(), "Only the SLOs of this service.");
+  AddFormatFlag(&flags, &format);
+  int code = kExitOk;
+  if (!ParseFlagsOnly("slo", &flags, args, &code, &format)) {
+    return code;
+  }
+  return CallQuery(
+      "slo", "read the SLOs", &c, &v1::Query::Stub::Slo, request, [&](const v1::SloReply& reply) {
+        std::fputs((format == "json" ? ToJson(reply) : FormatSloTable(reply)).c_str(), stdout);
       });
 }
 
@@ -489,8 +641,19 @@ int Main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
-  if (command == "help" && !args.empty() && (args[0] == "report" || args[0] == "validate")) {
-    return args[0] == "report" ? Report({"--help"}) : Validate({"--help"});
+  struct Command {
+    const char* name;
+    int (*run)(const std::vector<std::string>& args);
+  };
+  static constexpr Command kCommands[] = {
+      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},          {"report", Report},
+      {"status", Status},       {"slo", Slo},           {"validate", Validate}};
+  if (command == "help" && !args.empty()) {
+    for (const Command& c : kCommands) {
+      if (args[0] == c.name) {
+        return c.run({"--help"});
+      }
+    }
   }
   if (command == "--version" || command == "version") {
     std::printf("%s\n", common::VersionLine("sondectl").c_str());
@@ -500,21 +663,15 @@ int Main(int argc, char** argv) {
     std::fputs(kMainUsage, stdout);
     return kExitOk;
   }
-  struct Command {
-    const char* name;
-    int (*run)(const std::vector<std::string>& args);
-  };
-  static constexpr Command kCommands[] = {
-      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},
-      {"report", Report},       {"status", Status},     {"validate", Validate}};
   for (const Command& c : kCommands) {
     if (command == c.name) {
       return c.run(args);
     }
   }
   return UsageError(
-      "", absl::StrCat("unknown command \"", command,
-                       "\"; commands: incidents, incident, ack, report, status, validate, help"));
+      "",
+      absl::StrCat("unknown command \"", command,
+                   "\"; commands: incidents, incident, ack, report, status, slo, validate, help"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "sondectl/columns.h"
 
 namespace sonde::sondectl {
 namespace {
@@ -60,24 +61,7 @@ std::string FormatProbersTable(const v1::ProbersReply& reply, absl::Time now) {
                     Or(p.region_version(), "-"), pending, transfer,
                     absl::StrCat(p.delivery_failures()), Or(p.last_error(), "-")});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      width[i] = std::max(width[i], row[i].size());
-    }
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(&line, row[i]);
-      if (i + 1 < row.size()) {
-        line.append(width[i] - row[i].size() + 2, ' ');
-      }
-    }
-    absl::StrAppend(&out, line, "\n");
-  }
-  return out;
+  return AlignColumns(rows);
 }
 
 }  // namespace sonde::sondectl

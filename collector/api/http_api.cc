@@ -79,6 +79,35 @@ bool SameOriginJson(const httplib::Request& req, httplib::Response& res) {
   return true;
 }
 
+// GET /api/v1/checks and /api/v1/status (scope read): Query.Checks and
+// Query.Status with their filters as query parameters.
+template <typename Authorized>
+void AddStateRoutes(httplib::Server& routes, QueryService* query, Authorized authorized) {
+  routes.Get("/api/v1/checks",
+             [query, authorized](const httplib::Request& req, httplib::Response& res) {
+               if (!authorized(req, res, Scope::kRead)) {
+                 return;
+               }
+               v1::ChecksRequest request;
+               request.set_service(req.get_param_value("service"));
+               request.set_check(req.get_param_value("check"));
+               v1::ChecksReply reply = query->ListChecks(request);
+               Reply(res, absl::OkStatus(), &reply);
+             });
+  routes.Get("/api/v1/status",
+             [query, authorized](const httplib::Request& req, httplib::Response& res) {
+               if (!authorized(req, res, Scope::kRead)) {
+                 return;
+               }
+               v1::StatusRequest request;
+               request.set_service(req.get_param_value("service"));
+               request.set_check(req.get_param_value("check"));
+               request.set_region(req.get_param_value("region"));
+               v1::StatusReply reply = query->CurrentStatus(request);
+               Reply(res, absl::OkStatus(), &reply);
+             });
+}
+
 }  // namespace
 
 HttpApi::HttpApi(QueryService* query, const Authenticator* auth) : query_(query), auth_(auth) {}
@@ -191,6 +220,7 @@ absl::Status HttpApi::Start(const std::string& listen) {
                          auto reply = query_->reports().Slo(request);
                          Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
                        });
+  AddStateRoutes(server_.routes(), query_, authorized);
   if (absl::Status st = server_.Start(listen, "HTTP API"); !st.ok()) {
     return st;
   }

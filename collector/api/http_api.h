@@ -4,6 +4,8 @@
 //   GET  /api/v1/incidents[?all=1&service=S&window=24h]
 //   GET  /api/v1/incidents/{id}            -> incident and timeline
 //   POST /api/v1/incidents/{id}/ack        body (optional) {"by":"alice","comment":"..."}
+//   GET  /api/v1/checks[?service=S&check=C]             -> Query.Checks
+//   GET  /api/v1/status[?service=S&check=C&region=R]    -> Query.Status
 // Replies are proto3 JSON (proto field names); errors {"error": "..."} with
 // 400 (bad request), 401 (no or unknown token), 403 (token without the
 // scope, or a cross-origin POST), 404, 413/431 (body over 64 KiB, headers

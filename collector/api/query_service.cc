@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "collector/api/current_status.h"
 #include "common/config/config.h"
 #include "common/grpc_status.h"
 #include "common/proto_time.h"
@@ -139,6 +140,35 @@ grpc::Status QueryService::Probers(grpc::ServerContext* context, const v1::Probe
                   }
                   return out;
                 });
+}
+
+v1::ChecksReply QueryService::ListChecks(const v1::ChecksRequest& request) const {
+  if (config_ == nullptr) {
+    return v1::ChecksReply();
+  }
+  return BuildChecksReply(*config_->Get(), request);
+}
+
+v1::StatusReply QueryService::CurrentStatus(const v1::StatusRequest& request) const {
+  DetectionRunner::Snapshot snapshot;
+  if (detection_ != nullptr) {
+    snapshot = detection_->TakeSnapshot(request.service(), request.check(), request.region());
+  }
+  return BuildStatusReply(snapshot, clock_->Now());
+}
+
+grpc::Status QueryService::Checks(grpc::ServerContext* context, const v1::ChecksRequest* request,
+                                  v1::ChecksReply* reply) {
+  return Answer(
+      *context, Scope::kRead, reply,
+      [&](const Caller&) -> absl::StatusOr<v1::ChecksReply> { return ListChecks(*request); });
+}
+
+grpc::Status QueryService::Status(grpc::ServerContext* context, const v1::StatusRequest* request,
+                                  v1::StatusReply* reply) {
+  return Answer(
+      *context, Scope::kRead, reply,
+      [&](const Caller&) -> absl::StatusOr<v1::StatusReply> { return CurrentStatus(*request); });
 }
 
 template <typename Reply, typename Fn>

@@ -20,9 +20,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "collector/api/config_deliveries.h"
+#include "collector/api/config_service.h"
 #include "collector/api/prober_vitals.h"
 #include "collector/api/report_query.h"
 #include "collector/auth/auth.h"
+#include "collector/incidents/detection.h"
 #include "collector/incidents/incident_store.h"
 #include "collector/storage/store.h"
 #include "collector/storage/store_pool.h"
@@ -66,6 +68,20 @@ class QueryService final : public v1::Query::Service {
   grpc::Status Probers(grpc::ServerContext* context, const v1::ProbersRequest* request,
                        v1::ProbersReply* reply) override;
 
+  // The checks as the collector holds them, and the current state per
+  // check x region (collector/api/current_status.h). Scope read. Without a
+  // config holder or a detection runner set, the replies are empty.
+  grpc::Status Checks(grpc::ServerContext* context, const v1::ChecksRequest* request,
+                      v1::ChecksReply* reply) override;
+  grpc::Status Status(grpc::ServerContext* context, const v1::StatusRequest* request,
+                      v1::StatusReply* reply) override;
+  // The same two without gRPC, for the HTTP API (auth is the caller's).
+  v1::ChecksReply ListChecks(const v1::ChecksRequest& request) const;
+  v1::StatusReply CurrentStatus(const v1::StatusRequest& request) const;
+  // Where Checks and Status read (not owned; must outlive the service).
+  void set_config(const ConfigHolder* config) { config_ = config; }
+  void set_detection(const DetectionRunner* detection) { detection_ = detection; }
+
   // Window [now - window, now); window defaults to 1h, must be positive and
   // at most 400 days (INVALID_ARGUMENT otherwise); or a calendar `month`
   // (ReportQuery). Store errors map to their gRPC code (UNAVAILABLE when
@@ -93,6 +109,8 @@ class QueryService final : public v1::Query::Service {
   const Authenticator* auth_ = nullptr;
   const ConfigDeliveries* deliveries_ = nullptr;
   const ProberVitals* vitals_ = nullptr;
+  const ConfigHolder* config_ = nullptr;
+  const DetectionRunner* detection_ = nullptr;
   StorePool* const pool_;
   const common::Clock* const clock_;
   absl::Mutex incidents_mu_;

@@ -146,6 +146,15 @@ SeriesStatus Detector::Status(absl::string_view check, absl::string_view region)
   st.latency_degraded = s.latency.degraded();
   st.latency_p95 = absl::Microseconds(s.latency.window_percentile_us());
   st.last_result = TimeOf(s.last_result_us);
+  st.last_run_failed = s.last_run_failed;
+  if (s.fail_pos > 0) {
+    const uint32_t newest = (s.fail_pos - 1) % kFailureRing;
+    st.last_failure = TimeOf(s.fail_us[newest]);
+    st.last_failure_class = static_cast<v1::FailureClass::Code>(s.fail_class[newest]);
+    if (s.detail_us == s.fail_us[newest]) {
+      st.last_failure_detail = s.detail;
+    }
+  }
   if (s.stale) {
     st.state = RegionState::kStale;
   } else if (!s.has_data) {

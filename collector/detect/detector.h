@@ -51,6 +51,12 @@ struct SeriesStatus {
   double flap_percent = 0;
   absl::Duration latency_p95;  // current window, OK results; 0 if too few
   absl::Time last_result = absl::InfinitePast();
+  bool last_run_failed = false;
+  // The latest failed result (InfinitePast: none since the collector
+  // started), its class and detail (as the prober sent it, normalised).
+  absl::Time last_failure = absl::InfinitePast();
+  v1::FailureClass::Code last_failure_class = v1::FailureClass::UNSPECIFIED;
+  std::string last_failure_detail;
 };
 
 // Counters for /metrics; monotonic except `pending`.

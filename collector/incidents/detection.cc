@@ -98,6 +98,30 @@ detect::DetectorStats DetectionRunner::detector_stats() const {
   return detector_ == nullptr ? detect::DetectorStats{} : detector_->stats();
 }
 
+DetectionRunner::Snapshot DetectionRunner::TakeSnapshot(const std::string& service,
+                                                        const std::string& check,
+                                                        const std::string& region) const {
+  Snapshot out;
+  absl::MutexLock lock(&mu_);
+  if (detector_ == nullptr) {
+    return out;
+  }
+  for (const v1::Check& c : config_.checks()) {
+    if ((!service.empty() && c.service() != service) || (!check.empty() && c.name() != check)) {
+      continue;
+    }
+    // A loaded config names every check's regions (defaults filled in).
+    for (const std::string& r : c.regions().empty() ? config_.regions() : c.regions()) {
+      if (!region.empty() && r != region) {
+        continue;
+      }
+      out.series.push_back({c.name(), c.service(), r, detector_->Status(c.name(), r)});
+    }
+  }
+  out.open = detector_->OpenIncidents();
+  return out;
+}
+
 void DetectionRunner::TickOnce() {
   v1::Config config;
   std::vector<detect::ConfigFault> faults;

@@ -66,6 +66,24 @@ class DetectionRunner {
   void set_config_fault_source(ConfigFaultSource source) { config_faults_ = std::move(source); }
 
   detect::DetectorStats detector_stats() const;
+
+  // One configured check in one region and what the detector thinks of it.
+  struct SeriesView {
+    std::string check;
+    std::string service;
+    std::string region;
+    detect::SeriesStatus status;
+  };
+  // The detector's view now (Query.Status): every configured check x region
+  // that passes the filters ("" = any), in config order, and the open
+  // incidents. Empty before Start. Any thread; holds the detector's mutex
+  // for one pass over the checks.
+  struct Snapshot {
+    std::vector<SeriesView> series;
+    std::vector<detect::Incident> open;
+  };
+  Snapshot TakeSnapshot(const std::string& service, const std::string& check,
+                        const std::string& region) const;
   const DetectionCounters& counters() const { return counters_; }
 
  private:

@@ -1,5 +1,7 @@
 // sondectl's incident rendering: `sondectl incidents` (table, JSON) and
 // `sondectl incident ID` (timeline). Pure functions over Query replies.
+#include "sondectl/incidents.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +11,6 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "sondectl/incidents.h"
 
 namespace sonde::sondectl {
 namespace {

@@ -66,32 +66,38 @@ TEST(ReportTest, WindowNames) {
 TEST(ReportTest, TableHasAHeaderAlignedColumnsAndMarksRowsBelow100) {
   const std::string table = FormatReportTable(Reply());
   std::vector<std::string> lines = absl::StrSplit(table, '\n');
-  ASSERT_EQ(lines.size(), 7u) << table;  // header, columns, 3 rows, summary, ""
+  // header, columns, 3 rows, summary, "--", 5 accounting lines, ""
+  ASSERT_EQ(lines.size(), 13u) << table;
   EXPECT_EQ(lines[0],
             "Availability over the last 1h: 2024-05-01T09:00:00Z to "
             "2024-05-01T10:00:00Z (UTC)");
   EXPECT_EQ(lines[1],
-            "   CHECK      SERVICE  REGION  PROBES  FAILED  AVAILABILITY  "
+            "   CHECK      SERVICE  REGION  PROBES  FAILED  AVAILABILITY  REACHABILITY  "
             "TOP-FAILURE");
   EXPECT_EQ(lines[2],
-            "!  app-login  app      fra        360      12       96.666%  "
+            "!  app-login  app      fra        360      12       96.666%       96.666%  "
             "HTTP_STATUS");
-  EXPECT_EQ(lines[3], "   app-tls    app      ams        120       0      100.000%  -");
+  EXPECT_EQ(lines[3],
+            "   app-tls    app      ams        120       0      100.000%      100.000%  -");
   EXPECT_EQ(lines[4],
-            "!  host1-ssh  hosting  fra     200000       1       99.999%  "
+            "!  host1-ssh  hosting  fra     200000       1       99.999%       99.999%  "
             "TCP_TIMEOUT");
   EXPECT_EQ(lines[5], "2 of 3 rows below 100% (marked \"!\").");
-  EXPECT_EQ(lines[6], "");
+  EXPECT_EQ(lines[6], "--");
+  EXPECT_EQ(lines[7].rfind("Definition: availability = (probes - failed) / probes", 0), 0u);
+  EXPECT_EQ(lines[11], "Regions counted: ams, fra; each region is its own row");
+  EXPECT_EQ(lines[12], "");
 }
 
 TEST(ReportTest, EmptyTableSaysSo) {
   v1::AvailabilityReply reply;
   reply.mutable_from()->set_seconds(kTo - 86400 * 7);
   reply.mutable_to()->set_seconds(kTo);
-  EXPECT_EQ(FormatReportTable(reply),
-            "Availability over the last 7d: 2024-04-24T10:00:00Z to "
-            "2024-05-01T10:00:00Z (UTC)\n"
-            "No results in this window.\n");
+  EXPECT_EQ(FormatReportTable(reply).rfind("Availability over the last 7d: 2024-04-24T10:00:00Z to "
+                                           "2024-05-01T10:00:00Z (UTC)\n"
+                                           "No results in this window.\n--\nDefinition: ",
+                                           0),
+            0u);
 }
 
 TEST(ReportTest, JsonIsTheDocumentedFormat) {
@@ -105,31 +111,39 @@ TEST(ReportTest, JsonIsTheDocumentedFormat) {
             "\"probes\":360,"
             "\"failures\":12,\"availability\":96.666666,\"top_failure_class\":"
             "\"HTTP_STATUS\","
-            "\"last_result\":\"2024-05-01T09:59:55Z\"},"
+            "\"last_result\":\"2024-05-01T09:59:55Z\",\"reachability\":96.666666},"
             "{\"check\":\"app-tls\",\"service\":\"app\",\"region\":\"ams\","
             "\"probes\":120,"
             "\"failures\":0,\"availability\":100,\"top_failure_class\":null,"
-            "\"last_result\":\"2024-05-01T09:59:40Z\"},"
+            "\"last_result\":\"2024-05-01T09:59:40Z\",\"reachability\":100},"
             "{\"check\":\"host1-ssh\",\"service\":\"hosting\",\"region\":"
             "\"fra\",\"probes\":200000,"
             "\"failures\":1,\"availability\":99.9995,\"top_failure_class\":"
             "\"TCP_TIMEOUT\","
-            "\"last_result\":\"2024-05-01T09:59:59Z\"},"
+            "\"last_result\":\"2024-05-01T09:59:59Z\",\"reachability\":99.9995},"
             "{\"check\":\"odd "
             "\\\"name\\\"\\\\\\n\",\"service\":\"s\",\"region\":\"ber\","
             "\"probes\":0,\"failures\":0,\"availability\":null,"
-            "\"top_failure_class\":\"PROBER_ERROR\",\"last_result\":null}"
-            "],\"gaps\":[]}\n");
+            "\"top_failure_class\":\"PROBER_ERROR\",\"last_result\":null,\"reachability\":null}"
+            "],\"gaps\":[],\"accounting\":{\"definition\":"
+            "\"availability = (probes - failed) / probes per check and region, truncated, "
+            "never rounded up; from the collector's per-minute rollups\","
+            "\"window\":\"last 1h, 2024-05-01T09:00:00Z to 2024-05-01T10:00:00Z, rounded out to "
+            "whole minutes (rolling window)\",\"time_zone\":\"UTC\",\"exclusions\":"
+            "\"PROBER_ERROR results (a fault of the prober) count neither as probes nor as "
+            "failures; results probers lost (spool full) are no data, not downtime\","
+            "\"regions\":\"ams, ber, fra; each region is its own row\"}}\n");
 }
 
 TEST(ReportTest, EmptyJson) {
   v1::AvailabilityReply reply;
   reply.mutable_from()->set_seconds(kTo - 1800);
   reply.mutable_to()->set_seconds(kTo);
-  EXPECT_EQ(FormatReportJson(reply),
-            "{\"window\":\"30m\",\"from\":\"2024-05-01T09:30:00Z\",\"to\":"
-            "\"2024-05-01T10:00:00Z\","
-            "\"rows\":[],\"gaps\":[]}\n");
+  EXPECT_EQ(FormatReportJson(reply).rfind("{\"window\":\"30m\",\"from\":\"2024-05-01T09:30:00Z\","
+                                          "\"to\":\"2024-05-01T10:00:00Z\","
+                                          "\"rows\":[],\"gaps\":[],\"accounting\":{",
+                                          0),
+            0u);
 }
 
 }  // namespace
