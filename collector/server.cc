@@ -40,8 +40,15 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
       config_service_(&holder_),
       query_(&pool_, common::RealClock()),
       detection_(options_.postgres, common::RealClock()),
-      dispatcher_(options_.postgres, common::RealClock()) {
-  ingest_.set_on_committed([this](const v1::ResultBatch& batch) { detection_.Observe(batch); });
+      dispatcher_(options_.postgres, common::RealClock()),
+      check_metrics_(options_.metrics_max_check_regions) {
+  if (!options_.config_path.empty()) {
+    check_metrics_.SetConfig(*holder_.Get());
+  }
+  ingest_.set_on_committed([this](const v1::ResultBatch& batch) {
+    detection_.Observe(batch);
+    check_metrics_.Observe(batch);
+  });
   // A version a prober has not applied within kConfigApplyDeadline is a
   // PROBER_FAULT ticket for the monitoring owners.
   detection_.set_config_fault_source([this](absl::Time now) {
@@ -167,6 +174,7 @@ absl::Status CollectorServer::LoadAndApplyConfig() {
                config->regions_size());
   detection_.SetConfig(*config);
   dispatcher_.SetConfig(*config);
+  check_metrics_.SetConfig(*config);
   holder_.Set(*std::move(config));
   return absl::OkStatus();
 }
@@ -231,7 +239,14 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
          c.events_recorded.load());
   m->Add("sonde_incident_events_waiting", "gauge",
          "Incident events decided but not yet stored (PostgreSQL down).", c.events_waiting.load());
+  std::vector<std::pair<std::string, double>> open;
+  for (const auto& [kind, n] : detection_.OpenIncidentsByKind()) {
+    open.emplace_back(common::Label("kind", kind), n);
+  }
+  m->AddSamples("sonde_incidents_open", "gauge", "Incidents open now, by kind.", open);
   dispatcher_.AppendMetrics(m);
+  check_metrics_.AppendTo(absl::Now(), m);
+  slo_gauges_.AppendTo(m);
   if (http_ != nullptr) {
     const common::HttpServerStats& h = http_->stats();
     m->Add("sonde_http_api_connections_refused_total", "counter",

@@ -24,6 +24,8 @@
 #include "collector/api/query_service.h"
 #include "collector/auth/auth.h"
 #include "collector/incidents/detection.h"
+#include "collector/metrics/check_metrics.h"
+#include "collector/metrics/slo_gauges.h"
 #include "collector/notify/dispatcher.h"
 #include "collector/storage/store.h"
 #include "collector/storage/store_pool.h"
@@ -38,6 +40,7 @@ struct CollectorOptions {
   std::string http_listen;                // "" = no HTTP API
   PoolLimits pool;                        // --pg-max-connections
   IngestLimits ingest;                    // --max-future-skew, --max-streams-per-prober
+  size_t metrics_max_check_regions = kDefaultMaxCheckRegions;  // --metrics-max-check-regions
 };
 
 class CollectorServer {
@@ -82,8 +85,11 @@ class CollectorServer {
   const ConfigHolder& config() const { return holder_; }
   const IngestCounters& ingest_counters() const { return ingest_.counters(); }
   const StorePool& pool() const { return pool_; }
-  // Config reload, detection and notification counters for /metrics.
+  // Config reload, detection and notification counters, open incidents,
+  // the per check x region series and the SLO gauges for /metrics.
   void AppendMetrics(common::MetricsText* out) const;
+  // The SLO family's cache, for the SLO engine to fill (docs/metrics.md).
+  SloGauges* slo_gauges() { return &slo_gauges_; }
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }
 
  private:
@@ -99,6 +105,8 @@ class CollectorServer {
   DetectionRunner detection_;
   notify::Dispatcher dispatcher_;
   std::unique_ptr<HttpApi> http_;
+  CheckMetrics check_metrics_;
+  SloGauges slo_gauges_;
   absl::Notification stop_watch_;
   std::thread watch_thread_;
   const Authenticator* auth_ = nullptr;

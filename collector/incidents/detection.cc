@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "collector/detect/kinds.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -96,6 +97,22 @@ void DetectionRunner::Observe(const v1::ResultBatch& batch) {
 detect::DetectorStats DetectionRunner::detector_stats() const {
   absl::MutexLock lock(&mu_);
   return detector_ == nullptr ? detect::DetectorStats{} : detector_->stats();
+}
+
+std::vector<std::pair<std::string, int>> DetectionRunner::OpenIncidentsByKind() const {
+  std::vector<std::pair<std::string, int>> out;
+  for (const detect::KindInfo& info : detect::KindTable()) {
+    out.emplace_back(info.name, 0);
+  }
+  absl::MutexLock lock(&mu_);
+  if (detector_ != nullptr) {
+    for (const detect::Incident& incident : detector_->OpenIncidents()) {
+      if (incident.kind.value() < out.size()) {
+        ++out[incident.kind.value()].second;
+      }
+    }
+  }
+  return out;
 }
 
 void DetectionRunner::TickOnce() {

@@ -66,6 +66,9 @@ class DetectionRunner {
   void set_config_fault_source(ConfigFaultSource source) { config_faults_ = std::move(source); }
 
   detect::DetectorStats detector_stats() const;
+  // Open incidents per kind, every kind of the table listed (0 when none),
+  // by wire name: the /metrics gauge sonde_incidents_open.
+  std::vector<std::pair<std::string, int>> OpenIncidentsByKind() const;
   const DetectionCounters& counters() const { return counters_; }
 
  private:
