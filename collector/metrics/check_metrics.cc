@@ -72,6 +72,12 @@ bool CheckMetrics::Allowed(const std::string& check, const std::string& region) 
 }
 
 void CheckMetrics::Add(const v1::ProbeResult& r, Series* s) {
+  if (r.failure_class() == v1::FailureClass::PROBER_ERROR) {
+    // The prober's own fault proves nothing about the target
+    // (common/result_class.h): counted by class only.
+    ++s->failures[r.failure_class()];
+    return;
+  }
   ++s->probes;
   if (r.failure_class() == v1::FailureClass::OK) {
     ++s->successes;
@@ -164,7 +170,8 @@ void CheckMetrics::AppendTo(absl::Time now, common::MetricsText* out) const {
                      return std::optional<double>(absl::ToUnixMillis(s.last_start) / 1e3);
                    });
   gauge_or_counter("sonde_check_probes_total", "counter",
-                   "Results stored for the check in the region (every request of every run).",
+                   "Results stored for the check in the region (every request of every run; "
+                   "PROBER_ERROR results only count in sonde_check_failures_total).",
                    [](const Series& s) { return std::optional<double>(s.probes); });
   gauge_or_counter("sonde_check_probe_successes_total", "counter",
                    "Results of the check in the region whose failure class is OK.",

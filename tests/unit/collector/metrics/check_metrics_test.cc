@@ -68,6 +68,8 @@ TEST(CheckMetricsTest, CountsUpStateFailuresAndPhaseHistogram) {
   // The newest result decides `up`, whatever order the batches arrive in.
   m.Observe(Batch({Result("api", "fra", 1, v1::FailureClass::TCP_REFUSED, 20'000), slow}));
   m.Observe(Batch({Result("api", "fra", 0, v1::FailureClass::TCP_REFUSED, 7'000)}));
+  // The prober's own fault: counted by class, never against the target.
+  m.Observe(Batch({Result("api", "fra", 3, v1::FailureClass::PROBER_ERROR, 9'000'000)}));
   const std::string page = Render(m);
   const std::string k = "check=\"api\",region=\"fra\"";
   EXPECT_EQ(Sample(page, "sonde_check_up{" + k + "}"), 1);
@@ -76,6 +78,7 @@ TEST(CheckMetricsTest, CountsUpStateFailuresAndPhaseHistogram) {
   EXPECT_EQ(Sample(page, "sonde_check_probes_total{" + k + "}"), 3);
   EXPECT_EQ(Sample(page, "sonde_check_probe_successes_total{" + k + "}"), 1);
   EXPECT_EQ(Sample(page, "sonde_check_failures_total{" + k + ",class=\"TCP_REFUSED\"}"), 2);
+  EXPECT_EQ(Sample(page, "sonde_check_failures_total{" + k + ",class=\"PROBER_ERROR\"}"), 1);
   // total: 7 ms, 20 ms, 300 ms -> cumulative buckets.
   const std::string t = k + ",phase=\"total\"";
   EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"0.005\"}"), 0);
