@@ -178,7 +178,6 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   CollectorOptions options;
-  std::string log_level = "info";
   common::FlagSet flags(kProgram, kUsage);
   flags.String("listen", &options.listen,
                "Address for gRPC (ingest, config, query): HOST:PORT. Port 0 picks a "
@@ -247,13 +246,10 @@ int Main(int argc, char** argv) {
             "Most check x region pairs with per-check series on /metrics (1..1000000);\n"
             "results of further pairs are counted in\n"
             "sonde_check_metrics_dropped_results_total{reason=\"limit\"}.");
-  flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
-  std::string log_format = "auto";
-  flags.String("log-format", &log_format, common::kLogFormatHelp);
   bool dry_run = false;
   flags.Bool("dry-run", &dry_run, "With `migrate`: list the pending migrations, apply nothing.");
-  bool version = false;
-  flags.Bool("version", &version, "Print the version and git revision, then exit.");
+  common::DaemonFlags daemon;
+  daemon.Register(&flags);
   absl::StatusOr<std::vector<std::string>> args = flags.Parse(argc, argv);
   if (!args.ok()) {
     return UsageError(std::string(args.status().message()));
@@ -262,7 +258,7 @@ int Main(int argc, char** argv) {
     std::fputs(flags.Help().c_str(), stdout);
     return kExitOk;
   }
-  if (version) {
+  if (daemon.version) {
     std::printf("%s\n", common::VersionLine(kProgram).c_str());
     return kExitOk;
   }
@@ -273,7 +269,7 @@ int Main(int argc, char** argv) {
   if (dry_run && !migrate) {
     return UsageError("--dry-run goes with `migrate`");
   }
-  absl::StatusOr<common::LogFormat> format = common::ParseLogFormat(log_format);
+  absl::StatusOr<common::LogFormat> format = common::ParseLogFormat(daemon.log_format);
   if (!format.ok()) {
     return UsageError(absl::StrCat("--log-format: ", format.status().message()));
   }
@@ -342,7 +338,7 @@ int Main(int argc, char** argv) {
     }
   }
 
-  common::InitLogging(kProgram, log_level, *format);
+  common::InitLogging(kProgram, daemon.log_level, *format);
   spdlog::info("{}", common::VersionLine(kProgram));
   if (options.config_path.empty()) {
     spdlog::warn("no --config: probers that watch this collector get no checks");

@@ -1,5 +1,7 @@
 #include "common/flags.h"
 
+#include "common/logging.h"
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -166,6 +168,12 @@ std::string FlagSet::Help() const {
   }
   absl::StrAppend(&out, "  --help\n      Show this help and exit.\n");
   return out;
+}
+
+void DaemonFlags::Register(FlagSet* flags) {
+  flags->String("log-level", &log_level, "trace, debug, info, warn or error.");
+  flags->String("log-format", &log_format, kLogFormatHelp);
+  flags->Bool("version", &version, "Print the version and git revision, then exit.");
 }
 
 }  // namespace sonde::common

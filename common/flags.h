@@ -61,6 +61,16 @@ class FlagSet {
 // Parses "10s", "5m", "1h30m", "500ms", "2d". Rejects negative values.
 absl::StatusOr<absl::Duration> ParseDuration(const std::string& text);
 
+// The flags both daemons share, with one help text each: --log-level,
+// --log-format (parsed by common/logging.h's ParseLogFormat) and --version.
+struct DaemonFlags {
+  std::string log_level = "info";
+  std::string log_format = "auto";
+  bool version = false;
+
+  void Register(FlagSet* flags);
+};
+
 }  // namespace sonde::common
 
 #endif  // SONDE_COMMON_FLAGS_H_

@@ -10,7 +10,7 @@ PACKAGES=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libabsl-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev postgresql postgresql-client
-  python3 curl procps iproute2 nftables
+  python3 python3-yaml curl procps iproute2 nftables
   # Packaging (packaging.sh, tests/package): systemd units, man pages, checks.
   libsystemd-dev systemd help2man lintian man-db bash-completion file fakeroot dpkg-dev
   # Faces (issue 12): status page templates (mustache), promtool for /metrics and

@@ -154,7 +154,7 @@ absl::Status GateMetrics(const std::string& listen, const std::string& token_fil
 }  // namespace
 
 int RunProber(int argc, char** argv) {
-  std::string region, prober_id, collector, config_path, source_address, log_level = "info";
+  std::string region, prober_id, collector, config_path, source_address;
   std::string spool_dir;
   int64_t spool_max_mib = 512;
   common::ClientSecurity security;
@@ -198,11 +198,8 @@ int RunProber(int argc, char** argv) {
                "File holding a bearer token that /metrics then requires (Prometheus:\n"
                "authorization.credentials_file). --metrics-listen on an address that is\n"
                "not loopback needs it, or --insecure.");
-  flags.String("log-level", &log_level, "trace, debug, info, warn or error.");
-  std::string log_format = "auto";
-  flags.String("log-format", &log_format, common::kLogFormatHelp);
-  bool version = false;
-  flags.Bool("version", &version, "Print the version and git revision, then exit.");
+  common::DaemonFlags daemon;
+  daemon.Register(&flags);
   auto args = flags.Parse(argc, argv);
   if (flags.help_requested()) {
     std::cout << flags.Help();
@@ -215,11 +212,11 @@ int RunProber(int argc, char** argv) {
   if (!args.ok()) {
     return usage_error(std::string(args.status().message()));
   }
-  if (version) {
+  if (daemon.version) {
     std::cout << common::VersionLine("sonde-prober") << "\n";
     return 0;
   }
-  absl::StatusOr<common::LogFormat> format = common::ParseLogFormat(log_format);
+  absl::StatusOr<common::LogFormat> format = common::ParseLogFormat(daemon.log_format);
   if (!format.ok()) {
     return usage_error(absl::StrCat("--log-format: ", format.status().message()));
   }
@@ -276,7 +273,7 @@ int RunProber(int argc, char** argv) {
   if (prober_id.empty()) {
     prober_id = DefaultProberId(region);
   }
-  common::InitLogging("sonde-prober", once ? (log_level == "info" ? "warn" : log_level) : log_level,
+  common::InitLogging("sonde-prober", once ? (daemon.log_level == "info" ? "warn" : daemon.log_level) : daemon.log_level,
                       *format);
 
   v1::Config config;

@@ -86,10 +86,12 @@ struct DetectorOptions {
   double partial_share = 0.05;
   int partial_min_probes = 10;
   int partial_min_failures = 2;
-  // Fast rule, same shape over a short sliding window (12 buckets). With a
-  // 2 s interval and requests_per_run 3 a region sends 90 probes a minute:
-  // 25% failing crosses 10% about 25 s after it starts.
-  absl::Duration partial_fast_window = absl::Minutes(1);
+  // Fast rule over a short sliding window (12 buckets), its counts pooled
+  // over the voting regions, each of min(partial_min_regions, voting) of
+  // them with failures of its own. With a 2 s interval and requests_per_run 3
+  // three regions send 108 probes in 24 s: 25% failing crosses 10% about
+  // 10 s after it starts.
+  absl::Duration partial_fast_window = absl::Seconds(24);
   double partial_fast_share = 0.10;
   int partial_fast_min_probes = 30;
   int partial_fast_min_failures = 5;

@@ -167,6 +167,128 @@ COMMENT ON TABLE outbox IS 'notifications to deliver, written in the transaction
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_incident ON outbox (incident_id, notifier, id);
 )sql"},
+    {4, "rollups at 1 minute, 1 hour and 1 day with latency histograms, all partitioned", R"sql(
+-- Histograms: counts per latency bucket (collector/storage/latency_buckets.h),
+-- trailing zeros dropped; they merge by adding element by element.
+CREATE FUNCTION sonde_hist_add(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i), '{}')
+  FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
+$$;
+CREATE AGGREGATE sonde_hist_sum(bigint[]) (
+  SFUNC = sonde_hist_add, STYPE = bigint[], INITCOND = '{}');
+
+-- rollup_minute and rollup_minute_class become partitioned (daily, like
+-- results); the rows so far stay in their DEFAULT partition until their
+-- day gets a partition or retention prunes them.
+ALTER TABLE rollup_minute RENAME TO rollup_minute_default;
+ALTER INDEX rollup_minute_pkey RENAME TO rollup_minute_default_pkey;
+ALTER INDEX rollup_minute_minute RENAME TO rollup_minute_default_minute;
+ALTER TABLE rollup_minute_default
+  ADD COLUMN dns_hist bigint[] NOT NULL DEFAULT '{0}',
+  ADD COLUMN connect_hist bigint[] NOT NULL DEFAULT '{0}',
+  ADD COLUMN tls_hist bigint[] NOT NULL DEFAULT '{0}',
+  ADD COLUMN first_byte_hist bigint[] NOT NULL DEFAULT '{0}',
+  ADD COLUMN total_hist bigint[] NOT NULL DEFAULT '{0}';
+CREATE TABLE rollup_minute (LIKE rollup_minute_default INCLUDING DEFAULTS)
+  PARTITION BY RANGE (minute);
+ALTER TABLE rollup_minute ADD PRIMARY KEY (check_id, region, minute);
+ALTER TABLE rollup_minute ATTACH PARTITION rollup_minute_default DEFAULT;
+CREATE INDEX rollup_minute_minute ON rollup_minute (minute);
+COMMENT ON TABLE rollup_minute IS
+  'per check x region x minute (UTC); daily partitions rollup_minute_pYYYYMMDD plus rollup_minute_default';
+COMMENT ON COLUMN rollup_minute.probes IS 'results that measured the target (PROBER_ERROR excluded)';
+
+ALTER TABLE rollup_minute_class RENAME TO rollup_minute_class_default;
+ALTER INDEX rollup_minute_class_pkey RENAME TO rollup_minute_class_default_pkey;
+ALTER INDEX rollup_minute_class_minute RENAME TO rollup_minute_class_default_minute;
+CREATE TABLE rollup_minute_class (LIKE rollup_minute_class_default INCLUDING DEFAULTS)
+  PARTITION BY RANGE (minute);
+ALTER TABLE rollup_minute_class ADD PRIMARY KEY (check_id, region, minute, failure_class);
+ALTER TABLE rollup_minute_class ATTACH PARTITION rollup_minute_class_default DEFAULT;
+CREATE INDEX rollup_minute_class_minute ON rollup_minute_class (minute);
+
+CREATE TABLE rollup_hour (
+  check_id         text        NOT NULL,
+  service          text        NOT NULL,
+  region           text        NOT NULL,
+  hour             timestamptz NOT NULL,
+  probes           bigint      NOT NULL,
+  failures         bigint      NOT NULL,
+  prober_errors    bigint      NOT NULL DEFAULT 0,
+  last_result      timestamptz NOT NULL,
+  dns_hist         bigint[] NOT NULL DEFAULT '{0}',
+  connect_hist     bigint[] NOT NULL DEFAULT '{0}',
+  tls_hist         bigint[] NOT NULL DEFAULT '{0}',
+  first_byte_hist  bigint[] NOT NULL DEFAULT '{0}',
+  total_hist       bigint[] NOT NULL DEFAULT '{0}',
+  PRIMARY KEY (check_id, region, hour)
+) PARTITION BY RANGE (hour);
+CREATE TABLE rollup_hour_default PARTITION OF rollup_hour DEFAULT;
+CREATE INDEX rollup_hour_hour ON rollup_hour (hour);
+CREATE TABLE rollup_hour_class (
+  check_id         text        NOT NULL,
+  region           text        NOT NULL,
+  hour             timestamptz NOT NULL,
+  failure_class    text        NOT NULL,
+  n                bigint      NOT NULL,
+  PRIMARY KEY (check_id, region, hour, failure_class)
+) PARTITION BY RANGE (hour);
+CREATE TABLE rollup_hour_class_default PARTITION OF rollup_hour_class DEFAULT;
+CREATE INDEX rollup_hour_class_hour ON rollup_hour_class (hour);
+COMMENT ON TABLE rollup_hour IS
+  'per check x region x hour (UTC); monthly partitions rollup_hour_pYYYYMM plus rollup_hour_default';
+CREATE TABLE rollup_day (
+  check_id         text        NOT NULL,
+  service          text        NOT NULL,
+  region           text        NOT NULL,
+  day              timestamptz NOT NULL,
+  probes           bigint      NOT NULL,
+  failures         bigint      NOT NULL,
+  prober_errors    bigint      NOT NULL DEFAULT 0,
+  last_result      timestamptz NOT NULL,
+  dns_hist         bigint[] NOT NULL DEFAULT '{0}',
+  connect_hist     bigint[] NOT NULL DEFAULT '{0}',
+  tls_hist         bigint[] NOT NULL DEFAULT '{0}',
+  first_byte_hist  bigint[] NOT NULL DEFAULT '{0}',
+  total_hist       bigint[] NOT NULL DEFAULT '{0}',
+  PRIMARY KEY (check_id, region, day)
+) PARTITION BY RANGE (day);
+CREATE TABLE rollup_day_default PARTITION OF rollup_day DEFAULT;
+CREATE INDEX rollup_day_day ON rollup_day (day);
+CREATE TABLE rollup_day_class (
+  check_id         text        NOT NULL,
+  region           text        NOT NULL,
+  day              timestamptz NOT NULL,
+  failure_class    text        NOT NULL,
+  n                bigint      NOT NULL,
+  PRIMARY KEY (check_id, region, day, failure_class)
+) PARTITION BY RANGE (day);
+CREATE TABLE rollup_day_class_default PARTITION OF rollup_day_class DEFAULT;
+CREATE INDEX rollup_day_class_day ON rollup_day_class (day);
+COMMENT ON TABLE rollup_day IS
+  'per check x region x UTC day; yearly partitions rollup_day_pYYYY plus rollup_day_default';
+
+-- What the minutes so far say (no latency: it was not kept before).
+INSERT INTO rollup_hour (check_id, service, region, hour, probes, failures, prober_errors,
+                        last_result)
+  SELECT check_id, (array_agg(service ORDER BY minute DESC))[1], region,
+         date_trunc('hour', minute, 'UTC'), sum(probes), sum(failures), sum(prober_errors),
+         max(last_result)
+  FROM rollup_minute GROUP BY check_id, region, date_trunc('hour', minute, 'UTC');
+INSERT INTO rollup_hour_class (check_id, region, hour, failure_class, n)
+  SELECT check_id, region, date_trunc('hour', minute, 'UTC'), failure_class, sum(n)
+  FROM rollup_minute_class GROUP BY check_id, region, date_trunc('hour', minute, 'UTC'), failure_class;
+INSERT INTO rollup_day (check_id, service, region, day, probes, failures, prober_errors,
+                        last_result)
+  SELECT check_id, (array_agg(service ORDER BY minute DESC))[1], region,
+         date_trunc('day', minute, 'UTC'), sum(probes), sum(failures), sum(prober_errors),
+         max(last_result)
+  FROM rollup_minute GROUP BY check_id, region, date_trunc('day', minute, 'UTC');
+INSERT INTO rollup_day_class (check_id, region, day, failure_class, n)
+  SELECT check_id, region, date_trunc('day', minute, 'UTC'), failure_class, sum(n)
+  FROM rollup_minute_class GROUP BY check_id, region, date_trunc('day', minute, 'UTC'), failure_class;
+)sql"},
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "collector/storage/civil_time.h"
@@ -19,14 +21,28 @@ using pg::PgResultPtr;
 // Advisory lock key ("sonde" + a small number); any stable constant does.
 constexpr int64_t kPartitionLockKey = 0x736f6e6465000002;
 
-// Creates the day's partition unless it exists. Rows of that day that went
-// to results_default earlier (when the day was outside the window) move into
-// it, otherwise ATTACH would refuse. Serialized by an advisory lock, so
-// concurrent collectors cannot race on the same name.
-absl::Status CreatePartition(PGconn* c, int64_t day) {
-  const std::string name = PartitionName(day);
-  const std::string lo = PgTime(DayStart(day));
-  const std::string hi = PgTime(DayStart(day + 1));
+const char* SuffixFormat(PartitionSpan span) {
+  switch (span) {
+    case PartitionSpan::kDay:
+      return "%Y%m%d";
+    case PartitionSpan::kMonth:
+      return "%Y%m";
+    case PartitionSpan::kYear:
+      return "%Y";
+  }
+  return "%Y%m%d";
+}
+
+// Creates the partition of `table` starting at `start` unless it exists.
+// Rows of its range that went to the DEFAULT partition earlier (when the
+// range was outside the window) move into it, otherwise ATTACH would
+// refuse. ATTACH takes SHARE UPDATE EXCLUSIVE on the parent, so ingest into
+// other partitions goes on. Serialized by an advisory lock, so concurrent
+// collectors cannot race on the same name.
+absl::Status CreatePartition(PGconn* c, const PartitionedTable& table, absl::Time start) {
+  const std::string name = PartitionName(table, start);
+  const std::string lo = PgTime(start);
+  const std::string hi = PgTime(NextPartitionStart(table.span, start));
   const std::string what = absl::StrCat("create partition ", name);
   bool created = false;
   RETURN_IF_ERROR(pg::InTransaction(c, what, [&]() -> absl::Status {
@@ -40,14 +56,15 @@ absl::Status CreatePartition(PGconn* c, int64_t day) {
     }
     RETURN_IF_ERROR(
         Exec(c,
-             absl::StrCat("CREATE TABLE ", name,
-                          " (LIKE results INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
-                          "WITH moved AS (DELETE FROM results_default WHERE started_at "
-                          ">= '",
-                          lo, "' AND started_at < '", hi, "' RETURNING *) INSERT INTO ", name,
+             absl::StrCat("CREATE TABLE ", name, " (LIKE ", table.table,
+                          " INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+                          "WITH moved AS (DELETE FROM ",
+                          table.table, "_default WHERE ", table.column, " >= '", lo, "' AND ",
+                          table.column, " < '", hi, "' RETURNING *) INSERT INTO ", name,
                           " SELECT * FROM moved;"
-                          "ALTER TABLE results ATTACH PARTITION ",
-                          name, " FOR VALUES FROM ('", lo, "') TO ('", hi, "')"),
+                          "ALTER TABLE ",
+                          table.table, " ATTACH PARTITION ", name, " FOR VALUES FROM ('", lo,
+                          "') TO ('", hi, "')"),
              what)
             .status());
     created = true;
@@ -61,21 +78,95 @@ absl::Status CreatePartition(PGconn* c, int64_t day) {
 
 }  // namespace
 
+const std::vector<PartitionedTable>& PartitionedTables() {
+  static const std::vector<PartitionedTable> kTables = {
+      {"results", "started_at", PartitionSpan::kDay},
+      {"rollup_minute", "minute", PartitionSpan::kDay},
+      {"rollup_minute_class", "minute", PartitionSpan::kDay},
+      {"rollup_hour", "hour", PartitionSpan::kMonth},
+      {"rollup_hour_class", "hour", PartitionSpan::kMonth},
+      {"rollup_day", "day", PartitionSpan::kYear},
+      {"rollup_day_class", "day", PartitionSpan::kYear},
+  };
+  return kTables;
+}
+
+absl::Time PartitionStart(PartitionSpan span, absl::Time t) {
+  const absl::CivilSecond c = absl::ToCivilSecond(t, absl::UTCTimeZone());
+  switch (span) {
+    case PartitionSpan::kDay:
+      return absl::FromCivil(absl::CivilDay(c), absl::UTCTimeZone());
+    case PartitionSpan::kMonth:
+      return absl::FromCivil(absl::CivilMonth(c), absl::UTCTimeZone());
+    case PartitionSpan::kYear:
+      return absl::FromCivil(absl::CivilYear(c), absl::UTCTimeZone());
+  }
+  return t;
+}
+
+absl::Time NextPartitionStart(PartitionSpan span, absl::Time start) {
+  const absl::CivilSecond c = absl::ToCivilSecond(start, absl::UTCTimeZone());
+  switch (span) {
+    case PartitionSpan::kDay:
+      return absl::FromCivil(absl::CivilDay(c) + 1, absl::UTCTimeZone());
+    case PartitionSpan::kMonth:
+      return absl::FromCivil(absl::CivilMonth(c) + 1, absl::UTCTimeZone());
+    case PartitionSpan::kYear:
+      return absl::FromCivil(absl::CivilYear(c) + 1, absl::UTCTimeZone());
+  }
+  return start;
+}
+
+std::string PartitionName(const PartitionedTable& table, absl::Time start) {
+  return absl::StrCat(table.table, "_p",
+                      absl::FormatTime(SuffixFormat(table.span), start, absl::UTCTimeZone()));
+}
+
+std::optional<absl::Time> ParsePartitionName(const PartitionedTable& table,
+                                             absl::string_view name) {
+  const std::string prefix = absl::StrCat(table.table, "_p");
+  if (!absl::StartsWith(name, prefix)) {
+    return std::nullopt;
+  }
+  absl::string_view digits = name.substr(prefix.size());
+  const size_t want = table.span == PartitionSpan::kDay     ? 8
+                      : table.span == PartitionSpan::kMonth ? 6
+                                                            : 4;
+  if (digits.size() != want) {
+    return std::nullopt;
+  }
+  int y = 0, m = 1, d = 1;
+  if (!absl::SimpleAtoi(digits.substr(0, 4), &y) ||
+      (want >= 6 && !absl::SimpleAtoi(digits.substr(4, 2), &m)) ||
+      (want == 8 && !absl::SimpleAtoi(digits.substr(6, 2), &d))) {
+    return std::nullopt;
+  }
+  const absl::CivilDay day(y, m, d);
+  if (day.year() != y || day.month() != m || day.day() != d) {
+    return std::nullopt;  // not a real date ("20261341")
+  }
+  return absl::FromCivil(day, absl::UTCTimeZone());
+}
+
 std::string PartitionName(int64_t day) {
-  return absl::StrCat("results_p", absl::FormatTime("%Y%m%d", DayStart(day), absl::UTCTimeZone()));
+  return PartitionName(PartitionedTables()[0], DayStart(day));
 }
 
 absl::Status Partitions::Ensure(PGconn* c, const std::set<int64_t>& days) {
   int64_t today = DayOf(absl::Now());
   for (int64_t day : days) {
-    if (known_.count(day) > 0) {
-      continue;
-    }
     if (day < today - past_days_ || day > today + future_days_) {
-      continue;  // out of the window: results_default takes these rows
+      continue;  // out of the window: the DEFAULT partitions take these rows
     }
-    RETURN_IF_ERROR(CreatePartition(c, day));
-    known_.insert(day);
+    for (const PartitionedTable& table : PartitionedTables()) {
+      const absl::Time start = PartitionStart(table.span, DayStart(day));
+      const auto key = std::make_pair(table.table, absl::ToUnixSeconds(start));
+      if (known_.count(key) > 0) {
+        continue;
+      }
+      RETURN_IF_ERROR(CreatePartition(c, table, start));
+      known_.insert(key);
+    }
   }
   return absl::OkStatus();
 }

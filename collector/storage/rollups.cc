@@ -1,13 +1,17 @@
 #include "collector/storage/rollups.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "collector/storage/civil_time.h"
 #include "collector/storage/copy_rows.h"
+#include "collector/storage/latency_buckets.h"
 #include "common/status_macros.h"
 
 namespace sonde::collector {
@@ -15,97 +19,223 @@ namespace {
 
 using pg::ArrayLiteral;
 
-// Rollup upserts: $1 the batch's region, then one array per column, rows in
-// key order (so concurrent streams lock rollup rows in the same order and
-// cannot deadlock).
-constexpr pg::PreparedStatement kRollupMinute = {
-    "sonde_rollup_minute",
-    "INSERT INTO rollup_minute AS r (check_id, service, region, minute, probes,"
-    " failures, prober_errors, last_result)"
-    " SELECT c, s, $1::text, m, p, f, e, l FROM unnest($2::text[], $3::text[],"
-    " $4::timestamptz[], $5::bigint[], $6::bigint[], $7::bigint[], $8::timestamptz[])"
-    " AS u(c, s, m, p, f, e, l)"
-    " ON CONFLICT (check_id, region, minute) DO UPDATE SET"
-    " service = excluded.service,"
-    " probes = r.probes + excluded.probes,"
-    " failures = r.failures + excluded.failures,"
-    " prober_errors = r.prober_errors + excluded.prober_errors,"
-    " last_result = greatest(r.last_result, excluded.last_result)"};
-constexpr pg::PreparedStatement kRollupMinuteClass = {
-    "sonde_rollup_minute_class",
-    "INSERT INTO rollup_minute_class AS r (check_id, region, minute, failure_class, n)"
-    " SELECT c, $1::text, m, k, n FROM unnest($2::text[], $3::timestamptz[], $4::text[],"
-    " $5::bigint[]) AS u(c, m, k, n)"
-    " ON CONFLICT (check_id, region, minute, failure_class) DO UPDATE SET n = r.n + excluded.n"};
+constexpr const char* kHistColumns[kPhaseCount] = {"dns_hist", "connect_hist", "tls_hist",
+                                                   "first_byte_hist", "total_hist"};
+
+// One rollup level: its tables, bucket width and the two upserts.
+struct Level {
+  const char* table;   // rollup_minute
+  const char* column;  // minute
+  int64_t width_s;     // 60; buckets are aligned to the Unix epoch (UTC)
+  std::string upsert_sql;
+  std::string class_sql;
+  std::string upsert_name;
+  std::string class_name;
+};
+
+// The upsert of `level`: $1 the batch's region, then one array per column.
+// A histogram parameter holds, per row, an array whose LAST element is the
+// only one to add (counts at lower indexes are zero): a new row stores it
+// as it is; an existing row adds that one element in place
+// (`h[i] = h[i] + n`), which costs a few operations instead of a function
+// call per histogram. A row with samples in several buckets of a phase is
+// sent in several rounds (see UpdateRollups). Indexes past the end of the
+// stored array are padded with NULL by PostgreSQL: NULL counts as 0.
+std::string UpsertSql(const char* table, const char* column) {
+  std::string sql = absl::StrCat(
+      "INSERT INTO ", table, " AS r (check_id, service, region, ", column,
+      ", probes, failures, prober_errors, last_result, dns_hist, connect_hist, tls_hist,"
+      " first_byte_hist, total_hist)"
+      " SELECT c, s, $1::text, m, p, f, e, l, h0::bigint[], h1::bigint[], h2::bigint[],"
+      " h3::bigint[], h4::bigint[] FROM unnest($2::text[], $3::text[], $4::timestamptz[],"
+      " $5::bigint[], $6::bigint[], $7::bigint[], $8::timestamptz[], $9::text[], $10::text[],"
+      " $11::text[], $12::text[], $13::text[]) AS u(c, s, m, p, f, e, l, h0, h1, h2, h3, h4)"
+      " ON CONFLICT (check_id, region, ",
+      column,
+      ") DO UPDATE SET"
+      " service = CASE WHEN excluded.last_result >= r.last_result THEN excluded.service"
+      " ELSE r.service END,"
+      " probes = r.probes + excluded.probes,"
+      " failures = r.failures + excluded.failures,"
+      " prober_errors = r.prober_errors + excluded.prober_errors,"
+      " last_result = greatest(r.last_result, excluded.last_result)");
+  for (const char* h : kHistColumns) {
+    const std::string i = absl::StrCat("greatest(cardinality(excluded.", h, "), 1)");
+    absl::StrAppend(&sql, ", ", h, "[", i, "] = coalesce(r.", h, "[", i, "], 0) + coalesce(excluded.",
+                    h, "[cardinality(excluded.", h, ")], 0)");
+  }
+  return sql;
+}
+
+std::string ClassSql(const char* table, const char* column) {
+  return absl::StrCat("INSERT INTO ", table, "_class AS r (check_id, region, ", column,
+                      ", failure_class, n) SELECT c, $1::text, m, k, n FROM unnest($2::text[],"
+                      " $3::timestamptz[], $4::text[], $5::bigint[]) AS u(c, m, k, n)"
+                      " ON CONFLICT (check_id, region, ",
+                      column, ", failure_class) DO UPDATE SET n = r.n + excluded.n");
+}
+
+Level MakeLevel(const char* table, const char* column, int64_t width_s) {
+  return Level{table,
+               column,
+               width_s,
+               UpsertSql(table, column),
+               ClassSql(table, column),
+               absl::StrCat("sonde_", table, "_v4"),
+               absl::StrCat("sonde_", table, "_class_v4")};
+}
+
+// Finest first; every transaction writes them in this order.
+const std::array<Level, 3>& Levels() {
+  static const std::array<Level, 3> kLevels = {MakeLevel("rollup_minute", "minute", 60),
+                                               MakeLevel("rollup_hour", "hour", 3600),
+                                               MakeLevel("rollup_day", "day", 86400)};
+  return kLevels;
+}
+
+struct Bucket {
+  std::string service;
+  int64_t probes = 0;
+  int64_t failures = 0;
+  int64_t prober_errors = 0;
+  absl::Time last = absl::InfinitePast();
+  // Per phase: latency bucket index -> samples (ordered: rounds go low to high).
+  std::array<std::map<int, int64_t>, kPhaseCount> latency;
+};
+
+using Key = std::tuple<std::string, int64_t>;  // check_id, bucket start (unix seconds)
+using ClassKey = std::tuple<std::string, int64_t, std::string>;
+
+int64_t Floor(int64_t t, int64_t width) {
+  int64_t q = t / width;
+  if (t % width != 0 && t < 0) {
+    --q;
+  }
+  return q * width;
+}
+
+// "{0,0,n}": n at index `bucket` (0-based) and zeros before; "{0}" for no sample.
+std::string OneBucket(int bucket, int64_t n) {
+  std::string out = "{";
+  for (int i = 0; i < bucket; ++i) {
+    out.append("0,");
+  }
+  absl::StrAppend(&out, n, "}");
+  return out;
+}
+
+void Observe(const v1::ProbeResult& r, const std::string& check_id, int64_t start,
+             std::map<Key, Bucket>* buckets) {
+  Bucket& b = (*buckets)[Key(check_id, start)];
+  const absl::Time t = StartTime(r);
+  if (t >= b.last) {
+    b.service = r.service();
+  }
+  b.last = std::max(b.last, t);
+  if (r.failure_class() == v1::FailureClass::PROBER_ERROR) {
+    ++b.prober_errors;
+    return;
+  }
+  ++b.probes;
+  if (!r.ok()) {
+    ++b.failures;
+  }
+  const uint32_t phases[kPhaseCount] = {r.dns_us(), r.connect_us(), r.tls_us(), r.first_byte_us(),
+                                        r.total_us()};
+  for (int p = 0; p < kPhaseCount; ++p) {
+    if (phases[p] > 0) {
+      ++b.latency[p][LatencyBucket(phases[p])];
+    }
+  }
+}
+
+// Upserts one level: round 0 carries the counters and the lowest latency
+// bucket of each phase, round k the (k+1)-th bucket of the rows that have
+// one (counters 0). A batch spans about a second, so rows almost always
+// have one bucket per phase and one round.
+absl::Status UpsertLevel(PGconn* c, pg::PreparedStatements* prepared, const Level& level,
+                         const std::string& region, const std::map<Key, Bucket>& buckets) {
+  const pg::PreparedStatement statement = {level.upsert_name.c_str(), level.upsert_sql.c_str()};
+  for (size_t round = 0;; ++round) {
+    ArrayLiteral check_ids, services, starts, probes, failures, prober_errors, lasts;
+    std::array<ArrayLiteral, kPhaseCount> hists;
+    bool any = false;
+    for (const auto& [key, b] : buckets) {
+      bool more = round == 0;
+      for (const auto& phase : b.latency) {
+        more = more || phase.size() > round;
+      }
+      if (!more) {
+        continue;
+      }
+      any = true;
+      check_ids.Add(std::get<0>(key));
+      services.Add(b.service);
+      starts.Add(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
+      probes.Add(round == 0 ? absl::StrCat(b.probes) : "0");
+      failures.Add(round == 0 ? absl::StrCat(b.failures) : "0");
+      prober_errors.Add(round == 0 ? absl::StrCat(b.prober_errors) : "0");
+      lasts.Add(PgTime(b.last));
+      for (int p = 0; p < kPhaseCount; ++p) {
+        if (b.latency[p].size() <= round) {
+          hists[p].Add("{0}");
+          continue;
+        }
+        auto it = std::next(b.latency[p].begin(), static_cast<std::ptrdiff_t>(round));
+        hists[p].Add(OneBucket(it->first, it->second));
+      }
+    }
+    if (!any) {
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(prepared->Exec(
+        c, statement,
+        {region, check_ids.Done(), services.Done(), starts.Done(), probes.Done(), failures.Done(),
+         prober_errors.Done(), lasts.Done(), hists[0].Done(), hists[1].Done(), hists[2].Done(),
+         hists[3].Done(), hists[4].Done()},
+        absl::StrCat("update ", level.table)));
+  }
+}
+
+absl::Status UpsertClasses(PGconn* c, pg::PreparedStatements* prepared, const Level& level,
+                           const std::string& region, const std::map<ClassKey, int64_t>& classes) {
+  if (classes.empty()) {
+    return absl::OkStatus();
+  }
+  ArrayLiteral class_checks, class_starts, class_names, counts;
+  for (const auto& [key, n] : classes) {
+    class_checks.Add(std::get<0>(key));
+    class_starts.Add(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
+    class_names.Add(std::get<2>(key));
+    counts.Add(absl::StrCat(n));
+  }
+  const pg::PreparedStatement statement = {level.class_name.c_str(), level.class_sql.c_str()};
+  return prepared->Exec(c, statement,
+                        {region, class_checks.Done(), class_starts.Done(), class_names.Done(),
+                         counts.Done()},
+                        absl::StrCat("update ", level.table, "_class"));
+}
 
 }  // namespace
 
 absl::Status UpdateRollups(PGconn* c, pg::PreparedStatements* prepared,
                            const v1::ResultBatch& batch) {
-  struct Minute {
-    std::string service;
-    int64_t probes = 0;
-    int64_t failures = 0;
-    int64_t prober_errors = 0;
-    absl::Time last = absl::InfinitePast();
-  };
   // Ordered maps: every transaction touches rollup rows in the same order,
   // so concurrent streams cannot deadlock on them.
-  using Key = std::tuple<std::string, int64_t>;  // check_id, minute (unix seconds)
-  std::map<Key, Minute> minutes;
-  std::map<std::tuple<std::string, int64_t, std::string>, int64_t> classes;
-  for (const v1::ProbeResult& r : batch.results()) {
-    absl::Time t = StartTime(r);
-    int64_t minute = absl::ToUnixSeconds(MinuteOf(t));
-    Minute& m = minutes[Key(r.check_id(), minute)];
-    m.service = r.service();
-    m.last = std::max(m.last, t);
-    bool prober_error = r.failure_class() == v1::FailureClass::PROBER_ERROR;
-    if (prober_error) {
-      ++m.prober_errors;
-    } else {
-      ++m.probes;
-      if (!r.ok()) {
-        ++m.failures;
+  for (const Level& level : Levels()) {
+    std::map<Key, Bucket> buckets;
+    std::map<ClassKey, int64_t> classes;
+    for (const v1::ProbeResult& r : batch.results()) {
+      const int64_t start = Floor(absl::ToUnixSeconds(StartTime(r)), level.width_s);
+      Observe(r, r.check_id(), start, &buckets);
+      if (!r.ok() || r.failure_class() == v1::FailureClass::PROBER_ERROR) {
+        ++classes[ClassKey(r.check_id(), start, ClassName(r.failure_class()))];
       }
     }
-    if (!r.ok() || prober_error) {
-      ++classes[std::make_tuple(r.check_id(), minute, ClassName(r.failure_class()))];
-    }
+    RETURN_IF_ERROR(UpsertLevel(c, prepared, level, batch.region(), buckets));
+    RETURN_IF_ERROR(UpsertClasses(c, prepared, level, batch.region(), classes));
   }
-
-  // One prepared statement per table, the rows as arrays: PostgreSQL parses
-  // and plans it once per connection instead of a VALUES list with
-  // thousands of parameters per batch (that was most of its ingest work).
-  ArrayLiteral check_ids, services, minute_starts, probes, failures, prober_errors, lasts;
-  for (const auto& [key, m] : minutes) {
-    check_ids.Add(std::get<0>(key));
-    services.Add(m.service);
-    minute_starts.Add(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
-    probes.Add(absl::StrCat(m.probes));
-    failures.Add(absl::StrCat(m.failures));
-    prober_errors.Add(absl::StrCat(m.prober_errors));
-    lasts.Add(PgTime(m.last));
-  }
-  RETURN_IF_ERROR(
-      prepared->Exec(c, kRollupMinute,
-                     {batch.region(), check_ids.Done(), services.Done(), minute_starts.Done(),
-                      probes.Done(), failures.Done(), prober_errors.Done(), lasts.Done()},
-                     "update rollup_minute"));
-  if (classes.empty()) {
-    return absl::OkStatus();
-  }
-  ArrayLiteral class_checks, class_minutes, class_names, counts;
-  for (const auto& [key, n] : classes) {
-    class_checks.Add(std::get<0>(key));
-    class_minutes.Add(PgTime(absl::FromUnixSeconds(std::get<1>(key))));
-    class_names.Add(std::get<2>(key));
-    counts.Add(absl::StrCat(n));
-  }
-  return prepared->Exec(c, kRollupMinuteClass,
-                        {batch.region(), class_checks.Done(), class_minutes.Done(),
-                         class_names.Done(), counts.Done()},
-                        "update rollup_minute_class");
+  return absl::OkStatus();
 }
 
 }  // namespace sonde::collector

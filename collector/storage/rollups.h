@@ -1,10 +1,19 @@
-// Per-minute rollups of a batch, kept in the same transaction as its raw
-// rows so availability queries never scan `results`: `rollup_minute`
-// (probes, failures, prober errors, last result per check x region x
-// minute) and `rollup_minute_class` (failed results per class). Failures
-// are counted from the normalised result (`ok`, which ingest derives from
-// the class); PROBER_ERROR counts as neither probe nor failure. Runs on
-// the caller's connection inside its transaction.
+// Rollups of a batch at 1 minute, 1 hour and 1 day (UTC), kept in the same
+// transaction as its raw rows so reports never scan `results`:
+// `rollup_{minute,hour,day}` (probes, failures, prober errors, last result
+// and a latency histogram per phase, latency_buckets.h) and
+// `rollup_{minute,hour,day}_class` (failed results per class) per check x
+// region x bucket. Failures are counted from the normalised result (`ok`,
+// which ingest derives from the class); PROBER_ERROR counts as neither
+// probe nor failure and adds no latency. A phase adds a latency sample when
+// its duration is > 0 (a phase that did not happen is 0).
+//
+// Because every level is upserted by the transaction that stores the raw
+// rows, a late result (any lateness) lands in all three levels exactly
+// once, like an on-time one. Rows are written in key order (check, bucket),
+// levels and tables always in the same order, so concurrent streams lock
+// rollup rows in the same order and cannot deadlock. Runs on the caller's
+// connection inside its transaction.
 #ifndef SONDE_COLLECTOR_STORAGE_ROLLUPS_H_
 #define SONDE_COLLECTOR_STORAGE_ROLLUPS_H_
 
@@ -16,8 +25,8 @@
 
 namespace sonde::collector {
 
-// Upserts the rollup rows of `batch` (region from the batch) with two
-// statements prepared once per connection in `prepared`.
+// Upserts the rollup rows of `batch` (region from the batch) with statements
+// prepared once per connection in `prepared`.
 absl::Status UpdateRollups(PGconn* conn, pg::PreparedStatements* prepared,
                            const v1::ResultBatch& batch);
 

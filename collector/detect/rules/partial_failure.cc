@@ -1,8 +1,9 @@
 // PARTIAL_FAILURE: no voting region is DOWN, but a share of the probes
 // fail -- the Boxcryptor case. Any of:
-//   fast rule  >= partial_fast_share of >= partial_fast_min_probes probes in
-//              the last partial_fast_window, in min(partial_min_regions,
-//              voting regions) regions (page)
+//   fast rule  >= partial_fast_share of >= partial_fast_min_probes probes
+//              (pooled over the voting regions) in the last
+//              partial_fast_window, with failures seen in
+//              min(partial_min_regions, voting regions) regions (page)
 //   slow rule  the same over partial_window, still failing in its last third
 //              (CheckState::slow_regions, decided at minute boundaries; page)
 //   burn rate  the SLO burn-rate rules (CheckState::burn_page/burn_ticket,
@@ -53,14 +54,21 @@ class PartialFailureRule : public Rule {
       trimmed += s.fast.SumFromFirstFailure(bucket);
       const RunCounts& sw = s.partial.complete();
       slow_sum += Counts{sw.probes, sw.fails};
-      if (w.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) &&
-          w.fails >= static_cast<uint32_t>(o.partial_fast_min_failures) &&
-          w.fails >= o.partial_fast_share * w.probes) {
+      // A region takes part when it sees failures of its own (two, at half
+      // the share): one stray failure elsewhere does not make a one-region
+      // problem a partial failure across regions.
+      if (w.fails >= 2 && w.fails >= o.partial_fast_share / 2 * w.probes) {
         fast |= uint64_t{1} << r;
       }
     }
+    // The share test runs on the pooled counts: three regions' evidence
+    // together crosses the threshold sooner, and is far less likely to be
+    // noise, than each region's alone (docs/detection.md).
     const uint64_t slow = c.slow_regions & voting;
-    const bool fast_rule = Popcount(fast) >= need;
+    const bool fast_rule = Popcount(fast) >= need &&
+                           fast_sum.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) &&
+                           fast_sum.fails >= static_cast<uint32_t>(o.partial_fast_min_failures) &&
+                           fast_sum.fails >= o.partial_fast_share * fast_sum.probes;
     const bool slow_rule = Popcount(slow) >= need;
     const bool burn = c.burn_page || c.burn_ticket;
     if (!fast_rule && !slow_rule && !burn) {
@@ -90,8 +98,11 @@ class PartialFailureRule : public Rule {
     // The larger of the share "since it started failing" in the short
     // window (when it has enough probes) and the slow window's: right
     // from the first minute, and decaying smoothly after a fix.
+    // When the fast rule fired, the window holds enough evidence (all of
+    // its failures are in `trimmed`) even if fewer probes followed the first
+    // failure than partial_fast_min_probes.
     Counts share = slow_sum;
-    if (trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) &&
+    if ((fast_rule || trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes)) &&
         trimmed.share() > slow_sum.share()) {
       share = trimmed;
     }

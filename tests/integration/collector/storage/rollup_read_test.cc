@@ -1,0 +1,167 @@
+// Rollups at three levels and the report read over them, against a real
+// PostgreSQL (tests/testing/postgres_fixture.h): what ingest writes
+// (rollups.h), late results, and ReadRollups over filled data
+// (tests/testing/rollup_fill.h).
+#include "collector/storage/rollup_read.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "collector/storage/pg/pg.h"
+#include "collector/storage/store.h"
+#include "tests/testing/postgres_fixture.h"
+#include "tests/testing/rollup_fill.h"
+
+namespace sonde::collector {
+namespace {
+
+const auto* const kPostgres =
+    ::testing::AddGlobalTestEnvironment(new sonde::testing::PostgresEnvironment);
+
+using FC = v1::FailureClass;
+
+v1::ProbeResult Result(const std::string& check, uint64_t seq, absl::Time start, FC::Code cls,
+                       uint32_t total_us) {
+  v1::ProbeResult r;
+  r.set_check_id(check);
+  r.set_service("svc");
+  r.set_kind("http");
+  r.set_seq(seq);
+  const int64_t us = absl::ToUnixMicros(start);
+  r.mutable_start_time()->set_seconds(us / 1000000);
+  r.mutable_start_time()->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+  r.set_failure_class(cls);
+  r.set_ok(cls == FC::OK);
+  r.set_dns_us(cls == FC::PROBER_ERROR ? 0 : 800);
+  r.set_total_us(cls == FC::PROBER_ERROR ? 0 : total_us);
+  r.set_target("https://example.test/");
+  return r;
+}
+
+class RollupReadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Connect(sonde::testing::PostgresEnvironment::conninfo());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    ASSERT_TRUE(store_->Migrate().ok());
+    auto conn = pg::Connect(sonde::testing::PostgresEnvironment::conninfo(), "rollup-read-test");
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    conn_ = std::move(*conn);
+  }
+
+  void Insert(const std::string& region, uint64_t seq, std::vector<v1::ProbeResult> results) {
+    v1::ResultBatch b;
+    b.set_prober_id("p-" + region);
+    b.set_region(region);
+    b.set_batch_seq(seq);
+    for (auto& r : results) {
+      *b.add_results() = std::move(r);
+    }
+    auto dup = store_->InsertBatch(b);
+    ASSERT_TRUE(dup.ok()) << dup.status();
+  }
+
+  std::string One(const std::string& sql) {
+    auto v = store_->QueryColumn(sql);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() && !v->empty() ? (*v)[0] : "";
+  }
+
+  std::unique_ptr<Store> store_;
+  pg::PgConnPtr conn_;
+};
+
+TEST_F(RollupReadTest, EveryLevelCountsEveryResultOnceLateOnesIncluded) {
+  const absl::Time hour = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 3600 * 3600) -
+                          absl::Hours(3);
+  Insert("fra", 1,
+         {Result("web", 1, hour + absl::Minutes(1), FC::OK, 42'000),
+          Result("web", 2, hour + absl::Minutes(1) + absl::Seconds(20), FC::TCP_REFUSED, 900),
+          Result("web", 3, hour + absl::Minutes(2), FC::PROBER_ERROR, 0)});
+  Insert("iad", 1, {Result("web", 1, hour + absl::Minutes(1), FC::OK, 1'800'000)});
+  // Two hours late: it still folds into its minute, hour and day.
+  Insert("fra", 2, {Result("web", 4, hour + absl::Minutes(1), FC::TCP_REFUSED, 42'000)});
+
+  for (const char* t : {"rollup_minute", "rollup_hour", "rollup_day"}) {
+    EXPECT_EQ(One(absl::StrCat("SELECT sum(probes) || '/' || sum(failures) || '/' ||"
+                               " sum(prober_errors) FROM ",
+                               t, " WHERE region = 'fra'")),
+              "3/2/1")
+        << t;
+    EXPECT_EQ(One(absl::StrCat("SELECT sum(n) FROM ", t,
+                               "_class WHERE region = 'fra' AND failure_class = 'TCP_REFUSED'")),
+              "2")
+        << t;
+  }
+  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE region = 'fra'"), "2");
+
+  RollupQuery q;
+  q.from = hour;
+  q.to = hour + absl::Minutes(5);
+  q.with_latency = true;
+  auto w = ReadRollups(conn_.get(), q);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ(w->rows.size(), 2u);
+  const RollupTotals& fra = w->rows[0];
+  EXPECT_EQ(fra.region, "fra");
+  EXPECT_EQ(fra.probes, 3);
+  EXPECT_EQ(fra.failures, 2);
+  EXPECT_EQ(fra.prober_errors, 1);
+  EXPECT_EQ(fra.failures_by_class.at("TCP_REFUSED"), 2);
+  EXPECT_EQ(fra.failures_by_class.at("PROBER_ERROR"), 1);
+  const auto& total = fra.latency[static_cast<int>(Phase::kTotal)];
+  EXPECT_EQ(HistogramCount(total), 3);
+  EXPECT_EQ(total.at(LatencyBucket(42'000)), 2);
+  EXPECT_EQ(HistogramCount(fra.latency[static_cast<int>(Phase::kDns)]), 3);
+  EXPECT_EQ(HistogramCount(fra.latency[static_cast<int>(Phase::kTls)]), 0);
+
+  // Merged across regions, p95 is in iad's slow bucket.
+  LatencyHistogram both = total;
+  MergeHistogram(w->rows[1].latency[static_cast<int>(Phase::kTotal)], &both);
+  EXPECT_GT(Percentile(both, 0.95), 1'500'000);
+
+  // The same totals from the hour level (a whole hour asked).
+  q.to = hour + absl::Hours(1);
+  auto hourly = ReadRollups(conn_.get(), q);
+  ASSERT_TRUE(hourly.ok()) << hourly.status();
+  ASSERT_EQ(hourly->spans.size(), 1u);
+  EXPECT_EQ(hourly->spans[0].level, RollupLevel::kHour);
+  ASSERT_EQ(hourly->rows.size(), 2u);
+  EXPECT_EQ(hourly->rows[0].failures, 2);
+  EXPECT_EQ(hourly->rows[0].latency[static_cast<int>(Phase::kTotal)], total);
+}
+
+TEST_F(RollupReadTest, FilledRollupsReadBackAsTheFillRuleSays) {
+  sonde::testing::RollupFill fill;
+  fill.checks = 10;
+  fill.regions = 3;
+  fill.days = 3;
+  fill.minute = true;
+  fill.from = absl::FromCivil(absl::CivilDay(2026, 1, 10), absl::UTCTimeZone());
+  ASSERT_TRUE(sonde::testing::FillRollups(conn_.get(), fill).ok());
+
+  RollupQuery q;
+  q.from = fill.from + absl::Hours(5) + absl::Minutes(7);   // minutes, hours, day, hours, minutes
+  q.to = fill.from + absl::Hours(24 * 2 + 3) + absl::Minutes(30);
+  q.check_ids = {"check-00007", "check-00013"};
+  q.regions = {"region-2"};
+  q.now = fill.from + absl::Hours(24 * 4);
+  auto w = ReadRollups(conn_.get(), q);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->spans.size(), 5u);
+  ASSERT_EQ(w->rows.size(), 2u);
+  const int64_t first = 5 * 60 + 7, end = (24 * 2 + 3) * 60 + 30;
+  EXPECT_EQ(w->rows[0].check_id, "check-00007");
+  EXPECT_EQ(w->rows[0].probes, end - first);
+  EXPECT_EQ(w->rows[0].failures, sonde::testing::ExpectedFailures(fill, 7, 2, first, end));
+  EXPECT_EQ(w->rows[1].failures, sonde::testing::ExpectedFailures(fill, 13, 2, first, end));
+  EXPECT_GT(w->rows[1].failures, 0);
+}
+
+}  // namespace
+}  // namespace sonde::collector
