@@ -36,12 +36,15 @@
 namespace sonde::collector {
 
 // The latency phases of a result, in ProbeResult's order; the `phase`
-// label values.
+// label values (the rollups' phase names, collector/storage/latency_buckets.h).
 inline constexpr std::array<const char*, 5> kLatencyPhases = {"dns", "connect", "tls", "first_byte",
                                                               "total"};
-// Upper bounds (seconds) of the histogram buckets; +Inf follows.
-inline constexpr std::array<double, 12> kLatencyBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                           0.5,   1,    2.5,   5,    10,  30};
+// Upper bounds (seconds) of the histogram buckets; +Inf follows. Each is
+// also a bound of the rollups' histograms (collector/storage/latency_buckets.h,
+// a test pins it), so a percentile from Prometheus and one from the stored
+// rollups agree at these bounds.
+inline constexpr std::array<double, 12> kLatencyBuckets = {0.005, 0.01, 0.02, 0.05, 0.1, 0.2,
+                                                           0.5,   1,    2,    5,    10,  30};
 // The default of --metrics-max-check-regions.
 inline constexpr size_t kDefaultMaxCheckRegions = 5000;
 

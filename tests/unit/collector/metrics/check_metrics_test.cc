@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "collector/storage/latency_buckets.h"
 #include "common/proto_time.h"
 
 namespace sonde::collector {
@@ -83,8 +85,10 @@ TEST(CheckMetricsTest, CountsUpStateFailuresAndPhaseHistogram) {
   const std::string t = k + ",phase=\"total\"";
   EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"0.005\"}"), 0);
   EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"0.01\"}"), 1);
-  EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"0.025\"}"), 2);
-  EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"0.25\"}"), 2);
+  // A bound is inclusive (value <= le): 20 ms falls in le="0.02".
+  EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"0.02\"}"), 2);
+  EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"0.05\"}"), 2);
+  EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"0.2\"}"), 2);
   EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"0.5\"}"), 3);
   EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_bucket{" + t + ",le=\"+Inf\"}"), 3);
   EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_count{" + t + "}"), 3);
@@ -94,6 +98,21 @@ TEST(CheckMetricsTest, CountsUpStateFailuresAndPhaseHistogram) {
   EXPECT_EQ(Sample(page, "sonde_check_phase_duration_seconds_count{" + k + ",phase=\"tls\"}"), -1);
   // No certificate seen: no certificate sample.
   EXPECT_EQ(page.find("sonde_check_cert_expiry_timestamp_seconds{"), std::string::npos);
+}
+
+// Prometheus' buckets are a subset of the rollups' bounds, phases the same
+// names in the same order: percentiles from either side agree at the bounds.
+TEST(CheckMetricsTest, BucketsAndPhasesAreTheRollups) {
+  for (double le : kLatencyBuckets) {
+    const int64_t us = static_cast<int64_t>(le * 1e6 + 0.5);
+    EXPECT_NE(std::find(kLatencyBoundsUs.begin(), kLatencyBoundsUs.end(), us),
+              kLatencyBoundsUs.end())
+        << le << " s is not a rollup bound";
+  }
+  ASSERT_EQ(kLatencyPhases.size(), static_cast<size_t>(kPhaseCount));
+  for (int p = 0; p < kPhaseCount; ++p) {
+    EXPECT_STREQ(kLatencyPhases[p], PhaseName(static_cast<Phase>(p)));
+  }
 }
 
 TEST(CheckMetricsTest, OnlyConfiguredPairsAndARemovedCheckDisappears) {
