@@ -3,6 +3,7 @@
 // as it likes. Quotes, backslashes, newlines, invalid UTF-8 and NUL bytes
 // must neither break the page nor forge a sample: Prometheus' own parser
 // (`promtool check metrics`) accepts the page and sees the escaped value.
+// The SLO family's names (from the config) go through the same escaper.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "collector/metrics/check_metrics.h"
+#include "collector/metrics/slo_gauges.h"
 #include "common/metrics.h"
 #include "tests/testing/process.h"
 
@@ -36,10 +38,15 @@ TEST(HostileMetricsLabelsTest, EscapedValuesPassPromtoolAndForgeNoSample) {
     r->set_failure_class(v1::FailureClass::HTTP_STATUS);
     r->set_total_us(1000);
     r->mutable_start_time()->set_seconds(1'800'000'000);
+    r->set_cert_not_after("2027-02-01T00:00:00Z");
   }
   m.Observe(batch);
+  // SLO names come from the config; escaped the same way.
+  SloGauges slos;
+  slos.Set({{hostile[0], hostile[1], "", 0.999, 0.5}, {hostile[2], "", hostile[4], 0.99, -0.25}});
   common::MetricsText out;
   m.AppendTo(absl::FromUnixSeconds(1'800'000'000), &out);
+  slos.AppendTo(&out);
   const std::string& page = out.text();
 
   // Every sample line of sonde_check_up belongs to one hostile pair; none forged.
@@ -53,6 +60,12 @@ TEST(HostileMetricsLabelsTest, EscapedValuesPassPromtoolAndForgeNoSample) {
   EXPECT_NE(page.find("check=\"a\\\"b\""), std::string::npos) << page;
   EXPECT_NE(page.find("check=\"back\\\\slash\\\\\""), std::string::npos) << page;
   EXPECT_NE(page.find("check=\"line\\nsonde_check_up{"), std::string::npos) << page;
+  EXPECT_NE(page.find("sonde_check_cert_expiry_timestamp_seconds{check=\"a\\\"b\""),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("sonde_slo_error_budget_remaining_ratio{slo=\"line\\nsonde_check_up"),
+            std::string::npos)
+      << page;
 
   char dir[] = "/tmp/sonde-hostile-metrics.XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
