@@ -215,6 +215,7 @@ void CollectorServer::Shutdown(absl::Duration drain) {
   }
   detection_.Stop();  // stores incident events still waiting
   dispatcher_.Stop();
+  slo_gauges_.Stop();
 }
 
 void CollectorServer::AppendMetrics(common::MetricsText* m) const {

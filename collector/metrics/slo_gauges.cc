@@ -3,12 +3,42 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 
 namespace sonde::collector {
+
+SloGauges::~SloGauges() { Stop(); }
 
 void SloGauges::Set(std::vector<SloBudget> budgets) {
   absl::MutexLock lock(&mu_);
   budgets_ = std::move(budgets);
+}
+
+void SloGauges::StartRefresh(Source source, absl::Duration period) {
+  source_ = std::move(source);
+  thread_ = std::thread([this, period] {
+    do {
+      Refresh();
+    } while (!stop_.WaitForNotificationWithTimeout(period));
+  });
+}
+
+void SloGauges::Stop() {
+  if (thread_.joinable()) {
+    stop_.Notify();
+    thread_.join();
+  }
+}
+
+void SloGauges::Refresh() {
+  absl::StatusOr<std::vector<SloBudget>> budgets = source_();
+  if (!budgets.ok()) {
+    refresh_failures_.fetch_add(1);
+    spdlog::warn("SLO metrics: keeping the previous values: {}",
+                 std::string(budgets.status().message()));
+    return;
+  }
+  Set(*std::move(budgets));
 }
 
 void SloGauges::AppendTo(common::MetricsText* out) const {
@@ -28,6 +58,9 @@ void SloGauges::AppendTo(common::MetricsText* out) const {
   for (const SloBudget& b : budgets_) {
     out->Sample("sonde_slo_error_budget_remaining_ratio", labels(b), b.budget_remaining_ratio);
   }
+  out->Add("sonde_slo_refresh_failures_total", "counter",
+           "SLO computations for /metrics that failed (the previous values stay).",
+           refresh_failures_.load());
 }
 
 }  // namespace sonde::collector
