@@ -237,9 +237,15 @@ int Main(int argc, char** argv) {
             "open) may hold at once (1..1000); another gets RESOURCE_EXHAUSTED.");
   std::string metrics_listen;
   flags.String("metrics-listen", &metrics_listen,
-               "Serve Prometheus metrics at http://HOST:PORT/metrics (ingest counters). With\n"
+               "Serve Prometheus metrics at http://HOST:PORT/metrics (ingest, detection,\n"
+               "notification counters and per check x region series; docs/metrics.md). With\n"
                "--tokens a read-scope token is required. Not loopback: needs --tokens or\n"
                "--insecure.");
+  int64_t metrics_max_check_regions = static_cast<int64_t>(options.metrics_max_check_regions);
+  flags.Int("metrics-max-check-regions", &metrics_max_check_regions,
+            "Most check x region pairs with per-check series on /metrics (1..1000000);\n"
+            "results of further pairs are counted in\n"
+            "sonde_check_metrics_dropped_results_total{reason=\"limit\"}.");
   bool dry_run = false;
   flags.Bool("dry-run", &dry_run, "With `migrate`: list the pending migrations, apply nothing.");
   common::DaemonFlags daemon;
@@ -285,6 +291,10 @@ int Main(int argc, char** argv) {
     return UsageError("--max-streams-per-prober: must be 1..1000");
   }
   options.ingest.max_streams_per_prober = static_cast<int>(max_streams);
+  if (metrics_max_check_regions < 1 || metrics_max_check_regions > 1'000'000) {
+    return UsageError("--metrics-max-check-regions: must be 1..1000000");
+  }
+  options.metrics_max_check_regions = static_cast<size_t>(metrics_max_check_regions);
   if (options.postgres.empty()) {
     if (const char* env = std::getenv("SONDE_POSTGRES"); env != nullptr) {
       options.postgres = env;

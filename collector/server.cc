@@ -41,8 +41,15 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
       query_(&pool_, common::RealClock()),
       detection_(options_.postgres, common::RealClock()),
       dispatcher_(options_.postgres, common::RealClock()),
-      retention_(options_.postgres) {
-  ingest_.set_on_committed([this](const v1::ResultBatch& batch) { detection_.Observe(batch); });
+      retention_(options_.postgres),
+      check_metrics_(options_.metrics_max_check_regions) {
+  if (!options_.config_path.empty()) {
+    check_metrics_.SetConfig(*holder_.Get());
+  }
+  ingest_.set_on_committed([this](const v1::ResultBatch& batch) {
+    detection_.Observe(batch);
+    check_metrics_.Observe(batch);
+  });
   // A version a prober has not applied within kConfigApplyDeadline is a
   // PROBER_FAULT ticket for the monitoring owners.
   detection_.set_config_fault_source([this](absl::Time now) {
@@ -173,6 +180,7 @@ absl::Status CollectorServer::LoadAndApplyConfig() {
   detection_.SetConfig(*config);
   dispatcher_.SetConfig(*config);
   retention_.SetSettings(common::EffectiveStorage(config->storage()));
+  check_metrics_.SetConfig(*config);
   holder_.Set(*std::move(config));
   return absl::OkStatus();
 }
@@ -214,6 +222,7 @@ void CollectorServer::Shutdown(absl::Duration drain) {
   detection_.Stop();  // stores incident events still waiting
   dispatcher_.Stop();
   retention_.Stop();
+  slo_gauges_.Stop();
 }
 
 void CollectorServer::AppendMetrics(common::MetricsText* m) const {
@@ -238,8 +247,15 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
          c.events_recorded.load());
   m->Add("sonde_incident_events_waiting", "gauge",
          "Incident events decided but not yet stored (PostgreSQL down).", c.events_waiting.load());
+  std::vector<std::pair<std::string, double>> open;
+  for (const auto& [kind, n] : detection_.OpenIncidentsByKind()) {
+    open.emplace_back(common::Label("kind", kind), n);
+  }
+  m->AddSamples("sonde_incidents_open", "gauge", "Incidents open now, by kind.", open);
   dispatcher_.AppendMetrics(m);
   retention_.AppendMetrics(m);
+  check_metrics_.AppendTo(absl::Now(), m);
+  slo_gauges_.AppendTo(m);
   if (http_ != nullptr) {
     const common::HttpServerStats& h = http_->stats();
     m->Add("sonde_http_api_connections_refused_total", "counter",

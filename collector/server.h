@@ -24,6 +24,8 @@
 #include "collector/api/query_service.h"
 #include "collector/auth/auth.h"
 #include "collector/incidents/detection.h"
+#include "collector/metrics/check_metrics.h"
+#include "collector/metrics/slo_gauges.h"
 #include "collector/notify/dispatcher.h"
 #include "collector/storage/retention.h"
 #include "collector/storage/store.h"
@@ -39,6 +41,7 @@ struct CollectorOptions {
   std::string http_listen;                // "" = no HTTP API
   PoolLimits pool;                        // --pg-max-connections
   IngestLimits ingest;                    // --max-future-skew, --max-streams-per-prober
+  size_t metrics_max_check_regions = kDefaultMaxCheckRegions;  // --metrics-max-check-regions
 };
 
 class CollectorServer {
@@ -83,8 +86,12 @@ class CollectorServer {
   const ConfigHolder& config() const { return holder_; }
   const IngestCounters& ingest_counters() const { return ingest_.counters(); }
   const StorePool& pool() const { return pool_; }
-  // Config reload, detection and notification counters for /metrics.
+  // Config reload, detection and notification counters, open incidents,
+  // the per check x region series and the SLO gauges for /metrics.
   void AppendMetrics(common::MetricsText* out) const;
+  // The SLO family's cache, for the SLO engine to fill (Set, or
+  // StartRefresh before Start; stopped by Shutdown; docs/metrics.md).
+  SloGauges* slo_gauges() { return &slo_gauges_; }
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }
 
  private:
@@ -101,6 +108,8 @@ class CollectorServer {
   notify::Dispatcher dispatcher_;
   Retention retention_;  // its own thread and connection (storage/retention.h)
   std::unique_ptr<HttpApi> http_;
+  CheckMetrics check_metrics_;
+  SloGauges slo_gauges_;
   absl::Notification stop_watch_;
   std::thread watch_thread_;
   const Authenticator* auth_ = nullptr;

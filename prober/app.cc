@@ -14,6 +14,8 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -441,11 +443,16 @@ int RunProber(int argc, char** argv) {
   }
 
   // Scheduler stats live on the loop thread; a timer copies them for /metrics.
+  // The timer's own delay is the loop's lag: how late the loop runs what is due.
   struct LoopStats {
     std::atomic<uint64_t> runs{0}, skipped{0}, aborted{0}, in_flight{0}, checks{0};
-    std::atomic<int64_t> lateness_p99_us{0};
+    std::atomic<int64_t> lateness_p99_us{0}, loop_lag_us{0};
   } loop_stats;
+  absl::Time snapshot_due = absl::Now();
   std::function<void()> snapshot = [&] {
+    const absl::Time now = absl::Now();
+    loop_stats.loop_lag_us = std::max<int64_t>(0, absl::ToInt64Microseconds(now - snapshot_due));
+    snapshot_due = now + absl::Seconds(1);
     const Scheduler::Stats& st = scheduler->stats();
     loop_stats.runs = st.runs;
     loop_stats.skipped = st.skipped_overlap;
@@ -474,7 +481,20 @@ int RunProber(int argc, char** argv) {
             loop_stats.in_flight.load());
       m.Add("sonde_prober_lateness_p99_seconds", "gauge", "99th percentile of run start lateness.",
             loop_stats.lateness_p99_us.load() / 1e6);
+      m.Add("sonde_prober_loop_lag_seconds", "gauge",
+            "How late the event loop ran its last 1-second timer (a busy or blocked loop).",
+            loop_stats.loop_lag_us.load() / 1e6);
       m.Add("sonde_prober_results_total", "counter", "Results produced.", u.added);
+      std::vector<std::pair<std::string, double>> failures;
+      for (const auto& [code, n] : u.failures) {
+        failures.emplace_back(common::Label("class", v1::FailureClass::Code_Name(code)), n);
+      }
+      m.AddSamples("sonde_prober_failures_total", "counter",
+                   "Failed results produced, by failure class.", failures);
+      m.Add("sonde_prober_backlog_results", "gauge",
+            "Results not yet acked by the collector: waiting for a batch, or in unacked "
+            "batches (spool or memory).",
+            uplink->backlog());
       m.Add("sonde_prober_result_text_repaired_total", "counter",
             "Result text fields a probe left invalid UTF-8, repaired on delivery.",
             RepairedTextFields());
@@ -525,7 +545,7 @@ int RunProber(int argc, char** argv) {
         m.Add("sonde_prober_config_bytes_received_total", "counter",
               "Config bytes received from the collector.", c.bytes_received);
         m.Add("sonde_prober_config_version_info", "gauge", "The config version in force.", 1,
-              absl::StrCat("version=\"", c.version, "\""));
+              common::Label("version", c.version));
       }
       return m.text();
     });

@@ -6,25 +6,6 @@
 #include "common/proto_time.h"
 
 namespace sonde::collector {
-namespace {
-
-// A Prometheus label value: backslash, quote and newline escaped.
-std::string LabelValue(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 void ConfigDeliveries::Connected(const std::string& prober, const std::string& region,
                                  const std::string& applied, absl::Time now) {
@@ -127,10 +108,9 @@ std::vector<v1::ProberConfigStatus> ConfigDeliveries::Overdue(absl::Time now,
 void ConfigDeliveries::AppendMetrics(common::MetricsText* out) const {
   std::vector<std::pair<std::string, double>> applied, failures;
   for (const v1::ProberConfigStatus& s : Snapshot()) {
-    const std::string who = absl::StrCat("prober=\"", LabelValue(s.prober_id()), "\",region=\"",
-                                         LabelValue(s.region()), "\"");
-    applied.emplace_back(absl::StrCat(who, ",version=\"", LabelValue(s.applied_version()), "\""),
-                         1);
+    const std::string who = absl::StrCat(common::Label("prober", s.prober_id()), ",",
+                                         common::Label("region", s.region()));
+    applied.emplace_back(absl::StrCat(who, ",", common::Label("version", s.applied_version())), 1);
     failures.emplace_back(who, s.delivery_failures());
   }
   out->AddSamples("sonde_config_applied_version_info", "gauge",

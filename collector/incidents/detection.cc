@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "collector/detect/kinds.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -119,6 +120,22 @@ DetectionRunner::Snapshot DetectionRunner::TakeSnapshot(const std::string& servi
     }
   }
   out.open = detector_->OpenIncidents();
+  return out;
+}
+
+std::vector<std::pair<std::string, int>> DetectionRunner::OpenIncidentsByKind() const {
+  std::vector<std::pair<std::string, int>> out;
+  for (const detect::KindInfo& info : detect::KindTable()) {
+    out.emplace_back(info.name, 0);
+  }
+  absl::MutexLock lock(&mu_);
+  if (detector_ != nullptr) {
+    for (const detect::Incident& incident : detector_->OpenIncidents()) {
+      if (incident.kind.value() < out.size()) {
+        ++out[incident.kind.value()].second;
+      }
+    }
+  }
   return out;
 }
 

@@ -84,6 +84,9 @@ class DetectionRunner {
   };
   Snapshot TakeSnapshot(const std::string& service, const std::string& check,
                         const std::string& region) const;
+  // Open incidents per kind, every kind of the table listed (0 when none),
+  // by wire name: the /metrics gauge sonde_incidents_open.
+  std::vector<std::pair<std::string, int>> OpenIncidentsByKind() const;
   const DetectionCounters& counters() const { return counters_; }
 
  private:

@@ -98,6 +98,9 @@ void Uplink::Add(v1::ProbeResult result) {
     oldest_pending_ = absl::Now();
   }
   pending_bytes_ += result.ByteSizeLong();
+  if (result.failure_class() != v1::FailureClass::OK) {
+    ++failures_[result.failure_class()];
+  }
   pending_.push_back(std::move(result));
   added_++;
   if (pending_.size() > options_.max_buffered) {
@@ -140,6 +143,7 @@ Uplink::Stats Uplink::stats() const {
   {
     absl::MutexLock p(&pending_mu_);
     s.added = added_;
+    s.failures = failures_;
     s.dropped += dropped_pending_;
   }
   if (spool_) {

@@ -31,6 +31,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -82,6 +83,7 @@ class Uplink {
     uint64_t spool_sync_errors = 0;   // fdatasync / directory fsync failures
     absl::Time oldest_unacked = absl::InfiniteFuture();
     bool connected = false;
+    std::map<int, uint64_t> failures;  // results added that failed, by FailureClass code
   };
 
   // The channel arguments that make gRPC's reconnects agree with the
@@ -167,6 +169,7 @@ class Uplink {
   size_t pending_bytes_ ABSL_GUARDED_BY(pending_mu_) = 0;  // serialized
   uint64_t added_ ABSL_GUARDED_BY(pending_mu_) = 0;
   uint64_t dropped_pending_ ABSL_GUARDED_BY(pending_mu_) = 0;
+  std::map<int, uint64_t> failures_ ABSL_GUARDED_BY(pending_mu_);  // bounded by the enum
 
   // The uplink threads' side: stored batches and the stream.
   mutable absl::Mutex mu_;

@@ -168,6 +168,8 @@ class Collector {
   }
   // The running process's id (-1 before Start).
   int pid() const { return process_ != nullptr ? process_->pid() : -1; }
+  // The --metrics-listen port on 127.0.0.1 (0 before the first Start).
+  int metrics_port() const { return metrics_port_; }
 
  private:
   std::string log_path_;
@@ -204,6 +206,8 @@ class Prober {
   // Its /metrics page (--metrics-listen on a port picked at the first Start):
   // sonde_prober_results_acked_total, ..._results_dropped_total, ...
   absl::StatusOr<MetricValues> Metrics() const { return ScrapeMetrics(metrics_port_); }
+  // The --metrics-listen port on 127.0.0.1 (0 before the first Start).
+  int metrics_port() const { return metrics_port_; }
 
  private:
   std::string log_path_;

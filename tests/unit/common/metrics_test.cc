@@ -1,5 +1,6 @@
 // MetricsServer and BindHttpServer on loopback: port 0 picks a free port,
-// the page is what the render callback returns, a malformed address is refused.
+// the page is what the render callback returns, a malformed address is refused;
+// label values escaped and sample values spelled as the text format wants.
 #include "common/metrics.h"
 
 #include <gtest/gtest.h>
@@ -25,6 +26,32 @@ TEST(MetricsServerTest, PortZeroPicksAFreePortAndServesTheRenderedPage) {
   EXPECT_EQ(res->status, 200);
   EXPECT_NE(res->body.find("sonde_test_total 7"), std::string::npos) << res->body;
   server.Stop();
+}
+
+TEST(MetricsTextTest, LabelValueEscaping) {
+  EXPECT_EQ(EscapeLabelValue("plain-name_1.2"), "plain-name_1.2");
+  EXPECT_EQ(EscapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+  EXPECT_EQ(EscapeLabelValue(std::string("x\0y", 3)), "xy");
+  EXPECT_EQ(EscapeLabelValue("\xff"), "\xef\xbf\xbd");  // U+FFFD
+  EXPECT_EQ(Label("class", "TCP_REFUSED"), "class=\"TCP_REFUSED\"");
+}
+
+TEST(MetricsTextTest, SampleValuesStayExact) {
+  EXPECT_EQ(FormatSampleValue(12345678901), "12345678901");
+  EXPECT_EQ(FormatSampleValue(0.005), "0.005");
+  EXPECT_EQ(FormatSampleValue(-3), "-3");
+  EXPECT_EQ(FormatSampleValue(1.0 / 0.0), "+Inf");
+  EXPECT_EQ(FormatSampleValue(0.0 / 0.0), "NaN");
+}
+
+TEST(MetricsTextTest, FamiliesAndSamples) {
+  MetricsText m;
+  m.Family("sonde_x_total", "counter", "X.");
+  m.Sample("sonde_x_total", Label("class", "OK"), 2);
+  m.Sample("sonde_x_total", "", 3);
+  EXPECT_EQ(m.text(),
+            "# HELP sonde_x_total X.\n# TYPE sonde_x_total counter\n"
+            "sonde_x_total{class=\"OK\"} 2\nsonde_x_total 3\n");
 }
 
 TEST(BindHttpServerTest, PortZeroIsAFreePortAndABadAddressIsInvalid) {

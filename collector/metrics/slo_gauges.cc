@@ -1,0 +1,66 @@
+#include "collector/metrics/slo_gauges.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace sonde::collector {
+
+SloGauges::~SloGauges() { Stop(); }
+
+void SloGauges::Set(std::vector<SloBudget> budgets) {
+  absl::MutexLock lock(&mu_);
+  budgets_ = std::move(budgets);
+}
+
+void SloGauges::StartRefresh(Source source, absl::Duration period) {
+  source_ = std::move(source);
+  thread_ = std::thread([this, period] {
+    do {
+      Refresh();
+    } while (!stop_.WaitForNotificationWithTimeout(period));
+  });
+}
+
+void SloGauges::Stop() {
+  if (thread_.joinable()) {
+    stop_.Notify();
+    thread_.join();
+  }
+}
+
+void SloGauges::Refresh() {
+  absl::StatusOr<std::vector<SloBudget>> budgets = source_();
+  if (!budgets.ok()) {
+    refresh_failures_.fetch_add(1);
+    spdlog::warn("SLO metrics: keeping the previous values: {}",
+                 std::string(budgets.status().message()));
+    return;
+  }
+  Set(*std::move(budgets));
+}
+
+void SloGauges::AppendTo(common::MetricsText* out) const {
+  absl::MutexLock lock(&mu_);
+  auto labels = [](const SloBudget& b) {
+    return absl::StrCat(common::Label("slo", b.name), ",", common::Label("check", b.check), ",",
+                        common::Label("service", b.service));
+  };
+  out->Family("sonde_slo_objective_ratio", "gauge",
+              "The SLO's target as a ratio (99.9 % is 0.999).");
+  for (const SloBudget& b : budgets_) {
+    out->Sample("sonde_slo_objective_ratio", labels(b), b.objective_ratio);
+  }
+  out->Family("sonde_slo_error_budget_remaining_ratio", "gauge",
+              "Share of the SLO's error budget left over its window: 1 untouched, 0 spent, "
+              "negative when overspent.");
+  for (const SloBudget& b : budgets_) {
+    out->Sample("sonde_slo_error_budget_remaining_ratio", labels(b), b.budget_remaining_ratio);
+  }
+  out->Add("sonde_slo_refresh_failures_total", "counter",
+           "SLO computations for /metrics that failed (the previous values stay).",
+           refresh_failures_.load());
+}
+
+}  // namespace sonde::collector
