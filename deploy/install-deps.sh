@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libc-ares-dev libcurl4-openssl-dev libssl-dev openssl
-  libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libabsl-dev libre2-dev
+  libyaml-cpp-dev libyaml-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libabsl-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev postgresql postgresql-client
   python3 python3-yaml curl procps iproute2 nftables

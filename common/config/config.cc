@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -15,15 +15,15 @@
 #include "absl/time/time.h"
 #include "common/checks/registry.h"
 #include "common/config/config_errors.h"
+#include "common/config/config_transfer.h"
 #include "common/config/slo_rules.h"
 #include "common/config/storage_config.h"
-#include "common/config/config_transfer.h"
+#include "common/config/yaml_document.h"
 #include "common/config/yaml_to_proto.h"
 #include "common/net.h"
 #include "common/probe_policy.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/time_util.h"
-#include "yaml-cpp/yaml.h"
 
 namespace sonde::common {
 namespace {
@@ -410,29 +410,28 @@ void ApplyDefaults(v1::Config* config) {
 }  // namespace
 
 absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::string& filename) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(filename, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
+  absl::StatusOr<YamlDocument> doc = YamlDocument::Parse(yaml_text, filename);
+  if (!doc.ok()) {
+    return doc.status();
   }
-  if (root.IsNull()) {
+  if (doc->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(filename, ": the file is empty"));
   }
   ConfigErrors errors(filename);
+  const YamlDocument& document = *doc;
+  errors.SetLineSource([&document](ConfigErrors* lines) {
+    NoteYamlLines(document, v1::Config::descriptor(), lines);
+  });
   v1::Config config;
-  absl::Status walked = YamlToProto(root, &config, &errors);
+  YamlToProto(document, &config, &errors);
   if (!errors.empty()) {
     return errors.ToStatus();
   }
-  if (!walked.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(filename, ": ", walked.message()));
-  }
   std::set<std::string> detection_keys;
-  if (const YAML::Node& r = root; r.IsMap() && r["detection"] && r["detection"].IsMap()) {
-    for (const auto& kv : r["detection"]) {
-      detection_keys.insert(kv.first.Scalar());
+  if (std::optional<YamlDocument::NodeId> d = document.Find(document.root(), "detection");
+      d.has_value() && document.IsMapping(*d)) {
+    for (size_t i = 0; i < document.size(*d); ++i) {
+      detection_keys.emplace(document.scalar(document.key(*d, i)));
     }
   }
   Validator(config, &errors, std::move(detection_keys)).Run();
@@ -448,13 +447,23 @@ absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::
 }
 
 absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", strerror(errno)));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseConfig(ss.str(), path);
+  std::string text;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size > 0) {
+    text.resize(static_cast<size_t>(size));
+    in.read(text.data(), size);
+    text.resize(static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) {
+    return absl::UnavailableError(absl::StrCat(path, ": cannot read: ", strerror(errno)));
+  }
+  return ParseConfig(text, path);
 }
 
 std::vector<v1::Check> ChecksForRegion(const v1::Config& config, const std::string& region) {

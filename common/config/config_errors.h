@@ -1,13 +1,17 @@
 // ConfigErrors: every problem found in one config file, each as
 // "file:line: where: field: message" (where: a list element such as
-// checks[3] "app-tls"; field: the dotted path below it). The YAML walk notes
-// the line of each element and field; the validators add errors by name.
+// checks[3] "app-tls"; field: the dotted path below it). The lines of
+// elements and fields are noted by a line source (the YAML walk), run once
+// before the first error is formatted, so a file without errors costs no
+// line bookkeeping; the validators add errors by name.
 // Not thread-safe; one per file being loaded.
 #ifndef SONDE_COMMON_CONFIG_CONFIG_ERRORS_H_
 #define SONDE_COMMON_CONFIG_CONFIG_ERRORS_H_
 
+#include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,6 +25,11 @@ class ConfigErrors {
   explicit ConfigErrors(std::string filename) : filename_(std::move(filename)) {}
 
   void Add(const std::string& where, const std::string& field, const std::string& msg) {
+    if (line_source_) {
+      std::function<void(ConfigErrors*)> source = std::move(line_source_);
+      line_source_ = nullptr;
+      source(this);  // notes every line, once
+    }
     std::string out = filename_;
     auto line = lines_.find(Key(where, field));
     if (line == lines_.end()) {
@@ -37,6 +46,11 @@ class ConfigErrors {
     }
     absl::StrAppend(&out, ": ", msg);
     errors_.push_back(std::move(out));
+  }
+  // Runs `source` (which calls NoteLine) before the first error is added;
+  // what it reads must outlive this object's last Add.
+  void SetLineSource(std::function<void(ConfigErrors*)> source) {
+    line_source_ = std::move(source);
   }
   // Remembers the (1-based) line of a list element or field, so that its
   // errors name it; lines below 1 are unknown and ignored.
@@ -58,6 +72,7 @@ class ConfigErrors {
     return absl::StrCat(where, "|", field);
   }
   std::string filename_;
+  std::function<void(ConfigErrors*)> line_source_;
   std::map<std::string, int> lines_;
   std::vector<std::string> errors_;
 };

@@ -1,7 +1,11 @@
 #include "common/config/yaml_to_proto.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -10,13 +14,17 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
-#include "common/result_json.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace sonde::common {
 namespace {
 
 namespace pb = google::protobuf;
+using NodeId = YamlDocument::NodeId;
+
+// The range google.protobuf.Duration and Timestamp allow.
+constexpr int64_t kMaxDurationSeconds = 315'576'000'000;
+constexpr int64_t kMinTimestampSeconds = -62'135'596'800;  // 0001-01-01T00:00:00Z
+constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;  // 9999-12-31T23:59:59Z
 
 size_t EditDistance(absl::string_view a, absl::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -35,259 +43,310 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
   return row[b.size()];
 }
 
-std::string Join(const std::string& field, const std::string& sub) {
-  return field.empty() ? sub : absl::StrCat(field, ".", sub);
+std::string Join(const std::string& field, absl::string_view sub) {
+  return field.empty() ? std::string(sub) : absl::StrCat(field, ".", sub);
 }
 
-// Walks YAML alongside a message descriptor and writes proto3 JSON.
-class YamlToJson {
+std::string OneofNames(const pb::OneofDescriptor* o) {
+  std::vector<std::string> names;
+  for (int i = 0; i < o->field_count(); ++i) {
+    names.push_back(o->field(i)->name());
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+std::string Suggest(const pb::Descriptor* d, absl::string_view key) {
+  std::string best;
+  size_t best_dist = 3;
+  std::vector<std::string> all;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const std::string& name = d->field(i)->name();
+    all.push_back(name);
+    size_t dist = EditDistance(key, name);
+    if (dist < best_dist) {
+      best_dist = dist;
+      best = name;
+    }
+  }
+  if (!best.empty()) {
+    return absl::StrCat(" (did you mean \"", best, "\"?)");
+  }
+  return absl::StrCat(" (known fields: ", absl::StrJoin(all, ", "), ")");
+}
+
+// Walks a YamlDocument alongside a message and sets its fields. With
+// `errors` it reports problems; with `lines` it notes where each element
+// and field is (NoteYamlLines); either may be null.
+class Walk {
  public:
-  explicit YamlToJson(ConfigErrors* errors) : errors_(errors) {}
+  Walk(const YamlDocument& doc, ConfigErrors* errors, ConfigErrors* lines)
+      : doc_(doc), errors_(errors), lines_(lines) {}
 
   // `where` labels a list element ("checks[3] \"app-tls\""); `field` is the
   // dotted path below it.
-  std::string Message(const YAML::Node& node, const pb::Descriptor* d, const std::string& where,
-                      const std::string& field) {
+  void Message(NodeId node, pb::Message* msg, const std::string& where, const std::string& field) {
     NoteLine(where, field, node);
-    if (d->full_name() == "google.protobuf.Duration") {
-      return DurationValue(node, where, field);
+    const pb::Descriptor* d = msg->GetDescriptor();
+    if (d->well_known_type() == pb::Descriptor::WELLKNOWNTYPE_DURATION) {
+      DurationValue(node, msg, where, field);
+      return;
     }
-    if (d->full_name() == "google.protobuf.Timestamp") {
-      return TimestampValue(node, where, field);
+    if (d->well_known_type() == pb::Descriptor::WELLKNOWNTYPE_TIMESTAMP) {
+      TimestampValue(node, msg, where, field);
+      return;
     }
-    if (!node.IsMap()) {
-      errors_->Add(where, field, "must be a mapping (key: value)");
-      return "{}";
+    if (!doc_.IsMapping(node)) {
+      Error(where, field, "must be a mapping (key: value)");
+      return;
     }
-    std::string out = "{";
     std::map<int, std::string> oneof_set;  // oneof index -> member name
-    for (const auto& kv : node) {
-      std::string key = kv.first.Scalar();
-      const pb::FieldDescriptor* f = d->FindFieldByName(key);
-      std::string sub = Join(field, key);
+    for (size_t i = 0; i < doc_.size(node); ++i) {
+      const NodeId k = doc_.key(node, i);
+      const NodeId v = doc_.value(node, i);
+      const absl::string_view key = doc_.scalar(k);
+      const pb::FieldDescriptor* f = d->FindFieldByName(std::string(key));
+      const std::string sub = Join(field, key);
       if (f == nullptr) {
-        NoteLine(where, sub, kv.first);
-        errors_->Add(where, sub, absl::StrCat("unknown field \"", key, "\"", Suggest(d, key)));
+        NoteLine(where, sub, k);
+        Error(where, sub, absl::StrCat("unknown field \"", key, "\"", Suggest(d, key)));
         continue;
       }
-      if (kv.second.IsNull()) {
+      if (doc_.IsNull(v)) {
         continue;  // "key:" with no value means unset
       }
       if (const pb::OneofDescriptor* o = f->containing_oneof(); o != nullptr) {
-        auto [it, inserted] = oneof_set.emplace(o->index(), key);
+        auto [it, inserted] = oneof_set.emplace(o->index(), std::string(key));
         if (!inserted) {
-          errors_->Add(where, sub,
-                       absl::StrCat("only one of ", OneofNames(o), " may be set (\"", it->second,
-                                    "\" is set too)"));
+          Error(where, sub,
+                absl::StrCat("only one of ", OneofNames(o), " may be set (\"", it->second,
+                             "\" is set too)"));
           continue;
         }
       }
-      NoteLine(where, sub, kv.second);
-      if (out.size() > 1) {
-        out += ",";
-      }
-      AppendJsonString(key, &out);
-      absl::StrAppend(&out, ":", Field(kv.second, f, where, sub));
+      NoteLine(where, sub, v);
+      Field(v, msg, f, where, sub);
     }
-    return out + "}";
   }
 
  private:
-  void NoteLine(const std::string& where, const std::string& field, const YAML::Node& node) {
-    errors_->NoteLine(where, field, node.Mark().line + 1);
-  }
-
-  static std::string Quoted(absl::string_view s) {
-    std::string out;
-    AppendJsonString(s, &out);
-    return out;
-  }
-
-  static std::string OneofNames(const pb::OneofDescriptor* o) {
-    std::vector<std::string> names;
-    for (int i = 0; i < o->field_count(); ++i) {
-      names.push_back(o->field(i)->name());
+  void NoteLine(const std::string& where, const std::string& field, NodeId node) {
+    if (lines_ != nullptr) {
+      lines_->NoteLine(where, field, doc_.line(node));
     }
-    return absl::StrJoin(names, ", ");
+  }
+  void Error(const std::string& where, const std::string& field, const std::string& msg) {
+    if (errors_ != nullptr) {
+      errors_->Add(where, field, msg);
+    }
   }
 
-  static std::string Suggest(const pb::Descriptor* d, const std::string& key) {
-    std::string best;
-    size_t best_dist = 3;
-    std::vector<std::string> all;
-    for (int i = 0; i < d->field_count(); ++i) {
-      const std::string& name = d->field(i)->name();
-      all.push_back(name);
-      size_t dist = EditDistance(key, name);
-      if (dist < best_dist) {
-        best_dist = dist;
-        best = name;
-      }
-    }
-    if (!best.empty()) {
-      return absl::StrCat(" (did you mean \"", best, "\"?)");
-    }
-    return absl::StrCat(" (known fields: ", absl::StrJoin(all, ", "), ")");
-  }
-
-  std::string Field(const YAML::Node& node, const pb::FieldDescriptor* f, const std::string& where,
-                    const std::string& field) {
+  void Field(NodeId node, pb::Message* msg, const pb::FieldDescriptor* f, const std::string& where,
+             const std::string& field) {
     if (f->is_map()) {
-      if (!node.IsMap()) {
-        errors_->Add(where, field, "must be a mapping (key: value)");
-        return "{}";
-      }
-      const pb::FieldDescriptor* value_field = f->message_type()->FindFieldByNumber(2);
-      std::string out = "{";
-      for (const auto& kv : node) {
-        if (out.size() > 1) {
-          out += ",";
-        }
-        AppendJsonString(kv.first.Scalar(), &out);
-        absl::StrAppend(&out, ":",
-                        Single(kv.second, value_field, where, Join(field, kv.first.Scalar())));
-      }
-      return out + "}";
+      MapField(node, msg, f, where, field);
+      return;
     }
     if (f->is_repeated()) {
-      if (!node.IsSequence()) {
-        errors_->Add(where, field, "must be a list, e.g. [a, b]");
-        return "[]";
+      if (!doc_.IsSequence(node)) {
+        Error(where, field, "must be a list, e.g. [a, b]");
+        return;
       }
-      std::string out = "[";
-      for (size_t i = 0; i < node.size(); ++i) {
-        if (i > 0) {
-          out += ",";
-        }
+      for (size_t i = 0; i < doc_.size(node); ++i) {
+        const NodeId item = doc_.item(node, i);
         std::string elem_where = where, elem_field = absl::StrCat(field, "[", i, "]");
         // Top-level lists of named things get labels: checks[3] "app-tls".
         if (where.empty() && f->message_type() != nullptr) {
-          elem_where = absl::StrCat(field, "[", i, "]");
-          if (node[i].IsMap() && node[i]["name"] && node[i]["name"].IsScalar()) {
-            absl::StrAppend(&elem_where, " \"", node[i]["name"].Scalar(), "\"");
+          elem_where = std::move(elem_field);
+          if (std::optional<NodeId> name = doc_.Find(item, "name");
+              name.has_value() && doc_.IsScalar(*name)) {
+            absl::StrAppend(&elem_where, " \"", doc_.scalar(*name), "\"");
           }
           elem_field = "";
         }
-        out += Single(node[i], f, elem_where, elem_field);
+        Single(item, msg, f, elem_where, elem_field);
       }
-      return out + "]";
+      return;
     }
-    return Single(node, f, where, field);
+    Single(node, msg, f, where, field);
   }
 
-  std::string Single(const YAML::Node& node, const pb::FieldDescriptor* f, const std::string& where,
-                     const std::string& field) {
-    if (f->type() == pb::FieldDescriptor::TYPE_MESSAGE) {
-      return Message(node, f->message_type(), where, field);
+  // map<K, V>: one entry per key; a key given twice is refused.
+  void MapField(NodeId node, pb::Message* msg, const pb::FieldDescriptor* f,
+                const std::string& where, const std::string& field) {
+    if (!doc_.IsMapping(node)) {
+      Error(where, field, "must be a mapping (key: value)");
+      return;
     }
-    if (!node.IsScalar()) {
-      errors_->Add(where, field, "must be a single value, not a list or mapping");
-      return "null";
-    }
-    const std::string& s = node.Scalar();
-    // A parsed number as JSON, or "0" after reporting that `s` is not `what`.
-    auto number = [&](bool ok, auto v, const char* what) -> std::string {
-      if (!ok) {
-        errors_->Add(where, field, absl::StrCat("\"", s, "\" is not ", what));
-        return "0";
+    const pb::FieldDescriptor* key_field = f->message_type()->FindFieldByNumber(1);
+    const pb::FieldDescriptor* value_field = f->message_type()->FindFieldByNumber(2);
+    std::set<absl::string_view> seen;
+    for (size_t i = 0; i < doc_.size(node); ++i) {
+      const absl::string_view key = doc_.scalar(doc_.key(node, i));
+      const std::string sub = Join(field, key);
+      if (!seen.insert(key).second) {
+        NoteLine(where, sub, doc_.key(node, i));
+        Error(where, sub, absl::StrCat("\"", key, "\" is given twice"));
+        continue;
       }
-      return absl::StrCat(v);
+      pb::Message* entry = msg->GetReflection()->AddMessage(msg, f);
+      if (key_field->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
+        Error(where, sub, "unsupported field type");
+        continue;
+      }
+      entry->GetReflection()->SetString(entry, key_field, std::string(key));
+      Single(doc_.value(node, i), entry, value_field, where, sub);
+    }
+  }
+
+  // One value of `f`: the field itself, or a new element when repeated.
+  void Single(NodeId node, pb::Message* msg, const pb::FieldDescriptor* f, const std::string& where,
+              const std::string& field) {
+    const pb::Reflection* r = msg->GetReflection();
+    const bool add = f->is_repeated();
+    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      Message(node, add ? r->AddMessage(msg, f) : r->MutableMessage(msg, f), where, field);
+      return;
+    }
+    if (!doc_.IsScalar(node)) {
+      Error(where, field, "must be a single value, not a list or mapping");
+      return;
+    }
+    const absl::string_view s = doc_.scalar(node);
+    auto not_a = [&](const char* what) {
+      Error(where, field, absl::StrCat("\"", s, "\" is not ", what));
     };
     switch (f->cpp_type()) {
       case pb::FieldDescriptor::CPPTYPE_STRING:
-        return Quoted(s);
-      case pb::FieldDescriptor::CPPTYPE_INT32:
+        add ? r->AddString(msg, f, std::string(s)) : r->SetString(msg, f, std::string(s));
+        return;
+      case pb::FieldDescriptor::CPPTYPE_INT32: {
+        int32_t v = 0;
+        if (!absl::SimpleAtoi(s, &v)) {
+          return not_a("an integer");
+        }
+        add ? r->AddInt32(msg, f, v) : r->SetInt32(msg, f, v);
+        return;
+      }
       case pb::FieldDescriptor::CPPTYPE_INT64: {
         int64_t v = 0;
-        const bool ok =
-            absl::SimpleAtoi(s, &v) && (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_INT32 ||
-                                        (v >= INT32_MIN && v <= INT32_MAX));
-        return number(ok, v, "an integer");
+        if (!absl::SimpleAtoi(s, &v)) {
+          return not_a("an integer");
+        }
+        add ? r->AddInt64(msg, f, v) : r->SetInt64(msg, f, v);
+        return;
       }
-      case pb::FieldDescriptor::CPPTYPE_UINT32:
+      case pb::FieldDescriptor::CPPTYPE_UINT32: {
+        uint32_t v = 0;
+        if (!absl::SimpleAtoi(s, &v)) {
+          return not_a("a non-negative integer");
+        }
+        add ? r->AddUInt32(msg, f, v) : r->SetUInt32(msg, f, v);
+        return;
+      }
       case pb::FieldDescriptor::CPPTYPE_UINT64: {
         uint64_t v = 0;
-        const bool ok = absl::SimpleAtoi(s, &v) &&
-                        (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_UINT32 || v <= UINT32_MAX);
-        return number(ok, v, "a non-negative integer");
+        if (!absl::SimpleAtoi(s, &v)) {
+          return not_a("a non-negative integer");
+        }
+        add ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
+        return;
       }
-      case pb::FieldDescriptor::CPPTYPE_DOUBLE:
-      case pb::FieldDescriptor::CPPTYPE_FLOAT: {
+      case pb::FieldDescriptor::CPPTYPE_DOUBLE: {
         double v = 0;
-        const bool ok = absl::SimpleAtod(s, &v);
-        return number(ok, v, "a number");
+        if (!absl::SimpleAtod(s, &v) || !std::isfinite(v)) {
+          return not_a("a number");
+        }
+        add ? r->AddDouble(msg, f, v) : r->SetDouble(msg, f, v);
+        return;
       }
       case pb::FieldDescriptor::CPPTYPE_BOOL: {
-        std::string l = absl::AsciiStrToLower(s);
+        const std::string l = absl::AsciiStrToLower(s);
+        bool v;
         if (l == "true" || l == "yes" || l == "on") {
-          return "true";
+          v = true;
+        } else if (l == "false" || l == "no" || l == "off") {
+          v = false;
+        } else {
+          return not_a("true or false");
         }
-        if (l == "false" || l == "no" || l == "off") {
-          return "false";
-        }
-        errors_->Add(where, field, absl::StrCat("\"", s, "\" is not true or false"));
-        return "false";
+        add ? r->AddBool(msg, f, v) : r->SetBool(msg, f, v);
+        return;
       }
-      case pb::FieldDescriptor::CPPTYPE_ENUM:
-        if (f->enum_type()->FindValueByName(s) == nullptr) {
-          errors_->Add(where, field, absl::StrCat("\"", s, "\" is not a known value"));
-          return "0";
+      case pb::FieldDescriptor::CPPTYPE_ENUM: {
+        const pb::EnumValueDescriptor* v = f->enum_type()->FindValueByName(std::string(s));
+        if (v == nullptr) {
+          return not_a("a known value");
         }
-        return Quoted(s);
+        add ? r->AddEnum(msg, f, v) : r->SetEnum(msg, f, v);
+        return;
+      }
       default:
-        errors_->Add(where, field, "unsupported field type");
-        return "null";
+        Error(where, field, "unsupported field type");
     }
   }
 
-  std::string DurationValue(const YAML::Node& node, const std::string& where,
-                            const std::string& field) {
-    if (!node.IsScalar()) {
-      errors_->Add(where, field, "must be a duration such as 10s, 5m, 1h");
-      return "\"0s\"";
+  // google.protobuf.Duration and Timestamp: seconds and nanos.
+  static void SetSecondsNanos(pb::Message* msg, int64_t seconds, int32_t nanos) {
+    const pb::Descriptor* d = msg->GetDescriptor();
+    msg->GetReflection()->SetInt64(msg, d->FindFieldByNumber(1), seconds);
+    msg->GetReflection()->SetInt32(msg, d->FindFieldByNumber(2), nanos);
+  }
+
+  void DurationValue(NodeId node, pb::Message* msg, const std::string& where,
+                     const std::string& field) {
+    if (!doc_.IsScalar(node)) {
+      Error(where, field, "must be a duration such as 10s, 5m, 1h");
+      return;
     }
-    auto d = ParseDuration(node.Scalar());
+    const std::string text(doc_.scalar(node));
+    absl::StatusOr<absl::Duration> d = ParseDuration(text);
     if (!d.ok()) {
-      errors_->Add(where, field, std::string(d.status().message()));
-      return "\"0s\"";
+      Error(where, field, std::string(d.status().message()));
+      return;
     }
-    int64_t secs = absl::IDivDuration(*d, absl::Seconds(1), &*d);
-    int64_t nanos = absl::ToInt64Nanoseconds(*d);
-    if (nanos == 0) {
-      return absl::StrCat("\"", secs, "s\"");
+    absl::Duration rest;
+    const int64_t secs = absl::IDivDuration(*d, absl::Seconds(1), &rest);
+    if (secs > kMaxDurationSeconds) {
+      Error(where, field, absl::StrCat("duration \"", text, "\" is longer than 10000 years"));
+      return;
     }
-    return absl::StrCat("\"", secs, ".", absl::Dec(nanos, absl::kZeroPad9), "s\"");
+    SetSecondsNanos(msg, secs, static_cast<int32_t>(absl::ToInt64Nanoseconds(rest)));
   }
 
   // RFC 3339 ("2026-11-21T22:00:00Z", "2026-11-21T23:00:00+01:00").
-  std::string TimestampValue(const YAML::Node& node, const std::string& where,
-                             const std::string& field) {
+  void TimestampValue(NodeId node, pb::Message* msg, const std::string& where,
+                      const std::string& field) {
     absl::Time t;
     std::string err;
-    if (!node.IsScalar() || !absl::ParseTime(absl::RFC3339_full, node.Scalar(), &t, &err)) {
-      errors_->Add(where, field, "must be an RFC 3339 time such as 2026-11-21T22:00:00Z");
-      return "\"1970-01-01T00:00:00Z\"";
+    int64_t secs = 0;
+    if (!doc_.IsScalar(node) || !absl::ParseTime(absl::RFC3339_full, doc_.scalar(node), &t, &err) ||
+        (secs = absl::ToUnixSeconds(t)) < kMinTimestampSeconds || secs > kMaxTimestampSeconds) {
+      Error(where, field, "must be an RFC 3339 time such as 2026-11-21T22:00:00Z");
+      return;
     }
-    return Quoted(absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone()));
+    SetSecondsNanos(
+        msg, secs, static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(secs))));
   }
 
-  ConfigErrors* errors_;
+  const YamlDocument& doc_;
+  ConfigErrors* const errors_;
+  ConfigErrors* const lines_;
 };
 
 }  // namespace
 
-absl::Status YamlToProto(const YAML::Node& root, google::protobuf::Message* out,
-                         ConfigErrors* errors) {
-  std::string json = YamlToJson(errors).Message(root, out->GetDescriptor(), "", "");
+void YamlToProto(const YamlDocument& doc, google::protobuf::Message* out, ConfigErrors* errors) {
+  Walk(doc, errors, nullptr).Message(doc.root(), out, "", "");
   if (!errors->empty()) {
-    return absl::OkStatus();
+    out->Clear();
   }
-  google::protobuf::util::JsonParseOptions opts;
-  auto st = google::protobuf::util::JsonStringToMessage(json, out, opts);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(st.ToString());
-  }
-  return absl::OkStatus();
+}
+
+void NoteYamlLines(const YamlDocument& doc, const google::protobuf::Descriptor* type,
+                   ConfigErrors* lines) {
+  std::unique_ptr<pb::Message> scratch(
+      pb::MessageFactory::generated_factory()->GetPrototype(type)->New());
+  Walk(doc, nullptr, lines).Message(doc.root(), scratch.get(), "", "");
 }
 
 }  // namespace sonde::common

@@ -188,6 +188,25 @@ INSTANTIATE_TEST_SUITE_P(
                 {"checks[0] \"t\": timeout: must not exceed the interval"}},
         BadCase{"ScalarForList", "regions: fra\n", {"regions: must be a list"}},
         BadCase{"NotYaml", "checks: [\n", {"bad.yaml:", "not valid YAML"}},
+        // What follows a root indented deeper was silently ignored once.
+        BadCase{
+            "TextAfterTheRoot", " regions: [fra]\nchecks: []\n", {"bad.yaml:2: not valid YAML"}},
+        BadCase{"NotANumber",
+                "checks:\n  - name: a\n    slo_target: nan\n    http: {url: 'http://x/'}\n",
+                {"bad.yaml:3: checks[0] \"a\": slo_target: \"nan\" is not a number"}},
+        BadCase{"HeaderGivenTwice",
+                "checks:\n  - name: a\n    http:\n      url: 'http://x/'\n"
+                "      headers: {X-A: b, X-A: c}\n",
+                {"bad.yaml:5: checks[0] \"a\": http.headers.X-A: \"X-A\" is given twice"}},
+        BadCase{
+            "DurationBeyondProtobuf",
+            "checks:\n  - name: a\n    interval: 100000000000000h\n    http: {url: 'http://x/'}\n",
+            {"bad.yaml:3: checks[0] \"a\": interval: duration \"100000000000000h\" is longer"}},
+        BadCase{"TimestampBeyondProtobuf",
+                kOneCheck + std::string("maintenance:\n  - name: w\n    services: [app]\n"
+                                        "    start: 2026-11-21T22:00:00Z\n"
+                                        "    end: 10000-01-01T00:00:00Z\n"),
+                {"maintenance[0] \"w\": end: must be an RFC 3339 time"}},
         BadCase{"EscalateToUnknown",
                 "notifiers:\n  - name: a\n    webhook: {url: 'http://x/'}\n    escalate_to: b\n",
                 {"notifiers[0] \"a\": escalate_to"}},
@@ -429,6 +448,30 @@ TEST(ConfigTest, MissingFileNamesThePath) {
   auto config = LoadConfigFile("/nonexistent/sonde.yaml");
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(config.status().message(), HasSubstr("/nonexistent/sonde.yaml"));
+}
+
+TEST(ConfigTest, NumbersKeepEveryDigit) {
+  absl::StatusOr<v1::Config> config = ParseConfig(
+      "checks:\n  - name: a\n    slo_target: 99.99995\n    http: {url: 'http://x/'}\n", "n.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->checks(0).slo_target(), 99.99995);
+}
+
+TEST(ConfigTest, AliasesShareFieldsAndErrorsNameEveryUser) {
+  absl::StatusOr<v1::Config> config = ParseConfig(
+      "checks:\n  - {name: a, http: &h {url: 'http://x/', headers: {A: b}}}\n"
+      "  - {name: b, http: *h}\n",
+      "a.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->checks(1).http().url(), "http://x/");
+  EXPECT_EQ(config->checks(1).http().headers().at("A"), "b");
+  absl::StatusOr<v1::Config> bad = ParseConfig(
+      "checks:\n  - {name: a, http: &h {url: 'http://x/', method: 7}}\n"
+      "  - {name: b, http: *h}\n",
+      "a.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("a.yaml:2: checks[1] \"b\": http.method: \"7\" is not an HTTP method"));
 }
 
 TEST(ConfigTest, EmptyFileIsAnError) { EXPECT_FALSE(ParseConfig("", "e.yaml").ok()); }
