@@ -148,7 +148,7 @@ TEST_F(RollupReadTest, FilledRollupsReadBackAsTheFillRuleSays) {
   RollupQuery q;
   q.from = fill.from + absl::Hours(5) + absl::Minutes(7);  // minutes, hours, day, hours, minutes
   q.to = fill.from + absl::Hours(24 * 2 + 3) + absl::Minutes(30);
-  q.check_ids = {"check-00007", "check-00013"};
+  q.check_ids = {"check-00007", "check-00003"};
   q.regions = {"region-2"};
   q.now = fill.from + absl::Hours(24 * 4);
   auto w = ReadRollups(conn_.get(), q);
@@ -156,10 +156,11 @@ TEST_F(RollupReadTest, FilledRollupsReadBackAsTheFillRuleSays) {
   EXPECT_EQ(w->spans.size(), 5u);
   ASSERT_EQ(w->rows.size(), 2u);
   const int64_t first = 5 * 60 + 7, end = (24 * 2 + 3) * 60 + 30;
-  EXPECT_EQ(w->rows[0].check_id, "check-00007");
-  EXPECT_EQ(w->rows[0].probes, end - first);
-  EXPECT_EQ(w->rows[0].failures, sonde::testing::ExpectedFailures(fill, 7, 2, first, end));
-  EXPECT_EQ(w->rows[1].failures, sonde::testing::ExpectedFailures(fill, 13, 2, first, end));
+  EXPECT_EQ(w->rows[0].check_id, "check-00003");  // sorted by check id
+  EXPECT_EQ(w->rows[1].check_id, "check-00007");
+  EXPECT_EQ(w->rows[1].probes, end - first);
+  EXPECT_EQ(w->rows[0].failures, sonde::testing::ExpectedFailures(fill, 3, 2, first, end));
+  EXPECT_EQ(w->rows[1].failures, sonde::testing::ExpectedFailures(fill, 7, 2, first, end));
   EXPECT_GT(w->rows[1].failures, 0);
 }
 
