@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/config/config_transfer.h"
+#include "spdlog/spdlog.h"
 
 namespace sonde::collector {
 
@@ -84,7 +88,13 @@ std::shared_ptr<const RegionVersion> RegionVersions::For(const v1::Config& confi
   if (e.version != nullptr && e.generation == generation) {
     return e.version;
   }
+  const absl::Time start = absl::Now();
   std::shared_ptr<const RegionVersion> next = BuildRegionVersion(region, config, e.version.get());
+  spdlog::info(
+      "config: region \"{}\" version {} ({} checks, {} bytes{}) built in {}", region, next->version,
+      next->checks, next->full_bytes,
+      next->delta_base.empty() ? "" : absl::StrCat(", delta of ", next->delta_bytes, " bytes"),
+      absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1))));
   // An unchanged region keeps its version (and the delta that led to it).
   if (e.version == nullptr || e.version->version != next->version) {
     e.version = std::move(next);
