@@ -30,24 +30,36 @@ std::shared_ptr<const RegionVersion> BuildRegionVersion(std::string region,
   auto out = std::make_shared<RegionVersion>();
   out->region = std::move(region);
   // Serialised once, in name order; the config's checks are not copied.
-  std::map<std::string, std::string> bytes;
+  struct Item {
+    const std::string* name;
+    std::string bytes;
+    uint64_t hash;
+  };
+  std::vector<Item> items;
+  items.reserve(config.checks_size());
   for (const v1::Check& c : config.checks()) {
     if (!c.regions().empty() &&
         std::find(c.regions().begin(), c.regions().end(), out->region) == c.regions().end()) {
       continue;
     }
     std::string b = common::CheckBytes(c);
-    out->hashes[c.name()] = common::CheckHash(b);
-    bytes[c.name()] = std::move(b);
+    const uint64_t hash = common::CheckHash(b);
+    items.push_back({&c.name(), std::move(b), hash});
+  }
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return *a.name < *b.name; });
+  for (const Item& i : items) {
+    out->hashes.emplace_hint(out->hashes.end(), *i.name, i.hash);  // in order: no search
   }
   out->version = common::VersionOf(out->hashes, common::PolicyBytes(config.probe_policy()));
-  out->checks = bytes.size();
+  out->checks = out->hashes.size();
   common::TransferContent full;
   full.version = out->version;
   full.checks = out->checks;
   full.policy = config.probe_policy();
-  for (const auto& [name, b] : bytes) {
-    full.check_bytes.push_back(b);
+  full.check_bytes.reserve(items.size());
+  for (const Item& i : items) {
+    full.check_bytes.push_back(i.bytes);
   }
   out->full = common::BuildTransfer(full);
   out->full_bytes = common::WireBytes(out->full);
@@ -57,10 +69,10 @@ std::shared_ptr<const RegionVersion> BuildRegionVersion(std::string region,
     delta.base_version = previous->version;
     delta.checks = out->checks;
     delta.policy = config.probe_policy();
-    for (const auto& [name, h] : out->hashes) {
-      auto it = previous->hashes.find(name);
-      if (it == previous->hashes.end() || it->second != h) {
-        delta.check_bytes.push_back(bytes[name]);
+    for (const Item& i : items) {
+      auto it = previous->hashes.find(*i.name);
+      if (it == previous->hashes.end() || it->second != i.hash) {
+        delta.check_bytes.push_back(i.bytes);
       }
     }
     for (const auto& [name, h] : previous->hashes) {
