@@ -76,7 +76,7 @@ At start it applies the database migrations (safe with several collectors
 starting at once). If PostgreSQL is unreachable it keeps retrying with
 backoff and logs every attempt.
 
-The config file is watched: an edit (or SIGHUP) reloads it within 2 s; a bad
+The config file is watched: an edit (or SIGHUP) reloads it at once; a bad
 file is logged and the previous config stays in force. SIGTERM or SIGINT
 stop it: in-flight batches get 3 s to commit, then it exits 0 (an acked batch
 is always committed).

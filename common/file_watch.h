@@ -1,8 +1,14 @@
 // FileWatcher: calls back when a file changes, for config-like files a
-// daemon reloads on edit (the tokens file; the same rule as the config
-// file's: inode, size and mtime polled every `period`). A file that
+// daemon reloads on edit (the collector's config file, the tokens file).
+// A change is a new "inode:size:mtime" fingerprint. The watcher looks when
+// inotify reports that something in the file's directory was written and
+// closed, renamed, created or had its attributes changed (so an edit is
+// seen within milliseconds, whether saved in place or renamed over the
+// file, or a symlink swapped), and in any case every `period` (file systems
+// without inotify, a directory that did not exist yet). A file that
 // disappears is not a change: the daemon keeps what it has. One thread of
-// its own runs the callback; the destructor stops and joins it.
+// its own runs the callback; the destructor stops and joins it (after a
+// callback in progress returns).
 #ifndef SONDE_COMMON_FILE_WATCH_H_
 #define SONDE_COMMON_FILE_WATCH_H_
 
@@ -28,7 +34,12 @@ class FileWatcher {
   FileWatcher& operator=(const FileWatcher&) = delete;
 
  private:
+  void Run(std::string path, absl::Duration period, std::function<void()> on_change,
+           std::string seen);
+
   absl::Notification stop_;
+  int stop_fd_ = -1;     // eventfd that wakes the thread at once (-1: within `period`)
+  int inotify_fd_ = -1;  // -1 without inotify: polling only
   std::thread thread_;
 };
 

@@ -101,16 +101,20 @@ class SignalFd {
   int fd_ = -1;
 };
 
+std::string Millis(absl::Duration d) {
+  return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
+}
+
 // Keeps the last central config beside the spool, owner only (its checks
 // may carry header secrets): written to a temporary file, then renamed.
-absl::Status StoreConfig(const v1::ProberConfig& pc, const std::string& path) {
+absl::Status StoreConfig(const std::string& serialized, const std::string& path) {
   const std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     return absl::InternalError(strerror(errno));
   }
   (void)fchmod(fd, 0600);  // a .tmp left by an older version
-  absl::Status written = WriteAll(fd, pc.SerializeAsString(), tmp);
+  absl::Status written = WriteAll(fd, serialized, tmp);
   close(fd);
   if (!written.ok()) {
     return written;
@@ -425,16 +429,46 @@ int RunProber(int argc, char** argv) {
     }
     config_client = std::make_unique<ConfigClient>(
         channel, hello, bearer_token, [&, stored_path](v1::ProberConfig pc) {
+          const absl::Time received = absl::Now();
+          auto shared = std::make_shared<const v1::ProberConfig>(std::move(pc));
+          loop.Post([&, shared, received] {
+            const v1::ProberConfig& pc = *shared;
+            const absl::Time start = absl::Now();
+            set_policy(pc.probe_policy());
+            scheduler->SetChecks(std::vector<v1::Check>(pc.checks().begin(), pc.checks().end()));
+            spdlog::info("config {}: {} checks scheduled {} after it was complete (SetChecks {})",
+                         pc.version(), pc.checks_size(), Millis(absl::Now() - received),
+                         Millis(absl::Now() - start));
+          });
+          // Stored while the loop schedules it: probing the new version
+          // does not wait for the disk.
           if (!stored_path.empty()) {
-            if (absl::Status st = StoreConfig(pc, stored_path); !st.ok()) {
+            if (absl::Status st = StoreConfig(shared->SerializeAsString(), stored_path); !st.ok()) {
               spdlog::warn("cannot store the config in {}: {}", stored_path, st.message());
             }
           }
-          loop.Post([&, pc = std::move(pc)] {
-            set_policy(pc.probe_policy());
-            scheduler->SetChecks(std::vector<v1::Check>(pc.checks().begin(), pc.checks().end()));
-          });
         });
+    config_client->set_on_delta([&, stored_path](ConfigClient::Delta d) {
+      const absl::Time received = absl::Now();
+      auto shared = std::make_shared<ConfigClient::Delta>(std::move(d));
+      loop.Post([&, shared, received] {
+        const absl::Time start = absl::Now();
+        set_policy(shared->policy);
+        const size_t changed = shared->changed.size();
+        scheduler->UpdateChecks(std::move(shared->changed), shared->removed);
+        spdlog::info(
+            "config {}: {} checks changed, {} removed, scheduled {} after it was complete "
+            "(UpdateChecks {})",
+            shared->version, changed, shared->removed.size(), Millis(absl::Now() - received),
+            Millis(absl::Now() - start));
+      });
+      if (!stored_path.empty()) {
+        // `whole` is not touched by the loop's task.
+        if (absl::Status st = StoreConfig(shared->whole, stored_path); !st.ok()) {
+          spdlog::warn("cannot store the config in {}: {}", stored_path, st.message());
+        }
+      }
+    });
     config_client->set_running(stored);
     stored.Clear();
     config_client->Start();

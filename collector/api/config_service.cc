@@ -18,7 +18,10 @@ ConfigHolder::ConfigHolder(v1::Config config)
     : config_(std::make_shared<const v1::Config>(std::move(config))) {}
 
 void ConfigHolder::Set(v1::Config config) {
-  auto next = std::make_shared<const v1::Config>(std::move(config));
+  Set(std::make_shared<const v1::Config>(std::move(config)));
+}
+
+void ConfigHolder::Set(std::shared_ptr<const v1::Config> next) {
   absl::MutexLock l(&mu_);
   config_ = std::move(next);
   ++generation_;

@@ -44,6 +44,7 @@ class ConfigHolder {
 
   // Replaces the config and wakes every waiter.
   void Set(v1::Config config);
+  void Set(std::shared_ptr<const v1::Config> config);  // never null
   std::shared_ptr<const v1::Config> Get() const;
   Snapshot Current() const;
   // Returns once the generation differs from `seen`, after Shutdown(), or

@@ -36,7 +36,7 @@ absl::Status DetectionRunner::Start(const v1::Config& config) {
   {
     absl::MutexLock lock(&mu_);
     detector_ = std::move(*detector);
-    config_ = config;
+    config_ = std::make_shared<const v1::Config>(config);
   }
   TryRestore();
   thread_ = std::thread([this] { Loop(); });
@@ -58,23 +58,28 @@ void DetectionRunner::TryRestore() {
   absl::MutexLock lock(&mu_);
   detector_->RestoreIncidents(*open, clock_->Now());
   restored_ = true;
-  spdlog::info("detection: {} checks, {} open incidents continued", config_.checks_size(),
+  spdlog::info("detection: {} checks, {} open incidents continued", config_->checks_size(),
                open->size());
 }
 
 void DetectionRunner::SetConfig(const v1::Config& config) {
+  SetConfig(std::make_shared<const v1::Config>(config));
+}
+
+void DetectionRunner::SetConfig(std::shared_ptr<const v1::Config> shared) {
+  const v1::Config& config = *shared;
   absl::MutexLock lock(&mu_);
   if (detector_ == nullptr) {
     return;
   }
-  if (config.detection().SerializeAsString() != config_.detection().SerializeAsString()) {
+  if (config.detection().SerializeAsString() != config_->detection().SerializeAsString()) {
     spdlog::warn("detection: the `detection:` block changed; it takes effect at the next restart");
   }
   if (absl::Status s = detector_->SetConfig(config, clock_->Now()); !s.ok()) {
     spdlog::error("detection: new config refused, keeping the old checks: {}", s.ToString());
     return;
   }
-  config_ = config;
+  config_ = std::move(shared);
 }
 
 void DetectionRunner::Observe(const v1::ResultBatch& batch) {
@@ -140,7 +145,7 @@ std::vector<std::pair<std::string, int>> DetectionRunner::OpenIncidentsByKind() 
 }
 
 void DetectionRunner::TickOnce() {
-  v1::Config config;
+  std::shared_ptr<const v1::Config> config;
   std::vector<detect::ConfigFault> faults;
   if (config_faults_) {
     faults = config_faults_(clock_->Now());
@@ -155,7 +160,7 @@ void DetectionRunner::TickOnce() {
     if (waiting_.empty()) {
       return;
     }
-    config = config_;
+    config = config_;  // shared: Record reads it outside the lock
   }
   while (waiting_.size() > kMaxWaiting) {
     spdlog::error("detection: PostgreSQL unreachable too long; dropping incident event {}",
@@ -163,13 +168,13 @@ void DetectionRunner::TickOnce() {
     waiting_.pop_front();
   }
   std::vector<detect::IncidentEvent> batch(waiting_.begin(), waiting_.end());
-  absl::Status s = store_.Record(batch, config, clock_->Now());
+  absl::Status s = store_.Record(batch, *config, clock_->Now());
   if (!s.ok() && !absl::IsUnavailable(s)) {
     // PostgreSQL refused something (not an outage): store the events one by
     // one so a single bad one cannot block every later incident.
     s = absl::OkStatus();
     for (const detect::IncidentEvent& e : batch) {
-      absl::Status one = store_.Record({e}, config, clock_->Now());
+      absl::Status one = store_.Record({e}, *config, clock_->Now());
       if (absl::IsUnavailable(one)) {
         s = one;
         break;

@@ -55,6 +55,8 @@ class DetectionRunner {
   // New checks/regions/notifiers/maintenance. A changed `detection:` block
   // takes effect at the next restart (logged).
   void SetConfig(const v1::Config& config);
+  // The same, sharing the caller's copy (a large config is not copied).
+  void SetConfig(std::shared_ptr<const v1::Config> config);
   // One committed batch; results take prober_id/region from the batch.
   void Observe(const v1::ResultBatch& batch);
   // Stores what is still waiting (one attempt) and stops the thread.
@@ -102,7 +104,8 @@ class DetectionRunner {
   int restore_attempts_ = 0;                   // loop thread only
   mutable absl::Mutex mu_;
   std::unique_ptr<detect::Detector> detector_ ABSL_GUARDED_BY(mu_);
-  v1::Config config_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const v1::Config> config_ ABSL_GUARDED_BY(mu_) =
+      std::make_shared<const v1::Config>();  // never null
   absl::Notification stop_;
   std::thread thread_;
   DetectionCounters counters_;

@@ -45,9 +45,12 @@ Dispatcher::Dispatcher(std::string conninfo, common::Clock* clock, DispatcherOpt
 Dispatcher::~Dispatcher() { Stop(); }
 
 void Dispatcher::SetConfig(const v1::Config& config) {
-  auto copy = std::make_shared<const v1::Config>(config);
+  SetConfig(std::make_shared<const v1::Config>(config));
+}
+
+void Dispatcher::SetConfig(std::shared_ptr<const v1::Config> config) {
   absl::MutexLock l(&config_mu_);
-  config_ = std::move(copy);
+  config_ = std::move(config);
 }
 
 void Dispatcher::Start() {

@@ -74,6 +74,8 @@ class Dispatcher {
 
   // Replaces the notifier/maintenance configuration used by later passes.
   void SetConfig(const v1::Config& config);
+  // The same, sharing the caller's copy (a large config is not copied).
+  void SetConfig(std::shared_ptr<const v1::Config> config);
 
   // Runs passes on a thread of its own until Stop(). Idempotent.
   void Start();

@@ -50,11 +50,15 @@ std::vector<std::string> Payloads(const std::vector<std::pair<int, absl::string_
       out.push_back(std::move(current));
       current.clear();
     }
-    StringOutputStream sos(&current);
-    CodedOutputStream cos(&sos);
-    cos.WriteTag(WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-    cos.WriteVarint32(static_cast<uint32_t>(bytes.size()));
-    cos.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
+    // Tag and length, then the bytes, appended (a CodedOutputStream per
+    // field would grow and zero-fill the string to its capacity each time:
+    // quadratic in the chunk size).
+    uint8_t head[10];  // two varint32s of at most 5 bytes
+    uint8_t* end = CodedOutputStream::WriteVarint32ToArray(
+        WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), head);
+    end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), end);
+    current.append(reinterpret_cast<const char*>(head), end - head);
+    current.append(bytes.data(), bytes.size());
   }
   if (!current.empty()) {
     out.push_back(std::move(current));
@@ -363,6 +367,22 @@ v1::ProberConfig CheckSet::ToProberConfig() const {
   out.mutable_checks()->Reserve(static_cast<int>(checks_.size()));
   for (const auto& [name, e] : checks_) {
     out.add_checks()->ParseFromString(e.bytes);
+  }
+  return out;
+}
+
+std::string CheckSet::ProberConfigBytes() const {
+  std::string out;
+  {
+    StringOutputStream sos(&out);
+    CodedOutputStream cos(&sos);
+    WireFormatLite::WriteString(1, version_, &cos);  // ProberConfig.version
+    for (const auto& [name, e] : checks_) {
+      WireFormatLite::WriteBytes(2, e.bytes, &cos);  // ProberConfig.checks
+    }
+    if (policy_.ByteSizeLong() > 0) {
+      WireFormatLite::WriteMessage(3, policy_, &cos);  // ProberConfig.probe_policy
+    }
   }
   return out;
 }

@@ -132,6 +132,8 @@ class CheckSet {
   // Version, parsed checks sorted by name and the probe policy: what
   // config.pb stores and the scheduler runs.
   v1::ProberConfig ToProberConfig() const;
+  // ToProberConfig() serialised, made from the bytes held (nothing parsed).
+  std::string ProberConfigBytes() const;
 
  private:
   struct Entry {

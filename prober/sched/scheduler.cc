@@ -5,15 +5,14 @@
 #include <algorithm>
 
 #include "common/checks/registry.h"
+#include "common/config/config_transfer.h"
 #include "common/logging.h"
 #include "common/proto_time.h"
 #include "common/result_class.h"
-#include "google/protobuf/util/message_differencer.h"
 
 namespace sonde::prober {
 
 using common::EventLoop;
-using google::protobuf::util::MessageDifferencer;
 namespace {
 constexpr size_t kLatenessSamples = 8192;
 
@@ -87,20 +86,61 @@ void Scheduler::Drop(Entry* e) {
   e->probe.reset();  // a probe being destroyed never calls back
 }
 
+std::unique_ptr<Scheduler::Entry> Scheduler::MakeEntry(v1::Check c, std::string bytes) {
+  auto e = std::make_unique<Entry>();
+  e->check = std::move(c);
+  e->bytes = std::move(bytes);
+  e->probe = factory_(e->check);
+  if (e->probe == nullptr) {
+    spdlog::error("check {}: no probe for this kind; skipped", e->check.name());
+    return nullptr;
+  }
+  return e;
+}
+
+void Scheduler::UpdateChecks(std::vector<v1::Check> changed,
+                             const std::vector<std::string>& removed) {
+  for (const std::string& name : removed) {
+    if (auto it = entries_.find(name); it != entries_.end()) {
+      Drop(it->second.get());
+      entries_.erase(it);
+    }
+  }
+  for (v1::Check& c : changed) {
+    std::string bytes = common::CheckBytes(c);
+    auto it = entries_.find(c.name());
+    if (it != entries_.end() && it->second->bytes == bytes) {
+      continue;
+    }
+    if (it != entries_.end()) {
+      Drop(it->second.get());
+      entries_.erase(it);
+    }
+    std::unique_ptr<Entry> e = MakeEntry(std::move(c), std::move(bytes));
+    if (e == nullptr) {
+      continue;
+    }
+    Entry* entry = e.get();
+    entries_.emplace(entry->check.name(), std::move(e));
+    ScheduleNext(entry);
+  }
+  stats_.checks = entries_.size();
+}
+
 void Scheduler::SetChecks(std::vector<v1::Check> checks) {
   std::map<std::string, std::unique_ptr<Entry>> next;
   for (v1::Check& c : checks) {
+    // Deterministic bytes, not MessageDifferencer's reflection: a new
+    // version of 100,000 checks mostly repeats the old one.
+    std::string bytes = common::CheckBytes(c);
     auto it = entries_.find(c.name());
-    if (it != entries_.end() && MessageDifferencer::Equals(it->second->check, c)) {
+    if (it != entries_.end() && it->second->bytes == bytes) {
       next.emplace(c.name(), std::move(it->second));
       entries_.erase(it);
       continue;
     }
-    auto e = std::make_unique<Entry>();
-    e->check = std::move(c);
-    e->probe = factory_(e->check);
-    if (e->probe == nullptr) {
-      spdlog::error("check {}: no probe for this kind; skipped", e->check.name());
+    std::unique_ptr<Entry> e = MakeEntry(std::move(c), std::move(bytes));
+    if (e == nullptr) {
       continue;
     }
     std::string name = e->check.name();

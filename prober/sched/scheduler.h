@@ -75,6 +75,10 @@ class Scheduler {
   // Afterwards the memory freed on the way (the old checks, and whatever the
   // caller freed while parsing the config) is handed back to the OS.
   void SetChecks(std::vector<v1::Check> checks);
+  // Applies a delta: `removed` (by name) are aborted silently, `changed`
+  // (added or changed) replace their namesakes as in SetChecks. Costs what
+  // changed, not what is configured.
+  void UpdateChecks(std::vector<v1::Check> changed, const std::vector<std::string>& removed);
 
   // Runs every configured check once, now, and calls `all_done` after the
   // last one reported. For --once; do not mix with SetChecks' schedule.
@@ -86,7 +90,8 @@ class Scheduler {
 
  private:
   struct Entry {
-    v1::Check check;  // declared before `probe`, which may refer to it
+    v1::Check check;    // declared before `probe`, which may refer to it
+    std::string bytes;  // common::CheckBytes(check): SetChecks compares these
     std::unique_ptr<Probe> probe;
     bool running = false;
     bool queued = false;
@@ -103,6 +108,8 @@ class Scheduler {
   void OnDone(Entry* e, std::vector<v1::ProbeResult> results);
   void StartQueued();
   void Drop(Entry* e);
+  // A new entry for `c` (null, logged, when no probe type takes it).
+  std::unique_ptr<Entry> MakeEntry(v1::Check c, std::string bytes);
 
   common::EventLoop* loop_;
   common::Clock* clock_;

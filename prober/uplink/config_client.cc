@@ -56,21 +56,42 @@ bool ConfigClient::Take(v1::ProberConfig message, common::TransferAssembler* ass
     return true;
   }
   if (complete.ok()) {
+    const absl::Time start = absl::Now();
     common::Transfer transfer = assembler->Take();
     next = running_.Apply(transfer);
     if (next.ok()) {
       const bool delta = !transfer.base_version.empty();
-      spdlog::info("config {} from collector: {} checks for region {} ({}, {} bytes)",
-                   next->version(), next->size(), hello_.region(),
-                   delta ? absl::StrCat("delta from ", transfer.base_version) : "full",
-                   transfer.payload_bytes);
       running_ = *std::move(next);
+      v1::ProberConfig parsed;
+      Delta changes;
+      if (delta && on_delta_) {
+        changes.version = running_.version();
+        changes.policy = transfer.policy;
+        changes.removed = std::move(transfer.removed);
+        for (const std::string& bytes : transfer.check_bytes) {
+          changes.changed.emplace_back().ParseFromString(bytes);  // Apply parsed it once
+        }
+        changes.whole = running_.ProberConfigBytes();
+      } else {
+        parsed = running_.ToProberConfig();
+      }
+      spdlog::info(
+          "config {} from collector: {} checks for region {} ({}, {} bytes; verified "
+          "and parsed in {})",
+          running_.version(), running_.size(), hello_.region(),
+          delta ? absl::StrCat("delta from ", transfer.base_version) : "full",
+          transfer.payload_bytes,
+          absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1))));
       {
         absl::MutexLock l(&stats_mu_);
         ++(delta ? stats_.delta_applied : stats_.full_applied);
         stats_.version = running_.version();
       }
-      on_config_(running_.ToProberConfig());
+      if (delta && on_delta_) {
+        on_delta_(std::move(changes));
+      } else {
+        on_config_(std::move(parsed));
+      }
       Report("", "");
       return true;
     }

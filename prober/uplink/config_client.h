@@ -35,6 +35,16 @@ namespace sonde::prober {
 class ConfigClient {
  public:
   using OnConfig = std::function<void(v1::ProberConfig)>;
+  // A delta, applied: what to change in the scheduler, and the whole
+  // resulting version serialised for the prober's config.pb.
+  struct Delta {
+    std::string version;
+    v1::ProbePolicy policy;            // the resulting version's, whole
+    std::vector<v1::Check> changed;    // added or changed
+    std::vector<std::string> removed;  // names; applied before `changed`
+    std::string whole;                 // v1::ProberConfig, serialised
+  };
+  using OnDelta = std::function<void(Delta)>;
   // `bearer_token` ("" for none) is sent as "authorization: Bearer ...".
   ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHello hello,
                std::string bearer_token, OnConfig on_config);
@@ -46,6 +56,11 @@ class ConfigClient {
     backoff_initial_ = initial;
     backoff_max_ = max;
   }
+
+  // When set, an applied delta goes to `on_delta` instead of handing the
+  // whole version to `on_config` (which a 100,000-check version makes cost
+  // seconds). Call before Start().
+  void set_on_delta(OnDelta on_delta) { on_delta_ = std::move(on_delta); }
 
   // The version the prober runs before the collector answers (its stored
   // config.pb). Call before Start().
@@ -74,6 +89,7 @@ class ConfigClient {
   v1::ProberHello hello_;
   std::string bearer_token_;
   OnConfig on_config_;
+  OnDelta on_delta_;  // may be empty
   absl::Duration backoff_initial_ = absl::Seconds(1);
   absl::Duration backoff_max_ = absl::Seconds(60);
   // Feeds one message; false (after logging) when the transfer is broken.

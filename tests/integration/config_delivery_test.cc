@@ -346,8 +346,7 @@ TEST_F(ConfigDeliveryTest, HundredThousandChecksInBoundedPartsAndDeltas) {
     const v1::ProberConfigStatus st = Status("p1");
     EXPECT_EQ(st.status().version(), common::kVersion) << st.DebugString();
     ASSERT_TRUE(common::IsSet(st.last_seen())) << st.DebugString();
-    EXPECT_LE(absl::Now() - common::ToTime(st.last_seen()), absl::Seconds(30))
-        << st.DebugString();
+    EXPECT_LE(absl::Now() - common::ToTime(st.last_seen()), absl::Seconds(30)) << st.DebugString();
     EXPECT_TRUE(st.status().has_lateness_p99()) << st.DebugString();
     EXPECT_TRUE(st.status().has_oldest_unacked_age()) << st.DebugString();
     EXPECT_TRUE(st.status().has_as_of()) << st.DebugString();
@@ -357,28 +356,39 @@ TEST_F(ConfigDeliveryTest, HundredThousandChecksInBoundedPartsAndDeltas) {
   EXPECT_EQ(cm->count("sonde_config_applied_version_info"), 1u);
   EXPECT_EQ(cm->at("sonde_config_delivery_failures_total"), 0);
 
-  // 2. One URL changes: a delta, and the new URL runs.
+  // 2. One URL changes: a delta, and the new URL runs. Measured from the
+  // file write: the collector notices the edit, re-reads 100,000 checks of
+  // YAML, builds the region's delta; the prober applies it and runs the
+  // check at its next 1 s slot.
   const double before = Metric(*p1, "sonde_prober_config_bytes_received_total");
   const absl::Time changed_at = absl::Now();
   ASSERT_OK(WriteConfig("/moving/b"));
-  // The collector re-reads 100,000 checks of YAML first (seconds).
+  const absl::Time written_at = absl::Now();
   ASSERT_TRUE(WaitUntil([&] { return Metric(*p1, "sonde_prober_config_delta_applied_total") == 1; },
-                        milliseconds(60000), milliseconds(50)));
+                        milliseconds(60000), milliseconds(20)));
   const absl::Time delta_at = absl::Now();
   ASSERT_TRUE(WaitUntil([&] { return Results("p1", "moving", "/moving/b", changed_at) > 0; },
-                        milliseconds(30000), milliseconds(100)))
+                        milliseconds(30000), milliseconds(50)))
       << "the new URL never ran";
-  const absl::Time ran_at = absl::Now();
+  const absl::Time stored_at = absl::Now();
+  // When the new URL first ran: the result's own start time.
+  absl::StatusOr<int64_t> first_run_us = db_->Int(
+      "SELECT (extract(epoch FROM min(started_at)) * 1e6)::bigint FROM results WHERE prober_id = "
+      "'p1' AND check_id = 'moving' AND target LIKE '%/moving/b'");
+  ASSERT_OK(first_run_us.status());
+  const absl::Time ran_at = absl::FromUnixMicros(*first_run_us);
   const double delta_bytes = Metric(*p1, "sonde_prober_config_bytes_received_total") - before;
-  std::cout << "one URL changed: delta of " << delta_bytes << " bytes on the wire; the new URL "
-            << "ran (stored) "
-            << absl::FormatDuration(absl::Trunc(ran_at - delta_at, absl::Milliseconds(1)))
-            << " after the delta arrived, "
-            << absl::FormatDuration(absl::Trunc(ran_at - changed_at, absl::Milliseconds(1)))
-            << " after the file was written (the collector's YAML reload included)\n";
-  // The goal is 5 s (measured 3.3-4.4 s on a loaded 2-core machine: the
-  // check's 1 s slot, the 1 s batch, the store); the margin is for CI load.
-  EXPECT_LE(ran_at - delta_at, absl::Seconds(8));
+  auto ms = [](absl::Duration d) {
+    return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
+  };
+  std::cout << "one URL changed: delta of " << delta_bytes << " bytes on the wire; from the file "
+            << "write (" << ms(written_at - changed_at) << " to write " << kChecks + 1
+            << " checks): delta applied by the prober after " << ms(delta_at - changed_at)
+            << ", the new URL ran after " << ms(ran_at - changed_at) << ", its result stored after "
+            << ms(stored_at - changed_at) << "\n";
+  // The goal is 5 s from the file write to the new URL running (docs/
+  // configuration.md); the margin is for CI load on a shared 2-core machine.
+  EXPECT_LE(ran_at - changed_at, absl::Seconds(8));
   EXPECT_LT(delta_bytes, 10 << 10);
 
   ASSERT_OK(WriteConfig(""));

@@ -134,6 +134,11 @@ TEST(ConfigTransferTest, ADeltaCarriesOnlyWhatChangedAndAppliesToItsBase) {
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->version(), next.content.version);
   EXPECT_EQ(after->size(), v2.size());
+  // What config.pb stores is the whole version, made without parsing.
+  v1::ProberConfig stored;
+  ASSERT_TRUE(stored.ParseFromString(after->ProberConfigBytes()));
+  EXPECT_EQ(stored.SerializeAsString(), after->ToProberConfig().SerializeAsString());
+  EXPECT_EQ(stored.checks_size(), static_cast<int>(v2.size()));
 
   // Against another base, or promising another result, it is refused.
   EXPECT_TRUE(absl::IsFailedPrecondition(Receive(CheckSet(), messages).status()));

@@ -198,6 +198,14 @@ TEST(SchedulerTest, ChangedChecksAreReplacedUnchangedKept) {
   EXPECT_EQ(created, 3);  // only b was rebuilt
   s.SetChecks({a});
   EXPECT_EQ(s.stats().checks, 1u);
+  // A delta rebuilds what it names: b changed again, c added, a unchanged
+  // is kept; removing an unknown name is a no-op.
+  common::SetDuration(absl::Seconds(30), b.mutable_interval());
+  s.UpdateChecks({a, b, MakeCheck("c", absl::Seconds(10), absl::Seconds(1))}, {"nope"});
+  EXPECT_EQ(created, 5);
+  EXPECT_EQ(s.stats().checks, 3u);
+  s.UpdateChecks({}, {"a", "c"});
+  EXPECT_EQ(s.stats().checks, 1u);
 }
 
 TEST(SchedulerTest, SameCheckWithMapFieldsInAnotherOrderIsKept) {
