@@ -27,14 +27,11 @@
 namespace sonde {
 namespace {
 
-using sonde::testing::BinPath;
 using sonde::testing::Collector;
 using sonde::testing::Db;
 using sonde::testing::FreePort;
-using sonde::testing::PlaintextFlags;
 using sonde::testing::Postgres;
 using sonde::testing::Prober;
-using sonde::testing::RunCommand;
 using sonde::testing::ScratchDir;
 using sonde::testing::Tail;
 using sonde::testing::WaitUntil;
@@ -159,16 +156,7 @@ class IncidentsTest : public ::testing::Test {
   }
 
   std::string Sondectl(const std::vector<std::string>& args, int* rc) {
-    std::vector<std::string> argv = {BinPath("sondectl")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--collector");
-    argv.push_back(collector_->address());
-    for (const std::string& f : PlaintextFlags(BinPath("sondectl"))) {
-      argv.push_back(f);
-    }
-    std::string out;
-    *rc = RunCommand(argv, &out);
-    return out;
+    return sonde::testing::RunSondectl(collector_->address(), args, rc);
   }
 
   int64_t Int(const std::string& sql) {

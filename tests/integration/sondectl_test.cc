@@ -30,14 +30,11 @@ namespace {
 
 using google::protobuf::Struct;
 using google::protobuf::Value;
-using sonde::testing::BinPath;
 using sonde::testing::Collector;
 using sonde::testing::Db;
 using sonde::testing::FreePort;
-using sonde::testing::PlaintextFlags;
 using sonde::testing::Postgres;
 using sonde::testing::Prober;
-using sonde::testing::RunCommand;
 using sonde::testing::ScratchDir;
 using sonde::testing::Tail;
 using sonde::testing::WaitUntil;
@@ -95,16 +92,7 @@ class SondectlTest : public ::testing::Test {
   }
 
   std::string Sondectl(const std::vector<std::string>& args, int* rc) {
-    std::vector<std::string> argv = {BinPath("sondectl")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--collector");
-    argv.push_back(collector_->address());
-    for (const std::string& f : PlaintextFlags(BinPath("sondectl"))) {
-      argv.push_back(f);
-    }
-    std::string out;
-    *rc = RunCommand(argv, &out);
-    return out;
+    return sonde::testing::RunSondectl(collector_->address(), args, rc);
   }
 
   int64_t Int(const std::string& sql) {

@@ -265,6 +265,20 @@ std::vector<std::string> PlaintextFlags(const std::string& binary) {
   return flags;
 }
 
+std::string RunSondectl(const std::string& collector_address, const std::vector<std::string>& args,
+                        int* rc) {
+  std::vector<std::string> argv = {BinPath("sondectl")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--collector");
+  argv.push_back(collector_address);
+  for (const std::string& f : PlaintextFlags(BinPath("sondectl"))) {
+    argv.push_back(f);
+  }
+  std::string out;
+  *rc = RunCommand(argv, &out);
+  return out;
+}
+
 // ---- Faultd ----
 
 absl::StatusOr<std::map<std::string, int>> LaunchFaultd(const std::vector<std::string>& argv,

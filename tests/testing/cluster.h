@@ -115,6 +115,12 @@ absl::StatusOr<MetricValues> ScrapeMetrics(int port, const std::string& token = 
 // {"--insecure"} when its --help lists that flag, else none. Cached.
 std::vector<std::string> PlaintextFlags(const std::string& binary);
 
+// Runs the built `sondectl ARGS --collector ADDRESS` (plaintext on
+// loopback) to completion; returns its output (stdout and stderr) and sets
+// *rc to its exit status.
+std::string RunSondectl(const std::string& collector_address, const std::vector<std::string>& args,
+                        int* rc);
+
 // Starts sonde-faultd with `argv` (which passes --ports-file `ports_file`)
 // into *process, logging to `log_path`, and waits (20 s) for its ports:
 // listener name -> port.
