@@ -96,6 +96,7 @@ class CollectorServer {
   IngestService ingest_;
   ConfigService config_service_;
   QueryService query_;
+  StatusPage status_page_;  // served by http_ (/status)
   DetectionRunner detection_;
   notify::Dispatcher dispatcher_;
   std::unique_ptr<HttpApi> http_;

@@ -45,6 +45,8 @@ acknowledges incidents, and checks Sonde config files. Commands:
   incidents  open (and recent) incidents: sondectl incidents [--all] [--format json]
   incident   one incident with its timeline: sondectl incident ID
   ack        acknowledge an incident (stops repeats/escalation): sondectl ack ID
+  update     a human line on the incident's status page timeline:
+             sondectl update ID --message "Fix deployed, watching"
   report     availability per check and region over a window, from the
              collector's per-minute rollups (table or JSON)
              sondectl report --collector HOST:PORT --window 24h [--format json]
@@ -142,6 +144,19 @@ failure, 2 usage error.
 
 Example:
   sondectl ack app/partial_failure/1763715600 --by alice --comment "LB disk full, on it")txt";
+
+constexpr char kUpdateUsage[] =
+    R"txt(usage: sondectl update INCIDENT --message TEXT [--collector HOST:PORT] [--by NAME]
+
+Adds a person's update to the incident's timeline: it appears on the public
+status page (/status), in /status.json and in the Atom feed, as text. Needs
+a query token with scope ack. --by is logged by the collector, not shown.
+
+Exit status: 0 stored, 1 unknown incident or collector failure, 2 usage
+error.
+
+Example:
+  sondectl update shop/regional_outage/1763715600 --message "Traffic moved off ber; fix underway")txt";
 
 int UsageError(const std::string& command, const std::string& message) {
   std::fprintf(stderr, "sondectl: %s\n", message.c_str());
@@ -386,6 +401,36 @@ int Ack(const std::vector<std::string>& args) {
                    });
 }
 
+int Update(const std::vector<std::string>& args) {
+  CollectorFlags c;
+  const char* user = std::getenv("USER");
+  std::string by = user != nullptr && user[0] != '\0' ? user : "sondectl";
+  std::string message;
+  common::FlagSet flags("sondectl update", kUpdateUsage);
+  c.Add(&flags);
+  flags.String("message", &message, "The update, shown on the status page (required).");
+  flags.String("by", &by, "Who writes it, for the collector's log (default: $USER).");
+  int code = kExitOk;
+  std::optional<std::string> id = ParseIncidentId("update", &flags, args, &code);
+  if (!id) {
+    return code;
+  }
+  if (message.empty()) {
+    return UsageError("update", "--message is required");
+  }
+  v1::PostUpdateRequest request;
+  request.set_incident_id(*id);
+  request.set_message(message);
+  request.set_by(by);
+  return CallQuery("update", "post the update", &c, &v1::Query::Stub::PostUpdate, request,
+                   [](const v1::PostUpdateReply& reply) {
+                     std::printf("%s: update posted (%s, %s)\n",
+                                 SafeText(reply.incident().id()).c_str(),
+                                 SafeText(reply.incident().kind()).c_str(),
+                                 SafeText(reply.incident().status()).c_str());
+                   });
+}
+
 int Report(const std::vector<std::string>& args) {
   CollectorFlags c;
   absl::Duration window = absl::Hours(1);
@@ -505,7 +550,7 @@ int Main(int argc, char** argv) {
     int (*run)(const std::vector<std::string>& args);
   };
   static constexpr Command kCommands[] = {
-      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},
+      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},          {"update", Update},
       {"report", Report},       {"status", Status},     {"validate", Validate}};
   for (const Command& c : kCommands) {
     if (command == c.name) {
@@ -513,8 +558,9 @@ int Main(int argc, char** argv) {
     }
   }
   return UsageError(
-      "", absl::StrCat("unknown command \"", command,
-                       "\"; commands: incidents, incident, ack, report, status, validate, help"));
+      "", absl::StrCat(
+              "unknown command \"", command,
+              "\"; commands: incidents, incident, ack, update, report, status, validate, help"));
 }
 
 }  // namespace

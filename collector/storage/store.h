@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "collector/storage/partitions.h"
 #include "collector/storage/pg/pg.h"
+#include "collector/storage/status_queries.h"
 #include "sonde/v1/collector.pb.h"
 
 namespace sonde::collector {
@@ -98,6 +99,10 @@ class Store {
   // per prober: shown as "no data", never as downtime.
   absl::StatusOr<std::vector<v1::DataGap>> Gaps(absl::Time from, absl::Time to,
                                                 const std::string& region_filter);
+
+  // The status page's reads (status_queries.h).
+  absl::StatusOr<std::vector<ServiceDay>> ServiceDays(absl::Time from, absl::Time to);
+  absl::StatusOr<std::vector<ServiceRegionHealth>> RecentHealth(absl::Time since);
 
   // Runs one SQL command (tests and tooling). Its result rows are discarded.
   absl::Status Execute(const std::string& sql);
