@@ -63,16 +63,38 @@ bool StatusPage::require_token() const { return config_->Get()->status_page().re
 
 absl::StatusOr<std::shared_ptr<const html::StatusPageModel>> StatusPage::Model() {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_->Now();
-  if (cached_ != nullptr && now - built_at_ < kStatusPageCacheFor) {
-    return cached_;
+  for (;;) {
+    const absl::Time now = clock_->Now();
+    if (now - built_at_ < kStatusPageCacheFor) {  // fresh, or failed a moment ago
+      if (cached_ == nullptr || !last_error_.ok()) {
+        return last_error_.ok() ? absl::UnavailableError("no page yet") : last_error_;
+      }
+      return cached_;
+    }
+    if (!building_) {
+      break;
+    }
+    if (cached_ != nullptr) {  // another visitor is building: the previous page will do
+      return cached_;
+    }
+    mu_.Await(absl::Condition(
+        +[](bool* building) { return !*building; }, &building_));
   }
-  absl::StatusOr<html::StatusPageModel> model = Build();
+  building_ = true;
+  absl::StatusOr<html::StatusPageModel> model;
+  {
+    mu_.Unlock();  // the database is read without the lock
+    model = Build();
+    mu_.Lock();
+  }
+  building_ = false;
+  built_at_ = clock_->Now();
   if (!model.ok()) {
-    return model.status();
+    last_error_ = model.status();
+    return last_error_;
   }
+  last_error_ = absl::OkStatus();
   cached_ = std::make_shared<const html::StatusPageModel>(*std::move(model));
-  built_at_ = now;
   return cached_;
 }
 

@@ -10,9 +10,10 @@
 //
 // Builds the model (status_page_builder.h) from the config, the Query
 // service's incidents and timelines and the rollups, at most once per
-// kStatusPageCacheFor: a public page must not let visitors drive the
-// database. Borrowed pointers must outlive it. Thread-safe (handlers run on
-// the HttpServer's threads; one builds while the others wait for it).
+// kStatusPageCacheFor, failures included: a public page must not let
+// visitors drive the database. Borrowed pointers must outlive it.
+// Thread-safe: handlers run on the HttpServer's threads; one builds (without
+// the lock) while the others get the previous page, or wait for the first.
 #ifndef SONDE_COLLECTOR_API_STATUS_PAGE_H_
 #define SONDE_COLLECTOR_API_STATUS_PAGE_H_
 
@@ -51,8 +52,9 @@ class StatusPage {
   StatusPage(const StatusPage&) = delete;
   StatusPage& operator=(const StatusPage&) = delete;
 
-  // The current model, built at most kStatusPageCacheFor ago. UNAVAILABLE
-  // while PostgreSQL is.
+  // The current model, built at most kStatusPageCacheFor ago (older while a
+  // rebuild runs). The build's error, e.g. UNAVAILABLE while PostgreSQL is
+  // away, for kStatusPageCacheFor after it failed.
   absl::StatusOr<std::shared_ptr<const html::StatusPageModel>> Model();
   // The config's status_page.require_token, now.
   bool require_token() const;
@@ -66,7 +68,9 @@ class StatusPage {
   const common::Clock* const clock_;
   absl::Mutex mu_;
   std::shared_ptr<const html::StatusPageModel> cached_ ABSL_GUARDED_BY(mu_);
+  absl::Status last_error_ ABSL_GUARDED_BY(mu_);  // of the newest build
   absl::Time built_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool building_ ABSL_GUARDED_BY(mu_) = false;  // a visitor's thread is in Build()
 };
 
 // Registers the /status routes on `server`. `authorized` answers whether a
