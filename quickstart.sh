@@ -125,6 +125,7 @@ Sonde is running.
   incidents   build/bin/sondectl incidents --collector $COLLECTOR
               curl http://127.0.0.1:$API_PORT/api/v1/incidents
   acknowledge build/bin/sondectl ack INCIDENT_ID --collector $COLLECTOR
+  status page http://127.0.0.1:$API_PORT/status  (also /status.json, /status/feed.atom)
   pages       var/log/webhook.log (repeated every minute until acknowledged)
 MSG
 

@@ -45,6 +45,7 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
       ingest_(&pool_, options_.ingest),
       config_service_(&holder_),
       query_(&pool_, common::RealClock()),
+      status_page_(&query_, &pool_, &holder_, common::RealClock()),
       detection_(options_.postgres, common::RealClock()),
       dispatcher_(options_.postgres, common::RealClock()),
       retention_(options_.postgres),
@@ -150,6 +151,7 @@ absl::Status CollectorServer::Start() {
   spdlog::info("listening on {}:{} (gRPC: Ingest, ConfigService, Query)", host, port_);
   if (!options_.http_listen.empty()) {
     http_ = std::make_unique<HttpApi>(&query_, auth_);
+    http_->set_status_page(&status_page_);
     if (absl::Status st = http_->Start(options_.http_listen); !st.ok()) {
       return st;
     }

@@ -106,6 +106,7 @@ class CollectorServer {
   IngestService ingest_;
   ConfigService config_service_;
   QueryService query_;
+  StatusPage status_page_;  // served by http_ (/status)
   DetectionRunner detection_;
   notify::Dispatcher dispatcher_;
   Retention retention_;  // its own thread and connection (storage/retention.h)

@@ -322,6 +322,36 @@ bool ValidMonth(const std::string& month) {
   return month.size() == 7 && absl::ParseTime("%Y-%m", month, &t, &err);
 }
 
+int Update(const std::vector<std::string>& args) {
+  CollectorFlags c;
+  const char* user = std::getenv("USER");
+  std::string by = user != nullptr && user[0] != '\0' ? user : "sondectl";
+  std::string message;
+  common::FlagSet flags("sondectl update", kUpdateUsage);
+  c.Add(&flags);
+  flags.String("message", &message, "The update, shown on the status page (required).");
+  flags.String("by", &by, "Who writes it, for the collector's log (default: $USER).");
+  int code = kExitOk;
+  std::optional<std::string> id = ParseIncidentId("update", &flags, args, &code);
+  if (!id) {
+    return code;
+  }
+  if (message.empty()) {
+    return UsageError("update", "--message is required");
+  }
+  v1::PostUpdateRequest request;
+  request.set_incident_id(*id);
+  request.set_message(message);
+  request.set_by(by);
+  return CallQuery("update", "post the update", &c, &v1::Query::Stub::PostUpdate, request,
+                   [](const v1::PostUpdateReply& reply) {
+                     std::printf("%s: update posted (%s, %s)\n",
+                                 SafeText(reply.incident().id()).c_str(),
+                                 SafeText(reply.incident().kind()).c_str(),
+                                 SafeText(reply.incident().status()).c_str());
+                   });
+}
+
 int Report(const std::vector<std::string>& args) {
   CollectorFlags c;
   std::string window_text;
@@ -508,8 +538,8 @@ int Main(int argc, char** argv) {
     int (*run)(const std::vector<std::string>& args);
   };
   static constexpr Command kCommands[] = {
-      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},          {"report", Report},
-      {"status", Status},       {"slo", Slo},           {"validate", Validate}};
+      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},       {"update", Update},
+      {"report", Report},       {"status", Status},     {"slo", Slo}, {"validate", Validate}};
   if (command == "help" && !args.empty()) {
     for (const Command& c : kCommands) {
       if (args[0] == c.name) {
@@ -533,7 +563,7 @@ int Main(int argc, char** argv) {
   return UsageError(
       "",
       absl::StrCat("unknown command \"", command,
-                   "\"; commands: incidents, incident, ack, report, status, slo, validate, help"));
+                   "\"; commands: incidents, incident, ack, update, report, status, slo, validate, help"));
 }
 
 }  // namespace

@@ -16,6 +16,8 @@ files. Commands:
   incidents  open (and recent) incidents: sondectl incidents [--all] [--format json]
   incident   one incident with its timeline: sondectl incident ID
   ack        acknowledge an incident (stops repeats/escalation): sondectl ack ID
+  update     a human line on the incident's status page timeline:
+             sondectl update ID --message "Fix deployed, watching"
   report     availability per check and region over a window, from the
              collector's per-minute rollups, with its accounting footer
              sondectl report --window 30d|--month 2026-11 [--service S]
@@ -147,6 +149,19 @@ failure, 2 usage error.
 
 Example:
   sondectl ack app/partial_failure/1763715600 --by alice --comment "LB disk full, on it")txt";
+
+inline constexpr char kUpdateUsage[] =
+    R"txt(usage: sondectl update INCIDENT --message TEXT [--collector HOST:PORT] [--by NAME]
+
+Adds a person's update to the incident's timeline: it appears on the public
+status page (/status), in /status.json and in the Atom feed, as text. Needs
+a query token with scope ack. --by is logged by the collector, not shown.
+
+Exit status: 0 stored, 1 unknown incident or collector failure, 2 usage
+error.
+
+Example:
+  sondectl update shop/regional_outage/1763715600 --message "Traffic moved off ber; fix underway")txt";
 
 }  // namespace sonde::sondectl
 

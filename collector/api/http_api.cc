@@ -130,6 +130,29 @@ absl::Status HttpApi::Start(const std::string& listen) {
     }
     return *std::move(who);
   };
+  // For a POST that acts on an incident (scope ack): the same-origin JSON
+  // rules, the caller, and the body (optional: {} when empty) parsed into
+  // `request`; otherwise the reply is made and nullopt returned.
+  auto acting = [authorized](const httplib::Request& req, httplib::Response& res,
+                             google::protobuf::Message* request,
+                             absl::string_view example) -> std::optional<Caller> {
+    if (!SameOriginJson(req, res)) {
+      return std::nullopt;
+    }
+    std::optional<Caller> caller = authorized(req, res, Scope::kAck);
+    if (!caller) {
+      return std::nullopt;
+    }
+    google::protobuf::util::JsonParseOptions o;
+    o.ignore_unknown_fields = true;
+    if (!req.body.empty() &&
+        !google::protobuf::util::JsonStringToMessage(req.body, request, o).ok()) {
+      Reply(res, absl::InvalidArgumentError(absl::StrCat("body must be JSON like ", example)),
+            nullptr);
+      return std::nullopt;
+    }
+    return caller;
+  };
   server_.routes().Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
@@ -152,24 +175,12 @@ absl::Status HttpApi::Start(const std::string& listen) {
         auto reply = query_->ListIncidents(request);
         Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
       });
-  server_.routes().Post(R"(/api/v1/incidents/(.+)/ack)", [this, authorized](
-                                                             const httplib::Request& req,
-                                                             httplib::Response& res) {
-    if (!SameOriginJson(req, res)) {
-      return;
-    }
-    std::optional<Caller> caller = authorized(req, res, Scope::kAck);
+  server_.routes().Post(R"(/api/v1/incidents/(.+)/ack)", [this, acting](const httplib::Request& req,
+                                                                        httplib::Response& res) {
+    v1::AcknowledgeRequest request;
+    std::optional<Caller> caller = acting(req, res, &request, R"({"by": "alice"})");
     if (!caller) {
       return;
-    }
-    v1::AcknowledgeRequest request;
-    if (!req.body.empty()) {
-      google::protobuf::util::JsonParseOptions o;
-      o.ignore_unknown_fields = true;
-      if (!google::protobuf::util::JsonStringToMessage(req.body, &request, o).ok()) {
-        return Reply(res, absl::InvalidArgumentError("body must be JSON like {\"by\": \"alice\"}"),
-                     nullptr);
-      }
     }
     request.set_incident_id(req.matches[1]);
     if (request.by().empty() && caller->token_name.empty()) {
@@ -178,6 +189,18 @@ absl::Status HttpApi::Start(const std::string& listen) {
     auto reply = query_->Ack(request, *caller);
     Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
   });
+  server_.routes().Post(R"(/api/v1/incidents/(.+)/updates)",
+                        [this, acting](const httplib::Request& req, httplib::Response& res) {
+                          v1::PostUpdateRequest request;
+                          std::optional<Caller> caller =
+                              acting(req, res, &request, R"({"message": "..."})");
+                          if (!caller) {
+                            return;
+                          }
+                          request.set_incident_id(req.matches[1]);
+                          auto reply = query_->Update(request, *caller);
+                          Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
+                        });
   server_.routes().Get(R"(/api/v1/incidents/(.+))",
                        [this, authorized](const httplib::Request& req, httplib::Response& res) {
                          if (!authorized(req, res, Scope::kRead)) {
@@ -221,6 +244,12 @@ absl::Status HttpApi::Start(const std::string& listen) {
                          Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
                        });
   AddStateRoutes(server_.routes(), query_, authorized);
+  if (status_page_ != nullptr) {
+    AddStatusRoutes(server_.routes(), status_page_,
+                    [authorized](const httplib::Request& req, httplib::Response& res) {
+                      return authorized(req, res, Scope::kRead).has_value();
+                    });
+  }
   if (absl::Status st = server_.Start(listen, "HTTP API"); !st.ok()) {
     return st;
   }

@@ -6,6 +6,8 @@
 //   POST /api/v1/incidents/{id}/ack        body (optional) {"by":"alice","comment":"..."}
 //   GET  /api/v1/checks[?service=S&check=C]             -> Query.Checks
 //   GET  /api/v1/status[?service=S&check=C&region=R]    -> Query.Status
+//   POST /api/v1/incidents/{id}/updates    body {"message":"...","by":"alice"} (scope ack)
+//   GET  /status, /status.json, /status/... the public status page (status_page.h), when set
 // Replies are proto3 JSON (proto field names); errors {"error": "..."} with
 // 400 (bad request), 401 (no or unknown token), 403 (token without the
 // scope, or a cross-origin POST), 404, 413/431 (body over 64 KiB, headers
@@ -23,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "collector/api/query_service.h"
+#include "collector/api/status_page.h"
 #include "collector/auth/auth.h"
 #include "common/http_server.h"
 
@@ -34,6 +37,9 @@ class HttpApi {
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
+
+  // Serves the status page too (borrowed; must outlive this). Before Start.
+  void set_status_page(StatusPage* page) { status_page_ = page; }
 
   // Binds `listen` (HOST:PORT, port 0 picks one) and serves. UNAVAILABLE
   // when it cannot bind.
@@ -47,6 +53,7 @@ class HttpApi {
  private:
   QueryService* const query_;
   const Authenticator* const auth_;
+  StatusPage* status_page_ = nullptr;
   common::HttpServer server_;
 };
 

@@ -103,6 +103,32 @@ absl::StatusOr<v1::AcknowledgeReply> QueryService::Ack(const v1::AcknowledgeRequ
   return reply;
 }
 
+absl::StatusOr<v1::PostUpdateReply> QueryService::Update(const v1::PostUpdateRequest& request,
+                                                         const Caller& caller) {
+  if (request.incident_id().empty()) {
+    return absl::InvalidArgumentError("incident_id is required");
+  }
+  const std::string message = SafeText(request.message(), kMaxCommentBytes);
+  if (message.empty()) {
+    return absl::InvalidArgumentError("message is required");
+  }
+  auto reply = WithIncidents([&](IncidentStore& incidents) {
+    return incidents.PostUpdate(request.incident_id(), message, clock_->Now());
+  });
+  if (reply.ok()) {
+    spdlog::info("incident {}: update by {}", SafeText(request.incident_id()),
+                 AcknowledgedBy(request.by(), caller));
+  }
+  return reply;
+}
+
+grpc::Status QueryService::PostUpdate(grpc::ServerContext* context,
+                                      const v1::PostUpdateRequest* request,
+                                      v1::PostUpdateReply* reply) {
+  return Answer(*context, Scope::kAck, reply,
+                [&](const Caller& caller) { return Update(*request, caller); });
+}
+
 grpc::Status QueryService::Incidents(grpc::ServerContext* context,
                                      const v1::IncidentsRequest* request,
                                      v1::IncidentsReply* reply) {

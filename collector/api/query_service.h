@@ -59,10 +59,17 @@ class QueryService final : public v1::Query::Service {
   absl::StatusOr<v1::TimelineReply> GetTimeline(const std::string& id);
   absl::StatusOr<v1::AcknowledgeReply> Ack(const v1::AcknowledgeRequest& request,
                                            const Caller& caller);
+  // A person's update line on the incident's public timeline (PostUpdate).
+  absl::StatusOr<v1::PostUpdateReply> Update(const v1::PostUpdateRequest& request,
+                                             const Caller& caller);
   void set_authenticator(const Authenticator* auth) { auth_ = auth; }
   // Where Probers reads config delivery (not owned; null: no probers).
   void set_config_deliveries(const ConfigDeliveries* d) { deliveries_ = d; }
   void set_prober_vitals(const ProberVitals* v) { vitals_ = v; }
+
+  // Update() behind scope ack (sondectl update).
+  grpc::Status PostUpdate(grpc::ServerContext* context, const v1::PostUpdateRequest* request,
+                          v1::PostUpdateReply* reply) override;
 
   // Config delivery per prober (sondectl status --probers).
   grpc::Status Probers(grpc::ServerContext* context, const v1::ProbersRequest* request,

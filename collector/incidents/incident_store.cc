@@ -443,4 +443,29 @@ absl::StatusOr<v1::AcknowledgeReply> IncidentStore::Acknowledge(const std::strin
   return reply;
 }
 
+absl::StatusOr<v1::PostUpdateReply> IncidentStore::PostUpdate(const std::string& id,
+                                                              const std::string& message,
+                                                              absl::Time now) {
+  ASSIGN_OR_RETURN(PGconn * c, Conn());
+  auto added = Watch(OutboxWriter(c).AddUpdate(id, now, message));
+  if (!added.ok()) {
+    return added.status();
+  }
+  if (!*added) {
+    return absl::NotFoundError(absl::StrCat("no incident \"", id, "\""));
+  }
+  v1::PostUpdateReply reply;
+  ASSIGN_OR_RETURN(*reply.mutable_incident(), Get(id));
+  v1::IncidentEvent* e = reply.mutable_event();
+  common::SetTimestamp(now, e->mutable_at());
+  e->set_kind("UPDATE");
+  e->set_incident_kind(reply.incident().kind());
+  *e->mutable_regions() = reply.incident().regions();
+  e->set_affected_targets(reply.incident().affected_targets());
+  e->set_recovered_targets(reply.incident().recovered_targets());
+  e->set_failing_share(reply.incident().failing_share());
+  e->set_detail(message);
+  return reply;
+}
+
 }  // namespace sonde::collector

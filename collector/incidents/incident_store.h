@@ -64,6 +64,11 @@ class IncidentStore {
   absl::StatusOr<v1::AcknowledgeReply> Acknowledge(const std::string& id, const std::string& by,
                                                    const std::string& comment, absl::Time now);
 
+  // Adds a person's UPDATE line (`message`, already made safe) to the
+  // timeline at `now`. NOT_FOUND for an unknown id.
+  absl::StatusOr<v1::PostUpdateReply> PostUpdate(const std::string& id, const std::string& message,
+                                                 absl::Time now);
+
  private:
   // A notification decided by a Record() batch, not yet queued.
   struct Pending {

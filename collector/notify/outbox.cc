@@ -47,6 +47,20 @@ absl::Status OutboxWriter::AddEventFromRow(const std::string& incident_id, absl:
       .status();
 }
 
+absl::StatusOr<bool> OutboxWriter::AddUpdate(const std::string& incident_id, absl::Time at,
+                                             absl::string_view message) {
+  ASSIGN_OR_RETURN(collector::pg::PgResultPtr r,
+                   collector::pg::ExecParams(
+                       conn_,
+                       "INSERT INTO incident_events (incident_id, at, kind, incident_kind,"
+                       " regions, affected_targets, recovered_targets, failing_share, detail)"
+                       " SELECT id, $2::timestamptz, 'UPDATE', kind, regions, affected_targets,"
+                       " recovered_targets, failing_share, $3 FROM incidents WHERE id = $1",
+                       {incident_id, collector::pg::Timestamp(at), std::string(message)},
+                       "store incident update"));
+  return std::string(PQcmdTuples(r.get())) == "1";
+}
+
 absl::Status OutboxWriter::AddSilenced(const v1::Incident& incident,
                                        const std::vector<std::string>& regions, absl::Time at,
                                        const v1::MaintenanceWindow* window,

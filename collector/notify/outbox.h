@@ -40,6 +40,12 @@ class OutboxWriter {
   absl::Status AddEventFromRow(const std::string& incident_id, absl::Time at,
                                absl::string_view kind, absl::string_view detail);
 
+  // Timeline line UPDATE: a person's words for the status page and the
+  // feed, copying the incident's stored row like AddEventFromRow. False
+  // (nothing written) for an unknown id.
+  absl::StatusOr<bool> AddUpdate(const std::string& incident_id, absl::Time at,
+                                 absl::string_view message);
+
   // Timeline line SILENCED: `event` was not sent because of `window` (null:
   // the incident opened in maintenance and is still marked so).
   absl::Status AddSilenced(const v1::Incident& incident, const std::vector<std::string>& regions,

@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "collector/storage/partitions.h"
 #include "collector/storage/pg/pg.h"
+#include "collector/storage/status_queries.h"
 #include "sonde/v1/collector.pb.h"
 
 namespace sonde::collector {
@@ -102,6 +103,9 @@ class Store {
   // The connection, for read-only report queries (collector/report) by the
   // thread that leased this Store.
   PGconn* connection() { return conn_.get(); }
+  // The status page's reads (status_queries.h).
+  absl::StatusOr<std::vector<ServiceDay>> ServiceDays(absl::Time from, absl::Time to);
+  absl::StatusOr<std::vector<ServiceRegionHealth>> RecentHealth(absl::Time since);
 
   // Runs one SQL command (tests and tooling). Its result rows are discarded.
   absl::Status Execute(const std::string& sql);

@@ -106,6 +106,7 @@ class Validator {
     NotifiersAll();
     ValidateStorage(config_.storage(), errors_);
     MaintenanceAll(names);
+    StatusPageAll();
     Detection();
     Policy();
     ValidateSlos(config_, errors_);
@@ -308,6 +309,33 @@ class Validator {
                 absl::StrCat("no check is named \"", m.checks(j), "\""));
         }
       }
+    }
+  }
+
+  // status_page: every service it names has a check, each at most once.
+  void StatusPageAll() {
+    std::set<std::string> services;
+    for (const v1::Check& c : config_.checks()) {
+      services.insert(c.service().empty() ? c.name() : c.service());
+    }
+    std::set<std::string> seen;
+    auto known = [&](const std::string& where, const std::string& field, const std::string& s) {
+      if (services.count(s) == 0) {
+        Error(where, field, absl::StrCat("no check has service \"", s, "\""));
+      } else if (!seen.insert(s).second) {
+        Error(where, field, absl::StrCat("service \"", s, "\" is named twice"));
+      }
+    };
+    const v1::StatusPage& p = config_.status_page();
+    for (int i = 0; i < p.groups_size(); ++i) {
+      const v1::StatusPageGroup& g = p.groups(i);
+      const std::string where = EntryLabel("status_page.groups", i, g.name());
+      for (int j = 0; j < g.services_size(); ++j) {
+        known(where, absl::StrCat("services[", j, "].service"), g.services(j).service());
+      }
+    }
+    for (int i = 0; i < p.hidden_size(); ++i) {
+      known("status_page", absl::StrCat("hidden[", i, "]"), p.hidden(i));
     }
   }
 

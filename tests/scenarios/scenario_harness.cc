@@ -398,7 +398,15 @@ std::string ScenarioConfig::Yaml() const {
       absl::StrAppend(&out, "  - ", n, "\n");
     }
   }
+  for (const std::string& b : blocks_) {
+    absl::StrAppend(&out, b, "\n");
+  }
   return out;
+}
+
+ScenarioConfig& ScenarioConfig::Block(const std::string& yaml) {
+  blocks_.push_back(yaml);
+  return *this;
 }
 
 // ---- Scenario ----

@@ -182,11 +182,14 @@ class ScenarioConfig {
   ScenarioConfig& Check(const std::string& flow_mapping);
   // "{name: oncall, webhook: {url: ..., secret: s}, repeat_every: 10s}"
   ScenarioConfig& Notifier(const std::string& flow_mapping);
+  // A top-level block as the file would hold it ("status_page:\n  ..."),
+  // never `detection:`.
+  ScenarioConfig& Block(const std::string& yaml);
   std::string Yaml() const;
 
  private:
   std::string interval_ = "2s", timeout_ = "1s";
-  std::vector<std::string> checks_, notifiers_;
+  std::vector<std::string> checks_, notifiers_, blocks_;
 };
 
 class Scenario {

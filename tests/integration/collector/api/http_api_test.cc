@@ -15,11 +15,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "collector/api/query_service.h"
+#include "collector/api/status_page.h"
 #include "collector/auth/auth.h"
 #include "collector/incidents/incident_store.h"
 #include "collector/storage/store.h"
 #include "collector/storage/store_pool.h"
 #include "common/clock.h"
+#include "common/config/config.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/testing/cluster.h"
@@ -140,6 +142,23 @@ class HttpApiTest : public ::testing::Test {
 
   std::string Service(const std::string& id) { return id.substr(0, id.find('/')); }
 
+  // An Authenticator over `tokens_yaml`, its file in a scratch dir the
+  // fixture keeps; null (and a failure) when it cannot be made.
+  std::unique_ptr<Authenticator> Auth(const std::string& name, const std::string& tokens_yaml) {
+    scratch_ = std::make_unique<sonde::testing::ScratchDir>(name);
+    EXPECT_FALSE(scratch_->path().empty());
+    std::ofstream(scratch_->Path("tokens.yaml")) << tokens_yaml;
+    AuthOptions options;
+    options.tokens_file = scratch_->Path("tokens.yaml");
+    absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+        Authenticator::Create(options, "127.0.0.1:0");
+    EXPECT_TRUE(auth.ok()) << auth.status();
+    return auth.ok() ? *std::move(auth) : nullptr;
+  }
+  static constexpr char kScopedTokens[] =
+      "query:\n  - {name: grafana, token: read-token-0123456789, scopes: [read]}\n"
+      "  - {name: oncall, token: ack-token-0123456789, scopes: [ack]}\n";
+
   std::string conninfo_;
   std::unique_ptr<sonde::testing::Db> db_;
   std::unique_ptr<StorePool> pool_;
@@ -148,6 +167,7 @@ class HttpApiTest : public ::testing::Test {
   std::unique_ptr<HttpApi> api_;
   std::unique_ptr<httplib::Client> client_;
   std::string open_id_, resolved_id_;
+  std::unique_ptr<sonde::testing::ScratchDir> scratch_;
 };
 
 TEST_F(HttpApiTest, ListsIncidentsAsJson) {
@@ -318,15 +338,8 @@ TEST_F(HttpApiTest, QueryTokenRequiredWhenTheCollectorIsNotOpen) {
 }
 
 TEST_F(HttpApiTest, ScopesOriginAndContentTypeGuardTheAck) {
-  sonde::testing::ScratchDir dir("http-api-scopes");
-  ASSERT_FALSE(dir.path().empty());
-  std::ofstream(dir.Path("tokens.yaml"))
-      << "query:\n  - {name: grafana, token: read-token-0123456789, scopes: [read]}\n"
-      << "  - {name: oncall, token: ack-token-0123456789, scopes: [ack]}\n";
-  AuthOptions options;
-  options.tokens_file = dir.Path("tokens.yaml");
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Authenticator> auth,
-                       Authenticator::Create(options, "127.0.0.1:0"));
+  std::unique_ptr<Authenticator> auth = Auth("http-api-scopes", kScopedTokens);
+  ASSERT_NE(auth, nullptr);
   ASSERT_NO_FATAL_FAILURE(StartApi(auth.get()));
   const std::string ack = absl::StrCat("/api/v1/incidents/", open_id_, "/ack");
   const std::string self = absl::StrCat("http://127.0.0.1:", api_->port());
@@ -371,6 +384,86 @@ TEST_F(HttpApiTest, ScopesOriginAndContentTypeGuardTheAck) {
                               "' AND kind = 'ACKNOWLEDGED'"));
   ASSERT_OK(rows);
   EXPECT_THAT(*rows, ElementsAre(ElementsAre("acknowledged by alice (token oncall)")));
+}
+
+TEST_F(HttpApiTest, PostUpdateAddsAnUpdateLineGuardedLikeTheAck) {
+  std::unique_ptr<Authenticator> auth = Auth("http-api-update", kScopedTokens);
+  ASSERT_NE(auth, nullptr);
+  ASSERT_NO_FATAL_FAILURE(StartApi(auth.get()));
+  const std::string path = absl::StrCat("/api/v1/incidents/", open_id_, "/updates");
+  const httplib::Headers read = {{"Authorization", "Bearer read-token-0123456789"}};
+  const httplib::Headers oncall = {{"Authorization", "Bearer ack-token-0123456789"}};
+  const std::string body = R"({"message": "Fix deployed <b>now</b>\nwatching", "by": "alice"})";
+
+  auto res = client_->Post(path.c_str(), read, body, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403) << res->body;
+  res = client_->Post(path.c_str(), oncall, "{}", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << "no message: " << res->body;
+  res = client_->Post("/api/v1/incidents/nope/GLOBAL_OUTAGE/1/updates", oncall, body,
+                      "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404) << res->body;
+
+  res = client_->Post(path.c_str(), oncall, body, "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  google::protobuf::Struct reply = ParseJson(res->body);
+  EXPECT_EQ(Str(Obj(reply, "event"), "kind"), "UPDATE");
+  EXPECT_EQ(Str(Obj(reply, "incident"), "id"), open_id_);
+  // Stored as a timeline line, made safe (the newline escaped); markup is
+  // kept as text for the renderers to escape.
+  absl::StatusOr<sonde::testing::Db::Rows> rows =
+      db_->Query(absl::StrCat("SELECT detail, at = '2025-11-21T10:00:00Z' FROM incident_events"
+                              " WHERE incident_id = '",
+                              open_id_, "' AND kind = 'UPDATE'"));
+  ASSERT_OK(rows);
+  EXPECT_THAT(*rows, ElementsAre(ElementsAre("Fix deployed <b>now</b>\\nwatching", "t")));
+}
+
+TEST_F(HttpApiTest, StatusPageIsOpenUnlessTheConfigRequiresAToken) {
+  std::unique_ptr<Authenticator> auth =
+      Auth("http-api-status", absl::StrCat("query: [", kQueryToken, "]\n"));
+  ASSERT_NE(auth, nullptr);
+  const std::string service = Service(open_id_);
+  ASSERT_OK_AND_ASSIGN(v1::Config config,
+                       common::ParseConfig(absl::StrCat("checks:\n  - {name: ", service,
+                                                        "-login, service: ", service,
+                                                        ", http: {url: 'http://x.example/'}}\n"),
+                                           "status.yaml"));
+  ConfigHolder holder(config);
+  StatusPage page(query_.get(), pool_.get(), &holder, &clock_);
+  api_ = std::make_unique<HttpApi>(query_.get(), auth.get());
+  api_->set_status_page(&page);
+  ASSERT_OK(api_->Start("127.0.0.1:0"));
+  client_ = std::make_unique<httplib::Client>("127.0.0.1", api_->port());
+  client_->set_read_timeout(10);
+
+  auto res = client_->Get("/status");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_THAT(res->get_header_value("Content-Security-Policy"), HasSubstr("default-src 'none'"));
+  EXPECT_THAT(res->body, HasSubstr(absl::StrCat("data-service=\"", service,
+                                                "\" data-state=\"major_outage\"")));
+  res = client_->Get("/status.json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(Str(ParseJson(res->body), "state"), "major_outage") << res->body;
+  res = client_->Get(absl::StrCat("/status/shields/", service, ".json").c_str());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(Str(ParseJson(res->body), "message"), "major outage") << res->body;
+  res = client_->Get("/status/badge/unknown.svg");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+
+  config.mutable_status_page()->set_require_token(true);
+  holder.Set(config);
+  res = client_->Get("/status");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401) << res->body;
+  res = client_->Get("/status", {{"Authorization", absl::StrCat("Bearer ", kQueryToken)}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
 }
 
 }  // namespace
