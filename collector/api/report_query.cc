@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -108,16 +109,20 @@ absl::StatusOr<v1::AvailabilityReply> ReportQuery::Availability(
 absl::StatusOr<v1::SloReply> ReportQuery::Slo(const v1::SloRequest& request) {
   const std::shared_ptr<const v1::Config> config = Config();
   const absl::Time now = clock_->Now();
-  // One report per distinct window, shared by the SLOs that use it.
-  std::map<std::pair<int64_t, std::string>, v1::AvailabilityReply> reports;
-  auto report_for = [&](report::Interval w, const std::string& label,
+  // One report per distinct window and subject, shared by the SLOs that
+  // use it; each reads only its check (or service).
+  std::map<std::tuple<int64_t, std::string, std::string, std::string>, v1::AvailabilityReply>
+      reports;
+  auto report_for = [&](const v1::SloSpec& slo, report::Interval w, const std::string& label,
                         const std::string& tz) -> absl::StatusOr<const v1::AvailabilityReply*> {
-    const auto key = std::make_pair(absl::ToUnixMicros(w.from), tz);
+    const auto key = std::make_tuple(absl::ToUnixMicros(w.from), tz, slo.check(), slo.service());
     auto it = reports.find(key);
     if (it == reports.end()) {
       report::ReportScope scope;
       scope.window = w;
       scope.now = now;
+      scope.check = slo.check();
+      scope.service = slo.check().empty() ? slo.service() : "";
       absl::StatusOr<v1::AvailabilityReply> r = Report(scope, {label, tz}, *config);
       if (!r.ok()) {
         return r.status();
@@ -143,14 +148,15 @@ absl::StatusOr<v1::SloReply> ReportQuery::Slo(const v1::SloRequest& request) {
         slo.window() == "month"
             ? absl::StrCat("calendar month ", absl::FormatTime("%Y-%m", now, tz), " (to now)")
             : absl::StrCat("rolling ", slo.window());
-    absl::StatusOr<const v1::AvailabilityReply*> main = report_for(*window, label, slo.time_zone());
+    absl::StatusOr<const v1::AvailabilityReply*> main =
+        report_for(slo, *window, label, slo.time_zone());
     if (!main.ok()) {
       return main.status();
     }
     std::vector<std::pair<std::string, const v1::AvailabilityReply*>> burns;
     for (const auto& [name, length] : report::kBurnWindows) {
       absl::StatusOr<const v1::AvailabilityReply*> r =
-          report_for({now - length, now}, absl::StrCat("rolling ", name), "UTC");
+          report_for(slo, {now - length, now}, absl::StrCat("rolling ", name), "UTC");
       if (!r.ok()) {
         return r.status();
       }
