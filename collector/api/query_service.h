@@ -78,8 +78,12 @@ class QueryService final : public v1::Query::Service {
   // The same two without gRPC, for the HTTP API (auth is the caller's).
   v1::ChecksReply ListChecks(const v1::ChecksRequest& request) const;
   v1::StatusReply CurrentStatus(const v1::StatusRequest& request) const;
-  // Where Checks and Status read (not owned; must outlive the service).
-  void set_config(const ConfigHolder* config) { config_ = config; }
+  // Where Checks and Status, and the reports (checks, maintenance, SLOs)
+  // read (not owned; must outlive the service; null: none).
+  void set_config(const ConfigHolder* config) {
+    config_ = config;
+    reports_.set_config(config);
+  }
   void set_detection(const DetectionRunner* detection) { detection_ = detection; }
 
   // Window [now - window, now); window defaults to 1h, must be positive and
@@ -93,8 +97,6 @@ class QueryService final : public v1::Query::Service {
                    v1::SloReply* reply) override;
   // The report answers without gRPC, for the HTTP API (auth is the caller's).
   ReportQuery& reports() { return reports_; }
-  // Where reports read checks, maintenance and SLOs (not owned; null: none).
-  void set_config(const ConfigHolder* config) { reports_.set_config(config); }
 
  private:
   // Checks the query token's `scope`, then answers with fn(caller)'s reply
