@@ -29,6 +29,9 @@ constexpr int kMaxHandlerThreads = 1024;
 constexpr size_t kGrpcMemoryBytes = size_t{1} << 30;
 // The server pings an idle client every minute and drops one that does not
 // answer within 20 s, so a vanished prober's stream frees its slot.
+// How often the SLO gauges of /metrics are recomputed (one report per SLO
+// window; docs/metrics.md).
+constexpr absl::Duration kSloMetricsRefresh = absl::Seconds(60);
 constexpr int kKeepaliveTimeMs = 60'000;
 constexpr int kKeepaliveTimeoutMs = 20'000;
 
@@ -123,6 +126,16 @@ absl::Status CollectorServer::Start() {
   query_.set_prober_vitals(&ingest_.vitals());
   query_.set_config(&holder_);
   query_.set_detection(&detection_);
+  // The SLO gauges of /metrics, recomputed off the scrape path.
+  slo_gauges_.StartRefresh(
+      [this]() -> absl::StatusOr<std::vector<SloBudget>> {
+        absl::StatusOr<v1::SloReply> reply = query_.reports().Slo(v1::SloRequest());
+        if (!reply.ok()) {
+          return reply.status();
+        }
+        return SloBudgetsFrom(*reply);
+      },
+      kSloMetricsRefresh);
   builder.RegisterService(&ingest_);
   builder.RegisterService(&config_service_);
   builder.RegisterService(&query_);

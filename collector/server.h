@@ -91,9 +91,6 @@ class CollectorServer {
   // Config reload, detection and notification counters, open incidents,
   // the per check x region series and the SLO gauges for /metrics.
   void AppendMetrics(common::MetricsText* out) const;
-  // The SLO family's cache, for the SLO engine to fill (Set, or
-  // StartRefresh before Start; stopped by Shutdown; docs/metrics.md).
-  SloGauges* slo_gauges() { return &slo_gauges_; }
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }
 
  private:

@@ -1,11 +1,29 @@
 #include "collector/metrics/slo_gauges.h"
 
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
+
+namespace {
+
+// Percent as a ratio, without the binary noise of the division
+// (99.9 / 100 is 0.9990000000000001; the page says 0.999).
+double Ratio(double percent) { return std::round(percent * 1e10) / 1e12; }
+
+}  // namespace
+
+std::vector<SloBudget> SloBudgetsFrom(const v1::SloReply& reply) {
+  std::vector<SloBudget> out;
+  for (const v1::SloStatus& s : reply.slos()) {
+    out.push_back({s.spec().name(), s.spec().check(), s.spec().service(),
+                   Ratio(s.spec().target_percent()), Ratio(s.budget_remaining_percent())});
+  }
+  return out;
+}
 
 SloGauges::~SloGauges() { Stop(); }
 

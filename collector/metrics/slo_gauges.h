@@ -5,10 +5,10 @@
 // its own thread every period (a failed call keeps the previous values and
 // counts in sonde_slo_refresh_failures_total).
 //
-// The SLO engine (issue 12, docs/availability.md) is the source; until one
-// is wired the families are described with no samples, so dashboards and
-// alert rules can already name them. Thread-safety: Set and AppendTo from
-// any thread; StartRefresh/Stop from the owner's thread.
+// The collector wires the SLO engine (ReportQuery::Slo, docs/availability.md)
+// as the source; without SLOs in the config the families are described with
+// no samples, so dashboards and alert rules can already name them. Thread-safety: Set and AppendTo
+// from any thread; StartRefresh/Stop from the owner's thread.
 #ifndef SONDE_COLLECTOR_METRICS_SLO_GAUGES_H_
 #define SONDE_COLLECTOR_METRICS_SLO_GAUGES_H_
 
@@ -24,6 +24,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
+#include "sonde/v1/collector.pb.h"
 
 namespace sonde::collector {
 
@@ -35,6 +36,9 @@ struct SloBudget {
   double objective_ratio = 0;         // target, 0..1 (99.9 % -> 0.999)
   double budget_remaining_ratio = 0;  // 1 untouched, 0 spent, negative overspent
 };
+
+// The budgets of a Query.Slo answer (percent -> ratio).
+std::vector<SloBudget> SloBudgetsFrom(const v1::SloReply& reply);
 
 class SloGauges {
  public:

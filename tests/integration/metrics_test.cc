@@ -2,8 +2,9 @@
 // loopback (PostgreSQL, sonde-collector, one sonde-prober taking its checks
 // from the collector): after results flowed, `promtool check metrics`
 // (Debian's prometheus package) accepts each page without a lint warning,
-// the per check x region series say what the checks did, and a check
-// removed from the config loses its series on reload.
+// the per check x region series say what the checks did, the SLO gauges
+// carry the engine's answer, and a check removed from the config loses its
+// series on reload.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -67,6 +68,7 @@ std::string Config(int http_port, int closed_port, bool with_down) {
                     "  - {name: tcp-down, service: db, tcp: {host: 127.0.0.1, port: ", closed_port,
                     "}}\n");
   }
+  absl::StrAppend(&yaml, "slos:\n  - {name: web-ok-999, check: web-ok, target_percent: 99.9}\n");
   return yaml;
 }
 
@@ -122,7 +124,13 @@ TEST(MetricsTest, BothPagesPassPromtoolAndPerCheckSeriesFollowTheConfig) {
             2);
   EXPECT_EQ(Sample(page, "sonde_check_metrics_check_regions"), 2);
   EXPECT_NE(page.find("# TYPE sonde_incidents_open gauge"), std::string::npos);
-  EXPECT_NE(page.find("# TYPE sonde_slo_error_budget_remaining_ratio gauge"), std::string::npos);
+  // The SLO engine's answer, refreshed off the scrape path (at start, then every minute).
+  const std::string slo = "slo=\"web-ok-999\",check=\"web-ok\",service=\"\"";
+  EXPECT_EQ(Sample(page, "sonde_slo_objective_ratio{" + slo + "}"), 0.999) << page;
+  EXPECT_LE(Sample(page, "sonde_slo_error_budget_remaining_ratio{" + slo + "}"), 1) << page;
+  EXPECT_NE(page.find("\nsonde_slo_error_budget_remaining_ratio{" + slo + "} "), std::string::npos)
+      << page;
+  EXPECT_EQ(Sample(page, "sonde_slo_refresh_failures_total"), 0) << page;
 
   // Both pages are valid exposition text without a single lint warning.
   std::string out;

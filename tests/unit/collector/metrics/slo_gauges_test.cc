@@ -55,5 +55,21 @@ TEST(SloGaugesTest, DescribedEmptyThenFilledByTheRefreshAndKeptOnFailure) {
       << page;
 }
 
+TEST(SloGaugesTest, BudgetsFromTheQueryAnswerArePercentsAsRatios) {
+  v1::SloReply reply;
+  v1::SloStatus* s = reply.add_slos();
+  s->mutable_spec()->set_name("checkout");
+  s->mutable_spec()->set_service("shop");
+  s->mutable_spec()->set_target_percent(99.9);
+  s->set_budget_remaining_percent(-20);
+  const std::vector<SloBudget> b = SloBudgetsFrom(reply);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].name, "checkout");
+  EXPECT_EQ(b[0].service, "shop");
+  EXPECT_EQ(b[0].check, "");
+  EXPECT_EQ(b[0].objective_ratio, 0.999);  // exactly: the page shows 0.999
+  EXPECT_EQ(b[0].budget_remaining_ratio, -0.2);
+}
+
 }  // namespace
 }  // namespace sonde::collector
