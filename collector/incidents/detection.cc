@@ -109,15 +109,15 @@ DetectionRunner::Snapshot DetectionRunner::TakeSnapshot(const std::string& servi
                                                         const std::string& region) const {
   Snapshot out;
   absl::MutexLock lock(&mu_);
-  if (detector_ == nullptr) {
+  if (detector_ == nullptr || config_ == nullptr) {
     return out;
   }
-  for (const v1::Check& c : config_.checks()) {
+  for (const v1::Check& c : config_->checks()) {
     if ((!service.empty() && c.service() != service) || (!check.empty() && c.name() != check)) {
       continue;
     }
     // A loaded config names every check's regions (defaults filled in).
-    for (const std::string& r : c.regions().empty() ? config_.regions() : c.regions()) {
+    for (const std::string& r : c.regions().empty() ? config_->regions() : c.regions()) {
       if (!region.empty() && r != region) {
         continue;
       }
