@@ -198,7 +198,10 @@ TEST_F(SondectlTest, StatusReportAndIncidentAgainstARealCollector) {
     const Struct& row = v.struct_value();
     if (Str(row, "check") == "dead-tcp") {
       ++dead_rows;
-      EXPECT_EQ(row.fields().at("availability").number_value(), 0) << out;
+      // Reachability is the probe share; availability is time outside
+      // outage incidents, so it depends on when the incident opened.
+      EXPECT_EQ(row.fields().at("reachability").number_value(), 0) << out;
+      EXPECT_LT(row.fields().at("availability").number_value(), 100) << out;
       EXPECT_EQ(Str(row, "top_failure_class"), "TCP_REFUSED") << out;
     }
   }
@@ -208,7 +211,8 @@ TEST_F(SondectlTest, StatusReportAndIncidentAgainstARealCollector) {
   for (const char* key : {"definition", "window", "time_zone", "exclusions", "regions"}) {
     EXPECT_FALSE(Str(accounting, key).empty()) << key << ": " << out;
   }
-  EXPECT_EQ(Str(accounting, "regions"), "ams, fra; each region is its own row");
+  // The collector's accounting method names the regions counted.
+  EXPECT_EQ(Str(accounting, "regions"), "ams, fra");
 
   // --service keeps one service's rows.
   out = Sondectl({"report", "--window", "30d", "--service", "live", "--format", "json"}, &rc);
@@ -228,7 +232,7 @@ TEST_F(SondectlTest, StatusReportAndIncidentAgainstARealCollector) {
       << out;
   EXPECT_TRUE(absl::StartsWith(records[1], "dead-tcp,dead,ams,")) << out;
   EXPECT_TRUE(absl::StrContains(out, "\r\n# definition: ")) << out;
-  EXPECT_TRUE(absl::StrContains(out, "\r\n# regions: ams, fra; each region is its own row\r\n"))
+  EXPECT_TRUE(absl::StrContains(out, "\r\n# regions: ams, fra\r\n"))
       << out;
 
   // incident ID: the incident and its timeline.
