@@ -112,6 +112,7 @@ std::string RenderStatusPage(const StatusPageModel& model) {
                                   : absl::StrCat(StateLabel(model.overall), " of some services");
   mstch::map root{
       {"title", model.title},
+      {"feed", true},
       {"overall_name", Text(StateName(model.overall))},
       {"overall_label", overall},
       {"has_maintenance", !model.maintenance.empty()},

@@ -54,14 +54,22 @@ constexpr char kBars[] =
     R"(height="34" rx="1" tabindex="0" data-day="{{day}}"><title>{{tip}}</title></rect>)"
     R"({{/bars}}</svg>)";
 
-// The start of every page: phone-width viewport, both colour schemes.
+// The start of every page, up to its <h1>: phone-width viewport, both
+// colour schemes, the style, the status page's Atom feed link when `feed`.
 constexpr char kHead[] = R"(<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>{{title}}</title>)";
+<title>{{title}}</title>{{#feed}}<link rel="alternate" type="application/atom+xml" title="Incidents" href="/status/feed.atom">
+{{/feed}}<style>{{>style}}</style>
+</head>
+<body>
+<main>
+<header>
+<h1>{{title}}</h1>
+)";
 
 // The colours of the bars, under every row of them.
 constexpr char kLegend[] =
@@ -72,13 +80,6 @@ constexpr char kLegend[] =
 }  // namespace
 
 const char kStatusPageTemplate[] = R"html({{>head}}
-<link rel="alternate" type="application/atom+xml" title="Incidents" href="/status/feed.atom">
-<style>{{>style}}</style>
-</head>
-<body>
-<main>
-<header>
-<h1>{{title}}</h1>
 <p class="overall s-{{overall_name}}" id="overall" data-state="{{overall_name}}">{{overall_label}}</p>
 </header>
 {{#has_maintenance}}
@@ -166,12 +167,6 @@ const char kBadgeTemplate[] =
 )";
 
 const char kReportTemplate[] = R"html({{>head}}
-<style>{{>style}}</style>
-</head>
-<body>
-<main>
-<header>
-<h1>{{title}}</h1>
 <p class="meta">From <time datetime="{{from_iso}}">{{from}}</time> to <time datetime="{{to_iso}}">{{to}}</time>; generated <time datetime="{{generated_iso}}">{{generated}}</time>.</p>
 </header>
 <section id="availability">

@@ -16,7 +16,8 @@ extern const char kAtomTemplate[];
 extern const char kBadgeTemplate[];
 extern const char kReportTemplate[];
 
-// The partials every HTML template may use: "head" (doctype to <title>),
+// The partials every HTML template may use: "head" (doctype to the <h1>
+// {{title}}: style included, the Atom feed link when the page sets "feed"),
 // "style" (CSS, light and dark),
 // "bars" (a row of daily bars from BarsView()) and "legend" (their colours).
 const std::map<std::string, std::string>& Partials();
