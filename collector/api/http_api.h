@@ -6,6 +6,8 @@
 //   POST /api/v1/incidents/{id}/ack        body (optional) {"by":"alice","comment":"..."}
 //   GET  /api/v1/checks[?service=S&check=C]             -> Query.Checks
 //   GET  /api/v1/status[?service=S&check=C&region=R]    -> Query.Status
+//   GET  /api/v1/availability[?window=30d|month=M&time_zone=Z&service=S&check=C&region=R]
+//   GET  /api/v1/slos[?name=N&service=S]   -> the availability and SLO reports
 //   POST /api/v1/incidents/{id}/updates    body {"message":"...","by":"alice"} (scope ack)
 //   GET  /status, /status.json, /status/... the public status page (status_page.h), when set
 // Replies are proto3 JSON (proto field names); errors {"error": "..."} with

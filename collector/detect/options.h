@@ -1,8 +1,8 @@
 // DetectorOptions: every threshold of the detector, with DESIGN.md's
 // "Detection defaults" as the default values. docs/detection.md explains each
-// field, the rule it belongs to and how to tune it; the YAML config will map
-// onto these fields later. Plain data; Validate() says which combinations the
-// fixed-size windows can hold.
+// field, the rule it belongs to and how to tune it; the config's `detection:`
+// block overrides them field by field (WithConfig, same names). Plain data;
+// Validate() says which combinations the fixed-size windows can hold.
 #ifndef SONDE_COLLECTOR_DETECT_OPTIONS_H_
 #define SONDE_COLLECTOR_DETECT_OPTIONS_H_
 

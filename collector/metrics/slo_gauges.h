@@ -7,8 +7,9 @@
 //
 // The collector wires the SLO engine (ReportQuery::Slo, docs/availability.md)
 // as the source; without SLOs in the config the families are described with
-// no samples, so dashboards and alert rules can already name them. Thread-safety: Set and AppendTo
-// from any thread; StartRefresh/Stop from the owner's thread.
+// no samples, so dashboards and alert rules can already name them.
+// Thread-safety: Set and AppendTo from any thread; StartRefresh/Stop from
+// the owner's thread.
 #ifndef SONDE_COLLECTOR_METRICS_SLO_GAUGES_H_
 #define SONDE_COLLECTOR_METRICS_SLO_GAUGES_H_
 

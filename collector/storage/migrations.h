@@ -2,7 +2,11 @@
 // never edited, a change is a new one), applied at start in one transaction
 // under an advisory lock so several collectors may start at once. Tables:
 // results (+ daily partitions), ingested_batches, rollup_minute(_class),
-// gaps (migrations 1-2); incidents, incident_events, outbox (migration 3).
+// gaps (migrations 1-2); incidents, incident_events, outbox (migration 3);
+// rollup_hour(_class), rollup_day(_class), latency histograms and every
+// rollup partitioned (migration 4, with sonde_hist_sum); the column
+// incidents.failing_since (migration 5). `sonde-collector migrate` is
+// migrate_command.h. Called on the thread that starts the collector.
 #ifndef SONDE_COLLECTOR_STORAGE_MIGRATIONS_H_
 #define SONDE_COLLECTOR_STORAGE_MIGRATIONS_H_
 

@@ -8,18 +8,23 @@
 // The Store is the connection and the batch transaction; each concern it
 // runs lives in its own file of this folder: migrations.h (schema),
 // partitions.h, copy_rows.h (COPY of the rows), rollups.h, availability.h
-// (reporting queries), utf8.h (cleaning), civil_time.h, extra_json.h.
+// and status_queries.h (reporting queries), utf8.h (cleaning),
+// civil_time.h, extra_json.h. Beside it: rollup_read.h (the report read,
+// on the caller's connection), retention.h (its own thread and connection)
+// and migrate_command.h (the `migrate` subcommand).
 //
-// Schema (see migrations.cc): `results` holds one row per probe
-// result, range-partitioned by day on `started_at` (UTC) plus a DEFAULT
-// partition, so an insert never fails on range; `ingested_batches` is the
-// dedup key (prober_id, batch_seq); `rollup_minute` and `rollup_minute_class`
-// are per check x region x minute counters kept in the same transaction as the
-// raw rows, so availability queries never scan `results`.
+// Schema (see migrations.h): `results` holds one row per probe result,
+// range-partitioned by day on `started_at` (UTC) plus a DEFAULT partition,
+// so an insert never fails on range; `ingested_batches` is the dedup key
+// (prober_id, batch_seq); `rollup_{minute,hour,day}` and their `_class`
+// tables are per check x region x bucket counters (partitioned too) kept in
+// the same transaction as the raw rows, so availability queries never scan
+// `results`.
 //
 // Errors: every libpq failure becomes an absl::Status in one place
-// (pg::PgError): UNAVAILABLE when the connection is lost (or the server is going away),
-// INTERNAL otherwise. After UNAVAILABLE the Store is dead; get a new one.
+// (pg::PgError): UNAVAILABLE when the connection is lost (or the server is
+// going away), INTERNAL otherwise. After UNAVAILABLE the Store is dead; get
+// a new one.
 #ifndef SONDE_COLLECTOR_STORAGE_STORE_H_
 #define SONDE_COLLECTOR_STORAGE_STORE_H_
 

@@ -1,8 +1,8 @@
 // Field rules several check types share: host names, ports, regular
 // expressions, resolver lists, CA files, and endpoints (host, port,
-// resolvers; their target). Each reports into a SpecErrors under the given field name and
-// stays silent when the value is fine. Pure functions (CaFile reads the file
-// system); any thread.
+// resolvers) with their target. Each Check* reports into a SpecErrors under
+// the given field name and stays silent when the value is fine. Pure
+// functions (CheckCaFile reads the file system); any thread.
 #ifndef SONDE_COMMON_CHECKS_SPEC_RULES_H_
 #define SONDE_COMMON_CHECKS_SPEC_RULES_H_
 
