@@ -49,4 +49,15 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
 }
 
+void AppendJsonFields(std::initializer_list<JsonStringField> fields, std::string* out) {
+  const char* sep = "";
+  for (const JsonStringField& f : fields) {
+    out->append(sep);
+    AppendJsonString(f.first, out);
+    out->push_back(':');
+    AppendJsonString(f.second, out);
+    sep = ",";
+  }
+}
+
 }  // namespace sonde::common

@@ -190,6 +190,34 @@ std::optional<std::string> ParseIncidentId(const std::string& command, common::F
   return (*rest)[0];
 }
 
+// The command line of `ack` and `update`: the collector flags, --by (default
+// $USER, "sondectl" when unset), one text flag and the INCIDENT id.
+struct IncidentAction {
+  CollectorFlags collector;
+  std::string by;
+  std::string text;
+  std::string id;
+};
+
+// Parses `sondectl <command> INCIDENT` into `*action`, the text flag named
+// `text_flag`. False with the exit status in `*code` when the command ends.
+bool ParseIncidentAction(const std::string& command, const char* usage, const char* by_help,
+                         const char* text_flag, const char* text_help,
+                         const std::vector<std::string>& args, IncidentAction* action, int* code) {
+  const char* user = std::getenv("USER");
+  action->by = user != nullptr && user[0] != '\0' ? user : "sondectl";
+  common::FlagSet flags("sondectl " + command, usage);
+  action->collector.Add(&flags);
+  flags.String("by", &action->by, by_help);
+  flags.String(text_flag, &action->text, text_help);
+  std::optional<std::string> id = ParseIncidentId(command, &flags, args, code);
+  if (!id) {
+    return false;
+  }
+  action->id = *id;
+  return true;
+}
+
 // Calls one Query RPC on the collector `c` names and hands the reply to
 // `print`; reports a bad --collector as `command`'s usage error and a failed
 // call as failing to do `what`. Returns the exit status.
@@ -262,25 +290,18 @@ int Incident(const std::vector<std::string>& args) {
 }
 
 int Ack(const std::vector<std::string>& args) {
-  CollectorFlags c;
-  const char* user = std::getenv("USER");
-  std::string by = user != nullptr && user[0] != '\0' ? user : "sondectl";
-  std::string comment;
-  common::FlagSet flags("sondectl ack", kAckUsage);
-  c.Add(&flags);
-  flags.String("by", &by, "Who acknowledges (default: $USER).");
-  flags.String("comment", &comment, "A note for the timeline.");
+  IncidentAction a;
   int code = kExitOk;
-  std::optional<std::string> id = ParseIncidentId("ack", &flags, args, &code);
-  if (!id) {
+  if (!ParseIncidentAction("ack", kAckUsage, "Who acknowledges (default: $USER).", "comment",
+                           "A note for the timeline.", args, &a, &code)) {
     return code;
   }
   v1::AcknowledgeRequest request;
-  request.set_incident_id(*id);
-  request.set_by(by);
-  request.set_comment(comment);
-  return CallQuery("ack", "acknowledge the incident", &c, &v1::Query::Stub::Acknowledge, request,
-                   [](const v1::AcknowledgeReply& reply) {
+  request.set_incident_id(a.id);
+  request.set_by(a.by);
+  request.set_comment(a.text);
+  return CallQuery("ack", "acknowledge the incident", &a.collector, &v1::Query::Stub::Acknowledge,
+                   request, [](const v1::AcknowledgeReply& reply) {
                      const v1::Incident& i = reply.incident();
                      if (reply.already_acknowledged()) {
                        std::printf("%s was already acknowledged by %s\n", SafeText(i.id()).c_str(),
@@ -323,27 +344,21 @@ bool ValidMonth(const std::string& month) {
 }
 
 int Update(const std::vector<std::string>& args) {
-  CollectorFlags c;
-  const char* user = std::getenv("USER");
-  std::string by = user != nullptr && user[0] != '\0' ? user : "sondectl";
-  std::string message;
-  common::FlagSet flags("sondectl update", kUpdateUsage);
-  c.Add(&flags);
-  flags.String("message", &message, "The update, shown on the status page (required).");
-  flags.String("by", &by, "Who writes it, for the collector's log (default: $USER).");
+  IncidentAction a;
   int code = kExitOk;
-  std::optional<std::string> id = ParseIncidentId("update", &flags, args, &code);
-  if (!id) {
+  if (!ParseIncidentAction("update", kUpdateUsage,
+                           "Who writes it, for the collector's log (default: $USER).", "message",
+                           "The update, shown on the status page (required).", args, &a, &code)) {
     return code;
   }
-  if (message.empty()) {
+  if (a.text.empty()) {
     return UsageError("update", "--message is required");
   }
   v1::PostUpdateRequest request;
-  request.set_incident_id(*id);
-  request.set_message(message);
-  request.set_by(by);
-  return CallQuery("update", "post the update", &c, &v1::Query::Stub::PostUpdate, request,
+  request.set_incident_id(a.id);
+  request.set_message(a.text);
+  request.set_by(a.by);
+  return CallQuery("update", "post the update", &a.collector, &v1::Query::Stub::PostUpdate, request,
                    [](const v1::PostUpdateReply& reply) {
                      std::printf("%s: update posted (%s, %s)\n",
                                  SafeText(reply.incident().id()).c_str(),

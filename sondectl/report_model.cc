@@ -132,32 +132,40 @@ uint64_t ScaledAvailability(const ReportRow& row, uint64_t scale) {
   return static_cast<uint64_t>(static_cast<unsigned __int128>(good) * scale / row.probes);
 }
 
-std::string ReachabilityPercent(const ReportRow& row) {
+namespace {
+
+// How a percentage in millionths of a percent is written, and what stands
+// for a row without one.
+struct PercentStyle {
+  std::string (*format)(uint64_t micro);
+  const char* none;
+};
+constexpr PercentStyle kPercentText = {Thousandths, "n/a"};
+constexpr PercentStyle kPercentNumber = {Decimals, ""};
+
+std::string Reachability(const ReportRow& row, const PercentStyle& style) {
   if (!row.has_probes()) {
-    return "n/a";
+    return style.none;
   }
-  return Thousandths(ScaledAvailability(row, 100000000));
+  return style.format(ScaledAvailability(row, 100000000));
 }
 
-std::string AvailabilityPercent(const ReportRow& row) {
+// The collector's availability when it sent one, reachability otherwise.
+std::string Availability(const ReportRow& row, const PercentStyle& style) {
   if (row.availability_percent.has_value()) {
-    return Thousandths(Micro(*row.availability_percent));
+    return style.format(Micro(*row.availability_percent));
   }
-  return ReachabilityPercent(row);
+  return Reachability(row, style);
 }
 
-std::string ReachabilityNumber(const ReportRow& row) {
-  if (!row.has_probes()) {
-    return "";
-  }
-  return Decimals(ScaledAvailability(row, 100000000));
-}
+}  // namespace
 
-std::string AvailabilityNumber(const ReportRow& row) {
-  if (row.availability_percent.has_value()) {
-    return Decimals(Micro(*row.availability_percent));
-  }
-  return ReachabilityNumber(row);
-}
+std::string ReachabilityPercent(const ReportRow& row) { return Reachability(row, kPercentText); }
+
+std::string AvailabilityPercent(const ReportRow& row) { return Availability(row, kPercentText); }
+
+std::string ReachabilityNumber(const ReportRow& row) { return Reachability(row, kPercentNumber); }
+
+std::string AvailabilityNumber(const ReportRow& row) { return Availability(row, kPercentNumber); }
 
 }  // namespace sonde::sondectl

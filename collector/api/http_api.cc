@@ -12,6 +12,7 @@
 #include "common/flags.h"
 #include "common/http_server.h"
 #include "common/result_json.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/spdlog.h"
 
@@ -44,6 +45,12 @@ void Reply(httplib::Response& res, const absl::Status& s, const google::protobuf
     return;
   }
   res.set_content(common::ToJsonLine(*m) + "\n", "application/json");
+}
+
+// The reply of a call that may fail.
+template <typename Message>
+void Reply(httplib::Response& res, const absl::StatusOr<Message>& reply) {
+  Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
 }
 
 void ReplyError(httplib::Response& res, int code, absl::string_view message) {
@@ -79,33 +86,40 @@ bool SameOriginJson(const httplib::Request& req, httplib::Response& res) {
   return true;
 }
 
-// GET /api/v1/checks and /api/v1/status (scope read): Query.Checks and
-// Query.Status with their filters as query parameters.
-template <typename Authorized>
-void AddStateRoutes(httplib::Server& routes, QueryService* query, Authorized authorized) {
-  routes.Get("/api/v1/checks",
-             [query, authorized](const httplib::Request& req, httplib::Response& res) {
-               if (!authorized(req, res, Scope::kRead)) {
-                 return;
-               }
-               v1::ChecksRequest request;
-               request.set_service(req.get_param_value("service"));
-               request.set_check(req.get_param_value("check"));
-               v1::ChecksReply reply = query->ListChecks(request);
-               Reply(res, absl::OkStatus(), &reply);
-             });
-  routes.Get("/api/v1/status",
-             [query, authorized](const httplib::Request& req, httplib::Response& res) {
-               if (!authorized(req, res, Scope::kRead)) {
-                 return;
-               }
-               v1::StatusRequest request;
-               request.set_service(req.get_param_value("service"));
-               request.set_check(req.get_param_value("check"));
-               request.set_region(req.get_param_value("region"));
-               v1::StatusReply reply = query->CurrentStatus(request);
-               Reply(res, absl::OkStatus(), &reply);
-             });
+// The query parameter `window` (a duration, e.g. 30d) into the request's
+// `window` field, left unset when absent.
+template <typename Request>
+absl::Status WindowParam(const httplib::Request& req, Request* request) {
+  if (!req.has_param("window")) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<absl::Duration> w = common::ParseDuration(req.get_param_value("window"));
+  if (!w.ok()) {
+    return absl::InvalidArgumentError("window: bad duration, e.g. 30d");
+  }
+  common::FromAbsl(*w, request->mutable_window());
+  return absl::OkStatus();
+}
+
+// The filters Query.Checks and Query.Status share: ?service= and ?check=.
+template <typename Request>
+Request StateFilter(const httplib::Request& req) {
+  Request request;
+  request.set_service(req.get_param_value("service"));
+  request.set_check(req.get_param_value("check"));
+  return request;
+}
+
+// GET `path` with scope read: `answer(req)`, an absl::StatusOr of the reply
+// message, is the reply.
+template <typename Authorized, typename Answer>
+void AddReadRoute(httplib::Server& routes, const char* path, Authorized authorized, Answer answer) {
+  routes.Get(path, [authorized, answer](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res, Scope::kRead)) {
+      return;
+    }
+    Reply(res, answer(req));
+  });
 }
 
 }  // namespace
@@ -153,99 +167,76 @@ absl::Status HttpApi::Start(const std::string& listen) {
     }
     return caller;
   };
-  server_.routes().Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  httplib::Server& routes = server_.routes();
+  routes.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  server_.routes().Get(
-      "/api/v1/incidents", [this, authorized](const httplib::Request& req, httplib::Response& res) {
-        if (!authorized(req, res, Scope::kRead)) {
-          return;
-        }
-        v1::IncidentsRequest request;
-        std::string all = req.get_param_value("all");
-        request.set_include_resolved(all == "1" || all == "true");
-        request.set_service(req.get_param_value("service"));
-        if (req.has_param("window")) {
-          auto w = common::ParseDuration(req.get_param_value("window"));
-          if (!w.ok()) {
-            return Reply(res, absl::InvalidArgumentError("window: bad duration"), nullptr);
-          }
-          common::FromAbsl(*w, request.mutable_window());
-        }
-        auto reply = query_->ListIncidents(request);
-        Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
-      });
-  server_.routes().Post(R"(/api/v1/incidents/(.+)/ack)", [this, acting](const httplib::Request& req,
-                                                                        httplib::Response& res) {
-    v1::AcknowledgeRequest request;
-    std::optional<Caller> caller = acting(req, res, &request, R"({"by": "alice"})");
-    if (!caller) {
-      return;
-    }
-    request.set_incident_id(req.matches[1]);
-    if (request.by().empty() && caller->token_name.empty()) {
-      request.set_by(absl::StrCat("http ", req.remote_addr));
-    }
-    auto reply = query_->Ack(request, *caller);
-    Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
-  });
-  server_.routes().Post(R"(/api/v1/incidents/(.+)/updates)",
-                        [this, acting](const httplib::Request& req, httplib::Response& res) {
-                          v1::PostUpdateRequest request;
-                          std::optional<Caller> caller =
-                              acting(req, res, &request, R"({"message": "..."})");
-                          if (!caller) {
-                            return;
-                          }
-                          request.set_incident_id(req.matches[1]);
-                          auto reply = query_->Update(request, *caller);
-                          Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
-                        });
-  server_.routes().Get(R"(/api/v1/incidents/(.+))",
-                       [this, authorized](const httplib::Request& req, httplib::Response& res) {
-                         if (!authorized(req, res, Scope::kRead)) {
-                           return;
-                         }
-                         auto reply = query_->GetTimeline(req.matches[1]);
-                         Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
-                       });
+  AddReadRoute(routes, "/api/v1/incidents", authorized,
+               [this](const httplib::Request& req) -> absl::StatusOr<v1::IncidentsReply> {
+                 v1::IncidentsRequest request;
+                 const std::string all = req.get_param_value("all");
+                 request.set_include_resolved(all == "1" || all == "true");
+                 request.set_service(req.get_param_value("service"));
+                 RETURN_IF_ERROR(WindowParam(req, &request));
+                 return query_->ListIncidents(request);
+               });
+  routes.Post(R"(/api/v1/incidents/(.+)/ack)",
+              [this, acting](const httplib::Request& req, httplib::Response& res) {
+                v1::AcknowledgeRequest request;
+                std::optional<Caller> caller = acting(req, res, &request, R"({"by": "alice"})");
+                if (!caller) {
+                  return;
+                }
+                request.set_incident_id(req.matches[1]);
+                if (request.by().empty() && caller->token_name.empty()) {
+                  request.set_by(absl::StrCat("http ", req.remote_addr));
+                }
+                Reply(res, query_->Ack(request, *caller));
+              });
+  routes.Post(R"(/api/v1/incidents/(.+)/updates)",
+              [this, acting](const httplib::Request& req, httplib::Response& res) {
+                v1::PostUpdateRequest request;
+                std::optional<Caller> caller = acting(req, res, &request, R"({"message": "..."})");
+                if (!caller) {
+                  return;
+                }
+                request.set_incident_id(req.matches[1]);
+                Reply(res, query_->Update(request, *caller));
+              });
+  AddReadRoute(routes, R"(/api/v1/incidents/(.+))", authorized,
+               [this](const httplib::Request& req) { return query_->GetTimeline(req.matches[1]); });
   // Reports (docs/api.md, "Availability and SLOs"): the JSON of
   // AvailabilityReply and SloReply with proto field names.
-  server_.routes().Get("/api/v1/availability", [this, authorized](const httplib::Request& req,
-                                                                  httplib::Response& res) {
-    if (!authorized(req, res, Scope::kRead)) {
-      return;
-    }
-    v1::AvailabilityRequest request;
-    if (req.has_param("window")) {
-      auto w = common::ParseDuration(req.get_param_value("window"));
-      if (!w.ok()) {
-        return Reply(res, absl::InvalidArgumentError("window: bad duration, e.g. 30d"), nullptr);
-      }
-      common::FromAbsl(*w, request.mutable_window());
-    }
-    request.set_month(req.get_param_value("month"));
-    request.set_time_zone(req.get_param_value("time_zone"));
-    request.set_check_id(req.get_param_value("check"));
-    request.set_region(req.get_param_value("region"));
+  AddReadRoute(routes, "/api/v1/availability", authorized,
+               [this](const httplib::Request& req) -> absl::StatusOr<v1::AvailabilityReply> {
+                 v1::AvailabilityRequest request;
+                 RETURN_IF_ERROR(WindowParam(req, &request));
+                 request.set_month(req.get_param_value("month"));
+                 request.set_time_zone(req.get_param_value("time_zone"));
+                 request.set_check_id(req.get_param_value("check"));
+                 request.set_region(req.get_param_value("region"));
+                 request.set_service(req.get_param_value("service"));
+                 return query_->reports().Availability(request);
+               });
+  AddReadRoute(routes, "/api/v1/slos", authorized, [this](const httplib::Request& req) {
+    v1::SloRequest request;
+    request.set_name(req.get_param_value("name"));
     request.set_service(req.get_param_value("service"));
-    auto reply = query_->reports().Availability(request);
-    Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
+    return query_->reports().Slo(request);
   });
-  server_.routes().Get("/api/v1/slos",
-                       [this, authorized](const httplib::Request& req, httplib::Response& res) {
-                         if (!authorized(req, res, Scope::kRead)) {
-                           return;
-                         }
-                         v1::SloRequest request;
-                         request.set_name(req.get_param_value("name"));
-                         request.set_service(req.get_param_value("service"));
-                         auto reply = query_->reports().Slo(request);
-                         Reply(res, reply.status(), reply.ok() ? &*reply : nullptr);
-                       });
-  AddStateRoutes(server_.routes(), query_, authorized);
+  // Query.Checks and Query.Status with their filters as query parameters.
+  AddReadRoute(routes, "/api/v1/checks", authorized,
+               [this](const httplib::Request& req) -> absl::StatusOr<v1::ChecksReply> {
+                 return query_->ListChecks(StateFilter<v1::ChecksRequest>(req));
+               });
+  AddReadRoute(routes, "/api/v1/status", authorized,
+               [this](const httplib::Request& req) -> absl::StatusOr<v1::StatusReply> {
+                 v1::StatusRequest request = StateFilter<v1::StatusRequest>(req);
+                 request.set_region(req.get_param_value("region"));
+                 return query_->CurrentStatus(request);
+               });
   if (status_page_ != nullptr) {
-    AddStatusRoutes(server_.routes(), status_page_,
+    AddStatusRoutes(routes, status_page_,
                     [authorized](const httplib::Request& req, httplib::Response& res) {
                       return authorized(req, res, Scope::kRead).has_value();
                     });

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <iterator>
 #include <set>
 #include <utility>
 
@@ -13,6 +15,10 @@ namespace sonde::collector {
 namespace {
 
 constexpr size_t kMinTokenLength = 16;
+
+// The scopes by name, narrowest first: the tokens file and ScopeName read it.
+constexpr std::pair<Scope, absl::string_view> kScopeNames[] = {
+    {Scope::kRead, "read"}, {Scope::kAck, "ack"}, {Scope::kAdmin, "admin"}};
 
 // Errors of one file, each naming its line.
 class FileErrors {
@@ -50,16 +56,13 @@ absl::StatusOr<Scope> ParseScopes(const FileErrors& errors, const YAML::Node& sc
   Scope widest = Scope::kRead;
   for (const YAML::Node& s : scopes) {
     std::string name = s.IsScalar() ? s.Scalar() : "";
-    Scope scope;
-    if (name == "read") {
-      scope = Scope::kRead;
-    } else if (name == "ack") {
-      scope = Scope::kAck;
-    } else if (name == "admin") {
-      scope = Scope::kAdmin;
-    } else {
+    const auto* named = std::find_if(
+        std::begin(kScopeNames), std::end(kScopeNames),
+        [&](const std::pair<Scope, absl::string_view>& n) { return n.second == name; });
+    if (named == std::end(kScopeNames)) {
       return errors.At(s.Mark(), absl::StrCat("unknown scope \"", name, "\" (read, ack or admin)"));
     }
+    const Scope scope = named->first;
     widest = std::max(widest, scope);
   }
   return widest;
@@ -68,13 +71,10 @@ absl::StatusOr<Scope> ParseScopes(const FileErrors& errors, const YAML::Node& sc
 }  // namespace
 
 absl::string_view ScopeName(Scope scope) {
-  switch (scope) {
-    case Scope::kRead:
-      return "read";
-    case Scope::kAck:
-      return "ack";
-    case Scope::kAdmin:
-      return "admin";
+  for (const auto& [value, name] : kScopeNames) {
+    if (value == scope) {
+      return name;
+    }
   }
   return "?";
 }

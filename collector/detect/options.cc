@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "collector/detect/limits.h"
+#include "common/proto_time.h"
 
 namespace sonde::detect {
 namespace {
@@ -160,48 +161,45 @@ absl::Status DetectorOptions::Validate() const {
   return absl::OkStatus();
 }
 
-namespace {
-absl::Duration Dur(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-}  // namespace
-
 DetectorOptions WithConfig(DetectorOptions o, const v1::DetectionConfig& c) {
-  auto dur = [](bool has, const google::protobuf::Duration& d, absl::Duration* out) {
-    if (has) {
-      *out = Dur(d);
-    }
-  };
-  auto num = [](auto v, auto* out) {
-    if (v != 0) {
-      *out = v;
-    }
-  };
-  dur(c.has_reorder_window(), c.reorder_window(), &o.reorder_window);
-  num(c.down_failures(), &o.down_failures);
-  num(c.down_window(), &o.down_window);
-  num(c.up_successes(), &o.up_successes);
-  num(c.stale_intervals(), &o.stale_intervals);
-  num(c.prober_fault_share(), &o.prober_fault_share);
-  dur(c.has_prober_fault_hold(), c.prober_fault_hold(), &o.prober_fault_hold);
-  dur(c.has_partial_window(), c.partial_window(), &o.partial_window);
-  num(c.partial_share(), &o.partial_share);
-  dur(c.has_partial_fast_window(), c.partial_fast_window(), &o.partial_fast_window);
-  num(c.partial_fast_share(), &o.partial_fast_share);
-  num(c.partial_min_probes(), &o.partial_min_probes);
-  num(c.partial_fast_min_probes(), &o.partial_fast_min_probes);
-  num(c.dns_share(), &o.dns_share);
-  dur(c.has_latency_window(), c.latency_window(), &o.latency_window);
-  dur(c.has_latency_baseline_window(), c.latency_baseline_window(), &o.latency_baseline_window);
-  num(c.latency_factor(), &o.latency_factor);
-  dur(c.has_latency_margin(), c.latency_margin(), &o.latency_margin);
-  num(c.latency_min_samples(), &o.latency_min_samples);
-  num(c.latency_min_baseline_samples(), &o.latency_min_baseline_samples);
-  dur(c.has_flap_sample_period(), c.flap_sample_period(), &o.flap_sample_period);
-  num(c.flap_enter_percent(), &o.flap_enter_percent);
-  num(c.flap_exit_percent(), &o.flap_exit_percent);
-  dur(c.has_reclassify_after(), c.reclassify_after(), &o.reclassify_after);
-  dur(c.has_resolve_hold(), c.resolve_hold(), &o.resolve_hold);
+  // Every DetectionConfig field has the name of the option it overrides; a
+  // field overrides when set (a duration) or non-zero (a number). The macros
+  // name each field once, so a field cannot land in another option.
+#define SONDE_DURATION(field)                \
+  if (c.has_##field()) {                     \
+    o.field = common::ToDuration(c.field()); \
+  }
+#define SONDE_NUMBER(field) \
+  if (c.field() != 0) {     \
+    o.field = c.field();    \
+  }
+  SONDE_DURATION(reorder_window)
+  SONDE_NUMBER(down_failures)
+  SONDE_NUMBER(down_window)
+  SONDE_NUMBER(up_successes)
+  SONDE_NUMBER(stale_intervals)
+  SONDE_NUMBER(prober_fault_share)
+  SONDE_DURATION(prober_fault_hold)
+  SONDE_DURATION(partial_window)
+  SONDE_NUMBER(partial_share)
+  SONDE_DURATION(partial_fast_window)
+  SONDE_NUMBER(partial_fast_share)
+  SONDE_NUMBER(partial_min_probes)
+  SONDE_NUMBER(partial_fast_min_probes)
+  SONDE_NUMBER(dns_share)
+  SONDE_DURATION(latency_window)
+  SONDE_DURATION(latency_baseline_window)
+  SONDE_NUMBER(latency_factor)
+  SONDE_DURATION(latency_margin)
+  SONDE_NUMBER(latency_min_samples)
+  SONDE_NUMBER(latency_min_baseline_samples)
+  SONDE_DURATION(flap_sample_period)
+  SONDE_NUMBER(flap_enter_percent)
+  SONDE_NUMBER(flap_exit_percent)
+  SONDE_DURATION(reclassify_after)
+  SONDE_DURATION(resolve_hold)
+#undef SONDE_DURATION
+#undef SONDE_NUMBER
   return o;
 }
 

@@ -10,19 +10,10 @@
 namespace sonde::collector {
 
 const char* PhaseName(Phase p) {
-  switch (p) {
-    case Phase::kDns:
-      return "dns";
-    case Phase::kConnect:
-      return "connect";
-    case Phase::kTls:
-      return "tls";
-    case Phase::kFirstByte:
-      return "first_byte";
-    case Phase::kTotal:
-      return "total";
-  }
-  return "total";
+  static constexpr const char* kNames[kPhaseCount] = {"dns", "connect", "tls", "first_byte",
+                                                      "total"};
+  const int i = static_cast<int>(p);
+  return i >= 0 && i < kPhaseCount ? kNames[i] : "total";
 }
 
 int LatencyBucket(int64_t value_us) {

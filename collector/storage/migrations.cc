@@ -1,9 +1,13 @@
 #include "collector/storage/migrations.h"
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/substitute.h"
 #include "collector/storage/pg/pg.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -21,12 +25,131 @@ constexpr int64_t kMigrationLockKey = 0x736f6e6465000001;
 struct Migration {
   int version;
   const char* description;
-  const char* sql;
+  std::string sql;
 };
 
+// Migration 4: `table` (primary key `key`, time column `column`, an index
+// named table_column on it) becomes partitioned by range of `column`; its
+// rows so far stay in `table`_default, which `alter_default` (SQL, may be
+// empty) changes first so that the new table copies its columns.
+std::string PartitionExisting(absl::string_view table, absl::string_view key,
+                              absl::string_view column, absl::string_view alter_default) {
+  return absl::Substitute(R"sql(
+ALTER TABLE $0 RENAME TO $0_default;
+ALTER INDEX $0_pkey RENAME TO $0_default_pkey;
+ALTER INDEX $0_$2 RENAME TO $0_default_$2;
+$3
+CREATE TABLE $0 (LIKE $0_default INCLUDING DEFAULTS)
+  PARTITION BY RANGE ($2);
+ALTER TABLE $0 ADD PRIMARY KEY ($1);
+ALTER TABLE $0 ATTACH PARTITION $0_default DEFAULT;
+CREATE INDEX $0_$2 ON $0 ($2);
+)sql",
+                          table, key, column, alter_default);
+}
+
+// Migration 4: the tables of one coarser rollup level (`level` is "hour" or
+// "day": the table suffix, the time column and date_trunc's unit), with
+// their DEFAULT partitions, indexes and the table comment `comment`.
+std::string RollupLevelTables(absl::string_view level, absl::string_view comment) {
+  return absl::Substitute(R"sql(
+CREATE TABLE rollup_$0 (
+  check_id         text        NOT NULL,
+  service          text        NOT NULL,
+  region           text        NOT NULL,
+  $0               timestamptz NOT NULL,
+  probes           bigint      NOT NULL,
+  failures         bigint      NOT NULL,
+  prober_errors    bigint      NOT NULL DEFAULT 0,
+  last_result      timestamptz NOT NULL,
+  dns_hist         bigint[] NOT NULL DEFAULT '{0}',
+  connect_hist     bigint[] NOT NULL DEFAULT '{0}',
+  tls_hist         bigint[] NOT NULL DEFAULT '{0}',
+  first_byte_hist  bigint[] NOT NULL DEFAULT '{0}',
+  total_hist       bigint[] NOT NULL DEFAULT '{0}',
+  PRIMARY KEY (check_id, region, $0)
+) PARTITION BY RANGE ($0);
+CREATE TABLE rollup_$0_default PARTITION OF rollup_$0 DEFAULT;
+CREATE INDEX rollup_$0_$0 ON rollup_$0 ($0);
+CREATE TABLE rollup_$0_class (
+  check_id         text        NOT NULL,
+  region           text        NOT NULL,
+  $0               timestamptz NOT NULL,
+  failure_class    text        NOT NULL,
+  n                bigint      NOT NULL,
+  PRIMARY KEY (check_id, region, $0, failure_class)
+) PARTITION BY RANGE ($0);
+CREATE TABLE rollup_$0_class_default PARTITION OF rollup_$0_class DEFAULT;
+CREATE INDEX rollup_$0_class_$0 ON rollup_$0_class ($0);
+COMMENT ON TABLE rollup_$0 IS
+  '$1';
+)sql",
+                          level, comment);
+}
+
+// Migration 4: what the minutes so far say about one coarser `level` (no
+// latency: it was not kept before).
+std::string RollupLevelBackfill(absl::string_view level) {
+  return absl::Substitute(R"sql(
+INSERT INTO rollup_$0 (check_id, service, region, $0, probes, failures, prober_errors,
+                       last_result)
+  SELECT check_id, (array_agg(service ORDER BY minute DESC))[1], region,
+         date_trunc('$0', minute, 'UTC'), sum(probes), sum(failures), sum(prober_errors),
+         max(last_result)
+  FROM rollup_minute GROUP BY check_id, region, date_trunc('$0', minute, 'UTC');
+INSERT INTO rollup_$0_class (check_id, region, $0, failure_class, n)
+  SELECT check_id, region, date_trunc('$0', minute, 'UTC'), failure_class, sum(n)
+  FROM rollup_minute_class GROUP BY check_id, region, date_trunc('$0', minute, 'UTC'), failure_class;
+)sql",
+                          level);
+}
+
+std::string Migration4() {
+  return absl::StrCat(
+      R"sql(
+-- Histograms: counts per latency bucket (collector/storage/latency_buckets.h),
+-- trailing zeros dropped; they merge by adding element by element.
+CREATE FUNCTION sonde_hist_add(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i), '{}')
+  FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
+$$;
+CREATE AGGREGATE sonde_hist_sum(bigint[]) (
+  SFUNC = sonde_hist_add, STYPE = bigint[], INITCOND = '{}');
+
+-- rollup_minute and rollup_minute_class become partitioned (daily, like
+-- results); the rows so far stay in their DEFAULT partition until their
+-- day gets a partition or retention prunes them.
+)sql",
+      PartitionExisting("rollup_minute", "check_id, region, minute", "minute", R"sql(
+ALTER TABLE rollup_minute_default
+  ADD COLUMN dns_hist bigint[] NOT NULL DEFAULT '{0}',
+  ADD COLUMN connect_hist bigint[] NOT NULL DEFAULT '{0}',
+  ADD COLUMN tls_hist bigint[] NOT NULL DEFAULT '{0}',
+  ADD COLUMN first_byte_hist bigint[] NOT NULL DEFAULT '{0}',
+  ADD COLUMN total_hist bigint[] NOT NULL DEFAULT '{0}';)sql"),
+      R"sql(
+COMMENT ON TABLE rollup_minute IS
+  'per check x region x minute (UTC); daily partitions rollup_minute_pYYYYMMDD plus rollup_minute_default';
+COMMENT ON COLUMN rollup_minute.probes IS 'results that measured the target (PROBER_ERROR excluded)';
+)sql",
+      PartitionExisting("rollup_minute_class", "check_id, region, minute, failure_class", "minute",
+                        ""),
+      RollupLevelTables("hour",
+                        "per check x region x hour (UTC); monthly partitions "
+                        "rollup_hour_pYYYYMM plus rollup_hour_default"),
+      RollupLevelTables("day",
+                        "per check x region x UTC day; yearly partitions rollup_day_pYYYY "
+                        "plus rollup_day_default"),
+      RollupLevelBackfill("hour"), RollupLevelBackfill("day"));
+}
+
 // Append-only: a released migration is never edited, a change is a new one.
-constexpr Migration kMigrations[] = {
-    {1, "results, ingested_batches, rollups", R"sql(
+// Migration 4 is built from the templates above; the schema it makes is the
+// one its hand-written SQL made (same tables, columns, keys, indexes).
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration>* const kMigrations = new std::vector<Migration>{
+      {1, "results, ingested_batches, rollups", R"sql(
 CREATE TABLE results (
   prober_id        text        NOT NULL,
   seq              bigint      NOT NULL,
@@ -92,7 +215,7 @@ CREATE TABLE rollup_minute_class (
 );
 CREATE INDEX rollup_minute_class_minute ON rollup_minute_class (minute);
 )sql"},
-    {2, "gaps", R"sql(
+      {2, "gaps", R"sql(
 CREATE TABLE gaps (
   prober_id       text        NOT NULL,
   region          text        NOT NULL,
@@ -107,7 +230,7 @@ CREATE TABLE gaps (
 COMMENT ON TABLE gaps IS 'results a prober dropped (spool over its cap): no data, not downtime';
 CREATE INDEX gaps_to_time ON gaps (to_time);
 )sql"},
-    {3, "incidents, incident_events, outbox", R"sql(
+      {3, "incidents, incident_events, outbox", R"sql(
 CREATE TABLE incidents (
   id                 text        PRIMARY KEY,
   kind               text        NOT NULL,
@@ -167,141 +290,21 @@ COMMENT ON TABLE outbox IS 'notifications to deliver, written in the transaction
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_incident ON outbox (incident_id, notifier, id);
 )sql"},
-    {4, "rollups at 1 minute, 1 hour and 1 day with latency histograms, all partitioned", R"sql(
--- Histograms: counts per latency bucket (collector/storage/latency_buckets.h),
--- trailing zeros dropped; they merge by adding element by element.
-CREATE FUNCTION sonde_hist_add(a bigint[], b bigint[]) RETURNS bigint[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i), '{}')
-  FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
-$$;
-CREATE AGGREGATE sonde_hist_sum(bigint[]) (
-  SFUNC = sonde_hist_add, STYPE = bigint[], INITCOND = '{}');
-
--- rollup_minute and rollup_minute_class become partitioned (daily, like
--- results); the rows so far stay in their DEFAULT partition until their
--- day gets a partition or retention prunes them.
-ALTER TABLE rollup_minute RENAME TO rollup_minute_default;
-ALTER INDEX rollup_minute_pkey RENAME TO rollup_minute_default_pkey;
-ALTER INDEX rollup_minute_minute RENAME TO rollup_minute_default_minute;
-ALTER TABLE rollup_minute_default
-  ADD COLUMN dns_hist bigint[] NOT NULL DEFAULT '{0}',
-  ADD COLUMN connect_hist bigint[] NOT NULL DEFAULT '{0}',
-  ADD COLUMN tls_hist bigint[] NOT NULL DEFAULT '{0}',
-  ADD COLUMN first_byte_hist bigint[] NOT NULL DEFAULT '{0}',
-  ADD COLUMN total_hist bigint[] NOT NULL DEFAULT '{0}';
-CREATE TABLE rollup_minute (LIKE rollup_minute_default INCLUDING DEFAULTS)
-  PARTITION BY RANGE (minute);
-ALTER TABLE rollup_minute ADD PRIMARY KEY (check_id, region, minute);
-ALTER TABLE rollup_minute ATTACH PARTITION rollup_minute_default DEFAULT;
-CREATE INDEX rollup_minute_minute ON rollup_minute (minute);
-COMMENT ON TABLE rollup_minute IS
-  'per check x region x minute (UTC); daily partitions rollup_minute_pYYYYMMDD plus rollup_minute_default';
-COMMENT ON COLUMN rollup_minute.probes IS 'results that measured the target (PROBER_ERROR excluded)';
-
-ALTER TABLE rollup_minute_class RENAME TO rollup_minute_class_default;
-ALTER INDEX rollup_minute_class_pkey RENAME TO rollup_minute_class_default_pkey;
-ALTER INDEX rollup_minute_class_minute RENAME TO rollup_minute_class_default_minute;
-CREATE TABLE rollup_minute_class (LIKE rollup_minute_class_default INCLUDING DEFAULTS)
-  PARTITION BY RANGE (minute);
-ALTER TABLE rollup_minute_class ADD PRIMARY KEY (check_id, region, minute, failure_class);
-ALTER TABLE rollup_minute_class ATTACH PARTITION rollup_minute_class_default DEFAULT;
-CREATE INDEX rollup_minute_class_minute ON rollup_minute_class (minute);
-
-CREATE TABLE rollup_hour (
-  check_id         text        NOT NULL,
-  service          text        NOT NULL,
-  region           text        NOT NULL,
-  hour             timestamptz NOT NULL,
-  probes           bigint      NOT NULL,
-  failures         bigint      NOT NULL,
-  prober_errors    bigint      NOT NULL DEFAULT 0,
-  last_result      timestamptz NOT NULL,
-  dns_hist         bigint[] NOT NULL DEFAULT '{0}',
-  connect_hist     bigint[] NOT NULL DEFAULT '{0}',
-  tls_hist         bigint[] NOT NULL DEFAULT '{0}',
-  first_byte_hist  bigint[] NOT NULL DEFAULT '{0}',
-  total_hist       bigint[] NOT NULL DEFAULT '{0}',
-  PRIMARY KEY (check_id, region, hour)
-) PARTITION BY RANGE (hour);
-CREATE TABLE rollup_hour_default PARTITION OF rollup_hour DEFAULT;
-CREATE INDEX rollup_hour_hour ON rollup_hour (hour);
-CREATE TABLE rollup_hour_class (
-  check_id         text        NOT NULL,
-  region           text        NOT NULL,
-  hour             timestamptz NOT NULL,
-  failure_class    text        NOT NULL,
-  n                bigint      NOT NULL,
-  PRIMARY KEY (check_id, region, hour, failure_class)
-) PARTITION BY RANGE (hour);
-CREATE TABLE rollup_hour_class_default PARTITION OF rollup_hour_class DEFAULT;
-CREATE INDEX rollup_hour_class_hour ON rollup_hour_class (hour);
-COMMENT ON TABLE rollup_hour IS
-  'per check x region x hour (UTC); monthly partitions rollup_hour_pYYYYMM plus rollup_hour_default';
-CREATE TABLE rollup_day (
-  check_id         text        NOT NULL,
-  service          text        NOT NULL,
-  region           text        NOT NULL,
-  day              timestamptz NOT NULL,
-  probes           bigint      NOT NULL,
-  failures         bigint      NOT NULL,
-  prober_errors    bigint      NOT NULL DEFAULT 0,
-  last_result      timestamptz NOT NULL,
-  dns_hist         bigint[] NOT NULL DEFAULT '{0}',
-  connect_hist     bigint[] NOT NULL DEFAULT '{0}',
-  tls_hist         bigint[] NOT NULL DEFAULT '{0}',
-  first_byte_hist  bigint[] NOT NULL DEFAULT '{0}',
-  total_hist       bigint[] NOT NULL DEFAULT '{0}',
-  PRIMARY KEY (check_id, region, day)
-) PARTITION BY RANGE (day);
-CREATE TABLE rollup_day_default PARTITION OF rollup_day DEFAULT;
-CREATE INDEX rollup_day_day ON rollup_day (day);
-CREATE TABLE rollup_day_class (
-  check_id         text        NOT NULL,
-  region           text        NOT NULL,
-  day              timestamptz NOT NULL,
-  failure_class    text        NOT NULL,
-  n                bigint      NOT NULL,
-  PRIMARY KEY (check_id, region, day, failure_class)
-) PARTITION BY RANGE (day);
-CREATE TABLE rollup_day_class_default PARTITION OF rollup_day_class DEFAULT;
-CREATE INDEX rollup_day_class_day ON rollup_day_class (day);
-COMMENT ON TABLE rollup_day IS
-  'per check x region x UTC day; yearly partitions rollup_day_pYYYY plus rollup_day_default';
-
--- What the minutes so far say (no latency: it was not kept before).
-INSERT INTO rollup_hour (check_id, service, region, hour, probes, failures, prober_errors,
-                        last_result)
-  SELECT check_id, (array_agg(service ORDER BY minute DESC))[1], region,
-         date_trunc('hour', minute, 'UTC'), sum(probes), sum(failures), sum(prober_errors),
-         max(last_result)
-  FROM rollup_minute GROUP BY check_id, region, date_trunc('hour', minute, 'UTC');
-INSERT INTO rollup_hour_class (check_id, region, hour, failure_class, n)
-  SELECT check_id, region, date_trunc('hour', minute, 'UTC'), failure_class, sum(n)
-  FROM rollup_minute_class GROUP BY check_id, region, date_trunc('hour', minute, 'UTC'), failure_class;
-INSERT INTO rollup_day (check_id, service, region, day, probes, failures, prober_errors,
-                        last_result)
-  SELECT check_id, (array_agg(service ORDER BY minute DESC))[1], region,
-         date_trunc('day', minute, 'UTC'), sum(probes), sum(failures), sum(prober_errors),
-         max(last_result)
-  FROM rollup_minute GROUP BY check_id, region, date_trunc('day', minute, 'UTC');
-INSERT INTO rollup_day_class (check_id, region, day, failure_class, n)
-  SELECT check_id, region, date_trunc('day', minute, 'UTC'), failure_class, sum(n)
-  FROM rollup_minute_class GROUP BY check_id, region, date_trunc('day', minute, 'UTC'), failure_class;
-)sql"},
-    {5, "incidents.failing_since for availability", R"sql(
+      {4, "rollups at 1 minute, 1 hour and 1 day with latency histograms, all partitioned",
+       Migration4()},
+      {5, "incidents.failing_since for availability", R"sql(
 ALTER TABLE incidents ADD COLUMN failing_since timestamptz;
 COMMENT ON COLUMN incidents.failing_since IS
   'first failing result of the incident (its checks in its regions, after their last passing result, at most 1 h before opened_at): availability counts the outage from here to resolved_at (when the condition cleared); NULL = opened_at';
 CREATE INDEX incidents_resolved_at ON incidents (resolved_at);
 )sql"},
-};
+  };
+  return *kMigrations;
+}
 
 }  // namespace
 
-int LatestSchemaVersion() {
-  return kMigrations[sizeof(kMigrations) / sizeof(kMigrations[0]) - 1].version;
-}
+int LatestSchemaVersion() { return Migrations().back().version; }
 
 absl::Status ApplyMigrations(PGconn* c) {
   return pg::InTransaction(c, "migration", [&]() -> absl::Status {
@@ -324,7 +327,7 @@ absl::Status ApplyMigrations(PGconn* c) {
       }
     }
     RETURN_IF_ERROR(CheckSchemaNotNewer(applied.empty() ? 0 : *applied.rbegin()));
-    for (const Migration& m : kMigrations) {
+    for (const Migration& m : Migrations()) {
       if (applied.count(m.version) > 0) {
         continue;
       }
@@ -341,7 +344,7 @@ absl::Status ApplyMigrations(PGconn* c) {
 
 std::vector<MigrationInfo> KnownMigrations() {
   std::vector<MigrationInfo> out;
-  for (const Migration& m : kMigrations) {
+  for (const Migration& m : Migrations()) {
     out.push_back({m.version, m.description});
   }
   return out;

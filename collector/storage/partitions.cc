@@ -21,16 +21,37 @@ using pg::PgResultPtr;
 // Advisory lock key ("sonde" + a small number); any stable constant does.
 constexpr int64_t kPartitionLockKey = 0x736f6e6465000002;
 
-const char* SuffixFormat(PartitionSpan span) {
+// A partition's name suffix: its start as FormatTime writes it, and how
+// many digits that is.
+struct Suffix {
+  const char* format;
+  size_t digits;
+};
+
+Suffix SpanSuffix(PartitionSpan span) {
   switch (span) {
     case PartitionSpan::kDay:
-      return "%Y%m%d";
+      return {"%Y%m%d", 8};
     case PartitionSpan::kMonth:
-      return "%Y%m";
+      return {"%Y%m", 6};
     case PartitionSpan::kYear:
-      return "%Y";
+      return {"%Y", 4};
   }
-  return "%Y%m%d";
+  return {"%Y%m%d", 8};
+}
+
+// The start of the span that holds `t`, moved `later` spans on (UTC).
+absl::Time SpanStart(PartitionSpan span, absl::Time t, int later) {
+  const absl::CivilSecond c = absl::ToCivilSecond(t, absl::UTCTimeZone());
+  switch (span) {
+    case PartitionSpan::kDay:
+      return absl::FromCivil(absl::CivilDay(c) + later, absl::UTCTimeZone());
+    case PartitionSpan::kMonth:
+      return absl::FromCivil(absl::CivilMonth(c) + later, absl::UTCTimeZone());
+    case PartitionSpan::kYear:
+      return absl::FromCivil(absl::CivilYear(c) + later, absl::UTCTimeZone());
+  }
+  return t;
 }
 
 // Creates the partition of `table` starting at `start` unless it exists.
@@ -91,35 +112,15 @@ const std::vector<PartitionedTable>& PartitionedTables() {
   return kTables;
 }
 
-absl::Time PartitionStart(PartitionSpan span, absl::Time t) {
-  const absl::CivilSecond c = absl::ToCivilSecond(t, absl::UTCTimeZone());
-  switch (span) {
-    case PartitionSpan::kDay:
-      return absl::FromCivil(absl::CivilDay(c), absl::UTCTimeZone());
-    case PartitionSpan::kMonth:
-      return absl::FromCivil(absl::CivilMonth(c), absl::UTCTimeZone());
-    case PartitionSpan::kYear:
-      return absl::FromCivil(absl::CivilYear(c), absl::UTCTimeZone());
-  }
-  return t;
-}
+absl::Time PartitionStart(PartitionSpan span, absl::Time t) { return SpanStart(span, t, 0); }
 
 absl::Time NextPartitionStart(PartitionSpan span, absl::Time start) {
-  const absl::CivilSecond c = absl::ToCivilSecond(start, absl::UTCTimeZone());
-  switch (span) {
-    case PartitionSpan::kDay:
-      return absl::FromCivil(absl::CivilDay(c) + 1, absl::UTCTimeZone());
-    case PartitionSpan::kMonth:
-      return absl::FromCivil(absl::CivilMonth(c) + 1, absl::UTCTimeZone());
-    case PartitionSpan::kYear:
-      return absl::FromCivil(absl::CivilYear(c) + 1, absl::UTCTimeZone());
-  }
-  return start;
+  return SpanStart(span, start, 1);
 }
 
 std::string PartitionName(const PartitionedTable& table, absl::Time start) {
   return absl::StrCat(table.table, "_p",
-                      absl::FormatTime(SuffixFormat(table.span), start, absl::UTCTimeZone()));
+                      absl::FormatTime(SpanSuffix(table.span).format, start, absl::UTCTimeZone()));
 }
 
 std::optional<absl::Time> ParsePartitionName(const PartitionedTable& table,
@@ -129,9 +130,7 @@ std::optional<absl::Time> ParsePartitionName(const PartitionedTable& table,
     return std::nullopt;
   }
   absl::string_view digits = name.substr(prefix.size());
-  const size_t want = table.span == PartitionSpan::kDay     ? 8
-                      : table.span == PartitionSpan::kMonth ? 6
-                                                            : 4;
+  const size_t want = SpanSuffix(table.span).digits;
   if (digits.size() != want) {
     return std::nullopt;
   }

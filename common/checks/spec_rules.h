@@ -1,6 +1,6 @@
 // Field rules several check types share: host names, ports, regular
 // expressions, resolver lists, CA files, and endpoints (host, port,
-// resolvers). Each reports into a SpecErrors under the given field name and
+// resolvers; their target). Each reports into a SpecErrors under the given field name and
 // stays silent when the value is fine. Pure functions (CaFile reads the file
 // system); any thread.
 #ifndef SONDE_COMMON_CHECKS_SPEC_RULES_H_
@@ -41,10 +41,12 @@ void CheckEndpoint(const EndpointSpec& spec, bool port_required, SpecErrors* err
   CheckResolvers("resolvers", spec.resolvers(), errors);
 }
 
-// The target of an endpoint spec: "host:port".
-template <typename EndpointSpec>
-std::string EndpointTarget(const EndpointSpec& spec) {
-  return common::FormatHostPort(spec.host(), spec.port());
+// CheckType::target of a type whose spec is an endpoint: "host:port".
+// `spec` is the spec's accessor, e.g. EndpointTarget<&v1::Check::tcp>.
+template <auto spec>
+std::string EndpointTarget(const v1::Check& check) {
+  const auto& endpoint = (check.*spec)();
+  return common::FormatHostPort(endpoint.host(), endpoint.port());
 }
 
 }  // namespace sonde::checks

@@ -24,10 +24,9 @@ void ApplyDefaults(v1::Check* check) {
   }
 }
 
-std::string Target(const v1::Check& check) { return EndpointTarget(check.tcp()); }
-
 }  // namespace
 
-const CheckType kTcpCheck = {v1::Check::kTcp, "tcp", Validate, ApplyDefaults, Target};
+const CheckType kTcpCheck = {v1::Check::kTcp, "tcp", Validate, ApplyDefaults,
+                             EndpointTarget<&v1::Check::tcp>};
 
 }  // namespace sonde::checks

@@ -27,10 +27,9 @@ void ApplyDefaults(v1::Check* check) {
   }
 }
 
-std::string Target(const v1::Check& check) { return EndpointTarget(check.tls()); }
-
 }  // namespace
 
-const CheckType kTlsCheck = {v1::Check::kTls, "tls", Validate, ApplyDefaults, Target};
+const CheckType kTlsCheck = {v1::Check::kTls, "tls", Validate, ApplyDefaults,
+                             EndpointTarget<&v1::Check::tls>};
 
 }  // namespace sonde::checks

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -41,6 +42,29 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
     }
   }
   return row[b.size()];
+}
+
+// A YAML scalar as a number field's value: integers in range, finite
+// doubles.
+template <typename T>
+bool ParseNumber(absl::string_view s, T* v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return absl::SimpleAtod(s, v) && std::isfinite(*v);
+  } else {
+    return absl::SimpleAtoi(s, v);
+  }
+}
+
+// What a value of T must be, for the error.
+template <typename T>
+const char* NumberKind(T) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return "a number";
+  } else if constexpr (std::is_unsigned_v<T>) {
+    return "a non-negative integer";
+  } else {
+    return "an integer";
+  }
 }
 
 std::string Join(const std::string& field, absl::string_view sub) {
@@ -215,50 +239,28 @@ class Walk {
     auto not_a = [&](const char* what) {
       Error(where, field, absl::StrCat("\"", s, "\" is not ", what));
     };
+    // A number of zero's type, parsed from `s`, then added or set.
+    auto number = [&](auto zero, auto add_value, auto set_value) {
+      decltype(zero) v = zero;
+      if (!ParseNumber(s, &v)) {
+        return not_a(NumberKind(zero));
+      }
+      (r->*(add ? add_value : set_value))(msg, f, v);
+    };
     switch (f->cpp_type()) {
       case pb::FieldDescriptor::CPPTYPE_STRING:
         add ? r->AddString(msg, f, std::string(s)) : r->SetString(msg, f, std::string(s));
         return;
-      case pb::FieldDescriptor::CPPTYPE_INT32: {
-        int32_t v = 0;
-        if (!absl::SimpleAtoi(s, &v)) {
-          return not_a("an integer");
-        }
-        add ? r->AddInt32(msg, f, v) : r->SetInt32(msg, f, v);
-        return;
-      }
-      case pb::FieldDescriptor::CPPTYPE_INT64: {
-        int64_t v = 0;
-        if (!absl::SimpleAtoi(s, &v)) {
-          return not_a("an integer");
-        }
-        add ? r->AddInt64(msg, f, v) : r->SetInt64(msg, f, v);
-        return;
-      }
-      case pb::FieldDescriptor::CPPTYPE_UINT32: {
-        uint32_t v = 0;
-        if (!absl::SimpleAtoi(s, &v)) {
-          return not_a("a non-negative integer");
-        }
-        add ? r->AddUInt32(msg, f, v) : r->SetUInt32(msg, f, v);
-        return;
-      }
-      case pb::FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t v = 0;
-        if (!absl::SimpleAtoi(s, &v)) {
-          return not_a("a non-negative integer");
-        }
-        add ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
-        return;
-      }
-      case pb::FieldDescriptor::CPPTYPE_DOUBLE: {
-        double v = 0;
-        if (!absl::SimpleAtod(s, &v) || !std::isfinite(v)) {
-          return not_a("a number");
-        }
-        add ? r->AddDouble(msg, f, v) : r->SetDouble(msg, f, v);
-        return;
-      }
+      case pb::FieldDescriptor::CPPTYPE_INT32:
+        return number(int32_t{0}, &pb::Reflection::AddInt32, &pb::Reflection::SetInt32);
+      case pb::FieldDescriptor::CPPTYPE_INT64:
+        return number(int64_t{0}, &pb::Reflection::AddInt64, &pb::Reflection::SetInt64);
+      case pb::FieldDescriptor::CPPTYPE_UINT32:
+        return number(uint32_t{0}, &pb::Reflection::AddUInt32, &pb::Reflection::SetUInt32);
+      case pb::FieldDescriptor::CPPTYPE_UINT64:
+        return number(uint64_t{0}, &pb::Reflection::AddUInt64, &pb::Reflection::SetUInt64);
+      case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+        return number(0.0, &pb::Reflection::AddDouble, &pb::Reflection::SetDouble);
       case pb::FieldDescriptor::CPPTYPE_BOOL: {
         const std::string l = absl::AsciiStrToLower(s);
         bool v;

@@ -29,19 +29,19 @@ void AppendLabel(absl::string_view key, absl::string_view value, bool* first, st
 
 }  // namespace
 
-absl::Status SendAlertmanager(const v1::Notifier& notifier, absl::string_view payload,
-                              absl::Time now, absl::Duration timeout) {
-  const std::string what = absl::StrCat("alertmanager \"", notifier.name(), "\"");
+absl::Status SendAlertmanager(const Delivery& d) {
+  const v1::Notifier& notifier = d.notifier;
+  const std::string what = d.What();
   if (notifier.alertmanager().url().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": no url"));
   }
-  auto notification = ParseNotification(payload);
+  auto notification = ParseNotification(d.payload);
   if (!notification.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", notification.status().message()));
   }
   return PostJson(what, AlertmanagerAlertsUrl(notifier.alertmanager().url()),
-                  AlertmanagerBody(notifier, *notification, now),
-                  {"Content-Type: application/json", "User-Agent: sonde-collector"}, timeout);
+                  AlertmanagerBody(notifier, *notification, d.now),
+                  {"Content-Type: application/json", "User-Agent: sonde-collector"}, d.timeout);
 }
 
 std::string AlertmanagerAlertsUrl(absl::string_view url) {

@@ -52,14 +52,14 @@ absl::StatusOr<std::string> Password(const v1::EmailNotifier& email, absl::strin
 
 }  // namespace
 
-absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, int64_t delivery_id,
-                       absl::Time now, absl::Duration timeout) {
-  const std::string what = absl::StrCat("email \"", notifier.name(), "\"");
+absl::Status SendEmail(const Delivery& d) {
+  const v1::Notifier& notifier = d.notifier;
+  const std::string what = d.What();
   const v1::EmailNotifier& email = notifier.email();
   if (email.smtp_url().empty() || email.to_size() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": needs smtp_url and to"));
   }
-  auto notification = ParseNotification(payload);
+  auto notification = ParseNotification(d.payload);
   if (!notification.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", notification.status().message()));
   }
@@ -68,9 +68,9 @@ absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, 
         what, ": credentials in smtp_url are refused; use email.username and password_file"));
   }
   ASSIGN_OR_RETURN(const std::string password, Password(email, what));
-  const std::string message = EmailMessage(notifier, *notification, delivery_id, now);
+  const std::string message = EmailMessage(notifier, *notification, d.id, d.now);
   char errbuf[CURL_ERROR_SIZE] = {0};
-  ASSIGN_OR_RETURN(CurlEasy curl, NewTransfer(what, timeout, errbuf));
+  ASSIGN_OR_RETURN(CurlEasy curl, NewTransfer(what, d.timeout, errbuf));
   common::UniqueCurlSlist rcpt;
   for (const std::string& to : email.to()) {
     common::AppendCurlSlist(&rcpt, Angle(to));

@@ -3,7 +3,8 @@
 // headers: mime.h), sent over SMTP by libcurl. TLS is required (smtps://,
 // or STARTTLS that must succeed) unless the notifier says `tls: optional`;
 // credentials come from `username` and `password` / `password_file`, never
-// from the URL. Stateless; any thread; blocks for at most about `timeout`.
+// from the URL. Stateless; any thread; blocks for at most about the
+// delivery's `timeout`.
 #ifndef SONDE_COLLECTOR_NOTIFY_SENDERS_EMAIL_H_
 #define SONDE_COLLECTOR_NOTIFY_SENDERS_EMAIL_H_
 
@@ -14,12 +15,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "collector/notify/senders/notification.h"
+#include "collector/notify/senders/sender.h"
 #include "sonde/v1/check.pb.h"
 
 namespace sonde::notify {
 
-absl::Status SendEmail(const v1::Notifier& notifier, absl::string_view payload, int64_t delivery_id,
-                       absl::Time now, absl::Duration timeout);
+absl::Status SendEmail(const Delivery& delivery);
 
 // The envelope sender: email.from, or "sonde@<hostname>".
 std::string EmailFrom(const v1::Notifier& notifier);

@@ -20,16 +20,21 @@ absl::string_view NotifierKind(const v1::Notifier& notifier) {
   }
 }
 
+std::string Delivery::What() const {
+  return absl::StrCat(NotifierKind(notifier), " \"", notifier.name(), "\"");
+}
+
 absl::Status Deliver(const v1::Notifier& notifier, absl::string_view event,
                      absl::string_view payload_json, int64_t delivery_id, absl::Time now,
                      absl::Duration timeout) {
+  const Delivery delivery{notifier, event, payload_json, delivery_id, now, timeout};
   switch (notifier.kind_case()) {
     case v1::Notifier::kWebhook:
-      return SendWebhook(notifier, event, payload_json, delivery_id, now, timeout);
+      return SendWebhook(delivery);
     case v1::Notifier::kAlertmanager:
-      return SendAlertmanager(notifier, payload_json, now, timeout);
+      return SendAlertmanager(delivery);
     case v1::Notifier::kEmail:
-      return SendEmail(notifier, payload_json, delivery_id, now, timeout);
+      return SendEmail(delivery);
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("notifier \"", notifier.name(), "\" has no webhook, email or alertmanager"));

@@ -11,8 +11,9 @@
 // DATA); every other outcome is an error status naming the notifier:
 // DEADLINE_EXCEEDED for a timeout, UNAVAILABLE for transport failures and
 // refusals, INVALID_ARGUMENT for a notifier or payload that cannot work.
-// One file per kind (webhook.h, alertmanager.h, email.h) with its pure
-// builders public so that tests and docs pin the wire formats.
+// One file per kind (webhook.h, alertmanager.h, email.h), each sending one
+// Delivery, with its pure builders public so that tests and docs pin the
+// wire formats.
 #ifndef SONDE_COLLECTOR_NOTIFY_SENDERS_SENDER_H_
 #define SONDE_COLLECTOR_NOTIFY_SENDERS_SENDER_H_
 
@@ -26,6 +27,19 @@
 #include "sonde/v1/collector.pb.h"
 
 namespace sonde::notify {
+
+// One notification on its way to one notifier: what every sender takes.
+struct Delivery {
+  const v1::Notifier& notifier;
+  absl::string_view event;    // OPENED, RESOLVED, REPEAT, ...
+  absl::string_view payload;  // the version 1 notification document
+  int64_t id;                 // the outbox row id (receivers dedup on it)
+  absl::Time now;             // stamps e-mail Date, the webhook signature, Alertmanager endsAt
+  absl::Duration timeout;     // the send blocks for at most about this
+
+  // `<kind> "<name>"`: how errors name the notifier.
+  std::string What() const;
+};
 
 // Delivers `payload_json` (a version 1 notification document) for `event`
 // to `notifier`. `delivery_id` is the outbox row id (receivers dedup on it);

@@ -11,25 +11,24 @@
 
 namespace sonde::notify {
 
-absl::Status SendWebhook(const v1::Notifier& notifier, absl::string_view event,
-                         absl::string_view payload, int64_t delivery_id, absl::Time now,
-                         absl::Duration timeout) {
-  const std::string what = absl::StrCat("webhook \"", notifier.name(), "\"");
+absl::Status SendWebhook(const Delivery& d) {
+  const v1::Notifier& notifier = d.notifier;
+  const std::string what = d.What();
   if (notifier.webhook().url().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": no url"));
   }
   std::vector<std::string> headers = {
       "Content-Type: application/json",
-      absl::StrCat("X-Sonde-Event: ", event),
-      absl::StrCat("X-Sonde-Delivery: ", delivery_id),
+      absl::StrCat("X-Sonde-Event: ", d.event),
+      absl::StrCat("X-Sonde-Delivery: ", d.id),
       "User-Agent: sonde-collector",
   };
   if (!notifier.webhook().secret().empty()) {
     headers.push_back(absl::StrCat(
         "X-Sonde-Signature: ",
-        WebhookSignature(notifier.webhook().secret(), absl::ToUnixSeconds(now), payload)));
+        WebhookSignature(notifier.webhook().secret(), absl::ToUnixSeconds(d.now), d.payload)));
   }
-  return PostJson(what, notifier.webhook().url(), payload, headers, timeout);
+  return PostJson(what, notifier.webhook().url(), d.payload, headers, d.timeout);
 }
 
 std::string WebhookSignature(absl::string_view secret, int64_t unix_seconds,

@@ -2,7 +2,7 @@
 // X-Sonde-Event, X-Sonde-Delivery and (when the notifier has a secret) a
 // timestamped HMAC-SHA256 X-Sonde-Signature, so a receiver can refuse a
 // replayed old request. Stateless; any thread; blocks for at most about
-// `timeout`.
+// the delivery's `timeout`.
 #ifndef SONDE_COLLECTOR_NOTIFY_SENDERS_WEBHOOK_H_
 #define SONDE_COLLECTOR_NOTIFY_SENDERS_WEBHOOK_H_
 
@@ -11,15 +11,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
-#include "sonde/v1/check.pb.h"
+#include "collector/notify/senders/sender.h"
 
 namespace sonde::notify {
 
-// `now` stamps the signature (each attempt signs anew).
-absl::Status SendWebhook(const v1::Notifier& notifier, absl::string_view event,
-                         absl::string_view payload, int64_t delivery_id, absl::Time now,
-                         absl::Duration timeout);
+// The delivery's `now` stamps the signature (each attempt signs anew).
+absl::Status SendWebhook(const Delivery& delivery);
 
 // "t=<unix seconds>,v1=<lowercase hex HMAC-SHA256(secret, "<t>.<body>")>"
 // (signature scheme v1, docs/notifications.md).

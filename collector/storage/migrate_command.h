@@ -4,8 +4,8 @@
 // them exactly as a starting collector would (one transaction, advisory
 // lock, safe beside running collectors). Runs on the main thread and
 // prints to stdout; returns the process exit status.
-#ifndef SONDE_COLLECTOR_MIGRATE_COMMAND_H_
-#define SONDE_COLLECTOR_MIGRATE_COMMAND_H_
+#ifndef SONDE_COLLECTOR_STORAGE_MIGRATE_COMMAND_H_
+#define SONDE_COLLECTOR_STORAGE_MIGRATE_COMMAND_H_
 
 #include <string>
 
@@ -17,4 +17,4 @@ int RunMigrateCommand(const std::string& conninfo, bool dry_run);
 
 }  // namespace sonde::collector
 
-#endif  // SONDE_COLLECTOR_MIGRATE_COMMAND_H_
+#endif  // SONDE_COLLECTOR_STORAGE_MIGRATE_COMMAND_H_

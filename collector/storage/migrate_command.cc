@@ -1,4 +1,4 @@
-#include "collector/migrate_command.h"
+#include "collector/storage/migrate_command.h"
 
 #include <cstdio>
 #include <memory>
