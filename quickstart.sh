@@ -2,9 +2,10 @@
 # Sonde on this machine, end to end: installs what is missing, builds, starts
 # a private PostgreSQL under ./var/pg, demo targets (sonde-faultd), the
 # collector and three probers acting as regions fra, ams and ber (source
-# addresses 127.0.0.2, .3, .4), then shows the availability report.
+# addresses 127.0.0.2, .3, .4), prints the status page URL, then shows the
+# availability report and writes it as HTML to var/report.html.
 #
-#   ./quickstart.sh                  run until Ctrl-C
+#   ./quickstart.sh                  run until Ctrl-C (then write var/report.html)
 #   ./quickstart.sh --duration 60    run 60 s, print the report, stop everything
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -72,8 +73,16 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j2 --target sonde-prober sonde-collector sondectl sonde-faultd >/dev/null
 BIN=$ROOT/build/bin
 
+STARTED=$(date +%s)
+# The HTML report of everything since the start (plus a minute of margin).
+write_html_report() {
+  "$BIN/sondectl" report --collector "$COLLECTOR" --window "$(($(date +%s) - STARTED + 60))s" \
+    --format html --output "$VAR/report.html" &&
+    echo "HTML report: var/report.html (open $VAR/report.html in a browser)"
+}
+
 trap 'stop_all' EXIT
-trap 'echo; log "stopping"; exit 0' INT TERM
+trap 'echo; [ -z "${COLLECTOR:-}" ] || write_html_report || true; log "stopping"; exit 0' INT TERM
 
 PG_PORT=$(free_port)
 log "starting PostgreSQL on 127.0.0.1:$PG_PORT (data in var/pg)"
@@ -126,6 +135,8 @@ Sonde is running.
               curl http://127.0.0.1:$API_PORT/api/v1/incidents
   acknowledge build/bin/sondectl ack INCIDENT_ID --collector $COLLECTOR
   status page http://127.0.0.1:$API_PORT/status  (also /status.json, /status/feed.atom)
+  html report build/bin/sondectl report --collector $COLLECTOR --window 1h --format html --output var/report.html
+              (written at the end: var/report.html)
   pages       var/log/webhook.log (repeated every minute until acknowledged)
 MSG
 
@@ -138,6 +149,8 @@ echo "Running for $DURATION s..."
 sleep "$DURATION"
 echo
 "$BIN/sondectl" report --collector "$COLLECTOR" --window "$((DURATION + 60))s"
+echo
+write_html_report
 echo
 "$BIN/sondectl" incidents --collector "$COLLECTOR"
 echo

@@ -246,6 +246,11 @@ int Main(int argc, char** argv) {
             "Most check x region pairs with per-check series on /metrics (1..1000000);\n"
             "results of further pairs are counted in\n"
             "sonde_check_metrics_dropped_results_total{reason=\"limit\"}.");
+  flags.Duration("max-connection-age", &options.max_connection_age,
+                 "Close each gRPC connection after this long (+-10 %; its streams get 10 s\n"
+                 "more), so probers that failed over to another collector replica spread\n"
+                 "again once this one is back; they reconnect at once, nothing is lost.\n"
+                 "0 = never (one collector). Default 10m.");
   bool dry_run = false;
   flags.Bool("dry-run", &dry_run, "With `migrate`: list the pending migrations, apply nothing.");
   common::DaemonFlags daemon;
@@ -286,6 +291,11 @@ int Main(int argc, char** argv) {
   pg::SetSessionLimits(pg_limits);
   if (options.ingest.max_future_skew < absl::ZeroDuration()) {
     return UsageError("--max-future-skew: must not be negative");
+  }
+  if (options.max_connection_age != absl::ZeroDuration() &&
+      (options.max_connection_age < absl::Seconds(10) ||
+       options.max_connection_age > absl::Hours(24 * 24))) {
+    return UsageError("--max-connection-age: must be 0 or 10s..24 days");
   }
   if (max_streams < 1 || max_streams > 1000) {
     return UsageError("--max-streams-per-prober: must be 1..1000");

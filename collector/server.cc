@@ -32,6 +32,11 @@ constexpr size_t kGrpcMemoryBytes = size_t{1} << 30;
 // How often the SLO gauges of /metrics are recomputed (one report per SLO
 // window; docs/metrics.md).
 constexpr absl::Duration kSloMetricsRefresh = absl::Seconds(60);
+// After --max-connection-age, the streams of the connection get this long
+// to end before gRPC cuts them: an ingest stream never ends on its own, so
+// this is how long a prober keeps its replica after the age (its unacked
+// batches are resent on the next stream; dedup absorbs them).
+constexpr int kConnectionAgeGraceMs = 10'000;
 constexpr int kKeepaliveTimeMs = 60'000;
 constexpr int kKeepaliveTimeoutMs = 20'000;
 
@@ -153,6 +158,13 @@ absl::Status CollectorServer::Start() {
   // Probers send keepalive pings every 30 s, also between batches.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  if (options_.max_connection_age > absl::ZeroDuration()) {
+    // gRPC adds +-10 % jitter, so probers do not all reconnect at once.
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.max_connection_age)));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, kConnectionAgeGraceMs);
+  }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();

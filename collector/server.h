@@ -43,6 +43,11 @@ struct CollectorOptions {
   PoolLimits pool;                        // --pg-max-connections
   IngestLimits ingest;                    // --max-future-skew, --max-streams-per-prober
   size_t metrics_max_check_regions = kDefaultMaxCheckRegions;  // --metrics-max-check-regions
+  // --max-connection-age: gRPC closes a connection this old (after
+  // kConnectionAgeGrace for its streams), so probers that failed over to
+  // another replica spread again when this one returns (docs/ha.md).
+  // Zero: never.
+  absl::Duration max_connection_age = absl::Minutes(10);
 };
 
 class CollectorServer {

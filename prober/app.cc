@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -168,7 +169,10 @@ int RunProber(int argc, char** argv) {
                "Region this prober runs in (e.g. fra). Required for the daemon.");
   flags.String("prober-id", &prober_id,
                "Stable identity of this prober (default: host name + \"-\" + region).");
-  flags.String("collector", &collector, "Collector address HOST:PORT (gRPC).");
+  flags.String("collector", &collector,
+               "Collector address HOST:PORT (gRPC), or several replicas of one collector\n"
+               "sharing a database: a:7600,b:7600 or a name with several addresses. The\n"
+               "stream fails over between them; no result is lost or stored twice.");
   flags.String("config", &config_path,
                "YAML config file. Without it the daemon takes its checks from the collector.");
   flags.Bool("once", &once, "Run every check once, print JSON lines, exit.");
@@ -258,8 +262,13 @@ int RunProber(int argc, char** argv) {
   if (!once && collector.empty()) {
     return usage_error("--collector HOST:PORT is required");
   }
-  if (!collector.empty() && !common::ParseHostPort(collector, 0).ok()) {
-    return usage_error(absl::StrCat("--collector \"", collector, "\" is not HOST:PORT"));
+  std::vector<std::string> collectors;
+  if (!collector.empty()) {
+    absl::StatusOr<std::vector<std::string>> parsed = ParseCollectorList(collector);
+    if (!parsed.ok()) {
+      return usage_error(absl::StrCat("--collector: ", parsed.status().message()));
+    }
+    collectors = *std::move(parsed);
   }
   if (!source_address.empty() && !common::IsIpLiteral(source_address)) {
     return usage_error(
@@ -328,23 +337,28 @@ int RunProber(int argc, char** argv) {
 
   std::unique_ptr<Uplink> uplink;
   std::string bearer_token;
-  std::shared_ptr<grpc::Channel> channel;
+  std::shared_ptr<CollectorTargets> targets;
   if (!once) {
-    auto creds = common::MakeClientCredentials(security, collector);
-    if (!creds.ok()) {
-      return usage_error(std::string(creds.status().message()));
-    }
-    bearer_token = creds->bearer_token;
     Uplink::Options uo;
     uo.prober_id = prober_id;
     uo.region = region;
     uo.spool_dir = spool_dir;
-    uo.bearer_token = bearer_token;
     uo.version = common::kVersion;
     uo.spool_max_bytes = static_cast<uint64_t>(spool_max_mib) << 20;
-    // The channel reconnects on the Uplink's schedule (uplink.h).
-    channel = grpc::CreateCustomChannel(collector, creds->channel, Uplink::ChannelArguments(uo));
-    auto created = Uplink::Create(channel, uo);
+    std::vector<CollectorTargets::Target> list;
+    for (const std::string& address : collectors) {
+      auto creds = common::MakeClientCredentials(security, address);
+      if (!creds.ok()) {
+        return usage_error(std::string(creds.status().message()));
+      }
+      bearer_token = creds->bearer_token;
+      // The channel reconnects on the Uplink's schedule (uplink.h).
+      list.push_back({address, grpc::CreateCustomChannel(address, creds->channel,
+                                                         Uplink::ChannelArguments(uo, address))});
+    }
+    uo.bearer_token = bearer_token;
+    targets = std::make_shared<CollectorTargets>(std::move(list), std::random_device{}());
+    auto created = Uplink::Create(targets, uo);
     if (!created.ok()) {
       std::cerr << "sonde-prober: " << created.status().message() << "\n";
       return 1;
@@ -428,7 +442,7 @@ int RunProber(int argc, char** argv) {
       }
     }
     config_client = std::make_unique<ConfigClient>(
-        channel, hello, bearer_token, [&, stored_path](v1::ProberConfig pc) {
+        targets, hello, bearer_token, [&, stored_path](v1::ProberConfig pc) {
           const absl::Time received = absl::Now();
           auto shared = std::make_shared<const v1::ProberConfig>(std::move(pc));
           loop.Post([&, shared, received] {

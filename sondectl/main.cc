@@ -2,9 +2,11 @@
 // parses its own flags, does one thing and maps the outcome to an exit code:
 // 0 ok, 1 operational error (e.g. the collector is unreachable), 2 usage error.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "collector/detect/options.h"
 #include "common/config/config.h"
@@ -367,6 +370,30 @@ int Update(const std::vector<std::string>& args) {
                    });
 }
 
+// Writes a finished report to `path` (through a temporary file renamed over
+// it, so a reader never sees half a report), or to standard output when
+// `path` is empty; an HTML file on a terminal gets a hint on stderr.
+int WriteReport(const std::string& text, const std::string& path, const std::string& format) {
+  if (path.empty()) {
+    if (format == "html" && IsTerminal(stdout)) {
+      std::fprintf(stderr, "sondectl: this is an HTML file; save it with --output report.html\n");
+    }
+    std::fputs(text.c_str(), stdout);
+    return kExitOk;
+  }
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  bool ok = f != nullptr && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = f != nullptr && std::fclose(f) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "sondectl: cannot write the report to %s: %s\n", SafeText(path).c_str(),
+                 std::strerror(errno));
+    std::remove(tmp.c_str());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
 int Report(const std::vector<std::string>& args) {
   CollectorFlags c;
   std::string window_text;
@@ -376,6 +403,7 @@ int Report(const std::vector<std::string>& args) {
   std::string service;
   std::string check;
   std::string region;
+  std::string output;
   common::FlagSet flags("sondectl report", kReportUsage);
   c.Add(&flags);
   flags.String("window", &window_text,
@@ -392,6 +420,8 @@ int Report(const std::vector<std::string>& args) {
   flags.String("service", &service, "Only the checks of this service.");
   flags.String("check", &check, "Only this check (its name).");
   flags.String("region", &region, "Only this region.");
+  flags.String("output", &output,
+               "Write the report to this file (replaced whole) instead of standard output.");
   int code = kExitOk;
   if (!ParseFlagsOnly("report", &flags, args, &code, &format, ReportFormatNames())) {
     return code;
@@ -422,27 +452,44 @@ int Report(const std::vector<std::string>& args) {
   request.set_region(region);
   request.set_service(service);
   const ReportFormat* renderer = FindReportFormat(format);
+  request.set_daily(renderer->daily);
   Progress progress(absl::StrCat("report over ", month.empty() ? FormatWindow(*window) : month,
                                  ": waiting for the collector"),
                     IsTerminal(stderr));
-  int print_code = kExitOk;
-  const int rpc_code = CallQuery(
-      "report", "get availability", &c, &v1::Query::Stub::Availability, request,
-      [&](const v1::AvailabilityReply& reply) {
-        progress.Stop();
-        if (!month.empty() && !reply.has_method()) {
-          // An older collector ignores `month` and answers the last hour.
-          std::fprintf(stderr,
-                       "sondectl: the collector does not answer calendar months (--month); "
-                       "upgrade it or use --window\n");
-          print_code = kExitFailure;
-          return;
-        }
-        ReportModel model = ModelFromAvailability(reply, service);
-        model.month = month;
-        std::fputs(renderer->render(model).c_str(), stdout);
-      });
-  return rpc_code != kExitOk ? rpc_code : print_code;
+  std::optional<ReportModel> model;
+  code = CallQuery("report", "get availability", &c, &v1::Query::Stub::Availability, request,
+                   [&](const v1::AvailabilityReply& reply) {
+                     if (!month.empty() && !reply.has_method()) {
+                       return;
+                     }
+                     model = ModelFromAvailability(reply, service);
+                     model->month = month;
+                   });
+  if (code == kExitOk && !model) {
+    // An older collector ignores `month` and answers the last hour.
+    progress.Stop();
+    std::fprintf(stderr,
+                 "sondectl: the collector does not answer calendar months (--month); "
+                 "upgrade it or use --window\n");
+    return kExitFailure;
+  }
+  if (code == kExitOk && renderer->daily) {
+    model->generated_at = absl::Now();
+    v1::IncidentsRequest incidents;
+    incidents.set_include_resolved(true);
+    incidents.set_service(service);
+    common::FromAbsl(std::clamp(model->generated_at - model->from, absl::Seconds(1), kMaxWindow),
+                     incidents.mutable_window());
+    code = CallQuery("report", "list incidents", &c, &v1::Query::Stub::Incidents, incidents,
+                     [&](const v1::IncidentsReply& reply) {
+                       model->incidents = IncidentsOfWindow(reply, *model, check, region);
+                     });
+  }
+  progress.Stop();
+  if (code != kExitOk) {
+    return code;
+  }
+  return WriteReport(renderer->render(*model), output, format);
 }
 
 int Status(const std::vector<std::string>& args) {
@@ -553,7 +600,7 @@ int Main(int argc, char** argv) {
     int (*run)(const std::vector<std::string>& args);
   };
   static constexpr Command kCommands[] = {
-      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack},       {"update", Update},
+      {"incidents", Incidents}, {"incident", Incident}, {"ack", Ack}, {"update", Update},
       {"report", Report},       {"status", Status},     {"slo", Slo}, {"validate", Validate}};
   if (command == "help" && !args.empty()) {
     for (const Command& c : kCommands) {
@@ -577,8 +624,9 @@ int Main(int argc, char** argv) {
   }
   return UsageError(
       "",
-      absl::StrCat("unknown command \"", command,
-                   "\"; commands: incidents, incident, ack, update, report, status, slo, validate, help"));
+      absl::StrCat(
+          "unknown command \"", command,
+          "\"; commands: incidents, incident, ack, update, report, status, slo, validate, help"));
 }
 
 }  // namespace

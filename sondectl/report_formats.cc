@@ -8,6 +8,7 @@ constexpr ReportFormat kFormats[] = {
     {"table", "aligned columns for people (the default)", RenderReportTable},
     {"json", "one line of JSON for scripts (docs/sondectl.md)", RenderReportJson},
     {"csv", "RFC 4180 CSV for spreadsheets, footer as # lines", RenderReportCsv},
+    {"html", "one self-contained HTML file: day bars, incidents, footer", RenderReportHtml, true},
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The formats of `sondectl report`: a registry from the --format name to a
 // renderer of the ReportModel (report_model.h). One file per format
-// (report_table.cc, report_json.cc, report_csv.cc); a new format is one
+// (report_table.cc, report_json.cc, report_csv.cc, report_html.cc); a new format is one
 // file and one line in report_formats.cc. Every format prints the
 // accounting footer. Outside text (names, regions, prober ids) is made safe
 // for the format's medium: SafeText for the table and CSV (they reach a
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/html/report_model.h"
 #include "sondectl/report_model.h"
 
 namespace sonde::sondectl {
@@ -20,6 +21,10 @@ struct ReportFormat {
   const char* name;         // the --format value
   const char* description;  // one line for --help
   std::string (*render)(const ReportModel& model);
+  // The format shows per-day numbers and the window's incidents: sondectl
+  // asks the collector for them (AvailabilityRequest.daily, Query.Incidents)
+  // and fills ReportRow::days, ReportModel::incidents and generated_at.
+  bool daily = false;
 };
 
 // The format named `name`, or null.
@@ -42,6 +47,17 @@ std::string RenderReportJson(const ReportModel& model);
 // header row, one row per check x region, then the gaps and the footer as
 // trailer lines starting with "#".
 std::string RenderReportCsv(const ReportModel& model);
+
+// For reading and sharing: one self-contained HTML file (common/html's
+// renderer: inline CSS and SVG, no script, every text escaped by the
+// template) with a bar per day for every check x region, the incidents of
+// the window and the footer.
+std::string RenderReportHtml(const ReportModel& model);
+// The model that file is rendered from: rows with their days (a day with
+// counted time has data; the incidents opened that day touching the row
+// counted), the incidents, the footer as "Label: text" lines plus one line
+// per data gap.
+html::ReportModel HtmlReportModel(const ReportModel& model);
 
 // One CSV cell: SafeText, the formula guard, then RFC 4180 quoting.
 std::string CsvCell(absl::string_view text);

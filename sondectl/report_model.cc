@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
+#include "common/text/safe_text.h"
 #include "sondectl/report.h"
 
 namespace sonde::sondectl {
@@ -114,6 +115,7 @@ ReportModel ModelFromAvailability(const v1::AvailabilityReply& reply, const std:
       row.maintenance_seconds = r.maintenance_seconds();
       row.no_data_seconds = r.no_data_seconds();
     }
+    row.days.assign(r.days().begin(), r.days().end());
     m.rows.push_back(std::move(row));
   }
   for (const v1::DataGap& g : reply.gaps()) {
@@ -121,7 +123,41 @@ ReportModel ModelFromAvailability(const v1::AvailabilityReply& reply, const std:
         {g.prober_id(), g.region(), g.results(), common::ToTime(g.from()), common::ToTime(g.to())});
   }
   m.accounting = reply.has_method() ? FromMethod(reply.method()) : Accounting(m);
+  if (!reply.method().time_zone().empty()) {
+    m.time_zone = reply.method().time_zone();
+  }
   return m;
+}
+
+bool IncidentTouches(const v1::Incident& incident, const std::string& check,
+                     const std::string& region) {
+  auto touches = [](const auto& list, const std::string& want) {
+    return want.empty() || list.empty() || std::find(list.begin(), list.end(), want) != list.end();
+  };
+  return touches(incident.checks(), check) && touches(incident.regions(), region);
+}
+
+std::vector<v1::Incident> IncidentsOfWindow(const v1::IncidentsReply& reply,
+                                            const ReportModel& model, const std::string& check,
+                                            const std::string& region) {
+  std::vector<v1::Incident> out;
+  for (const v1::Incident& i : reply.incidents()) {
+    const bool overlaps =
+        common::ToTime(i.opened_at()) < model.to &&
+        (!common::IsSet(i.resolved_at()) || common::ToTime(i.resolved_at()) > model.from);
+    if (overlaps && (model.service.empty() || i.service() == model.service) &&
+        IncidentTouches(i, check, region)) {
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
+std::string DescribeGap(const ReportGap& gap) {
+  return absl::StrCat("No data: region ", SafeText(gap.region), " (prober ",
+                      SafeText(gap.prober_id), ") lost ", gap.results, " results between ",
+                      FormatRfc3339(gap.from), " and ", FormatRfc3339(gap.to),
+                      " (spool full); not counted as downtime.");
 }
 
 uint64_t ScaledAvailability(const ReportRow& row, uint64_t scale) {

@@ -33,6 +33,9 @@ struct ReportRow {
   std::optional<double> availability_percent;
   int64_t maintenance_seconds = 0;  // excluded from the counted time
   int64_t no_data_seconds = 0;      // excluded from the counted time
+  // Per calendar day of the report's time zone, oldest first; only when
+  // the format asked the collector for them (ReportFormat::daily).
+  std::vector<v1::DayAvailability> days;
 
   bool has_probes() const { return probes > 0; }
   bool below_full() const { return probes > 0 && failures > 0; }
@@ -59,11 +62,15 @@ struct ReportModel {
   std::string window;  // "1h", "30d" (FormatWindow of to - from), or the month "2026-11"
   absl::Time from;
   absl::Time to;
-  std::string month;    // the --month asked for ("2026-11"); "" for a rolling window
-  std::string service;  // the --service filter ("" all)
+  std::string month;            // the --month asked for ("2026-11"); "" for a rolling window
+  std::string service;          // the --service filter ("" all)
   std::vector<ReportRow> rows;  // sorted by check, then region
   std::vector<ReportGap> gaps;
   std::vector<AccountingLine> accounting;  // always present, in this order
+  // Only for the formats that ask for them (ReportFormat::daily):
+  std::string time_zone = "UTC";        // the days' time zone (the collector's method)
+  absl::Time generated_at;              // when sondectl made the report
+  std::vector<v1::Incident> incidents;  // of the window (IncidentsOfWindow), newest first
 };
 
 // The report for `reply` (rows kept in the collector's order, check then
@@ -71,6 +78,22 @@ struct ReportModel {
 // accounting footer states how the numbers were made: the collector's
 // AccountingMethod when the reply has one, else the rollup definition.
 ReportModel ModelFromAvailability(const v1::AvailabilityReply& reply, const std::string& service);
+
+// True when `incident` concerns `check` and `region` ("" = any; an
+// incident without checks or regions concerns all).
+bool IncidentTouches(const v1::Incident& incident, const std::string& check,
+                     const std::string& region);
+
+// The incidents of `reply` of the model's service that overlap
+// [model.from, model.to) and touch the report's --check and --region: the
+// incidents an HTML report lists.
+std::vector<v1::Incident> IncidentsOfWindow(const v1::IncidentsReply& reply,
+                                            const ReportModel& model, const std::string& check,
+                                            const std::string& region);
+
+// "No data: region ber (prober p1) lost 12 results between ... and ...
+// (spool full); not counted as downtime." (outside text made safe).
+std::string DescribeGap(const ReportGap& gap);
 
 // floor(scale * (probes - failures) / probes) without floating point;
 // 0 when there are no probes.

@@ -65,10 +65,7 @@ std::string RenderReportTable(const ReportModel& m) {
     }
   }
   for (const ReportGap& gap : m.gaps) {
-    absl::StrAppend(&out, "No data: region ", SafeText(gap.region), " (prober ",
-                    SafeText(gap.prober_id), ") lost ", gap.results, " results between ",
-                    FormatRfc3339(gap.from), " and ", FormatRfc3339(gap.to),
-                    " (spool full); not counted as downtime.\n");
+    absl::StrAppend(&out, DescribeGap(gap), "\n");
   }
   absl::StrAppend(&out, "--\n");
   for (const AccountingLine& line : m.accounting) {

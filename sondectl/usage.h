@@ -21,7 +21,7 @@ files. Commands:
   report     availability per check and region over a window, from the
              collector's per-minute rollups, with its accounting footer
              sondectl report --window 30d|--month 2026-11 [--service S]
-                             [--format table|json|csv]
+                             [--format table|json|csv|html] [--output FILE]
   status     the current state per service, check and region, what is
              broken first: sondectl status [--service S] [--broken]
              each prober's status and config delivery: sondectl status --probers
@@ -38,7 +38,7 @@ The environment variable SONDE_COLLECTOR sets the default --collector.
 )txt";
 
 inline constexpr char kReportUsage[] =
-    R"txt(usage: sondectl report [--collector HOST:PORT] [--window 1h | --month 2026-11 [--time-zone Z]] [--service S] [--check NAME] [--region R] [--format table|json|csv]
+    R"txt(usage: sondectl report [--collector HOST:PORT] [--window 1h | --month 2026-11 [--time-zone Z]] [--service S] [--check NAME] [--region R] [--format table|json|csv|html] [--output FILE]
 
 Prints availability per check and region over the last --window (24h, 30d,
 90d, 1y, or any duration up to 400d) or a calendar --month, as the
@@ -49,14 +49,18 @@ of the prober) count neither as probes nor as failures. Every format ends
 with the accounting method (definition, window, time zone, exclusions,
 regions counted). --format json and csv are the stable formats of
 docs/sondectl.md; CSV cells that start with = + - @ get a leading ' so a
-spreadsheet does not run them. While a long report is being made, a
+spreadsheet does not run them. --format html is one self-contained file
+(no script, no external assets) with a bar per day for every check and
+region, the incidents of the window and the footer; --output FILE writes
+the report there instead of standard output. While a long report is being made, a
 progress line is shown on standard error when it is a terminal.
 
 Exit status: 0 success, 1 the collector is unreachable or failed (the message
 names the address and gRPC's error), 2 usage error.
 
-Example:
-  sondectl report --collector collector.example.net:7600 --window 7d --region fra)txt";
+Examples:
+  sondectl report --collector collector.example.net:7600 --window 7d --region fra
+  sondectl report --month 2026-11 --format html --output report.html)txt";
 
 inline constexpr char kValidateUsage[] = R"txt(usage: sondectl validate --config FILE
 

@@ -216,6 +216,8 @@ absl::Status HttpApi::Start(const std::string& listen) {
                  request.set_check_id(req.get_param_value("check"));
                  request.set_region(req.get_param_value("region"));
                  request.set_service(req.get_param_value("service"));
+                 const std::string daily = req.get_param_value("daily");
+                 request.set_daily(daily == "1" || daily == "true");
                  return query_->reports().Availability(request);
                });
   AddReadRoute(routes, "/api/v1/slos", authorized, [this](const httplib::Request& req) {

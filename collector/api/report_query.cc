@@ -67,7 +67,8 @@ absl::StatusOr<v1::AvailabilityReply> ReportQuery::Availability(
   scope.now = clock_->Now();
   report::WindowLabel label;
   label.time_zone = request.time_zone().empty() ? "UTC" : request.time_zone();
-  const absl::Time now = clock_->Now();
+  // Whole seconds: rows count whole seconds, and their days add up to them.
+  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(scope.now));
   if (!request.month().empty()) {
     absl::StatusOr<report::Interval> month =
         report::CalendarMonth(request.month(), label.time_zone);
@@ -101,6 +102,11 @@ absl::StatusOr<v1::AvailabilityReply> ReportQuery::Availability(
     }
     scope.window = {now - window, now};
     label.window = absl::StrCat("rolling ", WindowName(window));
+  }
+  if (request.daily()) {
+    absl::TimeZone tz;
+    absl::LoadTimeZone(label.time_zone, &tz);  // checked above (or by CalendarMonth)
+    scope.days = report::CalendarDays(scope.window, tz);
   }
   const std::shared_ptr<const v1::Config> config = Config();
   return Report(scope, label, *config);

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "common/config/slo_rules.h"
 #include "common/proto_time.h"
 
@@ -67,6 +68,33 @@ void Fill(v1::AvailabilityRow* row, absl::Duration counted, absl::Duration down,
   const double probes = static_cast<double>(row->probes());
   const double good = static_cast<double>(row->probes() - std::min(row->failures(), row->probes()));
   row->set_reachability(Percent(good, probes));
+}
+
+// A day's numbers are a row's numbers over that day.
+v1::DayAvailability DayOf(const v1::AvailabilityRow& row, Interval day) {
+  v1::DayAvailability out;
+  common::SetTimestamp(day.from, out.mutable_start());
+  common::SetTimestamp(day.to, out.mutable_end());
+  out.set_availability(row.availability());
+  out.set_reachability(row.reachability());
+  out.set_probes(row.probes());
+  out.set_failures(row.failures());
+  out.set_down_seconds(row.down_seconds());
+  out.set_counted_seconds(row.counted_seconds());
+  out.set_maintenance_seconds(row.maintenance_seconds());
+  out.set_no_data_seconds(row.no_data_seconds());
+  return out;
+}
+
+v1::AvailabilityRow RowOf(const v1::DayAvailability& day) {
+  v1::AvailabilityRow out;
+  out.set_probes(day.probes());
+  out.set_failures(day.failures());
+  out.set_down_seconds(day.down_seconds());
+  out.set_counted_seconds(day.counted_seconds());
+  out.set_maintenance_seconds(day.maintenance_seconds());
+  out.set_no_data_seconds(day.no_data_seconds());
+  return out;
 }
 
 }  // namespace
@@ -175,6 +203,44 @@ CheckRows ComputeCheck(const CheckInput& input, Interval window) {
   return out;
 }
 
+std::vector<Interval> CalendarDays(Interval window, absl::TimeZone tz) {
+  std::vector<Interval> out;
+  if (!(window.from < window.to)) {
+    return out;
+  }
+  absl::CivilDay day = absl::ToCivilDay(window.from, tz);
+  absl::Time start = window.from;
+  while (start < window.to) {
+    ++day;
+    const absl::Time next = std::min(window.to, absl::FromCivil(day, tz));
+    if (start < next) {
+      out.push_back({start, next});
+      start = next;
+    }
+  }
+  return out;
+}
+
+CheckRows ComputeCheckDaily(const CheckInput& input, Interval window,
+                            const std::vector<Interval>& days) {
+  CheckRows out = ComputeCheck(input, window);
+  CheckInput day_input = input;
+  for (size_t d = 0; d < days.size(); ++d) {
+    for (size_t r = 0; r < day_input.regions.size(); ++r) {
+      const SeriesInput& s = input.regions[r];
+      const DayCounts counts = d < s.days.size() ? s.days[d] : DayCounts{};
+      day_input.regions[r].probes = counts.probes;
+      day_input.regions[r].failures = counts.failures;
+    }
+    const CheckRows day = ComputeCheck(day_input, days[d]);
+    for (size_t r = 0; r < day.regions.size() && r < out.regions.size(); ++r) {
+      *out.regions[r].add_days() = DayOf(day.regions[r], days[d]);
+    }
+    *out.overall.add_days() = DayOf(day.overall, days[d]);
+  }
+  return out;
+}
+
 v1::AvailabilityRow SumRows(const std::vector<const v1::AvailabilityRow*>& rows,
                             const std::string& check_id, const std::string& service) {
   v1::AvailabilityRow out;
@@ -194,6 +260,25 @@ v1::AvailabilityRow SumRows(const std::vector<const v1::AvailabilityRow*>& rows,
   }
   Fill(&out, absl::Seconds(counted), absl::Seconds(down), absl::Seconds(maintenance),
        absl::Seconds(no_data));
+  const int days = rows.empty() ? 0 : rows.front()->days_size();
+  for (const v1::AvailabilityRow* r : rows) {
+    if (r->days_size() != days) {
+      return out;
+    }
+  }
+  for (int d = 0; d < days; ++d) {
+    std::vector<v1::AvailabilityRow> day_rows;
+    for (const v1::AvailabilityRow* r : rows) {
+      day_rows.push_back(RowOf(r->days(d)));
+    }
+    std::vector<const v1::AvailabilityRow*> ptrs;
+    for (const v1::AvailabilityRow& r : day_rows) {
+      ptrs.push_back(&r);
+    }
+    const v1::DayAvailability& first = rows.front()->days(d);
+    *out.add_days() = DayOf(SumRows(ptrs, check_id, service),
+                            {common::ToTime(first.start()), common::ToTime(first.end())});
+  }
   return out;
 }
 

@@ -35,6 +35,12 @@ struct OutageSegment {
   double failing_share = 1;          // 0..1, the measured share of probes failing
 };
 
+// Probe counts of one series over one day of a daily report.
+struct DayCounts {
+  uint64_t probes = 0;
+  uint64_t failures = 0;
+};
+
 // One check in one region over the window.
 struct SeriesInput {
   std::string region;
@@ -43,6 +49,9 @@ struct SeriesInput {
   v1::FailureClass::Code top_failure_class = v1::FailureClass::UNSPECIFIED;
   absl::Time last_result = absl::InfinitePast();
   IntervalSet no_data;  // no results (prober gaps, nothing received)
+  // Daily reports only: the counts per day, one per day passed to
+  // ComputeCheckDaily (same order); their sums are probes/failures.
+  std::vector<DayCounts> days;
 };
 
 struct CheckInput {
@@ -74,9 +83,22 @@ struct CheckRows {
 };
 CheckRows ComputeCheck(const CheckInput& input, Interval window);
 
+// The calendar days of `tz` that overlap `window`, each clipped to it,
+// oldest first (a DST day is 23 or 25 hours long).
+std::vector<Interval> CalendarDays(Interval window, absl::TimeZone tz);
+
+// ComputeCheck over `window`, and in every row (regions and overall) one
+// DayAvailability per `days` entry: ComputeCheck over that day with the
+// series' day counts (SeriesInput::days). The regions counted for the
+// weights are the window's, so the days' probes, failures, down, counted,
+// maintenance and no-data seconds add up to the row's.
+CheckRows ComputeCheckDaily(const CheckInput& input, Interval window,
+                            const std::vector<Interval>& days);
+
 // Rows of several checks added up (a service): probes, failures, seconds;
 // reachability and availability recomputed from the sums. `check_id` and
-// `service` label the result.
+// `service` label the result. Days are added up day by day when every row
+// has the same days (daily reports).
 v1::AvailabilityRow SumRows(const std::vector<const v1::AvailabilityRow*>& rows,
                             const std::string& check_id, const std::string& service);
 

@@ -79,4 +79,13 @@ absl::Duration Length(const IntervalSet& a) {
   return d;
 }
 
+Interval WholeSeconds(Interval i) {
+  const absl::Time from = absl::FromUnixSeconds(absl::ToUnixSeconds(i.from));
+  absl::Time to = absl::FromUnixSeconds(absl::ToUnixSeconds(i.to));
+  if (to < i.to) {
+    to += absl::Seconds(1);
+  }
+  return {from, to};
+}
+
 }  // namespace sonde::report

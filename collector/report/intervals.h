@@ -25,6 +25,9 @@ IntervalSet Intersect(const IntervalSet& a, const IntervalSet& b);
 IntervalSet Subtract(const IntervalSet& a, const IntervalSet& b);
 IntervalSet Clip(const IntervalSet& a, Interval window);
 absl::Duration Length(const IntervalSet& a);
+// `i` widened to whole seconds (from rounded down, to rounded up): report
+// rows count whole seconds, so their per-day parts add up exactly.
+Interval WholeSeconds(Interval i);
 
 }  // namespace sonde::report
 

@@ -45,7 +45,7 @@ IntervalSet MaintenanceOf(const v1::Config& config, const std::string& check,
         all || std::find(m.services().begin(), m.services().end(), service) != m.services().end() ||
         std::find(m.checks().begin(), m.checks().end(), check) != m.checks().end();
     if (hit && m.has_start() && m.has_end()) {
-      out.push_back({common::ToTime(m.start()), common::ToTime(m.end())});
+      out.push_back(WholeSeconds({common::ToTime(m.start()), common::ToTime(m.end())}));
     }
   }
   return Normalize(std::move(out));
@@ -282,7 +282,19 @@ absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
   }
   q.retention = scope.retention;
   q.now = scope.now;
-  ASSIGN_OR_RETURN(collector::RollupWindow counts, collector::ReadRollups(conn, q));
+  collector::RollupWindow counts;
+  std::vector<std::vector<collector::RollupTotals>> per_day;
+  if (scope.days.empty()) {
+    ASSIGN_OR_RETURN(counts, collector::ReadRollups(conn, q));
+  } else {
+    std::vector<collector::RollupPart> parts;
+    for (const Interval& d : scope.days) {
+      parts.push_back({d.from, d.to});
+    }
+    ASSIGN_OR_RETURN(collector::RollupParts split, collector::ReadRollupParts(conn, q, parts));
+    counts = std::move(split.window);
+    per_day = std::move(split.parts);
+  }
   out.source = Source(counts);
   std::map<std::string, CheckInput> checks;
   for (const collector::RollupTotals& row : counts.rows) {
@@ -298,7 +310,21 @@ absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
     s.failures = static_cast<uint64_t>(row.failures);
     s.top_failure_class = TopClass(row.failures_by_class);
     s.last_result = row.last_result;
+    s.days.resize(per_day.size());
     c.regions.push_back(std::move(s));
+  }
+  for (size_t d = 0; d < per_day.size(); ++d) {
+    for (const collector::RollupTotals& row : per_day[d]) {
+      auto it = checks.find(row.check_id);
+      if (it == checks.end()) {
+        continue;
+      }
+      for (SeriesInput& s : it->second.regions) {
+        if (s.region == row.region) {
+          s.days[d] = {static_cast<uint64_t>(row.probes), static_cast<uint64_t>(row.failures)};
+        }
+      }
+    }
   }
   // Configured checks without a single result in the window: all no data.
   for (const v1::Check& cfg : config.checks()) {
@@ -324,7 +350,7 @@ absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
     for (SeriesInput& s : c.regions) {
       for (const v1::DataGap& g : out.gaps) {
         if (g.region() == s.region && g.has_from() && g.has_to()) {
-          s.no_data.push_back({common::ToTime(g.from()), common::ToTime(g.to())});
+          s.no_data.push_back(WholeSeconds({common::ToTime(g.from()), common::ToTime(g.to())}));
         }
       }
       s.no_data = Normalize(std::move(s.no_data));

@@ -31,6 +31,9 @@ struct ReportScope {
   // Which rollup level still holds which part of the window.
   collector::RollupRetention retention;
   absl::Time now = absl::Now();
+  // Daily reports: the calendar days of the window (CalendarDays); each
+  // series then carries its counts per day. Empty: no per-day numbers.
+  std::vector<Interval> days;
 };
 
 struct ReportInputs {

@@ -66,7 +66,8 @@ v1::AvailabilityReply BuildAvailability(const ReportInputs& inputs, const Report
   common::SetTimestamp(scope.window.from, reply.mutable_from());
   common::SetTimestamp(scope.window.to, reply.mutable_to());
   for (const CheckInput& c : inputs.checks) {
-    CheckRows rows = ComputeCheck(c, scope.window);
+    CheckRows rows = scope.days.empty() ? ComputeCheck(c, scope.window)
+                                        : ComputeCheckDaily(c, scope.window, scope.days);
     for (v1::AvailabilityRow& r : rows.regions) {
       *reply.add_rows() = std::move(r);
     }

@@ -47,7 +47,7 @@ absl::Duration RetentionOf(const RollupRetention& r, RollupLevel level) {
   return absl::ZeroDuration();
 }
 
-// The predicate selecting `spans` of `level` (literal times we formatted).
+// The predicate selecting the spans of `level` (literal times we formatted).
 std::string RangeSql(RollupLevel level, const std::vector<RollupSpan>& spans) {
   std::vector<std::string> parts;
   const char* col = kColumn[static_cast<int>(level)];
@@ -60,19 +60,23 @@ std::string RangeSql(RollupLevel level, const std::vector<RollupSpan>& spans) {
   return absl::StrJoin(parts, " OR ");
 }
 
-// SELECT `columns` FROM every level that has spans, UNION ALL, filtered by
-// $1 (check ids) and $2 (regions); `suffix` picks the family ("" or "_class").
-std::string UnionSql(const RollupWindow& w, const std::string& columns, const char* suffix) {
+// SELECT part index, `columns` FROM every level that has spans in each part,
+// UNION ALL, filtered by $1 (check ids) and $2 (regions); `suffix` picks the
+// family ("" or "_class").
+std::string UnionSql(const std::vector<std::vector<RollupSpan>>& parts, const std::string& columns,
+                     const char* suffix) {
   std::vector<std::string> selects;
-  for (int l = 0; l < 3; ++l) {
-    const std::string range = RangeSql(static_cast<RollupLevel>(l), w.spans);
-    if (range.empty()) {
-      continue;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    for (int l = 0; l < 3; ++l) {
+      const std::string range = RangeSql(static_cast<RollupLevel>(l), parts[p]);
+      if (range.empty()) {
+        continue;
+      }
+      selects.push_back(absl::StrCat(
+          "SELECT ", p, " AS part, ", columns, " FROM ", kTable[l], suffix, " WHERE (", range,
+          ") AND (cardinality($1::text[]) = 0 OR check_id = ANY($1::text[]))"
+          " AND (cardinality($2::text[]) = 0 OR region = ANY($2::text[]))"));
     }
-    selects.push_back(
-        absl::StrCat("SELECT ", columns, " FROM ", kTable[l], suffix, " WHERE (", range,
-                     ") AND (cardinality($1::text[]) = 0 OR check_id = ANY($1::text[]))"
-                     " AND (cardinality($2::text[]) = 0 OR region = ANY($2::text[]))"));
   }
   return absl::StrJoin(selects, " UNION ALL ");
 }
@@ -165,72 +169,153 @@ RollupWindow PlanRollupSpans(absl::Time from, absl::Time to, const RollupRetenti
   return w;
 }
 
-absl::StatusOr<RollupWindow> ReadRollups(PGconn* c, const RollupQuery& q) {
-  RollupWindow w = PlanRollupSpans(q.from, q.to, q.retention, q.now);
-  if (w.spans.empty()) {
-    return w;
+namespace {
+
+// Totals (and, with `with_latency`, histograms) per part x check x region:
+// out[part] sorted by check_id, then region.
+absl::StatusOr<std::vector<std::vector<RollupTotals>>> ReadTotals(
+    PGconn* c, const std::vector<std::vector<RollupSpan>>& parts, const RollupQuery& q) {
+  std::vector<std::vector<RollupTotals>> out(parts.size());
+  bool any = false;
+  for (const std::vector<RollupSpan>& p : parts) {
+    any = any || !p.empty();
+  }
+  if (!any) {
+    return out;
   }
   const std::vector<std::string> params = {pg::ToArray(q.check_ids), pg::ToArray(q.regions)};
   const std::string totals_sql = absl::StrCat(
-      "SELECT check_id, region, (array_agg(service ORDER BY last_result DESC))[1],"
+      "SELECT part, check_id, region, (array_agg(service ORDER BY last_result DESC))[1],"
       " sum(probes)::bigint, sum(failures)::bigint, sum(prober_errors)::bigint,"
       " (extract(epoch FROM max(last_result)) * 1000000)::bigint FROM (",
-      UnionSql(w, "check_id, region, service, probes, failures, prober_errors, last_result", ""),
-      ") x GROUP BY check_id, region ORDER BY check_id COLLATE \"C\", region COLLATE \"C\"");
+      UnionSql(parts, "check_id, region, service, probes, failures, prober_errors, last_result",
+               ""),
+      ") x GROUP BY part, check_id, region"
+      " ORDER BY part, check_id COLLATE \"C\", region COLLATE \"C\"");
   ASSIGN_OR_RETURN(PgResultPtr totals, ExecParams(c, totals_sql, params, "rollup totals"));
-  std::map<std::pair<std::string, std::string>, size_t> index;
+  std::map<std::tuple<int64_t, std::string, std::string>, size_t> index;
   for (int i = 0; i < PQntuples(totals.get()); ++i) {
+    const int64_t part = Int(totals.get(), i, 0);
+    if (part < 0 || part >= static_cast<int64_t>(parts.size())) {
+      continue;
+    }
     RollupTotals row;
-    row.check_id = PQgetvalue(totals.get(), i, 0);
-    row.region = PQgetvalue(totals.get(), i, 1);
-    row.service = PQgetvalue(totals.get(), i, 2);
-    row.probes = Int(totals.get(), i, 3);
-    row.failures = Int(totals.get(), i, 4);
-    row.prober_errors = Int(totals.get(), i, 5);
-    row.last_result = absl::FromUnixMicros(Int(totals.get(), i, 6));
-    index[{row.check_id, row.region}] = w.rows.size();
-    w.rows.push_back(std::move(row));
+    row.check_id = PQgetvalue(totals.get(), i, 1);
+    row.region = PQgetvalue(totals.get(), i, 2);
+    row.service = PQgetvalue(totals.get(), i, 3);
+    row.probes = Int(totals.get(), i, 4);
+    row.failures = Int(totals.get(), i, 5);
+    row.prober_errors = Int(totals.get(), i, 6);
+    row.last_result = absl::FromUnixMicros(Int(totals.get(), i, 7));
+    index[{part, row.check_id, row.region}] = out[part].size();
+    out[part].push_back(std::move(row));
   }
+  auto find = [&](const PGresult* r, int i) -> RollupTotals* {
+    auto it = index.find({Int(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)});
+    return it == index.end() ? nullptr : &out[std::get<0>(it->first)][it->second];
+  };
 
   const std::string class_sql =
-      absl::StrCat("SELECT check_id, region, failure_class, sum(n)::bigint FROM (",
-                   UnionSql(w, "check_id, region, failure_class, n", "_class"),
-                   ") x GROUP BY check_id, region, failure_class");
+      absl::StrCat("SELECT part, check_id, region, failure_class, sum(n)::bigint FROM (",
+                   UnionSql(parts, "check_id, region, failure_class, n", "_class"),
+                   ") x GROUP BY part, check_id, region, failure_class");
   ASSIGN_OR_RETURN(PgResultPtr classes, ExecParams(c, class_sql, params, "rollup classes"));
   for (int i = 0; i < PQntuples(classes.get()); ++i) {
-    auto it = index.find({PQgetvalue(classes.get(), i, 0), PQgetvalue(classes.get(), i, 1)});
-    if (it != index.end()) {
-      w.rows[it->second].failures_by_class[PQgetvalue(classes.get(), i, 2)] +=
-          Int(classes.get(), i, 3);
+    if (RollupTotals* row = find(classes.get(), i)) {
+      row->failures_by_class[PQgetvalue(classes.get(), i, 3)] += Int(classes.get(), i, 4);
     }
   }
   if (!q.with_latency) {
-    return w;
+    return out;
   }
   const std::string latency_sql = absl::StrCat(
-      "SELECT check_id, region, ph, i - 1, sum(v)::bigint FROM (",
-      UnionSql(w, "check_id, region, dns_hist, connect_hist, tls_hist, first_byte_hist, total_hist",
+      "SELECT part, check_id, region, ph, i - 1, sum(v)::bigint FROM (",
+      UnionSql(parts,
+               "check_id, region, dns_hist, connect_hist, tls_hist, first_byte_hist, total_hist",
                ""),
       ") x CROSS JOIN LATERAL (VALUES (0, dns_hist), (1, connect_hist), (2, tls_hist),"
       " (3, first_byte_hist), (4, total_hist)) AS h(ph, arr)"
       " CROSS JOIN LATERAL unnest(arr) WITH ORDINALITY AS u(v, i)"
-      " WHERE v IS NOT NULL AND v <> 0 GROUP BY check_id, region, ph, i");
+      " WHERE v IS NOT NULL AND v <> 0 GROUP BY part, check_id, region, ph, i");
   ASSIGN_OR_RETURN(PgResultPtr latency, ExecParams(c, latency_sql, params, "rollup latency"));
   for (int i = 0; i < PQntuples(latency.get()); ++i) {
-    auto it = index.find({PQgetvalue(latency.get(), i, 0), PQgetvalue(latency.get(), i, 1)});
-    const int64_t phase = Int(latency.get(), i, 2);
-    const int64_t bucket = Int(latency.get(), i, 3);
-    if (it == index.end() || phase < 0 || phase >= kPhaseCount || bucket < 0 ||
+    RollupTotals* row = find(latency.get(), i);
+    const int64_t phase = Int(latency.get(), i, 3);
+    const int64_t bucket = Int(latency.get(), i, 4);
+    if (row == nullptr || phase < 0 || phase >= kPhaseCount || bucket < 0 ||
         bucket >= kLatencyBucketCount) {
       continue;
     }
-    LatencyHistogram& h = w.rows[it->second].latency[phase];
+    LatencyHistogram& h = row->latency[phase];
     if (h.size() <= static_cast<size_t>(bucket)) {
       h.resize(bucket + 1, 0);
     }
-    h[bucket] += Int(latency.get(), i, 4);
+    h[bucket] += Int(latency.get(), i, 5);
   }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<RollupWindow> ReadRollups(PGconn* c, const RollupQuery& q) {
+  RollupWindow w = PlanRollupSpans(q.from, q.to, q.retention, q.now);
+  ASSIGN_OR_RETURN(std::vector<std::vector<RollupTotals>> rows, ReadTotals(c, {w.spans}, q));
+  w.rows = std::move(rows.front());
   return w;
+}
+
+absl::StatusOr<RollupParts> ReadRollupParts(PGconn* c, const RollupQuery& q,
+                                            const std::vector<RollupPart>& parts) {
+  RollupParts out;
+  std::vector<std::vector<RollupSpan>> spans;
+  absl::Time reached = absl::InfinitePast();
+  out.window.covered_from = out.window.covered_to = q.from;
+  for (const RollupPart& part : parts) {
+    RollupWindow w = PlanRollupSpans(part.from, part.to, q.retention, q.now);
+    out.window.approximate = out.window.approximate || w.approximate;
+    std::vector<RollupSpan> mine;
+    for (RollupSpan s : w.spans) {
+      s.from = std::max(s.from, reached);
+      if (s.from < s.to) {
+        mine.push_back(s);
+        out.window.spans.push_back(s);
+      }
+    }
+    if (!mine.empty()) {
+      reached = std::max(reached, mine.back().to);
+    }
+    spans.push_back(std::move(mine));
+  }
+  if (!out.window.spans.empty()) {
+    out.window.covered_from = out.window.spans.front().from;
+    out.window.covered_to = out.window.spans.back().to;
+  }
+  RollupQuery counts = q;
+  counts.with_latency = false;
+  ASSIGN_OR_RETURN(out.parts, ReadTotals(c, spans, counts));
+  // The window's totals: the parts added up.
+  std::map<std::pair<std::string, std::string>, RollupTotals> sum;
+  for (const std::vector<RollupTotals>& part : out.parts) {
+    for (const RollupTotals& r : part) {
+      RollupTotals& t = sum[{r.check_id, r.region}];
+      if (t.check_id.empty() || r.last_result >= t.last_result) {
+        t.service = r.service;
+      }
+      t.check_id = r.check_id;
+      t.region = r.region;
+      t.probes += r.probes;
+      t.failures += r.failures;
+      t.prober_errors += r.prober_errors;
+      t.last_result = std::max(t.last_result, r.last_result);
+      for (const auto& [name, n] : r.failures_by_class) {
+        t.failures_by_class[name] += n;
+      }
+    }
+  }
+  for (auto& [key, t] : sum) {
+    out.window.rows.push_back(std::move(t));
+  }
+  return out;
 }
 
 }  // namespace sonde::collector

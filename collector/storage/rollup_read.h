@@ -97,6 +97,22 @@ RollupWindow PlanRollupSpans(absl::Time from, absl::Time to, const RollupRetenti
 
 absl::StatusOr<RollupWindow> ReadRollups(PGconn* conn, const RollupQuery& query);
 
+// Daily reports: the totals of each of several consecutive parts of the
+// window (calendar days) separately, in one statement per table family.
+// Each part is planned as a window of its own; a span a retention fallback
+// widened into the previous part's buckets starts where that part's spans
+// ended, so no bucket counts twice. No latency.
+struct RollupPart {
+  absl::Time from;
+  absl::Time to;
+};
+struct RollupParts {
+  RollupWindow window;  // every part's spans; rows = the parts' totals added up
+  std::vector<std::vector<RollupTotals>> parts;  // per part, sorted like RollupWindow::rows
+};
+absl::StatusOr<RollupParts> ReadRollupParts(PGconn* conn, const RollupQuery& query,
+                                            const std::vector<RollupPart>& parts);
+
 }  // namespace sonde::collector
 
 #endif  // SONDE_COLLECTOR_STORAGE_ROLLUP_READ_H_

@@ -8,13 +8,16 @@
 
 namespace sonde::prober {
 
-ConfigClient::ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHello hello,
+ConfigClient::ConfigClient(std::shared_ptr<CollectorTargets> targets, v1::ProberHello hello,
                            std::string bearer_token, OnConfig on_config)
-    : channel_(std::move(channel)),
-      stub_(v1::ConfigService::NewStub(channel_)),
+    : targets_(std::move(targets)),
       hello_(std::move(hello)),
       bearer_token_(std::move(bearer_token)),
-      on_config_(std::move(on_config)) {}
+      on_config_(std::move(on_config)) {
+  for (size_t i = 0; i < targets_->size(); ++i) {
+    stubs_.push_back(v1::ConfigService::NewStub(targets_->channel(i)));
+  }
+}
 
 ConfigClient::~ConfigClient() { Stop(); }
 
@@ -120,7 +123,7 @@ void ConfigClient::Report(const std::string& refused_version, const std::string&
   report.set_refused_version(refused_version);
   report.set_error(error);
   v1::ConfigReportReply reply;
-  grpc::Status st = stub_->Report(&ctx, report, &reply);
+  grpc::Status st = stubs_[watch_target_]->Report(&ctx, report, &reply);
   if (!st.ok()) {
     spdlog::warn("cannot tell the collector which config runs: {}", st.error_message());
   }
@@ -152,9 +155,10 @@ bool ConfigClient::WaitToRetry(absl::Duration backoff) {
                          std::min(absl::Milliseconds(100), until - absl::Now()));
     // Without try_to_connect an IDLE channel would stay IDLE; gRPC paces
     // the connection attempts with its own backoff.
-    if (channel_->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
+    const size_t current = targets_->current();
+    if (targets_->channel(current)->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
       channel_was_down = true;
-    } else if (channel_was_down) {
+    } else if (channel_was_down || current != watch_target_) {
       return true;
     }
   }
@@ -177,7 +181,8 @@ void ConfigClient::Run() {
       }
       ctx_ = &ctx;
     }
-    auto reader = stub_->Watch(&ctx, hello_);
+    watch_target_ = targets_->current();
+    auto reader = stubs_[watch_target_]->Watch(&ctx, hello_);
     common::TransferAssembler assembler;
     v1::ProberConfig message;
     while (reader->Read(&message)) {
@@ -198,6 +203,10 @@ void ConfigClient::Run() {
     if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
       spdlog::error("the collector refuses this prober's credentials: {}", st.error_message());
+    }
+    if (targets_->channel(watch_target_)->GetState(/*try_to_connect=*/false) !=
+        GRPC_CHANNEL_READY) {
+      targets_->Failed(watch_target_);
     }
     absl::MutexLock l(&mu_);
     ctx_ = nullptr;

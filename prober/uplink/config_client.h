@@ -11,7 +11,11 @@
 // one that was unreachable is asked again as soon as the channel is READY
 // once more (the channel is shared with the Uplink, whose resends connect
 // it), so a config changed during an outage arrives seconds after the
-// collector is back, not one backoff later.
+// collector is back, not one backoff later. With several collector
+// replicas (CollectorTargets, shared with the Uplink) each Watch goes to the
+// current target; one that ends while its channel is down moves the
+// current target on, and the retry goes at once to a target that became
+// current meanwhile and is READY.
 //
 // Runs on its own thread; the callback runs on that thread (post to the
 // event loop from it). Start/Stop from one thread (main); the channel is
@@ -28,6 +32,7 @@
 #include "absl/time/time.h"
 #include "common/config/config_transfer.h"
 #include "grpcpp/grpcpp.h"
+#include "prober/uplink/collector_targets.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
 namespace sonde::prober {
@@ -46,8 +51,13 @@ class ConfigClient {
   };
   using OnDelta = std::function<void(Delta)>;
   // `bearer_token` ("" for none) is sent as "authorization: Bearer ...".
-  ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHello hello,
+  ConfigClient(std::shared_ptr<CollectorTargets> targets, v1::ProberHello hello,
                std::string bearer_token, OnConfig on_config);
+  // One collector.
+  ConfigClient(std::shared_ptr<grpc::Channel> channel, v1::ProberHello hello,
+               std::string bearer_token, OnConfig on_config)
+      : ConfigClient(CollectorTargets::Single(std::move(channel)), std::move(hello),
+                     std::move(bearer_token), std::move(on_config)) {}
   ~ConfigClient();
 
   // Reconnect backoff: `initial`, x1.6 per failure up to `max` (defaults 1 s
@@ -81,11 +91,13 @@ class ConfigClient {
  private:
   void Run();
   // Waits up to `backoff` or until Stop(); returns early (true) when the
-  // channel, not READY meanwhile, is READY again.
+  // current target's channel, not READY meanwhile, is READY again, or
+  // another target became current and is READY.
   bool WaitToRetry(absl::Duration backoff) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::ConfigService::Stub> stub_;
+  const std::shared_ptr<CollectorTargets> targets_;
+  std::vector<std::unique_ptr<v1::ConfigService::Stub>> stubs_;  // one per target
+  size_t watch_target_ = 0;  // the Run thread's: the target of the last Watch
   v1::ProberHello hello_;
   std::string bearer_token_;
   OnConfig on_config_;

@@ -7,18 +7,21 @@
 
 #include "absl/strings/match.h"
 #include "common/logging.h"
+#include "common/net.h"
 #include "common/proto_time.h"
 
 namespace sonde::prober {
 
-Uplink::Uplink(std::shared_ptr<grpc::Channel> channel, Options options)
-    : channel_(std::move(channel)),
-      stub_(v1::Ingest::NewStub(channel_)),
-      options_(std::move(options)) {}
+Uplink::Uplink(std::shared_ptr<CollectorTargets> targets, Options options)
+    : targets_(std::move(targets)), options_(std::move(options)) {
+  for (size_t i = 0; i < targets_->size(); ++i) {
+    stubs_.push_back(v1::Ingest::NewStub(targets_->channel(i)));
+  }
+}
 
-absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<grpc::Channel> channel,
+absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<CollectorTargets> targets,
                                                        Options options) {
-  std::unique_ptr<Uplink> u(new Uplink(std::move(channel), std::move(options)));
+  std::unique_ptr<Uplink> u(new Uplink(std::move(targets), std::move(options)));
   // Sequences start at the clock (microseconds) and above anything spooled,
   // so they keep increasing across restarts; within a run they are contiguous.
   uint64_t base = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
@@ -42,8 +45,15 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<grpc::Cha
   return u;
 }
 
-grpc::ChannelArguments Uplink::ChannelArguments(const Options& options) {
+grpc::ChannelArguments Uplink::ChannelArguments(const Options& options, const std::string& target) {
   grpc::ChannelArguments args;
+  // A name may stand for several replicas: a stream then goes to the next
+  // address that is READY, a dead one is skipped, and a stream reopened
+  // after the collector's maximum connection age lands on another replica.
+  absl::StatusOr<common::HostPort> hp = common::ParseHostPort(target, 0);
+  if (hp.ok() && !common::IsIpLiteral(hp->host)) {
+    args.SetLoadBalancingPolicyName("round_robin");
+  }
   // gRPC reconnects a channel on its own schedule and, until its next
   // attempt, fails every call with the error it cached. Pinning its backoff
   // to connect_retry (initial = max: no growth) makes every attempt a real
@@ -351,6 +361,7 @@ bool Uplink::StopDue() const { return stopping_ && (absl::Now() >= stop_deadline
 
 void Uplink::Run() {
   absl::Duration backoff = options_.backoff_initial;
+  size_t failed_in_row = 0;  // streams ended without an ack, one after the other
   std::mt19937_64 rng(std::random_device{}());
   while (true) {
     bool progressed = false;
@@ -366,11 +377,27 @@ void Uplink::Run() {
     if (Refused(st)) {
       continue;  // the refused batch is out of the way: go on at once
     }
+    failed_in_row = progressed ? 0 : failed_in_row + 1;
+    if (targets_->size() > 1) {
+      // Another replica stores the same batches (dedup makes the resend
+      // harmless): try each once before backing off.
+      const size_t next = progressed ? targets_->Spread() : targets_->Failed(stream_target_);
+      if (failed_in_row < targets_->size()) {
+        if (next != stream_target_) {
+          spdlog::warn("collector {} stream ended ({}); streaming to {}",
+                       targets_->address(stream_target_), st.error_message(),
+                       targets_->address(next));
+        }
+        continue;
+      }
+    }
     // A collector that is reachable but ended the stream (shutting down,
     // refusing credentials, failing) can change its mind at any moment and
     // a retry costs it one call: a few seconds at most. One that cannot be
     // reached is watched through the channel instead (AwaitRetry).
-    const bool reachable = channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+    const bool reachable =
+        targets_->channel(targets_->current())->GetState(/*try_to_connect=*/false) ==
+        GRPC_CHANNEL_READY;
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
     const absl::Duration wait =
         (reachable ? std::min(backoff, options_.refused_backoff_max) : backoff) * jitter(rng);
@@ -395,47 +422,61 @@ void Uplink::Run() {
 void Uplink::AwaitRetry(absl::Duration wait) {
   absl::Time until = absl::Now() + wait;
   absl::Duration period = wait;
-  bool was_down = false;
+  const size_t n = targets_->size();
+  std::vector<bool> was_down(n, false);
   while (!StopDue()) {
     FormBatches(false);
     if (spool_) {
       spool_->MaybeSync();
     }
-    // try_to_connect: an IDLE channel starts connecting; gRPC then retries
-    // every connect_retry (ChannelArguments).
-    grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
-    if (state != GRPC_CHANNEL_READY) {
-      // Waiting *in gRPC* is what drives the connection attempt: with no
-      // call in flight nothing else polls its socket, and gRPC's backup
-      // poller looks only every 5 s -- a connect to a collector that
-      // listens again would finish seconds late.
-      mu_.Unlock();
-      channel_->WaitForStateChange(
-          state, std::chrono::system_clock::now() + std::chrono::milliseconds(100));
-      mu_.Lock();
-      state = channel_->GetState(/*try_to_connect=*/true);
+    const size_t current = targets_->current();
+    bool current_ready = false;
+    bool waited = false;
+    for (size_t i = 0; i < n; ++i) {
+      grpc::Channel* channel = targets_->channel(i).get();
+      // try_to_connect: an IDLE channel starts connecting; gRPC then retries
+      // every connect_retry (ChannelArguments).
+      grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+      if (state != GRPC_CHANNEL_READY) {
+        // Waiting *in gRPC* is what drives the connection attempt: with no
+        // call in flight nothing else polls its socket, and gRPC's backup
+        // poller looks only every 5 s -- a connect to a collector that
+        // listens again would finish seconds late.
+        mu_.Unlock();
+        channel->WaitForStateChange(
+            state, std::chrono::system_clock::now() + std::chrono::milliseconds(100 / n));
+        mu_.Lock();
+        waited = true;
+        state = channel->GetState(/*try_to_connect=*/true);
+      }
+      if (state != GRPC_CHANNEL_READY) {
+        was_down[i] = true;
+        continue;
+      }
+      if (was_down[i]) {
+        spdlog::info("collector {} reachable again; resending now", targets_->address(i));
+        targets_->Select(i);
+        return;
+      }
+      current_ready |= i == current;
     }
     const absl::Time now = absl::Now();
-    if (state == GRPC_CHANNEL_READY) {
-      if (was_down) {
-        spdlog::info("collector reachable again; resending now");
-        return;
-      }
+    if (current_ready) {
       if (now >= until) {
         return;
       }
-    } else {
-      was_down = true;
-      if (now >= until) {
-        // Sonde's own retry is due while the channel is still down: make
-        // gRPC attempt now rather than trust a failure it cached.
-        grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
-        period = std::min(period * 1.6, options_.backoff_max);
-        until = now + period;
+    } else if (now >= until) {
+      // Sonde's own retry is due while the channel is still down: make
+      // gRPC attempt now rather than trust a failure it cached.
+      for (size_t i = 0; i < n; ++i) {
+        grpc::experimental::ChannelResetConnectionBackoff(targets_->channel(i).get());
       }
-      continue;  // waited in gRPC already
+      period = std::min(period * 1.6, options_.backoff_max);
+      until = now + period;
     }
-    AwaitWake(absl::Milliseconds(100));
+    if (!waited) {
+      AwaitWake(absl::Milliseconds(100));
+    }
   }
 }
 
@@ -452,8 +493,10 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
     last_sent_ = last_acked_;  // resend everything unacked, in order
     in_flight_ = 0;
     stream_ctx_ = &ctx;
+    stream_target_ = targets_->current();
   }
-  std::unique_ptr<grpc::ClientReaderWriter<v1::ResultBatch, v1::Ack>> stream = stub_->Report(&ctx);
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ResultBatch, v1::Ack>> stream =
+      stubs_[stream_target_]->Report(&ctx);
   std::atomic<bool> got_ack{false};
   std::atomic<bool> reader_done{false};
 

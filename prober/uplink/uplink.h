@@ -9,6 +9,12 @@
 // database is away) pushes back onto the spool without ending anything.
 //
 // Reconnecting is the Uplink's decision (docs/operations.md, "Reconnect"):
+// with several collector replicas (CollectorTargets), a stream that ends
+// without an ack moves to the next replica at once, each replica is tried
+// once before the backoff below applies, a replica that comes back while
+// the current one is down is taken at once, and a stream that worked and
+// ended (the replica's maximum connection age) reopens on a random replica.
+// With one collector:
 // ChannelArguments() pins gRPC's own connect backoff to `connect_retry`
 // (1 s, no growth), so a collector that cannot be reached is tried for real
 // every second and the stream reopens the moment the channel is READY
@@ -40,6 +46,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "prober/uplink/collector_targets.h"
 #include "prober/uplink/spool.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
@@ -89,11 +96,21 @@ class Uplink {
   // The channel arguments that make gRPC's reconnects agree with the
   // Uplink's: connect attempts every `connect_retry`, each given
   // `connect_timeout`, and keepalive pings. Build the channel with them.
-  static grpc::ChannelArguments ChannelArguments(const Options& options);
+  // For a `target` whose host is a name, not an IP literal, the channel
+  // balances streams round robin over the name's addresses (a name with
+  // several addresses is a set of replicas); an IP literal keeps gRPC's
+  // default (pick first).
+  static grpc::ChannelArguments ChannelArguments(const Options& options,
+                                                 const std::string& target = "");
 
   // Opens the spool (recovering what an earlier run left) when configured.
-  static absl::StatusOr<std::unique_ptr<Uplink>> Create(std::shared_ptr<grpc::Channel> channel,
+  static absl::StatusOr<std::unique_ptr<Uplink>> Create(std::shared_ptr<CollectorTargets> targets,
                                                         Options options);
+  // One collector.
+  static absl::StatusOr<std::unique_ptr<Uplink>> Create(std::shared_ptr<grpc::Channel> channel,
+                                                        Options options) {
+    return Create(CollectorTargets::Single(std::move(channel)), std::move(options));
+  }
   ~Uplink();  // Stop(absl::ZeroDuration()) if still running
 
   void Start();
@@ -115,7 +132,7 @@ class Uplink {
   size_t backlog() const;
 
  private:
-  Uplink(std::shared_ptr<grpc::Channel> channel, Options options);
+  Uplink(std::shared_ptr<CollectorTargets> targets, Options options);
   void Run();
   // Forms and syncs batches every 100 ms, whatever the stream does, and
   // cancels a stream that blocks a due stop.
@@ -123,9 +140,10 @@ class Uplink {
   // One stream; returns its final status, and in *progressed whether it got
   // any ack.
   grpc::Status StreamOnce(bool* progressed);
-  // Waits between streams: until `wait` has passed with the channel READY,
-  // or at once when the channel becomes READY after being down (the
-  // collector is back). Keeps batching meanwhile.
+  // Waits between streams: until `wait` has passed with the current
+  // target's channel READY, or at once when a target's channel becomes READY
+  // after being down (a collector is back; it becomes the current target).
+  // Keeps batching meanwhile.
   void AwaitRetry(absl::Duration wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The collector refused the oldest unacked batch (`status`): split it or
   // drop it as a gap. Returns false if nothing was unacked.
@@ -155,8 +173,9 @@ class Uplink {
   // set, and starve the ack reader of mu_ just when acks are awaited.
   void AwaitWake(absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Ingest::Stub> stub_;
+  const std::shared_ptr<CollectorTargets> targets_;
+  std::vector<std::unique_ptr<v1::Ingest::Stub>> stubs_;  // one per target
+  size_t stream_target_ = 0;  // the last stream's target; the uplink thread's
   Options options_;
   std::thread thread_;
   std::thread keeper_;

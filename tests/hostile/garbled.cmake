@@ -5,4 +5,4 @@
 sonde_cc_test(NAME hostile_garbled_test
   SRCS garbled_test.cc
   DEPS sonde::test_cluster
-  LABELS "hostile;longrun" TIMEOUT 900)
+  LABELS "hostile;longrun" TIMEOUT 900 COST 900)

@@ -674,6 +674,49 @@ double Scenario::ReportTime(const std::string& what, const std::string& scenario
   return s;
 }
 
+void Scenario::ReportDetectionPath(const std::string& scenario, const std::string& check,
+                                   const std::string& incident_id, absl::Time fault_on,
+                                   absl::Time detected) {
+  const std::string t0 = PgTime(fault_on);
+  auto after = [&](const std::string& column) {
+    return absl::StrCat("round((extract(epoch FROM ", column, " - ", t0, ")), 3)");
+  };
+  // The first three failing runs per region: when each started, ended and
+  // was stored.
+  const testing::Db::Rows rows = Query(absl::StrCat(
+      "SELECT region, ", after("started_at"), ", ",
+      after("started_at + total_us * interval '1 microsecond'"), ", ", after("received_at"),
+      // The commit itself, where the server keeps commit times
+      // (track_commit_timestamp = on; off in the shipped test cluster).
+      ", CASE WHEN current_setting('track_commit_timestamp') = 'on' THEN ",
+      after("pg_xact_commit_timestamp(x)"), "::text ELSE '-' END",
+      " FROM (SELECT *, xmin AS x, row_number() OVER (PARTITION BY region ORDER BY started_at) AS n"
+      " FROM results WHERE check_id = ",
+      SqlQuote(check), " AND NOT ok AND started_at >= ", t0,
+      ") f WHERE n <= 3 ORDER BY region, started_at"));
+  double worst_lag = 0;
+  for (const auto& r : rows) {
+    double ended = 0, stored = 0;
+    if (absl::SimpleAtod(r[2], &ended) && absl::SimpleAtod(r[3], &stored)) {
+      worst_lag = std::max(worst_lag, stored - ended);
+    }
+    std::cout << "[ detection path ] " << scenario << " " << r[0] << " failing run: started "
+              << r[1] << " ended " << r[2] << " stored " << r[3] << " committed " << r[4]
+              << std::endl;
+  }
+  const testing::Db::Rows opened = Query(absl::StrCat(
+      "SELECT ", after("i.opened_at"), ", coalesce((SELECT ", after("min(o.created_at)"),
+      " FROM outbox o WHERE o.incident_id = i.id AND o.event = 'OPENED')::text, '-')"
+      " FROM incidents i WHERE i.id = ",
+      SqlQuote(incident_id)));
+  for (const auto& r : opened) {
+    std::cout << "[ detection path ] " << scenario << " opened_at " << r[0] << " recorded " << r[1]
+              << " seen " << absl::StrFormat("%.3f", Secs(detected - fault_on)) << std::endl;
+  }
+  ::testing::Test::RecordProperty(absl::StrCat("ingest_lag.", scenario),
+                                  absl::StrFormat("%.3f", worst_lag));
+}
+
 void Scenario::DumpOnFailure() {
   if (!::testing::Test::HasFailure()) {
     return;

@@ -252,6 +252,18 @@ class Scenario {
   double ReportTime(const std::string& what, const std::string& scenario, absl::Time fault_on,
                     absl::Time detected);
 
+  // Where the time to detect went, from stored rows (no log text): per
+  // region, the failing results of `check` that started after `fault_on`
+  // (probe end = started_at + total_us, stored = results.received_at, the
+  // ingest transaction's start), then the incident's opened_at (the
+  // detector's event time), its OPENED outbox row's created_at (the
+  // recording transaction's start) and `detected` (the test's first sight).
+  // Prints one "[ detection path ] ..." line per stage, seconds after
+  // `fault_on`, and records the stored-minus-ended lag as a property.
+  void ReportDetectionPath(const std::string& scenario, const std::string& check,
+                           const std::string& incident_id, absl::Time fault_on,
+                           absl::Time detected);
+
   // On failure: keeps the scratch dir and prints the logs' tails.
   void DumpOnFailure();
 

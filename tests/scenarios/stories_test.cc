@@ -113,6 +113,8 @@ class StoryTest : public ::testing::Test {
       return inc;
     }
     s.ReportTime("time to detect", label, fault_on, *detected);
+    s.ReportDetectionPath(label, inc->checks.empty() ? "" : inc->checks.front(), inc->id, fault_on,
+                          *detected);
     std::optional<Delivery> page = s.webhook().WaitFor(
         [&](const Delivery& d) { return d.event == "OPENED" && d.incident_id == inc->id; },
         kNotifyTimeout);
@@ -893,6 +895,7 @@ TEST_F(StoryTest, NotificationSurvivesCollectorSigkillBetweenDetectionAndDeliver
       seconds(30), &detected);
   ASSERT_TRUE(inc.has_value()) << s.DescribeIncidents();
   s.ReportTime("time to detect", "global", fault_on, detected);
+  s.ReportDetectionPath("global", "shop-web", inc->id, fault_on, detected);
   EXPECT_LE(Secs(detected - fault_on), kOutageBudgetS);
 
   // The OPENED page was tried, refused, and is still owed.

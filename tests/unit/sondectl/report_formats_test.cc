@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "sondectl/report_model.h"
 
@@ -44,8 +45,18 @@ v1::AvailabilityReply Reply(const std::string& check) {
   return reply;
 }
 
+// `text` as mstch writes it into HTML.
+std::string AsHtml(const std::string& text) {
+  return absl::StrReplaceAll(text, {{"&", "&amp;"},
+                                    {"<", "&lt;"},
+                                    {">", "&gt;"},
+                                    {"\"", "&quot;"},
+                                    {"'", "&#39;"},
+                                    {"/", "&#x2F;"}});
+}
+
 TEST(ReportFormatsTest, RegistryNamesEveryFormatOnce) {
-  EXPECT_EQ(ReportFormatNames(), (std::vector<std::string>{"table", "json", "csv"}));
+  EXPECT_EQ(ReportFormatNames(), (std::vector<std::string>{"table", "json", "csv", "html"}));
   for (const std::string& name : ReportFormatNames()) {
     ASSERT_NE(FindReportFormat(name), nullptr) << name;
     EXPECT_EQ(FindReportFormat(name)->name, name);
@@ -67,6 +78,10 @@ TEST(ReportFormatsTest, EveryFormatPrintsTheAccountingFooter) {
           EXPECT_TRUE(absl::StrContains(out, "\n" + line.label + ": " + line.text + "\n")) << out;
         } else if (name == "json") {
           EXPECT_TRUE(absl::StrContains(out, "\"" + line.key + "\":\"" + line.text + "\"")) << out;
+        } else if (name == "html") {
+          EXPECT_TRUE(
+              absl::StrContains(out, "<li>" + line.label + ": " + AsHtml(line.text) + "</li>"))
+              << out;
         } else {
           EXPECT_TRUE(absl::StrContains(out, "\r\n# " + line.key + ": " + line.text + "\r\n"))
               << out;

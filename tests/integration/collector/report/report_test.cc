@@ -216,6 +216,121 @@ TEST_F(ReportTest, OneRegionOfThreeDownForAnHourIsRegionalAndWeighsAThird) {
   EXPECT_EQ(day.counted_seconds(), 3 * 3600);
 }
 
+// The Query API over HTTP on a loopback port, its clock standing at `now`.
+struct HttpReports {
+  HttpReports(const std::string& conninfo, const v1::Config& config, absl::Time now)
+      : pool(conninfo), holder(config), clock(now), query(&pool, &clock), api(&query, nullptr) {
+    query.set_config(&holder);
+  }
+  ~HttpReports() { api.Stop(); }
+  absl::Status Start() {
+    if (absl::Status st = api.Start("127.0.0.1:0"); !st.ok()) {
+      return st;
+    }
+    client = std::make_unique<httplib::Client>("127.0.0.1", api.port());
+    client->set_read_timeout(20);
+    return absl::OkStatus();
+  }
+
+  StorePool pool;
+  ConfigHolder holder;
+  common::FakeClock clock;
+  QueryService query;
+  HttpApi api;
+  std::unique_ptr<httplib::Client> client;
+};
+
+// Checks that the days of `row` add up to it; returns the days' down seconds.
+std::vector<double> DaysAddUp(const v1::AvailabilityRow& row) {
+  std::vector<double> down;
+  uint64_t probes = 0;
+  uint64_t failures = 0;
+  double down_sum = 0;
+  int64_t counted = 0;
+  for (const v1::DayAvailability& d : row.days()) {
+    probes += d.probes();
+    failures += d.failures();
+    down_sum += d.down_seconds();
+    counted += d.counted_seconds();
+    down.push_back(d.down_seconds());
+  }
+  EXPECT_EQ(probes, row.probes()) << row.check_id() << " " << row.region();
+  EXPECT_EQ(failures, row.failures()) << row.check_id() << " " << row.region();
+  EXPECT_NEAR(down_sum, row.down_seconds(), 1e-6) << row.check_id() << " " << row.region();
+  EXPECT_EQ(counted, row.counted_seconds()) << row.check_id() << " " << row.region();
+  return down;
+}
+
+TEST_F(ReportTest, DailyNumbersShowARegionalOutageInItsDayOnlyAndAddUp) {
+  const v1::Config config = AppConfig(absl::Minutes(1));
+  // kT0 is a UTC midnight: two hours of the day before, two of kT0's day,
+  // ams down for an hour on the second.
+  const absl::Time fail_from = kT0 + absl::Minutes(30);
+  const absl::Time fail_to = kT0 + absl::Minutes(90);
+  Run(config, kT0 - absl::Hours(2), kT0 + absl::Hours(2),
+      [&](const std::string& check, const std::string& region, absl::Time t) {
+        return check == "app-login" && region == "ams" && t >= fail_from && t < fail_to
+                   ? FC::TCP_REFUSED
+                   : FC::OK;
+      });
+  ASSERT_EQ(Column("SELECT kind FROM incidents"), std::vector<std::string>{"REGIONAL_OUTAGE"});
+  // Over HTTP (daily=true), as the HTML report and the status page ask.
+  HttpReports http(conninfo_, config, kT0 + absl::Hours(2));
+  ASSERT_OK(http.Start());
+  httplib::Client& client = *http.client;
+  auto res = client.Get("/api/v1/availability?window=4h&daily=true");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  v1::AvailabilityReply reply;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(res->body, &reply).ok()) << res->body;
+  ASSERT_EQ(reply.overall_size(), 2);
+  ASSERT_EQ(reply.rows_size(), 6);
+  for (const auto* rows : {&reply.rows(), &reply.overall()}) {
+    for (const v1::AvailabilityRow& row : *rows) {
+      ASSERT_EQ(row.days_size(), 2) << row.check_id() << " " << row.region();
+      EXPECT_EQ(common::ToTime(row.days(0).start()), kT0 - absl::Hours(2));
+      EXPECT_EQ(common::ToTime(row.days(1).start()), kT0);
+      EXPECT_EQ(row.days(1).counted_seconds(), 7200);
+      const std::vector<double> down = DaysAddUp(row);
+      EXPECT_EQ(down[0], 0) << "the day before the outage is clean";
+      const bool hit =
+          row.check_id() == "app-login" && (row.region().empty() || row.region() == "ams");
+      EXPECT_EQ(down[1] > 0, hit) << row.check_id() << " " << row.region();
+    }
+  }
+  const v1::AvailabilityRow& ams = Row(reply, "app-login", "ams");
+  EXPECT_NEAR(ams.days(1).down_seconds(), 3600, 180);
+  EXPECT_NEAR(ams.days(1).reachability(), 100.0 / 2, 1e-9);
+  EXPECT_NEAR(Row(reply, "app-login", "").days(1).down_seconds(), ams.days(1).down_seconds() / 3,
+              1e-6);
+  // Berlin's days (UTC+1): 23:00-00:00 of the first, then the rest; the
+  // counts of the split come from hour and minute rollups and still add up.
+  res = client.Get("/api/v1/availability?window=4h&daily=true&time_zone=Europe/Berlin");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  v1::AvailabilityReply berlin;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(res->body, &berlin).ok()) << res->body;
+  for (const auto* rows : {&berlin.rows(), &berlin.overall()}) {
+    for (const v1::AvailabilityRow& row : *rows) {
+      ASSERT_EQ(row.days_size(), 2) << row.check_id() << " " << row.region();
+      EXPECT_EQ(common::ToTime(row.days(1).start()), kT0 - absl::Hours(1));
+      EXPECT_EQ(row.days(0).counted_seconds(), 3600);
+      EXPECT_EQ(row.days(0).probes(), row.region().empty() ? 180u : 60u);
+      DaysAddUp(row);
+    }
+  }
+
+  // Without daily, the rows are the same and carry no days.
+  v1::AvailabilityRequest plain;
+  common::SetDuration(absl::Hours(4), plain.mutable_window());
+  ASSERT_OK_AND_ASSIGN(v1::AvailabilityReply whole, http.query.reports().Availability(plain));
+  const v1::AvailabilityRow& same = Row(whole, "app-login", "ams");
+  EXPECT_EQ(same.days_size(), 0);
+  EXPECT_EQ(same.probes(), ams.probes());
+  EXPECT_EQ(same.counted_seconds(), ams.counted_seconds());
+  EXPECT_DOUBLE_EQ(same.down_seconds(), ams.down_seconds());
+}
+
 TEST_F(ReportTest, AllRegionsDownIsGlobalAndBothDrop) {
   const v1::Config config = AppConfig(absl::Minutes(1));
   const absl::Time fail_from = kT0 + absl::Hours(1);
@@ -592,17 +707,11 @@ TEST_F(ReportTest, HttpJsonFieldNamesArePinned) {
   Run(
       config, kT0, kT0 + absl::Minutes(10),
       [](const std::string&, const std::string&, absl::Time) { return FC::OK; }, false);
-  StorePool pool(conninfo_);
-  ConfigHolder holder(config);
-  common::FakeClock clock(kT0 + absl::Minutes(10));
-  QueryService query(&pool, &clock);
-  query.set_config(&holder);
-  HttpApi api(&query, nullptr);
-  ASSERT_OK(api.Start("127.0.0.1:0"));
-  httplib::Client client("127.0.0.1", api.port());
-  client.set_read_timeout(20);
+  HttpReports http(conninfo_, config, kT0 + absl::Minutes(10));
+  ASSERT_OK(http.Start());
+  httplib::Client& client = *http.client;
 
-  auto res = client.Get("/api/v1/availability?window=10m&service=app");
+  auto res = client.Get("/api/v1/availability?window=10m&service=app&daily=true");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   google::protobuf::Struct body;
@@ -612,7 +721,11 @@ TEST_F(ReportTest, HttpJsonFieldNamesArePinned) {
   EXPECT_EQ(Keys(row), (std::set<std::string>{"check_id", "service", "region", "probes", "failures",
                                               "availability", "top_failure_class", "last_result",
                                               "reachability", "down_seconds", "counted_seconds",
-                                              "maintenance_seconds", "no_data_seconds"}));
+                                              "maintenance_seconds", "no_data_seconds", "days"}));
+  EXPECT_EQ(Keys(row.fields().at("days").list_value().values(0).struct_value()),
+            (std::set<std::string>{"start", "end", "availability", "reachability", "probes",
+                                   "failures", "down_seconds", "counted_seconds",
+                                   "maintenance_seconds", "no_data_seconds"}));
   EXPECT_EQ(Keys(body.fields().at("method").struct_value()),
             (std::set<std::string>{"definition", "window", "time_zone", "from", "to", "exclusions",
                                    "regions", "budgeting_method", "source"}));
@@ -636,7 +749,6 @@ TEST_F(ReportTest, HttpJsonFieldNamesArePinned) {
   res = client.Get("/api/v1/availability?month=2026-13");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400);
-  api.Stop();
 }
 
 }  // namespace

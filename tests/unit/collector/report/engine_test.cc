@@ -130,6 +130,97 @@ TEST(EngineTest, ServiceSumsItsChecks) {
   EXPECT_DOUBLE_EQ(s.availability(), 100.0 * 3900 / 4000);
 }
 
+TEST(DailyTest, CalendarDaysAreClippedAndFollowTheZone) {
+  absl::TimeZone berlin;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Berlin", &berlin));
+  // 2026-10-24 12:00 .. 2026-10-27 06:00 Berlin: the 25th has 25 hours.
+  const absl::Time from = absl::FromCivil(absl::CivilSecond(2026, 10, 24, 12, 0, 0), berlin);
+  const absl::Time to = absl::FromCivil(absl::CivilSecond(2026, 10, 27, 6, 0, 0), berlin);
+  const std::vector<Interval> days = CalendarDays({from, to}, berlin);
+  ASSERT_EQ(days.size(), 4u);
+  EXPECT_EQ(days[0].from, from);
+  EXPECT_EQ(days[0].to - days[0].from, absl::Hours(12));
+  EXPECT_EQ(days[1].to - days[1].from, absl::Hours(25));
+  EXPECT_EQ(days[2].to - days[2].from, absl::Hours(24));
+  EXPECT_EQ(days[3].to, to);
+  EXPECT_EQ(days[3].to - days[3].from, absl::Hours(6));
+  EXPECT_TRUE(CalendarDays({to, to}, berlin).empty());
+}
+
+// Minutes after the UTC midnight before kT0.
+absl::Time Mid(int minutes) {
+  return absl::FromUnixSeconds(absl::ToUnixSeconds(kT0) / 86400 * 86400) + absl::Minutes(minutes);
+}
+
+TEST(DailyTest, AnOutageShowsInItsDayOnlyAndTheDaysAddUpToTheRow) {
+  // Two UTC days; ams fails for an hour on the second; a maintenance window
+  // and a no-data stretch straddle midnight.
+  const Interval window{Mid(0), Mid(48 * 60)};
+  const std::vector<Interval> days = CalendarDays(window, absl::UTCTimeZone());
+  ASSERT_EQ(days.size(), 2u);
+  CheckInput in = ThreeRegions();
+  for (SeriesInput& s : in.regions) {
+    s.probes = 2880;
+    s.days = {{1440, 0}, {1440, 0}};
+  }
+  in.regions[0].failures = 60;
+  in.regions[0].days[1].failures = 60;
+  in.outages.push_back({{Mid(30 * 60), Mid(31 * 60)}, "REGIONAL_OUTAGE", {"ams"}, 1});
+  in.maintenance = {{Mid(23 * 60 + 30), Mid(24 * 60 + 30)}};
+  in.regions[1].no_data = {{Mid(23 * 60), Mid(25 * 60)}};
+  const CheckRows rows = ComputeCheckDaily(in, window, days);
+  const CheckRows plain = ComputeCheck(in, window);
+  std::vector<const v1::AvailabilityRow*> all = {&rows.overall};
+  for (const v1::AvailabilityRow& r : rows.regions) {
+    all.push_back(&r);
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    const v1::AvailabilityRow& row = *all[i];
+    const v1::AvailabilityRow& same = i == 0 ? plain.overall : plain.regions[i - 1];
+    EXPECT_EQ(row.counted_seconds(), same.counted_seconds());  // the row is unchanged
+    ASSERT_EQ(row.days_size(), 2) << row.region();
+    uint64_t probes = 0;
+    uint64_t failures = 0;
+    double down = 0;
+    int64_t counted = 0;
+    int64_t maintenance = 0;
+    int64_t no_data = 0;
+    for (const v1::DayAvailability& d : row.days()) {
+      probes += d.probes();
+      failures += d.failures();
+      down += d.down_seconds();
+      counted += d.counted_seconds();
+      maintenance += d.maintenance_seconds();
+      no_data += d.no_data_seconds();
+    }
+    EXPECT_EQ(probes, row.probes()) << row.region();
+    EXPECT_EQ(failures, row.failures()) << row.region();
+    EXPECT_NEAR(down, row.down_seconds(), 1e-6) << row.region();
+    EXPECT_EQ(counted, row.counted_seconds()) << row.region();
+    EXPECT_EQ(maintenance, row.maintenance_seconds()) << row.region();
+    EXPECT_EQ(no_data, row.no_data_seconds()) << row.region();
+    EXPECT_DOUBLE_EQ(row.days(0).availability(), 100.0) << row.region();
+  }
+  // The outage is on the second day only: ams 1 h of its counted day, the
+  // check a third of that.
+  const v1::DayAvailability& ams = rows.regions[0].days(1);
+  EXPECT_EQ(ams.counted_seconds(), 86400 - 1800);
+  EXPECT_DOUBLE_EQ(ams.availability(), 100.0 * (1 - 3600.0 / (86400 - 1800)));
+  EXPECT_DOUBLE_EQ(ams.reachability(), 100.0 * (1440 - 60) / 1440);
+  EXPECT_DOUBLE_EQ(rows.overall.days(1).down_seconds(), 1200);
+  EXPECT_DOUBLE_EQ(rows.regions[1].days(1).availability(), 100.0);
+  EXPECT_EQ(rows.regions[1].days(0).no_data_seconds(), 1800);
+  EXPECT_EQ(rows.regions[1].days(1).no_data_seconds(), 1800);
+  EXPECT_EQ(rows.overall.days(0).start().seconds(), absl::ToUnixSeconds(Mid(0)));
+  EXPECT_EQ(rows.overall.days(1).end().seconds(), absl::ToUnixSeconds(Mid(48 * 60)));
+
+  // A service sum adds its checks day by day.
+  const v1::AvailabilityRow sum = SumRows({&rows.overall, &rows.overall}, "", "app");
+  ASSERT_EQ(sum.days_size(), 2);
+  EXPECT_EQ(sum.days(1).probes(), 2 * rows.overall.days(1).probes());
+  EXPECT_DOUBLE_EQ(sum.days(1).availability(), rows.overall.days(1).availability());
+}
+
 TEST(SloTest, CalendarMonthInBerlinAcrossTheDstChangeIs745Hours) {
   absl::StatusOr<Interval> m = CalendarMonth("2026-10", "Europe/Berlin");
   ASSERT_TRUE(m.ok()) << m.status();

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -438,6 +439,79 @@ TEST_F(UplinkTest, StreamsAgainWithinTwoSecondsOfTheCollectorListeningAgain) {
   feeder.join();
   (*uplink)->Stop(absl::Seconds(2));
   server->Shutdown(std::chrono::system_clock::now());
+}
+
+// Issue 14: given two collector replicas, the stream fails over to the
+// second when the first goes away and back when the second does, losing
+// nothing (every result reaches one of them; resends are the collector's
+// dedup to absorb).
+TEST_F(UplinkTest, FailsOverBetweenReplicasWithoutLosingAResult) {
+  std::vector<std::unique_ptr<RecordingIngest>> ingests;
+  auto serve = [&](RecordingIngest* ingest, int* port) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(absl::StrCat("127.0.0.1:", *port), grpc::InsecureServerCredentials(),
+                             port);
+    builder.RegisterService(ingest);
+    return builder.BuildAndStart();
+  };
+  int ports[2] = {0, 0};
+  std::unique_ptr<grpc::Server> servers[2];
+  for (int i = 0; i < 2; ++i) {
+    ingests.push_back(std::make_unique<RecordingIngest>());
+    servers[i] = serve(ingests.back().get(), &ports[i]);
+    ASSERT_NE(servers[i], nullptr);
+  }
+  std::vector<CollectorTargets::Target> list;
+  for (int port : ports) {
+    const std::string address = absl::StrCat("127.0.0.1:", port);
+    list.push_back({address, grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                                       Uplink::ChannelArguments(SmallSpool()))});
+  }
+  auto targets = std::make_shared<CollectorTargets>(std::move(list), 0);
+  const size_t first = targets->current();
+  auto uplink = Uplink::Create(targets, SmallSpool());
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  (*uplink)->Start();
+  int added = 0;
+  auto feed_until = [&](RecordingIngest* ingest, size_t batches) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while (ingest->batches().size() < batches && absl::Now() < deadline) {
+      for (int i = 0; i < 10; ++i) {
+        (*uplink)->Add(Result(added++, 10));
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return ingest->batches().size() >= batches;
+  };
+  ASSERT_TRUE(feed_until(ingests[first].get(), 3)) << "nothing reached the first replica";
+  // The first replica dies; the second takes the stream.
+  servers[first]->Shutdown(std::chrono::system_clock::now());
+  servers[first]->Wait();
+  const size_t second = 1 - first;
+  ASSERT_TRUE(feed_until(ingests[second].get(), 3)) << "no failover to the second replica";
+  // The first comes back on its port and the second dies: back to the first.
+  ingests.push_back(std::make_unique<RecordingIngest>());
+  RecordingIngest* again = ingests.back().get();
+  servers[first] = serve(again, &ports[first]);
+  ASSERT_NE(servers[first], nullptr);
+  servers[second]->Shutdown(std::chrono::system_clock::now());
+  servers[second]->Wait();
+  ASSERT_TRUE(feed_until(again, 3)) << "no failover back to the first replica";
+  (*uplink)->Stop(absl::Seconds(5));
+  EXPECT_EQ((*uplink)->backlog(), 0u);
+  std::set<uint64_t> seqs;
+  uint64_t min_seq = UINT64_MAX;
+  for (const auto& ingest : ingests) {
+    for (const v1::ResultBatch& b : ingest->batches()) {
+      for (const v1::ProbeResult& r : b.results()) {
+        seqs.insert(r.seq());
+        min_seq = std::min(min_seq, r.seq());
+      }
+    }
+  }
+  EXPECT_EQ(seqs.size(), static_cast<size_t>(added)) << "results lost";
+  EXPECT_EQ(*seqs.rbegin() - min_seq + 1, static_cast<uint64_t>(added)) << "seqs not contiguous";
+  servers[first]->Shutdown(std::chrono::system_clock::now());
 }
 
 }  // namespace
