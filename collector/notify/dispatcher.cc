@@ -86,19 +86,8 @@ void Dispatcher::Loop() {
   }
 }
 
-DispatcherStats Dispatcher::stats() const {
-  DispatcherStats s;
-  s.delivered = delivered_.load();
-  s.failed_attempts = failed_attempts_.load();
-  s.skipped = skipped_.load();
-  s.abandoned = abandoned_.load();
-  s.scheduled = scheduled_.load();
-  s.pending = pending_.load();
-  return s;
-}
-
 void Dispatcher::AppendMetrics(common::MetricsText* out) const {
-  const DispatcherStats s = stats();
+  const DispatcherStats& s = stats_;
   out->Add("sonde_notify_delivered_total", "counter", "Notifications a receiver accepted.",
            static_cast<double>(s.delivered));
   out->Add("sonde_notify_failed_attempts_total", "counter",
@@ -199,7 +188,7 @@ absl::Status Dispatcher::RunOnce(absl::Time now) {
     if (r.ok()) {
       int64_t n = 0;
       (void)absl::SimpleAtoi(PQgetvalue(r->get(), 0, 0), &n);
-      pending_.store(n);
+      stats_.pending.store(n);
     } else {
       st = r.status();
     }
@@ -261,7 +250,7 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
     ASSIGN_OR_RETURN(int paged, Watch(outbox.EndMaintenance(config, inc, now)));
     if (paged >= 0) {
       spdlog::info("notify: incident {} outlived its maintenance window", inc.id());
-      scheduled_.fetch_add(paged);
+      stats_.scheduled.fetch_add(paged);
     }
   }
 
@@ -282,7 +271,7 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
       if (repeat > absl::ZeroDuration() && opened <= now - repeat) {
         ASSIGN_OR_RETURN(bool queued, Watch(outbox.Repeat(*n, inc, now, repeat)));
         if (queued) {
-          scheduled_.fetch_add(1);
+          stats_.scheduled.fetch_add(1);
         }
       }
       const absl::Duration escalate = common::ToAbsl(n->escalate_after());
@@ -291,7 +280,7 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
         const std::string& to = n->escalate_to();
         ASSIGN_OR_RETURN(bool queued, Watch(outbox.Escalate(to, n->name(), inc, now, escalate)));
         if (queued) {
-          scheduled_.fetch_add(1);
+          stats_.scheduled.fetch_add(1);
           spdlog::info("notify: incident {} escalated to \"{}\"", inc.id(), to);
         }
       }
@@ -305,7 +294,7 @@ absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::T
     }
     ASSIGN_OR_RETURN(bool queued, Watch(outbox.Heartbeat(n, now, every)));
     if (queued) {
-      scheduled_.fetch_add(1);
+      stats_.scheduled.fetch_add(1);
     }
   }
   return absl::OkStatus();
@@ -357,7 +346,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
                std::string(acknowledged ? "skipped: acknowledged" : "skipped: resolved")})
              .status();
     if (st.ok()) {
-      skipped_.fetch_add(1);
+      stats_.skipped.fetch_add(1);
     }
   } else if (notifier == nullptr) {
     const std::string error =
@@ -369,7 +358,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
              {id, error})
              .status();
     if (st.ok()) {
-      abandoned_.fetch_add(1);
+      stats_.abandoned.fetch_add(1);
     }
   } else {
     const std::string what = absl::StrCat(NotifierKind(*notifier), " \"", notifier_name,
@@ -386,7 +375,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
         st = Watch(OutboxWriter(conn_.get()).AddEventFromRow(incident_id, now, "NOTIFIED", what));
       }
       if (st.ok()) {
-        delivered_.fetch_add(1);
+        stats_.delivered.fetch_add(1);
       }
     } else {
       thread_local absl::BitGen bitgen;
@@ -406,7 +395,7 @@ absl::Status Dispatcher::DeliverOne(const v1::Config& config, absl::Time now, bo
                                         absl::StrCat(what, ": ", sent.message(), " (retrying)")));
       }
       if (st.ok()) {
-        failed_attempts_.fetch_add(1);
+        stats_.failed_attempts.fetch_add(1);
       }
     }
   }

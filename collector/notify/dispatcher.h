@@ -55,14 +55,15 @@ struct DispatcherOptions {
   double jitter = 0.2;
 };
 
-// Counters since construction, for /metrics.
+// Counters since construction, for /metrics: written by the dispatcher
+// thread, read from any thread.
 struct DispatcherStats {
-  uint64_t delivered = 0;        // rows a receiver accepted
-  uint64_t failed_attempts = 0;  // attempts that failed (row retried later)
-  uint64_t skipped = 0;          // REPEAT/ESCALATED rows made moot by ack/resolve
-  uint64_t abandoned = 0;        // rows whose notifier is no longer configured
-  uint64_t scheduled = 0;        // REPEAT, ESCALATED and HEARTBEAT rows written
-  int64_t pending = 0;           // rows awaiting delivery after the last pass
+  std::atomic<uint64_t> delivered{0};        // rows a receiver accepted
+  std::atomic<uint64_t> failed_attempts{0};  // attempts that failed (row retried later)
+  std::atomic<uint64_t> skipped{0};          // REPEAT/ESCALATED rows made moot by ack/resolve
+  std::atomic<uint64_t> abandoned{0};        // rows whose notifier is no longer configured
+  std::atomic<uint64_t> scheduled{0};        // REPEAT, ESCALATED and HEARTBEAT rows written
+  std::atomic<int64_t> pending{0};           // rows awaiting delivery after the last pass
 };
 
 class Dispatcher {
@@ -88,7 +89,7 @@ class Dispatcher {
   // reached (the next pass reconnects); a failed delivery is not an error.
   absl::Status RunOnce(absl::Time now);
 
-  DispatcherStats stats() const;
+  const DispatcherStats& stats() const { return stats_; }
   // sonde_notify_* families: delivered/failed/skipped/abandoned counters and
   // the pending gauge.
   void AppendMetrics(common::MetricsText* out) const;
@@ -142,12 +143,7 @@ class Dispatcher {
   bool stop_ ABSL_GUARDED_BY(thread_mu_) = false;
   std::thread thread_;  // touched by Start/Stop only
 
-  std::atomic<uint64_t> delivered_{0};
-  std::atomic<uint64_t> failed_attempts_{0};
-  std::atomic<uint64_t> skipped_{0};
-  std::atomic<uint64_t> abandoned_{0};
-  std::atomic<uint64_t> scheduled_{0};
-  std::atomic<int64_t> pending_{0};
+  DispatcherStats stats_;
 };
 
 }  // namespace sonde::notify
