@@ -58,21 +58,17 @@ class LineFormatter : public spdlog::formatter {
       : format_(format), program_(std::move(program)) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    const std::string text =
-        SafeText(absl::string_view(msg.payload.data(), msg.payload.size()));
+    const std::string text = SafeText(absl::string_view(msg.payload.data(), msg.payload.size()));
     std::string out;
     if (format_ == LogFormat::kJson) {
-      out = "{\"time\":";
-      AppendJsonString(
-          absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromChrono(msg.time), absl::UTCTimeZone()),
-          &out);
-      out += ",\"level\":";
-      spdlog::string_view_t level = spdlog::level::to_string_view(msg.level);
-      AppendJsonString(absl::string_view(level.data(), level.size()), &out);
-      out += ",\"program\":";
-      AppendJsonString(program_, &out);
-      out += ",\"message\":";
-      AppendJsonString(text, &out);
+      const spdlog::string_view_t level = spdlog::level::to_string_view(msg.level);
+      out = "{";
+      AppendJsonFields({{"time", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                                                  absl::FromChrono(msg.time), absl::UTCTimeZone())},
+                        {"level", absl::string_view(level.data(), level.size())},
+                        {"program", program_},
+                        {"message", text}},
+                       &out);
       out += "}\n";
     } else {
       // The journal records the time and the unit's SyslogIdentifier itself;
