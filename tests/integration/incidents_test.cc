@@ -20,6 +20,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/testing/cluster.h"
+#include "tests/testing/cluster_test.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_receivers.h"
@@ -30,9 +31,7 @@ namespace {
 using sonde::testing::Collector;
 using sonde::testing::Db;
 using sonde::testing::FreePort;
-using sonde::testing::Postgres;
 using sonde::testing::Prober;
-using sonde::testing::ScratchDir;
 using sonde::testing::Tail;
 using sonde::testing::WaitUntil;
 using std::chrono::milliseconds;
@@ -121,55 +120,31 @@ class WebhookReceiver {
   std::vector<Delivery> deliveries_ ABSL_GUARDED_BY(mu_);
 };
 
-class IncidentsTest : public ::testing::Test {
+class IncidentsTest : public sonde::testing::ClusterTest {
  protected:
+  IncidentsTest() : ClusterTest("incidents") {}
+
   void SetUp() override {
-    scratch_ = std::make_unique<ScratchDir>("incidents");
-    ASSERT_FALSE(scratch_->path().empty());
-    pg_ = std::make_unique<Postgres>(scratch_->Path("pg"));
-    ASSERT_OK(pg_->Start());
-    db_ = std::make_unique<Db>(pg_->conninfo());
+    ClusterTest::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
     receiver_ = std::make_unique<WebhookReceiver>();
     ASSERT_GT(receiver_->port(), 0);
   }
 
-  void TearDown() override {
-    if (HasFailure()) {
-      scratch_->Keep();
-      std::cerr << "logs kept in " << scratch_->path() << "\n";
-      if (collector_ != nullptr) {
-        std::cerr << "--- collector\n" << Tail(collector_->Log()) << "\n";
-      }
-      for (const auto& p : probers_) {
-        std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 2000) << "\n";
-      }
-      for (const auto& d : receiver_->deliveries()) {
-        std::cerr << "--- webhook " << d.event << "\n" << Tail(d.body, 600) << "\n";
-      }
+  void PrintMoreEvidence() override {
+    if (receiver_ == nullptr) {
+      return;
     }
-    probers_.clear();
-    collector_.reset();
-    receiver_.reset();
-    db_.reset();
-    pg_.reset();
-    scratch_.reset();
+    for (const auto& d : receiver_->deliveries()) {
+      std::cerr << "--- webhook " << d.event << "\n" << Tail(d.body, 600) << "\n";
+    }
   }
 
-  std::string Sondectl(const std::vector<std::string>& args, int* rc) {
-    return sonde::testing::RunSondectl(collector_->address(), args, rc);
-  }
+  void StopMore() override { receiver_.reset(); }
 
-  int64_t Int(const std::string& sql) {
-    absl::StatusOr<int64_t> v = db_->Int(sql);
-    return v.ok() ? *v : -1;
-  }
-
-  std::unique_ptr<ScratchDir> scratch_;
-  std::unique_ptr<Postgres> pg_;
-  std::unique_ptr<Db> db_;
   std::unique_ptr<WebhookReceiver> receiver_;
-  std::unique_ptr<Collector> collector_;
-  std::vector<std::unique_ptr<Prober>> probers_;
 };
 
 TEST_F(IncidentsTest, OutageIsPagedRepeatedAcknowledgedAndSurvivesARestart) {

@@ -22,6 +22,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/testing/cluster.h"
+#include "tests/testing/cluster_test.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -33,10 +34,7 @@ using google::protobuf::Value;
 using sonde::testing::Collector;
 using sonde::testing::Db;
 using sonde::testing::FreePort;
-using sonde::testing::Postgres;
 using sonde::testing::Prober;
-using sonde::testing::ScratchDir;
-using sonde::testing::Tail;
 using sonde::testing::WaitUntil;
 using std::chrono::seconds;
 
@@ -59,55 +57,30 @@ const google::protobuf::ListValue& List(const Struct& s, const std::string& key)
   return it == s.fields().end() ? kEmpty : it->second.list_value();
 }
 
-class SondectlTest : public ::testing::Test {
+class SondectlTest : public sonde::testing::ClusterTest {
  protected:
+  SondectlTest() : ClusterTest("sondectl") {}
+
   void SetUp() override {
-    scratch_ = std::make_unique<ScratchDir>("sondectl");
-    ASSERT_FALSE(scratch_->path().empty());
-    pg_ = std::make_unique<Postgres>(scratch_->Path("pg"));
-    ASSERT_OK(pg_->Start());
-    db_ = std::make_unique<Db>(pg_->conninfo());
+    ClusterTest::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
     live_port_ = target_.bind_to_any_port("127.0.0.1");
     ASSERT_GT(live_port_, 0);
     target_thread_ = std::thread([this] { target_.listen_after_bind(); });
   }
 
-  void TearDown() override {
-    if (HasFailure()) {
-      scratch_->Keep();
-      std::cerr << "logs kept in " << scratch_->path() << "\n";
-      if (collector_ != nullptr) {
-        std::cerr << "--- collector\n" << Tail(collector_->Log()) << "\n";
-      }
-    }
-    probers_.clear();
-    collector_.reset();
+  void StopMore() override {
     target_.stop();
     if (target_thread_.joinable()) {
       target_thread_.join();
     }
-    db_.reset();
-    pg_.reset();
-    scratch_.reset();
   }
 
-  std::string Sondectl(const std::vector<std::string>& args, int* rc) {
-    return sonde::testing::RunSondectl(collector_->address(), args, rc);
-  }
-
-  int64_t Int(const std::string& sql) {
-    absl::StatusOr<int64_t> v = db_->Int(sql);
-    return v.ok() ? *v : -1;
-  }
-
-  std::unique_ptr<ScratchDir> scratch_;
-  std::unique_ptr<Postgres> pg_;
-  std::unique_ptr<Db> db_;
   httplib::Server target_;  // the up check's target: accepts and closes
   std::thread target_thread_;
   int live_port_ = 0;
-  std::unique_ptr<Collector> collector_;
-  std::vector<std::unique_ptr<Prober>> probers_;
 };
 
 TEST_F(SondectlTest, StatusReportAndIncidentAgainstARealCollector) {
@@ -232,8 +205,7 @@ TEST_F(SondectlTest, StatusReportAndIncidentAgainstARealCollector) {
       << out;
   EXPECT_TRUE(absl::StartsWith(records[1], "dead-tcp,dead,ams,")) << out;
   EXPECT_TRUE(absl::StrContains(out, "\r\n# definition: ")) << out;
-  EXPECT_TRUE(absl::StrContains(out, "\r\n# regions: ams, fra\r\n"))
-      << out;
+  EXPECT_TRUE(absl::StrContains(out, "\r\n# regions: ams, fra\r\n")) << out;
 
   // incident ID: the incident and its timeline.
   out = Sondectl({"incident", id, "--format", "json"}, &rc);
