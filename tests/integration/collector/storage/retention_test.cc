@@ -17,6 +17,7 @@
 #include "collector/storage/rollup_read.h"
 #include "collector/storage/store.h"
 #include "tests/testing/postgres_fixture.h"
+#include "tests/testing/store_test_base.h"
 
 namespace sonde::collector {
 namespace {
@@ -46,25 +47,15 @@ v1::ResultBatch Batch(uint64_t seq, absl::Time start, int n, int failing) {
   return b;
 }
 
-class RetentionTest : public ::testing::Test {
+class RetentionTest : public sonde::testing::MigratedStoreTest {
  protected:
   void SetUp() override {
-    auto store = Store::Connect(sonde::testing::PostgresEnvironment::conninfo());
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    ASSERT_TRUE(store_->Migrate().ok());
+    MigratedStoreTest::SetUp();
     settings_.raw = absl::Hours(48);
     settings_.minute = absl::Hours(48);
     settings_.batches = absl::Hours(24);
   }
 
-  std::string One(const std::string& sql) {
-    auto v = store_->QueryColumn(sql);
-    EXPECT_TRUE(v.ok()) << v.status();
-    return v.ok() && !v->empty() ? (*v)[0] : "";
-  }
-
-  std::unique_ptr<Store> store_;
   common::StorageSettings settings_;
 };
 

@@ -15,6 +15,7 @@
 #include "collector/storage/store.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/testing/rollup_fill.h"
+#include "tests/testing/store_test_base.h"
 
 namespace sonde::collector {
 namespace {
@@ -42,13 +43,13 @@ v1::ProbeResult Result(const std::string& check, uint64_t seq, absl::Time start,
   return r;
 }
 
-class RollupReadTest : public ::testing::Test {
+class RollupReadTest : public sonde::testing::MigratedStoreTest {
  protected:
   void SetUp() override {
-    auto store = Store::Connect(sonde::testing::PostgresEnvironment::conninfo());
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    ASSERT_TRUE(store_->Migrate().ok());
+    MigratedStoreTest::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
     auto conn = pg::Connect(sonde::testing::PostgresEnvironment::conninfo(), "rollup-read-test");
     ASSERT_TRUE(conn.ok()) << conn.status();
     conn_ = std::move(*conn);
@@ -66,13 +67,6 @@ class RollupReadTest : public ::testing::Test {
     ASSERT_TRUE(dup.ok()) << dup.status();
   }
 
-  std::string One(const std::string& sql) {
-    auto v = store_->QueryColumn(sql);
-    EXPECT_TRUE(v.ok()) << v.status();
-    return v.ok() && !v->empty() ? (*v)[0] : "";
-  }
-
-  std::unique_ptr<Store> store_;
   pg::PgConnPtr conn_;
 };
 
