@@ -47,6 +47,9 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kDefaultCollectorPort = 7600;
 constexpr auto kRpcDeadline = std::chrono::seconds(10);
+// gRPC's default 4 MiB is too small for a report with per-day numbers
+// (--format html: about 50 bytes per check x region x day).
+constexpr int kMaxReplyBytes = 256 << 20;
 constexpr absl::Duration kMaxWindow = absl::Hours(24 * 400);
 
 int UsageError(const std::string& command, const std::string& message) {
@@ -97,7 +100,9 @@ struct CollectorFlags {
     if (token.empty()) {
       token = creds->bearer_token;
     }
-    return v1::Query::NewStub(grpc::CreateChannel(*target, creds->channel));
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(kMaxReplyBytes);
+    return v1::Query::NewStub(grpc::CreateCustomChannel(*target, creds->channel, args));
   }
 
   void Prepare(grpc::ClientContext* context) const {

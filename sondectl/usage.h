@@ -119,8 +119,8 @@ Example:
 inline constexpr char kIncidentsUsage[] =
     R"txt(usage: sondectl incidents [--collector HOST:PORT] [--all [--window 24h]] [--service S] [--format table|json]
 
-Lists the open incidents (with --all also the resolved ones opened within
---window), newest first: id, kind, severity, service, regions, failing
+Lists the open incidents (with --all also the resolved ones that were open
+at some time within --window), newest first: id, kind, severity, service, regions, failing
 share, dominant failure class, since when, acknowledged by whom. --format
 json prints {"incidents": [...]} with the fields of docs/sondectl.md.
 

@@ -42,8 +42,8 @@ class QueryService final : public v1::Query::Service {
  public:
   QueryService(StorePool* pool, const common::Clock* clock);
 
-  // Incidents: open ones (and with include_resolved those opened within
-  // `window`, default 24 h), newest first.
+  // Incidents: open ones (and with include_resolved those resolved within
+  // `window`, default 24 h: every incident that was open in it), newest first.
   grpc::Status Incidents(grpc::ServerContext* context, const v1::IncidentsRequest* request,
                          v1::IncidentsReply* reply) override;
   // One incident and its timeline; NOT_FOUND for an unknown id.

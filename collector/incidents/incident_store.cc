@@ -348,7 +348,7 @@ absl::StatusOr<std::vector<v1::Incident>> IncidentStore::List(bool include_resol
                                  " (i.resolved_at IS NULL");
   std::vector<std::string> params = {service};
   if (include_resolved) {
-    absl::StrAppend(&sql, " OR i.opened_at >= $2::timestamptz");
+    absl::StrAppend(&sql, " OR i.resolved_at >= $2::timestamptz");
     params.push_back(pg::Timestamp(since));
   }
   absl::StrAppend(&sql, ") ORDER BY i.opened_at DESC, i.id LIMIT 1000");

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -206,6 +207,20 @@ TEST_F(SondectlTest, StatusReportAndIncidentAgainstARealCollector) {
   EXPECT_TRUE(absl::StartsWith(records[1], "dead-tcp,dead,ams,")) << out;
   EXPECT_TRUE(absl::StrContains(out, "\r\n# definition: ")) << out;
   EXPECT_TRUE(absl::StrContains(out, "\r\n# regions: ams, fra\r\n")) << out;
+
+  // --output writes the report to a file (whole), an unwritable one is exit 1.
+  const std::string file = scratch_->Path("report.csv");
+  out = Sondectl({"report", "--window", "1y", "--format", "csv", "--output", file}, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream written(file, std::ios::binary);
+  const std::string csv((std::istreambuf_iterator<char>(written)),
+                        std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StartsWith(csv, "check,service,region,")) << csv;
+  EXPECT_TRUE(absl::StrContains(csv, "\r\n# regions: ams, fra\r\n") && absl::EndsWith(csv, "\r\n"))
+      << csv;
+  out =
+      Sondectl({"report", "--format", "html", "--output", scratch_->Path("no/such/dir.html")}, &rc);
+  EXPECT_EQ(rc, 1) << out;
 
   // incident ID: the incident and its timeline.
   out = Sondectl({"incident", id, "--format", "json"}, &rc);

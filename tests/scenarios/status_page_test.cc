@@ -10,11 +10,20 @@
 // service with today's number, and every hostile text is text — no script
 // element, the title unchanged. The screenshot is saved in
 // build/test-output/status_page_test/. Also: /status.json, the Atom feed,
-// the badge and the shields.io document agree. About a minute.
+// the badge and the shields.io document agree.
+// The same for the HTML report file (acceptance 5's "the same for the HTML
+// report file"), during the same incident: `sondectl report --format html
+// --output` against the collector, the file loaded in Chromium from disk
+// (screenshot report.png beside status.png): a row with day bars per check
+// x region (the ber row's day counts failed probes), the incident with its
+// region and its evidence as text, the accounting footer, no script ran.
+// (Check names are restricted by the config, so the hostile text in the
+// report is the evidence.) About a minute.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -44,6 +53,16 @@ std::string HttpCheck(const std::string& name, const std::string& service, const
                       const std::string& resolver) {
   return absl::StrCat("{name: ", name, ", service: ", service, ", http: {url: '", url,
                       "', resolvers: ['", resolver, "'], expect_body: '^ok'}}");
+}
+
+// The part of `text` from the first `begin` to the next `end` ("" if none).
+std::string Slice(const std::string& text, const std::string& begin, const std::string& end) {
+  const size_t from = text.find(begin);
+  if (from == std::string::npos) {
+    return "";
+  }
+  const size_t to = text.find(end, from);
+  return text.substr(from, to == std::string::npos ? std::string::npos : to - from);
 }
 
 // GET on the collector's HTTP listener; status 0 when it did not answer.
@@ -154,6 +173,54 @@ TEST_F(StatusPageScenario, RegionalIncidentInChromiumIsPartialOutageNamingTheReg
   std::string magic(8, '\0');
   png.read(magic.data(), 8);
   EXPECT_EQ(magic, "\x89PNG\r\n\x1a\n") << "no screenshot at " << shot;
+
+  // The HTML report file, made while the incident is open, as a reader sees it.
+  const std::string file = dir + "/report.html";
+  ASSERT_EQ(s.Sondectl({"report", "--window", "1h", "--format", "html", "--output", file}, &out), 0)
+      << out;
+  const std::string report_shot = dir + "/report.png";
+  testing::ChromiumPage report = testing::RenderInChromium("file://" + file, report_shot, dir);
+  ASSERT_EQ(report.exit_code, 0) << report.log;
+  const std::string& rdom = report.dom;
+  ASSERT_TRUE(absl::StrContains(rdom, "</html>")) << "no DOM:\n" << report.log;
+  EXPECT_TRUE(absl::StrContains(rdom, "<title>Availability report, last 1h")) << "a script ran";
+  EXPECT_EQ(testing::CountTags(rdom, "script"), 0) << rdom;
+  for (const char* check : {"shop-web", "shop-cart", "blog-web"}) {
+    for (const char* region : {"fra", "ams", "ber"}) {
+      const std::string row = Slice(
+          rdom, absl::StrCat("data-check=\"", check, "\" data-region=\"", region, "\""), "</tr>");
+      EXPECT_GE(testing::CountTags(row, "rect class=\"b "), 1)
+          << check << " in " << region << " has no day bars:\n"
+          << rdom;
+      EXPECT_TRUE(absl::StrContains(row, absl::StrCat(today, ": "))) << row;
+    }
+  }
+  const std::string ber = Slice(rdom, "data-check=\"shop-web\" data-region=\"ber\"", "</tr>");
+  const std::string ber_today = Slice(ber, absl::StrCat("<title>", today, ": "), "</title>");
+  EXPECT_TRUE(absl::StrContains(ber_today, "probes failed)") &&
+              !absl::StrContains(ber_today, "(0 of "))
+      << "ber's day shows no failed probes: " << ber_today;
+  const std::string incident =
+      Slice(rdom, absl::StrCat("<tr class=\"incident\" data-id=\"", inc->id, "\""), "</tr>");
+  EXPECT_TRUE(absl::StrContains(incident, "REGIONAL_OUTAGE") &&
+              absl::StrContains(incident, "shop \u00b7 ber"))
+      << "the incident is not listed with its region:\n"
+      << rdom;
+  EXPECT_TRUE(absl::StrContains(incident, absl::StrCat("first bytes: \"", kEscaped)))
+      << "evidence as text:\n"
+      << incident;
+  const std::string footer = Slice(rdom, "<footer id=\"accounting\">", "</footer>");
+  for (const char* line : {"<li>Definition: ", "<li>Window: ", "<li>Time zone: UTC</li>",
+                           "<li>Exclusions: ", "<li>Regions counted: "}) {
+    EXPECT_TRUE(absl::StrContains(footer, line)) << line << " missing:\n" << footer;
+  }
+  const std::string regions = Slice(footer, "<li>Regions counted: ", "</li>");
+  for (const char* region : {"fra", "ams", "ber"}) {
+    EXPECT_TRUE(absl::StrContains(regions, region)) << regions;
+  }
+  std::ifstream report_png(report_shot, std::ios::binary);
+  report_png.read(magic.data(), 8);
+  EXPECT_EQ(magic, "\x89PNG\r\n\x1a\n") << "no screenshot at " << report_shot;
 
   // The feed, the badge and the shields.io document say the same.
   httplib::Result feed = Get(s, "/status/feed.atom");

@@ -408,6 +408,15 @@ TEST_F(IncidentStoreTest, ResolvedSetsResolvedAtStatusAndPages) {
     listed |= i.id() == inc.id;
   }
   EXPECT_TRUE(listed) << "a resolved incident opened within the window is listed with --all";
+  // A window that starts after the opening but before the resolution: the
+  // incident was open in it, so it is listed (reports list what overlapped).
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Incident> overlapping,
+                       store_->List(true, resolved_at - absl::Seconds(1), "app"));
+  listed = false;
+  for (const v1::Incident& i : overlapping) {
+    listed |= i.id() == inc.id;
+  }
+  EXPECT_TRUE(listed) << "an incident resolved within the window is listed with --all";
   ASSERT_OK_AND_ASSIGN(std::vector<v1::Incident> later,
                        store_->List(true, kT0 + absl::Hours(1), "app"));
   for (const v1::Incident& i : later) {
