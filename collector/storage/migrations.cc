@@ -25,7 +25,7 @@ constexpr int64_t kMigrationLockKey = 0x736f6e6465000001;
 struct Migration {
   int version;
   const char* description;
-  std::string sql;
+  const char* sql;
 };
 
 // Migration 4: `table` (primary key `key`, time column `column`, an index
@@ -104,8 +104,9 @@ INSERT INTO rollup_$0_class (check_id, region, $0, failure_class, n)
                           level);
 }
 
-std::string Migration4() {
-  return absl::StrCat(
+// Migration 4's SQL, built once from the templates above.
+const char* Migration4() {
+  static const std::string* const kSql = new std::string(absl::StrCat(
       R"sql(
 -- Histograms: counts per latency bucket (collector/storage/latency_buckets.h),
 -- trailing zeros dropped; they merge by adding element by element.
@@ -141,15 +142,15 @@ COMMENT ON COLUMN rollup_minute.probes IS 'results that measured the target (PRO
       RollupLevelTables("day",
                         "per check x region x UTC day; yearly partitions rollup_day_pYYYY "
                         "plus rollup_day_default"),
-      RollupLevelBackfill("hour"), RollupLevelBackfill("day"));
+      RollupLevelBackfill("hour"), RollupLevelBackfill("day")));
+  return kSql->c_str();
 }
 
 // Append-only: a released migration is never edited, a change is a new one.
 // Migration 4 is built from the templates above; the schema it makes is the
 // one its hand-written SQL made (same tables, columns, keys, indexes).
-const std::vector<Migration>& Migrations() {
-  static const std::vector<Migration>* const kMigrations = new std::vector<Migration>{
-      {1, "results, ingested_batches, rollups", R"sql(
+const Migration kMigrations[] = {
+    {1, "results, ingested_batches, rollups", R"sql(
 CREATE TABLE results (
   prober_id        text        NOT NULL,
   seq              bigint      NOT NULL,
@@ -215,7 +216,7 @@ CREATE TABLE rollup_minute_class (
 );
 CREATE INDEX rollup_minute_class_minute ON rollup_minute_class (minute);
 )sql"},
-      {2, "gaps", R"sql(
+    {2, "gaps", R"sql(
 CREATE TABLE gaps (
   prober_id       text        NOT NULL,
   region          text        NOT NULL,
@@ -230,7 +231,7 @@ CREATE TABLE gaps (
 COMMENT ON TABLE gaps IS 'results a prober dropped (spool over its cap): no data, not downtime';
 CREATE INDEX gaps_to_time ON gaps (to_time);
 )sql"},
-      {3, "incidents, incident_events, outbox", R"sql(
+    {3, "incidents, incident_events, outbox", R"sql(
 CREATE TABLE incidents (
   id                 text        PRIMARY KEY,
   kind               text        NOT NULL,
@@ -290,21 +291,21 @@ COMMENT ON TABLE outbox IS 'notifications to deliver, written in the transaction
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_incident ON outbox (incident_id, notifier, id);
 )sql"},
-      {4, "rollups at 1 minute, 1 hour and 1 day with latency histograms, all partitioned",
-       Migration4()},
-      {5, "incidents.failing_since for availability", R"sql(
+    {4, "rollups at 1 minute, 1 hour and 1 day with latency histograms, all partitioned",
+     Migration4()},
+    {5, "incidents.failing_since for availability", R"sql(
 ALTER TABLE incidents ADD COLUMN failing_since timestamptz;
 COMMENT ON COLUMN incidents.failing_since IS
   'first failing result of the incident (its checks in its regions, after their last passing result, at most 1 h before opened_at): availability counts the outage from here to resolved_at (when the condition cleared); NULL = opened_at';
 CREATE INDEX incidents_resolved_at ON incidents (resolved_at);
 )sql"},
-  };
-  return *kMigrations;
-}
+};
 
 }  // namespace
 
-int LatestSchemaVersion() { return Migrations().back().version; }
+int LatestSchemaVersion() {
+  return kMigrations[sizeof(kMigrations) / sizeof(kMigrations[0]) - 1].version;
+}
 
 absl::Status ApplyMigrations(PGconn* c) {
   return pg::InTransaction(c, "migration", [&]() -> absl::Status {
@@ -327,7 +328,7 @@ absl::Status ApplyMigrations(PGconn* c) {
       }
     }
     RETURN_IF_ERROR(CheckSchemaNotNewer(applied.empty() ? 0 : *applied.rbegin()));
-    for (const Migration& m : Migrations()) {
+    for (const Migration& m : kMigrations) {
       if (applied.count(m.version) > 0) {
         continue;
       }
@@ -344,7 +345,7 @@ absl::Status ApplyMigrations(PGconn* c) {
 
 std::vector<MigrationInfo> KnownMigrations() {
   std::vector<MigrationInfo> out;
-  for (const Migration& m : Migrations()) {
+  for (const Migration& m : kMigrations) {
     out.push_back({m.version, m.description});
   }
   return out;
