@@ -121,5 +121,40 @@ TEST(ConfigClientTest, AsksAgainAsSoonAsTheCollectorIsBackNotOneBackoffLater) {
   client.Stop();
 }
 
+// Issue 14: given two collector replicas, the config comes from the second
+// at once when the first goes away, not one backoff later.
+TEST(ConfigClientTest, AsksTheNextReplicaAtOnceWhenTheFirstGoesAway) {
+  auto first = std::make_unique<Collector>("v1", 0);
+  Collector second("v2", 0);
+  ASSERT_NE(first->server, nullptr);
+  ASSERT_NE(second.server, nullptr);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  std::vector<CollectorTargets::Target> list;
+  for (int port : {first->bound, second.bound}) {
+    const std::string address = absl::StrCat("127.0.0.1:", port);
+    list.push_back(
+        {address, grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)});
+  }
+  auto targets = std::make_shared<CollectorTargets>(std::move(list));
+  v1::ProberHello hello;
+  hello.set_prober_id("p-test");
+  hello.set_region("fra");
+  Received received;
+  ConfigClient client(targets, hello, "", [&](v1::ProberConfig c) { received.Add(c); });
+  client.set_backoff(absl::Seconds(60), absl::Seconds(60));
+  client.Start();
+  ASSERT_TRUE(received.WaitFor("v1", absl::Seconds(10))) << "not from the first replica";
+
+  first->Stop();
+  const absl::Time gone = absl::Now();
+  EXPECT_TRUE(received.WaitFor("v2", absl::Seconds(10))) << "the second replica was not asked";
+  EXPECT_EQ(targets->current(), 1u);
+  RecordProperty("config_from_second_ms",
+                 absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - gone)));
+  client.Stop();
+}
+
 }  // namespace
 }  // namespace sonde::prober
