@@ -251,6 +251,9 @@ int Main(int argc, char** argv) {
                  "more), so probers that failed over to another collector replica spread\n"
                  "again once this one is back; they reconnect at once, nothing is lost.\n"
                  "0 = never (one collector). Default 10m.");
+  flags.String("replica-id", &options.replica_id,
+               "This collector replica's name among the replicas sharing the database\n"
+               "(collector_members; sondectl status --collectors). Default: HOST:PORT.");
   bool dry_run = false;
   flags.Bool("dry-run", &dry_run, "With `migrate`: list the pending migrations, apply nothing.");
   common::DaemonFlags daemon;

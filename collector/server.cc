@@ -1,6 +1,7 @@
 #include "collector/server.h"
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,7 +11,9 @@
 #include "common/clock.h"
 #include "common/config/config.h"
 #include "common/file_watch.h"
+#include "common/net.h"
 #include "common/proto_time.h"
+#include "common/version/version.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -57,6 +60,7 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
       detection_(options_.postgres, common::RealClock()),
       dispatcher_(options_.postgres, common::RealClock()),
       retention_(options_.postgres),
+      members_(options_.postgres),
       check_metrics_(options_.metrics_max_check_regions) {
   if (!options_.config_path.empty()) {
     check_metrics_.SetConfig(*holder_.Get());
@@ -131,6 +135,7 @@ absl::Status CollectorServer::Start() {
   query_.set_prober_vitals(&ingest_.vitals());
   query_.set_config(&holder_);
   query_.set_detection(&detection_);
+  query_.set_members(&members_);
   // The SLO gauges of /metrics, recomputed off the scrape path.
   slo_gauges_.StartRefresh(
       [this]() -> absl::StatusOr<std::vector<SloBudget>> {
@@ -174,6 +179,7 @@ absl::Status CollectorServer::Start() {
   }
   const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
   spdlog::info("listening on {}:{} (gRPC: Ingest, ConfigService, Query)", host, port_);
+  StartHeartbeat(host, *config);
   if (!options_.http_listen.empty()) {
     http_ = std::make_unique<HttpApi>(&query_, auth_);
     http_->set_status_page(&status_page_);
@@ -182,6 +188,26 @@ absl::Status CollectorServer::Start() {
     }
   }
   return absl::OkStatus();
+}
+
+void CollectorServer::StartHeartbeat(const std::string& listen_host, const v1::Config& config) {
+  char name[256] = {0};
+  gethostname(name, sizeof name - 1);
+  std::string host = listen_host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const bool wildcard = host == "0.0.0.0" || host == "::";
+  cluster::MemberIdentity me;
+  me.address = common::FormatHostPort(wildcard ? name : host, port_);
+  me.replica_id =
+      options_.replica_id.empty() ? common::FormatHostPort(name, port_) : options_.replica_id;
+  me.software = common::kVersion;
+  members_.SetIdentity(me);
+  if (!options_.config_path.empty()) {
+    members_.SetConfigVersion(cluster::ConfigVersionOf(config), /*reloaded=*/false);
+  }
+  members_.Start();
 }
 
 absl::Status CollectorServer::ReloadConfig() {
@@ -221,6 +247,7 @@ absl::Status CollectorServer::LoadAndApplyConfig() {
   // detection, as one from a check being removed always was.
   auto shared = std::make_shared<const v1::Config>(*std::move(config));
   holder_.Set(shared);
+  members_.SetConfigVersion(cluster::ConfigVersionOf(*shared), /*reloaded=*/true);
   detection_.SetConfig(shared);
   dispatcher_.SetConfig(std::move(shared));
   const absl::Time applied = absl::Now();
@@ -255,6 +282,7 @@ void CollectorServer::Shutdown(absl::Duration drain) {
     server_->Wait();
     server_.reset();
   }
+  members_.Stop();
   detection_.Stop();  // stores incident events still waiting
   dispatcher_.Stop();
   retention_.Stop();
@@ -290,6 +318,7 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   m->AddSamples("sonde_incidents_open", "gauge", "Incidents open now, by kind.", open);
   dispatcher_.AppendMetrics(m);
   retention_.AppendMetrics(m);
+  members_.AppendMetrics(m);
   check_metrics_.AppendTo(absl::Now(), m);
   slo_gauges_.AppendTo(m);
   if (http_ != nullptr) {

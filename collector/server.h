@@ -23,6 +23,7 @@
 #include "collector/api/ingest_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/auth.h"
+#include "collector/cluster/members.h"
 #include "collector/incidents/detection.h"
 #include "collector/metrics/check_metrics.h"
 #include "collector/metrics/slo_gauges.h"
@@ -48,6 +49,9 @@ struct CollectorOptions {
   // another replica spread again when this one returns (docs/ha.md).
   // Zero: never.
   absl::Duration max_connection_age = absl::Minutes(10);
+  // --replica-id: this replica's name in collector_members; "" = HOST:PORT
+  // (host name, bound port).
+  std::string replica_id;
 };
 
 class CollectorServer {
@@ -99,6 +103,8 @@ class CollectorServer {
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }
 
  private:
+  // This replica's row in collector_members, renewed every 2 s from now.
+  void StartHeartbeat(const std::string& listen_host, const v1::Config& config);
   // ReloadConfig after its precondition: load, validate, hand to the users.
   absl::Status LoadAndApplyConfig();
 
@@ -111,7 +117,8 @@ class CollectorServer {
   StatusPage status_page_;  // served by http_ (/status)
   DetectionRunner detection_;
   notify::Dispatcher dispatcher_;
-  Retention retention_;  // its own thread and connection (storage/retention.h)
+  Retention retention_;               // its own thread and connection (storage/retention.h)
+  cluster::MemberHeartbeat members_;  // its own thread and connection (docs/ha.md)
   std::unique_ptr<HttpApi> http_;
   CheckMetrics check_metrics_;
   SloGauges slo_gauges_;

@@ -14,7 +14,6 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -171,8 +170,9 @@ int RunProber(int argc, char** argv) {
                "Stable identity of this prober (default: host name + \"-\" + region).");
   flags.String("collector", &collector,
                "Collector address HOST:PORT (gRPC), or several replicas of one collector\n"
-               "sharing a database: a:7600,b:7600 or a name with several addresses. The\n"
-               "stream fails over between them; no result is lost or stored twice.");
+               "sharing a database, in order of preference: a:7600,b:7600 (or a name with\n"
+               "several addresses). The stream fails over to the next and returns to the\n"
+               "first once it is back; no result is lost or stored twice.");
   flags.String("config", &config_path,
                "YAML config file. Without it the daemon takes its checks from the collector.");
   flags.Bool("once", &once, "Run every check once, print JSON lines, exit.");
@@ -354,10 +354,10 @@ int RunProber(int argc, char** argv) {
       bearer_token = creds->bearer_token;
       // The channel reconnects on the Uplink's schedule (uplink.h).
       list.push_back({address, grpc::CreateCustomChannel(address, creds->channel,
-                                                         Uplink::ChannelArguments(uo, address))});
+                                                         Uplink::ChannelArguments(uo))});
     }
     uo.bearer_token = bearer_token;
-    targets = std::make_shared<CollectorTargets>(std::move(list), std::random_device{}());
+    targets = std::make_shared<CollectorTargets>(std::move(list));
     auto created = Uplink::Create(targets, uo);
     if (!created.ok()) {
       std::cerr << "sonde-prober: " << created.status().message() << "\n";

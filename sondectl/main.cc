@@ -500,12 +500,15 @@ int Report(const std::vector<std::string>& args) {
 int Status(const std::vector<std::string>& args) {
   CollectorFlags c;
   bool probers = false;
+  bool collectors = false;
   bool broken = false;
   std::string format = "table";
   v1::StatusRequest request;
   common::FlagSet flags("sondectl status", kStatusUsage);
   c.Add(&flags);
   flags.Bool("probers", &probers, "Status and config delivery per prober.");
+  flags.Bool("collectors", &collectors,
+             "The collector replicas sharing the database and their config versions.");
   flags.String("service", request.mutable_service(), "Only the checks of this service.");
   flags.String("check", request.mutable_check(), "Only this check (its name).");
   flags.String("region", request.mutable_region(), "Only this region.");
@@ -514,6 +517,14 @@ int Status(const std::vector<std::string>& args) {
   int code = kExitOk;
   if (!ParseFlagsOnly("status", &flags, args, &code, &format)) {
     return code;
+  }
+  if (collectors) {
+    return CallQuery(
+        "status", "list the collector replicas", &c, &v1::Query::Stub::Collectors,
+        v1::CollectorsRequest(), [&](const v1::CollectorsReply& reply) {
+          std::fputs((format == "json" ? ToJson(reply) : FormatCollectorsTable(reply)).c_str(),
+                     stdout);
+        });
   }
   if (!probers) {
     return CallQuery("status", "read the current status", &c, &v1::Query::Stub::Status, request,

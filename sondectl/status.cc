@@ -64,4 +64,29 @@ std::string FormatProbersTable(const v1::ProbersReply& reply, absl::Time now) {
   return AlignColumns(rows);
 }
 
+std::string FormatCollectorsTable(const v1::CollectorsReply& reply) {
+  if (reply.members().empty()) {
+    return "no collector replicas recorded (the answering collector has not completed a "
+           "heartbeat yet)\n";
+  }
+  const absl::Time as_of = common::ToTime(reply.as_of());
+  std::string out =
+      reply.recorded_config_version().empty()
+          ? "config version for detection: none recorded (no replica runs with --config)\n"
+          : absl::StrCat("config version for detection: ", reply.recorded_config_version(),
+                         " (recorded by ", reply.recorded_by(), ", ",
+                         Short(as_of - common::ToTime(reply.recorded_at())), " ago)\n");
+  std::vector<std::vector<std::string>> rows = {
+      {"REPLICA", "ADDRESS", "STATE", "SOFTWARE", "CONFIG", "IN-STEP", "UP", "LAST-SEEN"}};
+  for (const v1::CollectorMember& m : reply.members()) {
+    const char* in_step = m.config_version().empty() ? "-" : (m.in_step() ? "yes" : "NO");
+    rows.push_back({absl::StrCat(m.replica_id(), m.replica_id() == reply.answered_by() ? " *" : ""),
+                    m.address(), m.live() ? "live" : "gone", Or(m.software_version(), "-"),
+                    Or(m.config_version(), "-"), in_step,
+                    Short(as_of - common::ToTime(m.started_at())),
+                    absl::StrCat(Short(as_of - common::ToTime(m.last_seen())), " ago")});
+  }
+  return out + AlignColumns(rows);
+}
+
 }  // namespace sonde::sondectl

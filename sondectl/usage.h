@@ -78,6 +78,7 @@ Example:
 inline constexpr char kStatusUsage[] =
     R"txt(usage: sondectl status [--service S] [--check NAME] [--region R] [--broken] [--format table|json]
        sondectl status --probers [--collector HOST:PORT] [--format table|json]
+       sondectl status --collectors [--collector HOST:PORT] [--format table|json]
 
 Without --probers: the current state of every check in every region as the
 collector's detector sees it (DOWN, FLAPPING, DEGRADED, STALE, NO_DATA, UP),
@@ -94,6 +95,13 @@ stream is up, the config version it says it runs, the version its region has
 now, how long that one has been waiting to be applied, the last transfer
 (full, delta or legacy, and its bytes), how many deliveries failed and the
 last failure. --format json prints {"probers": [...]} (docs/sondectl.md).
+
+--collectors lists the collector replicas that share the database (docs/ha.md):
+the config version recorded for detection, then per replica its address,
+whether it is live (seen within 10 s by the database clock), its software and
+config versions, whether that config is the recorded one (IN-STEP NO: it takes
+no part in detection until its file matches), its uptime and when it was last
+seen. --format json prints Query.Collectors' reply.
 
 Exit status: 0 success, 1 the collector is unreachable or failed, 2 usage error.
 

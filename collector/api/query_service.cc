@@ -168,6 +168,17 @@ grpc::Status QueryService::Probers(grpc::ServerContext* context, const v1::Probe
                 });
 }
 
+grpc::Status QueryService::Collectors(grpc::ServerContext* context, const v1::CollectorsRequest*,
+                                      v1::CollectorsReply* reply) {
+  return Answer(
+      *context, Scope::kRead, reply, [&](const Caller&) -> absl::StatusOr<v1::CollectorsReply> {
+        if (members_ == nullptr) {
+          return v1::CollectorsReply();
+        }
+        return cluster::CollectorsReplyFrom(members_->View(), members_->identity().replica_id);
+      });
+}
+
 v1::ChecksReply QueryService::ListChecks(const v1::ChecksRequest& request) const {
   if (config_ == nullptr) {
     return v1::ChecksReply();

@@ -24,6 +24,7 @@
 #include "collector/api/prober_vitals.h"
 #include "collector/api/report_query.h"
 #include "collector/auth/auth.h"
+#include "collector/cluster/members.h"
 #include "collector/incidents/detection.h"
 #include "collector/incidents/incident_store.h"
 #include "collector/storage/store.h"
@@ -92,6 +93,11 @@ class QueryService final : public v1::Query::Service {
     reports_.set_config(config);
   }
   void set_detection(const DetectionRunner* detection) { detection_ = detection; }
+  // Where Collectors reads the replicas (not owned; null: an empty reply).
+  void set_members(const cluster::MemberHeartbeat* members) { members_ = members; }
+  // The collector replicas as of the last heartbeat (docs/ha.md). Scope read.
+  grpc::Status Collectors(grpc::ServerContext* context, const v1::CollectorsRequest* request,
+                          v1::CollectorsReply* reply) override;
 
   // Window [now - window, now); window defaults to 1h, must be positive and
   // at most 400 days (INVALID_ARGUMENT otherwise); or a calendar `month`
@@ -120,6 +126,7 @@ class QueryService final : public v1::Query::Service {
   const ProberVitals* vitals_ = nullptr;
   const ConfigHolder* config_ = nullptr;
   const DetectionRunner* detection_ = nullptr;
+  const cluster::MemberHeartbeat* members_ = nullptr;
   StorePool* const pool_;
   const common::Clock* const clock_;
   absl::Mutex incidents_mu_;

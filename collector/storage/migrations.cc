@@ -299,6 +299,36 @@ COMMENT ON COLUMN incidents.failing_since IS
   'first failing result of the incident (its checks in its regions, after their last passing result, at most 1 h before opened_at): availability counts the outage from here to resolved_at (when the condition cleared); NULL = opened_at';
 CREATE INDEX incidents_resolved_at ON incidents (resolved_at);
 )sql"},
+    {6, "collector replicas, their config version, shard leases", R"sql(
+CREATE TABLE collector_members (
+  replica_id     text        PRIMARY KEY,
+  address        text        NOT NULL,
+  software       text        NOT NULL,
+  config_version text        NOT NULL,
+  started_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+  last_seen      timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE collector_members IS
+  'one row per collector replica (docs/ha.md); last_seen by the database clock, every 2 s; live = last_seen within 10 s; rows unseen for a day are deleted';
+COMMENT ON COLUMN collector_members.config_version IS
+  'the version of the Sonde config the replica runs; empty without --config';
+CREATE TABLE cluster_config (
+  id          boolean     PRIMARY KEY DEFAULT true CHECK (id),
+  version     text        NOT NULL,
+  recorded_by text        NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE cluster_config IS
+  'the one config version the replicas run detection on (docs/ha.md, "One config version"); one row';
+CREATE TABLE shard_leases (
+  shard      integer     PRIMARY KEY,
+  owner      text        NOT NULL,
+  epoch      bigint      NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+COMMENT ON TABLE shard_leases IS
+  'who owns each detection shard (0..63; -1 the notification scheduler) until expires_at by the database clock; every new owner bumps epoch, and fenced writes check (owner, epoch) in their transaction (docs/ha.md)';
+)sql"},
 };
 
 }  // namespace

@@ -5,7 +5,8 @@
 // gaps (migrations 1-2); incidents, incident_events, outbox (migration 3);
 // rollup_hour(_class), rollup_day(_class), latency histograms and every
 // rollup partitioned (migration 4, with sonde_hist_sum); the column
-// incidents.failing_since (migration 5). `sonde-collector migrate` is
+// incidents.failing_since (migration 5); collector_members, cluster_config,
+// shard_leases (migration 6, docs/ha.md). `sonde-collector migrate` is
 // migrate_command.h. Called on the thread that starts the collector.
 #ifndef SONDE_COLLECTOR_STORAGE_MIGRATIONS_H_
 #define SONDE_COLLECTOR_STORAGE_MIGRATIONS_H_

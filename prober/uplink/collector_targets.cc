@@ -35,17 +35,13 @@ absl::StatusOr<std::vector<std::string>> ParseCollectorList(const std::string& f
   return out;
 }
 
-CollectorTargets::CollectorTargets(std::vector<Target> targets, uint64_t seed)
-    : targets_(std::move(targets)), rng_(seed) {
-  absl::MutexLock l(&mu_);
-  current_ = std::uniform_int_distribution<size_t>(0, targets_.size() - 1)(rng_);
-}
+CollectorTargets::CollectorTargets(std::vector<Target> targets) : targets_(std::move(targets)) {}
 
 std::shared_ptr<CollectorTargets> CollectorTargets::Single(std::shared_ptr<grpc::Channel> channel,
                                                            std::string address) {
   std::vector<Target> one;
   one.push_back(Target{std::move(address), std::move(channel)});
-  return std::make_shared<CollectorTargets>(std::move(one), 0);
+  return std::make_shared<CollectorTargets>(std::move(one));
 }
 
 size_t CollectorTargets::current() const {
@@ -61,9 +57,9 @@ size_t CollectorTargets::Failed(size_t index) {
   return current_;
 }
 
-size_t CollectorTargets::Spread() {
+size_t CollectorTargets::Prefer() {
   absl::MutexLock l(&mu_);
-  current_ = std::uniform_int_distribution<size_t>(0, targets_.size() - 1)(rng_);
+  current_ = 0;
   return current_;
 }
 

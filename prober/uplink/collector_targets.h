@@ -4,14 +4,17 @@
 // dedups batches by (prober_id, batch_seq), so a batch resent to another
 // replica after a failover is stored once (docs/ha.md).
 //
-// The choice: a prober starts on a replica picked at random (probers given
-// the same list spread over it); a stream that failed without an ack moves
-// to the next replica in the list (Failed: a dead replica is skipped, each
-// is tried in turn); a stream that worked and then ended (the replica's
-// maximum connection age, a shutdown) moves to a random replica (Spread), so
-// streams spread again after a replica came back. A name that resolves to
-// several addresses is one target: its channel balances over the addresses
-// itself (Uplink::ChannelArguments).
+// The list is an order of preference. A prober starts on the first
+// replica; a stream that failed without an ack moves to the next one
+// (Failed: a dead replica is skipped, each is tried in turn); a stream that
+// worked and then ended (the replica's maximum connection age, a shutdown)
+// goes back to the first (Prefer), so every prober returns to the
+// preferred replica once it is back. Why not spread probers over the
+// replicas: until detection is sharded with a result feed (docs/ha.md),
+// each replica's detector sees only the streams that replica receives, so
+// detection is right only while all streams go to one replica. A name that
+// resolves to several addresses is one target: gRPC tries its addresses in
+// order.
 //
 // Owns the channels (shared with the callers' stubs). Thread-safe: the
 // Uplink's thread and the ConfigClient's thread both read and move the
@@ -23,7 +26,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -49,9 +51,8 @@ class CollectorTargets {
     std::string address;  // HOST:PORT as given
     std::shared_ptr<grpc::Channel> channel;
   };
-  // `targets` is not empty. `seed` picks the first target (tests pass a
-  // fixed one; the prober a random one).
-  CollectorTargets(std::vector<Target> targets, uint64_t seed);
+  // `targets` is not empty; the first is current.
+  explicit CollectorTargets(std::vector<Target> targets);
   // One target: the single-collector setup, or a test's channel.
   static std::shared_ptr<CollectorTargets> Single(std::shared_ptr<grpc::Channel> channel,
                                                   std::string address = "collector");
@@ -66,9 +67,9 @@ class CollectorTargets {
   // to the following target, unless another thread moved on already.
   // Returns the current target.
   size_t Failed(size_t index);
-  // A stream that was acked ended: the next one goes to a target drawn at
-  // random (possibly the same). Returns it.
-  size_t Spread();
+  // A stream that was acked ended: the next one goes to the first target.
+  // Returns it (0).
+  size_t Prefer();
   // Makes `index` current (a replica that came back while the current one
   // is down).
   void Select(size_t index);
@@ -77,7 +78,6 @@ class CollectorTargets {
   const std::vector<Target> targets_;
   mutable absl::Mutex mu_;
   size_t current_ ABSL_GUARDED_BY(mu_) = 0;
-  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sonde::prober

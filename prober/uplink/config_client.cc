@@ -156,7 +156,15 @@ bool ConfigClient::WaitToRetry(absl::Duration backoff) {
     // Without try_to_connect an IDLE channel would stay IDLE; gRPC paces
     // the connection attempts with its own backoff.
     const size_t current = targets_->current();
-    if (targets_->channel(current)->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
+    const grpc_connectivity_state state =
+        targets_->channel(current)->GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE && targets_->size() > 1) {
+      // A connect attempt to this replica failed: the next one is asked
+      // (an IDLE or CONNECTING channel, as after a maximum connection age,
+      // is given its attempt).
+      targets_->Failed(current);
+      channel_was_down = true;
+    } else if (state != GRPC_CHANNEL_READY) {
       channel_was_down = true;
     } else if (channel_was_down || current != watch_target_) {
       return true;
@@ -203,10 +211,6 @@ void ConfigClient::Run() {
     if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
       spdlog::error("the collector refuses this prober's credentials: {}", st.error_message());
-    }
-    if (targets_->channel(watch_target_)->GetState(/*try_to_connect=*/false) !=
-        GRPC_CHANNEL_READY) {
-      targets_->Failed(watch_target_);
     }
     absl::MutexLock l(&mu_);
     ctx_ = nullptr;

@@ -13,8 +13,8 @@
 // it), so a config changed during an outage arrives seconds after the
 // collector is back, not one backoff later. With several collector
 // replicas (CollectorTargets, shared with the Uplink) each Watch goes to the
-// current target; one that ends while its channel is down moves the
-// current target on, and the retry goes at once to a target that became
+// current target; while waiting to retry, a failed connect to the current
+// target moves it on, and the retry goes at once to a target that became
 // current meanwhile and is READY.
 //
 // Runs on its own thread; the callback runs on that thread (post to the

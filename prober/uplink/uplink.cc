@@ -7,7 +7,6 @@
 
 #include "absl/strings/match.h"
 #include "common/logging.h"
-#include "common/net.h"
 #include "common/proto_time.h"
 
 namespace sonde::prober {
@@ -45,15 +44,8 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<Collector
   return u;
 }
 
-grpc::ChannelArguments Uplink::ChannelArguments(const Options& options, const std::string& target) {
+grpc::ChannelArguments Uplink::ChannelArguments(const Options& options) {
   grpc::ChannelArguments args;
-  // A name may stand for several replicas: a stream then goes to the next
-  // address that is READY, a dead one is skipped, and a stream reopened
-  // after the collector's maximum connection age lands on another replica.
-  absl::StatusOr<common::HostPort> hp = common::ParseHostPort(target, 0);
-  if (hp.ok() && !common::IsIpLiteral(hp->host)) {
-    args.SetLoadBalancingPolicyName("round_robin");
-  }
   // gRPC reconnects a channel on its own schedule and, until its next
   // attempt, fails every call with the error it cached. Pinning its backoff
   // to connect_retry (initial = max: no growth) makes every attempt a real
@@ -381,7 +373,7 @@ void Uplink::Run() {
     if (targets_->size() > 1) {
       // Another replica stores the same batches (dedup makes the resend
       // harmless): try each once before backing off.
-      const size_t next = progressed ? targets_->Spread() : targets_->Failed(stream_target_);
+      const size_t next = progressed ? targets_->Prefer() : targets_->Failed(stream_target_);
       if (failed_in_row < targets_->size()) {
         if (next != stream_target_) {
           spdlog::warn("collector {} stream ended ({}); streaming to {}",

@@ -13,7 +13,8 @@
 // without an ack moves to the next replica at once, each replica is tried
 // once before the backoff below applies, a replica that comes back while
 // the current one is down is taken at once, and a stream that worked and
-// ended (the replica's maximum connection age) reopens on a random replica.
+// ended (the replica's maximum connection age) reopens on the first,
+// preferred replica.
 // With one collector:
 // ChannelArguments() pins gRPC's own connect backoff to `connect_retry`
 // (1 s, no growth), so a collector that cannot be reached is tried for real
@@ -96,12 +97,7 @@ class Uplink {
   // The channel arguments that make gRPC's reconnects agree with the
   // Uplink's: connect attempts every `connect_retry`, each given
   // `connect_timeout`, and keepalive pings. Build the channel with them.
-  // For a `target` whose host is a name, not an IP literal, the channel
-  // balances streams round robin over the name's addresses (a name with
-  // several addresses is a set of replicas); an IP literal keeps gRPC's
-  // default (pick first).
-  static grpc::ChannelArguments ChannelArguments(const Options& options,
-                                                 const std::string& target = "");
+  static grpc::ChannelArguments ChannelArguments(const Options& options);
 
   // Opens the spool (recovering what an earlier run left) when configured.
   static absl::StatusOr<std::unique_ptr<Uplink>> Create(std::shared_ptr<CollectorTargets> targets,

@@ -1,11 +1,13 @@
-// Collector replicas (issue 14, step a/b): two sonde-collectors share one
-// PostgreSQL and one prober is given both (`--collector A,B`). The replica
-// holding the prober's stream is SIGKILLed, then brought back, then the
-// other one is SIGKILLed: results keep being stored through whichever
-// replica is up, and at the end every result of the prober's run is stored
-// exactly once (the spool resends unacked batches to the other replica;
-// the (prober_id, batch_seq) dedup absorbs what the dead one had stored but
-// not acked). Asserts on stored rows and metrics, never on log text.
+// Collector replicas (issue 14, steps a-c): two sonde-collectors share one
+// PostgreSQL, both record themselves and agree on the config version
+// (/metrics, `sondectl status --collectors`), and one prober is given both
+// (`--collector A,B`, A preferred). A, holding the stream, is SIGKILLed:
+// results keep being stored through B. A comes back: after B's maximum
+// connection age (10 s here) the stream returns to A. At the end every
+// result of the prober's run is stored exactly once (the spool resends
+// unacked batches to the other replica; the (prober_id, batch_seq) dedup
+// absorbs what the dead one had stored but not acked). Asserts on stored
+// rows, metrics and sondectl's JSON, never on log text.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -18,6 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "sonde/v1/collector.pb.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/status_matchers.h"
 
@@ -78,7 +82,7 @@ class FailoverTest : public ::testing::Test {
 
   // Results the prober started after `since` are stored (through whichever
   // replica is up) and replica `holder` holds its stream.
-  bool StoredThrough(int holder, absl::Time since) {
+  bool StoredThrough(int holder, absl::Time since, seconds timeout = seconds(20)) {
     return WaitUntil(
         [&] {
           absl::StatusOr<int64_t> n = db_->Int(absl::StrCat(
@@ -86,7 +90,7 @@ class FailoverTest : public ::testing::Test {
               "' AND started_at > to_timestamp(", absl::ToUnixMicros(since), " / 1e6)"));
           return n.ok() && *n > 0 && StreamHolder() == holder;
         },
-        seconds(20));
+        timeout);
   }
 
   std::unique_ptr<ScratchDir> scratch_;
@@ -97,18 +101,49 @@ class FailoverTest : public ::testing::Test {
   std::vector<std::unique_ptr<Prober>> probers_;
 };
 
-TEST_F(FailoverTest, AProberGivenTwoReplicasLosesAndDoublesNothingWhenEachDiesInTurn) {
+TEST_F(FailoverTest, AProberFailsOverToTheOtherReplicaAndBackLosingAndDoublingNothing) {
   ConfigBuilder config;
   config.Regions({"fra"}).Defaults("1s", "800ms");
   config.HttpChecks("web", 20, faultd_->http_port()).TcpChecks("ssh", 20, faultd_->tcp_port());
   const std::string config_path = scratch_->Path("sonde.yaml");
   ASSERT_OK(config.WriteTo(config_path));
   for (const char* name : {"a", "b"}) {
-    collectors_.push_back(
-        std::make_unique<Collector>(scratch_->Path(absl::StrCat("collector-", name, ".log")),
-                                    Collector::Options{pg_->conninfo(), config_path, {}}));
+    collectors_.push_back(std::make_unique<Collector>(
+        scratch_->Path(absl::StrCat("collector-", name, ".log")),
+        Collector::Options{pg_->conninfo(), config_path, {"--max-connection-age", "10s"}}));
     ASSERT_OK(collectors_.back()->Start());
   }
+  // Both replicas are members, run the one recorded config version and
+  // say so on /metrics and through `sondectl status --collectors`.
+  for (const auto& c : collectors_) {
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          absl::StatusOr<sonde::testing::MetricValues> m = c->Metrics();
+          return m.ok() && m->count("sonde_cluster_members_live") != 0 &&
+                 m->at("sonde_cluster_members_live") == 2 &&
+                 m->at("sonde_cluster_config_in_step") == 1 &&
+                 m->at("sonde_config_version_info") == 1;
+        },
+        seconds(15)))
+        << c->address();
+  }
+  int rc = -1;
+  const std::string json = sonde::testing::RunSondectl(
+      collectors_[1]->address(), {"status", "--collectors", "--format", "json"}, &rc);
+  ASSERT_EQ(rc, 0) << json;
+  v1::CollectorsReply members;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &members).ok()) << json;
+  ASSERT_EQ(members.members_size(), 2) << json;
+  EXPECT_FALSE(members.recorded_config_version().empty());
+  for (const v1::CollectorMember& m : members.members()) {
+    EXPECT_TRUE(m.live()) << json;
+    EXPECT_TRUE(m.in_step()) << json;
+    EXPECT_EQ(m.config_version(), members.recorded_config_version());
+    if (m.replica_id() == members.answered_by()) {
+      EXPECT_EQ(m.address(), collectors_[1]->address()) << "answered by another replica";
+    }
+  }
+
   Prober::Options o;
   o.id = kProber;
   o.region = "fra";
@@ -119,25 +154,23 @@ TEST_F(FailoverTest, AProberGivenTwoReplicasLosesAndDoublesNothingWhenEachDiesIn
       absl::StrCat(collectors_[0]->address(), ",", collectors_[1]->address()), o));
   ASSERT_OK(probers_[0]->Start());
   ASSERT_TRUE(WaitForLiveResults(*db_, {kProber}, absl::Seconds(4), seconds(30)));
-  int first = -1;
-  ASSERT_TRUE(WaitUntil([&] { return (first = StreamHolder()) >= 0; }, seconds(10)));
-  const int second = 1 - first;
+  // The first listed replica is preferred.
+  ASSERT_TRUE(WaitUntil([&] { return StreamHolder() == 0; }, seconds(10)));
 
-  // The replica with the stream dies: the other one takes it.
-  collectors_[first]->Kill();
-  absl::Time killed = absl::Now();
-  EXPECT_TRUE(StoredThrough(second, killed)) << "nothing stored through the other replica";
-  std::cout << "replica " << first << " killed -> results stored through replica " << second
-            << " within " << absl::FormatDuration(absl::Now() - killed) << "\n";
+  // It dies: the other one takes the stream.
+  collectors_[0]->Kill();
+  const absl::Time killed = absl::Now();
+  EXPECT_TRUE(StoredThrough(1, killed)) << "nothing stored through the other replica";
+  std::cout << "replica A killed -> results stored through B within "
+            << absl::FormatDuration(absl::Now() - killed) << "\n";
 
-  // It comes back; the second dies: the stream returns to the first.
-  ASSERT_OK(collectors_[first]->Start());
-  absl::SleepFor(absl::Seconds(2));
-  collectors_[second]->Kill();
-  killed = absl::Now();
-  EXPECT_TRUE(StoredThrough(first, killed)) << "nothing stored through the returned replica";
-  std::cout << "replica " << second << " killed -> results stored through replica " << first
-            << " within " << absl::FormatDuration(absl::Now() - killed) << "\n";
+  // It comes back: B ends the connection after its maximum age (10 s +-10 %,
+  // then 10 s for the stream) and the prober returns to A.
+  ASSERT_OK(collectors_[0]->Start());
+  const absl::Time back = absl::Now();
+  EXPECT_TRUE(StoredThrough(0, back, seconds(40))) << "the stream did not return to A";
+  std::cout << "replica A back -> stream returned to A within "
+            << absl::FormatDuration(absl::Now() - back) << "\n";
   absl::SleepFor(absl::Seconds(2));
 
   // Stopped (SIGTERM: it gets what it holds acked first), its one run is

@@ -50,5 +50,47 @@ TEST(StatusTest, ProbersTableShowsWhatIsAppliedAndWhatIsPending) {
   EXPECT_NE(table.find("40960 B 17 unacked oldest 4s"), std::string::npos) << table;
 }
 
+TEST(StatusTest, CollectorsTableShowsEachReplicaAndWhetherItsConfigIsTheRecordedOne) {
+  EXPECT_NE(FormatCollectorsTable(v1::CollectorsReply()).find("no collector replicas"),
+            std::string::npos);
+  const absl::Time as_of = absl::FromUnixSeconds(1764965000);
+  v1::CollectorsReply reply;
+  common::SetTimestamp(as_of, reply.mutable_as_of());
+  reply.set_answered_by("c1:7600");
+  reply.set_recorded_config_version("a613651f5273198b");
+  reply.set_recorded_by("c1:7600");
+  common::SetTimestamp(as_of - absl::Minutes(5), reply.mutable_recorded_at());
+  struct Row {
+    const char* id;
+    const char* config;
+    bool live;
+    bool in_step;
+  };
+  for (const Row& r : {Row{"c1:7600", "a613651f5273198b", true, true},
+                       Row{"c2:7600", "77aa000000000000", true, false},
+                       Row{"c3:7600", "a613651f5273198b", false, true}}) {
+    v1::CollectorMember* m = reply.add_members();
+    m->set_replica_id(r.id);
+    m->set_address(r.id);
+    m->set_software_version("0.9.1");
+    m->set_config_version(r.config);
+    m->set_live(r.live);
+    m->set_in_step(r.in_step);
+    common::SetTimestamp(as_of - absl::Hours(2), m->mutable_started_at());
+    common::SetTimestamp(as_of - (r.live ? absl::Seconds(1) : absl::Minutes(3)),
+                         m->mutable_last_seen());
+  }
+  const std::string table = FormatCollectorsTable(reply);
+  EXPECT_NE(table.find("config version for detection: a613651f5273198b (recorded by c1:7600, "
+                       "5m ago)"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("c1:7600 *"), std::string::npos) << "the answering replica" << table;
+  EXPECT_NE(table.find("77aa000000000000  NO"), std::string::npos) << table;
+  EXPECT_NE(table.find("gone"), std::string::npos) << table;
+  EXPECT_NE(table.find("3m ago"), std::string::npos) << table;
+  EXPECT_NE(table.find("2h"), std::string::npos) << table;
+}
+
 }  // namespace
 }  // namespace sonde::sondectl

@@ -1,11 +1,11 @@
 // The --collector list and the choice of replica (CollectorTargets): what
 // the flag accepts, that a failed stream moves to the next replica exactly
-// once however many threads saw it fail, and that Spread spreads.
+// once however many threads saw it fail, and that a stream that worked
+// returns to the first, preferred replica.
 #include "prober/uplink/collector_targets.h"
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <string>
 #include <vector>
 
@@ -59,19 +59,22 @@ std::vector<CollectorTargets::Target> Targets(int n) {
 }
 
 TEST(CollectorTargetsTest, FailedMovesToTheNextReplicaInTurnAndOnlyOnce) {
-  CollectorTargets targets(Targets(3), /*seed=*/7);
-  const size_t first = targets.current();
-  ASSERT_LT(first, 3u);
-  // The uplink and the config client both saw `first` fail: one move.
-  EXPECT_EQ(targets.Failed(first), (first + 1) % 3);
-  EXPECT_EQ(targets.Failed(first), (first + 1) % 3);
+  CollectorTargets targets(Targets(3));
+  EXPECT_EQ(targets.current(), 0u) << "the first listed is preferred";
+  // The uplink and the config client both saw 0 fail: one move.
+  EXPECT_EQ(targets.Failed(0), 1u);
+  EXPECT_EQ(targets.Failed(0), 1u);
   // Each replica is tried in turn, then the first again.
-  EXPECT_EQ(targets.Failed((first + 1) % 3), (first + 2) % 3);
-  EXPECT_EQ(targets.Failed((first + 2) % 3), first);
+  EXPECT_EQ(targets.Failed(1), 2u);
+  EXPECT_EQ(targets.Failed(2), 0u);
   targets.Select(2);
   EXPECT_EQ(targets.current(), 2u);
   targets.Select(9);  // out of range: ignored
   EXPECT_EQ(targets.current(), 2u);
+  // A stream that worked ended (the maximum connection age): back to the
+  // preferred replica.
+  EXPECT_EQ(targets.Prefer(), 0u);
+  EXPECT_EQ(targets.current(), 0u);
 }
 
 TEST(CollectorTargetsTest, OneReplicaStaysCurrent) {
@@ -80,29 +83,7 @@ TEST(CollectorTargetsTest, OneReplicaStaysCurrent) {
   EXPECT_EQ(one->size(), 1u);
   EXPECT_EQ(one->current(), 0u);
   EXPECT_EQ(one->Failed(0), 0u);
-  EXPECT_EQ(one->Spread(), 0u);
-}
-
-TEST(CollectorTargetsTest, ProbersAndReconnectsSpreadOverTheReplicas) {
-  // 300 probers with the same list start on every replica...
-  std::map<size_t, int> starts;
-  for (uint64_t seed = 0; seed < 300; ++seed) {
-    starts[CollectorTargets(Targets(3), seed).current()]++;
-  }
-  ASSERT_EQ(starts.size(), 3u);
-  for (const auto& [index, n] : starts) {
-    EXPECT_GT(n, 50) << "replica " << index;
-  }
-  // ...and streams reopened after the maximum connection age too.
-  CollectorTargets targets(Targets(3), 1);
-  std::map<size_t, int> spread;
-  for (int i = 0; i < 300; ++i) {
-    spread[targets.Spread()]++;
-  }
-  ASSERT_EQ(spread.size(), 3u);
-  for (const auto& [index, n] : spread) {
-    EXPECT_GT(n, 50) << "replica " << index;
-  }
+  EXPECT_EQ(one->Prefer(), 0u);
 }
 
 }  // namespace

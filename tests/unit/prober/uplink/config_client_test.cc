@@ -88,22 +88,29 @@ class Received {
   std::vector<std::string> versions_ ABSL_GUARDED_BY(mu_);
 };
 
+// A channel to 127.0.0.1:`port` as the prober's: gRPC retries connecting
+// at least every second (the prober allows 10 s).
+std::shared_ptr<grpc::Channel> Channel(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+v1::ProberHello Hello() {
+  v1::ProberHello hello;
+  hello.set_prober_id("p-test");
+  hello.set_region("fra");
+  return hello;
+}
+
 TEST(ConfigClientTest, AsksAgainAsSoonAsTheCollectorIsBackNotOneBackoffLater) {
   auto first = std::make_unique<Collector>("v1", 0);
   ASSERT_NE(first->server, nullptr);
   const int port = first->bound;
-  // As the prober's channel: gRPC retries connecting at least every second
-  // (the prober allows 10 s).
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                           grpc::InsecureChannelCredentials(), args);
-  v1::ProberHello hello;
-  hello.set_prober_id("p-test");
-  hello.set_region("fra");
   Received received;
-  ConfigClient client(channel, hello, "", [&](v1::ProberConfig c) { received.Add(c); });
+  ConfigClient client(Channel(port), Hello(), "", [&](v1::ProberConfig c) { received.Add(c); });
   // A backoff far longer than the test may take: only an early retry passes.
   client.set_backoff(absl::Seconds(60), absl::Seconds(60));
   client.Start();
@@ -118,6 +125,33 @@ TEST(ConfigClientTest, AsksAgainAsSoonAsTheCollectorIsBackNotOneBackoffLater) {
       << "the config client did not ask the restarted collector";
   RecordProperty("config_after_restart_ms",
                  absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - back)));
+  client.Stop();
+}
+
+// Issue 14: given two collector replicas, the config comes from the second
+// at once when the first goes away, not one backoff later.
+TEST(ConfigClientTest, AsksTheNextReplicaAtOnceWhenTheFirstGoesAway) {
+  auto first = std::make_unique<Collector>("v1", 0);
+  Collector second("v2", 0);
+  ASSERT_NE(first->server, nullptr);
+  ASSERT_NE(second.server, nullptr);
+  std::vector<CollectorTargets::Target> list;
+  for (int port : {first->bound, second.bound}) {
+    list.push_back({absl::StrCat("127.0.0.1:", port), Channel(port)});
+  }
+  auto targets = std::make_shared<CollectorTargets>(std::move(list));
+  Received received;
+  ConfigClient client(targets, Hello(), "", [&](v1::ProberConfig c) { received.Add(c); });
+  client.set_backoff(absl::Seconds(60), absl::Seconds(60));
+  client.Start();
+  ASSERT_TRUE(received.WaitFor("v1", absl::Seconds(10))) << "not from the first replica";
+
+  first->Stop();
+  const absl::Time gone = absl::Now();
+  EXPECT_TRUE(received.WaitFor("v2", absl::Seconds(10))) << "the second replica was not asked";
+  EXPECT_EQ(targets->current(), 1u);
+  RecordProperty("config_from_second_ms",
+                 absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - gone)));
   client.Stop();
 }
 

@@ -467,7 +467,7 @@ TEST_F(UplinkTest, FailsOverBetweenReplicasWithoutLosingAResult) {
     list.push_back({address, grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                                        Uplink::ChannelArguments(SmallSpool()))});
   }
-  auto targets = std::make_shared<CollectorTargets>(std::move(list), 0);
+  auto targets = std::make_shared<CollectorTargets>(std::move(list));
   const size_t first = targets->current();
   auto uplink = Uplink::Create(targets, SmallSpool());
   ASSERT_TRUE(uplink.ok()) << uplink.status();

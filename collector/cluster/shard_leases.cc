@@ -1,0 +1,108 @@
+#include "collector/cluster/shard_leases.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace sonde::collector::cluster {
+namespace {
+
+using pg::ExecParams;
+using pg::PgResultPtr;
+
+std::string Interval(absl::Duration d) {
+  return absl::StrCat(absl::ToInt64Microseconds(d), " microseconds");
+}
+
+// RETURNING/SELECT list of a lease row.
+std::string Columns() { return absl::StrCat("shard, owner, epoch, ", pg::MicrosOf("expires_at")); }
+
+// The one row of `res` as a lease; nullopt for none.
+absl::StatusOr<std::optional<ShardLease>> RowOf(const PGresult* res) {
+  if (PQntuples(res) == 0) {
+    return std::nullopt;
+  }
+  ShardLease l;
+  if (!absl::SimpleAtoi(PQgetvalue(res, 0, 0), &l.shard) ||
+      !absl::SimpleAtoi(PQgetvalue(res, 0, 2), &l.epoch)) {
+    return absl::InternalError("shard_leases: unexpected number format");
+  }
+  l.owner = PQgetvalue(res, 0, 1);
+  l.expires_at = pg::FromMicrosText(PQgetvalue(res, 0, 3));
+  return l;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<ShardLease>> ShardLeases::Acquire(PGconn* c, int shard,
+                                                               const std::string& owner) const {
+  ASSIGN_OR_RETURN(
+      PgResultPtr res,
+      ExecParams(
+          c,
+          absl::StrCat("INSERT INTO shard_leases AS l (shard, owner, epoch, expires_at)"
+                       " VALUES ($1, $2, 1, clock_timestamp() + $3::interval)"
+                       " ON CONFLICT (shard) DO UPDATE SET owner = EXCLUDED.owner,"
+                       " epoch = CASE WHEN l.owner = EXCLUDED.owner"
+                       " AND l.expires_at > clock_timestamp() THEN l.epoch ELSE l.epoch + 1 END,"
+                       " expires_at = EXCLUDED.expires_at"
+                       " WHERE l.owner = EXCLUDED.owner OR l.expires_at <= clock_timestamp()"
+                       " RETURNING ",
+                       Columns()),
+          {absl::StrCat(shard), owner, Interval(ttl_)}, "acquire a shard lease"));
+  return RowOf(res.get());
+}
+
+absl::StatusOr<std::optional<ShardLease>> ShardLeases::Renew(PGconn* c, int shard,
+                                                             const std::string& owner,
+                                                             int64_t epoch) const {
+  ASSIGN_OR_RETURN(
+      PgResultPtr res,
+      ExecParams(c,
+                 absl::StrCat("UPDATE shard_leases SET expires_at = clock_timestamp() + "
+                              "$4::interval WHERE shard = $1 AND owner = $2 AND epoch = $3"
+                              " AND expires_at > clock_timestamp() RETURNING ",
+                              Columns()),
+                 {absl::StrCat(shard), owner, absl::StrCat(epoch), Interval(ttl_)},
+                 "renew a shard lease"));
+  return RowOf(res.get());
+}
+
+absl::StatusOr<bool> ShardLeases::Release(PGconn* c, int shard, const std::string& owner,
+                                          int64_t epoch) const {
+  ASSIGN_OR_RETURN(
+      PgResultPtr res,
+      ExecParams(c,
+                 "UPDATE shard_leases SET expires_at = clock_timestamp()"
+                 " WHERE shard = $1 AND owner = $2 AND epoch = $3"
+                 " AND expires_at > clock_timestamp()",
+                 {absl::StrCat(shard), owner, absl::StrCat(epoch)}, "release a shard lease"));
+  return std::string(PQcmdTuples(res.get())) == "1";
+}
+
+absl::Status ShardLeases::Fence(PGconn* c, int shard, const std::string& owner,
+                                int64_t epoch) const {
+  ASSIGN_OR_RETURN(
+      PgResultPtr res,
+      ExecParams(c,
+                 "SELECT 1 FROM shard_leases WHERE shard = $1 AND owner = $2"
+                 " AND epoch = $3 AND expires_at > clock_timestamp() FOR SHARE",
+                 {absl::StrCat(shard), owner, absl::StrCat(epoch)}, "check the shard lease"));
+  if (PQntuples(res.get()) != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("fenced: ", owner, " does not hold shard ", shard, " under epoch ", epoch));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<ShardLease>> ShardLeases::Read(PGconn* c, int shard) const {
+  ASSIGN_OR_RETURN(
+      PgResultPtr res,
+      ExecParams(c, absl::StrCat("SELECT ", Columns(), " FROM shard_leases WHERE shard = $1"),
+                 {absl::StrCat(shard)}, "read a shard lease"));
+  return RowOf(res.get());
+}
+
+}  // namespace sonde::collector::cluster

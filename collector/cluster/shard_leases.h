@@ -1,0 +1,69 @@
+// ShardLeases: the rows of `shard_leases` (migration 6; docs/ha.md,
+// "Detection shards under leases"): who owns a detection shard, under which
+// epoch, until when -- always by the database clock (clock_timestamp()),
+// never a replica's. A new owner bumps the epoch; the owner's renewals keep
+// it; a lease that expired is lost even if nobody took it yet (re-acquiring
+// it bumps the epoch too). Fence() is the first statement of a shard's
+// write transaction: it holds the lease row FOR SHARE until the
+// transaction ends, so a takeover waits for a write in flight and a writer
+// that lost the lease writes nothing.
+//
+// Stateless: every call runs on the caller's connection and transaction,
+// on the caller's thread. Not yet wired into detection (docs/ha.md, "Next
+// steps").
+#ifndef SONDE_COLLECTOR_CLUSTER_SHARD_LEASES_H_
+#define SONDE_COLLECTOR_CLUSTER_SHARD_LEASES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "collector/storage/pg/pg.h"
+
+namespace sonde::collector::cluster {
+
+// -1: the notification scheduler's lease; detection shards are 0..63.
+inline constexpr int kNotifySchedulerShard = -1;
+inline constexpr absl::Duration kLeaseTtl = absl::Seconds(15);
+
+struct ShardLease {
+  int shard = 0;
+  std::string owner;
+  int64_t epoch = 0;
+  absl::Time expires_at;  // database clock
+};
+
+class ShardLeases {
+ public:
+  explicit ShardLeases(absl::Duration ttl = kLeaseTtl) : ttl_(ttl) {}
+
+  // Takes `shard` for `owner` when it is free, expired, or already this
+  // owner's: a new owner (or one whose lease had expired) gets epoch + 1,
+  // an owner whose lease still runs keeps its epoch (a renewal). nullopt
+  // while another owner's lease runs.
+  absl::StatusOr<std::optional<ShardLease>> Acquire(PGconn* c, int shard,
+                                                    const std::string& owner) const;
+  // Extends `owner`'s running lease of `epoch` by the TTL; nullopt when it
+  // is lost (expired, or taken with a newer epoch): stop the shard at once.
+  absl::StatusOr<std::optional<ShardLease>> Renew(PGconn* c, int shard, const std::string& owner,
+                                                  int64_t epoch) const;
+  // Ends `owner`'s running lease now (a handover: the next owner need not
+  // wait for the TTL). False when it was not held.
+  absl::StatusOr<bool> Release(PGconn* c, int shard, const std::string& owner, int64_t epoch) const;
+  // In the caller's open transaction: OK when `owner` holds the running
+  // lease of `epoch` (the row stays locked FOR SHARE until the transaction
+  // ends); FAILED_PRECONDITION "fenced" when it does not -- roll back.
+  absl::Status Fence(PGconn* c, int shard, const std::string& owner, int64_t epoch) const;
+  // The row as it is (nullopt: never leased).
+  absl::StatusOr<std::optional<ShardLease>> Read(PGconn* c, int shard) const;
+
+ private:
+  const absl::Duration ttl_;
+};
+
+}  // namespace sonde::collector::cluster
+
+#endif  // SONDE_COLLECTOR_CLUSTER_SHARD_LEASES_H_
