@@ -216,10 +216,6 @@ absl::StatusOr<std::vector<v1::DataGap>> Store::Gaps(absl::Time from, absl::Time
   return QueryGaps(conn_.get(), from, to, region_filter);
 }
 
-absl::StatusOr<std::vector<ServiceDay>> Store::ServiceDays(absl::Time from, absl::Time to) {
-  return QueryServiceDays(conn_.get(), from, to);
-}
-
 absl::StatusOr<std::vector<ServiceRegionHealth>> Store::RecentHealth(absl::Time since) {
   return QueryRecentHealth(conn_.get(), since);
 }

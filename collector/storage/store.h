@@ -103,8 +103,7 @@ class Store {
   // The connection, for read-only report queries (collector/report) by the
   // thread that leased this Store.
   PGconn* connection() { return conn_.get(); }
-  // The status page's reads (status_queries.h).
-  absl::StatusOr<std::vector<ServiceDay>> ServiceDays(absl::Time from, absl::Time to);
+  // The status page's read (status_queries.h).
   absl::StatusOr<std::vector<ServiceRegionHealth>> RecentHealth(absl::Time since);
 
   // Runs one SQL command (tests and tooling). Its result rows are discarded.
