@@ -106,9 +106,14 @@ struct RollupPart {
   absl::Time from;
   absl::Time to;
 };
+struct RollupCounts {
+  int64_t probes = 0;
+  int64_t failures = 0;
+};
 struct RollupParts {
-  RollupWindow window;  // every part's spans; rows = the parts' totals added up
-  std::vector<std::vector<RollupTotals>> parts;  // per part, sorted like RollupWindow::rows
+  RollupWindow window;  // every part's spans; rows = the totals over all parts
+  // counts[p][i]: the probes and failures of window.rows[i] in part p.
+  std::vector<std::vector<RollupCounts>> counts;
 };
 absl::StatusOr<RollupParts> ReadRollupParts(PGconn* conn, const RollupQuery& query,
                                             const std::vector<RollupPart>& parts);
