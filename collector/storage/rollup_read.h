@@ -14,6 +14,10 @@
 // buckets: the answer then covers a slightly wider window, reported in
 // `RollupWindow::covered_from/covered_to` and `approximate`.
 //
+// The sums are made by PostgreSQL, per part of the window and rollup level
+// (a hash aggregate each), with work_mem 64 MB and JIT off for the session
+// while it reads (reset afterwards).
+//
 // Runs on the caller's connection (any thread that owns it), read-only,
 // one statement per table family, no transaction needed.
 #ifndef SONDE_COLLECTOR_STORAGE_ROLLUP_READ_H_
