@@ -45,8 +45,9 @@ absl::StatusOr<std::vector<ServiceDay>> StatusDayNumbers(ReportQuery* reports,
                                                          const v1::Config& config, absl::Time from,
                                                          absl::Time to) {
   report::ReportScope scope;
-  scope.window = {from, to};
   scope.now = to;
+  // Whole seconds, as every report's window (the days add up to the row).
+  scope.window = {from, absl::FromUnixSeconds(absl::ToUnixSeconds(to))};
   scope.days = report::CalendarDays(scope.window, absl::UTCTimeZone());
   absl::StatusOr<v1::AvailabilityReply> reply =
       reports->Report(scope, {"status page", "UTC"}, config);
