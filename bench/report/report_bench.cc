@@ -4,10 +4,15 @@
 // (tests/testing/rollup_fill.h: hourly and daily rows made by PostgreSQL),
 // with one regional incident per 100 checks and a maintenance window, on a
 // throwaway PostgreSQL. Prints the fill time and the report's wall time per
-// run (median of --runs), and the engine's share (no I/O) separately.
+// run (median of --runs), the storage read's share, and the same report
+// with per-day numbers (daily).
 //
 //   sonde-bench-report --postgres CONNINFO [--checks 10000] [--regions 3]
-//                      [--days 30] [--runs 5]
+//                      [--days 30] [--runs 5] [--reuse 1]
+//
+// --reuse 1 skips the fill: the database already holds it (an earlier run
+// of the same size against the same --postgres, e.g. to compare two builds
+// on the same data).
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -50,6 +55,7 @@ int main(int argc, char** argv) {
   int regions = 3;
   int days = 30;
   int runs = 5;
+  int reuse = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
@@ -64,6 +70,8 @@ int main(int argc, char** argv) {
       ok = absl::SimpleAtoi(value, &days);
     } else if (flag == "--runs") {
       ok = absl::SimpleAtoi(value, &runs);
+    } else if (flag == "--reuse") {
+      ok = absl::SimpleAtoi(value, &reuse);
     } else {
       return Fail(absl::StrCat("unknown flag ", flag));
     }
@@ -94,7 +102,10 @@ int main(int argc, char** argv) {
   // hour rows would cost the fill minutes and the report nothing.
   fill.hour = false;
   const absl::Time fill_start = absl::Now();
-  if (absl::Status st = sonde::testing::FillRollups((*store)->connection(), fill); !st.ok()) {
+  if (reuse != 0) {
+    // Filled by an earlier run.
+  } else if (absl::Status st = sonde::testing::FillRollups((*store)->connection(), fill);
+             !st.ok()) {
     return Fail(std::string(st.message()));
   }
   // One regional incident per 100 checks, an hour long, with its timeline.
@@ -118,7 +129,7 @@ int main(int argc, char** argv) {
       " affected_targets, recovered_targets, failing_share, detail)"
       " SELECT id, opened_at, 'OPENED', kind, regions, 1, 0, 1, '' FROM incidents"
       " WHERE id LIKE 'bench/%'; ANALYZE;");
-  if (absl::Status st = (*store)->Execute(incidents); !st.ok()) {
+  if (absl::Status st = reuse != 0 ? absl::OkStatus() : (*store)->Execute(incidents); !st.ok()) {
     return Fail(std::string(st.message()));
   }
   const double fill_s = absl::ToDoubleSeconds(absl::Now() - fill_start);
@@ -149,6 +160,18 @@ int main(int argc, char** argv) {
     rows = reply->rows_size();
     overall = reply->overall_size();
   }
+  // The same with per-day numbers (AvailabilityRequest.daily: the HTML
+  // report, the status page bars).
+  std::vector<double> daily;
+  request.set_daily(true);
+  for (int r = 0; r < runs; ++r) {
+    const absl::Time start = absl::Now();
+    auto reply = query.Availability(request);
+    daily.push_back(absl::ToDoubleSeconds(absl::Now() - start));
+    if (!reply.ok()) {
+      return Fail(std::string(reply.status().message()));
+    }
+  }
   // The storage read alone, for where the time goes.
   std::vector<double> read;
   for (int r = 0; r < runs; ++r) {
@@ -170,5 +193,8 @@ int main(int argc, char** argv) {
       days, checks, regions, days, rows, overall, fill_s, Median(wall),
       *std::min_element(wall.begin(), wall.end()), *std::max_element(wall.begin(), wall.end()),
       runs);
+  std::printf("with daily (%d days per row): median %.3f s (min %.3f, max %.3f)\n", days,
+              Median(daily), *std::min_element(daily.begin(), daily.end()),
+              *std::max_element(daily.begin(), daily.end()));
   return 0;
 }

@@ -38,12 +38,13 @@ class ReportQuery {
   absl::StatusOr<v1::AvailabilityReply> Availability(const v1::AvailabilityRequest& request);
   // Every configured SLO (filtered), worst budget first.
   absl::StatusOr<v1::SloReply> Slo(const v1::SloRequest& request);
-
- private:
-  std::shared_ptr<const v1::Config> Config() const;
+  // The report over an explicit scope (the status page's day bars).
   absl::StatusOr<v1::AvailabilityReply> Report(const report::ReportScope& scope,
                                                const report::WindowLabel& label,
                                                const v1::Config& config);
+
+ private:
+  std::shared_ptr<const v1::Config> Config() const;
 
   StorePool* const pool_;
   const common::Clock* const clock_;

@@ -2,12 +2,14 @@
 
 #include <httplib.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "collector/api/status_page_builder.h"
+#include "collector/report/reader.h"
 #include "common/html/status_page_html.h"
 #include "common/html/status_page_json.h"
 #include "common/proto_time.h"
@@ -39,20 +41,39 @@ void Fail(httplib::Response& res, int code, const std::string& text) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<ServiceDay>> StatusDayNumbers(StorePool* pool, absl::Time from,
+absl::StatusOr<std::vector<ServiceDay>> StatusDayNumbers(ReportQuery* reports,
+                                                         const v1::Config& config, absl::Time from,
                                                          absl::Time to) {
-  absl::StatusOr<std::vector<ServiceDay>> days = absl::UnavailableError("no store");
-  for (int attempt = 0; attempt < 2; ++attempt) {  // an idle pooled connection may have died
-    absl::StatusOr<StorePool::Lease> store = pool->Acquire();
-    if (!store.ok()) {
-      return store.status();
-    }
-    days = (*store)->ServiceDays(from, to);
-    if (days.ok() || !absl::IsUnavailable(days.status())) {
-      break;
+  report::ReportScope scope;
+  scope.now = to;
+  // Whole seconds, as every report's window (the days add up to the row).
+  scope.window = {from, absl::FromUnixSeconds(absl::ToUnixSeconds(to))};
+  scope.days = report::CalendarDays(scope.window, absl::UTCTimeZone());
+  absl::StatusOr<v1::AvailabilityReply> reply =
+      reports->Report(scope, {"status page", "UTC"}, config);
+  if (!reply.ok()) {
+    return reply.status();
+  }
+  std::map<std::string, std::vector<const v1::AvailabilityRow*>> by_service;
+  for (const v1::AvailabilityRow& row : reply->overall()) {
+    by_service[row.service()].push_back(&row);
+  }
+  std::vector<ServiceDay> out;
+  for (const auto& [service, rows] : by_service) {
+    const v1::AvailabilityRow sum = report::SumRows(rows, "", service);
+    for (const v1::DayAvailability& d : sum.days()) {
+      ServiceDay day;
+      day.service = service;
+      day.day = absl::ToCivilDay(common::ToTime(d.start()), absl::UTCTimeZone());
+      day.probes = static_cast<int64_t>(d.probes());
+      day.failures = static_cast<int64_t>(d.failures());
+      day.availability = d.availability();
+      day.counted_seconds = d.counted_seconds();
+      day.down_seconds = d.down_seconds();
+      out.push_back(std::move(day));
     }
   }
-  return days;
+  return out;
 }
 
 StatusPage::StatusPage(QueryService* query, StorePool* pool, const ConfigHolder* config,
@@ -132,7 +153,7 @@ absl::StatusOr<html::StatusPageModel> StatusPage::Build() {
   const absl::CivilDay today = absl::ToCivilDay(in.now, absl::UTCTimeZone());
   const absl::Time from = absl::FromCivil(today - (kStatusPageDays - 1), absl::UTCTimeZone());
   absl::StatusOr<std::vector<ServiceDay>> days =
-      StatusDayNumbers(pool_, from, in.now + absl::Minutes(1));
+      StatusDayNumbers(&query_->reports(), *config, from, in.now);
   if (!days.ok()) {
     return days.status();
   }

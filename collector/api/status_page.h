@@ -26,6 +26,8 @@
 #include "absl/time/time.h"
 #include "collector/api/config_service.h"
 #include "collector/api/query_service.h"
+#include "collector/api/report_query.h"
+#include "collector/api/status_page_builder.h"
 #include "collector/storage/store_pool.h"
 #include "common/clock.h"
 #include "common/html/status_page_model.h"
@@ -40,9 +42,12 @@ namespace sonde::collector {
 
 inline constexpr absl::Duration kStatusPageCacheFor = absl::Seconds(5);
 
-// The numbers of the day bars: per service and UTC day from `from` to `to`.
-// The one place to switch to daily rollups / the availability engine.
-absl::StatusOr<std::vector<ServiceDay>> StatusDayNumbers(StorePool* pool, absl::Time from,
+// The numbers of the day bars: per service and UTC day from `from` to `to`,
+// the report engine's per-day numbers (docs/availability.md, "Per-day
+// numbers") of the service's checks added up — the same numbers as
+// `sondectl report` and the HTML report.
+absl::StatusOr<std::vector<ServiceDay>> StatusDayNumbers(ReportQuery* reports,
+                                                         const v1::Config& config, absl::Time from,
                                                          absl::Time to);
 
 class StatusPage {

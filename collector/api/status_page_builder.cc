@@ -126,7 +126,9 @@ html::StatusPageModel BuildStatusPage(const StatusPageInputs& in) {
   model.generated_at = in.now;
   model.days = kStatusPageDays;
   model.day_source =
-      "A day's bar is the share of successful probes that day (UTC), over every region.";
+      "A day's bar is the service's availability that day (UTC): the share of the time with "
+      "results and outside maintenance that no outage incident covered, regional and partial "
+      "outages weighted by the share affected.";
   if (!page.title().empty()) {
     model.title = page.title();
   }
@@ -174,6 +176,8 @@ html::StatusPageModel BuildStatusPage(const StatusPageInputs& in) {
     }
     return it->second;
   };
+  std::map<std::string, double> counted;  // per service over the bars' days
+  std::map<std::string, double> down;
   for (const ServiceDay& d : in.days) {
     if (d.day < first || d.day > today || d.probes <= 0) {
       continue;
@@ -182,7 +186,9 @@ html::StatusPageModel BuildStatusPage(const StatusPageInputs& in) {
     bar.has_data = true;
     bar.probes = d.probes;
     bar.failures = d.failures;
-    bar.availability = 100.0 * static_cast<double>(d.probes - d.failures) / d.probes;
+    bar.availability = d.availability;
+    counted[d.service] += static_cast<double>(d.counted_seconds);
+    down[d.service] += d.down_seconds;
   }
   for (const v1::MaintenanceWindow& m : config.maintenance()) {
     const absl::CivilDay from = absl::ToCivilDay(common::ToTime(m.start()), absl::UTCTimeZone());
@@ -299,13 +305,13 @@ html::StatusPageModel BuildStatusPage(const StatusPageInputs& in) {
       v.recovered_targets = progress[s].second;
       v.target_unit = unit.count(s) > 0 ? unit[s] : "checks";
       v.days = bars_of(s);
-      int64_t probes = 0, failures = 0;
+      int64_t probes = 0;
       for (const html::DayBar& d : v.days) {
         probes += d.probes;
-        failures += d.failures;
       }
       v.has_data = probes > 0;
-      v.availability = probes > 0 ? 100.0 * static_cast<double>(probes - failures) / probes : 100;
+      v.availability =
+          counted[s] > 0 ? 100.0 * std::max(0.0, counted[s] - down[s]) / counted[s] : 100;
       if (v.state > model.overall) {
         model.overall = v.state;
       }

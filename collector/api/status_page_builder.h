@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "collector/storage/status_queries.h"
 #include "common/html/status_page_model.h"
@@ -32,6 +33,19 @@ inline constexpr int kStatusPageDays = 90;
 inline constexpr absl::Duration kStatusPageRecent = absl::Hours(24 * 14);
 // "Some probes fail" looks at this many minutes of rollups.
 inline constexpr absl::Duration kStatusPageHealthWindow = absl::Minutes(5);
+
+// One day bar's numbers: a service's day (UTC) as the report engine counts
+// it (docs/availability.md, "Per-day numbers"; a service's numbers are the
+// sums over its checks).
+struct ServiceDay {
+  std::string service;
+  absl::CivilDay day;  // UTC
+  int64_t probes = 0;  // PROBER_ERROR excluded, as in every rollup
+  int64_t failures = 0;
+  double availability = 100;  // percent of the counted time not in an outage
+  int64_t counted_seconds = 0;
+  double down_seconds = 0;
+};
 
 struct StatusPageInputs {
   const v1::Config* config = nullptr;

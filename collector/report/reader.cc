@@ -282,22 +282,20 @@ absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
   }
   q.retention = scope.retention;
   q.now = scope.now;
-  collector::RollupWindow counts;
-  std::vector<std::vector<collector::RollupTotals>> per_day;
+  collector::RollupParts counts;
   if (scope.days.empty()) {
-    ASSIGN_OR_RETURN(counts, collector::ReadRollups(conn, q));
+    ASSIGN_OR_RETURN(counts.window, collector::ReadRollups(conn, q));
   } else {
     std::vector<collector::RollupPart> parts;
     for (const Interval& d : scope.days) {
       parts.push_back({d.from, d.to});
     }
-    ASSIGN_OR_RETURN(collector::RollupParts split, collector::ReadRollupParts(conn, q, parts));
-    counts = std::move(split.window);
-    per_day = std::move(split.parts);
+    ASSIGN_OR_RETURN(counts, collector::ReadRollupParts(conn, q, parts));
   }
-  out.source = Source(counts);
+  out.source = Source(counts.window);
   std::map<std::string, CheckInput> checks;
-  for (const collector::RollupTotals& row : counts.rows) {
+  for (size_t i = 0; i < counts.window.rows.size(); ++i) {
+    const collector::RollupTotals& row = counts.window.rows[i];
     if (!scope.service.empty() && row.service != scope.service) {
       continue;
     }
@@ -310,21 +308,11 @@ absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
     s.failures = static_cast<uint64_t>(row.failures);
     s.top_failure_class = TopClass(row.failures_by_class);
     s.last_result = row.last_result;
-    s.days.resize(per_day.size());
-    c.regions.push_back(std::move(s));
-  }
-  for (size_t d = 0; d < per_day.size(); ++d) {
-    for (const collector::RollupTotals& row : per_day[d]) {
-      auto it = checks.find(row.check_id);
-      if (it == checks.end()) {
-        continue;
-      }
-      for (SeriesInput& s : it->second.regions) {
-        if (s.region == row.region) {
-          s.days[d] = {static_cast<uint64_t>(row.probes), static_cast<uint64_t>(row.failures)};
-        }
-      }
+    for (const std::vector<collector::RollupCounts>& day : counts.counts) {
+      s.days.push_back(
+          {static_cast<uint64_t>(day[i].probes), static_cast<uint64_t>(day[i].failures)});
     }
+    c.regions.push_back(std::move(s));
   }
   // Configured checks without a single result in the window: all no data.
   for (const v1::Check& cfg : config.checks()) {

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "collector/storage/civil_time.h"
 #include "collector/storage/pg/pg.h"
 #include "common/status_macros.h"
@@ -61,10 +63,12 @@ std::string RangeSql(RollupLevel level, const std::vector<RollupSpan>& spans) {
 }
 
 // SELECT part index, `columns` FROM every level that has spans in each part,
-// UNION ALL, filtered by $1 (check ids) and $2 (regions); `suffix` picks the
-// family ("" or "_class").
+// filtered by $1 (check ids) and $2 (regions), GROUP BY `group` (when not
+// empty) within each such select, UNION ALL; `suffix` picks the family (""
+// or "_class"). Aggregating inside each part keeps every hash table as
+// small as one part's series.
 std::string UnionSql(const std::vector<std::vector<RollupSpan>>& parts, const std::string& columns,
-                     const char* suffix) {
+                     const char* suffix, const std::string& group = "") {
   std::vector<std::string> selects;
   for (size_t p = 0; p < parts.size(); ++p) {
     for (int l = 0; l < 3; ++l) {
@@ -73,9 +77,10 @@ std::string UnionSql(const std::vector<std::vector<RollupSpan>>& parts, const st
         continue;
       }
       selects.push_back(absl::StrCat(
-          "SELECT ", p, " AS part, ", columns, " FROM ", kTable[l], suffix, " WHERE (", range,
+          "(SELECT ", p, " AS part, ", columns, " FROM ", kTable[l], suffix, " WHERE (", range,
           ") AND (cardinality($1::text[]) = 0 OR check_id = ANY($1::text[]))"
-          " AND (cardinality($2::text[]) = 0 OR region = ANY($2::text[]))"));
+          " AND (cardinality($2::text[]) = 0 OR region = ANY($2::text[]))",
+          group.empty() ? "" : " GROUP BY ", group, ")"));
     }
   }
   return absl::StrJoin(selects, " UNION ALL ");
@@ -171,97 +176,148 @@ RollupWindow PlanRollupSpans(absl::Time from, absl::Time to, const RollupRetenti
 
 namespace {
 
-// Totals (and, with `with_latency`, histograms) per part x check x region:
-// out[part] sorted by check_id, then region.
-absl::StatusOr<std::vector<std::vector<RollupTotals>>> ReadTotals(
-    PGconn* c, const std::vector<std::vector<RollupSpan>>& parts, const RollupQuery& q) {
-  std::vector<std::vector<RollupTotals>> out(parts.size());
+// Reads the totals of `parts` into `out`: out->window.rows the totals over
+// every part (sorted by check_id, then region), out->counts[p][i] the probes
+// and failures of row i in part p; with `with_latency`, the histograms too.
+absl::Status ReadTotals(PGconn* c, const std::vector<std::vector<RollupSpan>>& parts,
+                        const RollupQuery& q, RollupParts* out) {
+  out->counts.assign(parts.size(), {});
   bool any = false;
   for (const std::vector<RollupSpan>& p : parts) {
     any = any || !p.empty();
   }
   if (!any) {
-    return out;
+    return absl::OkStatus();
   }
   const std::vector<std::string> params = {pg::ToArray(q.check_ids), pg::ToArray(q.regions)};
-  const std::string totals_sql = absl::StrCat(
-      "SELECT part, check_id, region, (array_agg(service ORDER BY last_result DESC))[1],"
-      " sum(probes)::bigint, sum(failures)::bigint, sum(prober_errors)::bigint,"
-      " (extract(epoch FROM max(last_result)) * 1000000)::bigint FROM (",
-      UnionSql(parts, "check_id, region, service, probes, failures, prober_errors, last_result",
-               ""),
-      ") x GROUP BY part, check_id, region"
-      " ORDER BY part, check_id COLLATE \"C\", region COLLATE \"C\"");
+  // The aggregates read many rows into few: more memory than the default
+  // keeps PostgreSQL's hash tables off disk, and JIT compiling costs more
+  // than it saves here. Reset when done, whatever happens.
+  RETURN_IF_ERROR(
+      pg::Exec(c, "SET work_mem = '64MB'; SET jit = off", "rollup read settings").status());
+  struct Reset {
+    PGconn* c;
+    ~Reset() { pg::Exec(c, "RESET work_mem; RESET jit", "rollup read settings").IgnoreError(); }
+  } reset{c};
+  // Grouped with the service too (a hash aggregate, no per-group sort);
+  // a series renamed inside the window comes back once per name and takes
+  // the newest one here; the rows of one part's levels are added up here.
+  const std::string totals_sql =
+      UnionSql(parts,
+               "check_id, region, service, sum(probes)::bigint, sum(failures)::bigint,"
+               " sum(prober_errors)::bigint,"
+               " (extract(epoch FROM max(last_result)) * 1000000)::bigint",
+               "", "check_id, region, service");
   ASSIGN_OR_RETURN(PgResultPtr totals, ExecParams(c, totals_sql, params, "rollup totals"));
-  std::map<std::tuple<int64_t, std::string, std::string>, size_t> index;
+  std::vector<RollupTotals> rows;
+  std::unordered_map<std::string, size_t> index;  // check_id '\0' region -> rows
+  auto key = [](const PGresult* r, int i, int col) {
+    return absl::StrCat(absl::string_view(PQgetvalue(r, i, col), PQgetlength(r, i, col)),
+                        absl::string_view("\0", 1),
+                        absl::string_view(PQgetvalue(r, i, col + 1), PQgetlength(r, i, col + 1)));
+  };
   for (int i = 0; i < PQntuples(totals.get()); ++i) {
     const int64_t part = Int(totals.get(), i, 0);
     if (part < 0 || part >= static_cast<int64_t>(parts.size())) {
       continue;
     }
-    RollupTotals row;
-    row.check_id = PQgetvalue(totals.get(), i, 1);
-    row.region = PQgetvalue(totals.get(), i, 2);
-    row.service = PQgetvalue(totals.get(), i, 3);
-    row.probes = Int(totals.get(), i, 4);
-    row.failures = Int(totals.get(), i, 5);
-    row.prober_errors = Int(totals.get(), i, 6);
-    row.last_result = absl::FromUnixMicros(Int(totals.get(), i, 7));
-    index[{part, row.check_id, row.region}] = out[part].size();
-    out[part].push_back(std::move(row));
+    auto [it, added] = index.try_emplace(key(totals.get(), i, 1), rows.size());
+    if (added) {
+      rows.emplace_back();
+      rows.back().check_id = PQgetvalue(totals.get(), i, 1);
+      rows.back().region = PQgetvalue(totals.get(), i, 2);
+    }
+    RollupTotals& row = rows[it->second];
+    const absl::Time last = absl::FromUnixMicros(Int(totals.get(), i, 7));
+    const char* service = PQgetvalue(totals.get(), i, 3);
+    if (added || last > row.last_result || (last == row.last_result && service > row.service)) {
+      row.service = service;
+    }
+    const int64_t probes = Int(totals.get(), i, 4);
+    const int64_t failures = Int(totals.get(), i, 5);
+    row.probes += probes;
+    row.failures += failures;
+    row.prober_errors += Int(totals.get(), i, 6);
+    row.last_result = std::max(row.last_result, last);
+    std::vector<RollupCounts>& counts = out->counts[part];
+    if (counts.size() <= it->second) {
+      counts.resize(it->second + 1);
+    }
+    counts[it->second].probes += probes;
+    counts[it->second].failures += failures;
   }
-  auto find = [&](const PGresult* r, int i) -> RollupTotals* {
-    auto it = index.find({Int(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)});
-    return it == index.end() ? nullptr : &out[std::get<0>(it->first)][it->second];
-  };
+  totals.reset();
 
-  const std::string class_sql =
-      absl::StrCat("SELECT part, check_id, region, failure_class, sum(n)::bigint FROM (",
-                   UnionSql(parts, "check_id, region, failure_class, n", "_class"),
-                   ") x GROUP BY part, check_id, region, failure_class");
+  // Classes and histograms over the whole window (not per part).
+  const std::string class_sql = UnionSql(parts, "check_id, region, failure_class, sum(n)::bigint",
+                                         "_class", "check_id, region, failure_class");
   ASSIGN_OR_RETURN(PgResultPtr classes, ExecParams(c, class_sql, params, "rollup classes"));
   for (int i = 0; i < PQntuples(classes.get()); ++i) {
-    if (RollupTotals* row = find(classes.get(), i)) {
-      row->failures_by_class[PQgetvalue(classes.get(), i, 3)] += Int(classes.get(), i, 4);
+    auto it = index.find(key(classes.get(), i, 1));
+    if (it != index.end()) {
+      rows[it->second].failures_by_class[PQgetvalue(classes.get(), i, 3)] +=
+          Int(classes.get(), i, 4);
     }
   }
-  if (!q.with_latency) {
-    return out;
-  }
-  const std::string latency_sql = absl::StrCat(
-      "SELECT part, check_id, region, ph, i - 1, sum(v)::bigint FROM (",
-      UnionSql(parts,
-               "check_id, region, dns_hist, connect_hist, tls_hist, first_byte_hist, total_hist",
-               ""),
-      ") x CROSS JOIN LATERAL (VALUES (0, dns_hist), (1, connect_hist), (2, tls_hist),"
-      " (3, first_byte_hist), (4, total_hist)) AS h(ph, arr)"
-      " CROSS JOIN LATERAL unnest(arr) WITH ORDINALITY AS u(v, i)"
-      " WHERE v IS NOT NULL AND v <> 0 GROUP BY part, check_id, region, ph, i");
-  ASSIGN_OR_RETURN(PgResultPtr latency, ExecParams(c, latency_sql, params, "rollup latency"));
-  for (int i = 0; i < PQntuples(latency.get()); ++i) {
-    RollupTotals* row = find(latency.get(), i);
-    const int64_t phase = Int(latency.get(), i, 3);
-    const int64_t bucket = Int(latency.get(), i, 4);
-    if (row == nullptr || phase < 0 || phase >= kPhaseCount || bucket < 0 ||
-        bucket >= kLatencyBucketCount) {
-      continue;
+  classes.reset();
+  if (q.with_latency) {
+    const std::string latency_sql = absl::StrCat(
+        "SELECT check_id, region, ph, i - 1, sum(v)::bigint FROM (",
+        UnionSql(parts,
+                 "check_id, region, dns_hist, connect_hist, tls_hist, first_byte_hist, total_hist",
+                 ""),
+        ") x CROSS JOIN LATERAL (VALUES (0, dns_hist), (1, connect_hist), (2, tls_hist),"
+        " (3, first_byte_hist), (4, total_hist)) AS h(ph, arr)"
+        " CROSS JOIN LATERAL unnest(arr) WITH ORDINALITY AS u(v, i)"
+        " WHERE v IS NOT NULL AND v <> 0 GROUP BY check_id, region, ph, i");
+    ASSIGN_OR_RETURN(PgResultPtr latency, ExecParams(c, latency_sql, params, "rollup latency"));
+    for (int i = 0; i < PQntuples(latency.get()); ++i) {
+      auto it = index.find(key(latency.get(), i, 0));
+      const int64_t phase = Int(latency.get(), i, 2);
+      const int64_t bucket = Int(latency.get(), i, 3);
+      if (it == index.end() || phase < 0 || phase >= kPhaseCount || bucket < 0 ||
+          bucket >= kLatencyBucketCount) {
+        continue;
+      }
+      LatencyHistogram& h = rows[it->second].latency[phase];
+      if (h.size() <= static_cast<size_t>(bucket)) {
+        h.resize(bucket + 1, 0);
+      }
+      h[bucket] += Int(latency.get(), i, 4);
     }
-    LatencyHistogram& h = row->latency[phase];
-    if (h.size() <= static_cast<size_t>(bucket)) {
-      h.resize(bucket + 1, 0);
-    }
-    h[bucket] += Int(latency.get(), i, 5);
   }
-  return out;
+  // Sorted by check_id, then region (bytewise), the counts with them.
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(), [&rows](size_t a, size_t b) {
+    return std::tie(rows[a].check_id, rows[a].region) < std::tie(rows[b].check_id, rows[b].region);
+  });
+  out->window.rows.clear();
+  out->window.rows.reserve(rows.size());
+  for (size_t i : order) {
+    out->window.rows.push_back(std::move(rows[i]));
+  }
+  for (std::vector<RollupCounts>& counts : out->counts) {
+    counts.resize(order.size());
+    std::vector<RollupCounts> sorted;
+    sorted.reserve(order.size());
+    for (size_t i : order) {
+      sorted.push_back(counts[i]);
+    }
+    counts = std::move(sorted);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<RollupWindow> ReadRollups(PGconn* c, const RollupQuery& q) {
-  RollupWindow w = PlanRollupSpans(q.from, q.to, q.retention, q.now);
-  ASSIGN_OR_RETURN(std::vector<std::vector<RollupTotals>> rows, ReadTotals(c, {w.spans}, q));
-  w.rows = std::move(rows.front());
-  return w;
+  RollupParts out;
+  out.window = PlanRollupSpans(q.from, q.to, q.retention, q.now);
+  RETURN_IF_ERROR(ReadTotals(c, {out.window.spans}, q, &out));
+  return std::move(out.window);
 }
 
 absl::StatusOr<RollupParts> ReadRollupParts(PGconn* c, const RollupQuery& q,
@@ -292,29 +348,7 @@ absl::StatusOr<RollupParts> ReadRollupParts(PGconn* c, const RollupQuery& q,
   }
   RollupQuery counts = q;
   counts.with_latency = false;
-  ASSIGN_OR_RETURN(out.parts, ReadTotals(c, spans, counts));
-  // The window's totals: the parts added up.
-  std::map<std::pair<std::string, std::string>, RollupTotals> sum;
-  for (const std::vector<RollupTotals>& part : out.parts) {
-    for (const RollupTotals& r : part) {
-      RollupTotals& t = sum[{r.check_id, r.region}];
-      if (t.check_id.empty() || r.last_result >= t.last_result) {
-        t.service = r.service;
-      }
-      t.check_id = r.check_id;
-      t.region = r.region;
-      t.probes += r.probes;
-      t.failures += r.failures;
-      t.prober_errors += r.prober_errors;
-      t.last_result = std::max(t.last_result, r.last_result);
-      for (const auto& [name, n] : r.failures_by_class) {
-        t.failures_by_class[name] += n;
-      }
-    }
-  }
-  for (auto& [key, t] : sum) {
-    out.window.rows.push_back(std::move(t));
-  }
+  RETURN_IF_ERROR(ReadTotals(c, spans, counts, &out));
   return out;
 }
 

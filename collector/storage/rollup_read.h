@@ -14,6 +14,10 @@
 // buckets: the answer then covers a slightly wider window, reported in
 // `RollupWindow::covered_from/covered_to` and `approximate`.
 //
+// The sums are made by PostgreSQL, per part of the window and rollup level
+// (a hash aggregate each), with work_mem 64 MB and JIT off for the session
+// while it reads (reset afterwards).
+//
 // Runs on the caller's connection (any thread that owns it), read-only,
 // one statement per table family, no transaction needed.
 #ifndef SONDE_COLLECTOR_STORAGE_ROLLUP_READ_H_
@@ -106,9 +110,14 @@ struct RollupPart {
   absl::Time from;
   absl::Time to;
 };
+struct RollupCounts {
+  int64_t probes = 0;
+  int64_t failures = 0;
+};
 struct RollupParts {
-  RollupWindow window;  // every part's spans; rows = the parts' totals added up
-  std::vector<std::vector<RollupTotals>> parts;  // per part, sorted like RollupWindow::rows
+  RollupWindow window;  // every part's spans; rows = the totals over all parts
+  // counts[p][i]: the probes and failures of window.rows[i] in part p.
+  std::vector<std::vector<RollupCounts>> counts;
 };
 absl::StatusOr<RollupParts> ReadRollupParts(PGconn* conn, const RollupQuery& query,
                                             const std::vector<RollupPart>& parts);

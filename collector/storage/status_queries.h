@@ -1,12 +1,7 @@
-// The reads behind the status page (collector/api/status_page.h): per
-// service and UTC day the probes and failures of the per-minute rollups
-// (the day bars), and per service and region the last minutes' probes and
-// failures (the "some probes fail" state). Read-only, on the caller's
-// connection; any thread holding it.
-//
-// The day bars read rollup_minute, the simplest correct source on main;
-// once daily rollups and the availability engine land, ServiceDays is the
-// one function to switch.
+// The read behind the status page's "some probes fail" state
+// (collector/api/status_page.h): per service and region the last minutes'
+// probes and failures. (The day bars come from the report engine.)
+// Read-only, on the caller's connection; any thread holding it.
 #ifndef SONDE_COLLECTOR_STORAGE_STATUS_QUERIES_H_
 #define SONDE_COLLECTOR_STORAGE_STATUS_QUERIES_H_
 
@@ -17,17 +12,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 
 namespace sonde::collector {
-
-struct ServiceDay {
-  std::string service;
-  absl::CivilDay day;  // UTC
-  int64_t probes = 0;  // PROBER_ERROR excluded, as in every rollup
-  int64_t failures = 0;
-};
 
 struct ServiceRegionHealth {
   std::string service;
@@ -36,9 +23,6 @@ struct ServiceRegionHealth {
   int64_t failures = 0;
 };
 
-// Rollup minutes in [from, to) summed per service and UTC day, sorted.
-absl::StatusOr<std::vector<ServiceDay>> QueryServiceDays(PGconn* conn, absl::Time from,
-                                                         absl::Time to);
 // Rollup minutes from `since` on, summed per service and region, sorted.
 absl::StatusOr<std::vector<ServiceRegionHealth>> QueryRecentHealth(PGconn* conn, absl::Time since);
 

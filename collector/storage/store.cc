@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "collector/storage/availability.h"
 #include "collector/storage/civil_time.h"
 #include "collector/storage/copy_rows.h"
 #include "collector/storage/migrations.h"
@@ -203,21 +202,6 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
   }
   RETURN_IF_ERROR(CopyResults(conn_.get(), sanitized));
   return UpdateRollups(conn_.get(), &prepared_, sanitized);
-}
-
-absl::StatusOr<std::vector<v1::AvailabilityRow>> Store::Availability(
-    absl::Time from, absl::Time to, const std::string& check_filter,
-    const std::string& region_filter) {
-  return QueryAvailability(conn_.get(), from, to, check_filter, region_filter);
-}
-
-absl::StatusOr<std::vector<v1::DataGap>> Store::Gaps(absl::Time from, absl::Time to,
-                                                     const std::string& region_filter) {
-  return QueryGaps(conn_.get(), from, to, region_filter);
-}
-
-absl::StatusOr<std::vector<ServiceDay>> Store::ServiceDays(absl::Time from, absl::Time to) {
-  return QueryServiceDays(conn_.get(), from, to);
 }
 
 absl::StatusOr<std::vector<ServiceRegionHealth>> Store::RecentHealth(absl::Time since) {

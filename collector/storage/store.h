@@ -7,8 +7,8 @@
 //
 // The Store is the connection and the batch transaction; each concern it
 // runs lives in its own file of this folder: migrations.h (schema),
-// partitions.h, copy_rows.h (COPY of the rows), rollups.h, availability.h
-// and status_queries.h (reporting queries), utf8.h (cleaning),
+// partitions.h, copy_rows.h (COPY of the rows), rollups.h,
+// status_queries.h (the status page's health read), utf8.h (cleaning),
 // civil_time.h, extra_json.h. Beside it: rollup_read.h (the report read,
 // on the caller's connection), retention.h (its own thread and connection)
 // and migrate_command.h (the `migrate` subcommand).
@@ -87,29 +87,10 @@ class Store {
   // result.
   absl::StatusOr<bool> InsertBatch(const v1::ResultBatch& batch);
 
-  // Availability per check x region over the rollup minutes that overlap
-  // [from, to), sorted by check then region. See AvailabilityRow in
-  // collector.proto; rules:
-  //  - PROBER_ERROR results are a fault of the prober, never of the target:
-  //    they count in neither probes nor failures;
-  //  - top_failure_class is the most frequent class of the failed probes
-  //    (PROBER_ERROR only when nothing else failed), UNSPECIFIED when none;
-  //  - availability is 100 when probes is 0.
-  // Empty filters match everything.
-  absl::StatusOr<std::vector<v1::AvailabilityRow>> Availability(absl::Time from, absl::Time to,
-                                                                const std::string& check_filter,
-                                                                const std::string& region_filter);
-
-  // Losses probers reported (spool overflow) that overlap [from, to), summed
-  // per prober: shown as "no data", never as downtime.
-  absl::StatusOr<std::vector<v1::DataGap>> Gaps(absl::Time from, absl::Time to,
-                                                const std::string& region_filter);
-
   // The connection, for read-only report queries (collector/report) by the
   // thread that leased this Store.
   PGconn* connection() { return conn_.get(); }
-  // The status page's reads (status_queries.h).
-  absl::StatusOr<std::vector<ServiceDay>> ServiceDays(absl::Time from, absl::Time to);
+  // The status page's read (status_queries.h).
   absl::StatusOr<std::vector<ServiceRegionHealth>> RecentHealth(absl::Time since);
 
   // Runs one SQL command (tests and tooling). Its result rows are discarded.

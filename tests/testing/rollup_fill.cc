@@ -18,6 +18,8 @@ std::string FailedMinutesSql(const std::string& a, const std::string& b, const s
                       ") / ", n, ")");
 }
 
+// Rows are written bucket by bucket, as ingest writes them (one bucket's
+// rows lie together on disk, not one series' rows).
 absl::Status FillLevel(PGconn* c, const RollupFill& f, absl::Time from, const char* table,
                        const char* column, int width_minutes) {
   const int64_t buckets = static_cast<int64_t>(f.days) * 1440 / width_minutes;
@@ -35,7 +37,8 @@ absl::Status FillLevel(PGconn* c, const RollupFill& f, absl::Time from, const ch
       FailedMinutesSql(first, end, "c + r", f.fail_every), ", 0, ", from_sql,
       " + (b + 1) * interval '", w, " minutes' - interval '1 second', array_fill(0::bigint, ARRAY[",
       total_bucket, "]) || (", per_row, ")::bigint FROM generate_series(0, ", f.checks - 1,
-      ") c, generate_series(0, ", f.regions - 1, ") r, generate_series(0, ", buckets - 1, ") b");
+      ") c, generate_series(0, ", f.regions - 1, ") r, generate_series(0, ", buckets - 1,
+      ") b ORDER BY b, c, r");
   RETURN_IF_ERROR(collector::pg::Exec(c, sql, absl::StrCat("fill ", table)).status());
   return collector::pg::Exec(
              c,

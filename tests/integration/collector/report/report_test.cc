@@ -231,6 +231,20 @@ struct HttpReports {
     client->set_read_timeout(20);
     return absl::OkStatus();
   }
+  // GET `path`: 200 and its JSON body parsed into `out`, or why not.
+  absl::Status GetJson(const std::string& path, google::protobuf::Message* out) {
+    auto res = client->Get(path);
+    if (!res) {
+      return absl::UnavailableError(absl::StrCat("GET ", path, ": no answer"));
+    }
+    if (res->status != 200) {
+      return absl::InternalError(absl::StrCat("GET ", path, ": ", res->status, " ", res->body));
+    }
+    if (!google::protobuf::util::JsonStringToMessage(res->body, out).ok()) {
+      return absl::InternalError(absl::StrCat("GET ", path, ": not the JSON: ", res->body));
+    }
+    return absl::OkStatus();
+  }
 
   StorePool pool;
   ConfigHolder holder;
@@ -277,12 +291,8 @@ TEST_F(ReportTest, DailyNumbersShowARegionalOutageInItsDayOnlyAndAddUp) {
   // Over HTTP (daily=true), as the HTML report and the status page ask.
   HttpReports http(conninfo_, config, kT0 + absl::Hours(2));
   ASSERT_OK(http.Start());
-  httplib::Client& client = *http.client;
-  auto res = client.Get("/api/v1/availability?window=4h&daily=true");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200) << res->body;
   v1::AvailabilityReply reply;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(res->body, &reply).ok()) << res->body;
+  ASSERT_OK(http.GetJson("/api/v1/availability?window=4h&daily=true", &reply));
   ASSERT_EQ(reply.overall_size(), 2);
   ASSERT_EQ(reply.rows_size(), 6);
   for (const auto* rows : {&reply.rows(), &reply.overall()}) {
@@ -305,11 +315,9 @@ TEST_F(ReportTest, DailyNumbersShowARegionalOutageInItsDayOnlyAndAddUp) {
               1e-6);
   // Berlin's days (UTC+1): 23:00-00:00 of the first, then the rest; the
   // counts of the split come from hour and minute rollups and still add up.
-  res = client.Get("/api/v1/availability?window=4h&daily=true&time_zone=Europe/Berlin");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200) << res->body;
   v1::AvailabilityReply berlin;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(res->body, &berlin).ok()) << res->body;
+  ASSERT_OK(
+      http.GetJson("/api/v1/availability?window=4h&daily=true&time_zone=Europe/Berlin", &berlin));
   for (const auto* rows : {&berlin.rows(), &berlin.overall()}) {
     for (const v1::AvailabilityRow& row : *rows) {
       ASSERT_EQ(row.days_size(), 2) << row.check_id() << " " << row.region();
@@ -709,13 +717,8 @@ TEST_F(ReportTest, HttpJsonFieldNamesArePinned) {
       [](const std::string&, const std::string&, absl::Time) { return FC::OK; }, false);
   HttpReports http(conninfo_, config, kT0 + absl::Minutes(10));
   ASSERT_OK(http.Start());
-  httplib::Client& client = *http.client;
-
-  auto res = client.Get("/api/v1/availability?window=10m&service=app&daily=true");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200) << res->body;
   google::protobuf::Struct body;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(res->body, &body).ok()) << res->body;
+  ASSERT_OK(http.GetJson("/api/v1/availability?window=10m&service=app&daily=true", &body));
   EXPECT_EQ(Keys(body), (std::set<std::string>{"from", "to", "rows", "gaps", "overall", "method"}));
   const auto& row = body.fields().at("rows").list_value().values(0).struct_value();
   EXPECT_EQ(Keys(row), (std::set<std::string>{"check_id", "service", "region", "probes", "failures",
@@ -731,10 +734,7 @@ TEST_F(ReportTest, HttpJsonFieldNamesArePinned) {
                                    "regions", "budgeting_method", "source"}));
   EXPECT_EQ(body.fields().at("overall").list_value().values_size(), 2);
 
-  res = client.Get("/api/v1/slos");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200) << res->body;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(res->body, &body).ok()) << res->body;
+  ASSERT_OK(http.GetJson("/api/v1/slos", &body));
   const auto& s = body.fields().at("slos").list_value().values(0).struct_value();
   EXPECT_EQ(Keys(s),
             (std::set<std::string>{"spec", "from", "to", "sli_percent", "budget_remaining_percent",
@@ -746,7 +746,7 @@ TEST_F(ReportTest, HttpJsonFieldNamesArePinned) {
             (std::set<std::string>{"window", "duration", "rate"}));
   EXPECT_EQ(s.fields().at("budget_remaining_percent").number_value(), 100);
 
-  res = client.Get("/api/v1/availability?month=2026-13");
+  auto res = http.client->Get("/api/v1/availability?month=2026-13");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400);
 }

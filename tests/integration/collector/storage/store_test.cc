@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "collector/report/reader.h"
+#include "collector/report/report.h"
 #include "collector/storage/migrations.h"
 #include "collector/storage/store_pool.h"
 #include "tests/testing/postgres_fixture.h"
@@ -23,6 +25,23 @@ const auto* const kPostgres =
     ::testing::AddGlobalTestEnvironment(new sonde::testing::PostgresEnvironment);
 
 using FC = v1::FailureClass;
+
+// What the stored rows report through the one report path (collector/report:
+// the reader over the rollups and the gaps, the engine): rows per check x
+// region over [from, to) and the probers' losses in it.
+absl::StatusOr<v1::AvailabilityReply> Report(PGconn* conn, absl::Time from, absl::Time to,
+                                             const std::string& check, const std::string& region) {
+  report::ReportScope scope;
+  scope.window = {from, to};
+  scope.check = check;
+  scope.region = region;
+  const v1::Config config;
+  absl::StatusOr<report::ReportInputs> in = report::ReadInputs(conn, scope, config);
+  if (!in.ok()) {
+    return in.status();
+  }
+  return report::BuildAvailability(*in, scope, {"test", "UTC"}, config);
+}
 
 void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t us = absl::ToUnixMicros(t);
@@ -192,21 +211,25 @@ TEST_F(StoreTest, GapsAreStoredOnceAndReportedAsNoData) {
   auto dup = store_->InsertBatch(batch);  // resent: the gap is not doubled
   ASSERT_TRUE(dup.ok());
   EXPECT_TRUE(*dup);
-  auto gaps = store_->Gaps(t - absl::Hours(1), absl::Now(), "ber");
-  ASSERT_TRUE(gaps.ok()) << gaps.status();
-  ASSERT_EQ(gaps->size(), 1u);
-  EXPECT_EQ((*gaps)[0].prober_id(), "p-gap");
-  EXPECT_EQ((*gaps)[0].results(), 1200u);
-  // Lost results are no data: availability counts only what was stored.
-  auto rows = store_->Availability(t - absl::Hours(1), absl::Now(), "gap-a", "");
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].probes(), 1u);
-  EXPECT_EQ((*rows)[0].failures(), 0u);
+  auto report = Report(store_->connection(), t - absl::Hours(1), absl::Now(), "", "ber");
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->gaps_size(), 1);
+  EXPECT_EQ(report->gaps(0).prober_id(), "p-gap");
+  EXPECT_EQ(report->gaps(0).results(), 1200u);
+  EXPECT_EQ(report->gaps(0).from().seconds(), absl::ToUnixSeconds(t - absl::Minutes(10)));
+  // Lost results are no data: the report counts only what was stored, and
+  // the loss is excluded time, not downtime.
+  report = Report(store_->connection(), t - absl::Hours(1), absl::Now(), "gap-a", "");
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->rows_size(), 1);
+  EXPECT_EQ(report->rows(0).probes(), 1u);
+  EXPECT_EQ(report->rows(0).failures(), 0u);
+  EXPECT_GE(report->rows(0).no_data_seconds(), 8 * 60);
+  EXPECT_EQ(report->rows(0).down_seconds(), 0);
   // Outside the window: not reported.
-  auto old = store_->Gaps(t - absl::Hours(3), t - absl::Hours(2), "");
-  ASSERT_TRUE(old.ok());
-  EXPECT_TRUE(old->empty());
+  report = Report(store_->connection(), t - absl::Hours(3), t - absl::Hours(2), "", "");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->gaps_size(), 0);
 }
 
 TEST_F(StoreTest, HostileStringsRoundTripIntoDetailAndBanner) {
@@ -258,7 +281,7 @@ TEST_F(StoreTest, HostileStringsRoundTripIntoDetailAndBanner) {
   }
 }
 
-TEST_F(StoreTest, AvailabilityComesFromTheRollups) {
+TEST_F(StoreTest, ReportCountsComeFromTheRollups) {
   const absl::Time now = absl::Now();
   const absl::Time base = absl::Floor(now - absl::UnixEpoch(), absl::Minutes(1)) +
                           absl::UnixEpoch() - absl::Minutes(30);
@@ -300,15 +323,16 @@ TEST_F(StoreTest, AvailabilityComesFromTheRollups) {
     ASSERT_FALSE(*dup);
   }
 
-  auto rows = store_->Availability(now - absl::Hours(1), now, "", "");
-  ASSERT_TRUE(rows.ok()) << rows.status();
+  auto report = Report(store_->connection(), now - absl::Hours(1), now, "", "");
+  ASSERT_TRUE(report.ok()) << report.status();
+  const auto* rows = &report->rows();
   std::vector<std::string> got;
   for (const v1::AvailabilityRow& r : *rows) {
     if (r.check_id().rfind("av-", 0) != 0) {
       continue;  // other tests' data
     }
     got.push_back(absl::StrCat(r.check_id(), " ", r.service(), " ", r.region(), " ", r.probes(),
-                               " ", r.failures(), " ", r.availability(), " ",
+                               " ", r.failures(), " ", r.reachability(), " ",
                                FC::Code_Name(r.top_failure_class())));
   }
   EXPECT_EQ(got, (std::vector<std::string>{
@@ -327,28 +351,28 @@ TEST_F(StoreTest, AvailabilityComesFromTheRollups) {
     }
   }
 
-  auto only_a = store_->Availability(now - absl::Hours(1), now, "av-a", "");
+  auto only_a = Report(store_->connection(), now - absl::Hours(1), now, "av-a", "");
   ASSERT_TRUE(only_a.ok()) << only_a.status();
-  ASSERT_EQ(only_a->size(), 2u);
-  EXPECT_EQ((*only_a)[0].region(), "ams");
-  EXPECT_EQ((*only_a)[1].region(), "fra");
+  ASSERT_EQ(only_a->rows_size(), 2);
+  EXPECT_EQ(only_a->rows(0).region(), "ams");
+  EXPECT_EQ(only_a->rows(1).region(), "fra");
 
-  auto only_ams = store_->Availability(now - absl::Hours(1), now, "av-b", "ams");
+  auto only_ams = Report(store_->connection(), now - absl::Hours(1), now, "av-b", "ams");
   ASSERT_TRUE(only_ams.ok()) << only_ams.status();
-  ASSERT_EQ(only_ams->size(), 1u);
-  EXPECT_EQ((*only_ams)[0].top_failure_class(), FC::PROBER_ERROR);
+  ASSERT_EQ(only_ams->rows_size(), 1);
+  EXPECT_EQ(only_ams->rows(0).top_failure_class(), FC::PROBER_ERROR);
 
   // A window that ends before the data sees none of it.
-  auto before = store_->Availability(base - absl::Hours(1), base, "av-a", "");
+  auto before = Report(store_->connection(), base - absl::Hours(1), base, "av-a", "");
   ASSERT_TRUE(before.ok()) << before.status();
-  EXPECT_TRUE(before->empty());
+  EXPECT_EQ(before->rows_size(), 0);
   // Minutes 0 and 1 only: av-a/fra has at(0..5) and the second at(2) there:
   // 7 probes, 2 failures.
-  auto early = store_->Availability(base, base + absl::Minutes(2), "av-a", "fra");
+  auto early = Report(store_->connection(), base, base + absl::Minutes(2), "av-a", "fra");
   ASSERT_TRUE(early.ok()) << early.status();
-  ASSERT_EQ(early->size(), 1u);
-  EXPECT_EQ((*early)[0].probes(), 7u);
-  EXPECT_EQ((*early)[0].failures(), 2u);
+  ASSERT_EQ(early->rows_size(), 1);
+  EXPECT_EQ(early->rows(0).probes(), 7u);
+  EXPECT_EQ(early->rows(0).failures(), 2u);
 }
 
 TEST_F(StoreTest, ResultsFarInThePastOrFutureLand) {
@@ -369,10 +393,11 @@ TEST_F(StoreTest, ResultsFarInThePastOrFutureLand) {
       (std::vector<std::string>{
           "1 results_default", "2 results_default",
           absl::StrCat("3 results_p", absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone()))}));
-  auto rows = store_->Availability(future - absl::Hours(1), future + absl::Hours(1), "far", "");
-  ASSERT_TRUE(rows.ok()) << rows.status();
-  ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].failures(), 1u);
+  auto report =
+      Report(store_->connection(), future - absl::Hours(1), future + absl::Hours(1), "far", "");
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->rows_size(), 1);
+  EXPECT_EQ(report->rows(0).failures(), 1u);
 }
 
 TEST_F(StoreTest, NonsenseTimestampsAreClampedNotFatal) {
@@ -529,10 +554,10 @@ TEST_F(StoreTest, RollupsKeepCheckIdsWithArraySyntaxIntact) {
                              i % 2 == 0 ? FC::OK : FC::HTTP_STATUS));
   }
   ASSERT_TRUE(store_->InsertBatch(Batch("p-array", "region-array", 1, std::move(results))).ok());
-  auto rows = store_->Availability(t - absl::Minutes(1), absl::Now(), "", "region-array");
-  ASSERT_TRUE(rows.ok()) << rows.status();
+  auto report = Report(store_->connection(), t - absl::Minutes(1), absl::Now(), "", "region-array");
+  ASSERT_TRUE(report.ok()) << report.status();
   std::vector<std::string> got;
-  for (const auto& r : *rows) {
+  for (const auto& r : report->rows()) {
     got.push_back(r.check_id());
     EXPECT_EQ(r.probes(), 1u) << r.check_id();
   }
