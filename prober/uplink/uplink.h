@@ -7,6 +7,9 @@
 // flight: that is the window, not a rate -- a backlog goes out as fast as
 // the collector acks, and a collector that holds the stream unread (its
 // database is away) pushes back onto the spool without ending anything.
+// The batch that empties the pending queue carries complete_before (see
+// set_running_since): the collector's detection then need not wait out its
+// reorder window for this prober's results.
 //
 // Reconnecting is the Uplink's decision (docs/operations.md, "Reconnect"):
 // ChannelArguments() pins gRPC's own connect backoff to `connect_retry`
