@@ -381,6 +381,11 @@ int RunProber(int argc, char** argv) {
         }
       },
       sched_opts);
+  if (uplink) {
+    // Batches then say which results are complete (complete_before), so the
+    // collector's detection need not wait out its reorder window for them.
+    scheduler->set_running_since_sink([&uplink](absl::Time t) { uplink->set_running_since(t); });
+  }
 
   auto checks_for = [&](const v1::Config& c) {
     return region.empty() ? std::vector<v1::Check>(c.checks().begin(), c.checks().end())

@@ -1,5 +1,6 @@
 #include "collector/detect/detector.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -100,7 +101,16 @@ absl::Status Detector::SetConfig(const v1::Config& config, absl::Time now) {
 void Detector::Observe(const v1::ProbeResult& result) { impl_->Observe(result); }
 
 std::vector<IncidentEvent> Detector::Tick(absl::Time now) {
-  impl_->AdvanceTo(Us(now) - impl_->reorder_us);
+  return Tick(now, absl::InfinitePast());
+}
+
+std::vector<IncidentEvent> Detector::Tick(absl::Time now, absl::Time complete_before) {
+  int64_t to = Us(now) - impl_->reorder_us;
+  if (complete_before != absl::InfinitePast()) {
+    // Results at exactly `complete_before` may still come.
+    to = std::max(to, std::min(Us(complete_before) - 1, Us(now)));
+  }
+  impl_->AdvanceTo(to);
   std::vector<IncidentEvent> out;
   out.swap(impl_->events);
   return out;

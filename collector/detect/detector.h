@@ -10,7 +10,8 @@
 // returned in order. Because everything is evaluated at event time, not at
 // Tick time, feeding the same results in big or small steps (replay or
 // real time) gives the same incidents, as long as results are no later than
-// reorder_window. Late ones are applied on arrival and counted.
+// reorder_window (or than the probers' promise, see Tick(now,
+// complete_before)). Late ones are applied on arrival and counted.
 //
 // Rules, defaults and tuning: DetectorOptions and docs/detection.md.
 //
@@ -113,6 +114,13 @@ class Detector {
   // decided on the way, in order (empty most of the time). `now` going
   // backwards is ignored.
   std::vector<IncidentEvent> Tick(absl::Time now);
+  // The same, but when every prober promised that its results with event
+  // times before `complete_before` have all been Observe()d (the smallest of
+  // their ResultBatch.complete_before), detection advances up to just before
+  // it (never past `now`) instead of stopping at now - reorder_window:
+  // nothing that promise covers can still arrive, so waiting adds only
+  // latency. InfinitePast (no promise) is Tick(now).
+  std::vector<IncidentEvent> Tick(absl::Time now, absl::Time complete_before);
 
   // Adopts incidents persisted before a restart (open ones only): each
   // continues under its id if its condition is detected again within

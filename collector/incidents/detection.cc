@@ -1,16 +1,24 @@
 #include "collector/incidents/detection.h"
 
+#include <algorithm>
+#include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "collector/detect/kinds.h"
+#include "common/proto_time.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
 namespace {
 
 constexpr absl::Duration kTickPeriod = absl::Milliseconds(250);
+// A moved promise ticks at once, but no sooner than this after the last tick.
+constexpr absl::Duration kMinTickGap = absl::Milliseconds(20);
+// A prober not heard from for this long no longer holds detection back (nor
+// vouches for its region).
+constexpr absl::Duration kPromiseForget = absl::Minutes(10);
 constexpr absl::Duration kRetryPeriod = absl::Seconds(1);
 // Events kept in memory while PostgreSQL is down; beyond that the oldest
 // are dropped (logged). At a few events per incident change this is hours.
@@ -83,20 +91,56 @@ void DetectionRunner::SetConfig(std::shared_ptr<const v1::Config> shared) {
 }
 
 void DetectionRunner::Observe(const v1::ResultBatch& batch) {
-  absl::MutexLock lock(&mu_);
-  if (detector_ == nullptr) {
-    return;
-  }
-  for (const v1::ProbeResult& r : batch.results()) {
-    if (r.region() == batch.region() && r.prober_id() == batch.prober_id()) {
-      detector_->Observe(r);
-    } else {
-      v1::ProbeResult copy = r;
-      copy.set_region(batch.region());
-      copy.set_prober_id(batch.prober_id());
-      detector_->Observe(copy);
+  bool moved = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (detector_ == nullptr) {
+      return;
+    }
+    for (const v1::ProbeResult& r : batch.results()) {
+      if (r.region() == batch.region() && r.prober_id() == batch.prober_id()) {
+        detector_->Observe(r);
+      } else {
+        v1::ProbeResult copy = r;
+        copy.set_region(batch.region());
+        copy.set_prober_id(batch.prober_id());
+        detector_->Observe(copy);
+      }
+    }
+    // After the results: the promise covers them.
+    Promise& p = promises_[batch.prober_id()];
+    p.region = batch.region();
+    p.heard = clock_->Now();
+    if (batch.has_complete_before()) {
+      const absl::Time t = common::ToTime(batch.complete_before());
+      moved = t > p.complete_before;
+      p.complete_before = std::max(p.complete_before, t);
     }
   }
+  if (moved) {
+    absl::MutexLock lock(&wake_mu_);
+    wake_ = true;
+  }
+}
+
+absl::Time DetectionRunner::CompleteBefore(absl::Time now) {
+  absl::Time least = absl::InfiniteFuture();
+  std::set<std::string> vouched;
+  for (auto it = promises_.begin(); it != promises_.end();) {
+    if (now - it->second.heard > kPromiseForget) {
+      it = promises_.erase(it);
+      continue;
+    }
+    least = std::min(least, it->second.complete_before);
+    vouched.insert(it->second.region);
+    ++it;
+  }
+  for (const std::string& region : config_->regions()) {
+    if (vouched.count(region) == 0) {
+      return absl::InfinitePast();  // its results could come at any time
+    }
+  }
+  return least == absl::InfiniteFuture() ? absl::InfinitePast() : least;
 }
 
 detect::DetectorStats DetectionRunner::detector_stats() const {
@@ -153,7 +197,8 @@ void DetectionRunner::TickOnce() {
   {
     absl::MutexLock lock(&mu_);
     detector_->SetConfigFaults(std::move(faults));
-    for (detect::IncidentEvent& e : detector_->Tick(clock_->Now())) {
+    const absl::Time now = clock_->Now();
+    for (detect::IncidentEvent& e : detector_->Tick(now, CompleteBefore(now))) {
       spdlog::info("incident: {}", detect::DebugString(e));
       waiting_.push_back(std::move(e));
     }
@@ -201,8 +246,18 @@ void DetectionRunner::TickOnce() {
 }
 
 void DetectionRunner::Loop() {
-  while (!stop_.WaitForNotificationWithTimeout(waiting_.empty() && restored_ ? kTickPeriod
-                                                                             : kRetryPeriod)) {
+  while (true) {
+    if (waiting_.empty() && restored_) {
+      absl::MutexLock lock(&wake_mu_);
+      wake_mu_.AwaitWithTimeout(absl::Condition(&wake_), kTickPeriod);
+      wake_ = false;
+    } else {
+      // Waiting for PostgreSQL: moved promises do not hurry the retries.
+      stop_.WaitForNotificationWithTimeout(kRetryPeriod);
+    }
+    if (stop_.HasBeenNotified()) {
+      break;
+    }
     if (!restored_) {
       TryRestore();
       if (!restored_) {
@@ -210,6 +265,11 @@ void DetectionRunner::Loop() {
       }
     }
     TickOnce();
+    // Promises move about once a second per prober: with many probers,
+    // ticks still come at most every kMinTickGap.
+    if (stop_.WaitForNotificationWithTimeout(kMinTickGap)) {
+      break;
+    }
   }
 }
 
@@ -218,6 +278,10 @@ void DetectionRunner::Stop() {
     return;
   }
   stop_.Notify();
+  {
+    absl::MutexLock lock(&wake_mu_);
+    wake_ = true;
+  }
   thread_.join();
   if (restored_ && !waiting_.empty()) {
     TickOnce();

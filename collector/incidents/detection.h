@@ -1,7 +1,15 @@
 // DetectionRunner: the collector's detection loop. Ingest hands it every
 // committed batch (Observe); its own thread ticks the Detector every 250 ms
-// on the wall clock and records what the detector decides through
-// IncidentStore (incident rows, timeline and outbox in one transaction).
+// on the wall clock, and at once (at most every 20 ms) when a batch moved a
+// prober's promise (ResultBatch.complete_before), and records what the
+// detector decides through IncidentStore (incident rows, timeline and
+// outbox in one transaction).
+//
+// Promises: the runner keeps each prober's latest complete_before. While
+// every configured region has a prober heard from in the last 10 minutes,
+// the smallest promise of those probers lets the detector evaluate up to it
+// instead of now - reorder_window (Detector::Tick(now, complete_before));
+// a prober that never sends one (older versions) keeps the reorder window.
 //
 // When PostgreSQL is down the decided events wait in memory, in order, and
 // are recorded when it is back (detection keeps running). On Start the open
@@ -17,6 +25,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -92,9 +101,19 @@ class DetectionRunner {
   const DetectionCounters& counters() const { return counters_; }
 
  private:
+  // A prober's latest promise (see the header comment).
+  struct Promise {
+    std::string region;
+    absl::Time complete_before = absl::InfinitePast();  // none yet
+    absl::Time heard;                                   // collector clock
+  };
+
   void Loop();
   void TickOnce();
   void TryRestore();
+  // The smallest promise of the probers heard recently, or InfinitePast
+  // when some configured region has none of them; forgets silent probers.
+  absl::Time CompleteBefore(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const common::Clock* const clock_;
   ConfigFaultSource config_faults_;            // may be empty
@@ -105,8 +124,12 @@ class DetectionRunner {
   mutable absl::Mutex mu_;
   std::unique_ptr<detect::Detector> detector_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const v1::Config> config_ ABSL_GUARDED_BY(mu_) =
-      std::make_shared<const v1::Config>();  // never null
+      std::make_shared<const v1::Config>();                       // never null
+  std::map<std::string, Promise> promises_ ABSL_GUARDED_BY(mu_);  // by prober id
   absl::Notification stop_;
+  // Set (with stop_, or when a promise moved) to tick before the period ends.
+  absl::Mutex wake_mu_;
+  bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
   std::thread thread_;
   DetectionCounters counters_;
 };

@@ -71,6 +71,7 @@ Scheduler::Scheduler(EventLoop* loop, common::Clock* clock, ProbeFactory factory
       options_(std::move(options)) {}
 
 Scheduler::~Scheduler() {
+  running_since_sink_ = nullptr;  // its receiver may be going away too
   for (auto& [name, e] : entries_) {
     Drop(e.get());
   }
@@ -81,6 +82,9 @@ void Scheduler::Drop(Entry* e) {
   loop_->Cancel(e->deadline_timer);
   if (e->running) {
     stats_.in_flight--;
+    running_starts_.erase(e->in_flight);
+    e->running = false;
+    PublishRunningSince();
   }
   queue_.erase(std::remove(queue_.begin(), queue_.end(), e), queue_.end());
   e->probe.reset();  // a probe being destroyed never calls back
@@ -202,6 +206,10 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
   e->running = true;
   stats_.in_flight++;
   stats_.runs++;
+  // Published before the run's start is read, so whoever reads the clock
+  // after a publication without this run sees a time before its start.
+  e->in_flight = running_starts_.insert(clock_->Now());
+  PublishRunningSince();
   e->started = clock_->Now();
   if (e->planned != absl::Time()) {
     lateness_us_.resize(std::min(lateness_us_.size() + 1, kLatenessSamples));
@@ -218,6 +226,13 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
   // Two pointers fit std::function's inline storage: no allocation per run.
   e->probe->Run(deadline,
                 [this, e](std::vector<v1::ProbeResult> results) { OnDone(e, std::move(results)); });
+}
+
+void Scheduler::PublishRunningSince() {
+  if (running_since_sink_) {
+    running_since_sink_(running_starts_.empty() ? absl::InfiniteFuture()
+                                                : *running_starts_.begin());
+  }
 }
 
 void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
@@ -239,6 +254,9 @@ void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
     common::NormalizeResultClass(&r);
     sink_(std::move(r));
   }
+  // After its results went to the sink.
+  running_starts_.erase(e->in_flight);
+  PublishRunningSince();
   auto it = after_.find(e);
   if (it != after_.end()) {
     std::function<void()> after = std::move(it->second);

@@ -6,7 +6,9 @@
 // skipped and counted), a slow check never delays another (every run is
 // asynchronous on the loop), and every run has a deadline the scheduler
 // enforces by aborting the probe. A global in-flight cap defers runs rather
-// than dropping them. Loop thread only.
+// than dropping them. Loop thread only; the start of the earliest run
+// still going is also published through set_running_since_sink (on the loop
+// thread) for the uplink's ResultBatch.complete_before.
 #ifndef SONDE_PROBER_SCHED_SCHEDULER_H_
 #define SONDE_PROBER_SCHED_SCHEDULER_H_
 
@@ -15,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +87,18 @@ class Scheduler {
   // last one reported. For --once; do not mix with SetChecks' schedule.
   void RunOnce(std::function<void()> all_done);
 
+  // Called on the loop thread whenever a run starts or ends with the
+  // earliest start of the runs going (InfiniteFuture when none): before a
+  // run's start time is read, and after an ended run's results went to the
+  // ResultSink. So a reader that takes the sink's results and this value
+  // together (under one lock, as Uplink does) knows that every result still
+  // to come starts at or after min(value, its clock's now): its run is going
+  // or not started yet. (A result's event time, start + total, is never
+  // before its run's start.) The uplink stamps it on its batches as
+  // ResultBatch.complete_before.
+  using RunningSinceSink = std::function<void(absl::Time)>;
+  void set_running_since_sink(RunningSinceSink sink) { running_since_sink_ = std::move(sink); }
+
   const Stats& stats() const { return stats_; }
   // Lateness of recent runs (actual start minus planned slot), 99th percentile.
   absl::Duration LatenessP99() const;
@@ -96,8 +111,9 @@ class Scheduler {
     bool running = false;
     bool queued = false;
     absl::Time next_slot;
-    absl::Time planned;  // the slot the current/queued run belongs to
-    absl::Time started;  // when the current run started
+    absl::Time planned;                             // the slot the current/queued run belongs to
+    absl::Time started;                             // when the current run started
+    std::multiset<absl::Time>::iterator in_flight;  // into running_starts_ while running
     common::EventLoop::TimerId slot_timer = 0;
     common::EventLoop::TimerId deadline_timer = 0;
   };
@@ -108,6 +124,8 @@ class Scheduler {
   void OnDone(Entry* e, std::vector<v1::ProbeResult> results);
   void StartQueued();
   void Drop(Entry* e);
+  // Tells the running-since sink the earliest start still running.
+  void PublishRunningSince();
   // A new entry for `c` (null, logged, when no probe type takes it).
   std::unique_ptr<Entry> MakeEntry(v1::Check c, std::string bytes);
 
@@ -120,6 +138,8 @@ class Scheduler {
   std::deque<Entry*> queue_;                       // runs waiting for an in-flight slot
   std::map<Entry*, std::function<void()>> after_;  // RunOnce completions
   Stats stats_;
+  std::multiset<absl::Time> running_starts_;  // start of every running run
+  RunningSinceSink running_since_sink_;
   std::vector<int64_t> lateness_us_;  // ring buffer
   size_t lateness_next_ = 0;
 };

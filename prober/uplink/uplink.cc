@@ -240,6 +240,11 @@ void Uplink::FormBatches(bool force) {
       }
       if (!pending_.empty()) {
         oldest_pending_ = absl::Now();
+      } else if (running_since_.has_value()) {
+        // Under the lock set_running_since takes: nothing that ends before
+        // this is still to come (set_running_since).
+        common::SetTimestamp(std::min(absl::Now(), *running_since_),
+                             batch.mutable_complete_before());
       }
     }
     StoreBatch(std::move(batch));

@@ -7,6 +7,9 @@
 // flight: that is the window, not a rate -- a backlog goes out as fast as
 // the collector acks, and a collector that holds the stream unread (its
 // database is away) pushes back onto the spool without ending anything.
+// The batch that empties the pending queue carries complete_before (see
+// set_running_since): the collector's detection then need not wait out its
+// reorder window for this prober's results.
 //
 // Reconnecting is the Uplink's decision (docs/operations.md, "Reconnect"):
 // with several collector replicas (CollectorTargets), a stream that ends
@@ -40,6 +43,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -124,6 +128,17 @@ class Uplink {
   void set_lateness_p99(absl::Duration d) {
     lateness_p99_us_.store(absl::ToInt64Microseconds(d), std::memory_order_relaxed);
   }
+  // The start of the earliest probe run still going, InfiniteFuture when
+  // none (Scheduler::set_running_since_sink): call it from the thread that
+  // calls Add(), after a run's results were added and before a run's start
+  // time is read. A batch that takes every pending result carries
+  // min(now, that start) as ResultBatch.complete_before: every later result
+  // belongs to a run going or not started yet, so it ends after that. Never
+  // called (a prober without a scheduler): no complete_before.
+  void set_running_since(absl::Time t) {
+    absl::MutexLock p(&pending_mu_);
+    running_since_ = t;
+  }
   // Results not yet acked (pending + stored).
   size_t backlog() const;
 
@@ -181,7 +196,8 @@ class Uplink {
   uint64_t next_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
   std::deque<v1::ProbeResult> pending_ ABSL_GUARDED_BY(pending_mu_);
   absl::Time oldest_pending_ ABSL_GUARDED_BY(pending_mu_);
-  size_t pending_bytes_ ABSL_GUARDED_BY(pending_mu_) = 0;  // serialized
+  std::optional<absl::Time> running_since_ ABSL_GUARDED_BY(pending_mu_);  // set_running_since
+  size_t pending_bytes_ ABSL_GUARDED_BY(pending_mu_) = 0;                 // serialized
   uint64_t added_ ABSL_GUARDED_BY(pending_mu_) = 0;
   uint64_t dropped_pending_ ABSL_GUARDED_BY(pending_mu_) = 0;
   std::map<int, uint64_t> failures_ ABSL_GUARDED_BY(pending_mu_);  // bounded by the enum

@@ -713,6 +713,18 @@ void Scenario::ReportDetectionPath(const std::string& scenario, const std::strin
     std::cout << "[ detection path ] " << scenario << " opened_at " << r[0] << " recorded " << r[1]
               << " seen " << absl::StrFormat("%.3f", Secs(detected - fault_on)) << std::endl;
   }
+  // The timeline up to the first sight: what the detector decided (event
+  // time) and when it was committed (where the server keeps commit times).
+  const testing::Db::Rows events = Query(absl::StrCat(
+      "SELECT kind, incident_kind, ", after("at"),
+      ", CASE WHEN current_setting('track_commit_timestamp') = 'on' THEN ",
+      after("pg_xact_commit_timestamp(xmin)"),
+      "::text ELSE '-' END FROM incident_events WHERE incident_id = ", SqlQuote(incident_id),
+      " AND at <= ", PgTime(detected), " ORDER BY id"));
+  for (const auto& r : events) {
+    std::cout << "[ detection path ] " << scenario << " event " << r[0] << " " << r[1] << " at "
+              << r[2] << " committed " << r[3] << std::endl;
+  }
   ::testing::Test::RecordProperty(absl::StrCat("ingest_lag.", scenario),
                                   absl::StrFormat("%.3f", worst_lag));
 }

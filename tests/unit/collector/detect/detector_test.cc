@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/proto_time.h"
 #include "tests/unit/collector/detect/stream.h"
 
 namespace sonde::detect::testing {
@@ -165,6 +166,62 @@ TEST(DetectorTest, TheClassIsTheTruthNotOk) {
     EXPECT_EQ(i.dominant_class, FC::TCP_REFUSED) << i.id;
   }
   EXPECT_EQ(services, std::set<std::string>{"b"}) << d.Dump();
+}
+
+// The probers' promise (Tick(now, complete_before)) opens an outage as soon
+// as the deciding results are in, without waiting out reorder_window; with
+// no promise the same results wait for it. Either way the incident is the
+// same and opened at the same event time.
+TEST(DetectorTest, ProbersPromiseEndsTheReorderWaitButNotTheEventTime) {
+  const v1::Config config =
+      Fleet({HttpCheck("shop-web", "shop", "https://shop.example.com/", kInterval)});
+  auto run = [&](bool promise, absl::Time* opened_at) {
+    auto made = Detector::Create(DetectorOptions{});
+    EXPECT_TRUE(made.ok());
+    std::unique_ptr<Detector> d = std::move(*made);
+    EXPECT_TRUE(d->SetConfig(config, T0()).ok());
+    const absl::Time fault = T0() + absl::Seconds(60);
+    absl::Time decided = absl::InfinitePast();
+    for (absl::Time start = T0(); start < fault + absl::Seconds(10); start += kInterval) {
+      const bool failing = start >= fault;
+      for (const std::string& region : config.regions()) {
+        v1::ProbeResult r;
+        r.set_check_id("shop-web");
+        r.set_service("shop");
+        r.set_kind("http");
+        r.set_region(region);
+        r.set_prober_id(region);
+        common::SetTimestamp(start, r.mutable_start_time());
+        r.set_total_us(20000);
+        r.set_failure_class(failing ? FC::HTTP_STATUS : FC::OK);
+        r.set_ok(!failing);
+        d->Observe(r);
+      }
+      // The batches are in 300 ms after the runs ended: tick then.
+      const absl::Time ended = start + absl::Milliseconds(20);
+      const absl::Time now = ended + absl::Milliseconds(300);
+      const std::vector<IncidentEvent> events =
+          promise ? d->Tick(now, ended + absl::Microseconds(1)) : d->Tick(now);
+      for (const IncidentEvent& e : events) {
+        if (e.kind == IncidentEventKind::kOpened && decided == absl::InfinitePast()) {
+          decided = now;
+          *opened_at = e.at;
+        }
+      }
+    }
+    return decided;
+  };
+  absl::Time opened_with = absl::InfinitePast(), opened_without = absl::InfinitePast();
+  const absl::Time with = run(true, &opened_with);
+  const absl::Time without = run(false, &opened_without);
+  ASSERT_NE(with, absl::InfinitePast()) << "no outage opened with the promise";
+  ASSERT_NE(without, absl::InfinitePast()) << "no outage opened without the promise";
+  EXPECT_EQ(opened_with, opened_without) << "the event time must not depend on the promise";
+  // Without the promise the decision waits for the next tick past the
+  // reorder window (the next run, 2 s later); with it, it is the tick right
+  // after the deciding batch.
+  EXPECT_EQ(with - opened_with, absl::Milliseconds(300));
+  EXPECT_GE(without - with, DetectorOptions{}.reorder_window - absl::Milliseconds(300));
 }
 
 TEST(DetectorTest, RestoredIncidentContinuesUnderItsIdOrResolves) {

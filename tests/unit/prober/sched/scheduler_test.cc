@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/proto_time.h"
@@ -306,6 +309,56 @@ TEST(SchedulerTest, RunOnceRunsEveryCheckAndCallsBack) {
   loop.RunUntil(&clock, loop.Now() + std::chrono::hours(1));
   EXPECT_TRUE(done);
   EXPECT_EQ(results, 2);
+}
+
+// What the uplink's complete_before is made of: read together with the
+// results sunk so far (as the uplink does under its lock), min(now, the
+// earliest start still running) is never after the start of a result sunk
+// later, even while a slow run of another check is going; and it moves on
+// once that run is over.
+TEST(SchedulerTest, RunningSinceNeverPassesARunStillGoing) {
+  common::FakeClock clock;
+  EventLoop loop(&clock);
+  ASSERT_TRUE(loop.Init().ok());
+  int concurrent = 0, max_concurrent = 0, starts = 0;
+  absl::Time running_since = absl::InfiniteFuture();
+  absl::Time promised = absl::InfinitePast();  // the largest promise read so far
+  int broken = 0, emitted = 0, held_back = 0;
+  absl::Time slow_start = absl::InfinitePast();
+  Scheduler s(
+      &loop, &clock,
+      [&](const v1::Check& c) {
+        auto d = c.name() == "slow" ? std::chrono::milliseconds(300) : std::chrono::milliseconds(2);
+        return std::make_unique<SlowProbe>(&loop, d, &concurrent, &max_concurrent, &starts);
+      },
+      [&](v1::ProbeResult r) {
+        ++emitted;
+        if (common::ToTime(r.start_time()) < promised) {
+          ++broken;
+        }
+        if (r.check_id() == "slow") {
+          slow_start = common::ToTime(r.start_time());
+        }
+      },
+      Scheduler::Options{});
+  s.set_running_since_sink([&](absl::Time t) { running_since = t; });
+  // A reader (the uplink forming a batch) every 10 ms.
+  std::function<void()> read = [&] {
+    const absl::Time p = std::min(clock.Now(), running_since);
+    if (p < clock.Now() - absl::Milliseconds(100)) {
+      ++held_back;  // a run started over 100 ms ago (the slow one) is going
+    }
+    promised = std::max(promised, p);
+    loop.RunAfter(std::chrono::milliseconds(10), read);
+  };
+  loop.RunAfter(std::chrono::milliseconds(1), read);
+  s.SetChecks({MakeCheck("slow", absl::Seconds(1), absl::Milliseconds(900)),
+               MakeCheck("fast", absl::Milliseconds(50), absl::Milliseconds(40))});
+  loop.RunUntil(&clock, loop.Now() + std::chrono::milliseconds(3000));
+  EXPECT_GT(emitted, 50);
+  EXPECT_EQ(broken, 0) << "results started before an instant already promised complete";
+  EXPECT_GT(held_back, 0) << "the slow run never held the promise back";
+  EXPECT_GT(promised, slow_start) << "the promise did not move past the slow run once it ended";
 }
 
 }  // namespace

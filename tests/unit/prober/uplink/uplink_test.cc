@@ -118,6 +118,20 @@ class UplinkTest : public ::testing::Test {
     return o;
   }
 
+  // The batches a stopped Uplink left in the spool, in order.
+  std::vector<v1::ResultBatch> Spooled() const {
+    Spool::Options so;
+    so.dir = dir_;
+    auto spool = Spool::Open(so);
+    EXPECT_TRUE(spool.ok()) << spool.status();
+    std::vector<v1::ResultBatch> out;
+    for (auto b = spool.ok() ? (*spool)->Next(0) : std::nullopt; b;
+         b = (*spool)->Next(b->batch_seq())) {
+      out.push_back(*b);
+    }
+    return out;
+  }
+
   std::string dir_;
 };
 
@@ -210,14 +224,10 @@ TEST_F(UplinkTest, EveryBatchCarriesTheProberStatusAsItWasFormed) {
     }
     (*uplink)->Stop(absl::ZeroDuration());  // never started: stores 3 batches of 10
   }
-  Spool::Options so;
-  so.dir = dir_;
-  auto spool = Spool::Open(so);
-  ASSERT_TRUE(spool.ok()) << spool.status();
   std::vector<v1::ProberStatus> statuses;
-  for (auto b = (*spool)->Next(0); b; b = (*spool)->Next(b->batch_seq())) {
-    ASSERT_TRUE(b->has_prober_status()) << b->batch_seq();
-    statuses.push_back(b->prober_status());
+  for (const v1::ResultBatch& b : Spooled()) {
+    ASSERT_TRUE(b.has_prober_status()) << b.batch_seq();
+    statuses.push_back(b.prober_status());
   }
   ASSERT_EQ(statuses.size(), 3u);
   for (size_t i = 0; i < statuses.size(); ++i) {
@@ -227,6 +237,49 @@ TEST_F(UplinkTest, EveryBatchCarriesTheProberStatusAsItWasFormed) {
     EXPECT_TRUE(common::IsSet(s.as_of()));
     EXPECT_EQ(s.unacked_results(), 10 * i) << "batch " << i;  // the ones spooled before it
     EXPECT_EQ(s.spool_bytes() > 0, i > 0) << "batch " << i;
+  }
+}
+
+// complete_before: only on the batch that took every pending result, the
+// earliest running start when a run is going (else about now), and never
+// on the batches of a prober whose scheduler never said what is running.
+TEST_F(UplinkTest, OnlyTheBatchThatEmptiesPendingCarriesCompleteBefore) {
+  auto formed = [&](bool tell, absl::Time running_since) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    {
+      auto channel = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+      auto uplink = Uplink::Create(channel, SmallSpool());
+      EXPECT_TRUE(uplink.ok()) << uplink.status();
+      for (int i = 0; i < 25; ++i) {
+        (*uplink)->Add(Result(i, 100));
+      }
+      if (tell) {
+        (*uplink)->set_running_since(running_since);
+      }
+      (*uplink)->Stop(absl::ZeroDuration());  // never started: stores 10 + 10 + 5
+    }
+    return Spooled();
+  };
+  const absl::Time before = absl::Now();
+  const absl::Time running = absl::FromUnixMicros(absl::ToUnixMicros(before - absl::Seconds(7)));
+  std::vector<v1::ResultBatch> b = formed(true, running);
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_FALSE(b[0].has_complete_before());
+  EXPECT_FALSE(b[1].has_complete_before());
+  ASSERT_TRUE(b[2].has_complete_before());
+  EXPECT_EQ(common::ToTime(b[2].complete_before()), running) << "a run is going: its start";
+
+  b = formed(true, absl::InfiniteFuture());
+  ASSERT_EQ(b.size(), 3u);
+  ASSERT_TRUE(b[2].has_complete_before());
+  EXPECT_GE(common::ToTime(b[2].complete_before()), before) << "nothing running: now";
+  EXPECT_LE(common::ToTime(b[2].complete_before()), absl::Now());
+
+  b = formed(false, absl::InfinitePast());
+  ASSERT_EQ(b.size(), 3u);
+  for (const v1::ResultBatch& batch : b) {
+    EXPECT_FALSE(batch.has_complete_before()) << "nothing known, nothing promised";
   }
 }
 
