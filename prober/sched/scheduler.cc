@@ -51,8 +51,10 @@ absl::Duration CheckOffset(absl::string_view name, absl::Duration interval) {
   return absl::Microseconds(static_cast<int64_t>(Fnv1a(name) % static_cast<uint64_t>(us)));
 }
 
-absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time after) {
-  absl::Time base = absl::UnixEpoch() + CheckOffset(name, interval);
+namespace {
+// NextSlot with the check's offset already known.
+absl::Time NextSlotAt(absl::Duration offset, absl::Duration interval, absl::Time after) {
+  absl::Time base = absl::UnixEpoch() + offset;
   absl::Duration rem;
   int64_t k = absl::IDivDuration(after - base, interval, &rem);
   absl::Time slot = base + k * interval;
@@ -60,6 +62,11 @@ absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time 
     slot += interval;
   }
   return slot;
+}
+}  // namespace
+
+absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time after) {
+  return NextSlotAt(CheckOffset(name, interval), interval, after);
 }
 
 Scheduler::Scheduler(EventLoop* loop, common::Clock* clock, ProbeFactory factory, ResultSink sink,
@@ -95,6 +102,9 @@ std::unique_ptr<Scheduler::Entry> Scheduler::MakeEntry(v1::Check c, std::string 
     spdlog::error("check {}: no probe for this kind; skipped", e->check.name());
     return nullptr;
   }
+  e->interval = common::ToDuration(e->check.interval());
+  e->offset = CheckOffset(e->check.name(), e->interval);
+  e->timeout = common::ToDuration(e->check.timeout());
   return e;
 }
 
@@ -165,10 +175,14 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
 }
 
 void Scheduler::ScheduleNext(Entry* e) {
-  absl::Duration interval = common::ToDuration(e->check.interval());
   absl::Time now = clock_->Now();
   // Never the slot that just ran again, even if the wall clock stepped back.
-  e->next_slot = NextSlot(e->check.name(), interval, std::max(now, e->next_slot));
+  const absl::Time after = std::max(now, e->next_slot);
+  // The common case: the slot that just came is the latest one, so the
+  // next is one interval on (no division).
+  e->next_slot = e->next_slot != absl::Time() && after - e->next_slot < e->interval
+                     ? e->next_slot + e->interval
+                     : NextSlotAt(e->offset, e->interval, after);
   absl::Time start = AlignUp(e->next_slot, options_.start_grid);
   e->slot_timer = loop_->RunAfter(ToChrono(start - now), [this, e] {
     e->slot_timer = 0;
@@ -208,7 +222,7 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
     lateness_us_[lateness_next_++ % kLatenessSamples] =
         absl::ToInt64Microseconds(e->started - e->planned);
   }
-  auto timeout = ToChrono(common::ToDuration(e->check.timeout()));
+  auto timeout = ToChrono(e->timeout);
   EventLoop::MonoTime deadline = loop_->Now() + timeout;
   e->deadline_timer = loop_->RunAt(deadline + ToChrono(options_.abort_grace), [this, e] {
     e->deadline_timer = 0;

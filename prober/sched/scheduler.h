@@ -93,6 +93,11 @@ class Scheduler {
     v1::Check check;    // declared before `probe`, which may refer to it
     std::string bytes;  // common::CheckBytes(check): SetChecks compares these
     std::unique_ptr<Probe> probe;
+    // From `check`, computed once (the hash of the name and the proto
+    // durations are not recomputed per run).
+    absl::Duration interval;
+    absl::Duration offset;  // CheckOffset(name, interval)
+    absl::Duration timeout;
     bool running = false;
     bool queued = false;
     absl::Time next_slot;
