@@ -84,7 +84,7 @@ Scheduler::~Scheduler() {
 }
 
 void Scheduler::Drop(Entry* e) {
-  loop_->Cancel(e->slot_timer);
+  CancelSlot(e);
   loop_->Cancel(e->deadline_timer);
   if (e->running) {
     stats_.in_flight--;
@@ -161,7 +161,7 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
   }
   entries_ = std::move(next);
   for (auto& [name, e] : entries_) {
-    if (e->slot_timer == 0 && !e->running) {
+    if (!e->slot_due && !e->running) {
       ScheduleNext(e.get());
     }
   }
@@ -183,11 +183,50 @@ void Scheduler::ScheduleNext(Entry* e) {
   e->next_slot = e->next_slot != absl::Time() && after - e->next_slot < e->interval
                      ? e->next_slot + e->interval
                      : NextSlotAt(e->offset, e->interval, after);
-  absl::Time start = AlignUp(e->next_slot, options_.start_grid);
-  e->slot_timer = loop_->RunAfter(ToChrono(start - now), [this, e] {
-    e->slot_timer = 0;
+  const absl::Time start = AlignUp(e->next_slot, options_.start_grid);
+  Tick& tick = ticks_[start];
+  if (tick.timer == 0) {
+    // Two words fit std::function's inline storage: no allocation per tick.
+    tick.timer = loop_->RunAfter(ToChrono(start - now), [this, start] { OnTick(start); });
+  }
+  tick.entries.push_back(e);
+  e->slot_due = true;
+  e->slot_start = start;
+}
+
+void Scheduler::CancelSlot(Entry* e) {
+  if (!e->slot_due) {
+    return;
+  }
+  e->slot_due = false;
+  auto it = ticks_.find(e->slot_start);
+  if (it == ticks_.end()) {
+    return;
+  }
+  auto& v = it->second.entries;
+  v.erase(std::remove(v.begin(), v.end(), e), v.end());
+  if (v.empty()) {
+    loop_->Cancel(it->second.timer);
+    ticks_.erase(it);
+  }
+}
+
+void Scheduler::OnTick(absl::Time start) {
+  auto it = ticks_.find(start);
+  if (it == ticks_.end()) {
+    return;
+  }
+  tick_scratch_.assign(it->second.entries.begin(), it->second.entries.end());
+  ticks_.erase(it);
+  for (Entry* e : tick_scratch_) {
+    e->slot_due = false;
+  }
+  // OnSlot schedules each entry's next slot (maybe into a new tick at this
+  // same start, with a timer of its own); none of them can be dropped here.
+  for (Entry* e : tick_scratch_) {
     OnSlot(e);
-  });
+  }
+  tick_scratch_.clear();
 }
 
 void Scheduler::OnSlot(Entry* e) {
@@ -278,8 +317,7 @@ void Scheduler::RunOnce(std::function<void()> all_done) {
   }
   auto shared_done = std::make_shared<std::function<void()>>(std::move(all_done));
   for (auto& [name, e] : entries_) {
-    loop_->Cancel(e->slot_timer);
-    e->slot_timer = 0;
+    CancelSlot(e.get());
     Start(e.get(), [remaining, shared_done] {
       if (--*remaining == 0) {
         (*shared_done)();

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -101,13 +103,25 @@ class Scheduler {
     bool running = false;
     bool queued = false;
     absl::Time next_slot;
-    absl::Time planned;  // the slot the current/queued run belongs to
-    absl::Time started;  // when the current run started
-    common::EventLoop::TimerId slot_timer = 0;
+    absl::Time planned;     // the slot the current/queued run belongs to
+    absl::Time started;     // when the current run started
+    bool slot_due = false;  // waiting in ticks_ at slot_start
+    absl::Time slot_start;  // next_slot rounded up to the start grid
+
     common::EventLoop::TimerId deadline_timer = 0;
   };
 
+  // The runs that start at one grid step share one loop timer.
+  struct Tick {
+    common::EventLoop::TimerId timer = 0;
+    absl::InlinedVector<Entry*, 1> entries;
+  };
+
   void ScheduleNext(Entry* e);
+  // Takes `e` out of its tick (cancelling the tick's timer when it was the
+  // last); a no-op when no slot is due.
+  void CancelSlot(Entry* e);
+  void OnTick(absl::Time start);
   void OnSlot(Entry* e);
   void Start(Entry* e, std::function<void()> after);
   void OnDone(Entry* e, std::vector<v1::ProbeResult> results);
@@ -122,6 +136,10 @@ class Scheduler {
   ResultSink sink_;
   Options options_;
   std::map<std::string, std::unique_ptr<Entry>> entries_;
+  // Slots due, by start time: at 1,000 probes/s on a 10 ms grid one loop
+  // timer (heap entry, hash slot, callback) per step instead of one per run.
+  absl::btree_map<absl::Time, Tick> ticks_;
+  absl::InlinedVector<Entry*, 16> tick_scratch_;   // OnTick's, kept for its capacity
   std::deque<Entry*> queue_;                       // runs waiting for an in-flight slot
   std::map<Entry*, std::function<void()>> after_;  // RunOnce completions
   Stats stats_;
