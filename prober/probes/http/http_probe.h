@@ -44,7 +44,7 @@ class HttpProbe : public Probe {
   void Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r);
   void Finish(std::shared_ptr<RunState> run);
 
-  v1::Check check_;
+  const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* env_;
   common::Url url_;
   std::vector<common::StatusRange> expect_status_;
