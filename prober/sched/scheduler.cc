@@ -93,10 +93,17 @@ void Scheduler::Drop(Entry* e) {
   e->probe.reset();  // a probe being destroyed never calls back
 }
 
-std::unique_ptr<Scheduler::Entry> Scheduler::MakeEntry(v1::Check c, std::string bytes) {
+bool Scheduler::Unchanged(const Entry& e, const v1::Check& c) {
+  // Deterministic bytes, not MessageDifferencer's reflection: a new
+  // version of 100,000 checks mostly repeats the old one. Made when
+  // compared, not kept per entry: a config change is rare, memory per
+  // check is not.
+  return common::CheckBytes(e.check) == common::CheckBytes(c);
+}
+
+std::unique_ptr<Scheduler::Entry> Scheduler::MakeEntry(v1::Check c) {
   auto e = std::make_unique<Entry>();
   e->check = std::move(c);
-  e->bytes = std::move(bytes);
   e->probe = factory_(e->check);
   if (e->probe == nullptr) {
     spdlog::error("check {}: no probe for this kind; skipped", e->check.name());
@@ -117,16 +124,15 @@ void Scheduler::UpdateChecks(std::vector<v1::Check> changed,
     }
   }
   for (v1::Check& c : changed) {
-    std::string bytes = common::CheckBytes(c);
     auto it = entries_.find(c.name());
-    if (it != entries_.end() && it->second->bytes == bytes) {
+    if (it != entries_.end() && Unchanged(*it->second, c)) {
       continue;
     }
     if (it != entries_.end()) {
       Drop(it->second.get());
       entries_.erase(it);
     }
-    std::unique_ptr<Entry> e = MakeEntry(std::move(c), std::move(bytes));
+    std::unique_ptr<Entry> e = MakeEntry(std::move(c));
     if (e == nullptr) {
       continue;
     }
@@ -140,16 +146,13 @@ void Scheduler::UpdateChecks(std::vector<v1::Check> changed,
 void Scheduler::SetChecks(std::vector<v1::Check> checks) {
   std::map<std::string, std::unique_ptr<Entry>> next;
   for (v1::Check& c : checks) {
-    // Deterministic bytes, not MessageDifferencer's reflection: a new
-    // version of 100,000 checks mostly repeats the old one.
-    std::string bytes = common::CheckBytes(c);
     auto it = entries_.find(c.name());
-    if (it != entries_.end() && it->second->bytes == bytes) {
+    if (it != entries_.end() && Unchanged(*it->second, c)) {
       next.emplace(c.name(), std::move(it->second));
       entries_.erase(it);
       continue;
     }
-    std::unique_ptr<Entry> e = MakeEntry(std::move(c), std::move(bytes));
+    std::unique_ptr<Entry> e = MakeEntry(std::move(c));
     if (e == nullptr) {
       continue;
     }

@@ -92,8 +92,7 @@ class Scheduler {
 
  private:
   struct Entry {
-    v1::Check check;    // declared before `probe`, which may refer to it
-    std::string bytes;  // common::CheckBytes(check): SetChecks compares these
+    v1::Check check;  // declared before `probe`, which refers to it
     std::unique_ptr<Probe> probe;
     // From `check`, computed once (the hash of the name and the proto
     // durations are not recomputed per run).
@@ -128,7 +127,10 @@ class Scheduler {
   void StartQueued();
   void Drop(Entry* e);
   // A new entry for `c` (null, logged, when no probe type takes it).
-  std::unique_ptr<Entry> MakeEntry(v1::Check c, std::string bytes);
+  std::unique_ptr<Entry> MakeEntry(v1::Check c);
+  // Whether `c` is the same check as `e`'s (SetChecks and UpdateChecks keep
+  // such an entry: its probe and schedule).
+  static bool Unchanged(const Entry& e, const v1::Check& c);
 
   common::EventLoop* loop_;
   common::Clock* clock_;
