@@ -414,8 +414,9 @@ int RunProber(int argc, char** argv) {
 
   std::unique_ptr<ConfigClient> config_client;
   if (!config_path.empty()) {
-    std::vector<v1::Check> checks = checks_for(config);
-    config = v1::Config();  // the scheduler keeps the checks; SIGHUP reads the file again
+    // The scheduler keeps the checks; SIGHUP reads the file again.
+    std::vector<v1::Check> checks = common::TakeChecksForRegion(&config, region);
+    config = v1::Config();
     scheduler->SetChecks(std::move(checks));
     spdlog::info("prober {} region {}: {} checks from {}, results to {}", prober_id, region,
                  scheduler->stats().checks, config_path, collector);
@@ -613,7 +614,7 @@ int RunProber(int argc, char** argv) {
         return;
       }
       set_policy(reloaded->probe_policy());
-      scheduler->SetChecks(checks_for(*reloaded));
+      scheduler->SetChecks(common::TakeChecksForRegion(&*reloaded, region));
       spdlog::info("SIGHUP: reloaded {}: {} checks", config_path, scheduler->stats().checks);
     } else if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("signal {}: stopping", sig);
