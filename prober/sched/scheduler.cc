@@ -144,11 +144,12 @@ void Scheduler::UpdateChecks(std::vector<v1::Check> changed,
 }
 
 void Scheduler::SetChecks(std::vector<v1::Check> checks) {
-  std::map<std::string, std::unique_ptr<Entry>> next;
+  Entries next;
   for (v1::Check& c : checks) {
     auto it = entries_.find(c.name());
     if (it != entries_.end() && Unchanged(*it->second, c)) {
-      next.emplace(c.name(), std::move(it->second));
+      Entry* kept = it->second.get();
+      next.emplace(kept->check.name(), std::move(it->second));
       entries_.erase(it);
       continue;
     }
@@ -156,8 +157,8 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
     if (e == nullptr) {
       continue;
     }
-    std::string name = e->check.name();
-    next.emplace(std::move(name), std::move(e));
+    Entry* entry = e.get();
+    next.emplace(entry->check.name(), std::move(e));
   }
   for (auto& [name, e] : entries_) {
     Drop(e.get());  // removed or changed
