@@ -315,13 +315,14 @@ class Bench:
                 "collector_cpu_s": a1["collector"] - a0["collector"],
                 "postgres_cpu_s": a1["postgres"] - a0["postgres"]}
 
-    def measure_rss(self, count):
+    def measure_rss(self, count, subject="sonde", binary=None):
         # Mostly idle: one-hour interval, so ~count/3600 probes per second
         # still run (against faultd) and the scheduler is in its steady state.
         config = os.path.join(self.work, f"rss-{count}.yaml")
-        self.write_config(config, "http", count, 3600)
+        if not os.path.exists(config):
+            self.write_config(config, "http", count, 3600)
         t_start = time.monotonic()
-        p = self.start_prober(f"rss-{count}", config, free_port())
+        p = self.start_prober(f"rss-{subject}-{count}", config, free_port(), binary)
         samples = []
         # The config is loaded and scheduled once RSS stops growing.
         deadline = time.monotonic() + 120
@@ -335,7 +336,7 @@ class Bench:
         settled = time.monotonic() - t_start
         rss, peak = status_kib(p.pid), status_kib(p.pid, "VmHWM")
         self.procs.stop(p, grace=10)
-        return {"checks": count, "rss_kib": rss, "kib_per_check": rss / count,
+        return {"subject": subject, "checks": count, "rss_kib": rss, "kib_per_check": rss / count,
                 "peak_rss_kib": peak, "settled_after_s": round(settled, 1)}
 
     # ---- driver ---------------------------------------------------------
@@ -366,10 +367,15 @@ class Bench:
                         runs.setdefault(kind, {}).setdefault(subject, []).append(m)
             self.results["rounds"] = runs
             for count in self.a.rss_checks:
-                log(f"rss: {count} checks")
-                r = self.measure_rss(count)
-                log(f"rss {count}: {r['rss_kib']} KiB, {r['kib_per_check']:.2f} KiB/check")
-                self.results["rss"].append(r)
+                for subject in ("sonde", "baseline"):
+                    if subject == "baseline" and not self.a.baseline_prober:
+                        continue
+                    log(f"rss: {subject}, {count} checks")
+                    r = self.measure_rss(count, subject, self.a.baseline_prober
+                                         if subject == "baseline" else None)
+                    log(f"rss {subject} {count}: {r['rss_kib']} KiB, "
+                        f"{r['kib_per_check']:.2f} KiB/check, peak {r['peak_rss_kib']} KiB")
+                    self.results["rss"].append(r)
         except BaseException:
             self.a.keep_work_dir = True  # the logs say what went wrong
             raise
@@ -466,13 +472,17 @@ def markdown(res):
                        f"{s['lateness_p99_ms']:.1f} ms | {1000 * s['collector_cpu_s'] / n:.3f} | "
                        f"{1000 * s['postgres_cpu_s'] / n:.3f} |")
     if res["rss"]:
-        out += ["", "| configured checks | prober RSS, steady | RSS per check | peak RSS while loading |",
-                "| ---: | ---: | ---: | ---: |"]
+        out += ["", "| prober | configured checks | prober RSS, steady | RSS per check | "
+                "peak RSS while loading | peak ÷ steady |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for r in res["rss"]:
-            out.append(f"| {r['checks']:,} | {r['rss_kib'] / 1024:.1f} MiB | "
-                       f"{r['kib_per_check']:.2f} KiB | {r['peak_rss_kib'] / 1024:.1f} MiB |")
-        if len(res["rss"]) >= 2:
-            a, b = res["rss"][0], res["rss"][-1]
+            out.append(f"| {names.get(r.get('subject', 'sonde'))} | {r['checks']:,} | "
+                       f"{r['rss_kib'] / 1024:.1f} MiB | {r['kib_per_check']:.2f} KiB | "
+                       f"{r['peak_rss_kib'] / 1024:.1f} MiB | "
+                       f"{r['peak_rss_kib'] / r['rss_kib']:.2f} |")
+        own = [r for r in res["rss"] if r.get("subject", "sonde") == "sonde"]
+        if len(own) >= 2:
+            a, b = own[0], own[-1]
             marginal = (b["rss_kib"] - a["rss_kib"]) / (b["checks"] - a["checks"])
             out.append(f"\nMarginal cost between {a['checks']:,} and {b['checks']:,} checks: "
                        f"{marginal:.2f} KiB per check.")
