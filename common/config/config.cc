@@ -494,32 +494,14 @@ absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path) {
   return ParseConfig(text, path);
 }
 
-namespace {
-bool RunsIn(const v1::Check& c, const std::string& region) {
-  return c.regions().empty() ||
-         std::find(c.regions().begin(), c.regions().end(), region) != c.regions().end();
-}
-}  // namespace
-
 std::vector<v1::Check> ChecksForRegion(const v1::Config& config, const std::string& region) {
   std::vector<v1::Check> out;
   for (const v1::Check& c : config.checks()) {
-    if (RunsIn(c, region)) {
+    if (c.regions().empty() ||
+        std::find(c.regions().begin(), c.regions().end(), region) != c.regions().end()) {
       out.push_back(c);
     }
   }
-  return out;
-}
-
-std::vector<v1::Check> TakeChecksForRegion(v1::Config* config, const std::string& region) {
-  std::vector<v1::Check> out;
-  out.reserve(config->checks_size());
-  for (v1::Check& c : *config->mutable_checks()) {
-    if (region.empty() || RunsIn(c, region)) {
-      out.push_back(std::move(c));
-    }
-  }
-  config->clear_checks();
   return out;
 }
 

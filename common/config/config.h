@@ -32,10 +32,6 @@ absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml_text, const std::
 
 // The checks that run in `region` (a check without regions runs everywhere).
 std::vector<v1::Check> ChecksForRegion(const v1::Config& config, const std::string& region);
-// The same checks moved out of `*config`, which is left without checks (a
-// 100,000-check config is not held twice while it is handed over); an empty
-// `region` takes every check.
-std::vector<v1::Check> TakeChecksForRegion(v1::Config* config, const std::string& region);
 
 // Older spellings of common/proto_time.h's ToDuration and SetDuration, kept
 // for callers outside the prober; new code uses proto_time.h.

@@ -1,10 +1,10 @@
 #include "common/config/config.h"
+#include "common/config/storage_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/config/storage_config.h"
 #include "common/proto_time.h"
 
 namespace sonde::common {
@@ -75,22 +75,6 @@ TEST(ConfigTest, ChecksForRegion) {
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(ChecksForRegion(*config, "fra").size(), 4u);
   EXPECT_EQ(ChecksForRegion(*config, "ber").size(), 3u);  // app-login is fra+ams only
-}
-
-TEST(ConfigTest, TakeChecksForRegionMovesTheSameChecksOut) {
-  auto config = ParseConfig(kGood, "sonde.yaml");
-  ASSERT_TRUE(config.ok());
-  const std::vector<v1::Check> copied = ChecksForRegion(*config, "ber");
-  v1::Config ber = *config;
-  const std::vector<v1::Check> taken = TakeChecksForRegion(&ber, "ber");
-  ASSERT_EQ(taken.size(), copied.size());
-  for (size_t i = 0; i < taken.size(); ++i) {
-    EXPECT_EQ(taken[i].SerializeAsString(), copied[i].SerializeAsString());
-  }
-  EXPECT_EQ(ber.checks_size(), 0);
-  EXPECT_EQ(ber.notifiers_size(), config->notifiers_size());  // the rest stays
-  v1::Config all = *config;
-  EXPECT_EQ(TakeChecksForRegion(&all, "").size(), static_cast<size_t>(config->checks_size()));
 }
 
 // One check of service "app" (lines 1-4), for maintenance windows to name.
@@ -493,8 +477,8 @@ TEST(ConfigTest, AliasesShareFieldsAndErrorsNameEveryUser) {
 TEST(ConfigTest, EmptyFileIsAnError) { EXPECT_FALSE(ParseConfig("", "e.yaml").ok()); }
 
 TEST(ConfigTest, StorageBlockParsesAndIsValidated) {
-  auto ok = ParseConfig("regions: [fra]\nstorage:\n  raw_retention: 7d\n  minute_retention: 3d\n",
-                        "s.yaml");
+  auto ok = ParseConfig(
+      "regions: [fra]\nstorage:\n  raw_retention: 7d\n  minute_retention: 3d\n", "s.yaml");
   ASSERT_TRUE(ok.ok()) << ok.status();
   const StorageSettings s = EffectiveStorage(ok->storage());
   EXPECT_EQ(s.raw, absl::Hours(24 * 7));
