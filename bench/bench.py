@@ -118,6 +118,7 @@ class Bench:
         self.work = tempfile.mkdtemp(prefix="sonde-bench.")
         self.procs = Processes(self.work)
         self.results = {"kinds": {}, "rss": []}
+        self.sonde_runs = 0
 
     # ---- setup ---------------------------------------------------------
 
@@ -229,12 +230,13 @@ class Bench:
             for i in range(count):
                 f.write(self.check_yaml(kind, i, interval_s))
 
-    def start_prober(self, prober_id, config, metrics_port):
+    def start_prober(self, prober_id, config, metrics_port, binary=None):
         # As in production: results are spooled to disk until acked.
         spool = os.path.join(self.work, f"spool-{prober_id}")
         os.makedirs(spool, exist_ok=True)
         return self.procs.start(prober_id, [
-            os.path.join(self.bin, "sonde-prober"), "--region", "bench", "--prober-id", prober_id,
+            binary or os.path.join(self.bin, "sonde-prober"), "--region", "bench",
+            "--prober-id", prober_id,
             "--collector", f"127.0.0.1:{self.collector_port}", "--config", config,
             "--spool-dir", spool, "--metrics-listen", f"127.0.0.1:{metrics_port}",
             "--log-level", "warn"])
@@ -254,14 +256,15 @@ class Bench:
                     pass
         return out
 
-    def measure_sonde(self, kind):
+    def measure_sonde(self, kind, subject="sonde", binary=None):
         interval = self.a.interval
         count = int(self.a.rate * interval)
         config = os.path.join(self.work, f"sonde-{kind}.yaml")
         self.write_config(config, kind, count, interval)
-        prober_id = f"bench-{kind}"
+        self.sonde_runs += 1
+        prober_id = f"bench-{kind}-{self.sonde_runs}"
         metrics_port = free_port()
-        p = self.start_prober(prober_id, config, metrics_port)
+        p = self.start_prober(prober_id, config, metrics_port, binary)
         # One full interval so that every check has reached its slot, then some.
         time.sleep(interval + 2)
         if p.poll() is not None:
@@ -273,10 +276,22 @@ class Bench:
             aux = {k: sum(cpu_seconds(x) for x in pids) for k, pids in others.items()}
             return time.time(), cpu, aux
 
+        perf = None
+        if self.a.perf_dir:
+            # Sampling costs the prober a little CPU too: profile rounds
+            # are for the profile, not for the numbers.
+            data = os.path.join(self.a.perf_dir,
+                                f"{subject}-{kind}-{self.a.rate:.0f}-{self.sonde_runs}.data")
+            perf = subprocess.Popen(["perf", "record", *self.a.perf_args.split(), "-o", data,
+                                     "-p", str(p.pid)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
         m0 = self.scrape(metrics_port)
         t0, c0, a0 = snapshot()
         time.sleep(self.a.window)
         t1, c1, a1 = snapshot()
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(30)
         m1 = self.scrape(metrics_port)
         rss = status_kib(p.pid)
         # Batches go out within 1 s; give the uplink time, then stop it (it
@@ -300,13 +315,14 @@ class Bench:
                 "collector_cpu_s": a1["collector"] - a0["collector"],
                 "postgres_cpu_s": a1["postgres"] - a0["postgres"]}
 
-    def measure_rss(self, count):
+    def measure_rss(self, count, subject="sonde", binary=None):
         # Mostly idle: one-hour interval, so ~count/3600 probes per second
         # still run (against faultd) and the scheduler is in its steady state.
         config = os.path.join(self.work, f"rss-{count}.yaml")
-        self.write_config(config, "http", count, 3600)
+        if not os.path.exists(config):
+            self.write_config(config, "http", count, 3600)
         t_start = time.monotonic()
-        p = self.start_prober(f"rss-{count}", config, free_port())
+        p = self.start_prober(f"rss-{subject}-{count}", config, free_port(), binary)
         samples = []
         # The config is loaded and scheduled once RSS stops growing.
         deadline = time.monotonic() + 120
@@ -320,7 +336,7 @@ class Bench:
         settled = time.monotonic() - t_start
         rss, peak = status_kib(p.pid), status_kib(p.pid, "VmHWM")
         self.procs.stop(p, grace=10)
-        return {"checks": count, "rss_kib": rss, "kib_per_check": rss / count,
+        return {"subject": subject, "checks": count, "rss_kib": rss, "kib_per_check": rss / count,
                 "peak_rss_kib": peak, "settled_after_s": round(settled, 1)}
 
     # ---- driver ---------------------------------------------------------
@@ -330,12 +346,19 @@ class Bench:
         try:
             self.start_faultd()
             self.start_postgres_and_collector()
-            self.start_blackbox()
+            if "blackbox" in self.a.subjects:
+                self.start_blackbox()
             runs = {}  # (kind, subject) -> one measurement per round
             for rnd in range(self.a.rounds):
                 for kind in self.a.kinds:
-                    for subject, fn in (("floor", self.measure_floor), ("sonde", self.measure_sonde),
-                                        ("blackbox", self.measure_blackbox)):
+                    subjects = [("floor", self.measure_floor), ("sonde", self.measure_sonde)]
+                    if self.a.baseline_prober:
+                        subjects.append(("baseline", lambda k: self.measure_sonde(
+                            k, "baseline", self.a.baseline_prober)))
+                    subjects.append(("blackbox", self.measure_blackbox))
+                    for subject, fn in subjects:
+                        if subject not in self.a.subjects:
+                            continue
                         log(f"round {rnd + 1}/{self.a.rounds} {kind}: measuring {subject}")
                         m = fn(kind)
                         m["cpu_ms_per_probe"] = 1000 * m["cpu_s"] / max(m["probes"], 1)
@@ -344,10 +367,15 @@ class Bench:
                         runs.setdefault(kind, {}).setdefault(subject, []).append(m)
             self.results["rounds"] = runs
             for count in self.a.rss_checks:
-                log(f"rss: {count} checks")
-                r = self.measure_rss(count)
-                log(f"rss {count}: {r['rss_kib']} KiB, {r['kib_per_check']:.2f} KiB/check")
-                self.results["rss"].append(r)
+                for subject in ("sonde", "baseline"):
+                    if subject == "baseline" and not self.a.baseline_prober:
+                        continue
+                    log(f"rss: {subject}, {count} checks")
+                    r = self.measure_rss(count, subject, self.a.baseline_prober
+                                         if subject == "baseline" else None)
+                    log(f"rss {subject} {count}: {r['rss_kib']} KiB, "
+                        f"{r['kib_per_check']:.2f} KiB/check, peak {r['peak_rss_kib']} KiB")
+                    self.results["rss"].append(r)
         except BaseException:
             self.a.keep_work_dir = True  # the logs say what went wrong
             raise
@@ -405,22 +433,24 @@ def markdown(res):
            f"{m['loadavg'][0]:.2f}. Target rate {m['rate']:.0f} probes/s started on a "
            f"{m['grid_ms']:g} ms grid, {m['window_s']:.0f} s window per subject, median of "
            f"{m['rounds']} round(s).", "",
-           "| kind | subject | probes/s | ok | CPU-s / 1000 probes | vs blackbox | vs floor | every round |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+           "| kind | subject | probes/s | ok | CPU-s / 1000 probes | vs blackbox | vs floor | "
+           "minus floor | every round |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    names = {"sonde": "sonde-prober", "baseline": "sonde-prober (baseline build)",
+             "floor": "floor (bare loop)", "blackbox": "blackbox_exporter"}
     for kind, row in res["kinds"].items():
-        bb = row["blackbox"]["cpu_ms_per_probe"]
-        fl = row["floor"]["cpu_ms_per_probe"]
-        for subject in ("sonde", "floor", "blackbox"):
+        bb = row.get("blackbox", {}).get("cpu_ms_per_probe")
+        fl = row.get("floor", {}).get("cpu_ms_per_probe")
+        for subject in [s for s in names if s in row]:
             r = row[subject]
             c = r["cpu_ms_per_probe"]
-            name = {"sonde": "sonde-prober", "floor": "floor (bare loop)",
-                    "blackbox": "blackbox_exporter"}[subject]
             every = ", ".join(
                 f"{x:.3f}" + ("" if rate >= 0.95 * m["rate"] else f" ({rate:.0f}/s)")
                 for x, rate in zip(r["rounds_cpu_ms_per_probe"], r["rounds_probes_per_s"]))
-            out.append(f"| {kind} | {name} | {r['probes_per_s']:.0f} | "
+            out.append(f"| {kind} | {names[subject]} | {r['probes_per_s']:.0f} | "
                        f"{100 * r['ok'] / max(r['probes'], 1):.1f}% | {c:.3f} | "
-                       f"{c / bb:.2f} | {c / fl:.2f} | {every} |")
+                       f"{f'{c / bb:.2f}' if bb else '—'} | {f'{c / fl:.2f}' if fl else '—'} | "
+                       f"{f'{c - fl:.4f}' if fl else '—'} | {every} |")
     slow = [(k, subj, r["probes_per_s"]) for k, row in res["kinds"].items()
             for subj, r in row.items() if r["probes_per_s"] < 0.95 * m["rate"]]
     for kind, subj, rate in slow:
@@ -434,19 +464,25 @@ def markdown(res):
             "collector CPU-s / 1000 results | PostgreSQL CPU-s / 1000 results |",
             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for kind, row in res["kinds"].items():
-        s = row["sonde"]
-        n = max(s["probes"], 1)
-        out.append(f"| {kind} | {s['runs_counted_by_prober']} | {s['probes']} | "
-                   f"{s['lateness_p99_ms']:.1f} ms | {1000 * s['collector_cpu_s'] / n:.3f} | "
-                   f"{1000 * s['postgres_cpu_s'] / n:.3f} |")
+        for subject in [s for s in ("sonde", "baseline") if s in row]:
+            s = row[subject]
+            n = max(s["probes"], 1)
+            out.append(f"| {kind}{' (baseline)' if subject == 'baseline' else ''} | "
+                       f"{s['runs_counted_by_prober']} | {s['probes']} | "
+                       f"{s['lateness_p99_ms']:.1f} ms | {1000 * s['collector_cpu_s'] / n:.3f} | "
+                       f"{1000 * s['postgres_cpu_s'] / n:.3f} |")
     if res["rss"]:
-        out += ["", "| configured checks | prober RSS, steady | RSS per check | peak RSS while loading |",
-                "| ---: | ---: | ---: | ---: |"]
+        out += ["", "| prober | configured checks | prober RSS, steady | RSS per check | "
+                "peak RSS while loading | peak ÷ steady |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for r in res["rss"]:
-            out.append(f"| {r['checks']:,} | {r['rss_kib'] / 1024:.1f} MiB | "
-                       f"{r['kib_per_check']:.2f} KiB | {r['peak_rss_kib'] / 1024:.1f} MiB |")
-        if len(res["rss"]) >= 2:
-            a, b = res["rss"][0], res["rss"][-1]
+            out.append(f"| {names.get(r.get('subject', 'sonde'))} | {r['checks']:,} | "
+                       f"{r['rss_kib'] / 1024:.1f} MiB | {r['kib_per_check']:.2f} KiB | "
+                       f"{r['peak_rss_kib'] / 1024:.1f} MiB | "
+                       f"{r['peak_rss_kib'] / r['rss_kib']:.2f} |")
+        own = [r for r in res["rss"] if r.get("subject", "sonde") == "sonde"]
+        if len(own) >= 2:
+            a, b = own[0], own[-1]
             marginal = (b["rss_kib"] - a["rss_kib"]) / (b["checks"] - a["checks"])
             out.append(f"\nMarginal cost between {a['checks']:,} and {b['checks']:,} checks: "
                        f"{marginal:.2f} KiB per check.")
@@ -466,11 +502,22 @@ def main():
     p.add_argument("--kinds", default="http,tcp,dns")
     p.add_argument("--rss-checks", default="1000,100000", help="'' skips the RSS phase")
     p.add_argument("--json", help="also write the raw results here")
+    p.add_argument("--subjects", default="floor,sonde,baseline,blackbox",
+                   help="which subjects to measure (baseline only with --baseline-prober)")
+    p.add_argument("--baseline-prober",
+                   help="another sonde-prober binary, measured like sonde in the same rounds "
+                        "(old build next to new)")
+    p.add_argument("--perf-dir", help="perf record each sonde window into this directory")
+    p.add_argument("--perf-args", default="-g -F 999",
+                   help="perf record's options for --perf-dir (e.g. '--call-graph dwarf -F 499')")
     p.add_argument("--from-json", help="print the report of an earlier --json file, run nothing")
     p.add_argument("--keep-work-dir", action="store_true",
                    help="keep the temporary directory (logs, configs, spools); kept anyway on errors")
     a = p.parse_args()
     a.kinds = [k for k in a.kinds.split(",") if k]
+    a.subjects = [x for x in a.subjects.split(",") if x]
+    if a.perf_dir:
+        os.makedirs(a.perf_dir, exist_ok=True)
     a.rss_checks = [int(x) for x in a.rss_checks.split(",") if x]
     if any(k not in KINDS for k in a.kinds):
         p.error(f"--kinds: choose from {KINDS}")

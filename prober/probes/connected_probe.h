@@ -64,7 +64,7 @@ class ConnectedProbe : public Probe {
   void OnConnection(Connection c);
   void CloseFd();
 
-  const v1::Check check_;
+  const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* const env_;
   const Endpoint endpoint_;
   Connector connector_;

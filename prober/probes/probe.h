@@ -1,6 +1,10 @@
 // Probe: one check's protocol exchange. A Probe object lives as long as its
 // check is configured; each Run() is one probe run that yields one result
-// (or several: an HTTP check with requests_per_run N yields N).
+// (or several: an HTTP check with requests_per_run N yields N). A probe
+// keeps a reference to the v1::Check it was made from, not a copy (a copy
+// per probe held every check twice in memory): the caller keeps that check
+// alive and unchanged for the probe's lifetime (the Scheduler's entry holds
+// both, the check declared first).
 //
 // Probes are confined to the loop thread and need no locks. Scheduling,
 // deadlines, overlap prevention and bookkeeping (ids, region, seq, start time)

@@ -9,7 +9,8 @@
 
 namespace sonde::prober {
 
-// A probe for `check`, or nullptr when its kind has no probe.
+// A probe for `check`, or nullptr when its kind has no probe. The probe
+// refers to `check`, which must outlive it (probe.h).
 std::unique_ptr<Probe> MakeProbe(const v1::Check& check, ProbeEnv* env);
 
 }  // namespace sonde::prober

@@ -1,7 +1,11 @@
 #include "prober/probes/result_text.h"
 
 #include <atomic>
+#include <map>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -15,28 +19,58 @@ using google::protobuf::Reflection;
 
 std::atomic<uint64_t> repaired_total{0};
 
-// Walks the fields that are set (reflection, so a field added to the proto
-// later is covered without a change here).
-size_t RepairMessage(Message* m) {
+// The fields of one message type worth looking at: its string fields and
+// its message fields (each with the plan of its type). Built once per type
+// from the descriptor, so a field added to the proto later is covered
+// without a change here, and a result costs no ListFields walk (a vector
+// allocated and every field's has-bit tested).
+struct Plan {
+  std::vector<const FieldDescriptor*> strings;  // TYPE_STRING; bytes may hold anything
+  std::vector<std::pair<const FieldDescriptor*, const Plan*>> messages;
+};
+
+const Plan* PlanFor(const google::protobuf::Descriptor* d,
+                    std::map<const google::protobuf::Descriptor*, std::unique_ptr<Plan>>* plans) {
+  auto [it, added] = plans->try_emplace(d);
+  if (!added) {
+    return it->second.get();  // built, or being built (a recursive type)
+  }
+  it->second = std::make_unique<Plan>();
+  Plan* plan = it->second.get();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      plan->messages.emplace_back(f, PlanFor(f->message_type(), plans));
+    } else if (f->type() == FieldDescriptor::TYPE_STRING) {
+      plan->strings.push_back(f);
+    }
+  }
+  return plan;
+}
+
+const Plan& ResultPlan() {
+  static const auto* plans = [] {
+    auto* p = new std::map<const google::protobuf::Descriptor*, std::unique_ptr<Plan>>();
+    PlanFor(v1::ProbeResult::descriptor(), p);
+    return p;
+  }();
+  return *plans->at(v1::ProbeResult::descriptor());
+}
+
+size_t RepairMessage(Message* m, const Plan& plan) {
   const Reflection* refl = m->GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  refl->ListFields(*m, &fields);
   size_t repaired = 0;
   std::string scratch;
-  for (const FieldDescriptor* f : fields) {
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (f->is_repeated()) {
-        for (int i = 0; i < refl->FieldSize(*m, f); ++i) {
-          repaired += RepairMessage(refl->MutableRepeatedMessage(m, f, i));
-        }
-      } else {
-        repaired += RepairMessage(refl->MutableMessage(m, f));
+  for (const auto& [f, sub] : plan.messages) {
+    if (f->is_repeated()) {
+      for (int i = 0; i < refl->FieldSize(*m, f); ++i) {
+        repaired += RepairMessage(refl->MutableRepeatedMessage(m, f, i), *sub);
       }
-      continue;
+    } else if (refl->HasField(*m, f)) {
+      repaired += RepairMessage(refl->MutableMessage(m, f), *sub);
     }
-    if (f->type() != FieldDescriptor::TYPE_STRING) {
-      continue;  // bytes fields may hold anything
-    }
+  }
+  for (const FieldDescriptor* f : plan.strings) {
     if (f->is_repeated()) {
       for (int i = 0; i < refl->FieldSize(*m, f); ++i) {
         const std::string& s = refl->GetRepeatedStringReference(*m, f, i, &scratch);
@@ -46,6 +80,7 @@ size_t RepairMessage(Message* m) {
         }
       }
     } else {
+      // An unset field (or another member of its oneof) reads as "".
       const std::string& s = refl->GetStringReference(*m, f, &scratch);
       if (!IsCleanUtf8(s)) {
         refl->SetString(m, f, SafeText(s, kDetailMaxBytes));
@@ -59,7 +94,7 @@ size_t RepairMessage(Message* m) {
 }  // namespace
 
 size_t RepairResultText(v1::ProbeResult* result) {
-  size_t n = RepairMessage(result);
+  size_t n = RepairMessage(result, ResultPlan());
   if (n > 0) {
     repaired_total.fetch_add(n, std::memory_order_relaxed);
   }

@@ -51,8 +51,10 @@ absl::Duration CheckOffset(absl::string_view name, absl::Duration interval) {
   return absl::Microseconds(static_cast<int64_t>(Fnv1a(name) % static_cast<uint64_t>(us)));
 }
 
-absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time after) {
-  absl::Time base = absl::UnixEpoch() + CheckOffset(name, interval);
+namespace {
+// NextSlot with the check's offset already known.
+absl::Time NextSlotAt(absl::Duration offset, absl::Duration interval, absl::Time after) {
+  absl::Time base = absl::UnixEpoch() + offset;
   absl::Duration rem;
   int64_t k = absl::IDivDuration(after - base, interval, &rem);
   absl::Time slot = base + k * interval;
@@ -60,6 +62,11 @@ absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time 
     slot += interval;
   }
   return slot;
+}
+}  // namespace
+
+absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time after) {
+  return NextSlotAt(CheckOffset(name, interval), interval, after);
 }
 
 Scheduler::Scheduler(EventLoop* loop, common::Clock* clock, ProbeFactory factory, ResultSink sink,
@@ -78,7 +85,7 @@ Scheduler::~Scheduler() {
 }
 
 void Scheduler::Drop(Entry* e) {
-  loop_->Cancel(e->slot_timer);
+  CancelSlot(e);
   loop_->Cancel(e->deadline_timer);
   if (e->running) {
     stats_.in_flight--;
@@ -90,15 +97,25 @@ void Scheduler::Drop(Entry* e) {
   e->probe.reset();  // a probe being destroyed never calls back
 }
 
-std::unique_ptr<Scheduler::Entry> Scheduler::MakeEntry(v1::Check c, std::string bytes) {
+bool Scheduler::Unchanged(const Entry& e, const v1::Check& c) {
+  // Deterministic bytes, not MessageDifferencer's reflection: a new
+  // version of 100,000 checks mostly repeats the old one. Made when
+  // compared, not kept per entry: a config change is rare, memory per
+  // check is not.
+  return common::CheckBytes(e.check) == common::CheckBytes(c);
+}
+
+std::unique_ptr<Scheduler::Entry> Scheduler::MakeEntry(v1::Check c) {
   auto e = std::make_unique<Entry>();
   e->check = std::move(c);
-  e->bytes = std::move(bytes);
   e->probe = factory_(e->check);
   if (e->probe == nullptr) {
     spdlog::error("check {}: no probe for this kind; skipped", e->check.name());
     return nullptr;
   }
+  e->interval = common::ToDuration(e->check.interval());
+  e->offset = CheckOffset(e->check.name(), e->interval);
+  e->timeout = common::ToDuration(e->check.timeout());
   return e;
 }
 
@@ -111,16 +128,15 @@ void Scheduler::UpdateChecks(std::vector<v1::Check> changed,
     }
   }
   for (v1::Check& c : changed) {
-    std::string bytes = common::CheckBytes(c);
     auto it = entries_.find(c.name());
-    if (it != entries_.end() && it->second->bytes == bytes) {
+    if (it != entries_.end() && Unchanged(*it->second, c)) {
       continue;
     }
     if (it != entries_.end()) {
       Drop(it->second.get());
       entries_.erase(it);
     }
-    std::unique_ptr<Entry> e = MakeEntry(std::move(c), std::move(bytes));
+    std::unique_ptr<Entry> e = MakeEntry(std::move(c));
     if (e == nullptr) {
       continue;
     }
@@ -132,30 +148,28 @@ void Scheduler::UpdateChecks(std::vector<v1::Check> changed,
 }
 
 void Scheduler::SetChecks(std::vector<v1::Check> checks) {
-  std::map<std::string, std::unique_ptr<Entry>> next;
+  Entries next;
   for (v1::Check& c : checks) {
-    // Deterministic bytes, not MessageDifferencer's reflection: a new
-    // version of 100,000 checks mostly repeats the old one.
-    std::string bytes = common::CheckBytes(c);
     auto it = entries_.find(c.name());
-    if (it != entries_.end() && it->second->bytes == bytes) {
-      next.emplace(c.name(), std::move(it->second));
+    if (it != entries_.end() && Unchanged(*it->second, c)) {
+      Entry* kept = it->second.get();
+      next.emplace(kept->check.name(), std::move(it->second));
       entries_.erase(it);
       continue;
     }
-    std::unique_ptr<Entry> e = MakeEntry(std::move(c), std::move(bytes));
+    std::unique_ptr<Entry> e = MakeEntry(std::move(c));
     if (e == nullptr) {
       continue;
     }
-    std::string name = e->check.name();
-    next.emplace(std::move(name), std::move(e));
+    Entry* entry = e.get();
+    next.emplace(entry->check.name(), std::move(e));
   }
   for (auto& [name, e] : entries_) {
     Drop(e.get());  // removed or changed
   }
   entries_ = std::move(next);
   for (auto& [name, e] : entries_) {
-    if (e->slot_timer == 0 && !e->running) {
+    if (!e->slot_due && !e->running) {
       ScheduleNext(e.get());
     }
   }
@@ -169,15 +183,58 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
 }
 
 void Scheduler::ScheduleNext(Entry* e) {
-  absl::Duration interval = common::ToDuration(e->check.interval());
   absl::Time now = clock_->Now();
   // Never the slot that just ran again, even if the wall clock stepped back.
-  e->next_slot = NextSlot(e->check.name(), interval, std::max(now, e->next_slot));
-  absl::Time start = AlignUp(e->next_slot, options_.start_grid);
-  e->slot_timer = loop_->RunAfter(ToChrono(start - now), [this, e] {
-    e->slot_timer = 0;
+  const absl::Time after = std::max(now, e->next_slot);
+  // The common case: the slot that just came is the latest one, so the
+  // next is one interval on (no division).
+  e->next_slot = e->next_slot != absl::Time() && after - e->next_slot < e->interval
+                     ? e->next_slot + e->interval
+                     : NextSlotAt(e->offset, e->interval, after);
+  const absl::Time start = AlignUp(e->next_slot, options_.start_grid);
+  Tick& tick = ticks_[start];
+  if (tick.timer == 0) {
+    // Two words fit std::function's inline storage: no allocation per tick.
+    tick.timer = loop_->RunAfter(ToChrono(start - now), [this, start] { OnTick(start); });
+  }
+  tick.entries.push_back(e);
+  e->slot_due = true;
+  e->slot_start = start;
+}
+
+void Scheduler::CancelSlot(Entry* e) {
+  if (!e->slot_due) {
+    return;
+  }
+  e->slot_due = false;
+  auto it = ticks_.find(e->slot_start);
+  if (it == ticks_.end()) {
+    return;
+  }
+  auto& v = it->second.entries;
+  v.erase(std::remove(v.begin(), v.end(), e), v.end());
+  if (v.empty()) {
+    loop_->Cancel(it->second.timer);
+    ticks_.erase(it);
+  }
+}
+
+void Scheduler::OnTick(absl::Time start) {
+  auto it = ticks_.find(start);
+  if (it == ticks_.end()) {
+    return;
+  }
+  tick_scratch_.assign(it->second.entries.begin(), it->second.entries.end());
+  ticks_.erase(it);
+  for (Entry* e : tick_scratch_) {
+    e->slot_due = false;
+  }
+  // OnSlot schedules each entry's next slot (maybe into a new tick at this
+  // same start, with a timer of its own); none of them can be dropped here.
+  for (Entry* e : tick_scratch_) {
     OnSlot(e);
-  });
+  }
+  tick_scratch_.clear();
 }
 
 void Scheduler::OnSlot(Entry* e) {
@@ -216,7 +273,7 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
     lateness_us_[lateness_next_++ % kLatenessSamples] =
         absl::ToInt64Microseconds(e->started - e->planned);
   }
-  auto timeout = ToChrono(common::ToDuration(e->check.timeout()));
+  auto timeout = ToChrono(e->timeout);
   EventLoop::MonoTime deadline = loop_->Now() + timeout;
   e->deadline_timer = loop_->RunAt(deadline + ToChrono(options_.abort_grace), [this, e] {
     e->deadline_timer = 0;
@@ -282,8 +339,7 @@ void Scheduler::RunOnce(std::function<void()> all_done) {
   }
   auto shared_done = std::make_shared<std::function<void()>>(std::move(all_done));
   for (auto& [name, e] : entries_) {
-    loop_->Cancel(e->slot_timer);
-    e->slot_timer = 0;
+    CancelSlot(e.get());
     Start(e.get(), [remaining, shared_done] {
       if (--*remaining == 0) {
         (*shared_done)();

@@ -99,14 +99,16 @@ void Uplink::Add(v1::ProbeResult result) {
   if (pending_.empty()) {
     oldest_pending_ = absl::Now();
   }
-  pending_bytes_ += result.ByteSizeLong();
   if (result.failure_class() != v1::FailureClass::OK) {
     ++failures_[result.failure_class()];
   }
   pending_.push_back(std::move(result));
+  // Sized in place: the size stays cached in the queued message (a move
+  // would drop it), so forming the batch does not walk the result again.
+  pending_bytes_ += pending_.back().ByteSizeLong();
   added_++;
   if (pending_.size() > options_.max_buffered) {
-    pending_bytes_ -= pending_.front().ByteSizeLong();
+    pending_bytes_ -= pending_.front().GetCachedSize();
     pending_.pop_front();
     dropped_pending_++;
   }
@@ -225,7 +227,7 @@ void Uplink::FormBatches(bool force) {
       size_t n = 0;
       size_t bytes = 0;
       while (n < std::min(pending_.size(), options_.max_batch)) {
-        const size_t b = pending_[n].ByteSizeLong();
+        const size_t b = pending_[n].GetCachedSize();  // Add() sized it
         if (n > 0 && bytes + b > options_.max_batch_bytes) {
           break;
         }

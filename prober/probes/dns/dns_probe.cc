@@ -8,8 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/checks/registry.h"
-#include "common/text/safe_text.h"
 #include "common/net.h"
+#include "common/text/safe_text.h"
 #include "prober/probes/dns/dns_packet.h"
 
 namespace sonde::prober {
@@ -235,7 +235,7 @@ class DnsProbe : public Probe {
     DeliverResult(&run->done, &r);
   }
 
-  v1::Check check_;
+  const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* env_;
   std::shared_ptr<RunState> active_;
 };

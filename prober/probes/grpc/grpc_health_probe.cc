@@ -7,8 +7,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/checks/registry.h"
-#include "common/text/safe_text.h"
 #include "common/net.h"
+#include "common/text/safe_text.h"
 #include "prober/io/dns_resolver.h"
 
 namespace sonde::prober {
@@ -191,7 +191,7 @@ class GrpcHealthProbe : public Probe {
     bool cancelled = false;
   };
 
-  v1::Check check_;
+  const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* env_;
   GrpcEndpoint endpoint_;
   std::shared_ptr<GrpcHealthClient> client_;

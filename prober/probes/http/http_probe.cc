@@ -98,6 +98,8 @@ curl_socket_t OnOpenSocket(void* userp, curlsocktype, curl_sockaddr* address) {
   return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
+constexpr char kUserAgent[] = "User-Agent: sonde-prober/0.1";
+
 uint32_t Micros(curl_off_t v) { return v > 0 ? static_cast<uint32_t>(v) : 0; }
 
 std::chrono::milliseconds Remaining(const EventLoop& loop, EventLoop::MonoTime deadline) {
@@ -135,9 +137,19 @@ HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env
     common::AppendCurlSlist(&headers_, absl::StrCat(name, ": ", value));
     has_ua |= absl::EqualsIgnoreCase(name, "User-Agent");
   }
-  if (!has_ua) {
-    common::AppendCurlSlist(&headers_, "User-Agent: sonde-prober/0.1");
+  if (!has_ua && headers_ != nullptr) {
+    common::AppendCurlSlist(&headers_, kUserAgent);
   }
+}
+
+// Most checks set no header: they share one list holding only the
+// User-Agent (built once, never freed) instead of a copy per check.
+curl_slist* HttpProbe::RequestHeaders() const {
+  if (headers_ != nullptr) {
+    return headers_.get();
+  }
+  static curl_slist* const shared = curl_slist_append(nullptr, kUserAgent);
+  return shared;
 }
 
 HttpProbe::~HttpProbe() {
@@ -238,7 +250,7 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(h.body().size()));
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, h.body().data());
   }
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, RequestHeaders());
   if (!h.ca_file().empty()) {
     curl_easy_setopt(e, CURLOPT_CAINFO, h.ca_file().c_str());
   }
@@ -390,9 +402,10 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
     curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirects);
     char* next = nullptr;
     curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &next);
-    detail = redirects == 0 ? req->policy_refusal
-                            : absl::StrCat(req->policy_refusal, " (redirect ", redirects, " to ",
-                                           SafeText(next != nullptr ? next : "?", kTargetTextMaxBytes), ")");
+    detail = redirects == 0
+                 ? req->policy_refusal
+                 : absl::StrCat(req->policy_refusal, " (redirect ", redirects, " to ",
+                                SafeText(next != nullptr ? next : "?", kTargetTextMaxBytes), ")");
   } else if (fc != FC::OK) {
     // curl's text may quote what the server sent.
     detail = SafeText(req->error[0] != '\0' ? req->error : curl_easy_strerror(code),

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "common/curl_handles.h"
 #include "common/net.h"
 #include "common/user_regex.h"
@@ -43,17 +44,22 @@ class HttpProbe : public Probe {
   void OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLcode code);
   void Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r);
   void Finish(std::shared_ptr<RunState> run);
+  // headers_, or the list every check without headers shares.
+  curl_slist* RequestHeaders() const;
 
-  v1::Check check_;
+  const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* env_;
   common::Url url_;
-  std::vector<common::StatusRange> expect_status_;
+  // Inline: most checks have one range (the default 200-399).
+  absl::InlinedVector<common::StatusRange, 1> expect_status_;
   // Compiled once, here: the patterns are matched on every run.
   std::optional<common::UserRegex> expect_body_;
   std::vector<std::pair<std::string, common::UserRegex>> expect_headers_;
   // A pattern RE2 refused (a config this version did not validate, e.g. from
   // an older collector): each response is then PROBER_ERROR with this text.
   std::string pattern_error_;
+  // The check's own request headers (with the User-Agent unless it sets
+  // one); null when it sets none.
   common::UniqueCurlSlist headers_;
   std::shared_ptr<RunState> active_;
 };

@@ -67,7 +67,7 @@ class IcmpProbe : public Probe {
   void Finish(v1::FailureClass::Code fc, std::string detail);
   void StopIo();
 
-  v1::Check check_;
+  const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* env_;
   icmp::SocketMode mode_;
   // The active run.
