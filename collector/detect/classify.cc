@@ -37,6 +37,14 @@ void Detector::Impl::Burn(CheckState& c, int64_t t, bool* page, bool* ticket) {
     const Series& s = *series[idx];
     last_outage = std::max(last_outage, s.last_outage_us);
     observed = std::max(observed, s.burn.observed_minutes());
+    // A series that has failed every run it ever ran (a target down from
+    // the start) is an outage waiting for its confirming run, not a budget
+    // slowly burning: the outage rule names it a run later. Without this,
+    // a minute boundary right after start-up opened it as PARTIAL_FAILURE.
+    if (!s.sm.outage() && s.sm.runs() > 0 &&
+        static_cast<uint64_t>(s.sm.consecutive_failures()) == s.sm.runs()) {
+      return;
+    }
   }
   if (observed == 0) {
     return;

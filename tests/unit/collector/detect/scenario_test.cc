@@ -537,6 +537,53 @@ TEST(DetectorScenarioTest, DownInAllThreeRegionsIsGlobalOutage) {
   }
 }
 
+// A target that never answered (the quickstart's legacy-admin): refused
+// from its very first run, in every region, at a 5 s interval. With no
+// healthy history, it is still an outage of every region -- never a
+// "partial failure" of 100% of the probes.
+TEST(DetectorScenarioTest, DownFromTheFirstRunInEveryRegionIsGlobalOutageNotPartial) {
+  // The quickstart's three checks: one healthy, one failing a third of its
+  // requests (3 per run), one refused from the start.
+  // Started 5 s before a minute boundary, where the SLO burn-rate rules
+  // are decided: the first runs have all failed, none confirmed yet.
+  constexpr absl::Duration kEvery = absl::Seconds(5);
+  const absl::Time start = T0() + absl::Seconds(55);
+  StreamDriver d(
+      Fleet({HttpCheck("shop-home", "shop", "http://127.0.0.1:8/", kEvery),
+             HttpCheck("shop-login", "shop", "http://127.0.0.1:8/login", kEvery, 3),
+             HttpCheck("legacy-admin", "legacy", "http://127.0.0.1:9/admin", kEvery)}),
+      DetectorOptions{}, DriverOptions{}, start);
+  d.set_behavior([&](const RunContext& c, Outcome* o) {
+    if (c.check_name == "legacy-admin") {
+      o->cls = FC::TCP_REFUSED;
+      o->detail = "Failed to connect to 127.0.0.1 port 9: Connection refused";
+    } else if (c.check_name == "shop-login" && Uniform(c, 7) < 1.0 / 3) {
+      o->cls = FC::HTTP_STATUS;
+      o->http_status = 503;
+      o->detail = "HTTP 503 from 127.0.0.1:8, expected 200-399";
+    }
+  });
+  d.RunUntil(start + absl::Minutes(3));
+
+  std::vector<TimedEvent> legacy;
+  for (const TimedEvent& e : Availability(d)) {
+    if (e.event.incident.service == "legacy") {
+      legacy.push_back(e);
+    }
+  }
+  ASSERT_FALSE(legacy.empty()) << d.Dump();
+  // The prober slots are staggered, so the first region may open it as
+  // regional; all three regions make it global within seconds.
+  const absl::Time global = FirstShowing(d, IncidentKind::kGlobalOutage, start);
+  EXPECT_LE(global - start, 4 * kEvery) << d.Dump();
+  for (const TimedEvent& e : legacy) {
+    EXPECT_NE(e.event.incident.kind, IncidentKind::kPartialFailure) << d.Dump();
+  }
+  EXPECT_EQ(IdsOf(legacy).size(), 1u) << d.Dump();
+  EXPECT_EQ(LastBefore(legacy, start + absl::Minutes(3)).event.incident.kind,
+            IncidentKind::kGlobalOutage);
+}
+
 // SLO burn: 0.5% of requests fail for hours against a 99.9% SLO (burn 5x):
 // no page, a ticket once the 3 d and 6 h windows both burn > 1.
 TEST(DetectorScenarioTest, SlowBudgetBurnOpensATicketNotAPage) {
