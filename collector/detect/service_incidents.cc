@@ -99,7 +99,8 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
   // Inside an open incident a check keeps that incident's kind until its
   // new kind held for reclassify_after (recovery is staggered; a global
   // outage recovering region by region is not "regional"). Escalating to a
-  // kind grouped with the open one (REGIONAL -> GLOBAL) is immediate. The
+  // kind grouped with the open one (REGIONAL -> GLOBAL), or from
+  // PARTIAL_FAILURE to another availability kind, is immediate. The
   // checks of one open incident change kind together, when the last of
   // them has held its new kind that long: one check changing early would
   // split one fault into two incidents.
@@ -109,9 +110,14 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
     c.kind_held = false;
     for (const Finding& f : c.findings) {
       IncidentKind open_kind = f.kind;
-      const bool change = InfoOf(f.kind).availability &&
-                          book.OpenKindFor(svc.scope, c.name, &open_kind) && open_kind != f.kind &&
-                          InfoOf(f.kind).group_with != open_kind;
+      bool change = InfoOf(f.kind).availability &&
+                    book.OpenKindFor(svc.scope, c.name, &open_kind) && open_kind != f.kind &&
+                    InfoOf(f.kind).group_with != open_kind;
+      // A partial failure that became an outage escalates at once, like
+      // REGIONAL -> GLOBAL: the hold is for recoveries, not for getting worse.
+      if (change && open_kind == IncidentKind::kPartialFailure) {
+        change = false;
+      }
       if (change && t - c.kind_since < reclassify_us) {
         blocked[open_kind.value()] = true;
       }

@@ -584,6 +584,32 @@ TEST(DetectorScenarioTest, DownFromTheFirstRunInEveryRegionIsGlobalOutageNotPart
             IncidentKind::kGlobalOutage);
 }
 
+// A quarter of the logins fail, then the whole backend goes down: the open
+// PARTIAL_FAILURE is renamed GLOBAL_OUTAGE as soon as the outage is
+// confirmed, not after the 2 min hold that keeps recoveries from flapping.
+TEST(DetectorScenarioTest, PartialFailureThatBecomesAnOutageEscalatesAtOnce) {
+  StreamDriver d(
+      Fleet({HttpCheck("api-login", "api", "https://api.example.com/login", kInterval, 3)}),
+      DetectorOptions{});
+  const absl::Time partial = T0() + absl::Minutes(10);
+  const absl::Time down = partial + absl::Minutes(2);
+  d.set_behavior([&](const RunContext& c, Outcome* o) {
+    if (c.start >= down || (c.start >= partial && Uniform(c, 3) < 0.25)) {
+      o->cls = FC::HTTP_STATUS;
+      o->http_status = 503;
+      o->detail = "HTTP 503 from 192.0.2.10:443, expected 200-399";
+    }
+  });
+  d.RunUntil(down + absl::Minutes(3));
+
+  ASSERT_LT(d.FirstOpened(IncidentKind::kPartialFailure, partial), down) << d.Dump();
+  const absl::Time global = FirstShowing(d, IncidentKind::kGlobalOutage, down);
+  ASSERT_NE(global, absl::InfiniteFuture()) << d.Dump();
+  PrintTtd("partial -> global", global - down);
+  EXPECT_LE(global - down, kOutageBudget) << d.Dump();
+  EXPECT_EQ(IdsOf(Availability(d)).size(), 1u) << d.Dump();
+}
+
 // SLO burn: 0.5% of requests fail for hours against a 99.9% SLO (burn 5x):
 // no page, a ticket once the 3 d and 6 h windows both burn > 1.
 TEST(DetectorScenarioTest, SlowBudgetBurnOpensATicketNotAPage) {
