@@ -100,9 +100,14 @@ class PartialFailureRule : public Rule {
     // from the first minute, and decaying smoothly after a fix.
     // When the fast rule fired, the window holds enough evidence (all of
     // its failures are in `trimmed`) even if fewer probes followed the first
-    // failure than partial_fast_min_probes.
+    // failure than partial_fast_min_probes; so it does when the episode has
+    // partial_fast_min_failures failures of its own. (The slow rule, decided
+    // at a minute boundary seconds into a fault on a young collector, would
+    // otherwise report its window's share, diluted by the healthy minutes
+    // before the fault: 10% for a quarter failing.)
     Counts share = slow_sum;
-    if ((fast_rule || trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes)) &&
+    if ((fast_rule || trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) ||
+         trimmed.fails >= static_cast<uint32_t>(o.partial_fast_min_failures)) &&
         trimmed.share() > slow_sum.share()) {
       share = trimmed;
     }

@@ -610,6 +610,33 @@ TEST(DetectorScenarioTest, PartialFailureThatBecomesAnOutageEscalatesAtOnce) {
   EXPECT_EQ(IdsOf(Availability(d)).size(), 1u) << d.Dump();
 }
 
+// The scenario suite's Boxcryptor on a young detector: 18 s of history,
+// then a quarter of the logins fail 7 s before a minute boundary,
+// where the slow partial rule is decided. Whichever rule opens it, the
+// share reported is the fault's, not the slow window's diluted by the
+// healthy minute before it.
+TEST(DetectorScenarioTest, PartialFailureOpenedAtAMinuteBoundaryReportsTheFaultsShare) {
+  StreamDriver d(
+      Fleet({HttpCheck("api-login", "api", "https://api.example.com/login", kInterval, 3),
+             HttpCheck("api-root", "api", "https://api.example.com/", kInterval, 3)}),
+      DetectorOptions{}, DriverOptions{}, T0() + absl::Seconds(35));
+  const absl::Time fault = T0() + absl::Seconds(53);
+  d.set_behavior([&](const RunContext& c, Outcome* o) {
+    if (c.check_name == "api-login" && c.start >= fault && Uniform(c, 5) < 0.25) {
+      o->cls = FC::HTTP_STATUS;
+      o->http_status = 503;
+      o->detail = "HTTP 503 from 192.0.2.10:443, expected 200-399";
+    }
+  });
+  d.RunUntil(fault + absl::Minutes(2));
+
+  const std::vector<TimedEvent> partial = d.EventsOf(IncidentKind::kPartialFailure);
+  ASSERT_FALSE(partial.empty()) << d.Dump();
+  EXPECT_EQ(partial.front().event.kind, IncidentEventKind::kOpened);
+  EXPECT_GE(partial.front().event.incident.failing_share, 0.12) << d.Dump();
+  EXPECT_LE(partial.front().event.incident.failing_share, 0.40) << d.Dump();
+}
+
 // SLO burn: 0.5% of requests fail for hours against a 99.9% SLO (burn 5x):
 // no page, a ticket once the 3 d and 6 h windows both burn > 1.
 TEST(DetectorScenarioTest, SlowBudgetBurnOpensATicketNotAPage) {
