@@ -1,8 +1,16 @@
-# Shared by the shell benchmarks (bench/ingest/run.sh, bench/catchup/run.sh);
-# source it after setting ROOT (the source tree) and NAME (a short name).
-# Gives: WORK (a temporary directory, removed on exit), PIDS (processes to
-# stop on exit, by pid), free_port, wait_port PORT, and start_pg, which
-# starts a private PostgreSQL in $WORK/pg and prints its conninfo.
+# Shared by the shell benchmarks (bench/*/run.sh); source it after setting
+# ROOT (the source tree) and NAME (a short name). Gives: BUILD_DIR (default
+# build), JOBS (default 2), bench_build TARGET... (configure RelWithDebInfo
+# and build those targets), WORK (a temporary directory, removed on exit),
+# PIDS (processes to stop on exit, by pid), free_port, wait_port PORT, and
+# start_pg, which starts a private PostgreSQL in $WORK/pg and prints its
+# conninfo.
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-2}
+bench_build() {
+  cmake -S "$ROOT" -B "$ROOT/$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ninja -C "$ROOT/$BUILD_DIR" -j"$JOBS" "$@" >/dev/null
+}
 WORK=$(mktemp -d "/tmp/sonde-$NAME-bench.XXXXXX")
 chmod 755 "$WORK"
 PIDS=()

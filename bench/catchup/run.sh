@@ -15,20 +15,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-BUILD_DIR=${BUILD_DIR:-build}
-JOBS=${JOBS:-2}
 MINUTES=${MINUTES:-5}
 CHECKS=${CHECKS:-200}
 ID=bench-catchup
-
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C "$BUILD_DIR" -j"$JOBS" sonde-collector sonde-prober sonde-faultd \
-  sonde-bench-catchup-fill >/dev/null
-BIN="$ROOT/$BUILD_DIR/bin"
-
 NAME=catchup
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+bench_build sonde-collector sonde-prober sonde-faultd sonde-bench-catchup-fill
+BIN="$ROOT/$BUILD_DIR/bin"
 
 PG=$(start_pg)
 sql() { psql "$PG" -XAtqc "$1"; }

@@ -13,13 +13,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-BUILD_DIR=${BUILD_DIR:-build}
-JOBS=${JOBS:-2}
 CHECKS=${CHECKS:-100000}
 ROUNDS=${ROUNDS:-3}
-
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C "$BUILD_DIR" -j"$JOBS" sondectl sonde-bench-config-load >/dev/null
+NAME=config-load
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_build sondectl sonde-bench-config-load
 args=(--checks "$CHECKS" --rounds "$ROUNDS")
 if [[ -n "${BEFORE_REV:-}" ]]; then
   # The other commit's tree under the build dir (so ccache's base_dir
@@ -35,7 +34,5 @@ if [[ -n "${BEFORE_BIN:-}" ]]; then
   args+=(--sondectl "before (${BEFORE_REV:-$BEFORE_BIN})=$BEFORE_BIN")
 fi
 args+=(--sondectl "after ($(git -C "$ROOT" describe --always --dirty))=$ROOT/$BUILD_DIR/bin/sondectl")
-WORK=$(mktemp -d /tmp/sonde-config-load.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$ROOT/$BUILD_DIR/bin/sonde-bench-config-load" "${args[@]}" --dir "$WORK"

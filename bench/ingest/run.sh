@@ -15,17 +15,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-BUILD_DIR=${BUILD_DIR:-build}
-JOBS=${JOBS:-2}
-
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C "$BUILD_DIR" -j"$JOBS" sonde-collector sonde-prober sonde-faultd sonde-bench-ingest >/dev/null
-BIN="$ROOT/$BUILD_DIR/bin"
-COLLECTOR=${COLLECTOR:-$BIN/sonde-collector}
-
 NAME=ingest
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+bench_build sonde-collector sonde-prober sonde-faultd sonde-bench-ingest
+BIN="$ROOT/$BUILD_DIR/bin"
+COLLECTOR=${COLLECTOR:-$BIN/sonde-collector}
 
 PG=$(start_pg)
 

@@ -11,18 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-BUILD_DIR=${BUILD_DIR:-build}
-JOBS=${JOBS:-2}
 CHECKS=${CHECKS:-10000}
 DAYS=${DAYS:-30}
 RUNS=${RUNS:-5}
-
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C "$BUILD_DIR" -j"$JOBS" sonde-bench-report >/dev/null
-
 NAME=report
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+bench_build sonde-bench-report
 run() {  # BINARY LABEL: a fresh PostgreSQL, the fill, the runs
   local pg dir="$WORK/pg-${2%% *}"
   pg=$("$ROOT/deploy/local-postgres.sh" start "$dir" "$(free_port)" 2>/dev/null)
