@@ -17,6 +17,7 @@
 #include "collector/storage/migrations.h"
 #include "collector/storage/store_pool.h"
 #include "tests/testing/postgres_fixture.h"
+#include "tests/testing/process.h"
 
 namespace sonde::collector {
 namespace {
@@ -540,6 +541,56 @@ TEST_F(StoreTest, PoolDoesNotLendIdleConnectionsTheServerClosed) {
   auto dup = (*lease)->InsertBatch(
       Batch("p-pool", "fra", 1, {Result("pool", 1, absl::Now(), true, FC::OK)}));
   ASSERT_TRUE(dup.ok()) << dup.status();
+}
+
+// A session that cannot write (SQLSTATE 25006: it reached a standby, or a
+// primary demoted under it) is as useless as a lost one: UNAVAILABLE, the
+// connection dropped, so the pool connects anew instead of lending it again.
+TEST_F(StoreTest, AReadOnlySessionIsDroppedLikeALostOne) {
+  StorePool pool(sonde::testing::PostgresEnvironment::conninfo());
+  int read_only_pid = 0;
+  {
+    auto lease = pool.Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    read_only_pid = (*lease)->backend_pid();
+    ASSERT_TRUE((*lease)->Execute("SET default_transaction_read_only = on").ok());
+    auto dup = (*lease)->InsertBatch(
+        Batch("p-ro", "fra", 1, {Result("ro", 1, absl::Now(), true, FC::OK)}));
+    ASSERT_FALSE(dup.ok());
+    EXPECT_TRUE(absl::IsUnavailable(dup.status())) << dup.status();
+    EXPECT_FALSE((*lease)->healthy());
+  }
+  EXPECT_EQ(pool.idle_count(), 0u) << "the read-only connection went back to the pool";
+  EXPECT_EQ(pool.open_count(), 0u);
+  auto lease = pool.Acquire();
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_NE((*lease)->backend_pid(), read_only_pid);
+  auto dup =
+      (*lease)->InsertBatch(Batch("p-ro", "fra", 1, {Result("ro", 1, absl::Now(), true, FC::OK)}));
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  EXPECT_FALSE(*dup);
+}
+
+// The collectors' connection string under Patroni (deploy/patroni): several
+// hosts, target_session_attrs=read-write. libpq skips a host that refuses
+// connections and one whose sessions are read-only.
+TEST_F(StoreTest, AMultiHostConnectionStringReachesTheWritableServer) {
+  const std::string conninfo = sonde::testing::PostgresEnvironment::conninfo();
+  const size_t at = conninfo.find("port=");
+  ASSERT_NE(at, std::string::npos) << conninfo;
+  const std::string port = conninfo.substr(at + 5, conninfo.find(' ', at) - at - 5);
+  const std::string multi =
+      absl::StrCat(conninfo, " host=127.0.0.1,127.0.0.1 port=", sonde::testing::FreePort(), ",",
+                   port, " target_session_attrs=read-write");
+  auto store = Store::Connect(multi);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto dup = (*store)->InsertBatch(
+      Batch("p-multi", "fra", 1, {Result("multi", 1, absl::Now(), true, FC::OK)}));
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  // Every host read-only (a cluster mid-failover): no connection, UNAVAILABLE.
+  auto none = Store::Connect(absl::StrCat(multi, " options='-c default_transaction_read_only=on'"));
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(absl::IsUnavailable(none.status())) << none.status();
 }
 
 // Check ids reach the rollups as array elements: quotes, backslashes,
