@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "collector/storage/civil_time.h"
 #include "collector/storage/copy_rows.h"
+#include "collector/storage/feed_rows.h"
 #include "collector/storage/migrations.h"
 #include "collector/storage/rollups.h"
 #include "collector/storage/utf8.h"
@@ -149,14 +150,20 @@ absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {
 
 absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate) {
   std::string prober_id = SanitizeUtf8(batch.prober_id());
-  ASSIGN_OR_RETURN(PgResultPtr res,
-                   ExecParams(conn_.get(),
-                              "INSERT INTO ingested_batches (prober_id, batch_seq, results)"
-                              " VALUES ($1::text, $2::bigint, $3::integer)"
-                              " ON CONFLICT (prober_id, batch_seq) DO NOTHING RETURNING 1",
-                              {prober_id, absl::StrCat(static_cast<int64_t>(batch.batch_seq())),
-                               absl::StrCat(batch.results_size())},
-                              "record batch"));
+  // The dedup row and, when it is new, the batch's result feed rows
+  // (feed_rows.h): one round trip.
+  static const std::string kRecordBatch = absl::StrCat(
+      "WITH batch AS (INSERT INTO ingested_batches (prober_id, batch_seq, results)"
+      " VALUES ($1::text, $2::bigint, $3::integer)"
+      " ON CONFLICT (prober_id, batch_seq) DO NOTHING RETURNING 1), ",
+      FeedRowsCte(/*prober=*/1, /*region=*/4, /*first=*/5), " SELECT 1 FROM batch");
+  std::vector<std::string> params = {
+      prober_id, absl::StrCat(static_cast<int64_t>(batch.batch_seq())),
+      absl::StrCat(batch.results_size()), SanitizeUtf8(batch.region())};
+  for (std::string& p : FeedRowParams(batch)) {
+    params.push_back(std::move(p));
+  }
+  ASSIGN_OR_RETURN(PgResultPtr res, ExecParams(conn_.get(), kRecordBatch, params, "record batch"));
   if (PQntuples(res.get()) == 0) {
     *duplicate = true;
     return absl::OkStatus();
