@@ -329,6 +329,20 @@ CREATE TABLE shard_leases (
 COMMENT ON TABLE shard_leases IS
   'who owns each detection shard (0..63; -1 the notification scheduler) until expires_at by the database clock; every new owner bumps epoch, and fenced writes check (owner, epoch) in their transaction (docs/ha.md)';
 )sql"},
+    {9, "cluster mode of collector replicas, lease epochs of fenced writes", R"sql(
+ALTER TABLE collector_members ADD COLUMN cluster_mode boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN collector_members.cluster_mode IS
+  'true when the replica runs with --cluster: only such replicas are given detection shards (docs/ha.md)';
+ALTER TABLE incidents ADD COLUMN lease_epoch bigint;
+ALTER TABLE incident_events ADD COLUMN lease_epoch bigint;
+ALTER TABLE outbox ADD COLUMN lease_epoch bigint;
+COMMENT ON COLUMN incidents.lease_epoch IS
+  'the epoch of the shard lease (shard_leases) the last write of the row was fenced with; NULL from a collector not in cluster mode';
+COMMENT ON COLUMN incident_events.lease_epoch IS
+  'the epoch of the shard lease the row was written under (detection shard, or -1 the notification scheduler); NULL when not fenced';
+COMMENT ON COLUMN outbox.lease_epoch IS
+  'the epoch of the shard lease the row was queued under (detection shard, or -1 the notification scheduler); NULL when not fenced';
+)sql"},
 };
 
 }  // namespace
