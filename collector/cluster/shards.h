@@ -1,26 +1,26 @@
 // Detection shards (docs/ha.md, "Detection shards under leases"): a service
-// belongs to shard FNV-1a(service) mod kShardCount, fixed (changing either
-// is a migration of every lease and stored epoch). Incidents are grouped
-// per service, so a service never spans two shards. Pure, any thread.
+// and every check and result of it belong to one of kShardCount shards,
+// shard = FNV-1a 64 of the service's bytes mod kShardCount, so the incidents
+// of a service (grouped per service) stay inside one shard. The count and
+// the hash are fixed: the owner of a shard, the result feed rows ingest
+// writes (result_feed.shard) and the reader that follows them must agree,
+// across replicas and versions; changing either is a migration. The
+// service of a check or result is common::ServiceOf. Pure; any thread.
 #ifndef SONDE_COLLECTOR_CLUSTER_SHARDS_H_
 #define SONDE_COLLECTOR_CLUSTER_SHARDS_H_
 
-#include <cstdint>
-#include <string_view>
+#include "absl/strings/string_view.h"
+#include "sonde/v1/check.pb.h"
+#include "sonde/v1/result.pb.h"
 
 namespace sonde::collector::cluster {
 
 inline constexpr int kShardCount = 64;
 
-// 64-bit FNV-1a over the service name's bytes, mod kShardCount.
-inline int ShardOf(std::string_view service) {
-  uint64_t hash = 14695981039346656037ull;
-  for (const char ch : service) {
-    hash ^= static_cast<unsigned char>(ch);
-    hash *= 1099511628211ull;
-  }
-  return static_cast<int>(hash % kShardCount);
-}
+// 0 .. kShardCount-1.
+int ShardOf(absl::string_view service);
+int ShardOf(const v1::Check& check);
+int ShardOf(const v1::ProbeResult& result);
 
 }  // namespace sonde::collector::cluster
 

@@ -1,5 +1,5 @@
 // Rendezvous hashing of detection shards (collector/cluster/shard_ownership.h)
-// and the shard of a service (shards.h): the choice is the same on every
+// the choice is the same on every
 // replica whatever order it lists the members in, spreads the shards, and
 // a member that leaves or joins moves only its own share.
 #include "collector/cluster/shard_ownership.h"
@@ -87,20 +87,6 @@ TEST(ShardOwnershipTest, CandidatesAreLiveInStepMembersInClusterMode) {
   EXPECT_EQ(Candidates(view), (std::vector<std::string>{"a", "e"}));
   view.known = false;
   EXPECT_TRUE(Candidates(view).empty()) << "before the first beat nobody is a candidate";
-}
-
-TEST(ShardOwnershipTest, AServiceHasOneFixedShard) {
-  // FNV-1a 64 of "" is its offset basis: 14695981039346656037 mod 64 = 37.
-  EXPECT_EQ(ShardOf(""), 37);
-  EXPECT_EQ(ShardOf("checkout"), ShardOf(std::string("check") + "out"));
-  std::set<int> seen;
-  for (int i = 0; i < 1000; ++i) {
-    const int s = ShardOf("service-" + std::to_string(i));
-    ASSERT_GE(s, 0);
-    ASSERT_LT(s, kShardCount);
-    seen.insert(s);
-  }
-  EXPECT_EQ(seen.size(), static_cast<size_t>(kShardCount)) << "1000 services leave a shard empty";
 }
 
 }  // namespace
