@@ -1,4 +1,4 @@
-// Rendezvous hashing of detection shards (collector/cluster/shard_ownership.h)
+// Rendezvous hashing of detection shards (collector/cluster/shard_ownership.h):
 // the choice is the same on every
 // replica whatever order it lists the members in, spreads the shards, and
 // a member that leaves or joins moves only its own share.
