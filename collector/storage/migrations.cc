@@ -349,6 +349,20 @@ COMMENT ON TABLE result_feed IS
 CREATE TABLE result_feed_default PARTITION OF result_feed DEFAULT;
 CREATE INDEX result_feed_xid ON result_feed (xid);
 )sql"},
+    {9, "cluster mode of collector replicas, lease epochs of fenced writes", R"sql(
+ALTER TABLE collector_members ADD COLUMN cluster_mode boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN collector_members.cluster_mode IS
+  'true when the replica runs with --cluster: only such replicas are given detection shards (docs/ha.md)';
+ALTER TABLE incidents ADD COLUMN lease_epoch bigint;
+ALTER TABLE incident_events ADD COLUMN lease_epoch bigint;
+ALTER TABLE outbox ADD COLUMN lease_epoch bigint;
+COMMENT ON COLUMN incidents.lease_epoch IS
+  'the epoch of the shard lease (shard_leases) the last write of the row was fenced with; NULL from a collector not in cluster mode';
+COMMENT ON COLUMN incident_events.lease_epoch IS
+  'the epoch of the shard lease the row was written under (detection shard, or -1 the notification scheduler); NULL when not fenced';
+COMMENT ON COLUMN outbox.lease_epoch IS
+  'the epoch of the shard lease the row was queued under (detection shard, or -1 the notification scheduler); NULL when not fenced';
+)sql"},
 };
 
 }  // namespace
