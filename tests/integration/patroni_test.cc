@@ -12,18 +12,22 @@
 // Prints kill -> promoted and kill -> ingest resumed (the first batch whose
 // transaction began after the kill); the latter must be within ttl + 15 s.
 // Skipped, with the reason, where Patroni or etcd is not installed.
+// SONDE_PATRONI_TIMING=30,10,10 measures deploy/patroni's timing instead.
 #include "tests/testing/patroni.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/testing/cluster.h"
@@ -48,6 +52,26 @@ using sonde::testing::WaitUntil;
 using std::chrono::seconds;
 
 constexpr char kProber[] = "p-fra";
+
+// The test's Patroni timing (tests/testing/patroni.h); for measuring
+// another, e.g. deploy/patroni's: SONDE_PATRONI_TIMING=30,10,10 (ttl,
+// loop_wait, retry_timeout in seconds).
+PatroniCluster::Timing TimingFromEnvironment() {
+  PatroniCluster::Timing timing;
+  const char* env = std::getenv("SONDE_PATRONI_TIMING");
+  if (env == nullptr) {
+    return timing;
+  }
+  std::vector<std::string> parts = absl::StrSplit(env, ',');
+  int ttl = 0, loop_wait = 0, retry = 0;
+  if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &ttl) &&
+      absl::SimpleAtoi(parts[1], &loop_wait) && absl::SimpleAtoi(parts[2], &retry)) {
+    timing = {ttl, loop_wait, retry};
+  } else {
+    ADD_FAILURE() << "SONDE_PATRONI_TIMING=" << env << ": want TTL,LOOP_WAIT,RETRY_TIMEOUT";
+  }
+  return timing;
+}
 
 // Microseconds since the epoch as a SQL timestamptz.
 std::string SqlTime(absl::Time t) {
@@ -81,10 +105,10 @@ TEST_F(PatroniTest, TheSynchronousStandbyTakesOverUnderIngestAndNoAckedBatchIsLo
   }
   scratch_ = std::make_unique<ScratchDir>("patroni");
   ScratchDir& scratch = *scratch_;
-  cluster_ = std::make_unique<PatroniCluster>(scratch.path());
+  cluster_ = std::make_unique<PatroniCluster>(scratch.path(), TimingFromEnvironment());
   PatroniCluster* cluster = cluster_.get();
   const absl::Time starting = absl::Now();
-  ASSERT_OK(cluster->Start(seconds(60)));
+  ASSERT_OK(cluster->Start(seconds(60 + 4 * cluster->timing().loop_wait_s)));
   const int primary = cluster->Primary();
   ASSERT_GE(primary, 0);
   const int standby = 1 - primary;
