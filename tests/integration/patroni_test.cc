@@ -6,7 +6,8 @@
 // streaming 40 results/s. The primary's host "crashes" under ingest
 // (SIGKILL of its Patroni, its postmaster and every backend): Patroni
 // promotes the synchronous standby, the collector's connections find it
-// (the held stream commits, the members heartbeat beats again), and no
+// (the held stream commits, the members heartbeat beats again, the pool's,
+// heartbeat's and dispatcher's sessions are on the new primary), and no
 // batch the prober had acknowledged is missing: its spool ends empty and
 // its run is stored exactly once (count = distinct = max - min + 1).
 // Prints kill -> promoted and kill -> ingest resumed (the first batch whose
@@ -171,7 +172,8 @@ TEST_F(PatroniTest, TheSynchronousStandbyTakesOverUnderIngestAndNoAckedBatchIsLo
   EXPECT_LE(to_resumed, ttl + absl::Seconds(15)) << "ingest did not resume in time";
 
   // The collector's other connections found the new primary too: the
-  // members heartbeat beats again.
+  // members heartbeat beats again, and the ingest pool's, the heartbeat's
+  // and the dispatcher's sessions (by application_name) are on it.
   EXPECT_TRUE(WaitUntil(
       [&] {
         absl::StatusOr<int64_t> n = db.Int(absl::StrCat(
@@ -180,6 +182,15 @@ TEST_F(PatroniTest, TheSynchronousStandbyTakesOverUnderIngestAndNoAckedBatchIsLo
       },
       seconds(15)))
       << "the members heartbeat did not reconnect";
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<int64_t> n = db.Int(
+            "SELECT count(DISTINCT application_name) FROM pg_stat_activity WHERE application_name"
+            " IN ('sonde-collector', 'sonde-collector-members', 'sonde-notify')");
+        return n.ok() && *n == 3;
+      },
+      seconds(15)))
+      << "a collector connection did not reconnect to the new primary";
   // The prober's backlog arrived and its stream is live again.
   EXPECT_TRUE(WaitForLiveResults(db, {kProber}, absl::Seconds(4), seconds(30)));
 
