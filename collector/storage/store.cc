@@ -113,7 +113,8 @@ absl::Status Store::Migrate() {
   for (int64_t d = today - 1; d <= today + partitions_.future_days(); ++d) {
     days.insert(d);
   }
-  return partitions_.Ensure(conn_.get(), days);
+  RETURN_IF_ERROR(partitions_.Ensure(conn_.get(), days));
+  return Partitions::SetFillFactors(conn_.get());
 }
 
 absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {

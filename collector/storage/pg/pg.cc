@@ -34,6 +34,19 @@ bool IsConnectionLoss(PGconn* conn, const char* sqlstate) {
   return absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57P");
 }
 
+// 25006 read_only_sql_transaction: the session cannot write. Every
+// collector session writes, so such a session is useless: it landed on a
+// standby (a connection string without target_session_attrs=read-write)
+// or on a server that turned read-only under it. It is treated as lost,
+// so its owner reconnects, and libpq's multi-host connect finds the primary.
+bool IsReadOnly(const char* sqlstate) {
+  return sqlstate != nullptr && absl::string_view(sqlstate) == "25006";
+}
+
+bool IsReadOnly(const PGresult* res) {
+  return res != nullptr && IsReadOnly(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+}
+
 absl::Duration AnswerWait() { return GetSessionLimits().statement_timeout + kAnswerGrace; }
 
 // Waits until `conn`'s socket is ready for `events`; false when `deadline`
@@ -57,11 +70,16 @@ bool WaitSocket(PGconn* conn, short events, absl::Time deadline) {
   }
 }
 
-// The server did not answer in time: shut the socket so that libpq marks
-// the connection bad (the owner drops it) and say so.
-absl::Status Abandon(PGconn* conn, absl::string_view what) {
+// Shuts the socket so that libpq marks the connection bad: every owner
+// drops a connection that is not CONNECTION_OK and connects anew.
+void MarkBad(PGconn* conn) {
   shutdown(PQsocket(conn), SHUT_RDWR);
   PQconsumeInput(conn);
+}
+
+// The server did not answer in time: drop the connection and say so.
+absl::Status Abandon(PGconn* conn, absl::string_view what) {
+  MarkBad(conn);
   return absl::UnavailableError(absl::StrCat(
       "PostgreSQL did not answer (", what, ") within ", absl::FormatDuration(AnswerWait()),
       " (statement timeout ", absl::FormatDuration(GetSessionLimits().statement_timeout), " + ",
@@ -98,6 +116,7 @@ absl::StatusOr<PgResultPtr> Collect(PGconn* conn, absl::Time deadline, absl::str
   }
   absl::Status error;
   PgResultPtr last;
+  bool read_only = false;
   while (true) {
     while (PQisBusy(conn) != 0) {
       if (!WaitSocket(conn, POLLIN, deadline)) {
@@ -115,6 +134,7 @@ absl::StatusOr<PgResultPtr> Collect(PGconn* conn, absl::Time deadline, absl::str
     if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
       return Checked(conn, raw, what, ok);
     }
+    read_only = read_only || IsReadOnly(raw);
     absl::StatusOr<PgResultPtr> checked = Checked(conn, raw, what, ok);
     if (!checked.ok()) {
       if (error.ok()) {
@@ -123,6 +143,9 @@ absl::StatusOr<PgResultPtr> Collect(PGconn* conn, absl::Time deadline, absl::str
     } else {
       last = *std::move(checked);
     }
+  }
+  if (read_only) {
+    MarkBad(conn);  // after every result was read: the error text stays intact
   }
   if (!error.ok()) {
     return error;
@@ -277,6 +300,12 @@ absl::Status PgError(PGconn* conn, const PGresult* res, absl::string_view what) 
   }
   if (IsConnectionLoss(conn, sqlstate)) {
     return absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ", text));
+  }
+  if (IsReadOnly(sqlstate)) {
+    return absl::UnavailableError(absl::StrCat(
+        "PostgreSQL session is read-only (a standby or a demoted primary; the connection is "
+        "dropped and made again, add target_session_attrs=read-write to the connection string): ",
+        text));
   }
   if (sqlstate != nullptr && absl::string_view(sqlstate) == "57014") {
     return absl::UnavailableError(absl::StrCat("PostgreSQL statement timeout: ", text));

@@ -17,6 +17,7 @@
 #include "collector/storage/migrations.h"
 #include "collector/storage/store_pool.h"
 #include "tests/testing/postgres_fixture.h"
+#include "tests/testing/process.h"
 
 namespace sonde::collector {
 namespace {
@@ -140,6 +141,36 @@ TEST_F(StoreTest, MigrationsAreIdempotentAndSafeToRunConcurrently) {
                              absl::FormatTime("%Y%m%d", absl::Now(), absl::UTCTimeZone()),
                              "') IS NOT NULL")),
             "t");
+}
+
+// Rollup partitions keep room on their pages for the updates every batch
+// makes (partitions.h): the ones made ahead, one made on first use, and one
+// that an older collector made without it (Migrate gives it the room).
+TEST_F(StoreTest, RollupPartitionsLeaveRoomForInPlaceUpdates) {
+  ASSERT_TRUE(store_->Execute("ALTER TABLE rollup_hour_default RESET (fillfactor)").ok());
+  ASSERT_TRUE(store_->Migrate().ok());
+  const absl::Time old = absl::Now() - absl::Hours(24 * 20);
+  ASSERT_TRUE(
+      store_->InsertBatch(Batch("p-fill", "fra", 1, {Result("fill", 1, old, true, FC::OK)})).ok());
+  auto partitions_without = [&](const char* parent, const char* option) {
+    return Column(
+        absl::StrCat("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                     " WHERE i.inhparent = '",
+                     parent, "'::regclass AND NOT coalesce('", option,
+                     "' = ANY (c.reloptions), false) ORDER BY 1"));
+  };
+  EXPECT_EQ(partitions_without("rollup_minute", "fillfactor=70"), std::vector<std::string>{});
+  EXPECT_EQ(partitions_without("rollup_hour", "fillfactor=50"), std::vector<std::string>{});
+  EXPECT_EQ(partitions_without("rollup_day", "fillfactor=50"), std::vector<std::string>{});
+  EXPECT_EQ(One(absl::StrCat("SELECT count(*) FROM pg_inherits WHERE inhparent ="
+                             " 'rollup_minute'::regclass AND inhrelid = to_regclass('",
+                             "rollup_minute_p",
+                             absl::FormatTime("%Y%m%d", old, absl::UTCTimeZone()), "')")),
+            "1");
+  // Raw rows are never updated: their pages stay full.
+  EXPECT_EQ(One("SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'results'::regclass AND c.reloptions IS NOT NULL"),
+            "0");
 }
 
 TEST_F(StoreTest, InsertBatchStoresOneRowPerResultWithTheBatchIdentity) {
@@ -540,6 +571,56 @@ TEST_F(StoreTest, PoolDoesNotLendIdleConnectionsTheServerClosed) {
   auto dup = (*lease)->InsertBatch(
       Batch("p-pool", "fra", 1, {Result("pool", 1, absl::Now(), true, FC::OK)}));
   ASSERT_TRUE(dup.ok()) << dup.status();
+}
+
+// A session that cannot write (SQLSTATE 25006: it reached a standby, or a
+// primary demoted under it) is as useless as a lost one: UNAVAILABLE, the
+// connection dropped, so the pool connects anew instead of lending it again.
+TEST_F(StoreTest, AReadOnlySessionIsDroppedLikeALostOne) {
+  StorePool pool(sonde::testing::PostgresEnvironment::conninfo());
+  int read_only_pid = 0;
+  {
+    auto lease = pool.Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    read_only_pid = (*lease)->backend_pid();
+    ASSERT_TRUE((*lease)->Execute("SET default_transaction_read_only = on").ok());
+    auto dup = (*lease)->InsertBatch(
+        Batch("p-ro", "fra", 1, {Result("ro", 1, absl::Now(), true, FC::OK)}));
+    ASSERT_FALSE(dup.ok());
+    EXPECT_TRUE(absl::IsUnavailable(dup.status())) << dup.status();
+    EXPECT_FALSE((*lease)->healthy());
+  }
+  EXPECT_EQ(pool.idle_count(), 0u) << "the read-only connection went back to the pool";
+  EXPECT_EQ(pool.open_count(), 0u);
+  auto lease = pool.Acquire();
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_NE((*lease)->backend_pid(), read_only_pid);
+  auto dup =
+      (*lease)->InsertBatch(Batch("p-ro", "fra", 1, {Result("ro", 1, absl::Now(), true, FC::OK)}));
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  EXPECT_FALSE(*dup);
+}
+
+// The collectors' connection string under Patroni (deploy/patroni): several
+// hosts, target_session_attrs=read-write. libpq skips a host that refuses
+// connections and one whose sessions are read-only.
+TEST_F(StoreTest, AMultiHostConnectionStringReachesTheWritableServer) {
+  const std::string conninfo = sonde::testing::PostgresEnvironment::conninfo();
+  const size_t at = conninfo.find("port=");
+  ASSERT_NE(at, std::string::npos) << conninfo;
+  const std::string port = conninfo.substr(at + 5, conninfo.find(' ', at) - at - 5);
+  const std::string multi =
+      absl::StrCat(conninfo, " host=127.0.0.1,127.0.0.1 port=", sonde::testing::FreePort(), ",",
+                   port, " target_session_attrs=read-write");
+  auto store = Store::Connect(multi);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto dup = (*store)->InsertBatch(
+      Batch("p-multi", "fra", 1, {Result("multi", 1, absl::Now(), true, FC::OK)}));
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  // Every host read-only (a cluster mid-failover): no connection, UNAVAILABLE.
+  auto none = Store::Connect(absl::StrCat(multi, " options='-c default_transaction_read_only=on'"));
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(absl::IsUnavailable(none.status())) << none.status();
 }
 
 // Check ids reach the rollups as array elements: quotes, backslashes,
