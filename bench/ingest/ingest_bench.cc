@@ -6,7 +6,8 @@
 // Phase 1 (collector): --streams concurrent Ingest.Report streams, each on
 // its own connection and with its own prober id and region, like probers
 // (with several --collector addresses, stream i goes to the i mod n-th: one
-// PostgreSQL behind replicas, bench/cluster). Each sends ResultBatches of --batch realistic HTTPS results as fast as
+// PostgreSQL behind replicas, bench/cluster). Each sends ResultBatches of --batch realistic HTTPS
+// results as fast as
 // --window unacked batches allow, for --warmup + --duration. Counted:
 // results acked inside the window.
 //

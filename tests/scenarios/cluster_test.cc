@@ -35,6 +35,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "collector/cluster/shards.h"
 #include "tests/scenarios/replay_oracle.h"
 #include "tests/scenarios/scenario_harness.h"
 #include "tests/testing/status_matchers.h"
@@ -59,11 +60,11 @@ class ClusterTest : public ::testing::Test {
     scenario_.reset();
   }
 
-  // Two services in different detection shards (shard = FNV-1a(service)
-  // mod 64, docs/ha.md: `shop` and `api` differ under the 32- and the
-  // 64-bit hash): shop-web and shop-cart, api-login and api-home (three
-  // requests per run, so a partial failure shows within a minute).
+  // Two services in different detection shards (collector/cluster/shards.h):
+  // shop-web and shop-cart, api-login and api-home (three requests per run,
+  // so a partial failure shows within a minute).
   void StartCluster() {
+    ASSERT_NE(collector::cluster::ShardOf("shop"), collector::cluster::ShardOf("api"));
     Scenario& s = *scenario_;
     FaultTarget::Options fo;
     fo.rules_json = Rules({Zone(kDomain)});
