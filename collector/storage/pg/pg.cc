@@ -106,6 +106,20 @@ absl::Status FlushOut(PGconn* conn, absl::Time deadline, absl::string_view what)
   }
 }
 
+// Reads from the server until libpq holds a whole result (PQgetResult will
+// not block).
+absl::Status AwaitResult(PGconn* conn, absl::Time deadline, absl::string_view what) {
+  while (PQisBusy(conn) != 0) {
+    if (!WaitSocket(conn, POLLIN, deadline)) {
+      return Abandon(conn, what);
+    }
+    if (PQconsumeInput(conn) == 0) {
+      return PgError(conn, nullptr, what);
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Waits for the outcome of the command sent last: every result is read (so
 // the connection is usable afterwards); the first failure, else the last
 // result, is returned. A COPY result is returned at once (the command then
@@ -119,13 +133,8 @@ absl::StatusOr<PgResultPtr> Collect(PGconn* conn, absl::Time deadline, absl::str
   PgResultPtr last;
   bool read_only = false;
   while (true) {
-    while (PQisBusy(conn) != 0) {
-      if (!WaitSocket(conn, POLLIN, deadline)) {
-        return Abandon(conn, what);
-      }
-      if (PQconsumeInput(conn) == 0) {
-        return PgError(conn, nullptr, what);
-      }
+    if (absl::Status ready = AwaitResult(conn, deadline, what); !ready.ok()) {
+      return ready;
     }
     PGresult* raw = PQgetResult(conn);
     if (raw == nullptr) {
@@ -504,14 +513,7 @@ absl::StatusOr<std::vector<PgResultPtr>> Pipeline::Finish() {
   absl::Status failed = error_;
   size_t index = 0;
   while (true) {
-    while (PQisBusy(conn_) != 0) {
-      if (!WaitSocket(conn_, POLLIN, deadline)) {
-        return Abandon(conn_, what);
-      }
-      if (PQconsumeInput(conn_) == 0) {
-        return PgError(conn_, nullptr, what);
-      }
-    }
+    RETURN_IF_ERROR(AwaitResult(conn_, deadline, what));
     PGresult* raw = PQgetResult(conn_);
     if (raw == nullptr) {
       ++index;  // the end of one statement's answer
