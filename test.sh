@@ -21,10 +21,10 @@ fi
 # 10-minute noise story takes one slot, the other stories and long runs
 # share two (longest first, by COST), so the lane ends with the noise story.
 SCENARIO_LOG=$BUILD_DIR/scenario-tests.log
-ctest --test-dir "$BUILD_DIR" -V -j3 -L 'scenario|longrun|patroni' >"$SCENARIO_LOG" 2>&1 &
+ctest --test-dir "$BUILD_DIR" -V -j3 -L 'scenario|longrun|patroni|cluster' >"$SCENARIO_LOG" 2>&1 &
 scenario_pid=$!
 status=0
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 -LE 'scenario|longrun|patroni' || status=$?
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 -LE 'scenario|longrun|patroni|cluster' || status=$?
 scenario_status=0
 wait "$scenario_pid" || scenario_status=$?
 echo

@@ -121,7 +121,6 @@ absl::Status CollectorServer::Start() {
     }
   }
   dispatcher_.SetConfig(*config);
-  dispatcher_.Start();
   retention_.SetSettings(common::EffectiveStorage(config->storage()));
   retention_.Start();
   grpc::ServerBuilder builder;
@@ -180,6 +179,7 @@ absl::Status CollectorServer::Start() {
   const std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
   spdlog::info("listening on {}:{} (gRPC: Ingest, ConfigService, Query)", host, port_);
   StartHeartbeat(host, *config);
+  dispatcher_.Start();  // after StartHeartbeat: its scheduler lease is held as this replica
   if (!options_.http_listen.empty()) {
     http_ = std::make_unique<HttpApi>(&query_, auth_);
     http_->set_status_page(&status_page_);
@@ -204,6 +204,7 @@ void CollectorServer::StartHeartbeat(const std::string& listen_host, const v1::C
       options_.replica_id.empty() ? common::FormatHostPort(name, port_) : options_.replica_id;
   me.software = common::kVersion;
   members_.SetIdentity(me);
+  dispatcher_.set_lease_owner(me.replica_id);
   if (!options_.config_path.empty()) {
     members_.SetConfigVersion(cluster::ConfigVersionOf(config), /*reloaded=*/false);
   }

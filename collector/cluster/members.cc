@@ -14,12 +14,14 @@ using pg::ExecParams;
 using pg::PgResultPtr;
 
 // $1 replica, $2 address, $3 software, $4 config version, $5 first beat of
-// this run (started_at is reset then).
+// this run (started_at is reset then), $6 cluster mode.
 constexpr char kUpsertMember[] =
     "INSERT INTO collector_members (replica_id, address, software, config_version, started_at,"
-    " last_seen) VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp())"
+    " last_seen, cluster_mode) VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp(),"
+    " $6::boolean)"
     " ON CONFLICT (replica_id) DO UPDATE SET address = EXCLUDED.address,"
     " software = EXCLUDED.software, config_version = EXCLUDED.config_version,"
+    " cluster_mode = EXCLUDED.cluster_mode,"
     " last_seen = clock_timestamp(),"
     " started_at = CASE WHEN $5::boolean THEN clock_timestamp()"
     " ELSE collector_members.started_at END";
@@ -86,11 +88,11 @@ absl::Status MemberHeartbeat::Beat(PGconn* c, ClusterView* view) {
     me = identity_;
   }
   const std::string& mine = view->config_version;
-  RETURN_IF_ERROR(
-      ExecParams(c, kUpsertMember,
-                 {me.replica_id, me.address, me.software, mine, first_beat_ ? "true" : "false"},
-                 "record this collector replica")
-          .status());
+  RETURN_IF_ERROR(ExecParams(c, kUpsertMember,
+                             {me.replica_id, me.address, me.software, mine,
+                              first_beat_ ? "true" : "false", me.cluster_mode ? "true" : "false"},
+                             "record this collector replica")
+                      .status());
   if (!mine.empty()) {
     // One row, locked for the decision: two replicas reloading at once
     // decide one after the other (the later one's version is recorded).
@@ -149,7 +151,7 @@ absl::Status MemberHeartbeat::Beat(PGconn* c, ClusterView* view) {
                               pg::MicrosOf("started_at"), ", ", pg::MicrosOf("last_seen"),
                               ", last_seen > clock_timestamp() - $1::interval, ",
                               pg::MicrosOf("clock_timestamp()"),
-                              " FROM collector_members ORDER BY replica_id"),
+                              ", cluster_mode FROM collector_members ORDER BY replica_id"),
                  {Seconds(ttl_)}, "read the collector replicas"));
   for (int i = 0; i < PQntuples(rows.get()); ++i) {
     MemberRow m;
@@ -161,6 +163,7 @@ absl::Status MemberHeartbeat::Beat(PGconn* c, ClusterView* view) {
     m.last_seen = pg::FromMicrosText(PQgetvalue(rows.get(), i, 5));
     m.live = std::string(PQgetvalue(rows.get(), i, 6)) == "t";
     view->as_of = pg::FromMicrosText(PQgetvalue(rows.get(), i, 7));
+    m.cluster_mode = std::string(PQgetvalue(rows.get(), i, 8)) == "t";
     view->members.push_back(std::move(m));
   }
   view->known = true;

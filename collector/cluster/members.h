@@ -38,9 +38,10 @@ inline constexpr absl::Duration kBeatEvery = absl::Seconds(2);
 inline constexpr absl::Duration kMemberTtl = absl::Seconds(10);
 
 struct MemberIdentity {
-  std::string replica_id;  // unique per replica: --replica-id, default HOST:PORT
-  std::string address;     // the gRPC address it listens on
-  std::string software;    // its version (--version)
+  std::string replica_id;     // unique per replica: --replica-id, default HOST:PORT
+  std::string address;        // the gRPC address it listens on
+  std::string software;       // its version (--version)
+  bool cluster_mode = false;  // --cluster: takes detection shards (shard_ownership.h)
 };
 
 struct MemberRow {
@@ -48,6 +49,7 @@ struct MemberRow {
   std::string address;
   std::string software;
   std::string config_version;
+  bool cluster_mode = false;
   absl::Time started_at;  // database clock, the first beat of its run
   absl::Time last_seen;   // database clock
   bool live = false;      // last_seen within kMemberTtl of the beat's clock

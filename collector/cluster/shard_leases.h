@@ -29,6 +29,14 @@ namespace sonde::collector::cluster {
 inline constexpr int kNotifySchedulerShard = -1;
 inline constexpr absl::Duration kLeaseTtl = absl::Seconds(15);
 
+// What a fenced write transaction checks first (ShardLeases::Fence) and
+// stamps on its rows (`lease_epoch`): this owner holds `shard` under `epoch`.
+struct LeaseFence {
+  int shard = 0;
+  std::string owner;
+  int64_t epoch = 0;
+};
+
 struct ShardLease {
   int shard = 0;
   std::string owner;
@@ -57,6 +65,9 @@ class ShardLeases {
   // lease of `epoch` (the row stays locked FOR SHARE until the transaction
   // ends); FAILED_PRECONDITION "fenced" when it does not -- roll back.
   absl::Status Fence(PGconn* c, int shard, const std::string& owner, int64_t epoch) const;
+  absl::Status Fence(PGconn* c, const LeaseFence& f) const {
+    return Fence(c, f.shard, f.owner, f.epoch);
+  }
   // The row as it is (nullopt: never leased).
   absl::StatusOr<std::optional<ShardLease>> Read(PGconn* c, int shard) const;
 

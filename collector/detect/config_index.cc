@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "collector/detect/detector_impl.h"
+#include "common/check_service.h"
 #include "common/proto_time.h"
 
 namespace sonde::detect {
@@ -85,7 +86,7 @@ absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
     c.name = cfg.name();
     c.config = cfg;
     check_index[c.name] = ci;
-    const std::string service = cfg.service().empty() ? cfg.name() : cfg.service();
+    const std::string& service = common::ServiceOf(cfg);
     auto [sit, s_new] = service_index.try_emplace(service, services.size());
     if (s_new) {
       services.push_back(ServiceState{service, absl::StrCat("s/", service), {}, false});

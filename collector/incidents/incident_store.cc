@@ -177,7 +177,8 @@ T IncidentStore::Watch(T result) {
 }
 
 absl::Status IncidentStore::Record(const std::vector<detect::IncidentEvent>& events,
-                                   const v1::Config& config, absl::Time now) {
+                                   const v1::Config& config, absl::Time now,
+                                   const cluster::LeaseFence* fence) {
   if (events.empty()) {
     return absl::OkStatus();
   }
@@ -186,15 +187,18 @@ absl::Status IncidentStore::Record(const std::vector<detect::IncidentEvent>& eve
     return conn.status();
   }
   return Watch(pg::InTransaction(*conn, "incident transaction", [&]() -> absl::Status {
+    OutboxWriter outbox(*conn, fence);
+    RETURN_IF_ERROR(outbox.Fence());  // the first statement (docs/ha.md, "Fencing")
     std::map<std::string, Pending> pending;
     for (const detect::IncidentEvent& e : events) {
-      RETURN_IF_ERROR(RecordOne(e, config, &pending));
+      RETURN_IF_ERROR(RecordOne(e, config, &outbox, &pending));
     }
-    return QueueNotifications(pending, config, now);
+    return QueueNotifications(pending, config, now, &outbox);
   }));
 }
 
 absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::Config& config,
+                                      OutboxWriter* outbox,
                                       std::map<std::string, Pending>* pending) {
   PGconn* c = conn_.get();
   v1::Incident i = ToProto(e.incident);
@@ -204,9 +208,10 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
       "INSERT INTO incidents (id, kind, severity, service, checks, regions, hosts, protocol,"
       " failure_class, failing_share, latency_phase, latency_p95_ms, latency_baseline_p95_ms,"
       " affected_targets, recovered_targets, evidence, opened_at, updated_at, resolved_at,"
-      " in_maintenance)"
+      " in_maintenance, lease_epoch)"
       " VALUES ($1, $2, $3, $4, $5::text[], $6::text[], $7::text[], $8, $9, $10, $11, $12, $13,"
-      " $14, $15, $16, $17::timestamptz, $18::timestamptz, NULLIF($19, '')::timestamptz, $20)"
+      " $14, $15, $16, $17::timestamptz, $18::timestamptz, NULLIF($19, '')::timestamptz, $20,"
+      " NULLIF($21, '')::bigint)"
       // The row keeps the incident's whole scope (every check, region and
       // host it ever covered: "10 hosts in 3 regions" after it resolved);
       // the timeline has the regions of each moment.
@@ -226,7 +231,8 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
       " updated_at = excluded.updated_at, resolved_at = excluded.resolved_at,"
       // Sticky: the Dispatcher clears it (and pages) when no window covers
       // the incident any more.
-      " in_maintenance = incidents.in_maintenance OR excluded.in_maintenance"
+      " in_maintenance = incidents.in_maintenance OR excluded.in_maintenance,"
+      " lease_epoch = excluded.lease_epoch"
       " RETURNING (extract(epoch from acknowledged_at) * 1000000)::bigint,"
       " coalesce(acknowledged_by, ''), in_maintenance, checks, regions, hosts, evidence";
   const detect::Incident& d = e.incident;
@@ -251,7 +257,8 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
                                    pg::Timestamp(d.opened_at),
                                    pg::Timestamp(d.updated_at),
                                    d.resolved ? pg::Timestamp(d.resolved_at) : "",
-                                   maintenance != nullptr ? "t" : "f"},
+                                   maintenance != nullptr ? "t" : "f",
+                                   outbox->epoch_param()},
                                   absl::StrCat("store incident ", i.id())));
   bool silenced = maintenance != nullptr;
   if (PQntuples(res.get()) == 1) {
@@ -283,16 +290,15 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
     RETURN_IF_ERROR(RecordFailingSince(c, i.id(), d.checks, d.regions, d.opened_at));
   }
 
-  OutboxWriter outbox(c);
-  RETURN_IF_ERROR(outbox.AddEvent(i, d.regions, e.at, detect::IncidentEventKindName(e.kind),
-                                  EventDetail(e, i)));
+  RETURN_IF_ERROR(outbox->AddEvent(i, d.regions, e.at, detect::IncidentEventKindName(e.kind),
+                                   EventDetail(e, i)));
 
   const char* notification = NotificationEvent(e.kind);
   if (notification == nullptr) {
     return absl::OkStatus();
   }
   if (silenced) {
-    return outbox.AddSilenced(i, d.regions, e.at, maintenance, notification);
+    return outbox->AddSilenced(i, d.regions, e.at, maintenance, notification);
   }
   // One notification per incident and batch of events: REGIONAL -> GLOBAL
   // and the regions joining a second apart are one page, not four. The
@@ -312,8 +318,8 @@ absl::Status IncidentStore::RecordOne(const detect::IncidentEvent& e, const v1::
 }
 
 absl::Status IncidentStore::QueueNotifications(const std::map<std::string, Pending>& pending,
-                                               const v1::Config& config, absl::Time now) {
-  OutboxWriter outbox(conn_.get());
+                                               const v1::Config& config, absl::Time now,
+                                               OutboxWriter* outbox) {
   for (const auto& [id, p] : pending) {
     const char* event = p.event;
     // GLOBAL -> REGIONAL -> GLOBAL within one batch (regions re-confirming
@@ -324,7 +330,7 @@ absl::Status IncidentStore::QueueNotifications(const std::map<std::string, Pendi
       }
       event = notify::kRegionsChanged;
     }
-    RETURN_IF_ERROR(outbox.Page(config, p.incident, event, now).status());
+    RETURN_IF_ERROR(outbox->Page(config, p.incident, event, now).status());
   }
   return absl::OkStatus();
 }

@@ -21,7 +21,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "collector/cluster/shard_leases.h"
 #include "collector/detect/incident.h"
+#include "collector/notify/outbox.h"
 #include "collector/storage/pg/pg.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/collector.pb.h"
@@ -46,8 +48,14 @@ class IncidentStore {
   // incident at the event's time: then the incident is marked
   // in_maintenance and the timeline says SILENCED instead. On error nothing
   // is written.
+  //
+  // With a `fence` (cluster mode, docs/ha.md) the transaction first checks
+  // that the fence's owner still holds the shard under its epoch, and every
+  // incident, timeline and outbox row written carries that epoch
+  // (`lease_epoch`); FAILED_PRECONDITION "fenced" when it does not hold it:
+  // nothing is written, the caller drops the shard.
   absl::Status Record(const std::vector<detect::IncidentEvent>& events, const v1::Config& config,
-                      absl::Time now);
+                      absl::Time now, const cluster::LeaseFence* fence = nullptr);
 
   // Open incidents, for the detector to continue after a restart.
   absl::StatusOr<std::vector<detect::Incident>> LoadOpen();
@@ -79,9 +87,10 @@ class IncidentStore {
   };
   absl::StatusOr<PGconn*> Conn();
   absl::Status RecordOne(const detect::IncidentEvent& event, const v1::Config& config,
-                         std::map<std::string, Pending>* pending);
+                         notify::OutboxWriter* outbox, std::map<std::string, Pending>* pending);
   absl::Status QueueNotifications(const std::map<std::string, Pending>& pending,
-                                  const v1::Config& config, absl::Time now);
+                                  const v1::Config& config, absl::Time now,
+                                  notify::OutboxWriter* outbox);
   absl::StatusOr<v1::Incident> Get(const std::string& id);
   // Drops the connection after UNAVAILABLE so the next call reconnects.
   template <typename T>

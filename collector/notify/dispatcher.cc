@@ -1,6 +1,9 @@
 #include "collector/notify/dispatcher.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <utility>
 
@@ -22,9 +25,13 @@
 namespace sonde::notify {
 namespace {
 
-// Only one collector replica schedules at a time ("sonde" + a small number;
-// storage/migrations.cc and storage/partitions.cc use ...01 and ...02).
-constexpr int64_t kScheduleLockKey = 0x736f6e6465000010;
+// The default owner of the scheduler's lease: unique per Dispatcher.
+std::string DefaultLeaseOwner() {
+  static std::atomic<int> instances{0};
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return absl::StrCat("dispatcher@", host, "/", getpid(), "/", instances.fetch_add(1));
+}
 
 const v1::Notifier* FindNotifier(const v1::Config& config, const std::string& name) {
   for (const v1::Notifier& n : config.notifiers()) {
@@ -40,7 +47,15 @@ bool IsReminder(const std::string& event) { return event == kRepeat || event == 
 }  // namespace
 
 Dispatcher::Dispatcher(std::string conninfo, common::Clock* clock, DispatcherOptions options)
-    : conninfo_(std::move(conninfo)), clock_(clock), options_(options) {}
+    : conninfo_(std::move(conninfo)),
+      clock_(clock),
+      options_(options),
+      scheduler_lease_(collector::cluster::kNotifySchedulerShard, DefaultLeaseOwner()) {}
+
+void Dispatcher::set_lease_owner(const std::string& owner) {
+  absl::MutexLock l(&run_mu_);
+  scheduler_lease_.set_owner(owner);
+}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -65,14 +80,15 @@ void Dispatcher::Start() {
 }
 
 void Dispatcher::Stop() {
-  if (!thread_.joinable()) {
-    return;
+  if (thread_.joinable()) {
+    {
+      absl::MutexLock l(&thread_mu_);
+      stop_ = true;
+    }
+    thread_.join();
   }
-  {
-    absl::MutexLock l(&thread_mu_);
-    stop_ = true;
-  }
-  thread_.join();
+  absl::MutexLock l(&run_mu_);
+  scheduler_lease_.Release(conn_.get());
 }
 
 void Dispatcher::Loop() {
@@ -102,6 +118,10 @@ void Dispatcher::AppendMetrics(common::MetricsText* out) const {
   out->Add("sonde_notify_scheduled_total", "counter",
            "REPEAT, ESCALATED and HEARTBEAT notifications scheduled.",
            static_cast<double>(s.scheduled));
+  out->Add("sonde_notify_scheduler_fenced_total", "counter",
+           "Scheduling passes refused because this replica no longer held the scheduler's "
+           "lease (shard -1) under the epoch it held (rolled back).",
+           static_cast<double>(s.scheduler_fenced));
   out->Add("sonde_notify_pending", "gauge",
            "Outbox rows awaiting delivery (including those waiting for a retry).",
            static_cast<double>(s.pending));
@@ -217,10 +237,16 @@ absl::Status Dispatcher::Schedule(const v1::Config& config, absl::Time now) {
   if (!wanted) {
     return absl::OkStatus();
   }
+  // One replica schedules: the holder of the scheduler's lease.
+  ASSIGN_OR_RETURN(std::optional<collector::cluster::LeaseFence> fence,
+                   Watch(scheduler_lease_.Hold(conn_.get())));
+  if (!fence.has_value()) {
+    return absl::OkStatus();  // another replica holds it
+  }
   // Not pg::InTransaction: Exec and Watch drop the connection when it is
   // lost, so the rollback must look at conn_ again, not at a saved pointer.
   RETURN_IF_ERROR(Exec("BEGIN", {}).status());
-  absl::Status st = ScheduleInTransaction(config, now);
+  absl::Status st = ScheduleInTransaction(config, now, *fence);
   if (st.ok()) {
     st = Exec("COMMIT", {}).status();
   }
@@ -230,13 +256,19 @@ absl::Status Dispatcher::Schedule(const v1::Config& config, absl::Time now) {
   return st;
 }
 
-absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::Time now) {
-  ASSIGN_OR_RETURN(PgResultPtr lock, Exec("SELECT pg_try_advisory_xact_lock($1::bigint)",
-                                          {absl::StrCat(kScheduleLockKey)}));
-  if (PQgetvalue(lock.get(), 0, 0)[0] != 't') {
-    return absl::OkStatus();  // another replica is scheduling right now
+absl::Status Dispatcher::ScheduleInTransaction(const v1::Config& config, absl::Time now,
+                                               const collector::cluster::LeaseFence& fence) {
+  OutboxWriter outbox(conn_.get(), &fence);
+  if (absl::Status st = Watch(outbox.Fence()); !st.ok()) {
+    if (!absl::IsFailedPrecondition(st)) {
+      return st;
+    }
+    // Paused past the lease, and another replica took it: write nothing.
+    scheduler_lease_.Lost();
+    stats_.scheduler_fenced.fetch_add(1);
+    spdlog::warn("notify: {}; this replica no longer schedules", std::string(st.message()));
+    return absl::OkStatus();
   }
-  OutboxWriter outbox(conn_.get());
 
   // Incidents that opened inside a maintenance window and outlived it were
   // never paged: page them now (OPENED), as if they had just opened.

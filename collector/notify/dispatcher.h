@@ -2,7 +2,11 @@
 // table (collector/storage migration 3) through the senders, with retries
 // and backoff, and schedules REPEAT, ESCALATED and HEARTBEAT rows itself from
 // the database, so that a restart (or another collector replica) picks up
-// where this one stopped; every row and timeline line it adds goes through
+// where this one stopped. Only the holder of the scheduler's lease (shard
+// -1 of shard_leases, docs/ha.md) schedules, in a transaction fenced by that
+// lease; every replica delivers, claiming rows FOR UPDATE SKIP LOCKED. A
+// delivery interrupted before its commit is sent again under the same
+// X-Sonde-Delivery id (the outbox row's id). Every row and timeline line it adds goes through
 // the OutboxWriter (outbox.h). See senders/notification.h for the flow and
 // docs/notifications.md for the rules.
 //
@@ -35,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "collector/cluster/lease_keeper.h"
 #include "collector/storage/pg/pg.h"
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -58,12 +63,13 @@ struct DispatcherOptions {
 // Counters since construction, for /metrics: written by the dispatcher
 // thread, read from any thread.
 struct DispatcherStats {
-  std::atomic<uint64_t> delivered{0};        // rows a receiver accepted
-  std::atomic<uint64_t> failed_attempts{0};  // attempts that failed (row retried later)
-  std::atomic<uint64_t> skipped{0};          // REPEAT/ESCALATED rows made moot by ack/resolve
-  std::atomic<uint64_t> abandoned{0};        // rows whose notifier is no longer configured
-  std::atomic<uint64_t> scheduled{0};        // REPEAT, ESCALATED and HEARTBEAT rows written
-  std::atomic<int64_t> pending{0};           // rows awaiting delivery after the last pass
+  std::atomic<uint64_t> delivered{0};         // rows a receiver accepted
+  std::atomic<uint64_t> failed_attempts{0};   // attempts that failed (row retried later)
+  std::atomic<uint64_t> skipped{0};           // REPEAT/ESCALATED rows made moot by ack/resolve
+  std::atomic<uint64_t> abandoned{0};         // rows whose notifier is no longer configured
+  std::atomic<uint64_t> scheduled{0};         // REPEAT, ESCALATED and HEARTBEAT rows written
+  std::atomic<uint64_t> scheduler_fenced{0};  // scheduling passes refused by the lease fence
+  std::atomic<int64_t> pending{0};            // rows awaiting delivery after the last pass
 };
 
 class Dispatcher {
@@ -78,10 +84,15 @@ class Dispatcher {
   // The same, sharing the caller's copy (a large config is not copied).
   void SetConfig(std::shared_ptr<const v1::Config> config);
 
+  // The owner name of the scheduler's lease: the replica id. Before
+  // Start; the default is unique per Dispatcher (host, process, instance).
+  void set_lease_owner(const std::string& owner);
+
   // Runs passes on a thread of its own until Stop(). Idempotent.
   void Start();
   // Stops the thread, waiting for the pass in progress (at most about one
-  // send timeout per claimed row). Idempotent.
+  // send timeout per claimed row), and releases the scheduler's lease (the
+  // next replica schedules at once). Idempotent.
   void Stop();
 
   // One pass at time `now`: schedule, deliver up to batch_size due rows,
@@ -117,7 +128,8 @@ class Dispatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status Schedule(const v1::Config& config, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  absl::Status ScheduleInTransaction(const v1::Config& config, absl::Time now)
+  absl::Status ScheduleInTransaction(const v1::Config& config, absl::Time now,
+                                     const collector::cluster::LeaseFence& fence)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   // Delivers the oldest due row, if any, of a notifier not in `*failed`;
   // sets *found. A notifier whose attempt failed joins `*failed`, so a
@@ -137,6 +149,7 @@ class Dispatcher {
   absl::Mutex run_mu_;  // one pass at a time; guards the connection
   PgConnPtr conn_ ABSL_GUARDED_BY(run_mu_);
   bool in_outage_ ABSL_GUARDED_BY(run_mu_) = false;
+  collector::cluster::LeaseKeeper scheduler_lease_ ABSL_GUARDED_BY(run_mu_);
   std::string last_logged_error_ ABSL_GUARDED_BY(run_mu_);
 
   absl::Mutex thread_mu_;

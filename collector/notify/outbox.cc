@@ -12,11 +12,22 @@ namespace {
 
 // A row that is due at once: created and next attempt at `now`.
 constexpr char kInsertOutbox[] =
-    "INSERT INTO outbox (incident_id, notifier, event, payload, created_at, next_attempt_at)";
+    "INSERT INTO outbox (incident_id, notifier, event, payload, created_at, next_attempt_at,"
+    " lease_epoch)";
 
 std::string Number(double v) { return absl::StrFormat("%.17g", v); }
 
 }  // namespace
+
+OutboxWriter::OutboxWriter(PGconn* conn, const collector::cluster::LeaseFence* fence)
+    : conn_(conn), fence_(fence), epoch_(fence != nullptr ? absl::StrCat(fence->epoch) : "") {}
+
+absl::Status OutboxWriter::Fence() {
+  if (fence_ == nullptr) {
+    return absl::OkStatus();
+  }
+  return collector::cluster::ShardLeases().Fence(conn_, *fence_);
+}
 
 absl::Status OutboxWriter::AddEvent(const v1::Incident& incident,
                                     const std::vector<std::string>& regions, absl::Time at,
@@ -24,12 +35,13 @@ absl::Status OutboxWriter::AddEvent(const v1::Incident& incident,
   return collector::pg::ExecParams(
              conn_,
              "INSERT INTO incident_events (incident_id, at, kind, incident_kind, regions,"
-             " affected_targets, recovered_targets, failing_share, detail)"
-             " VALUES ($1, $2::timestamptz, $3, $4, $5::text[], $6, $7, $8, $9)",
+             " affected_targets, recovered_targets, failing_share, detail, lease_epoch)"
+             " VALUES ($1, $2::timestamptz, $3, $4, $5::text[], $6, $7, $8, $9,"
+             " NULLIF($10, '')::bigint)",
              {incident.id(), collector::pg::Timestamp(at), std::string(kind), incident.kind(),
               collector::pg::ToArray(regions), absl::StrCat(incident.affected_targets()),
               absl::StrCat(incident.recovered_targets()), Number(incident.failing_share()),
-              std::string(detail)},
+              std::string(detail), epoch_},
              "store incident event")
       .status();
 }
@@ -39,10 +51,12 @@ absl::Status OutboxWriter::AddEventFromRow(const std::string& incident_id, absl:
   return collector::pg::ExecParams(
              conn_,
              "INSERT INTO incident_events (incident_id, at, kind, incident_kind,"
-             " regions, affected_targets, recovered_targets, failing_share, detail)"
+             " regions, affected_targets, recovered_targets, failing_share, detail, lease_epoch)"
              " SELECT id, $2::timestamptz, $3, kind, regions, affected_targets,"
-             " recovered_targets, failing_share, $4 FROM incidents WHERE id = $1",
-             {incident_id, collector::pg::Timestamp(at), std::string(kind), std::string(detail)},
+             " recovered_targets, failing_share, $4, NULLIF($5, '')::bigint FROM incidents"
+             " WHERE id = $1",
+             {incident_id, collector::pg::Timestamp(at), std::string(kind), std::string(detail),
+              epoch_},
              "store incident event")
       .status();
 }
@@ -87,9 +101,11 @@ absl::StatusOr<int> OutboxWriter::Page(const v1::Config& config, const v1::Incid
     ASSIGN_OR_RETURN(
         bool added,
         Queue(absl::StrCat(kInsertOutbox,
-                           " VALUES ($1, $2, $3, $4::json, $5::timestamptz, $5::timestamptz)"),
+                           " VALUES ($1, $2, $3, $4::json, $5::timestamptz, $5::timestamptz,"
+                           " NULLIF($6, '')::bigint)"),
               {incident.id(), n->name(), std::string(event),
-               NotificationJson(event, n->name(), &incident, now), collector::pg::Timestamp(now)}));
+               NotificationJson(event, n->name(), &incident, now), collector::pg::Timestamp(now),
+               epoch_}));
     queued += added ? 1 : 0;
   }
   return queued;
@@ -118,11 +134,12 @@ absl::StatusOr<bool> OutboxWriter::Repeat(const v1::Notifier& notifier,
                                           absl::Duration every) {
   return Queue(
       absl::StrCat(kInsertOutbox,
-                   " SELECT $1, $2, 'REPEAT', $3::json, $4::timestamptz, $4::timestamptz"
+                   " SELECT $1, $2, 'REPEAT', $3::json, $4::timestamptz, $4::timestamptz,"
+                   " NULLIF($6, '')::bigint"
                    " WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE incident_id = $1"
                    " AND notifier = $2 AND created_at > $5::timestamptz)"),
       {incident.id(), notifier.name(), NotificationJson(kRepeat, notifier.name(), &incident, now),
-       collector::pg::Timestamp(now), collector::pg::Timestamp(now - every)});
+       collector::pg::Timestamp(now), collector::pg::Timestamp(now - every), epoch_});
 }
 
 absl::StatusOr<bool> OutboxWriter::Escalate(const std::string& to, const std::string& from,
@@ -131,11 +148,12 @@ absl::StatusOr<bool> OutboxWriter::Escalate(const std::string& to, const std::st
   ASSIGN_OR_RETURN(
       bool queued,
       Queue(absl::StrCat(kInsertOutbox,
-                         " SELECT $1, $2, 'ESCALATED', $3::json, $4::timestamptz, $4::timestamptz"
+                         " SELECT $1, $2, 'ESCALATED', $3::json, $4::timestamptz, $4::timestamptz,"
+                         " NULLIF($5, '')::bigint"
                          " WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE incident_id = $1"
                          " AND notifier = $2 AND event = 'ESCALATED')"),
             {incident.id(), to, NotificationJson(kEscalated, to, &incident, now),
-             collector::pg::Timestamp(now)}));
+             collector::pg::Timestamp(now), epoch_}));
   if (queued) {
     RETURN_IF_ERROR(AddEventFromRow(
         incident.id(), now, kEscalated,
@@ -149,11 +167,11 @@ absl::StatusOr<bool> OutboxWriter::Heartbeat(const v1::Notifier& notifier, absl:
                                              absl::Duration every) {
   return Queue(absl::StrCat(kInsertOutbox,
                             " SELECT NULL, $1, 'HEARTBEAT', $2::json, $3::timestamptz,"
-                            " $3::timestamptz WHERE NOT EXISTS (SELECT 1 FROM outbox"
-                            " WHERE incident_id IS NULL AND notifier = $1"
+                            " $3::timestamptz, NULLIF($5, '')::bigint WHERE NOT EXISTS (SELECT 1"
+                            " FROM outbox WHERE incident_id IS NULL AND notifier = $1"
                             " AND event = 'HEARTBEAT' AND created_at > $4::timestamptz)"),
                {notifier.name(), NotificationJson(kHeartbeat, notifier.name(), nullptr, now),
-                collector::pg::Timestamp(now), collector::pg::Timestamp(now - every)});
+                collector::pg::Timestamp(now), collector::pg::Timestamp(now - every), epoch_});
 }
 
 }  // namespace sonde::notify

@@ -9,6 +9,12 @@
 // commit, the Dispatcher schedules reminders and notes deliveries in its
 // own. It holds no state of its own; one thread at a time (the connection's).
 // Times are always the caller's `now`, never the database's now().
+//
+// Fencing (docs/ha.md): given a LeaseFence, the writer's transaction must
+// begin with Fence() (the caller's first statement), and every timeline and
+// outbox row it adds carries the fence's epoch in `lease_epoch` (NULL
+// without a fence: a collector not in cluster mode, a person's UPDATE, a
+// delivery's NOTIFIED line).
 #ifndef SONDE_COLLECTOR_NOTIFY_OUTBOX_H_
 #define SONDE_COLLECTOR_NOTIFY_OUTBOX_H_
 
@@ -21,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "collector/cluster/shard_leases.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/collector.pb.h"
 
@@ -29,7 +36,17 @@ namespace sonde::notify {
 class OutboxWriter {
  public:
   // `conn` is borrowed and must be inside a transaction the caller commits.
-  explicit OutboxWriter(PGconn* conn) : conn_(conn) {}
+  // `fence` (borrowed; null = unfenced) stamps the rows' lease_epoch.
+  explicit OutboxWriter(PGconn* conn, const collector::cluster::LeaseFence* fence = nullptr);
+
+  // The fenced transaction's first statement: OK while the fence's owner
+  // holds its shard under its epoch (the lease row stays locked FOR SHARE
+  // until the transaction ends); FAILED_PRECONDITION "fenced" otherwise --
+  // roll back. OK at once without a fence.
+  absl::Status Fence();
+  // The fence's epoch as a text parameter for `NULLIF($n, '')::bigint`: the
+  // lease_epoch of a row the caller writes itself ("" without a fence).
+  const std::string& epoch_param() const { return epoch_; }
 
   // Timeline line `kind` for `incident` as it is at `at`, with the regions
   // of that moment (the incident row may keep a wider scope).
@@ -82,6 +99,8 @@ class OutboxWriter {
   absl::StatusOr<bool> Queue(const std::string& sql, const std::vector<std::string>& params);
 
   PGconn* const conn_;
+  const collector::cluster::LeaseFence* const fence_;
+  const std::string epoch_;  // the fence's epoch as a parameter; "" = NULL
 };
 
 }  // namespace sonde::notify

@@ -21,9 +21,11 @@ namespace pb = google::protobuf;
 // the collector's CPU. This printer walks the message by reflection and
 // writes what MessageToJsonString writes with preserve_proto_field_names
 // (set fields only; 64-bit integers as strings; enums by name; bytes in
-// base64; google.protobuf.Timestamp in RFC 3339). Message types with
-// anything else (maps, floating point, other well-known types) take the
-// general printer. Tests compare both printers (store_encoding_test.cc).
+// base64; google.protobuf.Timestamp in RFC 3339). Message types with maps
+// or other well-known types take the general printer; so does a message
+// with a floating-point field set (protobuf's shortest round-trip digits
+// are its own; ProbeResult has one, icmp_loss, set only when an ICMP check
+// lost packets). Tests compare both printers (store_encoding_test.cc).
 
 bool FastJsonSupports(const pb::Descriptor* d, int depth) {
   if (d->full_name() == "google.protobuf.Timestamp") {
@@ -34,8 +36,7 @@ bool FastJsonSupports(const pb::Descriptor* d, int depth) {
   }
   for (int i = 0; i < d->field_count(); ++i) {
     const pb::FieldDescriptor* f = d->field(i);
-    if (f->is_map() || f->cpp_type() == pb::FieldDescriptor::CPPTYPE_FLOAT ||
-        f->cpp_type() == pb::FieldDescriptor::CPPTYPE_DOUBLE) {
+    if (f->is_map()) {
       return false;
     }
     if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE &&
@@ -118,7 +119,7 @@ bool AppendFieldValueJson(const pb::Message& m, const pb::FieldDescriptor* f, in
       }
       return AppendMessageJson(sub, out);
     }
-    default:
+    default:  // float and double: the general printer's digits
       return false;
   }
 }
@@ -158,6 +159,8 @@ bool AppendMessageJson(const pb::Message& m, std::string* out) {
 }
 
 }  // namespace
+
+bool DirectJsonCovers(const pb::Descriptor* d) { return FastJsonSupports(d, 0); }
 
 std::string ResultJson(const v1::ProbeResult& result) {
   static const bool kFast = FastJsonSupports(v1::ProbeResult::descriptor(), 0);

@@ -21,6 +21,15 @@ using pg::PgResultPtr;
 // Advisory lock key ("sonde" + a small number); any stable constant does.
 constexpr int64_t kPartitionLockKey = 0x736f6e6465000002;
 
+// Fillfactors of the rollup partitions (see PartitionedTable::fillfactor).
+// A minute row is updated for a minute, an hour or day row all through its
+// hour or day, by every batch with its check: those pages keep half free.
+// At 100 only ~5 % of the rollup updates of bench/ingest were HOT, at 50
+// 99 %, and the three upserts took a third of the time.
+// The `_class` rows are few (failures only) and stay at 100.
+constexpr int kMinuteFillFactor = 70;
+constexpr int kCoarseFillFactor = 50;
+
 // A partition's name suffix: its start as FormatTime writes it, and how
 // many digits that is.
 struct Suffix {
@@ -54,6 +63,14 @@ absl::Time SpanStart(PartitionSpan span, absl::Time t, int later) {
   return t;
 }
 
+// " WITH (fillfactor = N)" when the table has one, else "".
+std::string WithFillFactor(const PartitionedTable& table) {
+  if (table.fillfactor >= 100) {
+    return "";
+  }
+  return absl::StrCat(" WITH (fillfactor = ", table.fillfactor, ")");
+}
+
 // Creates the partition of `table` starting at `start` unless it exists.
 // Rows of its range that went to the DEFAULT partition earlier (when the
 // range was outside the window) move into it, otherwise ATTACH would
@@ -78,7 +95,8 @@ absl::Status CreatePartition(PGconn* c, const PartitionedTable& table, absl::Tim
     RETURN_IF_ERROR(
         Exec(c,
              absl::StrCat("CREATE TABLE ", name, " (LIKE ", table.table,
-                          " INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+                          " INCLUDING DEFAULTS INCLUDING CONSTRAINTS)", WithFillFactor(table),
+                          ";"
                           "WITH moved AS (DELETE FROM ",
                           table.table, "_default WHERE ", table.column, " >= '", lo, "' AND ",
                           table.column, " < '", hi, "' RETURNING *) INSERT INTO ", name,
@@ -102,12 +120,13 @@ absl::Status CreatePartition(PGconn* c, const PartitionedTable& table, absl::Tim
 const std::vector<PartitionedTable>& PartitionedTables() {
   static const std::vector<PartitionedTable> kTables = {
       {"results", "started_at", PartitionSpan::kDay},
-      {"rollup_minute", "minute", PartitionSpan::kDay},
+      {"rollup_minute", "minute", PartitionSpan::kDay, kMinuteFillFactor},
       {"rollup_minute_class", "minute", PartitionSpan::kDay},
-      {"rollup_hour", "hour", PartitionSpan::kMonth},
+      {"rollup_hour", "hour", PartitionSpan::kMonth, kCoarseFillFactor},
       {"rollup_hour_class", "hour", PartitionSpan::kMonth},
-      {"rollup_day", "day", PartitionSpan::kYear},
+      {"rollup_day", "day", PartitionSpan::kYear, kCoarseFillFactor},
       {"rollup_day_class", "day", PartitionSpan::kYear},
+      {"result_feed", "at", PartitionSpan::kDay},
   };
   return kTables;
 }
@@ -149,6 +168,30 @@ std::optional<absl::Time> ParsePartitionName(const PartitionedTable& table,
 
 std::string PartitionName(int64_t day) {
   return PartitionName(PartitionedTables()[0], DayStart(day));
+}
+
+absl::Status Partitions::SetFillFactors(PGconn* c) {
+  for (const PartitionedTable& table : PartitionedTables()) {
+    if (table.fillfactor >= 100) {
+      continue;
+    }
+    const std::string want = absl::StrCat("fillfactor=", table.fillfactor);
+    ASSIGN_OR_RETURN(
+        PgResultPtr children,
+        ExecParams(c,
+                   "SELECT quote_ident(c.relname) FROM pg_inherits i"
+                   " JOIN pg_class c ON c.oid = i.inhrelid"
+                   " WHERE i.inhparent = $1::text::regclass"
+                   " AND NOT coalesce($2::text = ANY (c.reloptions), false)",
+                   {table.table, want}, absl::StrCat("list partitions of ", table.table)));
+    for (int i = 0; i < PQntuples(children.get()); ++i) {
+      const std::string name = PQgetvalue(children.get(), i, 0);
+      RETURN_IF_ERROR(Exec(c, absl::StrCat("ALTER TABLE ", name, " SET (", want, ")"),
+                           absl::StrCat("set the fillfactor of ", name))
+                          .status());
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Partitions::Ensure(PGconn* c, const std::set<int64_t>& days) {

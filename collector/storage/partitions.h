@@ -1,6 +1,7 @@
 // The range partitions of every partitioned table: `results` and the
 // minute rollups by UTC day, the hourly rollups by UTC month, the daily
-// rollups by UTC year (migrations 1 and 4). Each table also has a DEFAULT
+// rollups by UTC year (migrations 1 and 4), the result feed by the UTC day
+// it was written (migration 8). Each table also has a DEFAULT
 // partition (`<table>_default`), so an insert never fails on range.
 //
 // Creation: a Partitions object creates, on first use, the partitions that
@@ -35,11 +36,17 @@ struct PartitionedTable {
   const char* table;   // "rollup_hour"
   const char* column;  // the range key, "hour"
   PartitionSpan span;
+  // The partitions' fillfactor (100 = PostgreSQL's default, nothing set).
+  // Rollup rows are updated by every batch that touches their bucket: room
+  // left on each page keeps those updates HOT (the new row version on the
+  // same page, no new index entries), several times cheaper than an update
+  // that moves the row.
+  int fillfactor = 100;
 };
 
 // Every partitioned table, parents before nothing in particular: results,
 // rollup_minute, rollup_minute_class, rollup_hour, rollup_hour_class,
-// rollup_day, rollup_day_class.
+// rollup_day, rollup_day_class, result_feed.
 const std::vector<PartitionedTable>& PartitionedTables();
 
 // The start of the partition of `span` holding `t`, and of the next one.
@@ -65,6 +72,13 @@ class Partitions {
   // every table that hold that day and do not exist yet, each in a
   // transaction of its own (call it outside a transaction).
   absl::Status Ensure(PGconn* conn, const std::set<int64_t>& days);
+
+  // Gives every existing partition (DEFAULT ones included) of a table with
+  // a fillfactor below 100 that fillfactor, if it has none yet; partitions
+  // made before there was one keep their rows and leave room from now on.
+  // Only catalog work: ALTER TABLE … SET takes SHARE UPDATE EXCLUSIVE, which
+  // ingest's writes do not wait for. Call it outside a transaction.
+  static absl::Status SetFillFactors(PGconn* conn);
 
   int future_days() const { return future_days_; }
 

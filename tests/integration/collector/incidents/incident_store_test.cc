@@ -9,12 +9,16 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "collector/cluster/shard_leases.h"
+#include "collector/storage/pg/pg.h"
 #include "collector/storage/store.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/text_format.h"
@@ -847,6 +851,61 @@ TEST(IncidentStoreRestartTest, UnavailableWhilePostgresIsDownThenRecovers) {
             2);
   ASSERT_OK_AND_ASSIGN(std::vector<detect::Incident> open, store.LoadOpen());
   EXPECT_EQ(open.size(), 2u);
+}
+
+// Cluster mode (docs/ha.md, "Fencing"): a write under the shard's running
+// lease lands with its epoch on every row; after another replica took the
+// shard over, a write under the old epoch is refused and lands nothing.
+TEST_F(IncidentStoreTest, AFencedWriteAfterATakeoverLandsNothing) {
+  ASSERT_OK_AND_ASSIGN(pg::PgConnPtr conn, pg::Connect(conninfo_, "fence-test"));
+  ASSERT_OK(pg::Exec(conn.get(), "DELETE FROM shard_leases WHERE shard = 11", "clean").status());
+  const cluster::ShardLeases leases(absl::Seconds(1));
+  ASSERT_OK_AND_ASSIGN(std::optional<cluster::ShardLease> a, leases.Acquire(conn.get(), 11, "a"));
+  ASSERT_TRUE(a.has_value());
+  const cluster::LeaseFence fence_a{11, "a", a->epoch};
+
+  detect::Incident inc = MakeIncident("fenced/GLOBAL_OUTAGE/1763715600", "fenced",
+                                      IncidentKind::kGlobalOutage, {"fra"});
+  ASSERT_OK(
+      store_->Record({Event(IncidentEventKind::kOpened, inc, kT0)}, TwoNotifiers(), kT0, &fence_a));
+  const std::string epoch = absl::StrCat(a->epoch);
+  EXPECT_THAT(Query(absl::StrCat("SELECT lease_epoch FROM incidents WHERE id = ", Q(inc.id))),
+              ElementsAre(ElementsAre(epoch)));
+  EXPECT_THAT(Query(absl::StrCat("SELECT DISTINCT lease_epoch FROM incident_events"
+                                 " WHERE incident_id = ",
+                                 Q(inc.id))),
+              ElementsAre(ElementsAre(epoch)));
+  EXPECT_THAT(Query(absl::StrCat("SELECT DISTINCT lease_epoch FROM outbox WHERE incident_id = ",
+                                 Q(inc.id))),
+              ElementsAre(ElementsAre(epoch)));
+  EXPECT_EQ(OutboxCount(inc.id), 2);
+
+  // a pauses past its lease; b takes the shard over under a new epoch.
+  absl::SleepFor(absl::Milliseconds(1300));
+  ASSERT_OK_AND_ASSIGN(std::optional<cluster::ShardLease> b, leases.Acquire(conn.get(), 11, "b"));
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->epoch, a->epoch + 1);
+
+  // a wakes and writes the resolution it decided: fenced, nothing lands.
+  detect::Incident resolved = inc;
+  resolved.resolved = true;
+  resolved.resolved_at = kT0 + absl::Seconds(30);
+  const absl::Status st =
+      store_->Record({Event(IncidentEventKind::kResolved, resolved, resolved.resolved_at)},
+                     TwoNotifiers(), resolved.resolved_at, &fence_a);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_THAT(TimelineKinds(inc.id), ElementsAre("OPENED"));
+  EXPECT_EQ(OutboxCount(inc.id), 2);
+  EXPECT_EQ(Int(absl::StrCat("SELECT count(*) FROM incidents WHERE id = ", Q(inc.id),
+                             " AND resolved_at IS NULL")),
+            1);
+  // Without a fence (a collector not in cluster mode) rows carry no epoch.
+  detect::Incident plain =
+      MakeIncident("plain/GLOBAL_OUTAGE/1763715600", "plain", IncidentKind::kGlobalOutage, {"fra"});
+  ASSERT_OK(store_->Record({Event(IncidentEventKind::kOpened, plain, kT0)}, TwoNotifiers(), kT0));
+  EXPECT_EQ(Int(absl::StrCat("SELECT count(*) FROM outbox WHERE incident_id = ", Q(plain.id),
+                             " AND lease_epoch IS NULL")),
+            2);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -58,6 +59,7 @@ class NotifyDispatcherTest : public ::testing::Test {
     store_ = *std::move(store);
     ASSERT_TRUE(store_->Migrate().ok());
     ASSERT_TRUE(store_->Execute("TRUNCATE outbox, incident_events, incidents").ok());
+    ASSERT_TRUE(store_->Execute("DELETE FROM shard_leases WHERE shard = -1").ok());
   }
 
   static const std::string& conninfo() { return sonde::testing::PostgresEnvironment::conninfo(); }
@@ -632,6 +634,87 @@ TEST_F(NotifyDispatcherTest, OutboxWriterEndsMaintenanceOnlyWhenNoWindowCoversTh
   EXPECT_EQ(Rows("event = 'OPENED' AND notifier = 'oncall'"), 1);
   EXPECT_EQ(Value("SELECT in_maintenance FROM incidents"), "f");
   EXPECT_EQ(Events("MAINTENANCE_ENDED"), 1);
+}
+
+// Scheduling under the scheduler's lease (shard -1, docs/ha.md): one of two
+// replicas schedules; when its lease expired and the other took it over, a
+// scheduling pass of the first writes nothing and is counted as fenced.
+TEST_F(NotifyDispatcherTest, OneReplicaSchedulesUnderTheLeaseAndALostLeaseWritesNothing) {
+  HttpReceiver receiver;
+  v1::Config config;
+  common::FromAbsl(absl::Minutes(1),
+                   AddWebhook(&config, "dms", receiver)->mutable_heartbeat_every());
+  auto a = NewDispatcher(config);
+  auto b = NewDispatcher(config);
+  a->set_lease_owner("a");
+  b->set_lease_owner("b");
+  ASSERT_TRUE(a->RunOnce(kT0).ok());
+  ASSERT_TRUE(b->RunOnce(kT0 + absl::Seconds(61)).ok());
+  EXPECT_EQ(a->stats().scheduled, 1u);
+  EXPECT_EQ(b->stats().scheduled, 0u) << "b scheduled while a held the lease";
+  EXPECT_EQ(Value("SELECT owner || ' ' || epoch FROM shard_leases WHERE shard = -1"), "a 1");
+  EXPECT_EQ(Rows("event = 'HEARTBEAT' AND lease_epoch = 1"), 1);
+
+  // a pauses past its lease (its expiry is moved instead of waiting 15 s);
+  // b takes it over under epoch 2 at its next look (at most every second).
+  ASSERT_TRUE(store_
+                  ->Execute("UPDATE shard_leases SET expires_at = clock_timestamp()"
+                            " - interval '1 second' WHERE shard = -1")
+                  .ok());
+  absl::SleepFor(absl::Milliseconds(1100));
+  ASSERT_TRUE(b->RunOnce(kT0 + absl::Minutes(2)).ok());
+  EXPECT_EQ(b->stats().scheduled, 1u);
+  EXPECT_EQ(Value("SELECT owner || ' ' || epoch FROM shard_leases WHERE shard = -1"), "b 2");
+  // a wakes, still believing it holds epoch 1: fenced, nothing written.
+  ASSERT_TRUE(a->RunOnce(kT0 + absl::Minutes(4)).ok());
+  EXPECT_EQ(a->stats().scheduler_fenced, 1u);
+  EXPECT_EQ(a->stats().scheduled, 1u);
+  EXPECT_EQ(Rows("event = 'HEARTBEAT' AND lease_epoch = 1"), 1);
+  EXPECT_EQ(Rows("event = 'HEARTBEAT' AND lease_epoch = 2"), 1);
+  EXPECT_EQ(Rows("event = 'HEARTBEAT' AND lease_epoch IS NULL"), 0);
+
+  // b stops (a shutdown releases the lease): a schedules again at once.
+  b.reset();
+  absl::SleepFor(absl::Milliseconds(1100));
+  ASSERT_TRUE(a->RunOnce(kT0 + absl::Minutes(6)).ok());
+  EXPECT_EQ(a->stats().scheduled, 2u);
+  EXPECT_EQ(Value("SELECT owner || ' ' || epoch FROM shard_leases WHERE shard = -1"), "a 3");
+}
+
+// A replica that dies after the receiver took a delivery but before its
+// commit: the row is delivered again, under the same X-Sonde-Delivery id
+// (the outbox row's id), and recorded once.
+TEST_F(NotifyDispatcherTest, ADeliveryInterruptedBeforeItsCommitRepeatsWithTheSameId) {
+  HttpReceiver receiver;
+  receiver.set_delay(absl::Seconds(1));
+  v1::Config config;
+  AddWebhook(&config, "oncall", receiver);
+  const v1::Incident inc = MakeIncident("app/GLOBAL_OUTAGE/12", kT0);
+  InsertIncident(inc);
+  const int64_t id = InsertOpened(inc, "oncall", kT0);
+  auto first = NewDispatcher(config);
+  std::thread pass([&] { (void)first->RunOnce(kT0); });
+  for (int i = 0; i < 100 && receiver.requests().empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(receiver.requests().size(), 1u);
+  // The "crash": the replica's session ends while the receiver answers.
+  ASSERT_TRUE(store_
+                  ->Execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE application_name = 'sonde-notify'")
+                  .ok());
+  pass.join();
+  EXPECT_EQ(Rows("delivered_at IS NULL"), 1) << "the interrupted delivery was committed";
+
+  receiver.set_delay(absl::ZeroDuration());
+  auto second = NewDispatcher(config);
+  ASSERT_TRUE(second->RunOnce(kT0 + absl::Seconds(1)).ok());
+  const auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].headers.at("x-sonde-delivery"), absl::StrCat(id));
+  EXPECT_EQ(requests[1].headers.at("x-sonde-delivery"), absl::StrCat(id));
+  EXPECT_EQ(Rows("delivered_at IS NOT NULL AND attempts = 1"), 1);
+  EXPECT_EQ(Events("NOTIFIED"), 1);
 }
 
 }  // namespace

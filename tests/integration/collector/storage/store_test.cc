@@ -143,6 +143,36 @@ TEST_F(StoreTest, MigrationsAreIdempotentAndSafeToRunConcurrently) {
             "t");
 }
 
+// Rollup partitions keep room on their pages for the updates every batch
+// makes (partitions.h): the ones made ahead, one made on first use, and one
+// that an older collector made without it (Migrate gives it the room).
+TEST_F(StoreTest, RollupPartitionsLeaveRoomForInPlaceUpdates) {
+  ASSERT_TRUE(store_->Execute("ALTER TABLE rollup_hour_default RESET (fillfactor)").ok());
+  ASSERT_TRUE(store_->Migrate().ok());
+  const absl::Time old = absl::Now() - absl::Hours(24 * 20);
+  ASSERT_TRUE(
+      store_->InsertBatch(Batch("p-fill", "fra", 1, {Result("fill", 1, old, true, FC::OK)})).ok());
+  auto partitions_without = [&](const char* parent, const char* option) {
+    return Column(
+        absl::StrCat("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                     " WHERE i.inhparent = '",
+                     parent, "'::regclass AND NOT coalesce('", option,
+                     "' = ANY (c.reloptions), false) ORDER BY 1"));
+  };
+  EXPECT_EQ(partitions_without("rollup_minute", "fillfactor=70"), std::vector<std::string>{});
+  EXPECT_EQ(partitions_without("rollup_hour", "fillfactor=50"), std::vector<std::string>{});
+  EXPECT_EQ(partitions_without("rollup_day", "fillfactor=50"), std::vector<std::string>{});
+  EXPECT_EQ(One(absl::StrCat("SELECT count(*) FROM pg_inherits WHERE inhparent ="
+                             " 'rollup_minute'::regclass AND inhrelid = to_regclass('",
+                             "rollup_minute_p",
+                             absl::FormatTime("%Y%m%d", old, absl::UTCTimeZone()), "')")),
+            "1");
+  // Raw rows are never updated: their pages stay full.
+  EXPECT_EQ(One("SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'results'::regclass AND c.reloptions IS NOT NULL"),
+            "0");
+}
+
 TEST_F(StoreTest, InsertBatchStoresOneRowPerResultWithTheBatchIdentity) {
   const absl::Time t = absl::Now() - absl::Minutes(5);
   auto dup = store_->InsertBatch(Batch(
@@ -474,6 +504,39 @@ TEST_F(StoreTest, AFailedBatchLeavesNothingBehind) {
   EXPECT_EQ(One("SELECT sum(n) FROM rollup_minute_class WHERE check_id = 'fail'"
                 " AND failure_class = 'HTTP_BODY'"),
             "2");
+}
+
+// The rollup upserts and the COMMIT go in one pipeline: one failing there
+// also leaves nothing behind, and the connection is usable for the next
+// batch.
+TEST_F(StoreTest, AFailedRollupUpsertLeavesNothingBehind) {
+  ASSERT_TRUE(store_
+                  ->Execute("CREATE FUNCTION sonde_test_boom() RETURNS trigger LANGUAGE plpgsql"
+                            " AS $$BEGIN IF NEW.check_id = 'boom' THEN RAISE EXCEPTION 'boom';"
+                            " END IF; RETURN NEW; END$$;"
+                            "CREATE TRIGGER sonde_test_boom BEFORE INSERT ON rollup_hour"
+                            " FOR EACH ROW EXECUTE FUNCTION sonde_test_boom()")
+                  .ok());
+  const absl::Time t = absl::Now() - absl::Minutes(2);
+  auto failed = store_->InsertBatch(
+      Batch("p-pipe", "fra", 1,
+            {Result("calm", 1, t, true, FC::OK), Result("boom", 2, t, false, FC::HTTP_BODY, "x")}));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(absl::IsInternal(failed.status())) << failed.status();
+  EXPECT_TRUE(store_->healthy());
+  EXPECT_TRUE(store_->idle());
+  EXPECT_EQ(One("SELECT count(*) FROM ingested_batches WHERE prober_id = 'p-pipe'"), "0");
+  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-pipe'"), "0");
+  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE check_id IN ('calm', 'boom')"), "0");
+
+  auto next = store_->InsertBatch(Batch("p-pipe", "fra", 2, {Result("calm", 3, t, true, FC::OK)}));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_FALSE(*next);
+  EXPECT_EQ(One("SELECT probes FROM rollup_hour WHERE check_id = 'calm'"), "1");
+  ASSERT_TRUE(store_
+                  ->Execute("DROP TRIGGER sonde_test_boom ON rollup_hour;"
+                            "DROP FUNCTION sonde_test_boom()")
+                  .ok());
 }
 
 TEST_F(StoreTest, ALostConnectionIsUnavailable) {
