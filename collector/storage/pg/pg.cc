@@ -511,6 +511,7 @@ absl::StatusOr<std::vector<PgResultPtr>> Pipeline::Finish() {
   // pipeline mode whatever failed.
   std::vector<PgResultPtr> results;
   absl::Status failed = error_;
+  bool read_only = false;
   size_t index = 0;
   while (true) {
     RETURN_IF_ERROR(AwaitResult(conn_, deadline, what));
@@ -528,11 +529,15 @@ absl::StatusOr<std::vector<PgResultPtr>> Pipeline::Finish() {
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
       results.push_back(std::move(res));
     } else if (st != PGRES_PIPELINE_ABORTED && failed.ok()) {
+      read_only = IsReadOnly(raw);
       failed = PgError(conn_, raw, step);
     }
   }
   if (PQexitPipelineMode(conn_) != 1 && failed.ok()) {
     failed = PgError(conn_, nullptr, what);
+  }
+  if (read_only) {
+    MarkBad(conn_);  // as in Collect: a session that cannot write is dropped
   }
   if (!failed.ok()) {
     return failed;
