@@ -7,25 +7,36 @@
 #
 #   ./quickstart.sh                  run until Ctrl-C (then write var/report.html)
 #   ./quickstart.sh --duration 60    run 60 s, print the report, stop everything
+#   ./quickstart.sh --replicas 2     two collectors on the one PostgreSQL, the
+#                                    probers given both (--collector a,b: they
+#                                    use the first and fail over to the second;
+#                                    docs/ha.md); each serves its own status page
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 VAR=$ROOT/var
 DURATION=""
+REPLICAS=1
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=${2:?--duration needs SECONDS}; shift 2 ;;
     --duration=*) DURATION=${1#*=}; shift ;;
+    --replicas) REPLICAS=${2:?--replicas needs N}; shift 2 ;;
+    --replicas=*) REPLICAS=${1#*=}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "quickstart: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 if [ -n "$DURATION" ] && ! [[ "$DURATION" =~ ^[0-9]+$ ]]; then
   echo "quickstart: --duration takes whole seconds" >&2
+  exit 2
+fi
+if ! [[ "$REPLICAS" =~ ^[1-9]$ ]]; then
+  echo "quickstart: --replicas takes 1 to 9" >&2
   exit 2
 fi
 
@@ -105,23 +116,40 @@ sed -e "s/@HTTP_PORT@/$HTTP_PORT/g" -e "s/@CLOSED_PORT@/$CLOSED_PORT/g" -e "s/@H
   "$ROOT/deploy/quickstart/sonde.yaml.in" >"$VAR/sonde.yaml"
 "$BIN/sondectl" validate --config "$VAR/sonde.yaml" >/dev/null
 
-GRPC_PORT=$(free_port)
-API_PORT=$(free_port)
-COLLECTOR=127.0.0.1:$GRPC_PORT
-log "starting sonde-collector on $COLLECTOR"
-start collector "$VAR/log/collector.log" "$BIN/sonde-collector" --listen "$COLLECTOR" \
-  --postgres "$PG" --config "$VAR/sonde.yaml" --http-listen "127.0.0.1:$API_PORT"
-for _ in $(seq 300); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null && break
-  kill -0 "$(cat "$VAR/run/collector.pid")" 2>/dev/null || { cat "$VAR/log/collector.log" >&2; exit 1; }
-  sleep 0.1
+# Replica 1 is "collector" (var/log/collector.log), replica N > 1
+# "collector-N"; all share the one PostgreSQL and the one config file.
+COLLECTORS=()
+API_PORTS=()
+for r in $(seq "$REPLICAS"); do
+  name=collector
+  [ "$r" -eq 1 ] || name=collector-$r
+  GRPC_PORT=$(free_port)
+  API_PORT=$(free_port)
+  if [ "$REPLICAS" -eq 1 ]; then
+    log "starting sonde-collector on 127.0.0.1:$GRPC_PORT"
+  else
+    log "starting sonde-collector replica $r on 127.0.0.1:$GRPC_PORT"
+  fi
+  start "$name" "$VAR/log/$name.log" "$BIN/sonde-collector" --listen "127.0.0.1:$GRPC_PORT" \
+    --postgres "$PG" --config "$VAR/sonde.yaml" --http-listen "127.0.0.1:$API_PORT"
+  for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null && break
+    kill -0 "$(cat "$VAR/run/$name.pid")" 2>/dev/null || { cat "$VAR/log/$name.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  COLLECTORS+=("127.0.0.1:$GRPC_PORT")
+  API_PORTS+=("$API_PORT")
 done
+COLLECTOR=${COLLECTORS[0]}
+API_PORT=${API_PORTS[0]}
+# Every prober is given every replica, in the same order (docs/ha.md).
+PROBER_COLLECTORS=$(IFS=,; echo "${COLLECTORS[*]}")
 
 n=2
 for region in fra ams ber; do
   log "starting sonde-prober region $region (source 127.0.0.$n)"
   start "prober-$region" "$VAR/log/prober-$region.log" "$BIN/sonde-prober" --region "$region" \
-    --prober-id "quickstart-$region" --collector "$COLLECTOR" --source-address "127.0.0.$n"
+    --prober-id "quickstart-$region" --collector "$PROBER_COLLECTORS" --source-address "127.0.0.$n"
   n=$((n + 1))
 done
 
@@ -139,6 +167,18 @@ Sonde is running.
               (written at the end: var/report.html)
   pages       var/log/webhook.log (repeated every minute until acknowledged)
 MSG
+if [ "$REPLICAS" -gt 1 ]; then
+  echo
+  echo "  $REPLICAS collector replicas on the one PostgreSQL (docs/ha.md); the probers use the"
+  echo "  first and fail over to the next (--collector $PROBER_COLLECTORS):"
+  for i in "${!COLLECTORS[@]}"; do
+    logname=collector
+    [ "$i" -eq 0 ] || logname=collector-$((i + 1))
+    echo "    replica $((i + 1))   gRPC ${COLLECTORS[$i]}  status page http://127.0.0.1:${API_PORTS[$i]}/status" \
+      " log var/log/$logname.log"
+  done
+  echo "  members     build/bin/sondectl status --collectors --collector $COLLECTOR"
+fi
 
 if [ -z "$DURATION" ]; then
   echo "Press Ctrl-C to stop everything."
@@ -156,3 +196,7 @@ echo
 echo
 echo "Notifications received (var/log/webhook.log):"
 cat "$VAR/log/webhook.log"
+if [ "$REPLICAS" -gt 1 ]; then
+  echo
+  "$BIN/sondectl" status --collectors --collector "$COLLECTOR"
+fi

@@ -15,15 +15,16 @@ if [ $# -gt 0 ]; then
   exec ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 "$@"
 fi
 # The scenario suite (label "scenario") and the long runs (label "longrun":
-# whole clusters that mostly wait on the clock, light on CPU) run beside the rest, whose integration tests
+# whole clusters that mostly wait on the clock, light on CPU; label "patroni":
+# PostgreSQL failing over under Patroni, waiting on its ttl) run beside the rest, whose integration tests
 # each need the machine to themselves (RUN_SERIAL). Three at a time: the
 # 10-minute noise story takes one slot, the other stories and long runs
 # share two (longest first, by COST), so the lane ends with the noise story.
 SCENARIO_LOG=$BUILD_DIR/scenario-tests.log
-ctest --test-dir "$BUILD_DIR" -V -j3 -L 'scenario|longrun' >"$SCENARIO_LOG" 2>&1 &
+ctest --test-dir "$BUILD_DIR" -V -j3 -L 'scenario|longrun|patroni|cluster' >"$SCENARIO_LOG" 2>&1 &
 scenario_pid=$!
 status=0
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 -LE 'scenario|longrun' || status=$?
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 -LE 'scenario|longrun|patroni|cluster' || status=$?
 scenario_status=0
 wait "$scenario_pid" || scenario_status=$?
 echo
@@ -31,7 +32,7 @@ echo "=== scenario suite (ctest -L scenario, ran alongside; full log: $SCENARIO_
 if [ "$scenario_status" -ne 0 ]; then
   cat "$SCENARIO_LOG"
 else
-  grep -E '\[ time to (detect|notify) \]|Test +#[0-9]+:|tests passed|Total Test time' "$SCENARIO_LOG" |
+  grep -E '\[ time to (detect|notify) \]|\[ patroni failover \]|Test +#[0-9]+:|tests passed|Total Test time' "$SCENARIO_LOG" |
     sed -E 's/^[0-9]+: //; s/ \.{3,}/ /'
 fi
 [ "$status" -eq 0 ] && [ "$scenario_status" -eq 0 ]

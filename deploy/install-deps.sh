@@ -16,6 +16,8 @@ PACKAGES=(
   # Faces (issue 12): status page templates (mustache), promtool for /metrics and
   # alert rules, headless Chromium for the status page and HTML report tests.
   libmstch-dev libboost-dev prometheus chromium fonts-dejavu-core
+  # PostgreSQL HA (issue 14, deploy/patroni): the `patroni` test's etcd and Patroni.
+  patroni etcd-server etcd-client
 )
 
 missing=()
@@ -48,3 +50,8 @@ if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-rec
   exit 1
 fi
 rm -f "$log"
+# The `patroni` test runs its own etcd members; do not leave the package's
+# system-wide etcd (started by its postinst where systemd runs) behind.
+if [[ " ${missing[*]} " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now etcd.service >/dev/null 2>&1 || true
+fi

@@ -4,8 +4,10 @@
 // issue 4). See bench/ingest/README.md; bench/ingest/run.sh sets everything up.
 //
 // Phase 1 (collector): --streams concurrent Ingest.Report streams, each on
-// its own connection and with its own prober id and region, like probers.
-// Each sends ResultBatches of --batch realistic HTTPS results as fast as
+// its own connection and with its own prober id and region, like probers
+// (with several --collector addresses, stream i goes to the i mod n-th: one
+// PostgreSQL behind replicas, bench/cluster). Each sends ResultBatches of --batch realistic HTTPS
+// results as fast as
 // --window unacked batches allow, for --warmup + --duration. Counted:
 // results acked inside the window.
 //
@@ -47,6 +49,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -62,7 +65,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr char kUsage[] =
-    R"(usage: sonde-bench-ingest --collector HOST:PORT --postgres CONNINFO [flags]
+    R"(usage: sonde-bench-ingest --collector HOST:PORT[,HOST:PORT...] --postgres CONNINFO [flags]
 
 Measures collector ingest (results/s into PostgreSQL from concurrent prober
 streams, and the time from a probe's end to its commit) next to a raw COPY of
@@ -172,7 +175,10 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own TCP connection
   args.SetMaxSendMessageSize(-1);
-  auto channel = grpc::CreateCustomChannel(o.collector, grpc::InsecureChannelCredentials(), args);
+  // Stream i goes to replica i mod n (bench/cluster spreads the streams).
+  const std::vector<std::string> replicas = absl::StrSplit(o.collector, ',');
+  auto channel = grpc::CreateCustomChannel(replicas[index % replicas.size()],
+                                           grpc::InsecureChannelCredentials(), args);
   auto stub = v1::Ingest::NewStub(channel);
   const std::string prober_id = absl::StrCat("bench-", tag, "-", o.run_id, "-", index);
   const std::string region = absl::StrCat("bench-r", index);
@@ -427,7 +433,9 @@ double TimeCopy(const Options& o, const std::vector<std::vector<std::string>>& p
 int Main(int argc, char** argv) {
   Options o;
   common::FlagSet flags("sonde-bench-ingest", kUsage);
-  flags.String("collector", &o.collector, "The collector's gRPC address (plaintext).");
+  flags.String("collector", &o.collector,
+               "The collector's gRPC address (plaintext); several, comma-separated, spread\n"
+               "the streams over them (stream i -> address i mod n).");
   flags.String("postgres", &o.postgres, "libpq connection string of the collector's database.");
   flags.Int("streams", &o.streams, "Concurrent prober streams (and COPY connections).");
   flags.Int("batch", &o.batch, "Results per batch.");

@@ -329,6 +329,26 @@ CREATE TABLE shard_leases (
 COMMENT ON TABLE shard_leases IS
   'who owns each detection shard (0..63; -1 the notification scheduler) until expires_at by the database clock; every new owner bumps epoch, and fenced writes check (owner, epoch) in their transaction (docs/ha.md)';
 )sql"},
+    {8, "result_feed: the durable feed of results to detection shard owners", R"sql(
+CREATE TABLE result_feed (
+  xid        xid8        NOT NULL DEFAULT pg_current_xact_id(),
+  shard      smallint    NOT NULL,
+  prober_id  text        NOT NULL,
+  region     text        NOT NULL,
+  first_seq  bigint      NOT NULL,
+  last_seq   bigint      NOT NULL,
+  from_time  timestamptz NOT NULL,
+  to_time    timestamptz NOT NULL,
+  results    integer     NOT NULL,
+  checks     text[]      NOT NULL,
+  complete_before timestamptz,
+  at         timestamptz NOT NULL DEFAULT now()
+) PARTITION BY RANGE (at);
+COMMENT ON TABLE result_feed IS
+  'one row per detection shard a stored batch touched, written in the batch''s transaction (xid): its results are those of `results` with this prober, region, one of these checks, seq in [first_seq, last_seq] and started_at in [from_time, to_time]; complete_before is the batch''s promise (ResultBatch.complete_before); read by snapshot (docs/ha.md, "The result feed"); daily partitions result_feed_pYYYYMMDD on `at`, dropped after storage.feed_retention';
+CREATE TABLE result_feed_default PARTITION OF result_feed DEFAULT;
+CREATE INDEX result_feed_xid ON result_feed (xid);
+)sql"},
     {9, "cluster mode of collector replicas, lease epochs of fenced writes", R"sql(
 ALTER TABLE collector_members ADD COLUMN cluster_mode boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN collector_members.cluster_mode IS

@@ -126,6 +126,7 @@ const std::vector<PartitionedTable>& PartitionedTables() {
       {"rollup_hour_class", "hour", PartitionSpan::kMonth},
       {"rollup_day", "day", PartitionSpan::kYear, kCoarseFillFactor},
       {"rollup_day_class", "day", PartitionSpan::kYear},
+      {"result_feed", "at", PartitionSpan::kDay},
   };
   return kTables;
 }

@@ -1,6 +1,7 @@
 // The range partitions of every partitioned table: `results` and the
 // minute rollups by UTC day, the hourly rollups by UTC month, the daily
-// rollups by UTC year (migrations 1 and 4). Each table also has a DEFAULT
+// rollups by UTC year (migrations 1 and 4), the result feed by the UTC day
+// it was written (migration 8). Each table also has a DEFAULT
 // partition (`<table>_default`), so an insert never fails on range.
 //
 // Creation: a Partitions object creates, on first use, the partitions that
@@ -45,7 +46,7 @@ struct PartitionedTable {
 
 // Every partitioned table, parents before nothing in particular: results,
 // rollup_minute, rollup_minute_class, rollup_hour, rollup_hour_class,
-// rollup_day, rollup_day_class.
+// rollup_day, rollup_day_class, result_feed.
 const std::vector<PartitionedTable>& PartitionedTables();
 
 // The start of the partition of `span` holding `t`, and of the next one.

@@ -25,6 +25,9 @@ absl::Duration KeepFor(const PartitionedTable& t, const common::StorageSettings&
   if (name == "results") {
     return s.raw;
   }
+  if (name == "result_feed") {
+    return s.feed;
+  }
   if (absl::StartsWith(name, "rollup_minute")) {
     return s.minute;
   }

@@ -39,7 +39,7 @@ struct Level {
 // as it is; an existing row adds that one element in place
 // (`h[i] = h[i] + n`), which costs a few operations instead of a function
 // call per histogram. A row with samples in several buckets of a phase is
-// sent in several rounds (see UpdateRollups). Indexes past the end of the
+// sent in several rounds (see QueueRollups). Indexes past the end of the
 // stored array are padded with NULL by PostgreSQL: NULL counts as 0.
 std::string UpsertSql(const char* table, const char* column) {
   std::string sql = absl::StrCat(
@@ -153,8 +153,8 @@ void Observe(const v1::ProbeResult& r, const std::string& check_id, int64_t star
 // bucket of each phase, round k the (k+1)-th bucket of the rows that have
 // one (counters 0). A batch spans about a second, so rows almost always
 // have one bucket per phase and one round.
-absl::Status UpsertLevel(PGconn* c, pg::PreparedStatements* prepared, const Level& level,
-                         const std::string& region, const std::map<Key, Bucket>& buckets) {
+absl::Status UpsertLevel(const Level& level, const std::string& region,
+                         const std::map<Key, Bucket>& buckets, pg::Pipeline* pipeline) {
   const pg::PreparedStatement statement = {level.upsert_name.c_str(), level.upsert_sql.c_str()};
   for (size_t round = 0;; ++round) {
     ArrayLiteral check_ids, services, starts, probes, failures, prober_errors, lasts;
@@ -188,17 +188,16 @@ absl::Status UpsertLevel(PGconn* c, pg::PreparedStatements* prepared, const Leve
     if (!any) {
       return absl::OkStatus();
     }
-    RETURN_IF_ERROR(
-        prepared->Exec(c, statement,
-                       {region, check_ids.Done(), services.Done(), starts.Done(), probes.Done(),
-                        failures.Done(), prober_errors.Done(), lasts.Done(), hists[0].Done(),
-                        hists[1].Done(), hists[2].Done(), hists[3].Done(), hists[4].Done()},
-                       absl::StrCat("update ", level.table)));
+    pipeline->AddPrepared(statement,
+                          {region, check_ids.Done(), services.Done(), starts.Done(), probes.Done(),
+                           failures.Done(), prober_errors.Done(), lasts.Done(), hists[0].Done(),
+                           hists[1].Done(), hists[2].Done(), hists[3].Done(), hists[4].Done()},
+                          absl::StrCat("update ", level.table));
   }
 }
 
-absl::Status UpsertClasses(PGconn* c, pg::PreparedStatements* prepared, const Level& level,
-                           const std::string& region, const std::map<ClassKey, int64_t>& classes) {
+absl::Status UpsertClasses(const Level& level, const std::string& region,
+                           const std::map<ClassKey, int64_t>& classes, pg::Pipeline* pipeline) {
   if (classes.empty()) {
     return absl::OkStatus();
   }
@@ -210,16 +209,25 @@ absl::Status UpsertClasses(PGconn* c, pg::PreparedStatements* prepared, const Le
     counts.Add(absl::StrCat(n));
   }
   const pg::PreparedStatement statement = {level.class_name.c_str(), level.class_sql.c_str()};
-  return prepared->Exec(
-      c, statement,
+  pipeline->AddPrepared(
+      statement,
       {region, class_checks.Done(), class_starts.Done(), class_names.Done(), counts.Done()},
       absl::StrCat("update ", level.table, "_class"));
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::Status UpdateRollups(PGconn* c, pg::PreparedStatements* prepared,
-                           const v1::ResultBatch& batch) {
+absl::Status QueueRollups(PGconn* c, pg::PreparedStatements* prepared, const v1::ResultBatch& batch,
+                          pg::Pipeline* pipeline) {
+  // Prepared before the first statement is queued: a pipeline runs them by
+  // name.
+  for (const Level& level : Levels()) {
+    RETURN_IF_ERROR(prepared->Prepare(c, {level.upsert_name.c_str(), level.upsert_sql.c_str()},
+                                      absl::StrCat("update ", level.table)));
+    RETURN_IF_ERROR(prepared->Prepare(c, {level.class_name.c_str(), level.class_sql.c_str()},
+                                      absl::StrCat("update ", level.table, "_class")));
+  }
   // Ordered maps: every transaction touches rollup rows in the same order,
   // so concurrent streams cannot deadlock on them.
   for (const Level& level : Levels()) {
@@ -232,8 +240,8 @@ absl::Status UpdateRollups(PGconn* c, pg::PreparedStatements* prepared,
         ++classes[ClassKey(r.check_id(), start, ClassName(r.failure_class()))];
       }
     }
-    RETURN_IF_ERROR(UpsertLevel(c, prepared, level, batch.region(), buckets));
-    RETURN_IF_ERROR(UpsertClasses(c, prepared, level, batch.region(), classes));
+    RETURN_IF_ERROR(UpsertLevel(level, batch.region(), buckets, pipeline));
+    RETURN_IF_ERROR(UpsertClasses(level, batch.region(), classes, pipeline));
   }
   return absl::OkStatus();
 }

@@ -13,7 +13,8 @@
 // once, like an on-time one. Rows are written in key order (check, bucket),
 // levels and tables always in the same order, so concurrent streams lock
 // rollup rows in the same order and cannot deadlock. Runs on the caller's
-// connection inside its transaction.
+// connection inside its transaction, in one pipeline with the batch's other
+// closing statements (store.cc).
 #ifndef SONDE_COLLECTOR_STORAGE_ROLLUPS_H_
 #define SONDE_COLLECTOR_STORAGE_ROLLUPS_H_
 
@@ -25,10 +26,12 @@
 
 namespace sonde::collector {
 
-// Upserts the rollup rows of `batch` (region from the batch) with statements
-// prepared once per connection in `prepared`.
-absl::Status UpdateRollups(PGconn* conn, pg::PreparedStatements* prepared,
-                           const v1::ResultBatch& batch);
+// Queues on `pipeline` the upserts of the rollup rows of `batch` (region
+// from the batch), statements prepared once per connection in `prepared`
+// (the first batch of a connection prepares them, outside the pipeline).
+// Their outcome is the pipeline's.
+absl::Status QueueRollups(PGconn* conn, pg::PreparedStatements* prepared,
+                          const v1::ResultBatch& batch, pg::Pipeline* pipeline);
 
 }  // namespace sonde::collector
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "collector/storage/civil_time.h"
 #include "collector/storage/copy_rows.h"
+#include "collector/storage/feed_rows.h"
 #include "collector/storage/migrations.h"
 #include "collector/storage/rollups.h"
 #include "collector/storage/utf8.h"
@@ -127,82 +128,102 @@ absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {
   }
   RETURN_IF_ERROR(partitions_.Ensure(conn_.get(), days));
 
-  RETURN_IF_ERROR(Exec(conn_.get(), "BEGIN", "begin batch").status());
   bool duplicate = false;
   absl::Status st = InsertBatchInTransaction(batch, &duplicate);
   if (!st.ok()) {
     pg::RollbackQuietly(conn_.get());
     return st;
   }
-  if (duplicate) {
-    RETURN_IF_ERROR(Exec(conn_.get(), "ROLLBACK", "roll back duplicate batch").status());
-    return true;
-  }
-  ASSIGN_OR_RETURN(PgResultPtr commit, Exec(conn_.get(), "COMMIT", "commit batch"));
-  // COMMIT of a transaction that failed earlier reports ROLLBACK, not an error.
-  if (std::strcmp(PQcmdStatus(commit.get()), "COMMIT") != 0) {
-    return absl::InternalError(
-        absl::StrCat("commit batch: the server answered ", PQcmdStatus(commit.get())));
-  }
-  return false;
+  return duplicate;
 }
 
+// Four round trips per batch: (1) BEGIN and the dedup row (and gaps) in one
+// pipeline, (2) COPY start and (3) its rows and end, (4) the rollup upserts,
+// the batch's other rows (AddBatchRows) and COMMIT in one pipeline. A
+// duplicate stops after (1) with a ROLLBACK.
 absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate) {
   std::string prober_id = SanitizeUtf8(batch.prober_id());
-  ASSIGN_OR_RETURN(PgResultPtr res,
-                   ExecParams(conn_.get(),
-                              "INSERT INTO ingested_batches (prober_id, batch_seq, results)"
-                              " VALUES ($1::text, $2::bigint, $3::integer)"
-                              " ON CONFLICT (prober_id, batch_seq) DO NOTHING RETURNING 1",
-                              {prober_id, absl::StrCat(static_cast<int64_t>(batch.batch_seq())),
-                               absl::StrCat(batch.results_size())},
-                              "record batch"));
-  if (PQntuples(res.get()) == 0) {
-    *duplicate = true;
-    return absl::OkStatus();
+  {
+    pg::Pipeline head(conn_.get());
+    head.Add("BEGIN", {}, "begin batch");
+    // The dedup row and, when it is new, the batch's result feed rows
+    // (feed_rows.h) in one statement.
+    static const std::string kRecordBatch = absl::StrCat(
+        "WITH batch AS (INSERT INTO ingested_batches (prober_id, batch_seq, results)"
+        " VALUES ($1::text, $2::bigint, $3::integer)"
+        " ON CONFLICT (prober_id, batch_seq) DO NOTHING RETURNING 1), ",
+        FeedRowsCte(/*prober=*/1, /*region=*/4, /*first=*/5), " SELECT 1 FROM batch");
+    std::vector<std::string> params = {
+        prober_id, absl::StrCat(static_cast<int64_t>(batch.batch_seq())),
+        absl::StrCat(batch.results_size()), SanitizeUtf8(batch.region())};
+    for (std::string& p : FeedRowParams(batch)) {
+      params.push_back(std::move(p));
+    }
+    head.Add(kRecordBatch, std::move(params), "record batch");
+    for (const v1::Gap& gap : batch.gaps()) {
+      head.Add(
+          "INSERT INTO gaps (prober_id, region, first_batch_seq,"
+          " last_batch_seq, results, from_time, to_time)"
+          " VALUES ($1::text, $2::text, $3::bigint, $4::bigint,"
+          " $5::bigint, to_timestamp($6::bigint),"
+          " to_timestamp($7::bigint))"
+          " ON CONFLICT (prober_id, first_batch_seq) DO NOTHING",
+          {prober_id, SanitizeUtf8(batch.region()),
+           absl::StrCat(static_cast<int64_t>(gap.first_batch_seq())),
+           absl::StrCat(static_cast<int64_t>(gap.last_batch_seq())),
+           absl::StrCat(static_cast<int64_t>(gap.results())), absl::StrCat(gap.from().seconds()),
+           absl::StrCat(gap.to().seconds())},
+          "record gap");
+    }
+    ASSIGN_OR_RETURN(std::vector<PgResultPtr> answers, head.Finish());
+    if (PQntuples(answers[1].get()) == 0) {
+      *duplicate = true;  // the gaps rows go with the rollback
+      return Exec(conn_.get(), "ROLLBACK", "roll back duplicate batch").status();
+    }
   }
   for (const v1::Gap& gap : batch.gaps()) {
-    RETURN_IF_ERROR(
-        ExecParams(conn_.get(),
-                   "INSERT INTO gaps (prober_id, region, first_batch_seq,"
-                   " last_batch_seq, results, from_time, to_time)"
-                   " VALUES ($1::text, $2::text, $3::bigint, $4::bigint,"
-                   " $5::bigint, to_timestamp($6::bigint),"
-                   " to_timestamp($7::bigint))"
-                   " ON CONFLICT (prober_id, first_batch_seq) DO NOTHING",
-                   {prober_id, SanitizeUtf8(batch.region()),
-                    absl::StrCat(static_cast<int64_t>(gap.first_batch_seq())),
-                    absl::StrCat(static_cast<int64_t>(gap.last_batch_seq())),
-                    absl::StrCat(static_cast<int64_t>(gap.results())),
-                    absl::StrCat(gap.from().seconds()), absl::StrCat(gap.to().seconds())},
-                   "record gap")
-            .status());
     spdlog::warn("prober {} ({}) reports {} results lost (spool full)", prober_id, batch.region(),
                  gap.results());
   }
-  if (batch.results_size() == 0) {
-    return absl::OkStatus();
+  pg::Pipeline tail(conn_.get());
+  if (batch.results_size() > 0) {
+    // Almost every batch is clean already: store it as it is. Only a batch
+    // with a bad string pays for a sanitized copy.
+    bool clean = IsCleanUtf8(batch.prober_id()) && IsCleanUtf8(batch.region());
+    for (int i = 0; clean && i < batch.results_size(); ++i) {
+      clean = MessageIsClean(batch.results(i));
+    }
+    v1::ResultBatch sanitized;
+    if (!clean) {
+      sanitized.set_prober_id(prober_id);
+      sanitized.set_region(SanitizeUtf8(batch.region()));
+      sanitized.set_batch_seq(batch.batch_seq());
+      *sanitized.mutable_results() = batch.results();
+      for (v1::ProbeResult& r : *sanitized.mutable_results()) {
+        SanitizeMessage(&r);
+      }
+    }
+    const v1::ResultBatch& stored = clean ? batch : sanitized;
+    RETURN_IF_ERROR(CopyResults(conn_.get(), stored));
+    RETURN_IF_ERROR(QueueRollups(conn_.get(), &prepared_, stored, &tail));
+    AddBatchRows(stored, &tail);
   }
-  // Almost every batch is clean already: store it as it is. Only a batch
-  // with a bad string pays for a sanitized copy.
-  bool clean = IsCleanUtf8(batch.prober_id()) && IsCleanUtf8(batch.region());
-  for (int i = 0; clean && i < batch.results_size(); ++i) {
-    clean = MessageIsClean(batch.results(i));
+  tail.Add("COMMIT", {}, "commit batch");
+  ASSIGN_OR_RETURN(std::vector<PgResultPtr> answers, tail.Finish());
+  // COMMIT of a transaction that failed earlier reports ROLLBACK, not an error.
+  PGresult* commit = answers.back().get();
+  if (std::strcmp(PQcmdStatus(commit), "COMMIT") != 0) {
+    return absl::InternalError(
+        absl::StrCat("commit batch: the server answered ", PQcmdStatus(commit)));
   }
-  if (clean) {
-    RETURN_IF_ERROR(CopyResults(conn_.get(), batch));
-    return UpdateRollups(conn_.get(), &prepared_, batch);
-  }
-  v1::ResultBatch sanitized;
-  sanitized.set_prober_id(prober_id);
-  sanitized.set_region(SanitizeUtf8(batch.region()));
-  sanitized.set_batch_seq(batch.batch_seq());
-  *sanitized.mutable_results() = batch.results();
-  for (v1::ProbeResult& r : *sanitized.mutable_results()) {
-    SanitizeMessage(&r);
-  }
-  RETURN_IF_ERROR(CopyResults(conn_.get(), sanitized));
-  return UpdateRollups(conn_.get(), &prepared_, sanitized);
+  return absl::OkStatus();
+}
+
+void Store::AddBatchRows(const v1::ResultBatch& batch, pg::Pipeline* pipeline) {
+  // Where further rows a batch writes in its own transaction go (one
+  // statement each, queued before the COMMIT); none yet.
+  (void)batch;
+  (void)pipeline;
 }
 
 absl::StatusOr<std::vector<ServiceRegionHealth>> Store::RecentHealth(absl::Time since) {

@@ -79,10 +79,10 @@ class Store {
   // The newest schema version this binary knows.
   static int LatestSchemaVersion();
 
-  // Stores a batch in one transaction: the dedup row, one `results` row per
-  // result (COPY), the rollups. The results must be normalised (ingest's
-  // NormalizeResult): rows and rollups read `ok` and the class as given. Returns true when
-  // (prober_id, batch_seq) was already stored: then nothing is written. On error nothing is
+  // Stores a batch in one transaction of four round trips (store.cc): the
+  // dedup row, one `results` row per result (COPY), the rollups. The results must be normalised
+  // (ingest's NormalizeResult): rows and rollups read `ok` and the class as given. Returns true
+  // when (prober_id, batch_seq) was already stored: then nothing is written. On error nothing is
   // written. Rows take prober_id and region from the batch (the stream's identity), not from each
   // result.
   absl::StatusOr<bool> InsertBatch(const v1::ResultBatch& batch);
@@ -117,6 +117,11 @@ class Store {
   Store(PgConnPtr conn, StoreOptions options);
 
   absl::Status InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate);
+  // Queues the statements of the rows a stored batch adds beside its
+  // results and rollups, in its transaction (the extension point of the
+  // batch's shape: one statement each, before the COMMIT). `batch` is
+  // sanitized.
+  void AddBatchRows(const v1::ResultBatch& batch, pg::Pipeline* pipeline);
   // libpq notice receiver (arg: the Store): logs, and notes a FATAL one.
   static void OnNotice(void* arg, const PGresult* notice);
 

@@ -34,6 +34,7 @@ StorageSettings EffectiveStorage(const v1::StorageConfig& c) {
   Take(c.has_outbox_retention(), c.outbox_retention(), &s.outbox);
   Take(c.has_timeline_retention(), c.timeline_retention(), &s.timeline);
   Take(c.has_retention_interval(), c.retention_interval(), &s.interval);
+  Take(c.has_feed_retention(), c.feed_retention(), &s.feed);
   return s;
 }
 
@@ -48,6 +49,8 @@ void ValidateStorage(const v1::StorageConfig& c, ConfigErrors* e) {
           "a prober may resend a batch after a long outage", e);
   AtLeast("outbox_retention", s.outbox, absl::Hours(1), "delivered notifications", e);
   AtLeast("timeline_retention", s.timeline, absl::Hours(1), "resolved incidents' timelines", e);
+  AtLeast("feed_retention", s.feed, absl::Hours(1),
+          "a shard's owner may fall behind the feed for a while", e);
   if (s.hour < s.minute) {
     e->Add("", "storage.hour_retention",
            "must not be shorter than storage.minute_retention (reports fall back from "

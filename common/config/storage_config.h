@@ -24,6 +24,9 @@ struct StorageSettings {
   absl::Duration outbox = absl::Hours(24 * 30);
   absl::Duration timeline = absl::Hours(24 * 400);
   absl::Duration interval = absl::Hours(1);
+  // result_feed rows (docs/ha.md, "The result feed"): a shard's owner
+  // reads them within a second; a new owner starts from its rebuild.
+  absl::Duration feed = absl::Hours(24);
 };
 
 // The defaults above, overridden by the fields `c` sets.
@@ -31,7 +34,7 @@ StorageSettings EffectiveStorage(const v1::StorageConfig& c);
 
 // Errors as "storage.<field>: ...": every retention at least kMaxLateness
 // (raw rows and dedup keys at least 1 day), minute <= hour <= day,
-// retention_interval within [1m, 1d].
+// retention_interval within [1m, 1d], feed_retention at least 1h.
 void ValidateStorage(const v1::StorageConfig& c, ConfigErrors* errors);
 
 }  // namespace sonde::common

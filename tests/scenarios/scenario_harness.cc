@@ -409,6 +409,31 @@ ScenarioConfig& ScenarioConfig::Block(const std::string& yaml) {
   return *this;
 }
 
+// ---- faultd rules and config entries ----
+
+std::string Zone(const std::string& domain) {
+  return absl::StrCat(R"({"id":"zone-)", domain, R"(","listener":"dns","name":"*.)", domain,
+                      R"(","records":[{"type":"A","data":"127.0.0.1","ttl":1}]})");
+}
+
+std::string Rules(const std::vector<std::string>& rules) {
+  std::vector<std::string> all = rules;
+  all.push_back(R"({"id":"no-such-name","listener":"dns","rcode":"NXDOMAIN"})");
+  return absl::StrCat("[", absl::StrJoin(all, ",\n "), "]");
+}
+
+std::string HttpCheck(const std::string& name, const std::string& service, const std::string& url,
+                      const std::string& resolver, const std::string& extra) {
+  return absl::StrCat("{name: ", name, ", service: ", service, ", http: {url: '", url,
+                      "', resolvers: ['", resolver, "']", extra, "}}");
+}
+
+std::string Webhook(Scenario& s, const std::string& name, const std::string& path,
+                    const std::string& extra) {
+  return absl::StrCat("{name: ", name, ", webhook: {url: '", s.webhook().Url(path),
+                      "', secret: ", Scenario::kWebhookSecret, "}", extra, "}");
+}
+
 // ---- Scenario ----
 
 Scenario::Scenario(std::string name) : name_(std::move(name)) {
@@ -420,7 +445,7 @@ Scenario::~Scenario() {
   // Probers first (they would retry against a dead collector), then the
   // collector, the targets and PostgreSQL last.
   probers_.clear();
-  collector_.reset();
+  collectors_.clear();
   if (webhook_ != nullptr) {
     webhook_->Stop();
   }
@@ -449,8 +474,8 @@ absl::Status Scenario::StartTargets(const FaultTarget::Options& faultd) {
   return webhook_->Start();
 }
 
-absl::Status Scenario::StartSonde(const ScenarioConfig& config) {
-  const std::string path = scratch_->Path("sonde.yaml");
+absl::Status Scenario::StartSonde(const ScenarioConfig& config, int replicas) {
+  const std::string path = config_path();
   {
     std::ofstream out(path, std::ios::trunc);
     out << config.Yaml();
@@ -473,10 +498,17 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config) {
     http_api_ = absl::StrCat("127.0.0.1:", testing::FreePort());
     extra = {"--http-listen", http_api_};
   }
-  collector_ = std::make_unique<testing::Collector>(
-      scratch_->Path("collector.log"), testing::Collector::Options{pg_->conninfo(), path, extra});
-  if (absl::Status st = collector_->Start(); !st.ok()) {
-    return st;
+  std::vector<std::string> addresses;
+  for (int i = 0; i < std::max(1, replicas); ++i) {
+    collectors_.push_back(std::make_unique<testing::Collector>(
+        scratch_->Path(i == 0 ? std::string("collector.log")
+                              : absl::StrCat("collector-", i + 1, ".log")),
+        testing::Collector::Options{pg_->conninfo(), path,
+                                    i == 0 ? extra : std::vector<std::string>{}}));
+    if (absl::Status st = collectors_.back()->Start(); !st.ok()) {
+      return st;
+    }
+    addresses.push_back(collectors_.back()->address());
   }
   for (const Site& site : kSites) {
     testing::Prober::Options o;
@@ -485,7 +517,7 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config) {
     o.source_address = site.source_address;
     o.spool_dir = scratch_->Path(absl::StrCat("spool-", site.region));
     probers_.push_back(std::make_unique<testing::Prober>(scratch_->Path(absl::StrCat(o.id, ".log")),
-                                                         collector_->address(), o));
+                                                         absl::StrJoin(addresses, ","), o));
     if (absl::Status st = probers_.back()->Start(); !st.ok()) {
       return st;
     }
@@ -657,7 +689,7 @@ int Scenario::Sondectl(std::vector<std::string> args, std::string* output) {
   std::vector<std::string> argv = {BinPath("sondectl")};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--collector");
-  argv.push_back(collector_->address());
+  argv.push_back(collector().address());
   for (const std::string& f : testing::PlaintextFlags(BinPath("sondectl"))) {
     argv.push_back(f);
   }
@@ -741,8 +773,9 @@ void Scenario::DumpOnFailure() {
   if (webhook_ != nullptr) {
     std::cerr << "--- webhook deliveries\n" << webhook_->Describe();
   }
-  if (collector_ != nullptr) {
-    std::cerr << "--- collector\n" << Tail(collector_->Log(), 6000) << "\n";
+  for (size_t i = 0; i < collectors_.size(); ++i) {
+    std::cerr << "--- collector" << (i == 0 ? "" : absl::StrCat(" ", i + 1)) << "\n"
+              << Tail(collectors_[i]->Log(), 6000) << "\n";
   }
   for (const auto& p : probers_) {
     std::cerr << "--- prober " << p->options().id << "\n" << Tail(p->Log(), 1500) << "\n";

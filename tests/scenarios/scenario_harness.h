@@ -204,8 +204,11 @@ class Scenario {
   absl::Status StartTargets(const FaultTarget::Options& faultd);
   // Writes the config and starts the collector (--config, --http-listen
   // when it has that flag) and one prober per site on the central config.
-  // Waits until every prober's results arrive.
-  absl::Status StartSonde(const ScenarioConfig& config);
+  // Waits until every prober's results arrive. With `replicas` > 1 that
+  // many collectors share the one PostgreSQL (docs/ha.md), every prober is
+  // given all of them in the same order (--collector a,b,c), and only the
+  // first has the HTTP API.
+  absl::Status StartSonde(const ScenarioConfig& config, int replicas = 1);
 
   static constexpr char kWebhookSecret[] = "scenario-secret";
 
@@ -214,7 +217,11 @@ class Scenario {
   testing::Db& db() { return *db_; }
   FaultTarget& faultd() { return *faultd_; }
   WebhookReceiver& webhook() { return *webhook_; }
-  testing::Collector& collector() { return *collector_; }
+  testing::Collector& collector() { return *collectors_.front(); }
+  // Every replica, the first one first (StartSonde's `replicas`).
+  std::vector<std::unique_ptr<testing::Collector>>& collectors() { return collectors_; }
+  // The written config file (after StartSonde).
+  std::string config_path() const { return scratch_->Path("sonde.yaml"); }
   std::vector<std::unique_ptr<testing::Prober>>& probers() { return probers_; }
   std::vector<std::string> prober_ids() const;
   // The collector's --http-listen address, "" when it has no such flag.
@@ -274,11 +281,26 @@ class Scenario {
   std::unique_ptr<testing::Db> db_;
   std::unique_ptr<FaultTarget> faultd_;
   std::unique_ptr<WebhookReceiver> webhook_;
-  std::unique_ptr<testing::Collector> collector_;
+  std::vector<std::unique_ptr<testing::Collector>> collectors_;
   std::vector<std::unique_ptr<testing::Prober>> probers_;
   std::string http_api_;
   absl::Time started_;
 };
+
+// faultd rules and config entries the scenarios share.
+// Every name below `domain` answers 127.0.0.1 with a 1 s TTL (a resolver
+// change shows at the next run).
+std::string Zone(const std::string& domain);
+// The rules as a JSON list; names no rule knows are NXDOMAIN, as on the
+// internet (faultd's default would be REFUSED).
+std::string Rules(const std::vector<std::string>& rules);
+// An HTTP check resolving through `resolver`; `extra` is appended to the
+// http mapping (", requests_per_run: 3").
+std::string HttpCheck(const std::string& name, const std::string& service, const std::string& url,
+                      const std::string& resolver, const std::string& extra = "");
+// A webhook notifier to the scenario's receiver at `path`.
+std::string Webhook(Scenario& s, const std::string& name, const std::string& path,
+                    const std::string& extra = "");
 
 // Helpers for test code.
 std::string PgTime(absl::Time t);  // '...'::timestamptz

@@ -46,37 +46,6 @@ constexpr double kPartialBudgetS = 60;
 // From the OPENED row to the webhook: the outbox dispatcher's latency.
 constexpr auto kNotifyTimeout = seconds(30);
 
-// ---- faultd rules -----------------------------------------------------------
-
-// Every name below `domain` answers 127.0.0.1 with a 1 s TTL (a resolver
-// change shows at the next run).
-std::string Zone(const std::string& domain) {
-  return absl::StrCat(R"({"id":"zone-)", domain, R"(","listener":"dns","name":"*.)", domain,
-                      R"(","records":[{"type":"A","data":"127.0.0.1","ttl":1}]})");
-}
-
-// The rules as a JSON list; names no rule knows are NXDOMAIN, as on the
-// internet (faultd's default would be REFUSED).
-std::string Rules(const std::vector<std::string>& rules) {
-  std::vector<std::string> all = rules;
-  all.push_back(R"({"id":"no-such-name","listener":"dns","rcode":"NXDOMAIN"})");
-  return absl::StrCat("[", absl::StrJoin(all, ",\n "), "]");
-}
-
-// ---- config -------------------------------------------------------------------
-
-std::string HttpCheck(const std::string& name, const std::string& service, const std::string& url,
-                      const std::string& resolver, const std::string& extra = "") {
-  return absl::StrCat("{name: ", name, ", service: ", service, ", http: {url: '", url,
-                      "', resolvers: ['", resolver, "']", extra, "}}");
-}
-
-std::string Webhook(Scenario& s, const std::string& name, const std::string& path,
-                    const std::string& extra = "") {
-  return absl::StrCat("{name: ", name, ", webhook: {url: '", s.webhook().Url(path),
-                      "', secret: ", Scenario::kWebhookSecret, "}", extra, "}");
-}
-
 std::string Lower(std::string s) { return absl::AsciiStrToLower(s); }
 
 // The minute boundary after `t` (UTC, as the detector's minute buckets).

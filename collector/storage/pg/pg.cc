@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 
 namespace sonde::collector::pg {
 namespace {
@@ -422,6 +423,123 @@ absl::Status PreparedStatements::Exec(PGconn* conn, const PreparedStatement& sta
                                           values.data(), nullptr, nullptr, /*resultFormat=*/0);
              })
       .status();
+}
+
+absl::Status PreparedStatements::Prepare(PGconn* conn, const PreparedStatement& statement,
+                                         absl::string_view what) {
+  if (prepared_.count(statement.name) > 0) {
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(Run(conn, absl::StrCat("prepare ", what), {PGRES_COMMAND_OK}, [&] {
+                    return PQsendPrepare(conn, statement.name, statement.sql, 0, nullptr);
+                  }).status());
+  prepared_.insert(statement.name);
+  return absl::OkStatus();
+}
+
+Pipeline::Pipeline(PGconn* conn) : conn_(conn) {}
+
+bool Pipeline::Ready() {
+  if (error_.ok() && PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
+      PQenterPipelineMode(conn_) != 1) {
+    error_ = PgError(conn_, nullptr, "enter pipeline mode");
+  }
+  return error_.ok();
+}
+
+Pipeline::~Pipeline() {
+  if (!finished_) {
+    Finish().IgnoreError();
+  }
+}
+
+void Pipeline::Sent(int rc, absl::string_view what) {
+  whats_.emplace_back(what);
+  if (rc != 1 && error_.ok()) {
+    error_ = PgError(conn_, nullptr, what);
+  }
+}
+
+void Pipeline::Add(const std::string& sql, const std::vector<std::string>& params,
+                   absl::string_view what) {
+  if (!Ready()) {
+    return;
+  }
+  const std::vector<const char*> values = CStrings(params);
+  Sent(PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                         values.data(), nullptr, nullptr, /*resultFormat=*/0),
+       what);
+}
+
+void Pipeline::AddPrepared(const PreparedStatement& statement,
+                           const std::vector<std::string>& params, absl::string_view what) {
+  if (!Ready()) {
+    return;
+  }
+  const std::vector<const char*> values = CStrings(params);
+  Sent(PQsendQueryPrepared(conn_, statement.name, static_cast<int>(values.size()), values.data(),
+                           nullptr, nullptr, /*resultFormat=*/0),
+       what);
+}
+
+absl::StatusOr<std::vector<PgResultPtr>> Pipeline::Finish() {
+  finished_ = true;
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) {
+    if (!error_.ok()) {
+      return error_;
+    }
+    return std::vector<PgResultPtr>();  // nothing was queued
+  }
+  const absl::Time deadline = absl::Now() + AnswerWait();
+  const std::string what =
+      whats_.empty() ? std::string("pipeline") : absl::StrCat(whats_.front(), " (pipeline)");
+  if (PQpipelineSync(conn_) != 1) {
+    return PgError(conn_, nullptr, what);
+  }
+  RETURN_IF_ERROR(FlushOut(conn_, deadline, what));
+  // Every statement's answer is one result and a NULL; the sync's is
+  // PGRES_PIPELINE_SYNC. All are read, so the connection can leave
+  // pipeline mode whatever failed.
+  std::vector<PgResultPtr> results;
+  absl::Status failed = error_;
+  size_t index = 0;
+  while (true) {
+    while (PQisBusy(conn_) != 0) {
+      if (!WaitSocket(conn_, POLLIN, deadline)) {
+        return Abandon(conn_, what);
+      }
+      if (PQconsumeInput(conn_) == 0) {
+        return PgError(conn_, nullptr, what);
+      }
+    }
+    PGresult* raw = PQgetResult(conn_);
+    if (raw == nullptr) {
+      ++index;  // the end of one statement's answer
+      continue;
+    }
+    PgResultPtr res(raw);
+    const ExecStatusType st = PQresultStatus(raw);
+    if (st == PGRES_PIPELINE_SYNC) {
+      break;
+    }
+    const absl::string_view step = index < whats_.size() ? whats_[index] : what;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      results.push_back(std::move(res));
+    } else if (st != PGRES_PIPELINE_ABORTED && failed.ok()) {
+      failed = PgError(conn_, raw, step);
+    }
+  }
+  if (PQexitPipelineMode(conn_) != 1 && failed.ok()) {
+    failed = PgError(conn_, nullptr, what);
+  }
+  if (!failed.ok()) {
+    return failed;
+  }
+  if (results.size() != whats_.size()) {
+    return absl::InternalError(
+        absl::StrCat(what, ": ", results.size(), " answers to ", whats_.size(), " statements"));
+  }
+  return results;
 }
 
 void ArrayLiteral::Add(absl::string_view element) {

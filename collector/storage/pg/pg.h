@@ -112,9 +112,47 @@ class PreparedStatements {
   // Runs `statement` with text `params`, preparing it on first use.
   absl::Status Exec(PGconn* conn, const PreparedStatement& statement,
                     const std::vector<std::string>& params, absl::string_view what);
+  // Prepares `statement` unless it already is (one round trip the first
+  // time), so that a Pipeline can run it by name.
+  absl::Status Prepare(PGconn* conn, const PreparedStatement& statement, absl::string_view what);
 
  private:
   std::set<std::string> prepared_;
+};
+
+// Statements sent back to back in libpq's pipeline mode and answered
+// together: one round trip for all of them instead of one each. The first
+// Add enters pipeline mode (the connection works as usual until then);
+// each Add sends at once (libpq copies the parameters); Finish sends the sync,
+// reads every answer within the answer deadline (see above) and leaves
+// pipeline mode. When a statement fails, PostgreSQL skips the ones after it
+// (the open transaction, if any, is then aborted: roll it back). Not for
+// COPY. One per connection at a time, on its thread; destroying an
+// unfinished one finishes it.
+class Pipeline {
+ public:
+  explicit Pipeline(PGconn* conn);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Queues `sql` with text parameters $1..$n; `what` names it in errors.
+  void Add(const std::string& sql, const std::vector<std::string>& params, absl::string_view what);
+  // Queues a statement prepared with PreparedStatements::Prepare.
+  void AddPrepared(const PreparedStatement& statement, const std::vector<std::string>& params,
+                   absl::string_view what);
+  // The answers in the order of the Adds, or the first failure.
+  absl::StatusOr<std::vector<PgResultPtr>> Finish();
+
+ private:
+  // Enters pipeline mode on the first Add; false after a failure.
+  bool Ready();
+  void Sent(int rc, absl::string_view what);
+
+  PGconn* conn_;
+  bool finished_ = false;
+  absl::Status error_;              // the first send that failed
+  std::vector<std::string> whats_;  // per queued statement
 };
 
 // A PostgreSQL array literal in text form: {"a","b\"c"}. Every element is

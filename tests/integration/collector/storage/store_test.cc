@@ -506,6 +506,39 @@ TEST_F(StoreTest, AFailedBatchLeavesNothingBehind) {
             "2");
 }
 
+// The rollup upserts and the COMMIT go in one pipeline: one failing there
+// also leaves nothing behind, and the connection is usable for the next
+// batch.
+TEST_F(StoreTest, AFailedRollupUpsertLeavesNothingBehind) {
+  ASSERT_TRUE(store_
+                  ->Execute("CREATE FUNCTION sonde_test_boom() RETURNS trigger LANGUAGE plpgsql"
+                            " AS $$BEGIN IF NEW.check_id = 'boom' THEN RAISE EXCEPTION 'boom';"
+                            " END IF; RETURN NEW; END$$;"
+                            "CREATE TRIGGER sonde_test_boom BEFORE INSERT ON rollup_hour"
+                            " FOR EACH ROW EXECUTE FUNCTION sonde_test_boom()")
+                  .ok());
+  const absl::Time t = absl::Now() - absl::Minutes(2);
+  auto failed = store_->InsertBatch(
+      Batch("p-pipe", "fra", 1,
+            {Result("calm", 1, t, true, FC::OK), Result("boom", 2, t, false, FC::HTTP_BODY, "x")}));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(absl::IsInternal(failed.status())) << failed.status();
+  EXPECT_TRUE(store_->healthy());
+  EXPECT_TRUE(store_->idle());
+  EXPECT_EQ(One("SELECT count(*) FROM ingested_batches WHERE prober_id = 'p-pipe'"), "0");
+  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-pipe'"), "0");
+  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE check_id IN ('calm', 'boom')"), "0");
+
+  auto next = store_->InsertBatch(Batch("p-pipe", "fra", 2, {Result("calm", 3, t, true, FC::OK)}));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_FALSE(*next);
+  EXPECT_EQ(One("SELECT probes FROM rollup_hour WHERE check_id = 'calm'"), "1");
+  ASSERT_TRUE(store_
+                  ->Execute("DROP TRIGGER sonde_test_boom ON rollup_hour;"
+                            "DROP FUNCTION sonde_test_boom()")
+                  .ok());
+}
+
 TEST_F(StoreTest, ALostConnectionIsUnavailable) {
   std::unique_ptr<Store> victim = Connect();
   ASSERT_NE(victim, nullptr);

@@ -1,10 +1,10 @@
 #include "common/config/config.h"
-#include "common/config/storage_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/config/storage_config.h"
 #include "common/proto_time.h"
 
 namespace sonde::common {
@@ -477,13 +477,24 @@ TEST(ConfigTest, AliasesShareFieldsAndErrorsNameEveryUser) {
 TEST(ConfigTest, EmptyFileIsAnError) { EXPECT_FALSE(ParseConfig("", "e.yaml").ok()); }
 
 TEST(ConfigTest, StorageBlockParsesAndIsValidated) {
-  auto ok = ParseConfig(
-      "regions: [fra]\nstorage:\n  raw_retention: 7d\n  minute_retention: 3d\n", "s.yaml");
+  auto ok = ParseConfig("regions: [fra]\nstorage:\n  raw_retention: 7d\n  minute_retention: 3d\n",
+                        "s.yaml");
   ASSERT_TRUE(ok.ok()) << ok.status();
   const StorageSettings s = EffectiveStorage(ok->storage());
   EXPECT_EQ(s.raw, absl::Hours(24 * 7));
   EXPECT_EQ(s.minute, absl::Hours(24 * 3));
   EXPECT_EQ(s.hour, absl::Hours(24 * 400));  // default
+  EXPECT_EQ(s.feed, absl::Hours(24));        // default
+
+  auto feed = ParseConfig("regions: [fra]\nstorage:\n  feed_retention: 2h\n", "s.yaml");
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  EXPECT_EQ(EffectiveStorage(feed->storage()).feed, absl::Hours(2));
+  auto short_feed = ParseConfig("regions: [fra]\nstorage:\n  feed_retention: 10m\n", "s.yaml");
+  ASSERT_FALSE(short_feed.ok());
+  EXPECT_NE(std::string(short_feed.status().message())
+                .find("storage.feed_retention: must be at least 1h"),
+            std::string::npos)
+      << short_feed.status();
 
   auto bad = ParseConfig(
       "regions: [fra]\nstorage:\n  minute_retention: 1h\n  hour_retention: 30m\n", "s.yaml");
