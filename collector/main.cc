@@ -254,6 +254,12 @@ int Main(int argc, char** argv) {
   flags.String("replica-id", &options.replica_id,
                "This collector replica's name among the replicas sharing the database\n"
                "(collector_members; sondectl status --collectors). Default: HOST:PORT.");
+  flags.Bool("cluster", &options.cluster,
+             "Cluster mode (docs/ha.md): this replica takes detection shards under leases\n"
+             "in PostgreSQL with the other --cluster replicas (live, same config version)\n"
+             "and detects only the services of its shards; incident and notification\n"
+             "writes are fenced by the leases. Needs --config. Without it the collector\n"
+             "detects every check (one collector).");
   bool dry_run = false;
   flags.Bool("dry-run", &dry_run, "With `migrate`: list the pending migrations, apply nothing.");
   common::DaemonFlags daemon;
@@ -299,6 +305,9 @@ int Main(int argc, char** argv) {
       (options.max_connection_age < absl::Seconds(10) ||
        options.max_connection_age > absl::Hours(24 * 24))) {
     return UsageError("--max-connection-age: must be 0 or 10s..24 days");
+  }
+  if (options.cluster && options.config_path.empty()) {
+    return UsageError("--cluster: needs --config (replicas detect on the one config version)");
   }
   if (max_streams < 1 || max_streams > 1000) {
     return UsageError("--max-streams-per-prober: must be 1..1000");

@@ -65,6 +65,10 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
   if (!options_.config_path.empty()) {
     check_metrics_.SetConfig(*holder_.Get());
   }
+  if (options_.cluster && !options_.config_path.empty()) {
+    shards_ = std::make_unique<cluster::ShardOwnership>(options_.postgres, &members_);
+    detection_.EnableSharding(shards_.get());
+  }
   ingest_.set_on_committed([this](const v1::ResultBatch& batch) {
     detection_.Observe(batch);
     check_metrics_.Observe(batch);
@@ -203,12 +207,16 @@ void CollectorServer::StartHeartbeat(const std::string& listen_host, const v1::C
   me.replica_id =
       options_.replica_id.empty() ? common::FormatHostPort(name, port_) : options_.replica_id;
   me.software = common::kVersion;
+  me.cluster_mode = shards_ != nullptr;
   members_.SetIdentity(me);
   dispatcher_.set_lease_owner(me.replica_id);
   if (!options_.config_path.empty()) {
     members_.SetConfigVersion(cluster::ConfigVersionOf(config), /*reloaded=*/false);
   }
   members_.Start();
+  if (shards_ != nullptr) {
+    shards_->Start();  // after detection started: it builds a gained shard's detector
+  }
 }
 
 absl::Status CollectorServer::ReloadConfig() {
@@ -285,6 +293,9 @@ void CollectorServer::Shutdown(absl::Duration drain) {
   }
   members_.Stop();
   detection_.Stop();  // stores incident events still waiting
+  if (shards_ != nullptr) {
+    shards_->Stop();  // after detection stored under the leases: hands them over
+  }
   dispatcher_.Stop();
   retention_.Stop();
   slo_gauges_.Stop();
@@ -320,6 +331,9 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   dispatcher_.AppendMetrics(m);
   retention_.AppendMetrics(m);
   members_.AppendMetrics(m);
+  if (shards_ != nullptr) {
+    shards_->AppendMetrics(m);
+  }
   check_metrics_.AppendTo(absl::Now(), m);
   slo_gauges_.AppendTo(m);
   if (http_ != nullptr) {

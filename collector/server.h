@@ -24,6 +24,7 @@
 #include "collector/api/query_service.h"
 #include "collector/auth/auth.h"
 #include "collector/cluster/members.h"
+#include "collector/cluster/shard_ownership.h"
 #include "collector/incidents/detection.h"
 #include "collector/metrics/check_metrics.h"
 #include "collector/metrics/slo_gauges.h"
@@ -52,6 +53,10 @@ struct CollectorOptions {
   // --replica-id: this replica's name in collector_members; "" = HOST:PORT
   // (host name, bound port).
   std::string replica_id;
+  // --cluster: detect only the shards this replica owns under their leases
+  // (docs/ha.md); needs --config. Without it the collector detects every
+  // check, as a single collector does.
+  bool cluster = false;
 };
 
 class CollectorServer {
@@ -119,6 +124,8 @@ class CollectorServer {
   notify::Dispatcher dispatcher_;
   Retention retention_;               // its own thread and connection (storage/retention.h)
   cluster::MemberHeartbeat members_;  // its own thread and connection (docs/ha.md)
+  // --cluster: the shard leases (own thread and connection); null otherwise.
+  std::unique_ptr<cluster::ShardOwnership> shards_;
   std::unique_ptr<HttpApi> http_;
   CheckMetrics check_metrics_;
   SloGauges slo_gauges_;

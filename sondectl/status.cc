@@ -64,6 +64,26 @@ std::string FormatProbersTable(const v1::ProbersReply& reply, absl::Time now) {
   return AlignColumns(rows);
 }
 
+// "-" for none, else the count and the shards as ranges: "3 (0-1,7)".
+std::string ShardList(const v1::CollectorMember& m) {
+  if (m.shards().empty()) {
+    return "-";
+  }
+  std::string ranges;
+  for (int i = 0; i < m.shards_size();) {
+    int j = i;
+    while (j + 1 < m.shards_size() && m.shards(j + 1) == m.shards(j) + 1) {
+      ++j;
+    }
+    absl::StrAppend(&ranges, ranges.empty() ? "" : ",", m.shards(i));
+    if (j > i) {
+      absl::StrAppend(&ranges, "-", m.shards(j));
+    }
+    i = j + 1;
+  }
+  return absl::StrCat(m.shards_size(), " (", ranges, ")");
+}
+
 std::string FormatCollectorsTable(const v1::CollectorsReply& reply) {
   if (reply.members().empty()) {
     return "no collector replicas recorded (the answering collector has not completed a "
@@ -76,13 +96,14 @@ std::string FormatCollectorsTable(const v1::CollectorsReply& reply) {
           : absl::StrCat("config version for detection: ", reply.recorded_config_version(),
                          " (recorded by ", reply.recorded_by(), ", ",
                          Short(as_of - common::ToTime(reply.recorded_at())), " ago)\n");
-  std::vector<std::vector<std::string>> rows = {
-      {"REPLICA", "ADDRESS", "STATE", "SOFTWARE", "CONFIG", "IN-STEP", "UP", "LAST-SEEN"}};
+  absl::StrAppend(&out, "notification scheduler: ", Or(reply.notify_scheduler(), "none"), "\n");
+  std::vector<std::vector<std::string>> rows = {{"REPLICA", "ADDRESS", "STATE", "SOFTWARE",
+                                                 "CONFIG", "IN-STEP", "SHARDS", "UP", "LAST-SEEN"}};
   for (const v1::CollectorMember& m : reply.members()) {
     const char* in_step = m.config_version().empty() ? "-" : (m.in_step() ? "yes" : "NO");
     rows.push_back({absl::StrCat(m.replica_id(), m.replica_id() == reply.answered_by() ? " *" : ""),
                     m.address(), m.live() ? "live" : "gone", Or(m.software_version(), "-"),
-                    Or(m.config_version(), "-"), in_step,
+                    Or(m.config_version(), "-"), in_step, ShardList(m),
                     Short(as_of - common::ToTime(m.started_at())),
                     absl::StrCat(Short(as_of - common::ToTime(m.last_seen())), " ago")});
   }

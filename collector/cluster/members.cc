@@ -1,5 +1,6 @@
 #include "collector/cluster/members.h"
 
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,6 +40,7 @@ v1::CollectorsReply CollectorsReplyFrom(const ClusterView& view, const std::stri
   common::SetTimestamp(view.as_of, out.mutable_as_of());
   out.set_recorded_config_version(view.recorded_version);
   out.set_recorded_by(view.recorded_by);
+  out.set_notify_scheduler(view.notify_scheduler);
   if (!view.recorded_version.empty()) {
     common::SetTimestamp(view.recorded_at, out.mutable_recorded_at());
   }
@@ -52,6 +54,9 @@ v1::CollectorsReply CollectorsReplyFrom(const ClusterView& view, const std::stri
     common::SetTimestamp(r.last_seen, m->mutable_last_seen());
     m->set_live(r.live);
     m->set_in_step(!r.config_version.empty() && r.config_version == view.recorded_version);
+    for (int s : r.shards) {
+      m->add_shards(s);
+    }
   }
   return out;
 }
@@ -165,6 +170,25 @@ absl::Status MemberHeartbeat::Beat(PGconn* c, ClusterView* view) {
     view->as_of = pg::FromMicrosText(PQgetvalue(rows.get(), i, 7));
     m.cluster_mode = std::string(PQgetvalue(rows.get(), i, 8)) == "t";
     view->members.push_back(std::move(m));
+  }
+  // Who holds which lease now (sondectl status --collectors).
+  ASSIGN_OR_RETURN(PgResultPtr leases,
+                   pg::Exec(c,
+                            "SELECT shard, owner FROM shard_leases"
+                            " WHERE expires_at > clock_timestamp() ORDER BY shard",
+                            "read the running shard leases"));
+  for (int i = 0; i < PQntuples(leases.get()); ++i) {
+    const int shard = std::atoi(PQgetvalue(leases.get(), i, 0));
+    const std::string owner = PQgetvalue(leases.get(), i, 1);
+    if (shard < 0) {
+      view->notify_scheduler = owner;
+      continue;
+    }
+    for (MemberRow& m : view->members) {
+      if (m.replica_id == owner) {
+        m.shards.push_back(shard);
+      }
+    }
   }
   view->known = true;
   return absl::OkStatus();

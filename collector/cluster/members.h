@@ -50,9 +50,10 @@ struct MemberRow {
   std::string software;
   std::string config_version;
   bool cluster_mode = false;
-  absl::Time started_at;  // database clock, the first beat of its run
-  absl::Time last_seen;   // database clock
-  bool live = false;      // last_seen within kMemberTtl of the beat's clock
+  absl::Time started_at;    // database clock, the first beat of its run
+  absl::Time last_seen;     // database clock
+  bool live = false;        // last_seen within kMemberTtl of the beat's clock
+  std::vector<int> shards;  // detection shards it holds a running lease of
 };
 
 // What the last successful beat saw.
@@ -65,6 +66,7 @@ struct ClusterView {
   std::string config_version;  // this replica's
   Agreement agreement = Agreement::kNoConfig;
   std::vector<MemberRow> members;  // by replica id
+  std::string notify_scheduler;    // the running lease of shard -1; "" = none
 };
 
 // Query.Collectors' answer from a view; `answered_by` names this replica.

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "collector/storage/pg/pg.h"
 
@@ -43,6 +44,11 @@ struct ShardLease {
   int64_t epoch = 0;
   absl::Time expires_at;  // database clock
 };
+
+// True for Fence()'s refusal (and what a fenced write returns with it).
+inline bool IsFenced(const absl::Status& s) {
+  return absl::IsFailedPrecondition(s) && absl::StartsWith(s.message(), "fenced:");
+}
 
 class ShardLeases {
  public:

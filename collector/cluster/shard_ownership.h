@@ -90,6 +90,8 @@ class ShardOwnership {
   // others take them at their next pass).
   void Stop();
 
+  // This replica's id: the owner in its leases.
+  std::string owner() const { return members_->identity().replica_id; }
   // shard -> the epoch this replica holds it under.
   std::map<int, int64_t> Owned() const;
   // The epoch `shard` is held under; nullopt when not held.
@@ -98,6 +100,7 @@ class ShardOwnership {
   // shard now (nothing when it is no longer held under that epoch).
   void Fenced(int shard, int64_t epoch);
 
+  int64_t fenced_writes() const { return fenced_.load(std::memory_order_relaxed); }
   // sonde_cluster_shards_owned, sonde_cluster_shard_*_total,
   // sonde_detection_fenced_writes_total (docs/metrics.md).
   void AppendMetrics(common::MetricsText* m) const;

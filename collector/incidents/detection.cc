@@ -5,9 +5,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "collector/cluster/shards.h"
 #include "collector/detect/kinds.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace sonde::collector {
@@ -41,20 +44,105 @@ absl::Status DetectionRunner::Start(const v1::Config& config) {
   if (absl::Status s = (*detector)->SetConfig(config, clock_->Now()); !s.ok()) {
     return s;
   }
+  options_ = options;
+  prober_shard_ = cluster::ShardOf(options.prober_fault_service);
   {
     absl::MutexLock lock(&mu_);
-    detector_ = std::move(*detector);
     config_ = std::make_shared<const v1::Config>(config);
+    started_ = true;
+    if (ownership_ == nullptr) {
+      Lane& lane = lanes_[kAllShards];
+      lane.generation = ++generations_;
+      lane.detector = std::move(*detector);
+    }
   }
   TryRestore();
   thread_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
 }
 
+void DetectionRunner::EnableSharding(cluster::ShardOwnership* ownership) {
+  ownership_ = ownership;
+  ownership->set_on_gained([this](int shard, int64_t epoch) {
+    absl::MutexLock lock(&mu_);
+    if (!started_) {
+      return;  // the server starts the ownership loop after detection
+    }
+    const cluster::LeaseFence fence{shard, ownership_->owner(), epoch};
+    if (absl::Status s = AddLane(shard, fence); !s.ok()) {
+      spdlog::error("detection: shard {} not started: {}", shard, s.ToString());
+      return;
+    }
+    spdlog::info("detection: shard {} gained under epoch {}", shard, epoch);
+  });
+  ownership->set_on_lost([this](int shard, int64_t epoch) {
+    absl::MutexLock lock(&mu_);
+    auto it = lanes_.find(shard);
+    if (it != lanes_.end() && it->second.fence.has_value() && it->second.fence->epoch == epoch) {
+      spdlog::info("detection: shard {} (epoch {}) dropped with {} events not stored", shard, epoch,
+                   it->second.waiting.size());
+      lanes_.erase(it);
+    }
+  });
+}
+
+std::shared_ptr<const v1::Config> DetectionRunner::ConfigOf(int shard) const {
+  if (shard == kAllShards) {
+    return config_;
+  }
+  auto subset = std::make_shared<v1::Config>(*config_);
+  subset->clear_checks();
+  for (const v1::Check& c : config_->checks()) {
+    if (cluster::ShardOf(c) == shard) {
+      *subset->add_checks() = c;
+    }
+  }
+  return subset;
+}
+
+absl::Status DetectionRunner::AddLane(int shard, std::optional<cluster::LeaseFence> fence) {
+  auto detector = detect::Detector::Create(options_);
+  if (!detector.ok()) {
+    return detector.status();
+  }
+  RETURN_IF_ERROR((*detector)->SetConfig(*ConfigOf(shard), clock_->Now()));
+  Lane& lane = lanes_[shard];
+  lane = Lane();
+  lane.shard = shard;
+  lane.generation = ++generations_;
+  lane.fence = std::move(fence);
+  lane.detector = std::move(*detector);
+  return absl::OkStatus();
+}
+
+bool DetectionRunner::RaisesProberFaults(const Lane& lane) const {
+  return lane.shard == kAllShards || lane.shard == prober_shard_;
+}
+
+const DetectionRunner::Lane* DetectionRunner::LaneOf(const v1::Check& check) const {
+  auto it = lanes_.find(kAllShards);
+  if (it == lanes_.end()) {
+    it = lanes_.find(cluster::ShardOf(check));
+  }
+  return it == lanes_.end() ? nullptr : &it->second;
+}
+
 // Until the open incidents of the previous run are restored, nothing is
 // evaluated (results wait in the reorder queue): evaluating first would open
 // a second incident for an outage that is already open.
+// A gained shard is restored the same way, from its services' open
+// incidents.
 void DetectionRunner::TryRestore() {
+  {
+    absl::MutexLock lock(&mu_);
+    bool any = false;
+    for (const auto& [shard, lane] : lanes_) {
+      any |= !lane.restored;
+    }
+    if (!any) {
+      return;
+    }
+  }
   auto open = store_.LoadOpen();
   if (!open.ok()) {
     if (restore_attempts_++ % 30 == 0) {
@@ -64,10 +152,25 @@ void DetectionRunner::TryRestore() {
     return;
   }
   absl::MutexLock lock(&mu_);
-  detector_->RestoreIncidents(*open, clock_->Now());
-  restored_ = true;
-  spdlog::info("detection: {} checks, {} open incidents continued", config_->checks_size(),
-               open->size());
+  for (auto& [shard, lane] : lanes_) {
+    if (lane.restored) {
+      continue;
+    }
+    std::vector<detect::Incident> mine;
+    for (const detect::Incident& i : *open) {
+      if (shard == kAllShards || cluster::ShardOf(i.service) == shard) {
+        mine.push_back(i);
+      }
+    }
+    lane.detector->RestoreIncidents(mine, clock_->Now());
+    lane.restored = true;
+    if (shard == kAllShards) {
+      spdlog::info("detection: {} checks, {} open incidents continued", config_->checks_size(),
+                   mine.size());
+    } else if (!mine.empty()) {
+      spdlog::info("detection: shard {}: {} open incidents continued", shard, mine.size());
+    }
+  }
 }
 
 void DetectionRunner::SetConfig(const v1::Config& config) {
@@ -77,34 +180,44 @@ void DetectionRunner::SetConfig(const v1::Config& config) {
 void DetectionRunner::SetConfig(std::shared_ptr<const v1::Config> shared) {
   const v1::Config& config = *shared;
   absl::MutexLock lock(&mu_);
-  if (detector_ == nullptr) {
+  if (!started_) {
     return;
   }
   if (config.detection().SerializeAsString() != config_->detection().SerializeAsString()) {
     spdlog::warn("detection: the `detection:` block changed; it takes effect at the next restart");
   }
-  if (absl::Status s = detector_->SetConfig(config, clock_->Now()); !s.ok()) {
-    spdlog::error("detection: new config refused, keeping the old checks: {}", s.ToString());
-    return;
-  }
+  std::shared_ptr<const v1::Config> old = std::move(config_);
   config_ = std::move(shared);
+  for (auto& [shard, lane] : lanes_) {
+    if (absl::Status s = lane.detector->SetConfig(*ConfigOf(shard), clock_->Now()); !s.ok()) {
+      spdlog::error("detection: new config refused, keeping the old checks: {}", s.ToString());
+      config_ = std::move(old);  // the detectors refuse it alike (region count)
+      return;
+    }
+  }
 }
 
 void DetectionRunner::Observe(const v1::ResultBatch& batch) {
   bool moved = false;
   {
     absl::MutexLock lock(&mu_);
-    if (detector_ == nullptr) {
+    if (!started_) {
       return;
     }
+    auto all = lanes_.find(kAllShards);
     for (const v1::ProbeResult& r : batch.results()) {
+      auto lane = all != lanes_.end() ? all : lanes_.find(cluster::ShardOf(r));
+      if (lane == lanes_.end()) {
+        continue;  // another replica's shard
+      }
+      detect::Detector& detector = *lane->second.detector;
       if (r.region() == batch.region() && r.prober_id() == batch.prober_id()) {
-        detector_->Observe(r);
+        detector.Observe(r);
       } else {
         v1::ProbeResult copy = r;
         copy.set_region(batch.region());
         copy.set_prober_id(batch.prober_id());
-        detector_->Observe(copy);
+        detector.Observe(copy);
       }
     }
     // After the results: the promise covers them.
@@ -144,8 +257,20 @@ absl::Time DetectionRunner::CompleteBefore(absl::Time now) {
 }
 
 detect::DetectorStats DetectionRunner::detector_stats() const {
+  detect::DetectorStats out;
   absl::MutexLock lock(&mu_);
-  return detector_ == nullptr ? detect::DetectorStats{} : detector_->stats();
+  for (const auto& [shard, lane] : lanes_) {
+    const detect::DetectorStats s = lane.detector->stats();
+    out.results_observed += s.results_observed;
+    out.results_applied += s.results_applied;
+    out.late_results += s.late_results;
+    out.duplicate_results += s.duplicate_results;
+    out.unknown_check += s.unknown_check;
+    out.unknown_region += s.unknown_region;
+    out.prober_errors += s.prober_errors;
+    out.pending += s.pending;
+  }
+  return out;
 }
 
 DetectionRunner::Snapshot DetectionRunner::TakeSnapshot(const std::string& service,
@@ -153,22 +278,32 @@ DetectionRunner::Snapshot DetectionRunner::TakeSnapshot(const std::string& servi
                                                         const std::string& region) const {
   Snapshot out;
   absl::MutexLock lock(&mu_);
-  if (detector_ == nullptr || config_ == nullptr) {
+  if (!started_) {
     return out;
   }
   for (const v1::Check& c : config_->checks()) {
     if ((!service.empty() && c.service() != service) || (!check.empty() && c.name() != check)) {
       continue;
     }
+    const Lane* lane = LaneOf(c);
+    if (lane == nullptr) {
+      continue;  // another replica's shard
+    }
     // A loaded config names every check's regions (defaults filled in).
     for (const std::string& r : c.regions().empty() ? config_->regions() : c.regions()) {
       if (!region.empty() && r != region) {
         continue;
       }
-      out.series.push_back({c.name(), c.service(), r, detector_->Status(c.name(), r)});
+      out.series.push_back({c.name(), c.service(), r, lane->detector->Status(c.name(), r)});
     }
   }
-  out.open = detector_->OpenIncidents();
+  for (const auto& [shard, lane] : lanes_) {
+    for (detect::Incident& i : lane.detector->OpenIncidents()) {
+      if (i.kind != detect::IncidentKind::kProberFault || RaisesProberFaults(lane)) {
+        out.open.push_back(std::move(i));
+      }
+    }
+  }
   return out;
 }
 
@@ -178,8 +313,11 @@ std::vector<std::pair<std::string, int>> DetectionRunner::OpenIncidentsByKind() 
     out.emplace_back(info.name, 0);
   }
   absl::MutexLock lock(&mu_);
-  if (detector_ != nullptr) {
-    for (const detect::Incident& incident : detector_->OpenIncidents()) {
+  for (const auto& [shard, lane] : lanes_) {
+    for (const detect::Incident& incident : lane.detector->OpenIncidents()) {
+      if (incident.kind == detect::IncidentKind::kProberFault && !RaisesProberFaults(lane)) {
+        continue;
+      }
       if (incident.kind.value() < out.size()) {
         ++out[incident.kind.value()].second;
       }
@@ -189,38 +327,77 @@ std::vector<std::pair<std::string, int>> DetectionRunner::OpenIncidentsByKind() 
 }
 
 void DetectionRunner::TickOnce() {
-  std::shared_ptr<const v1::Config> config;
   std::vector<detect::ConfigFault> faults;
   if (config_faults_) {
     faults = config_faults_(clock_->Now());
   }
+  std::vector<std::pair<int, uint64_t>> to_record;  // (shard, generation)
   {
     absl::MutexLock lock(&mu_);
-    detector_->SetConfigFaults(std::move(faults));
     const absl::Time now = clock_->Now();
-    for (detect::IncidentEvent& e : detector_->Tick(now, CompleteBefore(now))) {
-      spdlog::info("incident: {}", detect::DebugString(e));
-      waiting_.push_back(std::move(e));
+    const absl::Time complete_before = CompleteBefore(now);
+    for (auto& [shard, lane] : lanes_) {
+      if (!lane.restored) {
+        continue;  // evaluating first would open a second incident
+      }
+      const bool prober_level = RaisesProberFaults(lane);
+      lane.detector->SetConfigFaults(prober_level ? faults : std::vector<detect::ConfigFault>());
+      for (detect::IncidentEvent& e : lane.detector->Tick(now, complete_before)) {
+        if (e.incident.kind == detect::IncidentKind::kProberFault && !prober_level) {
+          continue;  // raised once, by the prober shard
+        }
+        spdlog::info("incident: {}", detect::DebugString(e));
+        lane.waiting.push_back(std::move(e));
+      }
+      while (lane.waiting.size() > kMaxWaiting) {
+        spdlog::error("detection: PostgreSQL unreachable too long; dropping incident event {}",
+                      detect::DebugString(lane.waiting.front()));
+        lane.waiting.pop_front();
+      }
+      if (!lane.waiting.empty()) {
+        to_record.emplace_back(shard, lane.generation);
+      }
     }
-    if (waiting_.empty()) {
-      return;
+  }
+  for (const auto& [shard, generation] : to_record) {
+    RecordLane(shard, generation);
+  }
+  uint64_t waiting = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [shard, lane] : lanes_) {
+      waiting += lane.waiting.size();
     }
+  }
+  counters_.events_waiting.store(waiting);
+}
+
+void DetectionRunner::RecordLane(int shard, uint64_t generation) {
+  std::vector<detect::IncidentEvent> batch;
+  std::optional<cluster::LeaseFence> fence;
+  std::shared_ptr<const v1::Config> config;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = lanes_.find(shard);
+    if (it == lanes_.end() || it->second.generation != generation) {
+      return;  // dropped meanwhile
+    }
+    batch.assign(it->second.waiting.begin(), it->second.waiting.end());
+    fence = it->second.fence;
     config = config_;  // shared: Record reads it outside the lock
   }
-  while (waiting_.size() > kMaxWaiting) {
-    spdlog::error("detection: PostgreSQL unreachable too long; dropping incident event {}",
-                  detect::DebugString(waiting_.front()));
-    waiting_.pop_front();
-  }
-  std::vector<detect::IncidentEvent> batch(waiting_.begin(), waiting_.end());
-  absl::Status s = store_.Record(batch, *config, clock_->Now());
-  if (!s.ok() && !absl::IsUnavailable(s)) {
+  const cluster::LeaseFence* f = fence.has_value() ? &*fence : nullptr;
+  size_t stored = 0;  // from the front of the batch
+  absl::Status s = store_.Record(batch, *config, clock_->Now(), f);
+  if (s.ok()) {
+    stored = batch.size();
+  } else if (!absl::IsUnavailable(s) && !cluster::IsFenced(s)) {
     // PostgreSQL refused something (not an outage): store the events one by
     // one so a single bad one cannot block every later incident.
     s = absl::OkStatus();
     for (const detect::IncidentEvent& e : batch) {
-      absl::Status one = store_.Record({e}, *config, clock_->Now());
-      if (absl::IsUnavailable(one)) {
+      absl::Status one = store_.Record({e}, *config, clock_->Now(), f);
+      if (absl::IsUnavailable(one) || cluster::IsFenced(one)) {
         s = one;
         break;
       }
@@ -228,26 +405,41 @@ void DetectionRunner::TickOnce() {
         spdlog::error("detection: dropping incident event PostgreSQL refuses: {}: {}",
                       detect::DebugString(e), one.ToString());
       }
-      counters_.events_recorded.fetch_add(1);
-      waiting_.pop_front();
-    }
-    batch.clear();
-  }
-  if (s.ok()) {
-    counters_.events_recorded.fetch_add(batch.size());
-    waiting_.clear();
-  } else {
-    if (counters_.record_errors.fetch_add(1) % 30 == 0) {
-      spdlog::error("detection: cannot store {} incident events (will retry): {}", batch.size(),
-                    s.ToString());
+      ++stored;
     }
   }
-  counters_.events_waiting.store(waiting_.size());
+  counters_.events_recorded.fetch_add(stored);
+  if (cluster::IsFenced(s)) {
+    // The lease is gone: nothing of this shard may be written any more.
+    ownership_->Fenced(shard, fence->epoch);  // drops the lane (on_lost)
+    return;
+  }
+  if (!s.ok() && counters_.record_errors.fetch_add(1) % 30 == 0) {
+    spdlog::error("detection: cannot store {} incident events (will retry): {}", batch.size(),
+                  s.ToString());
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = lanes_.find(shard);
+  if (it != lanes_.end() && it->second.generation == generation) {
+    for (size_t k = 0; k < stored && !it->second.waiting.empty(); ++k) {
+      it->second.waiting.pop_front();
+    }
+  }
+}
+
+bool DetectionRunner::Busy() const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [shard, lane] : lanes_) {
+    if (!lane.restored || !lane.waiting.empty()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void DetectionRunner::Loop() {
   while (true) {
-    if (waiting_.empty() && restored_) {
+    if (!Busy()) {
       absl::MutexLock lock(&wake_mu_);
       wake_mu_.AwaitWithTimeout(absl::Condition(&wake_), kTickPeriod);
       wake_ = false;
@@ -258,12 +450,7 @@ void DetectionRunner::Loop() {
     if (stop_.HasBeenNotified()) {
       break;
     }
-    if (!restored_) {
-      TryRestore();
-      if (!restored_) {
-        continue;
-      }
-    }
+    TryRestore();  // the lanes not restored yet (none, mostly)
     TickOnce();
     // Promises move about once a second per prober: with many probers,
     // ticks still come at most every kMinTickGap.
@@ -283,8 +470,8 @@ void DetectionRunner::Stop() {
     wake_ = true;
   }
   thread_.join();
-  if (restored_ && !waiting_.empty()) {
-    TickOnce();
+  if (Busy()) {
+    TickOnce();  // one more attempt to store what waits
   }
 }
 

@@ -16,8 +16,21 @@
 // incidents of the previous run are restored, so a restart continues them
 // instead of opening duplicates.
 //
-// Thread-safety: Observe and SetConfig from any thread (one mutex guards
-// the detector); Start/Stop from the owner's thread.
+// Cluster mode (EnableSharding; docs/ha.md, "Detection shards under
+// leases"): instead of one detector over the whole config, one detector per
+// detection shard this replica owns (cluster::ShardOwnership), built from
+// the checks of that shard's services. A gained shard restores its open
+// incidents first (same ids, no second OPENED) and then evaluates; its
+// events are recorded under the shard's lease (IncidentStore::Record with
+// its LeaseFence); a lost shard -- the ownership loop says so, or a write
+// was fenced -- is dropped at once with its windows and waiting events.
+// Results of shards this replica does not own are not evaluated here.
+// PROBER_FAULT tickets (prober health, config overdue) are raised by the
+// shard of the `prober_fault_service` only, so once per cluster.
+//
+// Thread-safety: Observe, SetConfig and the ownership callbacks from any
+// thread (one mutex guards the detectors); Start/Stop from the owner's
+// thread.
 #ifndef SONDE_COLLECTOR_INCIDENTS_DETECTION_H_
 #define SONDE_COLLECTOR_INCIDENTS_DETECTION_H_
 
@@ -27,6 +40,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -36,6 +50,8 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "collector/cluster/shard_leases.h"
+#include "collector/cluster/shard_ownership.h"
 #include "collector/detect/detector.h"
 #include "collector/incidents/incident_store.h"
 #include "common/clock.h"
@@ -71,6 +87,11 @@ class DetectionRunner {
   // Stores what is still waiting (one attempt) and stops the thread.
   void Stop();
 
+  // Cluster mode: detect only the shards `ownership` (not owned; outlives
+  // this runner's Stop) gives this replica. Before Start, and before the
+  // ownership loop starts.
+  void EnableSharding(cluster::ShardOwnership* ownership);
+
   // Asked before every tick (on the detection thread) for the probers whose
   // config is overdue; each becomes a PROBER_FAULT ticket. Call before Start.
   using ConfigFaultSource = std::function<std::vector<detect::ConfigFault>(absl::Time now)>;
@@ -87,7 +108,8 @@ class DetectionRunner {
   };
   // The detector's view now (Query.Status): every configured check x region
   // that passes the filters ("" = any), in config order, and the open
-  // incidents. Empty before Start. Any thread; holds the detector's mutex
+  // incidents. Empty before Start. In cluster mode only the checks and
+  // incidents of the shards this replica owns. Any thread; holds the detector's mutex
   // for one pass over the checks.
   struct Snapshot {
     std::vector<SeriesView> series;
@@ -108,21 +130,49 @@ class DetectionRunner {
     absl::Time heard;                                   // collector clock
   };
 
+  // One detector and what it decided but has not stored yet: the whole
+  // config (kAllShards: not in cluster mode), or the services of one owned
+  // shard under its lease.
+  struct Lane {
+    int shard = kAllShards;
+    uint64_t generation = 0;                   // tells a re-gained shard from the old one
+    std::optional<cluster::LeaseFence> fence;  // cluster mode
+    std::unique_ptr<detect::Detector> detector;
+    std::deque<detect::IncidentEvent> waiting;
+    bool restored = false;  // its open incidents restored: it may evaluate
+  };
+  static constexpr int kAllShards = -2;
+
   void Loop();
   void TickOnce();
   void TryRestore();
+  // Under mu_: a lane for `shard` (kAllShards: every check) over config_.
+  absl::Status AddLane(int shard, std::optional<cluster::LeaseFence> fence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // config_ reduced to the checks of `shard` (all for kAllShards).
+  std::shared_ptr<const v1::Config> ConfigOf(int shard) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `lane` raises prober-level tickets (PROBER_FAULT).
+  bool RaisesProberFaults(const Lane& lane) const;
+  // The lane that evaluates `check`, or null (another replica's shard).
+  const Lane* LaneOf(const v1::Check& check) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores `lane`'s waiting events (outside mu_); drops it when fenced.
+  void RecordLane(int shard, uint64_t generation);
+  bool Busy() const;  // events waiting, or a lane not yet restored
   // The smallest promise of the probers heard recently, or InfinitePast
   // when some configured region has none of them; forgets silent probers.
   absl::Time CompleteBefore(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const common::Clock* const clock_;
-  ConfigFaultSource config_faults_;            // may be empty
-  IncidentStore store_;                        // the loop thread's (and Start's)
-  std::deque<detect::IncidentEvent> waiting_;  // loop thread only
-  bool restored_ = false;                      // loop thread only (and Start, before it)
-  int restore_attempts_ = 0;                   // loop thread only
+  ConfigFaultSource config_faults_;               // may be empty
+  cluster::ShardOwnership* ownership_ = nullptr;  // cluster mode; set before Start
+  IncidentStore store_;                           // the loop thread's (and Start's)
+  int restore_attempts_ = 0;                      // loop thread only
+  detect::DetectorOptions options_;               // set by Start
+  int prober_shard_ = kAllShards;                 // the shard raising PROBER_FAULT tickets
   mutable absl::Mutex mu_;
-  std::unique_ptr<detect::Detector> detector_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t generations_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int, Lane> lanes_ ABSL_GUARDED_BY(mu_);  // by shard
   std::shared_ptr<const v1::Config> config_ ABSL_GUARDED_BY(mu_) =
       std::make_shared<const v1::Config>();                       // never null
   std::map<std::string, Promise> promises_ ABSL_GUARDED_BY(mu_);  // by prober id

@@ -79,7 +79,13 @@ TEST(StatusTest, CollectorsTableShowsEachReplicaAndWhetherItsConfigIsTheRecorded
     common::SetTimestamp(as_of - absl::Hours(2), m->mutable_started_at());
     common::SetTimestamp(as_of - (r.live ? absl::Seconds(1) : absl::Minutes(3)),
                          m->mutable_last_seen());
+    if (r.in_step && r.live) {
+      for (int s : {0, 1, 2, 5, 9, 10}) {
+        m->add_shards(s);
+      }
+    }
   }
+  reply.set_notify_scheduler("c1:7600");
   const std::string table = FormatCollectorsTable(reply);
   EXPECT_NE(table.find("config version for detection: a613651f5273198b (recorded by c1:7600, "
                        "5m ago)"),
@@ -90,6 +96,8 @@ TEST(StatusTest, CollectorsTableShowsEachReplicaAndWhetherItsConfigIsTheRecorded
   EXPECT_NE(table.find("gone"), std::string::npos) << table;
   EXPECT_NE(table.find("3m ago"), std::string::npos) << table;
   EXPECT_NE(table.find("2h"), std::string::npos) << table;
+  EXPECT_NE(table.find("6 (0-2,5,9-10)"), std::string::npos) << "c1's shards" << table;
+  EXPECT_NE(table.find("notification scheduler: c1:7600"), std::string::npos) << table;
 }
 
 }  // namespace

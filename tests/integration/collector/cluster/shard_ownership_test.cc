@@ -127,6 +127,15 @@ TEST_F(ShardOwnershipTest, TwoReplicasSplitTheShardsAndOneTakesAllWhenTheOtherSt
   EXPECT_EQ(a->shards.Owned().size(), want_a.size());
   EXPECT_EQ(b->shards.Owned().size(), want_b.size());
   EXPECT_TRUE(a->lost.empty());
+  // Each beat reads who holds what (sondectl status --collectors).
+  ASSERT_TRUE(a->beat.BeatOnce().ok());
+  const ClusterView view = a->beat.View();
+  ASSERT_EQ(view.members.size(), 2u);
+  EXPECT_EQ(std::set<int>(view.members[0].shards.begin(), view.members[0].shards.end()), want_a);
+  EXPECT_EQ(std::set<int>(view.members[1].shards.begin(), view.members[1].shards.end()), want_b);
+  EXPECT_EQ(CollectorsReplyFrom(view, "a").members(1).shards_size(),
+            static_cast<int>(want_b.size()));
+  EXPECT_EQ(view.notify_scheduler, "") << "no dispatcher runs here";
 
   // b stops (no release, no beat): a takes every shard once b's member row
   // and leases have expired by the database clock.
