@@ -109,6 +109,9 @@ class PreparedStatements {
   // Runs `statement` with text `params`, preparing it on first use.
   absl::Status Exec(PGconn* conn, const PreparedStatement& statement,
                     const std::vector<std::string>& params, absl::string_view what);
+  // The same, returning the rows (a statement with RETURNING).
+  absl::StatusOr<PgResultPtr> Query(PGconn* conn, const PreparedStatement& statement,
+                                    const std::vector<std::string>& params, absl::string_view what);
 
  private:
   std::set<std::string> prepared_;
