@@ -35,6 +35,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/testing/postgres_fixture.h"
+#include "tests/testing/rollup_fill.h"
 #include "tests/testing/status_matchers.h"
 
 namespace sonde::collector {
@@ -753,6 +754,44 @@ TEST_F(ReportTest, EqualsABruteForceComputationFromRawRows) {
     EXPECT_NEAR(row.availability(), 100.0 * (all.counted - all.down) / all.counted,
                 100.0 * kSweepSlack / all.counted);
   }
+}
+
+// The no-data scan over filled rollups (tests/testing/rollup_fill.h, what
+// the benchmark reads): whole days with every minute are not read by
+// minute; each silent series' silence (5, 40 or 125 minutes) is found,
+// and nothing else.
+TEST_F(ReportTest, FilledSilencesAreTheOnlyNoData) {
+  sonde::testing::RollupFill fill;
+  fill.checks = 12;
+  fill.regions = 3;
+  fill.days = 3;
+  fill.from = kT0;
+  fill.silence_every = 4;
+  ASSERT_OK(sonde::testing::FillRollups(store_->connection(), fill));
+  const absl::Time to = kT0 + absl::Hours(72);
+  const report::ReportInputs in = Inputs(kT0 + absl::Minutes(30), to, v1::Config());
+  int series = 0;
+  std::set<int64_t> lengths;
+  for (const report::CheckInput& c : in.checks) {
+    for (const report::SeriesInput& s : c.regions) {
+      const int check = std::stoi(c.check.substr(6));
+      const int region = std::stoi(s.region.substr(7));
+      const auto [quiet_from, quiet_to] = sonde::testing::Silence(fill, check, region);
+      std::vector<report::Interval> want;
+      if (quiet_to > quiet_from) {
+        want.push_back({kT0 + absl::Minutes(quiet_from), kT0 + absl::Minutes(quiet_to)});
+        lengths.insert(quiet_to - quiet_from);
+      }
+      ASSERT_EQ(s.no_data.size(), want.size()) << c.check << " " << s.region;
+      if (!want.empty()) {
+        EXPECT_EQ(s.no_data[0].from, want[0].from) << c.check << " " << s.region;
+        EXPECT_EQ(s.no_data[0].to, want[0].to) << c.check << " " << s.region;
+      }
+      ++series;
+    }
+  }
+  EXPECT_EQ(series, 36);
+  EXPECT_EQ(lengths, (std::set<int64_t>{5, 40, 125}));
 }
 
 // ---- the HTTP JSON contract ---------------------------------------------
