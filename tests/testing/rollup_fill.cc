@@ -144,10 +144,10 @@ absl::Status FillRollups(PGconn* c, const RollupFill& f) {
   const std::string silent = SilentSql(f, k);
   const std::string heard = absl::StrCat("NOT (b >= ", SilenceStartSql(f, k), " AND b < ",
                                          SilenceStartSql(f, k), " + ", SilenceLengthSql(f, k), ")");
-  // Minutes: the silent series' whole window, the others' last minute_days
-  // (or every day with `minute`).
+  // Minutes: the silent series' whole window, the others' last
+  // minute_hours (or every day with `minute`).
   const int64_t others_from =
-      f.minute ? 0 : std::max<int64_t>(0, minutes - static_cast<int64_t>(f.minute_days) * 1440);
+      f.minute ? 0 : std::max<int64_t>(0, minutes - static_cast<int64_t>(f.minute_hours) * 60);
   RETURN_IF_ERROR(InsertRows(c, f, from, "rollup_minute", "minute", 1, absl::StrCat("NOT ", silent),
                              others_from, minutes, "true"));
   if (f.silence_every > 0) {
@@ -155,22 +155,22 @@ absl::Status FillRollups(PGconn* c, const RollupFill& f) {
         InsertRows(c, f, from, "rollup_minute", "minute", 1, silent, 0, minutes, heard));
   }
   RETURN_IF_ERROR(InsertClasses(c, f, from, "rollup_minute", "minute"));
+  // Hours and days: the silent series' always (the sums of their minutes),
+  // the others' as asked.
   if (f.hour) {
     RETURN_IF_ERROR(InsertRows(c, f, from, "rollup_hour", "hour", 60, absl::StrCat("NOT ", silent),
                                0, minutes / 60, "true"));
-    if (f.silence_every > 0) {
-      RETURN_IF_ERROR(SumMinutes(c, f, from, "rollup_hour", "hour"));
-    }
-    RETURN_IF_ERROR(InsertClasses(c, f, from, "rollup_hour", "hour"));
   }
   if (f.day) {
     RETURN_IF_ERROR(InsertRows(c, f, from, "rollup_day", "day", 1440, absl::StrCat("NOT ", silent),
                                0, f.days, "true"));
-    if (f.silence_every > 0) {
-      RETURN_IF_ERROR(SumMinutes(c, f, from, "rollup_day", "day"));
-    }
-    RETURN_IF_ERROR(InsertClasses(c, f, from, "rollup_day", "day"));
   }
+  if (f.silence_every > 0) {
+    RETURN_IF_ERROR(SumMinutes(c, f, from, "rollup_hour", "hour"));
+    RETURN_IF_ERROR(SumMinutes(c, f, from, "rollup_day", "day"));
+  }
+  RETURN_IF_ERROR(InsertClasses(c, f, from, "rollup_hour", "hour"));
+  RETURN_IF_ERROR(InsertClasses(c, f, from, "rollup_day", "day"));
   return collector::pg::Exec(c, "ANALYZE", "analyze after fill").status();
 }
 

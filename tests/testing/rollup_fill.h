@@ -10,12 +10,13 @@
 // * a series without a silence (HasSilence false): one row per bucket of
 //   every level asked, every minute with results (`minutes_with_results`
 //   60 per hour, 1440 per day); minute rows for every day with `minute`,
-//   else for the last `minute_days` days, else none;
+//   else for the last `minute_hours` hours, else none;
 // * with `silence_every`, every silence_every-th series has one stretch
 //   without results (Silence: 5, 40 or 125 minutes: inside an hour, across
 //   an hour boundary, a whole hour and more) and minute rows for the whole
 //   window (what the report's no-data scan reads at minute grain); its hour
-//   and day rows are the sums of those minutes, as ingest writes them.
+//   and day rows are the sums of those minutes, as ingest writes them
+//   (always written, whatever `hour` and `day` say).
 #ifndef SONDE_TESTS_TESTING_ROLLUP_FILL_H_
 #define SONDE_TESTS_TESTING_ROLLUP_FILL_H_
 
@@ -30,14 +31,14 @@
 namespace sonde::testing {
 
 struct RollupFill {
-  int checks = 100;     // check ids "check-00000" ... (5 digits), services "svc-<check % 100>"
-  int regions = 3;      // regions "region-0" ...
-  absl::Time from;      // the first UTC day (rounded down to a day)
-  int days = 30;        // [from, from + days)
-  bool minute = false;  // rollup_minute rows (checks x regions x 1440 per day: keep it small)
-  int minute_days = 0;  // without `minute`: rollup_minute rows of the last N days only
-  bool hour = true;     // rollup_hour rows
-  bool day = true;      // rollup_day rows
+  int checks = 100;      // check ids "check-00000" ... (5 digits), services "svc-<check % 100>"
+  int regions = 3;       // regions "region-0" ...
+  absl::Time from;       // the first UTC day (rounded down to a day)
+  int days = 30;         // [from, from + days)
+  bool minute = false;   // rollup_minute rows (checks x regions x 1440 per day: keep it small)
+  int minute_hours = 0;  // without `minute`: rollup_minute rows of the last N hours only
+  bool hour = true;      // rollup_hour rows (of the series without a silence)
+  bool day = true;       // rollup_day rows (the same)
   // Probes per minute of every check x region; a minute fails `failures`
   // of them when (check + region + minute index since from) % fail_every == 0.
   int probes_per_minute = 1;
