@@ -137,10 +137,11 @@ absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {
   return duplicate;
 }
 
-// Four round trips per batch: (1) BEGIN and the dedup row (and gaps) in one
-// pipeline, (2) COPY start and (3) its rows and end, (4) the rollup upserts,
-// the batch's other rows (AddBatchRows) and COMMIT in one pipeline. A
-// duplicate stops after (1) with a ROLLBACK.
+// Five round trips per batch: (1) BEGIN and the dedup row (and gaps) in one
+// pipeline, (2) COPY start and (3) its rows and end, (4) the minute rollup
+// upsert, whose answer names the minutes it created (rollups.h), (5) the
+// other rollup upserts, the batch's other rows (AddBatchRows) and COMMIT in
+// one pipeline. A duplicate stops after (1) with a ROLLBACK.
 absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate) {
   std::string prober_id = SanitizeUtf8(batch.prober_id());
   {

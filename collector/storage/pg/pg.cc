@@ -416,6 +416,13 @@ absl::Status EndCopyIn(PGconn* conn, const char* error, absl::string_view what) 
 absl::Status PreparedStatements::Exec(PGconn* conn, const PreparedStatement& statement,
                                       const std::vector<std::string>& params,
                                       absl::string_view what) {
+  return Query(conn, statement, params, what).status();
+}
+
+absl::StatusOr<PgResultPtr> PreparedStatements::Query(PGconn* conn,
+                                                      const PreparedStatement& statement,
+                                                      const std::vector<std::string>& params,
+                                                      absl::string_view what) {
   if (prepared_.count(statement.name) == 0) {
     absl::Status prepared = Run(conn, absl::StrCat("prepare ", what), {PGRES_COMMAND_OK}, [&] {
                               return PQsendPrepare(conn, statement.name, statement.sql, 0, nullptr);
@@ -426,12 +433,10 @@ absl::Status PreparedStatements::Exec(PGconn* conn, const PreparedStatement& sta
     prepared_.insert(statement.name);
   }
   const std::vector<const char*> values = CStrings(params);
-  return Run(conn, what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK},
-             [&] {
-               return PQsendQueryPrepared(conn, statement.name, static_cast<int>(values.size()),
-                                          values.data(), nullptr, nullptr, /*resultFormat=*/0);
-             })
-      .status();
+  return Run(conn, what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK}, [&] {
+    return PQsendQueryPrepared(conn, statement.name, static_cast<int>(values.size()), values.data(),
+                               nullptr, nullptr, /*resultFormat=*/0);
+  });
 }
 
 absl::Status PreparedStatements::Prepare(PGconn* conn, const PreparedStatement& statement,

@@ -115,6 +115,9 @@ class PreparedStatements {
   // Prepares `statement` unless it already is (one round trip the first
   // time), so that a Pipeline can run it by name.
   absl::Status Prepare(PGconn* conn, const PreparedStatement& statement, absl::string_view what);
+  // The same, returning the rows (a statement with RETURNING).
+  absl::StatusOr<PgResultPtr> Query(PGconn* conn, const PreparedStatement& statement,
+                                    const std::vector<std::string>& params, absl::string_view what);
 
  private:
   std::set<std::string> prepared_;
