@@ -186,29 +186,29 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
     spdlog::warn("prober {} ({}) reports {} results lost (spool full)", prober_id, batch.region(),
                  gap.results());
   }
+  // Almost every batch is clean already: store it as it is. Only a batch
+  // with a bad string pays for a sanitized copy.
+  bool clean = IsCleanUtf8(batch.prober_id()) && IsCleanUtf8(batch.region());
+  for (int i = 0; clean && i < batch.results_size(); ++i) {
+    clean = MessageIsClean(batch.results(i));
+  }
+  v1::ResultBatch sanitized;
+  if (!clean) {
+    sanitized.set_prober_id(prober_id);
+    sanitized.set_region(SanitizeUtf8(batch.region()));
+    sanitized.set_batch_seq(batch.batch_seq());
+    *sanitized.mutable_results() = batch.results();
+    for (v1::ProbeResult& r : *sanitized.mutable_results()) {
+      SanitizeMessage(&r);
+    }
+  }
+  const v1::ResultBatch& stored = clean ? batch : sanitized;
   pg::Pipeline tail(conn_.get());
-  if (batch.results_size() > 0) {
-    // Almost every batch is clean already: store it as it is. Only a batch
-    // with a bad string pays for a sanitized copy.
-    bool clean = IsCleanUtf8(batch.prober_id()) && IsCleanUtf8(batch.region());
-    for (int i = 0; clean && i < batch.results_size(); ++i) {
-      clean = MessageIsClean(batch.results(i));
-    }
-    v1::ResultBatch sanitized;
-    if (!clean) {
-      sanitized.set_prober_id(prober_id);
-      sanitized.set_region(SanitizeUtf8(batch.region()));
-      sanitized.set_batch_seq(batch.batch_seq());
-      *sanitized.mutable_results() = batch.results();
-      for (v1::ProbeResult& r : *sanitized.mutable_results()) {
-        SanitizeMessage(&r);
-      }
-    }
-    const v1::ResultBatch& stored = clean ? batch : sanitized;
+  if (stored.results_size() > 0) {
     RETURN_IF_ERROR(CopyResults(conn_.get(), stored));
     RETURN_IF_ERROR(QueueRollups(conn_.get(), &prepared_, stored, &tail));
-    AddBatchRows(stored, &tail);
   }
+  AddBatchRows(stored, &tail);
   tail.Add("COMMIT", {}, "commit batch");
   ASSIGN_OR_RETURN(std::vector<PgResultPtr> answers, tail.Finish());
   // COMMIT of a transaction that failed earlier reports ROLLBACK, not an error.
@@ -222,7 +222,8 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
 
 void Store::AddBatchRows(const v1::ResultBatch& batch, pg::Pipeline* pipeline) {
   // Where further rows a batch writes in its own transaction go (one
-  // statement each, queued before the COMMIT); none yet.
+  // statement each, queued before the COMMIT; a batch may have no
+  // results, only gaps); none yet.
   (void)batch;
   (void)pipeline;
 }
