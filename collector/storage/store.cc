@@ -140,8 +140,8 @@ absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {
 // Five round trips per batch: (1) BEGIN and the dedup row (and gaps) in one
 // pipeline, (2) COPY start and (3) its rows and end, (4) the minute rollup
 // upsert, whose answer names the minutes it created (rollups.h), (5) the
-// other rollup upserts, the batch's other rows (AddBatchRows) and COMMIT in
-// one pipeline. A duplicate stops after (1) with a ROLLBACK.
+// other rollup upserts and COMMIT in one pipeline (the result feed's rows
+// ride in the dedup statement). A duplicate stops after (1) with a ROLLBACK.
 absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate) {
   std::string prober_id = SanitizeUtf8(batch.prober_id());
   {
@@ -208,7 +208,6 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
     RETURN_IF_ERROR(CopyResults(conn_.get(), stored));
     RETURN_IF_ERROR(QueueRollups(conn_.get(), &prepared_, stored, &tail));
   }
-  AddBatchRows(stored, &tail);
   tail.Add("COMMIT", {}, "commit batch");
   ASSIGN_OR_RETURN(std::vector<PgResultPtr> answers, tail.Finish());
   // COMMIT of a transaction that failed earlier reports ROLLBACK, not an error.
@@ -218,14 +217,6 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
         absl::StrCat("commit batch: the server answered ", PQcmdStatus(commit)));
   }
   return absl::OkStatus();
-}
-
-void Store::AddBatchRows(const v1::ResultBatch& batch, pg::Pipeline* pipeline) {
-  // Where further rows a batch writes in its own transaction go (one
-  // statement each, queued before the COMMIT; a batch may have no
-  // results, only gaps); none yet.
-  (void)batch;
-  (void)pipeline;
 }
 
 absl::StatusOr<std::vector<ServiceRegionHealth>> Store::RecentHealth(absl::Time since) {
