@@ -271,9 +271,17 @@ class Bench:
             raise RuntimeError(f"sonde-prober exited early (see {self.work}/{prober_id}.log)")
         others = {"collector": [self.collector.pid], "postgres": self.postgres_pids()}
 
+        def aux_cpu(pid):
+            # A PostgreSQL process may end within the window (a worker);
+            # its CPU then counts in neither snapshot.
+            try:
+                return cpu_seconds(pid)
+            except FileNotFoundError:
+                return 0.0
+
         def snapshot():
             cpu = cpu_seconds(p.pid)
-            aux = {k: sum(cpu_seconds(x) for x in pids) for k, pids in others.items()}
+            aux = {k: sum(aux_cpu(x) for x in pids) for k, pids in others.items()}
             return time.time(), cpu, aux
 
         perf = None
