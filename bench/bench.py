@@ -271,9 +271,17 @@ class Bench:
             raise RuntimeError(f"sonde-prober exited early (see {self.work}/{prober_id}.log)")
         others = {"collector": [self.collector.pid], "postgres": self.postgres_pids()}
 
+        def aux_cpu(pid):
+            # A PostgreSQL process may end within the window (a worker);
+            # its CPU then counts in neither snapshot.
+            try:
+                return cpu_seconds(pid)
+            except FileNotFoundError:
+                return 0.0
+
         def snapshot():
             cpu = cpu_seconds(p.pid)
-            aux = {k: sum(cpu_seconds(x) for x in pids) for k, pids in others.items()}
+            aux = {k: sum(aux_cpu(x) for x in pids) for k, pids in others.items()}
             return time.time(), cpu, aux
 
         perf = None
@@ -486,7 +494,64 @@ def markdown(res):
             marginal = (b["rss_kib"] - a["rss_kib"]) / (b["checks"] - a["checks"])
             out.append(f"\nMarginal cost between {a['checks']:,} and {b['checks']:,} checks: "
                        f"{marginal:.2f} KiB per check.")
+    out += ["", *standing(res)]
     return "\n".join(out)
+
+
+def standing(res):
+    """Issue 15's targets in one table: every ratio this run measured (sonde
+    against the floor and blackbox_exporter per kind, lateness, RSS), and
+    the ingest ratio from an ingest run's JSON line (--ingest-json) or a
+    pointer to bench/ingest."""
+    m = res["meta"]
+    rows = []
+
+    def row(what, value, target, met):
+        rows.append(f"| {what} | {value} | {target} | "
+                    f"{'—' if met is None else ('met' if met else '**not met**')} |")
+
+    for kind, subjects in res["kinds"].items():
+        s = subjects.get("sonde")
+        if not s:
+            continue
+        c = s["cpu_ms_per_probe"]
+        fl = subjects.get("floor", {}).get("cpu_ms_per_probe")
+        bb = subjects.get("blackbox", {}).get("cpu_ms_per_probe")
+        if fl:
+            row(f"{kind}: sonde − floor, CPU-ms per probe", f"{c - fl:.4f} ({c:.3f} − {fl:.3f})",
+                "≤ 0.005", c - fl <= 0.005)
+            row(f"{kind}: sonde ÷ floor", f"{c / fl:.2f}", "", None)
+        if bb:
+            row(f"{kind}: sonde ÷ blackbox_exporter", f"{c / bb:.3f}", "≤ 0.1", c / bb <= 0.1)
+        ok = s["ok"] / max(s["probes"], 1)
+        row(f"{kind}: probes ok", f"{100 * ok:.2f} % of {s['probes']}", "all", ok >= 1.0)
+        row(f"{kind}: lateness p99 at {m['rate']:.0f} probes/s", f"{s['lateness_p99_ms']:.1f} ms",
+            "< 50 ms at 5,000/s", s["lateness_p99_ms"] < 50 if m["rate"] >= 5000 else None)
+    own = [r for r in res.get("rss") or [] if r.get("subject", "sonde") == "sonde"]
+    if own:
+        r = max(own, key=lambda x: x["checks"])
+        row(f"RSS per check at {r['checks']:,} checks", f"{r['kib_per_check']:.2f} KiB", "≤ 2 KiB",
+            r["kib_per_check"] <= 2 if r["checks"] >= 100000 else None)
+        ratio = r["peak_rss_kib"] / r["rss_kib"]
+        row("peak RSS while loading ÷ steady", f"{ratio:.2f}", "≤ 2",
+            ratio <= 2 if r["checks"] >= 100000 else None)
+    ingest = res.get("ingest")
+    if ingest:
+        row("ingest ÷ raw COPY (bench/ingest)", f"{100 * ingest['ratio_vs_copy']:.0f} % "
+            f"({ingest['ingest_results_per_s']:.0f} results/s)", "≥ 80 %",
+            ingest["ratio_vs_copy"] >= 0.8)
+    else:
+        row("ingest ÷ raw COPY", "not run here: `bench/ingest/run.sh --rounds 3`, then "
+            "`--ingest-json` its output (last figure: bench/ingest/README.md)", "≥ 80 %", None)
+    return ["Issue 15, every target at a glance (this run):", "",
+            "| measure | value | target | |", "| --- | --- | --- | --- |", *rows]
+
+
+def read_ingest(path):
+    """The JSON line sonde-bench-ingest prints last (bench/ingest/run.sh's output)."""
+    with open(path) as f:
+        lines = [x for x in f.read().splitlines() if x.startswith("{") and "ratio_vs_copy" in x]
+    return json.loads(lines[-1]) if lines else None
 
 
 def main():
@@ -511,6 +576,9 @@ def main():
     p.add_argument("--perf-args", default="-g -F 999",
                    help="perf record's options for --perf-dir (e.g. '--call-graph dwarf -F 499')")
     p.add_argument("--from-json", help="print the report of an earlier --json file, run nothing")
+    p.add_argument("--ingest-json",
+                   help="the output of bench/ingest/run.sh: its ingest ÷ COPY goes into the "
+                        "report's last table")
     p.add_argument("--keep-work-dir", action="store_true",
                    help="keep the temporary directory (logs, configs, spools); kept anyway on errors")
     a = p.parse_args()
@@ -527,9 +595,14 @@ def main():
                 "--grid-ms 1..100")
     if a.from_json:
         with open(a.from_json) as f:
-            print(markdown(summarize(json.load(f))))
+            res = summarize(json.load(f))
+        if a.ingest_json:
+            res["ingest"] = read_ingest(a.ingest_json)
+        print(markdown(res))
         return
     res = summarize(Bench(a).run())
+    if a.ingest_json:
+        res["ingest"] = read_ingest(a.ingest_json)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=2)

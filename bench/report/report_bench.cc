@@ -1,14 +1,19 @@
 // The availability report benchmark (issue 12, acceptance 1): the answer of
 // `sondectl report --window 30d` — Query.Availability's handler, without
 // the gRPC hop — over synthetic rollups of N checks x R regions x D days
-// (tests/testing/rollup_fill.h: hourly and daily rows made by PostgreSQL),
+// (tests/testing/rollup_fill.h, made by PostgreSQL: daily rows of every
+// series; one series in --silence-every with a stretch without results
+// and its minute, hour and day rows for the whole window; with
+// --minute-hours N, minute rows of every series for the last N hours too),
 // with one regional incident per 100 checks and a maintenance window, on a
-// throwaway PostgreSQL. Prints the fill time and the report's wall time per
-// run (median of --runs), the storage read's share, and the same report
-// with per-day numbers (daily).
+// throwaway PostgreSQL. Prints the rows filled, the fill time and the
+// report's wall time per run (median of --runs), the storage read's share,
+// the series with no data, and the same report with per-day numbers
+// (daily).
 //
 //   sonde-bench-report --postgres CONNINFO [--checks 10000] [--regions 3]
 //                      [--days 30] [--runs 5] [--reuse 1]
+//                      [--silence-every 300] [--minute-hours 0]
 //
 // --reuse 1 skips the fill: the database already holds it (an earlier run
 // of the same size against the same --postgres, e.g. to compare two builds
@@ -25,6 +30,7 @@
 #include "collector/api/config_service.h"
 #include "collector/api/report_query.h"
 #include "collector/report/engine.h"
+#include "collector/report/silences.h"
 #include "collector/storage/pg/pg.h"
 #include "collector/storage/rollup_read.h"
 #include "collector/storage/store.h"
@@ -56,6 +62,8 @@ int main(int argc, char** argv) {
   int days = 30;
   int runs = 5;
   int reuse = 0;
+  int silence_every = 300;
+  int minute_hours = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
@@ -72,6 +80,10 @@ int main(int argc, char** argv) {
       ok = absl::SimpleAtoi(value, &runs);
     } else if (flag == "--reuse") {
       ok = absl::SimpleAtoi(value, &reuse);
+    } else if (flag == "--silence-every") {
+      ok = absl::SimpleAtoi(value, &silence_every);
+    } else if (flag == "--minute-hours") {
+      ok = absl::SimpleAtoi(value, &minute_hours);
     } else {
       return Fail(absl::StrCat("unknown flag ", flag));
     }
@@ -98,9 +110,14 @@ int main(int argc, char** argv) {
   fill.regions = regions;
   fill.from = now - absl::Hours(24) * days;
   fill.days = days;
-  // A window ending at a UTC midnight reads only day rows (rollup_read.h);
-  // hour rows would cost the fill minutes and the report nothing.
+  // A window ending at a UTC midnight reads only day rows (rollup_read.h),
+  // and the no-data scan reads hours only of the days that do not have
+  // every minute (the silent series', which the fill always writes): hour
+  // rows of the other series would cost the fill minutes and the report
+  // nothing.
   fill.hour = false;
+  fill.silence_every = silence_every;
+  fill.minute_hours = minute_hours;
   const absl::Time fill_start = absl::Now();
   if (reuse != 0) {
     // Filled by an earlier run.
@@ -133,6 +150,13 @@ int main(int argc, char** argv) {
     return Fail(std::string(st.message()));
   }
   const double fill_s = absl::ToDoubleSeconds(absl::Now() - fill_start);
+  std::string filled;
+  for (const char* table : {"rollup_minute", "rollup_hour", "rollup_day"}) {
+    auto n = (*store)->QueryColumn(absl::StrCat("SELECT count(*) FROM ", table));
+    absl::StrAppend(&filled, filled.empty() ? "" : ", ", table, " ",
+                    n.ok() && !n->empty() ? (*n)[0] : "?");
+  }
+  std::printf("rows: %s\n", filled.c_str());
 
   sonde::v1::Config config;
   sonde::v1::MaintenanceWindow* m = config.add_maintenance();
@@ -150,6 +174,8 @@ int main(int argc, char** argv) {
   std::vector<double> wall;
   size_t rows = 0;
   size_t overall = 0;
+  int silent = 0;  // rows with no-data time
+  int64_t silent_s = 0;
   for (int r = 0; r < runs; ++r) {
     const absl::Time start = absl::Now();
     auto reply = query.Availability(request);
@@ -159,6 +185,12 @@ int main(int argc, char** argv) {
     }
     rows = reply->rows_size();
     overall = reply->overall_size();
+    silent = 0;
+    silent_s = 0;
+    for (const sonde::v1::AvailabilityRow& row : reply->rows()) {
+      silent += row.no_data_seconds() > 0 ? 1 : 0;
+      silent_s += row.no_data_seconds();
+    }
   }
   // The same with per-day numbers (AvailabilityRequest.daily: the HTML
   // report, the status page bars).
@@ -172,8 +204,9 @@ int main(int argc, char** argv) {
       return Fail(std::string(reply.status().message()));
     }
   }
-  // The storage read alone, for where the time goes.
+  // The storage read and the no-data scan alone, for where the time goes.
   std::vector<double> read;
+  std::vector<double> scan;
   for (int r = 0; r < runs; ++r) {
     sonde::collector::RollupQuery q;
     q.from = now - absl::Hours(24) * days;
@@ -185,14 +218,34 @@ int main(int argc, char** argv) {
     if (!counts.ok()) {
       return Fail(std::string(counts.status().message()));
     }
+    std::vector<sonde::report::SeriesInput> inputs(counts->rows.size());
+    sonde::report::SeriesIndex index;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      index[{counts->rows[i].check_id, counts->rows[i].region}] = &inputs[i];
+    }
+    sonde::report::ReportScope scope;
+    scope.window = {q.from, q.to};
+    scope.now = now;
+    const absl::Time scan_start = absl::Now();
+    if (absl::Status st =
+            sonde::report::ReadSilences((*store)->connection(), scope, config, *counts, index);
+        !st.ok()) {
+      return Fail(std::string(st.message()));
+    }
+    scan.push_back(absl::ToDoubleSeconds(absl::Now() - scan_start));
   }
   std::printf("of which ReadRollups (counts from rollup_day): median %.3f s\n", Median(read));
+  std::printf("of which the no-data scan (ReadSilences): median %.3f s (min %.3f, max %.3f)\n",
+              Median(scan), *std::min_element(scan.begin(), scan.end()),
+              *std::max_element(scan.begin(), scan.end()));
   std::printf(
       "report --window %dd over %d checks x %d regions x %d days of rollups: %zu rows, %zu "
       "overall rows; fill %.1f s; report median %.3f s (min %.3f, max %.3f, %d runs)\n",
       days, checks, regions, days, rows, overall, fill_s, Median(wall),
       *std::min_element(wall.begin(), wall.end()), *std::max_element(wall.begin(), wall.end()),
       runs);
+  std::printf("no data: %d check x region rows, %lld s in all\n", silent,
+              static_cast<long long>(silent_s));
   std::printf("with daily (%d days per row): median %.3f s (min %.3f, max %.3f)\n", days,
               Median(daily), *std::min_element(daily.begin(), daily.end()),
               *std::max_element(daily.begin(), daily.end()));

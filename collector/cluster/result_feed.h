@@ -18,9 +18,13 @@
 // returns exactly what the rebuild did not see.
 //
 // Results come back ResultBatch-shaped, as ingest hands them to detection
-// (prober_id, region, results, complete_before), from each result's stored
-// `extra` (the whole normalised ProbeResult). A batch holds the results of
-// one feed row (one shard of one stored batch), at most `max_batch`.
+// (prober_id, region, results, complete_before), each result with the
+// fields detection reads (identity, kind, seq, start, class, detail,
+// timings, target, address, HTTP status, request index, certificate and
+// fallback fields; result_feed.cc lists them), not the rest (TLS details,
+// DNS answers, ICMP and gRPC fields stay in `results`). A batch holds the
+// results of one feed row (one shard of one stored batch), at most
+// `max_batch`.
 //
 // Bounds: rows are fetched through a cursor `chunk` at a time, and every
 // batch is handed to the sink before the next chunk is fetched, so memory

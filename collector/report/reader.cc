@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "collector/report/silences.h"
 #include "collector/storage/civil_time.h"
 #include "collector/storage/pg/pg.h"
 #include "collector/storage/rollup_read.h"
@@ -20,21 +21,6 @@ using collector::pg::ExecParams;
 using collector::pg::FromArray;
 using collector::pg::FromMicrosText;
 using collector::pg::PgResultPtr;
-using collector::pg::ToArray;
-
-constexpr absl::Duration kDefaultInterval = absl::Seconds(30);
-
-// The interval each configured check runs at.
-std::map<std::string, absl::Duration> Intervals(const v1::Config& config) {
-  const absl::Duration fallback = config.defaults().has_interval()
-                                      ? common::ToDuration(config.defaults().interval())
-                                      : kDefaultInterval;
-  std::map<std::string, absl::Duration> out;
-  for (const v1::Check& c : config.checks()) {
-    out[c.name()] = c.has_interval() ? common::ToDuration(c.interval()) : fallback;
-  }
-  return out;
-}
 
 IntervalSet MaintenanceOf(const v1::Config& config, const std::string& check,
                           const std::string& service) {
@@ -88,87 +74,6 @@ std::string Source(const collector::RollupWindow& w) {
     absl::StrAppend(&out, " (approximate: a finer level was dropped by retention)");
   }
   return out;
-}
-
-// Stretches without results per check x region, from the rollup minutes.
-absl::Status ReadSilences(PGconn* conn, const ReportScope& scope, const v1::Config& config,
-                          std::map<std::pair<std::string, std::string>, SeriesInput*>* series) {
-  // Only minute rollups show a silence; they are kept for
-  // retention.minute, and before that nothing is judged no data.
-  absl::Time scan_from = scope.window.from;
-  if (scope.retention.minute > absl::ZeroDuration()) {
-    scan_from = std::max(
-        scan_from, collector::MinuteOf(scope.now - scope.retention.minute) + absl::Minutes(1));
-  }
-  if (scan_from >= scope.window.to) {
-    return absl::OkStatus();
-  }
-  const std::map<std::string, absl::Duration> intervals = Intervals(config);
-  std::vector<std::string> names;
-  std::vector<std::string> limits;
-  for (const auto& [name, every] : intervals) {
-    names.push_back(name);
-    limits.push_back(
-        absl::StrCat(absl::ToInt64Microseconds(std::max(kMinNoData, every * kNoDataIntervals))));
-  }
-  static constexpr char kSql[] = R"sql(
-WITH s AS (
-  SELECT check_id, region, minute,
-         lag(minute) OVER w AS prev, lead(minute) OVER w AS next
-  FROM rollup_minute
-  WHERE minute >= $1::timestamptz AND minute < $2::timestamptz
-    AND ($3::text = '' OR check_id = $3::text) AND ($4::text = '' OR region = $4::text)
-  WINDOW w AS (PARTITION BY check_id, region ORDER BY minute)
-), lim AS (
-  SELECT * FROM unnest($5::text[], $6::bigint[]) AS l(check_id, us)
-)
-SELECT s.check_id, s.region,
-       coalesce((extract(epoch FROM s.prev) * 1000000)::bigint::text, ''),
-       (extract(epoch FROM s.minute) * 1000000)::bigint,
-       s.next IS NULL
-FROM s LEFT JOIN lim USING (check_id)
-WHERE s.prev IS NULL OR s.next IS NULL
-   OR s.minute - s.prev > make_interval(secs => coalesce(lim.us, $7::bigint) / 1e6)
-)sql";
-  ASSIGN_OR_RETURN(PgResultPtr res,
-                   ExecParams(conn, kSql,
-                              {collector::PgTime(collector::MinuteOf(scan_from)),
-                               collector::PgTime(scope.window.to), scope.check, scope.region,
-                               ToArray(names), absl::StrCat("{", absl::StrJoin(limits, ","), "}"),
-                               absl::StrCat(absl::ToInt64Microseconds(
-                                   std::max(kMinNoData, kDefaultInterval * kNoDataIntervals)))},
-                              "no-data query"));
-  for (int i = 0; i < PQntuples(res.get()); ++i) {
-    auto it = series->find({PQgetvalue(res.get(), i, 0), PQgetvalue(res.get(), i, 1)});
-    if (it == series->end()) {
-      continue;
-    }
-    auto lim = intervals.find(it->first.first);
-    const absl::Duration limit = std::max(
-        kMinNoData, (lim == intervals.end() ? kDefaultInterval : lim->second) * kNoDataIntervals);
-    int64_t minute_us = 0;
-    absl::SimpleAtoi(PQgetvalue(res.get(), i, 3), &minute_us);
-    const absl::Time minute = absl::FromUnixMicros(minute_us);
-    const std::string prev_text = PQgetvalue(res.get(), i, 2);
-    const bool last = PQgetvalue(res.get(), i, 4)[0] == 't';
-    IntervalSet& no_data = it->second->no_data;
-    if (prev_text.empty()) {
-      if (minute - scan_from > limit) {
-        no_data.push_back({scan_from, minute});
-      }
-    } else {
-      int64_t prev_us = 0;
-      absl::SimpleAtoi(prev_text, &prev_us);
-      const absl::Time prev = absl::FromUnixMicros(prev_us);
-      if (minute - prev > limit) {
-        no_data.push_back({prev + absl::Minutes(1), minute});
-      }
-    }
-    if (last && scope.window.to - (minute + absl::Minutes(1)) > limit) {
-      no_data.push_back({minute + absl::Minutes(1), scope.window.to});
-    }
-  }
-  return absl::OkStatus();
 }
 
 // Outage segments per check from the incidents overlapping the window and
@@ -268,12 +173,10 @@ absl::StatusOr<std::vector<v1::DataGap>> ReadGaps(PGconn* conn, const ReportScop
 
 }  // namespace
 
-absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
-                                        const v1::Config& config) {
-  ReportInputs out;
+collector::RollupQuery ScopeRollupQuery(const ReportScope& scope, absl::Time from, absl::Time to) {
   collector::RollupQuery q;
-  q.from = scope.window.from;
-  q.to = scope.window.to;
+  q.from = from;
+  q.to = to;
   if (!scope.check.empty()) {
     q.check_ids = {scope.check};
   }
@@ -282,6 +185,13 @@ absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
   }
   q.retention = scope.retention;
   q.now = scope.now;
+  return q;
+}
+
+absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
+                                        const v1::Config& config) {
+  ReportInputs out;
+  const collector::RollupQuery q = ScopeRollupQuery(scope, scope.window.from, scope.window.to);
   collector::RollupParts counts;
   if (scope.days.empty()) {
     ASSIGN_OR_RETURN(counts.window, collector::ReadRollups(conn, q));
@@ -324,13 +234,13 @@ absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
       c.service = service;
     }
   }
-  std::map<std::pair<std::string, std::string>, SeriesInput*> series;
+  SeriesIndex series;
   for (auto& [name, c] : checks) {
     for (SeriesInput& s : c.regions) {
       series[{name, s.region}] = &s;
     }
   }
-  RETURN_IF_ERROR(ReadSilences(conn, scope, config, &series));
+  RETURN_IF_ERROR(ReadSilences(conn, scope, config, counts.window, series));
   ASSIGN_OR_RETURN(out.gaps, ReadGaps(conn, scope));
   std::map<std::string, std::vector<OutageSegment>> outages;
   RETURN_IF_ERROR(ReadOutages(conn, scope, &outages));

@@ -47,6 +47,10 @@ struct ReportInputs {
 inline constexpr int kNoDataIntervals = 2;
 inline constexpr absl::Duration kMinNoData = absl::Minutes(2);
 
+// The rollup read (collector/storage/rollup_read.h) of `scope`'s check,
+// region and retention over [from, to).
+collector::RollupQuery ScopeRollupQuery(const ReportScope& scope, absl::Time from, absl::Time to);
+
 absl::StatusOr<ReportInputs> ReadInputs(PGconn* conn, const ReportScope& scope,
                                         const v1::Config& config);
 

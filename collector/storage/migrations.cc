@@ -329,6 +329,17 @@ CREATE TABLE shard_leases (
 COMMENT ON TABLE shard_leases IS
   'who owns each detection shard (0..63; -1 the notification scheduler) until expires_at by the database clock; every new owner bumps epoch, and fenced writes check (owner, epoch) in their transaction (docs/ha.md)';
 )sql"},
+    {7, "rollup_hour and rollup_day count their minutes with results", R"sql(
+ALTER TABLE rollup_minute ADD COLUMN merged boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN rollup_minute.merged IS
+  'true once a later ingest transaction added to the row (a minute in several batches, a late result); the upsert returns it to tell a new minute from an existing one';
+ALTER TABLE rollup_hour ADD COLUMN minutes_with_results smallint;
+ALTER TABLE rollup_day ADD COLUMN minutes_with_results smallint;
+COMMENT ON COLUMN rollup_hour.minutes_with_results IS
+  'distinct minutes of the hour with a rollup_minute row (60 = every minute had results); NULL = unknown (the row is older than migration 7): the report scans its minutes';
+COMMENT ON COLUMN rollup_day.minutes_with_results IS
+  'distinct minutes of the day with a rollup_minute row (1440 = every minute had results); NULL = unknown (older than migration 7)';
+)sql"},
     {8, "result_feed: the durable feed of results to detection shard owners", R"sql(
 CREATE TABLE result_feed (
   xid        xid8        NOT NULL DEFAULT pg_current_xact_id(),

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "collector/storage/civil_time.h"
 #include "collector/storage/pg/pg.h"
@@ -22,6 +23,13 @@ using pg::PgResultPtr;
 constexpr int64_t kWidth[] = {60, 3600, 86400};  // seconds per bucket, by level
 constexpr const char* kTable[] = {"rollup_minute", "rollup_hour", "rollup_day"};
 constexpr const char* kColumn[] = {"minute", "hour", "day"};
+// "{minutes}" in a select list, by level: the distinct minutes with results
+// of the rows grouped, and how many rows did not know theirs (migration 7).
+constexpr const char* kMinutes[] = {"count(*)::bigint, 0::bigint",
+                                    "coalesce(sum(minutes_with_results), 0)::bigint,"
+                                    " (count(*) - count(minutes_with_results))::bigint",
+                                    "coalesce(sum(minutes_with_results), 0)::bigint,"
+                                    " (count(*) - count(minutes_with_results))::bigint"};
 
 absl::Time Down(absl::Time t, int64_t width) {
   int64_t s = absl::ToUnixSeconds(t);
@@ -77,7 +85,8 @@ std::string UnionSql(const std::vector<std::vector<RollupSpan>>& parts, const st
         continue;
       }
       selects.push_back(absl::StrCat(
-          "(SELECT ", p, " AS part, ", columns, " FROM ", kTable[l], suffix, " WHERE (", range,
+          "(SELECT ", p, " AS part, ", absl::StrReplaceAll(columns, {{"{minutes}", kMinutes[l]}}),
+          " FROM ", kTable[l], suffix, " WHERE (", range,
           ") AND (cardinality($1::text[]) = 0 OR check_id = ANY($1::text[]))"
           " AND (cardinality($2::text[]) = 0 OR region = ANY($2::text[]))",
           group.empty() ? "" : " GROUP BY ", group, ")"));
@@ -206,7 +215,7 @@ absl::Status ReadTotals(PGconn* c, const std::vector<std::vector<RollupSpan>>& p
       UnionSql(parts,
                "check_id, region, service, sum(probes)::bigint, sum(failures)::bigint,"
                " sum(prober_errors)::bigint,"
-               " (extract(epoch FROM max(last_result)) * 1000000)::bigint",
+               " (extract(epoch FROM max(last_result)) * 1000000)::bigint, {minutes}",
                "", "check_id, region, service");
   ASSIGN_OR_RETURN(PgResultPtr totals, ExecParams(c, totals_sql, params, "rollup totals"));
   std::vector<RollupTotals> rows;
@@ -239,6 +248,8 @@ absl::Status ReadTotals(PGconn* c, const std::vector<std::vector<RollupSpan>>& p
     row.failures += failures;
     row.prober_errors += Int(totals.get(), i, 6);
     row.last_result = std::max(row.last_result, last);
+    row.minutes += Int(totals.get(), i, 8);
+    row.minutes_unknown = row.minutes_unknown || Int(totals.get(), i, 9) > 0;
     std::vector<RollupCounts>& counts = out->counts[part];
     if (counts.size() <= it->second) {
       counts.resize(it->second + 1);

@@ -69,6 +69,11 @@ struct RollupTotals {
   int64_t failures = 0;       // of those, failed
   int64_t prober_errors = 0;  // PROBER_ERROR results (neither probe nor failure)
   absl::Time last_result = absl::InfinitePast();
+  // Distinct minutes of the covered window with results (rollup_minute rows;
+  // hour and day rows count theirs, migration 7). `minutes_unknown`: some
+  // hour or day row is older than migration 7 and did not count them.
+  int64_t minutes = 0;
+  bool minutes_unknown = false;
   // Failed results per FailureClass name ("TCP_REFUSED"), PROBER_ERROR
   // included.
   std::map<std::string, int64_t> failures_by_class;

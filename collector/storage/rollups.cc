@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "collector/storage/civil_time.h"
 #include "collector/storage/copy_rows.h"
@@ -27,6 +28,7 @@ struct Level {
   const char* table;   // rollup_minute
   const char* column;  // minute
   int64_t width_s;     // 60; buckets are aligned to the Unix epoch (UTC)
+  bool minute;         // the finest level: its upsert returns the minutes it created
   std::string upsert_sql;
   std::string class_sql;
   std::string upsert_name;
@@ -41,18 +43,31 @@ struct Level {
 // call per histogram. A row with samples in several buckets of a phase is
 // sent in several rounds (see QueueRollups). Indexes past the end of the
 // stored array are padded with NULL by PostgreSQL: NULL counts as 0.
-std::string UpsertSql(const char* table, const char* column) {
+//
+// Minutes with results (migration 7): the minute upsert marks a row it
+// updates `merged` and returns the rows it created (`merged` still false:
+// `xmax = 0` cannot be returned from a partitioned table), so a minute
+// counts once however many batches bring its results; the hour and day
+// upserts then add $14, the new minutes of each bucket, to
+// `minutes_with_results` (NULL on rows older than migration 7 stays NULL:
+// unknown).
+std::string UpsertSql(const char* table, const char* column, bool minute) {
   std::string sql = absl::StrCat(
-      "INSERT INTO ", table, " AS r (check_id, service, region, ", column,
-      ", probes, failures, prober_errors, last_result, dns_hist, connect_hist, tls_hist,"
-      " first_byte_hist, total_hist)"
-      " SELECT c, s, $1::text, m, p, f, e, l, h0::bigint[], h1::bigint[], h2::bigint[],"
-      " h3::bigint[], h4::bigint[] FROM unnest($2::text[], $3::text[], $4::timestamptz[],"
-      " $5::bigint[], $6::bigint[], $7::bigint[], $8::timestamptz[], $9::text[], $10::text[],"
-      " $11::text[], $12::text[], $13::text[]) AS u(c, s, m, p, f, e, l, h0, h1, h2, h3, h4)"
-      " ON CONFLICT (check_id, region, ",
+      minute ? "WITH w AS (" : "", "INSERT INTO ", table, " AS r (check_id, service, region, ",
       column,
-      ") DO UPDATE SET"
+      ", probes, failures, prober_errors, last_result, dns_hist, connect_hist, tls_hist,"
+      " first_byte_hist, total_hist",
+      minute ? "" : ", minutes_with_results",
+      ") SELECT c, s, $1::text, m, p, f, e, l, h0::bigint[], h1::bigint[], h2::bigint[],"
+      " h3::bigint[], h4::bigint[]",
+      minute ? "" : ", n",
+      " FROM unnest($2::text[], $3::text[], $4::timestamptz[],"
+      " $5::bigint[], $6::bigint[], $7::bigint[], $8::timestamptz[], $9::text[], $10::text[],"
+      " $11::text[], $12::text[], $13::text[]",
+      minute ? "" : ", $14::smallint[]", ") AS u(c, s, m, p, f, e, l, h0, h1, h2, h3, h4",
+      minute ? "" : ", n", ") ON CONFLICT (check_id, region, ", column, ") DO UPDATE SET",
+      minute ? " merged = true,"
+             : " minutes_with_results = r.minutes_with_results + excluded.minutes_with_results,",
       " service = CASE WHEN excluded.last_result >= r.last_result THEN excluded.service"
       " ELSE r.service END,"
       " probes = r.probes + excluded.probes,"
@@ -63,6 +78,11 @@ std::string UpsertSql(const char* table, const char* column) {
     const std::string i = absl::StrCat("greatest(cardinality(excluded.", h, "), 1)");
     absl::StrAppend(&sql, ", ", h, "[", i, "] = coalesce(r.", h, "[", i,
                     "], 0) + coalesce(excluded.", h, "[cardinality(excluded.", h, ")], 0)");
+  }
+  if (minute) {
+    absl::StrAppend(&sql,
+                    " RETURNING check_id, minute, merged) SELECT check_id,"
+                    " extract(epoch FROM minute)::bigint FROM w WHERE NOT merged");
   }
   return sql;
 }
@@ -76,12 +96,14 @@ std::string ClassSql(const char* table, const char* column) {
 }
 
 Level MakeLevel(const char* table, const char* column, int64_t width_s) {
+  const bool minute = width_s == 60;
   return Level{table,
                column,
                width_s,
-               UpsertSql(table, column),
+               minute,
+               UpsertSql(table, column, minute),
                ClassSql(table, column),
-               absl::StrCat("sonde_", table, "_v4"),
+               absl::StrCat("sonde_", table, "_v7"),
                absl::StrCat("sonde_", table, "_class_v4")};
 }
 
@@ -95,6 +117,7 @@ const std::array<Level, 3>& Levels() {
 
 struct Bucket {
   std::string service;
+  int64_t new_minutes = 0;  // minutes of this bucket the minute upsert created
   int64_t probes = 0;
   int64_t failures = 0;
   int64_t prober_errors = 0;
@@ -152,12 +175,16 @@ void Observe(const v1::ProbeResult& r, const std::string& check_id, int64_t star
 // Upserts one level: round 0 carries the counters and the lowest latency
 // bucket of each phase, round k the (k+1)-th bucket of the rows that have
 // one (counters 0). A batch spans about a second, so rows almost always
-// have one bucket per phase and one round.
-absl::Status UpsertLevel(const Level& level, const std::string& region,
-                         const std::map<Key, Bucket>& buckets, pg::Pipeline* pipeline) {
+// have one bucket per phase and one round. The minute level's first round
+// runs at once, before anything is queued on `pipeline`: its answer names
+// the minutes it created (check id, minute start), added to `new_minutes`
+// for the hour and day levels; every other round is queued.
+absl::Status UpsertLevel(PGconn* c, pg::PreparedStatements* prepared, const Level& level,
+                         const std::string& region, const std::map<Key, Bucket>& buckets,
+                         pg::Pipeline* pipeline, std::vector<Key>* new_minutes) {
   const pg::PreparedStatement statement = {level.upsert_name.c_str(), level.upsert_sql.c_str()};
   for (size_t round = 0;; ++round) {
-    ArrayLiteral check_ids, services, starts, probes, failures, prober_errors, lasts;
+    ArrayLiteral check_ids, services, starts, probes, failures, prober_errors, lasts, minutes;
     std::array<ArrayLiteral, kPhaseCount> hists;
     bool any = false;
     for (const auto& [key, b] : buckets) {
@@ -175,6 +202,7 @@ absl::Status UpsertLevel(const Level& level, const std::string& region,
       probes.Add(round == 0 ? absl::StrCat(b.probes) : "0");
       failures.Add(round == 0 ? absl::StrCat(b.failures) : "0");
       prober_errors.Add(round == 0 ? absl::StrCat(b.prober_errors) : "0");
+      minutes.Add(round == 0 ? absl::StrCat(b.new_minutes) : "0");
       lasts.Add(PgTime(b.last));
       for (int p = 0; p < kPhaseCount; ++p) {
         if (b.latency[p].size() <= round) {
@@ -188,11 +216,25 @@ absl::Status UpsertLevel(const Level& level, const std::string& region,
     if (!any) {
       return absl::OkStatus();
     }
-    pipeline->AddPrepared(statement,
-                          {region, check_ids.Done(), services.Done(), starts.Done(), probes.Done(),
-                           failures.Done(), prober_errors.Done(), lasts.Done(), hists[0].Done(),
-                           hists[1].Done(), hists[2].Done(), hists[3].Done(), hists[4].Done()},
-                          absl::StrCat("update ", level.table));
+    std::vector<std::string> params = {
+        region,          check_ids.Done(),     services.Done(), starts.Done(),   probes.Done(),
+        failures.Done(), prober_errors.Done(), lasts.Done(),    hists[0].Done(), hists[1].Done(),
+        hists[2].Done(), hists[3].Done(),      hists[4].Done()};
+    if (!level.minute) {
+      params.push_back(minutes.Done());
+    }
+    if (!level.minute || round > 0) {
+      pipeline->AddPrepared(statement, params, absl::StrCat("update ", level.table));
+      continue;
+    }
+    ASSIGN_OR_RETURN(pg::PgResultPtr res,
+                     prepared->Query(c, statement, params, absl::StrCat("update ", level.table)));
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+      int64_t start = 0;
+      if (absl::SimpleAtoi(PQgetvalue(res.get(), i, 1), &start)) {
+        new_minutes->emplace_back(PQgetvalue(res.get(), i, 0), start);
+      }
+    }
   }
 }
 
@@ -230,6 +272,7 @@ absl::Status QueueRollups(PGconn* c, pg::PreparedStatements* prepared, const v1:
   }
   // Ordered maps: every transaction touches rollup rows in the same order,
   // so concurrent streams cannot deadlock on them.
+  std::vector<Key> new_minutes;  // filled by the minute level, the first
   for (const Level& level : Levels()) {
     std::map<Key, Bucket> buckets;
     std::map<ClassKey, int64_t> classes;
@@ -240,7 +283,16 @@ absl::Status QueueRollups(PGconn* c, pg::PreparedStatements* prepared, const v1:
         ++classes[ClassKey(r.check_id(), start, ClassName(r.failure_class()))];
       }
     }
-    RETURN_IF_ERROR(UpsertLevel(level, batch.region(), buckets, pipeline));
+    if (!level.minute) {
+      for (const auto& [check_id, minute] : new_minutes) {
+        auto it = buckets.find(Key(check_id, Floor(minute, level.width_s)));
+        if (it != buckets.end()) {
+          ++it->second.new_minutes;
+        }
+      }
+    }
+    RETURN_IF_ERROR(
+        UpsertLevel(c, prepared, level, batch.region(), buckets, pipeline, &new_minutes));
     RETURN_IF_ERROR(UpsertClasses(level, batch.region(), classes, pipeline));
   }
   return absl::OkStatus();

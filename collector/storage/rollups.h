@@ -8,6 +8,13 @@
 // probe nor failure and adds no latency. A phase adds a latency sample when
 // its duration is > 0 (a phase that did not happen is 0).
 //
+// `rollup_hour` and `rollup_day` also count the distinct minutes of their
+// bucket that have a `rollup_minute` row (`minutes_with_results`, migration
+// 7): a minute counts when the transaction that creates its minute row
+// commits, never again for its later results (several batches, late ones).
+// The report's no-data scan reads minutes only where an hour is not
+// complete (collector/report/silences.h).
+//
 // Because every level is upserted by the transaction that stores the raw
 // rows, a late result (any lateness) lands in all three levels exactly
 // once, like an on-time one. Rows are written in key order (check, bucket),

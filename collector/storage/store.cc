@@ -137,10 +137,11 @@ absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {
   return duplicate;
 }
 
-// Four round trips per batch: (1) BEGIN and the dedup row (and gaps) in one
-// pipeline, (2) COPY start and (3) its rows and end, (4) the rollup upserts,
-// the batch's other rows (AddBatchRows) and COMMIT in one pipeline. A
-// duplicate stops after (1) with a ROLLBACK.
+// Five round trips per batch: (1) BEGIN and the dedup row (and gaps) in one
+// pipeline, (2) COPY start and (3) its rows and end, (4) the minute rollup
+// upsert, whose answer names the minutes it created (rollups.h), (5) the
+// other rollup upserts and COMMIT in one pipeline (the result feed's rows
+// ride in the dedup statement). A duplicate stops after (1) with a ROLLBACK.
 absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate) {
   std::string prober_id = SanitizeUtf8(batch.prober_id());
   {
@@ -185,28 +186,27 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
     spdlog::warn("prober {} ({}) reports {} results lost (spool full)", prober_id, batch.region(),
                  gap.results());
   }
+  // Almost every batch is clean already: store it as it is. Only a batch
+  // with a bad string pays for a sanitized copy.
+  bool clean = IsCleanUtf8(batch.prober_id()) && IsCleanUtf8(batch.region());
+  for (int i = 0; clean && i < batch.results_size(); ++i) {
+    clean = MessageIsClean(batch.results(i));
+  }
+  v1::ResultBatch sanitized;
+  if (!clean) {
+    sanitized.set_prober_id(prober_id);
+    sanitized.set_region(SanitizeUtf8(batch.region()));
+    sanitized.set_batch_seq(batch.batch_seq());
+    *sanitized.mutable_results() = batch.results();
+    for (v1::ProbeResult& r : *sanitized.mutable_results()) {
+      SanitizeMessage(&r);
+    }
+  }
+  const v1::ResultBatch& stored = clean ? batch : sanitized;
   pg::Pipeline tail(conn_.get());
-  if (batch.results_size() > 0) {
-    // Almost every batch is clean already: store it as it is. Only a batch
-    // with a bad string pays for a sanitized copy.
-    bool clean = IsCleanUtf8(batch.prober_id()) && IsCleanUtf8(batch.region());
-    for (int i = 0; clean && i < batch.results_size(); ++i) {
-      clean = MessageIsClean(batch.results(i));
-    }
-    v1::ResultBatch sanitized;
-    if (!clean) {
-      sanitized.set_prober_id(prober_id);
-      sanitized.set_region(SanitizeUtf8(batch.region()));
-      sanitized.set_batch_seq(batch.batch_seq());
-      *sanitized.mutable_results() = batch.results();
-      for (v1::ProbeResult& r : *sanitized.mutable_results()) {
-        SanitizeMessage(&r);
-      }
-    }
-    const v1::ResultBatch& stored = clean ? batch : sanitized;
+  if (stored.results_size() > 0) {
     RETURN_IF_ERROR(CopyResults(conn_.get(), stored));
     RETURN_IF_ERROR(QueueRollups(conn_.get(), &prepared_, stored, &tail));
-    AddBatchRows(stored, &tail);
   }
   tail.Add("COMMIT", {}, "commit batch");
   ASSIGN_OR_RETURN(std::vector<PgResultPtr> answers, tail.Finish());
@@ -217,13 +217,6 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
         absl::StrCat("commit batch: the server answered ", PQcmdStatus(commit)));
   }
   return absl::OkStatus();
-}
-
-void Store::AddBatchRows(const v1::ResultBatch& batch, pg::Pipeline* pipeline) {
-  // Where further rows a batch writes in its own transaction go (one
-  // statement each, queued before the COMMIT); none yet.
-  (void)batch;
-  (void)pipeline;
 }
 
 absl::StatusOr<std::vector<ServiceRegionHealth>> Store::RecentHealth(absl::Time since) {

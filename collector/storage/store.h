@@ -117,11 +117,6 @@ class Store {
   Store(PgConnPtr conn, StoreOptions options);
 
   absl::Status InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate);
-  // Queues the statements of the rows a stored batch adds beside its
-  // results and rollups, in its transaction (the extension point of the
-  // batch's shape: one statement each, before the COMMIT). `batch` is
-  // sanitized.
-  void AddBatchRows(const v1::ResultBatch& batch, pg::Pipeline* pipeline);
   // libpq notice receiver (arg: the Store): logs, and notes a FATAL one.
   static void OnNotice(void* arg, const PGresult* notice);
 

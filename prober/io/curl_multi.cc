@@ -117,17 +117,39 @@ int CurlMulti::OnSocket(CURL* easy, curl_socket_t fd, int what, void* userp, voi
 
 int CurlMulti::OnTimer(CURLM* multi, long timeout_ms, void* userp) {
   auto* self = static_cast<CurlMulti*>(userp);
-  self->loop_->Cancel(self->timer_);
-  self->timer_ = 0;
   if (timeout_ms < 0) {
+    self->wanted_ = false;  // a timer still armed fires once for nothing
     return 0;
   }
-  // Never act from inside curl's own callback: let the loop call back.
-  self->timer_ = self->loop_->RunAfter(std::chrono::milliseconds(timeout_ms), [self] {
-    self->timer_ = 0;
-    self->Action(CURL_SOCKET_TIMEOUT, 0);
-  });
+  self->wanted_ = true;
+  self->want_ = self->loop_->Now() + std::chrono::milliseconds(timeout_ms);
+  // curl moves its timeout on several times per transfer, mostly later: a
+  // loop timer (heap entry, hash slot) per move is avoided by keeping one
+  // that fires no later than wanted.
+  if (self->timer_ == 0 || self->timer_due_ > self->want_) {
+    self->ArmTimer(self->want_);
+  }
   return 0;
+}
+
+void CurlMulti::ArmTimer(common::EventLoop::MonoTime due) {
+  loop_->Cancel(timer_);
+  timer_due_ = due;
+  // Never act from inside curl's own callback: let the loop call back.
+  timer_ = loop_->RunAt(due, [this] { OnLoopTimer(); });
+}
+
+void CurlMulti::OnLoopTimer() {
+  timer_ = 0;
+  if (!wanted_) {
+    return;
+  }
+  if (loop_->Now() < want_) {
+    ArmTimer(want_);  // armed for an earlier want, since moved on
+    return;
+  }
+  wanted_ = false;  // curl calls OnTimer again when it wants another
+  Action(CURL_SOCKET_TIMEOUT, 0);
 }
 
 void CurlMulti::Action(curl_socket_t fd, int ev_bitmask) {

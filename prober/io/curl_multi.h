@@ -57,10 +57,18 @@ class CurlMulti {
   static int OnTimer(CURLM* multi, long timeout_ms, void* self);
   void Action(curl_socket_t fd, int ev_bitmask);
   void CollectDone();
+  void ArmTimer(common::EventLoop::MonoTime due);
+  void OnLoopTimer();
 
   common::EventLoop* loop_;
   common::UniqueCurlMulti multi_;
+  // curl's timeout: `wanted_` at `want_` (its last CURLMOPT_TIMERFUNCTION
+  // call). The loop timer `timer_` (at `timer_due_`) is re-armed only when
+  // curl wants an earlier time; firing before `want_` just re-arms.
   common::EventLoop::TimerId timer_ = 0;
+  common::EventLoop::MonoTime timer_due_;
+  bool wanted_ = false;
+  common::EventLoop::MonoTime want_;
   std::set<curl_socket_t> fds_;
   std::unordered_map<CURL*, Done> done_;
   std::vector<common::UniqueCurlEasy> idle_easy_;  // reset handles, at most kMaxIdleEasy

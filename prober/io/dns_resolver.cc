@@ -19,6 +19,7 @@ struct DnsResolver::Channel {
   ares_channel channel = nullptr;
   std::set<int> fds;
   EventLoop::TimerId timer = 0;
+  EventLoop::MonoTime timer_due;  // when `timer` fires (while it is armed)
   ~Channel() {
     if (channel != nullptr) {
       ares_destroy(channel);
@@ -134,14 +135,22 @@ void DnsResolver::OnSocketState(Channel* ch, int fd, bool readable, bool writabl
 }
 
 void DnsResolver::Reschedule(Channel* ch) {
-  loop_->Cancel(ch->timer);
-  ch->timer = 0;
   timeval tv;
   if (ares_timeout(ch->channel, nullptr, &tv) == nullptr) {
+    return;  // nothing pending; a timer still armed fires once for nothing
+  }
+  const EventLoop::MonoTime due =
+      loop_->Now() + std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+  // A timer armed for no later than `due` stays: firing early costs one
+  // ares_process_fd that times nothing out and a reschedule, where
+  // re-arming on every query sent and every answer read cost a loop timer
+  // each (the query just sent times out after those already pending).
+  if (ch->timer != 0 && ch->timer_due <= due) {
     return;
   }
-  auto delay = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
-  ch->timer = loop_->RunAfter(delay, [this, ch] {
+  loop_->Cancel(ch->timer);
+  ch->timer_due = due;
+  ch->timer = loop_->RunAt(due, [this, ch] {
     ch->timer = 0;
     ares_process_fd(ch->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
     Reschedule(ch);

@@ -44,6 +44,39 @@ absl::Time AlignUp(absl::Time t, absl::Duration grid) {
   }
   return rem == absl::ZeroDuration() ? t : t + (grid - rem);
 }
+
+// The same on the loop's monotonic clock.
+EventLoop::MonoTime AlignUp(EventLoop::MonoTime t, absl::Duration grid) {
+  const int64_t step = absl::ToInt64Nanoseconds(grid);
+  if (step <= 0) {
+    return t;
+  }
+  const int64_t ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  int64_t rem = ns % step;
+  if (rem < 0) {
+    rem += step;
+  }
+  return rem == 0 ? t
+                  : t + std::chrono::duration_cast<EventLoop::MonoTime::duration>(
+                            std::chrono::nanoseconds(step - rem));
+}
+
+// Takes `e` out of the tick at `key` in `ticks` (cancelling the tick's
+// timer when it was the last).
+template <typename Key, typename Ticks, typename E>
+void RemoveFromTick(EventLoop* loop, Ticks* ticks, const Key& key, E* e) {
+  auto it = ticks->find(key);
+  if (it == ticks->end()) {
+    return;
+  }
+  auto& v = it->second.entries;
+  v.erase(std::remove(v.begin(), v.end(), e), v.end());
+  if (v.empty()) {
+    loop->Cancel(it->second.timer);
+    ticks->erase(it);
+  }
+}
 }  // namespace
 
 absl::Duration CheckOffset(absl::string_view name, absl::Duration interval) {
@@ -86,10 +119,10 @@ Scheduler::~Scheduler() {
 
 void Scheduler::Drop(Entry* e) {
   CancelSlot(e);
-  loop_->Cancel(e->deadline_timer);
+  CancelDeadline(e);
   if (e->running) {
     stats_.in_flight--;
-    running_starts_.erase(e->in_flight);
+    running_starts_.End(e->run_id);
     e->running = false;
     PublishRunningSince();
   }
@@ -207,15 +240,45 @@ void Scheduler::CancelSlot(Entry* e) {
     return;
   }
   e->slot_due = false;
-  auto it = ticks_.find(e->slot_start);
-  if (it == ticks_.end()) {
+  RemoveFromTick(loop_, &ticks_, e->slot_start, e);
+}
+
+void Scheduler::ArmDeadline(Entry* e, EventLoop::MonoTime deadline) {
+  const EventLoop::MonoTime at =
+      AlignUp(deadline + ToChrono(options_.abort_grace), options_.start_grid);
+  Tick& tick = deadlines_[at];
+  if (tick.timer == 0) {
+    tick.timer = loop_->RunAt(at, [this, at] { OnDeadlineTick(at); });
+  }
+  tick.entries.push_back(e);
+  e->deadline_due = true;
+  e->abort_at = at;
+}
+
+void Scheduler::CancelDeadline(Entry* e) {
+  if (!e->deadline_due) {
     return;
   }
-  auto& v = it->second.entries;
-  v.erase(std::remove(v.begin(), v.end(), e), v.end());
-  if (v.empty()) {
-    loop_->Cancel(it->second.timer);
-    ticks_.erase(it);
+  e->deadline_due = false;
+  RemoveFromTick(loop_, &deadlines_, e->abort_at, e);
+}
+
+void Scheduler::OnDeadlineTick(EventLoop::MonoTime at) {
+  auto it = deadlines_.find(at);
+  if (it == deadlines_.end()) {
+    return;
+  }
+  absl::InlinedVector<Entry*, 16> due(it->second.entries.begin(), it->second.entries.end());
+  deadlines_.erase(it);
+  for (Entry* e : due) {
+    // An abort may end other runs of this step (OnDone cancels their
+    // deadline) and start queued ones (due later): only those still due here.
+    if (!e->deadline_due || e->abort_at != at) {
+      continue;
+    }
+    e->deadline_due = false;
+    stats_.aborted++;
+    e->probe->Abort();
   }
 }
 
@@ -265,7 +328,7 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
   stats_.runs++;
   // Published before the run's start is read, so whoever reads the clock
   // after a publication without this run sees a time before its start.
-  e->in_flight = running_starts_.insert(clock_->Now());
+  e->run_id = running_starts_.Begin(clock_->Now());
   PublishRunningSince();
   e->started = clock_->Now();
   if (e->planned != absl::Time()) {
@@ -275,27 +338,23 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
   }
   auto timeout = ToChrono(e->timeout);
   EventLoop::MonoTime deadline = loop_->Now() + timeout;
-  e->deadline_timer = loop_->RunAt(deadline + ToChrono(options_.abort_grace), [this, e] {
-    e->deadline_timer = 0;
-    stats_.aborted++;
-    e->probe->Abort();
-  });
+  ArmDeadline(e, deadline);
   // Two pointers fit std::function's inline storage: no allocation per run.
   e->probe->Run(deadline,
                 [this, e](std::vector<v1::ProbeResult> results) { OnDone(e, std::move(results)); });
 }
 
 void Scheduler::PublishRunningSince() {
-  if (running_since_sink_) {
-    running_since_sink_(running_starts_.empty() ? absl::InfiniteFuture()
-                                                : *running_starts_.begin());
+  const absl::Time since = running_starts_.Earliest();
+  if (running_since_sink_ && since != published_since_) {
+    published_since_ = since;
+    running_since_sink_(since);
   }
 }
 
 void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
   const absl::Time start = e->started;
-  loop_->Cancel(e->deadline_timer);
-  e->deadline_timer = 0;
+  CancelDeadline(e);
   e->running = false;
   stats_.in_flight--;
   const std::string kind = checks::KindOf(e->check);
@@ -312,7 +371,7 @@ void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
     sink_(std::move(r));
   }
   // After its results went to the sink.
-  running_starts_.erase(e->in_flight);
+  running_starts_.End(e->run_id);
   PublishRunningSince();
   auto it = after_.find(e);
   if (it != after_.end()) {

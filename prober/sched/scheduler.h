@@ -9,6 +9,10 @@
 // than dropping them. Loop thread only; the start of the earliest run
 // still going is also published through set_running_since_sink (on the loop
 // thread) for the uplink's ResultBatch.complete_before.
+//
+// Per run nothing is allocated on the loop: slots and deadlines due in one
+// start-grid step share one loop timer (a btree of steps), and the starts of
+// the runs going are a ring (RunStarts).
 #ifndef SONDE_PROBER_SCHED_SCHEDULER_H_
 #define SONDE_PROBER_SCHED_SCHEDULER_H_
 
@@ -17,7 +21,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,7 @@
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "prober/probes/probe.h"
+#include "prober/sched/run_starts.h"
 #include "sonde/v1/check.pb.h"
 
 namespace sonde::prober {
@@ -89,7 +93,7 @@ class Scheduler {
   // last one reported. For --once; do not mix with SetChecks' schedule.
   void RunOnce(std::function<void()> all_done);
 
-  // Called on the loop thread whenever a run starts or ends with the
+  // Called on the loop thread whenever a run's start or end changes the
   // earliest start of the runs going (InfiniteFuture when none): before a
   // run's start time is read, and after an ended run's results went to the
   // ResultSink. So a reader that takes the sink's results and this value
@@ -117,13 +121,13 @@ class Scheduler {
     bool running = false;
     bool queued = false;
     absl::Time next_slot;
-    absl::Time planned;                             // the slot the current/queued run belongs to
-    absl::Time started;                             // when the current run started
-    std::multiset<absl::Time>::iterator in_flight;  // into running_starts_ while running
-    bool slot_due = false;                          // waiting in ticks_ at slot_start
-    absl::Time slot_start;                          // next_slot rounded up to the start grid
-
-    common::EventLoop::TimerId deadline_timer = 0;
+    absl::Time planned;                    // the slot the current/queued run belongs to
+    absl::Time started;                    // when the current run started
+    RunStarts::RunId run_id = 0;           // in running_starts_ while running
+    bool slot_due = false;                 // waiting in ticks_ at slot_start
+    absl::Time slot_start;                 // next_slot rounded up to the start grid
+    bool deadline_due = false;             // running, waiting in deadlines_
+    common::EventLoop::MonoTime abort_at;  // its key there
   };
 
   // The runs that start at one grid step share one loop timer.
@@ -137,12 +141,17 @@ class Scheduler {
   // last); a no-op when no slot is due.
   void CancelSlot(Entry* e);
   void OnTick(absl::Time start);
+  // The run's abort, at its deadline plus abort_grace rounded up to the grid.
+  void ArmDeadline(Entry* e, common::EventLoop::MonoTime deadline);
+  void CancelDeadline(Entry* e);
+  void OnDeadlineTick(common::EventLoop::MonoTime at);
   void OnSlot(Entry* e);
   void Start(Entry* e, std::function<void()> after);
   void OnDone(Entry* e, std::vector<v1::ProbeResult> results);
   void StartQueued();
   void Drop(Entry* e);
-  // Tells the running-since sink the earliest start still running.
+  // Tells the running-since sink the earliest start still running, when it
+  // changed since the last call.
   void PublishRunningSince();
   // A new entry for `c` (null, logged, when no probe type takes it).
   std::unique_ptr<Entry> MakeEntry(v1::Check c);
@@ -162,13 +171,16 @@ class Scheduler {
   // Slots due, by start time: at 1,000 probes/s on a 10 ms grid one loop
   // timer (heap entry, hash slot, callback) per step instead of one per run.
   absl::btree_map<absl::Time, Tick> ticks_;
+  // Aborts due, by loop time, the same way (one timer per grid step).
+  absl::btree_map<common::EventLoop::MonoTime, Tick> deadlines_;
   absl::InlinedVector<Entry*, 16> tick_scratch_;   // OnTick's, kept for its capacity
   std::deque<Entry*> queue_;                       // runs waiting for an in-flight slot
   std::map<Entry*, std::function<void()>> after_;  // RunOnce completions
   Stats stats_;
-  std::multiset<absl::Time> running_starts_;  // start of every running run
+  RunStarts running_starts_;  // start of every running run
   RunningSinceSink running_since_sink_;
-  std::vector<int64_t> lateness_us_;  // ring buffer
+  absl::Time published_since_ = absl::InfiniteFuture();  // its last value
+  std::vector<int64_t> lateness_us_;                     // ring buffer
   size_t lateness_next_ = 0;
 };
 

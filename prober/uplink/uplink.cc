@@ -94,21 +94,24 @@ void Uplink::Keep() {
 }
 
 void Uplink::Add(v1::ProbeResult result) {
+  // Allocated here and owned by the batch later (AddAllocated): no copy or
+  // move into a message of the batch's, no second allocation per result.
+  auto owned = std::make_unique<v1::ProbeResult>(std::move(result));
   absl::MutexLock l(&pending_mu_);
-  result.set_seq(next_seq_++);
+  owned->set_seq(next_seq_++);
   if (pending_.empty()) {
     oldest_pending_ = absl::Now();
   }
-  if (result.failure_class() != v1::FailureClass::OK) {
-    ++failures_[result.failure_class()];
+  if (owned->failure_class() != v1::FailureClass::OK) {
+    ++failures_[owned->failure_class()];
   }
-  pending_.push_back(std::move(result));
-  // Sized in place: the size stays cached in the queued message (a move
-  // would drop it), so forming the batch does not walk the result again.
-  pending_bytes_ += pending_.back().ByteSizeLong();
+  // Sized once: the size stays cached in the message, so forming the batch
+  // does not walk the result again.
+  pending_bytes_ += owned->ByteSizeLong();
+  pending_.push_back(std::move(owned));
   added_++;
   if (pending_.size() > options_.max_buffered) {
-    pending_bytes_ -= pending_.front().GetCachedSize();
+    pending_bytes_ -= pending_.front()->GetCachedSize();
     pending_.pop_front();
     dropped_pending_++;
   }
@@ -227,7 +230,7 @@ void Uplink::FormBatches(bool force) {
       size_t n = 0;
       size_t bytes = 0;
       while (n < std::min(pending_.size(), options_.max_batch)) {
-        const size_t b = pending_[n].GetCachedSize();  // Add() sized it
+        const size_t b = pending_[n]->GetCachedSize();  // Add() sized it
         if (n > 0 && bytes + b > options_.max_batch_bytes) {
           break;
         }
@@ -237,7 +240,7 @@ void Uplink::FormBatches(bool force) {
       pending_bytes_ -= bytes;
       batch.mutable_results()->Reserve(static_cast<int>(n));
       for (size_t i = 0; i < n; ++i) {
-        *batch.add_results() = std::move(pending_.front());
+        batch.mutable_results()->AddAllocated(pending_.front().release());
         pending_.pop_front();
       }
       if (!pending_.empty()) {

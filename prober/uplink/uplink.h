@@ -194,7 +194,8 @@ class Uplink {
   // The event loop's side: results not yet in a batch.
   mutable absl::Mutex pending_mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
-  std::deque<v1::ProbeResult> pending_ ABSL_GUARDED_BY(pending_mu_);
+  // Each result on the heap on its own: the batch takes it over as it is.
+  std::deque<std::unique_ptr<v1::ProbeResult>> pending_ ABSL_GUARDED_BY(pending_mu_);
   absl::Time oldest_pending_ ABSL_GUARDED_BY(pending_mu_);
   std::optional<absl::Time> running_since_ ABSL_GUARDED_BY(pending_mu_);  // set_running_since
   size_t pending_bytes_ ABSL_GUARDED_BY(pending_mu_) = 0;                 // serialized

@@ -7,8 +7,9 @@
 // ClusterTest is the frame every bullet of acceptance 1 runs in:
 // StartCluster() (targets, replicas, probers, two services in different
 // detection shards), the faults (a regional outage of `shop` from ber, a
-// partial failure of a quarter of `api`'s logins), and the two checks every
-// bullet ends with: every (prober_id, seq) stored exactly once
+// partial failure of a quarter of `api`'s logins), and the checks every
+// bullet ends with: every incident opened and paged once
+// (ExpectEveryIncidentPagedOnce), every (prober_id, seq) stored exactly once
 // (ExpectEveryResultStoredOnce) and the replay oracle
 // (ExpectSameIncidentsAsOneCollector: the stored results replayed through
 // one Detector give the incident kinds and scopes the cluster stored).
@@ -161,6 +162,23 @@ class ClusterTest : public ::testing::Test {
     EXPECT_EQ(partial->checks, std::vector<std::string>{"api-login"}) << partial->ToString();
   }
 
+  // Every stored incident was opened once and paged once, although every
+  // replica runs a dispatcher: one OPENED row in its timeline, one OPENED
+  // delivery at the receiver.
+  void ExpectEveryIncidentPagedOnce() {
+    Scenario& s = *scenario_;
+    for (const IncidentRow& i : s.Incidents()) {
+      SCOPED_TRACE(i.ToString());
+      EXPECT_EQ(s.Int(absl::StrCat("SELECT count(*) FROM incident_events WHERE kind = 'OPENED'"
+                                   " AND incident_id = ",
+                                   SqlQuote(i.id))),
+                1);
+      auto opened = [&](const Delivery& d) { return d.event == "OPENED" && d.incident_id == i.id; };
+      EXPECT_TRUE(s.webhook().WaitFor(opened, seconds(30)).has_value()) << s.webhook().Describe();
+      EXPECT_EQ(s.webhook().Accepted(opened).size(), 1u) << s.webhook().Describe();
+    }
+  }
+
   // Stops every prober (SIGTERM: what it holds is acked first) and checks
   // that each prober's run is stored exactly once: count = distinct =
   // max - min + 1, the first and the newest result included, nothing left
@@ -259,6 +277,7 @@ TEST_F(ClusterTest, ReplicaHoldingMostStreamsKilledMidRunStoresEveryResultOnce) 
   FaultsOn();
   ASSERT_NO_FATAL_FAILURE(ExpectBothOutagesOpened());
   const absl::Time cutoff = ExpectEveryResultStoredOnce();
+  ExpectEveryIncidentPagedOnce();
   ExpectSameIncidentsAsOneCollector(cutoff);
 }
 

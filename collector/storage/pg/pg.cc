@@ -106,6 +106,20 @@ absl::Status FlushOut(PGconn* conn, absl::Time deadline, absl::string_view what)
   }
 }
 
+// Reads from the server until libpq holds a whole result (PQgetResult will
+// not block).
+absl::Status AwaitResult(PGconn* conn, absl::Time deadline, absl::string_view what) {
+  while (PQisBusy(conn) != 0) {
+    if (!WaitSocket(conn, POLLIN, deadline)) {
+      return Abandon(conn, what);
+    }
+    if (PQconsumeInput(conn) == 0) {
+      return PgError(conn, nullptr, what);
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Waits for the outcome of the command sent last: every result is read (so
 // the connection is usable afterwards); the first failure, else the last
 // result, is returned. A COPY result is returned at once (the command then
@@ -119,13 +133,8 @@ absl::StatusOr<PgResultPtr> Collect(PGconn* conn, absl::Time deadline, absl::str
   PgResultPtr last;
   bool read_only = false;
   while (true) {
-    while (PQisBusy(conn) != 0) {
-      if (!WaitSocket(conn, POLLIN, deadline)) {
-        return Abandon(conn, what);
-      }
-      if (PQconsumeInput(conn) == 0) {
-        return PgError(conn, nullptr, what);
-      }
+    if (absl::Status ready = AwaitResult(conn, deadline, what); !ready.ok()) {
+      return ready;
     }
     PGresult* raw = PQgetResult(conn);
     if (raw == nullptr) {
@@ -407,6 +416,13 @@ absl::Status EndCopyIn(PGconn* conn, const char* error, absl::string_view what) 
 absl::Status PreparedStatements::Exec(PGconn* conn, const PreparedStatement& statement,
                                       const std::vector<std::string>& params,
                                       absl::string_view what) {
+  return Query(conn, statement, params, what).status();
+}
+
+absl::StatusOr<PgResultPtr> PreparedStatements::Query(PGconn* conn,
+                                                      const PreparedStatement& statement,
+                                                      const std::vector<std::string>& params,
+                                                      absl::string_view what) {
   if (prepared_.count(statement.name) == 0) {
     absl::Status prepared = Run(conn, absl::StrCat("prepare ", what), {PGRES_COMMAND_OK}, [&] {
                               return PQsendPrepare(conn, statement.name, statement.sql, 0, nullptr);
@@ -417,12 +433,10 @@ absl::Status PreparedStatements::Exec(PGconn* conn, const PreparedStatement& sta
     prepared_.insert(statement.name);
   }
   const std::vector<const char*> values = CStrings(params);
-  return Run(conn, what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK},
-             [&] {
-               return PQsendQueryPrepared(conn, statement.name, static_cast<int>(values.size()),
-                                          values.data(), nullptr, nullptr, /*resultFormat=*/0);
-             })
-      .status();
+  return Run(conn, what, {PGRES_COMMAND_OK, PGRES_TUPLES_OK}, [&] {
+    return PQsendQueryPrepared(conn, statement.name, static_cast<int>(values.size()), values.data(),
+                               nullptr, nullptr, /*resultFormat=*/0);
+  });
 }
 
 absl::Status PreparedStatements::Prepare(PGconn* conn, const PreparedStatement& statement,
@@ -502,16 +516,10 @@ absl::StatusOr<std::vector<PgResultPtr>> Pipeline::Finish() {
   // pipeline mode whatever failed.
   std::vector<PgResultPtr> results;
   absl::Status failed = error_;
+  bool read_only = false;
   size_t index = 0;
   while (true) {
-    while (PQisBusy(conn_) != 0) {
-      if (!WaitSocket(conn_, POLLIN, deadline)) {
-        return Abandon(conn_, what);
-      }
-      if (PQconsumeInput(conn_) == 0) {
-        return PgError(conn_, nullptr, what);
-      }
-    }
+    RETURN_IF_ERROR(AwaitResult(conn_, deadline, what));
     PGresult* raw = PQgetResult(conn_);
     if (raw == nullptr) {
       ++index;  // the end of one statement's answer
@@ -526,11 +534,15 @@ absl::StatusOr<std::vector<PgResultPtr>> Pipeline::Finish() {
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
       results.push_back(std::move(res));
     } else if (st != PGRES_PIPELINE_ABORTED && failed.ok()) {
+      read_only = IsReadOnly(raw);
       failed = PgError(conn_, raw, step);
     }
   }
   if (PQexitPipelineMode(conn_) != 1 && failed.ok()) {
     failed = PgError(conn_, nullptr, what);
+  }
+  if (read_only) {
+    MarkBad(conn_);  // as in Collect: a session that cannot write is dropped
   }
   if (!failed.ok()) {
     return failed;

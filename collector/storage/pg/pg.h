@@ -66,12 +66,12 @@ std::string OneLine(const char* message);
 
 // UNAVAILABLE when the connection is lost (or the server is going away),
 // the session is read-only (SQLSTATE 25006: a standby, or a primary demoted
-// under it; Exec and the other statement functions then drop the
-// connection, so its owner connects again and libpq finds the primary) or
-// the statement timed out; INVALID_ARGUMENT when the server refused the
-// data itself (SQLSTATE class 22: a value out of range, bad encoding; the
-// same data fails again); INTERNAL otherwise. The text says `what` failed
-// and why (with SQLSTATE).
+// under it; Exec, the other statement functions and Pipeline::Finish then
+// drop the connection, so its owner connects again and libpq finds the
+// primary) or the statement timed out; INVALID_ARGUMENT when the server
+// refused the data itself (SQLSTATE class 22: a value out of range, bad
+// encoding; the same data fails again); INTERNAL otherwise. The text says
+// `what` failed and why (with SQLSTATE).
 absl::Status PgError(PGconn* conn, const PGresult* res, absl::string_view what);
 
 // Takes ownership of `raw`; returns it when its status is one of `ok`.
@@ -115,6 +115,9 @@ class PreparedStatements {
   // Prepares `statement` unless it already is (one round trip the first
   // time), so that a Pipeline can run it by name.
   absl::Status Prepare(PGconn* conn, const PreparedStatement& statement, absl::string_view what);
+  // The same, returning the rows (a statement with RETURNING).
+  absl::StatusOr<PgResultPtr> Query(PGconn* conn, const PreparedStatement& statement,
+                                    const std::vector<std::string>& params, absl::string_view what);
 
  private:
   std::set<std::string> prepared_;

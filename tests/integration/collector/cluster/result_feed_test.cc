@@ -23,12 +23,15 @@
 #include "collector/storage/retention.h"
 #include "collector/storage/store.h"
 #include "common/proto_time.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tests/testing/postgres_fixture.h"
 
 namespace sonde::collector::cluster {
 namespace {
 
 // The PostgreSQL server is registered once for the binary, in members_test.cc.
+
+using google::protobuf::util::MessageDifferencer;
 
 const std::string& Conninfo() { return sonde::testing::PostgresEnvironment::conninfo(); }
 
@@ -53,6 +56,7 @@ TwoShards ServicesInTwoShards() {
 v1::ResultBatch MakeBatch(const std::string& prober, uint64_t batch_seq, uint64_t first_seq, int n,
                           const std::vector<std::string>& services,
                           absl::Time start = absl::Now()) {
+  start = absl::FromUnixMicros(absl::ToUnixMicros(start));  // as stored
   v1::ResultBatch b;
   b.set_prober_id(prober);
   b.set_region("fra");
@@ -68,11 +72,44 @@ v1::ResultBatch MakeBatch(const std::string& prober, uint64_t batch_seq, uint64_
     r->set_region("fra");
     r->set_seq(first_seq + k);
     common::SetTimestamp(start + absl::Milliseconds(k), r->mutable_start_time());
-    r->set_ok(true);
-    r->set_failure_class(v1::FailureClass::OK);
+    r->set_dns_us(100 + k);
+    r->set_connect_us(200 + k);
+    r->set_tls_us(300 + k);
+    r->set_first_byte_us(400 + k);
     r->set_total_us(1000 + k);
+    r->set_target(absl::StrCat("https://", service, ".test/"));
+    r->set_resolved_address("192.0.2.1:443");
+    r->set_request_index(k % 2);
+    if (k % 3 == 0) {  // every field detection reads, set
+      r->set_ok(false);
+      r->set_failure_class(v1::FailureClass::HTTP_STATUS);
+      r->set_detail("HTTP 503, expected 200-399");
+      r->set_http_status(503);
+      r->set_cert_not_after("2027-01-02T03:04:05Z");
+      r->set_cert_days_left(27);
+      r->set_chain_not_after("2027-01-01T00:00:00Z");
+      r->set_fallback_address("192.0.2.9:443");
+      r->set_fallback_class(v1::FailureClass::OK);
+      r->set_fallback_http_status(200);
+    } else {
+      r->set_ok(true);
+      r->set_failure_class(v1::FailureClass::OK);
+      r->set_http_status(200);
+    }
   }
   return b;
+}
+
+// Every result of `batches` by (prober, seq).
+std::map<std::pair<std::string, uint64_t>, v1::ProbeResult> ByKey(
+    const std::vector<v1::ResultBatch>& batches) {
+  std::map<std::pair<std::string, uint64_t>, v1::ProbeResult> out;
+  for (const v1::ResultBatch& b : batches) {
+    for (const v1::ProbeResult& r : b.results()) {
+      out[{r.prober_id(), r.seq()}] = r;
+    }
+  }
+  return out;
 }
 
 std::unique_ptr<Store> ConnectStore() {
@@ -181,6 +218,7 @@ TEST_F(ResultFeedTest, ABatchCommittingAfterALaterOneIsReadOnce) {
   // p1's first batch makes the rollup row the locker will hold.
   const absl::Time t0 = absl::Now();
   ASSERT_TRUE(store_->InsertBatch(MakeBatch("p1", 1, 1, 10, {svc.a, svc.b}, t0)).ok());
+  std::vector<v1::ResultBatch> sent;
   auto start = CurrentFeedPosition(reader_.get());
   ASSERT_TRUE(start.ok()) << start.status();
   std::unique_ptr<ResultFeed> all = AllShards(*start);
@@ -190,8 +228,10 @@ TEST_F(ResultFeedTest, ABatchCommittingAfterALaterOneIsReadOnce) {
   // p1's batch 2 takes its xid first and waits; p2's batch (a later xid)
   // commits while it waits.
   locker_ = Connect("locker");
-  StartBlockedBatch(locker_.get(), MakeBatch("p1", 2, 11, 10, {svc.a, svc.b}, t0));
-  auto p2 = store_->InsertBatch(MakeBatch("p2", 1, 1, 10, {svc.a, svc.b}, t0));
+  sent.push_back(MakeBatch("p1", 2, 11, 10, {svc.a, svc.b}, t0));
+  sent.push_back(MakeBatch("p2", 1, 1, 10, {svc.a, svc.b}, t0));
+  StartBlockedBatch(locker_.get(), sent[0]);
+  auto p2 = store_->InsertBatch(sent[1]);
   ASSERT_TRUE(p2.ok()) << p2.status();
   auto xids = store_->QueryColumn("SELECT DISTINCT xid::text FROM result_feed ORDER BY 1");
   ASSERT_TRUE(xids.ok());
@@ -217,14 +257,19 @@ TEST_F(ResultFeedTest, ABatchCommittingAfterALaterOneIsReadOnce) {
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->results, 0) << "nothing is read twice";
 
-  // The batches are ingest-shaped: identity, promise, whole results.
-  ASSERT_FALSE(seen.batches.empty());
-  const v1::ResultBatch& b = seen.batches.front();
-  EXPECT_EQ(b.region(), "fra");
-  EXPECT_TRUE(b.has_complete_before());
-  EXPECT_EQ(b.results(0).kind(), "http");
-  EXPECT_EQ(b.results(0).failure_class(), v1::FailureClass::OK);
-  EXPECT_GE(b.results(0).total_us(), 1000u);
+  // The batches are ingest-shaped: identity, promise, and every result as
+  // it was sent (MakeBatch sets only fields detection reads).
+  const auto sent_results = ByKey(sent);
+  const auto read_results = ByKey(seen.batches);
+  ASSERT_EQ(read_results.size(), sent_results.size());
+  for (const auto& [key, r] : sent_results) {
+    EXPECT_TRUE(MessageDifferencer::Equals(read_results.at(key), r))
+        << "sent " << r.ShortDebugString() << "\nread " << read_results.at(key).ShortDebugString();
+  }
+  for (const v1::ResultBatch& b : seen.batches) {
+    EXPECT_EQ(b.region(), "fra");
+    EXPECT_EQ(common::ToTime(b.complete_before()), common::ToTime(sent[0].complete_before()));
+  }
   for (const v1::ResultBatch& batch : seen.batches) {
     std::set<int> shards;
     for (const v1::ProbeResult& r : batch.results()) {

@@ -35,6 +35,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/testing/postgres_fixture.h"
+#include "tests/testing/rollup_fill.h"
 #include "tests/testing/status_matchers.h"
 
 namespace sonde::collector {
@@ -515,14 +516,28 @@ TEST_F(ReportTest, EqualsABruteForceComputationFromRawRows) {
   m->add_checks("app-api");
   common::SetTimestamp(kT0 + absl::Minutes(20), m->mutable_start());
   common::SetTimestamp(kT0 + absl::Minutes(35), m->mutable_end());
-  const absl::Time end = kT0 + absl::Hours(3);
+  const absl::Time end = kT0 + absl::Hours(6);
   // Pseudo-random failures and PROBER_ERRORs, ber down 40 minutes,
-  // everything failing 15 minutes, fra silent 20 minutes.
+  // everything failing 15 minutes, and silences (no data where longer than
+  // 2 minutes; hours whose every minute had results are not read by minute,
+  // collector/report/silences.h): fra 20 minutes up to an hour boundary,
+  // ams app-api 7 minutes inside an hour, ber app-api 15 minutes and ams
+  // app-login 20 minutes across one, ber app-login a whole hour and more.
+  auto quiet = [](const std::string& check, const std::string& region, absl::Time t) {
+    auto in = [&](int from_min, int to_min) {
+      return t >= kT0 + absl::Minutes(from_min) && t < kT0 + absl::Minutes(to_min);
+    };
+    return (region == "fra" && in(100, 120)) ||
+           (region == "ams" && check == "app-api" && in(200, 207)) ||
+           (region == "ber" && check == "app-api" && in(235, 250)) ||
+           (region == "ams" && check == "app-login" && in(170, 190)) ||
+           (region == "ber" && check == "app-login" && in(230, 310));
+  };
   Run(config, kT0, end, [&](const std::string& check, const std::string& region, absl::Time t) {
     const int64_t s = absl::ToUnixSeconds(t);
     const uint64_t h =
         (static_cast<uint64_t>(s) * 2654435761u) ^ std::hash<std::string>()(check + region);
-    if (region == "fra" && t >= kT0 + absl::Minutes(100) && t < kT0 + absl::Minutes(120)) {
+    if (quiet(check, region, t)) {
       return FC::UNSPECIFIED;  // not sent
     }
     if (t >= kT0 + absl::Minutes(130) && t < kT0 + absl::Minutes(145)) {
@@ -534,7 +549,49 @@ TEST_F(ReportTest, EqualsABruteForceComputationFromRawRows) {
     }
     return h % 17 == 0 ? FC::TCP_TIMEOUT : h % 23 == 0 ? FC::PROBER_ERROR : FC::OK;
   });
-  const v1::AvailabilityReply r = Report(kT0, end, config);
+  // Results two hours late fill the middle of ams app-login's silence
+  // (175-185) afterwards: 5 minutes without results remain on each side.
+  Run(config, kT0 + absl::Minutes(175), kT0 + absl::Minutes(185),
+      [](const std::string& check, const std::string&, absl::Time) {
+        return check == "app-login" ? FC::OK : FC::UNSPECIFIED;
+      },
+      false, {"ams"});
+  // A window that starts and ends inside an hour.
+  const absl::Time w_from = kT0 + absl::Minutes(5);
+  const absl::Time w_to = end - absl::Minutes(9) - absl::Seconds(30);
+  const v1::AvailabilityReply r = Report(w_from, w_to, config);
+  // The silences as the scenario means them (the brute force below checks
+  // every row).
+  EXPECT_EQ(Row(r, "app-login", "ams").no_data_seconds(), 600);
+  EXPECT_EQ(Row(r, "app-api", "ams").no_data_seconds(), 420);
+  EXPECT_EQ(Row(r, "app-api", "ber").no_data_seconds(), 900);
+  EXPECT_EQ(Row(r, "app-login", "ber").no_data_seconds(), 4800);
+  EXPECT_EQ(Row(r, "app-login", "fra").no_data_seconds(), 1200);
+  // Minute rollups kept only from minute 61 on: the window's first hour is
+  // counted from rollup_hour (approximate), so the no-data scan reads the
+  // minute counts of its own range; every silence lies inside it, so every
+  // series has the same no-data time.
+  {
+    report::ReportScope scope;
+    scope.window = {w_from, w_to};
+    scope.now = w_to + absl::Hours(1);
+    scope.retention.minute = scope.now - (kT0 + absl::Minutes(60));
+    ASSERT_OK_AND_ASSIGN(report::ReportInputs in,
+                         report::ReadInputs(store_->connection(), scope, config));
+    int series = 0;
+    for (const report::CheckInput& c : in.checks) {
+      for (const report::SeriesInput& s : c.regions) {
+        absl::Duration silent;
+        for (const report::Interval& i : s.no_data) {
+          silent += i.to - i.from;
+        }
+        EXPECT_EQ(absl::ToInt64Seconds(silent), Row(r, c.check, s.region).no_data_seconds())
+            << c.check << " " << s.region;
+        ++series;
+      }
+    }
+    EXPECT_EQ(series, 6);
+  }
 
   // Raw rows.
   struct Raw {
@@ -594,16 +651,19 @@ TEST_F(ReportTest, EqualsABruteForceComputationFromRawRows) {
     }
   }
   ASSERT_FALSE(segs.empty());
-  const int64_t w0 = absl::ToUnixSeconds(kT0);
-  const int64_t w1 = absl::ToUnixSeconds(end);
+  const int64_t t0 = absl::ToUnixSeconds(kT0);
+  const int64_t w0 = absl::ToUnixSeconds(w_from);
+  const int64_t w1 = absl::ToUnixSeconds(w_to);
   for (const char* check : {"app-login", "app-api"}) {
     std::map<std::string, Truth> truth;
     std::map<std::string, std::set<int64_t>> minutes;
     for (const Raw& x : raw) {
-      if (x.check != check) {
+      const int64_t minute = absl::ToUnixSeconds(x.t) / 60 * 60;
+      // The minutes that overlap the window (w0 is a whole minute).
+      if (x.check != check || minute < w0 || minute >= w1) {
         continue;
       }
-      minutes[x.region].insert(absl::ToUnixSeconds(x.t) / 60 * 60);
+      minutes[x.region].insert(minute);
       if (x.cls != "PROBER_ERROR") {
         ++truth[x.region].probes;
         truth[x.region].failures += x.ok ? 0 : 1;
@@ -611,7 +671,7 @@ TEST_F(ReportTest, EqualsABruteForceComputationFromRawRows) {
     }
     const bool maint_check = std::string(check) == "app-api";
     auto in_maintenance = [&](int64_t s) {
-      return maint_check && s >= w0 + 20 * 60 && s < w0 + 35 * 60;
+      return maint_check && s >= t0 + 20 * 60 && s < t0 + 35 * 60;
     };
     // No data (docs/availability.md): a second outside every minute with
     // results is silent when the minutes with results around it (or the
@@ -694,6 +754,44 @@ TEST_F(ReportTest, EqualsABruteForceComputationFromRawRows) {
     EXPECT_NEAR(row.availability(), 100.0 * (all.counted - all.down) / all.counted,
                 100.0 * kSweepSlack / all.counted);
   }
+}
+
+// The no-data scan over filled rollups (tests/testing/rollup_fill.h, what
+// the benchmark reads): whole days with every minute are not read by
+// minute; each silent series' silence (5, 40 or 125 minutes) is found,
+// and nothing else.
+TEST_F(ReportTest, FilledSilencesAreTheOnlyNoData) {
+  sonde::testing::RollupFill fill;
+  fill.checks = 12;
+  fill.regions = 3;
+  fill.days = 3;
+  fill.from = kT0;
+  fill.silence_every = 4;
+  ASSERT_OK(sonde::testing::FillRollups(store_->connection(), fill));
+  const absl::Time to = kT0 + absl::Hours(72);
+  const report::ReportInputs in = Inputs(kT0 + absl::Minutes(30), to, v1::Config());
+  int series = 0;
+  std::set<int64_t> lengths;
+  for (const report::CheckInput& c : in.checks) {
+    for (const report::SeriesInput& s : c.regions) {
+      const int check = std::stoi(c.check.substr(6));
+      const int region = std::stoi(s.region.substr(7));
+      const auto [quiet_from, quiet_to] = sonde::testing::Silence(fill, check, region);
+      std::vector<report::Interval> want;
+      if (quiet_to > quiet_from) {
+        want.push_back({kT0 + absl::Minutes(quiet_from), kT0 + absl::Minutes(quiet_to)});
+        lengths.insert(quiet_to - quiet_from);
+      }
+      ASSERT_EQ(s.no_data.size(), want.size()) << c.check << " " << s.region;
+      if (!want.empty()) {
+        EXPECT_EQ(s.no_data[0].from, want[0].from) << c.check << " " << s.region;
+        EXPECT_EQ(s.no_data[0].to, want[0].to) << c.check << " " << s.region;
+      }
+      ++series;
+    }
+  }
+  EXPECT_EQ(series, 36);
+  EXPECT_EQ(lengths, (std::set<int64_t>{5, 40, 125}));
 }
 
 // ---- the HTTP JSON contract ---------------------------------------------

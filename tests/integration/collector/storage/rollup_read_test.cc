@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "collector/storage/civil_time.h"
 #include "collector/storage/pg/pg.h"
 #include "collector/storage/store.h"
 #include "tests/testing/postgres_fixture.h"
@@ -128,6 +129,60 @@ TEST_F(RollupReadTest, EveryLevelCountsEveryResultOnceLateOnesIncluded) {
   ASSERT_EQ(hourly->rows.size(), 2u);
   EXPECT_EQ(hourly->rows[0].failures, 2);
   EXPECT_EQ(hourly->rows[0].latency[static_cast<int>(Phase::kTotal)], total);
+}
+
+// Migration 7: hour and day rows count the distinct minutes with results;
+// a minute counts once whichever batch brings it, late ones included, and
+// a row that did not count (older than the migration, NULL) stays unknown.
+TEST_F(RollupReadTest, HourAndDayCountEachMinuteWithResultsOnce) {
+  const absl::Time hour = absl::FromCivil(absl::CivilHour(2026, 1, 12, 10), absl::UTCTimeZone());
+  // Minute 1 twice in one batch, then again in a second batch; minute 2
+  // only a PROBER_ERROR (a minute row all the same).
+  Insert("fra", 1,
+         {Result("web", 1, hour + absl::Minutes(1), FC::OK, 42'000),
+          Result("web", 2, hour + absl::Minutes(1) + absl::Seconds(20), FC::OK, 900),
+          Result("web", 3, hour + absl::Minutes(2), FC::PROBER_ERROR, 0)});
+  Insert("fra", 2, {Result("web", 4, hour + absl::Minutes(1) + absl::Seconds(40), FC::OK, 50'000)});
+  Insert("iad", 1, {Result("web", 1, hour + absl::Minutes(1), FC::OK, 42'000)});
+  // The next hour, then results two hours late for the first one: a new
+  // minute (5) and one it had (2), in several latency buckets (rounds).
+  Insert("fra", 3, {Result("web", 5, hour + absl::Minutes(65), FC::OK, 42'000)});
+  Insert("fra", 4,
+         {Result("web", 6, hour + absl::Minutes(5), FC::OK, 900),
+          Result("web", 7, hour + absl::Minutes(5) + absl::Seconds(30), FC::OK, 1'800'000),
+          Result("web", 8, hour + absl::Minutes(2) + absl::Seconds(30), FC::TCP_REFUSED, 42'000)});
+  const std::string q =
+      "SELECT string_agg(coalesce(minutes_with_results::text, 'null'), ','"
+      " ORDER BY region, ";
+  EXPECT_EQ(One(q + "hour) FROM rollup_hour WHERE check_id = 'web'"), "3,1,1");  // fra, fra, iad
+  EXPECT_EQ(One(q + "day) FROM rollup_day WHERE check_id = 'web'"), "4,1");
+  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE region = 'fra'"), "4");
+  EXPECT_EQ(One("SELECT string_agg(merged::text, ',' ORDER BY minute) FROM rollup_minute"
+                " WHERE region = 'fra'"),
+            "true,true,true,false");  // 1, 2 by later batches, 5 by its second round
+
+  RollupQuery read;
+  read.from = hour;
+  read.to = hour + absl::Hours(2);
+  read.regions = {"fra"};
+  auto w = ReadRollups(conn_.get(), read);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ(w->rows.size(), 1u);
+  EXPECT_EQ(w->rows[0].minutes, 4);
+  EXPECT_FALSE(w->rows[0].minutes_unknown);
+
+  // A row from before migration 7 does not know its minutes, and stays so.
+  ASSERT_TRUE(store_
+                  ->Execute("UPDATE rollup_hour SET minutes_with_results = NULL"
+                            " WHERE region = 'fra' AND hour = '" +
+                            PgTime(hour) + "'")
+                  .ok());
+  Insert("fra", 5, {Result("web", 9, hour + absl::Minutes(7), FC::OK, 42'000)});
+  EXPECT_EQ(One(q + "hour) FROM rollup_hour WHERE check_id = 'web'"), "null,1,1");
+  EXPECT_EQ(One(q + "day) FROM rollup_day WHERE check_id = 'web'"), "5,1");
+  w = ReadRollups(conn_.get(), read);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_TRUE(w->rows[0].minutes_unknown);
 }
 
 TEST_F(RollupReadTest, FilledRollupsReadBackAsTheFillRuleSays) {

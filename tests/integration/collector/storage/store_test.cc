@@ -110,6 +110,44 @@ class StoreTest : public ::testing::Test {
     return rows.empty() ? "" : rows[0];
   }
 
+  // A trigger that makes every insert into `table` whose `column` is 'boom'
+  // fail, and its removal.
+  bool AddBoomTrigger(const std::string& table, const std::string& column) {
+    return store_
+        ->Execute(absl::StrCat(
+            "CREATE FUNCTION sonde_test_boom() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN IF NEW.",
+            column,
+            " = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END$$;"
+            "CREATE TRIGGER sonde_test_boom BEFORE INSERT ON ",
+            table, " FOR EACH ROW EXECUTE FUNCTION sonde_test_boom()"))
+        .ok();
+  }
+  // `stored` failed (INTERNAL) on a connection that stays usable, and left
+  // no row of prober `prober` and no rollup of the checks `checks` (SQL
+  // list).
+  void ExpectFailedLeavingNothing(const absl::StatusOr<bool>& stored, const std::string& prober,
+                                  const std::string& checks) {
+    ASSERT_FALSE(stored.ok());
+    EXPECT_TRUE(absl::IsInternal(stored.status())) << stored.status();
+    EXPECT_TRUE(store_->healthy());
+    EXPECT_TRUE(store_->idle());
+    for (const char* table : {"ingested_batches", "results"}) {
+      EXPECT_EQ(
+          One(absl::StrCat("SELECT count(*) FROM ", table, " WHERE prober_id = '", prober, "'")),
+          "0")
+          << table;
+    }
+    EXPECT_EQ(
+        One(absl::StrCat("SELECT count(*) FROM rollup_minute WHERE check_id IN (", checks, ")")),
+        "0");
+  }
+  bool DropBoomTrigger(const std::string& table) {
+    return store_
+        ->Execute(absl::StrCat("DROP TRIGGER sonde_test_boom ON ", table,
+                               "; DROP FUNCTION sonde_test_boom()"))
+        .ok();
+  }
+
   std::unique_ptr<Store> store_;
 };
 
@@ -471,32 +509,14 @@ TEST_F(StoreTest, RowsInTheDefaultPartitionMoveWhenTheirDayGetsOne) {
 }
 
 TEST_F(StoreTest, AFailedBatchLeavesNothingBehind) {
-  ASSERT_TRUE(store_
-                  ->Execute("CREATE FUNCTION sonde_test_boom() RETURNS trigger "
-                            "LANGUAGE plpgsql AS"
-                            " $$BEGIN IF NEW.detail = 'boom' THEN RAISE EXCEPTION "
-                            "'boom'; END IF;"
-                            " RETURN NEW; END$$;"
-                            "CREATE TRIGGER sonde_test_boom BEFORE INSERT ON results"
-                            " FOR EACH ROW EXECUTE FUNCTION sonde_test_boom()")
-                  .ok());
+  ASSERT_TRUE(AddBoomTrigger("results", "detail"));
   const absl::Time t = absl::Now() - absl::Minutes(2);
   v1::ResultBatch batch = Batch("p-fail", "fra", 9,
                                 {Result("fail", 1, t, false, FC::HTTP_BODY, "fine"),
                                  Result("fail", 2, t, false, FC::HTTP_BODY, "boom")});
-  auto dup = store_->InsertBatch(batch);
-  ASSERT_FALSE(dup.ok());
-  EXPECT_TRUE(absl::IsInternal(dup.status())) << dup.status();
-  EXPECT_TRUE(store_->healthy());
-  EXPECT_TRUE(store_->idle());
-  EXPECT_EQ(One("SELECT count(*) FROM ingested_batches WHERE prober_id = 'p-fail'"), "0");
-  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-fail'"), "0");
-  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE check_id = 'fail'"), "0");
+  ExpectFailedLeavingNothing(store_->InsertBatch(batch), "p-fail", "'fail'");
 
-  ASSERT_TRUE(store_
-                  ->Execute("DROP TRIGGER sonde_test_boom ON results;"
-                            "DROP FUNCTION sonde_test_boom()")
-                  .ok());
+  ASSERT_TRUE(DropBoomTrigger("results"));
   auto retry = store_->InsertBatch(batch);
   ASSERT_TRUE(retry.ok()) << retry.status();
   EXPECT_FALSE(*retry) << "the failed attempt must not have recorded the batch";
@@ -510,33 +530,18 @@ TEST_F(StoreTest, AFailedBatchLeavesNothingBehind) {
 // also leaves nothing behind, and the connection is usable for the next
 // batch.
 TEST_F(StoreTest, AFailedRollupUpsertLeavesNothingBehind) {
-  ASSERT_TRUE(store_
-                  ->Execute("CREATE FUNCTION sonde_test_boom() RETURNS trigger LANGUAGE plpgsql"
-                            " AS $$BEGIN IF NEW.check_id = 'boom' THEN RAISE EXCEPTION 'boom';"
-                            " END IF; RETURN NEW; END$$;"
-                            "CREATE TRIGGER sonde_test_boom BEFORE INSERT ON rollup_hour"
-                            " FOR EACH ROW EXECUTE FUNCTION sonde_test_boom()")
-                  .ok());
+  ASSERT_TRUE(AddBoomTrigger("rollup_hour", "check_id"));
   const absl::Time t = absl::Now() - absl::Minutes(2);
   auto failed = store_->InsertBatch(
       Batch("p-pipe", "fra", 1,
             {Result("calm", 1, t, true, FC::OK), Result("boom", 2, t, false, FC::HTTP_BODY, "x")}));
-  ASSERT_FALSE(failed.ok());
-  EXPECT_TRUE(absl::IsInternal(failed.status())) << failed.status();
-  EXPECT_TRUE(store_->healthy());
-  EXPECT_TRUE(store_->idle());
-  EXPECT_EQ(One("SELECT count(*) FROM ingested_batches WHERE prober_id = 'p-pipe'"), "0");
-  EXPECT_EQ(One("SELECT count(*) FROM results WHERE prober_id = 'p-pipe'"), "0");
-  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE check_id IN ('calm', 'boom')"), "0");
+  ExpectFailedLeavingNothing(failed, "p-pipe", "'calm', 'boom'");
 
   auto next = store_->InsertBatch(Batch("p-pipe", "fra", 2, {Result("calm", 3, t, true, FC::OK)}));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_FALSE(*next);
   EXPECT_EQ(One("SELECT probes FROM rollup_hour WHERE check_id = 'calm'"), "1");
-  ASSERT_TRUE(store_
-                  ->Execute("DROP TRIGGER sonde_test_boom ON rollup_hour;"
-                            "DROP FUNCTION sonde_test_boom()")
-                  .ok());
+  ASSERT_TRUE(DropBoomTrigger("rollup_hour"));
 }
 
 TEST_F(StoreTest, ALostConnectionIsUnavailable) {

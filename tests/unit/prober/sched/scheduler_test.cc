@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/proto_time.h"
+#include "prober/sched/run_starts.h"
 
 namespace sonde::prober {
 namespace {
@@ -359,6 +360,48 @@ TEST(SchedulerTest, RunningSinceNeverPassesARunStillGoing) {
   EXPECT_EQ(broken, 0) << "results started before an instant already promised complete";
   EXPECT_GT(held_back, 0) << "the slow run never held the promise back";
   EXPECT_GT(promised, slow_start) << "the promise did not move past the slow run once it ended";
+}
+
+// The ring of run starts: runs end in any order, the earliest start going
+// is the front, the ring grows past its first capacity, and a clock that
+// steps back never leaves the earliest start after a run still going.
+TEST(RunStartsTest, EarliestOfTheRunsGoing) {
+  RunStarts r;
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  EXPECT_EQ(r.Earliest(), absl::InfiniteFuture());
+  std::vector<RunStarts::RunId> ids;
+  for (int i = 0; i < 200; ++i) {  // past the initial 64 slots
+    ids.push_back(r.Begin(t0 + absl::Milliseconds(i)));
+  }
+  EXPECT_EQ(r.going(), 200u);
+  EXPECT_EQ(r.Earliest(), t0);
+  r.End(ids[1]);  // behind the front: the front stays
+  EXPECT_EQ(r.Earliest(), t0);
+  r.End(ids[0]);  // the front and the ended one behind it leave
+  EXPECT_EQ(r.Earliest(), t0 + absl::Milliseconds(2));
+  r.End(ids[0]);  // twice: no effect
+  EXPECT_EQ(r.going(), 198u);
+  // The clock steps back 1 s: the earliest is that start, though older runs go.
+  const RunStarts::RunId back = r.Begin(t0 - absl::Seconds(1));
+  EXPECT_EQ(r.Earliest(), t0 - absl::Seconds(1));
+  for (int i = 2; i < 200; ++i) {
+    r.End(ids[i]);
+    EXPECT_LE(r.Earliest(), t0 - absl::Seconds(1));
+  }
+  r.End(back);
+  EXPECT_EQ(r.Earliest(), absl::InfiniteFuture());
+  EXPECT_EQ(r.going(), 0u);
+  // Reused after wrapping round.
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      ids[i] = r.Begin(t0 + absl::Seconds(round) + absl::Milliseconds(i));
+    }
+    for (int i = 99; i >= 0; --i) {
+      EXPECT_EQ(r.Earliest(), t0 + absl::Seconds(round));
+      r.End(ids[i]);
+    }
+    EXPECT_EQ(r.Earliest(), absl::InfiniteFuture());
+  }
 }
 
 }  // namespace
