@@ -29,8 +29,13 @@ constexpr size_t kMaxWaiting = 100000;
 
 }  // namespace
 
+// A gained shard's windows are rebuilt from this much of its stored
+// results: the longest incident window (partial_window, 15 min) and a
+// minute more. Latency baselines (1 h) start from this part only.
+constexpr absl::Duration kRebuildSpan = absl::Minutes(16);
+
 DetectionRunner::DetectionRunner(std::string conninfo, const common::Clock* clock)
-    : clock_(clock), store_(std::move(conninfo)) {}
+    : clock_(clock), conninfo_(conninfo), store_(std::move(conninfo)) {}
 
 DetectionRunner::~DetectionRunner() { Stop(); }
 
@@ -105,13 +110,20 @@ absl::Status DetectionRunner::AddLane(int shard, std::optional<cluster::LeaseFen
   if (!detector.ok()) {
     return detector.status();
   }
-  RETURN_IF_ERROR((*detector)->SetConfig(*ConfigOf(shard), clock_->Now()));
+  const absl::Time now = clock_->Now();
+  // A shard's detector starts where its rebuild does (results before its
+  // first instant would be late).
+  const absl::Time from = fence.has_value() ? now - kRebuildSpan : now;
+  RETURN_IF_ERROR((*detector)->SetConfig(*ConfigOf(shard), from));
   Lane& lane = lanes_[shard];
   lane = Lane();
   lane.shard = shard;
   lane.generation = ++generations_;
   lane.fence = std::move(fence);
   lane.detector = std::move(*detector);
+  if (lane.fence.has_value()) {
+    lane.live_from = now - options_.reorder_window;
+  }
   return absl::OkStatus();
 }
 
@@ -151,25 +163,131 @@ void DetectionRunner::TryRestore() {
     }
     return;
   }
-  absl::MutexLock lock(&mu_);
-  for (auto& [shard, lane] : lanes_) {
-    if (lane.restored) {
-      continue;
-    }
-    std::vector<detect::Incident> mine;
-    for (const detect::Incident& i : *open) {
-      if (shard == kAllShards || cluster::ShardOf(i.service) == shard) {
-        mine.push_back(i);
+  std::vector<std::pair<int, uint64_t>> rebuild;  // (shard, generation)
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [shard, lane] : lanes_) {
+      if (lane.restored) {
+        continue;
+      }
+      if (lane.incidents_restored) {
+        rebuild.emplace_back(shard, lane.generation);  // an earlier rebuild failed
+        continue;
+      }
+      std::vector<detect::Incident> mine;
+      for (const detect::Incident& i : *open) {
+        if (shard == kAllShards || cluster::ShardOf(i.service) == shard) {
+          mine.push_back(i);
+        }
+      }
+      lane.detector->RestoreIncidents(mine, clock_->Now());
+      lane.incidents_restored = true;
+      for (const detect::Incident& i : mine) {
+        lane.restored_ids.insert(i.id);
+      }
+      if (shard == kAllShards) {
+        lane.restored = true;
+        spdlog::info("detection: {} checks, {} open incidents continued", config_->checks_size(),
+                     mine.size());
+        continue;
+      }
+      rebuild.emplace_back(shard, lane.generation);
+      if (!mine.empty()) {
+        spdlog::info("detection: shard {}: {} open incidents continued", shard, mine.size());
       }
     }
-    lane.detector->RestoreIncidents(mine, clock_->Now());
-    lane.restored = true;
-    if (shard == kAllShards) {
-      spdlog::info("detection: {} checks, {} open incidents continued", config_->checks_size(),
-                   mine.size());
-    } else if (!mine.empty()) {
-      spdlog::info("detection: shard {}: {} open incidents continued", shard, mine.size());
+  }
+  if (!rebuild.empty()) {
+    Rebuild(rebuild);
+  }
+}
+
+absl::StatusOr<PGconn*> DetectionRunner::FeedConn() {
+  if (feed_conn_ != nullptr && PQstatus(feed_conn_.get()) != CONNECTION_OK) {
+    feed_conn_.reset();
+  }
+  if (feed_conn_ == nullptr) {
+    ASSIGN_OR_RETURN(feed_conn_, pg::Connect(conninfo_, "sonde-detection-feed"));
+  }
+  return feed_conn_.get();
+}
+
+void DetectionRunner::Rebuild(const std::vector<std::pair<int, uint64_t>>& lanes) {
+  std::vector<int> shards;
+  std::shared_ptr<const v1::Config> config;
+  {
+    absl::MutexLock lock(&mu_);
+    config = config_;
+  }
+  for (const auto& [shard, generation] : lanes) {
+    shards.push_back(shard);
+  }
+  const absl::Time started = absl::Now();
+  cluster::FeedReadStats stats;
+  absl::StatusOr<cluster::FeedPosition> pos = [&]() -> absl::StatusOr<cluster::FeedPosition> {
+    ASSIGN_OR_RETURN(PGconn * c, FeedConn());
+    return cluster::ReadResultsSince(
+        c, cluster::ChecksInShards(*config, shards), clock_->Now() - kRebuildSpan,
+        [this](v1::ResultBatch&& batch) {
+          Apply(batch);
+          return absl::OkStatus();
+        },
+        &stats);
+  }();
+  if (!pos.ok()) {
+    // The results read so far stay queued; a result read twice is dropped
+    // by the detector (same run, same request index).
+    if (restore_attempts_++ % 30 == 0) {
+      spdlog::warn("detection: cannot rebuild shards from stored results yet ({}); they wait",
+                   pos.status().ToString());
     }
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  for (const auto& [shard, generation] : lanes) {
+    auto it = lanes_.find(shard);
+    if (it == lanes_.end() || it->second.generation != generation) {
+      continue;  // lost meanwhile
+    }
+    it->second.restored = true;
+    feed_.Follow(shard, *pos);
+    followed_[shard] = generation;
+  }
+  spdlog::info("detection: {} shards rebuilt from {} stored results in {}", lanes.size(),
+               stats.results,
+               absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1))));
+}
+
+void DetectionRunner::ReadFeed() {
+  {
+    // Stop following the shards whose lanes were dropped or replaced.
+    absl::MutexLock lock(&mu_);
+    for (auto it = followed_.begin(); it != followed_.end();) {
+      auto lane = lanes_.find(it->first);
+      if (lane == lanes_.end() || lane->second.generation != it->second) {
+        feed_.Drop(it->first);
+        it = followed_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (followed_.empty()) {
+    return;
+  }
+  absl::StatusOr<PGconn*> c = FeedConn();
+  absl::Status st = c.status();
+  if (c.ok()) {
+    st = feed_
+             .Read(*c,
+                   [this](v1::ResultBatch&& batch) {
+                     Apply(batch);
+                     return absl::OkStatus();
+                   })
+             .status();
+  }
+  if (!st.ok() && counters_.record_errors.fetch_add(1) % 30 == 0) {
+    spdlog::warn("detection: cannot read the result feed (retried): {}", st.ToString());
   }
 }
 
@@ -198,6 +316,13 @@ void DetectionRunner::SetConfig(std::shared_ptr<const v1::Config> shared) {
 }
 
 void DetectionRunner::Observe(const v1::ResultBatch& batch) {
+  if (ownership_ != nullptr) {
+    return;  // cluster mode: the result feed brings it, to whichever replica owns it
+  }
+  Apply(batch);
+}
+
+void DetectionRunner::Apply(const v1::ResultBatch& batch) {
   bool moved = false;
   {
     absl::MutexLock lock(&mu_);
@@ -346,6 +471,9 @@ void DetectionRunner::TickOnce() {
         if (e.incident.kind == detect::IncidentKind::kProberFault && !prober_level) {
           continue;  // raised once, by the prober shard
         }
+        if (e.at < lane.live_from && lane.restored_ids.count(e.incident_id) == 0) {
+          continue;  // replayed by the rebuild: the previous owner decided it
+        }
         spdlog::info("incident: {}", detect::DebugString(e));
         lane.waiting.push_back(std::move(e));
       }
@@ -451,6 +579,9 @@ void DetectionRunner::Loop() {
       break;
     }
     TryRestore();  // the lanes not restored yet (none, mostly)
+    if (ownership_ != nullptr) {
+      ReadFeed();
+    }
     TickOnce();
     // Promises move about once a second per prober: with many probers,
     // ticks still come at most every kMinTickGap.

@@ -24,7 +24,12 @@
 // events are recorded under the shard's lease (IncidentStore::Record with
 // its LeaseFence); a lost shard -- the ownership loop says so, or a write
 // was fenced -- is dropped at once with its windows and waiting events.
-// Results of shards this replica does not own are not evaluated here.
+// In cluster mode results come from the result feed (cluster/result_feed.h),
+// whichever replica stored them, not from this replica's ingest (Observe
+// ignores them): a gained shard is rebuilt from the stored results of its
+// checks of the last kRebuildSpan (events it decides about that past are
+// not recorded: the previous owner did), then follows the feed from the
+// rebuild's snapshot; a lost shard is no longer followed.
 // PROBER_FAULT tickets (prober health, config overdue) are raised by the
 // shard of the `prober_fault_service` only, so once per cluster.
 //
@@ -41,6 +46,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -50,6 +56,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "collector/cluster/result_feed.h"
 #include "collector/cluster/shard_leases.h"
 #include "collector/cluster/shard_ownership.h"
 #include "collector/detect/detector.h"
@@ -83,13 +90,14 @@ class DetectionRunner {
   // The same, sharing the caller's copy (a large config is not copied).
   void SetConfig(std::shared_ptr<const v1::Config> config);
   // One committed batch; results take prober_id/region from the batch.
+  // Ignored in cluster mode (the result feed brings every replica's).
   void Observe(const v1::ResultBatch& batch);
   // Stores what is still waiting (one attempt) and stops the thread.
   void Stop();
 
-  // Cluster mode: detect only the shards `ownership` (not owned; outlives
-  // this runner's Stop) gives this replica. Before Start, and before the
-  // ownership loop starts.
+  // Cluster mode: detect only the shards `ownership` (not owned) gives this
+  // replica. Before Start, and before the ownership loop starts; stop
+  // `ownership` before this runner is destroyed (its callbacks call in).
   void EnableSharding(cluster::ShardOwnership* ownership);
 
   // Asked before every tick (on the detection thread) for the probers whose
@@ -140,12 +148,27 @@ class DetectionRunner {
     std::unique_ptr<detect::Detector> detector;
     std::deque<detect::IncidentEvent> waiting;
     bool restored = false;  // its open incidents restored: it may evaluate
+    // Events about instants before this come from the rebuild's replay of
+    // what the previous owner saw: recorded only for the incidents restored
+    // from PostgreSQL (open there: a resolution in the handover gap must
+    // land), not for others (one that opened and resolved in the replayed
+    // minutes is not paged again).
+    absl::Time live_from = absl::InfinitePast();
+    std::set<std::string> restored_ids;
+    bool incidents_restored = false;  // restored_ids filled, RestoreIncidents done
   };
   static constexpr int kAllShards = -2;
 
   void Loop();
   void TickOnce();
   void TryRestore();
+  // Applies `batch` to the lanes of its results (Observe's body).
+  void Apply(const v1::ResultBatch& batch);
+  // Cluster mode, loop thread: rebuilds the restored-but-not-rebuilt lanes
+  // from stored results and follows them; reads the feed.
+  void Rebuild(const std::vector<std::pair<int, uint64_t>>& lanes);
+  void ReadFeed();
+  absl::StatusOr<PGconn*> FeedConn();
   // Under mu_: a lane for `shard` (kAllShards: every check) over config_.
   absl::Status AddLane(int shard, std::optional<cluster::LeaseFence> fence)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -165,10 +188,14 @@ class DetectionRunner {
   const common::Clock* const clock_;
   ConfigFaultSource config_faults_;               // may be empty
   cluster::ShardOwnership* ownership_ = nullptr;  // cluster mode; set before Start
-  IncidentStore store_;                           // the loop thread's (and Start's)
-  int restore_attempts_ = 0;                      // loop thread only
-  detect::DetectorOptions options_;               // set by Start
-  int prober_shard_ = kAllShards;                 // the shard raising PROBER_FAULT tickets
+  const std::string conninfo_;
+  IncidentStore store_;               // the loop thread's (and Start's)
+  pg::PgConnPtr feed_conn_;           // loop thread: rebuilds and the feed
+  cluster::ResultFeed feed_;          // loop thread
+  std::map<int, uint64_t> followed_;  // loop thread: shard -> lane generation
+  int restore_attempts_ = 0;          // loop thread only
+  detect::DetectorOptions options_;   // set by Start
+  int prober_shard_ = kAllShards;     // the shard raising PROBER_FAULT tickets
   mutable absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t generations_ ABSL_GUARDED_BY(mu_) = 0;

@@ -4,7 +4,8 @@
 // lease (rows carry the epoch), and, when another replica took the shard
 // over behind its back, writes nothing, counts the fenced write and drops
 // the shard at once. Shipped detection settings; a fake clock stands in
-// for the minutes of the resolve hold.
+// for the minutes of the resolve hold. And the owner's results come from
+// PostgreSQL: a rebuild from stored results, then the result feed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -23,6 +24,7 @@
 #include "collector/storage/store.h"
 #include "common/clock.h"
 #include "common/config/config.h"
+#include "common/proto_time.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/testing/status_matchers.h"
@@ -153,6 +155,79 @@ TEST(ShardedDetectionTest, AGainedShardContinuesItsIncidentAndAFencedWriteLandsN
   for (const detect::Incident& inc : runner.TakeSnapshot("", "", "").open) {
     EXPECT_NE(inc.service, "app");
   }
+  shards.Stop();  // before the runner goes: it tells the runner of every shard it drops
+  runner.Stop();
+}
+
+// Three results of web-home in fra from prober `prober`, started `start`.
+v1::ResultBatch WebBatch(const std::string& prober, uint64_t batch_seq, absl::Time start) {
+  v1::ResultBatch b;
+  b.set_prober_id(prober);
+  b.set_region("fra");
+  b.set_batch_seq(batch_seq);
+  for (int k = 0; k < 3; ++k) {
+    v1::ProbeResult* r = b.add_results();
+    r->set_check_id("web-home");
+    r->set_service("web");
+    r->set_kind("http");
+    r->set_prober_id(prober);
+    r->set_region("fra");
+    r->set_seq(batch_seq * 10 + k);
+    common::SetTimestamp(start + absl::Seconds(k), r->mutable_start_time());
+    r->set_ok(true);
+    r->set_failure_class(v1::FailureClass::OK);
+    r->set_total_us(1000);
+  }
+  return b;
+}
+
+// In cluster mode the owner's detector is fed from PostgreSQL, whichever
+// replica stored the results: a gained shard is rebuilt from the stored
+// results of its checks, then follows the result feed; the replica's own
+// ingest (Observe) is not evaluated twice.
+TEST(ShardedDetectionTest, AGainedShardIsRebuiltFromStoredResultsAndFollowsTheFeed) {
+  const std::string conninfo = sonde::testing::PostgresEnvironment::conninfo();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, Store::Connect(conninfo));
+  ASSERT_OK(store->Migrate());
+  ASSERT_OK_AND_ASSIGN(pg::PgConnPtr conn, pg::Connect(conninfo, "sharded-feed-test"));
+  ASSERT_OK(pg::Exec(conn.get(), "TRUNCATE shard_leases, collector_members, cluster_config", "t")
+                .status());
+  ASSERT_OK_AND_ASSIGN(
+      v1::Config config,
+      common::ParseConfig(
+          "regions: [fra]\n"
+          "checks:\n"
+          "  - {name: web-home, service: web, http: {url: 'http://web.example/'}}\n",
+          "feed.yaml"));
+  const std::string prober = absl::StrCat("feed-prober-", absl::ToUnixNanos(absl::Now()));
+  // Stored before this replica owns anything (by another replica, say).
+  ASSERT_OK(store->InsertBatch(WebBatch(prober, 1, absl::Now() - absl::Minutes(2))).status());
+
+  cluster::MemberHeartbeat beat(conninfo);
+  beat.SetIdentity({"a", "a:7600", "test", /*cluster_mode=*/true});
+  beat.SetConfigVersion("v1", /*reloaded=*/false);
+  cluster::ShardOwnership shards(conninfo, &beat);
+  DetectionRunner runner(conninfo, common::RealClock());
+  runner.EnableSharding(&shards);
+  ASSERT_OK(runner.Start(config));
+  ASSERT_OK(beat.BeatOnce());
+  ASSERT_OK(shards.PassOnce());
+  auto observed = [&](uint64_t want) {
+    for (int i = 0; i < 100 && runner.detector_stats().results_observed < want; ++i) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return runner.detector_stats().results_observed;
+  };
+  EXPECT_EQ(observed(3), 3u) << "the rebuild did not read the stored results";
+
+  // Stored after the gain: the feed brings it.
+  ASSERT_OK(store->InsertBatch(WebBatch(prober, 2, absl::Now() - absl::Seconds(5))).status());
+  EXPECT_EQ(observed(6), 6u) << "the feed did not bring a batch stored after the gain";
+  // This replica's own ingest is not a second source in cluster mode.
+  runner.Observe(WebBatch(prober, 3, absl::Now()));
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(runner.detector_stats().results_observed, 6u);
+  shards.Stop();  // before the runner goes: it tells the runner of every shard it drops
   runner.Stop();
 }
 
