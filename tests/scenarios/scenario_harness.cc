@@ -474,7 +474,8 @@ absl::Status Scenario::StartTargets(const FaultTarget::Options& faultd) {
   return webhook_->Start();
 }
 
-absl::Status Scenario::StartSonde(const ScenarioConfig& config, int replicas) {
+absl::Status Scenario::StartSonde(const ScenarioConfig& config, int replicas,
+                                  Detection detection) {
   const std::string path = config_path();
   {
     std::ofstream out(path, std::ios::trunc);
@@ -500,11 +501,14 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config, int replicas) {
   }
   std::vector<std::string> addresses;
   for (int i = 0; i < std::max(1, replicas); ++i) {
+    std::vector<std::string> args = i == 0 ? extra : std::vector<std::string>{};
+    if (detection == Detection::kSharded) {
+      args.insert(args.end(), {"--cluster", "--replica-id", absl::StrCat("replica-", i + 1)});
+    }
     collectors_.push_back(std::make_unique<testing::Collector>(
         scratch_->Path(i == 0 ? std::string("collector.log")
                               : absl::StrCat("collector-", i + 1, ".log")),
-        testing::Collector::Options{pg_->conninfo(), path,
-                                    i == 0 ? extra : std::vector<std::string>{}}));
+        testing::Collector::Options{pg_->conninfo(), path, args}));
     if (absl::Status st = collectors_.back()->Start(); !st.ok()) {
       return st;
     }

@@ -207,8 +207,13 @@ class Scenario {
   // Waits until every prober's results arrive. With `replicas` > 1 that
   // many collectors share the one PostgreSQL (docs/ha.md), every prober is
   // given all of them in the same order (--collector a,b,c), and only the
-  // first has the HTTP API.
-  absl::Status StartSonde(const ScenarioConfig& config, int replicas = 1);
+  // first has the HTTP API. `detection` kSharded starts every replica with
+  // --cluster (sharded detection under leases, docs/ha.md) and
+  // --replica-id replica-<n> (n = index in collectors() + 1, the `owner` of
+  // its rows in shard_leases).
+  enum class Detection { kEveryReplica, kSharded };
+  absl::Status StartSonde(const ScenarioConfig& config, int replicas = 1,
+                          Detection detection = Detection::kEveryReplica);
 
   static constexpr char kWebhookSecret[] = "scenario-secret";
 
