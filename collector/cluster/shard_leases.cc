@@ -17,7 +17,10 @@ std::string Interval(absl::Duration d) {
 }
 
 // RETURNING/SELECT list of a lease row.
-std::string Columns() { return absl::StrCat("shard, owner, epoch, ", pg::MicrosOf("expires_at")); }
+std::string Columns() {
+  return absl::StrCat("shard, owner, epoch, ", pg::MicrosOf("expires_at"), ", ",
+                      pg::MicrosOf("recorded_until"));
+}
 
 // The one row of `res` as a lease; nullopt for none.
 absl::StatusOr<std::optional<ShardLease>> RowOf(const PGresult* res) {
@@ -31,6 +34,9 @@ absl::StatusOr<std::optional<ShardLease>> RowOf(const PGresult* res) {
   }
   l.owner = PQgetvalue(res, 0, 1);
   l.expires_at = pg::FromMicrosText(PQgetvalue(res, 0, 3));
+  if (!PQgetisnull(res, 0, 4)) {
+    l.recorded_until = pg::FromMicrosText(PQgetvalue(res, 0, 4));
+  }
   return l;
 }
 
@@ -103,6 +109,34 @@ absl::StatusOr<std::optional<ShardLease>> ShardLeases::Read(PGconn* c, int shard
       ExecParams(c, absl::StrCat("SELECT ", Columns(), " FROM shard_leases WHERE shard = $1"),
                  {absl::StrCat(shard)}, "read a shard lease"));
   return RowOf(res.get());
+}
+
+absl::Status ShardLeases::MarkRecorded(PGconn* c, const std::string& owner,
+                                       const std::vector<RecordedMark>& marks) const {
+  std::vector<std::string> shards;
+  std::vector<std::string> epochs;
+  std::vector<std::string> untils;
+  for (const RecordedMark& m : marks) {
+    if (m.until == absl::InfinitePast() || m.until == absl::InfiniteFuture()) {
+      continue;  // nothing known
+    }
+    shards.push_back(absl::StrCat(m.shard));
+    epochs.push_back(absl::StrCat(m.epoch));
+    untils.push_back(pg::Timestamp(m.until));
+  }
+  if (shards.empty()) {
+    return absl::OkStatus();
+  }
+  // GREATEST ignores a NULL (unknown) recorded_until.
+  return ExecParams(c,
+                    "UPDATE shard_leases l SET recorded_until = GREATEST(l.recorded_until, m.until)"
+                    " FROM unnest($2::integer[], $3::bigint[], $4::timestamptz[])"
+                    " AS m (shard, epoch, until)"
+                    " WHERE l.shard = m.shard AND l.owner = $1 AND l.epoch = m.epoch"
+                    " AND l.expires_at > clock_timestamp()",
+                    {owner, pg::ToArray(shards), pg::ToArray(epochs), pg::ToArray(untils)},
+                    "mark how far a shard is recorded")
+      .status();
 }
 
 }  // namespace sonde::collector::cluster

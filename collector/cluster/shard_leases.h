@@ -8,15 +8,20 @@
 // transaction ends, so a takeover waits for a write in flight and a writer
 // that lost the lease writes nothing.
 //
+// A detection shard's row also says how far its owners recorded the
+// incident events they decided (recorded_until, MarkRecorded): a new
+// owner's rebuild writes only what is later (docs/ha.md, "What a rebuild
+// writes").
+//
 // Stateless: every call runs on the caller's connection and transaction,
-// on the caller's thread. Not yet wired into detection (docs/ha.md, "Next
-// steps").
+// on the caller's thread.
 #ifndef SONDE_COLLECTOR_CLUSTER_SHARD_LEASES_H_
 #define SONDE_COLLECTOR_CLUSTER_SHARD_LEASES_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,6 +48,17 @@ struct ShardLease {
   std::string owner;
   int64_t epoch = 0;
   absl::Time expires_at;  // database clock
+  // Detection shards: every incident event the shard's owners decided about
+  // an instant up to this one is recorded, none after it (migration 11;
+  // docs/ha.md, "What a rebuild writes"). InfinitePast: unknown.
+  absl::Time recorded_until = absl::InfinitePast();
+};
+
+// One owned shard's recorded_until to move forward (MarkRecorded).
+struct RecordedMark {
+  int shard = 0;
+  int64_t epoch = 0;
+  absl::Time until;
 };
 
 // True for Fence()'s refusal (and what a fenced write returns with it).
@@ -76,6 +92,11 @@ class ShardLeases {
   }
   // The row as it is (nullopt: never leased).
   absl::StatusOr<std::optional<ShardLease>> Read(PGconn* c, int shard) const;
+  // Moves each mark's recorded_until forward (never back) where `owner`
+  // holds the running lease of the mark's epoch; the others are left. In
+  // a fenced transaction (after Fence) or on its own.
+  absl::Status MarkRecorded(PGconn* c, const std::string& owner,
+                            const std::vector<RecordedMark>& marks) const;
 
  private:
   const absl::Duration ttl_;

@@ -26,6 +26,9 @@ constexpr absl::Duration kRetryPeriod = absl::Seconds(1);
 // Events kept in memory while PostgreSQL is down; beyond that the oldest
 // are dropped (logged). At a few events per incident change this is hours.
 constexpr size_t kMaxWaiting = 100000;
+// How often an owner records how far its quiet shards are recorded (a new
+// owner's rebuild writes what is later; docs/ha.md).
+constexpr absl::Duration kMarkPeriod = absl::Seconds(1);
 
 }  // namespace
 
@@ -163,6 +166,14 @@ void DetectionRunner::TryRestore() {
     }
     return;
   }
+  absl::StatusOr<std::map<int, std::pair<uint64_t, absl::Time>>> recorded = ReadRecordedUntil();
+  if (!recorded.ok()) {
+    if (restore_attempts_++ % 30 == 0) {
+      spdlog::warn("detection: cannot read how far gained shards are recorded yet ({}); they wait",
+                   recorded.status().ToString());
+    }
+    return;
+  }
   std::vector<std::pair<int, uint64_t>> rebuild;  // (shard, generation)
   {
     absl::MutexLock lock(&mu_);
@@ -173,6 +184,13 @@ void DetectionRunner::TryRestore() {
       if (lane.incidents_restored) {
         rebuild.emplace_back(shard, lane.generation);  // an earlier rebuild failed
         continue;
+      }
+      if (lane.fence.has_value()) {
+        auto r = recorded->find(shard);
+        if (r == recorded->end() || r->second.first != lane.generation) {
+          continue;  // gained again meanwhile: read it again at the next attempt
+        }
+        lane.replay.SetRecordedUntil(r->second.second);
       }
       std::vector<detect::Incident> mine;
       for (const detect::Incident& i : *open) {
@@ -199,6 +217,56 @@ void DetectionRunner::TryRestore() {
   }
   if (!rebuild.empty()) {
     Rebuild(rebuild);
+  }
+}
+
+absl::StatusOr<std::map<int, std::pair<uint64_t, absl::Time>>>
+DetectionRunner::ReadRecordedUntil() {
+  std::vector<std::pair<int, uint64_t>> gained;  // (shard, generation)
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [shard, lane] : lanes_) {
+      if (!lane.incidents_restored && lane.fence.has_value()) {
+        gained.emplace_back(shard, lane.generation);
+      }
+    }
+  }
+  std::map<int, std::pair<uint64_t, absl::Time>> out;
+  if (gained.empty()) {
+    return out;
+  }
+  ASSIGN_OR_RETURN(PGconn * c, FeedConn());
+  const cluster::ShardLeases leases;
+  for (const auto& [shard, generation] : gained) {
+    // Read after the lease was taken: its previous owners can move it no more.
+    ASSIGN_OR_RETURN(std::optional<cluster::ShardLease> row, leases.Read(c, shard));
+    out[shard] = {generation, row.has_value() ? row->recorded_until : absl::InfinitePast()};
+  }
+  return out;
+}
+
+void DetectionRunner::MarkRecorded() {
+  std::vector<cluster::RecordedMark> marks;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [shard, lane] : lanes_) {
+      // Everything decided up to processed_until is recorded once nothing waits.
+      if (lane.fence.has_value() && lane.restored && lane.waiting.empty()) {
+        marks.push_back({shard, lane.fence->epoch, lane.detector->processed_until()});
+      }
+    }
+  }
+  if (marks.empty()) {
+    return;
+  }
+  absl::StatusOr<PGconn*> c = FeedConn();
+  absl::Status st = c.status();
+  if (c.ok()) {
+    st = cluster::ShardLeases().MarkRecorded(*c, ownership_->owner(), marks);
+  }
+  if (!st.ok() && counters_.record_errors.fetch_add(1) % 30 == 0) {
+    spdlog::warn("detection: cannot record how far shards are recorded (retried): {}",
+                 st.ToString());
   }
 }
 
@@ -503,6 +571,7 @@ void DetectionRunner::TickOnce() {
 void DetectionRunner::RecordLane(int shard, uint64_t generation) {
   std::vector<detect::IncidentEvent> batch;
   std::optional<cluster::LeaseFence> fence;
+  absl::Time recorded_until;
   std::shared_ptr<const v1::Config> config;
   {
     absl::MutexLock lock(&mu_);
@@ -512,11 +581,13 @@ void DetectionRunner::RecordLane(int shard, uint64_t generation) {
     }
     batch.assign(it->second.waiting.begin(), it->second.waiting.end());
     fence = it->second.fence;
+    // The batch holds every event decided up to here that waits.
+    recorded_until = it->second.detector->processed_until();
     config = config_;  // shared: Record reads it outside the lock
   }
   const cluster::LeaseFence* f = fence.has_value() ? &*fence : nullptr;
   size_t stored = 0;  // from the front of the batch
-  absl::Status s = store_.Record(batch, *config, clock_->Now(), f);
+  absl::Status s = store_.Record(batch, *config, clock_->Now(), f, recorded_until);
   if (s.ok()) {
     stored = batch.size();
   } else if (!absl::IsUnavailable(s) && !cluster::IsFenced(s)) {
@@ -583,6 +654,10 @@ void DetectionRunner::Loop() {
       ReadFeed();
     }
     TickOnce();
+    if (ownership_ != nullptr && absl::Now() - last_mark_ >= kMarkPeriod) {
+      last_mark_ = absl::Now();
+      MarkRecorded();
+    }
     // Promises move about once a second per prober: with many probers,
     // ticks still come at most every kMinTickGap.
     if (stop_.WaitForNotificationWithTimeout(kMinTickGap)) {

@@ -165,6 +165,12 @@ class DetectionRunner {
   void Rebuild(const std::vector<std::pair<int, uint64_t>>& lanes);
   void ReadFeed();
   absl::StatusOr<PGconn*> FeedConn();
+  // Loop thread: the recorded_until of each gained shard not yet restored,
+  // with its lane's generation (ReplayFilter).
+  absl::StatusOr<std::map<int, std::pair<uint64_t, absl::Time>>> ReadRecordedUntil();
+  // Loop thread: moves the recorded_until of the owned shards with no
+  // event waiting to their detectors' processed_until.
+  void MarkRecorded();
   // Under mu_: a lane for `shard` (kAllShards: every check) over config_.
   absl::Status AddLane(int shard, std::optional<cluster::LeaseFence> fence)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -190,6 +196,7 @@ class DetectionRunner {
   cluster::ResultFeed feed_;          // loop thread
   std::map<int, uint64_t> followed_;  // loop thread: shard -> lane generation
   int restore_attempts_ = 0;          // loop thread only
+  absl::Time last_mark_;              // loop thread: the last MarkRecorded
   detect::DetectorOptions options_;   // set by Start
   int prober_shard_ = kAllShards;     // the shard raising PROBER_FAULT tickets
   mutable absl::Mutex mu_;

@@ -178,7 +178,7 @@ T IncidentStore::Watch(T result) {
 
 absl::Status IncidentStore::Record(const std::vector<detect::IncidentEvent>& events,
                                    const v1::Config& config, absl::Time now,
-                                   const cluster::LeaseFence* fence) {
+                                   const cluster::LeaseFence* fence, absl::Time recorded_until) {
   if (events.empty()) {
     return absl::OkStatus();
   }
@@ -193,7 +193,12 @@ absl::Status IncidentStore::Record(const std::vector<detect::IncidentEvent>& eve
     for (const detect::IncidentEvent& e : events) {
       RETURN_IF_ERROR(RecordOne(e, config, &outbox, &pending));
     }
-    return QueueNotifications(pending, config, now, &outbox);
+    RETURN_IF_ERROR(QueueNotifications(pending, config, now, &outbox));
+    if (fence == nullptr) {
+      return absl::OkStatus();
+    }
+    return cluster::ShardLeases().MarkRecorded(*conn, fence->owner,
+                                               {{fence->shard, fence->epoch, recorded_until}});
   }));
 }
 

@@ -53,9 +53,13 @@ class IncidentStore {
   // that the fence's owner still holds the shard under its epoch, and every
   // incident, timeline and outbox row written carries that epoch
   // (`lease_epoch`); FAILED_PRECONDITION "fenced" when it does not hold it:
-  // nothing is written, the caller drops the shard.
+  // nothing is written, the caller drops the shard. With a fence and a
+  // finite `recorded_until` (every event the shard decided up to it is in
+  // `events` or recorded before), the same transaction moves the shard's
+  // shard_leases.recorded_until to it (docs/ha.md, "What a rebuild writes").
   absl::Status Record(const std::vector<detect::IncidentEvent>& events, const v1::Config& config,
-                      absl::Time now, const cluster::LeaseFence* fence = nullptr);
+                      absl::Time now, const cluster::LeaseFence* fence = nullptr,
+                      absl::Time recorded_until = absl::InfinitePast());
 
   // Open incidents, for the detector to continue after a restart.
   absl::StatusOr<std::vector<detect::Incident>> LoadOpen();

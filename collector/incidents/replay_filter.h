@@ -1,26 +1,29 @@
 // ReplayFilter: which of the events a detector decides are written to the
 // timeline, when part of what it evaluates was decided and recorded before
-// (docs/ha.md, "Detection shards under leases"): a new owner of a shard
-// replays the shard's stored results of the last minutes to rebuild its
-// windows, and a restarted collector continues the incidents it restores.
-// Every decided event changes the detector's memory; this says which are
-// also written. The one rule:
+// (docs/ha.md, "What a rebuild writes"): a new owner of a shard replays the
+// shard's stored results of the last minutes to rebuild its windows, and a
+// restarted collector continues the incidents it restores. Every decided
+// event changes the detector's memory; this says which are also written.
+// The one rule:
 //
 //   - an event of an incident restored from PostgreSQL is written only when
 //     it is about an instant after the incident's last recorded change (its
 //     row's updated_at: the instant of the last timeline event the detector
-//     recorded for it), or when it resolves the incident (a row that is
-//     still open holds no RESOLVED). The rows up to that instant are in the
-//     timeline already; a replay re-decides them at the same instants.
-//   - any other event is written when it is about an instant at or after
-//     `live_from` (the gain of the shard minus the reorder window): before
-//     it, the previous owner decided (and recorded) what the results said.
+//     recorded for it) and after the shard's `recorded_until`, or when it
+//     resolves the incident (a row that is still open holds no RESOLVED).
+//     The rows up to that instant are in the timeline already; a replay
+//     re-decides them at the same instants.
+//   - any other event is written when it is about an instant after the
+//     shard's `recorded_until` (shard_leases: the previous owners recorded
+//     everything they decided up to it, nothing after); when that is
+//     unknown, at or after `live_from` (the gain minus the reorder window).
 //
 // Times compare at the microseconds PostgreSQL keeps. Plain data, no I/O;
 // owned by one DetectionRunner lane, used under the runner's mutex.
 #ifndef SONDE_COLLECTOR_INCIDENTS_REPLAY_FILTER_H_
 #define SONDE_COLLECTOR_INCIDENTS_REPLAY_FILTER_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -35,6 +38,10 @@ class ReplayFilter {
   // only results from now on).
   explicit ReplayFilter(absl::Time live_from = absl::InfinitePast()) : live_from_(live_from) {}
 
+  // The shard's recorded_until as the new owner found it (InfinitePast:
+  // unknown).
+  void SetRecordedUntil(absl::Time recorded_until);
+
   // `incident` was restored from its row: its timeline holds every change
   // up to incident.updated_at.
   void Restored(const detect::Incident& incident);
@@ -44,7 +51,9 @@ class ReplayFilter {
 
  private:
   absl::Time live_from_;
-  absl::flat_hash_map<std::string, int64_t> recorded_until_;  // id -> Unix microseconds
+  bool recorded_known_ = false;
+  int64_t recorded_until_ = 0;                               // Unix microseconds
+  absl::flat_hash_map<std::string, int64_t> last_recorded_;  // id -> Unix microseconds
 };
 
 }  // namespace sonde::collector

@@ -374,6 +374,11 @@ COMMENT ON COLUMN incident_events.lease_epoch IS
 COMMENT ON COLUMN outbox.lease_epoch IS
   'the epoch of the shard lease the row was queued under (detection shard, or -1 the notification scheduler); NULL when not fenced';
 )sql"},
+    {11, "shard_leases.recorded_until: how far a detection shard's owners recorded what they decided", R"sql(
+ALTER TABLE shard_leases ADD COLUMN recorded_until timestamptz;
+COMMENT ON COLUMN shard_leases.recorded_until IS
+  'every incident event the shard''s owners decided about an instant up to this one is recorded, none after it; a new owner''s rebuild writes only what is later (docs/ha.md); NULL: unknown';
+)sql"},
 };
 
 }  // namespace

@@ -11,15 +11,20 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "collector/cluster/shard_leases.h"
+#include "collector/cluster/shards.h"
 #include "collector/detect/detector.h"
 #include "collector/incidents/detection.h"
 #include "collector/incidents/incident_store.h"
+#include "collector/storage/pg/pg.h"
 #include "collector/storage/store.h"
 #include "common/clock.h"
 #include "common/config/config.h"
@@ -39,10 +44,94 @@ namespace {
 constexpr absl::Duration kInterval = absl::Seconds(10);
 const char* const kRegions[] = {"ams", "ber", "fra"};
 
-// Which (check, region) fails at step k (t = start + k x interval): both
-// checks everywhere from step 6; rb-api recovers at step 15 (PROGRESS),
-// rb-home in fra at step 24 (REGIONS_CHANGED); everything from step 36.
-bool Fails(const std::string& check, const std::string& region, int k) {
+// Whether `check` fails in `region` at step k (t = start + k x interval).
+using Failing = std::function<bool(const std::string& check, const std::string& region, int k)>;
+
+// The config of `service`: two checks, <service>-home and <service>-api,
+// every 10 s in three regions.
+v1::Config ConfigOf(const std::string& service) {
+  absl::StatusOr<v1::Config> config =
+      common::ParseConfig(absl::StrCat("regions: [ams, ber, fra]\n"
+                                       "checks:\n"
+                                       "  - {name: ",
+                                       service, "-home, service: ", service,
+                                       ", interval: 10s, http: {url: 'http://example.org/'}}\n"
+                                       "  - {name: ",
+                                       service, "-api, service: ", service,
+                                       ", interval: 10s, http: {url: 'http://example.org/api'}}\n"),
+                          "rebuild.yaml");
+  EXPECT_TRUE(config.ok()) << config.status();
+  return config.ok() ? *config : v1::Config();
+}
+
+// One run of every check of `config` in `region` at step k, from that
+// region's prober.
+v1::ResultBatch StepBatch(const v1::Config& config, const std::string& prober_prefix,
+                          const std::string& region, absl::Time start, int k,
+                          const Failing& fails) {
+  v1::ResultBatch b;
+  const std::string prober = absl::StrCat(prober_prefix, region);
+  b.set_prober_id(prober);
+  b.set_region(region);
+  b.set_batch_seq(static_cast<uint64_t>(k) + 1);
+  uint64_t seq = static_cast<uint64_t>(k) * 10;
+  for (const v1::Check& c : config.checks()) {
+    *b.add_results() =
+        sonde::testing::HttpResult(c.name(), c.service(), prober, region, seq++,
+                                   start + k * kInterval, fails(c.name(), region, k));
+  }
+  return b;
+}
+
+// Stores steps [from, to) of every region, as any replica's ingest does;
+// `owner` (may be null) observes them too.
+absl::Status StoreSteps(Store* store, const v1::Config& config, const std::string& prober,
+                        absl::Time start, int from, int to, const Failing& fails,
+                        detect::Detector* owner = nullptr) {
+  for (int k = from; k < to; ++k) {
+    for (const char* region : kRegions) {
+      const v1::ResultBatch b = StepBatch(config, prober, region, start, k, fails);
+      RETURN_IF_ERROR(store->InsertBatch(b).status());
+      for (const v1::ProbeResult& r : b.results()) {
+        if (owner != nullptr) {
+          owner->Observe(r);
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The owner before the takeover: the same Detector over the same results,
+// recording what it decides step by step as results come, for steps
+// [0, to). Under `fence` (may be null: epoch NULL) it also records how far
+// it recorded, as DetectionRunner does.
+absl::Status RunEarlierOwner(Store* store, const v1::Config& config, const std::string& prober,
+                             absl::Time start, int to, const Failing& fails,
+                             const cluster::LeaseFence* fence) {
+  ASSIGN_OR_RETURN(std::unique_ptr<detect::Detector> earlier,
+                   detect::Detector::Create(detect::WithConfig({}, config.detection())));
+  RETURN_IF_ERROR(earlier->SetConfig(config, start));
+  IncidentStore recorder(sonde::testing::PostgresEnvironment::conninfo());
+  ASSIGN_OR_RETURN(pg::PgConnPtr conn,
+                   pg::Connect(sonde::testing::PostgresEnvironment::conninfo(), "earlier-owner"));
+  for (int k = 0; k < to; ++k) {
+    RETURN_IF_ERROR(StoreSteps(store, config, prober, start, k, k + 1, fails, earlier.get()));
+    const absl::Time now = start + (k + 1) * kInterval;
+    const std::vector<detect::IncidentEvent> events = earlier->Tick(now);
+    RETURN_IF_ERROR(recorder.Record(events, config, now, fence, earlier->processed_until()));
+    if (fence != nullptr && events.empty()) {
+      RETURN_IF_ERROR(cluster::ShardLeases().MarkRecorded(
+          conn.get(), fence->owner, {{fence->shard, fence->epoch, earlier->processed_until()}}));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Both checks everywhere from step 6; rb-api recovers at step 15
+// (PROGRESS), rb-home in fra at step 24 (REGIONS_CHANGED); everything from
+// step 36.
+bool RbFails(const std::string& check, const std::string& region, int k) {
   if (k < 6 || k >= 36) {
     return false;
   }
@@ -52,87 +141,55 @@ bool Fails(const std::string& check, const std::string& region, int k) {
   return region != "fra" || k < 24;
 }
 
-// One run of every check in `region` at step k, from that region's prober.
-v1::ResultBatch StepBatch(const std::string& prober_prefix, const std::string& region,
-                          absl::Time start, int k) {
-  v1::ResultBatch b;
-  const std::string prober = absl::StrCat(prober_prefix, region);
-  b.set_prober_id(prober);
-  b.set_region(region);
-  b.set_batch_seq(static_cast<uint64_t>(k) + 1);
-  uint64_t seq = static_cast<uint64_t>(k) * 10;
-  for (const std::string check : {"rb-home", "rb-api"}) {
-    *b.add_results() = sonde::testing::HttpResult(check, "rb", prober, region, seq++,
-                                                  start + k * kInterval, Fails(check, region, k));
-  }
-  return b;
-}
-
-using RebuildTimelineTest = sonde::testing::MigratedStoreTest;
-
-TEST_F(RebuildTimelineTest, ANewOwnersRebuildWritesNoTimelineRowTwice) {
-  const std::string conninfo = sonde::testing::PostgresEnvironment::conninfo();
-  Store* store = store_.get();
-  sonde::testing::Db db(conninfo);
-  ASSERT_OK(db.Query("TRUNCATE outbox, incident_events, incidents, shard_leases,"
-                     " collector_members, cluster_config")
-                .status());
-  ASSERT_OK_AND_ASSIGN(v1::Config config,
-                       common::ParseConfig("regions: [ams, ber, fra]\n"
-                                           "checks:\n"
-                                           "  - {name: rb-home, service: rb, interval: 10s,"
-                                           " http: {url: 'http://rb.example/'}}\n"
-                                           "  - {name: rb-api, service: rb, interval: 10s,"
-                                           " http: {url: 'http://rb.example/api'}}\n",
-                                           "rebuild.yaml"));
-  const std::string prober = absl::StrCat("rb-", absl::ToUnixNanos(absl::Now()), "-");
-  // Ten minutes ago, on an interval boundary: the rebuild (16 min) covers it all.
-  const absl::Time start =
-      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 10 * 10) - absl::Minutes(10);
-  constexpr int kTakeover = 36;  // the new owner gains the shard at this step
-
-  // The earlier owner: the same Detector over the same results, recording
-  // what it decides (no lease: epoch NULL), step by step as results come.
-  {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<detect::Detector> earlier,
-                         detect::Detector::Create(detect::WithConfig({}, config.detection())));
-    ASSERT_OK(earlier->SetConfig(config, start));
-    IncidentStore recorder(conninfo);
-    for (int k = 0; k < kTakeover; ++k) {
-      for (const char* region : kRegions) {
-        const v1::ResultBatch b = StepBatch(prober, region, start, k);
-        ASSERT_OK(store->InsertBatch(b).status());
-        for (const v1::ProbeResult& r : b.results()) {
-          earlier->Observe(r);
-        }
-      }
-      const absl::Time now = start + (k + 1) * kInterval;
-      ASSERT_OK(recorder.Record(earlier->Tick(now), config, now));
+class RebuildTimelineTest : public sonde::testing::MigratedStoreTest {
+ protected:
+  void SetUp() override {
+    MigratedStoreTest::SetUp();
+    if (HasFatalFailure()) {
+      return;
     }
+    ASSERT_OK(db_.Query("TRUNCATE outbox, incident_events, incidents, shard_leases,"
+                        " collector_members, cluster_config")
+                  .status());
   }
+
+  const std::string conninfo_ = sonde::testing::PostgresEnvironment::conninfo();
+  sonde::testing::Db db_{conninfo_};
+  // Ten minutes ago, on an interval boundary: a rebuild (16 min) covers it all.
+  const absl::Time start_ =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 10 * 10) - absl::Minutes(10);
+  const std::string prober_ = absl::StrCat("rb-", absl::ToUnixNanos(absl::Now()), "-");
+};
+
+// The earlier owner left no recorded_until (unfenced, or a collector before
+// migration 11): the incident's last recorded change decides.
+TEST_F(RebuildTimelineTest, ANewOwnersRebuildWritesNoTimelineRowTwice) {
+  const v1::Config config = ConfigOf("rb");
+  constexpr int kTakeover = 36;  // the new owner gains the shard at this step
+  ASSERT_OK(RunEarlierOwner(store_.get(), config, prober_, start_, kTakeover, RbFails, nullptr));
   const std::string kEvents =
       "SELECT incident_id, kind, floor(extract(epoch FROM at) * 1000000)::bigint, detail"
       " FROM incident_events WHERE incident_id LIKE 'rb/%'";
   ASSERT_OK_AND_ASSIGN(sonde::testing::Db::Rows before,
-                       db.Query(absl::StrCat(kEvents, " ORDER BY at, kind")));
+                       db_.Query(absl::StrCat(kEvents, " ORDER BY at, kind")));
   ASSERT_OK_AND_ASSIGN(int64_t last_before,
-                       db.Int("SELECT floor(extract(epoch FROM max(at)) * 1000000)::bigint"
-                              " FROM incident_events WHERE incident_id LIKE 'rb/%'"));
+                       db_.Int("SELECT floor(extract(epoch FROM max(at)) * 1000000)::bigint"
+                               " FROM incident_events WHERE incident_id LIKE 'rb/%'"));
   // The story: one outage, opened, one check recovered, one region recovered.
   for (const char* kind : {"OPENED", "PROGRESS", "REGIONS_CHANGED"}) {
-    EXPECT_EQ(*db.Int(absl::StrCat("SELECT count(*) FROM incident_events WHERE kind = '", kind,
-                                   "' AND incident_id LIKE 'rb/%'")),
+    EXPECT_EQ(*db_.Int(absl::StrCat("SELECT count(*) FROM incident_events WHERE kind = '", kind,
+                                    "' AND incident_id LIKE 'rb/%'")),
               1)
         << kind;
   }
-  ASSERT_EQ(*db.Int("SELECT count(*) FROM incidents WHERE service = 'rb'"
-                    " AND resolved_at IS NULL"),
+  ASSERT_EQ(*db_.Int("SELECT count(*) FROM incidents WHERE service = 'rb'"
+                     " AND resolved_at IS NULL"),
             1);
 
   // The new owner gains every shard (the only member), restores the open
   // incident and rebuilds from the stored results.
-  common::FakeClock clock(start + kTakeover * kInterval);
-  auto b = std::make_unique<DetectingReplica>(conninfo, "b", &clock);
+  common::FakeClock clock(start_ + kTakeover * kInterval);
+  auto b = std::make_unique<DetectingReplica>(conninfo_, "b", &clock);
   DetectionRunner& runner = b->runner;
   ASSERT_OK(b->Start(config));
   const uint64_t rebuilt = kTakeover * 3 * 2;  // steps x regions x checks
@@ -149,7 +206,8 @@ TEST_F(RebuildTimelineTest, ANewOwnersRebuildWritesNoTimelineRowTwice) {
   for (int k = kTakeover; k < kTakeover + 24; k += 3) {
     for (int j = k; j < k + 3; ++j) {
       for (const char* region : kRegions) {
-        ASSERT_OK(store->InsertBatch(StepBatch(prober, region, start, j)).status());
+        ASSERT_OK(
+            store_->InsertBatch(StepBatch(config, prober_, region, start_, j, RbFails)).status());
         stored += 2;
       }
     }
@@ -160,7 +218,7 @@ TEST_F(RebuildTimelineTest, ANewOwnersRebuildWritesNoTimelineRowTwice) {
   }
   EXPECT_TRUE(sonde::testing::WaitUntil(
       [&] {
-        return *db.Int(
+        return *db_.Int(
                    "SELECT count(*) FROM incidents WHERE service = 'rb'"
                    " AND resolved_at IS NULL") == 0;
       },
@@ -171,25 +229,25 @@ TEST_F(RebuildTimelineTest, ANewOwnersRebuildWritesNoTimelineRowTwice) {
   // Every row recorded before the takeover is still there, once; the new
   // owner added only what it decided after the last of them.
   ASSERT_OK_AND_ASSIGN(sonde::testing::Db::Rows after,
-                       db.Query(absl::StrCat(kEvents, " ORDER BY at, kind")));
+                       db_.Query(absl::StrCat(kEvents, " ORDER BY at, kind")));
   ASSERT_OK_AND_ASSIGN(
       sonde::testing::Db::Rows added,
-      db.Query(absl::StrCat(kEvents, " AND lease_epoch IS NOT NULL", " ORDER BY at, kind")));
+      db_.Query(absl::StrCat(kEvents, " AND lease_epoch IS NOT NULL", " ORDER BY at, kind")));
   EXPECT_EQ(after.size(), before.size() + added.size());
   for (const auto& row : added) {
     EXPECT_GT(std::stoll(row[2]), last_before)
         << "the rebuild wrote again what the earlier owner recorded: " << row[1] << " " << row[3];
   }
   ASSERT_OK_AND_ASSIGN(sonde::testing::Db::Rows twice,
-                       db.Query("SELECT incident_id, kind, at, count(*) FROM incident_events"
-                                " WHERE incident_id LIKE 'rb/%' GROUP BY 1, 2, 3"
-                                " HAVING count(*) > 1"));
+                       db_.Query("SELECT incident_id, kind, at, count(*) FROM incident_events"
+                                 " WHERE incident_id LIKE 'rb/%' GROUP BY 1, 2, 3"
+                                 " HAVING count(*) > 1"));
   EXPECT_THAT(twice, ::testing::IsEmpty()) << "a timeline row written twice";
-  EXPECT_EQ(*db.Int("SELECT count(*) FROM incident_events WHERE kind = 'OPENED'"
-                    " AND incident_id LIKE 'rb/%'"),
+  EXPECT_EQ(*db_.Int("SELECT count(*) FROM incident_events WHERE kind = 'OPENED'"
+                     " AND incident_id LIKE 'rb/%'"),
             1);
-  EXPECT_EQ(*db.Int("SELECT count(*) FROM incident_events WHERE kind = 'RESOLVED'"
-                    " AND incident_id LIKE 'rb/%' AND lease_epoch IS NOT NULL"),
+  EXPECT_EQ(*db_.Int("SELECT count(*) FROM incident_events WHERE kind = 'RESOLVED'"
+                     " AND incident_id LIKE 'rb/%' AND lease_epoch IS NOT NULL"),
             1);
   // What is new: the last check recovering (after the takeover), then the
   // resolution after the hold.
@@ -199,6 +257,51 @@ TEST_F(RebuildTimelineTest, ANewOwnersRebuildWritesNoTimelineRowTwice) {
   }
   EXPECT_THAT(added_kinds, ::testing::ElementsAre("PROGRESS: 2 of 2 checks recovered",
                                                   ::testing::StartsWith("RESOLVED: ")));
+}
+
+// The earlier owner (under its lease) dies at step 12; an outage starts at
+// step 13 while its lease runs out and opens at step 14, before the new
+// owner gains the shard (step 21): nobody evaluated it live. The new
+// owner's rebuild decides it, and writes it once: after the shard's
+// recorded_until (the earlier owner's last evaluated instant), not before
+// the gain minus the reorder window.
+TEST_F(RebuildTimelineTest, AnIncidentOpenedInTheHandoverGapIsRecordedOnce) {
+  const v1::Config config = ConfigOf("gap");
+  const Failing fails = [](const std::string& check, const std::string&, int k) {
+    return check == "gap-home" && k >= 13;
+  };
+  constexpr int kDeath = 12;
+  constexpr int kGain = 21;
+  ASSERT_OK_AND_ASSIGN(pg::PgConnPtr conn, pg::Connect(conninfo_, "earlier-lease"));
+  const int shard = cluster::ShardOf("gap");
+  ASSERT_OK_AND_ASSIGN(std::optional<cluster::ShardLease> lease,
+                       cluster::ShardLeases().Acquire(conn.get(), shard, "a"));
+  ASSERT_TRUE(lease.has_value());
+  const cluster::LeaseFence fence{shard, "a", lease->epoch};
+  ASSERT_OK(RunEarlierOwner(store_.get(), config, prober_, start_, kDeath, fails, &fence));
+  ASSERT_OK(StoreSteps(store_.get(), config, prober_, start_, kDeath, kGain, fails));
+  ASSERT_EQ(*db_.Int("SELECT count(*) FROM incident_events"), 0);
+  ASSERT_OK(db_.Query("UPDATE shard_leases SET expires_at = clock_timestamp() WHERE owner = 'a'")
+                .status());
+
+  common::FakeClock clock(start_ + kGain * kInterval);
+  auto b = std::make_unique<DetectingReplica>(conninfo_, "b", &clock);
+  ASSERT_OK(b->Start(config));
+  EXPECT_TRUE(sonde::testing::WaitUntil(
+      [&] { return *db_.Int("SELECT count(*) FROM incident_events") > 0; },
+      std::chrono::seconds(10), std::chrono::milliseconds(50)))
+      << "the outage that opened in the handover gap was not recorded";
+  ASSERT_OK_AND_ASSIGN(
+      int64_t epoch, db_.Int(absl::StrCat("SELECT epoch FROM shard_leases WHERE shard = ", shard)));
+  b.reset();
+  // Opened before the gain minus the reorder window (2 s), by the new owner.
+  EXPECT_EQ(
+      *db_.Int(absl::StrCat("SELECT count(*) FROM incident_events WHERE kind = 'OPENED'"
+                            " AND incident_id LIKE 'gap/%' AND lease_epoch = ",
+                            epoch, " AND at < '",
+                            pg::Timestamp(start_ + kGain * kInterval - absl::Seconds(2)), "'")),
+      1);
+  EXPECT_EQ(*db_.Int("SELECT count(*) FROM incident_events"), 1);
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace sonde::collector {
 namespace {
 
@@ -21,6 +24,20 @@ detect::IncidentEvent Event(const std::string& id, IncidentEventKind kind, absl:
   return e;
 }
 
+struct Case {
+  const char* what;
+  std::string id;
+  IncidentEventKind kind;
+  absl::Time at;
+  bool written;
+};
+
+void ExpectWrites(const ReplayFilter& filter, const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    EXPECT_EQ(filter.Writes(Event(c.id, c.kind, c.at)), c.written) << c.what;
+  }
+}
+
 TEST(ReplayFilterTest, WritesOnlyWhatTheTimelineDoesNotHold) {
   ReplayFilter filter(kLiveFrom);
   detect::Incident restored;
@@ -28,14 +45,7 @@ TEST(ReplayFilterTest, WritesOnlyWhatTheTimelineDoesNotHold) {
   // The row keeps microseconds; the detector's instant had more.
   restored.updated_at = kLastRecorded;
   filter.Restored(restored);
-  struct Case {
-    const char* what;
-    std::string id;
-    IncidentEventKind kind;
-    absl::Time at;
-    bool written;
-  };
-  const Case cases[] = {
+  const std::vector<Case> cases = {
       {"restored, before its last change", restored.id, IncidentEventKind::kProgress,
        kLastRecorded - absl::Minutes(3), false},
       {"restored, its last change again", restored.id, IncidentEventKind::kRegionsChanged,
@@ -52,9 +62,7 @@ TEST(ReplayFilterTest, WritesOnlyWhatTheTimelineDoesNotHold) {
       {"another, live", "app/partial_failure/1796543000", IncidentEventKind::kOpened, kLiveFrom,
        true},
   };
-  for (const Case& c : cases) {
-    EXPECT_EQ(filter.Writes(Event(c.id, c.kind, c.at)), c.written) << c.what;
-  }
+  ExpectWrites(filter, cases);
 }
 
 TEST(ReplayFilterTest, WithoutALiveInstantOnlyRestoredIncidentsAreFiltered) {
@@ -67,6 +75,33 @@ TEST(ReplayFilterTest, WithoutALiveInstantOnlyRestoredIncidentsAreFiltered) {
   EXPECT_FALSE(filter.Writes(Event(restored.id, IncidentEventKind::kUpdated, kLastRecorded)));
   EXPECT_TRUE(filter.Writes(
       Event(restored.id, IncidentEventKind::kUpdated, kLastRecorded + absl::Seconds(1))));
+}
+
+// The shard's recorded_until (shard_leases) known: the previous owners
+// recorded everything they decided up to it, nothing after.
+TEST(ReplayFilterTest, AKnownRecordedInstantDecidesForEveryIncident) {
+  ReplayFilter filter(kLiveFrom);
+  const absl::Time recorded = kLastRecorded + absl::Seconds(30);
+  filter.SetRecordedUntil(recorded);
+  detect::Incident restored;
+  restored.id = "app/global_outage/1796543620";
+  restored.updated_at = kLastRecorded;
+  filter.Restored(restored);
+  const std::string other = "web/global_outage/1796543900";
+  const std::vector<Case> cases = {
+      {"restored, after its last change but seen unchanged", restored.id,
+       IncidentEventKind::kUpdated, kLastRecorded + absl::Seconds(10), false},
+      {"restored, after what was recorded", restored.id, IncidentEventKind::kRegionsChanged,
+       recorded + absl::Microseconds(1), true},
+      {"restored, resolved by the replay", restored.id, IncidentEventKind::kResolved,
+       kLastRecorded + absl::Seconds(10), true},
+      {"another, recorded (or seen not to happen)", other, IncidentEventKind::kOpened, recorded,
+       false},
+      {"another, in the handover gap", other, IncidentEventKind::kOpened,
+       recorded + absl::Microseconds(1), true},
+      {"another, live", other, IncidentEventKind::kResolved, kLiveFrom, true},
+  };
+  ExpectWrites(filter, cases);
 }
 
 }  // namespace
