@@ -68,6 +68,7 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
   if (options_.cluster && !options_.config_path.empty()) {
     shards_ = std::make_unique<cluster::ShardOwnership>(options_.postgres, &members_);
     detection_.EnableSharding(shards_.get());
+    ingest_.set_spread(true);  // detection no longer depends on where streams go
   }
   ingest_.set_on_committed([this](const v1::ResultBatch& batch) {
     detection_.Observe(batch);
