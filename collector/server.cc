@@ -344,6 +344,9 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   if (shards_ != nullptr) {
     shards_->AppendMetrics(m);
   }
+  if (shard_status_ != nullptr) {
+    shard_status_->AppendMetrics(m);
+  }
   check_metrics_.AppendTo(absl::Now(), m);
   slo_gauges_.AppendTo(m);
   if (http_ != nullptr) {

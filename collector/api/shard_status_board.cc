@@ -144,4 +144,14 @@ v1::StatusReply ShardStatusBoard::Status(const v1::StatusRequest& request, const
   return MergeShardStatus(shards, config, request, now);
 }
 
+void ShardStatusBoard::AppendMetrics(common::MetricsText* m) const {
+  m->Add("sonde_cluster_shard_status_published_total", "counter",
+         "Owned shards' current state written to shard_status for the other replicas' "
+         "Query.Status (docs/ha.md).",
+         published_.load(std::memory_order_relaxed));
+  m->Add("sonde_cluster_shard_status_failures_total", "counter",
+         "Shard status passes (publish or read) that failed (PostgreSQL away); retried every 2 s.",
+         failures_.load(std::memory_order_relaxed));
+}
+
 }  // namespace sonde::collector

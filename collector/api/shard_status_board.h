@@ -14,7 +14,8 @@
 //
 // Owns its thread and its PostgreSQL connection (dropped when lost, made
 // again at the next pass). The detection runner is borrowed and must
-// outlive it. Start/Stop from the owner's thread; Status() from any thread.
+// outlive it. Start/Stop from the owner's thread; Status() and
+// AppendMetrics() from any thread.
 #ifndef SONDE_COLLECTOR_API_SHARD_STATUS_BOARD_H_
 #define SONDE_COLLECTOR_API_SHARD_STATUS_BOARD_H_
 
@@ -33,6 +34,7 @@
 #include "collector/incidents/detection.h"
 #include "collector/storage/pg/pg.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/collector.pb.h"
 
@@ -65,6 +67,8 @@ class ShardStatusBoard {
 
   uint64_t shards_published() const { return published_.load(std::memory_order_relaxed); }
   uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+  // sonde_cluster_shard_status_published_total, ..._failures_total.
+  void AppendMetrics(common::MetricsText* m) const;
 
  private:
   using Rows = std::map<int, v1::StatusReply>;  // shard -> its owner's reply

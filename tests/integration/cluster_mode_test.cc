@@ -281,6 +281,16 @@ TEST_F(ClusterModeTest, EveryReplicaAnswersStatusForEveryShard) {
     }
   }
 
+  // Each shard was published by its owner: both replicas count some.
+  for (const auto& c : replicas_) {
+    absl::StatusOr<sonde::testing::MetricValues> m = c->Metrics();
+    ASSERT_OK(m);
+    EXPECT_GT(m->count("sonde_cluster_shard_status_published_total") != 0
+                  ? m->at("sonde_cluster_shard_status_published_total")
+                  : 0,
+              0)
+        << c->address();
+  }
   std::cout << "[ shard_status ] rows " << Int("SELECT count(*) FROM shard_status")
             << ", bytes of the up service's shard (2 check x region rows): "
             << Int(absl::StrCat("SELECT octet_length(status) FROM shard_status WHERE shard = ",
