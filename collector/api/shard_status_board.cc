@@ -70,7 +70,7 @@ absl::Status ShardStatusBoard::RefreshOnce() {
     conn_ = *std::move(c);
   }
   absl::Status published = Publish(conn_.get());
-  absl::StatusOr<Rows> rows = Read(conn_.get());
+  absl::StatusOr<Rows> rows = ReadShardStatus(conn_.get(), kShardStatusFresh);
   if (!published.ok() || !rows.ok()) {
     failures_++;
   }
@@ -85,28 +85,33 @@ absl::Status ShardStatusBoard::RefreshOnce() {
 absl::Status ShardStatusBoard::Publish(PGconn* conn) {
   const absl::Time now = clock_->Now();
   for (const DetectionRunner::ShardSnapshot& s : detection_->OwnedShardSnapshots()) {
-    const std::string bytes = BuildStatusReply(s.snapshot, now).SerializeAsString();
-    ASSIGN_OR_RETURN(PgResultPtr res,
-                     ExecParams(conn, kPublish,
-                                {absl::StrCat(s.fence.shard), s.fence.owner,
-                                 absl::StrCat(s.fence.epoch), absl::Base64Escape(bytes)},
-                                "publish shard status"));
-    if (std::string(PQcmdTuples(res.get())) == "1") {
+    ASSIGN_OR_RETURN(bool written,
+                     PublishShardStatus(conn, s.fence, BuildStatusReply(s.snapshot, now)));
+    if (written) {
       published_++;
     }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<ShardStatusBoard::Rows> ShardStatusBoard::Read(PGconn* conn) {
+absl::StatusOr<bool> PublishShardStatus(PGconn* conn, const cluster::LeaseFence& fence,
+                                        const v1::StatusReply& status) {
+  ASSIGN_OR_RETURN(PgResultPtr res,
+                   ExecParams(conn, kPublish,
+                              {absl::StrCat(fence.shard), fence.owner, absl::StrCat(fence.epoch),
+                               absl::Base64Escape(status.SerializeAsString())},
+                              "publish shard status"));
+  return std::string(PQcmdTuples(res.get())) == "1";
+}
+
+absl::StatusOr<std::map<int, v1::StatusReply>> ReadShardStatus(PGconn* conn, absl::Duration fresh) {
   ASSIGN_OR_RETURN(
       PgResultPtr res,
       ExecParams(conn,
                  "SELECT shard, translate(encode(status, 'base64'), E'\\n', '') FROM shard_status"
                  " WHERE published_at > clock_timestamp() - $1::bigint * interval '1 millisecond'",
-                 {absl::StrCat(absl::ToInt64Milliseconds(kShardStatusFresh))},
-                 "read shard status"));
-  Rows out;
+                 {absl::StrCat(absl::ToInt64Milliseconds(fresh))}, "read shard status"));
+  std::map<int, v1::StatusReply> out;
   for (int i = 0; i < PQntuples(res.get()); ++i) {
     int shard = 0;
     std::string bytes;

@@ -28,9 +28,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "collector/cluster/shard_leases.h"
 #include "collector/incidents/detection.h"
 #include "collector/storage/pg/pg.h"
 #include "common/clock.h"
@@ -45,6 +47,15 @@ inline constexpr absl::Duration kShardStatusEvery = absl::Seconds(2);
 // A row older than this (database clock) is not used: its owner is gone or
 // cut off; the shard's checks show NO_DATA until its new owner publishes.
 inline constexpr absl::Duration kShardStatusFresh = absl::Seconds(10);
+
+// Writes `status` as the row of shard `fence.shard` while `fence` is that
+// shard's live lease (owner and epoch, expires_at by the database clock).
+// Returns whether it was written: false when the lease is another's, of
+// another epoch or expired.
+absl::StatusOr<bool> PublishShardStatus(PGconn* conn, const cluster::LeaseFence& fence,
+                                        const v1::StatusReply& status);
+// Every shard's row published within `fresh` by the database clock.
+absl::StatusOr<std::map<int, v1::StatusReply>> ReadShardStatus(PGconn* conn, absl::Duration fresh);
 
 class ShardStatusBoard {
  public:
@@ -74,7 +85,6 @@ class ShardStatusBoard {
   using Rows = std::map<int, v1::StatusReply>;  // shard -> its owner's reply
 
   absl::Status Publish(PGconn* conn);
-  absl::StatusOr<Rows> Read(PGconn* conn);
 
   const std::string conninfo_;
   const DetectionRunner* const detection_;
