@@ -379,6 +379,17 @@ ALTER TABLE shard_leases ADD COLUMN recorded_until timestamptz;
 COMMENT ON COLUMN shard_leases.recorded_until IS
   'every incident event the shard''s owners decided about an instant up to this one is recorded, none after it; a new owner''s rebuild writes only what is later (docs/ha.md); NULL: unknown';
 )sql"},
+    {12, "each detection shard's current state, published by its owner", R"sql(
+CREATE TABLE shard_status (
+  shard        integer     PRIMARY KEY,
+  owner        text        NOT NULL,
+  epoch        bigint      NOT NULL,
+  published_at timestamptz NOT NULL,
+  status       bytea       NOT NULL
+);
+COMMENT ON TABLE shard_status IS
+  'cluster mode: the current state of each detection shard''s checks and its open incidents (a serialized sonde.v1.StatusReply), written every 2 s by the shard''s owner under its lease (owner, epoch); every replica reads the fresh rows to answer Query.Status for all shards (docs/ha.md)';
+)sql"},
 };
 
 }  // namespace
