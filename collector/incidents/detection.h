@@ -163,6 +163,10 @@ class DetectionRunner {
     bool incidents_restored = false;  // replay told of them, RestoreIncidents done
   };
   static constexpr int kAllShards = -2;
+  // A gained shard's windows are rebuilt from this much of its stored
+  // results: the longest incident window (partial_window, 15 min) and a
+  // minute more. Latency baselines (1 h) start from this part only.
+  static constexpr absl::Duration kRebuildSpan = absl::Minutes(16);
 
   void Loop();
   void TickOnce();
