@@ -28,7 +28,7 @@ void ConnectedProbe::CloseFd() {
 void ConnectedProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   active_ = true;
   done_ = std::move(done);
-  result_.Clear();
+  result_ = NewResult(*env_);
   conn_ = Connection{};
   start_ = env_->loop->Now();
   result_.set_target(checks::TargetOf(check_));

@@ -94,9 +94,10 @@ void Uplink::Keep() {
   }
 }
 
-void Uplink::Add(v1::ProbeResult result) {
+void Uplink::Add(v1::ProbeResult* r) {
+  const v1::ProbeResult& result = *r;
   absl::MutexLock l(&pending_mu_);
-  result.set_seq(next_seq_++);
+  r->set_seq(next_seq_++);
   if (PendingCount() == 0) {
     oldest_pending_ = absl::Now();
   }
@@ -104,7 +105,7 @@ void Uplink::Add(v1::ProbeResult result) {
     ++failures_[result.failure_class()];
   }
   // Serialised here, once: the batch, the spool and the stream use these
-  // bytes, and `result` is freed on this thread, where it was made.
+  // bytes, and the message stays with the caller's thread, where it was made.
   const size_t size = AppendEncodedResult(result, &pending_buf_);
   pending_.push_back(
       {result.seq(), common::ToTime(result.start_time()), static_cast<uint32_t>(size)});

@@ -120,9 +120,10 @@ class Uplink {
   ~Uplink();  // Stop(absl::ZeroDuration()) if still running
 
   void Start();
-  // Assigns the result's seq, serialises it and queues the bytes. Never
-  // blocks on disk or network.
-  void Add(v1::ProbeResult result);
+  // Assigns the result's seq, serialises it and queues the bytes (the
+  // caller keeps the message, to reuse it). Never blocks on disk or network.
+  void Add(v1::ProbeResult* result);
+  void Add(v1::ProbeResult result) { Add(&result); }
   // Tries for up to `grace` to get everything acked, then stops the threads.
   // Losses the spool has not reported yet go out in a batch of their own
   // (no results). With a spool, whatever is left -- that batch included --

@@ -200,7 +200,7 @@ class DnsProbe : public Probe {
       active_.reset();
     }
     const v1::DnsSpec& d = check_.dns();
-    v1::ProbeResult r;
+    v1::ProbeResult r = NewResult(*env_);
     r.set_target(checks::TargetOf(check_));
     FC::Code fc = FC::OK;
     std::vector<std::string> parts;
