@@ -116,6 +116,18 @@ void Uplink::Add(v1::ProbeResult* r) {
     pending_head_ += pending_[pending_first_].size;
     pending_first_++;
     dropped_pending_++;
+    CompactPending();
+  }
+}
+
+void Uplink::CompactPending() {
+  if (pending_first_ > pending_.size() / 2) {
+    // What was taken or dropped goes once it is the larger part (amortised
+    // O(1); at most twice the results pending are held).
+    pending_buf_.erase(0, pending_head_);
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(pending_first_));
+    pending_head_ = 0;
+    pending_first_ = 0;
   }
 }
 
@@ -140,12 +152,8 @@ void Uplink::TakePending(size_t n, size_t bytes, std::string* out, ResultsMeta* 
       std::string().swap(pending_buf_);
       std::vector<PendingResult>().swap(pending_);
     }
-  } else if (pending_first_ > pending_.size() / 2) {
-    // What was taken goes once it is the larger part (amortised O(1)).
-    pending_buf_.erase(0, pending_head_);
-    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(pending_first_));
-    pending_head_ = 0;
-    pending_first_ = 0;
+  } else {
+    CompactPending();
   }
 }
 

@@ -181,6 +181,9 @@ class Uplink {
   // Moves the first `n` pending results (`bytes` encoded) into `out`.
   void TakePending(size_t n, size_t bytes, std::string* out, ResultsMeta* meta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
+  // Drops the taken or dropped front of the pending queue once it is the
+  // larger part.
+  void CompactPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
   size_t PendingCount() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_) {
     return pending_.size() - pending_first_;
   }
