@@ -113,16 +113,17 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     }
   }
   s->connect_start = env_->loop->Now();
-  std::string where = common::FormatHostPort(s->conn.address, s->port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
     s->conn.connect_us = MicrosSince(*env_->loop, s->connect_start);
     return Finish(s);
   }
   if (errno != EINPROGRESS) {
     int err = errno;
-    return fail(ClassifyConnectErrno(err), absl::StrCat("connect to ", where, ": ", strerror(err)));
+    return fail(ClassifyConnectErrno(err),
+                absl::StrCat("connect to ", common::FormatHostPort(s->conn.address, s->port), ": ",
+                             strerror(err)));
   }
-  (void)env_->loop->AddFd(fd, EPOLLOUT, [this, s, where](uint32_t) {
+  (void)env_->loop->AddFd(fd, EPOLLOUT, [this, s](uint32_t) {
     env_->loop->RemoveFd(s->fd);
     int err = 0;
     socklen_t elen = sizeof err;
@@ -130,7 +131,8 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     s->conn.connect_us = MicrosSince(*env_->loop, s->connect_start);
     if (err != 0) {
       s->conn.failure_class = ClassifyConnectErrno(err);
-      s->conn.detail = absl::StrCat("connect to ", where, ": ", strerror(err));
+      s->conn.detail = absl::StrCat("connect to ", common::FormatHostPort(s->conn.address, s->port),
+                                    ": ", strerror(err));
     }
     Finish(s);
   });

@@ -61,10 +61,16 @@ absl::StatusOr<std::unique_ptr<DnsResolver>> DnsResolver::Create(EventLoop* loop
 
 absl::StatusOr<DnsResolver::Channel*> DnsResolver::GetChannel(const std::string& server,
                                                               std::chrono::milliseconds timeout) {
+  if (last_channel_ != nullptr && timeout.count() == last_timeout_ms_ && server == last_server_) {
+    return last_channel_;
+  }
   std::string key = absl::StrCat(server, "|", timeout.count());
   auto it = channels_.find(key);
   if (it != channels_.end()) {
-    return it->second.get();
+    last_channel_ = it->second.get();
+    last_server_ = server;
+    last_timeout_ms_ = timeout.count();
+    return last_channel_;
   }
 
   auto ch = std::make_unique<Channel>();

@@ -96,6 +96,11 @@ class DnsResolver {
   std::string source_address_;
   // Keyed by server and timeout: c-ares timeouts are per channel.
   std::map<std::string, std::unique_ptr<Channel>> channels_;
+  // The channel asked for last (checks mostly share server and timeout):
+  // found without making the key. Channels are never removed.
+  Channel* last_channel_ = nullptr;
+  std::string last_server_;
+  int64_t last_timeout_ms_ = -1;
   std::map<std::string, std::string> last_known_;
 };
 

@@ -10,7 +10,11 @@ namespace sonde::prober {
 using FC = v1::FailureClass;
 
 ConnectedProbe::ConnectedProbe(const v1::Check& check, ProbeEnv* env, Endpoint endpoint)
-    : check_(check), env_(env), endpoint_(std::move(endpoint)), connector_(env) {}
+    : check_(check),
+      env_(env),
+      endpoint_(std::move(endpoint)),
+      target_(checks::TargetOf(check)),
+      connector_(env) {}
 
 ConnectedProbe::~ConnectedProbe() {
   active_ = false;
@@ -28,10 +32,10 @@ void ConnectedProbe::CloseFd() {
 void ConnectedProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   active_ = true;
   done_ = std::move(done);
-  result_.Clear();
+  result_ = NewResult(*env_);
   conn_ = Connection{};
   start_ = env_->loop->Now();
-  result_.set_target(checks::TargetOf(check_));
+  result_.set_target(target_);
   FC::Code fc = FC::OK;
   std::string detail;
   if (!BeginExchange(&fc, &detail)) {

@@ -67,6 +67,7 @@ class ConnectedProbe : public Probe {
   const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* const env_;
   const Endpoint endpoint_;
+  const std::string target_;  // ProbeResult.target, made once
   Connector connector_;
   // The active run.
   bool active_ = false;

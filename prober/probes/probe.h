@@ -21,6 +21,7 @@
 
 #include "common/event_loop.h"
 #include "common/probe_policy.h"
+#include "prober/probes/result_pool.h"
 #include "prober/probes/result_text.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/result.pb.h"
@@ -40,7 +41,15 @@ struct ProbeEnv {
   // asks it with the address it is about to connect to (after resolution,
   // on every redirect hop) and reports a refusal as PROBER_POLICY.
   const common::ProbePolicy* policy = nullptr;
+  // Where probes take their result messages (null: new ones). The
+  // Scheduler given the same pool hands them back after each run.
+  ResultPool* results = nullptr;
 };
+
+// A new, empty result for a run (from the env's pool when it has one).
+inline v1::ProbeResult NewResult(const ProbeEnv& env) {
+  return env.results == nullptr ? v1::ProbeResult() : env.results->Take();
+}
 
 // The policy's verdict on `ip` (OK when `env` has no policy).
 inline absl::Status CheckProbePolicy(const ProbeEnv& env, absl::string_view ip) {

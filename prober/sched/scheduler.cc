@@ -149,6 +149,9 @@ std::unique_ptr<Scheduler::Entry> Scheduler::MakeEntry(v1::Check c) {
   e->interval = common::ToDuration(e->check.interval());
   e->offset = CheckOffset(e->check.name(), e->interval);
   e->timeout = common::ToDuration(e->check.timeout());
+  if (const checks::CheckType* type = checks::FindCheckType(e->check); type != nullptr) {
+    e->kind = type->kind;
+  }
   return e;
 }
 
@@ -357,18 +360,20 @@ void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
   CancelDeadline(e);
   e->running = false;
   stats_.in_flight--;
-  const std::string kind = checks::KindOf(e->check);
   for (v1::ProbeResult& r : results) {
     r.set_check_id(e->check.name());
     r.set_service(e->check.service());
-    r.set_kind(kind);
+    r.set_kind(e->kind);
     r.set_prober_id(options_.prober_id);
     r.set_region(options_.region);
     r.mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
     r.mutable_start_time()->set_nanos(static_cast<int32_t>(
         (start - absl::FromUnixSeconds(absl::ToUnixSeconds(start))) / absl::Nanoseconds(1)));
     common::NormalizeResultClass(&r);
-    sink_(std::move(r));
+    sink_(r);
+  }
+  if (options_.result_pool != nullptr) {
+    options_.result_pool->Give(&results);
   }
   // After its results went to the sink.
   running_starts_.End(e->run_id);

@@ -44,7 +44,8 @@ absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time 
 
 class Scheduler {
  public:
-  using ResultSink = std::function<void(v1::ProbeResult)>;
+  // Gets each result of a run; a sink that keeps one copies or moves it.
+  using ResultSink = std::function<void(v1::ProbeResult&)>;
   using ProbeFactory = std::function<std::unique_ptr<Probe>(const v1::Check&)>;
 
   struct Options {
@@ -60,6 +61,9 @@ class Scheduler {
     // saves about a third of its CPU. It costs up to one step of lateness,
     // which LatenessP99() includes. Zero: every run starts at its exact slot.
     absl::Duration start_grid = absl::Milliseconds(10);
+    // Every run's results go back here once the sink has them (the probes'
+    // ProbeEnv::results, so that they reuse the messages); null: freed.
+    ResultPool* result_pool = nullptr;
   };
 
   struct Stats {
@@ -118,6 +122,7 @@ class Scheduler {
     absl::Duration interval;
     absl::Duration offset;  // CheckOffset(name, interval)
     absl::Duration timeout;
+    const char* kind = "";  // ProbeResult.kind (the check type's, static)
     bool running = false;
     bool queued = false;
     absl::Time next_slot;

@@ -59,7 +59,6 @@ bool ReadAll(int fd, uint64_t offset, size_t n, std::string* out) {
   }
   return true;
 }
-absl::Time StartOf(const v1::ProbeResult& r) { return common::ToTime(r.start_time()); }
 
 // A record whose header and checksum hold: its type and payload.
 bool ReadRecord(int fd, uint64_t pos, uint64_t size, std::string* header, std::string* payload) {
@@ -240,7 +239,9 @@ absl::Status Spool::Recover() {
       if (ok) {
         uint32_t len = static_cast<uint32_t>(payload.size());
         if (type == kBatch) {
-          batches.push_back(IndexBatch(batch, number, pos, static_cast<uint32_t>(kHeader + len)));
+          batches.push_back(IndexBatch(batch.batch_seq(), MetaOf(batch),
+                                       {batch.gaps().begin(), batch.gaps().end()}, number, pos,
+                                       static_cast<uint32_t>(kHeader + len)));
           seq_before = std::max(seq_before, batch.batch_seq());
           if (!unreadable.empty() && unreadable.back().next_batch_seq == 0) {
             unreadable.back().next_batch_seq = batch.batch_seq();
@@ -354,8 +355,8 @@ absl::Status Spool::WriteRecord(uint8_t type, const std::string& payload) {
   return absl::OkStatus();
 }
 
-absl::Status Spool::Append(const v1::ResultBatch& batch) {
-  std::string payload = batch.SerializeAsString();
+absl::Status Spool::Append(const EncodedBatch& batch) {
+  const std::string& payload = batch.bytes;
   if (payload.size() > kMaxRecord) {
     return absl::InvalidArgumentError("batch too large to spool");
   }
@@ -369,8 +370,8 @@ absl::Status Spool::Append(const v1::ResultBatch& batch) {
   if (auto st = WriteRecord(kBatch, payload); !st.ok()) {
     return st;
   }
-  index_.push_back(IndexBatch(batch, segments_.back().number, offset,
-                              static_cast<uint32_t>(kHeader + payload.size())));
+  index_.push_back(IndexBatch(batch.batch_seq, batch.meta, batch.gaps, segments_.back().number,
+                              offset, static_cast<uint32_t>(kHeader + payload.size())));
   stats_.appended_batches++;
   uint64_t total = 0;
   for (const Segment& s : segments_) {
@@ -383,19 +384,18 @@ absl::Status Spool::Append(const v1::ResultBatch& batch) {
   return absl::OkStatus();
 }
 
-Spool::Entry Spool::IndexBatch(const v1::ResultBatch& batch, uint64_t segment, uint64_t offset,
+Spool::Entry Spool::IndexBatch(uint64_t batch_seq, const ResultsMeta& meta,
+                               std::vector<v1::Gap> gaps, uint64_t segment, uint64_t offset,
                                uint32_t length) {
-  Entry e{
-      batch.batch_seq(),      segment, offset, length, static_cast<uint32_t>(batch.results_size()),
-      absl::InfiniteFuture(), 0,       0};
-  if (batch.results_size() > 0) {
-    e.first_start = StartOf(batch.results(0));
-    e.first_seq = batch.results(0).seq();
-    e.last_seq = batch.results(batch.results_size() - 1).seq();
+  Entry e{batch_seq, segment, offset, length, meta.results, absl::InfiniteFuture(), 0, 0};
+  if (meta.results > 0) {
+    e.first_start = meta.first_start;
+    e.first_seq = meta.first_seq;
+    e.last_seq = meta.last_seq;
     max_result_seq_ = std::max(max_result_seq_, e.last_seq);
   }
-  e.gaps.assign(batch.gaps().begin(), batch.gaps().end());
-  max_batch_seq_ = std::max(max_batch_seq_, batch.batch_seq());
+  e.gaps = std::move(gaps);
+  max_batch_seq_ = std::max(max_batch_seq_, batch_seq);
   return e;
 }
 
@@ -503,38 +503,58 @@ void Spool::DeleteAckedSegments() {
   }
 }
 
-std::optional<v1::ResultBatch> Spool::Next(uint64_t after) {
+std::optional<EncodedBatch> Spool::NextEncoded(uint64_t after) {
   auto it = std::upper_bound(index_.begin(), index_.end(), after,
                              [](uint64_t v, const Entry& e) { return v < e.batch_seq; });
   while (it != index_.end()) {
     std::string path = SegmentPath(it->segment);
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    std::string header, payload;
-    bool ok = fd >= 0 && ReadRecord(fd, it->offset, it->offset + it->length, &header, &payload);
+    std::string header;
+    EncodedBatch batch;
+    bool ok = fd >= 0 && ReadRecord(fd, it->offset, it->offset + it->length, &header, &batch.bytes);
     if (fd >= 0) {
       close(fd);
     }
-    v1::ResultBatch batch;
-    if (ok && batch.ParseFromString(payload)) {
+    if (ok) {
+      batch.batch_seq = it->batch_seq;
+      batch.meta = {it->results, it->first_start, it->first_seq, it->last_seq};
+      batch.gaps = it->gaps;
       return batch;
     }
     // Damaged since it was written (or the disk fails): the loss is known
-    // exactly, and reported as a gap with the next batch, with the gaps
-    // this one carried.
-    spdlog::error("spool: cannot read back batch {} ({} results) from {}; reporting it as a gap",
-                  it->batch_seq, it->results, path);
-    v1::Gap gap;
-    AddToGap(*it, &gap);
-    gaps_.push_back(std::move(gap));
-    for (v1::Gap& g : it->gaps) {
-      gaps_.push_back(std::move(g));
-    }
-    stats_.unreadable_records++;
-    stats_.dropped_batches++;
-    stats_.dropped_results += it->results;
-    it = index_.erase(it);
+    // exactly, and reported as a gap with the next batch.
+    it = GiveUp(it, path);
   }
   return std::nullopt;
+}
+
+std::optional<v1::ResultBatch> Spool::Next(uint64_t after) {
+  while (std::optional<EncodedBatch> e = NextEncoded(after)) {
+    v1::ResultBatch batch;
+    if (batch.ParseFromString(e->bytes)) {
+      return batch;
+    }
+    auto it = std::lower_bound(index_.begin(), index_.end(), e->batch_seq,
+                               [](const Entry& x, uint64_t v) { return x.batch_seq < v; });
+    GiveUp(it, "its record");
+  }
+  return std::nullopt;
+}
+
+std::deque<Spool::Entry>::iterator Spool::GiveUp(std::deque<Entry>::iterator it,
+                                                 const std::string& why) {
+  spdlog::error("spool: cannot read back batch {} ({} results) from {}; reporting it as a gap",
+                it->batch_seq, it->results, why);
+  v1::Gap gap;
+  AddToGap(*it, &gap);
+  gaps_.push_back(std::move(gap));
+  for (v1::Gap& g : it->gaps) {
+    gaps_.push_back(std::move(g));
+  }
+  stats_.unreadable_records++;
+  stats_.dropped_batches++;
+  stats_.dropped_results += it->results;
+  return index_.erase(it);
 }
 
 std::vector<v1::Gap> Spool::TakeGaps() {

@@ -31,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "prober/uplink/encoded_batch.h"
 #include "sonde/v1/collector.pb.h"
 
 namespace sonde::prober {
@@ -70,10 +71,15 @@ class Spool {
 
   // Appends a batch (batch_seq must increase). On a write error (full disk)
   // the batch is not spooled and the error is returned; the caller keeps it.
-  absl::Status Append(const v1::ResultBatch& batch);
+  // The encoded form is written as it is (the Uplink's path: no second
+  // serialisation); a ResultBatch is encoded first.
+  absl::Status Append(const EncodedBatch& batch);
+  absl::Status Append(const v1::ResultBatch& batch) { return Append(EncodeBatch(batch)); }
   // Everything up to and including `batch_seq` is acknowledged.
   void Ack(uint64_t batch_seq);
-  // The oldest unacked batch whose batch_seq is greater than `after`.
+  // The oldest unacked batch whose batch_seq is greater than `after`: its
+  // bytes as written (checked by their checksum, not parsed), or parsed.
+  std::optional<EncodedBatch> NextEncoded(uint64_t after);
   std::optional<v1::ResultBatch> Next(uint64_t after);
   // Losses not yet reported; the caller attaches them to its next batch.
   // They live in memory only until then: a caller that stops with
@@ -122,8 +128,11 @@ class Spool {
   // The index entry of `batch`, stored as a record of `length` bytes at
   // `offset` in segment `segment`; raises the highest batch and result
   // sequence numbers seen.
-  Entry IndexBatch(const v1::ResultBatch& batch, uint64_t segment, uint64_t offset,
-                   uint32_t length);
+  Entry IndexBatch(uint64_t batch_seq, const ResultsMeta& meta, std::vector<v1::Gap> gaps,
+                   uint64_t segment, uint64_t offset, uint32_t length);
+  // Gives up the unacked batch at `it` (it cannot be read back): its loss
+  // and the gaps it carried go to the next batch. Returns the next entry.
+  std::deque<Entry>::iterator GiveUp(std::deque<Entry>::iterator it, const std::string& why);
   // Reports the batches an unreadable record may have held as a gap (none
   // when it was an ack, or its neighbours leave no room for a batch).
   void ReportUnreadable(const Unreadable& u);

@@ -6,17 +6,18 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/proto_time.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/sync_stream.h"
 
 namespace sonde::prober {
 
 Uplink::Uplink(std::shared_ptr<CollectorTargets> targets, Options options)
-    : targets_(std::move(targets)), options_(std::move(options)) {
-  for (size_t i = 0; i < targets_->size(); ++i) {
-    stubs_.push_back(v1::Ingest::NewStub(targets_->channel(i)));
-  }
-}
+    : targets_(std::move(targets)),
+      report_method_(absl::StrCat("/", v1::Ingest::service_full_name(), "/Report")),
+      options_(std::move(options)) {}
 
 absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<CollectorTargets> targets,
                                                        Options options) {
@@ -93,27 +94,66 @@ void Uplink::Keep() {
   }
 }
 
-void Uplink::Add(v1::ProbeResult result) {
-  // Allocated here and owned by the batch later (AddAllocated): no copy or
-  // move into a message of the batch's, no second allocation per result.
-  auto owned = std::make_unique<v1::ProbeResult>(std::move(result));
+void Uplink::Add(v1::ProbeResult* r) {
+  const v1::ProbeResult& result = *r;
   absl::MutexLock l(&pending_mu_);
-  owned->set_seq(next_seq_++);
-  if (pending_.empty()) {
+  r->set_seq(next_seq_++);
+  if (PendingCount() == 0) {
     oldest_pending_ = absl::Now();
   }
-  if (owned->failure_class() != v1::FailureClass::OK) {
-    ++failures_[owned->failure_class()];
+  if (result.failure_class() != v1::FailureClass::OK) {
+    ++failures_[result.failure_class()];
   }
-  // Sized once: the size stays cached in the message, so forming the batch
-  // does not walk the result again.
-  pending_bytes_ += owned->ByteSizeLong();
-  pending_.push_back(std::move(owned));
+  // Serialised here, once: the batch, the spool and the stream use these
+  // bytes, and the message stays with the caller's thread, where it was made.
+  const size_t size = AppendEncodedResult(result, &pending_buf_);
+  pending_.push_back(
+      {result.seq(), common::ToTime(result.start_time()), static_cast<uint32_t>(size)});
+  pending_bytes_ += size;
   added_++;
-  if (pending_.size() > options_.max_buffered) {
-    pending_bytes_ -= pending_.front()->GetCachedSize();
-    pending_.pop_front();
+  if (PendingCount() > options_.max_buffered) {
+    pending_bytes_ -= pending_[pending_first_].size;
+    pending_head_ += pending_[pending_first_].size;
+    pending_first_++;
     dropped_pending_++;
+    CompactPending();
+  }
+}
+
+void Uplink::CompactPending() {
+  if (pending_first_ > pending_.size() / 2) {
+    // What was taken or dropped goes once it is the larger part (amortised
+    // O(1); at most twice the results pending are held).
+    pending_buf_.erase(0, pending_head_);
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(pending_first_));
+    pending_head_ = 0;
+    pending_first_ = 0;
+  }
+}
+
+void Uplink::TakePending(size_t n, size_t bytes, std::string* out, ResultsMeta* meta) {
+  meta->results = static_cast<uint32_t>(n);
+  meta->first_start = pending_[pending_first_].start;
+  meta->first_seq = pending_[pending_first_].seq;
+  meta->last_seq = pending_[pending_first_ + n - 1].seq;
+  out->assign(pending_buf_, pending_head_, bytes);
+  pending_head_ += bytes;
+  pending_first_ += n;
+  pending_bytes_ -= bytes;
+  if (PendingCount() == 0) {
+    pending_buf_.clear();
+    pending_.clear();
+    pending_head_ = 0;
+    pending_first_ = 0;
+    // A backlog that piled up here (the uplink threads stalled) does not
+    // keep its memory.
+    constexpr size_t kKeepBytes = 16u << 20;
+    if (pending_buf_.capacity() > kKeepBytes) {
+      std::string().swap(pending_buf_);
+      std::vector<PendingResult>().swap(pending_);
+    }
+  } else {
+    CompactPending();
   }
 }
 
@@ -168,8 +208,8 @@ Uplink::Stats Uplink::stats() const {
 }
 
 absl::Time Uplink::MemoryOldestUnacked() const {
-  if (!memory_.empty() && memory_.front().results_size() > 0) {
-    return absl::FromUnixSeconds(memory_.front().results(0).start_time().seconds());
+  if (!memory_.empty() && memory_.front().meta.results > 0) {
+    return absl::FromUnixSeconds(absl::ToUnixSeconds(memory_.front().meta.first_start));
   }
   return absl::InfiniteFuture();
 }
@@ -204,7 +244,7 @@ size_t Uplink::backlog() const {
   size_t n;
   {
     absl::MutexLock p(&pending_mu_);
-    n = pending_.size();
+    n = PendingCount();
   }
   return n + (spool_ ? spool_->stats().unacked_results : memory_results_);
 }
@@ -212,14 +252,16 @@ size_t Uplink::backlog() const {
 bool Uplink::GapsPending() const { return spool_ ? spool_->has_gaps() : !memory_gaps_.empty(); }
 
 void Uplink::FormBatches(bool force) {
+  std::string results;  // kept for its capacity from batch to batch
   while (true) {
-    v1::ResultBatch batch;
+    v1::ResultBatch header;
+    ResultsMeta meta;
     {
       absl::MutexLock p(&pending_mu_);
-      if (pending_.empty()) {
+      if (PendingCount() == 0) {
         break;
       }
-      bool due = force || pending_.size() >= options_.max_batch ||
+      bool due = force || PendingCount() >= options_.max_batch ||
                  pending_bytes_ >= options_.max_batch_bytes ||
                  absl::Now() - oldest_pending_ >= options_.max_batch_delay;
       if (!due) {
@@ -229,30 +271,25 @@ void Uplink::FormBatches(bool force) {
       // result larger than the cap travels alone.
       size_t n = 0;
       size_t bytes = 0;
-      while (n < std::min(pending_.size(), options_.max_batch)) {
-        const size_t b = pending_[n]->GetCachedSize();  // Add() sized it
+      while (n < std::min(PendingCount(), options_.max_batch)) {
+        const size_t b = pending_[pending_first_ + n].size;
         if (n > 0 && bytes + b > options_.max_batch_bytes) {
           break;
         }
         bytes += b;
         ++n;
       }
-      pending_bytes_ -= bytes;
-      batch.mutable_results()->Reserve(static_cast<int>(n));
-      for (size_t i = 0; i < n; ++i) {
-        batch.mutable_results()->AddAllocated(pending_.front().release());
-        pending_.pop_front();
-      }
-      if (!pending_.empty()) {
+      TakePending(n, bytes, &results, &meta);
+      if (PendingCount() > 0) {
         oldest_pending_ = absl::Now();
       } else if (running_since_.has_value()) {
         // Under the lock set_running_since takes: nothing that ends before
         // this is still to come (set_running_since).
         common::SetTimestamp(std::min(absl::Now(), *running_since_),
-                             batch.mutable_complete_before());
+                             header.mutable_complete_before());
       }
     }
-    StoreBatch(std::move(batch));
+    StoreEncoded(std::move(header), results, meta);
   }
   // Everything is in batches. A loss not yet reported would otherwise wait
   // for the next result, which a stopping prober never makes: when forced,
@@ -265,57 +302,72 @@ void Uplink::FormBatches(bool force) {
 }
 
 void Uplink::StoreBatch(v1::ResultBatch batch) {
-  batch.set_prober_id(options_.prober_id);
-  batch.set_region(options_.region);
-  batch.set_batch_seq(next_batch_seq_++);
-  *batch.mutable_prober_status() = CurrentStatus();
+  std::string results;
+  for (const v1::ProbeResult& r : batch.results()) {
+    AppendEncodedResult(r, &results);
+  }
+  const ResultsMeta meta = MetaOf(batch);
+  batch.clear_results();
+  StoreEncoded(std::move(batch), results, meta);
+}
+
+void Uplink::StoreEncoded(v1::ResultBatch header, absl::string_view results,
+                          const ResultsMeta& meta) {
+  header.set_prober_id(options_.prober_id);
+  header.set_region(options_.region);
+  header.set_batch_seq(next_batch_seq_++);
+  *header.mutable_prober_status() = CurrentStatus();
   if (spool_) {
     for (v1::Gap& g : spool_->TakeGaps()) {
-      *batch.add_gaps() = std::move(g);
+      *header.add_gaps() = std::move(g);
     }
+  } else {
+    for (v1::Gap& g : memory_gaps_) {
+      *header.add_gaps() = std::move(g);
+    }
+    memory_gaps_.clear();
+  }
+  EncodedBatch batch = EncodeBatch(header, results, meta);
+  if (spool_) {
     absl::Status st = spool_->Append(batch);
     if (!st.ok()) {
       // A full or failing disk must not stop probing or delivery: keep the
       // batch in memory (bounded) and say so.
-      spdlog::error("spool: {}; keeping batch {} in memory", st.message(), batch.batch_seq());
+      spdlog::error("spool: {}; keeping batch {} in memory", st.message(), batch.batch_seq);
       stats_.spool_write_errors++;
-      memory_results_ += batch.results_size();
+      memory_results_ += batch.meta.results;
       memory_.push_back(std::move(batch));
     }
   } else {
-    for (v1::Gap& g : memory_gaps_) {
-      *batch.add_gaps() = std::move(g);
-    }
-    memory_gaps_.clear();
-    memory_results_ += batch.results_size();
+    memory_results_ += batch.meta.results;
     memory_.push_back(std::move(batch));
   }
   stats_.spooled_batches++;
   // The memory store is bounded: drop the oldest batches, remember the gap.
   while (memory_results_ > options_.max_buffered && !memory_.empty()) {
-    const v1::ResultBatch& old = memory_.front();
+    const EncodedBatch& old = memory_.front();
     v1::Gap gap;
-    gap.set_results(old.results_size());
-    gap.set_first_batch_seq(old.batch_seq());
-    gap.set_last_batch_seq(old.batch_seq());
+    gap.set_results(old.meta.results);
+    gap.set_first_batch_seq(old.batch_seq);
+    gap.set_last_batch_seq(old.batch_seq);
     memory_gaps_.push_back(gap);
-    for (const v1::Gap& carried : old.gaps()) {
+    for (const v1::Gap& carried : old.gaps) {
       memory_gaps_.push_back(carried);
     }
-    stats_.dropped += old.results_size();
-    memory_results_ -= old.results_size();
+    stats_.dropped += old.meta.results;
+    memory_results_ -= old.meta.results;
     memory_.pop_front();
   }
 }
 
-std::optional<v1::ResultBatch> Uplink::NextToSend() {
+std::optional<EncodedBatch> Uplink::NextToSend() {
   // Memory-held batches (no spool, or spool write errors) interleave by seq.
-  std::optional<v1::ResultBatch> from_spool;
+  std::optional<EncodedBatch> from_spool;
   if (spool_) {
-    from_spool = spool_->Next(last_sent_);
+    from_spool = spool_->NextEncoded(last_sent_);
   }
-  for (const v1::ResultBatch& b : memory_) {
-    if (b.batch_seq() > last_sent_ && (!from_spool || b.batch_seq() < from_spool->batch_seq())) {
+  for (const EncodedBatch& b : memory_) {
+    if (b.batch_seq > last_sent_ && (!from_spool || b.batch_seq < from_spool->batch_seq)) {
       return b;
     }
   }
@@ -336,9 +388,9 @@ void Uplink::AckUpTo(uint64_t batch_seq, bool duplicate, bool acked) {
     spool_->Ack(batch_seq);
     results += before - spool_->stats().unacked_results;
   }
-  while (!memory_.empty() && memory_.front().batch_seq() <= batch_seq) {
-    results += memory_.front().results_size();
-    memory_results_ -= memory_.front().results_size();
+  while (!memory_.empty() && memory_.front().batch_seq <= batch_seq) {
+    results += memory_.front().meta.results;
+    memory_results_ -= memory_.front().meta.results;
     memory_.pop_front();
   }
   if (acked) {
@@ -350,7 +402,7 @@ void Uplink::AckUpTo(uint64_t batch_seq, bool duplicate, bool acked) {
 
 bool Uplink::Drained() const {
   absl::MutexLock p(&pending_mu_);
-  return pending_.empty() && memory_.empty() && !GapsPending() &&
+  return PendingCount() == 0 && memory_.empty() && !GapsPending() &&
          (!spool_ || spool_->stats().unacked_batches == 0);
 }
 
@@ -498,8 +550,16 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
     stream_ctx_ = &ctx;
     stream_target_ = targets_->current();
   }
-  std::unique_ptr<grpc::ClientReaderWriter<v1::ResultBatch, v1::Ack>> stream =
-      stubs_[stream_target_]->Report(&ctx);
+  // Ingest.Report with the request side as raw bytes: a batch goes out as
+  // it was spooled, not parsed and serialised again (the generated stub
+  // makes the same call with ResultBatch messages).
+  grpc::ChannelInterface* channel = targets_->channel(stream_target_).get();
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, v1::Ack>> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, v1::Ack>::Create(
+          channel,
+          grpc::internal::RpcMethod(report_method_.c_str(),
+                                    grpc::internal::RpcMethod::BIDI_STREAMING),
+          &ctx));
   std::atomic<bool> got_ack{false};
   std::atomic<bool> reader_done{false};
   // Cluster mode learned at start: the stream ends once its batches are
@@ -528,7 +588,7 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
 
   bool ok = true;
   while (ok) {
-    std::optional<v1::ResultBatch> to_send;
+    std::optional<EncodedBatch> to_send;
     {
       absl::MutexLock l(&mu_);
       while (true) {
@@ -551,13 +611,14 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
       if (!to_send) {
         break;
       }
-      last_sent_ = to_send->batch_seq();
+      last_sent_ = to_send->batch_seq;
       in_flight_++;
       stats_.sent_batches++;
     }
     // May block while the collector holds the stream unread (flow control);
     // the keeper thread goes on batching and cancels it for a due stop.
-    ok = stream->Write(*to_send);
+    grpc::Slice slice(to_send->bytes.data(), to_send->bytes.size());
+    ok = stream->Write(grpc::ByteBuffer(&slice, 1));
   }
   stream->WritesDone();
   if (ok && !reader_done) {
@@ -600,24 +661,28 @@ bool Uplink::Refused(const grpc::Status& st) {
   // oldest unacked batch is the one it refused.
   const uint64_t saved = last_sent_;
   last_sent_ = last_acked_;
-  std::optional<v1::ResultBatch> bad = NextToSend();
+  std::optional<EncodedBatch> encoded = NextToSend();
   last_sent_ = saved;
-  if (!bad) {
+  if (!encoded) {
     return false;
   }
-  AckUpTo(bad->batch_seq(), false, /*acked=*/false);
-  const int n = bad->results_size();
-  if (n > 1) {
+  AckUpTo(encoded->batch_seq, false, /*acked=*/false);
+  // Rare: the refused batch is parsed to be split (bytes that do not parse,
+  // though they passed their checksum, cannot be: they go as a gap).
+  v1::ResultBatch bad;
+  const bool parsed = bad.ParseFromString(encoded->bytes);
+  const int n = static_cast<int>(encoded->meta.results);
+  if (parsed && n > 1) {
     // Resent as two new batches (new batch_seqs, after those already
     // stored): the half without the culprit arrives, the other is split
     // again, down to the one result that cannot be sent.
-    spdlog::warn("collector refused batch {} ({} results): {}; splitting it", bad->batch_seq(), n,
+    spdlog::warn("collector refused batch {} ({} results): {}; splitting it", encoded->batch_seq, n,
                  st.error_message());
     stats_.split_batches++;
     v1::ResultBatch first, second;
-    *first.mutable_gaps() = bad->gaps();
-    for (int i = 0; i < n; ++i) {
-      *(i < n / 2 ? first : second).add_results() = std::move(*bad->mutable_results(i));
+    *first.mutable_gaps() = bad.gaps();
+    for (int i = 0; i < bad.results_size(); ++i) {
+      *(i < n / 2 ? first : second).add_results() = std::move(*bad.mutable_results(i));
     }
     StoreBatch(std::move(first));
     StoreBatch(std::move(second));
@@ -628,7 +693,7 @@ bool Uplink::Refused(const grpc::Status& st) {
   // shows in reports. Gaps it carried go on only if it had a result (they
   // may have been the refused part).
   spdlog::error("collector refused batch {} ({} results) as {}: {}; dropping it as a gap",
-                bad->batch_seq(), n, invalid ? "invalid" : "too large", st.error_message());
+                encoded->batch_seq, n, invalid ? "invalid" : "too large", st.error_message());
   stats_.refused_batches++;
   stats_.dropped += n;
   if (n == 0) {
@@ -637,11 +702,11 @@ bool Uplink::Refused(const grpc::Status& st) {
   v1::ResultBatch report;
   v1::Gap* gap = report.add_gaps();
   gap->set_results(n);
-  gap->set_first_batch_seq(bad->batch_seq());
-  gap->set_last_batch_seq(bad->batch_seq());
-  *gap->mutable_from() = bad->results(0).start_time();
-  *gap->mutable_to() = bad->results(0).start_time();
-  for (const v1::Gap& carried : bad->gaps()) {
+  gap->set_first_batch_seq(encoded->batch_seq);
+  gap->set_last_batch_seq(encoded->batch_seq);
+  common::SetTimestamp(encoded->meta.first_start, gap->mutable_from());
+  common::SetTimestamp(encoded->meta.first_start, gap->mutable_to());
+  for (const v1::Gap& carried : encoded->gaps) {
     *report.add_gaps() = carried;
   }
   StoreBatch(std::move(report));

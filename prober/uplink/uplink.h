@@ -35,6 +35,11 @@
 // only one in flight, is split in two when it holds several results, else
 // dropped and reported to the collector as a Gap (counted).
 //
+// Each result is serialised once, by Add() on the event loop (which also
+// frees it, so no allocation of the loop is freed on another thread); a
+// batch is its header followed by those bytes (encoded_batch.h), and the
+// same bytes are written to the spool and onto the stream.
+//
 // Thread-safe. Add() is called from the event loop and only takes a short
 // lock on the pending queue; disk and network work happen on the Uplink's
 // own threads (uplink, keeper, and one ack reader per stream).
@@ -55,6 +60,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "prober/uplink/collector_targets.h"
+#include "prober/uplink/encoded_batch.h"
 #include "prober/uplink/spool.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
@@ -117,8 +123,10 @@ class Uplink {
   ~Uplink();  // Stop(absl::ZeroDuration()) if still running
 
   void Start();
-  // Assigns the result's seq and queues it. Never blocks on disk or network.
-  void Add(v1::ProbeResult result);
+  // Assigns the result's seq, serialises it and queues the bytes (the
+  // caller keeps the message, to reuse it). Never blocks on disk or network.
+  void Add(v1::ProbeResult* result);
+  void Add(v1::ProbeResult result) { Add(&result); }
   // Tries for up to `grace` to get everything acked, then stops the threads.
   // Losses the spool has not reported yet go out in a batch of their own
   // (no results). With a spool, whatever is left -- that batch included --
@@ -166,16 +174,29 @@ class Uplink {
   // When `force`d it also stores a batch without results for losses not yet
   // reported, so that a stopping prober keeps them.
   void FormBatches(bool force) ABSL_LOCKS_EXCLUDED(pending_mu_) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Stamps `batch` (ids, next batch_seq, pending gaps, ProberStatus) and
-  // stores it.
+  // Stamps `header` (ids, next batch_seq, pending gaps, ProberStatus), puts
+  // it before `results` (encoded results, described by `meta`) and stores
+  // the batch.
+  void StoreEncoded(v1::ResultBatch header, absl::string_view results, const ResultsMeta& meta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for a batch whose results are messages (split and gap batches).
   void StoreBatch(v1::ResultBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the first `n` pending results (`bytes` encoded) into `out`.
+  void TakePending(size_t n, size_t bytes, std::string* out, ResultsMeta* meta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
+  // Drops the taken or dropped front of the pending queue once it is the
+  // larger part.
+  void CompactPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
+  size_t PendingCount() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_) {
+    return pending_.size() - pending_first_;
+  }
   bool GapsPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The memory store's oldest unacked result start (infinite: none).
   absl::Time MemoryOldestUnacked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The ProberStatus stamped into every batch, recomputed at most every
   // options_.status_every (the spool's stats walk its index).
   const v1::ProberStatus& CurrentStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<v1::ResultBatch> NextToSend() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<EncodedBatch> NextToSend() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes batches up to `batch_seq`; `acked`: the collector stored them
   // (counted as acked), else they were refused and are dropped.
   void AckUpTo(uint64_t batch_seq, bool duplicate, bool acked = true)
@@ -188,7 +209,8 @@ class Uplink {
   void AwaitWake(absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::shared_ptr<CollectorTargets> targets_;
-  std::vector<std::unique_ptr<v1::Ingest::Stub>> stubs_;  // one per target
+  // Ingest.Report's path: the stream sends the batches' bytes as they are.
+  const std::string report_method_;
   size_t stream_target_ = 0;  // the last stream's target; the uplink thread's
   Options options_;
   std::thread thread_;
@@ -197,11 +219,21 @@ class Uplink {
   // The event loop's side: results not yet in a batch.
   mutable absl::Mutex pending_mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(pending_mu_) = 0;
-  // Each result on the heap on its own: the batch takes it over as it is.
-  std::deque<std::unique_ptr<v1::ProbeResult>> pending_ ABSL_GUARDED_BY(pending_mu_);
+  // Results serialised by Add(), in order: bytes [pending_head_, end) of
+  // pending_buf_, described by pending_[pending_first_, end). Both keep
+  // their capacity, so Add() allocates nothing in the steady state.
+  struct PendingResult {
+    uint64_t seq;
+    absl::Time start;
+    uint32_t size;  // encoded, field tag and length included
+  };
+  std::string pending_buf_ ABSL_GUARDED_BY(pending_mu_);
+  size_t pending_head_ ABSL_GUARDED_BY(pending_mu_) = 0;
+  std::vector<PendingResult> pending_ ABSL_GUARDED_BY(pending_mu_);
+  size_t pending_first_ ABSL_GUARDED_BY(pending_mu_) = 0;
   absl::Time oldest_pending_ ABSL_GUARDED_BY(pending_mu_);
   std::optional<absl::Time> running_since_ ABSL_GUARDED_BY(pending_mu_);  // set_running_since
-  size_t pending_bytes_ ABSL_GUARDED_BY(pending_mu_) = 0;                 // serialized
+  size_t pending_bytes_ ABSL_GUARDED_BY(pending_mu_) = 0;                 // of results
   uint64_t added_ ABSL_GUARDED_BY(pending_mu_) = 0;
   uint64_t dropped_pending_ ABSL_GUARDED_BY(pending_mu_) = 0;
   std::map<int, uint64_t> failures_ ABSL_GUARDED_BY(pending_mu_);  // bounded by the enum
@@ -213,8 +245,8 @@ class Uplink {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   uint64_t next_batch_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  std::unique_ptr<Spool> spool_ ABSL_GUARDED_BY(mu_);        // disk, or
-  std::deque<v1::ResultBatch> memory_ ABSL_GUARDED_BY(mu_);  // memory store
+  std::unique_ptr<Spool> spool_ ABSL_GUARDED_BY(mu_);     // disk, or
+  std::deque<EncodedBatch> memory_ ABSL_GUARDED_BY(mu_);  // memory store
   std::atomic<int64_t> lateness_p99_us_{0};
   v1::ProberStatus status_ ABSL_GUARDED_BY(mu_);  // CurrentStatus()'s cache
   uint64_t memory_results_ ABSL_GUARDED_BY(mu_) = 0;

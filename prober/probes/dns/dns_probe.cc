@@ -108,7 +108,8 @@ namespace {
 
 class DnsProbe : public Probe {
  public:
-  DnsProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {}
+  DnsProbe(const v1::Check& check, ProbeEnv* env)
+      : check_(check), env_(env), target_(checks::TargetOf(check)) {}
 
   ~DnsProbe() override {
     if (active_) {
@@ -122,18 +123,17 @@ class DnsProbe : public Probe {
     run->start = env_->loop->Now();
     active_ = run;
     const v1::DnsSpec& d = check_.dns();
-    std::vector<std::string> servers(d.resolvers().begin(), d.resolvers().end());
-    if (servers.empty()) {
-      servers.push_back("");
-    }
-    run->per_resolver.resize(servers.size());
-    run->answered.assign(servers.size(), false);
-    run->pending = servers.size();
+    // The check's resolvers, or the system's ("") when it names none.
+    const size_t servers = std::max(d.resolvers_size(), 1);
+    run->per_resolver.resize(servers);
+    run->answered.assign(servers, false);
+    run->pending = servers;
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - run->start);
     int qtype = TypeNumber(d.type().empty() ? "A" : d.type());
-    for (size_t i = 0; i < servers.size(); ++i) {
-      run->per_resolver[i].set_resolver(servers[i].empty() ? "system" : servers[i]);
-      if (!PolicyAllows(servers[i])) {
+    for (size_t i = 0; i < servers; ++i) {
+      const std::string& server = Server(i);
+      run->per_resolver[i].set_resolver(server.empty() ? "system" : server);
+      if (!PolicyAllows(server)) {
         // Refused before any packet is sent; judged like an answer.
         run->per_resolver[i].set_failure_class(FC::PROBER_POLICY);
         run->answered[i] = true;
@@ -146,13 +146,13 @@ class DnsProbe : public Probe {
         }
         continue;
       }
-      env_->resolver->Query(d.name(), qtype, servers[i],
+      env_->resolver->Query(d.name(), qtype, server,
                             std::max(timeout, std::chrono::milliseconds(1)),
-                            [this, run, i, server = servers[i]](DnsResolver::RawAnswer a) {
+                            [this, run, i](DnsResolver::RawAnswer a) {
                               if (run->finished) {
                                 return;
                               }
-                              run->per_resolver[i] = JudgeDnsAnswer(check_.dns(), server, a);
+                              run->per_resolver[i] = JudgeDnsAnswer(check_.dns(), Server(i), a);
                               run->answered[i] = true;
                               if (--run->pending == 0) {
                                 Finish(run);
@@ -175,6 +175,14 @@ class DnsProbe : public Probe {
   }
 
  private:
+  // The i-th server asked: the check's i-th resolver, "" (the system's)
+  // when it names none.
+  const std::string& Server(size_t i) const {
+    static const std::string kSystem;
+    const auto& r = check_.dns().resolvers();
+    return r.empty() ? kSystem : r[static_cast<int>(i)];
+  }
+
   // The probe policy judges the DNS servers a check names; the system's
   // resolvers are the prober host's own and not a target.
   bool PolicyAllows(const std::string& server) const {
@@ -200,8 +208,8 @@ class DnsProbe : public Probe {
       active_.reset();
     }
     const v1::DnsSpec& d = check_.dns();
-    v1::ProbeResult r;
-    r.set_target(checks::TargetOf(check_));
+    v1::ProbeResult r = NewResult(*env_);
+    r.set_target(target_);
     FC::Code fc = FC::OK;
     std::vector<std::string> parts;
     for (const v1::DnsResolverResult& rr : run->per_resolver) {
@@ -237,6 +245,7 @@ class DnsProbe : public Probe {
 
   const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* env_;
+  const std::string target_;  // ProbeResult.target, made once
   std::shared_ptr<RunState> active_;
 };
 

@@ -169,7 +169,10 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
   run->start = env_->loop->Now();
   run->deadline = deadline;
   uint32_t n = std::max<uint32_t>(check_.http().requests_per_run(), 1);
-  run->results.resize(n);
+  run->results.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    run->results.push_back(NewResult(*env_));
+  }
   active_ = run;
   std::string servers = absl::StrJoin(check_.http().resolvers(), ",");
   env_->resolver->ResolveHost(

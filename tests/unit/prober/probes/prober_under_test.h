@@ -35,10 +35,13 @@ class ProberUnderTest {
     auto curl = CurlMulti::Create(&loop_);
     EXPECT_TRUE(curl.ok()) << curl.status();
     curl_ = *std::move(curl);
-    env_ = ProbeEnv{&loop_, resolver_.get(), curl_.get(), source_address};
+    // Pooled result messages, as in sonde-prober: a run after another fills
+    // the messages of the one before (nothing of it may show).
+    env_ = ProbeEnv{&loop_, resolver_.get(), curl_.get(), source_address, nullptr, &pool_};
     Scheduler::Options o;
     o.prober_id = "test-prober";
     o.region = "lo";
+    o.result_pool = &pool_;
     scheduler_ = std::make_unique<Scheduler>(
         &loop_, common::RealClock(), [this](const v1::Check& c) { return MakeProbe(c, &env_); },
         [this](v1::ProbeResult r) { results_.push_back(std::move(r)); }, o);
@@ -83,6 +86,7 @@ class ProberUnderTest {
   std::unique_ptr<DnsResolver> resolver_;
   std::unique_ptr<CurlMulti> curl_;
   common::ProbePolicy policy_;
+  ResultPool pool_;
   ProbeEnv env_;
   std::unique_ptr<Scheduler> scheduler_;
   std::vector<v1::ProbeResult> results_;

@@ -248,6 +248,33 @@ TEST_F(UplinkTest, EveryBatchCarriesTheProberStatusAsItWasFormed) {
 // complete_before: only on the batch that took every pending result, the
 // earliest running start when a run is going (else about now), and never
 // on the batches of a prober whose scheduler never said what is running.
+// Past max_buffered the oldest pending results are dropped and counted; the
+// newest are kept whole and in order (the pending queue holds serialised
+// results and drops them from its front).
+TEST_F(UplinkTest, PendingPastItsCapDropsTheOldestAndKeepsTheNewestInOrder) {
+  {
+    Uplink::Options o = SmallSpool();
+    o.max_buffered = 7;
+    auto channel = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+    auto uplink = Uplink::Create(channel, o);
+    ASSERT_TRUE(uplink.ok()) << uplink.status();
+    for (int i = 0; i < 40; ++i) {
+      (*uplink)->Add(Result(i, 50 + i));  // sizes differ: offsets must stay right
+    }
+    EXPECT_EQ((*uplink)->stats().added, 40u);
+    EXPECT_EQ((*uplink)->stats().dropped, 33u);
+    EXPECT_EQ((*uplink)->backlog(), 7u);
+    (*uplink)->Stop(absl::ZeroDuration());  // never started: stores them
+  }
+  std::vector<int> details;
+  for (const v1::ResultBatch& b : Spooled()) {
+    for (const v1::ProbeResult& r : b.results()) {
+      details.push_back(static_cast<int>(r.detail().size()) - 50);
+    }
+  }
+  EXPECT_EQ(details, (std::vector<int>{33, 34, 35, 36, 37, 38, 39}));
+}
+
 TEST_F(UplinkTest, OnlyTheBatchThatEmptiesPendingCarriesCompleteBefore) {
   auto formed = [&](bool tell, absl::Time running_since) {
     fs::remove_all(dir_);
