@@ -47,12 +47,19 @@ std::string Millis(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
 }
 
+StoreOptions FolderStoreOptions(RollupFolder* folder) {
+  StoreOptions o;
+  o.rollup_folder = folder;
+  return o;
+}
+
 }  // namespace
 
 CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
     : options_(std::move(options)),
       holder_(std::move(config)),
-      pool_(options_.postgres, StoreOptions{}, options_.pool),
+      rollup_folder_(options_.postgres),
+      pool_(options_.postgres, FolderStoreOptions(&rollup_folder_), options_.pool),
       ingest_(&pool_, options_.ingest),
       config_service_(&holder_),
       query_(&pool_, common::RealClock()),
@@ -127,6 +134,7 @@ absl::Status CollectorServer::Start() {
   dispatcher_.SetConfig(*config);
   retention_.SetSettings(common::EffectiveStorage(config->storage()));
   retention_.Start();
+  rollup_folder_.Start();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(
       options_.listen,
@@ -291,6 +299,7 @@ void CollectorServer::Shutdown(absl::Duration drain) {
     server_->Wait();
     server_.reset();
   }
+  rollup_folder_.Stop();  // after the last batch committed: writes its rollups
   members_.Stop();
   detection_.Stop();  // stores incident events still waiting
   if (shards_ != nullptr) {

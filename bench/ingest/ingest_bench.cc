@@ -465,6 +465,20 @@ int Main(int argc, char** argv) {
   }
   o.run_id = absl::StrCat(absl::ToUnixSeconds(absl::Now()));
 
+  // Batches stored but not yet in the rollups (migration 10: the rollup
+  // folder writes them after the commit); -1 when the schema has no such
+  // column (an older collector writes rollups in the batch transaction).
+  auto unrolled = [&o]() -> int64_t {
+    PgConn c(PQconnectdb(o.postgres.c_str()));
+    PGresult* r = PQexec(c.get(), "SELECT count(*) FROM ingested_batches WHERE NOT rolled");
+    int64_t n = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+      n = std::strtoll(PQgetvalue(r, 0, 0), nullptr, 10);
+    }
+    PQclear(r);
+    return n;
+  };
+
   // Phases 1 and 2, interleaved for --rounds rounds, so that whatever else
   // the machine does hits both sides alike; medians are reported.
   std::vector<double> ingest_rates, copy_one_rates, copy_each_rates, latency;
@@ -476,6 +490,21 @@ int Main(int argc, char** argv) {
     ingest_rates.push_back(phase.rate);
     latency.insert(latency.end(), phase.latency_ms.begin(), phase.latency_ms.end());
     std::printf("round %d: collector %.0f results/s", round + 1, phase.rate);
+    // The rollups must keep up: the backlog when the window closes, and how
+    // long it takes to drain; the COPY phase starts only after that, so the
+    // collector's deferred work never runs during the baseline.
+    if (const int64_t backlog = unrolled(); backlog >= 0) {
+      const absl::Time since = absl::Now();
+      int64_t left = backlog;
+      while (left > 0 && absl::Now() - since < absl::Seconds(60)) {
+        absl::SleepFor(absl::Milliseconds(50));
+        left = unrolled();
+      }
+      std::printf(" (%lld batches = %lld results not yet rolled up at the end, %s in %.2f s)",
+                  static_cast<long long>(backlog), static_cast<long long>(backlog * o.batch),
+                  left == 0 ? "rolled up" : "NOT rolled up",
+                  absl::ToDoubleSeconds(absl::Now() - since));
+    }
     if (o.copy && phase.acked_in_window > 0) {
       std::string error;
       const uint64_t rows = phase.acked_in_window;  // as many rows as the collector stored
