@@ -22,7 +22,8 @@
 // way, its results read back from `results` through its `result_feed` rows
 // (the batch transaction's xid, kept on `ingested_batches.xid`), folded and
 // written by the same code. Readers see a batch's rollups about `interval`
-// after its ack (docs/availability.md).
+// after its ack, longer while a flush takes longer than that (a busy
+// database; docs/availability.md).
 //
 // Thread-safety: Add and pending_batches from any thread (ingest handler
 // threads, after their commit); Start/Stop from the owner; Flush and
