@@ -339,6 +339,7 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   m->AddSamples("sonde_incidents_open", "gauge", "Incidents open now, by kind.", open);
   dispatcher_.AppendMetrics(m);
   retention_.AppendMetrics(m);
+  rollup_folder_.AppendMetrics(m);
   members_.AppendMetrics(m);
   if (shards_ != nullptr) {
     shards_->AppendMetrics(m);

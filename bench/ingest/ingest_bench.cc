@@ -49,6 +49,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -483,7 +484,23 @@ int Main(int argc, char** argv) {
   // the machine does hits both sides alike; medians are reported.
   std::vector<double> ingest_rates, copy_one_rates, copy_each_rates, latency;
   for (int round = 0; round < o.rounds; ++round) {
+    // The rollup backlog every 2 s while the streams run (warm-up
+    // included): bounded when it stops growing.
+    std::atomic<bool> streaming{true};
+    std::vector<int64_t> backlogs;
+    std::thread sampler([&] {
+      while (streaming.load()) {
+        if (const int64_t n = unrolled(); n >= 0) {
+          backlogs.push_back(n);
+        }
+        for (int i = 0; i < 20 && streaming.load(); ++i) {
+          absl::SleepFor(absl::Milliseconds(100));
+        }
+      }
+    });
     StreamPhase phase = RunStreams(o, absl::StrCat("r", round), Clock::duration::zero());
+    streaming.store(false);
+    sampler.join();
     if (!phase.error.empty()) {
       std::cerr << "warning: " << phase.error << "\n";
     }
@@ -500,12 +517,20 @@ int Main(int argc, char** argv) {
         absl::SleepFor(absl::Milliseconds(50));
         left = unrolled();
       }
-      std::printf(" (%lld batches = %lld results not yet rolled up at the end, %s in %.2f s)",
-                  static_cast<long long>(backlog), static_cast<long long>(backlog * o.batch),
-                  left == 0 ? "rolled up" : "NOT rolled up",
-                  absl::ToDoubleSeconds(absl::Now() - since));
+      std::printf(
+          " (%lld batches = %lld results not yet rolled up at the end, %s in %.2f s;"
+          " unrolled batches every 2 s: %s)",
+          static_cast<long long>(backlog), static_cast<long long>(backlog * o.batch),
+          left == 0 ? "rolled up" : "NOT rolled up", absl::ToDoubleSeconds(absl::Now() - since),
+          absl::StrJoin(backlogs, " ").c_str());
     }
     if (o.copy && phase.acked_in_window > 0) {
+      // What the collector phase wrote is flushed to disk before the
+      // baseline runs, so neither side pays for the other's checkpoint.
+      {
+        PgConn c(PQconnectdb(o.postgres.c_str()));
+        PQclear(PQexec(c.get(), "CHECKPOINT"));
+      }
       std::string error;
       const uint64_t rows = phase.acked_in_window;  // as many rows as the collector stored
       auto one = EncodeRows(o, rows, absl::StrCat("a", round));

@@ -236,10 +236,12 @@ void RollupFolder::Loop() {
   for (;;) {
     const absl::Time start = absl::Now();
     if (absl::Status st = Flush(); !st.ok()) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("rollup flush failed (retried next interval): {}", std::string(st.message()));
     }
     if (start >= next_scan) {
       if (absl::StatusOr<int64_t> n = AdoptOrphans(options_.orphan_age); !n.ok()) {
+        failures_.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn("adopting unrolled batches failed (retried): {}",
                      std::string(n.status().message()));
       }
@@ -255,6 +257,21 @@ void RollupFolder::Loop() {
     spdlog::warn("last rollup flush failed ({} batches left to adoption): {}", pending_batches(),
                  std::string(st.message()));
   }
+}
+
+void RollupFolder::AppendMetrics(common::MetricsText* m) const {
+  m->Add("sonde_rollup_pending_batches", "gauge",
+         "Stored batches whose rollups this replica has not yet written.", pending_batches());
+  m->Add("sonde_rollup_batches_total", "counter",
+         "Batches whose rollups this replica wrote (its own and adopted ones).",
+         batches_rolled_.load(std::memory_order_relaxed));
+  m->Add("sonde_rollup_adopted_batches_total", "counter",
+         "Batches another replica (or an earlier run) left unrolled, rolled up from their "
+         "stored results.",
+         orphans_adopted_.load(std::memory_order_relaxed));
+  m->Add("sonde_rollup_failures_total", "counter",
+         "Rollup writes and adoptions that failed (retried).",
+         failures_.load(std::memory_order_relaxed));
 }
 
 void RollupFolder::Start() {

@@ -25,7 +25,7 @@
 // after its ack, longer while a flush takes longer than that (a busy
 // database; docs/availability.md).
 //
-// Thread-safety: Add and pending_batches from any thread (ingest handler
+// Thread-safety: Add, pending_batches and AppendMetrics from any thread (ingest handler
 // threads, after their commit); Start/Stop from the owner; Flush and
 // AdoptOrphans run on the caller's thread (the folder's thread, or a test)
 // under a mutex of the connection.
@@ -46,6 +46,7 @@
 #include "absl/time/time.h"
 #include "collector/storage/pg/pg.h"
 #include "collector/storage/rollups.h"
+#include "common/metrics.h"
 
 namespace sonde::collector {
 
@@ -79,6 +80,8 @@ class RollupFolder {
   absl::StatusOr<int64_t> AdoptOrphans(absl::Duration older_than);
 
   int64_t pending_batches() const;
+  // sonde_rollup_* series (docs/operations.md, "Metrics").
+  void AppendMetrics(common::MetricsText* m) const;
   int64_t batches_rolled() const { return batches_rolled_.load(std::memory_order_relaxed); }
   int64_t orphans_adopted() const { return orphans_adopted_.load(std::memory_order_relaxed); }
 
@@ -104,6 +107,7 @@ class RollupFolder {
   pg::PreparedStatements prepared_ ABSL_GUARDED_BY(conn_mu_);
   std::atomic<int64_t> batches_rolled_{0};
   std::atomic<int64_t> orphans_adopted_{0};
+  std::atomic<int64_t> failures_{0};  // flushes and adoptions that failed (retried)
   absl::Notification stop_;
   std::thread thread_;
 };
