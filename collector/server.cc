@@ -47,12 +47,19 @@ std::string Millis(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
 }
 
+StoreOptions FolderStoreOptions(RollupFolder* folder) {
+  StoreOptions o;
+  o.rollup_folder = folder;
+  return o;
+}
+
 }  // namespace
 
 CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
     : options_(std::move(options)),
       holder_(std::move(config)),
-      pool_(options_.postgres, StoreOptions{}, options_.pool),
+      rollup_folder_(options_.postgres),
+      pool_(options_.postgres, FolderStoreOptions(&rollup_folder_), options_.pool),
       ingest_(&pool_, options_.ingest),
       config_service_(&holder_),
       query_(&pool_, common::RealClock()),
@@ -131,6 +138,7 @@ absl::Status CollectorServer::Start() {
   dispatcher_.SetConfig(*config);
   retention_.SetSettings(common::EffectiveStorage(config->storage()));
   retention_.Start();
+  rollup_folder_.Start();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(
       options_.listen,
@@ -298,6 +306,7 @@ void CollectorServer::Shutdown(absl::Duration drain) {
     server_->Wait();
     server_.reset();
   }
+  rollup_folder_.Stop();  // after the last batch committed: writes its rollups
   members_.Stop();
   if (shard_status_ != nullptr) {
     shard_status_->Stop();
@@ -340,6 +349,7 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   m->AddSamples("sonde_incidents_open", "gauge", "Incidents open now, by kind.", open);
   dispatcher_.AppendMetrics(m);
   retention_.AppendMetrics(m);
+  rollup_folder_.AppendMetrics(m);
   members_.AppendMetrics(m);
   if (shards_ != nullptr) {
     shards_->AppendMetrics(m);

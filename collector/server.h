@@ -31,6 +31,7 @@
 #include "collector/metrics/slo_gauges.h"
 #include "collector/notify/dispatcher.h"
 #include "collector/storage/retention.h"
+#include "collector/storage/rollup_folder.h"
 #include "collector/storage/store.h"
 #include "collector/storage/store_pool.h"
 #include "common/file_watch.h"
@@ -116,6 +117,9 @@ class CollectorServer {
 
   const CollectorOptions options_;
   ConfigHolder holder_;
+  // Writes the rollups of committed batches (own thread and connection);
+  // before pool_, whose Stores hand it their deltas.
+  RollupFolder rollup_folder_;
   StorePool pool_;
   IngestService ingest_;
   ConfigService config_service_;

@@ -374,6 +374,16 @@ COMMENT ON COLUMN incident_events.lease_epoch IS
 COMMENT ON COLUMN outbox.lease_epoch IS
   'the epoch of the shard lease the row was queued under (detection shard, or -1 the notification scheduler); NULL when not fenced';
 )sql"},
+    {10, "ingested_batches.rolled: rollups written after the batch, by the rollup folder", R"sql(
+ALTER TABLE ingested_batches ADD COLUMN rolled boolean NOT NULL DEFAULT true;
+ALTER TABLE ingested_batches ADD COLUMN xid xid8;
+ALTER TABLE ingested_batches ALTER COLUMN xid SET DEFAULT pg_current_xact_id();
+CREATE INDEX ingested_batches_unrolled ON ingested_batches (received_at) WHERE NOT rolled;
+COMMENT ON COLUMN ingested_batches.rolled IS
+  'false from the batch''s commit until the transaction that adds its results to the rollups (collector/storage/rollup_folder.h); a batch unrolled for long is adopted by any replica from its stored results';
+COMMENT ON COLUMN ingested_batches.xid IS
+  'the batch transaction''s id: its result_feed rows (same xid) name its results, which is how an unrolled batch is read back; NULL before migration 10';
+)sql"},
     {11, "shard_leases.recorded_until: how far a detection shard's owners recorded what they decided", R"sql(
 ALTER TABLE shard_leases ADD COLUMN recorded_until timestamptz;
 COMMENT ON COLUMN shard_leases.recorded_until IS

@@ -1,12 +1,17 @@
-// Rollups of a batch at 1 minute, 1 hour and 1 day (UTC), kept in the same
-// transaction as its raw rows so reports never scan `results`:
-// `rollup_{minute,hour,day}` (probes, failures, prober errors, last result
-// and a latency histogram per phase, latency_buckets.h) and
+// Rollups at 1 minute, 1 hour and 1 day (UTC), so reports never scan
+// `results`: `rollup_{minute,hour,day}` (probes, failures, prober errors,
+// last result and a latency histogram per phase, latency_buckets.h) and
 // `rollup_{minute,hour,day}_class` (failed results per class) per check x
 // region x bucket. Failures are counted from the normalised result (`ok`,
 // which ingest derives from the class); PROBER_ERROR counts as neither
 // probe nor failure and adds no latency. A phase adds a latency sample when
 // its duration is > 0 (a phase that did not happen is 0).
+//
+// A RollupDelta is what some results add, kept at the minute level (check x
+// region x minute); the hour and day rows are folded from its minute cells
+// when it is written. Deltas merge, so the rollup folder (rollup_folder.h)
+// writes the deltas of many committed batches in one transaction; a Store
+// without a folder writes each batch's delta in the batch's transaction.
 //
 // `rollup_hour` and `rollup_day` also count the distinct minutes of their
 // bucket that have a `rollup_minute` row (`minutes_with_results`, migration
@@ -15,30 +20,97 @@
 // The report's no-data scan reads minutes only where an hour is not
 // complete (collector/report/silences.h).
 //
-// Because every level is upserted by the transaction that stores the raw
-// rows, a late result (any lateness) lands in all three levels exactly
-// once, like an on-time one. Rows are written in key order (check, bucket),
-// levels and tables always in the same order, so concurrent streams lock
-// rollup rows in the same order and cannot deadlock. Runs on the caller's
-// connection inside its transaction, in one pipeline with the batch's other
-// closing statements (store.cc).
+// A result is counted in all three levels exactly once, late or on time:
+// its delta is written in the transaction that marks its batch rolled up
+// (ingested_batches.rolled, migration 10; rollup_folder.h), or in the
+// batch's own. Rows are written in key order (check, region, bucket), levels
+// and tables always in the same order, so concurrent writers lock rollup
+// rows in the same order and cannot deadlock. Not thread-safe; QueueRollups
+// runs on the caller's connection inside its transaction.
 #ifndef SONDE_COLLECTOR_STORAGE_ROLLUPS_H_
 #define SONDE_COLLECTOR_STORAGE_ROLLUPS_H_
 
 #include <libpq-fe.h>
 
+#include <array>
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "collector/storage/latency_buckets.h"
 #include "collector/storage/pg/pg.h"
 #include "sonde/v1/collector.pb.h"
 
 namespace sonde::collector {
 
-// Queues on `pipeline` the upserts of the rollup rows of `batch` (region
-// from the batch), statements prepared once per connection in `prepared`
-// (the first batch of a connection prepares them, outside the pipeline).
-// Their outcome is the pipeline's.
-absl::Status QueueRollups(PGconn* conn, pg::PreparedStatements* prepared,
-                          const v1::ResultBatch& batch, pg::Pipeline* pipeline);
+// One result as the rollups count it (a normalised result, or a stored row).
+struct RollupSample {
+  std::string check_id;
+  std::string service;
+  absl::Time start;
+  bool prober_error = false;  // neither probe nor failure, no latency
+  bool ok = true;             // counted a failure when false
+  std::string failure_class;  // the stored class name; read when !ok or prober_error
+  std::array<int64_t, kPhaseCount> phases_us = {};  // dns, connect, tls, first byte, total
+};
+
+class RollupDelta {
+ public:
+  struct Key {
+    std::string check_id;
+    std::string region;
+    int64_t start = 0;  // bucket start, Unix seconds (UTC)
+    bool operator==(const Key& o) const {
+      return start == o.start && check_id == o.check_id && region == o.region;
+    }
+    bool operator<(const Key& o) const {
+      return std::tie(check_id, region, start) < std::tie(o.check_id, o.region, o.start);
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.check_id, k.region, k.start);
+    }
+  };
+  struct Cell {
+    std::string service;  // of the latest result
+    int64_t probes = 0;
+    int64_t failures = 0;
+    int64_t prober_errors = 0;
+    absl::Time last = absl::InfinitePast();
+    // Per phase: samples per latency bucket.
+    std::array<std::array<int64_t, kLatencyBucketCount>, kPhaseCount> latency = {};
+    std::vector<std::pair<std::string, int64_t>> classes;  // failure class -> results
+    void Merge(const Cell& other);
+    void AddClass(const std::string& name, int64_t n);
+  };
+
+  // Adds a normalised result of `region`.
+  void Add(const std::string& region, const v1::ProbeResult& r);
+  void Add(const std::string& region, const RollupSample& s);
+  void Merge(const RollupDelta& other);
+
+  bool empty() const { return cells_.empty(); }
+  int64_t results() const { return results_; }
+  const absl::flat_hash_map<Key, Cell>& cells() const { return cells_; }
+
+ private:
+  absl::flat_hash_map<Key, Cell> cells_;
+  int64_t results_ = 0;
+};
+
+// Queues on `pipeline` the upserts of the rollup rows of `delta`,
+// statements prepared once per connection in `prepared` (the first call on
+// a connection prepares them, outside the pipeline). The minute level's
+// first statement runs at once (its answer names the minutes it created,
+// which the hour and day rows count); the rest is queued, and its outcome
+// is the pipeline's.
+absl::Status QueueRollups(PGconn* conn, pg::PreparedStatements* prepared, const RollupDelta& delta,
+                          pg::Pipeline* pipeline);
 
 }  // namespace sonde::collector
 

@@ -11,6 +11,7 @@
 #include "collector/storage/copy_rows.h"
 #include "collector/storage/feed_rows.h"
 #include "collector/storage/migrations.h"
+#include "collector/storage/rollup_folder.h"
 #include "collector/storage/rollups.h"
 #include "collector/storage/utf8.h"
 #include "common/status_macros.h"
@@ -43,7 +44,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Connect(const std::string& conninf
 
 Store::Store(PgConnPtr conn, StoreOptions options)
     : conn_(std::move(conn)),
-      partitions_(options.partition_past_days, options.partition_future_days) {
+      partitions_(options.partition_past_days, options.partition_future_days),
+      rollup_folder_(options.rollup_folder) {
   PQsetNoticeReceiver(conn_.get(), &Store::OnNotice, this);
 }
 
@@ -137,11 +139,12 @@ absl::StatusOr<bool> Store::InsertBatch(const v1::ResultBatch& batch) {
   return duplicate;
 }
 
-// Five round trips per batch: (1) BEGIN and the dedup row (and gaps) in one
-// pipeline, (2) COPY start and (3) its rows and end, (4) the minute rollup
-// upsert, whose answer names the minutes it created (rollups.h), (5) the
-// other rollup upserts and COMMIT in one pipeline (the result feed's rows
-// ride in the dedup statement). A duplicate stops after (1) with a ROLLBACK.
+// Four round trips per batch with a rollup folder: (1) BEGIN and the dedup
+// row (and gaps) in one pipeline, (2) COPY start and (3) its rows and end,
+// (4) COMMIT; the result feed's rows ride in the dedup statement. Without a
+// folder, (4) is the minute rollup upsert, whose answer names the minutes it
+// created (rollups.h), and (5) the other rollup upserts and COMMIT in one
+// pipeline. A duplicate stops after (1) with a ROLLBACK.
 absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool* duplicate) {
   std::string prober_id = SanitizeUtf8(batch.prober_id());
   {
@@ -150,8 +153,8 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
     // The dedup row and, when it is new, the batch's result feed rows
     // (feed_rows.h) in one statement.
     static const std::string kRecordBatch = absl::StrCat(
-        "WITH batch AS (INSERT INTO ingested_batches (prober_id, batch_seq, results)"
-        " VALUES ($1::text, $2::bigint, $3::integer)"
+        "WITH batch AS (INSERT INTO ingested_batches (prober_id, batch_seq, results, rolled)"
+        " VALUES ($1::text, $2::bigint, $3::integer, $13::boolean)"
         " ON CONFLICT (prober_id, batch_seq) DO NOTHING RETURNING 1), ",
         FeedRowsCte(/*prober=*/1, /*region=*/4, /*first=*/5), " SELECT 1 FROM batch");
     std::vector<std::string> params = {
@@ -160,6 +163,9 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
     for (std::string& p : FeedRowParams(batch)) {
       params.push_back(std::move(p));
     }
+    // Rolled up already when there is nothing to add, or when this
+    // transaction writes the rollups itself.
+    params.push_back(rollup_folder_ == nullptr || batch.results_size() == 0 ? "true" : "false");
     head.Add(kRecordBatch, std::move(params), "record batch");
     for (const v1::Gap& gap : batch.gaps()) {
       head.Add(
@@ -206,7 +212,13 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
   pg::Pipeline tail(conn_.get());
   if (stored.results_size() > 0) {
     RETURN_IF_ERROR(CopyResults(conn_.get(), stored));
-    RETURN_IF_ERROR(QueueRollups(conn_.get(), &prepared_, stored, &tail));
+    if (rollup_folder_ == nullptr) {
+      RollupDelta delta;
+      for (const v1::ProbeResult& r : stored.results()) {
+        delta.Add(stored.region(), r);
+      }
+      RETURN_IF_ERROR(QueueRollups(conn_.get(), &prepared_, delta, &tail));
+    }
   }
   tail.Add("COMMIT", {}, "commit batch");
   ASSIGN_OR_RETURN(std::vector<PgResultPtr> answers, tail.Finish());
@@ -215,6 +227,9 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
   if (std::strcmp(PQcmdStatus(commit), "COMMIT") != 0) {
     return absl::InternalError(
         absl::StrCat("commit batch: the server answered ", PQcmdStatus(commit)));
+  }
+  if (rollup_folder_ != nullptr && stored.results_size() > 0) {
+    rollup_folder_->Add(prober_id, stored);
   }
   return absl::OkStatus();
 }

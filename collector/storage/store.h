@@ -17,9 +17,10 @@
 // range-partitioned by day on `started_at` (UTC) plus a DEFAULT partition,
 // so an insert never fails on range; `ingested_batches` is the dedup key
 // (prober_id, batch_seq); `rollup_{minute,hour,day}` and their `_class`
-// tables are per check x region x bucket counters (partitioned too) kept in
-// the same transaction as the raw rows, so availability queries never scan
-// `results`.
+// tables are per check x region x bucket counters (partitioned too), so
+// availability queries never scan `results`: written by the rollup folder
+// about a second after the batch (rollup_folder.h: the collector), or in the
+// batch's transaction (a Store without a folder).
 //
 // Errors: every libpq failure becomes an absl::Status in one place
 // (pg::PgError): UNAVAILABLE when the connection is lost (or the server is
@@ -46,6 +47,8 @@
 
 namespace sonde::collector {
 
+class RollupFolder;
+
 struct StoreOptions {
   // Results whose UTC day lies in [today - past_days, today + future_days]
   // get a daily partition (created on first use); others go to the DEFAULT
@@ -53,6 +56,10 @@ struct StoreOptions {
   // thousands of partitions.
   int partition_past_days = 35;
   int partition_future_days = 3;
+  // When set, a batch's rollups are written after its commit by this folder
+  // (rollup_folder.h; it must outlive the Store); when null, in the batch's
+  // own transaction.
+  RollupFolder* rollup_folder = nullptr;
 };
 
 class Store {
@@ -79,8 +86,10 @@ class Store {
   // The newest schema version this binary knows.
   static int LatestSchemaVersion();
 
-  // Stores a batch in one transaction of four round trips (store.cc): the
-  // dedup row, one `results` row per result (COPY), the rollups. The results must be normalised
+  // Stores a batch in one transaction (store.cc): the dedup row, one
+  // `results` row per result (COPY), and the rollups, or with a rollup
+  // folder the row marked unrolled and, after the commit, the batch's
+  // rollup delta handed to the folder. The results must be normalised
   // (ingest's NormalizeResult): rows and rollups read `ok` and the class as given. Returns true
   // when (prober_id, batch_seq) was already stored: then nothing is written. On error nothing is
   // written. Rows take prober_id and region from the batch (the stream's identity), not from each
@@ -122,6 +131,7 @@ class Store {
 
   PgConnPtr conn_;
   Partitions partitions_;
+  RollupFolder* rollup_folder_;
   pg::PreparedStatements prepared_;
   bool server_ended_session_ = false;  // a FATAL notice arrived (OnNotice)
 };

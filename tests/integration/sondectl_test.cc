@@ -127,6 +127,14 @@ TEST_F(SondectlTest, StatusReportAndIncidentAgainstARealCollector) {
                    " AND ok") == 2;
       },
       seconds(20)));
+  // Reports read the rollups, which follow the stored results by about a
+  // second (docs/availability.md): every check x region has its row.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Int("SELECT count(*) FROM (SELECT DISTINCT check_id, region FROM rollup_minute) "
+                   "x") == 4;
+      },
+      seconds(20)));
 
   // status --format json: the broken rows first, naming the incident.
   int rc = -1;
