@@ -122,7 +122,7 @@ absl::Status DetectionRunner::AddLane(int shard, std::optional<cluster::LeaseFen
   lane.fence = std::move(fence);
   lane.detector = std::move(*detector);
   if (lane.fence.has_value()) {
-    lane.live_from = now - options_.reorder_window;
+    lane.replay = ReplayFilter(now - options_.reorder_window);
   }
   return absl::OkStatus();
 }
@@ -183,7 +183,7 @@ void DetectionRunner::TryRestore() {
       lane.detector->RestoreIncidents(mine, clock_->Now());
       lane.incidents_restored = true;
       for (const detect::Incident& i : mine) {
-        lane.restored_ids.insert(i.id);
+        lane.replay.Restored(i);
       }
       if (shard == kAllShards) {
         lane.restored = true;
@@ -471,8 +471,8 @@ void DetectionRunner::TickOnce() {
         if (e.incident.kind == detect::IncidentKind::kProberFault && !prober_level) {
           continue;  // raised once, by the prober shard
         }
-        if (e.at < lane.live_from && lane.restored_ids.count(e.incident_id) == 0) {
-          continue;  // replayed by the rebuild: the previous owner decided it
+        if (!lane.replay.Writes(e)) {
+          continue;  // in the timeline already, or the previous owner's to record
         }
         spdlog::info("incident: {}", detect::DebugString(e));
         lane.waiting.push_back(std::move(e));

@@ -27,9 +27,9 @@
 // In cluster mode results come from the result feed (cluster/result_feed.h),
 // whichever replica stored them, not from this replica's ingest (Observe
 // ignores them): a gained shard is rebuilt from the stored results of its
-// checks of the last kRebuildSpan (events it decides about that past are
-// not recorded: the previous owner did), then follows the feed from the
-// rebuild's snapshot; a lost shard is no longer followed.
+// checks of the last kRebuildSpan (what it decides again about that past
+// is not recorded a second time: ReplayFilter), then follows the feed from
+// the rebuild's snapshot; a lost shard is no longer followed.
 // PROBER_FAULT tickets (prober health, config overdue) are raised by the
 // shard of the `prober_fault_service` only, so once per cluster.
 //
@@ -46,7 +46,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -61,6 +60,7 @@
 #include "collector/cluster/shard_ownership.h"
 #include "collector/detect/detector.h"
 #include "collector/incidents/incident_store.h"
+#include "collector/incidents/replay_filter.h"
 #include "common/clock.h"
 #include "sonde/v1/check.pb.h"
 #include "sonde/v1/result.pb.h"
@@ -148,14 +148,10 @@ class DetectionRunner {
     std::unique_ptr<detect::Detector> detector;
     std::deque<detect::IncidentEvent> waiting;
     bool restored = false;  // its open incidents restored: it may evaluate
-    // Events about instants before this come from the rebuild's replay of
-    // what the previous owner saw: recorded only for the incidents restored
-    // from PostgreSQL (open there: a resolution in the handover gap must
-    // land), not for others (one that opened and resolved in the replayed
-    // minutes is not paged again).
-    absl::Time live_from = absl::InfinitePast();
-    std::set<std::string> restored_ids;
-    bool incidents_restored = false;  // restored_ids filled, RestoreIncidents done
+    // Which decided events are written: not those the previous owner (or
+    // run) recorded already, which the rebuild's replay decides again.
+    ReplayFilter replay;
+    bool incidents_restored = false;  // replay told of them, RestoreIncidents done
   };
   static constexpr int kAllShards = -2;
 

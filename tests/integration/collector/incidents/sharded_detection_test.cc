@@ -15,8 +15,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "collector/cluster/members.h"
-#include "collector/cluster/shard_ownership.h"
 #include "collector/cluster/shards.h"
 #include "collector/incidents/detection.h"
 #include "collector/incidents/incident_store.h"
@@ -24,9 +22,10 @@
 #include "collector/storage/store.h"
 #include "common/clock.h"
 #include "common/config/config.h"
-#include "common/proto_time.h"
+#include "tests/integration/collector/incidents/detecting_replica.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/postgres_fixture.h"
+#include "tests/testing/probe_results.h"
 #include "tests/testing/status_matchers.h"
 
 namespace sonde::collector {
@@ -93,15 +92,10 @@ TEST(ShardedDetectionTest, AGainedShardContinuesItsIncidentAndAFencedWriteLandsN
   }
 
   common::FakeClock clock(kStart);
-  cluster::MemberHeartbeat beat(conninfo);
-  beat.SetIdentity({"a", "a:7600", "test", /*cluster_mode=*/true});
-  beat.SetConfigVersion("v1", /*reloaded=*/false);
-  cluster::ShardOwnership shards(conninfo, &beat);
-  DetectionRunner runner(conninfo, &clock);
-  runner.EnableSharding(&shards);
-  ASSERT_OK(runner.Start(config));
-  ASSERT_OK(beat.BeatOnce());
-  ASSERT_OK(shards.PassOnce());
+  DetectingReplica a(conninfo, "a", &clock);
+  cluster::ShardOwnership& shards = a.shards;
+  DetectionRunner& runner = a.runner;
+  ASSERT_OK(a.Start(config));
   ASSERT_EQ(shards.Owned().size(), static_cast<size_t>(cluster::kShardCount));
   const int64_t epoch = *shards.EpochOf(web);
 
@@ -155,8 +149,6 @@ TEST(ShardedDetectionTest, AGainedShardContinuesItsIncidentAndAFencedWriteLandsN
   for (const detect::Incident& inc : runner.TakeSnapshot("", "", "").open) {
     EXPECT_NE(inc.service, "app");
   }
-  shards.Stop();  // before the runner goes: it tells the runner of every shard it drops
-  runner.Stop();
 }
 
 // Three results of web-home in fra from prober `prober`, started `start`.
@@ -166,17 +158,8 @@ v1::ResultBatch WebBatch(const std::string& prober, uint64_t batch_seq, absl::Ti
   b.set_region("fra");
   b.set_batch_seq(batch_seq);
   for (int k = 0; k < 3; ++k) {
-    v1::ProbeResult* r = b.add_results();
-    r->set_check_id("web-home");
-    r->set_service("web");
-    r->set_kind("http");
-    r->set_prober_id(prober);
-    r->set_region("fra");
-    r->set_seq(batch_seq * 10 + k);
-    common::SetTimestamp(start + absl::Seconds(k), r->mutable_start_time());
-    r->set_ok(true);
-    r->set_failure_class(v1::FailureClass::OK);
-    r->set_total_us(1000);
+    *b.add_results() = sonde::testing::HttpResult("web-home", "web", prober, "fra",
+                                                  batch_seq * 10 + k, start + absl::Seconds(k));
   }
   return b;
 }
@@ -203,15 +186,9 @@ TEST(ShardedDetectionTest, AGainedShardIsRebuiltFromStoredResultsAndFollowsTheFe
   // Stored before this replica owns anything (by another replica, say).
   ASSERT_OK(store->InsertBatch(WebBatch(prober, 1, absl::Now() - absl::Minutes(2))).status());
 
-  cluster::MemberHeartbeat beat(conninfo);
-  beat.SetIdentity({"a", "a:7600", "test", /*cluster_mode=*/true});
-  beat.SetConfigVersion("v1", /*reloaded=*/false);
-  cluster::ShardOwnership shards(conninfo, &beat);
-  DetectionRunner runner(conninfo, common::RealClock());
-  runner.EnableSharding(&shards);
-  ASSERT_OK(runner.Start(config));
-  ASSERT_OK(beat.BeatOnce());
-  ASSERT_OK(shards.PassOnce());
+  DetectingReplica a(conninfo, "a", common::RealClock());
+  DetectionRunner& runner = a.runner;
+  ASSERT_OK(a.Start(config));
   auto observed = [&](uint64_t want) {
     for (int i = 0; i < 100 && runner.detector_stats().results_observed < want; ++i) {
       absl::SleepFor(absl::Milliseconds(50));
@@ -227,8 +204,6 @@ TEST(ShardedDetectionTest, AGainedShardIsRebuiltFromStoredResultsAndFollowsTheFe
   runner.Observe(WebBatch(prober, 3, absl::Now()));
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(runner.detector_stats().results_observed, 6u);
-  shards.Stop();  // before the runner goes: it tells the runner of every shard it drops
-  runner.Stop();
 }
 
 }  // namespace
