@@ -68,6 +68,10 @@ CollectorServer::CollectorServer(CollectorOptions options, v1::Config config)
   if (options_.cluster && !options_.config_path.empty()) {
     shards_ = std::make_unique<cluster::ShardOwnership>(options_.postgres, &members_);
     detection_.EnableSharding(shards_.get());
+    ingest_.set_spread(true);  // detection no longer depends on where streams go
+    shard_status_ =
+        std::make_unique<ShardStatusBoard>(options_.postgres, &detection_, common::RealClock());
+    query_.set_shard_status(shard_status_.get());
   }
   ingest_.set_on_committed([this](const v1::ResultBatch& batch) {
     detection_.Observe(batch);
@@ -138,6 +142,9 @@ absl::Status CollectorServer::Start() {
   query_.set_prober_vitals(&ingest_.vitals());
   query_.set_config(&holder_);
   query_.set_detection(&detection_);
+  if (shard_status_ != nullptr) {
+    shard_status_->Start();
+  }
   query_.set_members(&members_);
   // The SLO gauges of /metrics, recomputed off the scrape path.
   slo_gauges_.StartRefresh(
@@ -292,6 +299,9 @@ void CollectorServer::Shutdown(absl::Duration drain) {
     server_.reset();
   }
   members_.Stop();
+  if (shard_status_ != nullptr) {
+    shard_status_->Stop();
+  }
   detection_.Stop();  // stores incident events still waiting
   if (shards_ != nullptr) {
     shards_->Stop();  // after detection stored under the leases: hands them over
@@ -333,6 +343,9 @@ void CollectorServer::AppendMetrics(common::MetricsText* m) const {
   members_.AppendMetrics(m);
   if (shards_ != nullptr) {
     shards_->AppendMetrics(m);
+  }
+  if (shard_status_ != nullptr) {
+    shard_status_->AppendMetrics(m);
   }
   check_metrics_.AppendTo(absl::Now(), m);
   slo_gauges_.AppendTo(m);

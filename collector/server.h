@@ -22,6 +22,7 @@
 #include "collector/api/http_api.h"
 #include "collector/api/ingest_service.h"
 #include "collector/api/query_service.h"
+#include "collector/api/shard_status_board.h"
 #include "collector/auth/auth.h"
 #include "collector/cluster/members.h"
 #include "collector/cluster/shard_ownership.h"
@@ -126,6 +127,8 @@ class CollectorServer {
   cluster::MemberHeartbeat members_;  // its own thread and connection (docs/ha.md)
   // --cluster: the shard leases (own thread and connection); null otherwise.
   std::unique_ptr<cluster::ShardOwnership> shards_;
+  // --cluster: Query.Status across shards (own thread and connection).
+  std::unique_ptr<ShardStatusBoard> shard_status_;
   std::unique_ptr<HttpApi> http_;
   CheckMetrics check_metrics_;
   SloGauges slo_gauges_;

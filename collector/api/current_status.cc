@@ -1,10 +1,12 @@
 #include "collector/api/current_status.h"
 
 #include <algorithm>
+#include <map>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "collector/cluster/shards.h"
 #include "collector/incidents/incident_store.h"
 #include "common/proto_time.h"
 #include "common/text/safe_text.h"
@@ -65,6 +67,21 @@ void Redact(v1::Check* check) {
   http->set_url(RedactUserInfo(http->url()));
 }
 
+// Adds `rows` to `reply` broken first (see BuildStatusReply).
+void AddSorted(std::vector<v1::CheckRegionStatus> rows, v1::StatusReply* reply) {
+  auto key = [](const v1::CheckRegionStatus& r) {
+    return std::make_tuple(Rank(r.state()), r.incident_ids().empty(), std::cref(r.service()),
+                           std::cref(r.check()), std::cref(r.region()));
+  };
+  std::sort(rows.begin(), rows.end(),
+            [&](const v1::CheckRegionStatus& a, const v1::CheckRegionStatus& b) {
+              return key(a) < key(b);
+            });
+  for (v1::CheckRegionStatus& r : rows) {
+    *reply->add_statuses() = std::move(r);
+  }
+}
+
 }  // namespace
 
 std::string StatusStateName(const detect::SeriesStatus& status) {
@@ -99,17 +116,7 @@ v1::StatusReply BuildStatusReply(const DetectionRunner::Snapshot& snapshot, absl
     }
     rows.push_back(std::move(row));
   }
-  auto key = [](const v1::CheckRegionStatus& r) {
-    return std::make_tuple(Rank(r.state()), r.incident_ids().empty(), std::cref(r.service()),
-                           std::cref(r.check()), std::cref(r.region()));
-  };
-  std::sort(rows.begin(), rows.end(),
-            [&](const v1::CheckRegionStatus& a, const v1::CheckRegionStatus& b) {
-              return key(a) < key(b);
-            });
-  for (v1::CheckRegionStatus& r : rows) {
-    *reply.add_statuses() = std::move(r);
-  }
+  AddSorted(std::move(rows), &reply);
   std::vector<const detect::Incident*> open;
   for (const detect::Incident& i : snapshot.open) {
     open.push_back(&i);
@@ -119,6 +126,66 @@ v1::StatusReply BuildStatusReply(const DetectionRunner::Snapshot& snapshot, absl
   });
   for (const detect::Incident* i : open) {
     *reply.add_open_incidents() = ToProto(*i);
+  }
+  return reply;
+}
+
+v1::StatusReply MergeShardStatus(const std::map<int, const v1::StatusReply*>& shards,
+                                 const v1::Config& config, const v1::StatusRequest& request,
+                                 absl::Time now) {
+  v1::StatusReply reply;
+  common::SetTimestamp(now, reply.mutable_as_of());
+  // Per shard: (check, region) -> its published row.
+  std::map<int, std::map<std::pair<std::string, std::string>, const v1::CheckRegionStatus*>>
+      published;
+  for (const auto& [shard, status] : shards) {
+    auto& index = published[shard];
+    for (const v1::CheckRegionStatus& row : status->statuses()) {
+      index[{row.check(), row.region()}] = &row;
+    }
+  }
+  std::vector<v1::CheckRegionStatus> rows;
+  for (const v1::Check& c : config.checks()) {
+    if ((!request.service().empty() && c.service() != request.service()) ||
+        (!request.check().empty() && c.name() != request.check())) {
+      continue;
+    }
+    auto index = published.find(cluster::ShardOf(c));
+    for (const std::string& r : c.regions().empty() ? config.regions() : c.regions()) {
+      if (!request.region().empty() && r != request.region()) {
+        continue;
+      }
+      const v1::CheckRegionStatus* row = nullptr;
+      if (index != published.end()) {
+        auto it = index->second.find({c.name(), r});
+        row = it == index->second.end() ? nullptr : it->second;
+      }
+      if (row != nullptr && row->service() == c.service()) {
+        rows.push_back(*row);
+        continue;
+      }
+      v1::CheckRegionStatus none;  // the shard's owner has not published it
+      none.set_check(c.name());
+      none.set_service(c.service());
+      none.set_region(r);
+      none.set_state("NO_DATA");
+      rows.push_back(std::move(none));
+    }
+  }
+  AddSorted(std::move(rows), &reply);
+  std::vector<const v1::Incident*> open;
+  for (const auto& [shard, status] : shards) {
+    for (const v1::Incident& i : status->open_incidents()) {
+      open.push_back(&i);
+    }
+  }
+  auto newest_first = [](const v1::Incident* a, const v1::Incident* b) {
+    const absl::Time ta = common::ToTime(a->opened_at()), tb = common::ToTime(b->opened_at());
+    return std::tie(tb, b->id()) < std::tie(ta, a->id());
+  };
+  std::sort(open.begin(), open.end(), newest_first);
+  for (const v1::Incident* i : open) {
+    *reply.add_open_incidents() = *i;
   }
   return reply;
 }

@@ -239,6 +239,7 @@ grpc::Status IngestService::ServeReport(
       batch = v1::ResultBatch();  // a huge batch's buffers are not kept for the next
     }
     ack.set_duplicate(*duplicate);
+    ack.set_spread(spread_);
     if (!stream->Write(ack)) {
       // The prober is gone. The batch is committed; a resend is acked as a
       // duplicate.

@@ -99,6 +99,10 @@ class IngestService final : public v1::Ingest::Service {
   // starts.
   using CommitHook = std::function<void(const v1::ResultBatch&)>;
   void set_on_committed(CommitHook hook) { on_committed_ = std::move(hook); }
+  // Cluster mode (--cluster): every ack says Ack.spread, so probers spread
+  // their streams over the replicas (docs/ha.md). Set before the server
+  // starts.
+  void set_spread(bool spread) { spread_ = spread; }
 
   // Ingest.Report, as registered by the constructor: reads raw messages and
   // parses each into a ResultBatch itself. Runs on a gRPC handler thread.
@@ -128,6 +132,7 @@ class IngestService final : public v1::Ingest::Service {
   const Authenticator* auth_ = nullptr;
   ProberVitals vitals_;
   CommitHook on_committed_;
+  bool spread_ = false;
   StorePool* const pool_;
   const IngestLimits limits_;
   const common::Clock* const clock_;

@@ -187,6 +187,9 @@ v1::ChecksReply QueryService::ListChecks(const v1::ChecksRequest& request) const
 }
 
 v1::StatusReply QueryService::CurrentStatus(const v1::StatusRequest& request) const {
+  if (shard_status_ != nullptr && config_ != nullptr) {
+    return shard_status_->Status(request, *config_->Get(), clock_->Now());
+  }
   DetectionRunner::Snapshot snapshot;
   if (detection_ != nullptr) {
     snapshot = detection_->TakeSnapshot(request.service(), request.check(), request.region());

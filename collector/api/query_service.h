@@ -23,6 +23,7 @@
 #include "collector/api/config_service.h"
 #include "collector/api/prober_vitals.h"
 #include "collector/api/report_query.h"
+#include "collector/api/shard_status_board.h"
 #include "collector/auth/auth.h"
 #include "collector/cluster/members.h"
 #include "collector/incidents/detection.h"
@@ -93,6 +94,9 @@ class QueryService final : public v1::Query::Service {
     reports_.set_config(config);
   }
   void set_detection(const DetectionRunner* detection) { detection_ = detection; }
+  // Cluster mode: Status answers for every shard from `board` (not owned;
+  // must outlive the service; null: from the detection runner alone).
+  void set_shard_status(const ShardStatusBoard* board) { shard_status_ = board; }
   // Where Collectors reads the replicas (not owned; null: an empty reply).
   void set_members(const cluster::MemberHeartbeat* members) { members_ = members; }
   // The collector replicas as of the last heartbeat (docs/ha.md). Scope read.
@@ -126,6 +130,7 @@ class QueryService final : public v1::Query::Service {
   const ProberVitals* vitals_ = nullptr;
   const ConfigHolder* config_ = nullptr;
   const DetectionRunner* detection_ = nullptr;
+  const ShardStatusBoard* shard_status_ = nullptr;
   const cluster::MemberHeartbeat* members_ = nullptr;
   StorePool* const pool_;
   const common::Clock* const clock_;

@@ -432,6 +432,39 @@ DetectionRunner::Snapshot DetectionRunner::TakeSnapshot(const std::string& servi
   return out;
 }
 
+std::vector<DetectionRunner::ShardSnapshot> DetectionRunner::OwnedShardSnapshots() const {
+  absl::MutexLock lock(&mu_);
+  std::map<int, ShardSnapshot> by_shard;
+  for (const auto& [shard, lane] : lanes_) {
+    if (!lane.fence.has_value() || !lane.restored) {
+      continue;
+    }
+    ShardSnapshot& s = by_shard[shard];
+    s.fence = *lane.fence;
+    for (detect::Incident& i : lane.detector->OpenIncidents()) {
+      if (i.kind != detect::IncidentKind::kProberFault || RaisesProberFaults(lane)) {
+        s.snapshot.open.push_back(std::move(i));
+      }
+    }
+  }
+  for (const v1::Check& c : config_->checks()) {
+    const Lane* lane = LaneOf(c);
+    auto it = lane == nullptr ? by_shard.end() : by_shard.find(lane->shard);
+    if (it == by_shard.end()) {
+      continue;
+    }
+    for (const std::string& r : c.regions().empty() ? config_->regions() : c.regions()) {
+      it->second.snapshot.series.push_back(
+          {c.name(), c.service(), r, lane->detector->Status(c.name(), r)});
+    }
+  }
+  std::vector<ShardSnapshot> out;
+  for (auto& [shard, s] : by_shard) {
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, int>> DetectionRunner::OpenIncidentsByKind() const {
   std::vector<std::pair<std::string, int>> out;
   for (const detect::KindInfo& info : detect::KindTable()) {

@@ -125,6 +125,15 @@ class DetectionRunner {
   };
   Snapshot TakeSnapshot(const std::string& service, const std::string& check,
                         const std::string& region) const;
+  // Cluster mode: the snapshot of each owned shard whose open incidents are
+  // restored (every check x region of its services, its open incidents)
+  // with the lease it is held under, for the shard status board
+  // (api/shard_status_board.h). Empty otherwise. Any thread.
+  struct ShardSnapshot {
+    cluster::LeaseFence fence;
+    Snapshot snapshot;
+  };
+  std::vector<ShardSnapshot> OwnedShardSnapshots() const;
   // Open incidents per kind, every kind of the table listed (0 when none),
   // by wire name: the /metrics gauge sonde_incidents_open.
   std::vector<std::pair<std::string, int>> OpenIncidentsByKind() const;

@@ -374,6 +374,17 @@ COMMENT ON COLUMN incident_events.lease_epoch IS
 COMMENT ON COLUMN outbox.lease_epoch IS
   'the epoch of the shard lease the row was queued under (detection shard, or -1 the notification scheduler); NULL when not fenced';
 )sql"},
+    {12, "each detection shard's current state, published by its owner", R"sql(
+CREATE TABLE shard_status (
+  shard        integer     PRIMARY KEY,
+  owner        text        NOT NULL,
+  epoch        bigint      NOT NULL,
+  published_at timestamptz NOT NULL,
+  status       bytea       NOT NULL
+);
+COMMENT ON TABLE shard_status IS
+  'cluster mode: the current state of each detection shard''s checks and its open incidents (a serialized sonde.v1.StatusReply), written every 2 s by the shard''s owner under its lease (owner, epoch); every replica reads the fresh rows to answer Query.Status for all shards (docs/ha.md)';
+)sql"},
 };
 
 }  // namespace

@@ -35,7 +35,8 @@ absl::StatusOr<std::vector<std::string>> ParseCollectorList(const std::string& f
   return out;
 }
 
-CollectorTargets::CollectorTargets(std::vector<Target> targets) : targets_(std::move(targets)) {}
+CollectorTargets::CollectorTargets(std::vector<Target> targets, uint64_t seed)
+    : targets_(std::move(targets)), rng_(seed) {}
 
 std::shared_ptr<CollectorTargets> CollectorTargets::Single(std::shared_ptr<grpc::Channel> channel,
                                                            std::string address) {
@@ -57,10 +58,34 @@ size_t CollectorTargets::Failed(size_t index) {
   return current_;
 }
 
-size_t CollectorTargets::Prefer() {
+size_t CollectorTargets::Prefer(size_t ended) {
   absl::MutexLock l(&mu_);
-  current_ = 0;
+  if (!spread_) {
+    current_ = 0;
+  } else if (current_ == ended) {
+    current_ = std::uniform_int_distribution<size_t>(0, targets_.size() - 1)(rng_);
+  }
   return current_;
+}
+
+bool CollectorTargets::LearnSpread(bool spread, size_t streaming) {
+  absl::MutexLock l(&mu_);
+  spread_ = spread;
+  if (!spread || drawn_) {
+    return false;
+  }
+  drawn_ = true;
+  const size_t pick = std::uniform_int_distribution<size_t>(0, targets_.size() - 1)(rng_);
+  if (pick == streaming) {
+    return false;
+  }
+  current_ = pick;
+  return true;
+}
+
+bool CollectorTargets::spread() const {
+  absl::MutexLock l(&mu_);
+  return spread_;
 }
 
 void CollectorTargets::Select(size_t index) {

@@ -9,12 +9,17 @@
 // (Failed: a dead replica is skipped, each is tried in turn); a stream that
 // worked and then ended (the replica's maximum connection age, a shutdown)
 // goes back to the first (Prefer), so every prober returns to the
-// preferred replica once it is back. Why not spread probers over the
-// replicas: until detection is sharded with a result feed (docs/ha.md),
-// each replica's detector sees only the streams that replica receives, so
-// detection is right only while all streams go to one replica. A name that
-// resolves to several addresses is one target: gRPC tries its addresses in
-// order.
+// preferred replica once it is back: without cluster mode each replica's
+// detector sees only the streams that replica receives, so detection is
+// right only while all streams go to one replica.
+//
+// In cluster mode (the replicas' acks say Ack.spread) detection is sharded
+// and fed from PostgreSQL, so streams spread instead: the first ack that
+// says so draws a replica at random (LearnSpread; the Uplink ends its stream
+// to move there when the draw is another one), and every stream that worked
+// and ended goes to a replica drawn at random (Prefer). A failed stream
+// still moves to the next one at once. A name that resolves to several
+// addresses is one target: gRPC tries its addresses in order.
 //
 // Owns the channels (shared with the callers' stubs). Thread-safe: the
 // Uplink's thread and the ConfigClient's thread both read and move the
@@ -26,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -51,8 +57,9 @@ class CollectorTargets {
     std::string address;  // HOST:PORT as given
     std::shared_ptr<grpc::Channel> channel;
   };
-  // `targets` is not empty; the first is current.
-  explicit CollectorTargets(std::vector<Target> targets);
+  // `targets` is not empty; the first is current. `seed` seeds the random
+  // draws of cluster mode (tests pass a fixed one).
+  explicit CollectorTargets(std::vector<Target> targets, uint64_t seed = std::random_device{}());
   // One target: the single-collector setup, or a test's channel.
   static std::shared_ptr<CollectorTargets> Single(std::shared_ptr<grpc::Channel> channel,
                                                   std::string address = "collector");
@@ -67,9 +74,19 @@ class CollectorTargets {
   // to the following target, unless another thread moved on already.
   // Returns the current target.
   size_t Failed(size_t index);
-  // A stream that was acked ended: the next one goes to the first target.
-  // Returns it (0).
-  size_t Prefer();
+  // A stream on target `ended` that was acked ended. Not in cluster mode:
+  // the next one goes to the first target. In cluster mode: to a target
+  // drawn at random, or, when the current one is no longer `ended`
+  // (LearnSpread's draw, Select), to the current one. Returns it.
+  size_t Prefer(size_t ended);
+  // An ack on a stream to target `streaming` said whether the replica runs
+  // in cluster mode (Ack.spread). The first ack that says so since start
+  // draws a replica at random and makes it current; returns true when that
+  // is another target than `streaming` (the caller ends that stream, its
+  // batches acked, so the next one goes there), else false.
+  bool LearnSpread(bool spread, size_t streaming);
+  // Whether the latest ack said cluster mode.
+  bool spread() const;
   // Makes `index` current (a replica that came back while the current one
   // is down).
   void Select(size_t index);
@@ -78,6 +95,9 @@ class CollectorTargets {
   const std::vector<Target> targets_;
   mutable absl::Mutex mu_;
   size_t current_ ABSL_GUARDED_BY(mu_) = 0;
+  bool spread_ ABSL_GUARDED_BY(mu_) = false;
+  bool drawn_ ABSL_GUARDED_BY(mu_) = false;  // the start's draw is done
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sonde::prober

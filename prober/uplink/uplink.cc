@@ -383,7 +383,8 @@ void Uplink::Run() {
     if (targets_->size() > 1) {
       // Another replica stores the same batches (dedup makes the resend
       // harmless): try each once before backing off.
-      const size_t next = progressed ? targets_->Prefer() : targets_->Failed(stream_target_);
+      const size_t next =
+          progressed ? targets_->Prefer(stream_target_) : targets_->Failed(stream_target_);
       if (failed_in_row < targets_->size()) {
         if (next != stream_target_) {
           spdlog::warn("collector {} stream ended ({}); streaming to {}",
@@ -501,12 +502,20 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
       stubs_[stream_target_]->Report(&ctx);
   std::atomic<bool> got_ack{false};
   std::atomic<bool> reader_done{false};
+  // Cluster mode learned at start: the stream ends once its batches are
+  // acked, and the next goes to the replica drawn (CollectorTargets).
+  bool moving = false;  // guarded by mu_
 
   std::thread reader([&] {
     v1::Ack ack;
     while (stream->Read(&ack)) {
       absl::MutexLock l(&mu_);
       AckUpTo(ack.batch_seq(), ack.duplicate());
+      if (targets_->LearnSpread(ack.spread(), stream_target_)) {
+        moving = true;
+        spdlog::info("collectors run in cluster mode; moving to {} (drawn at random)",
+                     targets_->address(targets_->current()));
+      }
       got_ack = true;
       one_in_flight_ = false;
       stats_.connected = true;
@@ -523,7 +532,7 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
     {
       absl::MutexLock l(&mu_);
       while (true) {
-        if (reader_done || StopDue()) {
+        if (reader_done || StopDue() || (moving && in_flight_ == 0)) {
           break;
         }
         FormBatches(stopping_);
@@ -531,7 +540,7 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
           spool_->MaybeSync();
         }
         const size_t window = one_in_flight_ ? 1 : options_.max_unacked_batches;
-        if (in_flight_ < window) {
+        if (in_flight_ < window && !moving) {
           to_send = NextToSend();
           if (to_send) {
             break;

@@ -17,7 +17,10 @@
 // once before the backoff below applies, a replica that comes back while
 // the current one is down is taken at once, and a stream that worked and
 // ended (the replica's maximum connection age) reopens on the first,
-// preferred replica.
+// preferred replica -- or, when the acks say the replicas run in cluster
+// mode (Ack.spread), on one drawn at random; the first such ack since start
+// draws one too and, when it is another replica, the stream ends once its
+// batches are acked and reopens there.
 // With one collector:
 // ChannelArguments() pins gRPC's own connect backoff to `connect_retry`
 // (1 s, no growth), so a collector that cannot be reached is tried for real

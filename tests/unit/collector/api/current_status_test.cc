@@ -6,9 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "collector/cluster/shards.h"
 #include "common/proto_time.h"
 #include "common/result_json.h"
 
@@ -176,6 +178,54 @@ TEST(CurrentStatusTest, ChecksFilterAndSortByServiceThenName) {
   v1::ChecksRequest one;
   one.set_check("b2");
   EXPECT_EQ(BuildChecksReply(config, one).checks_size(), 1);
+}
+
+// Cluster mode: each shard's owner publishes its BuildStatusReply; any
+// replica merges them into the reply one detector over every check would
+// give, NO_DATA where a shard's owner published nothing.
+TEST(CurrentStatusTest, ShardRepliesMergeIntoOneReplyForEveryConfiguredCheck) {
+  ASSERT_NE(cluster::ShardOf("shop"), cluster::ShardOf("api"));
+  v1::Config config;
+  config.add_regions("fra");
+  config.add_regions("ams");
+  for (const char* name : {"shop-web", "shop-cart", "api-home"}) {
+    v1::Check* c = config.add_checks();
+    c->set_name(name);
+    c->set_service(std::string(name).substr(0, std::string(name).find('-')));
+  }
+  DetectionRunner::Snapshot shop;
+  shop.series = {Series("shop-web", "shop", "fra", RegionState::kDown),
+                 Series("shop-web", "shop", "ams", RegionState::kUp),
+                 Series("shop-cart", "shop", "fra", RegionState::kUp),
+                 Series("shop-cart", "shop", "ams", RegionState::kUp),
+                 // Not configured any more, and another shard's check: left out.
+                 Series("shop-old", "shop", "fra", RegionState::kDown),
+                 Series("api-home", "api", "fra", RegionState::kDown)};
+  shop.open = {Open("shop/regional_outage/1", "shop", {"shop-web"}, {"fra"},
+                    kNow - absl::Minutes(3))};
+  const v1::StatusReply published = BuildStatusReply(shop, kNow - absl::Seconds(1));
+  const std::map<int, const v1::StatusReply*> shards = {{cluster::ShardOf("shop"), &published}};
+
+  v1::StatusReply all = MergeShardStatus(shards, config, v1::StatusRequest(), kNow);
+  EXPECT_EQ(Order(all),
+            (std::vector<std::string>{"shop-web/fra=DOWN", "api-home/ams=NO_DATA",
+                                      "api-home/fra=NO_DATA", "shop-cart/ams=UP",
+                                      "shop-cart/fra=UP", "shop-web/ams=UP"}));
+  EXPECT_EQ(common::ToTime(all.as_of()), kNow);
+  ASSERT_EQ(all.statuses(0).incident_ids_size(), 1);
+  EXPECT_EQ(all.statuses(0).incident_ids(0), "shop/regional_outage/1");
+  EXPECT_FALSE(all.statuses(1).has_last_result());
+  ASSERT_EQ(all.open_incidents_size(), 1);
+  EXPECT_EQ(all.open_incidents(0).id(), "shop/regional_outage/1");
+
+  // The filters apply as on one collector.
+  v1::StatusRequest only;
+  only.set_service("shop");
+  only.set_region("fra");
+  EXPECT_EQ(Order(MergeShardStatus(shards, config, only, kNow)),
+            (std::vector<std::string>{"shop-web/fra=DOWN", "shop-cart/fra=UP"}));
+  // Nothing published: every configured check x region, NO_DATA.
+  EXPECT_EQ(MergeShardStatus({}, config, v1::StatusRequest(), kNow).statuses_size(), 6);
 }
 
 }  // namespace

@@ -31,7 +31,8 @@ namespace fs = std::filesystem;
 // Stores every batch it reads and acks it, like a collector whose database
 // always commits -- except a batch holding a result of check `refused_check`
 // (when set), which ends the stream with INVALID_ARGUMENT, and the first
-// `refused_streams` streams, which it ends at once with UNAVAILABLE.
+// `refused_streams` streams, which it ends at once with UNAVAILABLE; its
+// acks say Ack.spread when set_spread(true).
 class RecordingIngest final : public v1::Ingest::Service {
  public:
   explicit RecordingIngest(std::string refused_check = "", int refused_streams = 0)
@@ -58,6 +59,7 @@ class RecordingIngest final : public v1::Ingest::Service {
       }
       v1::Ack ack;
       ack.set_batch_seq(batch.batch_seq());
+      ack.set_spread(spread_.load());
       if (!stream->Write(ack)) {
         break;
       }
@@ -72,8 +74,11 @@ class RecordingIngest final : public v1::Ingest::Service {
     absl::MutexLock l(&mu_);
     return stream_starts_;
   }
+  // Acks say Ack.spread (a replica in cluster mode).
+  void set_spread(bool spread) { spread_ = spread; }
 
  private:
+  std::atomic<bool> spread_{false};
   const std::string refused_check_;
   const int refused_streams_;
   std::vector<absl::Time> stream_starts_ ABSL_GUARDED_BY(mu_);
@@ -565,6 +570,74 @@ TEST_F(UplinkTest, FailsOverBetweenReplicasWithoutLosingAResult) {
   EXPECT_EQ(seqs.size(), static_cast<size_t>(added)) << "results lost";
   EXPECT_EQ(*seqs.rbegin() - min_seq + 1, static_cast<uint64_t>(added)) << "seqs not contiguous";
   servers[first]->Shutdown(std::chrono::system_clock::now());
+}
+
+// Cluster mode (Ack.spread): the first ack draws a replica; when that is
+// another one, the prober stops sending, waits for its in-flight acks and
+// moves there -- nothing is sent twice, nothing lost.
+TEST_F(UplinkTest, MovesOnceToTheReplicaDrawnWhenTheAcksSaySpread) {
+  // A seed whose first draw, streaming to replica 0, is replica 1.
+  uint64_t seed = 1;
+  std::vector<CollectorTargets::Target> probe;
+  for (int i = 0; i < 2; ++i) {
+    probe.push_back(
+        {"unused", grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials())});
+  }
+  while (!CollectorTargets(probe, seed).LearnSpread(true, 0)) {
+    ++seed;
+  }
+  std::vector<std::unique_ptr<RecordingIngest>> ingests;
+  std::unique_ptr<grpc::Server> servers[2];
+  std::vector<CollectorTargets::Target> list;
+  for (int i = 0; i < 2; ++i) {
+    ingests.push_back(std::make_unique<RecordingIngest>());
+    ingests.back()->set_spread(true);
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(ingests.back().get());
+    servers[i] = builder.BuildAndStart();
+    ASSERT_NE(servers[i], nullptr);
+    const std::string address = absl::StrCat("127.0.0.1:", port);
+    list.push_back({address, grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                                       Uplink::ChannelArguments(SmallSpool()))});
+  }
+  auto targets = std::make_shared<CollectorTargets>(std::move(list), seed);
+  auto uplink = Uplink::Create(targets, SmallSpool());
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  (*uplink)->Start();
+  int added = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (ingests[1]->batches().size() < 5 && absl::Now() < deadline) {
+    for (int i = 0; i < 10; ++i) {
+      (*uplink)->Add(Result(added++, 10));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GE(ingests[1]->batches().size(), 5u) << "the prober did not move to the drawn replica";
+  EXPECT_TRUE(targets->spread());
+  EXPECT_EQ(targets->current(), 1u);
+  EXPECT_GE(ingests[0]->batches().size(), 1u) << "the start went to the first replica";
+  EXPECT_EQ(ingests[0]->stream_starts().size(), 1u);
+  EXPECT_EQ(ingests[1]->stream_starts().size(), 1u) << "moved more than once";
+  (*uplink)->Stop(absl::Seconds(5));
+  EXPECT_EQ((*uplink)->backlog(), 0u);
+  std::set<uint64_t> batch_seqs, seqs;
+  size_t batches = 0;
+  for (const auto& ingest : ingests) {
+    for (const v1::ResultBatch& b : ingest->batches()) {
+      batches++;
+      batch_seqs.insert(b.batch_seq());
+      for (const v1::ProbeResult& r : b.results()) {
+        seqs.insert(r.seq());
+      }
+    }
+  }
+  EXPECT_EQ(batch_seqs.size(), batches) << "a batch was sent to both replicas";
+  EXPECT_EQ(seqs.size(), static_cast<size_t>(added)) << "results lost";
+  for (auto& server : servers) {
+    server->Shutdown(std::chrono::system_clock::now());
+  }
 }
 
 }  // namespace
