@@ -32,7 +32,7 @@ echo "=== scenario suite (ctest -L scenario, ran alongside; full log: $SCENARIO_
 if [ "$scenario_status" -ne 0 ]; then
   cat "$SCENARIO_LOG"
 else
-  grep -E '\[ time to (detect|notify) \]|\[ (patroni failover|handover) \]|Test +#[0-9]+:|tests passed|Total Test time' "$SCENARIO_LOG" |
+  grep -E '\[ time to (detect|notify) \]|\[ (patroni failover|handover|fenced|delivery) \]|Test +#[0-9]+:|tests passed|Total Test time' "$SCENARIO_LOG" |
     sed -E 's/^[0-9]+: //; s/ \.{3,}/ /'
 fi
 [ "$status" -eq 0 ] && [ "$scenario_status" -eq 0 ]

@@ -1,5 +1,6 @@
 #include "collector/cluster/shard_leases.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -90,6 +91,14 @@ absl::StatusOr<bool> ShardLeases::Release(PGconn* c, int shard, const std::strin
 
 absl::Status ShardLeases::Fence(PGconn* c, int shard, const std::string& owner,
                                 int64_t epoch) const {
+  // For this transaction only: a writer that stalls inside it (SIGSTOP, a
+  // frozen VM) is ended by PostgreSQL, which rolls it back and lets go of
+  // the row, so the takeover waits a third of the TTL at most.
+  RETURN_IF_ERROR(
+      ExecParams(c, "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
+                 {absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl_ / 3)))},
+                 "bound a stalled fenced transaction")
+          .status());
   ASSIGN_OR_RETURN(
       PgResultPtr res,
       ExecParams(c,

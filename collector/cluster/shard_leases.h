@@ -86,6 +86,10 @@ class ShardLeases {
   // In the caller's open transaction: OK when `owner` holds the running
   // lease of `epoch` (the row stays locked FOR SHARE until the transaction
   // ends); FAILED_PRECONDITION "fenced" when it does not -- roll back.
+  // The transaction may then sit idle (between its statements) for a third
+  // of the TTL at most: a writer stalled longer is ended by PostgreSQL
+  // (idle_in_transaction_session_timeout; rolled back, the session closed),
+  // so a paused writer cannot hold off a takeover past that.
   absl::Status Fence(PGconn* c, int shard, const std::string& owner, int64_t epoch) const;
   absl::Status Fence(PGconn* c, const LeaseFence& f) const {
     return Fence(c, f.shard, f.owner, f.epoch);

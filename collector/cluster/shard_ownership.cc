@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "collector/cluster/shards.h"
@@ -60,6 +61,18 @@ std::vector<std::string> Candidates(const ClusterView& view) {
   }
   return out;
 }
+
+namespace {
+
+// PostgreSQL's lock_not_available: a lease statement waited lock_wait for a
+// row a fenced write in flight holds FOR SHARE (shard_leases.h). The shard
+// is then left until the next pass, so the other shards' renewals never
+// wait on another session.
+bool IsLockTimeout(const absl::Status& s) {
+  return absl::StrContains(s.message(), "SQLSTATE 55P03");
+}
+
+}  // namespace
 
 ShardOwnership::ShardOwnership(std::string conninfo, const MemberHeartbeat* members,
                                ShardOwnershipOptions options)
@@ -146,6 +159,17 @@ absl::Status ShardOwnership::PassOnce() {
       return c.status();
     }
     conn_ = *std::move(c);
+    absl::Status bounded =
+        pg::Exec(conn_.get(),
+                 absl::StrCat("SET lock_timeout = ",
+                              std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.lock_wait))),
+                 "bound the shard loop's lock waits")
+            .status();
+    if (!bounded.ok()) {
+      conn_.reset();
+      pass_failures_++;
+      return bounded;
+    }
   }
   absl::Status st = Pass(conn_.get(), me, wanted);
   if (!st.ok()) {
@@ -161,7 +185,11 @@ absl::Status ShardOwnership::Pass(PGconn* c, const std::string& me, const std::s
       // end the lease so the new owner need not wait for the TTL.
       Drop(shard, epoch);
       released_++;
-      RETURN_IF_ERROR(leases_.Release(c, shard, me, epoch).status());
+      absl::Status released = leases_.Release(c, shard, me, epoch).status();
+      // A locked row (our own write in flight): the lease expires by itself.
+      if (!released.ok() && !IsLockTimeout(released)) {
+        return released;
+      }
       continue;
     }
     absl::Time renewed;
@@ -177,8 +205,12 @@ absl::Status ShardOwnership::Pass(PGconn* c, const std::string& me, const std::s
     if (sent - renewed < options_.renew_every) {
       continue;
     }
-    ASSIGN_OR_RETURN(std::optional<ShardLease> lease, leases_.Renew(c, shard, me, epoch));
-    if (!lease.has_value()) {
+    absl::StatusOr<std::optional<ShardLease>> lease = leases_.Renew(c, shard, me, epoch);
+    if (!lease.ok() && IsLockTimeout(lease.status())) {
+      continue;  // our own write of the shard in flight: renewed at the next pass
+    }
+    RETURN_IF_ERROR(lease.status());
+    if (!lease->has_value()) {
       lost_++;
       spdlog::warn("shard {}: lease of epoch {} lost (expired or taken over)", shard, epoch);
       Drop(shard, epoch);
@@ -233,12 +265,20 @@ absl::Status ShardOwnership::AcquireWanted(PGconn* c, const std::string& me,
       }
       // Ours from an earlier run of this replica id: end it, so this run
       // writes under a new epoch and the old run's writes are fenced.
-      RETURN_IF_ERROR(leases_.Release(c, shard, me, it->second.second).status());
+      absl::Status released = leases_.Release(c, shard, me, it->second.second).status();
+      if (!released.ok() && IsLockTimeout(released)) {
+        continue;  // a write of the earlier run in flight: tried at the next pass
+      }
+      RETURN_IF_ERROR(released);
     }
     const absl::Time sent = absl::Now();
-    ASSIGN_OR_RETURN(std::optional<ShardLease> lease, leases_.Acquire(c, shard, me));
-    if (lease.has_value()) {
-      Gain(shard, lease->epoch, sent);
+    absl::StatusOr<std::optional<ShardLease>> lease = leases_.Acquire(c, shard, me);
+    if (!lease.ok() && IsLockTimeout(lease.status())) {
+      continue;  // the previous owner's write in flight: tried at the next pass
+    }
+    RETURN_IF_ERROR(lease.status());
+    if (lease->has_value()) {
+      Gain(shard, (*lease)->epoch, sent);
     }
   }
   return absl::OkStatus();

@@ -13,6 +13,10 @@
 //   - acquires the shards rendezvous gives it that are free or expired (a
 //     new owner always under a new epoch).
 // Lost() drops a shard at once when a fenced write found its lease gone.
+// A lease statement waits at most lock_wait (1 s) for a row locked by a
+// fenced write in flight (lock_timeout); that shard is then left until the
+// next pass, so one stalled writer cannot hold up the renewals of the
+// others.
 //
 // The callbacks run on the thread that decided (the ownership thread, or
 // Lost()'s caller), outside this class's lock; they must not call back into
@@ -64,6 +68,8 @@ struct ShardOwnershipOptions {
   absl::Duration ttl = kLeaseTtl;
   absl::Duration renew_every = kLeaseTtl / 3;
   absl::Duration pass_every = absl::Seconds(1);
+  // The longest a lease statement waits for a locked row (lock_timeout).
+  absl::Duration lock_wait = absl::Seconds(1);
 };
 
 class ShardOwnership {

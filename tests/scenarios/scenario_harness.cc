@@ -272,11 +272,17 @@ absl::Status WebhookReceiver::Start() {
     d.body = req.body;
     const std::string sig = req.get_header_value("X-Sonde-Signature");
     d.signature_ok = notify::testing::SignatureValid(secret_, sig, req.body);
+    d.peer_port = req.remote_port;
     ParseBody(&d);
     {
       absl::MutexLock l(&mu_);
       d.answered = answer_status_;
       deliveries_.push_back(d);
+      if (hold_match_ != nullptr && hold_match_(d)) {
+        hold_match_ = nullptr;
+        held_ = d;
+        mu_.Await(absl::Condition(&released_));
+      }
     }
     res.status = d.answered;
     res.set_content(d.answered / 100 == 2 ? "ok\n" : "refused by the scenario\n", "text/plain");
@@ -293,6 +299,7 @@ absl::Status WebhookReceiver::Start() {
 }
 
 void WebhookReceiver::Stop() {
+  ReleaseHeld();
   if (server_ != nullptr) {
     server_->stop();
   }
@@ -308,6 +315,31 @@ std::string WebhookReceiver::Url(const std::string& path) const {
 void WebhookReceiver::SetAnswerStatus(int status) {
   absl::MutexLock l(&mu_);
   answer_status_ = status;
+}
+
+void WebhookReceiver::HoldNext(std::function<bool(const Delivery&)> match) {
+  absl::MutexLock l(&mu_);
+  hold_match_ = std::move(match);
+  held_.reset();
+  released_ = false;
+}
+
+std::optional<Delivery> WebhookReceiver::WaitForHeld(milliseconds timeout) const {
+  std::optional<Delivery> held;
+  WaitUntil(
+      [&] {
+        absl::MutexLock l(&mu_);
+        held = held_;
+        return held.has_value();
+      },
+      timeout, milliseconds(20));
+  return held;
+}
+
+void WebhookReceiver::ReleaseHeld() {
+  absl::MutexLock l(&mu_);
+  hold_match_ = nullptr;
+  released_ = true;
 }
 
 std::vector<Delivery> WebhookReceiver::deliveries() const {
@@ -474,8 +506,7 @@ absl::Status Scenario::StartTargets(const FaultTarget::Options& faultd) {
   return webhook_->Start();
 }
 
-absl::Status Scenario::StartSonde(const ScenarioConfig& config, int replicas,
-                                  Detection detection) {
+absl::Status Scenario::StartSonde(const ScenarioConfig& config, int replicas, Detection detection) {
   const std::string path = config_path();
   {
     std::ofstream out(path, std::ios::trunc);
@@ -531,6 +562,8 @@ absl::Status Scenario::StartSonde(const ScenarioConfig& config, int replicas,
   }
   return absl::OkStatus();
 }
+
+std::string Scenario::conninfo() const { return pg_->conninfo(); }
 
 std::vector<std::string> Scenario::prober_ids() const {
   std::vector<std::string> ids;

@@ -87,6 +87,7 @@ struct Delivery {
   int answered = 0;           // the status the receiver answered
   std::string event;          // X-Sonde-Event header
   std::string delivery_id;    // X-Sonde-Delivery header
+  int peer_port = 0;          // the sender's TCP port on 127.0.0.1 (who sent it)
   bool signature_ok = false;  // X-Sonde-Signature t=<unix>,v1=HMAC(secret, "<t>.<body>")
   std::string body;
   bool json_ok = false;  // body parsed as the version-1 document
@@ -119,6 +120,13 @@ class WebhookReceiver {
   std::string Url(const std::string& path) const;
   // What to answer from now on: 200 accepts, e.g. 500 refuses.
   void SetAnswerStatus(int status);
+  // Holds the answer to the next delivery matching `match` (recorded on
+  // arrival) until ReleaseHeld(): its sender waits, its delivery in flight.
+  void HoldNext(std::function<bool(const Delivery&)> match);
+  // The held delivery, once it arrived (within `timeout`).
+  std::optional<Delivery> WaitForHeld(std::chrono::milliseconds timeout) const;
+  // Answers the held delivery (Stop() does too).
+  void ReleaseHeld();
 
   std::vector<Delivery> deliveries() const;
   // Deliveries the receiver accepted (answered 2xx), optionally filtered.
@@ -139,6 +147,9 @@ class WebhookReceiver {
   mutable absl::Mutex mu_;
   int answer_status_ ABSL_GUARDED_BY(mu_) = 200;
   std::vector<Delivery> deliveries_ ABSL_GUARDED_BY(mu_);
+  std::function<bool(const Delivery&)> hold_match_ ABSL_GUARDED_BY(mu_);
+  std::optional<Delivery> held_ ABSL_GUARDED_BY(mu_);
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A row of `incidents`.
@@ -220,6 +231,8 @@ class Scenario {
   const std::string& name() const { return name_; }
   testing::ScratchDir& scratch() { return *scratch_; }
   testing::Db& db() { return *db_; }
+  // The PostgreSQL connection string (for a second session of the test's own).
+  std::string conninfo() const;
   FaultTarget& faultd() { return *faultd_; }
   WebhookReceiver& webhook() { return *webhook_; }
   testing::Collector& collector() { return *collectors_.front(); }

@@ -423,6 +423,12 @@ void Collector::Reload() {
   }
 }
 
+void Collector::Signal(int sig) {
+  if (process_ != nullptr) {
+    process_->Signal(sig);
+  }
+}
+
 bool Collector::running() { return process_ != nullptr && process_->running(); }
 
 std::string Collector::address() const { return absl::StrCat("127.0.0.1:", port_); }

@@ -164,6 +164,8 @@ class Collector {
   void Kill();                                                 // SIGKILL, reaped
   std::optional<int> Stop(std::chrono::milliseconds timeout);  // SIGTERM
   void Reload();                                               // SIGHUP
+  // Any other signal, e.g. SIGSTOP / SIGCONT (a paused replica).
+  void Signal(int sig);
   bool running();
   std::string address() const;
   std::string Log() const;

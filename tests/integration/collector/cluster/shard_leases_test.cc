@@ -1,7 +1,8 @@
 // Shard leases (collector/cluster/shard_leases.h) against PostgreSQL: a
 // lease is taken, renewed, lost on expiry and taken over by the database
 // clock, a new owner bumps the epoch, and the fence check refuses a lost
-// lease and holds off a takeover while a fenced write is in flight.
+// lease and holds off a takeover while a fenced write is in flight, but not
+// past a third of the TTL for a writer stalled inside its transaction.
 #include "collector/cluster/shard_leases.h"
 
 #include <gtest/gtest.h>
@@ -104,18 +105,19 @@ TEST_F(ShardLeasesTest, AFencedWriteInFlightHoldsOffTheTakeover) {
   ASSERT_TRUE(got.ok() && got->has_value());
   ASSERT_TRUE(pg::Exec(a_.get(), "BEGIN", "begin").ok());
   ASSERT_TRUE(leases_.Fence(a_.get(), 7, "a", 1).ok());
-  absl::SleepFor(absl::Milliseconds(1300));  // a's lease expires mid-transaction
 
   std::atomic<bool> done{false};
   std::optional<ShardLease> taken;
   std::thread takeover([&] {
+    absl::SleepFor(absl::Milliseconds(1200));  // a's lease has expired
     auto t = leases_.Acquire(b_.get(), 7, "b");
     if (t.ok()) {
       taken = *t;
     }
     done = true;
   });
-  absl::SleepFor(absl::Milliseconds(500));
+  // a's write is still running (a statement, not idle) when b tries.
+  ASSERT_TRUE(pg::Exec(a_.get(), "SELECT pg_sleep(1.7)", "a long write").ok());
   EXPECT_FALSE(done) << "the takeover did not wait for the fenced write";
   ASSERT_TRUE(pg::Exec(a_.get(), "COMMIT", "commit").ok());
   takeover.join();
@@ -124,6 +126,29 @@ TEST_F(ShardLeasesTest, AFencedWriteInFlightHoldsOffTheTakeover) {
   EXPECT_EQ(taken->epoch, 2);
   // The next write of a finds the new epoch: fenced.
   EXPECT_EQ(leases_.Fence(a_.get(), 7, "a", 1).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A writer stalled inside its fenced transaction (SIGSTOPped between two
+// statements) does not hold the lease row, and with it the takeover, until
+// it wakes: PostgreSQL ends its session a third of the TTL after its last
+// statement and rolls the transaction back.
+TEST_F(ShardLeasesTest, AWriterStalledInItsFencedTransactionIsEndedByPostgreSQL) {
+  auto got = leases_.Acquire(a_.get(), 7, "a");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  ASSERT_TRUE(pg::Exec(a_.get(), "BEGIN", "begin").ok());
+  ASSERT_TRUE(leases_.Fence(a_.get(), 7, "a", 1).ok());
+  absl::SleepFor(absl::Milliseconds(1300));  // stalled past the lease
+
+  const absl::Time tried = absl::Now();
+  auto taken = leases_.Acquire(b_.get(), 7, "b");
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_TRUE(taken->has_value());
+  EXPECT_EQ((*taken)->owner, "b");
+  EXPECT_EQ((*taken)->epoch, 2);
+  EXPECT_LT(absl::Now() - tried, absl::Milliseconds(500))
+      << "the takeover waited for the stalled writer";
+  // a's transaction is gone: nothing it wrote can commit.
+  EXPECT_FALSE(pg::Exec(a_.get(), "COMMIT", "commit").ok());
 }
 
 }  // namespace

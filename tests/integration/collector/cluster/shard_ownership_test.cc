@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "collector/cluster/shards.h"
@@ -33,7 +34,8 @@ struct Replica {
   explicit Replica(const std::string& id)
       : beat(sonde::testing::PostgresEnvironment::conninfo(), kBeatEvery, kTtl),
         shards(sonde::testing::PostgresEnvironment::conninfo(), &beat,
-               ShardOwnershipOptions{kTtl, kTtl / 3, absl::Milliseconds(200)}) {
+               ShardOwnershipOptions{kTtl, kTtl / 3, absl::Milliseconds(200),
+                                     absl::Milliseconds(300)}) {
     beat.SetIdentity({id, id + ":7600", "test", /*cluster_mode=*/true});
     beat.SetConfigVersion("v1", /*reloaded=*/false);
     shards.set_on_gained([this](int shard, int64_t epoch) {
@@ -201,6 +203,41 @@ TEST_F(ShardOwnershipTest, AJoiningReplicaGetsItsShareByHandoverAndAFencedShardI
   EXPECT_TRUE(a->shards.EpochOf(s).has_value());
   a->shards.Fenced(s, *a->shards.EpochOf(s));
   EXPECT_FALSE(a->shards.EpochOf(s).has_value());
+}
+
+// A fenced write of one shard stalled in flight (its transaction holds the
+// lease row FOR SHARE, its writer asleep) holds up no renewal of the other
+// shards: the loop waits lock_wait for that row, then leaves the shard
+// until the next pass.
+TEST_F(ShardOwnershipTest, AStalledWriteOfOneShardHoldsUpNoOtherRenewal) {
+  auto a = std::make_unique<Replica>("a");
+  a->Step();
+  a->Step();
+  const std::map<int, int64_t> before = a->shards.Owned();
+  ASSERT_EQ(before.size(), static_cast<size_t>(kShardCount));
+  constexpr int kStalled = 5;
+  auto writer = pg::Connect(sonde::testing::PostgresEnvironment::conninfo(), "stalled-writer");
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(pg::Exec(writer->get(), "BEGIN", "begin").ok());
+  ASSERT_TRUE(
+      pg::Exec(writer->get(),
+               absl::StrCat("SELECT 1 FROM shard_leases WHERE shard = ", kStalled, " FOR SHARE"),
+               "hold the row")
+          .ok());
+  const absl::Time until = absl::Now() + 2 * kTtl;
+  while (absl::Now() < until) {
+    a->Step();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const std::map<int, int64_t> after = a->shards.Owned();
+  for (const auto& [shard, epoch] : before) {
+    if (shard != kStalled) {
+      auto it = after.find(shard);
+      EXPECT_TRUE(it != after.end() && it->second == epoch)
+          << "shard " << shard << " lost while shard " << kStalled << "'s row was held";
+    }
+  }
+  EXPECT_TRUE(pg::Exec(writer->get(), "ROLLBACK", "rollback").ok());
 }
 
 }  // namespace
