@@ -55,6 +55,15 @@ absl::Status Detector::Impl::SetConfig(const v1::Config& config, int64_t now) {
       regions[r].silent = it->second.silent;
       regions[r].unhealthy = it->second.unhealthy;
       regions[r].unhealthy_since = it->second.unhealthy_since;
+      regions[r].exported_unhealthy = it->second.exported_unhealthy;
+      regions[r].exported_ticket = std::move(it->second.exported_ticket);
+      regions[r].ticket = std::move(it->second.ticket);
+      regions[r].verdicts = std::move(it->second.verdicts);
+      if (!regions[r].verdicts.empty()) {
+        // The timers name regions by index: the waiting verdicts get a new one.
+        PushTimer(std::max(Us(regions[r].verdicts.front().at), now), kVerdictTimer,
+                  static_cast<uint32_t>(r));
+      }
     }
   }
 

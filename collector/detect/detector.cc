@@ -94,6 +94,30 @@ Detector::Detector(DetectorOptions options)
 
 Detector::~Detector() = default;
 
+std::vector<ProberVerdict> Detector::TakeProberVerdicts() {
+  std::vector<ProberVerdict> out;
+  out.swap(impl_->exported);
+  return out;
+}
+
+void Detector::ExportProberVerdicts() { impl_->exports_verdicts = true; }
+
+void Detector::FollowProberVerdicts() { impl_->follows_verdicts = true; }
+
+void Detector::AddProberVerdicts(const std::vector<ProberVerdict>& verdicts) {
+  Impl& d = *impl_;
+  for (const ProberVerdict& v : verdicts) {
+    const int r = d.RegionIndex(v.region);
+    if (r < 0) {
+      continue;
+    }
+    // A verdict about an instant already evaluated takes effect at the next.
+    const int64_t at = d.processed_us == kNever ? Us(v.at) : std::max(Us(v.at), d.processed_us + 1);
+    d.regions[r].verdicts.push_back(v);
+    d.PushTimer(at, kVerdictTimer, static_cast<uint32_t>(r));
+  }
+}
+
 absl::Status Detector::SetConfig(const v1::Config& config, absl::Time now) {
   return impl_->SetConfig(config, Us(now));
 }

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "collector/detect/incident.h"
+#include "collector/detect/incident_book.h"
 #include "collector/detect/options.h"
 #include "collector/detect/region_state.h"
 #include "sonde/v1/check.pb.h"
@@ -91,6 +93,19 @@ struct ConfigFault {
   }
 };
 
+// A change in how one region's prober is judged (collector/detect/
+// prober_health.cc, the one rule), at the instant it is about: cluster mode
+// judges it once over every check and hands it to the detectors of the
+// shards (docs/ha.md, "Prober health across shards").
+struct ProberVerdict {
+  std::string region;
+  absl::Time at;
+  bool unhealthy = false;  // out of the scope votes
+  // The region's health PROBER_FAULT ticket as desired from `at` on (none:
+  // healthy, or its hold not over).
+  std::optional<DesiredIncident> ticket;
+};
+
 class Detector {
  public:
   // INVALID_ARGUMENT when the options do not validate.
@@ -131,6 +146,18 @@ class Detector {
   // ticket of its region (one per prober, beside the region's own) until it
   // leaves the set; it resolves after resolve_hold.
   void SetConfigFaults(std::vector<ConfigFault> faults);
+
+  // Prober health across shards (cluster mode). The judge (a detector over
+  // every check) returns the verdict changes it decided since the last call,
+  // in order. A detector that FollowsProberVerdicts() judges no region
+  // itself: the verdicts added take effect at their instants (like timers),
+  // before the scope votes of that instant; its health PROBER_FAULT tickets
+  // are the verdicts' tickets. Call ExportProberVerdicts (the judge: nothing
+  // is kept otherwise) and FollowProberVerdicts before SetConfig.
+  void ExportProberVerdicts();
+  std::vector<ProberVerdict> TakeProberVerdicts();
+  void FollowProberVerdicts();
+  void AddProberVerdicts(const std::vector<ProberVerdict>& verdicts);
 
   SeriesStatus Status(absl::string_view check, absl::string_view region) const;
   std::vector<Incident> OpenIncidents() const;

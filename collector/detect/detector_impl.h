@@ -5,7 +5,8 @@
 //                       indices; series kept across reloads
 //   engine.cc           the per-result path (Observe, Apply, CompleteRun) and
 //                       the clock (AdvanceTo, timers, minute boundaries)
-//   prober_health.cc    which regions (probers) vote; PROBER_FAULT incidents
+//   prober_health.cc    which regions (probers) vote; PROBER_FAULT incidents;
+//                       verdicts handed across shards (cluster mode)
 //   classify.cc         what one check looks like now: the rules
 //                       (rules/registry.cc) run on a CheckView of it
 //   service_incidents.cc  findings of a service's checks -> desired
@@ -20,7 +21,9 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +71,12 @@ struct RegionHealth {
   int confirmed = 0;
   std::vector<uint32_t> bad_checks;
   bool dirty = false;
+  // Prober health across shards: what the judge was last told (judge) or
+  // what it says, waiting for its instant and applied (a follower).
+  bool exported_unhealthy = false;
+  std::optional<DesiredIncident> exported_ticket;
+  std::deque<ProberVerdict> verdicts;
+  std::optional<DesiredIncident> ticket;
 };
 
 struct ServiceState {
@@ -77,7 +86,7 @@ struct ServiceState {
   bool dirty = false;
 };
 
-enum TimerType : uint8_t { kStaleTimer, kProberHoldTimer, kTaintTimer };
+enum TimerType : uint8_t { kStaleTimer, kProberHoldTimer, kTaintTimer, kVerdictTimer };
 
 struct Timer {
   int64_t at;
@@ -117,6 +126,12 @@ struct Detector::Impl {
   // Evaluation.
   void Evaluate(int64_t t);
   void RecomputeRegion(uint32_t r, int64_t t);
+  // The region's prober leaves (or rejoins) the votes at t.
+  void SetRegionHealth(uint32_t r, bool unhealthy, int64_t t);
+  // A follower: applies region r's verdicts about instants up to t.
+  void ApplyVerdicts(uint32_t r, int64_t t);
+  // The judge: records the verdict changes of ReconcileProbers' pass.
+  void ExportVerdict(uint32_t r, const DesiredIncident* ticket, int64_t t);
   class View;  // CheckView for the rules (classify.cc)
   std::vector<Finding> Classify(uint32_t ci, int64_t t);
   bool Voting(const Series& s, int64_t t) const;
@@ -260,6 +275,9 @@ struct Detector::Impl {
   std::vector<uint32_t> dirty_services;
   bool prober_dirty = false;
   std::vector<ConfigFault> config_faults;  // SetConfigFaults
+  bool exports_verdicts = false;           // ExportProberVerdicts
+  bool follows_verdicts = false;           // FollowProberVerdicts
+  std::vector<ProberVerdict> exported;     // the judge's, not yet taken
 
   DetectorStats stats;
   std::vector<IncidentEvent> events;

@@ -192,6 +192,9 @@ void Detector::Impl::HandleTimer(const Timer& timer, int64_t t) {
       prober_dirty = true;
       ScheduleEvaluation();
       return;
+    case kVerdictTimer:
+      ApplyVerdicts(timer.index, t);
+      return;
     case kTaintTimer:
       for (uint32_t i : regions[timer.index].series) {
         Series& s = *series[i];

@@ -13,9 +13,25 @@ bool Detector::Impl::Voting(const Series& s, int64_t t) const {
   return s.Live() && !regions[s.region].unhealthy && !(s.tainted && t < s.taint_until);
 }
 
+namespace {
+
+bool SameTicket(const std::optional<DesiredIncident>& a, const std::optional<DesiredIncident>& b) {
+  if (!a.has_value() || !b.has_value()) {
+    return a.has_value() == b.has_value();
+  }
+  return a->checks == b->checks && a->hosts == b->hosts && a->regions == b->regions &&
+         a->dominant_class == b->dominant_class && a->evidence == b->evidence &&
+         a->discriminator == b->discriminator;
+}
+
+}  // namespace
+
 void Detector::Impl::RecomputeRegion(uint32_t r, int64_t t) {
   RegionHealth& rh = regions[r];
   rh.dirty = false;
+  if (follows_verdicts) {
+    return;  // the judge decides (ApplyVerdicts)
+  }
   bool others_live = false;
   for (uint32_t i = 0; i < regions.size(); ++i) {
     if (i != r && regions[i].live > 0) {
@@ -68,7 +84,11 @@ void Detector::Impl::RecomputeRegion(uint32_t r, int64_t t) {
   }
   rh.faulty = faulty;
   rh.silent = silent;
-  const bool unhealthy = faulty || silent;
+  SetRegionHealth(r, faulty || silent, t);
+}
+
+void Detector::Impl::SetRegionHealth(uint32_t r, bool unhealthy, int64_t t) {
+  RegionHealth& rh = regions[r];
   if (unhealthy == rh.unhealthy) {
     return;
   }
@@ -94,12 +114,51 @@ void Detector::Impl::RecomputeRegion(uint32_t r, int64_t t) {
   }
 }
 
+void Detector::Impl::ApplyVerdicts(uint32_t r, int64_t t) {
+  RegionHealth& rh = regions[r];
+  bool applied = false;
+  while (!rh.verdicts.empty() && Us(rh.verdicts.front().at) <= t) {
+    SetRegionHealth(r, rh.verdicts.front().unhealthy, t);
+    rh.ticket = std::move(rh.verdicts.front().ticket);
+    rh.verdicts.pop_front();
+    applied = true;
+  }
+  if (applied) {
+    prober_dirty = true;
+    ScheduleEvaluation();
+  }
+}
+
+void Detector::Impl::ExportVerdict(uint32_t r, const DesiredIncident* ticket, int64_t t) {
+  if (!exports_verdicts) {
+    return;
+  }
+  RegionHealth& rh = regions[r];
+  std::optional<DesiredIncident> now;
+  if (ticket != nullptr) {
+    now = *ticket;
+  }
+  if (rh.exported_unhealthy == rh.unhealthy && SameTicket(rh.exported_ticket, now)) {
+    return;
+  }
+  rh.exported_unhealthy = rh.unhealthy;
+  rh.exported_ticket = now;
+  exported.push_back({rh.name, TimeOf(t), rh.unhealthy, std::move(now)});
+}
+
 void Detector::Impl::ReconcileProbers(int64_t t) {
   prober_dirty = false;
   std::vector<DesiredIncident> desired;
   for (uint32_t r = 0; r < regions.size(); ++r) {
     const RegionHealth& rh = regions[r];
+    if (follows_verdicts) {
+      if (rh.ticket.has_value()) {
+        desired.push_back(*rh.ticket);
+      }
+      continue;
+    }
     if (!rh.unhealthy || t < rh.unhealthy_since + Us(o.prober_fault_hold)) {
+      ExportVerdict(r, nullptr, t);
       continue;
     }
     DesiredIncident d;
@@ -140,6 +199,7 @@ void Detector::Impl::ReconcileProbers(int64_t t) {
           rh.name, prober, static_cast<int>(rh.bad_checks.size()), rh.considered,
           ClassName(d.dominant_class));
     }
+    ExportVerdict(r, &d, t);
     desired.push_back(std::move(d));
   }
   // A prober that never applied its region's config probes an old one, or

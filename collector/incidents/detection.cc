@@ -1,6 +1,7 @@
 #include "collector/incidents/detection.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <utility>
 #include <vector>
@@ -57,6 +58,11 @@ absl::Status DetectionRunner::Start(const v1::Config& config) {
       Lane& lane = lanes_[kAllShards];
       lane.generation = ++generations_;
       lane.detector = std::move(*detector);
+    } else {
+      // The judge starts where its rebuild does, as a shard's detector.
+      judge_ = *detect::Detector::Create(options);  // validated above
+      judge_->ExportProberVerdicts();
+      RETURN_IF_ERROR(judge_->SetConfig(config, clock_->Now() - kRebuildSpan));
     }
   }
   TryRestore();
@@ -112,7 +118,13 @@ absl::Status DetectionRunner::AddLane(int shard, std::optional<cluster::LeaseFen
   // A shard's detector starts where its rebuild does (results before its
   // first instant would be late).
   const absl::Time from = fence.has_value() ? now - kRebuildSpan : now;
+  if (judge_ != nullptr) {
+    (*detector)->FollowProberVerdicts();
+  }
   RETURN_IF_ERROR((*detector)->SetConfig(*ConfigOf(shard), from));
+  if (judge_ != nullptr) {
+    (*detector)->AddProberVerdicts(verdicts_);  // its rebuild replays them
+  }
   Lane& lane = lanes_[shard];
   lane = Lane();
   lane.shard = shard;
@@ -123,6 +135,32 @@ absl::Status DetectionRunner::AddLane(int shard, std::optional<cluster::LeaseFen
     lane.replay = ReplayFilter(now - options_.reorder_window);
   }
   return absl::OkStatus();
+}
+
+void DetectionRunner::JudgeProbers(absl::Time now, absl::Time complete_before) {
+  if (!judge_rebuilt_) {
+    return;  // no lane is restored before it (Rebuild)
+  }
+  judge_->Tick(now, complete_before);  // its incidents are the lanes' to raise
+  std::vector<detect::ProberVerdict> verdicts = judge_->TakeProberVerdicts();
+  if (verdicts.empty()) {
+    return;
+  }
+  for (auto& [shard, lane] : lanes_) {
+    lane.detector->AddProberVerdicts(verdicts);
+  }
+  verdicts_.insert(verdicts_.end(), std::make_move_iterator(verdicts.begin()),
+                   std::make_move_iterator(verdicts.end()));
+  // Keep what a rebuild replays: the last kRebuildSpan, and each region's latest.
+  const absl::Time keep_from = judge_->processed_until() - kRebuildSpan - absl::Minutes(1);
+  std::set<std::string> latest;
+  std::vector<detect::ProberVerdict> kept;
+  for (auto it = verdicts_.rbegin(); it != verdicts_.rend(); ++it) {
+    if (latest.insert(it->region).second || it->at >= keep_from) {
+      kept.push_back(std::move(*it));
+    }
+  }
+  verdicts_.assign(std::make_move_iterator(kept.rbegin()), std::make_move_iterator(kept.rend()));
 }
 
 bool DetectionRunner::RaisesProberFaults(const Lane& lane) const {
@@ -237,6 +275,9 @@ void DetectionRunner::SetConfig(std::shared_ptr<const v1::Config> shared) {
       return;
     }
   }
+  if (judge_ != nullptr) {
+    judge_->SetConfig(*config_, clock_->Now()).IgnoreError();  // refused alike (above)
+  }
 }
 
 void DetectionRunner::Observe(const v1::ResultBatch& batch) {
@@ -254,19 +295,24 @@ void DetectionRunner::Apply(const v1::ResultBatch& batch) {
       return;
     }
     auto all = lanes_.find(kAllShards);
+    v1::ProbeResult copy;
     for (const v1::ProbeResult& r : batch.results()) {
       auto lane = all != lanes_.end() ? all : lanes_.find(cluster::ShardOf(r));
-      if (lane == lanes_.end()) {
+      if (lane == lanes_.end() && judge_ == nullptr) {
         continue;  // another replica's shard
       }
-      detect::Detector& detector = *lane->second.detector;
-      if (r.region() == batch.region() && r.prober_id() == batch.prober_id()) {
-        detector.Observe(r);
-      } else {
-        v1::ProbeResult copy = r;
+      const v1::ProbeResult* result = &r;
+      if (r.region() != batch.region() || r.prober_id() != batch.prober_id()) {
+        copy = r;
         copy.set_region(batch.region());
         copy.set_prober_id(batch.prober_id());
-        detector.Observe(copy);
+        result = &copy;
+      }
+      if (lane != lanes_.end()) {
+        lane->second.detector->Observe(*result);
+      }
+      if (judge_ != nullptr) {
+        judge_->Observe(*result);  // every shard's: prober health
       }
     }
     // After the results: the promise covers them.
@@ -418,6 +464,9 @@ void DetectionRunner::TickOnce() {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
     const absl::Time complete_before = CompleteBefore(now);
+    if (judge_ != nullptr) {
+      JudgeProbers(now, complete_before);  // before the votes it decides
+    }
     for (auto& [shard, lane] : lanes_) {
       if (!lane.restored) {
         continue;  // evaluating first would open a second incident

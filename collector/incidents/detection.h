@@ -32,6 +32,11 @@
 // the rebuild's snapshot; a lost shard is no longer followed.
 // PROBER_FAULT tickets (prober health, config overdue) are raised by the
 // shard of the `prober_fault_service` only, so once per cluster.
+// Prober health is judged across shards: every replica in cluster mode keeps
+// one more detector over every check (the judge), rebuilt like a shard and
+// fed every shard's feed rows; each tick it runs first and its verdicts
+// (which region's prober leaves the votes, and its ticket) are handed to the
+// shards' detectors as timed inputs, so their votes equal one collector's.
 //
 // Thread-safety: Observe, SetConfig and the ownership callbacks from any
 // thread (one mutex guards the detectors); Start/Stop from the owner's
@@ -176,6 +181,16 @@ class DetectionRunner {
   // Cluster mode, loop thread: rebuilds the restored-but-not-rebuilt lanes
   // from stored results and follows them; reads the feed.
   void Rebuild(const std::vector<std::pair<int, uint64_t>>& lanes);
+  // Cluster mode, loop thread: the judge's rebuild from every check's stored
+  // results; then the feed is followed for every shard. True once done.
+  bool RebuildJudge();
+  // The stored results of the checks of `shards` of the last kRebuildSpan,
+  // into `sink`; the feed position they end at.
+  absl::StatusOr<cluster::FeedPosition> ReadStored(const std::vector<int>& shards,
+                                                   const cluster::FeedSink& sink,
+                                                   cluster::FeedReadStats* stats);
+  // Under mu_: ticks the judge and hands its new verdicts to the lanes.
+  void JudgeProbers(absl::Time now, absl::Time complete_before) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReadFeed();
   absl::StatusOr<PGconn*> FeedConn();
   // Loop thread: the recorded_until of each gained shard not yet restored,
@@ -219,6 +234,12 @@ class DetectionRunner {
   std::shared_ptr<const v1::Config> config_ ABSL_GUARDED_BY(mu_) =
       std::make_shared<const v1::Config>();                       // never null
   std::map<std::string, Promise> promises_ ABSL_GUARDED_BY(mu_);  // by prober id
+  // Cluster mode: prober health over every check (see the header comment),
+  // whether its rebuild is done, and its verdicts of the last kRebuildSpan
+  // (and each region's latest), which a gained shard's rebuild replays.
+  std::unique_ptr<detect::Detector> judge_ ABSL_GUARDED_BY(mu_);
+  bool judge_rebuilt_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<detect::ProberVerdict> verdicts_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   // Set (with stop_, or when a promise moved) to tick before the period ends.
   absl::Mutex wake_mu_;

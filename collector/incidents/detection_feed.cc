@@ -76,28 +76,76 @@ absl::StatusOr<PGconn*> DetectionRunner::FeedConn() {
   return feed_conn_.get();
 }
 
-void DetectionRunner::Rebuild(const std::vector<std::pair<int, uint64_t>>& lanes) {
-  std::vector<int> shards;
+absl::StatusOr<cluster::FeedPosition> DetectionRunner::ReadStored(const std::vector<int>& shards,
+                                                                  const cluster::FeedSink& sink,
+                                                                  cluster::FeedReadStats* stats) {
   std::shared_ptr<const v1::Config> config;
   {
     absl::MutexLock lock(&mu_);
     config = config_;
   }
+  ASSIGN_OR_RETURN(PGconn * c, FeedConn());
+  return cluster::ReadResultsSince(c, cluster::ChecksInShards(*config, shards),
+                                   clock_->Now() - kRebuildSpan, sink, stats);
+}
+
+bool DetectionRunner::RebuildJudge() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (judge_ == nullptr || judge_rebuilt_) {
+      return true;
+    }
+  }
+  std::vector<int> every;
+  for (int s = 0; s < cluster::kShardCount; ++s) {
+    every.push_back(s);
+  }
+  cluster::FeedReadStats stats;
+  const absl::StatusOr<cluster::FeedPosition> pos = ReadStored(
+      every,
+      [this](v1::ResultBatch&& batch) {
+        absl::MutexLock lock(&mu_);
+        for (v1::ProbeResult& r : *batch.mutable_results()) {
+          r.set_region(batch.region());
+          r.set_prober_id(batch.prober_id());
+          judge_->Observe(r);
+        }
+        return absl::OkStatus();
+      },
+      &stats);
+  if (!pos.ok()) {
+    if (restore_attempts_++ % 30 == 0) {
+      spdlog::warn("detection: cannot rebuild prober health from stored results yet ({})",
+                   pos.status().ToString());
+    }
+    return false;
+  }
+  absl::MutexLock lock(&mu_);
+  for (int s : every) {
+    feed_.Follow(s, *pos);  // every shard's rows reach the judge
+  }
+  judge_rebuilt_ = true;
+  spdlog::info("detection: prober health rebuilt from {} stored results", stats.results);
+  return true;
+}
+
+void DetectionRunner::Rebuild(const std::vector<std::pair<int, uint64_t>>& lanes) {
+  if (!RebuildJudge()) {
+    return;  // the lanes wait: their votes need its verdicts
+  }
+  std::vector<int> shards;
   for (const auto& [shard, generation] : lanes) {
     shards.push_back(shard);
   }
   const absl::Time started = absl::Now();
   cluster::FeedReadStats stats;
-  absl::StatusOr<cluster::FeedPosition> pos = [&]() -> absl::StatusOr<cluster::FeedPosition> {
-    ASSIGN_OR_RETURN(PGconn * c, FeedConn());
-    return cluster::ReadResultsSince(
-        c, cluster::ChecksInShards(*config, shards), clock_->Now() - kRebuildSpan,
-        [this](v1::ResultBatch&& batch) {
-          Apply(batch);
-          return absl::OkStatus();
-        },
-        &stats);
-  }();
+  const absl::StatusOr<cluster::FeedPosition> pos = ReadStored(
+      shards,
+      [this](v1::ResultBatch&& batch) {
+        Apply(batch);
+        return absl::OkStatus();
+      },
+      &stats);
   if (!pos.ok()) {
     // The results read so far stay queued; a result read twice is dropped
     // by the detector (same run, same request index).
@@ -129,15 +177,20 @@ void DetectionRunner::ReadFeed() {
     for (auto it = followed_.begin(); it != followed_.end();) {
       auto lane = lanes_.find(it->first);
       if (lane == lanes_.end() || lane->second.generation != it->second) {
-        feed_.Drop(it->first);
+        if (judge_ == nullptr) {
+          feed_.Drop(it->first);  // else the judge still follows it
+        }
         it = followed_.erase(it);
       } else {
         ++it;
       }
     }
   }
-  if (followed_.empty()) {
-    return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (followed_.empty() && !judge_rebuilt_) {
+      return;
+    }
   }
   absl::StatusOr<PGconn*> c = FeedConn();
   absl::Status st = c.status();

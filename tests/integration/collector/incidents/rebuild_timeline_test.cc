@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/config/config.h"
 #include "tests/integration/collector/incidents/detecting_replica.h"
+#include "tests/integration/collector/incidents/step_batches.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/postgres_fixture.h"
 #include "tests/testing/probe_results.h"
@@ -41,11 +42,8 @@ namespace {
 // The PostgreSQL server is registered once for the binary, in
 // incident_store_test.cc.
 
-constexpr absl::Duration kInterval = absl::Seconds(10);
+constexpr absl::Duration kInterval = kStepInterval;
 const char* const kRegions[] = {"ams", "ber", "fra"};
-
-// Whether `check` fails in `region` at step k (t = start + k x interval).
-using Failing = std::function<bool(const std::string& check, const std::string& region, int k)>;
 
 // The config of `service`: two checks, <service>-home and <service>-api,
 // every 10 s in three regions.
@@ -62,25 +60,6 @@ v1::Config ConfigOf(const std::string& service) {
                           "rebuild.yaml");
   EXPECT_TRUE(config.ok()) << config.status();
   return config.ok() ? *config : v1::Config();
-}
-
-// One run of every check of `config` in `region` at step k, from that
-// region's prober.
-v1::ResultBatch StepBatch(const v1::Config& config, const std::string& prober_prefix,
-                          const std::string& region, absl::Time start, int k,
-                          const Failing& fails) {
-  v1::ResultBatch b;
-  const std::string prober = absl::StrCat(prober_prefix, region);
-  b.set_prober_id(prober);
-  b.set_region(region);
-  b.set_batch_seq(static_cast<uint64_t>(k) + 1);
-  uint64_t seq = static_cast<uint64_t>(k) * 10;
-  for (const v1::Check& c : config.checks()) {
-    *b.add_results() =
-        sonde::testing::HttpResult(c.name(), c.service(), prober, region, seq++,
-                                   start + k * kInterval, fails(c.name(), region, k));
-  }
-  return b;
 }
 
 // Stores steps [from, to) of every region, as any replica's ingest does;
@@ -141,25 +120,7 @@ bool RbFails(const std::string& check, const std::string& region, int k) {
   return region != "fra" || k < 24;
 }
 
-class RebuildTimelineTest : public sonde::testing::MigratedStoreTest {
- protected:
-  void SetUp() override {
-    MigratedStoreTest::SetUp();
-    if (HasFatalFailure()) {
-      return;
-    }
-    ASSERT_OK(db_.Query("TRUNCATE outbox, incident_events, incidents, shard_leases,"
-                        " collector_members, cluster_config")
-                  .status());
-  }
-
-  const std::string conninfo_ = sonde::testing::PostgresEnvironment::conninfo();
-  sonde::testing::Db db_{conninfo_};
-  // Ten minutes ago, on an interval boundary: a rebuild (16 min) covers it all.
-  const absl::Time start_ =
-      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 10 * 10) - absl::Minutes(10);
-  const std::string prober_ = absl::StrCat("rb-", absl::ToUnixNanos(absl::Now()), "-");
-};
+using RebuildTimelineTest = StoredStepsTest;
 
 // The earlier owner left no recorded_until (unfenced, or a collector before
 // migration 11): the incident's last recorded change decides.
