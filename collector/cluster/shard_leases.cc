@@ -121,7 +121,8 @@ absl::StatusOr<std::optional<ShardLease>> ShardLeases::Read(PGconn* c, int shard
 }
 
 absl::Status ShardLeases::MarkRecorded(PGconn* c, const std::string& owner,
-                                       const std::vector<RecordedMark>& marks) const {
+                                       const std::vector<RecordedMark>& marks,
+                                       Locked locked) const {
   std::vector<std::string> shards;
   std::vector<std::string> epochs;
   std::vector<std::string> untils;
@@ -137,12 +138,19 @@ absl::Status ShardLeases::MarkRecorded(PGconn* c, const std::string& owner,
     return absl::OkStatus();
   }
   // GREATEST ignores a NULL (unknown) recorded_until.
+  const char* free_rows =
+      locked == Locked::kSkip
+          ? " AND l.shard IN (SELECT shard FROM shard_leases WHERE shard = ANY($2::integer[])"
+            " FOR NO KEY UPDATE SKIP LOCKED)"
+          : "";
   return ExecParams(c,
-                    "UPDATE shard_leases l SET recorded_until = GREATEST(l.recorded_until, m.until)"
-                    " FROM unnest($2::integer[], $3::bigint[], $4::timestamptz[])"
-                    " AS m (shard, epoch, until)"
-                    " WHERE l.shard = m.shard AND l.owner = $1 AND l.epoch = m.epoch"
-                    " AND l.expires_at > clock_timestamp()",
+                    absl::StrCat("UPDATE shard_leases l SET recorded_until ="
+                                 " GREATEST(l.recorded_until, m.until)"
+                                 " FROM unnest($2::integer[], $3::bigint[], $4::timestamptz[])"
+                                 " AS m (shard, epoch, until)"
+                                 " WHERE l.shard = m.shard AND l.owner = $1 AND l.epoch = m.epoch"
+                                 " AND l.expires_at > clock_timestamp()",
+                                 free_rows),
                     {owner, pg::ToArray(shards), pg::ToArray(epochs), pg::ToArray(untils)},
                     "mark how far a shard is recorded")
       .status();

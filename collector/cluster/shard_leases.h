@@ -98,9 +98,14 @@ class ShardLeases {
   absl::StatusOr<std::optional<ShardLease>> Read(PGconn* c, int shard) const;
   // Moves each mark's recorded_until forward (never back) where `owner`
   // holds the running lease of the mark's epoch; the others are left. In
-  // a fenced transaction (after Fence) or on its own.
+  // a fenced transaction (after Fence), where it waits for the row like
+  // the fence did; or on its own with kSkipLocked, where a row another
+  // session holds (a renewal, a takeover, a stalled fenced write) is left
+  // for the next mark instead of stalling the caller's thread behind it.
+  enum class Locked { kWait, kSkip };
   absl::Status MarkRecorded(PGconn* c, const std::string& owner,
-                            const std::vector<RecordedMark>& marks) const;
+                            const std::vector<RecordedMark>& marks,
+                            Locked locked = Locked::kWait) const;
 
  private:
   const absl::Duration ttl_;

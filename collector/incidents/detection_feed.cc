@@ -58,7 +58,9 @@ void DetectionRunner::MarkRecorded() {
   absl::StatusOr<PGconn*> c = FeedConn();
   absl::Status st = c.status();
   if (c.ok()) {
-    st = cluster::ShardLeases().MarkRecorded(*c, ownership_->owner(), marks);
+    // Skip a row another session holds: this is the detection loop's thread.
+    st = cluster::ShardLeases().MarkRecorded(*c, ownership_->owner(), marks,
+                                             cluster::ShardLeases::Locked::kSkip);
   }
   if (!st.ok() && counters_.record_errors.fetch_add(1) % 30 == 0) {
     spdlog::warn("detection: cannot record how far shards are recorded (retried): {}",

@@ -26,6 +26,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -232,8 +233,14 @@ TEST_F(HostileIngestTest, ThousandStreamsHostileBatchesAndHugeDetailsLeaveHealth
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < 10; ++i) {
     channels.push_back(Channel(i + 1));
+    // Connected before the attack: what is measured is the collector's
+    // answer to the streams, not a connect racing 1,000 threads' start.
+    ASSERT_TRUE(channels.back()->WaitForConnected(std::chrono::system_clock::now() + seconds(30)))
+        << "channel " << i + 1 << " did not connect";
   }
   std::atomic<int> accepted{0}, exhausted{0}, other{0};
+  absl::Mutex other_mu;
+  std::string other_status;  // the first stream that ended otherwise, for the log
   absl::Notification release;
   std::vector<std::thread> attackers;
   for (int i = 0; i < kStreams; ++i) {
@@ -254,8 +261,9 @@ TEST_F(HostileIngestTest, ThousandStreamsHostileBatchesAndHugeDetailsLeaveHealth
       if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
           absl::StrContains(st.error_message(), "--max-streams-per-prober")) {
         exhausted.fetch_add(1);
-      } else {
-        other.fetch_add(1);
+      } else if (other.fetch_add(1) == 0) {
+        absl::MutexLock lock(&other_mu);
+        other_status = absl::StrCat(st.error_code(), ": ", st.error_message());
       }
     });
   }
@@ -268,8 +276,8 @@ TEST_F(HostileIngestTest, ThousandStreamsHostileBatchesAndHugeDetailsLeaveHealth
   }
   const double rss_streams = PeakRssMib(collector_->pid());
   std::cout << "1,000 streams on one token: accepted " << accepted.load() << ", refused "
-            << exhausted.load() << ", other " << other.load() << "; collector peak RSS "
-            << rss_streams << " MiB\n";
+            << exhausted.load() << ", other " << other.load() << " (first: " << other_status
+            << "); collector peak RSS " << rss_streams << " MiB\n";
   EXPECT_LE(accepted.load(), 4);
   EXPECT_GE(exhausted.load(), kStreams - 4 - other.load());
   EXPECT_LE(other.load(), 10);  // e.g. the client's own stream limits
@@ -400,7 +408,10 @@ TEST_F(HostileIngestTest, ThousandStreamsHostileBatchesAndHugeDetailsLeaveHealth
   RecordProperty("peak_rss_mib", std::to_string(rss_details));
   EXPECT_TRUE(collector_->running());
   EXPECT_LE(max_pool_backends.load(), 16);
-  EXPECT_LE(max_backends.load(), 16 + 3);
+  // The pool, plus one connection each for the members heartbeat, the
+  // incident store, the notification dispatcher and the rollup folder
+  // (retention's comes and goes between them).
+  EXPECT_LE(max_backends.load(), 16 + 4);
   EXPECT_LT(rss_details, 1024);
   EXPECT_EQ(healthy.failures.load(), 0);
   EXPECT_GT(healthy.acked_results.load(), 0);

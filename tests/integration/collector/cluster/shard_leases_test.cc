@@ -151,5 +151,34 @@ TEST_F(ShardLeasesTest, AWriterStalledInItsFencedTransactionIsEndedByPostgreSQL)
   EXPECT_FALSE(pg::Exec(a_.get(), "COMMIT", "commit").ok());
 }
 
+// The detection loop's own mark of how far a shard is recorded skips a
+// lease row another session holds (a renewal, a takeover, a stalled fenced
+// write) instead of waiting behind it, and moves it at the next mark.
+TEST_F(ShardLeasesTest, AMarkOnItsOwnSkipsALeaseRowAnotherSessionHolds) {
+  const ShardLeases leases{absl::Seconds(30)};
+  auto got = leases.Acquire(a_.get(), 9, "a");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  // Without the skip the mark below waits for b's row lock: an error after
+  // 2 s, not a hung test.
+  ASSERT_TRUE(pg::Exec(a_.get(), "SET statement_timeout = '2s'", "timeout").ok());
+  ASSERT_TRUE(pg::Exec(b_.get(), "BEGIN", "begin").ok());
+  ASSERT_TRUE(pg::Exec(b_.get(), "UPDATE shard_leases SET expires_at = expires_at WHERE shard = 9",
+                       "hold the row")
+                  .ok());
+  const absl::Time until = absl::FromUnixSeconds(1800000000);
+  EXPECT_TRUE(
+      leases.MarkRecorded(a_.get(), "a", {{9, 1, until}}, ShardLeases::Locked::kSkip).ok());
+  ASSERT_TRUE(pg::Exec(b_.get(), "COMMIT", "commit").ok());
+  auto row = leases.Read(a_.get(), 9);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->recorded_until, absl::InfinitePast()) << "moved a row it did not hold";
+
+  EXPECT_TRUE(
+      leases.MarkRecorded(a_.get(), "a", {{9, 1, until}}, ShardLeases::Locked::kSkip).ok());
+  row = leases.Read(a_.get(), 9);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->recorded_until, until);
+}
+
 }  // namespace
 }  // namespace sonde::collector::cluster
