@@ -1,91 +1,95 @@
 #include "prober/probes/result_text.h"
 
 #include <atomic>
-#include <map>
-#include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
-#include "google/protobuf/descriptor.h"
-#include "google/protobuf/message.h"
+#include "google/protobuf/repeated_ptr_field.h"
 
 namespace sonde::prober {
 namespace {
 
-using google::protobuf::FieldDescriptor;
-using google::protobuf::Message;
-using google::protobuf::Reflection;
-
 std::atomic<uint64_t> repaired_total{0};
 
-// The fields of one message type worth looking at: its string fields and
-// its message fields (each with the plan of its type). Built once per type
-// from the descriptor, so a field added to the proto later is covered
-// without a change here, and a result costs no ListFields walk (a vector
-// allocated and every field's has-bit tested).
-struct Plan {
-  std::vector<const FieldDescriptor*> strings;  // TYPE_STRING; bytes may hold anything
-  std::vector<std::pair<const FieldDescriptor*, const Plan*>> messages;
+// The string fields of each message type of a result, by their generated
+// accessors: a field is read with its getter (no reflection, no copy) and
+// only a field that is not clean is touched through its mutable accessor
+// (which would allocate an unset field). A test walks the descriptors and
+// fails when a string field is missing here (result_text_test.cc).
+template <typename M>
+struct StringField {
+  const std::string& (M::*get)() const;
+  std::string* (M::*mutable_field)();
 };
 
-const Plan* PlanFor(const google::protobuf::Descriptor* d,
-                    std::map<const google::protobuf::Descriptor*, std::unique_ptr<Plan>>* plans) {
-  auto [it, added] = plans->try_emplace(d);
-  if (!added) {
-    return it->second.get();  // built, or being built (a recursive type)
-  }
-  it->second = std::make_unique<Plan>();
-  Plan* plan = it->second.get();
-  for (int i = 0; i < d->field_count(); ++i) {
-    const FieldDescriptor* f = d->field(i);
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      plan->messages.emplace_back(f, PlanFor(f->message_type(), plans));
-    } else if (f->type() == FieldDescriptor::TYPE_STRING) {
-      plan->strings.push_back(f);
-    }
-  }
-  return plan;
-}
+using v1::DnsRecord;
+using v1::DnsResolverResult;
+using v1::ProbeResult;
 
-const Plan& ResultPlan() {
-  static const auto* plans = [] {
-    auto* p = new std::map<const google::protobuf::Descriptor*, std::unique_ptr<Plan>>();
-    PlanFor(v1::ProbeResult::descriptor(), p);
-    return p;
-  }();
-  return *plans->at(v1::ProbeResult::descriptor());
-}
+constexpr StringField<ProbeResult> kResultStrings[] = {
+    {&ProbeResult::check_id, &ProbeResult::mutable_check_id},
+    {&ProbeResult::service, &ProbeResult::mutable_service},
+    {&ProbeResult::kind, &ProbeResult::mutable_kind},
+    {&ProbeResult::prober_id, &ProbeResult::mutable_prober_id},
+    {&ProbeResult::region, &ProbeResult::mutable_region},
+    {&ProbeResult::detail, &ProbeResult::mutable_detail},
+    {&ProbeResult::target, &ProbeResult::mutable_target},
+    {&ProbeResult::resolved_address, &ProbeResult::mutable_resolved_address},
+    {&ProbeResult::tls_version, &ProbeResult::mutable_tls_version},
+    {&ProbeResult::tls_cipher, &ProbeResult::mutable_tls_cipher},
+    {&ProbeResult::cert_subject, &ProbeResult::mutable_cert_subject},
+    {&ProbeResult::cert_issuer, &ProbeResult::mutable_cert_issuer},
+    {&ProbeResult::cert_not_before, &ProbeResult::mutable_cert_not_before},
+    {&ProbeResult::cert_not_after, &ProbeResult::mutable_cert_not_after},
+    {&ProbeResult::chain_not_after, &ProbeResult::mutable_chain_not_after},
+    {&ProbeResult::banner, &ProbeResult::mutable_banner},
+    {&ProbeResult::dns_rcode, &ProbeResult::mutable_dns_rcode},
+    {&ProbeResult::fallback_address, &ProbeResult::mutable_fallback_address},
+    {&ProbeResult::grpc_serving_status, &ProbeResult::mutable_grpc_serving_status},
+};
+constexpr StringField<DnsResolverResult> kResolverStrings[] = {
+    {&DnsResolverResult::resolver, &DnsResolverResult::mutable_resolver},
+    {&DnsResolverResult::rcode, &DnsResolverResult::mutable_rcode},
+};
+constexpr StringField<DnsRecord> kRecordStrings[] = {
+    {&DnsRecord::name, &DnsRecord::mutable_name},
+    {&DnsRecord::type, &DnsRecord::mutable_type},
+    {&DnsRecord::data, &DnsRecord::mutable_data},
+};
 
-size_t RepairMessage(Message* m, const Plan& plan) {
-  const Reflection* refl = m->GetReflection();
+template <typename M, size_t N>
+size_t RepairFields(M* m, const StringField<M> (&fields)[N]) {
   size_t repaired = 0;
-  std::string scratch;
-  for (const auto& [f, sub] : plan.messages) {
-    if (f->is_repeated()) {
-      for (int i = 0; i < refl->FieldSize(*m, f); ++i) {
-        repaired += RepairMessage(refl->MutableRepeatedMessage(m, f, i), *sub);
-      }
-    } else if (refl->HasField(*m, f)) {
-      repaired += RepairMessage(refl->MutableMessage(m, f), *sub);
+  for (const StringField<M>& f : fields) {
+    const std::string& s = (m->*f.get)();
+    if (!IsCleanUtf8(s)) {
+      std::string* field = (m->*f.mutable_field)();
+      *field = SafeText(*field, kDetailMaxBytes);
+      ++repaired;
     }
   }
-  for (const FieldDescriptor* f : plan.strings) {
-    if (f->is_repeated()) {
-      for (int i = 0; i < refl->FieldSize(*m, f); ++i) {
-        const std::string& s = refl->GetRepeatedStringReference(*m, f, i, &scratch);
-        if (!IsCleanUtf8(s)) {
-          refl->SetRepeatedString(m, f, i, SafeText(s, kDetailMaxBytes));
-          ++repaired;
-        }
-      }
-    } else {
-      // An unset field (or another member of its oneof) reads as "".
-      const std::string& s = refl->GetStringReference(*m, f, &scratch);
-      if (!IsCleanUtf8(s)) {
-        refl->SetString(m, f, SafeText(s, kDetailMaxBytes));
-        ++repaired;
-      }
+  return repaired;
+}
+
+size_t RepairRepeated(google::protobuf::RepeatedPtrField<std::string>* strings) {
+  size_t repaired = 0;
+  for (std::string& s : *strings) {
+    if (!IsCleanUtf8(s)) {
+      s = SafeText(s, kDetailMaxBytes);
+      ++repaired;
+    }
+  }
+  return repaired;
+}
+
+size_t Repair(ProbeResult* r) {
+  size_t repaired = RepairFields(r, kResultStrings);
+  if (r->cert_sans_size() > 0) {
+    repaired += RepairRepeated(r->mutable_cert_sans());
+  }
+  for (DnsResolverResult& d : *r->mutable_dns()) {
+    repaired += RepairFields(&d, kResolverStrings);
+    for (DnsRecord& a : *d.mutable_answers()) {
+      repaired += RepairFields(&a, kRecordStrings);
     }
   }
   return repaired;
@@ -94,7 +98,7 @@ size_t RepairMessage(Message* m, const Plan& plan) {
 }  // namespace
 
 size_t RepairResultText(v1::ProbeResult* result) {
-  size_t n = RepairMessage(result, ResultPlan());
+  size_t n = Repair(result);
   if (n > 0) {
     repaired_total.fetch_add(n, std::memory_order_relaxed);
   }

@@ -5,7 +5,9 @@
 // of defence, DeliverResults (probe.h) checks every string field of every
 // result with the cheap IsCleanUtf8 and repairs, and counts, any a probe
 // missed: one field that is not UTF-8 would make the whole batch of 500
-// results unparseable for the spool and the collector.
+// results unparseable for the spool and the collector. The fields are read
+// by their generated accessors (no reflection per result); a unit test
+// fails when the proto gains a string field that is not in that list.
 //
 // Pure functions plus one process-wide counter (atomic); any thread, but
 // called on the loop thread.

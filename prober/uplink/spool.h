@@ -88,6 +88,10 @@ class Spool {
   bool has_gaps() const { return !gaps_.empty(); }
 
   void MaybeSync();
+  // When MaybeSync will next sync (InfiniteFuture: nothing to sync).
+  absl::Time NextSyncDue() const {
+    return dirty_ ? last_sync_ + options_.fsync_every : absl::InfiniteFuture();
+  }
   void Sync();
 
   // The largest batch_seq / result seq ever seen in the spool (0 if none).

@@ -81,7 +81,7 @@ void Uplink::Start() {
 void Uplink::Keep() {
   absl::MutexLock l(&mu_);
   while (!keeper_stop_) {
-    mu_.AwaitWithTimeout(absl::Condition(&keeper_stop_), absl::Milliseconds(100));
+    AwaitWake(NextDue(), &keeper_seen_);
     FormBatches(false);
     if (spool_) {
       spool_->MaybeSync();
@@ -94,29 +94,80 @@ void Uplink::Keep() {
   }
 }
 
+absl::Time Uplink::NextDue() const {
+  const absl::Time now = absl::Now();
+  // A result added after this is due max_batch_delay after it, so waking
+  // then is never late; a full batch wakes the threads itself (Add).
+  absl::Time due = now + options_.max_batch_delay;
+  {
+    absl::MutexLock p(&pending_mu_);
+    if (PendingCount() >= options_.max_batch || pending_bytes_ >= options_.max_batch_bytes) {
+      return now;
+    }
+    if (PendingCount() > 0) {
+      due = oldest_pending_ + options_.max_batch_delay;
+    }
+  }
+  if (spool_) {
+    due = std::min(due, spool_->NextSyncDue());
+  }
+  if (stopping_ && stop_deadline_ > now) {
+    due = std::min(due, stop_deadline_);
+  }
+  return due;
+}
+
+void Uplink::Wake() {
+  absl::MutexLock w(&wake_mu_);
+  ++wakes_;
+  wake_cv_.SignalAll();
+}
+
+void Uplink::AwaitWake(absl::Time deadline, uint64_t* seen) {
+  mu_.Unlock();
+  {
+    absl::MutexLock w(&wake_mu_);
+    while (wakes_ == *seen && !wake_cv_.WaitWithDeadline(&wake_mu_, deadline)) {
+    }
+    *seen = wakes_;
+  }
+  mu_.Lock();
+}
+
 void Uplink::Add(v1::ProbeResult* r) {
   const v1::ProbeResult& result = *r;
-  absl::MutexLock l(&pending_mu_);
-  r->set_seq(next_seq_++);
-  if (PendingCount() == 0) {
-    oldest_pending_ = absl::Now();
+  bool full = false;
+  {
+    absl::MutexLock l(&pending_mu_);
+    r->set_seq(next_seq_++);
+    if (PendingCount() == 0) {
+      oldest_pending_ = absl::Now();
+    }
+    if (result.failure_class() != v1::FailureClass::OK) {
+      ++failures_[result.failure_class()];
+    }
+    // Serialised here, once: the batch, the spool and the stream use these
+    // bytes, and the message stays with the caller's thread, where it was made.
+    const size_t size = AppendEncodedResult(result, &pending_buf_);
+    pending_.push_back(
+        {result.seq(), common::ToTime(result.start_time()), static_cast<uint32_t>(size)});
+    pending_bytes_ += size;
+    added_++;
+    // The uplink threads sleep until the oldest result's max_batch_delay:
+    // a batch that fills before that wakes them (once, as it fills).
+    full =
+        PendingCount() == options_.max_batch || (pending_bytes_ >= options_.max_batch_bytes &&
+                                                 pending_bytes_ - size < options_.max_batch_bytes);
+    if (PendingCount() > options_.max_buffered) {
+      pending_bytes_ -= pending_[pending_first_].size;
+      pending_head_ += pending_[pending_first_].size;
+      pending_first_++;
+      dropped_pending_++;
+      CompactPending();
+    }
   }
-  if (result.failure_class() != v1::FailureClass::OK) {
-    ++failures_[result.failure_class()];
-  }
-  // Serialised here, once: the batch, the spool and the stream use these
-  // bytes, and the message stays with the caller's thread, where it was made.
-  const size_t size = AppendEncodedResult(result, &pending_buf_);
-  pending_.push_back(
-      {result.seq(), common::ToTime(result.start_time()), static_cast<uint32_t>(size)});
-  pending_bytes_ += size;
-  added_++;
-  if (PendingCount() > options_.max_buffered) {
-    pending_bytes_ -= pending_[pending_first_].size;
-    pending_head_ += pending_[pending_first_].size;
-    pending_first_++;
-    dropped_pending_++;
-    CompactPending();
+  if (full) {
+    Wake();
   }
 }
 
@@ -165,8 +216,8 @@ void Uplink::Stop(absl::Duration grace) {
     }
     stopping_ = true;
     stop_deadline_ = absl::Now() + grace;
-    wake_ = true;
   }
+  Wake();
   if (thread_.joinable()) {
     thread_.join();
   }
@@ -174,6 +225,7 @@ void Uplink::Stop(absl::Duration grace) {
     absl::MutexLock l(&mu_);
     keeper_stop_ = true;
   }
+  Wake();
   if (keeper_.joinable()) {
     keeper_.join();
   }
@@ -406,11 +458,6 @@ bool Uplink::Drained() const {
          (!spool_ || spool_->stats().unacked_batches == 0);
 }
 
-void Uplink::AwaitWake(absl::Duration timeout) {
-  mu_.AwaitWithTimeout(absl::Condition(&wake_), timeout);
-  wake_ = false;
-}
-
 bool Uplink::StopDue() const { return stopping_ && (absl::Now() >= stop_deadline_ || Drained()); }
 
 void Uplink::Run() {
@@ -530,7 +577,7 @@ void Uplink::AwaitRetry(absl::Duration wait) {
       until = now + period;
     }
     if (!waited) {
-      AwaitWake(absl::Milliseconds(100));
+      AwaitWake(absl::Now() + absl::Milliseconds(100), &writer_seen_);
     }
   }
 }
@@ -579,11 +626,11 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
       got_ack = true;
       one_in_flight_ = false;
       stats_.connected = true;
-      wake_ = true;  // room for another batch; or, stopping, maybe drained
+      Wake();  // room for another batch; or, stopping, maybe drained
     }
     absl::MutexLock l(&mu_);
     reader_done = true;
-    wake_ = true;
+    Wake();
   });
 
   bool ok = true;
@@ -606,7 +653,7 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
             break;
           }
         }
-        AwaitWake(absl::Milliseconds(50));
+        AwaitWake(NextDue(), &writer_seen_);
       }
       if (!to_send) {
         break;

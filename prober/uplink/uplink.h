@@ -41,8 +41,11 @@
 // same bytes are written to the spool and onto the stream.
 //
 // Thread-safe. Add() is called from the event loop and only takes a short
-// lock on the pending queue; disk and network work happen on the Uplink's
-// own threads (uplink, keeper, and one ack reader per stream).
+// lock on the pending queue (and, when a batch is full, the wake-up lock);
+// disk and network work happen on the Uplink's own threads (uplink, keeper,
+// and one ack reader per stream). Those sleep until something is due (a
+// batch's delay, the spool's sync, the stop deadline) or they are woken (a
+// full batch, an ack, Stop): an idle prober's uplink does not poll.
 #ifndef SONDE_PROBER_UPLINK_UPLINK_H_
 #define SONDE_PROBER_UPLINK_UPLINK_H_
 
@@ -156,8 +159,8 @@ class Uplink {
  private:
   Uplink(std::shared_ptr<CollectorTargets> targets, Options options);
   void Run();
-  // Forms and syncs batches every 100 ms, whatever the stream does, and
-  // cancels a stream that blocks a due stop.
+  // Forms and syncs batches when they are due, whatever the stream does,
+  // and cancels a stream that blocks a due stop.
   void Keep();
   // One stream; returns its final status, and in *progressed whether it got
   // any ack.
@@ -203,10 +206,18 @@ class Uplink {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool StopDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sleeps up to `timeout` or until wake_ is set (Stop, an ack, the stream's
-  // end), then clears it. Waiting on stopping_ instead would spin once it is
-  // set, and starve the ack reader of mu_ just when acks are awaited.
-  void AwaitWake(absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When the uplink threads next have something to do without being woken:
+  // the pending results' max_batch_delay, the spool's sync, the stop
+  // deadline (InfiniteFuture: nothing).
+  absl::Time NextDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes the uplink threads (Stop, an ack, the stream's end, a full batch
+  // pending). Takes only wake_mu_, so Add() can call it.
+  void Wake() ABSL_LOCKS_EXCLUDED(wake_mu_);
+  // Sleeps with mu_ released until `deadline` or until Wake() was called
+  // since this thread's last wake-up (`*seen`: the wake count it saw).
+  // Waiting on stopping_ instead would spin once it is set, and starve the
+  // ack reader of mu_ just when acks are awaited.
+  void AwaitWake(absl::Time deadline, uint64_t* seen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::shared_ptr<CollectorTargets> targets_;
   // Ingest.Report's path: the stream sends the batches' bytes as they are.
@@ -242,12 +253,19 @@ class Uplink {
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool keeper_stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t writer_seen_ = 0;  // wakes_ the uplink thread saw (its own)
+  uint64_t keeper_seen_ = 0;  // and the keeper (its own)
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   uint64_t next_batch_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<Spool> spool_ ABSL_GUARDED_BY(mu_);     // disk, or
   std::deque<EncodedBatch> memory_ ABSL_GUARDED_BY(mu_);  // memory store
   std::atomic<int64_t> lateness_p99_us_{0};
+  // Wake(): counted, so that each uplink thread sees every wake-up that
+  // came after its last one, however the two interleave. Taken last (after
+  // mu_ or pending_mu_), never held while taking another.
+  absl::Mutex wake_mu_;
+  absl::CondVar wake_cv_;
+  uint64_t wakes_ ABSL_GUARDED_BY(wake_mu_) = 0;
   v1::ProberStatus status_ ABSL_GUARDED_BY(mu_);  // CurrentStatus()'s cache
   uint64_t memory_results_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<v1::Gap> memory_gaps_ ABSL_GUARDED_BY(mu_);

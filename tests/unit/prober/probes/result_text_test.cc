@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "prober/probes/probe.h"
 
 namespace sonde::prober {
@@ -37,6 +39,51 @@ TEST(ResultTextTest, RepairsEveryStringFieldNestedOnesIncludedAndCountsThem) {
   v1::ProbeResult back;
   ASSERT_TRUE(back.ParseFromString(r.SerializeAsString()));
   EXPECT_EQ(RepairResultText(&back), 0u);
+}
+
+// Every string field reachable from ProbeResult, as the message fields that
+// lead to it followed by the field itself.
+using FieldPath = std::vector<const google::protobuf::FieldDescriptor*>;
+void StringPaths(const google::protobuf::Descriptor* d, FieldPath prefix,
+                 std::vector<FieldPath>* out) {
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    FieldPath path = prefix;
+    path.push_back(f);
+    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE && prefix.size() < 4) {
+      StringPaths(f->message_type(), path, out);
+    } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+      out->push_back(path);
+    }
+  }
+}
+
+// RepairResultText reads the fields by their generated accessors: a string
+// field added to the proto (at any depth) without being added there fails
+// here.
+TEST(ResultTextTest, EveryStringFieldOfTheProtoIsChecked) {
+  std::vector<FieldPath> paths;
+  StringPaths(v1::ProbeResult::descriptor(), {}, &paths);
+  ASSERT_GE(paths.size(), 25u);  // 20 in ProbeResult, 2 per resolver, 3 per record
+  const std::string bad = "bad \xff bytes";
+  for (const FieldPath& path : paths) {
+    v1::ProbeResult r;
+    google::protobuf::Message* m = &r;
+    for (size_t i = 0; i + 1 < path.size(); ++i) {
+      const google::protobuf::Reflection* refl = m->GetReflection();
+      m = path[i]->is_repeated() ? refl->AddMessage(m, path[i]) : refl->MutableMessage(m, path[i]);
+    }
+    const google::protobuf::FieldDescriptor* f = path.back();
+    if (f->is_repeated()) {
+      m->GetReflection()->AddString(m, f, bad);
+    } else {
+      m->GetReflection()->SetString(m, f, bad);
+    }
+    EXPECT_EQ(RepairResultText(&r), 1u) << f->full_name();
+    const std::string now = f->is_repeated() ? m->GetReflection()->GetRepeatedString(*m, f, 0)
+                                             : m->GetReflection()->GetString(*m, f);
+    EXPECT_EQ(now, "bad \\xff bytes") << f->full_name();
+  }
 }
 
 TEST(ResultTextTest, DeliverResultsRepairsBeforeTheCallbackSeesTheResults) {
