@@ -24,7 +24,9 @@ SCENARIO_LOG=$BUILD_DIR/scenario-tests.log
 ctest --test-dir "$BUILD_DIR" -V -j3 -L 'scenario|longrun|patroni|cluster' >"$SCENARIO_LOG" 2>&1 &
 scenario_pid=$!
 status=0
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 -LE 'scenario|longrun|patroni|cluster' || status=$?
+MAIN_LOG=$BUILD_DIR/main-tests.log
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 -LE 'scenario|longrun|patroni|cluster' 2>&1 |
+  tee "$MAIN_LOG" || status=$?
 scenario_status=0
 wait "$scenario_pid" || scenario_status=$?
 echo
@@ -34,5 +36,15 @@ if [ "$scenario_status" -ne 0 ]; then
 else
   grep -E '\[ time to (detect|notify) \]|\[ (patroni failover|handover|fenced|delivery) \]|Test +#[0-9]+:|tests passed|Total Test time' "$SCENARIO_LOG" |
     sed -E 's/^[0-9]+: //; s/ \.{3,}/ /'
+fi
+# Both logs are long (a failed scenario dumps its processes' logs): repeat
+# the failed assertions last, where a reader of the tail sees them.
+if [ "$status" -ne 0 ] || [ "$scenario_status" -ne 0 ]; then
+  echo
+  echo "=== failed assertions ==="
+  grep -E -A8 ': Failure$' "$MAIN_LOG" | cut -c1-400 | head -100 || true
+  for n in $(sed -nE 's/^[[:space:]]+([0-9]+) - .*\((Failed|Timeout)\)$/\1/p' "$SCENARIO_LOG"); do
+    grep -E -A8 "^$n: .*: Failure$" "$SCENARIO_LOG" | cut -c1-400 | head -80 || true
+  done
 fi
 [ "$status" -eq 0 ] && [ "$scenario_status" -eq 0 ]
