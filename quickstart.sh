@@ -7,10 +7,11 @@
 #
 #   ./quickstart.sh                  run until Ctrl-C (then write var/report.html)
 #   ./quickstart.sh --duration 60    run 60 s, print the report, stop everything
-#   ./quickstart.sh --replicas 2     two collectors on the one PostgreSQL, the
-#                                    probers given both (--collector a,b: they
-#                                    use the first and fail over to the second;
-#                                    docs/ha.md); each serves its own status page
+#   ./quickstart.sh --replicas 2     two collectors on the one PostgreSQL in
+#                                    cluster mode (--cluster: detection sharded
+#                                    by service under leases; docs/ha.md); the
+#                                    probers are given both and spread over them;
+#                                    each serves the whole status page
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -19,7 +20,7 @@ DURATION=""
 REPLICAS=1
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -130,8 +131,11 @@ for r in $(seq "$REPLICAS"); do
   else
     log "starting sonde-collector replica $r on 127.0.0.1:$GRPC_PORT"
   fi
+  CLUSTER_FLAGS=()
+  [ "$REPLICAS" -eq 1 ] || CLUSTER_FLAGS=(--cluster --replica-id "$name")
   start "$name" "$VAR/log/$name.log" "$BIN/sonde-collector" --listen "127.0.0.1:$GRPC_PORT" \
-    --postgres "$PG" --config "$VAR/sonde.yaml" --http-listen "127.0.0.1:$API_PORT"
+    --postgres "$PG" --config "$VAR/sonde.yaml" --http-listen "127.0.0.1:$API_PORT" \
+    "${CLUSTER_FLAGS[@]}"
   for _ in $(seq 300); do
     (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null && break
     kill -0 "$(cat "$VAR/run/$name.pid")" 2>/dev/null || { cat "$VAR/log/$name.log" >&2; exit 1; }
@@ -169,15 +173,16 @@ Sonde is running.
 MSG
 if [ "$REPLICAS" -gt 1 ]; then
   echo
-  echo "  $REPLICAS collector replicas on the one PostgreSQL (docs/ha.md); the probers use the"
-  echo "  first and fail over to the next (--collector $PROBER_COLLECTORS):"
+  echo "  $REPLICAS collector replicas on the one PostgreSQL in cluster mode (docs/ha.md): each"
+  echo "  detects the services of the shards it holds; the probers are given every replica"
+  echo "  (--collector $PROBER_COLLECTORS) and spread over them:"
   for i in "${!COLLECTORS[@]}"; do
     logname=collector
     [ "$i" -eq 0 ] || logname=collector-$((i + 1))
     echo "    replica $((i + 1))   gRPC ${COLLECTORS[$i]}  status page http://127.0.0.1:${API_PORTS[$i]}/status" \
       " log var/log/$logname.log"
   done
-  echo "  members     build/bin/sondectl status --collectors --collector $COLLECTOR"
+  echo "  members     build/bin/sondectl status --collectors --collector $COLLECTOR  (and their shards)"
 fi
 
 if [ -z "$DURATION" ]; then
