@@ -54,10 +54,11 @@ uint32_t MicrosSince(const common::EventLoop& loop, common::EventLoop::MonoTime 
 }  // namespace
 
 void Connector::Connect(const std::string& host, int port, const std::string& resolvers,
-                        common::EventLoop::MonoTime deadline, Callback cb) {
+                        common::EventLoop::MonoTime deadline, bool connect_only, Callback cb) {
   Cancel();
   auto s = std::make_shared<State>();
   s->cb = std::move(cb);
+  s->connect_only = connect_only;
   s->port = port;
   state_ = s;
   auto remaining =
@@ -101,8 +102,10 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     return fail(FC::PROBER_ERROR, absl::StrCat("socket: ", strerror(errno)));
   }
   s->fd = fd;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!s->connect_only) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   if (!env_->source_address.empty()) {
     sockaddr_storage src;
     socklen_t src_len;
@@ -124,10 +127,15 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
                              strerror(err)));
   }
   (void)env_->loop->AddFd(fd, EPOLLOUT, [this, s](uint32_t) {
-    env_->loop->RemoveFd(s->fd);
     int err = 0;
     socklen_t elen = sizeof err;
     getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+    if (s->connect_only) {
+      env_->loop->CloseFd(s->fd);  // its job is done; no EPOLL_CTL_DEL first
+      s->fd = -1;
+    } else {
+      env_->loop->RemoveFd(s->fd);
+    }
     s->conn.connect_us = MicrosSince(*env_->loop, s->connect_start);
     if (err != 0) {
       s->conn.failure_class = ClassifyConnectErrno(err);
@@ -139,7 +147,7 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
 }
 
 void Connector::Finish(std::shared_ptr<State> s) {
-  if (s->conn.failure_class == FC::OK) {
+  if (s->conn.failure_class == FC::OK && !s->connect_only) {
     s->conn.fd = s->fd;
   } else if (s->fd >= 0) {
     close(s->fd);
@@ -159,8 +167,7 @@ void Connector::Cancel() {
   }
   state_->cancelled = true;
   if (state_->fd >= 0) {
-    env_->loop->RemoveFd(state_->fd);
-    close(state_->fd);
+    env_->loop->CloseFd(state_->fd);
     state_->fd = -1;
   }
   state_.reset();
