@@ -61,6 +61,17 @@ void Connector::Connect(const std::string& host, int port, const std::string& re
   s->connect_only = connect_only;
   s->port = port;
   state_ = s;
+  if (common::IsIpLiteral(host)) {
+    // Nothing to resolve (and so no rcode): connect now, without a trip
+    // through the resolver and the loop's queue. A connect that ends at once
+    // calls back from the loop (Finish), never inside Connect().
+    s->resolving = false;
+    s->conn.address = host;
+    s->starting = true;
+    StartConnect(s);
+    s->starting = false;
+    return;
+  }
   auto remaining =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - env_->loop->Now());
   env_->resolver->ResolveHost(host, resolvers, std::max(remaining, std::chrono::milliseconds(1)),
@@ -126,7 +137,14 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
                 absl::StrCat("connect to ", common::FormatHostPort(s->conn.address, s->port), ": ",
                              strerror(err)));
   }
-  (void)env_->loop->AddFd(fd, EPOLLOUT, [this, s](uint32_t) {
+  // Two words captured (std::function's inline storage, no allocation): a
+  // registered socket belongs to state_, since Cancel() closes it.
+  (void)env_->loop->AddFd(fd, EPOLLOUT, [this, fd](uint32_t) {
+    std::shared_ptr<State> s = state_;
+    if (s == nullptr || s->fd != fd) {
+      env_->loop->RemoveFd(fd);  // not reached: Cancel() closes the socket
+      return;
+    }
     int err = 0;
     socklen_t elen = sizeof err;
     getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
@@ -147,6 +165,14 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
 }
 
 void Connector::Finish(std::shared_ptr<State> s) {
+  if (s->starting) {  // inside Connect(): call back from the loop instead
+    env_->loop->Post([this, s] {
+      if (!s->cancelled) {
+        Finish(s);
+      }
+    });
+    return;
+  }
   if (s->conn.failure_class == FC::OK && !s->connect_only) {
     s->conn.fd = s->fd;
   } else if (s->fd >= 0) {

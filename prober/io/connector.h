@@ -53,6 +53,7 @@ class Connector {
     bool resolving = true;
     bool cancelled = false;
     bool connect_only = false;
+    bool starting = false;  // inside Connect() (Finish then calls back later)
     int fd = -1;
     Connection conn;
     Callback cb;
