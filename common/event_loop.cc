@@ -110,6 +110,17 @@ void EventLoop::RemoveFd(int fd) {
   fds_[fd].cb = nullptr;  // empty while its own callback runs (see Run)
 }
 
+void EventLoop::CloseFd(int fd) {
+  if (fd < 0) {
+    return;
+  }
+  if (static_cast<size_t>(fd) < fds_.size() && fds_[fd].registered) {
+    fds_[fd].registered = false;
+    fds_[fd].cb = nullptr;  // empty while its own callback runs (see Run)
+  }
+  close(fd);
+}
+
 EventLoop::TimerId EventLoop::RunAt(MonoTime when, std::function<void()> fn) {
   TimerId id = next_timer_++;
   timers_.emplace(id, Timer{when, std::move(fn)});

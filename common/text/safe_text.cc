@@ -157,7 +157,8 @@ std::string SafeText(absl::string_view in, size_t max_bytes) {
     AppendSafe(p + i, len, &one);
     size_t consumed = len == 0 ? 1 : len;
     // Keep room for the ellipsis unless this character ends the text.
-    size_t room = i + consumed == in.size() ? max_bytes : max_bytes - std::min(max_bytes, kEllipsis.size());
+    size_t room =
+        i + consumed == in.size() ? max_bytes : max_bytes - std::min(max_bytes, kEllipsis.size());
     if (out.size() + one.size() > room) {
       if (out.size() + kEllipsis.size() <= max_bytes) {
         out.append(kEllipsis.data(), kEllipsis.size());
@@ -168,6 +169,14 @@ std::string SafeText(absl::string_view in, size_t max_bytes) {
     i += consumed;
   }
   return out;
+}
+
+void AssignSafeText(absl::string_view in, size_t max_bytes, std::string* out) {
+  if (in.size() <= max_bytes && IsPrintableUtf8(in)) {
+    out->assign(in.data(), in.size());
+    return;
+  }
+  *out = SafeText(in, max_bytes);
 }
 
 }  // namespace sonde

@@ -38,8 +38,11 @@ std::string SanitizeUtf8(absl::string_view in);
 //  - when the escaped text exceeds `max_bytes`, it is cut at a character
 //    boundary and ends with "…" (the result is at most `max_bytes` bytes).
 // Text that is already printable UTF-8 is returned unchanged.
-std::string SafeText(absl::string_view in,
-                     size_t max_bytes = std::numeric_limits<size_t>::max());
+std::string SafeText(absl::string_view in, size_t max_bytes = std::numeric_limits<size_t>::max());
+
+// SafeText(in, max_bytes) into `*out`, whose capacity is reused: for a field
+// set on every run (a pooled result's detail). `in` must not view `*out`.
+void AssignSafeText(absl::string_view in, size_t max_bytes, std::string* out);
 
 }  // namespace sonde
 

@@ -54,12 +54,24 @@ uint32_t MicrosSince(const common::EventLoop& loop, common::EventLoop::MonoTime 
 }  // namespace
 
 void Connector::Connect(const std::string& host, int port, const std::string& resolvers,
-                        common::EventLoop::MonoTime deadline, Callback cb) {
+                        common::EventLoop::MonoTime deadline, bool connect_only, Callback cb) {
   Cancel();
   auto s = std::make_shared<State>();
   s->cb = std::move(cb);
+  s->connect_only = connect_only;
   s->port = port;
   state_ = s;
+  if (common::IsIpLiteral(host)) {
+    // Nothing to resolve (and so no rcode): connect now, without a trip
+    // through the resolver and the loop's queue. A connect that ends at once
+    // calls back from the loop (Finish), never inside Connect().
+    s->resolving = false;
+    s->conn.address = host;
+    s->starting = true;
+    StartConnect(s);
+    s->starting = false;
+    return;
+  }
   auto remaining =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - env_->loop->Now());
   env_->resolver->ResolveHost(host, resolvers, std::max(remaining, std::chrono::milliseconds(1)),
@@ -101,8 +113,10 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     return fail(FC::PROBER_ERROR, absl::StrCat("socket: ", strerror(errno)));
   }
   s->fd = fd;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!s->connect_only) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   if (!env_->source_address.empty()) {
     sockaddr_storage src;
     socklen_t src_len;
@@ -123,11 +137,23 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
                 absl::StrCat("connect to ", common::FormatHostPort(s->conn.address, s->port), ": ",
                              strerror(err)));
   }
-  (void)env_->loop->AddFd(fd, EPOLLOUT, [this, s](uint32_t) {
-    env_->loop->RemoveFd(s->fd);
+  // Two words captured (std::function's inline storage, no allocation): a
+  // registered socket belongs to state_, since Cancel() closes it.
+  (void)env_->loop->AddFd(fd, EPOLLOUT, [this, fd](uint32_t) {
+    std::shared_ptr<State> s = state_;
+    if (s == nullptr || s->fd != fd) {
+      env_->loop->RemoveFd(fd);  // not reached: Cancel() closes the socket
+      return;
+    }
     int err = 0;
     socklen_t elen = sizeof err;
     getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+    if (s->connect_only) {
+      env_->loop->CloseFd(s->fd);  // its job is done; no EPOLL_CTL_DEL first
+      s->fd = -1;
+    } else {
+      env_->loop->RemoveFd(s->fd);
+    }
     s->conn.connect_us = MicrosSince(*env_->loop, s->connect_start);
     if (err != 0) {
       s->conn.failure_class = ClassifyConnectErrno(err);
@@ -139,7 +165,15 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
 }
 
 void Connector::Finish(std::shared_ptr<State> s) {
-  if (s->conn.failure_class == FC::OK) {
+  if (s->starting) {  // inside Connect(): call back from the loop instead
+    env_->loop->Post([this, s] {
+      if (!s->cancelled) {
+        Finish(s);
+      }
+    });
+    return;
+  }
+  if (s->conn.failure_class == FC::OK && !s->connect_only) {
     s->conn.fd = s->fd;
   } else if (s->fd >= 0) {
     close(s->fd);
@@ -159,8 +193,7 @@ void Connector::Cancel() {
   }
   state_->cancelled = true;
   if (state_->fd >= 0) {
-    env_->loop->RemoveFd(state_->fd);
-    close(state_->fd);
+    env_->loop->CloseFd(state_->fd);
     state_->fd = -1;
   }
   state_.reset();

@@ -38,8 +38,11 @@ class Connector {
   Connector(const Connector&) = delete;
   Connector& operator=(const Connector&) = delete;
 
+  // `connect_only`: the caller only wants to know whether the connection is
+  // made; the Connector then closes the socket itself as soon as it is (the
+  // Connection's fd is -1) and sets no TCP_NODELAY, since nothing is sent.
   void Connect(const std::string& host, int port, const std::string& resolvers,
-               common::EventLoop::MonoTime deadline, Callback cb);
+               common::EventLoop::MonoTime deadline, bool connect_only, Callback cb);
   // Stops a pending resolve/connect without calling back.
   void Cancel();
   // True while resolving (false once connecting).
@@ -49,6 +52,8 @@ class Connector {
   struct State {
     bool resolving = true;
     bool cancelled = false;
+    bool connect_only = false;
+    bool starting = false;  // inside Connect() (Finish then calls back later)
     int fd = -1;
     Connection conn;
     Callback cb;

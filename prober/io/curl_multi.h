@@ -17,10 +17,10 @@
 
 #include <functional>
 #include <memory>
-#include <set>
-#include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/curl_handles.h"
 #include "common/event_loop.h"
@@ -69,8 +69,10 @@ class CurlMulti {
   common::EventLoop::MonoTime timer_due_;
   bool wanted_ = false;
   common::EventLoop::MonoTime want_;
-  std::set<curl_socket_t> fds_;
-  std::unordered_map<CURL*, Done> done_;
+  // Flat tables: a transfer adds and removes an entry in each, with no
+  // node allocated per transfer.
+  absl::flat_hash_set<curl_socket_t> fds_;
+  absl::flat_hash_map<CURL*, Done> done_;
   std::vector<common::UniqueCurlEasy> idle_easy_;  // reset handles, at most kMaxIdleEasy
 };
 

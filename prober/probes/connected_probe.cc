@@ -1,7 +1,5 @@
 #include "prober/probes/connected_probe.h"
 
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/checks/registry.h"
 
@@ -23,8 +21,7 @@ ConnectedProbe::~ConnectedProbe() {
 
 void ConnectedProbe::CloseFd() {
   if (fd_ >= 0) {
-    env_->loop->RemoveFd(fd_);
-    close(fd_);
+    env_->loop->CloseFd(fd_);
     fd_ = -1;
   }
 }
@@ -43,7 +40,7 @@ void ConnectedProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
         [this, fc, detail = std::move(detail)]() mutable { Finish(fc, std::move(detail)); });
     return;
   }
-  connector_.Connect(endpoint_.host, endpoint_.port, endpoint_.resolvers, deadline,
+  connector_.Connect(endpoint_.host, endpoint_.port, endpoint_.resolvers, deadline, ConnectOnly(),
                      [this](Connection c) { OnConnection(std::move(c)); });
 }
 

@@ -40,7 +40,11 @@ class ConnectedProbe : public Probe {
   // A run starts: reset per-run state. Returns false, with a class and detail,
   // when the run cannot start (it then finishes at once, after Run returns).
   virtual bool BeginExchange(v1::FailureClass::Code* fc, std::string* detail) { return true; }
-  // Connected: `fd()` is the socket (non-blocking, owned by the base).
+  // Whether a run only connects (nothing sent or read): the socket is then
+  // closed as soon as it is connected, and OnConnected() sees fd() == -1.
+  virtual bool ConnectOnly() const { return false; }
+  // Connected: `fd()` is the socket (non-blocking, owned by the base), or -1
+  // for a ConnectOnly() probe.
   virtual void OnConnected() = 0;
   // The deadline passed while connected: the class and text for that phase.
   virtual void AbortExchange(v1::FailureClass::Code* fc, std::string* detail) = 0;

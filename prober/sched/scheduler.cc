@@ -34,15 +34,17 @@ std::chrono::microseconds ToChrono(absl::Duration d) {
 }
 
 // The first multiple of `grid` (counted from the Unix epoch) at or after t.
+// In whole nanoseconds: absl::Duration's % is a 128-bit division.
 absl::Time AlignUp(absl::Time t, absl::Duration grid) {
-  if (grid <= absl::ZeroDuration()) {
+  const int64_t step = absl::ToInt64Nanoseconds(grid);
+  if (step <= 0) {
     return t;
   }
-  absl::Duration rem = (t - absl::UnixEpoch()) % grid;
-  if (rem < absl::ZeroDuration()) {
-    rem += grid;
+  int64_t rem = absl::ToUnixNanos(t) % step;
+  if (rem < 0) {
+    rem += step;
   }
-  return rem == absl::ZeroDuration() ? t : t + (grid - rem);
+  return rem == 0 ? t : t + absl::Nanoseconds(step - rem);
 }
 
 // The same on the loop's monotonic clock.

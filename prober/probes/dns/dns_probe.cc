@@ -1,11 +1,10 @@
 #include "prober/probes/dns/dns_probe.h"
 
 #include <algorithm>
-#include <set>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/checks/registry.h"
 #include "common/net.h"
@@ -20,6 +19,13 @@ namespace {
 
 std::string Normalize(const std::string& s) {
   return absl::AsciiStrToLower(absl::StripSuffix(absl::StripAsciiWhitespace(s), "."));
+}
+
+using AnswerSet = absl::InlinedVector<std::string, 4>;
+
+void SortUnique(AnswerSet* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
 }
 
 FC::Code ClassForRcode(int rcode) {
@@ -42,6 +48,14 @@ FC::Code ClassForRcode(int rcode) {
 v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string& resolver,
                                      const DnsResolver::RawAnswer& answer) {
   v1::DnsResolverResult out;
+  JudgeDnsAnswer(spec, resolver, answer, &out);
+  return out;
+}
+
+void JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string& resolver,
+                    const DnsResolver::RawAnswer& answer, v1::DnsResolverResult* out_ptr) {
+  v1::DnsResolverResult& out = *out_ptr;
+  out.Clear();
   out.set_resolver(resolver.empty() ? "system" : resolver);
   out.set_rtt_us(static_cast<uint32_t>(answer.elapsed.count()));
   if (answer.packet.empty()) {
@@ -49,59 +63,62 @@ v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string&
     FC::Code fc = DnsResolver::ClassifyStatus(answer.status, &rcode);
     out.set_rcode(rcode);
     out.set_failure_class(fc == FC::OK ? FC::DNS_UNEXPECTED_ANSWER : fc);
-    return out;
+    return;
   }
   auto packet = ParseDnsPacket(answer.packet);
   if (!packet.ok()) {
     out.set_rcode("FORMERR");
     out.set_failure_class(FC::DNS_UNEXPECTED_ANSWER);
-    return out;
+    return;
   }
   out.set_rcode(RcodeName(packet->rcode));
   uint16_t qtype = TypeNumber(spec.type().empty() ? "A" : spec.type());
-  std::set<std::string> got;
+  // Sets as sorted, unique vectors: a node per answer was an allocation.
+  AnswerSet got;
   for (const DnsRecordData& rec : packet->answers) {
     // Every record is judged; the result keeps the first few, each capped
     // (a TXT answer over TCP can be 64 KiB).
     if (out.answers_size() < static_cast<int>(kDnsAnswersKept)) {
       v1::DnsRecord* r = out.add_answers();
-      r->set_name(SafeText(rec.name, kTargetTextMaxBytes));
+      AssignSafeText(rec.name, kTargetTextMaxBytes, r->mutable_name());
       r->set_type(TypeName(rec.type));
       r->set_ttl(rec.ttl);
-      r->set_data(SafeText(rec.data, kTargetTextMaxBytes));
+      AssignSafeText(rec.data, kTargetTextMaxBytes, r->mutable_data());
     }
     if (rec.type == qtype) {
-      got.insert(Normalize(rec.data));
+      got.push_back(Normalize(rec.data));
     }
   }
-  std::string expect_rcode = spec.expect_rcode().empty() ? "NOERROR" : spec.expect_rcode();
+  const absl::string_view expect_rcode =
+      spec.expect_rcode().empty() ? absl::string_view("NOERROR") : spec.expect_rcode();
   if (out.rcode() != expect_rcode) {
     out.set_failure_class(ClassForRcode(packet->rcode));
-    return out;
+    return;
   }
   if (packet->rcode != 0) {
     out.set_failure_class(FC::OK);  // the expected negative answer
-    return out;
+    return;
   }
   if (got.empty()) {
     out.set_failure_class(FC::DNS_NODATA);
-    return out;
+    return;
   }
   if (!spec.expect_answers().empty()) {
-    std::set<std::string> want;
+    SortUnique(&got);
+    AnswerSet want;
     for (const std::string& a : spec.expect_answers()) {
-      want.insert(Normalize(a));
+      want.push_back(Normalize(a));
     }
+    SortUnique(&want);
     bool ok = spec.answers_match() == "contains"
                   ? std::includes(got.begin(), got.end(), want.begin(), want.end())
                   : got == want;
     if (!ok) {
       out.set_failure_class(FC::DNS_UNEXPECTED_ANSWER);
-      return out;
+      return;
     }
   }
   out.set_failure_class(FC::OK);
-  return out;
 }
 
 namespace {
@@ -118,14 +135,23 @@ class DnsProbe : public Probe {
   }
 
   void Run(common::EventLoop::MonoTime deadline, Done done) override {
-    auto run = std::make_shared<RunState>();
+    // The last run's state again when nothing else holds it any more (no
+    // answer of that run still to come): its messages keep their memory.
+    if (spare_ == nullptr || spare_.use_count() != 1) {
+      spare_ = std::make_shared<RunState>();
+    }
+    std::shared_ptr<RunState> run = spare_;
     run->done = std::move(done);
+    run->finished = false;
     run->start = env_->loop->Now();
     active_ = run;
     const v1::DnsSpec& d = check_.dns();
     // The check's resolvers, or the system's ("") when it names none.
     const size_t servers = std::max(d.resolvers_size(), 1);
     run->per_resolver.resize(servers);
+    for (v1::DnsResolverResult& rr : run->per_resolver) {
+      rr.Clear();
+    }
     run->answered.assign(servers, false);
     run->pending = servers;
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - run->start);
@@ -152,7 +178,7 @@ class DnsProbe : public Probe {
                               if (run->finished) {
                                 return;
                               }
-                              run->per_resolver[i] = JudgeDnsAnswer(check_.dns(), Server(i), a);
+                              JudgeDnsAnswer(check_.dns(), Server(i), a, &run->per_resolver[i]);
                               run->answered[i] = true;
                               if (--run->pending == 0) {
                                 Finish(run);
@@ -208,26 +234,36 @@ class DnsProbe : public Probe {
       active_.reset();
     }
     const v1::DnsSpec& d = check_.dns();
+    const absl::string_view type = d.type().empty() ? absl::string_view("A") : d.type();
     v1::ProbeResult r = NewResult(*env_);
     r.set_target(target_);
     FC::Code fc = FC::OK;
-    std::vector<std::string> parts;
+    // "NAME TYPE: RESOLVER: WHAT; RESOLVER: WHAT", built in a kept buffer.
+    std::string& detail = detail_;
+    detail.clear();
+    absl::StrAppend(&detail, d.name(), " ", type, ": ");
+    bool first = true;
     for (const v1::DnsResolverResult& rr : run->per_resolver) {
       *r.add_dns() = rr;
       if (fc == FC::OK && rr.failure_class() != FC::OK) {
         fc = rr.failure_class();
       }
-      std::vector<std::string> answers;
-      for (const auto& a : rr.answers()) {
-        answers.push_back(absl::StrCat(a.data(), " (ttl ", a.ttl(), ")"));
+      absl::StrAppend(&detail, first ? "" : "; ", rr.resolver(), ": ");
+      first = false;
+      if (rr.failure_class() == FC::PROBER_POLICY) {
+        detail.append("refused by the probe policy");
+      } else if (rr.failure_class() == FC::DNS_TIMEOUT) {
+        detail.append("no answer");
+      } else if (rr.failure_class() == FC::DNS_NODATA) {
+        absl::StrAppend(&detail, rr.rcode(), ", no ", type, " records");
+      } else {
+        detail.append(rr.rcode());
+        const char* sep = " ";
+        for (const auto& a : rr.answers()) {
+          absl::StrAppend(&detail, sep, a.data(), " (ttl ", a.ttl(), ")");
+          sep = ", ";
+        }
       }
-      std::string what =
-          rr.failure_class() == FC::PROBER_POLICY ? "refused by the probe policy"
-          : rr.failure_class() == FC::DNS_TIMEOUT ? "no answer"
-          : rr.failure_class() == FC::DNS_NODATA
-              ? absl::StrCat(rr.rcode(), ", no ", d.type().empty() ? "A" : d.type(), " records")
-              : absl::StrCat(rr.rcode(), answers.empty() ? "" : " ", absl::StrJoin(answers, ", "));
-      parts.push_back(absl::StrCat(rr.resolver(), ": ", what));
     }
     if (!run->per_resolver.empty()) {
       r.set_dns_rcode(run->per_resolver[0].rcode());
@@ -237,9 +273,7 @@ class DnsProbe : public Probe {
         std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
             .count()));
     r.set_failure_class(fc);
-    r.set_detail(SafeText(absl::StrCat(d.name(), " ", d.type().empty() ? "A" : d.type(), ": ",
-                                       absl::StrJoin(parts, "; ")),
-                          kDetailMaxBytes));
+    AssignSafeText(detail, kDetailMaxBytes, r.mutable_detail());
     DeliverResult(&run->done, &r);
   }
 
@@ -247,6 +281,8 @@ class DnsProbe : public Probe {
   ProbeEnv* env_;
   const std::string target_;  // ProbeResult.target, made once
   std::shared_ptr<RunState> active_;
+  std::shared_ptr<RunState> spare_;  // the last run's, reused (Run)
+  std::string detail_;               // Finish's, kept for its capacity
 };
 
 }  // namespace

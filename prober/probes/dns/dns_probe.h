@@ -17,6 +17,9 @@ namespace sonde::prober {
 // Judges one resolver's raw answer against the spec (exposed for tests).
 v1::DnsResolverResult JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string& resolver,
                                      const DnsResolver::RawAnswer& answer);
+// The same into `*out` (cleared first, its memory reused): the probe's path.
+void JudgeDnsAnswer(const v1::DnsSpec& spec, const std::string& resolver,
+                    const DnsResolver::RawAnswer& answer, v1::DnsResolverResult* out);
 
 // A probe that runs `check` (whose spec is dns) on the loop thread of `env`.
 std::unique_ptr<Probe> NewDnsProbe(const v1::Check& check, ProbeEnv* env);

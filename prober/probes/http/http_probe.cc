@@ -31,7 +31,8 @@ struct HttpProbe::Request {
   std::string body;         // at most max_body_bytes kept
   uint64_t body_bytes = 0;  // all bytes received
   uint64_t body_cap = 0;
-  std::vector<std::string> headers;  // of the last response
+  bool keep_headers = false;         // the check matches headers
+  std::vector<std::string> headers;  // of the last response (when kept)
   char error[CURL_ERROR_SIZE] = {0};
   const common::ProbePolicy* policy = nullptr;  // set when a policy is on
   std::string policy_refusal;                   // the first address it refused
@@ -73,6 +74,9 @@ size_t OnBody(char* data, size_t size, size_t n, void* userp) {
 size_t OnHeader(char* data, size_t size, size_t n, void* userp) {
   auto* req = static_cast<HttpProbe::Request*>(userp);
   size_t len = size * n;
+  if (!req->keep_headers) {
+    return len;  // nothing reads them: no string per header line
+  }
   absl::string_view line(data, len);
   if (absl::StartsWith(line, "HTTP/")) {
     req->headers.clear();  // a new response
@@ -174,6 +178,18 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
     run->results.push_back(NewResult(*env_));
   }
   active_ = run;
+  if (common::IsIpLiteral(url_.host)) {
+    // Nothing to resolve (and so no rcode): the transfers start now, without
+    // the resolver's answer object and a trip through the loop's queue
+    // (curl reports them from the loop, never inside Run()).
+    run->resolving = false;
+    run->address = url_.host;
+    run->pending = n;
+    for (uint32_t i = 0; i < n; ++i) {
+      StartRequest(run, i);
+    }
+    return;
+  }
   std::string servers = absl::StrJoin(check_.http().resolvers(), ",");
   env_->resolver->ResolveHost(
       url_.host, servers, Remaining(*env_->loop, deadline), [this, run](DnsResolver::HostAnswer a) {
@@ -206,6 +222,7 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
   const v1::HttpSpec& h = check_.http();
   auto req = std::make_unique<Request>();
   req->index = index;
+  req->keep_headers = !expect_headers_.empty();
   req->body_cap = h.max_body_bytes() > 0 ? h.max_body_bytes() : (1 << 20);
   req->curl = env_->curl;
   req->easy = env_->curl->AcquireEasy();
@@ -389,7 +406,8 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
   }
   r->set_body_bytes(req->body_bytes);
   curl_certinfo* certs = nullptr;
-  if (curl_easy_getinfo(e, CURLINFO_CERTINFO, &certs) == CURLE_OK) {
+  if (curl_easy_getinfo(e, CURLINFO_CERTINFO, &certs) == CURLE_OK && certs != nullptr &&
+      certs->num_of_certs > 0) {
     SetCertificateFromCurl(certs, absl::Now(), r);
   }
 

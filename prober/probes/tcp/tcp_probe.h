@@ -25,6 +25,8 @@ class TcpProbe : public ConnectedProbe {
 
  private:
   bool BeginExchange(v1::FailureClass::Code* fc, std::string* detail) override;
+  // Nothing to send and no banner to read: the socket closes once connected.
+  bool ConnectOnly() const override { return check().tcp().send().empty() && !expect_; }
   void OnConnected() override;
   void AbortExchange(v1::FailureClass::Code* fc, std::string* detail) override;
   void ReleaseExchange() override;

@@ -105,6 +105,42 @@ TEST(EventLoopTest, FdReadinessAndRemoveInsideCallback) {
   close(p[1]);
 }
 
+TEST(EventLoopTest, CloseFdFromItsCallbackStopsItsEventsAndFreesTheNumber) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.Init().ok());
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  int fired = 0;
+  int reused_fired = 0;
+  ASSERT_TRUE(loop.AddFd(p[0], EPOLLIN,
+                         [&](uint32_t) {
+                           fired++;
+                           const int old_fd = p[0];
+                           loop.CloseFd(old_fd);  // level-triggered and unread
+                           int q[2];
+                           ASSERT_EQ(pipe(q), 0);
+                           EXPECT_EQ(q[0], old_fd);  // the lowest free fd number
+                           ASSERT_TRUE(loop.AddFd(q[0], EPOLLIN,
+                                                  [&, q0 = q[0]](uint32_t) {
+                                                    reused_fired++;
+                                                    loop.CloseFd(q0);
+                                                    loop.Stop();
+                                                  })
+                                           .ok());
+                           loop.RunAfter(milliseconds(20), [q1 = q[1]] {
+                             ASSERT_EQ(write(q1, "y", 1), 1);
+                             close(q1);
+                           });
+                         })
+                  .ok());
+  ASSERT_EQ(write(p[1], "x", 1), 1);
+  loop.RunAfter(milliseconds(5000), [&] { loop.Stop(); });  // bound
+  loop.Run();
+  EXPECT_EQ(fired, 1);         // closed: its pending data never fires again
+  EXPECT_EQ(reused_fired, 1);  // the number's new owner gets its own events
+  close(p[1]);
+}
+
 TEST(EventLoopTest, TimersWithTheSameDeadlineRunInCreationOrder) {
   EventLoop loop;
   ASSERT_TRUE(loop.Init().ok());

@@ -13,10 +13,10 @@ TEST(SafeTextTest, PrintableUtf8IsUnchanged) {
 }
 
 TEST(SafeTextTest, InvalidBytesAreShownAsHex) {
-  EXPECT_EQ(SafeText("caf\xe9 ok"), "caf\\xe9 ok");              // Latin-1
-  EXPECT_EQ(SafeText("\xe2\x9c"), "\\xe2\\x9c");                 // cut sequence
-  EXPECT_EQ(SafeText("\xed\xa0\x80"), "\\xed\\xa0\\x80");        // surrogate
-  EXPECT_EQ(SafeText("\xc0\xaf"), "\\xc0\\xaf");                 // overlong '/'
+  EXPECT_EQ(SafeText("caf\xe9 ok"), "caf\\xe9 ok");        // Latin-1
+  EXPECT_EQ(SafeText("\xe2\x9c"), "\\xe2\\x9c");           // cut sequence
+  EXPECT_EQ(SafeText("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // surrogate
+  EXPECT_EQ(SafeText("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
 }
 
 TEST(SafeTextTest, ControlCharactersAreEscaped) {
@@ -24,7 +24,9 @@ TEST(SafeTextTest, ControlCharactersAreEscaped) {
   EXPECT_EQ(SafeText(std::string("x\0y", 3)), "x\\x00y");
   EXPECT_EQ(SafeText("\x1b[2J"), "\\x1b[2J");  // terminal escape
   EXPECT_EQ(SafeText("\x7f"), "\\x7f");
-  EXPECT_EQ(SafeText("\xc2\x9b" "31m"), "\\u009b31m");  // C1 CSI
+  EXPECT_EQ(SafeText("\xc2\x9b"
+                     "31m"),
+            "\\u009b31m");  // C1 CSI
 }
 
 TEST(SafeTextTest, CapCutsAtACharacterAndMarksTheCut) {
@@ -51,6 +53,16 @@ TEST(SafeTextTest, ResultIsAlwaysCleanUtf8) {
   }
   EXPECT_TRUE(IsCleanUtf8(SafeText(bytes)));
   EXPECT_TRUE(IsCleanUtf8(SafeText(bytes, 37)));
+}
+
+TEST(SafeTextTest, AssignSafeTextEqualsSafeTextOverAnEarlierValue) {
+  std::string out = "an earlier, longer value of the field that keeps its capacity";
+  for (const std::string in :
+       {std::string("bench.test A: 127.0.0.1 (ttl 60)"), std::string("line\nforged \xff"),
+        std::string(2000, 'x'), std::string()}) {
+    AssignSafeText(in, 64, &out);
+    EXPECT_EQ(out, SafeText(in, 64));
+  }
 }
 
 TEST(Utf8Test, SanitizeReplacesInvalidAndDropsNul) {
