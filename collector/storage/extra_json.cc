@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "collector/storage/civil_time.h"
+#include "collector/storage/copy_rows.h"
 #include "common/result_json.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -51,9 +52,15 @@ bool HasExactlyFields(const pb::Descriptor* d, std::initializer_list<int> number
 }
 
 // Appends `"name":` after a comma unless it is the object's first member.
+// `escape` writes a string literal: AppendJsonString, or
+// AppendJsonStringInCopyText when the JSON is written as a COPY field.
+using StringEscaper = void (*)(absl::string_view, std::string*);
+
 class Members {
  public:
-  explicit Members(std::string* out) : out_(out) { out_->push_back('{'); }
+  Members(StringEscaper escape, std::string* out) : escape_(escape), out_(out) {
+    out_->push_back('{');
+  }
   ~Members() { out_->push_back('}'); }
   Members(const Members&) = delete;
   Members& operator=(const Members&) = delete;
@@ -70,7 +77,7 @@ class Members {
   }
   void String(absl::string_view name, const std::string& v) {
     if (!v.empty()) {
-      AppendJsonString(v, Key(name));
+      escape_(v, Key(name));
     }
   }
   void Int(absl::string_view name, int64_t v) {
@@ -94,6 +101,7 @@ class Members {
     }
   }
   void Enum(absl::string_view name, int v);
+  StringEscaper escape() const { return escape_; }
   void Double(absl::string_view name, double v);
   // `"name":[...]` unless `items` is empty, `append(item, out)` writing
   // each item.
@@ -114,6 +122,7 @@ class Members {
   }
 
  private:
+  StringEscaper escape_;
   std::string* out_;
   bool first_ = true;
 };
@@ -143,7 +152,7 @@ void Members::Enum(absl::string_view name, int v) {
     return;
   }
   if (const std::string* label = CodeName(v); label != nullptr) {
-    AppendJsonString(*label, Key(name));
+    escape_(*label, Key(name));
   } else {
     char buf[absl::numbers_internal::kFastToBufferSize];
     Key(name)->append(buf, absl::numbers_internal::FastIntToBuffer(v, buf) - buf);
@@ -196,26 +205,27 @@ bool AppendTimestampJson(const pb::Timestamp& t, std::string* out) {
   return true;
 }
 
-void AppendRecordJson(const v1::DnsRecord& r, std::string* out) {
-  Members m(out);
+void AppendRecordJson(StringEscaper escape, const v1::DnsRecord& r, std::string* out) {
+  Members m(escape, out);
   m.String("name", r.name());
   m.String("type", r.type());
   m.Int("ttl", r.ttl());
   m.String("data", r.data());
 }
 
-void AppendResolverJson(const v1::DnsResolverResult& r, std::string* out) {
-  Members m(out);
+void AppendResolverJson(StringEscaper escape, const v1::DnsResolverResult& r, std::string* out) {
+  Members m(escape, out);
   m.String("resolver", r.resolver());
   m.String("rcode", r.rcode());
-  m.List("answers", r.answers(), AppendRecordJson);
+  m.List("answers", r.answers(),
+         [escape](const v1::DnsRecord& a, std::string* out) { AppendRecordJson(escape, a, out); });
   m.Int("rtt_us", r.rtt_us());
   m.Enum("failure_class", r.failure_class());
 }
 
 // False when protobuf's printer must decide (a timestamp out of range).
-bool AppendResultJson(const v1::ProbeResult& r, std::string* out) {
-  Members m(out);
+bool AppendResultJson(StringEscaper escape, const v1::ProbeResult& r, std::string* out) {
+  Members m(escape, out);
   m.String("check_id", r.check_id());
   m.String("service", r.service());
   m.String("kind", r.kind());
@@ -241,15 +251,16 @@ bool AppendResultJson(const v1::ProbeResult& r, std::string* out) {
   m.String("tls_cipher", r.tls_cipher());
   m.String("cert_subject", r.cert_subject());
   m.String("cert_issuer", r.cert_issuer());
-  m.List("cert_sans", r.cert_sans(),
-         [](const std::string& v, std::string* out) { AppendJsonString(v, out); });
+  m.List("cert_sans", r.cert_sans(), escape);
   m.String("cert_not_before", r.cert_not_before());
   m.String("cert_not_after", r.cert_not_after());
   m.Int("cert_days_left", r.cert_days_left());
   m.String("chain_not_after", r.chain_not_after());
   m.String("banner", r.banner());
   m.String("dns_rcode", r.dns_rcode());
-  m.List("dns", r.dns(), AppendResolverJson);
+  m.List("dns", r.dns(), [escape](const v1::DnsResolverResult& d, std::string* out) {
+    AppendResolverJson(escape, d, out);
+  });
   m.Uint64("body_bytes", r.body_bytes());
   m.String("fallback_address", r.fallback_address());
   m.Enum("fallback_class", r.fallback_class());
@@ -273,22 +284,43 @@ bool DirectJsonCovers(const pb::Descriptor* d) {
          HasExactlyFields(v1::DnsRecord::descriptor(), kRecordFields);
 }
 
-std::string ResultJson(const v1::ProbeResult& result) {
+namespace {
+
+bool DirectPrinterUsable() {
   static const bool kDirect = DirectJsonCovers(v1::ProbeResult::descriptor());
+  return kDirect;
+}
+
+std::string ProtobufResultJson(const v1::ProbeResult& result) {
   std::string json;
-  if (kDirect) {
-    json.reserve(1024);
-    if (AppendResultJson(result, &json)) {
-      return json;
-    }
-    json.clear();
-  }
   pb::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = true;
   if (!pb::util::MessageToJsonString(result, &json, opts).ok()) {
     json = "{}";
   }
   return json;
+}
+
+}  // namespace
+
+std::string ResultJson(const v1::ProbeResult& result) {
+  std::string json;
+  if (DirectPrinterUsable()) {
+    json.reserve(1024);
+    if (AppendResultJson(AppendJsonString, result, &json)) {
+      return json;
+    }
+  }
+  return ProtobufResultJson(result);
+}
+
+void AppendResultJsonCopyField(const v1::ProbeResult& result, std::string* out) {
+  const size_t at = out->size();
+  if (DirectPrinterUsable() && AppendResultJson(common::AppendJsonStringInCopyText, result, out)) {
+    return;
+  }
+  out->resize(at);
+  AppendCopyField(ProtobufResultJson(result), out);
 }
 
 }  // namespace sonde::collector

@@ -18,6 +18,10 @@ namespace sonde::collector {
 
 std::string ResultJson(const v1::ProbeResult& result);
 
+// Appends ResultJson(result) as one field of COPY's text format (what
+// AppendCopyField(ResultJson(result), out) appends), printed in one pass.
+void AppendResultJsonCopyField(const v1::ProbeResult& result, std::string* out);
+
 // True when `d` is ProbeResult with exactly the fields (and nested messages)
 // ResultJson's printer was written for. Otherwise every result goes through
 // protobuf's printer, several times slower; tests hold ProbeResult to it, so

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "common/text/byte_scan.h"
 
 namespace sonde {
 namespace {
@@ -103,7 +104,14 @@ bool IsCleanUtf8(absl::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0;
   while (i < s.size()) {
-    if (p[i] != 0 && p[i] < 0x80) {  // ASCII, the common case
+    if (i + 8 <= s.size()) {  // 8 ASCII bytes without NUL, the common case
+      const uint64_t w = text::LoadWord(s.data() + i);
+      if (!text::HasHighByte(w) && !text::HasByte(w, 0)) {
+        i += 8;
+        continue;
+      }
+    }
+    if (p[i] != 0 && p[i] < 0x80) {  // ASCII
       ++i;
       continue;
     }
@@ -157,7 +165,8 @@ std::string SafeText(absl::string_view in, size_t max_bytes) {
     AppendSafe(p + i, len, &one);
     size_t consumed = len == 0 ? 1 : len;
     // Keep room for the ellipsis unless this character ends the text.
-    size_t room = i + consumed == in.size() ? max_bytes : max_bytes - std::min(max_bytes, kEllipsis.size());
+    size_t room =
+        i + consumed == in.size() ? max_bytes : max_bytes - std::min(max_bytes, kEllipsis.size());
     if (out.size() + one.size() > room) {
       if (out.size() + kEllipsis.size() <= max_bytes) {
         out.append(kEllipsis.data(), kEllipsis.size());

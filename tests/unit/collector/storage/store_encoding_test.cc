@@ -4,6 +4,7 @@
 
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "collector/storage/copy_rows.h"
@@ -37,6 +38,25 @@ TEST(CopyTextTest, SanitizeAndEscape) {
   std::string out;
   AppendCopyField("a\\b\tc\nd\re", &out);
   EXPECT_EQ(out, "a\\\\b\\tc\\nd\\re");
+}
+
+// COPY escaping steps over 8-byte words: a byte to escape is found at every
+// position of a word and of the tail.
+TEST(CopyTextTest, EscapesAtEveryPosition) {
+  const std::pair<char, std::string> cases[] = {{'\\', "\\\\"}, {'\t', "\\t"}, {'\n', "\\n"},
+                                                {'\r', "\\r"},  {'\0', ""},    {'\x01', "\x01"}};
+  for (const auto& [c, escaped] : cases) {
+    for (size_t len = 1; len <= 20; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string in(len, 'a');
+        in[at] = c;
+        std::string out;
+        AppendCopyField(in, &out);
+        EXPECT_EQ(out, std::string(at, 'a') + escaped + std::string(len - at - 1, 'a'))
+            << len << " " << at;
+      }
+    }
+  }
 }
 
 // The `extra` column's printer must say what protobuf's JSON printer says:
@@ -103,6 +123,11 @@ TEST(ResultJsonTest, MatchesProtobufJsonPrinter) {
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(got, &got_value).ok()) << got;
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(want_value, got_value))
         << "protobuf: " << want << "\nours:     " << got;
+    // The COPY row prints it escaped for COPY in the same pass.
+    std::string field, want_field;
+    AppendResultJsonCopyField(r, &field);
+    AppendCopyField(got, &want_field);
+    EXPECT_EQ(field, want_field);
   }
 }
 
@@ -206,6 +231,46 @@ TEST(ResultJsonTest, DoublesPrintProtobufsDigits) {
     r.set_icmp_loss(loss);
     EXPECT_EQ(ResultJson(r), ProtobufJson(r)) << loss;
   }
+}
+
+// Replaces every string of `m` (however deep, found by reflection) in turn
+// with a NUL byte and with a bad UTF-8 byte: ResultIsClean(root) must see
+// each, so a string field it does not read fails here.
+void ExpectEveryStringChecked(const v1::ProbeResult& root, google::protobuf::Message* m,
+                              int* checked) {
+  namespace pb = google::protobuf;
+  const pb::Reflection* r = m->GetReflection();
+  for (int i = 0; i < m->GetDescriptor()->field_count(); ++i) {
+    const pb::FieldDescriptor* f = m->GetDescriptor()->field(i);
+    const int n = f->is_repeated() ? r->FieldSize(*m, f) : 1;
+    for (int k = 0; k < n; ++k) {
+      if (f->type() == pb::FieldDescriptor::TYPE_STRING) {
+        const std::string kept =
+            f->is_repeated() ? r->GetRepeatedString(*m, f, k) : r->GetString(*m, f);
+        for (const std::string& bad : {std::string("a\0b", 3), std::string("a\xff")}) {
+          f->is_repeated() ? r->SetRepeatedString(m, f, k, bad) : r->SetString(m, f, bad);
+          EXPECT_FALSE(ResultIsClean(root)) << f->full_name() << " " << k;
+        }
+        f->is_repeated() ? r->SetRepeatedString(m, f, k, kept) : r->SetString(m, f, kept);
+        ++*checked;
+      } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+        ExpectEveryStringChecked(
+            root, f->is_repeated() ? r->MutableRepeatedMessage(m, f, k) : r->MutableMessage(m, f),
+            checked);
+      }
+    }
+  }
+}
+
+TEST(ResultIsCleanTest, ReadsEveryStringField) {
+  v1::ProbeResult full;
+  SetEveryField(&full);
+  EXPECT_TRUE(ResultIsClean(full));
+  EXPECT_TRUE(MessageIsClean(full));
+  int checked = 0;
+  ExpectEveryStringChecked(full, &full, &checked);
+  EXPECT_GE(checked, 25);
+  EXPECT_TRUE(ResultIsClean(full));
 }
 
 }  // namespace

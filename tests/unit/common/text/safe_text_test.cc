@@ -13,10 +13,10 @@ TEST(SafeTextTest, PrintableUtf8IsUnchanged) {
 }
 
 TEST(SafeTextTest, InvalidBytesAreShownAsHex) {
-  EXPECT_EQ(SafeText("caf\xe9 ok"), "caf\\xe9 ok");              // Latin-1
-  EXPECT_EQ(SafeText("\xe2\x9c"), "\\xe2\\x9c");                 // cut sequence
-  EXPECT_EQ(SafeText("\xed\xa0\x80"), "\\xed\\xa0\\x80");        // surrogate
-  EXPECT_EQ(SafeText("\xc0\xaf"), "\\xc0\\xaf");                 // overlong '/'
+  EXPECT_EQ(SafeText("caf\xe9 ok"), "caf\\xe9 ok");        // Latin-1
+  EXPECT_EQ(SafeText("\xe2\x9c"), "\\xe2\\x9c");           // cut sequence
+  EXPECT_EQ(SafeText("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // surrogate
+  EXPECT_EQ(SafeText("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
 }
 
 TEST(SafeTextTest, ControlCharactersAreEscaped) {
@@ -24,7 +24,9 @@ TEST(SafeTextTest, ControlCharactersAreEscaped) {
   EXPECT_EQ(SafeText(std::string("x\0y", 3)), "x\\x00y");
   EXPECT_EQ(SafeText("\x1b[2J"), "\\x1b[2J");  // terminal escape
   EXPECT_EQ(SafeText("\x7f"), "\\x7f");
-  EXPECT_EQ(SafeText("\xc2\x9b" "31m"), "\\u009b31m");  // C1 CSI
+  EXPECT_EQ(SafeText("\xc2\x9b"
+                     "31m"),
+            "\\u009b31m");  // C1 CSI
 }
 
 TEST(SafeTextTest, CapCutsAtACharacterAndMarksTheCut) {
@@ -58,6 +60,22 @@ TEST(Utf8Test, SanitizeReplacesInvalidAndDropsNul) {
   EXPECT_EQ(SanitizeUtf8("\xff"), "\xEF\xBF\xBD");
   EXPECT_TRUE(IsCleanUtf8("grüß\n"));
   EXPECT_FALSE(IsCleanUtf8("\xff"));
+}
+
+// The check steps over 8-byte words: a NUL or a bad byte is found at every
+// position of a word and of the tail, a good multi-byte character passes.
+TEST(Utf8Test, CleanCheckSeesEveryPosition) {
+  for (size_t len = 1; len <= 20; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      std::string s(len, 'a');
+      s[at] = '\0';
+      EXPECT_FALSE(IsCleanUtf8(s)) << len << " " << at;
+      s[at] = '\xff';
+      EXPECT_FALSE(IsCleanUtf8(s)) << len << " " << at;
+      s.replace(at, 1, "\xc3\xa9");
+      EXPECT_TRUE(IsCleanUtf8(s)) << len << " " << at;
+    }
+  }
 }
 
 }  // namespace
