@@ -168,15 +168,16 @@ std::vector<std::string> Chunks(const std::array<int64_t, kLatencyBucketCount>& 
 }
 
 Rows FoldLevel(const RollupDelta& delta, const Level& level) {
+  // Sized once for the most rows a level can have (a Row holds a whole
+  // Cell: rehashing moves kilobytes per row).
+  Rows rows;
+  rows.reserve(delta.cells().size());
   if (level.minute) {
-    Rows rows;
-    rows.reserve(delta.cells().size());
     for (const auto& [key, cell] : delta.cells()) {
       rows[key].cell = cell;
     }
     return rows;
   }
-  Rows rows;
   for (const auto& [key, cell] : delta.cells()) {
     rows[RollupDelta::Key{key.check_id, key.region, Floor(key.start, level.width_s)}].cell.Merge(
         cell);
