@@ -22,6 +22,11 @@ std::string ToJsonLine(const google::protobuf::Message& message);
 // Appends `s` as a JSON string literal (quotes, backslash and control
 // characters escaped; other bytes as they are: pass valid UTF-8).
 void AppendJsonString(absl::string_view s, std::string* out);
+// The same literal as it stands inside a PostgreSQL COPY text field: every
+// backslash doubled (escaped JSON has no tab, newline or carriage return
+// that COPY would need to escape). What AppendJsonString then the COPY
+// field escaping would give, in one pass.
+void AppendJsonStringInCopyText(absl::string_view s, std::string* out);
 
 // A string member of a hand-written JSON object: key, value.
 using JsonStringField = std::pair<absl::string_view, absl::string_view>;

@@ -6,10 +6,15 @@
 // Phase 1 (collector): --streams concurrent Ingest.Report streams, each on
 // its own connection and with its own prober id and region, like probers
 // (with several --collector addresses, stream i goes to the i mod n-th: one
-// PostgreSQL behind replicas, bench/cluster). Each sends ResultBatches of --batch realistic HTTPS
-// results as fast as
-// --window unacked batches allow, for --warmup + --duration. Counted:
-// results acked inside the window.
+// PostgreSQL behind replicas, bench/cluster). Each sends ResultBatches of
+// --batch realistic HTTPS results as fast as --window unacked batches allow,
+// for --warmup + --duration. Counted: results acked inside the window. The
+// batches are serialised before the clock starts and sent as bytes, only
+// batch_seq, seqs and start times patched per batch (bench_batches.h), as
+// phase 2 encodes its rows before its clock and a real prober encodes on its
+// own machine; --pre-encode=false builds and serialises each batch in the
+// phase instead (the load client's ~2-4 us per result then counts against
+// the collector, on the same cores).
 //
 // Phase 2 (raw COPY): the same number of rows, encoded exactly as the
 // collector encodes them (collector/storage/copy_rows.h), is COPYed into
@@ -54,10 +59,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/ingest/bench_batches.h"
 #include "collector/storage/copy_rows.h"
 #include "collector/storage/store.h"
 #include "common/flags.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/sync_stream.h"
 #include "sonde/v1/collector.grpc.pb.h"
 
 namespace sonde::bench {
@@ -87,66 +95,8 @@ struct Options {
   int64_t paced_rate = 5000;
   std::string prober_like;
   std::string run_id;
+  bool pre_encode = true;
 };
-
-// A realistic HTTPS check result (sizes as sonde-prober makes them).
-v1::ProbeResult MakeResult(const std::string& prober_id, const std::string& region, uint64_t seq,
-                           int check, absl::Time end, std::mt19937_64* rng) {
-  std::uniform_int_distribution<int> pct(0, 99);
-  std::uniform_int_distribution<uint32_t> jitter(0, 4000);
-  v1::ProbeResult r;
-  r.set_check_id(absl::StrFormat("app-%04d-login", check));
-  r.set_service(absl::StrFormat("service-%02d", check % 40));
-  r.set_kind("http");
-  r.set_prober_id(prober_id);
-  r.set_region(region);
-  r.set_seq(seq);
-  const uint32_t dns = 800 + jitter(*rng) / 4, connect = 300 + jitter(*rng) / 8,
-                 tls = 2500 + jitter(*rng), first = 9000 + 3 * jitter(*rng);
-  const uint32_t total = dns + connect + tls + first + 400;
-  absl::Time start = end - absl::Microseconds(total);
-  r.mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
-  r.mutable_start_time()->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(start - absl::FromUnixSeconds(absl::ToUnixSeconds(start)))));
-  const bool ok = pct(*rng) >= 2;
-  r.set_ok(ok);
-  r.set_failure_class(ok ? v1::FailureClass::OK : v1::FailureClass::HTTP_STATUS);
-  r.set_detail(ok ? "HTTP 200" : "HTTP 503, expected 200-399");
-  r.set_dns_us(dns);
-  r.set_connect_us(connect);
-  r.set_tls_us(tls);
-  r.set_first_byte_us(first);
-  r.set_total_us(total);
-  r.set_target(absl::StrFormat("https://app-%04d.example.test/login", check));
-  r.set_resolved_address(absl::StrFormat("192.0.2.%d:443", check % 250 + 1));
-  r.set_http_status(ok ? 200 : 503);
-  r.set_tls_version("TLSv1.3");
-  r.set_tls_cipher("TLS_AES_256_GCM_SHA384");
-  r.set_cert_subject(absl::StrFormat("CN=app-%04d.example.test", check));
-  r.set_cert_issuer("CN=Example Issuing CA,O=Example");
-  r.add_cert_sans(absl::StrFormat("app-%04d.example.test", check));
-  r.set_cert_not_before("2026-09-01T00:00:00Z");
-  r.set_cert_not_after("2026-12-30T00:00:00Z");
-  r.set_cert_days_left(40);
-  r.set_chain_not_after("2026-12-30T00:00:00Z");
-  r.set_body_bytes(5120 + check % 1000);
-  return r;
-}
-
-v1::ResultBatch MakeBatch(const std::string& prober_id, const std::string& region,
-                          uint64_t batch_seq, uint64_t* next_seq, int n, int checks, absl::Time end,
-                          std::mt19937_64* rng) {
-  v1::ResultBatch b;
-  b.set_prober_id(prober_id);
-  b.set_region(region);
-  b.set_batch_seq(batch_seq);
-  b.mutable_results()->Reserve(n);
-  for (int i = 0; i < n; ++i) {
-    uint64_t seq = (*next_seq)++;
-    *b.add_results() = MakeResult(prober_id, region, seq, static_cast<int>(seq % checks), end, rng);
-  }
-  return b;
-}
 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) {
@@ -166,12 +116,19 @@ struct StreamResult {
   std::string error;
 };
 
+std::string StreamProberId(const Options& o, const std::string& tag, int index) {
+  return absl::StrCat("bench-", tag, "-", o.run_id, "-", index);
+}
+std::string StreamRegion(int index) { return absl::StrCat("bench-r", index); }
+
 // One prober-like stream until `deadline`. `interval` > 0 paces it (one
 // batch per interval, like a prober producing batch/interval results/s);
-// 0 sends as fast as the unacked window allows.
+// 0 sends as fast as the unacked window allows. With `templates` it sends
+// their pre-encoded bytes (Ingest.Report with raw request bytes, as the
+// prober's uplink does), else it builds and serialises each batch itself.
 StreamResult RunStream(const Options& o, const std::string& tag, int index,
-                       Clock::time_point window_start, Clock::time_point deadline,
-                       Clock::duration interval) {
+                       BatchTemplates* templates, Clock::time_point window_start,
+                       Clock::time_point deadline, Clock::duration interval) {
   StreamResult out;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // its own TCP connection
@@ -181,12 +138,24 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
   auto channel = grpc::CreateCustomChannel(replicas[index % replicas.size()],
                                            grpc::InsecureChannelCredentials(), args);
   auto stub = v1::Ingest::NewStub(channel);
-  const std::string prober_id = absl::StrCat("bench-", tag, "-", o.run_id, "-", index);
-  const std::string region = absl::StrCat("bench-r", index);
+  const std::string prober_id = StreamProberId(o, tag, index);
+  const std::string region = StreamRegion(index);
   std::mt19937_64 rng(index);
 
   grpc::ClientContext ctx;
-  auto stream = stub->Report(&ctx);
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ResultBatch, v1::Ack>> typed;
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, v1::Ack>> raw;
+  const std::string method = absl::StrCat("/", v1::Ingest::service_full_name(), "/Report");
+  if (templates != nullptr) {
+    raw.reset(grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, v1::Ack>::Create(
+        channel.get(),
+        grpc::internal::RpcMethod(method.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING),
+        &ctx));
+  } else {
+    typed = stub->Report(&ctx);
+  }
+  grpc::internal::ReaderInterface<v1::Ack>* acks =
+      raw ? static_cast<grpc::internal::ReaderInterface<v1::Ack>*>(raw.get()) : typed.get();
   absl::Mutex mu;
   size_t in_flight = 0;
   bool reader_done = false;
@@ -196,7 +165,7 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
 
   std::thread reader([&] {
     v1::Ack ack;
-    while (stream->Read(&ack)) {
+    while (acks->Read(&ack)) {
       Clock::time_point now = Clock::now();
       absl::MutexLock l(&mu);
       size_t i = ack.batch_seq() - first_batch_seq;
@@ -217,6 +186,7 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
   });
 
   uint64_t next_seq = 1, batch_seq = first_batch_seq;
+  std::string bytes;  // the pre-encoded batch being written
   // Paced streams start spread over one interval, as independent probers
   // would, instead of all sending in the same instant.
   Clock::time_point next_send = Clock::now() + interval * index / o.streams;
@@ -242,20 +212,33 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
       }
     }
     // Stamped now: these probes "ended" as their batch leaves.
-    v1::ResultBatch b =
-        MakeBatch(prober_id, region, batch_seq, &next_seq, static_cast<int>(o.batch),
-                  static_cast<int>(o.checks), absl::Now(), &rng);
-    {
-      absl::MutexLock l(&mu);
-      sent.emplace_back(Clock::now(), b.results_size());
-      in_flight++;
+    bool wrote;
+    if (templates != nullptr) {
+      templates->Next(batch_seq, absl::Now(), &bytes);
+      {
+        absl::MutexLock l(&mu);
+        sent.emplace_back(Clock::now(), templates->results_per_batch());
+        in_flight++;
+      }
+      grpc::Slice slice(bytes.data(), bytes.size());
+      wrote = raw->Write(grpc::ByteBuffer(&slice, 1));
+    } else {
+      v1::ResultBatch b =
+          MakeBatch(prober_id, region, batch_seq, &next_seq, static_cast<int>(o.batch),
+                    static_cast<int>(o.checks), absl::Now(), &rng);
+      {
+        absl::MutexLock l(&mu);
+        sent.emplace_back(Clock::now(), b.results_size());
+        in_flight++;
+      }
+      wrote = typed->Write(b);
     }
-    if (!stream->Write(b)) {
+    if (!wrote) {
       break;
     }
     batch_seq++;
   }
-  stream->WritesDone();
+  raw ? raw->WritesDone() : typed->WritesDone();
   // Let the last acks come in (bounded), then end the stream.
   {
     absl::MutexLock l(&mu);
@@ -265,7 +248,7 @@ StreamResult RunStream(const Options& o, const std::string& tag, int index,
   }
   ctx.TryCancel();
   reader.join();
-  grpc::Status st = stream->Finish();
+  grpc::Status st = raw ? raw->Finish() : typed->Finish();
   if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) {
     out.error = absl::StrCat("stream ", index, ": ", st.error_message());
   }
@@ -281,14 +264,22 @@ struct StreamPhase {
 
 // --streams streams for --warmup + --duration.
 StreamPhase RunStreams(const Options& o, const std::string& tag, Clock::duration interval) {
+  // Every stream's batches are encoded before the clock starts (--pre-encode).
+  std::vector<std::unique_ptr<BatchTemplates>> templates(o.streams);
+  for (int i = 0; o.pre_encode && i < o.streams; ++i) {
+    templates[i] = std::make_unique<BatchTemplates>(
+        StreamProberId(o, tag, i), StreamRegion(i), static_cast<int>(o.batch),
+        static_cast<int>(o.checks), absl::Now(), static_cast<uint64_t>(i));
+  }
   auto start = Clock::now();
   auto window_start = start + absl::ToChronoMilliseconds(o.warmup);
   auto deadline = window_start + absl::ToChronoMilliseconds(o.duration);
   std::vector<StreamResult> results(o.streams);
   std::vector<std::thread> threads;
   for (int i = 0; i < o.streams; ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = RunStream(o, tag, i, window_start, deadline, interval); });
+    threads.emplace_back([&, i] {
+      results[i] = RunStream(o, tag, i, templates[i].get(), window_start, deadline, interval);
+    });
   }
   for (std::thread& t : threads) {
     t.join();
@@ -445,6 +436,11 @@ int Main(int argc, char** argv) {
   flags.Duration("warmup", &o.warmup, "Time before the measurement window.");
   flags.Duration("duration", &o.duration, "The measurement window.");
   flags.Bool("copy", &o.copy, "Also measure the raw COPY baseline.");
+  flags.Bool("pre-encode", &o.pre_encode,
+             "Serialise the streams' batches before the clock starts and send those bytes\n"
+             "(batch_seq, seqs and start times patched per batch), as the COPY baseline\n"
+             "encodes its rows before its clock; false builds and serialises every batch\n"
+             "while the clock runs (the load client's CPU then counts against the collector).");
   flags.Int("rounds", &o.rounds, "Collector and COPY phases, interleaved; medians are reported.");
   flags.Int("paced-rate", &o.paced_rate,
             "Results/s of the paced phase that measures write -> ack at a steady load\n"

@@ -17,19 +17,6 @@ std::array<uint32_t, kLatencyPhases.size()> PhaseMicros(const v1::ProbeResult& r
   return {r.dns_us(), r.connect_us(), r.tls_us(), r.first_byte_us(), r.total_us()};
 }
 
-// The earliest expiry the result saw: the chain's when the probe reports it,
-// else the leaf's. InfinitePast when the result carries no certificate.
-absl::Time CertNotAfter(const v1::ProbeResult& r) {
-  for (const std::string* text : {&r.chain_not_after(), &r.cert_not_after()}) {
-    absl::Time t;
-    std::string err;
-    if (!text->empty() && absl::ParseTime(absl::RFC3339_full, *text, &t, &err)) {
-      return t;
-    }
-  }
-  return absl::InfinitePast();
-}
-
 std::string ClassName(int code) {
   const std::string& name = v1::FailureClass::Code_Name(code);
   return name.empty() ? absl::StrCat("CODE_", code) : name;
@@ -71,6 +58,32 @@ bool CheckMetrics::Allowed(const std::string& check, const std::string& region) 
   return it != allowed_.end() && (it->second.empty() || it->second.contains(region));
 }
 
+// Notes the earliest expiry a result newer than the last one with a
+// certificate saw: the chain's when the probe reports it, else the leaf's.
+// The text last parsed is kept with its time, so the results of a check
+// whose certificate did not change parse nothing.
+void CheckMetrics::NoteCert(const v1::ProbeResult& r, absl::Time start, Series* s) {
+  if (start < s->cert_seen) {
+    return;
+  }
+  for (const std::string* text : {&r.chain_not_after(), &r.cert_not_after()}) {
+    if (text->empty()) {
+      continue;
+    }
+    if (*text != s->cert_text) {
+      absl::Time t;
+      std::string err;
+      if (!absl::ParseTime(absl::RFC3339_full, *text, &t, &err)) {
+        continue;
+      }
+      s->cert_text = *text;
+      s->cert_not_after = t;
+    }
+    s->cert_seen = start;
+    return;
+  }
+}
+
 void CheckMetrics::Add(const v1::ProbeResult& r, Series* s) {
   if (r.failure_class() == v1::FailureClass::PROBER_ERROR) {
     // The prober's own fault proves nothing about the target
@@ -101,11 +114,7 @@ void CheckMetrics::Add(const v1::ProbeResult& r, Series* s) {
     s->sum[p] += seconds;
     ++s->count[p];
   }
-  if (const absl::Time not_after = CertNotAfter(r);
-      not_after != absl::InfinitePast() && start >= s->cert_seen) {
-    s->cert_seen = start;
-    s->cert_not_after = not_after;
-  }
+  NoteCert(r, start, s);
 }
 
 void CheckMetrics::Observe(const v1::ResultBatch& batch) {

@@ -77,12 +77,14 @@ class CheckMetrics {
     std::array<uint64_t, kPhases> count{};
     absl::Time cert_seen = absl::InfinitePast();  // start of the newest result with a cert
     absl::Time cert_not_after = absl::InfinitePast();
+    std::string cert_text;  // the text cert_not_after was parsed from
   };
   // "check\0region": the map key, and the labels' source.
   static std::string Key(const std::string& check, const std::string& region);
   bool Allowed(const std::string& check, const std::string& region) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Add(const v1::ProbeResult& r, Series* s);
+  static void NoteCert(const v1::ProbeResult& r, absl::Time start, Series* s);
 
   const size_t max_check_regions_;
   mutable absl::Mutex mu_;

@@ -168,15 +168,16 @@ std::vector<std::string> Chunks(const std::array<int64_t, kLatencyBucketCount>& 
 }
 
 Rows FoldLevel(const RollupDelta& delta, const Level& level) {
+  // Sized once for the most rows a level can have (a Row holds a whole
+  // Cell: rehashing moves kilobytes per row).
+  Rows rows;
+  rows.reserve(delta.cells().size());
   if (level.minute) {
-    Rows rows;
-    rows.reserve(delta.cells().size());
     for (const auto& [key, cell] : delta.cells()) {
       rows[key].cell = cell;
     }
     return rows;
   }
-  Rows rows;
   for (const auto& [key, cell] : delta.cells()) {
     rows[RollupDelta::Key{key.check_id, key.region, Floor(key.start, level.width_s)}].cell.Merge(
         cell);
@@ -294,14 +295,14 @@ void UpsertClasses(const Level& level,
 
 }  // namespace
 
-void RollupDelta::Cell::AddClass(const std::string& name, int64_t n) {
+void RollupDelta::Cell::AddClass(absl::string_view name, int64_t n) {
   for (auto& [k, v] : classes) {
     if (k == name) {
       v += n;
       return;
     }
   }
-  classes.emplace_back(name, n);
+  classes.emplace_back(std::string(name), n);
 }
 
 void RollupDelta::Cell::Merge(const Cell& other) {
@@ -325,9 +326,13 @@ void RollupDelta::Cell::Merge(const Cell& other) {
 void RollupDelta::Add(const std::string& region, const RollupSample& s) {
   ++results_;
   const int64_t minute = Floor(absl::ToUnixSeconds(s.start), 60);
-  Cell& b = cells_[Key{s.check_id, region, minute}];
+  auto it = cells_.find(KeyView{s.check_id, region, minute});
+  if (it == cells_.end()) {
+    it = cells_.emplace(Key{std::string(s.check_id), region, minute}, Cell()).first;
+  }
+  Cell& b = it->second;
   if (s.start >= b.last) {
-    b.service = s.service;
+    b.service.assign(s.service.data(), s.service.size());
   }
   b.last = std::max(b.last, s.start);
   if (s.prober_error || !s.ok) {
@@ -355,8 +360,10 @@ void RollupDelta::Add(const std::string& region, const v1::ProbeResult& r) {
   s.start = StartTime(r);
   s.prober_error = r.failure_class() == v1::FailureClass::PROBER_ERROR;
   s.ok = r.ok();
+  std::string class_name;
   if (s.prober_error || !s.ok) {
-    s.failure_class = ClassName(r.failure_class());
+    class_name = ClassName(r.failure_class());
+    s.failure_class = class_name;
   }
   s.phases_us = {r.dns_us(), r.connect_us(), r.tls_us(), r.first_byte_us(), r.total_us()};
   Add(region, s);

@@ -40,7 +40,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "collector/storage/latency_buckets.h"
 #include "collector/storage/pg/pg.h"
@@ -48,14 +50,15 @@
 
 namespace sonde::collector {
 
-// One result as the rollups count it (a normalised result, or a stored row).
+// One result as the rollups count it (a normalised result, or a stored row);
+// the strings are views into the caller's, read during RollupDelta::Add.
 struct RollupSample {
-  std::string check_id;
-  std::string service;
+  absl::string_view check_id;
+  absl::string_view service;
   absl::Time start;
-  bool prober_error = false;  // neither probe nor failure, no latency
-  bool ok = true;             // counted a failure when false
-  std::string failure_class;  // the stored class name; read when !ok or prober_error
+  bool prober_error = false;        // neither probe nor failure, no latency
+  bool ok = true;                   // counted a failure when false
+  absl::string_view failure_class;  // the stored class name; read when !ok or prober_error
   std::array<int64_t, kPhaseCount> phases_us = {};  // dns, connect, tls, first byte, total
 };
 
@@ -76,6 +79,29 @@ class RollupDelta {
       return H::combine(std::move(h), k.check_id, k.region, k.start);
     }
   };
+  // Looks a Key up by views, so that counting a result into an existing
+  // cell copies no string (a hash and an equality over either form).
+  struct KeyView {
+    absl::string_view check_id;
+    absl::string_view region;
+    int64_t start = 0;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    template <typename K>
+    size_t operator()(const K& k) const {
+      return absl::HashOf(absl::string_view(k.check_id), absl::string_view(k.region), k.start);
+    }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return a.start == b.start && absl::string_view(a.check_id) == absl::string_view(b.check_id) &&
+             absl::string_view(a.region) == absl::string_view(b.region);
+    }
+  };
+
   struct Cell {
     std::string service;  // of the latest result
     int64_t probes = 0;
@@ -86,8 +112,9 @@ class RollupDelta {
     std::array<std::array<int64_t, kLatencyBucketCount>, kPhaseCount> latency = {};
     std::vector<std::pair<std::string, int64_t>> classes;  // failure class -> results
     void Merge(const Cell& other);
-    void AddClass(const std::string& name, int64_t n);
+    void AddClass(absl::string_view name, int64_t n);
   };
+  using Cells = absl::flat_hash_map<Key, Cell, KeyHash, KeyEq>;
 
   // Adds a normalised result of `region`.
   void Add(const std::string& region, const v1::ProbeResult& r);
@@ -96,10 +123,10 @@ class RollupDelta {
 
   bool empty() const { return cells_.empty(); }
   int64_t results() const { return results_; }
-  const absl::flat_hash_map<Key, Cell>& cells() const { return cells_; }
+  const Cells& cells() const { return cells_; }
 
  private:
-  absl::flat_hash_map<Key, Cell> cells_;
+  Cells cells_;
   int64_t results_ = 0;
 };
 

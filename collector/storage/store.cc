@@ -196,7 +196,7 @@ absl::Status Store::InsertBatchInTransaction(const v1::ResultBatch& batch, bool*
   // with a bad string pays for a sanitized copy.
   bool clean = IsCleanUtf8(batch.prober_id()) && IsCleanUtf8(batch.region());
   for (int i = 0; clean && i < batch.results_size(); ++i) {
-    clean = MessageIsClean(batch.results(i));
+    clean = ResultIsClean(batch.results(i));
   }
   v1::ResultBatch sanitized;
   if (!clean) {

@@ -10,6 +10,7 @@
 
 #include "common/text/safe_text.h"
 #include "google/protobuf/message.h"
+#include "sonde/v1/result.pb.h"
 
 namespace sonde::collector {
 
@@ -19,6 +20,12 @@ using ::sonde::SanitizeUtf8;
 // True when every string field (recursively) is clean, i.e. SanitizeMessage
 // would change nothing.
 bool MessageIsClean(const google::protobuf::Message& m);
+
+// MessageIsClean for a ProbeResult, through its generated accessors (the
+// reflection walk costs more than the check itself; ingest checks every
+// result). Falls back to MessageIsClean if ProbeResult has string fields
+// this function does not know (tests hold it to the proto).
+bool ResultIsClean(const v1::ProbeResult& r);
 
 // Makes every string field (recursively) valid UTF-8 without NUL bytes, so
 // that neither COPY nor jsonb can reject the row.

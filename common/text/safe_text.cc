@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "common/text/byte_scan.h"
 
 namespace sonde {
 namespace {
@@ -103,7 +104,14 @@ bool IsCleanUtf8(absl::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0;
   while (i < s.size()) {
-    if (p[i] != 0 && p[i] < 0x80) {  // ASCII, the common case
+    if (i + 8 <= s.size()) {  // 8 ASCII bytes without NUL, the common case
+      const uint64_t w = text::LoadWord(s.data() + i);
+      if (!text::HasHighByte(w) && !text::HasByte(w, 0)) {
+        i += 8;
+        continue;
+      }
+    }
+    if (p[i] != 0 && p[i] < 0x80) {  // ASCII
       ++i;
       continue;
     }

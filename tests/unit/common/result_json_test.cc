@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+
 #include "google/protobuf/util/json_util.h"
 #include "sonde/v1/result.pb.h"
 
@@ -48,6 +51,38 @@ TEST(ResultJsonTest, RoundTrips) {
 TEST(ResultJsonTest, FailureClassDefaultIsUnspecifiedNotOk) {
   v1::ProbeResult r;
   EXPECT_NE(ToJsonLine(r).find("\"failure_class\":\"UNSPECIFIED\""), std::string::npos);
+}
+
+// The escaper steps over 8-byte words: a character to escape is found at
+// every position of a word and of the tail after the last whole word.
+TEST(AppendJsonStringTest, EscapesAtEveryPosition) {
+  const std::pair<char, const char*> cases[] = {{'"', "\\\""},       {'\\', "\\\\"},
+                                                {'\n', "\\n"},       {'\x01', "\\u0001"},
+                                                {'\x1f', "\\u001f"}, {'\0', "\\u0000"}};
+  for (const auto& [c, escaped] : cases) {
+    for (size_t len = 1; len <= 20; ++len) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string in(len, 'a');
+        in[at] = c;
+        const std::string want =
+            "\"" + std::string(at, 'a') + escaped + std::string(len - at - 1, 'a') + "\"";
+        std::string got;
+        AppendJsonString(in, &got);
+        EXPECT_EQ(got, want) << len << " " << at;
+        // Inside COPY text: the same with every backslash doubled.
+        std::string doubled;
+        for (char w : want) {
+          doubled += w == '\\' ? std::string("\\\\") : std::string(1, w);
+        }
+        got.clear();
+        AppendJsonStringInCopyText(in, &got);
+        EXPECT_EQ(got, doubled) << len << " " << at;
+      }
+    }
+  }
+  std::string plain;
+  AppendJsonString("0123456789abcdef\xc3\xa9<>", &plain);
+  EXPECT_EQ(plain, "\"0123456789abcdef\xc3\xa9<>\"");
 }
 
 }  // namespace

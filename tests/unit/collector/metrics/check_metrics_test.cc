@@ -171,5 +171,25 @@ TEST(CheckMetricsTest, CertificateExpiryFromTheNewestResultWithOne) {
   EXPECT_EQ(Sample(page, "sonde_check_cert_expiry_remaining_seconds{" + k + "}"), 10 * 86400);
 }
 
+// The expiry follows the newest result's certificate as it changes, and back
+// (the text last parsed is remembered, not the first one).
+TEST(CheckMetricsTest, CertificateExpiryFollowsChangesAndBack) {
+  CheckMetrics m;
+  const char* texts[] = {"2027-01-01T00:00:00Z", "2027-03-01T00:00:00Z", "2027-01-01T00:00:00Z",
+                         "not a time"};
+  for (int i = 0; i < 4; ++i) {
+    v1::ProbeResult r = Result("api", "fra", i, v1::FailureClass::OK, 1000);
+    r.set_cert_not_after(texts[i]);
+    m.Observe(Batch({r}));
+    absl::Time want;
+    std::string err;
+    ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, texts[i < 3 ? i : 2], &want, &err));
+    EXPECT_EQ(Sample(Render(m),
+                     "sonde_check_cert_expiry_timestamp_seconds{check=\"api\",region=\"fra\"}"),
+              absl::ToUnixSeconds(want))
+        << i;
+  }
+}
+
 }  // namespace
 }  // namespace sonde::collector

@@ -72,5 +72,21 @@ TEST(Utf8Test, SanitizeReplacesInvalidAndDropsNul) {
   EXPECT_FALSE(IsCleanUtf8("\xff"));
 }
 
+// The check steps over 8-byte words: a NUL or a bad byte is found at every
+// position of a word and of the tail, a good multi-byte character passes.
+TEST(Utf8Test, CleanCheckSeesEveryPosition) {
+  for (size_t len = 1; len <= 20; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      std::string s(len, 'a');
+      s[at] = '\0';
+      EXPECT_FALSE(IsCleanUtf8(s)) << len << " " << at;
+      s[at] = '\xff';
+      EXPECT_FALSE(IsCleanUtf8(s)) << len << " " << at;
+      s.replace(at, 1, "\xc3\xa9");
+      EXPECT_TRUE(IsCleanUtf8(s)) << len << " " << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sonde
