@@ -38,6 +38,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/net.h"
+#include "common/process_defaults.h"
 #include "common/systemd/notify.h"
 #include "common/version/version.h"
 #include "spdlog/spdlog.h"
@@ -494,4 +495,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sonde::collector
 
-int main(int argc, char** argv) { return sonde::collector::Main(argc, argv); }
+int main(int argc, char** argv) {
+  sonde::common::ApplyProcessDefaults();
+  return sonde::collector::Main(argc, argv);
+}
