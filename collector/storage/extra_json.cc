@@ -51,11 +51,13 @@ bool HasExactlyFields(const pb::Descriptor* d, std::initializer_list<int> number
   return true;
 }
 
-// Appends `"name":` after a comma unless it is the object's first member.
-// `escape` writes a string literal: AppendJsonString, or
-// AppendJsonStringInCopyText when the JSON is written as a COPY field.
+// Writes a string literal: AppendJsonString, or AppendJsonStringInCopyText
+// when the JSON is written as a COPY field.
 using StringEscaper = void (*)(absl::string_view, std::string*);
 
+// The members of one JSON object, between the braces it writes: Key()
+// appends `"name":` after a comma unless it is the first; the typed ones
+// skip a value proto3 JSON leaves out (zero, empty, false).
 class Members {
  public:
   Members(StringEscaper escape, std::string* out) : escape_(escape), out_(out) {
