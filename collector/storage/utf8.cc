@@ -1,7 +1,10 @@
 #include "collector/storage/utf8.h"
 
+#include <cstddef>
+#include <string>
 #include <vector>
 
+#include "common/result_strings.h"
 #include "common/text/safe_text.h"
 
 namespace sonde::collector {
@@ -40,30 +43,10 @@ bool MessageIsClean(const pb::Message& m) {
 
 namespace {
 
-// String fields of `d` and the messages it holds, counted once per field.
-int StringFieldCount(const pb::Descriptor* d, int depth) {
-  int n = 0;
-  for (int i = 0; i < d->field_count() && depth < 8; ++i) {
-    const pb::FieldDescriptor* f = d->field(i);
-    if (f->type() == pb::FieldDescriptor::TYPE_STRING) {
-      ++n;
-    } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-      n += StringFieldCount(f->message_type(), depth + 1);
-    }
-  }
-  return n;
-}
-
-// The string fields ResultIsClean reads: 20 of ProbeResult, 2 of
-// DnsResolverResult, 3 of DnsRecord.
-constexpr int kKnownStringFields = 25;
-
-bool ResolverIsClean(const v1::DnsResolverResult& d) {
-  if (!IsCleanUtf8(d.resolver()) || !IsCleanUtf8(d.rcode())) {
-    return false;
-  }
-  for (const v1::DnsRecord& a : d.answers()) {
-    if (!IsCleanUtf8(a.name()) || !IsCleanUtf8(a.type()) || !IsCleanUtf8(a.data())) {
+template <typename M, size_t N>
+bool FieldsClean(const M& m, const common::StringField<M> (&fields)[N]) {
+  for (const common::StringField<M>& f : fields) {
+    if (!IsCleanUtf8((m.*f.get)())) {
       return false;
     }
   }
@@ -73,19 +56,8 @@ bool ResolverIsClean(const v1::DnsResolverResult& d) {
 }  // namespace
 
 bool ResultIsClean(const v1::ProbeResult& r) {
-  static const bool kKnown =
-      StringFieldCount(v1::ProbeResult::descriptor(), 0) == kKnownStringFields;
-  if (!kKnown) {
-    return MessageIsClean(r);
-  }
-  for (const std::string* s :
-       {&r.check_id(), &r.service(), &r.kind(), &r.prober_id(), &r.region(), &r.detail(),
-        &r.target(), &r.resolved_address(), &r.tls_version(), &r.tls_cipher(), &r.cert_subject(),
-        &r.cert_issuer(), &r.cert_not_before(), &r.cert_not_after(), &r.chain_not_after(),
-        &r.banner(), &r.dns_rcode(), &r.fallback_address(), &r.grpc_serving_status()}) {
-    if (!IsCleanUtf8(*s)) {
-      return false;
-    }
+  if (!FieldsClean(r, common::kResultStrings)) {
+    return false;
   }
   for (const std::string& san : r.cert_sans()) {
     if (!IsCleanUtf8(san)) {
@@ -93,8 +65,13 @@ bool ResultIsClean(const v1::ProbeResult& r) {
     }
   }
   for (const v1::DnsResolverResult& d : r.dns()) {
-    if (!ResolverIsClean(d)) {
+    if (!FieldsClean(d, common::kResolverStrings)) {
       return false;
+    }
+    for (const v1::DnsRecord& a : d.answers()) {
+      if (!FieldsClean(a, common::kRecordStrings)) {
+        return false;
+      }
     }
   }
   return true;

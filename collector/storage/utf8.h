@@ -23,8 +23,8 @@ bool MessageIsClean(const google::protobuf::Message& m);
 
 // MessageIsClean for a ProbeResult, through its generated accessors (the
 // reflection walk costs more than the check itself; ingest checks every
-// result). Falls back to MessageIsClean if ProbeResult has string fields
-// this function does not know (tests hold it to the proto).
+// result): the string fields of common/result_strings.h, cert_sans and the
+// DNS answers (store_encoding_test.cc holds it to the proto).
 bool ResultIsClean(const v1::ProbeResult& r);
 
 // Makes every string field (recursively) valid UTF-8 without NUL bytes, so
