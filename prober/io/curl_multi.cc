@@ -15,8 +15,14 @@ struct GlobalInit {
 
 // Enough for the transfers that run at once on a busy prober; each idle
 // handle holds a few tens of KiB.
-constexpr size_t kMaxIdleEasy = 64;
+constexpr size_t kMaxIdle = 64;
 }  // namespace
+
+CurlMulti::Transfer::Transfer() : easy_(curl_easy_init()) {
+  if (easy_ == nullptr) {
+    std::abort();  // out of memory
+  }
+}
 
 CurlMulti::CurlMulti(EventLoop* loop) : loop_(loop) {}
 
@@ -45,29 +51,27 @@ CurlMulti::~CurlMulti() {
   loop_->Cancel(timer_);
 }
 
-common::UniqueCurlEasy CurlMulti::AcquireEasy() {
-  if (idle_easy_.empty()) {
-    common::UniqueCurlEasy easy(curl_easy_init());
-    if (easy == nullptr) {
-      std::abort();  // out of memory
+std::unique_ptr<CurlMulti::Transfer> CurlMulti::TakeIdle(const void* kind) {
+  // Newest first: its handle's memory is the likeliest still in cache.
+  for (size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i]->kind_ == kind) {
+      std::unique_ptr<Transfer> t = std::move(idle_[i]);
+      idle_.erase(idle_.begin() + static_cast<ptrdiff_t>(i));
+      return t;
     }
-    return easy;
   }
-  common::UniqueCurlEasy easy = std::move(idle_easy_.back());
-  idle_easy_.pop_back();
-  return easy;
+  return nullptr;
 }
 
-void CurlMulti::ReleaseEasy(common::UniqueCurlEasy easy) {
-  if (easy == nullptr) {
+void CurlMulti::Release(std::unique_ptr<Transfer> t) {
+  if (t == nullptr) {
     return;
   }
-  Remove(easy.get());
-  if (idle_easy_.size() >= kMaxIdleEasy) {
-    return;  // `easy` is cleaned up here
+  Remove(t->easy());
+  if (idle_.size() >= kMaxIdle) {
+    return;  // `t` and its handle are destroyed here
   }
-  curl_easy_reset(easy.get());
-  idle_easy_.push_back(std::move(easy));
+  idle_.push_back(std::move(t));
 }
 
 absl::Status CurlMulti::Add(CURL* easy, Done done) {

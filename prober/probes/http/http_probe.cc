@@ -22,10 +22,21 @@ namespace sonde::prober {
 using common::EventLoop;
 using FC = v1::FailureClass;
 
-struct HttpProbe::Request {
-  CurlMulti* curl = nullptr;        // the easy handle goes back to its pool
-  common::UniqueCurlSlist resolve;  // CURLOPT_RESOLVE of `easy`
-  common::UniqueCurlEasy easy;
+// One transfer, pooled with its easy handle by the CurlMulti (which never
+// resets it): the options every transfer shares are set once, when it is
+// made; Configure() sets per transfer only what differs from what the last
+// transfer on this handle left (`applied`), undoing to curl's default what
+// that one set and this one does not.
+struct HttpProbe::Request : CurlMulti::Transfer {
+  Request();
+  // Sets the per-check options of `probe`'s transfer on this handle.
+  void Configure(const HttpProbe& probe, const RunState& run, EventLoop::MonoTime now);
+
+  HttpProbe* probe = nullptr;
+  // The run this transfer is part of; dropped when the transfer goes back
+  // to the pool (HttpProbe::ReleaseRequests).
+  std::shared_ptr<RunState> run;
+  common::UniqueCurlSlist resolve;  // CURLOPT_RESOLVE of this transfer
   uint32_t index = 0;
   bool done = false;
   std::string body;         // at most max_body_bytes kept
@@ -37,14 +48,26 @@ struct HttpProbe::Request {
   const common::ProbePolicy* policy = nullptr;  // set when a policy is on
   std::string policy_refusal;                   // the first address it refused
 
-  ~Request() {
-    if (easy != nullptr) {
-      curl->ReleaseEasy(std::move(easy));
-    }
-  }
+  // What the handle holds besides the shared options, as the last transfer
+  // left it. Strings curl copies are compared by value; pointers curl keeps
+  // (headers, resolve list, POST body) are set again on every transfer whose
+  // check has them, since the last check's may be gone.
+  struct Applied {
+    std::string url;
+    bool resolve = false;
+    bool policy_hook = false;  // OPENSOCKETFUNCTION set, proxy off
+    std::string interface;  // "" = none
+    bool follow = false;
+    long max_redirects = -1;
+    bool plain_get = true;  // GET without a body: no method or body option set
+    std::string ca_file;    // "" = curl's built-in default
+    bool insecure = false;
+    bool certinfo = false;
+  } applied;
 };
 
 struct HttpProbe::RunState {
+  std::vector<std::unique_ptr<Request>> requests;  // empty between runs
   Done done;
   EventLoop::MonoTime start;
   EventLoop::MonoTime deadline;
@@ -55,7 +78,6 @@ struct HttpProbe::RunState {
   DnsFallback fallback;  // used: the name failed, `address` is its last known
   std::string rcode;
   std::vector<v1::ProbeResult> results;
-  std::vector<std::unique_ptr<Request>> requests;
   uint32_t pending = 0;
 };
 
@@ -106,14 +128,139 @@ constexpr char kUserAgent[] = "User-Agent: sonde-prober/0.1";
 
 uint32_t Micros(curl_off_t v) { return v > 0 ? static_cast<uint32_t>(v) : 0; }
 
-std::chrono::milliseconds Remaining(const EventLoop& loop, EventLoop::MonoTime deadline) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - loop.Now());
+std::chrono::milliseconds Remaining(EventLoop::MonoTime now, EventLoop::MonoTime deadline) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
   return std::max(ms, std::chrono::milliseconds(1));
 }
 
+// curl's built-in CURLOPT_CAINFO (what a check without ca_file verifies
+// against); null when curl has none.
+const char* DefaultCaInfo() {
+  static const char* const ca = [] {
+    const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
+    return v->age >= CURLVERSION_SEVENTH ? v->cainfo : nullptr;
+  }();
+  return ca;
+}
+
+// A pooled transfer's received body and header lines keep their buffers for
+// the next one, up to these sizes.
+constexpr size_t kKeptBodyCapacity = 64 << 10;
+constexpr size_t kKeptHeaderLines = 32;
+
 }  // namespace
 
-HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env) : check_(check), env_(env) {
+HttpProbe::Request::Request() {
+  CURL* e = easy();
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  // A full TLS handshake every time, although the handle is reused.
+  curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, this);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);  // read only with the policy's hook
+}
+
+void HttpProbe::Request::Configure(const HttpProbe& p, const RunState& run,
+                                   EventLoop::MonoTime now) {
+  CURL* e = easy();
+  const v1::HttpSpec& h = p.check_.http();
+  const ProbeEnv& env = *p.env_;
+  if (applied.url != h.url()) {
+    curl_easy_setopt(e, CURLOPT_URL, h.url().c_str());
+    applied.url = h.url();
+  }
+  resolve.reset();
+  if (!common::IsIpLiteral(p.url_.host)) {
+    std::string addr = run.address.find(':') != std::string::npos
+                           ? absl::StrCat("[", run.address, "]")
+                           : run.address;
+    common::AppendCurlSlist(&resolve, absl::StrCat(p.url_.host, ":", p.url_.port, ":", addr));
+    curl_easy_setopt(e, CURLOPT_RESOLVE, resolve.get());
+    applied.resolve = true;
+  } else if (applied.resolve) {
+    curl_easy_setopt(e, CURLOPT_RESOLVE, static_cast<curl_slist*>(nullptr));
+    applied.resolve = false;
+  }
+  long timeout_ms = static_cast<long>(Remaining(now, run.deadline).count());
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  policy = env.policy != nullptr && env.policy->enabled() ? env.policy : nullptr;
+  if ((policy != nullptr) != applied.policy_hook) {
+    if (policy != nullptr) {
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &OnOpenSocket);
+      // A proxy would connect to the target for us, out of the policy's sight.
+      curl_easy_setopt(e, CURLOPT_PROXY, "");
+    } else {
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION,
+                       static_cast<curl_opensocket_callback>(nullptr));
+      curl_easy_setopt(e, CURLOPT_PROXY, static_cast<char*>(nullptr));
+    }
+  }
+  applied.policy_hook = policy != nullptr;
+  if (applied.interface != env.source_address) {
+    if (env.source_address.empty()) {
+      curl_easy_setopt(e, CURLOPT_INTERFACE, static_cast<char*>(nullptr));
+    } else {
+      curl_easy_setopt(e, CURLOPT_INTERFACE, absl::StrCat("host!", env.source_address).c_str());
+    }
+    applied.interface = env.source_address;
+  }
+  const long max_redirects = h.follow_redirects() ? static_cast<long>(h.max_redirects()) : -1;
+  if (applied.follow != h.follow_redirects() || applied.max_redirects != max_redirects) {
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, h.follow_redirects() ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, max_redirects);
+    applied.follow = h.follow_redirects();
+    applied.max_redirects = max_redirects;
+  }
+  // An empty method is GET: checks built without the config loader's
+  // defaults must not send an empty request method.
+  const bool get = h.method().empty() || h.method() == "GET";
+  if (!applied.plain_get) {
+    // Back to curl's defaults: no body (POSTFIELDS null switches the method
+    // to POST, HTTPGET back to GET and off NOBODY), no custom method.
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, -1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, static_cast<char*>(nullptr));
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, static_cast<char*>(nullptr));
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  }
+  if (h.method() == "HEAD") {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (!get) {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, h.method().c_str());
+  }
+  if (!h.body().empty()) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(h.body().size()));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, h.body().data());
+  }
+  applied.plain_get = get && h.body().empty();
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, p.RequestHeaders());
+  if (applied.ca_file != h.ca_file()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO,
+                     h.ca_file().empty() ? DefaultCaInfo() : h.ca_file().c_str());
+    applied.ca_file = h.ca_file();
+  }
+  if (applied.insecure != h.insecure_skip_verify()) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h.insecure_skip_verify() ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h.insecure_skip_verify() ? 0L : 2L);
+    applied.insecure = h.insecure_skip_verify();
+  }
+  // The certificate's dates, for CERT_EXPIRING (only https gathers any).
+  const bool certinfo = p.url_.scheme == "https";
+  if (applied.certinfo != certinfo) {
+    curl_easy_setopt(e, CURLOPT_CERTINFO, certinfo ? 1L : 0L);
+    applied.certinfo = certinfo;
+  }
+}
+
+HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env)
+    : check_(check), env_(env), target_(checks::TargetOf(check)) {
   const v1::HttpSpec& h = check_.http();
   auto url = common::ParseUrl(h.url());
   if (url.ok()) {
@@ -158,17 +305,23 @@ curl_slist* HttpProbe::RequestHeaders() const {
 
 HttpProbe::~HttpProbe() {
   if (active_ != nullptr) {
-    for (auto& req : active_->requests) {
-      if (!req->done) {
-        env_->curl->Remove(req->easy.get());
-      }
-    }
+    ReleaseRequests(active_.get());  // removes the running ones from the multi
     active_->finished = true;
   }
 }
 
 void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
-  auto run = std::make_shared<RunState>();
+  std::shared_ptr<RunState> run;
+  if (last_run_ != nullptr && last_run_.use_count() == 1) {
+    // Nothing of the last run is still to come (no lookup answer, no
+    // posted finish): its state, with its vector's room, serves this one.
+    run = std::move(last_run_);
+    std::vector<std::unique_ptr<Request>> requests = std::move(run->requests);
+    *run = RunState();
+    run->requests = std::move(requests);
+  } else {
+    run = std::make_shared<RunState>();
+  }
   run->done = std::move(done);
   run->start = env_->loop->Now();
   run->deadline = deadline;
@@ -186,13 +339,13 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
     run->address = url_.host;
     run->pending = n;
     for (uint32_t i = 0; i < n; ++i) {
-      StartRequest(run, i);
+      StartRequest(run, i, run->start);
     }
     return;
   }
   std::string servers = absl::StrJoin(check_.http().resolvers(), ",");
   env_->resolver->ResolveHost(
-      url_.host, servers, Remaining(*env_->loop, deadline), [this, run](DnsResolver::HostAnswer a) {
+      url_.host, servers, Remaining(run->start, deadline), [this, run](DnsResolver::HostAnswer a) {
         if (run->finished) {
           return;
         }
@@ -212,84 +365,35 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
           return;
         }
         run->pending = static_cast<uint32_t>(run->results.size());
+        const EventLoop::MonoTime now = env_->loop->Now();
         for (uint32_t i = 0; i < run->results.size(); ++i) {
-          StartRequest(run, i);
+          StartRequest(run, i, now);
         }
       });
 }
 
-void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
+void HttpProbe::StartRequest(const std::shared_ptr<RunState>& run, uint32_t index,
+                             EventLoop::MonoTime now) {
   const v1::HttpSpec& h = check_.http();
-  auto req = std::make_unique<Request>();
+  std::unique_ptr<Request> req = env_->curl->Acquire<Request>();
+  req->probe = this;
+  req->run = run;
   req->index = index;
-  req->keep_headers = !expect_headers_.empty();
+  req->done = false;
+  req->body.clear();
+  req->body_bytes = 0;
   req->body_cap = h.max_body_bytes() > 0 ? h.max_body_bytes() : (1 << 20);
-  req->curl = env_->curl;
-  req->easy = env_->curl->AcquireEasy();
-  CURL* e = req->easy.get();
-  curl_easy_setopt(e, CURLOPT_URL, h.url().c_str());
-  if (!common::IsIpLiteral(url_.host)) {
-    std::string addr = run->address.find(':') != std::string::npos
-                           ? absl::StrCat("[", run->address, "]")
-                           : run->address;
-    common::AppendCurlSlist(&req->resolve, absl::StrCat(url_.host, ":", url_.port, ":", addr));
-    curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve.get());
-  }
-  long timeout_ms = static_cast<long>(Remaining(*env_->loop, run->deadline).count());
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-  // A full TLS handshake every time, although the handle may be reused.
-  curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  if (env_->policy != nullptr && env_->policy->enabled()) {
-    req->policy = env_->policy;
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &OnOpenSocket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, req.get());
-    // A proxy would connect to the target for us, out of the policy's sight.
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
-  }
-  if (!env_->source_address.empty()) {
-    curl_easy_setopt(e, CURLOPT_INTERFACE, absl::StrCat("host!", env_->source_address).c_str());
-  }
-  if (h.follow_redirects()) {
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(h.max_redirects()));
-  }
-  // An empty method is GET: checks built without the config loader's
-  // defaults must not send an empty request method.
-  if (h.method() == "HEAD") {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (!h.method().empty() && h.method() != "GET") {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, h.method().c_str());
-  }
-  if (!h.body().empty()) {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(h.body().size()));
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, h.body().data());
-  }
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, RequestHeaders());
-  if (!h.ca_file().empty()) {
-    curl_easy_setopt(e, CURLOPT_CAINFO, h.ca_file().c_str());
-  }
-  if (h.insecure_skip_verify()) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, req.get());
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, req.get());
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
-  // The certificate's dates, for CERT_EXPIRING (only https gathers any).
-  curl_easy_setopt(e, CURLOPT_CERTINFO, url_.scheme == "https" ? 1L : 0L);
+  req->keep_headers = !expect_headers_.empty();
+  req->headers.clear();
+  req->error[0] = '\0';
+  req->policy_refusal.clear();
+  req->Configure(*this, *run, now);
 
   Request* raw = req.get();
   run->requests.push_back(std::move(req));
+  // Captures one pointer: std::function keeps it without an allocation.
   absl::Status st =
-      env_->curl->Add(e, [this, run, raw](CURLcode code) { OnRequestDone(run, raw, code); });
+      env_->curl->Add(raw->easy(), [raw](CURLcode code) { raw->probe->OnRequestDone(raw, code); });
   if (!st.ok()) {
     raw->done = true;
     v1::ProbeResult& r = run->results[index];
@@ -305,7 +409,22 @@ void HttpProbe::StartRequest(std::shared_ptr<RunState> run, uint32_t index) {
   }
 }
 
-void HttpProbe::OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLcode code) {
+void HttpProbe::ReleaseRequests(RunState* run) {
+  for (std::unique_ptr<Request>& req : run->requests) {
+    req->run.reset();
+    if (req->body.capacity() > kKeptBodyCapacity) {
+      std::string().swap(req->body);
+    }
+    if (req->headers.capacity() > kKeptHeaderLines) {
+      std::vector<std::string>().swap(req->headers);
+    }
+    env_->curl->Release(std::move(req));
+  }
+  run->requests.clear();
+}
+
+void HttpProbe::OnRequestDone(Request* req, CURLcode code) {
+  std::shared_ptr<RunState> run = req->run;  // Finish releases `req`
   if (run->finished) {
     return;
   }
@@ -370,7 +489,7 @@ FC::Code HttpProbe::ClassifyCurl(CURLcode code, long os_errno, long verify_resul
 }
 
 void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r) {
-  CURL* e = req->easy.get();
+  CURL* e = req->easy();
   curl_off_t t_dns = 0, t_connect = 0, t_tls = 0, t_pre = 0, t_first = 0, t_total = 0;
   curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &t_dns);
   curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &t_connect);
@@ -511,7 +630,7 @@ void HttpProbe::Abort() {
     if (req->done) {
       continue;
     }
-    env_->curl->Remove(req->easy.get());
+    env_->curl->Remove(req->easy());
     req->done = true;
     Evaluate(*run, req.get(), CURLE_OPERATION_TIMEDOUT, &run->results[req->index]);
   }
@@ -523,12 +642,12 @@ void HttpProbe::Finish(std::shared_ptr<RunState> run) {
   if (active_ == run) {
     active_.reset();
   }
-  const std::string target = checks::TargetOf(check_);
   for (auto& r : run->results) {
-    r.set_target(target);
+    r.set_target(target_);
   }
   std::vector<v1::ProbeResult> results = std::move(run->results);
-  run->requests.clear();
+  ReleaseRequests(run.get());
+  last_run_ = run;
   DeliverResults(&run->done, std::move(results));
 }
 

@@ -40,8 +40,13 @@ class HttpProbe : public Probe {
 
  private:
   struct RunState;
-  void StartRequest(std::shared_ptr<RunState> run, uint32_t index);
-  void OnRequestDone(std::shared_ptr<RunState> run, Request* req, CURLcode code);
+  // `now`: the loop's clock as the transfer starts.
+  void StartRequest(const std::shared_ptr<RunState>& run, uint32_t index,
+                    common::EventLoop::MonoTime now);
+  void OnRequestDone(Request* req, CURLcode code);
+  // Gives the run's transfers back to the multi's pool (stopping those
+  // still running).
+  void ReleaseRequests(RunState* run);
   void Evaluate(const RunState& run, Request* req, CURLcode code, v1::ProbeResult* r);
   void Finish(std::shared_ptr<RunState> run);
   // headers_, or the list every check without headers shares.
@@ -49,6 +54,7 @@ class HttpProbe : public Probe {
 
   const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* env_;
+  const std::string target_;  // the results' target, made once
   common::Url url_;
   // Inline: most checks have one range (the default 200-399).
   absl::InlinedVector<common::StatusRange, 1> expect_status_;
@@ -62,6 +68,7 @@ class HttpProbe : public Probe {
   // one); null when it sets none.
   common::UniqueCurlSlist headers_;
   std::shared_ptr<RunState> active_;
+  std::shared_ptr<RunState> last_run_;  // finished; reused when nothing else holds it
 };
 
 }  // namespace sonde::prober

@@ -369,6 +369,40 @@ TEST_F(ProbesTest, HttpsCertificateClasses) {
   });
 }
 
+// One prober, so one pooled curl handle that is never reset, for checks
+// with different TLS settings in turn: none inherits the one before's
+// (verification off, its CA file, certificate fields, the pinned address).
+TEST_F(ProbesTest, HttpsSettingsDoNotCarryOverOnAPooledHandle) {
+  ProberUnderTest prober;
+  const std::string app = "https://app.example.test:${HTTPS_PORT}/";
+  auto run = [&](const std::string& rules, const std::string& spec, FC::Code want) {
+    SCOPED_TRACE(spec);
+    SetRules(rules);
+    std::vector<v1::ProbeResult> r = prober.Run(MakeCheck(spec, "3s"));
+    EXPECT_EQ(r.size(), 1u);
+    v1::ProbeResult out = r.empty() ? v1::ProbeResult() : r[0];
+    EXPECT_EQ(FC::Code_Name(out.failure_class()), FC::Code_Name(want)) << out.detail();
+    return out;
+  };
+  const std::string expired = R"({"listener": "https", "cert": "expired"})";
+  auto spec = [&](const std::string& extra) {
+    return absl::StrCat("http: {url: '", app, "', resolvers: ['${DNS}']", extra, "}");
+  };
+  run(expired, spec(", insecure_skip_verify: true"), FC::OK);
+  run(expired, spec(", ca_file: '${CA}'"), FC::TLS_CERT_EXPIRED);
+  EXPECT_EQ(run("", spec(", ca_file: '${CA}'"), FC::OK).cert_days_left(), 89);
+  run("", spec(""), FC::TLS_CERT_UNTRUSTED);
+  v1::ProbeResult plain = run("", "http: {url: '${HTTP}/'}", FC::OK);
+  EXPECT_TRUE(plain.cert_not_after().empty());
+  EXPECT_EQ(plain.resolved_address(), "127.0.0.1");
+  run(expired, spec(", insecure_skip_verify: true"), FC::OK);
+  v1::ProbeResult by_ip =
+      run("", "http: {url: 'https://127.0.0.1:${HTTPS_PORT}/', ca_file: '${CA}'}", FC::OK);
+  EXPECT_EQ(by_ip.cert_days_left(), 89);
+  run(expired, "http: {url: 'https://127.0.0.1:${HTTPS_PORT}/', ca_file: '${CA}'}",
+      FC::TLS_CERT_EXPIRED);
+}
+
 TEST_F(ProbesTest, HttpRequestsPerRunMeasureTheFailingShare) {
   SetRules(R"({"id": "login", "listener": "http", "path_prefix": "/login", "fail_share": 0.3})");
   ProberUnderTest prober;

@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <openssl/x509_vfy.h>
 
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +35,18 @@ class HttpProbeTest : public ::testing::Test {
     });
     server_.Get("/redirect",
                 [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/ok"); });
+    // /echo records each request as it arrived (HEAD is served by Get).
+    auto record = [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      seen_.push_back({req.method, req.body, req.get_header_value("X-One"),
+                       req.get_header_value("X-Two"), req.get_header_value("User-Agent"),
+                       req.has_header("Content-Length")});
+      res.set_content("echo", "text/plain");
+    };
+    server_.Get("/echo", record);
+    server_.Post("/echo", record);
+    server_.Put("/echo", record);
+    server_.Delete("/echo", record);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) {
@@ -69,7 +82,18 @@ class HttpProbeTest : public ::testing::Test {
     return absl::StrCat("http://127.0.0.1:", port_, path);
   }
 
+  struct Seen {
+    std::string method, body, x_one, x_two, user_agent;
+    bool has_length = false;
+  };
+  Seen LastSeen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_.empty() ? Seen{} : seen_.back();
+  }
+
   httplib::Server server_;
+  std::mutex mu_;
+  std::vector<Seen> seen_;  // guarded by mu_
   int port_ = 0;
   std::thread thread_;
   common::EventLoop loop_;
@@ -131,6 +155,68 @@ TEST_F(HttpProbeTest, RequestsPerRunGiveOneResultEach) {
     EXPECT_EQ(r[i].request_index(), i);
     EXPECT_EQ(r[i].failure_class(), FC::OK);
   }
+}
+
+// The multi pools easy handles without resetting them: each check in turn
+// (on the same handle) sends exactly what it says, nothing the one before
+// set.
+TEST_F(HttpProbeTest, PooledHandleCarriesNothingFromTheCheckBefore) {
+  const std::string echo = Url("/echo");
+  struct Step {
+    std::string spec;
+    std::string method, body, x_one, x_two, user_agent;
+  };
+  const std::string ua = "sonde-prober/0.1";
+  const std::vector<Step> steps = {
+      {"method: POST, body: 'a=1', headers: {X-One: '1'}", "POST", "a=1", "1", "", ua},
+      {"", "GET", "", "", "", ua},
+      {"method: HEAD", "HEAD", "", "", "", ua},
+      {"method: PUT, body: xyz, headers: {X-Two: '2', User-Agent: other}", "PUT", "xyz", "", "2",
+       "other"},
+      {"method: DELETE", "DELETE", "", "", "", ua},
+      {"method: GET", "GET", "", "", "", ua},
+      {"method: POST, body: 'b=2'", "POST", "b=2", "", "", ua},
+      {"method: HEAD, headers: {X-One: 'h'}", "HEAD", "", "h", "", ua},
+      {"", "GET", "", "", "", ua},
+  };
+  for (const Step& step : steps) {
+    SCOPED_TRACE(step.spec);
+    auto r =
+        RunCheck(absl::StrCat("{url: '", echo, "'", step.spec.empty() ? "" : ", ", step.spec, "}"));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].failure_class(), FC::OK) << r[0].detail();
+    Seen seen = LastSeen();
+    EXPECT_EQ(seen.method, step.method);
+    EXPECT_EQ(seen.body, step.body);
+    EXPECT_EQ(seen.has_length, !step.body.empty());
+    EXPECT_EQ(seen.x_one, step.x_one);
+    EXPECT_EQ(seen.x_two, step.x_two);
+    EXPECT_EQ(seen.user_agent, step.user_agent);
+    // HEAD reads no body; every other answer's is read whole.
+    EXPECT_EQ(r[0].body_bytes(), step.method == "HEAD" ? 0u : 4u);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(seen_.size(), steps.size());
+  }
+  // Redirects followed, then not: the second check sees the 302 itself.
+  auto followed = RunCheck(absl::StrCat("{url: '", Url("/redirect"), "', follow_redirects: true}"));
+  EXPECT_EQ(followed[0].http_status(), 200);
+  auto not_followed = RunCheck(absl::StrCat("{url: '", Url("/redirect"), "'}"));
+  EXPECT_EQ(not_followed[0].http_status(), 302);
+  EXPECT_EQ(not_followed[0].failure_class(), FC::OK) << not_followed[0].detail();
+  // A body cap, then none: the second reads the whole body again.
+  auto capped = RunCheck(
+      absl::StrCat("{url: '", Url("/ok"), "', max_body_bytes: 4, expect_body: 'Sign in'}"));
+  EXPECT_EQ(capped[0].failure_class(), FC::HTTP_BODY) << capped[0].detail();
+  auto whole = RunCheck(absl::StrCat("{url: '", Url("/ok"), "', expect_body: 'Sign in'}"));
+  EXPECT_EQ(whole[0].failure_class(), FC::OK) << whole[0].detail();
+  // A failed transfer's error text is not the next one's.
+  auto slow = RunCheck(absl::StrCat("{url: '", Url("/slow"), "'}"));
+  EXPECT_EQ(slow[0].failure_class(), FC::HTTP_TIMEOUT);
+  auto after = RunCheck(absl::StrCat("{url: '", Url("/fail"), "'}"));
+  EXPECT_EQ(after[0].failure_class(), FC::HTTP_STATUS);
+  EXPECT_EQ(after[0].detail().find("imeout"), std::string::npos) << after[0].detail();
 }
 
 TEST(HttpClassifyTest, CurlCodesMapToLayers) {
