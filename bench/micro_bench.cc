@@ -67,12 +67,13 @@ class InstantProbe : public prober::Probe {
   explicit InstantProbe(EventLoop* loop) : loop_(loop) {}
   void Run(EventLoop::MonoTime, Done done) override {
     loop_->Post([done = std::move(done)] {
-      std::vector<v1::ProbeResult> results(1);
-      results[0].set_failure_class(v1::FailureClass::OK);
-      results[0].set_detail("HTTP 200 from 127.0.0.1:8080");
-      results[0].set_target("http://127.0.0.1:8080/");
-      results[0].set_http_status(200);
-      done(std::move(results));
+      v1::ProbeResult result;
+      result.set_failure_class(v1::FailureClass::OK);
+      result.set_detail("HTTP 200 from 127.0.0.1:8080");
+      result.set_target("http://127.0.0.1:8080/");
+      result.set_http_status(200);
+      v1::ProbeResult* p = &result;
+      done(prober::Probe::Results(&p, 1));
     });
   }
   void Abort() override {}

@@ -390,7 +390,6 @@ int RunProber(int argc, char** argv) {
   Scheduler::Options sched_opts;
   sched_opts.prober_id = prober_id;
   sched_opts.region = region;
-  sched_opts.result_pool = &result_pool;
   auto scheduler = std::make_unique<Scheduler>(
       &loop, common::RealClock(), [&env](const v1::Check& c) { return MakeProbe(c, &env); },
       [&](v1::ProbeResult& r) {

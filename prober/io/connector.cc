@@ -56,7 +56,14 @@ uint32_t MicrosSince(const common::EventLoop& loop, common::EventLoop::MonoTime 
 void Connector::Connect(const std::string& host, int port, const std::string& resolvers,
                         common::EventLoop::MonoTime deadline, bool connect_only, Callback cb) {
   Cancel();
-  auto s = std::make_shared<State>();
+  // The last run's state again when no callback of it is still to come (a
+  // resolver's answer may hold it): no allocation per run.
+  if (spare_ == nullptr || spare_.use_count() != 1) {
+    spare_ = std::make_shared<State>();
+  } else {
+    *spare_ = State();
+  }
+  std::shared_ptr<State> s = spare_;
   s->cb = std::move(cb);
   s->connect_only = connect_only;
   s->port = port;

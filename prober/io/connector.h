@@ -65,6 +65,7 @@ class Connector {
 
   ProbeEnv* env_;
   std::shared_ptr<State> state_;
+  std::shared_ptr<State> spare_;  // the last run's, reused (Connect)
 };
 
 // Maps a socket errno from connect() to the TCP failure class.

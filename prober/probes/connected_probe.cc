@@ -32,7 +32,7 @@ void ConnectedProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   result_ = NewResult(*env_);
   conn_ = Connection{};
   start_ = env_->loop->Now();
-  result_.set_target(target_);
+  result_->set_target(target_);
   FC::Code fc = FC::OK;
   std::string detail;
   if (!BeginExchange(&fc, &detail)) {
@@ -46,10 +46,10 @@ void ConnectedProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
 
 void ConnectedProbe::OnConnection(Connection c) {
   conn_ = c;
-  result_.set_dns_us(c.dns_us);
-  result_.set_connect_us(c.connect_us);
-  result_.set_resolved_address(c.address);
-  result_.set_dns_rcode(c.rcode);
+  result_->set_dns_us(c.dns_us);
+  result_->set_connect_us(c.connect_us);
+  result_->set_resolved_address(c.address);
+  result_->set_dns_rcode(c.rcode);
   if (c.failure_class != FC::OK) {
     Finish(c.failure_class, c.detail);
     return;
@@ -70,8 +70,8 @@ void ConnectedProbe::Abort() {
   }
   if (fd_ < 0) {
     connector_.Cancel();
-    Finish(FC::TCP_TIMEOUT,
-           absl::StrCat("connect to ", result_.target(), ": no answer before the check's timeout"));
+    Finish(FC::TCP_TIMEOUT, absl::StrCat("connect to ", result_->target(),
+                                         ": no answer before the check's timeout"));
     return;
   }
   FC::Code fc = FC::TIMEOUT;
@@ -88,10 +88,10 @@ void ConnectedProbe::Finish(FC::Code fc, std::string detail) {
   connector_.Cancel();
   ReleaseExchange();
   CloseFd();
-  result_.set_total_us(static_cast<uint32_t>(
+  result_->set_total_us(static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - start_).count()));
-  SetOutcome(conn_.fallback, fc, std::move(detail), /*http_status=*/0, &result_);
-  DeliverResult(&done_, &result_);
+  SetOutcome(conn_.fallback, fc, std::move(detail), /*http_status=*/0, result_.get());
+  DeliverResult(*env_, &done_, &result_);
 }
 
 }  // namespace sonde::prober

@@ -12,6 +12,7 @@
 #ifndef SONDE_PROBER_PROBES_CONNECTED_PROBE_H_
 #define SONDE_PROBER_PROBES_CONNECTED_PROBE_H_
 
+#include <memory>
 #include <string>
 
 #include "prober/io/connector.h"
@@ -60,7 +61,7 @@ class ConnectedProbe : public Probe {
   ProbeEnv* env() const { return env_; }
   int fd() const { return fd_; }
   bool active() const { return active_; }
-  v1::ProbeResult& result() { return result_; }
+  v1::ProbeResult& result() { return *result_; }  // while active()
   // The address connected to.
   const std::string& address() const { return conn_.address; }
 
@@ -77,7 +78,7 @@ class ConnectedProbe : public Probe {
   bool active_ = false;
   Done done_;
   int fd_ = -1;
-  v1::ProbeResult result_;
+  std::unique_ptr<v1::ProbeResult> result_;  // the pool's, while a run is active
   common::EventLoop::MonoTime start_;
   Connection conn_;
 };

@@ -12,12 +12,13 @@ void SetOutcome(const DnsFallback& fallback, FC::Code seen, std::string detail, 
                 v1::ProbeResult* r) {
   // The detail quotes target text (each piece made safe where it was
   // read); the whole stays under its cap.
-  detail = SafeText(detail, kDetailMaxBytes);
   if (!fallback.used()) {
     r->set_failure_class(seen);
-    r->set_detail(std::move(detail));
+    // Into the (pooled) message's own string: no copy allocated per run.
+    AssignSafeText(detail, kDetailMaxBytes, r->mutable_detail());
     return;
   }
+  detail = SafeText(detail, kDetailMaxBytes);
   // An HTTP server that answered with the wrong status, body or header still
   // answered: the address is alive, only the name is broken.
   const bool answered =

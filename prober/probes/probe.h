@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "common/event_loop.h"
 #include "common/probe_policy.h"
 #include "prober/probes/result_pool.h"
@@ -41,14 +42,22 @@ struct ProbeEnv {
   // asks it with the address it is about to connect to (after resolution,
   // on every redirect hop) and reports a refusal as PROBER_POLICY.
   const common::ProbePolicy* policy = nullptr;
-  // Where probes take their result messages (null: new ones). The
-  // Scheduler given the same pool hands them back after each run.
+  // Where probes take their result messages (null: new ones) and give
+  // them back after each run's `done` returned.
   ResultPool* results = nullptr;
 };
 
-// A new, empty result for a run (from the env's pool when it has one).
-inline v1::ProbeResult NewResult(const ProbeEnv& env) {
-  return env.results == nullptr ? v1::ProbeResult() : env.results->Take();
+// A new, empty result for a run (from the env's pool when it has one). Give
+// it back with DeliverResults (or GiveResult when it is not delivered).
+inline std::unique_ptr<v1::ProbeResult> NewResult(const ProbeEnv& env) {
+  return env.results == nullptr ? std::make_unique<v1::ProbeResult>() : env.results->Take();
+}
+
+// Returns a result taken with NewResult to the env's pool (freed without one).
+inline void GiveResult(const ProbeEnv& env, std::unique_ptr<v1::ProbeResult> result) {
+  if (env.results != nullptr) {
+    env.results->Give(std::move(result));
+  }
 }
 
 // The policy's verdict on `ip` (OK when `env` has no policy).
@@ -58,7 +67,12 @@ inline absl::Status CheckProbePolicy(const ProbeEnv& env, absl::string_view ip) 
 
 class Probe {
  public:
-  using Done = std::function<void(std::vector<v1::ProbeResult>)>;
+  // A run's results, lent to `done` for the length of the call: it may
+  // change them (the Scheduler stamps its fields) and copies what it keeps;
+  // the probe reuses the messages afterwards. No vector and no message moves
+  // per run.
+  using Results = absl::Span<v1::ProbeResult* const>;
+  using Done = std::function<void(Results)>;
   virtual ~Probe() = default;
 
   // Starts one run that must finish by `deadline`. `done` is called exactly
@@ -75,20 +89,31 @@ class Probe {
 // start the next run) and hands it `results`. The last line of defence
 // against target bytes a probe did not make safe: every string field is
 // checked and, if need be, repaired and counted (result_text.h).
-inline void DeliverResults(Probe::Done* done, std::vector<v1::ProbeResult> results) {
-  for (v1::ProbeResult& r : results) {
-    RepairResultText(&r);
+inline void DeliverResults(Probe::Done* done, Probe::Results results) {
+  for (v1::ProbeResult* r : results) {
+    RepairResultText(r);
   }
   Probe::Done call = std::move(*done);
-  call(std::move(results));
+  call(results);
 }
 
-// DeliverResults for a run that produced one result: `*result` is moved, not
-// copied (Run() clears it).
+// DeliverResults for a run that produced one result taken with NewResult:
+// `*result` is taken (null afterwards) and goes back to the env's pool once
+// `done` returned.
+inline void DeliverResult(const ProbeEnv& env, Probe::Done* done,
+                          std::unique_ptr<v1::ProbeResult>* result) {
+  std::unique_ptr<v1::ProbeResult> r = std::move(*result);
+  v1::ProbeResult* p = r.get();
+  DeliverResults(done, Probe::Results(&p, 1));
+  GiveResult(env, std::move(r));
+}
+
+// DeliverResults for a probe that keeps its result message itself: it is
+// moved out first (the probe's next run may start inside `done`).
 inline void DeliverResult(Probe::Done* done, v1::ProbeResult* result) {
-  std::vector<v1::ProbeResult> results;
-  results.push_back(std::move(*result));
-  DeliverResults(done, std::move(results));
+  v1::ProbeResult r = std::move(*result);
+  v1::ProbeResult* p = &r;
+  DeliverResults(done, Probe::Results(&p, 1));
 }
 
 }  // namespace sonde::prober

@@ -220,8 +220,9 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
   malloc_trim(0);
 }
 
-void Scheduler::ScheduleNext(Entry* e) {
-  absl::Time now = clock_->Now();
+void Scheduler::ScheduleNext(Entry* e) { ScheduleNext(e, clock_->Now()); }
+
+void Scheduler::ScheduleNext(Entry* e, absl::Time now) {
   // Never the slot that just ran again, even if the wall clock stepped back.
   const absl::Time after = std::max(now, e->next_slot);
   // The common case: the slot that just came is the latest one, so the
@@ -299,15 +300,18 @@ void Scheduler::OnTick(absl::Time start) {
   }
   // OnSlot schedules each entry's next slot (maybe into a new tick at this
   // same start, with a timer of its own); none of them can be dropped here.
+  // One clock read for the step's next slots (their runs' starts are read
+  // each, Start).
+  const absl::Time now = clock_->Now();
   for (Entry* e : tick_scratch_) {
-    OnSlot(e);
+    OnSlot(e, now);
   }
   tick_scratch_.clear();
 }
 
-void Scheduler::OnSlot(Entry* e) {
+void Scheduler::OnSlot(Entry* e, absl::Time now) {
   absl::Time slot = e->next_slot;
-  ScheduleNext(e);
+  ScheduleNext(e, now);
   if (e->running || e->queued) {
     stats_.skipped_overlap++;
     spdlog::debug("check {}: previous run still going; this slot skipped", e->check.name());
@@ -345,8 +349,7 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
   EventLoop::MonoTime deadline = loop_->Now() + timeout;
   ArmDeadline(e, deadline);
   // Two pointers fit std::function's inline storage: no allocation per run.
-  e->probe->Run(deadline,
-                [this, e](std::vector<v1::ProbeResult> results) { OnDone(e, std::move(results)); });
+  e->probe->Run(deadline, [this, e](Probe::Results results) { OnDone(e, results); });
 }
 
 void Scheduler::PublishRunningSince() {
@@ -357,25 +360,22 @@ void Scheduler::PublishRunningSince() {
   }
 }
 
-void Scheduler::OnDone(Entry* e, std::vector<v1::ProbeResult> results) {
+void Scheduler::OnDone(Entry* e, Probe::Results results) {
   const absl::Time start = e->started;
   CancelDeadline(e);
   e->running = false;
   stats_.in_flight--;
-  for (v1::ProbeResult& r : results) {
-    r.set_check_id(e->check.name());
-    r.set_service(e->check.service());
-    r.set_kind(e->kind);
-    r.set_prober_id(options_.prober_id);
-    r.set_region(options_.region);
-    r.mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
-    r.mutable_start_time()->set_nanos(static_cast<int32_t>(
+  for (v1::ProbeResult* r : results) {
+    r->set_check_id(e->check.name());
+    r->set_service(e->check.service());
+    r->set_kind(e->kind);
+    r->set_prober_id(options_.prober_id);
+    r->set_region(options_.region);
+    r->mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
+    r->mutable_start_time()->set_nanos(static_cast<int32_t>(
         (start - absl::FromUnixSeconds(absl::ToUnixSeconds(start))) / absl::Nanoseconds(1)));
-    common::NormalizeResultClass(&r);
-    sink_(r);
-  }
-  if (options_.result_pool != nullptr) {
-    options_.result_pool->Give(&results);
+    common::NormalizeResultClass(r);
+    sink_(*r);
   }
   // After its results went to the sink.
   running_starts_.End(e->run_id);

@@ -44,7 +44,8 @@ absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time 
 
 class Scheduler {
  public:
-  // Gets each result of a run; a sink that keeps one copies or moves it.
+  // Gets each result of a run; a sink that keeps one copies it (the probe
+  // reuses the message once the sink returned).
   using ResultSink = std::function<void(v1::ProbeResult&)>;
   using ProbeFactory = std::function<std::unique_ptr<Probe>(const v1::Check&)>;
 
@@ -61,9 +62,6 @@ class Scheduler {
     // saves about a third of its CPU. It costs up to one step of lateness,
     // which LatenessP99() includes. Zero: every run starts at its exact slot.
     absl::Duration start_grid = absl::Milliseconds(10);
-    // Every run's results go back here once the sink has them (the probes'
-    // ProbeEnv::results, so that they reuse the messages); null: freed.
-    ResultPool* result_pool = nullptr;
   };
 
   struct Stats {
@@ -142,6 +140,8 @@ class Scheduler {
   };
 
   void ScheduleNext(Entry* e);
+  // The same with the clock already read.
+  void ScheduleNext(Entry* e, absl::Time now);
   // Takes `e` out of its tick (cancelling the tick's timer when it was the
   // last); a no-op when no slot is due.
   void CancelSlot(Entry* e);
@@ -150,9 +150,9 @@ class Scheduler {
   void ArmDeadline(Entry* e, common::EventLoop::MonoTime deadline);
   void CancelDeadline(Entry* e);
   void OnDeadlineTick(common::EventLoop::MonoTime at);
-  void OnSlot(Entry* e);
+  void OnSlot(Entry* e, absl::Time now);
   void Start(Entry* e, std::function<void()> after);
-  void OnDone(Entry* e, std::vector<v1::ProbeResult> results);
+  void OnDone(Entry* e, Probe::Results results);
   void StartQueued();
   void Drop(Entry* e);
   // Tells the running-since sink the earliest start still running, when it

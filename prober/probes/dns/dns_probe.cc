@@ -235,8 +235,8 @@ class DnsProbe : public Probe {
     }
     const v1::DnsSpec& d = check_.dns();
     const absl::string_view type = d.type().empty() ? absl::string_view("A") : d.type();
-    v1::ProbeResult r = NewResult(*env_);
-    r.set_target(target_);
+    std::unique_ptr<v1::ProbeResult> r = NewResult(*env_);
+    r->set_target(target_);
     FC::Code fc = FC::OK;
     // "NAME TYPE: RESOLVER: WHAT; RESOLVER: WHAT", built in a kept buffer.
     std::string& detail = detail_;
@@ -244,7 +244,7 @@ class DnsProbe : public Probe {
     absl::StrAppend(&detail, d.name(), " ", type, ": ");
     bool first = true;
     for (const v1::DnsResolverResult& rr : run->per_resolver) {
-      *r.add_dns() = rr;
+      *r->add_dns() = rr;
       if (fc == FC::OK && rr.failure_class() != FC::OK) {
         fc = rr.failure_class();
       }
@@ -266,15 +266,15 @@ class DnsProbe : public Probe {
       }
     }
     if (!run->per_resolver.empty()) {
-      r.set_dns_rcode(run->per_resolver[0].rcode());
-      r.set_dns_us(run->per_resolver[0].rtt_us());
+      r->set_dns_rcode(run->per_resolver[0].rcode());
+      r->set_dns_us(run->per_resolver[0].rtt_us());
     }
-    r.set_total_us(static_cast<uint32_t>(
+    r->set_total_us(static_cast<uint32_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
             .count()));
-    r.set_failure_class(fc);
-    AssignSafeText(detail, kDetailMaxBytes, r.mutable_detail());
-    DeliverResult(&run->done, &r);
+    r->set_failure_class(fc);
+    AssignSafeText(detail, kDetailMaxBytes, r->mutable_detail());
+    DeliverResult(*env_, &run->done, &r);
   }
 
   const v1::Check& check_;  // the Scheduler entry's (probe.h)

@@ -4,6 +4,7 @@
 #include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -56,7 +57,7 @@ struct HttpProbe::Request : CurlMulti::Transfer {
     std::string url;
     bool resolve = false;
     bool policy_hook = false;  // OPENSOCKETFUNCTION set, proxy off
-    std::string interface;  // "" = none
+    std::string interface;     // "" = none
     bool follow = false;
     long max_redirects = -1;
     bool plain_get = true;  // GET without a body: no method or body option set
@@ -77,7 +78,7 @@ struct HttpProbe::RunState {
   uint32_t dns_us = 0;
   DnsFallback fallback;  // used: the name failed, `address` is its last known
   std::string rcode;
-  std::vector<v1::ProbeResult> results;
+  std::vector<std::unique_ptr<v1::ProbeResult>> results;  // the pool's
   uint32_t pending = 0;
 };
 
@@ -355,11 +356,11 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
         run->address = env_->resolver->AddressToTry(url_.host, a, &run->fallback);
         if (run->address.empty()) {
           for (auto& r : run->results) {
-            r.set_failure_class(a.failure_class);
-            r.set_detail(a.detail);
-            r.set_dns_us(run->dns_us);
-            r.set_total_us(run->dns_us);
-            r.set_dns_rcode(a.rcode);
+            r->set_failure_class(a.failure_class);
+            r->set_detail(a.detail);
+            r->set_dns_us(run->dns_us);
+            r->set_total_us(run->dns_us);
+            r->set_dns_rcode(a.rcode);
           }
           Finish(run);
           return;
@@ -396,7 +397,7 @@ void HttpProbe::StartRequest(const std::shared_ptr<RunState>& run, uint32_t inde
       env_->curl->Add(raw->easy(), [raw](CURLcode code) { raw->probe->OnRequestDone(raw, code); });
   if (!st.ok()) {
     raw->done = true;
-    v1::ProbeResult& r = run->results[index];
+    v1::ProbeResult& r = *run->results[index];
     r.set_failure_class(FC::PROBER_ERROR);
     r.set_detail(std::string(st.message()));
     if (--run->pending == 0) {
@@ -429,7 +430,7 @@ void HttpProbe::OnRequestDone(Request* req, CURLcode code) {
     return;
   }
   req->done = true;
-  Evaluate(*run, req, code, &run->results[req->index]);
+  Evaluate(*run, req, code, run->results[req->index].get());
   if (--run->pending == 0) {
     Finish(run);
   }
@@ -620,10 +621,11 @@ void HttpProbe::Abort() {
         std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)
             .count());
     for (auto& r : run->results) {
-      r.set_failure_class(FC::DNS_TIMEOUT);
-      r.set_detail(absl::StrCat("resolving ", url_.host, ": no answer before the check's timeout"));
-      r.set_dns_us(spent);
-      r.set_total_us(spent);
+      r->set_failure_class(FC::DNS_TIMEOUT);
+      r->set_detail(
+          absl::StrCat("resolving ", url_.host, ": no answer before the check's timeout"));
+      r->set_dns_us(spent);
+      r->set_total_us(spent);
     }
   }
   for (auto& req : run->requests) {
@@ -632,7 +634,7 @@ void HttpProbe::Abort() {
     }
     env_->curl->Remove(req->easy());
     req->done = true;
-    Evaluate(*run, req.get(), CURLE_OPERATION_TIMEDOUT, &run->results[req->index]);
+    Evaluate(*run, req.get(), CURLE_OPERATION_TIMEDOUT, run->results[req->index].get());
   }
   Finish(run);
 }
@@ -642,13 +644,19 @@ void HttpProbe::Finish(std::shared_ptr<RunState> run) {
   if (active_ == run) {
     active_.reset();
   }
-  for (auto& r : run->results) {
-    r.set_target(target_);
+  std::vector<std::unique_ptr<v1::ProbeResult>> owned = std::move(run->results);
+  absl::InlinedVector<v1::ProbeResult*, 4> results;
+  for (auto& r : owned) {
+    r->set_target(target_);
+    results.push_back(r.get());
   }
-  std::vector<v1::ProbeResult> results = std::move(run->results);
   ReleaseRequests(run.get());
   last_run_ = run;
-  DeliverResults(&run->done, std::move(results));
+  const ProbeEnv& env = *env_;  // outlives the probe; `done` may start another run
+  DeliverResults(&run->done, absl::MakeConstSpan(results));
+  for (auto& r : owned) {
+    GiveResult(env, std::move(r));
+  }
 }
 
 }  // namespace sonde::prober

@@ -41,7 +41,6 @@ class ProberUnderTest {
     Scheduler::Options o;
     o.prober_id = "test-prober";
     o.region = "lo";
-    o.result_pool = &pool_;
     scheduler_ = std::make_unique<Scheduler>(
         &loop_, common::RealClock(), [this](const v1::Check& c) { return MakeProbe(c, &env_); },
         [this](v1::ProbeResult r) { results_.push_back(std::move(r)); }, o);

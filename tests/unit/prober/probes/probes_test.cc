@@ -744,8 +744,7 @@ TEST_F(ProbesTest, TcpClasses) {
       {"closed before a banner", R"({"listener": "tcp", "close": true})",
        spec(", expect_banner: '^SSH-'"), FC::BANNER_MISMATCH},
       {"huge banner, no match", LargeAnswerRule("tcp", "banner", "\\\"status\\\":", ""),
-       spec(R"(, expect_banner: '"status":\s*"up"', max_banner_bytes: 65536)"),
-       FC::BANNER_MISMATCH,
+       spec(R"(, expect_banner: '"status":\s*"up"', max_banner_bytes: 65536)"), FC::BANNER_MISMATCH,
        [](const v1::ProbeResult& r) {
          EXPECT_TRUE(absl::StrContains(r.detail(), "read 65536 bytes")) << r.detail();
        }},

@@ -88,11 +88,16 @@ TEST(ResultTextTest, EveryStringFieldOfTheProtoIsChecked) {
 
 TEST(ResultTextTest, DeliverResultsRepairsBeforeTheCallbackSeesTheResults) {
   std::vector<v1::ProbeResult> got;
-  Probe::Done done = [&](std::vector<v1::ProbeResult> rs) { got = std::move(rs); };
+  Probe::Done done = [&](Probe::Results rs) {
+    for (const v1::ProbeResult* r : rs) {
+      got.push_back(*r);
+    }
+  };
   std::vector<v1::ProbeResult> results(2);
   results[0].set_detail("fine");
   results[1].set_detail("bad \xc3");  // a cut sequence
-  DeliverResults(&done, std::move(results));
+  v1::ProbeResult* ptrs[] = {&results[0], &results[1]};
+  DeliverResults(&done, ptrs);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].detail(), "fine");
   EXPECT_EQ(got[1].detail(), "bad \\xc3");

@@ -91,7 +91,8 @@ class SlowProbe : public Probe {
     v1::ProbeResult r;
     r.set_failure_class(fc);
     auto done = std::move(done_);
-    done({r});
+    v1::ProbeResult* p = &r;
+    done(Probe::Results(&p, 1));
   }
   EventLoop* loop_;
   std::chrono::milliseconds duration_;

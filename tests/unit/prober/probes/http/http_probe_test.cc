@@ -69,8 +69,10 @@ class HttpProbeTest : public ::testing::Test {
     EXPECT_TRUE(config.ok()) << config.status();
     HttpProbe probe(config->checks(0), &env_);
     std::vector<v1::ProbeResult> out;
-    probe.Run(loop_.Now() + std::chrono::seconds(1), [&](std::vector<v1::ProbeResult> r) {
-      out = std::move(r);
+    probe.Run(loop_.Now() + std::chrono::seconds(1), [&](Probe::Results r) {
+      for (const v1::ProbeResult* x : r) {
+        out.push_back(*x);
+      }
       loop_.Stop();
     });
     loop_.RunAfter(std::chrono::seconds(5), [&] { loop_.Stop(); });  // safety net

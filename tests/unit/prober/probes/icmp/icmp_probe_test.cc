@@ -199,8 +199,10 @@ class IcmpProbeTest : public ::testing::Test {
     std::vector<v1::ProbeResult> results;
     bool done = false;
     auto start = loop_.Now();
-    probe.Run(start + timeout, [&](std::vector<v1::ProbeResult> r) {
-      results = std::move(r);
+    probe.Run(start + timeout, [&](Probe::Results r) {
+      for (const v1::ProbeResult* x : r) {
+        results.push_back(*x);
+      }
       done = true;
       loop_.Stop();
     });
