@@ -153,6 +153,9 @@ absl::Status RollupFolder::Flush() {
     absl::MutexLock lock(&mu_);
     taken.swap(pending_);
     std::swap(delta, pending_delta_);
+    // The next flush's cells are mostly these again: room for them now
+    // instead of rehashing while handler threads wait on `mu_`.
+    pending_delta_.Reserve(delta.cells().size());
   }
   if (taken.empty()) {
     return absl::OkStatus();

@@ -24,6 +24,8 @@ constexpr const char* kHistColumns[kPhaseCount] = {"dns_hist", "connect_hist", "
 // many consecutive buckets ending at the last element of the parameter.
 constexpr int kWindow = 8;
 
+constexpr uint64_t kCountMask = (uint64_t{1} << RollupDelta::Cell::kSlotShift) - 1;
+
 // One rollup level: its tables, bucket width and the two upserts.
 struct Level {
   const char* table;   // rollup_minute
@@ -209,7 +211,7 @@ absl::Status UpsertLevel(PGconn* c, pg::PreparedStatements* prepared, const Leve
   const pg::PreparedStatement statement = {level.upsert_name.c_str(), level.upsert_sql.c_str()};
   for (const auto& [key, row] : rows) {
     for (int p = 0; p < kPhaseCount; ++p) {
-      row->rounds[p] = Chunks(row->cell.latency[p]);
+      row->rounds[p] = Chunks(row->cell.Histogram(p));
     }
   }
   for (size_t round = 0;; ++round) {
@@ -305,6 +307,28 @@ void RollupDelta::Cell::AddClass(absl::string_view name, int64_t n) {
   classes.emplace_back(std::string(name), n);
 }
 
+void RollupDelta::Cell::AddLatency(int phase, int bucket, int64_t n) {
+  const uint64_t slot = static_cast<uint64_t>(phase * kLatencyBucketCount + bucket);
+  for (uint64_t& e : latency) {
+    if ((e >> kSlotShift) == slot) {
+      e += static_cast<uint64_t>(n);
+      return;
+    }
+  }
+  latency.push_back(slot << kSlotShift | static_cast<uint64_t>(n));
+}
+
+std::array<int64_t, kLatencyBucketCount> RollupDelta::Cell::Histogram(int phase) const {
+  std::array<int64_t, kLatencyBucketCount> out = {};
+  for (uint64_t e : latency) {
+    const int slot = static_cast<int>(e >> kSlotShift);
+    if (slot / kLatencyBucketCount == phase) {
+      out[static_cast<size_t>(slot % kLatencyBucketCount)] += static_cast<int64_t>(e & kCountMask);
+    }
+  }
+  return out;
+}
+
 void RollupDelta::Cell::Merge(const Cell& other) {
   if (other.last >= last) {
     service = other.service;
@@ -313,10 +337,10 @@ void RollupDelta::Cell::Merge(const Cell& other) {
   probes += other.probes;
   failures += other.failures;
   prober_errors += other.prober_errors;
-  for (int p = 0; p < kPhaseCount; ++p) {
-    for (int i = 0; i < kLatencyBucketCount; ++i) {
-      latency[p][i] += other.latency[p][i];
-    }
+  for (uint64_t e : other.latency) {
+    const int slot = static_cast<int>(e >> kSlotShift);
+    AddLatency(slot / kLatencyBucketCount, slot % kLatencyBucketCount,
+               static_cast<int64_t>(e & kCountMask));
   }
   for (const auto& [name, n] : other.classes) {
     AddClass(name, n);
@@ -348,7 +372,7 @@ void RollupDelta::Add(const std::string& region, const RollupSample& s) {
   }
   for (int p = 0; p < kPhaseCount; ++p) {
     if (s.phases_us[p] > 0) {
-      ++b.latency[p][LatencyBucket(s.phases_us[p])];
+      b.AddLatency(p, LatencyBucket(s.phases_us[p]), 1);
     }
   }
 }

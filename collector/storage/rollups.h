@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -108,11 +109,19 @@ class RollupDelta {
     int64_t failures = 0;
     int64_t prober_errors = 0;
     absl::Time last = absl::InfinitePast();
-    // Per phase: samples per latency bucket.
-    std::array<std::array<int64_t, kLatencyBucketCount>, kPhaseCount> latency = {};
+    // The latency samples, sparse: one entry per (phase, bucket) with
+    // samples, `(phase * kLatencyBucketCount + bucket) << kSlotShift | count`,
+    // in no order. A check's phases fall in a few buckets each, so a cell
+    // is a few hundred bytes (five dense 33-bucket histograms were 1.3 KB,
+    // and counting a result touched five cache lines of them).
+    static constexpr int kSlotShift = 56;  // counts below 2^56
+    absl::InlinedVector<uint64_t, 16> latency;
     std::vector<std::pair<std::string, int64_t>> classes;  // failure class -> results
     void Merge(const Cell& other);
     void AddClass(absl::string_view name, int64_t n);
+    void AddLatency(int phase, int bucket, int64_t n);
+    // Samples per bucket of `phase`.
+    std::array<int64_t, kLatencyBucketCount> Histogram(int phase) const;
   };
   using Cells = absl::flat_hash_map<Key, Cell, KeyHash, KeyEq>;
 
@@ -120,6 +129,10 @@ class RollupDelta {
   void Add(const std::string& region, const v1::ProbeResult& r);
   void Add(const std::string& region, const RollupSample& s);
   void Merge(const RollupDelta& other);
+
+  // Room for `cells` cells without rehashing (a delta that follows one of
+  // that size).
+  void Reserve(size_t cells) { cells_.reserve(cells); }
 
   bool empty() const { return cells_.empty(); }
   int64_t results() const { return results_; }

@@ -559,12 +559,16 @@ void ArrayLiteral::Add(absl::string_view element) {
     text_.push_back(',');
   }
   text_.push_back('"');
-  for (char c : element) {
-    if (c == '"' || c == '\\') {
+  // Runs without a quote or backslash are appended whole.
+  size_t plain = 0;
+  for (size_t i = 0; i < element.size(); ++i) {
+    if (element[i] == '"' || element[i] == '\\') {
+      text_.append(element.data() + plain, i - plain);
       text_.push_back('\\');
+      plain = i;  // the character itself starts the next run
     }
-    text_.push_back(c);
   }
+  text_.append(element.data() + plain, element.size() - plain);
   text_.push_back('"');
 }
 

@@ -3,8 +3,12 @@
 // (PlanRollupSpans in rollup_read.h).
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "collector/storage/latency_buckets.h"
+#include "collector/storage/pg/pg.h"
 #include "collector/storage/rollup_read.h"
+#include "collector/storage/rollups.h"
 
 namespace sonde::collector {
 namespace {
@@ -77,6 +81,53 @@ TEST(LatencyBuckets, LiteralsRoundTrip) {
   EXPECT_TRUE(back.empty());
   EXPECT_FALSE(ParseHistogramLiteral("0,3", &back));
   EXPECT_EQ(Trimmed({1, 0, 0}), LatencyHistogram({1}));
+}
+
+// The rollup delta's sparse cells count what five dense histograms would:
+// random samples of every phase and bucket, one by one and merged.
+TEST(RollupDeltaCell, SparseLatencyCountsLikeDenseHistograms) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int> phase(0, kPhaseCount - 1);
+  std::uniform_int_distribution<int64_t> us(1, 70'000'000);
+  RollupDelta::Cell a, b;
+  std::array<LatencyHistogram, kPhaseCount> dense_a, dense_both;
+  for (int i = 0; i < 5000; ++i) {
+    const int p = phase(rng);
+    const int64_t v = i % 3 == 0 ? us(rng) : us(rng) % 20'000;  // many in a few buckets
+    const bool into_a = i % 2 == 0;
+    (into_a ? a : b).AddLatency(p, LatencyBucket(v), 1);
+    if (into_a) {
+      AddSample(v, &dense_a[p]);
+    }
+    AddSample(v, &dense_both[p]);
+  }
+  auto as_vector = [](const std::array<int64_t, kLatencyBucketCount>& h) {
+    return Trimmed(LatencyHistogram(h.begin(), h.end()));
+  };
+  for (int p = 0; p < kPhaseCount; ++p) {
+    EXPECT_EQ(as_vector(a.Histogram(p)), Trimmed(dense_a[p])) << p;
+  }
+  a.Merge(b);
+  for (int p = 0; p < kPhaseCount; ++p) {
+    EXPECT_EQ(as_vector(a.Histogram(p)), Trimmed(dense_both[p])) << p;
+  }
+  RollupDelta::Cell big;
+  big.AddLatency(4, kLatencyBucketCount - 1, int64_t{1} << 40);
+  big.AddLatency(4, kLatencyBucketCount - 1, int64_t{1} << 40);
+  big.AddLatency(0, 0, 1);
+  EXPECT_EQ(big.Histogram(4)[kLatencyBucketCount - 1], int64_t{1} << 41);
+  EXPECT_EQ(big.Histogram(0)[0], 1);
+  EXPECT_EQ(big.Histogram(3), (std::array<int64_t, kLatencyBucketCount>{}));
+}
+
+// Array literals quote every element and escape quotes and backslashes
+// wherever they are; FromArray reads them back.
+TEST(PgArrayLiteral, EscapesQuotesAndBackslashesAnywhere) {
+  const std::vector<std::string> elements = {
+      "", "plain", "\"", "\\", "a\"b\\c", "\\\"end\"", "{0,1}", "x y", std::string(40, 'z') + "\""};
+  const std::string literal = pg::ToArray(elements);
+  EXPECT_EQ(literal.substr(0, 26), R"({"","plain","\"","\\","a\")");
+  EXPECT_EQ(pg::FromArray(literal), elements);
 }
 
 absl::Time At(int d, int h, int m) {
