@@ -250,8 +250,12 @@ void RollupFolder::Loop() {
       }
       next_scan = start + options_.orphan_scan;
     }
-    const absl::Duration wait =
-        std::max(absl::ZeroDuration(), start + options_.interval - absl::Now());
+    // At least `pause` between two flushes: under heavy ingest a flush
+    // takes long (its rows are the distinct series, however many results
+    // they fold), and flushing back to back would keep a core busy with
+    // rollups that the batch transactions (what acks wait for) need.
+    const absl::Time now = absl::Now();
+    const absl::Duration wait = std::max(options_.pause, start + options_.interval - now);
     if (stop_.WaitForNotificationWithTimeout(wait)) {
       break;
     }

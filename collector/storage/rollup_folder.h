@@ -22,8 +22,9 @@
 // way, its results read back from `results` through its `result_feed` rows
 // (the batch transaction's xid, kept on `ingested_batches.xid`), folded and
 // written by the same code. Readers see a batch's rollups about `interval`
-// after its ack, longer while a flush takes longer than that (a busy
-// database; docs/availability.md).
+// after its ack; a flush that takes longer than that is followed by a
+// `pause` (not at once), so under heavy ingest they lag by a flush's time
+// and a pause (a busy database; docs/availability.md).
 //
 // Thread-safety: Add, pending_batches and AppendMetrics from any thread (ingest handler
 // threads, after their commit); Start/Stop from the owner; Flush and
@@ -52,6 +53,7 @@ namespace sonde::collector {
 
 struct RollupFolderOptions {
   absl::Duration interval = absl::Seconds(1);     // from one flush's start to the next
+  absl::Duration pause = absl::Seconds(1);        // from one flush's end to the next, at least
   absl::Duration orphan_age = absl::Seconds(15);  // unrolled this long: any replica adopts it
   absl::Duration orphan_scan = absl::Seconds(5);  // how often to look for such batches
 };
