@@ -312,17 +312,9 @@ HttpProbe::~HttpProbe() {
 }
 
 void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
-  std::shared_ptr<RunState> run;
-  if (last_run_ != nullptr && last_run_.use_count() == 1) {
-    // Nothing of the last run is still to come (no lookup answer, no
-    // posted finish): its state, with its vector's room, serves this one.
-    run = std::move(last_run_);
-    std::vector<std::unique_ptr<Request>> requests = std::move(run->requests);
-    *run = RunState();
-    run->requests = std::move(requests);
-  } else {
-    run = std::make_shared<RunState>();
-  }
+  // A new state per run, not one kept per probe: a kept one would hold a
+  // few hundred bytes for every configured check between its runs.
+  auto run = std::make_shared<RunState>();
   run->done = std::move(done);
   run->start = env_->loop->Now();
   run->deadline = deadline;
@@ -651,7 +643,6 @@ void HttpProbe::Finish(std::shared_ptr<RunState> run) {
     results.push_back(r.get());
   }
   ReleaseRequests(run.get());
-  last_run_ = run;
   const ProbeEnv& env = *env_;  // outlives the probe; `done` may start another run
   DeliverResults(&run->done, absl::MakeConstSpan(results));
   for (auto& r : owned) {

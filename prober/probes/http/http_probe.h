@@ -68,7 +68,6 @@ class HttpProbe : public Probe {
   // one); null when it sets none.
   common::UniqueCurlSlist headers_;
   std::shared_ptr<RunState> active_;
-  std::shared_ptr<RunState> last_run_;  // finished; reused when nothing else holds it
 };
 
 }  // namespace sonde::prober
