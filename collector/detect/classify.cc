@@ -15,10 +15,12 @@ uint64_t Detector::Impl::SlowRegions(const CheckState& c, int64_t t) const {
     const RunCounts& w = s.partial.complete();
     // Like a burn-rate pair: the long window says "a share fails", the last
     // third of it says "and it still does", so the incident ends in minutes.
+    // The noise test last: it is the dearest, and rarely reached.
     if (w.probes >= static_cast<uint32_t>(o.partial_min_probes) &&
         w.fails >= static_cast<uint32_t>(o.partial_min_failures) &&
         w.fails >= o.partial_share * w.probes &&
-        s.partial.Recent(std::max(1, partial_minutes / 3)).fails > 0) {
+        s.partial.Recent(std::max(1, partial_minutes / 3)).fails > 0 &&
+        NoiseTail(w.probes, w.fails, o.partial_noise_share) < o.partial_noise_p) {
       mask |= uint64_t{1} << r;
     }
   });

@@ -65,6 +65,12 @@ absl::Status DetectorOptions::Validate() const {
   if (!Share(partial_share) || !Share(partial_fast_share)) {
     return bad("partial_share", "shares must be in [0, 1]");
   }
+  if (!(partial_noise_share >= 0 && partial_noise_share < 1)) {
+    return bad("partial_noise_share", "must be in [0, 1)");
+  }
+  if (!(partial_noise_p > 0 && partial_noise_p <= 1)) {
+    return bad("partial_noise_p", "must be in (0, 1]");
+  }
   if (partial_fast_window < absl::Seconds(kFastBuckets) ||
       partial_fast_window % absl::Seconds(kFastBuckets) != absl::ZeroDuration()) {
     return bad("partial_fast_window", absl::StrCat("must be a multiple of ", kFastBuckets, "s (",

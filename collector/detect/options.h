@@ -86,6 +86,12 @@ struct DetectorOptions {
   double partial_share = 0.05;
   int partial_min_probes = 10;
   int partial_min_failures = 2;
+  // ... and each of those regions' failures are more than noise: were every
+  // probe failing on its own at partial_noise_share, so many failures (or
+  // more) would have a probability below partial_noise_p. Small windows (a
+  // young collector's first minute: 2 of 39 probes is 5%) need 4, not 2.
+  double partial_noise_share = 0.01;
+  double partial_noise_p = 1e-3;
   // Fast rule over a short sliding window (12 buckets), its counts pooled
   // over the voting regions, each of min(partial_min_regions, voting) of
   // them with failures of its own. With a 2 s interval and requests_per_run 3

@@ -1,6 +1,7 @@
 #include "collector/detect/windows.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace sonde::detect {
 namespace {
@@ -13,6 +14,32 @@ void Subtract(Counts* sum, uint32_t probes, uint32_t fails) {
 }
 
 }  // namespace
+
+double NoiseTail(uint32_t probes, uint32_t fails, double p) {
+  if (fails == 0 || p >= 1) {
+    return 1;
+  }
+  if (fails > probes || p <= 0) {
+    return 0;
+  }
+  const double n = probes;
+  const double k = fails;
+  // The first term, P(X = k), in logs (no overflow for any count); then
+  // each next one from the last: P(X = i + 1) = P(X = i) (n - i) / (i + 1)
+  // p / (1 - p). Past the mode the terms shrink geometrically.
+  double term = std::exp(std::lgamma(n + 1) - std::lgamma(k + 1) - std::lgamma(n - k + 1) +
+                         k * std::log(p) + (n - k) * std::log1p(-p));
+  const double odds = p / (1 - p);
+  double sum = 0;
+  for (uint32_t i = fails; i <= probes; ++i) {
+    sum += term;
+    if (term <= sum * 1e-12 && i > n * p) {
+      break;
+    }
+    term *= (n - i) / (i + 1.0) * odds;
+  }
+  return std::min(1.0, sum);
+}
 
 void FastWindow::Advance(int64_t bucket) {
   if (head_ < 0) {

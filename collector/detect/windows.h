@@ -58,6 +58,11 @@ struct RunCounts {
   uint32_t failed_runs = 0;
 };
 
+// P(X >= fails) for X ~ Binomial(probes, p): how likely at least `fails` of
+// `probes` fail when each fails on its own with probability `p` (noise).
+// O(probes - fails) at worst; 1 when fails is 0, 0 when it exceeds probes.
+double NoiseTail(uint32_t probes, uint32_t fails, double p);
+
 // The minute in progress is accumulated by the caller (next to its other
 // per-result state, for cache locality) and handed to CloseMinute().
 class MinuteWindow {

@@ -50,6 +50,8 @@ TEST(DetectorOptionsTest, DefaultsValidateAndBadValuesAreNamed) {
        },
        "burn_rules"},
       {[](DetectorOptions* o) { o->prober_recover_share = 0.6; }, "prober_recover_share"},
+      {[](DetectorOptions* o) { o->partial_noise_share = 1; }, "partial_noise_share"},
+      {[](DetectorOptions* o) { o->partial_noise_p = 0; }, "partial_noise_p"},
   };
   for (const Case& c : cases) {
     DetectorOptions o;

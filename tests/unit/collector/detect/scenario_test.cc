@@ -469,6 +469,68 @@ TEST(DetectorScenarioTest, OnePercentRandomFailuresEverywhereOpenNothing) {
   EXPECT_TRUE(d.events().empty()) << d.Dump();
 }
 
+// The same noise from the first run on, on a detector started 27 s before
+// a minute boundary (the scenario suite's NoiseTest: a fresh collector,
+// noise switched on seconds after start). The slow window's first complete
+// minute then holds 39 probes per region, where 2 failures are 5%: before
+// the slow rule asked whether a count is more than noise, that boundary
+// opened PARTIAL_FAILURE on some check in about one run of the scenario in
+// ten. Many checks and draws make that near certain (~5 expected).
+TEST(DetectorScenarioTest, OnePercentNoiseFromTheFirstRunOpensNothing) {
+  std::vector<v1::Check> checks;
+  for (const char* service : {"shop", "api", "auth", "cdn"}) {
+    for (const char* path : {"home", "login", "health", "cart", "search", "pay"}) {
+      checks.push_back(HttpCheck(absl::StrCat(service, "-", path), service,
+                                 absl::StrCat("https://", service, ".example.com/", path),
+                                 kInterval, 3));
+    }
+  }
+  for (uint64_t salt = 1; salt <= 100; ++salt) {
+    StreamDriver d(Fleet(checks), DetectorOptions{}, DriverOptions{}, T0() + absl::Seconds(33));
+    uint64_t failures = 0;
+    d.set_behavior([&](const RunContext& c, Outcome* o) {
+      if (Uniform(c, 100 + salt) >= 0.01) {
+        return;
+      }
+      ++failures;
+      o->cls = FC::HTTP_STATUS;
+      o->http_status = 503;
+      o->detail = "HTTP 503 from 192.0.2.20:443, expected 200-399";
+    });
+    d.RunUntil(T0() + absl::Minutes(3));
+    EXPECT_GT(failures, 20u);  // the noise is really there
+    EXPECT_TRUE(d.events().empty()) << "draw " << salt << ":\n" << d.Dump();
+  }
+}
+
+// A check probing every 30 s (3 requests per run, as docs/detection.md
+// advises) sends 7 probes in the fast window, too few for the fast rule: a
+// quarter of it failing is the slow rule's (with its noise test: 3-4
+// failures per region, not 2) and the burn rates', within minutes.
+TEST(DetectorScenarioTest, SparseCheckWithAQuarterFailingIsPartialFailureWithinMinutes) {
+  const absl::Duration interval = absl::Seconds(30);
+  StreamDriver d(Fleet({HttpCheck("b-login", "b", "https://b.example.com/login", interval, 3),
+                        HttpCheck("b-root", "b", "https://b.example.com/", interval, 3)}),
+                 DetectorOptions{});
+  const absl::Time fault = T0() + absl::Minutes(20);
+  d.set_behavior([&](const RunContext& c, Outcome* o) {
+    if (c.check_name == "b-login" && c.start >= fault && Uniform(c, 11) < 0.25) {
+      o->cls = FC::HTTP_STATUS;
+      o->http_status = 503;
+      o->detail = "HTTP 503 from 192.0.2.10:443, expected 200-399";
+    }
+  });
+  d.RunUntil(fault + absl::Minutes(20));
+  const absl::Time opened = d.FirstOpened(IncidentKind::kPartialFailure, fault);
+  ASSERT_NE(opened, absl::InfiniteFuture()) << d.Dump();
+  PrintTtd("sparse partial (30 s)", opened - fault);
+  EXPECT_LE(opened - fault, absl::Minutes(5)) << d.Dump();
+  for (const TimedEvent& e : d.events()) {
+    EXPECT_EQ(e.event.incident.kind, IncidentKind::kPartialFailure) << DebugString(e.event);
+    EXPECT_GE(e.tick, fault) << DebugString(e.event);
+  }
+}
+
 // A prober that stops sending: its region goes STALE, never "down".
 TEST(DetectorScenarioTest, SilentProberMakesItsRegionStaleNotAnOutage) {
   StreamDriver d(Fleet({HttpCheck("s-web", "s", "https://s.example.com/", kInterval),
@@ -548,11 +610,10 @@ TEST(DetectorScenarioTest, DownFromTheFirstRunInEveryRegionIsGlobalOutageNotPart
   // are decided: the first runs have all failed, none confirmed yet.
   constexpr absl::Duration kEvery = absl::Seconds(5);
   const absl::Time start = T0() + absl::Seconds(55);
-  StreamDriver d(
-      Fleet({HttpCheck("shop-home", "shop", "http://127.0.0.1:8/", kEvery),
-             HttpCheck("shop-login", "shop", "http://127.0.0.1:8/login", kEvery, 3),
-             HttpCheck("legacy-admin", "legacy", "http://127.0.0.1:9/admin", kEvery)}),
-      DetectorOptions{}, DriverOptions{}, start);
+  StreamDriver d(Fleet({HttpCheck("shop-home", "shop", "http://127.0.0.1:8/", kEvery),
+                        HttpCheck("shop-login", "shop", "http://127.0.0.1:8/login", kEvery, 3),
+                        HttpCheck("legacy-admin", "legacy", "http://127.0.0.1:9/admin", kEvery)}),
+                 DetectorOptions{}, DriverOptions{}, start);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.check_name == "legacy-admin") {
       o->cls = FC::TCP_REFUSED;

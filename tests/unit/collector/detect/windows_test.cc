@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -87,6 +88,43 @@ TEST(BurnCounterTest, WindowsMatchBruteForceOverThreeDays) {
     EXPECT_EQ(burn.Window(layout, h72).probes, brute(72 * 60 + closed % 60).probes) << minute;
   }
   EXPECT_EQ(burn.observed_minutes(), 5000);
+}
+
+// Against the tail summed term by term from the binomial coefficients
+// (exact in long double for these sizes), and at the edges.
+TEST(NoiseTailTest, MatchesTheBinomialTail) {
+  auto brute = [](uint32_t n, uint32_t k, double p) {
+    long double sum = 0;
+    for (uint32_t i = k; i <= n; ++i) {
+      long double c = 1;
+      for (uint32_t j = 0; j < i; ++j) {
+        c = c * (n - j) / (j + 1);
+      }
+      sum += c * std::pow(static_cast<long double>(p), i) *
+             std::pow(static_cast<long double>(1 - p), n - i);
+    }
+    return static_cast<double>(sum);
+  };
+  for (uint32_t n : {1u, 10u, 39u, 129u, 400u}) {
+    for (uint32_t k = 0; k <= std::min(n, 30u); ++k) {
+      for (double p : {0.001, 0.01, 0.05, 0.5}) {
+        const double want = brute(n, k, p);
+        EXPECT_NEAR(NoiseTail(n, k, p), want, 1e-9 + 1e-9 * want) << n << " " << k << " " << p;
+      }
+    }
+  }
+  // The young collector's first minute: 2 of 39 at 1% noise is likely
+  // (5.8%); 4 of 39 is not (0.07%).
+  EXPECT_NEAR(NoiseTail(39, 2, 0.01), 0.0582, 0.0005);
+  EXPECT_LT(NoiseTail(39, 4, 0.01), 1e-3);
+  EXPECT_GT(NoiseTail(39, 3, 0.01), 1e-3);
+  EXPECT_EQ(NoiseTail(39, 0, 0.01), 1);
+  EXPECT_EQ(NoiseTail(39, 40, 0.01), 0);
+  EXPECT_EQ(NoiseTail(39, 2, 0), 0);
+  // Large windows stay finite and ordered: 5% of 50,000 at 1% noise is
+  // vanishingly unlikely, 1% of them about a coin toss.
+  EXPECT_LT(NoiseTail(50000, 2500, 0.01), 1e-100);
+  EXPECT_NEAR(NoiseTail(50000, 500, 0.01), 0.5, 0.05);
 }
 
 }  // namespace
