@@ -324,11 +324,14 @@ class Bench:
                 "postgres_cpu_s": a1["postgres"] - a0["postgres"]}
 
     def measure_rss(self, count, subject="sonde", binary=None):
-        # Mostly idle: one-hour interval, so ~count/3600 probes per second
-        # still run (against faultd) and the scheduler is in its steady state.
-        config = os.path.join(self.work, f"rss-{count}.yaml")
+        # By default mostly idle: one-hour interval, so ~count/3600 probes per
+        # second still run (against faultd) and the scheduler is in its steady
+        # state. With a short --rss-interval every check has run (twice)
+        # before RSS is read: what a run leaves behind shows too.
+        kind, interval = self.a.rss_kind, self.a.rss_interval
+        config = os.path.join(self.work, f"rss-{kind}-{interval}-{count}.yaml")
         if not os.path.exists(config):
-            self.write_config(config, "http", count, 3600)
+            self.write_config(config, kind, count, interval)
         t_start = time.monotonic()
         p = self.start_prober(f"rss-{subject}-{count}", config, free_port(), binary)
         samples = []
@@ -339,13 +342,17 @@ class Bench:
             samples.append(status_kib(p.pid))
             if len(samples) >= 5 and max(samples[-4:]) - min(samples[-4:]) <= max(64, samples[-1] // 200):
                 break
+        ran_twice = t_start + 2 * interval + 2
+        if interval <= 60 and time.monotonic() < ran_twice:
+            time.sleep(ran_twice - time.monotonic())
         if p.poll() is not None:
             raise RuntimeError(f"sonde-prober exited early (see {self.work}/rss-{count}.log)")
         settled = time.monotonic() - t_start
         rss, peak = status_kib(p.pid), status_kib(p.pid, "VmHWM")
         self.procs.stop(p, grace=10)
         return {"subject": subject, "checks": count, "rss_kib": rss, "kib_per_check": rss / count,
-                "peak_rss_kib": peak, "settled_after_s": round(settled, 1)}
+                "peak_rss_kib": peak, "settled_after_s": round(settled, 1), "kind": kind,
+                "interval_s": interval}
 
     # ---- driver ---------------------------------------------------------
 
@@ -480,11 +487,12 @@ def markdown(res):
                        f"{s['lateness_p99_ms']:.1f} ms | {1000 * s['collector_cpu_s'] / n:.3f} | "
                        f"{1000 * s['postgres_cpu_s'] / n:.3f} |")
     if res["rss"]:
-        out += ["", "| prober | configured checks | prober RSS, steady | RSS per check | "
+        out += ["", "| prober | checks (kind, interval) | prober RSS, steady | RSS per check | "
                 "peak RSS while loading | peak ÷ steady |",
                 "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for r in res["rss"]:
-            out.append(f"| {names.get(r.get('subject', 'sonde'))} | {r['checks']:,} | "
+            out.append(f"| {names.get(r.get('subject', 'sonde'))} | {r['checks']:,} "
+                       f"({r.get('kind', 'http')}, {r.get('interval_s', 3600)} s) | "
                        f"{r['rss_kib'] / 1024:.1f} MiB | {r['kib_per_check']:.2f} KiB | "
                        f"{r['peak_rss_kib'] / 1024:.1f} MiB | "
                        f"{r['peak_rss_kib'] / r['rss_kib']:.2f} |")
@@ -566,6 +574,11 @@ def main():
     p.add_argument("--rounds", type=int, default=1, help="repeat every measurement, report the median")
     p.add_argument("--kinds", default="http,tcp,dns")
     p.add_argument("--rss-checks", default="1000,100000", help="'' skips the RSS phase")
+    p.add_argument("--rss-kind", default="http", choices=KINDS,
+                   help="the RSS phase's checks (default http)")
+    p.add_argument("--rss-interval", type=int, default=3600,
+                   help="the RSS phase's check interval, seconds (default 3600: mostly idle); "
+                        "at most 60 reads RSS after every check ran twice")
     p.add_argument("--json", help="also write the raw results here")
     p.add_argument("--subjects", default="floor,sonde,baseline,blackbox",
                    help="which subjects to measure (baseline only with --baseline-prober)")
@@ -590,9 +603,10 @@ def main():
     if any(k not in KINDS for k in a.kinds):
         p.error(f"--kinds: choose from {KINDS}")
     if (not 1 <= a.rate <= 5000 or not 1 <= a.window <= 60 or not 1 <= a.interval <= 60
-            or not 1 <= a.rounds <= 5 or not 1 <= a.grid_ms <= 100):
+            or not 1 <= a.rounds <= 5 or not 1 <= a.grid_ms <= 100
+            or not 5 <= a.rss_interval <= 3600):
         p.error("bounds: --rate 1..5000, --window 1..60, --interval 1..60, --rounds 1..5, "
-                "--grid-ms 1..100")
+                "--grid-ms 1..100, --rss-interval 5..3600")
     if a.from_json:
         with open(a.from_json) as f:
             res = summarize(json.load(f))

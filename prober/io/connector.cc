@@ -12,6 +12,7 @@
 #include "common/code_table.h"
 #include "common/net.h"
 #include "prober/io/dns_resolver.h"
+#include "prober/probes/spare_pool.h"
 
 namespace sonde::prober {
 
@@ -56,14 +57,10 @@ uint32_t MicrosSince(const common::EventLoop& loop, common::EventLoop::MonoTime 
 void Connector::Connect(const std::string& host, int port, const std::string& resolvers,
                         common::EventLoop::MonoTime deadline, bool connect_only, Callback cb) {
   Cancel();
-  // The last run's state again when no callback of it is still to come (a
-  // resolver's answer may hold it): no allocation per run.
-  if (spare_ == nullptr || spare_.use_count() != 1) {
-    spare_ = std::make_shared<State>();
-  } else {
-    *spare_ = State();
-  }
-  std::shared_ptr<State> s = spare_;
+  // A finished run's state (of any Connector) that no callback holds any
+  // more: no allocation per run, and none kept per check (spare_pool.h).
+  std::shared_ptr<State> s = SparePool<State>::Take();
+  *s = State();
   s->cb = std::move(cb);
   s->connect_only = connect_only;
   s->port = port;
@@ -192,6 +189,8 @@ void Connector::Finish(std::shared_ptr<State> s) {
   }
   Callback cb = std::move(s->cb);
   cb(std::move(s->conn));
+  // `this` may be gone now (the callback may end the probe); `s` is ours.
+  SparePool<State>::Give(std::move(s));
 }
 
 void Connector::Cancel() {
@@ -203,6 +202,8 @@ void Connector::Cancel() {
     env_->loop->CloseFd(state_->fd);
     state_->fd = -1;
   }
+  state_->cb = nullptr;
+  SparePool<State>::Give(std::move(state_));
   state_.reset();
 }
 

@@ -64,8 +64,7 @@ class Connector {
   void Finish(std::shared_ptr<State> s);
 
   ProbeEnv* env_;
-  std::shared_ptr<State> state_;
-  std::shared_ptr<State> spare_;  // the last run's, reused (Connect)
+  std::shared_ptr<State> state_;  // the run's; from SparePool<State>
 };
 
 // Maps a socket errno from connect() to the TCP failure class.

@@ -10,6 +10,7 @@
 #include "common/net.h"
 #include "common/text/safe_text.h"
 #include "prober/probes/dns/dns_packet.h"
+#include "prober/probes/spare_pool.h"
 
 namespace sonde::prober {
 
@@ -135,12 +136,10 @@ class DnsProbe : public Probe {
   }
 
   void Run(common::EventLoop::MonoTime deadline, Done done) override {
-    // The last run's state again when nothing else holds it any more (no
-    // answer of that run still to come): its messages keep their memory.
-    if (spare_ == nullptr || spare_.use_count() != 1) {
-      spare_ = std::make_shared<RunState>();
-    }
-    std::shared_ptr<RunState> run = spare_;
+    // A finished run's state (of any DNS probe) that no late answer holds
+    // any more: its messages keep their memory, and none is kept per check
+    // (spare_pool.h).
+    std::shared_ptr<RunState> run = SparePool<RunState>::Take();
     run->done = std::move(done);
     run->finished = false;
     run->start = env_->loop->Now();
@@ -226,6 +225,7 @@ class DnsProbe : public Probe {
     std::vector<v1::DnsResolverResult> per_resolver;
     std::vector<bool> answered;
     size_t pending = 0;
+    std::string detail;
   };
 
   void Finish(std::shared_ptr<RunState> run) {
@@ -238,8 +238,9 @@ class DnsProbe : public Probe {
     std::unique_ptr<v1::ProbeResult> r = NewResult(*env_);
     r->set_target(target_);
     FC::Code fc = FC::OK;
-    // "NAME TYPE: RESOLVER: WHAT; RESOLVER: WHAT", built in a kept buffer.
-    std::string& detail = detail_;
+    // "NAME TYPE: RESOLVER: WHAT; RESOLVER: WHAT", built in the run state's
+    // buffer (kept with it for its capacity).
+    std::string& detail = run->detail;
     detail.clear();
     absl::StrAppend(&detail, d.name(), " ", type, ": ");
     bool first = true;
@@ -275,14 +276,15 @@ class DnsProbe : public Probe {
     r->set_failure_class(fc);
     AssignSafeText(detail, kDetailMaxBytes, r->mutable_detail());
     DeliverResult(*env_, &run->done, &r);
+    // `this` may be gone now (`done` may end the probe); `run` is ours.
+    run->done = nullptr;
+    SparePool<RunState>::Give(std::move(run));
   }
 
   const v1::Check& check_;  // the Scheduler entry's (probe.h)
   ProbeEnv* env_;
-  const std::string target_;  // ProbeResult.target, made once
-  std::shared_ptr<RunState> active_;
-  std::shared_ptr<RunState> spare_;  // the last run's, reused (Run)
-  std::string detail_;               // Finish's, kept for its capacity
+  const std::string target_;          // ProbeResult.target, made once
+  std::shared_ptr<RunState> active_;  // from SparePool<RunState>
 };
 
 }  // namespace

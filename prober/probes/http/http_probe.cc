@@ -16,6 +16,7 @@
 #include "prober/io/dns_resolver.h"
 #include "prober/probes/cert_fields.h"
 #include "prober/probes/dns_fallback.h"
+#include "prober/probes/spare_pool.h"
 #include "prober/probes/verify_result.h"
 
 namespace sonde::prober {
@@ -80,6 +81,20 @@ struct HttpProbe::RunState {
   std::string rcode;
   std::vector<std::unique_ptr<v1::ProbeResult>> results;  // the pool's
   uint32_t pending = 0;
+
+  // As new, but the vectors keep their capacity (SparePool reuse).
+  void Reset() {
+    requests.clear();
+    done = nullptr;
+    finished = false;
+    resolving = true;
+    address.clear();
+    dns_us = 0;
+    fallback = DnsFallback();
+    rcode.clear();
+    results.clear();
+    pending = 0;
+  }
 };
 
 namespace {
@@ -312,9 +327,11 @@ HttpProbe::~HttpProbe() {
 }
 
 void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
-  // A new state per run, not one kept per probe: a kept one would hold a
-  // few hundred bytes for every configured check between its runs.
-  auto run = std::make_shared<RunState>();
+  // A finished run's state (of any HTTP probe) that no late callback holds
+  // any more, its vectors' capacity kept; none is kept per check, which would
+  // hold a few hundred bytes for every configured check (spare_pool.h).
+  std::shared_ptr<RunState> run = SparePool<RunState>::Take();
+  run->Reset();
   run->done = std::move(done);
   run->start = env_->loop->Now();
   run->deadline = deadline;
@@ -636,18 +653,21 @@ void HttpProbe::Finish(std::shared_ptr<RunState> run) {
   if (active_ == run) {
     active_.reset();
   }
-  std::vector<std::unique_ptr<v1::ProbeResult>> owned = std::move(run->results);
   absl::InlinedVector<v1::ProbeResult*, 4> results;
-  for (auto& r : owned) {
+  for (auto& r : run->results) {
     r->set_target(target_);
     results.push_back(r.get());
   }
   ReleaseRequests(run.get());
   const ProbeEnv& env = *env_;  // outlives the probe; `done` may start another run
   DeliverResults(&run->done, absl::MakeConstSpan(results));
-  for (auto& r : owned) {
+  // `this` may be gone now; `run` is ours (finished: no callback uses it).
+  for (auto& r : run->results) {
     GiveResult(env, std::move(r));
   }
+  run->results.clear();
+  run->done = nullptr;
+  SparePool<RunState>::Give(std::move(run));
 }
 
 }  // namespace sonde::prober

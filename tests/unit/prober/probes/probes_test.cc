@@ -946,6 +946,19 @@ TEST_F(ProbesTest, DnsEveryResolverIsRecordedSeparately) {
     EXPECT_EQ(r[0].dns(1).answers(0).ttl(), 5u);
     EXPECT_TRUE(absl::StrContains(r[0].detail(), second_addr)) << r[0].detail();
   }
+  // Run states are reused between checks (spare_pool.h): a one-resolver
+  // check right after the two-resolver ones shows nothing of theirs.
+  for (int i = 0; i < 3; ++i) {
+    ProberUnderTest prober;
+    std::vector<v1::ProbeResult> r =
+        prober.Run(MakeCheck("dns: {name: a.example.test, type: A, resolvers: ['${DNS}']}", "3s"));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].failure_class(), FC::OK) << r[0].detail();
+    ASSERT_EQ(r[0].dns_size(), 1);
+    EXPECT_EQ(r[0].dns(0).resolver(), Expand("${DNS}"));
+    EXPECT_EQ(r[0].dns(0).answers_size(), 2);
+    EXPECT_FALSE(absl::StrContains(r[0].detail(), second_addr)) << r[0].detail();
+  }
   second.Stop();
 }
 
