@@ -447,10 +447,11 @@ def markdown(res):
            f"Linux {m['kernel']}; {m['blackbox']}; load average at the end "
            f"{m['loadavg'][0]:.2f}. Target rate {m['rate']:.0f} probes/s started on a "
            f"{m['grid_ms']:g} ms grid, {m['window_s']:.0f} s window per subject, median of "
-           f"{m['rounds']} round(s).", "",
-           "| kind | subject | probes/s | ok | CPU-s / 1000 probes | vs blackbox | vs floor | "
-           "minus floor | every round |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+           f"{m['rounds']} round(s)."]
+    if res["kinds"]:  # none with --subjects none (the RSS phase alone)
+        out += ["", "| kind | subject | probes/s | ok | CPU-s / 1000 probes | vs blackbox | "
+                "vs floor | minus floor | every round |",
+                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     names = {"sonde": "sonde-prober", "baseline": "sonde-prober (baseline build)",
              "floor": "floor (bare loop)", "blackbox": "blackbox_exporter"}
     for kind, row in res["kinds"].items():
@@ -472,12 +473,14 @@ def markdown(res):
         out.append(f"\n**Warning:** {subj} {kind} ran {rate:.0f} probes/s, short of the "
                    f"{m['rate']:.0f}/s asked: it did not keep up (or the machine was busy), so "
                    f"its CPU per probe is not measured at the same rate as the others.")
-    out += ["", "sonde-prober in the same windows: its own run counter next to the rows committed "
-            "in PostgreSQL, its lateness p99 (start minus planned slot, includes the 10 ms start "
-            "grid), and the server side of its results (not part of the comparison):", "",
-            "| kind | runs (prober) | rows (PostgreSQL) | lateness p99 | "
-            "collector CPU-s / 1000 results | PostgreSQL CPU-s / 1000 results |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    if any(s in row for row in res["kinds"].values() for s in ("sonde", "baseline")):
+        out += ["", "sonde-prober in the same windows: its own run counter next to the rows "
+                "committed in PostgreSQL, its lateness p99 (start minus planned slot, includes the "
+                "10 ms start grid), and the server side of its results (not part of the "
+                "comparison):", "",
+                "| kind | runs (prober) | rows (PostgreSQL) | lateness p99 | "
+                "collector CPU-s / 1000 results | PostgreSQL CPU-s / 1000 results |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for kind, row in res["kinds"].items():
         for subject in [s for s in ("sonde", "baseline") if s in row]:
             s = row[subject]
