@@ -143,6 +143,20 @@ RunCounts MinuteWindow::Recent(int minutes) const {
   return r;
 }
 
+Counts MinuteWindow::SinceFirstFailure() const {
+  Counts c;
+  const int64_t n = std::min<int64_t>(minutes_, closed_);
+  for (int64_t k = n; k >= 1; --k) {  // oldest first
+    const Slot& s = ring_[(closed_ - k) % minutes_];
+    if (c.probes == 0 && s.fails == 0) {
+      continue;
+    }
+    c.probes += s.probes;
+    c.fails += s.fails;
+  }
+  return c;
+}
+
 int BurnLayout::Add(int64_t window_seconds) {
   for (int i = 0; i < count; ++i) {
     if (seconds[i] == window_seconds) {

@@ -75,6 +75,10 @@ class MinuteWindow {
   RunCounts WithCurrent(const RunCounts& current) const;
   // The last `minutes` complete minutes (<= the window).
   RunCounts Recent(int minutes) const;
+  // The complete minutes from the oldest one holding a failure on: the
+  // share "since it started failing", not diluted by the healthy minutes
+  // before (empty when no minute holds one).
+  Counts SinceFirstFailure() const;
 
  private:
   struct Slot {

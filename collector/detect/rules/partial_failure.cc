@@ -9,8 +9,9 @@
 //   burn rate  the SLO burn-rate rules (CheckState::burn_page/burn_ticket,
 //              decided at minute boundaries; page or ticket)
 // When >= dns_share of the failures are DNS_*, the kind is DNS_FAILURE.
-// The reported share is the larger of the share since the failures began
-// (short window) and the slow window's, in whole percent.
+// The reported share is the larger of the share since the failures began in
+// the short window and in the slow window, over the regions named, in whole
+// percent.
 #include <cmath>
 #include <memory>
 #include <string>
@@ -42,8 +43,6 @@ class PartialFailureRule : public Rule {
     const int64_t bucket = v.fast_bucket();
     uint64_t fast = 0;
     Counts fast_sum;
-    Counts trimmed;
-    Counts slow_sum;
     for (size_t r = 0; r < v.region_count(); ++r) {
       if (!(voting & (uint64_t{1} << r))) {
         continue;
@@ -51,9 +50,6 @@ class PartialFailureRule : public Rule {
       Series& s = *v.series(r);
       const Counts w = s.fast.Sum(bucket);
       fast_sum += w;
-      trimmed += s.fast.SumFromFirstFailure(bucket);
-      const RunCounts& sw = s.partial.complete();
-      slow_sum += Counts{sw.probes, sw.fails};
       // A region takes part when it sees failures of its own (two, at half
       // the share): one stray failure elsewhere does not make a one-region
       // problem a partial failure across regions.
@@ -93,11 +89,28 @@ class PartialFailureRule : public Rule {
       where = voting;
     }
     f.regions = where;
+    // The share reported is over the regions the evidence names ("30% of
+    // probes failing in ams, ber" is 30% in those two, not diluted by a
+    // healthy third region's probes), and since each started failing.
+    Counts trimmed;
+    Counts slow_sum;  // the rule's own numbers (evidence)
+    Counts since;     // the slow window from its first failing minute
+    for (size_t r = 0; r < v.region_count(); ++r) {
+      if (where & (uint64_t{1} << r)) {
+        Series& s = *v.series(r);
+        trimmed += s.fast.SumFromFirstFailure(bucket);
+        const RunCounts& sw = s.partial.complete();
+        slow_sum += Counts{sw.probes, sw.fails};
+        since += s.partial.SinceFirstFailure();
+      }
+    }
     double dns_share = 0;
     v.ClassStats(where, /*episode=*/false, &f.dominant_class, &f.class_count, &dns_share);
     // The larger of the share "since it started failing" in the short
-    // window (when it has enough probes) and the slow window's: right
-    // from the first minute, and decaying smoothly after a fix.
+    // window (when it has enough probes) and in the slow window (from its
+    // first failing minute): right from the first minute, not diluted by
+    // the healthy minutes before the fault, and decaying smoothly after a
+    // fix.
     // When the fast rule fired, the window holds enough evidence (all of
     // its failures are in `trimmed`) even if fewer probes followed the first
     // failure than partial_fast_min_probes; so it does when the episode has
@@ -105,10 +118,10 @@ class PartialFailureRule : public Rule {
     // at a minute boundary seconds into a fault on a young collector, would
     // otherwise report its window's share, diluted by the healthy minutes
     // before the fault: 10% for a quarter failing.)
-    Counts share = slow_sum;
+    Counts share = since.probes > 0 ? since : slow_sum;
     if ((fast_rule || trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) ||
          trimmed.fails >= static_cast<uint32_t>(o.partial_fast_min_failures)) &&
-        trimmed.share() > slow_sum.share()) {
+        trimmed.share() > share.share()) {
       share = trimmed;
     }
     f.share_fails = share.fails;

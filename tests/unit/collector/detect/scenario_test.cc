@@ -531,6 +531,35 @@ TEST(DetectorScenarioTest, SparseCheckWithAQuarterFailingIsPartialFailureWithinM
   }
 }
 
+// 30% of the probes fail in two regions of three, on a check every 30 s
+// (the slow rule's: too few probes for the fast window). The share reported
+// is the share in the regions the evidence names (~30% in ams, ber), not the
+// slow window's over all three, diluted by fra's healthy probes (20%): an
+// on-call reading "20% failing in ams, ber" would look for the wrong fault.
+TEST(DetectorScenarioTest, PartialFailureInTwoRegionsReportsTheShareThere) {
+  StreamDriver d(
+      Fleet({HttpCheck("c-login", "c", "https://c.example.com/login", absl::Seconds(30), 3)}),
+      DetectorOptions{});
+  const absl::Time fault = T0() + absl::Minutes(20);
+  d.set_behavior([&](const RunContext& c, Outcome* o) {
+    if (c.start >= fault && c.region_name != "fra" && Uniform(c, 13) < 0.30) {
+      o->cls = FC::HTTP_STATUS;
+      o->http_status = 503;
+      o->detail = "HTTP 503 from 192.0.2.10:443, expected 200-399";
+    }
+  });
+  d.RunUntil(fault + absl::Minutes(12));
+  const std::vector<TimedEvent> partial = d.EventsOf(IncidentKind::kPartialFailure);
+  ASSERT_FALSE(partial.empty()) << d.Dump();
+  for (const TimedEvent& e : partial) {
+    EXPECT_THAT(e.event.incident.evidence, HasSubstr("in ams, ber (")) << DebugString(e.event);
+    EXPECT_GE(e.event.incident.failing_share, 0.15) << DebugString(e.event);
+  }
+  // Ten minutes in, the window holds 120 probes of the two regions.
+  EXPECT_GE(partial.back().event.incident.failing_share, 0.24) << d.Dump();
+  EXPECT_LE(partial.back().event.incident.failing_share, 0.36) << d.Dump();
+}
+
 // A prober that stops sending: its region goes STALE, never "down".
 TEST(DetectorScenarioTest, SilentProberMakesItsRegionStaleNotAnOutage) {
   StreamDriver d(Fleet({HttpCheck("s-web", "s", "https://s.example.com/", kInterval),

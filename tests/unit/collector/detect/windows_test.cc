@@ -51,6 +51,21 @@ TEST(MinuteWindowTest, KeepsTheLastNCompleteMinutes) {
   EXPECT_EQ(now.failed_runs, 1u);
 }
 
+TEST(MinuteWindowTest, ShareSinceTheFirstFailingMinuteSkipsTheCleanStart) {
+  MinuteWindow w;
+  w.set_minutes(5);
+  EXPECT_EQ(w.SinceFirstFailure().probes, 0u);
+  for (uint32_t fails : {0u, 0u, 0u, 3u, 0u}) {  // clean, then a fault, then one clean minute
+    w.CloseMinute(RunCounts{10, fails, 1, 0});
+  }
+  EXPECT_EQ(w.SinceFirstFailure().probes, 20u);
+  EXPECT_EQ(w.SinceFirstFailure().fails, 3u);
+  for (int m = 0; m < 4; ++m) {  // the failing minute leaves the window
+    w.CloseMinute(RunCounts{10, 0, 1, 0});
+  }
+  EXPECT_EQ(w.SinceFirstFailure().probes, 0u);
+}
+
 TEST(BurnCounterTest, WindowsMatchBruteForceOverThreeDays) {
   BurnLayout layout;
   const int m5 = layout.Add(5 * 60);
