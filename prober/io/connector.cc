@@ -203,8 +203,7 @@ void Connector::Cancel() {
     state_->fd = -1;
   }
   state_->cb = nullptr;
-  SparePool<State>::Give(std::move(state_));
-  state_.reset();
+  SparePool<State>::Give(std::move(state_));  // leaves state_ null
 }
 
 }  // namespace sonde::prober

@@ -118,7 +118,7 @@ class PartialFailureRule : public Rule {
     // at a minute boundary seconds into a fault on a young collector, would
     // otherwise report its window's share, diluted by the healthy minutes
     // before the fault: 10% for a quarter failing.)
-    Counts share = since.probes > 0 ? since : slow_sum;
+    Counts share = since;
     if ((fast_rule || trimmed.probes >= static_cast<uint32_t>(o.partial_fast_min_probes) ||
          trimmed.fails >= static_cast<uint32_t>(o.partial_fast_min_failures)) &&
         trimmed.share() > share.share()) {

@@ -32,6 +32,15 @@ double Uniform(const RunContext& c, uint64_t salt) {
   return static_cast<double>(Mix(c.hash ^ (salt * 0x9e3779b97f4a7c15ULL)) >> 11) * 0x1.0p-53;
 }
 
+// The outcome of a probe answered with HTTP `status`; `detail` is kept by
+// reference (Outcome::detail is a view), so a literal.
+void FailHttp(Outcome* o, int status = 503,
+              absl::string_view detail = "HTTP 503 from 192.0.2.10:443, expected 200-399") {
+  o->cls = FC::HTTP_STATUS;
+  o->http_status = status;
+  o->detail = detail;
+}
+
 bool IsAvailability(IncidentKind k) {
   return k == IncidentKind::kGlobalOutage || k == IncidentKind::kRegionalOutage ||
          k == IncidentKind::kPartialFailure || k == IncidentKind::kDnsFailure ||
@@ -95,9 +104,7 @@ TEST(DetectorScenarioTest, BoxcryptorQuarterOfLoginFailsIsPartialFailureWithinAM
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.check_name == "api-login" && c.start >= fault && c.start < fixed &&
         Uniform(c, 1) < 0.25) {
-      o->cls = FC::HTTP_STATUS;
-      o->http_status = 503;
-      o->detail = "HTTP 503 from 192.0.2.10:443, expected 200-399";
+      FailHttp(o);
     }
   });
   d.RunUntil(fixed + absl::Minutes(12));
@@ -460,9 +467,7 @@ TEST(DetectorScenarioTest, OnePercentRandomFailuresEverywhereOpenNothing) {
       return;
     }
     ++failures;
-    o->cls = FC::HTTP_STATUS;
-    o->http_status = 502;
-    o->detail = "HTTP 502 from 192.0.2.20:443, expected 200-399";
+    FailHttp(o, 502, "HTTP 502 from 192.0.2.20:443, expected 200-399");
   });
   d.RunUntil(quiet + absl::Minutes(5));
   EXPECT_GT(failures, 100u);  // the noise is really there
@@ -493,9 +498,7 @@ TEST(DetectorScenarioTest, OnePercentNoiseFromTheFirstRunOpensNothing) {
         return;
       }
       ++failures;
-      o->cls = FC::HTTP_STATUS;
-      o->http_status = 503;
-      o->detail = "HTTP 503 from 192.0.2.20:443, expected 200-399";
+      FailHttp(o, 503, "HTTP 503 from 192.0.2.20:443, expected 200-399");
     });
     d.RunUntil(T0() + absl::Minutes(3));
     EXPECT_GT(failures, 20u);  // the noise is really there
@@ -515,9 +518,7 @@ TEST(DetectorScenarioTest, SparseCheckWithAQuarterFailingIsPartialFailureWithinM
   const absl::Time fault = T0() + absl::Minutes(20);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.check_name == "b-login" && c.start >= fault && Uniform(c, 11) < 0.25) {
-      o->cls = FC::HTTP_STATUS;
-      o->http_status = 503;
-      o->detail = "HTTP 503 from 192.0.2.10:443, expected 200-399";
+      FailHttp(o);
     }
   });
   d.RunUntil(fault + absl::Minutes(20));
@@ -543,9 +544,7 @@ TEST(DetectorScenarioTest, PartialFailureInTwoRegionsReportsTheShareThere) {
   const absl::Time fault = T0() + absl::Minutes(20);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.start >= fault && c.region_name != "fra" && Uniform(c, 13) < 0.30) {
-      o->cls = FC::HTTP_STATUS;
-      o->http_status = 503;
-      o->detail = "HTTP 503 from 192.0.2.10:443, expected 200-399";
+      FailHttp(o);
     }
   });
   d.RunUntil(fault + absl::Minutes(12));
@@ -602,9 +601,7 @@ TEST(DetectorScenarioTest, DownInAllThreeRegionsIsGlobalOutage) {
     if (c.check_name != "shop-home" || c.start < fault || c.start >= fixed) {
       return;
     }
-    o->cls = FC::HTTP_STATUS;
-    o->http_status = 503;
-    o->detail = "HTTP 503 from 192.0.2.30:443, expected 200-399";
+    FailHttp(o, 503, "HTTP 503 from 192.0.2.30:443, expected 200-399");
   });
   d.RunUntil(fixed + absl::Minutes(5));
 
@@ -648,9 +645,7 @@ TEST(DetectorScenarioTest, DownFromTheFirstRunInEveryRegionIsGlobalOutageNotPart
       o->cls = FC::TCP_REFUSED;
       o->detail = "Failed to connect to 127.0.0.1 port 9: Connection refused";
     } else if (c.check_name == "shop-login" && Uniform(c, 7) < 1.0 / 3) {
-      o->cls = FC::HTTP_STATUS;
-      o->http_status = 503;
-      o->detail = "HTTP 503 from 127.0.0.1:8, expected 200-399";
+      FailHttp(o, 503, "HTTP 503 from 127.0.0.1:8, expected 200-399");
     }
   });
   d.RunUntil(start + absl::Minutes(3));
@@ -685,9 +680,7 @@ TEST(DetectorScenarioTest, PartialFailureThatBecomesAnOutageEscalatesAtOnce) {
   const absl::Time down = partial + absl::Minutes(2);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.start >= down || (c.start >= partial && Uniform(c, 3) < 0.25)) {
-      o->cls = FC::HTTP_STATUS;
-      o->http_status = 503;
-      o->detail = "HTTP 503 from 192.0.2.10:443, expected 200-399";
+      FailHttp(o);
     }
   });
   d.RunUntil(down + absl::Minutes(3));
@@ -713,9 +706,7 @@ TEST(DetectorScenarioTest, PartialFailureOpenedAtAMinuteBoundaryReportsTheFaults
   const absl::Time fault = T0() + absl::Seconds(53);
   d.set_behavior([&](const RunContext& c, Outcome* o) {
     if (c.check_name == "api-login" && c.start >= fault && Uniform(c, 5) < 0.25) {
-      o->cls = FC::HTTP_STATUS;
-      o->http_status = 503;
-      o->detail = "HTTP 503 from 192.0.2.10:443, expected 200-399";
+      FailHttp(o);
     }
   });
   d.RunUntil(fault + absl::Minutes(2));
@@ -736,9 +727,7 @@ TEST(DetectorScenarioTest, SlowBudgetBurnOpensATicketNotAPage) {
     if (Uniform(c, 3) >= 0.005) {
       return;
     }
-    o->cls = FC::HTTP_STATUS;
-    o->http_status = 500;
-    o->detail = "HTTP 500 from 192.0.2.40:443, expected 200-399";
+    FailHttp(o, 500, "HTTP 500 from 192.0.2.40:443, expected 200-399");
   });
   d.RunUntil(T0() + absl::Hours(16));
   const std::vector<TimedEvent> events = d.events();
