@@ -97,7 +97,7 @@ void BM_SchedulerRun(benchmark::State& state) {
   prober::Scheduler scheduler(
       &loop, common::RealClock(),
       [&](const v1::Check&) { return std::make_unique<InstantProbe>(&loop); },
-      [&](v1::ProbeResult r) { results += r.ok(); }, opts);
+      prober::Stamped([&](v1::ProbeResult r) { results += r.ok(); }), opts);
   std::vector<v1::Check> list;
   for (int i = 0; i < checks; ++i) {
     v1::Check c;

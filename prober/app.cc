@@ -31,6 +31,7 @@
 #include "common/probe_policy.h"
 #include "common/result_json.h"
 #include "common/systemd/notify.h"
+#include "common/text/safe_text.h"
 #include "common/tls/credentials.h"
 #include "common/version/version.h"
 #include "prober/io/curl_multi.h"
@@ -182,7 +183,8 @@ int RunProber(int argc, char** argv) {
   flags.String("region", &region,
                "Region this prober runs in (e.g. fra). Required for the daemon.");
   flags.String("prober-id", &prober_id,
-               "Stable identity of this prober (default: host name + \"-\" + region).");
+               "Stable identity of this prober (default: host name + \"-\" + region).\n"
+               "Printable text of at most 128 bytes, like --region.");
   flags.String("collector", &collector,
                "Collector address HOST:PORT (gRPC), or several replicas of one collector\n"
                "sharing a database, in order of preference: a:7600,b:7600 (or a name with\n"
@@ -301,6 +303,14 @@ int RunProber(int argc, char** argv) {
   if (prober_id.empty()) {
     prober_id = DefaultProberId(region);
   }
+  // Every result carries both as they are (result_stamp.h): printable text.
+  for (const auto& [flag, value] : {std::pair<const char*, const std::string&>{"--region", region},
+                                    {"--prober-id", prober_id}}) {
+    if (value.size() > 128 || SafeText(value) != value) {
+      return usage_error(absl::StrCat(flag, " \"", SafeText(value, 160),
+                                      "\" must be printable UTF-8 text of at most 128 bytes"));
+    }
+  }
   common::InitLogging(
       "sonde-prober",
       once ? (daemon.log_level == "info" ? "warn" : daemon.log_level) : daemon.log_level, *format);
@@ -392,11 +402,12 @@ int RunProber(int argc, char** argv) {
   sched_opts.region = region;
   auto scheduler = std::make_unique<Scheduler>(
       &loop, common::RealClock(), [&env](const v1::Check& c) { return MakeProbe(c, &env); },
-      [&](v1::ProbeResult& r) {
+      [&](const ResultStamp& stamp, v1::ProbeResult& r) {
         if (once) {
+          ApplyStamp(stamp, &r);
           once_results.push_back(r);
         } else {
-          uplink->Add(&r);  // serialised there; the message goes back to the pool
+          uplink->Add(stamp, &r);  // serialised there; the message goes back to the pool
         }
       },
       sched_opts);

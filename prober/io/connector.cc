@@ -65,7 +65,7 @@ void Connector::Connect(const std::string& host, int port, const std::string& re
   s->connect_only = connect_only;
   s->port = port;
   state_ = s;
-  if (common::IsIpLiteral(host)) {
+  if (FillSockaddr(host, port, &s->addr, &s->addr_len)) {
     // Nothing to resolve (and so no rcode): connect now, without a trip
     // through the resolver and the loop's queue. A connect that ends at once
     // calls back from the loop (Finish), never inside Connect().
@@ -99,8 +99,8 @@ void Connector::Connect(const std::string& host, int port, const std::string& re
 }
 
 void Connector::StartConnect(std::shared_ptr<State> s) {
-  sockaddr_storage ss;
-  socklen_t len;
+  const sockaddr_storage& ss = s->addr;
+  const socklen_t& len = s->addr_len;
   auto fail = [&](FC::Code fc, std::string detail) {
     s->conn.failure_class = fc;
     s->conn.detail = std::move(detail);
@@ -109,7 +109,7 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
   if (absl::Status allowed = CheckProbePolicy(*env_, s->conn.address); !allowed.ok()) {
     return fail(FC::PROBER_POLICY, std::string(allowed.message()));
   }
-  if (!FillSockaddr(s->conn.address, s->port, &ss, &len)) {
+  if (len == 0 && !FillSockaddr(s->conn.address, s->port, &s->addr, &s->addr_len)) {
     return fail(FC::PROBER_ERROR, absl::StrCat("bad address ", s->conn.address));
   }
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
@@ -131,7 +131,7 @@ void Connector::StartConnect(std::shared_ptr<State> s) {
     }
   }
   s->connect_start = env_->loop->Now();
-  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0) {
     s->conn.connect_us = MicrosSince(*env_->loop, s->connect_start);
     return Finish(s);
   }

@@ -8,6 +8,8 @@
 #ifndef SONDE_PROBER_IO_CONNECTOR_H_
 #define SONDE_PROBER_IO_CONNECTOR_H_
 
+#include <sys/socket.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -59,6 +61,9 @@ class Connector {
     Callback cb;
     common::EventLoop::MonoTime connect_start;
     int port = 0;
+    // The address to connect to, once parsed (addr_len 0: not yet).
+    sockaddr_storage addr;
+    socklen_t addr_len = 0;
   };
   void StartConnect(std::shared_ptr<State> s);
   void Finish(std::shared_ptr<State> s);

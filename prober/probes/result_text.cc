@@ -24,7 +24,7 @@ size_t RepairFields(M* m, const StringField<M> (&fields)[N]) {
   size_t repaired = 0;
   for (const StringField<M>& f : fields) {
     const std::string& s = (m->*f.get)();
-    if (!IsCleanUtf8(s)) {
+    if (!s.empty() && !IsCleanUtf8(s)) {
       std::string* field = (m->*f.mutable_field)();
       *field = SafeText(*field, kDetailMaxBytes);
       ++repaired;

@@ -365,17 +365,14 @@ void Scheduler::OnDone(Entry* e, Probe::Results results) {
   CancelDeadline(e);
   e->running = false;
   stats_.in_flight--;
+  const ResultStamp stamp{e->check.name(), e->check.service(), e->kind, options_.prober_id,
+                          options_.region};
   for (v1::ProbeResult* r : results) {
-    r->set_check_id(e->check.name());
-    r->set_service(e->check.service());
-    r->set_kind(e->kind);
-    r->set_prober_id(options_.prober_id);
-    r->set_region(options_.region);
     r->mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
     r->mutable_start_time()->set_nanos(static_cast<int32_t>(
         (start - absl::FromUnixSeconds(absl::ToUnixSeconds(start))) / absl::Nanoseconds(1)));
     common::NormalizeResultClass(r);
-    sink_(*r);
+    sink_(stamp, *r);
   }
   // After its results went to the sink.
   running_starts_.End(e->run_id);

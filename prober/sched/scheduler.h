@@ -31,6 +31,7 @@
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "prober/probes/probe.h"
+#include "prober/probes/result_stamp.h"
 #include "prober/sched/run_starts.h"
 #include "sonde/v1/check.pb.h"
 
@@ -42,11 +43,22 @@ absl::Duration CheckOffset(absl::string_view name, absl::Duration interval);
 // Unix epoch + offset + k * interval, the same on every prober.
 absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time after);
 
+// A ResultSink for whoever keeps whole messages (--once, tests): `keep`
+// gets each result with the stamp set in it.
+template <typename Keep>
+std::function<void(const ResultStamp&, v1::ProbeResult&)> Stamped(Keep keep) {
+  return [keep = std::move(keep)](const ResultStamp& stamp, v1::ProbeResult& r) mutable {
+    ApplyStamp(stamp, &r);
+    keep(r);
+  };
+}
+
 class Scheduler {
  public:
-  // Gets each result of a run; a sink that keeps one copies it (the probe
-  // reuses the message once the sink returned).
-  using ResultSink = std::function<void(v1::ProbeResult&)>;
+  // Gets each result of a run with its check's and prober's fields beside
+  // it, not in it (result_stamp.h); a sink that keeps the message copies it
+  // (the probe reuses the message once the sink returned).
+  using ResultSink = std::function<void(const ResultStamp&, v1::ProbeResult&)>;
   using ProbeFactory = std::function<std::unique_ptr<Probe>(const v1::Check&)>;
 
   struct Options {

@@ -9,23 +9,67 @@ namespace {
 
 using google::protobuf::internal::WireFormatLite;
 
+using google::protobuf::io::CodedOutputStream;
+
 constexpr int kResultsField = 4;  // ResultBatch.results
+
+// The stamp's fields, by their ProbeResult field numbers.
+struct StampField {
+  int number;
+  absl::string_view ResultStamp::*value;
+};
+constexpr StampField kStampFields[] = {
+    {v1::ProbeResult::kCheckIdFieldNumber, &ResultStamp::check_id},
+    {v1::ProbeResult::kServiceFieldNumber, &ResultStamp::service},
+    {v1::ProbeResult::kKindFieldNumber, &ResultStamp::kind},
+    {v1::ProbeResult::kProberIdFieldNumber, &ResultStamp::prober_id},
+    {v1::ProbeResult::kRegionFieldNumber, &ResultStamp::region},
+};
+
+uint32_t StringTag(int number) {
+  return WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+}
+
+size_t StampSize(const ResultStamp& stamp) {
+  size_t size = 0;
+  for (const StampField& f : kStampFields) {
+    const absl::string_view v = stamp.*f.value;
+    if (!v.empty()) {  // proto3: an empty string is not written
+      size += CodedOutputStream::VarintSize32(StringTag(f.number)) +
+              CodedOutputStream::VarintSize32(static_cast<uint32_t>(v.size())) + v.size();
+    }
+  }
+  return size;
+}
+
+uint8_t* WriteStamp(const ResultStamp& stamp, uint8_t* p) {
+  for (const StampField& f : kStampFields) {
+    const absl::string_view v = stamp.*f.value;
+    if (!v.empty()) {
+      p = CodedOutputStream::WriteVarint32ToArray(StringTag(f.number), p);
+      p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(v.size()), p);
+      p = std::copy(v.begin(), v.end(), p);
+    }
+  }
+  return p;
+}
 
 }  // namespace
 
-size_t AppendEncodedResult(const v1::ProbeResult& result, std::string* out) {
-  const size_t size = result.ByteSizeLong();
-  const uint32_t tag =
-      WireFormatLite::MakeTag(kResultsField, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  const size_t prefix =
-      google::protobuf::io::CodedOutputStream::VarintSize32(tag) +
-      google::protobuf::io::CodedOutputStream::VarintSize32(static_cast<uint32_t>(size));
+size_t AppendEncodedResult(const v1::ProbeResult& result, const ResultStamp& stamp,
+                           std::string* out) {
+  const size_t own = result.ByteSizeLong();
+  const size_t size = own + StampSize(stamp);
+  const uint32_t tag = StringTag(kResultsField);
+  const size_t prefix = CodedOutputStream::VarintSize32(tag) +
+                        CodedOutputStream::VarintSize32(static_cast<uint32_t>(size));
   const size_t at = out->size();
   out->resize(at + prefix + size);
   auto* p = reinterpret_cast<uint8_t*>(out->data() + at);
-  p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(tag, p);
-  p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), p);
-  result.SerializeWithCachedSizesToArray(p);  // sized just above
+  p = CodedOutputStream::WriteVarint32ToArray(tag, p);
+  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), p);
+  p = result.SerializeWithCachedSizesToArray(p);  // sized just above
+  WriteStamp(stamp, p);
   return prefix + size;
 }
 

@@ -18,6 +18,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "prober/probes/result_stamp.h"
 #include "sonde/v1/collector.pb.h"
 #include "sonde/v1/result.pb.h"
 
@@ -43,7 +44,15 @@ ResultsMeta MetaOf(const v1::ResultBatch& batch);
 
 // Appends `result` to `out` as one element of ResultBatch.results (field tag,
 // length, message); returns the bytes appended.
-size_t AppendEncodedResult(const v1::ProbeResult& result, std::string* out);
+// Appends `result` with `stamp`'s fields as one ResultBatch.results
+// element (tag, length, message) to `*out`; returns the bytes appended.
+// The stamp's fields follow the message's own (field order does not matter
+// to a parser; `result` leaves them empty). An empty stamp adds nothing.
+size_t AppendEncodedResult(const v1::ProbeResult& result, const ResultStamp& stamp,
+                           std::string* out);
+inline size_t AppendEncodedResult(const v1::ProbeResult& result, std::string* out) {
+  return AppendEncodedResult(result, ResultStamp(), out);
+}
 
 // `header` (every field but results) followed by `results`, bytes made by
 // AppendEncodedResult and described by `meta`.

@@ -129,7 +129,7 @@ void Uplink::AwaitWake(absl::Time deadline, uint64_t* seen) {
   mu_.Lock();
 }
 
-void Uplink::Add(v1::ProbeResult* r) {
+void Uplink::Add(const ResultStamp& stamp, v1::ProbeResult* r) {
   const v1::ProbeResult& result = *r;
   bool full = false;
   {
@@ -143,7 +143,7 @@ void Uplink::Add(v1::ProbeResult* r) {
     }
     // Serialised here, once: the batch, the spool and the stream use these
     // bytes, and the message stays with the caller's thread, where it was made.
-    const size_t size = AppendEncodedResult(result, &pending_buf_);
+    const size_t size = AppendEncodedResult(result, stamp, &pending_buf_);
     pending_.push_back(
         {result.seq(), common::ToTime(result.start_time()), static_cast<uint32_t>(size)});
     pending_bytes_ += size;

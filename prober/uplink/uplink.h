@@ -126,10 +126,12 @@ class Uplink {
   ~Uplink();  // Stop(absl::ZeroDuration()) if still running
 
   void Start();
-  // Assigns the result's seq, serialises it and queues the bytes (the
-  // caller keeps the message, to reuse it). Never blocks on disk or network.
-  void Add(v1::ProbeResult* result);
-  void Add(v1::ProbeResult result) { Add(&result); }
+  // Assigns the result's seq, serialises it with the stamp's fields and
+  // queues the bytes (the caller keeps the message, to reuse it). Never
+  // blocks on disk or network.
+  void Add(const ResultStamp& stamp, v1::ProbeResult* result);
+  // A result whose message holds its stamp's fields already.
+  void Add(v1::ProbeResult result) { Add(ResultStamp(), &result); }
   // Tries for up to `grace` to get everything acked, then stops the threads.
   // Losses the spool has not reported yet go out in a batch of their own
   // (no results). With a spool, whatever is left -- that batch included --

@@ -236,7 +236,7 @@ TEST(HostileTargetsTest, EndAtTheirTimeoutWhileOthersKeepSchedule) {
   opts.region = "lo";
   auto scheduler = std::make_unique<Scheduler>(
       &loop, common::RealClock(), [&env](const v1::Check& c) { return MakeProbe(c, &env); },
-      [&](v1::ProbeResult r) { results[r.check_id()].push_back(std::move(r)); }, opts);
+      Stamped([&](v1::ProbeResult r) { results[r.check_id()].push_back(std::move(r)); }), opts);
   scheduler->SetChecks(checks);
   ASSERT_EQ(scheduler->stats().checks, checks.size());
   absl::Time start = absl::Now();

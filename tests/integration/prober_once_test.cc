@@ -76,13 +76,16 @@ class ProberOnceTest : public ::testing::Test {
   std::string Dns2() const { return absl::StrCat("127.0.0.1:", second_dns_->ports().dns); }
 
   // Runs the prober on `checks_yaml`; returns the exit status and the results.
-  // `prefix` runs the prober under another command (`ip netns exec NS`).
+  // `prefix` runs the prober under another command (`ip netns exec NS`);
+  // `flags` follow the prober's own.
   int RunOnce(const std::string& checks_yaml, std::vector<v1::ProbeResult>* results,
-              std::string* output, std::vector<std::string> prefix = {}) {
+              std::string* output, std::vector<std::string> prefix = {},
+              const std::vector<std::string>& flags = {}) {
     std::string path = dir_ + "/sonde.yaml";
     std::ofstream(path) << "checks:\n" << checks_yaml;
     std::vector<std::string> argv = std::move(prefix);
     argv.insert(argv.end(), {BinPath("sonde-prober"), "--config", path, "--once"});
+    argv.insert(argv.end(), flags.begin(), flags.end());
     int rc = RunCommand(argv, output, std::chrono::seconds(30));
     for (absl::string_view line : absl::StrSplit(*output, '\n', absl::SkipWhitespace())) {
       if (!absl::StartsWith(line, "{")) {
@@ -196,6 +199,35 @@ TEST_F(ProberOnceTest, EveryTypePrintsWhatItSaw) {
   ASSERT_EQ(zone.dns(1).answers_size(), 1);
   EXPECT_EQ(zone.dns(1).answers(0).data(), "127.0.0.9");
   EXPECT_EQ(zone.dns(1).answers(0).ttl(), 7u);
+}
+
+// Every result carries the prober's id and region as they are (the
+// prober does not copy or check them per result): a value that is not
+// printable text is a usage error at start, not results a collector
+// cannot read.
+TEST_F(ProberOnceTest, ProberIdAndRegionMustBePrintableText) {
+  const std::string yaml = absl::StrCat(
+      "  - name: port\n    tcp: {host: 127.0.0.1, port: ", server_->ports().tcp, "}\n");
+  const std::vector<std::vector<std::string>> bad = {
+      {"--prober-id", "a\nb"}, {"--region", "\xff"}, {"--prober-id", std::string(129, 'p')}};
+  for (const std::vector<std::string>& flags : bad) {
+    std::vector<v1::ProbeResult> results;
+    std::string output;
+    EXPECT_EQ(RunOnce(yaml, &results, &output, {}, flags), 2) << output;
+    EXPECT_TRUE(results.empty()) << output;
+  }
+  const std::string id =
+      "pr\xc3\xbc"
+      "fer-1";
+  std::vector<v1::ProbeResult> results;
+  std::string output;
+  ASSERT_EQ(RunOnce(yaml, &results, &output, {}, {"--prober-id", id, "--region", "fra"}), 0)
+      << output;
+  ASSERT_EQ(results.size(), 1u) << output;
+  EXPECT_EQ(results[0].prober_id(), id);
+  EXPECT_EQ(results[0].region(), "fra");
+  EXPECT_EQ(results[0].check_id(), "port");
+  EXPECT_EQ(results[0].kind(), "tcp");
 }
 
 TEST_F(ProberOnceTest, FailuresAreNamedAndExitStatusIsOne) {

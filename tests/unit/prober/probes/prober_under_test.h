@@ -43,7 +43,7 @@ class ProberUnderTest {
     o.region = "lo";
     scheduler_ = std::make_unique<Scheduler>(
         &loop_, common::RealClock(), [this](const v1::Check& c) { return MakeProbe(c, &env_); },
-        [this](v1::ProbeResult r) { results_.push_back(std::move(r)); }, o);
+        Stamped([this](v1::ProbeResult r) { results_.push_back(std::move(r)); }), o);
   }
 
   // `started`, when given, runs after the run started and before the loop

@@ -130,7 +130,7 @@ TEST(SchedulerTest, NeverOverlapsItselfAndAbortsAtDeadline) {
         return std::make_unique<SlowProbe>(&loop, std::chrono::milliseconds(1000), &concurrent,
                                            &max_concurrent, &starts);
       },
-      [&](v1::ProbeResult r) { results.push_back(std::move(r)); }, opts);
+      Stamped([&](v1::ProbeResult r) { results.push_back(std::move(r)); }), opts);
   s.SetChecks({MakeCheck("slow", absl::Milliseconds(100), absl::Milliseconds(80))});
   loop.RunUntil(&clock, loop.Now() + std::chrono::milliseconds(1050));
   EXPECT_EQ(max_concurrent, 1);
@@ -163,7 +163,7 @@ TEST(SchedulerTest, SlowCheckDoesNotDelayOthers) {
             c.name() == "hung" ? std::chrono::milliseconds(100000) : std::chrono::milliseconds(1);
         return std::make_unique<SlowProbe>(&loop, d, &concurrent, &max_concurrent, &starts);
       },
-      [&](v1::ProbeResult r) { count[r.check_id()]++; }, Scheduler::Options{});
+      Stamped([&](v1::ProbeResult r) { count[r.check_id()]++; }), Scheduler::Options{});
   std::vector<v1::Check> checks = {
       MakeCheck("hung", absl::Milliseconds(500), absl::Milliseconds(400))};
   for (int i = 0; i < 50; ++i) {
@@ -193,7 +193,7 @@ TEST(SchedulerTest, ChangedChecksAreReplacedUnchangedKept) {
         return std::make_unique<SlowProbe>(&loop, std::chrono::milliseconds(1), &concurrent,
                                            &max_concurrent, &starts);
       },
-      [&](v1::ProbeResult) {}, Scheduler::Options{});
+      Stamped([&](v1::ProbeResult) {}), Scheduler::Options{});
   v1::Check a = MakeCheck("a", absl::Seconds(10), absl::Seconds(1));
   v1::Check b = MakeCheck("b", absl::Seconds(10), absl::Seconds(1));
   s.SetChecks({a, b});
@@ -225,7 +225,7 @@ TEST(SchedulerTest, SameCheckWithMapFieldsInAnotherOrderIsKept) {
         return std::make_unique<SlowProbe>(&loop, std::chrono::milliseconds(1), &concurrent,
                                            &max_concurrent, &starts);
       },
-      [&](v1::ProbeResult) {}, Scheduler::Options{});
+      Stamped([&](v1::ProbeResult) {}), Scheduler::Options{});
   v1::Check a = MakeCheck("a", absl::Seconds(10), absl::Seconds(1));
   v1::Check b = a;
   for (int i = 0; i < 20; ++i) {
@@ -270,7 +270,7 @@ TEST(SchedulerTest, RunsStartOnTheGridAndLatenessCountsIt) {
         return std::make_unique<StampingProbe>(&loop, &clock, &phase, grid, &concurrent,
                                                &max_concurrent, &starts);
       },
-      [&](v1::ProbeResult) {}, opts);
+      Stamped([&](v1::ProbeResult) {}), opts);
   std::vector<v1::Check> checks;
   for (int i = 0; i < 20; ++i) {
     checks.push_back(
@@ -300,7 +300,7 @@ TEST(SchedulerTest, RunOnceRunsEveryCheckAndCallsBack) {
         return std::make_unique<SlowProbe>(&loop, std::chrono::milliseconds(5), &concurrent,
                                            &max_concurrent, &starts);
       },
-      [&](v1::ProbeResult) { results++; }, Scheduler::Options{});
+      Stamped([&](v1::ProbeResult) { results++; }), Scheduler::Options{});
   s.SetChecks({MakeCheck("a", absl::Hours(1), absl::Seconds(1)),
                MakeCheck("b", absl::Hours(1), absl::Seconds(1))});
   bool done = false;
@@ -333,7 +333,7 @@ TEST(SchedulerTest, RunningSinceNeverPassesARunStillGoing) {
         auto d = c.name() == "slow" ? std::chrono::milliseconds(300) : std::chrono::milliseconds(2);
         return std::make_unique<SlowProbe>(&loop, d, &concurrent, &max_concurrent, &starts);
       },
-      [&](v1::ProbeResult r) {
+      Stamped([&](v1::ProbeResult r) {
         ++emitted;
         if (common::ToTime(r.start_time()) < promised) {
           ++broken;
@@ -341,7 +341,7 @@ TEST(SchedulerTest, RunningSinceNeverPassesARunStillGoing) {
         if (r.check_id() == "slow") {
           slow_start = common::ToTime(r.start_time());
         }
-      },
+      }),
       Scheduler::Options{});
   s.set_running_since_sink([&](absl::Time t) { running_since = t; });
   // A reader (the uplink forming a batch) every 10 ms.

@@ -65,6 +65,38 @@ TEST(EncodedBatchTest, HeaderAndEncodedResultsParseAsTheBatch) {
   EXPECT_EQ(static_cast<unsigned char>(e.bytes[0]), 0x0A);
 }
 
+// A result encoded with its stamp beside it parses as the message with the
+// stamp's fields set in it: what the Scheduler's sink hands the Uplink is
+// what the collector reads. An empty field is not written (proto3), and a
+// long one takes a two-byte length.
+TEST(EncodedBatchTest, StampFieldsParseAsTheResultsOwn) {
+  const std::string long_id(300, 'c');
+  const ResultStamp stamps[] = {
+      {"shop-health", "shop", "http", "vm-fra-1", "fra"},
+      {long_id, "", "dns", "p\xc3\xa4", ""},  // UTF-8 passes as it is
+  };
+  for (const ResultStamp& stamp : stamps) {
+    v1::ProbeResult r = Result(5, 1000, std::string(200, 'd'));
+    r.clear_check_id();
+    std::string bytes;
+    const size_t n = AppendEncodedResult(r, stamp, &bytes);
+    EXPECT_EQ(n, bytes.size());
+
+    v1::ResultBatch parsed;
+    ASSERT_TRUE(parsed.ParseFromString(bytes));
+    ASSERT_EQ(parsed.results_size(), 1);
+    v1::ProbeResult want = r;
+    ApplyStamp(stamp, &want);
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed.results(0), want))
+        << parsed.results(0).DebugString();
+    // Not a byte more than the stamped message's own encoding.
+    EXPECT_EQ(parsed.results(0).ByteSizeLong(), want.ByteSizeLong());
+    std::string canonical;
+    AppendEncodedResult(want, &canonical);
+    EXPECT_EQ(bytes.size(), canonical.size());
+  }
+}
+
 TEST(EncodedBatchTest, EmptyBatchHasNoResults) {
   v1::ResultBatch header;
   header.set_prober_id("p1");
