@@ -51,6 +51,17 @@ inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(rem * 1000));
 }
 
+// A Timestamp's fields for `t`, to the nanosecond: seconds rounded down, so
+// that nanos is in [0, 1e9). For encoders that write the fields themselves.
+struct TimestampFields {
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+};
+inline TimestampFields ToTimestampFields(absl::Time t) {
+  const int64_t s = absl::ToUnixSeconds(t);
+  return {s, static_cast<int32_t>((t - absl::FromUnixSeconds(s)) / absl::Nanoseconds(1))};
+}
+
 inline void SetTimestampMicros(int64_t us, google::protobuf::Timestamp* out) {
   SetTimestamp(absl::FromUnixMicros(us), out);
 }

@@ -1,9 +1,11 @@
-// ResultStamp: the fields of a result that are its check's and its prober's,
-// not its probe's (check id, service, kind, prober id, region): the same for
-// every run of a check. The Scheduler hands them to its sink beside each
-// result instead of copying them into the message; the Uplink writes them
-// straight into the result's encoding (encoded_batch.h). Per result, that
-// saves five string copies, five UTF-8 checks and a size pass over them.
+// ResultStamp: the fields of a result that are its check's, its prober's
+// and its run's, not its probe's (check id, service, kind, prober id,
+// region, start time): the same for every result of a run. The Scheduler
+// hands them to its sink beside each result instead of copying them into
+// the message; the Uplink writes them straight into the result's encoding
+// (encoded_batch.h). Per result, that saves five string copies, five UTF-8
+// checks, a size pass over them and the start time's message (which a
+// pooled result would allocate and free on every run).
 //
 // Every field is valid UTF-8 by construction: check names and services are
 // names the config validation accepted, the kind is the check type's, and
@@ -16,6 +18,8 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "sonde/v1/result.pb.h"
 
 namespace sonde::prober {
@@ -26,6 +30,8 @@ struct ResultStamp {
   absl::string_view kind;
   absl::string_view prober_id;
   absl::string_view region;
+  // The run's start; InfinitePast: the message's own start_time holds it.
+  absl::Time start = absl::InfinitePast();
 };
 
 // Sets the stamp's fields in `r`: for sinks that keep the message itself
@@ -36,6 +42,11 @@ inline void ApplyStamp(const ResultStamp& s, v1::ProbeResult* r) {
   r->set_kind(std::string(s.kind));
   r->set_prober_id(std::string(s.prober_id));
   r->set_region(std::string(s.region));
+  if (s.start != absl::InfinitePast()) {
+    const common::TimestampFields t = common::ToTimestampFields(s.start);
+    r->mutable_start_time()->set_seconds(t.seconds);
+    r->mutable_start_time()->set_nanos(t.nanos);
+  }
 }
 
 }  // namespace sonde::prober

@@ -365,12 +365,9 @@ void Scheduler::OnDone(Entry* e, Probe::Results results) {
   CancelDeadline(e);
   e->running = false;
   stats_.in_flight--;
-  const ResultStamp stamp{e->check.name(), e->check.service(), e->kind, options_.prober_id,
-                          options_.region};
+  const ResultStamp stamp{e->check.name(),    e->check.service(), e->kind,
+                          options_.prober_id, options_.region,    start};
   for (v1::ProbeResult* r : results) {
-    r->mutable_start_time()->set_seconds(absl::ToUnixSeconds(start));
-    r->mutable_start_time()->set_nanos(static_cast<int32_t>(
-        (start - absl::FromUnixSeconds(absl::ToUnixSeconds(start))) / absl::Nanoseconds(1)));
     common::NormalizeResultClass(r);
     sink_(stamp, *r);
   }

@@ -30,8 +30,23 @@ uint32_t StringTag(int number) {
   return WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
 }
 
-size_t StampSize(const ResultStamp& stamp) {
+constexpr uint32_t kSecondsTag = WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT);
+constexpr uint32_t kNanosTag = WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_VARINT);
+
+// The start time's Timestamp message, without its tag and length (proto3:
+// a zero field is not written; int64 and int32 are plain varints).
+size_t StartSize(const common::TimestampFields& t) {
+  return (t.seconds != 0 ? 1 + CodedOutputStream::VarintSize64(static_cast<uint64_t>(t.seconds))
+                         : 0) +
+         (t.nanos != 0 ? 1 + CodedOutputStream::VarintSize32(static_cast<uint32_t>(t.nanos)) : 0);
+}
+
+size_t StampSize(const ResultStamp& stamp, const common::TimestampFields& start) {
   size_t size = 0;
+  if (stamp.start != absl::InfinitePast()) {
+    const size_t inner = StartSize(start);
+    size += 1 + CodedOutputStream::VarintSize32(static_cast<uint32_t>(inner)) + inner;
+  }
   for (const StampField& f : kStampFields) {
     const absl::string_view v = stamp.*f.value;
     if (!v.empty()) {  // proto3: an empty string is not written
@@ -42,7 +57,20 @@ size_t StampSize(const ResultStamp& stamp) {
   return size;
 }
 
-uint8_t* WriteStamp(const ResultStamp& stamp, uint8_t* p) {
+uint8_t* WriteStamp(const ResultStamp& stamp, const common::TimestampFields& start, uint8_t* p) {
+  if (stamp.start != absl::InfinitePast()) {
+    p = CodedOutputStream::WriteVarint32ToArray(StringTag(v1::ProbeResult::kStartTimeFieldNumber),
+                                                p);
+    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(StartSize(start)), p);
+    if (start.seconds != 0) {
+      p = CodedOutputStream::WriteVarint32ToArray(kSecondsTag, p);
+      p = CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(start.seconds), p);
+    }
+    if (start.nanos != 0) {
+      p = CodedOutputStream::WriteVarint32ToArray(kNanosTag, p);
+      p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(start.nanos), p);
+    }
+  }
   for (const StampField& f : kStampFields) {
     const absl::string_view v = stamp.*f.value;
     if (!v.empty()) {
@@ -58,8 +86,10 @@ uint8_t* WriteStamp(const ResultStamp& stamp, uint8_t* p) {
 
 size_t AppendEncodedResult(const v1::ProbeResult& result, const ResultStamp& stamp,
                            std::string* out) {
+  const common::TimestampFields start = common::ToTimestampFields(
+      stamp.start != absl::InfinitePast() ? stamp.start : absl::UnixEpoch());
   const size_t own = result.ByteSizeLong();
-  const size_t size = own + StampSize(stamp);
+  const size_t size = own + StampSize(stamp, start);
   const uint32_t tag = StringTag(kResultsField);
   const size_t prefix = CodedOutputStream::VarintSize32(tag) +
                         CodedOutputStream::VarintSize32(static_cast<uint32_t>(size));
@@ -69,7 +99,7 @@ size_t AppendEncodedResult(const v1::ProbeResult& result, const ResultStamp& sta
   p = CodedOutputStream::WriteVarint32ToArray(tag, p);
   p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), p);
   p = result.SerializeWithCachedSizesToArray(p);  // sized just above
-  WriteStamp(stamp, p);
+  WriteStamp(stamp, start, p);
   return prefix + size;
 }
 

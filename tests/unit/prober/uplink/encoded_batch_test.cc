@@ -67,17 +67,26 @@ TEST(EncodedBatchTest, HeaderAndEncodedResultsParseAsTheBatch) {
 
 // A result encoded with its stamp beside it parses as the message with the
 // stamp's fields set in it: what the Scheduler's sink hands the Uplink is
-// what the collector reads. An empty field is not written (proto3), and a
-// long one takes a two-byte length.
+// what the collector reads. An empty field is not written (proto3), a long
+// one takes a two-byte length, and a start time keeps its nanoseconds (zero
+// parts are not written; the epoch is a present, empty Timestamp).
 TEST(EncodedBatchTest, StampFieldsParseAsTheResultsOwn) {
   const std::string long_id(300, 'c');
+  const absl::Time now = absl::FromUnixSeconds(1'796'000'000) + absl::Nanoseconds(123'456'789);
   const ResultStamp stamps[] = {
-      {"shop-health", "shop", "http", "vm-fra-1", "fra"},
-      {long_id, "", "dns", "p\xc3\xa4", ""},  // UTF-8 passes as it is
+      {"shop-health", "shop", "http", "vm-fra-1", "fra", now},
+      {long_id, "", "dns", "p\xc3\xa4", "", absl::FromUnixSeconds(1'796'000'000)},
+      {"a", "b", "tcp", "p", "r", absl::UnixEpoch() + absl::Nanoseconds(5)},
+      {"a", "b", "tcp", "p", "r", absl::UnixEpoch()},
+      {"a", "b", "tcp", "p", "r", absl::UnixEpoch() - absl::Milliseconds(1500)},
+      {"a", "b", "tcp", "p", "r"},  // no start: the message's own
   };
   for (const ResultStamp& stamp : stamps) {
     v1::ProbeResult r = Result(5, 1000, std::string(200, 'd'));
     r.clear_check_id();
+    if (stamp.start != absl::InfinitePast()) {
+      r.clear_start_time();
+    }
     std::string bytes;
     const size_t n = AppendEncodedResult(r, stamp, &bytes);
     EXPECT_EQ(n, bytes.size());
@@ -89,6 +98,9 @@ TEST(EncodedBatchTest, StampFieldsParseAsTheResultsOwn) {
     ApplyStamp(stamp, &want);
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed.results(0), want))
         << parsed.results(0).DebugString();
+    EXPECT_TRUE(parsed.results(0).has_start_time());
+    EXPECT_EQ(common::ToTime(parsed.results(0).start_time()),
+              stamp.start != absl::InfinitePast() ? stamp.start : common::ToTime(r.start_time()));
     // Not a byte more than the stamped message's own encoding.
     EXPECT_EQ(parsed.results(0).ByteSizeLong(), want.ByteSizeLong());
     std::string canonical;
