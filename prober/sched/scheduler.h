@@ -43,7 +43,7 @@ absl::Duration CheckOffset(absl::string_view name, absl::Duration interval);
 // Unix epoch + offset + k * interval, the same on every prober.
 absl::Time NextSlot(absl::string_view name, absl::Duration interval, absl::Time after);
 
-// A ResultSink for whoever keeps whole messages (--once, tests): `keep`
+// A ResultSink for whoever keeps whole messages (tests, benchmarks): `keep`
 // gets each result with the stamp set in it.
 template <typename Keep>
 std::function<void(const ResultStamp&, v1::ProbeResult&)> Stamped(Keep keep) {

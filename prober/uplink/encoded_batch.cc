@@ -1,5 +1,7 @@
 #include "prober/uplink/encoded_batch.h"
 
+#include <algorithm>
+
 #include "common/proto_time.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -8,7 +10,6 @@ namespace sonde::prober {
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
-
 using google::protobuf::io::CodedOutputStream;
 
 constexpr int kResultsField = 4;  // ResultBatch.results
