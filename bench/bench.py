@@ -10,7 +10,8 @@ loopback sonde-faultd target and at the same probe rate:
             to a real sonde-collector that commits it to a throwaway PostgreSQL
   blackbox  prometheus-blackbox-exporter, driven at the same rate by
             sonde-bench-blackbox-load (/probe?module=...&target=...)
-Each subject's CPU is utime+stime from /proc/PID/stat over a fixed window;
+Each subject's CPU is utime+stime from /proc/PID/stat over a fixed window
+(and its threads' involuntary context switches, reported beside it);
 its probes are counted in the same window (sonde: rows committed in
 PostgreSQL by start time; floor and blackbox: completions seen by the tool).
 Then the prober's RSS with 1,000 and 100,000 configured checks.
@@ -24,6 +25,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -72,6 +74,26 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def preemptions(pid):
+    """Involuntary context switches of all of pid's threads so far (a thread
+    that ended is not counted): how often the kernel took the CPU from it."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("nonvoluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def children_preemptions():
+    """Involuntary context switches of the waited-for children so far."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_nivcsw
 
 
 def status_kib(pid, field="VmRSS"):
@@ -187,6 +209,7 @@ class Bench:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def measure_floor(self, kind):
+        n0, t0 = children_preemptions(), time.monotonic()
         r = self.run_tool([
             os.path.join(self.bin, "sonde-bench-floor"), "--kind", kind, "--target",
             self.target(kind), "--name", DNS_NAME, "--rate", str(self.a.rate),
@@ -194,7 +217,8 @@ class Bench:
             timeout=self.a.window + 30)
         probes = r["ok"] + r["failed"]
         return {"probes": probes, "ok": r["ok"], "probes_per_s": probes / r["window_s"],
-                "cpu_s": r["cpu_s"]}
+                "cpu_s": r["cpu_s"],
+                "preempted_per_s": (children_preemptions() - n0) / (time.monotonic() - t0)}
 
     def measure_blackbox(self, kind):
         module, target = {
@@ -203,6 +227,7 @@ class Bench:
             "dns": ("dns", self.target("dns")),
         }[kind]
         url = f"http://127.0.0.1:{self.bb_port}/probe?module={module}&target={target}"
+        n0, t0 = preemptions(self.blackbox.pid), time.monotonic()
         r = self.run_tool([
             os.path.join(self.bin, "sonde-bench-blackbox-load"), "--kind", kind, "--url", url,
             "--rate", str(self.a.rate), "--tick-ms", str(self.a.grid_ms), "--warmup", "2",
@@ -211,7 +236,8 @@ class Bench:
         probes = r["ok"] + r["failed"]
         return {"probes": probes, "ok": r["ok"], "probes_per_s": probes / r["window_s"],
                 "cpu_s": r["pids_cpu_s"][str(self.blackbox.pid)],
-                "load_generator_cpu_s": r["cpu_s"]}
+                "load_generator_cpu_s": r["cpu_s"],
+                "preempted_per_s": (preemptions(self.blackbox.pid) - n0) / (time.monotonic() - t0)}
 
     def check_yaml(self, kind, i, interval_s):
         name = f"{kind}-{i:06d}"
@@ -282,6 +308,7 @@ class Bench:
         def snapshot():
             cpu = cpu_seconds(p.pid)
             aux = {k: sum(aux_cpu(x) for x in pids) for k, pids in others.items()}
+            aux["preempted"] = preemptions(p.pid)
             return time.time(), cpu, aux
 
         perf = None
@@ -321,7 +348,8 @@ class Bench:
                 "lateness_p99_ms": 1000 * m1.get("sonde_prober_lateness_p99_seconds", 0),
                 "checks": count, "interval_s": interval, "rss_kib": rss,
                 "collector_cpu_s": a1["collector"] - a0["collector"],
-                "postgres_cpu_s": a1["postgres"] - a0["postgres"]}
+                "postgres_cpu_s": a1["postgres"] - a0["postgres"],
+                "preempted_per_s": (a1["preempted"] - a0["preempted"]) / window}
 
     def measure_rss(self, count, subject="sonde", binary=None):
         # By default mostly idle: one-hour interval, so ~count/3600 probes per
@@ -450,8 +478,8 @@ def markdown(res):
            f"{m['rounds']} round(s)."]
     if res["kinds"]:  # none with --subjects none (the RSS phase alone)
         out += ["", "| kind | subject | probes/s | ok | CPU-s / 1000 probes | vs blackbox | "
-                "vs floor | minus floor | every round |",
-                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                "vs floor | minus floor | preempted / s | every round |",
+                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     names = {"sonde": "sonde-prober", "baseline": "sonde-prober (baseline build)",
              "floor": "floor (bare loop)", "blackbox": "blackbox_exporter"}
     for kind, row in res["kinds"].items():
@@ -463,10 +491,12 @@ def markdown(res):
             every = ", ".join(
                 f"{x:.3f}" + ("" if rate >= 0.95 * m["rate"] else f" ({rate:.0f}/s)")
                 for x, rate in zip(r["rounds_cpu_ms_per_probe"], r["rounds_probes_per_s"]))
+            # Involuntary context switches a second (older JSON files have none).
+            pre = f"{r['preempted_per_s']:.0f}" if "preempted_per_s" in r else "—"
             out.append(f"| {kind} | {names[subject]} | {r['probes_per_s']:.0f} | "
                        f"{100 * r['ok'] / max(r['probes'], 1):.1f}% | {c:.3f} | "
                        f"{f'{c / bb:.2f}' if bb else '—'} | {f'{c / fl:.2f}' if fl else '—'} | "
-                       f"{f'{c - fl:.4f}' if fl else '—'} | {every} |")
+                       f"{f'{c - fl:.4f}' if fl else '—'} | {pre} | {every} |")
     slow = [(k, subj, r["probes_per_s"]) for k, row in res["kinds"].items()
             for subj, r in row.items() if r["probes_per_s"] < 0.95 * m["rate"]]
     for kind, subj, rate in slow:
