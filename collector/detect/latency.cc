@@ -115,6 +115,17 @@ void Combine(Block* b, const Part& part, Op op) {
 
 }  // namespace
 
+uint32_t LatencyTracker::SlowerThan(const Minute& m, uint32_t threshold_us) {
+  // Only the buckets wholly above the threshold: its own bucket's results
+  // count as fast (never more slow results than the exact comparison).
+  const int above = LatencyHistogram::Bucket(threshold_us) + 1;
+  uint32_t n = 0;
+  for (int i = above; i < LatencyHistogram::kBuckets; ++i) {
+    n += m.hist[i];
+  }
+  return n;
+}
+
 void LatencyTracker::AddTo(Block* b, const Minute& m) { Combine(b, m, kAdd); }
 void LatencyTracker::SubtractFrom(Block* b, const Minute& m) { Combine(b, m, kSubtract); }
 void LatencyTracker::AddTo(Block* b, const Block& m) { Combine(b, m, kAdd); }
@@ -122,6 +133,7 @@ void LatencyTracker::SubtractFrom(Block* b, const Block& m) { Combine(b, m, kSub
 
 bool LatencyTracker::CloseMinute(const LatencyParams& params) {
   const bool was = degraded();
+  const bool judged = fast_threshold_us_ != kNoThreshold;
   const int w = static_cast<int>(minutes_.size());
   if (closed_minutes_ >= fast_minutes_) {
     // The oldest minute of the fast window leaves it: into the fast
@@ -155,20 +167,14 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
   }
   slot = cur_;
   tainted_ &= ~slot_bit;
+  unjudged_ = judged ? unjudged_ & ~slot_bit : unjudged_ | slot_bit;
   AddTo(&window_, cur_);
   const uint32_t last_count = cur_.count;
   cur_ = Minute{};
   ++closed_minutes_;
 
-  // The fast window's closed part, and its threshold for the next minute:
-  // only when it can hold min_samples (a check every 30 s never does).
-  fast_count_ = 0;
-  fast_slow_ = 0;
-  for (int k = 1; k <= fast_minutes_ && k <= closed_minutes_; ++k) {
-    const Minute& m = minutes_[(closed_minutes_ - k) % w];
-    fast_count_ += m.count;
-    fast_slow_ += m.slow;
-  }
+  // The fast window's threshold for the next minute: only when the window
+  // can hold min_samples (a check every 30 s never does).
   fast_threshold_us_ = kNoThreshold;
   fast_degraded_ = false;
   if (static_cast<uint64_t>(last_count) * (fast_minutes_ + 1) >= fast_min_samples_) {
@@ -182,8 +188,25 @@ bool LatencyTracker::CloseMinute(const LatencyParams& params) {
       const double threshold =
           std::max(params.factor * fast_baseline_p_, fast_baseline_p_ + params.margin_us);
       fast_threshold_us_ = static_cast<uint32_t>(std::min<double>(threshold, kNoThreshold - 1));
-      fast_degraded_ = FastVerdict();
     }
+  }
+  // Its closed part. A minute that ran before any threshold existed (the
+  // first minutes of a check) is judged now, from its histogram, against
+  // the first one: a change in it is seen at this boundary, not a minute on.
+  fast_count_ = 0;
+  fast_slow_ = 0;
+  for (int k = 1; k <= fast_minutes_ && k <= closed_minutes_; ++k) {
+    const int i = static_cast<int>((closed_minutes_ - k) % w);
+    Minute& m = minutes_[i];
+    if (fast_threshold_us_ != kNoThreshold && (unjudged_ >> i & 1) != 0) {
+      m.slow = SlowerThan(m, fast_threshold_us_);
+      unjudged_ &= ~(uint32_t{1} << i);
+    }
+    fast_count_ += m.count;
+    fast_slow_ += m.slow;
+  }
+  if (fast_threshold_us_ != kNoThreshold) {
+    fast_degraded_ = FastVerdict();
   }
 
   if (window_.count < params.min_samples) {

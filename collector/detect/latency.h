@@ -59,7 +59,7 @@ struct LatencyParams {
   double margin_us = 250000;
   uint32_t min_samples = 10;           // OK results a window needs to judge
   uint32_t min_baseline_samples = 30;  // and its baseline
-  int fast_minutes = 1;  // closed minutes in the fast window (+ the current)
+  int fast_minutes = 1;                // closed minutes in the fast window (+ the current)
   // Share of the fast window's results above the threshold that degrades.
   double fast_share = 0.5;
 };
@@ -124,6 +124,8 @@ class LatencyTracker {
   // The fast window's baseline: baseline_ plus the untainted window minutes
   // before the fast window.
   Block FastBaseline() const;
+  // Results of `m` in the buckets wholly above `threshold_us`.
+  static uint32_t SlowerThan(const Minute& m, uint32_t threshold_us);
   static void AddTo(Block* b, const Minute& m);
   static void SubtractFrom(Block* b, const Minute& m);
   static void AddTo(Block* b, const Block& m);
@@ -148,6 +150,9 @@ class LatencyTracker {
   int fast_minutes_ = 1;
   double fast_share_ = 0.5;
   uint32_t fast_min_samples_ = 10;
+  // Bit i: minutes_[i] closed while the fast window had no threshold (its
+  // `slow` is not counted yet).
+  uint32_t unjudged_ = 0;
   uint64_t fast_count_ = 0;  // closed minutes of the fast window
   uint64_t fast_slow_ = 0;
   bool fast_degraded_ = false;

@@ -151,5 +151,36 @@ TEST(LatencyTrackerTest, FastWindowSeesASustainedChangeWithinAMinuteAndIgnoresSp
   EXPECT_FALSE(t.degraded());
 }
 
+// A check that started late in a minute: when the change comes, the minute
+// before it had no threshold yet (too little baseline before it). That
+// minute is judged against the first threshold at the next boundary, so
+// the change is seen there, as it is for a check with a long history, not
+// a minute later.
+TEST(LatencyTrackerTest, AMinuteThatRanWithoutAThresholdIsJudgedAtTheNextBoundary) {
+  for (const uint32_t first_byte_us : {uint32_t{50000}, uint32_t{400000}}) {
+    SCOPED_TRACE(first_byte_us);
+    LatencyTracker t;
+    t.Init(LatencyParams{});
+    EXPECT_EQ(Minute(&t, 50000, 20), -1);  // the check's first, partial minute
+    EXPECT_FALSE(t.CloseMinute(LatencyParams{}));
+    EXPECT_EQ(Minute(&t, 50000, 60), -1);  // baseline: 20 results (< 30)
+    EXPECT_FALSE(t.CloseMinute(LatencyParams{}));
+    // No threshold for this minute: no verdict while it runs.
+    EXPECT_EQ(Minute(&t, first_byte_us, 60), -1);
+    EXPECT_FALSE(t.degraded());
+    const bool slow = first_byte_us > 100000;
+    EXPECT_EQ(t.CloseMinute(LatencyParams{}), slow);
+    EXPECT_EQ(t.fast_degraded(), slow);
+    if (slow) {
+      EXPECT_GT(t.ReportedPercentileUs(0.95), 400000);
+      EXPECT_LT(t.ReportedBaselineUs(), 100000);
+    }
+    // And it stays judged: a fast minute after it does not clear a slow one
+    // before half of the window is fast.
+    EXPECT_EQ(Minute(&t, 50000, 30), -1);
+    EXPECT_EQ(t.degraded(), slow);
+  }
+}
+
 }  // namespace
 }  // namespace sonde::detect
