@@ -30,8 +30,11 @@ struct ResultStamp {
   absl::string_view kind;
   absl::string_view prober_id;
   absl::string_view region;
-  // The run's start; InfinitePast: the message's own start_time holds it.
+  // The run's start; InfinitePast: the message's own start_time holds it
+  // (whole messages handed to Uplink::Add without a stamp).
   absl::Time start = absl::InfinitePast();
+
+  bool has_start() const { return start != absl::InfinitePast(); }
 };
 
 // Sets the stamp's fields in `r`: for sinks that keep the message itself
@@ -42,7 +45,7 @@ inline void ApplyStamp(const ResultStamp& s, v1::ProbeResult* r) {
   r->set_kind(std::string(s.kind));
   r->set_prober_id(std::string(s.prober_id));
   r->set_region(std::string(s.region));
-  if (s.start != absl::InfinitePast()) {
+  if (s.has_start()) {
     const common::TimestampFields t = common::ToTimestampFields(s.start);
     r->mutable_start_time()->set_seconds(t.seconds);
     r->mutable_start_time()->set_nanos(t.nanos);

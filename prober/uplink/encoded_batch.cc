@@ -44,7 +44,7 @@ size_t StartSize(const common::TimestampFields& t) {
 
 size_t StampSize(const ResultStamp& stamp, const common::TimestampFields& start) {
   size_t size = 0;
-  if (stamp.start != absl::InfinitePast()) {
+  if (stamp.has_start()) {
     const size_t inner = StartSize(start);
     size += 1 + CodedOutputStream::VarintSize32(static_cast<uint32_t>(inner)) + inner;
   }
@@ -59,7 +59,7 @@ size_t StampSize(const ResultStamp& stamp, const common::TimestampFields& start)
 }
 
 uint8_t* WriteStamp(const ResultStamp& stamp, const common::TimestampFields& start, uint8_t* p) {
-  if (stamp.start != absl::InfinitePast()) {
+  if (stamp.has_start()) {
     p = CodedOutputStream::WriteVarint32ToArray(StringTag(v1::ProbeResult::kStartTimeFieldNumber),
                                                 p);
     p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(StartSize(start)), p);
@@ -87,8 +87,8 @@ uint8_t* WriteStamp(const ResultStamp& stamp, const common::TimestampFields& sta
 
 size_t AppendEncodedResult(const v1::ProbeResult& result, const ResultStamp& stamp,
                            std::string* out) {
-  const common::TimestampFields start = common::ToTimestampFields(
-      stamp.start != absl::InfinitePast() ? stamp.start : absl::UnixEpoch());
+  const common::TimestampFields start =
+      common::ToTimestampFields(stamp.has_start() ? stamp.start : absl::UnixEpoch());
   const size_t own = result.ByteSizeLong();
   const size_t size = own + StampSize(stamp, start);
   const uint32_t tag = StringTag(kResultsField);

@@ -144,10 +144,9 @@ void Uplink::Add(const ResultStamp& stamp, v1::ProbeResult* r) {
     // Serialised here, once: the batch, the spool and the stream use these
     // bytes, and the message stays with the caller's thread, where it was made.
     const size_t size = AppendEncodedResult(result, stamp, &pending_buf_);
-    pending_.push_back(
-        {result.seq(),
-         stamp.start != absl::InfinitePast() ? stamp.start : common::ToTime(result.start_time()),
-         static_cast<uint32_t>(size)});
+    pending_.push_back({result.seq(),
+                        stamp.has_start() ? stamp.start : common::ToTime(result.start_time()),
+                        static_cast<uint32_t>(size)});
     pending_bytes_ += size;
     added_++;
     // The uplink threads sleep until the oldest result's max_batch_delay:
