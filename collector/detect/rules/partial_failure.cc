@@ -11,7 +11,7 @@
 // When >= dns_share of the failures are DNS_*, the kind is DNS_FAILURE.
 // The reported share is the larger of the share since the failures began in
 // the short window and in the slow window, over the regions named, in whole
-// percent.
+// percent; the evidence gives its counts, then the firing rule's own.
 #include <cmath>
 #include <memory>
 #include <string>
@@ -130,12 +130,15 @@ class PartialFailureRule : public Rule {
     f.share = std::round(share.share() * 100) / 100;
     f.kind = f.class_count > 0 && dns_share >= o.dns_share ? IncidentKind::kDnsFailure
                                                            : IncidentKind::kPartialFailure;
+    // The parenthesis: the counts the share came from, then the rule that
+    // fired with its own window's counts (they differ: the share counts
+    // from the first failure, the rule over its whole window).
     std::string rule;
     if (fast_rule) {
-      rule = absl::StrFormat("%u of %u probes failed in the last %s", fast_sum.fails,
+      rule = absl::StrFormat("the fast rule saw %u of %u fail in the last %s", fast_sum.fails,
                              fast_sum.probes, absl::FormatDuration(o.partial_fast_window));
     } else if (slow_rule) {
-      rule = absl::StrFormat("%u of %u probes failed in the last %s", slow_sum.fails,
+      rule = absl::StrFormat("the slow rule saw %u of %u fail in the last %s", slow_sum.fails,
                              slow_sum.probes, absl::FormatDuration(o.partial_window));
     } else {
       const BurnRule& br = o.burn_rules[c.burn_rule];
@@ -144,8 +147,10 @@ class PartialFailureRule : public Rule {
                              absl::FormatDuration(br.short_window));
     }
     const Series* ev = v.EvidenceSeries(where, f.dominant_class);
-    f.evidence = absl::StrFormat("%.0f%% of probes failing in %s (%s); %s", f.share * 100,
-                                 v.RegionList(where), rule, ClassName(f.dominant_class));
+    f.evidence = absl::StrFormat(
+        "%.0f%% of probes failing in %s (%u of %u probes since the failures began; %s); %s",
+        f.share * 100, v.RegionList(where), share.fails, share.probes, rule,
+        ClassName(f.dominant_class));
     if (f.kind == IncidentKind::kDnsFailure) {
       absl::StrAppend(&f.evidence, " from resolvers ", c.resolvers_text);
     }

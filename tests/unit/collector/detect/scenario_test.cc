@@ -93,6 +93,25 @@ const TimedEvent& LastBefore(const std::vector<TimedEvent>& events, absl::Time t
   return *last;
 }
 
+// The share a partial failure's evidence gives its counts for: "25% of
+// probes failing in ... (27 of 108 probes since the failures began; ...".
+// Expects the text to give them, and them to make its share.
+void ExpectEvidenceCountsMakeTheShare(const TimedEvent& e) {
+  const std::string& text = e.event.incident.evidence;
+  const size_t at = text.find(" (");
+  ASSERT_NE(at, std::string::npos) << text;
+  unsigned fails = 0, probes = 0;
+  int end = -1;
+  ASSERT_EQ(std::sscanf(text.c_str() + at, " (%u of %u probes since the failures began; %n", &fails,
+                        &probes, &end),
+            2)
+      << text;
+  ASSERT_GT(end, 0) << text;
+  ASSERT_GT(probes, 0u) << text;
+  EXPECT_NEAR(static_cast<double>(fails) / probes, e.event.incident.failing_share, 0.006)
+      << DebugString(e.event);
+}
+
 // Boxcryptor 2016: the balancer fails 25% of /login; / is fine.
 TEST(DetectorScenarioTest, BoxcryptorQuarterOfLoginFailsIsPartialFailureWithinAMinute) {
   StreamDriver d(
@@ -121,6 +140,7 @@ TEST(DetectorScenarioTest, BoxcryptorQuarterOfLoginFailsIsPartialFailureWithinAM
     EXPECT_EQ(e.event.incident.service, "api");
     EXPECT_EQ(e.event.incident.severity, Severity::kPage);
     EXPECT_EQ(e.event.incident.dominant_class, FC::HTTP_STATUS);
+    ExpectEvidenceCountsMakeTheShare(e);
     if (e.tick < fixed) {
       last_during = &e;
     }
@@ -552,6 +572,7 @@ TEST(DetectorScenarioTest, PartialFailureInTwoRegionsReportsTheShareThere) {
   ASSERT_FALSE(partial.empty()) << d.Dump();
   for (const TimedEvent& e : partial) {
     EXPECT_THAT(e.event.incident.evidence, HasSubstr("in ams, ber (")) << DebugString(e.event);
+    ExpectEvidenceCountsMakeTheShare(e);
     EXPECT_GE(e.event.incident.failing_share, 0.15) << DebugString(e.event);
   }
   // Ten minutes in, the window holds 120 probes of the two regions.
