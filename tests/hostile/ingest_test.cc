@@ -267,8 +267,10 @@ TEST_F(HostileIngestTest, ThousandStreamsHostileBatchesAndHugeDetailsLeaveHealth
       }
     });
   }
+  // Every stream's answer before the accepted ones let go: a stream still
+  // on its way when they do would find a free slot, and rightly take it.
   ASSERT_TRUE(
-      WaitUntil([&] { return accepted.load() + exhausted.load() + other.load() >= kStreams - 4; },
+      WaitUntil([&] { return accepted.load() + exhausted.load() + other.load() >= kStreams; },
                 seconds(120), milliseconds(100)));
   release.Notify();
   for (std::thread& t : attackers) {
