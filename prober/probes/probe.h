@@ -108,14 +108,6 @@ inline void DeliverResult(const ProbeEnv& env, Probe::Done* done,
   GiveResult(env, std::move(r));
 }
 
-// DeliverResults for a probe that keeps its result message itself: it is
-// moved out first (the probe's next run may start inside `done`).
-inline void DeliverResult(Probe::Done* done, v1::ProbeResult* result) {
-  v1::ProbeResult r = std::move(*result);
-  v1::ProbeResult* p = &r;
-  DeliverResults(done, Probe::Results(&p, 1));
-}
-
 }  // namespace sonde::prober
 
 #endif  // SONDE_PROBER_PROBES_PROBE_H_

@@ -2,6 +2,7 @@
 #include "prober/probes/grpc/grpc_health_probe.h"
 
 #include <chrono>
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -66,8 +67,8 @@ class GrpcHealthProbe : public Probe {
   void Run(common::EventLoop::MonoTime deadline, Done done) override {
     active_ = true;
     done_ = std::move(done);
-    result_.Clear();
-    result_.set_target(checks::TargetOf(check_));
+    result_ = NewResult(*env_);
+    result_->set_target(checks::TargetOf(check_));
     start_ = env_->loop->Now();
     if (client_ == nullptr) {
       client_ = GrpcHealthClient::Shared(env_->loop);
@@ -88,7 +89,7 @@ class GrpcHealthProbe : public Probe {
       client_->Cancel(call_);
       call_ = 0;
     }
-    result_.set_grpc_status_code(static_cast<int32_t>(grpc::StatusCode::DEADLINE_EXCEEDED));
+    result_->set_grpc_status_code(static_cast<int32_t>(grpc::StatusCode::DEADLINE_EXCEEDED));
     Finish(FC::GRPC_DEADLINE,
            absl::StrCat(check_.grpc().target(), ": no answer before the check's timeout"));
   }
@@ -115,13 +116,13 @@ class GrpcHealthProbe : public Probe {
           if (token->cancelled) {
             return;
           }
-          result_.set_dns_us(static_cast<uint32_t>(a.elapsed.count()));
+          result_->set_dns_us(static_cast<uint32_t>(a.elapsed.count()));
           if (a.failure_class != FC::OK) {
             Finish(a.failure_class, a.detail);
             return;
           }
           const std::string& ip = a.addresses.front();
-          result_.set_resolved_address(ip);
+          result_->set_resolved_address(ip);
           if (absl::Status allowed = CheckProbePolicy(*env_, ip); !allowed.ok()) {
             Finish(FC::PROBER_POLICY, std::string(allowed.message()));
             return;
@@ -160,9 +161,9 @@ class GrpcHealthProbe : public Probe {
 
   void OnAnswer(GrpcCheckAnswer answer) {
     call_ = 0;
-    result_.set_grpc_status_code(static_cast<int32_t>(answer.status.error_code()));
+    result_->set_grpc_status_code(static_cast<int32_t>(answer.status.error_code()));
     if (answer.status.ok()) {
-      result_.set_grpc_serving_status(Serving::ServingStatus_Name(answer.serving));
+      result_->set_grpc_serving_status(Serving::ServingStatus_Name(answer.serving));
     }
     std::string detail;
     FC::Code fc = ClassifyHealthAnswer(answer, &detail);
@@ -180,10 +181,10 @@ class GrpcHealthProbe : public Probe {
     active_ = false;
     token_->cancelled = true;  // a late answer of this run is dropped
     token_.reset();
-    result_.set_total_us(MicrosBetween(start_, env_->loop->Now()));
-    result_.set_failure_class(fc);
-    result_.set_detail(SafeText(detail, kDetailMaxBytes));
-    DeliverResult(&done_, &result_);
+    result_->set_total_us(MicrosBetween(start_, env_->loop->Now()));
+    result_->set_failure_class(fc);
+    result_->set_detail(SafeText(detail, kDetailMaxBytes));
+    DeliverResult(*env_, &done_, &result_);
   }
 
   // Outlives the probe in the posted answer.
@@ -201,7 +202,7 @@ class GrpcHealthProbe : public Probe {
   std::shared_ptr<RunToken> token_;
   GrpcHealthClient::CallId call_ = 0;
   common::EventLoop::MonoTime start_;
-  v1::ProbeResult result_;
+  std::unique_ptr<v1::ProbeResult> result_;  // the pool's, while a run is active
 };
 
 }  // namespace

@@ -85,7 +85,7 @@ void IcmpProbe::StopIo() {
 void IcmpProbe::Run(MonoTime deadline, Done done) {
   active_ = true;
   done_ = std::move(done);
-  result_.Clear();
+  result_ = NewResult(*env_);
   echoes_.assign(std::max<uint32_t>(check_.icmp().count(), 1), Echo{});
   next_ = 0;
   unreachable_why_.clear();
@@ -95,7 +95,7 @@ void IcmpProbe::Run(MonoTime deadline, Done done) {
   start_ = env_->loop->Now();
   deadline_ = deadline;
   const v1::IcmpSpec& spec = check_.icmp();
-  result_.set_target(checks::TargetOf(check_));
+  result_->set_target(checks::TargetOf(check_));
   token_ = std::make_shared<RunToken>();
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - start_);
   env_->resolver->ResolveHost(spec.host(), absl::StrJoin(spec.resolvers(), ","),
@@ -108,8 +108,8 @@ void IcmpProbe::Run(MonoTime deadline, Done done) {
 }
 
 void IcmpProbe::OnResolved(DnsResolver::HostAnswer answer) {
-  result_.set_dns_us(static_cast<uint32_t>(answer.elapsed.count()));
-  result_.set_dns_rcode(answer.rcode);
+  result_->set_dns_us(static_cast<uint32_t>(answer.elapsed.count()));
+  result_->set_dns_rcode(answer.rcode);
   std::vector<std::string> addresses = std::move(answer.addresses);
   if (answer.failure_class != FC::OK) {
     // The name fails: ping its last known address, if any, and say so.
@@ -126,7 +126,7 @@ void IcmpProbe::OnResolved(DnsResolver::HostAnswer answer) {
     return Finish(FC::DNS_NODATA, absl::StrCat(check_.icmp().host(), " has no IPv", version,
                                                " address (", absl::StrJoin(addresses, ", "), ")"));
   }
-  result_.set_resolved_address(address);
+  result_->set_resolved_address(address);
   if (absl::Status allowed = CheckProbePolicy(*env_, address); !allowed.ok()) {
     return Finish(FC::PROBER_POLICY, std::string(allowed.message()));
   }
@@ -308,17 +308,17 @@ void IcmpProbe::FinishWithEchoes(bool deadline_passed) {
       ++received;
     }
   }
-  result_.set_icmp_sent(static_cast<uint32_t>(sent));
-  result_.set_icmp_received(static_cast<uint32_t>(received));
-  result_.set_icmp_loss(sent > 0 ? static_cast<double>(sent - received) / sent : 1.0);
+  result_->set_icmp_sent(static_cast<uint32_t>(sent));
+  result_->set_icmp_received(static_cast<uint32_t>(received));
+  result_->set_icmp_loss(sent > 0 ? static_cast<double>(sent - received) / sent : 1.0);
   if (received > 0) {
-    result_.set_rtt_min_us(static_cast<uint32_t>(min_us));
-    result_.set_rtt_avg_us(static_cast<uint32_t>(sum_us / received));
-    result_.set_rtt_max_us(static_cast<uint32_t>(max_us));
+    result_->set_rtt_min_us(static_cast<uint32_t>(min_us));
+    result_->set_rtt_avg_us(static_cast<uint32_t>(sum_us / received));
+    result_->set_rtt_max_us(static_cast<uint32_t>(max_us));
   }
   FC::Code fc = ClassifyEchoes(sent, received, unreachable);
   std::string detail =
-      absl::StrCat(received, "/", sent, " echo replies from ", result_.resolved_address());
+      absl::StrCat(received, "/", sent, " echo replies from ", result_->resolved_address());
   if (received > 0) {
     absl::StrAppend(&detail, ", rtt min/avg/max ", FormatMs(min_us), "/",
                     FormatMs(sum_us / received), "/", FormatMs(max_us), " ms");
@@ -356,9 +356,9 @@ void IcmpProbe::Finish(FC::Code fc, std::string detail) {
   }
   active_ = false;
   StopIo();
-  result_.set_total_us(static_cast<uint32_t>(MicrosBetween(start_, env_->loop->Now())));
-  SetOutcome(fallback_, fc, std::move(detail), /*http_status=*/0, &result_);
-  DeliverResult(&done_, &result_);
+  result_->set_total_us(static_cast<uint32_t>(MicrosBetween(start_, env_->loop->Now())));
+  SetOutcome(fallback_, fc, std::move(detail), /*http_status=*/0, result_.get());
+  DeliverResult(*env_, &done_, &result_);
 }
 
 }  // namespace sonde::prober

@@ -88,7 +88,7 @@ class IcmpProbe : public Probe {
   common::EventLoop::TimerId send_timer_ = 0;
   common::EventLoop::TimerId deadline_timer_ = 0;
   std::vector<uint8_t> buffer_;
-  v1::ProbeResult result_;
+  std::unique_ptr<v1::ProbeResult> result_;  // the pool's, while a run is active
 };
 
 }  // namespace sonde::prober
