@@ -39,18 +39,6 @@ inline int64_t ToUnixMicros(const google::protobuf::Timestamp& ts) {
   return s * 1'000'000 + n / 1000;
 }
 
-inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t us = absl::ToUnixMicros(t);
-  int64_t s = us / 1'000'000;
-  int64_t rem = us % 1'000'000;
-  if (rem < 0) {
-    rem += 1'000'000;
-    --s;
-  }
-  out->set_seconds(s);
-  out->set_nanos(static_cast<int32_t>(rem * 1000));
-}
-
 // A Timestamp's fields for `t`, to the nanosecond: seconds rounded down, so
 // that nanos is in [0, 1e9). For encoders that write the fields themselves.
 struct TimestampFields {
@@ -60,6 +48,13 @@ struct TimestampFields {
 inline TimestampFields ToTimestampFields(absl::Time t) {
   const int64_t s = absl::ToUnixSeconds(t);
   return {s, static_cast<int32_t>((t - absl::FromUnixSeconds(s)) / absl::Nanoseconds(1))};
+}
+
+// To the microsecond (truncated toward the past, like ToUnixMicros).
+inline void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const TimestampFields f = ToTimestampFields(absl::FromUnixMicros(absl::ToUnixMicros(t)));
+  out->set_seconds(f.seconds);
+  out->set_nanos(f.nanos);
 }
 
 inline void SetTimestampMicros(int64_t us, google::protobuf::Timestamp* out) {

@@ -40,6 +40,24 @@ TEST(ProtoTimeTest, Int64MaxNeitherOverflowsNorPassesAsValid) {
   EXPECT_FALSE(common::IsValidTimestamp(ts));
 }
 
+// SetTimestamp keeps microseconds, truncated toward the past, with nanos
+// in [0, 1e9) also before 1970; ToTimestampFields keeps nanoseconds.
+TEST(ProtoTimeTest, SetTimestampTruncatesToTheMicrosecondTowardThePast) {
+  google::protobuf::Timestamp ts;
+  common::SetTimestamp(absl::FromUnixNanos(1'234'567'891), &ts);
+  EXPECT_EQ(ts.seconds(), 1);
+  EXPECT_EQ(ts.nanos(), 234'567'000);
+  common::SetTimestamp(absl::FromUnixMicros(-1500), &ts);
+  EXPECT_EQ(ts.seconds(), -1);
+  EXPECT_EQ(ts.nanos(), 998'500'000);
+  common::SetTimestamp(absl::FromUnixNanos(-1), &ts);
+  EXPECT_EQ(ts.seconds(), -1);
+  EXPECT_EQ(ts.nanos(), 999'999'000);
+  const common::TimestampFields f = common::ToTimestampFields(absl::FromUnixNanos(-1));
+  EXPECT_EQ(f.seconds, -1);
+  EXPECT_EQ(f.nanos, 999'999'999);
+}
+
 TEST(RefuseResultsTest, DropsFutureAndOutOfRangeResultsAndKeepsTheRestInOrder) {
   v1::ResultBatch b;
   const int64_t now = absl::ToUnixSeconds(kNow);

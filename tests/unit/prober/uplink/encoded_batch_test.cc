@@ -84,7 +84,7 @@ TEST(EncodedBatchTest, StampFieldsParseAsTheResultsOwn) {
   for (const ResultStamp& stamp : stamps) {
     v1::ProbeResult r = Result(5, 1000, std::string(200, 'd'));
     r.clear_check_id();
-    if (stamp.start != absl::InfinitePast()) {
+    if (stamp.has_start()) {
       r.clear_start_time();
     }
     std::string bytes;
@@ -100,7 +100,7 @@ TEST(EncodedBatchTest, StampFieldsParseAsTheResultsOwn) {
         << parsed.results(0).DebugString();
     EXPECT_TRUE(parsed.results(0).has_start_time());
     EXPECT_EQ(common::ToTime(parsed.results(0).start_time()),
-              stamp.start != absl::InfinitePast() ? stamp.start : common::ToTime(r.start_time()));
+              stamp.has_start() ? stamp.start : common::ToTime(r.start_time()));
     // Not a byte more than the stamped message's own encoding.
     EXPECT_EQ(parsed.results(0).ByteSizeLong(), want.ByteSizeLong());
     std::string canonical;
