@@ -73,7 +73,8 @@ double RssMib(int pid) {
 }
 
 // A TCP proxy on 127.0.0.1 in front of the collector. The first connection
-// is cut once `cut_after` bytes came from the collector; until Open(), the
+// is cut (a FIN to the prober, the collector's side closed) once `cut_after`
+// bytes came from the collector; until Open(), the
 // ones after it are closed at once (the prober keeps retrying).
 class CuttingProxy {
  public:
@@ -173,8 +174,26 @@ class CuttingProxy {
         break;
       }
     }
-    close(client);
     close(up);
+    if (first && cut_) {
+      // A FIN after the bytes already forwarded, not a reset that could
+      // discard them unread: the prober reads what came, then the end.
+      shutdown(client, SHUT_WR);
+      Drain(client);
+    }
+    close(client);
+  }
+
+  // Reads and drops what `fd` sends until it closes (at most 10 s).
+  static void Drain(int fd) {
+    char buf[4096];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 100) > 0 && read(fd, buf, sizeof buf) <= 0) {
+        return;
+      }
+    }
   }
 
   const int upstream_port_;
@@ -226,7 +245,7 @@ class ConfigDeliveryTest : public ::testing::Test {
     Prober::Options o;
     o.id = id;
     o.region = "fra";
-    o.spool_dir = scratch_->Path("spool-" + id);
+    o.spool_dir = scratch_->Path(absl::StrCat("spool-", id));
     probers_.push_back(std::make_unique<Prober>(scratch_->Path(id + ".log"), collector_address, o));
     absl::Status st = probers_.back()->Start();
     EXPECT_OK(st);
@@ -413,8 +432,8 @@ TEST_F(ConfigDeliveryTest, HundredThousandChecksInBoundedPartsAndDeltas) {
   c->mutable_interval()->set_seconds(3600);  // stored configs have their defaults filled
   c->mutable_timeout()->set_seconds(2);
   c->mutable_http()->set_url(absl::StrCat("http://127.0.0.1:", faultd_->http_port(), "/old"));
-  for (const std::string& id : {"p2", "p3"}) {
-    const std::string dir = scratch_->Path("spool-" + id);
+  for (const char* id : {"p2", "p3"}) {
+    const std::string dir = scratch_->Path(absl::StrCat("spool-", id));
     ASSERT_EQ(system(absl::StrCat("mkdir -p ", dir).c_str()), 0);
     std::ofstream out(dir + "/config.pb", std::ios::binary);
     ASSERT_TRUE(old.SerializeToOstream(&out));
