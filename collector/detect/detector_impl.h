@@ -5,6 +5,7 @@
 //                       indices; series kept across reloads
 //   engine.cc           the per-result path (Observe, Apply, CompleteRun) and
 //                       the clock (AdvanceTo, timers, minute boundaries)
+//   outage_confirm.cc   how many failed runs in a row confirm an outage
 //   prober_health.cc    which regions (probers) vote; PROBER_FAULT incidents;
 //                       verdicts handed across shards (cluster mode)
 //   classify.cc         what one check looks like now: the rules
@@ -122,6 +123,13 @@ struct Detector::Impl {
   void Apply(const Sample& s);
   void CompleteRun(Series& s, int64_t t);
   void RefreshMembership(Series& s);
+  // Outage confirmation (outage_confirm.cc): the failing-run share of s's
+  // check since its failures began, over its voting regions' last 32 runs,
+  // each without its current failing streak and the first failure left out
+  // (0 with fewer than two); and the failed runs in a row that confirm an
+  // outage of s.
+  double CheckNoise(const Series& s, int64_t t) const;
+  int OutageConfirmRuns(const Series& s, int64_t t) const;
 
   // Evaluation.
   void Evaluate(int64_t t);

@@ -343,11 +343,10 @@ void Detector::Impl::CompleteRun(Series& s, int64_t t) {
   s.last_run_prober_error = prober_error_only;
   if (!prober_error_only) {
     const bool was_down = s.sm.down();
-    const bool was_outage = s.sm.outage();
     if (failed && !was_down && !s.last_run_failed) {
       s.episode_start_us = s.run_start_us;
     }
-    if (s.sm.OnRun(failed, s.Noise(), sm_params)) {
+    if (s.sm.OnRun(failed, failed ? OutageConfirmRuns(s, t) : 0, sm_params)) {
       changed = true;
       MarkHostMates(ci);
     }
@@ -360,7 +359,6 @@ void Detector::Impl::CompleteRun(Series& s, int64_t t) {
     if (s.sm.outage()) {
       s.last_outage_us = t;
     }
-    (void)was_outage;
     changed = changed || failed != s.last_run_failed || mixed != s.last_run_mixed;
     s.last_run_failed = failed;
     s.last_run_mixed = mixed;

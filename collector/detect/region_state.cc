@@ -25,7 +25,7 @@ int RunStateMachine::ConfirmRuns(double noise, const Params& params) {
   return std::clamp(k, std::max(2, params.down_failures), params.max_confirm_runs);
 }
 
-bool RunStateMachine::OnRun(bool failed, double noise, const Params& params) {
+bool RunStateMachine::OnRun(bool failed, int confirm_runs, const Params& params) {
   const bool was_down = down_;
   const bool was_outage = outage_;
   history_ = (history_ << 1) | (failed ? 1u : 0u);
@@ -44,8 +44,7 @@ bool RunStateMachine::OnRun(bool failed, double noise, const Params& params) {
     down_ = false;
     outage_ = false;
   }
-  if (down_ && !outage_ && failed &&
-      (noise <= 0 || consecutive_failures_ >= ConfirmRuns(noise, params))) {
+  if (down_ && !outage_ && failed && consecutive_failures_ >= confirm_runs) {
     outage_ = true;
   }
   return was_down != down_ || was_outage != outage_;

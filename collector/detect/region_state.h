@@ -3,12 +3,11 @@
 //
 // DOWN when >= down_failures of the last down_window runs failed; UP again
 // after up_successes runs in a row that did not fail. `outage()` is DOWN
-// *confirmed* for incidents: at once on a clean series, but on a series that
-// has been failing intermittently (failing-run share p over the recent
-// window, excluding the current streak) only after k consecutive failed runs
-// with p^k < false_rate. This keeps 1% noise, or a 25% partial failure that
-// happens to fail two runs in a row, from becoming an outage. Not
-// thread-safe; plain value type.
+// *confirmed* for incidents: after a number of failed runs in a row that the
+// caller decides from how noisy the check has been (ConfirmRuns; the
+// detector's rule is in docs/detection.md, "Outage confirmation"). This
+// keeps 1% noise, or a 25% partial failure that happens to fail two runs in
+// a row, from becoming an outage. Not thread-safe; plain value type.
 #ifndef SONDE_COLLECTOR_DETECT_REGION_STATE_H_
 #define SONDE_COLLECTOR_DETECT_REGION_STATE_H_
 
@@ -33,10 +32,10 @@ class RunStateMachine {
     int max_confirm_runs = 10;
   };
 
-  // Feeds one completed run. `noise`: failing-run share of this series in
-  // the recent window before the current streak (0 when clean or unknown).
-  // Returns true when down() or outage() changed.
-  bool OnRun(bool failed, double noise, const Params& params);
+  // Feeds one completed run; a failed run that makes `confirm_runs` failed
+  // runs in a row while DOWN confirms the outage. Returns true when down()
+  // or outage() changed.
+  bool OnRun(bool failed, int confirm_runs, const Params& params);
 
   bool down() const { return down_; }
   bool outage() const { return outage_; }
@@ -45,7 +44,9 @@ class RunStateMachine {
   uint32_t history() const { return history_; }
   uint64_t runs() const { return runs_; }
 
-  // Consecutive failed runs that confirm an outage at noise level `noise`.
+  // Failed runs in a row that make an outage at failing-run share `noise`
+  // less likely than false_rate: noise^k < false_rate, at least
+  // down_failures, at most max_confirm_runs.
   static int ConfirmRuns(double noise, const Params& params);
 
  private:

@@ -115,7 +115,12 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
                     InfoOf(f.kind).group_with != open_kind;
       // A partial failure that became an outage escalates at once, like
       // REGIONAL -> GLOBAL: the hold is for recoveries, not for getting worse.
-      if (change && open_kind == IncidentKind::kPartialFailure) {
+      // So does an outage found to be a partial failure: the partial rule
+      // fires only when no region is DOWN any more, and its evidence under
+      // an outage's name for two minutes would say two things at once.
+      if (change && (open_kind == IncidentKind::kPartialFailure ||
+                     (f.kind == IncidentKind::kPartialFailure &&
+                      InfoOf(open_kind).group_with == IncidentKind::kRegionalOutage))) {
         change = false;
       }
       if (change && t - c.kind_since < reclassify_us) {

@@ -83,23 +83,23 @@ Counts FastWindow::Sum(int64_t now_bucket) {
   return sum_;
 }
 
-Counts FastWindow::SumFromFirstFailure(int64_t now_bucket) {
+int64_t FastWindow::FirstFailure(int64_t now_bucket) {
+  Advance(now_bucket);
+  for (int64_t b = std::max<int64_t>(0, head_ - kFastBuckets + 1); b <= head_; ++b) {
+    if (fails_[b % kFastBuckets] > 0) {
+      return b;
+    }
+  }
+  return -1;
+}
+
+Counts FastWindow::SumFrom(int64_t from_bucket, int64_t now_bucket) {
   Advance(now_bucket);
   Counts out;
-  if (head_ < 0) {
-    return out;
-  }
-  bool started = false;
-  for (int64_t b = head_ - kFastBuckets + 1; b <= head_; ++b) {
-    if (b < 0) {
-      continue;
-    }
-    int i = static_cast<int>(b % kFastBuckets);
-    started = started || fails_[i] > 0;
-    if (started) {
-      out.probes += probes_[i];
-      out.fails += fails_[i];
-    }
+  for (int64_t b = std::max<int64_t>({0, from_bucket, head_ - kFastBuckets + 1}); b <= head_; ++b) {
+    const int i = static_cast<int>(b % kFastBuckets);
+    out.probes += probes_[i];
+    out.fails += fails_[i];
   }
   return out;
 }
@@ -143,16 +143,21 @@ RunCounts MinuteWindow::Recent(int minutes) const {
   return r;
 }
 
-Counts MinuteWindow::SinceFirstFailure() const {
+Counts MinuteWindow::AfterFirstFailingMinute(const RunCounts& current) const {
   Counts c;
+  bool started = false;
   const int64_t n = std::min<int64_t>(minutes_, closed_);
   for (int64_t k = n; k >= 1; --k) {  // oldest first
     const Slot& s = ring_[(closed_ - k) % minutes_];
-    if (c.probes == 0 && s.fails == 0) {
-      continue;
+    if (started) {
+      c.probes += s.probes;
+      c.fails += s.fails;
     }
-    c.probes += s.probes;
-    c.fails += s.fails;
+    started = started || s.fails > 0;
+  }
+  if (started) {
+    c.probes += current.probes;
+    c.fails += current.fails;
   }
   return c;
 }

@@ -38,9 +38,11 @@ class FastWindow {
   void Add(int64_t bucket, uint32_t probes, uint32_t fails);
   // Sums over the window ending with bucket `now_bucket` (inclusive).
   Counts Sum(int64_t now_bucket);
-  // As Sum, but starting at the oldest bucket holding a failure: the share
-  // "since it started failing", used to report the failing share.
-  Counts SumFromFirstFailure(int64_t now_bucket);
+  // The oldest bucket of the window holding a failure; -1 when none.
+  int64_t FirstFailure(int64_t now_bucket);
+  // As Sum, from bucket `from_bucket` on (the share "since it started
+  // failing", from the first failure of any region).
+  Counts SumFrom(int64_t from_bucket, int64_t now_bucket);
 
  private:
   void Advance(int64_t bucket);
@@ -75,10 +77,12 @@ class MinuteWindow {
   RunCounts WithCurrent(const RunCounts& current) const;
   // The last `minutes` complete minutes (<= the window).
   RunCounts Recent(int minutes) const;
-  // The complete minutes from the oldest one holding a failure on: the
-  // share "since it started failing", not diluted by the healthy minutes
-  // before (empty when no minute holds one).
-  Counts SinceFirstFailure() const;
+  // The complete minutes after the oldest one holding a failure, and
+  // `current`, the minute in progress: the share "since it started
+  // failing", neither diluted by the healthy minutes before the fault nor
+  // raised by the failure that marks its start (the first failing minute
+  // holds both). Empty when no complete minute holds a failure.
+  Counts AfterFirstFailingMinute(const RunCounts& current) const;
 
  private:
   struct Slot {

@@ -116,5 +116,50 @@ TEST(IncidentBookTest, KindsOfOtherFamiliesAndScopesStaySeparate) {
   ASSERT_THAT(Kinds(ev), ElementsAre(IncidentEventKind::kUpdated));
 }
 
+// An outage that turns out to be a partial failure: at one request per run
+// a quarter failing can fail a region's runs in a row and confirm an
+// outage there before the share is measured. The partial failure found on
+// the same check while that outage recovers continues it, RECLASSIFIED;
+// one of another class family, or on another check, is a new incident.
+TEST(IncidentBookTest, PartialFailureOnARecoveringOutagesCheckReclassifiesIt) {
+  IncidentBook book(absl::Minutes(3), 0.05);
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  std::vector<IncidentEvent> ev;
+  DesiredIncident outage = Want(IncidentKind::kRegionalOutage, {"login"}, {"ber"});
+  outage.dominant_class = v1::FailureClass::HTTP_STATUS;
+  book.Reconcile("s/api", "api", {outage}, t0, &ev);
+  ASSERT_THAT(Kinds(ev), ElementsAre(IncidentEventKind::kOpened));
+  const std::string id = ev[0].incident_id;
+  book.Reconcile("s/api", "api", {}, t0 + absl::Seconds(20), &ev);  // ber passes again: held
+
+  ev.clear();
+  DesiredIncident partial = Want(IncidentKind::kPartialFailure, {"login"}, {"ams", "ber", "fra"});
+  partial.dominant_class = v1::FailureClass::HTTP_STATUS;
+  partial.failing_share = 0.25;
+  book.Reconcile("s/api", "api", {partial}, t0 + absl::Minutes(2), &ev);
+  ASSERT_THAT(Kinds(ev),
+              ElementsAre(IncidentEventKind::kReclassified, IncidentEventKind::kRegionsChanged));
+  EXPECT_EQ(ev[0].incident_id, id);
+  EXPECT_EQ(ev[0].previous_kind, IncidentKind::kRegionalOutage);
+  EXPECT_EQ(ev[0].incident.kind, IncidentKind::kPartialFailure);
+  EXPECT_EQ(book.Open().size(), 1u);
+
+  // Another check, or another class family: a new incident each.
+  DesiredIncident elsewhere = partial;
+  elsewhere.checks = elsewhere.targets = {"signup"};
+  DesiredIncident timeouts = partial;
+  timeouts.dominant_class = v1::FailureClass::TCP_TIMEOUT;
+  for (const DesiredIncident& d : {elsewhere, timeouts}) {
+    IncidentBook other(absl::Minutes(3), 0.05);
+    other.Reconcile("s/api", "api", {outage}, t0, &ev);
+    other.Reconcile("s/api", "api", {}, t0 + absl::Seconds(20), &ev);
+    ev.clear();
+    other.Reconcile("s/api", "api", {d}, t0 + absl::Minutes(2), &ev);
+    ASSERT_THAT(Kinds(ev), ElementsAre(IncidentEventKind::kOpened)) << d.checks[0];
+    EXPECT_EQ(ev[0].incident.kind, IncidentKind::kPartialFailure);
+    EXPECT_EQ(other.Open().size(), 2u);
+  }
+}
+
 }  // namespace
 }  // namespace sonde::detect

@@ -243,7 +243,7 @@ TEST_P(RegionRecoveryTest, ARegionLeavesAfterThreeSuccessfulRuns) {
   const IncidentKind kind = rc.dns ? IncidentKind::kDnsFailure : IncidentKind::kProtocolOutage;
   ASSERT_NE(d.FirstOpened(kind, fault), absl::InfiniteFuture()) << d.Dump();
   ASSERT_EQ(AvailabilityIds(d).size(), 1u) << d.Dump();
-  for (const std::string& region : {"ams", "fra"}) {
+  for (const char* region : {"ams", "fra"}) {
     EXPECT_LE(LastNaming(d, region) - fixed, RecoveryBudget(rc.interval))
         << region << " stayed in the incident after its fix:\n"
         << d.Dump();

@@ -19,7 +19,10 @@ TEST(RunStateMachineTest, DownAfterTwoOfThreeUpAfterThreeSuccesses) {
   const Case cases[] = {
       {"one failure", "SSSF", 0, false, false},
       {"two in a row", "SSFF", 0, true, true},
-      {"two of three", "SFSF", 0, true, true},
+      // DOWN, but a success between the failures is not an outage: that
+      // target answered in between (a partial failure, at one request per run).
+      {"two of three", "SFSF", 0, true, false},
+      {"two of three, then a second in a row", "SFSFF", 0, true, true},
       {"two of four", "FSSF", 0, false, false},
       {"still down after two successes", "FFSS", 0, true, true},
       {"up after three successes", "FFSSS", 0, false, false},
@@ -32,7 +35,7 @@ TEST(RunStateMachineTest, DownAfterTwoOfThreeUpAfterThreeSuccesses) {
     RunStateMachine sm;
     RunStateMachine::Params p;
     for (const char* r = c.runs; *r != '\0'; ++r) {
-      sm.OnRun(*r == 'F', c.noise, p);
+      sm.OnRun(*r == 'F', RunStateMachine::ConfirmRuns(c.noise, p), p);
     }
     EXPECT_EQ(sm.down(), c.down) << c.name;
     EXPECT_EQ(sm.outage(), c.outage) << c.name;
@@ -53,11 +56,11 @@ TEST(RunStateMachineTest, ConfirmRunsMakeNoiseAnUnlikelyOutage) {
 TEST(RunStateMachineTest, ReportsChanges) {
   RunStateMachine sm;
   RunStateMachine::Params p;
-  EXPECT_FALSE(sm.OnRun(true, 0, p));
-  EXPECT_TRUE(sm.OnRun(true, 0, p));
-  EXPECT_FALSE(sm.OnRun(false, 0, p));
-  EXPECT_FALSE(sm.OnRun(false, 0, p));
-  EXPECT_TRUE(sm.OnRun(false, 0, p));
+  EXPECT_FALSE(sm.OnRun(true, 2, p));
+  EXPECT_TRUE(sm.OnRun(true, 2, p));
+  EXPECT_FALSE(sm.OnRun(false, 2, p));
+  EXPECT_FALSE(sm.OnRun(false, 2, p));
+  EXPECT_TRUE(sm.OnRun(false, 2, p));
   EXPECT_EQ(std::string(RegionStateName(RegionState::kStale)), "STALE");
 }
 

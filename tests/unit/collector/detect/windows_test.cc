@@ -30,10 +30,14 @@ TEST(FastWindowTest, ShareSinceTheFirstFailureSkipsTheCleanStart) {
     w.Add(b, 8, b >= 9 ? 2 : 0);
   }
   EXPECT_EQ(w.Sum(11).probes, 96u);
-  const Counts since = w.SumFromFirstFailure(11);
+  ASSERT_EQ(w.FirstFailure(11), 9);
+  const Counts since = w.SumFrom(9, 11);
   EXPECT_EQ(since.probes, 24u);
   EXPECT_EQ(since.fails, 6u);
   EXPECT_DOUBLE_EQ(since.share(), 0.25);
+  EXPECT_EQ(w.SumFrom(10, 11).probes, 16u);
+  EXPECT_EQ(w.SumFrom(-5, 11).probes, 96u);  // before the window: all of it
+  EXPECT_EQ(w.FirstFailure(30), -1);         // the failures left the window
 }
 
 TEST(MinuteWindowTest, KeepsTheLastNCompleteMinutes) {
@@ -51,19 +55,22 @@ TEST(MinuteWindowTest, KeepsTheLastNCompleteMinutes) {
   EXPECT_EQ(now.failed_runs, 1u);
 }
 
-TEST(MinuteWindowTest, ShareSinceTheFirstFailingMinuteSkipsTheCleanStart) {
+TEST(MinuteWindowTest, ShareAfterTheFirstFailingMinuteSkipsTheCleanStartAndTheFirstFailure) {
   MinuteWindow w;
   w.set_minutes(5);
-  EXPECT_EQ(w.SinceFirstFailure().probes, 0u);
-  for (uint32_t fails : {0u, 0u, 0u, 3u, 0u}) {  // clean, then a fault, then one clean minute
-    w.CloseMinute(RunCounts{10, fails, 1, 0});
+  const RunCounts current{4, 1, 4, 1};  // the minute in progress
+  EXPECT_EQ(w.AfterFirstFailingMinute(current).probes, 0u);
+  // Clean, then the fault's first minute, then two.
+  for (uint32_t fails : {0u, 0u, 1u, 3u, 2u}) {
+    w.CloseMinute(RunCounts{10, fails, 10, fails});
   }
-  EXPECT_EQ(w.SinceFirstFailure().probes, 20u);
-  EXPECT_EQ(w.SinceFirstFailure().fails, 3u);
-  for (int m = 0; m < 4; ++m) {  // the failing minute leaves the window
-    w.CloseMinute(RunCounts{10, 0, 1, 0});
+  EXPECT_EQ(w.AfterFirstFailingMinute(current).probes, 24u);
+  EXPECT_EQ(w.AfterFirstFailingMinute(current).fails, 6u);
+  for (int m = 0; m < 4; ++m) {  // the failing minutes leave the window
+    w.CloseMinute(RunCounts{10, 0, 10, 0});
   }
-  EXPECT_EQ(w.SinceFirstFailure().probes, 0u);
+  w.CloseMinute(RunCounts{10, 0, 10, 0});
+  EXPECT_EQ(w.AfterFirstFailingMinute(current).probes, 0u);
 }
 
 TEST(BurnCounterTest, WindowsMatchBruteForceOverThreeDays) {
