@@ -65,7 +65,7 @@ void Behave(const RunContext& c, Outcome* o) {
   } else if (between(12 * kH, 12 * kH + 20 * kM) && i >= 500 && i < 506) {  // DNS: svc-050
     o->cls = FC::DNS_NXDOMAIN;
     o->detail = "resolving h250.example.net via system resolvers: NXDOMAIN";
-    static const OutcomeExtras kFallback{"192.0.2.50", FC::OK, 200};
+    static const OutcomeExtras kFallback = FallbackTo("192.0.2.50", FC::OK, 200);
     o->extras = &kFallback;
   } else if (between(15 * kH, 15 * kH + 10 * kM) && c.region_name == "ams") {  // prober ams
     o->cls = FC::TCP_TIMEOUT;

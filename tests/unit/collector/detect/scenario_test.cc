@@ -179,7 +179,7 @@ TEST(DetectorScenarioTest, VelorentNxdomainIsDnsFailureOnTheAppServiceOnly) {
     }
     // The probe tried the last known address: the server there answers.
     o->detail = "resolving app.example.com via 127.0.0.1:5353: NXDOMAIN";
-    static const OutcomeExtras kFallback{"192.0.2.10", FC::OK, 200};
+    static const OutcomeExtras kFallback = FallbackTo("192.0.2.10", FC::OK, 200);
     o->extras = &kFallback;
   });
   d.RunUntil(fixed + absl::Minutes(6));

@@ -9,6 +9,14 @@
 
 namespace sonde::detect::testing {
 
+OutcomeExtras FallbackTo(std::string address, v1::FailureClass::Code cls, int http_status) {
+  OutcomeExtras e;
+  e.fallback_address = std::move(address);
+  e.fallback_class = cls;
+  e.fallback_http_status = http_status;
+  return e;
+}
+
 uint64_t Mix(uint64_t x) {
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;

@@ -58,6 +58,10 @@ struct OutcomeExtras {
   std::optional<bool> ok;
 };
 
+// Extras of a probe whose name failed and whose last known address was
+// tried: `address` answered with `cls` (and `http_status`).
+OutcomeExtras FallbackTo(std::string address, v1::FailureClass::Code cls, int http_status);
+
 // What one request returns. Defaults: OK with ~60-80 ms of phases.
 struct Outcome {
   v1::FailureClass::Code cls = v1::FailureClass::OK;
