@@ -85,7 +85,14 @@ bool IsPrintableUtf8(absl::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0;
   while (i < s.size()) {
-    if (p[i] >= 0x20 && p[i] < 0x7F) {  // printable ASCII, the common case
+    if (i + 8 <= s.size()) {  // 8 printable ASCII bytes, the common case
+      const uint64_t w = text::LoadWord(s.data() + i);
+      if (!text::HasHighByte(w) && !text::HasByteBelow(w, 0x20) && !text::HasByte(w, 0x7F)) {
+        i += 8;
+        continue;
+      }
+    }
+    if (p[i] >= 0x20 && p[i] < 0x7F) {  // printable ASCII
       ++i;
       continue;
     }

@@ -128,6 +128,28 @@ std::string Quoted(const uint8_t* d, size_t n) {
   return out + "\"";
 }
 
+// "a.b.c.d": what inet_ntop writes, without its sprintf (most of a DNS
+// probe's parse when it ran through inet_ntop).
+void AssignIpv4(const uint8_t* b, std::string* out) {
+  char buf[15];
+  char* p = buf;
+  for (int i = 0; i < 4; ++i) {
+    unsigned v = b[i];
+    if (v >= 100) {
+      *p++ = static_cast<char>('0' + v / 100);
+      v %= 100;
+      *p++ = static_cast<char>('0' + v / 10);
+    } else if (v >= 10) {
+      *p++ = static_cast<char>('0' + v / 10);
+    }
+    *p++ = static_cast<char>('0' + v % 10);
+    if (i < 3) {
+      *p++ = '.';
+    }
+  }
+  out->assign(buf, static_cast<size_t>(p - buf));
+}
+
 bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::string* out) {
   size_t end = start + len;
   char buf[INET6_ADDRSTRLEN];
@@ -136,8 +158,7 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
       if (len != 4) {
         return false;
       }
-      inet_ntop(AF_INET, r.at(start), buf, sizeof buf);
-      *out = buf;
+      AssignIpv4(r.at(start), out);
       return true;
     case 28:  // AAAA
       if (len != 16) {
@@ -184,7 +205,7 @@ bool RecordData(const Reader& r, uint16_t type, size_t start, size_t len, std::s
       if (!r.Name(&pos, &mname) || !r.Name(&pos, &rname) || pos + 20 > end) {
         return false;
       }
-      uint32_t v[5];
+      uint32_t v[5] = {};
       for (int i = 0; i < 5; ++i) {
         r.U32(pos + 4 * i, &v[i]);
       }

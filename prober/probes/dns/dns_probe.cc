@@ -244,8 +244,7 @@ class DnsProbe : public Probe {
     detail.clear();
     absl::StrAppend(&detail, d.name(), " ", type, ": ");
     bool first = true;
-    for (const v1::DnsResolverResult& rr : run->per_resolver) {
-      *r->add_dns() = rr;
+    for (v1::DnsResolverResult& rr : run->per_resolver) {
       if (fc == FC::OK && rr.failure_class() != FC::OK) {
         fc = rr.failure_class();
       }
@@ -265,10 +264,13 @@ class DnsProbe : public Probe {
           sep = ", ";
         }
       }
+      // Moved, not copied: Run() clears the run state's message before
+      // its next use, and the pooled result's (cleared) one comes back.
+      r->add_dns()->Swap(&rr);
     }
-    if (!run->per_resolver.empty()) {
-      r->set_dns_rcode(run->per_resolver[0].rcode());
-      r->set_dns_us(run->per_resolver[0].rtt_us());
+    if (r->dns_size() > 0) {
+      r->set_dns_rcode(r->dns(0).rcode());
+      r->set_dns_us(r->dns(0).rtt_us());
     }
     r->set_total_us(static_cast<uint32_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - run->start)

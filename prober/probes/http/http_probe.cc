@@ -193,7 +193,7 @@ void HttpProbe::Request::Configure(const HttpProbe& p, const RunState& run,
     applied.url = h.url();
   }
   resolve.reset();
-  if (!common::IsIpLiteral(p.url_.host)) {
+  if (!p.host_is_ip_) {
     std::string addr = run.address.find(':') != std::string::npos
                            ? absl::StrCat("[", run.address, "]")
                            : run.address;
@@ -282,6 +282,7 @@ HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env)
   if (url.ok()) {
     url_ = *url;  // validated at config load
   }
+  host_is_ip_ = common::IsIpLiteral(url_.host);
   for (const std::string& s : h.expect_status()) {
     auto r = common::ParseStatusRange(s);
     if (r.ok()) {
@@ -341,7 +342,7 @@ void HttpProbe::Run(EventLoop::MonoTime deadline, Done done) {
     run->results.push_back(NewResult(*env_));
   }
   active_ = run;
-  if (common::IsIpLiteral(url_.host)) {
+  if (host_is_ip_) {
     // Nothing to resolve (and so no rcode): the transfers start now, without
     // the resolver's answer object and a trip through the loop's queue
     // (curl reports them from the loop, never inside Run()).

@@ -29,6 +29,27 @@ TEST(SafeTextTest, ControlCharactersAreEscaped) {
             "\\u009b31m");  // C1 CSI
 }
 
+// The scan steps over 8 plain bytes at a time: a byte to escape is found
+// at every offset of a longer text, and the printable edges (' ', '~') pass.
+TEST(SafeTextTest, EveryOffsetOfALongTextIsChecked) {
+  const std::string plain = "The quick brown fox jumps over 13 lazy dogs ~";
+  EXPECT_EQ(SafeText(plain), plain);
+  const std::pair<std::string, std::string> bad[] = {{std::string(1, '\0'), "\\x00"},
+                                                     {"\x1f", "\\x1f"},
+                                                     {"\x7f", "\\x7f"},
+                                                     {"\x80", "\\x80"},
+                                                     {"\xc2\x85", "\\u0085"}};
+  for (size_t at = 0; at <= plain.size(); ++at) {
+    for (const auto& [byte, shown] : bad) {
+      std::string in = plain;
+      in.insert(at, byte);
+      std::string want = plain;
+      want.insert(at, shown);
+      EXPECT_EQ(SafeText(in), want) << "at " << at << " " << shown;
+    }
+  }
+}
+
 TEST(SafeTextTest, CapCutsAtACharacterAndMarksTheCut) {
   std::string out = SafeText(std::string(5000, 'a'), 100);
   EXPECT_LE(out.size(), 100u);
@@ -57,7 +78,7 @@ TEST(SafeTextTest, ResultIsAlwaysCleanUtf8) {
 
 TEST(SafeTextTest, AssignSafeTextEqualsSafeTextOverAnEarlierValue) {
   std::string out = "an earlier, longer value of the field that keeps its capacity";
-  for (const std::string in :
+  for (const std::string& in :
        {std::string("bench.test A: 127.0.0.1 (ttl 60)"), std::string("line\nforged \xff"),
         std::string(2000, 'x'), std::string()}) {
     AssignSafeText(in, 64, &out);

@@ -196,6 +196,27 @@ TEST(DnsPacketTest, DecodesEveryTypeWithCompression) {
   EXPECT_TRUE(nx->answers.empty());
 }
 
+// An A record's text is what inet_ntop writes, for every byte value in
+// every position (one, two and three digits, zeros).
+TEST(DnsPacketTest, ARecordsReadAsInetNtopWritesThem) {
+  for (int i = 0; i < 256; ++i) {
+    const uint8_t addr[4] = {static_cast<uint8_t>(i), static_cast<uint8_t>(255 - i),
+                             static_cast<uint8_t>(i % 10), static_cast<uint8_t>(i * 7 + 3)};
+    PacketBuilder p;
+    p.Header(0x8180, 1, 1, 0, 0);
+    p.Name("a.example.test").U16(1).U16(1);
+    size_t r = p.Record(12, 1, 60);
+    p.U8(addr[0]).U8(addr[1]).U8(addr[2]).U8(addr[3]);
+    p.EndRecord(r);
+    auto parsed = ParseDnsPacket(p.bytes());
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    ASSERT_EQ(parsed->answers.size(), 1u);
+    char want[INET_ADDRSTRLEN];
+    ASSERT_NE(inet_ntop(AF_INET, addr, want, sizeof want), nullptr);
+    EXPECT_EQ(parsed->answers[0].data, want) << i;
+  }
+}
+
 TEST(DnsPacketTest, RejectsHostileStructures) {
   struct Case {
     std::string name;
