@@ -36,29 +36,18 @@ ShardStatusBoard::ShardStatusBoard(std::string conninfo, const DetectionRunner* 
 ShardStatusBoard::~ShardStatusBoard() { Stop(); }
 
 void ShardStatusBoard::Start() {
-  if (thread_.joinable()) {
-    return;
-  }
-  thread_ = std::thread([this] {
-    bool failing = false;
-    do {
-      absl::Status st = RefreshOnce();
-      if (!st.ok() && !failing) {
-        spdlog::warn("shard status (Query.Status across shards) failed; retried every {}: {}",
-                     absl::FormatDuration(every_), std::string(st.message()));
-      }
-      failing = !st.ok();
-    } while (!stop_.WaitForNotificationWithTimeout(every_));
+  loop_.Start([this, failing = false]() mutable {
+    absl::Status st = RefreshOnce();
+    if (!st.ok() && !failing) {
+      spdlog::warn("shard status (Query.Status across shards) failed; retried every {}: {}",
+                   absl::FormatDuration(every_), std::string(st.message()));
+    }
+    failing = !st.ok();
+    return every_;
   });
 }
 
-void ShardStatusBoard::Stop() {
-  if (!thread_.joinable()) {
-    return;
-  }
-  stop_.Notify();
-  thread_.join();
-}
+void ShardStatusBoard::Stop() { loop_.Stop(); }
 
 absl::Status ShardStatusBoard::RefreshOnce() {
   if (conn_ == nullptr || PQstatus(conn_.get()) != CONNECTION_OK) {

@@ -24,17 +24,16 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "collector/cluster/shard_leases.h"
 #include "collector/incidents/detection.h"
 #include "collector/storage/pg/pg.h"
+#include "common/background_loop.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "sonde/v1/check.pb.h"
@@ -96,8 +95,7 @@ class ShardStatusBoard {
   absl::Time read_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // this replica's clock
   std::atomic<uint64_t> published_{0};
   std::atomic<uint64_t> failures_{0};
-  absl::Notification stop_;
-  std::thread thread_;
+  common::BackgroundLoop loop_;  // last: stopped before the members its pass reads
 };
 
 }  // namespace sonde::collector

@@ -230,26 +230,16 @@ absl::Status MemberHeartbeat::BeatOnce() {
 }
 
 void MemberHeartbeat::Start() {
-  if (thread_.joinable()) {
-    return;
-  }
-  thread_ = std::thread([this] {
-    do {
-      if (absl::Status st = BeatOnce(); !st.ok()) {
-        spdlog::warn("collector heartbeat failed (retried in {}): {}", absl::FormatDuration(every_),
-                     std::string(st.message()));
-      }
-    } while (!stop_.WaitForNotificationWithTimeout(every_));
+  loop_.Start([this] {
+    if (absl::Status st = BeatOnce(); !st.ok()) {
+      spdlog::warn("collector heartbeat failed (retried in {}): {}", absl::FormatDuration(every_),
+                   std::string(st.message()));
+    }
+    return every_;
   });
 }
 
-void MemberHeartbeat::Stop() {
-  if (!thread_.joinable()) {
-    return;
-  }
-  stop_.Notify();
-  thread_.join();
-}
+void MemberHeartbeat::Stop() { loop_.Stop(); }
 
 ClusterView MemberHeartbeat::View() const {
   absl::MutexLock l(&mu_);

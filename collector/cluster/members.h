@@ -19,16 +19,15 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "collector/cluster/config_agreement.h"
 #include "collector/storage/pg/pg.h"
+#include "common/background_loop.h"
 #include "common/metrics.h"
 #include "sonde/v1/collector.pb.h"
 
@@ -118,8 +117,7 @@ class MemberHeartbeat {
   std::atomic<int64_t> beats_{0};
   std::atomic<int64_t> failures_{0};
   std::atomic<int64_t> recorded_{0};  // times this replica recorded its version
-  absl::Notification stop_;
-  std::thread thread_;
+  common::BackgroundLoop loop_;       // last: stopped before the members its pass reads
 };
 
 }  // namespace sonde::collector::cluster

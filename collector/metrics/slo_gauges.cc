@@ -34,19 +34,13 @@ void SloGauges::Set(std::vector<SloBudget> budgets) {
 
 void SloGauges::StartRefresh(Source source, absl::Duration period) {
   source_ = std::move(source);
-  thread_ = std::thread([this, period] {
-    do {
-      Refresh();
-    } while (!stop_.WaitForNotificationWithTimeout(period));
+  loop_.Start([this, period] {
+    Refresh();
+    return period;
   });
 }
 
-void SloGauges::Stop() {
-  if (thread_.joinable()) {
-    stop_.Notify();
-    thread_.join();
-  }
-}
+void SloGauges::Stop() { loop_.Stop(); }
 
 void SloGauges::Refresh() {
   absl::StatusOr<std::vector<SloBudget>> budgets = source_();

@@ -17,13 +17,12 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/background_loop.h"
 #include "common/metrics.h"
 #include "sonde/v1/collector.pb.h"
 
@@ -64,8 +63,7 @@ class SloGauges {
   void Refresh();
 
   Source source_;
-  absl::Notification stop_;
-  std::thread thread_;
+  common::BackgroundLoop loop_;  // last: stopped before the members its pass reads
   std::atomic<uint64_t> refresh_failures_{0};
   mutable absl::Mutex mu_;
   std::vector<SloBudget> budgets_ ABSL_GUARDED_BY(mu_);

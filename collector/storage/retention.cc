@@ -157,33 +157,16 @@ absl::Status Retention::RunOnce(absl::Time now) {
 }
 
 void Retention::Start() {
-  if (thread_.joinable()) {
-    return;
-  }
-  thread_ = std::thread([this] {
-    do {
-      if (absl::Status st = RunOnce(absl::Now()); !st.ok()) {
-        spdlog::warn("retention pass failed (retried next pass): {}", std::string(st.message()));
-      }
-      absl::Duration every;
-      {
-        absl::MutexLock lock(&mu_);
-        every = settings_.interval;
-      }
-      if (stop_.WaitForNotificationWithTimeout(every)) {
-        break;
-      }
-    } while (true);
+  loop_.Start([this] {
+    if (absl::Status st = RunOnce(absl::Now()); !st.ok()) {
+      spdlog::warn("retention pass failed (retried next pass): {}", std::string(st.message()));
+    }
+    absl::MutexLock lock(&mu_);
+    return settings_.interval;
   });
 }
 
-void Retention::Stop() {
-  if (!thread_.joinable()) {
-    return;
-  }
-  stop_.Notify();
-  thread_.join();
-}
+void Retention::Stop() { loop_.Stop(); }
 
 void Retention::AppendMetrics(common::MetricsText* m) const {
   m->Add("sonde_retention_passes_total", "counter", "Retention passes run.",

@@ -30,14 +30,13 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "collector/storage/pg/pg.h"
+#include "common/background_loop.h"
 #include "common/config/storage_config.h"
 #include "common/metrics.h"
 
@@ -85,8 +84,7 @@ class Retention {
   common::StorageSettings settings_ ABSL_GUARDED_BY(mu_);
   pg::PgConnPtr conn_;  // the retention thread's own
   RetentionCounters counters_;
-  absl::Notification stop_;
-  std::thread thread_;
+  common::BackgroundLoop loop_;  // last: stopped before the members its pass reads
 };
 
 }  // namespace sonde::collector

@@ -234,36 +234,25 @@ absl::StatusOr<int64_t> RollupFolder::AdoptOrphans(absl::Duration older_than) {
   return total;
 }
 
-void RollupFolder::Loop() {
-  absl::Time next_scan = absl::Now();
-  for (;;) {
-    const absl::Time start = absl::Now();
-    if (absl::Status st = Flush(); !st.ok()) {
-      failures_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("rollup flush failed (retried next interval): {}", std::string(st.message()));
-    }
-    if (start >= next_scan) {
-      if (absl::StatusOr<int64_t> n = AdoptOrphans(options_.orphan_age); !n.ok()) {
-        failures_.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("adopting unrolled batches failed (retried): {}",
-                     std::string(n.status().message()));
-      }
-      next_scan = start + options_.orphan_scan;
-    }
-    // At least `pause` between two flushes: under heavy ingest a flush
-    // takes long (its rows are the distinct series, however many results
-    // they fold), and flushing back to back would keep a core busy with
-    // rollups that the batch transactions (what acks wait for) need.
-    const absl::Time now = absl::Now();
-    const absl::Duration wait = std::max(options_.pause, start + options_.interval - now);
-    if (stop_.WaitForNotificationWithTimeout(wait)) {
-      break;
-    }
-  }
+absl::Duration RollupFolder::Pass(absl::Time* next_scan) {
+  const absl::Time start = absl::Now();
   if (absl::Status st = Flush(); !st.ok()) {
-    spdlog::warn("last rollup flush failed ({} batches left to adoption): {}", pending_batches(),
-                 std::string(st.message()));
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("rollup flush failed (retried next interval): {}", std::string(st.message()));
   }
+  if (start >= *next_scan) {
+    if (absl::StatusOr<int64_t> n = AdoptOrphans(options_.orphan_age); !n.ok()) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("adopting unrolled batches failed (retried): {}",
+                   std::string(n.status().message()));
+    }
+    *next_scan = start + options_.orphan_scan;
+  }
+  // At least `pause` between two flushes: under heavy ingest a flush
+  // takes long (its rows are the distinct series, however many results
+  // they fold), and flushing back to back would keep a core busy with
+  // rollups that the batch transactions (what acks wait for) need.
+  return std::max(options_.pause, start + options_.interval - absl::Now());
 }
 
 void RollupFolder::AppendMetrics(common::MetricsText* m) const {
@@ -282,18 +271,18 @@ void RollupFolder::AppendMetrics(common::MetricsText* m) const {
 }
 
 void RollupFolder::Start() {
-  if (thread_.joinable()) {
-    return;
-  }
-  thread_ = std::thread([this] { Loop(); });
+  loop_.Start([this, next_scan = absl::Now()]() mutable { return Pass(&next_scan); });
 }
 
 void RollupFolder::Stop() {
-  if (!thread_.joinable()) {
+  if (!loop_.running()) {
     return;
   }
-  stop_.Notify();
-  thread_.join();
+  loop_.Stop();
+  if (absl::Status st = Flush(); !st.ok()) {
+    spdlog::warn("last rollup flush failed ({} batches left to adoption): {}", pending_batches(),
+                 std::string(st.message()));
+  }
 }
 
 }  // namespace sonde::collector

@@ -36,17 +36,16 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "collector/storage/pg/pg.h"
 #include "collector/storage/rollups.h"
+#include "common/background_loop.h"
 #include "common/metrics.h"
 
 namespace sonde::collector {
@@ -94,7 +93,9 @@ class RollupFolder {
   };
 
   absl::Status Connect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(conn_mu_);
-  void Loop();
+  // One flush (and an adoption scan when `*next_scan` is due); returns the
+  // wait before the next.
+  absl::Duration Pass(absl::Time* next_scan);
 
   const std::string conninfo_;
   const RollupFolderOptions options_;
@@ -110,8 +111,7 @@ class RollupFolder {
   std::atomic<int64_t> batches_rolled_{0};
   std::atomic<int64_t> orphans_adopted_{0};
   std::atomic<int64_t> failures_{0};  // flushes and adoptions that failed (retried)
-  absl::Notification stop_;
-  std::thread thread_;
+  common::BackgroundLoop loop_;       // last: stopped before the members its pass reads
 };
 
 }  // namespace sonde::collector
