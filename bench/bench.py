@@ -41,6 +41,31 @@ KINDS = ("http", "tcp", "dns")
 DNS_NAME = "bench.test"
 
 
+def pinned(cpus):
+    """A preexec_fn that confines a child (and every thread and process it
+    starts) to the given CPUs; None leaves it free."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def write_config(path, kind, count, interval_s, ports):
+    """A prober config of `count` checks of one kind against sonde-faultd's
+    listeners (`ports`: its ports file)."""
+    target = f"127.0.0.1:{ports[kind]}"
+    if kind == "http":
+        spec = f'http: {{url: "http://{target}/"}}'
+    elif kind == "tcp":
+        spec = f'tcp: {{host: 127.0.0.1, port: {ports["tcp"]}}}'
+    else:
+        spec = f'dns: {{name: {DNS_NAME}, type: A, resolvers: ["{target}"]}}'
+    with open(path, "w") as f:
+        f.write("regions: [bench]\ndefaults: {timeout: 1s}\nchecks:\n")
+        for i in range(count):
+            f.write(f"  - {{name: {kind}-{i:06d}, service: bench, interval: {interval_s}s, "
+                    f"{spec}}}\n")
+
+
 def log(msg):
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -111,10 +136,10 @@ class Processes:
         self.workdir = workdir
         self.procs = []
 
-    def start(self, name, argv, **kw):
+    def start(self, name, argv, cpus=None, **kw):
         out = open(os.path.join(self.workdir, f"{name}.log"), "ab")
         p = subprocess.Popen(argv, stdout=kw.pop("stdout", out), stderr=out,
-                             cwd=self.workdir, **kw)
+                             cwd=self.workdir, preexec_fn=pinned(cpus), **kw)
         self.procs.append((name, p))
         return p
 
@@ -141,6 +166,12 @@ class Bench:
         self.procs = Processes(self.work)
         self.results = {"kinds": {}, "rss": []}
         self.sonde_runs = 0
+        # --placement split: the subject on the first CPUs, everything it
+        # talks to (target, collector, PostgreSQL, load generator) on the last.
+        cpus = sorted(os.sched_getaffinity(0))
+        split = args.placement == "split" and len(cpus) >= 2
+        self.subject_cpus = set(cpus[:-1]) if split else None
+        self.remote_cpus = {cpus[-1]} if split else None
 
     # ---- setup ---------------------------------------------------------
 
@@ -150,7 +181,7 @@ class Bench:
             json.dump([{"id": "bench", "listener": "dns", "name": DNS_NAME,
                         "records": [{"type": "A", "data": "127.0.0.1", "ttl": 60}]}], f)
         ports = os.path.join(self.work, "faultd.ports")
-        self.faultd = self.procs.start("faultd", [
+        self.faultd = self.procs.start("faultd", cpus=self.remote_cpus, argv=[
             os.path.join(self.bin, "sonde-faultd"), "--http-listen", "127.0.0.1:0",
             "--tcp-listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0",
             "--rules", rules, "--ports-file", ports, "--max-connections", "65536",
@@ -165,11 +196,12 @@ class Bench:
         pg_port = free_port()
         script = os.path.join(SOURCE, "deploy", "local-postgres.sh")
         self.pg_url = subprocess.run([script, "start", self.pg_dir, str(pg_port)], check=True,
+                                     preexec_fn=pinned(self.remote_cpus),
                                      capture_output=True, text=True, timeout=120).stdout.strip()
         newest = max(os.listdir("/usr/lib/postgresql"), key=int)
         self.psql_bin = os.path.join("/usr/lib/postgresql", newest, "bin", "psql")
         self.collector_port = free_port()
-        self.collector = self.procs.start("collector", [
+        self.collector = self.procs.start("collector", cpus=self.remote_cpus, argv=[
             os.path.join(self.bin, "sonde-collector"), "--postgres", self.pg_url,
             "--listen", f"127.0.0.1:{self.collector_port}", "--log-level", "warn"])
         wait_for(lambda: port_open(self.collector_port), 60, "sonde-collector to listen")
@@ -192,7 +224,7 @@ class Bench:
 
     def start_blackbox(self):
         self.bb_port = free_port()
-        self.blackbox = self.procs.start("blackbox", [
+        self.blackbox = self.procs.start("blackbox", cpus=self.subject_cpus, argv=[
             shutil.which("prometheus-blackbox-exporter"),
             f"--config.file={os.path.join(HERE, 'blackbox.yml')}",
             f"--web.listen-address=127.0.0.1:{self.bb_port}", "--log.level=warn"])
@@ -204,8 +236,9 @@ class Bench:
     def target(self, kind):
         return f"127.0.0.1:{self.ports[kind]}"
 
-    def run_tool(self, argv, timeout):
-        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=timeout)
+    def run_tool(self, argv, timeout, cpus):
+        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=timeout,
+                             preexec_fn=pinned(cpus))
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def measure_floor(self, kind):
@@ -214,7 +247,7 @@ class Bench:
             os.path.join(self.bin, "sonde-bench-floor"), "--kind", kind, "--target",
             self.target(kind), "--name", DNS_NAME, "--rate", str(self.a.rate),
             "--tick-ms", str(self.a.grid_ms), "--warmup", "2", "--window", str(self.a.window)],
-            timeout=self.a.window + 30)
+            timeout=self.a.window + 30, cpus=self.subject_cpus)
         probes = r["ok"] + r["failed"]
         return {"probes": probes, "ok": r["ok"], "probes_per_s": probes / r["window_s"],
                 "cpu_s": r["cpu_s"],
@@ -232,35 +265,21 @@ class Bench:
             os.path.join(self.bin, "sonde-bench-blackbox-load"), "--kind", kind, "--url", url,
             "--rate", str(self.a.rate), "--tick-ms", str(self.a.grid_ms), "--warmup", "2",
             "--window", str(self.a.window), "--measure-pid", str(self.blackbox.pid)],
-            timeout=self.a.window + 30)
+            timeout=self.a.window + 30, cpus=self.remote_cpus)
         probes = r["ok"] + r["failed"]
         return {"probes": probes, "ok": r["ok"], "probes_per_s": probes / r["window_s"],
                 "cpu_s": r["pids_cpu_s"][str(self.blackbox.pid)],
                 "load_generator_cpu_s": r["cpu_s"],
                 "preempted_per_s": (preemptions(self.blackbox.pid) - n0) / (time.monotonic() - t0)}
 
-    def check_yaml(self, kind, i, interval_s):
-        name = f"{kind}-{i:06d}"
-        if kind == "http":
-            spec = f'http: {{url: "http://{self.target("http")}/"}}'
-        elif kind == "tcp":
-            spec = f'tcp: {{host: 127.0.0.1, port: {self.ports["tcp"]}}}'
-        else:
-            spec = (f'dns: {{name: {DNS_NAME}, type: A, '
-                    f'resolvers: ["{self.target("dns")}"]}}')
-        return f"  - {{name: {name}, service: bench, interval: {interval_s}s, {spec}}}\n"
-
     def write_config(self, path, kind, count, interval_s):
-        with open(path, "w") as f:
-            f.write("regions: [bench]\ndefaults: {timeout: 1s}\nchecks:\n")
-            for i in range(count):
-                f.write(self.check_yaml(kind, i, interval_s))
+        write_config(path, kind, count, interval_s, self.ports)
 
     def start_prober(self, prober_id, config, metrics_port, binary=None):
         # As in production: results are spooled to disk until acked.
         spool = os.path.join(self.work, f"spool-{prober_id}")
         os.makedirs(spool, exist_ok=True)
-        return self.procs.start(prober_id, [
+        return self.procs.start(prober_id, cpus=self.subject_cpus, argv=[
             binary or os.path.join(self.bin, "sonde-prober"), "--region", "bench",
             "--prober-id", prober_id,
             "--collector", f"127.0.0.1:{self.collector_port}", "--config", config,
@@ -448,6 +467,7 @@ class Bench:
                 "host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
                 "kernel": platform.release(), "rate": self.a.rate, "window_s": self.a.window,
                 "interval_s": self.a.interval, "grid_ms": self.a.grid_ms, "rounds": self.a.rounds,
+                "placement": self.a.placement,
                 "blackbox": bb[0] if bb else "", "loadavg": os.getloadavg()}
 
 
@@ -476,6 +496,9 @@ def markdown(res):
            f"{m['loadavg'][0]:.2f}. Target rate {m['rate']:.0f} probes/s started on a "
            f"{m['grid_ms']:g} ms grid, {m['window_s']:.0f} s window per subject, median of "
            f"{m['rounds']} round(s)."]
+    if m.get("placement") == "split":
+        out[0] += (" Placement split: each subject on the first CPU(s); faultd, the collector, "
+                   "PostgreSQL and the load generator on the last.")
     if res["kinds"]:  # none with --subjects none (the RSS phase alone)
         out += ["", "| kind | subject | probes/s | ok | CPU-s / 1000 probes | vs blackbox | "
                 "vs floor | minus floor | preempted / s | every round |",
@@ -612,6 +635,12 @@ def main():
     p.add_argument("--rss-interval", type=int, default=3600,
                    help="the RSS phase's check interval, seconds (default 3600: mostly idle); "
                         "at most 60 reads RSS after every check ran twice")
+    p.add_argument("--placement", choices=("shared", "split"), default="shared",
+                   help="shared (default): every process on every CPU; split: the subject "
+                        "on the first CPUs, its target, the collector, PostgreSQL and the "
+                        "load generator on the last one, as on separate machines (a "
+                        "subject then has one CPU fewer: blackbox_exporter's Go runtime "
+                        "sizes itself to it)")
     p.add_argument("--json", help="also write the raw results here")
     p.add_argument("--subjects", default="floor,sonde,baseline,blackbox",
                    help="which subjects to measure (baseline only with --baseline-prober)")
