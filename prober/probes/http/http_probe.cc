@@ -292,13 +292,17 @@ HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env)
   if (expect_status_.empty()) {
     expect_status_.push_back({200, 399});
   }
-  expect_body_ = common::CompileCheckPattern("http.expect_body", h.expect_body(), &pattern_error_);
+  std::string pattern_error;
+  expect_body_ = common::CompileCheckPattern("http.expect_body", h.expect_body(), &pattern_error);
   for (const auto& [name, pattern] : h.expect_header()) {
     auto re = common::CompileCheckPattern(absl::StrCat("http.expect_header.", name), pattern,
-                                          &pattern_error_);
+                                          &pattern_error);
     if (re) {
       expect_headers_.emplace_back(absl::AsciiStrToLower(name), *std::move(re));
     }
+  }
+  if (!pattern_error.empty()) {
+    pattern_error_ = std::make_unique<const std::string>(std::move(pattern_error));
   }
   bool has_ua = false;
   for (const auto& [name, value] : h.headers()) {
@@ -578,9 +582,9 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
                                               : std::vector<std::string>(h.expect_status().begin(),
                                                                          h.expect_status().end()),
                                           ","));
-    } else if (!pattern_error_.empty()) {
+    } else if (pattern_error_ != nullptr) {
       fc = FC::PROBER_ERROR;
-      detail = pattern_error_;
+      detail = *pattern_error_;
     } else if (expect_body_ && !expect_body_->Search(req->body)) {
       fc = FC::HTTP_BODY;
       detail = absl::StrCat(

@@ -64,7 +64,8 @@ class HttpProbe : public Probe {
   std::vector<std::pair<std::string, common::UserRegex>> expect_headers_;
   // A pattern RE2 refused (a config this version did not validate, e.g. from
   // an older collector): each response is then PROBER_ERROR with this text.
-  std::string pattern_error_;
+  // Null for nearly every check: a pointer, not a string, per check.
+  std::unique_ptr<const std::string> pattern_error_;
   // The check's own request headers (with the User-Agent unless it sets
   // one); null when it sets none.
   common::UniqueCurlSlist headers_;
