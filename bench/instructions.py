@@ -117,20 +117,27 @@ def profile(out_prefix, argv, warmup, window):
 
 
 def probes(calls, marker):
-    return sum(v for k, v in calls.items() if k == marker or k.startswith(marker))
+    """Calls of `marker`: a C name exactly, a C++ one ("ns::F(") with any signature."""
+    return sum(v for k, v in calls.items()
+               if k == marker or (marker.endswith("(") and k.startswith(marker)))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--build-dir", default=os.path.join(SOURCE, "build-bench"))
+    ap.add_argument("--build-dir", default=os.path.join(SOURCE, "build-bench"),
+                    help="where bin/sonde-prober, sonde-faultd and sonde-bench-floor are")
     ap.add_argument("--kinds", default="http,tcp,dns")
-    ap.add_argument("--rate", type=int, default=200)
-    ap.add_argument("--window", type=float, default=10)
-    ap.add_argument("--baseline-prober")
+    ap.add_argument("--rate", type=int, default=200,
+                    help="probes per second (the prober: this many checks every 1 s)")
+    ap.add_argument("--window", type=float, default=10, help="seconds instrumented per subject")
+    ap.add_argument("--baseline-prober", help="another sonde-prober binary, counted the same way")
     ap.add_argument("--top", type=int, default=25, help="functions listed per kind")
     a = ap.parse_args()
     if not 10 <= a.rate <= 500 or not 2 <= a.window <= 60:
         ap.error("bounds: --rate 10..500, --window 2..60")
+    kinds = [k for k in a.kinds.split(",") if k]
+    if not kinds or any(k not in FLOOR_MARKER for k in kinds):
+        ap.error(f"--kinds: choose from {','.join(FLOOR_MARKER)}")
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
             ap.error(f"{tool} not found (Debian package valgrind)")
@@ -156,7 +163,7 @@ def main():
             time.sleep(0.1)
         with open(ports_file) as f:
             ports = json.load(f)
-        for kind in [k for k in a.kinds.split(",") if k]:
+        for kind in kinds:
             target = f"127.0.0.1:{ports[kind]}"
             config = os.path.join(work, f"{kind}.yaml")
             write_config(config, kind, a.rate, 1, ports)
