@@ -49,6 +49,20 @@ def pinned(cpus):
     return lambda: os.sched_setaffinity(0, cpus)
 
 
+def faultd_argv(bin_dir, work):
+    """sonde-faultd's command line for the bench targets (HTTP 200, a TCP
+    listener, DNS answering DNS_NAME A 127.0.0.1) and the ports file it
+    writes once it listens."""
+    rules = os.path.join(work, "rules.json")
+    with open(rules, "w") as f:
+        json.dump([{"id": "bench", "listener": "dns", "name": DNS_NAME,
+                    "records": [{"type": "A", "data": "127.0.0.1", "ttl": 60}]}], f)
+    ports = os.path.join(work, "faultd.ports")
+    return [os.path.join(bin_dir, "sonde-faultd"), "--http-listen", "127.0.0.1:0",
+            "--tcp-listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0", "--rules", rules,
+            "--ports-file", ports, "--max-connections", "65536", "--log-level", "warn"], ports
+
+
 def write_config(path, kind, count, interval_s, ports):
     """A prober config of `count` checks of one kind against sonde-faultd's
     listeners (`ports`: its ports file)."""
@@ -176,16 +190,8 @@ class Bench:
     # ---- setup ---------------------------------------------------------
 
     def start_faultd(self):
-        rules = os.path.join(self.work, "rules.json")
-        with open(rules, "w") as f:
-            json.dump([{"id": "bench", "listener": "dns", "name": DNS_NAME,
-                        "records": [{"type": "A", "data": "127.0.0.1", "ttl": 60}]}], f)
-        ports = os.path.join(self.work, "faultd.ports")
-        self.faultd = self.procs.start("faultd", cpus=self.remote_cpus, argv=[
-            os.path.join(self.bin, "sonde-faultd"), "--http-listen", "127.0.0.1:0",
-            "--tcp-listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0",
-            "--rules", rules, "--ports-file", ports, "--max-connections", "65536",
-            "--log-level", "warn"])
+        argv, ports = faultd_argv(self.bin, self.work)
+        self.faultd = self.procs.start("faultd", argv, cpus=self.remote_cpus)
         wait_for(lambda: os.path.exists(ports), 10, "sonde-faultd's ports file")
         with open(ports) as f:
             self.ports = json.load(f)

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from bench import DNS_NAME, write_config
+from bench import DNS_NAME, faultd_argv, write_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
@@ -147,15 +147,8 @@ def main():
             ap.error(f"{bin_dir}/{tool} not found: build it first (bench/run.sh does, or "
                      f"ninja -C {a.build_dir} sonde-prober sonde-faultd sonde-bench)")
     work = tempfile.mkdtemp(prefix="sonde-instr.")
-    rules = os.path.join(work, "rules.json")
-    with open(rules, "w") as f:
-        json.dump([{"id": "bench", "listener": "dns", "name": DNS_NAME,
-                    "records": [{"type": "A", "data": "127.0.0.1", "ttl": 60}]}], f)
-    ports_file = os.path.join(work, "ports.json")
-    faultd = subprocess.Popen([
-        os.path.join(bin_dir, "sonde-faultd"), "--http-listen", "127.0.0.1:0", "--tcp-listen",
-        "127.0.0.1:0", "--dns-listen", "127.0.0.1:0", "--rules", rules, "--ports-file",
-        ports_file, "--log-level", "warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    argv, ports_file = faultd_argv(bin_dir, work)
+    faultd = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             if os.path.exists(ports_file):
