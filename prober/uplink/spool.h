@@ -48,6 +48,11 @@ class Spool {
     uint64_t max_bytes = 512ull << 20;
     uint64_t segment_bytes = 16ull << 20;
     absl::Duration fsync_every = absl::Milliseconds(500);
+    // The newest batches not handed out by NextEncoded yet are also kept
+    // in memory, up to this many bytes (the oldest give way first), so that
+    // sending a batch just written does not read it back (no open, read
+    // and checksum per batch). 0: every batch is read back from its file.
+    uint64_t hold_bytes = 0;
   };
   struct Stats {
     uint64_t bytes = 0;  // on disk, all segments
@@ -78,7 +83,9 @@ class Spool {
   // Everything up to and including `batch_seq` is acknowledged.
   void Ack(uint64_t batch_seq);
   // The oldest unacked batch whose batch_seq is greater than `after`: its
-  // bytes as written (checked by their checksum, not parsed), or parsed.
+  // bytes as written (from memory when held, else read back and checked by
+  // their checksum; not parsed), or parsed. A held batch is handed out once:
+  // asked for again (a resend), it is read back.
   std::optional<EncodedBatch> NextEncoded(uint64_t after);
   std::optional<v1::ResultBatch> Next(uint64_t after);
   // Losses not yet reported; the caller attaches them to its next batch.
@@ -157,6 +164,16 @@ class Spool {
   uint64_t max_batch_seq_ = 0;
   uint64_t max_result_seq_ = 0;
   std::vector<v1::Gap> gaps_;
+  // Batches appended and not handed out yet (Options::hold_bytes), in
+  // batch_seq order.
+  struct Held {
+    uint64_t batch_seq;
+    std::string bytes;
+  };
+  std::deque<Held> held_;
+  uint64_t held_bytes_ = 0;
+  // Drops held batches up to and including `batch_seq`.
+  void DropHeld(uint64_t batch_seq);
   Stats stats_;
 };
 

@@ -26,6 +26,10 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(std::shared_ptr<Collector
     Spool::Options so;
     so.dir = u->options_.spool_dir;
     so.max_bytes = u->options_.spool_max_bytes;
+    // A batch is streamed from the bytes just written, not read back: the
+    // newest batches not sent yet stay in memory, up to one batch at its
+    // largest (more while the collector is away are read back when sent).
+    so.hold_bytes = u->options_.max_batch_bytes;
     auto spool = Spool::Open(so);
     if (!spool.ok()) {
       return spool.status();

@@ -221,7 +221,11 @@ grpc::Status Uplink::StreamOnce(bool* progressed) {
     }
     // May block while the collector holds the stream unread (flow control);
     // the keeper thread goes on batching and cancels it for a due stop.
-    grpc::Slice slice(to_send->bytes.data(), to_send->bytes.size());
+    // The slice takes the batch's bytes as they are (no copy); gRPC frees
+    // them once written.
+    auto* bytes = new std::string(std::move(to_send->bytes));
+    grpc::Slice slice(
+        bytes->data(), bytes->size(), [](void* p) { delete static_cast<std::string*>(p); }, bytes);
     ok = stream->Write(grpc::ByteBuffer(&slice, 1));
   }
   stream->WritesDone();

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 
@@ -22,11 +24,13 @@ class SpoolTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::unique_ptr<Spool> Open(uint64_t max_bytes = 1 << 20, uint64_t segment_bytes = 1 << 16) {
+  std::unique_ptr<Spool> Open(uint64_t max_bytes = 1 << 20, uint64_t segment_bytes = 1 << 16,
+                              uint64_t hold_bytes = 0) {
     Spool::Options o;
     o.dir = dir_;
     o.max_bytes = max_bytes;
     o.segment_bytes = segment_bytes;
+    o.hold_bytes = hold_bytes;
     auto s = Spool::Open(o);
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *std::move(s) : nullptr;
@@ -56,6 +60,9 @@ class SpoolTest : public ::testing::Test {
     }
     return out;
   }
+
+  // Appends batches 1..3 (4 results each), then damages batch 2 on disk.
+  void AppendThreeDamageSecond(Spool* s);
 
   std::string dir_;
 };
@@ -168,6 +175,16 @@ void Overwrite(const std::string& path, uint64_t offset, const std::string& byte
   close(fd);
 }
 
+void SpoolTest::AppendThreeDamageSecond(Spool* s) {
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(s->Append(Batch(i, 4)).ok());
+  }
+  s->Sync();
+  Layout l = ReadLayout(dir_);
+  ASSERT_EQ(l.offsets.size(), 3u);
+  Overwrite(l.path, l.offsets[1] + 30, "Z");
+}
+
 // A record damaged in the middle of a segment is skipped and reported as a
 // gap; the records after it are kept (not cut as a torn tail), also across
 // another reopen.
@@ -240,13 +257,7 @@ TEST_F(SpoolTest, DamagedAckRecordIsNoGap) {
 // count, and the next batch is sent.
 TEST_F(SpoolTest, BatchUnreadableOnReadBackIsAGap) {
   auto s = Open();
-  for (uint64_t i = 1; i <= 3; ++i) {
-    ASSERT_TRUE(s->Append(Batch(i, 4)).ok());
-  }
-  s->Sync();
-  Layout l = ReadLayout(dir_);
-  ASSERT_EQ(l.offsets.size(), 3u);
-  Overwrite(l.path, l.offsets[1] + 30, "Z");
+  AppendThreeDamageSecond(s.get());
   EXPECT_EQ(Unacked(s.get()), (std::vector<uint64_t>{1, 3}));
   std::vector<v1::Gap> gaps = s->TakeGaps();
   ASSERT_EQ(gaps.size(), 1u);
@@ -258,6 +269,107 @@ TEST_F(SpoolTest, BatchUnreadableOnReadBackIsAGap) {
   EXPECT_EQ(st.unreadable_records, 1u);
   EXPECT_EQ(st.dropped_results, 4u);
   EXPECT_EQ(st.unacked_batches, 2u);
+}
+
+// CRC-32 as zlib's crc32() computes it (reflected, polynomial 0xEDB88320),
+// bit by bit: the spool's record checksum since its first version.
+uint32_t ReferenceCrc32(absl::string_view bytes) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char c : bytes) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) {
+      crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+  }
+  return ~crc;
+}
+
+std::string U32(uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i) {
+    s[i] = static_cast<char>(v >> (8 * i));
+  }
+  return s;
+}
+
+// The record format on disk stays what older probers wrote: a segment made
+// by hand, checksummed bit by bit, is read; a record the spool writes
+// carries the same checksum.
+TEST_F(SpoolTest, RecordChecksumIsZlibsCrc32) {
+  ASSERT_EQ(ReferenceCrc32("123456789"), 0xCBF43926u);  // the CRC-32 check value
+  const std::string payload = EncodeBatch(Batch(7, 2)).bytes;
+  const std::string typed = "\x01" + payload;  // type 1: a batch
+  {
+    std::ofstream f(dir_ + "/seg-00000000000000000001.log", std::ios::binary);
+    f << U32(payload.size()) << U32(ReferenceCrc32(typed)) << typed;
+  }
+  auto s = Open();
+  EXPECT_EQ(Unacked(s.get()), (std::vector<uint64_t>{7}));
+  EXPECT_EQ(s->stats().unreadable_records, 0u);
+  ASSERT_TRUE(s->Append(Batch(8, 3)).ok());
+  s->Sync();
+  std::string newest;  // the newest segment ends with batch 8's record
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    if (e.path().extension() == ".log") {
+      newest = std::max(newest, e.path().string());
+    }
+  }
+  std::ifstream f(newest, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string batch8 = EncodeBatch(Batch(8, 3)).bytes;
+  ASSERT_GE(all.size(), 9 + batch8.size());
+  const std::string written = all.substr(all.size() - 9 - batch8.size());
+  EXPECT_EQ(written.substr(0, 4), U32(batch8.size()));
+  EXPECT_EQ(written.substr(4, 4), U32(ReferenceCrc32(written.substr(8))));
+}
+
+// Held batches are handed out from memory, once: the file is not read for
+// them (a record damaged on disk after it was written is still sent whole),
+// and a second ask (a resend after a reconnect) reads the file.
+TEST_F(SpoolTest, HeldBatchIsHandedOutFromMemoryOnce) {
+  auto s = Open(1 << 20, 1 << 16, /*hold_bytes=*/1 << 20);
+  AppendThreeDamageSecond(s.get());
+  std::optional<EncodedBatch> b = s->NextEncoded(1);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->batch_seq, 2u);
+  EXPECT_EQ(b->bytes, EncodeBatch(Batch(2, 4)).bytes);
+  EXPECT_EQ(b->meta.results, 4u);
+  EXPECT_EQ(b->meta.first_seq, 2000u);
+  EXPECT_EQ(s->stats().unreadable_records, 0u);
+  // Asked again: read back, and the damage is found and reported.
+  EXPECT_EQ(Unacked(s.get()), (std::vector<uint64_t>{1, 3}));
+  EXPECT_EQ(s->stats().unreadable_records, 1u);
+}
+
+// Past hold_bytes the oldest held batches give way: they are read back.
+TEST_F(SpoolTest, BatchesPastTheHoldAreReadBack) {
+  const uint64_t one = EncodeBatch(Batch(1, 4)).bytes.size();
+  auto s = Open(1 << 20, 1 << 16, /*hold_bytes=*/2 * one + one / 2);
+  for (uint64_t i = 1; i <= 4; ++i) {
+    ASSERT_TRUE(s->Append(Batch(i, 4)).ok());
+  }
+  s->Sync();
+  Layout l = ReadLayout(dir_);
+  ASSERT_EQ(l.offsets.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    Overwrite(l.path, l.offsets[i] + 30, "Z");  // every record damaged on disk
+  }
+  // 1 and 2 gave way (read back: damaged), 3 and 4 are held.
+  EXPECT_EQ(Unacked(s.get()), (std::vector<uint64_t>{3, 4}));
+  EXPECT_EQ(s->stats().unreadable_records, 2u);
+}
+
+// An ack drops what it covers from the hold; the rest is still handed out.
+TEST_F(SpoolTest, AckDropsHeldBatches) {
+  auto s = Open(1 << 20, 1 << 16, /*hold_bytes=*/1 << 20);
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(s->Append(Batch(i, 4)).ok());
+  }
+  s->Ack(2);
+  std::optional<EncodedBatch> b = s->NextEncoded(0);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->batch_seq, 3u);
+  EXPECT_FALSE(s->NextEncoded(3).has_value());
 }
 
 TEST_F(SpoolTest, FilesAreOwnerOnly) {
