@@ -51,10 +51,19 @@ absl::StatusOr<HostPort> ParseHostPort(const std::string& text, int default_port
 }
 
 std::string FormatHostPort(const std::string& host, int port) {
-  if (host.find(':') != std::string::npos) {
-    return absl::StrCat("[", host, "]:", port);
+  std::string out;
+  AppendHostPort(&out, host, port);
+  return out;
+}
+
+void AppendHostPort(std::string* out, absl::string_view host, int port) {
+  const bool v6 = host.find(':') != absl::string_view::npos;
+  if (v6) {
+    out->push_back('[');
   }
-  return absl::StrCat(host, ":", port);
+  out->append(host.data(), host.size());
+  out->append(v6 ? "]:" : ":");
+  absl::StrAppend(out, port);
 }
 
 bool UrlHasUserinfo(absl::string_view url) {

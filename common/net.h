@@ -20,6 +20,8 @@ struct HostPort {
 absl::StatusOr<HostPort> ParseHostPort(const std::string& text, int default_port);
 // "host:port" with brackets around IPv6 literals.
 std::string FormatHostPort(const std::string& host, int port);
+// The same, appended to `*out` (no string of its own).
+void AppendHostPort(std::string* out, absl::string_view host, int port);
 bool IsIpLiteral(const std::string& host);
 
 struct Url {

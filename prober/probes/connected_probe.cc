@@ -36,8 +36,7 @@ void ConnectedProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
   FC::Code fc = FC::OK;
   std::string detail;
   if (!BeginExchange(&fc, &detail)) {
-    env_->loop->Post(
-        [this, fc, detail = std::move(detail)]() mutable { Finish(fc, std::move(detail)); });
+    env_->loop->Post([this, fc, detail = std::move(detail)] { Finish(fc, detail); });
     return;
   }
   connector_.Connect(endpoint_.host, endpoint_.port, endpoint_.resolvers, deadline, ConnectOnly(),
@@ -45,16 +44,16 @@ void ConnectedProbe::Run(common::EventLoop::MonoTime deadline, Done done) {
 }
 
 void ConnectedProbe::OnConnection(Connection c) {
-  conn_ = c;
-  result_->set_dns_us(c.dns_us);
-  result_->set_connect_us(c.connect_us);
-  result_->set_resolved_address(c.address);
-  result_->set_dns_rcode(c.rcode);
-  if (c.failure_class != FC::OK) {
-    Finish(c.failure_class, c.detail);
+  conn_ = std::move(c);
+  result_->set_dns_us(conn_.dns_us);
+  result_->set_connect_us(conn_.connect_us);
+  result_->set_resolved_address(conn_.address);
+  result_->set_dns_rcode(conn_.rcode);
+  if (conn_.failure_class != FC::OK) {
+    Finish(conn_.failure_class, conn_.detail);
     return;
   }
-  fd_ = c.fd;
+  fd_ = conn_.fd;
   OnConnected();
 }
 
@@ -77,20 +76,20 @@ void ConnectedProbe::Abort() {
   FC::Code fc = FC::TIMEOUT;
   std::string detail;
   AbortExchange(&fc, &detail);
-  Finish(fc, std::move(detail));
+  Finish(fc, detail);
 }
 
-void ConnectedProbe::Finish(FC::Code fc, std::string detail) {
+void ConnectedProbe::Finish(FC::Code fc, absl::string_view detail) {
   if (!active_) {
     return;
   }
   active_ = false;
+  SetOutcome(conn_.fallback, fc, detail, /*http_status=*/0, result_.get());
   connector_.Cancel();
   ReleaseExchange();
   CloseFd();
   result_->set_total_us(static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(env_->loop->Now() - start_).count()));
-  SetOutcome(conn_.fallback, fc, std::move(detail), /*http_status=*/0, result_.get());
   DeliverResult(*env_, &done_, &result_);
 }
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "prober/io/connector.h"
 #include "prober/probes/probe.h"
 
@@ -53,9 +54,10 @@ class ConnectedProbe : public Probe {
   // closed) and add what it measured to `result()`.
   virtual void ReleaseExchange() {}
 
-  // Ends the run with `fc` (the class of what happened at the address tried).
-  // No-op when no run is active.
-  void Finish(v1::FailureClass::Code fc, std::string detail);
+  // Ends the run with `fc` (the class of what happened at the address tried)
+  // and `detail`, which is read before the exchange is released (it may be
+  // a view of the subclass's state). No-op when no run is active.
+  void Finish(v1::FailureClass::Code fc, absl::string_view detail);
 
   const v1::Check& check() const { return check_; }
   ProbeEnv* env() const { return env_; }

@@ -8,8 +8,8 @@ namespace sonde::prober {
 
 using FC = v1::FailureClass;
 
-void SetOutcome(const DnsFallback& fallback, FC::Code seen, std::string detail, int http_status,
-                v1::ProbeResult* r) {
+void SetOutcome(const DnsFallback& fallback, FC::Code seen, absl::string_view detail,
+                int http_status, v1::ProbeResult* r) {
   // The detail quotes target text (each piece made safe where it was
   // read); the whole stays under its cap.
   if (!fallback.used()) {
@@ -18,7 +18,6 @@ void SetOutcome(const DnsFallback& fallback, FC::Code seen, std::string detail, 
     AssignSafeText(detail, kDetailMaxBytes, r->mutable_detail());
     return;
   }
-  detail = SafeText(detail, kDetailMaxBytes);
   // An HTTP server that answered with the wrong status, body or header still
   // answered: the address is alive, only the name is broken.
   const bool answered =

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "prober/io/dns_resolver.h"
 #include "sonde/v1/result.pb.h"
 
@@ -19,7 +20,7 @@ namespace sonde::prober {
 // answer) go to the fallback fields instead, the class stays the DNS class,
 // and the detail becomes the resolver's words plus what the server at the
 // last known address did ("answers 200", "fails too (TCP_REFUSED)").
-void SetOutcome(const DnsFallback& fallback, v1::FailureClass::Code seen, std::string detail,
+void SetOutcome(const DnsFallback& fallback, v1::FailureClass::Code seen, absl::string_view detail,
                 int http_status, v1::ProbeResult* r);
 
 }  // namespace sonde::prober

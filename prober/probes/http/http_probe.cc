@@ -621,7 +621,7 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
     }
   }
   // When the name failed, what the server at its last known address did is evidence.
-  SetOutcome(run.fallback, fc, std::move(detail), static_cast<int>(status), r);
+  SetOutcome(run.fallback, fc, detail, static_cast<int>(status), r);
 }
 
 void HttpProbe::Abort() {

@@ -357,7 +357,7 @@ void IcmpProbe::Finish(FC::Code fc, std::string detail) {
   active_ = false;
   StopIo();
   result_->set_total_us(static_cast<uint32_t>(MicrosBetween(start_, env_->loop->Now())));
-  SetOutcome(fallback_, fc, std::move(detail), /*http_status=*/0, result_.get());
+  SetOutcome(fallback_, fc, detail, /*http_status=*/0, result_.get());
   DeliverResult(*env_, &done_, &result_);
 }
 

@@ -56,8 +56,11 @@ void TcpProbe::OnConnected() {
     }
   }
   if (!expect_) {
-    return Finish(FC::OK,
-                  absl::StrCat("connected to ", common::FormatHostPort(address(), t.port())));
+    // Written into one buffer kept by the loop thread: no string per run.
+    static thread_local std::string detail;
+    detail.assign("connected to ");
+    common::AppendHostPort(&detail, address(), t.port());
+    return Finish(FC::OK, detail);
   }
   (void)env()->loop->AddFd(fd(), EPOLLIN | EPOLLRDHUP, [this](uint32_t) { OnReadable(); });
 }
