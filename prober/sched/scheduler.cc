@@ -117,6 +117,20 @@ Scheduler::~Scheduler() {
   for (auto& [name, e] : entries_) {
     Drop(e.get());
   }
+  for (const std::unique_ptr<DeadlineQueue>& q : deadlines_) {
+    loop_->Cancel(q->timer);
+  }
+}
+
+void Scheduler::Retire(std::unique_ptr<Entry> e) {
+  if (e->deadline_items == 0) {
+    return;  // destroyed here
+  }
+  // Its probe is gone (Drop); the entry itself stays until the items
+  // naming it reach the front of their queue.
+  e->retired = true;
+  Entry* key = e.get();
+  retired_.emplace(key, std::move(e));
 }
 
 void Scheduler::Drop(Entry* e) {
@@ -150,7 +164,7 @@ std::unique_ptr<Scheduler::Entry> Scheduler::MakeEntry(v1::Check c) {
   }
   e->interval = common::ToDuration(e->check.interval());
   e->offset = CheckOffset(e->check.name(), e->interval);
-  e->timeout = common::ToDuration(e->check.timeout());
+  e->timeout = ToChrono(common::ToDuration(e->check.timeout()));
   if (const checks::CheckType* type = checks::FindCheckType(e->check); type != nullptr) {
     e->kind = type->kind;
   }
@@ -162,6 +176,7 @@ void Scheduler::UpdateChecks(std::vector<v1::Check> changed,
   for (const std::string& name : removed) {
     if (auto it = entries_.find(name); it != entries_.end()) {
       Drop(it->second.get());
+      Retire(std::move(it->second));
       entries_.erase(it);
     }
   }
@@ -172,6 +187,7 @@ void Scheduler::UpdateChecks(std::vector<v1::Check> changed,
     }
     if (it != entries_.end()) {
       Drop(it->second.get());
+      Retire(std::move(it->second));
       entries_.erase(it);
     }
     std::unique_ptr<Entry> e = MakeEntry(std::move(c));
@@ -204,6 +220,9 @@ void Scheduler::SetChecks(std::vector<v1::Check> checks) {
   }
   for (auto& [name, e] : entries_) {
     Drop(e.get());  // removed or changed
+  }
+  for (auto& [name, e] : entries_) {
+    Retire(std::move(e));
   }
   entries_ = std::move(next);
   for (auto& [name, e] : entries_) {
@@ -252,39 +271,61 @@ void Scheduler::CancelSlot(Entry* e) {
 void Scheduler::ArmDeadline(Entry* e, EventLoop::MonoTime deadline) {
   const EventLoop::MonoTime at =
       AlignUp(deadline + ToChrono(options_.abort_grace), options_.start_grid);
-  Tick& tick = deadlines_[at];
-  if (tick.timer == 0) {
-    tick.timer = loop_->RunAt(at, [this, at] { OnDeadlineTick(at); });
+  DeadlineQueue* q = nullptr;
+  for (const std::unique_ptr<DeadlineQueue>& d : deadlines_) {
+    if (d->timeout == e->timeout) {
+      q = d.get();
+      break;
+    }
   }
-  tick.entries.push_back(e);
+  if (q == nullptr) {
+    deadlines_.push_back(std::make_unique<DeadlineQueue>());
+    q = deadlines_.back().get();
+    q->timeout = e->timeout;
+  }
+  // The loop's clock never goes back, so `at` is never before the last
+  // item's: the queue stays in order.
+  q->items.push_back({at, e});
+  e->deadline_items++;
   e->deadline_due = true;
   e->abort_at = at;
+  if (q->items.size() == 1 && q->timer == 0) {
+    q->timer = loop_->RunAt(at, [this, q] { OnDeadlines(q); });
+  }
 }
 
-void Scheduler::CancelDeadline(Entry* e) {
-  if (!e->deadline_due) {
-    return;
+void Scheduler::ReleaseItem(Entry* e) {
+  if (--e->deadline_items == 0 && e->retired) {
+    retired_.erase(e);
   }
-  e->deadline_due = false;
-  RemoveFromTick(loop_, &deadlines_, e->abort_at, e);
 }
 
-void Scheduler::OnDeadlineTick(EventLoop::MonoTime at) {
-  auto it = deadlines_.find(at);
-  if (it == deadlines_.end()) {
-    return;
-  }
-  absl::InlinedVector<Entry*, 16> due(it->second.entries.begin(), it->second.entries.end());
-  deadlines_.erase(it);
-  for (Entry* e : due) {
-    // An abort may end other runs of this step (OnDone cancels their
-    // deadline) and start queued ones (due later): only those still due here.
-    if (!e->deadline_due || e->abort_at != at) {
+void Scheduler::OnDeadlines(DeadlineQueue* q) {
+  q->timer = 0;
+  const EventLoop::MonoTime now = loop_->Now();
+  while (!q->items.empty()) {
+    const DeadlineItem item = q->items.front();
+    Entry* e = item.entry;
+    // An item whose run ended (or whose entry was dropped) is just dropped,
+    // however far its time is.
+    if (!e->deadline_due || e->abort_at != item.at) {
+      q->items.pop_front();
+      ReleaseItem(e);
       continue;
     }
+    if (item.at > now) {
+      break;
+    }
+    q->items.pop_front();
+    e->deadline_items--;  // running: not retired
     e->deadline_due = false;
     stats_.aborted++;
+    // May end this run (and others) and start queued ones, which push
+    // their items (due later) onto this queue.
     e->probe->Abort();
+  }
+  if (!q->items.empty() && q->timer == 0) {
+    q->timer = loop_->RunAt(q->items.front().at, [this, q] { OnDeadlines(q); });
   }
 }
 
@@ -341,12 +382,15 @@ void Scheduler::Start(Entry* e, std::function<void()> after) {
   PublishRunningSince();
   e->started = clock_->Now();
   if (e->planned != absl::Time()) {
-    lateness_us_.resize(std::min(lateness_us_.size() + 1, kLatenessSamples));
-    lateness_us_[lateness_next_++ % kLatenessSamples] =
-        absl::ToInt64Microseconds(e->started - e->planned);
+    const int64_t late_us = absl::ToInt64Microseconds(e->started - e->planned);
+    if (lateness_us_.size() < kLatenessSamples) {
+      lateness_us_.push_back(late_us);
+    } else {
+      lateness_us_[lateness_next_ % kLatenessSamples] = late_us;
+    }
+    ++lateness_next_;
   }
-  auto timeout = ToChrono(e->timeout);
-  EventLoop::MonoTime deadline = loop_->Now() + timeout;
+  EventLoop::MonoTime deadline = loop_->Now() + e->timeout;
   ArmDeadline(e, deadline);
   // Two pointers fit std::function's inline storage: no allocation per run.
   e->probe->Run(deadline, [this, e](Probe::Results results) { OnDone(e, results); });

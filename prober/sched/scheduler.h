@@ -16,6 +16,7 @@
 #ifndef SONDE_PROBER_SCHED_SCHEDULER_H_
 #define SONDE_PROBER_SCHED_SCHEDULER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -130,25 +132,42 @@ class Scheduler {
     // From `check`, computed once (the hash of the name and the proto
     // durations are not recomputed per run).
     absl::Duration interval;
-    absl::Duration offset;  // CheckOffset(name, interval)
-    absl::Duration timeout;
-    const char* kind = "";  // ProbeResult.kind (the check type's, static)
+    absl::Duration offset;              // CheckOffset(name, interval)
+    std::chrono::microseconds timeout;  // on the loop's clock
+    const char* kind = "";              // ProbeResult.kind (the check type's, static)
     bool running = false;
     bool queued = false;
+    bool retired = false;         // dropped, kept until no deadline item names it
+    uint32_t deadline_items = 0;  // items naming it in its DeadlineQueue
     absl::Time next_slot;
     absl::Time planned;                    // the slot the current/queued run belongs to
     absl::Time started;                    // when the current run started
     RunStarts::RunId run_id = 0;           // in running_starts_ while running
     bool slot_due = false;                 // waiting in ticks_ at slot_start
     absl::Time slot_start;                 // next_slot rounded up to the start grid
-    bool deadline_due = false;             // running, waiting in deadlines_
-    common::EventLoop::MonoTime abort_at;  // its key there
+    bool deadline_due = false;             // running; its abort is due at abort_at
+    common::EventLoop::MonoTime abort_at;  // (its item's in its DeadlineQueue)
   };
 
   // The runs that start at one grid step share one loop timer.
   struct Tick {
     common::EventLoop::TimerId timer = 0;
     absl::InlinedVector<Entry*, 1> entries;
+  };
+  // The aborts of the runs of one timeout. Runs reach their deadlines in the
+  // order they started, so a queue in that order needs one loop timer, for
+  // its front. A run that ends leaves its item behind (deadline_due goes
+  // false) and the item is dropped when it reaches the front: per run one
+  // push, no tree and no timer. The timer is armed while the queue holds
+  // items (except while OnDeadlines runs it).
+  struct DeadlineItem {
+    common::EventLoop::MonoTime at;
+    Entry* entry;
+  };
+  struct DeadlineQueue {
+    std::chrono::microseconds timeout;
+    std::deque<DeadlineItem> items;
+    common::EventLoop::TimerId timer = 0;
   };
 
   void ScheduleNext(Entry* e);
@@ -160,8 +179,14 @@ class Scheduler {
   void OnTick(absl::Time start);
   // The run's abort, at its deadline plus abort_grace rounded up to the grid.
   void ArmDeadline(Entry* e, common::EventLoop::MonoTime deadline);
-  void CancelDeadline(Entry* e);
-  void OnDeadlineTick(common::EventLoop::MonoTime at);
+  void CancelDeadline(Entry* e) { e->deadline_due = false; }
+  // Aborts the runs at the front of `q` that are due, drops the items of
+  // runs that ended, and arms the timer for the next.
+  void OnDeadlines(DeadlineQueue* q);
+  // Drops an item naming `e` (an entry retired with no items left goes).
+  void ReleaseItem(Entry* e);
+  // Destroys a dropped entry, or keeps it until no deadline item names it.
+  void Retire(std::unique_ptr<Entry> e);
   void OnSlot(Entry* e, absl::Time now);
   void Start(Entry* e, std::function<void()> after);
   void OnDone(Entry* e, Probe::Results results);
@@ -188,8 +213,10 @@ class Scheduler {
   // Slots due, by start time: at 1,000 probes/s on a 10 ms grid one loop
   // timer (heap entry, hash slot, callback) per step instead of one per run.
   absl::btree_map<absl::Time, Tick> ticks_;
-  // Aborts due, by loop time, the same way (one timer per grid step).
-  absl::btree_map<common::EventLoop::MonoTime, Tick> deadlines_;
+  // Aborts due, one queue per timeout (a config has a few).
+  std::vector<std::unique_ptr<DeadlineQueue>> deadlines_;
+  // Dropped entries that deadline items still name (Retire).
+  absl::flat_hash_map<Entry*, std::unique_ptr<Entry>> retired_;
   absl::InlinedVector<Entry*, 16> tick_scratch_;   // OnTick's, kept for its capacity
   std::deque<Entry*> queue_;                       // runs waiting for an in-flight slot
   std::map<Entry*, std::function<void()>> after_;  // RunOnce completions

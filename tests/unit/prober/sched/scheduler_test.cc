@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
@@ -179,6 +180,46 @@ TEST(SchedulerTest, SlowCheckDoesNotDelayOthers) {
   }
   // On a fake clock the only lateness is the wait for the start grid.
   EXPECT_LT(s.LatenessP99(), Scheduler::Options{}.start_grid);
+}
+
+// Runs of three timeouts in one loop: only runs still going at their
+// deadline are aborted; a run that ended early leaves no abort behind, and a
+// check dropped while its run was going is never aborted (nor called back).
+TEST(SchedulerTest, AbortsOnlyRunsStillGoingAtTheirDeadline) {
+  common::FakeClock clock;
+  EventLoop loop(&clock);
+  ASSERT_TRUE(loop.Init().ok());
+  int concurrent = 0, max_concurrent = 0, starts = 0;
+  std::map<std::string, std::vector<v1::FailureClass::Code>> results;
+  Scheduler s(
+      &loop, &clock,
+      [&](const v1::Check& c) {
+        const auto duration = std::chrono::milliseconds(c.name() == "quick" ? 5 : 1000);
+        return std::make_unique<SlowProbe>(&loop, duration, &concurrent, &max_concurrent, &starts);
+      },
+      Stamped([&](v1::ProbeResult r) { results[r.check_id()].push_back(r.failure_class()); }),
+      Scheduler::Options{});
+  s.SetChecks({MakeCheck("quick", absl::Milliseconds(100), absl::Milliseconds(200)),
+               MakeCheck("slow", absl::Milliseconds(100), absl::Milliseconds(80)),
+               MakeCheck("dropped", absl::Milliseconds(100), absl::Milliseconds(500))});
+  loop.RunUntil(&clock, loop.Now() + std::chrono::milliseconds(250));
+  // dropped's run (started in the first 100 ms) is going, aborted at 550 ms.
+  const size_t going = s.stats().in_flight;
+  s.UpdateChecks({}, {"dropped"});
+  EXPECT_EQ(s.stats().in_flight, going - 1);  // its run is gone, without a result
+  const uint64_t aborted_before = s.stats().aborted;
+  loop.RunUntil(&clock, loop.Now() + std::chrono::milliseconds(1250));
+  EXPECT_EQ(results.count("dropped"), 0u);
+  ASSERT_GE(results["quick"].size(), 12u);
+  for (v1::FailureClass::Code fc : results["quick"]) {
+    EXPECT_EQ(fc, v1::FailureClass::OK);
+  }
+  ASSERT_GE(results["slow"].size(), 5u);
+  for (v1::FailureClass::Code fc : results["slow"]) {
+    EXPECT_EQ(fc, v1::FailureClass::TIMEOUT);
+  }
+  EXPECT_EQ(s.stats().aborted, results["slow"].size());
+  EXPECT_GT(s.stats().aborted, aborted_before);
 }
 
 TEST(SchedulerTest, ChangedChecksAreReplacedUnchangedKept) {
