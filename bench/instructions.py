@@ -8,8 +8,9 @@ CPU time on a small shared VM moves by 10-20 us per probe from round to round
 (bench/README.md); instruction counts do not. For each kind this runs, one
 after the other against one sonde-faultd on loopback:
   floor     sonde-bench-floor at --rate probes/s
-  sonde     sonde-prober with --rate checks every 1 s (collector unreachable:
-            results are spooled; the loop thread does the same work either way)
+  sonde     sonde-prober with --rate checks every 1 s, streaming to a real
+            sonde-collector on a throwaway PostgreSQL (--no-collector: the
+            collector unreachable, results spooled and the stream retried)
   baseline  another sonde-prober binary the same way (old build next to new)
 each under `valgrind --tool=callgrind`, instrumentation switched on for
 --window seconds after a warm-up, and prints user-space instructions per probe
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 
-from bench import DNS_NAME, faultd_argv, write_config
+from bench import DNS_NAME, Bench, faultd_argv, write_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
@@ -132,6 +133,11 @@ def main():
     ap.add_argument("--window", type=float, default=10, help="seconds instrumented per subject")
     ap.add_argument("--baseline-prober", help="another sonde-prober binary, counted the same way")
     ap.add_argument("--top", type=int, default=25, help="functions listed per kind")
+    ap.add_argument("--no-collector", action="store_true",
+                    help="no sonde-collector: the prober spools and retries its stream")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the callgrind files (for callgrind_annotate --inclusive=yes "
+                         "--tree=caller) and print where they are")
     a = ap.parse_args()
     if not 10 <= a.rate <= 500 or not 2 <= a.window <= 60:
         ap.error("bounds: --rate 10..500, --window 2..60")
@@ -149,7 +155,13 @@ def main():
     work = tempfile.mkdtemp(prefix="sonde-instr.")
     argv, ports_file = faultd_argv(bin_dir, work)
     faultd = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sink = None
+    collector = "127.0.0.1:1"
     try:
+        if not a.no_collector:
+            sink = Bench(argparse.Namespace(build_dir=a.build_dir, placement="shared"))
+            sink.start_postgres_and_collector()
+            collector = f"127.0.0.1:{sink.collector_port}"
         for _ in range(100):
             if os.path.exists(ports_file):
                 break
@@ -170,7 +182,7 @@ def main():
                     spool = os.path.join(work, f"spool-{kind}-{name}")
                     os.makedirs(spool)
                     subjects.append((name, [binary, "--region", "bench", "--prober-id", name,
-                                            "--collector", "127.0.0.1:1", "--config", config,
+                                            "--collector", collector, "--config", config,
                                             "--spool-dir", spool, "--log-level", "warn"],
                                      SONDE_MARKER))
             per_probe, counts = {}, {}
@@ -186,7 +198,16 @@ def main():
     finally:
         faultd.terminate()
         faultd.wait(10)
-        shutil.rmtree(work, ignore_errors=True)
+        if sink is not None:
+            sink.procs.stop_all()
+            if hasattr(sink, "pg_dir"):
+                subprocess.run([os.path.join(SOURCE, "deploy", "local-postgres.sh"), "destroy",
+                                sink.pg_dir], capture_output=True, timeout=60)
+            shutil.rmtree(sink.work, ignore_errors=True)
+        if a.keep:
+            log(f"callgrind files kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def report(kind, per_probe, counts, top):
