@@ -81,16 +81,26 @@ void AppendSafe(const unsigned char* p, size_t len, std::string* out) {
   out->append(reinterpret_cast<const char*>(p), len);
 }
 
+bool PrintableAscii(uint64_t w) {
+  return !text::HasHighByte(w) && !text::HasByteBelow(w, 0x20) && !text::HasByte(w, 0x7F);
+}
+
+bool CleanAscii(uint64_t w) { return !text::HasHighByte(w) && !text::HasByte(w, 0); }
+
+// Both checks below read 8 bytes at a time; the last fewer than 8 in the
+// word that ends the text (it overlaps bytes already read: a multi-byte
+// character among them fails the word, and the byte-by-byte path goes on).
 bool IsPrintableUtf8(absl::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0;
   while (i < s.size()) {
     if (i + 8 <= s.size()) {  // 8 printable ASCII bytes, the common case
-      const uint64_t w = text::LoadWord(s.data() + i);
-      if (!text::HasHighByte(w) && !text::HasByteBelow(w, 0x20) && !text::HasByte(w, 0x7F)) {
+      if (PrintableAscii(text::LoadWord(s.data() + i))) {
         i += 8;
         continue;
       }
+    } else if (s.size() >= 8 && PrintableAscii(text::LoadWord(s.data() + s.size() - 8))) {
+      return true;  // the last (fewer than 8) bytes, in the word that ends the text
     }
     if (p[i] >= 0x20 && p[i] < 0x7F) {  // printable ASCII
       ++i;
@@ -112,11 +122,12 @@ bool IsCleanUtf8(absl::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     if (i + 8 <= s.size()) {  // 8 ASCII bytes without NUL, the common case
-      const uint64_t w = text::LoadWord(s.data() + i);
-      if (!text::HasHighByte(w) && !text::HasByte(w, 0)) {
+      if (CleanAscii(text::LoadWord(s.data() + i))) {
         i += 8;
         continue;
       }
+    } else if (s.size() >= 8 && CleanAscii(text::LoadWord(s.data() + s.size() - 8))) {
+      return true;
     }
     if (p[i] != 0 && p[i] < 0x80) {  // ASCII
       ++i;

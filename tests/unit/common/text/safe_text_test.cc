@@ -50,6 +50,32 @@ TEST(SafeTextTest, EveryOffsetOfALongTextIsChecked) {
   }
 }
 
+// Texts of every length up to three words: a bad byte at every offset is
+// found (also in the last bytes, read in a word that overlaps the ones
+// before), and a good multi-byte character anywhere is kept.
+TEST(SafeTextTest, EveryOffsetOfEveryLengthIsChecked) {
+  const std::string plain = "abcdefghijklmnopqrstuvwx";
+  for (size_t len = 0; len <= plain.size(); ++len) {
+    const std::string text = plain.substr(0, len);
+    EXPECT_TRUE(IsCleanUtf8(text));
+    EXPECT_EQ(SafeText(text), text);
+    for (size_t at = 0; at <= len; ++at) {
+      std::string nul = text, high = text, c0 = text, good = text;
+      nul.insert(at, 1, '\0');
+      high.insert(at, "\x80");
+      c0.insert(at, "\x01");
+      good.insert(at, "\xc3\xbc");
+      EXPECT_FALSE(IsCleanUtf8(nul)) << len << " " << at;
+      EXPECT_FALSE(IsCleanUtf8(high)) << len << " " << at;
+      EXPECT_TRUE(IsCleanUtf8(c0)) << len << " " << at;  // clean, not printable
+      EXPECT_TRUE(IsCleanUtf8(good)) << len << " " << at;
+      std::string want = text;
+      EXPECT_EQ(SafeText(c0), want.insert(at, "\\x01")) << len << " " << at;
+      EXPECT_EQ(SafeText(good), good) << len << " " << at;
+    }
+  }
+}
+
 TEST(SafeTextTest, CapCutsAtACharacterAndMarksTheCut) {
   std::string out = SafeText(std::string(5000, 'a'), 100);
   EXPECT_LE(out.size(), 100u);
