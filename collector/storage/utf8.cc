@@ -43,20 +43,15 @@ bool MessageIsClean(const pb::Message& m) {
 
 namespace {
 
-template <typename M, size_t N>
-bool FieldsClean(const M& m, const common::StringField<M> (&fields)[N]) {
-  for (const common::StringField<M>& f : fields) {
-    if (!IsCleanUtf8((m.*f.get)())) {
-      return false;
-    }
-  }
-  return true;
+template <typename Fields, typename M>
+bool FieldsClean(const M& m) {
+  return Fields::AllOf([&m](auto field) { return IsCleanUtf8(decltype(field)::Get(m)); });
 }
 
 }  // namespace
 
 bool ResultIsClean(const v1::ProbeResult& r) {
-  if (!FieldsClean(r, common::kResultStrings)) {
+  if (!FieldsClean<common::ResultStrings>(r)) {
     return false;
   }
   for (const std::string& san : r.cert_sans()) {
@@ -65,11 +60,11 @@ bool ResultIsClean(const v1::ProbeResult& r) {
     }
   }
   for (const v1::DnsResolverResult& d : r.dns()) {
-    if (!FieldsClean(d, common::kResolverStrings)) {
+    if (!FieldsClean<common::ResolverStrings>(d)) {
       return false;
     }
     for (const v1::DnsRecord& a : d.answers()) {
-      if (!FieldsClean(a, common::kRecordStrings)) {
+      if (!FieldsClean<common::RecordStrings>(a)) {
         return false;
       }
     }

@@ -11,25 +11,25 @@ namespace {
 
 std::atomic<uint64_t> repaired_total{0};
 
-using common::kRecordStrings;
-using common::kResolverStrings;
-using common::kResultStrings;
-using common::StringField;
+using common::RecordStrings;
+using common::ResolverStrings;
+using common::ResultStrings;
 using v1::DnsRecord;
 using v1::DnsResolverResult;
 using v1::ProbeResult;
 
-template <typename M, size_t N>
-size_t RepairFields(M* m, const StringField<M> (&fields)[N]) {
+template <typename Fields, typename M>
+size_t RepairFields(M* m) {
   size_t repaired = 0;
-  for (const StringField<M>& f : fields) {
-    const std::string& s = (m->*f.get)();
+  Fields::ForEach([m, &repaired](auto field) {
+    using Field = decltype(field);
+    const std::string& s = Field::Get(*m);
     if (!s.empty() && !IsCleanUtf8(s)) {
-      std::string* field = (m->*f.mutable_field)();
-      *field = SafeText(*field, kDetailMaxBytes);
+      std::string* mutable_field = Field::Mutable(m);
+      *mutable_field = SafeText(*mutable_field, kDetailMaxBytes);
       ++repaired;
     }
-  }
+  });
   return repaired;
 }
 
@@ -45,14 +45,14 @@ size_t RepairRepeated(google::protobuf::RepeatedPtrField<std::string>* strings) 
 }
 
 size_t Repair(ProbeResult* r) {
-  size_t repaired = RepairFields(r, kResultStrings);
+  size_t repaired = RepairFields<ResultStrings>(r);
   if (r->cert_sans_size() > 0) {
     repaired += RepairRepeated(r->mutable_cert_sans());
   }
   for (DnsResolverResult& d : *r->mutable_dns()) {
-    repaired += RepairFields(&d, kResolverStrings);
+    repaired += RepairFields<ResolverStrings>(&d);
     for (DnsRecord& a : *d.mutable_answers()) {
-      repaired += RepairFields(&a, kRecordStrings);
+      repaired += RepairFields<RecordStrings>(&a);
     }
   }
   return repaired;
