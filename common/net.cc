@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <cstring>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -14,41 +12,6 @@ namespace sonde::common {
 bool IsIpLiteral(const std::string& host) {
   unsigned char buf[16];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-bool ParseIpv4(absl::string_view text, uint32_t* addr) {
-  uint8_t parts[4];
-  size_t n = 0;  // parts begun
-  unsigned part = 0;
-  bool digits = false;  // in the current part
-  for (const char c : text) {
-    if (c >= '0' && c <= '9') {
-      if (digits && part == 0) {
-        return false;  // a leading zero
-      }
-      part = part * 10 + static_cast<unsigned>(c - '0');
-      if (part > 255) {
-        return false;
-      }
-      if (!digits) {
-        if (++n > 4) {
-          return false;
-        }
-        digits = true;
-      }
-      parts[n - 1] = static_cast<uint8_t>(part);
-    } else if (c == '.' && digits && n < 4) {
-      part = 0;
-      digits = false;
-    } else {
-      return false;
-    }
-  }
-  if (n != 4 || !digits) {
-    return false;
-  }
-  std::memcpy(addr, parts, sizeof parts);  // already in network order
-  return true;
 }
 
 absl::StatusOr<HostPort> ParseHostPort(const std::string& text, int default_port) {

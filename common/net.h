@@ -23,11 +23,6 @@ std::string FormatHostPort(const std::string& host, int port);
 // The same, appended to `*out` (no string of its own).
 void AppendHostPort(std::string* out, absl::string_view host, int port);
 bool IsIpLiteral(const std::string& host);
-// A dotted-quad IPv4 address ("192.0.2.1"), as inet_pton(AF_INET) reads it
-// (four decimal parts of 0-255, no leading zeros, nothing else), into
-// network byte order; false otherwise. A tenth of inet_pton's instructions:
-// the connector reads a check's literal address on every run.
-bool ParseIpv4(absl::string_view text, uint32_t* addr);
 
 struct Url {
   std::string scheme;  // lower case

@@ -30,17 +30,15 @@ FC::Code ClassifyConnectErrno(int err) {
 
 namespace {
 bool FillSockaddr(const std::string& ip, int port, sockaddr_storage* ss, socklen_t* len) {
+  memset(ss, 0, sizeof *ss);
   auto* v4 = reinterpret_cast<sockaddr_in*>(ss);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(ss);
-  if (uint32_t addr; common::ParseIpv4(ip, &addr)) {
-    *v4 = sockaddr_in{};
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
-    v4->sin_addr.s_addr = addr;
     *len = sizeof *v4;
     return true;
   }
-  memset(ss, 0, sizeof *ss);
   if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(port);

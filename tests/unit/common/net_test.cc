@@ -1,67 +1,9 @@
 #include "common/net.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-
-#include <random>
-#include <string>
 
 namespace sonde::common {
 namespace {
-
-// ParseIpv4 answers as inet_pton(AF_INET) does: for named edge cases and
-// for 200,000 random strings of digits and dots (and a few other bytes).
-TEST(NetTest, ParseIpv4AgreesWithInetPton) {
-  auto agree = [](const std::string& text) {
-    in_addr want{};
-    const bool want_ok = inet_pton(AF_INET, text.c_str(), &want) == 1;
-    uint32_t got = 0;
-    const bool got_ok = ParseIpv4(text, &got);
-    EXPECT_EQ(got_ok, want_ok) << '"' << text << '"';
-    if (got_ok && want_ok) {
-      EXPECT_EQ(got, want.s_addr) << '"' << text << '"';
-    }
-    return got_ok;
-  };
-  for (const char* text : {"0.0.0.0", "255.255.255.255", "127.0.0.1", "192.0.2.10", "1.2.3.4"}) {
-    EXPECT_TRUE(agree(text)) << text;
-  }
-  for (const char* text : {"",
-                           ".",
-                           "1.2.3",
-                           "1.2.3.4.",
-                           ".1.2.3.4",
-                           "1..2.3",
-                           "1.2.3.4.5",
-                           "256.1.1.1",
-                           "1.2.3.256",
-                           "01.2.3.4",
-                           "1.2.3.04",
-                           "00.0.0.0",
-                           "1.2.3.4 ",
-                           " 1.2.3.4",
-                           "1.2.3.-4",
-                           "1.2.3.4a",
-                           "0x1.2.3.4",
-                           "1.2.3.999999999999",
-                           "example.com",
-                           "::1",
-                           "1.2.3.4:80"}) {
-    EXPECT_FALSE(agree(text)) << text;
-  }
-  std::mt19937 rng(20261207);
-  const std::string alphabet = "0123456789.........12 x";
-  std::uniform_int_distribution<size_t> pick(0, alphabet.size() - 1), length(0, 17);
-  int valid = 0;
-  for (int i = 0; i < 200000; ++i) {
-    std::string text(length(rng), ' ');
-    for (char& c : text) {
-      c = alphabet[pick(rng)];
-    }
-    valid += agree(text) ? 1 : 0;
-  }
-  EXPECT_GT(valid, 100);  // the random strings reach valid addresses too
-}
 
 TEST(NetTest, HostPort) {
   auto a = ParseHostPort("127.0.0.1:5353", 53);
