@@ -527,13 +527,14 @@ std::optional<EncodedBatch> Spool::NextEncoded(uint64_t after) {
   auto it = std::upper_bound(index_.begin(), index_.end(), after,
                              [](uint64_t v, const Entry& e) { return v < e.batch_seq; });
   while (it != index_.end()) {
+    EncodedBatch batch;
+    batch.batch_seq = it->batch_seq;
+    batch.meta = {it->results, it->first_start, it->first_seq, it->last_seq};
+    batch.gaps = it->gaps;
     // Held batches before this one were handed out already (or given up).
     DropHeld(it->batch_seq - 1);
     if (!held_.empty() && held_.front().batch_seq == it->batch_seq) {
-      EncodedBatch batch{std::move(held_.front().bytes),
-                         it->batch_seq,
-                         {it->results, it->first_start, it->first_seq, it->last_seq},
-                         it->gaps};
+      batch.bytes = std::move(held_.front().bytes);
       held_bytes_ -= batch.bytes.size();
       held_.pop_front();
       return batch;
@@ -541,15 +542,11 @@ std::optional<EncodedBatch> Spool::NextEncoded(uint64_t after) {
     std::string path = SegmentPath(it->segment);
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     std::string header;
-    EncodedBatch batch;
     bool ok = fd >= 0 && ReadRecord(fd, it->offset, it->offset + it->length, &header, &batch.bytes);
     if (fd >= 0) {
       close(fd);
     }
     if (ok) {
-      batch.batch_seq = it->batch_seq;
-      batch.meta = {it->results, it->first_start, it->first_seq, it->last_seq};
-      batch.gaps = it->gaps;
       return batch;
     }
     // Damaged since it was written (or the disk fails): the loss is known
