@@ -10,12 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/checks/registry.h"
+#include "common/net.h"
 #include "common/text/safe_text.h"
 #include "prober/io/connector.h"
 #include "prober/io/curl_multi.h"
 #include "prober/io/dns_resolver.h"
 #include "prober/probes/cert_fields.h"
 #include "prober/probes/dns_fallback.h"
+#include "prober/probes/http/user_agent.h"
 #include "prober/probes/spare_pool.h"
 #include "prober/probes/verify_result.h"
 
@@ -139,8 +141,6 @@ curl_socket_t OnOpenSocket(void* userp, curlsocktype, curl_sockaddr* address) {
   }
   return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
-
-constexpr char kUserAgent[] = "User-Agent: sonde-prober/0.1";
 
 uint32_t Micros(curl_off_t v) { return v > 0 ? static_cast<uint32_t>(v) : 0; }
 
@@ -310,7 +310,7 @@ HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env)
     has_ua |= absl::EqualsIgnoreCase(name, "User-Agent");
   }
   if (!has_ua && headers_ != nullptr) {
-    common::AppendCurlSlist(&headers_, kUserAgent);
+    common::AppendCurlSlist(&headers_, kDefaultUserAgentHeader);
   }
 }
 
@@ -320,7 +320,7 @@ curl_slist* HttpProbe::RequestHeaders() const {
   if (headers_ != nullptr) {
     return headers_.get();
   }
-  static curl_slist* const shared = curl_slist_append(nullptr, kUserAgent);
+  static curl_slist* const shared = curl_slist_append(nullptr, kDefaultUserAgentHeader);
   return shared;
 }
 
@@ -514,12 +514,14 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
   curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &t_total);
   long status = 0, os_errno = 0, verify = 0;
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
-  curl_easy_getinfo(e, CURLINFO_SSL_VERIFYRESULT, &verify);
+  if (code != CURLE_OK) {
+    // Only a failure's class reads them (ClassifyCurl).
+    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+    curl_easy_getinfo(e, CURLINFO_SSL_VERIFYRESULT, &verify);
+  }
   char* ip = nullptr;
   curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip);
-  long port = 0;
-  curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &port);
+  const bool have_ip = ip != nullptr && ip[0] != '\0';
 
   r->set_request_index(req->index);
   r->set_dns_us(run.dns_us);
@@ -535,22 +537,32 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
   }
   r->set_total_us(run.dns_us + Micros(t_total));
   r->set_http_status(static_cast<int32_t>(status));
-  if (ip != nullptr && ip[0] != '\0') {
+  if (have_ip) {
     r->set_resolved_address(ip);
   }
   r->set_body_bytes(req->body_bytes);
+  const bool is_https = url_.scheme == "https";
   curl_certinfo* certs = nullptr;
-  if (curl_easy_getinfo(e, CURLINFO_CERTINFO, &certs) == CURLE_OK && certs != nullptr &&
+  if (is_https && curl_easy_getinfo(e, CURLINFO_CERTINFO, &certs) == CURLE_OK && certs != nullptr &&
       certs->num_of_certs > 0) {
     SetCertificateFromCurl(certs, absl::Now(), r);
   }
 
-  bool is_https = url_.scheme == "https";
   FC::Code fc = ClassifyCurl(code, os_errno, verify, t_connect > 0, t_tls > 0, is_https);
-  std::string where = ip != nullptr && ip[0] != '\0'
-                          ? common::FormatHostPort(ip, port)
-                          : common::FormatHostPort(run.address, url_.port);
-  std::string detail;
+  // Written into one buffer kept by the loop thread: no string per run.
+  static thread_local std::string detail;
+  // "HTTP <status> from <address the answer came from>".
+  auto status_from = [&] {
+    detail.assign("HTTP ");
+    absl::StrAppend(&detail, status, " from ");
+    if (have_ip) {
+      long port = 0;
+      curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &port);
+      common::AppendHostPort(&detail, ip, static_cast<int>(port));
+    } else {
+      common::AppendHostPort(&detail, run.address, url_.port);
+    }
+  };
   if (fc != FC::OK && !req->policy_refusal.empty()) {
     fc = FC::PROBER_POLICY;
     long redirects = 0;
@@ -576,12 +588,13 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
     }
     if (!status_ok) {
       fc = FC::HTTP_STATUS;
-      detail = absl::StrCat("HTTP ", status, " from ", where, ", expected ",
-                            absl::StrJoin(h.expect_status().empty()
-                                              ? std::vector<std::string>{"200-399"}
-                                              : std::vector<std::string>(h.expect_status().begin(),
-                                                                         h.expect_status().end()),
-                                          ","));
+      status_from();
+      absl::StrAppend(&detail, ", expected ",
+                      absl::StrJoin(h.expect_status().empty()
+                                        ? std::vector<std::string>{"200-399"}
+                                        : std::vector<std::string>(h.expect_status().begin(),
+                                                                   h.expect_status().end()),
+                                    ","));
     } else if (pattern_error_ != nullptr) {
       fc = FC::PROBER_ERROR;
       detail = *pattern_error_;
@@ -617,7 +630,7 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
       }
     }
     if (fc == FC::OK) {
-      detail = absl::StrCat("HTTP ", status, " from ", where);
+      status_from();
     }
   }
   // When the name failed, what the server at its last known address did is evidence.
