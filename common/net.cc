@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -58,12 +60,21 @@ std::string FormatHostPort(const std::string& host, int port) {
 
 void AppendHostPort(std::string* out, absl::string_view host, int port) {
   const bool v6 = host.find(':') != absl::string_view::npos;
+  // Written in place, once grown to the longest it can be, then trimmed:
+  // one resize instead of an append per piece (a probe's detail per run).
+  const size_t at = out->size();
+  out->resize(at + host.size() + 3 + absl::numbers_internal::kFastToBufferSize);
+  char* p = out->data() + at;
   if (v6) {
-    out->push_back('[');
+    *p++ = '[';
   }
-  out->append(host.data(), host.size());
-  out->append(v6 ? "]:" : ":");
-  absl::StrAppend(out, port);
+  p = std::copy(host.begin(), host.end(), p);
+  if (v6) {
+    *p++ = ']';
+  }
+  *p++ = ':';
+  p = absl::numbers_internal::FastIntToBuffer(port, p);  // ends at its NUL
+  out->resize(static_cast<size_t>(p - out->data()));
 }
 
 bool UrlHasUserinfo(absl::string_view url) {

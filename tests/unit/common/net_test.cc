@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 namespace sonde::common {
 namespace {
 
@@ -22,6 +24,23 @@ TEST(NetTest, HostPort) {
   EXPECT_FALSE(ParseHostPort("h:", 0).ok());
   EXPECT_FALSE(ParseHostPort(":80", 0).ok());
   EXPECT_EQ(FormatHostPort("::1", 53), "[::1]:53");
+}
+
+TEST(NetTest, AppendHostPortKeepsWhatIsThereAndWritesNothingElse) {
+  std::string out = "connected to ";
+  AppendHostPort(&out, "127.0.0.1", 65535);
+  EXPECT_EQ(out, "connected to 127.0.0.1:65535");
+  AppendHostPort(&out, "2001:db8::1", 0);
+  EXPECT_EQ(out, "connected to 127.0.0.1:65535[2001:db8::1]:0");
+  out.clear();
+  AppendHostPort(&out, "", 7);
+  EXPECT_EQ(out, ":7");
+  // A name at its longest, and a port outside the valid range (as written).
+  const std::string name(253, 'a');
+  out = "x";
+  AppendHostPort(&out, name, -2147483647 - 1);
+  EXPECT_EQ(out, "x" + name + ":-2147483648");
+  EXPECT_EQ(out.size(), strlen(out.c_str()));  // no NUL left inside
 }
 
 TEST(NetTest, Url) {
