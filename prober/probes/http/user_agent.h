@@ -1,7 +1,7 @@
 // The User-Agent header every HTTP check sends unless its `headers` set one
 // (docs/configuration.md). Header-only, so that bench/probe_floor.cc sends
 // the prober's request byte for byte: the request is the probe's cost, not
-// Sonde's bookkeeping (bench/README.md, "The floor").
+// Sonde's bookkeeping (bench/README.md, "How it measures").
 #ifndef SONDE_PROBER_PROBES_HTTP_USER_AGENT_H_
 #define SONDE_PROBER_PROBES_HTTP_USER_AGENT_H_
 
