@@ -268,10 +268,9 @@ void HttpProbe::Request::Configure(const HttpProbe& p, const RunState& run,
     applied.insecure = h.insecure_skip_verify();
   }
   // The certificate's dates, for CERT_EXPIRING (only https gathers any).
-  const bool certinfo = p.url_.scheme == "https";
-  if (applied.certinfo != certinfo) {
-    curl_easy_setopt(e, CURLOPT_CERTINFO, certinfo ? 1L : 0L);
-    applied.certinfo = certinfo;
+  if (applied.certinfo != p.https_) {
+    curl_easy_setopt(e, CURLOPT_CERTINFO, p.https_ ? 1L : 0L);
+    applied.certinfo = p.https_;
   }
 }
 
@@ -283,6 +282,7 @@ HttpProbe::HttpProbe(const v1::Check& check, ProbeEnv* env)
     url_ = *url;  // validated at config load
   }
   host_is_ip_ = common::IsIpLiteral(url_.host);
+  https_ = url_.scheme == "https";
   for (const std::string& s : h.expect_status()) {
     auto r = common::ParseStatusRange(s);
     if (r.ok()) {
@@ -541,14 +541,13 @@ void HttpProbe::Evaluate(const RunState& run, Request* req, CURLcode code, v1::P
     r->set_resolved_address(ip);
   }
   r->set_body_bytes(req->body_bytes);
-  const bool is_https = url_.scheme == "https";
   curl_certinfo* certs = nullptr;
-  if (is_https && curl_easy_getinfo(e, CURLINFO_CERTINFO, &certs) == CURLE_OK && certs != nullptr &&
+  if (https_ && curl_easy_getinfo(e, CURLINFO_CERTINFO, &certs) == CURLE_OK && certs != nullptr &&
       certs->num_of_certs > 0) {
     SetCertificateFromCurl(certs, absl::Now(), r);
   }
 
-  FC::Code fc = ClassifyCurl(code, os_errno, verify, t_connect > 0, t_tls > 0, is_https);
+  FC::Code fc = ClassifyCurl(code, os_errno, verify, t_connect > 0, t_tls > 0, https_);
   // Written into one buffer kept by the loop thread: no string per run.
   static thread_local std::string detail;
   // "HTTP <status> from <address the answer came from>".

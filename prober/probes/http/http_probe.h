@@ -57,6 +57,7 @@ class HttpProbe : public Probe {
   const std::string target_;  // the results' target, made once
   common::Url url_;
   bool host_is_ip_ = false;  // url_.host is an address: nothing to resolve
+  bool https_ = false;       // url_.scheme is https: TLS timings and certificates
   // Inline: most checks have one range (the default 200-399).
   absl::InlinedVector<common::StatusRange, 1> expect_status_;
   // Compiled once, here: the patterns are matched on every run.

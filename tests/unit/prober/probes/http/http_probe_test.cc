@@ -113,6 +113,22 @@ TEST_F(HttpProbeTest, HealthyWithTimings) {
   EXPECT_GT(r[0].total_us(), 0u);
   EXPECT_GE(r[0].total_us(), r[0].connect_us());
   EXPECT_EQ(r[0].resolved_address(), "127.0.0.1");
+  EXPECT_EQ(r[0].detail(), absl::StrCat("HTTP 200 from 127.0.0.1:", port_));
+}
+
+TEST_F(HttpProbeTest, AStatusOutsideTheRangesNamesTheAddressAndTheRanges) {
+  auto fail = RunCheck(absl::StrCat("{url: '", Url("/fail"), "'}"));
+  ASSERT_EQ(fail.size(), 1u);
+  EXPECT_EQ(fail[0].detail(),
+            absl::StrCat("HTTP 503 from 127.0.0.1:", port_, ", expected 200-399"));
+  auto ranges =
+      RunCheck(absl::StrCat("{url: '", Url("/fail"), "', expect_status: ['200', '404']}"));
+  ASSERT_EQ(ranges.size(), 1u);
+  EXPECT_EQ(ranges[0].detail(),
+            absl::StrCat("HTTP 503 from 127.0.0.1:", port_, ", expected 200,404"));
+  // Then an OK run on the same thread: nothing of the last detail is left.
+  EXPECT_EQ(RunCheck(absl::StrCat("{url: '", Url("/ok"), "'}"))[0].detail(),
+            absl::StrCat("HTTP 200 from 127.0.0.1:", port_));
 }
 
 TEST_F(HttpProbeTest, StatusBodyAndRedirectFailures) {
