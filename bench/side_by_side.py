@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Prober builds and the floor measured at the same time, in one window.
+
+    python3 bench/side_by_side.py --probers BIN[,BIN...] [--kind tcp] [--rate 1000]
+                                  [--rounds 5] [--window 10] [--build-dir build-bench]
+
+bench/run.sh measures its subjects one after the other; on a small shared VM
+the same subject's CPU per probe moves by 10-50 us from one 10 s window to
+the next (bench/README.md), which hides a change of a few microseconds. Here
+every subject runs at once, against one sonde-faultd, at the same rate and
+on the same 10 ms grid: the floor (sonde-bench-floor) and each prober binary
+(a daemon with its own checks, streaming to one sonde-collector on a
+throwaway PostgreSQL, as in bench/run.sh). Each round starts fresh probers,
+waits one interval and 2 s, then reads every subject's CPU-time clock
+(nanoseconds, all threads) at the start and the end of the same window.
+Every subject sees the same neighbours, so the differences between them
+hold to 1-2 us per round where their absolute values do not.
+
+Prints CPU-us per probe for each subject and round, then the median of each
+and of each prober minus the first. Use it to compare builds (put the old one
+first); the absolute numbers include the others' load and are not the
+acceptance numbers (bench/run.sh's are). All traffic stays on loopback; every
+process is started and stopped here, and every phase is bounded in time.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from bench import DNS_NAME, KINDS, Bench, cpu_seconds, free_port, log
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--probers", required=True,
+                    help="comma-separated sonde-prober binaries (the first is the reference)")
+    ap.add_argument("--kind", default="tcp", choices=KINDS)
+    ap.add_argument("--rate", type=float, default=1000, help="probes per second, per subject")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--window", type=float, default=10, help="seconds measured per round")
+    ap.add_argument("--interval", type=int, default=5, help="the probers' check interval, seconds")
+    ap.add_argument("--build-dir", default=os.path.join(os.path.dirname(here), "build-bench"))
+    a = ap.parse_args()
+    probers = [os.path.abspath(p) for p in a.probers.split(",") if p]
+    for p in probers:
+        if not os.access(p, os.X_OK):
+            sys.exit(f"side_by_side: {p} is not an executable")
+    names = ["floor"] + [f"prober{i + 1}" for i in range(len(probers))]
+    rounds = {n: [] for n in names}
+    b = Bench(argparse.Namespace(build_dir=a.build_dir, placement="shared", rate=a.rate,
+                                 window=a.window, interval=a.interval, grid_ms=10,
+                                 keep_work_dir=False, perf_dir=None))
+    try:
+        b.start_faultd()
+        b.start_postgres_and_collector()
+        config = os.path.join(b.work, f"{a.kind}.yaml")
+        b.write_config(config, a.kind, int(a.rate * a.interval), a.interval)
+        for rnd in range(a.rounds):
+            running = [b.start_prober(f"side-{i + 1}-{rnd}", config, free_port(), binary)
+                       for i, binary in enumerate(probers)]
+            time.sleep(a.interval)  # every check has reached its slot
+            floor = b.procs.start(f"floor-{rnd}", [
+                os.path.join(b.bin, "sonde-bench-floor"), "--kind", a.kind, "--target",
+                b.target(a.kind), "--name", DNS_NAME, "--rate", str(a.rate), "--tick-ms", "10",
+                "--warmup", "2", "--window", str(a.window + 4)], stdout=subprocess.DEVNULL)
+            time.sleep(2)  # the floor's warm-up
+            pids = [floor.pid] + [p.pid for p in running]
+            for p in running:
+                if p.poll() is not None:
+                    raise RuntimeError(f"a sonde-prober exited early (logs in {b.work})")
+            c0, t0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
+            time.sleep(a.window)
+            c1, t1 = [cpu_seconds(pid) for pid in pids], time.monotonic()
+            probes = a.rate * (t1 - t0)  # every subject runs on the same schedule
+            line = []
+            for name, x0, x1 in zip(names, c0, c1):
+                rounds[name].append(1e6 * (x1 - x0) / probes)
+                line.append(f"{name} {rounds[name][-1]:.2f}")
+            log(f"round {rnd + 1}/{a.rounds}: " + ", ".join(line) + " CPU-us/probe")
+            floor.wait(a.window + 30)
+            for p in running:
+                b.procs.stop(p, grace=10)
+            b.procs.stop(floor)
+    finally:
+        b.procs.stop_all()
+        if hasattr(b, "pg_dir"):
+            subprocess.run([os.path.join(os.path.dirname(here), "deploy", "local-postgres.sh"),
+                            "destroy", b.pg_dir], capture_output=True, timeout=60)
+    print(f"{a.kind}, {a.rate:.0f} probes/s per subject, {a.rounds} round(s) of {a.window:g} s; "
+          "CPU-us per probe (all threads):\n")
+    print("| subject | median | every round |\n| --- | ---: | --- |")
+    for name in names:
+        binary = "sonde-bench-floor" if name == "floor" else probers[names.index(name) - 1]
+        print(f"| {name} ({binary}) | {statistics.median(rounds[name]):.2f} | "
+              + ", ".join(f"{x:.2f}" for x in rounds[name]) + " |")
+    print("\n| difference | median | every round |\n| --- | ---: | --- |")
+    for name in names[1:]:
+        for other in ("floor", "prober1"):
+            if other == name:
+                continue
+            d = [x - y for x, y in zip(rounds[name], rounds[other])]
+            print(f"| {name} − {other} | {statistics.median(d):+.2f} | "
+                  + ", ".join(f"{x:+.2f}" for x in d) + " |")
+
+
+if __name__ == "__main__":
+    main()
