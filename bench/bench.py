@@ -248,13 +248,17 @@ class Bench:
                              preexec_fn=pinned(cpus))
         return json.loads(out.stdout.strip().splitlines()[-1])
 
+    def floor_argv(self, kind, window):
+        """sonde-bench-floor's command line: `kind` probes against faultd at the
+        rate and on the grid of every subject, 2 s of warm-up, then `window` s."""
+        return [os.path.join(self.bin, "sonde-bench-floor"), "--kind", kind, "--target",
+                self.target(kind), "--name", DNS_NAME, "--rate", str(self.a.rate),
+                "--tick-ms", str(self.a.grid_ms), "--warmup", "2", "--window", str(window)]
+
     def measure_floor(self, kind):
         n0, t0 = children_preemptions(), time.monotonic()
-        r = self.run_tool([
-            os.path.join(self.bin, "sonde-bench-floor"), "--kind", kind, "--target",
-            self.target(kind), "--name", DNS_NAME, "--rate", str(self.a.rate),
-            "--tick-ms", str(self.a.grid_ms), "--warmup", "2", "--window", str(self.a.window)],
-            timeout=self.a.window + 30, cpus=self.subject_cpus)
+        r = self.run_tool(self.floor_argv(kind, self.a.window), timeout=self.a.window + 30,
+                          cpus=self.subject_cpus)
         probes = r["ok"] + r["failed"]
         return {"probes": probes, "ok": r["ok"], "probes_per_s": probes / r["window_s"],
                 "cpu_s": r["cpu_s"],
@@ -449,16 +453,21 @@ class Bench:
             self.a.keep_work_dir = True  # the logs say what went wrong
             raise
         finally:
-            self.procs.stop_all()
-            if hasattr(self, "pg_dir"):
-                subprocess.run([os.path.join(SOURCE, "deploy", "local-postgres.sh"), "destroy",
-                                self.pg_dir], capture_output=True, timeout=60)
-            if self.a.keep_work_dir:
-                log(f"kept {self.work} (logs, configs, spools)")
-            else:
-                shutil.rmtree(self.work, ignore_errors=True)
+            self.shutdown()
         self.results["meta"] = self.meta()
         return self.results
+
+    def shutdown(self):
+        """Stops every process started here, destroys the throwaway PostgreSQL
+        and removes the work directory (unless --keep-work-dir or an error)."""
+        self.procs.stop_all()
+        if hasattr(self, "pg_dir"):
+            subprocess.run([os.path.join(SOURCE, "deploy", "local-postgres.sh"), "destroy",
+                            self.pg_dir], capture_output=True, timeout=60)
+        if self.a.keep_work_dir:
+            log(f"kept {self.work} (logs, configs, spools)")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     def meta(self):
         cpu = ""

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from bench import DNS_NAME, KINDS, Bench, cpu_seconds, free_port, log
+from bench import KINDS, Bench, cpu_seconds, free_port, log
 
 
 def main():
@@ -62,10 +62,8 @@ def main():
             running = [b.start_prober(f"side-{i + 1}-{rnd}", config, free_port(), binary)
                        for i, binary in enumerate(probers)]
             time.sleep(a.interval)  # every check has reached its slot
-            floor = b.procs.start(f"floor-{rnd}", [
-                os.path.join(b.bin, "sonde-bench-floor"), "--kind", a.kind, "--target",
-                b.target(a.kind), "--name", DNS_NAME, "--rate", str(a.rate), "--tick-ms", "10",
-                "--warmup", "2", "--window", str(a.window + 4)], stdout=subprocess.DEVNULL)
+            floor = b.procs.start(f"floor-{rnd}", b.floor_argv(a.kind, a.window + 4),
+                                  stdout=subprocess.DEVNULL)
             time.sleep(2)  # the floor's warm-up
             pids = [floor.pid] + [p.pid for p in running]
             for p in running:
@@ -84,16 +82,15 @@ def main():
             for p in running:
                 b.procs.stop(p, grace=10)
             b.procs.stop(floor)
+    except BaseException:
+        b.a.keep_work_dir = True  # the logs say what went wrong
+        raise
     finally:
-        b.procs.stop_all()
-        if hasattr(b, "pg_dir"):
-            subprocess.run([os.path.join(os.path.dirname(here), "deploy", "local-postgres.sh"),
-                            "destroy", b.pg_dir], capture_output=True, timeout=60)
+        b.shutdown()
     print(f"{a.kind}, {a.rate:.0f} probes/s per subject, {a.rounds} round(s) of {a.window:g} s; "
           "CPU-us per probe (all threads):\n")
     print("| subject | median | every round |\n| --- | ---: | --- |")
-    for name in names:
-        binary = "sonde-bench-floor" if name == "floor" else probers[names.index(name) - 1]
+    for name, binary in zip(names, ["sonde-bench-floor"] + probers):
         print(f"| {name} ({binary}) | {statistics.median(rounds[name]):.2f} | "
               + ", ".join(f"{x:.2f}" for x in rounds[name]) + " |")
     print("\n| difference | median | every round |\n| --- | ---: | --- |")
