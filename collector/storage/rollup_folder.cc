@@ -118,6 +118,14 @@ absl::StatusOr<int64_t> RollUp(
 
 }  // namespace
 
+absl::Duration RollupFolderOptions::WaitAfterFlush(absl::Time start, absl::Time end) const {
+  // Under heavy ingest a flush takes long (its rows are the distinct
+  // series, however many results they fold); flushing back to back would
+  // keep a core busy with rollups that the batch transactions need.
+  const absl::Duration spaced = std::min(pause_factor * (end - start), max_pause);
+  return std::max({pause, spaced, start + interval - end});
+}
+
 RollupFolder::RollupFolder(std::string conninfo, RollupFolderOptions options)
     : conninfo_(std::move(conninfo)), options_(options) {}
 
@@ -248,11 +256,7 @@ absl::Duration RollupFolder::Pass(absl::Time* next_scan) {
     }
     *next_scan = start + options_.orphan_scan;
   }
-  // At least `pause` between two flushes: under heavy ingest a flush
-  // takes long (its rows are the distinct series, however many results
-  // they fold), and flushing back to back would keep a core busy with
-  // rollups that the batch transactions (what acks wait for) need.
-  return std::max(options_.pause, start + options_.interval - absl::Now());
+  return options_.WaitAfterFlush(start, absl::Now());
 }
 
 void RollupFolder::AppendMetrics(common::MetricsText* m) const {

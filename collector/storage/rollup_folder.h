@@ -23,8 +23,8 @@
 // (the batch transaction's xid, kept on `ingested_batches.xid`), folded and
 // written by the same code. Readers see a batch's rollups about `interval`
 // after its ack; a flush that takes longer than that is followed by a
-// `pause` (not at once), so under heavy ingest they lag by a flush's time
-// and a pause (a busy database; docs/availability.md).
+// pause (not at once; twice the flush's time, 1-5 s), so under heavy
+// ingest they lag by a few seconds (a busy database; docs/availability.md).
 //
 // Thread-safety: Add, pending_batches and AppendMetrics from any thread (ingest handler
 // threads, after their commit); Start/Stop from the owner; Flush and
@@ -51,10 +51,24 @@
 namespace sonde::collector {
 
 struct RollupFolderOptions {
-  absl::Duration interval = absl::Seconds(1);     // from one flush's start to the next
-  absl::Duration pause = absl::Seconds(1);        // from one flush's end to the next, at least
+  absl::Duration interval = absl::Seconds(1);  // from one flush's start to the next
+  // From one flush's end to the next, at least `pause` and `pause_factor`
+  // times the flush's own time, but not more than `max_pause` for the
+  // latter: a flush's rows are the series it folds, however many results,
+  // so under heavy ingest spacing the flushes out cuts the rollup work per
+  // result (the folder's connection busy at most a third of the time),
+  // leaving PostgreSQL to the batch transactions the acks wait for
+  // (bench/ingest/README.md, "Session 19"). A quick flush (every load but
+  // the heaviest) is followed by `pause` as before. The longest wait,
+  // a flush's time plus `max_pause`, must stay well under `orphan_age`.
+  absl::Duration pause = absl::Seconds(1);
+  double pause_factor = 2;
+  absl::Duration max_pause = absl::Seconds(5);
   absl::Duration orphan_age = absl::Seconds(15);  // unrolled this long: any replica adopts it
   absl::Duration orphan_scan = absl::Seconds(5);  // how often to look for such batches
+
+  // The wait after a flush that started at `start` and ended at `end`.
+  absl::Duration WaitAfterFlush(absl::Time start, absl::Time end) const;
 };
 
 class RollupFolder {

@@ -56,9 +56,16 @@ class RollupReadTest : public sonde::testing::MigratedStoreTest {
     conn_ = std::move(*conn);
   }
 
+  // Run directly, the cases share one server (postgres_fixture.h): a case
+  // whose counts would see another's rows uses its own `key` (prober ids and
+  // check ids).
   void Insert(const std::string& region, uint64_t seq, std::vector<v1::ProbeResult> results) {
+    Insert(region, "", seq, std::move(results));
+  }
+  void Insert(const std::string& region, const std::string& key, uint64_t seq,
+              std::vector<v1::ProbeResult> results) {
     v1::ResultBatch b;
-    b.set_prober_id("p-" + region);
+    b.set_prober_id("p-" + key + region);
     b.set_region(region);
     b.set_batch_seq(seq);
     for (auto& r : results) {
@@ -138,33 +145,38 @@ TEST_F(RollupReadTest, HourAndDayCountEachMinuteWithResultsOnce) {
   const absl::Time hour = absl::FromCivil(absl::CivilHour(2026, 1, 12, 10), absl::UTCTimeZone());
   // Minute 1 twice in one batch, then again in a second batch; minute 2
   // only a PROBER_ERROR (a minute row all the same).
-  Insert("fra", 1,
-         {Result("web", 1, hour + absl::Minutes(1), FC::OK, 42'000),
-          Result("web", 2, hour + absl::Minutes(1) + absl::Seconds(20), FC::OK, 900),
-          Result("web", 3, hour + absl::Minutes(2), FC::PROBER_ERROR, 0)});
-  Insert("fra", 2, {Result("web", 4, hour + absl::Minutes(1) + absl::Seconds(40), FC::OK, 50'000)});
-  Insert("iad", 1, {Result("web", 1, hour + absl::Minutes(1), FC::OK, 42'000)});
+  Insert("fra", "minutes", 1,
+         {Result("minutes", 1, hour + absl::Minutes(1), FC::OK, 42'000),
+          Result("minutes", 2, hour + absl::Minutes(1) + absl::Seconds(20), FC::OK, 900),
+          Result("minutes", 3, hour + absl::Minutes(2), FC::PROBER_ERROR, 0)});
+  Insert("fra", "minutes", 2,
+         {Result("minutes", 4, hour + absl::Minutes(1) + absl::Seconds(40), FC::OK, 50'000)});
+  Insert("iad", "minutes", 1, {Result("minutes", 1, hour + absl::Minutes(1), FC::OK, 42'000)});
   // The next hour, then results two hours late for the first one: a new
   // minute (5) and one it had (2), in several latency buckets (rounds).
-  Insert("fra", 3, {Result("web", 5, hour + absl::Minutes(65), FC::OK, 42'000)});
-  Insert("fra", 4,
-         {Result("web", 6, hour + absl::Minutes(5), FC::OK, 900),
-          Result("web", 7, hour + absl::Minutes(5) + absl::Seconds(30), FC::OK, 1'800'000),
-          Result("web", 8, hour + absl::Minutes(2) + absl::Seconds(30), FC::TCP_REFUSED, 42'000)});
+  Insert("fra", "minutes", 3, {Result("minutes", 5, hour + absl::Minutes(65), FC::OK, 42'000)});
+  Insert(
+      "fra", "minutes", 4,
+      {Result("minutes", 6, hour + absl::Minutes(5), FC::OK, 900),
+       Result("minutes", 7, hour + absl::Minutes(5) + absl::Seconds(30), FC::OK, 1'800'000),
+       Result("minutes", 8, hour + absl::Minutes(2) + absl::Seconds(30), FC::TCP_REFUSED, 42'000)});
   const std::string q =
       "SELECT string_agg(coalesce(minutes_with_results::text, 'null'), ','"
       " ORDER BY region, ";
-  EXPECT_EQ(One(q + "hour) FROM rollup_hour WHERE check_id = 'web'"), "3,1,1");  // fra, fra, iad
-  EXPECT_EQ(One(q + "day) FROM rollup_day WHERE check_id = 'web'"), "4,1");
-  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE region = 'fra'"), "4");
+  EXPECT_EQ(One(q + "hour) FROM rollup_hour WHERE check_id = 'minutes'"),
+            "3,1,1");  // fra, fra, iad
+  EXPECT_EQ(One(q + "day) FROM rollup_day WHERE check_id = 'minutes'"), "4,1");
+  EXPECT_EQ(One("SELECT count(*) FROM rollup_minute WHERE region = 'fra' AND check_id = 'minutes'"),
+            "4");
   EXPECT_EQ(One("SELECT string_agg(merged::text, ',' ORDER BY minute) FROM rollup_minute"
-                " WHERE region = 'fra'"),
+                " WHERE region = 'fra' AND check_id = 'minutes'"),
             "true,true,true,false");  // 1, 2 by later batches, 5 by its second round
 
   RollupQuery read;
   read.from = hour;
   read.to = hour + absl::Hours(2);
   read.regions = {"fra"};
+  read.check_ids = {"minutes"};
   auto w = ReadRollups(conn_.get(), read);
   ASSERT_TRUE(w.ok()) << w.status();
   ASSERT_EQ(w->rows.size(), 1u);
@@ -174,12 +186,12 @@ TEST_F(RollupReadTest, HourAndDayCountEachMinuteWithResultsOnce) {
   // A row from before migration 7 does not know its minutes, and stays so.
   ASSERT_TRUE(store_
                   ->Execute("UPDATE rollup_hour SET minutes_with_results = NULL"
-                            " WHERE region = 'fra' AND hour = '" +
+                            " WHERE region = 'fra' AND check_id = 'minutes' AND hour = '" +
                             PgTime(hour) + "'")
                   .ok());
-  Insert("fra", 5, {Result("web", 9, hour + absl::Minutes(7), FC::OK, 42'000)});
-  EXPECT_EQ(One(q + "hour) FROM rollup_hour WHERE check_id = 'web'"), "null,1,1");
-  EXPECT_EQ(One(q + "day) FROM rollup_day WHERE check_id = 'web'"), "5,1");
+  Insert("fra", "minutes", 5, {Result("minutes", 9, hour + absl::Minutes(7), FC::OK, 42'000)});
+  EXPECT_EQ(One(q + "hour) FROM rollup_hour WHERE check_id = 'minutes'"), "null,1,1");
+  EXPECT_EQ(One(q + "day) FROM rollup_day WHERE check_id = 'minutes'"), "5,1");
   w = ReadRollups(conn_.get(), read);
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_TRUE(w->rows[0].minutes_unknown);
