@@ -19,8 +19,17 @@ hold to 1-2 us per round where their absolute values do not.
 Prints CPU-us per probe for each subject and round, then the median of each
 and of each prober minus the first. Use it to compare builds (put the old one
 first); the absolute numbers include the others' load and are not the
-acceptance numbers (bench/run.sh's are). All traffic stays on loopback; every
-process is started and stopped here, and every phase is bounded in time.
+acceptance numbers (bench/run.sh's are).
+
+`--alone` runs the subjects one after another instead, each alone against
+faultd in a window of its own, in an order that turns round every round
+(A B floor, floor B A, ...), and pairs each round's windows. At once, the
+subjects share faultd's wake-ups (one faultd serves all of them on the same
+grid), so a change in how a prober's connects are spaced over a tick, which
+decides how often it wakes faultd and is preempted by it, does not show;
+alone it does, at the price of the window-to-window noise run.sh has.
+All traffic stays on loopback; every process is started and stopped here,
+and every phase is bounded in time.
 """
 import argparse
 import os
@@ -43,12 +52,15 @@ def main():
     ap.add_argument("--window", type=float, default=10, help="seconds measured per round")
     ap.add_argument("--interval", type=int, default=5, help="the probers' check interval, seconds")
     ap.add_argument("--build-dir", default=os.path.join(os.path.dirname(here), "build-bench"))
+    ap.add_argument("--alone", action="store_true",
+                    help="each subject alone in its own window, in turn, instead of all at once")
     a = ap.parse_args()
     probers = [os.path.abspath(p) for p in a.probers.split(",") if p]
     for p in probers:
         if not os.access(p, os.X_OK):
             sys.exit(f"side_by_side: {p} is not an executable")
     names = ["floor"] + [f"prober{i + 1}" for i in range(len(probers))]
+    a.binaries = [None] + probers
     rounds = {n: [] for n in names}
     b = Bench(argparse.Namespace(build_dir=a.build_dir, placement="shared", rate=a.rate,
                                  window=a.window, interval=a.interval, grid_ms=10,
@@ -59,35 +71,25 @@ def main():
         config = os.path.join(b.work, f"{a.kind}.yaml")
         b.write_config(config, a.kind, int(a.rate * a.interval), a.interval)
         for rnd in range(a.rounds):
-            running = [b.start_prober(f"side-{i + 1}-{rnd}", config, free_port(), binary)
-                       for i, binary in enumerate(probers)]
-            time.sleep(a.interval)  # every check has reached its slot
-            floor = b.procs.start(f"floor-{rnd}", b.floor_argv(a.kind, a.window + 4),
-                                  stdout=subprocess.DEVNULL)
-            time.sleep(2)  # the floor's warm-up
-            pids = [floor.pid] + [p.pid for p in running]
-            for p in running:
-                if p.poll() is not None:
-                    raise RuntimeError(f"a sonde-prober exited early (logs in {b.work})")
-            c0, t0 = [cpu_seconds(pid) for pid in pids], time.monotonic()
-            time.sleep(a.window)
-            c1, t1 = [cpu_seconds(pid) for pid in pids], time.monotonic()
-            probes = a.rate * (t1 - t0)  # every subject runs on the same schedule
-            line = []
-            for name, x0, x1 in zip(names, c0, c1):
-                rounds[name].append(1e6 * (x1 - x0) / probes)
-                line.append(f"{name} {rounds[name][-1]:.2f}")
-            log(f"round {rnd + 1}/{a.rounds}: " + ", ".join(line) + " CPU-us/probe")
-            floor.wait(a.window + 30)
-            for p in running:
-                b.procs.stop(p, grace=10)
-            b.procs.stop(floor)
+            if a.alone:
+                order = list(range(len(names)))[::1 if rnd % 2 == 0 else -1]
+                cpu = [0.0] * len(names)
+                for i in order:
+                    cpu[i] = measure(b, a, config, rnd, [i])[i]
+            else:
+                at_once = measure(b, a, config, rnd, range(len(names)))
+                cpu = [at_once[i] for i in range(len(names))]
+            for name, x in zip(names, cpu):
+                rounds[name].append(x)
+            log(f"round {rnd + 1}/{a.rounds}: "
+                + ", ".join(f"{n} {rounds[n][-1]:.2f}" for n in names) + " CPU-us/probe")
     except BaseException:
         b.a.keep_work_dir = True  # the logs say what went wrong
         raise
     finally:
         b.shutdown()
-    print(f"{a.kind}, {a.rate:.0f} probes/s per subject, {a.rounds} round(s) of {a.window:g} s; "
+    print(f"{a.kind}, {a.rate:.0f} probes/s per subject, {a.rounds} round(s) of {a.window:g} s, "
+          f"{'each subject alone' if a.alone else 'all subjects at once'}; "
           "CPU-us per probe (all threads):\n")
     print("| subject | median | every round |\n| --- | ---: | --- |")
     for name, binary in zip(names, ["sonde-bench-floor"] + probers):
@@ -101,6 +103,36 @@ def main():
             d = [x - y for x, y in zip(rounds[name], rounds[other])]
             print(f"| {name} − {other} | {statistics.median(d):+.2f} | "
                   + ", ".join(f"{x:+.2f}" for x in d) + " |")
+
+
+def measure(b, a, config, rnd, subjects):
+    """Runs the subjects (0: the floor, i: a.binaries[i]) at once for one
+    window; returns {subject: CPU-us per probe}."""
+    running = {i: b.start_prober(f"side-{i}-{rnd}", config, free_port(), a.binaries[i])
+               for i in subjects if i > 0}
+    if running:
+        time.sleep(a.interval)  # every check has reached its slot
+    floor = None
+    if 0 in subjects:
+        floor = b.procs.start(f"floor-{rnd}", b.floor_argv(a.kind, a.window + 4),
+                              stdout=subprocess.DEVNULL)
+        time.sleep(2)  # the floor's warm-up
+    for p in running.values():
+        if p.poll() is not None:
+            raise RuntimeError(f"a sonde-prober exited early (logs in {b.work})")
+    pids = {i: p.pid for i, p in running.items()}
+    if floor is not None:
+        pids[0] = floor.pid
+    c0, t0 = {i: cpu_seconds(pid) for i, pid in pids.items()}, time.monotonic()
+    time.sleep(a.window)
+    c1, t1 = {i: cpu_seconds(pid) for i, pid in pids.items()}, time.monotonic()
+    probes = a.rate * (t1 - t0)  # every subject runs on the same schedule
+    if floor is not None:
+        floor.wait(a.window + 30)
+        b.procs.stop(floor)
+    for p in running.values():
+        b.procs.stop(p, grace=10)
+    return {i: 1e6 * (c1[i] - c0[i]) / probes for i in pids}
 
 
 if __name__ == "__main__":
