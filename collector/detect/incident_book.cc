@@ -72,9 +72,8 @@ bool SameFault(const Incident& held, const DesiredIncident& d) {
   // or three runs in a row in some region now and then, and its first ones
   // can confirm an outage before the share is measured. One incident,
   // RECLASSIFIED to what it is, instead of a second page.
-  const bool outage_was_partial = InfoOf(held.kind).group_with == IncidentKind::kRegionalOutage &&
-                                  d.kind == IncidentKind::kPartialFailure &&
-                                  Overlap(held.checks, d.checks) > 0;
+  const bool outage_was_partial =
+      IsOutage(held.kind) && InfoOf(d.kind).share_of_outage && Overlap(held.checks, d.checks) > 0;
   if (InfoOf(held.kind).group_with != InfoOf(d.kind).group_with && !outage_was_partial) {
     return false;
   }

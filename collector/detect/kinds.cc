@@ -87,4 +87,8 @@ std::optional<IncidentKind> IncidentKindNamed(absl::string_view name) {
   return std::nullopt;
 }
 
+bool IsOutage(IncidentKind kind) {
+  return InfoOf(kind).group_with == IncidentKind::kRegionalOutage;
+}
+
 }  // namespace sonde::detect

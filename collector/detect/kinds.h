@@ -74,6 +74,14 @@ struct KindInfo {
   // Findings of this kind are grouped with those of `group_with` (e.g.
   // GLOBAL with REGIONAL: two scopes of one outage); itself if unset.
   IncidentKind group_with = IncidentKind::kUnassigned;
+  // A share of a check's requests failing: seen in a check that an outage
+  // (a kind grouped with REGIONAL_OUTAGE) holds, or an outage seen in a
+  // check that this kind holds, the incident changes kind at once instead
+  // of after reclassify_after (it is the same fault, seen better or gotten
+  // worse), and a recovering outage on the same checks continues as this
+  // kind: one incident RECLASSIFIED, not a second page (detection.md,
+  // "Outage confirmation").
+  bool share_of_outage = false;
   int rule = -1;  // index into rules::Registry(); -1: not a check rule
 };
 
@@ -83,6 +91,8 @@ const std::vector<KindInfo>& KindTable();
 const KindInfo& InfoOf(IncidentKind kind);
 // The kind whose wire name is `name`.
 std::optional<IncidentKind> IncidentKindNamed(absl::string_view name);
+// An outage: GLOBAL_OUTAGE or REGIONAL_OUTAGE (grouped with the latter).
+bool IsOutage(IncidentKind kind);
 
 }  // namespace sonde::detect
 

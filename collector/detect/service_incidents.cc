@@ -118,9 +118,8 @@ void Detector::Impl::ReconcileService(uint32_t si, int64_t t) {
       // So does an outage found to be a partial failure: the partial rule
       // fires only when no region is DOWN any more, and its evidence under
       // an outage's name for two minutes would say two things at once.
-      if (change && (open_kind == IncidentKind::kPartialFailure ||
-                     (f.kind == IncidentKind::kPartialFailure &&
-                      InfoOf(open_kind).group_with == IncidentKind::kRegionalOutage))) {
+      if (change && (InfoOf(open_kind).share_of_outage ||
+                     (InfoOf(f.kind).share_of_outage && IsOutage(open_kind)))) {
         change = false;
       }
       if (change && t - c.kind_since < reclassify_us) {

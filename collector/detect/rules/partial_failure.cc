@@ -34,7 +34,9 @@ uint32_t MinProbes(const DetectorOptions& o) {
 class PartialFailureRule : public Rule {
  public:
   std::vector<KindInfo> Kinds() const override {
-    return {{IncidentKind::kPartialFailure, "PARTIAL_FAILURE", Severity::kPage, true}};
+    KindInfo partial{IncidentKind::kPartialFailure, "PARTIAL_FAILURE", Severity::kPage, true};
+    partial.share_of_outage = true;
+    return {partial};
   }
 
   void Evaluate(const CheckView& v, std::vector<Finding>* out) const override {
