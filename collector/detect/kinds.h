@@ -74,13 +74,13 @@ struct KindInfo {
   // Findings of this kind are grouped with those of `group_with` (e.g.
   // GLOBAL with REGIONAL: two scopes of one outage); itself if unset.
   IncidentKind group_with = IncidentKind::kUnassigned;
-  // A share of a check's requests failing: seen in a check that an outage
-  // (a kind grouped with REGIONAL_OUTAGE) holds, or an outage seen in a
-  // check that this kind holds, the incident changes kind at once instead
-  // of after reclassify_after (it is the same fault, seen better or gotten
-  // worse), and a recovering outage on the same checks continues as this
-  // kind: one incident RECLASSIFIED, not a second page (detection.md,
-  // "Outage confirmation").
+  // A share of a check's requests failing, of which an outage may be the
+  // first look. An open incident of this kind changes at once (not after
+  // reclassify_after) into any other availability kind its checks show
+  // (the fault got worse); an outage's (IsOutage) into this kind when its
+  // checks show it (the same fault seen better); and a recovering outage
+  // whose checks show this kind continues as it: one incident RECLASSIFIED,
+  // not a second page (detection.md, "Outage confirmation").
   bool share_of_outage = false;
   int rule = -1;  // index into rules::Registry(); -1: not a check rule
 };
