@@ -308,14 +308,17 @@ void RollupDelta::Cell::AddClass(absl::string_view name, int64_t n) {
 }
 
 void RollupDelta::Cell::AddLatency(int phase, int bucket, int64_t n) {
-  const uint64_t slot = static_cast<uint64_t>(phase * kLatencyBucketCount + bucket);
+  AddToSlot(static_cast<uint64_t>(phase * kLatencyBucketCount + bucket), static_cast<uint64_t>(n));
+}
+
+void RollupDelta::Cell::AddToSlot(uint64_t slot, uint64_t n) {
   for (uint64_t& e : latency) {
     if ((e >> kSlotShift) == slot) {
-      e += static_cast<uint64_t>(n);
+      e += n;
       return;
     }
   }
-  latency.push_back(slot << kSlotShift | static_cast<uint64_t>(n));
+  latency.push_back(slot << kSlotShift | n);
 }
 
 std::array<int64_t, kLatencyBucketCount> RollupDelta::Cell::Histogram(int phase) const {
@@ -338,9 +341,7 @@ void RollupDelta::Cell::Merge(const Cell& other) {
   failures += other.failures;
   prober_errors += other.prober_errors;
   for (uint64_t e : other.latency) {
-    const int slot = static_cast<int>(e >> kSlotShift);
-    AddLatency(slot / kLatencyBucketCount, slot % kLatencyBucketCount,
-               static_cast<int64_t>(e & kCountMask));
+    AddToSlot(e >> kSlotShift, e & kCountMask);
   }
   for (const auto& [name, n] : other.classes) {
     AddClass(name, n);

@@ -120,6 +120,9 @@ class RollupDelta {
     void Merge(const Cell& other);
     void AddClass(absl::string_view name, int64_t n);
     void AddLatency(int phase, int bucket, int64_t n);
+    // Adds `n` samples to the entry of `slot` (phase * kLatencyBucketCount
+    // + bucket), or appends one.
+    void AddToSlot(uint64_t slot, uint64_t n);
     // Samples per bucket of `phase`.
     std::array<int64_t, kLatencyBucketCount> Histogram(int phase) const;
   };
