@@ -60,7 +60,7 @@ def main():
         if not os.access(p, os.X_OK):
             sys.exit(f"side_by_side: {p} is not an executable")
     names = ["floor"] + [f"prober{i + 1}" for i in range(len(probers))]
-    a.binaries = [None] + probers
+    binaries = [None] + probers  # by subject: 0 is the floor
     rounds = {n: [] for n in names}
     b = Bench(argparse.Namespace(build_dir=a.build_dir, placement="shared", rate=a.rate,
                                  window=a.window, interval=a.interval, grid_ms=10,
@@ -75,9 +75,9 @@ def main():
                 order = list(range(len(names)))[::1 if rnd % 2 == 0 else -1]
                 cpu = [0.0] * len(names)
                 for i in order:
-                    cpu[i] = measure(b, a, config, rnd, [i])[i]
+                    cpu[i] = measure(b, a, config, rnd, {i: binaries[i]})[i]
             else:
-                at_once = measure(b, a, config, rnd, range(len(names)))
+                at_once = measure(b, a, config, rnd, dict(enumerate(binaries)))
                 cpu = [at_once[i] for i in range(len(names))]
             for name, x in zip(names, cpu):
                 rounds[name].append(x)
@@ -106,10 +106,10 @@ def main():
 
 
 def measure(b, a, config, rnd, subjects):
-    """Runs the subjects (0: the floor, i: a.binaries[i]) at once for one
-    window; returns {subject: CPU-us per probe}."""
-    running = {i: b.start_prober(f"side-{i}-{rnd}", config, free_port(), a.binaries[i])
-               for i in subjects if i > 0}
+    """Runs the subjects ({index: prober binary}, index 0 the floor) at once
+    for one window; returns {index: CPU-us per probe}."""
+    running = {i: b.start_prober(f"side-{i}-{rnd}", config, free_port(), binary)
+               for i, binary in subjects.items() if i > 0}
     if running:
         time.sleep(a.interval)  # every check has reached its slot
     floor = None
