@@ -6,6 +6,7 @@
 #include <isa-l/crc.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -154,21 +155,46 @@ uint64_t BatchSeqFromPrefix(const std::string& prefix) {
   return 0;
 }
 
-}  // namespace
-
-absl::Status WriteAll(int fd, absl::string_view data, const std::string& what) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
+// `first` then `second` written to `fd` with writev, short writes and EINTR
+// retried (a spool record: its header and the batch from where it lies).
+absl::Status WriteAll(int fd, absl::string_view first, absl::string_view second,
+                      const std::string& what) {
+  iovec iov[2] = {{const_cast<char*>(first.data()), first.size()},
+                  {const_cast<char*>(second.data()), second.size()}};
+  iovec* next = iov;
+  int left = 2;
+  while (left > 0) {
+    if (next->iov_len == 0) {
+      ++next;
+      --left;
+      continue;
+    }
+    ssize_t n = writev(fd, next, left);
     if (n < 0 && errno == EINTR) {
       continue;
     }
     if (n <= 0) {
       return Errno(what);
     }
-    done += static_cast<size_t>(n);
+    // A short write: step over what went out.
+    size_t done = static_cast<size_t>(n);
+    while (left > 0 && done >= next->iov_len) {
+      done -= next->iov_len;
+      ++next;
+      --left;
+    }
+    if (left > 0) {
+      next->iov_base = static_cast<char*>(next->iov_base) + done;
+      next->iov_len -= done;
+    }
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& what) {
+  return WriteAll(fd, data, absl::string_view(), what);
 }
 
 Spool::Spool(Options options) : options_(std::move(options)) {
@@ -337,14 +363,15 @@ absl::Status Spool::OpenActive(uint64_t number) {
   return absl::OkStatus();
 }
 
-absl::Status Spool::WriteRecord(uint8_t type, const std::string& payload) {
-  std::string rec;
-  rec.reserve(kHeader + payload.size());
-  PutU32(&rec, static_cast<uint32_t>(payload.size()));
-  PutU32(&rec, Crc(type, payload.data(), payload.size()));
-  rec.push_back(static_cast<char>(type));
-  rec += payload;
-  if (absl::Status st = WriteAll(active_fd_, rec, "spool write"); !st.ok()) {
+absl::Status Spool::WriteRecord(uint8_t type, absl::string_view payload) {
+  // The header from a small buffer and the payload from where it is: one
+  // writev, no copy of the batch into a record.
+  std::string head;
+  head.reserve(kHeader);
+  PutU32(&head, static_cast<uint32_t>(payload.size()));
+  PutU32(&head, Crc(type, payload.data(), payload.size()));
+  head.push_back(static_cast<char>(type));
+  if (absl::Status st = WriteAll(active_fd_, head, payload, "spool write"); !st.ok()) {
     // Do not leave half a record behind: cut back to where it started.
     if (ftruncate(active_fd_, segments_.back().bytes) != 0) {
       spdlog::error("spool: cannot cut a partial record: {}", strerror(errno));
@@ -352,13 +379,13 @@ absl::Status Spool::WriteRecord(uint8_t type, const std::string& payload) {
     stats_.write_errors++;
     return st;
   }
-  segments_.back().bytes += rec.size();
+  segments_.back().bytes += kHeader + payload.size();
   dirty_ = true;
   return absl::OkStatus();
 }
 
-absl::Status Spool::Append(const EncodedBatch& batch) {
-  const std::string& payload = batch.bytes;
+absl::Status Spool::Append(EncodedBatch* batch) {
+  const std::string& payload = batch->bytes;
   if (payload.size() > kMaxRecord) {
     return absl::InvalidArgumentError("batch too large to spool");
   }
@@ -372,12 +399,12 @@ absl::Status Spool::Append(const EncodedBatch& batch) {
   if (auto st = WriteRecord(kBatch, payload); !st.ok()) {
     return st;
   }
-  index_.push_back(IndexBatch(batch.batch_seq, batch.meta, batch.gaps, segments_.back().number,
+  index_.push_back(IndexBatch(batch->batch_seq, batch->meta, batch->gaps, segments_.back().number,
                               offset, static_cast<uint32_t>(kHeader + payload.size())));
   stats_.appended_batches++;
   if (payload.size() <= options_.hold_bytes) {
-    held_.push_back({batch.batch_seq, payload});
     held_bytes_ += payload.size();
+    held_.push_back({batch->batch_seq, std::move(batch->bytes)});
     while (held_bytes_ > options_.hold_bytes) {
       held_bytes_ -= held_.front().bytes.size();
       held_.pop_front();

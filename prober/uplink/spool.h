@@ -37,8 +37,9 @@
 namespace sonde::prober {
 
 // Writes all of `data` to `fd` (retrying short writes and EINTR); on error
-// the errno text, prefixed by `what`. The spool's records and the stored
-// config.pb both go through it.
+// the errno text, prefixed by `what`. The stored config.pb goes through it;
+// a spool record is written the same way, its header and batch in one
+// writev.
 absl::Status WriteAll(int fd, absl::string_view data, const std::string& what);
 
 class Spool {
@@ -74,12 +75,17 @@ class Spool {
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
 
-  // Appends a batch (batch_seq must increase). On a write error (full disk)
-  // the batch is not spooled and the error is returned; the caller keeps it.
-  // The encoded form is written as it is (the Uplink's path: no second
-  // serialisation); a ResultBatch is encoded first.
-  absl::Status Append(const EncodedBatch& batch);
-  absl::Status Append(const v1::ResultBatch& batch) { return Append(EncodeBatch(batch)); }
+  // Appends a batch (batch_seq must increase). The encoded form is written
+  // as it is (the Uplink's path: no second serialisation); once written, a
+  // batch that fits the hold moves its bytes there (`batch->bytes` is left
+  // empty), to be sent from memory without a copy. On a write error (full
+  // disk) the batch is not spooled, stays as it was, and the error is
+  // returned; the caller keeps it. A ResultBatch is encoded first.
+  absl::Status Append(EncodedBatch* batch);
+  absl::Status Append(const v1::ResultBatch& batch) {
+    EncodedBatch e = EncodeBatch(batch);
+    return Append(&e);
+  }
   // Everything up to and including `batch_seq` is acknowledged.
   void Ack(uint64_t batch_seq);
   // The oldest unacked batch whose batch_seq is greater than `after`: its
@@ -135,7 +141,7 @@ class Spool {
   explicit Spool(Options options);
   absl::Status Recover();
   absl::Status OpenActive(uint64_t number);
-  absl::Status WriteRecord(uint8_t type, const std::string& payload);
+  absl::Status WriteRecord(uint8_t type, absl::string_view payload);
   // The index entry of `batch`, stored as a record of `length` bytes at
   // `offset` in segment `segment`; raises the highest batch and result
   // sequence numbers seen.

@@ -187,7 +187,13 @@ void Uplink::TakePending(size_t n, size_t bytes, std::string* out, ResultsMeta* 
   meta->first_start = pending_[pending_first_].start;
   meta->first_seq = pending_[pending_first_].seq;
   meta->last_seq = pending_[pending_first_ + n - 1].seq;
-  out->assign(pending_buf_, pending_head_, bytes);
+  if (pending_head_ == 0 && bytes == pending_buf_.size()) {
+    // All of it (the usual case): the buffer itself, no copy; `out`'s old
+    // buffer (emptied below) takes the next results.
+    out->swap(pending_buf_);
+  } else {
+    out->assign(pending_buf_, pending_head_, bytes);
+  }
   pending_head_ += bytes;
   pending_first_ += n;
   pending_bytes_ -= bytes;
@@ -304,7 +310,6 @@ size_t Uplink::backlog() const {
 bool Uplink::GapsPending() const { return spool_ ? spool_->has_gaps() : !memory_gaps_.empty(); }
 
 void Uplink::FormBatches(bool force) {
-  std::string results;  // kept for its capacity from batch to batch
   while (true) {
     v1::ResultBatch header;
     ResultsMeta meta;
@@ -331,7 +336,7 @@ void Uplink::FormBatches(bool force) {
         bytes += b;
         ++n;
       }
-      TakePending(n, bytes, &results, &meta);
+      TakePending(n, bytes, &taken_, &meta);
       if (PendingCount() > 0) {
         oldest_pending_ = absl::Now();
       } else if (running_since_.has_value()) {
@@ -341,7 +346,7 @@ void Uplink::FormBatches(bool force) {
                              header.mutable_complete_before());
       }
     }
-    StoreEncoded(std::move(header), results, meta);
+    StoreEncoded(std::move(header), taken_, meta);
   }
   // Everything is in batches. A loss not yet reported would otherwise wait
   // for the next result, which a stopping prober never makes: when forced,
@@ -381,7 +386,7 @@ void Uplink::StoreEncoded(v1::ResultBatch header, absl::string_view results,
   }
   EncodedBatch batch = EncodeBatch(header, results, meta);
   if (spool_) {
-    absl::Status st = spool_->Append(batch);
+    absl::Status st = spool_->Append(&batch);
     if (!st.ok()) {
       // A full or failing disk must not stop probing or delivery: keep the
       // batch in memory (bounded) and say so.

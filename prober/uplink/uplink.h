@@ -186,7 +186,8 @@ class Uplink {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The same for a batch whose results are messages (split and gap batches).
   void StoreBatch(v1::ResultBatch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves the first `n` pending results (`bytes` encoded) into `out`.
+  // Moves the first `n` pending results (`bytes` encoded) into `out`; all
+  // of them (the usual case) by trading buffers with `out`, without a copy.
   void TakePending(size_t n, size_t bytes, std::string* out, ResultsMeta* meta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(pending_mu_);
   // Drops the taken or dropped front of the pending queue once it is the
@@ -247,6 +248,9 @@ class Uplink {
   absl::Time oldest_pending_ ABSL_GUARDED_BY(pending_mu_);
   std::optional<absl::Time> running_since_ ABSL_GUARDED_BY(pending_mu_);  // set_running_since
   size_t pending_bytes_ ABSL_GUARDED_BY(pending_mu_) = 0;                 // of results
+  // The results of the batch being formed (FormBatches). It trades buffers
+  // with pending_buf_ (TakePending), so both keep their capacity.
+  std::string taken_ ABSL_GUARDED_BY(mu_);
   uint64_t added_ ABSL_GUARDED_BY(pending_mu_) = 0;
   uint64_t dropped_pending_ ABSL_GUARDED_BY(pending_mu_) = 0;
   std::map<int, uint64_t> failures_ ABSL_GUARDED_BY(pending_mu_);  // bounded by the enum

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -370,6 +372,48 @@ TEST_F(SpoolTest, AckDropsHeldBatches) {
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(b->batch_seq, 3u);
   EXPECT_FALSE(s->NextEncoded(3).has_value());
+}
+
+// A write the disk refuses part-way (here the file size limit, as a full
+// disk would): no half record stays behind, the batch stays with the caller
+// as it was, and once the disk takes writes again the same batch is
+// spooled and handed out from the hold.
+TEST_F(SpoolTest, AWriteRefusedPartWayLeavesTheBatchWithTheCaller) {
+  auto s = Open(1 << 20, 1 << 16, /*hold_bytes=*/1 << 20);
+  ASSERT_TRUE(s->Append(Batch(1, 2)).ok());
+  s->Sync();
+  const Layout before = ReadLayout(dir_);
+  const uint64_t size = fs::file_size(before.path);
+  EncodedBatch second = EncodeBatch(Batch(2, 4, 200));
+  const std::string bytes = second.bytes;
+  {
+    // Room for the record's header and a few bytes of the batch: writev
+    // returns short, the retry fails with EFBIG (SIGXFSZ ignored).
+    struct rlimit old;
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+    struct rlimit low = old;
+    low.rlim_cur = size + 20;
+    sighandler_t was = signal(SIGXFSZ, SIG_IGN);
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &low), 0);
+    const absl::Status st = s->Append(&second);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, was);
+    EXPECT_FALSE(st.ok());
+  }
+  EXPECT_EQ(second.bytes, bytes);
+  EXPECT_EQ(s->stats().write_errors, 1u);
+  EXPECT_EQ(fs::file_size(before.path), size);  // cut back to the last whole record
+  ASSERT_TRUE(s->Append(&second).ok());
+  EXPECT_TRUE(second.bytes.empty());  // the hold has them now
+  std::optional<EncodedBatch> b = s->NextEncoded(1);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->batch_seq, 2u);
+  EXPECT_EQ(b->bytes, bytes);
+  // And on disk: both records whole, read back after a reopen.
+  s.reset();
+  auto again = Open(1 << 20, 1 << 16);
+  EXPECT_EQ(Unacked(again.get()), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(again->stats().torn_tails, 0u);
 }
 
 TEST_F(SpoolTest, FilesAreOwnerOnly) {
