@@ -187,7 +187,10 @@ void Uplink::TakePending(size_t n, size_t bytes, std::string* out, ResultsMeta* 
   meta->first_start = pending_[pending_first_].start;
   meta->first_seq = pending_[pending_first_].seq;
   meta->last_seq = pending_[pending_first_ + n - 1].seq;
-  if (pending_head_ == 0 && bytes == pending_buf_.size()) {
+  // A backlog that piled up here (the uplink threads stalled) does not keep
+  // its memory: its buffer is freed below, not handed to `out`.
+  constexpr size_t kKeepBytes = 16u << 20;
+  if (pending_head_ == 0 && bytes == pending_buf_.size() && pending_buf_.capacity() <= kKeepBytes) {
     // All of it (the usual case): the buffer itself, no copy; `out`'s old
     // buffer (emptied below) takes the next results.
     out->swap(pending_buf_);
@@ -202,9 +205,6 @@ void Uplink::TakePending(size_t n, size_t bytes, std::string* out, ResultsMeta* 
     pending_.clear();
     pending_head_ = 0;
     pending_first_ = 0;
-    // A backlog that piled up here (the uplink threads stalled) does not
-    // keep its memory.
-    constexpr size_t kKeepBytes = 16u << 20;
     if (pending_buf_.capacity() > kKeepBytes) {
       std::string().swap(pending_buf_);
       std::vector<PendingResult>().swap(pending_);
