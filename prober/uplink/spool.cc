@@ -163,32 +163,29 @@ absl::Status WriteAll(int fd, absl::string_view first, absl::string_view second,
                   {const_cast<char*>(second.data()), second.size()}};
   iovec* next = iov;
   int left = 2;
-  while (left > 0) {
-    if (next->iov_len == 0) {
-      ++next;
-      --left;
-      continue;
-    }
-    ssize_t n = writev(fd, next, left);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return Errno(what);
-    }
-    // A short write: step over what went out.
-    size_t done = static_cast<size_t>(n);
+  size_t done = 0;  // bytes of `next` onwards already written
+  while (true) {
+    // Step over what went out (and empty parts).
     while (left > 0 && done >= next->iov_len) {
       done -= next->iov_len;
       ++next;
       --left;
     }
-    if (left > 0) {
-      next->iov_base = static_cast<char*>(next->iov_base) + done;
-      next->iov_len -= done;
+    if (left == 0) {
+      return absl::OkStatus();
     }
+    next->iov_base = static_cast<char*>(next->iov_base) + done;
+    next->iov_len -= done;
+    ssize_t n = writev(fd, next, left);
+    if (n < 0 && errno == EINTR) {
+      done = 0;
+      continue;
+    }
+    if (n <= 0) {
+      return Errno(what);
+    }
+    done = static_cast<size_t>(n);
   }
-  return absl::OkStatus();
 }
 
 }  // namespace
